@@ -1,0 +1,134 @@
+"""The line protocol's commands: "/join 5" becomes a call on the chat core.
+
+One table serves both dispatch and /help, so the two cannot drift apart.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Callable
+
+from chatroom.core import ChatError
+from chatroom.wire import line
+
+if TYPE_CHECKING:
+    from chatroom.protocol import ChatProtocol
+
+Handler = Callable[["ChatProtocol", str], None]
+
+
+@dataclass(frozen=True)
+class Command:
+    name: str
+    usage: str
+    summary: str
+    handler: Handler
+    aliases: tuple[str, ...]
+
+    def usage_error(self) -> ChatError:
+        return ChatError("USAGE", f"usage: /{self.name} {self.usage}".rstrip())
+
+
+COMMANDS: dict[str, Command] = {}  # every name and alias -> its command
+
+
+def command(name: str, usage: str, summary: str, aliases: tuple[str, ...] = ()) -> Callable[[Handler], Handler]:
+    def register(handler: Handler) -> Handler:
+        entry = Command(name, usage, summary, handler, aliases)
+        for key in (name, *aliases):
+            COMMANDS[key] = entry
+        return handler
+
+    return register
+
+
+def run(session: ChatProtocol, text: str) -> None:
+    """Handle one line a person typed: a command, or text for the current room."""
+    if not text.startswith("/") or text.startswith("//"):
+        session.chat.say(session.member, session.current_room(), text.removeprefix("/"))
+        return
+    name, _, arg = text[1:].partition(" ")
+    entry = COMMANDS.get(name.lower())
+    if entry is None:
+        raise ChatError("UNKNOWN_COMMAND", f"unknown command /{name}; /help lists the commands")
+    entry.handler(session, arg.strip())
+
+
+def _one_word(arg: str, name: str) -> str:
+    if not arg or " " in arg:
+        raise COMMANDS[name].usage_error()
+    return arg
+
+
+@command("nick", "NAME", "choose or change your nickname")
+def _nick(session: ChatProtocol, arg: str) -> None:
+    first = session.member.nick is None
+    session.chat.set_nick(session.member, _one_word(arg, "nick"))
+    if first:
+        session.registered()
+
+
+@command("join", "ROOM", "join a room by name or number (5 and #5 are the same room), or switch to one you are in")
+def _join(session: ChatProtocol, arg: str) -> None:
+    room = session.chat.join(session.member, _one_word(arg, "join"))
+    session.set_current(room.name)
+
+
+@command("part", "[ROOM [REASON]]", "leave a room, the current one unless named", aliases=("leave",))
+def _part(session: ChatProtocol, arg: str) -> None:
+    name, _, reason = arg.partition(" ")
+    room = session.chat.part(session.member, name or session.current_room(), reason.strip())
+    if session.current == room.name:
+        remaining = list(session.member.rooms.values())
+        session.set_current(remaining[-1].name if remaining else None)
+
+
+@command("rooms", "", "list the rooms and how many people are in each")
+def _rooms(session: ChatProtocol, arg: str) -> None:
+    session.deliver(session.chat.room_list(session.member))
+
+
+@command("who", "[ROOM]", "list who is in a room, the current one unless named")
+def _who(session: ChatProtocol, arg: str) -> None:
+    session.deliver(session.chat.who(session.member, arg or session.current_room()))
+
+
+@command("msg", "NICK TEXT", "send a private message")
+def _msg(session: ChatProtocol, arg: str) -> None:
+    nick, _, text = arg.partition(" ")
+    if not text.strip():
+        raise COMMANDS["msg"].usage_error()
+    session.chat.private(session.member, nick, text)
+
+
+@command("me", "ACTION", "describe what you are doing, in the current room")
+def _me(session: ChatProtocol, arg: str) -> None:
+    if not arg:
+        raise COMMANDS["me"].usage_error()
+    session.chat.say(session.member, session.current_room(), arg, action=True)
+
+
+@command("topic", "[TEXT]", "show the current room's topic, or set it")
+def _topic(session: ChatProtocol, arg: str) -> None:
+    if arg:
+        session.chat.set_topic(session.member, session.current_room(), arg)
+    else:
+        session.deliver(session.chat.topic(session.member, session.current_room()))
+
+
+@command("quit", "[REASON]", "leave the chat")
+def _quit(session: ChatProtocol, arg: str) -> None:
+    session.quit(arg or "quit")
+
+
+@command("ping", "[TOKEN]", "check that the server answers; it replies PONG with the token")
+def _ping(session: ChatProtocol, arg: str) -> None:
+    session.write(line("PONG", text=arg))
+
+
+@command("help", "", "list the commands")
+def _help(session: ChatProtocol, arg: str) -> None:
+    session.write(line("HELP", text="Plain text goes to your current room; start it with // to send a leading /."))
+    for entry in dict.fromkeys(COMMANDS.values()):
+        names = " or ".join(f"/{name}" for name in (entry.name, *entry.aliases))
+        session.write(line("HELP", text=f"{names} {entry.usage}".rstrip() + f" - {entry.summary}"))

@@ -1,0 +1,201 @@
+"""The server's TLS identity: the certificate in certs/, made on first start if there is none.
+
+A generated identity is a small local CA (ca.pem, ca.key) and a server
+certificate it signed (server.crt, server.key), both ECDSA P-256, whose
+handshake costs a fraction of RSA-2048's. Clients trust the server by being
+given ca.pem. A server.crt/server.key pair put there by hand (a real CA's, or
+one from `openssl req -x509`) is used as it is.
+"""
+
+from __future__ import annotations
+
+import datetime
+import ipaddress
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, TypeVar
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes, PublicKeyTypes
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from OpenSSL.crypto import X509, PKey
+from twisted.internet.ssl import CertificateOptions, TLSVersion
+
+T = TypeVar("T")
+
+CA_CERT = "ca.pem"
+CA_KEY = "ca.key"
+SERVER_CERT = "server.crt"
+SERVER_KEY = "server.key"
+
+_CA_LIFETIME = datetime.timedelta(days=3650)
+_SERVER_LIFETIME = datetime.timedelta(days=825)  # the longest that browsers' and Apple's rules accept
+
+
+class CertificateError(Exception):
+    """The certificate or key cannot be used; the message says what to do, in one line."""
+
+
+@dataclass(frozen=True)
+class ServerIdentity:
+    options: CertificateOptions  # one TLS context for every connection
+    fingerprint: str
+    certificate: Path
+    generated: bool
+
+
+def fingerprint(certificate: x509.Certificate) -> str:
+    """SHA-256 in the form `openssl x509 -fingerprint -sha256` prints, for people to compare."""
+    return ":".join(f"{byte:02X}" for byte in certificate.fingerprint(hashes.SHA256()))
+
+
+def load_or_create(directory: Path, hostname: str) -> ServerIdentity:
+    cert_path, key_path = directory / SERVER_CERT, directory / SERVER_KEY
+    if cert_path.exists() != key_path.exists():
+        present, missing = (cert_path, key_path) if cert_path.exists() else (key_path, cert_path)
+        raise CertificateError(f"{missing} is missing: put it back, or remove {present} too to have a new pair generated")
+    generated = not cert_path.exists()
+    if generated:
+        create(directory, hostname)
+    chain = _read(cert_path, _load_chain)
+    key = _read(key_path, _load_key)
+    if _public_bytes(chain[0].public_key()) != _public_bytes(key.public_key()):
+        raise CertificateError(
+            f"{key_path} does not belong to {cert_path}: put the matching pair there,"
+            " or remove both to have a new one generated"
+        )
+    expiry = chain[0].not_valid_after_utc
+    if expiry < datetime.datetime.now(datetime.timezone.utc):
+        raise CertificateError(
+            f"{cert_path} expired on {expiry:%Y-%m-%d}: renew it, or remove {cert_path} and {key_path}"
+            " to have a new one generated"
+        )
+    options = CertificateOptions(
+        privateKey=PKey.from_cryptography_key(key),
+        certificate=X509.from_cryptography(chain[0]),
+        extraCertChain=[X509.from_cryptography(extra) for extra in chain[1:]],
+        raiseMinimumTo=TLSVersion.TLSv1_2,
+    )
+    return ServerIdentity(options, fingerprint(chain[0]), cert_path, generated)
+
+
+def create(directory: Path, hostname: str) -> None:
+    """Write a new local CA and a server certificate for `hostname` into `directory`."""
+    now = datetime.datetime.now(datetime.timezone.utc)
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, f"chatroom local CA for {hostname}")])
+    ca = (
+        _builder(ca_name, ca_name, ca_key.public_key(), now, _CA_LIFETIME)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .add_extension(_key_usage(key_cert_sign=True, crl_sign=True), critical=True)
+        .sign(ca_key, hashes.SHA256())
+    )
+    server_key = ec.generate_private_key(ec.SECP256R1())
+    names = ["localhost", "127.0.0.1", "::1", hostname]
+    server = (
+        _builder(
+            x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, hostname)]),
+            ca_name,
+            server_key.public_key(),
+            now,
+            _SERVER_LIFETIME,
+        )
+        .add_extension(x509.SubjectAlternativeName([_general_name(name) for name in dict.fromkeys(names)]), False)
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(_key_usage(digital_signature=True), critical=True)
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False)
+        .sign(ca_key, hashes.SHA256())
+    )
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        _write(directory / CA_KEY, _private_pem(ca_key), 0o600)
+        _write(directory / CA_CERT, ca.public_bytes(serialization.Encoding.PEM), 0o644)
+        _write(directory / SERVER_KEY, _private_pem(server_key), 0o600)
+        _write(directory / SERVER_CERT, server.public_bytes(serialization.Encoding.PEM), 0o644)
+    except OSError as error:
+        raise CertificateError(f"cannot write a new certificate into {directory}: {error.strerror}") from None
+
+
+def _builder(
+    subject: x509.Name,
+    issuer: x509.Name,
+    public_key: ec.EllipticCurvePublicKey,
+    now: datetime.datetime,
+    lifetime: datetime.timedelta,
+) -> x509.CertificateBuilder:
+    return (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(issuer)
+        .public_key(public_key)
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(hours=1))  # tolerate clients whose clock is a little behind
+        .not_valid_after(now + lifetime)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(public_key), critical=False)
+    )
+
+
+def _key_usage(**granted: bool) -> x509.KeyUsage:
+    usages = dict.fromkeys(
+        [
+            "digital_signature",
+            "content_commitment",
+            "key_encipherment",
+            "data_encipherment",
+            "key_agreement",
+            "key_cert_sign",
+            "crl_sign",
+            "encipher_only",
+            "decipher_only",
+        ],
+        False,
+    )
+    return x509.KeyUsage(**(usages | granted))
+
+
+def _general_name(name: str) -> x509.GeneralName:
+    try:
+        return x509.IPAddress(ipaddress.ip_address(name))
+    except ValueError:
+        return x509.DNSName(name)
+
+
+def _private_pem(key: ec.EllipticCurvePrivateKey) -> bytes:
+    return key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+
+
+def _write(path: Path, data: bytes, mode: int) -> None:
+    """Create `path` with `mode` from the start, so a private key is never readable by others."""
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+    with os.fdopen(descriptor, "wb") as file:
+        file.write(data)
+
+
+def _load_chain(data: bytes) -> list[x509.Certificate]:
+    return x509.load_pem_x509_certificates(data)
+
+
+def _load_key(data: bytes) -> PrivateKeyTypes:
+    return serialization.load_pem_private_key(data, password=None)
+
+
+def _read(path: Path, load: Callable[[bytes], T]) -> T:
+    """Read and parse a PEM file, turning every way it can fail into one line."""
+    try:
+        data = path.read_bytes()
+    except OSError as error:
+        raise CertificateError(f"cannot read {path}: {error.strerror}") from None
+    try:
+        return load(data)
+    except (ValueError, TypeError) as error:
+        raise CertificateError(f"{path} is not a usable unencrypted PEM file: {error}") from None
+
+
+def _public_bytes(key: PublicKeyTypes) -> bytes:
+    return key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)

@@ -1,0 +1,92 @@
+"""The line format of docs/protocol.md, in both directions.
+
+A line is a word, space-separated arguments, and optionally free text after
+" :". The word tells a program what the line is; the rest stays readable to a
+person typing through `openssl s_client`. The server and the client both use
+this module, so the format is written down once.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+from chatroom.core import (
+    Event,
+    Joined,
+    Message,
+    Names,
+    NickChanged,
+    Parted,
+    PrivateMessage,
+    Quit,
+    RoomList,
+    Topic,
+)
+
+PROTOCOL_VERSION = "1"
+
+
+def line(word: str, *args: str, text: str | None = None) -> bytes:
+    """One encoded line; `text`, when given, is the free text after " :" (it may be empty)."""
+    parts = [word, *args]
+    if text is not None:
+        parts.append(":" + text)
+    return (" ".join(parts) + "\n").encode("utf-8")
+
+
+def render(event: Event) -> bytes:
+    """The line for one chat event."""
+    match event:
+        case Message(room, nick, text, action):
+            return line("ACTION" if action else "MSG", room, nick, text=text)
+        case PrivateMessage(sender, recipient, text):
+            return line("PRIV", sender, recipient, text=text)
+        case Joined(room, nick):
+            return line("JOIN", room, nick)
+        case Parted(room, nick, reason):
+            return line("PART", room, nick, text=reason)
+        case Quit(nick, reason):
+            return line("QUIT", nick, text=reason)
+        case NickChanged(old, new):
+            return line("NICK", old, new)
+        case Topic(room, setter, text):
+            return line("TOPIC", room, setter or "*", text=text)
+        case Names(room, nicks):
+            return line("NAMES", room, *nicks)
+        case RoomList(rooms):
+            return line("ROOMS", *(f"{name}:{count}" for name, count in rooms))
+    raise TypeError(f"not a chat event: {event!r}")
+
+
+class Encoder:
+    """`render` that remembers its last event.
+
+    A broadcast hands the same event object to every member in a row, so this
+    formats it once and gives each member the same bytes. Holding a reference to
+    the last event keeps `is` safe: its id cannot be reused while cached.
+    """
+
+    __slots__ = ("_event", "_line")
+
+    def __init__(self) -> None:
+        self._event: Event | None = None
+        self._line = b""
+
+    def __call__(self, event: Event) -> bytes:
+        if event is not self._event:
+            self._line = render(event)
+            self._event = event
+        return self._line
+
+
+class Line(NamedTuple):
+    word: str
+    args: list[str]
+    text: str | None
+
+
+def parse(raw: str) -> Line:
+    """Split a server line into its word, arguments and free text."""
+    head, sep, text = raw.partition(" :")
+    word, *args = head.split() or [""]
+    return Line(word, args, text if sep else None)
