@@ -5,8 +5,9 @@ One table serves both dispatch and /help, so the two cannot drift apart.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING
 
 from chatroom.core import ChatError
 from chatroom.wire import line

@@ -138,7 +138,7 @@ def _room_order(name: str) -> tuple[int, int, str]:
 class Member:
     """One connected person: a session, a nickname once chosen, and the rooms they are in."""
 
-    __slots__ = ("session", "nick", "rooms")
+    __slots__ = ("nick", "rooms", "session")
 
     def __init__(self, session: Session) -> None:
         self.session = session
@@ -147,7 +147,7 @@ class Member:
 
 
 class Room:
-    __slots__ = ("name", "members", "topic")
+    __slots__ = ("members", "name", "topic")
 
     def __init__(self, name: str) -> None:
         self.name = name
@@ -181,8 +181,7 @@ class Chat:
         if _NICK.fullmatch(nick) is None:
             raise ChatError(
                 "BAD_NICK",
-                f"invalid nickname {nick!r}: 1-{NICK_MAX} letters, digits, '_' or '-',"
-                " starting with a letter or '_'",
+                f"invalid nickname {nick!r}: 1-{NICK_MAX} letters, digits, '_' or '-', starting with a letter or '_'",
             )
         key = nick_key(nick)
         holder = self.nicks.get(key)
@@ -310,7 +309,6 @@ class Chat:
         if room is None:
             raise ChatError("NOT_IN_ROOM", f"you are not in {room_name(name)}")
         return room
-
 
 
 def registered(member: Member) -> str:

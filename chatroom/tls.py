@@ -12,9 +12,10 @@ from __future__ import annotations
 import datetime
 import ipaddress
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, TypeVar
+from typing import TypeVar
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -56,7 +57,9 @@ def load_or_create(directory: Path, hostname: str) -> ServerIdentity:
     cert_path, key_path = directory / SERVER_CERT, directory / SERVER_KEY
     if cert_path.exists() != key_path.exists():
         present, missing = (cert_path, key_path) if cert_path.exists() else (key_path, cert_path)
-        raise CertificateError(f"{missing} is missing: put it back, or remove {present} too to have a new pair generated")
+        raise CertificateError(
+            f"{missing} is missing: put it back, or remove {present} too to have a new pair generated"
+        )
     generated = not cert_path.exists()
     if generated:
         create(directory, hostname)
@@ -68,7 +71,7 @@ def load_or_create(directory: Path, hostname: str) -> ServerIdentity:
             " or remove both to have a new one generated"
         )
     expiry = chain[0].not_valid_after_utc
-    if expiry < datetime.datetime.now(datetime.timezone.utc):
+    if expiry < datetime.datetime.now(datetime.UTC):
         raise CertificateError(
             f"{cert_path} expired on {expiry:%Y-%m-%d}: renew it, or remove {cert_path} and {key_path}"
             " to have a new one generated"
@@ -84,7 +87,7 @@ def load_or_create(directory: Path, hostname: str) -> ServerIdentity:
 
 def create(directory: Path, hostname: str) -> None:
     """Write a new local CA and a server certificate for `hostname` into `directory`."""
-    now = datetime.datetime.now(datetime.timezone.utc)
+    now = datetime.datetime.now(datetime.UTC)
     ca_key = ec.generate_private_key(ec.SECP256R1())
     ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, f"chatroom local CA for {hostname}")])
     ca = (

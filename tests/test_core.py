@@ -1,0 +1,179 @@
+"""The chat core on its own: no bytes, no network."""
+
+from __future__ import annotations
+
+from twisted.trial.unittest import SynchronousTestCase
+
+from chatroom.core import (
+    Chat,
+    ChatError,
+    Joined,
+    Member,
+    Message,
+    Names,
+    NickChanged,
+    Parted,
+    PrivateMessage,
+    Quit,
+    RoomList,
+    Topic,
+    room_name,
+)
+from tests.helpers import RecordingSession
+
+
+class ChatTests(SynchronousTestCase):
+    def setUp(self) -> None:
+        self.chat = Chat()
+        self.sessions: list[RecordingSession] = []
+
+    def member(self, nick: str | None = None, *rooms: str) -> tuple[Member, RecordingSession]:
+        """A member in these rooms; every session's record starts afresh after it arrives."""
+        session = RecordingSession()
+        self.sessions.append(session)
+        member = self.chat.connect(session)
+        if nick is not None:
+            self.chat.set_nick(member, nick)
+        for room in rooms:
+            self.chat.join(member, room)
+        for recorded in self.sessions:
+            recorded.take()
+        return member, session
+
+    def refused(self, code: str, call, *args) -> ChatError:  # type: ignore[no-untyped-def]
+        error = self.assertRaises(ChatError, call, *args)
+        self.assertEqual(error.code, code)
+        return error
+
+    def test_room_numbers_and_names(self) -> None:
+        """ "5" and "#5" are one room; names keep their case but match without it."""
+        self.assertEqual(room_name("5"), "#5")
+        self.assertEqual(room_name("#5"), "#5")
+        alice, _ = self.member("alice", "5")
+        bob, bob_session = self.member("bob")
+        self.chat.join(bob, "#5")
+        self.assertIn(Joined("#5", "bob"), bob_session.events)
+        carol, _ = self.member("carol", "General")
+        dave, dave_session = self.member("dave")
+        self.chat.join(dave, "general")
+        self.assertIn(Names("#General", ("carol", "dave")), dave_session.events)
+        for bad in ["", "#", "a b", "#" + "x" * 33, "-x", "ünï"]:
+            self.refused("BAD_ROOM", self.chat.join, dave, bad)
+
+    def test_nicknames_unique_without_case(self) -> None:
+        self.member("Alice")
+        bob, _ = self.member()
+        error = self.refused("NICK_TAKEN", self.chat.set_nick, bob, "alice")
+        self.assertIn("taken", error.message)
+        for bad in ["", "1abc", "a b", "x" * 21, "a:b", "#room"]:
+            self.refused("BAD_NICK", self.chat.set_nick, bob, bad)
+        self.chat.set_nick(bob, "bob")
+        self.assertEqual(bob.nick, "bob")
+
+    def test_nothing_before_a_nickname(self) -> None:
+        anonymous, _ = self.member()
+        self.refused("NO_NICK", self.chat.join, anonymous, "5")
+        self.refused("NO_NICK", self.chat.room_list, anonymous)
+
+    def test_join_tells_the_room_and_shows_topic_and_names(self) -> None:
+        alice, alice_session = self.member("alice", "5")
+        self.chat.set_topic(alice, "5", "homework")
+        alice_session.take()
+        bob, bob_session = self.member("bob")
+        self.chat.join(bob, "5")
+        self.assertEqual(alice_session.take(), [Joined("#5", "bob")])
+        self.assertEqual(
+            bob_session.take(),
+            [Joined("#5", "bob"), Topic("#5", "alice", "homework"), Names("#5", ("alice", "bob"))],
+        )
+        self.chat.join(bob, "5")
+        self.assertEqual(bob_session.take(), [], "joining a room one is in changes nothing")
+
+    def test_messages_reach_the_room_only(self) -> None:
+        alice, alice_session = self.member("alice", "5")
+        _, bob_session = self.member("bob", "5")
+        _, carol_session = self.member("carol", "6")
+        self.chat.say(alice, "5", "hello")
+        self.chat.say(alice, "#5", "waves", action=True)
+        expected = [Message("#5", "alice", "hello"), Message("#5", "alice", "waves", True)]
+        self.assertEqual(alice_session.take(), expected)
+        self.assertEqual(bob_session.take(), expected)
+        self.assertEqual(carol_session.take(), [])
+        self.refused("NOT_IN_ROOM", self.chat.say, alice, "6", "hi")
+        self.refused("NO_TEXT", self.chat.say, alice, "5", "   ")
+
+    def test_one_event_object_for_every_member(self) -> None:
+        """Broadcasting hands out one object, which front ends encode once."""
+        alice, alice_session = self.member("alice", "5")
+        _, bob_session = self.member("bob", "5")
+        self.chat.say(alice, "5", "hello")
+        self.assertIs(alice_session.events[0], bob_session.events[0])
+
+    def test_part(self) -> None:
+        alice, alice_session = self.member("alice", "5")
+        _, bob_session = self.member("bob", "5")
+        self.chat.part(alice, "5", "homework time")
+        self.assertEqual(bob_session.take(), [Parted("#5", "alice", "homework time")])
+        self.assertEqual(alice_session.take(), [Parted("#5", "alice", "homework time")])
+        self.refused("NOT_IN_ROOM", self.chat.part, alice, "5")
+
+    def test_empty_rooms_disappear(self) -> None:
+        alice, _ = self.member("alice", "5", "10", "lobby")
+        self.assertEqual(self.chat.room_list(alice), RoomList((("#5", 1), ("#10", 1), ("#lobby", 1))))
+        self.chat.part(alice, "10")
+        self.assertEqual(self.chat.room_list(alice), RoomList((("#5", 1), ("#lobby", 1))))
+
+    def test_quit_heard_once_by_each_peer(self) -> None:
+        alice, _ = self.member("alice", "5", "6")
+        _, bob_session = self.member("bob", "5", "6")
+        _, carol_session = self.member("carol", "7")
+        self.chat.quit(alice, "connection lost")
+        self.assertEqual(bob_session.take(), [Quit("alice", "connection lost")])
+        self.assertEqual(carol_session.take(), [])
+        newcomer, _ = self.member()
+        self.chat.set_nick(newcomer, "alice")  # the nickname is free again
+        self.chat.quit(alice, "again")  # a second quit (connection lost after /quit) is harmless
+        self.assertEqual(bob_session.take(), [])
+
+    def test_nick_change_heard_once_by_each_peer(self) -> None:
+        alice, alice_session = self.member("alice", "5", "6")
+        _, bob_session = self.member("bob", "5", "6")
+        self.chat.set_nick(alice, "Alicia")
+        self.assertEqual(bob_session.take(), [NickChanged("alice", "Alicia")])
+        self.assertEqual(alice_session.take(), [NickChanged("alice", "Alicia")])
+        self.chat.set_nick(alice, "ALICIA")  # a change of case only is allowed
+        self.assertEqual(alice.nick, "ALICIA")
+
+    def test_private_messages(self) -> None:
+        alice, alice_session = self.member("alice")
+        _, bob_session = self.member("Bob")
+        _, carol_session = self.member("carol")
+        self.chat.private(alice, "bob", "psst")
+        expected = [PrivateMessage("alice", "Bob", "psst")]
+        self.assertEqual(bob_session.take(), expected)
+        self.assertEqual(alice_session.take(), expected)
+        self.assertEqual(carol_session.take(), [])
+        self.refused("NO_SUCH_NICK", self.chat.private, alice, "nobody", "hi")
+
+    def test_topic(self) -> None:
+        alice, alice_session = self.member("alice", "5")
+        self.assertEqual(self.chat.topic(alice, "5"), Topic("#5", "", ""))
+        self.chat.set_topic(alice, "5", "exams")
+        self.assertEqual(alice_session.take(), [Topic("#5", "alice", "exams")])
+        bob, _ = self.member("bob", "6")
+        self.refused("NOT_IN_ROOM", self.chat.set_topic, bob, "5", "mine now")
+
+    def test_who(self) -> None:
+        alice, _ = self.member("alice", "5")
+        self.member("bob", "5")
+        self.assertEqual(self.chat.who(alice, "#5"), Names("#5", ("alice", "bob")))
+        self.refused("NO_SUCH_ROOM", self.chat.who, alice, "99")
+
+    def test_close_ends_every_session_quietly(self) -> None:
+        alice, alice_session = self.member("alice", "5")
+        _, bob_session = self.member("bob", "5")
+        self.chat.close("server shutting down")
+        self.assertEqual((alice_session.closed, bob_session.closed), ("server shutting down",) * 2)
+        self.chat.quit(alice, "connection lost")
+        self.assertEqual(bob_session.take(), [], "nobody hears the others go at shutdown")
+        self.assertEqual(self.chat.rooms, {})
