@@ -66,7 +66,7 @@ def _nick(session: ChatProtocol, arg: str) -> None:
     first = session.member.nick is None
     session.chat.set_nick(session.member, _one_word(arg, "nick"))
     if first:
-        session.registered()
+        session.welcome()
 
 
 @command("join", "ROOM", "join a room by name or number (5 and #5 are the same room), or switch to one you are in")

@@ -101,7 +101,7 @@ class ChatProtocol(LineReceiver):
         log.info("{peer} ({nick}): error {code}", peer=self.peer, nick=self.member.nick or "-", code=code)
         self.write(line("ERR", code, text=message))
 
-    def registered(self) -> None:
+    def welcome(self) -> None:
         """The member has just chosen its first nickname."""
         nick = registered(self.member)
         log.info("{peer} is now {nick}", peer=self.peer, nick=nick)

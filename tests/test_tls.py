@@ -1,0 +1,108 @@
+"""The server's certificate: generated on first start, or the administrator's own, and clear errors."""
+
+from __future__ import annotations
+
+import datetime
+import ipaddress
+import os
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.x509.oid import NameOID
+from twisted.trial.unittest import SynchronousTestCase
+
+from chatroom import tls
+
+
+def self_signed_rsa(directory: Path, days: int = 30) -> x509.Certificate:
+    """What `openssl req -x509 -newkey rsa:2048 -nodes -keyout server.key -out server.crt` gives."""
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
+    now = datetime.datetime.now(datetime.UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(1)
+        .not_valid_before(now - datetime.timedelta(days=60))
+        .not_valid_after(now + datetime.timedelta(days=days))
+        .sign(key, hashes.SHA256())
+    )
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / "server.key").write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL, serialization.NoEncryption()
+        )
+    )
+    (directory / "server.crt").write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    return certificate
+
+
+class IdentityTests(SynchronousTestCase):
+    def setUp(self) -> None:
+        self.certs = Path(self.mktemp())
+
+    def refused(self, *phrases: str) -> None:
+        error = self.assertRaises(tls.CertificateError, tls.load_or_create, self.certs, "chat.example.org")
+        message = str(error)
+        self.assertNotIn("\n", message)
+        for phrase in phrases:
+            self.assertIn(phrase, message)
+
+    def test_first_start_generates_a_ca_and_a_server_certificate(self) -> None:
+        identity = tls.load_or_create(self.certs, "chat.example.org")
+        self.assertTrue(identity.generated)
+        for private in ("ca.key", "server.key"):
+            self.assertEqual(os.stat(self.certs / private).st_mode & 0o777, 0o600, private)
+        ca = x509.load_pem_x509_certificate((self.certs / "ca.pem").read_bytes())
+        server = x509.load_pem_x509_certificate((self.certs / "server.crt").read_bytes())
+        server.verify_directly_issued_by(ca)
+        names = server.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+        self.assertEqual(set(names.get_values_for_type(x509.DNSName)), {"localhost", "chat.example.org"})
+        self.assertEqual(
+            set(names.get_values_for_type(x509.IPAddress)),
+            {ipaddress.ip_address("127.0.0.1"), ipaddress.ip_address("::1")},
+        )
+        self.assertEqual(identity.fingerprint, tls.fingerprint(server))
+        self.assertRegex(identity.fingerprint, r"^([0-9A-F]{2}:){31}[0-9A-F]{2}$")
+
+    def test_second_start_reuses_the_certificate(self) -> None:
+        first = tls.load_or_create(self.certs, "chat.example.org")
+        second = tls.load_or_create(self.certs, "another.name")
+        self.assertFalse(second.generated)
+        self.assertEqual(first.fingerprint, second.fingerprint)
+
+    def test_an_administrators_own_certificate_is_used_as_it_is(self) -> None:
+        certificate = self_signed_rsa(self.certs)
+        identity = tls.load_or_create(self.certs, "chat.example.org")
+        self.assertFalse(identity.generated)
+        self.assertEqual(identity.fingerprint, tls.fingerprint(certificate))
+        self.assertFalse((self.certs / "ca.pem").exists())
+
+    def test_mismatched_key(self) -> None:
+        tls.create(self.certs, "a")
+        other = Path(self.mktemp())
+        tls.create(other, "b")
+        (self.certs / "server.key").write_bytes((other / "server.key").read_bytes())
+        self.refused("server.key does not belong to", "server.crt")
+
+    def test_missing_half_of_the_pair(self) -> None:
+        tls.create(self.certs, "a")
+        (self.certs / "server.key").unlink()
+        self.refused("server.key is missing", "remove", "server.crt")
+
+    def test_unreadable_and_garbage_files(self) -> None:
+        tls.create(self.certs, "a")
+        (self.certs / "server.crt").write_text("not a certificate")
+        self.refused("server.crt is not a usable unencrypted PEM file")
+        tls_dir = self.certs / "server.crt"
+        tls_dir.unlink()
+        tls_dir.mkdir()  # a directory where a file should be: unreadable
+        self.refused("cannot read", "server.crt")
+
+    def test_expired_certificate(self) -> None:
+        self_signed_rsa(self.certs, days=-1)
+        self.refused("expired on", "renew it")
