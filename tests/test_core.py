@@ -49,11 +49,11 @@ class ChatTests(SynchronousTestCase):
         """ "5" and "#5" are one room; names keep their case but match without it."""
         self.assertEqual(room_name("5"), "#5")
         self.assertEqual(room_name("#5"), "#5")
-        alice, _ = self.member("alice", "5")
+        self.member("alice", "5")
         bob, bob_session = self.member("bob")
         self.chat.join(bob, "#5")
         self.assertIn(Joined("#5", "bob"), bob_session.events)
-        carol, _ = self.member("carol", "General")
+        self.member("carol", "General")
         dave, dave_session = self.member("dave")
         self.chat.join(dave, "general")
         self.assertIn(Names("#General", ("carol", "dave")), dave_session.events)

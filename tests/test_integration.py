@@ -80,8 +80,10 @@ class ChatOverTLSTests(ServerTestCase):
             orders.append(messages)
         self.assertEqual(orders[0], orders[1])
         self.assertEqual(orders[1], orders[2])
-        self.assertEqual(sorted(orders[0]), sorted([f"MSG #5 alice :alice {n}" for n in range(count)] +
-                                                  [f"MSG #5 bob :bob {n}" for n in range(count)]))
+        self.assertEqual(
+            sorted(orders[0]),
+            sorted([f"MSG #5 alice :alice {n}" for n in range(count)] + [f"MSG #5 bob :bob {n}" for n in range(count)]),
+        )
 
     async def test_shutdown_tells_everyone(self) -> None:
         alice = await self.connect("alice", "5")
@@ -111,7 +113,7 @@ class ChatOverTLSTests(ServerTestCase):
             "ERR TOO_LONG :line longer than 4096 bytes; it was ignored",
         )
         # A character split across two TLS records: the server must wait for the line, not decode chunks.
-        alice.transport.write("/ping half\ncaf".encode() + "é".encode()[:1])
+        alice.transport.write(b"/ping half\ncaf" + "é".encode()[:1])
         await alice.expect("PONG :half")
         alice.transport.write("é".encode()[1:] + b" au lait\n")
         await bob.until("MSG #5 alice :café au lait")

@@ -89,5 +89,3 @@ class TwistdTests(ServerTestCase):
 
     async def test_sigint(self) -> None:
         await self.stops_cleanly_on("INT")
-
-
