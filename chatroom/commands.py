@@ -127,6 +127,11 @@ def _ping(session: ChatProtocol, arg: str) -> None:
     session.write(line("PONG", text=arg))
 
 
+@command("pong", "[TOKEN]", "answer the server's PING (clients do it for you); any line shows you are there")
+def _pong(session: ChatProtocol, arg: str) -> None:
+    """Nothing to do: receiving the line already reset the idle timer."""
+
+
 @command("help", "", "list the commands")
 def _help(session: ChatProtocol, arg: str) -> None:
     session.write(line("HELP", text="Plain text goes to your current room; start it with // to send a leading /."))

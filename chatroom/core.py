@@ -20,6 +20,12 @@ _NICK = re.compile(rf"[A-Za-z_][A-Za-z0-9_-]{{0,{NICK_MAX - 1}}}")
 _ROOM = re.compile(rf"#?([A-Za-z0-9][A-Za-z0-9_.-]{{0,{ROOM_MAX - 1}}})")
 
 
+@dataclass(frozen=True)
+class RoomLimits:
+    rooms_per_member: int = 20
+    members_per_room: int = 0  # 0: no limit
+
+
 class ChatError(Exception):
     """A request the chat refuses; `code` is stable for programs, `message` is for people."""
 
@@ -166,7 +172,8 @@ class Room:
 class Chat:
     """Every room and nickname of one server, and the rules for changing them."""
 
-    def __init__(self) -> None:
+    def __init__(self, limits: RoomLimits = RoomLimits()) -> None:
+        self.limits = limits
         self.members: dict[Member, None] = {}
         self.nicks: dict[str, Member] = {}  # nick_key -> member
         self.rooms: dict[str, Room] = {}  # room key -> room
@@ -206,7 +213,13 @@ class Chat:
         room = member.rooms.get(key)
         if room is not None:
             return room
+        if len(member.rooms) >= self.limits.rooms_per_member:
+            count = len(member.rooms)
+            raise ChatError("TOO_MANY_ROOMS", f"you are in {count} rooms, the most allowed: /part one first")
         room = self.rooms.get(key)
+        full = self.limits.members_per_room
+        if room is not None and full and len(room.members) >= full:
+            raise ChatError("ROOM_FULL", f"{room.name} is full: {full} people are in it")
         if room is None:
             room = self.rooms[key] = Room(display)
         room.members[member] = None

@@ -12,47 +12,90 @@ import re
 
 from twisted.internet.address import IPv4Address, IPv6Address
 from twisted.internet.defer import Deferred, succeed
-from twisted.internet.interfaces import IAddress, IReactorTime
-from twisted.internet.protocol import ServerFactory, connectionDone
+from twisted.internet.interfaces import IAddress, IDelayedCall, IReactorTime, ITransport
+from twisted.internet.protocol import Protocol, ServerFactory, connectionDone
 from twisted.logger import Logger
 from twisted.protocols.basic import LineReceiver
+from twisted.protocols.policies import TimeoutMixin
 from twisted.python.failure import Failure
 
 from chatroom import commands
 from chatroom.core import Chat, ChatError, Event, Member, registered
+from chatroom.limits import Admission, ConnectionLimits, SendQueue, TokenBucket
 from chatroom.wire import PROTOCOL_VERSION, Encoder, line
 
 # C0 and C1 control characters (tab allowed): they would let one member drive
 # another's terminal (escape sequences) or garble lines.
 _CONTROL = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f]")
 
+CLOSE_GRACE = 5.0  # seconds a closing peer has to answer TLS's close_notify
+
 log = Logger(namespace="chatroom")
 
 
-class ChatProtocol(LineReceiver):
+def close_politely(transport: ITransport, clock: IReactorTime) -> IDelayedCall:
+    """Close with a TLS close_notify, but cut off a peer that never answers it: it would pin the connection."""
+    transport.loseConnection()
+    return clock.callLater(CLOSE_GRACE, transport.abortConnection)
+
+
+class ChatProtocol(LineReceiver, TimeoutMixin):
     """One member's connection, speaking the line protocol of docs/protocol.md."""
 
     delimiter = b"\n"
     factory: ChatFactory
+    host: str | None = None  # the address Admission counted this connection under
 
     def connectionMade(self) -> None:
-        self.MAX_LENGTH = self.factory.max_line
+        limits = self.factory.limits
+        self.MAX_LENGTH = limits.max_line
         self.chat = self.factory.chat
+        self.clock = self.factory.clock
+        self.callLater = self.clock.callLater  # TimeoutMixin's timer runs on the factory's clock
         self.member: Member = self.chat.connect(self)
         self.current: str | None = None
+        self.quit_reason = "connection lost"
         self._discarding = False  # inside a line that was too long
         self._overflow = b""  # what followed a too-long line in the same read
+        self._pinged = False
+        self._resume: IDelayedCall | None = None  # when flood control reads again
+        self._deadline: IDelayedCall | None = None  # when a polite close gives up
+        self._bucket = TokenBucket(limits.flood_burst, limits.flood_rate, self.clock.seconds())
+        self.queue = SendQueue(self.transport, limits.send_queue, self._too_slow)
+        self.transport.registerProducer(self.queue, True)
         self.peer = describe(self.transport.getPeer())
         self.factory.connections.add(self)
         log.info("connection from {peer}", peer=self.peer)
+        self.setTimeout(limits.registration_timeout)
         self.write(
             line("HELLO", "chatroom", PROTOCOL_VERSION, text="Welcome to chatroom. Choose a nickname: /nick NAME")
         )
 
     def connectionLost(self, reason: Failure = connectionDone) -> None:
-        self.chat.quit(self.member, "connection lost")
-        log.info("{peer} ({nick}) disconnected", peer=self.peer, nick=self.member.nick or "no nickname")
+        self.setTimeout(None)
+        for call in (self._resume, self._deadline):
+            if call is not None and call.active():
+                call.cancel()
+        self.chat.quit(self.member, self.quit_reason)
+        log.info(
+            "{peer} ({nick}) disconnected: {reason}",
+            peer=self.peer,
+            nick=self.member.nick or "no nickname",
+            reason=self.quit_reason,
+        )
         self.factory.forget(self)
+
+    # Timeouts: registration first, then idle pings
+
+    def timeoutConnection(self) -> None:
+        if self.member.nick is None:
+            self.quit("registration timeout: choose a nickname sooner")
+        elif not self._pinged:
+            self._pinged = True
+            self.write(line("PING", text=str(int(self.clock.seconds()))))
+            self.setTimeout(self.factory.limits.idle_timeout)
+        else:
+            self.quit("ping timeout")
 
     # Reading
 
@@ -63,6 +106,9 @@ class ChatProtocol(LineReceiver):
         `lineLengthExceeded`; we refuse that one line, skip to its end, and go
         on with the lines that follow it.
         """
+        if self.member.nick is not None:  # the registration timeout is absolute; idleness is not
+            self._pinged = False
+            self.resetTimeout()
         while True:
             if self._discarding:
                 _, newline, data = data.partition(self.delimiter)
@@ -80,6 +126,14 @@ class ChatProtocol(LineReceiver):
         self._discarding = not newline
 
     def lineReceived(self, raw: bytes) -> None:
+        wait = self._bucket.take(self.clock.seconds())
+        self._handle(raw)
+        if wait:
+            # Flood control: stop reading this client (its lines wait in the kernel) until its bucket refills.
+            self.pauseProducing()
+            self._resume = self.clock.callLater(wait, self.resumeProducing)
+
+    def _handle(self, raw: bytes) -> None:
         try:
             text = raw.removesuffix(b"\r").decode("utf-8")
             if _CONTROL.search(text):
@@ -95,7 +149,7 @@ class ChatProtocol(LineReceiver):
     # What commands use
 
     def write(self, data: bytes) -> None:
-        self.transport.write(data)
+        self.queue.write(data)
 
     def error(self, code: str, message: str) -> None:
         log.info("{peer} ({nick}): error {code}", peer=self.peer, nick=self.member.nick or "-", code=code)
@@ -105,6 +159,7 @@ class ChatProtocol(LineReceiver):
         """The member has just chosen its first nickname."""
         nick = registered(self.member)
         log.info("{peer} is now {nick}", peer=self.peer, nick=nick)
+        self.setTimeout(self.factory.limits.idle_timeout)
         self.write(line("WELCOME", nick, text=f"Hello {nick}. Join a room with /join ROOM; /help lists the commands."))
         for motd in self.factory.motd:
             self.write(line("MOTD", text=motd))
@@ -123,59 +178,92 @@ class ChatProtocol(LineReceiver):
         self.write(line("CURRENT", *([room] if room else [])))
 
     def quit(self, reason: str) -> None:
+        self.quit_reason = reason
         self.chat.quit(self.member, reason)
         self.close(reason)
+
+    def _too_slow(self) -> None:
+        """The client stopped reading and its output passed the cap: drop it now, it would not read a goodbye."""
+        self.quit_reason = "send queue exceeded"
+        log.info("{peer} ({nick}) stopped reading: send queue exceeded", peer=self.peer, nick=self.member.nick)
+        self.transport.abortConnection()  # connectionLost comes later: safe in the middle of a broadcast
 
     # chatroom.core.Session
 
     def deliver(self, event: Event) -> None:
-        self.transport.write(self.factory.encode(event))
+        self.queue.write(self.factory.encode(event))
 
     def close(self, reason: str) -> None:
-        self.write(line("BYE", text=reason))
-        self.transport.loseConnection()
+        if self._deadline is not None:
+            return
+        self.setTimeout(None)
+        self.queue.write(line("BYE", text=reason))
+        self.queue.flush()
+        self.transport.unregisterProducer()  # TLS sends its close_notify only once no producer is registered
+        self._deadline = close_politely(self.transport, self.clock)
+
+
+class Refusal(Protocol):
+    """Tells a connection over a limit why, in one line, and closes it."""
+
+    def __init__(self, reason: str, clock: IReactorTime) -> None:
+        self.reason = reason
+        self.clock = clock
+
+    def connectionMade(self) -> None:
+        self.transport.write(line("BYE", text=self.reason))
+        self._deadline = close_politely(self.transport, self.clock)
+
+    def connectionLost(self, reason: Failure = connectionDone) -> None:
+        if self._deadline.active():
+            self._deadline.cancel()
 
 
 class ChatFactory(ServerFactory):
-    """Builds a ChatProtocol per connection, all sharing one Chat; says goodbye to all at shutdown."""
+    """Builds a ChatProtocol per admitted connection, all sharing one Chat; says goodbye to all at shutdown."""
 
     protocol = ChatProtocol
     noisy = False  # connections are logged by ChatProtocol, without the factory's repr
 
-    def __init__(self, chat: Chat, clock: IReactorTime, motd: str = "", max_line: int = 4096) -> None:
+    def __init__(
+        self, chat: Chat, clock: IReactorTime, limits: ConnectionLimits = ConnectionLimits(), motd: str = ""
+    ) -> None:
         self.chat = chat
         self.clock = clock
+        self.limits = limits
         self.motd = motd.splitlines()
-        self.max_line = max_line
         self.encode = Encoder()
+        self.admission = Admission(limits)
         self.connections: set[ChatProtocol] = set()
         self._emptied: list[Deferred[None]] = []
 
+    def buildProtocol(self, addr: IAddress) -> Protocol | None:
+        host = addr.host if isinstance(addr, IPv4Address | IPv6Address) else None
+        refusal = self.admission.admit(host)
+        if refusal is not None:
+            log.info("refused a connection from {peer}: {reason}", peer=describe(addr), reason=refusal)
+            return Refusal(refusal, self.clock)
+        protocol = super().buildProtocol(addr)
+        assert isinstance(protocol, ChatProtocol)
+        protocol.host = host
+        return protocol
+
     def forget(self, connection: ChatProtocol) -> None:
+        self.admission.release(connection.host)
         self.connections.discard(connection)
         if not self.connections:
             emptied, self._emptied = self._emptied, []
             for waiting in emptied:
                 waiting.callback(None)
 
-    def close(self, reason: str, grace: float = 5.0) -> Deferred[None]:
-        """Tell everyone `reason`, close every connection, and fire once all are gone.
-
-        A TLS close waits for the peer's close_notify; a peer that never sends
-        it is cut off after `grace` seconds so that shutdown cannot hang.
-        """
+    def close(self, reason: str) -> Deferred[None]:
+        """Tell everyone `reason`, close every connection, and fire once all are gone."""
         self.chat.close(reason)
         if not self.connections:
             return succeed(None)
         emptied: Deferred[None] = Deferred()
         self._emptied.append(emptied)
-        deadline = self.clock.callLater(grace, self._abort_all)
-        emptied.addBoth(lambda result: deadline.cancel() if deadline.active() else None)
         return emptied
-
-    def _abort_all(self) -> None:
-        for connection in list(self.connections):
-            connection.transport.abortConnection()
 
 
 def describe(address: IAddress) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import resource
 import socket
 from pathlib import Path
 
@@ -12,7 +13,8 @@ from twisted.logger import Logger
 from twisted.python import usage
 
 from chatroom import tls
-from chatroom.core import Chat
+from chatroom.core import Chat, RoomLimits
+from chatroom.limits import ConnectionLimits
 from chatroom.protocol import ChatFactory
 from chatroom.service import ChatService
 
@@ -37,8 +39,67 @@ class Options(usage.Options):
         ],
         ["hostname", None, socket.gethostname(), "Name written into a generated certificate, besides localhost."],
         ["motd", None, "", "Message of the day, shown to each person after they choose a nickname."],
-        ["max-line", None, 4096, "Longest line accepted from a client, in bytes.", int],
+        ["max-line", None, ConnectionLimits.max_line, "Longest line accepted from a client, in bytes.", int],
+        ["flood-burst", None, ConnectionLimits.flood_burst, "Lines a client may send at once.", int],
+        [
+            "flood-rate",
+            None,
+            ConnectionLimits.flood_rate,
+            "Lines per second a client may send after its burst; faster lines are read later, never dropped.",
+            float,
+        ],
+        [
+            "send-queue",
+            None,
+            ConnectionLimits.send_queue,
+            "Bytes of output that may wait for a client that does not read; past that it is disconnected.",
+            int,
+        ],
+        ["max-clients", None, ConnectionLimits.max_clients, "Connections the server holds at once.", int],
+        [
+            "max-per-address",
+            None,
+            ConnectionLimits.max_per_address,
+            "Connections from one IPv4 address or IPv6 /64 (loopback is exempt unless --limit-loopback).",
+            int,
+        ],
+        [
+            "registration-timeout",
+            None,
+            ConnectionLimits.registration_timeout,
+            "Seconds a connection has to finish TLS and choose a nickname.",
+            float,
+        ],
+        [
+            "idle-timeout",
+            None,
+            ConnectionLimits.idle_timeout,
+            "Seconds of silence before the server pings a client, and again before it disconnects it.",
+            float,
+        ],
+        ["max-rooms", None, RoomLimits.rooms_per_member, "Rooms one client may be in at once.", int],
+        ["room-size", None, RoomLimits.members_per_room, "Members one room may hold; 0 for no limit.", int],
     ]
+    optFlags = [
+        [
+            "limit-loopback",
+            None,
+            "Count loopback connections against --max-per-address too (by default they are exempt, so that one"
+            " machine can run the benchmark's thousands of clients).",
+        ]
+    ]
+    minimums = {
+        "max-line": 64,
+        "flood-burst": 1,
+        "flood-rate": 0.01,
+        "send-queue": 1024,
+        "max-clients": 1,
+        "max-per-address": 1,
+        "registration-timeout": 0.1,
+        "idle-timeout": 0.1,
+        "max-rooms": 1,
+        "room-size": 0,
+    }
 
     def __init__(self) -> None:
         super().__init__()
@@ -55,8 +116,9 @@ class Options(usage.Options):
     def postOptions(self) -> None:
         if not self["listen"]:
             self["listen"] = [DEFAULT_LISTEN]
-        if self["max-line"] < 64:
-            raise usage.UsageError("--max-line must be at least 64 bytes")
+        for name, minimum in self.minimums.items():
+            if self[name] < minimum:
+                raise usage.UsageError(f"--{name} must be at least {minimum}")
 
 
 def makeService(options: Options, reactor: IReactorCore | None = None) -> IService:
@@ -83,5 +145,32 @@ def makeService(options: Options, reactor: IReactorCore | None = None) -> IServi
         path=identity.certificate,
         fingerprint=identity.fingerprint,
     )
-    factory = ChatFactory(Chat(), reactor, motd=options["motd"], max_line=options["max-line"])  # type: ignore[arg-type]
+    limits = ConnectionLimits(
+        max_line=options["max-line"],
+        flood_burst=options["flood-burst"],
+        flood_rate=options["flood-rate"],
+        send_queue=options["send-queue"],
+        max_clients=options["max-clients"],
+        max_per_address=options["max-per-address"],
+        limit_loopback=bool(options["limit-loopback"]),
+        registration_timeout=options["registration-timeout"],
+        idle_timeout=options["idle-timeout"],
+    )
+    _allow_open_files(limits.max_clients + 100)  # listeners, logs and connections being refused
+    chat = Chat(RoomLimits(rooms_per_member=options["max-rooms"], members_per_room=options["room-size"]))
+    factory = ChatFactory(chat, reactor, limits, motd=options["motd"])  # type: ignore[arg-type]
     return ChatService(factory, identity.options, endpoints)
+
+
+def _allow_open_files(wanted: int) -> None:
+    """Raise the soft limit on open files so that --max-clients, not the kernel, decides who is refused."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft >= wanted:
+        return
+    allowed = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (allowed, hard))
+    if allowed < wanted:
+        log.warn(
+            "only {allowed} open files are allowed (ulimit -n): fewer than --max-clients connections will fit",
+            allowed=allowed,
+        )

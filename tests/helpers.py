@@ -5,16 +5,22 @@ from __future__ import annotations
 from pathlib import Path
 
 from twisted.internet import reactor
+from twisted.internet.address import IPv4Address
 from twisted.internet.defer import Deferred, succeed
 from twisted.internet.endpoints import TCP4ClientEndpoint, connectProtocol, wrapClientTLS
+from twisted.internet.error import ConnectionDone
 from twisted.internet.protocol import connectionDone
 from twisted.internet.ssl import Certificate, optionsForClientTLS
+from twisted.internet.task import Clock
+from twisted.internet.testing import StringTransport
 from twisted.protocols.basic import LineReceiver
 from twisted.python.failure import Failure
 from twisted.trial.unittest import TestCase
 
 from chatroom import tap
-from chatroom.core import Event
+from chatroom.core import Chat, Event, RoomLimits
+from chatroom.limits import ConnectionLimits
+from chatroom.protocol import ChatFactory
 from chatroom.service import ChatService
 
 
@@ -34,6 +40,55 @@ class RecordingSession:
     def take(self) -> list[Event]:
         events, self.events = self.events, []
         return events
+
+
+class Connection:
+    """One client's side of an in-memory connection: what it typed and what it was sent."""
+
+    def __init__(self, factory: ChatFactory, host: str = "127.0.0.1", port: int = 40000) -> None:
+        self.transport = StringTransport(peerAddress=IPv4Address("TCP", host, port))
+        self.protocol = factory.buildProtocol(self.transport.getPeer())
+        self.protocol.makeConnection(self.transport)
+
+    def send(self, data: bytes) -> None:
+        self.protocol.dataReceived(data)
+
+    def type(self, *lines: str) -> list[str]:
+        """Send lines as a person types them; return what came back."""
+        self.send(b"".join(line.encode() + b"\r\n" for line in lines))
+        return self.read()
+
+    def read(self) -> list[str]:
+        received = self.transport.value().decode()
+        self.transport.clear()
+        return received.splitlines()
+
+    def lose(self) -> None:
+        """The connection ends, as the reactor would report it."""
+        self.protocol.connectionLost(Failure(ConnectionDone()))
+
+
+class MemoryServer:
+    """A chat server on in-memory transports and a fake clock."""
+
+    def __init__(
+        self, limits: ConnectionLimits = ConnectionLimits(), rooms: RoomLimits = RoomLimits(), motd: str = ""
+    ) -> None:
+        self.clock = Clock()
+        self.factory = ChatFactory(Chat(rooms), self.clock, limits, motd=motd)
+        self.connections: list[Connection] = []
+
+    def connect(self, nick: str | None = None, room: str | None = None, host: str = "127.0.0.1") -> Connection:
+        """A client, registered and in a room if asked; everyone's output starts afresh after it arrives."""
+        connection = Connection(self.factory, host, 40000 + len(self.connections))
+        self.connections.append(connection)
+        if nick:
+            connection.type(f"/nick {nick}")
+        if room:
+            connection.type(f"/join {room}")
+        for each in self.connections:
+            each.read()
+        return connection
 
 
 class LineClient(LineReceiver):
@@ -105,7 +160,7 @@ class ServerTestCase(TestCase):
         self.port = service.ports[0].getHost().port
         return service
 
-    async def connect(self, nick: str | None = None, room: str | None = None) -> LineClient:
+    async def connect_raw(self) -> LineClient:
         """A TLS client that checks the server's certificate against the generated CA, as users do."""
         trust = Certificate.loadPEM((self.certs / "ca.pem").read_bytes())
         endpoint = wrapClientTLS(
@@ -114,6 +169,11 @@ class ServerTestCase(TestCase):
         )
         client = await connectProtocol(endpoint, LineClient())
         self.addCleanup(self._disconnect, client)
+        return client
+
+    async def connect(self, nick: str | None = None, room: str | None = None) -> LineClient:
+        """A client past the greeting, registered as `nick` and in `room` when given."""
+        client = await self.connect_raw()
         await client.until("HELLO ")
         if nick is not None:
             client.send(f"/nick {nick}")

@@ -2,59 +2,21 @@
 
 from __future__ import annotations
 
-from twisted.internet.address import IPv4Address
-from twisted.internet.task import Clock
-from twisted.internet.testing import StringTransport
 from twisted.trial.unittest import SynchronousTestCase
 
-from chatroom.core import Chat
-from chatroom.protocol import ChatFactory, ChatProtocol
-
-
-class Connection:
-    """One client's side of an in-memory connection: what it typed and what it was sent."""
-
-    def __init__(self, factory: ChatFactory, port: int) -> None:
-        self.transport = StringTransport(peerAddress=IPv4Address("TCP", "127.0.0.1", port))
-        protocol = factory.buildProtocol(self.transport.getPeer())
-        assert isinstance(protocol, ChatProtocol)
-        self.protocol = protocol
-        protocol.makeConnection(self.transport)
-
-    def send(self, data: bytes) -> None:
-        self.protocol.dataReceived(data)
-
-    def type(self, *lines: str) -> list[str]:
-        """Send lines as a person types them; return what came back."""
-        self.send(b"".join(line.encode() + b"\r\n" for line in lines))
-        return self.read()
-
-    def read(self) -> list[str]:
-        received = self.transport.value().decode()
-        self.transport.clear()
-        return received.splitlines()
+from chatroom.limits import ConnectionLimits
+from tests.helpers import Connection, MemoryServer
 
 
 class ProtocolTests(SynchronousTestCase):
     def setUp(self) -> None:
-        self.clock = Clock()
-        self.factory = ChatFactory(Chat(), self.clock, motd="be kind\nno spam", max_line=100)
-        self.connections: list[Connection] = []
-
-    def connect(self, nick: str | None = None, room: str | None = None) -> Connection:
-        """A client, registered and in a room if asked; everyone's output starts afresh after it arrives."""
-        connection = Connection(self.factory, 40000 + len(self.connections))
-        self.connections.append(connection)
-        if nick:
-            connection.type(f"/nick {nick}")
-        if room:
-            connection.type(f"/join {room}")
-        for each in self.connections:
-            each.read()
-        return connection
+        self.server = MemoryServer(ConnectionLimits(max_line=100), motd="be kind\nno spam")
+        self.factory = self.server.factory
+        self.clock = self.server.clock
+        self.connect = self.server.connect
 
     def test_greeting_and_registration(self) -> None:
-        connection = Connection(self.factory, 1)
+        connection = Connection(self.factory)
         self.assertEqual(connection.read(), ["HELLO chatroom 1 :Welcome to chatroom. Choose a nickname: /nick NAME"])
         self.assertEqual(
             connection.type("/nick alice"),
@@ -97,7 +59,7 @@ class ProtocolTests(SynchronousTestCase):
         connections = [self.connect(nick, "5") for nick in ("a", "b", "c")]
         for connection in connections:
             sink: list[bytes] = []
-            connection.protocol.transport.write = sink.append  # type: ignore[method-assign]
+            connection.transport.write = sink.append  # type: ignore[method-assign]
             written.append(sink)
         connections[0].type("hello")
         self.assertEqual(written[0], [b"MSG #5 a :hello\n"])
@@ -181,9 +143,9 @@ class ProtocolTests(SynchronousTestCase):
         carol = self.connect("carol", "5")
         self.assertEqual(alice.type("/quit off to bed"), ["BYE :off to bed"])
         self.assertTrue(alice.transport.disconnecting)
-        alice.protocol.connectionLost()
+        alice.lose()
         self.assertEqual(bob.read(), ["QUIT alice :off to bed"])
-        carol.protocol.connectionLost()
+        carol.lose()
         self.assertEqual(bob.read(), ["QUIT carol :connection lost"])
 
     def test_shutdown_says_goodbye_and_waits(self) -> None:
@@ -192,18 +154,20 @@ class ProtocolTests(SynchronousTestCase):
         closed = self.factory.close("server shutting down")
         self.assertEqual(alice.read(), ["BYE :server shutting down"])
         self.assertEqual(bob.read(), ["BYE :server shutting down"])
-        alice.protocol.connectionLost()
+        alice.lose()
         self.assertNoResult(closed)
         self.assertEqual(bob.read(), [], "nobody hears the others leave at shutdown")
-        bob.protocol.connectionLost()
+        bob.lose()
         self.successResultOf(closed)
 
     def test_shutdown_cuts_off_a_peer_that_never_closes(self) -> None:
         alice = self.connect("alice", "5")
-        closed = self.factory.close("server shutting down")
         aborted: list[bool] = []
-        alice.protocol.transport.abortConnection = lambda: aborted.append(True)  # type: ignore[method-assign]
-        self.clock.advance(5)
+        alice.transport.abortConnection = lambda: aborted.append(True)  # type: ignore[method-assign]
+        closed = self.factory.close("server shutting down")
+        self.clock.advance(4.9)
+        self.assertEqual(aborted, [])
+        self.clock.advance(0.1)
         self.assertEqual(aborted, [True])
-        alice.protocol.connectionLost()
+        alice.lose()
         self.successResultOf(closed)

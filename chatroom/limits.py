@@ -1,0 +1,130 @@
+"""What keeps one connection from hurting the others: flood control, output caps, connection caps.
+
+Each limit is a `twistd chatroom` option (see chatroom.tap); the defaults are here.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from twisted.internet.interfaces import IPushProducer, ITransport
+from zope.interface import implementer
+
+
+@dataclass(frozen=True)
+class ConnectionLimits:
+    max_line: int = 4096  # bytes in one line from a client
+    flood_burst: int = 10  # lines a client may send at once...
+    flood_rate: float = 5.0  # ...then lines per second
+    send_queue: int = 1024 * 1024  # bytes waiting for a client that does not read, before it is cut off
+    max_clients: int = 10_000
+    max_per_address: int = 20  # per IPv4 address or IPv6 /64
+    limit_loopback: bool = False  # loopback is exempt from max_per_address unless this is set
+    registration_timeout: float = 30.0  # seconds to finish TLS and choose a nickname
+    idle_timeout: float = 300.0  # seconds of silence before a PING, and again before giving up
+
+
+class TokenBucket:
+    """Lets `burst` lines through at once, then `rate` a second."""
+
+    def __init__(self, burst: int, rate: float, now: float) -> None:
+        self.burst = burst
+        self.rate = rate
+        self.tokens = float(burst)
+        self.stamp = now
+
+    def take(self, now: float) -> float:
+        """Spend a token for one line; return how long to wait before reading the next (0 for no wait)."""
+        self.tokens = min(self.burst, self.tokens + (now - self.stamp) * self.rate) - 1
+        self.stamp = now
+        return 0.0 if self.tokens >= 1 else (1 - self.tokens) / self.rate
+
+
+@implementer(IPushProducer)
+class SendQueue:
+    """A connection's output, held here while its transport is full, up to a cap.
+
+    The transport pauses us once its own buffer passes 64 KiB. From then on
+    lines wait here; a reader so slow that they pass `cap` bytes is reported
+    through `overflow` (once) and everything for it is dropped from then on,
+    so the server's memory stays bounded whatever a client does.
+    """
+
+    def __init__(self, transport: ITransport, cap: int, overflow: Callable[[], None]) -> None:
+        self._transport = transport
+        self._cap = cap
+        self._overflow: Callable[[], None] | None = overflow
+        self._pending: list[bytes] | None = None  # None while the transport takes writes
+        self._size = 0
+
+    def write(self, data: bytes) -> None:
+        if self._pending is None:
+            self._transport.write(data)
+        elif self._overflow is not None:
+            self._pending.append(data)
+            self._size += len(data)
+            if self._size > self._cap:
+                overflow, self._overflow = self._overflow, None
+                self._pending, self._size = [], 0
+                overflow()
+
+    def flush(self) -> None:
+        """Hand everything held to the transport and write straight through again."""
+        pending, self._pending, self._size = self._pending, None, 0
+        if pending:
+            self._transport.writeSequence(pending)
+
+    def pauseProducing(self) -> None:
+        if self._pending is None:
+            self._pending = []
+
+    def resumeProducing(self) -> None:
+        self.flush()
+
+    def stopProducing(self) -> None:
+        self._pending, self._size, self._overflow = None, 0, None
+
+
+class Admission:
+    """Counts connections in total and per address, to refuse the one too many with a reason."""
+
+    def __init__(self, limits: ConnectionLimits) -> None:
+        self.limits = limits
+        self.total = 0
+        self.per_address: Counter[str] = Counter()
+
+    def admit(self, host: str | None) -> str | None:
+        """Count a new connection from `host` and return None, or return why it is refused."""
+        if self.total >= self.limits.max_clients:
+            return "server full: too many connections"
+        key = self._key(host)
+        if key is not None and self.per_address[key] >= self.limits.max_per_address:
+            return f"too many connections from {key}"
+        self.total += 1
+        if key is not None:
+            self.per_address[key] += 1
+        return None
+
+    def release(self, host: str | None) -> None:
+        self.total -= 1
+        key = self._key(host)
+        if key is not None:
+            self.per_address[key] -= 1
+            if not self.per_address[key]:
+                del self.per_address[key]
+
+    def _key(self, host: str | None) -> str | None:
+        """The unit a per-address cap counts: an IPv4 address or an IPv6 /64; None when exempt."""
+        if host is None:
+            return None
+        address = ipaddress.ip_address(host.split("%")[0])
+        if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+            address = address.ipv4_mapped
+        if address.is_loopback and not self.limits.limit_loopback:
+            return None
+        if isinstance(address, ipaddress.IPv6Address):
+            return str(ipaddress.IPv6Network((address, 64), strict=False))
+        return str(address)

@@ -1,0 +1,201 @@
+"""Each defence against a misbehaving client, proven: the others keep being served."""
+
+from __future__ import annotations
+
+from twisted.trial.unittest import SynchronousTestCase
+
+from chatroom.core import RoomLimits
+from chatroom.limits import Admission, ConnectionLimits, TokenBucket
+from chatroom.protocol import ChatProtocol, Refusal
+from tests.helpers import Connection, MemoryServer, ServerTestCase
+
+GENEROUS_FLOOD = {"flood_burst": 10_000, "flood_rate": 10_000.0}
+
+
+class TokenBucketTests(SynchronousTestCase):
+    def test_burst_then_rate(self) -> None:
+        bucket = TokenBucket(burst=3, rate=2.0, now=0.0)
+        self.assertEqual([bucket.take(0.0) for _ in range(2)], [0.0, 0.0])
+        self.assertEqual(bucket.take(0.0), 0.5)  # the burst is spent: the next line in half a second
+        self.assertEqual(bucket.take(0.5), 0.5)
+        self.assertEqual(bucket.take(10.0), 0.0)  # a quiet client earns its burst back, no more
+
+
+class FloodTests(SynchronousTestCase):
+    def setUp(self) -> None:
+        # 4 lines a second: steps of 0.25 s add up exactly in floating point
+        self.server = MemoryServer(ConnectionLimits(flood_burst=10, flood_rate=4.0))
+
+    def test_flooders_lines_are_slowed_not_dropped(self) -> None:
+        flooder = self.server.connect("flooder", "5")
+        listener = self.server.connect("listener", "5")
+        self.server.clock.advance(10)  # registering spent tokens: start with a full bucket
+        flooder.send(b"".join(f"line {n}\n".encode() for n in range(30)))
+        self.assertEqual(len(listener.read()), 10, "the burst goes through at once")
+        self.assertEqual(flooder.transport.producerState, "paused", "then the server stops reading the flooder")
+
+        listener.type("meanwhile")  # others are served at once while the flooder waits
+        self.assertEqual(flooder.read()[-1], "MSG #5 listener :meanwhile")
+
+        self.server.clock.advance(1)
+        heard = listener.read()
+        self.assertEqual(len(heard), 4, "then four lines a second")
+        self.server.clock.pump([0.25] * 16)
+        heard += listener.read()
+        self.assertEqual(heard, [f"MSG #5 flooder :line {n}" for n in range(10, 30)], "every line, in order")
+        self.server.clock.advance(1)
+        self.assertEqual(flooder.transport.producerState, "producing")
+
+    def test_a_disconnected_flooder_leaves_no_timer(self) -> None:
+        flooder = self.server.connect("flooder", "5")
+        flooder.send(b"x\n" * 20)
+        flooder.lose()
+        self.assertEqual(self.server.clock.getDelayedCalls(), [])
+
+
+class TimeoutTests(SynchronousTestCase):
+    def setUp(self) -> None:
+        self.server = MemoryServer(ConnectionLimits(registration_timeout=30, idle_timeout=300))
+
+    def test_silent_connections_are_closed(self) -> None:
+        silent = self.server.connect()
+        trickler = self.server.connect()
+        for _ in range(29):
+            self.server.clock.advance(1)
+            trickler.send(b"/ni")  # bytes that never make a nickname do not buy time
+        self.server.clock.advance(1)
+        for connection in (silent, trickler):
+            self.assertEqual(connection.read(), ["BYE :registration timeout: choose a nickname sooner"])
+            self.assertTrue(connection.transport.disconnecting)
+
+    def test_registering_in_time_keeps_the_connection(self) -> None:
+        prompt = self.server.connect()
+        self.server.clock.advance(29)
+        prompt.type("/nick prompt")
+        self.server.clock.advance(2)
+        self.assertFalse(prompt.transport.disconnecting)
+
+    def test_idle_clients_are_pinged_then_dropped(self) -> None:
+        idle = self.server.connect("idle", "5")
+        alive = self.server.connect("alive", "5")
+        self.server.clock.advance(300)
+        self.assertEqual([line.split(" :")[0] for line in idle.read()], ["PING"])
+        [ping] = alive.read()
+        alive.type(f"/pong {ping.split(' :')[1]}")  # an answer, or any line, resets the timer
+        self.server.clock.advance(300)
+        self.assertEqual(idle.read(), ["BYE :ping timeout"])
+        self.assertTrue(idle.transport.disconnecting)
+        self.assertIn("QUIT idle :ping timeout", alive.read())
+        self.assertFalse(alive.transport.disconnecting)
+
+    def test_a_closing_peer_that_never_answers_is_cut_off(self) -> None:
+        """A TLS close waits for the peer's close_notify; a peer that never sends it must not pin memory."""
+        silent = self.server.connect()
+        self.server.clock.advance(30)
+        self.assertFalse(silent.transport.disconnected)
+        self.server.clock.advance(5)
+        self.assertTrue(silent.transport.disconnected)
+
+
+class SendQueueTests(SynchronousTestCase):
+    def test_a_client_that_stops_reading_is_cut_off(self) -> None:
+        server = MemoryServer(ConnectionLimits(send_queue=2000, **GENEROUS_FLOOD))
+        stalled = server.connect("stalled", "5")
+        talker = server.connect("talker", "5")
+        listener = server.connect("listener", "5")
+        assert isinstance(stalled.protocol, ChatProtocol)
+        stalled.protocol.queue.pauseProducing()  # what the transport does once its buffer passes 64 KiB
+        for n in range(20):
+            talker.type(f"message {n} " + "x" * 100)
+        self.assertTrue(stalled.transport.disconnected, "aborted: a goodbye would never be read")
+        self.assertEqual(stalled.read(), [], "nothing more was written to it")
+        stalled.lose()
+        self.assertEqual(listener.read()[-1], "QUIT stalled :send queue exceeded")
+        talker.read()
+        self.assertEqual(talker.type("still here"), ["MSG #5 talker :still here"])
+
+    def test_a_slow_reader_gets_everything_once_it_reads(self) -> None:
+        server = MemoryServer(ConnectionLimits(send_queue=100_000, **GENEROUS_FLOOD))
+        slow = server.connect("slow", "5")
+        talker = server.connect("talker", "5")
+        assert isinstance(slow.protocol, ChatProtocol)
+        slow.protocol.queue.pauseProducing()
+        talker.type(*(f"message {n}" for n in range(50)))
+        self.assertEqual(slow.read(), [])
+        slow.protocol.queue.resumeProducing()
+        self.assertEqual(slow.read(), [f"MSG #5 talker :message {n}" for n in range(50)])
+
+
+class AdmissionTests(SynchronousTestCase):
+    def test_per_address_cap(self) -> None:
+        server = MemoryServer(ConnectionLimits(max_per_address=2))
+        first = server.connect(host="192.0.2.7")
+        server.connect(host="192.0.2.7")
+        refused = Connection(server.factory, host="192.0.2.7")
+        self.assertIsInstance(refused.protocol, Refusal)
+        self.assertEqual(refused.read(), ["BYE :too many connections from 192.0.2.7"])
+        self.assertTrue(refused.transport.disconnecting)
+        self.assertIsInstance(server.connect(host="192.0.2.8").protocol, ChatProtocol)
+        for _ in range(5):
+            self.assertIsInstance(server.connect().protocol, ChatProtocol, "loopback is exempt by default")
+        first.lose()
+        self.assertIsInstance(server.connect(host="192.0.2.7").protocol, ChatProtocol, "a freed place is reused")
+
+    def test_total_cap(self) -> None:
+        server = MemoryServer(ConnectionLimits(max_clients=3))
+        for _ in range(3):
+            server.connect()
+        refused = Connection(server.factory)
+        self.assertEqual(refused.read(), ["BYE :server full: too many connections"])
+
+    def test_addresses_counted_per_ipv6_slash_64(self) -> None:
+        admission = Admission(ConnectionLimits(max_per_address=1, limit_loopback=True))
+        self.assertIsNone(admission.admit("2001:db8:1:2::1"))
+        self.assertEqual(admission.admit("2001:db8:1:2:ffff::9"), "too many connections from 2001:db8:1:2::/64")
+        self.assertIsNone(admission.admit("2001:db8:1:3::1"))
+        self.assertIsNone(admission.admit("::ffff:192.0.2.1"))
+        self.assertEqual(admission.admit("192.0.2.1"), "too many connections from 192.0.2.1")
+        self.assertIsNone(admission.admit("127.0.0.1"))
+        self.assertIsNotNone(admission.admit("127.0.0.1"), "--limit-loopback counts loopback too")
+
+
+class RoomLimitTests(SynchronousTestCase):
+    def test_rooms_per_client_and_room_size(self) -> None:
+        server = MemoryServer(rooms=RoomLimits(rooms_per_member=2, members_per_room=2))
+        alice = server.connect("alice", "1")
+        alice.type("/join 2")
+        self.assertEqual(
+            alice.type("/join 3"), ["ERR TOO_MANY_ROOMS :you are in 2 rooms, the most allowed: /part one first"]
+        )
+        server.connect("bob", "1")
+        carol = server.connect("carol")
+        self.assertEqual(carol.type("/join 1"), ["ERR ROOM_FULL :#1 is full: 2 people are in it"])
+
+
+class LimitsOverTLSTests(ServerTestCase):
+    async def test_non_reading_client_is_disconnected_while_others_chat(self) -> None:
+        self.start_server("--send-queue", "65536", "--flood-burst", "100000", "--flood-rate", "100000")
+        stalled = await self.connect("stalled", "5")
+        alice = await self.connect("alice", "5")
+        bob = await self.connect("bob", "5")
+        stalled.transport.pauseProducing()  # this client stops reading its socket
+        text = "x" * 4000
+        quit_line = "QUIT stalled :send queue exceeded"
+        for round_ in range(200):  # kernel buffers take a few MB first; bounded so a bug cannot loop forever
+            for n in range(10):
+                alice.send(f"{round_}.{n} {text}")
+            await bob.until(f"MSG #5 alice :{round_}.9 ")
+            if quit_line in bob.lines:
+                break
+        self.assertIn(quit_line, bob.lines)
+        bob.send("still chatting")
+        await alice.until("MSG #5 bob :still chatting")
+
+    async def test_per_address_cap_refuses_with_a_reason(self) -> None:
+        self.start_server("--max-per-address", "2", "--limit-loopback")
+        await self.connect("one")
+        await self.connect("two")
+        refused = await self.connect_raw()
+        line, _ = await refused.until("BYE ")
+        self.assertEqual(line, "BYE :too many connections from 127.0.0.1")
+        await refused.lost
