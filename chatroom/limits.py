@@ -71,6 +71,10 @@ class SendQueue:
                 self._pending, self._size = [], 0
                 overflow()
 
+    def __len__(self) -> int:
+        """Bytes held here, waiting for the transport."""
+        return self._size
+
     def flush(self) -> None:
         """Hand everything held to the transport and write straight through again."""
         pending, self._pending, self._size = self._pending, None, 0

@@ -1,0 +1,107 @@
+"""Garbage thrown at a live server over TLS: it keeps serving, logs no error and buffers nothing without bound."""
+
+from __future__ import annotations
+
+import random
+
+from twisted.internet import reactor
+from twisted.internet.task import deferLater
+from twisted.logger import ILogObserver, LogEvent, LogLevel, globalLogPublisher
+from twisted.trial.unittest import SynchronousTestCase
+from zope.interface import provider
+
+from chatroom.limits import ConnectionLimits
+from chatroom.protocol import ChatProtocol
+from tests.helpers import MemoryServer, ServerTestCase
+
+COMMANDS = ["/nick", "/join", "/part", "/leave", "/rooms", "/who", "/msg", "/me", "/topic", "/ping", "/pong", "/help"]
+ODDITIES = ["/", "//", "/NICK", "/Join", "/bogus", "/quit\x00", " /join"]
+WORDS = ["5", "#5", "lobby", "#", "##", "alice", "bob", "x" * 40, "ñandú", "名前", "🙂", ":", " ", "\t", "-", "_x"]
+
+
+def fuzz_line(rng: random.Random) -> bytes:
+    """One random line: a command with a random number of arguments, text, or garbage."""
+    kind = rng.randrange(8)
+    if kind <= 1:  # a command with missing, extra or odd arguments
+        words = rng.choices(WORDS, k=rng.randrange(5))
+        return " ".join([rng.choice(COMMANDS + ODDITIES), *words]).encode()
+    if kind == 2:  # text with multi-byte characters, likely to be split mid-character
+        return "".join(
+            chr(rng.choice([rng.randrange(32, 127), rng.randrange(160, 0x3000), 0x1F642]))
+            for _ in range(rng.randrange(1, 80))
+        ).encode()
+    if kind == 3:  # bytes that are rarely UTF-8
+        return bytes(rng.randrange(256) for _ in range(rng.randrange(1, 60))).replace(b"\n", b"")
+    if kind == 4:  # control characters amid text
+        return rng.choice([b"\x00", b"\x1b[2J", b"\r", b"\x7f", "\x85".encode(), b"\x07"]).join([b"hi", b"there"])
+    if kind == 5:  # too long
+        return b"y" * rng.randrange(4000, 20_000)
+    if kind == 6:
+        return rng.choice([b"", b"   ", b"\r"])
+    return b"plain words " + str(rng.random()).encode()
+
+
+def fuzz_stream(seed: int, lines: int) -> list[bytes]:
+    """Lines joined with LF or CRLF, cut into chunks at random places, mid-character included."""
+    rng = random.Random(seed)
+    stream = b"".join(fuzz_line(rng) + rng.choice([b"\n", b"\r\n"]) for _ in range(lines))
+    chunks = []
+    while stream:
+        size = rng.choice([1, 2, 3, rng.randrange(1, 200), rng.randrange(200, 5000)])
+        chunks.append(stream[:size])
+        stream = stream[size:]
+    return chunks
+
+
+class FuzzOverTLSTests(ServerTestCase):
+    timeout = 120
+
+    async def test_random_lines_from_several_clients(self) -> None:
+        problems: list[LogEvent] = []
+
+        @provider(ILogObserver)
+        def watch(event: LogEvent) -> None:
+            if "log_failure" in event or event.get("log_level") in (LogLevel.error, LogLevel.critical):
+                problems.append(event)
+
+        globalLogPublisher.addObserver(watch)
+        self.addCleanup(globalLogPublisher.removeObserver, watch)
+        self.start_server("--flood-burst", "100000", "--flood-rate", "100000")  # flood control has its own tests
+        observer = await self.connect("observer", "5")
+        fuzzers = [await self.connect() for _ in range(3)]
+        for seed, fuzzer in enumerate(fuzzers):
+            for chunk in fuzz_stream(seed, lines=1500):
+                fuzzer.transport.write(chunk)
+                await deferLater(reactor, 0, lambda: None)  # one TLS record per chunk, reads split likewise
+            fuzzer.transport.write(b"\n/ping done\n")
+        for fuzzer in fuzzers:
+            await fuzzer.until("PONG :done")
+            self.assertFalse(fuzzer.lost.called, "garbage is refused line by line, never with a disconnection")
+
+        codes = {line.split()[1] for fuzzer in fuzzers for line in fuzzer.lines if line.startswith("ERR ")}
+        expected = {"BAD_UTF8", "BAD_TEXT", "TOO_LONG", "EMPTY", "USAGE", "UNKNOWN_COMMAND", "BAD_ROOM", "NO_NICK"}
+        self.assertLessEqual(expected, codes, "the fuzzer reached every kind of bad input")
+
+        observer.send("/join 7", "still works")
+        await observer.until("MSG #7 observer :still works")
+        self.assertEqual(problems, [])
+        factory = self.service.factory
+        for connection in factory.connections:
+            self.assertLessEqual(len(connection._buffer), factory.limits.max_line)  # LineReceiver's partial line
+            self.assertEqual(len(connection.queue), 0)
+        self.assertLessEqual(len(factory.chat.rooms), 4 * 20)
+        self.assertEqual(len(factory.chat.nicks), len([m for m in factory.chat.members if m.nick]))
+
+
+class UnboundedLineTests(SynchronousTestCase):
+    def test_an_endless_line_is_never_buffered(self) -> None:
+        server = MemoryServer(ConnectionLimits(max_line=4096))
+        client = server.connect("endless", "5")
+        assert isinstance(client.protocol, ChatProtocol)
+        chunk = "ü".encode() * 32 * 1024  # 64 KiB
+        for _ in range(256):  # 16 MiB with no end of line
+            client.send(chunk)
+            self.assertLessEqual(len(client.protocol._buffer), 4096 + len(chunk))
+        self.assertEqual(client.read(), ["ERR TOO_LONG :line longer than 4096 bytes; it was ignored"])
+        client.send(b"\nback to normal\n")
+        self.assertEqual(client.read(), ["MSG #5 endless :back to normal"])
