@@ -1,0 +1,66 @@
+"""`twistd chatroom`'s options: what an administrator types becomes the running server's settings."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from twisted.internet.testing import MemoryReactorClock
+from twisted.python import usage
+from twisted.trial.unittest import SynchronousTestCase
+
+from chatroom import tap
+from chatroom.limits import ConnectionLimits
+from chatroom.service import ChatService
+
+
+class OptionsTests(SynchronousTestCase):
+    def parse(self, *arguments: str) -> tap.Options:
+        options = tap.Options()
+        options.parseOptions(list(arguments))
+        return options
+
+    def test_defaults(self) -> None:
+        options = self.parse()
+        self.assertEqual(options["listen"], ["tcp:5050:backlog=1024"], "a burst of a thousand connects fits")
+        self.assertEqual(options["certs"], "certs")
+
+    def test_listen_is_repeatable_and_plain(self) -> None:
+        self.assertEqual(self.parse("-l", "tcp:1", "--listen", "unix:/tmp/s")["listen"], ["tcp:1", "unix:/tmp/s"])
+        error = self.assertRaises(usage.UsageError, self.parse, "--listen", "ssl:5050")
+        self.assertIn("chatroom adds TLS itself", str(error))
+
+    def test_limits_have_minimums(self) -> None:
+        error = self.assertRaises(usage.UsageError, self.parse, "--max-line", "10")
+        self.assertEqual(str(error), "--max-line must be at least 64")
+        self.assertRaises(usage.UsageError, self.parse, "--flood-rate", "0")
+        self.assertRaises(usage.UsageError, self.parse, "--max-per-address", "0")
+
+    def test_options_become_the_service(self) -> None:
+        certs = self.mktemp()
+        options = self.parse(
+            "--certs", certs, "--listen", "tcp:0", "--flood-burst", "3", "--flood-rate", "0.5",
+            "--send-queue", "4096", "--max-per-address", "2", "--limit-loopback", "--idle-timeout", "60",
+            "--max-rooms", "4", "--room-size", "9", "--motd", "hi",
+        )  # fmt: skip
+        service = tap.makeService(options, MemoryReactorClock())
+        assert isinstance(service, ChatService)
+        factory = service.factory
+        self.assertEqual(
+            factory.limits,
+            ConnectionLimits(
+                flood_burst=3, flood_rate=0.5, send_queue=4096, max_per_address=2, limit_loopback=True, idle_timeout=60
+            ),
+        )
+        self.assertEqual((factory.chat.limits.rooms_per_member, factory.chat.limits.members_per_room), (4, 9))
+        self.assertEqual(factory.motd, ["hi"])
+        self.assertTrue((Path(certs) / "ca.pem").exists())
+
+    def test_bad_endpoint_and_bad_certificate_exit_with_one_line(self) -> None:
+        certs = Path(self.mktemp())
+        error = self.assertRaises(
+            SystemExit, tap.makeService, self.parse("--certs", str(certs), "--listen", "nope:1"), MemoryReactorClock()
+        )
+        self.assertEqual(str(error), "chatroom: bad --listen endpoint: Unknown endpoint type: 'nope'")
+        (certs / "server.key").unlink()
+        error = self.assertRaises(SystemExit, tap.makeService, self.parse("--certs", str(certs)), MemoryReactorClock())
+        self.assertRegex(str(error), r"^chatroom: \S+server.key is missing: put it back, or remove \S+ too")
