@@ -8,8 +8,6 @@ writes them with `chatroom.wire`.
 
 from __future__ import annotations
 
-import re
-
 from twisted.internet.address import IPv4Address, IPv6Address
 from twisted.internet.defer import Deferred, succeed
 from twisted.internet.interfaces import IAddress, IDelayedCall, IReactorTime, ITransport
@@ -22,11 +20,7 @@ from twisted.python.failure import Failure
 from chatroom import commands
 from chatroom.core import Chat, ChatError, Event, Member, registered
 from chatroom.limits import Admission, ConnectionLimits, SendQueue, TokenBucket
-from chatroom.wire import PROTOCOL_VERSION, Encoder, line
-
-# C0 and C1 control characters (tab allowed): they would let one member drive
-# another's terminal (escape sequences) or garble lines.
-_CONTROL = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f]")
+from chatroom.wire import CONTROL_CHARACTERS, PROTOCOL_VERSION, Encoder, line
 
 CLOSE_GRACE = 5.0  # seconds a closing peer has to answer TLS's close_notify
 
@@ -136,7 +130,7 @@ class ChatProtocol(LineReceiver, TimeoutMixin):
     def _handle(self, raw: bytes) -> None:
         try:
             text = raw.removesuffix(b"\r").decode("utf-8")
-            if _CONTROL.search(text):
+            if CONTROL_CHARACTERS.search(text):
                 raise ChatError("BAD_TEXT", "control characters are not allowed; the line was ignored")
             if not text.strip():
                 raise ChatError("EMPTY", "empty line ignored")

@@ -8,6 +8,7 @@ this module, so the format is written down once.
 
 from __future__ import annotations
 
+import re
 from typing import NamedTuple
 
 from chatroom.core import (
@@ -24,6 +25,10 @@ from chatroom.core import (
 )
 
 PROTOCOL_VERSION = "1"
+
+# C0 and C1 control characters, tab excepted: in a line they could drive a terminal
+# (escape sequences) or garble the screen, so servers refuse them and clients scrub them.
+CONTROL_CHARACTERS = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f]")
 
 
 def line(word: str, *args: str, text: str | None = None) -> bytes:

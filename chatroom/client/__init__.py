@@ -1,0 +1,1 @@
+"""The terminal client: `python -m chatroom.client`."""

@@ -1,0 +1,97 @@
+"""`python -m chatroom.client`: chat from a terminal, over verified TLS."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+from contextlib import nullcontext
+from pathlib import Path
+
+from cryptography import x509
+from OpenSSL.crypto import X509
+from twisted.internet.defer import Deferred
+from twisted.internet.endpoints import HostnameEndpoint, connectProtocol, wrapClientTLS
+from twisted.internet.interfaces import IOpenSSLClientConnectionCreator, IReactorCore
+from twisted.internet.ssl import Certificate, optionsForClientTLS, trustRootFromCertificates
+from twisted.internet.stdio import StandardIO
+from twisted.internet.task import react
+
+from chatroom.client.console import LineEditor, PipeConsole, keys_one_by_one
+from chatroom.client.render import Renderer
+from chatroom.client.session import Client, ServerProtocol
+from chatroom.client.trust import KnownHosts, TrustOnFirstUse, known_hosts_path, server_name
+
+
+def parse_arguments(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m chatroom.client",
+        description="Chat on a chatroom server from this terminal. Type /help once connected for the commands;"
+        " Ctrl+D, Ctrl+C or /quit leave. A lost connection ends the client with status 1 (no reconnection).",
+    )
+    parser.add_argument("host", nargs="?", default="localhost", help="the server (default: localhost)")
+    parser.add_argument("--port", type=int, default=5050, help="its port (default: 5050)")
+    parser.add_argument("--nick", help="the nickname to use (default: ask)")
+    parser.add_argument("--room", help="the room to join first, by name or number (default: ask)")
+    parser.add_argument(
+        "--ca",
+        type=Path,
+        help="trust the server only if this CA (the server's certs/ca.pem) signed its certificate; without it,"
+        " the system's CAs, else a fingerprint you accepted before, else you are asked (known hosts file:"
+        f" {known_hosts_path()})",
+    )
+    return parser.parse_args(argv)
+
+
+def tls_for(arguments: argparse.Namespace) -> IOpenSSLClientConnectionCreator:
+    if arguments.ca is None:
+        return TrustOnFirstUse(arguments.host, arguments.port, KnownHosts(known_hosts_path()))
+    try:
+        authorities = x509.load_pem_x509_certificates(arguments.ca.read_bytes())
+    except OSError as error:
+        raise SystemExit(f"chatroom: cannot read {arguments.ca}: {error.strerror}") from None
+    except ValueError:
+        raise SystemExit(f"chatroom: {arguments.ca} is not a PEM certificate file (the server's ca.pem)") from None
+    trust = trustRootFromCertificates([Certificate(X509.from_cryptography(each)) for each in authorities])
+    return optionsForClientTLS(arguments.host, trustRoot=trust)
+
+
+async def chat(reactor: IReactorCore, arguments: argparse.Namespace, interactive: bool) -> None:
+    tls = tls_for(arguments)
+    server = server_name(arguments.host, arguments.port)
+    colour = sys.stdout.isatty() and not os.environ.get("NO_COLOR")
+    client = Client(
+        reactor,  # type: ignore[arg-type]
+        Renderer(colour),
+        server,
+        tls if isinstance(tls, TrustOnFirstUse) else None,
+        interactive,
+        arguments.nick,
+        arguments.room,
+    )
+    client.console = console = LineEditor(client) if interactive else PipeConsole(client)
+    StandardIO(console, reactor=reactor)
+    # Without a terminal, Ctrl+C arrives as SIGINT: leave as politely as with /quit.
+    signal.signal(signal.SIGINT, lambda *_: reactor.callFromThread(client.interrupted))  # type: ignore[attr-defined]
+    endpoint = wrapClientTLS(tls, HostnameEndpoint(reactor, arguments.host, arguments.port, timeout=10))
+    connecting: Deferred[ServerProtocol] = connectProtocol(endpoint, ServerProtocol(client))
+    client.done.addBoth(lambda result: (connecting.cancel(), result)[1])  # leaving before connected
+    try:
+        await connecting
+    except Exception as error:
+        if client.done.called:  # the user left while connecting
+            return await client.done
+        raise SystemExit(f"chatroom: cannot connect to {server}: {error}") from None
+    await client.done
+
+
+def main(argv: list[str] | None = None) -> None:
+    arguments = parse_arguments(sys.argv[1:] if argv is None else argv)
+    interactive = sys.stdin.isatty()
+    with keys_one_by_one(sys.stdin.fileno()) if interactive else nullcontext():
+        react(lambda reactor: Deferred.fromCoroutine(chat(reactor, arguments, interactive)))
+
+
+if __name__ == "__main__":
+    main()

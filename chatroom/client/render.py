@@ -1,0 +1,82 @@
+"""How the server's lines look on screen: a timestamp, the room, who said what; colour only for terminals."""
+
+from __future__ import annotations
+
+import time
+import zlib
+from collections.abc import Callable
+
+from chatroom.wire import CONTROL_CHARACTERS, Line
+
+_NICK_COLOURS = ("31", "32", "33", "34", "35", "36", "91", "92", "93", "94", "95", "96")
+
+
+def clean(text: str) -> str:
+    """Whatever a server sends, it cannot drive this terminal: control characters become U+FFFD."""
+    return CONTROL_CHARACTERS.sub("\ufffd", text)
+
+
+class Renderer:
+    def __init__(self, colour: bool, clock: Callable[[], str] = lambda: time.strftime("%H:%M")) -> None:
+        self.colour = colour
+        self.clock = clock
+
+    def __call__(self, line: Line) -> str:
+        return f"{self._paint('2', self.clock())} {self._body(line)}"
+
+    def error(self, message: str) -> str:
+        """A line for something that went wrong, the client's own or the server's."""
+        return f"{self._paint('2', self.clock())} {self._paint('1;31', '!! ' + clean(message))}"
+
+    def _body(self, line: Line) -> str:
+        args = [clean(arg) for arg in line.args]
+        text = clean(line.text or "")
+        notice = self._notice
+        match line.word, args:
+            case "MSG", [room, nick]:
+                return f"{self._room(room)} <{self._nick(nick)}> {text}"
+            case "ACTION", [room, nick]:
+                return f"{self._room(room)} * {self._nick(nick)} {text}"
+            case "PRIV", [sender, recipient]:
+                return f"{self._paint('1;35', '[private]')} <{self._nick(sender)} -> {self._nick(recipient)}> {text}"
+            case "JOIN", [room, nick]:
+                return f"{self._room(room)} {self._paint('32', '-->')} {self._nick(nick)} joined"
+            case "PART", [room, nick]:
+                return f"{self._room(room)} {self._paint('33', '<--')} {self._nick(nick)} left{_reason(text)}"
+            case "QUIT", [nick]:
+                return f"{self._paint('33', '<--')} {self._nick(nick)} quit{_reason(text)}"
+            case "NICK", [old, new]:
+                return notice(f"{old} is now known as {new}")
+            case "TOPIC", [room, setter]:
+                topic = f"topic: {text} (set by {setter})" if text else "no topic"
+                return f"{self._room(room)} {notice(topic)}"
+            case "NAMES", [room, *nicks]:
+                return f"{self._room(room)} {notice('here: ' + ', '.join(nicks))}"
+            case "ROOMS", rooms:
+                listed = ", ".join(f"{name} ({count})" for name, _, count in (room.rpartition(":") for room in rooms))
+                return notice("rooms: " + (listed or "none yet: /join one to create it"))
+            case "ERR", [code]:
+                return self._paint("1;31", f"!! {text}") + self._paint("2", f" ({code})")
+            case "BYE", []:
+                return notice(f"disconnected: {text}")
+            case "PONG", []:
+                return notice(f"pong {text}".rstrip())
+            case (("HELLO" | "WELCOME" | "MOTD" | "HELP"), _):
+                return notice(text)
+        return notice(" ".join([line.word, *args]) + (f" :{text}" if line.text is not None else ""))
+
+    def _paint(self, code: str, text: str) -> str:
+        return f"\x1b[{code}m{text}\x1b[0m" if self.colour else text
+
+    def _room(self, room: str) -> str:
+        return self._paint("1", f"[{room}]")
+
+    def _nick(self, nick: str) -> str:
+        return self._paint(_NICK_COLOURS[zlib.crc32(nick.lower().encode()) % len(_NICK_COLOURS)], nick)
+
+    def _notice(self, text: str) -> str:
+        return self._paint("36", f"-- {text}")
+
+
+def _reason(text: str) -> str:
+    return f" ({text})" if text else ""

@@ -1,0 +1,273 @@
+"""What the person at the keyboard lives through: trust, a nickname, a room, the chat, and leaving.
+
+`ServerProtocol` is the network side (docs/protocol.md over TLS); `Client`
+decides what each server line and each typed line means at the moment, and
+ends with the exit status: 0 when the user left, 1 when something failed.
+"""
+
+from __future__ import annotations
+
+import enum
+import sys
+
+from cryptography import x509
+from OpenSSL.SSL import Error as TLSError
+from service_identity import VerificationError
+from twisted.internet.defer import Deferred
+from twisted.internet.interfaces import IDelayedCall, IHandshakeListener, IReactorTime
+from twisted.internet.protocol import connectionDone
+from twisted.protocols.basic import LineReceiver
+from twisted.python.failure import Failure
+from zope.interface import implementer
+
+from chatroom.client.console import Console
+from chatroom.client.render import Renderer
+from chatroom.client.trust import TrustOnFirstUse, Verdict
+from chatroom.tls import fingerprint
+from chatroom.wire import Line, parse
+
+QUIT_GRACE = 3.0  # seconds to wait for the server's goodbye after /quit
+
+
+class Phase(enum.Enum):
+    CONNECTING = enum.auto()  # until the certificate is trusted, nothing is sent
+    TRUST = enum.auto()  # asking the user about an unknown certificate
+    NICK = enum.auto()  # typed lines are nicknames
+    ROOM = enum.auto()  # typed lines are rooms to join
+    CHAT = enum.auto()  # typed lines are messages and commands
+    LEAVING = enum.auto()
+
+
+@implementer(IHandshakeListener)
+class ServerProtocol(LineReceiver):
+    delimiter = b"\n"
+
+    def __init__(self, client: Client) -> None:
+        self.client = client
+
+    def connectionMade(self) -> None:
+        self.client.link = self
+
+    def handshakeCompleted(self) -> None:
+        self.client.handshake(self.transport.getPeerCertificate().to_cryptography())
+
+    def lineReceived(self, line: bytes) -> None:
+        self.client.received(parse(line.removesuffix(b"\r").decode("utf-8", "replace")))
+
+    def connectionLost(self, reason: Failure = connectionDone) -> None:
+        self.client.lost(reason)
+
+    def send(self, text: str) -> None:
+        self.sendLine(text.encode("utf-8"))
+
+
+class Client:
+    """Implements console.Keyboard: typed lines come here, and so do the server's."""
+
+    def __init__(
+        self,
+        clock: IReactorTime,
+        renderer: Renderer,
+        server: str,
+        trust: TrustOnFirstUse | None,
+        interactive: bool,
+        nick: str | None = None,
+        room: str | None = None,
+    ) -> None:
+        self.clock = clock
+        self.render = renderer
+        self.server = server
+        self.trust = trust  # None: --ca was given, and OpenSSL already checked everything
+        self.interactive = interactive
+        self.nick = nick
+        self.room = room
+        self.console: Console
+        self.link: ServerProtocol | None = None
+        self.phase = Phase.CONNECTING
+        self.done: Deferred[None] = Deferred()  # fires when the client should exit 0; fails with SystemExit(1)
+        self._held: list[Line] = []  # what the server said before we trusted it
+        self._input: list[str | None] = []  # typed lines not yet acted on; None is the end of input
+        self._listening = False  # whether typed lines are acted on now, or wait for the server's answer
+        self._unknown: x509.Certificate | None = None
+        self._failure: str | None = None
+        self._goodbye: str | None = None
+        self._deadline: IDelayedCall | None = None
+
+    # From the network
+
+    def handshake(self, certificate: x509.Certificate) -> None:
+        verdict = Verdict.TRUSTED if self.trust is None else self.trust.verdict(certificate)
+        if verdict is Verdict.TRUSTED:
+            self._trusted()
+        elif verdict is Verdict.CHANGED:
+            self.fail(
+                f"WARNING: {self.server} presented a different certificate than the one you trusted before"
+                f" (now SHA-256 {fingerprint(certificate)}). Someone may be intercepting the connection, or the"
+                " server got a new certificate: ask its administrator, and if it is genuine remove the line for"
+                f" {self.server} from {self.trust.known_hosts.path if self.trust else 'known_hosts'}."
+            )
+        elif not self.interactive:
+            self.fail(
+                f"nothing vouches for {self.server}'s certificate (SHA-256 {fingerprint(certificate)}) and there is"
+                " no terminal to ask you: refusing. Give --ca with the server's ca.pem, or run in a terminal."
+            )
+        else:
+            self._unknown = certificate
+            self.phase = Phase.TRUST
+            self.console.show(self.render.error(f"nothing vouches for {self.server}'s certificate."))
+            self.console.show(f"Its SHA-256 fingerprint is {fingerprint(certificate)}")
+            self.console.show("Compare it with the one the server logged at start (ask its administrator).")
+            self._ask(f"Trust it, and remember it for {self.server}? [y/N]")
+
+    def received(self, line: Line) -> None:
+        if self.phase in (Phase.CONNECTING, Phase.TRUST):
+            self._held.append(line)
+        else:
+            self._handle(line)
+
+    def lost(self, reason: Failure) -> None:
+        if self._deadline is not None and self._deadline.active():
+            self._deadline.cancel()
+        if self._failure is None and self.phase is not Phase.LEAVING:
+            self._failure = self._explain(reason)
+        self.phase = Phase.LEAVING
+        self.console.set_prompt("")
+        if self._failure is None:
+            self.done.callback(None)
+        else:
+            sys.stderr.write(f"chatroom: {self._failure}\n")
+            self.done.errback(SystemExit(1))
+
+    # From the keyboard (console.Keyboard)
+
+    def typed(self, text: str) -> None:
+        self._input.append(text)
+        self._act()
+
+    def end_of_input(self) -> None:
+        """Ctrl+D, or the end of piped input once every line before it has been acted on."""
+        self._input.append(None)
+        self._act()
+
+    def interrupted(self) -> None:
+        self.quit("leaving")
+
+    def _act(self) -> None:
+        """Act on typed lines in order, but only while not waiting for the server's answer to the last one."""
+        while self._listening and self._input:
+            text = self._input.pop(0)
+            if text is None or text.split(None, 1)[:1] == ["/quit"]:
+                self.quit((text or "")[len("/quit") :].strip() or "leaving")
+            elif self.phase is Phase.TRUST:
+                self._answer(text)
+            elif not text.strip():
+                continue
+            elif text.startswith("/") and not text.startswith("//"):
+                self._send(text)
+            elif self.phase is Phase.NICK:
+                self._send(f"/nick {text.strip()}", wait=True)
+            elif self.phase is Phase.ROOM:
+                self._send(f"/join {text.strip()}", wait=True)
+            else:
+                self._send(text)
+
+    def _ask(self, question: str) -> None:
+        self.console.ask(question)
+        self._listening = True
+        self._act()
+
+    def _send(self, text: str, wait: bool = False) -> None:
+        """Send a line; with `wait`, read no more typed lines until the server has answered it."""
+        assert self.link is not None
+        self.link.send(text)
+        if wait:
+            self._listening = False
+
+    # Leaving
+
+    def quit(self, reason: str) -> None:
+        """Say goodbye and wait (briefly) for the server to close: the user asked to leave, so exit 0."""
+        if self.phase is Phase.LEAVING:
+            return
+        trusted = self.phase not in (Phase.CONNECTING, Phase.TRUST)
+        self.phase = Phase.LEAVING
+        self._listening = False
+        if self.link is None:
+            self.done.callback(None)
+            return
+        if trusted:
+            self.link.send(f"/quit {reason}")
+            self._deadline = self.clock.callLater(QUIT_GRACE, self.link.transport.abortConnection)
+        else:
+            self.link.transport.abortConnection()
+
+    def fail(self, message: str) -> None:
+        """End with a one-line explanation and exit status 1."""
+        self._failure = message
+        self.phase = Phase.LEAVING
+        self._listening = False
+        if self.link is not None:
+            self.link.transport.abortConnection()
+
+    # Inside
+
+    def _answer(self, text: str) -> None:
+        if text.strip().lower() not in ("y", "yes"):
+            self.fail(f"you did not trust {self.server}'s certificate")
+            return
+        assert self.trust is not None and self._unknown is not None
+        self.trust.pin(self._unknown)
+        self.console.show(f"-- remembered in {self.trust.known_hosts.path}")
+        self._trusted()
+
+    def _trusted(self) -> None:
+        self.phase = Phase.NICK
+        self._listening = False
+        self.console.set_prompt("")
+        held, self._held = self._held, []
+        for line in held:
+            self._handle(line)
+
+    def _handle(self, line: Line) -> None:
+        assert self.link is not None
+        if line.word == "PING":
+            self.link.send(f"/pong {line.text or ''}".rstrip())
+            return
+        if line.word == "CURRENT":
+            self.console.set_prompt(f"[{line.args[0]}] " if line.args else "> ")
+            if self.phase is Phase.ROOM:
+                self.phase = Phase.CHAT
+                self._listening = True
+                self._act()
+            return
+        self.console.show(self.render(line))
+        if line.word == "HELLO":
+            self._choose("nick", Phase.NICK, "/nick", "Nickname:")
+        elif line.word == "WELCOME":
+            self._choose("room", Phase.ROOM, "/join", "Room:")
+        elif line.word == "ERR" and self.phase is Phase.NICK:
+            self._ask("Nickname:")
+        elif line.word == "ERR" and self.phase is Phase.ROOM:
+            self._ask("Room:")
+        elif line.word == "BYE":
+            self._goodbye = line.text
+
+    def _choose(self, given: str, phase: Phase, command: str, question: str) -> None:
+        """Send the nickname or room from the command line, once; otherwise ask for it."""
+        self.phase = phase
+        value = getattr(self, given)
+        setattr(self, given, None)  # if the server refuses it, ask
+        if value:
+            self._send(f"{command} {value}", wait=True)
+        else:
+            self._ask(question)
+
+    def _explain(self, reason: Failure) -> str:
+        if self._goodbye is not None:
+            return f"the server closed the connection: {self._goodbye}"
+        if reason.check(VerificationError):
+            return f"{self.server}'s certificate is not valid for that name (try the name it was made for)"
+        if reason.check(TLSError):
+            details = "; ".join(str(entry[-1]) for entry in reason.value.args[0] if entry) if reason.value.args else ""
+            return f"TLS with {self.server} failed: {details or reason.getErrorMessage()}"
+        return f"lost the connection to {self.server}"

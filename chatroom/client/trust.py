@@ -1,0 +1,120 @@
+"""Whether to believe the server is who it claims: a CA, the system's roots, or a fingerprint pinned on first use.
+
+With --ca the check is Twisted's own, strict one (chain and hostname, through
+service-identity). Without it, the handshake is allowed to finish whatever the
+certificate, and the client decides before it sends a single byte: the
+system's roots and the hostname, or else a fingerprint the user accepted
+before, as ssh's known_hosts does.
+"""
+
+from __future__ import annotations
+
+import enum
+import ipaddress
+import os
+import tempfile
+from pathlib import Path
+
+import platformdirs
+from cryptography import x509
+from OpenSSL.crypto import X509
+from OpenSSL.SSL import VERIFY_FAIL_IF_NO_PEER_CERT, VERIFY_PEER, Connection
+from service_identity import VerificationError
+from service_identity.cryptography import verify_certificate_hostname, verify_certificate_ip_address
+from twisted.internet.interfaces import IOpenSSLClientConnectionCreator
+from twisted.internet.ssl import optionsForClientTLS
+from twisted.protocols.tls import TLSMemoryBIOProtocol
+from zope.interface import implementer
+
+from chatroom.tls import fingerprint
+
+
+def known_hosts_path() -> Path:
+    """Where pinned fingerprints live: the user's config directory (XDG_CONFIG_HOME on Linux)."""
+    return platformdirs.user_config_path("chatroom") / "known_hosts"
+
+
+class KnownHosts:
+    """Fingerprints the user accepted, one `HOST:PORT FINGERPRINT` a line."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def get(self, server: str) -> str | None:
+        return self._read().get(server)
+
+    def pin(self, server: str, pinned: str) -> None:
+        """Remember a fingerprint, replacing the file whole so that a crash cannot leave half of it."""
+        entries = self._read() | {server: pinned}
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        descriptor, temporary = tempfile.mkstemp(dir=self.path.parent, prefix=".known_hosts.")
+        with os.fdopen(descriptor, "w") as file:
+            file.writelines(f"{name} {value}\n" for name, value in entries.items())
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(temporary, self.path)
+
+    def _read(self) -> dict[str, str]:
+        try:
+            text = self.path.read_text()
+        except FileNotFoundError:
+            return {}
+        return dict(line.split(None, 1) for line in text.splitlines() if line.strip() and not line.startswith("#"))
+
+
+class Verdict(enum.Enum):
+    TRUSTED = "trusted"
+    UNKNOWN = "unknown"  # nothing vouches for it: ask the user
+    CHANGED = "changed"  # a different certificate than the one pinned: refuse, loudly
+
+
+def server_name(host: str, port: int) -> str:
+    """How known_hosts names a server: host:port, with IPv6 addresses in brackets."""
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+@implementer(IOpenSSLClientConnectionCreator)
+class TrustOnFirstUse:
+    """Completes the handshake with any certificate, noting whether the system's roots vouched for it."""
+
+    def __init__(self, host: str, port: int, known_hosts: KnownHosts) -> None:
+        self.host = host
+        self.server = server_name(host, port)
+        self.known_hosts = known_hosts
+        self.vouched = True
+        self._options = optionsForClientTLS(host)  # the system's roots, SNI, TLS versions: Twisted's defaults
+
+    def clientConnectionForTLS(self, tlsProtocol: TLSMemoryBIOProtocol) -> Connection:
+        connection = self._options.clientConnectionForTLS(tlsProtocol)
+        connection.set_verify(VERIFY_PEER | VERIFY_FAIL_IF_NO_PEER_CERT, self._note)
+        return connection
+
+    def _note(self, connection: Connection, certificate: X509, error: int, depth: int, ok: int) -> bool:
+        if not ok:
+            self.vouched = False
+        return True  # the decision is made in verdict(), before anything is sent
+
+    def verdict(self, certificate: x509.Certificate) -> Verdict:
+        if self.vouched and _names_host(certificate, self.host):
+            return Verdict.TRUSTED
+        pinned = self.known_hosts.get(self.server)
+        if pinned is None:
+            return Verdict.UNKNOWN
+        return Verdict.TRUSTED if pinned == fingerprint(certificate) else Verdict.CHANGED
+
+    def pin(self, certificate: x509.Certificate) -> None:
+        self.known_hosts.pin(self.server, fingerprint(certificate))
+
+
+def _names_host(certificate: x509.Certificate, host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        verify = verify_certificate_hostname
+    else:
+        verify = verify_certificate_ip_address
+    try:
+        verify(certificate, host)
+    except VerificationError:
+        return False
+    return True
