@@ -1,15 +1,18 @@
-"""Shared test fixtures: an in-memory session, a real server over TLS, and line clients for it."""
+"""Shared test fixtures: in-memory servers, a real server over TLS, line clients and subprocesses."""
 
 from __future__ import annotations
 
+import contextlib
+import os
+import re
 from pathlib import Path
 
 from twisted.internet import reactor
 from twisted.internet.address import IPv4Address
 from twisted.internet.defer import Deferred, succeed
 from twisted.internet.endpoints import TCP4ClientEndpoint, connectProtocol, wrapClientTLS
-from twisted.internet.error import ConnectionDone
-from twisted.internet.protocol import connectionDone
+from twisted.internet.error import ConnectionDone, ProcessDone, ProcessExitedAlready, ProcessTerminated
+from twisted.internet.protocol import ProcessProtocol, connectionDone
 from twisted.internet.ssl import Certificate, optionsForClientTLS
 from twisted.internet.task import Clock
 from twisted.internet.testing import StringTransport
@@ -143,6 +146,51 @@ class LineClient(LineReceiver):
             raise AssertionError(f"expected {list(lines)!r}, got {got!r}")
 
 
+class Subprocess(ProcessProtocol):
+    """A child process whose output we wait on, pattern by pattern, never sleeping."""
+
+    def __init__(self) -> None:
+        self.output = ""
+        self._read = 0  # how far `until` has consumed the output
+        self._waiting: tuple[re.Pattern[str], Deferred[re.Match[str]]] | None = None
+        self.ended: Deferred[ProcessDone | ProcessTerminated] = Deferred()
+
+    def childDataReceived(self, childFD: int, data: bytes) -> None:
+        self.output += data.decode("utf-8", "replace")
+        if self._waiting is not None:
+            pattern, waiting = self._waiting
+            match = pattern.search(self.output, self._read)
+            if match:
+                self._waiting = None
+                self._read = match.end()
+                waiting.callback(match)
+
+    def processEnded(self, reason: Failure) -> None:
+        if self._waiting is not None:
+            pattern, waiting = self._waiting
+            self._waiting = None
+            waiting.errback(AssertionError(f"ended before printing {pattern.pattern!r}; it printed:\n{self.output}"))
+        self.ended.callback(reason.value)
+
+    def until(self, pattern: str) -> Deferred[re.Match[str]]:
+        """The first match of `pattern` in output not yet consumed, once it is printed."""
+        compiled = re.compile(pattern)
+        match = compiled.search(self.output, self._read)
+        if match:
+            self._read = match.end()
+            return succeed(match)
+        if self.ended.called:
+            raise AssertionError(f"ended without printing {pattern!r}; it printed:\n{self.output}")
+        self._waiting = (compiled, Deferred())
+        return self._waiting[1]
+
+    def type(self, text: str) -> None:
+        self.transport.write(text.encode("utf-8"))
+
+    async def exit_code(self) -> int | None:
+        return (await self.ended).exitCode
+
+
 class ServerTestCase(TestCase):
     """Runs the real service built by chatroom.tap over TLS on a free loopback port."""
 
@@ -182,6 +230,26 @@ class ServerTestCase(TestCase):
         client.send("/ping ready")
         await client.until("PONG :ready")  # everything registration produced has been read
         return client
+
+    def spawn(self, arguments: list[str], terminal: bool = False, **environment: str) -> Subprocess:
+        """Run a program, on a pseudo-terminal if asked; it is killed at the end of the test if still running."""
+        process = Subprocess()
+        transport = reactor.spawnProcess(
+            process,
+            arguments[0],
+            arguments,
+            env={**os.environ, "PYTHONUNBUFFERED": "1", **environment},
+            usePTY=terminal,
+        )
+
+        async def stop() -> None:
+            if not process.ended.called:
+                with contextlib.suppress(ProcessExitedAlready):
+                    transport.signalProcess("KILL")
+            await process.ended
+
+        self.addCleanup(stop)
+        return process
 
     @staticmethod
     async def _disconnect(client: LineClient) -> None:

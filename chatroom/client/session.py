@@ -163,7 +163,9 @@ class Client:
             elif not text.strip():
                 continue
             elif text.startswith("/") and not text.startswith("//"):
-                self._send(text)
+                # A nickname or room given as a command at its prompt is an answer too: wait for the verdict.
+                command = text.split(None, 1)[0].lower()
+                self._send(text, wait=(self.phase, command) in ((Phase.NICK, "/nick"), (Phase.ROOM, "/join")))
             elif self.phase is Phase.NICK:
                 self._send(f"/nick {text.strip()}", wait=True)
             elif self.phase is Phase.ROOM:

@@ -1,0 +1,141 @@
+"""The real client, as a subprocess on pipes or a pseudo-terminal, against a real server over TLS."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from chatroom import tls
+from tests.helpers import ServerTestCase, Subprocess
+
+CLIENT = [sys.executable, "-m", "chatroom.client"]
+
+
+class ClientTests(ServerTestCase):
+    timeout = 60
+
+    def setUp(self) -> None:
+        self.start_server()
+        self.config = Path(self.mktemp()).resolve()  # an empty XDG config (absolute, or XDG ignores it)
+
+    def client(self, *arguments: str, terminal: bool = False, ca: bool = True) -> Subprocess:
+        trust = ["--ca", str(self.certs / "ca.pem")] if ca else []
+        return self.spawn(
+            [*CLIENT, "127.0.0.1", "--port", str(self.port), *trust, *arguments],
+            terminal=terminal,
+            XDG_CONFIG_HOME=str(self.config),
+            NO_COLOR="1",
+        )
+
+    def known_hosts(self) -> Path:
+        return self.config / "chatroom" / "known_hosts"
+
+    async def test_two_clients_chat(self) -> None:
+        alice = self.client("--nick", "alice", "--room", "5")
+        await alice.until(r"\[#5\] -- here: alice")
+        bob = self.client("--nick", "bob", "--room", "#5")
+        await alice.until(r"\[#5\] --> bob joined")
+        alice.type("hello bob\n")
+        await bob.until(r"\d\d:\d\d \[#5\] <alice> hello bob")
+        bob.type("/me waves\n")
+        await alice.until(r"\[#5\] \* bob waves")
+        alice.transport.closeStdin()  # Ctrl+D on a pipe
+        await bob.until(r"<-- alice quit \(leaving\)")
+        self.assertEqual(await alice.exit_code(), 0)
+        self.assertNotIn("Traceback", alice.output)
+
+    async def test_asks_again_after_a_refused_nickname_and_room(self) -> None:
+        await self.connect("taken")
+        person = self.client()
+        await person.until("Nickname:")
+        person.type("taken\n")
+        await person.until("nickname taken is taken")
+        await person.until("Nickname:")
+        person.type("fresh\n")
+        await person.until("Room:")
+        person.type("no/good\n")
+        await person.until("invalid room name")
+        await person.until("Room:")
+        person.type("lobby\nfirst words\n")
+        await person.until(r"\[#lobby\] <fresh> first words")
+        person.type("/quit see you\n")
+        self.assertEqual(await person.exit_code(), 0)
+
+    async def test_trust_on_first_use_then_remembered(self) -> None:
+        first = self.client(terminal=True, ca=False)
+        fingerprint = tls.load_or_create(self.certs, "unused").fingerprint
+        await first.until(f"Its SHA-256 fingerprint is {fingerprint}")
+        await first.until(rf"Trust it, and remember it for 127\.0\.0\.1:{self.port}\? \[y/N\]")
+        first.type("y\r")
+        await first.until("Nickname:")
+        first.type("dora\r")
+        await first.until("Room:")
+        first.type("5\r")
+        await first.until(r"\[#5\] -- here: dora")
+        first.type("\x04")  # Ctrl+D
+        self.assertEqual(await first.exit_code(), 0)
+        self.assertIn(f"127.0.0.1:{self.port} {fingerprint}", self.known_hosts().read_text())
+
+        again = self.client("--nick", "dora", "--room", "5", terminal=True, ca=False)
+        await again.until(r"\[#5\] -- here: dora")
+        self.assertNotIn("Trust it", again.output)
+        again.type("\x03")  # Ctrl+C
+        self.assertEqual(await again.exit_code(), 0)
+
+    async def test_refusing_an_unknown_certificate(self) -> None:
+        person = self.client(terminal=True, ca=False)
+        await person.until(r"\[y/N\]")
+        person.type("n\r")
+        await person.until("you did not trust 127.0.0.1:")
+        self.assertEqual(await person.exit_code(), 1)
+        self.assertFalse(self.known_hosts().exists())
+
+    async def test_changed_certificate_is_refused_loudly(self) -> None:
+        self.known_hosts().parent.mkdir(parents=True)
+        self.known_hosts().write_text(f"127.0.0.1:{self.port} {'AB:' * 31}AB\n")
+        person = self.client("--nick", "eve", terminal=True, ca=False)
+        await person.until("WARNING: 127.0.0.1:.* presented a different certificate")
+        self.assertEqual(await person.exit_code(), 1)
+        self.assertNotIn("Nickname:", person.output)
+
+    async def test_no_question_without_a_terminal(self) -> None:
+        person = self.client("--nick", "mallory", ca=False)
+        await person.until("no terminal to ask you: refusing")
+        self.assertEqual(await person.exit_code(), 1)
+        self.assertFalse(self.known_hosts().exists())
+
+    async def test_a_ca_that_did_not_sign_the_server_is_refused(self) -> None:
+        other = Path(self.mktemp())
+        tls.create(other, "elsewhere")
+        person = self.spawn([*CLIENT, "127.0.0.1", "--port", str(self.port), "--ca", str(other / "ca.pem")])
+        await person.until(r"chatroom: TLS with 127\.0\.0\.1:\d+ failed: certificate verify failed")
+        self.assertEqual(await person.exit_code(), 1)
+
+    async def test_server_unreachable(self) -> None:
+        port = self.port
+        await self.service.stopService()
+        person = self.spawn([*CLIENT, "127.0.0.1", "--port", str(port), "--ca", str(self.certs / "ca.pem")])
+        await person.until(rf"chatroom: cannot connect to 127\.0\.0\.1:{port}: .*refused")
+        self.assertEqual(await person.exit_code(), 1)
+
+    async def test_server_shutdown_ends_the_client_with_an_error(self) -> None:
+        person = self.client("--nick", "late", "--room", "5")
+        await person.until(r"\[#5\] -- here: late")
+        await self.service.stopService()
+        self.assertEqual(await person.exit_code(), 1)
+        self.assertIn("disconnected: server shutting down", person.output)  # on stdout
+        self.assertIn("chatroom: the server closed the connection: server shutting down", person.output)  # stderr
+
+    async def test_incoming_lines_do_not_garble_typing(self) -> None:
+        typist = self.client("--nick", "typist", "--room", "5", terminal=True)
+        await typist.until(r"\[#5\] -- here: typist")
+        talker = await self.connect("talker", "5")
+        typist.type("half a sen")
+        await typist.until("half a sen")
+        talker.send("interruption")
+        # The incoming line is printed on a cleared line, then the prompt and the half-typed text come back.
+        await typist.until(r"\r\x1b\[K\d\d:\d\d \[#5\] <talker> interruption\r?\n\r\x1b\[K\[#5\] half a sen")
+        typist.type("tence\r")
+        await talker.until("MSG #5 typist :half a sentence")
+        typist.type("\x04")
+        self.assertEqual(await typist.exit_code(), 0)

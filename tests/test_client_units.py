@@ -1,0 +1,114 @@
+"""The client's parts on their own: how lines look, and how the line editor treats keys."""
+
+from __future__ import annotations
+
+from twisted.internet.testing import StringTransport
+from twisted.trial.unittest import SynchronousTestCase
+
+from chatroom.client.console import LineEditor
+from chatroom.client.render import Renderer
+from chatroom.wire import parse
+
+
+class RenderTests(SynchronousTestCase):
+    def setUp(self) -> None:
+        self.plain = Renderer(colour=False, clock=lambda: "12:34")
+
+    def test_every_server_line_is_readable(self) -> None:
+        cases = {
+            "MSG #5 alice :hi all": "12:34 [#5] <alice> hi all",
+            "ACTION #5 alice :waves": "12:34 [#5] * alice waves",
+            "PRIV alice bob :psst": "12:34 [private] <alice -> bob> psst",
+            "JOIN #5 bob": "12:34 [#5] --> bob joined",
+            "PART #5 bob :": "12:34 [#5] <-- bob left",
+            "PART #5 bob :homework": "12:34 [#5] <-- bob left (homework)",
+            "QUIT bob :connection lost": "12:34 <-- bob quit (connection lost)",
+            "NICK bob robert": "12:34 -- bob is now known as robert",
+            "TOPIC #5 alice :exams": "12:34 [#5] -- topic: exams (set by alice)",
+            "TOPIC #5 * :": "12:34 [#5] -- no topic",
+            "NAMES #5 alice bob": "12:34 [#5] -- here: alice, bob",
+            "ROOMS #5:3 #lobby:1": "12:34 -- rooms: #5 (3), #lobby (1)",
+            "ROOMS": "12:34 -- rooms: none yet: /join one to create it",
+            "ERR NICK_TAKEN :nickname bob is taken": "12:34 !! nickname bob is taken (NICK_TAKEN)",
+            "BYE :server shutting down": "12:34 -- disconnected: server shutting down",
+            "HELP :/join ROOM - join a room": "12:34 -- /join ROOM - join a room",
+            "FUTURE thing :from a newer server": "12:34 -- FUTURE thing :from a newer server",
+        }
+        for raw, shown in cases.items():
+            self.assertEqual(self.plain(parse(raw)), shown)
+
+    def test_a_server_cannot_drive_the_terminal(self) -> None:
+        shown = self.plain(parse("MSG #5 evil :\x1b[2Jgone\x07"))
+        self.assertEqual(shown, "12:34 [#5] <evil> \ufffd[2Jgone\ufffd")
+
+    def test_colour_only_when_asked(self) -> None:
+        coloured = Renderer(colour=True, clock=lambda: "12:34")(parse("MSG #5 alice :hi"))
+        self.assertIn("\x1b[", coloured)
+        self.assertEqual(coloured, Renderer(colour=True, clock=lambda: "12:34")(parse("MSG #5 alice :hi")))
+        self.assertNotIn("\x1b", self.plain(parse("MSG #5 alice :hi")))
+
+
+class Keyboard:
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+        self.ended = self.interrupted_ = False
+
+    def typed(self, text: str) -> None:
+        self.lines.append(text)
+
+    def end_of_input(self) -> None:
+        self.ended = True
+
+    def interrupted(self) -> None:
+        self.interrupted_ = True
+
+
+class LineEditorTests(SynchronousTestCase):
+    def setUp(self) -> None:
+        self.keyboard = Keyboard()
+        self.editor = LineEditor(self.keyboard)
+        self.screen = StringTransport()
+        self.editor.makeConnection(self.screen)
+        self.editor.set_prompt("[#5] ")
+
+    def keys(self, data: bytes) -> None:
+        self.editor.dataReceived(data)
+
+    def test_typing_and_erasing(self) -> None:
+        self.keys(b"helo\x7flo wrld")
+        self.keys(b"\x17world")  # Ctrl+W erases the last word
+        self.keys(b"\r")
+        self.keys(b"scratch that\x15ok\n")  # Ctrl+U erases the line
+        self.assertEqual(self.keyboard.lines, ["hello world", "ok"])
+
+    def test_characters_split_across_reads(self) -> None:
+        encoded = "café ☕".encode()
+        for byte in encoded:
+            self.keys(bytes([byte]))
+        self.keys(b"\x7f\r")  # one Backspace erases one character, not one byte
+        self.assertEqual(self.keyboard.lines, ["café "])
+
+    def test_history_and_ignored_sequences(self) -> None:
+        self.keys(b"first\rsecond\r")
+        self.keys(b"\x1b[A\x1b[A")  # Up twice
+        self.assertEqual(self.editor.buffer, "first")
+        self.keys(b"\x1b[B")  # Down
+        self.assertEqual(self.editor.buffer, "second")
+        self.keys(b"\x1b[1;5C\x1bOH\x1bx!")  # Ctrl+Right, Home, Alt+x: ignored
+        self.assertEqual(self.editor.buffer, "second!")
+
+    def test_incoming_lines_leave_the_typing_intact(self) -> None:
+        self.keys(b"half a sen")
+        self.screen.clear()
+        self.editor.show("12:00 [#5] <bob> hello")
+        self.assertEqual(self.screen.value(), b"\r\x1b[K12:00 [#5] <bob> hello\n\r\x1b[K[#5] half a sen")
+        self.keys(b"tence\r")
+        self.assertEqual(self.keyboard.lines, ["half a sentence"])
+
+    def test_leaving_keys(self) -> None:
+        self.keys(b"draft\x04")
+        self.assertFalse(self.keyboard.ended, "Ctrl+D leaves only from an empty line")
+        self.keys(b"\x15\x04")
+        self.assertTrue(self.keyboard.ended)
+        self.keys(b"\x03")
+        self.assertTrue(self.keyboard.interrupted_)
