@@ -1,0 +1,401 @@
+"""`python -m chatroom.bench`: how much a chatroom server costs per delivery, per connection and per handshake.
+
+It starts `twistd chatroom` on loopback (or targets --host/--port), opens N TLS
+clients over R rooms from load-generator processes (asyncio and the standard
+library's ssl: cheaper per message than the server, so the server is what is
+measured), has S of them send X messages a second each, spread evenly in time,
+and reads the server's own CPU time and memory from /proc.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import multiprocessing
+import os
+import platform
+import re
+import resource
+import shutil
+import signal
+import ssl
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from array import array
+from dataclasses import asdict, dataclass, field
+from multiprocessing.connection import Connection
+from pathlib import Path
+
+WORKLOADS = {
+    "steady": {"clients": 1000, "rooms": 50, "senders": 1000, "rate": 1.0},
+    "burst": {"clients": 1000, "rooms": 10, "senders": 100, "rate": 10.0},
+    "idle": {"clients": 10_000, "rooms": 100, "senders": 0, "rate": 0.0},
+    "connect": {"clients": 2000, "rooms": 100, "senders": 0, "rate": 0.0},
+}
+# The benchmark's own server lifts the limits that would pace or refuse its load (flood control, the
+# connection cap, idle pings); the per-address cap does not apply to loopback by default.
+SERVER_OPTIONS = [
+    "--flood-burst",
+    "100000",
+    "--flood-rate",
+    "100000",
+    "--max-clients",
+    "20000",
+    "--idle-timeout",
+    "3600",
+]
+LINE_SIZE = 100  # bytes in each message line the server sends, roughly what people type
+
+
+@dataclass
+class Plan:
+    host: str
+    port: int
+    ca: str
+    clients: int
+    rooms: int
+    senders: int
+    rate: float
+    duration: float
+    processes: int
+
+
+@dataclass
+class Figures:
+    workload: str
+    clients: int
+    rooms: int
+    senders: int
+    rate: float
+    duration: float
+    deliveries_per_second: float | None = None
+    expected: int = 0
+    delivered: int = 0
+    latency_ms: dict[str, float | None] = field(default_factory=dict)
+    server_cpu_us_per_delivery: float | None = None
+    server_rss_kb_per_connection: float | None = None
+    server_cpu_us_per_connection: float | None = None
+    generator_cpu_share: float | None = None
+    generator_bottleneck: bool = False
+    date: str = field(default_factory=lambda: time.strftime("%Y-%m-%d %H:%M:%S %z"))
+    machine: str = field(default_factory=lambda: f"{platform.node()} {os.cpu_count()} cores, {platform.platform()}")
+
+
+# The load generator: one process among `processes`, holding every processes-th client.
+
+
+class BenchClient(asyncio.Protocol):
+    """One client: registers and joins with pipelined commands, then counts the MSG lines it receives."""
+
+    def __init__(self, worker: Worker, nick: str, room: str) -> None:
+        self.worker = worker
+        self.hello = f"/nick {nick}\n/join {room}\n".encode()
+        self.room = room
+        self.ready: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.partial = b""
+        self.transport: asyncio.Transport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+        transport.write(self.hello)
+
+    def data_received(self, data: bytes) -> None:
+        data = self.partial + data
+        end = data.rfind(b"\n") + 1
+        self.partial = data[end:]
+        if not self.ready.done():
+            if b"\nCURRENT " in data[:end]:
+                self.ready.set_result(None)
+            return
+        self.worker.receive(data[:end])
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if not self.ready.done():
+            self.ready.set_exception(ConnectionError(f"connection lost while registering: {exc}"))
+
+
+class Worker:
+    def __init__(self, plan: Plan, index: int, pipe: Connection) -> None:
+        self.plan = plan
+        self.index = index
+        self.pipe = pipe
+        self.delivered = 0
+        self.latencies = array("d")
+
+    def receive(self, lines: bytes) -> None:
+        """Count deliveries and take each line's latency from the send time it carries."""
+        now = time.monotonic()
+        for line in lines.split(b"\n")[:-1]:
+            if line.startswith(b"MSG "):
+                self.delivered += 1
+                sent = line[line.index(b" :") + 2 :].split(b" ", 1)[0]
+                self.latencies.append(now - float(sent))
+
+    async def run(self) -> None:
+        plan = self.plan
+        context = ssl.create_default_context(cafile=plan.ca)
+        mine = range(self.index, plan.clients, plan.processes)
+        loop = asyncio.get_running_loop()
+        clients: dict[int, BenchClient] = {}
+
+        async def connect(number: int) -> None:
+            client = BenchClient(self, f"b{number}", f"#{number % plan.rooms}")
+            await loop.create_connection(lambda: client, plan.host, plan.port, ssl=context, server_hostname="localhost")
+            await client.ready
+            clients[number] = client
+            if len(clients) % 100 == 0:
+                self.pipe.send(("progress", 100))
+
+        await asyncio.gather(*(connect(number) for number in mine))
+        self.pipe.send(("progress", len(clients) % 100))
+        self.pipe.send(("connected", None))
+        command, start = self.pipe.recv()
+        if command == "load":
+            await self.load(clients, start)
+        self.pipe.recv()  # "stop"
+        for client in clients.values():
+            assert client.transport is not None
+            client.transport.close()
+
+    async def load(self, clients: dict[int, BenchClient], start: float) -> None:
+        plan = self.plan
+        step = plan.clients / plan.senders
+        senders = [number for number in (int(n * step) for n in range(plan.senders)) if number in clients]
+        # Sender k of S sends at start + (k/S + j)/X: the whole load is spread evenly in time.
+        schedule = sorted(
+            (start + (int(number / step) / plan.senders + j) / plan.rate, number)
+            for number in senders
+            for j in range(int(plan.duration * plan.rate))
+        )
+        sent_per_room: dict[str, int] = {}
+        cpu = time.process_time()
+        padding = "x" * (LINE_SIZE - 40)
+        for due, number in schedule:
+            delay = due - time.monotonic()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            client = clients[number]
+            assert client.transport is not None
+            client.transport.write(f"{time.monotonic():.6f} {padding}\n".encode())
+            sent_per_room[client.room] = sent_per_room.get(client.room, 0) + 1
+        self.pipe.send(("sent", sent_per_room))
+        expected = self.pipe.recv()
+        deadline = time.monotonic() + 30
+        while self.delivered < expected and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        self.pipe.send(("done", (self.delivered, self.latencies.tobytes(), time.process_time() - cpu)))
+
+
+def work(plan: Plan, index: int, pipe: Connection) -> None:
+    hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    try:
+        asyncio.run(Worker(plan, index, pipe).run())
+    except Exception as error:
+        pipe.send(("error", f"{type(error).__name__}: {error}"))
+
+
+# The server under test, seen from outside: its CPU time and memory.
+
+
+class Server:
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+
+    def cpu_seconds(self) -> float:
+        fields = Path(f"/proc/{self.pid}/stat").read_text().rpartition(")")[2].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+
+    def rss_kb(self) -> int:
+        found = re.search(r"VmRSS:\s+(\d+) kB", Path(f"/proc/{self.pid}/status").read_text())
+        assert found is not None
+        return int(found.group(1))
+
+
+def start_server(directory: Path) -> tuple[subprocess.Popen[bytes], int]:
+    twistd = shutil.which("twistd", path=str(Path(sys.executable).parent)) or shutil.which("twistd")
+    if twistd is None:
+        raise SystemExit("chatroom.bench: twistd not found: install chatroom first (see README)")
+    process = subprocess.Popen(
+        [twistd, "-n", "--pidfile=", "chatroom", "--certs", str(directory / "certs"),
+         "--listen", "tcp:0:interface=127.0.0.1:backlog=4096", *SERVER_OPTIONS],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, cwd=directory,
+    )  # fmt: skip
+    assert process.stdout is not None
+    for raw in process.stdout:
+        found = re.search(rb"chatroom listening on 127\.0\.0\.1:(\d+)", raw)
+        if found:
+            return process, int(found.group(1))
+    raise SystemExit("chatroom.bench: the server did not start: " + raw.decode(errors="replace"))
+
+
+class Progress:
+    def __init__(self, label: str, total: int) -> None:
+        self.label, self.total, self.done, self.shown = label, total, 0, -1
+
+    def add(self, count: int) -> None:
+        self.done += count
+        tenth = self.done * 10 // max(1, self.total)
+        if tenth != self.shown:
+            self.shown = tenth
+            bar = "#" * tenth + "." * (10 - tenth)
+            end = "\n" if self.done >= self.total else ""
+            print(f"\r{self.label} [{bar}] {self.done}/{self.total}", end=end, file=sys.stderr, flush=True)
+
+
+def run(plan: Plan, workload: str, server: Server) -> Figures:
+    figures = Figures(workload, plan.clients, plan.rooms, plan.senders, plan.rate, plan.duration)
+    context = multiprocessing.get_context("spawn")
+    pipes, workers = [], []
+    for index in range(plan.processes):
+        mine, theirs = context.Pipe()
+        worker = context.Process(target=work, args=(plan, index, theirs), daemon=True)
+        worker.start()
+        pipes.append(mine)
+        workers.append(worker)
+
+    def gather(expected: str) -> list[object]:
+        answers = []
+        for pipe in pipes:
+            while True:
+                kind, value = pipe.recv()
+                if kind == "error":
+                    raise SystemExit(f"chatroom.bench: a load generator failed: {value}")
+                if kind == expected:
+                    answers.append(value)
+                    break
+                progress.add(value)
+        return answers
+
+    rss_before, cpu_before = server.rss_kb(), server.cpu_seconds()
+    progress = Progress("connecting", plan.clients)
+    gather("connected")
+    time.sleep(1)  # let the server settle before reading its memory
+    figures.server_cpu_us_per_connection = (server.cpu_seconds() - cpu_before) * 1e6 / plan.clients
+    figures.server_rss_kb_per_connection = (server.rss_kb() - rss_before) / plan.clients
+
+    if plan.senders:
+        start = time.monotonic() + 0.5
+        for pipe in pipes:
+            pipe.send(("load", start))
+        cpu_start = server.cpu_seconds()
+        progress = Progress("sending", 0)
+        sent: dict[str, int] = {}
+        for counts in gather("sent"):
+            for room, count in counts.items():  # type: ignore[attr-defined]
+                sent[room] = sent.get(room, 0) + count
+        # Each message reaches every member of its room: count, per process, the members it holds.
+        held = [dict.fromkeys(sent, 0) for _ in pipes]
+        for number in range(plan.clients):
+            room = f"#{number % plan.rooms}"
+            if room in sent:
+                held[number % plan.processes][room] += 1
+        expected = 0
+        for pipe, members in zip(pipes, held, strict=True):
+            share = sum(sent[room] * count for room, count in members.items())
+            pipe.send(share)
+            expected += share
+        results = gather("done")
+        wall = time.monotonic() - start
+        cpu_load = server.cpu_seconds() - cpu_start
+        delivered = sum(result[0] for result in results)  # type: ignore[index]
+        latencies = array("d")
+        for result in results:
+            latencies.frombytes(result[1])  # type: ignore[index]
+        figures.expected, figures.delivered = expected, delivered
+        figures.deliveries_per_second = delivered / plan.duration
+        figures.server_cpu_us_per_delivery = cpu_load * 1e6 / max(1, delivered)
+        ordered = sorted(latencies)
+        figures.latency_ms = {
+            "p50": statistics.median(ordered) * 1e3 if ordered else None,
+            "p99": ordered[int(len(ordered) * 0.99)] * 1e3 if ordered else None,
+            "max": ordered[-1] * 1e3 if ordered else None,
+        }
+        shares = [result[2] / wall for result in results]  # type: ignore[index]
+        figures.generator_cpu_share = max(shares)
+        figures.generator_bottleneck = max(shares) > 0.9
+    else:
+        for pipe in pipes:
+            pipe.send(("idle", None))
+    for pipe in pipes:
+        pipe.send(("stop", None))
+    for worker in workers:
+        worker.join(30)
+    return figures
+
+
+def report(figures: Figures) -> str:
+    def number(value: float | None, unit: str, digits: int = 1) -> str:
+        return "n/a" if value is None else f"{value:,.{digits}f} {unit}"
+
+    lines = [
+        f"workload {figures.workload}: {figures.clients} clients in {figures.rooms} rooms,"
+        f" {figures.senders} senders at {figures.rate:g}/s for {figures.duration:g} s",
+        "  server CPU per TLS connection (handshake + registration): "
+        + number(figures.server_cpu_us_per_connection, "µs"),
+        f"  server RSS per idle connection: {number(figures.server_rss_kb_per_connection, 'KB')}",
+    ]
+    if figures.senders:
+        latency = figures.latency_ms
+        lines += [
+            f"  deliveries: {figures.delivered:,} of {figures.expected:,} expected"
+            + ("" if figures.delivered == figures.expected else "  <-- LOST DELIVERIES"),
+            f"  deliveries per second: {number(figures.deliveries_per_second, '/s', 0)}",
+            f"  server CPU per delivery: {number(figures.server_cpu_us_per_delivery, 'µs', 2)}",
+            f"  latency: p50 {number(latency['p50'], 'ms', 2)}, p99 {number(latency['p99'], 'ms', 2)},"
+            f" max {number(latency['max'], 'ms', 2)}",
+            f"  load generator: {number((figures.generator_cpu_share or 0) * 100, '% of a core', 0)} per process",
+        ]
+        if figures.generator_bottleneck:
+            lines.append("  WARNING: the load generator was the bottleneck: use more --processes")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m chatroom.bench", description=__doc__.split("\n\n")[0])
+    parser.add_argument("workload", nargs="?", choices=sorted(WORKLOADS), default="steady")
+    parser.add_argument("--clients", type=int, help="override the workload's number of clients")
+    parser.add_argument("--rooms", type=int, help="override the workload's number of rooms")
+    parser.add_argument("--senders", type=int, help="override the workload's number of senders")
+    parser.add_argument("--rate", type=float, help="override the messages per second of each sender")
+    parser.add_argument("--duration", type=float, default=10.0, help="seconds of sending (default 10)")
+    parser.add_argument("--processes", type=int, default=1, help="load generator processes (default 1)")
+    parser.add_argument("--host", default="127.0.0.1", help="with --port: a running server to measure")
+    parser.add_argument("--port", type=int, help="a running server's port; needs --server-pid and --ca")
+    parser.add_argument("--server-pid", type=int, help="the running server's process id, to read its CPU and RSS")
+    parser.add_argument("--ca", help="the running server's ca.pem")
+    parser.add_argument("--json", type=Path, help="also write the figures to this file, for comparing runs")
+    arguments = parser.parse_args(argv)
+    settings = WORKLOADS[arguments.workload] | {
+        name: getattr(arguments, name)
+        for name in ("clients", "rooms", "senders", "rate")
+        if getattr(arguments, name) is not None
+    }
+    with tempfile.TemporaryDirectory(prefix="chatroom-bench-") as scratch:
+        process = None
+        if arguments.port is None:
+            process, port = start_server(Path(scratch))
+            server, ca = Server(process.pid), str(Path(scratch) / "certs" / "ca.pem")
+        elif arguments.server_pid is None or arguments.ca is None:
+            raise SystemExit("chatroom.bench: --port needs --server-pid and --ca")
+        else:
+            port, server, ca = arguments.port, Server(arguments.server_pid), arguments.ca
+        plan = Plan(arguments.host, port, ca, duration=arguments.duration, processes=arguments.processes, **settings)
+        try:
+            figures = run(plan, arguments.workload, server)
+        finally:
+            if process is not None:
+                process.send_signal(signal.SIGTERM)
+                process.wait(30)
+    print(report(figures))
+    if arguments.json:
+        arguments.json.write_text(json.dumps(asdict(figures), indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
