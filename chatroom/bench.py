@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import ctypes
 import json
 import multiprocessing
 import os
@@ -24,6 +25,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from array import array
 from dataclasses import asdict, dataclass, field
@@ -89,27 +91,35 @@ class Figures:
 
 
 class BenchClient(asyncio.Protocol):
-    """One client: registers and joins with pipelined commands, then counts the MSG lines it receives."""
+    """One client: registers, later joins its room, then counts the MSG lines it receives."""
 
     def __init__(self, worker: Worker, nick: str, room: str) -> None:
         self.worker = worker
-        self.hello = f"/nick {nick}\n/join {room}\n".encode()
+        self.nick = nick
         self.room = room
         self.ready: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.awaiting = b"\nWELCOME "  # the line that ends the current step
         self.partial = b""
         self.transport: asyncio.Transport | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
         self.transport = transport
-        transport.write(self.hello)
+        transport.write(f"/nick {self.nick}\n".encode())
+
+    def join(self) -> asyncio.Future[None]:
+        assert self.transport is not None
+        self.ready = asyncio.get_running_loop().create_future()
+        self.awaiting = b"\nCURRENT "
+        self.transport.write(f"/join {self.room}\n".encode())
+        return self.ready
 
     def data_received(self, data: bytes) -> None:
         data = self.partial + data
         end = data.rfind(b"\n") + 1
         self.partial = data[end:]
         if not self.ready.done():
-            if b"\nCURRENT " in data[:end]:
+            if self.awaiting in b"\n" + data[:end]:
                 self.ready.set_result(None)
             return
         self.worker.receive(data[:end])
@@ -154,6 +164,9 @@ class Worker:
         await asyncio.gather(*(connect(number) for number in mine))
         self.pipe.send(("progress", len(clients) % 100))
         self.pipe.send(("connected", None))
+        self.pipe.recv()  # "join": after the connection cost is read, so that it excludes room notices
+        await asyncio.gather(*(client.join() for client in clients.values()))
+        self.pipe.send(("joined", None))
         command, start = self.pipe.recv()
         if command == "load":
             await self.load(clients, start)
@@ -217,6 +230,11 @@ class Server:
         return int(found.group(1))
 
 
+def _die_with_parent() -> None:
+    """Linux: the server is sent SIGTERM if the benchmark dies, so that no server outlives it."""
+    ctypes.CDLL(None).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
 def start_server(directory: Path) -> tuple[subprocess.Popen[bytes], int]:
     twistd = shutil.which("twistd", path=str(Path(sys.executable).parent)) or shutil.which("twistd")
     if twistd is None:
@@ -224,12 +242,14 @@ def start_server(directory: Path) -> tuple[subprocess.Popen[bytes], int]:
     process = subprocess.Popen(
         [twistd, "-n", "--pidfile=", "chatroom", "--certs", str(directory / "certs"),
          "--listen", "tcp:0:interface=127.0.0.1:backlog=4096", *SERVER_OPTIONS],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, cwd=directory,
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, cwd=directory, preexec_fn=_die_with_parent,
     )  # fmt: skip
     assert process.stdout is not None
     for raw in process.stdout:
         found = re.search(rb"chatroom listening on 127\.0\.0\.1:(\d+)", raw)
         if found:
+            # Keep reading its log, or a full pipe would block the server on its next log line.
+            threading.Thread(target=process.stdout.read, daemon=True).start()
             return process, int(found.group(1))
     raise SystemExit("chatroom.bench: the server did not start: " + raw.decode(errors="replace"))
 
@@ -275,8 +295,11 @@ def run(plan: Plan, workload: str, server: Server) -> Figures:
     rss_before, cpu_before = server.rss_kb(), server.cpu_seconds()
     progress = Progress("connecting", plan.clients)
     gather("connected")
-    time.sleep(1)  # let the server settle before reading its memory
     figures.server_cpu_us_per_connection = (server.cpu_seconds() - cpu_before) * 1e6 / plan.clients
+    for pipe in pipes:
+        pipe.send(("join", None))
+    gather("joined")
+    time.sleep(1)  # let the server settle before reading its memory
     figures.server_rss_kb_per_connection = (server.rss_kb() - rss_before) / plan.clients
 
     if plan.senders:
@@ -336,7 +359,7 @@ def report(figures: Figures) -> str:
     lines = [
         f"workload {figures.workload}: {figures.clients} clients in {figures.rooms} rooms,"
         f" {figures.senders} senders at {figures.rate:g}/s for {figures.duration:g} s",
-        "  server CPU per TLS connection (handshake + registration): "
+        "  server CPU per TLS connection (TCP, TLS handshake, nickname): "
         + number(figures.server_cpu_us_per_connection, "µs"),
         f"  server RSS per idle connection: {number(figures.server_rss_kb_per_connection, 'KB')}",
     ]
@@ -391,7 +414,10 @@ def main(argv: list[str] | None = None) -> None:
         finally:
             if process is not None:
                 process.send_signal(signal.SIGTERM)
-                process.wait(30)
+                try:
+                    process.wait(30)
+                except subprocess.TimeoutExpired:
+                    process.kill()
     print(report(figures))
     if arguments.json:
         arguments.json.write_text(json.dumps(asdict(figures), indent=2) + "\n")

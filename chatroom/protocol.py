@@ -58,8 +58,7 @@ class ChatProtocol(LineReceiver, TimeoutMixin):
         self.queue = SendQueue(self.transport, limits.send_queue, self._too_slow)
         self.transport.registerProducer(self.queue, True)
         self.peer = describe(self.transport.getPeer())
-        self.factory.connections.add(self)
-        log.info("connection from {peer}", peer=self.peer)
+        self.factory.connections.add(self)  # logged once registered or gone: one line less per connection
         self.setTimeout(limits.registration_timeout)
         self.write(
             line("HELLO", "chatroom", PROTOCOL_VERSION, text="Welcome to chatroom. Choose a nickname: /nick NAME")
