@@ -63,10 +63,22 @@ def _one_word(arg: str, name: str) -> str:
 
 @command("nick", "NAME", "choose or change your nickname")
 def _nick(session: ChatProtocol, arg: str) -> None:
-    first = session.member.nick is None
-    session.chat.set_nick(session.member, _one_word(arg, "nick"))
-    if first:
-        session.welcome()
+    nick = _one_word(arg, "nick")
+    session.chat.check_nick(session.member, nick)
+    auth = session.factory.auth
+    if auth is not None and auth.needs_password(nick):
+        session.pending_login = nick
+        how = "log in with /pass PASSWORD"
+        session.write(line("AUTH", nick, text=f"{nick} needs a password: {how}, or choose another nickname"))
+        return
+    session.take_nick(nick)
+
+
+@command("pass", "PASSWORD", "log in to the registered nickname you asked for with /nick")
+def _pass(session: ChatProtocol, arg: str) -> None:
+    if not arg:
+        raise COMMANDS["pass"].usage_error()
+    session.log_in(arg)
 
 
 @command("join", "ROOM", "join a room by name or number (5 and #5 are the same room), or switch to one you are in")

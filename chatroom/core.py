@@ -111,6 +111,14 @@ class Session(Protocol):
         """Tell the member why and end its connection."""
 
 
+def validate_nick(nick: str) -> None:
+    if _NICK.fullmatch(nick) is None:
+        raise ChatError(
+            "BAD_NICK",
+            f"invalid nickname {nick!r}: 1-{NICK_MAX} letters, digits, '_' or '-', starting with a letter or '_'",
+        )
+
+
 def nick_key(nick: str) -> str:
     """Nicknames are unique without regard to case: this is the form compared."""
     return nick.lower()
@@ -185,25 +193,24 @@ class Chat:
 
     def set_nick(self, member: Member, nick: str) -> None:
         """Choose or change a nickname; everyone sharing a room with the member is told."""
-        if _NICK.fullmatch(nick) is None:
-            raise ChatError(
-                "BAD_NICK",
-                f"invalid nickname {nick!r}: 1-{NICK_MAX} letters, digits, '_' or '-', starting with a letter or '_'",
-            )
-        key = nick_key(nick)
-        holder = self.nicks.get(key)
-        if holder is not None and holder is not member:
-            raise ChatError("NICK_TAKEN", f"nickname {nick} is taken")
+        self.check_nick(member, nick)
         old = member.nick
         if old is not None:
             del self.nicks[nick_key(old)]
-        self.nicks[key] = member
+        self.nicks[nick_key(nick)] = member
         member.nick = nick
         if old is not None and old != nick:
             event = NickChanged(old, nick)
             member.session.deliver(event)
             for peer in self._peers(member):
                 peer.session.deliver(event)
+
+    def check_nick(self, member: Member, nick: str) -> None:
+        """Raise ChatError unless the member could take this nickname now."""
+        validate_nick(nick)
+        holder = self.nicks.get(nick_key(nick))
+        if holder is not None and holder is not member:
+            raise ChatError("NICK_TAKEN", f"nickname {nick} is taken")
 
     def join(self, member: Member, name: str) -> Room:
         """Enter a room, creating it if needed; joining one you are in changes nothing."""

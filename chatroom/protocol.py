@@ -18,6 +18,7 @@ from twisted.protocols.policies import TimeoutMixin
 from twisted.python.failure import Failure
 
 from chatroom import commands
+from chatroom.auth import Authenticator
 from chatroom.core import Chat, ChatError, Event, Member, registered
 from chatroom.limits import Admission, ConnectionLimits, SendQueue, TokenBucket
 from chatroom.wire import CONTROL_CHARACTERS, PROTOCOL_VERSION, Encoder, line
@@ -52,6 +53,9 @@ class ChatProtocol(LineReceiver, TimeoutMixin):
         self._discarding = False  # inside a line that was too long
         self._overflow = b""  # what followed a too-long line in the same read
         self._pinged = False
+        self._holds = 0  # reasons not to read this client now: flood control, a login being checked
+        self._gone = False
+        self.pending_login: str | None = None  # a registered nickname asked for, awaiting /pass
         self._resume: IDelayedCall | None = None  # when flood control reads again
         self._deadline: IDelayedCall | None = None  # when a polite close gives up
         self._bucket = TokenBucket(limits.flood_burst, limits.flood_rate, self.clock.seconds())
@@ -65,6 +69,7 @@ class ChatProtocol(LineReceiver, TimeoutMixin):
         )
 
     def connectionLost(self, reason: Failure = connectionDone) -> None:
+        self._gone = True
         self.setTimeout(None)
         for call in (self._resume, self._deadline):
             if call is not None and call.active():
@@ -123,8 +128,19 @@ class ChatProtocol(LineReceiver, TimeoutMixin):
         self._handle(raw)
         if wait:
             # Flood control: stop reading this client (its lines wait in the kernel) until its bucket refills.
+            self._hold()
+            self._resume = self.clock.callLater(wait, self._release)
+
+    def _hold(self) -> None:
+        """Stop reading this client until a matching _release: its lines are handled later, in order."""
+        self._holds += 1
+        if self._holds == 1:
             self.pauseProducing()
-            self._resume = self.clock.callLater(wait, self.resumeProducing)
+
+    def _release(self) -> None:
+        self._holds -= 1
+        if self._holds == 0 and not self._gone:
+            self.resumeProducing()
 
     def _handle(self, raw: bytes) -> None:
         try:
@@ -147,6 +163,36 @@ class ChatProtocol(LineReceiver, TimeoutMixin):
     def error(self, code: str, message: str) -> None:
         log.info("{peer} ({nick}): error {code}", peer=self.peer, nick=self.member.nick or "-", code=code)
         self.write(line("ERR", code, text=message))
+
+    def take_nick(self, nick: str) -> None:
+        first = self.member.nick is None
+        self.chat.set_nick(self.member, nick)
+        if first:
+            self.welcome()
+
+    def log_in(self, password: str) -> None:
+        """Check the password of the registered nickname asked for; read nothing else until it is known."""
+        nick, self.pending_login = self.pending_login, None
+        auth = self.factory.auth
+        if nick is None or auth is None:
+            raise ChatError("NO_LOGIN", "no login to complete: /nick NAME first")
+        self._hold()
+        checking = Deferred.fromCoroutine(auth.login(nick, password, self.host or self.peer))
+        checking.addCallback(self._logged_in)
+        checking.addErrback(self._refused)
+        checking.addBoth(lambda _: self._release())
+
+    def _logged_in(self, nick: str) -> None:
+        if not self._gone:
+            try:
+                self.take_nick(nick)
+            except ChatError as refusal:
+                self.error(refusal.code, refusal.message)
+
+    def _refused(self, failure: Failure) -> None:
+        failure.trap(ChatError)
+        if not self._gone:
+            self.error(failure.value.code, failure.value.message)
 
     def welcome(self) -> None:
         """The member has just chosen its first nickname."""
@@ -219,11 +265,17 @@ class ChatFactory(ServerFactory):
     noisy = False  # connections are logged by ChatProtocol, without the factory's repr
 
     def __init__(
-        self, chat: Chat, clock: IReactorTime, limits: ConnectionLimits = ConnectionLimits(), motd: str = ""
+        self,
+        chat: Chat,
+        clock: IReactorTime,
+        limits: ConnectionLimits = ConnectionLimits(),
+        motd: str = "",
+        auth: Authenticator | None = None,
     ) -> None:
         self.chat = chat
         self.clock = clock
         self.limits = limits
+        self.auth = auth  # None: accounts are off, every free nickname may be taken
         self.motd = motd.splitlines()
         self.encode = Encoder()
         self.admission = Admission(limits)

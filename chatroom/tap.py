@@ -8,11 +8,13 @@ from pathlib import Path
 
 from twisted.application.service import IService
 from twisted.internet.endpoints import serverFromString
-from twisted.internet.interfaces import IReactorCore
+from twisted.internet.interfaces import IReactorCore, IReactorTime
 from twisted.logger import Logger
 from twisted.python import usage
 
 from chatroom import tls
+from chatroom.accounts import DEFAULT_FILE, AccountStore
+from chatroom.auth import Authenticator, AuthMode
 from chatroom.core import Chat, RoomLimits
 from chatroom.limits import ConnectionLimits
 from chatroom.protocol import ChatFactory
@@ -39,6 +41,19 @@ class Options(usage.Options):
         ],
         ["hostname", None, socket.gethostname(), "Name written into a generated certificate, besides localhost."],
         ["motd", None, "", "Message of the day, shown to each person after they choose a nickname."],
+        [
+            "accounts",
+            None,
+            DEFAULT_FILE,
+            "File of registered nicknames, managed with `python -m chatroom.accounts`; re-read when it changes.",
+        ],
+        [
+            "auth",
+            None,
+            None,
+            "off, optional (registered nicknames need their password, guests use any other) or required (no"
+            " guests). Default: optional if the accounts file exists at start, else off.",
+        ],
         ["max-line", None, ConnectionLimits.max_line, "Longest line accepted from a client, in bytes.", int],
         ["flood-burst", None, ConnectionLimits.flood_burst, "Lines a client may send at once.", int],
         [
@@ -116,6 +131,8 @@ class Options(usage.Options):
     def postOptions(self) -> None:
         if not self["listen"]:
             self["listen"] = [DEFAULT_LISTEN]
+        if self["auth"] not in (None, *(mode.value for mode in AuthMode)):
+            raise usage.UsageError("--auth must be off, optional or required")
         for name, minimum in self.minimums.items():
             if self[name] < minimum:
                 raise usage.UsageError(f"--{name} must be at least {minimum}")
@@ -158,8 +175,21 @@ def makeService(options: Options, reactor: IReactorCore | None = None) -> IServi
     )
     _allow_open_files(limits.max_clients + 100)  # listeners, logs and connections being refused
     chat = Chat(RoomLimits(rooms_per_member=options["max-rooms"], members_per_room=options["room-size"]))
-    factory = ChatFactory(chat, reactor, limits, motd=options["motd"])  # type: ignore[arg-type]
+    auth = _authenticator(options, reactor)  # type: ignore[arg-type]
+    factory = ChatFactory(chat, reactor, limits, motd=options["motd"], auth=auth)  # type: ignore[arg-type]
     return ChatService(factory, identity.options, endpoints)
+
+
+def _authenticator(options: Options, clock: IReactorTime) -> Authenticator | None:
+    store = AccountStore(Path(options["accounts"]))
+    mode = AuthMode(options["auth"] or ("optional" if store.exists() else "off"))
+    if mode is AuthMode.REQUIRED and not store.exists():
+        raise SystemExit(
+            f"chatroom: --auth required needs accounts, and {store.path} does not exist: create it with"
+            f" python -m chatroom.accounts --file {store.path} add NAME"
+        )
+    log.info("accounts: {mode}, from {path}", mode=mode.value, path=store.path)
+    return None if mode is AuthMode.OFF else Authenticator(mode, store, clock)
 
 
 def _allow_open_files(wanted: int) -> None:

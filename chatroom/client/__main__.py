@@ -35,6 +35,11 @@ def parse_arguments(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--nick", help="the nickname to use (default: ask)")
     parser.add_argument("--room", help="the room to join first, by name or number (default: ask)")
     parser.add_argument(
+        "--password-file",
+        type=Path,
+        help="read the password of a registered nickname from this file's first line instead of asking",
+    )
+    parser.add_argument(
         "--ca",
         type=Path,
         help="trust the server only if this CA (the server's certs/ca.pem) signed its certificate; without it,"
@@ -60,6 +65,12 @@ def tls_for(arguments: argparse.Namespace) -> IOpenSSLClientConnectionCreator:
 async def chat(reactor: IReactorCore, arguments: argparse.Namespace, interactive: bool) -> None:
     tls = tls_for(arguments)
     server = server_name(arguments.host, arguments.port)
+    password = None
+    if arguments.password_file is not None:
+        try:
+            password = arguments.password_file.read_text().splitlines()[0]
+        except (OSError, IndexError):
+            raise SystemExit(f"chatroom: cannot read a password from {arguments.password_file}") from None
     colour = sys.stdout.isatty() and not os.environ.get("NO_COLOR")
     client = Client(
         reactor,  # type: ignore[arg-type]
@@ -69,6 +80,7 @@ async def chat(reactor: IReactorCore, arguments: argparse.Namespace, interactive
         interactive,
         arguments.nick,
         arguments.room,
+        password,
     )
     client.console = console = LineEditor(client) if interactive else PipeConsole(client)
     StandardIO(console, reactor=reactor)

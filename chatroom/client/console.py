@@ -38,7 +38,8 @@ class Console(TypingProtocol):
 
     def set_prompt(self, prompt: str) -> None: ...
 
-    def ask(self, question: str) -> None: ...
+    def ask(self, question: str, secret: bool = False) -> None:
+        """Prompt for the next typed line; a secret one is not shown as typed, nor kept in history."""
 
 
 @contextmanager
@@ -80,7 +81,7 @@ class PipeConsole(LineReceiver):
     def set_prompt(self, prompt: str) -> None:
         """Scripts need no prompt."""
 
-    def ask(self, question: str) -> None:
+    def ask(self, question: str, secret: bool = False) -> None:
         self.show(question)
 
 
@@ -100,6 +101,7 @@ class LineEditor(Protocol):
         self.keyboard = keyboard
         self.prompt = ""
         self.buffer = ""
+        self.secret = False  # a password being typed: shown as stars, kept out of history
         self.history: list[str] = []
         self._recalled = 0  # how far back Up has gone
         self._escape = ""  # an escape sequence being read
@@ -147,15 +149,17 @@ class LineEditor(Protocol):
 
     def _enter(self) -> None:
         text, self.buffer, self._recalled = self.buffer, "", 0
-        if text and (not self.history or self.history[-1] != text):
+        if text and not self.secret and (not self.history or self.history[-1] != text):
             self.history.append(text)
+        self.secret = False
         self._draw()
         self.keyboard.typed(text)
 
     def _draw(self) -> None:
         """Rewrite the input line; only its end is shown when it is wider than the terminal, so it never wraps."""
         width = max(10, shutil.get_terminal_size().columns - len(self.prompt) - 1)
-        self.transport.write(f"\r\x1b[K{self.prompt}{self.buffer[-width:]}".encode())
+        shown = "*" * len(self.buffer) if self.secret else self.buffer
+        self.transport.write(f"\r\x1b[K{self.prompt}{shown[-width:]}".encode())
 
     def show(self, text: str) -> None:
         """Print a line above the one being typed, which is then drawn again."""
@@ -166,5 +170,6 @@ class LineEditor(Protocol):
         self.prompt = prompt
         self._draw()
 
-    def ask(self, question: str) -> None:
+    def ask(self, question: str, secret: bool = False) -> None:
+        self.secret = secret
         self.set_prompt(question + " ")

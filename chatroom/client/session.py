@@ -33,6 +33,7 @@ class Phase(enum.Enum):
     CONNECTING = enum.auto()  # until the certificate is trusted, nothing is sent
     TRUST = enum.auto()  # asking the user about an unknown certificate
     NICK = enum.auto()  # typed lines are nicknames
+    PASSWORD = enum.auto()  # the next typed line is the password of a registered nickname
     ROOM = enum.auto()  # typed lines are rooms to join
     CHAT = enum.auto()  # typed lines are messages and commands
     LEAVING = enum.auto()
@@ -73,6 +74,7 @@ class Client:
         interactive: bool,
         nick: str | None = None,
         room: str | None = None,
+        password: str | None = None,
     ) -> None:
         self.clock = clock
         self.render = renderer
@@ -81,6 +83,7 @@ class Client:
         self.interactive = interactive
         self.nick = nick
         self.room = room
+        self.password = password  # from --password-file, for a nickname that needs one
         self.console: Console
         self.link: ServerProtocol | None = None
         self.phase = Phase.CONNECTING
@@ -156,7 +159,9 @@ class Client:
         """Act on typed lines in order, but only while not waiting for the server's answer to the last one."""
         while self._listening and self._input:
             text = self._input.pop(0)
-            if text is None or text.split(None, 1)[:1] == ["/quit"]:
+            if text is not None and self.phase is Phase.PASSWORD:  # whatever it looks like
+                self._send(f"/pass {text}", wait=True)
+            elif text is None or text.split(None, 1)[:1] == ["/quit"]:
                 self.quit((text or "")[len("/quit") :].strip() or "leaving")
             elif self.phase is Phase.TRUST:
                 self._answer(text)
@@ -173,8 +178,8 @@ class Client:
             else:
                 self._send(text)
 
-    def _ask(self, question: str) -> None:
-        self.console.ask(question)
+    def _ask(self, question: str, secret: bool = False) -> None:
+        self.console.ask(question, secret)
         self._listening = True
         self._act()
 
@@ -184,6 +189,7 @@ class Client:
         self.link.send(text)
         if wait:
             self._listening = False
+            self.console.set_prompt("")  # the question is answered
 
     # Leaving
 
@@ -245,14 +251,24 @@ class Client:
         self.console.show(self.render(line))
         if line.word == "HELLO":
             self._choose("nick", Phase.NICK, "/nick", "Nickname:")
+        elif line.word == "AUTH":
+            self._log_in()
         elif line.word == "WELCOME":
             self._choose("room", Phase.ROOM, "/join", "Room:")
-        elif line.word == "ERR" and self.phase is Phase.NICK:
+        elif line.word == "ERR" and self.phase in (Phase.NICK, Phase.PASSWORD):
+            self.phase = Phase.NICK
             self._ask("Nickname:")
         elif line.word == "ERR" and self.phase is Phase.ROOM:
             self._ask("Room:")
         elif line.word == "BYE":
             self._goodbye = line.text
+
+    def _log_in(self) -> None:
+        self.phase = Phase.PASSWORD
+        if self.password is not None:
+            self._send(f"/pass {self.password}", wait=True)
+        else:
+            self._ask("Password:", secret=True)
 
     def _choose(self, given: str, phase: Phase, command: str, question: str) -> None:
         """Send the nickname or room from the command line, once; otherwise ask for it."""

@@ -1,0 +1,171 @@
+"""Registered nicknames: the store, the command line, logins over TLS, and the client's password prompt."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from unittest import mock
+
+from twisted.internet.task import Clock
+from twisted.trial.unittest import SynchronousTestCase
+
+from chatroom.accounts import AccountStore
+from chatroom.auth import Backoff
+from chatroom.core import ChatError
+from tests.helpers import ServerTestCase
+
+ACCOUNTS = [sys.executable, "-m", "chatroom.accounts"]
+CLIENT = [sys.executable, "-m", "chatroom.client"]
+
+
+class StoreTests(SynchronousTestCase):
+    def setUp(self) -> None:
+        self.path = Path(self.mktemp()).resolve()
+        self.store = AccountStore(self.path)
+
+    def test_passwords_are_checked_never_stored(self) -> None:
+        self.store.set("Alice", "correct horse")
+        self.assertEqual(self.store.verify("alice", "correct horse"), "Alice", "names match without case")
+        self.assertIsNone(self.store.verify("alice", "wrong horse"))
+        self.assertIsNone(self.store.verify("nobody", "correct horse"))
+        self.assertNotIn("correct horse", self.path.read_text())
+        self.assertEqual(os.stat(self.path).st_mode & 0o777, 0o600)
+
+    def test_bad_names_and_short_passwords(self) -> None:
+        self.assertEqual(self.assertRaises(ChatError, self.store.set, "9lives", "long enough").code, "BAD_NICK")
+        self.assertEqual(self.assertRaises(ChatError, self.store.set, "bob", "short").code, "WEAK_PASSWORD")
+
+    def test_changes_on_disk_are_picked_up(self) -> None:
+        self.store.set("alice", "first password")
+        self.assertEqual(self.store.names(), ["alice"])
+        other = AccountStore(self.path)  # another process, as `python -m chatroom.accounts` is
+        other.set("bob", "second password")
+        other.remove("alice")
+        self.assertEqual(self.store.names(), ["bob"])
+        self.assertEqual(self.store.verify("bob", "second password"), "bob")
+
+    def test_a_crash_before_the_rename_leaves_the_old_file(self) -> None:
+        self.store.set("alice", "first password")
+        before = self.path.read_bytes()
+        with mock.patch("os.replace", side_effect=OSError("power cut")):
+            self.assertRaises(OSError, self.store.set, "bob", "second password")
+        self.assertEqual(self.path.read_bytes(), before)
+        self.assertEqual(os.listdir(self.path.parent), [self.path.name], "no temporary file is left behind")
+        self.assertEqual(AccountStore(self.path).names(), ["alice"])
+
+
+class BackoffTests(SynchronousTestCase):
+    def test_failures_make_the_next_attempt_wait_longer(self) -> None:
+        clock = Clock()
+        backoff = Backoff(clock)
+        self.assertEqual(backoff.wait("account:alice", "address:192.0.2.1"), 0)
+        waits = []
+        for _ in range(8):
+            backoff.failed("account:alice", "address:192.0.2.1")
+            waits.append(backoff.wait("account:alice"))
+            clock.advance(waits[-1])
+        self.assertEqual(waits, [1, 2, 4, 8, 16, 32, 60, 60])
+        self.assertEqual(backoff.wait("account:bob", "address:192.0.2.1"), 0, "waited out")
+        backoff.failed("account:alice", "address:192.0.2.1")
+        self.assertEqual(backoff.wait("account:bob", "address:192.0.2.1"), 60, "the address is slowed too")
+        backoff.succeeded("account:alice")
+        self.assertEqual(backoff.wait("account:alice"), 0)
+
+
+class CommandLineTests(ServerTestCase):
+    async def accounts(self, *arguments: str, stdin: str = "") -> tuple[int | None, str]:
+        process = self.spawn([*ACCOUNTS, "--file", str(self.file), *arguments])
+        process.transport.write(stdin.encode())
+        process.transport.closeStdin()
+        return await process.exit_code(), process.output
+
+    async def test_add_list_passwd_remove(self) -> None:
+        self.file = Path(self.mktemp()).resolve()
+        self.assertEqual(await self.accounts("add", "alice", stdin="sesame open\nsesame open\n"), (0, "added alice\n"))
+        self.assertEqual(os.stat(self.file).st_mode & 0o777, 0o600)
+        code, output = await self.accounts("add", "alice", stdin="again please\nagain please\n")
+        refusal = "chatroom.accounts: alice is registered already: use passwd to change it\n"
+        self.assertEqual((code, output), (1, refusal))
+        code, output = await self.accounts("passwd", "alice", stdin="new secret\nnew typo\n")
+        self.assertEqual((code, output), (1, "chatroom.accounts: the two passwords differ; nothing was changed\n"))
+        self.assertEqual((await self.accounts("passwd", "alice", stdin="new secret\nnew secret\n"))[0], 0)
+        self.assertEqual(AccountStore(self.file).verify("alice", "new secret"), "alice")
+        self.assertEqual(await self.accounts("list"), (0, "alice\n"))
+        self.assertEqual(await self.accounts("remove", "alice"), (0, "removed alice\n"))
+        self.assertEqual(await self.accounts("remove", "alice"), (1, "chatroom.accounts: there is no account alice\n"))
+
+
+class LoginTests(ServerTestCase):
+    def setUp(self) -> None:
+        self.file = Path(self.mktemp()).resolve()
+        AccountStore(self.file).set("alice", "correct horse")
+
+    async def test_registered_nickname_needs_its_password(self) -> None:
+        self.start_server("--accounts", str(self.file))  # optional: the default when the file exists
+        alice = await self.connect()
+        alice.send("/nick alice")
+        await alice.expect("AUTH alice :alice needs a password: log in with /pass PASSWORD, or choose another nickname")
+        alice.send("/join 5")
+        await alice.expect("ERR NO_NICK :choose a nickname first: /nick NAME")
+        alice.send("/pass correct horse", "/join 5")  # lines after /pass wait for the verdict
+        line, _ = await alice.until("WELCOME ")
+        self.assertEqual(line.split()[1], "alice")
+        await alice.until("CURRENT #5")
+        guest = await self.connect("guest", "5")
+        guest.send("hello, no password needed")
+        await alice.until("MSG #5 guest :hello, no password needed")
+
+    async def test_wrong_password_refused_then_slowed(self) -> None:
+        self.start_server("--accounts", str(self.file))
+        intruder = await self.connect()
+        intruder.send("/nick Alice", "/pass guess one")
+        await intruder.until("ERR BAD_LOGIN :wrong nickname or password")
+        intruder.send("/nick alice", "/pass correct horse")  # even the right one waits its turn
+        line, _ = await intruder.until("ERR ")
+        self.assertRegex(line, r"^ERR SLOW_DOWN :too many failed logins: try again in \d+ s$")
+
+    async def test_required_mode_has_no_guests_and_one_answer(self) -> None:
+        self.start_server("--accounts", str(self.file), "--auth", "required")
+        guest = await self.connect()
+        guest.send("/nick guest")
+        await guest.expect("AUTH guest :guest needs a password: log in with /pass PASSWORD, or choose another nickname")
+        guest.send("/pass anything at all")
+        await guest.expect("ERR BAD_LOGIN :wrong nickname or password")  # as for a registered name
+
+    async def test_accounts_added_while_running_can_log_in(self) -> None:
+        self.start_server("--accounts", str(self.file))
+        added = self.spawn([*ACCOUNTS, "--file", str(self.file), "add", "bob"])
+        added.transport.write(b"bob's secret\nbob's secret\n")
+        added.transport.closeStdin()
+        self.assertEqual(await added.exit_code(), 0)
+        bob = await self.connect()
+        bob.send("/nick bob", "/pass bob's secret")
+        await bob.until("WELCOME bob ")
+
+    async def test_client_password_prompt_and_file(self) -> None:
+        self.start_server("--accounts", str(self.file))
+        ca = str(self.certs / "ca.pem")
+        prompted = self.spawn(
+            [*CLIENT, "127.0.0.1", "--port", str(self.port), "--ca", ca, "--nick", "alice", "--room", "5"],
+            terminal=True,
+            NO_COLOR="1",
+        )
+        await prompted.until("Password: ")
+        prompted.type("correct")
+        await prompted.until(r"Password: \*{7}")  # stars, never the characters
+        prompted.type(" horse\r")
+        await prompted.until(r"\[#5\] -- here: alice")
+        self.assertNotIn("correct", prompted.output, "the password is never shown")
+        prompted.type("\x04")
+        self.assertEqual(await prompted.exit_code(), 0)
+
+        secret = Path(self.mktemp())
+        secret.write_text("correct horse\n")
+        from_file = self.spawn(
+            [*CLIENT, "127.0.0.1", "--port", str(self.port), "--ca", ca, "--nick", "alice", "--room", "6",
+             "--password-file", str(secret)]
+        )  # fmt: skip
+        await from_file.until(r"\[#6\] -- here: alice")
+        from_file.transport.closeStdin()
+        self.assertEqual(await from_file.exit_code(), 0)
