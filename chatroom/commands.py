@@ -64,12 +64,13 @@ def _one_word(arg: str, name: str) -> str:
 @command("nick", "NAME", "choose or change your nickname")
 def _nick(session: ChatProtocol, arg: str) -> None:
     nick = _one_word(arg, "nick")
+    session.pending_login = None  # a new /nick replaces any login not completed
     session.chat.check_nick(session.member, nick)
     auth = session.factory.auth
     if auth is not None and auth.needs_password(nick):
         session.pending_login = nick
-        how = "log in with /pass PASSWORD"
-        session.write(line("AUTH", nick, text=f"{nick} needs a password: {how}, or choose another nickname"))
+        text = f"{nick} needs a password: log in with /pass PASSWORD, or choose another nickname"
+        session.write(line("AUTH", nick, text=text))
         return
     session.take_nick(nick)
 
@@ -83,8 +84,12 @@ def _pass(session: ChatProtocol, arg: str) -> None:
 
 @command("join", "ROOM", "join a room by name or number (5 and #5 are the same room), or switch to one you are in")
 def _join(session: ChatProtocol, arg: str) -> None:
+    before = len(session.member.rooms)
     room = session.chat.join(session.member, _one_word(arg, "join"))
-    session.set_current(room.name)
+    if len(session.member.rooms) > before:
+        session.joined(room.name)
+    else:
+        session.set_current(room.name)
 
 
 @command("part", "[ROOM [REASON]]", "leave a room, the current one unless named", aliases=("leave",))

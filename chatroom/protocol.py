@@ -209,10 +209,12 @@ class ChatProtocol(LineReceiver, TimeoutMixin):
             raise ChatError("NO_ROOM", "you are not in a room: /join ROOM first")
         return self.current
 
+    def joined(self, room: str) -> None:
+        log.info("{nick} joined {room}", nick=self.member.nick, room=room)
+        self.set_current(room)
+
     def set_current(self, room: str | None) -> None:
         """Where plain text goes; the line protocol's notion, not the core's."""
-        if room != self.current and room is not None:
-            log.info("{nick} joined {room}", nick=self.member.nick, room=room)
         self.current = room
         self.write(line("CURRENT", *([room] if room else [])))
 

@@ -19,6 +19,8 @@ class ListenError(SystemExit):
 
 
 class ChatService(Service):
+    """Listens on every endpoint with one TLS context; at stop, closes them and says goodbye to everyone."""
+
     def __init__(
         self,
         factory: ChatFactory,

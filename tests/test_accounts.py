@@ -116,6 +116,13 @@ class LoginTests(ServerTestCase):
         guest.send("hello, no password needed")
         await alice.until("MSG #5 guest :hello, no password needed")
 
+    async def test_another_nick_cancels_a_pending_login(self) -> None:
+        self.start_server("--accounts", str(self.file))
+        client = await self.connect()
+        client.send("/nick alice", "/nick guest", "/pass correct horse")
+        await client.until("WELCOME guest ")
+        await client.expect("ERR NO_LOGIN :no login to complete: /nick NAME first")
+
     async def test_wrong_password_refused_then_slowed(self) -> None:
         self.start_server("--accounts", str(self.file))
         intruder = await self.connect()
