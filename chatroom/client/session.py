@@ -103,11 +103,12 @@ class Client:
         if verdict is Verdict.TRUSTED:
             self._trusted()
         elif verdict is Verdict.CHANGED:
+            assert self.trust is not None
             self.fail(
                 f"WARNING: {self.server} presented a different certificate than the one you trusted before"
                 f" (now SHA-256 {fingerprint(certificate)}). Someone may be intercepting the connection, or the"
                 " server got a new certificate: ask its administrator, and if it is genuine remove the line for"
-                f" {self.server} from {self.trust.known_hosts.path if self.trust else 'known_hosts'}."
+                f" {self.server} from {self.trust.known_hosts.path}."
             )
         elif not self.interactive:
             self.fail(
@@ -161,7 +162,7 @@ class Client:
             text = self._input.pop(0)
             if text is not None and self.phase is Phase.PASSWORD:  # whatever it looks like
                 self._send(f"/pass {text}", wait=True)
-            elif text is None or text.split(None, 1)[:1] == ["/quit"]:
+            elif text is None or text.lower().split(None, 1)[:1] == ["/quit"]:
                 self.quit((text or "")[len("/quit") :].strip() or "leaving")
             elif self.phase is Phase.TRUST:
                 self._answer(text)
