@@ -61,6 +61,12 @@ class ChatProtocol(LineReceiver, TimeoutMixin):
         self._bucket = TokenBucket(limits.flood_burst, limits.flood_rate, self.clock.seconds())
         self.queue = SendQueue(self.transport, limits.send_queue, self._too_slow)
         self.transport.registerProducer(self.queue, True)
+        # Lines are small and should leave at once: with Nagle's algorithm (Twisted's default) and delayed ACKs
+        # they waited, measured p99 128 -> 14 ms in the steady benchmark (docs/performance.md). TLS hands the
+        # call to its TCP transport; a UNIX socket has no such option.
+        no_delay = getattr(self.transport, "setTcpNoDelay", None)
+        if no_delay is not None:
+            no_delay(True)
         self.peer = describe(self.transport.getPeer())
         self.factory.connections.add(self)  # logged once registered or gone: one line less per connection
         self.setTimeout(limits.registration_timeout)

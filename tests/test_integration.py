@@ -28,6 +28,13 @@ class ChatOverTLSTests(ServerTestCase):
         await alice.until("ACTION #5 bob :waves")
         await self.assert_heard_nothing(carol, "MSG", "ACTION", "JOIN #5")
 
+    async def test_lines_leave_at_once(self) -> None:
+        """Nagle's algorithm is off on the server's side of each connection: small lines are not held back."""
+        await self.connect("alice")
+        [connection] = self.service.factory.connections
+        tcp = connection.transport.transport  # TLS, then the TCP transport under it
+        self.assertTrue(tcp.getTcpNoDelay())
+
     async def test_registration_and_nickname_collision(self) -> None:
         await self.connect("alice")
         other = await self.connect()
