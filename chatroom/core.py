@@ -161,6 +161,8 @@ class Member:
 
 
 class Room:
+    """A named set of members who all hear what is said in it, in the same order."""
+
     __slots__ = ("members", "name", "topic")
 
     def __init__(self, name: str) -> None:
