@@ -26,9 +26,10 @@ from chatroom.core import (
 
 PROTOCOL_VERSION = "1"
 
-# C0 and C1 control characters, tab excepted: in a line they could drive a terminal
-# (escape sequences) or garble the screen, so servers refuse them and clients scrub them.
-CONTROL_CHARACTERS = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f]")
+# C0 and C1 control characters, tab excepted, could drive a terminal (escape sequences) or garble the
+# screen; the bidirectional overrides and isolates (U+202A-U+202E, U+2066-U+2069) could make a line read
+# differently from what was sent. Servers refuse them and clients scrub them. Right-to-left text needs none.
+CONTROL_CHARACTERS = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 
 
 def line(word: str, *args: str, text: str | None = None) -> bytes:

@@ -40,6 +40,7 @@ class RenderTests(SynchronousTestCase):
     def test_a_server_cannot_drive_the_terminal(self) -> None:
         shown = self.plain(parse("MSG #5 evil :\x1b[2Jgone\x07"))
         self.assertEqual(shown, "12:34 [#5] <evil> \ufffd[2Jgone\ufffd")
+        self.assertEqual(self.plain(parse("MSG #5 evil :\u202etxt.exe")), "12:34 [#5] <evil> \ufffdtxt.exe")
 
     def test_colour_only_when_asked(self) -> None:
         coloured = Renderer(colour=True, clock=lambda: "12:34")(parse("MSG #5 alice :hi"))

@@ -107,6 +107,10 @@ class ProtocolTests(SynchronousTestCase):
         self.assertEqual(alice.read(), ["ERR BAD_TEXT :control characters are not allowed; the line was ignored"])
         alice.send(b"nul\x00byte\n")
         self.assertEqual(alice.read()[0].split(" :")[0], "ERR BAD_TEXT")
+        alice.send("pay \u202eevil.exe\n".encode())  # a right-to-left override disguises what follows
+        self.assertEqual(alice.read()[0].split(" :")[0], "ERR BAD_TEXT")
+        self.assertEqual(alice.type("שלום, مرحبا"), ["MSG #5 alice :שלום, مرحبا"], "right-to-left text is fine")
+        self.assertEqual(bob.read(), ["MSG #5 alice :שלום, مرحبا"], "and only that reached anyone else")
         self.assertEqual(alice.type("", "   "), ["ERR EMPTY :empty line ignored"] * 2)
         self.assertEqual(bob.read(), [], "nothing bad reached anyone else")
         self.assertEqual(alice.type("tab\tis fine"), ["MSG #5 alice :tab\tis fine"])
