@@ -95,8 +95,26 @@ class LineEditorTests(SynchronousTestCase):
         self.assertEqual(self.editor.buffer, "first")
         self.keys(b"\x1b[B")  # Down
         self.assertEqual(self.editor.buffer, "second")
-        self.keys(b"\x1b[1;5C\x1bOH\x1bx!")  # Ctrl+Right, Home, Alt+x: ignored
+        self.keys(b"\x1b[1;5C\x1bx\x1b[15~!")  # Ctrl+Right at the end, Alt+x and F5 change nothing
         self.assertEqual(self.editor.buffer, "second!")
+
+    def test_moving_and_editing_inside_the_line(self) -> None:
+        self.keys(b"helo world")
+        self.keys(b"\x1b[D" * 7 + b"l")  # Left seven times, then type
+        self.assertEqual((self.editor.buffer, self.editor.cursor), ("hello world", 4))
+        self.keys(b"\x1bOH>\x05!")  # Home (as an application-mode terminal sends it), Ctrl+E
+        self.assertEqual(self.editor.buffer, ">hello world!")
+        self.keys(b"\x01\x1b[3~\x1b[C\x04")  # Ctrl+A, Delete, Right, Ctrl+D deletes under the cursor
+        self.assertEqual((self.editor.buffer, self.editor.cursor), ("hllo world!", 1))
+        self.assertFalse(self.keyboard.ended)
+        self.keys(b"\x1b[4~\x1b[D\x7f")  # End, Left, Backspace
+        self.assertEqual(self.editor.buffer, "hllo worl!")
+        self.keys(b"\x1b[1~\x1b[C\x1b[C\x15")  # Home, Right twice, Ctrl+U erases back to the start
+        self.assertEqual((self.editor.buffer, self.editor.cursor), ("lo worl!", 0))
+
+    def test_the_cursor_is_drawn_where_editing_happens(self) -> None:
+        self.keys(b"abcdef\x1b[D\x1b[D")
+        self.assertTrue(self.screen.value().endswith(b"\r\x1b[K[#5] abcdef\x1b[2D"))
 
     def test_incoming_lines_leave_the_typing_intact(self) -> None:
         self.keys(b"half a sen")

@@ -85,22 +85,25 @@ class PipeConsole(LineReceiver):
         self.show(question)
 
 
-_ENTER, _ERASE, _KILL_LINE, _KILL_WORD = "\r\n", "\x7f\x08", "\x15", "\x17"
-_INTERRUPT, _END, _REDRAW, _ESCAPE = "\x03", "\x04", "\x0c", "\x1b"
+_ENTER, _ERASE, _KILL_BACK, _KILL_WORD = "\r\n", "\x7f\x08", "\x15", "\x17"
+_INTERRUPT, _END_OR_DELETE, _REDRAW, _ESCAPE = "\x03", "\x04", "\x0c", "\x1b"
+_HOME, _END_OF_LINE = "\x01", "\x05"
 
 
 class LineEditor(Protocol):
-    """A one-line editor for a terminal: typing, erasing, history, and output that never garbles the input.
+    """A one-line editor for a terminal: typing, editing, history, and output that never garbles the input.
 
-    Keys: Backspace, Ctrl+U (erase the line), Ctrl+W (erase a word), Up and
-    Down (history), Ctrl+L (redraw), Enter; Ctrl+D on an empty line and
-    Ctrl+C leave. Other escape sequences are ignored.
+    Keys: Left, Right, Home or Ctrl+A, End or Ctrl+E, Backspace, Delete,
+    Ctrl+U (erase to the start), Ctrl+W (erase a word), Up and Down
+    (history), Ctrl+L (redraw), Enter; Ctrl+D on an empty line and Ctrl+C
+    leave. Other escape sequences are ignored.
     """
 
     def __init__(self, keyboard: Keyboard) -> None:
         self.keyboard = keyboard
         self.prompt = ""
         self.buffer = ""
+        self.cursor = 0  # where in the buffer the next character goes
         self.secret = False  # a password being typed: shown as stars, kept out of history
         self.history: list[str] = []
         self._recalled = 0  # how far back Up has gone
@@ -118,37 +121,63 @@ class LineEditor(Protocol):
             if len(self._escape) == 2 and key not in "[O":  # Alt+key: ignored
                 self._escape = ""
             elif len(self._escape) > 2 and "@" <= key <= "~":  # the end of ESC [ ... X or ESC O X
-                self._sequence(self._escape)
+                self._sequence(self._escape[2:-1], key)
                 self._escape = ""
             return
+        before, after = self.buffer[: self.cursor], self.buffer[self.cursor :]
         if key == _ESCAPE:
             self._escape = key
         elif key in _ENTER:
             self._enter()
-        elif key in _ERASE:
-            self.buffer = self.buffer[:-1]
-        elif key == _KILL_LINE:
-            self.buffer = ""
+        elif key in _ERASE and before:
+            self._edit(before[:-1], after)
+        elif key == _KILL_BACK:
+            self._edit("", after)
         elif key == _KILL_WORD:
-            self.buffer = self.buffer.rstrip().rpartition(" ")[0] + (" " if " " in self.buffer.rstrip() else "")
+            kept = before.rstrip()
+            self._edit(kept[: kept.rfind(" ") + 1], after)
         elif key == _INTERRUPT:
             self.keyboard.interrupted()
-        elif key == _END:
-            if not self.buffer:
+        elif key == _END_OR_DELETE:
+            if self.buffer:
+                self._edit(before, after[1:])
+            else:
                 self.keyboard.end_of_input()
+        elif key in (_HOME, _END_OF_LINE):
+            self.cursor = 0 if key == _HOME else len(self.buffer)
+        elif key == _REDRAW:
+            pass  # every key ends with the line drawn again
         elif key.isprintable():
-            self.buffer += key
+            self._edit(before + key, after)
 
-    def _sequence(self, sequence: str) -> None:
-        if sequence[-1] == "A" and self._recalled < len(self.history):
+    def _edit(self, before: str, after: str) -> None:
+        self.buffer, self.cursor = before + after, len(before)
+
+    def _sequence(self, parameters: str, final: str) -> None:
+        """Arrows, Home, End and Delete, in the forms terminals send them; modifiers are ignored."""
+        if final == "A" and self._recalled < len(self.history):
             self._recalled += 1
-            self.buffer = self.history[-self._recalled]
-        elif sequence[-1] == "B" and self._recalled > 0:
+            self._recall()
+        elif final == "B" and self._recalled > 0:
             self._recalled -= 1
-            self.buffer = self.history[-self._recalled] if self._recalled else ""
+            self._recall()
+        elif final == "C":
+            self.cursor = min(len(self.buffer), self.cursor + 1)
+        elif final == "D":
+            self.cursor = max(0, self.cursor - 1)
+        elif final == "H" or (final == "~" and parameters in ("1", "7")):
+            self.cursor = 0
+        elif final == "F" or (final == "~" and parameters in ("4", "8")):
+            self.cursor = len(self.buffer)
+        elif final == "~" and parameters == "3":
+            self._edit(self.buffer[: self.cursor], self.buffer[self.cursor + 1 :])
+
+    def _recall(self) -> None:
+        self.buffer = self.history[-self._recalled] if self._recalled else ""
+        self.cursor = len(self.buffer)
 
     def _enter(self) -> None:
-        text, self.buffer, self._recalled = self.buffer, "", 0
+        text, self.buffer, self.cursor, self._recalled = self.buffer, "", 0, 0
         if text and not self.secret and (not self.history or self.history[-1] != text):
             self.history.append(text)
         self.secret = False
@@ -156,10 +185,18 @@ class LineEditor(Protocol):
         self.keyboard.typed(text)
 
     def _draw(self) -> None:
-        """Rewrite the input line; only its end is shown when it is wider than the terminal, so it never wraps."""
+        """Rewrite the input line and put the cursor back in it.
+
+        A line wider than the terminal shows only the stretch around the
+        cursor, so that it never wraps (which would break the redraw).
+        """
         width = max(10, shutil.get_terminal_size().columns - len(self.prompt) - 1)
         shown = "*" * len(self.buffer) if self.secret else self.buffer
-        self.transport.write(f"\r\x1b[K{self.prompt}{shown[-width:]}".encode())
+        start = max(0, self.cursor - width)
+        visible = shown[start : start + width]
+        back = start + len(visible) - self.cursor
+        left = f"\x1b[{back}D" if back else ""  # the terminal's cursor back to the editing point
+        self.transport.write(f"\r\x1b[K{self.prompt}{visible}{left}".encode())
 
     def show(self, text: str) -> None:
         """Print a line above the one being typed, which is then drawn again."""
