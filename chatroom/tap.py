@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import resource
 import socket
 from pathlib import Path
@@ -21,6 +22,7 @@ from chatroom.protocol import ChatFactory
 from chatroom.service import ChatService
 
 DEFAULT_LISTEN = "tcp:5050:backlog=1024"
+EXPIRY_WARNING = datetime.timedelta(days=30)
 
 log = Logger(namespace="chatroom")
 
@@ -162,6 +164,15 @@ def makeService(options: Options, reactor: IReactorCore | None = None) -> IServi
         path=identity.certificate,
         fingerprint=identity.fingerprint,
     )
+    left = identity.expires - datetime.datetime.now(datetime.UTC)
+    if left < EXPIRY_WARNING:
+        log.warn(
+            "the server certificate expires in {days} days ({date:%Y-%m-%d}): renew it, or remove {path} and its"
+            " key to have a new one generated (clients that pinned the old one will then ask again)",
+            days=left.days,
+            date=identity.expires,
+            path=identity.certificate,
+        )
     limits = ConnectionLimits(
         max_line=options["max-line"],
         flood_burst=options["flood-burst"],

@@ -46,6 +46,7 @@ class ServerIdentity:
     fingerprint: str
     certificate: Path
     generated: bool
+    expires: datetime.datetime
 
 
 def fingerprint(certificate: x509.Certificate) -> str:
@@ -82,7 +83,7 @@ def load_or_create(directory: Path, hostname: str) -> ServerIdentity:
         extraCertChain=[X509.from_cryptography(extra) for extra in chain[1:]],
         raiseMinimumTo=TLSVersion.TLSv1_2,
     )
-    return ServerIdentity(options, fingerprint(chain[0]), cert_path, generated)
+    return ServerIdentity(options, fingerprint(chain[0]), cert_path, generated, expiry)
 
 
 def create(directory: Path, hostname: str) -> None:

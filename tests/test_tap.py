@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from twisted.internet.testing import MemoryReactorClock
+from twisted.internet.testing import EventLoggingObserver, MemoryReactorClock
+from twisted.logger import LogLevel, formatEvent, globalLogPublisher
 from twisted.python import usage
 from twisted.trial.unittest import SynchronousTestCase
 
 from chatroom import tap
 from chatroom.limits import ConnectionLimits
 from chatroom.service import ChatService
+from tests.test_tls import self_signed_rsa
 
 
 class OptionsTests(SynchronousTestCase):
@@ -64,3 +66,12 @@ class OptionsTests(SynchronousTestCase):
         (certs / "server.key").unlink()
         error = self.assertRaises(SystemExit, tap.makeService, self.parse("--certs", str(certs)), MemoryReactorClock())
         self.assertRegex(str(error), r"^chatroom: \S+server.key is missing: put it back, or remove \S+ too")
+
+    def test_a_certificate_about_to_expire_is_announced(self) -> None:
+        certs = Path(self.mktemp())
+        self_signed_rsa(certs, days=10)
+        logged = EventLoggingObserver.createWithCleanup(self, globalLogPublisher)
+        tap.makeService(self.parse("--certs", str(certs)), MemoryReactorClock())
+        warnings = [event for event in logged if event["log_level"] == LogLevel.warn]
+        self.assertEqual(len(warnings), 1)
+        self.assertIn("expires in 9 days", formatEvent(warnings[0]))
