@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from twisted.internet.task import Clock
 from twisted.internet.testing import StringTransport
 from twisted.trial.unittest import SynchronousTestCase
 
 from chatroom.client.console import LineEditor
 from chatroom.client.render import Renderer
+from chatroom.client.session import Client, ServerProtocol
 from chatroom.wire import parse
 
 
@@ -131,3 +133,81 @@ class LineEditorTests(SynchronousTestCase):
         self.assertTrue(self.keyboard.ended)
         self.keys(b"\x03")
         self.assertTrue(self.keyboard.interrupted_)
+
+
+class Console:
+    """A console that remembers what the client showed and asked."""
+
+    def __init__(self) -> None:
+        self.shown: list[str] = []
+        self.asked: list[tuple[str, bool]] = []
+        self.prompt = ""
+
+    def show(self, text: str) -> None:
+        self.shown.append(text)
+
+    def set_prompt(self, prompt: str) -> None:
+        self.prompt = prompt
+
+    def ask(self, question: str, secret: bool = False) -> None:
+        self.asked.append((question, secret))
+
+
+class ClientInputTests(SynchronousTestCase):
+    """What the client sends for what a person types, in each phase."""
+
+    def setUp(self) -> None:
+        self.client = Client(Clock(), Renderer(colour=False), "localhost:5050", None, interactive=False)
+        self.console = Console()
+        self.client.console = self.console
+        self.server = StringTransport()
+        link = ServerProtocol(self.client)
+        link.makeConnection(self.server)
+        self.client.handshake(None)  # type: ignore[arg-type]  # with --ca, OpenSSL has checked it already
+
+    def hear(self, *lines: str) -> None:
+        for raw in lines:
+            self.client.received(parse(raw))
+
+    def sent(self) -> list[str]:
+        lines = self.server.value().decode().splitlines()
+        self.server.clear()
+        return lines
+
+    def test_prompts_turn_bare_lines_into_commands(self) -> None:
+        self.hear("HELLO chatroom 1 :hi")
+        self.assertEqual(self.console.asked, [("Nickname:", False)])
+        self.client.typed("alice")
+        self.client.typed("5")  # typed ahead: waits for the server's verdict on the nickname
+        self.assertEqual(self.sent(), ["/nick alice"])
+        self.hear("WELCOME alice :hello")
+        self.assertEqual(self.sent(), ["/join 5"])
+        self.client.typed("hello there")
+        self.assertEqual(self.sent(), [], "not before the room is joined")
+        self.hear("JOIN #5 alice", "CURRENT #5")
+        self.assertEqual(self.console.prompt, "[#5] ")
+        self.assertEqual(self.sent(), ["hello there"])
+
+    def test_commands_text_and_escapes(self) -> None:
+        self.hear("HELLO chatroom 1 :hi")
+        self.client.typed("/nick bob")  # a command at the prompt is an answer too
+        self.hear("WELCOME bob :hello", "CURRENT #5")
+        for typed in ["/me waves", "//etc is a folder", "plain", "   ", "/who"]:
+            self.client.typed(typed)
+        self.assertEqual(self.sent(), ["/nick bob", "/me waves", "//etc is a folder", "plain", "/who"])
+        self.hear("PING :42")
+        self.assertEqual(self.sent(), ["/pong 42"])
+        self.client.typed("/QUIT gone fishing")
+        self.assertEqual(self.sent(), ["/quit gone fishing"])
+        self.client.typed("after quitting")
+        self.assertEqual(self.sent(), [], "nothing more once leaving")
+
+    def test_a_password_is_sent_whatever_it_looks_like(self) -> None:
+        self.hear("HELLO chatroom 1 :hi")
+        self.client.typed("alice")
+        self.hear("AUTH alice :needs a password")
+        self.assertEqual(self.console.asked[-1], ("Password:", True))
+        self.client.typed("/quit is my password")
+        self.assertEqual(self.sent(), ["/nick alice", "/pass /quit is my password"])
+        self.hear("ERR BAD_LOGIN :wrong nickname or password")
+        self.assertEqual(self.console.asked[-1], ("Nickname:", False), "start again from the nickname")
