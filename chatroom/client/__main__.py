@@ -88,7 +88,13 @@ async def chat(reactor: IReactorCore, arguments: argparse.Namespace, interactive
     signal.signal(signal.SIGINT, lambda *_: reactor.callFromThread(client.interrupted))  # type: ignore[attr-defined]
     endpoint = wrapClientTLS(tls, HostnameEndpoint(reactor, arguments.host, arguments.port, timeout=10))
     connecting: Deferred[ServerProtocol] = connectProtocol(endpoint, ServerProtocol(client))
-    client.done.addBoth(lambda result: (connecting.cancel(), result)[1])  # leaving before connected
+
+    def stop_connecting(result: object) -> object:
+        """Leaving (Ctrl+C) before the connection is made ends the attempt too."""
+        connecting.cancel()
+        return result
+
+    client.done.addBoth(stop_connecting)
     try:
         await connecting
     except Exception as error:
