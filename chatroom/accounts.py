@@ -3,26 +3,31 @@
 The file holds one line per account, `NAME scrypt$N$r$p$SALT$HASH`: a salted,
 deliberately slow hash, never the password. It is replaced whole on every
 change (temporary file, fsync, rename), so a crash leaves the old file or the
-new one, never half of one, and it is readable by its owner only. The server
-reads it again whenever its modification time or size changes.
+new one, never half of one, and it is readable by its owner only. Every change
+reads the newest file and replaces it while holding an exclusive lock on a lock
+file beside it, so two changes at once (two `add`s from two shells) both land.
+The server reads the file again whenever it is replaced.
 """
 
 from __future__ import annotations
 
 import argparse
 import base64
-import functools
+import contextlib
+import fcntl
 import getpass
 import os
 import sys
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from cryptography.exceptions import InvalidKey
 from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 
-from chatroom.core import ChatError, nick_key, validate_nick
+from chatroom.core.errors import ChatError
+from chatroom.core.names import nick_key, validate_nick
 
 DEFAULT_FILE = "accounts.db"
 MIN_PASSWORD = 8
@@ -49,9 +54,8 @@ def check_password(password: str, stored: str) -> bool:
     return True
 
 
-@functools.cache
-def _decoy() -> str:
-    """Checked when no account has the name, so that a wrong name costs as long as a wrong password."""
+def decoy_hash() -> str:
+    """A hash to check when no account has the name, so that a wrong name costs as long as a wrong password."""
     return hash_password(base64.b64encode(os.urandom(12)).decode())
 
 
@@ -66,11 +70,11 @@ class Account:
 
 
 class AccountStore:
-    """The accounts file, read again when it changes on disk."""
+    """The accounts file, read again when it is replaced on disk."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self._seen: tuple[int, int] | None = None
+        self._seen: tuple[int, int, int] | None = None
         self._accounts: dict[str, Account] = {}
 
     def exists(self) -> bool:
@@ -84,25 +88,56 @@ class AccountStore:
         self._refresh()
         return sorted((account.name for account in self._accounts.values()), key=str.lower)
 
-    def verify(self, name: str, password: str) -> str | None:
-        """The account's name if the password is right; None otherwise, after the same amount of work."""
+    def verify(self, name: str, password: str, decoy: str) -> str | None:
+        """The account's name if the password is right; None otherwise, after checking `decoy` if need be."""
         account = self.get(name)
-        right = check_password(password, account.hash if account else _decoy())
+        right = check_password(password, account.hash if account else decoy)
         return account.name if account and right else None
 
-    def set(self, name: str, password: str) -> None:
+    def add(self, name: str, password: str) -> None:
+        """Register a new account; EXISTS if someone registered the name first."""
+        hashed = self._hash(name, password)
+        with self._changing() as accounts:
+            if nick_key(name) in accounts:
+                raise ChatError("EXISTS", f"{name} is registered already: use passwd to change it")
+            accounts[nick_key(name)] = Account(name, hashed)
+
+    def set_password(self, name: str, password: str) -> None:
+        hashed = self._hash(name, password)
+        with self._changing() as accounts:
+            account = accounts.get(nick_key(name))
+            if account is None:
+                raise ChatError("NO_ACCOUNT", f"there is no account {name}: use add")
+            accounts[nick_key(name)] = Account(account.name, hashed)
+
+    def remove(self, name: str) -> None:
+        with self._changing() as accounts:
+            if accounts.pop(nick_key(name), None) is None:
+                raise ChatError("NO_ACCOUNT", f"there is no account {name}")
+
+    @staticmethod
+    def _hash(name: str, password: str) -> str:
+        """Checked and hashed before the lock is taken: scrypt is slow, and other changes should not wait."""
         validate_nick(name)
         if len(password) < MIN_PASSWORD:
             raise ChatError("WEAK_PASSWORD", f"a password needs at least {MIN_PASSWORD} characters")
-        self._refresh()
-        self._accounts[nick_key(name)] = Account(name, hash_password(password))
-        self._write()
+        return hash_password(password)
 
-    def remove(self, name: str) -> None:
-        self._refresh()
-        if self._accounts.pop(nick_key(name), None) is None:
-            raise ChatError("NO_ACCOUNT", f"there is no account {name}")
-        self._write()
+    @contextlib.contextmanager
+    def _changing(self) -> Iterator[dict[str, Account]]:
+        """The newest accounts, under the lock, for the caller to change; written back unless it raises."""
+        directory = self.path.parent
+        directory.mkdir(parents=True, exist_ok=True)
+        lock_path = directory / f".{self.path.name}.lock"
+        with open(os.open(lock_path, os.O_WRONLY | os.O_CREAT, 0o600), "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes, even if this process is killed
+            for leftover in directory.glob(f".{self.path.name}.tmp-*"):
+                leftover.unlink()  # a writer killed mid-write left it; under the lock no write is under way
+            self._refresh()
+            accounts = dict(self._accounts)
+            yield accounts
+            self._write(accounts)
+            self._refresh()
 
     def _refresh(self) -> None:
         try:
@@ -110,23 +145,23 @@ class AccountStore:
         except FileNotFoundError:
             self._seen, self._accounts = None, {}
             return
-        if (status.st_mtime_ns, status.st_size) == self._seen:
+        seen = (status.st_ino, status.st_mtime_ns, status.st_size)  # a replaced file is a new inode
+        if seen == self._seen:
             return
         accounts = {}
         for line in self.path.read_text().splitlines():
             name, _, hashed = line.partition(" ")
             if name and hashed:
                 accounts[nick_key(name)] = Account(name, hashed)
-        self._seen, self._accounts = (status.st_mtime_ns, status.st_size), accounts
+        self._seen, self._accounts = seen, accounts
 
-    def _write(self) -> None:
+    def _write(self, accounts: dict[str, Account]) -> None:
         """Replace the file whole: a crash at any point leaves either the old file or the new one."""
         directory = self.path.parent
-        directory.mkdir(parents=True, exist_ok=True)
-        descriptor, temporary = tempfile.mkstemp(dir=directory, prefix=f".{self.path.name}.")  # mode 0600
+        descriptor, temporary = tempfile.mkstemp(dir=directory, prefix=f".{self.path.name}.tmp-")  # mode 0600
         try:
             with os.fdopen(descriptor, "w") as file:
-                file.writelines(f"{account.name} {account.hash}\n" for account in self._accounts.values())
+                file.writelines(f"{account.name} {account.hash}\n" for account in accounts.values())
                 file.flush()
                 os.fsync(file.fileno())
             os.replace(temporary, self.path)
@@ -174,15 +209,17 @@ def main(argv: list[str] | None = None) -> None:
         elif arguments.command == "remove":
             store.remove(arguments.name)
             print(f"removed {arguments.name}")
-        else:
-            exists = store.get(arguments.name) is not None
-            if arguments.command == "add" and exists:
-                raise ChatError("EXISTS", f"{arguments.name} is registered already: use passwd to change it")
-            if arguments.command == "passwd" and not exists:
-                raise ChatError("NO_ACCOUNT", f"there is no account {arguments.name}: use add")
+        elif arguments.command == "add":
             validate_nick(arguments.name)
-            store.set(arguments.name, _read_new_password(arguments.name))
-            print(f"{'added' if arguments.command == 'add' else 'changed the password of'} {arguments.name}")
+            if store.get(arguments.name) is not None:  # say so before asking for a password; checked again
+                raise ChatError("EXISTS", f"{arguments.name} is registered already: use passwd to change it")
+            store.add(arguments.name, _read_new_password(arguments.name))
+            print(f"added {arguments.name}")
+        else:
+            if store.get(arguments.name) is None:
+                raise ChatError("NO_ACCOUNT", f"there is no account {arguments.name}: use add")
+            store.set_password(arguments.name, _read_new_password(arguments.name))
+            print(f"changed the password of {arguments.name}")
     except ChatError as error:
         raise SystemExit(f"chatroom.accounts: {error.message}") from None
     except OSError as error:

@@ -1,33 +1,42 @@
 """Who may use which nickname: registered ones through twisted.cred, guests as the mode allows.
 
-The line protocol asks an `Authenticator` before taking a nickname; another
-front end (IRC) can ask the same one. Passwords are checked in a thread, as
-scrypt is slow on purpose and the reactor must keep serving everyone else.
+Every front end asks the same `Authenticator` (through chatroom.registration). Passwords are checked in a
+thread, as scrypt is slow on purpose and the reactor must keep serving everyone else; how many checks may
+run, and when a guess is refused without one, is the policy of `Authenticator.login`.
 """
 
 from __future__ import annotations
 
 import enum
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 from twisted.cred.checkers import ICredentialsChecker
 from twisted.cred.credentials import IUsernamePassword, UsernamePassword
 from twisted.cred.error import UnauthorizedLogin
 from twisted.cred.portal import IRealm, Portal
-from twisted.internet.defer import Deferred
+from twisted.internet.defer import Deferred, DeferredSemaphore
 from twisted.internet.interfaces import IReactorTime
 from twisted.internet.threads import deferToThread
 from twisted.logger import Logger
+from twisted.python.failure import Failure
 from zope.interface import Attribute, Interface, implementer
 
-from chatroom.accounts import AccountStore
-from chatroom.core import ChatError, nick_key
+from chatroom.accounts import AccountStore, decoy_hash
+from chatroom.core.errors import ChatError
+from chatroom.core.names import nick_key
 
 log = Logger(namespace="chatroom")
 
+T = TypeVar("T")
+
 BACKOFF_MAX = 60.0  # seconds
-BACKOFF_FORGET = 900.0  # seconds after which failures are forgotten
+BACKOFF_FORGET = 900.0  # seconds after the last failure when failures are forgotten
+ACCOUNT_ALLOWANCE = 10  # failures of one account, from all addresses together, before it is slowed too
+CHECKS_AT_ONCE = 4  # scrypt checks running at once, server-wide: about 32 MiB and one core each
+TRUSTED_PER_ACCOUNT = 8  # addresses remembered per account as having logged in
 
 
 class AuthMode(enum.Enum):
@@ -52,9 +61,13 @@ class AccountsChecker:
 
     def __init__(self, store: AccountStore) -> None:
         self.store = store
+        # Made now rather than at the first unknown name, whose answer would otherwise be slower: a signal.
+        self.decoy = decoy_hash()
 
     def requestAvatarId(self, credentials: IUsernamePassword) -> Deferred[str]:
-        checking = deferToThread(self.store.verify, credentials.username.decode(), credentials.password.decode())
+        checking = deferToThread(
+            self.store.verify, credentials.username.decode(), credentials.password.decode(), self.decoy
+        )
 
         def judged(name: str | None) -> str:
             if name is None:
@@ -73,15 +86,11 @@ class ChatRealm:
 
 
 class Backoff:
-    """After a failed login, the account and the address must wait: 1 s, then 2, 4 ... up to a minute.
+    """After failures, a key must wait: 1 s, then 2, 4 ... up to a minute, once `allowance` failures are spent."""
 
-    Attempts during the wait are refused without checking the password, so
-    guessing cannot go faster than the wait allows, however many connections
-    try at once.
-    """
-
-    def __init__(self, clock: IReactorTime) -> None:
+    def __init__(self, clock: IReactorTime, allowance: int = 0) -> None:
         self.clock = clock
+        self.allowance = allowance
         self._failures: dict[str, tuple[int, float]] = {}  # key -> (failures, refused until)
 
     def wait(self, *keys: str) -> float:
@@ -93,18 +102,34 @@ class Backoff:
         self._failures = {k: v for k, v in self._failures.items() if v[1] > now - BACKOFF_FORGET}  # stay bounded
         for key in keys:
             count = self._failures.get(key, (0, 0.0))[0] + 1
-            self._failures[key] = (count, now + min(2.0 ** (count - 1), BACKOFF_MAX))
+            slowed = count - self.allowance
+            self._failures[key] = (count, now + min(2.0 ** (slowed - 1), BACKOFF_MAX) if slowed > 0 else now)
 
     def succeeded(self, key: str) -> None:
         self._failures.pop(key, None)
 
 
 class Authenticator:
+    """Checks passwords for every front end, so that guessing is slow and nobody can lock the owner out.
+
+    The policy (docs/protocol.md, Accounts):
+    - one check at a time per account and per address: a second attempt meanwhile gets SLOW_DOWN;
+    - CHECKS_AT_ONCE checks server-wide; more wait their turn (and are dropped if their connection closes);
+    - after a failure, the address, and the account from that address, wait 1, 2, 4 ... 60 s;
+    - the account from everywhere else is slowed the same way only past ACCOUNT_ALLOWANCE failures, and never
+      from an address that has logged in to it before: guesses from elsewhere cannot lock the owner out.
+    Every check that starts runs to its end and counts, even if the guesser disconnects meanwhile.
+    """
+
     def __init__(self, mode: AuthMode, store: AccountStore, clock: IReactorTime) -> None:
         self.mode = mode
         self.store = store
         self.portal = Portal(ChatRealm(), [AccountsChecker(store)])
-        self.backoff = Backoff(clock)
+        self.backoff = Backoff(clock)  # per address, and per (account, address)
+        self.account_backoff = Backoff(clock, ACCOUNT_ALLOWANCE)
+        self._checks = DeferredSemaphore(CHECKS_AT_ONCE)
+        self._checking: set[str] = set()  # the account and address keys of every check in flight
+        self._trusted: dict[str, dict[str, None]] = {}  # account -> addresses that logged in to it, oldest first
 
     def needs_password(self, nick: str) -> bool:
         """In required mode every nickname asks for one, so that nobody learns which ones are registered."""
@@ -113,18 +138,53 @@ class Authenticator:
         return self.mode is AuthMode.REQUIRED or self.store.get(nick) is not None
 
     async def login(self, nick: str, password: str, address: str) -> str:
-        """The registered nickname, or ChatError: one answer for a wrong password and an unknown account."""
-        account, place = "account:" + nick_key(nick), "address:" + address
-        wait = self.backoff.wait(account, place)
+        """The registered nickname, or ChatError: one answer for a wrong password and an unknown account.
+
+        `address` is the key the caps count by (chatroom.limits.address_key).
+        """
+        account = "account:" + nick_key(nick)
+        place, pair = "address:" + address, f"{account} from {address}"
+        if {account, place} & self._checking:
+            raise ChatError("SLOW_DOWN", "a login for this nickname or from your address is being checked: wait")
+        wait = self.backoff.wait(place, pair)
+        if address not in self._trusted.get(account, {}):
+            wait = max(wait, self.account_backoff.wait(account))
         if wait > 0:
             raise ChatError("SLOW_DOWN", f"too many failed logins: try again in {math.ceil(wait)} s")
+        self._checking |= {account, place}
         try:
-            _, identity, _logout = await self.portal.login(
-                UsernamePassword(nick.encode(), password.encode()), None, IChatIdentity
-            )
-        except UnauthorizedLogin:
-            self.backoff.failed(account, place)
+            await self._checks.acquire()  # cancelled while waiting, the guess was never made
+        except BaseException:
+            self._checking -= {account, place}
+            raise
+        check = self.portal.login(UsernamePassword(nick.encode(), password.encode()), None, IChatIdentity)
+        judged = check.addBoth(self._judged, nick, account, address)
+        return await _shielded(judged)
+
+    def _judged(self, outcome: tuple | Failure, nick: str, account: str, address: str) -> str:
+        """Book the outcome of a check, whether or not anyone still waits for it."""
+        place, pair = "address:" + address, f"{account} from {address}"
+        self._checks.release()
+        self._checking -= {account, place}
+        if isinstance(outcome, Failure):
+            outcome.trap(UnauthorizedLogin)
+            self.backoff.failed(place, pair)
+            self.account_backoff.failed(account)
             log.info("failed login as {nick} from {address}", nick=nick, address=address)
-            raise ChatError("BAD_LOGIN", "wrong nickname or password") from None
-        self.backoff.succeeded(account)
+            raise ChatError("BAD_LOGIN", "wrong nickname or password")
+        self.backoff.succeeded(pair)
+        trusted = self._trusted.setdefault(account, {})
+        trusted.pop(address, None)
+        trusted[address] = None
+        while len(trusted) > TRUSTED_PER_ACCOUNT:
+            del trusted[next(iter(trusted))]
+        _, identity, _logout = outcome
         return identity.nick
+
+
+def _shielded(work: Deferred[T]) -> Deferred[T]:
+    """A view of `work` that its waiter may cancel without cancelling `work` itself."""
+    view: Deferred[T] = Deferred()
+    deliver: Callable[[T], None] = view.callback
+    work.addCallbacks(deliver, view.errback)  # once `view` is cancelled, Twisted ignores these quietly
+    return view

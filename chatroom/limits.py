@@ -121,14 +121,29 @@ class Admission:
                 del self.per_address[key]
 
     def _key(self, host: str | None) -> str | None:
-        """The unit a per-address cap counts: an IPv4 address or an IPv6 /64; None when exempt."""
+        """The unit a per-address cap counts; None when exempt (not an IP address, or loopback by default)."""
         if host is None:
             return None
-        address = ipaddress.ip_address(host.split("%")[0])
-        if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-            address = address.ipv4_mapped
-        if address.is_loopback and not self.limits.limit_loopback:
+        if not self.limits.limit_loopback and _ip(host).is_loopback:
             return None
-        if isinstance(address, ipaddress.IPv6Address):
-            return str(ipaddress.IPv6Network((address, 64), strict=False))
-        return str(address)
+        return address_key(host)
+
+
+def address_key(host: str) -> str:
+    """Who is behind an IP address, for counting: the address itself for IPv4, its /64 for IPv6.
+
+    One IPv6 subscriber usually holds a whole /64, so counting single addresses would let one person pass
+    for millions. Connection caps and login slow-downs count by this same key.
+    """
+    address = _ip(host)
+    if isinstance(address, ipaddress.IPv6Address):
+        return str(ipaddress.IPv6Network((address, 64), strict=False))
+    return str(address)
+
+
+def _ip(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
+    """The address a host string names, an IPv4-mapped IPv6 address as the IPv4 one it maps."""
+    address = ipaddress.ip_address(host.split("%")[0])
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return address.ipv4_mapped
+    return address

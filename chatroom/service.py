@@ -1,4 +1,4 @@
-"""The running server: TLS listeners in front of one ChatFactory, and a goodbye at shutdown."""
+"""The running server: TLS listeners in front of a ConnectionFactory, and a goodbye at shutdown."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from typing import Any
 
 from twisted.application.service import Service
 from twisted.internet.defer import Deferred, gatherResults, maybeDeferred
+from twisted.internet.error import CannotListenError
 from twisted.internet.interfaces import (
     IDelayedCall,
     IListeningPort,
@@ -19,7 +20,7 @@ from twisted.protocols.tls import TLSMemoryBIOFactory
 from twisted.python.failure import Failure
 from zope.interface import implementer
 
-from chatroom.protocol import ChatFactory, describe
+from chatroom.connection import ConnectionFactory, describe
 
 log = Logger(namespace="chatroom")
 
@@ -89,8 +90,12 @@ class CoalescingClock:
                     log.failure("while running a scheduled call")
 
 
-class ListenError(SystemExit):
-    """A listener could not start; twistd prints the message and exits 1, without a traceback."""
+class ListenError(Exception):
+    """A listener could not start, in a daemon: twistd hands the message to the waiting parent, which exits 1.
+
+    twistd reports only an Exception that way: a SystemExit raised after it daemonized left the parent
+    waiting for ever and the pidfile behind.
+    """
 
 
 class ChatService(Service):
@@ -98,13 +103,15 @@ class ChatService(Service):
 
     def __init__(
         self,
-        factory: ChatFactory,
+        factory: ConnectionFactory,
         tls: IOpenSSLServerConnectionCreator,
         endpoints: dict[str, IStreamServerEndpoint],
+        daemon: bool = False,
     ) -> None:
         self.factory = factory
         self.tls = tls
         self.endpoints = endpoints
+        self.daemon = daemon  # twistd forks before starting us: failures must reach its parent as Exceptions
         self.ports: list[IListeningPort] = []
 
     def privilegedStartService(self) -> None:
@@ -117,7 +124,13 @@ class ChatService(Service):
             (result,) = outcome
             if isinstance(result, Failure):
                 self._stop_ports()
-                raise ListenError(f"chatroom: cannot listen on {description}: {result.getErrorMessage()}")
+                error = result.value
+                reason = error.socketError.strerror if isinstance(error, CannotListenError) else str(error)
+                message = f"cannot listen on {description}: {reason}"
+                log.error("chatroom: {message}", message=message)
+                if self.daemon:
+                    raise ListenError(message)
+                raise SystemExit(f"chatroom: {message}")  # in the foreground: one line, exit status 1
             log.info("chatroom listening on {address} with TLS", address=describe(result.getHost()))
             self.ports.append(result)
 

@@ -16,9 +16,10 @@ from twisted.python import usage
 from chatroom import tls
 from chatroom.accounts import DEFAULT_FILE, AccountStore
 from chatroom.auth import Authenticator, AuthMode
-from chatroom.core import Chat, RoomLimits
+from chatroom.connection import ConnectionFactory
+from chatroom.core.chat import Chat, RoomLimits
 from chatroom.limits import ConnectionLimits
-from chatroom.protocol import ChatFactory
+from chatroom.line.dialect import LineDialect
 from chatroom.service import ChatService
 
 DEFAULT_LISTEN = "tcp:5050:backlog=1024"
@@ -187,8 +188,10 @@ def makeService(options: Options, reactor: IReactorCore | None = None) -> IServi
     _allow_open_files(limits.max_clients + 100)  # listeners, logs and connections being refused
     chat = Chat(RoomLimits(rooms_per_member=options["max-rooms"], members_per_room=options["room-size"]))
     auth = _authenticator(options, reactor)  # type: ignore[arg-type]
-    factory = ChatFactory(chat, reactor, limits, motd=options["motd"], auth=auth)  # type: ignore[arg-type]
-    return ChatService(factory, identity.options, endpoints)
+    factory = ConnectionFactory(chat, reactor, LineDialect, limits, options["motd"], auth)  # type: ignore[arg-type]
+    twistd = getattr(options, "parent", None)  # twistd's own options, when it runs us
+    daemon = twistd is not None and not twistd["nodaemon"]
+    return ChatService(factory, identity.options, endpoints, daemon)
 
 
 def _authenticator(options: Options, clock: IReactorTime) -> Authenticator | None:

@@ -18,12 +18,16 @@ from twisted.internet.task import Clock
 from twisted.internet.testing import StringTransport
 from twisted.protocols.basic import LineReceiver
 from twisted.python.failure import Failure
-from twisted.trial.unittest import TestCase
+from twisted.trial.unittest import SynchronousTestCase, TestCase
 
 from chatroom import tap
-from chatroom.core import Chat, Event, RoomLimits
+from chatroom.auth import Authenticator
+from chatroom.connection import ConnectionFactory
+from chatroom.core.chat import Chat, RoomLimits
+from chatroom.core.events import Event
+from chatroom.core.names import nick_key
 from chatroom.limits import ConnectionLimits
-from chatroom.protocol import ChatFactory
+from chatroom.line.dialect import LineDialect
 from chatroom.service import ChatService
 
 
@@ -45,10 +49,10 @@ class RecordingSession:
         return events
 
 
-class Connection:
+class MemoryClient:
     """One client's side of an in-memory connection: what it typed and what it was sent."""
 
-    def __init__(self, factory: ChatFactory, host: str = "127.0.0.1", port: int = 40000) -> None:
+    def __init__(self, factory: ConnectionFactory, host: str = "127.0.0.1", port: int = 40000) -> None:
         self.transport = StringTransport(peerAddress=IPv4Address("TCP", host, port))
         self.protocol = factory.buildProtocol(self.transport.getPeer())
         self.protocol.makeConnection(self.transport)
@@ -75,15 +79,20 @@ class MemoryServer:
     """A chat server on in-memory transports and a fake clock."""
 
     def __init__(
-        self, limits: ConnectionLimits = ConnectionLimits(), rooms: RoomLimits = RoomLimits(), motd: str = ""
+        self,
+        limits: ConnectionLimits = ConnectionLimits(),
+        rooms: RoomLimits = RoomLimits(),
+        motd: str = "",
+        auth: Authenticator | None = None,
     ) -> None:
         self.clock = Clock()
-        self.factory = ChatFactory(Chat(rooms), self.clock, limits, motd=motd)
-        self.connections: list[Connection] = []
+        self.factory = ConnectionFactory(Chat(rooms), self.clock, LineDialect, limits, motd, auth)
+        self.chat = self.factory.chat
+        self.connections: list[MemoryClient] = []
 
-    def connect(self, nick: str | None = None, room: str | None = None, host: str = "127.0.0.1") -> Connection:
+    def connect(self, nick: str | None = None, room: str | None = None, host: str = "127.0.0.1") -> MemoryClient:
         """A client, registered and in a room if asked; everyone's output starts afresh after it arrives."""
-        connection = Connection(self.factory, host, 40000 + len(self.connections))
+        connection = MemoryClient(self.factory, host, 40000 + len(self.connections))
         self.connections.append(connection)
         if nick:
             connection.type(f"/nick {nick}")
@@ -92,6 +101,22 @@ class MemoryServer:
         for each in self.connections:
             each.read()
         return connection
+
+
+def assert_consistent(test: TestCase | SynchronousTestCase, factory: ConnectionFactory) -> None:
+    """The chat holds exactly the members of the open connections: no ghost, no squatter, no lost slot."""
+    chat = factory.chat
+    members = {connection.member for connection in factory.connections if connection.member is not None}
+    test.assertEqual(set(chat.nicks.values()), members, "every nickname belongs to a live connection's member")
+    for key, member in chat.nicks.items():
+        test.assertTrue(member.present)
+        test.assertEqual(key, nick_key(member.nick))
+    for key, room in chat.rooms.items():
+        test.assertTrue(room.members, f"{room.name} is empty but still listed")
+        for member in room.members:
+            test.assertIn(member, members, f"a ghost is in {room.name}")
+            test.assertIs(member.rooms[key], room)
+    test.assertEqual(factory.admission.total, len(factory.connections), "admission counts the open connections")
 
 
 class LineClient(LineReceiver):

@@ -10,13 +10,14 @@ from unittest import mock
 from twisted.internet.task import Clock
 from twisted.trial.unittest import SynchronousTestCase
 
-from chatroom.accounts import AccountStore
+from chatroom.accounts import AccountStore, decoy_hash
 from chatroom.auth import Backoff
-from chatroom.core import ChatError
+from chatroom.core.errors import ChatError
 from tests.helpers import ServerTestCase
 
 ACCOUNTS = [sys.executable, "-m", "chatroom.accounts"]
 CLIENT = [sys.executable, "-m", "chatroom.client"]
+DECOY = decoy_hash()
 
 
 class StoreTests(SynchronousTestCase):
@@ -25,33 +26,33 @@ class StoreTests(SynchronousTestCase):
         self.store = AccountStore(self.path)
 
     def test_passwords_are_checked_never_stored(self) -> None:
-        self.store.set("Alice", "correct horse")
-        self.assertEqual(self.store.verify("alice", "correct horse"), "Alice", "names match without case")
-        self.assertIsNone(self.store.verify("alice", "wrong horse"))
-        self.assertIsNone(self.store.verify("nobody", "correct horse"))
+        self.store.add("Alice", "correct horse")
+        self.assertEqual(self.store.verify("alice", "correct horse", DECOY), "Alice", "names match without case")
+        self.assertIsNone(self.store.verify("alice", "wrong horse", DECOY))
+        self.assertIsNone(self.store.verify("nobody", "correct horse", DECOY))
         self.assertNotIn("correct horse", self.path.read_text())
         self.assertEqual(os.stat(self.path).st_mode & 0o777, 0o600)
 
     def test_bad_names_and_short_passwords(self) -> None:
-        self.assertEqual(self.assertRaises(ChatError, self.store.set, "9lives", "long enough").code, "BAD_NICK")
-        self.assertEqual(self.assertRaises(ChatError, self.store.set, "bob", "short").code, "WEAK_PASSWORD")
+        self.assertEqual(self.assertRaises(ChatError, self.store.add, "9lives", "long enough").code, "BAD_NICK")
+        self.assertEqual(self.assertRaises(ChatError, self.store.add, "bob", "short").code, "WEAK_PASSWORD")
 
     def test_changes_on_disk_are_picked_up(self) -> None:
-        self.store.set("alice", "first password")
+        self.store.add("alice", "first password")
         self.assertEqual(self.store.names(), ["alice"])
         other = AccountStore(self.path)  # another process, as `python -m chatroom.accounts` is
-        other.set("bob", "second password")
+        other.add("bob", "second password")
         other.remove("alice")
         self.assertEqual(self.store.names(), ["bob"])
-        self.assertEqual(self.store.verify("bob", "second password"), "bob")
+        self.assertEqual(self.store.verify("bob", "second password", DECOY), "bob")
 
     def test_a_crash_before_the_rename_leaves_the_old_file(self) -> None:
-        self.store.set("alice", "first password")
+        self.store.add("alice", "first password")
         before = self.path.read_bytes()
         with mock.patch("os.replace", side_effect=OSError("power cut")):
-            self.assertRaises(OSError, self.store.set, "bob", "second password")
+            self.assertRaises(OSError, self.store.add, "bob", "second password")
         self.assertEqual(self.path.read_bytes(), before)
-        self.assertEqual(os.listdir(self.path.parent), [self.path.name], "no temporary file is left behind")
+        self.assertEqual(sorted(self.path.parent.glob("*.tmp-*")), [], "no temporary file is left behind")
         self.assertEqual(AccountStore(self.path).names(), ["alice"])
 
 
@@ -90,7 +91,7 @@ class CommandLineTests(ServerTestCase):
         code, output = await self.accounts("passwd", "alice", stdin="new secret\nnew typo\n")
         self.assertEqual((code, output), (1, "chatroom.accounts: the two passwords differ; nothing was changed\n"))
         self.assertEqual((await self.accounts("passwd", "alice", stdin="new secret\nnew secret\n"))[0], 0)
-        self.assertEqual(AccountStore(self.file).verify("alice", "new secret"), "alice")
+        self.assertEqual(AccountStore(self.file).verify("alice", "new secret", DECOY), "alice")
         self.assertEqual(await self.accounts("list"), (0, "alice\n"))
         self.assertEqual(await self.accounts("remove", "alice"), (0, "removed alice\n"))
         self.assertEqual(await self.accounts("remove", "alice"), (1, "chatroom.accounts: there is no account alice\n"))
@@ -99,7 +100,7 @@ class CommandLineTests(ServerTestCase):
 class LoginTests(ServerTestCase):
     def setUp(self) -> None:
         self.file = Path(self.mktemp()).resolve()
-        AccountStore(self.file).set("alice", "correct horse")
+        AccountStore(self.file).add("alice", "correct horse")
 
     async def test_registered_nickname_needs_its_password(self) -> None:
         self.start_server("--accounts", str(self.file))  # optional: the default when the file exists

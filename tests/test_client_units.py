@@ -9,7 +9,7 @@ from twisted.trial.unittest import SynchronousTestCase
 from chatroom.client.console import LineEditor
 from chatroom.client.render import Renderer
 from chatroom.client.session import Client, ServerProtocol
-from chatroom.wire import parse
+from chatroom.line.wire import parse
 
 
 class RenderTests(SynchronousTestCase):

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from twisted.trial.unittest import SynchronousTestCase
 
-from chatroom.core import (
-    Chat,
-    ChatError,
+from chatroom.core.chat import Chat, Member
+from chatroom.core.errors import ChatError, Departed
+from chatroom.core.events import (
     Joined,
-    Member,
     Message,
     Names,
     NickChanged,
@@ -17,8 +16,8 @@ from chatroom.core import (
     Quit,
     RoomList,
     Topic,
-    room_name,
 )
+from chatroom.core.names import room_name
 from tests.helpers import RecordingSession
 
 
@@ -27,13 +26,11 @@ class ChatTests(SynchronousTestCase):
         self.chat = Chat()
         self.sessions: list[RecordingSession] = []
 
-    def member(self, nick: str | None = None, *rooms: str) -> tuple[Member, RecordingSession]:
+    def member(self, nick: str, *rooms: str) -> tuple[Member, RecordingSession]:
         """A member in these rooms; every session's record starts afresh after it arrives."""
         session = RecordingSession()
         self.sessions.append(session)
-        member = self.chat.connect(session)
-        if nick is not None:
-            self.chat.set_nick(member, nick)
+        member = self.chat.register(session, nick, None, "192.0.2.1")
         for room in rooms:
             self.chat.join(member, room)
         for recorded in self.sessions:
@@ -62,18 +59,14 @@ class ChatTests(SynchronousTestCase):
 
     def test_nicknames_unique_without_case(self) -> None:
         self.member("Alice")
-        bob, _ = self.member()
-        error = self.refused("NICK_TAKEN", self.chat.set_nick, bob, "alice")
+        session = RecordingSession()
+        error = self.refused("NICK_TAKEN", self.chat.register, session, "alice", None, "192.0.2.2")
         self.assertIn("taken", error.message)
         for bad in ["", "1abc", "a b", "x" * 21, "a:b", "#room"]:
-            self.refused("BAD_NICK", self.chat.set_nick, bob, bad)
-        self.chat.set_nick(bob, "bob")
-        self.assertEqual(bob.nick, "bob")
-
-    def test_nothing_before_a_nickname(self) -> None:
-        anonymous, _ = self.member()
-        self.refused("NO_NICK", self.chat.join, anonymous, "5")
-        self.refused("NO_NICK", self.chat.room_list, anonymous)
+            self.refused("BAD_NICK", self.chat.register, session, bad, None, "192.0.2.2")
+        bob = self.chat.register(session, "bob", "bob", "192.0.2.2")
+        self.assertEqual((bob.nick, bob.account, bob.address), ("bob", "bob", "192.0.2.2"))
+        self.refused("NICK_TAKEN", self.chat.rename, bob, "ALICE")
 
     def test_join_tells_the_room_and_shows_topic_and_names(self) -> None:
         alice, alice_session = self.member("alice", "5")
@@ -130,18 +123,15 @@ class ChatTests(SynchronousTestCase):
         self.chat.quit(alice, "connection lost")
         self.assertEqual(bob_session.take(), [Quit("alice", "connection lost")])
         self.assertEqual(carol_session.take(), [])
-        newcomer, _ = self.member()
-        self.chat.set_nick(newcomer, "alice")  # the nickname is free again
-        self.chat.quit(alice, "again")  # a second quit (connection lost after /quit) is harmless
-        self.assertEqual(bob_session.take(), [])
+        self.member("alice")  # the nickname is free again
 
     def test_nick_change_heard_once_by_each_peer(self) -> None:
         alice, alice_session = self.member("alice", "5", "6")
         _, bob_session = self.member("bob", "5", "6")
-        self.chat.set_nick(alice, "Alicia")
+        self.chat.rename(alice, "Alicia")
         self.assertEqual(bob_session.take(), [NickChanged("alice", "Alicia")])
         self.assertEqual(alice_session.take(), [NickChanged("alice", "Alicia")])
-        self.chat.set_nick(alice, "ALICIA")  # a change of case only is allowed
+        self.chat.rename(alice, "ALICIA")  # a change of case only is allowed
         self.assertEqual(alice.nick, "ALICIA")
 
     def test_private_messages(self) -> None:
@@ -174,6 +164,38 @@ class ChatTests(SynchronousTestCase):
         _, bob_session = self.member("bob", "5")
         self.chat.close("server shutting down")
         self.assertEqual((alice_session.closed, bob_session.closed), ("server shutting down",) * 2)
-        self.chat.quit(alice, "connection lost")
         self.assertEqual(bob_session.take(), [], "nobody hears the others go at shutdown")
-        self.assertEqual(self.chat.rooms, {})
+        self.assertEqual((self.chat.rooms, self.chat.nicks), ({}, {}))
+        self.assertRaises(Departed, self.chat.quit, alice, "connection lost")
+
+    def test_nothing_is_done_for_a_member_who_left(self) -> None:
+        """A late callback (a login verdict, a timer) must not bring a ghost back: the core refuses, loudly."""
+        alice, _ = self.member("alice", "5")
+        _, bob_session = self.member("bob", "5")
+        self.chat.quit(alice, "bye")
+        bob_session.take()
+        for call, *args in [
+            (self.chat.rename, alice, "w"),
+            (self.chat.join, alice, "lobby"),
+            (self.chat.say, alice, "5", "boo"),
+            (self.chat.private, alice, "bob", "boo"),
+            (self.chat.set_topic, alice, "5", "boo"),
+            (self.chat.part, alice, "5"),
+            (self.chat.who, alice, "5"),
+            (self.chat.room_list, alice),
+            (self.chat.quit, alice, "again"),
+        ]:
+            self.assertRaises(Departed, call, *args)
+        self.assertEqual(bob_session.take(), [], "nobody heard anything from the ghost")
+        self.assertEqual(list(self.chat.nicks), ["bob"])
+        self.assertEqual(self.chat.who(self.chat.nicks["bob"], "5"), Names("#5", ("bob",)))
+
+    def test_a_nickname_freed_and_retaken_belongs_to_its_new_owner(self) -> None:
+        """The attack: quit, someone takes the nickname, the departed member renames: the new owner keeps it."""
+        old, _ = self.member("w")
+        self.chat.quit(old, "bye")
+        new, _ = self.member("w", "5")
+        self.assertRaises(Departed, self.chat.rename, old, "x")
+        self.assertIs(self.chat.nicks["w"], new)
+        self.chat.rename(new, "w2")
+        self.assertEqual(list(self.chat.nicks), ["w2"])

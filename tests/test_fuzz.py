@@ -10,9 +10,9 @@ from twisted.logger import ILogObserver, LogEvent, LogLevel, globalLogPublisher
 from twisted.trial.unittest import SynchronousTestCase
 from zope.interface import provider
 
+from chatroom.connection import Connection
 from chatroom.limits import ConnectionLimits
-from chatroom.protocol import ChatProtocol
-from tests.helpers import MemoryServer, ServerTestCase
+from tests.helpers import MemoryServer, ServerTestCase, assert_consistent
 
 COMMANDS = ["/nick", "/join", "/part", "/leave", "/rooms", "/who", "/msg", "/me", "/topic", "/ping", "/pong", "/help"]
 ODDITIES = ["/", "//", "/NICK", "/Join", "/bogus", "/quit\x00", " /join"]
@@ -90,14 +90,14 @@ class FuzzOverTLSTests(ServerTestCase):
             self.assertLessEqual(len(connection._buffer), factory.limits.max_line)  # LineReceiver's partial line
             self.assertEqual(len(connection.queue), 0)
         self.assertLessEqual(len(factory.chat.rooms), 4 * 20)
-        self.assertEqual(len(factory.chat.nicks), len([m for m in factory.chat.members if m.nick]))
+        assert_consistent(self, factory)
 
 
 class UnboundedLineTests(SynchronousTestCase):
     def test_an_endless_line_is_never_buffered(self) -> None:
         server = MemoryServer(ConnectionLimits(max_line=4096))
         client = server.connect("endless", "5")
-        assert isinstance(client.protocol, ChatProtocol)
+        assert isinstance(client.protocol, Connection)
         chunk = "ü".encode() * 32 * 1024  # 64 KiB
         for _ in range(256):  # 16 MiB with no end of line
             client.send(chunk)

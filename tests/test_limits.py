@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from twisted.trial.unittest import SynchronousTestCase
 
-from chatroom.core import RoomLimits
+from chatroom.connection import Connection, Refusal
+from chatroom.core.chat import RoomLimits
 from chatroom.limits import Admission, ConnectionLimits, TokenBucket
-from chatroom.protocol import ChatProtocol, Refusal
-from tests.helpers import Connection, MemoryServer, ServerTestCase
+from tests.helpers import MemoryClient, MemoryServer, ServerTestCase
 
 GENEROUS_FLOOD = {"flood_burst": 10_000, "flood_rate": 10_000.0}
 
@@ -103,7 +103,7 @@ class SendQueueTests(SynchronousTestCase):
         stalled = server.connect("stalled", "5")
         talker = server.connect("talker", "5")
         listener = server.connect("listener", "5")
-        assert isinstance(stalled.protocol, ChatProtocol)
+        assert isinstance(stalled.protocol, Connection)
         stalled.protocol.queue.pauseProducing()  # what the transport does once its buffer passes 64 KiB
         for n in range(20):
             talker.type(f"message {n} " + "x" * 100)
@@ -118,7 +118,7 @@ class SendQueueTests(SynchronousTestCase):
         server = MemoryServer(ConnectionLimits(send_queue=100_000, **GENEROUS_FLOOD))
         slow = server.connect("slow", "5")
         talker = server.connect("talker", "5")
-        assert isinstance(slow.protocol, ChatProtocol)
+        assert isinstance(slow.protocol, Connection)
         slow.protocol.queue.pauseProducing()
         talker.type(*(f"message {n}" for n in range(50)))
         self.assertEqual(slow.read(), [])
@@ -131,21 +131,21 @@ class AdmissionTests(SynchronousTestCase):
         server = MemoryServer(ConnectionLimits(max_per_address=2))
         first = server.connect(host="192.0.2.7")
         server.connect(host="192.0.2.7")
-        refused = Connection(server.factory, host="192.0.2.7")
+        refused = MemoryClient(server.factory, host="192.0.2.7")
         self.assertIsInstance(refused.protocol, Refusal)
         self.assertEqual(refused.read(), ["BYE :too many connections from 192.0.2.7"])
         self.assertTrue(refused.transport.disconnecting)
-        self.assertIsInstance(server.connect(host="192.0.2.8").protocol, ChatProtocol)
+        self.assertIsInstance(server.connect(host="192.0.2.8").protocol, Connection)
         for _ in range(5):
-            self.assertIsInstance(server.connect().protocol, ChatProtocol, "loopback is exempt by default")
+            self.assertIsInstance(server.connect().protocol, Connection, "loopback is exempt by default")
         first.lose()
-        self.assertIsInstance(server.connect(host="192.0.2.7").protocol, ChatProtocol, "a freed place is reused")
+        self.assertIsInstance(server.connect(host="192.0.2.7").protocol, Connection, "a freed place is reused")
 
     def test_total_cap(self) -> None:
         server = MemoryServer(ConnectionLimits(max_clients=3))
         for _ in range(3):
             server.connect()
-        refused = Connection(server.factory)
+        refused = MemoryClient(server.factory)
         self.assertEqual(refused.read(), ["BYE :server full: too many connections"])
 
     def test_addresses_counted_per_ipv6_slash_64(self) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from twisted.trial.unittest import SynchronousTestCase
 
 from chatroom.limits import ConnectionLimits
-from tests.helpers import Connection, MemoryServer
+from tests.helpers import MemoryClient, MemoryServer
 
 
 class ProtocolTests(SynchronousTestCase):
@@ -16,7 +16,7 @@ class ProtocolTests(SynchronousTestCase):
         self.connect = self.server.connect
 
     def test_greeting_and_registration(self) -> None:
-        connection = Connection(self.factory)
+        connection = MemoryClient(self.factory)
         self.assertEqual(connection.read(), ["HELLO chatroom 1 :Welcome to chatroom. Choose a nickname: /nick NAME"])
         self.assertEqual(
             connection.type("/nick alice"),

@@ -23,8 +23,8 @@ from zope.interface import implementer
 from chatroom.client.console import Console
 from chatroom.client.render import Renderer
 from chatroom.client.trust import TrustOnFirstUse, Verdict
+from chatroom.line.wire import Line, parse
 from chatroom.tls import fingerprint
-from chatroom.wire import Line, parse
 
 QUIT_GRACE = 3.0  # seconds to wait for the server's goodbye after /quit
 

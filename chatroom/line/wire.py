@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from typing import NamedTuple
 
-from chatroom.core import (
+from chatroom.core.events import (
     Event,
     Joined,
     Message,

@@ -9,13 +9,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from chatroom.core import ChatError
-from chatroom.wire import line
+from chatroom.core.errors import ChatError
+from chatroom.line.wire import line
 
 if TYPE_CHECKING:
-    from chatroom.protocol import ChatProtocol
+    from chatroom.line.dialect import LineDialect
 
-Handler = Callable[["ChatProtocol", str], None]
+Handler = Callable[["LineDialect", str], None]
 
 
 @dataclass(frozen=True)
@@ -25,6 +25,7 @@ class Command:
     summary: str
     handler: Handler
     aliases: tuple[str, ...]
+    verbatim: bool  # the argument is taken as typed, spaces included (a password)
 
     def usage_error(self) -> ChatError:
         return ChatError("USAGE", f"usage: /{self.name} {self.usage}".rstrip())
@@ -33,9 +34,11 @@ class Command:
 COMMANDS: dict[str, Command] = {}  # every name and alias -> its command
 
 
-def command(name: str, usage: str, summary: str, aliases: tuple[str, ...] = ()) -> Callable[[Handler], Handler]:
+def command(
+    name: str, usage: str, summary: str, aliases: tuple[str, ...] = (), verbatim: bool = False
+) -> Callable[[Handler], Handler]:
     def register(handler: Handler) -> Handler:
-        entry = Command(name, usage, summary, handler, aliases)
+        entry = Command(name, usage, summary, handler, aliases, verbatim)
         for key in (name, *aliases):
             COMMANDS[key] = entry
         return handler
@@ -43,7 +46,7 @@ def command(name: str, usage: str, summary: str, aliases: tuple[str, ...] = ()) 
     return register
 
 
-def run(session: ChatProtocol, text: str) -> None:
+def run(session: LineDialect, text: str) -> None:
     """Handle one line a person typed: a command, or text for the current room."""
     if not text.startswith("/") or text.startswith("//"):
         session.chat.say(session.member, session.current_room(), text.removeprefix("/"))
@@ -52,7 +55,7 @@ def run(session: ChatProtocol, text: str) -> None:
     entry = COMMANDS.get(name.lower())
     if entry is None:
         raise ChatError("UNKNOWN_COMMAND", f"unknown command /{name}; /help lists the commands")
-    entry.handler(session, arg.strip())
+    entry.handler(session, arg if entry.verbatim else arg.strip())
 
 
 def _one_word(arg: str, name: str) -> str:
@@ -62,38 +65,25 @@ def _one_word(arg: str, name: str) -> str:
 
 
 @command("nick", "NAME", "choose or change your nickname")
-def _nick(session: ChatProtocol, arg: str) -> None:
-    nick = _one_word(arg, "nick")
-    session.pending_login = None  # a new /nick replaces any login not completed
-    session.chat.check_nick(session.member, nick)
-    auth = session.factory.auth
-    if auth is not None and auth.needs_password(nick):
-        session.pending_login = nick
-        text = f"{nick} needs a password: log in with /pass PASSWORD, or choose another nickname"
-        session.write(line("AUTH", nick, text=text))
-        return
-    session.take_nick(nick)
+def _nick(session: LineDialect, arg: str) -> None:
+    session.choose_nick(_one_word(arg, "nick"))
 
 
-@command("pass", "PASSWORD", "log in to the registered nickname you asked for with /nick")
-def _pass(session: ChatProtocol, arg: str) -> None:
+@command("pass", "PASSWORD", "log in to the registered nickname you asked for with /nick", verbatim=True)
+def _pass(session: LineDialect, arg: str) -> None:
     if not arg:
         raise COMMANDS["pass"].usage_error()
     session.log_in(arg)
 
 
 @command("join", "ROOM", "join a room by name or number (5 and #5 are the same room), or switch to one you are in")
-def _join(session: ChatProtocol, arg: str) -> None:
-    before = len(session.member.rooms)
+def _join(session: LineDialect, arg: str) -> None:
     room = session.chat.join(session.member, _one_word(arg, "join"))
-    if len(session.member.rooms) > before:
-        session.joined(room.name)
-    else:
-        session.set_current(room.name)
+    session.set_current(room.name)
 
 
 @command("part", "[ROOM [REASON]]", "leave a room, the current one unless named", aliases=("leave",))
-def _part(session: ChatProtocol, arg: str) -> None:
+def _part(session: LineDialect, arg: str) -> None:
     name, _, reason = arg.partition(" ")
     room = session.chat.part(session.member, name or session.current_room(), reason.strip())
     if session.current == room.name:
@@ -102,17 +92,17 @@ def _part(session: ChatProtocol, arg: str) -> None:
 
 
 @command("rooms", "", "list the rooms and how many people are in each")
-def _rooms(session: ChatProtocol, arg: str) -> None:
+def _rooms(session: LineDialect, arg: str) -> None:
     session.deliver(session.chat.room_list(session.member))
 
 
 @command("who", "[ROOM]", "list who is in a room, the current one unless named")
-def _who(session: ChatProtocol, arg: str) -> None:
+def _who(session: LineDialect, arg: str) -> None:
     session.deliver(session.chat.who(session.member, arg or session.current_room()))
 
 
 @command("msg", "NICK TEXT", "send a private message")
-def _msg(session: ChatProtocol, arg: str) -> None:
+def _msg(session: LineDialect, arg: str) -> None:
     nick, _, text = arg.partition(" ")
     if not text.strip():
         raise COMMANDS["msg"].usage_error()
@@ -120,14 +110,14 @@ def _msg(session: ChatProtocol, arg: str) -> None:
 
 
 @command("me", "ACTION", "describe what you are doing, in the current room")
-def _me(session: ChatProtocol, arg: str) -> None:
+def _me(session: LineDialect, arg: str) -> None:
     if not arg:
         raise COMMANDS["me"].usage_error()
     session.chat.say(session.member, session.current_room(), arg, action=True)
 
 
 @command("topic", "[TEXT]", "show the current room's topic, or set it")
-def _topic(session: ChatProtocol, arg: str) -> None:
+def _topic(session: LineDialect, arg: str) -> None:
     if arg:
         session.chat.set_topic(session.member, session.current_room(), arg)
     else:
@@ -135,22 +125,22 @@ def _topic(session: ChatProtocol, arg: str) -> None:
 
 
 @command("quit", "[REASON]", "leave the chat")
-def _quit(session: ChatProtocol, arg: str) -> None:
+def _quit(session: LineDialect, arg: str) -> None:
     session.quit(arg or "quit")
 
 
 @command("ping", "[TOKEN]", "check that the server answers; it replies PONG with the token")
-def _ping(session: ChatProtocol, arg: str) -> None:
+def _ping(session: LineDialect, arg: str) -> None:
     session.write(line("PONG", text=arg))
 
 
 @command("pong", "[TOKEN]", "answer the server's PING (clients do it for you); any line shows you are there")
-def _pong(session: ChatProtocol, arg: str) -> None:
+def _pong(session: LineDialect, arg: str) -> None:
     """Nothing to do: receiving the line already reset the idle timer."""
 
 
 @command("help", "", "list the commands")
-def _help(session: ChatProtocol, arg: str) -> None:
+def _help(session: LineDialect, arg: str) -> None:
     session.write(line("HELP", text="Plain text goes to your current room; start it with // to send a leading /."))
     for entry in dict.fromkeys(COMMANDS.values()):
         names = " or ".join(f"/{name}" for name in (entry.name, *entry.aliases))

@@ -1,0 +1,401 @@
+"""The connection layer: one client's socket, whatever language it speaks.
+
+The path of a line: TLS (chatroom.service) -> `Connection` (framing, flood control, timeouts, output queue,
+closing) -> a `Dialect` (chatroom.line today, IRC next) that parses it into calls on chatroom.core -> the
+core delivers events back through `Connection.deliver`, which the dialect renders into bytes.
+
+A connection owns its member's life. From the moment it decides to close (a quit, a timeout, a send queue
+overflow, shutdown), nothing the client sends is executed, the work it was waiting for (a login) is
+cancelled, and no timer fires for it: no callback can act on the chat on its behalf. Tearing it down always
+releases what it held (admission slot, nickname, rooms), even if something on the way fails.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Coroutine
+from typing import Any, Protocol
+
+from twisted.internet.address import IPv4Address, IPv6Address
+from twisted.internet.defer import CancelledError, Deferred, succeed
+from twisted.internet.interfaces import IAddress, IDelayedCall, IReactorTime, ITransport
+from twisted.internet.protocol import Protocol as TwistedProtocol
+from twisted.internet.protocol import ServerFactory, connectionDone
+from twisted.logger import Logger
+from twisted.protocols.basic import LineReceiver
+from twisted.protocols.policies import TimeoutMixin
+from twisted.python.failure import Failure
+
+from chatroom.auth import Authenticator
+from chatroom.core.chat import Chat, Member
+from chatroom.core.errors import ChatError
+from chatroom.core.events import Event
+from chatroom.limits import Admission, ConnectionLimits, SendQueue, TokenBucket, address_key
+from chatroom.registration import Registrar
+
+CLOSE_GRACE = 5.0  # seconds a closing peer has to answer TLS's close_notify
+REFUSAL_REPORT = 10.0  # seconds between two log lines counting one connection's refused lines
+WAITING_LINES = 32  # lines kept while a login is checked; past them, reading stops until it is done
+
+log = Logger(namespace="chatroom")
+
+
+class Dialect(Protocol):
+    """A front end's language: parses complete, decoded lines into calls on the core, and renders replies.
+
+    It knows nothing of sockets, flood control or timeouts: the connection does all that, the same way for
+    every dialect. Long operations (a login) go through `Connection.wait_for`.
+    """
+
+    def __init__(self, connection: Connection) -> None: ...
+
+    def greet(self) -> None:
+        """The connection is open: say hello."""
+
+    def line_received(self, line: str) -> None:
+        """One line, without its line ending; raise ChatError to refuse it."""
+
+    def render(self, event: Event) -> bytes:
+        """An event of the core as this dialect's bytes."""
+
+    @staticmethod
+    def refusal(code: str, message: str) -> bytes:
+        """The answer to a refused line."""
+
+    @staticmethod
+    def ping(token: str) -> bytes:
+        """Asks a silent client to show it is still there."""
+
+    @staticmethod
+    def goodbye(reason: str) -> bytes:
+        """The last line before the server closes a connection (also to one refused at the door)."""
+
+
+def close_politely(transport: ITransport, clock: IReactorTime) -> IDelayedCall:
+    """Close with a TLS close_notify, but cut off a peer that never answers it: it would pin the connection."""
+    transport.loseConnection()
+    return clock.callLater(CLOSE_GRACE, transport.abortConnection)
+
+
+class Connection(LineReceiver, TimeoutMixin):
+    """One client's connection: the bytes-level policy every front end shares, and the member's owner."""
+
+    delimiter = b"\n"
+    factory: ConnectionFactory
+    host: str | None = None  # the IP address Admission counted this connection under, if any
+
+    def connectionMade(self) -> None:
+        limits = self.factory.limits
+        self.limits = limits
+        self.MAX_LENGTH = limits.max_line + 1  # the limit counts content: a CR before the LF is not counted
+        self.clock = self.factory.clock
+        self.callLater = self.clock.callLater  # TimeoutMixin's timer runs on the factory's clock
+        self.peer = describe(self.transport.getPeer())
+        self.address = address_key(self.host) if self.host else self.peer  # what login slow-downs count by
+        self.member: Member | None = None  # set by registration, None again once it has left the chat
+        self._left_as = "-"  # its last nickname, for the log
+        self.closing = False
+        self._ended_by = "connection lost"  # for the log: never text the person typed
+        self._quit_reason = "connection lost"  # for the others in their rooms
+        self._discarding = False  # inside a line that was too long
+        self._overflow = b""  # what followed a too-long line in the same read
+        self._pinged = False
+        self._holds = 0  # reasons not to read this client now: flood control, too many lines waiting
+        self._work: Deferred[None] | None = None  # what the client waits for (a login), cancelled at close
+        self._waiting: list[bytes] = []  # lines read meanwhile, executed once it is done
+        self._waiting_held = False
+        self._resume: IDelayedCall | None = None  # when flood control reads again
+        self._deadline: IDelayedCall | None = None  # when a polite close gives up
+        self._refused: Counter[str] = Counter()  # refused lines not yet logged, by code
+        self._next_report = 0.0
+        self._bucket = TokenBucket(limits.flood_burst, limits.flood_rate, self.clock.seconds())
+        self.queue = SendQueue(self.transport, limits.send_queue, self._too_slow)
+        self.transport.registerProducer(self.queue, True)
+        # Lines are small and should leave at once: with Nagle's algorithm (Twisted's default) and delayed ACKs
+        # they waited, measured p99 128 -> 14 ms in the steady benchmark (docs/performance.md). TLS hands the
+        # call to its TCP transport; a UNIX socket has no such option.
+        no_delay = getattr(self.transport, "setTcpNoDelay", None)
+        if no_delay is not None:
+            no_delay(True)
+        self.factory.connections.add(self)  # logged once registered or gone: one line less per connection
+        self.setTimeout(limits.registration_timeout)
+        self.dialect = self.factory.dialect(self)
+        self.dialect.greet()
+
+    def connectionLost(self, reason: Failure = connectionDone) -> None:
+        try:
+            self._stop_acting()
+            if self._deadline is not None and self._deadline.active():
+                self._deadline.cancel()
+            self._leave_chat(self._quit_reason)
+        finally:
+            self._report_refusals()
+            log.info("{peer} ({nick}) disconnected: {why}", peer=self.peer, nick=self._left_as, why=self._ended_by)
+            self.factory.forget(self)
+
+    # Reading: complete lines only, each spending a flood token
+
+    def dataReceived(self, data: bytes) -> None:
+        """Split lines as LineReceiver does, but survive a line that is too long, and ignore a closing client.
+
+        LineReceiver hands a too-long line and everything after it to `lineLengthExceeded`; we refuse that one
+        line, skip to its end, and go on with the lines that follow it.
+        """
+        while not self.closing:
+            if self._discarding:
+                _, newline, data = data.partition(self.delimiter)
+                if not newline:
+                    return
+                self._discarding = False
+            super().dataReceived(data)
+            data, self._overflow = self._overflow, b""
+            if not data:
+                return
+
+    def lineLengthExceeded(self, line: bytes) -> None:
+        _, newline, self._overflow = line.partition(self.delimiter)
+        self._discarding = not newline
+        self._spend_token()  # a refused line costs what any line costs, or refusing would be the cheap flood
+        self.refuse("TOO_LONG", f"line longer than {self.limits.max_line} bytes; it was ignored")
+
+    def lineReceived(self, line: bytes) -> None:
+        if self.closing:
+            return
+        if self.member is not None:  # the registration timeout is absolute; idleness ends with any whole line
+            self._pinged = False
+            self.resetTimeout()
+        self._spend_token()
+        if self._work is None:
+            self._execute(line)
+            return
+        self._waiting.append(line)
+        if len(self._waiting) >= WAITING_LINES and not self._waiting_held:
+            self._waiting_held = True
+            self._hold()
+
+    def _execute(self, line: bytes) -> None:
+        content = line.removesuffix(b"\r")
+        try:
+            if len(content) > self.limits.max_line:
+                raise ChatError("TOO_LONG", f"line longer than {self.limits.max_line} bytes; it was ignored")
+            self.dialect.line_received(content.decode("utf-8"))
+        except UnicodeDecodeError:
+            self.refuse("BAD_UTF8", "the line is not valid UTF-8; it was ignored")
+        except ChatError as refusal:
+            self.refuse(refusal.code, refusal.message)
+
+    def _spend_token(self) -> None:
+        wait = self._bucket.take(self.clock.seconds())
+        if wait:
+            # Flood control: stop reading this client (its lines wait in the kernel) until its bucket refills.
+            self._hold()
+            self._resume = self.clock.callLater(wait, self._release)
+
+    def _hold(self) -> None:
+        """Stop reading this client until a matching _release: its lines are handled later, in order."""
+        self._holds += 1
+        if self._holds == 1:
+            self.pauseProducing()
+
+    def _release(self) -> None:
+        self._holds -= 1
+        if self._holds == 0 and not self.closing:
+            self.resumeProducing()
+
+    # What dialects use
+
+    def write(self, data: bytes) -> None:
+        self.queue.write(data)
+
+    def refuse(self, code: str, message: str) -> None:
+        """Answer a refused line; the log gets a count per connection, at most every REFUSAL_REPORT seconds."""
+        self.write(self.dialect.refusal(code, message))
+        self._refused[code] += 1
+        if self.clock.seconds() >= self._next_report:
+            self._report_refusals()
+
+    def wait_for(self, work: Coroutine[Any, Any, None]) -> None:
+        """Run `work` (a login): lines that arrive meanwhile are executed after it, in order.
+
+        The client is still read, so that a close is noticed, and closing cancels the work: whatever it awaited
+        then never acts for a connection that is leaving. A ChatError it raises is this client's refusal.
+        """
+        self._work = Deferred.fromCoroutine(work)
+        self._work.addErrback(self._work_failed).addBoth(self._work_done)
+
+    def registered(self, member: Member) -> None:
+        """Registration made this connection a member: from now on, silence is what times out."""
+        self.member = member
+        log.info("{peer} is now {nick}", peer=self.peer, nick=member.nick)
+        self.setTimeout(self.limits.idle_timeout)
+
+    def quit(self, reason: str, why: str = "quit") -> None:
+        """Leave the chat (everyone sharing a room hears `reason`), say goodbye and close. `why` is logged."""
+        self._leave_chat(reason)
+        self._close(reason, why)
+
+    # chatroom.core.events.Session
+
+    def deliver(self, event: Event) -> None:
+        self.queue.write(self.dialect.render(event))
+
+    def close(self, reason: str) -> None:
+        """The chat let the member go (shutdown); a connection without a member is told the same."""
+        if self.member is not None:
+            self._left_as, self.member = self.member.nick, None
+        self._close(reason, reason)
+
+    # Inside
+
+    def timeoutConnection(self) -> None:
+        if self.member is None:
+            self.quit("registration timeout: choose a nickname sooner", "registration timeout")
+        elif not self._pinged:
+            self._pinged = True
+            self.write(self.dialect.ping(str(int(self.clock.seconds()))))
+            self.setTimeout(self.limits.idle_timeout)
+        else:
+            self.quit("ping timeout", "ping timeout")
+
+    def _work_failed(self, failure: Failure) -> None:
+        if failure.check(CancelledError):
+            return  # the connection is closing: nobody is waiting for an answer
+        if failure.check(ChatError):
+            self.refuse(failure.value.code, failure.value.message)
+            return
+        log.failure("{peer}: a login failed", failure, peer=self.peer)
+        self.refuse("SERVER_ERROR", "the server could not do that; try again later")
+
+    def _work_done(self, _: None) -> None:
+        self._work = None
+        while self._waiting and self._work is None and not self.closing:
+            self._execute(self._waiting.pop(0))
+        if self._waiting_held and not self._waiting:
+            self._waiting_held = False
+            self._release()
+
+    def _leave_chat(self, reason: str) -> None:
+        member, self.member = self.member, None
+        if member is not None:
+            self._left_as = member.nick
+            self.factory.chat.quit(member, reason)
+
+    def _stop_acting(self) -> None:
+        """From now on nothing is executed for this client, and nothing scheduled for it happens."""
+        self.closing = True
+        self.setTimeout(None)
+        if self._resume is not None and self._resume.active():
+            self._resume.cancel()
+        self._waiting.clear()
+        if self._work is not None:
+            self._work.cancel()
+        if self._holds:  # read again, so that the peer's half of a TLS close is heard; nothing is executed
+            self._holds = 0
+            self.resumeProducing()
+
+    def _close(self, reason: str, why: str) -> None:
+        if self.closing:
+            return
+        self._stop_acting()
+        self._ended_by = why
+        self.queue.write(self.dialect.goodbye(reason))
+        self.queue.flush()
+        self.transport.unregisterProducer()  # TLS sends its close_notify only once no producer is registered
+        self._deadline = close_politely(self.transport, self.clock)
+
+    def _too_slow(self) -> None:
+        """The client stopped reading and its output passed the cap: drop it now, it would not read a goodbye.
+
+        This runs in the middle of a broadcast, so the member leaves the chat in connectionLost, which the
+        transport reports later, not now.
+        """
+        self._stop_acting()
+        self._ended_by = self._quit_reason = "send queue exceeded"
+        self.transport.abortConnection()
+
+    def _report_refusals(self) -> None:
+        if self._refused:
+            codes = ", ".join(f"{code} x{count}" for code, count in sorted(self._refused.items()))
+            log.info("{peer}: refused {codes}", peer=self.peer, codes=codes)
+            self._refused.clear()
+            self._next_report = self.clock.seconds() + REFUSAL_REPORT
+
+
+class Refusal(TwistedProtocol):
+    """Tells a connection over a limit why, in one line of its front end's language, and closes it."""
+
+    def __init__(self, goodbye: bytes, clock: IReactorTime) -> None:
+        self.goodbye = goodbye
+        self.clock = clock
+
+    def connectionMade(self) -> None:
+        self.transport.write(self.goodbye)
+        self._deadline = close_politely(self.transport, self.clock)
+
+    def connectionLost(self, reason: Failure = connectionDone) -> None:
+        if self._deadline.active():
+            self._deadline.cancel()
+
+
+class ConnectionFactory(ServerFactory):
+    """Admits connections and builds a Connection speaking `dialect` for each; says goodbye to all at shutdown."""
+
+    protocol = Connection
+    noisy = False  # connections are logged by Connection, without the factory's repr
+
+    def __init__(
+        self,
+        chat: Chat,
+        clock: IReactorTime,
+        dialect: type[Dialect],
+        limits: ConnectionLimits = ConnectionLimits(),
+        motd: str = "",
+        auth: Authenticator | None = None,
+    ) -> None:
+        self.chat = chat
+        self.clock = clock
+        self.dialect = dialect
+        self.limits = limits
+        self.registrar = Registrar(chat, auth)
+        self.motd = motd.splitlines()
+        self.admission = Admission(limits)
+        self.connections: set[Connection] = set()
+        self._emptied: list[Deferred[None]] = []
+
+    def buildProtocol(self, addr: IAddress) -> TwistedProtocol | None:
+        host = addr.host if isinstance(addr, IPv4Address | IPv6Address) else None
+        refusal = self.admission.admit(host)
+        if refusal is not None:
+            log.info("refused a connection from {peer}: {reason}", peer=describe(addr), reason=refusal)
+            return Refusal(self.dialect.goodbye(refusal), self.clock)
+        protocol = super().buildProtocol(addr)
+        assert isinstance(protocol, Connection)
+        protocol.host = host
+        return protocol
+
+    def forget(self, connection: Connection) -> None:
+        self.admission.release(connection.host)
+        self.connections.discard(connection)
+        if not self.connections:
+            emptied, self._emptied = self._emptied, []
+            for waiting in emptied:
+                waiting.callback(None)
+
+    def close(self, reason: str) -> Deferred[None]:
+        """Tell everyone `reason`, close every connection, and fire once all are gone."""
+        self.chat.close(reason)
+        for connection in list(self.connections):
+            connection.close(reason)  # those that had not registered yet
+        if not self.connections:
+            return succeed(None)
+        emptied: Deferred[None] = Deferred()
+        self._emptied.append(emptied)
+        return emptied
+
+
+def describe(address: IAddress) -> str:
+    if isinstance(address, IPv6Address):
+        return f"[{address.host}]:{address.port}"
+    if isinstance(address, IPv4Address):
+        return f"{address.host}:{address.port}"
+    return str(address)

@@ -1,0 +1,55 @@
+"""Which nicknames and room names are valid, and the forms they are compared in.
+
+Nicknames are a subset of IRC's (ASCII, at most 20 characters), so that every front end can show them.
+"""
+
+from __future__ import annotations
+
+import re
+
+from chatroom.core.errors import ChatError
+
+NICK_MAX = 20
+ROOM_MAX = 32
+
+_NICK = re.compile(rf"[A-Za-z_][A-Za-z0-9_-]{{0,{NICK_MAX - 1}}}")
+_ROOM = re.compile(rf"#?([A-Za-z0-9][A-Za-z0-9_.-]{{0,{ROOM_MAX - 1}}})")
+
+
+def validate_nick(nick: str) -> None:
+    if _NICK.fullmatch(nick) is None:
+        raise ChatError(
+            "BAD_NICK",
+            f"invalid nickname {nick!r}: 1-{NICK_MAX} letters, digits, '_' or '-', starting with a letter or '_'",
+        )
+
+
+def nick_key(nick: str) -> str:
+    """Nicknames are unique without regard to case: this is the form compared."""
+    return nick.lower()
+
+
+def room_name(name: str) -> str:
+    """The canonical display form of a room name: "5", "#5" both give "#5".
+
+    Raises ChatError for a name that cannot be a room.
+    """
+    match = _ROOM.fullmatch(name)
+    if match is None:
+        raise ChatError(
+            "BAD_ROOM",
+            f"invalid room name {name!r}: 1-{ROOM_MAX} letters, digits, '_', '-' or '.',"
+            " starting with a letter or digit, optionally after '#'",
+        )
+    return "#" + match.group(1)
+
+
+def room_key(name: str) -> str:
+    """Room names match without regard to case or the leading '#'."""
+    return name.removeprefix("#").lower()
+
+
+def room_order(name: str) -> tuple[int, int, str]:
+    """Numbered rooms first, in numeric order ("#5" before "#10"), then the rest by name."""
+    bare = name[1:]
+    return (0, int(bare), "") if bare.isdigit() else (1, 0, bare.lower())

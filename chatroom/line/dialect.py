@@ -1,0 +1,119 @@
+"""The line protocol as a dialect: lines typed by a person become calls on the core, events become lines.
+
+Everything about sockets (flood control, timeouts, closing) is chatroom.connection's; what each command does
+is chatroom.line.commands'. This module holds what a line-protocol client has beyond the core: its current
+room, and the registered nickname it was asked a password for.
+"""
+
+from __future__ import annotations
+
+from chatroom.connection import Connection
+from chatroom.core.chat import Member
+from chatroom.core.errors import ChatError
+from chatroom.core.events import Event
+from chatroom.line import commands
+from chatroom.line.wire import CONTROL_CHARACTERS, PROTOCOL_VERSION, Encoder, line
+
+
+class LineDialect:
+    # One for the process: a broadcast is written to its members in a row, so each event is encoded once.
+    encode = Encoder()
+
+    def __init__(self, connection: Connection) -> None:
+        self.connection = connection
+        self.chat = connection.factory.chat
+        self.registrar = connection.factory.registrar
+        self.current: str | None = None  # where plain text goes
+        self.pending_login: str | None = None  # a nickname that answered AUTH, awaiting /pass
+
+    # chatroom.connection.Dialect
+
+    def greet(self) -> None:
+        greeting = "Welcome to chatroom. Choose a nickname: /nick NAME"
+        self.write(line("HELLO", "chatroom", PROTOCOL_VERSION, text=greeting))
+
+    def line_received(self, text: str) -> None:
+        if CONTROL_CHARACTERS.search(text):
+            raise ChatError("BAD_TEXT", "control characters are not allowed; the line was ignored")
+        if not text.strip():
+            raise ChatError("EMPTY", "empty line ignored")
+        commands.run(self, text)
+
+    def render(self, event: Event) -> bytes:
+        return self.encode(event)
+
+    @staticmethod
+    def refusal(code: str, message: str) -> bytes:
+        return line("ERR", code, text=message)
+
+    @staticmethod
+    def ping(token: str) -> bytes:
+        return line("PING", text=token)
+
+    @staticmethod
+    def goodbye(reason: str) -> bytes:
+        return line("BYE", text=reason)
+
+    # What commands use
+
+    @property
+    def member(self) -> Member:
+        """This client as a member of the chat; everything but registering needs one."""
+        member = self.connection.member
+        if member is None:
+            raise _no_nick()
+        return member
+
+    def write(self, data: bytes) -> None:
+        self.connection.write(data)
+
+    def deliver(self, event: Event) -> None:
+        """A reply for this client only (NAMES, ROOMS, TOPIC)."""
+        self.connection.deliver(event)
+
+    def choose_nick(self, nick: str) -> None:
+        """/nick: take a free nickname at once, or ask for the password of a registered one."""
+        self.pending_login = None  # a new /nick replaces any login not completed
+        if self.registrar.needs_password(nick, self.connection.member):
+            self.pending_login = nick
+            prompt = f"{nick} needs a password: log in with /pass PASSWORD, or choose another nickname"
+            self.write(line("AUTH", nick, text=prompt))
+            return
+        self.connection.wait_for(self._take(nick, None))
+
+    def log_in(self, password: str) -> None:
+        """/pass: check the password of the nickname AUTH asked about; lines after it wait for the verdict."""
+        nick, self.pending_login = self.pending_login, None
+        if nick is None:
+            raise ChatError("NO_LOGIN", "no login to complete: /nick NAME first")
+        self.connection.wait_for(self._take(nick, password))
+
+    async def _take(self, nick: str, password: str | None) -> None:
+        member = self.connection.member
+        if member is not None:
+            await self.registrar.rename(self.connection, member, nick, password)
+            return
+        member = await self.registrar.enter(self.connection, nick, password)
+        hello = f"Hello {member.nick}. Join a room with /join ROOM; /help lists the commands."
+        self.write(line("WELCOME", member.nick, text=hello))
+        for motd in self.connection.factory.motd:
+            self.write(line("MOTD", text=motd))
+
+    def current_room(self) -> str:
+        if self.current is None:
+            if self.connection.member is None:
+                raise _no_nick()
+            raise ChatError("NO_ROOM", "you are not in a room: /join ROOM first")
+        return self.current
+
+    def set_current(self, room: str | None) -> None:
+        """Where plain text goes; the line protocol's notion, not the core's."""
+        self.current = room
+        self.write(line("CURRENT", *([room] if room else [])))
+
+    def quit(self, reason: str) -> None:
+        self.connection.quit(reason)
+
+
+def _no_nick() -> ChatError:
+    return ChatError("NO_NICK", "choose a nickname first: /nick NAME")

@@ -1,0 +1,50 @@
+"""Becoming a member, whatever the front end: a free nickname, and the password of a registered one.
+
+The line protocol's `/nick` and `/pass` and IRC's NICK, PASS and SASL all end here, so the rules (which
+nicknames need a password, how guessing is slowed) are the same everywhere. A login goes through the
+twisted.cred portal of chatroom.auth, as Twisted Words' realm hands out an avatar whatever the protocol.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from chatroom.auth import Authenticator
+from chatroom.core.chat import Chat, Member
+from chatroom.core.errors import ChatError
+
+if TYPE_CHECKING:
+    from chatroom.connection import Connection
+
+
+class Registrar:
+    def __init__(self, chat: Chat, auth: Authenticator | None) -> None:
+        self.chat = chat
+        self.auth = auth  # None: accounts are off, every free nickname may be taken
+
+    def needs_password(self, nick: str, asking: Member | None = None) -> bool:
+        """Whether `nick` takes a password; ChatError if it is invalid or taken, so nobody types one for nothing."""
+        self.chat.check_nick(nick, asking)
+        return self.auth is not None and self.auth.needs_password(nick)
+
+    async def enter(self, connection: Connection, nick: str, password: str | None = None) -> Member:
+        """Make the connection a member under `nick`; the nickname is claimed only once the login succeeded."""
+        nick, account = await self._identify(nick, password, connection.address)
+        member = self.chat.register(connection, nick, account, connection.host or connection.peer)
+        connection.registered(member)
+        return member
+
+    async def rename(self, connection: Connection, member: Member, nick: str, password: str | None = None) -> None:
+        nick, account = await self._identify(nick, password, connection.address, member)
+        self.chat.rename(member, nick, account)
+
+    async def _identify(
+        self, nick: str, password: str | None, address: str, asking: Member | None = None
+    ) -> tuple[str, str | None]:
+        """The nickname as it will be shown, and the account it belongs to (None for a guest)."""
+        if not self.needs_password(nick, asking):
+            return nick, None
+        if password is None or self.auth is None:
+            raise ChatError("NO_LOGIN", f"{nick} needs a password")
+        account = await self.auth.login(nick, password, address)
+        return account, account  # a registered nickname is shown as it was registered
