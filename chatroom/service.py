@@ -98,6 +98,11 @@ class ListenError(Exception):
     """
 
 
+# twistd shows the terminal only the first 100 bytes of "module.Class: message": keep the name short, so that
+# "chatroom.ListenError: cannot listen on tcp:5050:backlog=1024: Address already in use" fits whole.
+ListenError.__module__ = "chatroom"
+
+
 class ChatService(Service):
     """Listens on every endpoint with one TLS context; at stop, closes them and says goodbye to everyone."""
 

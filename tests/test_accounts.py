@@ -11,7 +11,7 @@ from twisted.internet.task import Clock
 from twisted.trial.unittest import SynchronousTestCase
 
 from chatroom.accounts import AccountStore, decoy_hash
-from chatroom.auth import Backoff
+from chatroom.auth import AccountsChecker, Backoff
 from chatroom.core.errors import ChatError
 from tests.helpers import ServerTestCase
 
@@ -55,6 +55,21 @@ class StoreTests(SynchronousTestCase):
         self.assertEqual(sorted(self.path.parent.glob("*.tmp-*")), [], "no temporary file is left behind")
         self.assertEqual(AccountStore(self.path).names(), ["alice"])
 
+    def test_a_leftover_temporary_file_is_removed_by_the_next_change(self) -> None:
+        """A writer killed mid-write (kill -9) leaves its temporary file, hashes inside: the next change removes it."""
+        self.store.add("alice", "first password")
+        leftover = self.path.parent / f".{self.path.name}.tmp-killed"
+        leftover.write_text("alice scrypt$...\n")
+        self.store.add("bob", "second password")
+        self.assertFalse(leftover.exists())
+
+    def test_the_decoy_is_made_at_start(self) -> None:
+        """0.1 made it at the first unknown name, whose answer was then twice as slow: a timing signal."""
+        self.store.add("alice", "first password")
+        checker = AccountsChecker(self.store)
+        with mock.patch("chatroom.accounts.hash_password", side_effect=AssertionError("hashed at login")):
+            self.assertIsNone(self.store.verify("nobody", "a guess", checker.decoy))
+
 
 class BackoffTests(SynchronousTestCase):
     def test_failures_make_the_next_attempt_wait_longer(self) -> None:
@@ -80,6 +95,22 @@ class CommandLineTests(ServerTestCase):
         process.transport.write(stdin.encode())
         process.transport.closeStdin()
         return await process.exit_code(), process.output
+
+    async def test_concurrent_adds_all_land(self) -> None:
+        """0.1: ten processes adding five accounts each lost 45 of the 50, and every one said it succeeded."""
+        self.file = Path(self.mktemp()).resolve()
+        adds = "; ".join(f"main(['--file', {str(self.file)!r}, 'add', f'user{{n}}x{index}'])" for index in range(5))
+        processes = [
+            self.spawn([sys.executable, "-c", f"from chatroom.accounts import main; n = {n}; {adds}"])
+            for n in range(10)
+        ]
+        for process in processes:
+            process.transport.write(b"long enough\n" * 10)
+            process.transport.closeStdin()
+        codes = [await process.exit_code() for process in processes]
+        self.assertEqual(codes, [0] * 10, [process.output for process in processes])
+        self.assertEqual(len(AccountStore(self.file).names()), 50)
+        self.assertEqual(sorted(self.file.parent.glob("*.tmp-*")), [])
 
     async def test_add_list_passwd_remove(self) -> None:
         self.file = Path(self.mktemp()).resolve()
@@ -116,6 +147,13 @@ class LoginTests(ServerTestCase):
         guest = await self.connect("guest", "5")
         guest.send("hello, no password needed")
         await alice.until("MSG #5 guest :hello, no password needed")
+
+    async def test_a_password_with_spaces_works_as_the_accounts_cli_took_it(self) -> None:
+        AccountStore(self.file).add("bob", " spaced  out ")
+        self.start_server("--accounts", str(self.file))
+        bob = await self.connect()
+        bob.send("/nick bob", "/pass  spaced  out ")
+        await bob.until("WELCOME bob ")
 
     async def test_another_nick_cancels_a_pending_login(self) -> None:
         self.start_server("--accounts", str(self.file))

@@ -3,28 +3,33 @@
 from __future__ import annotations
 
 import random
+from pathlib import Path
 
 from twisted.internet import reactor
+from twisted.internet.defer import Deferred, DeferredList
 from twisted.internet.task import deferLater
 from twisted.logger import ILogObserver, LogEvent, LogLevel, globalLogPublisher
 from twisted.trial.unittest import SynchronousTestCase
 from zope.interface import provider
 
+from chatroom.accounts import AccountStore
 from chatroom.connection import Connection
 from chatroom.limits import ConnectionLimits
 from tests.helpers import MemoryServer, ServerTestCase, assert_consistent
 
 COMMANDS = ["/nick", "/join", "/part", "/leave", "/rooms", "/who", "/msg", "/me", "/topic", "/ping", "/pong", "/help"]
 ODDITIES = ["/", "//", "/NICK", "/Join", "/bogus", "/quit\x00", " /join"]
+# Commands that change who is here; the last is two lines, a login attempt (random words end its password).
+LIFE = ["/quit", "/nick", "/pass", "/nick alice", "/nick alice\n/pass wrong guess"]
 WORDS = ["5", "#5", "lobby", "#", "##", "alice", "bob", "x" * 40, "ñandú", "名前", "🙂", ":", " ", "\t", "-", "_x"]
 
 
-def fuzz_line(rng: random.Random) -> bytes:
+def fuzz_line(rng: random.Random, commands: list[str]) -> bytes:
     """One random line: a command with a random number of arguments, text, or garbage."""
     kind = rng.randrange(8)
     if kind <= 1:  # a command with missing, extra or odd arguments
         words = rng.choices(WORDS, k=rng.randrange(5))
-        return " ".join([rng.choice(COMMANDS + ODDITIES), *words]).encode()
+        return " ".join([rng.choice(commands + ODDITIES), *words]).encode()
     if kind == 2:  # text with multi-byte characters, likely to be split mid-character
         return "".join(
             chr(rng.choice([rng.randrange(32, 127), rng.randrange(160, 0x3000), 0x1F642]))
@@ -41,10 +46,10 @@ def fuzz_line(rng: random.Random) -> bytes:
     return b"plain words " + str(rng.random()).encode()
 
 
-def fuzz_stream(seed: int, lines: int) -> list[bytes]:
+def fuzz_stream(seed: int, lines: int, commands: list[str] = COMMANDS) -> list[bytes]:
     """Lines joined with LF or CRLF, cut into chunks at random places, mid-character included."""
     rng = random.Random(seed)
-    stream = b"".join(fuzz_line(rng) + rng.choice([b"\n", b"\r\n"]) for _ in range(lines))
+    stream = b"".join(fuzz_line(rng, commands) + rng.choice([b"\n", b"\r\n"]) for _ in range(lines))
     chunks = []
     while stream:
         size = rng.choice([1, 2, 3, rng.randrange(1, 200), rng.randrange(200, 5000)])
@@ -91,6 +96,30 @@ class FuzzOverTLSTests(ServerTestCase):
             self.assertEqual(len(connection.queue), 0)
         self.assertLessEqual(len(factory.chat.rooms), 4 * 20)
         assert_consistent(self, factory)
+
+    async def test_quits_nicknames_and_logins_amid_garbage_leave_no_ghost(self) -> None:
+        """Clients that quit, rename and log in at random, and keep talking after their goodbye."""
+        accounts = Path(self.mktemp()).resolve()
+        AccountStore(accounts).add("alice", "correct horse")
+        self.start_server("--accounts", str(accounts), "--flood-burst", "100000", "--flood-rate", "100000")
+        observer = await self.connect("observer", "5")
+        clients = [await self.connect() for _ in range(6)]
+        for seed, client in enumerate(clients, start=100):
+            for chunk in fuzz_stream(seed, lines=400, commands=COMMANDS + LIFE):
+                client.transport.write(chunk)
+                await deferLater(reactor, 0, lambda: None)
+            client.transport.write(b"\n/ping done\n")
+        for client in clients:  # each either answers (it never quit) or is closed by the server
+            answered = Deferred.fromCoroutine(client.until("PONG :done"))
+            await DeferredList([answered, client.lost], fireOnOneCallback=True)
+        self.assertTrue(any(client.lost.called for client in clients), "some quit")
+        self.assertTrue(any("BAD_LOGIN" in line or "SLOW_DOWN" in line for c in clients for line in c.lines))
+        observer.send("/ping observer")
+        await observer.until("PONG :observer")
+        assert_consistent(self, self.service.factory)
+        for client in clients:
+            if client.lost.called:
+                self.assertEqual(client.lines[-1].split(" :")[0], "BYE", "nothing answered after the goodbye")
 
 
 class UnboundedLineTests(SynchronousTestCase):

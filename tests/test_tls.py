@@ -11,6 +11,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
+from OpenSSL.SSL import Connection
 from twisted.trial.unittest import SynchronousTestCase
 
 from chatroom import tls
@@ -106,3 +107,17 @@ class IdentityTests(SynchronousTestCase):
     def test_expired_certificate(self) -> None:
         self_signed_rsa(self.certs, days=-1)
         self.refused("expired on", "renew it")
+
+
+class CipherTests(SynchronousTestCase):
+    def test_tls12_offers_only_aead_with_forward_secrecy(self) -> None:
+        """0.1 still accepted CBC suites with SHA-1 MACs, and RSA key exchange without forward secrecy."""
+        generated = tls.load_or_create(Path(self.mktemp()), "chat.example.org")
+        own = Path(self.mktemp())
+        self_signed_rsa(own, days=100)
+        for identity in (generated, tls.load_or_create(own, "chat.example.org")):
+            ciphers = Connection(identity.options.getContext()).get_cipher_list()
+            tls12 = [name for name in ciphers if not name.startswith("TLS_")]  # TLS 1.3's are all AEAD with (EC)DHE
+            self.assertTrue(tls12)
+            for name in tls12:
+                self.assertRegex(name, r"^ECDHE-(ECDSA|RSA)-(AES(128|256)-GCM-SHA(256|384)|CHACHA20-POLY1305)$")

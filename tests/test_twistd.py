@@ -7,6 +7,9 @@ import signal
 import sys
 from pathlib import Path
 
+from twisted.internet import reactor
+from twisted.internet.protocol import ServerFactory
+
 from tests.helpers import ServerTestCase
 
 TWISTD = str(Path(sys.executable).with_name("twistd"))
@@ -43,6 +46,28 @@ class TwistdTests(ServerTestCase):
         self.assertEqual(process.output.count("alice joined #5"), 1)
         self.assertNotIn("secret", process.output)
         self.assertNotIn("Traceback", process.output)
+
+    async def test_a_daemon_that_cannot_listen_exits_at_once_with_one_line(self) -> None:
+        """0.1: with the port taken, daemon mode never returned, and left a stale pidfile behind."""
+        busy = reactor.listenTCP(0, ServerFactory(), interface="127.0.0.1")
+        self.addCleanup(busy.stopListening)
+        workdir = Path(self.mktemp())
+        workdir.mkdir()
+        pidfile = workdir / "twistd.pid"
+        process = self.spawn(
+            [TWISTD, f"--pidfile={pidfile}", f"--logfile={workdir / 'twistd.log'}", "chatroom",
+             "--certs", str(workdir / "certs"), "--listen", f"tcp:{busy.getHost().port}:interface=127.0.0.1"]
+        )  # fmt: skip
+
+        def stop_a_stray_daemon() -> None:
+            if pidfile.exists():  # only if this test fails: the daemon outlived its parent
+                os.kill(int(pidfile.read_text()), signal.SIGKILL)
+
+        self.addCleanup(stop_a_stray_daemon)
+        self.assertEqual(await process.exit_code(), 1)
+        self.assertRegex(process.output, r"cannot listen on tcp:\d+:interface=127\.0\.0\.1: Address already in use")
+        self.assertNotIn("Traceback", process.output)
+        self.assertFalse(pidfile.exists())
 
     async def test_sigterm(self) -> None:
         await self.stops_cleanly_on("TERM")
