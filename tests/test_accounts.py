@@ -10,7 +10,7 @@ from unittest import mock
 from twisted.internet.task import Clock
 from twisted.trial.unittest import SynchronousTestCase
 
-from chatroom.accounts import AccountStore, decoy_hash
+from chatroom.accounts import SCRYPT_N, AccountStore, decoy_hash
 from chatroom.auth import AccountsChecker, Backoff
 from chatroom.core.errors import ChatError
 from tests.helpers import ServerTestCase
@@ -67,6 +67,7 @@ class StoreTests(SynchronousTestCase):
         """0.1 made it at the first unknown name, whose answer was then twice as slow: a timing signal."""
         self.store.add("alice", "first password")
         checker = AccountsChecker(self.store)
+        self.assertRegex(checker.decoy, rf"^scrypt\${SCRYPT_N}\$", "a real hash, as costly to check as an account's")
         with mock.patch("chatroom.accounts.hash_password", side_effect=AssertionError("hashed at login")):
             self.assertIsNone(self.store.verify("nobody", "a guess", checker.decoy))
 
