@@ -131,13 +131,23 @@ class AccountStore:
         lock_path = directory / f".{self.path.name}.lock"
         with open(os.open(lock_path, os.O_WRONLY | os.O_CREAT, 0o600), "w") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes, even if this process is killed
-            for leftover in directory.glob(f".{self.path.name}.tmp-*"):
-                leftover.unlink()  # a writer killed mid-write left it; under the lock no write is under way
+            self._remove_leftovers(lock_path.name)
             self._refresh()
             accounts = dict(self._accounts)
             yield accounts
             self._write(accounts)
             self._refresh()
+
+    def _remove_leftovers(self, lock_name: str) -> None:
+        """Temporary files of writers killed mid-write (hashes inside): under the lock, no write is under way.
+
+        0.1 named them `.accounts.db.XXXXXXXX`, this version `.accounts.db.tmp-XXXXXXXX`: both are removed.
+        """
+        prefix = f".{self.path.name}."
+        with os.scandir(self.path.parent) as entries:
+            for entry in entries:
+                if entry.name.startswith(prefix) and entry.name != lock_name and entry.is_file():
+                    os.unlink(entry.path)
 
     def _refresh(self) -> None:
         try:

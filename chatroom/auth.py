@@ -36,6 +36,7 @@ BACKOFF_MAX = 60.0  # seconds
 BACKOFF_FORGET = 900.0  # seconds after the last failure when failures are forgotten
 ACCOUNT_ALLOWANCE = 10  # failures of one account, from all addresses together, before it is slowed too
 CHECKS_AT_ONCE = 4  # scrypt checks running at once, server-wide: about 32 MiB and one core each
+CHECKS_WAITING = 32  # checks waiting for one of those, server-wide: under a second's wait; past it, "busy"
 TRUSTED_PER_ACCOUNT = 8  # addresses remembered per account as having logged in
 
 
@@ -92,6 +93,7 @@ class Backoff:
         self.clock = clock
         self.allowance = allowance
         self._failures: dict[str, tuple[int, float]] = {}  # key -> (failures, refused until)
+        self._next_prune = 0.0
 
     def wait(self, *keys: str) -> float:
         now = self.clock.seconds()
@@ -99,7 +101,9 @@ class Backoff:
 
     def failed(self, *keys: str) -> None:
         now = self.clock.seconds()
-        self._failures = {k: v for k, v in self._failures.items() if v[1] > now - BACKOFF_FORGET}  # stay bounded
+        if now >= self._next_prune:  # stay bounded, without a pass over every entry at every failure
+            self._failures = {k: v for k, v in self._failures.items() if v[1] > now - BACKOFF_FORGET}
+            self._next_prune = now + BACKOFF_FORGET / 15
         for key in keys:
             count = self._failures.get(key, (0, 0.0))[0] + 1
             slowed = count - self.allowance
@@ -113,8 +117,10 @@ class Authenticator:
     """Checks passwords for every front end, so that guessing is slow and nobody can lock the owner out.
 
     The policy (docs/protocol.md, Accounts):
-    - one check at a time per account and per address: a second attempt meanwhile gets SLOW_DOWN;
-    - CHECKS_AT_ONCE checks server-wide; more wait their turn (and are dropped if their connection closes);
+    - one check at a time per address, and per account from addresses that never logged in to it: a second
+      attempt meanwhile gets SLOW_DOWN (so a stranger's pending guess cannot keep the owner out);
+    - CHECKS_AT_ONCE checks server-wide; up to CHECKS_WAITING more wait their turn (dropped if their connection
+      closes), and past those the server is busy: SLOW_DOWN;
     - after a failure, the address, and the account from that address, wait 1, 2, 4 ... 60 s;
     - the account from everywhere else is slowed the same way only past ACCOUNT_ALLOWANCE failures, and never
       from an address that has logged in to it before: guesses from elsewhere cannot lock the owner out.
@@ -144,28 +150,32 @@ class Authenticator:
         """
         account = "account:" + nick_key(nick)
         place, pair = "address:" + address, f"{account} from {address}"
-        if {account, place} & self._checking:
+        trusted = address in self._trusted.get(account, {})
+        busy = {place} if trusted else {place, account}  # what this check keeps others from checking meanwhile
+        if busy & self._checking:
             raise ChatError("SLOW_DOWN", "a login for this nickname or from your address is being checked: wait")
         wait = self.backoff.wait(place, pair)
-        if address not in self._trusted.get(account, {}):
+        if not trusted:
             wait = max(wait, self.account_backoff.wait(account))
         if wait > 0:
             raise ChatError("SLOW_DOWN", f"too many failed logins: try again in {math.ceil(wait)} s")
-        self._checking |= {account, place}
+        if len(self._checks.waiting) >= CHECKS_WAITING:
+            raise ChatError("SLOW_DOWN", "the server is busy checking passwords: try again in a few seconds")
+        self._checking |= busy
         try:
             await self._checks.acquire()  # cancelled while waiting, the guess was never made
         except BaseException:
-            self._checking -= {account, place}
+            self._checking -= busy
             raise
         check = self.portal.login(UsernamePassword(nick.encode(), password.encode()), None, IChatIdentity)
-        judged = check.addBoth(self._judged, nick, account, address)
+        judged = check.addBoth(self._judged, nick, account, address, busy)
         return await _shielded(judged)
 
-    def _judged(self, outcome: tuple | Failure, nick: str, account: str, address: str) -> str:
+    def _judged(self, outcome: tuple | Failure, nick: str, account: str, address: str, busy: set[str]) -> str:
         """Book the outcome of a check, whether or not anyone still waits for it."""
         place, pair = "address:" + address, f"{account} from {address}"
         self._checks.release()
-        self._checking -= {account, place}
+        self._checking -= busy
         if isinstance(outcome, Failure):
             outcome.trap(UnauthorizedLogin)
             self.backoff.failed(place, pair)

@@ -198,8 +198,10 @@ class Connection(LineReceiver, TimeoutMixin):
             self.pauseProducing()
 
     def _release(self) -> None:
+        if self.closing:
+            return  # _stop_acting let go of every hold
         self._holds -= 1
-        if self._holds == 0 and not self.closing:
+        if self._holds == 0:
             self.resumeProducing()
 
     # What dialects use
@@ -268,8 +270,16 @@ class Connection(LineReceiver, TimeoutMixin):
 
     def _work_done(self, _: None) -> None:
         self._work = None
-        while self._waiting and self._work is None and not self.closing:
-            self._execute(self._waiting.pop(0))
+        try:
+            while self._waiting and self._work is None and not self.closing:
+                self._execute(self._waiting.pop(0))
+        except Exception:
+            # A bug, not a refusal. From dataReceived, Twisted would log it and drop the connection; inside this
+            # callback it would be swallowed and leave the client unread: do what Twisted does.
+            log.failure("{peer}: while handling a line", peer=self.peer)
+            self._stop_acting()
+            self._ended_by = "server error"
+            self.transport.abortConnection()
         if self._waiting_held and not self._waiting:
             self._waiting_held = False
             self._release()
@@ -287,6 +297,7 @@ class Connection(LineReceiver, TimeoutMixin):
         if self._resume is not None and self._resume.active():
             self._resume.cancel()
         self._waiting.clear()
+        self._waiting_held = False
         if self._work is not None:
             self._work.cancel()
         if self._holds:  # read again, so that the peer's half of a TLS close is heard; nothing is executed

@@ -58,10 +58,15 @@ class StoreTests(SynchronousTestCase):
     def test_a_leftover_temporary_file_is_removed_by_the_next_change(self) -> None:
         """A writer killed mid-write (kill -9) leaves its temporary file, hashes inside: the next change removes it."""
         self.store.add("alice", "first password")
-        leftover = self.path.parent / f".{self.path.name}.tmp-killed"
-        leftover.write_text("alice scrypt$...\n")
+        leftovers = [self.path.parent / f".{self.path.name}.{tail}" for tail in ("tmp-killed", "k2j4h5g1")]  # now, 0.1
+        for leftover in leftovers:
+            leftover.write_text("alice scrypt$...\n")
+        unrelated = self.path.parent / f".{self.path.name}-other.tmp-live"  # another file's, never touched
+        unrelated.write_text("")
         self.store.add("bob", "second password")
-        self.assertFalse(leftover.exists())
+        self.assertEqual([leftover.exists() for leftover in leftovers], [False, False])
+        self.assertTrue(unrelated.exists())
+        self.assertEqual(AccountStore(self.path).names(), ["alice", "bob"])
 
     def test_the_decoy_is_made_at_start(self) -> None:
         """0.1 made it at the first unknown name, whose answer was then twice as slow: a timing signal."""

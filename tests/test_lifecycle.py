@@ -17,7 +17,7 @@ from twisted.logger import formatEvent, globalLogPublisher
 from twisted.trial.unittest import SynchronousTestCase
 
 from chatroom.accounts import AccountStore
-from chatroom.auth import ACCOUNT_ALLOWANCE, CHECKS_AT_ONCE, Authenticator, AuthMode, ChatRealm
+from chatroom.auth import ACCOUNT_ALLOWANCE, CHECKS_AT_ONCE, CHECKS_WAITING, Authenticator, AuthMode, ChatRealm
 from chatroom.limits import ConnectionLimits
 from tests.helpers import MemoryClient, MemoryServer, ServerTestCase, assert_consistent
 
@@ -176,6 +176,24 @@ class LoginRaceTests(SynchronousTestCase):
         self.checker.answer(0, right=True)
         self.assertEqual(alice.transport.producerState, "producing")
 
+    def test_a_bug_while_running_the_waiting_lines_drops_the_client_instead_of_freezing_it(self) -> None:
+        alice = self.server.connect()
+        dialect = alice.protocol.dialect
+        original = dialect.line_received
+
+        def buggy(text: str) -> None:
+            if text == "/boom":
+                raise RuntimeError("a bug")
+            original(text)
+
+        dialect.line_received = buggy  # type: ignore[method-assign]
+        alice.type("/nick alice", "/pass right", "/boom", *["/ping"] * 40)
+        self.checker.answer(0, right=True)
+        self.assertEqual(len(self.flushLoggedErrors(RuntimeError)), 1)
+        self.assertTrue(alice.transport.disconnected, "dropped, as Twisted drops a connection whose handler fails")
+        alice.lose()
+        assert_consistent(self, self.server.factory)
+
     def test_the_password_is_the_rest_of_the_line_spaces_included(self) -> None:
         alice = self.server.connect()
         alice.type("/nick alice", "/pass  two  spaces ")
@@ -236,6 +254,27 @@ class LoginPolicyTests(SynchronousTestCase):
         for index in range(1, CHECKS_AT_ONCE + 1):
             self.checker.answer(index, right=False)
         self.assertEqual(len(self.checker.checks), CHECKS_AT_ONCE + 1, "the one that left was never checked")
+
+    def test_a_strangers_waiting_guess_does_not_keep_the_owner_out(self) -> None:
+        owner = self.attempt("alice", "right", "203.0.113.5")
+        self.assertTrue(self.verdict(owner, right=True).startswith("WELCOME alice "))
+        owner.type("/quit")
+        for n in range(CHECKS_AT_ONCE):  # every check slot busy with other names
+            self.attempt(f"user{n}", "guess", f"198.51.100.{n + 1}")
+        self.attempt("alice", "guess", "192.0.2.66")  # a stranger's guess for alice, waiting for a slot
+        self.attempt("alice", "right", "203.0.113.5")
+        self.assertEqual(self.answer.split(" :")[0], "AUTH alice", "the owner waits for a slot like anyone")
+        self.attempt("alice", "another guess", "192.0.2.67")
+        self.assertEqual(self.answer.split(" :")[0], "ERR SLOW_DOWN", "strangers still get one check at a time")
+
+    def test_the_queue_of_checks_is_bounded(self) -> None:
+        for n in range(CHECKS_AT_ONCE + CHECKS_WAITING):
+            self.attempt(f"user{n}", "guess", f"198.51.{n // 250}.{n % 250 + 1}")
+        self.attempt("late", "guess", "203.0.113.9")
+        self.assertEqual(
+            self.answer, "ERR SLOW_DOWN :the server is busy checking passwords: try again in a few seconds"
+        )
+        self.assertEqual(len(self.checker.checks), CHECKS_AT_ONCE)
 
     def test_failures_slow_the_address_and_the_ipv6_slash_64(self) -> None:
         guesser = self.attempt("alice", "guess", "2001:db8:1:2::1")
