@@ -1,12 +1,10 @@
 """Registered nicknames: the accounts file, and `python -m chatroom.accounts` to manage it.
 
-The file holds one line per account, `NAME scrypt$N$r$p$SALT$HASH`: a salted,
-deliberately slow hash, never the password. It is replaced whole on every
-change (temporary file, fsync, rename), so a crash leaves the old file or the
-new one, never half of one, and it is readable by its owner only. Every change
-reads the newest file and replaces it while holding an exclusive lock on a lock
-file beside it, so two changes at once (two `add`s from two shells) both land.
-The server reads the file again whenever it is replaced.
+The file holds one line per account, `NAME scrypt$N$r$p$SALT$HASH`, followed by
+` admin` for a server administrator: a salted, deliberately slow hash, never the
+password. It is changed as chatroom.storage says (locked, replaced whole, owner
+only), and the server reads it again whenever it is replaced, so a `grant` or a
+`revoke` counts at the next thing that administrator does.
 """
 
 from __future__ import annotations
@@ -14,11 +12,10 @@ from __future__ import annotations
 import argparse
 import base64
 import contextlib
-import fcntl
+import dataclasses
 import getpass
 import os
 import sys
-import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +25,7 @@ from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 
 from chatroom.core.errors import ChatError
 from chatroom.core.names import nick_key, validate_nick
+from chatroom.storage import locked, replace, stamp
 
 DEFAULT_FILE = "accounts.db"
 MIN_PASSWORD = 8
@@ -67,6 +65,10 @@ def _b64(data: bytes) -> str:
 class Account:
     name: str
     hash: str
+    admin: bool = False
+
+    def line(self) -> str:
+        return f"{self.name} {self.hash}{' admin' if self.admin else ''}\n"
 
 
 class AccountStore:
@@ -84,9 +86,20 @@ class AccountStore:
         self._refresh()
         return self._accounts.get(nick_key(name))
 
+    def account(self, name: str) -> str | None:
+        """chatroom.core.state.AccountDirectory: the name as registered."""
+        account = self.get(name)
+        return account.name if account else None
+
+    def is_admin(self, name: str) -> bool:
+        account = self.get(name)
+        return account is not None and account.admin
+
     def names(self) -> list[str]:
+        """Every account, administrators marked."""
         self._refresh()
-        return sorted((account.name for account in self._accounts.values()), key=str.lower)
+        accounts = sorted(self._accounts.values(), key=lambda account: account.name.lower())
+        return [f"{account.name}{' (admin)' if account.admin else ''}" for account in accounts]
 
     def verify(self, name: str, password: str, decoy: str) -> str | None:
         """The account's name if the password is right; None otherwise, after checking `decoy` if need be."""
@@ -108,7 +121,14 @@ class AccountStore:
             account = accounts.get(nick_key(name))
             if account is None:
                 raise ChatError("NO_ACCOUNT", f"there is no account {name}: use add")
-            accounts[nick_key(name)] = Account(account.name, hashed)
+            accounts[nick_key(name)] = dataclasses.replace(account, hash=hashed)
+
+    def set_admin(self, name: str, admin: bool) -> None:
+        with self._changing() as accounts:
+            account = accounts.get(nick_key(name))
+            if account is None:
+                raise ChatError("NO_ACCOUNT", f"there is no account {name}")
+            accounts[nick_key(name)] = dataclasses.replace(account, admin=admin)
 
     def remove(self, name: str) -> None:
         with self._changing() as accounts:
@@ -126,63 +146,24 @@ class AccountStore:
     @contextlib.contextmanager
     def _changing(self) -> Iterator[dict[str, Account]]:
         """The newest accounts, under the lock, for the caller to change; written back unless it raises."""
-        directory = self.path.parent
-        directory.mkdir(parents=True, exist_ok=True)
-        lock_path = directory / f".{self.path.name}.lock"
-        with open(os.open(lock_path, os.O_WRONLY | os.O_CREAT, 0o600), "w") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes, even if this process is killed
-            self._remove_leftovers(lock_path.name)
+        with locked(self.path):
             self._refresh()
             accounts = dict(self._accounts)
             yield accounts
-            self._write(accounts)
+            replace(self.path, "".join(account.line() for account in accounts.values()))
             self._refresh()
 
-    def _remove_leftovers(self, lock_name: str) -> None:
-        """Temporary files of writers killed mid-write (hashes inside): under the lock, no write is under way.
-
-        0.1 named them `.accounts.db.XXXXXXXX`, this version `.accounts.db.tmp-XXXXXXXX`: both are removed.
-        """
-        prefix = f".{self.path.name}."
-        with os.scandir(self.path.parent) as entries:
-            for entry in entries:
-                if entry.name.startswith(prefix) and entry.name != lock_name and entry.is_file():
-                    os.unlink(entry.path)
-
     def _refresh(self) -> None:
-        try:
-            status = self.path.stat()
-        except FileNotFoundError:
-            self._seen, self._accounts = None, {}
-            return
-        seen = (status.st_ino, status.st_mtime_ns, status.st_size)  # a replaced file is a new inode
+        seen = stamp(self.path)
         if seen == self._seen:
             return
         accounts = {}
-        for line in self.path.read_text().splitlines():
-            name, _, hashed = line.partition(" ")
-            if name and hashed:
-                accounts[nick_key(name)] = Account(name, hashed)
+        if seen is not None:
+            for line in self.path.read_text().splitlines():
+                fields = line.split()
+                if len(fields) >= 2:
+                    accounts[nick_key(fields[0])] = Account(fields[0], fields[1], "admin" in fields[2:])
         self._seen, self._accounts = seen, accounts
-
-    def _write(self, accounts: dict[str, Account]) -> None:
-        """Replace the file whole: a crash at any point leaves either the old file or the new one."""
-        directory = self.path.parent
-        descriptor, temporary = tempfile.mkstemp(dir=directory, prefix=f".{self.path.name}.tmp-")  # mode 0600
-        try:
-            with os.fdopen(descriptor, "w") as file:
-                file.writelines(f"{account.name} {account.hash}\n" for account in accounts.values())
-                file.flush()
-                os.fsync(file.fileno())
-            os.replace(temporary, self.path)
-        except BaseException:
-            Path(temporary).unlink(missing_ok=True)
-            raise
-        directory_descriptor = os.open(directory, os.O_RDONLY)
-        try:
-            os.fsync(directory_descriptor)  # the rename itself survives a power cut
-        finally:
-            os.close(directory_descriptor)
 
 
 def _read_new_password(name: str) -> str:
@@ -210,12 +191,23 @@ def main(argv: list[str] | None = None) -> None:
         ("remove", "delete an account"),
     ]:
         commands.add_parser(command, help=summary).add_argument("name")
-    commands.add_parser("list", help="list the registered nicknames")
+    for command, summary in [
+        ("grant", "make an account a server administrator: grant NAME admin"),
+        ("revoke", "take a server administrator's rights away: revoke NAME admin"),
+    ]:
+        role = commands.add_parser(command, help=summary)
+        role.add_argument("name")
+        role.add_argument("role", choices=["admin"])
+    commands.add_parser("list", help="list the registered nicknames, administrators marked")
     arguments = parser.parse_args(argv)
     store = AccountStore(arguments.file)
     try:
         if arguments.command == "list":
             print("\n".join(store.names()) or "no accounts")
+        elif arguments.command in ("grant", "revoke"):
+            store.set_admin(arguments.name, arguments.command == "grant")
+            done = "is now" if arguments.command == "grant" else "is no longer"
+            print(f"{arguments.name} {done} a server administrator")
         elif arguments.command == "remove":
             store.remove(arguments.name)
             print(f"removed {arguments.name}")

@@ -146,7 +146,7 @@ class Authenticator:
     async def login(self, nick: str, password: str, address: str) -> str:
         """The registered nickname, or ChatError: one answer for a wrong password and an unknown account.
 
-        `address` is the key the caps count by (chatroom.limits.address_key).
+        `address` is the key the caps count by (chatroom.core.addresses.address_key).
         """
         account = "account:" + nick_key(nick)
         place, pair = "address:" + address, f"{account} from {address}"

@@ -27,10 +27,11 @@ from twisted.protocols.policies import TimeoutMixin
 from twisted.python.failure import Failure
 
 from chatroom.auth import Authenticator
+from chatroom.core.addresses import address_key
 from chatroom.core.chat import Chat, Member
 from chatroom.core.errors import ChatError
 from chatroom.core.events import Event
-from chatroom.limits import Admission, ConnectionLimits, SendQueue, TokenBucket, address_key
+from chatroom.limits import Admission, ConnectionLimits, SendQueue, TokenBucket
 from chatroom.registration import Registrar
 
 CLOSE_GRACE = 5.0  # seconds a closing peer has to answer TLS's close_notify
@@ -242,7 +243,7 @@ class Connection(LineReceiver, TimeoutMixin):
         self.queue.write(self.dialect.render(event))
 
     def close(self, reason: str) -> None:
-        """The chat let the member go (shutdown); a connection without a member is told the same."""
+        """The chat let the member go (shutdown, or an administrator's doing) and says why; so is a newcomer."""
         if self.member is not None:
             self._left_as, self.member = self.member.nick, None
         self._close(reason, reason)
@@ -260,7 +261,7 @@ class Connection(LineReceiver, TimeoutMixin):
             self.quit("ping timeout", "ping timeout")
 
     def _work_failed(self, failure: Failure) -> None:
-        if failure.check(CancelledError):
+        if failure.check(CancelledError) or self.closing:
             return  # the connection is closing: nobody is waiting for an answer
         if failure.check(ChatError):
             self.refuse(failure.value.code, failure.value.message)

@@ -5,13 +5,14 @@ Each limit is a `twistd chatroom` option (see chatroom.tap); the defaults are he
 
 from __future__ import annotations
 
-import ipaddress
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from twisted.internet.interfaces import IPushProducer, ITransport
 from zope.interface import implementer
+
+from chatroom.core.addresses import address_key, ip
 
 
 @dataclass(frozen=True)
@@ -124,26 +125,6 @@ class Admission:
         """The unit a per-address cap counts; None when exempt (not an IP address, or loopback by default)."""
         if host is None:
             return None
-        if not self.limits.limit_loopback and _ip(host).is_loopback:
+        if not self.limits.limit_loopback and ip(host).is_loopback:
             return None
         return address_key(host)
-
-
-def address_key(host: str) -> str:
-    """Who is behind an IP address, for counting: the address itself for IPv4, its /64 for IPv6.
-
-    One IPv6 subscriber usually holds a whole /64, so counting single addresses would let one person pass
-    for millions. Connection caps and login slow-downs count by this same key.
-    """
-    address = _ip(host)
-    if isinstance(address, ipaddress.IPv6Address):
-        return str(ipaddress.IPv6Network((address, 64), strict=False))
-    return str(address)
-
-
-def _ip(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
-    """The address a host string names, an IPv4-mapped IPv6 address as the IPv4 one it maps."""
-    address = ipaddress.ip_address(host.split("%")[0])
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        return address.ipv4_mapped
-    return address

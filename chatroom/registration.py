@@ -30,7 +30,12 @@ class Registrar:
     async def enter(self, connection: Connection, nick: str, password: str | None = None) -> Member:
         """Make the connection a member under `nick`; the nickname is claimed only once the login succeeded."""
         nick, account = await self._identify(nick, password, connection.address)
-        member = self.chat.register(connection, nick, account, connection.host or connection.peer)
+        try:
+            member = self.chat.register(connection, nick, account, connection.host or connection.peer)
+        except ChatError as error:
+            if error.code == "BANNED":  # from the whole server: nothing more to say to them
+                connection.close(error.message)
+            raise
         connection.registered(member)
         return member
 

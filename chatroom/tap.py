@@ -20,6 +20,8 @@ from chatroom.connection import ConnectionFactory
 from chatroom.core.chat import Chat, RoomLimits
 from chatroom.limits import ConnectionLimits
 from chatroom.line.dialect import LineDialect
+from chatroom.roomstore import DEFAULT_FILE as ROOMS_FILE
+from chatroom.roomstore import FileRoomStore, StateError
 from chatroom.service import ChatService
 
 DEFAULT_LISTEN = "tcp:5050:backlog=1024"
@@ -49,6 +51,13 @@ class Options(usage.Options):
             None,
             DEFAULT_FILE,
             "File of registered nicknames, managed with `python -m chatroom.accounts`; re-read when it changes.",
+        ],
+        [
+            "rooms",
+            None,
+            ROOMS_FILE,
+            "File keeping registered rooms (owners, operators, settings, bans, topics) and server bans;"
+            " written on every change.",
         ],
         [
             "auth",
@@ -186,8 +195,19 @@ def makeService(options: Options, reactor: IReactorCore | None = None) -> IServi
         idle_timeout=options["idle-timeout"],
     )
     _allow_open_files(limits.max_clients + 100)  # listeners, logs and connections being refused
-    chat = Chat(RoomLimits(rooms_per_member=options["max-rooms"], members_per_room=options["room-size"]))
     auth = _authenticator(options, reactor)  # type: ignore[arg-type]
+    rooms = FileRoomStore(Path(options["rooms"]))
+    try:
+        chat = Chat(
+            RoomLimits(rooms_per_member=options["max-rooms"], members_per_room=options["room-size"]),
+            accounts=auth.store if auth else None,
+            store=rooms,
+        )
+    except StateError as error:
+        raise SystemExit(f"chatroom: {error}") from None
+    except OSError as error:
+        raise SystemExit(f"chatroom: cannot read {rooms.path}: {error.strerror}") from None
+    log.info("registered rooms and server bans: {path}", path=rooms.path)
     factory = ConnectionFactory(chat, reactor, LineDialect, limits, options["motd"], auth)  # type: ignore[arg-type]
     twistd = getattr(options, "parent", None)  # twistd's own options, when it runs us
     daemon = twistd is not None and not twistd["nodaemon"]

@@ -207,7 +207,7 @@ class LoginTests(ServerTestCase):
         prompted.type("correct")
         await prompted.until(r"Password: \*{7}")  # stars, never the characters
         prompted.type(" horse\r")
-        await prompted.until(r"\[#5\] -- here: alice")
+        await prompted.until(r"\[#5\] -- here: @alice")
         self.assertNotIn("correct", prompted.output, "the password is never shown")
         prompted.type("\x04")
         self.assertEqual(await prompted.exit_code(), 0)
@@ -218,6 +218,6 @@ class LoginTests(ServerTestCase):
             [*CLIENT, "127.0.0.1", "--port", str(self.port), "--ca", ca, "--nick", "alice", "--room", "6",
              "--password-file", str(secret)]
         )  # fmt: skip
-        await from_file.until(r"\[#6\] -- here: alice")
+        await from_file.until(r"\[#6\] -- here: @alice")
         from_file.transport.closeStdin()
         self.assertEqual(await from_file.exit_code(), 0)

@@ -32,7 +32,7 @@ class ClientTests(ServerTestCase):
 
     async def test_two_clients_chat(self) -> None:
         alice = self.client("--nick", "alice", "--room", "5")
-        await alice.until(r"\[#5\] -- here: alice")
+        await alice.until(r"\[#5\] -- here: @alice")
         bob = self.client("--nick", "bob", "--room", "#5")
         await alice.until(r"\[#5\] --> bob joined")
         alice.type("hello bob\n")
@@ -71,13 +71,13 @@ class ClientTests(ServerTestCase):
         first.type("dora\r")
         await first.until("Room:")
         first.type("5\r")
-        await first.until(r"\[#5\] -- here: dora")
+        await first.until(r"\[#5\] -- here: @dora")
         first.type("\x04")  # Ctrl+D
         self.assertEqual(await first.exit_code(), 0)
         self.assertIn(f"127.0.0.1:{self.port} {fingerprint}", self.known_hosts().read_text())
 
         again = self.client("--nick", "dora", "--room", "5", terminal=True, ca=False)
-        await again.until(r"\[#5\] -- here: dora")
+        await again.until(r"\[#5\] -- here: @dora")
         self.assertNotIn("Trust it", again.output)
         again.type("\x03")  # Ctrl+C
         self.assertEqual(await again.exit_code(), 0)
@@ -120,7 +120,7 @@ class ClientTests(ServerTestCase):
 
     async def test_server_shutdown_ends_the_client_with_an_error(self) -> None:
         person = self.client("--nick", "late", "--room", "5")
-        await person.until(r"\[#5\] -- here: late")
+        await person.until(r"\[#5\] -- here: @late")
         await self.service.stopService()
         self.assertEqual(await person.exit_code(), 1)
         self.assertIn("disconnected: server shutting down", person.output)  # on stdout
@@ -128,7 +128,7 @@ class ClientTests(ServerTestCase):
 
     async def test_incoming_lines_do_not_garble_typing(self) -> None:
         typist = self.client("--nick", "typist", "--room", "5", terminal=True)
-        await typist.until(r"\[#5\] -- here: typist")
+        await typist.until(r"\[#5\] -- here: @typist")
         talker = await self.connect("talker", "5")
         typist.type("half a sen")
         await typist.until("half a sen")

@@ -14,6 +14,7 @@ from chatroom.core.events import (
     Parted,
     PrivateMessage,
     Quit,
+    RoomInfo,
     RoomList,
     Topic,
 )
@@ -53,7 +54,7 @@ class ChatTests(SynchronousTestCase):
         self.member("carol", "General")
         dave, dave_session = self.member("dave")
         self.chat.join(dave, "general")
-        self.assertIn(Names("#General", ("carol", "dave")), dave_session.events)
+        self.assertIn(Names("#General", ("@carol", "dave")), dave_session.events)
         for bad in ["", "#", "a b", "#" + "x" * 33, "-x", "ünï"]:
             self.refused("BAD_ROOM", self.chat.join, dave, bad)
 
@@ -77,7 +78,12 @@ class ChatTests(SynchronousTestCase):
         self.assertEqual(alice_session.take(), [Joined("#5", "bob")])
         self.assertEqual(
             bob_session.take(),
-            [Joined("#5", "bob"), Topic("#5", "alice", "homework"), Names("#5", ("alice", "bob"))],
+            [
+                Joined("#5", "bob"),
+                Topic("#5", "alice", "homework"),
+                RoomInfo("#5", ("topiclock",), "", ()),
+                Names("#5", ("@alice", "bob")),
+            ],
         )
         self.chat.join(bob, "5")
         self.assertEqual(bob_session.take(), [], "joining a room one is in changes nothing")
@@ -156,7 +162,7 @@ class ChatTests(SynchronousTestCase):
     def test_who(self) -> None:
         alice, _ = self.member("alice", "5")
         self.member("bob", "5")
-        self.assertEqual(self.chat.who(alice, "#5"), Names("#5", ("alice", "bob")))
+        self.assertEqual(self.chat.who(alice, "#5"), Names("#5", ("@alice", "bob")))
         self.refused("NO_SUCH_ROOM", self.chat.who, alice, "99")
 
     def test_close_ends_every_session_quietly(self) -> None:

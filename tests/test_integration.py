@@ -60,7 +60,7 @@ class ChatOverTLSTests(ServerTestCase):
         dave.transport.abortConnection()  # no goodbye at all
         await alice.until("QUIT dave :connection lost")
         alice.send("/who")
-        await alice.until("NAMES #5 alice")
+        await alice.until("NAMES #5 @alice")
 
     async def test_private_message(self) -> None:
         alice = await self.connect("alice", "5")
@@ -107,11 +107,11 @@ class ChatOverTLSTests(ServerTestCase):
         bob = await self.connect("bob", "5")
         alice.send("hello")
         await alice.expect("ERR NO_ROOM :you are not in a room: /join ROOM first")
-        alice.send("/msg nobody hi", "/part 5", "/join bad room!")
+        alice.send("/msg nobody hi", "/part 5", "/join bad room name")
         await alice.expect(
             "ERR NO_SUCH_NICK :nobody is called nobody",
             "ERR NOT_IN_ROOM :you are not in #5",
-            "ERR USAGE :usage: /join ROOM",
+            "ERR USAGE :usage: /join ROOM [KEY]",
         )
         alice.send("/join 5")
         await alice.until("CURRENT #5")

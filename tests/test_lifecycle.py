@@ -72,7 +72,7 @@ class GoodbyeTests(SynchronousTestCase):
         self.assertEqual(self.observer.read(), [])
         twin = self.server.connect()
         self.assertTrue(twin.type("/nick ghost")[0].startswith("WELCOME ghost "), "the nickname is free again")
-        self.assertEqual(self.observer.type("/who lobby"), ["NAMES #lobby observer"])
+        self.assertEqual(self.observer.type("/who lobby"), ["NAMES #lobby @observer"])
         assert_consistent(self, self.server.factory)
 
     def test_lines_in_the_same_read_as_quit_are_not_executed(self) -> None:
@@ -97,7 +97,7 @@ class GoodbyeTests(SynchronousTestCase):
         self.server.clock.advance(300)
         self.assertEqual(sleeper.read()[-1], "BYE :ping timeout")
         self.assertEqual(sleeper.type("/join lobby"), [])
-        self.assertEqual(self.observer.type("/who lobby")[-1], "NAMES #lobby observer")
+        self.assertEqual(self.observer.type("/who lobby")[-1], "NAMES #lobby @observer")
 
     def test_a_departed_connection_cannot_take_the_new_owners_nickname(self) -> None:
         """0.1: /nick from the departed connection deleted the new owner's entry, then KeyError everywhere."""
@@ -166,7 +166,9 @@ class LoginRaceTests(SynchronousTestCase):
         self.checker.answer(0, right=True)
         lines = alice.read()
         self.assertTrue(lines[0].startswith("WELCOME alice "))
-        self.assertEqual(lines[1:], ["JOIN #5 alice", "NAMES #5 alice", "CURRENT #5", "MSG #5 alice :hi"])
+        self.assertEqual(
+            lines[1:], ["JOIN #5 alice", "ROOM #5 * topiclock", "NAMES #5 @alice", "CURRENT #5", "MSG #5 alice :hi"]
+        )
 
     def test_many_lines_during_a_login_stop_reading_until_it_is_done(self) -> None:
         alice = self.server.connect()
@@ -373,7 +375,7 @@ class GoodbyeOverTLSTests(ServerTestCase):
         ghost.send("/join lobby", "/nick admin")  # the server waits for our close_notify meanwhile
         observer.send("/who lobby", "/ping done")
         await observer.until("PONG :done")
-        self.assertIn("NAMES #lobby observer", observer.lines)
+        self.assertIn("NAMES #lobby @observer", observer.lines)
         newcomer = await self.connect()
         newcomer.send("/nick admin")
         await newcomer.until("WELCOME admin ")

@@ -26,7 +26,9 @@ class ProtocolTests(SynchronousTestCase):
                 "MOTD :no spam",
             ],
         )
-        self.assertEqual(connection.type("/join 5"), ["JOIN #5 alice", "NAMES #5 alice", "CURRENT #5"])
+        self.assertEqual(
+            connection.type("/join 5"), ["JOIN #5 alice", "ROOM #5 * topiclock", "NAMES #5 @alice", "CURRENT #5"]
+        )
 
     def test_commands_before_a_nickname(self) -> None:
         connection = self.connect()
@@ -46,7 +48,9 @@ class ProtocolTests(SynchronousTestCase):
     def test_chat_in_a_room(self) -> None:
         alice = self.connect("alice", "5")
         bob = self.connect("bob")
-        self.assertEqual(bob.type("/join #5"), ["JOIN #5 bob", "NAMES #5 alice bob", "CURRENT #5"])
+        self.assertEqual(
+            bob.type("/join #5"), ["JOIN #5 bob", "ROOM #5 * topiclock", "NAMES #5 @alice bob", "CURRENT #5"]
+        )
         self.assertEqual(alice.read(), ["JOIN #5 bob"])
         self.assertEqual(bob.type("hi all", "/me waves", "//slash"), alice.read())
         self.assertEqual(bob.transport.value(), b"")
@@ -81,7 +85,7 @@ class ProtocolTests(SynchronousTestCase):
         alice = self.connect("alice", "5")
         self.assertEqual(alice.type("/topic"), ["TOPIC #5 * :"])
         self.assertEqual(alice.type("/topic exam on friday"), ["TOPIC #5 alice :exam on friday"])
-        self.assertEqual(alice.type("/who"), ["NAMES #5 alice"])
+        self.assertEqual(alice.type("/who"), ["NAMES #5 @alice"])
         self.assertEqual(alice.type("/rooms"), ["ROOMS #5:1"])
         help_lines = alice.type("/help")
         for command in ["/nick", "/join", "/part or /leave", "/rooms", "/who", "/msg", "/me", "/topic", "/quit"]:

@@ -55,6 +55,33 @@ class Renderer:
             case "ROOMS", rooms:
                 listed = ", ".join(f"{name} ({count})" for name, _, count in (room.rpartition(":") for room in rooms))
                 return notice("rooms: " + (listed or "none yet: /join one to create it"))
+            case "KICK", [room, actor, nick]:
+                kicked = f"{self._nick(nick)} was kicked by {actor}{_reason(text)}"
+                return f"{self._room(room)} {self._paint('1;33', '<--')} {kicked}"
+            case (("OP" | "DEOP" | "VOICE" | "DEVOICE") as word, [room, actor, nick]):
+                return f"{self._room(room)} {notice(_role_change(word, actor, nick))}"
+            case "SET", [room, actor, setting]:
+                return f"{self._room(room)} {notice(f'{actor} set {_SETTING_NAMES.get(setting, setting)} {text}')}"
+            case (("BAN" | "UNBAN") as word, [room, actor, mask, until]):
+                return f"{self._where(room)}{notice(_ban_change(word, actor, mask, until, text))}"
+            case "OWNER", [room, actor, owner]:
+                change = f"{actor} dropped the registration" if owner == "*" else f"registered to {owner} by {actor}"
+                return f"{self._room(room)} {notice(change)}"
+            case "INVITE", [room, actor, nick]:
+                return notice(f"{actor} invited {nick} to {room} (/join {room})")
+            case "LOCKDOWN", [actor, level]:
+                return self._paint("1;33", f"-- {actor}: {_LOCKDOWNS.get(level, level)}")
+            case "ROOM", [room, owner, *settings]:
+                described = [_describe_setting(setting) for setting in settings] or ["no settings"]
+                if owner != "*":
+                    described.append(f"owned by {owner}")
+                if text:
+                    described.append(f"operators by account: {', '.join(text.split())}")
+                return f"{self._room(room)} {notice('; '.join(described))}"
+            case "BANNED", [room, mask, setter, until]:
+                return f"{self._where(room)}{notice(f'ban {mask} by {setter}{_until(until)}{_reason(text)}')}"
+            case "BANS", [room, count]:
+                return f"{self._where(room)}{notice(f'{count} ban(s)')}"
             case "ERR", [code]:
                 return self._paint("1;31", f"!! {text}") + self._paint("2", f" ({code})")
             case "BYE", []:
@@ -71,6 +98,10 @@ class Renderer:
     def _room(self, room: str) -> str:
         return self._paint("1", f"[{room}]")
 
+    def _where(self, room: str) -> str:
+        """A room's tag, or the server's ("*") as nothing."""
+        return "" if room == "*" else self._room(room) + " "
+
     def _nick(self, nick: str) -> str:
         return self._paint(_NICK_COLOURS[zlib.crc32(nick.lower().encode()) % len(_NICK_COLOURS)], nick)
 
@@ -80,3 +111,38 @@ class Renderer:
 
 def _reason(text: str) -> str:
     return f" ({text})" if text else ""
+
+
+def _until(until: str) -> str:
+    return "" if until == "-" else f" until {until.replace('T', ' ').removesuffix('Z')} UTC"
+
+
+_SETTING_NAMES = {"invite": "invite-only", "topiclock": "topic lock", "limit": "member limit"}
+_LOCKDOWNS = {
+    "off": "the lockdown is over; everyone may come in and talk",
+    "speak": "lockdown: only registered accounts may talk for now",
+    "join": "lockdown: only registered accounts may join rooms or talk for now",
+    "connect": "lockdown: only registered accounts may come in, join rooms or talk for now",
+}
+
+
+def _role_change(word: str, actor: str, nick: str) -> str:
+    role = "an operator" if word.endswith("OP") else "voice"
+    if actor == "*":
+        return f"{nick} is {role} here" if word in ("OP", "VOICE") else f"{nick} lost {role}"
+    if word == "OP":
+        return f"{actor} made {nick} an operator"
+    if word == "VOICE":
+        return f"{actor} gave {nick} voice"
+    return f"{actor} took {role.removeprefix('an ')} from {nick}"
+
+
+def _ban_change(word: str, actor: str, mask: str, until: str, reason: str) -> str:
+    if word == "UNBAN":
+        return f"{actor} lifted the ban on {mask}"
+    return f"{actor} banned {mask}{_until(until)}{_reason(reason)}"
+
+
+def _describe_setting(setting: str) -> str:
+    name, _, value = setting.partition("=")
+    return f"{_SETTING_NAMES.get(name, name)} {value}".rstrip()

@@ -3,29 +3,59 @@
 A person enters with `register`, which claims a nickname and gives back their `Member`; everything else
 takes that member. A member is present from `register` until `quit` (or the server's `close`); after that,
 every method refuses it with `Departed`, so a late callback can never act for someone who has left.
+
+Moderation is here too: each operation finds the actor's rank and asks chatroom.core.moderation.authorize,
+so the line protocol and IRC enforce exactly the same rules.
 """
 
 from __future__ import annotations
 
+import contextlib
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from twisted.logger import Logger
 
+from chatroom.core.addresses import address_key
 from chatroom.core.errors import ChatError, Departed
 from chatroom.core.events import (
+    BanChanged,
+    BanList,
+    Event,
+    Invited,
     Joined,
+    Kicked,
+    LockdownChanged,
     Message,
     Names,
     NickChanged,
+    OwnerChanged,
     Parted,
     PrivateMessage,
     Quit,
+    RoleChanged,
+    RoomInfo,
     RoomList,
     Session,
+    SettingChanged,
     Topic,
 )
+from chatroom.core.moderation import (
+    KEY_MAX,
+    LIMIT_MAX,
+    Action,
+    Ban,
+    Lockdown,
+    Mask,
+    Rank,
+    Role,
+    Setting,
+    authorize,
+)
 from chatroom.core.names import nick_key, room_key, room_name, room_order, validate_nick
-from chatroom.core.rooms import Room
+from chatroom.core.rooms import Room, ban_list, until
+from chatroom.core.state import AccountDirectory, MemoryRoomStore, NoAccounts, RoomStore
 
 log = Logger(namespace="chatroom")
 
@@ -39,14 +69,15 @@ class RoomLimits:
 class Member:
     """One person in the chat, whichever front end they came through."""
 
-    __slots__ = ("account", "address", "nick", "present", "rooms", "session")
+    __slots__ = ("account", "address", "invited", "nick", "present", "rooms", "session")
 
     def __init__(self, session: Session, nick: str, account: str | None, address: str) -> None:
         self.session = session
         self.nick = nick
         self.account = account  # the account they logged in to, None for a guest
-        self.address = address  # where they came from, for people (logs) and later for bans
+        self.address = address  # where they came from: for people reading logs, and for bans
         self.rooms: dict[str, Room] = {}  # room key -> room, in the order joined
+        self.invited: set[str] = set()  # keys of the rooms they were invited to and have not joined since
         self.present = True
 
     def __repr__(self) -> str:
@@ -56,10 +87,24 @@ class Member:
 class Chat:
     """Every room and nickname of one server."""
 
-    def __init__(self, limits: RoomLimits = RoomLimits()) -> None:
+    def __init__(
+        self,
+        limits: RoomLimits = RoomLimits(),
+        accounts: AccountDirectory | None = None,
+        store: RoomStore | None = None,
+        now: Callable[[], float] = time.time,
+    ) -> None:
         self.limits = limits
+        self.accounts = accounts or NoAccounts()
+        self.store = store or MemoryRoomStore()
+        self.now = now  # wall-clock seconds: bans end at a date, across restarts
         self.nicks: dict[str, Member] = {}  # nick_key -> every present member
-        self.rooms: dict[str, Room] = {}  # room key -> room
+        saved = self.store.load()
+        self.rooms: dict[str, Room] = {room_key(record.name): Room.restore(record) for record in saved.rooms}
+        self.server_bans = saved.server_bans
+        self.lockdown = Lockdown.OFF
+
+    # Nicknames
 
     def check_nick(self, nick: str, asking: Member | None = None) -> None:
         """Raise ChatError unless `nick` is valid and free (or already `asking`'s, in another case)."""
@@ -71,6 +116,12 @@ class Chat:
     def register(self, session: Session, nick: str, account: str | None, address: str) -> Member:
         """Enter the chat under a free nickname, checked again now: a login may have taken a while."""
         self.check_nick(nick)
+        if not (account and self.accounts.is_admin(account)):
+            ban = _matching(self.server_bans, self.now(), nick, account, address)
+            if ban is not None:
+                raise ChatError("BANNED", f"you are banned from this server{_why(ban)}")
+        if account is None and self.lockdown >= Lockdown.CONNECT:
+            raise ChatError("LOCKDOWN", "the server is locked down: only registered accounts may enter for now")
         member = Member(session, nick, account, address)
         self.nicks[nick_key(nick)] = member
         return member
@@ -86,36 +137,64 @@ class Chat:
         if account is not None:
             member.account = account
         if old != nick:
-            event = NickChanged(old, nick)
-            member.session.deliver(event)
-            for peer in self._peers(member):
-                peer.session.deliver(event)
+            self._tell_peers(member, NickChanged(old, nick), including=True)
 
-    def join(self, member: Member, name: str) -> Room:
+    # Rooms
+
+    def join(self, member: Member, name: str, key: str = "") -> Room:
         """Enter a room, creating it if needed; joining one you are in changes nothing."""
         self._present(member)
         display = room_name(name)
-        key = room_key(display)
-        room = member.rooms.get(key)
+        room_id = room_key(display)
+        room = member.rooms.get(room_id)
         if room is not None:
             return room
+        if member.account is None and self.lockdown >= Lockdown.JOIN:
+            raise ChatError("LOCKDOWN", "the server is locked down: only registered accounts may join rooms")
         if len(member.rooms) >= self.limits.rooms_per_member:
             count = len(member.rooms)
             raise ChatError("TOO_MANY_ROOMS", f"you are in {count} rooms, the most allowed: /part one first")
-        room = self.rooms.get(key)
-        full = self.limits.members_per_room
-        if room is not None and full and len(room.members) >= full:
-            raise ChatError("ROOM_FULL", f"{room.name} is full: {full} people are in it")
+        room = self.rooms.get(room_id)
         if room is None:
-            room = self.rooms[key] = Room(display)
-        room.members[member] = None
-        member.rooms[key] = room
+            room = self.rooms[room_id] = Room(display)
+            role = Role.OPERATOR  # whoever creates a room keeps order in it, as on IRC
+        else:
+            self._admit(member, room, key)
+            role = Role.OPERATOR if self._named(member, room) else Role.NONE
+        member.invited.discard(room_id)
+        room.members[member] = Role.NONE
+        member.rooms[room_id] = room
         log.info("{nick} joined {room}", nick=member.nick, room=room.name)
         room.broadcast(Joined(room.name, member.nick))
+        if role:
+            room.members[member] = role
+            if len(room.members) > 1:  # the others see the server give it; NAMES shows it to the one joining
+                room.broadcast(RoleChanged(room.name, "", member.nick, "operator", True))
         if room.topic.text:
             member.session.deliver(room.topic)
+        member.session.deliver(room.info())
         member.session.deliver(room.names())
         return room
+
+    def _admit(self, member: Member, room: Room, key: str) -> None:
+        """Raise ChatError if `member` may not join `room`: banned, not invited, a wrong key, or it is full."""
+        full = self.limits.members_per_room
+        if full and len(room.members) >= full:
+            raise ChatError("ROOM_FULL", f"{room.name} is full: {full} people are in it")
+        if self._named(member, room) or self._is_admin(member):
+            return  # those who could lift the restrictions are not stopped by them
+        ban = _matching(room.bans, self.now(), member.nick, member.account, member.address)
+        if ban is not None:
+            raise ChatError("BANNED", f"you are banned from {room.name}{_why(ban)}")
+        invited = room_key(room.name) in member.invited
+        settings = room.settings
+        if settings.invite_only and not invited:
+            raise ChatError("INVITE_ONLY", f"{room.name} is invite-only: an operator must /invite you first")
+        if settings.key and key != settings.key and not invited:
+            hint = "a wrong key" if key else "it needs a key: /join ROOM KEY"
+            raise ChatError("BAD_KEY", f"you cannot join {room.name}: {hint}")
+        if settings.limit and len(room.members) >= settings.limit:
+            raise ChatError("ROOM_FULL", f"{room.name} is full: its limit is {settings.limit} people")
 
     def part(self, member: Member, name: str, reason: str = "") -> Room:
         room = self._room_of(member, name)
@@ -127,15 +206,17 @@ class Chat:
         """Send text to a room the member is in; it comes back to the sender too."""
         target = self._room_of(member, room)
         _require_text(text)
+        self._may_speak(member)
+        if target.settings.moderated:
+            authorize(self.rank(member, target), Action.SPEAK, target.name)
         target.broadcast(Message(target.name, member.nick, text, action))
 
     def private(self, member: Member, nick: str, text: str) -> None:
         """Send text to one person; the sender gets a copy as proof of delivery."""
         self._present(member)
-        recipient = self.nicks.get(nick_key(nick))
-        if recipient is None:
-            raise ChatError("NO_SUCH_NICK", f"nobody is called {nick}")
+        recipient = self._find(nick)
         _require_text(text)
+        self._may_speak(member)
         event = PrivateMessage(member.nick, recipient.nick, text)
         recipient.session.deliver(event)
         if recipient is not member:
@@ -143,8 +224,11 @@ class Chat:
 
     def set_topic(self, member: Member, room: str, text: str) -> None:
         target = self._room_of(member, room)
+        if target.settings.topic_lock:
+            authorize(self.rank(member, target), Action.TOPIC, target.name)
         target.topic = Topic(target.name, member.nick, text)
         target.broadcast(target.topic)
+        self._save(target)
 
     def topic(self, member: Member, room: str) -> Topic:
         return self._room_of(member, room).topic
@@ -162,12 +246,194 @@ class Chat:
         rooms = sorted(self.rooms.values(), key=lambda room: room_order(room.name))
         return RoomList(tuple((room.name, len(room.members)) for room in rooms))
 
+    def room_info(self, member: Member, room: str) -> RoomInfo:
+        return self._room_of(member, room).info()
+
+    # Keeping order in a room
+
+    def rank(self, member: Member, room: Room) -> Rank:
+        """What `member` may do in `room`, for chatroom.core.moderation.authorize."""
+        if self._is_admin(member):
+            return Rank.ADMIN
+        if room.owner and member.account and nick_key(member.account) == nick_key(room.owner):
+            return Rank.OWNER
+        role = room.members.get(member, Role.NONE)
+        return Rank.OPERATOR if Role.OPERATOR in role else Rank.VOICE if Role.VOICE in role else Rank.MEMBER
+
+    def set_role(self, actor: Member, room: str, nick: str, role: Role, granted: bool) -> None:
+        """/op, /deop, /voice, /devoice (IRC: MODE +o/-o/+v/-v); giving what someone has changes nothing."""
+        target_room = self._room_of(actor, room)
+        target = self._in_room(target_room, nick)
+        authorize(self.rank(actor, target_room), Action.ROLE, target_room.name, self.rank(target, target_room), nick)
+        held = target_room.members[target]
+        if (role in held) == granted:
+            return
+        target_room.members[target] = held | role if granted else held & ~role
+        name = "operator" if role is Role.OPERATOR else "voice"
+        target_room.broadcast(RoleChanged(target_room.name, actor.nick, target.nick, name, granted))
+
+    def kick(self, actor: Member, room: str, nick: str, reason: str = "") -> None:
+        target_room = self._room_of(actor, room)
+        target = self._in_room(target_room, nick)
+        if target is actor:
+            raise ChatError("SELF", "you cannot kick yourself: /part leaves the room")
+        authorize(self.rank(actor, target_room), Action.KICK, target_room.name, self.rank(target, target_room), nick)
+        self._remove(target_room, Kicked(target_room.name, actor.nick, target.nick, reason), target)
+
+    def invite(self, actor: Member, room: str, nick: str) -> None:
+        """Let someone into an invite-only or keyed room, once; only operators may invite to an invite-only one."""
+        target_room = self._room_of(actor, room)
+        if target_room.settings.invite_only:
+            authorize(self.rank(actor, target_room), Action.INVITE, target_room.name)
+        target = self._find(nick)
+        if target in target_room.members:
+            raise ChatError("ALREADY_THERE", f"{target.nick} is in {target_room.name} already")
+        target.invited.add(room_key(target_room.name))
+        event = Invited(target_room.name, actor.nick, target.nick)
+        target.session.deliver(event)
+        actor.session.deliver(event)
+
+    def configure(self, actor: Member, room: str, setting: Setting, value: bool | str | int) -> None:
+        """Change one setting (IRC: MODE +i/+k/+m/+t/+l); a key of "", a limit of 0 or False turns it off."""
+        target_room = self._room_of(actor, room)
+        authorize(self.rank(actor, target_room), Action.CONFIGURE, target_room.name)
+        settings = target_room.settings
+        if setting is Setting.KEY:
+            key = str(value)
+            if len(key) > KEY_MAX or any(char in key for char in " ,:"):
+                raise ChatError("BAD_KEY", f"a key is at most {KEY_MAX} characters, without spaces, ',' or ':'")
+            changed, settings.key, shown = settings.key != key, key, key
+        elif setting is Setting.LIMIT:
+            if not isinstance(value, int) or not 0 <= value <= LIMIT_MAX:
+                raise ChatError("BAD_LIMIT", f"a limit is a number of people from 1 to {LIMIT_MAX}, or off")
+            changed, settings.limit, shown = settings.limit != value, value, str(value or "")
+        else:
+            attribute = {Setting.INVITE_ONLY: "invite_only", Setting.MODERATED: "moderated"}.get(setting, "topic_lock")
+            changed = getattr(settings, attribute) != bool(value)
+            setattr(settings, attribute, bool(value))
+            shown = "on" if value else ""
+        if changed:
+            target_room.broadcast(SettingChanged(target_room.name, actor.nick, setting.value, shown))
+            self._save(target_room)
+
+    def ban(self, actor: Member, room: str, target: str, duration: float | None = None, reason: str = "") -> None:
+        """Ban a person present anywhere (by account, or a guest by nickname and address) or a mask.
+
+        Banned members present are removed at once, except operators, who must be deopped first.
+        """
+        target_room = self._room_of(actor, room)
+        rank = self.rank(actor, target_room)
+        authorize(rank, Action.BAN, target_room.name)
+        person = self._person(target)
+        if person is not None:
+            authorize(rank, Action.BAN, target_room.name, self.rank(person, target_room), person.nick)
+        bans = self._add_bans(actor, target_room.bans, target, person, duration, reason)
+        for ban in bans:
+            target_room.broadcast(BanChanged(target_room.name, actor.nick, str(ban.mask), True, until(ban), reason))
+        for member, role in list(target_room.members.items()):
+            if Role.OPERATOR in role or self._named(member, target_room) or self._is_admin(member):
+                continue
+            if _matching(bans, self.now(), member.nick, member.account, member.address):
+                self._remove(target_room, Kicked(target_room.name, actor.nick, member.nick, _banned(reason)), member)
+        self._save(target_room)
+
+    def unban(self, actor: Member, room: str, mask: str) -> None:
+        target_room = self._room_of(actor, room)
+        authorize(self.rank(actor, target_room), Action.BAN, target_room.name)
+        ban = _lift(target_room.bans, mask)
+        target_room.broadcast(BanChanged(target_room.name, actor.nick, str(ban.mask), False, until(ban), ""))
+        self._save(target_room)
+
+    def bans(self, member: Member, room: str) -> BanList:
+        return self._room_of(member, room).ban_list(self.now())
+
+    # Registered rooms
+
+    def register_room(self, actor: Member, room: str) -> None:
+        """An operator who is logged in makes the room theirs: it keeps its settings, bans and topic when empty."""
+        target_room = self._room_of(actor, room)
+        if target_room.owner:
+            raise ChatError("REGISTERED", f"{target_room.name} is registered already, to {target_room.owner}")
+        if actor.account is None:
+            raise ChatError("NOT_LOGGED_IN", "only a logged-in account can own a room: guests cannot register one")
+        authorize(self.rank(actor, target_room), Action.REGISTER, target_room.name)
+        self._set_owner(actor, target_room, actor.account)
+
+    def drop_room(self, actor: Member, room: str) -> None:
+        """Unregister: the room goes back to lasting while someone is in it."""
+        target_room = self._registered(actor, room)
+        target_room.owner = ""
+        target_room.operators.clear()
+        self.store.drop_room(target_room.name)
+        target_room.broadcast(OwnerChanged(target_room.name, actor.nick, ""))
+
+    def transfer_room(self, actor: Member, room: str, account: str) -> None:
+        target_room = self._registered(actor, room)
+        self._set_owner(actor, target_room, self._account(account))
+
+    def name_operator(self, actor: Member, room: str, account: str, named: bool) -> None:
+        """The owner names (or unnames) an account that gets operator whenever it joins."""
+        target_room = self._registered(actor, room)
+        if nick_key(account) == nick_key(target_room.owner):
+            raise ChatError("OWNER", f"{target_room.owner} owns {target_room.name}: /room transfer it first")
+        if named:
+            name = self._account(account)
+            target_room.operators[nick_key(name)] = name
+        elif target_room.operators.pop(nick_key(account), None) is None:
+            raise ChatError("NOT_NAMED", f"{account} is not one of the operators of {target_room.name}")
+        self._save(target_room)
+        actor.session.deliver(target_room.info())
+
+    # Server administrators
+
+    def kill(self, actor: Member, nick: str, reason: str = "") -> None:
+        """Disconnect someone; the rooms they were in see why."""
+        self._administering(actor)
+        target = self._find(nick)
+        if target is actor or self._is_admin(target):
+            raise ChatError("PROTECTED", f"{target.nick} is a server administrator: revoke that first")
+        self._expel(target, f"disconnected by {actor.nick}" + (f": {reason}" if reason else ""))
+
+    def server_ban(self, actor: Member, target: str, duration: float | None = None, reason: str = "") -> None:
+        """Ban a person or a mask from the whole server: those present are disconnected, and cannot come back."""
+        self._administering(actor)
+        person = self._person(target)
+        if person is not None and self._is_admin(person):
+            raise ChatError("PROTECTED", f"{person.nick} is a server administrator and cannot be banned")
+        bans = self._add_bans(actor, self.server_bans, target, person, duration, reason)
+        self._save_server_bans()
+        for ban in bans:
+            self._tell_admins(BanChanged("", actor.nick, str(ban.mask), True, until(ban), reason))
+        for member in list(self.nicks.values()):
+            if not self._is_admin(member) and _matching(bans, self.now(), member.nick, member.account, member.address):
+                self._expel(member, f"banned from the server{_why(bans[0])}")
+
+    def server_unban(self, actor: Member, mask: str) -> None:
+        self._administering(actor)
+        ban = _lift(self.server_bans, mask)
+        self._save_server_bans()
+        self._tell_admins(BanChanged("", actor.nick, str(ban.mask), False, until(ban), ""))
+
+    def server_ban_list(self, actor: Member) -> BanList:
+        self._administering(actor)
+        self.server_bans[:] = [ban for ban in self.server_bans if ban.active(self.now())]
+        return ban_list("", self.server_bans)
+
+    def set_lockdown(self, actor: Member, level: Lockdown) -> None:
+        """A raid: shut guests out (see Lockdown); everyone present is told, so that they know why."""
+        self._administering(actor)
+        self.lockdown = level
+        log.info("{nick} set the lockdown to {level}", nick=actor.nick, level=level.name.lower())
+        event = LockdownChanged(actor.nick, level.name.lower())
+        for member in list(self.nicks.values()):
+            member.session.deliver(event)
+
+    # Leaving
+
     def quit(self, member: Member, reason: str) -> None:
         """Remove a member for good: each person sharing a room hears it once, and the nickname is free."""
         self._present(member)
-        event = Quit(member.nick, reason)
-        for peer in self._peers(member):
-            peer.session.deliver(event)
+        self._tell_peers(member, Quit(member.nick, reason))
         for room in list(member.rooms.values()):
             self._leave(member, room)
         del self.nicks[nick_key(member.nick)]
@@ -184,24 +450,37 @@ class Chat:
         for member in members:
             member.session.close(reason)
 
+    # Inside
+
     def _present(self, member: Member) -> None:
         if not member.present:
             raise Departed(f"{member!r} has left the chat; nothing may be done on its behalf")
 
-    def _peers(self, member: Member) -> dict[Member, None]:
-        """Everyone sharing at least one room with the member, each once, the member excluded."""
-        peers: dict[Member, None] = {}
+    def _tell_peers(self, member: Member, event: Event, including: bool = False) -> None:
+        """Tell everyone sharing at least one room with the member, each once."""
+        peers: dict[Member, None] = {member: None} if including else {}
         for room in member.rooms.values():
-            peers.update(room.members)
-        peers.pop(member, None)
-        return peers
+            peers.update(room.members)  # type: ignore[arg-type]  # only the keys matter
+        if not including:
+            peers.pop(member, None)
+        for peer in peers:
+            peer.session.deliver(event)
 
     def _leave(self, member: Member, room: Room) -> None:
         del room.members[member]
         key = room_key(room.name)
         del member.rooms[key]
-        if not room.members:
-            del self.rooms[key]
+        if not room.members and not room.owner:
+            del self.rooms[key]  # an unregistered room ends with its last member, its settings and bans with it
+
+    def _remove(self, room: Room, event: Kicked, member: Member) -> None:
+        room.broadcast(event)
+        self._leave(member, room)
+
+    def _expel(self, member: Member, reason: str) -> None:
+        """Put someone out of the chat: the rooms hear it as a quit, and their connection is closed."""
+        self.quit(member, reason)
+        member.session.close(reason)
 
     def _room_of(self, member: Member, name: str) -> Room:
         self._present(member)
@@ -209,6 +488,131 @@ class Chat:
         if room is None:
             raise ChatError("NOT_IN_ROOM", f"you are not in {room_name(name)}")
         return room
+
+    def _find(self, nick: str) -> Member:
+        member = self.nicks.get(nick_key(nick))
+        if member is None:
+            raise ChatError("NO_SUCH_NICK", f"nobody is called {nick}")
+        return member
+
+    def _in_room(self, room: Room, nick: str) -> Member:
+        member = self._find(nick)
+        if member not in room.members:
+            raise ChatError("NOT_THERE", f"{member.nick} is not in {room.name}")
+        return member
+
+    def _person(self, target: str) -> Member | None:
+        """The member a ban's target names, if it is the nickname of someone present."""
+        return self.nicks.get(nick_key(target))
+
+    def _is_admin(self, member: Member) -> bool:
+        return member.account is not None and self.accounts.is_admin(member.account)
+
+    def _named(self, member: Member, room: Room) -> bool:
+        """Whether the member's account is the room's owner or one it named: they get operator on joining."""
+        if not (room.owner and member.account):
+            return False
+        account = nick_key(member.account)
+        return account == nick_key(room.owner) or account in room.operators
+
+    def _registered(self, actor: Member, room: str) -> Room:
+        """A registered room the actor is in and owns (or administers)."""
+        target_room = self._room_of(actor, room)
+        if not target_room.owner:
+            raise ChatError("NOT_REGISTERED", f"{target_room.name} is not registered: /room register first")
+        authorize(self.rank(actor, target_room), Action.OWN, target_room.name)
+        return target_room
+
+    def _account(self, name: str) -> str:
+        account = self.accounts.account(name)
+        if account is None:
+            raise ChatError("NO_ACCOUNT", f"there is no account {name}")
+        return account
+
+    def _set_owner(self, actor: Member, room: Room, account: str) -> None:
+        room.owner = account
+        room.operators.pop(nick_key(account), None)
+        self._save(room)
+        room.broadcast(OwnerChanged(room.name, actor.nick, account))
+
+    def _add_bans(
+        self, actor: Member, bans: list[Ban], target: str, person: Member | None, duration: float | None, reason: str
+    ) -> list[Ban]:
+        """Add the bans `target` stands for to `bans`: a person by account, or a guest by nickname and address."""
+        if person is actor:
+            raise ChatError("SELF", "you cannot ban yourself")
+        if person is None:
+            masks = [Mask.parse(target)]
+        elif person.account is not None:
+            masks = [Mask(account=person.account)]
+        else:
+            masks = [Mask(nick=person.nick)]
+            with contextlib.suppress(ValueError):  # not an IP address (a Unix socket): the nickname is all there is
+                masks.append(Mask(host=address_key(person.address)))
+        now = self.now()
+        bans[:] = [ban for ban in bans if ban.active(now)]
+        existing = {str(ban.mask).lower() for ban in bans}
+        added = [
+            Ban(mask, actor.nick, reason, None if duration is None else now + duration)
+            for mask in masks
+            if str(mask).lower() not in existing
+        ]
+        if not added:
+            raise ChatError("ALREADY_BANNED", f"{target} is banned already; /unban first to change the ban")
+        bans.extend(added)
+        return added
+
+    def _may_speak(self, member: Member) -> None:
+        if member.account is None and self.lockdown >= Lockdown.SPEAK:
+            raise ChatError("LOCKDOWN", "the server is locked down: only registered accounts may talk for now")
+
+    def _administering(self, actor: Member) -> None:
+        self._present(actor)
+        authorize(Rank.ADMIN if self._is_admin(actor) else Rank.MEMBER, Action.ADMINISTER, "")
+
+    def _tell_admins(self, event: Event) -> None:
+        for member in list(self.nicks.values()):
+            if self._is_admin(member):
+                member.session.deliver(event)
+
+    def _save(self, room: Room) -> None:
+        """Write a registered room down now; if the disk refuses, the room goes on in memory and the log says so."""
+        if room.owner:
+            try:
+                self.store.save_room(room.record())
+            except OSError:
+                log.failure("could not save {room}; its changes last until the server stops", room=room.name)
+
+    def _save_server_bans(self) -> None:
+        try:
+            self.store.save_server_bans(tuple(self.server_bans))
+        except OSError:
+            log.failure("could not save the server bans; they last until the server stops")
+
+
+def _matching(bans: list[Ban], now: float, nick: str, account: str | None, address: str) -> Ban | None:
+    for ban in bans:
+        if ban.active(now) and ban.mask.matches(nick, account, address):
+            return ban
+    return None
+
+
+def _lift(bans: list[Ban], mask: str) -> Ban:
+    """Remove and return the ban on `mask`."""
+    wanted = str(Mask.parse(mask)).lower()
+    for ban in bans:
+        if str(ban.mask).lower() == wanted:
+            bans.remove(ban)
+            return ban
+    raise ChatError("NO_SUCH_BAN", f"there is no ban on {mask}; the ban list shows the masks")
+
+
+def _why(ban: Ban) -> str:
+    return (f": {ban.reason}" if ban.reason else "") + (f" (until {until(ban)})" if ban.until else "")
+
+
+def _banned(reason: str) -> str:
+    return f"banned: {reason}" if reason else "banned"
 
 
 def _require_text(text: str) -> None:

@@ -60,7 +60,73 @@ class Topic:
 
 
 @dataclass(frozen=True, slots=True)
+class Kicked:
+    """`nick` was put out of `room` by `actor`; a ban that removes someone is told as a kick too."""
+
+    room: str
+    actor: str
+    nick: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class RoleChanged:
+    room: str
+    actor: str
+    nick: str
+    role: str  # "operator" or "voice"
+    granted: bool
+
+
+@dataclass(frozen=True, slots=True)
+class SettingChanged:
+    room: str
+    actor: str
+    setting: str  # a chatroom.core.moderation.Setting value: "invite", "key", "moderated", "topiclock", "limit"
+    value: str  # "on", a key or a limit; "" for off
+
+
+@dataclass(frozen=True, slots=True)
+class BanChanged:
+    """A ban set or lifted; `room` is "" for a server ban."""
+
+    room: str
+    actor: str
+    mask: str
+    added: bool
+    until: str  # ISO 8601 UTC, "" until lifted
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class OwnerChanged:
+    """A room was registered (or given) to `owner`'s account, or dropped (`owner` is "")."""
+
+    room: str
+    actor: str
+    owner: str
+
+
+@dataclass(frozen=True, slots=True)
+class Invited:
+    room: str
+    actor: str
+    nick: str
+
+
+@dataclass(frozen=True, slots=True)
+class LockdownChanged:
+    actor: str
+    level: str  # a chatroom.core.moderation.Lockdown name, lower case: "off", "speak", "join", "connect"
+
+
+# Replies to one person: they never go to a room.
+
+
+@dataclass(frozen=True, slots=True)
 class Names:
+    """Who is in a room, each nickname after its role's prefix: "@" operator, "+" voice."""
+
     room: str
     nicks: tuple[str, ...]
 
@@ -70,7 +136,44 @@ class RoomList:
     rooms: tuple[tuple[str, int], ...]
 
 
-Event = Message | PrivateMessage | Joined | Parted | Quit | NickChanged | Topic | Names | RoomList
+@dataclass(frozen=True, slots=True)
+class RoomInfo:
+    """A room's settings, shown on joining and on asking; `owner` and `operators` are accounts."""
+
+    room: str
+    settings: tuple[str, ...]  # "invite", "key=K", "moderated", "topiclock", "limit=N": those that are on
+    owner: str  # "" if the room is not registered
+    operators: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class BanList:
+    """A room's bans ("" for the server's): (mask, setter, until, reason) each, `until` as in BanChanged."""
+
+    room: str
+    bans: tuple[tuple[str, str, str, str], ...]
+
+
+Event = (
+    Message
+    | PrivateMessage
+    | Joined
+    | Parted
+    | Quit
+    | NickChanged
+    | Topic
+    | Kicked
+    | RoleChanged
+    | SettingChanged
+    | BanChanged
+    | OwnerChanged
+    | Invited
+    | LockdownChanged
+    | Names
+    | RoomList
+    | RoomInfo
+    | BanList
+)
 
 
 class Session(Protocol):

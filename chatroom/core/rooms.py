@@ -1,22 +1,49 @@
-"""A room: the members who all hear what is said in it, in the same order."""
+"""A room: the members who all hear what is said in it, in the same order, and the rules they keep.
+
+An unregistered room lives while someone is in it, its settings and bans with it. A registered room has an
+owner account and outlives its members: chatroom.core.chat saves its `record()` on every change.
+"""
 
 from __future__ import annotations
 
+import datetime
 from typing import TYPE_CHECKING
 
-from chatroom.core.events import Event, Names, Topic
+from chatroom.core.events import BanList, Event, Names, RoomInfo, Topic
+from chatroom.core.moderation import Ban, Role, RoomSettings
+from chatroom.core.names import nick_key
+from chatroom.core.state import RoomRecord
 
 if TYPE_CHECKING:
     from chatroom.core.chat import Member
 
 
 class Room:
-    __slots__ = ("members", "name", "topic")
+    __slots__ = ("bans", "members", "name", "operators", "owner", "settings", "topic")
 
     def __init__(self, name: str) -> None:
         self.name = name
-        self.members: dict[Member, None] = {}  # an ordered set
+        self.members: dict[Member, Role] = {}  # in the order they joined
         self.topic = Topic(name, "", "")
+        self.settings = RoomSettings()
+        self.bans: list[Ban] = []
+        self.owner = ""  # the owner's account; "" while the room is not registered
+        self.operators: dict[str, str] = {}  # nick_key -> account: those the owner named, opped on joining
+
+    @classmethod
+    def restore(cls, record: RoomRecord) -> Room:
+        room = cls(record.name)
+        room.owner = record.owner
+        room.operators = {nick_key(account): account for account in record.operators}
+        room.settings = record.settings
+        room.topic = record.topic or room.topic
+        room.bans = list(record.bans)
+        return room
+
+    def record(self) -> RoomRecord:
+        return RoomRecord(
+            self.name, self.owner, tuple(self.operators.values()), self.settings, self.topic, tuple(self.bans)
+        )
 
     def broadcast(self, event: Event) -> None:
         """Deliver the same event object to every member, in one order for all."""
@@ -24,4 +51,32 @@ class Room:
             member.session.deliver(event)
 
     def names(self) -> Names:
-        return Names(self.name, tuple(sorted((member.nick for member in self.members), key=str.lower)))
+        """Operators first, then voiced members, then the others, each by name."""
+        ranked = sorted(self.members.items(), key=lambda item: (-item[1].value, item[0].nick.lower()))
+        return Names(self.name, tuple(role.prefix + member.nick for member, role in ranked))
+
+    def info(self) -> RoomInfo:
+        settings = self.settings
+        on = [
+            ("invite", settings.invite_only),
+            (f"key={settings.key}", bool(settings.key)),
+            ("moderated", settings.moderated),
+            ("topiclock", settings.topic_lock),
+            (f"limit={settings.limit}", bool(settings.limit)),
+        ]
+        return RoomInfo(self.name, tuple(name for name, flag in on if flag), self.owner, tuple(self.operators.values()))
+
+    def ban_list(self, now: float) -> BanList:
+        self.bans = [ban for ban in self.bans if ban.active(now)]
+        return ban_list(self.name, self.bans)
+
+
+def ban_list(room: str, bans: list[Ban]) -> BanList:
+    return BanList(room, tuple((str(ban.mask), ban.setter, until(ban), ban.reason) for ban in bans))
+
+
+def until(ban: Ban) -> str:
+    """When a ban ends, as events carry it: ISO 8601 in UTC, "" for never."""
+    if ban.until is None:
+        return ""
+    return datetime.datetime.fromtimestamp(ban.until, datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

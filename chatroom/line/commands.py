@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from chatroom.core.errors import ChatError
+from chatroom.core.moderation import Lockdown, Role, Setting, parse_duration
 from chatroom.line.wire import line
 
 if TYPE_CHECKING:
@@ -76,9 +77,16 @@ def _pass(session: LineDialect, arg: str) -> None:
     session.log_in(arg)
 
 
-@command("join", "ROOM", "join a room by name or number (5 and #5 are the same room), or switch to one you are in")
+@command(
+    "join",
+    "ROOM [KEY]",
+    "join a room by name or number (5 and #5 are the same room), or switch to one you are in; KEY for a keyed room",
+)
 def _join(session: LineDialect, arg: str) -> None:
-    room = session.chat.join(session.member, _one_word(arg, "join"))
+    name, _, key = arg.partition(" ")
+    if not name or " " in key.strip():
+        raise COMMANDS["join"].usage_error()
+    room = session.chat.join(session.member, name, key.strip())
     session.set_current(room.name)
 
 
@@ -86,9 +94,7 @@ def _join(session: LineDialect, arg: str) -> None:
 def _part(session: LineDialect, arg: str) -> None:
     name, _, reason = arg.partition(" ")
     room = session.chat.part(session.member, name or session.current_room(), reason.strip())
-    if session.current == room.name:
-        remaining = list(session.member.rooms.values())
-        session.set_current(remaining[-1].name if remaining else None)
+    session.left(room.name)
 
 
 @command("rooms", "", "list the rooms and how many people are in each")
@@ -122,6 +128,154 @@ def _topic(session: LineDialect, arg: str) -> None:
         session.chat.set_topic(session.member, session.current_room(), arg)
     else:
         session.deliver(session.chat.topic(session.member, session.current_room()))
+
+
+# Keeping order. A room may be named first, with its '#': "/kick #5 bob"; otherwise it is the current room.
+
+
+def _room_and_rest(session: LineDialect, arg: str) -> tuple[str, str]:
+    if arg.startswith("#"):
+        room, _, rest = arg.partition(" ")
+        return room, rest.strip()
+    return session.current_room(), arg
+
+
+def _role_command(name: str, role: Role, granted: bool, summary: str) -> None:
+    @command(name, "[#ROOM] NICK", summary)
+    def handler(session: LineDialect, arg: str) -> None:
+        room, nick = _room_and_rest(session, arg)
+        session.chat.set_role(session.member, room, _one_word(nick, name), role, granted)
+
+
+_role_command("op", Role.OPERATOR, True, "make someone an operator of the room (operators)")
+_role_command("deop", Role.OPERATOR, False, "take operator away (operators)")
+_role_command("voice", Role.VOICE, True, "let someone speak in a moderated room (operators)")
+_role_command("devoice", Role.VOICE, False, "take voice away (operators)")
+
+
+@command("kick", "[#ROOM] NICK [REASON]", "put someone out of the room; everyone sees who and why (operators)")
+def _kick(session: LineDialect, arg: str) -> None:
+    room, rest = _room_and_rest(session, arg)
+    nick, _, reason = rest.partition(" ")
+    if not nick:
+        raise COMMANDS["kick"].usage_error()
+    session.chat.kick(session.member, room, nick, reason.strip())
+
+
+def _ban_arguments(rest: str, name: str) -> tuple[str, float | None, str]:
+    """NICK|MASK [DURATION] [REASON], as /ban and /server ban take them."""
+    target, _, more = rest.partition(" ")
+    if not target:
+        raise COMMANDS[name].usage_error()
+    first, _, reason = more.strip().partition(" ")
+    duration = parse_duration(first) if first else None
+    if duration is None:
+        return target, None, more.strip()
+    return target, duration, reason.strip()
+
+
+@command(
+    "ban",
+    "[#ROOM] NICK|MASK [DURATION] [REASON]",
+    "keep someone out: by account if logged in, else by nickname and address; DURATION like 10m, 2h, 7d (operators)",
+)
+def _ban(session: LineDialect, arg: str) -> None:
+    room, rest = _room_and_rest(session, arg)
+    session.chat.ban(session.member, room, *_ban_arguments(rest, "ban"))
+
+
+@command("unban", "[#ROOM] MASK", "lift a ban, by its mask as /bans shows it (operators)")
+def _unban(session: LineDialect, arg: str) -> None:
+    room, mask = _room_and_rest(session, arg)
+    session.chat.unban(session.member, room, _one_word(mask, "unban"))
+
+
+@command("bans", "[#ROOM]", "list the room's bans")
+def _bans(session: LineDialect, arg: str) -> None:
+    room, _ = _room_and_rest(session, arg)
+    session.deliver(session.chat.bans(session.member, room))
+
+
+@command("invite", "[#ROOM] NICK", "invite someone; they may then join once, past invite-only and the key")
+def _invite(session: LineDialect, arg: str) -> None:
+    room, nick = _room_and_rest(session, arg)
+    session.chat.invite(session.member, room, _one_word(nick, "invite"))
+
+
+_SETTINGS = {setting.value: setting for setting in Setting}
+_SWITCH = {"on": True, "off": False}
+
+
+def _setting_value(setting: Setting, value: str) -> bool | str | int:
+    """ "on"/"off" for a switch, the key or "off", a number of people or "off"."""
+    if setting is Setting.KEY:
+        return "" if value == "off" else value
+    if setting is Setting.LIMIT:
+        if value == "off":
+            return 0
+        if not value.isdigit() or int(value) == 0:
+            raise ChatError("BAD_LIMIT", "a limit is a number of people, or off")
+        return int(value)
+    if value.lower() not in _SWITCH:
+        raise ChatError("USAGE", f"usage: /room set {setting.value} on|off")
+    return _SWITCH[value.lower()]
+
+
+@command(
+    "room",
+    "[#ROOM] info | set SETTING VALUE | register | drop | transfer ACCOUNT | op ACCOUNT | deop ACCOUNT",
+    "show the room's settings; operators set invite on|off, key KEY|off, moderated on|off, topiclock on|off,"
+    " limit N|off; a logged-in operator registers it; its owner drops it, gives it away, or names operators",
+)
+def _room(session: LineDialect, arg: str) -> None:
+    room, rest = _room_and_rest(session, arg)
+    action, _, more = rest.partition(" ")
+    words = more.split()
+    chat, member = session.chat, session.member
+    match action.lower(), words:
+        case (("" | "info"), []):
+            session.deliver(chat.room_info(member, room))
+        case "set", [name, value] if name.lower() in _SETTINGS:
+            setting = _SETTINGS[name.lower()]
+            chat.configure(member, room, setting, _setting_value(setting, value))
+        case "register", []:
+            chat.register_room(member, room)
+        case "drop", []:
+            chat.drop_room(member, room)
+        case "transfer", [account]:
+            chat.transfer_room(member, room, account)
+        case ("op" | "deop") as change, [account]:
+            chat.name_operator(member, room, account, change == "op")
+        case _:
+            raise COMMANDS["room"].usage_error()
+
+
+_LOCKDOWN = {level.name.lower(): level for level in Lockdown}
+
+
+@command(
+    "server",
+    "kill NICK [REASON] | ban NICK|MASK [DURATION] [REASON] | unban MASK | bans | lockdown off|speak|join|connect",
+    "server administrators: disconnect someone, ban from the whole server, or lock guests out during a raid",
+)
+def _server(session: LineDialect, arg: str) -> None:
+    action, _, rest = arg.partition(" ")
+    rest = rest.strip()
+    chat, member = session.chat, session.member
+    match action.lower():
+        case "kill" if rest:
+            nick, _, reason = rest.partition(" ")
+            chat.kill(member, nick, reason.strip())
+        case "ban" if rest:
+            chat.server_ban(member, *_ban_arguments(rest, "server"))
+        case "unban" if rest and " " not in rest:
+            chat.server_unban(member, rest)
+        case "bans" if not rest:
+            session.deliver(chat.server_ban_list(member))
+        case "lockdown" if rest.lower() in _LOCKDOWN:
+            chat.set_lockdown(member, _LOCKDOWN[rest.lower()])
+        case _:
+            raise COMMANDS["server"].usage_error()
 
 
 @command("quit", "[REASON]", "leave the chat")

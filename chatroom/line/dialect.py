@@ -10,7 +10,7 @@ from __future__ import annotations
 from chatroom.connection import Connection
 from chatroom.core.chat import Member
 from chatroom.core.errors import ChatError
-from chatroom.core.events import Event
+from chatroom.core.events import Event, Kicked
 from chatroom.line import commands
 from chatroom.line.wire import CONTROL_CHARACTERS, PROTOCOL_VERSION, Encoder, line
 
@@ -40,7 +40,11 @@ class LineDialect:
         commands.run(self, text)
 
     def render(self, event: Event) -> bytes:
-        return self.encode(event)
+        rendered = self.encode(event)
+        if type(event) is Kicked and event.room == self.current and self._is_me(event.nick):
+            self.current = self._fallback(event.room)  # plain text must not go on to a room we were put out of
+            rendered += _current(self.current)
+        return rendered
 
     @staticmethod
     def refusal(code: str, message: str) -> bytes:
@@ -109,10 +113,26 @@ class LineDialect:
     def set_current(self, room: str | None) -> None:
         """Where plain text goes; the line protocol's notion, not the core's."""
         self.current = room
-        self.write(line("CURRENT", *([room] if room else [])))
+        self.write(_current(room))
+
+    def left(self, room: str) -> None:
+        """After /part: if it was the current room, the last one joined of those left becomes current."""
+        if self.current == room:
+            self.set_current(self._fallback(room))
+
+    def _fallback(self, leaving: str) -> str | None:
+        remaining = [room.name for room in self.member.rooms.values() if room.name != leaving]
+        return remaining[-1] if remaining else None
+
+    def _is_me(self, nick: str) -> bool:
+        return self.connection.member is not None and self.connection.member.nick == nick
 
     def quit(self, reason: str) -> None:
         self.connection.quit(reason)
+
+
+def _current(room: str | None) -> bytes:
+    return line("CURRENT", *([room] if room else []))
 
 
 def _no_nick() -> ChatError:

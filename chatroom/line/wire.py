@@ -12,15 +12,24 @@ import re
 from typing import NamedTuple
 
 from chatroom.core.events import (
+    BanChanged,
+    BanList,
     Event,
+    Invited,
     Joined,
+    Kicked,
+    LockdownChanged,
     Message,
     Names,
     NickChanged,
+    OwnerChanged,
     Parted,
     PrivateMessage,
     Quit,
+    RoleChanged,
+    RoomInfo,
     RoomList,
+    SettingChanged,
     Topic,
 )
 
@@ -61,7 +70,37 @@ def render(event: Event) -> bytes:
             return line("NAMES", room, *nicks)
         case RoomList(rooms):
             return line("ROOMS", *(f"{name}:{count}" for name, count in rooms))
+        case Kicked(room, actor, nick, reason):
+            return line("KICK", room, actor, nick, text=reason)
+        case RoleChanged(room, actor, nick, role, granted):
+            return line(_ROLE_WORDS[role, granted], room, actor or "*", nick)
+        case SettingChanged(room, actor, setting, value):
+            return line("SET", room, actor, setting, text=value or "off")
+        case BanChanged(room, actor, mask, added, until, reason):
+            return line("BAN" if added else "UNBAN", room or "*", actor, mask, until or "-", text=reason)
+        case OwnerChanged(room, actor, owner):
+            return line("OWNER", room, actor, owner or "*")
+        case Invited(room, actor, nick):
+            return line("INVITE", room, actor, nick)
+        case LockdownChanged(actor, level):
+            return line("LOCKDOWN", actor, level)
+        case RoomInfo(room, settings, owner, operators):
+            return line("ROOM", room, owner or "*", *settings, text=" ".join(operators) or None)
+        case BanList(room, bans):
+            entries = [
+                line("BANNED", room or "*", mask, setter, until or "-", text=reason)
+                for mask, setter, until, reason in bans
+            ]
+            return b"".join(entries) + line("BANS", room or "*", str(len(bans)))
     raise TypeError(f"not a chat event: {event!r}")
+
+
+_ROLE_WORDS = {
+    ("operator", True): "OP",
+    ("operator", False): "DEOP",
+    ("voice", True): "VOICE",
+    ("voice", False): "DEVOICE",
+}
 
 
 class Encoder:

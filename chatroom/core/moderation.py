@@ -1,0 +1,232 @@
+"""Who may do what in a room, and what a ban matches: the rules every front end renders the same way.
+
+A member's standing in a room is one `Rank`. Each action needs a rank (`NEEDS`), and an action on a person
+also needs a rank at least theirs: an operator may kick an operator but not the owner, and nobody kicks or
+bans an administrator. `authorize` is the only place these rules are decided. IRC's MODE +o/+v/+b/+i/+k/+m/+t/+l,
+KICK and INVITE map one to one onto the operations of chatroom.core.chat that call it.
+"""
+
+from __future__ import annotations
+
+import enum
+import ipaddress
+import re
+from dataclasses import dataclass
+
+from chatroom.core.addresses import ip
+from chatroom.core.errors import ChatError
+from chatroom.core.names import NICK_MAX, nick_key
+
+
+class Rank(enum.IntEnum):
+    MEMBER = 0
+    VOICE = 1
+    OPERATOR = 2
+    OWNER = 3  # the registered room's owner account
+    ADMIN = 4  # a server administrator, in every room
+
+
+class Role(enum.Flag):
+    """What a member holds in one room, for now: IRC's +v and +o."""
+
+    NONE = 0
+    VOICE = enum.auto()
+    OPERATOR = enum.auto()
+
+    @property
+    def prefix(self) -> str:
+        """As IRC shows it in NAMES, highest first: "@+" for an operator with voice."""
+        return ("@" if Role.OPERATOR in self else "") + ("+" if Role.VOICE in self else "")
+
+
+class Action(enum.Enum):
+    SPEAK = "speak in a moderated room"
+    TOPIC = "set the topic of a room whose topic is locked"
+    INVITE = "invite people to an invite-only room"
+    ROLE = "give or take operator and voice"
+    KICK = "kick people"
+    BAN = "ban people"
+    CONFIGURE = "change the room's settings"
+    REGISTER = "register the room"
+    OWN = "do what only the room's owner may"
+    ADMINISTER = "do what only server administrators may"
+
+
+NEEDS = {
+    Action.SPEAK: Rank.VOICE,
+    Action.TOPIC: Rank.OPERATOR,
+    Action.INVITE: Rank.OPERATOR,
+    Action.ROLE: Rank.OPERATOR,
+    Action.KICK: Rank.OPERATOR,
+    Action.BAN: Rank.OPERATOR,
+    Action.CONFIGURE: Rank.OPERATOR,
+    Action.REGISTER: Rank.OPERATOR,
+    Action.OWN: Rank.OWNER,
+    Action.ADMINISTER: Rank.ADMIN,
+}
+
+_CODES = {Rank.VOICE: "MODERATED", Rank.OPERATOR: "NOT_OPERATOR", Rank.OWNER: "NOT_OWNER", Rank.ADMIN: "NOT_ADMIN"}
+
+
+def authorize(rank: Rank, action: Action, room: str, target: Rank | None = None, target_nick: str = "") -> None:
+    """Raise ChatError unless someone of `rank` may do `action` in `room` (to someone of rank `target`)."""
+    needed = NEEDS[action]
+    if rank < needed:
+        if action is Action.SPEAK:
+            raise ChatError("MODERATED", f"{room} is moderated: only voiced members and operators speak")
+        where = "" if needed is Rank.ADMIN else f" of {room}"
+        title = {Rank.OPERATOR: "an operator", Rank.OWNER: "the owner", Rank.ADMIN: "a server administrator"}
+        raise ChatError(_CODES[needed], f"only {title[needed]}{where} may {action.value}")
+    if target is None:
+        return
+    if target is Rank.ADMIN and action in (Action.KICK, Action.BAN):
+        raise ChatError("PROTECTED", f"{target_nick} is a server administrator and cannot be kicked or banned")
+    if target > rank:
+        whom = "the owner" if target is Rank.OWNER else "an administrator"
+        raise ChatError("PROTECTED", f"{target_nick} is {whom} of {room}; you cannot {action.value} of theirs")
+
+
+class Lockdown(enum.IntEnum):
+    """How far a raid is shut out: each level includes those below it. Logged-in members are never affected."""
+
+    OFF = 0
+    SPEAK = 1  # guests may not talk in rooms or privately
+    JOIN = 2  # ...nor join a room
+    CONNECT = 3  # ...nor take a nickname: only accounts may enter
+
+
+class Setting(enum.Enum):
+    """A room's settings, by the names the line protocol uses (IRC: i, k, m, t, l)."""
+
+    INVITE_ONLY = "invite"
+    KEY = "key"
+    MODERATED = "moderated"
+    TOPIC_LOCK = "topiclock"
+    LIMIT = "limit"
+
+
+@dataclass
+class RoomSettings:
+    invite_only: bool = False
+    key: str = ""  # "" for none
+    moderated: bool = False
+    topic_lock: bool = True  # as on most IRC networks: a new room's topic is its operators'
+    limit: int = 0  # members, 0 for no limit
+
+
+KEY_MAX = 32
+LIMIT_MAX = 100_000
+
+
+# Bans
+
+_GLOB = re.compile(r"[A-Za-z0-9_\-*?]+")
+_HOST_GLOB = re.compile(r"[0-9A-Fa-f.:*?]+")
+
+
+@dataclass(frozen=True)
+class Mask:
+    """Whom a ban is for: an account, or a nickname pattern at an address pattern (IRC's nick!*@host).
+
+    Patterns use `*` and `?`. The address may also be a network such as 2001:db8:1:2::/64.
+    """
+
+    account: str = ""
+    nick: str = "*"
+    host: str = "*"
+
+    def __str__(self) -> str:
+        return f"account:{self.account}" if self.account else f"{self.nick}!*@{self.host}"
+
+    def matches(self, nick: str, account: str | None, address: str) -> bool:
+        if self.account:
+            return account is not None and nick_key(account) == nick_key(self.account)
+        return _glob(self.nick, nick) and _host_matches(self.host, address)
+
+    @classmethod
+    def parse(cls, text: str) -> Mask:
+        """`account:NAME` (IRC's `$a:NAME`), `NICK!USER@HOST`, `NICK@HOST`, an address, or a nickname pattern.
+
+        Raises ChatError for a malformed mask and for one that would match everyone.
+        """
+        for prefix in ("account:", "$a:"):
+            if text.lower().startswith(prefix):
+                account = text[len(prefix) :]
+                if not account or _GLOB.fullmatch(account) is None or "*" in account or "?" in account:
+                    raise _bad_mask(text, "an account name has no wildcards")
+                return cls(account=account)
+        if "@" in text:
+            nick, _, host = text.rpartition("@")
+            nick = nick.partition("!")[0] or "*"
+        elif "." in text or ":" in text:
+            nick, host = "*", text
+        else:
+            nick, host = text, "*"
+        if _GLOB.fullmatch(nick) is None or len(nick) > NICK_MAX:
+            raise _bad_mask(text, "a nickname pattern has letters, digits, '_', '-', '*' and '?'")
+        if "/" in host:
+            try:
+                network = ipaddress.ip_network(host, strict=False)
+            except ValueError:
+                raise _bad_mask(text, "an address network looks like 192.0.2.0/24 or 2001:db8::/64") from None
+            host = str(network)
+            everywhere = network.prefixlen == 0
+        elif _HOST_GLOB.fullmatch(host) is None:
+            raise _bad_mask(text, "an address pattern has digits, '.', ':', '*' and '?'")
+        else:
+            everywhere = _wild(host)
+        if _wild(nick) and everywhere:
+            raise ChatError("BAD_MASK", f"{text} would ban everyone: name a nickname, an address or an account")
+        return cls(nick=nick, host=host)
+
+
+@dataclass(frozen=True)
+class Ban:
+    mask: Mask
+    setter: str
+    reason: str
+    until: float | None  # when it ends, in seconds since the epoch; None until lifted
+
+    def active(self, now: float) -> bool:
+        return self.until is None or now < self.until
+
+
+DURATION_MAX = 10 * 365 * 86400
+_DURATION = re.compile(r"(?:\d{1,9}[smhdw])+")
+_UNIT = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+
+
+def parse_duration(text: str) -> float | None:
+    """Seconds in "10m", "2h", "7d", "1w", "1h30m"; None if `text` is not a duration at all.
+
+    Raises ChatError for a duration that is zero or longer than ten years.
+    """
+    if _DURATION.fullmatch(text.lower()) is None:
+        return None
+    seconds = sum(int(number) * _UNIT[unit] for number, unit in re.findall(r"(\d+)([smhdw])", text.lower()))
+    if not 0 < seconds <= DURATION_MAX:
+        raise ChatError("BAD_DURATION", f"{text}: a ban lasts from 1s to 10 years (3650d), or until lifted")
+    return float(seconds)
+
+
+def _glob(pattern: str, text: str) -> bool:
+    regex = "".join(".*" if char == "*" else "." if char == "?" else re.escape(char) for char in pattern)
+    return re.fullmatch(regex, text, re.IGNORECASE) is not None
+
+
+def _host_matches(pattern: str, address: str) -> bool:
+    if "/" not in pattern:
+        return _glob(pattern, address)
+    try:
+        return ip(address) in ipaddress.ip_network(pattern)
+    except ValueError:
+        return False  # not an IP address: a Unix socket, say
+
+
+def _wild(pattern: str) -> bool:
+    """Whether a pattern matches anything at all: it is only wildcards."""
+    return not pattern.strip("*?")
+
+
+def _bad_mask(text: str, hint: str) -> ChatError:
+    return ChatError("BAD_MASK", f"invalid ban mask {text!r}: {hint}")

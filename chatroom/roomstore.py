@@ -1,0 +1,118 @@
+"""Registered rooms and server bans on disk: a JSON file, changed as chatroom.storage says.
+
+Each change reads the newest file under the lock and writes it back with just that change, so two server
+processes sharing the file do not undo each other's changes. What it holds is documented in the README:
+room names, owner and operator accounts, settings (a room's key included), topics, and ban masks with
+their reasons. Nothing anyone says.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from chatroom.core.errors import ChatError
+from chatroom.core.events import Topic
+from chatroom.core.moderation import Ban, Mask, RoomSettings
+from chatroom.core.names import room_key
+from chatroom.core.state import RoomRecord, Saved
+from chatroom.storage import locked, replace
+
+DEFAULT_FILE = "rooms.json"
+VERSION = 1
+
+
+class StateError(Exception):
+    """The file cannot be read as chatroom's: the message says which file and why."""
+
+
+class FileRoomStore:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def load(self) -> Saved:
+        try:
+            document = self._read()
+            return Saved(
+                [_room(name, data) for name, data in document["rooms"].items()],
+                [_ban(data) for data in document["server_bans"]],
+            )
+        except (KeyError, TypeError, ValueError, ChatError) as error:
+            problem = f"{self.path} is not a chatroom state file ({error!r}); move it away to start afresh"
+            raise StateError(problem) from None
+
+    def save_room(self, record: RoomRecord) -> None:
+        self._change(lambda document: document["rooms"].__setitem__(record.name, _room_data(record)))
+
+    def drop_room(self, name: str) -> None:
+        def drop(document: dict[str, Any]) -> None:
+            rooms = document["rooms"]
+            for stored in [stored for stored in rooms if room_key(stored) == room_key(name)]:
+                del rooms[stored]
+
+        self._change(drop)
+
+    def save_server_bans(self, bans: tuple[Ban, ...]) -> None:
+        self._change(lambda document: document.__setitem__("server_bans", [_ban_data(ban) for ban in bans]))
+
+    def _read(self) -> dict[str, Any]:
+        try:
+            document: dict[str, Any] = json.loads(self.path.read_text())
+        except FileNotFoundError:
+            return {"version": VERSION, "rooms": {}, "server_bans": []}
+        if document.get("version") != VERSION:
+            raise ValueError(f"version {document.get('version')!r}, expected {VERSION}")
+        return document
+
+    def _change(self, change: Callable[[dict[str, Any]], None]) -> None:
+        with locked(self.path):
+            document = self._read()
+            change(document)
+            replace(self.path, json.dumps(document, indent=1, sort_keys=True) + "\n")
+
+
+def _room_data(record: RoomRecord) -> dict[str, Any]:
+    settings = record.settings
+    topic = record.topic or Topic(record.name, "", "")
+    return {
+        "owner": record.owner,
+        "operators": list(record.operators),
+        "settings": {
+            "invite_only": settings.invite_only,
+            "key": settings.key,
+            "moderated": settings.moderated,
+            "topic_lock": settings.topic_lock,
+            "limit": settings.limit,
+        },
+        "topic": {"text": topic.text, "setter": topic.setter},
+        "bans": [_ban_data(ban) for ban in record.bans],
+    }
+
+
+def _room(name: str, data: dict[str, Any]) -> RoomRecord:
+    settings = data["settings"]
+    return RoomRecord(
+        name,
+        str(data["owner"]),
+        tuple(str(account) for account in data["operators"]),
+        RoomSettings(
+            bool(settings["invite_only"]),
+            str(settings["key"]),
+            bool(settings["moderated"]),
+            bool(settings["topic_lock"]),
+            int(settings["limit"]),
+        ),
+        Topic(name, str(data["topic"]["setter"]), str(data["topic"]["text"])),
+        tuple(_ban(ban) for ban in data["bans"]),
+    )
+
+
+def _ban_data(ban: Ban) -> dict[str, Any]:
+    return {"mask": str(ban.mask), "setter": ban.setter, "reason": ban.reason, "until": ban.until}
+
+
+def _ban(data: dict[str, Any]) -> Ban:
+    until = None if data["until"] is None else float(data["until"])
+    return Ban(Mask.parse(str(data["mask"])), str(data["setter"]), str(data["reason"]), until)

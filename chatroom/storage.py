@@ -1,0 +1,70 @@
+"""Small files the server keeps (accounts, registered rooms), changed crash-safely and by one writer at a time.
+
+A change takes an exclusive lock on a lock file beside the file, reads the newest version, and replaces it
+whole (temporary file, fsync, rename, fsync of the directory): a crash leaves the old file or the new one,
+never half of one, and two changes at once (two shells, two server processes) both land. Files are
+readable by their owner only.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+
+@contextlib.contextmanager
+def locked(path: Path) -> Iterator[None]:
+    """Hold the lock of `path` (created with its directory if need be) for a read-change-replace."""
+    directory = path.parent
+    directory.mkdir(parents=True, exist_ok=True)
+    lock_path = directory / f".{path.name}.lock"
+    with open(os.open(lock_path, os.O_WRONLY | os.O_CREAT, 0o600), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes, even if this process is killed
+        _remove_leftovers(path, lock_path.name)
+        yield
+
+
+def replace(path: Path, text: str) -> None:
+    """Replace the file whole; call it under `locked(path)`."""
+    directory = path.parent
+    descriptor, temporary = tempfile.mkstemp(dir=directory, prefix=f".{path.name}.tmp-")  # mode 0600
+    try:
+        with os.fdopen(descriptor, "w") as file:
+            file.write(text)
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+    directory_descriptor = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(directory_descriptor)  # the rename itself survives a power cut
+    finally:
+        os.close(directory_descriptor)
+
+
+def _remove_leftovers(path: Path, lock_name: str) -> None:
+    """Temporary files of writers killed mid-write: under the lock, no write is under way.
+
+    chatroom 0.1 named the accounts file's `.accounts.db.XXXXXXXX`, later versions `.NAME.tmp-XXXXXXXX`:
+    both are removed.
+    """
+    prefix = f".{path.name}."
+    with os.scandir(path.parent) as entries:
+        for entry in entries:
+            if entry.name.startswith(prefix) and entry.name != lock_name and entry.is_file():
+                os.unlink(entry.path)
+
+
+def stamp(path: Path) -> tuple[int, int, int] | None:
+    """What changes when the file is replaced (a new inode) or written: to know when to read it again."""
+    try:
+        status = path.stat()
+    except FileNotFoundError:
+        return None
+    return (status.st_ino, status.st_mtime_ns, status.st_size)
