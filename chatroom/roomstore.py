@@ -62,8 +62,8 @@ class FileRoomStore:
             document: dict[str, Any] = json.loads(self.path.read_text())
         except FileNotFoundError:
             return {"version": VERSION, "rooms": {}, "server_bans": []}
-        if document.get("version") != VERSION:
-            raise ValueError(f"version {document.get('version')!r}, expected {VERSION}")
+        if not isinstance(document, dict) or document.get("version") != VERSION:
+            raise ValueError(f"not version {VERSION}")
         return document
 
     def _change(self, change: Callable[[dict[str, Any]], None]) -> None:

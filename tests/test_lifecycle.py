@@ -48,13 +48,14 @@ class PendingChecker:
 def with_accounts(
     test: SynchronousTestCase, server: MemoryServer, mode: AuthMode = AuthMode.OPTIONAL
 ) -> PendingChecker:
-    """Turn accounts on for `server` (alice and bob registered), with the test handing out the verdicts."""
+    """Turn accounts on for `server` (alice, bob, and ada an administrator), the test handing out the verdicts."""
     store = Path(test.mktemp())
-    store.write_text("alice scrypt$unused\nbob scrypt$unused\n")  # the checker below never reads the hashes
+    store.write_text("alice scrypt$unused\nbob scrypt$unused\nada scrypt$unused admin\n")  # never read by the checker
     auth = Authenticator(mode, AccountStore(store), server.clock)
     checker = PendingChecker()
     auth.portal = Portal(ChatRealm(), [checker])
     server.factory.registrar.auth = auth
+    server.chat.accounts = auth.store
     return checker
 
 

@@ -423,7 +423,7 @@ class Chat:
         """A raid: shut guests out (see Lockdown); everyone present is told, so that they know why."""
         self._administering(actor)
         self.lockdown = level
-        log.info("{nick} set the lockdown to {level}", nick=actor.nick, level=level.name.lower())
+        log.info("{nick} set the lockdown to {lockdown}", nick=actor.nick, lockdown=level.name.lower())
         event = LockdownChanged(actor.nick, level.name.lower())
         for member in list(self.nicks.values()):
             member.session.deliver(event)

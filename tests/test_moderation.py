@@ -1,0 +1,428 @@
+"""Moderation in the core: every rule of chatroom.core.moderation, through the operations people use."""
+
+from __future__ import annotations
+
+from twisted.trial.unittest import SynchronousTestCase
+
+from chatroom.core.chat import Chat, Member
+from chatroom.core.errors import ChatError
+from chatroom.core.events import (
+    BanChanged,
+    BanList,
+    Invited,
+    Joined,
+    Kicked,
+    LockdownChanged,
+    Message,
+    Names,
+    OwnerChanged,
+    Quit,
+    RoleChanged,
+    RoomInfo,
+    SettingChanged,
+    Topic,
+)
+from chatroom.core.moderation import Lockdown, Mask, Role, Setting, parse_duration
+from chatroom.core.state import MemoryRoomStore
+from tests.helpers import RecordingSession
+
+
+class Directory:
+    """Accounts as the core sees them: name -> whether it is a server administrator."""
+
+    def __init__(self, **accounts: bool) -> None:
+        self.accounts = accounts
+
+    def account(self, name: str) -> str | None:
+        return next((account for account in self.accounts if account.lower() == name.lower()), None)
+
+    def is_admin(self, name: str) -> bool:
+        return self.accounts.get(self.account(name) or "", False)
+
+
+class ModerationTestCase(SynchronousTestCase):
+    def setUp(self) -> None:
+        self.time = 1_000_000.0
+        self.directory = Directory(owen=False, olga=False, ada=True)
+        self.store = MemoryRoomStore()
+        self.chat = self.new_chat()
+        self.sessions: dict[str, RecordingSession] = {}
+
+    def new_chat(self) -> Chat:
+        """A chat on the same accounts and store, as after a restart."""
+        return Chat(accounts=self.directory, store=self.store, now=lambda: self.time)
+
+    def member(
+        self, nick: str, *rooms: str, account: str | None = None, address: str = "192.0.2.1", chat: Chat | None = None
+    ) -> Member:
+        session = RecordingSession()
+        self.sessions[nick] = session
+        member = (chat or self.chat).register(session, nick, account, address)
+        for room in rooms:
+            (chat or self.chat).join(member, room)
+        self.clear()
+        return member
+
+    def clear(self) -> None:
+        for session in self.sessions.values():
+            session.take()
+
+    def told(self, nick: str) -> list[object]:
+        return list(self.sessions[nick].take())
+
+    def refused(self, code: str, call, *args) -> ChatError:  # type: ignore[no-untyped-def]
+        error = self.assertRaises(ChatError, call, *args)
+        self.assertEqual(error.code, code, error.message)
+        return error
+
+
+class RoleTests(ModerationTestCase):
+    def test_the_first_in_a_new_room_is_its_operator_and_who_shows_roles(self) -> None:
+        alice = self.member("alice", "5")
+        bob = self.member("bob", "5")
+        self.assertEqual(self.chat.who(bob, "5"), Names("#5", ("@alice", "bob")))
+        self.chat.set_role(alice, "5", "bob", Role.VOICE, True)
+        self.assertEqual(self.told("bob"), [RoleChanged("#5", "alice", "bob", "voice", True)])
+        self.assertEqual(self.told("alice"), [RoleChanged("#5", "alice", "bob", "voice", True)])
+        carol = self.member("carol", "5")
+        self.assertEqual(self.chat.who(carol, "5"), Names("#5", ("@alice", "+bob", "carol")))
+        self.chat.set_role(alice, "5", "bob", Role.OPERATOR, True)
+        self.assertEqual(self.chat.who(carol, "5").nicks[0], "@+bob")
+
+    def test_only_operators_give_and_take_roles(self) -> None:
+        alice = self.member("alice", "5")
+        bob = self.member("bob", "5")
+        error = self.refused("NOT_OPERATOR", self.chat.set_role, bob, "5", "bob", Role.OPERATOR, True)
+        self.assertIn("only an operator of #5", error.message)
+        self.chat.set_role(alice, "5", "bob", Role.OPERATOR, True)
+        self.chat.set_role(bob, "5", "alice", Role.OPERATOR, False)  # an operator may deop another, as on IRC
+        self.assertEqual(self.chat.who(bob, "5"), Names("#5", ("@bob", "alice")))
+        self.clear()
+        self.chat.set_role(bob, "5", "alice", Role.OPERATOR, False)
+        self.assertEqual(self.told("alice"), [], "taking what someone does not have changes nothing")
+        self.refused("NOT_THERE", self.chat.set_role, bob, "5", self.member("carol").nick, Role.VOICE, True)
+        self.refused("NO_SUCH_NICK", self.chat.set_role, bob, "5", "nobody", Role.VOICE, True)
+
+    def test_kick_everyone_sees_who_whom_and_why(self) -> None:
+        alice = self.member("alice", "5", "6")
+        self.member("bob", "5", "6")
+        self.member("carol", "5")
+        self.chat.kick(alice, "5", "bob", "spamming")
+        event = Kicked("#5", "alice", "bob", "spamming")
+        for nick in ("alice", "bob", "carol"):
+            self.assertEqual(self.told(nick), [event])
+        self.assertEqual(self.chat.who(alice, "5"), Names("#5", ("@alice", "carol")))
+        self.assertIn("#6", [room.name for room in self.chat.nicks["bob"].rooms.values()], "only the one room")
+
+    def test_kick_refusals(self) -> None:
+        alice = self.member("alice", "5")
+        bob = self.member("bob", "5")
+        self.member("dave")
+        self.refused("NOT_OPERATOR", self.chat.kick, bob, "5", "alice")
+        self.refused("SELF", self.chat.kick, alice, "5", "alice")
+        self.refused("NOT_THERE", self.chat.kick, alice, "5", "dave")
+        self.refused("NO_SUCH_NICK", self.chat.kick, alice, "5", "nobody")
+        self.refused("NOT_IN_ROOM", self.chat.kick, alice, "6", "bob")
+        self.member("ada", "5", account="ada")
+        error = self.refused("PROTECTED", self.chat.kick, alice, "5", "ada")
+        self.assertIn("server administrator", error.message)
+        self.assertEqual(self.chat.who(alice, "5"), Names("#5", ("@alice", "ada", "bob")), "nobody was touched")
+
+    def test_two_operators_kick_the_same_person(self) -> None:
+        alice = self.member("alice", "5")
+        bob = self.member("bob", "5")
+        self.member("carol", "5")
+        self.chat.set_role(alice, "5", "bob", Role.OPERATOR, True)
+        self.chat.kick(alice, "5", "carol")
+        self.refused("NOT_THERE", self.chat.kick, bob, "5", "carol")
+
+
+class BanTests(ModerationTestCase):
+    def test_a_guest_is_banned_by_nickname_and_address_and_removed_at_once(self) -> None:
+        alice = self.member("alice", "5", address="192.0.2.1")
+        self.member("mallory", "5", address="203.0.113.9")
+        self.chat.ban(alice, "5", "mallory", parse_duration("2h"), "flooding")
+        told = self.told("mallory")
+        self.assertEqual(
+            [type(event) for event in told], [BanChanged, BanChanged, Kicked], "both bans, then the removal"
+        )
+        self.assertEqual(told[2], Kicked("#5", "alice", "mallory", "banned: flooding"))
+        masks = [entry[0] for entry in self.chat.bans(alice, "5").bans]
+        self.assertEqual(masks, ["mallory!*@*", "*!*@203.0.113.9"])
+        self.assertEqual(self.chat.bans(alice, "5").bans[0][2], "1970-01-12T15:46:40Z")
+        mallory = self.chat.nicks["mallory"]
+        error = self.refused("BANNED", self.chat.join, mallory, "5")
+        self.assertIn("flooding", error.message)
+        self.chat.rename(mallory, "innocent")  # a new nickname, the same address
+        self.refused("BANNED", self.chat.join, mallory, "5")
+        self.chat.quit(mallory, "bye")
+        back = self.member("mallory2", address="203.0.113.9")  # reconnected from the same address
+        self.refused("BANNED", self.chat.join, back, "5")
+        elsewhere = self.member("mallory", address="198.51.100.7")  # the same nickname from elsewhere
+        self.refused("BANNED", self.chat.join, elsewhere, "5")
+        self.time += 2 * 3600
+        self.chat.join(back, "5")  # the ban has ended
+        self.assertEqual(self.chat.bans(alice, "5"), BanList("#5", ()))
+
+    def test_a_logged_in_member_is_banned_by_account_wherever_they_come_from(self) -> None:
+        alice = self.member("alice", "5")
+        self.member("olga", "5", account="olga", address="198.51.100.1")
+        self.chat.ban(alice, "5", "olga")
+        self.assertEqual(self.chat.bans(alice, "5").bans, (("account:olga", "alice", "", ""),))
+        self.chat.quit(self.chat.nicks["olga"], "bye")
+        olga = self.member("olga", account="olga", address="203.0.113.50")
+        self.refused("BANNED", self.chat.join, olga, "5")
+        self.chat.unban(alice, "5", "$a:OLGA")
+        self.chat.join(olga, "5")
+
+    def test_a_ipv6_guest_is_banned_by_their_64(self) -> None:
+        alice = self.member("alice", "5")
+        self.member("eve", "5", address="2001:db8:1:2::5")
+        self.chat.ban(alice, "5", "eve")
+        other = self.member("other", address="2001:db8:1:2:ffff::1")
+        self.refused("BANNED", self.chat.join, other, "5")
+        neighbour = self.member("neighbour", address="2001:db8:1:3::1")
+        self.chat.join(neighbour, "5")
+
+    def test_masks_and_who_a_ban_does_not_remove(self) -> None:
+        alice = self.member("alice", "5", address="192.0.2.1")
+        bob = self.member("bob", "5", address="192.0.2.1")
+        self.member("spam1", "5", address="192.0.2.1")
+        self.chat.set_role(alice, "5", "bob", Role.OPERATOR, True)
+        self.chat.ban(alice, "5", "192.0.2.*")  # alice and bob match too: operators are not removed
+        self.assertEqual(self.chat.who(alice, "5"), Names("#5", ("@alice", "@bob")))
+        self.refused("ALREADY_BANNED", self.chat.ban, bob, "5", "*!*@192.0.2.*", None, "again")
+        self.chat.unban(bob, "5", "192.0.2.*")
+        self.refused("NO_SUCH_BAN", self.chat.unban, bob, "5", "192.0.2.*")
+
+    def test_ban_refusals(self) -> None:
+        alice = self.member("alice", "5")
+        bob = self.member("bob", "5")
+        self.member("ada", account="ada")
+        for everyone in ["*", "*!*@*", "*@*", "?*", "*@0.0.0.0/0", "*!*@::/0"]:
+            self.refused("BAD_MASK", self.chat.ban, alice, "5", everyone)
+        for malformed in ["a b", "x@y@z!", "account:", "account:a*", "*@1.2.3.4/99", "n@host.example"]:
+            self.refused("BAD_MASK", self.chat.ban, alice, "5", malformed)
+        self.refused("SELF", self.chat.ban, alice, "5", "alice")
+        self.refused("PROTECTED", self.chat.ban, alice, "5", "ada")
+        self.refused("NOT_OPERATOR", self.chat.ban, bob, "5", "alice")
+        self.refused("NOT_OPERATOR", self.chat.unban, bob, "5", "x")
+        self.assertEqual(self.chat.bans(bob, "5"), BanList("#5", ()), "nothing was banned")
+
+    def test_durations(self) -> None:
+        self.assertEqual(parse_duration("10m"), 600)
+        self.assertEqual(parse_duration("2h"), 7200)
+        self.assertEqual(parse_duration("7d"), 7 * 86400)
+        self.assertEqual(parse_duration("1h30m"), 5400)
+        self.assertIsNone(parse_duration("spamming"))
+        self.assertIsNone(parse_duration("10"))
+        for bad in ["0m", "99999d"]:
+            self.refused("BAD_DURATION", parse_duration, bad)
+
+    def test_masks_match(self) -> None:
+        self.assertTrue(Mask.parse("spam*").matches("Spammer", None, "192.0.2.1"))
+        self.assertFalse(Mask.parse("spam*").matches("eggs", None, "192.0.2.1"))
+        self.assertTrue(Mask.parse("*!*@192.0.2.0/24").matches("x", None, "192.0.2.77"))
+        self.assertFalse(Mask.parse("192.0.2.0/24").matches("x", None, "192.0.3.1"))
+        self.assertFalse(Mask.parse("192.0.2.0/24").matches("x", None, "unix:/tmp/socket"))
+        self.assertTrue(Mask.parse("bob!~b@192.0.2.1").matches("BOB", None, "192.0.2.1"))
+        self.assertFalse(Mask.parse("account:olga").matches("olga", None, "192.0.2.1"), "a guest is no account")
+        self.assertEqual(str(Mask.parse("n@2001:db8::1/64")), "n!*@2001:db8::/64")
+
+
+class SettingsTests(ModerationTestCase):
+    def test_invite_only_and_invitations(self) -> None:
+        alice = self.member("alice", "5")
+        bob = self.member("bob", "5")
+        carol = self.member("carol")
+        self.chat.configure(alice, "5", Setting.INVITE_ONLY, True)
+        self.assertEqual(self.told("bob"), [SettingChanged("#5", "alice", "invite", "on")])
+        error = self.refused("INVITE_ONLY", self.chat.join, carol, "5")
+        self.assertIn("/invite", error.message)
+        self.refused("NOT_OPERATOR", self.chat.invite, bob, "5", "carol")
+        self.refused("ALREADY_THERE", self.chat.invite, alice, "5", "bob")
+        self.chat.invite(alice, "5", "carol")
+        self.assertEqual(self.told("carol"), [Invited("#5", "alice", "carol")])
+        self.chat.join(carol, "5")
+        self.chat.part(carol, "5")
+        self.refused("INVITE_ONLY", self.chat.join, carol, "5")  # an invitation is good for one join
+
+    def test_a_keyed_room(self) -> None:
+        alice = self.member("alice", "5")
+        bob = self.member("bob")
+        self.chat.configure(alice, "5", Setting.KEY, "s3cret")
+        self.refused("BAD_KEY", self.chat.join, bob, "5")
+        self.refused("BAD_KEY", self.chat.join, bob, "5", "wrong")
+        self.chat.join(bob, "5", "s3cret")
+        for bad in ["has space", "x" * 33, "a,b"]:
+            self.refused("BAD_KEY", self.chat.configure, alice, "5", Setting.KEY, bad)
+        self.refused("NOT_OPERATOR", self.chat.configure, bob, "5", Setting.KEY, "")
+        self.assertEqual(self.chat.room_info(bob, "5"), RoomInfo("#5", ("key=s3cret", "topiclock"), "", ()))
+
+    def test_a_moderated_room_says_why_not_silence(self) -> None:
+        alice = self.member("alice", "5")
+        bob = self.member("bob", "5")
+        self.chat.configure(alice, "5", Setting.MODERATED, True)
+        self.clear()
+        error = self.refused("MODERATED", self.chat.say, bob, "5", "hello?")
+        self.assertIn("only voiced members and operators speak", error.message)
+        self.assertEqual(self.told("alice"), [])
+        self.chat.say(alice, "5", "you may ask now")
+        self.chat.set_role(alice, "5", "bob", Role.VOICE, True)
+        self.chat.say(bob, "5", "thanks")
+        self.assertEqual(self.told("alice")[-1], Message("#5", "bob", "thanks"))
+        self.chat.private(self.chat.nicks["bob"], "alice", "private messages are not the room's")
+
+    def test_the_topic_is_locked_by_default(self) -> None:
+        alice = self.member("alice", "5")
+        bob = self.member("bob", "5")
+        self.refused("NOT_OPERATOR", self.chat.set_topic, bob, "5", "mine")
+        self.chat.configure(alice, "5", Setting.TOPIC_LOCK, False)
+        self.chat.set_topic(bob, "5", "ours")
+        self.assertEqual(self.chat.topic(alice, "5"), Topic("#5", "bob", "ours"))
+
+    def test_a_member_limit(self) -> None:
+        alice = self.member("alice", "5")
+        self.member("bob", "5")
+        self.chat.configure(alice, "5", Setting.LIMIT, 2)
+        self.refused("ROOM_FULL", self.chat.join, self.member("carol"), "5")
+        self.refused("BAD_LIMIT", self.chat.configure, alice, "5", Setting.LIMIT, -1)
+        self.chat.configure(alice, "5", Setting.LIMIT, 0)
+        self.chat.join(self.chat.nicks["carol"], "5")
+
+    def test_settings_of_an_unregistered_room_end_with_it(self) -> None:
+        alice = self.member("alice", "5")
+        self.chat.configure(alice, "5", Setting.INVITE_ONLY, True)
+        self.chat.ban(alice, "5", "spam*")
+        self.chat.part(alice, "5")
+        bob = self.member("bob", "5")
+        self.assertEqual(self.chat.room_info(bob, "5"), RoomInfo("#5", ("topiclock",), "", ()))
+        self.assertEqual(self.chat.bans(bob, "5"), BanList("#5", ()))
+
+
+class RegisteredRoomTests(ModerationTestCase):
+    def test_registering_keeps_the_room_its_operators_bans_and_topic_across_a_restart(self) -> None:
+        owen = self.member("owen", "club", account="owen")
+        self.member("olga", "club", account="olga")
+        self.chat.register_room(owen, "club")
+        self.assertEqual(self.told("olga"), [OwnerChanged("#club", "owen", "owen")])
+        self.chat.name_operator(owen, "club", "OLGA", True)
+        self.chat.set_topic(owen, "club", "chess on tuesdays")
+        self.chat.configure(owen, "club", Setting.KEY, "knight")
+        self.chat.ban(owen, "club", "troll*", parse_duration("7d"), "trolling")
+        self.chat.quit(owen, "bye")
+        self.chat.quit(self.chat.nicks["olga"], "bye")
+        self.assertIn("club", self.chat.rooms, "a registered room outlives its members")
+
+        self.sessions.clear()
+        chat = self.new_chat()  # a restart: only the store remains
+        guest = self.member("guest", chat=chat)
+        chat.join(guest, "club", "knight")
+        self.assertEqual(chat.topic(guest, "club"), Topic("#club", "owen", "chess on tuesdays"))
+        self.assertEqual(chat.who(guest, "club"), Names("#club", ("guest",)), "nobody else gets operator")
+        olga = self.member("olga", account="olga", chat=chat)
+        chat.join(olga, "club", "knight")
+        self.assertEqual(
+            self.told("guest"), [Joined("#club", "olga"), RoleChanged("#club", "", "olga", "operator", True)]
+        )
+        troll = self.member("trollface", chat=chat)
+        self.refused("BANNED", chat.join, troll, "club", "knight")
+        self.assertEqual(
+            chat.room_info(olga, "club"), RoomInfo("#club", ("key=knight", "topiclock"), "owen", ("olga",))
+        )
+
+    def test_who_may_register_drop_and_transfer(self) -> None:
+        guest = self.member("guest", "5")
+        self.refused("NOT_LOGGED_IN", self.chat.register_room, guest, "5")
+        owen = self.member("owen", "5", account="owen")
+        self.refused("NOT_OPERATOR", self.chat.register_room, owen, "5")
+        self.chat.set_role(guest, "5", "owen", Role.OPERATOR, True)
+        self.chat.register_room(owen, "5")
+        self.refused("REGISTERED", self.chat.register_room, owen, "5")
+        self.refused("NOT_OWNER", self.chat.drop_room, guest, "5")
+        self.refused("NOT_OWNER", self.chat.name_operator, guest, "5", "guest", True)
+        self.refused("NO_ACCOUNT", self.chat.transfer_room, owen, "5", "nobody")
+        self.refused("OWNER", self.chat.name_operator, owen, "5", "owen", False)  # the last owner cannot leave
+        self.refused("NOT_NAMED", self.chat.name_operator, owen, "5", "olga", False)
+        self.refused("PROTECTED", self.chat.set_role, guest, "5", "owen", Role.OPERATOR, False)
+        self.refused("PROTECTED", self.chat.kick, guest, "5", "owen")
+        self.clear()
+        self.chat.transfer_room(owen, "5", "OLGA")
+        self.assertEqual(self.told("guest"), [OwnerChanged("#5", "owen", "olga")])
+        self.refused("NOT_OWNER", self.chat.drop_room, owen, "5")
+        olga = self.member("olga", "5", account="olga")
+        self.chat.drop_room(olga, "5")
+        self.assertEqual(self.store.saved.rooms, [])
+        for member in (guest, owen, olga):
+            self.chat.part(member, "5")
+        self.assertNotIn("5", self.chat.rooms, "dropped, it ends with its last member")
+
+    def test_a_room_whose_owner_account_was_removed(self) -> None:
+        owen = self.member("owen", "5", account="owen")
+        self.chat.register_room(owen, "5")
+        self.chat.quit(owen, "bye")
+        del self.directory.accounts["owen"]
+        self.refused("NO_ACCOUNT", self.chat.transfer_room, self.member("ada", "5", account="ada"), "5", "owen")
+        self.chat.transfer_room(self.chat.nicks["ada"], "5", "olga")  # an administrator gives it a new owner
+        self.assertEqual(self.chat.room_info(self.chat.nicks["ada"], "5").owner, "olga")
+
+
+class AdministratorTests(ModerationTestCase):
+    def test_an_administrator_may_do_what_an_owner_may_in_every_room(self) -> None:
+        self.member("alice", "5")
+        bob = self.member("bob", "5")
+        ada = self.member("ada", "5", account="ada")
+        self.chat.kick(ada, "5", "alice", "misbehaving operator")
+        self.chat.configure(ada, "5", Setting.MODERATED, True)
+        self.chat.say(ada, "5", "administrators always speak")
+        self.chat.set_role(ada, "5", "ada", Role.OPERATOR, True)
+        self.chat.set_role(ada, "5", "bob", Role.OPERATOR, True)
+        self.refused("PROTECTED", self.chat.set_role, bob, "5", "ada", Role.OPERATOR, False)
+
+    def test_disconnect_server_bans_and_their_list(self) -> None:
+        ada = self.member("ada", "5", account="ada")
+        self.member("mallory", "5", address="203.0.113.9")
+        self.member("olga", "5", account="olga")
+        self.refused("NOT_ADMIN", self.chat.kill, self.chat.nicks["olga"], "mallory")
+        self.refused("PROTECTED", self.chat.kill, ada, "ada")
+        self.chat.kill(ada, "mallory", "raid")
+        self.assertEqual(self.sessions["mallory"].closed, "disconnected by ada: raid")
+        self.assertEqual(self.told("olga"), [Quit("mallory", "disconnected by ada: raid")])
+        self.clear()
+
+        self.chat.server_ban(ada, "olga", parse_duration("1d"), "spam")
+        self.assertEqual(self.sessions["olga"].closed, "banned from the server: spam (until 1970-01-13T13:46:40Z)")
+        self.assertEqual(
+            self.told("ada")[0], BanChanged("", "ada", "account:olga", True, "1970-01-13T13:46:40Z", "spam")
+        )
+        error = self.refused("BANNED", self.chat.register, RecordingSession(), "olga", "olga", "192.0.2.9")
+        self.assertIn("spam", error.message)
+        self.chat.server_ban(ada, "203.0.113.0/24")
+        self.refused("BANNED", self.chat.register, RecordingSession(), "anyone", None, "203.0.113.200")
+        self.assertEqual(
+            [entry[0] for entry in self.chat.server_ban_list(ada).bans], ["account:olga", "*!*@203.0.113.0/24"]
+        )
+        self.chat.server_unban(ada, "account:olga")
+        self.chat.register(RecordingSession(), "olga", "olga", "192.0.2.9")
+        self.refused("PROTECTED", self.chat.server_ban, ada, "ada")
+        self.refused("NOT_ADMIN", self.chat.server_ban_list, self.chat.nicks["olga"])
+        self.assertEqual(self.store.load().server_bans[0].mask, Mask(host="203.0.113.0/24"), "kept for restarts")
+
+    def test_lockdown_levels(self) -> None:
+        ada = self.member("ada", "5", account="ada")
+        guest = self.member("guest", "5")
+        olga = self.member("olga", "5", account="olga")
+        self.chat.set_lockdown(ada, Lockdown.SPEAK)
+        self.assertEqual(self.told("guest"), [LockdownChanged("ada", "speak")])
+        self.refused("LOCKDOWN", self.chat.say, guest, "5", "hi")
+        self.refused("LOCKDOWN", self.chat.private, guest, "ada", "hi")
+        self.chat.say(olga, "5", "accounts still talk")
+        self.chat.join(guest, "6")
+        self.chat.set_lockdown(ada, Lockdown.JOIN)
+        self.refused("LOCKDOWN", self.chat.join, guest, "7")
+        self.chat.set_lockdown(ada, Lockdown.CONNECT)
+        self.refused("LOCKDOWN", self.chat.register, RecordingSession(), "raider", None, "192.0.2.66")
+        self.chat.register(RecordingSession(), "owen", "owen", "192.0.2.66")
+        self.refused("NOT_ADMIN", self.chat.set_lockdown, olga, Lockdown.OFF)
+        self.chat.set_lockdown(ada, Lockdown.OFF)
+        self.chat.say(guest, "5", "back to normal")

@@ -1,0 +1,186 @@
+"""Moderation as line-protocol clients type it and see it, on in-memory transports."""
+
+from __future__ import annotations
+
+from twisted.trial.unittest import SynchronousTestCase
+
+from chatroom.line.commands import COMMANDS
+from tests.helpers import MemoryClient, MemoryServer, assert_consistent
+from tests.test_lifecycle import with_accounts
+
+
+def usage(command: str) -> str:
+    return f"ERR USAGE :{COMMANDS[command].usage_error().message}"
+
+
+class ModerationCommandTests(SynchronousTestCase):
+    def setUp(self) -> None:
+        self.server = MemoryServer()
+        self.checker = with_accounts(self, self.server)
+        self.alice = self.server.connect("teacher", "5")
+        self.bob = self.server.connect("student", "5", host="198.51.100.20")
+
+    def log_in(self, nick: str) -> MemoryClient:
+        client = self.server.connect()
+        client.type(f"/nick {nick}", "/pass unused")
+        self.checker.answer(len(self.checker.checks) - 1, True)
+        client.read()
+        return client
+
+    def test_kick_is_seen_by_all_and_moves_the_kicked_client_out(self) -> None:
+        self.bob.type("/join 6", "/join 5")
+        self.alice.read()
+        self.assertEqual(
+            self.alice.type("/kick student talking in class"), ["KICK #5 teacher student :talking in class"]
+        )
+        self.assertEqual(self.bob.read(), ["KICK #5 teacher student :talking in class", "CURRENT #6"])
+        self.assertEqual(self.bob.type("/kick #6 teacher"), ["ERR NOT_THERE :teacher is not in #6"])
+        self.assertEqual(self.alice.type("/kick"), ["ERR USAGE :usage: /kick [#ROOM] NICK [REASON]"])
+        self.assertEqual(
+            self.bob.type("/part 6", "plain text"),
+            ["PART #6 student :", "CURRENT", "ERR NO_ROOM :you are not in a room: /join ROOM first"],
+        )
+        assert_consistent(self, self.server.factory)
+
+    def test_roles_with_and_without_naming_the_room(self) -> None:
+        self.alice.type("/join 6")
+        self.bob.type("/join 6")
+        self.alice.read()
+        self.assertEqual(self.alice.type("/voice #5 student"), ["VOICE #5 teacher student"])
+        self.assertEqual(self.alice.type("/op student"), ["OP #6 teacher student"])
+        self.assertEqual(self.bob.read(), ["VOICE #5 teacher student", "OP #6 teacher student"])
+        self.assertEqual(self.alice.type("/who 5"), ["NAMES #5 @teacher +student"])
+        carol = self.server.connect("carol", "5")
+        self.assertEqual(carol.type("/deop #6 student"), ["ERR NOT_IN_ROOM :you are not in #6"])
+        self.assertEqual(
+            carol.type("/devoice student"),
+            ["ERR NOT_OPERATOR :only an operator of #5 may give or take operator and voice"],
+        )
+
+    def test_ban_with_duration_and_reason_then_list_and_lift(self) -> None:
+        self.server.connect("troll", "5", host="203.0.113.5")
+        self.alice.type("/ban troll 10m spamming links")
+        lines = self.bob.read()
+        self.assertEqual(
+            lines,
+            [
+                "BAN #5 teacher troll!*@* 1970-01-01T00:10:00Z :spamming links",
+                "BAN #5 teacher *!*@203.0.113.5 1970-01-01T00:10:00Z :spamming links",
+                "KICK #5 teacher troll :banned: spamming links",
+            ],
+        )
+        self.assertEqual(
+            self.bob.type("/bans"),
+            [
+                "BANNED #5 troll!*@* teacher 1970-01-01T00:10:00Z :spamming links",
+                "BANNED #5 *!*@203.0.113.5 teacher 1970-01-01T00:10:00Z :spamming links",
+                "BANS #5 2",
+            ],
+        )
+        self.assertEqual(
+            self.alice.type("/ban spammer* just a reason")[0], "BAN #5 teacher spammer*!*@* - :just a reason"
+        )
+        self.assertEqual(self.alice.type("/unban spammer*"), ["UNBAN #5 teacher spammer*!*@* - :"])
+        self.assertEqual(
+            self.alice.type("/ban troll2 0m"),
+            ["ERR BAD_DURATION :0m: a ban lasts from 1s to 10 years (3650d), or until lifted"],
+        )
+        self.assertEqual(
+            self.alice.type("/ban *")[0],
+            "ERR BAD_MASK :* would ban everyone: name a nickname, an address or an account",
+        )
+        self.assertEqual(self.alice.type("/unban"), ["ERR USAGE :usage: /unban [#ROOM] MASK"])
+
+    def test_room_settings_and_a_keyed_join(self) -> None:
+        self.assertEqual(self.alice.type("/room set key secret"), ["SET #5 teacher key :secret"])
+        self.assertEqual(self.alice.type("/room set limit 30"), ["SET #5 teacher limit :30"])
+        self.assertEqual(self.alice.type("/room set moderated on"), ["SET #5 teacher moderated :on"])
+        self.assertEqual(self.alice.type("/room set topiclock off"), ["SET #5 teacher topiclock :off"])
+        self.assertEqual(self.alice.type("/room"), ["ROOM #5 * key=secret moderated limit=30"])
+        self.assertEqual(self.bob.read()[:1], ["SET #5 teacher key :secret"])
+        self.assertEqual(
+            self.bob.type("hello?"), ["ERR MODERATED :#5 is moderated: only voiced members and operators speak"]
+        )
+        for bad, error in [
+            ("/room set limit lots", "ERR BAD_LIMIT :a limit is a number of people, or off"),
+            ("/room set moderated maybe", "ERR USAGE :usage: /room set moderated on|off"),
+            (
+                "/room set colour red",
+                usage("room"),
+            ),
+        ]:
+            self.assertEqual(self.alice.type(bad), [error])
+        carol = self.server.connect("carol")
+        self.assertEqual(carol.type("/join 5"), ["ERR BAD_KEY :you cannot join #5: it needs a key: /join ROOM KEY"])
+        self.assertEqual(carol.type("/join 5 secret")[:2], ["JOIN #5 carol", "ROOM #5 * key=secret moderated limit=30"])
+
+    def test_invite_only(self) -> None:
+        self.alice.type("/room set invite on")
+        carol = self.server.connect("carol")
+        self.assertEqual(
+            carol.type("/join 5"), ["ERR INVITE_ONLY :#5 is invite-only: an operator must /invite you first"]
+        )
+        self.assertEqual(self.alice.type("/invite carol"), ["INVITE #5 teacher carol"])
+        self.assertEqual(carol.read(), ["INVITE #5 teacher carol"])
+        self.assertEqual(carol.type("/join 5")[0], "JOIN #5 carol")
+
+    def test_administrators_and_a_server_ban_that_closes_the_connection(self) -> None:
+        self.assertEqual(
+            self.bob.type("/server lockdown join"),
+            ["ERR NOT_ADMIN :only a server administrator may do what only server administrators may"],
+        )
+        ada = self.log_in("ada")
+        self.assertEqual(ada.type("/server lockdown speak"), ["LOCKDOWN ada speak"])
+        self.assertEqual(self.bob.read(), ["LOCKDOWN ada speak"])
+        self.assertEqual(
+            self.bob.type("hi")[0], "ERR LOCKDOWN :the server is locked down: only registered accounts may talk for now"
+        )
+        ada.type("/server lockdown off")
+        self.assertEqual(
+            ada.type("/server ban student 1h raiding"),
+            [
+                "BAN * ada student!*@* 1970-01-01T01:00:00Z :raiding",
+                "BAN * ada *!*@198.51.100.20 1970-01-01T01:00:00Z :raiding",
+            ],
+        )
+        self.assertEqual(self.bob.read()[-1], "BYE :banned from the server: raiding (until 1970-01-01T01:00:00Z)")
+        self.assertEqual(
+            self.alice.read(),
+            [
+                "LOCKDOWN ada speak",
+                "LOCKDOWN ada off",
+                "QUIT student :banned from the server: raiding (until 1970-01-01T01:00:00Z)",
+            ],
+        )
+        self.bob.lose()
+        back = self.server.connect(host="198.51.100.20")
+        self.assertEqual(
+            back.type("/nick student2"), ["BYE :you are banned from this server: raiding (until 1970-01-01T01:00:00Z)"]
+        )
+        back.lose()
+        self.assertEqual(ada.type("/server bans")[-1], "BANS * 2")
+        self.assertEqual(
+            ada.type("/server unban 198.51.100.20"), ["UNBAN * ada *!*@198.51.100.20 1970-01-01T01:00:00Z :"]
+        )
+        self.assertEqual(ada.type("/server kill teacher go home"), [])
+        self.assertEqual(self.alice.read(), ["BYE :disconnected by ada: go home"])
+        self.assertEqual(ada.type("/server reboot"), [usage("server")])
+        self.alice.lose()
+        assert_consistent(self, self.server.factory)
+
+    def test_help_lists_the_moderation_commands(self) -> None:
+        shown = "\n".join(self.alice.type("/help"))
+        for command in [
+            "/op",
+            "/deop",
+            "/voice",
+            "/devoice",
+            "/kick",
+            "/ban",
+            "/unban",
+            "/bans",
+            "/invite",
+            "/room",
+            "/server",
+        ]:
+            self.assertIn(f"HELP :{command} ", shown)

@@ -1,0 +1,63 @@
+"""Registered rooms and server bans on disk: what a restart finds, and what a damaged file does."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from twisted.trial.unittest import SynchronousTestCase
+
+from chatroom.core.events import Topic
+from chatroom.core.moderation import Ban, Mask, RoomSettings
+from chatroom.core.state import RoomRecord
+from chatroom.roomstore import FileRoomStore, StateError
+
+ROOM = RoomRecord(
+    "#Club",
+    "owen",
+    ("olga",),
+    RoomSettings(invite_only=True, key="knight", moderated=True, topic_lock=False, limit=12),
+    Topic("#Club", "owen", "chess on tuesdays"),
+    (Ban(Mask(nick="troll*"), "owen", "trolling", 1234.5), Ban(Mask(account="eve"), "olga", "", None)),
+)
+
+
+class FileRoomStoreTests(SynchronousTestCase):
+    def setUp(self) -> None:
+        self.path = Path(self.mktemp()) / "rooms.json"
+        self.store = FileRoomStore(self.path)
+
+    def test_what_is_saved_is_what_a_restart_loads(self) -> None:
+        self.assertEqual(self.store.load().rooms, [], "no file yet: nothing registered")
+        self.store.save_room(ROOM)
+        self.store.save_server_bans((Ban(Mask(host="203.0.113.0/24"), "ada", "raid", None),))
+        self.assertEqual(os.stat(self.path).st_mode & 0o777, 0o600)
+        saved = FileRoomStore(self.path).load()
+        self.assertEqual(saved.rooms, [ROOM])
+        self.assertEqual(saved.server_bans, [Ban(Mask(host="203.0.113.0/24"), "ada", "raid", None)])
+        self.store.drop_room("#club")
+        self.assertEqual(FileRoomStore(self.path).load().rooms, [])
+        self.assertEqual(len(FileRoomStore(self.path).load().server_bans), 1, "dropping a room keeps the rest")
+
+    def test_two_writers_do_not_undo_each_other(self) -> None:
+        """Each change reads the newest file under the lock: another process's change survives."""
+        other = FileRoomStore(self.path)
+        self.store.save_room(ROOM)
+        other.save_room(RoomRecord("#other", "olga"))
+        self.store.save_server_bans(())
+        self.assertEqual(sorted(room.name for room in self.store.load().rooms), ["#Club", "#other"])
+
+    def test_leftovers_of_a_crashed_write_are_removed(self) -> None:
+        self.store.save_room(ROOM)
+        leftover = self.path.parent / ".rooms.json.tmp-abandoned"
+        leftover.write_text("half a file")
+        self.store.drop_room("#Club")
+        self.assertFalse(leftover.exists())
+
+    def test_a_damaged_file_is_one_clear_error(self) -> None:
+        self.path.parent.mkdir(parents=True)
+        for damaged in ["{", '{"version": 1}', '{"version": 9, "rooms": {}, "server_bans": []}', "[]"]:
+            self.path.write_text(damaged)
+            error = self.assertRaises(StateError, self.store.load)
+            self.assertIn(str(self.path), str(error))
+            self.assertIn("move it away", str(error))
