@@ -35,6 +35,34 @@ class RenderTests(SynchronousTestCase):
             "BYE :server shutting down": "12:34 -- disconnected: server shutting down",
             "HELP :/join ROOM - join a room": "12:34 -- /join ROOM - join a room",
             "FUTURE thing :from a newer server": "12:34 -- FUTURE thing :from a newer server",
+            # Keeping order
+            "NAMES #5 @alice +bob carol": "12:34 [#5] -- here: @alice, +bob, carol",
+            "KICK #5 alice bob :spam": "12:34 [#5] <-- bob was kicked by alice (spam)",
+            "OP #5 alice bob": "12:34 [#5] -- alice made bob an operator",
+            "OP #5 * owen": "12:34 [#5] -- owen is an operator here",
+            "DEOP #5 alice bob": "12:34 [#5] -- alice took operator from bob",
+            "VOICE #5 alice bob": "12:34 [#5] -- alice gave bob voice",
+            "DEVOICE #5 alice bob": "12:34 [#5] -- alice took voice from bob",
+            "SET #5 alice invite :on": "12:34 [#5] -- alice set invite-only on",
+            "SET #5 alice key :off": "12:34 [#5] -- alice set key off",
+            "SET #5 alice limit :30": "12:34 [#5] -- alice set member limit 30",
+            "BAN #5 alice troll!*@* 2026-11-22T10:00:00Z :spam": (
+                "12:34 [#5] -- alice banned troll!*@* until 2026-11-22 10:00:00 UTC (spam)"
+            ),
+            "BAN * ada account:eve - :": "12:34 -- ada banned account:eve",
+            "UNBAN #5 alice troll!*@* - :": "12:34 [#5] -- alice lifted the ban on troll!*@*",
+            "BANNED #5 troll!*@* alice - :spam": "12:34 [#5] -- ban troll!*@* by alice (spam)",
+            "BANS #5 1": "12:34 [#5] -- 1 ban(s)",
+            "OWNER #5 owen owen": "12:34 [#5] -- registered to owen by owen",
+            "OWNER #5 ada *": "12:34 [#5] -- ada dropped the registration",
+            "INVITE #5 alice carol": "12:34 -- alice invited carol to #5 (/join #5)",
+            "LOCKDOWN ada join": "12:34 -- ada: lockdown: only registered accounts may join rooms or talk for now",
+            "ROOM #5 * topiclock": "12:34 [#5] -- settings: topic lock",
+            "ROOM #5 owen invite key=s3 limit=9 :olga bob": (
+                "12:34 [#5] -- settings: invite-only; key s3; member limit 9; owned by owen;"
+                " operators by account: olga, bob"
+            ),
+            "ROOM #5 *": "12:34 [#5] -- settings: none",
         }
         for raw, shown in cases.items():
             self.assertEqual(self.plain(parse(raw)), shown)

@@ -10,7 +10,8 @@ from pathlib import Path
 from twisted.internet import reactor
 from twisted.internet.protocol import ServerFactory
 
-from tests.helpers import ServerTestCase
+from chatroom.accounts import AccountStore
+from tests.helpers import LineClient, ServerTestCase, Subprocess
 
 TWISTD = str(Path(sys.executable).with_name("twistd"))
 
@@ -68,6 +69,50 @@ class TwistdTests(ServerTestCase):
         self.assertRegex(process.output, r"cannot listen on tcp:\d+:interface=127\.0\.0\.1: Address already in use")
         self.assertNotIn("Traceback", process.output)
         self.assertFalse(pidfile.exists())
+
+    async def test_a_registered_room_keeps_its_owner_bans_and_topic_across_a_restart(self) -> None:
+        workdir = Path(self.mktemp()).resolve()
+        workdir.mkdir()
+        self.certs = workdir / "certs"
+        AccountStore(workdir / "accounts.db").add("owen", "owner's password")
+
+        async def start() -> Subprocess:
+            process = self.spawn(
+                [TWISTD, "-n", f"--pidfile={workdir / 'twistd.pid'}", "chatroom", "--certs", str(self.certs),
+                 "--listen", "tcp:0:interface=127.0.0.1", "--accounts", str(workdir / "accounts.db"),
+                 "--rooms", str(workdir / "rooms.json")]
+            )  # fmt: skip
+            self.port = int((await process.until(r"chatroom listening on 127\.0\.0\.1:(\d+) with TLS")).group(1))
+            return process
+
+        async def owner() -> LineClient:
+            owen = await self.connect()
+            owen.send("/nick owen", "/pass owner's password", "/join club")
+            await owen.until("NAMES #club @owen")
+            return owen
+
+        first = await start()
+        owen = await owner()
+        owen.send("/room register", "/topic chess on tuesdays", "/ban troll* 7d trolling", "/room set invite on")
+        await owen.until("SET #club owen invite :on")
+        first.transport.signalProcess("TERM")
+        await owen.until("BYE :server shutting down")
+        await first.ended
+
+        await start()
+        guest = await self.connect("guest")
+        guest.send("/join club")
+        await guest.expect("ERR INVITE_ONLY :#club is invite-only: an operator must /invite you first")
+        owen = await owner()
+        owen.send("/invite guest", "/topic")
+        await owen.until("TOPIC #club owen :chess on tuesdays")
+        guest.send("/join club")
+        await guest.expect("INVITE #club owen guest", "JOIN #club guest", "TOPIC #club owen :chess on tuesdays")
+        await guest.expect("ROOM #club owen invite topiclock", "NAMES #club @owen guest")
+        troll = await self.connect("trollface")
+        owen.send("/invite trollface")
+        troll.send("/join club")
+        await troll.until("ERR BANNED :you are banned from #club: trolling (until ")
 
     async def test_sigterm(self) -> None:
         await self.stops_cleanly_on("TERM")

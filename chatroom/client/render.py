@@ -72,12 +72,12 @@ class Renderer:
             case "LOCKDOWN", [actor, level]:
                 return self._paint("1;33", f"-- {actor}: {_LOCKDOWNS.get(level, level)}")
             case "ROOM", [room, owner, *settings]:
-                described = [_describe_setting(setting) for setting in settings] or ["no settings"]
+                described = [_describe_setting(setting) for setting in settings] or ["none"]
                 if owner != "*":
                     described.append(f"owned by {owner}")
                 if text:
                     described.append(f"operators by account: {', '.join(text.split())}")
-                return f"{self._room(room)} {notice('; '.join(described))}"
+                return f"{self._room(room)} {notice('settings: ' + '; '.join(described))}"
             case "BANNED", [room, mask, setter, until]:
                 return f"{self._where(room)}{notice(f'ban {mask} by {setter}{_until(until)}{_reason(text)}')}"
             case "BANS", [room, count]:
