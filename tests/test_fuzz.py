@@ -21,7 +21,12 @@ COMMANDS = ["/nick", "/join", "/part", "/leave", "/rooms", "/who", "/msg", "/me"
 ODDITIES = ["/", "//", "/NICK", "/Join", "/bogus", "/quit\x00", " /join"]
 # Commands that change who is here; the last is two lines, a login attempt (random words end its password).
 LIFE = ["/quit", "/nick", "/pass", "/nick alice", "/nick alice\n/pass wrong guess"]
-WORDS = ["5", "#5", "lobby", "#", "##", "alice", "bob", "x" * 40, "ñandú", "名前", "🙂", ":", " ", "\t", "-", "_x"]
+MODERATION = ["/op", "/deop", "/voice", "/devoice", "/kick", "/ban", "/unban", "/bans", "/invite", "/room",
+              "/room set", "/room set key", "/room set limit", "/room set invite", "/room set moderated",
+              "/room register", "/server", "/server kill", "/server ban", "/server lockdown", "/join #6"]  # fmt: skip
+WORDS = ["5", "#5", "lobby", "#", "##", "alice", "bob", "x" * 40, "ñandú", "名前", "🙂", ":", " ", "\t", "-", "_x",
+         "f0", "f1", "f2", "on", "off", "10m", "0d", "*", "*!*@*", "f*", "127.0.0.1", "::/0", "account:alice",
+         "$a:"]  # fmt: skip
 
 
 def fuzz_line(rng: random.Random, commands: list[str]) -> bytes:
@@ -61,7 +66,8 @@ def fuzz_stream(seed: int, lines: int, commands: list[str] = COMMANDS) -> list[b
 class FuzzOverTLSTests(ServerTestCase):
     timeout = 120
 
-    async def test_random_lines_from_several_clients(self) -> None:
+    def watch_for_problems(self) -> list[LogEvent]:
+        """Every failure or error the server logs from now on."""
         problems: list[LogEvent] = []
 
         @provider(ILogObserver)
@@ -71,6 +77,10 @@ class FuzzOverTLSTests(ServerTestCase):
 
         globalLogPublisher.addObserver(watch)
         self.addCleanup(globalLogPublisher.removeObserver, watch)
+        return problems
+
+    async def test_random_lines_from_several_clients(self) -> None:
+        problems = self.watch_for_problems()
         self.start_server("--flood-burst", "100000", "--flood-rate", "100000")  # flood control has its own tests
         observer = await self.connect("observer", "5")
         fuzzers = [await self.connect() for _ in range(3)]
@@ -120,6 +130,28 @@ class FuzzOverTLSTests(ServerTestCase):
         for client in clients:
             if client.lost.called:
                 self.assertEqual(client.lines[-1].split(" :")[0], "BYE", "nothing answered after the goodbye")
+
+    async def test_moderation_amid_garbage(self) -> None:
+        """Operators of their own rooms kick, ban and configure each other at random: no error, no ghost."""
+        problems = self.watch_for_problems()
+        self.start_server("--flood-burst", "100000", "--flood-rate", "100000")
+        observer = await self.connect("observer", "5")
+        clients = [await self.connect(f"f{index}", str(index)) for index in range(3)]
+        for seed, client in enumerate(clients, start=200):
+            client.send("/join 5")
+            for chunk in fuzz_stream(seed, lines=600, commands=MODERATION):
+                client.transport.write(chunk)
+                await deferLater(reactor, 0, lambda: None)
+            client.transport.write(b"\n/ping done\n")
+        for client in clients:
+            await client.until("PONG :done")
+        codes = {line.split()[1] for client in clients for line in client.lines if line.startswith("ERR ")}
+        self.assertLessEqual({"NOT_OPERATOR", "BAD_MASK", "USAGE", "NOT_THERE", "SELF"}, codes)
+        self.assertTrue(any(line.startswith(("KICK ", "BAN ")) for client in clients for line in client.lines))
+        observer.send("/ping observer")
+        await observer.until("PONG :observer")
+        self.assertEqual(problems, [])
+        assert_consistent(self, self.service.factory)
 
 
 class UnboundedLineTests(SynchronousTestCase):
