@@ -8,6 +8,7 @@ their reasons. Nothing anyone says.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -17,15 +18,12 @@ from chatroom.core.errors import ChatError
 from chatroom.core.events import Topic
 from chatroom.core.moderation import Ban, Mask, RoomSettings
 from chatroom.core.names import room_key
-from chatroom.core.state import RoomRecord, Saved
+from chatroom.core.state import RoomRecord, Saved, StoreError
 from chatroom.storage import locked, replace
 
 DEFAULT_FILE = "rooms.json"
 VERSION = 1
-
-
-class StateError(Exception):
-    """The file cannot be read as chatroom's: the message says which file and why."""
+LAST_DATE = 253402300799  # 9999-12-31T23:59:59Z: what a date can show
 
 
 class FileRoomStore:
@@ -39,20 +37,20 @@ class FileRoomStore:
                 [_room(name, data) for name, data in document["rooms"].items()],
                 [_ban(data) for data in document["server_bans"]],
             )
-        except (KeyError, TypeError, ValueError, ChatError) as error:
-            problem = f"{self.path} is not a chatroom state file ({error!r}); move it away to start afresh"
-            raise StateError(problem) from None
+        except (KeyError, TypeError, ValueError, AttributeError, OverflowError, ChatError) as error:
+            raise self._damaged(error) from None
+        except OSError as error:
+            raise StoreError(f"cannot read {self.path}: {error.strerror}") from None
 
     def save_room(self, record: RoomRecord) -> None:
-        self._change(lambda document: document["rooms"].__setitem__(record.name, _room_data(record)))
+        def save(document: dict[str, Any]) -> None:
+            _drop(document, record.name)  # another process may have kept it under another case
+            document["rooms"][record.name] = _room_data(record)
+
+        self._change(save)
 
     def drop_room(self, name: str) -> None:
-        def drop(document: dict[str, Any]) -> None:
-            rooms = document["rooms"]
-            for stored in [stored for stored in rooms if room_key(stored) == room_key(name)]:
-                del rooms[stored]
-
-        self._change(drop)
+        self._change(lambda document: _drop(document, name))
 
     def save_server_bans(self, bans: tuple[Ban, ...]) -> None:
         self._change(lambda document: document.__setitem__("server_bans", [_ban_data(ban) for ban in bans]))
@@ -67,10 +65,24 @@ class FileRoomStore:
         return document
 
     def _change(self, change: Callable[[dict[str, Any]], None]) -> None:
-        with locked(self.path):
-            document = self._read()
-            change(document)
-            replace(self.path, json.dumps(document, indent=1, sort_keys=True) + "\n")
+        try:
+            with locked(self.path):
+                document = self._read()
+                change(document)
+                replace(self.path, json.dumps(document, indent=1, sort_keys=True) + "\n")
+        except OSError as error:
+            raise StoreError(f"cannot write {self.path}: {error.strerror}") from None
+        except (KeyError, TypeError, ValueError, AttributeError) as error:
+            raise self._damaged(error) from None
+
+    def _damaged(self, error: Exception) -> StoreError:
+        return StoreError(f"{self.path} is not a chatroom rooms file ({error!r}); move it away to start afresh")
+
+
+def _drop(document: dict[str, Any], name: str) -> None:
+    rooms = document["rooms"]
+    for stored in [stored for stored in rooms if room_key(stored) == room_key(name)]:
+        del rooms[stored]
 
 
 def _room_data(record: RoomRecord) -> dict[str, Any]:
@@ -110,9 +122,20 @@ def _room(name: str, data: dict[str, Any]) -> RoomRecord:
 
 
 def _ban_data(ban: Ban) -> dict[str, Any]:
-    return {"mask": str(ban.mask), "setter": ban.setter, "reason": ban.reason, "until": ban.until}
+    mask = ban.mask
+    return {
+        "mask": mask.real(),
+        "alias": mask.alias,
+        "guests": mask.guests,
+        "setter": ban.setter,
+        "reason": ban.reason,
+        "until": ban.until,
+    }
 
 
 def _ban(data: dict[str, Any]) -> Ban:
     until = None if data["until"] is None else float(data["until"])
-    return Ban(Mask.parse(str(data["mask"])), str(data["setter"]), str(data["reason"]), until)
+    if until is not None and not 0 <= until < LAST_DATE:
+        raise ValueError(f"a ban ending at {until!r}")
+    mask = dataclasses.replace(Mask.parse(str(data["mask"])), alias=str(data["alias"]), guests=bool(data["guests"]))
+    return Ban(mask, str(data["setter"]), str(data["reason"]), until)

@@ -18,10 +18,11 @@ from chatroom.accounts import DEFAULT_FILE, AccountStore
 from chatroom.auth import Authenticator, AuthMode
 from chatroom.connection import ConnectionFactory
 from chatroom.core.chat import Chat, RoomLimits
+from chatroom.core.state import StoreError
 from chatroom.limits import ConnectionLimits
 from chatroom.line.dialect import LineDialect
 from chatroom.roomstore import DEFAULT_FILE as ROOMS_FILE
-from chatroom.roomstore import FileRoomStore, StateError
+from chatroom.roomstore import FileRoomStore
 from chatroom.service import ChatService
 
 DEFAULT_LISTEN = "tcp:5050:backlog=1024"
@@ -203,10 +204,8 @@ def makeService(options: Options, reactor: IReactorCore | None = None) -> IServi
             accounts=auth.store if auth else None,
             store=rooms,
         )
-    except StateError as error:
+    except StoreError as error:
         raise SystemExit(f"chatroom: {error}") from None
-    except OSError as error:
-        raise SystemExit(f"chatroom: cannot read {rooms.path}: {error.strerror}") from None
     log.info("registered rooms and server bans: {path}", path=rooms.path)
     factory = ConnectionFactory(chat, reactor, LineDialect, limits, options["motd"], auth)  # type: ignore[arg-type]
     twistd = getattr(options, "parent", None)  # twistd's own options, when it runs us

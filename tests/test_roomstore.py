@@ -9,8 +9,8 @@ from twisted.trial.unittest import SynchronousTestCase
 
 from chatroom.core.events import Topic
 from chatroom.core.moderation import Ban, Mask, RoomSettings
-from chatroom.core.state import RoomRecord
-from chatroom.roomstore import FileRoomStore, StateError
+from chatroom.core.state import RoomRecord, StoreError
+from chatroom.roomstore import FileRoomStore
 
 ROOM = RoomRecord(
     "#Club",
@@ -44,6 +44,8 @@ class FileRoomStoreTests(SynchronousTestCase):
         other = FileRoomStore(self.path)
         self.store.save_room(ROOM)
         other.save_room(RoomRecord("#other", "olga"))
+        other.save_room(RoomRecord("#club", "olga"))  # the same room, as another process spells it
+        self.store.save_room(ROOM)
         self.store.save_server_bans(())
         self.assertEqual(sorted(room.name for room in self.store.load().rooms), ["#Club", "#other"])
 
@@ -56,8 +58,16 @@ class FileRoomStoreTests(SynchronousTestCase):
 
     def test_a_damaged_file_is_one_clear_error(self) -> None:
         self.path.parent.mkdir(parents=True)
-        for damaged in ["{", '{"version": 1}', '{"version": 9, "rooms": {}, "server_bans": []}', "[]"]:
+        for damaged in [
+            "{",
+            '{"version": 1}',
+            '{"version": 9, "rooms": {}, "server_bans": []}',
+            "[]",
+            '{"version": 1, "rooms": [], "server_bans": []}',
+            '{"version": 1, "rooms": {}, "server_bans": [{"mask": "x", "alias": "", "guests": false, "setter": "a",'
+            ' "reason": "", "until": 1e300}]}',
+        ]:
             self.path.write_text(damaged)
-            error = self.assertRaises(StateError, self.store.load)
+            error = self.assertRaises(StoreError, self.store.load)
             self.assertIn(str(self.path), str(error))
             self.assertIn("move it away", str(error))

@@ -14,10 +14,10 @@ import contextlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from twisted.logger import Logger
 
-from chatroom.core.addresses import address_key
 from chatroom.core.errors import ChatError, Departed
 from chatroom.core.events import (
     BanChanged,
@@ -52,12 +52,15 @@ from chatroom.core.moderation import (
     Role,
     Setting,
     authorize,
+    bad_limit,
 )
 from chatroom.core.names import nick_key, room_key, room_name, room_order, validate_nick
 from chatroom.core.rooms import Room, ban_list, until
-from chatroom.core.state import AccountDirectory, MemoryRoomStore, NoAccounts, RoomStore
+from chatroom.core.state import AccountDirectory, MemoryRoomStore, NoAccounts, RoomStore, StoreError
 
 log = Logger(namespace="chatroom")
+
+INVITATIONS_KEPT = 50  # per member: rooms come and go, and invitations must not pile up
 
 
 @dataclass(frozen=True)
@@ -77,7 +80,7 @@ class Member:
         self.account = account  # the account they logged in to, None for a guest
         self.address = address  # where they came from: for people reading logs, and for bans
         self.rooms: dict[str, Room] = {}  # room key -> room, in the order joined
-        self.invited: set[str] = set()  # keys of the rooms they were invited to and have not joined since
+        self.invited: dict[Room, None] = {}  # rooms an operator invited them to, not joined since; the newest last
         self.present = True
 
     def __repr__(self) -> str:
@@ -116,10 +119,7 @@ class Chat:
     def register(self, session: Session, nick: str, account: str | None, address: str) -> Member:
         """Enter the chat under a free nickname, checked again now: a login may have taken a while."""
         self.check_nick(nick)
-        if not (account and self.accounts.is_admin(account)):
-            ban = _matching(self.server_bans, self.now(), nick, account, address)
-            if ban is not None:
-                raise ChatError("BANNED", f"you are banned from this server{_why(ban)}")
+        self._not_banned(nick, account, address)
         if account is None and self.lockdown >= Lockdown.CONNECT:
             raise ChatError("LOCKDOWN", "the server is locked down: only registered accounts may enter for now")
         member = Member(session, nick, account, address)
@@ -130,6 +130,9 @@ class Chat:
         """Change a member's nickname (and account, after a login); everyone sharing a room hears it once."""
         self._present(member)
         self.check_nick(nick, member)
+        if account is None:
+            self._may_speak(member)  # a new name is a new way to be heard
+        self._not_banned(nick, account or member.account, member.address)
         old = member.nick
         del self.nicks[nick_key(old)]
         self.nicks[nick_key(nick)] = member
@@ -138,6 +141,11 @@ class Chat:
             member.account = account
         if old != nick:
             self._tell_peers(member, NickChanged(old, nick), including=True)
+        if account is not None:  # a login: the rooms' bans of that account apply now
+            for room in list(member.rooms.values()):
+                ban = _matching(room.bans, self.now(), nick, account, member.address)
+                if ban is not None and not self._named(member, room):
+                    self._remove(room, Kicked(room.name, ban.setter, nick, _banned(ban.reason)), member)
 
     # Rooms
 
@@ -161,7 +169,7 @@ class Chat:
         else:
             self._admit(member, room, key)
             role = Role.OPERATOR if self._named(member, room) else Role.NONE
-        member.invited.discard(room_id)
+        member.invited.pop(room, None)
         room.members[member] = Role.NONE
         member.rooms[room_id] = room
         log.info("{nick} joined {room}", nick=member.nick, room=room.name)
@@ -186,7 +194,7 @@ class Chat:
         ban = _matching(room.bans, self.now(), member.nick, member.account, member.address)
         if ban is not None:
             raise ChatError("BANNED", f"you are banned from {room.name}{_why(ban)}")
-        invited = room_key(room.name) in member.invited
+        invited = room in member.invited  # this room, not an earlier one of the same name
         settings = room.settings
         if settings.invite_only and not invited:
             raise ChatError("INVITE_ONLY", f"{room.name} is invite-only: an operator must /invite you first")
@@ -224,6 +232,7 @@ class Chat:
 
     def set_topic(self, member: Member, room: str, text: str) -> None:
         target = self._room_of(member, room)
+        self._may_speak(member)
         if target.settings.topic_lock:
             authorize(self.rank(member, target), Action.TOPIC, target.name)
         target.topic = Topic(target.name, member.nick, text)
@@ -255,7 +264,7 @@ class Chat:
         """What `member` may do in `room`, for chatroom.core.moderation.authorize."""
         if self._is_admin(member):
             return Rank.ADMIN
-        if room.owner and member.account and nick_key(member.account) == nick_key(room.owner):
+        if self._owns(member, room):
             return Rank.OWNER
         role = room.members.get(member, Role.NONE)
         return Rank.OPERATOR if Role.OPERATOR in role else Rank.VOICE if Role.VOICE in role else Rank.MEMBER
@@ -281,14 +290,20 @@ class Chat:
         self._remove(target_room, Kicked(target_room.name, actor.nick, target.nick, reason), target)
 
     def invite(self, actor: Member, room: str, nick: str) -> None:
-        """Let someone into an invite-only or keyed room, once; only operators may invite to an invite-only one."""
+        """Tell someone about a room. An operator's invitation also lets them in once, past invite-only and the key;
+        only operators may invite to an invite-only room."""
         target_room = self._room_of(actor, room)
+        rank = self.rank(actor, target_room)
         if target_room.settings.invite_only:
-            authorize(self.rank(actor, target_room), Action.INVITE, target_room.name)
+            authorize(rank, Action.INVITE, target_room.name)
         target = self._find(nick)
         if target in target_room.members:
             raise ChatError("ALREADY_THERE", f"{target.nick} is in {target_room.name} already")
-        target.invited.add(room_key(target_room.name))
+        if rank >= Rank.OPERATOR:
+            target.invited.pop(target_room, None)
+            target.invited[target_room] = None
+            if len(target.invited) > INVITATIONS_KEPT:
+                del target.invited[next(iter(target.invited))]
         event = Invited(target_room.name, actor.nick, target.nick)
         target.session.deliver(event)
         actor.session.deliver(event)
@@ -305,7 +320,7 @@ class Chat:
             changed, settings.key, shown = settings.key != key, key, key
         elif setting is Setting.LIMIT:
             if not isinstance(value, int) or not 0 <= value <= LIMIT_MAX:
-                raise ChatError("BAD_LIMIT", f"a limit is a number of people from 1 to {LIMIT_MAX}, or off")
+                raise bad_limit()
             changed, settings.limit, shown = settings.limit != value, value, str(value or "")
         else:
             attribute = {Setting.INVITE_ONLY: "invite_only", Setting.MODERATED: "moderated"}.get(setting, "topic_lock")
@@ -319,7 +334,7 @@ class Chat:
     def ban(self, actor: Member, room: str, target: str, duration: float | None = None, reason: str = "") -> None:
         """Ban a person present anywhere (by account, or a guest by nickname and address) or a mask.
 
-        Banned members present are removed at once, except operators, who must be deopped first.
+        Banned members present are removed at once; a mask leaves operators in, a person is put out even if one.
         """
         target_room = self._room_of(actor, room)
         rank = self.rank(actor, target_room)
@@ -327,11 +342,17 @@ class Chat:
         person = self._person(target)
         if person is not None:
             authorize(rank, Action.BAN, target_room.name, self.rank(person, target_room), person.nick)
+            if self._named(person, target_room):
+                raise ChatError(
+                    "PROTECTED", f"{person.nick} is an operator of {target_room.name} by account: /room deop them first"
+                )
         bans = self._add_bans(actor, target_room.bans, target, person, duration, reason)
         for ban in bans:
             target_room.broadcast(BanChanged(target_room.name, actor.nick, str(ban.mask), True, until(ban), reason))
         for member, role in list(target_room.members.items()):
-            if Role.OPERATOR in role or self._named(member, target_room) or self._is_admin(member):
+            if member is not person and (Role.OPERATOR in role or self._named(member, target_room)):
+                continue  # a mask does not put out an operator, who may have set it; naming them does
+            if self._is_admin(member):
                 continue
             if _matching(bans, self.now(), member.nick, member.account, member.address):
                 self._remove(target_room, Kicked(target_room.name, actor.nick, member.nick, _banned(reason)), member)
@@ -364,8 +385,8 @@ class Chat:
         target_room = self._registered(actor, room)
         target_room.owner = ""
         target_room.operators.clear()
-        self.store.drop_room(target_room.name)
         target_room.broadcast(OwnerChanged(target_room.name, actor.nick, ""))
+        self._stored(self.store.drop_room, target_room.name)
 
     def transfer_room(self, actor: Member, room: str, account: str) -> None:
         target_room = self._registered(actor, room)
@@ -381,8 +402,9 @@ class Chat:
             target_room.operators[nick_key(name)] = name
         elif target_room.operators.pop(nick_key(account), None) is None:
             raise ChatError("NOT_NAMED", f"{account} is not one of the operators of {target_room.name}")
-        self._save(target_room)
         actor.session.deliver(target_room.info())
+        self._op_named(target_room)
+        self._save(target_room)
 
     # Server administrators
 
@@ -390,7 +412,9 @@ class Chat:
         """Disconnect someone; the rooms they were in see why."""
         self._administering(actor)
         target = self._find(nick)
-        if target is actor or self._is_admin(target):
+        if target is actor:
+            raise ChatError("SELF", "you cannot disconnect yourself: /quit does")
+        if self._is_admin(target):
             raise ChatError("PROTECTED", f"{target.nick} is a server administrator: revoke that first")
         self._expel(target, f"disconnected by {actor.nick}" + (f": {reason}" if reason else ""))
 
@@ -401,18 +425,18 @@ class Chat:
         if person is not None and self._is_admin(person):
             raise ChatError("PROTECTED", f"{person.nick} is a server administrator and cannot be banned")
         bans = self._add_bans(actor, self.server_bans, target, person, duration, reason)
-        self._save_server_bans()
         for ban in bans:
             self._tell_admins(BanChanged("", actor.nick, str(ban.mask), True, until(ban), reason))
         for member in list(self.nicks.values()):
             if not self._is_admin(member) and _matching(bans, self.now(), member.nick, member.account, member.address):
                 self._expel(member, f"banned from the server{_why(bans[0])}")
+        self._stored(self.store.save_server_bans, tuple(self.server_bans))
 
     def server_unban(self, actor: Member, mask: str) -> None:
         self._administering(actor)
         ban = _lift(self.server_bans, mask)
-        self._save_server_bans()
         self._tell_admins(BanChanged("", actor.nick, str(ban.mask), False, until(ban), ""))
+        self._stored(self.store.save_server_bans, tuple(self.server_bans))
 
     def server_ban_list(self, actor: Member) -> BanList:
         self._administering(actor)
@@ -508,6 +532,14 @@ class Chat:
     def _is_admin(self, member: Member) -> bool:
         return member.account is not None and self.accounts.is_admin(member.account)
 
+    def _owns(self, member: Member, room: Room) -> bool:
+        """The owner's account, while it exists: a removed account owns nothing, even to a session still in it."""
+        return (
+            bool(room.owner and member.account)
+            and nick_key(member.account or "") == nick_key(room.owner)
+            and self.accounts.account(room.owner) is not None
+        )
+
     def _named(self, member: Member, room: Room) -> bool:
         """Whether the member's account is the room's owner or one it named: they get operator on joining."""
         if not (room.owner and member.account):
@@ -532,8 +564,16 @@ class Chat:
     def _set_owner(self, actor: Member, room: Room, account: str) -> None:
         room.owner = account
         room.operators.pop(nick_key(account), None)
-        self._save(room)
         room.broadcast(OwnerChanged(room.name, actor.nick, account))
+        self._op_named(room)
+        self._save(room)
+
+    def _op_named(self, room: Room) -> None:
+        """Those present whom the room's registration makes operators become operators now, not at their next join."""
+        for member, role in list(room.members.items()):
+            if Role.OPERATOR not in role and self._named(member, room):
+                room.members[member] = role | Role.OPERATOR
+                room.broadcast(RoleChanged(room.name, "", member.nick, "operator", True))
 
     def _add_bans(
         self, actor: Member, bans: list[Ban], target: str, person: Member | None, duration: float | None, reason: str
@@ -543,24 +583,30 @@ class Chat:
             raise ChatError("SELF", "you cannot ban yourself")
         if person is None:
             masks = [Mask.parse(target)]
-        elif person.account is not None:
-            masks = [Mask(account=person.account)]
         else:
-            masks = [Mask(nick=person.nick)]
-            with contextlib.suppress(ValueError):  # not an IP address (a Unix socket): the nickname is all there is
-                masks.append(Mask(host=address_key(person.address)))
+            masks = [Mask(account=person.account) if person.account else Mask(nick=person.nick)]
+            with contextlib.suppress(ValueError):  # not an IP address (a Unix socket): no address to ban
+                masks.append(Mask.address_of(person.nick, person.address))  # so that they cannot come back as a guest
         now = self.now()
         bans[:] = [ban for ban in bans if ban.active(now)]
-        existing = {str(ban.mask).lower() for ban in bans}
+        existing = {ban.mask.real().lower() for ban in bans}
         added = [
             Ban(mask, actor.nick, reason, None if duration is None else now + duration)
             for mask in masks
-            if str(mask).lower() not in existing
+            if mask.real().lower() not in existing
         ]
         if not added:
             raise ChatError("ALREADY_BANNED", f"{target} is banned already; /unban first to change the ban")
         bans.extend(added)
         return added
+
+    def _not_banned(self, nick: str, account: str | None, address: str) -> None:
+        """Refuse a nickname or account the server bans, whenever it is taken: on entering or later."""
+        if account and self.accounts.is_admin(account):
+            return
+        ban = _matching(self.server_bans, self.now(), nick, account, address)
+        if ban is not None:
+            raise ChatError("BANNED", f"you are banned from this server{_why(ban)}")
 
     def _may_speak(self, member: Member) -> None:
         if member.account is None and self.lockdown >= Lockdown.SPEAK:
@@ -576,18 +622,20 @@ class Chat:
                 member.session.deliver(event)
 
     def _save(self, room: Room) -> None:
-        """Write a registered room down now; if the disk refuses, the room goes on in memory and the log says so."""
+        """Write a registered room down, last thing in every change, so that a failure leaves memory whole."""
         if room.owner:
-            try:
-                self.store.save_room(room.record())
-            except OSError:
-                log.failure("could not save {room}; its changes last until the server stops", room=room.name)
+            self._stored(self.store.save_room, room.record())
 
-    def _save_server_bans(self) -> None:
+    def _stored(self, write: Callable[[Any], None], what: object) -> None:
+        """Write to the store; if it refuses, the change holds in memory, and the log and the actor are told."""
         try:
-            self.store.save_server_bans(tuple(self.server_bans))
-        except OSError:
-            log.failure("could not save the server bans; they last until the server stops")
+            write(what)
+        except StoreError as error:
+            log.error("{error}: the change holds until the server stops", error=error)
+            raise ChatError(
+                "NOT_SAVED",
+                "done, but the server could not write it down: it is lost at a restart; tell its administrator",
+            ) from None
 
 
 def _matching(bans: list[Ban], now: float, nick: str, account: str | None, address: str) -> Ban | None:
@@ -598,10 +646,14 @@ def _matching(bans: list[Ban], now: float, nick: str, account: str | None, addre
 
 
 def _lift(bans: list[Ban], mask: str) -> Ban:
-    """Remove and return the ban on `mask`."""
-    wanted = str(Mask.parse(mask)).lower()
+    """Remove and return the ban on `mask`, as the ban list shows it or as it was typed."""
     for ban in bans:
-        if str(ban.mask).lower() == wanted:
+        if str(ban.mask).lower() == mask.lower():
+            bans.remove(ban)
+            return ban
+    wanted = Mask.parse(mask).real().lower()
+    for ban in bans:
+        if ban.mask.real().lower() == wanted:
             bans.remove(ban)
             return ban
     raise ChatError("NO_SUCH_BAN", f"there is no ban on {mask}; the ban list shows the masks")

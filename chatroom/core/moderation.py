@@ -13,7 +13,7 @@ import ipaddress
 import re
 from dataclasses import dataclass
 
-from chatroom.core.addresses import ip
+from chatroom.core.addresses import address_key, ip
 from chatroom.core.errors import ChatError
 from chatroom.core.names import NICK_MAX, nick_key
 
@@ -40,16 +40,18 @@ class Role(enum.Flag):
 
 
 class Action(enum.Enum):
+    """What may be done, each as the words of a refusal: "only an operator of #5 may ..."."""
+
     SPEAK = "speak in a moderated room"
-    TOPIC = "set the topic of a room whose topic is locked"
+    TOPIC = "set the topic while it is locked"
     INVITE = "invite people to an invite-only room"
     ROLE = "give or take operator and voice"
     KICK = "kick people"
     BAN = "ban people"
     CONFIGURE = "change the room's settings"
     REGISTER = "register the room"
-    OWN = "do what only the room's owner may"
-    ADMINISTER = "do what only server administrators may"
+    OWN = "drop the room, give it away or name its operators"
+    ADMINISTER = "do that"
 
 
 NEEDS = {
@@ -66,6 +68,8 @@ NEEDS = {
 }
 
 _CODES = {Rank.VOICE: "MODERATED", Rank.OPERATOR: "NOT_OPERATOR", Rank.OWNER: "NOT_OWNER", Rank.ADMIN: "NOT_ADMIN"}
+_TITLES = {Rank.OPERATOR: "an operator", Rank.OWNER: "the owner", Rank.ADMIN: "a server administrator"}
+_ON_SOMEONE = {Action.ROLE: "change their roles", Action.KICK: "kick them", Action.BAN: "ban them"}
 
 
 def authorize(rank: Rank, action: Action, room: str, target: Rank | None = None, target_nick: str = "") -> None:
@@ -75,15 +79,14 @@ def authorize(rank: Rank, action: Action, room: str, target: Rank | None = None,
         if action is Action.SPEAK:
             raise ChatError("MODERATED", f"{room} is moderated: only voiced members and operators speak")
         where = "" if needed is Rank.ADMIN else f" of {room}"
-        title = {Rank.OPERATOR: "an operator", Rank.OWNER: "the owner", Rank.ADMIN: "a server administrator"}
-        raise ChatError(_CODES[needed], f"only {title[needed]}{where} may {action.value}")
+        raise ChatError(_CODES[needed], f"only {_TITLES[needed]}{where} may {action.value}")
     if target is None:
         return
     if target is Rank.ADMIN and action in (Action.KICK, Action.BAN):
         raise ChatError("PROTECTED", f"{target_nick} is a server administrator and cannot be kicked or banned")
     if target > rank:
-        whom = "the owner" if target is Rank.OWNER else "an administrator"
-        raise ChatError("PROTECTED", f"{target_nick} is {whom} of {room}; you cannot {action.value} of theirs")
+        whom = "a server administrator" if target is Rank.ADMIN else f"the owner of {room}"
+        raise ChatError("PROTECTED", f"{target_nick} is {whom}: you cannot {_ON_SOMEONE[action]}")
 
 
 class Lockdown(enum.IntEnum):
@@ -118,6 +121,10 @@ KEY_MAX = 32
 LIMIT_MAX = 100_000
 
 
+def bad_limit() -> ChatError:
+    return ChatError("BAD_LIMIT", f"a limit is a number of people from 1 to {LIMIT_MAX}, or off")
+
+
 # Bans
 
 _GLOB = re.compile(r"[A-Za-z0-9_\-*?]+")
@@ -134,14 +141,34 @@ class Mask:
     account: str = ""
     nick: str = "*"
     host: str = "*"
+    # What the mask is shown as instead, when it holds a person's address: banning someone must not tell the
+    # room, or whoever banned them, where they connect from.
+    alias: str = ""
+    guests: bool = False  # matches guests only: logged-in people are known by their account, not their address
 
     def __str__(self) -> str:
+        if self.alias:
+            return self.alias
         return f"account:{self.account}" if self.account else f"{self.nick}!*@{self.host}"
 
+    def real(self) -> str:
+        """The mask itself, alias or not: what is kept on disk."""
+        return str(Mask(self.account, self.nick, self.host))
+
     def matches(self, nick: str, account: str | None, address: str) -> bool:
+        if self.guests and account is not None:
+            return False
         if self.account:
             return account is not None and nick_key(account) == nick_key(self.account)
         return _glob(self.nick, nick) and _host_matches(self.host, address)
+
+    @classmethod
+    def address_of(cls, nick: str, address: str) -> Mask:
+        """Guests who connect from where `nick` does (IPv6: their /64), shown as `*!*@address-of-NICK`.
+
+        Raises ValueError if `address` is not an IP address (a Unix socket).
+        """
+        return cls(host=address_key(address), alias=f"*!*@address-of-{nick}", guests=True)
 
     @classmethod
     def parse(cls, text: str) -> Mask:
@@ -174,6 +201,7 @@ class Mask:
         elif _HOST_GLOB.fullmatch(host) is None:
             raise _bad_mask(text, "an address pattern has digits, '.', ':', '*' and '?'")
         else:
+            host = _plain_address(host)
             everywhere = _wild(host)
         if _wild(nick) and everywhere:
             raise ChatError("BAD_MASK", f"{text} would ban everyone: name a nickname, an address or an account")
@@ -192,7 +220,7 @@ class Ban:
 
 
 DURATION_MAX = 10 * 365 * 86400
-_DURATION = re.compile(r"(?:\d{1,9}[smhdw])+")
+_DURATION = re.compile(r"(?:[0-9]{1,9}[smhdw])+")
 _UNIT = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 
 
@@ -203,7 +231,7 @@ def parse_duration(text: str) -> float | None:
     """
     if _DURATION.fullmatch(text.lower()) is None:
         return None
-    seconds = sum(int(number) * _UNIT[unit] for number, unit in re.findall(r"(\d+)([smhdw])", text.lower()))
+    seconds = sum(int(number) * _UNIT[unit] for number, unit in re.findall(r"([0-9]+)([smhdw])", text.lower()))
     if not 0 < seconds <= DURATION_MAX:
         raise ChatError("BAD_DURATION", f"{text}: a ban lasts from 1s to 10 years (3650d), or until lifted")
     return float(seconds)
@@ -215,17 +243,27 @@ def _glob(pattern: str, text: str) -> bool:
 
 
 def _host_matches(pattern: str, address: str) -> bool:
+    """Whether an address matches: written as `_plain_address` writes it, so that ::ffff:192.0.2.1 is 192.0.2.1."""
     if "/" not in pattern:
-        return _glob(pattern, address)
+        return _glob(pattern, _plain_address(address))
     try:
         return ip(address) in ipaddress.ip_network(pattern)
     except ValueError:
         return False  # not an IP address: a Unix socket, say
 
 
+def _plain_address(host: str) -> str:
+    """One spelling per address (IPv4-mapped as IPv4, IPv6 compressed); anything else as it is."""
+    try:
+        return str(ip(host))
+    except ValueError:
+        return host
+
+
 def _wild(pattern: str) -> bool:
-    """Whether a pattern matches anything at all: it is only wildcards."""
-    return not pattern.strip("*?")
+    """Whether a pattern matches any nickname, or any address: it is only wildcards (and an address's dots and
+    colons, as in *.* or *:*)."""
+    return not pattern.strip("*?.:")
 
 
 def _bad_mask(text: str, hint: str) -> ChatError:

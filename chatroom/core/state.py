@@ -13,6 +13,10 @@ from chatroom.core.events import Topic
 from chatroom.core.moderation import Ban, RoomSettings
 
 
+class StoreError(Exception):
+    """A store could not read or write what it keeps; the message says which file and why, in one line."""
+
+
 class AccountDirectory(Protocol):
     """What the core asks about accounts; the accounts file answers, and sees its changes at once."""
 
@@ -51,7 +55,7 @@ class Saved:
 
 
 class RoomStore(Protocol):
-    """Registered rooms and server bans, read at start and written on every change."""
+    """Registered rooms and server bans, read at start and written on every change; failing, StoreError."""
 
     def load(self) -> Saved: ...
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from chatroom.core.errors import ChatError
-from chatroom.core.moderation import Lockdown, Role, Setting, parse_duration
+from chatroom.core.moderation import Lockdown, Role, Setting, bad_limit, parse_duration
 from chatroom.line.wire import line
 
 if TYPE_CHECKING:
@@ -192,7 +192,9 @@ def _unban(session: LineDialect, arg: str) -> None:
 
 @command("bans", "[#ROOM]", "list the room's bans")
 def _bans(session: LineDialect, arg: str) -> None:
-    room, _ = _room_and_rest(session, arg)
+    room, rest = _room_and_rest(session, arg)
+    if rest:
+        raise COMMANDS["bans"].usage_error()
     session.deliver(session.chat.bans(session.member, room))
 
 
@@ -209,13 +211,13 @@ _SWITCH = {"on": True, "off": False}
 def _setting_value(setting: Setting, value: str) -> bool | str | int:
     """ "on"/"off" for a switch, the key or "off", a number of people or "off"."""
     if setting is Setting.KEY:
-        return "" if value == "off" else value
+        return "" if value.lower() == "off" else value
     if setting is Setting.LIMIT:
-        if value == "off":
+        if value.lower() == "off":
             return 0
-        if not value.isdigit() or int(value) == 0:
-            raise ChatError("BAD_LIMIT", "a limit is a number of people, or off")
-        return int(value)
+        if not (value.isascii() and value.isdigit()):
+            raise bad_limit()
+        return int(value)  # 0 is off too
     if value.lower() not in _SWITCH:
         raise ChatError("USAGE", f"usage: /room set {setting.value} on|off")
     return _SWITCH[value.lower()]
