@@ -385,6 +385,11 @@ class AdministratorTests(ModerationTestCase):
         self.chat.set_role(ada, "5", "ada", Role.OPERATOR, True)
         self.chat.set_role(ada, "5", "bob", Role.OPERATOR, True)
         self.refused("PROTECTED", self.chat.set_role, bob, "5", "ada", Role.OPERATOR, False)
+        self.directory.accounts["grace"] = True
+        grace = self.member("grace", "5", account="grace")
+        for action in (self.chat.kick, self.chat.ban):  # not even by another administrator
+            error = self.refused("PROTECTED", action, grace, "5", "ada")
+            self.assertIn("server administrator and cannot be kicked or banned", error.message)
 
     def test_disconnect_server_bans_and_their_list(self) -> None:
         ada = self.member("ada", "5", account="ada")
