@@ -70,11 +70,13 @@ class TwistdTests(ServerTestCase):
         self.assertNotIn("Traceback", process.output)
         self.assertFalse(pidfile.exists())
 
-    async def test_a_registered_room_keeps_its_owner_bans_and_topic_across_a_restart(self) -> None:
+    async def test_a_registered_room_keeps_its_owner_operators_bans_and_topic_across_a_restart(self) -> None:
         workdir = Path(self.mktemp()).resolve()
         workdir.mkdir()
         self.certs = workdir / "certs"
-        AccountStore(workdir / "accounts.db").add("owen", "owner's password")
+        accounts = AccountStore(workdir / "accounts.db")
+        accounts.add("owen", "owner's password")
+        accounts.add("olga", "operator's password")
 
         async def start() -> Subprocess:
             process = self.spawn(
@@ -85,16 +87,17 @@ class TwistdTests(ServerTestCase):
             self.port = int((await process.until(r"chatroom listening on 127\.0\.0\.1:(\d+) with TLS")).group(1))
             return process
 
-        async def owner() -> LineClient:
-            owen = await self.connect()
-            owen.send("/nick owen", "/pass owner's password", "/join club")
-            await owen.until("NAMES #club @owen")
-            return owen
+        async def log_in(nick: str, password: str, names: str) -> LineClient:
+            client = await self.connect()
+            client.send(f"/nick {nick}", f"/pass {password}", "/join club")
+            await client.until(names)
+            return client
 
         first = await start()
-        owen = await owner()
+        owen = await log_in("owen", "owner's password", "NAMES #club @owen")
         owen.send("/room register", "/topic chess on tuesdays", "/ban troll* 7d trolling", "/room set invite on")
-        await owen.until("SET #club owen invite :on")
+        owen.send("/room op olga")
+        await owen.until("ROOM #club owen invite topiclock :olga")
         first.transport.signalProcess("TERM")
         await owen.until("BYE :server shutting down")
         await first.ended
@@ -103,12 +106,13 @@ class TwistdTests(ServerTestCase):
         guest = await self.connect("guest")
         guest.send("/join club")
         await guest.expect("ERR INVITE_ONLY :#club is invite-only: an operator must /invite you first")
-        owen = await owner()
+        owen = await log_in("owen", "owner's password", "NAMES #club @owen")
         owen.send("/invite guest", "/topic")
         await owen.until("TOPIC #club owen :chess on tuesdays")
         guest.send("/join club")
         await guest.expect("INVITE #club owen guest", "JOIN #club guest", "TOPIC #club owen :chess on tuesdays")
-        await guest.expect("ROOM #club owen invite topiclock", "NAMES #club @owen guest")
+        await guest.expect("ROOM #club owen invite topiclock :olga", "NAMES #club @owen guest")
+        await log_in("olga", "operator's password", "NAMES #club @olga @owen guest")  # named: past invite-only too
         troll = await self.connect("trollface")
         owen.send("/invite trollface")
         troll.send("/join club")
