@@ -16,8 +16,8 @@ from typing import Any
 
 from chatroom.core.errors import ChatError
 from chatroom.core.events import Topic
-from chatroom.core.moderation import Ban, Mask, RoomSettings
-from chatroom.core.names import room_key
+from chatroom.core.moderation import LIMIT_MAX, Ban, Mask, RoomSettings
+from chatroom.core.names import room_key, room_name
 from chatroom.core.state import RoomRecord, Saved, StoreError
 from chatroom.storage import locked, replace
 
@@ -37,7 +37,7 @@ class FileRoomStore:
                 [_room(name, data) for name, data in document["rooms"].items()],
                 [_ban(data) for data in document["server_bans"]],
             )
-        except (KeyError, TypeError, ValueError, AttributeError, OverflowError, ChatError) as error:
+        except (KeyError, TypeError, ValueError, AttributeError, OverflowError, RecursionError, ChatError) as error:
             raise self._damaged(error) from None
         except OSError as error:
             raise StoreError(f"cannot read {self.path}: {error.strerror}") from None
@@ -72,7 +72,7 @@ class FileRoomStore:
                 replace(self.path, json.dumps(document, indent=1, sort_keys=True) + "\n")
         except OSError as error:
             raise StoreError(f"cannot write {self.path}: {error.strerror}") from None
-        except (KeyError, TypeError, ValueError, AttributeError) as error:
+        except (KeyError, TypeError, ValueError, AttributeError, RecursionError) as error:
             raise self._damaged(error) from None
 
     def _damaged(self, error: Exception) -> StoreError:
@@ -105,6 +105,10 @@ def _room_data(record: RoomRecord) -> dict[str, Any]:
 
 def _room(name: str, data: dict[str, Any]) -> RoomRecord:
     settings = data["settings"]
+    if room_name(name) != name or not data["owner"] or not isinstance(data["operators"], list):
+        raise ValueError(f"a room {name!r} without an owner, with operators that are no list, or a bad name")
+    if not 0 <= int(settings["limit"]) <= LIMIT_MAX:
+        raise ValueError(f"a limit of {settings['limit']!r} in {name}")
     return RoomRecord(
         name,
         str(data["owner"]),

@@ -430,7 +430,9 @@ class AdministratorTests(ModerationTestCase):
         self.refused("LOCKDOWN", self.chat.say, guest, "5", "hi")
         self.refused("LOCKDOWN", self.chat.private, guest, "ada", "hi")
         self.chat.say(olga, "5", "accounts still talk")
-        self.chat.join(guest, "6")
+        self.chat.join(olga, "6")
+        self.chat.join(guest, "6")  # an existing room, but no new one (its name would be heard)
+        self.refused("LOCKDOWN", self.chat.join, guest, "buy-pills-here")
         self.chat.set_lockdown(ada, Lockdown.JOIN)
         self.refused("LOCKDOWN", self.chat.join, guest, "7")
         self.chat.set_lockdown(ada, Lockdown.CONNECT)
@@ -545,3 +547,61 @@ class ReviewRegressionTests(ModerationTestCase):
         self.chat.set_role(olga, "5", "owen", Role.OPERATOR, False)
         self.chat.name_operator(olga, "5", "owen", True)
         self.assertEqual(self.chat.who(olga, "5"), Names("#5", ("@olga", "@owen")))
+
+
+class SecondReviewRegressionTests(ModerationTestCase):
+    """Defects found by the second review, each shown failing before its fix."""
+
+    def test_a_typed_address_never_meets_a_hidden_one(self) -> None:
+        """Otherwise ALREADY_BANNED or UNBAN would tell a guessed address right."""
+        self.member("victim", "lobby", address="203.0.113.50")
+        spy = self.member("spy", "spyroom")
+        self.chat.ban(spy, "spyroom", "victim")
+        self.chat.ban(spy, "spyroom", "203.0.113.50")  # no ALREADY_BANNED
+        self.refused("NO_SUCH_BAN", self.chat.unban, spy, "spyroom", "*!*@203.0.113.5?")
+        self.chat.unban(spy, "spyroom", "203.0.113.50")
+        masks = [entry[0] for entry in self.chat.bans(spy, "spyroom").bans]
+        self.assertEqual(masks, ["victim!*@*", "*!*@address-of-victim"], "the typed one went, the hidden one stays")
+
+    def test_a_removed_named_account_is_nobody(self) -> None:
+        owen = self.member("owen", "5", account="owen")
+        self.chat.register_room(owen, "5")
+        self.chat.name_operator(owen, "5", "olga", True)
+        self.chat.configure(owen, "5", Setting.INVITE_ONLY, True)
+        olga = self.member("olga", "5", account="olga")
+        del self.directory.accounts["olga"]
+        self.chat.ban(owen, "5", "olga")  # no longer PROTECTED
+        self.refused("BANNED", self.chat.join, olga, "5")
+        self.chat.unban(owen, "5", "account:olga")
+        self.refused("INVITE_ONLY", self.chat.join, olga, "5")
+
+    def test_a_lockdown_silences_every_way_a_guest_could_talk(self) -> None:
+        ada = self.member("ada", "5", account="ada")
+        raider = self.member("raider", "5", "6")
+        self.member("bystander")
+        self.chat.set_role(ada, "5", "raider", Role.OPERATOR, True)
+        self.chat.set_lockdown(ada, Lockdown.SPEAK)
+        self.chat.part(raider, "6", "BUY PILLS")
+        self.member("olga", "5", account="olga")
+        self.chat.kick(raider, "5", "olga", "BUY PILLS")
+        self.refused("LOCKDOWN", self.chat.invite, raider, "5", "bystander")
+        self.chat.quit(raider, "BUY PILLS")
+        self.assertNotIn("PILLS", repr(self.told("ada")))
+        self.assertEqual(self.told("bystander"), [], "no invitation reached them")
+
+    def test_an_administrator_logging_in_is_not_put_out_by_a_room_ban(self) -> None:
+        op = self.member("op", "5")
+        self.chat.ban(op, "5", "account:ada")
+        guest = self.member("guest", "5")
+        self.chat.rename(guest, "ada", "ada")
+        self.assertIn("5", guest.rooms)
+
+    def test_banning_a_present_operator_by_nickname_puts_them_out_even_if_banned_already(self) -> None:
+        op = self.member("op", "5")
+        self.member("alice", "5", account="alice")
+        self.chat.set_role(op, "5", "alice", Role.OPERATOR, True)
+        self.chat.ban(op, "5", "account:alice")  # a mask: the operator stays
+        self.assertEqual(self.chat.who(op, "5"), Names("#5", ("@alice", "@op")))
+        self.chat.ban(op, "5", "alice")
+        self.assertEqual(self.chat.who(op, "5"), Names("#5", ("@op",)))
+        self.refused("ALREADY_BANNED", self.chat.ban, op, "5", "alice")

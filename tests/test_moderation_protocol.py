@@ -16,7 +16,7 @@ def usage(command: str) -> str:
 
 class ModerationCommandTests(SynchronousTestCase):
     def setUp(self) -> None:
-        self.server = MemoryServer(ConnectionLimits(flood_burst=1000))  # flood control has its own tests
+        self.server = MemoryServer(ConnectionLimits(flood_burst=1000, max_line=8192))  # flood control has its own tests
         self.checker = with_accounts(self, self.server)
         self.alice = self.server.connect("teacher", "5")
         self.bob = self.server.connect("student", "5", host="198.51.100.20")
@@ -106,6 +106,7 @@ class ModerationCommandTests(SynchronousTestCase):
             ("/room set limit lots", "ERR BAD_LIMIT :a limit is a number of people from 1 to 100000, or off"),
             ("/room set limit ²", "ERR BAD_LIMIT :a limit is a number of people from 1 to 100000, or off"),
             ("/room set limit 999999999999", "ERR BAD_LIMIT :a limit is a number of people from 1 to 100000, or off"),
+            ("/room set limit " + "9" * 4400, "ERR BAD_LIMIT :a limit is a number of people from 1 to 100000, or off"),
             ("/room set moderated maybe", "ERR USAGE :usage: /room set moderated on|off"),
             (
                 "/room set colour red",

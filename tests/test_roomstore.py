@@ -27,6 +27,12 @@ class FileRoomStoreTests(SynchronousTestCase):
         self.path = Path(self.mktemp()) / "rooms.json"
         self.store = FileRoomStore(self.path)
 
+    def test_a_valid_document_loads(self) -> None:
+        """The damaged documents below differ from this one in one value each."""
+        self.path.parent.mkdir(parents=True)
+        self.path.write_text(self.room_document("#5", owner="owen", limit=0))
+        self.assertEqual([room.name for room in self.store.load().rooms], ["#5"])
+
     def test_what_is_saved_is_what_a_restart_loads(self) -> None:
         self.assertEqual(self.store.load().rooms, [], "no file yet: nothing registered")
         self.store.save_room(ROOM)
@@ -56,6 +62,13 @@ class FileRoomStoreTests(SynchronousTestCase):
         self.store.drop_room("#Club")
         self.assertFalse(leftover.exists())
 
+    @staticmethod
+    def room_document(name: str, owner: str, limit: int, operators: str = "[]") -> str:
+        settings = f'{{"invite_only": false, "key": "", "moderated": false, "topic_lock": true, "limit": {limit}}}'
+        room = f'{{"owner": "{owner}", "operators": {operators}, "settings": {settings}, "topic": {{"text": "",'
+        room += ' "setter": ""}, "bans": []}'
+        return f'{{"version": 1, "rooms": {{"{name}": {room}}}, "server_bans": []}}'
+
     def test_a_damaged_file_is_one_clear_error(self) -> None:
         self.path.parent.mkdir(parents=True)
         for damaged in [
@@ -66,6 +79,13 @@ class FileRoomStoreTests(SynchronousTestCase):
             '{"version": 1, "rooms": [], "server_bans": []}',
             '{"version": 1, "rooms": {}, "server_bans": [{"mask": "x", "alias": "", "guests": false, "setter": "a",'
             ' "reason": "", "until": 1e300}]}',
+            "[" * 100_000,
+            self.room_document("#5", owner="", limit=0),
+            self.room_document("#5", owner="owen", limit=-1),
+            self.room_document("#5", owner="owen", limit=100_001),
+            self.room_document("5", owner="owen", limit=0),
+            self.room_document("bad name!", owner="owen", limit=0),
+            self.room_document("#5", owner="owen", limit=0, operators='"bob"'),
         ]:
             self.path.write_text(damaged)
             error = self.assertRaises(StoreError, self.store.load)

@@ -144,7 +144,7 @@ class Chat:
         if account is not None:  # a login: the rooms' bans of that account apply now
             for room in list(member.rooms.values()):
                 ban = _matching(room.bans, self.now(), nick, account, member.address)
-                if ban is not None and not self._named(member, room):
+                if ban is not None and not self._exempt(member, room):
                     self._remove(room, Kicked(room.name, ban.setter, nick, _banned(ban.reason)), member)
 
     # Rooms
@@ -164,6 +164,10 @@ class Chat:
             raise ChatError("TOO_MANY_ROOMS", f"you are in {count} rooms, the most allowed: /part one first")
         room = self.rooms.get(room_id)
         if room is None:
+            if member.account is None and self.lockdown >= Lockdown.SPEAK:
+                raise ChatError(
+                    "LOCKDOWN", "the server is locked down: only registered accounts may open rooms for now"
+                )
             room = self.rooms[room_id] = Room(display)
             role = Role.OPERATOR  # whoever creates a room keeps order in it, as on IRC
         else:
@@ -189,8 +193,8 @@ class Chat:
         full = self.limits.members_per_room
         if full and len(room.members) >= full:
             raise ChatError("ROOM_FULL", f"{room.name} is full: {full} people are in it")
-        if self._named(member, room) or self._is_admin(member):
-            return  # those who could lift the restrictions are not stopped by them
+        if self._exempt(member, room):
+            return
         ban = _matching(room.bans, self.now(), member.nick, member.account, member.address)
         if ban is not None:
             raise ChatError("BANNED", f"you are banned from {room.name}{_why(ban)}")
@@ -206,7 +210,7 @@ class Chat:
 
     def part(self, member: Member, name: str, reason: str = "") -> Room:
         room = self._room_of(member, name)
-        room.broadcast(Parted(room.name, member.nick, reason))
+        room.broadcast(Parted(room.name, member.nick, self._heard(member, reason)))
         self._leave(member, room)
         return room
 
@@ -287,7 +291,7 @@ class Chat:
         if target is actor:
             raise ChatError("SELF", "you cannot kick yourself: /part leaves the room")
         authorize(self.rank(actor, target_room), Action.KICK, target_room.name, self.rank(target, target_room), nick)
-        self._remove(target_room, Kicked(target_room.name, actor.nick, target.nick, reason), target)
+        self._remove(target_room, Kicked(target_room.name, actor.nick, target.nick, self._heard(actor, reason)), target)
 
     def invite(self, actor: Member, room: str, nick: str) -> None:
         """Tell someone about a room. An operator's invitation also lets them in once, past invite-only and the key;
@@ -297,6 +301,7 @@ class Chat:
         if target_room.settings.invite_only:
             authorize(rank, Action.INVITE, target_room.name)
         target = self._find(nick)
+        self._may_speak(actor)
         if target in target_room.members:
             raise ChatError("ALREADY_THERE", f"{target.nick} is in {target_room.name} already")
         if rank >= Rank.OPERATOR:
@@ -347,15 +352,18 @@ class Chat:
                     "PROTECTED", f"{person.nick} is an operator of {target_room.name} by account: /room deop them first"
                 )
         bans = self._add_bans(actor, target_room.bans, target, person, duration, reason)
+        if not bans and person not in target_room.members:
+            raise ChatError("ALREADY_BANNED", f"{target} is banned already; /unban first to change the ban")
         for ban in bans:
             target_room.broadcast(BanChanged(target_room.name, actor.nick, str(ban.mask), True, until(ban), reason))
         for member, role in list(target_room.members.items()):
-            if member is not person and (Role.OPERATOR in role or self._named(member, target_room)):
-                continue  # a mask does not put out an operator, who may have set it; naming them does
-            if self._is_admin(member):
+            if member is person:
+                pass  # named, so put out, even an operator
+            elif Role.OPERATOR in role or self._exempt(member, target_room):
+                continue  # a mask does not put out an operator, who may have set it
+            elif not _matching(bans, self.now(), member.nick, member.account, member.address):
                 continue
-            if _matching(bans, self.now(), member.nick, member.account, member.address):
-                self._remove(target_room, Kicked(target_room.name, actor.nick, member.nick, _banned(reason)), member)
+            self._remove(target_room, Kicked(target_room.name, actor.nick, member.nick, _banned(reason)), member)
         self._save(target_room)
 
     def unban(self, actor: Member, room: str, mask: str) -> None:
@@ -425,6 +433,8 @@ class Chat:
         if person is not None and self._is_admin(person):
             raise ChatError("PROTECTED", f"{person.nick} is a server administrator and cannot be banned")
         bans = self._add_bans(actor, self.server_bans, target, person, duration, reason)
+        if not bans:
+            raise ChatError("ALREADY_BANNED", f"{target} is banned already; /unban first to change the ban")
         for ban in bans:
             self._tell_admins(BanChanged("", actor.nick, str(ban.mask), True, until(ban), reason))
         for member in list(self.nicks.values()):
@@ -457,6 +467,9 @@ class Chat:
     def quit(self, member: Member, reason: str) -> None:
         """Remove a member for good: each person sharing a room hears it once, and the nickname is free."""
         self._present(member)
+        self._depart(member, self._heard(member, reason))
+
+    def _depart(self, member: Member, reason: str) -> None:
         self._tell_peers(member, Quit(member.nick, reason))
         for room in list(member.rooms.values()):
             self._leave(member, room)
@@ -503,7 +516,7 @@ class Chat:
 
     def _expel(self, member: Member, reason: str) -> None:
         """Put someone out of the chat: the rooms hear it as a quit, and their connection is closed."""
-        self.quit(member, reason)
+        self._depart(member, reason)
         member.session.close(reason)
 
     def _room_of(self, member: Member, name: str) -> Room:
@@ -534,18 +547,19 @@ class Chat:
 
     def _owns(self, member: Member, room: Room) -> bool:
         """The owner's account, while it exists: a removed account owns nothing, even to a session still in it."""
-        return (
-            bool(room.owner and member.account)
-            and nick_key(member.account or "") == nick_key(room.owner)
-            and self.accounts.account(room.owner) is not None
-        )
+        return self._named(member, room) and nick_key(member.account or "") == nick_key(room.owner)
+
+    def _exempt(self, member: Member, room: Room) -> bool:
+        """Those who could lift a room's restrictions are not stopped by them: its owner, named accounts, admins."""
+        return self._named(member, room) or self._is_admin(member)
 
     def _named(self, member: Member, room: Room) -> bool:
         """Whether the member's account is the room's owner or one it named: they get operator on joining."""
         if not (room.owner and member.account):
             return False
         account = nick_key(member.account)
-        return account == nick_key(room.owner) or account in room.operators
+        named = account == nick_key(room.owner) or account in room.operators
+        return named and self.accounts.account(member.account) is not None  # a removed account is nobody
 
     def _registered(self, actor: Member, room: str) -> Room:
         """A registered room the actor is in and owns (or administers)."""
@@ -589,16 +603,18 @@ class Chat:
                 masks.append(Mask.address_of(person.nick, person.address))  # so that they cannot come back as a guest
         now = self.now()
         bans[:] = [ban for ban in bans if ban.active(now)]
-        existing = {ban.mask.real().lower() for ban in bans}
+        existing = {str(ban.mask).lower() for ban in bans}  # a person's address ban is its alias: no probing it
         added = [
             Ban(mask, actor.nick, reason, None if duration is None else now + duration)
             for mask in masks
-            if mask.real().lower() not in existing
+            if str(mask).lower() not in existing
         ]
-        if not added:
-            raise ChatError("ALREADY_BANNED", f"{target} is banned already; /unban first to change the ban")
         bans.extend(added)
         return added
+
+    def _heard(self, member: Member, reason: str) -> str:
+        """A reason given with a part, a quit or a kick is speech too: a guest's is dropped during a lockdown."""
+        return "" if member.account is None and self.lockdown >= Lockdown.SPEAK else reason
 
     def _not_banned(self, nick: str, account: str | None, address: str) -> None:
         """Refuse a nickname or account the server bans, whenever it is taken: on entering or later."""
@@ -646,14 +662,14 @@ def _matching(bans: list[Ban], now: float, nick: str, account: str | None, addre
 
 
 def _lift(bans: list[Ban], mask: str) -> Ban:
-    """Remove and return the ban on `mask`, as the ban list shows it or as it was typed."""
+    """Remove and return the ban on `mask`, as the ban list shows it, or typed in a short form."""
     for ban in bans:
         if str(ban.mask).lower() == mask.lower():
             bans.remove(ban)
             return ban
-    wanted = Mask.parse(mask).real().lower()
+    wanted = str(Mask.parse(mask)).lower()  # never a person's address ban: that would tell their address
     for ban in bans:
-        if ban.mask.real().lower() == wanted:
+        if str(ban.mask).lower() == wanted:
             bans.remove(ban)
             return ban
     raise ChatError("NO_SUCH_BAN", f"there is no ban on {mask}; the ban list shows the masks")

@@ -215,7 +215,7 @@ def _setting_value(setting: Setting, value: str) -> bool | str | int:
     if setting is Setting.LIMIT:
         if value.lower() == "off":
             return 0
-        if not (value.isascii() and value.isdigit()):
+        if not (value.isascii() and value.isdigit()) or len(value) > 9:
             raise bad_limit()
         return int(value)  # 0 is off too
     if value.lower() not in _SWITCH:
