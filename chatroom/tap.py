@@ -206,7 +206,12 @@ def makeService(options: Options, reactor: IReactorCore | None = None) -> IServi
         )
     except StoreError as error:
         raise SystemExit(f"chatroom: {error}") from None
-    log.info("registered rooms and server bans: {path}", path=rooms.path)
+    log.info(
+        "registered rooms and server bans: {path} ({rooms} rooms, {bans} server bans)",
+        path=rooms.path,
+        rooms=len(chat.rooms),
+        bans=len(chat.server_bans),
+    )
     factory = ConnectionFactory(chat, reactor, LineDialect, limits, options["motd"], auth)  # type: ignore[arg-type]
     twistd = getattr(options, "parent", None)  # twistd's own options, when it runs us
     daemon = twistd is not None and not twistd["nodaemon"]

@@ -403,7 +403,7 @@ class AdministratorTests(ModerationTestCase):
         self.clear()
 
         self.chat.server_ban(ada, "olga", parse_duration("1d"), "spam")
-        self.assertEqual(self.sessions["olga"].closed, "banned from the server: spam (until 1970-01-13T13:46:40Z)")
+        self.assertEqual(self.sessions["olga"].closed, "banned from the server: spam (until 1970-01-13 13:46 UTC)")
         self.assertEqual(
             self.told("ada")[0], BanChanged("", "ada", "account:olga", True, "1970-01-13T13:46:40Z", "spam")
         )
@@ -605,3 +605,17 @@ class SecondReviewRegressionTests(ModerationTestCase):
         self.chat.ban(op, "5", "alice")
         self.assertEqual(self.chat.who(op, "5"), Names("#5", ("@op",)))
         self.refused("ALREADY_BANNED", self.chat.ban, op, "5", "alice")
+
+
+class ByHandRegressionTests(ModerationTestCase):
+    """Found trying it by hand in a terminal."""
+
+    def test_banning_a_guest_leaves_the_others_at_their_address_in_the_room(self) -> None:
+        teacher = self.member("teacher", "5", address="198.51.100.1")
+        self.member("troll", "5", address="198.51.100.1")
+        student = self.member("student", "5", address="198.51.100.1")  # the same school network
+        self.chat.ban(teacher, "5", "troll")
+        self.assertEqual(self.chat.who(teacher, "5"), Names("#5", ("@teacher", "student")))
+        self.chat.part(student, "5")
+        error = self.refused("BANNED", self.chat.join, student, "5")  # as documented: the address is banned
+        self.assertNotIn("198.51.100.1", error.message)

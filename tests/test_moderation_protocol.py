@@ -9,6 +9,8 @@ from chatroom.line.commands import COMMANDS
 from tests.helpers import MemoryClient, MemoryServer, assert_consistent
 from tests.test_lifecycle import with_accounts
 
+SETTINGS = "invite, key, moderated, topiclock, limit"
+
 
 def usage(command: str) -> str:
     return f"ERR USAGE :{COMMANDS[command].usage_error().message}"
@@ -108,10 +110,8 @@ class ModerationCommandTests(SynchronousTestCase):
             ("/room set limit 999999999999", "ERR BAD_LIMIT :a limit is a number of people from 1 to 100000, or off"),
             ("/room set limit " + "9" * 4400, "ERR BAD_LIMIT :a limit is a number of people from 1 to 100000, or off"),
             ("/room set moderated maybe", "ERR USAGE :usage: /room set moderated on|off"),
-            (
-                "/room set colour red",
-                usage("room"),
-            ),
+            ("/room set colour red", "ERR USAGE :there is no setting colour; the settings are " + SETTINGS),
+            ("/room colour", usage("room")),
         ]:
             self.assertEqual(self.alice.type(bad), [error])
         carol = self.server.connect("carol")
@@ -147,19 +147,19 @@ class ModerationCommandTests(SynchronousTestCase):
                 "BAN * ada *!*@address-of-student 1970-01-01T01:00:00Z :raiding",
             ],
         )
-        self.assertEqual(self.bob.read()[-1], "BYE :banned from the server: raiding (until 1970-01-01T01:00:00Z)")
+        self.assertEqual(self.bob.read()[-1], "BYE :banned from the server: raiding (until 1970-01-01 01:00 UTC)")
         self.assertEqual(
             self.alice.read(),
             [
                 "LOCKDOWN ada speak",
                 "LOCKDOWN ada off",
-                "QUIT student :banned from the server: raiding (until 1970-01-01T01:00:00Z)",
+                "QUIT student :banned from the server: raiding (until 1970-01-01 01:00 UTC)",
             ],
         )
         self.bob.lose()
         back = self.server.connect(host="198.51.100.20")
         self.assertEqual(
-            back.type("/nick student2"), ["BYE :you are banned from this server: raiding (until 1970-01-01T01:00:00Z)"]
+            back.type("/nick student2"), ["BYE :you are banned from this server: raiding (until 1970-01-01 01:00 UTC)"]
         )
         back.lose()
         self.assertEqual(ada.type("/server bans")[-1], "BANS * 2")

@@ -59,7 +59,7 @@ class KeepingOrderTests(ServerTestCase):
         member.send("/join club")
         await member.expect("JOIN #club member", "ROOM #club * invite topiclock", "NAMES #club @organiser member")
         member.send("/join chess pawn")
-        await member.until("ERR BAD_KEY :you cannot join #chess: a wrong key")
+        await member.until("ERR BAD_KEY :you cannot join #chess: that is not its key")
         member.send("/join chess knight")
         await member.until("JOIN #chess member")
 

@@ -65,7 +65,12 @@ class Renderer:
             case (("BAN" | "UNBAN") as word, [room, actor, mask, until]):
                 return f"{self._where(room)}{notice(_ban_change(word, actor, mask, until, text))}"
             case "OWNER", [room, actor, owner]:
-                change = f"{actor} dropped the registration" if owner == "*" else f"registered to {owner} by {actor}"
+                if owner == "*":
+                    change = f"{actor} dropped the room's registration"
+                elif owner == actor:
+                    change = f"{actor} registered the room"
+                else:
+                    change = f"{actor} gave the room to {owner}"
                 return f"{self._room(room)} {notice(change)}"
             case "INVITE", [room, actor, nick]:
                 return notice(f"{actor} invited {nick} to {room} (/join {room})")
@@ -81,14 +86,15 @@ class Renderer:
             case "BANNED", [room, mask, setter, until]:
                 return f"{self._where(room)}{notice(f'ban {mask} by {setter}{_until(until)}{_reason(text)}')}"
             case "BANS", [room, count]:
-                return f"{self._where(room)}{notice(f'{count} ban(s)')}"
+                counted = {"0": "no bans", "1": "1 ban"}.get(count, f"{count} bans")
+                return f"{self._where(room)}{notice(counted)}"
             case "ERR", [code]:
                 return self._paint("1;31", f"!! {text}") + self._paint("2", f" ({code})")
             case "BYE", []:
                 return notice(f"disconnected: {text}")
             case "PONG", []:
                 return notice(f"pong {text}".rstrip())
-            case (("HELLO" | "WELCOME" | "MOTD" | "HELP"), _):
+            case (("HELLO" | "WELCOME" | "MOTD" | "HELP" | "AUTH"), _):
                 return notice(text)
         return notice(" ".join([line.word, *args]) + (f" :{text}" if line.text is not None else ""))
 

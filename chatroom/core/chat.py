@@ -203,7 +203,7 @@ class Chat:
         if settings.invite_only and not invited:
             raise ChatError("INVITE_ONLY", f"{room.name} is invite-only: an operator must /invite you first")
         if settings.key and key != settings.key and not invited:
-            hint = "a wrong key" if key else "it needs a key: /join ROOM KEY"
+            hint = "that is not its key" if key else "it needs a key: /join ROOM KEY"
             raise ChatError("BAD_KEY", f"you cannot join {room.name}: {hint}")
         if settings.limit and len(room.members) >= settings.limit:
             raise ChatError("ROOM_FULL", f"{room.name} is full: its limit is {settings.limit} people")
@@ -339,7 +339,8 @@ class Chat:
     def ban(self, actor: Member, room: str, target: str, duration: float | None = None, reason: str = "") -> None:
         """Ban a person present anywhere (by account, or a guest by nickname and address) or a mask.
 
-        Banned members present are removed at once; a mask leaves operators in, a person is put out even if one.
+        Banning a person puts out that person only, even an operator. A mask puts out every member present it
+        matches, operators excepted.
         """
         target_room = self._room_of(actor, room)
         rank = self.rank(actor, target_room)
@@ -357,8 +358,9 @@ class Chat:
         for ban in bans:
             target_room.broadcast(BanChanged(target_room.name, actor.nick, str(ban.mask), True, until(ban), reason))
         for member, role in list(target_room.members.items()):
-            if member is person:
-                pass  # named, so put out, even an operator
+            if person is not None:
+                if member is not person:
+                    continue  # others behind the same address did nothing: they stay, and the ban stops them later
             elif Role.OPERATOR in role or self._exempt(member, target_room):
                 continue  # a mask does not put out an operator, who may have set it
             elif not _matching(bans, self.now(), member.nick, member.account, member.address):
@@ -676,7 +678,9 @@ def _lift(bans: list[Ban], mask: str) -> Ban:
 
 
 def _why(ban: Ban) -> str:
-    return (f": {ban.reason}" if ban.reason else "") + (f" (until {until(ban)})" if ban.until else "")
+    """The reason and end of a ban, as a person reads them: ": spam (until 2026-11-22 20:14 UTC)"."""
+    ends = f" (until {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime(ban.until))})" if ban.until else ""
+    return (f": {ban.reason}" if ban.reason else "") + ends
 
 
 def _banned(reason: str) -> str:

@@ -237,8 +237,11 @@ def _room(session: LineDialect, arg: str) -> None:
     match action.lower(), words:
         case (("" | "info"), []):
             session.deliver(chat.room_info(member, room))
-        case "set", [name, value] if name.lower() in _SETTINGS:
-            setting = _SETTINGS[name.lower()]
+        case "set", [name, value]:
+            setting = _SETTINGS.get(name.lower())
+            if setting is None:
+                known = ", ".join(_SETTINGS)
+                raise ChatError("USAGE", f"there is no setting {name}; the settings are {known}")
             chat.configure(member, room, setting, _setting_value(setting, value))
         case "register", []:
             chat.register_room(member, room)
