@@ -1,8 +1,11 @@
-"""The running server: TLS listeners in front of a ConnectionFactory, and a goodbye at shutdown."""
+"""The running server: TLS listeners in front of a ConnectionFactory, a reload on SIGHUP, a goodbye at shutdown."""
 
 from __future__ import annotations
 
+import signal
 from collections.abc import Callable
+from pathlib import Path
+from types import FrameType
 from typing import Any
 
 from twisted.application.service import Service
@@ -11,7 +14,9 @@ from twisted.internet.error import CannotListenError
 from twisted.internet.interfaces import (
     IDelayedCall,
     IListeningPort,
+    IOpenSSLContextFactory,
     IOpenSSLServerConnectionCreator,
+    IReactorFromThreads,
     IReactorTime,
     IStreamServerEndpoint,
 )
@@ -20,6 +25,7 @@ from twisted.protocols.tls import TLSMemoryBIOFactory
 from twisted.python.failure import Failure
 from zope.interface import implementer
 
+from chatroom import tls
 from chatroom.connection import ConnectionFactory, describe
 
 log = Logger(namespace="chatroom")
@@ -103,25 +109,79 @@ class ListenError(Exception):
 ListenError.__module__ = "chatroom"
 
 
+class Reloader:
+    """What SIGHUP reloads: the certificate and key, and the message of the day if it comes from a file.
+
+    Each is logged as reloaded, or as kept with the reason: a bad new certificate leaves the old one in service.
+    Connections already open keep everything they have.
+    """
+
+    def __init__(
+        self,
+        reactor: IReactorFromThreads,
+        certs: Path,
+        context: tls.SwappableContext,
+        factory: ConnectionFactory,
+        motd_file: Path | None = None,
+    ) -> None:
+        self.reactor = reactor
+        self.certs = certs
+        self.context = context
+        self.factory = factory
+        self.motd_file = motd_file
+
+    def signalled(self, number: int, frame: FrameType | None) -> None:
+        """A signal interrupts whatever runs: reload from the reactor's loop instead, as Twisted does for SIGINT."""
+        self.reactor.callFromThread(self.reload)
+
+    def reload(self) -> None:
+        try:
+            identity = tls.load(self.certs)
+        except tls.CertificateError as error:
+            log.error("SIGHUP: kept the certificate in service: {error}", error=error)
+        else:
+            self.context.options = identity.options
+            log.info(
+                "SIGHUP: reloaded {path}: SHA-256 fingerprint {fingerprint}, expires {date:%Y-%m-%d}",
+                path=identity.certificate,
+                fingerprint=identity.fingerprint,
+                date=identity.expires,
+            )
+        if self.motd_file is not None:
+            try:
+                self.factory.motd = read_motd(self.motd_file)
+            except OSError as error:
+                log.error("SIGHUP: kept the message of the day: {path}: {why}", path=self.motd_file, why=error.strerror)
+            else:
+                log.info("SIGHUP: reloaded the message of the day from {path}", path=self.motd_file)
+
+
+def read_motd(path: Path) -> list[str]:
+    return path.read_text(encoding="utf-8", errors="replace").splitlines()
+
+
 class ChatService(Service):
     """Listens on every endpoint with one TLS context; at stop, closes them and says goodbye to everyone."""
 
     def __init__(
         self,
         factory: ConnectionFactory,
-        tls: IOpenSSLServerConnectionCreator,
+        context: IOpenSSLServerConnectionCreator | IOpenSSLContextFactory,
         endpoints: dict[str, IStreamServerEndpoint],
         daemon: bool = False,
+        reloader: Reloader | None = None,
     ) -> None:
         self.factory = factory
-        self.tls = tls
+        self.context = context  # one TLS context for every listener
         self.endpoints = endpoints
         self.daemon = daemon  # twistd forks before starting us: failures must reach its parent as Exceptions
+        self.reloader = reloader
         self.ports: list[IListeningPort] = []
+        self._previous_sighup: Any = None
 
     def privilegedStartService(self) -> None:
         """Bind before twistd drops privileges or daemonizes, so a port in use is reported on the terminal."""
-        wrapped = TLSMemoryBIOFactory(self.tls, False, self.factory, clock=CoalescingClock(self.factory.clock))
+        wrapped = TLSMemoryBIOFactory(self.context, False, self.factory, clock=CoalescingClock(self.factory.clock))
         for description, endpoint in self.endpoints.items():
             outcome: list[IListeningPort | Failure] = []
             endpoint.listen(wrapped).addBoth(outcome.append)
@@ -142,9 +202,13 @@ class ChatService(Service):
     def startService(self) -> None:
         if not self.ports:
             self.privilegedStartService()
+        if self.reloader is not None:
+            self._previous_sighup = signal.signal(signal.SIGHUP, self.reloader.signalled)
         super().startService()
 
     def stopService(self) -> Deferred[None]:
+        if self.reloader is not None:
+            signal.signal(signal.SIGHUP, self._previous_sighup)
         super().stopService()
         log.info("chatroom shutting down")
         closing = [*self._stop_ports(), self.factory.close("server shutting down")]

@@ -23,7 +23,7 @@ from chatroom.limits import ConnectionLimits
 from chatroom.line.dialect import LineDialect
 from chatroom.roomstore import DEFAULT_FILE as ROOMS_FILE
 from chatroom.roomstore import FileRoomStore
-from chatroom.service import ChatService
+from chatroom.service import ChatService, Reloader, read_motd
 
 DEFAULT_LISTEN = "tcp:5050:backlog=1024"
 EXPIRY_WARNING = datetime.timedelta(days=30)
@@ -47,6 +47,12 @@ class Options(usage.Options):
         ],
         ["hostname", None, socket.gethostname(), "Name written into a generated certificate, besides localhost."],
         ["motd", None, "", "Message of the day, shown to each person after they choose a nickname."],
+        [
+            "motd-file",
+            None,
+            None,
+            "File holding the message of the day instead of --motd; read again on SIGHUP.",
+        ],
         [
             "accounts",
             None,
@@ -144,6 +150,8 @@ class Options(usage.Options):
     def postOptions(self) -> None:
         if not self["listen"]:
             self["listen"] = [DEFAULT_LISTEN]
+        if self["motd"] and self["motd-file"]:
+            raise usage.UsageError("give the message of the day with --motd or --motd-file, not both")
         if self["auth"] not in (None, *(mode.value for mode in AuthMode)):
             raise usage.UsageError("--auth must be off, optional or required")
         for name, minimum in self.minimums.items():
@@ -178,11 +186,12 @@ def makeService(options: Options, reactor: IReactorCore | None = None) -> IServi
     left = identity.expires - datetime.datetime.now(datetime.UTC)
     if left < EXPIRY_WARNING:
         log.warn(
-            "the server certificate expires in {days} days ({date:%Y-%m-%d}): renew it, or remove {path} and its"
-            " key to have a new one generated (clients that pinned the old one will then ask again)",
+            "the server certificate expires in {days} days ({date:%Y-%m-%d}): renew it with"
+            " `python -m chatroom.certs --certs {certs} renew` and send this server SIGHUP; clients keep trusting"
+            " {certs}/ca.pem",
             days=left.days,
             date=identity.expires,
-            path=identity.certificate,
+            certs=certs,
         )
     limits = ConnectionLimits(
         max_line=options["max-line"],
@@ -213,9 +222,17 @@ def makeService(options: Options, reactor: IReactorCore | None = None) -> IServi
         bans=len(chat.server_bans),
     )
     factory = ConnectionFactory(chat, reactor, LineDialect, limits, options["motd"], auth)  # type: ignore[arg-type]
+    motd_file = Path(options["motd-file"]) if options["motd-file"] else None
+    if motd_file is not None:
+        try:
+            factory.motd = read_motd(motd_file)
+        except OSError as error:
+            raise SystemExit(f"chatroom: cannot read --motd-file {motd_file}: {error.strerror}") from None
+    context = tls.SwappableContext(identity.options)
+    reloader = Reloader(reactor, certs, context, factory, motd_file)  # type: ignore[arg-type]
     twistd = getattr(options, "parent", None)  # twistd's own options, when it runs us
     daemon = twistd is not None and not twistd["nodaemon"]
-    return ChatService(factory, identity.options, endpoints, daemon)
+    return ChatService(factory, context, endpoints, daemon, reloader)
 
 
 def _authenticator(options: Options, clock: IReactorTime) -> Authenticator | None:

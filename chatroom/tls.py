@@ -23,7 +23,10 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes, PublicKeyTypes
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from OpenSSL.crypto import X509, PKey
+from OpenSSL.SSL import Context
+from twisted.internet.interfaces import IOpenSSLContextFactory
 from twisted.internet.ssl import AcceptableCiphers, CertificateOptions, TLSVersion
+from zope.interface import implementer
 
 T = TypeVar("T")
 
@@ -53,22 +56,43 @@ class ServerIdentity:
     expires: datetime.datetime
 
 
+@implementer(IOpenSSLContextFactory)
+class SwappableContext:
+    """The server's TLS settings, replaced whole by a reload: new connections get the new ones, open ones keep theirs.
+
+    TLSMemoryBIOFactory asks for a context at each connection, so swapping `options` is all a reload takes.
+    """
+
+    def __init__(self, options: CertificateOptions) -> None:
+        self.options = options
+
+    def getContext(self) -> Context:
+        return self.options.getContext()
+
+
 def fingerprint(certificate: x509.Certificate) -> str:
     """SHA-256 in the form `openssl x509 -fingerprint -sha256` prints, for people to compare."""
     return ":".join(f"{byte:02X}" for byte in certificate.fingerprint(hashes.SHA256()))
 
 
 def load_or_create(directory: Path, hostname: str) -> ServerIdentity:
+    """The identity in `directory`, made there first (a local CA and a server certificate) if it has none."""
     cert_path, key_path = directory / SERVER_CERT, directory / SERVER_KEY
-    if cert_path.exists() != key_path.exists():
+    generated = not cert_path.exists() and not key_path.exists()
+    if generated:
+        create(directory, hostname)
+    return load(directory, generated)
+
+
+def load(directory: Path, generated: bool = False) -> ServerIdentity:
+    """The identity in `directory`, checked: both halves present, matching, and not expired."""
+    cert_path, key_path = directory / SERVER_CERT, directory / SERVER_KEY
+    if not cert_path.exists() or not key_path.exists():
         present, missing = (cert_path, key_path) if cert_path.exists() else (key_path, cert_path)
         raise CertificateError(
             f"{missing} is missing: put it back, or remove {present} too to have a new pair generated"
         )
-    generated = not cert_path.exists()
-    if generated:
-        create(directory, hostname)
-    chain = _read(cert_path, _load_chain)
+    chain = read_chain(cert_path)
     key = _read(key_path, _load_key)
     if _public_bytes(chain[0].public_key()) != _public_bytes(key.public_key()):
         raise CertificateError(
@@ -78,8 +102,8 @@ def load_or_create(directory: Path, hostname: str) -> ServerIdentity:
     expiry = chain[0].not_valid_after_utc
     if expiry < datetime.datetime.now(datetime.UTC):
         raise CertificateError(
-            f"{cert_path} expired on {expiry:%Y-%m-%d}: renew it, or remove {cert_path} and {key_path}"
-            " to have a new one generated"
+            f"{cert_path} expired on {expiry:%Y-%m-%d}: renew it (python -m chatroom.certs --certs {directory}"
+            f" renew), or remove {cert_path} and {key_path} to have a new pair generated"
         )
     options = CertificateOptions(
         privateKey=PKey.from_cryptography_key(key),
@@ -102,14 +126,45 @@ def create(directory: Path, hostname: str) -> None:
         .add_extension(_key_usage(key_cert_sign=True, crl_sign=True), critical=True)
         .sign(ca_key, hashes.SHA256())
     )
+    server_key, server = _server_certificate(ca_key, ca, hostname, ["localhost", "127.0.0.1", "::1", hostname])
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        _write(directory / CA_KEY, _private_pem(ca_key), 0o600)
+        _write(directory / CA_CERT, ca.public_bytes(serialization.Encoding.PEM), 0o644)
+        _write(directory / SERVER_KEY, _private_pem(server_key), 0o600)
+        _write(directory / SERVER_CERT, server.public_bytes(serialization.Encoding.PEM), 0o644)
+    except OSError as error:
+        raise CertificateError(f"cannot write a new certificate into {directory}: {error.strerror}") from None
+
+
+def issue(directory: Path, names: list[str]) -> None:
+    """A new server certificate and key for `names` (the first is its common name), signed by the kept local CA.
+
+    Clients that trust ca.pem trust the new one at once. The pair replaces the old one atomically, the key
+    first: a server reloading between the two renames would refuse the mismatched pair and keep the old one.
+    """
+    ca = read_chain(directory / CA_CERT)[0]
+    ca_key = _read(directory / CA_KEY, _load_key)
+    if not isinstance(ca_key, ec.EllipticCurvePrivateKey):
+        raise CertificateError(f"{directory / CA_KEY} is not the key of a local CA made by chatroom")
+    server_key, server = _server_certificate(ca_key, ca, names[0], names)
+    try:
+        _replace(directory / SERVER_KEY, _private_pem(server_key), 0o600)
+        _replace(directory / SERVER_CERT, server.public_bytes(serialization.Encoding.PEM), 0o644)
+    except OSError as error:
+        raise CertificateError(f"cannot write a new certificate into {directory}: {error.strerror}") from None
+
+
+def _server_certificate(
+    ca_key: ec.EllipticCurvePrivateKey, ca: x509.Certificate, common_name: str, names: list[str]
+) -> tuple[ec.EllipticCurvePrivateKey, x509.Certificate]:
     server_key = ec.generate_private_key(ec.SECP256R1())
-    names = ["localhost", "127.0.0.1", "::1", hostname]
     server = (
         _builder(
-            x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, hostname)]),
-            ca_name,
+            x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)]),
+            ca.subject,
             server_key.public_key(),
-            now,
+            datetime.datetime.now(datetime.UTC),
             _SERVER_LIFETIME,
         )
         .add_extension(x509.SubjectAlternativeName([_general_name(name) for name in dict.fromkeys(names)]), False)
@@ -119,14 +174,16 @@ def create(directory: Path, hostname: str) -> None:
         .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False)
         .sign(ca_key, hashes.SHA256())
     )
+    return server_key, server
+
+
+def names_of(certificate: x509.Certificate) -> list[str]:
+    """The DNS names and IP addresses a certificate is valid for."""
     try:
-        directory.mkdir(parents=True, exist_ok=True)
-        _write(directory / CA_KEY, _private_pem(ca_key), 0o600)
-        _write(directory / CA_CERT, ca.public_bytes(serialization.Encoding.PEM), 0o644)
-        _write(directory / SERVER_KEY, _private_pem(server_key), 0o600)
-        _write(directory / SERVER_CERT, server.public_bytes(serialization.Encoding.PEM), 0o644)
-    except OSError as error:
-        raise CertificateError(f"cannot write a new certificate into {directory}: {error.strerror}") from None
+        alternatives = certificate.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    except x509.ExtensionNotFound:
+        return []
+    return [str(name.value) for name in alternatives if isinstance(name, x509.DNSName | x509.IPAddress)]
 
 
 def _builder(
@@ -179,11 +236,24 @@ def _private_pem(key: ec.EllipticCurvePrivateKey) -> bytes:
     )
 
 
+def _replace(path: Path, data: bytes, mode: int) -> None:
+    """Write `path` anew through a temporary file and a rename: whoever reads it sees the old or the new."""
+    temporary = path.with_name(f".{path.name}.new")
+    temporary.unlink(missing_ok=True)
+    _write(temporary, data, mode)
+    os.replace(temporary, path)
+
+
 def _write(path: Path, data: bytes, mode: int) -> None:
     """Create `path` with `mode` from the start, so a private key is never readable by others."""
     descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
     with os.fdopen(descriptor, "wb") as file:
         file.write(data)
+
+
+def read_chain(path: Path) -> list[x509.Certificate]:
+    """The certificates of a PEM file, the server's first; CertificateError in one line if it cannot be read."""
+    return _read(path, _load_chain)
 
 
 def _load_chain(data: bytes) -> list[x509.Certificate]:

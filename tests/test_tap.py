@@ -37,6 +37,18 @@ class OptionsTests(SynchronousTestCase):
         self.assertRaises(usage.UsageError, self.parse, "--flood-rate", "0")
         self.assertRaises(usage.UsageError, self.parse, "--max-per-address", "0")
 
+    def test_the_motd_from_a_file(self) -> None:
+        error = self.assertRaises(usage.UsageError, self.parse, "--motd", "hi", "--motd-file", "motd.txt")
+        self.assertEqual(str(error), "give the message of the day with --motd or --motd-file, not both")
+        motd = Path(self.mktemp())
+        options = self.parse("--certs", self.mktemp(), "--listen", "tcp:0", "--motd-file", str(motd))
+        exit = self.assertRaises(SystemExit, tap.makeService, options, MemoryReactorClock())
+        self.assertEqual(str(exit), f"chatroom: cannot read --motd-file {motd}: No such file or directory")
+        motd.write_text("line one\nline two\n")
+        service = tap.makeService(options, MemoryReactorClock())
+        assert isinstance(service, ChatService)
+        self.assertEqual(service.factory.motd, ["line one", "line two"])
+
     def test_options_become_the_service(self) -> None:
         certs = self.mktemp()
         options = self.parse(

@@ -11,9 +11,14 @@ from twisted.internet import reactor
 from twisted.internet.protocol import ServerFactory
 
 from chatroom.accounts import AccountStore
+from chatroom.tls import fingerprint
 from tests.helpers import LineClient, ServerTestCase, Subprocess
 
 TWISTD = str(Path(sys.executable).with_name("twistd"))
+
+
+def served_fingerprint(client: LineClient) -> str:
+    return fingerprint(client.transport.getPeerCertificate().to_cryptography())
 
 
 class TwistdTests(ServerTestCase):
@@ -117,6 +122,46 @@ class TwistdTests(ServerTestCase):
         owen.send("/invite trollface")
         troll.send("/join club")
         await troll.until("ERR BANNED :you are banned from #club: trolling (until ")
+
+    async def test_sighup_renews_the_certificate_and_the_motd_without_disconnecting_anyone(self) -> None:
+        workdir = Path(self.mktemp()).resolve()
+        workdir.mkdir()
+        self.certs = workdir / "certs"
+        motd = workdir / "motd.txt"
+        motd.write_text("exams on friday\n")
+        process = self.spawn(
+            [TWISTD, "-n", f"--pidfile={workdir / 'twistd.pid'}", "chatroom", "--certs", str(self.certs),
+             "--listen", "tcp:0:interface=127.0.0.1", "--motd-file", str(motd)]
+        )  # fmt: skip
+        self.port = int((await process.until(r"chatroom listening on 127\.0\.0\.1:(\d+) with TLS")).group(1))
+        alice = await self.connect("alice", "5")
+        bob = await self.connect("bob", "5")
+        before = served_fingerprint(alice)
+
+        renewal = self.spawn([sys.executable, "-m", "chatroom.certs", "--certs", str(self.certs), "renew"])
+        self.assertEqual(await renewal.exit_code(), 0, renewal.output)
+        motd.write_text("exams moved to monday\n")
+        process.transport.signalProcess("HUP")
+        reloaded = await process.until(r"SIGHUP: reloaded \S+server\.crt: SHA-256 fingerprint (\S+),")
+        await process.until("SIGHUP: reloaded the message of the day")
+        after = reloaded.group(1)
+        self.assertNotEqual(after, before)
+
+        alice.send("still here")
+        await bob.until("MSG #5 alice :still here")  # connected before: unaffected
+        self.assertEqual(served_fingerprint(alice), before)
+        carol = await self.connect_raw()
+        await carol.until("HELLO ")  # the handshake is done
+        self.assertEqual(served_fingerprint(carol), after)  # connected after: the new certificate, same CA
+        carol.send("/nick carol")
+        await carol.until("MOTD :exams moved to monday")
+
+        (self.certs / "server.crt").write_text("not a certificate")
+        process.transport.signalProcess("HUP")
+        await process.until(r"SIGHUP: kept the certificate in service: \S+server\.crt is not a usable")
+        dave = await self.connect("dave")
+        self.assertEqual(served_fingerprint(dave), after)
+        self.assertNotIn("Traceback", process.output)
 
     async def test_sigterm(self) -> None:
         await self.stops_cleanly_on("TERM")

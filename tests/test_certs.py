@@ -1,0 +1,67 @@
+"""`python -m chatroom.certs`, as an administrator runs it, and what a reload takes from its work."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from cryptography import x509
+
+from chatroom import tls
+from tests.helpers import ServerTestCase
+
+CERTS = [sys.executable, "-m", "chatroom.certs"]
+
+
+class CertsCommandTests(ServerTestCase):
+    def setUp(self) -> None:
+        self.certs = Path(self.mktemp()).resolve()
+        tls.create(self.certs, "chat.example.org")
+
+    async def run_certs(self, *arguments: str) -> tuple[int | None, str]:
+        process = self.spawn([*CERTS, "--certs", str(self.certs), *arguments])
+        return await process.exit_code(), process.output
+
+    def server_certificate(self) -> x509.Certificate:
+        return tls.read_chain(self.certs / tls.SERVER_CERT)[0]
+
+    async def test_show(self) -> None:
+        code, output = await self.run_certs("show")
+        self.assertEqual(code, 0)
+        self.assertIn("names: localhost, 127.0.0.1, ::1, chat.example.org\n", output)
+        self.assertRegex(output, r"expires: \d{4}-\d\d-\d\d \d\d:\d\d UTC \(82\d days left\)")
+        self.assertIn(f"SHA-256 fingerprint: {tls.fingerprint(self.server_certificate())}", output)
+
+    async def test_renew_keeps_the_names_and_the_ca(self) -> None:
+        before = self.server_certificate()
+        code, output = await self.run_certs("renew")
+        self.assertEqual(code, 0, output)
+        after = self.server_certificate()
+        self.assertNotEqual(tls.fingerprint(after), tls.fingerprint(before))
+        self.assertEqual(tls.names_of(after), tls.names_of(before))
+        after.verify_directly_issued_by(tls.read_chain(self.certs / tls.CA_CERT)[0])  # clients keep trusting it
+        self.assertIn(f"SHA-256 fingerprint: {tls.fingerprint(after)}", output)
+        self.assertIn("send SIGHUP to the server", output)
+        tls.load(self.certs)  # the new key matches the new certificate
+        self.assertEqual([path.name for path in self.certs.iterdir() if path.name.startswith(".")], [])
+
+    async def test_renew_for_other_names(self) -> None:
+        code, output = await self.run_certs("renew", "chat.example.net", "192.0.2.10")
+        self.assertEqual(code, 0, output)
+        self.assertEqual(tls.names_of(self.server_certificate()), ["chat.example.net", "192.0.2.10"])
+        self.assertEqual(self.server_certificate().subject.rfc4514_string(), "CN=chat.example.net")
+
+    async def test_print_the_ca(self) -> None:
+        self.assertEqual(await self.run_certs("ca"), (0, (self.certs / tls.CA_CERT).read_text()))
+
+    async def test_one_line_when_it_cannot(self) -> None:
+        (self.certs / tls.CA_KEY).unlink()  # an administrator's own certificate: no CA kept here
+        code, output = await self.run_certs("renew")
+        self.assertEqual(
+            (code, output), (1, f"chatroom.certs: cannot read {self.certs / tls.CA_KEY}: No such file or directory\n")
+        )
+        self.certs = self.certs / "nowhere"
+        code, output = await self.run_certs("show")
+        self.assertEqual(code, 1)
+        self.assertEqual(output.count("\n"), 1)
+        self.assertIn("No such file or directory", output)
