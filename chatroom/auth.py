@@ -136,6 +136,7 @@ class Authenticator:
         self._checks = DeferredSemaphore(CHECKS_AT_ONCE)
         self._checking: set[str] = set()  # the account and address keys of every check in flight
         self._trusted: dict[str, dict[str, None]] = {}  # account -> addresses that logged in to it, oldest first
+        self.failures = 0  # wrong passwords since the start, for the metrics
 
     def needs_password(self, nick: str) -> bool:
         """In required mode every nickname asks for one, so that nobody learns which ones are registered."""
@@ -181,6 +182,7 @@ class Authenticator:
             self.backoff.failed(place, pair)
             self.account_backoff.failed(account)
             log.info("failed login as {nick} from {address}", nick=nick, address=address)
+            self.failures += 1
             raise ChatError("BAD_LOGIN", "wrong nickname or password")
         self.backoff.succeeded(pair)
         trusted = self._trusted.setdefault(account, {})

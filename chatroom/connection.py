@@ -14,8 +14,10 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Coroutine
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from OpenSSL.SSL import Error as SSLError
 from twisted.internet.address import IPv4Address, IPv6Address
 from twisted.internet.defer import CancelledError, Deferred, succeed
 from twisted.internet.interfaces import IAddress, IDelayedCall, IReactorTime, ITransport
@@ -41,12 +43,26 @@ WAITING_LINES = 32  # lines kept while a login is checked; past them, reading st
 log = Logger(namespace="chatroom")
 
 
+@dataclass
+class Counts:
+    """Running totals of a front end's connections, for chatroom.metrics: plain integers, cheap to add to."""
+
+    deliveries: int = 0
+    bytes_out: int = 0
+    flood_slowdowns: int = 0
+    send_queue_disconnects: int = 0
+    tls_failures: int = 0
+    refused: Counter[str] = field(default_factory=Counter)  # by reason: server_full, per_address
+
+
 class Dialect(Protocol):
     """A front end's language: parses complete, decoded lines into calls on the core, and renders replies.
 
     It knows nothing of sockets, flood control or timeouts: the connection does all that, the same way for
     every dialect. Long operations (a login) go through `Connection.wait_for`.
     """
+
+    name: str  # what the metrics call this front end: "line", "irc"
 
     def __init__(self, connection: Connection) -> None: ...
 
@@ -124,6 +140,8 @@ class Connection(LineReceiver, TimeoutMixin):
         self.dialect.greet()
 
     def connectionLost(self, reason: Failure = connectionDone) -> None:
+        if reason.check(SSLError):
+            self.factory.counts.tls_failures += 1
         try:
             self._stop_acting()
             if self._deadline is not None and self._deadline.active():
@@ -189,6 +207,7 @@ class Connection(LineReceiver, TimeoutMixin):
         wait = self._bucket.take(self.clock.seconds())
         if wait:
             # Flood control: stop reading this client (its lines wait in the kernel) until its bucket refills.
+            self.factory.counts.flood_slowdowns += 1
             self._hold()
             self._resume = self.clock.callLater(wait, self._release)
 
@@ -208,6 +227,7 @@ class Connection(LineReceiver, TimeoutMixin):
     # What dialects use
 
     def write(self, data: bytes) -> None:
+        self.factory.counts.bytes_out += len(data)
         self.queue.write(data)
 
     def refuse(self, code: str, message: str) -> None:
@@ -240,7 +260,11 @@ class Connection(LineReceiver, TimeoutMixin):
     # chatroom.core.events.Session
 
     def deliver(self, event: Event) -> None:
-        self.queue.write(self.dialect.render(event))
+        counts = self.factory.counts
+        data = self.dialect.render(event)
+        counts.deliveries += 1
+        counts.bytes_out += len(data)
+        self.queue.write(data)
 
     def close(self, reason: str) -> None:
         """The chat let the member go (shutdown, or an administrator's doing) and says why; so is a newcomer."""
@@ -322,6 +346,7 @@ class Connection(LineReceiver, TimeoutMixin):
         transport reports later, not now.
         """
         self._stop_acting()
+        self.factory.counts.send_queue_disconnects += 1
         self._ended_by = self._quit_reason = "send queue exceeded"
         self.transport.abortConnection()
 
@@ -372,6 +397,7 @@ class ConnectionFactory(ServerFactory):
         self.motd = motd.splitlines()
         self.admission = Admission(limits)
         self.connections: set[Connection] = set()
+        self.counts = Counts()
         self._emptied: list[Deferred[None]] = []
 
     def buildProtocol(self, addr: IAddress) -> TwistedProtocol | None:
@@ -379,6 +405,8 @@ class ConnectionFactory(ServerFactory):
         refusal = self.admission.admit(host)
         if refusal is not None:
             log.info("refused a connection from {peer}: {reason}", peer=describe(addr), reason=refusal)
+            full = self.admission.total >= self.limits.max_clients
+            self.counts.refused["server_full" if full else "per_address"] += 1
             return Refusal(self.dialect.goodbye(refusal), self.clock)
         protocol = super().buildProtocol(addr)
         assert isinstance(protocol, Connection)

@@ -16,6 +16,7 @@ from twisted.internet.interfaces import (
     IListeningPort,
     IOpenSSLContextFactory,
     IOpenSSLServerConnectionCreator,
+    IProtocolFactory,
     IReactorFromThreads,
     IReactorTime,
     IStreamServerEndpoint,
@@ -27,6 +28,7 @@ from zope.interface import implementer
 
 from chatroom import tls
 from chatroom.connection import ConnectionFactory, describe
+from chatroom.metrics import Metrics
 
 log = Logger(namespace="chatroom")
 
@@ -170,12 +172,14 @@ class ChatService(Service):
         endpoints: dict[str, IStreamServerEndpoint],
         daemon: bool = False,
         reloader: Reloader | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         self.factory = factory
         self.context = context  # one TLS context for every listener
         self.endpoints = endpoints
         self.daemon = daemon  # twistd forks before starting us: failures must reach its parent as Exceptions
         self.reloader = reloader
+        self.metrics = metrics  # served over plain HTTP, without TLS
         self.ports: list[IListeningPort] = []
         self._previous_sighup: Any = None
 
@@ -183,32 +187,43 @@ class ChatService(Service):
         """Bind before twistd drops privileges or daemonizes, so a port in use is reported on the terminal."""
         wrapped = TLSMemoryBIOFactory(self.context, False, self.factory, clock=CoalescingClock(self.factory.clock))
         for description, endpoint in self.endpoints.items():
-            outcome: list[IListeningPort | Failure] = []
-            endpoint.listen(wrapped).addBoth(outcome.append)
-            # Stream endpoints listen at once; a Deferred still waiting would be a bug to hear about.
-            (result,) = outcome
-            if isinstance(result, Failure):
-                self._stop_ports()
-                error = result.value
-                reason = error.socketError.strerror if isinstance(error, CannotListenError) else str(error)
-                message = f"cannot listen on {description}: {reason}"
-                log.error("chatroom: {message}", message=message)
-                if self.daemon:
-                    raise ListenError(message)
-                raise SystemExit(f"chatroom: {message}")  # in the foreground: one line, exit status 1
-            log.info("chatroom listening on {address} with TLS", address=describe(result.getHost()))
-            self.ports.append(result)
+            port = self._listen(description, endpoint, wrapped)
+            log.info("chatroom listening on {address} with TLS", address=describe(port.getHost()))
+        if self.metrics is not None:
+            port = self._listen(self.metrics.description, self.metrics.endpoint, self.metrics.site)
+            log.info("chatroom metrics on http://{address}/metrics", address=describe(port.getHost()))
+
+    def _listen(self, description: str, endpoint: IStreamServerEndpoint, factory: IProtocolFactory) -> IListeningPort:
+        outcome: list[IListeningPort | Failure] = []
+        endpoint.listen(factory).addBoth(outcome.append)
+        # Stream endpoints listen at once; a Deferred still waiting would be a bug to hear about.
+        (result,) = outcome
+        if isinstance(result, Failure):
+            self._stop_ports()
+            error = result.value
+            reason = error.socketError.strerror if isinstance(error, CannotListenError) else str(error)
+            message = f"cannot listen on {description}: {reason}"
+            log.error("chatroom: {message}", message=message)
+            if self.daemon:
+                raise ListenError(message)
+            raise SystemExit(f"chatroom: {message}")  # in the foreground: one line, exit status 1
+        self.ports.append(result)
+        return result
 
     def startService(self) -> None:
         if not self.ports:
             self.privilegedStartService()
         if self.reloader is not None:
             self._previous_sighup = signal.signal(signal.SIGHUP, self.reloader.signalled)
+        if self.metrics is not None:
+            self.metrics.lag.start()
         super().startService()
 
     def stopService(self) -> Deferred[None]:
         if self.reloader is not None:
             signal.signal(signal.SIGHUP, self._previous_sighup)
+        if self.metrics is not None:
+            self.metrics.lag.stop()
         super().stopService()
         log.info("chatroom shutting down")
         closing = [*self._stop_ports(), self.factory.close("server shutting down")]

@@ -21,6 +21,7 @@ from chatroom.core.chat import Chat, RoomLimits
 from chatroom.core.state import StoreError
 from chatroom.limits import ConnectionLimits
 from chatroom.line.dialect import LineDialect
+from chatroom.metrics import metrics
 from chatroom.roomstore import DEFAULT_FILE as ROOMS_FILE
 from chatroom.roomstore import FileRoomStore
 from chatroom.service import ChatService, Reloader, read_motd
@@ -72,6 +73,13 @@ class Options(usage.Options):
             None,
             "off, optional (registered nicknames need their password, guests use any other) or required (no"
             " guests). Default: optional if the accounts file exists at start, else off.",
+        ],
+        [
+            "metrics",
+            None,
+            None,
+            "Serve Prometheus metrics over plain HTTP on this endpoint, such as tcp:9123:interface=127.0.0.1"
+            " (off by default). Counts only: nothing anyone said, and no nickname.",
         ],
         ["max-line", None, ConnectionLimits.max_line, "Longest line accepted from a client, in bytes.", int],
         ["flood-burst", None, ConnectionLimits.flood_burst, "Lines a client may send at once.", int],
@@ -232,7 +240,14 @@ def makeService(options: Options, reactor: IReactorCore | None = None) -> IServi
     reloader = Reloader(reactor, certs, context, factory, motd_file)  # type: ignore[arg-type]
     twistd = getattr(options, "parent", None)  # twistd's own options, when it runs us
     daemon = twistd is not None and not twistd["nodaemon"]
-    return ChatService(factory, context, endpoints, daemon, reloader)
+    served = None
+    if options["metrics"]:
+        try:
+            endpoint = serverFromString(reactor, options["metrics"])
+        except ValueError as error:
+            raise SystemExit(f"chatroom: bad --metrics endpoint: {error}") from None
+        served = metrics(options["metrics"], endpoint, chat, [factory], auth, reactor)  # type: ignore[arg-type]
+    return ChatService(factory, context, endpoints, daemon, reloader, served)
 
 
 def _authenticator(options: Options, clock: IReactorTime) -> Authenticator | None:

@@ -106,6 +106,7 @@ class Chat:
         self.rooms: dict[str, Room] = {room_key(record.name): Room.restore(record) for record in saved.rooms}
         self.server_bans = saved.server_bans
         self.lockdown = Lockdown.OFF
+        self.messages = 0  # said in rooms and privately since the start, for the metrics: how many, never what
 
     # Nicknames
 
@@ -221,6 +222,7 @@ class Chat:
         self._may_speak(member)
         if target.settings.moderated:
             authorize(self.rank(member, target), Action.SPEAK, target.name)
+        self.messages += 1
         target.broadcast(Message(target.name, member.nick, text, action))
 
     def private(self, member: Member, nick: str, text: str) -> None:
@@ -229,6 +231,7 @@ class Chat:
         recipient = self._find(nick)
         _require_text(text)
         self._may_speak(member)
+        self.messages += 1
         event = PrivateMessage(member.nick, recipient.nick, text)
         recipient.session.deliver(event)
         if recipient is not member:

@@ -16,6 +16,7 @@ from chatroom.line.wire import CONTROL_CHARACTERS, PROTOCOL_VERSION, Encoder, li
 
 
 class LineDialect:
+    name = "line"
     # One for the process: a broadcast is written to its members in a row, so each event is encoded once.
     encode = Encoder()
 

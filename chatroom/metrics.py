@@ -1,0 +1,140 @@
+"""`--metrics ENDPOINT`: the server's health in Prometheus's text format. Counts only: never who, never what.
+
+Totals are plain integers kept where things happen (chatroom.connection.Counts, the chat, the authenticator),
+so that a delivery costs an addition and not a lock; a collector reads them, and the live state, at each scrape.
+The page is rendered in the reactor's thread, where that state lives.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, ProcessCollector, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+from twisted.internet.interfaces import IReactorTime, IStreamServerEndpoint
+from twisted.internet.task import LoopingCall
+from twisted.web.resource import Resource
+from twisted.web.server import Request, Site
+
+from chatroom.auth import Authenticator
+from chatroom.connection import ConnectionFactory
+from chatroom.core.chat import Chat
+
+LAG_INTERVAL = 1.0  # seconds between two measures of how late the reactor runs a timer
+
+
+class ChatCollector(Collector):
+    def __init__(
+        self, chat: Chat, factories: Iterable[ConnectionFactory], auth: Authenticator | None, lag: ReactorLag
+    ) -> None:
+        self.chat = chat
+        self.factories = list(factories)
+        self.auth = auth
+        self.lag = lag
+
+    def collect(self) -> Iterator[Metric]:
+        connections = GaugeMetricFamily(
+            "chatroom_connections",
+            "Open connections, by front end and state: registering (no nickname yet), member, closing",
+            labels=["frontend", "state"],
+        )
+        for factory in self.factories:
+            states = {"registering": 0, "member": 0, "closing": 0}
+            for connection in factory.connections:
+                state = "closing" if connection.closing else "member" if connection.member else "registering"
+                states[state] += 1
+            for state, count in states.items():
+                connections.add_metric([factory.dialect.name, state], count)
+        yield connections
+        registered = sum(1 for room in self.chat.rooms.values() if room.owner)
+        yield GaugeMetricFamily("chatroom_members", "People in the chat under a nickname", len(self.chat.nicks))
+        yield GaugeMetricFamily("chatroom_rooms", "Rooms, registered or with someone in them", len(self.chat.rooms))
+        yield GaugeMetricFamily("chatroom_registered_rooms", "Rooms registered to an owner", registered)
+        yield CounterMetricFamily("chatroom_messages", "Messages said, in rooms and privately", self.chat.messages)
+        refused = CounterMetricFamily(
+            "chatroom_refused_connections", "Connections refused at once, by reason", labels=["reason"]
+        )
+        for name, help_text, value in [
+            ("deliveries", "Events written to members (a room message counts once per member)", "deliveries"),
+            ("sent_bytes", "Bytes written to clients, before TLS", "bytes_out"),
+            ("send_queue_disconnects", "Clients dropped for not reading their output", "send_queue_disconnects"),
+            ("flood_slowdowns", "Times a client was read more slowly for sending too fast", "flood_slowdowns"),
+            ("tls_handshake_failures", "Connections that ended in a TLS error", "tls_failures"),
+        ]:
+            yield CounterMetricFamily(
+                f"chatroom_{name}", help_text, sum(getattr(factory.counts, value) for factory in self.factories)
+            )
+        for reason in ("server_full", "per_address"):
+            refused.add_metric([reason], sum(factory.counts.refused[reason] for factory in self.factories))
+        yield refused
+        failures = self.auth.failures if self.auth is not None else 0
+        yield CounterMetricFamily("chatroom_login_failures", "Logins refused for a wrong password", failures)
+        yield GaugeMetricFamily(
+            "chatroom_reactor_lag_seconds", "How late the reactor last ran a timer: above 0.1, it is overloaded",
+            self.lag.seconds,
+        )  # fmt: skip
+
+
+class ReactorLag:
+    """How late a timer set for every LAG_INTERVAL seconds actually runs: the reactor's own health."""
+
+    def __init__(self, clock: IReactorTime) -> None:
+        self.clock = clock
+        self.seconds = 0.0
+        self._due = 0.0
+        self._call = LoopingCall(self._tick)
+        self._call.clock = clock
+
+    def start(self) -> None:
+        self._due = self.clock.seconds()
+        self._call.start(LAG_INTERVAL)
+
+    def stop(self) -> None:
+        if self._call.running:
+            self._call.stop()
+
+    def _tick(self) -> None:
+        now = self.clock.seconds()
+        self.seconds = max(0.0, now - self._due)
+        self._due = now + LAG_INTERVAL
+
+
+class MetricsPage(Resource):
+    isLeaf = True
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        super().__init__()
+        self.registry = registry
+
+    def render_GET(self, request: Request) -> bytes:
+        request.setHeader(b"content-type", CONTENT_TYPE_LATEST.encode())
+        return generate_latest(self.registry)
+
+
+@dataclass
+class Metrics:
+    """What `--metrics` adds to the service: a page to listen with, and the lag to measure while it runs."""
+
+    description: str  # the endpoint as given, for messages
+    endpoint: IStreamServerEndpoint
+    site: Site
+    lag: ReactorLag
+
+
+def metrics(
+    description: str,
+    endpoint: IStreamServerEndpoint,
+    chat: Chat,
+    factories: Iterable[ConnectionFactory],
+    auth: Authenticator | None,
+    clock: IReactorTime,
+) -> Metrics:
+    lag = ReactorLag(clock)
+    registry = CollectorRegistry()
+    registry.register(ChatCollector(chat, factories, auth, lag))
+    ProcessCollector(registry=registry)  # CPU seconds, memory and open files of this process
+    site = Site(MetricsPage(registry))
+    site.noisy = False
+    return Metrics(description, endpoint, site, lag)

@@ -1,0 +1,73 @@
+"""`--metrics`: the Prometheus page, scraped during a real conversation over TLS."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from twisted.internet import reactor
+from twisted.internet.endpoints import TCP4ClientEndpoint, connectProtocol
+from twisted.web.client import Agent, readBody
+
+from chatroom.accounts import AccountStore
+from tests.helpers import LineClient, ServerTestCase
+
+
+class MetricsTests(ServerTestCase):
+    async def scrape(self) -> dict[str, float]:
+        port = self.service.ports[-1].getHost().port  # the metrics listener comes after the chat's
+        response = await Agent(reactor).request(b"GET", f"http://127.0.0.1:{port}/metrics".encode())
+        self.assertEqual(response.code, 200)
+        self.assertEqual(response.headers.getRawHeaders(b"content-type")[0].split(b";")[0], b"text/plain")
+        self.page = (await readBody(response)).decode()
+        figures = {}
+        for line in self.page.splitlines():
+            if line and not line.startswith("#"):
+                name, value = line.rsplit(" ", 1)
+                figures[name] = float(value)
+        return figures
+
+    async def test_figures_move_with_a_conversation_and_tell_nothing_of_it(self) -> None:
+        accounts = Path(self.mktemp()).resolve()
+        AccountStore(accounts).add("olga", "her password")
+        self.start_server(
+            "--metrics", "tcp:0:interface=127.0.0.1", "--accounts", str(accounts),
+            "--flood-burst", "2", "--flood-rate", "50", "--limit-loopback", "--max-per-address", "3",
+        )  # fmt: skip
+        before = await self.scrape()
+        self.assertEqual(before['chatroom_connections{frontend="line",state="member"}'], 0)
+        self.assertEqual(before["chatroom_members"], 0)
+        self.assertIn("process_cpu_seconds_total", before)
+        self.assertGreaterEqual(before["chatroom_reactor_lag_seconds"], 0)
+
+        alice = await self.connect("alice", "5")
+        bob = await self.connect("bob", "5")
+        alice.send("a secret plan", "second", "third", "fourth")  # past the burst of 2: slowed, not dropped
+        await bob.until("MSG #5 alice :fourth")
+        guesser = await self.connect()
+        guesser.send("/nick olga", "/pass wrong guess")
+        await guesser.until("ERR BAD_LOGIN")
+        refused = await self.connect_raw()  # a fourth connection from loopback: over --max-per-address 3
+        await refused.lost
+        middle = await self.scrape()
+        self.assertEqual(middle['chatroom_connections{frontend="line",state="registering"}'], 1)
+        guesser.transport.loseConnection()
+        await guesser.lost
+        plain = await connectProtocol(TCP4ClientEndpoint(reactor, "127.0.0.1", self.port), LineClient())
+        plain.transport.write(b"GET / HTTP/1.0\r\n\r\n")  # not TLS
+        await plain.lost
+
+        after = await self.scrape()
+        self.assertEqual(after['chatroom_connections{frontend="line",state="member"}'], 2)
+        self.assertEqual(after['chatroom_connections{frontend="line",state="registering"}'], 0)
+        self.assertEqual(after["chatroom_members"], 2)
+        self.assertEqual(after["chatroom_rooms"], 1)
+        self.assertEqual(after["chatroom_messages_total"], 4)
+        self.assertGreaterEqual(after["chatroom_deliveries_total"] - before["chatroom_deliveries_total"], 8)
+        self.assertGreater(after["chatroom_sent_bytes_total"], before["chatroom_sent_bytes_total"])
+        self.assertGreaterEqual(after["chatroom_flood_slowdowns_total"], 1)
+        self.assertEqual(after["chatroom_login_failures_total"], 1)
+        self.assertEqual(after['chatroom_refused_connections_total{reason="per_address"}'], 1)
+        self.assertEqual(after["chatroom_tls_handshake_failures_total"], 1)
+        for private in ["alice", "bob", "olga", "secret", "#5", "127.0.0.1"]:
+            self.assertIsNone(re.search(re.escape(private), self.page), f"{private} is in the metrics")
