@@ -13,8 +13,7 @@ from dataclasses import dataclass
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, ProcessCollector, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
-from twisted.internet.interfaces import IReactorTime, IStreamServerEndpoint
-from twisted.internet.task import LoopingCall
+from twisted.internet.interfaces import IDelayedCall, IReactorTime, IStreamServerEndpoint
 from twisted.web.resource import Resource
 from twisted.web.server import Request, Site
 
@@ -78,27 +77,29 @@ class ChatCollector(Collector):
 
 
 class ReactorLag:
-    """How late a timer set for every LAG_INTERVAL seconds actually runs: the reactor's own health."""
+    """How late a timer due LAG_INTERVAL seconds after the last one actually runs: the reactor's own health."""
 
     def __init__(self, clock: IReactorTime) -> None:
         self.clock = clock
         self.seconds = 0.0
         self._due = 0.0
-        self._call = LoopingCall(self._tick)
-        self._call.clock = clock
+        self._next: IDelayedCall | None = None
 
     def start(self) -> None:
-        self._due = self.clock.seconds()
-        self._call.start(LAG_INTERVAL)
+        self._schedule()
 
     def stop(self) -> None:
-        if self._call.running:
-            self._call.stop()
+        if self._next is not None and self._next.active():
+            self._next.cancel()
+        self._next = None
+
+    def _schedule(self) -> None:
+        self._due = self.clock.seconds() + LAG_INTERVAL
+        self._next = self.clock.callLater(LAG_INTERVAL, self._tick)
 
     def _tick(self) -> None:
-        now = self.clock.seconds()
-        self.seconds = max(0.0, now - self._due)
-        self._due = now + LAG_INTERVAL
+        self.seconds = max(0.0, self.clock.seconds() - self._due)
+        self._schedule()
 
 
 class MetricsPage(Resource):

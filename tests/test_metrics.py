@@ -7,9 +7,12 @@ from pathlib import Path
 
 from twisted.internet import reactor
 from twisted.internet.endpoints import TCP4ClientEndpoint, connectProtocol
+from twisted.internet.task import Clock
+from twisted.trial.unittest import SynchronousTestCase
 from twisted.web.client import Agent, readBody
 
 from chatroom.accounts import AccountStore
+from chatroom.metrics import ReactorLag
 from tests.helpers import LineClient, ServerTestCase
 
 
@@ -71,3 +74,20 @@ class MetricsTests(ServerTestCase):
         self.assertEqual(after["chatroom_tls_handshake_failures_total"], 1)
         for private in ["alice", "bob", "olga", "secret", "#5", "127.0.0.1"]:
             self.assertIsNone(re.search(re.escape(private), self.page), f"{private} is in the metrics")
+
+
+class ReactorLagTests(SynchronousTestCase):
+    def test_how_late_a_timer_runs(self) -> None:
+        clock = Clock()
+        lag = ReactorLag(clock)
+        lag.start()
+        clock.advance(1.0)
+        self.assertEqual(lag.seconds, 0.0)
+        clock.advance(1.5)  # the reactor was busy: the timer due at 2.0 ran at 2.5
+        self.assertEqual(lag.seconds, 0.5)
+        clock.advance(3.25)  # due at 3.5, ran at 5.75
+        self.assertEqual(lag.seconds, 2.25)
+        clock.advance(1.0)
+        self.assertEqual(lag.seconds, 0.0)
+        lag.stop()
+        self.assertEqual(clock.getDelayedCalls(), [])
