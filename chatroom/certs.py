@@ -10,6 +10,8 @@ import argparse
 import datetime
 from pathlib import Path
 
+from cryptography.hazmat.primitives.serialization import Encoding
+
 from chatroom import tls
 
 DEFAULT_DIRECTORY = "certs"
@@ -34,9 +36,6 @@ def show(directory: Path) -> str:
 
 def renew(directory: Path, names: list[str]) -> str:
     """Issue a new server certificate from the kept CA, for `names` or else for the names the current one has."""
-    names = names or tls.names_of(tls.read_chain(directory / tls.SERVER_CERT)[0])
-    if not names:
-        raise tls.CertificateError("the current certificate names no host: give the names, as renew NAME ...")
     tls.issue(directory, names)
     return show(directory) + "\nsend SIGHUP to the server (kill -HUP PID) to use it; clients keep trusting ca.pem"
 
@@ -60,7 +59,8 @@ def main(argv: list[str] | None = None) -> None:
         elif arguments.command == "renew":
             print(renew(arguments.certs, arguments.names))
         else:
-            print((arguments.certs / tls.CA_CERT).read_text(), end="")
+            ca = tls.read_chain(arguments.certs / tls.CA_CERT)[0]
+            print(ca.public_bytes(Encoding.PEM).decode(), end="")
     except tls.CertificateError as error:
         raise SystemExit(f"chatroom.certs: {error}") from None
     except OSError as error:

@@ -220,14 +220,17 @@ class ChatService(Service):
         super().startService()
 
     def stopService(self) -> Deferred[None]:
-        if self.reloader is not None:
-            signal.signal(signal.SIGHUP, self._previous_sighup)
         if self.metrics is not None:
             self.metrics.lag.stop()
         super().stopService()
         log.info("chatroom shutting down")
         closing = [*self._stop_ports(), self.factory.close("server shutting down")]
-        return gatherResults(closing).addCallback(lambda _: None)
+        # SIGHUP still reloads while the goodbyes drain, rather than killing the process half-way.
+        return gatherResults(closing).addCallback(lambda _: self._restore_sighup())
+
+    def _restore_sighup(self) -> None:
+        if self.reloader is not None:
+            signal.signal(signal.SIGHUP, self._previous_sighup)
 
     def _stop_ports(self) -> list[Deferred[None]]:
         ports, self.ports = self.ports, []

@@ -194,12 +194,10 @@ def makeService(options: Options, reactor: IReactorCore | None = None) -> IServi
     left = identity.expires - datetime.datetime.now(datetime.UTC)
     if left < EXPIRY_WARNING:
         log.warn(
-            "the server certificate expires in {days} days ({date:%Y-%m-%d}): renew it with"
-            " `python -m chatroom.certs --certs {certs} renew` and send this server SIGHUP; clients keep trusting"
-            " {certs}/ca.pem",
+            "the server certificate expires in {days} days ({date:%Y-%m-%d}): {advice}",
             days=left.days,
             date=identity.expires,
-            certs=certs,
+            advice=tls.renewal_advice(certs),
         )
     limits = ConnectionLimits(
         max_line=options["max-line"],

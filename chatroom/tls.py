@@ -9,21 +9,26 @@ one from `openssl req -x509`) is used as it is.
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import ipaddress
 import os
+import re
+import stat
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
 from cryptography import x509
+from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes, PublicKeyTypes
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from OpenSSL.crypto import X509, PKey
 from OpenSSL.SSL import Context
+from OpenSSL.SSL import Error as SSLError
 from twisted.internet.interfaces import IOpenSSLContextFactory
 from twisted.internet.ssl import AcceptableCiphers, CertificateOptions, TLSVersion
 from zope.interface import implementer
@@ -101,18 +106,37 @@ def load(directory: Path, generated: bool = False) -> ServerIdentity:
         )
     expiry = chain[0].not_valid_after_utc
     if expiry < datetime.datetime.now(datetime.UTC):
-        raise CertificateError(
-            f"{cert_path} expired on {expiry:%Y-%m-%d}: renew it (python -m chatroom.certs --certs {directory}"
-            f" renew), or remove {cert_path} and {key_path} to have a new pair generated"
+        raise CertificateError(f"{cert_path} expired on {expiry:%Y-%m-%d}: {renewal_advice(directory)}")
+    try:
+        options = CertificateOptions(
+            privateKey=PKey.from_cryptography_key(key),
+            certificate=X509.from_cryptography(chain[0]),
+            extraCertChain=[X509.from_cryptography(extra) for extra in chain[1:]],
+            raiseMinimumTo=TLSVersion.TLSv1_2,
+            acceptableCiphers=TLS12_CIPHERS,
         )
-    options = CertificateOptions(
-        privateKey=PKey.from_cryptography_key(key),
-        certificate=X509.from_cryptography(chain[0]),
-        extraCertChain=[X509.from_cryptography(extra) for extra in chain[1:]],
-        raiseMinimumTo=TLSVersion.TLSv1_2,
-        acceptableCiphers=TLS12_CIPHERS,
-    )
+        options.getContext()  # made now, not at the first connection: OpenSSL's refusal is a refusal to load
+    except (SSLError, TypeError, ValueError) as error:
+        raise CertificateError(f"{cert_path} cannot be used for TLS: {_openssl_reason(error)}") from None
     return ServerIdentity(options, fingerprint(chain[0]), cert_path, generated, expiry)
+
+
+def issued_here(directory: Path) -> bool:
+    """Whether the server certificate was issued by the local CA kept beside it, so that `renew` may replace it."""
+    try:
+        server = read_chain(directory / SERVER_CERT)[0]
+        ca = read_chain(directory / CA_CERT)[0]
+        server.verify_directly_issued_by(ca)
+    except (CertificateError, ValueError, TypeError, InvalidSignature):
+        return False
+    return True
+
+
+def renewal_advice(directory: Path) -> str:
+    """What to do about a certificate that expires: chatroom renews its own, the CA that issued another does."""
+    if issued_here(directory):
+        return f"renew it with python -m chatroom.certs --certs {directory} renew, then send the server SIGHUP"
+    return "renew it where it came from (certbot, your CA) and send the server SIGHUP"
 
 
 def create(directory: Path, hostname: str) -> None:
@@ -137,35 +161,59 @@ def create(directory: Path, hostname: str) -> None:
         raise CertificateError(f"cannot write a new certificate into {directory}: {error.strerror}") from None
 
 
-def issue(directory: Path, names: list[str]) -> None:
-    """A new server certificate and key for `names` (the first is its common name), signed by the kept local CA.
+def issue(directory: Path, names: list[str] | None = None) -> None:
+    """A new server certificate and key for `names` (the first is its common name), signed by the kept local CA;
+    without names, for those of the certificate it replaces.
 
     Clients that trust ca.pem trust the new one at once. The pair replaces the old one atomically, the key
     first: a server reloading between the two renames would refuse the mismatched pair and keep the old one.
     """
     ca = read_chain(directory / CA_CERT)[0]
     ca_key = _read(directory / CA_KEY, _load_key)
-    if not isinstance(ca_key, ec.EllipticCurvePrivateKey):
-        raise CertificateError(f"{directory / CA_KEY} is not the key of a local CA made by chatroom")
-    server_key, server = _server_certificate(ca_key, ca, names[0], names)
+    if not isinstance(ca_key, ec.EllipticCurvePrivateKey) or _public_bytes(ca_key.public_key()) != _public_bytes(
+        ca.public_key()
+    ):
+        raise CertificateError(f"{directory / CA_KEY} is not the key of {directory / CA_CERT}, the CA chatroom made")
+    if ca.not_valid_after_utc <= datetime.datetime.now(datetime.UTC) + datetime.timedelta(days=1):
+        raise CertificateError(f"{directory / CA_CERT} has expired: clients would not trust what it signs")
+    if (directory / SERVER_CERT).exists() and not issued_here(directory):
+        raise CertificateError(
+            f"{directory / SERVER_CERT} was not issued by {directory / CA_CERT}: renew it where it came from"
+            " (certbot, your CA); renew replaces only certificates of the kept CA"
+        )
+    names = names or names_of(read_chain(directory / SERVER_CERT)[0])
+    if not names:
+        raise CertificateError("the current certificate names no host: give the names, as renew NAME ...")
+    valid = [_valid_name(name) for name in names]
+    server_key, server = _server_certificate(ca_key, ca, valid[0], valid)
+    key_path, cert_path = directory / SERVER_KEY, directory / SERVER_CERT
+    written: list[Path] = []
     try:
-        _replace(directory / SERVER_KEY, _private_pem(server_key), 0o600)
-        _replace(directory / SERVER_CERT, server.public_bytes(serialization.Encoding.PEM), 0o644)
+        # Both written before either replaces anything: a failure leaves the old pair whole.
+        written.append(_prepare(key_path, _private_pem(server_key), 0o600))
+        written.append(_prepare(cert_path, server.public_bytes(serialization.Encoding.PEM), 0o644))
+        os.replace(written[0], key_path)  # the key first: a reload in between refuses the mismatched pair
+        os.replace(written[1], cert_path)
     except OSError as error:
+        for temporary in written:
+            temporary.unlink(missing_ok=True)
         raise CertificateError(f"cannot write a new certificate into {directory}: {error.strerror}") from None
 
 
 def _server_certificate(
     ca_key: ec.EllipticCurvePrivateKey, ca: x509.Certificate, common_name: str, names: list[str]
 ) -> tuple[ec.EllipticCurvePrivateKey, x509.Certificate]:
+    """A key and a certificate for `names`; the common name is left out if it is longer than one may be (64)."""
     server_key = ec.generate_private_key(ec.SECP256R1())
+    now = datetime.datetime.now(datetime.UTC)
+    common = [x509.NameAttribute(NameOID.COMMON_NAME, common_name)] if len(common_name) <= 64 else []
     server = (
         _builder(
-            x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)]),
+            x509.Name(common),
             ca.subject,
             server_key.public_key(),
-            datetime.datetime.now(datetime.UTC),
-            _SERVER_LIFETIME,
+            now,
+            min(_SERVER_LIFETIME, ca.not_valid_after_utc - now),  # never outliving the CA that vouches for it
         )
         .add_extension(x509.SubjectAlternativeName([_general_name(name) for name in dict.fromkeys(names)]), False)
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
@@ -236,12 +284,43 @@ def _private_pem(key: ec.EllipticCurvePrivateKey) -> bytes:
     )
 
 
-def _replace(path: Path, data: bytes, mode: int) -> None:
-    """Write `path` anew through a temporary file and a rename: whoever reads it sees the old or the new."""
+def _prepare(path: Path, data: bytes, mode: int) -> Path:
+    """A temporary file beside `path` to rename over it, with the owner and mode `path` has if it exists.
+
+    An administrator who made the key readable by the server's group (0640 root:chatroom) keeps it so.
+    """
     temporary = path.with_name(f".{path.name}.new")
+    if temporary.is_dir():
+        raise IsADirectoryError(21, "Is a directory", str(temporary))
     temporary.unlink(missing_ok=True)
     _write(temporary, data, mode)
-    os.replace(temporary, path)
+    try:
+        status = path.stat()
+    except FileNotFoundError:
+        return temporary
+    os.chmod(temporary, stat.S_IMODE(status.st_mode))
+    with contextlib.suppress(PermissionError):  # only root gives a file away
+        os.chown(temporary, status.st_uid, status.st_gid)
+    return temporary
+
+
+_LABEL = re.compile(r"(?!-)[A-Za-z0-9-]{1,63}(?<!-)")
+
+
+def _valid_name(name: str) -> str:
+    """An IP address, or a host name as DNS writes it (IDNA for non-ASCII); CertificateError otherwise."""
+    try:
+        return str(ipaddress.ip_address(name))
+    except ValueError:
+        pass
+    try:
+        ascii_name = name.encode("idna").decode("ascii")
+    except UnicodeError:
+        ascii_name = ""
+    labels = ascii_name.removesuffix(".").split(".")
+    if not ascii_name or len(ascii_name) > 253 or not all(_LABEL.fullmatch(label) for label in labels):
+        raise CertificateError(f"{name!r} is neither a host name nor an IP address")
+    return ascii_name
 
 
 def _write(path: Path, data: bytes, mode: int) -> None:
@@ -274,6 +353,13 @@ def _read(path: Path, load: Callable[[bytes], T]) -> T:
         return load(data)
     except (ValueError, TypeError) as error:
         raise CertificateError(f"{path} is not a usable unencrypted PEM file: {error}") from None
+
+
+def _openssl_reason(error: Exception) -> str:
+    """OpenSSL's words for why, such as "ee key too small", rather than its nested tuples."""
+    if isinstance(error, SSLError) and error.args and isinstance(error.args[0], list):
+        return "; ".join(str(entry[-1]) for entry in error.args[0] if entry) or "refused by OpenSSL"
+    return str(error)
 
 
 def _public_bytes(key: PublicKeyTypes) -> bytes:

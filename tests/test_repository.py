@@ -45,6 +45,28 @@ class CheckKeysTests(SynchronousTestCase):
             " now)\n",
         )
 
+    def test_every_form_of_key_from_anywhere_in_the_repository(self) -> None:
+        """A review found these missed: other formats, a run from a subfolder, a key staged then edited away."""
+        repository = Path(self.mktemp())
+        (repository / "sub").mkdir(parents=True)
+        git(repository, "init", "--quiet")
+        private = "PRIVATE KEY"  # apart, so that this file is not a key to the check itself
+        keys = {
+            "putty.ppk": b"PuTTY-User-Key-File-3: ssh-ed25519\nEncryption: none\n",
+            "pgp.asc": f"-----BEGIN PGP {private} BLOCK-----\n\nlQ\n".encode(),
+            "ssh2.key": f"---- BEGIN SSH2 ENCRYPTED {private} ----\nP2/\n".encode(),
+            "id_ed25519": f"-----BEGIN OPENSSH {private}-----\r\nb3Bl\r\n".encode(),
+            "store.p12": b"\x30\x82binary",
+            "utf16.pem": f"-----BEGIN EC {private}-----\nMHc\n".encode("utf-16"),
+        }
+        for name, content in keys.items():
+            (repository / name).write_bytes(content)
+        git(repository, "add", ".")
+        (repository / "id_ed25519").write_text("edited away, but still staged\n")
+        result = self.check(repository / "sub")
+        self.assertEqual(result.returncode, 1)
+        self.assertEqual(sorted(line.split()[1] for line in result.stdout.splitlines()), sorted(keys))
+
     def test_this_checkout_holds_no_key(self) -> None:
         if not (CHECKOUT / ".git").exists():
             raise SkipTest("not a git checkout")

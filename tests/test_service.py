@@ -1,11 +1,52 @@
-"""The service's plumbing: the clock that lets every TLS connection flush from one reactor call."""
+"""The service's plumbing: the clock that lets every TLS connection flush from one reactor call, and reloads."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
+from twisted.internet import reactor
 from twisted.internet.task import Clock
+from twisted.internet.testing import EventLoggingObserver
+from twisted.logger import formatEvent, globalLogPublisher
 from twisted.trial.unittest import SynchronousTestCase
 
-from chatroom.service import CoalescingClock
+from chatroom import tls
+from chatroom.service import CoalescingClock, Reloader
+from tests.helpers import MemoryServer
+from tests.test_tls import self_signed_rsa
+
+
+class ReloaderTests(SynchronousTestCase):
+    def setUp(self) -> None:
+        self.certs = Path(self.mktemp())
+        self.identity = tls.load_or_create(self.certs, "chat.example.org")
+        self.context = tls.SwappableContext(self.identity.options)
+        self.motd = Path(self.mktemp())
+        self.motd.write_text("before\n")
+        self.server = MemoryServer()
+        self.reloader = Reloader(reactor, self.certs, self.context, self.server.factory, self.motd)
+        self.logged = EventLoggingObserver.createWithCleanup(self, globalLogPublisher)
+
+    def messages(self) -> list[str]:
+        return [formatEvent(event) for event in self.logged]
+
+    def test_a_pair_openssl_refuses_keeps_the_old_one_in_service(self) -> None:
+        """A review found this logged as reloaded, and every new connection then failing."""
+        self_signed_rsa(self.certs, bits=1024)
+        self.reloader.reload()
+        self.assertIs(self.context.options, self.identity.options)
+        self.assertTrue(
+            any(message.startswith("SIGHUP: kept the certificate in service") for message in self.messages())
+        )
+
+    def test_the_motd_is_read_again_or_kept(self) -> None:
+        self.motd.write_text("after\n")
+        self.reloader.reload()
+        self.assertEqual(self.server.factory.motd, ["after"])
+        self.motd.unlink()
+        self.reloader.reload()
+        self.assertEqual(self.server.factory.motd, ["after"])
+        self.assertIn(f"SIGHUP: kept the message of the day: {self.motd}: No such file or directory", self.messages())
 
 
 class CoalescingClockTests(SynchronousTestCase):

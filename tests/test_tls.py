@@ -17,9 +17,9 @@ from twisted.trial.unittest import SynchronousTestCase
 from chatroom import tls
 
 
-def self_signed_rsa(directory: Path, days: int = 30) -> x509.Certificate:
+def self_signed_rsa(directory: Path, days: int = 30, bits: int = 2048) -> x509.Certificate:
     """What `openssl req -x509 -newkey rsa:2048 -nodes -keyout server.key -out server.crt` gives."""
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    key = rsa.generate_private_key(public_exponent=65537, key_size=bits)
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
     now = datetime.datetime.now(datetime.UTC)
     certificate = (
@@ -43,6 +43,14 @@ def self_signed_rsa(directory: Path, days: int = 30) -> x509.Certificate:
 
 
 class IdentityTests(SynchronousTestCase):
+    def test_a_pair_openssl_refuses_is_refused_when_loaded(self) -> None:
+        """A review found a reload accepting one and every new connection then failing: OpenSSL judges at load."""
+        certs = Path(self.mktemp())
+        self_signed_rsa(certs, bits=1024)  # below OpenSSL's default security level
+        error = self.assertRaises(tls.CertificateError, tls.load, certs)
+        self.assertIn("cannot be used for TLS", str(error))
+        self.assertIn("too small", str(error))
+
     def setUp(self) -> None:
         self.certs = Path(self.mktemp())
 
