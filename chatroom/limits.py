@@ -5,14 +5,18 @@ Each limit is a `twistd chatroom` option (see chatroom.tap); the defaults are he
 
 from __future__ import annotations
 
+import resource
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from twisted.internet.interfaces import IPushProducer, ITransport
+from twisted.logger import Logger
 from zope.interface import implementer
 
 from chatroom.core.addresses import address_key, ip
+
+log = Logger(namespace="chatroom")
 
 
 @dataclass(frozen=True)
@@ -128,3 +132,18 @@ class Admission:
         if not self.limits.limit_loopback and ip(host).is_loopback:
             return None
         return address_key(host)
+
+
+def allow_open_files(max_clients: int) -> None:
+    """Raise the soft limit on open files so that --max-clients, not the kernel, decides who is refused."""
+    wanted = max_clients + 100  # listeners, logs and connections being refused
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft >= wanted:
+        return
+    allowed = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (allowed, hard))
+    if allowed < wanted:
+        log.warn(
+            "only {allowed} open files are allowed (ulimit -n): fewer than --max-clients connections will fit",
+            allowed=allowed,
+        )

@@ -26,8 +26,9 @@ from twisted.protocols.tls import TLSMemoryBIOFactory
 from twisted.python.failure import Failure
 from zope.interface import implementer
 
-from chatroom import tls
+from chatroom import config, tls
 from chatroom.connection import ConnectionFactory, describe
+from chatroom.limits import allow_open_files
 from chatroom.metrics import Metrics
 
 log = Logger(namespace="chatroom")
@@ -125,12 +126,14 @@ class Reloader:
         context: tls.SwappableContext,
         factory: ConnectionFactory,
         motd_file: Path | None = None,
+        configured: config.Configured | None = None,
     ) -> None:
         self.reactor = reactor
         self.certs = certs
         self.context = context
         self.factory = factory
         self.motd_file = motd_file
+        self.configured = configured
 
     def signalled(self, number: int, frame: FrameType | None) -> None:
         """A signal interrupts whatever runs: reload from the reactor's loop instead, as Twisted does for SIGINT."""
@@ -156,6 +159,37 @@ class Reloader:
                 log.error("SIGHUP: kept the message of the day: {path}: {why}", path=self.motd_file, why=error.strerror)
             else:
                 log.info("SIGHUP: reloaded the message of the day from {path}", path=self.motd_file)
+        if self.configured is not None:
+            self._reload_settings(self.configured)
+
+    def _reload_settings(self, configured: config.Configured) -> None:
+        """Apply what changed in the --config file and may change while running; say why for the rest."""
+        try:
+            values = config.read(configured.path, configured.settings)
+        except config.ConfigError as error:
+            log.error("SIGHUP: kept every setting: {error}", error=error)
+            return
+        changes = {}
+        for name, setting in configured.settings.items():
+            wanted, now = values.get(name, setting.default), configured.current[name]
+            if name == "config" or wanted == now:
+                continue
+            if name in configured.pinned:
+                log.info("SIGHUP: kept {name}: the command line sets it", name=name)
+            elif name not in config.RELOADABLE:
+                log.warn("SIGHUP: kept {name}: changing it takes a restart", name=name)
+            else:
+                changes[name] = wanted
+        configured.current.update(changes)
+        connection_limits, room_limits = config.limits(configured.current)
+        self.factory.limits = self.factory.admission.limits = connection_limits
+        self.factory.chat.limits = room_limits
+        if "motd" in changes:
+            self.factory.motd = str(changes["motd"]).splitlines()
+        if "max-clients" in changes:
+            allow_open_files(connection_limits.max_clients)
+        for name, value in changes.items():
+            log.info("SIGHUP: {name} is now {value!r}; open connections keep what they had", name=name, value=value)
 
 
 def read_motd(path: Path) -> list[str]:

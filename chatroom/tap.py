@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import datetime
-import resource
 import socket
+import sys
 from pathlib import Path
+from typing import Any
 
 from twisted.application.service import IService
 from twisted.internet.endpoints import serverFromString
@@ -13,13 +14,13 @@ from twisted.internet.interfaces import IReactorCore, IReactorTime
 from twisted.logger import Logger
 from twisted.python import usage
 
-from chatroom import tls
+from chatroom import config, tls
 from chatroom.accounts import DEFAULT_FILE, AccountStore
 from chatroom.auth import Authenticator, AuthMode
 from chatroom.connection import ConnectionFactory
 from chatroom.core.chat import Chat, RoomLimits
 from chatroom.core.state import StoreError
-from chatroom.limits import ConnectionLimits
+from chatroom.limits import ConnectionLimits, allow_open_files
 from chatroom.line.dialect import LineDialect
 from chatroom.metrics import metrics
 from chatroom.roomstore import DEFAULT_FILE as ROOMS_FILE
@@ -45,6 +46,13 @@ class Options(usage.Options):
             "certs",
             "Directory holding server.crt and server.key; on first start, a local CA (ca.pem) and a"
             " certificate it signed are generated there.",
+        ],
+        [
+            "config",
+            None,
+            None,
+            "TOML file of these options, by their long names (flood-rate = 5.0); the command line wins over it."
+            " SIGHUP reads it again and applies the limits and the MOTD.",
         ],
         ["hostname", None, socket.gethostname(), "Name written into a generated certificate, besides localhost."],
         ["motd", None, "", "Message of the day, shown to each person after they choose a nickname."],
@@ -146,6 +154,40 @@ class Options(usage.Options):
     def __init__(self) -> None:
         super().__init__()
         self["listen"] = []
+        self.from_file: dict[str, Any] = {}
+        self.pinned: set[str] = set()  # settings the command line gives: a reload of the file leaves them
+
+    def settings(self) -> dict[str, config.Setting]:
+        """Every option as --config takes it: its type, default and minimum."""
+        table = {
+            name: config.Setting(rest[0] if rest else str, default, self.minimums.get(name))
+            for name, _, default, _, *rest in self.optParameters
+        }
+        table.update((name, config.Setting(bool, False)) for name, _, _ in self.optFlags)
+        table["listen"] = config.Setting(list, [DEFAULT_LISTEN])
+        return table
+
+    def parseOptions(self, options: list[str] | None = None) -> None:
+        """The --config file first, then the command line over it."""
+        arguments = list(sys.argv[1:] if options is None else options)
+        path = _config_argument(arguments)
+        if path is not None:
+            try:
+                self.from_file = config.read(Path(path), self.settings())
+            except config.ConfigError as error:
+                raise usage.UsageError(str(error)) from None
+            for name, value in self.from_file.items():
+                if name != "listen":
+                    self[name] = value
+        super().parseOptions(arguments)
+        settings = self.settings()
+        self.pinned = {  # what the command line changed, from the file's value or the default
+            name
+            for name, setting in settings.items()
+            if name != "config" and self[name] != self.from_file.get(name, setting.default)
+        }
+        if self["motd-file"]:
+            self.pinned.add("motd")  # the file of --motd-file is the message of the day
 
     def opt_listen(self, endpoint: str) -> None:
         """Where to listen, as a Twisted endpoint string; repeat for several (default: tcp:5050:backlog=1024, all IPv4 interfaces). chatroom adds TLS itself, so give a plain tcp:, tcp6: or unix: endpoint."""  # noqa: E501
@@ -157,7 +199,7 @@ class Options(usage.Options):
 
     def postOptions(self) -> None:
         if not self["listen"]:
-            self["listen"] = [DEFAULT_LISTEN]
+            self["listen"] = list(self.from_file.get("listen", [DEFAULT_LISTEN]))
         if self["motd"] and self["motd-file"]:
             raise usage.UsageError("give the message of the day with --motd or --motd-file, not both")
         if self["auth"] not in (None, *(mode.value for mode in AuthMode)):
@@ -199,23 +241,13 @@ def makeService(options: Options, reactor: IReactorCore | None = None) -> IServi
             date=identity.expires,
             advice=tls.renewal_advice(certs),
         )
-    limits = ConnectionLimits(
-        max_line=options["max-line"],
-        flood_burst=options["flood-burst"],
-        flood_rate=options["flood-rate"],
-        send_queue=options["send-queue"],
-        max_clients=options["max-clients"],
-        max_per_address=options["max-per-address"],
-        limit_loopback=bool(options["limit-loopback"]),
-        registration_timeout=options["registration-timeout"],
-        idle_timeout=options["idle-timeout"],
-    )
-    _allow_open_files(limits.max_clients + 100)  # listeners, logs and connections being refused
+    limits, room_limits = config.limits(options)
+    allow_open_files(limits.max_clients)
     auth = _authenticator(options, reactor)  # type: ignore[arg-type]
     rooms = FileRoomStore(Path(options["rooms"]))
     try:
         chat = Chat(
-            RoomLimits(rooms_per_member=options["max-rooms"], members_per_room=options["room-size"]),
+            room_limits,
             accounts=auth.store if auth else None,
             store=rooms,
         )
@@ -235,7 +267,11 @@ def makeService(options: Options, reactor: IReactorCore | None = None) -> IServi
         except OSError as error:
             raise SystemExit(f"chatroom: cannot read --motd-file {motd_file}: {error.strerror}") from None
     context = tls.SwappableContext(identity.options)
-    reloader = Reloader(reactor, certs, context, factory, motd_file)  # type: ignore[arg-type]
+    configured = None
+    if options["config"]:
+        current = {name: options[name] for name in options.settings()}
+        configured = config.Configured(Path(options["config"]), options.settings(), current, options.pinned)
+    reloader = Reloader(reactor, certs, context, factory, motd_file, configured)  # type: ignore[arg-type]
     twistd = getattr(options, "parent", None)  # twistd's own options, when it runs us
     daemon = twistd is not None and not twistd["nodaemon"]
     served = None
@@ -260,15 +296,11 @@ def _authenticator(options: Options, clock: IReactorTime) -> Authenticator | Non
     return None if mode is AuthMode.OFF else Authenticator(mode, store, clock)
 
 
-def _allow_open_files(wanted: int) -> None:
-    """Raise the soft limit on open files so that --max-clients, not the kernel, decides who is refused."""
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if soft >= wanted:
-        return
-    allowed = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
-    resource.setrlimit(resource.RLIMIT_NOFILE, (allowed, hard))
-    if allowed < wanted:
-        log.warn(
-            "only {allowed} open files are allowed (ulimit -n): fewer than --max-clients connections will fit",
-            allowed=allowed,
-        )
+def _config_argument(arguments: list[str]) -> str | None:
+    """The file named by --config FILE or --config=FILE, before usage.Options parses the rest."""
+    for index, argument in enumerate(arguments):
+        if argument == "--config" and index + 1 < len(arguments):
+            return arguments[index + 1]
+        if argument.startswith("--config="):
+            return argument.removeprefix("--config=")
+    return None

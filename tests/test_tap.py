@@ -49,6 +49,56 @@ class OptionsTests(SynchronousTestCase):
         assert isinstance(service, ChatService)
         self.assertEqual(service.factory.motd, ["line one", "line two"])
 
+    def test_a_config_file_under_the_command_line(self) -> None:
+        config = Path(self.mktemp())
+        config.write_text('flood-rate = 2.5\nmax-clients = 50\nlisten = ["tcp:6000"]\nlimit-loopback = true\n')
+        options = self.parse("--config", str(config), "--max-clients", "7")
+        self.assertEqual((options["flood-rate"], options["max-clients"]), (2.5, 7))
+        self.assertEqual((options["listen"], options["limit-loopback"]), (["tcp:6000"], True))
+        self.assertEqual(options.pinned, {"max-clients"})
+        self.assertEqual(self.parse(f"--config={config}", "-l", "tcp:1")["listen"], ["tcp:1"])
+        for content, error in [
+            ("colour = 'red'\n", f"{config}: there is no setting 'colour' (the names are twistd chatroom's options)"),
+            ("max-clients = 'many'\n", f"{config}: max-clients must be a int, not 'many'"),
+            ("max-clients = 0\n", f"{config}: max-clients must be at least 1"),
+            ("limit-loopback = 1\n", f"{config}: limit-loopback must be true or false"),
+            ("listen = 5050\n", f"{config}: listen must be a list of strings"),
+            ("max-clients = \n", f"{config} is not TOML: Invalid value (at line 1, column 15)"),
+        ]:
+            config.write_text(content)
+            self.assertEqual(str(self.assertRaises(usage.UsageError, self.parse, "--config", str(config))), error)
+
+    def test_sighup_applies_the_config_files_limits(self) -> None:
+        config = Path(self.mktemp())
+        config.write_text("max-clients = 50\nflood-burst = 10\n")
+        options = self.parse("--certs", self.mktemp(), "--config", str(config), "--idle-timeout", "60")
+        service = tap.makeService(options, MemoryReactorClock())
+        assert isinstance(service, ChatService) and service.reloader is not None
+        logged = EventLoggingObserver.createWithCleanup(self, globalLogPublisher)
+        config.write_text(
+            'max-clients = 3\nflood-burst = 10\nroom-size = 4\nmotd = "hello"\nidle-timeout = 5.0\n'
+            'listen = ["tcp:7000"]\n'
+        )
+        service.reloader.reload()
+        factory = service.factory
+        self.assertEqual((factory.limits.max_clients, factory.admission.limits.max_clients), (3, 3))
+        self.assertEqual((factory.chat.limits.members_per_room, factory.motd), (4, ["hello"]))
+        self.assertEqual(factory.limits.idle_timeout, 60, "the command line wins")
+        messages = [formatEvent(event) for event in logged]
+        self.assertIn("SIGHUP: kept idle-timeout: the command line sets it", messages)
+        self.assertIn("SIGHUP: kept listen: changing it takes a restart", messages)
+        self.assertIn("SIGHUP: max-clients is now 3; open connections keep what they had", messages)
+        config.write_text("max-clients = 'none'\n")
+        service.reloader.reload()
+        self.assertEqual(factory.limits.max_clients, 3)
+        self.assertIn(
+            f"SIGHUP: kept every setting: {config}: max-clients must be a int, not 'none'",
+            [formatEvent(event) for event in logged],
+        )
+        config.write_text("")  # a setting left out goes back to its default
+        service.reloader.reload()
+        self.assertEqual(factory.limits.max_clients, ConnectionLimits.max_clients)
+
     def test_options_become_the_service(self) -> None:
         certs = self.mktemp()
         options = self.parse(

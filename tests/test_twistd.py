@@ -123,15 +123,17 @@ class TwistdTests(ServerTestCase):
         troll.send("/join club")
         await troll.until("ERR BANNED :you are banned from #club: trolling (until ")
 
-    async def test_sighup_renews_the_certificate_and_the_motd_without_disconnecting_anyone(self) -> None:
+    async def test_sighup_renews_the_certificate_motd_and_limits_without_disconnecting_anyone(self) -> None:
         workdir = Path(self.mktemp()).resolve()
         workdir.mkdir()
         self.certs = workdir / "certs"
         motd = workdir / "motd.txt"
         motd.write_text("exams on friday\n")
+        config = workdir / "chatroom.toml"
+        config.write_text('listen = ["tcp:0:interface=127.0.0.1"]\nmax-clients = 100\n')
         process = self.spawn(
             [TWISTD, "-n", f"--pidfile={workdir / 'twistd.pid'}", "chatroom", "--certs", str(self.certs),
-             "--listen", "tcp:0:interface=127.0.0.1", "--motd-file", str(motd)]
+             "--config", str(config), "--motd-file", str(motd)]
         )  # fmt: skip
         self.port = int((await process.until(r"chatroom listening on 127\.0\.0\.1:(\d+) with TLS")).group(1))
         alice = await self.connect("alice", "5")
@@ -157,10 +159,15 @@ class TwistdTests(ServerTestCase):
         await carol.until("MOTD :exams moved to monday")
 
         (self.certs / "server.crt").write_text("not a certificate")
+        config.write_text('listen = ["tcp:0:interface=127.0.0.1"]\nmax-clients = 3\n')  # alice, bob and carol
         process.transport.signalProcess("HUP")
         await process.until(r"SIGHUP: kept the certificate in service: \S+server\.crt is not a usable")
-        dave = await self.connect("dave")
+        await process.until("SIGHUP: max-clients is now 3")
+        dave = await self.connect_raw()
+        await dave.until("BYE :server full: too many connections")
         self.assertEqual(served_fingerprint(dave), after)
+        alice.send("still fine")
+        await bob.until("MSG #5 alice :still fine")
         self.assertNotIn("Traceback", process.output)
 
     async def test_sigterm(self) -> None:

@@ -1,0 +1,106 @@
+"""`--config FILE`: `twistd chatroom`'s options in a TOML file, and which of them SIGHUP may change.
+
+Each key is an option's long name (`flood-rate = 5.0`, `listen = ["tcp:5050"]`, `limit-loopback = true`). The
+command line wins over the file. On SIGHUP the file is read again: a limit or the message of the day changes (for
+connections made from then on, and at once for the connection caps and room limits); anything else takes a
+restart, and says so.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from chatroom.core.chat import RoomLimits
+from chatroom.limits import ConnectionLimits
+
+# What a running server can take: connections made later get new limits; nothing open is cut off.
+RELOADABLE = (
+    "max-line",
+    "flood-burst",
+    "flood-rate",
+    "send-queue",
+    "max-clients",
+    "max-per-address",
+    "limit-loopback",
+    "registration-timeout",
+    "idle-timeout",
+    "max-rooms",
+    "room-size",
+    "motd",
+)
+
+
+class ConfigError(Exception):
+    """The file cannot be used; the message says which setting and why, in one line."""
+
+
+@dataclass(frozen=True)
+class Setting:
+    kind: Callable[[Any], Any]  # how a value is checked and converted: int, float, str, bool, or list of str
+    default: Any
+    minimum: float | None = None
+
+
+@dataclass
+class Configured:
+    """What the server runs with, for a reload to compare the file against."""
+
+    path: Path
+    settings: Mapping[str, Setting]
+    current: dict[str, Any]  # every option's value now
+    pinned: set[str]  # given on the command line, which wins over the file
+
+
+def read(path: Path, settings: Mapping[str, Setting]) -> dict[str, Any]:
+    """The file's settings by option name, each converted as the command line would; ConfigError otherwise."""
+    try:
+        document = tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as error:
+        raise ConfigError(f"cannot read {path}: {error.strerror}") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
+        raise ConfigError(f"{path} is not TOML: {error}") from None
+    values = {}
+    for name, value in document.items():
+        setting = settings.get(name)
+        if setting is None or name == "config":
+            raise ConfigError(f"{path}: there is no setting {name!r} (the names are twistd chatroom's options)")
+        values[name] = convert(path, name, value, setting)
+    return values
+
+
+def convert(path: Path, name: str, value: Any, setting: Setting) -> Any:
+    kind = setting.kind
+    if kind is bool or kind is list:
+        wanted = {bool: "true or false", list: "a list of strings"}[kind]
+        if not isinstance(value, kind) or (kind is list and not all(isinstance(item, str) for item in value)):
+            raise ConfigError(f"{path}: {name} must be {wanted}")
+        return value
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        raise ConfigError(f"{path}: {name} must be a {kind.__name__}")
+    try:
+        converted = kind(value)
+    except ValueError:
+        raise ConfigError(f"{path}: {name} must be a {kind.__name__}, not {value!r}") from None
+    if setting.minimum is not None and converted < setting.minimum:
+        raise ConfigError(f"{path}: {name} must be at least {setting.minimum}")
+    return converted
+
+
+def limits(values: Mapping[str, Any]) -> tuple[ConnectionLimits, RoomLimits]:
+    """The limits that a set of option values describes."""
+    connection = ConnectionLimits(
+        max_line=values["max-line"],
+        flood_burst=values["flood-burst"],
+        flood_rate=values["flood-rate"],
+        send_queue=values["send-queue"],
+        max_clients=values["max-clients"],
+        max_per_address=values["max-per-address"],
+        limit_loopback=bool(values["limit-loopback"]),
+        registration_timeout=values["registration-timeout"],
+        idle_timeout=values["idle-timeout"],
+    )
+    return connection, RoomLimits(rooms_per_member=values["max-rooms"], members_per_room=values["room-size"])
