@@ -65,25 +65,28 @@ class AccountsChecker:
         # Made now rather than at the first unknown name, whose answer would otherwise be slower: a signal.
         self.decoy = decoy_hash()
 
-    def requestAvatarId(self, credentials: IUsernamePassword) -> Deferred[str]:
+    def requestAvatarId(self, credentials: IUsernamePassword) -> Deferred[bytes | tuple[()]]:
+        """The account's name as registered, in UTF-8: twisted.cred's avatar ids are bytes."""
         checking = deferToThread(
             self.store.verify, credentials.username.decode(), credentials.password.decode(), self.decoy
         )
 
-        def judged(name: str | None) -> str:
+        def judged(name: str | None) -> bytes | tuple[()]:
             if name is None:
                 raise UnauthorizedLogin()
-            return name
+            return name.encode()
 
         return checking.addCallback(judged)
 
 
 @implementer(IRealm)
 class ChatRealm:
-    def requestAvatar(self, avatarId: str, mind: object, *interfaces: type[Interface]) -> tuple:
-        if IChatIdentity not in interfaces:
-            raise NotImplementedError("chatroom hands out IChatIdentity avatars only")
-        return IChatIdentity, Identity(avatarId), lambda: None
+    def requestAvatar(
+        self, avatarId: bytes | tuple[()], mind: object, *interfaces: type[Interface]
+    ) -> tuple[type[Interface], Identity, Callable[[], None]]:
+        if IChatIdentity not in interfaces or not isinstance(avatarId, bytes):
+            raise NotImplementedError("chatroom hands out IChatIdentity avatars, to accounts only")
+        return IChatIdentity, Identity(avatarId.decode()), lambda: None
 
 
 class Backoff:
@@ -172,7 +175,14 @@ class Authenticator:
         judged = check.addBoth(self._judged, nick, account, address, busy)
         return await _shielded(judged)
 
-    def _judged(self, outcome: tuple | Failure, nick: str, account: str, address: str, busy: set[str]) -> str:
+    def _judged(
+        self,
+        outcome: tuple[type[Interface], object, Callable[[], None]] | Failure,
+        nick: str,
+        account: str,
+        address: str,
+        busy: set[str],
+    ) -> str:
         """Book the outcome of a check, whether or not anyone still waits for it."""
         place, pair = "address:" + address, f"{account} from {address}"
         self._checks.release()
@@ -191,6 +201,7 @@ class Authenticator:
         while len(trusted) > TRUSTED_PER_ACCOUNT:
             del trusted[next(iter(trusted))]
         _, identity, _logout = outcome
+        assert isinstance(identity, Identity)
         return identity.nick
 
 

@@ -74,10 +74,13 @@ def read(path: Path, settings: Mapping[str, Setting]) -> dict[str, Any]:
 
 def convert(path: Path, name: str, value: Any, setting: Setting) -> Any:
     kind = setting.kind
-    if kind is bool or kind is list:
-        wanted = {bool: "true or false", list: "a list of strings"}[kind]
-        if not isinstance(value, kind) or (kind is list and not all(isinstance(item, str) for item in value)):
-            raise ConfigError(f"{path}: {name} must be {wanted}")
+    if kind is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f"{path}: {name} must be true or false")
+        return value
+    if kind is list:
+        if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+            raise ConfigError(f"{path}: {name} must be a list of strings")
         return value
     if isinstance(value, bool) or not isinstance(value, str | int | float):
         raise ConfigError(f"{path}: {name} must be a {kind.__name__}")

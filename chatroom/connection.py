@@ -13,14 +13,14 @@ releases what it held (admission slot, nickname, rooms), even if something on th
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from OpenSSL.SSL import Error as SSLError
 from twisted.internet.address import IPv4Address, IPv6Address
 from twisted.internet.defer import CancelledError, Deferred, succeed
-from twisted.internet.interfaces import IAddress, IDelayedCall, IReactorTime, ITransport
+from twisted.internet.interfaces import IAddress, IDelayedCall, IReactorTime
 from twisted.internet.protocol import Protocol as TwistedProtocol
 from twisted.internet.protocol import ServerFactory, connectionDone
 from twisted.logger import Logger
@@ -33,7 +33,7 @@ from chatroom.core.addresses import address_key
 from chatroom.core.chat import Chat, Member
 from chatroom.core.errors import ChatError
 from chatroom.core.events import Event
-from chatroom.limits import Admission, ConnectionLimits, SendQueue, TokenBucket
+from chatroom.limits import Admission, ConnectionLimits, SendQueue, StreamTransport, TokenBucket
 from chatroom.registration import Registrar
 
 CLOSE_GRACE = 5.0  # seconds a closing peer has to answer TLS's close_notify
@@ -88,7 +88,14 @@ class Dialect(Protocol):
         """The last line before the server closes a connection (also to one refused at the door)."""
 
 
-def close_politely(transport: ITransport, clock: IReactorTime) -> IDelayedCall:
+def transport_of(protocol: TwistedProtocol) -> StreamTransport:
+    """A connected protocol's transport, as the connection layer uses it."""
+    transport = protocol.transport
+    assert isinstance(transport, StreamTransport), f"{transport!r} cannot be closed politely"
+    return transport
+
+
+def close_politely(transport: StreamTransport, clock: IReactorTime) -> IDelayedCall:
     """Close with a TLS close_notify, but cut off a peer that never answers it: it would pin the connection."""
     transport.loseConnection()
     return clock.callLater(CLOSE_GRACE, transport.abortConnection)
@@ -106,8 +113,8 @@ class Connection(LineReceiver, TimeoutMixin):
         self.limits = limits
         self.MAX_LENGTH = limits.max_line + 1  # the limit counts content: a CR before the LF is not counted
         self.clock = self.factory.clock
-        self.callLater = self.clock.callLater  # TimeoutMixin's timer runs on the factory's clock
-        self.peer = describe(self.transport.getPeer())
+        self.stream = transport_of(self)
+        self.peer = describe(self.stream.getPeer())
         self.address = address_key(self.host) if self.host else self.peer  # what login slow-downs count by
         self.member: Member | None = None  # set by registration, None again once it has left the chat
         self._left_as = "-"  # its last nickname, for the log
@@ -126,12 +133,12 @@ class Connection(LineReceiver, TimeoutMixin):
         self._refused: Counter[str] = Counter()  # refused lines not yet logged, by code
         self._next_report = 0.0
         self._bucket = TokenBucket(limits.flood_burst, limits.flood_rate, self.clock.seconds())
-        self.queue = SendQueue(self.transport, limits.send_queue, self._too_slow)
-        self.transport.registerProducer(self.queue, True)
+        self.queue = SendQueue(self.stream, limits.send_queue, self._too_slow)
+        self.stream.registerProducer(self.queue, True)
         # Lines are small and should leave at once: with Nagle's algorithm (Twisted's default) and delayed ACKs
         # they waited, measured p99 128 -> 14 ms in the steady benchmark (docs/performance.md). TLS hands the
         # call to its TCP transport; a UNIX socket has no such option.
-        no_delay = getattr(self.transport, "setTcpNoDelay", None)
+        no_delay = getattr(self.stream, "setTcpNoDelay", None)
         if no_delay is not None:
             no_delay(True)
         self.factory.connections.add(self)  # logged once registered or gone: one line less per connection
@@ -224,6 +231,10 @@ class Connection(LineReceiver, TimeoutMixin):
         if self._holds == 0:
             self.resumeProducing()
 
+    def callLater(self, period: float, func: Callable[[], object]) -> IDelayedCall:
+        """TimeoutMixin's timer runs on the factory's clock."""
+        return self.clock.callLater(period, func)
+
     # What dialects use
 
     def write(self, data: bytes) -> None:
@@ -287,8 +298,8 @@ class Connection(LineReceiver, TimeoutMixin):
     def _work_failed(self, failure: Failure) -> None:
         if failure.check(CancelledError) or self.closing:
             return  # the connection is closing: nobody is waiting for an answer
-        if failure.check(ChatError):
-            self.refuse(failure.value.code, failure.value.message)
+        if isinstance(refused := failure.value, ChatError):
+            self.refuse(refused.code, refused.message)
             return
         log.failure("{peer}: a login failed", failure, peer=self.peer)
         self.refuse("SERVER_ERROR", "the server could not do that; try again later")
@@ -304,7 +315,7 @@ class Connection(LineReceiver, TimeoutMixin):
             log.failure("{peer}: while handling a line", peer=self.peer)
             self._stop_acting()
             self._ended_by = "server error"
-            self.transport.abortConnection()
+            self.stream.abortConnection()
         if self._waiting_held and not self._waiting:
             self._waiting_held = False
             self._release()
@@ -336,8 +347,8 @@ class Connection(LineReceiver, TimeoutMixin):
         self._ended_by = why
         self.queue.write(self.dialect.goodbye(reason))
         self.queue.flush()
-        self.transport.unregisterProducer()  # TLS sends its close_notify only once no producer is registered
-        self._deadline = close_politely(self.transport, self.clock)
+        self.stream.unregisterProducer()  # TLS sends its close_notify only once no producer is registered
+        self._deadline = close_politely(self.stream, self.clock)
 
     def _too_slow(self) -> None:
         """The client stopped reading and its output passed the cap: drop it now, it would not read a goodbye.
@@ -348,7 +359,7 @@ class Connection(LineReceiver, TimeoutMixin):
         self._stop_acting()
         self.factory.counts.send_queue_disconnects += 1
         self._ended_by = self._quit_reason = "send queue exceeded"
-        self.transport.abortConnection()
+        self.stream.abortConnection()
 
     def _report_refusals(self) -> None:
         if self._refused:
@@ -366,8 +377,9 @@ class Refusal(TwistedProtocol):
         self.clock = clock
 
     def connectionMade(self) -> None:
-        self.transport.write(self.goodbye)
-        self._deadline = close_politely(self.transport, self.clock)
+        stream = transport_of(self)
+        stream.write(self.goodbye)
+        self._deadline = close_politely(stream, self.clock)
 
     def connectionLost(self, reason: Failure = connectionDone) -> None:
         if self._deadline.active():
@@ -377,7 +389,6 @@ class Refusal(TwistedProtocol):
 class ConnectionFactory(ServerFactory):
     """Admits connections and builds a Connection speaking `dialect` for each; says goodbye to all at shutdown."""
 
-    protocol = Connection
     noisy = False  # connections are logged by Connection, without the factory's repr
 
     def __init__(
@@ -400,18 +411,18 @@ class ConnectionFactory(ServerFactory):
         self.counts = Counts()
         self._emptied: list[Deferred[None]] = []
 
-    def buildProtocol(self, addr: IAddress) -> TwistedProtocol | None:
+    def buildProtocol(self, addr: IAddress | None) -> TwistedProtocol | None:
         host = addr.host if isinstance(addr, IPv4Address | IPv6Address) else None
         refusal = self.admission.admit(host)
         if refusal is not None:
-            log.info("refused a connection from {peer}: {reason}", peer=describe(addr), reason=refusal)
+            log.info("refused a connection from {peer}: {reason}", peer=addr and describe(addr), reason=refusal)
             full = self.admission.total >= self.limits.max_clients
             self.counts.refused["server_full" if full else "per_address"] += 1
             return Refusal(self.dialect.goodbye(refusal), self.clock)
-        protocol = super().buildProtocol(addr)
-        assert isinstance(protocol, Connection)
-        protocol.host = host
-        return protocol
+        connection = Connection()
+        connection.factory = self
+        connection.host = host
+        return connection
 
     def forget(self, connection: Connection) -> None:
         self.admission.release(connection.host)

@@ -7,16 +7,36 @@ from __future__ import annotations
 
 import resource
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
 
-from twisted.internet.interfaces import IPushProducer, ITransport
+from twisted.internet.interfaces import IAddress, IPushProducer
 from twisted.logger import Logger
 from zope.interface import implementer
 
 from chatroom.core.addresses import address_key, ip
 
 log = Logger(namespace="chatroom")
+
+
+@runtime_checkable
+class StreamTransport(Protocol):
+    """What the connection layer uses of a transport: TCP, TLS and UNIX sockets all have it."""
+
+    def write(self, data: bytes) -> None: ...
+
+    def writeSequence(self, data: Iterable[bytes]) -> None: ...
+
+    def getPeer(self) -> IAddress: ...
+
+    def registerProducer(self, producer: object, streaming: bool) -> None: ...
+
+    def unregisterProducer(self) -> None: ...
+
+    def loseConnection(self) -> None: ...
+
+    def abortConnection(self) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -58,7 +78,7 @@ class SendQueue:
     so the server's memory stays bounded whatever a client does.
     """
 
-    def __init__(self, transport: ITransport, cap: int, overflow: Callable[[], None]) -> None:
+    def __init__(self, transport: StreamTransport, cap: int, overflow: Callable[[], None]) -> None:
         self._transport = transport
         self._cap = cap
         self._overflow: Callable[[], None] | None = overflow

@@ -106,7 +106,7 @@ class MetricsPage(Resource):
     isLeaf = True
 
     def __init__(self, registry: CollectorRegistry) -> None:
-        super().__init__()
+        Resource.__init__(self)
         self.registry = registry
 
     def render_GET(self, request: Request) -> bytes:

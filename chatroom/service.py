@@ -9,7 +9,7 @@ from types import FrameType
 from typing import Any
 
 from twisted.application.service import Service
-from twisted.internet.defer import Deferred, gatherResults, maybeDeferred
+from twisted.internet.defer import Deferred, gatherResults, succeed
 from twisted.internet.error import CannotListenError
 from twisted.internet.interfaces import (
     IDelayedCall,
@@ -268,4 +268,9 @@ class ChatService(Service):
 
     def _stop_ports(self) -> list[Deferred[None]]:
         ports, self.ports = self.ports, []
-        return [maybeDeferred(port.stopListening) for port in ports]
+        return [_stopped(port) for port in ports]
+
+
+def _stopped(port: IListeningPort) -> Deferred[None]:
+    stopping = port.stopListening()
+    return stopping if stopping is not None else succeed(None)

@@ -39,7 +39,7 @@ class Options(usage.Options):
         "Run a chatroom server: group chat for terminals over TLS. Clients connect with"
         " `python -m chatroom.client`. Nothing anyone says is logged or kept."
     )
-    optParameters = [
+    optParameters: list[list[Any]] = [
         [
             "certs",
             "c",
@@ -130,7 +130,7 @@ class Options(usage.Options):
         ["max-rooms", None, RoomLimits.rooms_per_member, "Rooms one client may be in at once.", int],
         ["room-size", None, RoomLimits.members_per_room, "Members one room may hold; 0 for no limit.", int],
     ]
-    optFlags = [
+    optFlags: list[list[Any]] = [
         [
             "limit-loopback",
             None,
@@ -213,7 +213,7 @@ def makeService(options: Options, reactor: IReactorCore | None = None) -> IServi
     if reactor is None:
         from twisted.internet import reactor as default_reactor
 
-        reactor = default_reactor  # type: ignore[assignment]
+        reactor = default_reactor
     certs = Path(options["certs"])
     try:
         identity = tls.load_or_create(certs, options["hostname"])

@@ -23,7 +23,7 @@ from typing import TypeVar
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, rsa
 from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes, PublicKeyTypes
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from OpenSSL.crypto import X509, PKey
@@ -75,6 +75,15 @@ class SwappableContext:
         return self.options.getContext()
 
 
+_SIGNING_KEYS = (
+    rsa.RSAPrivateKey,
+    ec.EllipticCurvePrivateKey,
+    ed25519.Ed25519PrivateKey,
+    ed448.Ed448PrivateKey,
+    dsa.DSAPrivateKey,
+)
+
+
 def fingerprint(certificate: x509.Certificate) -> str:
     """SHA-256 in the form `openssl x509 -fingerprint -sha256` prints, for people to compare."""
     return ":".join(f"{byte:02X}" for byte in certificate.fingerprint(hashes.SHA256()))
@@ -99,6 +108,8 @@ def load(directory: Path, generated: bool = False) -> ServerIdentity:
         )
     chain = read_chain(cert_path)
     key = _read(key_path, _load_key)
+    if not isinstance(key, _SIGNING_KEYS):
+        raise CertificateError(f"{key_path} holds a {type(key).__name__}, which cannot sign a TLS handshake")
     if _public_bytes(chain[0].public_key()) != _public_bytes(key.public_key()):
         raise CertificateError(
             f"{key_path} does not belong to {cert_path}: put the matching pair there,"

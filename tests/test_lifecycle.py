@@ -30,17 +30,17 @@ class PendingChecker:
     credentialInterfaces = (IUsernamePassword,)
 
     def __init__(self) -> None:
-        self.checks: list[tuple[str, str, Deferred[str]]] = []
+        self.checks: list[tuple[str, str, Deferred[bytes | tuple[()]]]] = []
 
-    def requestAvatarId(self, credentials: IUsernamePassword) -> Deferred[str]:
-        verdict: Deferred[str] = Deferred()
+    def requestAvatarId(self, credentials: IUsernamePassword) -> Deferred[bytes | tuple[()]]:
+        verdict: Deferred[bytes | tuple[()]] = Deferred()
         self.checks.append((credentials.username.decode(), credentials.password.decode(), verdict))
         return verdict
 
     def answer(self, index: int, right: bool) -> None:
         name, _, verdict = self.checks[index]
         if right:
-            verdict.callback(name)
+            verdict.callback(name.encode())
         else:
             verdict.errback(UnauthorizedLogin())
 

@@ -76,7 +76,7 @@ class PipeConsole(LineReceiver):
         """stdout is gone (the reader went away): nothing more to show."""
 
     def show(self, text: str) -> None:
-        self.transport.write(text.encode("utf-8", "replace") + b"\n")
+        _write(self, text.encode("utf-8", "replace") + b"\n")
 
     def set_prompt(self, prompt: str) -> None:
         """Scripts need no prompt."""
@@ -196,11 +196,11 @@ class LineEditor(Protocol):
         visible = shown[start : start + width]
         back = start + len(visible) - self.cursor
         left = f"\x1b[{back}D" if back else ""  # the terminal's cursor back to the editing point
-        self.transport.write(f"\r\x1b[K{self.prompt}{visible}{left}".encode())
+        _write(self, f"\r\x1b[K{self.prompt}{visible}{left}".encode())
 
     def show(self, text: str) -> None:
         """Print a line above the one being typed, which is then drawn again."""
-        self.transport.write(f"\r\x1b[K{text}\n".encode())
+        _write(self, f"\r\x1b[K{text}\n".encode())
         self._draw()
 
     def set_prompt(self, prompt: str) -> None:
@@ -210,3 +210,9 @@ class LineEditor(Protocol):
     def ask(self, question: str, secret: bool = False) -> None:
         self.secret = secret
         self.set_prompt(question + " ")
+
+
+def _write(protocol: Protocol, data: bytes) -> None:
+    """To standard output, which StandardIO connected before any line arrives."""
+    assert protocol.transport is not None
+    protocol.transport.write(data)

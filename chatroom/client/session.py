@@ -11,10 +11,11 @@ import enum
 import sys
 
 from cryptography import x509
+from OpenSSL.crypto import X509
 from OpenSSL.SSL import Error as TLSError
 from service_identity import VerificationError
 from twisted.internet.defer import Deferred
-from twisted.internet.interfaces import IDelayedCall, IHandshakeListener, IReactorTime
+from twisted.internet.interfaces import IDelayedCall, IHandshakeListener, IReactorTime, ISSLTransport, ITCPTransport
 from twisted.internet.protocol import connectionDone
 from twisted.protocols.basic import LineReceiver
 from twisted.python.failure import Failure
@@ -50,7 +51,17 @@ class ServerProtocol(LineReceiver):
         self.client.link = self
 
     def handshakeCompleted(self) -> None:
-        self.client.handshake(self.transport.getPeerCertificate().to_cryptography())
+        transport = self.transport
+        assert ISSLTransport.providedBy(transport)
+        certificate = transport.getPeerCertificate()
+        assert isinstance(certificate, X509)
+        self.client.handshake(certificate.to_cryptography())
+
+    def abort(self) -> None:
+        """Drop the connection now, without waiting for the server."""
+        transport = self.transport
+        assert ITCPTransport.providedBy(transport)
+        transport.abortConnection()
 
     def lineReceived(self, line: bytes) -> None:
         self.client.received(parse(line.removesuffix(b"\r").decode("utf-8", "replace")))
@@ -206,9 +217,9 @@ class Client:
             return
         if trusted:
             self.link.send(f"/quit {reason}")
-            self._deadline = self.clock.callLater(QUIT_GRACE, self.link.transport.abortConnection)
+            self._deadline = self.clock.callLater(QUIT_GRACE, self.link.abort)
         else:
-            self.link.transport.abortConnection()
+            self.link.abort()
 
     def fail(self, message: str) -> None:
         """End with a one-line explanation and exit status 1."""
@@ -216,7 +227,7 @@ class Client:
         self.phase = Phase.LEAVING
         self._listening = False
         if self.link is not None:
-            self.link.transport.abortConnection()
+            self.link.abort()
 
     # Inside
 
@@ -287,6 +298,7 @@ class Client:
         if reason.check(VerificationError):
             return f"{self.server}'s certificate is not valid for that name (try the name it was made for)"
         if reason.check(TLSError):
-            details = "; ".join(str(entry[-1]) for entry in reason.value.args[0] if entry) if reason.value.args else ""
+            arguments = reason.value.args if reason.value is not None else ()
+            details = "; ".join(str(entry[-1]) for entry in arguments[0] if entry) if arguments else ""
             return f"TLS with {self.server} failed: {details or reason.getErrorMessage()}"
         return f"lost the connection to {self.server}"

@@ -13,6 +13,7 @@ import enum
 import ipaddress
 import os
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 import platformdirs
@@ -110,7 +111,7 @@ def _names_host(certificate: x509.Certificate, host: str) -> bool:
     try:
         ipaddress.ip_address(host)
     except ValueError:
-        verify = verify_certificate_hostname
+        verify: Callable[[x509.Certificate, str], None] = verify_certificate_hostname
     else:
         verify = verify_certificate_ip_address
     try:
