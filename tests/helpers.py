@@ -8,14 +8,16 @@ import re
 from pathlib import Path
 
 from twisted.internet import reactor
-from twisted.internet.address import IPv4Address
+from twisted.internet.address import IPv4Address, IPv6Address
 from twisted.internet.defer import Deferred, succeed
 from twisted.internet.endpoints import TCP4ClientEndpoint, connectProtocol, wrapClientTLS
 from twisted.internet.error import ConnectionDone, ProcessDone, ProcessExitedAlready, ProcessTerminated
+from twisted.internet.interfaces import IListeningPort
 from twisted.internet.protocol import ProcessProtocol, connectionDone
 from twisted.internet.ssl import Certificate, optionsForClientTLS
 from twisted.internet.task import Clock
-from twisted.internet.testing import StringTransport
+from twisted.internet.testing import EventLoggingObserver, StringTransport
+from twisted.logger import globalLogPublisher
 from twisted.protocols.basic import LineReceiver
 from twisted.python.failure import Failure
 from twisted.trial.unittest import SynchronousTestCase, TestCase
@@ -29,6 +31,20 @@ from chatroom.core.names import nick_key
 from chatroom.limits import ConnectionLimits
 from chatroom.line.dialect import LineDialect
 from chatroom.service import ChatService
+
+
+def observe_log(test: SynchronousTestCase) -> EventLoggingObserver:
+    """Every event logged until the test ends."""
+    observer = EventLoggingObserver()
+    globalLogPublisher.addObserver(observer)
+    test.addCleanup(globalLogPublisher.removeObserver, observer)
+    return observer
+
+
+def port_of(port: IListeningPort) -> int:
+    address = port.getHost()
+    assert isinstance(address, IPv4Address | IPv6Address)
+    return address.port
 
 
 class RecordingSession:
@@ -66,7 +82,7 @@ class MemoryClient:
         return self.read()
 
     def read(self) -> list[str]:
-        received = self.transport.value().decode()
+        received: str = self.transport.value().decode()
         self.transport.clear()
         return received.splitlines()
 
@@ -158,7 +174,7 @@ class LineClient(LineReceiver):
 
     async def until(self, prefix: str) -> tuple[str, list[str]]:
         """Read up to the first line starting with `prefix`: that line, and those skipped to reach it."""
-        skipped = []
+        skipped: list[str] = []
         while True:
             line = await self.next_line()
             if line.startswith(prefix):
@@ -196,6 +212,7 @@ class Subprocess(ProcessProtocol):
             pattern, waiting = self._waiting
             self._waiting = None
             waiting.errback(AssertionError(f"ended before printing {pattern.pattern!r}; it printed:\n{self.output}"))
+        assert isinstance(reason.value, ProcessDone | ProcessTerminated)
         self.ended.callback(reason.value)
 
     def until(self, pattern: str) -> Deferred[re.Match[str]]:
@@ -231,7 +248,7 @@ class ServerTestCase(TestCase):
         service.startService()
         self.addCleanup(lambda: service.stopService() if service.running else None)
         self.service = service
-        self.port = service.ports[0].getHost().port
+        self.port = port_of(service.ports[0])
         return service
 
     async def connect_raw(self) -> LineClient:
@@ -241,7 +258,7 @@ class ServerTestCase(TestCase):
             optionsForClientTLS("localhost", trustRoot=trust),
             TCP4ClientEndpoint(reactor, "127.0.0.1", self.port),
         )
-        client = await connectProtocol(endpoint, LineClient())
+        client: LineClient = await connectProtocol(endpoint, LineClient())
         self.addCleanup(self._disconnect, client)
         return client
 

@@ -202,7 +202,7 @@ class ClientInputTests(SynchronousTestCase):
             self.client.received(parse(raw))
 
     def sent(self) -> list[str]:
-        lines = self.server.value().decode().splitlines()
+        lines: list[str] = self.server.value().decode().splitlines()
         self.server.clear()
         return lines
 

@@ -39,7 +39,7 @@ class ChatTests(SynchronousTestCase):
         return member, session
 
     def refused(self, code: str, call, *args) -> ChatError:  # type: ignore[no-untyped-def]
-        error = self.assertRaises(ChatError, call, *args)
+        error: ChatError = self.assertRaises(ChatError, call, *args)
         self.assertEqual(error.code, code)
         return error
 

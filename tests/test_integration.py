@@ -81,7 +81,7 @@ class ChatOverTLSTests(ServerTestCase):
             members[1].send(f"bob {number}")
         orders = []
         for member in members:
-            messages = []
+            messages: list[str] = []
             while len(messages) < 2 * count:
                 line, _ = await member.until("MSG #5 ")
                 messages.append(line)

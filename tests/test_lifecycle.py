@@ -8,22 +8,24 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from twisted.cred.checkers import ICredentialsChecker
 from twisted.cred.credentials import IUsernamePassword
 from twisted.cred.error import UnauthorizedLogin
 from twisted.cred.portal import Portal
 from twisted.internet.defer import Deferred
-from twisted.internet.testing import EventLoggingObserver
-from twisted.logger import formatEvent, globalLogPublisher
+from twisted.logger import formatEvent
 from twisted.trial.unittest import SynchronousTestCase
+from zope.interface import implementer
 
 from chatroom.accounts import AccountStore
 from chatroom.auth import ACCOUNT_ALLOWANCE, CHECKS_AT_ONCE, CHECKS_WAITING, Authenticator, AuthMode, ChatRealm
 from chatroom.limits import ConnectionLimits
-from tests.helpers import MemoryClient, MemoryServer, ServerTestCase, assert_consistent
+from tests.helpers import MemoryClient, MemoryServer, ServerTestCase, assert_consistent, observe_log
 
 GENEROUS = ConnectionLimits(flood_burst=10_000, flood_rate=10_000.0, max_per_address=1000)
 
 
+@implementer(ICredentialsChecker)
 class PendingChecker:
     """A twisted.cred checker whose verdicts the test gives, one check at a time."""
 
@@ -122,7 +124,7 @@ class GoodbyeTests(SynchronousTestCase):
         def broken(*args: object) -> None:
             raise RuntimeError("a bug on the way out")
 
-        self.server.chat.quit = broken  # type: ignore[method-assign]
+        self.patch(self.server.chat, "quit", broken)
         self.assertRaises(RuntimeError, client.lose)
         self.assertNotIn(client.protocol, self.server.factory.connections)
         self.assertEqual(self.server.factory.admission.total, 1, "only the observer is counted")
@@ -189,7 +191,7 @@ class LoginRaceTests(SynchronousTestCase):
                 raise RuntimeError("a bug")
             original(text)
 
-        dialect.line_received = buggy  # type: ignore[method-assign]
+        self.patch(dialect, "line_received", buggy)
         alice.type("/nick alice", "/pass right", "/boom", *["/ping"] * 40)
         self.checker.answer(0, right=True)
         self.assertEqual(len(self.flushLoggedErrors(RuntimeError)), 1)
@@ -320,7 +322,7 @@ class FloodAndLogTests(SynchronousTestCase):
         self.assertEqual(flooder.transport.producerState, "paused")
 
     def test_refused_lines_are_logged_as_a_count(self) -> None:
-        logged = EventLoggingObserver.createWithCleanup(self, globalLogPublisher)
+        logged = observe_log(self)
         server = MemoryServer(GENEROUS)
         noisy = server.connect("noisy")
         for _ in range(5):
@@ -333,7 +335,7 @@ class FloodAndLogTests(SynchronousTestCase):
         self.assertIn("UNKNOWN_COMMAND x499", reports[1])
 
     def test_a_quit_reason_is_not_logged(self) -> None:
-        logged = EventLoggingObserver.createWithCleanup(self, globalLogPublisher)
+        logged = observe_log(self)
         server = MemoryServer()
         peer = server.connect("peer", "5")
         leaver = server.connect("leaver", "5")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from twisted.trial.unittest import SynchronousTestCase
 
 from chatroom.connection import Connection, Refusal
@@ -9,7 +11,7 @@ from chatroom.core.chat import RoomLimits
 from chatroom.limits import Admission, ConnectionLimits, TokenBucket
 from tests.helpers import MemoryClient, MemoryServer, ServerTestCase
 
-GENEROUS_FLOOD = {"flood_burst": 10_000, "flood_rate": 10_000.0}
+GENEROUS_FLOOD: dict[str, Any] = {"flood_burst": 10_000, "flood_rate": 10_000.0}
 
 
 class TokenBucketTests(SynchronousTestCase):

@@ -13,12 +13,12 @@ from twisted.web.client import Agent, readBody
 
 from chatroom.accounts import AccountStore
 from chatroom.metrics import ReactorLag
-from tests.helpers import LineClient, ServerTestCase
+from tests.helpers import LineClient, ServerTestCase, port_of
 
 
 class MetricsTests(ServerTestCase):
     async def scrape(self) -> dict[str, float]:
-        port = self.service.ports[-1].getHost().port  # the metrics listener comes after the chat's
+        port = port_of(self.service.ports[-1])  # the metrics listener comes after the chat's
         response = await Agent(reactor).request(b"GET", f"http://127.0.0.1:{port}/metrics".encode())
         self.assertEqual(response.code, 200)
         self.assertEqual(response.headers.getRawHeaders(b"content-type")[0].split(b";")[0], b"text/plain")

@@ -23,7 +23,7 @@ from chatroom.core.events import (
     Topic,
 )
 from chatroom.core.moderation import Lockdown, Mask, Role, Setting, parse_duration
-from chatroom.core.state import MemoryRoomStore, StoreError
+from chatroom.core.state import MemoryRoomStore, RoomRecord, StoreError
 from tests.helpers import RecordingSession
 
 
@@ -38,6 +38,16 @@ class Directory:
 
     def is_admin(self, name: str) -> bool:
         return self.accounts.get(self.account(name) or "", False)
+
+
+class RefusingStore(MemoryRoomStore):
+    """A disk that is full."""
+
+    def save_room(self, record: RoomRecord) -> None:
+        raise StoreError("cannot write rooms.json: No space left on device")
+
+    def drop_room(self, name: str) -> None:
+        raise StoreError("cannot write rooms.json: No space left on device")
 
 
 class ModerationTestCase(SynchronousTestCase):
@@ -71,7 +81,7 @@ class ModerationTestCase(SynchronousTestCase):
         return list(self.sessions[nick].take())
 
     def refused(self, code: str, call, *args) -> ChatError:  # type: ignore[no-untyped-def]
-        error = self.assertRaises(ChatError, call, *args)
+        error: ChatError = self.assertRaises(ChatError, call, *args)
         self.assertEqual(error.code, code, error.message)
         return error
 
@@ -470,10 +480,7 @@ class ReviewRegressionTests(ModerationTestCase):
         self.chat.register_room(owen, "5")
         self.clear()
 
-        def refuse(what: object) -> None:
-            raise StoreError("cannot write rooms.json: No space left on device")
-
-        self.store.drop_room = self.store.save_room = refuse  # type: ignore[method-assign]
+        self.chat.store = RefusingStore()
         error = self.refused("NOT_SAVED", self.chat.set_topic, owen, "5", "kept in memory")
         self.assertIn("lost at a restart", error.message)
         self.assertEqual(self.chat.topic(owen, "5").text, "kept in memory")

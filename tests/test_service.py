@@ -5,14 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 
 from twisted.internet import reactor
+from twisted.internet.interfaces import IReactorFromThreads
 from twisted.internet.task import Clock
-from twisted.internet.testing import EventLoggingObserver
-from twisted.logger import formatEvent, globalLogPublisher
+from twisted.logger import formatEvent
 from twisted.trial.unittest import SynchronousTestCase
 
 from chatroom import tls
 from chatroom.service import CoalescingClock, Reloader
-from tests.helpers import MemoryServer
+from tests.helpers import MemoryServer, observe_log
 from tests.test_tls import self_signed_rsa
 
 
@@ -24,8 +24,8 @@ class ReloaderTests(SynchronousTestCase):
         self.motd = Path(self.mktemp())
         self.motd.write_text("before\n")
         self.server = MemoryServer()
-        self.reloader = Reloader(reactor, self.certs, self.context, self.server.factory, self.motd)
-        self.logged = EventLoggingObserver.createWithCleanup(self, globalLogPublisher)
+        self.reloader = Reloader(IReactorFromThreads(reactor), self.certs, self.context, self.server.factory, self.motd)
+        self.logged = observe_log(self)
 
     def messages(self) -> list[str]:
         return [formatEvent(event) for event in self.logged]

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from twisted.internet.testing import EventLoggingObserver, MemoryReactorClock
-from twisted.logger import LogLevel, formatEvent, globalLogPublisher
+from twisted.internet.testing import MemoryReactorClock
+from twisted.logger import LogLevel, formatEvent
 from twisted.python import usage
 from twisted.trial.unittest import SynchronousTestCase
 
 from chatroom import tap
 from chatroom.limits import ConnectionLimits
 from chatroom.service import ChatService
+from tests.helpers import observe_log
 from tests.test_tls import self_signed_rsa
 
 
@@ -74,7 +75,7 @@ class OptionsTests(SynchronousTestCase):
         options = self.parse("--certs", self.mktemp(), "--config", str(config), "--idle-timeout", "60")
         service = tap.makeService(options, MemoryReactorClock())
         assert isinstance(service, ChatService) and service.reloader is not None
-        logged = EventLoggingObserver.createWithCleanup(self, globalLogPublisher)
+        logged = observe_log(self)
         config.write_text(
             'max-clients = 3\nflood-burst = 10\nroom-size = 4\nmotd = "hello"\nidle-timeout = 5.0\n'
             'listen = ["tcp:7000"]\n'
@@ -132,7 +133,7 @@ class OptionsTests(SynchronousTestCase):
     def test_a_certificate_about_to_expire_is_announced(self) -> None:
         certs = Path(self.mktemp())
         self_signed_rsa(certs, days=10)
-        logged = EventLoggingObserver.createWithCleanup(self, globalLogPublisher)
+        logged = observe_log(self)
         tap.makeService(self.parse("--certs", str(certs)), MemoryReactorClock())
         warnings = [event for event in logged if event["log_level"] == LogLevel.warn]
         self.assertEqual(len(warnings), 1)

@@ -12,7 +12,7 @@ from twisted.internet.protocol import ServerFactory
 
 from chatroom.accounts import AccountStore
 from chatroom.tls import fingerprint
-from tests.helpers import LineClient, ServerTestCase, Subprocess
+from tests.helpers import LineClient, ServerTestCase, Subprocess, port_of
 
 TWISTD = str(Path(sys.executable).with_name("twistd"))
 
@@ -62,7 +62,7 @@ class TwistdTests(ServerTestCase):
         pidfile = workdir / "twistd.pid"
         process = self.spawn(
             [TWISTD, f"--pidfile={pidfile}", f"--logfile={workdir / 'twistd.log'}", "chatroom",
-             "--certs", str(workdir / "certs"), "--listen", f"tcp:{busy.getHost().port}:interface=127.0.0.1"]
+             "--certs", str(workdir / "certs"), "--listen", f"tcp:{port_of(busy)}:interface=127.0.0.1"]
         )  # fmt: skip
 
         def stop_a_stray_daemon() -> None:
