@@ -142,7 +142,7 @@ class Connection(LineReceiver, TimeoutMixin):
         if no_delay is not None:
             no_delay(True)
         self.factory.connections.add(self)  # logged once registered or gone: one line less per connection
-        self.setTimeout(limits.registration_timeout)
+        self._set_timeout(limits.registration_timeout)
         self.dialect = self.factory.dialect(self)
         self.dialect.greet()
 
@@ -173,7 +173,7 @@ class Connection(LineReceiver, TimeoutMixin):
                 if not newline:
                     return
                 self._discarding = False
-            super().dataReceived(data)
+            LineReceiver.dataReceived(self, data)
             data, self._overflow = self._overflow, b""
             if not data:
                 return
@@ -189,7 +189,7 @@ class Connection(LineReceiver, TimeoutMixin):
             return
         if self.member is not None:  # the registration timeout is absolute; idleness ends with any whole line
             self._pinged = False
-            self.resetTimeout()
+            TimeoutMixin.resetTimeout(self)
         self._spend_token()
         if self._work is None:
             self._execute(line)
@@ -222,18 +222,24 @@ class Connection(LineReceiver, TimeoutMixin):
         """Stop reading this client until a matching _release: its lines are handled later, in order."""
         self._holds += 1
         if self._holds == 1:
-            self.pauseProducing()
+            LineReceiver.pauseProducing(self)
 
     def _release(self) -> None:
         if self.closing:
             return  # _stop_acting let go of every hold
         self._holds -= 1
         if self._holds == 0:
-            self.resumeProducing()
+            LineReceiver.resumeProducing(self)
+
+    # Twisted's base classes, called by name: mypy checks calls through a subclass as if they were ours, and
+    # these have no annotations yet.
 
     def callLater(self, period: float, func: Callable[[], object]) -> IDelayedCall:
         """TimeoutMixin's timer runs on the factory's clock."""
         return self.clock.callLater(period, func)
+
+    def _set_timeout(self, seconds: float | None) -> None:
+        TimeoutMixin.setTimeout(self, seconds)
 
     # What dialects use
 
@@ -261,7 +267,7 @@ class Connection(LineReceiver, TimeoutMixin):
         """Registration made this connection a member: from now on, silence is what times out."""
         self.member = member
         log.info("{peer} is now {nick}", peer=self.peer, nick=member.nick)
-        self.setTimeout(self.limits.idle_timeout)
+        self._set_timeout(self.limits.idle_timeout)
 
     def quit(self, reason: str, why: str = "quit") -> None:
         """Leave the chat (everyone sharing a room hears `reason`), say goodbye and close. `why` is logged."""
@@ -291,7 +297,7 @@ class Connection(LineReceiver, TimeoutMixin):
         elif not self._pinged:
             self._pinged = True
             self.write(self.dialect.ping(str(int(self.clock.seconds()))))
-            self.setTimeout(self.limits.idle_timeout)
+            self._set_timeout(self.limits.idle_timeout)
         else:
             self.quit("ping timeout", "ping timeout")
 
@@ -329,7 +335,7 @@ class Connection(LineReceiver, TimeoutMixin):
     def _stop_acting(self) -> None:
         """From now on nothing is executed for this client, and nothing scheduled for it happens."""
         self.closing = True
-        self.setTimeout(None)
+        self._set_timeout(None)
         if self._resume is not None and self._resume.active():
             self._resume.cancel()
         self._waiting.clear()
@@ -338,7 +344,7 @@ class Connection(LineReceiver, TimeoutMixin):
             self._work.cancel()
         if self._holds:  # read again, so that the peer's half of a TLS close is heard; nothing is executed
             self._holds = 0
-            self.resumeProducing()
+            LineReceiver.resumeProducing(self)
 
     def _close(self, reason: str, why: str) -> None:
         if self.closing:

@@ -251,12 +251,12 @@ class ChatService(Service):
             self._previous_sighup = signal.signal(signal.SIGHUP, self.reloader.signalled)
         if self.metrics is not None:
             self.metrics.lag.start()
-        super().startService()
+        Service.startService(self)
 
     def stopService(self) -> Deferred[None]:
         if self.metrics is not None:
             self.metrics.lag.stop()
-        super().stopService()
+        Service.stopService(self)
         log.info("chatroom shutting down")
         closing = [*self._stop_ports(), self.factory.close("server shutting down")]
         # SIGHUP still reloads while the goodbyes drain, rather than killing the process half-way.

@@ -152,7 +152,7 @@ class Options(usage.Options):
     }
 
     def __init__(self) -> None:
-        super().__init__()
+        usage.Options.__init__(self)
         self["listen"] = []
         self.from_file: dict[str, Any] = {}
         self.pinned: set[str] = set()  # settings the command line gives: a reload of the file leaves them
@@ -179,7 +179,7 @@ class Options(usage.Options):
             for name, value in self.from_file.items():
                 if name != "listen":
                     self[name] = value
-        super().parseOptions(arguments)
+        usage.Options.parseOptions(self, arguments)
         settings = self.settings()
         self.pinned = {  # what the command line changed, from the file's value or the default
             name

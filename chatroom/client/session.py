@@ -70,7 +70,7 @@ class ServerProtocol(LineReceiver):
         self.client.lost(reason)
 
     def send(self, text: str) -> None:
-        self.sendLine(text.encode("utf-8"))
+        LineReceiver.sendLine(self, text.encode("utf-8"))
 
 
 class Client:
