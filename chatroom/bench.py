@@ -32,6 +32,7 @@ from array import array
 from dataclasses import asdict, dataclass, field
 from multiprocessing.connection import Connection
 from pathlib import Path
+from typing import Any
 
 WORKLOADS = {
     "steady": {"clients": 1000, "rooms": 50, "senders": 1000, "rate": 1.0},
@@ -285,7 +286,8 @@ def run(plan: Plan, workload: str, server: Server) -> Figures:
         pipes.append(mine)
         workers.append(worker)
 
-    def gather(expected: str) -> list[object]:
+    def gather(expected: str) -> list[Any]:
+        """What each load generator answered: the kind of value each message of `expected` carries."""
         answers = []
         for pipe in pipes:
             while True:
@@ -316,7 +318,7 @@ def run(plan: Plan, workload: str, server: Server) -> Figures:
         progress = Progress("sending", 0)
         sent: dict[str, int] = {}
         for counts in gather("sent"):
-            for room, count in counts.items():  # type: ignore[attr-defined]
+            for room, count in counts.items():
                 sent[room] = sent.get(room, 0) + count
         # Each message reaches every member of its room: count, per process, the members it holds.
         held = [dict.fromkeys(sent, 0) for _ in pipes]
@@ -332,10 +334,10 @@ def run(plan: Plan, workload: str, server: Server) -> Figures:
         results = gather("done")
         wall = time.monotonic() - start
         cpu_load = server.cpu_seconds() - cpu_start
-        delivered = sum(result[0] for result in results)  # type: ignore[index]
+        delivered = sum(result[0] for result in results)
         latencies = array("d")
         for result in results:
-            latencies.frombytes(result[1])  # type: ignore[index]
+            latencies.frombytes(result[1])
         figures.expected, figures.delivered = expected, delivered
         figures.deliveries_per_second = delivered / plan.duration
         figures.server_cpu_us_per_delivery = cpu_load * 1e6 / max(1, delivered)
@@ -345,7 +347,7 @@ def run(plan: Plan, workload: str, server: Server) -> Figures:
             "p99": ordered[int(len(ordered) * 0.99)] * 1e3 if ordered else None,
             "max": ordered[-1] * 1e3 if ordered else None,
         }
-        shares = [result[2] / wall for result in results]  # type: ignore[index]
+        shares = [result[2] / wall for result in results]
         figures.generator_cpu_share = max(shares)
         figures.generator_bottleneck = max(shares) > 0.9
     else:

@@ -10,7 +10,7 @@ from typing import Any
 
 from twisted.application.service import IService
 from twisted.internet.endpoints import serverFromString
-from twisted.internet.interfaces import IReactorCore, IReactorTime
+from twisted.internet.interfaces import IReactorCore, IReactorFromThreads, IReactorTime
 from twisted.logger import Logger
 from twisted.python import usage
 
@@ -243,7 +243,8 @@ def makeService(options: Options, reactor: IReactorCore | None = None) -> IServi
         )
     limits, room_limits = config.limits(options)
     allow_open_files(limits.max_clients)
-    auth = _authenticator(options, reactor)  # type: ignore[arg-type]
+    clock = IReactorTime(reactor)
+    auth = _authenticator(options, clock)
     rooms = FileRoomStore(Path(options["rooms"]))
     try:
         chat = Chat(
@@ -259,7 +260,7 @@ def makeService(options: Options, reactor: IReactorCore | None = None) -> IServi
         rooms=len(chat.rooms),
         bans=len(chat.server_bans),
     )
-    factory = ConnectionFactory(chat, reactor, LineDialect, limits, options["motd"], auth)  # type: ignore[arg-type]
+    factory = ConnectionFactory(chat, clock, LineDialect, limits, options["motd"], auth)
     motd_file = Path(options["motd-file"]) if options["motd-file"] else None
     if motd_file is not None:
         try:
@@ -271,7 +272,7 @@ def makeService(options: Options, reactor: IReactorCore | None = None) -> IServi
     if options["config"]:
         current = {name: options[name] for name in options.settings()}
         configured = config.Configured(Path(options["config"]), options.settings(), current, options.pinned)
-    reloader = Reloader(reactor, certs, context, factory, motd_file, configured)  # type: ignore[arg-type]
+    reloader = Reloader(IReactorFromThreads(reactor), certs, context, factory, motd_file, configured)
     twistd = getattr(options, "parent", None)  # twistd's own options, when it runs us
     daemon = twistd is not None and not twistd["nodaemon"]
     served = None
@@ -280,7 +281,7 @@ def makeService(options: Options, reactor: IReactorCore | None = None) -> IServi
             endpoint = serverFromString(reactor, options["metrics"])
         except ValueError as error:
             raise SystemExit(f"chatroom: bad --metrics endpoint: {error}") from None
-        served = metrics(options["metrics"], endpoint, chat, [factory], auth, reactor)  # type: ignore[arg-type]
+        served = metrics(options["metrics"], endpoint, chat, [factory], auth, clock)
     return ChatService(factory, context, endpoints, daemon, reloader, served)
 
 

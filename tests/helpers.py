@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+from collections.abc import Callable
 from pathlib import Path
 
 from twisted.internet import reactor
@@ -12,15 +13,16 @@ from twisted.internet.address import IPv4Address, IPv6Address
 from twisted.internet.defer import Deferred, succeed
 from twisted.internet.endpoints import TCP4ClientEndpoint, connectProtocol, wrapClientTLS
 from twisted.internet.error import ConnectionDone, ProcessDone, ProcessExitedAlready, ProcessTerminated
-from twisted.internet.interfaces import IListeningPort
+from twisted.internet.interfaces import IListeningPort, IReactorFromThreads
 from twisted.internet.protocol import ProcessProtocol, connectionDone
 from twisted.internet.ssl import Certificate, optionsForClientTLS
 from twisted.internet.task import Clock
-from twisted.internet.testing import EventLoggingObserver, StringTransport
+from twisted.internet.testing import EventLoggingObserver, MemoryReactorClock, StringTransport
 from twisted.logger import globalLogPublisher
 from twisted.protocols.basic import LineReceiver
 from twisted.python.failure import Failure
 from twisted.trial.unittest import SynchronousTestCase, TestCase
+from zope.interface import implementer
 
 from chatroom import tap
 from chatroom.auth import Authenticator
@@ -45,6 +47,14 @@ def port_of(port: IListeningPort) -> int:
     address = port.getHost()
     assert isinstance(address, IPv4Address | IPv6Address)
     return address.port
+
+
+@implementer(IReactorFromThreads)
+class ServiceReactor(MemoryReactorClock):
+    """Enough of a reactor to build the service with, and to reload it: calls from threads run at once."""
+
+    def callFromThread(self, callable: Callable[..., object], *args: object, **kwargs: object) -> None:
+        callable(*args, **kwargs)
 
 
 class RecordingSession:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from twisted.trial.unittest import SynchronousTestCase
 
 from chatroom.core.chat import Chat, Member
@@ -38,7 +40,7 @@ class ChatTests(SynchronousTestCase):
             recorded.take()
         return member, session
 
-    def refused(self, code: str, call, *args) -> ChatError:  # type: ignore[no-untyped-def]
+    def refused(self, code: str, call: Callable[..., object], *args: object) -> ChatError:
         error: ChatError = self.assertRaises(ChatError, call, *args)
         self.assertEqual(error.code, code)
         return error

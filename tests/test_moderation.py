@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from twisted.trial.unittest import SynchronousTestCase
 
 from chatroom.core.chat import Chat, Member
@@ -80,7 +82,7 @@ class ModerationTestCase(SynchronousTestCase):
     def told(self, nick: str) -> list[object]:
         return list(self.sessions[nick].take())
 
-    def refused(self, code: str, call, *args) -> ChatError:  # type: ignore[no-untyped-def]
+    def refused(self, code: str, call: Callable[..., object], *args: object) -> ChatError:
         error: ChatError = self.assertRaises(ChatError, call, *args)
         self.assertEqual(error.code, code, error.message)
         return error

@@ -63,7 +63,7 @@ class ProtocolTests(SynchronousTestCase):
         connections = [self.connect(nick, "5") for nick in ("a", "b", "c")]
         for connection in connections:
             sink: list[bytes] = []
-            connection.transport.write = sink.append  # type: ignore[method-assign]
+            self.patch(connection.transport, "write", sink.append)
             written.append(sink)
         connections[0].type("hello")
         self.assertEqual(written[0], [b"MSG #5 a :hello\n"])
@@ -171,7 +171,7 @@ class ProtocolTests(SynchronousTestCase):
     def test_shutdown_cuts_off_a_peer_that_never_closes(self) -> None:
         alice = self.connect("alice", "5")
         aborted: list[bool] = []
-        alice.transport.abortConnection = lambda: aborted.append(True)  # type: ignore[method-assign]
+        self.patch(alice.transport, "abortConnection", lambda: aborted.append(True))
         closed = self.factory.close("server shutting down")
         self.clock.advance(4.9)
         self.assertEqual(aborted, [])

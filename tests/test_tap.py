@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from twisted.internet.testing import MemoryReactorClock
 from twisted.logger import LogLevel, formatEvent
 from twisted.python import usage
 from twisted.trial.unittest import SynchronousTestCase
@@ -12,7 +11,7 @@ from twisted.trial.unittest import SynchronousTestCase
 from chatroom import tap
 from chatroom.limits import ConnectionLimits
 from chatroom.service import ChatService
-from tests.helpers import observe_log
+from tests.helpers import ServiceReactor, observe_log
 from tests.test_tls import self_signed_rsa
 
 
@@ -43,10 +42,10 @@ class OptionsTests(SynchronousTestCase):
         self.assertEqual(str(error), "give the message of the day with --motd or --motd-file, not both")
         motd = Path(self.mktemp())
         options = self.parse("--certs", self.mktemp(), "--listen", "tcp:0", "--motd-file", str(motd))
-        exit = self.assertRaises(SystemExit, tap.makeService, options, MemoryReactorClock())
+        exit = self.assertRaises(SystemExit, tap.makeService, options, ServiceReactor())
         self.assertEqual(str(exit), f"chatroom: cannot read --motd-file {motd}: No such file or directory")
         motd.write_text("line one\nline two\n")
-        service = tap.makeService(options, MemoryReactorClock())
+        service = tap.makeService(options, ServiceReactor())
         assert isinstance(service, ChatService)
         self.assertEqual(service.factory.motd, ["line one", "line two"])
 
@@ -73,7 +72,7 @@ class OptionsTests(SynchronousTestCase):
         config = Path(self.mktemp())
         config.write_text("max-clients = 50\nflood-burst = 10\n")
         options = self.parse("--certs", self.mktemp(), "--config", str(config), "--idle-timeout", "60")
-        service = tap.makeService(options, MemoryReactorClock())
+        service = tap.makeService(options, ServiceReactor())
         assert isinstance(service, ChatService) and service.reloader is not None
         logged = observe_log(self)
         config.write_text(
@@ -107,7 +106,7 @@ class OptionsTests(SynchronousTestCase):
             "--send-queue", "4096", "--max-per-address", "2", "--limit-loopback", "--idle-timeout", "60",
             "--max-rooms", "4", "--room-size", "9", "--motd", "hi",
         )  # fmt: skip
-        service = tap.makeService(options, MemoryReactorClock())
+        service = tap.makeService(options, ServiceReactor())
         assert isinstance(service, ChatService)
         factory = service.factory
         self.assertEqual(
@@ -123,18 +122,18 @@ class OptionsTests(SynchronousTestCase):
     def test_bad_endpoint_and_bad_certificate_exit_with_one_line(self) -> None:
         certs = Path(self.mktemp())
         error = self.assertRaises(
-            SystemExit, tap.makeService, self.parse("--certs", str(certs), "--listen", "nope:1"), MemoryReactorClock()
+            SystemExit, tap.makeService, self.parse("--certs", str(certs), "--listen", "nope:1"), ServiceReactor()
         )
         self.assertEqual(str(error), "chatroom: bad --listen endpoint: Unknown endpoint type: 'nope'")
         (certs / "server.key").unlink()
-        error = self.assertRaises(SystemExit, tap.makeService, self.parse("--certs", str(certs)), MemoryReactorClock())
+        error = self.assertRaises(SystemExit, tap.makeService, self.parse("--certs", str(certs)), ServiceReactor())
         self.assertRegex(str(error), r"^chatroom: \S+server.key is missing: put it back, or remove \S+ too")
 
     def test_a_certificate_about_to_expire_is_announced(self) -> None:
         certs = Path(self.mktemp())
         self_signed_rsa(certs, days=10)
         logged = observe_log(self)
-        tap.makeService(self.parse("--certs", str(certs)), MemoryReactorClock())
+        tap.makeService(self.parse("--certs", str(certs)), ServiceReactor())
         warnings = [event for event in logged if event["log_level"] == LogLevel.warn]
         self.assertEqual(len(warnings), 1)
         self.assertIn("expires in 9 days", formatEvent(warnings[0]))

@@ -13,7 +13,7 @@ from cryptography import x509
 from OpenSSL.crypto import X509
 from twisted.internet.defer import Deferred
 from twisted.internet.endpoints import HostnameEndpoint, connectProtocol, wrapClientTLS
-from twisted.internet.interfaces import IOpenSSLClientConnectionCreator, IReactorCore
+from twisted.internet.interfaces import IOpenSSLClientConnectionCreator, IReactorCore, IReactorFromThreads, IReactorTime
 from twisted.internet.ssl import Certificate, optionsForClientTLS, trustRootFromCertificates
 from twisted.internet.stdio import StandardIO
 from twisted.internet.task import react
@@ -73,7 +73,7 @@ async def chat(reactor: IReactorCore, arguments: argparse.Namespace, interactive
             raise SystemExit(f"chatroom: cannot read a password from {arguments.password_file}") from None
     colour = sys.stdout.isatty() and not os.environ.get("NO_COLOR")
     client = Client(
-        reactor,  # type: ignore[arg-type]
+        IReactorTime(reactor),
         Renderer(colour),
         server,
         tls if isinstance(tls, TrustOnFirstUse) else None,
@@ -85,7 +85,8 @@ async def chat(reactor: IReactorCore, arguments: argparse.Namespace, interactive
     client.console = console = LineEditor(client) if interactive else PipeConsole(client)
     StandardIO(console, reactor=reactor)
     # Without a terminal, Ctrl+C arrives as SIGINT: leave as politely as with /quit.
-    signal.signal(signal.SIGINT, lambda *_: reactor.callFromThread(client.interrupted))  # type: ignore[attr-defined]
+    threads = IReactorFromThreads(reactor)
+    signal.signal(signal.SIGINT, lambda *_: threads.callFromThread(client.interrupted))
     endpoint = wrapClientTLS(tls, HostnameEndpoint(reactor, arguments.host, arguments.port, timeout=10))
     connecting: Deferred[ServerProtocol] = connectProtocol(endpoint, ServerProtocol(client))
 

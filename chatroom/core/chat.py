@@ -500,9 +500,9 @@ class Chat:
 
     def _tell_peers(self, member: Member, event: Event, including: bool = False) -> None:
         """Tell everyone sharing at least one room with the member, each once."""
-        peers: dict[Member, None] = {member: None} if including else {}
+        peers: dict[Member, object] = {member: None} if including else {}  # an ordered set: the keys matter
         for room in member.rooms.values():
-            peers.update(room.members)  # type: ignore[arg-type]  # only the keys matter
+            peers.update(room.members)
         if not including:
             peers.pop(member, None)
         for peer in peers:
