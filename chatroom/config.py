@@ -8,6 +8,7 @@ restart, and says so.
 
 from __future__ import annotations
 
+import math
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -79,18 +80,20 @@ def convert(path: Path, name: str, value: Any, setting: Setting) -> Any:
             raise ConfigError(f"{path}: {name} must be true or false")
         return value
     if kind is list:
-        if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
-            raise ConfigError(f"{path}: {name} must be a list of strings")
+        if not isinstance(value, list) or not value or not all(isinstance(item, str) for item in value):
+            raise ConfigError(f"{path}: {name} must be a list of one or more strings")
         return value
-    if isinstance(value, bool) or not isinstance(value, str | int | float):
-        raise ConfigError(f"{path}: {name} must be a {kind.__name__}")
-    try:
-        converted = kind(value)
-    except ValueError:
-        raise ConfigError(f"{path}: {name} must be a {kind.__name__}, not {value!r}") from None
-    if setting.minimum is not None and converted < setting.minimum:
+    if kind is str:
+        if not isinstance(value, str):
+            raise ConfigError(f"{path}: {name} must be a string")
+        return value
+    wanted = "a whole number" if kind is int else "a number"
+    numbers = (int,) if kind is int else (int, float)
+    if isinstance(value, bool) or not isinstance(value, numbers) or not math.isfinite(value):
+        raise ConfigError(f"{path}: {name} must be {wanted}, not {value!r}")
+    if setting.minimum is not None and value < setting.minimum:
         raise ConfigError(f"{path}: {name} must be at least {setting.minimum}")
-    return converted
+    return kind(value)
 
 
 def limits(values: Mapping[str, Any]) -> tuple[ConnectionLimits, RoomLimits]:

@@ -129,29 +129,22 @@ class Admission:
         """Count a new connection from `host` and return None, or return why it is refused."""
         if self.total >= self.limits.max_clients:
             return "server full: too many connections"
-        key = self._key(host)
-        if key is not None and self.per_address[key] >= self.limits.max_per_address:
+        key = None if host is None else address_key(host)
+        exempt = host is None or (not self.limits.limit_loopback and ip(host).is_loopback)
+        if key is not None and not exempt and self.per_address[key] >= self.limits.max_per_address:
             return f"too many connections from {key}"
         self.total += 1
         if key is not None:
-            self.per_address[key] += 1
+            self.per_address[key] += 1  # loopback too: the exemption can change on SIGHUP, the count must not
         return None
 
     def release(self, host: str | None) -> None:
         self.total -= 1
-        key = self._key(host)
-        if key is not None:
+        if host is not None:
+            key = address_key(host)
             self.per_address[key] -= 1
             if not self.per_address[key]:
                 del self.per_address[key]
-
-    def _key(self, host: str | None) -> str | None:
-        """The unit a per-address cap counts; None when exempt (not an IP address, or loopback by default)."""
-        if host is None:
-            return None
-        if not self.limits.limit_loopback and ip(host).is_loopback:
-            return None
-        return address_key(host)
 
 
 def allow_open_files(max_clients: int) -> None:

@@ -172,7 +172,7 @@ class Reloader:
         changes = {}
         for name, setting in configured.settings.items():
             wanted, now = values.get(name, setting.default), configured.current[name]
-            if name == "config" or wanted == now:
+            if name == "config" or wanted == now or (name in configured.pinned and name not in values):
                 continue
             if name in configured.pinned:
                 log.info("SIGHUP: kept {name}: the command line sets it", name=name)

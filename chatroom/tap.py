@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime
+import getopt
+import math
 import socket
 import sys
 from pathlib import Path
@@ -155,6 +157,7 @@ class Options(usage.Options):
         usage.Options.__init__(self)
         self["listen"] = []
         self.from_file: dict[str, Any] = {}
+        self.given: dict[str, str] = {}  # what the command line gives, by long name
         self.pinned: set[str] = set()  # settings the command line gives: a reload of the file leaves them
 
     def settings(self) -> dict[str, config.Setting]:
@@ -170,29 +173,34 @@ class Options(usage.Options):
     def parseOptions(self, options: list[str] | None = None) -> None:
         """The --config file first, then the command line over it."""
         arguments = list(sys.argv[1:] if options is None else options)
-        path = _config_argument(arguments)
-        if path is not None:
+        self.given = self._given(arguments)
+        if "config" in self.given:
+            path = Path(self.given["config"])
             try:
-                self.from_file = config.read(Path(path), self.settings())
+                self.from_file = config.read(path, self.settings())
             except config.ConfigError as error:
                 raise usage.UsageError(str(error)) from None
+            for endpoint in self.from_file.get("listen", []):
+                _check_endpoint(endpoint, str(path))
             for name, value in self.from_file.items():
                 if name != "listen":
                     self[name] = value
         usage.Options.parseOptions(self, arguments)
-        settings = self.settings()
-        self.pinned = {  # what the command line changed, from the file's value or the default
-            name
-            for name, setting in settings.items()
-            if name != "config" and self[name] != self.from_file.get(name, setting.default)
-        }
+        self.pinned = set(self.given) - {"config"}  # a reload of the file leaves what the command line gives
         if self["motd-file"]:
             self.pinned.add("motd")  # the file of --motd-file is the message of the day
 
+    def _given(self, arguments: list[str]) -> dict[str, str]:
+        """The options the command line gives, by their long names, read as usage.Options reads them."""
+        try:
+            found, _ = getopt.getopt(arguments, self.shortOpt, self.longOpt)
+        except getopt.error:
+            return {}  # usage.Options says what is wrong
+        return {self.synonyms[option.lstrip("-")]: value for option, value in found}
+
     def opt_listen(self, endpoint: str) -> None:
         """Where to listen, as a Twisted endpoint string; repeat for several (default: tcp:5050:backlog=1024, all IPv4 interfaces). chatroom adds TLS itself, so give a plain tcp:, tcp6: or unix: endpoint."""  # noqa: E501
-        if endpoint.split(":", 1)[0].lower() in ("ssl", "tls"):
-            raise usage.UsageError("--listen takes a plain endpoint such as tcp:5050; chatroom adds TLS itself")
+        _check_endpoint(endpoint, "--listen")
         self["listen"].append(endpoint)
 
     opt_l = opt_listen
@@ -201,12 +209,17 @@ class Options(usage.Options):
         if not self["listen"]:
             self["listen"] = list(self.from_file.get("listen", [DEFAULT_LISTEN]))
         if self["motd"] and self["motd-file"]:
-            raise usage.UsageError("give the message of the day with --motd or --motd-file, not both")
+            if "motd-file" in self.given and "motd" not in self.given:
+                self["motd"] = ""  # the command line wins over the file
+            elif "motd" in self.given and "motd-file" not in self.given:
+                self["motd-file"] = None
+            else:
+                raise usage.UsageError("give the message of the day with --motd or --motd-file, not both")
         if self["auth"] not in (None, *(mode.value for mode in AuthMode)):
             raise usage.UsageError("--auth must be off, optional or required")
         for name, minimum in self.minimums.items():
-            if self[name] < minimum:
-                raise usage.UsageError(f"--{name} must be at least {minimum}")
+            if not math.isfinite(self[name]) or self[name] < minimum:
+                raise usage.UsageError(f"--{name} must be at least {minimum}, and a finite number")
 
 
 def makeService(options: Options, reactor: IReactorCore | None = None) -> IService:
@@ -297,11 +310,6 @@ def _authenticator(options: Options, clock: IReactorTime) -> Authenticator | Non
     return None if mode is AuthMode.OFF else Authenticator(mode, store, clock)
 
 
-def _config_argument(arguments: list[str]) -> str | None:
-    """The file named by --config FILE or --config=FILE, before usage.Options parses the rest."""
-    for index, argument in enumerate(arguments):
-        if argument == "--config" and index + 1 < len(arguments):
-            return arguments[index + 1]
-        if argument.startswith("--config="):
-            return argument.removeprefix("--config=")
-    return None
+def _check_endpoint(endpoint: str, source: str) -> None:
+    if endpoint.split(":", 1)[0].lower() in ("ssl", "tls"):
+        raise usage.UsageError(f"{source} takes plain endpoints such as tcp:5050; chatroom adds TLS itself")

@@ -160,6 +160,18 @@ class AdmissionTests(SynchronousTestCase):
         self.assertIsNone(admission.admit("127.0.0.1"))
         self.assertIsNotNone(admission.admit("127.0.0.1"), "--limit-loopback counts loopback too")
 
+    def test_counts_hold_when_the_loopback_exemption_changes(self) -> None:
+        """A review found a SIGHUP turning --limit-loopback on or off leaving counts wrong for good."""
+        admission = Admission(ConnectionLimits(max_per_address=2, limit_loopback=True))
+        for _ in range(2):
+            self.assertIsNone(admission.admit("127.0.0.1"))
+        admission.limits = ConnectionLimits(max_per_address=2, limit_loopback=False)
+        for _ in range(2):
+            admission.release("127.0.0.1")
+        admission.limits = ConnectionLimits(max_per_address=2, limit_loopback=True)
+        self.assertIsNone(admission.admit("127.0.0.1"), "nobody is connected: a place is free")
+        self.assertEqual(dict(admission.per_address), {"127.0.0.1": 1})
+
 
 class RoomLimitTests(SynchronousTestCase):
     def test_rooms_per_client_and_room_size(self) -> None:

@@ -33,7 +33,8 @@ class OptionsTests(SynchronousTestCase):
 
     def test_limits_have_minimums(self) -> None:
         error = self.assertRaises(usage.UsageError, self.parse, "--max-line", "10")
-        self.assertEqual(str(error), "--max-line must be at least 64")
+        self.assertEqual(str(error), "--max-line must be at least 64, and a finite number")
+        self.assertRaises(usage.UsageError, self.parse, "--idle-timeout", "nan")
         self.assertRaises(usage.UsageError, self.parse, "--flood-rate", "0")
         self.assertRaises(usage.UsageError, self.parse, "--max-per-address", "0")
 
@@ -59,14 +60,36 @@ class OptionsTests(SynchronousTestCase):
         self.assertEqual(self.parse(f"--config={config}", "-l", "tcp:1")["listen"], ["tcp:1"])
         for content, error in [
             ("colour = 'red'\n", f"{config}: there is no setting 'colour' (the names are twistd chatroom's options)"),
-            ("max-clients = 'many'\n", f"{config}: max-clients must be a int, not 'many'"),
+            ("max-clients = 'many'\n", f"{config}: max-clients must be a whole number, not 'many'"),
             ("max-clients = 0\n", f"{config}: max-clients must be at least 1"),
             ("limit-loopback = 1\n", f"{config}: limit-loopback must be true or false"),
-            ("listen = 5050\n", f"{config}: listen must be a list of strings"),
+            ("listen = 5050\n", f"{config}: listen must be a list of one or more strings"),
+            ("listen = []\n", f"{config}: listen must be a list of one or more strings"),
+            ('listen = ["ssl:0"]\n', f"{config} takes plain endpoints such as tcp:5050; chatroom adds TLS itself"),
+            ("max-clients = 3.5\n", f"{config}: max-clients must be a whole number, not 3.5"),
+            ('max-clients = "12"\n', f"{config}: max-clients must be a whole number, not '12'"),
+            ("max-clients = inf\n", f"{config}: max-clients must be a whole number, not inf"),
+            ("registration-timeout = nan\n", f"{config}: registration-timeout must be a number, not nan"),
             ("max-clients = \n", f"{config} is not TOML: Invalid value (at line 1, column 15)"),
         ]:
             config.write_text(content)
             self.assertEqual(str(self.assertRaises(usage.UsageError, self.parse, "--config", str(config))), error)
+
+    def test_the_command_line_wins_by_being_given_not_by_its_value(self) -> None:
+        """A review found a value equal to the file's or the default, given on the command line, left to reloads."""
+        config = Path(self.mktemp())
+        config.write_text("max-clients = 100\n")
+        options = self.parse("--config", str(config), "--max-clients", "100", "--flood-rate", "5", "-l", "tcp:1")
+        self.assertEqual(options.pinned, {"max-clients", "flood-rate", "listen"})
+        options = self.parse("--con", str(config))  # an abbreviation getopt accepts is the same option
+        self.assertEqual(options["max-clients"], 100)
+        other = Path(self.mktemp())
+        other.write_text("max-clients = 7\n")
+        options = self.parse("--config", str(config), "--config", str(other))
+        self.assertEqual((options["config"], options["max-clients"]), (str(other), 7), "the last one, as getopt")
+        config.write_text('motd = "from the file"\n')
+        options = self.parse("--config", str(config), "--motd-file", "motd.txt")
+        self.assertEqual((options["motd"], options["motd-file"]), ("", "motd.txt"))
 
     def test_sighup_applies_the_config_files_limits(self) -> None:
         config = Path(self.mktemp())
@@ -87,12 +110,13 @@ class OptionsTests(SynchronousTestCase):
         messages = [formatEvent(event) for event in logged]
         self.assertIn("SIGHUP: kept idle-timeout: the command line sets it", messages)
         self.assertIn("SIGHUP: kept listen: changing it takes a restart", messages)
+        self.assertNotIn("SIGHUP: kept certs: the command line sets it", messages, "the file does not mention it")
         self.assertIn("SIGHUP: max-clients is now 3; open connections keep what they had", messages)
         config.write_text("max-clients = 'none'\n")
         service.reloader.reload()
         self.assertEqual(factory.limits.max_clients, 3)
         self.assertIn(
-            f"SIGHUP: kept every setting: {config}: max-clients must be a int, not 'none'",
+            f"SIGHUP: kept every setting: {config}: max-clients must be a whole number, not 'none'",
             [formatEvent(event) for event in logged],
         )
         config.write_text("")  # a setting left out goes back to its default
