@@ -113,7 +113,8 @@ ListenError.__module__ = "chatroom"
 
 
 class Reloader:
-    """What SIGHUP reloads: the certificate and key, and the message of the day if it comes from a file.
+    """What SIGHUP reloads: the certificate and key, the message of the day if it comes from a file, and the
+    limits and MOTD of a --config file.
 
     Each is logged as reloaded, or as kept with the reason: a bad new certificate leaves the old one in service.
     Connections already open keep everything they have.
