@@ -301,9 +301,7 @@ def _prepare(path: Path, data: bytes, mode: int) -> Path:
     An administrator who made the key readable by the server's group (0640 root:chatroom) keeps it so.
     """
     temporary = path.with_name(f".{path.name}.new")
-    if temporary.is_dir():
-        raise IsADirectoryError(21, "Is a directory", str(temporary))
-    temporary.unlink(missing_ok=True)
+    temporary.unlink(missing_ok=True)  # a directory in the way raises IsADirectoryError: nothing is replaced
     _write(temporary, data, mode)
     try:
         status = path.stat()

@@ -357,7 +357,7 @@ class Chat:
                 )
         bans = self._add_bans(actor, target_room.bans, target, person, duration, reason)
         if not bans and person not in target_room.members:
-            raise ChatError("ALREADY_BANNED", f"{target} is banned already; /unban first to change the ban")
+            raise _already_banned(target)
         for ban in bans:
             target_room.broadcast(BanChanged(target_room.name, actor.nick, str(ban.mask), True, until(ban), reason))
         for member, role in list(target_room.members.items()):
@@ -439,7 +439,7 @@ class Chat:
             raise ChatError("PROTECTED", f"{person.nick} is a server administrator and cannot be banned")
         bans = self._add_bans(actor, self.server_bans, target, person, duration, reason)
         if not bans:
-            raise ChatError("ALREADY_BANNED", f"{target} is banned already; /unban first to change the ban")
+            raise _already_banned(target)
         for ban in bans:
             self._tell_admins(BanChanged("", actor.nick, str(ban.mask), True, until(ban), reason))
         for member in list(self.nicks.values()):
@@ -667,17 +667,20 @@ def _matching(bans: list[Ban], now: float, nick: str, account: str | None, addre
 
 
 def _lift(bans: list[Ban], mask: str) -> Ban:
-    """Remove and return the ban on `mask`, as the ban list shows it, or typed in a short form."""
-    for ban in bans:
-        if str(ban.mask).lower() == mask.lower():
-            bans.remove(ban)
-            return ban
-    wanted = str(Mask.parse(mask)).lower()  # never a person's address ban: that would tell their address
-    for ban in bans:
-        if str(ban.mask).lower() == wanted:
-            bans.remove(ban)
-            return ban
+    """Remove and return the ban on `mask`, as the ban list shows it, or typed in a short form.
+
+    Only the shown form is compared, so a typed address never finds a person's hidden address ban.
+    """
+    shown = {str(ban.mask).lower(): ban for ban in bans}
+    ban = shown.get(mask.lower()) or shown.get(str(Mask.parse(mask)).lower())
+    if ban is not None:
+        bans.remove(ban)
+        return ban
     raise ChatError("NO_SUCH_BAN", f"there is no ban on {mask}; the ban list shows the masks")
+
+
+def _already_banned(target: str) -> ChatError:
+    return ChatError("ALREADY_BANNED", f"{target} is banned already; /unban first to change the ban")
 
 
 def _why(ban: Ban) -> str:

@@ -67,7 +67,7 @@ NEEDS = {
     Action.ADMINISTER: Rank.ADMIN,
 }
 
-_CODES = {Rank.VOICE: "MODERATED", Rank.OPERATOR: "NOT_OPERATOR", Rank.OWNER: "NOT_OWNER", Rank.ADMIN: "NOT_ADMIN"}
+_CODES = {Rank.OPERATOR: "NOT_OPERATOR", Rank.OWNER: "NOT_OWNER", Rank.ADMIN: "NOT_ADMIN"}
 _TITLES = {Rank.OPERATOR: "an operator", Rank.OWNER: "the owner", Rank.ADMIN: "a server administrator"}
 _ON_SOMEONE = {Action.ROLE: "change their roles", Action.KICK: "kick them", Action.BAN: "ban them"}
 
