@@ -248,7 +248,7 @@ def start_server(directory: Path) -> tuple[subprocess.Popen[bytes], int]:
         raise SystemExit("chatroom.bench: twistd not found: install chatroom first (see README)")
     process = subprocess.Popen(
         [twistd, "-n", "--pidfile=", "chatroom", "--certs", str(directory / "certs"),
-         "--listen", "tcp:0:interface=127.0.0.1:backlog=4096", *SERVER_OPTIONS],
+         "--listen", "tcp:0:interface=127.0.0.1:backlog=4096", "--no-irc", *SERVER_OPTIONS],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, cwd=directory, preexec_fn=_die_with_parent,
     )  # fmt: skip
     assert process.stdout is not None

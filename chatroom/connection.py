@@ -62,9 +62,13 @@ class Dialect(Protocol):
     every dialect. Long operations (a login) go through `Connection.wait_for`.
     """
 
-    name: str  # what the metrics call this front end: "line", "irc"
+    name: str  # what the metrics and the log call this front end: "line", "irc"
 
     def __init__(self, connection: Connection) -> None: ...
+
+    @staticmethod
+    def longest_line(limits: ConnectionLimits) -> int:
+        """The longest line this language accepts, in bytes without its line ending."""
 
     def greet(self) -> None:
         """The connection is open: say hello."""
@@ -75,8 +79,10 @@ class Dialect(Protocol):
     def render(self, event: Event) -> bytes:
         """An event of the core as this dialect's bytes."""
 
-    @staticmethod
-    def refusal(code: str, message: str) -> bytes:
+    def departed(self, member: Member) -> None:
+        """The member this connection held has left the chat (for IRC's WHOWAS)."""
+
+    def refusal(self, code: str, message: str) -> bytes:
         """The answer to a refused line."""
 
     @staticmethod
@@ -106,12 +112,14 @@ class Connection(LineReceiver, TimeoutMixin):
 
     delimiter = b"\n"
     factory: ConnectionFactory
+    speaks: type[Dialect]  # the language of the listener it came through
     host: str | None = None  # the IP address Admission counted this connection under, if any
 
     def connectionMade(self) -> None:
         limits = self.factory.limits
         self.limits = limits
-        self.MAX_LENGTH = limits.max_line + 1  # the limit counts content: a CR before the LF is not counted
+        self.max_line = self.speaks.longest_line(limits)
+        self.MAX_LENGTH = self.max_line + 1  # the limit counts content: a CR before the LF is not counted
         self.clock = self.factory.clock
         self.stream = transport_of(self)
         self.peer = describe(self.stream.getPeer())
@@ -143,7 +151,7 @@ class Connection(LineReceiver, TimeoutMixin):
             no_delay(True)
         self.factory.connections.add(self)  # logged once registered or gone: one line less per connection
         self._set_timeout(limits.registration_timeout)
-        self.dialect = self.factory.dialect(self)
+        self.dialect = self.speaks(self)
         self.dialect.greet()
 
     def connectionLost(self, reason: Failure = connectionDone) -> None:
@@ -182,7 +190,7 @@ class Connection(LineReceiver, TimeoutMixin):
         _, newline, self._overflow = line.partition(self.delimiter)
         self._discarding = not newline
         self._spend_token()  # a refused line costs what any line costs, or refusing would be the cheap flood
-        self.refuse("TOO_LONG", f"line longer than {self.limits.max_line} bytes; it was ignored")
+        self.refuse("TOO_LONG", f"line longer than {self.max_line} bytes; it was ignored")
 
     def lineReceived(self, line: bytes) -> None:
         if self.closing:
@@ -202,8 +210,8 @@ class Connection(LineReceiver, TimeoutMixin):
     def _execute(self, line: bytes) -> None:
         content = line.removesuffix(b"\r")
         try:
-            if len(content) > self.limits.max_line:
-                raise ChatError("TOO_LONG", f"line longer than {self.limits.max_line} bytes; it was ignored")
+            if len(content) > self.max_line:
+                raise ChatError("TOO_LONG", f"line longer than {self.max_line} bytes; it was ignored")
             self.dialect.line_received(content.decode("utf-8"))
         except UnicodeDecodeError:
             self.refuse("BAD_UTF8", "the line is not valid UTF-8; it was ignored")
@@ -331,6 +339,7 @@ class Connection(LineReceiver, TimeoutMixin):
         if member is not None:
             self._left_as = member.nick
             self.factory.chat.quit(member, reason)
+            self.dialect.departed(member)
 
     def _stop_acting(self) -> None:
         """From now on nothing is executed for this client, and nothing scheduled for it happens."""
@@ -393,7 +402,12 @@ class Refusal(TwistedProtocol):
 
 
 class ConnectionFactory(ServerFactory):
-    """Admits connections and builds a Connection speaking `dialect` for each; says goodbye to all at shutdown."""
+    """Admits connections and builds a Connection speaking `dialect` for each; says goodbye to all at shutdown.
+
+    One factory serves every front end: `speaking` gives a listener's factory for another dialect that shares
+    the chat, the limits, the admission counts and the registrar, so that the caps and the login slow-downs
+    hold across languages.
+    """
 
     noisy = False  # connections are logged by Connection, without the factory's repr
 
@@ -418,15 +432,25 @@ class ConnectionFactory(ServerFactory):
         self._emptied: list[Deferred[None]] = []
 
     def buildProtocol(self, addr: IAddress | None) -> TwistedProtocol | None:
+        return self.admit(addr, self.dialect)
+
+    def speaking(self, dialect: type[Dialect]) -> ServerFactory:
+        """The factory of a listener whose connections speak `dialect`."""
+        if dialect is self.dialect:
+            return self
+        return FrontEnd(self, dialect)
+
+    def admit(self, addr: IAddress | None, dialect: type[Dialect]) -> TwistedProtocol:
         host = addr.host if isinstance(addr, IPv4Address | IPv6Address) else None
         refusal = self.admission.admit(host)
         if refusal is not None:
             log.info("refused a connection from {peer}: {reason}", peer=addr and describe(addr), reason=refusal)
             full = self.admission.total >= self.limits.max_clients
             self.counts.refused["server_full" if full else "per_address"] += 1
-            return Refusal(self.dialect.goodbye(refusal), self.clock)
+            return Refusal(dialect.goodbye(refusal), self.clock)
         connection = Connection()
         connection.factory = self
+        connection.speaks = dialect
         connection.host = host
         return connection
 
@@ -448,6 +472,19 @@ class ConnectionFactory(ServerFactory):
         emptied: Deferred[None] = Deferred()
         self._emptied.append(emptied)
         return emptied
+
+
+class FrontEnd(ServerFactory):
+    """A listener's factory for a second language: its connections belong to the shared ConnectionFactory."""
+
+    noisy = False
+
+    def __init__(self, shared: ConnectionFactory, dialect: type[Dialect]) -> None:
+        self.shared = shared
+        self.dialect = dialect
+
+    def buildProtocol(self, addr: IAddress | None) -> TwistedProtocol | None:
+        return self.shared.admit(addr, self.dialect)
 
 
 def describe(address: IAddress) -> str:

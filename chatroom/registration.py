@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 from chatroom.auth import Authenticator
 from chatroom.core.chat import Chat, Member
 from chatroom.core.errors import ChatError
+from chatroom.core.names import nick_key
 
 if TYPE_CHECKING:
     from chatroom.connection import Connection
@@ -27,9 +28,15 @@ class Registrar:
         self.chat.check_nick(nick, asking)
         return self.auth is not None and self.auth.needs_password(nick)
 
-    async def enter(self, connection: Connection, nick: str, password: str | None = None) -> Member:
-        """Make the connection a member under `nick`; the nickname is claimed only once the login succeeded."""
-        nick, account = await self._identify(nick, password, connection.address)
+    async def enter(
+        self, connection: Connection, nick: str, password: str | None = None, proven: str | None = None
+    ) -> Member:
+        """Make the connection a member under `nick`; the nickname is claimed only once the login succeeded.
+
+        `proven` is an account the client logged in to beforehand (IRC's SASL): its own nickname needs no
+        password then, and under another free nickname the member still acts as that account.
+        """
+        nick, account = await self._identify(nick, password, connection.address, proven=proven)
         try:
             member = self.chat.register(connection, nick, account, connection.host or connection.peer)
         except ChatError as error:
@@ -44,11 +51,14 @@ class Registrar:
         self.chat.rename(member, nick, account)
 
     async def _identify(
-        self, nick: str, password: str | None, address: str, asking: Member | None = None
+        self, nick: str, password: str | None, address: str, asking: Member | None = None, proven: str | None = None
     ) -> tuple[str, str | None]:
-        """The nickname as it will be shown, and the account it belongs to (None for a guest)."""
+        """The nickname as it will be shown, and the account it belongs to (None: a guest, or no change)."""
         if not self.needs_password(nick, asking):
-            return nick, None
+            return nick, proven
+        proven = proven or (asking.account if asking is not None else None)
+        if proven is not None and nick_key(proven) == nick_key(nick):
+            return proven, proven  # back to one's own registered nickname: already logged in
         if password is None or self.auth is None:
             raise ChatError("NO_LOGIN", f"{nick} needs a password")
         account = await self.auth.login(nick, password, address)

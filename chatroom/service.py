@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import signal
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -27,7 +28,7 @@ from twisted.python.failure import Failure
 from zope.interface import implementer
 
 from chatroom import config, tls
-from chatroom.connection import ConnectionFactory, describe
+from chatroom.connection import ConnectionFactory, Dialect, describe
 from chatroom.limits import allow_open_files
 from chatroom.metrics import Metrics
 
@@ -197,6 +198,16 @@ def read_motd(path: Path) -> list[str]:
     return path.read_text(encoding="utf-8", errors="replace").splitlines()
 
 
+@dataclass(frozen=True)
+class Listener:
+    """One endpoint and the language spoken on it; TLS unless it is one of the plaintext IRC listeners."""
+
+    description: str
+    endpoint: IStreamServerEndpoint
+    dialect: type[Dialect]
+    tls: bool = True
+
+
 class ChatService(Service):
     """Listens on every endpoint with one TLS context; at stop, closes them and says goodbye to everyone."""
 
@@ -204,14 +215,14 @@ class ChatService(Service):
         self,
         factory: ConnectionFactory,
         context: IOpenSSLServerConnectionCreator | IOpenSSLContextFactory,
-        endpoints: dict[str, IStreamServerEndpoint],
+        listeners: list[Listener],
         daemon: bool = False,
         reloader: Reloader | None = None,
         metrics: Metrics | None = None,
     ) -> None:
         self.factory = factory
         self.context = context  # one TLS context for every listener
-        self.endpoints = endpoints
+        self.listeners = listeners
         self.daemon = daemon  # twistd forks before starting us: failures must reach its parent as Exceptions
         self.reloader = reloader
         self.metrics = metrics  # served over plain HTTP, without TLS
@@ -220,10 +231,18 @@ class ChatService(Service):
 
     def privilegedStartService(self) -> None:
         """Bind before twistd drops privileges or daemonizes, so a port in use is reported on the terminal."""
-        wrapped = TLSMemoryBIOFactory(self.context, False, self.factory, clock=CoalescingClock(self.factory.clock))
-        for description, endpoint in self.endpoints.items():
-            port = self._listen(description, endpoint, wrapped)
-            log.info("chatroom listening on {address} with TLS", address=describe(port.getHost()))
+        clock = CoalescingClock(self.factory.clock)
+        for listener in self.listeners:
+            front: IProtocolFactory = self.factory.speaking(listener.dialect)
+            if listener.tls:
+                front = TLSMemoryBIOFactory(self.context, False, front, clock=clock)
+            port = self._listen(listener.description, listener.endpoint, front)
+            log.info(
+                "chatroom listening on {address} {security} ({dialect})",
+                address=describe(port.getHost()),
+                dialect=listener.dialect.name,
+                security="with TLS" if listener.tls else "in plaintext",
+            )
         if self.metrics is not None:
             port = self._listen(self.metrics.description, self.metrics.endpoint, self.metrics.site)
             log.info("chatroom metrics on http://{address}/metrics", address=describe(port.getHost()))

@@ -19,17 +19,19 @@ from twisted.python import usage
 from chatroom import config, tls
 from chatroom.accounts import DEFAULT_FILE, AccountStore
 from chatroom.auth import Authenticator, AuthMode
-from chatroom.connection import ConnectionFactory
+from chatroom.connection import ConnectionFactory, Dialect
 from chatroom.core.chat import Chat, RoomLimits
 from chatroom.core.state import StoreError
+from chatroom.irc.dialect import IRCDialect
 from chatroom.limits import ConnectionLimits, allow_open_files
 from chatroom.line.dialect import LineDialect
 from chatroom.metrics import metrics
 from chatroom.roomstore import DEFAULT_FILE as ROOMS_FILE
 from chatroom.roomstore import FileRoomStore
-from chatroom.service import ChatService, Reloader, read_motd
+from chatroom.service import ChatService, Listener, Reloader, read_motd
 
 DEFAULT_LISTEN = "tcp:5050:backlog=1024"
+DEFAULT_IRC = "tcp:6697:backlog=1024"
 EXPIRY_WARNING = datetime.timedelta(days=30)
 
 log = Logger(namespace="chatroom")
@@ -57,6 +59,12 @@ class Options(usage.Options):
             " SIGHUP reads it again and applies the limits and the MOTD.",
         ],
         ["hostname", None, socket.gethostname(), "Name written into a generated certificate, besides localhost."],
+        [
+            "irc-password",
+            None,
+            None,
+            "A server password IRC clients must give with PASS (accounts then log in with SASL); none by default.",
+        ],
         ["motd", None, "", "Message of the day, shown to each person after they choose a nickname."],
         [
             "motd-file",
@@ -133,12 +141,13 @@ class Options(usage.Options):
         ["room-size", None, RoomLimits.members_per_room, "Members one room may hold; 0 for no limit.", int],
     ]
     optFlags: list[list[Any]] = [
+        ["no-irc", None, "Serve no IRC at all (by default IRC clients connect with TLS on port 6697)."],
         [
             "limit-loopback",
             None,
             "Count loopback connections against --max-per-address too (by default they are exempt, so that one"
             " machine can run the benchmark's thousands of clients).",
-        ]
+        ],
     ]
     minimums = {
         "max-line": 64,
@@ -156,6 +165,8 @@ class Options(usage.Options):
     def __init__(self) -> None:
         usage.Options.__init__(self)
         self["listen"] = []
+        self["irc"] = []
+        self["irc-plaintext"] = []
         self.from_file: dict[str, Any] = {}
         self.given: dict[str, str] = {}  # what the command line gives, by long name
         self.pinned: set[str] = set()  # settings the command line gives: a reload of the file leaves them
@@ -168,6 +179,8 @@ class Options(usage.Options):
         }
         table.update((name, config.Setting(bool, False)) for name, _, _ in self.optFlags)
         table["listen"] = config.Setting(list, [DEFAULT_LISTEN])
+        table["irc"] = config.Setting(list, [DEFAULT_IRC])
+        table["irc-plaintext"] = config.Setting(list, [])
         return table
 
     def parseOptions(self, options: list[str] | None = None) -> None:
@@ -180,10 +193,11 @@ class Options(usage.Options):
                 self.from_file = config.read(path, self.settings())
             except config.ConfigError as error:
                 raise usage.UsageError(str(error)) from None
-            for endpoint in self.from_file.get("listen", []):
-                _check_endpoint(endpoint, str(path))
+            for name in ENDPOINT_LISTS:
+                for endpoint in self.from_file.get(name, []):
+                    _check_endpoint(endpoint, str(path))
             for name, value in self.from_file.items():
-                if name != "listen":
+                if name not in ENDPOINT_LISTS:
                     self[name] = value
         usage.Options.parseOptions(self, arguments)
         self.pinned = set(self.given) - {"config"}  # a reload of the file leaves what the command line gives
@@ -205,9 +219,28 @@ class Options(usage.Options):
 
     opt_l = opt_listen
 
+    def opt_irc(self, endpoint: str) -> None:
+        """Serve IRC with TLS (the server's certificate) on this endpoint; repeat for several (default: tcp:6697:backlog=1024 unless another IRC endpoint or --no-irc is given)."""  # noqa: E501
+        _check_endpoint(endpoint, "--irc")
+        self["irc"].append(endpoint)
+
+    def opt_irc_plaintext(self, endpoint: str) -> None:
+        """Serve IRC without TLS on this endpoint (never by default): for loopback, a TLS-terminating proxy, or tests."""  # noqa: E501
+        _check_endpoint(endpoint, "--irc-plaintext")
+        self["irc-plaintext"].append(endpoint)
+
     def postOptions(self) -> None:
+        for name in ENDPOINT_LISTS:
+            if not self[name]:
+                self[name] = list(self.from_file.get(name, []))
         if not self["listen"]:
-            self["listen"] = list(self.from_file.get("listen", [DEFAULT_LISTEN]))
+            self["listen"] = [DEFAULT_LISTEN]
+        if self["no-irc"]:
+            if "irc" in self.given or "irc-plaintext" in self.given:
+                raise usage.UsageError("--no-irc serves no IRC: it cannot go with --irc or --irc-plaintext")
+            self["irc"] = self["irc-plaintext"] = []
+        elif not (self["irc"] or self["irc-plaintext"]):
+            self["irc"] = [DEFAULT_IRC]
         if self["motd"] and self["motd-file"]:
             if "motd-file" in self.given and "motd" not in self.given:
                 self["motd"] = ""  # the command line wins over the file
@@ -230,11 +263,14 @@ def makeService(options: Options, reactor: IReactorCore | None = None) -> IServi
     certs = Path(options["certs"])
     try:
         identity = tls.load_or_create(certs, options["hostname"])
-        endpoints = {description: serverFromString(reactor, description) for description in options["listen"]}
     except tls.CertificateError as error:
         raise SystemExit(f"chatroom: {error}") from None
-    except ValueError as error:
-        raise SystemExit(f"chatroom: bad --listen endpoint: {error}") from None
+    irc = IRCDialect.serving(options["hostname"], options["irc-password"])
+    listeners = [
+        *_listeners(reactor, options, "listen", LineDialect, True),
+        *_listeners(reactor, options, "irc", irc, True),
+        *_listeners(reactor, options, "irc-plaintext", irc, False),
+    ]
     if identity.generated:
         log.info(
             "generated a local CA and a server certificate in {certs}; clients trust it with --ca {ca}",
@@ -295,7 +331,20 @@ def makeService(options: Options, reactor: IReactorCore | None = None) -> IServi
         except ValueError as error:
             raise SystemExit(f"chatroom: bad --metrics endpoint: {error}") from None
         served = metrics(options["metrics"], endpoint, chat, [factory], auth, clock)
-    return ChatService(factory, context, endpoints, daemon, reloader, served)
+    return ChatService(factory, context, listeners, daemon, reloader, served)
+
+
+def _listeners(
+    reactor: IReactorCore, options: Options, option: str, dialect: type[Dialect], secure: bool
+) -> list[Listener]:
+    listeners = []
+    for description in options[option]:
+        try:
+            endpoint = serverFromString(reactor, description)
+        except ValueError as error:
+            raise SystemExit(f"chatroom: bad --{option} endpoint: {error}") from None
+        listeners.append(Listener(description, endpoint, dialect, secure))
+    return listeners
 
 
 def _authenticator(options: Options, clock: IReactorTime) -> Authenticator | None:
@@ -308,6 +357,9 @@ def _authenticator(options: Options, clock: IReactorTime) -> Authenticator | Non
         )
     log.info("accounts: {mode}, from {path}", mode=mode.value, path=store.path)
     return None if mode is AuthMode.OFF else Authenticator(mode, store, clock)
+
+
+ENDPOINT_LISTS = ("listen", "irc", "irc-plaintext")  # repeatable options, each a list of endpoints
 
 
 def _check_endpoint(endpoint: str, source: str) -> None:

@@ -244,6 +244,9 @@ class Subprocess(ProcessProtocol):
         return (await self.ended).exitCode
 
 
+LOOPBACK = "tcp:0:interface=127.0.0.1"
+
+
 class ServerTestCase(TestCase):
     """Runs the real service built by chatroom.tap over TLS on a free loopback port."""
 
@@ -252,13 +255,16 @@ class ServerTestCase(TestCase):
     def start_server(self, *arguments: str) -> ChatService:
         self.certs = Path(self.mktemp())
         options = tap.Options()
-        options.parseOptions(["--certs", str(self.certs), "--listen", "tcp:0:interface=127.0.0.1", *arguments])
+        options.parseOptions(
+            ["--certs", str(self.certs), "--listen", LOOPBACK, "--irc", LOOPBACK, "--hostname", "irc.test", *arguments]
+        )
         service = tap.makeService(options, reactor)
         assert isinstance(service, ChatService)
         service.startService()
         self.addCleanup(lambda: service.stopService() if service.running else None)
         self.service = service
         self.port = port_of(service.ports[0])
+        self.irc_port = port_of(service.ports[1])
         return service
 
     async def connect_raw(self) -> LineClient:

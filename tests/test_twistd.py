@@ -21,6 +21,9 @@ def served_fingerprint(client: LineClient) -> str:
     return fingerprint(client.transport.getPeerCertificate().to_cryptography())
 
 
+LISTENING = r"chatroom listening on 127\.0\.0\.1:(\d+) with TLS \(line\)"
+
+
 class TwistdTests(ServerTestCase):
     timeout = 60
 
@@ -30,9 +33,9 @@ class TwistdTests(ServerTestCase):
         self.certs = workdir / "certs"
         process = self.spawn(
             [TWISTD, "-n", f"--pidfile={workdir / 'twistd.pid'}", "chatroom", "--certs", str(self.certs),
-             "--listen", "tcp:0:interface=127.0.0.1"]
+             "--listen", "tcp:0:interface=127.0.0.1", "--no-irc"]
         )  # fmt: skip
-        listening = await process.until(r"chatroom listening on 127\.0\.0\.1:(\d+) with TLS")
+        listening = await process.until(LISTENING)
         self.port = int(listening.group(1))
         self.assertTrue((self.certs / "ca.pem").exists(), "the first start generates a CA")
         self.assertEqual(os.stat(self.certs / "server.key").st_mode & 0o777, 0o600)
@@ -62,7 +65,7 @@ class TwistdTests(ServerTestCase):
         pidfile = workdir / "twistd.pid"
         process = self.spawn(
             [TWISTD, f"--pidfile={pidfile}", f"--logfile={workdir / 'twistd.log'}", "chatroom",
-             "--certs", str(workdir / "certs"), "--listen", f"tcp:{port_of(busy)}:interface=127.0.0.1"]
+             "--certs", str(workdir / "certs"), "--listen", f"tcp:{port_of(busy)}:interface=127.0.0.1", "--no-irc"]
         )  # fmt: skip
 
         def stop_a_stray_daemon() -> None:
@@ -86,10 +89,10 @@ class TwistdTests(ServerTestCase):
         async def start() -> Subprocess:
             process = self.spawn(
                 [TWISTD, "-n", f"--pidfile={workdir / 'twistd.pid'}", "chatroom", "--certs", str(self.certs),
-                 "--listen", "tcp:0:interface=127.0.0.1", "--accounts", str(workdir / "accounts.db"),
+                 "--listen", "tcp:0:interface=127.0.0.1", "--no-irc", "--accounts", str(workdir / "accounts.db"),
                  "--rooms", str(workdir / "rooms.json")]
             )  # fmt: skip
-            self.port = int((await process.until(r"chatroom listening on 127\.0\.0\.1:(\d+) with TLS")).group(1))
+            self.port = int((await process.until(LISTENING)).group(1))
             return process
 
         async def log_in(nick: str, password: str, names: str) -> LineClient:
@@ -130,12 +133,12 @@ class TwistdTests(ServerTestCase):
         motd = workdir / "motd.txt"
         motd.write_text("exams on friday\n")
         config = workdir / "chatroom.toml"
-        config.write_text('listen = ["tcp:0:interface=127.0.0.1"]\nmax-clients = 100\n')
+        config.write_text('listen = ["tcp:0:interface=127.0.0.1"]\nno-irc = true\nmax-clients = 100\n')
         process = self.spawn(
             [TWISTD, "-n", f"--pidfile={workdir / 'twistd.pid'}", "chatroom", "--certs", str(self.certs),
              "--config", str(config), "--motd-file", str(motd)]
         )  # fmt: skip
-        self.port = int((await process.until(r"chatroom listening on 127\.0\.0\.1:(\d+) with TLS")).group(1))
+        self.port = int((await process.until(LISTENING)).group(1))
         alice = await self.connect("alice", "5")
         bob = await self.connect("bob", "5")
         before = served_fingerprint(alice)

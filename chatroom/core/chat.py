@@ -103,10 +103,11 @@ class Chat:
         self.now = now  # wall-clock seconds: bans end at a date, across restarts
         self.nicks: dict[str, Member] = {}  # nick_key -> every present member
         saved = self.store.load()
-        self.rooms: dict[str, Room] = {room_key(record.name): Room.restore(record) for record in saved.rooms}
+        self.rooms: dict[str, Room] = {room_key(record.name): Room.restore(record, now()) for record in saved.rooms}
         self.server_bans = saved.server_bans
         self.lockdown = Lockdown.OFF
         self.messages = 0  # said in rooms and privately since the start, for the metrics: how many, never what
+        self.peak = 0  # the most members present at once since the start (IRC's LUSERS)
 
     # Nicknames
 
@@ -125,6 +126,7 @@ class Chat:
             raise ChatError("LOCKDOWN", "the server is locked down: only registered accounts may enter for now")
         member = Member(session, nick, account, address)
         self.nicks[nick_key(nick)] = member
+        self.peak = max(self.peak, len(self.nicks))
         return member
 
     def rename(self, member: Member, nick: str, account: str | None = None) -> None:
@@ -169,7 +171,7 @@ class Chat:
                 raise ChatError(
                     "LOCKDOWN", "the server is locked down: only registered accounts may open rooms for now"
                 )
-            room = self.rooms[room_id] = Room(display)
+            room = self.rooms[room_id] = Room(display, self.now())
             role = Role.OPERATOR  # whoever creates a room keeps order in it, as on IRC
         else:
             self._admit(member, room, key)
@@ -215,7 +217,7 @@ class Chat:
         self._leave(member, room)
         return room
 
-    def say(self, member: Member, room: str, text: str, action: bool = False) -> None:
+    def say(self, member: Member, room: str, text: str, action: bool = False, notice: bool = False) -> None:
         """Send text to a room the member is in; it comes back to the sender too."""
         target = self._room_of(member, room)
         _require_text(text)
@@ -223,16 +225,16 @@ class Chat:
         if target.settings.moderated:
             authorize(self.rank(member, target), Action.SPEAK, target.name)
         self.messages += 1
-        target.broadcast(Message(target.name, member.nick, text, action))
+        target.broadcast(Message(target.name, member.nick, text, action, notice))
 
-    def private(self, member: Member, nick: str, text: str) -> None:
+    def private(self, member: Member, nick: str, text: str, action: bool = False, notice: bool = False) -> None:
         """Send text to one person; the sender gets a copy as proof of delivery."""
         self._present(member)
         recipient = self._find(nick)
         _require_text(text)
         self._may_speak(member)
         self.messages += 1
-        event = PrivateMessage(member.nick, recipient.nick, text)
+        event = PrivateMessage(member.nick, recipient.nick, text, action, notice)
         recipient.session.deliver(event)
         if recipient is not member:
             member.session.deliver(event)

@@ -12,10 +12,13 @@ from typing import Protocol
 
 @dataclass(frozen=True, slots=True)
 class Message:
+    """Said in a room. A notice is text no program should answer automatically (IRC's NOTICE, for bots)."""
+
     room: str
     nick: str
     text: str
     action: bool = False
+    notice: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,6 +26,8 @@ class PrivateMessage:
     sender: str
     recipient: str
     text: str
+    action: bool = False
+    notice: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from chatroom.core.addresses import address_key, ip
 from chatroom.core.errors import ChatError
-from chatroom.core.names import NICK_MAX, nick_key
+from chatroom.core.names import NICK_MAX, NICK_SPECIALS, nick_key
 
 
 class Rank(enum.IntEnum):
@@ -127,7 +127,7 @@ def bad_limit() -> ChatError:
 
 # Bans
 
-_GLOB = re.compile(r"[A-Za-z0-9_\-*?]+")
+_GLOB = re.compile(rf"[A-Za-z0-9{NICK_SPECIALS}\-*?]+")
 _HOST_GLOB = re.compile(r"[0-9A-Fa-f.:*?]+")
 
 

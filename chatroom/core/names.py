@@ -1,6 +1,9 @@
 """Which nicknames and room names are valid, and the forms they are compared in.
 
-Nicknames are a subset of IRC's (ASCII, at most 20 characters), so that every front end can show them.
+Nicknames follow IRC's rule (RFC 2812, with up to 20 characters): ASCII letters, digits, '-' and the specials
+`[]\\`^{}|_`, not starting with a digit or '-'. So an IRC user keeps the nickname their client proposes, and
+none holds a space, a comma, a '#' or a ':' that would confuse a command line in either front end. Case is
+ignored in plain ASCII (IRC's CASEMAPPING=ascii): `[` and `{` are different nicknames.
 """
 
 from __future__ import annotations
@@ -12,7 +15,8 @@ from chatroom.core.errors import ChatError
 NICK_MAX = 20
 ROOM_MAX = 32
 
-_NICK = re.compile(rf"[A-Za-z_][A-Za-z0-9_-]{{0,{NICK_MAX - 1}}}")
+NICK_SPECIALS = r"\[\]\\`^{}|_"
+_NICK = re.compile(rf"[A-Za-z{NICK_SPECIALS}][A-Za-z0-9{NICK_SPECIALS}-]{{0,{NICK_MAX - 1}}}")
 _ROOM = re.compile(rf"#?([A-Za-z0-9][A-Za-z0-9_.-]{{0,{ROOM_MAX - 1}}})")
 
 
@@ -20,7 +24,8 @@ def validate_nick(nick: str) -> None:
     if _NICK.fullmatch(nick) is None:
         raise ChatError(
             "BAD_NICK",
-            f"invalid nickname {nick!r}: 1-{NICK_MAX} letters, digits, '_' or '-', starting with a letter or '_'",
+            f"invalid nickname {nick!r}: 1-{NICK_MAX} letters, digits, '-' or any of []\\`^{{}}|_,"
+            " not starting with a digit or '-'",
         )
 
 

@@ -19,10 +19,11 @@ if TYPE_CHECKING:
 
 
 class Room:
-    __slots__ = ("bans", "members", "name", "operators", "owner", "settings", "topic")
+    __slots__ = ("bans", "created", "members", "name", "operators", "owner", "settings", "topic")
 
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, created: float = 0.0) -> None:
         self.name = name
+        self.created = created  # when it was opened (or, for a registered room, loaded), in seconds since the epoch
         self.members: dict[Member, Role] = {}  # in the order they joined
         self.topic = Topic(name, "", "")
         self.settings = RoomSettings()
@@ -31,8 +32,8 @@ class Room:
         self.operators: dict[str, str] = {}  # nick_key -> account: those the owner named, opped on joining
 
     @classmethod
-    def restore(cls, record: RoomRecord) -> Room:
-        room = cls(record.name)
+    def restore(cls, record: RoomRecord, loaded: float) -> Room:
+        room = cls(record.name, loaded)
         room.owner = record.owner
         room.operators = {nick_key(account): account for account in record.operators}
         room.settings = record.settings

@@ -11,6 +11,7 @@ from chatroom.connection import Connection
 from chatroom.core.chat import Member
 from chatroom.core.errors import ChatError
 from chatroom.core.events import Event, Kicked
+from chatroom.limits import ConnectionLimits
 from chatroom.line import commands
 from chatroom.line.wire import CONTROL_CHARACTERS, PROTOCOL_VERSION, Encoder, line
 
@@ -29,6 +30,10 @@ class LineDialect:
 
     # chatroom.connection.Dialect
 
+    @staticmethod
+    def longest_line(limits: ConnectionLimits) -> int:
+        return limits.max_line
+
     def greet(self) -> None:
         greeting = "Welcome to chatroom. Choose a nickname: /nick NAME"
         self.write(line("HELLO", "chatroom", PROTOCOL_VERSION, text=greeting))
@@ -46,6 +51,9 @@ class LineDialect:
             self.current = self._fallback(event.room)  # plain text must not go on to a room we were put out of
             rendered += _current(self.current)
         return rendered
+
+    def departed(self, member: Member) -> None:
+        """Nothing is remembered of who was here."""
 
     @staticmethod
     def refusal(code: str, message: str) -> bytes:

@@ -1,0 +1,740 @@
+"""IRC's commands: each parses its parameters into calls on the core and answers with IRC's numerics.
+
+Every rule (who may kick, what a ban matches, which nicknames are free) is the core's; a handler only says
+which numeric a refusal is, about which channel or nickname. docs/irc.md lists the commands and differences.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from chatroom.core.chat import Member
+from chatroom.core.errors import ChatError
+from chatroom.core.moderation import Role, Setting, bad_limit
+from chatroom.core.names import NICK_MAX, ROOM_MAX, nick_key, room_key
+from chatroom.irc import numerics as n
+from chatroom.irc.render import HOST
+from chatroom.irc.wire import UNSAFE_TEXT, message
+
+if TYPE_CHECKING:
+    from chatroom.irc.dialect import IRCDialect
+
+Handler = Callable[["IRCDialect", list[str]], None]
+
+CAPABILITIES = ("echo-message", "message-tags", "multi-prefix", "sasl", "server-time")
+USER_MAX = 16  # characters kept of the user name given with USER
+REALNAME_MAX = 100
+
+TARGETS_MAX = 4  # targets of one PRIVMSG, NOTICE, KICK, NAMES or WHOIS (ISUPPORT TARGMAX)
+MODES_MAX = 6  # mode changes with a parameter in one MODE
+TOPIC_MAX = 390
+KICK_MAX = 390
+AWAY_MAX = 390
+
+
+@dataclass(frozen=True)
+class Command:
+    handler: Handler
+    params: int  # fewer parameters are refused with ERR_NEEDMOREPARAMS
+    before_registration: bool
+    summary: str  # what HELP says of it
+
+
+COMMANDS: dict[str, Command] = {}  # one table for dispatch and HELP, so that the two cannot drift apart
+
+
+def command(
+    *names: str, summary: str, params: int = 0, before_registration: bool = False
+) -> Callable[[Handler], Handler]:
+    def register(handler: Handler) -> Handler:
+        for name in names:
+            COMMANDS[name] = Command(handler, params, before_registration, summary)
+        return handler
+
+    return register
+
+
+def run(session: IRCDialect, name: str, params: list[str]) -> None:
+    entry = COMMANDS.get(name)
+    registered = session.connection.member is not None
+    if entry is None:
+        if registered:
+            session.reply(n.ERR_UNKNOWNCOMMAND, name, text="Unknown command")
+        else:
+            session.reply(n.ERR_NOTREGISTERED, text="You have not registered")
+        return
+    if not registered and not entry.before_registration:
+        session.reply(n.ERR_NOTREGISTERED, text="You have not registered")
+        return
+    if len(params) < entry.params:
+        session.reply(n.ERR_NEEDMOREPARAMS, name, text="Not enough parameters")
+        return
+    entry.handler(session, params)
+
+
+# Registration
+
+
+@command(
+    "CAP",
+    params=1,
+    before_registration=True,
+    summary="CAP LS|LIST|REQ|END: negotiate capabilities (docs/irc.md lists them)",
+)
+def _cap(session: IRCDialect, params: list[str]) -> None:
+    sub = params[0].upper()
+    offered = [cap for cap in CAPABILITIES if cap != "sasl" or session.registrar.auth is not None]
+    registering = session.connection.member is None
+    if sub == "LS":
+        session.negotiating = registering
+        modern = len(params) > 1 and params[1].isdigit() and int(params[1]) >= 302
+        listed = [f"{cap}=PLAIN" if cap == "sasl" and modern else cap for cap in offered]
+        session.write(session.line("CAP", session.me, "LS", text=" ".join(listed)))
+    elif sub == "LIST":
+        session.write(session.line("CAP", session.me, "LIST", text=" ".join(sorted(session.caps))))
+    elif sub == "REQ":
+        session.negotiating = registering
+        asked = params[1] if len(params) > 1 else ""
+        wanted = asked.split()
+        if all(cap.removeprefix("-") in offered for cap in wanted):
+            for cap in wanted:
+                if cap.startswith("-"):
+                    session.caps.discard(cap[1:])
+                else:
+                    session.caps.add(cap)
+            session.write(session.line("CAP", session.me, "ACK", text=asked))
+        else:
+            session.write(session.line("CAP", session.me, "NAK", text=asked))
+    elif sub == "END":
+        session.negotiating = False
+        session.try_registering()
+    else:
+        session.reply(n.ERR_INVALIDCAPCMD, params[0], text="Invalid CAP command")
+
+
+@command(
+    "PASS",
+    params=1,
+    before_registration=True,
+    summary="PASS PASSWORD: the server password, or without one the password of the nickname you register",
+)
+def _pass(session: IRCDialect, params: list[str]) -> None:
+    if session.connection.member is not None:
+        session.reply(n.ERR_ALREADYREGISTERED, text="You may not reregister")
+        return
+    session.given_password = params[0]
+
+
+@command(
+    "NICK",
+    before_registration=True,
+    summary="NICK NAME: choose or change your nickname; a registered one needs its password (SASL or PASS)",
+)
+def _nick(session: IRCDialect, params: list[str]) -> None:
+    if not params or not params[0]:
+        session.reply(n.ERR_NONICKNAMEGIVEN, text="No nickname given")
+        return
+    nick = params[0]
+    member = session.connection.member
+    if member is None:
+        with session.about(nick):
+            session.registrar.needs_password(nick)  # invalid or taken: say so now
+            session.nick = nick
+            session.try_registering()
+        return
+    if nick == member.nick:
+        return
+    session.connection.wait_for(_rename(session, member, nick))
+
+
+async def _rename(session: IRCDialect, member: Member, nick: str) -> None:
+    old = member.nick
+    with session.about(nick):
+        await session.registrar.rename(session.connection, member, nick)
+        session.whowas.record(old, session.user, session.realname, session.connection.clock.seconds())
+
+
+@command(
+    "USER",
+    params=4,
+    before_registration=True,
+    summary="USER NAME 0 * :REAL NAME: your user name and real name, shown by WHO and WHOIS",
+)
+def _user(session: IRCDialect, params: list[str]) -> None:
+    if session.connection.member is not None or session.user:
+        session.reply(n.ERR_ALREADYREGISTERED, text="You may not reregister")
+        return
+    if not params[0] or not params[3]:
+        session.reply(n.ERR_NEEDMOREPARAMS, "USER", text="Not enough parameters")
+        return
+    user = "".join(char for char in params[0] if char.isascii() and (char.isalnum() or char in "-_."))
+    session.user, session.realname = user[:USER_MAX] or "user", params[3][:REALNAME_MAX]
+    session.try_registering()
+
+
+@command(
+    "AUTHENTICATE",
+    params=1,
+    before_registration=True,
+    summary="AUTHENTICATE PLAIN: log in to an account with SASL before registering",
+)
+def _authenticate(session: IRCDialect, params: list[str]) -> None:
+    if "sasl" not in session.caps:
+        session.reply(n.ERR_SASLFAIL, text="SASL authentication failed: request the sasl capability first")
+    elif session.connection.member is not None or session.account is not None:
+        session.reply(n.ERR_SASLALREADY, text="You have already authenticated using SASL")
+    else:
+        session.sasl_step(params[0])
+
+
+@command("PING", before_registration=True, summary="PING TOKEN: the server answers PONG TOKEN")
+def _ping(session: IRCDialect, params: list[str]) -> None:
+    if not params:
+        session.reply(n.ERR_NOORIGIN, text="No origin specified")
+        return
+    session.write(session.line("PONG", session.server, text=params[0]))
+
+
+@command("PONG", before_registration=True, summary="PONG TOKEN: the answer to the server's PING")
+def _pong(session: IRCDialect, params: list[str]) -> None:
+    """Any line shows the client is there: the connection has already noted it."""
+
+
+@command("QUIT", before_registration=True, summary="QUIT [:REASON]: leave; the rooms you are in see the reason")
+def _quit(session: IRCDialect, params: list[str]) -> None:
+    reason = params[0] if params else ""
+    session.connection.quit(reason, "quit")
+
+
+@command("TAGMSG", params=1, summary="TAGMSG TARGET: accepted, not relayed (chatroom carries text only)")
+def _tagmsg(session: IRCDialect, params: list[str]) -> None:
+    """Client tags (typing notifications) are not relayed: the core carries text only."""
+
+
+# Rooms
+
+
+def _channels(param: str) -> list[str]:
+    return [name for name in param.split(",") if name]
+
+
+@command(
+    "JOIN",
+    params=1,
+    summary="JOIN #ROOM[,#ROOM] [KEY[,KEY]]: enter rooms, opening them if needed; JOIN 0 leaves them all",
+)
+def _join(session: IRCDialect, params: list[str]) -> None:
+    if params[0] == "0":
+        for room in list(session.member.rooms.values()):
+            session.chat.part(session.member, room.name)
+        return
+    keys = params[1].split(",") if len(params) > 1 else []
+    for index, name in enumerate(_channels(params[0])):
+        if not name.startswith("#"):
+            session.reply(n.ERR_NOSUCHCHANNEL, name, text="No such channel: channel names start with #")
+            continue
+        session.joining = room_key(name)
+        try:
+            with session.about(name):
+                session.chat.join(session.member, name, keys[index] if index < len(keys) else "")
+        finally:
+            session.joining = ""
+
+
+@command("PART", params=1, summary="PART #ROOM[,#ROOM] [:REASON]: leave rooms")
+def _part(session: IRCDialect, params: list[str]) -> None:
+    reason = params[1] if len(params) > 1 else ""
+    for name in _channels(params[0]):
+        with session.about(name):
+            session.chat.part(session.member, name, reason)
+
+
+@command("PRIVMSG", summary="PRIVMSG TARGET[,TARGET] :TEXT: say something in a room, or to a person")
+def _privmsg(session: IRCDialect, params: list[str]) -> None:
+    _send(session, params, notice=False)
+
+
+@command("NOTICE", summary="NOTICE TARGET[,TARGET] :TEXT: like PRIVMSG, but never answered automatically")
+def _notice(session: IRCDialect, params: list[str]) -> None:
+    _send(session, params, notice=True)
+
+
+def _send(session: IRCDialect, params: list[str], notice: bool) -> None:
+    if not params or not params[0]:
+        session.reply(n.ERR_NORECIPIENT, text="No recipient given")
+        return
+    if len(params) < 2 or not params[1]:
+        session.reply(n.ERR_NOTEXTTOSEND, text="No text to send")
+        return
+    targets, text = params[0].split(","), params[1]
+    action = text.startswith("\x01ACTION ") and text.endswith("\x01") and len(text) > 9
+    if action:
+        text = text[8:-1]
+    if UNSAFE_TEXT.search(text):
+        if not notice:
+            session.write(session.notice("control characters are not allowed; the message was not sent"))
+        return
+    for target in targets[:TARGETS_MAX]:
+        try:
+            if target.startswith("#"):
+                session.chat.say(session.member, target, text, action, notice)
+                continue
+            session.chat.private(session.member, target, text, action, notice)
+            recipient = session.chat.nicks.get(nick_key(target))
+            away = session.away_of(recipient) if recipient is not None else ""
+            if away and not notice:
+                session.reply(n.RPL_AWAY, recipient.nick if recipient else target, text=away)
+        except ChatError as error:
+            if not notice:  # a NOTICE is never answered, not even with an error (RFC 1459)
+                numerics = {"NOT_IN_ROOM": n.ERR_CANNOTSENDTOCHAN, "LOCKDOWN": n.ERR_CANNOTSENDTOCHAN}
+                if error.code == "NOT_IN_ROOM" and room_key(target) not in session.chat.rooms:
+                    numerics = {"NOT_IN_ROOM": n.ERR_NOSUCHCHANNEL}
+                if error.code == "BAD_ROOM":
+                    numerics = {"BAD_ROOM": n.ERR_NOSUCHCHANNEL}
+                session.fail(error, target, numeric=numerics.get(error.code))
+
+
+@command("TOPIC", params=1, summary="TOPIC #ROOM [:TEXT]: show or set a room's topic")
+def _topic(session: IRCDialect, params: list[str]) -> None:
+    name = params[0]
+    with session.about(name):
+        if len(params) > 1:
+            session.chat.set_topic(session.member, name, params[1][:TOPIC_MAX])
+        else:
+            session.write(session.topic_reply(session.chat.topic(session.member, name)))
+
+
+@command("NAMES", summary="NAMES #ROOM[,#ROOM]: who is in a room, operators with @ and voiced members with +")
+def _names(session: IRCDialect, params: list[str]) -> None:
+    if not params:
+        session.reply(n.RPL_ENDOFNAMES, "*", text="End of /NAMES list")
+        return
+    for name in _channels(params[0])[:TARGETS_MAX]:
+        room = session.chat.rooms.get(room_key(name)) if name.startswith("#") else None
+        if room is not None:
+            session.write(session.names(room.names(), end=False))
+    session.reply(n.RPL_ENDOFNAMES, params[0], text="End of /NAMES list")
+
+
+@command("LIST", summary="LIST [#ROOM[,#ROOM]]: the rooms, how many are in each, and their topics")
+def _list(session: IRCDialect, params: list[str]) -> None:
+    wanted = {room_key(name) for name in _channels(params[0])} if params else None
+    session.reply(n.RPL_LISTSTART, "Channel", text="Users  Name")
+    for key, room in sorted(session.chat.rooms.items()):
+        if wanted is None or key in wanted:
+            session.reply(n.RPL_LIST, room.name, str(len(room.members)), text=room.topic.text)
+    session.reply(n.RPL_LISTEND, text="End of /LIST")
+
+
+@command(
+    "INVITE",
+    params=2,
+    summary="INVITE NICK #ROOM: invite someone; an operator's invitation lets them past +i and +k once",
+)
+def _invite(session: IRCDialect, params: list[str]) -> None:
+    nick, name = params[0], params[1]
+    subjects = {"NO_SUCH_NICK": (nick,), "ALREADY_THERE": (nick, name)}
+    with session.about(name, subjects=subjects):
+        session.chat.invite(session.member, name, nick)
+
+
+@command("KICK", params=2, summary="KICK #ROOM NICK[,NICK] [:REASON]: put people out of a room (operators)")
+def _kick(session: IRCDialect, params: list[str]) -> None:
+    """KICK #a nick1,nick2 puts both out of #a; KICK #a,#b nick1,nick2 pairs them (RFC 2812)."""
+    rooms, nicks = _channels(params[0]), params[1].split(",")[:TARGETS_MAX]
+    reason = params[2][:KICK_MAX] if len(params) > 2 else ""
+    if len(rooms) != 1 and len(rooms) != len(nicks):
+        session.reply(n.ERR_NEEDMOREPARAMS, "KICK", text="Give one channel, or one channel per nickname")
+        return
+    for name, nick in zip(rooms * len(nicks) if len(rooms) == 1 else rooms, nicks, strict=True):
+        subjects = {"NO_SUCH_NICK": (nick,), "NOT_THERE": (nick, name)}
+        with session.about(name, subjects=subjects):
+            session.chat.kick(session.member, name, nick, reason)
+
+
+# MODE
+
+CHANNEL_FLAGS = {"i": Setting.INVITE_ONLY, "m": Setting.MODERATED, "t": Setting.TOPIC_LOCK}
+
+
+@command(
+    "MODE",
+    params=1,
+    summary="MODE #ROOM [+-MODES [ARGS]]: show or change a room's modes: o v b i k m t l (docs/irc.md)",
+)
+def _mode(session: IRCDialect, params: list[str]) -> None:
+    target = params[0]
+    if not target.startswith("#"):
+        _user_mode(session, target, params[1:])
+        return
+    room = session.chat.rooms.get(room_key(target))
+    if room is None:
+        session.reply(n.ERR_NOSUCHCHANNEL, target, text="No such channel")
+        return
+    if len(params) == 1:
+        settings = room.settings
+        modes = "+n" + "".join(
+            mode
+            for mode, on in (("i", settings.invite_only), ("m", settings.moderated), ("t", settings.topic_lock))
+            if on
+        )
+        arguments = []
+        if settings.key:
+            modes += "k"
+            arguments.append(settings.key if session.member in room.members else "*")
+        if settings.limit:
+            modes += "l"
+            arguments.append(str(settings.limit))
+        session.reply(n.RPL_CHANNELMODEIS, room.name, modes, *arguments)
+        session.reply(n.RPL_CREATIONTIME, room.name, str(int(room.created)))
+        return
+    _change_modes(session, room.name, params[1], params[2:])
+
+
+def _change_modes(session: IRCDialect, room: str, modes: str, arguments: list[str]) -> None:
+    sign = "+"
+    listed = False
+    chat, member = session.chat, session.member
+    with_parameter = 0
+    for mode in modes:
+        if mode in "+-":
+            sign = mode
+            continue
+        adding = sign == "+"
+        takes = mode in "ovbk" or (mode == "l" and adding)
+        argument = arguments.pop(0) if takes and arguments else None
+        if takes and argument is not None:
+            with_parameter += 1
+            if with_parameter > MODES_MAX:
+                break
+        with session.about(room, subjects={"NO_SUCH_NICK": (argument or "",), "NOT_THERE": (argument or "", room)}):
+            if mode in "ov":
+                if argument is None:
+                    continue
+                role = Role.OPERATOR if mode == "o" else Role.VOICE
+                chat.set_role(member, room, argument, role, adding)
+            elif mode == "b":
+                if argument is None:
+                    if not listed:
+                        listed = True
+                        session.connection.deliver(chat.bans(member, room))
+                    continue
+                _ban(session, room, argument, adding)
+            elif mode in CHANNEL_FLAGS:
+                chat.configure(member, room, CHANNEL_FLAGS[mode], adding)
+            elif mode == "k":
+                if adding and argument is None:
+                    session.reply(n.ERR_NEEDMOREPARAMS, "MODE", text="Not enough parameters")
+                    continue
+                if adding and not argument.strip():
+                    session.reply(n.ERR_INVALIDKEY, room, text="a key cannot be empty")
+                    continue
+                try:
+                    chat.configure(member, room, Setting.KEY, argument if adding and argument else "")
+                except ChatError as error:
+                    if error.code != "BAD_KEY":
+                        raise
+                    session.reply(n.ERR_INVALIDKEY, room, text=error.message)
+            elif mode == "l":
+                if adding:
+                    if argument is None:
+                        session.reply(n.ERR_NEEDMOREPARAMS, "MODE", text="Not enough parameters")
+                        continue
+                    if not argument.isdigit() or int(argument) == 0:
+                        session.reply(n.ERR_INVALIDMODEPARAM, room, "l", argument or "*", text=bad_limit().message)
+                        continue
+                chat.configure(member, room, Setting.LIMIT, int(argument) if adding and argument else 0)
+            elif mode == "n":
+                continue  # always on: only those in a room speak in it
+            else:
+                session.reply(n.ERR_UNKNOWNMODE, mode, text="is an unknown mode char to me")
+
+
+def _ban(session: IRCDialect, room: str, mask: str, adding: bool) -> None:
+    chat, member = session.chat, session.member
+    try:
+        if adding:
+            chat.ban(member, room, mask if "!" in mask or "@" in mask else f"{mask}!*@*")
+        else:
+            chat.unban(member, room, mask)
+    except ChatError as error:
+        if error.code not in ("ALREADY_BANNED", "NO_SUCH_BAN"):  # as on IRC: nothing changes, nothing said
+            raise
+
+
+def _user_mode(session: IRCDialect, nick: str, params: list[str]) -> None:
+    if nick_key(nick) != nick_key(session.me):
+        if nick_key(nick) in session.chat.nicks:
+            session.reply(n.ERR_USERSDONTMATCH, text="Can't change mode for other users")
+        else:
+            session.reply(n.ERR_NOSUCHNICK, nick, text="No such nick")
+        return
+    if not params:
+        session.reply(n.RPL_UMODEIS, "+i" if session.hidden else "+")
+        return
+    if any(mode not in "+-iw" for mode in params[0]):
+        session.reply(n.ERR_UMODEUNKNOWNFLAG, text="Unknown MODE flag")
+        return
+    sign, hidden = "+", session.hidden
+    for mode in params[0]:
+        if mode in "+-":
+            sign = mode
+        elif mode == "i":
+            hidden = sign == "+"
+    if hidden != session.hidden:
+        session.hidden = hidden
+        session.write(message(session.source(), "MODE", session.me, text=("+i" if hidden else "-i")))
+
+
+# People
+
+
+@command("WHO", summary="WHO #ROOM|MASK: who is in a room, or whose nickname, user name or real name matches")
+def _who(session: IRCDialect, params: list[str]) -> None:
+    mask = params[0] if params else "*"
+    chat = session.chat
+    if mask.startswith("#"):
+        room = chat.rooms.get(room_key(mask))
+        found = [(room.name, member, role) for member, role in room.members.items()] if room else []
+    elif (exact := chat.nicks.get(nick_key(mask))) is not None:
+        found = [_in_first_room(exact)]  # a nickname is found even if invisible
+    else:
+        me = session.member
+        found = [
+            _in_first_room(member)
+            for member in chat.nicks.values()
+            if (mask in ("*", "0") or _matches(session, mask, member))
+            and (not session.invisible(member) or member is me or member.rooms.keys() & me.rooms.keys())
+        ]
+    for room_name, member, role in found:
+        user, realname = session.ident(member)
+        flags = ("G" if session.away_of(member) else "H") + (
+            "*" if chat.accounts.is_admin(member.account or "") else ""
+        )
+        if role is not None:
+            flags += role.prefix if "multi-prefix" in session.caps else role.prefix[:1]
+        session.reply(n.RPL_WHOREPLY, room_name, user, HOST, session.server, member.nick, flags, text=f"0 {realname}")
+    session.reply(n.RPL_ENDOFWHO, mask, text="End of WHO list")
+
+
+def _in_first_room(member: Member) -> tuple[str, Member, Role | None]:
+    """Where WHO shows a member found by name: the first room they joined, with their role there."""
+    for room in member.rooms.values():
+        return room.name, member, room.members[member]
+    return "*", member, None
+
+
+def _matches(session: IRCDialect, mask: str, member: Member) -> bool:
+    user, realname = session.ident(member)
+    pattern = mask.lower()
+    return any(
+        fnmatch.fnmatchcase(field.lower(), pattern)
+        for field in (member.nick, user, HOST, realname, f"{member.nick}!{user}@{HOST}")
+    )
+
+
+@command("WHOIS", params=1, summary="WHOIS NICK: about someone: user name, real name, rooms, account, away")
+def _whois(session: IRCDialect, params: list[str]) -> None:
+    nicks = params[-1]
+    for nick in nicks.split(",")[:TARGETS_MAX]:
+        member = session.chat.nicks.get(nick_key(nick))
+        if member is None:
+            session.reply(n.ERR_NOSUCHNICK, nick, text="No such nick")
+            session.reply(n.RPL_ENDOFWHOIS, nick, text="End of /WHOIS list")
+            continue
+        user, realname = session.ident(member)
+        session.reply(n.RPL_WHOISUSER, member.nick, user, HOST, "*", text=realname)
+        rooms = [room.members[member].prefix[:1] + room.name for room in member.rooms.values()]
+        if rooms:
+            session.reply(n.RPL_WHOISCHANNELS, member.nick, text=" ".join(rooms))
+        session.reply(n.RPL_WHOISSERVER, member.nick, session.server, text="chatroom")
+        if away := session.away_of(member):
+            session.reply(n.RPL_AWAY, member.nick, text=away)
+        if member.account is not None:
+            if session.chat.accounts.is_admin(member.account):
+                session.reply(n.RPL_WHOISOPERATOR, member.nick, text="is a server administrator")
+            session.reply(n.RPL_WHOISACCOUNT, member.nick, member.account, text="is logged in as")
+        session.reply(n.RPL_ENDOFWHOIS, member.nick, text="End of /WHOIS list")
+
+
+@command("WHOWAS", params=1, summary="WHOWAS NICK [COUNT]: who recently had a nickname (kept an hour at most)")
+def _whowas(session: IRCDialect, params: list[str]) -> None:
+    nick = params[0]
+    count = int(params[1]) if len(params) > 1 and params[1].lstrip("-").isdigit() else 0
+    found = session.whowas.find(nick, session.connection.clock.seconds(), count)
+    if not found:
+        session.reply(n.ERR_WASNOSUCHNICK, nick, text="There was no such nickname")
+    for entry in found:
+        session.reply(n.RPL_WHOWASUSER, entry.nick, entry.user, HOST, "*", text=entry.realname)
+        session.reply(n.RPL_WHOISSERVER, entry.nick, session.server, text="chatroom")
+    session.reply(n.RPL_ENDOFWHOWAS, nick, text="End of WHOWAS")
+
+
+@command("AWAY", summary="AWAY [:MESSAGE]: mark yourself away, or back without a message")
+def _away_command(session: IRCDialect, params: list[str]) -> None:
+    session.away = params[0][:AWAY_MAX] if params and params[0] else ""
+    if session.away:
+        session.reply(n.RPL_NOWAWAY, text="You have been marked as being away")
+    else:
+        session.reply(n.RPL_UNAWAY, text="You are no longer marked as being away")
+
+
+@command("ISON", params=1, summary="ISON NICK...: which of these nicknames are here")
+def _ison(session: IRCDialect, params: list[str]) -> None:
+    present = [
+        session.chat.nicks[nick_key(nick)].nick
+        for word in params
+        for nick in word.split()
+        if nick_key(nick) in session.chat.nicks
+    ]
+    session.reply(n.RPL_ISON, text=" ".join(present))
+
+
+@command("USERHOST", params=1, summary="USERHOST NICK...: the user@host of up to five people")
+def _userhost(session: IRCDialect, params: list[str]) -> None:
+    replies = []
+    for nick in params[:5]:
+        member = session.chat.nicks.get(nick_key(nick))
+        if member is not None:
+            admin = "*" if session.chat.accounts.is_admin(member.account or "") else ""
+            replies.append(
+                f"{member.nick}{admin}={'-' if session.away_of(member) else '+'}{session.ident(member)[0]}@{HOST}"
+            )
+    session.reply(n.RPL_USERHOST, text=" ".join(replies))
+
+
+@command("KILL", params=2, summary="KILL NICK :REASON: disconnect someone (server administrators)")
+def _kill(session: IRCDialect, params: list[str]) -> None:
+    with session.about(params[0], numerics={"SELF": n.ERR_NOPRIVILEGES}):
+        session.chat.kill(session.member, params[0], params[1])
+
+
+@command("OPER", params=2, summary="OPER ACCOUNT PASSWORD: log in to a server administrator's account")
+def _oper(session: IRCDialect, params: list[str]) -> None:
+    """Log in to an administrator's account (python -m chatroom.accounts grant NAME admin): there are no O-lines."""
+    session.connection.wait_for(session.oper(params[0], params[1]))
+
+
+# About the server
+
+
+@command("MOTD", summary="MOTD: the message of the day")
+def _motd(session: IRCDialect, params: list[str]) -> None:
+    motd(session)
+
+
+@command("LUSERS", summary="LUSERS: how many people and rooms there are")
+def _lusers(session: IRCDialect, params: list[str]) -> None:
+    lusers(session)
+
+
+@command("VERSION", summary="VERSION: the server's software and its ISUPPORT")
+def _version(session: IRCDialect, params: list[str]) -> None:
+    session.reply(n.RPL_VERSION, "chatroom", session.server, text="chatroom's IRC front end")
+    isupport(session)
+
+
+@command("TIME", summary="TIME: the server's time")
+def _time(session: IRCDialect, params: list[str]) -> None:
+    now = session.connection.clock.seconds()
+    session.reply(n.RPL_TIME, session.server, text=time.strftime("%A %B %d %Y -- %H:%M:%S UTC", time.gmtime(now)))
+
+
+@command("INFO", summary="INFO: about this server")
+def _info(session: IRCDialect, params: list[str]) -> None:
+    for line in (
+        "chatroom: self-hosted group chat, built on Twisted.",
+        "IRC clients and chatroom's own client share the same rooms.",
+        "Nothing anyone says is logged or kept.",
+    ):
+        session.reply(n.RPL_INFO, text=line)
+    session.reply(n.RPL_ENDOFINFO, text="End of INFO list")
+
+
+@command("ADMIN", summary="ADMIN: who runs this server")
+def _admin(session: IRCDialect, params: list[str]) -> None:
+    session.reply(n.RPL_ADMINME, session.server, text="Administrative info")
+    session.reply(n.RPL_ADMINLOC1, text="This chatroom server's administrators are its accounts granted admin")
+    session.reply(n.RPL_ADMINLOC2, text="Ask them in any room")
+    session.reply(n.RPL_ADMINEMAIL, text="-")
+
+
+@command("LINKS", summary="LINKS: the servers of this network (one)")
+def _links(session: IRCDialect, params: list[str]) -> None:
+    session.reply(n.RPL_LINKS, session.server, session.server, text="0 chatroom")
+    session.reply(n.RPL_ENDOFLINKS, "*", text="End of /LINKS list")
+
+
+@command("HELP", "HELPOP", summary="HELP [COMMAND]: these explanations")
+def _help(session: IRCDialect, params: list[str]) -> None:
+    if params:
+        subject = params[0].upper()
+        entry = COMMANDS.get(subject)
+        if entry is None:
+            session.reply(n.ERR_HELPNOTFOUND, params[0], text="No help available on this topic")
+            return
+        lines = [entry.summary]
+    else:
+        subject = "*"
+        lines = [
+            "chatroom's rooms, for IRC clients: #5 here is room 5 of chatroom's own client. Commands:",
+            " ".join(sorted(COMMANDS)),
+            "HELP COMMAND says more of one; docs/irc.md says the rest.",
+        ]
+    session.reply(n.RPL_HELPSTART, subject, text=lines[0])
+    for line in lines[1:]:
+        session.reply(n.RPL_HELPTXT, subject, text=line)
+    session.reply(n.RPL_ENDOFHELP, subject, text="End of /HELP")
+
+
+def isupport(session: IRCDialect) -> None:
+    tokens = [
+        "AWAYLEN=" + str(AWAY_MAX),
+        "CASEMAPPING=ascii",
+        f"CHANLIMIT=#:{session.chat.limits.rooms_per_member}",
+        "CHANMODES=b,k,l,imnt",
+        f"CHANNELLEN={ROOM_MAX + 1}",
+        "CHANTYPES=#",
+        "KICKLEN=" + str(KICK_MAX),
+        "MAXLIST=b:100",
+        f"MODES={MODES_MAX}",
+        "NETWORK=chatroom",
+        f"NICKLEN={NICK_MAX}",
+        "PREFIX=(ov)@+",
+        f"TARGMAX=JOIN:,KICK:{TARGETS_MAX},NAMES:{TARGETS_MAX},NOTICE:{TARGETS_MAX},PART:,"
+        f"PRIVMSG:{TARGETS_MAX},WHOIS:{TARGETS_MAX}",
+        "TOPICLEN=" + str(TOPIC_MAX),
+        "USERLEN=" + str(USER_MAX),
+        "UTF8ONLY",
+    ]
+    for start in range(0, len(tokens), 12):
+        session.reply(n.RPL_ISUPPORT, *tokens[start : start + 12], text="are supported by this server")
+
+
+def lusers(session: IRCDialect) -> None:
+    chat = session.chat
+    people = len(chat.nicks)
+    admins = sum(1 for member in chat.nicks.values() if chat.accounts.is_admin(member.account or ""))
+    hidden = sum(1 for member in chat.nicks.values() if session.invisible(member))
+    session.reply(n.RPL_LUSERCLIENT, text=f"There are {people - hidden} users and {hidden} invisible on 1 servers")
+    session.reply(n.RPL_LUSEROP, str(admins), text="operator(s) online")
+    session.reply(n.RPL_LUSERCHANNELS, str(len(chat.rooms)), text="channels formed")
+    session.reply(n.RPL_LUSERME, text=f"I have {people} clients and 0 servers")
+    peak = chat.peak
+    session.reply(n.RPL_LOCALUSERS, str(people), str(peak), text=f"Current local users {people}, max {peak}")
+    session.reply(n.RPL_GLOBALUSERS, str(people), str(peak), text=f"Current global users {people}, max {peak}")
+
+
+def motd(session: IRCDialect) -> None:
+    lines = session.connection.factory.motd
+    if not lines:
+        session.reply(n.ERR_NOMOTD, text="MOTD File is missing")
+        return
+    session.reply(n.RPL_MOTDSTART, text=f"- {session.server} Message of the day -")
+    for line in lines:
+        session.reply(n.RPL_MOTD, text=f"- {line}")
+    session.reply(n.RPL_ENDOFMOTD, text="End of /MOTD command")

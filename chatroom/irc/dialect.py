@@ -1,0 +1,344 @@
+"""IRC as a dialect of chatroom.connection: registration, capabilities and SASL, then chatroom.irc.commands.
+
+What an IRC client has beyond the core lives here: the user name and real name it gave, the capabilities it
+asked for, its away message, and the steps of registering (PASS, NICK, USER, CAP, AUTHENTICATE). Becoming a
+member goes through chatroom.registration, as for the line protocol, so logins are checked and slowed the same
+way. Flood control, timeouts and the send queue are the connection's.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import contextlib
+from collections.abc import Iterator
+from typing import ClassVar, cast
+
+from chatroom.connection import Connection
+from chatroom.core.chat import Member
+from chatroom.core.errors import ChatError
+from chatroom.core.events import (
+    BanList,
+    Event,
+    Invited,
+    Message,
+    Names,
+    PrivateMessage,
+    RoomInfo,
+    RoomList,
+    Topic,
+)
+from chatroom.core.names import nick_key, room_key
+from chatroom.irc import commands
+from chatroom.irc import numerics as n
+from chatroom.irc.render import HOST, Renderer, timestamp
+from chatroom.irc.whowas import Whowas
+from chatroom.irc.wire import BODY_MAX, TAGS_MAX, message, parse
+from chatroom.limits import ConnectionLimits
+
+SASL_CHUNK = 400  # bytes of base64 in one AUTHENTICATE line (IRCv3 SASL)
+SASL_MAX = 4096  # bytes of base64 a whole SASL exchange may take
+
+
+class IRCDialect:
+    name = "irc"
+    server: ClassVar[str] = "chatroom"  # the server's name, in every message it sends
+    password: ClassVar[str | None] = None  # the server password PASS must give (--irc-password)
+    whowas: ClassVar[Whowas] = Whowas()  # of the server: `serving` gives each its own
+    # One for the process, as a broadcast is written to its members in a row: each event is rendered once.
+    renderer = Renderer()
+
+    @classmethod
+    def serving(cls, server: str, password: str | None) -> type[IRCDialect]:
+        """The dialect of a server with this name and password."""
+        settings = {"server": server, "password": password, "whowas": Whowas()}
+        return cast(type[IRCDialect], type(cls.__name__, (cls,), settings))
+
+    def __init__(self, connection: Connection) -> None:
+        self.connection = connection
+        self.chat = connection.factory.chat
+        self.registrar = connection.factory.registrar
+        self.nick: str | None = None  # asked for with NICK, until registered
+        self.user = ""
+        self.realname = ""
+        self.given_password: str | None = None  # from PASS
+        self.negotiating = False  # CAP LS or REQ before registering: registration waits for CAP END
+        self.caps: set[str] = set()
+        self.account: str | None = None  # logged in to with SASL before registering
+        self.sasl: str | None = None  # the base64 received so far, while an AUTHENTICATE exchange runs
+        self.entering = False  # registration is being checked (a login)
+        self.away = ""
+        self.hidden = False  # user mode +i: WHO with a mask does not find them, unless they share a room
+        self.joining = ""  # the room key a JOIN is entering: its topic is a reply (332), not a change
+
+    # chatroom.connection.Dialect
+
+    @staticmethod
+    def longest_line(limits: ConnectionLimits) -> int:
+        return TAGS_MAX + BODY_MAX
+
+    def greet(self) -> None:
+        """IRC clients speak first."""
+
+    def line_received(self, text: str) -> None:
+        tags_end = text.find(" ") + 1 if text.startswith("@") else 0
+        if len(text[tags_end:].encode()) > BODY_MAX:
+            self.reply(n.ERR_INPUTTOOLONG, text="Input line was too long")
+            return
+        parsed = parse(text)
+        if parsed.command:
+            commands.run(self, parsed.command, parsed.params)
+
+    def render(self, event: Event) -> bytes:
+        me = self.me
+        match event:
+            case Message(_, nick) | PrivateMessage(nick) if nick == me and "echo-message" not in self.caps:
+                if not (type(event) is PrivateMessage and event.recipient == me):
+                    return b""  # the core's copy to the sender: an IRC client shows its own message itself
+            case Names():
+                return self.names(event)
+            case Topic(room, setter, text) if room_key(room) == self.joining:
+                return self.topic_reply(event) if text or setter else b""
+            case Invited(room, _, nick) if nick != me:
+                return self.numeric(n.RPL_INVITING, nick, room)
+            case BanList(room, bans):
+                lines = [self.numeric(n.RPL_BANLIST, room, mask, setter, "0") for mask, setter, _, _ in bans]
+                return b"".join(lines) + self.numeric(n.RPL_ENDOFBANLIST, room, text="End of channel ban list")
+            case RoomInfo() | RoomList():
+                return b""  # MODE and LIST ask the core themselves
+        stamp = self._stamp if "server-time" in self.caps else None
+        return self.renderer(event, self.server, self.identify, stamp)
+
+    def departed(self, member: Member) -> None:
+        self.whowas.record(member.nick, self.user, self.realname, self.connection.clock.seconds())
+
+    def refusal(self, code: str, message: str) -> bytes:
+        if code == "BAD_UTF8":
+            return self.line("FAIL", "*", "INVALID_UTF8", text=message)
+        if code in n.FOR_CODE:
+            return self.numeric(n.FOR_CODE[code], text=message)
+        return self.notice(message)
+
+    @staticmethod
+    def ping(token: str) -> bytes:
+        return f"PING :{token}\r\n".encode()
+
+    @staticmethod
+    def goodbye(reason: str) -> bytes:
+        return f"ERROR :Closing link: {reason}\r\n".encode()
+
+    # What commands use
+
+    @property
+    def me(self) -> str:
+        """This client's nickname as numerics address it: "*" before it has one."""
+        member = self.connection.member
+        return member.nick if member is not None else (self.nick or "*")
+
+    @property
+    def member(self) -> Member:
+        member = self.connection.member
+        assert member is not None, "commands after registration only"
+        return member
+
+    def write(self, data: bytes) -> None:
+        self.connection.write(data)
+
+    def line(self, command: str, *params: str, text: str | None = None) -> bytes:
+        return message(self.server, command, *params, text=text)
+
+    def numeric(self, numeric: str, *params: str, text: str | None = None) -> bytes:
+        return message(self.server, numeric, self.me, *params, text=text)
+
+    def reply(self, numeric: str, *params: str, text: str | None = None) -> None:
+        self.write(self.numeric(numeric, *params, text=text))
+
+    def notice(self, text: str) -> bytes:
+        return self.line("NOTICE", self.me, text=text)
+
+    def source(self) -> str:
+        return f"{self.me}!{self.user}@{HOST}"
+
+    def identify(self, nick: str) -> str:
+        """The `user@host` of a present member: the user name its IRC client gave, or its nickname."""
+        member = self.chat.nicks.get(nick_key(nick))
+        if member is None:
+            return f"{nick}@{HOST}"
+        return f"{self.ident(member)[0]}@{HOST}"
+
+    def ident(self, member: Member) -> tuple[str, str]:
+        """A member's user name and real name as IRC shows them: an IRC client's own, or from its nickname."""
+        dialect = getattr(member.session, "dialect", None)
+        if isinstance(dialect, IRCDialect):
+            return dialect.user, dialect.realname
+        return member.nick, "chatroom user"
+
+    def invisible(self, member: Member) -> bool:
+        """IRC's +i; members of our own protocol never asked to be listed, so they are invisible too."""
+        dialect = getattr(member.session, "dialect", None)
+        return dialect.hidden if isinstance(dialect, IRCDialect) else True
+
+    def away_of(self, member: Member) -> str:
+        dialect = getattr(member.session, "dialect", None)
+        return dialect.away if isinstance(dialect, IRCDialect) else ""
+
+    @contextlib.contextmanager
+    def about(
+        self, *subject: str, numerics: dict[str, str] | None = None, subjects: dict[str, tuple[str, ...]] | None = None
+    ) -> Iterator[None]:
+        """Answer a refusal of the core inside this block with its numeric, about `subject` (a channel, a nick)."""
+        try:
+            yield
+        except ChatError as error:
+            self.fail(error, *(subjects or {}).get(error.code, subject), numeric=(numerics or {}).get(error.code))
+
+    def fail(self, error: ChatError, *subject: str, numeric: str | None = None) -> None:
+        code = error.code
+        if code == "NOT_IN_ROOM" and subject and room_key(subject[0]) not in self.chat.rooms:
+            code = "NO_SUCH_ROOM"  # IRC tells a channel that does not exist from one you are not in
+            numeric = None
+        numeric = numeric or n.FOR_CODE.get(code)
+        if numeric is None:
+            self.write(self.notice(error.message))
+        elif numeric in (n.ERR_NOTEXTTOSEND, n.ERR_PASSWDMISMATCH, n.ERR_INPUTTOOLONG):
+            self.reply(numeric, text=error.message)
+        else:
+            self.reply(numeric, *subject, text=error.message)
+
+    def names(self, names: Names, end: bool = True) -> bytes:
+        """353 lines of at most 512 bytes, then 366 unless `end` is False."""
+        room = names.room
+        nicks = names.nicks if "multi-prefix" in self.caps else tuple(_highest(nick) for nick in names.nicks)
+        lines = []
+        head = len(self.numeric(n.RPL_NAMREPLY, "=", room, text=""))
+        batch: list[str] = []
+        for nick in nicks:
+            if batch and head + len(" ".join([*batch, nick])) > BODY_MAX:
+                lines.append(self.numeric(n.RPL_NAMREPLY, "=", room, text=" ".join(batch)))
+                batch = []
+            batch.append(nick)
+        if batch:
+            lines.append(self.numeric(n.RPL_NAMREPLY, "=", room, text=" ".join(batch)))
+        if end:
+            lines.append(self.numeric(n.RPL_ENDOFNAMES, room, text="End of /NAMES list"))
+        return b"".join(lines)
+
+    def topic_reply(self, topic: Topic) -> bytes:
+        if not topic.text:
+            return self.numeric(n.RPL_NOTOPIC, topic.room, text="No topic is set")
+        return self.numeric(n.RPL_TOPIC, topic.room, text=topic.text) + self.numeric(
+            n.RPL_TOPICWHOTIME, topic.room, topic.setter or self.server, "0"
+        )
+
+    def _stamp(self) -> str:
+        return timestamp(self.connection.clock.seconds())
+
+    # Registration
+
+    def try_registering(self) -> None:
+        """Once NICK and USER are in (and CAP negotiation, if any, has ended), become a member."""
+        if self.connection.member is not None or self.entering or self.negotiating:
+            return
+        if self.nick is None or not self.user:
+            return
+        if self.password is not None and self.given_password != self.password:
+            self.reply(n.ERR_PASSWDMISMATCH, text="Password incorrect")
+            self.connection.quit("", "wrong server password")
+            return
+        self.entering = True
+        password = self.given_password if self.password is None else None
+        self.connection.wait_for(self._enter(self.nick, password))
+
+    async def _enter(self, nick: str, password: str | None) -> None:
+        try:
+            await self.registrar.enter(self.connection, nick, password, proven=self.account)
+        except ChatError as error:
+            if self.connection.closing:
+                return
+            self.nick = None  # a new NICK tries again
+            self.fail(error, nick)
+            return
+        finally:
+            self.entering = False
+        self.welcome()
+
+    def welcome(self) -> None:
+        me = self.me
+        self.reply(n.RPL_WELCOME, text=f"Welcome to the chatroom IRC network, {self.source()}")
+        self.reply(n.RPL_YOURHOST, text=f"Your host is {self.server}, running chatroom")
+        self.reply(n.RPL_CREATED, text="This server speaks IRC beside chatroom's own protocol")
+        self.reply(n.RPL_MYINFO, self.server, "chatroom", "iw", "biklmnotv", "bklov")
+        commands.isupport(self)
+        commands.lusers(self)
+        commands.motd(self)
+        self.write(message(self.source(), "MODE", me, text="+i"))
+
+    def sasl_step(self, data: str) -> None:
+        """One AUTHENTICATE line: the mechanism first, then the base64 of PLAIN's credentials."""
+        if self.sasl is None:
+            if data.upper() != "PLAIN":
+                self.reply(n.RPL_SASLMECHS, "PLAIN", text="are the available SASL mechanisms")
+                self.reply(n.ERR_SASLFAIL, text="SASL authentication failed: unknown mechanism")
+                return
+            self.sasl = ""
+            self.write(b"AUTHENTICATE +\r\n")
+            return
+        if data == "*":
+            self.sasl = None
+            self.reply(n.ERR_SASLABORTED, text="SASL authentication aborted")
+            return
+        if len(data) > SASL_CHUNK or len(self.sasl) + len(data) > SASL_MAX:
+            self.sasl = None
+            self.reply(n.ERR_SASLTOOLONG, text="SASL message too long")
+            return
+        if data != "+":
+            self.sasl += data
+        if len(data) == SASL_CHUNK:
+            return  # more follows
+        encoded, self.sasl = self.sasl, None
+        try:
+            authzid, authcid, password = base64.b64decode(encoded, validate=True).decode().split("\0")
+        except (binascii.Error, UnicodeDecodeError, ValueError):
+            self.reply(n.ERR_SASLFAIL, text="SASL authentication failed: malformed PLAIN credentials")
+            return
+        if authzid and nick_key(authzid) != nick_key(authcid):
+            self.reply(n.ERR_SASLFAIL, text="SASL authentication failed: cannot act for another account")
+            return
+        self.connection.wait_for(self._log_in(authcid, password))
+
+    async def _log_in(self, name: str, password: str) -> None:
+        try:
+            account = await self._check(name, password)
+        except ChatError as error:
+            self.reply(n.ERR_SASLFAIL, text=f"SASL authentication failed: {error.message}")
+            return
+        self.account = account
+        self.reply(n.RPL_LOGGEDIN, self.source(), account, text=f"You are now logged in as {account}")
+        self.reply(n.RPL_SASLSUCCESS, text="SASL authentication successful")
+
+    async def oper(self, name: str, password: str) -> None:
+        """OPER: log in to a server administrator's account; the nickname stays as it is."""
+        member = self.member
+        try:
+            account = await self._check(name, password)
+        except ChatError as error:
+            self.reply(n.ERR_PASSWDMISMATCH, text=error.message)
+            return
+        if not self.chat.accounts.is_admin(account):
+            self.reply(n.ERR_NOOPERHOST, text=f"{account} is not a server administrator")
+            return
+        with self.about(member.nick):
+            self.chat.rename(member, member.nick, account)
+            self.reply(n.RPL_YOUREOPER, text="You are now a server administrator")
+
+    async def _check(self, name: str, password: str) -> str:
+        """The account `name` as registered, if `password` is its own: the slow-downs of every login apply."""
+        if self.registrar.auth is None:
+            raise ChatError("BAD_LOGIN", "this server has no accounts")
+        return await self.registrar.auth.login(name, password, self.connection.address)
+
+
+def _highest(prefixed: str) -> str:
+    """Without multi-prefix, NAMES shows only the highest prefix: "@+bob" is "@bob"."""
+    stripped = prefixed.lstrip("@+")
+    return prefixed[:1] + stripped if stripped != prefixed else prefixed

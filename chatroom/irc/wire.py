@@ -1,0 +1,46 @@
+"""IRC's message format (RFC 1459 framing, IRCv3 message tags), in both directions.
+
+A message is `[@tags] [:source] COMMAND param... [:trailing]`, at most 512 bytes with its CRLF, tags aside.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import NamedTuple
+
+BODY_MAX = 510  # bytes of a message without its tags and CRLF (RFC 1459: 512 with the CRLF)
+TAGS_MAX = 8191  # bytes of the tags a client may send, '@' and the space after them included (IRCv3)
+
+# Text IRC carries besides printable characters: CTCP's \x01 and the formatting codes of mIRC and others
+# (bold, colour, hex colour, reset, monospace, reverse, italics, strikethrough, underline). Anything else that
+# could drive a terminal or reorder a line (the bidirectional overrides) is refused, as the line protocol does.
+UNSAFE_TEXT = re.compile("[\x00\x05-\x08\x0a-\x0e\x10\x12-\x15\x17-\x1c\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+class Message(NamedTuple):
+    tags: str  # as sent, without the '@'; "" for none
+    command: str  # upper case
+    params: list[str]
+
+
+def parse(line: str) -> Message:
+    """Split a client's line; the source a client may send is ignored, as servers do."""
+    tags = ""
+    if line.startswith("@"):
+        tags, _, line = line[1:].partition(" ")
+    line = line.lstrip(" ")
+    if line.startswith(":"):
+        _, _, line = line.partition(" ")
+    head, colon, trailing = line.partition(" :")
+    command, *params = head.split() or [""]
+    if colon:
+        params.append(trailing)
+    return Message(tags, command.upper(), params)
+
+
+def message(source: str, command: str, *params: str, text: str | None = None) -> bytes:
+    """One encoded message; `text` is the trailing parameter, written after ':' whatever it holds."""
+    parts = [f":{source}", command, *params]
+    if text is not None:
+        parts.append(":" + text)
+    return (" ".join(parts) + "\r\n").encode("utf-8")
