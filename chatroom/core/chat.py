@@ -245,6 +245,7 @@ class Chat:
         if target.settings.topic_lock:
             authorize(self.rank(member, target), Action.TOPIC, target.name)
         target.topic = Topic(target.name, member.nick, text)
+        target.topic_time = self.now()
         target.broadcast(target.topic)
         self._save(target)
 

@@ -19,13 +19,14 @@ if TYPE_CHECKING:
 
 
 class Room:
-    __slots__ = ("bans", "created", "members", "name", "operators", "owner", "settings", "topic")
+    __slots__ = ("bans", "created", "members", "name", "operators", "owner", "settings", "topic", "topic_time")
 
     def __init__(self, name: str, created: float = 0.0) -> None:
         self.name = name
         self.created = created  # when it was opened (or, for a registered room, loaded), in seconds since the epoch
         self.members: dict[Member, Role] = {}  # in the order they joined
         self.topic = Topic(name, "", "")
+        self.topic_time = 0.0  # when the topic was set, if it was since the room opened or was loaded
         self.settings = RoomSettings()
         self.bans: list[Ban] = []
         self.owner = ""  # the owner's account; "" while the room is not registered

@@ -15,7 +15,8 @@ from typing import TYPE_CHECKING
 from chatroom.core.chat import Member
 from chatroom.core.errors import ChatError
 from chatroom.core.moderation import Role, Setting, bad_limit
-from chatroom.core.names import NICK_MAX, ROOM_MAX, nick_key, room_key
+from chatroom.core.names import NICK_MAX, ROOM_MAX, nick_key, room_key, room_order
+from chatroom.core.rooms import Room
 from chatroom.irc import numerics as n
 from chatroom.irc.render import HOST
 from chatroom.irc.wire import UNSAFE_TEXT, message
@@ -320,14 +321,37 @@ def _names(session: IRCDialect, params: list[str]) -> None:
     session.reply(n.RPL_ENDOFNAMES, params[0], text="End of /NAMES list")
 
 
-@command("LIST", summary="LIST [#ROOM[,#ROOM]]: the rooms, how many are in each, and their topics")
+@command("LIST", summary="LIST [#ROOM,...|MASK|!MASK|>N|<N|C>M|C<M|T>M|T<M]: the rooms, their sizes and topics")
 def _list(session: IRCDialect, params: list[str]) -> None:
-    wanted = {room_key(name) for name in _channels(params[0])} if params else None
+    """Names and masks (any of them), then ISUPPORT ELIST=CMNTU's filters (all of them)."""
+    terms = [term for term in (params[0] if params else "").split(",") if term]
+    now = session.chat.now()
+    names = [term for term in terms if term[:1] not in ("<", ">", "!") and term[1:2] not in ("<", ">")]
+    filters = [_term(now, term) for term in terms if term not in names]
     session.reply(n.RPL_LISTSTART, "Channel", text="Users  Name")
-    for key, room in sorted(session.chat.rooms.items()):
-        if wanted is None or key in wanted:
+    for room in sorted(session.chat.rooms.values(), key=lambda room: room_order(room.name)):
+        named = not names or any(fnmatch.fnmatchcase(room.name.lower(), name.lower()) for name in names)
+        if named and all(match(room) for match in filters):
             session.reply(n.RPL_LIST, room.name, str(len(room.members)), text=room.topic.text)
     session.reply(n.RPL_LISTEND, text="End of /LIST")
+
+
+def _term(now: float, term: str) -> Callable[[Room], bool]:
+    """One of LIST's filters, which a room must all pass: `!mask`, `<N`/`>N` people, `C`/`T` minutes ago."""
+    kind, rest = term[:1].upper(), term[1:]
+    if kind in ("C", "T") and rest[:1] in ("<", ">") and rest[1:].isdigit():
+        limit = int(rest[1:]) * 60.0
+
+        def minutes(room: Room) -> bool:
+            stamp = room.created if kind == "C" else room.topic_time
+            age = now - stamp
+            return bool(stamp) and (age < limit if rest[0] == "<" else age > limit)
+
+        return minutes
+    if kind in ("<", ">") and rest.isdigit():
+        count = int(rest)
+        return lambda room: len(room.members) < count if kind == "<" else len(room.members) > count
+    return lambda room: not fnmatch.fnmatchcase(room.name.lower(), term[1:].lower())
 
 
 @command(
@@ -474,20 +498,32 @@ def _user_mode(session: IRCDialect, nick: str, params: list[str]) -> None:
             session.reply(n.ERR_NOSUCHNICK, nick, text="No such nick")
         return
     if not params:
-        session.reply(n.RPL_UMODEIS, "+i" if session.hidden else "+")
+        session.reply(n.RPL_UMODEIS, "+" + "".join(sorted(session.user_modes())))
         return
-    if any(mode not in "+-iw" for mode in params[0]):
+    if any(mode not in "+-iwo" for mode in params[0]):
         session.reply(n.ERR_UMODEUNKNOWNFLAG, text="Unknown MODE flag")
         return
-    sign, hidden = "+", session.hidden
+    sign, changed = "+", ""
     for mode in params[0]:
         if mode in "+-":
             sign = mode
-        elif mode == "i":
-            hidden = sign == "+"
-    if hidden != session.hidden:
-        session.hidden = hidden
-        session.write(message(session.source(), "MODE", session.me, text=("+i" if hidden else "-i")))
+        elif mode in "iw" and (mode in session.modes) != (sign == "+"):  # +o comes with OPER, not MODE
+            (session.modes.add if sign == "+" else session.modes.discard)(mode)
+            changed += sign + mode
+    if changed:
+        session.write(message(session.source(), "MODE", session.me, text=changed))
+
+
+@command("WALLOPS", params=1, summary="WALLOPS :TEXT: a message to everyone with user mode +w (administrators)")
+def _wallops(session: IRCDialect, params: list[str]) -> None:
+    if not session.chat.accounts.is_admin(session.member.account or ""):
+        session.reply(n.ERR_NOPRIVILEGES, text="Permission Denied - only server administrators send WALLOPS")
+        return
+    wallops = message(session.source(), "WALLOPS", text=params[0])
+    for member in session.chat.nicks.values():
+        peer = session.peer(member)
+        if peer is session or (peer is not None and "w" in peer.modes):
+            peer.write(wallops)
 
 
 # People
@@ -510,6 +546,8 @@ def _who(session: IRCDialect, params: list[str]) -> None:
             if (mask in ("*", "0") or _matches(session, mask, member))
             and (not session.invisible(member) or member is me or member.rooms.keys() & me.rooms.keys())
         ]
+    whox = params[1][1:] if len(params) > 1 and params[1].startswith("%") else None
+    fields, _, token = (whox or "").partition(",")
     for room_name, member, role in found:
         user, realname = session.ident(member)
         flags = ("G" if session.away_of(member) else "H") + (
@@ -517,7 +555,28 @@ def _who(session: IRCDialect, params: list[str]) -> None:
         )
         if role is not None:
             flags += role.prefix if "multi-prefix" in session.caps else role.prefix[:1]
-        session.reply(n.RPL_WHOREPLY, room_name, user, HOST, session.server, member.nick, flags, text=f"0 {realname}")
+        if whox is None:
+            session.reply(
+                n.RPL_WHOREPLY, room_name, user, HOST, session.server, member.nick, flags, text=f"0 {realname}"
+            )
+            continue
+        # WHOX: the fields asked for, always in this order, the real name last (IRCv3 whox)
+        values = {
+            "t": token or "0",
+            "c": room_name,
+            "u": user,
+            "i": "255.255.255.255",  # addresses are never shown
+            "h": HOST,
+            "s": session.server,
+            "n": member.nick,
+            "f": flags,
+            "d": "0",
+            "l": "0",
+            "a": member.account or "0",
+            "o": "n/a",
+        }
+        shown = [values[field] for field in "tcuihsnfdlao" if field in fields]
+        session.reply(n.RPL_WHOSPCRPL, *shown, text=realname if "r" in fields else None)
     session.reply(n.RPL_ENDOFWHO, mask, text="End of WHO list")
 
 
@@ -699,6 +758,7 @@ def isupport(session: IRCDialect) -> None:
         "CHANMODES=b,k,l,imnt",
         f"CHANNELLEN={ROOM_MAX + 1}",
         "CHANTYPES=#",
+        "ELIST=CMNTU",
         "KICKLEN=" + str(KICK_MAX),
         "MAXLIST=b:100",
         f"MODES={MODES_MAX}",
@@ -710,6 +770,7 @@ def isupport(session: IRCDialect) -> None:
         "TOPICLEN=" + str(TOPIC_MAX),
         "USERLEN=" + str(USER_MAX),
         "UTF8ONLY",
+        "WHOX",
     ]
     for start in range(0, len(tokens), 12):
         session.reply(n.RPL_ISUPPORT, *tokens[start : start + 12], text="are supported by this server")

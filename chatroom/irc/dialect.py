@@ -68,7 +68,7 @@ class IRCDialect:
         self.sasl: str | None = None  # the base64 received so far, while an AUTHENTICATE exchange runs
         self.entering = False  # registration is being checked (a login)
         self.away = ""
-        self.hidden = False  # user mode +i: WHO with a mask does not find them, unless they share a room
+        self.modes: set[str] = set()  # user modes: +i, WHO with a mask finds them only in a shared room; +w WALLOPS
         self.joining = ""  # the room key a JOIN is entering: its topic is a reply (332), not a change
 
     # chatroom.connection.Dialect
@@ -166,21 +166,30 @@ class IRCDialect:
             return f"{nick}@{HOST}"
         return f"{self.ident(member)[0]}@{HOST}"
 
+    @staticmethod
+    def peer(member: Member) -> IRCDialect | None:
+        """A member's IRC dialect, if it came through IRC: what IRC knows of people beyond the core."""
+        dialect = getattr(member.session, "dialect", None)
+        return dialect if isinstance(dialect, IRCDialect) else None
+
     def ident(self, member: Member) -> tuple[str, str]:
         """A member's user name and real name as IRC shows them: an IRC client's own, or from its nickname."""
-        dialect = getattr(member.session, "dialect", None)
-        if isinstance(dialect, IRCDialect):
-            return dialect.user, dialect.realname
-        return member.nick, "chatroom user"
+        peer = self.peer(member)
+        return (peer.user, peer.realname) if peer is not None else (member.nick, "chatroom user")
 
     def invisible(self, member: Member) -> bool:
         """IRC's +i; members of our own protocol never asked to be listed, so they are invisible too."""
-        dialect = getattr(member.session, "dialect", None)
-        return dialect.hidden if isinstance(dialect, IRCDialect) else True
+        peer = self.peer(member)
+        return peer is None or "i" in peer.modes
 
     def away_of(self, member: Member) -> str:
-        dialect = getattr(member.session, "dialect", None)
-        return dialect.away if isinstance(dialect, IRCDialect) else ""
+        peer = self.peer(member)
+        return peer.away if peer is not None else ""
+
+    def user_modes(self) -> set[str]:
+        member = self.connection.member
+        admin = member is not None and self.chat.accounts.is_admin(member.account or "")
+        return self.modes | ({"o"} if admin else set())
 
     @contextlib.contextmanager
     def about(
@@ -330,6 +339,7 @@ class IRCDialect:
         with self.about(member.nick):
             self.chat.rename(member, member.nick, account)
             self.reply(n.RPL_YOUREOPER, text="You are now a server administrator")
+            self.write(message(self.source(), "MODE", member.nick, text="+o"))
 
     async def _check(self, name: str, password: str) -> str:
         """The account `name` as registered, if `password` is its own: the slow-downs of every login apply."""

@@ -1,0 +1,374 @@
+"""The IRC front end: IRC clients and our own clients in the same rooms, under the same rules.
+
+Most tests drive the real connection layer in memory with a fake clock; IRCOverTLSTests runs the real service
+with Twisted Words' IRC client (twisted.words.protocols.irc.IRCClient) and our own line client over TLS.
+"""
+
+from __future__ import annotations
+
+import base64
+
+from twisted.internet import reactor
+from twisted.internet.defer import Deferred
+from twisted.internet.endpoints import TCP4ClientEndpoint, connectProtocol, wrapClientTLS
+from twisted.internet.protocol import connectionDone
+from twisted.internet.ssl import Certificate, optionsForClientTLS
+from twisted.python.failure import Failure
+from twisted.trial.unittest import SynchronousTestCase
+from twisted.words.protocols import irc
+
+from chatroom.auth import AuthMode
+from chatroom.irc.dialect import IRCDialect
+from chatroom.irc.render import Renderer
+from chatroom.irc.wire import parse
+from chatroom.limits import ConnectionLimits
+from tests.helpers import MemoryClient, MemoryServer, ServerTestCase, assert_consistent, observe_log
+from tests.test_lifecycle import GENEROUS, with_accounts
+
+
+class IRCServer(MemoryServer):
+    """A chat server in memory with both front ends."""
+
+    def irc(self, nick: str | None = None, room: str | None = None, caps: str = "") -> MemoryClient:
+        """An IRC client, registered as `nick` (with `caps` requested) and in `room` when asked."""
+        client = MemoryClient(self.factory.speaking(IRCDialect), port=41000 + len(self.connections))  # type: ignore[arg-type]
+        self.connections.append(client)
+        if caps:
+            client.type(f"CAP REQ :{caps}")
+        if nick:
+            client.type(f"NICK {nick}", f"USER {nick.lower()} 0 * :{nick} Real", *(["CAP END"] if caps else []))
+        if room:
+            client.type(f"JOIN {room}")
+        for each in self.connections:
+            each.read()
+        return client
+
+
+def commands(lines: list[str]) -> list[str]:
+    return [parse(line).command for line in lines]
+
+
+class RegistrationTests(SynchronousTestCase):
+    def setUp(self) -> None:
+        self.server = IRCServer(GENEROUS)
+
+    def test_nick_and_user_give_the_welcome_burst(self) -> None:
+        client = self.server.irc()
+        lines = client.type("NICK alice", "USER alice 0 * :Alice Liddell")
+        self.assertEqual(commands(lines)[:4], ["001", "002", "003", "004"])
+        self.assertIn("005", commands(lines))
+        self.assertEqual(lines[0], ":chatroom 001 alice :Welcome to the chatroom IRC network, alice!alice@chatroom")
+        isupport = " ".join(line for line in lines if parse(line).command == "005")
+        for token in ("CASEMAPPING=ascii", "CHANTYPES=#", "PREFIX=(ov)@+", "CHANMODES=b,k,l,imnt", "NICKLEN=20"):
+            self.assertIn(token, isupport)
+        self.assertIn("422", commands(lines), "no message of the day")
+
+    def test_commands_before_registering_are_refused(self) -> None:
+        client = self.server.irc()
+        self.assertEqual(client.type("JOIN #5"), [":chatroom 451 * :You have not registered"])
+
+    def test_capability_negotiation_holds_registration_until_cap_end(self) -> None:
+        client = self.server.irc()
+        self.assertEqual(
+            client.type("CAP LS 302"), [":chatroom CAP * LS :echo-message message-tags multi-prefix server-time"]
+        )
+        self.assertEqual(client.type("NICK alice", "USER alice 0 * :A"), [])
+        self.assertEqual(client.type("CAP REQ :multi-prefix nope"), [":chatroom CAP alice NAK :multi-prefix nope"])
+        self.assertEqual(client.type("CAP REQ :multi-prefix"), [":chatroom CAP alice ACK :multi-prefix"])
+        self.assertEqual(commands(client.type("CAP END"))[0], "001")
+
+    def test_a_taken_or_invalid_nickname_is_refused_with_its_numeric(self) -> None:
+        self.server.irc("alice")
+        client = self.server.irc()
+        self.assertEqual(client.type("NICK ALICE"), [":chatroom 433 * ALICE :nickname ALICE is taken"])
+        self.assertEqual(parse(client.type("NICK 9lives")[0]).command, "432")
+        self.assertEqual(commands(client.type("NICK [bob]", "USER bob 0 * :Bob"))[0], "001", "IRC's specials")
+
+    def test_a_server_password_is_required_when_set(self) -> None:
+        self.server.factory.dialect = IRCDialect.serving("irc.test", "letmein")
+        wrong = MemoryClient(self.server.factory)
+        self.assertEqual(
+            wrong.type("PASS guess", "NICK alice", "USER a 0 * :A"),
+            [":irc.test 464 alice :Password incorrect", "ERROR :Closing link: "],
+        )
+        self.assertTrue(wrong.transport.disconnecting)
+        right = MemoryClient(self.server.factory)
+        self.assertEqual(commands(right.type("PASS letmein", "NICK alice", "USER a 0 * :A"))[0], "001")
+
+
+class LoginTests(SynchronousTestCase):
+    """Registered nicknames take their password through the same portal and slow-downs as the line protocol."""
+
+    def setUp(self) -> None:
+        self.server = IRCServer(GENEROUS)
+        self.checker = with_accounts(self, self.server, AuthMode.OPTIONAL)
+
+    def test_a_registered_nickname_needs_its_password(self) -> None:
+        client = self.server.irc()
+        lines = client.type("NICK alice", "USER a 0 * :A")
+        self.assertEqual(lines, [":chatroom 433 * alice :alice needs a password"])
+        self.assertEqual(self.server.chat.nicks, {})
+
+    def test_pass_gives_the_password_of_the_nickname_registered(self) -> None:
+        client = self.server.irc()
+        self.assertEqual(client.type("PASS :correct horse", "NICK alice", "USER a 0 * :A"), [])
+        self.assertEqual(self.checker.checks[0][:2], ("alice", "correct horse"))
+        self.checker.answer(0, right=True)
+        self.assertEqual(commands(client.read())[0], "001")
+        self.assertEqual(self.server.chat.nicks["alice"].account, "alice")
+
+    def test_sasl_plain_logs_in_before_registering(self) -> None:
+        client = self.server.irc()
+        client.type("CAP LS 302", "CAP REQ :sasl")
+        self.assertEqual(client.type("AUTHENTICATE PLAIN"), ["AUTHENTICATE +"])
+        credentials = base64.b64encode(b"\0alice\0correct horse").decode()
+        self.assertEqual(client.type(f"AUTHENTICATE {credentials}"), [])
+        self.checker.answer(0, right=True)
+        self.assertEqual(
+            commands(client.read()), ["900", "903"], "RPL_LOGGEDIN then RPL_SASLSUCCESS, before registering"
+        )
+        lines = client.type("NICK alice", "USER a 0 * :A", "CAP END")
+        self.assertEqual(commands(lines)[0], "001")
+        self.assertEqual(self.server.chat.nicks["alice"].account, "alice")
+
+    def test_a_wrong_sasl_password_fails_and_slows_the_next_guess(self) -> None:
+        client = self.server.irc()
+        client.type("CAP REQ :sasl", "AUTHENTICATE PLAIN")
+        client.type("AUTHENTICATE " + base64.b64encode(b"\0alice\0guess").decode())
+        self.checker.answer(0, right=False)
+        self.assertEqual(client.read(), [":chatroom 904 * :SASL authentication failed: wrong nickname or password"])
+        client.type("AUTHENTICATE PLAIN")
+        [refused] = client.type("AUTHENTICATE " + base64.b64encode(b"\0alice\0again").decode())
+        self.assertIn("904 * :SASL authentication failed: too many failed logins", refused)
+        self.assertEqual(len(self.checker.checks), 1, "the second guess was never checked")
+
+
+class ConversationTests(SynchronousTestCase):
+    """IRC clients and line clients share rooms, nicknames and order."""
+
+    def setUp(self) -> None:
+        self.server = IRCServer(GENEROUS)
+        self.line = self.server.connect("carol", "5")
+        self.alice = self.server.irc("alice", "#5")
+        self.bob = self.server.irc("bob", "#5", caps="echo-message")
+
+    def test_room_5_is_channel_5_and_everyone_hears_the_same_order(self) -> None:
+        self.line.send(b"one\n")
+        self.alice.send(b"PRIVMSG #5 :two\r\n")
+        self.line.send(b"three\n")
+        said = [":carol!carol@chatroom PRIVMSG #5 :one", ":alice!alice@chatroom PRIVMSG #5 :two"]
+        said.append(":carol!carol@chatroom PRIVMSG #5 :three")
+        self.assertEqual(self.bob.read(), said, "bob asked for echo-message, but these are not his anyway")
+        self.assertEqual(self.alice.read(), [said[0], said[2]], "without echo-message, no copy of one's own")
+        self.assertEqual(self.line.read(), ["MSG #5 carol :one", "MSG #5 alice :two", "MSG #5 carol :three"])
+        self.bob.send(b"PRIVMSG #5 :four\r\n")
+        self.assertEqual(self.bob.read(), [":bob!bob@chatroom PRIVMSG #5 :four"], "echo-message: his own, once")
+
+    def test_joins_parts_nick_changes_and_quits_cross_front_ends(self) -> None:
+        self.alice.type("NICK [alice]")
+        self.assertEqual(self.line.read(), ["NICK alice [alice]"])
+        self.assertEqual(self.bob.read(), [":alice!alice@chatroom NICK :[alice]"])
+        self.line.type("/part 5 bye")
+        self.assertEqual(self.bob.read(), [":carol!carol@chatroom PART #5 :bye"])
+        self.alice.type("QUIT :gone")
+        self.assertEqual(self.bob.read(), [":[alice]!alice@chatroom QUIT :Quit: gone"])
+        assert_consistent(self, self.server.factory)
+
+    def test_private_messages_cross_front_ends(self) -> None:
+        self.alice.type("PRIVMSG carol :hi carol")
+        self.assertEqual(self.line.read(), ["PRIV alice carol :hi carol"])
+        self.line.type("/msg alice hi alice")
+        self.assertEqual(self.alice.read(), [":carol!carol@chatroom PRIVMSG alice :hi alice"])
+        self.assertEqual(
+            self.alice.type("PRIVMSG nobody :hello"), [":chatroom 401 alice nobody :nobody is called nobody"]
+        )
+        self.assertEqual(self.alice.type("NOTICE nobody :hello"), [], "a NOTICE is never answered")
+
+    def test_an_action_and_a_notice_keep_their_kind(self) -> None:
+        self.alice.type("PRIVMSG #5 :\x01ACTION waves\x01", "NOTICE #5 :bot output")
+        self.assertEqual(self.line.read(), ["ACTION #5 alice :waves", "MSG #5 alice :bot output"])
+        self.assertEqual(
+            self.bob.read(),
+            [":alice!alice@chatroom PRIVMSG #5 :\x01ACTION waves\x01", ":alice!alice@chatroom NOTICE #5 :bot output"],
+        )
+
+    def test_a_long_line_of_our_protocol_reaches_irc_whole(self) -> None:
+        text = "word " * 700
+        self.line.type(text.strip())
+        [got] = self.bob.read()
+        self.assertEqual(parse(got).params, ["#5", text.strip()])
+
+    def test_an_event_is_rendered_once_for_every_irc_member(self) -> None:
+        dave = self.server.irc("dave", "#5")
+        rendered = []
+        render = Renderer._render
+        self.patch(Renderer, "_render", lambda renderer, event: rendered.append(event) or render(renderer, event))
+        self.line.type("hello")
+        self.assertEqual(len(rendered), 1, "alice, bob and dave share one rendering")
+        self.assertEqual(self.alice.read(), dave.read())
+
+    def test_names_and_who_show_both_front_ends(self) -> None:
+        self.assertEqual(
+            self.alice.type("NAMES #5"),
+            [":chatroom 353 alice = #5 :@carol alice bob", ":chatroom 366 alice #5 :End of /NAMES list"],
+        )
+        who = self.alice.type("WHO #5")
+        self.assertEqual([parse(line).params[5] for line in who[:-1]], ["carol", "alice", "bob"])
+
+
+class ModerationTests(SynchronousTestCase):
+    """MODE, KICK and INVITE are the core's moderation: the same rules, seen from both front ends."""
+
+    def setUp(self) -> None:
+        self.server = IRCServer(GENEROUS)
+        self.op = self.server.irc("op", "#5")
+        self.line = self.server.connect("carol", "5")
+        self.guest = self.server.irc("guest", "#5")
+
+    def test_operator_modes_and_their_refusals(self) -> None:
+        self.assertEqual(
+            self.guest.type("MODE #5 +o guest"),
+            [":chatroom 482 guest #5 :only an operator of #5 may give or take operator and voice"],
+        )
+        self.op.type("MODE #5 +v guest")
+        self.assertEqual(self.line.read(), ["VOICE #5 op guest"])
+        self.assertEqual(self.guest.read(), [":op!op@chatroom MODE #5 +v guest"])
+        self.assertEqual(parse(self.op.type("MODE #5 +o nobody")[0]).command, "401")
+        self.assertEqual(parse(self.op.type("MODE #nowhere +o guest")[0]).command, "403")
+
+    def test_settings_and_the_channel_mode_reply(self) -> None:
+        self.op.type("MODE #5 +ik secret")
+        self.assertEqual(self.line.read(), ["SET #5 op invite :on", "SET #5 op key :secret"])
+        reply = self.op.type("MODE #5")
+        self.assertEqual(parse(reply[0]).params, ["op", "#5", "+nitk", "secret"])
+        self.assertEqual(parse(reply[1]).command, "329")
+        outsider = self.server.irc("outsider")
+        self.assertEqual(parse(outsider.type("JOIN #5")[0]).command, "473")
+
+    def test_kick_and_ban(self) -> None:
+        self.op.type("KICK #5 carol :enough")
+        self.assertEqual(self.line.read(), ["KICK #5 op carol :enough", "CURRENT"])
+        self.assertEqual(self.guest.read(), [":op!op@chatroom KICK #5 carol :enough"])
+        self.op.type("MODE #5 +b guest")
+        self.assertEqual(
+            self.guest.read(), [":op!op@chatroom MODE #5 +b guest!*@*", ":op!op@chatroom KICK #5 guest :banned"]
+        )
+        self.assertEqual(parse(self.guest.type("JOIN #5")[0]).command, "474")
+        self.assertEqual(parse(self.op.type("MODE #5 +b")[0]).params[:3], ["op", "#5", "guest!*@*"])
+
+    def test_invite(self) -> None:
+        self.op.type("MODE #5 +i")
+        newcomer = self.server.irc("newcomer")
+        self.assertEqual(self.op.type("INVITE newcomer #5"), [":chatroom 341 op newcomer #5"])
+        self.assertEqual(newcomer.read(), [":op!op@chatroom INVITE newcomer #5"])
+        self.assertEqual(commands(newcomer.type("JOIN #5"))[0], "JOIN")
+
+
+class BadInputTests(SynchronousTestCase):
+    """Bad input gets the right numeric, never a traceback, and nobody else notices."""
+
+    def setUp(self) -> None:
+        self.log = observe_log(self)
+        self.server = IRCServer(GENEROUS)
+        self.alice = self.server.irc("alice", "#5")
+        self.bob = self.server.irc("bob", "#5")
+
+    def test_each_bad_line_has_its_answer(self) -> None:
+        self.assertEqual(self.alice.type("FROB"), [":chatroom 421 alice FROB :Unknown command"])
+        self.assertEqual(self.alice.type("JOIN"), [":chatroom 461 alice JOIN :Not enough parameters"])
+        self.assertEqual(self.alice.type("PRIVMSG #5 :" + "x" * 600), [":chatroom 417 alice :Input line was too long"])
+        self.alice.send(b"PRIVMSG #5 :caf\xe9\r\n")
+        self.assertEqual(
+            self.alice.read(), [":chatroom FAIL * INVALID_UTF8 :the line is not valid UTF-8; it was ignored"]
+        )
+        [refused] = self.alice.type("PRIVMSG #5 :\x1b[2Jcleared")
+        self.assertIn("control characters are not allowed", refused)
+        self.assertEqual(self.bob.read(), [], "nothing reached anyone")
+        self.assertFalse([event for event in self.log if event.get("log_failure")], "no traceback")
+
+    def test_a_flood_is_slowed_not_dropped(self) -> None:
+        server = IRCServer(ConnectionLimits(flood_burst=5, flood_rate=1.0))
+        flooder, bob = server.irc("flooder", "#5"), server.irc("bob", "#5")
+        server.clock.advance(10)  # registering spent tokens: a full bucket again
+        flooder.type(*(f"PRIVMSG #5 :{number}" for number in range(10)))
+        heard = [parse(line).params[1] for line in bob.read()]
+        self.assertLess(len(heard), 10, "past the burst, lines wait")
+        for _ in range(10):
+            server.clock.advance(1)
+        heard += [parse(line).params[1] for line in bob.read()]
+        self.assertEqual(heard, [str(number) for number in range(10)], "all of them, in order")
+
+    def test_whowas_remembers_who_left_for_a_while(self) -> None:
+        self.bob.type("QUIT")
+        self.alice.read()
+        reply = self.alice.type("WHOWAS bob")
+        self.assertEqual(parse(reply[0]).params, ["alice", "bob", "bob", "chatroom", "*", "bob Real"])
+        self.server.clock.advance(3601)
+        self.assertEqual(commands(self.alice.read()), ["PING"], "she was idle meanwhile")
+        self.assertEqual(commands(self.alice.type("WHOWAS bob")), ["406", "369"])
+
+
+class IRCClient(irc.IRCClient):
+    """Twisted Words' IRC client, collecting what it is told."""
+
+    def __init__(self, nickname: str) -> None:
+        self.nickname = nickname
+        self.heard: list[tuple[str, str, str]] = []
+        self.signed_on: Deferred[None] = Deferred()
+        self.joins: dict[str, Deferred[None]] = {}
+        self.waiting: Deferred[None] | None = None
+        self.lost: Deferred[None] = Deferred()
+
+    def connectionLost(self, reason: Failure = connectionDone) -> None:
+        irc.IRCClient.connectionLost(self, reason)
+        self.lost.callback(None)
+
+    def signedOn(self) -> None:
+        self.signed_on.callback(None)
+
+    def joined(self, channel: str) -> None:
+        self.joins.setdefault(channel, Deferred()).callback(None)
+
+    def privmsg(self, user: str, channel: str, message: str) -> None:
+        self.heard.append((user.split("!")[0], channel, message))
+        if self.waiting is not None:
+            waiting, self.waiting = self.waiting, None
+            waiting.callback(None)
+
+    def heard_some(self) -> Deferred[None]:
+        self.waiting = Deferred()
+        return self.waiting
+
+
+class IRCOverTLSTests(ServerTestCase):
+    """The real service: an IRC client over TLS, beside our own line client, in one room."""
+
+    async def irc_client(self, nick: str) -> IRCClient:
+        trust = Certificate.loadPEM((self.certs / "ca.pem").read_bytes())
+        endpoint = wrapClientTLS(
+            optionsForClientTLS("localhost", trustRoot=trust), TCP4ClientEndpoint(reactor, "127.0.0.1", self.irc_port)
+        )
+        client = await connectProtocol(endpoint, IRCClient(nick))
+        self.addCleanup(self._bye, client)
+        await client.signed_on
+        return client
+
+    @staticmethod
+    async def _bye(client: IRCClient) -> None:
+        if not client.lost.called:
+            client.quit("bye")
+        await client.lost
+
+    async def test_an_irc_client_and_a_line_client_talk_in_the_same_order(self) -> None:
+        self.start_server()
+        alice = await self.irc_client("alice")
+        alice.join("#5")
+        await alice.joins.setdefault("#5", Deferred())
+        carol = await self.connect("carol", "5")
+        alice.say("#5", "hello carol")
+        await carol.until("MSG #5 alice :hello carol")
+        carol.send("hello alice", "/msg alice psst")
+        await alice.heard_some()
+        if len(alice.heard) < 2:
+            await alice.heard_some()
+        self.assertEqual(alice.heard, [("carol", "#5", "hello alice"), ("carol", "alice", "psst")])
