@@ -97,6 +97,7 @@ def _room_data(record: RoomRecord) -> dict[str, Any]:
             "moderated": settings.moderated,
             "topic_lock": settings.topic_lock,
             "limit": settings.limit,
+            "secret": settings.secret,
         },
         "topic": {"text": topic.text, "setter": topic.setter},
         "bans": [_ban_data(ban) for ban in record.bans],
@@ -119,6 +120,7 @@ def _room(name: str, data: dict[str, Any]) -> RoomRecord:
             bool(settings["moderated"]),
             bool(settings["topic_lock"]),
             int(settings["limit"]),
+            bool(settings.get("secret", False)),  # not in files written before it existed
         ),
         Topic(name, str(data["topic"]["setter"]), str(data["topic"]["text"])),
         tuple(_ban(ban) for ban in data["bans"]),

@@ -18,6 +18,7 @@ from twisted.trial.unittest import SynchronousTestCase
 from twisted.words.protocols import irc
 
 from chatroom.auth import AuthMode
+from chatroom.core.events import Event
 from chatroom.irc.dialect import IRCDialect
 from chatroom.irc.render import Renderer
 from chatroom.irc.wire import parse
@@ -59,7 +60,7 @@ class RegistrationTests(SynchronousTestCase):
         self.assertIn("005", commands(lines))
         self.assertEqual(lines[0], ":chatroom 001 alice :Welcome to the chatroom IRC network, alice!alice@chatroom")
         isupport = " ".join(line for line in lines if parse(line).command == "005")
-        for token in ("CASEMAPPING=ascii", "CHANTYPES=#", "PREFIX=(ov)@+", "CHANMODES=b,k,l,imnt", "NICKLEN=20"):
+        for token in ("CASEMAPPING=ascii", "CHANTYPES=#", "PREFIX=(ov)@+", "CHANMODES=b,k,l,imnst", "NICKLEN=20"):
             self.assertIn(token, isupport)
         self.assertIn("422", commands(lines), "no message of the day")
 
@@ -89,7 +90,7 @@ class RegistrationTests(SynchronousTestCase):
         wrong = MemoryClient(self.server.factory)
         self.assertEqual(
             wrong.type("PASS guess", "NICK alice", "USER a 0 * :A"),
-            [":irc.test 464 alice :Password incorrect", "ERROR :Closing link: "],
+            [":irc.test 464 alice :Password incorrect", "ERROR :Closing link: wrong server password"],
         )
         self.assertTrue(wrong.transport.disconnecting)
         right = MemoryClient(self.server.factory)
@@ -156,8 +157,8 @@ class ConversationTests(SynchronousTestCase):
         self.line.send(b"one\n")
         self.alice.send(b"PRIVMSG #5 :two\r\n")
         self.line.send(b"three\n")
-        said = [":carol!carol@chatroom PRIVMSG #5 :one", ":alice!alice@chatroom PRIVMSG #5 :two"]
-        said.append(":carol!carol@chatroom PRIVMSG #5 :three")
+        said = [":carol!guest@chatroom PRIVMSG #5 :one", ":alice!alice@chatroom PRIVMSG #5 :two"]
+        said.append(":carol!guest@chatroom PRIVMSG #5 :three")
         self.assertEqual(self.bob.read(), said, "bob asked for echo-message, but these are not his anyway")
         self.assertEqual(self.alice.read(), [said[0], said[2]], "without echo-message, no copy of one's own")
         self.assertEqual(self.line.read(), ["MSG #5 carol :one", "MSG #5 alice :two", "MSG #5 carol :three"])
@@ -169,7 +170,7 @@ class ConversationTests(SynchronousTestCase):
         self.assertEqual(self.line.read(), ["NICK alice [alice]"])
         self.assertEqual(self.bob.read(), [":alice!alice@chatroom NICK :[alice]"])
         self.line.type("/part 5 bye")
-        self.assertEqual(self.bob.read(), [":carol!carol@chatroom PART #5 :bye"])
+        self.assertEqual(self.bob.read(), [":carol!guest@chatroom PART #5 :bye"])
         self.alice.type("QUIT :gone")
         self.assertEqual(self.bob.read(), [":[alice]!alice@chatroom QUIT :Quit: gone"])
         assert_consistent(self, self.server.factory)
@@ -178,7 +179,7 @@ class ConversationTests(SynchronousTestCase):
         self.alice.type("PRIVMSG carol :hi carol")
         self.assertEqual(self.line.read(), ["PRIV alice carol :hi carol"])
         self.line.type("/msg alice hi alice")
-        self.assertEqual(self.alice.read(), [":carol!carol@chatroom PRIVMSG alice :hi alice"])
+        self.assertEqual(self.alice.read(), [":carol!guest@chatroom PRIVMSG alice :hi alice"])
         self.assertEqual(
             self.alice.type("PRIVMSG nobody :hello"), [":chatroom 401 alice nobody :nobody is called nobody"]
         )
@@ -200,9 +201,14 @@ class ConversationTests(SynchronousTestCase):
 
     def test_an_event_is_rendered_once_for_every_irc_member(self) -> None:
         dave = self.server.irc("dave", "#5")
-        rendered = []
+        rendered: list[Event] = []
         render = Renderer._render
-        self.patch(Renderer, "_render", lambda renderer, event: rendered.append(event) or render(renderer, event))
+
+        def counted(renderer: Renderer, event: Event) -> bytes:
+            rendered.append(event)
+            return render(renderer, event)
+
+        self.patch(Renderer, "_render", counted)
         self.line.type("hello")
         self.assertEqual(len(rendered), 1, "alice, bob and dave share one rendering")
         self.assertEqual(self.alice.read(), dave.read())
@@ -348,7 +354,8 @@ class IRCOverTLSTests(ServerTestCase):
         endpoint = wrapClientTLS(
             optionsForClientTLS("localhost", trustRoot=trust), TCP4ClientEndpoint(reactor, "127.0.0.1", self.irc_port)
         )
-        client = await connectProtocol(endpoint, IRCClient(nick))
+        client = IRCClient(nick)
+        await connectProtocol(endpoint, client)
         self.addCleanup(self._bye, client)
         await client.signed_on
         return client

@@ -266,6 +266,16 @@ class SettingsTests(ModerationTestCase):
         self.chat.part(carol, "5")
         self.refused("INVITE_ONLY", self.chat.join, carol, "5")  # an invitation is good for one join
 
+    def test_an_operators_invitation_lets_one_past_a_full_room_once(self) -> None:
+        alice = self.member("alice", "5")
+        bob = self.member("bob")
+        self.chat.configure(alice, "5", Setting.LIMIT, 1)
+        self.refused("ROOM_FULL", self.chat.join, bob, "5")
+        self.chat.invite(alice, "5", "bob")
+        self.chat.join(bob, "5")
+        self.chat.part(bob, "5")
+        self.refused("ROOM_FULL", self.chat.join, bob, "5")  # an invitation is good for one join
+
     def test_a_keyed_room(self) -> None:
         alice = self.member("alice", "5")
         bob = self.member("bob")

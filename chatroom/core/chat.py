@@ -208,7 +208,7 @@ class Chat:
         if settings.key and key != settings.key and not invited:
             hint = "that is not its key" if key else "it needs a key: /join ROOM KEY"
             raise ChatError("BAD_KEY", f"you cannot join {room.name}: {hint}")
-        if settings.limit and len(room.members) >= settings.limit:
+        if settings.limit and len(room.members) >= settings.limit and not invited:
             raise ChatError("ROOM_FULL", f"{room.name} is full: its limit is {settings.limit} people")
 
     def part(self, member: Member, name: str, reason: str = "") -> Room:
@@ -253,17 +253,21 @@ class Chat:
         return self._room_of(member, room).topic
 
     def who(self, member: Member, room: str) -> Names:
-        """Who is in a room; any member may ask, as on IRC for public rooms."""
+        """Who is in a room; any member may ask, as on IRC, unless it is secret and they are not in it."""
         self._present(member)
         target = self.rooms.get(room_key(room_name(room)))
-        if target is None:
+        if target is None or not self.listed(member, target):
             raise ChatError("NO_SUCH_ROOM", f"nobody is in {room_name(room)}")
         return target.names()
 
     def room_list(self, member: Member) -> RoomList:
         self._present(member)
         rooms = sorted(self.rooms.values(), key=lambda room: room_order(room.name))
-        return RoomList(tuple((room.name, len(room.members)) for room in rooms))
+        return RoomList(tuple((room.name, len(room.members)) for room in rooms if self.listed(member, room)))
+
+    def listed(self, member: Member, room: Room) -> bool:
+        """A secret room shows only to those in it, and to administrators."""
+        return not room.settings.secret or member in room.members or self._is_admin(member)
 
     def room_info(self, member: Member, room: str) -> RoomInfo:
         return self._room_of(member, room).info()
@@ -300,7 +304,8 @@ class Chat:
         self._remove(target_room, Kicked(target_room.name, actor.nick, target.nick, self._heard(actor, reason)), target)
 
     def invite(self, actor: Member, room: str, nick: str) -> None:
-        """Tell someone about a room. An operator's invitation also lets them in once, past invite-only and the key;
+        """Tell someone about a room. An operator's invitation also lets them in once, past invite-only, the key and the
+        limit;
         only operators may invite to an invite-only room."""
         target_room = self._room_of(actor, room)
         rank = self.rank(actor, target_room)
@@ -334,7 +339,7 @@ class Chat:
                 raise bad_limit()
             changed, settings.limit, shown = settings.limit != value, value, str(value or "")
         else:
-            attribute = {Setting.INVITE_ONLY: "invite_only", Setting.MODERATED: "moderated"}.get(setting, "topic_lock")
+            attribute = _SWITCHES[setting]
             changed = getattr(settings, attribute) != bool(value)
             setattr(settings, attribute, bool(value))
             shown = "on" if value else ""
@@ -660,6 +665,14 @@ class Chat:
                 "NOT_SAVED",
                 "done, but the server could not write it down: it is lost at a restart; tell its administrator",
             ) from None
+
+
+_SWITCHES = {
+    Setting.INVITE_ONLY: "invite_only",
+    Setting.MODERATED: "moderated",
+    Setting.TOPIC_LOCK: "topic_lock",
+    Setting.SECRET: "secret",
+}  # the settings that are on or off, by their RoomSettings attribute
 
 
 def _matching(bans: list[Ban], now: float, nick: str, account: str | None, address: str) -> Ban | None:

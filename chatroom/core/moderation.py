@@ -99,13 +99,14 @@ class Lockdown(enum.IntEnum):
 
 
 class Setting(enum.Enum):
-    """A room's settings, by the names the line protocol uses (IRC: i, k, m, t, l)."""
+    """A room's settings, by the names the line protocol uses (IRC: i, k, m, t, l, s)."""
 
     INVITE_ONLY = "invite"
     KEY = "key"
     MODERATED = "moderated"
     TOPIC_LOCK = "topiclock"
     LIMIT = "limit"
+    SECRET = "secret"
 
 
 @dataclass
@@ -115,6 +116,7 @@ class RoomSettings:
     moderated: bool = False
     topic_lock: bool = True  # as on most IRC networks: a new room's topic is its operators'
     limit: int = 0  # members, 0 for no limit
+    secret: bool = False  # left out of the room list, and its members unlisted, for those not in it
 
 
 KEY_MAX = 32

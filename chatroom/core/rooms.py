@@ -65,6 +65,7 @@ class Room:
             ("moderated", settings.moderated),
             ("topiclock", settings.topic_lock),
             (f"limit={settings.limit}", bool(settings.limit)),
+            ("secret", settings.secret),
         ]
         return RoomInfo(self.name, tuple(name for name, flag in on if flag), self.owner, tuple(self.operators.values()))
 

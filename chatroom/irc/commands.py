@@ -6,6 +6,7 @@ which numeric a refusal is, about which channel or nickname. docs/irc.md lists t
 
 from __future__ import annotations
 
+import contextlib
 import fnmatch
 import time
 from collections.abc import Callable
@@ -315,9 +316,9 @@ def _names(session: IRCDialect, params: list[str]) -> None:
         session.reply(n.RPL_ENDOFNAMES, "*", text="End of /NAMES list")
         return
     for name in _channels(params[0])[:TARGETS_MAX]:
-        room = session.chat.rooms.get(room_key(name)) if name.startswith("#") else None
-        if room is not None:
-            session.write(session.names(room.names(), end=False))
+        if name.startswith("#"):
+            with contextlib.suppress(ChatError):  # no such room, or a secret one: only the end is said
+                session.write(session.names(session.chat.who(session.member, name), end=False))
     session.reply(n.RPL_ENDOFNAMES, params[0], text="End of /NAMES list")
 
 
@@ -330,6 +331,8 @@ def _list(session: IRCDialect, params: list[str]) -> None:
     filters = [_term(now, term) for term in terms if term not in names]
     session.reply(n.RPL_LISTSTART, "Channel", text="Users  Name")
     for room in sorted(session.chat.rooms.values(), key=lambda room: room_order(room.name)):
+        if not session.chat.listed(session.member, room):
+            continue
         named = not names or any(fnmatch.fnmatchcase(room.name.lower(), name.lower()) for name in names)
         if named and all(match(room) for match in filters):
             session.reply(n.RPL_LIST, room.name, str(len(room.members)), text=room.topic.text)
@@ -356,10 +359,17 @@ def _term(now: float, term: str) -> Callable[[Room], bool]:
 
 @command(
     "INVITE",
-    params=2,
-    summary="INVITE NICK #ROOM: invite someone; an operator's invitation lets them past +i and +k once",
+    summary="INVITE NICK #ROOM: invite someone (an operator lets them past +i, +k and +l once); INVITE lists yours",
 )
 def _invite(session: IRCDialect, params: list[str]) -> None:
+    if not params:  # the rooms you were invited to and have not joined
+        for room in session.member.invited:
+            session.reply(n.RPL_INVITELIST, room.name)
+        session.reply(n.RPL_ENDOFINVITELIST, text="End of /INVITE list")
+        return
+    if len(params) < 2:
+        session.reply(n.ERR_NEEDMOREPARAMS, "INVITE", text="Not enough parameters")
+        return
     nick, name = params[0], params[1]
     subjects = {"NO_SUCH_NICK": (nick,), "ALREADY_THERE": (nick, name)}
     with session.about(name, subjects=subjects):
@@ -382,7 +392,7 @@ def _kick(session: IRCDialect, params: list[str]) -> None:
 
 # MODE
 
-CHANNEL_FLAGS = {"i": Setting.INVITE_ONLY, "m": Setting.MODERATED, "t": Setting.TOPIC_LOCK}
+CHANNEL_FLAGS = {"i": Setting.INVITE_ONLY, "m": Setting.MODERATED, "s": Setting.SECRET, "t": Setting.TOPIC_LOCK}
 
 
 @command(
@@ -403,7 +413,12 @@ def _mode(session: IRCDialect, params: list[str]) -> None:
         settings = room.settings
         modes = "+n" + "".join(
             mode
-            for mode, on in (("i", settings.invite_only), ("m", settings.moderated), ("t", settings.topic_lock))
+            for mode, on in (
+                ("i", settings.invite_only),
+                ("m", settings.moderated),
+                ("s", settings.secret),
+                ("t", settings.topic_lock),
+            )
             if on
         )
         arguments = []
@@ -454,7 +469,7 @@ def _change_modes(session: IRCDialect, room: str, modes: str, arguments: list[st
                 if adding and argument is None:
                     session.reply(n.ERR_NEEDMOREPARAMS, "MODE", text="Not enough parameters")
                     continue
-                if adding and not argument.strip():
+                if adding and not (argument or "").strip():
                     session.reply(n.ERR_INVALIDKEY, room, text="a key cannot be empty")
                     continue
                 try:
@@ -535,7 +550,11 @@ def _who(session: IRCDialect, params: list[str]) -> None:
     chat = session.chat
     if mask.startswith("#"):
         room = chat.rooms.get(room_key(mask))
-        found = [(room.name, member, role) for member, role in room.members.items()] if room else []
+        if room is not None and not chat.listed(session.member, room):
+            room = None  # secret
+        found: list[tuple[str, Member, Role | None]] = (
+            [(room.name, member, role) for member, role in room.members.items()] if room else []
+        )
     elif (exact := chat.nicks.get(nick_key(mask))) is not None:
         found = [_in_first_room(exact)]  # a nickname is found even if invisible
     else:
@@ -755,7 +774,7 @@ def isupport(session: IRCDialect) -> None:
         "AWAYLEN=" + str(AWAY_MAX),
         "CASEMAPPING=ascii",
         f"CHANLIMIT=#:{session.chat.limits.rooms_per_member}",
-        "CHANMODES=b,k,l,imnt",
+        "CHANMODES=b,k,l,imnst",
         f"CHANNELLEN={ROOM_MAX + 1}",
         "CHANTYPES=#",
         "ELIST=CMNTU",

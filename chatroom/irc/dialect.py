@@ -125,7 +125,7 @@ class IRCDialect:
 
     @staticmethod
     def goodbye(reason: str) -> bytes:
-        return f"ERROR :Closing link: {reason}\r\n".encode()
+        return f"ERROR :Closing link{': ' + reason if reason else ''}\r\n".encode()
 
     # What commands use
 
@@ -157,7 +157,8 @@ class IRCDialect:
         return self.line("NOTICE", self.me, text=text)
 
     def source(self) -> str:
-        return f"{self.me}!{self.user}@{HOST}"
+        """This client as `nick!user@host`, with `*` for what it has not said yet."""
+        return f"{self.me}!{self.user or '*'}@{HOST}"
 
     def identify(self, nick: str) -> str:
         """The `user@host` of a present member: the user name its IRC client gave, or its nickname."""
@@ -173,9 +174,12 @@ class IRCDialect:
         return dialect if isinstance(dialect, IRCDialect) else None
 
     def ident(self, member: Member) -> tuple[str, str]:
-        """A member's user name and real name as IRC shows them: an IRC client's own, or from its nickname."""
+        """A member's user name and real name as IRC shows them: an IRC client's own, or for a member of our own
+        protocol its account (or "guest") and "chatroom user"."""
         peer = self.peer(member)
-        return (peer.user, peer.realname) if peer is not None else (member.nick, "chatroom user")
+        if peer is not None:
+            return peer.user, peer.realname
+        return member.account or "guest", "chatroom user"  # our own protocol has no user name
 
     def invisible(self, member: Member) -> bool:
         """IRC's +i; members of our own protocol never asked to be listed, so they are invisible too."""
@@ -217,17 +221,19 @@ class IRCDialect:
     def names(self, names: Names, end: bool = True) -> bytes:
         """353 lines of at most 512 bytes, then 366 unless `end` is False."""
         room = names.room
+        found = self.chat.rooms.get(room_key(room))
+        symbol = "@" if found is not None and found.settings.secret else "="
         nicks = names.nicks if "multi-prefix" in self.caps else tuple(_highest(nick) for nick in names.nicks)
         lines = []
-        head = len(self.numeric(n.RPL_NAMREPLY, "=", room, text=""))
+        head = len(self.numeric(n.RPL_NAMREPLY, symbol, room, text=""))
         batch: list[str] = []
         for nick in nicks:
             if batch and head + len(" ".join([*batch, nick])) > BODY_MAX:
-                lines.append(self.numeric(n.RPL_NAMREPLY, "=", room, text=" ".join(batch)))
+                lines.append(self.numeric(n.RPL_NAMREPLY, symbol, room, text=" ".join(batch)))
                 batch = []
             batch.append(nick)
         if batch:
-            lines.append(self.numeric(n.RPL_NAMREPLY, "=", room, text=" ".join(batch)))
+            lines.append(self.numeric(n.RPL_NAMREPLY, symbol, room, text=" ".join(batch)))
         if end:
             lines.append(self.numeric(n.RPL_ENDOFNAMES, room, text="End of /NAMES list"))
         return b"".join(lines)
@@ -235,8 +241,10 @@ class IRCDialect:
     def topic_reply(self, topic: Topic) -> bytes:
         if not topic.text:
             return self.numeric(n.RPL_NOTOPIC, topic.room, text="No topic is set")
+        room = self.chat.rooms.get(room_key(topic.room))
+        when = str(int(room.topic_time)) if room is not None else "0"
         return self.numeric(n.RPL_TOPIC, topic.room, text=topic.text) + self.numeric(
-            n.RPL_TOPICWHOTIME, topic.room, topic.setter or self.server, "0"
+            n.RPL_TOPICWHOTIME, topic.room, topic.setter or self.server, when
         )
 
     def _stamp(self) -> str:
@@ -252,7 +260,7 @@ class IRCDialect:
             return
         if self.password is not None and self.given_password != self.password:
             self.reply(n.ERR_PASSWDMISMATCH, text="Password incorrect")
-            self.connection.quit("", "wrong server password")
+            self.connection.quit("wrong server password", "wrong server password")
             return
         self.entering = True
         password = self.given_password if self.password is None else None
@@ -276,11 +284,12 @@ class IRCDialect:
         self.reply(n.RPL_WELCOME, text=f"Welcome to the chatroom IRC network, {self.source()}")
         self.reply(n.RPL_YOURHOST, text=f"Your host is {self.server}, running chatroom")
         self.reply(n.RPL_CREATED, text="This server speaks IRC beside chatroom's own protocol")
-        self.reply(n.RPL_MYINFO, self.server, "chatroom", "iw", "biklmnotv", "bklov")
+        self.reply(n.RPL_MYINFO, self.server, "chatroom", "iow", "biklmnostv", "bklov")
         commands.isupport(self)
         commands.lusers(self)
         commands.motd(self)
-        self.write(message(self.source(), "MODE", me, text="+i"))
+        self.modes.add("i")  # as on most networks: WHO masks find you only in rooms you share
+        self.write(message(self.source(), "MODE", me, text="+" + "".join(sorted(self.user_modes()))))
 
     def sasl_step(self, data: str) -> None:
         """One AUTHENTICATE line: the mechanism first, then the base64 of PLAIN's credentials."""

@@ -31,7 +31,7 @@ from chatroom.core.events import (
 from chatroom.irc.wire import message
 
 HOST = "chatroom"  # the host every member is shown at: nobody's address is shown to anyone
-SETTING_MODES = {"invite": "i", "key": "k", "moderated": "m", "topiclock": "t", "limit": "l"}
+SETTING_MODES = {"invite": "i", "key": "k", "moderated": "m", "topiclock": "t", "limit": "l", "secret": "s"}
 ROLE_MODES = {"operator": "o", "voice": "v"}
 
 Identify = Callable[[str], str]  # a present member's nickname -> the "user@host" after it in a source

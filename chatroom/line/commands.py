@@ -198,7 +198,7 @@ def _bans(session: LineDialect, arg: str) -> None:
     session.deliver(session.chat.bans(session.member, room))
 
 
-@command("invite", "[#ROOM] NICK", "invite someone; they may then join once, past invite-only and the key")
+@command("invite", "[#ROOM] NICK", "invite someone; they may then join once, past invite-only, the key and the limit")
 def _invite(session: LineDialect, arg: str) -> None:
     room, nick = _room_and_rest(session, arg)
     session.chat.invite(session.member, room, _one_word(nick, "invite"))
@@ -227,7 +227,8 @@ def _setting_value(setting: Setting, value: str) -> bool | str | int:
     "room",
     "[#ROOM] info | set SETTING VALUE | register | drop | transfer ACCOUNT | op ACCOUNT | deop ACCOUNT",
     "show the room's settings; operators set invite on|off, key KEY|off, moderated on|off, topiclock on|off,"
-    " limit N|off; a logged-in operator registers it; its owner drops it, gives it away, or names operators",
+    " limit N|off, secret on|off; a logged-in operator registers it; its owner drops it, gives it away,"
+    " or names operators",
 )
 def _room(session: LineDialect, arg: str) -> None:
     room, rest = _room_and_rest(session, arg)
