@@ -98,6 +98,7 @@ def _room_data(record: RoomRecord) -> dict[str, Any]:
             "topic_lock": settings.topic_lock,
             "limit": settings.limit,
             "secret": settings.secret,
+            "external": settings.external,
         },
         "topic": {"text": topic.text, "setter": topic.setter},
         "bans": [_ban_data(ban) for ban in record.bans],
@@ -120,7 +121,8 @@ def _room(name: str, data: dict[str, Any]) -> RoomRecord:
             bool(settings["moderated"]),
             bool(settings["topic_lock"]),
             int(settings["limit"]),
-            bool(settings.get("secret", False)),  # not in files written before it existed
+            bool(settings.get("secret", False)),  # these two are not in files written before they existed
+            bool(settings.get("external", False)),
         ),
         Topic(name, str(data["topic"]["setter"]), str(data["topic"]["text"])),
         tuple(_ban(ban) for ban in data["bans"]),

@@ -251,6 +251,24 @@ class ModerationTests(SynchronousTestCase):
         outsider = self.server.irc("outsider")
         self.assertEqual(parse(outsider.type("JOIN #5")[0]).command, "473")
 
+    def test_modes_changed_together_are_one_line_and_n_lets_outsiders_speak(self) -> None:
+        self.op.type("MODE #5 +mv-t guest")
+        self.assertEqual(self.guest.read(), [":op!op@chatroom MODE #5 +mv-t guest"])
+        self.assertEqual(self.line.read(), ["SET #5 op moderated :on", "VOICE #5 op guest", "SET #5 op topiclock :off"])
+        outsider = self.server.irc("outsider")
+        self.assertEqual(parse(outsider.type("PRIVMSG #5 :hi")[0]).command, "404")
+        self.op.type("MODE #5 -nm")
+        self.assertEqual(self.guest.read(), [":op!op@chatroom MODE #5 -nm"])
+        self.assertEqual(outsider.type("PRIVMSG #5 :hi"), [])
+        self.assertEqual(self.guest.read(), [":outsider!outsider@chatroom PRIVMSG #5 :hi"])
+
+    def test_a_secret_room_is_unlisted_to_outsiders(self) -> None:
+        self.op.type("MODE #5 +s")
+        outsider = self.server.irc("outsider")
+        self.assertEqual(commands(outsider.type("LIST")), ["321", "323"])
+        self.assertEqual(commands(outsider.type("NAMES #5")), ["366"])
+        self.assertEqual(parse(self.op.type("NAMES #5")[0]).params[:3], ["op", "@", "#5"], "@ marks a secret room")
+
     def test_kick_and_ban(self) -> None:
         self.op.type("KICK #5 carol :enough")
         self.assertEqual(self.line.read(), ["KICK #5 op carol :enough", "CURRENT"])

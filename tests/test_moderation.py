@@ -11,6 +11,7 @@ from chatroom.core.errors import ChatError
 from chatroom.core.events import (
     BanChanged,
     BanList,
+    Changes,
     Invited,
     Joined,
     Kicked,
@@ -21,6 +22,7 @@ from chatroom.core.events import (
     Quit,
     RoleChanged,
     RoomInfo,
+    RoomList,
     SettingChanged,
     Topic,
 )
@@ -275,6 +277,38 @@ class SettingsTests(ModerationTestCase):
         self.chat.join(bob, "5")
         self.chat.part(bob, "5")
         self.refused("ROOM_FULL", self.chat.join, bob, "5")  # an invitation is good for one join
+
+    def test_changes_made_together_are_told_together_in_order(self) -> None:
+        alice = self.member("alice", "5")
+        self.member("bob", "5")
+        with self.chat.changes(alice, "5"):
+            self.chat.configure(alice, "5", Setting.MODERATED, True)
+            self.chat.set_role(alice, "5", "bob", Role.VOICE, True)
+            self.assertEqual(self.told("bob"), [], "held until the block ends")
+        moderated = SettingChanged("#5", "alice", "moderated", "on")
+        voiced = RoleChanged("#5", "alice", "bob", "voice", True)
+        self.assertEqual(self.told("bob"), [Changes("#5", (moderated, voiced))])
+        with self.chat.changes(alice, "5"):
+            self.chat.configure(alice, "5", Setting.MODERATED, False)
+            self.chat.kick(alice, "5", "bob", "out")
+        told = self.told("bob")
+        self.assertEqual(told[0], SettingChanged("#5", "alice", "moderated", ""), "told before the kick, to bob too")
+        self.assertEqual(told[1], Kicked("#5", "alice", "bob", "out"))
+
+    def test_secret_and_external_rooms(self) -> None:
+        alice = self.member("alice", "5")
+        bob = self.member("bob", "6")
+        self.chat.configure(alice, "5", Setting.SECRET, True)
+        self.assertEqual(self.chat.room_list(bob), RoomList((("#6", 1),)), "a secret room is not listed to outsiders")
+        self.refused("NO_SUCH_ROOM", self.chat.who, bob, "5")
+        self.assertEqual(self.chat.room_list(alice), RoomList((("#5", 1), ("#6", 1))))
+        self.refused("NOT_IN_ROOM", self.chat.say, bob, "5", "hello from outside")
+        self.chat.configure(alice, "5", Setting.EXTERNAL, True)
+        self.clear()
+        self.chat.say(bob, "5", "hello from outside")
+        self.assertEqual(self.told("alice"), [Message("#5", "bob", "hello from outside")])
+        self.chat.ban(alice, "5", "bob")
+        self.refused("BANNED", self.chat.say, bob, "5", "again")
 
     def test_a_keyed_room(self) -> None:
         alice = self.member("alice", "5")

@@ -9,7 +9,7 @@ from chatroom.line.commands import COMMANDS
 from tests.helpers import MemoryClient, MemoryServer, assert_consistent
 from tests.test_lifecycle import with_accounts
 
-SETTINGS = "invite, key, moderated, topiclock, limit, secret"
+SETTINGS = "invite, key, moderated, topiclock, limit, secret, external"
 
 
 def usage(command: str) -> str:

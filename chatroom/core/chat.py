@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -218,8 +218,8 @@ class Chat:
         return room
 
     def say(self, member: Member, room: str, text: str, action: bool = False, notice: bool = False) -> None:
-        """Send text to a room the member is in; it comes back to the sender too."""
-        target = self._room_of(member, room)
+        """Send text to a room the member is in, or to one open to outsiders; members get it, the sender too."""
+        target = self._outside(member, room) or self._room_of(member, room)
         _require_text(text)
         self._may_speak(member)
         if target.settings.moderated:
@@ -273,6 +273,17 @@ class Chat:
         return self._room_of(member, room).info()
 
     # Keeping order in a room
+
+    @contextlib.contextmanager
+    def changes(self, member: Member, room: str) -> Iterator[None]:
+        """Changes made inside are told together, as one Changes event, when the block ends (IRC's MODE)."""
+        target = self._room_of(member, room)
+        target.held = []
+        try:
+            yield
+        finally:
+            target.flush()
+            target.held = None
 
     def rank(self, member: Member, room: Room) -> Rank:
         """What `member` may do in `room`, for chatroom.core.moderation.authorize."""
@@ -532,6 +543,17 @@ class Chat:
         self._depart(member, reason)
         member.session.close(reason)
 
+    def _outside(self, member: Member, name: str) -> Room | None:
+        """A room that takes messages from outsiders (IRC's -n), if `member` is not in it and not banned from it."""
+        self._present(member)
+        room = self.rooms.get(room_key(room_name(name)))
+        if room is None or member in room.members or not room.settings.external:
+            return None
+        ban = _matching(room.bans, self.now(), member.nick, member.account, member.address)
+        if ban is not None and not self._exempt(member, room):
+            raise ChatError("BANNED", f"you are banned from {room.name}{_why(ban)}")
+        return room
+
     def _room_of(self, member: Member, name: str) -> Room:
         self._present(member)
         room = member.rooms.get(room_key(room_name(name)))
@@ -672,6 +694,7 @@ _SWITCHES = {
     Setting.MODERATED: "moderated",
     Setting.TOPIC_LOCK: "topic_lock",
     Setting.SECRET: "secret",
+    Setting.EXTERNAL: "external",
 }  # the settings that are on or off, by their RoomSettings attribute
 
 

@@ -120,6 +120,17 @@ class Invited:
 
 
 @dataclass(frozen=True, slots=True)
+class Changes:
+    """Several changes to a room's roles, settings and bans made at once (IRC's `MODE #5 +ov-b ...`), in order.
+
+    Told as one event so that a front end can show them as one line; each is also an event of its own.
+    """
+
+    room: str
+    changes: tuple[RoleChanged | SettingChanged | BanChanged, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class LockdownChanged:
     actor: str
     level: str  # a chatroom.core.moderation.Lockdown name, lower case: "off", "speak", "join", "connect"
@@ -173,6 +184,7 @@ Event = (
     | BanChanged
     | OwnerChanged
     | Invited
+    | Changes
     | LockdownChanged
     | Names
     | RoomList

@@ -99,7 +99,7 @@ class Lockdown(enum.IntEnum):
 
 
 class Setting(enum.Enum):
-    """A room's settings, by the names the line protocol uses (IRC: i, k, m, t, l, s)."""
+    """A room's settings, by the names the line protocol uses (IRC: i, k, m, t, l, s, and -n)."""
 
     INVITE_ONLY = "invite"
     KEY = "key"
@@ -107,6 +107,7 @@ class Setting(enum.Enum):
     TOPIC_LOCK = "topiclock"
     LIMIT = "limit"
     SECRET = "secret"
+    EXTERNAL = "external"
 
 
 @dataclass
@@ -117,6 +118,7 @@ class RoomSettings:
     topic_lock: bool = True  # as on most IRC networks: a new room's topic is its operators'
     limit: int = 0  # members, 0 for no limit
     secret: bool = False  # left out of the room list, and its members unlisted, for those not in it
+    external: bool = False  # those not in the room may send it messages (IRC's -n)
 
 
 KEY_MAX = 32

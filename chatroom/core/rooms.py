@@ -9,7 +9,17 @@ from __future__ import annotations
 import datetime
 from typing import TYPE_CHECKING
 
-from chatroom.core.events import BanList, Event, Names, RoomInfo, Topic
+from chatroom.core.events import (
+    BanChanged,
+    BanList,
+    Changes,
+    Event,
+    Names,
+    RoleChanged,
+    RoomInfo,
+    SettingChanged,
+    Topic,
+)
 from chatroom.core.moderation import Ban, Role, RoomSettings
 from chatroom.core.names import nick_key
 from chatroom.core.state import RoomRecord
@@ -19,7 +29,18 @@ if TYPE_CHECKING:
 
 
 class Room:
-    __slots__ = ("bans", "created", "members", "name", "operators", "owner", "settings", "topic", "topic_time")
+    __slots__ = (
+        "bans",
+        "created",
+        "held",
+        "members",
+        "name",
+        "operators",
+        "owner",
+        "settings",
+        "topic",
+        "topic_time",
+    )
 
     def __init__(self, name: str, created: float = 0.0) -> None:
         self.name = name
@@ -31,6 +52,7 @@ class Room:
         self.bans: list[Ban] = []
         self.owner = ""  # the owner's account; "" while the room is not registered
         self.operators: dict[str, str] = {}  # nick_key -> account: those the owner named, opped on joining
+        self.held: list[RoleChanged | SettingChanged | BanChanged] | None = None  # changes of a batch, not yet told
 
     @classmethod
     def restore(cls, record: RoomRecord, loaded: float) -> Room:
@@ -48,9 +70,25 @@ class Room:
         )
 
     def broadcast(self, event: Event) -> None:
-        """Deliver the same event object to every member, in one order for all."""
+        """Deliver the same event object to every member, in one order for all.
+
+        During a batch (chatroom.core.chat.Chat.changes) changes wait, and anything else first tells them.
+        """
+        if self.held is not None:
+            if isinstance(event, RoleChanged | SettingChanged | BanChanged):
+                self.held.append(event)
+                return
+            self.flush()
         for member in self.members:
             member.session.deliver(event)
+
+    def flush(self) -> None:
+        """Tell the changes held so far: one alone as itself, several as one Changes."""
+        held = self.held
+        if held:
+            self.held = None  # what is told now must not be held again
+            self.broadcast(held[0] if len(held) == 1 else Changes(self.name, tuple(held)))
+            self.held = []
 
     def names(self) -> Names:
         """Operators first, then voiced members, then the others, each by name."""
@@ -66,6 +104,7 @@ class Room:
             ("topiclock", settings.topic_lock),
             (f"limit={settings.limit}", bool(settings.limit)),
             ("secret", settings.secret),
+            ("external", settings.external),
         ]
         return RoomInfo(self.name, tuple(name for name, flag in on if flag), self.owner, tuple(self.operators.values()))
 

@@ -411,15 +411,19 @@ def _mode(session: IRCDialect, params: list[str]) -> None:
         return
     if len(params) == 1:
         settings = room.settings
-        modes = "+n" + "".join(
-            mode
-            for mode, on in (
-                ("i", settings.invite_only),
-                ("m", settings.moderated),
-                ("s", settings.secret),
-                ("t", settings.topic_lock),
+        modes = (
+            "+"
+            + ("" if settings.external else "n")
+            + "".join(
+                mode
+                for mode, on in (
+                    ("i", settings.invite_only),
+                    ("m", settings.moderated),
+                    ("s", settings.secret),
+                    ("t", settings.topic_lock),
+                )
+                if on
             )
-            if on
         )
         arguments = []
         if settings.key:
@@ -431,7 +435,8 @@ def _mode(session: IRCDialect, params: list[str]) -> None:
         session.reply(n.RPL_CHANNELMODEIS, room.name, modes, *arguments)
         session.reply(n.RPL_CREATIONTIME, room.name, str(int(room.created)))
         return
-    _change_modes(session, room.name, params[1], params[2:])
+    with session.about(room.name), session.chat.changes(session.member, room.name):
+        _change_modes(session, room.name, params[1], params[2:])
 
 
 def _change_modes(session: IRCDialect, room: str, modes: str, arguments: list[str]) -> None:
@@ -488,7 +493,7 @@ def _change_modes(session: IRCDialect, room: str, modes: str, arguments: list[st
                         continue
                 chat.configure(member, room, Setting.LIMIT, int(argument) if adding and argument else 0)
             elif mode == "n":
-                continue  # always on: only those in a room speak in it
+                chat.configure(member, room, Setting.EXTERNAL, not adding)
             else:
                 session.reply(n.ERR_UNKNOWNMODE, mode, text="is an unknown mode char to me")
 

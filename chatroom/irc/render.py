@@ -13,6 +13,7 @@ from collections.abc import Callable
 
 from chatroom.core.events import (
     BanChanged,
+    Changes,
     Event,
     Invited,
     Joined,
@@ -32,6 +33,7 @@ from chatroom.irc.wire import message
 
 HOST = "chatroom"  # the host every member is shown at: nobody's address is shown to anyone
 SETTING_MODES = {"invite": "i", "key": "k", "moderated": "m", "topiclock": "t", "limit": "l", "secret": "s"}
+# "external" is IRC's n, the other way round: +n is external off
 ROLE_MODES = {"operator": "o", "voice": "v"}
 
 Identify = Callable[[str], str]  # a present member's nickname -> the "user@host" after it in a source
@@ -88,16 +90,12 @@ class Renderer:
                 return message(self.source(setter) if setter else self.server, "TOPIC", room, text=text)
             case Kicked(room, actor, nick, reason):
                 return message(self.source(actor), "KICK", room, nick, text=reason or actor)
-            case RoleChanged(room, actor, nick, role, granted):
-                sign = "+" if granted else "-"
-                return message(self._actor(actor), "MODE", room, sign + ROLE_MODES[role], nick)
-            case SettingChanged(room, actor, setting, value):
-                mode = SETTING_MODES[setting]
-                if not value:
-                    return message(self._actor(actor), "MODE", room, "-" + mode, *(["*"] if mode == "k" else []))
-                return message(self._actor(actor), "MODE", room, "+" + mode, *([value] if mode in "kl" else []))
-            case BanChanged(room, actor, mask, added, _, reason) if room:
-                return message(self._actor(actor), "MODE", room, ("+b" if added else "-b"), mask)
+            case RoleChanged(room, actor) | SettingChanged(room, actor) | BanChanged(room, actor) if room:
+                return self._modes(room, actor, [event])
+            case Changes(room, changes) if len({change.actor for change in changes}) == 1:
+                return self._modes(room, changes[0].actor, list(changes))
+            case Changes(_, changes):
+                return b"".join(self._render(change) for change in changes)
             case BanChanged(_, actor, mask, added, until, reason):
                 done = f"banned {mask} from the server" if added else f"lifted the server ban on {mask}"
                 ends = f" until {until}" if added and until else ""
@@ -117,6 +115,29 @@ class Renderer:
 
     def notice(self, target: str, text: str) -> bytes:
         return message(self.server, "NOTICE", target, text=text)
+
+    def _modes(self, room: str, actor: str, changes: list[RoleChanged | SettingChanged | BanChanged]) -> bytes:
+        """One MODE line for changes made together: `MODE #5 +ov-b alice alice bob!*@*`."""
+        modes, arguments, sign = "", [], ""
+        for change in changes:
+            argument: str | None
+            match change:
+                case RoleChanged(_, _, nick, role, granted):
+                    wanted, mode, argument = "+" if granted else "-", ROLE_MODES[role], nick
+                case SettingChanged(_, _, "external", value):
+                    wanted, mode, argument = "-" if value else "+", "n", None  # IRC's +n is external off
+                case SettingChanged(_, _, setting, value):
+                    mode = SETTING_MODES[setting]
+                    wanted = "+" if value else "-"
+                    argument = (value if value else "*") if mode == "k" else (value if value and mode == "l" else None)
+                case BanChanged(_, _, mask, added):
+                    wanted, mode, argument = "+" if added else "-", "b", mask
+            if wanted != sign:
+                modes, sign = modes + wanted, wanted
+            modes += mode
+            if argument is not None:
+                arguments.append(argument)
+        return message(self._actor(actor), "MODE", room, modes, *arguments)
 
     def _actor(self, nick: str) -> str:
         """Who changed a mode: a person, or the server itself (an operator given by a room's registration)."""

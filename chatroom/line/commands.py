@@ -227,8 +227,8 @@ def _setting_value(setting: Setting, value: str) -> bool | str | int:
     "room",
     "[#ROOM] info | set SETTING VALUE | register | drop | transfer ACCOUNT | op ACCOUNT | deop ACCOUNT",
     "show the room's settings; operators set invite on|off, key KEY|off, moderated on|off, topiclock on|off,"
-    " limit N|off, secret on|off; a logged-in operator registers it; its owner drops it, gives it away,"
-    " or names operators",
+    " limit N|off, secret on|off, external on|off; a logged-in operator registers it; its owner drops it,"
+    " gives it away, or names operators",
 )
 def _room(session: LineDialect, arg: str) -> None:
     room, rest = _room_and_rest(session, arg)

@@ -14,6 +14,7 @@ from typing import NamedTuple
 from chatroom.core.events import (
     BanChanged,
     BanList,
+    Changes,
     Event,
     Invited,
     Joined,
@@ -82,6 +83,8 @@ def render(event: Event) -> bytes:
             return line("OWNER", room, actor, owner or "*")
         case Invited(room, actor, nick):
             return line("INVITE", room, actor, nick)
+        case Changes(_, changes):
+            return b"".join(render(change) for change in changes)
         case LockdownChanged(actor, level):
             return line("LOCKDOWN", actor, level)
         case RoomInfo(room, settings, owner, operators):
