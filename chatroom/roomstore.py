@@ -16,7 +16,7 @@ from typing import Any
 
 from chatroom.core.errors import ChatError
 from chatroom.core.events import Topic
-from chatroom.core.moderation import LIMIT_MAX, Ban, Mask, RoomSettings
+from chatroom.core.moderation import LIMIT_MAX, Allowed, Ban, Mask, RoomSettings
 from chatroom.core.names import room_key, room_name
 from chatroom.core.state import RoomRecord, Saved, StoreError
 from chatroom.storage import locked, replace
@@ -102,6 +102,7 @@ def _room_data(record: RoomRecord) -> dict[str, Any]:
         },
         "topic": {"text": topic.text, "setter": topic.setter},
         "bans": [_ban_data(ban) for ban in record.bans],
+        "allowed": [{"mask": entry.mask.real(), "setter": entry.setter} for entry in record.allowed],
     }
 
 
@@ -126,6 +127,7 @@ def _room(name: str, data: dict[str, Any]) -> RoomRecord:
         ),
         Topic(name, str(data["topic"]["setter"]), str(data["topic"]["text"])),
         tuple(_ban(ban) for ban in data["bans"]),
+        tuple(Allowed(Mask.parse(str(entry["mask"])), str(entry["setter"])) for entry in data.get("allowed", [])),
     )
 
 

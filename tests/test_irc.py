@@ -60,7 +60,7 @@ class RegistrationTests(SynchronousTestCase):
         self.assertIn("005", commands(lines))
         self.assertEqual(lines[0], ":chatroom 001 alice :Welcome to the chatroom IRC network, alice!alice@chatroom")
         isupport = " ".join(line for line in lines if parse(line).command == "005")
-        for token in ("CASEMAPPING=ascii", "CHANTYPES=#", "PREFIX=(ov)@+", "CHANMODES=b,k,l,imnst", "NICKLEN=20"):
+        for token in ("CASEMAPPING=ascii", "CHANTYPES=#", "PREFIX=(ov)@+", "CHANMODES=Ib,k,l,imnst", "NICKLEN=20"):
             self.assertIn(token, isupport)
         self.assertIn("422", commands(lines), "no message of the day")
 
@@ -261,6 +261,14 @@ class ModerationTests(SynchronousTestCase):
         self.assertEqual(self.guest.read(), [":op!op@chatroom MODE #5 -nm"])
         self.assertEqual(outsider.type("PRIVMSG #5 :hi"), [])
         self.assertEqual(self.guest.read(), [":outsider!outsider@chatroom PRIVMSG #5 :hi"])
+
+    def test_an_invite_exception_lets_a_mask_in(self) -> None:
+        self.op.type("MODE #5 +i")
+        outsider = self.server.irc("outsider")
+        self.op.type("MODE #5 +I outsider")
+        self.assertEqual(self.line.read()[-1], "ALLOW #5 op outsider!*@*")
+        self.assertEqual(self.op.type("MODE #5 I")[0], ":chatroom 346 op #5 outsider!*@* op 0")
+        self.assertEqual(commands(outsider.type("JOIN #5"))[0], "JOIN")
 
     def test_a_secret_room_is_unlisted_to_outsiders(self) -> None:
         self.op.type("MODE #5 +s")

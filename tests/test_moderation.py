@@ -6,9 +6,11 @@ from collections.abc import Callable
 
 from twisted.trial.unittest import SynchronousTestCase
 
-from chatroom.core.chat import Chat, Member
+from chatroom.core.chat import LIST_MAX, Chat, Member
 from chatroom.core.errors import ChatError
 from chatroom.core.events import (
+    AllowChanged,
+    AllowList,
     BanChanged,
     BanList,
     Changes,
@@ -309,6 +311,34 @@ class SettingsTests(ModerationTestCase):
         self.assertEqual(self.told("alice"), [Message("#5", "bob", "hello from outside")])
         self.chat.ban(alice, "5", "bob")
         self.refused("BANNED", self.chat.say, bob, "5", "again")
+
+    def test_an_allowed_mask_passes_invite_only_and_is_kept(self) -> None:
+        alice = self.member("alice", "5", account="owen")
+        self.chat.register_room(alice, "5")
+        self.chat.configure(alice, "5", Setting.INVITE_ONLY, True)
+        bob = self.member("bob")
+        self.refused("INVITE_ONLY", self.chat.join, bob, "5")
+        self.refused("NOT_IN_ROOM", self.chat.allow, bob, "5", "bob!*@*", True)
+        self.chat.allow(alice, "5", "bob!*@*", True)
+        self.chat.allow(alice, "5", "bob!*@*", True)  # again: nothing changes, nothing is said
+        self.assertEqual(self.told("alice"), [AllowChanged("#5", "alice", "bob!*@*", True)])
+        self.chat.join(bob, "5")
+        self.chat.part(bob, "5")
+        self.chat.join(bob, "5")  # not once, as an invitation: for as long as the mask is allowed
+        restarted = self.new_chat()
+        self.assertEqual(restarted.rooms["5"].record().allowed, self.chat.rooms["5"].record().allowed)
+        self.assertEqual(self.chat.allowed(alice, "5"), AllowList("#5", (("bob!*@*", "alice"),)))
+        self.chat.allow(alice, "5", "bob!*@*", False)
+        self.chat.part(bob, "5")
+        self.refused("INVITE_ONLY", self.chat.join, bob, "5")
+
+    def test_a_rooms_lists_are_bounded(self) -> None:
+        alice = self.member("alice", "5")
+        for number in range(LIST_MAX):
+            self.chat.ban(alice, "5", f"spammer{number}!*@*")
+            self.chat.allow(alice, "5", f"friend{number}!*@*", True)
+        self.refused("LIST_FULL", self.chat.ban, alice, "5", "one-more!*@*")
+        self.refused("LIST_FULL", self.chat.allow, alice, "5", "one-more!*@*", True)
 
     def test_a_keyed_room(self) -> None:
         alice = self.member("alice", "5")

@@ -64,6 +64,14 @@ class Renderer:
                 return f"{self._room(room)} {notice(f'{actor} set {_SETTING_NAMES.get(setting, setting)} {text}')}"
             case (("BAN" | "UNBAN") as word, [room, actor, mask, until]):
                 return f"{self._where(room)}{notice(_ban_change(word, actor, mask, until, text))}"
+            case (("ALLOW" | "DISALLOW") as word, [room, actor, mask]):
+                change = "lets in" if word == "ALLOW" else "no longer lets in"
+                return f"{self._room(room)} {notice(f'{actor} {change} {mask} past invite-only')}"
+            case "ALLOWED", [room, mask, setter]:
+                return f"{self._room(room)} {notice(f'allowed past invite-only: {mask}, by {setter}')}"
+            case "ALLOWS", [room, count]:
+                counted = {"0": "nobody", "1": "1 mask"}.get(count, f"{count} masks")
+                return f"{self._room(room)} {notice(f'allowed past invite-only: {counted}')}"
             case "OWNER", [room, actor, owner]:
                 if owner == "*":
                     change = f"{actor} dropped the room's registration"

@@ -20,6 +20,8 @@ from twisted.logger import Logger
 
 from chatroom.core.errors import ChatError, Departed
 from chatroom.core.events import (
+    AllowChanged,
+    AllowList,
     BanChanged,
     BanList,
     Event,
@@ -45,6 +47,7 @@ from chatroom.core.moderation import (
     KEY_MAX,
     LIMIT_MAX,
     Action,
+    Allowed,
     Ban,
     Lockdown,
     Mask,
@@ -61,6 +64,7 @@ from chatroom.core.state import AccountDirectory, MemoryRoomStore, NoAccounts, R
 log = Logger(namespace="chatroom")
 
 INVITATIONS_KEPT = 50  # per member: rooms come and go, and invitations must not pile up
+LIST_MAX = 100  # bans, and masks allowed past invite-only, per room (IRC's MAXLIST)
 
 
 @dataclass(frozen=True)
@@ -201,7 +205,9 @@ class Chat:
         ban = _matching(room.bans, self.now(), member.nick, member.account, member.address)
         if ban is not None:
             raise ChatError("BANNED", f"you are banned from {room.name}{_why(ban)}")
-        invited = room in member.invited  # this room, not an earlier one of the same name
+        invited = room in member.invited or any(  # this room, not an earlier one of the same name
+            allowed.mask.matches(member.nick, member.account, member.address) for allowed in room.allowed
+        )
         settings = room.settings
         if settings.invite_only and not invited:
             raise ChatError("INVITE_ONLY", f"{room.name} is invite-only: an operator must /invite you first")
@@ -374,7 +380,7 @@ class Chat:
                 raise ChatError(
                     "PROTECTED", f"{person.nick} is an operator of {target_room.name} by account: /room deop them first"
                 )
-        bans = self._add_bans(actor, target_room.bans, target, person, duration, reason)
+        bans = self._add_bans(actor, target_room.bans, target, person, duration, reason, LIST_MAX)
         if not bans and person not in target_room.members:
             raise _already_banned(target)
         for ban in bans:
@@ -396,6 +402,27 @@ class Chat:
         ban = _lift(target_room.bans, mask)
         target_room.broadcast(BanChanged(target_room.name, actor.nick, str(ban.mask), False, until(ban), ""))
         self._save(target_room)
+
+    def allow(self, actor: Member, room: str, mask: str, added: bool) -> None:
+        """Let a mask into the room past invite-only, or no longer (IRC's +I/-I); the key and limit still apply."""
+        target_room = self._room_of(actor, room)
+        authorize(self.rank(actor, target_room), Action.CONFIGURE, target_room.name)
+        parsed = Mask.parse(mask)
+        shown = {str(allowed.mask).lower(): allowed for allowed in target_room.allowed}
+        found = shown.get(str(parsed).lower())
+        if added == (found is not None):
+            return  # as on IRC: allowing what is allowed, or lifting what is not, changes nothing
+        if found is not None:
+            target_room.allowed.remove(found)
+        else:
+            _room_for(target_room.allowed, 1)
+            target_room.allowed.append(Allowed(parsed, actor.nick))
+        target_room.broadcast(AllowChanged(target_room.name, actor.nick, str(parsed), added))
+        self._save(target_room)
+
+    def allowed(self, member: Member, room: str) -> AllowList:
+        target_room = self._room_of(member, room)
+        return AllowList(target_room.name, tuple((str(entry.mask), entry.setter) for entry in target_room.allowed))
 
     def bans(self, member: Member, room: str) -> BanList:
         return self._room_of(member, room).ban_list(self.now())
@@ -625,7 +652,14 @@ class Chat:
                 room.broadcast(RoleChanged(room.name, "", member.nick, "operator", True))
 
     def _add_bans(
-        self, actor: Member, bans: list[Ban], target: str, person: Member | None, duration: float | None, reason: str
+        self,
+        actor: Member,
+        bans: list[Ban],
+        target: str,
+        person: Member | None,
+        duration: float | None,
+        reason: str,
+        most: int = 0,
     ) -> list[Ban]:
         """Add the bans `target` stands for to `bans`: a person by account, or a guest by nickname and address."""
         if person is actor:
@@ -644,6 +678,8 @@ class Chat:
             for mask in masks
             if str(mask).lower() not in existing
         ]
+        if most:
+            _room_for(bans, len(added), most)
         bans.extend(added)
         return added
 
@@ -716,6 +752,12 @@ def _lift(bans: list[Ban], mask: str) -> Ban:
         bans.remove(ban)
         return ban
     raise ChatError("NO_SUCH_BAN", f"there is no ban on {mask}; the ban list shows the masks")
+
+
+def _room_for(entries: list[Any], more: int, most: int = LIST_MAX) -> None:
+    """Refuse to grow a room's list of bans or allowed masks past `most`: an operator's list is bounded too."""
+    if len(entries) + more > most:
+        raise ChatError("LIST_FULL", f"the list is full ({most} entries): remove one first")
 
 
 def _already_banned(target: str) -> ChatError:

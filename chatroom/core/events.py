@@ -104,6 +104,16 @@ class BanChanged:
 
 
 @dataclass(frozen=True, slots=True)
+class AllowChanged:
+    """A mask let into the room past invite-only, or no longer (IRC's +I and -I)."""
+
+    room: str
+    actor: str
+    mask: str
+    added: bool
+
+
+@dataclass(frozen=True, slots=True)
 class OwnerChanged:
     """A room was registered (or given) to `owner`'s account, or dropped (`owner` is "")."""
 
@@ -127,7 +137,7 @@ class Changes:
     """
 
     room: str
-    changes: tuple[RoleChanged | SettingChanged | BanChanged, ...]
+    changes: tuple[RoleChanged | SettingChanged | BanChanged | AllowChanged, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,6 +173,14 @@ class RoomInfo:
 
 
 @dataclass(frozen=True, slots=True)
+class AllowList:
+    """The masks a room lets in past invite-only: (mask, setter) each."""
+
+    room: str
+    allowed: tuple[tuple[str, str], ...]
+
+
+@dataclass(frozen=True, slots=True)
 class BanList:
     """A room's bans ("" for the server's): (mask, setter, until, reason) each, `until` as in BanChanged."""
 
@@ -182,6 +200,7 @@ Event = (
     | RoleChanged
     | SettingChanged
     | BanChanged
+    | AllowChanged
     | OwnerChanged
     | Invited
     | Changes
@@ -190,6 +209,7 @@ Event = (
     | RoomList
     | RoomInfo
     | BanList
+    | AllowList
 )
 
 

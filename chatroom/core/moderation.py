@@ -213,6 +213,14 @@ class Mask:
 
 
 @dataclass(frozen=True)
+class Allowed:
+    """A mask let into an invite-only room without an invitation (IRC's +I)."""
+
+    mask: Mask
+    setter: str
+
+
+@dataclass(frozen=True)
 class Ban:
     mask: Mask
     setter: str

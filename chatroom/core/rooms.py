@@ -10,6 +10,7 @@ import datetime
 from typing import TYPE_CHECKING
 
 from chatroom.core.events import (
+    AllowChanged,
     BanChanged,
     BanList,
     Changes,
@@ -20,7 +21,7 @@ from chatroom.core.events import (
     SettingChanged,
     Topic,
 )
-from chatroom.core.moderation import Ban, Role, RoomSettings
+from chatroom.core.moderation import Allowed, Ban, Role, RoomSettings
 from chatroom.core.names import nick_key
 from chatroom.core.state import RoomRecord
 
@@ -30,6 +31,7 @@ if TYPE_CHECKING:
 
 class Room:
     __slots__ = (
+        "allowed",
         "bans",
         "created",
         "held",
@@ -50,9 +52,12 @@ class Room:
         self.topic_time = 0.0  # when the topic was set, if it was since the room opened or was loaded
         self.settings = RoomSettings()
         self.bans: list[Ban] = []
+        self.allowed: list[Allowed] = []  # masks let in past invite-only (IRC's +I)
         self.owner = ""  # the owner's account; "" while the room is not registered
         self.operators: dict[str, str] = {}  # nick_key -> account: those the owner named, opped on joining
-        self.held: list[RoleChanged | SettingChanged | BanChanged] | None = None  # changes of a batch, not yet told
+        self.held: list[RoleChanged | SettingChanged | BanChanged | AllowChanged] | None = (
+            None  # changes of a batch, not yet told
+        )
 
     @classmethod
     def restore(cls, record: RoomRecord, loaded: float) -> Room:
@@ -62,11 +67,18 @@ class Room:
         room.settings = record.settings
         room.topic = record.topic or room.topic
         room.bans = list(record.bans)
+        room.allowed = list(record.allowed)
         return room
 
     def record(self) -> RoomRecord:
         return RoomRecord(
-            self.name, self.owner, tuple(self.operators.values()), self.settings, self.topic, tuple(self.bans)
+            self.name,
+            self.owner,
+            tuple(self.operators.values()),
+            self.settings,
+            self.topic,
+            tuple(self.bans),
+            tuple(self.allowed),
         )
 
     def broadcast(self, event: Event) -> None:
@@ -75,7 +87,7 @@ class Room:
         During a batch (chatroom.core.chat.Chat.changes) changes wait, and anything else first tells them.
         """
         if self.held is not None:
-            if isinstance(event, RoleChanged | SettingChanged | BanChanged):
+            if isinstance(event, RoleChanged | SettingChanged | BanChanged | AllowChanged):
                 self.held.append(event)
                 return
             self.flush()

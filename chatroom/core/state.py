@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from chatroom.core.events import Topic
-from chatroom.core.moderation import Ban, RoomSettings
+from chatroom.core.moderation import Allowed, Ban, RoomSettings
 
 
 class StoreError(Exception):
@@ -46,6 +46,7 @@ class RoomRecord:
     settings: RoomSettings = field(default_factory=RoomSettings)
     topic: Topic | None = None
     bans: tuple[Ban, ...] = ()
+    allowed: tuple[Allowed, ...] = ()
 
 
 @dataclass

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from chatroom.core.chat import Member
+from chatroom.core.chat import LIST_MAX, Member
 from chatroom.core.errors import ChatError
 from chatroom.core.moderation import Role, Setting, bad_limit
 from chatroom.core.names import NICK_MAX, ROOM_MAX, nick_key, room_key, room_order
@@ -441,7 +441,7 @@ def _mode(session: IRCDialect, params: list[str]) -> None:
 
 def _change_modes(session: IRCDialect, room: str, modes: str, arguments: list[str]) -> None:
     sign = "+"
-    listed = False
+    listed = ""  # the lists already shown: a list once per MODE
     chat, member = session.chat, session.member
     with_parameter = 0
     for mode in modes:
@@ -449,7 +449,7 @@ def _change_modes(session: IRCDialect, room: str, modes: str, arguments: list[st
             sign = mode
             continue
         adding = sign == "+"
-        takes = mode in "ovbk" or (mode == "l" and adding)
+        takes = mode in "ovbIk" or (mode == "l" and adding)
         argument = arguments.pop(0) if takes and arguments else None
         if takes and argument is not None:
             with_parameter += 1
@@ -461,13 +461,20 @@ def _change_modes(session: IRCDialect, room: str, modes: str, arguments: list[st
                     continue
                 role = Role.OPERATOR if mode == "o" else Role.VOICE
                 chat.set_role(member, room, argument, role, adding)
-            elif mode == "b":
+            elif mode in "bI":
                 if argument is None:
-                    if not listed:
-                        listed = True
-                        session.connection.deliver(chat.bans(member, room))
+                    if mode not in listed:
+                        listed += mode
+                        session.connection.deliver(
+                            chat.bans(member, room) if mode == "b" else chat.allowed(member, room)
+                        )
                     continue
-                _ban(session, room, argument, adding)
+                if mode == "b":
+                    _ban(session, room, argument, adding)
+                else:
+                    chat.allow(
+                        member, room, argument if "!" in argument or "@" in argument else f"{argument}!*@*", adding
+                    )
             elif mode in CHANNEL_FLAGS:
                 chat.configure(member, room, CHANNEL_FLAGS[mode], adding)
             elif mode == "k":
@@ -779,12 +786,13 @@ def isupport(session: IRCDialect) -> None:
         "AWAYLEN=" + str(AWAY_MAX),
         "CASEMAPPING=ascii",
         f"CHANLIMIT=#:{session.chat.limits.rooms_per_member}",
-        "CHANMODES=b,k,l,imnst",
+        "CHANMODES=Ib,k,l,imnst",
         f"CHANNELLEN={ROOM_MAX + 1}",
         "CHANTYPES=#",
         "ELIST=CMNTU",
+        "INVEX=I",
         "KICKLEN=" + str(KICK_MAX),
-        "MAXLIST=b:100",
+        f"MAXLIST=b:{LIST_MAX},I:{LIST_MAX}",
         f"MODES={MODES_MAX}",
         "NETWORK=chatroom",
         f"NICKLEN={NICK_MAX}",

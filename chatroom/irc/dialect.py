@@ -18,6 +18,7 @@ from chatroom.connection import Connection
 from chatroom.core.chat import Member
 from chatroom.core.errors import ChatError
 from chatroom.core.events import (
+    AllowList,
     BanList,
     Event,
     Invited,
@@ -104,6 +105,10 @@ class IRCDialect:
             case BanList(room, bans):
                 lines = [self.numeric(n.RPL_BANLIST, room, mask, setter, "0") for mask, setter, _, _ in bans]
                 return b"".join(lines) + self.numeric(n.RPL_ENDOFBANLIST, room, text="End of channel ban list")
+            case AllowList(room, allowed):
+                lines = [self.numeric(n.RPL_INVEXLIST, room, mask, setter, "0") for mask, setter in allowed]
+                end = self.numeric(n.RPL_ENDOFINVEXLIST, room, text="End of Channel Invite Exception List")
+                return b"".join(lines) + end
             case RoomInfo() | RoomList():
                 return b""  # MODE and LIST ask the core themselves
         stamp = self._stamp if "server-time" in self.caps else None
@@ -284,7 +289,7 @@ class IRCDialect:
         self.reply(n.RPL_WELCOME, text=f"Welcome to the chatroom IRC network, {self.source()}")
         self.reply(n.RPL_YOURHOST, text=f"Your host is {self.server}, running chatroom")
         self.reply(n.RPL_CREATED, text="This server speaks IRC beside chatroom's own protocol")
-        self.reply(n.RPL_MYINFO, self.server, "chatroom", "iow", "biklmnostv", "bklov")
+        self.reply(n.RPL_MYINFO, self.server, "chatroom", "iow", "Ibiklmnostv", "Ibklov")
         commands.isupport(self)
         commands.lusers(self)
         commands.motd(self)

@@ -12,6 +12,7 @@ import datetime
 from collections.abc import Callable
 
 from chatroom.core.events import (
+    AllowChanged,
     BanChanged,
     Changes,
     Event,
@@ -90,7 +91,12 @@ class Renderer:
                 return message(self.source(setter) if setter else self.server, "TOPIC", room, text=text)
             case Kicked(room, actor, nick, reason):
                 return message(self.source(actor), "KICK", room, nick, text=reason or actor)
-            case RoleChanged(room, actor) | SettingChanged(room, actor) | BanChanged(room, actor) if room:
+            case (
+                RoleChanged(room, actor)
+                | SettingChanged(room, actor)
+                | BanChanged(room, actor)
+                | AllowChanged(room, actor)
+            ) if room:
                 return self._modes(room, actor, [event])
             case Changes(room, changes) if len({change.actor for change in changes}) == 1:
                 return self._modes(room, changes[0].actor, list(changes))
@@ -116,7 +122,9 @@ class Renderer:
     def notice(self, target: str, text: str) -> bytes:
         return message(self.server, "NOTICE", target, text=text)
 
-    def _modes(self, room: str, actor: str, changes: list[RoleChanged | SettingChanged | BanChanged]) -> bytes:
+    def _modes(
+        self, room: str, actor: str, changes: list[RoleChanged | SettingChanged | BanChanged | AllowChanged]
+    ) -> bytes:
         """One MODE line for changes made together: `MODE #5 +ov-b alice alice bob!*@*`."""
         modes, arguments, sign = "", [], ""
         for change in changes:
@@ -132,6 +140,8 @@ class Renderer:
                     argument = (value if value else "*") if mode == "k" else (value if value and mode == "l" else None)
                 case BanChanged(_, _, mask, added):
                     wanted, mode, argument = "+" if added else "-", "b", mask
+                case AllowChanged(_, _, mask, added):
+                    wanted, mode, argument = "+" if added else "-", "I", mask
             if wanted != sign:
                 modes, sign = modes + wanted, wanted
             modes += mode

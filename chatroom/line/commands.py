@@ -225,10 +225,11 @@ def _setting_value(setting: Setting, value: str) -> bool | str | int:
 
 @command(
     "room",
-    "[#ROOM] info | set SETTING VALUE | register | drop | transfer ACCOUNT | op ACCOUNT | deop ACCOUNT",
+    "[#ROOM] info | set SETTING VALUE | allow MASK | disallow MASK | allowed | register | drop | transfer ACCOUNT"
+    " | op ACCOUNT | deop ACCOUNT",
     "show the room's settings; operators set invite on|off, key KEY|off, moderated on|off, topiclock on|off,"
-    " limit N|off, secret on|off, external on|off; a logged-in operator registers it; its owner drops it,"
-    " gives it away, or names operators",
+    " limit N|off, secret on|off, external on|off, and allow masks past invite-only; a logged-in operator"
+    " registers it; its owner drops it, gives it away, or names operators",
 )
 def _room(session: LineDialect, arg: str) -> None:
     room, rest = _room_and_rest(session, arg)
@@ -244,6 +245,10 @@ def _room(session: LineDialect, arg: str) -> None:
                 known = ", ".join(_SETTINGS)
                 raise ChatError("USAGE", f"there is no setting {name}; the settings are {known}")
             chat.configure(member, room, setting, _setting_value(setting, value))
+        case ("allow" | "disallow") as change, [mask]:
+            chat.allow(member, room, mask, change == "allow")
+        case "allowed", []:
+            session.deliver(chat.allowed(member, room))
         case "register", []:
             chat.register_room(member, room)
         case "drop", []:

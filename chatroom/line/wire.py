@@ -12,6 +12,8 @@ import re
 from typing import NamedTuple
 
 from chatroom.core.events import (
+    AllowChanged,
+    AllowList,
     BanChanged,
     BanList,
     Changes,
@@ -79,6 +81,8 @@ def render(event: Event) -> bytes:
             return line("SET", room, actor, setting, text=value or "off")
         case BanChanged(room, actor, mask, added, until, reason):
             return line("BAN" if added else "UNBAN", room or "*", actor, mask, until or "-", text=reason)
+        case AllowChanged(room, actor, mask, added):
+            return line("ALLOW" if added else "DISALLOW", room, actor, mask)
         case OwnerChanged(room, actor, owner):
             return line("OWNER", room, actor, owner or "*")
         case Invited(room, actor, nick):
@@ -89,6 +93,9 @@ def render(event: Event) -> bytes:
             return line("LOCKDOWN", actor, level)
         case RoomInfo(room, settings, owner, operators):
             return line("ROOM", room, owner or "*", *settings, text=" ".join(operators) or None)
+        case AllowList(room, allowed):
+            entries = [line("ALLOWED", room, mask, setter) for mask, setter in allowed]
+            return b"".join(entries) + line("ALLOWS", room, str(len(allowed)))
         case BanList(room, bans):
             entries = [
                 line("BANNED", room or "*", mask, setter, until or "-", text=reason)
