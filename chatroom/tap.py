@@ -59,6 +59,7 @@ class Options(usage.Options):
             " SIGHUP reads it again and applies the limits and the MOTD.",
         ],
         ["hostname", None, socket.gethostname(), "Name written into a generated certificate, besides localhost."],
+        ["irc-description", None, "chatroom", "What IRC clients are told of this server (LINKS, WHOIS)."],
         [
             "irc-password",
             None,
@@ -265,7 +266,7 @@ def makeService(options: Options, reactor: IReactorCore | None = None) -> IServi
         identity = tls.load_or_create(certs, options["hostname"])
     except tls.CertificateError as error:
         raise SystemExit(f"chatroom: {error}") from None
-    irc = IRCDialect.serving(options["hostname"], options["irc-password"])
+    irc = IRCDialect.serving(options["hostname"], options["irc-password"], options["irc-description"])
     listeners = [
         *_listeners(reactor, options, "listen", LineDialect, True),
         *_listeners(reactor, options, "irc", irc, True),

@@ -324,7 +324,9 @@ class SettingsTests(ModerationTestCase):
         self.assertEqual(self.told("alice"), [AllowChanged("#5", "alice", "bob!*@*", True)])
         self.chat.join(bob, "5")
         self.chat.part(bob, "5")
-        self.chat.join(bob, "5")  # not once, as an invitation: for as long as the mask is allowed
+        self.chat.configure(alice, "5", Setting.KEY, "k")
+        self.refused("BAD_KEY", self.chat.join, bob, "5")  # allowed past invite-only, not past the key
+        self.chat.join(bob, "5", "k")  # not once, as an invitation: for as long as the mask is allowed
         restarted = self.new_chat()
         self.assertEqual(restarted.rooms["5"].record().allowed, self.chat.rooms["5"].record().allowed)
         self.assertEqual(self.chat.allowed(alice, "5"), AllowList("#5", (("bob!*@*", "alice"),)))

@@ -205,11 +205,10 @@ class Chat:
         ban = _matching(room.bans, self.now(), member.nick, member.account, member.address)
         if ban is not None:
             raise ChatError("BANNED", f"you are banned from {room.name}{_why(ban)}")
-        invited = room in member.invited or any(  # this room, not an earlier one of the same name
-            allowed.mask.matches(member.nick, member.account, member.address) for allowed in room.allowed
-        )
+        invited = room in member.invited  # this room, not an earlier one of the same name
+        allowed = any(entry.mask.matches(member.nick, member.account, member.address) for entry in room.allowed)
         settings = room.settings
-        if settings.invite_only and not invited:
+        if settings.invite_only and not (invited or allowed):
             raise ChatError("INVITE_ONLY", f"{room.name} is invite-only: an operator must /invite you first")
         if settings.key and key != settings.key and not invited:
             hint = "that is not its key" if key else "it needs a key: /join ROOM KEY"

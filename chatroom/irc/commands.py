@@ -641,7 +641,7 @@ def _whois(session: IRCDialect, params: list[str]) -> None:
         rooms = [room.members[member].prefix[:1] + room.name for room in member.rooms.values()]
         if rooms:
             session.reply(n.RPL_WHOISCHANNELS, member.nick, text=" ".join(rooms))
-        session.reply(n.RPL_WHOISSERVER, member.nick, session.server, text="chatroom")
+        session.reply(n.RPL_WHOISSERVER, member.nick, session.server, text=session.description)
         if away := session.away_of(member):
             session.reply(n.RPL_AWAY, member.nick, text=away)
         if member.account is not None:
@@ -660,7 +660,7 @@ def _whowas(session: IRCDialect, params: list[str]) -> None:
         session.reply(n.ERR_WASNOSUCHNICK, nick, text="There was no such nickname")
     for entry in found:
         session.reply(n.RPL_WHOWASUSER, entry.nick, entry.user, HOST, "*", text=entry.realname)
-        session.reply(n.RPL_WHOISSERVER, entry.nick, session.server, text="chatroom")
+        session.reply(n.RPL_WHOISSERVER, entry.nick, session.server, text=session.description)
     session.reply(n.RPL_ENDOFWHOWAS, nick, text="End of WHOWAS")
 
 
@@ -755,7 +755,7 @@ def _admin(session: IRCDialect, params: list[str]) -> None:
 
 @command("LINKS", summary="LINKS: the servers of this network (one)")
 def _links(session: IRCDialect, params: list[str]) -> None:
-    session.reply(n.RPL_LINKS, session.server, session.server, text="0 chatroom")
+    session.reply(n.RPL_LINKS, session.server, session.server, text=f"0 {session.description}")
     session.reply(n.RPL_ENDOFLINKS, "*", text="End of /LINKS list")
 
 

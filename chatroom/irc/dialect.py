@@ -44,15 +44,16 @@ SASL_MAX = 4096  # bytes of base64 a whole SASL exchange may take
 class IRCDialect:
     name = "irc"
     server: ClassVar[str] = "chatroom"  # the server's name, in every message it sends
+    description: ClassVar[str] = "chatroom"  # what LINKS and WHOIS say of the server
     password: ClassVar[str | None] = None  # the server password PASS must give (--irc-password)
     whowas: ClassVar[Whowas] = Whowas()  # of the server: `serving` gives each its own
     # One for the process, as a broadcast is written to its members in a row: each event is rendered once.
     renderer = Renderer()
 
     @classmethod
-    def serving(cls, server: str, password: str | None) -> type[IRCDialect]:
-        """The dialect of a server with this name and password."""
-        settings = {"server": server, "password": password, "whowas": Whowas()}
+    def serving(cls, server: str, password: str | None, description: str = "chatroom") -> type[IRCDialect]:
+        """The dialect of a server with this name, password and description."""
+        settings = {"server": server, "password": password, "description": description, "whowas": Whowas()}
         return cast(type[IRCDialect], type(cls.__name__, (cls,), settings))
 
     def __init__(self, connection: Connection) -> None:
