@@ -132,6 +132,18 @@ class LoginTests(SynchronousTestCase):
         self.assertEqual(commands(lines)[0], "001")
         self.assertEqual(self.server.chat.nicks["alice"].account, "alice")
 
+    def test_after_sasl_another_nickname_still_acts_as_the_account_and_may_go_back(self) -> None:
+        client = self.server.irc()
+        client.type("CAP REQ :sasl", "AUTHENTICATE PLAIN")
+        client.type("AUTHENTICATE " + base64.b64encode(b"alice\0alice\0correct horse").decode())
+        self.checker.answer(0, right=True)
+        client.read()
+        client.type("NICK zed", "USER z 0 * :Z", "CAP END")
+        self.assertEqual(self.server.chat.nicks["zed"].account, "alice")
+        self.assertEqual(client.type("NICK bob"), [":chatroom 433 zed bob :bob needs a password"], "not another's")
+        self.assertEqual(client.type("NICK alice"), [":zed!z@chatroom NICK :alice"], "her own, without a password")
+        self.assertEqual(len(self.checker.checks), 1)
+
     def test_a_wrong_sasl_password_fails_and_slows_the_next_guess(self) -> None:
         client = self.server.irc()
         client.type("CAP REQ :sasl", "AUTHENTICATE PLAIN")

@@ -9,6 +9,7 @@ from twisted.python import usage
 from twisted.trial.unittest import SynchronousTestCase
 
 from chatroom import tap
+from chatroom.irc.dialect import IRCDialect
 from chatroom.limits import ConnectionLimits
 from chatroom.service import ChatService
 from tests.helpers import ServiceReactor, observe_log
@@ -30,6 +31,29 @@ class OptionsTests(SynchronousTestCase):
         self.assertEqual(self.parse("-l", "tcp:1", "--listen", "unix:/tmp/s")["listen"], ["tcp:1", "unix:/tmp/s"])
         error = self.assertRaises(usage.UsageError, self.parse, "--listen", "ssl:5050")
         self.assertIn("chatroom adds TLS itself", str(error))
+
+    def test_irc_is_served_with_tls_on_6697_unless_told_otherwise(self) -> None:
+        self.assertEqual((self.parse()["irc"], self.parse()["irc-plaintext"]), (["tcp:6697:backlog=1024"], []))
+        plaintext = self.parse("--irc-plaintext", "tcp:6667:interface=127.0.0.1")
+        self.assertEqual((plaintext["irc"], plaintext["irc-plaintext"]), ([], ["tcp:6667:interface=127.0.0.1"]))
+        self.assertEqual(self.parse("--no-irc")["irc"], [])
+        error = self.assertRaises(usage.UsageError, self.parse, "--no-irc", "--irc", "tcp:7000")
+        self.assertIn("--no-irc serves no IRC", str(error))
+        error = self.assertRaises(usage.UsageError, self.parse, "--irc", "ssl:6697")
+        self.assertIn("chatroom adds TLS itself", str(error))
+
+    def test_each_listener_speaks_its_dialect(self) -> None:
+        options = self.parse(
+            "--certs", self.mktemp(), "--listen", "tcp:5050", "--irc", "tcp:6697", "--irc-plaintext", "tcp:6667",
+            "--hostname", "chat.example.org", "--irc-password", "sesame",
+        )  # fmt: skip
+        service = tap.makeService(options, ServiceReactor())
+        assert isinstance(service, ChatService)
+        spoken = [(listener.dialect.name, listener.tls) for listener in service.listeners]
+        self.assertEqual(spoken, [("line", True), ("irc", True), ("irc", False)])
+        irc = service.listeners[1].dialect
+        assert issubclass(irc, IRCDialect)
+        self.assertEqual((irc.server, irc.password), ("chat.example.org", "sesame"))
 
     def test_limits_have_minimums(self) -> None:
         error = self.assertRaises(usage.UsageError, self.parse, "--max-line", "10")
