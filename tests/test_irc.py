@@ -274,6 +274,16 @@ class ModerationTests(SynchronousTestCase):
         self.assertEqual(outsider.type("PRIVMSG #5 :hi"), [])
         self.assertEqual(self.guest.read(), [":outsider!outsider@chatroom PRIVMSG #5 :hi"])
 
+    def test_a_message_to_the_operators_only(self) -> None:
+        self.op.type("MODE #5 +o carol")
+        self.line.read()
+        self.guest.type("PRIVMSG @#5 :psst, operators")
+        self.assertEqual(self.op.read(), [":guest!guest@chatroom PRIVMSG @#5 :psst, operators"])
+        self.assertEqual(self.line.read(), ["MSG @#5 guest :psst, operators"])
+        bystander = self.server.irc("bystander", "#5")
+        self.guest.type("PRIVMSG @#5 :again")
+        self.assertEqual(bystander.read(), [], "not an operator: not told")
+
     def test_an_invite_exception_lets_a_mask_in(self) -> None:
         self.op.type("MODE #5 +i")
         outsider = self.server.irc("outsider")

@@ -222,15 +222,27 @@ class Chat:
         self._leave(member, room)
         return room
 
-    def say(self, member: Member, room: str, text: str, action: bool = False, notice: bool = False) -> None:
-        """Send text to a room the member is in, or to one open to outsiders; members get it, the sender too."""
+    def say(
+        self, member: Member, room: str, text: str, action: bool = False, notice: bool = False, to: str = ""
+    ) -> None:
+        """Send text to a room the member is in, or to one open to outsiders; members get it, the sender too.
+
+        `to` is "@" for the room's operators only, "+" for those with voice and operators (see Message).
+        """
         target = self._outside(member, room) or self._room_of(member, room)
         _require_text(text)
         self._may_speak(member)
         if target.settings.moderated:
             authorize(self.rank(member, target), Action.SPEAK, target.name)
         self.messages += 1
-        target.broadcast(Message(target.name, member.nick, text, action, notice))
+        event = Message(target.name, member.nick, text, action, notice, to)
+        if not to:
+            target.broadcast(event)
+            return
+        least = Role.OPERATOR if to == "@" else Role.VOICE | Role.OPERATOR
+        for listener, role in list(target.members.items()):
+            if listener is member or role & least:
+                listener.session.deliver(event)
 
     def private(self, member: Member, nick: str, text: str, action: bool = False, notice: bool = False) -> None:
         """Send text to one person; the sender gets a copy as proof of delivery."""

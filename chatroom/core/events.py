@@ -12,13 +12,18 @@ from typing import Protocol
 
 @dataclass(frozen=True, slots=True)
 class Message:
-    """Said in a room. A notice is text no program should answer automatically (IRC's NOTICE, for bots)."""
+    """Said in a room. A notice is text no program should answer automatically (IRC's NOTICE, for bots).
+
+    `to` narrows who hears it: "@" the room's operators, "+" those with voice and the operators (IRC's
+    STATUSMSG); the sender hears it too.
+    """
 
     room: str
     nick: str
     text: str
     action: bool = False
     notice: bool = False
+    to: str = ""
 
 
 @dataclass(frozen=True, slots=True)

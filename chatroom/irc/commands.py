@@ -282,8 +282,9 @@ def _send(session: IRCDialect, params: list[str], notice: bool) -> None:
         return
     for target in targets[:TARGETS_MAX]:
         try:
-            if target.startswith("#"):
-                session.chat.say(session.member, target, text, action, notice)
+            to, room = (target[0], target[1:]) if target[:1] in ("@", "+") else ("", target)
+            if room.startswith("#"):
+                session.chat.say(session.member, room, text, action, notice, to)
                 continue
             session.chat.private(session.member, target, text, action, notice)
             recipient = session.chat.nicks.get(nick_key(target))
@@ -797,6 +798,7 @@ def isupport(session: IRCDialect) -> None:
         "NETWORK=chatroom",
         f"NICKLEN={NICK_MAX}",
         "PREFIX=(ov)@+",
+        "STATUSMSG=@+",
         f"TARGMAX=JOIN:,KICK:{TARGETS_MAX},NAMES:{TARGETS_MAX},NOTICE:{TARGETS_MAX},PART:,"
         f"PRIVMSG:{TARGETS_MAX},WHOIS:{TARGETS_MAX}",
         "TOPICLEN=" + str(TOPIC_MAX),

@@ -75,8 +75,8 @@ class Renderer:
 
     def _render(self, event: Event) -> bytes:
         match event:
-            case Message(room, nick, text, action, notice):
-                return self._text(nick, room, text, action, notice)
+            case Message(room, nick, text, action, notice, to):
+                return self._text(nick, to + room, text, action, notice)
             case PrivateMessage(sender, recipient, text, action, notice):
                 return self._text(sender, recipient, text, action, notice)
             case Joined(room, nick):

@@ -55,8 +55,8 @@ def line(word: str, *args: str, text: str | None = None) -> bytes:
 def render(event: Event) -> bytes:
     """The line for one chat event."""
     match event:
-        case Message(room, nick, text, action):
-            return line("ACTION" if action else "MSG", room, nick, text=text)
+        case Message(room, nick, text, action, _, to):
+            return line("ACTION" if action else "MSG", to + room, nick, text=text)
         case PrivateMessage(sender, recipient, text):
             return line("PRIV", sender, recipient, text=text)
         case Joined(room, nick):
