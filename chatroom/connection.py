@@ -293,8 +293,10 @@ class Connection(LineReceiver, TimeoutMixin):
 
     def close(self, reason: str) -> None:
         """The chat let the member go (shutdown, or an administrator's doing) and says why; so is a newcomer."""
-        if self.member is not None:
-            self._left_as, self.member = self.member.nick, None
+        member, self.member = self.member, None
+        if member is not None:
+            self._left_as = member.nick
+            self.dialect.departed(member)
         self._close(reason, reason)
 
     # Inside
@@ -424,7 +426,7 @@ class ConnectionFactory(ServerFactory):
         self.clock = clock
         self.dialect = dialect
         self.limits = limits
-        self.registrar = Registrar(chat, auth)
+        self.registrar = Registrar(chat, auth, clock)
         self.motd = motd.splitlines()
         self.admission = Admission(limits)
         self.connections: set[Connection] = set()

@@ -7,9 +7,13 @@ twisted.cred portal of chatroom.auth, as Twisted Words' realm hands out an avata
 
 from __future__ import annotations
 
+import hmac
+import math
 from typing import TYPE_CHECKING
 
-from chatroom.auth import Authenticator
+from twisted.internet.interfaces import IReactorTime
+
+from chatroom.auth import Authenticator, Backoff
 from chatroom.core.chat import Chat, Member
 from chatroom.core.errors import ChatError
 from chatroom.core.names import nick_key
@@ -19,9 +23,20 @@ if TYPE_CHECKING:
 
 
 class Registrar:
-    def __init__(self, chat: Chat, auth: Authenticator | None) -> None:
+    def __init__(self, chat: Chat, auth: Authenticator | None, clock: IReactorTime) -> None:
         self.chat = chat
         self.auth = auth  # None: accounts are off, every free nickname may be taken
+        self.server_password_backoff = Backoff(clock)  # by address: a server password is guessed as slowly
+
+    def check_server_password(self, given: str | None, expected: str, address: str) -> None:
+        """A server password (IRC's PASS with --irc-password): ChatError unless right, slowed after failures."""
+        wait = self.server_password_backoff.wait(address)
+        if wait > 0:
+            raise ChatError("SLOW_DOWN", f"too many wrong server passwords: try again in {math.ceil(wait)} s")
+        if given is None or not hmac.compare_digest(given.encode(), expected.encode()):
+            self.server_password_backoff.failed(address)
+            raise ChatError("BAD_LOGIN", "wrong server password")
+        self.server_password_backoff.succeeded(address)
 
     def needs_password(self, nick: str, asking: Member | None = None) -> bool:
         """Whether `nick` takes a password; ChatError if it is invalid or taken, so nobody types one for nothing."""

@@ -19,6 +19,7 @@ from twisted.words.protocols import irc
 
 from chatroom.auth import AuthMode
 from chatroom.core.events import Event
+from chatroom.core.moderation import Ban, Lockdown, Mask
 from chatroom.irc.dialect import IRCDialect
 from chatroom.irc.render import Renderer
 from chatroom.irc.wire import parse
@@ -90,9 +91,13 @@ class RegistrationTests(SynchronousTestCase):
         wrong = MemoryClient(self.server.factory)
         self.assertEqual(
             wrong.type("PASS guess", "NICK alice", "USER a 0 * :A"),
-            [":irc.test 464 alice :Password incorrect", "ERROR :Closing link: wrong server password"],
+            [":irc.test 464 alice :wrong server password", "ERROR :Closing link: wrong server password"],
         )
         self.assertTrue(wrong.transport.disconnecting)
+        again = MemoryClient(self.server.factory)
+        [slowed, _] = again.type("PASS letmein", "NICK alice", "USER a 0 * :A")
+        self.assertIn("too many wrong server passwords: try again in 1 s", slowed, "even the right one, for now")
+        self.server.clock.advance(1)
         right = MemoryClient(self.server.factory)
         self.assertEqual(commands(right.type("PASS letmein", "NICK alice", "USER a 0 * :A"))[0], "001")
 
@@ -258,7 +263,7 @@ class ModerationTests(SynchronousTestCase):
         self.op.type("MODE #5 +ik secret")
         self.assertEqual(self.line.read(), ["SET #5 op invite :on", "SET #5 op key :secret"])
         reply = self.op.type("MODE #5")
-        self.assertEqual(parse(reply[0]).params, ["op", "#5", "+nitk", "secret"])
+        self.assertEqual(parse(reply[0]).params, ["op", "#5", "+nikt", "secret"])
         self.assertEqual(parse(reply[1]).command, "329")
         outsider = self.server.irc("outsider")
         self.assertEqual(parse(outsider.type("JOIN #5")[0]).command, "473")
@@ -427,3 +432,60 @@ class IRCOverTLSTests(ServerTestCase):
         if len(alice.heard) < 2:
             await alice.heard_some()
         self.assertEqual(alice.heard, [("carol", "#5", "hello alice"), ("carol", "alice", "psst")])
+
+
+class HostileInputTests(SynchronousTestCase):
+    """What an adversarial review of the IRC front end found; each of these once got through."""
+
+    def setUp(self) -> None:
+        self.log = observe_log(self)
+        self.server = IRCServer(GENEROUS)
+        self.alice = self.server.irc("alice", "#5")
+        self.carol = self.server.connect("carol", "5")
+        self.bob = self.server.irc("bob", "#5")
+
+    def tearDown(self) -> None:
+        self.assertFalse([event for event in self.log if event.get("log_failure")], "no traceback")
+
+    def test_control_characters_are_refused_in_every_command(self) -> None:
+        for line in (
+            "TOPIC #5 :\x1b]0;pwned\x07",
+            "PART #5 :\u202eevil",
+            "AWAY :\x1b[2J",
+            "QUIT :x\r:ada PRIVMSG #5 :x",
+        ):
+            [refused] = self.alice.type(line)
+            self.assertIn("control characters are not allowed", refused)
+        self.assertEqual((self.carol.read(), self.bob.read()), ([], []))
+
+    def test_numbers_that_are_not_ascii_digits(self) -> None:
+        for line in ("CAP LS \u00b2", "WHOWAS x \u00b2", "LIST >\u00b2", "LIST C>" + "9" * 400, "MODE #5 +l \u00b2"):
+            self.assertTrue(self.alice.type(line), line)
+
+    def test_a_secret_room_is_not_named_to_outsiders(self) -> None:
+        self.alice.type("MODE #5 +s")
+        outsider = self.server.irc("outsider")
+        told = outsider.type("WHOIS alice", "WHO alice", "MODE #5", "TOPIC #5", "PRIVMSG #5 :hi")
+        self.assertNotIn("#5", " ".join(parse(line).params[1] for line in told if parse(line).command != "403"))
+        self.assertEqual(commands(told).count("403"), 3, "MODE, TOPIC and PRIVMSG: as if there were no such room")
+
+    def test_away_is_speech_during_a_lockdown(self) -> None:
+        self.server.chat.lockdown = Lockdown.SPEAK
+        self.assertIn("locked down", self.bob.type("AWAY :buy my stuff")[0])
+        self.assertNotIn("buy", " ".join(self.alice.type("WHOIS bob")))
+
+    def test_echo_message_from_outside_a_room_open_to_outsiders(self) -> None:
+        self.alice.type("MODE #5 -n")
+        outsider = self.server.irc("outsider", caps="echo-message")
+        self.assertEqual(outsider.type("PRIVMSG #5 :hi"), [":outsider!outsider@chatroom PRIVMSG #5 :hi"])
+
+    def test_empty_or_spaced_parameters_are_not_echoed_into_a_broken_line(self) -> None:
+        for line in self.alice.type("PRIVMSG ,nobody :hi", "CAP :", "WHOIS a,,b", "JOIN :"):
+            self.assertNotIn("  ", line)
+        self.assertEqual(self.alice.type("JOIN :"), [":chatroom 461 alice JOIN :Not enough parameters"])
+
+    def test_numerics_that_are_about_the_server_not_a_room(self) -> None:
+        self.server.chat.server_bans.append(Ban(Mask(nick="evil*"), "ada", "", None))
+        self.assertEqual(parse(self.alice.type("NICK evil1")[0]).command, "465")
+        self.assertEqual(parse(self.alice.type("KILL bob :x")[0]).params[:1], ["alice"])
+        self.assertEqual(len(parse(self.alice.type("KILL bob :x")[0]).params), 2, "481 <client> :<text>")

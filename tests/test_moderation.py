@@ -28,7 +28,7 @@ from chatroom.core.events import (
     SettingChanged,
     Topic,
 )
-from chatroom.core.moderation import Lockdown, Mask, Role, Setting, parse_duration
+from chatroom.core.moderation import Lockdown, Mask, Role, Setting, glob, parse_duration
 from chatroom.core.state import MemoryRoomStore, RoomRecord, StoreError
 from tests.helpers import RecordingSession
 
@@ -241,6 +241,18 @@ class BanTests(ModerationTestCase):
         self.assertIsNone(parse_duration("10"))
         for bad in ["0m", "99999d"]:
             self.refused("BAD_DURATION", parse_duration, bad)
+
+    def test_wildcards_without_regular_expressions(self) -> None:
+        for pattern, text, matches in [
+            ("a*b", "aXXb", True),
+            ("a*b", "aXXc", False),
+            ("?b", "AB", True),
+            ("a?c", "ac", False),
+            ("*", "", True),
+            ("a*", "", False),
+            ("*a" * 32 + "b", "a" * 100, False),  # a regular expression would backtrack for ages here
+        ]:
+            self.assertEqual(glob(pattern, text), matches, (pattern, text))
 
     def test_masks_match(self) -> None:
         self.assertTrue(Mask.parse("spam*").matches("Spammer", None, "192.0.2.1"))

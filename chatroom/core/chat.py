@@ -138,7 +138,7 @@ class Chat:
         self._present(member)
         self.check_nick(nick, member)
         if account is None:
-            self._may_speak(member)  # a new name is a new way to be heard
+            self.may_speak(member)  # a new name is a new way to be heard
         self._not_banned(nick, account or member.account, member.address)
         old = member.nick
         del self.nicks[nick_key(old)]
@@ -231,7 +231,7 @@ class Chat:
         """
         target = self._outside(member, room) or self._room_of(member, room)
         _require_text(text)
-        self._may_speak(member)
+        self.may_speak(member)
         if target.settings.moderated:
             authorize(self.rank(member, target), Action.SPEAK, target.name)
         self.messages += 1
@@ -249,7 +249,7 @@ class Chat:
         self._present(member)
         recipient = self._find(nick)
         _require_text(text)
-        self._may_speak(member)
+        self.may_speak(member)
         self.messages += 1
         event = PrivateMessage(member.nick, recipient.nick, text, action, notice)
         recipient.session.deliver(event)
@@ -258,7 +258,7 @@ class Chat:
 
     def set_topic(self, member: Member, room: str, text: str) -> None:
         target = self._room_of(member, room)
-        self._may_speak(member)
+        self.may_speak(member)
         if target.settings.topic_lock:
             authorize(self.rank(member, target), Action.TOPIC, target.name)
         target.topic = Topic(target.name, member.nick, text)
@@ -340,7 +340,7 @@ class Chat:
         if target_room.settings.invite_only:
             authorize(rank, Action.INVITE, target_room.name)
         target = self._find(nick)
-        self._may_speak(actor)
+        self.may_speak(actor)
         if target in target_room.members:
             raise ChatError("ALREADY_THERE", f"{target.nick} is in {target_room.name} already")
         if rank >= Rank.OPERATOR:
@@ -706,7 +706,8 @@ class Chat:
         if ban is not None:
             raise ChatError("BANNED", f"you are banned from this server{_why(ban)}")
 
-    def _may_speak(self, member: Member) -> None:
+    def may_speak(self, member: Member) -> None:
+        """Raise ChatError if the member may not be heard now (a guest during a lockdown)."""
         if member.account is None and self.lockdown >= Lockdown.SPEAK:
             raise ChatError("LOCKDOWN", "the server is locked down: only registered accounts may talk for now")
 

@@ -7,7 +7,6 @@ which numeric a refusal is, about which channel or nickname. docs/irc.md lists t
 from __future__ import annotations
 
 import contextlib
-import fnmatch
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -15,12 +14,13 @@ from typing import TYPE_CHECKING
 
 from chatroom.core.chat import LIST_MAX, Member
 from chatroom.core.errors import ChatError
-from chatroom.core.moderation import Role, Setting, bad_limit
+from chatroom.core.events import Message
+from chatroom.core.moderation import Role, Setting, bad_limit, glob
 from chatroom.core.names import NICK_MAX, ROOM_MAX, nick_key, room_key, room_order
 from chatroom.core.rooms import Room
 from chatroom.irc import numerics as n
-from chatroom.irc.render import HOST
-from chatroom.irc.wire import UNSAFE_TEXT, message
+from chatroom.irc.render import HOST, ROLE_MODES, SETTING_MODES
+from chatroom.irc.wire import message
 
 if TYPE_CHECKING:
     from chatroom.irc.dialect import IRCDialect
@@ -34,6 +34,8 @@ REALNAME_MAX = 100
 TARGETS_MAX = 4  # targets of one PRIVMSG, NOTICE, KICK, NAMES or WHOIS (ISUPPORT TARGMAX)
 MODES_MAX = 6  # mode changes with a parameter in one MODE
 TOPIC_MAX = 390
+MASK_MAX = 64  # characters of a WHO or LIST mask: matching one is linear in it, for every member or room
+LIST_TERMS_MAX = 8  # names, masks and filters in one LIST
 KICK_MAX = 390
 AWAY_MAX = 390
 
@@ -93,7 +95,7 @@ def _cap(session: IRCDialect, params: list[str]) -> None:
     registering = session.connection.member is None
     if sub == "LS":
         session.negotiating = registering
-        modern = len(params) > 1 and params[1].isdigit() and int(params[1]) >= 302
+        modern = len(params) > 1 and (_number(params[1]) or 0) >= 302
         listed = [f"{cap}=PLAIN" if cap == "sasl" and modern else cap for cap in offered]
         session.write(session.line("CAP", session.me, "LS", text=" ".join(listed)))
     elif sub == "LIST":
@@ -143,7 +145,7 @@ def _nick(session: IRCDialect, params: list[str]) -> None:
     nick = params[0]
     member = session.connection.member
     if member is None:
-        with session.about(nick):
+        with session.about(nick, numerics=_BANNED_HERE):
             session.registrar.needs_password(nick)  # invalid or taken: say so now
             session.nick = nick
             session.try_registering()
@@ -153,9 +155,12 @@ def _nick(session: IRCDialect, params: list[str]) -> None:
     session.connection.wait_for(_rename(session, member, nick))
 
 
+_BANNED_HERE = {"BANNED": n.ERR_YOUREBANNEDCREEP}  # a nickname the server bans, not a room
+
+
 async def _rename(session: IRCDialect, member: Member, nick: str) -> None:
     old = member.nick
-    with session.about(nick):
+    with session.about(nick, numerics=_BANNED_HERE):
         await session.registrar.rename(session.connection, member, nick)
         session.whowas.record(old, session.user, session.realname, session.connection.clock.seconds())
 
@@ -220,6 +225,11 @@ def _tagmsg(session: IRCDialect, params: list[str]) -> None:
 # Rooms
 
 
+def _number(text: str) -> int | None:
+    """A count or a limit as a client writes it: ASCII digits, at most nine of them (no '²', no 10**400)."""
+    return int(text) if text.isascii() and text.isdigit() and len(text) <= 9 else None
+
+
 def _channels(param: str) -> list[str]:
     return [name for name in param.split(",") if name]
 
@@ -230,6 +240,9 @@ def _channels(param: str) -> list[str]:
     summary="JOIN #ROOM[,#ROOM] [KEY[,KEY]]: enter rooms, opening them if needed; JOIN 0 leaves them all",
 )
 def _join(session: IRCDialect, params: list[str]) -> None:
+    if not _channels(params[0]):
+        session.reply(n.ERR_NEEDMOREPARAMS, "JOIN", text="Not enough parameters")
+        return
     if params[0] == "0":
         for room in list(session.member.rooms.values()):
             session.chat.part(session.member, room.name)
@@ -276,29 +289,27 @@ def _send(session: IRCDialect, params: list[str], notice: bool) -> None:
     action = text.startswith("\x01ACTION ") and text.endswith("\x01") and len(text) > 9
     if action:
         text = text[8:-1]
-    if UNSAFE_TEXT.search(text):
-        if not notice:
-            session.write(session.notice("control characters are not allowed; the message was not sent"))
-        return
-    for target in targets[:TARGETS_MAX]:
+    chat, member = session.chat, session.member
+    for target in [target for target in targets if target][:TARGETS_MAX]:
+        to, room = (target[0], target[1:]) if target[:1] in ("@", "+") else ("", target)
         try:
-            to, room = (target[0], target[1:]) if target[:1] in ("@", "+") else ("", target)
             if room.startswith("#"):
-                session.chat.say(session.member, room, text, action, notice, to)
+                outside = room_key(room) not in member.rooms
+                chat.say(member, room, text, action, notice, to)
+                if outside and "echo-message" in session.caps:  # the room does not tell a sender outside it
+                    shown = chat.rooms[room_key(room)].name
+                    session.connection.deliver(Message(shown, member.nick, text, action, notice, to))
                 continue
-            session.chat.private(session.member, target, text, action, notice)
-            recipient = session.chat.nicks.get(nick_key(target))
-            away = session.away_of(recipient) if recipient is not None else ""
-            if away and not notice:
-                session.reply(n.RPL_AWAY, recipient.nick if recipient else target, text=away)
+            chat.private(member, target, text, action, notice)
+            recipient = chat.nicks[nick_key(target)]
+            if (away := session.away_of(recipient)) and not notice:
+                session.reply(n.RPL_AWAY, recipient.nick, text=away)
         except ChatError as error:
             if not notice:  # a NOTICE is never answered, not even with an error (RFC 1459)
-                numerics = {"NOT_IN_ROOM": n.ERR_CANNOTSENDTOCHAN, "LOCKDOWN": n.ERR_CANNOTSENDTOCHAN}
-                if error.code == "NOT_IN_ROOM" and room_key(target) not in session.chat.rooms:
-                    numerics = {"NOT_IN_ROOM": n.ERR_NOSUCHCHANNEL}
-                if error.code == "BAD_ROOM":
-                    numerics = {"BAD_ROOM": n.ERR_NOSUCHCHANNEL}
-                session.fail(error, target, numeric=numerics.get(error.code))
+                session.fail(error, room if room.startswith("#") else target, numeric=_CANNOT_SEND.get(error.code))
+
+
+_CANNOT_SEND = {"NOT_IN_ROOM": n.ERR_CANNOTSENDTOCHAN, "LOCKDOWN": n.ERR_CANNOTSENDTOCHAN}
 
 
 @command("TOPIC", params=1, summary="TOPIC #ROOM [:TEXT]: show or set a room's topic")
@@ -326,7 +337,7 @@ def _names(session: IRCDialect, params: list[str]) -> None:
 @command("LIST", summary="LIST [#ROOM,...|MASK|!MASK|>N|<N|C>M|C<M|T>M|T<M]: the rooms, their sizes and topics")
 def _list(session: IRCDialect, params: list[str]) -> None:
     """Names and masks (any of them), then ISUPPORT ELIST=CMNTU's filters (all of them)."""
-    terms = [term for term in (params[0] if params else "").split(",") if term]
+    terms = [term[:MASK_MAX] for term in (params[0] if params else "").split(",") if term][:LIST_TERMS_MAX]
     now = session.chat.now()
     names = [term for term in terms if term[:1] not in ("<", ">", "!") and term[1:2] not in ("<", ">")]
     filters = [_term(now, term) for term in terms if term not in names]
@@ -334,7 +345,7 @@ def _list(session: IRCDialect, params: list[str]) -> None:
     for room in sorted(session.chat.rooms.values(), key=lambda room: room_order(room.name)):
         if not session.chat.listed(session.member, room):
             continue
-        named = not names or any(fnmatch.fnmatchcase(room.name.lower(), name.lower()) for name in names)
+        named = not names or any(glob(name, room.name) for name in names)
         if named and all(match(room) for match in filters):
             session.reply(n.RPL_LIST, room.name, str(len(room.members)), text=room.topic.text)
     session.reply(n.RPL_LISTEND, text="End of /LIST")
@@ -343,19 +354,18 @@ def _list(session: IRCDialect, params: list[str]) -> None:
 def _term(now: float, term: str) -> Callable[[Room], bool]:
     """One of LIST's filters, which a room must all pass: `!mask`, `<N`/`>N` people, `C`/`T` minutes ago."""
     kind, rest = term[:1].upper(), term[1:]
-    if kind in ("C", "T") and rest[:1] in ("<", ">") and rest[1:].isdigit():
-        limit = int(rest[1:]) * 60.0
+    if kind in ("C", "T") and rest[:1] in ("<", ">") and (minutes := _number(rest[1:])) is not None:
+        limit = minutes * 60.0
 
-        def minutes(room: Room) -> bool:
+        def aged(room: Room) -> bool:
             stamp = room.created if kind == "C" else room.topic_time
             age = now - stamp
             return bool(stamp) and (age < limit if rest[0] == "<" else age > limit)
 
-        return minutes
-    if kind in ("<", ">") and rest.isdigit():
-        count = int(rest)
+        return aged
+    if kind in ("<", ">") and (count := _number(rest)) is not None:
         return lambda room: len(room.members) < count if kind == "<" else len(room.members) > count
-    return lambda room: not fnmatch.fnmatchcase(room.name.lower(), term[1:].lower())
+    return lambda room: not glob(term[1:], room.name)
 
 
 @command(
@@ -393,7 +403,13 @@ def _kick(session: IRCDialect, params: list[str]) -> None:
 
 # MODE
 
-CHANNEL_FLAGS = {"i": Setting.INVITE_ONLY, "m": Setting.MODERATED, "s": Setting.SECRET, "t": Setting.TOPIC_LOCK}
+# Every channel mode's letter is in render.SETTING_MODES and ROLE_MODES; these are derived from them.
+CHANNEL_FLAGS = {
+    SETTING_MODES[setting.value]: setting
+    for setting in (Setting.INVITE_ONLY, Setting.MODERATED, Setting.SECRET, Setting.TOPIC_LOCK)
+}
+CHANMODES = "Ib,k,l," + "".join(sorted([*CHANNEL_FLAGS, "n"]))  # ISUPPORT's groups: lists, key, limit, switches
+MYINFO_MODES = "".join(sorted(CHANMODES.replace(",", "") + "".join(ROLE_MODES.values()), key=str.lower))
 
 
 @command(
@@ -406,33 +422,18 @@ def _mode(session: IRCDialect, params: list[str]) -> None:
     if not target.startswith("#"):
         _user_mode(session, target, params[1:])
         return
-    room = session.chat.rooms.get(room_key(target))
+    room = session.visible_room(target)
     if room is None:
         session.reply(n.ERR_NOSUCHCHANNEL, target, text="No such channel")
         return
     if len(params) == 1:
-        settings = room.settings
-        modes = (
-            "+"
-            + ("" if settings.external else "n")
-            + "".join(
-                mode
-                for mode, on in (
-                    ("i", settings.invite_only),
-                    ("m", settings.moderated),
-                    ("s", settings.secret),
-                    ("t", settings.topic_lock),
-                )
-                if on
-            )
-        )
-        arguments = []
-        if settings.key:
-            modes += "k"
-            arguments.append(settings.key if session.member in room.members else "*")
-        if settings.limit:
-            modes += "l"
-            arguments.append(str(settings.limit))
+        modes, arguments = "+" + ("" if room.settings.external else "n"), []
+        for setting in room.info().settings:  # those that are on: "invite", "key=K", "limit=N", ...
+            name, _, value = setting.partition("=")
+            if name in SETTING_MODES:
+                modes += SETTING_MODES[name]
+                if value:  # the key only to those in the room, as on IRC
+                    arguments.append(value if name == "limit" or session.member in room.members else "*")
         session.reply(n.RPL_CHANNELMODEIS, room.name, modes, *arguments)
         session.reply(n.RPL_CREATIONTIME, room.name, str(int(room.created)))
         return
@@ -496,10 +497,10 @@ def _change_modes(session: IRCDialect, room: str, modes: str, arguments: list[st
                     if argument is None:
                         session.reply(n.ERR_NEEDMOREPARAMS, "MODE", text="Not enough parameters")
                         continue
-                    if not argument.isdigit() or int(argument) == 0:
+                    if not _number(argument):
                         session.reply(n.ERR_INVALIDMODEPARAM, room, "l", argument or "*", text=bad_limit().message)
                         continue
-                chat.configure(member, room, Setting.LIMIT, int(argument) if adding and argument else 0)
+                chat.configure(member, room, Setting.LIMIT, (_number(argument or "") or 0) if adding else 0)
             elif mode == "n":
                 chat.configure(member, room, Setting.EXTERNAL, not adding)
             else:
@@ -559,21 +560,19 @@ def _wallops(session: IRCDialect, params: list[str]) -> None:
 
 @command("WHO", summary="WHO #ROOM|MASK: who is in a room, or whose nickname, user name or real name matches")
 def _who(session: IRCDialect, params: list[str]) -> None:
-    mask = params[0] if params else "*"
+    mask = params[0][:MASK_MAX] if params and params[0] else "*"
     chat = session.chat
     if mask.startswith("#"):
-        room = chat.rooms.get(room_key(mask))
-        if room is not None and not chat.listed(session.member, room):
-            room = None  # secret
+        room = session.visible_room(mask)
         found: list[tuple[str, Member, Role | None]] = (
             [(room.name, member, role) for member, role in room.members.items()] if room else []
         )
     elif (exact := chat.nicks.get(nick_key(mask))) is not None:
-        found = [_in_first_room(exact)]  # a nickname is found even if invisible
+        found = [_in_first_room(session, exact)]  # a nickname is found even if invisible
     else:
         me = session.member
         found = [
-            _in_first_room(member)
+            _in_first_room(session, member)
             for member in chat.nicks.values()
             if (mask in ("*", "0") or _matches(session, mask, member))
             and (not session.invisible(member) or member is me or member.rooms.keys() & me.rooms.keys())
@@ -612,26 +611,23 @@ def _who(session: IRCDialect, params: list[str]) -> None:
     session.reply(n.RPL_ENDOFWHO, mask, text="End of WHO list")
 
 
-def _in_first_room(member: Member) -> tuple[str, Member, Role | None]:
-    """Where WHO shows a member found by name: the first room they joined, with their role there."""
+def _in_first_room(session: IRCDialect, member: Member) -> tuple[str, Member, Role | None]:
+    """Where WHO shows a member found by name: the first room they joined that the asker may see, and their role."""
     for room in member.rooms.values():
-        return room.name, member, room.members[member]
+        if session.chat.listed(session.member, room):
+            return room.name, member, room.members[member]
     return "*", member, None
 
 
 def _matches(session: IRCDialect, mask: str, member: Member) -> bool:
     user, realname = session.ident(member)
-    pattern = mask.lower()
-    return any(
-        fnmatch.fnmatchcase(field.lower(), pattern)
-        for field in (member.nick, user, HOST, realname, f"{member.nick}!{user}@{HOST}")
-    )
+    return any(glob(mask, field) for field in (member.nick, user, HOST, realname, f"{member.nick}!{user}@{HOST}"))
 
 
 @command("WHOIS", params=1, summary="WHOIS NICK: about someone: user name, real name, rooms, account, away")
 def _whois(session: IRCDialect, params: list[str]) -> None:
     nicks = params[-1]
-    for nick in nicks.split(",")[:TARGETS_MAX]:
+    for nick in [nick for nick in nicks.split(",") if nick][:TARGETS_MAX]:
         member = session.chat.nicks.get(nick_key(nick))
         if member is None:
             session.reply(n.ERR_NOSUCHNICK, nick, text="No such nick")
@@ -639,7 +635,11 @@ def _whois(session: IRCDialect, params: list[str]) -> None:
             continue
         user, realname = session.ident(member)
         session.reply(n.RPL_WHOISUSER, member.nick, user, HOST, "*", text=realname)
-        rooms = [room.members[member].prefix[:1] + room.name for room in member.rooms.values()]
+        rooms = [
+            room.members[member].prefix[:1] + room.name
+            for room in member.rooms.values()
+            if session.chat.listed(session.member, room)
+        ]
         if rooms:
             session.reply(n.RPL_WHOISCHANNELS, member.nick, text=" ".join(rooms))
         session.reply(n.RPL_WHOISSERVER, member.nick, session.server, text=session.description)
@@ -655,7 +655,7 @@ def _whois(session: IRCDialect, params: list[str]) -> None:
 @command("WHOWAS", params=1, summary="WHOWAS NICK [COUNT]: who recently had a nickname (kept an hour at most)")
 def _whowas(session: IRCDialect, params: list[str]) -> None:
     nick = params[0]
-    count = int(params[1]) if len(params) > 1 and params[1].lstrip("-").isdigit() else 0
+    count = (_number(params[1]) or 0) if len(params) > 1 else 0
     found = session.whowas.find(nick, session.connection.clock.seconds(), count)
     if not found:
         session.reply(n.ERR_WASNOSUCHNICK, nick, text="There was no such nickname")
@@ -667,7 +667,10 @@ def _whowas(session: IRCDialect, params: list[str]) -> None:
 
 @command("AWAY", summary="AWAY [:MESSAGE]: mark yourself away, or back without a message")
 def _away_command(session: IRCDialect, params: list[str]) -> None:
-    session.away = params[0][:AWAY_MAX] if params and params[0] else ""
+    away = params[0][:AWAY_MAX] if params and params[0] else ""
+    if away:
+        session.chat.may_speak(session.member)  # an away message is read by others: speech, in a lockdown
+    session.away = away
     if session.away:
         session.reply(n.RPL_NOWAWAY, text="You have been marked as being away")
     else:
@@ -787,7 +790,7 @@ def isupport(session: IRCDialect) -> None:
         "AWAYLEN=" + str(AWAY_MAX),
         "CASEMAPPING=ascii",
         f"CHANLIMIT=#:{session.chat.limits.rooms_per_member}",
-        "CHANMODES=Ib,k,l,imnst",
+        f"CHANMODES={CHANMODES}",
         f"CHANNELLEN={ROOM_MAX + 1}",
         "CHANTYPES=#",
         "ELIST=CMNTU",

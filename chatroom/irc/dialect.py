@@ -30,11 +30,12 @@ from chatroom.core.events import (
     Topic,
 )
 from chatroom.core.names import nick_key, room_key
+from chatroom.core.rooms import Room
 from chatroom.irc import commands
 from chatroom.irc import numerics as n
 from chatroom.irc.render import HOST, Renderer, timestamp
 from chatroom.irc.whowas import Whowas
-from chatroom.irc.wire import BODY_MAX, TAGS_MAX, message, parse
+from chatroom.irc.wire import BODY_MAX, TAGS_MAX, UNSAFE_TEXT, message, parse
 from chatroom.limits import ConnectionLimits
 
 SASL_CHUNK = 400  # bytes of base64 in one AUTHENTICATE line (IRCv3 SASL)
@@ -63,7 +64,8 @@ class IRCDialect:
         self.nick: str | None = None  # asked for with NICK, until registered
         self.user = ""
         self.realname = ""
-        self.given_password: str | None = None  # from PASS
+        self.given_password: str | None = None  # from PASS; forgotten once used
+        self.admitted = False  # the server password (--irc-password) was given, and right
         self.negotiating = False  # CAP LS or REQ before registering: registration waits for CAP END
         self.caps: set[str] = set()
         self.account: str | None = None  # logged in to with SASL before registering
@@ -87,6 +89,8 @@ class IRCDialect:
         if len(text[tags_end:].encode()) > BODY_MAX:
             self.reply(n.ERR_INPUTTOOLONG, text="Input line was too long")
             return
+        if UNSAFE_TEXT.search(text):
+            raise ChatError("BAD_TEXT", "control characters are not allowed; the line was ignored")
         parsed = parse(text)
         if parsed.command:
             commands.run(self, parsed.command, parsed.params)
@@ -184,6 +188,10 @@ class IRCDialect:
         protocol its account (or "guest") and "chatroom user"."""
         peer = self.peer(member)
         if peer is not None:
+            try:
+                self.chat.may_speak(member)
+            except ChatError:
+                return peer.user, ""  # a guest's real name is speech too: not heard during a lockdown
             return peer.user, peer.realname
         return member.account or "guest", "chatroom user"  # our own protocol has no user name
 
@@ -213,16 +221,22 @@ class IRCDialect:
 
     def fail(self, error: ChatError, *subject: str, numeric: str | None = None) -> None:
         code = error.code
-        if code == "NOT_IN_ROOM" and subject and room_key(subject[0]) not in self.chat.rooms:
-            code = "NO_SUCH_ROOM"  # IRC tells a channel that does not exist from one you are not in
+        if code == "NOT_IN_ROOM" and subject and self.visible_room(subject[0]) is None:
+            code = "NO_SUCH_ROOM"  # IRC tells a channel that does not exist (or is secret) from one you are not in
             numeric = None
         numeric = numeric or n.FOR_CODE.get(code)
         if numeric is None:
             self.write(self.notice(error.message))
-        elif numeric in (n.ERR_NOTEXTTOSEND, n.ERR_PASSWDMISMATCH, n.ERR_INPUTTOOLONG):
+        elif numeric in n.WITHOUT_SUBJECT:
             self.reply(numeric, text=error.message)
         else:
             self.reply(numeric, *subject, text=error.message)
+
+    def visible_room(self, name: str) -> Room | None:
+        """The room called `name`, unless there is none or it is secret and this client is not in it."""
+        room = self.chat.rooms.get(room_key(name)) if name.startswith("#") else None
+        member = self.connection.member
+        return room if room is not None and member is not None and self.chat.listed(member, room) else None
 
     def names(self, names: Names, end: bool = True) -> bytes:
         """353 lines of at most 512 bytes, then 366 unless `end` is False."""
@@ -264,13 +278,16 @@ class IRCDialect:
             return
         if self.nick is None or not self.user:
             return
-        if self.password is not None and self.given_password != self.password:
-            self.reply(n.ERR_PASSWDMISMATCH, text="Password incorrect")
-            self.connection.quit("wrong server password", "wrong server password")
-            return
+        if self.password is not None and not self.admitted:
+            try:
+                self.registrar.check_server_password(self.given_password, self.password, self.connection.address)
+            except ChatError as error:
+                self.reply(n.ERR_PASSWDMISMATCH, text=error.message)
+                self.connection.quit(error.message, "wrong server password")
+                return
+            self.admitted, self.given_password = True, None  # PASS was the server's: accounts log in with SASL
         self.entering = True
-        password = self.given_password if self.password is None else None
-        self.connection.wait_for(self._enter(self.nick, password))
+        self.connection.wait_for(self._enter(self.nick, self.given_password))
 
     async def _enter(self, nick: str, password: str | None) -> None:
         try:
@@ -279,10 +296,11 @@ class IRCDialect:
             if self.connection.closing:
                 return
             self.nick = None  # a new NICK tries again
-            self.fail(error, nick)
+            self.fail(error, nick, numeric=n.ERR_YOUREBANNEDCREEP if error.code == "BANNED" else None)
             return
         finally:
             self.entering = False
+        self.given_password = None
         self.welcome()
 
     def welcome(self) -> None:
@@ -290,7 +308,7 @@ class IRCDialect:
         self.reply(n.RPL_WELCOME, text=f"Welcome to the chatroom IRC network, {self.source()}")
         self.reply(n.RPL_YOURHOST, text=f"Your host is {self.server}, running chatroom")
         self.reply(n.RPL_CREATED, text="This server speaks IRC beside chatroom's own protocol")
-        self.reply(n.RPL_MYINFO, self.server, "chatroom", "iow", "Ibiklmnostv", "Ibklov")
+        self.reply(n.RPL_MYINFO, self.server, "chatroom", "iow", commands.MYINFO_MODES, "Ibklov")
         commands.isupport(self)
         commands.lusers(self)
         commands.motd(self)

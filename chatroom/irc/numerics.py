@@ -28,7 +28,6 @@ RPL_WHOWASUSER = "314"
 RPL_WHOISSERVER = "312"
 RPL_WHOISOPERATOR = "313"
 RPL_ENDOFWHO = "315"
-RPL_WHOISIDLE = "317"
 RPL_ENDOFWHOIS = "318"
 RPL_WHOISCHANNELS = "319"
 RPL_LISTSTART = "321"
@@ -109,6 +108,15 @@ ERR_SASLTOOLONG = "905"
 ERR_SASLABORTED = "906"
 ERR_SASLALREADY = "907"
 RPL_SASLMECHS = "908"
+
+# Errors that are about nothing in particular: `<client> :<text>`
+WITHOUT_SUBJECT = {
+    ERR_NOTEXTTOSEND,
+    ERR_PASSWDMISMATCH,
+    ERR_INPUTTOOLONG,
+    ERR_NOPRIVILEGES,
+    ERR_YOUREBANNEDCREEP,
+}
 
 # The core's refusals (chatroom.core.errors.ChatError codes) as numerics; the rest become a NOTICE.
 FOR_CODE = {

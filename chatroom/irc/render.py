@@ -47,7 +47,7 @@ class Renderer:
 
     def __init__(self) -> None:
         self._event: Event | None = None
-        self._rendered: dict[str, bytes] = {}  # by the capabilities that change them: "t" for server-time
+        self._rendered: dict[str, bytes] = {}  # by server name and the capabilities that change them (server-time)
         self._time = ""
         self.server = ""
         self.identify: Identify = str
@@ -61,7 +61,7 @@ class Renderer:
             self._event = event
             self._rendered = {}
             self._time = ""
-        key = "t" if stamp is not None else ""
+        key = server + (" t" if stamp is not None else "")
         rendered = self._rendered.get(key)
         if rendered is None:
             self.server, self.identify = server, identify

@@ -39,8 +39,16 @@ def parse(line: str) -> Message:
 
 
 def message(source: str, command: str, *params: str, text: str | None = None) -> bytes:
-    """One encoded message; `text` is the trailing parameter, written after ':' whatever it holds."""
-    parts = [f":{source}", command, *params]
+    """One encoded message; `text` is the trailing parameter, written after ':' whatever it holds.
+
+    A middle parameter cannot be empty, hold a space or start with ':' (a client's bad input, echoed in an
+    error): it is written as `*`.
+    """
+    parts = [
+        f":{source}",
+        command,
+        *(param if param and " " not in param and param[0] != ":" else "*" for param in params),
+    ]
     if text is not None:
         parts.append(":" + text)
     return (" ".join(parts) + "\r\n").encode("utf-8")
