@@ -108,10 +108,11 @@ class IRCDialect:
             case Invited(room, _, nick) if nick != me:
                 return self.numeric(n.RPL_INVITING, nick, room)
             case BanList(room, bans):
-                lines = [self.numeric(n.RPL_BANLIST, room, mask, setter, "0") for mask, setter, _, _ in bans]
+                # Without who set them or when: the core keeps no time, and a time of 0 reads as 1970 in clients.
+                lines = [self.numeric(n.RPL_BANLIST, room, mask) for mask, _, _, _ in bans]
                 return b"".join(lines) + self.numeric(n.RPL_ENDOFBANLIST, room, text="End of channel ban list")
             case AllowList(room, allowed):
-                lines = [self.numeric(n.RPL_INVEXLIST, room, mask, setter, "0") for mask, setter in allowed]
+                lines = [self.numeric(n.RPL_INVEXLIST, room, mask) for mask, _ in allowed]
                 end = self.numeric(n.RPL_ENDOFINVEXLIST, room, text="End of Channel Invite Exception List")
                 return b"".join(lines) + end
             case RoomInfo() | RoomList():
@@ -305,6 +306,7 @@ class IRCDialect:
 
     def welcome(self) -> None:
         me = self.me
+        self.modes.add("i")  # as on most networks: WHO masks find you only in rooms you share
         self.reply(n.RPL_WELCOME, text=f"Welcome to the chatroom IRC network, {self.source()}")
         self.reply(n.RPL_YOURHOST, text=f"Your host is {self.server}, running chatroom")
         self.reply(n.RPL_CREATED, text="This server speaks IRC beside chatroom's own protocol")
@@ -312,7 +314,6 @@ class IRCDialect:
         commands.isupport(self)
         commands.lusers(self)
         commands.motd(self)
-        self.modes.add("i")  # as on most networks: WHO masks find you only in rooms you share
         self.write(message(self.source(), "MODE", me, text="+" + "".join(sorted(self.user_modes()))))
 
     def sasl_step(self, data: str) -> None:
