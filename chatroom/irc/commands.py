@@ -474,9 +474,7 @@ def _change_modes(session: IRCDialect, room: str, modes: str, arguments: list[st
                 if mode == "b":
                     _ban(session, room, argument, adding)
                 else:
-                    chat.allow(
-                        member, room, argument if "!" in argument or "@" in argument else f"{argument}!*@*", adding
-                    )
+                    chat.allow(member, room, _as_mask(argument), adding)
             elif mode in CHANNEL_FLAGS:
                 chat.configure(member, room, CHANNEL_FLAGS[mode], adding)
             elif mode == "k":
@@ -511,12 +509,17 @@ def _ban(session: IRCDialect, room: str, mask: str, adding: bool) -> None:
     chat, member = session.chat, session.member
     try:
         if adding:
-            chat.ban(member, room, mask if "!" in mask or "@" in mask else f"{mask}!*@*")
+            chat.ban(member, room, _as_mask(mask))
         else:
             chat.unban(member, room, mask)
     except ChatError as error:
         if error.code not in ("ALREADY_BANNED", "NO_SUCH_BAN"):  # as on IRC: nothing changes, nothing said
             raise
+
+
+def _as_mask(text: str) -> str:
+    """IRC reads a bare nickname in +b or +I as `nick!*@*`."""
+    return text if "!" in text or "@" in text else f"{text}!*@*"
 
 
 def _user_mode(session: IRCDialect, nick: str, params: list[str]) -> None:
