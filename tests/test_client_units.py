@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from twisted.internet.error import ConnectionDone
+from twisted.internet.interfaces import ITCPTransport
 from twisted.internet.task import Clock
 from twisted.internet.testing import StringTransport
+from twisted.python.failure import Failure
 from twisted.trial.unittest import SynchronousTestCase
+from zope.interface import implementer
 
 from chatroom.client.console import LineEditor
 from chatroom.client.render import Renderer
@@ -243,3 +247,93 @@ class ClientInputTests(SynchronousTestCase):
         self.assertEqual(self.sent(), ["/nick alice", "/pass /quit is my password"])
         self.hear("ERR BAD_LOGIN :wrong nickname or password")
         self.assertEqual(self.console.asked[-1], ("Nickname:", False), "start again from the nickname")
+
+
+@implementer(ITCPTransport)
+class TCPStringTransport(StringTransport):
+    """What the client's connection is: a TCP transport it may abort."""
+
+
+class ClientStaysUsableTests(SynchronousTestCase):
+    """Issue 10's stuck states: whatever the server answers, the person is back where they were."""
+
+    def setUp(self) -> None:
+        self.clock = Clock()
+        self.console = Console()
+        self.server = TCPStringTransport()
+
+    def start(self, **options: object) -> Client:
+        client = Client(self.clock, Renderer(colour=False), "localhost:5050", None, interactive=False, **options)  # type: ignore[arg-type]
+        client.console = self.console
+        ServerProtocol(client).makeConnection(self.server)
+        client.handshake(None)  # type: ignore[arg-type]  # with --ca, OpenSSL has checked it already
+        return client
+
+    def hear(self, client: Client, *lines: str) -> None:
+        for raw in lines:
+            client.received(parse(raw))
+
+    def sent(self) -> list[str]:
+        lines: list[str] = self.server.value().decode().splitlines()
+        self.server.clear()
+        return lines
+
+    def chatting(self, client: Client) -> None:
+        self.hear(client, "HELLO chatroom 1 :hi")
+        client.typed("bob")
+        self.hear(client, "WELCOME bob :hello")
+        client.typed("5")
+        self.hear(client, "JOIN #5 bob", "CURRENT #5")
+        self.sent()
+
+    def test_a_registered_nickname_mid_chat_returns_to_the_chat_whatever_the_verdict(self) -> None:
+        client = self.start()
+        self.chatting(client)
+        for verdict in ("ERR BAD_LOGIN :wrong nickname or password", "NICK bob alice"):
+            client.typed("/nick alice")
+            self.hear(client, "AUTH alice :alice needs a password")
+            self.assertEqual(self.console.asked[-1], ("Password:", True))
+            client.typed("secret")
+            self.hear(client, verdict)
+            client.typed("still here")
+            self.assertEqual(self.sent(), ["/nick alice", "/pass secret", "still here"], "not /nick still here")
+            self.assertEqual(self.console.prompt, "[#5] ")
+        self.assertNotIn("AUTH", " ".join(self.console.shown), "the Password: question says it")
+
+    def test_a_script_whose_login_is_refused_exits_non_zero(self) -> None:
+        client = self.start()
+        self.hear(client, "HELLO chatroom 1 :hi")
+        client.typed("taken")
+        self.hear(client, "ERR NICK_TAKEN :nickname taken is taken")
+        client.end_of_input()
+        self.assertTrue(self.server.disconnecting)
+        client.lost(Failure(ConnectionDone()))  # as the reactor reports the abort
+        self.assertEqual(self.failureResultOf(client.done, SystemExit).value.code, 1)
+
+    def test_a_refused_password_file_is_not_sent_again(self) -> None:
+        client = self.start(nick="alice", password="wrong")
+        self.hear(client, "HELLO chatroom 1 :hi", "AUTH alice :alice needs a password")
+        self.hear(client, "ERR BAD_LOGIN :wrong nickname or password")
+        self.assertEqual(self.sent(), ["/nick alice", "/pass wrong"])
+        self.assertTrue(self.server.disconnecting)
+        self.assertIn("--password-file was refused", client._failure or "")
+        self.assertEqual(len(self.console.shown), 1, "the refusal; neither HELLO's /nick hint (--nick given) nor AUTH")
+
+    def test_an_empty_password_is_asked_again_not_sent(self) -> None:
+        client = self.start()
+        self.hear(client, "HELLO chatroom 1 :hi")
+        client.typed("alice")
+        self.hear(client, "AUTH alice :alice needs a password")
+        client.typed("")
+        self.assertEqual(self.sent(), ["/nick alice"])
+        self.assertIn("cannot be empty", self.console.shown[-1])
+        self.assertEqual(self.console.asked[-1], ("Password:", True))
+
+    def test_a_server_that_never_completes_tls_is_given_up(self) -> None:
+        client = Client(self.clock, Renderer(colour=False), "localhost:5050", None, interactive=False)
+        client.console = self.console
+        ServerProtocol(client).makeConnection(self.server)
+        self.clock.advance(29)
+        self.assertFalse(self.server.disconnecting)
+        self.clock.advance(1)
+        self.assertIn("did not complete TLS within 30 s", client._failure or "")

@@ -87,6 +87,7 @@ async def chat(reactor: IReactorCore, arguments: argparse.Namespace, interactive
     # Without a terminal, Ctrl+C arrives as SIGINT: leave as politely as with /quit.
     threads = IReactorFromThreads(reactor)
     signal.signal(signal.SIGINT, lambda *_: threads.callFromThread(client.interrupted))
+    signal.signal(signal.SIGTERM, lambda *_: threads.callFromThread(client.interrupted))  # asked to stop: leave
     endpoint = wrapClientTLS(tls, HostnameEndpoint(reactor, arguments.host, arguments.port, timeout=10))
     connecting: Deferred[ServerProtocol] = connectProtocol(endpoint, ServerProtocol(client))
 

@@ -28,6 +28,8 @@ from chatroom.line.wire import Line, parse
 from chatroom.tls import fingerprint
 
 QUIT_GRACE = 3.0  # seconds to wait for the server's goodbye after /quit
+HANDSHAKE_TIMEOUT = 30.0  # seconds a server has to complete TLS once it accepted the connection
+LONGEST_LINE = 1024 * 1024  # bytes of one server line: any the server sends (docs/protocol.md says what it sends)
 
 
 class Phase(enum.Enum):
@@ -43,12 +45,13 @@ class Phase(enum.Enum):
 @implementer(IHandshakeListener)
 class ServerProtocol(LineReceiver):
     delimiter = b"\n"
+    MAX_LENGTH = LONGEST_LINE
 
     def __init__(self, client: Client) -> None:
         self.client = client
 
     def connectionMade(self) -> None:
-        self.client.link = self
+        self.client.connected(self)
 
     def handshakeCompleted(self) -> None:
         transport = self.transport
@@ -106,10 +109,23 @@ class Client:
         self._failure: str | None = None
         self._goodbye: str | None = None
         self._deadline: IDelayedCall | None = None
+        self._resume: Phase | None = None  # where a login started mid-chat returns to, whatever its verdict
+        self._refused: str | None = None  # the server's last refusal while registering, for a script's exit status
+        self._prompt = "> "  # the chat's prompt: the current room
 
     # From the network
 
+    def connected(self, link: ServerProtocol) -> None:
+        """TCP is up; TLS must follow soon, or a listener that never speaks would keep us waiting in silence."""
+        self.link = link
+        self._deadline = self.clock.callLater(HANDSHAKE_TIMEOUT, self._no_handshake)
+
+    def _no_handshake(self) -> None:
+        self.fail(f"{self.server} accepted the connection but did not complete TLS within {HANDSHAKE_TIMEOUT:.0f} s")
+
     def handshake(self, certificate: x509.Certificate) -> None:
+        if self._deadline is not None and self._deadline.active():
+            self._deadline.cancel()
         verdict = Verdict.TRUSTED if self.trust is None else self.trust.verdict(certificate)
         if verdict is Verdict.TRUSTED:
             self._trusted()
@@ -171,8 +187,13 @@ class Client:
         """Act on typed lines in order, but only while not waiting for the server's answer to the last one."""
         while self._listening and self._input:
             text = self._input.pop(0)
-            if text is not None and self.phase is Phase.PASSWORD:  # whatever it looks like
+            if text == "" and self.phase is Phase.PASSWORD:
+                self.console.show(self.render.error("the password cannot be empty: type it, or Ctrl+D to leave"))
+                self._ask("Password:", secret=True)
+            elif text is not None and self.phase is Phase.PASSWORD:  # whatever it looks like
                 self._send(f"/pass {text}", wait=True)
+            elif text is None and self._refused is not None and self.phase is not Phase.CHAT:
+                self.fail(f"the server refused: {self._refused}")  # a script must see that it did not get in
             elif text is None or text.lower().split(None, 1)[:1] == ["/quit"]:
                 self.quit((text or "")[len("/quit") :].strip() or "leaving")
             elif self.phase is Phase.TRUST:
@@ -254,28 +275,46 @@ class Client:
             self.link.send(f"/pong {line.text or ''}".rstrip())
             return
         if line.word == "CURRENT":
-            self.console.set_prompt(f"[{line.args[0]}] " if line.args else "> ")
+            self._prompt = f"[{line.args[0]}] " if line.args else "> "
+            self.console.set_prompt(self._prompt)
             if self.phase is Phase.ROOM:
-                self.phase = Phase.CHAT
-                self._listening = True
-                self._act()
+                self._chatting()
             return
-        self.console.show(self.render(line))
+        if self._shown(line):
+            self.console.show(self.render(line))
         if line.word == "HELLO":
             self._choose("nick", Phase.NICK, "/nick", "Nickname:")
         elif line.word == "AUTH":
             self._log_in()
+        elif line.word in ("ERR", "NICK") and self._resume is not None:
+            self._chatting()  # a login started mid-chat is over, either way: back to the conversation
         elif line.word == "WELCOME":
             self._choose("room", Phase.ROOM, "/join", "Room:")
+        elif line.word == "ERR" and self.phase is Phase.PASSWORD and self.password is not None:
+            self.fail(f"the password from --password-file was refused: {line.text}")  # it would be refused again
         elif line.word == "ERR" and self.phase in (Phase.NICK, Phase.PASSWORD):
+            self._refused = line.text
             self.phase = Phase.NICK
             self._ask("Nickname:")
         elif line.word == "ERR" and self.phase is Phase.ROOM:
+            self._refused = line.text
             self._ask("Room:")
         elif line.word == "BYE":
             self._goodbye = line.text
 
+    def _shown(self, line: Line) -> bool:
+        """Not the lines a prompt says better: AUTH is the Password: question, HELLO's hint when --nick was given."""
+        return line.word != "AUTH" and not (line.word == "HELLO" and self.nick)
+
+    def _chatting(self) -> None:
+        self.phase, self._resume, self._refused = Phase.CHAT, None, None
+        self.console.set_prompt(self._prompt)
+        self._listening = True
+        self._act()
+
     def _log_in(self) -> None:
+        if self.phase is Phase.CHAT:
+            self._resume = Phase.CHAT  # /nick to a registered nickname while chatting
         self.phase = Phase.PASSWORD
         if self.password is not None:
             self._send(f"/pass {self.password}", wait=True)
