@@ -33,7 +33,7 @@ from chatroom.core.addresses import address_key
 from chatroom.core.chat import Chat, Member
 from chatroom.core.errors import ChatError
 from chatroom.core.events import Event
-from chatroom.limits import Admission, ConnectionLimits, SendQueue, StreamTransport, TokenBucket
+from chatroom.limits import Admission, ConnectionLimits, SendQueue, StreamTransport, TokenBucket, transport_of
 from chatroom.registration import Registrar
 
 CLOSE_GRACE = 5.0  # seconds a closing peer has to answer TLS's close_notify
@@ -92,13 +92,6 @@ class Dialect(Protocol):
     @staticmethod
     def goodbye(reason: str) -> bytes:
         """The last line before the server closes a connection (also to one refused at the door)."""
-
-
-def transport_of(protocol: TwistedProtocol) -> StreamTransport:
-    """A connected protocol's transport, as the connection layer uses it."""
-    transport = protocol.transport
-    assert isinstance(transport, StreamTransport), f"{transport!r} cannot be closed politely"
-    return transport
 
 
 def close_politely(transport: StreamTransport, clock: IReactorTime) -> IDelayedCall:

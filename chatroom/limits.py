@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
 from twisted.internet.interfaces import IAddress, IPushProducer
+from twisted.internet.protocol import Protocol as TwistedProtocol
 from twisted.logger import Logger
 from zope.interface import implementer
 
@@ -37,6 +38,13 @@ class StreamTransport(Protocol):
     def loseConnection(self) -> None: ...
 
     def abortConnection(self) -> None: ...
+
+
+def transport_of(protocol: TwistedProtocol) -> StreamTransport:
+    """A connected protocol's transport, as the connection layer uses it."""
+    transport = protocol.transport
+    assert isinstance(transport, StreamTransport), f"{transport!r} cannot be closed politely"
+    return transport
 
 
 @dataclass(frozen=True)

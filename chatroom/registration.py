@@ -39,8 +39,13 @@ class Registrar:
         self.server_password_backoff.succeeded(address)
 
     def needs_password(self, nick: str, asking: Member | None = None) -> bool:
-        """Whether `nick` takes a password; ChatError if it is invalid or taken, so nobody types one for nothing."""
+        """Whether `nick` takes a password; ChatError if it is invalid or taken, so nobody types one for nothing.
+
+        One's own registered nickname does not, to a member logged in to its account: they proved it already.
+        """
         self.chat.check_nick(nick, asking)
+        if _owns(asking.account if asking is not None else None, nick):
+            return False
         return self.auth is not None and self.auth.needs_password(nick)
 
     async def enter(
@@ -69,12 +74,17 @@ class Registrar:
         self, nick: str, password: str | None, address: str, asking: Member | None = None, proven: str | None = None
     ) -> tuple[str, str | None]:
         """The nickname as it will be shown, and the account it belongs to (None: a guest, or no change)."""
+        own = proven or (asking.account if asking is not None else None)
+        if own is not None and _owns(own, nick):
+            self.chat.check_nick(nick, asking)
+            return own, own  # one's own registered nickname, shown as registered: already logged in
         if not self.needs_password(nick, asking):
             return nick, proven
-        proven = proven or (asking.account if asking is not None else None)
-        if proven is not None and nick_key(proven) == nick_key(nick):
-            return proven, proven  # back to one's own registered nickname: already logged in
         if password is None or self.auth is None:
             raise ChatError("NO_LOGIN", f"{nick} needs a password")
         account = await self.auth.login(nick, password, address)
         return account, account  # a registered nickname is shown as it was registered
+
+
+def _owns(account: str | None, nick: str) -> bool:
+    return account is not None and nick_key(account) == nick_key(nick)

@@ -5,8 +5,13 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from twisted.internet import reactor
+from twisted.internet.endpoints import TCP4ServerEndpoint
+from twisted.internet.protocol import Factory, Protocol
+
 from chatroom import tls
-from tests.helpers import ServerTestCase, Subprocess
+from chatroom.accounts import AccountStore
+from tests.helpers import ServerTestCase, Subprocess, port_of
 
 CLIENT = [sys.executable, "-m", "chatroom.client"]
 
@@ -155,3 +160,77 @@ class ClientTests(ServerTestCase):
         student.type("/join 5\n")
         await student.until(r"!! you are banned from #5: spam \(until .*\) \(BANNED\)")
         self.assertNotIn("Traceback", student.output)
+
+
+class ClientNeverStuckTests(ServerTestCase):
+    """Issue 10: the states the client got stuck in, with the real client on a terminal or a pipe."""
+
+    timeout = 60
+
+    def setUp(self) -> None:
+        accounts = Path(self.mktemp())
+        AccountStore(accounts).add("alice", "correct horse")
+        self.start_server("--accounts", str(accounts), "--max-line", "70000")
+        self.config = Path(self.mktemp()).resolve()
+
+    def client(self, *arguments: str, terminal: bool = True) -> Subprocess:
+        return self.spawn(
+            [*CLIENT, "127.0.0.1", "--port", str(self.port), "--ca", str(self.certs / "ca.pem"), *arguments],
+            terminal=terminal,
+            XDG_CONFIG_HOME=str(self.config),
+            NO_COLOR="1",
+        )
+
+    async def test_a_registered_nickname_mid_chat_right_and_wrong_password(self) -> None:
+        friend = await self.connect("friend", "5")
+        person = self.client("--nick", "bob", "--room", "5")
+        await person.until(r"\[#5\] -- here: .*bob")
+        person.type("/nick alice\r")
+        await person.until("Password:")
+        person.type("correct horse\r")
+        await friend.until("NICK bob alice")
+        person.type("hello as alice\r")
+        await friend.until("MSG #5 alice :hello as alice")
+        person.type("/nick bob\r")
+        await friend.until("NICK alice bob")
+        person.type("/nick alice\r")  # her own nickname, logged in to it already: no password asked again
+        await friend.until("NICK bob alice")
+        person.type("/quit\r")
+        self.assertEqual(await person.exit_code(), 0)
+
+        other = self.client("--nick", "carl", "--room", "5")
+        await other.until(r"\[#5\] -- here: .*carl")
+        other.type("/nick alice\r")
+        await other.until("Password:")
+        other.type("wrong\r")
+        await other.until("wrong nickname or password")
+        other.type("still carl\r")
+        await friend.until("MSG #5 carl :still carl")  # not "/nick still carl"
+        self.assertNotIn("AUTH alice", person.output + other.output)
+        other.type("/quit\r")
+        self.assertEqual(await other.exit_code(), 0)
+
+    async def test_a_line_of_64_kib_reaches_the_client(self) -> None:
+        person = self.client("--nick", "reader", "--room", "5")
+        await person.until(r"\[#5\] -- here: .*reader")
+        writer = await self.connect("writer", "5")
+        writer.send("x" * 65536)
+        await person.until(r"<writer> x{65536}")
+        person.type("\x04")
+        self.assertEqual(await person.exit_code(), 0)
+
+    async def test_a_piped_script_whose_login_fails_exits_non_zero(self) -> None:
+        person = self.client("--room", "5", terminal=False)
+        person.type("alice\nwrong password\n")
+        person.transport.closeStdin()
+        self.assertEqual(await person.exit_code(), 1)
+        self.assertIn("chatroom: the server refused: wrong nickname or password", person.output)
+
+    async def test_a_handshake_that_never_completes_times_out(self) -> None:
+        silent = await TCP4ServerEndpoint(reactor, 0, interface="127.0.0.1").listen(Factory.forProtocol(Protocol))
+        self.addCleanup(silent.stopListening)
+        person = self.spawn(
+            [*CLIENT, "127.0.0.1", "--port", str(port_of(silent)), "--ca", str(self.certs / "ca.pem"), "--timeout", "1"]
+        )
+        self.assertEqual(await person.exit_code(), 1)
+        self.assertIn("accepted the connection but did not complete TLS within 1 s", person.output)

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 from twisted.internet.error import ConnectionDone
-from twisted.internet.interfaces import ITCPTransport
 from twisted.internet.task import Clock
 from twisted.internet.testing import StringTransport
 from twisted.python.failure import Failure
 from twisted.trial.unittest import SynchronousTestCase
-from zope.interface import implementer
 
 from chatroom.client.console import LineEditor
 from chatroom.client.render import Renderer
@@ -249,18 +247,13 @@ class ClientInputTests(SynchronousTestCase):
         self.assertEqual(self.console.asked[-1], ("Nickname:", False), "start again from the nickname")
 
 
-@implementer(ITCPTransport)
-class TCPStringTransport(StringTransport):
-    """What the client's connection is: a TCP transport it may abort."""
-
-
 class ClientStaysUsableTests(SynchronousTestCase):
     """Issue 10's stuck states: whatever the server answers, the person is back where they were."""
 
     def setUp(self) -> None:
         self.clock = Clock()
         self.console = Console()
-        self.server = TCPStringTransport()
+        self.server = StringTransport()
 
     def start(self, **options: object) -> Client:
         client = Client(self.clock, Renderer(colour=False), "localhost:5050", None, interactive=False, **options)  # type: ignore[arg-type]

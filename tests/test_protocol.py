@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from twisted.trial.unittest import SynchronousTestCase
 
+from chatroom.core.events import Names, RoomList
 from chatroom.limits import ConnectionLimits
+from chatroom.line.wire import LIST_LINE_MAX, render
 from tests.helpers import MemoryClient, MemoryServer
 
 
@@ -179,3 +181,18 @@ class ProtocolTests(SynchronousTestCase):
         self.assertEqual(aborted, [True])
         alice.lose()
         self.successResultOf(closed)
+
+
+class LongListTests(SynchronousTestCase):
+    """Issue 10: 460 rooms, or a room of 800 long nicknames, made one line longer than clients read."""
+
+    def test_long_lists_come_in_lines_no_longer_than_the_documented_maximum(self) -> None:
+        names = render(Names("#5", tuple(f"n{number:019d}" for number in range(800))))
+        rooms = render(RoomList(tuple((f"#r{number:031d}", 3) for number in range(460))))
+        for rendered, word, count in ((names, "NAMES", 800), (rooms, "ROOMS", 460)):
+            lines = rendered.decode().splitlines()
+            self.assertGreater(len(lines), 1)
+            self.assertLessEqual(max(len(each.encode()) + 1 for each in lines), LIST_LINE_MAX)
+            self.assertTrue(all(each.startswith(word + " ") for each in lines))
+            self.assertEqual(sum(len(each.split()) - (2 if word == "NAMES" else 1) for each in lines), count)
+        self.assertEqual(render(RoomList(())), b"ROOMS\n")

@@ -20,7 +20,7 @@ from twisted.internet.task import react
 
 from chatroom.client.console import LineEditor, PipeConsole, keys_one_by_one
 from chatroom.client.render import Renderer
-from chatroom.client.session import Client, ServerProtocol
+from chatroom.client.session import HANDSHAKE_TIMEOUT, Client, ServerProtocol
 from chatroom.client.trust import KnownHosts, TrustOnFirstUse, known_hosts_path, server_name
 
 
@@ -38,6 +38,12 @@ def parse_arguments(argv: list[str]) -> argparse.Namespace:
         "--password-file",
         type=Path,
         help="read the password of a registered nickname from this file's first line instead of asking",
+    )
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        default=HANDSHAKE_TIMEOUT,
+        help=f"seconds to connect, and again to complete TLS (default: {HANDSHAKE_TIMEOUT:.0f})",
     )
     parser.add_argument(
         "--ca",
@@ -81,6 +87,7 @@ async def chat(reactor: IReactorCore, arguments: argparse.Namespace, interactive
         arguments.nick,
         arguments.room,
         password,
+        arguments.timeout,
     )
     client.console = console = LineEditor(client) if interactive else PipeConsole(client)
     StandardIO(console, reactor=reactor)
@@ -88,7 +95,7 @@ async def chat(reactor: IReactorCore, arguments: argparse.Namespace, interactive
     threads = IReactorFromThreads(reactor)
     signal.signal(signal.SIGINT, lambda *_: threads.callFromThread(client.interrupted))
     signal.signal(signal.SIGTERM, lambda *_: threads.callFromThread(client.interrupted))  # asked to stop: leave
-    endpoint = wrapClientTLS(tls, HostnameEndpoint(reactor, arguments.host, arguments.port, timeout=10))
+    endpoint = wrapClientTLS(tls, HostnameEndpoint(reactor, arguments.host, arguments.port, timeout=arguments.timeout))
     connecting: Deferred[ServerProtocol] = connectProtocol(endpoint, ServerProtocol(client))
 
     def stop_connecting(result: object) -> object:

@@ -15,7 +15,7 @@ from OpenSSL.crypto import X509
 from OpenSSL.SSL import Error as TLSError
 from service_identity import VerificationError
 from twisted.internet.defer import Deferred
-from twisted.internet.interfaces import IDelayedCall, IHandshakeListener, IReactorTime, ISSLTransport, ITCPTransport
+from twisted.internet.interfaces import IDelayedCall, IHandshakeListener, IReactorTime, ISSLTransport
 from twisted.internet.protocol import connectionDone
 from twisted.protocols.basic import LineReceiver
 from twisted.python.failure import Failure
@@ -24,6 +24,7 @@ from zope.interface import implementer
 from chatroom.client.console import Console
 from chatroom.client.render import Renderer
 from chatroom.client.trust import TrustOnFirstUse, Verdict
+from chatroom.limits import transport_of
 from chatroom.line.wire import Line, parse
 from chatroom.tls import fingerprint
 
@@ -62,9 +63,7 @@ class ServerProtocol(LineReceiver):
 
     def abort(self) -> None:
         """Drop the connection now, without waiting for the server."""
-        transport = self.transport
-        assert ITCPTransport.providedBy(transport)
-        transport.abortConnection()
+        transport_of(self).abortConnection()
 
     def lineReceived(self, line: bytes) -> None:
         self.client.received(parse(line.removesuffix(b"\r").decode("utf-8", "replace")))
@@ -89,8 +88,10 @@ class Client:
         nick: str | None = None,
         room: str | None = None,
         password: str | None = None,
+        timeout: float = HANDSHAKE_TIMEOUT,
     ) -> None:
         self.clock = clock
+        self.timeout = timeout  # seconds the server has to complete TLS
         self.render = renderer
         self.server = server
         self.trust = trust  # None: --ca was given, and OpenSSL already checked everything
@@ -118,10 +119,10 @@ class Client:
     def connected(self, link: ServerProtocol) -> None:
         """TCP is up; TLS must follow soon, or a listener that never speaks would keep us waiting in silence."""
         self.link = link
-        self._deadline = self.clock.callLater(HANDSHAKE_TIMEOUT, self._no_handshake)
+        self._deadline = self.clock.callLater(self.timeout, self._no_handshake)
 
     def _no_handshake(self) -> None:
-        self.fail(f"{self.server} accepted the connection but did not complete TLS within {HANDSHAKE_TIMEOUT:.0f} s")
+        self.fail(f"{self.server} accepted the connection but did not complete TLS within {self.timeout:g} s")
 
     def handshake(self, certificate: x509.Certificate) -> None:
         if self._deadline is not None and self._deadline.active():

@@ -37,6 +37,7 @@ from chatroom.core.events import (
 )
 
 PROTOCOL_VERSION = "1"
+LIST_LINE_MAX = 4096  # bytes of a NAMES or ROOMS line: a longer list goes in several lines
 
 # C0 and C1 control characters, tab excepted, could drive a terminal (escape sequences) or garble the
 # screen; the bidirectional overrides and isolates (U+202A-U+202E, U+2066-U+2069) could make a line read
@@ -50,6 +51,20 @@ def line(word: str, *args: str, text: str | None = None) -> bytes:
     if text is not None:
         parts.append(":" + text)
     return (" ".join(parts) + "\n").encode("utf-8")
+
+
+def listed(word: str, head: list[str], items: list[str]) -> bytes:
+    """A list in as many lines as LIST_LINE_MAX needs, each `WORD HEAD... ITEM...`; one line when it is empty."""
+    lines: list[bytes] = []
+    batch: list[str] = []
+    size = len(line(word, *head))
+    for item in items:
+        if batch and size + len(item.encode()) + 1 > LIST_LINE_MAX:
+            lines.append(line(word, *head, *batch))
+            batch, size = [], len(line(word, *head))
+        batch.append(item)
+        size += len(item.encode()) + 1
+    return b"".join(lines) + line(word, *head, *batch)
 
 
 def render(event: Event) -> bytes:
@@ -70,9 +85,9 @@ def render(event: Event) -> bytes:
         case Topic(room, setter, text):
             return line("TOPIC", room, setter or "*", text=text)
         case Names(room, nicks):
-            return line("NAMES", room, *nicks)
+            return listed("NAMES", [room], list(nicks))
         case RoomList(rooms):
-            return line("ROOMS", *(f"{name}:{count}" for name, count in rooms))
+            return listed("ROOMS", [], [f"{name}:{count}" for name, count in rooms])
         case Kicked(room, actor, nick, reason):
             return line("KICK", room, actor, nick, text=reason)
         case RoleChanged(room, actor, nick, role, granted):
