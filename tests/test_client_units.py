@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+
+import wcwidth
 from twisted.internet.error import ConnectionDone
 from twisted.internet.task import Clock
 from twisted.internet.testing import StringTransport
@@ -151,6 +155,29 @@ class LineEditorTests(SynchronousTestCase):
     def test_the_cursor_is_drawn_where_editing_happens(self) -> None:
         self.keys(b"abcdef\x1b[D\x1b[D")
         self.assertTrue(self.screen.value().endswith(b"\r\x1b[K[#5] abcdef\x1b[2D"))
+
+    def drawn(self) -> str:
+        """The last state of the input line as the terminal shows it, and the cursor's column in it."""
+        last: str = self.screen.value().decode().split("\r\x1b[K")[-1]
+        self.screen.clear()
+        return last
+
+    def test_wide_characters_are_edited_by_their_columns(self) -> None:
+        self.keys("你好世界".encode() + b"\x1b[D\x1b[D")
+        self.assertEqual(self.drawn(), "[#5] 你好世界\x1b[4D", "two characters back are four columns")
+        self.keys("é".encode() + "👍".encode())
+        self.assertEqual(self.drawn(), "[#5] 你好é👍世界\x1b[4D")
+
+    def test_nothing_wraps_in_a_narrow_terminal(self) -> None:
+        self.patch(shutil, "get_terminal_size", lambda: os.terminal_size((20, 24)))
+        self.keys("字".encode() * 50)
+        shown = self.drawn()
+        self.assertLessEqual(wcwidth.wcswidth(shown), 19, shown)
+        self.assertTrue(shown.startswith("[#5] 字"))
+        self.editor.set_prompt("[#" + "r" * 32 + "] ")
+        shown = self.drawn()
+        self.assertLessEqual(wcwidth.wcswidth(shown), 19, shown)
+        self.assertIn("…", shown, "a prompt wider than half the terminal is cut")
 
     def test_incoming_lines_leave_the_typing_intact(self) -> None:
         self.keys(b"half a sen")

@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Protocol as TypingProtocol
 
+import wcwidth
 from twisted.internet.interfaces import IHalfCloseableProtocol
 from twisted.internet.protocol import Protocol
 from twisted.protocols.basic import LineReceiver
@@ -187,16 +188,24 @@ class LineEditor(Protocol):
     def _draw(self) -> None:
         """Rewrite the input line and put the cursor back in it.
 
-        A line wider than the terminal shows only the stretch around the
-        cursor, so that it never wraps (which would break the redraw).
+        Everything is measured in terminal columns (wcwidth: a CJK character or an emoji takes two, a combining
+        accent none). A line wider than the terminal shows only the stretch around the cursor, and a prompt
+        wider than half of it is cut, so that nothing wraps: a wrapped line cannot be redrawn in place.
         """
-        width = max(10, shutil.get_terminal_size().columns - len(self.prompt) - 1)
+        columns = shutil.get_terminal_size().columns
+        prompt = _fit(self.prompt, max(1, columns // 2))
+        room = max(1, columns - _cells(prompt) - 1)
         shown = "*" * len(self.buffer) if self.secret else self.buffer
-        start = max(0, self.cursor - width)
-        visible = shown[start : start + width]
-        back = start + len(visible) - self.cursor
+        start, end, used = self.cursor, self.cursor, 0
+        while start > 0 and used + _cells(shown[start - 1]) <= room:  # what leads to the cursor first...
+            start -= 1
+            used += _cells(shown[start])
+        while end < len(shown) and used + _cells(shown[end]) <= room:  # ...then what follows it, if it fits
+            used += _cells(shown[end])
+            end += 1
+        back = _cells(shown[self.cursor : end])
         left = f"\x1b[{back}D" if back else ""  # the terminal's cursor back to the editing point
-        _write(self, f"\r\x1b[K{self.prompt}{visible}{left}".encode())
+        _write(self, f"\r\x1b[K{prompt}{shown[start:end]}{left}".encode())
 
     def show(self, text: str) -> None:
         """Print a line above the one being typed, which is then drawn again."""
@@ -210,6 +219,23 @@ class LineEditor(Protocol):
     def ask(self, question: str, secret: bool = False) -> None:
         self.secret = secret
         self.set_prompt(question + " ")
+
+
+def _cells(text: str) -> int:
+    """Terminal columns `text` takes; a character wcwidth does not know counts as one."""
+    return sum(1 if (width := wcwidth.wcwidth(char)) < 0 else width for char in text)
+
+
+def _fit(text: str, columns: int) -> str:
+    """`text` cut to `columns` terminal columns, with an ellipsis if it was cut."""
+    if _cells(text) <= columns:
+        return text
+    kept = ""
+    for char in text:
+        if _cells(kept + char) > columns - 1:
+            break
+        kept += char
+    return kept + "…"
 
 
 def _write(protocol: Protocol, data: bytes) -> None:
