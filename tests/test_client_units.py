@@ -177,7 +177,7 @@ class LineEditorTests(SynchronousTestCase):
         self.editor.set_prompt("[#" + "r" * 32 + "] ")
         shown = self.drawn()
         self.assertLessEqual(wcwidth.wcswidth(shown), 19, shown)
-        self.assertIn("…", shown, "a prompt wider than half the terminal is cut")
+        self.assertIn("…", shown, "a prompt that leaves too little room for typing is cut")
 
     def test_incoming_lines_leave_the_typing_intact(self) -> None:
         self.keys(b"half a sen")

@@ -189,11 +189,12 @@ class LineEditor(Protocol):
         """Rewrite the input line and put the cursor back in it.
 
         Everything is measured in terminal columns (wcwidth: a CJK character or an emoji takes two, a combining
-        accent none). A line wider than the terminal shows only the stretch around the cursor, and a prompt
-        wider than half of it is cut, so that nothing wraps: a wrapped line cannot be redrawn in place.
+        accent none). A line wider than the terminal shows only the stretch around the cursor, and a prompt that
+        would leave less than 20 columns (or half the terminal) for typing is cut, so that nothing wraps: a
+        wrapped line cannot be redrawn in place.
         """
         columns = shutil.get_terminal_size().columns
-        prompt = _fit(self.prompt, max(1, columns // 2))
+        prompt = _fit(self.prompt, max(columns // 2, columns - 20))  # a question shows whole; typing keeps room
         room = max(1, columns - _cells(prompt) - 1)
         shown = "*" * len(self.buffer) if self.secret else self.buffer
         start, end, used = self.cursor, self.cursor, 0
