@@ -128,8 +128,20 @@ class ClientTests(ServerTestCase):
         await person.until(r"\[#5\] -- here: @late")
         await self.service.stopService()
         self.assertEqual(await person.exit_code(), 1)
-        self.assertIn("disconnected: server shutting down", person.output)  # on stdout
         self.assertIn("chatroom: the server closed the connection: server shutting down", person.output)  # stderr
+        self.assertEqual(person.output.count("server shutting down"), 1, "one line says it")
+
+    async def test_a_disconnect_is_one_line_after_everything_before_it(self) -> None:
+        person = self.client("--nick", "late", "--room", "5", terminal=True)
+        await person.until(r"\[#5\] -- here: @late")
+        talker = await self.connect("talker", "5")
+        talker.send("last words")
+        await person.until("last words")
+        await self.service.stopService()
+        self.assertEqual(await person.exit_code(), 1)
+        ending = person.output[person.output.index("last words") :]
+        self.assertRegex(ending, r"last words.*\n.*!! chatroom: the server closed the connection: server shutting down")
+        self.assertEqual(person.output.count("server shutting down"), 1, "one line says it")
 
     async def test_incoming_lines_do_not_garble_typing(self) -> None:
         typist = self.client("--nick", "typist", "--room", "5", terminal=True)

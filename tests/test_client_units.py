@@ -6,6 +6,7 @@ import os
 import shutil
 
 import wcwidth
+from twisted.internet.defer import Deferred, succeed
 from twisted.internet.error import ConnectionDone
 from twisted.internet.task import Clock
 from twisted.internet.testing import StringTransport
@@ -212,6 +213,9 @@ class Console:
 
     def ask(self, question: str, secret: bool = False) -> None:
         self.asked.append((question, secret))
+
+    def finish(self) -> Deferred[None]:
+        return succeed(None)
 
 
 class ClientInputTests(SynchronousTestCase):

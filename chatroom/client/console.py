@@ -16,9 +16,11 @@ from contextlib import contextmanager
 from typing import Protocol as TypingProtocol
 
 import wcwidth
+from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IHalfCloseableProtocol
-from twisted.internet.protocol import Protocol
+from twisted.internet.protocol import Protocol, connectionDone
 from twisted.protocols.basic import LineReceiver
+from twisted.python.failure import Failure
 from zope.interface import implementer
 
 
@@ -41,6 +43,9 @@ class Console(TypingProtocol):
 
     def ask(self, question: str, secret: bool = False) -> None:
         """Prompt for the next typed line; a secret one is not shown as typed, nor kept in history."""
+
+    def finish(self) -> Deferred[None]:
+        """Write out everything shown, then close: fires once it is on the screen."""
 
 
 @contextmanager
@@ -66,6 +71,7 @@ class PipeConsole(LineReceiver):
 
     def __init__(self, keyboard: Keyboard) -> None:
         self.keyboard = keyboard
+        self.finished: Deferred[None] = Deferred()
 
     def lineReceived(self, line: bytes) -> None:
         self.keyboard.typed(line.removesuffix(b"\r").decode("utf-8", "replace"))
@@ -85,6 +91,13 @@ class PipeConsole(LineReceiver):
     def ask(self, question: str, secret: bool = False) -> None:
         self.show(question)
 
+    def finish(self) -> Deferred[None]:
+        return _finish(self, self.finished)
+
+    def connectionLost(self, reason: Failure = connectionDone) -> None:
+        if not self.finished.called:
+            self.finished.callback(None)
+
 
 _ENTER, _ERASE, _KILL_BACK, _KILL_WORD = "\r\n", "\x7f\x08", "\x15", "\x17"
 _INTERRUPT, _END_OR_DELETE, _REDRAW, _ESCAPE = "\x03", "\x04", "\x0c", "\x1b"
@@ -102,6 +115,7 @@ class LineEditor(Protocol):
 
     def __init__(self, keyboard: Keyboard) -> None:
         self.keyboard = keyboard
+        self.finished: Deferred[None] = Deferred()
         self.prompt = ""
         self.buffer = ""
         self.cursor = 0  # where in the buffer the next character goes
@@ -221,6 +235,13 @@ class LineEditor(Protocol):
         self.secret = secret
         self.set_prompt(question + " ")
 
+    def finish(self) -> Deferred[None]:
+        return _finish(self, self.finished)
+
+    def connectionLost(self, reason: Failure = connectionDone) -> None:
+        if not self.finished.called:
+            self.finished.callback(None)
+
 
 def _cells(text: str) -> int:
     """Terminal columns `text` takes; a character wcwidth does not know counts as one."""
@@ -237,6 +258,13 @@ def _fit(text: str, columns: int) -> str:
             break
         kept += char
     return kept + "…"
+
+
+def _finish(protocol: Protocol, finished: Deferred[None]) -> Deferred[None]:
+    """StandardIO writes what it holds before it reports the connection lost."""
+    if protocol.transport is not None and not finished.called:
+        protocol.transport.loseConnection()
+    return finished
 
 
 def _write(protocol: Protocol, data: bytes) -> None:

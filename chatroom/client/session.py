@@ -29,6 +29,7 @@ from chatroom.line.wire import Line, parse
 from chatroom.tls import fingerprint
 
 QUIT_GRACE = 3.0  # seconds to wait for the server's goodbye after /quit
+FINISH_GRACE = 2.0  # seconds the screen has to take the last line before the client exits anyway
 HANDSHAKE_TIMEOUT = 30.0  # seconds a server has to complete TLS once it accepted the connection
 LONGEST_LINE = 1024 * 1024  # bytes of one server line: any the server sends (docs/protocol.md says what it sends)
 
@@ -166,9 +167,16 @@ class Client:
         self.console.set_prompt("")
         if self._failure is None:
             self.done.callback(None)
-        else:
+            return
+        if not self.interactive:  # scripts read it apart from the conversation
             sys.stderr.write(f"chatroom: {self._failure}\n")
             self.done.errback(SystemExit(1))
+            return
+        self.console.show(self.render.error(f"chatroom: {self._failure}"))  # after everything shown before it
+        finishing = self.console.finish()
+        give_up = self.clock.callLater(FINISH_GRACE, finishing.cancel)  # a terminal that stopped reading
+        finishing.addBoth(lambda _: give_up.cancel() if give_up.active() else None)
+        finishing.addBoth(lambda _: self.done.errback(SystemExit(1)))
 
     # From the keyboard (console.Keyboard)
 
@@ -304,7 +312,10 @@ class Client:
             self._goodbye = line.text
 
     def _shown(self, line: Line) -> bool:
-        """Not the lines a prompt says better: AUTH is the Password: question, HELLO's hint when --nick was given."""
+        """Not the lines something else says better: AUTH is the Password: question, HELLO's hint is for those
+        without --nick, and an unasked-for BYE is the one line that ends the client (see `lost`)."""
+        if line.word == "BYE":
+            return self.phase is Phase.LEAVING
         return line.word != "AUTH" and not (line.word == "HELLO" and self.nick)
 
     def _chatting(self) -> None:
