@@ -252,11 +252,13 @@ class ServerTestCase(TestCase):
 
     timeout = 20
 
-    def start_server(self, *arguments: str) -> ChatService:
-        self.certs = Path(self.mktemp())
+    def start_server(self, *arguments: str, listen: str = LOOPBACK) -> ChatService:
+        """The service on `listen` (a free port unless given), with its certificates in self.certs."""
+        if not hasattr(self, "certs"):
+            self.certs = Path(self.mktemp())
         options = tap.Options()
         options.parseOptions(
-            ["--certs", str(self.certs), "--listen", LOOPBACK, "--irc", LOOPBACK, "--hostname", "irc.test", *arguments]
+            ["--certs", str(self.certs), "--listen", listen, "--irc", LOOPBACK, "--hostname", "irc.test", *arguments]
         )
         service = tap.makeService(options, reactor)
         assert isinstance(service, ChatService)

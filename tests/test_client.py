@@ -6,8 +6,11 @@ import sys
 from pathlib import Path
 
 from twisted.internet import reactor
+from twisted.internet.defer import Deferred
 from twisted.internet.endpoints import TCP4ServerEndpoint
 from twisted.internet.protocol import Factory, Protocol
+from twisted.logger import ILogObserver, LogEvent, globalLogPublisher
+from zope.interface import provider
 
 from chatroom import tls
 from chatroom.accounts import AccountStore
@@ -124,7 +127,7 @@ class ClientTests(ServerTestCase):
         self.assertEqual(await person.exit_code(), 1)
 
     async def test_server_shutdown_ends_the_client_with_an_error(self) -> None:
-        person = self.client("--nick", "late", "--room", "5")
+        person = self.client("--nick", "late", "--room", "5", "--no-reconnect")
         await person.until(r"\[#5\] -- here: @late")
         await self.service.stopService()
         self.assertEqual(await person.exit_code(), 1)
@@ -132,7 +135,7 @@ class ClientTests(ServerTestCase):
         self.assertEqual(person.output.count("server shutting down"), 1, "one line says it")
 
     async def test_a_disconnect_is_one_line_after_everything_before_it(self) -> None:
-        person = self.client("--nick", "late", "--room", "5", terminal=True)
+        person = self.client("--nick", "late", "--room", "5", "--no-reconnect", terminal=True)
         await person.until(r"\[#5\] -- here: @late")
         talker = await self.connect("talker", "5")
         talker.send("last words")
@@ -180,9 +183,9 @@ class ClientNeverStuckTests(ServerTestCase):
     timeout = 60
 
     def setUp(self) -> None:
-        accounts = Path(self.mktemp())
-        AccountStore(accounts).add("alice", "correct horse")
-        self.start_server("--accounts", str(accounts), "--max-line", "70000")
+        self.accounts = self.mktemp()
+        AccountStore(Path(self.accounts)).add("alice", "correct horse")
+        self.start_server("--accounts", self.accounts, "--max-line", "70000")
         self.config = Path(self.mktemp()).resolve()
 
     def client(self, *arguments: str, terminal: bool = True) -> Subprocess:
@@ -246,3 +249,57 @@ class ClientNeverStuckTests(ServerTestCase):
         )
         self.assertEqual(await person.exit_code(), 1)
         self.assertIn("accepted the connection but did not complete TLS within 1 s", person.output)
+
+    async def test_a_dropped_connection_comes_back_logged_in_in_its_rooms(self) -> None:
+        person = self.client("--room", "5")
+        await person.until("Nickname:")
+        person.type("alice\r")
+        await person.until("Password:")
+        person.type("correct horse\r")
+        await person.until(r"\[#5\] -- here: @alice")
+        person.type("/join 6\r")
+        await person.until(r"\[#6\] -- here: @alice")
+        port = self.port
+        await self.service.stopService()
+        await person.until(r"server shutting down: reconnecting in 1 s")
+        person.type("typed while away\r")
+        self.start_server("--accounts", self.accounts, listen=f"tcp:{port}:interface=127.0.0.1")
+        await person.until(r"reconnected to 127\.0\.0\.1:\d+ as alice: back in #5, #6")
+        watcher = await self.connect("watcher", "6")
+        person.type("hello again\r")
+        await watcher.until("MSG #6 alice :hello again")  # still the current room, still alice
+        self.assertNotIn("Password:", person.output.split("reconnected")[-1], "the password was kept, in memory")
+        person.type("/quit\r")
+        self.assertEqual(await person.exit_code(), 0)
+
+    async def test_without_reconnecting_a_drop_ends_the_client(self) -> None:
+        person = self.client("--nick", "bob", "--room", "5", "--no-reconnect")
+        await person.until(r"\[#5\] -- here: @bob")
+        await self.service.stopService()
+        self.assertEqual(await person.exit_code(), 1)
+        self.assertNotIn("reconnecting", person.output)
+
+    async def test_a_trust_question_answered_after_the_server_gave_up_waiting(self) -> None:
+        await self.service.stopService()
+        self.start_server("--registration-timeout", "0.5")
+        gave_up: Deferred[None] = Deferred()
+
+        @provider(ILogObserver)
+        def watch(event: LogEvent) -> None:
+            if event.get("why") == "registration timeout" and not gave_up.called:
+                gave_up.callback(None)
+
+        globalLogPublisher.addObserver(watch)
+        self.addCleanup(globalLogPublisher.removeObserver, watch)
+        person = self.spawn(
+            [*CLIENT, "127.0.0.1", "--port", str(self.port), "--nick", "slow", "--room", "5"],
+            terminal=True,
+            XDG_CONFIG_HOME=str(self.config),
+            NO_COLOR="1",
+        )
+        await person.until(r"\[y/N\]")
+        await gave_up  # the person took longer than the server waits for a nickname
+        person.type("y\r")
+        await person.until(r"\[#5\] -- here: @slow")
+        person.type("/quit\r")
+        self.assertEqual(await person.exit_code(), 0)

@@ -361,3 +361,63 @@ class ClientStaysUsableTests(SynchronousTestCase):
         self.assertFalse(self.server.disconnecting)
         self.clock.advance(1)
         self.assertIn("did not complete TLS within 30 s", client._failure or "")
+
+
+class ReconnectionTests(SynchronousTestCase):
+    """The backoff and what a reconnection takes back, on a fake clock."""
+
+    def setUp(self) -> None:
+        self.clock = Clock()
+        self.console = Console()
+        self.attempts: list[Deferred[object]] = []
+        self.client = Client(self.clock, Renderer(colour=False), "localhost:5050", None, interactive=False)
+        self.client.console = self.console
+        self.client.reconnect = self.attempt
+        self.connect()
+        for raw in ("HELLO chatroom 1 :hi", "WELCOME alice :hello", "JOIN #5 alice", "CURRENT #5"):
+            self.client.received(parse(raw))
+
+    def connect(self) -> StringTransport:
+        self.server = StringTransport()
+        ServerProtocol(self.client).makeConnection(self.server)
+        self.client.handshake(None)  # type: ignore[arg-type]  # with --ca, OpenSSL has checked it already
+        return self.server
+
+    def attempt(self) -> Deferred[object]:
+        self.attempts.append(Deferred())
+        return self.attempts[-1]
+
+    def test_retries_back_off_to_a_minute_and_a_quit_leaves_at_once(self) -> None:
+        self.client.lost(Failure(ConnectionDone()))
+        waits = []
+        for _ in range(8):
+            before = len(self.attempts)
+            waited = 0.0
+            while len(self.attempts) == before:
+                self.clock.advance(0.1)
+                waited += 0.1
+            waits.append(waited)
+            self.attempts[-1].errback(ConnectionRefusedError())
+        for wait, base in zip(waits, [1, 2, 4, 8, 16, 32, 60, 60], strict=True):
+            self.assertTrue(0.8 * base - 0.2 <= wait <= 1.2 * base + 0.2, (wait, base))
+        self.client.typed("/quit")
+        self.assertIsNone(self.successResultOf(self.client.done))
+        self.assertEqual(self.clock.getDelayedCalls(), [], "no retry left scheduled")
+
+    def test_a_reconnection_logs_in_again_and_rejoins(self) -> None:
+        self.client.typed("/join 6")
+        self.client.received(parse("JOIN #6 alice"))
+        self.client.received(parse("CURRENT #6"))
+        self.client.lost(Failure(ConnectionDone()))
+        self.client.typed("said while away")
+        self.clock.advance(2)
+        server = self.connect()
+        self.attempts[-1].callback(None)
+        for raw in ("HELLO chatroom 1 :hi", "WELCOME alice :hello"):
+            self.client.received(parse(raw))
+        self.assertEqual(server.value().decode().splitlines(), ["/nick alice", "/join #5", "/join #6"])
+        server.clear()
+        for raw in ("JOIN #5 alice", "CURRENT #5", "JOIN #6 alice", "CURRENT #6"):
+            self.client.received(parse(raw))
+        self.assertIn("reconnected to localhost:5050 as alice: back in #5, #6", self.console.shown[-1])
+        self.assertEqual(server.value().decode().splitlines(), ["said while away"], "sent once back, in #6")

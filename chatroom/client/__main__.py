@@ -28,7 +28,8 @@ def parse_arguments(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m chatroom.client",
         description="Chat on a chatroom server from this terminal. Type /help once connected for the commands;"
-        " Ctrl+D, Ctrl+C or /quit leave. A lost connection ends the client with status 1 (no reconnection).",
+        " Ctrl+D, Ctrl+C or /quit leave. A dropped connection is made again by itself, unless --no-reconnect;"
+        " exit status: 0 when you leave, 1 when something failed.",
     )
     parser.add_argument("host", nargs="?", default="localhost", help="the server (default: localhost)")
     parser.add_argument("--port", type=int, default=5050, help="its port (default: 5050)")
@@ -38,6 +39,11 @@ def parse_arguments(argv: list[str]) -> argparse.Namespace:
         "--password-file",
         type=Path,
         help="read the password of a registered nickname from this file's first line instead of asking",
+    )
+    parser.add_argument(
+        "--no-reconnect",
+        action="store_true",
+        help="when the connection drops, exit with status 1 instead of reconnecting (1, 2, 4 ... 60 s apart)",
     )
     parser.add_argument(
         "--timeout",
@@ -97,6 +103,8 @@ async def chat(reactor: IReactorCore, arguments: argparse.Namespace, interactive
     signal.signal(signal.SIGTERM, lambda *_: threads.callFromThread(client.interrupted))  # asked to stop: leave
     endpoint = wrapClientTLS(tls, HostnameEndpoint(reactor, arguments.host, arguments.port, timeout=arguments.timeout))
     connecting: Deferred[ServerProtocol] = connectProtocol(endpoint, ServerProtocol(client))
+    if not arguments.no_reconnect:
+        client.reconnect = lambda: connectProtocol(endpoint, ServerProtocol(client))
 
     def stop_connecting(result: object) -> object:
         """Leaving (Ctrl+C) before the connection is made ends the attempt too."""

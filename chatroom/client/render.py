@@ -24,6 +24,10 @@ class Renderer:
     def __call__(self, line: Line) -> str:
         return f"{self._paint('2', self.clock())} {self._body(line)}"
 
+    def note(self, message: str) -> str:
+        """A line of the client's own news, such as a reconnection."""
+        return f"{self._paint('2', self.clock())} {self._notice(clean(message))}"
+
     def error(self, message: str) -> str:
         """A line for something that went wrong, the client's own or the server's."""
         return f"{self._paint('2', self.clock())} {self._paint('1;31', '!! ' + clean(message))}"

@@ -8,7 +8,9 @@ ends with the exit status: 0 when the user left, 1 when something failed.
 from __future__ import annotations
 
 import enum
+import random
 import sys
+from collections.abc import Callable
 
 from cryptography import x509
 from OpenSSL.crypto import X509
@@ -29,6 +31,7 @@ from chatroom.line.wire import Line, parse
 from chatroom.tls import fingerprint
 
 QUIT_GRACE = 3.0  # seconds to wait for the server's goodbye after /quit
+RETRY_FIRST, RETRY_MOST = 1.0, 60.0  # seconds before reconnecting: 1, 2, 4 ... 60, each with some jitter
 FINISH_GRACE = 2.0  # seconds the screen has to take the last line before the client exits anyway
 HANDSHAKE_TIMEOUT = 30.0  # seconds a server has to complete TLS once it accepted the connection
 LONGEST_LINE = 1024 * 1024  # bytes of one server line: any the server sends (docs/protocol.md says what it sends)
@@ -41,6 +44,7 @@ class Phase(enum.Enum):
     PASSWORD = enum.auto()  # the next typed line is the password of a registered nickname
     ROOM = enum.auto()  # typed lines are rooms to join
     CHAT = enum.auto()  # typed lines are messages and commands
+    RECONNECTING = enum.auto()  # the connection dropped: waiting to try again; typed lines wait too
     LEAVING = enum.auto()
 
 
@@ -114,6 +118,18 @@ class Client:
         self._resume: Phase | None = None  # where a login started mid-chat returns to, whatever its verdict
         self._refused: str | None = None  # the server's last refusal while registering, for a script's exit status
         self._prompt = "> "  # the chat's prompt: the current room
+        # What reconnecting takes back, kept in memory only: who we are, the password typed, where we were.
+        self.reconnect: Callable[[], Deferred[object]] | None = None  # None: --no-reconnect
+        self._me: str | None = None
+        self._typed_password: str | None = None
+        self._rooms: list[str] = []  # in the order joined
+        self._current: str | None = None
+        self._back_in: list[str] = []  # the rooms a reconnection joins again, the current one last
+        self._delay = RETRY_FIRST
+        self._retry: IDelayedCall | None = None
+        self._dropped = False  # the connection dropped while the person answered a question
+        self._coming_back = False  # a reconnection of someone who had entered the chat
+        self._asked_for: str | None = None  # the registered nickname AUTH asked a password for
 
     # From the network
 
@@ -123,6 +139,9 @@ class Client:
         self._deadline = self.clock.callLater(self.timeout, self._no_handshake)
 
     def _no_handshake(self) -> None:
+        if self._coming_back and self.link is not None:
+            self.link.abort()  # `lost` tries again later
+            return
         self.fail(f"{self.server} accepted the connection but did not complete TLS within {self.timeout:g} s")
 
     def handshake(self, certificate: x509.Certificate) -> None:
@@ -161,8 +180,15 @@ class Client:
     def lost(self, reason: Failure) -> None:
         if self._deadline is not None and self._deadline.active():
             self._deadline.cancel()
+        if self._may_reconnect(reason):
+            self._connection_dropped(reason)
+            return
         if self._failure is None and self.phase is not Phase.LEAVING:
             self._failure = self._explain(reason)
+        self._end()
+
+    def _end(self) -> None:
+        """Exit: 0 if the person left, else 1 after one line saying why."""
         self.phase = Phase.LEAVING
         self.console.set_prompt("")
         if self._failure is None:
@@ -181,11 +207,17 @@ class Client:
     # From the keyboard (console.Keyboard)
 
     def typed(self, text: str) -> None:
+        if self.phase is Phase.RECONNECTING and text.lower().split(None, 1)[:1] == ["/quit"]:
+            self.quit("leaving")  # nobody to say goodbye to: leave at once
+            return
         self._input.append(text)
         self._act()
 
     def end_of_input(self) -> None:
         """Ctrl+D, or the end of piped input once every line before it has been acted on."""
+        if self.phase is Phase.RECONNECTING:
+            self.quit("leaving")
+            return
         self._input.append(None)
         self._act()
 
@@ -200,6 +232,7 @@ class Client:
                 self.console.show(self.render.error("the password cannot be empty: type it, or Ctrl+D to leave"))
                 self._ask("Password:", secret=True)
             elif text is not None and self.phase is Phase.PASSWORD:  # whatever it looks like
+                self._typed_password = text
                 self._send(f"/pass {text}", wait=True)
             elif text is None and self._refused is not None and self.phase is not Phase.CHAT:
                 self.fail(f"the server refused: {self._refused}")  # a script must see that it did not get in
@@ -227,7 +260,9 @@ class Client:
 
     def _send(self, text: str, wait: bool = False) -> None:
         """Send a line; with `wait`, read no more typed lines until the server has answered it."""
-        assert self.link is not None
+        if self.link is None:  # the connection dropped while the person answered a question: the answer reconnects
+            self._answered_offline(text)
+            return
         self.link.send(text)
         if wait:
             self._listening = False
@@ -239,6 +274,8 @@ class Client:
         """Say goodbye and wait (briefly) for the server to close: the user asked to leave, so exit 0."""
         if self.phase is Phase.LEAVING:
             return
+        if self._retry is not None and self._retry.active():
+            self._retry.cancel()
         trusted = self.phase not in (Phase.CONNECTING, Phase.TRUST)
         self.phase = Phase.LEAVING
         self._listening = False
@@ -257,7 +294,9 @@ class Client:
         self.phase = Phase.LEAVING
         self._listening = False
         if self.link is not None:
-            self.link.abort()
+            self.link.abort()  # `lost` ends it
+        else:
+            self._end()
 
     # Inside
 
@@ -268,6 +307,10 @@ class Client:
         assert self.trust is not None and self._unknown is not None
         self.trust.pin(self._unknown)
         self.console.show(f"-- remembered in {self.trust.known_hosts.path}")
+        if self._dropped:  # the server gave up waiting for the answer: now it is trusted, connect again
+            self._dropped = False
+            self._connect_again()
+            return
         self._trusted()
 
     def _trusted(self) -> None:
@@ -283,10 +326,11 @@ class Client:
         if line.word == "PING":
             self.link.send(f"/pong {line.text or ''}".rstrip())
             return
+        self._follow(line)
         if line.word == "CURRENT":
             self._prompt = f"[{line.args[0]}] " if line.args else "> "
             self.console.set_prompt(self._prompt)
-            if self.phase is Phase.ROOM:
+            if self.phase is Phase.ROOM and not self._back_in:
                 self._chatting()
             return
         if self._shown(line):
@@ -294,9 +338,15 @@ class Client:
         if line.word == "HELLO":
             self._choose("nick", Phase.NICK, "/nick", "Nickname:")
         elif line.word == "AUTH":
+            self._asked_for = line.args[0] if line.args else self.nick
             self._log_in()
         elif line.word in ("ERR", "NICK") and self._resume is not None:
             self._chatting()  # a login started mid-chat is over, either way: back to the conversation
+        elif line.word == "WELCOME" and self._back_in:
+            self._rejoin()
+        elif line.word == "WELCOME" and self._coming_back:
+            self._chatting()  # in no room before: none to join again
+            self._say_back()
         elif line.word == "WELCOME":
             self._choose("room", Phase.ROOM, "/join", "Room:")
         elif line.word == "ERR" and self.phase is Phase.PASSWORD and self.password is not None:
@@ -310,6 +360,24 @@ class Client:
             self._ask("Room:")
         elif line.word == "BYE":
             self._goodbye = line.text
+
+    def _follow(self, line: Line) -> None:
+        """Keep track of our nickname, rooms and current room: what a reconnection takes back."""
+        match line.word, line.args:
+            case "WELCOME", [nick, *_]:
+                self._me = nick
+            case "NICK", [old, new] if old == self._me:
+                self._me = new
+            case "JOIN", [room, nick] if nick == self._me and room not in self._rooms:
+                self._rooms.append(room)
+            case ("PART", [room, nick]) | ("KICK", [room, _, nick]) if nick == self._me and room in self._rooms:
+                self._rooms.remove(room)
+            case "CURRENT", args:
+                self._current = args[0] if args else None
+                if self._back_in and self._current == self._back_in[-1]:
+                    self._back_in = []
+                    self._chatting()
+                    self._say_back()
 
     def _shown(self, line: Line) -> bool:
         """Not the lines something else says better: AUTH is the Password: question, HELLO's hint is for those
@@ -342,6 +410,82 @@ class Client:
             self._send(f"{command} {value}", wait=True)
         else:
             self._ask(question)
+
+    # Reconnecting
+
+    def _may_reconnect(self, reason: Failure) -> bool:
+        """A connection that dropped, not one the person ended or a check refused; TLS failures are not retried.
+
+        A first connection that fails before TLS is not retried either: the person sees why at once.
+        """
+        if self.reconnect is None or self.phase is Phase.LEAVING or self._failure is not None:
+            return False
+        if self.phase is Phase.CONNECTING and not self._coming_back:
+            return False
+        return not reason.check(VerificationError, TLSError)
+
+    def _connection_dropped(self, reason: Failure) -> None:
+        self.link = None
+        why, self._goodbye = self._explain(reason), None
+        if self._listening and self.phase in (Phase.TRUST, Phase.NICK, Phase.PASSWORD, Phase.ROOM):
+            self._dropped = True  # the person is answering a question (the server's registration timeout)
+            return
+        self._back_in = [room for room in self._rooms if room != self._current]
+        self._back_in += [self._current] if self._current else []
+        self.phase, self._listening = Phase.RECONNECTING, False
+        self.console.set_prompt("")
+        self.console.show(
+            self.render.error(f"{why}: reconnecting in {self._schedule():.0f} s (/quit or Ctrl+D leaves)")
+        )
+
+    def _schedule(self) -> float:
+        """Try again after the next delay of the backoff; return it, as the person is told it."""
+        delay, self._delay = self._delay, min(self._delay * 2, RETRY_MOST)
+        jitter = random.uniform(0.8, 1.2)  # a restarted server is not hit by all its clients at once
+        self._retry = self.clock.callLater(delay * jitter, self._connect_again)
+        return delay
+
+    def _connect_again(self) -> None:
+        assert self.reconnect is not None
+        self._coming_back = self._me is not None
+        self.phase, self._rooms, self._held, self._listening = Phase.CONNECTING, [], [], False
+        self.console.set_prompt("")
+        if self._coming_back:  # the same nickname, logged in again; its rooms are joined again (_rejoin)
+            self.nick, self.room = self._me, None
+            self.password = self._typed_password or self.password
+        self.reconnect().addErrback(self._not_yet)
+
+    def _not_yet(self, failure: Failure) -> None:
+        if self.phase is Phase.LEAVING:
+            return
+        self.phase = Phase.RECONNECTING
+        self.console.show(
+            self.render.error(f"cannot reach {self.server} yet: trying again in {self._schedule():.0f} s")
+        )
+
+    def _answered_offline(self, text: str) -> None:
+        """The person answered a question after the server had closed the connection: connect again with it."""
+        command, _, value = text.partition(" ")
+        if command == "/nick":
+            self.nick = value
+        elif command == "/pass":
+            self.nick, self.password = self._asked_for, value
+        elif command == "/join":
+            self.room = value
+        self._dropped = False
+        self._connect_again()
+
+    def _rejoin(self) -> None:
+        """After a reconnection: the rooms we were in, the current one last, so that it is current again."""
+        assert self.link is not None
+        self.phase = Phase.ROOM
+        for room in self._back_in:
+            self.link.send(f"/join {room}")
+
+    def _say_back(self) -> None:
+        self._delay, self._coming_back = RETRY_FIRST, False
+        rooms = ", ".join(self._rooms) or "no room"
+        self.console.show(self.render.note(f"reconnected to {self.server} as {self._me}: back in {rooms}"))
 
     def _explain(self, reason: Failure) -> str:
         if self._goodbye is not None:
