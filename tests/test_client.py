@@ -303,3 +303,20 @@ class ClientNeverStuckTests(ServerTestCase):
         await person.until(r"\[#5\] -- here: @slow")
         person.type("/quit\r")
         self.assertEqual(await person.exit_code(), 0)
+
+    async def test_a_settings_file_gives_the_defaults_and_the_command_line_wins(self) -> None:
+        (self.config / "chatroom").mkdir(parents=True, exist_ok=True)
+        (self.config / "chatroom" / "client.toml").write_text(
+            f'server = "127.0.0.1"\nport = {self.port}\nca = "{self.certs / "ca.pem"}"\nnick = "fromfile"\n'
+            'rooms = ["5", "6"]\n'
+        )
+        person = self.spawn(
+            [*CLIENT, "--nick", "fromcommandline"], terminal=True, XDG_CONFIG_HOME=str(self.config), NO_COLOR="1"
+        )
+        await person.until(r"\[#6\] -- here: @fromcommandline")
+        watcher = await self.connect("watcher", "6")
+        person.type("in six\r")
+        await watcher.until("MSG #6 fromcommandline :in six")
+        self.assertIn("[#5] -- here: @fromcommandline", person.output, "both rooms, the last one current")
+        person.type("/quit\r")
+        self.assertEqual(await person.exit_code(), 0)

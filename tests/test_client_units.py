@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+from pathlib import Path
 
 import wcwidth
 from twisted.internet.defer import Deferred, succeed
@@ -13,6 +14,7 @@ from twisted.internet.testing import StringTransport
 from twisted.python.failure import Failure
 from twisted.trial.unittest import SynchronousTestCase
 
+from chatroom.client import settings
 from chatroom.client.console import LineEditor
 from chatroom.client.render import Renderer
 from chatroom.client.session import Client, ServerProtocol
@@ -421,3 +423,25 @@ class ReconnectionTests(SynchronousTestCase):
             self.client.received(parse(raw))
         self.assertIn("reconnected to localhost:5050 as alice: back in #5, #6", self.console.shown[-1])
         self.assertEqual(server.value().decode().splitlines(), ["said while away"], "sent once back, in #6")
+
+
+class SettingsTests(SynchronousTestCase):
+    def write(self, text: str) -> Path:
+        path = Path(self.mktemp())
+        path.write_text(text)
+        return path
+
+    def test_a_settings_file_is_read_and_checked(self) -> None:
+        saved = settings.read(self.write('server = "chat.example.org"\nrooms = ["5", "maths"]\nreconnect = false\n'))
+        self.assertEqual(saved, {"server": "chat.example.org", "rooms": ["5", "maths"], "reconnect": False})
+        self.assertEqual(settings.read(Path(self.mktemp())), {}, "no file, no settings")
+        for text, says in [
+            ("colour = true\n", "there is no setting 'colour'"),
+            ("port = true\n", "port must be a whole number"),
+            ('rooms = "5"\n', "rooms must be a list of strings"),
+            ("rooms = [5]\n", "rooms must be a list of words"),
+            ("port = \n", "is not TOML"),
+        ]:
+            with self.assertRaises(settings.SettingsError) as raised:
+                settings.read(self.write(text))
+            self.assertIn(says, str(raised.exception))

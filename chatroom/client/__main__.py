@@ -18,31 +18,47 @@ from twisted.internet.ssl import Certificate, optionsForClientTLS, trustRootFrom
 from twisted.internet.stdio import StandardIO
 from twisted.internet.task import react
 
+from chatroom.client import settings
 from chatroom.client.console import LineEditor, PipeConsole, keys_one_by_one
 from chatroom.client.render import Renderer
 from chatroom.client.session import HANDSHAKE_TIMEOUT, Client, ServerProtocol
+from chatroom.client.settings import settings_path
 from chatroom.client.trust import KnownHosts, TrustOnFirstUse, known_hosts_path, server_name
 
 
 def parse_arguments(argv: list[str]) -> argparse.Namespace:
+    """The command line over client.toml (chatroom.client.settings)."""
+    try:
+        saved = settings.read(settings_path())
+    except settings.SettingsError as error:
+        raise SystemExit(f"chatroom: {error}") from None
     parser = argparse.ArgumentParser(
         prog="python -m chatroom.client",
         description="Chat on a chatroom server from this terminal. Type /help once connected for the commands;"
         " Ctrl+D, Ctrl+C or /quit leave. A dropped connection is made again by itself, unless --no-reconnect;"
         " exit status: 0 when you leave, 1 when something failed.",
     )
-    parser.add_argument("host", nargs="?", default="localhost", help="the server (default: localhost)")
-    parser.add_argument("--port", type=int, default=5050, help="its port (default: 5050)")
-    parser.add_argument("--nick", help="the nickname to use (default: ask)")
-    parser.add_argument("--room", help="the room to join first, by name or number (default: ask)")
+    parser.add_argument(
+        "host", nargs="?", default=saved.get("server", "localhost"), help="the server (default: localhost)"
+    )
+    parser.add_argument("--port", type=int, default=saved.get("port", 5050), help="its port (default: 5050)")
+    parser.add_argument("--nick", default=saved.get("nick"), help="the nickname to use (default: ask)")
+    parser.add_argument(
+        "--room",
+        action="append",
+        dest="rooms",
+        help="a room to join, by name or number; repeat for several, the last is current (default: ask)",
+    )
     parser.add_argument(
         "--password-file",
         type=Path,
+        default=Path(saved["password-file"]).expanduser() if "password-file" in saved else None,
         help="read the password of a registered nickname from this file's first line instead of asking",
     )
     parser.add_argument(
         "--no-reconnect",
         action="store_true",
+        default=not saved.get("reconnect", True),
         help="when the connection drops, exit with status 1 instead of reconnecting (1, 2, 4 ... 60 s apart)",
     )
     parser.add_argument(
@@ -54,11 +70,16 @@ def parse_arguments(argv: list[str]) -> argparse.Namespace:
     parser.add_argument(
         "--ca",
         type=Path,
+        default=Path(saved["ca"]).expanduser() if "ca" in saved else None,
         help="trust the server only if this CA (the server's certs/ca.pem) signed its certificate; without it,"
         " the system's CAs, else a fingerprint you accepted before, else you are asked (known hosts file:"
         f" {known_hosts_path()})",
     )
-    return parser.parse_args(argv)
+    parser.epilog = f"Defaults for these options may be set in {settings_path()} (see README)."
+    arguments = parser.parse_args(argv)
+    arguments.rooms = arguments.rooms or list(saved.get("rooms", []))
+    arguments.highlight = list(saved.get("highlight", []))
+    return arguments
 
 
 def tls_for(arguments: argparse.Namespace) -> IOpenSSLClientConnectionCreator:
@@ -91,7 +112,7 @@ async def chat(reactor: IReactorCore, arguments: argparse.Namespace, interactive
         tls if isinstance(tls, TrustOnFirstUse) else None,
         interactive,
         arguments.nick,
-        arguments.room,
+        arguments.rooms,
         password,
         arguments.timeout,
     )

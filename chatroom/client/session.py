@@ -91,7 +91,7 @@ class Client:
         trust: TrustOnFirstUse | None,
         interactive: bool,
         nick: str | None = None,
-        room: str | None = None,
+        rooms: list[str] | None = None,
         password: str | None = None,
         timeout: float = HANDSHAKE_TIMEOUT,
     ) -> None:
@@ -102,7 +102,7 @@ class Client:
         self.trust = trust  # None: --ca was given, and OpenSSL already checked everything
         self.interactive = interactive
         self.nick = nick
-        self.room = room
+        self.rooms = list(rooms or [])  # to join once welcomed, the last current; asked for if none
         self.password = password  # from --password-file, for a nickname that needs one
         self.console: Console
         self.link: ServerProtocol | None = None
@@ -122,9 +122,9 @@ class Client:
         self.reconnect: Callable[[], Deferred[object]] | None = None  # None: --no-reconnect
         self._me: str | None = None
         self._typed_password: str | None = None
-        self._rooms: list[str] = []  # in the order joined
+        self._joined: list[str] = []  # in the order joined
         self._current: str | None = None
-        self._back_in: list[str] = []  # the rooms a reconnection joins again, the current one last
+        self._back_in: list[str] = []  # the rooms being joined at once (given, or taken back), the current one last
         self._delay = RETRY_FIRST
         self._retry: IDelayedCall | None = None
         self._dropped = False  # the connection dropped while the person answered a question
@@ -342,13 +342,11 @@ class Client:
             self._log_in()
         elif line.word in ("ERR", "NICK") and self._resume is not None:
             self._chatting()  # a login started mid-chat is over, either way: back to the conversation
-        elif line.word == "WELCOME" and self._back_in:
-            self._rejoin()
-        elif line.word == "WELCOME" and self._coming_back:
+        elif line.word == "WELCOME" and self._coming_back and not self.rooms:
             self._chatting()  # in no room before: none to join again
             self._say_back()
         elif line.word == "WELCOME":
-            self._choose("room", Phase.ROOM, "/join", "Room:")
+            self._enter_rooms()
         elif line.word == "ERR" and self.phase is Phase.PASSWORD and self.password is not None:
             self.fail(f"the password from --password-file was refused: {line.text}")  # it would be refused again
         elif line.word == "ERR" and self.phase in (Phase.NICK, Phase.PASSWORD):
@@ -356,7 +354,7 @@ class Client:
             self.phase = Phase.NICK
             self._ask("Nickname:")
         elif line.word == "ERR" and self.phase is Phase.ROOM:
-            self._refused = line.text
+            self._refused, self._back_in = line.text, []
             self._ask("Room:")
         elif line.word == "BYE":
             self._goodbye = line.text
@@ -368,16 +366,17 @@ class Client:
                 self._me = nick
             case "NICK", [old, new] if old == self._me:
                 self._me = new
-            case "JOIN", [room, nick] if nick == self._me and room not in self._rooms:
-                self._rooms.append(room)
-            case ("PART", [room, nick]) | ("KICK", [room, _, nick]) if nick == self._me and room in self._rooms:
-                self._rooms.remove(room)
+            case "JOIN", [room, nick] if nick == self._me and room not in self._joined:
+                self._joined.append(room)
+            case ("PART", [room, nick]) | ("KICK", [room, _, nick]) if nick == self._me and room in self._joined:
+                self._joined.remove(room)
             case "CURRENT", args:
                 self._current = args[0] if args else None
-                if self._back_in and self._current == self._back_in[-1]:
+                if self._back_in and _same_room(self._current or "", self._back_in[-1]):
                     self._back_in = []
                     self._chatting()
-                    self._say_back()
+                    if self._coming_back:
+                        self._say_back()
 
     def _shown(self, line: Line) -> bool:
         """Not the lines something else says better: AUTH is the Password: question, HELLO's hint is for those
@@ -402,7 +401,7 @@ class Client:
             self._ask("Password:", secret=True)
 
     def _choose(self, given: str, phase: Phase, command: str, question: str) -> None:
-        """Send the nickname or room from the command line, once; otherwise ask for it."""
+        """Send the nickname from the command line, once; otherwise ask for it."""
         self.phase = phase
         value = getattr(self, given)
         setattr(self, given, None)  # if the server refuses it, ask
@@ -410,6 +409,19 @@ class Client:
             self._send(f"{command} {value}", wait=True)
         else:
             self._ask(question)
+
+    def _enter_rooms(self) -> None:
+        """Join the rooms given (or taken back after a reconnection), the last becoming current; else ask."""
+        self.phase = Phase.ROOM
+        self._back_in, self.rooms = self.rooms, []
+        if not self._back_in:
+            self._ask("Room:")
+            return
+        assert self.link is not None
+        self._listening = False
+        self.console.set_prompt("")
+        for room in self._back_in:
+            self.link.send(f"/join {room}")
 
     # Reconnecting
 
@@ -430,8 +442,8 @@ class Client:
         if self._listening and self.phase in (Phase.TRUST, Phase.NICK, Phase.PASSWORD, Phase.ROOM):
             self._dropped = True  # the person is answering a question (the server's registration timeout)
             return
-        self._back_in = [room for room in self._rooms if room != self._current]
-        self._back_in += [self._current] if self._current else []
+        self.rooms = [room for room in self._joined if room != self._current]
+        self.rooms += [self._current] if self._current else []
         self.phase, self._listening = Phase.RECONNECTING, False
         self.console.set_prompt("")
         self.console.show(
@@ -448,10 +460,10 @@ class Client:
     def _connect_again(self) -> None:
         assert self.reconnect is not None
         self._coming_back = self._me is not None
-        self.phase, self._rooms, self._held, self._listening = Phase.CONNECTING, [], [], False
+        self.phase, self._joined, self._held, self._listening = Phase.CONNECTING, [], [], False
         self.console.set_prompt("")
         if self._coming_back:  # the same nickname, logged in again; its rooms are joined again (_rejoin)
-            self.nick, self.room = self._me, None
+            self.nick = self._me
             self.password = self._typed_password or self.password
         self.reconnect().addErrback(self._not_yet)
 
@@ -471,20 +483,13 @@ class Client:
         elif command == "/pass":
             self.nick, self.password = self._asked_for, value
         elif command == "/join":
-            self.room = value
+            self.rooms = [value]
         self._dropped = False
         self._connect_again()
 
-    def _rejoin(self) -> None:
-        """After a reconnection: the rooms we were in, the current one last, so that it is current again."""
-        assert self.link is not None
-        self.phase = Phase.ROOM
-        for room in self._back_in:
-            self.link.send(f"/join {room}")
-
     def _say_back(self) -> None:
         self._delay, self._coming_back = RETRY_FIRST, False
-        rooms = ", ".join(self._rooms) or "no room"
+        rooms = ", ".join(self._joined) or "no room"
         self.console.show(self.render.note(f"reconnected to {self.server} as {self._me}: back in {rooms}"))
 
     def _explain(self, reason: Failure) -> str:
@@ -497,3 +502,8 @@ class Client:
             details = "; ".join(str(entry[-1]) for entry in arguments[0] if entry) if arguments else ""
             return f"TLS with {self.server} failed: {details or reason.getErrorMessage()}"
         return f"lost the connection to {self.server}"
+
+
+def _same_room(shown: str, given: str) -> bool:
+    """Whether a room the server shows ("#5") is the one given ("5", "#5", "#FIVE" for "#five")."""
+    return shown.removeprefix("#").lower() == given.removeprefix("#").lower()
