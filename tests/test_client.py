@@ -320,3 +320,12 @@ class ClientNeverStuckTests(ServerTestCase):
         self.assertIn("[#5] -- here: @fromcommandline", person.output, "both rooms, the last one current")
         person.type("/quit\r")
         self.assertEqual(await person.exit_code(), 0)
+
+    async def test_a_mention_rings_the_terminal_bell(self) -> None:
+        person = self.client("--nick", "dana", "--room", "5")
+        await person.until(r"\[#5\] -- here: @dana")
+        talker = await self.connect("talker", "5")
+        talker.send("dana, are you there?")
+        await person.until("<talker> dana, are you there\\?\x07")
+        person.type("/quit\r")
+        self.assertEqual(await person.exit_code(), 0)

@@ -445,3 +445,29 @@ class SettingsTests(SynchronousTestCase):
             with self.assertRaises(settings.SettingsError) as raised:
                 settings.read(self.write(text))
             self.assertIn(says, str(raised.exception))
+
+
+class HighlightTests(SynchronousTestCase):
+    def test_a_mention_or_a_private_message_is_highlighted_and_rings_the_bell(self) -> None:
+        console = Console()
+        client = Client(Clock(), Renderer(colour=True), "localhost:5050", None, interactive=True, highlight=["exam"])
+        client.console = console
+        ServerProtocol(client).makeConnection(StringTransport())
+        client.handshake(None)  # type: ignore[arg-type]  # with --ca, OpenSSL has checked it already
+        for raw in ("HELLO chatroom 1 :hi", "WELCOME alice :hello"):
+            client.received(parse(raw))
+        rings = {
+            "MSG #5 bob :hey alice, look": True,
+            "MSG #5 bob :@ALICE?": True,
+            "ACTION #5 bob :waves at alice": True,
+            "MSG #5 bob :the exam is on friday": True,
+            "MSG #5 bob :malice aforethought": False,
+            "MSG #5 alice :I am alice": False,
+            "PRIV bob alice :psst": True,
+            "PRIV alice bob :psst": False,
+        }
+        for raw, rung in rings.items():
+            console.shown.clear()
+            client.received(parse(raw))
+            self.assertEqual(console.shown[-1].endswith("\x07"), rung, raw)
+            self.assertEqual(console.shown[-1].startswith("\x1b[1;33m"), rung, raw)

@@ -115,6 +115,7 @@ async def chat(reactor: IReactorCore, arguments: argparse.Namespace, interactive
         arguments.rooms,
         password,
         arguments.timeout,
+        arguments.highlight,
     )
     client.console = console = LineEditor(client) if interactive else PipeConsole(client)
     StandardIO(console, reactor=reactor)

@@ -24,6 +24,10 @@ class Renderer:
     def __call__(self, line: Line) -> str:
         return f"{self._paint('2', self.clock())} {self._body(line)}"
 
+    def highlight(self, shown: str) -> str:
+        """A line that mentions you: bold and yellow when colour is on."""
+        return f"\x1b[1;33m{shown}\x1b[0m" if self.colour else shown
+
     def note(self, message: str) -> str:
         """A line of the client's own news, such as a reconnection."""
         return f"{self._paint('2', self.clock())} {self._notice(clean(message))}"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import enum
 import random
+import re
 import sys
 from collections.abc import Callable
 
@@ -94,9 +95,11 @@ class Client:
         rooms: list[str] | None = None,
         password: str | None = None,
         timeout: float = HANDSHAKE_TIMEOUT,
+        highlight: list[str] | None = None,
     ) -> None:
         self.clock = clock
         self.timeout = timeout  # seconds the server has to complete TLS
+        self.highlight = list(highlight or [])  # words that highlight a line, besides our nickname
         self.render = renderer
         self.server = server
         self.trust = trust  # None: --ca was given, and OpenSSL already checked everything
@@ -334,7 +337,10 @@ class Client:
                 self._chatting()
             return
         if self._shown(line):
-            self.console.show(self.render(line))
+            shown = self.render(line)
+            if self._mentions(line):  # highlighted, and the terminal's bell rung
+                shown = self.render.highlight(shown) + ("\a" if self.interactive else "")
+            self.console.show(shown)
         if line.word == "HELLO":
             self._choose("nick", Phase.NICK, "/nick", "Nickname:")
         elif line.word == "AUTH":
@@ -377,6 +383,16 @@ class Client:
                     self._chatting()
                     if self._coming_back:
                         self._say_back()
+
+    def _mentions(self, line: Line) -> bool:
+        """A private message to us, or a line in a room that names us or a highlight word, said by someone else."""
+        match line.word, line.args:
+            case "PRIV", [sender, recipient]:
+                return recipient == self._me and sender != self._me
+            case (("MSG" | "ACTION"), [_, nick]) if nick != self._me:
+                words = [word for word in (self._me, *self.highlight) if word]
+                return any(_names(word, line.text or "") for word in words)
+        return False
 
     def _shown(self, line: Line) -> bool:
         """Not the lines something else says better: AUTH is the Password: question, HELLO's hint is for those
@@ -507,3 +523,10 @@ class Client:
 def _same_room(shown: str, given: str) -> bool:
     """Whether a room the server shows ("#5") is the one given ("5", "#5", "#FIVE" for "#five")."""
     return shown.removeprefix("#").lower() == given.removeprefix("#").lower()
+
+
+def _names(word: str, text: str) -> bool:
+    """Whether `text` has `word` on its own, case ignored: "alice," and "@alice" do, "malice" does not."""
+    return (
+        re.search(rf"(?<![\w\[\]\\`^{{}}|-]){re.escape(word)}(?![\w\[\]\\`^{{}}|-])", text, re.IGNORECASE) is not None
+    )
