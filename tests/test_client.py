@@ -329,3 +329,19 @@ class ClientNeverStuckTests(ServerTestCase):
         await person.until("<talker> dana, are you there\\?\x07")
         person.type("/quit\r")
         self.assertEqual(await person.exit_code(), 0)
+
+    async def test_tab_completion_and_switching_rooms_with_keys(self) -> None:
+        bobby = await self.connect("bobby", "5")
+        person = self.client("--nick", "erin", "--room", "5", "--room", "6")
+        await person.until(r"\[#6\] -- here: @erin")
+        await person.until(r"\[#6\] $")  # the prompt, now that #6 is current
+        person.type("\x10")  # Ctrl+P: the previous room, #5
+        await person.until(r"\[#5\] ")
+        person.type("bo\thello\r")
+        await bobby.until("MSG #5 erin :bobby: hello")
+        bobby.send("/join 6", "news in six")
+        await person.until(r"\(#6 1\)")  # the prompt counts what is unread elsewhere
+        person.type("\x1b2")  # Alt+2: the second room
+        await person.until(r"\[#6\] ")
+        person.type("/quit\r")
+        self.assertEqual(await person.exit_code(), 0)

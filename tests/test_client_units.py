@@ -96,6 +96,17 @@ class Keyboard:
     def __init__(self) -> None:
         self.lines: list[str] = []
         self.ended = self.interrupted_ = False
+        self.switched: list[str] = []
+        self.nicks = ["alice", "albert", "bob"]
+
+    def complete(self, word: str, at_start: bool) -> list[str]:
+        return [nick for nick in self.nicks if nick.startswith(word)]
+
+    def switch(self, step: int) -> None:
+        self.switched.append(f"{step:+d}")
+
+    def switch_to(self, index: int) -> None:
+        self.switched.append(str(index))
 
     def typed(self, text: str) -> None:
         self.lines.append(text)
@@ -181,6 +192,20 @@ class LineEditorTests(SynchronousTestCase):
         shown = self.drawn()
         self.assertLessEqual(wcwidth.wcswidth(shown), 19, shown)
         self.assertIn("…", shown, "a prompt that leaves too little room for typing is cut")
+
+    def test_tab_completes_and_cycles(self) -> None:
+        self.keys(b"al\t")
+        self.assertEqual(self.editor.buffer, "alice: ", "a nickname that starts the line is addressed")
+        self.keys(b"\t")
+        self.assertEqual(self.editor.buffer, "albert: ", "Tab again: the next match")
+        self.keys(b"hi b\t")
+        self.assertEqual(self.editor.buffer, "albert: hi bob ")
+        self.keys(b"\x15zz\t")
+        self.assertEqual(self.editor.buffer, "zz", "no match, no change")
+
+    def test_keys_that_change_the_room(self) -> None:
+        self.keys(b"\x0e\x10\x1b3\x1bx")
+        self.assertEqual(self.keyboard.switched, ["+1", "-1", "2"], "Ctrl+N, Ctrl+P, Alt+3; Alt+x is nothing")
 
     def test_incoming_lines_leave_the_typing_intact(self) -> None:
         self.keys(b"half a sen")
@@ -471,3 +496,63 @@ class HighlightTests(SynchronousTestCase):
             client.received(parse(raw))
             self.assertEqual(console.shown[-1].endswith("\x07"), rung, raw)
             self.assertEqual(console.shown[-1].startswith("\x1b[1;33m"), rung, raw)
+
+
+class CompanyTests(SynchronousTestCase):
+    """What the client remembers of its rooms: completion, news in other rooms, ignoring, replying."""
+
+    def setUp(self) -> None:
+        self.console = Console()
+        self.server = StringTransport()
+        self.client = Client(Clock(), Renderer(colour=False), "localhost:5050", None, interactive=False)
+        self.client.console = self.console
+        ServerProtocol(self.client).makeConnection(self.server)
+        self.client.handshake(None)  # type: ignore[arg-type]  # with --ca, OpenSSL has checked it already
+        self.hear("HELLO chatroom 1 :hi", "WELCOME alice :hello")
+        self.client.typed("5")
+        self.hear("JOIN #5 alice", "NAMES #5 @alice +bob carol", "CURRENT #5")
+        self.hear("JOIN #6 alice", "NAMES #6 @alice dave", "CURRENT #6", "CURRENT #5")
+        self.server.clear()
+
+    def hear(self, *lines: str) -> None:
+        for raw in lines:
+            self.client.received(parse(raw))
+
+    def sent(self) -> list[str]:
+        lines: list[str] = self.server.value().decode().splitlines()
+        self.server.clear()
+        return lines
+
+    def test_completion_of_nicknames_rooms_and_commands(self) -> None:
+        self.assertEqual(self.client.complete("b", at_start=True), ["bob"])
+        self.hear("JOIN #5 bea", "NICK carol caroline")
+        self.assertEqual(self.client.complete("c", at_start=False), ["caroline"])
+        self.assertEqual(self.client.complete("b", at_start=False), ["bob", "bea"])
+        self.assertEqual(self.client.complete("d", at_start=False), [], "dave is in #6, not the current room")
+        self.assertEqual(self.client.complete("#", at_start=False), ["#5", "#6"])
+        self.assertEqual(self.client.complete("/ig", at_start=True), ["/ignore"])
+        self.assertIn("/join", self.client.complete("/jo", at_start=True))
+
+    def test_news_in_other_rooms_shows_in_the_prompt(self) -> None:
+        self.hear("MSG #6 dave :one", "MSG #6 dave :alice? two")
+        self.assertEqual(self.console.prompt, "[#5] (#6 2!) ")
+        self.client.switch(1)
+        self.assertEqual(self.sent(), ["/join #6"])
+        self.hear("CURRENT #6")
+        self.assertEqual(self.console.prompt, "[#6] ")
+        self.client.typed("/switch 5")
+        self.assertEqual(self.sent(), ["/join #5"])
+        self.client.typed("/switch 9")
+        self.assertEqual(self.sent(), [])
+        self.assertIn("you are not in 9", self.console.shown[-1])
+
+    def test_ignore_and_reply(self) -> None:
+        self.client.typed("/ignore Bob")
+        self.console.shown.clear()
+        self.hear("MSG #5 bob :buy my stuff", "PRIV bob alice :really", "MSG #5 carol :hi")
+        self.assertEqual(len(self.console.shown), 1)
+        self.assertIn("<carol> hi", self.console.shown[0])
+        self.client.typed("/unignore bob")
+        self.hear("PRIV bob alice :psst")
+        self.client.typed("/reply what is it")
+        self.assertEqual(self.sent(), ["/msg bob what is it"])

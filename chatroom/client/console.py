@@ -33,6 +33,15 @@ class Keyboard(TypingProtocol):
 
     def interrupted(self) -> None: ...
 
+    def complete(self, word: str, at_start: bool) -> list[str]:
+        """What Tab may put in place of `word` (the one before the cursor; `at_start`: the line's first)."""
+
+    def switch(self, step: int) -> None:
+        """Make the next (1) or previous (-1) of our rooms current."""
+
+    def switch_to(self, index: int) -> None:
+        """Make our room number `index` (0 first, in the order joined) current."""
+
 
 class Console(TypingProtocol):
     """What the client asks of a console."""
@@ -102,6 +111,7 @@ class PipeConsole(LineReceiver):
 _ENTER, _ERASE, _KILL_BACK, _KILL_WORD = "\r\n", "\x7f\x08", "\x15", "\x17"
 _INTERRUPT, _END_OR_DELETE, _REDRAW, _ESCAPE = "\x03", "\x04", "\x0c", "\x1b"
 _HOME, _END_OF_LINE = "\x01", "\x05"
+_TAB, _NEXT_ROOM, _PREVIOUS_ROOM = "\t", "\x0e", "\x10"
 
 
 class LineEditor(Protocol):
@@ -109,8 +119,10 @@ class LineEditor(Protocol):
 
     Keys: Left, Right, Home or Ctrl+A, End or Ctrl+E, Backspace, Delete,
     Ctrl+U (erase to the start), Ctrl+W (erase a word), Up and Down
-    (history), Ctrl+L (redraw), Enter; Ctrl+D on an empty line and Ctrl+C
-    leave. Other escape sequences are ignored.
+    (history), Ctrl+L (redraw), Enter; Tab completes (again: the next
+    match); Ctrl+N and Ctrl+P, or Alt+1..9, change the current room;
+    Ctrl+D on an empty line and Ctrl+C leave. Other escape sequences are
+    ignored.
     """
 
     def __init__(self, keyboard: Keyboard) -> None:
@@ -124,6 +136,7 @@ class LineEditor(Protocol):
         self._recalled = 0  # how far back Up has gone
         self._escape = ""  # an escape sequence being read
         self._decoder = codecs.getincrementaldecoder("utf-8")("replace")
+        self._completing: tuple[int, list[str], int] | None = None  # where the word starts, the matches, which
 
     def dataReceived(self, data: bytes) -> None:
         for key in self._decoder.decode(data):
@@ -131,9 +144,13 @@ class LineEditor(Protocol):
         self._draw()
 
     def _key(self, key: str) -> None:
+        if key != _TAB:
+            self._completing = None
         if self._escape:
             self._escape += key
-            if len(self._escape) == 2 and key not in "[O":  # Alt+key: ignored
+            if len(self._escape) == 2 and key not in "[O":  # Alt+key: Alt+1..9 picks a room, others are ignored
+                if "1" <= key <= "9":
+                    self.keyboard.switch_to(int(key) - 1)
                 self._escape = ""
             elif len(self._escape) > 2 and "@" <= key <= "~":  # the end of ESC [ ... X or ESC O X
                 self._sequence(self._escape[2:-1], key)
@@ -162,8 +179,30 @@ class LineEditor(Protocol):
             self.cursor = 0 if key == _HOME else len(self.buffer)
         elif key == _REDRAW:
             pass  # every key ends with the line drawn again
+        elif key == _TAB and not self.secret:
+            self._complete()
+        elif key in (_NEXT_ROOM, _PREVIOUS_ROOM):
+            self.keyboard.switch(1 if key == _NEXT_ROOM else -1)
         elif key.isprintable():
             self._edit(before + key, after)
+
+    def _complete(self) -> None:
+        """Put the first match in place of the word before the cursor; Tab again puts the next instead."""
+        if self._completing is None:
+            start = self.buffer.rfind(" ", 0, self.cursor) + 1
+            word = self.buffer[start : self.cursor]
+            matches = self.keyboard.complete(word, at_start=start == 0) if word else []
+            if not matches:
+                return
+            self._completing = (start, matches, 0)
+        else:
+            start, matches, index = self._completing
+            self._completing = (start, matches, (index + 1) % len(matches))
+        start, matches, index = self._completing
+        match = matches[index]
+        # After a nickname that starts the line, ": " as people address someone; after anything else, a space.
+        end = ": " if start == 0 and match[:1] not in "/#" else " "
+        self._edit(self.buffer[:start] + match + end, self.buffer[self.cursor :].lstrip(" :"))
 
     def _edit(self, before: str, after: str) -> None:
         self.buffer, self.cursor = before + after, len(before)

@@ -24,6 +24,7 @@ from twisted.protocols.basic import LineReceiver
 from twisted.python.failure import Failure
 from zope.interface import implementer
 
+from chatroom.client.company import Company
 from chatroom.client.console import Console
 from chatroom.client.render import Renderer
 from chatroom.client.trust import TrustOnFirstUse, Verdict
@@ -133,6 +134,8 @@ class Client:
         self._dropped = False  # the connection dropped while the person answered a question
         self._coming_back = False  # a reconnection of someone who had entered the chat
         self._asked_for: str | None = None  # the registered nickname AUTH asked a password for
+        self.company = Company()  # who is in our rooms, what is unread, whom we ignore
+        self._correspondent: str | None = None  # the other side of the last private message, for /reply
 
     # From the network
 
@@ -227,6 +230,17 @@ class Client:
     def interrupted(self) -> None:
         self.quit("leaving")
 
+    def complete(self, word: str, at_start: bool) -> list[str]:
+        return self.company.complete(word, at_start, self._current)
+
+    def switch(self, step: int) -> None:
+        if self._current in self._joined:
+            self.switch_to((self._joined.index(self._current) + step) % len(self._joined))
+
+    def switch_to(self, index: int) -> None:
+        if self.phase is Phase.CHAT and 0 <= index < len(self._joined):
+            self._send(f"/join {self._joined[index]}")  # joining a room we are in makes it current
+
     def _act(self) -> None:
         """Act on typed lines in order, but only while not waiting for the server's answer to the last one."""
         while self._listening and self._input:
@@ -245,6 +259,8 @@ class Client:
                 self._answer(text)
             elif not text.strip():
                 continue
+            elif self.phase is Phase.CHAT and self._client_command(text):
+                continue
             elif text.startswith("/") and not text.startswith("//"):
                 # A nickname or room given as a command at its prompt is an answer too: wait for the verdict.
                 command = text.split(None, 1)[0].lower()
@@ -255,6 +271,35 @@ class Client:
                 self._send(f"/join {text.strip()}", wait=True)
             else:
                 self._send(text)
+
+    def _client_command(self, text: str) -> bool:
+        """/switch, /ignore, /unignore and /reply are the client's own; whether `text` was one of them."""
+        name, _, rest = text.partition(" ")
+        name, rest = name.lower(), rest.strip()
+        if name == "/switch" and rest:
+            room = next((joined for joined in self._joined if _same_room(joined, rest)), None)
+            if room is None:
+                self.console.show(self.render.error(f"you are not in {rest}: /join it first"))
+            else:
+                self._send(f"/join {room}")
+        elif name == "/ignore" and not rest:
+            ignored = ", ".join(sorted(self.company.ignored.values())) or "nobody"
+            self.console.show(self.render.note(f"ignoring {ignored}"))
+        elif name in ("/ignore", "/unignore") and " " not in rest:
+            if name == "/ignore":
+                self.company.ignored[rest.lower()] = rest
+            else:
+                self.company.ignored.pop(rest.lower(), None)
+            done = "ignoring" if name == "/ignore" else "no longer ignoring"
+            self.console.show(self.render.note(f"{done} {rest} (on this client only, until it exits)"))
+        elif name in ("/reply", "/r") and rest:
+            if self._correspondent is None:
+                self.console.show(self.render.error("nobody to reply to yet: /msg NICK TEXT"))
+            else:
+                self._send(f"/msg {self._correspondent} {rest}")
+        else:
+            return False
+        return True
 
     def _ask(self, question: str, secret: bool = False) -> None:
         self.console.ask(question, secret)
@@ -331,8 +376,7 @@ class Client:
             return
         self._follow(line)
         if line.word == "CURRENT":
-            self._prompt = f"[{line.args[0]}] " if line.args else "> "
-            self.console.set_prompt(self._prompt)
+            self._show_prompt()
             if self.phase is Phase.ROOM and not self._back_in:
                 self._chatting()
             return
@@ -340,7 +384,11 @@ class Client:
             shown = self.render(line)
             if self._mentions(line):  # highlighted, and the terminal's bell rung
                 shown = self.render.highlight(shown) + ("\a" if self.interactive else "")
+                if line.word != "PRIV" and line.args[0] != self._current:
+                    self.company.mentioned.add(line.args[0])
             self.console.show(shown)
+            if line.word in ("MSG", "ACTION") and self.phase is Phase.CHAT:
+                self._show_prompt()  # another room's news
         if line.word == "HELLO":
             self._choose("nick", Phase.NICK, "/nick", "Nickname:")
         elif line.word == "AUTH":
@@ -366,7 +414,11 @@ class Client:
             self._goodbye = line.text
 
     def _follow(self, line: Line) -> None:
-        """Keep track of our nickname, rooms and current room: what a reconnection takes back."""
+        """Keep track of our nickname, rooms and current room (what a reconnection takes back), and of the company."""
+        self._follow_self(line)
+        self.company.follow(line, self._me, self._current)
+
+    def _follow_self(self, line: Line) -> None:
         match line.word, line.args:
             case "WELCOME", [nick, *_]:
                 self._me = nick
@@ -376,6 +428,8 @@ class Client:
                 self._joined.append(room)
             case ("PART", [room, nick]) | ("KICK", [room, _, nick]) if nick == self._me and room in self._joined:
                 self._joined.remove(room)
+            case "PRIV", [sender, recipient]:
+                self._correspondent = recipient if sender == self._me else sender
             case "CURRENT", args:
                 self._current = args[0] if args else None
                 if self._back_in and _same_room(self._current or "", self._back_in[-1]):
@@ -396,10 +450,21 @@ class Client:
 
     def _shown(self, line: Line) -> bool:
         """Not the lines something else says better: AUTH is the Password: question, HELLO's hint is for those
-        without --nick, and an unasked-for BYE is the one line that ends the client (see `lost`)."""
+        without --nick, and an unasked-for BYE is the one line that ends the client (see `lost`); nor what
+        someone /ignore'd says."""
+        if line.word in ("MSG", "ACTION", "PRIV") and len(line.args) >= 2:
+            sender = line.args[0] if line.word == "PRIV" else line.args[1]
+            if self.company.is_ignored(sender):
+                return False
         if line.word == "BYE":
             return self.phase is Phase.LEAVING
         return line.word != "AUTH" and not (line.word == "HELLO" and self.nick)
+
+    def _show_prompt(self) -> None:
+        """The current room, and the others with unread lines: `[#5] (#6 3, #7 1!) `."""
+        activity = self.company.activity(self._current)
+        self._prompt = (f"[{self._current}] " if self._current else "> ") + (f"({activity}) " if activity else "")
+        self.console.set_prompt(self._prompt)
 
     def _chatting(self) -> None:
         self.phase, self._resume, self._refused = Phase.CHAT, None, None
