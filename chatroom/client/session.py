@@ -257,9 +257,7 @@ class Client:
                 self.quit((text or "")[len("/quit") :].strip() or "leaving")
             elif self.phase is Phase.TRUST:
                 self._answer(text)
-            elif not text.strip():
-                continue
-            elif self.phase is Phase.CHAT and self._client_command(text):
+            elif not text.strip() or (self.phase is Phase.CHAT and self._client_command(text)):
                 continue
             elif text.startswith("/") and not text.startswith("//"):
                 # A nickname or room given as a command at its prompt is an answer too: wait for the verdict.
