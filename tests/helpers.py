@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import contextlib
 import os
 import re
@@ -203,12 +204,13 @@ class Subprocess(ProcessProtocol):
 
     def __init__(self) -> None:
         self.output = ""
+        self._decoders: dict[int, codecs.IncrementalDecoder] = {}  # per stream: a character may span two reads
         self._read = 0  # how far `until` has consumed the output
         self._waiting: tuple[re.Pattern[str], Deferred[re.Match[str]]] | None = None
         self.ended: Deferred[ProcessDone | ProcessTerminated] = Deferred()
 
     def childDataReceived(self, childFD: int, data: bytes) -> None:
-        self.output += data.decode("utf-8", "replace")
+        self.output += self._decoders.setdefault(childFD, codecs.getincrementaldecoder("utf-8")("replace")).decode(data)
         if self._waiting is not None:
             pattern, waiting = self._waiting
             match = pattern.search(self.output, self._read)

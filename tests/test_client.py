@@ -282,15 +282,7 @@ class ClientNeverStuckTests(ServerTestCase):
     async def test_a_trust_question_answered_after_the_server_gave_up_waiting(self) -> None:
         await self.service.stopService()
         self.start_server("--registration-timeout", "0.5")
-        gave_up: Deferred[None] = Deferred()
-
-        @provider(ILogObserver)
-        def watch(event: LogEvent) -> None:
-            if event.get("why") == "registration timeout" and not gave_up.called:
-                gave_up.callback(None)
-
-        globalLogPublisher.addObserver(watch)
-        self.addCleanup(globalLogPublisher.removeObserver, watch)
+        gave_up = self.server_gives_up()
         person = self.spawn(
             [*CLIENT, "127.0.0.1", "--port", str(self.port), "--nick", "slow", "--room", "5"],
             terminal=True,
@@ -345,3 +337,46 @@ class ClientNeverStuckTests(ServerTestCase):
         await person.until(r"\[#6\] ")
         person.type("/quit\r")
         self.assertEqual(await person.exit_code(), 0)
+
+    async def test_a_nickname_typed_after_the_server_gave_up_waiting(self) -> None:
+        await self.service.stopService()
+        self.start_server("--registration-timeout", "0.5")
+        gave_up = self.server_gives_up()
+        person = self.client("--room", "5")
+        await person.until("Nickname:")
+        await gave_up
+        person.type("thinker\r")
+        await person.until(r"\[#5\] -- here: @thinker")
+        person.type("/quit\r")
+        self.assertEqual(await person.exit_code(), 0)
+
+    def server_gives_up(self) -> Deferred[None]:
+        """Fires when the server closes a connection for taking too long to register."""
+        gave_up: Deferred[None] = Deferred()
+
+        @provider(ILogObserver)
+        def watch(event: LogEvent) -> None:
+            if event.get("why") == "registration timeout" and not gave_up.called:
+                gave_up.callback(None)
+
+        globalLogPublisher.addObserver(watch)
+        self.addCleanup(globalLogPublisher.removeObserver, watch)
+        return gave_up
+
+    async def test_wide_characters_on_the_terminal(self) -> None:
+        person = self.client("--nick", "mei", "--room", "5")
+        await person.until(r"\[#5\] -- here: @mei")
+        await person.until(r"\[#5\] $")
+        person.type("你好世界\x1b[D\x1b[D")
+        await person.until("\\[#5\\] 你好世界\x1b\\[4D")  # two characters back are four columns
+        person.type("\x05\x15/quit\r")  # Ctrl+E, Ctrl+U: an empty line again
+        self.assertEqual(await person.exit_code(), 0)
+
+    async def test_sigterm_leaves_politely(self) -> None:
+        watcher = await self.connect("watcher", "5")
+        person = self.client("--nick", "termed", "--room", "5")
+        await watcher.until("JOIN #5 termed")
+        person.transport.signalProcess("TERM")
+        await watcher.until("QUIT termed :leaving")
+        self.assertEqual(await person.exit_code(), 0)
+        self.assertNotIn("lost the connection", person.output)

@@ -556,3 +556,24 @@ class CompanyTests(SynchronousTestCase):
         self.hear("PRIV bob alice :psst")
         self.client.typed("/reply what is it")
         self.assertEqual(self.sent(), ["/msg bob what is it"])
+
+
+class LeavingTests(SynchronousTestCase):
+    def test_lines_already_on_their_way_after_quit_do_not_bring_the_client_back(self) -> None:
+        """Found by a SIGTERM in the middle of joining: the CURRENT that followed turned it back to chatting, and
+        the end of the connection then looked like a drop, so it reconnected."""
+        console = Console()
+        server = StringTransport()
+        client = Client(Clock(), Renderer(colour=False), "localhost:5050", None, interactive=False, rooms=["5"])
+        client.console = console
+        client.reconnect = lambda: Deferred()
+        ServerProtocol(client).makeConnection(server)
+        client.handshake(None)  # type: ignore[arg-type]  # with --ca, OpenSSL has checked it already
+        for raw in ("HELLO chatroom 1 :hi", "WELCOME alice :hello"):
+            client.received(parse(raw))
+        client.interrupted()  # SIGTERM, before the server's answer to /join arrived
+        for raw in ("JOIN #5 alice", "CURRENT #5", "BYE :leaving"):
+            client.received(parse(raw))
+        client.lost(Failure(ConnectionDone()))
+        self.assertIsNone(self.successResultOf(client.done), "left, exit 0: not reconnecting")
+        self.assertIn("disconnected: leaving", console.shown[-1])

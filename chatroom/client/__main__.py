@@ -119,10 +119,15 @@ async def chat(reactor: IReactorCore, arguments: argparse.Namespace, interactive
     )
     client.console = console = LineEditor(client) if interactive else PipeConsole(client)
     StandardIO(console, reactor=reactor)
-    # Without a terminal, Ctrl+C arrives as SIGINT: leave as politely as with /quit.
+    # Without a terminal, Ctrl+C arrives as SIGINT; SIGTERM asks to stop: leave as politely as with /quit. Set
+    # once the reactor has started, or the reactor's own handlers (which just stop it) would replace these.
     threads = IReactorFromThreads(reactor)
-    signal.signal(signal.SIGINT, lambda *_: threads.callFromThread(client.interrupted))
-    signal.signal(signal.SIGTERM, lambda *_: threads.callFromThread(client.interrupted))  # asked to stop: leave
+
+    def leave_on_signals() -> None:
+        for number in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(number, lambda *_: threads.callFromThread(client.interrupted))
+
+    IReactorTime(reactor).callLater(0, leave_on_signals)
     endpoint = wrapClientTLS(tls, HostnameEndpoint(reactor, arguments.host, arguments.port, timeout=arguments.timeout))
     connecting: Deferred[ServerProtocol] = connectProtocol(endpoint, ServerProtocol(client))
     if not arguments.no_reconnect:

@@ -178,6 +178,10 @@ class Client:
             self._ask(f"Trust it, and remember it for {self.server}? [y/N]")
 
     def received(self, line: Line) -> None:
+        if self.phase is Phase.LEAVING:  # what was already on its way changes nothing now, the goodbye aside
+            if line.word == "BYE":
+                self.console.show(self.render(line))
+            return
         if self.phase in (Phase.CONNECTING, Phase.TRUST):
             self._held.append(line)
         else:
