@@ -14,6 +14,7 @@ from twisted.internet.testing import StringTransport
 from twisted.python.failure import Failure
 from twisted.trial.unittest import SynchronousTestCase
 
+from chatroom.client import __main__ as client_main
 from chatroom.client import settings
 from chatroom.client.console import LineEditor
 from chatroom.client.render import Renderer
@@ -420,7 +421,7 @@ class ReconnectionTests(SynchronousTestCase):
         for _ in range(8):
             before = len(self.attempts)
             waited = 0.0
-            while len(self.attempts) == before:
+            while len(self.attempts) == before and waited < 100:
                 self.clock.advance(0.1)
                 waited += 0.1
             waits.append(waited)
@@ -470,6 +471,13 @@ class SettingsTests(SynchronousTestCase):
             with self.assertRaises(settings.SettingsError) as raised:
                 settings.read(self.write(text))
             self.assertIn(says, str(raised.exception))
+
+    def test_a_path_for_a_user_that_does_not_exist_is_one_line(self) -> None:
+        path = self.write('ca = "~nosuchuser-here/ca.pem"\n')
+        self.patch(client_main, "settings_path", lambda: path)
+        with self.assertRaises(SystemExit) as raised:
+            client_main.parse_arguments([])
+        self.assertIn("ca:", str(raised.exception.code))
 
 
 class HighlightTests(SynchronousTestCase):
@@ -577,3 +585,159 @@ class LeavingTests(SynchronousTestCase):
         client.lost(Failure(ConnectionDone()))
         self.assertIsNone(self.successResultOf(client.done), "left, exit 0: not reconnecting")
         self.assertIn("disconnected: leaving", console.shown[-1])
+
+
+class ClientReviewTests(SynchronousTestCase):
+    """What an adversarial review of the reconnecting client found; each of these once failed."""
+
+    def setUp(self) -> None:
+        self.clock = Clock()
+        self.console = Console()
+        self.attempts: list[Deferred[object]] = []
+
+    def start(self, **options: object) -> Client:
+        self.client = Client(self.clock, Renderer(colour=False), "localhost:5050", None, interactive=False, **options)  # type: ignore[arg-type]
+        self.client.console = self.console
+        self.client.reconnect = self.attempt
+        self.connect()
+        return self.client
+
+    def connect(self) -> StringTransport:
+        self.server = StringTransport()
+        ServerProtocol(self.client).makeConnection(self.server)
+        self.client.handshake(None)  # type: ignore[arg-type]  # with --ca, OpenSSL has checked it already
+        return self.server
+
+    def attempt(self) -> Deferred[object]:
+        self.attempts.append(Deferred())
+        return self.attempts[-1]
+
+    def hear(self, *lines: str) -> None:
+        for raw in lines:
+            self.client.received(parse(raw))
+
+    def sent(self) -> list[str]:
+        lines: list[str] = self.server.value().decode().splitlines()
+        self.server.clear()
+        return lines
+
+    def chatting(self, nick: str = "bob", rooms: tuple[str, ...] = ("#5",)) -> None:
+        self.hear("HELLO chatroom 1 :hi")
+        self.client.typed(nick)
+        self.hear(f"WELCOME {nick} :hello")
+        for index, room in enumerate(rooms):
+            self.client.typed(room if index == 0 else f"/join {room}")
+            self.hear(f"JOIN {room} {nick}", f"CURRENT {room}")
+        self.sent()
+
+    def drop_and_come_back(self) -> StringTransport:
+        self.client.lost(Failure(ConnectionDone()))
+        return self.come_back()
+
+    def come_back(self) -> StringTransport:
+        before = len(self.attempts)
+        for _ in range(1000):  # at most 100 s of the fake clock
+            if len(self.attempts) > before:
+                break
+            self.clock.advance(0.1)
+        else:
+            self.fail("no attempt to connect again")
+        server = self.connect()
+        self.attempts[-1].callback(None)
+        return server
+
+    def test_someone_elses_nick_change_is_not_the_verdict_of_our_login(self) -> None:
+        self.start()
+        self.chatting()
+        self.client.typed("/nick alice")
+        self.hear("AUTH alice :alice needs a password", "NICK carol caroline")
+        self.client.typed("hunter2")
+        self.assertEqual(self.sent(), ["/nick alice", "/pass hunter2"], "the password never goes to the room")
+
+    def test_quit_while_a_reconnection_attempt_is_under_way(self) -> None:
+        self.start()
+        self.chatting()
+        self.client.lost(Failure(ConnectionDone()))
+        self.clock.advance(1.3)
+        self.client.typed("/quit")
+        self.assertIsNone(self.successResultOf(self.client.done))
+        self.assertEqual(self.clock.getDelayedCalls(), [])
+
+    def test_lines_typed_while_away_are_never_answers_to_a_question(self) -> None:
+        self.start()
+        self.chatting("alice")
+        self.client.lost(Failure(ConnectionDone()))
+        self.client.typed("hello everyone")
+        server = self.come_back()
+        self.hear("HELLO chatroom 1 :hi", "ERR NICK_TAKEN :nickname alice is taken")
+        self.assertNotIn("/nick hello everyone", server.value().decode().splitlines())
+
+    def test_a_second_drop_before_the_rooms_are_back_keeps_them_all(self) -> None:
+        self.start()
+        self.chatting("alice", ("#5", "#6"))
+        self.drop_and_come_back()
+        server = self.drop_and_come_back()
+        self.hear("HELLO chatroom 1 :hi", "WELCOME alice :hello")
+        self.assertEqual(server.value().decode().splitlines(), ["/nick alice", "/join #5", "/join #6"])
+
+    def test_a_busy_server_after_a_restart_is_tried_again(self) -> None:
+        self.start()
+        self.hear("HELLO chatroom 1 :hi")
+        self.client.typed("alice")
+        self.hear("AUTH alice :x")
+        self.client.typed("pw")
+        self.hear("WELCOME alice :hi", "JOIN #5 alice")
+        self.client.typed("5")
+        self.hear("CURRENT #5")
+        self.drop_and_come_back()
+        self.hear("HELLO chatroom 1 :hi", "AUTH alice :x", "ERR SLOW_DOWN :the server is busy checking passwords")
+        self.assertIsNone(self.client._failure)
+        self.assertTrue(self.server.disconnecting, "dropped, to try again later")
+
+    def test_a_password_goes_only_to_its_own_nickname(self) -> None:
+        self.start(nick="alice", password="alices-password")
+        self.hear("HELLO chatroom 1 :hi", "AUTH alice :x", "WELCOME alice :hi")
+        self.client.typed("5")
+        self.hear("JOIN #5 alice", "CURRENT #5")
+        self.sent()
+        self.client.typed("/nick admin")
+        self.hear("AUTH admin :admin needs a password")
+        self.assertEqual(self.sent(), ["/nick admin"])
+        self.assertEqual(self.console.asked[-1], ("Password:", True))
+
+    def test_a_drop_during_a_login_mid_chat_keeps_the_rooms(self) -> None:
+        self.start()
+        self.chatting("bob", ("#5", "#6"))
+        self.client.typed("/nick alice")
+        self.hear("AUTH alice :x")
+        server = self.drop_and_come_back()
+        self.hear("HELLO chatroom 1 :hi", "WELCOME bob :hello")
+        self.assertEqual(server.value().decode().splitlines(), ["/nick bob", "/join #5", "/join #6"])
+
+    def test_a_room_given_with_its_key(self) -> None:
+        self.start(nick="bob", rooms=["club sesame"])
+        self.hear("HELLO chatroom 1 :hi", "WELCOME bob :hi", "JOIN #club bob", "CURRENT #club")
+        self.client.typed("/quit")
+        self.assertIn("/quit leaving", self.sent())
+
+    def test_a_ban_is_not_retried(self) -> None:
+        self.start(nick="bob")
+        self.hear("HELLO chatroom 1 :hi", "BYE :you are banned from this server: spam")
+        self.client.lost(Failure(ConnectionDone()))
+        self.assertEqual(self.clock.getDelayedCalls(), [])
+        self.assertEqual(self.failureResultOf(self.client.done, SystemExit).value.code, 1, "it ends, saying why")
+
+    def test_ignored_lines_are_not_news_and_a_prompt_is_clean(self) -> None:
+        self.start()
+        self.chatting("bob", ("#5", "#6"))
+        self.client.typed("/ignore mallory")
+        self.hear("MSG #5 mallory :buy")
+        self.assertEqual(self.console.prompt, "[#6] ")
+        self.hear("CURRENT #6\x1b]0;owned\x07")
+        self.assertNotIn("\x1b", self.console.prompt)
+
+    def test_completion_keeps_what_follows_the_cursor(self) -> None:
+        editor = LineEditor(Keyboard())
+        editor.makeConnection(StringTransport())
+        editor.dataReceived(b":) thanks\x01bo\t")
+        self.assertEqual(editor.buffer, "bob: :) thanks")

@@ -26,6 +26,16 @@ from chatroom.client.settings import settings_path
 from chatroom.client.trust import KnownHosts, TrustOnFirstUse, known_hosts_path, server_name
 
 
+def _path(saved: dict[str, object], name: str) -> Path | None:
+    """A path from client.toml, `~` expanded; one line if it names a user that does not exist."""
+    if name not in saved:
+        return None
+    try:
+        return Path(str(saved[name])).expanduser()
+    except RuntimeError as error:
+        raise SystemExit(f"chatroom: {settings_path()}: {name}: {error}") from None
+
+
 def parse_arguments(argv: list[str]) -> argparse.Namespace:
     """The command line over client.toml (chatroom.client.settings)."""
     try:
@@ -52,7 +62,7 @@ def parse_arguments(argv: list[str]) -> argparse.Namespace:
     parser.add_argument(
         "--password-file",
         type=Path,
-        default=Path(saved["password-file"]).expanduser() if "password-file" in saved else None,
+        default=_path(saved, "password-file"),
         help="read the password of a registered nickname from this file's first line instead of asking",
     )
     parser.add_argument(
@@ -70,7 +80,7 @@ def parse_arguments(argv: list[str]) -> argparse.Namespace:
     parser.add_argument(
         "--ca",
         type=Path,
-        default=Path(saved["ca"]).expanduser() if "ca" in saved else None,
+        default=_path(saved, "ca"),
         help="trust the server only if this CA (the server's certs/ca.pem) signed its certificate; without it,"
         " the system's CAs, else a fingerprint you accepted before, else you are asked (known hosts file:"
         f" {known_hosts_path()})",
@@ -102,7 +112,7 @@ async def chat(reactor: IReactorCore, arguments: argparse.Namespace, interactive
     if arguments.password_file is not None:
         try:
             password = arguments.password_file.read_text().splitlines()[0]
-        except (OSError, IndexError):
+        except (OSError, IndexError, UnicodeDecodeError):
             raise SystemExit(f"chatroom: cannot read a password from {arguments.password_file}") from None
     colour = sys.stdout.isatty() and not os.environ.get("NO_COLOR")
     client = Client(

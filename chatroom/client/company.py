@@ -42,7 +42,8 @@ class Company:
                         del members[old]
                         members[new] = None
             case (("MSG" | "ACTION"), [room, nick]) if room != current and room in self.rooms and nick != me:
-                self.unread[room] = self.unread.get(room, 0) + 1
+                if not self.is_ignored(nick):  # what is not shown is not news
+                    self.unread[room] = self.unread.get(room, 0) + 1
             case "CURRENT", [room]:
                 self.unread.pop(room, None)
                 self.mentioned.discard(room)

@@ -202,7 +202,7 @@ class LineEditor(Protocol):
         match = matches[index]
         # After a nickname that starts the line, ": " as people address someone; after anything else, a space.
         end = ": " if start == 0 and match[:1] not in "/#" else " "
-        self._edit(self.buffer[:start] + match + end, self.buffer[self.cursor :].lstrip(" :"))
+        self._edit(self.buffer[:start] + match + end, self.buffer[self.cursor :])
 
     def _edit(self, before: str, after: str) -> None:
         self.buffer, self.cursor = before + after, len(before)

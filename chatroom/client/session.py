@@ -26,7 +26,7 @@ from zope.interface import implementer
 
 from chatroom.client.company import Company
 from chatroom.client.console import Console
-from chatroom.client.render import Renderer
+from chatroom.client.render import Renderer, clean
 from chatroom.client.trust import TrustOnFirstUse, Verdict
 from chatroom.limits import transport_of
 from chatroom.line.wire import Line, parse
@@ -34,6 +34,7 @@ from chatroom.tls import fingerprint
 
 QUIT_GRACE = 3.0  # seconds to wait for the server's goodbye after /quit
 RETRY_FIRST, RETRY_MOST = 1.0, 60.0  # seconds before reconnecting: 1, 2, 4 ... 60, each with some jitter
+FINAL_GOODBYES = ("you are banned", "banned from the server", "disconnected by ")  # chatroom.core.chat's words
 FINISH_GRACE = 2.0  # seconds the screen has to take the last line before the client exits anyway
 HANDSHAKE_TIMEOUT = 30.0  # seconds a server has to complete TLS once it accepted the connection
 LONGEST_LINE = 1024 * 1024  # bytes of one server line: any the server sends (docs/protocol.md says what it sends)
@@ -107,7 +108,10 @@ class Client:
         self.interactive = interactive
         self.nick = nick
         self.rooms = list(rooms or [])  # to join once welcomed, the last current; asked for if none
-        self.password = password  # from --password-file, for a nickname that needs one
+        # Passwords by nickname (lower case), in memory only: the --password-file's is for --nick (or the first
+        # nickname that asks), one typed is for the nickname it was asked for; none is sent to another.
+        self._passwords: dict[str, str] = {}
+        self._file_password = password
         self.console: Console
         self.link: ServerProtocol | None = None
         self.phase = Phase.CONNECTING
@@ -125,7 +129,10 @@ class Client:
         # What reconnecting takes back, kept in memory only: who we are, the password typed, where we were.
         self.reconnect: Callable[[], Deferred[object]] | None = None  # None: --no-reconnect
         self._me: str | None = None
-        self._typed_password: str | None = None
+        self._password_sent = False  # /pass is on its way: the next ERR or our NICK is its verdict
+        self._from_file = False  # ...and it is the --password-file's
+        self._later: list[str | None] = []  # typed while the connection was away: acted on once chatting again
+        self._attempt: Deferred[object] | None = None  # a reconnection under way
         self._joined: list[str] = []  # in the order joined
         self._current: str | None = None
         self._back_in: list[str] = []  # the rooms being joined at once (given, or taken back), the current one last
@@ -153,6 +160,10 @@ class Client:
     def handshake(self, certificate: x509.Certificate) -> None:
         if self._deadline is not None and self._deadline.active():
             self._deadline.cancel()
+        self._attempt = None
+        if self.phase is Phase.LEAVING:  # the person left while this connection was being made
+            self._abort()
+            return
         verdict = Verdict.TRUSTED if self.trust is None else self.trust.verdict(certificate)
         if verdict is Verdict.TRUSTED:
             self._trusted()
@@ -217,19 +228,26 @@ class Client:
     # From the keyboard (console.Keyboard)
 
     def typed(self, text: str) -> None:
-        if self.phase is Phase.RECONNECTING and text.lower().split(None, 1)[:1] == ["/quit"]:
-            self.quit("leaving")  # nobody to say goodbye to: leave at once
+        if self._away():
+            if text.lower().split(None, 1)[:1] == ["/quit"]:
+                self.quit("leaving")  # nobody to say goodbye to: leave at once
+            else:
+                self._later.append(text)  # for the chat once back, never an answer to a question meanwhile
             return
         self._input.append(text)
         self._act()
 
     def end_of_input(self) -> None:
         """Ctrl+D, or the end of piped input once every line before it has been acted on."""
-        if self.phase is Phase.RECONNECTING:
+        if self._away():
             self.quit("leaving")
             return
         self._input.append(None)
         self._act()
+
+    def _away(self) -> bool:
+        """The connection dropped and we are not back in the chat yet (waiting, or taking back our place)."""
+        return self.phase is Phase.RECONNECTING or (self._coming_back and self.phase is not Phase.LEAVING)
 
     def interrupted(self) -> None:
         self.quit("leaving")
@@ -253,7 +271,8 @@ class Client:
                 self.console.show(self.render.error("the password cannot be empty: type it, or Ctrl+D to leave"))
                 self._ask("Password:", secret=True)
             elif text is not None and self.phase is Phase.PASSWORD:  # whatever it looks like
-                self._typed_password = text
+                self._passwords[(self._asked_for or "").lower()] = text
+                self._password_sent = True
                 self._send(f"/pass {text}", wait=True)
             elif text is None and self._refused is not None and self.phase is not Phase.CHAT:
                 self.fail(f"the server refused: {self._refused}")  # a script must see that it did not get in
@@ -324,10 +343,12 @@ class Client:
         """Say goodbye and wait (briefly) for the server to close: the user asked to leave, so exit 0."""
         if self.phase is Phase.LEAVING:
             return
+        trusted = self.phase not in (Phase.CONNECTING, Phase.TRUST)
+        self.phase = Phase.LEAVING  # first: cancelling an attempt below must not schedule another
         if self._retry is not None and self._retry.active():
             self._retry.cancel()
-        trusted = self.phase not in (Phase.CONNECTING, Phase.TRUST)
-        self.phase = Phase.LEAVING
+        if self._attempt is not None:
+            self._attempt.cancel()  # a connection being made again is not wanted any more
         self._listening = False
         if self.link is None:
             self.done.callback(None)
@@ -382,12 +403,15 @@ class Client:
             if self.phase is Phase.ROOM and not self._back_in:
                 self._chatting()
             return
+        if line.word == "ERR" and self._password_sent:  # a refused password is never sent again
+            self._passwords.pop((self._asked_for or "").lower(), None)
         if self._shown(line):
             shown = self.render(line)
             if self._mentions(line):  # highlighted, and the terminal's bell rung
                 shown = self.render.highlight(shown) + ("\a" if self.interactive else "")
-                if line.word != "PRIV" and line.args[0] != self._current:
-                    self.company.mentioned.add(line.args[0])
+                room = line.args[0].lstrip("@+")  # a message to the operators only is in the room too
+                if line.word != "PRIV" and room != self._current:
+                    self.company.mentioned.add(room)
             self.console.show(shown)
             if line.word in ("MSG", "ACTION") and self.phase is Phase.CHAT:
                 self._show_prompt()  # another room's news
@@ -396,17 +420,21 @@ class Client:
         elif line.word == "AUTH":
             self._asked_for = line.args[0] if line.args else self.nick
             self._log_in()
-        elif line.word in ("ERR", "NICK") and self._resume is not None:
+        elif self._resume is not None and self._verdict(line):
             self._chatting()  # a login started mid-chat is over, either way: back to the conversation
         elif line.word == "WELCOME" and self._coming_back and not self.rooms:
             self._chatting()  # in no room before: none to join again
             self._say_back()
         elif line.word == "WELCOME":
             self._enter_rooms()
-        elif line.word == "ERR" and self.phase is Phase.PASSWORD and self.password is not None:
+        elif (
+            line.word == "ERR" and self.phase is Phase.PASSWORD and self._coming_back and line.args[:1] == ["SLOW_DOWN"]
+        ):
+            self._abort()  # many logging in again after a restart: try later, as for a drop
+        elif line.word == "ERR" and self.phase is Phase.PASSWORD and self._from_file:
             self.fail(f"the password from --password-file was refused: {line.text}")  # it would be refused again
         elif line.word == "ERR" and self.phase in (Phase.NICK, Phase.PASSWORD):
-            self._refused = line.text
+            self._refused, self._password_sent = line.text, False
             self.phase = Phase.NICK
             self._ask("Nickname:")
         elif line.word == "ERR" and self.phase is Phase.ROOM:
@@ -440,6 +468,14 @@ class Client:
                     if self._coming_back:
                         self._say_back()
 
+    def _verdict(self, line: Line) -> bool:
+        """Whether `line` answers our /pass: a refusal, or our own nickname change (already followed)."""
+        if not self._password_sent:
+            return False
+        if line.word == "ERR":
+            return True
+        return line.word == "NICK" and line.args[1:2] == [self._me] and line.args[0] != self._me
+
     def _mentions(self, line: Line) -> bool:
         """A private message to us, or a line in a room that names us or a highlight word, said by someone else."""
         match line.word, line.args:
@@ -465,11 +501,13 @@ class Client:
     def _show_prompt(self) -> None:
         """The current room, and the others with unread lines: `[#5] (#6 3, #7 1!) `."""
         activity = self.company.activity(self._current)
-        self._prompt = (f"[{self._current}] " if self._current else "> ") + (f"({activity}) " if activity else "")
+        shown = clean(f"[{self._current}] ") if self._current else "> "
+        self._prompt = shown + (clean(f"({activity}) ") if activity else "")
         self.console.set_prompt(self._prompt)
 
     def _chatting(self) -> None:
-        self.phase, self._resume, self._refused = Phase.CHAT, None, None
+        self.phase, self._resume, self._refused, self._password_sent = Phase.CHAT, None, None, False
+        self._input[:0], self._later = self._later, []  # what was typed while away goes first
         self.console.set_prompt(self._prompt)
         self._listening = True
         self._act()
@@ -478,8 +516,15 @@ class Client:
         if self.phase is Phase.CHAT:
             self._resume = Phase.CHAT  # /nick to a registered nickname while chatting
         self.phase = Phase.PASSWORD
-        if self.password is not None:
-            self._send(f"/pass {self.password}", wait=True)
+        key = (self._asked_for or "").lower()
+        self._from_file = self._file_password is not None and key not in self._passwords
+        if self._from_file:
+            self._passwords[key] = self._file_password or ""  # the file's is for the first nickname that asks
+            self._file_password = None
+        password = self._passwords.get(key)
+        if password is not None:
+            self._password_sent = True
+            self._send(f"/pass {password}", wait=True)
         else:
             self._ask("Password:", secret=True)
 
@@ -517,16 +562,25 @@ class Client:
             return False
         if self.phase is Phase.CONNECTING and not self._coming_back:
             return False
+        if self._goodbye is not None and self._goodbye.startswith(FINAL_GOODBYES):
+            return False  # banned or put out by an administrator: coming back would not be welcome
         return not reason.check(VerificationError, TLSError)
 
     def _connection_dropped(self, reason: Failure) -> None:
         self.link = None
         why, self._goodbye = self._explain(reason), None
-        if self._listening and self.phase in (Phase.TRUST, Phase.NICK, Phase.PASSWORD, Phase.ROOM):
+        registering = self._resume is None and not self._coming_back
+        if registering and self._listening and self.phase in (Phase.TRUST, Phase.NICK, Phase.PASSWORD, Phase.ROOM):
             self._dropped = True  # the person is answering a question (the server's registration timeout)
+            self.console.show(self.render.note(f"{why}: your answer will connect again"))
             return
-        self.rooms = [room for room in self._joined if room != self._current]
-        self.rooms += [self._current] if self._current else []
+        self._resume, self._password_sent = None, False  # a login started mid-chat is abandoned with the connection
+        if not (self._coming_back and (self._back_in or self.rooms)):  # else: still taking back the same rooms
+            self.rooms = [room for room in self._joined if room != self._current]
+            self.rooms += [self._current] if self._current else []
+        else:
+            self.rooms = self._back_in or self.rooms
+        self._later[:0], self._input = [line for line in self._input if line is not None], []
         self.phase, self._listening = Phase.RECONNECTING, False
         self.console.set_prompt("")
         self.console.show(
@@ -540,17 +594,23 @@ class Client:
         self._retry = self.clock.callLater(delay * jitter, self._connect_again)
         return delay
 
+    def _abort(self) -> None:
+        """Drop the connection now; `lost` decides what follows (trying again, or the end)."""
+        if self.link is not None:
+            self.link.abort()
+
     def _connect_again(self) -> None:
         assert self.reconnect is not None
         self._coming_back = self._me is not None
         self.phase, self._joined, self._held, self._listening = Phase.CONNECTING, [], [], False
         self.console.set_prompt("")
-        if self._coming_back:  # the same nickname, logged in again; its rooms are joined again (_rejoin)
+        if self._coming_back:  # the same nickname, logged in again with its password; its rooms joined again
             self.nick = self._me
-            self.password = self._typed_password or self.password
-        self.reconnect().addErrback(self._not_yet)
+        self._attempt = self.reconnect()
+        self._attempt.addErrback(self._not_yet)
 
     def _not_yet(self, failure: Failure) -> None:
+        self._attempt = None
         if self.phase is Phase.LEAVING:
             return
         self.phase = Phase.RECONNECTING
@@ -564,7 +624,8 @@ class Client:
         if command == "/nick":
             self.nick = value
         elif command == "/pass":
-            self.nick, self.password = self._asked_for, value
+            self.nick = self._asked_for
+            self._passwords[(self._asked_for or "").lower()] = value
         elif command == "/join":
             self.rooms = [value]
         self._dropped = False
@@ -588,8 +649,9 @@ class Client:
 
 
 def _same_room(shown: str, given: str) -> bool:
-    """Whether a room the server shows ("#5") is the one given ("5", "#5", "#FIVE" for "#five")."""
-    return shown.removeprefix("#").lower() == given.removeprefix("#").lower()
+    """Whether a room the server shows ("#5") is the one given ("5", "#5", "#FIVE" for "#five", "club KEY")."""
+    name = (given.split() or [""])[0]
+    return shown.removeprefix("#").lower() == name.removeprefix("#").lower()
 
 
 def _names(word: str, text: str) -> bool:
