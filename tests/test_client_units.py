@@ -246,17 +246,30 @@ class Console:
         return succeed(None)
 
 
-class ClientInputTests(SynchronousTestCase):
-    """What the client sends for what a person types, in each phase."""
+class ClientCase(SynchronousTestCase):
+    """A client on a StringTransport and a fake clock, whose reconnections the test completes."""
 
     def setUp(self) -> None:
-        self.client = Client(Clock(), Renderer(colour=False), "localhost:5050", None, interactive=False)
+        self.clock = Clock()
         self.console = Console()
+        self.attempts: list[Deferred[object]] = []
+
+    def start(self, **options: object) -> Client:
+        self.client = Client(self.clock, Renderer(colour=False), "localhost:5050", None, interactive=False, **options)  # type: ignore[arg-type]
         self.client.console = self.console
+        self.client.reconnect = self.attempt
+        self.connect()
+        return self.client
+
+    def connect(self) -> StringTransport:
         self.server = StringTransport()
-        link = ServerProtocol(self.client)
-        link.makeConnection(self.server)
+        ServerProtocol(self.client).makeConnection(self.server)
         self.client.handshake(None)  # type: ignore[arg-type]  # with --ca, OpenSSL has checked it already
+        return self.server
+
+    def attempt(self) -> Deferred[object]:
+        self.attempts.append(Deferred())
+        return self.attempts[-1]
 
     def hear(self, *lines: str) -> None:
         for raw in lines:
@@ -266,6 +279,39 @@ class ClientInputTests(SynchronousTestCase):
         lines: list[str] = self.server.value().decode().splitlines()
         self.server.clear()
         return lines
+
+    def chatting(self, nick: str = "bob", rooms: tuple[str, ...] = ("#5",)) -> None:
+        self.hear("HELLO chatroom 1 :hi")
+        self.client.typed(nick)
+        self.hear(f"WELCOME {nick} :hello")
+        for index, room in enumerate(rooms):
+            self.client.typed(room if index == 0 else f"/join {room}")
+            self.hear(f"JOIN {room} {nick}", f"CURRENT {room}")
+        self.sent()
+
+    def drop_and_come_back(self) -> StringTransport:
+        self.client.lost(Failure(ConnectionDone()))
+        return self.come_back()
+
+    def come_back(self) -> StringTransport:
+        before = len(self.attempts)
+        for _ in range(1000):  # at most 100 s of the fake clock
+            if len(self.attempts) > before:
+                break
+            self.clock.advance(0.1)
+        else:
+            self.fail("no attempt to connect again")
+        server = self.connect()
+        self.attempts[-1].callback(None)
+        return server
+
+
+class ClientInputTests(ClientCase):
+    """What the client sends for what a person types, in each phase."""
+
+    def setUp(self) -> None:
+        super().setUp()
+        self.start()
 
     def test_prompts_turn_bare_lines_into_commands(self) -> None:
         self.hear("HELLO chatroom 1 :hi")
@@ -391,29 +437,13 @@ class ClientStaysUsableTests(SynchronousTestCase):
         self.assertIn("did not complete TLS within 30 s", client._failure or "")
 
 
-class ReconnectionTests(SynchronousTestCase):
+class ReconnectionTests(ClientCase):
     """The backoff and what a reconnection takes back, on a fake clock."""
 
     def setUp(self) -> None:
-        self.clock = Clock()
-        self.console = Console()
-        self.attempts: list[Deferred[object]] = []
-        self.client = Client(self.clock, Renderer(colour=False), "localhost:5050", None, interactive=False)
-        self.client.console = self.console
-        self.client.reconnect = self.attempt
-        self.connect()
-        for raw in ("HELLO chatroom 1 :hi", "WELCOME alice :hello", "JOIN #5 alice", "CURRENT #5"):
-            self.client.received(parse(raw))
-
-    def connect(self) -> StringTransport:
-        self.server = StringTransport()
-        ServerProtocol(self.client).makeConnection(self.server)
-        self.client.handshake(None)  # type: ignore[arg-type]  # with --ca, OpenSSL has checked it already
-        return self.server
-
-    def attempt(self) -> Deferred[object]:
-        self.attempts.append(Deferred())
-        return self.attempts[-1]
+        super().setUp()
+        self.start()
+        self.hear("HELLO chatroom 1 :hi", "WELCOME alice :hello", "JOIN #5 alice", "CURRENT #5")
 
     def test_retries_back_off_to_a_minute_and_a_quit_leaves_at_once(self) -> None:
         self.client.lost(Failure(ConnectionDone()))
@@ -587,64 +617,8 @@ class LeavingTests(SynchronousTestCase):
         self.assertIn("disconnected: leaving", console.shown[-1])
 
 
-class ClientReviewTests(SynchronousTestCase):
+class ClientReviewTests(ClientCase):
     """What an adversarial review of the reconnecting client found; each of these once failed."""
-
-    def setUp(self) -> None:
-        self.clock = Clock()
-        self.console = Console()
-        self.attempts: list[Deferred[object]] = []
-
-    def start(self, **options: object) -> Client:
-        self.client = Client(self.clock, Renderer(colour=False), "localhost:5050", None, interactive=False, **options)  # type: ignore[arg-type]
-        self.client.console = self.console
-        self.client.reconnect = self.attempt
-        self.connect()
-        return self.client
-
-    def connect(self) -> StringTransport:
-        self.server = StringTransport()
-        ServerProtocol(self.client).makeConnection(self.server)
-        self.client.handshake(None)  # type: ignore[arg-type]  # with --ca, OpenSSL has checked it already
-        return self.server
-
-    def attempt(self) -> Deferred[object]:
-        self.attempts.append(Deferred())
-        return self.attempts[-1]
-
-    def hear(self, *lines: str) -> None:
-        for raw in lines:
-            self.client.received(parse(raw))
-
-    def sent(self) -> list[str]:
-        lines: list[str] = self.server.value().decode().splitlines()
-        self.server.clear()
-        return lines
-
-    def chatting(self, nick: str = "bob", rooms: tuple[str, ...] = ("#5",)) -> None:
-        self.hear("HELLO chatroom 1 :hi")
-        self.client.typed(nick)
-        self.hear(f"WELCOME {nick} :hello")
-        for index, room in enumerate(rooms):
-            self.client.typed(room if index == 0 else f"/join {room}")
-            self.hear(f"JOIN {room} {nick}", f"CURRENT {room}")
-        self.sent()
-
-    def drop_and_come_back(self) -> StringTransport:
-        self.client.lost(Failure(ConnectionDone()))
-        return self.come_back()
-
-    def come_back(self) -> StringTransport:
-        before = len(self.attempts)
-        for _ in range(1000):  # at most 100 s of the fake clock
-            if len(self.attempts) > before:
-                break
-            self.clock.advance(0.1)
-        else:
-            self.fail("no attempt to connect again")
-        server = self.connect()
-        self.attempts[-1].callback(None)
-        return server
 
     def test_someone_elses_nick_change_is_not_the_verdict_of_our_login(self) -> None:
         self.start()
