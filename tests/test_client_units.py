@@ -646,6 +646,16 @@ class ClientReviewTests(ClientCase):
         self.hear("HELLO chatroom 1 :hi", "ERR NICK_TAKEN :nickname alice is taken")
         self.assertNotIn("/nick hello everyone", server.value().decode().splitlines())
 
+    def test_a_question_asked_while_coming_back_is_answered_by_what_is_typed_next(self) -> None:
+        self.start()
+        self.chatting("alice")
+        self.client.lost(Failure(ConnectionDone()))
+        self.client.typed("typed while away")
+        server = self.come_back()
+        self.hear("HELLO chatroom 1 :hi", "ERR NICK_TAKEN :nickname alice is taken")  # our old session, still there
+        self.client.typed("alice2")
+        self.assertEqual(server.value().decode().splitlines(), ["/nick alice", "/nick alice2"])
+
     def test_a_second_drop_before_the_rooms_are_back_keeps_them_all(self) -> None:
         self.start()
         self.chatting("alice", ("#5", "#6"))

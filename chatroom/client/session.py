@@ -246,8 +246,14 @@ class Client:
         self._act()
 
     def _away(self) -> bool:
-        """The connection dropped and we are not back in the chat yet (waiting, or taking back our place)."""
-        return self.phase is Phase.RECONNECTING or (self._coming_back and self.phase is not Phase.LEAVING)
+        """The connection dropped and we are not back in the chat yet (waiting, or taking back our place).
+
+        A question asked meanwhile (the nickname was taken by our old session, say) is answered by what is typed
+        after it appears, never by what was typed before.
+        """
+        if self.phase is Phase.RECONNECTING:
+            return True
+        return self._coming_back and self.phase is not Phase.LEAVING and not self._listening
 
     def interrupted(self) -> None:
         self.quit("leaving")
