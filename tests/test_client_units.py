@@ -352,47 +352,18 @@ class ClientInputTests(ClientCase):
         self.assertEqual(self.console.asked[-1], ("Nickname:", False), "start again from the nickname")
 
 
-class ClientStaysUsableTests(SynchronousTestCase):
+class ClientStaysUsableTests(ClientCase):
     """Issue 10's stuck states: whatever the server answers, the person is back where they were."""
-
-    def setUp(self) -> None:
-        self.clock = Clock()
-        self.console = Console()
-        self.server = StringTransport()
-
-    def start(self, **options: object) -> Client:
-        client = Client(self.clock, Renderer(colour=False), "localhost:5050", None, interactive=False, **options)  # type: ignore[arg-type]
-        client.console = self.console
-        ServerProtocol(client).makeConnection(self.server)
-        client.handshake(None)  # type: ignore[arg-type]  # with --ca, OpenSSL has checked it already
-        return client
-
-    def hear(self, client: Client, *lines: str) -> None:
-        for raw in lines:
-            client.received(parse(raw))
-
-    def sent(self) -> list[str]:
-        lines: list[str] = self.server.value().decode().splitlines()
-        self.server.clear()
-        return lines
-
-    def chatting(self, client: Client) -> None:
-        self.hear(client, "HELLO chatroom 1 :hi")
-        client.typed("bob")
-        self.hear(client, "WELCOME bob :hello")
-        client.typed("5")
-        self.hear(client, "JOIN #5 bob", "CURRENT #5")
-        self.sent()
 
     def test_a_registered_nickname_mid_chat_returns_to_the_chat_whatever_the_verdict(self) -> None:
         client = self.start()
-        self.chatting(client)
+        self.chatting()
         for verdict in ("ERR BAD_LOGIN :wrong nickname or password", "NICK bob alice"):
             client.typed("/nick alice")
-            self.hear(client, "AUTH alice :alice needs a password")
+            self.hear("AUTH alice :alice needs a password")
             self.assertEqual(self.console.asked[-1], ("Password:", True))
             client.typed("secret")
-            self.hear(client, verdict)
+            self.hear(verdict)
             client.typed("still here")
             self.assertEqual(self.sent(), ["/nick alice", "/pass secret", "still here"], "not /nick still here")
             self.assertEqual(self.console.prompt, "[#5] ")
@@ -400,9 +371,9 @@ class ClientStaysUsableTests(SynchronousTestCase):
 
     def test_a_script_whose_login_is_refused_exits_non_zero(self) -> None:
         client = self.start()
-        self.hear(client, "HELLO chatroom 1 :hi")
+        self.hear("HELLO chatroom 1 :hi")
         client.typed("taken")
-        self.hear(client, "ERR NICK_TAKEN :nickname taken is taken")
+        self.hear("ERR NICK_TAKEN :nickname taken is taken")
         client.end_of_input()
         self.assertTrue(self.server.disconnecting)
         client.lost(Failure(ConnectionDone()))  # as the reactor reports the abort
@@ -410,8 +381,8 @@ class ClientStaysUsableTests(SynchronousTestCase):
 
     def test_a_refused_password_file_is_not_sent_again(self) -> None:
         client = self.start(nick="alice", password="wrong")
-        self.hear(client, "HELLO chatroom 1 :hi", "AUTH alice :alice needs a password")
-        self.hear(client, "ERR BAD_LOGIN :wrong nickname or password")
+        self.hear("HELLO chatroom 1 :hi", "AUTH alice :alice needs a password")
+        self.hear("ERR BAD_LOGIN :wrong nickname or password")
         self.assertEqual(self.sent(), ["/nick alice", "/pass wrong"])
         self.assertTrue(self.server.disconnecting)
         self.assertIn("--password-file was refused", client._failure or "")
@@ -419,9 +390,9 @@ class ClientStaysUsableTests(SynchronousTestCase):
 
     def test_an_empty_password_is_asked_again_not_sent(self) -> None:
         client = self.start()
-        self.hear(client, "HELLO chatroom 1 :hi")
+        self.hear("HELLO chatroom 1 :hi")
         client.typed("alice")
-        self.hear(client, "AUTH alice :alice needs a password")
+        self.hear("AUTH alice :alice needs a password")
         client.typed("")
         self.assertEqual(self.sent(), ["/nick alice"])
         self.assertIn("cannot be empty", self.console.shown[-1])
@@ -430,6 +401,7 @@ class ClientStaysUsableTests(SynchronousTestCase):
     def test_a_server_that_never_completes_tls_is_given_up(self) -> None:
         client = Client(self.clock, Renderer(colour=False), "localhost:5050", None, interactive=False)
         client.console = self.console
+        self.server = StringTransport()
         ServerProtocol(client).makeConnection(self.server)
         self.clock.advance(29)
         self.assertFalse(self.server.disconnecting)
@@ -536,30 +508,17 @@ class HighlightTests(SynchronousTestCase):
             self.assertEqual(console.shown[-1].startswith("\x1b[1;33m"), rung, raw)
 
 
-class CompanyTests(SynchronousTestCase):
+class CompanyTests(ClientCase):
     """What the client remembers of its rooms: completion, news in other rooms, ignoring, replying."""
 
     def setUp(self) -> None:
-        self.console = Console()
-        self.server = StringTransport()
-        self.client = Client(Clock(), Renderer(colour=False), "localhost:5050", None, interactive=False)
-        self.client.console = self.console
-        ServerProtocol(self.client).makeConnection(self.server)
-        self.client.handshake(None)  # type: ignore[arg-type]  # with --ca, OpenSSL has checked it already
+        super().setUp()
+        self.start()
         self.hear("HELLO chatroom 1 :hi", "WELCOME alice :hello")
         self.client.typed("5")
         self.hear("JOIN #5 alice", "NAMES #5 @alice +bob carol", "CURRENT #5")
         self.hear("JOIN #6 alice", "NAMES #6 @alice dave", "CURRENT #6", "CURRENT #5")
         self.server.clear()
-
-    def hear(self, *lines: str) -> None:
-        for raw in lines:
-            self.client.received(parse(raw))
-
-    def sent(self) -> list[str]:
-        lines: list[str] = self.server.value().decode().splitlines()
-        self.server.clear()
-        return lines
 
     def test_completion_of_nicknames_rooms_and_commands(self) -> None:
         self.assertEqual(self.client.complete("b", at_start=True), ["bob"])
