@@ -5,6 +5,11 @@ clients over R rooms from load-generator processes (asyncio and the standard
 library's ssl: cheaper per message than the server, so the server is what is
 measured), has S of them send X messages a second each, spread evenly in time,
 and reads the server's own CPU time and memory from /proc.
+
+With --protocol irc it speaks IRC to chatroom's IRC front end; with --compare
+it runs the same IRC workload against chatroom and against ngircd (a C IRC
+server, Debian's `ngircd`), alternately, and prints the ratios: absolute
+figures move from run to run on a shared machine, ratios measured together hold.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ import re
 import resource
 import shutil
 import signal
+import socket
 import ssl
 import statistics
 import subprocess
@@ -29,6 +35,7 @@ import tempfile
 import threading
 import time
 from array import array
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from multiprocessing.connection import Connection
 from pathlib import Path
@@ -52,7 +59,36 @@ SERVER_OPTIONS = [
     "--idle-timeout",
     "3600",
 ]
+LOOPBACK = "127.0.0.1"
 LINE_SIZE = 100  # bytes in each message line the server sends, roughly what people type
+
+
+@dataclass(frozen=True)
+class Speech:
+    """How the load generator speaks one protocol: what it sends, and the replies that end each step."""
+
+    register: str  # format with nick
+    registered: bytes  # a reply that ends registration
+    join: str  # format with room
+    joined: bytes  # a reply that ends a join
+    say: str  # format with room and text
+    delivery: bytes  # what every delivered message line contains near its start
+    echoes: bool  # whether the sender receives its own message
+
+
+SPEECH = {
+    "line": Speech("/nick {nick}\n", b"\nWELCOME ", "/join {room}\n", b"\nCURRENT ", "{text}\n", b"MSG ", True),
+    # Without the echo-message capability an IRC server does not send a message back to its sender.
+    "irc": Speech(
+        register="NICK {nick}\r\nUSER {nick} 0 * :bench\r\n",
+        registered=b" 001 ",
+        join="JOIN {room}\r\n",
+        joined=b" 366 ",
+        say="PRIVMSG {room} :{text}\r\n",
+        delivery=b" PRIVMSG ",
+        echoes=False,
+    ),
+}
 
 
 @dataclass
@@ -66,11 +102,14 @@ class Plan:
     rate: float
     duration: float
     processes: int
+    protocol: str = "line"
 
 
 @dataclass
 class Figures:
     workload: str
+    server: str
+    protocol: str
     clients: int
     rooms: int
     senders: int
@@ -83,6 +122,7 @@ class Figures:
     server_cpu_us_per_delivery: float | None = None
     server_rss_kb_per_connection: float | None = None
     server_cpu_us_per_connection: float | None = None
+    server_cpu_us_per_join: float | None = None
     generator_cpu_share: float | None = None
     generator_bottleneck: bool = False
     date: str = field(default_factory=lambda: time.strftime("%Y-%m-%d %H:%M:%S %z"))
@@ -97,24 +137,29 @@ class BenchClient(asyncio.Protocol):
 
     def __init__(self, worker: Worker, nick: str, room: str) -> None:
         self.worker = worker
+        self.speech = worker.speech
         self.nick = nick
         self.room = room
         self.ready: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self.awaiting = b"\nWELCOME "  # the line that ends the current step
+        self.awaiting = self.speech.registered  # the reply that ends the current step
         self.partial = b""
         self.transport: asyncio.Transport | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
         self.transport = transport
-        transport.write(f"/nick {self.nick}\n".encode())
+        transport.write(self.speech.register.format(nick=self.nick).encode())
 
     def join(self) -> asyncio.Future[None]:
         assert self.transport is not None
         self.ready = asyncio.get_running_loop().create_future()
-        self.awaiting = b"\nCURRENT "
-        self.transport.write(f"/join {self.room}\n".encode())
+        self.awaiting = self.speech.joined
+        self.transport.write(self.speech.join.format(room=self.room).encode())
         return self.ready
+
+    def say(self, text: str) -> None:
+        assert self.transport is not None
+        self.transport.write(self.speech.say.format(room=self.room, text=text).encode())
 
     def data_received(self, data: bytes) -> None:
         data = self.partial + data
@@ -136,14 +181,16 @@ class Worker:
         self.plan = plan
         self.index = index
         self.pipe = pipe
+        self.speech = SPEECH[plan.protocol]
         self.delivered = 0
         self.latencies = array("d")
 
     def receive(self, lines: bytes) -> None:
         """Count deliveries and take each line's latency from the send time it carries."""
         now = time.monotonic()
+        delivery = self.speech.delivery
         for line in lines.split(b"\n")[:-1]:
-            if line.startswith(b"MSG "):
+            if delivery in line[:80]:
                 self.delivered += 1
                 sent = line[line.index(b" :") + 2 :].split(b" ", 1)[0]
                 self.latencies.append(now - float(sent))
@@ -199,10 +246,9 @@ class Worker:
             if delay > 0:
                 await asyncio.sleep(delay)
             client = clients[number]
-            assert client.transport is not None
-            client.transport.write(f"{time.monotonic():.6f} {padding}\n".encode())
+            client.say(f"{time.monotonic():.6f} {padding}")
             sent_per_room[client.room] = sent_per_room.get(client.room, 0) + 1
-        self.pipe.send(("sent", sent_per_room))
+        self.pipe.send(("sent", (sent_per_room, len(schedule))))
         expected = self.pipe.recv()
         deadline = time.monotonic() + 30
         while self.delivered < expected and time.monotonic() < deadline:
@@ -237,28 +283,97 @@ class Server:
         return int(found.group(1))
 
 
-def _die_with_parent() -> None:
-    """Linux: the server is sent SIGTERM if the benchmark dies, so that no server outlives it."""
-    ctypes.CDLL(None).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-
-
-def start_server(directory: Path) -> tuple[subprocess.Popen[bytes], int]:
+def start_server(directory: Path, protocol: str) -> tuple[subprocess.Popen[bytes], int]:
+    """`twistd chatroom` on a free loopback port; the port of the listener speaking `protocol`."""
     twistd = shutil.which("twistd", path=str(Path(sys.executable).parent)) or shutil.which("twistd")
     if twistd is None:
         raise SystemExit("chatroom.bench: twistd not found: install chatroom first (see README)")
-    process = subprocess.Popen(
+    irc = ["--irc", f"tcp:0:interface={LOOPBACK}:backlog=4096"] if protocol == "irc" else ["--no-irc"]
+    process = _start(
         [twistd, "-n", "--pidfile=", "chatroom", "--certs", str(directory / "certs"),
-         "--listen", "tcp:0:interface=127.0.0.1:backlog=4096", "--no-irc", *SERVER_OPTIONS],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, cwd=directory, preexec_fn=_die_with_parent,
+         "--listen", f"tcp:0:interface={LOOPBACK}:backlog=4096", *irc, *SERVER_OPTIONS],
+        directory,
     )  # fmt: skip
+    listening = rb"chatroom listening on 127\.0\.0\.1:(\d+) with TLS \(" + protocol.encode() + rb"\)"
+    return process, _port_from_log(process, listening)
+
+
+NGIRCD_CONFIG = """\
+[Global]
+    Name = bench.ngircd
+    Info = chatroom.bench
+    AdminInfo1 = chatroom.bench
+    AdminEMail = nobody@localhost
+    Listen = {host}
+    Ports = {plain_port}
+[Limits]
+    MaxConnections = 0
+    MaxConnectionsIP = 0
+    MaxJoins = 0
+    MaxNickLength = 16
+    MaxPenaltyTime = 0
+    PingTimeout = 3600
+    PongTimeout = 3600
+[Options]
+    DNS = no
+    Ident = no
+    PAM = no
+[SSL]
+    CertFile = {certs}/server.crt
+    KeyFile = {certs}/server.key
+    Ports = {port}
+"""
+
+
+def start_ngircd(directory: Path) -> tuple[subprocess.Popen[bytes], int]:
+    """ngircd with chatroom's kind of certificate and the same limits lifted (flood penalties, caps, pings)."""
+    ngircd = shutil.which("ngircd") or shutil.which("ngircd", path="/usr/sbin")
+    if ngircd is None:
+        raise SystemExit("chatroom.bench: --compare needs ngircd: apt-get install ngircd")
+    from chatroom import tls  # here, not at the top: the load generator's processes need none of it
+
+    certs = directory / "ngircd-certs"
+    tls.create(certs, "localhost")
+    for path in certs.iterdir():
+        path.chmod(0o644)  # ngircd reads them after dropping root for "nobody"
+    port, plain_port = _free_port(), _free_port()
+    config = directory / "ngircd.conf"
+    config.write_text(NGIRCD_CONFIG.format(host=LOOPBACK, plain_port=plain_port, port=port, certs=certs))
+    process = _start([ngircd, "--nodaemon", "--config", str(config)], directory)
+    _port_from_log(process, rb"Server .* ready")
+    return process, port
+
+
+def _start(command: list[str], directory: Path) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, cwd=directory, preexec_fn=_prepare_server
+    )
+
+
+def _prepare_server() -> None:
+    """In the server's process: as many open files as allowed, and SIGTERM if the benchmark dies."""
+    hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    ctypes.CDLL(None).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG: no server outlives the benchmark
+
+
+def _port_from_log(process: subprocess.Popen[bytes], pattern: bytes) -> int:
+    """Read the server's log until `pattern`; the port it captured, if any."""
     assert process.stdout is not None
-    for raw in process.stdout:
-        found = re.search(rb"chatroom listening on 127\.0\.0\.1:(\d+)", raw)
+    line = b""
+    for line in process.stdout:
+        found = re.search(pattern, line)
         if found:
             # Keep reading its log, or a full pipe would block the server on its next log line.
             threading.Thread(target=process.stdout.read, daemon=True).start()
-            return process, int(found.group(1))
-    raise SystemExit("chatroom.bench: the server did not start: " + raw.decode(errors="replace"))
+            return int(found.group(1)) if found.groups() else 0
+    raise SystemExit("chatroom.bench: the server did not start: " + line.decode(errors="replace"))
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind((LOOPBACK, 0))
+        return int(probe.getsockname()[1])
 
 
 class Progress:
@@ -275,8 +390,8 @@ class Progress:
             print(f"\r{self.label} [{bar}] {self.done}/{self.total}", end=end, file=sys.stderr, flush=True)
 
 
-def run(plan: Plan, workload: str, server: Server) -> Figures:
-    figures = Figures(workload, plan.clients, plan.rooms, plan.senders, plan.rate, plan.duration)
+def run(plan: Plan, workload: str, server: Server, name: str) -> Figures:
+    figures = Figures(workload, name, plan.protocol, plan.clients, plan.rooms, plan.senders, plan.rate, plan.duration)
     context = multiprocessing.get_context("spawn")
     pipes, workers = [], []
     for index in range(plan.processes):
@@ -304,9 +419,11 @@ def run(plan: Plan, workload: str, server: Server) -> Figures:
     progress = Progress("connecting", plan.clients)
     gather("connected")
     figures.server_cpu_us_per_connection = (server.cpu_seconds() - cpu_before) * 1e6 / plan.clients
+    cpu_before = server.cpu_seconds()
     for pipe in pipes:
         pipe.send(("join", None))
     gather("joined")
+    figures.server_cpu_us_per_join = (server.cpu_seconds() - cpu_before) * 1e6 / plan.clients
     time.sleep(1)  # let the server settle before reading its memory
     figures.server_rss_kb_per_connection = (server.rss_kb() - rss_before) / plan.clients
 
@@ -317,7 +434,9 @@ def run(plan: Plan, workload: str, server: Server) -> Figures:
         cpu_start = server.cpu_seconds()
         progress = Progress("sending", 0)
         sent: dict[str, int] = {}
-        for counts in gather("sent"):
+        own = []  # messages each load generator sent: without echoes, its senders do not receive them
+        for counts, total in gather("sent"):
+            own.append(0 if SPEECH[plan.protocol].echoes else total)
             for room, count in counts.items():
                 sent[room] = sent.get(room, 0) + count
         # Each message reaches every member of its room: count, per process, the members it holds.
@@ -327,8 +446,8 @@ def run(plan: Plan, workload: str, server: Server) -> Figures:
             if room in sent:
                 held[number % plan.processes][room] += 1
         expected = 0
-        for pipe, members in zip(pipes, held, strict=True):
-            share = sum(sent[room] * count for room, count in members.items())
+        for pipe, members, echoes in zip(pipes, held, own, strict=True):
+            share = sum(sent[room] * count for room, count in members.items()) - echoes
             pipe.send(share)
             expected += share
         results = gather("done")
@@ -361,30 +480,72 @@ def run(plan: Plan, workload: str, server: Server) -> Figures:
 
 
 def report(figures: Figures) -> str:
-    def number(value: float | None, unit: str, digits: int = 1) -> str:
-        return "n/a" if value is None else f"{value:,.{digits}f} {unit}"
-
     lines = [
-        f"workload {figures.workload}: {figures.clients} clients in {figures.rooms} rooms,"
-        f" {figures.senders} senders at {figures.rate:g}/s for {figures.duration:g} s",
+        f"{figures.server}, workload {figures.workload} over {figures.protocol}: {figures.clients} clients in"
+        f" {figures.rooms} rooms, {figures.senders} senders at {figures.rate:g}/s for {figures.duration:g} s",
         "  server CPU per TLS connection (TCP, TLS handshake, nickname): "
-        + number(figures.server_cpu_us_per_connection, "µs"),
-        f"  server RSS per idle connection: {number(figures.server_rss_kb_per_connection, 'KB')}",
+        + _number(figures.server_cpu_us_per_connection, "µs"),
+        f"  server CPU per join: {_number(figures.server_cpu_us_per_join, 'µs')}",
+        f"  server RSS per idle connection: {_number(figures.server_rss_kb_per_connection, 'KB')}",
     ]
     if figures.senders:
         latency = figures.latency_ms
         lines += [
             f"  deliveries: {figures.delivered:,} of {figures.expected:,} expected"
             + ("" if figures.delivered == figures.expected else "  <-- LOST DELIVERIES"),
-            f"  deliveries per second: {number(figures.deliveries_per_second, '/s', 0)}",
-            f"  server CPU per delivery: {number(figures.server_cpu_us_per_delivery, 'µs', 2)}",
-            f"  latency: p50 {number(latency['p50'], 'ms', 2)}, p99 {number(latency['p99'], 'ms', 2)},"
-            f" max {number(latency['max'], 'ms', 2)}",
-            f"  load generator: {number((figures.generator_cpu_share or 0) * 100, '% of a core', 0)} per process",
+            f"  deliveries per second: {_number(figures.deliveries_per_second, '/s', 0)}",
+            f"  server CPU per delivery: {_number(figures.server_cpu_us_per_delivery, 'µs', 2)}",
+            f"  latency: p50 {_number(latency['p50'], 'ms', 2)}, p99 {_number(latency['p99'], 'ms', 2)},"
+            f" max {_number(latency['max'], 'ms', 2)}",
+            f"  load generator: {_number((figures.generator_cpu_share or 0) * 100, '% of a core', 0)} per process",
         ]
         if figures.generator_bottleneck:
             lines.append("  WARNING: the load generator was the bottleneck: use more --processes")
     return "\n".join(lines)
+
+
+# What --compare sets side by side: each a figure of one run, lower is better.
+COMPARED: dict[str, Callable[[Figures], float | None]] = {
+    "server CPU per delivery": lambda f: f.server_cpu_us_per_delivery,
+    "server CPU to connect, register and join": lambda f: _sum(
+        f.server_cpu_us_per_connection, f.server_cpu_us_per_join
+    ),
+    "server RSS per connection": lambda f: f.server_rss_kb_per_connection,
+    "latency p99": lambda f: f.latency_ms.get("p99"),
+}
+
+
+def ratios(ours: list[Figures], peer: list[Figures]) -> dict[str, dict[str, float | None]]:
+    """Each compared figure's median over the runs of both servers, and chatroom's as a multiple of the peer's."""
+    table: dict[str, dict[str, float | None]] = {}
+    for name, figure in COMPARED.items():
+        mine, theirs = _median([figure(f) for f in ours]), _median([figure(f) for f in peer])
+        ratio = mine / theirs if mine is not None and theirs else None
+        table[name] = {"chatroom": mine, "ngircd": theirs, "ratio": ratio}
+    return table
+
+
+def comparison(table: dict[str, dict[str, float | None]], runs: int) -> str:
+    lines = [f"chatroom against ngircd, medians of {runs} run(s) each, alternated:"]
+    for name, row in table.items():
+        lines.append(
+            f"  {name}: chatroom {_number(row['chatroom'], '')}, ngircd {_number(row['ngircd'], '')}:"
+            f" {_number(row['ratio'], 'x', 2)}"
+        )
+    return "\n".join(lines)
+
+
+def _number(value: float | None, unit: str, digits: int = 1) -> str:
+    return "n/a" if value is None else f"{value:,.{digits}f} {unit}".rstrip()
+
+
+def _sum(*values: float | None) -> float | None:
+    return None if None in values else sum(value for value in values if value is not None)
+
+
+def _median(values: list[float | None]) -> float | None:
+    known = [value for value in values if value is not None]
+    return statistics.median(known) if known else None
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -396,7 +557,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--rate", type=float, help="override the messages per second of each sender")
     parser.add_argument("--duration", type=float, default=10.0, help="seconds of sending (default 10)")
     parser.add_argument("--processes", type=int, default=1, help="load generator processes (default 1)")
-    parser.add_argument("--host", default="127.0.0.1", help="with --port: a running server to measure")
+    parser.add_argument("--protocol", choices=sorted(SPEECH), default="line", help="what to speak (default line)")
+    parser.add_argument(
+        "--compare", action="store_true", help="run the workload over IRC against chatroom and ngircd, and compare"
+    )
+    parser.add_argument("--repeat", type=int, default=1, help="with --compare: runs of each server (default 1)")
+    parser.add_argument("--host", default=LOOPBACK, help="with --port: a running server to measure")
     parser.add_argument("--port", type=int, help="a running server's port; needs --server-pid and --ca")
     parser.add_argument("--server-pid", type=int, help="the running server's process id, to read its CPU and RSS")
     parser.add_argument("--ca", help="the running server's ca.pem")
@@ -407,28 +573,61 @@ def main(argv: list[str] | None = None) -> None:
         for name in ("clients", "rooms", "senders", "rate")
         if getattr(arguments, name) is not None
     }
-    with tempfile.TemporaryDirectory(prefix="chatroom-bench-") as scratch:
-        process = None
-        if arguments.port is None:
-            process, port = start_server(Path(scratch))
-            server, ca = Server(process.pid), str(Path(scratch) / "certs" / "ca.pem")
-        elif arguments.server_pid is None or arguments.ca is None:
+
+    def plan(port: int, ca: str, protocol: str) -> Plan:
+        return Plan(arguments.host, port, ca, duration=arguments.duration, processes=arguments.processes,
+                    protocol=protocol, **settings)  # fmt: skip
+
+    if arguments.port is not None:
+        if arguments.server_pid is None or arguments.ca is None:
             raise SystemExit("chatroom.bench: --port needs --server-pid and --ca")
-        else:
-            port, server, ca = arguments.port, Server(arguments.server_pid), arguments.ca
-        plan = Plan(arguments.host, port, ca, duration=arguments.duration, processes=arguments.processes, **settings)
-        try:
-            figures = run(plan, arguments.workload, server)
-        finally:
-            if process is not None:
-                process.send_signal(signal.SIGTERM)
-                try:
-                    process.wait(30)
-                except subprocess.TimeoutExpired:
-                    process.kill()
-    print(report(figures))
+        figures = run(plan(arguments.port, arguments.ca, arguments.protocol), arguments.workload,
+                      Server(arguments.server_pid), "the server at --port")  # fmt: skip
+        _write(figures, arguments.json)
+        return
+    if not arguments.compare:
+        figures = measure("chatroom", arguments.protocol, arguments.workload, plan)
+        _write(figures, arguments.json)
+        return
+    ours: list[Figures] = []
+    peer: list[Figures] = []
+    for _ in range(arguments.repeat):
+        ours.append(measure("chatroom", "irc", arguments.workload, plan))
+        peer.append(measure("ngircd", "irc", arguments.workload, plan))
+    table = ratios(ours, peer)
+    print(comparison(table, arguments.repeat))
     if arguments.json:
-        arguments.json.write_text(json.dumps(asdict(figures), indent=2) + "\n")
+        everything = {"chatroom": [asdict(f) for f in ours], "ngircd": [asdict(f) for f in peer], "ratios": table}
+        arguments.json.write_text(json.dumps(everything, indent=2) + "\n")
+
+
+def measure(name: str, protocol: str, workload: str, plan: Callable[[int, str, str], Plan]) -> Figures:
+    """Start a fresh server (`chatroom` or `ngircd`), run the workload against it, stop it, and print its figures."""
+    with tempfile.TemporaryDirectory(prefix="chatroom-bench-") as scratch:
+        directory = Path(scratch)
+        if name == "ngircd":
+            process, port = start_ngircd(directory)
+            ca = directory / "ngircd-certs" / "ca.pem"
+        else:
+            process, port = start_server(directory, protocol)
+            ca = directory / "certs" / "ca.pem"
+        try:
+            figures = run(plan(port, str(ca), protocol), workload, Server(process.pid), name)
+        finally:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+    print(report(figures), flush=True)
+    return figures
+
+
+def _write(figures: Figures, path: Path | None) -> None:
+    print(report(figures))
+    if path is not None:
+        path.write_text(json.dumps(asdict(figures), indent=2) + "\n")
 
 
 if __name__ == "__main__":

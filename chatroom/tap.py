@@ -29,6 +29,7 @@ from chatroom.metrics import metrics
 from chatroom.roomstore import DEFAULT_FILE as ROOMS_FILE
 from chatroom.roomstore import FileRoomStore
 from chatroom.service import ChatService, Listener, Reloader, read_motd
+from chatroom.transport import SendingReactor
 
 DEFAULT_LISTEN = "tcp:5050:backlog=1024"
 DEFAULT_IRC = "tcp:6697:backlog=1024"
@@ -341,7 +342,8 @@ def _listeners(
     listeners = []
     for description in options[option]:
         try:
-            endpoint = serverFromString(reactor, description)
+            # TCP connections that send at once, without a reactor turn per write (chatroom.transport).
+            endpoint = serverFromString(SendingReactor(reactor), description)
         except ValueError as error:
             raise SystemExit(f"chatroom: bad --{option} endpoint: {error}") from None
         listeners.append(Listener(description, endpoint, dialect, secure))

@@ -1,0 +1,64 @@
+"""A TCP transport that sends at once: one system call per write, when nothing is waiting to go out.
+
+Twisted's TCP transport buffers every write and sends it once the reactor next finds the socket writable: per
+write, an epoll_ctl to watch the socket, a reactor turn to dispatch doWrite, and an epoll_ctl to stop watching.
+A chat server's writes are nearly all one small line to a socket whose kernel buffer is empty, so that
+bookkeeping cost more than the send itself (docs/performance.md). `SendingServer.write` sends at once when
+nothing is queued and hands Twisted only what the kernel did not take: ordering, backpressure (a streaming
+producer paused past 64 KiB queued) and the handling of a broken connection stay Twisted's.
+
+This is the question of twisted#5303 ("write immediately"), answered for server connections only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from twisted.internet import tcp
+from twisted.internet.interfaces import IProtocolFactory, IReactorTCP
+from zope.interface import implementer
+
+
+class SendingServer(tcp.Server):
+    """A server connection whose writes go to the kernel at once while nothing is queued before them."""
+
+    def write(self, data: bytes) -> None:
+        if self._tempDataLen or len(self.dataBuffer) > self.offset or not self.connected or self._writeDisconnected:
+            tcp.Server.write(self, data)  # behind what waits, or dropped as Twisted drops it
+            return
+        try:
+            sent = self.socket.send(data)
+        except OSError:
+            # The kernel's buffer is full (EAGAIN, ENOBUFS) or the connection is broken: Twisted's doWrite
+            # retries, or meets the error again and closes the connection its usual way.
+            sent = 0
+        if sent < len(data):
+            tcp.Server.write(self, data[sent:])
+
+    def writeSequence(self, iovec: Iterable[bytes]) -> None:
+        self.write(b"".join(iovec))
+
+
+class SendingPort(tcp.Port):
+    transport = SendingServer
+
+
+@implementer(IReactorTCP)
+class SendingReactor:
+    """The reactor as endpoints see it, except that the TCP ports it opens build SendingServer connections.
+
+    Give it to `serverFromString` instead of the reactor: "tcp:" and "tcp6:" endpoints listen through
+    `listenTCP` here; everything else (UNIX sockets, timers) is the reactor's own.
+    """
+
+    def __init__(self, reactor: Any) -> None:
+        self._reactor = reactor
+
+    def listenTCP(self, port: int, factory: IProtocolFactory, backlog: int = 50, interface: str = "") -> SendingPort:
+        listening = SendingPort(port, factory, backlog, interface, self._reactor)
+        listening.startListening()
+        return listening
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._reactor, name)

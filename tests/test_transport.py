@@ -1,0 +1,128 @@
+"""The TCP transport that sends at once (chatroom.transport), over real loopback sockets."""
+
+from __future__ import annotations
+
+import socket
+import struct
+
+from twisted.internet import reactor
+from twisted.internet.defer import Deferred
+from twisted.internet.endpoints import TCP4ClientEndpoint, connectProtocol
+from twisted.internet.error import ConnectionDone, ConnectionLost
+from twisted.internet.interfaces import IPushProducer
+from twisted.internet.protocol import Factory, Protocol, connectionDone
+from twisted.python.failure import Failure
+from twisted.trial.unittest import TestCase
+from zope.interface import implementer
+
+from chatroom.transport import SendingReactor, SendingServer
+
+
+class Accepted(Protocol):
+    """The server's side of a test connection."""
+
+    def __init__(self, made: Deferred[Accepted]) -> None:
+        self.made = made
+        self.lost: Deferred[None] = Deferred()
+        self.reason: Failure | None = None
+
+    def connectionMade(self) -> None:
+        self.made.callback(self)
+
+    def connectionLost(self, reason: Failure = connectionDone) -> None:
+        self.reason = reason
+        self.lost.callback(None)
+
+
+class Collector(Protocol):
+    """A client that collects `expected` bytes."""
+
+    def __init__(self, expected: int) -> None:
+        self.expected = expected
+        self.received = bytearray()
+        self.done: Deferred[bytes] = Deferred()
+
+    def dataReceived(self, data: bytes) -> None:
+        self.received += data
+        if len(self.received) >= self.expected and not self.done.called:
+            self.done.callback(bytes(self.received))
+
+
+@implementer(IPushProducer)
+class Producer:
+    def __init__(self) -> None:
+        self.calls: list[str] = []
+
+    def pauseProducing(self) -> None:
+        self.calls.append("pause")
+
+    def resumeProducing(self) -> None:
+        self.calls.append("resume")
+
+    def stopProducing(self) -> None:
+        self.calls.append("stop")
+
+
+class SendingServerTests(TestCase):
+    async def serve(self) -> tuple[int, Deferred[Accepted]]:
+        """Listen on loopback through SendingReactor; the port, and the first connection once accepted."""
+        made: Deferred[Accepted] = Deferred()
+        port = SendingReactor(reactor).listenTCP(0, Factory.forProtocol(lambda: Accepted(made)), interface="127.0.0.1")
+        self.addCleanup(port.stopListening)
+        return port.getHost().port, made
+
+    def close_at_end(self, server: Accepted) -> None:
+        def close() -> Deferred[None]:
+            assert server.transport is not None
+            server.transport.abortConnection()
+            return server.lost
+
+        self.addCleanup(close)
+
+    async def test_a_write_to_an_idle_connection_leaves_at_once(self) -> None:
+        """Without a reactor turn: Twisted's own transport would only watch the socket for writability here."""
+        number, made = await self.serve()
+        client = socket.create_connection(("127.0.0.1", number))
+        self.addCleanup(client.close)
+        server = await made
+        self.close_at_end(server)
+        self.assertIsInstance(server.transport, SendingServer)
+        assert server.transport is not None
+        server.transport.write(b"hello\n")
+        server.transport.writeSequence([b"how ", b"are you\n"])
+        client.setblocking(False)  # on loopback a send lands in the peer's buffer before it returns
+        self.assertEqual(client.recv(100), b"hello\nhow are you\n")
+
+    async def test_what_the_kernel_does_not_take_waits_in_order_and_pauses_the_producer(self) -> None:
+        number, made = await self.serve()
+        chunks = [struct.pack("!I", n) * 250 for n in range(4000)]  # 4 MB, far more than the socket buffers hold
+        expected = b"".join(chunks)
+        collector = Collector(len(expected))
+        await connectProtocol(TCP4ClientEndpoint(reactor, "127.0.0.1", number), collector)
+        assert collector.transport is not None
+        collector.transport.pauseProducing()  # the client reads nothing yet
+        server = await made
+        self.close_at_end(server)
+        assert server.transport is not None
+        producer = Producer()
+        server.transport.registerProducer(producer, True)
+        for chunk in chunks:
+            server.transport.write(chunk)
+        self.assertEqual(producer.calls[:1], ["pause"])  # past 64 KiB queued, as with Twisted's transport
+        collector.transport.resumeProducing()
+        self.assertEqual(await collector.done, expected)
+        self.assertEqual(producer.calls[-1], "resume")
+
+    async def test_a_write_to_a_reset_connection_ends_it_without_raising(self) -> None:
+        number, made = await self.serve()
+        client = socket.create_connection(("127.0.0.1", number))
+        server = await made
+        client.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        client.close()  # with a zero linger time: a reset
+        assert server.transport is not None
+        for _ in range(3):
+            server.transport.write(b"anyone there?\n")
+        await server.lost
+        self.assertFalse(server.transport.connected)
+        assert server.reason is not None
+        self.assertTrue(server.reason.check(ConnectionLost, ConnectionDone), server.reason)
