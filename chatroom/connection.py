@@ -278,11 +278,12 @@ class Connection(LineReceiver, TimeoutMixin):
     # chatroom.core.events.Session
 
     def deliver(self, event: Event) -> None:
-        counts = self.factory.counts
         data = self.dialect.render(event)
-        counts.deliveries += 1
-        counts.bytes_out += len(data)
-        self.queue.write(data)
+        if data:  # not an IRC sender's own copy: writing nothing would still cost TLS a flush
+            counts = self.factory.counts
+            counts.deliveries += 1
+            counts.bytes_out += len(data)
+            self.queue.write(data)
 
     def close(self, reason: str) -> None:
         """The chat let the member go (shutdown, or an administrator's doing) and says why; so is a newcomer."""
