@@ -7,6 +7,7 @@ with Twisted Words' IRC client (twisted.words.protocols.irc.IRCClient) and our o
 from __future__ import annotations
 
 import base64
+from typing import Any
 
 from twisted.internet import reactor
 from twisted.internet.defer import Deferred
@@ -31,9 +32,13 @@ from tests.test_lifecycle import GENEROUS, with_accounts
 class IRCServer(MemoryServer):
     """A chat server in memory with both front ends."""
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.dialect = IRCDialect.serving("chatroom", None)  # its own WHOWAS and LUSERS counts, as each server's
+
     def irc(self, nick: str | None = None, room: str | None = None, caps: str = "") -> MemoryClient:
         """An IRC client, registered as `nick` (with `caps` requested) and in `room` when asked."""
-        client = MemoryClient(self.factory.speaking(IRCDialect), port=41000 + len(self.connections))  # type: ignore[arg-type]
+        client = MemoryClient(self.factory.speaking(self.dialect), port=41000 + len(self.connections))  # type: ignore[arg-type]
         self.connections.append(client)
         if caps:
             client.type(f"CAP REQ :{caps}")
@@ -65,6 +70,28 @@ class RegistrationTests(SynchronousTestCase):
             self.assertIn(token, isupport)
         self.assertIn("422", commands(lines), "no message of the day")
         self.assertIn("There are 0 users and 1 invisible", " ".join(lines), "+i from the start, counted so")
+
+    def test_lusers_counts_follow_modes_departures_and_logins(self) -> None:
+        """Counted as they change rather than member by member at each registration, and still right."""
+        server = IRCServer(GENEROUS)
+        checker = with_accounts(self, server)
+        server.irc("dave").type("MODE dave -i")
+        erin = server.irc("erin")
+        erin.type("MODE erin -i")
+        server.connect("carol")  # our own protocol: invisible to IRC
+        lusers = erin.type("LUSERS")
+        self.assertIn(":chatroom 251 erin :There are 2 users and 1 invisible on 1 servers", lusers)
+        self.assertIn(":chatroom 252 erin 0 :operator(s) online", lusers)
+        erin.type("MODE erin +i", "MODE erin -i", "MODE erin +i")
+        server.connections[0].type("QUIT")
+        lusers = erin.type("LUSERS")
+        self.assertIn(":chatroom 251 erin :There are 0 users and 2 invisible on 1 servers", lusers)
+        admin = server.irc()
+        admin.type("PASS secret", "NICK ada", "USER ada 0 * :Ada")
+        checker.answer(0, right=True)
+        self.assertIn(":chatroom 252 erin 1 :operator(s) online", erin.type("LUSERS"))
+        admin.type("QUIT")
+        self.assertIn(":chatroom 252 erin 0 :operator(s) online", erin.type("LUSERS"))
 
     def test_commands_before_registering_are_refused(self) -> None:
         client = self.server.irc()

@@ -106,6 +106,7 @@ class Chat:
         self.store = store or MemoryRoomStore()
         self.now = now  # wall-clock seconds: bans end at a date, across restarts
         self.nicks: dict[str, Member] = {}  # nick_key -> every present member
+        self.signed_in: set[Member] = set()  # the present members logged in to an account: usually a few
         saved = self.store.load()
         self.rooms: dict[str, Room] = {room_key(record.name): Room.restore(record, now()) for record in saved.rooms}
         self.server_bans = saved.server_bans
@@ -130,6 +131,8 @@ class Chat:
             raise ChatError("LOCKDOWN", "the server is locked down: only registered accounts may enter for now")
         member = Member(session, nick, account, address)
         self.nicks[nick_key(nick)] = member
+        if account is not None:
+            self.signed_in.add(member)
         self.peak = max(self.peak, len(self.nicks))
         return member
 
@@ -146,6 +149,7 @@ class Chat:
         member.nick = nick
         if account is not None:
             member.account = account
+            self.signed_in.add(member)
         if old != nick:
             self._tell_peers(member, NickChanged(old, nick), including=True)
         if account is not None:  # a login: the rooms' bans of that account apply now
@@ -183,7 +187,6 @@ class Chat:
         member.invited.pop(room, None)
         room.members[member] = Role.NONE
         member.rooms[room_id] = room
-        log.info("{nick} joined {room}", nick=member.nick, room=room.name)
         room.broadcast(Joined(room.name, member.nick))
         if role:
             room.members[member] = role
@@ -536,12 +539,14 @@ class Chat:
         for room in list(member.rooms.values()):
             self._leave(member, room)
         del self.nicks[nick_key(member.nick)]
+        self.signed_in.discard(member)
         member.present = False
 
     def close(self, reason: str) -> None:
         """Let everyone go at once (server shutdown): nobody needs to hear the others leave."""
         members = list(self.nicks.values())
         self.nicks.clear()
+        self.signed_in.clear()
         self.rooms.clear()
         for member in members:
             member.present = False
@@ -614,6 +619,10 @@ class Chat:
     def _person(self, target: str) -> Member | None:
         """The member a ban's target names, if it is the nickname of someone present."""
         return self.nicks.get(nick_key(target))
+
+    def admins_present(self) -> int:
+        """How many present members administer the server, asking the accounts about those logged in only."""
+        return sum(1 for member in self.signed_in if self._is_admin(member))
 
     def _is_admin(self, member: Member) -> bool:
         return member.account is not None and self.accounts.is_admin(member.account)

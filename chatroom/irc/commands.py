@@ -541,6 +541,8 @@ def _user_mode(session: IRCDialect, nick: str, params: list[str]) -> None:
             sign = mode
         elif mode in "iw" and (mode in session.modes) != (sign == "+"):  # +o comes with OPER, not MODE
             (session.modes.add if sign == "+" else session.modes.discard)(mode)
+            if mode == "i":
+                (session.visible.discard if sign == "+" else session.visible.add)(session)
             changed += sign + mode
     if changed:
         session.write(message(session.source(), "MODE", session.me, text=changed))
@@ -819,8 +821,8 @@ def isupport(session: IRCDialect) -> None:
 def lusers(session: IRCDialect) -> None:
     chat = session.chat
     people = len(chat.nicks)
-    admins = sum(1 for member in chat.nicks.values() if chat.accounts.is_admin(member.account or ""))
-    hidden = sum(1 for member in chat.nicks.values() if session.invisible(member))
+    admins = chat.admins_present()
+    hidden = people - len(session.visible)
     session.reply(n.RPL_LUSERCLIENT, text=f"There are {people - hidden} users and {hidden} invisible on 1 servers")
     session.reply(n.RPL_LUSEROP, str(admins), text="operator(s) online")
     session.reply(n.RPL_LUSERCHANNELS, str(len(chat.rooms)), text="channels formed")

@@ -48,13 +48,22 @@ class IRCDialect:
     description: ClassVar[str] = "chatroom"  # what LINKS and WHOIS say of the server
     password: ClassVar[str | None] = None  # the server password PASS must give (--irc-password)
     whowas: ClassVar[Whowas] = Whowas()  # of the server: `serving` gives each its own
+    # The server's IRC clients that set -i: everyone else counts as invisible in LUSERS, which every registration
+    # sends. Kept as they change, not counted member by member: that made a connection cost O(members).
+    visible: ClassVar[set[IRCDialect]] = set()
     # One for the process, as a broadcast is written to its members in a row: each event is rendered once.
     renderer = Renderer()
 
     @classmethod
     def serving(cls, server: str, password: str | None, description: str = "chatroom") -> type[IRCDialect]:
         """The dialect of a server with this name, password and description."""
-        settings = {"server": server, "password": password, "description": description, "whowas": Whowas()}
+        settings = {
+            "server": server,
+            "password": password,
+            "description": description,
+            "whowas": Whowas(),
+            "visible": set(),
+        }
         return cast(type[IRCDialect], type(cls.__name__, (cls,), settings))
 
     def __init__(self, connection: Connection) -> None:
@@ -121,6 +130,7 @@ class IRCDialect:
         return self.renderer(event, self.server, self.identify, stamp)
 
     def departed(self, member: Member) -> None:
+        self.visible.discard(self)
         self.whowas.record(member.nick, self.user, self.realname, self.connection.clock.seconds())
 
     def refusal(self, code: str, message: str) -> bytes:
