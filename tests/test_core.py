@@ -20,6 +20,7 @@ from chatroom.core.events import (
     RoomList,
     Topic,
 )
+from chatroom.core.moderation import Role
 from chatroom.core.names import room_name
 from tests.helpers import RecordingSession
 
@@ -44,6 +45,24 @@ class ChatTests(SynchronousTestCase):
         error: ChatError = self.assertRaises(ChatError, call, *args)
         self.assertEqual(error.code, code)
         return error
+
+    def test_names_follow_every_change_of_who_is_in_a_room(self) -> None:
+        """The list is made once per change and kept: each kind of change must make it again."""
+        alice, _ = self.member("alice", "5")
+        bob, _ = self.member("bob", "5")
+        carol, _ = self.member("carol", "5")
+        self.assertEqual(self.chat.who(alice, "5"), Names("#5", ("@alice", "bob", "carol")))
+        self.chat.rename(bob, "zed")
+        self.assertEqual(self.chat.who(alice, "5"), Names("#5", ("@alice", "carol", "zed")))
+        self.chat.set_role(alice, "5", "zed", Role.VOICE, True)
+        self.assertEqual(self.chat.who(alice, "5"), Names("#5", ("@alice", "+zed", "carol")))
+        self.chat.part(carol, "5")
+        self.assertEqual(self.chat.who(alice, "5"), Names("#5", ("@alice", "+zed")))
+        dave, _ = self.member("dave", "5")
+        self.chat.quit(bob, "bye")
+        self.assertEqual(self.chat.who(alice, "5"), Names("#5", ("@alice", "dave")))
+        self.chat.set_role(alice, "5", "dave", Role.OPERATOR, True)
+        self.assertEqual(self.chat.who(dave, "5"), Names("#5", ("@alice", "@dave")))
 
     def test_room_numbers_and_names(self) -> None:
         """ "5" and "#5" are one room; names keep their case but match without it."""

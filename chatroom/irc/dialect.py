@@ -258,11 +258,14 @@ class IRCDialect:
         lines = []
         head = len(self.numeric(n.RPL_NAMREPLY, symbol, room, text=""))
         batch: list[str] = []
+        size = 0  # of " ".join(batch)
         for nick in nicks:
-            if batch and head + len(" ".join([*batch, nick])) > BODY_MAX:
+            grown = size + 1 + len(nick) if batch else len(nick)
+            if batch and head + grown > BODY_MAX:
                 lines.append(self.numeric(n.RPL_NAMREPLY, symbol, room, text=" ".join(batch)))
-                batch = []
+                batch, grown = [], len(nick)
             batch.append(nick)
+            size = grown
         if batch:
             lines.append(self.numeric(n.RPL_NAMREPLY, symbol, room, text=" ".join(batch)))
         if end:
