@@ -147,8 +147,6 @@ class Chat:
         del self.nicks[nick_key(old)]
         self.nicks[nick_key(nick)] = member
         member.nick = nick
-        for room in member.rooms.values():
-            room.renamed()
         if account is not None:
             member.account = account
             self.signed_in.add(member)
@@ -187,11 +185,11 @@ class Chat:
             self._admit(member, room, key)
             role = Role.OPERATOR if self._named(member, room) else Role.NONE
         member.invited.pop(room, None)
-        room.seat(member, Role.NONE)
+        room.members[member] = Role.NONE
         member.rooms[room_id] = room
         room.broadcast(Joined(room.name, member.nick))
         if role:
-            room.seat(member, role)
+            room.members[member] = role
             if len(room.members) > 1:  # the others see the server give it; NAMES shows it to the one joining
                 room.broadcast(RoleChanged(room.name, "", member.nick, "operator", True))
         if room.topic.text:
@@ -324,7 +322,7 @@ class Chat:
         held = target_room.members[target]
         if (role in held) == granted:
             return
-        target_room.seat(target, held | role if granted else held & ~role)
+        target_room.members[target] = held | role if granted else held & ~role
         name = "operator" if role is Role.OPERATOR else "voice"
         target_room.broadcast(RoleChanged(target_room.name, actor.nick, target.nick, name, granted))
 
@@ -573,7 +571,7 @@ class Chat:
             peer.session.deliver(event)
 
     def _leave(self, member: Member, room: Room) -> None:
-        room.unseat(member)
+        del room.members[member]
         key = room_key(room.name)
         del member.rooms[key]
         if not room.members and not room.owner:
@@ -670,7 +668,7 @@ class Chat:
         """Those present whom the room's registration makes operators become operators now, not at their next join."""
         for member, role in list(room.members.items()):
             if Role.OPERATOR not in role and self._named(member, room):
-                room.seat(member, role | Role.OPERATOR)
+                room.members[member] = role | Role.OPERATOR
                 room.broadcast(RoleChanged(room.name, "", member.nick, "operator", True))
 
     def _add_bans(

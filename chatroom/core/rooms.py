@@ -31,7 +31,6 @@ if TYPE_CHECKING:
 
 class Room:
     __slots__ = (
-        "_names",
         "allowed",
         "bans",
         "created",
@@ -48,8 +47,7 @@ class Room:
     def __init__(self, name: str, created: float = 0.0) -> None:
         self.name = name
         self.created = created  # when it was opened (or, for a registered room, loaded), in seconds since the epoch
-        self.members: dict[Member, Role] = {}  # in the order they joined; changed through seat() and unseat()
-        self._names: Names | None = None  # made once per change of who is in it, their roles or nicknames
+        self.members: dict[Member, Role] = {}  # in the order they joined
         self.topic = Topic(name, "", "")
         self.topic_time = 0.0  # when the topic was set, if it was since the room opened or was loaded
         self.settings = RoomSettings()
@@ -104,28 +102,10 @@ class Room:
             self.broadcast(held[0] if len(held) == 1 else Changes(self.name, tuple(held)))
             self.held = []
 
-    def seat(self, member: Member, role: Role) -> None:
-        """Let a member in, or change its role."""
-        self.members[member] = role
-        self._names = None
-
-    def unseat(self, member: Member) -> None:
-        del self.members[member]
-        self._names = None
-
-    def renamed(self) -> None:
-        """A member changed nickname."""
-        self._names = None
-
     def names(self) -> Names:
-        """Operators first, then voiced members, then the others, each by name.
-
-        Everyone who joins gets it: sorting a room of N for each of N joiners made filling a room cost O(N² log N).
-        """
-        if self._names is None:
-            ranked = sorted(self.members.items(), key=lambda item: (-item[1].value, item[0].nick.lower()))
-            self._names = Names(self.name, tuple(role.prefix + member.nick for member, role in ranked))
-        return self._names
+        """Operators first, then voiced members, then the others, each by name."""
+        ranked = sorted(self.members.items(), key=lambda item: (-item[1].value, item[0].nick.lower()))
+        return Names(self.name, tuple(role.prefix + member.nick for member, role in ranked))
 
     def info(self) -> RoomInfo:
         settings = self.settings
