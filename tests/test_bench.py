@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+import shutil
 import sys
 from pathlib import Path
+
+from twisted.trial.unittest import SkipTest
 
 from tests.helpers import ServerTestCase
 
@@ -33,3 +36,22 @@ class BenchSmokeTests(ServerTestCase):
         self.assertEqual(set(figures["latency_ms"]), {"p50", "p99", "max"})
         self.assertTrue(all(isinstance(value, float) for value in figures["latency_ms"].values()))
         self.assertIn("deliveries: 250 of 250 expected", bench.output)
+
+    async def test_comparison_with_ngircd(self) -> None:
+        """--compare runs the same workload over IRC against chatroom and ngircd, and gives the ratios."""
+        if shutil.which("ngircd", path="/usr/sbin:/usr/bin") is None:
+            raise SkipTest("ngircd is not installed (apt-get install ngircd)")
+        figures_file = Path(self.mktemp())
+        bench = self.spawn(
+            [sys.executable, "-m", "chatroom.bench", "steady", "--clients", "20", "--rooms", "4",
+             "--senders", "10", "--rate", "5", "--duration", "1", "--compare", "--json", str(figures_file)]
+        )  # fmt: skip
+        self.assertEqual(await bench.exit_code(), 0, bench.output)
+        figures = json.loads(figures_file.read_text())
+        for server in ("chatroom", "ngircd"):
+            (run,) = figures[server]
+            self.assertEqual((run["server"], run["protocol"]), (server, "irc"))
+            self.assertEqual(run["expected"], 10 * 5 * 1 * 4)  # IRC does not echo a message to its sender
+            self.assertEqual(run["delivered"], run["expected"], server)
+        self.assertIsInstance(figures["ratios"]["server CPU per delivery"]["ratio"], float)
+        self.assertIn("chatroom against ngircd", bench.output)

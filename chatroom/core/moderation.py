@@ -36,7 +36,12 @@ class Role(enum.Flag):
     @property
     def prefix(self) -> str:
         """As IRC shows it in NAMES, highest first: "@+" for an operator with voice."""
-        return ("@" if Role.OPERATOR in self else "") + ("+" if Role.VOICE in self else "")
+        return _PREFIXES[self]
+
+
+# Looked up rather than worked out: a room's names are listed for everyone who joins it, a prefix per member,
+# and Flag's `in` costs a function call each time.
+_PREFIXES = {Role.NONE: "", Role.VOICE: "+", Role.OPERATOR: "@", Role.OPERATOR | Role.VOICE: "@+"}
 
 
 class Action(enum.Enum):

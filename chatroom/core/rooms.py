@@ -104,7 +104,8 @@ class Room:
 
     def names(self) -> Names:
         """Operators first, then voiced members, then the others, each by name."""
-        ranked = sorted(self.members.items(), key=lambda item: (-item[1].value, item[0].nick.lower()))
+        # `_value_` (enum's documented attribute) rather than the `value` property: this runs for every joiner.
+        ranked = sorted(self.members.items(), key=lambda item: (-item[1]._value_, item[0].nick.lower()))
         return Names(self.name, tuple(role.prefix + member.nick for member, role in ranked))
 
     def info(self) -> RoomInfo:

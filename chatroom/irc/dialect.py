@@ -42,6 +42,10 @@ SASL_CHUNK = 400  # bytes of base64 in one AUTHENTICATE line (IRCv3 SASL)
 SASL_MAX = 4096  # bytes of base64 a whole SASL exchange may take
 
 
+# The events `IRCDialect.render` answers itself, or for which it looks at who receives them.
+LOOKED_AT = frozenset({Message, PrivateMessage, Names, Topic, Invited, BanList, AllowList, RoomInfo, RoomList})
+
+
 class IRCDialect:
     name = "irc"
     server: ClassVar[str] = "chatroom"  # the server's name, in every message it sends
@@ -105,6 +109,8 @@ class IRCDialect:
             commands.run(self, parsed.command, parsed.params)
 
     def render(self, event: Event) -> bytes:
+        if type(event) not in LOOKED_AT:  # a room's JOIN, PART, QUIT...: the same bytes for everyone
+            return self.renderer(event, self.server, self.identify, self._stamp if "server-time" in self.caps else None)
         me = self.me
         match event:
             case Message(_, nick) | PrivateMessage(nick) if nick == me and "echo-message" not in self.caps:
