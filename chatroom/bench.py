@@ -123,6 +123,7 @@ class Figures:
     server_rss_kb_per_connection: float | None = None
     server_cpu_us_per_connection: float | None = None
     server_cpu_us_per_join: float | None = None
+    server_cpu_share: float | None = None  # of one core, while the load ran: 1.0 is saturated
     generator_cpu_share: float | None = None
     generator_bottleneck: bool = False
     date: str = field(default_factory=lambda: time.strftime("%Y-%m-%d %H:%M:%S %z"))
@@ -460,6 +461,7 @@ def run(plan: Plan, workload: str, server: Server, name: str) -> Figures:
         figures.expected, figures.delivered = expected, delivered
         figures.deliveries_per_second = delivered / plan.duration
         figures.server_cpu_us_per_delivery = cpu_load * 1e6 / max(1, delivered)
+        figures.server_cpu_share = cpu_load / wall
         ordered = sorted(latencies)
         figures.latency_ms = {
             "p50": statistics.median(ordered) * 1e3 if ordered else None,
@@ -494,7 +496,8 @@ def report(figures: Figures) -> str:
             f"  deliveries: {figures.delivered:,} of {figures.expected:,} expected"
             + ("" if figures.delivered == figures.expected else "  <-- LOST DELIVERIES"),
             f"  deliveries per second: {_number(figures.deliveries_per_second, '/s', 0)}",
-            f"  server CPU per delivery: {_number(figures.server_cpu_us_per_delivery, 'µs', 2)}",
+            f"  server CPU per delivery: {_number(figures.server_cpu_us_per_delivery, 'µs', 2)}"
+            f" ({_number((figures.server_cpu_share or 0) * 100, '% of a core', 0)} during the load)",
             f"  latency: p50 {_number(latency['p50'], 'ms', 2)}, p99 {_number(latency['p99'], 'ms', 2)},"
             f" max {_number(latency['max'], 'ms', 2)}",
             f"  load generator: {_number((figures.generator_cpu_share or 0) * 100, '% of a core', 0)} per process",
