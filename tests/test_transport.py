@@ -5,7 +5,7 @@ from __future__ import annotations
 import socket
 import struct
 
-from twisted.internet import reactor
+from twisted.internet import reactor, tcp
 from twisted.internet.defer import Deferred
 from twisted.internet.endpoints import TCP4ClientEndpoint, connectProtocol
 from twisted.internet.error import ConnectionDone, ConnectionLost
@@ -16,6 +16,12 @@ from twisted.trial.unittest import TestCase
 from zope.interface import implementer
 
 from chatroom.transport import SendingReactor, SendingServer
+
+
+def sending(protocol: Protocol) -> SendingServer:
+    """The server side's transport, as the type it is."""
+    assert isinstance(protocol.transport, SendingServer), protocol.transport
+    return protocol.transport
 
 
 class Accepted(Protocol):
@@ -73,8 +79,7 @@ class SendingServerTests(TestCase):
 
     def close_at_end(self, server: Accepted) -> None:
         def close() -> Deferred[None]:
-            assert server.transport is not None
-            server.transport.abortConnection()
+            sending(server).abortConnection()
             return server.lost
 
         self.addCleanup(close)
@@ -86,10 +91,8 @@ class SendingServerTests(TestCase):
         self.addCleanup(client.close)
         server = await made
         self.close_at_end(server)
-        self.assertIsInstance(server.transport, SendingServer)
-        assert server.transport is not None
-        server.transport.write(b"hello\n")
-        server.transport.writeSequence([b"how ", b"are you\n"])
+        sending(server).write(b"hello\n")
+        sending(server).writeSequence([b"how ", b"are you\n"])
         client.setblocking(False)  # on loopback a send lands in the peer's buffer before it returns
         self.assertEqual(client.recv(100), b"hello\nhow are you\n")
 
@@ -99,17 +102,17 @@ class SendingServerTests(TestCase):
         expected = b"".join(chunks)
         collector = Collector(len(expected))
         await connectProtocol(TCP4ClientEndpoint(reactor, "127.0.0.1", number), collector)
-        assert collector.transport is not None
-        collector.transport.pauseProducing()  # the client reads nothing yet
+        client = collector.transport
+        assert isinstance(client, tcp.Client)
+        client.pauseProducing()  # the client reads nothing yet
         server = await made
         self.close_at_end(server)
-        assert server.transport is not None
         producer = Producer()
-        server.transport.registerProducer(producer, True)
+        sending(server).registerProducer(producer, True)
         for chunk in chunks:
-            server.transport.write(chunk)
+            sending(server).write(chunk)
         self.assertEqual(producer.calls[:1], ["pause"])  # past 64 KiB queued, as with Twisted's transport
-        collector.transport.resumeProducing()
+        client.resumeProducing()
         self.assertEqual(await collector.done, expected)
         self.assertEqual(producer.calls[-1], "resume")
 
@@ -119,10 +122,9 @@ class SendingServerTests(TestCase):
         server = await made
         client.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
         client.close()  # with a zero linger time: a reset
-        assert server.transport is not None
         for _ in range(3):
-            server.transport.write(b"anyone there?\n")
+            sending(server).write(b"anyone there?\n")
         await server.lost
-        self.assertFalse(server.transport.connected)
+        self.assertFalse(sending(server).connected)
         assert server.reason is not None
         self.assertTrue(server.reason.check(ConnectionLost, ConnectionDone), server.reason)

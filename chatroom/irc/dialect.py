@@ -61,7 +61,7 @@ class IRCDialect:
     @classmethod
     def serving(cls, server: str, password: str | None, description: str = "chatroom") -> type[IRCDialect]:
         """The dialect of a server with this name, password and description."""
-        settings = {
+        settings: dict[str, object] = {
             "server": server,
             "password": password,
             "description": description,
