@@ -23,13 +23,13 @@ from twisted.internet.interfaces import (
     IStreamServerEndpoint,
 )
 from twisted.logger import Logger
-from twisted.protocols.tls import TLSMemoryBIOFactory
+from twisted.protocols.tls import BufferingTLSTransport, TLSMemoryBIOFactory
 from twisted.python.failure import Failure
 from zope.interface import implementer
 
 from chatroom import config, tls
 from chatroom.connection import ConnectionFactory, Dialect, describe
-from chatroom.limits import allow_open_files
+from chatroom.limits import allow_open_files, transport_of
 from chatroom.metrics import Metrics
 
 log = Logger(namespace="chatroom")
@@ -98,6 +98,23 @@ class CoalescingClock:
                     turn.call()
                 except Exception:
                     log.failure("while running a scheduled call")
+
+
+class AbortingTLS(BufferingTLSTransport):
+    """Twisted's TLS connection, except that an abort cuts the TCP connection before TLS writes its close_notify.
+
+    Twisted writes the close_notify, then aborts the TCP connection, which dropped it unsent. Over
+    chatroom.transport, which sends at once, it would leave first, and a client cut off (its send queue
+    overflowed) would see an orderly end instead of a cut.
+    """
+
+    def abortConnection(self) -> None:
+        transport_of(self).abortConnection()
+        BufferingTLSTransport.abortConnection(self)
+
+
+class TLSFactory(TLSMemoryBIOFactory):
+    protocol = AbortingTLS
 
 
 class ListenError(Exception):
@@ -235,7 +252,7 @@ class ChatService(Service):
         for listener in self.listeners:
             front: IProtocolFactory = self.factory.speaking(listener.dialect)
             if listener.tls:
-                front = TLSMemoryBIOFactory(self.context, False, front, clock=clock)
+                front = TLSFactory(self.context, False, front, clock=clock)
             port = self._listen(listener.description, listener.endpoint, front)
             log.info(
                 "chatroom listening on {address} {security} ({dialect})",

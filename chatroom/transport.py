@@ -13,9 +13,11 @@ This is the question of twisted#5303 ("write immediately"), answered for server 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from errno import ENOBUFS
 from typing import Any
 
-from twisted.internet import tcp
+from twisted.internet import main, tcp
+from twisted.internet.error import ConnectionDone, ConnectionLost
 from twisted.internet.interfaces import IProtocolFactory, IReactorTCP
 from zope.interface import implementer
 
@@ -23,21 +25,43 @@ from zope.interface import implementer
 class SendingServer(tcp.Server):
     """A server connection whose writes go to the kernel at once while nothing is queued before them."""
 
+    _send_failed = False  # a direct send met a broken connection, and took the socket's error with it
+
     def write(self, data: bytes) -> None:
-        if self._tempDataLen or len(self.dataBuffer) > self.offset or not self.connected or self._writeDisconnected:
-            tcp.Server.write(self, data)  # behind what waits, or dropped as Twisted drops it
+        if (
+            not isinstance(data, bytes)  # Twisted's write raises TypeError, before anything is sent
+            or not data
+            or self._tempDataLen  # behind what waits
+            or len(self.dataBuffer) > self.offset
+            or not self.connected  # dropped, as Twisted drops it
+            or self._writeDisconnected
+            or self._aborting
+            or self.TLS  # after startTLS, Twisted's write encrypts
+            or (self.producer is not None and not self.streamingProducer)  # doWrite asks a pull producer for more
+        ):
+            tcp.Server.write(self, data)
             return
         try:
             sent = self.socket.send(data)
-        except OSError:
-            # The kernel's buffer is full (EAGAIN, ENOBUFS) or the connection is broken: Twisted's doWrite
-            # retries, or meets the error again and closes the connection its usual way.
+        except (BlockingIOError, InterruptedError):
+            sent = 0  # the kernel's buffer is full: Twisted's doWrite sends it once the socket is writable
+        except OSError as error:
+            # Broken (ECONNRESET, EPIPE), or ENOBUFS: Twisted's doWrite retries or closes. A reset's error is
+            # consumed by this send, so the next read would look like a clean close: doRead reports it instead.
+            if error.errno != ENOBUFS:
+                self._send_failed = True
             sent = 0
         if sent < len(data):
             tcp.Server.write(self, data[sent:])
 
     def writeSequence(self, iovec: Iterable[bytes]) -> None:
         self.write(b"".join(iovec))
+
+    # Twisted's _AbortingMixin annotates doRead as the no-op it becomes after an abort, hence the ignore.
+    def doRead(self) -> ConnectionLost | ConnectionDone | None:  # type: ignore[override]
+        if self._send_failed:
+            return main.CONNECTION_LOST
+        return tcp.Server.doRead(self)
 
 
 class SendingPort(tcp.Port):
