@@ -82,6 +82,13 @@ class SendingServerTests(TestCase):
         self.addCleanup(port.stopListening)
         return port.getHost().port, made
 
+    async def plain_client(self) -> tuple[socket.socket, Accepted]:
+        """A blocking socket connected to a new listener, closed at the end; and the server's side of it."""
+        number, made = await self.serve()
+        client = socket.create_connection(("127.0.0.1", number))
+        self.addCleanup(client.close)
+        return client, await made
+
     def close_at_end(self, server: Accepted) -> None:
         def close() -> Deferred[None]:
             sending(server).abortConnection()
@@ -91,10 +98,7 @@ class SendingServerTests(TestCase):
 
     async def test_a_write_to_an_idle_connection_leaves_at_once(self) -> None:
         """Without a reactor turn: Twisted's own transport would only watch the socket for writability here."""
-        number, made = await self.serve()
-        client = socket.create_connection(("127.0.0.1", number))
-        self.addCleanup(client.close)
-        server = await made
+        client, server = await self.plain_client()
         self.close_at_end(server)
         sending(server).write(b"hello\n")
         sending(server).writeSequence([b"how ", b"are you\n"])
@@ -138,10 +142,7 @@ class SendingServerTests(TestCase):
 
     async def test_nothing_written_after_an_abort_leaves(self) -> None:
         """Found in review: until the reactor reported the abort, a write still went out."""
-        number, made = await self.serve()
-        client = socket.create_connection(("127.0.0.1", number))
-        self.addCleanup(client.close)
-        server = await made
+        client, server = await self.plain_client()
         sending(server).abortConnection()
         sending(server).write(b"written after the abort\n")
         client.setblocking(False)
@@ -177,10 +178,7 @@ class SendingServerTests(TestCase):
         """Found in review: the direct send skipped the write that startTLS puts in front, leaking plaintext."""
         certs = Path(self.mktemp())
         tls.create(certs, "localhost")
-        number, made = await self.serve()
-        client = socket.create_connection(("127.0.0.1", number))
-        self.addCleanup(client.close)
-        server = await made
+        client, server = await self.plain_client()
         self.close_at_end(server)
         sending(server).startTLS(tls.load(certs).options)
         sending(server).write(b"a secret\n")
@@ -192,10 +190,7 @@ class SendingServerTests(TestCase):
         self.assertNotIn(b"a secret", received)
 
     async def test_what_is_not_bytes_is_refused_before_anything_is_sent(self) -> None:
-        number, made = await self.serve()
-        client = socket.create_connection(("127.0.0.1", number))
-        self.addCleanup(client.close)
-        server = await made
+        client, server = await self.plain_client()
         self.close_at_end(server)
         self.assertRaises(TypeError, sending(server).write, bytearray(b"half of it\n"))
         client.setblocking(False)
