@@ -58,7 +58,7 @@ class Registrar:
         """
         nick, account = await self._identify(nick, password, connection.address, proven=proven)
         try:
-            member = self.chat.register(connection, nick, account, connection.host or connection.peer)
+            member = await self.chat.enter(connection, nick, account, connection.host or connection.peer)
         except ChatError as error:
             if error.code == "BANNED":  # from the whole server: nothing more to say to them
                 connection.close(error.message)

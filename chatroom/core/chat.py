@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from twisted.internet.defer import Deferred, fail, succeed
 from twisted.logger import Logger
 
 from chatroom.core.errors import ChatError, Departed
@@ -129,12 +130,20 @@ class Chat:
         self._not_banned(nick, account, address)
         if account is None and self.lockdown >= Lockdown.CONNECT:
             raise ChatError("LOCKDOWN", "the server is locked down: only registered accounts may enter for now")
+        self._commit()
         member = Member(session, nick, account, address)
         self.nicks[nick_key(nick)] = member
         if account is not None:
             self.signed_in.add(member)
         self.peak = max(self.peak, len(self.nicks))
         return member
+
+    def enter(self, session: Session, nick: str, account: str | None, address: str) -> Deferred[Member]:
+        """`register`, as a front end asks for it: at once here; after its turn in the shared log in SharedChat."""
+        try:
+            return succeed(self.register(session, nick, account, address))
+        except ChatError:
+            return fail()
 
     def rename(self, member: Member, nick: str, account: str | None = None) -> None:
         """Change a member's nickname (and account, after a login); everyone sharing a room hears it once."""
@@ -143,6 +152,7 @@ class Chat:
         if account is None:
             self.may_speak(member)  # a new name is a new way to be heard
         self._not_banned(nick, account or member.account, member.address)
+        self._commit()
         old = member.nick
         del self.nicks[nick_key(old)]
         self.nicks[nick_key(nick)] = member
@@ -160,29 +170,33 @@ class Chat:
 
     # Rooms
 
-    def join(self, member: Member, name: str, key: str = "") -> Room:
-        """Enter a room, creating it if needed; joining one you are in changes nothing."""
+    def join(self, member: Member, name: str, key: str = "") -> str:
+        """Enter a room, creating it if needed; joining one you are in changes nothing. Returns its name."""
         self._present(member)
         display = room_name(name)
         room_id = room_key(display)
-        room = member.rooms.get(room_id)
-        if room is not None:
-            return room
+        joined = member.rooms.get(room_id)
+        if joined is not None:
+            return joined.name
         if member.account is None and self.lockdown >= Lockdown.JOIN:
             raise ChatError("LOCKDOWN", "the server is locked down: only registered accounts may join rooms")
         if len(member.rooms) >= self.limits.rooms_per_member:
             count = len(member.rooms)
             raise ChatError("TOO_MANY_ROOMS", f"you are in {count} rooms, the most allowed: /part one first")
-        room = self.rooms.get(room_id)
-        if room is None:
+        found = self.rooms.get(room_id)
+        if found is None:
             if member.account is None and self.lockdown >= Lockdown.SPEAK:
                 raise ChatError(
                     "LOCKDOWN", "the server is locked down: only registered accounts may open rooms for now"
                 )
+        else:
+            self._admit(member, found, key)
+        self._commit(found.name if found is not None else display)
+        if found is None:
             room = self.rooms[room_id] = Room(display, self.now())
             role = Role.OPERATOR  # whoever creates a room keeps order in it, as on IRC
         else:
-            self._admit(member, room, key)
+            room = found
             role = Role.OPERATOR if self._named(member, room) else Role.NONE
         member.invited.pop(room, None)
         room.members[member] = Role.NONE
@@ -196,7 +210,7 @@ class Chat:
             member.session.deliver(room.topic)
         member.session.deliver(room.info())
         member.session.deliver(room.names())
-        return room
+        return room.name
 
     def _admit(self, member: Member, room: Room, key: str) -> None:
         """Raise ChatError if `member` may not join `room`: banned, not invited, a wrong key, or it is full."""
@@ -219,11 +233,13 @@ class Chat:
         if settings.limit and len(room.members) >= settings.limit and not invited:
             raise ChatError("ROOM_FULL", f"{room.name} is full: its limit is {settings.limit} people")
 
-    def part(self, member: Member, name: str, reason: str = "") -> Room:
+    def part(self, member: Member, name: str, reason: str = "") -> str:
+        """Leave a room; returns its name."""
         room = self._room_of(member, name)
+        self._commit(room.name)
         room.broadcast(Parted(room.name, member.nick, self._heard(member, reason)))
         self._leave(member, room)
-        return room
+        return room.name
 
     def say(
         self, member: Member, room: str, text: str, action: bool = False, notice: bool = False, to: str = ""
@@ -237,6 +253,7 @@ class Chat:
         self.may_speak(member)
         if target.settings.moderated:
             authorize(self.rank(member, target), Action.SPEAK, target.name)
+        self._commit()
         self.messages += 1
         event = Message(target.name, member.nick, text, action, notice, to)
         if not to:
@@ -253,6 +270,7 @@ class Chat:
         recipient = self._find(nick)
         _require_text(text)
         self.may_speak(member)
+        self._commit()
         self.messages += 1
         event = PrivateMessage(member.nick, recipient.nick, text, action, notice)
         recipient.session.deliver(event)
@@ -264,6 +282,7 @@ class Chat:
         self.may_speak(member)
         if target.settings.topic_lock:
             authorize(self.rank(member, target), Action.TOPIC, target.name)
+        self._commit()
         target.topic = Topic(target.name, member.nick, text)
         target.topic_time = self.now()
         target.broadcast(target.topic)
@@ -322,6 +341,7 @@ class Chat:
         held = target_room.members[target]
         if (role in held) == granted:
             return
+        self._commit()
         target_room.members[target] = held | role if granted else held & ~role
         name = "operator" if role is Role.OPERATOR else "voice"
         target_room.broadcast(RoleChanged(target_room.name, actor.nick, target.nick, name, granted))
@@ -332,6 +352,7 @@ class Chat:
         if target is actor:
             raise ChatError("SELF", "you cannot kick yourself: /part leaves the room")
         authorize(self.rank(actor, target_room), Action.KICK, target_room.name, self.rank(target, target_room), nick)
+        self._commit()
         self._remove(target_room, Kicked(target_room.name, actor.nick, target.nick, self._heard(actor, reason)), target)
 
     def invite(self, actor: Member, room: str, nick: str) -> None:
@@ -346,6 +367,7 @@ class Chat:
         self.may_speak(actor)
         if target in target_room.members:
             raise ChatError("ALREADY_THERE", f"{target.nick} is in {target_room.name} already")
+        self._commit()
         if rank >= Rank.OPERATOR:
             target.invited.pop(target_room, None)
             target.invited[target_room] = None
@@ -359,24 +381,24 @@ class Chat:
         """Change one setting (IRC: MODE +i/+k/+m/+t/+l); a key of "", a limit of 0 or False turns it off."""
         target_room = self._room_of(actor, room)
         authorize(self.rank(actor, target_room), Action.CONFIGURE, target_room.name)
-        settings = target_room.settings
+        new: bool | str | int
         if setting is Setting.KEY:
-            key = str(value)
-            if len(key) > KEY_MAX or any(char in key for char in " ,:"):
+            new = shown = str(value)
+            if len(new) > KEY_MAX or any(char in new for char in " ,:"):
                 raise ChatError("BAD_KEY", f"a key is at most {KEY_MAX} characters, without spaces, ',' or ':'")
-            changed, settings.key, shown = settings.key != key, key, key
         elif setting is Setting.LIMIT:
             if not isinstance(value, int) or not 0 <= value <= LIMIT_MAX:
                 raise bad_limit()
-            changed, settings.limit, shown = settings.limit != value, value, str(value or "")
+            new, shown = value, str(value or "")
         else:
-            attribute = _SWITCHES[setting]
-            changed = getattr(settings, attribute) != bool(value)
-            setattr(settings, attribute, bool(value))
-            shown = "on" if value else ""
-        if changed:
-            target_room.broadcast(SettingChanged(target_room.name, actor.nick, setting.value, shown))
-            self._save(target_room)
+            new, shown = bool(value), "on" if value else ""
+        attribute = _ATTRIBUTES[setting]
+        if getattr(target_room.settings, attribute) == new:
+            return
+        self._commit()
+        setattr(target_room.settings, attribute, new)
+        target_room.broadcast(SettingChanged(target_room.name, actor.nick, setting.value, shown))
+        self._save(target_room)
 
     def ban(self, actor: Member, room: str, target: str, duration: float | None = None, reason: str = "") -> None:
         """Ban a person present anywhere (by account, or a guest by nickname and address) or a mask.
@@ -394,6 +416,9 @@ class Chat:
                 raise ChatError(
                     "PROTECTED", f"{person.nick} is an operator of {target_room.name} by account: /room deop them first"
                 )
+        if person is actor:
+            raise ChatError("SELF", "you cannot ban yourself")
+        self._commit()
         bans = self._add_bans(actor, target_room.bans, target, person, duration, reason, LIST_MAX)
         if not bans and person not in target_room.members:
             raise _already_banned(target)
@@ -413,7 +438,9 @@ class Chat:
     def unban(self, actor: Member, room: str, mask: str) -> None:
         target_room = self._room_of(actor, room)
         authorize(self.rank(actor, target_room), Action.BAN, target_room.name)
-        ban = _lift(target_room.bans, mask)
+        ban = _find_ban(target_room.bans, mask)
+        self._commit()
+        target_room.bans.remove(ban)
         target_room.broadcast(BanChanged(target_room.name, actor.nick, str(ban.mask), False, until(ban), ""))
         self._save(target_room)
 
@@ -426,10 +453,12 @@ class Chat:
         found = shown.get(str(parsed).lower())
         if added == (found is not None):
             return  # as on IRC: allowing what is allowed, or lifting what is not, changes nothing
+        if found is None:
+            _room_for(target_room.allowed, 1)
+        self._commit()
         if found is not None:
             target_room.allowed.remove(found)
         else:
-            _room_for(target_room.allowed, 1)
             target_room.allowed.append(Allowed(parsed, actor.nick))
         target_room.broadcast(AllowChanged(target_room.name, actor.nick, str(parsed), added))
         self._save(target_room)
@@ -451,11 +480,13 @@ class Chat:
         if actor.account is None:
             raise ChatError("NOT_LOGGED_IN", "only a logged-in account can own a room: guests cannot register one")
         authorize(self.rank(actor, target_room), Action.REGISTER, target_room.name)
+        self._commit()
         self._set_owner(actor, target_room, actor.account)
 
     def drop_room(self, actor: Member, room: str) -> None:
         """Unregister: the room goes back to lasting while someone is in it."""
         target_room = self._registered(actor, room)
+        self._commit()
         target_room.owner = ""
         target_room.operators.clear()
         target_room.broadcast(OwnerChanged(target_room.name, actor.nick, ""))
@@ -463,7 +494,9 @@ class Chat:
 
     def transfer_room(self, actor: Member, room: str, account: str) -> None:
         target_room = self._registered(actor, room)
-        self._set_owner(actor, target_room, self._account(account))
+        owner = self._account(account)
+        self._commit()
+        self._set_owner(actor, target_room, owner)
 
     def name_operator(self, actor: Member, room: str, account: str, named: bool) -> None:
         """The owner names (or unnames) an account that gets operator whenever it joins."""
@@ -472,9 +505,13 @@ class Chat:
             raise ChatError("OWNER", f"{target_room.owner} owns {target_room.name}: /room transfer it first")
         if named:
             name = self._account(account)
-            target_room.operators[nick_key(name)] = name
-        elif target_room.operators.pop(nick_key(account), None) is None:
+        elif nick_key(account) not in target_room.operators:
             raise ChatError("NOT_NAMED", f"{account} is not one of the operators of {target_room.name}")
+        self._commit()
+        if named:
+            target_room.operators[nick_key(name)] = name
+        else:
+            del target_room.operators[nick_key(account)]
         actor.session.deliver(target_room.info())
         self._op_named(target_room)
         self._save(target_room)
@@ -489,6 +526,7 @@ class Chat:
             raise ChatError("SELF", "you cannot disconnect yourself: /quit does")
         if self._is_admin(target):
             raise ChatError("PROTECTED", f"{target.nick} is a server administrator: revoke that first")
+        self._commit()
         self._expel(target, f"disconnected by {actor.nick}" + (f": {reason}" if reason else ""))
 
     def server_ban(self, actor: Member, target: str, duration: float | None = None, reason: str = "") -> None:
@@ -497,6 +535,9 @@ class Chat:
         person = self._person(target)
         if person is not None and self._is_admin(person):
             raise ChatError("PROTECTED", f"{person.nick} is a server administrator and cannot be banned")
+        if person is actor:
+            raise ChatError("SELF", "you cannot ban yourself")
+        self._commit()
         bans = self._add_bans(actor, self.server_bans, target, person, duration, reason)
         if not bans:
             raise _already_banned(target)
@@ -509,18 +550,20 @@ class Chat:
 
     def server_unban(self, actor: Member, mask: str) -> None:
         self._administering(actor)
-        ban = _lift(self.server_bans, mask)
+        ban = _find_ban(self.server_bans, mask)
+        self._commit()
+        self.server_bans.remove(ban)
         self._tell_admins(BanChanged("", actor.nick, str(ban.mask), False, until(ban), ""))
         self._stored(self.store.save_server_bans, tuple(self.server_bans))
 
     def server_ban_list(self, actor: Member) -> BanList:
         self._administering(actor)
-        self.server_bans[:] = [ban for ban in self.server_bans if ban.active(self.now())]
-        return ban_list("", self.server_bans)
+        return ban_list("", [ban for ban in self.server_bans if ban.active(self.now())])
 
     def set_lockdown(self, actor: Member, level: Lockdown) -> None:
         """A raid: shut guests out (see Lockdown); everyone present is told, so that they know why."""
         self._administering(actor)
+        self._commit()
         self.lockdown = level
         log.info("{nick} set the lockdown to {lockdown}", nick=actor.nick, lockdown=level.name.lower())
         event = LockdownChanged(actor.nick, level.name.lower())
@@ -532,6 +575,7 @@ class Chat:
     def quit(self, member: Member, reason: str) -> None:
         """Remove a member for good: each person sharing a room hears it once, and the nickname is free."""
         self._present(member)
+        self._commit()
         self._depart(member, self._heard(member, reason))
 
     def _depart(self, member: Member, reason: str) -> None:
@@ -555,6 +599,15 @@ class Chat:
             member.session.close(reason)
 
     # Inside
+
+    def _commit(self, result: object = None) -> None:
+        """Where a change's checks end and its effects begin; here the change simply goes on.
+
+        chatroom.bus.shared.SharedChat stops at this point instead, having checked the change against what it
+        knows, puts the change in the log all processes share, and makes it when its turn comes, checked again,
+        in the same order everywhere. Nothing before this call may change anything. `result` is what the caller
+        gets back at once in that case.
+        """
 
     def _present(self, member: Member) -> None:
         if not member.present:
@@ -682,8 +735,6 @@ class Chat:
         most: int = 0,
     ) -> list[Ban]:
         """Add the bans `target` stands for to `bans`: a person by account, or a guest by nickname and address."""
-        if person is actor:
-            raise ChatError("SELF", "you cannot ban yourself")
         if person is None:
             masks = [Mask.parse(target)]
         else:
@@ -746,13 +797,15 @@ class Chat:
             ) from None
 
 
-_SWITCHES = {
+_ATTRIBUTES = {
+    Setting.KEY: "key",
+    Setting.LIMIT: "limit",
     Setting.INVITE_ONLY: "invite_only",
     Setting.MODERATED: "moderated",
     Setting.TOPIC_LOCK: "topic_lock",
     Setting.SECRET: "secret",
     Setting.EXTERNAL: "external",
-}  # the settings that are on or off, by their RoomSettings attribute
+}  # each setting's RoomSettings attribute
 
 
 def _matching(bans: list[Ban], now: float, nick: str, account: str | None, address: str) -> Ban | None:
@@ -762,15 +815,14 @@ def _matching(bans: list[Ban], now: float, nick: str, account: str | None, addre
     return None
 
 
-def _lift(bans: list[Ban], mask: str) -> Ban:
-    """Remove and return the ban on `mask`, as the ban list shows it, or typed in a short form.
+def _find_ban(bans: list[Ban], mask: str) -> Ban:
+    """The ban on `mask`, as the ban list shows it, or typed in a short form.
 
     Only the shown form is compared, so a typed address never finds a person's hidden address ban.
     """
     shown = {str(ban.mask).lower(): ban for ban in bans}
     ban = shown.get(mask.lower()) or shown.get(str(Mask.parse(mask)).lower())
     if ban is not None:
-        bans.remove(ban)
         return ban
     raise ChatError("NO_SUCH_BAN", f"there is no ban on {mask}; the ban list shows the masks")
 

@@ -122,8 +122,8 @@ class Room:
         return RoomInfo(self.name, tuple(name for name, flag in on if flag), self.owner, tuple(self.operators.values()))
 
     def ban_list(self, now: float) -> BanList:
-        self.bans = [ban for ban in self.bans if ban.active(now)]
-        return ban_list(self.name, self.bans)
+        """The bans in force; those that ended stay until the next ban prunes them, as asking changes nothing."""
+        return ban_list(self.name, [ban for ban in self.bans if ban.active(now)])
 
 
 def ban_list(room: str, bans: list[Ban]) -> BanList:

@@ -86,15 +86,13 @@ def _join(session: LineDialect, arg: str) -> None:
     name, _, key = arg.partition(" ")
     if not name or " " in key.strip():
         raise COMMANDS["join"].usage_error()
-    room = session.chat.join(session.member, name, key.strip())
-    session.set_current(room.name)
+    session.set_current(session.chat.join(session.member, name, key.strip()))
 
 
 @command("part", "[ROOM [REASON]]", "leave a room, the current one unless named", aliases=("leave",))
 def _part(session: LineDialect, arg: str) -> None:
     name, _, reason = arg.partition(" ")
-    room = session.chat.part(session.member, name or session.current_room(), reason.strip())
-    session.left(room.name)
+    session.left(session.chat.part(session.member, name or session.current_room(), reason.strip()))
 
 
 @command("rooms", "", "list the rooms and how many people are in each")
