@@ -293,6 +293,9 @@ class Connection(LineReceiver, TimeoutMixin):
             self.dialect.departed(member)
         self._close(reason, reason)
 
+    def refused(self, code: str, message: str) -> None:
+        self.refuse(code, message)
+
     # Inside
 
     def timeoutConnection(self) -> None:

@@ -34,8 +34,8 @@ class FileRoomStore:
         try:
             document = self._read()
             return Saved(
-                [_room(name, data) for name, data in document["rooms"].items()],
-                [_ban(data) for data in document["server_bans"]],
+                [room_from_data(name, data) for name, data in document["rooms"].items()],
+                [ban_from_data(data) for data in document["server_bans"]],
             )
         except (KeyError, TypeError, ValueError, AttributeError, OverflowError, RecursionError, ChatError) as error:
             raise self._damaged(error) from None
@@ -45,7 +45,7 @@ class FileRoomStore:
     def save_room(self, record: RoomRecord) -> None:
         def save(document: dict[str, Any]) -> None:
             _drop(document, record.name)  # another process may have kept it under another case
-            document["rooms"][record.name] = _room_data(record)
+            document["rooms"][record.name] = room_data(record)
 
         self._change(save)
 
@@ -53,7 +53,7 @@ class FileRoomStore:
         self._change(lambda document: _drop(document, name))
 
     def save_server_bans(self, bans: tuple[Ban, ...]) -> None:
-        self._change(lambda document: document.__setitem__("server_bans", [_ban_data(ban) for ban in bans]))
+        self._change(lambda document: document.__setitem__("server_bans", [ban_data(ban) for ban in bans]))
 
     def _read(self) -> dict[str, Any]:
         try:
@@ -85,7 +85,7 @@ def _drop(document: dict[str, Any], name: str) -> None:
         del rooms[stored]
 
 
-def _room_data(record: RoomRecord) -> dict[str, Any]:
+def room_data(record: RoomRecord) -> dict[str, Any]:
     settings = record.settings
     topic = record.topic or Topic(record.name, "", "")
     return {
@@ -101,14 +101,15 @@ def _room_data(record: RoomRecord) -> dict[str, Any]:
             "external": settings.external,
         },
         "topic": {"text": topic.text, "setter": topic.setter},
-        "bans": [_ban_data(ban) for ban in record.bans],
+        "bans": [ban_data(ban) for ban in record.bans],
         "allowed": [{"mask": entry.mask.real(), "setter": entry.setter} for entry in record.allowed],
     }
 
 
-def _room(name: str, data: dict[str, Any]) -> RoomRecord:
+def room_from_data(name: str, data: dict[str, Any], registered: bool = True) -> RoomRecord:
+    """A room as stored: registered, from the file; any room, in a snapshot for a process joining (chatroom.bus)."""
     settings = data["settings"]
-    if room_name(name) != name or not data["owner"] or not isinstance(data["operators"], list):
+    if room_name(name) != name or (registered and not data["owner"]) or not isinstance(data["operators"], list):
         raise ValueError(f"a room {name!r} without an owner, with operators that are no list, or a bad name")
     if not 0 <= int(settings["limit"]) <= LIMIT_MAX:
         raise ValueError(f"a limit of {settings['limit']!r} in {name}")
@@ -126,12 +127,12 @@ def _room(name: str, data: dict[str, Any]) -> RoomRecord:
             bool(settings.get("external", False)),
         ),
         Topic(name, str(data["topic"]["setter"]), str(data["topic"]["text"])),
-        tuple(_ban(ban) for ban in data["bans"]),
+        tuple(ban_from_data(ban) for ban in data["bans"]),
         tuple(Allowed(Mask.parse(str(entry["mask"])), str(entry["setter"])) for entry in data.get("allowed", [])),
     )
 
 
-def _ban_data(ban: Ban) -> dict[str, Any]:
+def ban_data(ban: Ban) -> dict[str, Any]:
     mask = ban.mask
     return {
         "mask": mask.real(),
@@ -143,7 +144,7 @@ def _ban_data(ban: Ban) -> dict[str, Any]:
     }
 
 
-def _ban(data: dict[str, Any]) -> Ban:
+def ban_from_data(data: dict[str, Any]) -> Ban:
     until = None if data["until"] is None else float(data["until"])
     if until is not None and not 0 <= until < LAST_DATE:
         raise ValueError(f"a ban ending at {until!r}")

@@ -64,12 +64,16 @@ class RecordingSession:
     def __init__(self) -> None:
         self.events: list[Event] = []
         self.closed: str | None = None
+        self.refusals: list[str] = []  # the codes of changes refused in their turn (chatroom.bus)
 
     def deliver(self, event: Event) -> None:
         self.events.append(event)
 
     def close(self, reason: str) -> None:
         self.closed = reason
+
+    def refused(self, code: str, message: str) -> None:
+        self.refusals.append(code)
 
     def take(self) -> list[Event]:
         events, self.events = self.events, []

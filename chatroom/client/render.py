@@ -110,7 +110,7 @@ class Renderer:
                 return notice(f"disconnected: {text}")
             case "PONG", []:
                 return notice(f"pong {text}".rstrip())
-            case (("HELLO" | "WELCOME" | "MOTD" | "HELP" | "AUTH"), _):
+            case (("HELLO" | "WELCOME" | "MOTD" | "HELP" | "AUTH" | "NOTICE"), _):
                 return notice(text)
         return notice(" ".join([line.word, *args]) + (f" :{text}" if line.text is not None else ""))
 

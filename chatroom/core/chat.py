@@ -77,10 +77,11 @@ class RoomLimits:
 class Member:
     """One person in the chat, whichever front end they came through."""
 
-    __slots__ = ("account", "address", "invited", "nick", "present", "rooms", "session")
+    __slots__ = ("account", "address", "invited", "key", "nick", "present", "rooms", "session")
 
-    def __init__(self, session: Session, nick: str, account: str | None, address: str) -> None:
+    def __init__(self, session: Session, nick: str, account: str | None, address: str, key: str = "") -> None:
         self.session = session
+        self.key = key  # who this is to every process sharing the chat (chatroom.bus); "" in a chat of its own
         self.nick = nick
         self.account = account  # the account they logged in to, None for a guest
         self.address = address  # where they came from: for people reading logs, and for bans

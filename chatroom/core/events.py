@@ -155,6 +155,13 @@ class LockdownChanged:
 
 
 @dataclass(frozen=True, slots=True)
+class ServerNotice:
+    """The server tells one member something about itself: with several processes, that the chat is degraded."""
+
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
 class Names:
     """Who is in a room, each nickname after its role's prefix: "@" operator, "+" voice."""
 
@@ -210,6 +217,7 @@ Event = (
     | Invited
     | Changes
     | LockdownChanged
+    | ServerNotice
     | Names
     | RoomList
     | RoomInfo
@@ -226,3 +234,10 @@ class Session(Protocol):
 
     def close(self, reason: str) -> None:
         """The chat has let this member go (the server is shutting down): say why and end the connection."""
+
+    def refused(self, code: str, message: str) -> None:
+        """A change this member asked for was refused when its turn came, after the line that asked was answered.
+
+        Only with several processes (chatroom.bus): a change is checked at once, then made in the order all
+        processes share, where it may meet a change that came first (someone took the nickname meanwhile).
+        """

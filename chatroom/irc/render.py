@@ -27,6 +27,7 @@ from chatroom.core.events import (
     PrivateMessage,
     Quit,
     RoleChanged,
+    ServerNotice,
     SettingChanged,
     Topic,
 )
@@ -113,6 +114,8 @@ class Renderer:
                 return message(self.source(actor), "INVITE", nick, room)
             case LockdownChanged(actor, level):
                 return self.notice("*", f"{actor} set the server's lockdown to {level} (docs/irc.md)")
+            case ServerNotice(text):
+                return self.notice("*", text)
         raise TypeError(f"not a room event: {event!r}")
 
     def source(self, nick: str, found_as: str = "") -> str:

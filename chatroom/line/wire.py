@@ -32,6 +32,7 @@ from chatroom.core.events import (
     RoleChanged,
     RoomInfo,
     RoomList,
+    ServerNotice,
     SettingChanged,
     Topic,
 )
@@ -106,6 +107,8 @@ def render(event: Event) -> bytes:
             return b"".join(render(change) for change in changes)
         case LockdownChanged(actor, level):
             return line("LOCKDOWN", actor, level)
+        case ServerNotice(text):
+            return line("NOTICE", text=text)
         case RoomInfo(room, settings, owner, operators):
             return line("ROOM", room, owner or "*", *settings, text=" ".join(operators) or None)
         case AllowList(room, allowed):

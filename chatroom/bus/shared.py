@@ -1,0 +1,452 @@
+"""One chat, several processes: each process's replica of it is changed only by the log they all read in order.
+
+A front end calls a SharedChat as it calls a Chat. A change (say, join, kick...) is checked at once against
+this replica, so that a refusal is answered as usual; it then stops where its effects would begin
+(Chat._commit), goes into the log, and is made when it comes back from the log, checked again, by every
+replica at the same point of the same order. So every replica holds the same members, rooms, roles and
+settings, and every room's events reach its members in one order, whichever process each is connected to;
+a change that met another first (two processes giving away one nickname) is refused by every replica, and
+the process it came from tells the member who asked (Session.refused). Questions (/who, /rooms) are answered
+from the replica at once. Members connected elsewhere have a session that delivers nothing: their own
+process delivers to them.
+
+A process joining late gets the state from the oldest process, as a snapshot placed in the log at the point
+it describes. docs/scaling.md has the whole argument.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import enum
+import functools
+import itertools
+import uuid
+from collections.abc import Callable, Iterator
+from typing import Any, TypeVar, cast
+
+from twisted.internet.defer import Deferred, fail, succeed
+from twisted.logger import Logger
+
+from chatroom.bus.log import Log
+from chatroom.core.chat import Chat, Member, RoomLimits
+from chatroom.core.errors import ChatError, Departed
+from chatroom.core.events import Event, ServerNotice, Session
+from chatroom.core.moderation import Lockdown, Role, Setting
+from chatroom.core.names import nick_key, room_key
+from chatroom.core.rooms import Room
+from chatroom.core.state import AccountDirectory, RoomStore
+from chatroom.roomstore import ban_data, ban_from_data, room_data, room_from_data
+
+log = Logger(namespace="chatroom")
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+DEGRADED = (
+    "the chat is degraded: this server lost contact with the others, so nothing you send can be given its place "
+    "in the rooms' order; it is refused until the contact is back"
+)
+RESTORED = "the chat is whole again: this server is back in contact with the others"
+LOST_PLACE = "this server lost its place among the others: reconnect"
+ENUMS: dict[str, type[enum.Enum]] = {kind.__name__: kind for kind in (Role, Setting, Lockdown)}
+
+
+class _Ordered(Exception):
+    """A change passed its checks outside its turn in the log: it goes into the log instead of being made now."""
+
+    def __init__(self, result: object) -> None:
+        self.result = result
+
+
+class Elsewhere:
+    """The session of a member connected to another process, which delivers to them."""
+
+    def deliver(self, event: Event) -> None:
+        pass
+
+    def close(self, reason: str) -> None:
+        pass
+
+    def refused(self, code: str, message: str) -> None:
+        pass
+
+
+ELSEWHERE = Elsewhere()
+
+
+def _ordered(change: F) -> F:
+    """A change as front ends call it: checked now, made in its turn in the log."""
+    name = change.__name__
+
+    @functools.wraps(change)
+    def submit(self: SharedChat, member: Member, *args: Any, **kwargs: Any) -> Any:
+        if self._turn is not None:
+            return change(self, member, *args, **kwargs)
+        try:
+            return change(self, member, *args, **kwargs)
+        except _Ordered as ordered:
+            self._submit(name, member, args, kwargs)
+            return ordered.result  # what the change would return: given to its _commit
+
+    return cast(F, submit)
+
+
+class SharedChat(Chat):
+    """A replica of the chat that several processes share through `log`."""
+
+    def __init__(
+        self,
+        log: Log,
+        clock: Callable[[], float],
+        limits: RoomLimits = RoomLimits(),
+        accounts: AccountDirectory | None = None,
+        store: RoomStore | None = None,
+        process: str | None = None,
+    ) -> None:
+        self._turn: dict[str, Any] | None = None  # the log's entry being applied; None between entries
+        self.clock = clock
+        super().__init__(limits, accounts, store, now=self._now)
+        self.log = log
+        self.left: Deferred[None] = succeed(None)  # fires once the log has been told this process left
+        self.process = process or uuid.uuid4().hex[:12]
+        self.by_key: dict[str, Member] = {}  # every member present, by Member.key
+        self.processes: dict[str, None] = {}  # those sharing the chat, the oldest first
+        self.awaiting: set[str] = set()  # processes that joined and wait for their snapshot
+        self.ready: Deferred[None] = Deferred()  # fires once this replica holds the chat's state
+        self.is_ready = False
+        self.degraded = False
+        self._serial = itertools.count(1)
+        self._entering: dict[str, tuple[Session, Deferred[Member]]] = {}  # registrations waiting for their turn
+        self._early: list[dict[str, Any]] = []  # entries after our hello, before our snapshot
+        self._held_quits: list[dict[str, Any]] = []  # quits while the log could not be reached
+        self._batch: list[dict[str, Any]] | None = None  # changes of a Chat.changes block, sent together
+
+    def start(self) -> Deferred[None]:
+        """Join the log; fires once this replica holds the state of the chat."""
+        self.log.join(self.process, self)
+        return self.ready
+
+    def _now(self) -> float:
+        """Inside a turn, the time its entry was made, so that every replica sees a ban end at the same point."""
+        return float(self._turn["t"]) if self._turn is not None and "t" in self._turn else self.clock()
+
+    # The changes, as front ends call them
+
+    rename = _ordered(Chat.rename)
+    join = _ordered(Chat.join)
+    part = _ordered(Chat.part)
+    say = _ordered(Chat.say)
+    private = _ordered(Chat.private)
+    set_topic = _ordered(Chat.set_topic)
+    set_role = _ordered(Chat.set_role)
+    kick = _ordered(Chat.kick)
+    invite = _ordered(Chat.invite)
+    configure = _ordered(Chat.configure)
+    ban = _ordered(Chat.ban)
+    unban = _ordered(Chat.unban)
+    allow = _ordered(Chat.allow)
+    register_room = _ordered(Chat.register_room)
+    drop_room = _ordered(Chat.drop_room)
+    transfer_room = _ordered(Chat.transfer_room)
+    name_operator = _ordered(Chat.name_operator)
+    kill = _ordered(Chat.kill)
+    server_ban = _ordered(Chat.server_ban)
+    server_unban = _ordered(Chat.server_unban)
+    set_lockdown = _ordered(Chat.set_lockdown)
+    quit = _ordered(Chat.quit)
+
+    def enter(self, session: Session, nick: str, account: str | None, address: str) -> Deferred[Member]:
+        try:
+            self.register(session, nick, account, address)
+        except _Ordered:
+            pass
+        except ChatError:
+            return fail()
+        if self.degraded:
+            return fail(ChatError("DEGRADED", DEGRADED))
+        key = f"{self.process}/{next(self._serial)}"
+        waiting: Deferred[Member] = Deferred()
+        self._entering[key] = (session, waiting)
+        self._append({"k": "enter", "p": self.process, "m": key, "a": [nick, account, address], "t": self.clock()})
+        return waiting
+
+    @contextlib.contextmanager
+    def changes(self, member: Member, room: str) -> Iterator[None]:
+        """The changes made inside go into the log as one entry, so that they are told together everywhere."""
+        self._room_of(member, room)
+        self._batch = []
+        try:
+            yield
+        finally:
+            batch, self._batch = self._batch, None
+            if batch:
+                self._append(
+                    {"k": "batch", "p": self.process, "m": member.key, "room": room, "ops": batch, "t": self.clock()}
+                )
+
+    def close(self, reason: str) -> None:
+        """Leave the log (the other processes see our members quit with `reason`), then let everyone go."""
+        self.left = self.log.leave(self.process, reason)
+        super().close(reason)
+
+    def _commit(self, result: object = None) -> None:
+        if self._turn is None:
+            raise _Ordered(result)
+
+    def _submit(self, name: str, member: Member, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+        entry: dict[str, Any] = {"k": "do", "p": self.process, "m": member.key, "f": name, "a": _plain(args)}
+        if kwargs:
+            entry["kw"] = dict(zip(kwargs, _plain(tuple(kwargs.values())), strict=True))
+        if self._batch is not None:
+            self._batch.append(entry)
+            return
+        entry["t"] = self.clock()
+        if self.degraded:
+            if name != "quit":
+                raise ChatError("DEGRADED", DEGRADED)
+            self._held_quits.append(entry)  # they have gone from here: the others must hear it once it is back
+            return
+        self._append(entry)
+
+    def _append(self, entry: dict[str, Any]) -> None:
+        self.log.append(entry)
+
+    # The log's entries, in its order
+
+    def received(self, entry: dict[str, Any]) -> None:
+        if not self.is_ready:
+            self._before_ready(entry)
+            return
+        self._turn = entry
+        try:
+            self._apply(entry)
+        except Exception:
+            log.failure("while applying a log entry of kind {kind}", kind=entry.get("k"))
+        finally:
+            self._turn = None
+
+    def _apply(self, entry: dict[str, Any]) -> None:
+        kind = entry["k"]
+        if kind == "do":
+            self._do(entry)
+        elif kind == "enter":
+            self._enter(entry)
+        elif kind == "batch":
+            self._do_batch(entry)
+        elif kind == "hello":
+            self._hello(entry["p"])
+        elif kind == "snapshot":
+            self.awaiting.discard(entry["for"])
+        elif kind == "gone":
+            self._gone(entry["p"], entry["r"])
+
+    def _do(self, entry: dict[str, Any]) -> None:
+        name = entry["f"]
+        member = self.by_key.get(entry["m"])
+        if member is None or name not in _CHANGES:
+            return  # it left before its change's turn (its quit is in the log), or a name no replica sends
+        named = entry.get("kw", {})
+        args, kwargs = _unplain(entry["a"]), dict(zip(named, _unplain(named.values()), strict=True))
+        try:
+            getattr(Chat, name)(self, member, *args, **kwargs)
+        except ChatError as error:
+            if entry["p"] == self.process:
+                member.session.refused(error.code, error.message)
+        except Departed:
+            pass
+
+    def _do_batch(self, entry: dict[str, Any]) -> None:
+        member = self.by_key.get(entry["m"])
+        if member is None:
+            return
+        try:
+            with Chat.changes(self, member, entry["room"]):
+                for change in entry["ops"]:
+                    self._do({**change, "t": entry["t"]})
+        except ChatError as error:
+            if entry["p"] == self.process:
+                member.session.refused(error.code, error.message)
+
+    def _enter(self, entry: dict[str, Any]) -> None:
+        key = entry["m"]
+        nick, account, address = entry["a"]
+        waiting = self._entering.pop(key, None) if entry["p"] == self.process else None
+        session = waiting[0] if waiting is not None else ELSEWHERE
+        try:
+            member = Chat.register(self, session, nick, account, address)
+        except ChatError as error:
+            if waiting is not None and not waiting[1].called:
+                waiting[1].errback(error)
+            return
+        member.key = key
+        self.by_key[key] = member
+        if waiting is None:
+            return
+        if waiting[1].called:  # cancelled: the connection closed while it waited; its member leaves at once
+            self._submit("quit", member, ("connection lost",), {})
+        else:
+            waiting[1].callback(member)
+
+    def _depart(self, member: Member, reason: str) -> None:
+        super()._depart(member, reason)
+        self.by_key.pop(member.key, None)
+
+    def _stored(self, write: Callable[[Any], None], what: object) -> None:
+        """The process whose member made the change writes it down; the others would write the same again."""
+        if self._turn is not None and self._turn.get("p") == self.process:
+            super()._stored(write, what)
+
+    # Processes joining and leaving
+
+    def _before_ready(self, entry: dict[str, Any]) -> None:
+        kind = entry["k"]
+        if kind == "hello" and entry["p"] == self.process:
+            if entry["alone"]:
+                self._become_ready([self.process])
+            else:
+                self._early = []  # from here on, entries follow the point the snapshot will describe
+            return
+        if kind == "snapshot" and entry["for"] == self.process:
+            self._load(entry["s"])
+            early, self._early = self._early, []
+            self._become_ready(list(self.processes))
+            for later in early:
+                self.received(later)
+            return
+        if kind == "gone" and entry["left"] == [self.process]:
+            self._early = []  # everyone else went before answering: we are the chat now
+            self._become_ready([self.process])
+            return
+        self._early.append(entry)
+
+    def _become_ready(self, processes: list[str]) -> None:
+        self.processes = dict.fromkeys(processes)
+        self.is_ready = True
+        if not self.ready.called:
+            self.ready.callback(None)
+
+    def _hello(self, process: str) -> None:
+        self.processes[process] = None
+        self.awaiting.add(process)
+        self._answer_waiting()
+
+    def _gone(self, process: str, reason: str) -> None:
+        self.processes.pop(process, None)
+        self.awaiting.discard(process)
+        if process == self.process:
+            self.lost_place()  # the others gave us up: our members are no longer in their chat
+            return
+        for member in [member for key, member in self.by_key.items() if key.startswith(process + "/")]:
+            self._depart(member, reason)
+        self._answer_waiting()
+
+    def _answer_waiting(self) -> None:
+        """The oldest process that holds the state answers each newcomer with it, at this point of the log."""
+        for newcomer in sorted(self.awaiting):
+            answering = next((p for p in self.processes if p != newcomer and p not in self.awaiting), None)
+            if answering == self.process:
+                self._append({"k": "snapshot", "for": newcomer, "s": self._snapshot()})
+
+    def _snapshot(self) -> dict[str, Any]:
+        return {
+            "members": [
+                [member.key, member.nick, member.account, member.address, [room.name for room in member.invited]]
+                for member in self.by_key.values()
+            ],
+            "rooms": [
+                {
+                    "name": room.name,
+                    "record": room_data(room.record()),
+                    "created": room.created,
+                    "topic_time": room.topic_time,
+                    "members": [[member.key, role.value] for member, role in room.members.items()],
+                }
+                for room in self.rooms.values()
+            ],
+            "server_bans": [ban_data(ban) for ban in self.server_bans],
+            "lockdown": self.lockdown.value,
+            "processes": list(self.processes),
+            "awaiting": sorted(self.awaiting),
+        }
+
+    def _load(self, state: dict[str, Any]) -> None:
+        self.by_key = {}
+        self.nicks = {}
+        self.signed_in = set()
+        for key, nick, account, address, _ in state["members"]:
+            member = self.by_key[key] = self.nicks[nick_key(nick)] = Member(ELSEWHERE, nick, account, address, key)
+            if account is not None:
+                self.signed_in.add(member)
+        self.rooms = {}
+        for data in state["rooms"]:
+            room = Room.restore(room_from_data(data["name"], data["record"], registered=False), data["created"])
+            room.topic_time = data["topic_time"]
+            self.rooms[room_key(room.name)] = room
+            for key, role in data["members"]:
+                member = self.by_key[key]
+                room.members[member] = Role(role)
+                member.rooms[room_key(room.name)] = room
+        for key, _, _, _, invited in state["members"]:
+            for name in invited:
+                if (invited_to := self.rooms.get(room_key(name))) is not None:
+                    self.by_key[key].invited[invited_to] = None
+        self.server_bans = [ban_from_data(data) for data in state["server_bans"]]
+        self.lockdown = Lockdown(state["lockdown"])
+        self.processes = dict.fromkeys(state["processes"])
+        self.awaiting = set(state["awaiting"])
+
+    # What the log tells of itself
+
+    def unavailable(self) -> None:
+        if not self.degraded:
+            self.degraded = True
+            log.warn("chatroom lost contact with the log: changes are refused until it is back")
+            self._tell_local(DEGRADED)
+
+    def available(self) -> None:
+        if self.degraded:
+            self.degraded = False
+            log.info("chatroom is in contact with the log again")
+            held, self._held_quits = self._held_quits, []
+            for entry in held:
+                self._append(entry)
+            self._tell_local(RESTORED)
+
+    def lost_place(self) -> None:
+        """Our replica can no longer follow the others': let our members go, and join again from a snapshot."""
+        log.warn("chatroom lost its place in the log: disconnecting its members, joining again")
+        Chat.close(self, LOST_PLACE)
+        self.by_key.clear()
+        self.processes.clear()
+        self.awaiting.clear()
+        self._held_quits.clear()
+        saved = self.store.load()
+        self.rooms = {room_key(record.name): Room.restore(record, self.clock()) for record in saved.rooms}
+        self.server_bans = saved.server_bans
+        self.is_ready = False
+        self.ready = Deferred()
+        self.degraded = False
+        self.log.join(self.process, self)
+
+    def _tell_local(self, text: str) -> None:
+        notice = ServerNotice(text)
+        for member in list(self.by_key.values()):
+            member.session.deliver(notice)
+
+
+_CHANGES = frozenset(
+    name for name, value in vars(SharedChat).items() if getattr(value, "__wrapped__", None) is getattr(Chat, name, None)
+)  # the changes a log entry may name: nothing else of a replica is called from the log
+
+
+def _plain(values: tuple[Any, ...]) -> list[Any]:
+    """Arguments as JSON holds them: an enum as its class and value."""
+    return [
+        {"enum": type(value).__name__, "v": value.value} if isinstance(value, enum.Enum) else value for value in values
+    ]
+
+
+def _unplain(values: Any) -> list[Any]:
+    return [
+        ENUMS[value["enum"]](value["v"]) if isinstance(value, dict) and value.keys() == {"enum", "v"} else value
+        for value in values
+    ]

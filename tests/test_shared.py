@@ -1,0 +1,172 @@
+"""Several processes' replicas of one chat, on the log in memory: the order, the races, joining late, leaving."""
+
+from __future__ import annotations
+
+from twisted.internet import task
+from twisted.trial.unittest import SynchronousTestCase
+
+from chatroom.bus.log import MemoryLog, decode
+from chatroom.bus.shared import DEGRADED, RESTORED, SharedChat
+from chatroom.core.chat import Member
+from chatroom.core.errors import ChatError
+from chatroom.core.events import Joined, Message, Names, Quit, RoleChanged, ServerNotice, SettingChanged, Topic
+from chatroom.core.moderation import Role, Setting
+from chatroom.core.names import room_key
+from tests.helpers import RecordingSession
+
+
+class SharedChatTests(SynchronousTestCase):
+    def setUp(self) -> None:
+        self.clock = task.Clock()
+        self.log = MemoryLog(self.clock)
+        self.sessions: list[RecordingSession] = []
+        self.a = self.process("a")
+        self.b = self.process("b")
+
+    def process(self, name: str) -> SharedChat:
+        chat = SharedChat(self.log, self.clock.seconds, process=name)
+        started = chat.start()
+        self.settle()
+        self.assertIsNone(self.successResultOf(started))
+        return chat
+
+    def settle(self) -> None:
+        """Let the log deliver everything appended so far, and what that appends in turn."""
+        while self.clock.getDelayedCalls():
+            self.clock.advance(0)
+
+    def member(self, chat: SharedChat, nick: str, *rooms: str) -> tuple[Member, RecordingSession]:
+        """A member in these rooms; every session's record starts afresh after it arrives."""
+        session = RecordingSession()
+        self.sessions.append(session)
+        entered = chat.enter(session, nick, None, "192.0.2.1")
+        self.settle()
+        member = self.successResultOf(entered)
+        for room in rooms:
+            chat.join(member, room)
+        self.settle()
+        for recorded in self.sessions:
+            recorded.take()
+        return member, session
+
+    def test_members_on_two_processes_talk_in_one_room(self) -> None:
+        alice, heard_by_alice = self.member(self.a, "alice", "5")
+        bob, heard_by_bob = self.member(self.b, "bob")
+        self.b.join(bob, "5")
+        self.settle()
+        self.assertEqual(heard_by_alice.take(), [Joined("#5", "bob")])
+        self.assertIn(Names("#5", ("@alice", "bob")), heard_by_bob.take())
+        self.b.say(bob, "5", "hello")
+        self.assertEqual(heard_by_bob.events, [], "nothing is said before its turn in the log")
+        self.settle()
+        self.assertEqual(heard_by_alice.take(), [Message("#5", "bob", "hello")])
+        self.assertEqual(heard_by_bob.take(), [Message("#5", "bob", "hello")])
+        self.assertEqual(self.a.who(alice, "5"), self.b.who(bob, "5"))
+
+    def test_concurrent_senders_on_two_processes_are_heard_in_one_order_by_everyone(self) -> None:
+        alice, heard_by_alice = self.member(self.a, "alice", "5")
+        bob, heard_by_bob = self.member(self.b, "bob", "5")
+        carol, heard_by_carol = self.member(self.b, "carol", "5")
+        for number in range(20):
+            self.a.say(alice, "5", f"a{number}")
+            self.b.say(bob, "5", f"b{number}")
+            if number % 3 == 0:
+                self.settle()
+        self.settle()
+        heard = heard_by_alice.take()
+        self.assertEqual(len(heard), 40)
+        self.assertEqual(heard_by_bob.take(), heard)
+        self.assertEqual(heard_by_carol.take(), heard)
+
+    def test_a_refusal_is_answered_at_once_and_nothing_reaches_the_log(self) -> None:
+        alice, _ = self.member(self.a, "alice")
+        before = len(self.log.entries)
+        error = self.assertRaises(ChatError, self.a.say, alice, "5", "hello")
+        self.assertEqual(error.code, "NOT_IN_ROOM")
+        self.assertEqual(len(self.log.entries), before)
+
+    def test_one_nickname_claimed_on_two_processes_at_once_goes_to_the_first_in_the_log(self) -> None:
+        first, second = RecordingSession(), RecordingSession()
+        won = self.a.enter(first, "zoe", None, "192.0.2.1")
+        lost = self.b.enter(second, "ZOE", None, "192.0.2.2")
+        self.settle()
+        self.assertEqual(self.successResultOf(won).nick, "zoe")
+        self.assertEqual(self.failureResultOf(lost, ChatError).value.code, "NICK_TAKEN")
+        self.assertEqual(set(self.a.nicks), {"zoe"})
+        self.assertEqual(set(self.b.nicks), {"zoe"})
+
+    def test_a_rename_racing_a_registration_elsewhere_is_refused_to_the_one_who_came_second(self) -> None:
+        bob, heard_by_bob = self.member(self.b, "bob", "5")
+        entered = self.a.enter(RecordingSession(), "zoe", None, "192.0.2.1")
+        self.b.rename(bob, "Zoe")  # free in b's replica when asked
+        self.settle()
+        self.assertEqual(self.successResultOf(entered).nick, "zoe")
+        self.assertEqual(heard_by_bob.refusals, ["NICK_TAKEN"])
+        self.assertEqual(bob.nick, "bob")
+        self.assertEqual(self.a.nicks.keys(), self.b.nicks.keys())
+
+    def test_a_process_joining_late_gets_the_state_and_then_follows(self) -> None:
+        alice, _ = self.member(self.a, "alice", "5", "maths")
+        bob, heard_by_bob = self.member(self.b, "bob", "5")
+        self.a.set_topic(alice, "5", "homework")
+        self.a.set_role(alice, "5", "bob", Role.VOICE, True)
+        self.a.configure(alice, "maths", Setting.MODERATED, True)
+        self.a.invite(alice, "maths", "bob")
+        self.settle()
+        c = self.process("c")
+        self.assertEqual(c.who(alice, "5"), self.a.who(alice, "5"))
+        self.assertEqual(c.room_list(alice), self.a.room_list(alice))
+        self.assertEqual(c.rooms[room_key("5")].topic, Topic("#5", "alice", "homework"))
+        self.assertTrue(c.rooms[room_key("maths")].settings.moderated)
+        carol, heard_by_carol = self.member(c, "carol", "5")
+        c.say(carol, "5", "hi")
+        self.settle()
+        self.assertEqual(heard_by_bob.take()[-1], Message("#5", "carol", "hi"))
+        self.assertEqual(heard_by_carol.take(), [Message("#5", "carol", "hi")])
+
+    def test_members_of_a_lost_process_quit_everywhere_and_free_their_nicknames(self) -> None:
+        alice, heard_by_alice = self.member(self.a, "alice", "5")
+        self.member(self.b, "bob", "5")
+        self.log.lose("b")
+        self.settle()
+        self.assertEqual(heard_by_alice.take(), [Quit("bob", "server lost")])
+        self.assertEqual(self.a.who(alice, "5"), Names("#5", ("@alice",)))
+        self.member(self.a, "bob")
+
+    def test_changes_made_together_are_told_together_everywhere(self) -> None:
+        alice, heard_by_alice = self.member(self.a, "alice", "5")
+        _, heard_by_bob = self.member(self.b, "bob", "5")
+        with self.a.changes(alice, "5"):
+            self.a.configure(alice, "5", Setting.MODERATED, True)
+            self.a.set_role(alice, "5", "bob", Role.VOICE, True)
+        self.settle()
+        (told,) = heard_by_bob.take()
+        self.assertEqual(heard_by_alice.take(), [told])
+        self.assertEqual(
+            told.changes,  # type: ignore[union-attr]
+            (SettingChanged("#5", "alice", "moderated", "on"), RoleChanged("#5", "alice", "bob", "voice", True)),
+        )
+
+    def test_without_the_log_changes_are_refused_quits_wait_and_all_resumes_when_it_is_back(self) -> None:
+        alice, heard_by_alice = self.member(self.a, "alice", "5")
+        bob, heard_by_bob = self.member(self.a, "bob", "5")
+        self.member(self.b, "carol", "5")
+        self.a.unavailable()
+        self.assertEqual(heard_by_alice.take(), [ServerNotice(DEGRADED)])
+        error = self.assertRaises(ChatError, self.a.say, alice, "5", "anyone?")
+        self.assertEqual(error.code, "DEGRADED")
+        self.a.quit(bob, "bye")
+        self.settle()
+        self.assertIn("bob", self.b.nicks, "nothing reached the log")
+        self.a.available()
+        self.settle()
+        self.assertEqual(heard_by_alice.take(), [ServerNotice(RESTORED), Quit("bob", "bye")])
+        self.assertNotIn("bob", self.b.nicks)
+        self.assertEqual(heard_by_bob.closed, None)
+
+    def test_an_entry_naming_something_other_than_a_change_is_ignored(self) -> None:
+        alice, _ = self.member(self.a, "alice", "5")
+        self.log.append({"k": "do", "p": "b", "m": alice.key, "f": "close", "a": ["nope"], "t": 0})
+        self.settle()
+        self.assertIn("alice", self.a.nicks)
+        self.assertEqual(decode(self.log.entries[-1])["f"], "close")
