@@ -66,7 +66,7 @@ class SharedChatTests(SynchronousTestCase):
     def test_concurrent_senders_on_two_processes_are_heard_in_one_order_by_everyone(self) -> None:
         alice, heard_by_alice = self.member(self.a, "alice", "5")
         bob, heard_by_bob = self.member(self.b, "bob", "5")
-        carol, heard_by_carol = self.member(self.b, "carol", "5")
+        _, heard_by_carol = self.member(self.b, "carol", "5")
         for number in range(20):
             self.a.say(alice, "5", f"a{number}")
             self.b.say(bob, "5", f"b{number}")
@@ -107,7 +107,7 @@ class SharedChatTests(SynchronousTestCase):
 
     def test_a_process_joining_late_gets_the_state_and_then_follows(self) -> None:
         alice, _ = self.member(self.a, "alice", "5", "maths")
-        bob, heard_by_bob = self.member(self.b, "bob", "5")
+        _, heard_by_bob = self.member(self.b, "bob", "5")
         self.a.set_topic(alice, "5", "homework")
         self.a.set_role(alice, "5", "bob", Role.VOICE, True)
         self.a.configure(alice, "maths", Setting.MODERATED, True)
@@ -143,7 +143,7 @@ class SharedChatTests(SynchronousTestCase):
         (told,) = heard_by_bob.take()
         self.assertEqual(heard_by_alice.take(), [told])
         self.assertEqual(
-            told.changes,  # type: ignore[union-attr]
+            told.changes,
             (SettingChanged("#5", "alice", "moderated", "on"), RoleChanged("#5", "alice", "bob", "voice", True)),
         )
 
