@@ -29,6 +29,9 @@ class Reader(Protocol):
     def lost_place(self) -> None:
         """The log lost entries this replica had not read: it must start again from a snapshot."""
 
+    def not_appended(self, entries: list[dict[str, Any]]) -> None:
+        """These entries, appended by this replica, may not have reached the log: the log could not be reached."""
+
 
 class Log(Protocol):
     def join(self, process: str, reader: Reader) -> None:

@@ -47,6 +47,7 @@ DEGRADED = (
 )
 RESTORED = "the chat is whole again: this server is back in contact with the others"
 LOST_PLACE = "this server lost its place among the others: reconnect"
+STARTING = "this server is still joining the others: try again in a moment"
 ENUMS: dict[str, type[enum.Enum]] = {kind.__name__: kind for kind in (Role, Setting, Lockdown)}
 
 
@@ -119,6 +120,7 @@ class SharedChat(Chat):
         self._early: list[dict[str, Any]] = []  # entries after our hello, before our snapshot
         self._held_quits: list[dict[str, Any]] = []  # quits while the log could not be reached
         self._batch: list[dict[str, Any]] | None = None  # changes of a Chat.changes block, sent together
+        self._then: list[Callable[[], object]] = []  # what waits for the end of the turn
 
     def start(self) -> Deferred[None]:
         """Join the log; fires once this replica holds the state of the chat."""
@@ -161,8 +163,8 @@ class SharedChat(Chat):
             pass
         except ChatError:
             return fail()
-        if self.degraded:
-            return fail(ChatError("DEGRADED", DEGRADED))
+        if self.degraded or not self.is_ready:
+            return fail(ChatError("DEGRADED", DEGRADED if self.is_ready else STARTING))
         key = f"{self.process}/{next(self._serial)}"
         waiting: Deferred[Member] = Deferred()
         self._entering[key] = (session, waiting)
@@ -223,6 +225,10 @@ class SharedChat(Chat):
             log.failure("while applying a log entry of kind {kind}", kind=entry.get("k"))
         finally:
             self._turn = None
+        # Whoever waited for this entry goes on now, outside the turn: what it does next goes to the log in turn.
+        then, self._then = self._then, []
+        for call in then:
+            call()
 
     def _apply(self, entry: dict[str, Any]) -> None:
         kind = entry["k"]
@@ -275,7 +281,7 @@ class SharedChat(Chat):
             member = Chat.register(self, session, nick, account, address)
         except ChatError as error:
             if waiting is not None and not waiting[1].called:
-                waiting[1].errback(error)
+                self._then.append(functools.partial(waiting[1].errback, error))
             return
         member.key = key
         self.by_key[key] = member
@@ -284,7 +290,7 @@ class SharedChat(Chat):
         if waiting[1].called:  # cancelled: the connection closed while it waited; its member leaves at once
             self._submit("quit", member, ("connection lost",), {})
         else:
-            waiting[1].callback(member)
+            self._then.append(functools.partial(waiting[1].callback, member))
 
     def _depart(self, member: Member, reason: str) -> None:
         super()._depart(member, reason)
@@ -409,7 +415,23 @@ class SharedChat(Chat):
             held, self._held_quits = self._held_quits, []
             for entry in held:
                 self._append(entry)
+            self._answer_waiting()  # a snapshot appended as contact was lost may have been lost with it
             self._tell_local(RESTORED)
+
+    def not_appended(self, entries: list[dict[str, Any]]) -> None:
+        """What the log may have lost: quits wait for it, registrations and changes are refused.
+
+        A change that did reach the log is made all the same; a quit appended twice is made once.
+        """
+        for entry in entries:
+            if entry["k"] == "do" and entry["f"] == "quit":
+                self._held_quits.append(entry)
+            elif entry["k"] == "enter":
+                _, waiting = self._entering.pop(entry["m"], (None, None))
+                if waiting is not None and not waiting.called:
+                    waiting.errback(ChatError("DEGRADED", DEGRADED))
+            elif entry["k"] in ("do", "batch") and (member := self.by_key.get(entry["m"])) is not None:
+                member.session.refused("DEGRADED", DEGRADED)
 
     def lost_place(self) -> None:
         """Our replica can no longer follow the others': let our members go, and join again from a snapshot."""

@@ -1,0 +1,372 @@
+"""The log on Redis: one stream is the order every process reads, written through txredisapi.
+
+Keys, all under the prefix (`--redis-prefix`, default "chatroom"):
+- `PREFIX:log`, a stream: the entries, each stream entry carrying the entries one process appended in one
+  reactor turn (one XADD for a burst). Trimmed to the last `RETENTION` seconds, and to `MAXLEN` entries.
+- `PREFIX:processes`, a set: the processes sharing the chat, changed only by the scripts that also append
+  their `hello` and `gone` entries, so that the set and the log agree at every point.
+- `PREFIX:alive:PROCESS`: set every `beat` seconds, expiring after `ttl`. Whoever finds one gone appends
+  the process's `gone`: its members quit, "server lost".
+
+docs/scaling.md says what this guarantees, and what users see while Redis cannot be reached.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import ssl
+import urllib.parse
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import txredisapi
+from twisted.internet import task
+from twisted.internet.defer import Deferred, DeferredList, succeed
+from twisted.internet.interfaces import IDelayedCall, IReactorTime
+from twisted.internet.ssl import optionsForClientTLS
+from twisted.logger import Logger
+
+from chatroom.bus.log import Reader, encode, hello
+
+log = Logger(namespace="chatroom")
+
+MAXLEN = 100_000  # stream entries kept at most, whatever their age
+RETENTION = 60  # seconds an entry is kept: long enough to catch up after a short loss of Redis
+BLOCK = 2000  # ms an XREAD waits for new entries before asking again
+RETRY = 1.0  # seconds between two attempts to find our place in the log again
+
+HELLO = """
+local alone = redis.call('SCARD', KEYS[2]) == 0
+redis.call('SADD', KEYS[2], ARGV[1])
+redis.call('SET', KEYS[3], '1', 'PX', ARGV[3])
+local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[2], '*', 'o',
+  cjson.encode({{k='hello', p=ARGV[1], alone=alone}}))
+return {id, alone and 1 or 0}
+"""
+
+GONE = """
+if redis.call('SREM', KEYS[2], ARGV[1]) == 0 then return 0 end
+redis.call('DEL', KEYS[3])
+local left = redis.call('SMEMBERS', KEYS[2])
+if #left == 0 then left = cjson.decode('[]') end
+local entry = cjson.encode({{k='gone', p=ARGV[1], r=ARGV[2], left=left}})
+redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[3], '*', 'o', entry)
+return 1
+"""
+
+TRIM = """
+local now = redis.call('TIME')
+return redis.call('XTRIM', KEYS[1], 'MINID', '~', tonumber(now[1]) * 1000 - tonumber(ARGV[1]) * 1000)
+"""
+
+
+class RedisUnreachable(Exception):
+    """Redis did not answer at start; the message says where and why, in one line."""
+
+
+@dataclass(frozen=True)
+class RedisAddress:
+    """Where Redis is, from `redis://[:PASSWORD@]HOST[:PORT][/DB]`, `rediss://...` (TLS) or `unix:///PATH[?db=N]`."""
+
+    url: str
+    host: str = ""
+    port: int = 6379
+    path: str = ""
+    db: int = 0
+    password: str | None = None
+    tls: bool = False
+
+    @classmethod
+    def parse(cls, url: str) -> RedisAddress:
+        parts = urllib.parse.urlsplit(url)
+        try:
+            if parts.scheme == "unix":
+                db = int(urllib.parse.parse_qs(parts.query).get("db", ["0"])[0])
+                return cls(url, path=parts.path, db=db, password=parts.password)
+            if parts.scheme in ("redis", "rediss"):
+                db = int(parts.path.strip("/") or 0)
+                host = parts.hostname or "localhost"
+                return cls(url, host, parts.port or 6379, db=db, password=parts.password, tls=parts.scheme == "rediss")
+        except ValueError as error:
+            raise ValueError(f"{url}: {error}") from None
+        raise ValueError(f"{url}: a Redis URL starts with redis://, rediss:// or unix://")
+
+    def shown(self) -> str:
+        """The URL without its password, for the log."""
+        return self.path or f"{'rediss' if self.tls else 'redis'}://{self.host}:{self.port}/{self.db}"
+
+    def check(self, timeout: float = 5.0) -> None:
+        """Ask Redis for a PONG before the reactor runs, so that a wrong URL is one line and exit status 1."""
+        try:
+            if self.path:
+                sock = socket.socket(socket.AF_UNIX)
+                sock.settimeout(timeout)
+                sock.connect(self.path)
+            else:
+                sock = socket.create_connection((self.host, self.port), timeout)
+                if self.tls:
+                    sock = ssl.create_default_context().wrap_socket(sock, server_hostname=self.host)
+            with sock:
+                if self.password is not None:
+                    sock.sendall(_command("AUTH", self.password))
+                    _answer(sock)
+                sock.sendall(_command("PING"))
+                _answer(sock)
+        except (OSError, ValueError) as error:
+            raise RedisUnreachable(f"cannot reach Redis at {self.shown()}: {_reason(error)}") from None
+
+    def connect(self) -> Deferred[Any]:
+        """A txredisapi connection that reconnects by itself."""
+        connecting: Deferred[Any]
+        if self.path:
+            connecting = txredisapi.UnixConnection(
+                self.path, self.db, reconnect=True, charset=None, password=self.password, connectTimeout=5
+            )
+            return connecting
+        context = optionsForClientTLS(self.host) if self.tls else None
+        connecting = txredisapi.Connection(
+            self.host,
+            self.port,
+            self.db,
+            reconnect=True,
+            charset=None,
+            password=self.password,
+            ssl_context_factory=context,
+            connectTimeout=5,
+        )
+        return connecting
+
+
+def _command(*words: str) -> bytes:
+    encoded = [word.encode() for word in words]
+    return b"".join([f"*{len(encoded)}\r\n".encode(), *(b"$%d\r\n%s\r\n" % (len(word), word) for word in encoded)])
+
+
+def _answer(sock: socket.socket) -> None:
+    reply = sock.recv(512)
+    if not reply.startswith(b"+"):
+        raise ValueError(reply.decode("utf-8", "replace").strip().removeprefix("-") or "no answer")
+
+
+def _reason(error: Exception) -> str:
+    return (error.strerror if isinstance(error, OSError) and error.strerror else str(error)) or type(error).__name__
+
+
+class RedisLog:
+    """The log of chatroom.bus.log on a Redis stream."""
+
+    def __init__(
+        self,
+        address: RedisAddress,
+        clock: IReactorTime,
+        prefix: str = "chatroom",
+        beat: float = 2.0,
+        ttl: float = 10.0,
+    ) -> None:
+        self.address = address
+        self.clock = clock
+        self.keys = {"log": f"{prefix}:log", "processes": f"{prefix}:processes"}
+        self.prefix = prefix
+        self.beat, self.ttl = beat, ttl
+        self.process = ""
+        self.reader: Reader | None = None
+        self.commands: Any = None  # txredisapi connections: one for commands, one that waits on XREAD
+        self.reading: Any = None
+        self.last = ""  # the id of the last stream entry read
+        self.up = False
+        self.stopped = False
+        self._outgoing: list[dict[str, Any]] = []
+        self._beating = task.LoopingCall(self._heartbeat)
+        self._beating.clock = clock
+        self._retry: IDelayedCall | None = None
+        self._reconnected = 0.0  # when Redis came back: processes get a `ttl` to say they are alive before reaping
+
+    def connect(self) -> Deferred[None]:
+        connections = DeferredList([self.address.connect(), self.address.connect()])
+
+        def connected(results: list[tuple[bool, Any]]) -> None:
+            failed = [result for ok, result in results if not ok]
+            if failed:
+                raise RedisUnreachable(f"cannot reach Redis at {self.address.shown()}: {failed[0].getErrorMessage()}")
+            (_, self.commands), (_, self.reading) = results
+
+        return connections.addCallback(connected)
+
+    def _alive_key(self, process: str) -> str:
+        return f"{self.prefix}:alive:{process}"
+
+    # chatroom.bus.log.Log
+
+    def join(self, process: str, reader: Reader) -> None:
+        self.process, self.reader = process, reader
+        self.stopped = False
+        keys = [self.keys["log"], self.keys["processes"], self._alive_key(process)]
+        said = self.commands.eval(HELLO, keys, [process, MAXLEN, int(self.ttl * 1000)])
+
+        def joined(answer: list[Any]) -> None:
+            entry_id, alone = answer
+            self.last = entry_id.decode()
+            self.up = True
+            self._reconnected = self.clock.seconds()
+            reader.received(hello(process, bool(alone)))
+            if not self._beating.running:
+                self._beating.start(self.beat, now=False)
+            self._read()
+
+        said.addCallbacks(joined, self._failed_to_join)
+
+    def append(self, entry: dict[str, Any]) -> None:
+        if not self._outgoing:
+            self.clock.callLater(0, self._flush)
+        self._outgoing.append(entry)
+
+    def leave(self, process: str, reason: str) -> Deferred[None]:
+        self.stopped = True
+        if self._beating.running:
+            self._beating.stop()
+        if not self.up:
+            return succeed(None)
+        self._flush()
+        keys = [self.keys["log"], self.keys["processes"], self._alive_key(process)]
+        done: Deferred[None] = self.commands.eval(GONE, keys, [process, reason, MAXLEN])
+        return done.addErrback(lambda failure: log.warn("could not tell Redis we left: {why}", why=failure.value))
+
+    def disconnect(self) -> Deferred[None]:
+        self.stopped = True
+        if self._beating.running:
+            self._beating.stop()
+        if self._retry is not None and self._retry.active():
+            self._retry.cancel()
+        closing = [connection.disconnect() for connection in (self.commands, self.reading) if connection is not None]
+        return DeferredList(closing).addCallback(lambda _: None)
+
+    # Inside
+
+    def _later(self, call: Callable[[], None]) -> None:
+        """Try again in a second; txredisapi reconnects by itself meanwhile."""
+        self._retry = self.clock.callLater(RETRY, call)
+
+    def _flush(self) -> None:
+        entries, self._outgoing = self._outgoing, []
+        if not entries:
+            return
+        added = self.commands.execute_command(
+            "XADD",
+            self.keys["log"],
+            "MAXLEN",
+            "~",
+            MAXLEN,
+            "*",
+            "o",
+            encode(entries),  # type: ignore[arg-type]
+        )
+        added.addErrback(self._not_appended, entries)
+
+    def _not_appended(self, failure: Any, entries: list[dict[str, Any]]) -> None:
+        log.warn("could not append to the log on Redis: {why}", why=failure.getErrorMessage())
+        self._lost_contact()
+        if self.reader is not None:
+            self.reader.not_appended(entries)
+
+    def _read(self) -> None:
+        if self.stopped or not self.up:
+            return
+        asked = self.reading.execute_command(
+            "XREAD", "COUNT", 1000, "BLOCK", BLOCK, "STREAMS", self.keys["log"], self.last
+        )
+        asked.addCallbacks(self._got, self._read_failed)
+
+    def _got(self, reply: Any) -> None:
+        if reply:
+            ((_, items),) = reply
+            for entry_id, fields in items:
+                self.last = entry_id.decode()
+                for entry in json.loads(fields[1]):
+                    if self.reader is not None and not self.stopped:
+                        self.reader.received(entry)
+        self._read()
+
+    def _read_failed(self, failure: Any) -> None:
+        if self.stopped:
+            return
+        log.warn("lost the log on Redis: {why}", why=failure.getErrorMessage())
+        self._lost_contact()
+
+    def _lost_contact(self) -> None:
+        if self.up:
+            self.up = False
+            if self.reader is not None:
+                self.reader.unavailable()
+            self._later(self._try_again)
+
+    def _try_again(self) -> None:
+        """Is our place in the log still there? Then read on from it; if Redis lost it, start again."""
+        if self.stopped:
+            return
+        checks = DeferredList(
+            [
+                self.reading.execute_command("XRANGE", self.keys["log"], self.last, self.last),
+                self.commands.set(self._alive_key(self.process), b"1", pexpire=int(self.ttl * 1000)),
+            ],
+            fireOnOneErrback=True,
+            consumeErrors=True,
+        )
+
+        def answered(results: list[tuple[bool, Any]]) -> None:
+            if self.stopped:
+                return
+            (_, found), _ = results
+            self.up = True
+            self._reconnected = self.clock.seconds()
+            assert self.reader is not None
+            if found:
+                self.reader.available()
+                self._read()
+            else:
+                self.reader.lost_place()  # it calls join, which starts reading again
+
+        checks.addCallbacks(answered, lambda _: self._later(self._try_again))
+
+    def _failed_to_join(self, failure: Any) -> None:
+        log.warn("could not join the log on Redis: {why}", why=failure.getErrorMessage())
+        self._later(self._retry_join)
+
+    def _retry_join(self) -> None:
+        if not self.stopped and self.reader is not None:
+            self.join(self.process, self.reader)
+
+    def _heartbeat(self) -> Deferred[None] | None:
+        """Say we are alive, forget old entries, and append `gone` for the processes that stopped saying it."""
+        if not self.up:
+            return None
+        commands = self.commands
+        said = DeferredList(
+            [
+                commands.set(self._alive_key(self.process), b"1", pexpire=int(self.ttl * 1000)),
+                commands.eval(TRIM, [self.keys["log"]], [RETENTION]),
+            ],
+            consumeErrors=True,
+        )
+        if self.clock.seconds() - self._reconnected >= 2 * self.ttl:  # after an outage, time for the others to say it
+            said.addCallback(lambda _: commands.smembers(self.keys["processes"])).addCallback(self._reap)
+        return said.addErrback(self._ignored)
+
+    def _reap(self, processes: set[bytes]) -> Deferred[None]:
+        others = [process.decode() for process in processes if process.decode() != self.process]
+        checks = [self.commands.exists(self._alive_key(process)) for process in others]
+
+        def reap(found: list[tuple[bool, Any]]) -> None:
+            for process, (ok, alive) in zip(others, found, strict=True):
+                if ok and not alive:
+                    log.info("process {process} stopped answering: its members leave", process=process)
+                    keys = [self.keys["log"], self.keys["processes"], self._alive_key(process)]
+                    self.commands.eval(GONE, keys, [process, "server lost", MAXLEN]).addErrback(self._ignored)
+
+        return DeferredList(checks, consumeErrors=True).addCallback(reap)
+
+    @staticmethod
+    def _ignored(failure: Any) -> None:
+        """Redis went away meanwhile: the reading side notices and says so, and the next beat tries again."""
+        log.debug("{why}", why=failure.getErrorMessage())
