@@ -53,11 +53,11 @@ def told(event: Event) -> Callable[[list[Event]], bool]:
 class SharedThroughRedisTests(TestCase):
     timeout = 60
 
-    async def setUp(self) -> None:
+    def setUp(self) -> Deferred[None]:
         self.redis = RedisServer(Path(self.mktemp()).absolute(), keep=True)
         self.redis.directory.mkdir()
-        await self.redis.start()
         self.addCleanup(self.redis.stop)
+        return self.redis.start()
 
     async def process(self, name: str, ttl: float = 10.0) -> tuple[SharedChat, RedisLog]:
         bus = RedisLog(RedisAddress.parse(self.redis.url), reactor, prefix="test", beat=ttl / 5, ttl=ttl)

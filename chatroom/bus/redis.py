@@ -351,7 +351,7 @@ class RedisLog:
         )
         if self.clock.seconds() - self._reconnected >= 2 * self.ttl:  # after an outage, time for the others to say it
             said.addCallback(lambda _: commands.smembers(self.keys["processes"])).addCallback(self._reap)
-        return said.addErrback(self._ignored)
+        return said.addErrback(self._ignored).addCallback(lambda _: None)
 
     def _reap(self, processes: set[bytes]) -> Deferred[None]:
         others = [process.decode() for process in processes if process.decode() != self.process]
