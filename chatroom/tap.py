@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from twisted.application.service import IService
+from twisted.application.service import IService, MultiService
 from twisted.internet.endpoints import serverFromString
 from twisted.internet.interfaces import IReactorCore, IReactorFromThreads, IReactorTime
 from twisted.logger import Logger
@@ -19,6 +19,8 @@ from twisted.python import usage
 from chatroom import config, tls
 from chatroom.accounts import DEFAULT_FILE, AccountStore
 from chatroom.auth import Authenticator, AuthMode
+from chatroom.bus.redis import RedisAddress, RedisLog, RedisUnreachable, Sharing
+from chatroom.bus.shared import SharedChat
 from chatroom.connection import ConnectionFactory, Dialect
 from chatroom.core.chat import Chat, RoomLimits
 from chatroom.core.state import StoreError
@@ -93,6 +95,19 @@ class Options(usage.Options):
             None,
             "off, optional (registered nicknames need their password, guests use any other) or required (no"
             " guests). Default: optional if the accounts file exists at start, else off.",
+        ],
+        [
+            "redis",
+            None,
+            None,
+            "Share the rooms with every chatroom process using this Redis: redis://[:PASSWORD@]HOST[:PORT][/DB],"
+            " rediss://... (TLS) or unix:///PATH[?db=N] (docs/scaling.md). Without it, one process, nothing else.",
+        ],
+        [
+            "redis-prefix",
+            None,
+            "chatroom",
+            "Prefix of chatroom's keys in Redis, so that several chat servers can share one Redis.",
         ],
         [
             "metrics",
@@ -250,6 +265,11 @@ class Options(usage.Options):
                 self["motd-file"] = None
             else:
                 raise usage.UsageError("give the message of the day with --motd or --motd-file, not both")
+        if self["redis"]:
+            try:
+                self["redis"] = RedisAddress.parse(self["redis"])
+            except ValueError as error:
+                raise usage.UsageError(f"--redis {error}") from None
         if self["auth"] not in (None, *(mode.value for mode in AuthMode)):
             raise usage.UsageError("--auth must be off, optional or required")
         for name, minimum in self.minimums.items():
@@ -297,13 +317,18 @@ def makeService(options: Options, reactor: IReactorCore | None = None) -> IServi
     clock = IReactorTime(reactor)
     auth = _authenticator(options, clock)
     rooms = FileRoomStore(Path(options["rooms"]))
+    redis: RedisAddress | None = options["redis"]
+    sharing = None
     try:
-        chat = Chat(
-            room_limits,
-            accounts=auth.store if auth else None,
-            store=rooms,
-        )
-    except StoreError as error:
+        if redis is None:
+            chat = Chat(room_limits, accounts=auth.store if auth else None, store=rooms)
+        else:
+            redis.check()
+            bus = RedisLog(redis, clock, options["redis-prefix"])
+            chat = SharedChat(bus, clock.seconds, room_limits, accounts=auth.store if auth else None, store=rooms)
+            sharing = Sharing(chat, bus)
+            log.info("sharing the chat through Redis at {url}", url=redis.shown())
+    except (StoreError, RedisUnreachable) as error:
         raise SystemExit(f"chatroom: {error}") from None
     log.info(
         "registered rooms and server bans: {path} ({rooms} rooms, {bans} server bans)",
@@ -333,7 +358,13 @@ def makeService(options: Options, reactor: IReactorCore | None = None) -> IServi
         except ValueError as error:
             raise SystemExit(f"chatroom: bad --metrics endpoint: {error}") from None
         served = metrics(options["metrics"], endpoint, chat, [factory], auth, clock)
-    return ChatService(factory, context, listeners, daemon, reloader, served)
+    service = ChatService(factory, context, listeners, daemon, reloader, served)
+    if sharing is None:
+        return service
+    both = MultiService()
+    both.addService(sharing)  # started first, stopped last: the goodbyes still reach the others
+    both.addService(service)
+    return both
 
 
 def _listeners(

@@ -14,8 +14,9 @@ from chatroom.bus.shared import DEGRADED, RESTORED, SharedChat
 from chatroom.core.chat import Member
 from chatroom.core.errors import ChatError
 from chatroom.core.events import Event, Message, Quit, ServerNotice
-from tests.helpers import RecordingSession
+from tests.helpers import RecordingSession, ServerTestCase, Subprocess
 from tests.redisserver import RedisServer, free_port
+from tests.test_twistd import LISTENING, TWISTD
 
 
 class WaitingSession(RecordingSession):
@@ -53,7 +54,7 @@ def told(event: Event) -> Callable[[list[Event]], bool]:
 class SharedThroughRedisTests(TestCase):
     timeout = 60
 
-    def setUp(self) -> Deferred[None]:
+    def setUp(self) -> Deferred[None]:  # type: ignore[override]  # trial waits for it
         self.redis = RedisServer(Path(self.mktemp()).absolute(), keep=True)
         self.redis.directory.mkdir()
         self.addCleanup(self.redis.stop)
@@ -136,3 +137,54 @@ class UnreachableTests(TestCase):
 
     def test_a_url_that_is_not_redis_is_refused(self) -> None:
         self.assertRaises(ValueError, RedisAddress.parse, "http://example.com")
+
+
+class TwoTwistdTests(ServerTestCase):
+    """Two real `twistd chatroom` processes sharing one real Redis, as an administrator runs them."""
+
+    timeout = 60
+
+    async def test_two_servers_share_rooms_nicknames_and_see_each_other_leave(self) -> None:
+        workdir = Path(self.mktemp()).resolve()
+        workdir.mkdir()
+        self.certs = workdir / "certs"
+        redis = RedisServer(workdir)
+        await redis.start()
+        self.addCleanup(redis.stop)
+
+        async def start() -> tuple[Subprocess, int]:
+            process = self.spawn(
+                [TWISTD, "-n", "--pidfile=", "chatroom", "--certs", str(self.certs), "--no-irc",
+                 "--listen", "tcp:0:interface=127.0.0.1", "--rooms", str(workdir / "rooms.json"),
+                 "--accounts", str(workdir / "accounts.db"), "--redis", redis.url]
+            )  # fmt: skip
+            port = int((await process.until(LISTENING)).group(1))
+            await process.until("joined the others through Redis")
+            return process, port
+
+        (first, self.port), (second, second_port) = await start(), await start()
+        alice = await self.connect("alice", "5")
+        self.port = second_port
+        bob = await self.connect("bob", "5")
+        carol = await self.connect("carol", "5")
+        await alice.until("JOIN #5 carol")
+        alice.send("hello from the first server")
+        await bob.until("MSG #5 alice :hello from the first server")
+        carol.send("/nick Alice")
+        await carol.until("ERR NICK_TAKEN ")
+        carol.send("/who 5")
+        await carol.until("NAMES #5 @alice bob carol")
+        second.transport.signalProcess("TERM")
+        await bob.until("BYE :server shutting down")
+        await alice.until("QUIT bob :server shutting down")
+        await alice.until("QUIT carol :server shutting down")
+        await second.ended
+        (third, self.port) = await start()
+        await self.connect("dave", "5")
+        await alice.until("JOIN #5 dave")
+        third.transport.signalProcess("KILL")  # no goodbye: the first server must notice by itself
+        await alice.until("QUIT dave :server lost")
+        first.transport.signalProcess("TERM")
+        await first.ended
+        self.assertNotIn("hello from the first server", first.output + second.output)
+        self.assertNotIn("Traceback", first.output + second.output + third.output)

@@ -14,6 +14,7 @@ docs/scaling.md says what this guarantees, and what users see while Redis cannot
 from __future__ import annotations
 
 import json
+import math
 import socket
 import ssl
 import urllib.parse
@@ -22,6 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import txredisapi
+from twisted.application.service import Service
 from twisted.internet import task
 from twisted.internet.defer import Deferred, DeferredList, succeed
 from twisted.internet.interfaces import IDelayedCall, IReactorTime
@@ -29,6 +31,7 @@ from twisted.internet.ssl import optionsForClientTLS
 from twisted.logger import Logger
 
 from chatroom.bus.log import Reader, encode, hello
+from chatroom.bus.shared import SharedChat
 
 log = Logger(namespace="chatroom")
 
@@ -181,7 +184,7 @@ class RedisLog:
         self._beating = task.LoopingCall(self._heartbeat)
         self._beating.clock = clock
         self._retry: IDelayedCall | None = None
-        self._reconnected = 0.0  # when Redis came back: processes get a `ttl` to say they are alive before reaping
+        self._reconnected = -math.inf  # when Redis came back: the others get time to say they are alive again
 
     def connect(self) -> Deferred[None]:
         connections = DeferredList([self.address.connect(), self.address.connect()])
@@ -209,7 +212,6 @@ class RedisLog:
             entry_id, alone = answer
             self.last = entry_id.decode()
             self.up = True
-            self._reconnected = self.clock.seconds()
             reader.received(hello(process, bool(alone)))
             if not self._beating.running:
                 self._beating.start(self.beat, now=False)
@@ -370,3 +372,21 @@ class RedisLog:
     def _ignored(failure: Any) -> None:
         """Redis went away meanwhile: the reading side notices and says so, and the next beat tries again."""
         log.debug("{why}", why=failure.getErrorMessage())
+
+
+class Sharing(Service):
+    """Joins the log on Redis as twistd starts, and leaves it last, once every member here has been let go."""
+
+    def __init__(self, chat: SharedChat, bus: RedisLog) -> None:
+        self.chat = chat
+        self.bus = bus
+
+    def startService(self) -> None:
+        Service.startService(self)
+        joined = self.bus.connect().addCallback(lambda _: self.chat.start())
+        joined.addCallback(lambda _: log.info("chatroom joined the others through Redis"))
+        joined.addErrback(lambda failure: log.failure("could not join the others through Redis", failure))
+
+    def stopService(self) -> Deferred[None]:
+        Service.stopService(self)
+        return self.chat.left.addCallback(lambda _: self.bus.disconnect())
