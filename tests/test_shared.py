@@ -5,8 +5,8 @@ from __future__ import annotations
 from twisted.internet import task
 from twisted.trial.unittest import SynchronousTestCase
 
-from chatroom.bus.log import MemoryLog, decode
-from chatroom.bus.shared import DEGRADED, RESTORED, SharedChat
+from chatroom.bus.log import MemoryLog, decode, gone
+from chatroom.bus.shared import DEGRADED, LOST_PLACE, RESTORED, SharedChat
 from chatroom.core.chat import Member
 from chatroom.core.errors import ChatError
 from chatroom.core.events import Joined, Message, Names, Quit, RoleChanged, ServerNotice, SettingChanged, Topic
@@ -170,3 +170,15 @@ class SharedChatTests(SynchronousTestCase):
         self.settle()
         self.assertIn("alice", self.a.nicks)
         self.assertEqual(decode(self.log.entries[-1])["f"], "close")
+
+    def test_a_process_the_others_gave_up_lets_its_members_go_and_joins_again(self) -> None:
+        """Cut off but alive: its members are no longer in the others' chat, so it must not keep them."""
+        self.member(self.a, "alice", "5")
+        _, heard_by_bob = self.member(self.b, "bob", "5")
+        self.log.append(gone("b", "server lost", ["a"]))
+        self.settle()
+        self.assertEqual(heard_by_bob.closed, LOST_PLACE)
+        self.assertTrue(self.b.is_ready, "it joined again, from a snapshot")
+        self.assertEqual(set(self.b.nicks), {"alice"})
+        self.assertEqual(set(self.a.nicks), {"alice"})
+        self.member(self.b, "bob", "5")

@@ -113,7 +113,6 @@ class SharedChat(Chat):
         self.processes: dict[str, None] = {}  # those sharing the chat, the oldest first
         self.awaiting: set[str] = set()  # processes that joined and wait for their snapshot
         self.ready: Deferred[None] = Deferred()  # fires once this replica holds the chat's state
-        self.is_ready = False
         self.degraded = False
         self._serial = itertools.count(1)
         self._entering: dict[str, tuple[Session, Deferred[Member]]] = {}  # registrations waiting for their turn
@@ -126,6 +125,10 @@ class SharedChat(Chat):
         """Join the log; fires once this replica holds the state of the chat."""
         self.log.join(self.process, self)
         return self.ready
+
+    @property
+    def is_ready(self) -> bool:
+        return self.ready.called
 
     def _now(self) -> float:
         """Inside a turn, the time its entry was made, so that every replica sees a ban end at the same point."""
@@ -267,7 +270,7 @@ class SharedChat(Chat):
         try:
             with Chat.changes(self, member, entry["room"]):
                 for change in entry["ops"]:
-                    self._do({**change, "t": entry["t"]})
+                    self._do(change)  # at the batch's time: it is the turn's entry
         except ChatError as error:
             if entry["p"] == self.process:
                 member.session.refused(error.code, error.message)
@@ -326,9 +329,7 @@ class SharedChat(Chat):
 
     def _become_ready(self, processes: list[str]) -> None:
         self.processes = dict.fromkeys(processes)
-        self.is_ready = True
-        if not self.ready.called:
-            self.ready.callback(None)
+        self.ready.callback(None)
 
     def _hello(self, process: str) -> None:
         self.processes[process] = None
@@ -441,10 +442,7 @@ class SharedChat(Chat):
         self.processes.clear()
         self.awaiting.clear()
         self._held_quits.clear()
-        saved = self.store.load()
-        self.rooms = {room_key(record.name): Room.restore(record, self.clock()) for record in saved.rooms}
-        self.server_bans = saved.server_bans
-        self.is_ready = False
+        self.start_from_store()
         self.ready = Deferred()
         self.degraded = False
         self.log.join(self.process, self)

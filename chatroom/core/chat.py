@@ -109,12 +109,19 @@ class Chat:
         self.now = now  # wall-clock seconds: bans end at a date, across restarts
         self.nicks: dict[str, Member] = {}  # nick_key -> every present member
         self.signed_in: set[Member] = set()  # the present members logged in to an account: usually a few
-        saved = self.store.load()
-        self.rooms: dict[str, Room] = {room_key(record.name): Room.restore(record, now()) for record in saved.rooms}
-        self.server_bans = saved.server_bans
+        self.rooms: dict[str, Room] = {}  # room_key -> every room with someone in it, and every registered one
+        self.server_bans: list[Ban] = []
         self.lockdown = Lockdown.OFF
+        self.start_from_store()
         self.messages = 0  # said in rooms and privately since the start, for the metrics: how many, never what
         self.peak = 0  # the most members present at once since the start (IRC's LUSERS)
+
+    def start_from_store(self) -> None:
+        """The rooms and bans a server starts with: the registered rooms and the server bans its store kept."""
+        saved = self.store.load()
+        self.rooms = {room_key(record.name): Room.restore(record, self.now()) for record in saved.rooms}
+        self.server_bans = saved.server_bans
+        self.lockdown = Lockdown.OFF
 
     # Nicknames
 
