@@ -133,6 +133,18 @@ class SharedChatTests(SynchronousTestCase):
         self.assertEqual(self.a.who(alice, "5"), Names("#5", ("@alice",)))
         self.member(self.a, "bob")
 
+    def test_a_newcomer_only_a_lost_process_would_answer_is_answered_once_that_one_is_gone(self) -> None:
+        alice, _ = self.member(self.b, "alice", "5")
+        self.log.readers.pop("a")  # the oldest process is killed; nobody has noticed yet
+        c = SharedChat(self.log, self.clock.seconds, process="c")
+        started = c.start()
+        self.settle()
+        self.assertNoResult(started)
+        self.log.lose("a")  # now the others notice
+        self.settle()
+        self.successResultOf(started)
+        self.assertEqual(c.who(alice, "5"), self.b.who(alice, "5"))
+
     def test_changes_made_together_are_told_together_everywhere(self) -> None:
         alice, heard_by_alice = self.member(self.a, "alice", "5")
         _, heard_by_bob = self.member(self.b, "bob", "5")

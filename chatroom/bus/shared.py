@@ -316,6 +316,7 @@ class SharedChat(Chat):
             return
         if kind == "snapshot" and entry["for"] == self.process:
             self._load(entry["s"])
+            self.awaiting.discard(self.process)  # the snapshot was taken while we waited for it: no longer
             early, self._early = self._early, []
             self._become_ready(list(self.processes))
             for later in early:
