@@ -224,6 +224,14 @@ class Listener:
     dialect: type[Dialect]
     tls: bool = True
 
+    def listening(self, port: IListeningPort) -> None:
+        log.info(
+            "chatroom listening on {address} {security} ({dialect})",
+            address=describe(port.getHost()),
+            dialect=self.dialect.name,
+            security="with TLS" if self.tls else "in plaintext",
+        )
+
 
 class ChatService(Service):
     """Listens on every endpoint with one TLS context; at stop, closes them and says goodbye to everyone."""
@@ -253,33 +261,13 @@ class ChatService(Service):
             front: IProtocolFactory = self.factory.speaking(listener.dialect)
             if listener.tls:
                 front = TLSFactory(self.context, False, front, clock=clock)
-            port = self._listen(listener.description, listener.endpoint, front)
-            log.info(
-                "chatroom listening on {address} {security} ({dialect})",
-                address=describe(port.getHost()),
-                dialect=listener.dialect.name,
-                security="with TLS" if listener.tls else "in plaintext",
-            )
+            listener.listening(self._listen(listener.description, listener.endpoint, front))
         if self.metrics is not None:
             port = self._listen(self.metrics.description, self.metrics.endpoint, self.metrics.site)
             log.info("chatroom metrics on http://{address}/metrics", address=describe(port.getHost()))
 
     def _listen(self, description: str, endpoint: IStreamServerEndpoint, factory: IProtocolFactory) -> IListeningPort:
-        outcome: list[IListeningPort | Failure] = []
-        endpoint.listen(factory).addBoth(outcome.append)
-        # Stream endpoints listen at once; a Deferred still waiting would be a bug to hear about.
-        (result,) = outcome
-        if isinstance(result, Failure):
-            self._stop_ports()
-            error = result.value
-            reason = error.socketError.strerror if isinstance(error, CannotListenError) else str(error)
-            message = f"cannot listen on {description}: {reason}"
-            log.error("chatroom: {message}", message=message)
-            if self.daemon:
-                raise ListenError(message)
-            raise SystemExit(f"chatroom: {message}")  # in the foreground: one line, exit status 1
-        self.ports.append(result)
-        return result
+        return bind(description, endpoint, factory, self.daemon, self.ports)
 
     def startService(self) -> None:
         if not self.ports:
@@ -306,6 +294,36 @@ class ChatService(Service):
     def _stop_ports(self) -> list[Deferred[None]]:
         ports, self.ports = self.ports, []
         return [_stopped(port) for port in ports]
+
+
+def bind(
+    description: str,
+    endpoint: IStreamServerEndpoint,
+    factory: IProtocolFactory,
+    daemon: bool,
+    ports: list[IListeningPort],
+) -> IListeningPort:
+    """Listen at once, adding the port to `ports`; failing, close those and say so in one line.
+
+    One line: SystemExit in the foreground, ListenError for twistd's parent waiting on a daemon.
+    """
+    outcome: list[IListeningPort | Failure] = []
+    endpoint.listen(factory).addBoth(outcome.append)
+    # Stream endpoints listen at once; a Deferred still waiting would be a bug to hear about.
+    (result,) = outcome
+    if isinstance(result, Failure):
+        for port in ports:
+            port.stopListening()
+        ports.clear()
+        error = result.value
+        reason = error.socketError.strerror if isinstance(error, CannotListenError) else str(error)
+        message = f"cannot listen on {description}: {reason}"
+        log.error("chatroom: {message}", message=message)
+        if daemon:
+            raise ListenError(message)
+        raise SystemExit(f"chatroom: {message}")  # in the foreground: one line, exit status 1
+    ports.append(result)
+    return result
 
 
 def _stopped(port: IListeningPort) -> Deferred[None]:

@@ -5,8 +5,10 @@ from __future__ import annotations
 import datetime
 import getopt
 import math
+import os
 import socket
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +34,7 @@ from chatroom.roomstore import DEFAULT_FILE as ROOMS_FILE
 from chatroom.roomstore import FileRoomStore
 from chatroom.service import ChatService, Listener, Reloader, read_motd
 from chatroom.transport import SendingReactor
+from chatroom.workers import Inherited, Workers
 
 DEFAULT_LISTEN = "tcp:5050:backlog=1024"
 DEFAULT_IRC = "tcp:6697:backlog=1024"
@@ -110,6 +113,14 @@ class Options(usage.Options):
             "Prefix of chatroom's keys in Redis, so that several chat servers can share one Redis.",
         ],
         [
+            "workers",
+            None,
+            1,
+            "Processes serving the same listening sockets on this machine, sharing the chat through --redis"
+            " (docs/scaling.md). One SIGTERM stops them all.",
+            int,
+        ],
+        [
             "metrics",
             None,
             None,
@@ -177,6 +188,7 @@ class Options(usage.Options):
         "idle-timeout": 0.1,
         "max-rooms": 1,
         "room-size": 0,
+        "workers": 1,
     }
 
     def __init__(self) -> None:
@@ -186,6 +198,7 @@ class Options(usage.Options):
         self["irc-plaintext"] = []
         self.from_file: dict[str, Any] = {}
         self.given: dict[str, str] = {}  # what the command line gives, by long name
+        self.arguments: list[str] = []  # the command line itself, for --workers to give every worker
         self.pinned: set[str] = set()  # settings the command line gives: a reload of the file leaves them
 
     def settings(self) -> dict[str, config.Setting]:
@@ -203,6 +216,7 @@ class Options(usage.Options):
     def parseOptions(self, options: list[str] | None = None) -> None:
         """The --config file first, then the command line over it."""
         arguments = list(sys.argv[1:] if options is None else options)
+        self.arguments = arguments
         self.given = self._given(arguments)
         if "config" in self.given:
             path = Path(self.given["config"])
@@ -270,6 +284,8 @@ class Options(usage.Options):
                 self["redis"] = RedisAddress.parse(self["redis"])
             except ValueError as error:
                 raise usage.UsageError(f"--redis {error}") from None
+        elif self["workers"] > 1:
+            raise usage.UsageError("--workers needs --redis: the workers share the chat through it")
         if self["auth"] not in (None, *(mode.value for mode in AuthMode)):
             raise usage.UsageError("--auth must be off, optional or required")
         for name, minimum in self.minimums.items():
@@ -293,6 +309,11 @@ def makeService(options: Options, reactor: IReactorCore | None = None) -> IServi
         *_listeners(reactor, options, "irc", irc, True),
         *_listeners(reactor, options, "irc-plaintext", irc, False),
     ]
+    inherited = Inherited.found(os.environ)  # a worker of --workers: its parent's sockets, where it would listen
+    if inherited is not None:
+        inherited.follow_parent()
+        adopted = inherited.endpoints(reactor)
+        listeners = [replace(each, endpoint=endpoint) for each, endpoint in zip(listeners, adopted, strict=True)]
     if identity.generated:
         log.info(
             "generated a local CA and a server certificate in {certs}; clients trust it with --ca {ca}",
@@ -350,14 +371,22 @@ def makeService(options: Options, reactor: IReactorCore | None = None) -> IServi
         configured = config.Configured(Path(options["config"]), options.settings(), current, options.pinned)
     reloader = Reloader(IReactorFromThreads(reactor), certs, context, factory, motd_file, configured)
     twistd = getattr(options, "parent", None)  # twistd's own options, when it runs us
-    daemon = twistd is not None and not twistd["nodaemon"]
-    served = None
+    daemon = twistd is not None and not twistd.get("nodaemon", True)  # `twist`, running a worker, never forks
+    metrics_endpoint = None
     if options["metrics"]:
         try:
-            endpoint = serverFromString(reactor, options["metrics"])
+            metrics_endpoint = serverFromString(reactor, options["metrics"])
         except ValueError as error:
             raise SystemExit(f"chatroom: bad --metrics endpoint: {error}") from None
-        served = metrics(options["metrics"], endpoint, chat, [factory], auth, clock)
+    if options["workers"] > 1 and inherited is None:
+        # Everything above checked the options as each worker will; the workers build it again for themselves.
+        held = (options["metrics"], metrics_endpoint) if metrics_endpoint is not None else None
+        return Workers(reactor, options["workers"], options.arguments, listeners, held, daemon)
+    if inherited is not None and metrics_endpoint is not None:
+        metrics_endpoint = inherited.metrics_endpoint(reactor)  # worker 1's alone
+    served = None
+    if metrics_endpoint is not None:
+        served = metrics(options["metrics"], metrics_endpoint, chat, [factory], auth, clock)
     service = ChatService(factory, context, listeners, daemon, reloader, served)
     if sharing is None:
         return service

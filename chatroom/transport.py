@@ -12,13 +12,14 @@ This is the question of twisted#5303 ("write immediately"), answered for server 
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Iterable
 from errno import ENOBUFS
 from typing import Any
 
 from twisted.internet import main, tcp
 from twisted.internet.error import ConnectionDone, ConnectionLost
-from twisted.internet.interfaces import IProtocolFactory, IReactorTCP
+from twisted.internet.interfaces import IListeningPort, IProtocolFactory, IReactorSocket, IReactorTCP
 from zope.interface import implementer
 
 
@@ -68,12 +69,12 @@ class SendingPort(tcp.Port):
     transport = SendingServer
 
 
-@implementer(IReactorTCP)
+@implementer(IReactorTCP, IReactorSocket)
 class SendingReactor:
     """The reactor as endpoints see it, except that the TCP ports it opens build SendingServer connections.
 
-    Give it to `serverFromString` instead of the reactor: "tcp:" and "tcp6:" endpoints listen through
-    `listenTCP` here; everything else (UNIX sockets, timers) is the reactor's own.
+    Give it to `serverFromString` or `AdoptedStreamServerEndpoint` instead of the reactor: TCP ports listen or are
+    adopted here; everything else (UNIX sockets, timers) is the reactor's own.
     """
 
     def __init__(self, reactor: Any) -> None:
@@ -83,6 +84,17 @@ class SendingReactor:
         listening = SendingPort(port, factory, backlog, interface, self._reactor)
         listening.startListening()
         return listening
+
+    def adoptStreamPort(self, fileDescriptor: int, addressFamily: int, factory: IProtocolFactory) -> IListeningPort:
+        """A listening socket another process bound (chatroom.workers): TCP through SendingPort too."""
+        if addressFamily not in (socket.AF_INET, socket.AF_INET6):
+            adopted: IListeningPort = self._reactor.adoptStreamPort(fileDescriptor, addressFamily, factory)
+            return adopted
+        port: SendingPort = SendingPort._fromListeningDescriptor(  # type: ignore[no-untyped-call]
+            self._reactor, fileDescriptor, addressFamily, factory
+        )
+        port.startListening()
+        return port
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._reactor, name)
