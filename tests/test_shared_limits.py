@@ -28,8 +28,10 @@ from chatroom.core.errors import ChatError
 from chatroom.core.events import Quit, ServerNotice
 from chatroom.limits import Admission, ConnectionLimits
 from chatroom.line.dialect import LineDialect
-from tests.helpers import MemoryClient, MemoryServer
+from tests.helpers import MemoryClient, MemoryServer, ServerTestCase
+from tests.redisserver import RedisServer
 from tests.test_redis import RedisTestCase, told
+from tests.test_twistd import LISTENING, TWISTD
 
 CAP_OF_TWO = ConnectionLimits(max_per_address=2)
 HELLO = "HELLO chatroom"
@@ -206,6 +208,34 @@ class SharedLoginTests(RedisTestCase):
         await heard.until(told(ServerNotice(DEGRADED)))
         self.assertEqual(await a.login("alice", "right", "203.0.113.5"), f"SLOW_DOWN :{UNSHARED}")
         self.assertFalse(a.checker.started.called, "no password was checked")
+
+
+class TwoTwistdTests(ServerTestCase):
+    timeout = 60
+
+    async def test_two_servers_count_one_address_together(self) -> None:
+        workdir = Path(self.mktemp()).resolve()
+        workdir.mkdir()
+        self.certs = workdir / "certs"
+        redis = RedisServer(workdir)
+        await redis.start()
+        self.addCleanup(redis.stop)
+        ports = []
+        for _ in range(2):
+            process = self.spawn(
+                [TWISTD, "-n", "--pidfile=", "chatroom", "--certs", str(self.certs), "--no-irc",
+                 "--listen", "tcp:0:interface=127.0.0.1", "--rooms", str(workdir / "rooms.json"),
+                 "--accounts", str(workdir / "accounts.db"), "--redis", redis.url,
+                 "--max-per-address", "1", "--limit-loopback"]
+            )  # fmt: skip
+            ports.append(int((await process.until(LISTENING)).group(1)))
+            await process.until("joined the others through Redis")
+            self.addCleanup(process.transport.signalProcess, "TERM")
+        self.port = ports[0]
+        await self.connect("alice")
+        self.port = ports[1]
+        refused = await self.connect_raw()
+        self.assertEqual(await refused.next_line(), "BYE :too many connections from 127.0.0.1")
 
 
 class FakeCounts:
