@@ -33,15 +33,7 @@ from chatroom.core.addresses import address_key
 from chatroom.core.chat import Chat, Member
 from chatroom.core.errors import ChatError
 from chatroom.core.events import Event
-from chatroom.limits import (
-    Admission,
-    Claim,
-    ConnectionLimits,
-    SendQueue,
-    StreamTransport,
-    TokenBucket,
-    transport_of,
-)
+from chatroom.limits import Admission, Claim, ConnectionLimits, SendQueue, StreamTransport, TokenBucket, transport_of
 from chatroom.registration import Registrar
 
 CLOSE_GRACE = 5.0  # seconds a closing peer has to answer TLS's close_notify

@@ -181,8 +181,7 @@ class Admission:
         if self.total >= self.limits.max_clients:
             return "server full: too many connections"
         key = None if host is None else address_key(host)
-        exempt = self._exempt(host)
-        if key is not None and not exempt and self.per_address[key] >= self.limits.max_per_address:
+        if key is not None and not self._exempt(host) and self.per_address[key] >= self.limits.max_per_address:
             return f"too many connections from {key}"
         self.total += 1
         if key is not None:
