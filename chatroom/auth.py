@@ -11,13 +11,13 @@ import enum
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Protocol, TypeVar
 
 from twisted.cred.checkers import ICredentialsChecker
 from twisted.cred.credentials import IUsernamePassword, UsernamePassword
 from twisted.cred.error import UnauthorizedLogin
 from twisted.cred.portal import IRealm, Portal
-from twisted.internet.defer import Deferred, DeferredSemaphore
+from twisted.internet.defer import Deferred, DeferredSemaphore, succeed
 from twisted.internet.interfaces import IReactorTime
 from twisted.internet.threads import deferToThread
 from twisted.logger import Logger
@@ -116,6 +116,97 @@ class Backoff:
         self._failures.pop(key, None)
 
 
+@dataclass(frozen=True)
+class Attempt:
+    """A login attempt as the book found it: allowed (and then marked in flight), or why it must wait."""
+
+    account: str  # "account:" and the nickname's key
+    address: str  # the address key the caps count by
+    trusted: bool  # the address logged in to the account before
+    checking: bool = False  # refused: a check of this address, or of this account from a stranger, is in flight
+    wait: float = 0.0  # refused: seconds before failures allow another guess
+    token: str = ""  # how the book tells this attempt's marks from others' (Redis: its markers' value)
+
+    @property
+    def allowed(self) -> bool:
+        return not self.checking and self.wait <= 0
+
+    @property
+    def place(self) -> str:
+        return "address:" + self.address
+
+    @property
+    def pair(self) -> str:
+        return f"{self.account} from {self.address}"
+
+    @property
+    def busy(self) -> set[str]:
+        """What this check keeps others from checking meanwhile: a trusted address does not hold the account."""
+        return {self.place} if self.trusted else {self.place, self.account}
+
+
+class LoginBook(Protocol):
+    """What the login slow-downs remember between attempts: failures, checks in flight, trusted addresses.
+
+    MemoryBook keeps it in this process; with --redis, chatroom.bus.limits.RedisBook shares it among every
+    process, so that guesses spread over processes are no more than against one. Only `begin` may refuse.
+    """
+
+    def begin(self, account: str, address: str) -> Deferred[Attempt]:
+        """Look the attempt up; if it is allowed, mark its check in flight at once."""
+
+    def abandon(self, attempt: Attempt) -> Deferred[None]:
+        """An allowed attempt whose check never ran: take its marks away."""
+
+    def failed(self, attempt: Attempt) -> Deferred[None]:
+        """Its check found a wrong password: book the failure, and take its marks away."""
+
+    def succeeded(self, attempt: Attempt) -> Deferred[None]:
+        """Its check succeeded: forgive the account's failures from this address, trust it, take the marks away."""
+
+
+class MemoryBook:
+    """The book in this process's memory: failures forgotten after BACKOFF_FORGET, trust until it restarts."""
+
+    def __init__(self, clock: IReactorTime) -> None:
+        self.backoff = Backoff(clock)  # per address, and per (account, address)
+        self.account_backoff = Backoff(clock, ACCOUNT_ALLOWANCE)
+        self._checking: set[str] = set()  # the account and address keys of every check in flight
+        self._trusted: dict[str, dict[str, None]] = {}  # account -> addresses that logged in to it, oldest first
+
+    def begin(self, account: str, address: str) -> Deferred[Attempt]:
+        attempt = Attempt(account, address, address in self._trusted.get(account, {}))
+        if attempt.busy & self._checking:
+            return succeed(Attempt(account, address, attempt.trusted, checking=True))
+        wait = self.backoff.wait(attempt.place, attempt.pair)
+        if not attempt.trusted:
+            wait = max(wait, self.account_backoff.wait(account))
+        if wait > 0:
+            return succeed(Attempt(account, address, attempt.trusted, wait=wait))
+        self._checking |= attempt.busy
+        return succeed(attempt)
+
+    def abandon(self, attempt: Attempt) -> Deferred[None]:
+        self._checking -= attempt.busy
+        return succeed(None)
+
+    def failed(self, attempt: Attempt) -> Deferred[None]:
+        self._checking -= attempt.busy
+        self.backoff.failed(attempt.place, attempt.pair)
+        self.account_backoff.failed(attempt.account)
+        return succeed(None)
+
+    def succeeded(self, attempt: Attempt) -> Deferred[None]:
+        self._checking -= attempt.busy
+        self.backoff.succeeded(attempt.pair)
+        trusted = self._trusted.setdefault(attempt.account, {})
+        trusted.pop(attempt.address, None)
+        trusted[attempt.address] = None
+        while len(trusted) > TRUSTED_PER_ACCOUNT:
+            del trusted[next(iter(trusted))]
+        return succeed(None)
+
+
 class Authenticator:
     """Checks passwords for every front end, so that guessing is slow and nobody can lock the owner out.
 
@@ -128,17 +219,16 @@ class Authenticator:
     - the account from everywhere else is slowed the same way only past ACCOUNT_ALLOWANCE failures, and never
       from an address that has logged in to it before: guesses from elsewhere cannot lock the owner out.
     Every check that starts runs to its end and counts, even if the guesser disconnects meanwhile.
+    What the rules remember is the `book`'s (LoginBook); the checks at once and waiting are this process's own,
+    since they protect its CPU and memory.
     """
 
     def __init__(self, mode: AuthMode, store: AccountStore, clock: IReactorTime) -> None:
         self.mode = mode
         self.store = store
         self.portal = Portal(ChatRealm(), [AccountsChecker(store)])
-        self.backoff = Backoff(clock)  # per address, and per (account, address)
-        self.account_backoff = Backoff(clock, ACCOUNT_ALLOWANCE)
+        self.book: LoginBook = MemoryBook(clock)
         self._checks = DeferredSemaphore(CHECKS_AT_ONCE)
-        self._checking: set[str] = set()  # the account and address keys of every check in flight
-        self._trusted: dict[str, dict[str, None]] = {}  # account -> addresses that logged in to it, oldest first
         self.failures = 0  # wrong passwords since the start, for the metrics
 
     def needs_password(self, nick: str) -> bool:
@@ -152,62 +242,65 @@ class Authenticator:
 
         `address` is the key the caps count by (chatroom.core.addresses.address_key).
         """
-        account = "account:" + nick_key(nick)
-        place, pair = "address:" + address, f"{account} from {address}"
-        trusted = address in self._trusted.get(account, {})
-        busy = {place} if trusted else {place, account}  # what this check keeps others from checking meanwhile
-        if busy & self._checking:
+        # If the connection leaves while the book is asked, the marks the answer may bring are taken away.
+        attempt = await _shielded(self.book.begin("account:" + nick_key(nick), address), self._orphaned)
+        if attempt.checking:
             raise ChatError("SLOW_DOWN", "a login for this nickname or from your address is being checked: wait")
-        wait = self.backoff.wait(place, pair)
-        if not trusted:
-            wait = max(wait, self.account_backoff.wait(account))
-        if wait > 0:
-            raise ChatError("SLOW_DOWN", f"too many failed logins: try again in {math.ceil(wait)} s")
+        if attempt.wait > 0:
+            raise ChatError("SLOW_DOWN", f"too many failed logins: try again in {math.ceil(attempt.wait)} s")
         if len(self._checks.waiting) >= CHECKS_WAITING:
+            self.book.abandon(attempt)
             raise ChatError("SLOW_DOWN", "the server is busy checking passwords: try again in a few seconds")
-        self._checking |= busy
         try:
             await self._checks.acquire()  # cancelled while waiting, the guess was never made
         except BaseException:
-            self._checking -= busy
+            self.book.abandon(attempt)
             raise
         check = self.portal.login(UsernamePassword(nick.encode(), password.encode()), None, IChatIdentity)
-        judged = check.addBoth(self._judged, nick, account, address, busy)
+        judged = check.addBoth(self._judged, nick, attempt)
         return await _shielded(judged)
 
+    def _orphaned(self, attempt: Attempt) -> None:
+        if attempt.allowed:
+            self.book.abandon(attempt)
+
     def _judged(
-        self,
-        outcome: tuple[type[Interface], object, Callable[[], None]] | Failure,
-        nick: str,
-        account: str,
-        address: str,
-        busy: set[str],
-    ) -> str:
-        """Book the outcome of a check, whether or not anyone still waits for it."""
-        place, pair = "address:" + address, f"{account} from {address}"
+        self, outcome: tuple[type[Interface], object, Callable[[], None]] | Failure, nick: str, attempt: Attempt
+    ) -> Deferred[str]:
+        """Book the outcome of a check, whether or not anyone still waits for it; answer once it is booked."""
         self._checks.release()
-        self._checking -= busy
         if isinstance(outcome, Failure):
-            outcome.trap(UnauthorizedLogin)
-            self.backoff.failed(place, pair)
-            self.account_backoff.failed(account)
-            log.info("failed login as {nick} from {address}", nick=nick, address=address)
+            if not outcome.check(UnauthorizedLogin):
+                self.book.abandon(attempt)
+                outcome.raiseException()  # the checker's own error, not a wrong password
+            log.info("failed login as {nick} from {address}", nick=nick, address=attempt.address)
             self.failures += 1
-            raise ChatError("BAD_LOGIN", "wrong nickname or password")
-        self.backoff.succeeded(pair)
-        trusted = self._trusted.setdefault(account, {})
-        trusted.pop(address, None)
-        trusted[address] = None
-        while len(trusted) > TRUSTED_PER_ACCOUNT:
-            del trusted[next(iter(trusted))]
+            return self.book.failed(attempt).addCallback(_wrong)
         _, identity, _logout = outcome
         assert isinstance(identity, Identity)
-        return identity.nick
+        return self.book.succeeded(attempt).addCallback(lambda _: identity.nick)
 
 
-def _shielded(work: Deferred[T]) -> Deferred[T]:
-    """A view of `work` that its waiter may cancel without cancelling `work` itself."""
+def _wrong(_: None) -> str:
+    raise ChatError("BAD_LOGIN", "wrong nickname or password")
+
+
+def _shielded(work: Deferred[T], orphaned: Callable[[T], object] | None = None) -> Deferred[T]:
+    """A view of `work` that its waiter may cancel without cancelling `work` itself (nor a Redis command).
+
+    A result that comes once the view was cancelled goes to `orphaned`, if given: nobody else will take it.
+    """
     view: Deferred[T] = Deferred()
-    deliver: Callable[[T], None] = view.callback
-    work.addCallbacks(deliver, view.errback)  # once `view` is cancelled, Twisted ignores these quietly
+
+    def deliver(result: T) -> None:
+        if not view.called:
+            view.callback(result)
+        elif orphaned is not None:
+            orphaned(result)
+
+    def failed(failure: Failure) -> None:
+        if not view.called:
+            view.errback(failure)
+
+    work.addCallbacks(deliver, failed)
     return view

@@ -33,7 +33,7 @@ from chatroom.core.addresses import address_key
 from chatroom.core.chat import Chat, Member
 from chatroom.core.errors import ChatError
 from chatroom.core.events import Event
-from chatroom.limits import Admission, ConnectionLimits, SendQueue, StreamTransport, TokenBucket, transport_of
+from chatroom.limits import Admission, Claim, ConnectionLimits, SendQueue, StreamTransport, TokenBucket, transport_of
 from chatroom.registration import Registrar
 
 CLOSE_GRACE = 5.0  # seconds a closing peer has to answer TLS's close_notify
@@ -107,6 +107,7 @@ class Connection(LineReceiver, TimeoutMixin):
     factory: ConnectionFactory
     speaks: type[Dialect]  # the language of the listener it came through
     host: str | None = None  # the IP address Admission counted this connection under, if any
+    claim: Claim | None = None  # its place in the count per address of every process (--redis), if it counts
 
     def connectionMade(self) -> None:
         limits = self.factory.limits
@@ -145,7 +146,10 @@ class Connection(LineReceiver, TimeoutMixin):
         self.factory.connections.add(self)  # logged once registered or gone: one line less per connection
         self._set_timeout(limits.registration_timeout)
         self.dialect = self.speaks(self)
-        self.dialect.greet()
+        if self.claim is None:
+            self.dialect.greet()
+        else:  # greeted, and its lines read, once the other processes' count has room (or was refused)
+            self.wait_for(self._admitted(self.claim))
 
     def connectionLost(self, reason: Failure = connectionDone) -> None:
         if reason.check(SSLError):
@@ -298,6 +302,14 @@ class Connection(LineReceiver, TimeoutMixin):
 
     # Inside
 
+    async def _admitted(self, claim: Claim) -> None:
+        refusal = await claim.verdict()
+        if refusal is None:
+            self.dialect.greet()
+            return
+        self.factory.refused(self.peer, refusal, "per_address")
+        self._close(refusal, refusal)
+
     def timeoutConnection(self) -> None:
         if self.member is None:
             self.quit("registration timeout: choose a nickname sooner", "registration timeout")
@@ -443,18 +455,25 @@ class ConnectionFactory(ServerFactory):
         host = addr.host if isinstance(addr, IPv4Address | IPv6Address) else None
         refusal = self.admission.admit(host)
         if refusal is not None:
-            log.info("refused a connection from {peer}: {reason}", peer=addr and describe(addr), reason=refusal)
             full = self.admission.total >= self.limits.max_clients
-            self.counts.refused["server_full" if full else "per_address"] += 1
+            self.refused(describe(addr) if addr else None, refusal, "server_full" if full else "per_address")
             return Refusal(dialect.goodbye(refusal), self.clock)
         connection = Connection()
         connection.factory = self
         connection.speaks = dialect
         connection.host = host
+        connection.claim = self.admission.claim(host)
         return connection
+
+    def refused(self, peer: str | None, reason: str, kind: str) -> None:
+        """A connection over a cap: logged, and counted by `kind` for the metrics."""
+        log.info("refused a connection from {peer}: {reason}", peer=peer, reason=reason)
+        self.counts.refused[kind] += 1
 
     def forget(self, connection: Connection) -> None:
         self.admission.release(connection.host)
+        if connection.claim is not None:
+            connection.claim.release()
         self.connections.discard(connection)
         if not self.connections:
             emptied, self._emptied = self._emptied, []

@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
+from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IAddress, IPushProducer
 from twisted.internet.protocol import Protocol as TwistedProtocol
 from twisted.logger import Logger
@@ -125,26 +126,73 @@ class SendQueue:
         self._pending, self._size, self._overflow = None, 0, None
 
 
-class Admission:
-    """Counts connections in total and per address, to refuse the one too many with a reason."""
+class AddressCounts(Protocol):
+    """Connections per address counted over every process sharing the chat (chatroom.bus.limits, with --redis)."""
 
-    def __init__(self, limits: ConnectionLimits) -> None:
+    def claim(self, key: str, cap: int) -> Deferred[Callable[[], None] | None]:
+        """Count one more connection from `key` unless all processes together already hold `cap`.
+
+        Fires with what takes it off the count again, or None if it is refused. It never fails: when the count
+        cannot be asked, the process's own count is the answer, and what it fires with takes nothing off.
+        """
+
+
+class Claim:
+    """One connection's place in the count every process shares: asked once, given back once, whenever it answers."""
+
+    def __init__(self, counts: AddressCounts, key: str, cap: int) -> None:
+        self.key = key
+        self._asked = counts.claim(key, cap)
+
+    def verdict(self) -> Deferred[str | None]:
+        """None once admitted, or why it is refused; the connection may stop waiting without losing the answer."""
+        view: Deferred[str | None] = Deferred()
+
+        def answered(release: Callable[[], None] | None) -> Callable[[], None] | None:
+            view.callback(None if release else f"too many connections from {self.key}")  # ignored once cancelled
+            return release
+
+        self._asked.addCallback(answered)
+        return view
+
+    def release(self) -> None:
+        """The connection has ended: off the count, now or once the answer comes."""
+        self._asked.addCallback(lambda release: release and release())
+
+
+class Admission:
+    """Counts connections in total and per address, to refuse the one too many with a reason.
+
+    With `shared` (--redis), a connection this process admits still needs its `claim` on the count per address
+    of every process; the total stays this process's own: it protects this process's file descriptors and memory.
+    """
+
+    def __init__(self, limits: ConnectionLimits, shared: AddressCounts | None = None) -> None:
         self.limits = limits
+        self.shared = shared
         self.total = 0
         self.per_address: Counter[str] = Counter()
+
+    def _exempt(self, host: str | None) -> bool:
+        return host is None or (not self.limits.limit_loopback and ip(host).is_loopback)
 
     def admit(self, host: str | None) -> str | None:
         """Count a new connection from `host` and return None, or return why it is refused."""
         if self.total >= self.limits.max_clients:
             return "server full: too many connections"
         key = None if host is None else address_key(host)
-        exempt = host is None or (not self.limits.limit_loopback and ip(host).is_loopback)
-        if key is not None and not exempt and self.per_address[key] >= self.limits.max_per_address:
+        if key is not None and not self._exempt(host) and self.per_address[key] >= self.limits.max_per_address:
             return f"too many connections from {key}"
         self.total += 1
         if key is not None:
             self.per_address[key] += 1  # loopback too: the exemption can change on SIGHUP, the count must not
         return None
+
+    def claim(self, host: str | None) -> Claim | None:
+        """After `admit`: the place of a connection from `host` in the shared count, if there is one and it counts."""
+        if self.shared is None or host is None or self._exempt(host):
+            return None
+        return Claim(self.shared, address_key(host), self.limits.max_per_address)
 
     def release(self, host: str | None) -> None:
         self.total -= 1

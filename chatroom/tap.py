@@ -21,6 +21,7 @@ from twisted.python import usage
 from chatroom import config, tls
 from chatroom.accounts import DEFAULT_FILE, AccountStore
 from chatroom.auth import Authenticator, AuthMode
+from chatroom.bus.limits import share
 from chatroom.bus.redis import RedisAddress, RedisLog, RedisUnreachable, Sharing
 from chatroom.bus.shared import SharedChat
 from chatroom.connection import ConnectionFactory, Dialect
@@ -358,6 +359,8 @@ def makeService(options: Options, reactor: IReactorCore | None = None) -> IServi
         bans=len(chat.server_bans),
     )
     factory = ConnectionFactory(chat, clock, LineDialect, limits, options["motd"], auth)
+    if sharing is not None:
+        share(sharing.bus, factory.admission, auth)  # the cap per address and the login slow-downs, over all
     motd_file = Path(options["motd-file"]) if options["motd-file"] else None
     if motd_file is not None:
         try:

@@ -51,7 +51,9 @@ def told(event: Event) -> Callable[[list[Event]], bool]:
     return lambda events: event in events
 
 
-class SharedThroughRedisTests(TestCase):
+class RedisTestCase(TestCase):
+    """A real redis-server for each test, and replicas of one chat sharing it as processes would."""
+
     timeout = 60
 
     def setUp(self) -> Deferred[None]:  # type: ignore[override]  # trial waits for it
@@ -76,6 +78,8 @@ class SharedThroughRedisTests(TestCase):
         session.take()
         return member, session
 
+
+class SharedThroughRedisTests(RedisTestCase):
     async def test_four_members_on_two_processes_hear_10000_messages_from_four_senders_in_one_order(self) -> None:
         (a, _), (b, _) = await self.process("a"), await self.process("b")
         members = [await self.member(chat, nick, "5") for chat, nick in ((a, "m1"), (a, "m2"), (b, "m3"), (b, "m4"))]

@@ -7,6 +7,8 @@ Keys, all under the prefix (`--redis-prefix`, default "chatroom"):
   their `hello` and `gone` entries, so that the set and the log agree at every point.
 - `PREFIX:alive:PROCESS`: set every `beat` seconds, expiring after `ttl`. Whoever finds one gone appends
   the process's `gone`: its members quit, "server lost".
+- `PREFIX:connections:PROCESS`, a hash (chatroom.bus.limits): the process's connections per address. Its
+  `hello` clears it, its `gone` deletes it, and it expires `ttl` after its last heartbeat.
 
 docs/scaling.md says what this guarantees, and what users see while Redis cannot be reached.
 """
@@ -44,6 +46,7 @@ HELLO = """
 local alone = redis.call('SCARD', KEYS[2]) == 0
 redis.call('SADD', KEYS[2], ARGV[1])
 redis.call('SET', KEYS[3], '1', 'PX', ARGV[3])
+redis.call('DEL', KEYS[4])
 local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[2], '*', 'o',
   cjson.encode({{k='hello', p=ARGV[1], alone=alone}}))
 return {id, alone and 1 or 0}
@@ -51,7 +54,7 @@ return {id, alone and 1 or 0}
 
 GONE = """
 if redis.call('SREM', KEYS[2], ARGV[1]) == 0 then return 0 end
-redis.call('DEL', KEYS[3])
+redis.call('DEL', KEYS[3], KEYS[4])
 local left = redis.call('SMEMBERS', KEYS[2])
 if #left == 0 then left = cjson.decode('[]') end
 local entry = cjson.encode({{k='gone', p=ARGV[1], r=ARGV[2], left=left}})
@@ -174,6 +177,7 @@ class RedisLog:
         self.prefix = prefix
         self.beat, self.ttl = beat, ttl
         self.process = ""
+        self.joins = 0  # how many times this process said hello: each clears what it counted before
         self.reader: Reader | None = None
         self.commands: Any = None  # txredisapi connections: one for commands, one that waits on XREAD
         self.reading: Any = None
@@ -200,13 +204,21 @@ class RedisLog:
     def _alive_key(self, process: str) -> str:
         return f"{self.prefix}:alive:{process}"
 
+    def connections_key(self, process: str) -> str:
+        """The hash of `process`'s connections per address (chatroom.bus.limits)."""
+        return f"{self.prefix}:connections:{process}"
+
+    def _process_keys(self, process: str) -> list[str]:
+        """The keys HELLO and GONE change together."""
+        return [self.keys["log"], self.keys["processes"], self._alive_key(process), self.connections_key(process)]
+
     # chatroom.bus.log.Log
 
     def join(self, process: str, reader: Reader) -> None:
         self.process, self.reader = process, reader
         self.stopped = False
-        keys = [self.keys["log"], self.keys["processes"], self._alive_key(process)]
-        said = self.commands.eval(HELLO, keys, [process, MAXLEN, int(self.ttl * 1000)])
+        self.joins += 1
+        said = self.commands.eval(HELLO, self._process_keys(process), [process, MAXLEN, int(self.ttl * 1000)])
 
         def joined(answer: list[Any]) -> None:
             entry_id, alone = answer
@@ -231,8 +243,7 @@ class RedisLog:
         if not self.up:
             return succeed(None)
         self._flush()
-        keys = [self.keys["log"], self.keys["processes"], self._alive_key(process)]
-        done: Deferred[None] = self.commands.eval(GONE, keys, [process, reason, MAXLEN])
+        done: Deferred[None] = self.commands.eval(GONE, self._process_keys(process), [process, reason, MAXLEN])
         return done.addErrback(lambda failure: log.warn("could not tell Redis we left: {why}", why=failure.value))
 
     def disconnect(self) -> Deferred[None]:
@@ -344,9 +355,11 @@ class RedisLog:
         if not self.up:
             return None
         commands = self.commands
+        ttl = int(self.ttl * 1000)
         said = DeferredList(
             [
-                commands.set(self._alive_key(self.process), b"1", pexpire=int(self.ttl * 1000)),
+                commands.set(self._alive_key(self.process), b"1", pexpire=ttl),
+                commands.execute_command("PEXPIRE", self.connections_key(self.process), ttl),
                 commands.eval(TRIM, [self.keys["log"]], [RETENTION]),
             ],
             consumeErrors=True,
@@ -363,7 +376,7 @@ class RedisLog:
             for process, (ok, alive) in zip(others, found, strict=True):
                 if ok and not alive:
                     log.info("process {process} stopped answering: its members leave", process=process)
-                    keys = [self.keys["log"], self.keys["processes"], self._alive_key(process)]
+                    keys = self._process_keys(process)
                     self.commands.eval(GONE, keys, [process, "server lost", MAXLEN]).addErrback(self._ignored)
 
         return DeferredList(checks, consumeErrors=True).addCallback(reap)

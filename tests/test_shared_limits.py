@@ -1,0 +1,324 @@
+"""The connection cap per address and the login slow-downs hold over every process sharing the chat, not per process.
+
+Each "process" is a replica with its own RedisLog, factory and authenticator, in this test process, sharing a real
+redis-server; the factories' timers run on a fake clock that never moves, so only Redis's answers drive a test.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from twisted.cred.checkers import ICredentialsChecker
+from twisted.cred.credentials import IUsernamePassword
+from twisted.cred.error import UnauthorizedLogin
+from twisted.cred.portal import Portal
+from twisted.internet.defer import CancelledError, Deferred
+from twisted.internet.task import Clock
+from twisted.trial.unittest import SynchronousTestCase
+from zope.interface import implementer
+
+from chatroom.accounts import AccountStore
+from chatroom.auth import ACCOUNT_ALLOWANCE, Attempt, Authenticator, AuthMode, ChatRealm, MemoryBook
+from chatroom.bus.limits import UNSHARED, RedisCounts, share
+from chatroom.bus.redis import RedisLog
+from chatroom.bus.shared import DEGRADED, SharedChat
+from chatroom.connection import Connection, ConnectionFactory
+from chatroom.core.errors import ChatError
+from chatroom.core.events import Quit, ServerNotice
+from chatroom.limits import Admission, ConnectionLimits
+from chatroom.line.dialect import LineDialect
+from tests.helpers import MemoryClient, MemoryServer, ServerTestCase
+from tests.redisserver import RedisServer
+from tests.test_redis import RedisTestCase, told
+from tests.test_twistd import LISTENING, TWISTD
+
+CAP_OF_TWO = ConnectionLimits(max_per_address=2)
+HELLO = "HELLO chatroom"
+
+
+@implementer(ICredentialsChecker)
+class Checker:
+    """Only "right" is right. While `holding`, checks wait for `answer`; `started` fires as the first one starts."""
+
+    credentialInterfaces = (IUsernamePassword,)
+
+    def __init__(self) -> None:
+        self.holding = False
+        self.started: Deferred[None] = Deferred()
+        self._held: list[Deferred[None]] = []
+
+    def requestAvatarId(self, credentials: IUsernamePassword) -> Deferred[bytes | tuple[()]]:
+        if not self.started.called:
+            self.started.callback(None)
+        waiting: Deferred[None] = Deferred()
+        if self.holding:
+            self._held.append(waiting)
+        else:
+            waiting.callback(None)
+
+        def judged(_: None) -> bytes:
+            if credentials.password != b"right":
+                raise UnauthorizedLogin()
+            return credentials.username
+
+        return waiting.addCallback(judged)
+
+    def answer(self) -> None:
+        self.holding = False
+        for waiting in self._held:
+            waiting.callback(None)
+
+
+class Process:
+    """What one `twistd chatroom --redis` builds on its replica: a factory and an authenticator sharing limits."""
+
+    def __init__(self, test: RedisTestCase, chat: SharedChat, bus: RedisLog, limits: ConnectionLimits) -> None:
+        self.chat, self.bus = chat, bus
+        accounts = Path(test.mktemp())
+        accounts.write_text("alice scrypt$unused\nbob scrypt$unused\n")  # never read by the checker
+        self.auth = Authenticator(AuthMode.REQUIRED, AccountStore(accounts), Clock())
+        self.checker = Checker()
+        self.auth.portal = Portal(ChatRealm(), [self.checker])
+        self.factory = ConnectionFactory(chat, Clock(), LineDialect, limits, auth=self.auth)
+        share(bus, self.factory.admission, self.auth)
+
+    async def connect(self, host: str) -> MemoryClient:
+        """A client from `host`, once the count of every process has answered for it."""
+        client = MemoryClient(self.factory, host)
+        assert isinstance(client.protocol, Connection)
+        if client.protocol.claim is not None:
+            await client.protocol.claim.verdict()
+        return client
+
+    async def login(self, nick: str, password: str, address: str) -> str:
+        """The answer to a login: the account, or the refusal's code and text."""
+        try:
+            return await self.auth.login(nick, password, address)
+        except ChatError as error:
+            return f"{error.code} :{error.message}"
+
+
+class SharedCapTests(RedisTestCase):
+    async def processes(self, limits: ConnectionLimits = CAP_OF_TWO, ttl: float = 10.0) -> tuple[Process, Process]:
+        (a, bus_a), (b, bus_b) = await self.process("a", ttl), await self.process("b", ttl)
+        return Process(self, a, bus_a, limits), Process(self, b, bus_b, limits)
+
+    async def test_the_cap_per_address_counts_the_connections_of_every_process(self) -> None:
+        a, b = await self.processes()
+        first = await a.connect("192.0.2.1")
+        self.assertTrue(first.read()[0].startswith(HELLO))
+        second = await b.connect("192.0.2.1")
+        self.assertTrue(second.read()[0].startswith(HELLO))
+        third = MemoryClient(a.factory, "192.0.2.1")  # one here: this process alone would take it
+        self.assertEqual(third.type("/nick eve"), [], "neither greeted nor read before the count answers")
+        await third.protocol.claim.verdict()
+        self.assertEqual(third.read(), ["BYE :too many connections from 192.0.2.1"], "the nickname was never taken")
+        self.assertTrue(third.transport.disconnecting)
+        self.assertEqual(a.factory.counts.refused["per_address"], 1)
+        third.lose()
+        self.assertTrue((await b.connect("192.0.2.2")).read()[0].startswith(HELLO), "another address has room")
+        first.lose()
+        self.assertTrue((await a.connect("192.0.2.1")).read()[0].startswith(HELLO), "a place given back is free")
+
+    async def test_loopback_is_exempt_from_the_shared_count_too(self) -> None:
+        a, b = await self.processes(ConnectionLimits(max_per_address=1))
+        clients = [await process.connect("127.0.0.1") for process in (a, b, a, b)]
+        self.assertEqual([client.protocol.claim for client in clients], [None] * 4, "not even asked")
+
+    async def test_a_process_that_leaves_gives_back_its_connections(self) -> None:
+        a, b = await self.processes()
+        for _ in range(2):
+            await b.connect("192.0.2.1")
+        counts = RedisCounts(a.bus)
+        self.assertIsNone(await counts.claim("192.0.2.1", 2))
+        b.chat.close("server shutting down")  # its `gone` deletes its counts, long before they would expire
+        await b.chat.left
+        self.assertIsNotNone(await counts.claim("192.0.2.1", 2))
+        self.assertFalse(await a.bus.commands.exists(a.bus.connections_key("b")), "nor are its addresses kept")
+
+    async def test_a_process_declared_lost_loses_its_connections(self) -> None:
+        a, b = await self.processes(ttl=1.0)
+        _, heard_by_alice = await self.member(a.chat, "alice", "5")
+        await self.member(b.chat, "bob", "5")
+        for _ in range(2):
+            await b.connect("192.0.2.1")
+        counts = RedisCounts(a.bus)
+        self.assertIsNone(await counts.claim("192.0.2.1", 2))
+        b.bus.stopped = True  # as kill -9: no goodbye, no more heartbeats
+        await b.bus.disconnect()
+        await heard_by_alice.until(told(Quit("bob", "server lost")))
+        self.assertIsNotNone(await counts.claim("192.0.2.1", 2))
+
+    async def test_a_process_that_starts_clears_what_it_counted_before(self) -> None:
+        a, _ = await self.processes()
+        await a.bus.commands.hset(a.bus.connections_key("c"), "192.0.2.1", 5)  # left by an earlier "c"
+        _, bus_c = await self.process("c")
+        self.assertIsNotNone(await RedisCounts(bus_c).claim("192.0.2.1", 2))
+
+    async def test_while_redis_is_away_each_process_counts_its_own(self) -> None:
+        a, b = await self.processes(ConnectionLimits(max_per_address=1))
+        _, heard = await self.member(a.chat, "alice", "5")
+        await b.connect("192.0.2.1")
+        await self.redis.stop()
+        await heard.until(told(ServerNotice(DEGRADED)))
+        admitted = await a.connect("192.0.2.1")
+        self.assertTrue(admitted.read()[0].startswith(HELLO), "the other process's connection cannot be seen")
+        refused = MemoryClient(a.factory, "192.0.2.1")
+        self.assertEqual(refused.read(), ["BYE :too many connections from 192.0.2.1"], "this one's own count holds")
+
+
+class SharedLoginTests(RedisTestCase):
+    async def processes(self) -> tuple[Process, Process]:
+        (a, bus_a), (b, bus_b) = await self.process("a"), await self.process("b")
+        return Process(self, a, bus_a, CAP_OF_TWO), Process(self, b, bus_b, CAP_OF_TWO)
+
+    async def test_failures_on_one_process_slow_the_address_on_another(self) -> None:
+        a, b = await self.processes()
+        self.assertEqual(await a.login("alice", "guess", "192.0.2.1"), "BAD_LOGIN :wrong nickname or password")
+        slowed = "SLOW_DOWN :too many failed logins: try again in 1 s"
+        self.assertEqual(await b.login("bob", "right", "192.0.2.1"), slowed, "the address, whatever the account")
+        self.assertEqual(await a.login("bob", "right", "198.51.100.1"), "bob", "another address is not slowed")
+
+    async def test_a_check_in_flight_on_one_process_makes_the_other_wait(self) -> None:
+        a, b = await self.processes()
+        a.checker.holding = True
+        pending = Deferred.fromCoroutine(a.login("alice", "guess", "192.0.2.1"))
+        await a.checker.started
+        checking = "SLOW_DOWN :a login for this nickname or from your address is being checked: wait"
+        self.assertEqual(await b.login("bob", "guess", "192.0.2.1"), checking, "the same address")
+        self.assertEqual(await b.login("alice", "guess", "198.51.100.1"), checking, "the same account")
+        a.checker.answer()
+        self.assertEqual(await pending, "BAD_LOGIN :wrong nickname or password")
+        self.assertEqual(await b.login("alice", "right", "198.51.100.2"), "alice", "done: the account is free")
+
+    async def test_the_account_allowance_and_the_owners_trust_are_shared(self) -> None:
+        a, b = await self.processes()
+        self.assertEqual(await a.login("alice", "right", "203.0.113.5"), "alice")
+        for n in range(ACCOUNT_ALLOWANCE + 1):  # a botnet spreading its guesses over both processes
+            process = (a, b)[n % 2]
+            self.assertEqual((await process.login("alice", "guess", f"198.51.100.{n + 1}")).split(" :")[0], "BAD_LOGIN")
+        self.assertEqual((await a.login("alice", "guess", "192.0.2.200")).split(" :")[0], "SLOW_DOWN")
+        self.assertEqual(await b.login("alice", "right", "203.0.113.5"), "alice", "the owner, trusted on the other")
+
+    async def test_while_redis_is_away_logins_are_refused(self) -> None:
+        a, _ = await self.processes()
+        _, heard = await self.member(a.chat, "alice", "5")
+        await self.redis.stop()
+        await heard.until(told(ServerNotice(DEGRADED)))
+        self.assertEqual(await a.login("alice", "right", "203.0.113.5"), f"SLOW_DOWN :{UNSHARED}")
+        self.assertFalse(a.checker.started.called, "no password was checked")
+
+
+class TwoTwistdTests(ServerTestCase):
+    timeout = 60
+
+    async def test_two_servers_count_one_address_together(self) -> None:
+        workdir = Path(self.mktemp()).resolve()
+        workdir.mkdir()
+        self.certs = workdir / "certs"
+        redis = RedisServer(workdir)
+        await redis.start()
+        self.addCleanup(redis.stop)
+        ports = []
+        for _ in range(2):
+            process = self.spawn(
+                [TWISTD, "-n", "--pidfile=", "chatroom", "--certs", str(self.certs), "--no-irc",
+                 "--listen", "tcp:0:interface=127.0.0.1", "--rooms", str(workdir / "rooms.json"),
+                 "--accounts", str(workdir / "accounts.db"), "--redis", redis.url,
+                 "--max-per-address", "1", "--limit-loopback"]
+            )  # fmt: skip
+            ports.append(int((await process.until(LISTENING)).group(1)))
+            await process.until("joined the others through Redis")
+            self.addCleanup(process.transport.signalProcess, "TERM")
+        self.port = ports[0]
+        await self.connect("alice")
+        self.port = ports[1]
+        refused = await self.connect_raw()
+        self.assertEqual(await refused.next_line(), "BYE :too many connections from 127.0.0.1")
+
+
+class FakeCounts:
+    """The count of every process, answered by the test."""
+
+    def __init__(self) -> None:
+        self.asked: list[Deferred[Callable[[], None] | None]] = []
+        self.released = 0
+
+    def claim(self, key: str, cap: int) -> Deferred[Callable[[], None] | None]:
+        self.asked.append(Deferred())
+        return self.asked[-1]
+
+    def admit(self, index: int) -> None:
+        self.asked[index].callback(self.release)
+
+    def release(self) -> None:
+        self.released += 1
+
+
+class WaitingForTheCountTests(SynchronousTestCase):
+    """The connection's side of a shared count, in memory: nothing happens for it until the count answers."""
+
+    def setUp(self) -> None:
+        self.server = MemoryServer(CAP_OF_TWO)
+        self.counts = FakeCounts()
+        self.server.factory.admission = Admission(CAP_OF_TWO, self.counts)
+
+    def test_lines_wait_for_the_count_and_are_read_once_admitted(self) -> None:
+        client = MemoryClient(self.server.factory, "192.0.2.1")
+        self.assertEqual(client.type("/nick zoe"), [])
+        self.counts.admit(0)
+        self.assertEqual([line.split(" ")[0] for line in client.read()], ["HELLO", "WELCOME"])
+        client.lose()
+        self.assertEqual(self.counts.released, 1)
+
+    def test_a_connection_gone_before_the_answer_gives_its_place_back_when_it_comes(self) -> None:
+        client = MemoryClient(self.server.factory, "192.0.2.1")
+        client.lose()
+        self.assertEqual((self.counts.released, self.server.factory.admission.total), (0, 0))
+        self.counts.admit(0)
+        self.assertEqual(self.counts.released, 1)
+        self.assertEqual(client.read(), [], "nothing is said to a connection that has gone")
+
+    def test_the_registration_timeout_still_applies_while_waiting(self) -> None:
+        client = MemoryClient(self.server.factory, "192.0.2.1")
+        self.server.clock.advance(CAP_OF_TWO.registration_timeout)
+        self.assertEqual(client.read(), ["BYE :registration timeout: choose a nickname sooner"])
+
+    def test_without_a_shared_count_nothing_waits(self) -> None:
+        self.server.factory.admission.shared = None
+        client = MemoryClient(self.server.factory, "192.0.2.1")
+        self.assertEqual(client.read()[0].split(" ")[0], "HELLO")
+        self.assertEqual(self.counts.asked, [])
+
+
+class SlowBook(MemoryBook):
+    """The book in memory, answering `begin` when the test says, as Redis answers later."""
+
+    def __init__(self, clock: Clock) -> None:
+        super().__init__(clock)
+        self.asked: list[tuple[str, str, Deferred[Attempt]]] = []
+
+    def begin(self, account: str, address: str) -> Deferred[Attempt]:
+        self.asked.append((account, address, Deferred()))
+        return self.asked[-1][2]
+
+    def answer(self) -> None:
+        account, address, waiting = self.asked.pop(0)
+        super().begin(account, address).chainDeferred(waiting)
+
+
+class LeavingWhileTheBookAnswersTests(SynchronousTestCase):
+    def test_a_login_abandoned_before_the_book_answers_leaves_no_mark(self) -> None:
+        accounts = Path(self.mktemp())
+        accounts.write_text("alice scrypt$unused\n")
+        auth = Authenticator(AuthMode.REQUIRED, AccountStore(accounts), Clock())
+        auth.portal = Portal(ChatRealm(), [Checker()])
+        auth.book = book = SlowBook(Clock())
+        leaving = Deferred.fromCoroutine(auth.login("alice", "guess", "192.0.2.1"))
+        leaving.cancel()  # the connection closed
+        self.failureResultOf(leaving, CancelledError)
+        book.answer()  # the check it marked in flight will never run
+        again = Deferred.fromCoroutine(auth.login("alice", "right", "192.0.2.1"))
+        book.answer()
+        self.assertEqual(self.successResultOf(again), "alice", "not 'being checked'")
