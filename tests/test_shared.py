@@ -140,10 +140,14 @@ class SharedChatTests(SynchronousTestCase):
         started = c.start()
         self.settle()
         self.assertNoResult(started)
+        dave, _ = self.member(self.b, "dave")  # after c's hello: the snapshot taken later includes these
+        self.b.rename(dave, "dan")
+        self.settle()
         self.log.lose("a")  # now the others notice
         self.settle()
         self.successResultOf(started)
         self.assertEqual(c.who(alice, "5"), self.b.who(alice, "5"))
+        self.assertEqual(c.nicks.keys(), self.b.nicks.keys())  # not "dave" entering a second time
 
     def test_changes_made_together_are_told_together_everywhere(self) -> None:
         alice, heard_by_alice = self.member(self.a, "alice", "5")

@@ -111,7 +111,9 @@ class SharedChat(Chat):
         self.process = process or uuid.uuid4().hex[:12]
         self.by_key: dict[str, Member] = {}  # every member present, by Member.key
         self.processes: dict[str, None] = {}  # those sharing the chat, the oldest first
-        self.awaiting: set[str] = set()  # processes that joined and wait for their snapshot
+        # Processes that joined and wait for their snapshot, with the entries applied since their hello: a
+        # snapshot taken later than the hello (an answer after a process left) says how many it includes.
+        self.awaiting: dict[str, int] = {}
         self.ready: Deferred[None] = Deferred()  # fires once this replica holds the chat's state
         self.degraded = False
         self._serial = itertools.count(1)
@@ -222,6 +224,8 @@ class SharedChat(Chat):
             self._before_ready(entry)
             return
         self._turn = entry
+        for newcomer in self.awaiting:
+            self.awaiting[newcomer] += 1
         try:
             self._apply(entry)
         except Exception:
@@ -244,7 +248,7 @@ class SharedChat(Chat):
         elif kind == "hello":
             self._hello(entry["p"])
         elif kind == "snapshot":
-            self.awaiting.discard(entry["for"])
+            self.awaiting.pop(entry["for"], None)
         elif kind == "gone":
             self._gone(entry["p"], entry["r"])
 
@@ -316,8 +320,8 @@ class SharedChat(Chat):
             return
         if kind == "snapshot" and entry["for"] == self.process:
             self._load(entry["s"])
-            self.awaiting.discard(self.process)  # the snapshot was taken while we waited for it: no longer
-            early, self._early = self._early, []
+            included = self.awaiting.pop(self.process)  # the entries after our hello that the snapshot includes
+            early, self._early = self._early[included:], []
             self._become_ready(list(self.processes))
             for later in early:
                 self.received(later)
@@ -334,12 +338,12 @@ class SharedChat(Chat):
 
     def _hello(self, process: str) -> None:
         self.processes[process] = None
-        self.awaiting.add(process)
+        self.awaiting[process] = 0
         self._answer_waiting()
 
     def _gone(self, process: str, reason: str) -> None:
         self.processes.pop(process, None)
-        self.awaiting.discard(process)
+        self.awaiting.pop(process, None)
         if process == self.process:
             self.lost_place()  # the others gave us up: our members are no longer in their chat
             return
@@ -373,7 +377,7 @@ class SharedChat(Chat):
             "server_bans": [ban_data(ban) for ban in self.server_bans],
             "lockdown": self.lockdown.value,
             "processes": list(self.processes),
-            "awaiting": sorted(self.awaiting),
+            "awaiting": dict(self.awaiting),  # as it is now: Redis's log encodes it at the end of the turn
         }
 
     def _load(self, state: dict[str, Any]) -> None:
@@ -400,7 +404,7 @@ class SharedChat(Chat):
         self.server_bans = [ban_from_data(data) for data in state["server_bans"]]
         self.lockdown = Lockdown(state["lockdown"])
         self.processes = dict.fromkeys(state["processes"])
-        self.awaiting = set(state["awaiting"])
+        self.awaiting = dict(state["awaiting"])
 
     # What the log tells of itself
 
