@@ -301,7 +301,9 @@ def main(argv: list[str] | None = None) -> None:
     if arguments.redis is not None:
         from chatroom.bus.stores import RedisAccounts, command_line  # the file alone needs no Redis client
 
-        command_line(PROGRAM, arguments.redis, lambda redis: _command(arguments, RedisAccounts(redis, arguments)))
+        command_line(
+            PROGRAM, arguments.redis, lambda redis: _command(arguments, RedisAccounts(redis, arguments.redis_prefix))
+        )
     if arguments.command == "import":
         parser.error("import copies --file into Redis: give --redis URL")
     try:

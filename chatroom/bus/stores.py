@@ -17,7 +17,6 @@ carrying the new record: every replica applies it at the same point of the log, 
 
 from __future__ import annotations
 
-import argparse
 import json
 from collections.abc import Callable, Coroutine
 from typing import Any, NoReturn
@@ -175,9 +174,9 @@ class RedisRoomStore:
 class RedisAccounts:
     """The accounts in Redis, for `python -m chatroom.accounts --redis` (chatroom.accounts.Keeper)."""
 
-    def __init__(self, commands: Any, arguments: argparse.Namespace) -> None:
+    def __init__(self, commands: Any, prefix: str) -> None:
         self.commands = commands
-        self.keys = Keys(arguments.redis_prefix)
+        self.keys = Keys(prefix)
 
     async def get(self, name: str) -> Account | None:
         record = await self.commands.hget(self.keys.accounts, nick_key(name))
