@@ -160,7 +160,7 @@ class RedisRoomStore:
     def _failed(self, failure: Any, field: str) -> None:
         log.warn(
             "could not write {what} to Redis ({why}): writing it again until Redis takes it",
-            what=f"room {field}" if field else "the server bans",
+            what=f"room #{field}" if field else "the server bans",
             why=failure.getErrorMessage(),
         )
         if self._retry is None or not self._retry.active():
