@@ -24,7 +24,7 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 from zope.interface import Attribute, Interface, implementer
 
-from chatroom.accounts import AccountStore, decoy_hash
+from chatroom.accounts import AccountBook, decoy_hash
 from chatroom.core.errors import ChatError
 from chatroom.core.names import nick_key
 
@@ -60,7 +60,7 @@ class Identity:
 class AccountsChecker:
     credentialInterfaces = (IUsernamePassword,)
 
-    def __init__(self, store: AccountStore) -> None:
+    def __init__(self, store: AccountBook) -> None:
         self.store = store
         # Made now rather than at the first unknown name, whose answer would otherwise be slower: a signal.
         self.decoy = decoy_hash()
@@ -223,7 +223,7 @@ class Authenticator:
     since they protect its CPU and memory.
     """
 
-    def __init__(self, mode: AuthMode, store: AccountStore, clock: IReactorTime) -> None:
+    def __init__(self, mode: AuthMode, store: AccountBook, clock: IReactorTime) -> None:
         self.mode = mode
         self.store = store
         self.portal = Portal(ChatRealm(), [AccountsChecker(store)])

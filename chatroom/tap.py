@@ -19,11 +19,12 @@ from twisted.logger import Logger
 from twisted.python import usage
 
 from chatroom import config, tls
-from chatroom.accounts import DEFAULT_FILE, AccountStore
+from chatroom.accounts import DEFAULT_FILE, AccountBook, AccountStore
 from chatroom.auth import Authenticator, AuthMode
 from chatroom.bus.limits import share
 from chatroom.bus.redis import RedisAddress, RedisLog, RedisUnreachable, Sharing
 from chatroom.bus.shared import SharedChat
+from chatroom.bus.stores import RedisStores
 from chatroom.connection import ConnectionFactory, Dialect
 from chatroom.core.chat import Chat, RoomLimits
 from chatroom.core.state import StoreError
@@ -84,21 +85,22 @@ class Options(usage.Options):
             "accounts",
             None,
             DEFAULT_FILE,
-            "File of registered nicknames, managed with `python -m chatroom.accounts`; re-read when it changes.",
+            "File of registered nicknames, managed with `python -m chatroom.accounts`; re-read when it changes."
+            " With --redis, Redis keeps them instead (docs/scaling.md).",
         ],
         [
             "rooms",
             None,
             ROOMS_FILE,
             "File keeping registered rooms (owners, operators, settings, bans, topics) and server bans;"
-            " written on every change.",
+            " written on every change. With --redis, Redis keeps them instead (docs/scaling.md).",
         ],
         [
             "auth",
             None,
             None,
             "off, optional (registered nicknames need their password, guests use any other) or required (no"
-            " guests). Default: optional if the accounts file exists at start, else off.",
+            " guests). Default: optional if the accounts file (with --redis, Redis) holds accounts at start, else off.",
         ],
         [
             "redis",
@@ -337,27 +339,29 @@ def makeService(options: Options, reactor: IReactorCore | None = None) -> IServi
     limits, room_limits = config.limits(options)
     allow_open_files(limits.max_clients)
     clock = IReactorTime(reactor)
-    auth = _authenticator(options, clock)
-    rooms = FileRoomStore(Path(options["rooms"]))
     redis: RedisAddress | None = options["redis"]
+    stores = None if redis is None else RedisStores(options["redis-prefix"], clock)  # accounts, rooms and bans
     sharing = None
     try:
+        auth = _authenticator(options, clock, stores)
+        rooms = FileRoomStore(Path(options["rooms"])) if stores is None else stores.rooms
         if redis is None:
             chat = Chat(room_limits, accounts=auth.store if auth else None, store=rooms)
         else:
             redis.check()
-            bus = RedisLog(redis, clock, options["redis-prefix"])
+            bus = RedisLog(redis, clock, options["redis-prefix"], shared=stores)
             chat = SharedChat(bus, clock.seconds, room_limits, accounts=auth.store if auth else None, store=rooms)
             sharing = Sharing(chat, bus)
             log.info("sharing the chat through Redis at {url}", url=redis.shown())
     except (StoreError, RedisUnreachable) as error:
         raise SystemExit(f"chatroom: {error}") from None
-    log.info(
-        "registered rooms and server bans: {path} ({rooms} rooms, {bans} server bans)",
-        path=rooms.path,
-        rooms=len(chat.rooms),
-        bans=len(chat.server_bans),
-    )
+    if stores is None:  # Redis's are counted once read, as this process joins the others
+        log.info(
+            "registered rooms and server bans: {path} ({rooms} rooms, {bans} server bans)",
+            path=options["rooms"],
+            rooms=len(chat.rooms),
+            bans=len(chat.server_bans),
+        )
     factory = ConnectionFactory(chat, clock, LineDialect, limits, options["motd"], auth)
     if sharing is not None:
         share(sharing.bus, factory.admission, auth)  # the cap per address and the login slow-downs, over all
@@ -413,15 +417,22 @@ def _listeners(
     return listeners
 
 
-def _authenticator(options: Options, clock: IReactorTime) -> Authenticator | None:
-    store = AccountStore(Path(options["accounts"]))
-    mode = AuthMode(options["auth"] or ("optional" if store.exists() else "off"))
-    if mode is AuthMode.REQUIRED and not store.exists():
-        raise SystemExit(
-            f"chatroom: --auth required needs accounts, and {store.path} does not exist: create it with"
-            f" python -m chatroom.accounts --file {store.path} add NAME"
-        )
-    log.info("accounts: {mode}, from {path}", mode=mode.value, path=store.path)
+def _authenticator(options: Options, clock: IReactorTime, stores: RedisStores | None) -> Authenticator | None:
+    """The accounts of the file, or with --redis those Redis keeps; auth by default if there are any at start."""
+    store: AccountBook
+    if stores is None:
+        store = file = AccountStore(Path(options["accounts"]))
+        held, where = file.exists(), str(file.path)
+        missing = f"{file.path} does not exist: create it with python -m chatroom.accounts --file {file.path} add NAME"
+    else:
+        redis: RedisAddress = options["redis"]
+        store, where = stores.accounts, f"Redis at {redis.shown()}"
+        held = options["auth"] != "off" and redis.ask("HLEN", stores.names.accounts) != b"0"
+        missing = f"{where} holds none: add one with python -m chatroom.accounts --redis URL add NAME"
+    mode = AuthMode(options["auth"] or ("optional" if held else "off"))
+    if mode is AuthMode.REQUIRED and not held:
+        raise SystemExit(f"chatroom: --auth required needs accounts, and {missing}")
+    log.info("accounts: {mode}, from {where}", mode=mode.value, where=where)
     return None if mode is AuthMode.OFF else Authenticator(mode, store, clock)
 
 

@@ -52,7 +52,8 @@ def gone(process: str, reason: str, left: list[str]) -> dict[str, Any]:
     return {"k": "gone", "p": process, "r": reason, "left": left}
 
 
-def encode(entry: dict[str, Any]) -> bytes:
+def encode(entry: dict[str, Any] | list[dict[str, Any]]) -> bytes:
+    """An entry, or the entries of one append to the log on Redis."""
     return json.dumps(entry, separators=(",", ":"), ensure_ascii=False).encode()
 
 

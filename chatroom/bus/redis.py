@@ -9,6 +9,8 @@ Keys, all under the prefix (`--redis-prefix`, default "chatroom"):
   the process's `gone`: its members quit, "server lost".
 - `PREFIX:connections:PROCESS`, a hash (chatroom.bus.limits): the process's connections per address. Its
   `hello` clears it, its `gone` deletes it, and it expires `ttl` after its last heartbeat.
+- The keys of the state kept beside the log (`Shared`: chatroom.bus.stores), read in the same step as a
+  process's `hello`, so that what it reads is the state at that point of the log.
 
 docs/scaling.md says what this guarantees, and what users see while Redis cannot be reached.
 """
@@ -22,7 +24,7 @@ import ssl
 import urllib.parse
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import txredisapi
 from twisted.application.service import Service
@@ -49,7 +51,12 @@ redis.call('SET', KEYS[3], '1', 'PX', ARGV[3])
 redis.call('DEL', KEYS[4])
 local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[2], '*', 'o',
   cjson.encode({{k='hello', p=ARGV[1], alone=alone}}))
-return {id, alone and 1 or 0}
+local state = {}
+for i = 5, #KEYS do
+  if redis.call('TYPE', KEYS[i]).ok == 'hash' then state[i - 4] = redis.call('HGETALL', KEYS[i])
+  else state[i - 4] = redis.call('GET', KEYS[i]) end
+end
+return {id, alone and 1 or 0, state}
 """
 
 GONE = """
@@ -66,6 +73,15 @@ TRIM = """
 local now = redis.call('TIME')
 return redis.call('XTRIM', KEYS[1], 'MINID', '~', tonumber(now[1]) * 1000 - tonumber(ARGV[1]) * 1000)
 """
+
+
+class Shared(Protocol):
+    """State kept in Redis beside the log, read with each `hello` and written on the log's own connection."""
+
+    keys: list[str]  # hashes and strings, read in this order
+
+    def loaded(self, values: list[Any], commands: Any) -> None:
+        """What the keys held at the hello (a hash as a flat list, a string as bytes or None); where to write."""
 
 
 class RedisUnreachable(Exception):
@@ -105,6 +121,10 @@ class RedisAddress:
 
     def check(self, timeout: float = 5.0) -> None:
         """Ask Redis for a PONG before the reactor runs, so that a wrong URL is one line and exit status 1."""
+        self.ask("PING", timeout=timeout)
+
+    def ask(self, *command: str, timeout: float = 5.0) -> bytes:
+        """One command's simple answer (a status or a number), before the reactor runs; RedisUnreachable."""
         try:
             if self.path:
                 sock = socket.socket(socket.AF_UNIX)
@@ -118,17 +138,19 @@ class RedisAddress:
                 if self.password is not None:
                     sock.sendall(_command("AUTH", self.password))
                     _answer(sock)
-                sock.sendall(_command("PING"))
+                sock.sendall(_command("SELECT", str(self.db)))
                 _answer(sock)
+                sock.sendall(_command(*command))
+                return _answer(sock)
         except (OSError, ValueError) as error:
             raise RedisUnreachable(f"cannot reach Redis at {self.shown()}: {_reason(error)}") from None
 
-    def connect(self) -> Deferred[Any]:
-        """A txredisapi connection that reconnects by itself."""
+    def connect(self, reconnect: bool = True) -> Deferred[Any]:
+        """A txredisapi connection, which reconnects by itself unless told not to."""
         connecting: Deferred[Any]
         if self.path:
             connecting = txredisapi.UnixConnection(
-                self.path, self.db, reconnect=True, charset=None, password=self.password, connectTimeout=5
+                self.path, self.db, reconnect=reconnect, charset=None, password=self.password, connectTimeout=5
             )
             return connecting
         context = optionsForClientTLS(self.host) if self.tls else None
@@ -136,7 +158,7 @@ class RedisAddress:
             self.host,
             self.port,
             self.db,
-            reconnect=True,
+            reconnect=reconnect,
             charset=None,
             password=self.password,
             ssl_context_factory=context,
@@ -150,10 +172,11 @@ def _command(*words: str) -> bytes:
     return b"".join([f"*{len(encoded)}\r\n".encode(), *(b"$%d\r\n%s\r\n" % (len(word), word) for word in encoded)])
 
 
-def _answer(sock: socket.socket) -> None:
+def _answer(sock: socket.socket) -> bytes:
     reply = sock.recv(512)
-    if not reply.startswith(b"+"):
+    if not reply.startswith((b"+", b":")):
         raise ValueError(reply.decode("utf-8", "replace").strip().removeprefix("-") or "no answer")
+    return reply[1:].strip()
 
 
 def _reason(error: Exception) -> str:
@@ -170,8 +193,10 @@ class RedisLog:
         prefix: str = "chatroom",
         beat: float = 2.0,
         ttl: float = 10.0,
+        shared: Shared | None = None,
     ) -> None:
         self.address = address
+        self.shared = shared
         self.clock = clock
         self.keys = {"log": f"{prefix}:log", "processes": f"{prefix}:processes"}
         self.prefix = prefix
@@ -212,24 +237,30 @@ class RedisLog:
         """The keys HELLO and GONE change together."""
         return [self.keys["log"], self.keys["processes"], self._alive_key(process), self.connections_key(process)]
 
+    def _shared_keys(self) -> list[str]:
+        return [] if self.shared is None else self.shared.keys
+
     # chatroom.bus.log.Log
 
     def join(self, process: str, reader: Reader) -> None:
         self.process, self.reader = process, reader
         self.stopped = False
         self.joins += 1
-        said = self.commands.eval(HELLO, self._process_keys(process), [process, MAXLEN, int(self.ttl * 1000)])
+        keys = self._process_keys(process) + self._shared_keys()
+        said = self.commands.eval(HELLO, keys, [process, MAXLEN, int(self.ttl * 1000)])
 
         def joined(answer: list[Any]) -> None:
-            entry_id, alone = answer
+            entry_id, alone, state = answer
             self.last = entry_id.decode()
             self.up = True
+            if self.shared is not None:
+                self.shared.loaded(state, self.commands)
             reader.received(hello(process, bool(alone)))
             if not self._beating.running:
                 self._beating.start(self.beat, now=False)
             self._read()
 
-        said.addCallbacks(joined, self._failed_to_join)
+        said.addCallbacks(joined, self._failed_to_join).addErrback(lambda failure: log.failure("joining", failure))
 
     def append(self, entry: dict[str, Any]) -> None:
         if not self._outgoing:
@@ -273,7 +304,7 @@ class RedisLog:
             MAXLEN,
             "*",
             "o",
-            encode(entries),  # type: ignore[arg-type]
+            encode(entries),
         )
         added.addErrback(self._not_appended, entries)
 

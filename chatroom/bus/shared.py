@@ -27,6 +27,7 @@ from typing import Any, TypeVar, cast
 from twisted.internet.defer import Deferred, fail, succeed
 from twisted.logger import Logger
 
+from chatroom.accounts import SharedAccounts
 from chatroom.bus.log import Log
 from chatroom.core.chat import Chat, Member, RoomLimits
 from chatroom.core.errors import ChatError, Departed
@@ -34,7 +35,7 @@ from chatroom.core.events import Event, ServerNotice, Session
 from chatroom.core.moderation import Lockdown, Role, Setting
 from chatroom.core.names import nick_key, room_key
 from chatroom.core.rooms import Room
-from chatroom.core.state import AccountDirectory, RoomStore
+from chatroom.core.state import AccountDirectory, RoomStore, StoreError
 from chatroom.roomstore import ban_data, ban_from_data, room_data, room_from_data
 
 log = Logger(namespace="chatroom")
@@ -251,6 +252,8 @@ class SharedChat(Chat):
             self.awaiting.pop(entry["for"], None)
         elif kind == "gone":
             self._gone(entry["p"], entry["r"])
+        elif kind == "account" and isinstance(self.accounts, SharedAccounts):
+            self.accounts.apply(entry["n"], entry["r"])  # here, so that every replica judges the next change alike
 
     def _do(self, entry: dict[str, Any]) -> None:
         name = entry["f"]
@@ -314,7 +317,7 @@ class SharedChat(Chat):
         kind = entry["k"]
         if kind == "hello" and entry["p"] == self.process:
             if entry["alone"]:
-                self._become_ready([self.process])
+                self._first()
             else:
                 self._early = []  # from here on, entries follow the point the snapshot will describe
             return
@@ -328,9 +331,17 @@ class SharedChat(Chat):
             return
         if kind == "gone" and entry["left"] == [self.process]:
             self._early = []  # everyone else went before answering: we are the chat now
-            self._become_ready([self.process])
+            self._first()
             return
         self._early.append(entry)
+
+    def _first(self) -> None:
+        """No process holds the chat: start from the store, as it is now (a store in Redis was read with the hello)."""
+        try:
+            self.start_from_store()
+        except StoreError as error:
+            log.error("{error}: starting from the rooms read before", error=error)
+        self._become_ready([self.process])
 
     def _become_ready(self, processes: list[str]) -> None:
         self.processes = dict.fromkeys(processes)

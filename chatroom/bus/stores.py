@@ -1,0 +1,249 @@
+"""Accounts, registered rooms and server bans kept in Redis, so that every process of a shared chat has the same.
+
+Keys, under the prefix (`--redis-prefix`, default "chatroom"):
+- `PREFIX:accounts`, a hash: an account's name in lower case -> its record as a line of the accounts file holds
+  it, `Name scrypt$N$r$p$SALT$HASH`, then ` admin` for a server administrator.
+- `PREFIX:rooms`, a hash: a registered room's key (chatroom.core.names.room_key) -> its record as JSON, as the
+  rooms file holds it (chatroom.roomstore.room_data) with its `name`.
+- `PREFIX:server-bans`, a string: the server bans as a JSON list (chatroom.roomstore.ban_data).
+
+A process reads all three in the same step as its `hello` (chatroom.bus.redis.HELLO): what it reads is the
+state at that point of the log. The first process starts from it; a later one takes the rooms and bans from its
+snapshot, and the accounts from there. Rooms and bans are then written as the rooms file is: by the process whose
+log entry changed them (SharedChat._stored), on the log's own connection, in order, without waiting. An account
+is changed only by `python -m chatroom.accounts --redis`, in one script that also appends an `account` entry
+carrying the new record: every replica applies it at the same point of the log, as any other change.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Coroutine
+from typing import Any, NoReturn
+
+from twisted.internet import task
+from twisted.internet.defer import ensureDeferred
+from twisted.internet.interfaces import IDelayedCall, IReactorTime
+from twisted.logger import Logger
+
+from chatroom.accounts import Account, Change, SharedAccounts
+from chatroom.bus.log import encode
+from chatroom.bus.redis import MAXLEN, RETRY, RedisAddress, RedisUnreachable
+from chatroom.core.errors import ChatError
+from chatroom.core.moderation import Ban
+from chatroom.core.names import nick_key, room_key
+from chatroom.core.state import RoomRecord, Saved, StoreError
+from chatroom.roomstore import ban_data, ban_from_data, room_data, room_from_data
+
+log = Logger(namespace="chatroom")
+
+# An account changes only if it is still what the command line read, and the log says so in the same step.
+CHANGE_ACCOUNT = """
+if (redis.call('HGET', KEYS[1], ARGV[1]) or '') ~= ARGV[2] then return 0 end
+if ARGV[3] == '' then redis.call('HDEL', KEYS[1], ARGV[1]) else redis.call('HSET', KEYS[1], ARGV[1], ARGV[3]) end
+redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[5], '*', 'o', ARGV[4])
+return 1
+"""
+
+
+class Keys:
+    def __init__(self, prefix: str) -> None:
+        self.accounts = f"{prefix}:accounts"
+        self.rooms = f"{prefix}:rooms"
+        self.server_bans = f"{prefix}:server-bans"
+        self.log = f"{prefix}:log"  # chatroom.bus.redis.RedisLog's
+
+
+def room_json(record: RoomRecord) -> bytes:
+    return json.dumps({"name": record.name, **room_data(record)}, separators=(",", ":")).encode()
+
+
+def bans_json(bans: tuple[Ban, ...] | list[Ban]) -> bytes:
+    return json.dumps([ban_data(ban) for ban in bans], separators=(",", ":")).encode()
+
+
+class RedisStores:
+    """The accounts and the room store of one process of a chat shared through Redis (chatroom.bus.redis.Shared)."""
+
+    def __init__(self, prefix: str, clock: IReactorTime) -> None:
+        self.names = Keys(prefix)
+        self.keys = [self.names.accounts, self.names.rooms, self.names.server_bans]
+        self.accounts = SharedAccounts()
+        self.rooms = RedisRoomStore(self.names, clock)
+
+    def loaded(self, values: list[Any], commands: Any) -> None:
+        accounts, rooms, bans = values
+        self.accounts.load({key.decode(): record.decode() for key, record in _pairs(accounts)})
+        self.rooms.loaded(rooms, bans, commands)
+        log.info(
+            "from Redis: {accounts} accounts, {rooms} registered rooms, {bans} server bans",
+            accounts=len(self.accounts.all()),
+            rooms=len(self.rooms.saved.rooms),
+            bans=len(self.rooms.saved.server_bans),
+        )
+
+
+def _pairs(flat: list[bytes] | None) -> list[tuple[bytes, bytes]]:
+    """A hash as HGETALL gives it from a script (field, value, field, value...); None if there is none."""
+    flat = flat or []
+    return list(zip(flat[::2], flat[1::2], strict=True))
+
+
+class RedisRoomStore:
+    """chatroom.core.state.RoomStore in Redis: read with the hello, written without waiting, rewritten if lost.
+
+    A write that fails (Redis went away as it was sent) is not lost: a warning names the room (or the server
+    bans), and the newest record this process wrote there is written again every RETRY seconds until Redis
+    takes it. txredisapi holds a command sent while it reconnects, so the rewrite lands once Redis is back.
+    """
+
+    def __init__(self, keys: Keys, clock: IReactorTime) -> None:
+        self.keys = keys
+        self.clock = clock
+        self.saved = Saved()  # as Redis held it at this process's last hello
+        self.commands: Any = None
+        self._unsent: dict[str, tuple[int, bytes | None]] = {}  # field -> (serial, newest value); until written
+        self._serial = 0
+        self._retry: IDelayedCall | None = None
+
+    def loaded(self, rooms: list[bytes] | None, bans: bytes | None, commands: Any) -> None:
+        self.commands = commands
+        records = []
+        for key, data in _pairs(rooms):
+            try:
+                value = json.loads(data)
+                records.append(room_from_data(value.pop("name"), value))
+            except (KeyError, TypeError, ValueError, AttributeError, ChatError) as error:
+                log.error("room {key} in Redis is damaged ({error!r}): left out", key=key.decode(), error=error)
+        try:
+            server_bans = [ban_from_data(ban) for ban in json.loads(bans)] if bans else []
+        except (KeyError, TypeError, ValueError, AttributeError, ChatError) as error:
+            log.error("the server bans in Redis are damaged ({error!r}): left out", error=error)
+            server_bans = []
+        self.saved = Saved(records, server_bans)
+
+    # chatroom.core.state.RoomStore
+
+    def load(self) -> Saved:
+        return Saved(list(self.saved.rooms), list(self.saved.server_bans))
+
+    def save_room(self, record: RoomRecord) -> None:
+        self._write(room_key(record.name), room_json(record))
+
+    def drop_room(self, name: str) -> None:
+        self._write(room_key(name), None)
+
+    def save_server_bans(self, bans: tuple[Ban, ...]) -> None:
+        self._write("", bans_json(bans))  # "" is no room's key: the server bans' own place
+
+    def _write(self, field: str, value: bytes | None) -> None:
+        if self.commands is None:
+            raise StoreError("Redis has not been reached yet")
+        self._serial += 1
+        self._unsent[field] = (self._serial, value)
+        self._send(field)
+
+    def _send(self, field: str) -> None:
+        serial, value = self._unsent[field]
+        if not field:
+            sending = self.commands.set(self.keys.server_bans, value)
+        elif value is None:
+            sending = self.commands.hdel(self.keys.rooms, field)
+        else:
+            sending = self.commands.hset(self.keys.rooms, field, value)
+        sending.addCallbacks(self._written, self._failed, callbackArgs=(field, serial), errbackArgs=(field,))
+
+    def _written(self, _: object, field: str, serial: int) -> None:
+        if self._unsent.get(field, (None,))[0] == serial:  # nothing newer was sent for it meanwhile
+            del self._unsent[field]
+
+    def _failed(self, failure: Any, field: str) -> None:
+        log.warn(
+            "could not write {what} to Redis ({why}): writing it again until Redis takes it",
+            what=f"room #{field}" if field else "the server bans",
+            why=failure.getErrorMessage(),
+        )
+        if self._retry is None or not self._retry.active():
+            self._retry = self.clock.callLater(RETRY, self._rewrite)
+
+    def _rewrite(self) -> None:
+        for field in list(self._unsent):
+            self._send(field)
+
+
+class RedisAccounts:
+    """The accounts in Redis, for `python -m chatroom.accounts --redis` (chatroom.accounts.Keeper)."""
+
+    def __init__(self, commands: Any, prefix: str) -> None:
+        self.commands = commands
+        self.keys = Keys(prefix)
+
+    async def get(self, name: str) -> Account | None:
+        record = await self.commands.hget(self.keys.accounts, nick_key(name))
+        return None if record is None else Account.parse(record.decode())
+
+    async def names(self) -> list[str]:
+        records = await self.commands.hvals(self.keys.accounts)
+        accounts = sorted(
+            (account for record in records if (account := Account.parse(record.decode()))),
+            key=lambda account: account.name.lower(),
+        )
+        return [f"{account.name}{' (admin)' if account.admin else ''}" for account in accounts]
+
+    async def change(self, name: str, change: Change) -> None:
+        """Change one account, and tell every running process through the log; again if it changed meanwhile."""
+        key = nick_key(name)
+        while True:
+            before = await self.commands.hget(self.keys.accounts, key)
+            account = change(None if before is None else Account.parse(before.decode()))
+            record = None if account is None else account.record()
+            entry = encode([{"k": "account", "n": key, "r": record}])
+            arguments = [key, before or b"", record or "", entry, MAXLEN]
+            if await self.commands.eval(CHANGE_ACCOUNT, [self.keys.accounts, self.keys.log], arguments):
+                return
+
+
+async def import_rooms(commands: Any, prefix: str, saved: Saved, overwrite: bool, source: str) -> str:
+    """Copy a rooms file's rooms and server bans into Redis; what Redis holds already stays unless told."""
+    keys = Keys(prefix)
+    imported: list[str] = []
+    kept: list[str] = []
+    for record in saved.rooms:
+        put = commands.hset if overwrite else commands.hsetnx
+        added = await put(keys.rooms, room_key(record.name), room_json(record))
+        (imported if added or overwrite else kept).append(record.name)
+    bans = "no server bans"
+    if saved.server_bans:
+        if await commands.set(keys.server_bans, bans_json(saved.server_bans), only_if_not_exists=not overwrite):
+            bans = f"{len(saved.server_bans)} server bans"
+        else:
+            kept.append("the server bans")
+    done = f"imported {len(imported)} of the {len(saved.rooms)} rooms of {source}: {', '.join(imported) or 'none'}"
+    done += f", and {bans}"
+    if kept:
+        raise ChatError("KEPT", f"{done}; kept {', '.join(kept)} as Redis holds them (--replace overwrites them)")
+    return done
+
+
+def command_line(program: str, url: str, work: Callable[[Any], Coroutine[Any, Any, str]]) -> NoReturn:
+    """Run a command line's `work` on a connection to Redis, under Twisted; print its line, or one line of error."""
+    try:
+        address = RedisAddress.parse(url)
+        address.check()
+    except (ValueError, RedisUnreachable) as error:
+        raise SystemExit(f"{program}: {error}") from None
+
+    async def main(_: object) -> None:
+        connection = await address.connect(reconnect=False)  # a lost Redis ends it
+        try:
+            print(await work(connection))
+        except ChatError as error:
+            raise SystemExit(f"{program}: {error.message}") from None
+        except StoreError as error:
+            raise SystemExit(f"{program}: {error}") from None
+        except Exception as error:  # Redis refused or went away: one line, never a traceback
+            raise SystemExit(f"{program}: Redis at {address.shown()}: {error}") from None
+        finally:
+            await connection.disconnect()
+
+    task.react(lambda reactor: ensureDeferred(main(reactor)))

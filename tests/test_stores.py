@@ -1,0 +1,312 @@
+"""Accounts, registered rooms and server bans kept in Redis: the same on every process, across restarts."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+from twisted.internet import reactor
+from twisted.internet.defer import Deferred, ensureDeferred, gatherResults
+from twisted.internet.task import Clock
+from twisted.trial.unittest import SynchronousTestCase
+
+from chatroom import tap
+from chatroom.accounts import AccountStore, SharedAccounts, adding, administrator, hashed_password
+from chatroom.auth import Authenticator, AuthMode
+from chatroom.bus.log import MemoryLog
+from chatroom.bus.redis import RETRY, RedisAddress, RedisLog
+from chatroom.bus.shared import SharedChat
+from chatroom.bus.stores import Keys, RedisAccounts, RedisRoomStore, RedisStores
+from chatroom.core.chat import Member
+from chatroom.core.errors import ChatError
+from chatroom.core.events import Message
+from chatroom.core.names import room_key
+from chatroom.core.state import RoomRecord
+from chatroom.roomstore import FileRoomStore
+from tests.helpers import ServerTestCase
+from tests.redisserver import RedisServer, free_port
+from tests.test_redis import WaitingSession, told
+
+ACCOUNTS = [sys.executable, "-m", "chatroom.accounts"]
+ROOMSTORE = [sys.executable, "-m", "chatroom.roomstore"]
+PREFIX = "test"
+
+
+class Process:
+    """One process sharing the chat: its replica, its log and its stores, as `twistd chatroom --redis` wires them."""
+
+    def __init__(self, url: str, name: str) -> None:
+        self.stores = RedisStores(PREFIX, reactor)
+        self.bus = RedisLog(RedisAddress.parse(url), reactor, prefix=PREFIX, shared=self.stores)
+        self.chat = SharedChat(
+            self.bus, reactor.seconds, accounts=self.stores.accounts, store=self.stores.rooms, process=name
+        )
+        self.auth = Authenticator(AuthMode.OPTIONAL, self.stores.accounts, reactor)
+
+    async def start(self) -> SharedChat:
+        await self.bus.connect()
+        await self.chat.start()
+        return self.chat
+
+    async def stop(self) -> None:
+        self.chat.close("server shutting down")
+        await self.chat.left
+        await self.bus.disconnect()
+
+
+class SharedStoresTests(ServerTestCase):
+    timeout = 60
+
+    def setUp(self) -> Deferred[None]:  # type: ignore[override]  # trial waits for it
+        return ensureDeferred(self.started())
+
+    async def started(self) -> None:
+        self.redis = RedisServer(Path(self.mktemp()).absolute())
+        self.redis.directory.mkdir()
+        self.addCleanup(self.redis.stop)
+        await self.redis.start()
+        self.admin = await RedisAddress.parse(self.redis.url).connect(reconnect=False)
+        self.addCleanup(self.admin.disconnect)
+        self.accounts = RedisAccounts(self.admin, PREFIX)
+
+    async def process(self, name: str) -> Process:
+        process = Process(self.redis.url, name)
+        await process.start()
+        self.addCleanup(lambda: process.bus.disconnect() if not process.bus.stopped else None)
+        return process
+
+    async def member(self, chat: SharedChat, nick: str, account: str | None = None) -> tuple[Member, WaitingSession]:
+        session = WaitingSession()
+        member = await chat.enter(session, nick, account, f"192.0.2.{len(chat.nicks) + 1}")  # a ban may hold one
+        chat.join(member, "5")
+        await session.until(lambda events: any(getattr(event, "nicks", None) for event in events))  # NAMES
+        return member, session
+
+    async def everyone_read(self, chat: SharedChat, member: Member, *sessions: WaitingSession) -> None:
+        """Whatever reached the log before this message has been applied by the processes of `sessions`."""
+        chat.say(member, "5", "anything before this?")
+        await gatherResults(
+            [session.until(told(Message("#5", member.nick, "anything before this?"))) for session in sessions]
+        )
+
+    async def cli(self, *arguments: str, stdin: str = "", program: list[str] = ACCOUNTS) -> tuple[int | None, str]:
+        process = self.spawn([*program, "--redis", self.redis.url, "--redis-prefix", PREFIX, *arguments])
+        process.transport.write(stdin.encode())
+        process.transport.closeStdin()
+        return await process.exit_code(), process.output
+
+    async def test_a_room_registered_on_one_process_is_registered_on_every_one_and_after_they_all_restart(self) -> None:
+        await self.accounts.change("owen", adding("owen", hashed_password("owen", "owen's secret")))
+        a, b = await self.process("a"), await self.process("b")
+        owen, heard_by_owen = await self.member(a.chat, "owen", "owen")
+        _, heard_by_bob = await self.member(b.chat, "bob")
+        a.chat.register_room(owen, "5")
+        a.chat.set_topic(owen, "5", "kept")
+        await self.everyone_read(a.chat, owen, heard_by_owen, heard_by_bob)
+        self.assertEqual(b.chat.rooms[room_key("#5")].owner, "owen")
+        await a.stop()
+        await b.stop()
+        c = await self.process("c")  # alone: it starts from Redis
+        room = c.chat.rooms[room_key("#5")]
+        self.assertEqual((room.owner, room.topic.text), ("owen", "kept"))
+        await c.stop()
+
+    async def test_a_server_ban_set_on_one_process_holds_on_every_one_and_after_a_restart(self) -> None:
+        await self.accounts.change("ada", adding("ada", hashed_password("ada", "ada's secret")))
+        await self.accounts.change("ada", administrator("ada", True))
+        a, b = await self.process("a"), await self.process("b")
+        ada, heard_by_ada = await self.member(a.chat, "ada", "ada")
+        _, heard_by_bob = await self.member(b.chat, "bob")
+        mallory, _ = await self.member(b.chat, "mallory")
+        a.chat.server_ban(ada, "mallory", None, "spam")
+        await self.everyone_read(a.chat, ada, heard_by_ada, heard_by_bob)
+        self.assertFalse(mallory.present)
+        banned = b.chat.enter(WaitingSession(), "mallory", None, "192.0.2.9")
+        self.assertEqual((await banned.addErrback(lambda failure: failure.value)).code, "BANNED")
+        await a.stop()
+        await b.stop()
+        c = await self.process("c")
+        self.assertEqual(
+            [ban.mask.real() for ban in c.chat.server_bans], [ban.mask.real() for ban in b.chat.server_bans]
+        )
+        again = c.chat.enter(WaitingSession(), "mallory", None, "192.0.2.9")
+        self.assertEqual((await again.addErrback(lambda failure: failure.value)).code, "BANNED")
+        await c.stop()
+
+    async def test_an_account_added_and_changed_with_the_command_line_counts_on_every_process_at_once(self) -> None:
+        a, b = await self.process("a"), await self.process("b")
+        zed, heard_by_zed = await self.member(a.chat, "zed")
+        _, heard_by_bob = await self.member(b.chat, "bob")
+        self.assertEqual(await self.cli("add", "alice", stdin="first secret\nfirst secret\n"), (0, "added alice\n"))
+        await self.everyone_read(a.chat, zed, heard_by_zed, heard_by_bob)
+        for process in (a, b):
+            self.assertTrue(process.auth.needs_password("alice"))
+            self.assertEqual(await process.auth.login("alice", "first secret", "192.0.2.1"), "alice")
+        changed = await self.cli("passwd", "alice", stdin="second secret\nsecond secret\n")
+        self.assertEqual(changed, (0, "changed the password of alice\n"))
+        self.assertEqual(await self.cli("grant", "alice", "admin"), (0, "alice is now a server administrator\n"))
+        await self.everyone_read(a.chat, zed, heard_by_zed, heard_by_bob)
+        for process in (a, b):
+            self.assertEqual(await process.auth.login("alice", "second secret", "192.0.2.2"), "alice")
+            with self.assertRaises(ChatError):
+                await process.auth.login("alice", "first secret", "192.0.2.3")
+            self.assertTrue(process.chat.accounts.is_admin("alice"))
+        self.assertEqual(await self.cli("list"), (0, "alice (admin)\n"))
+        self.assertEqual(await self.cli("remove", "alice"), (0, "removed alice\n"))
+        await self.everyone_read(a.chat, zed, heard_by_zed, heard_by_bob)
+        self.assertEqual([a.chat.accounts.account("alice"), b.chat.accounts.account("alice")], [None, None])
+        await a.stop()
+        await b.stop()
+
+    async def test_the_import_copies_a_files_accounts_and_rooms_and_overwrites_only_when_told(self) -> None:
+        workdir = Path(self.mktemp()).resolve()
+        workdir.mkdir()
+        accounts = AccountStore(workdir / "accounts.db")
+        accounts.add("alice", "alice's secret")
+        accounts.add("bob", "bob's secret")
+        accounts.set_admin("bob", True)
+        await self.accounts.change("bob", adding("bob", hashed_password("bob", "bob's other one")))
+        code, output = await self.cli("--file", str(accounts.path), "import")
+        self.assertEqual(code, 1)
+        self.assertEqual(
+            output,
+            f"chatroom.accounts: imported 1 of the 2 accounts of {accounts.path}: alice; kept bob as Redis holds them"
+            " (--replace overwrites them)\n",
+        )
+        self.assertEqual(await self.accounts.get("alice"), accounts.get("alice"))
+        self.assertNotEqual(await self.accounts.get("bob"), accounts.get("bob"))
+        imported = await self.cli("--file", str(accounts.path), "import", "--replace")
+        self.assertEqual(imported, (0, f"imported 2 of the 2 accounts of {accounts.path}: alice, bob\n"))
+        self.assertEqual(await self.accounts.get("bob"), accounts.get("bob"))
+
+        rooms = FileRoomStore(workdir / "rooms.json")
+        rooms.save_room(RoomRecord("#club", "alice"))
+        rooms.save_room(RoomRecord("#5", "bob"))
+        await self.admin.hset(Keys(PREFIX).rooms, room_key("#5"), b'{"name":"#5","owner":"carol"}')
+        code, output = await self.cli("--file", str(rooms.path), "import", program=ROOMSTORE)
+        self.assertEqual(code, 1)
+        self.assertEqual(
+            output,
+            f"chatroom.roomstore: imported 1 of the 2 rooms of {rooms.path}: #club, and no server bans; kept #5 as"
+            " Redis holds them (--replace overwrites them)\n",
+        )
+        code, output = await self.cli("--file", str(rooms.path), "import", "--replace", program=ROOMSTORE)
+        self.assertEqual(
+            (code, output), (0, f"imported 2 of the 2 rooms of {rooms.path}: #5, #club, and no server bans\n")
+        )
+        first = await self.process("a")
+        owners = {name: room.owner for name, room in first.chat.rooms.items()}
+        self.assertEqual(owners, {"club": "alice", "5": "bob"})
+        self.assertEqual(first.stores.accounts.names(), ["alice", "bob (admin)"])
+        await first.stop()
+
+    async def test_the_command_lines_say_what_is_wrong_in_one_line(self) -> None:
+        nowhere = f"redis://127.0.0.1:{free_port()}/0"
+        process = self.spawn([*ACCOUNTS, "--redis", nowhere, "list"])
+        self.assertEqual(
+            (await process.exit_code(), process.output),
+            (1, f"chatroom.accounts: cannot reach Redis at {nowhere}: Connection refused\n"),
+        )
+        self.assertEqual(await self.cli("list"), (0, "no accounts\n"))
+        refusal = "chatroom.accounts: there is no account nobody: use add\n"
+        self.assertEqual(await self.cli("passwd", "nobody"), (1, refusal))
+        weak = "chatroom.accounts: a password needs at least 8 characters\n"
+        self.assertEqual(await self.cli("add", "alice", stdin="short\nshort\n"), (1, weak))
+        self.assertEqual(
+            await self.cli("grant", "nobody", "admin"), (1, "chatroom.accounts: there is no account nobody\n")
+        )
+        missing = Path(self.mktemp()).resolve()
+        code, output = await self.cli("--file", str(missing), "import", program=ROOMSTORE)
+        self.assertEqual((code, output), (1, f"chatroom.roomstore: {missing} does not exist: nothing to import\n"))
+        code, output = await self.cli("--file", str(missing), "import")
+        self.assertEqual((code, output), (1, f"chatroom.accounts: {missing} does not exist: nothing to import\n"))
+        process = self.spawn([*ACCOUNTS, "import"])
+        self.assertEqual(await process.exit_code(), 2)
+        self.assertIn("import copies --file into Redis: give --redis URL", process.output)
+
+    async def test_with_redis_auth_is_optional_by_default_once_redis_holds_an_account(self) -> None:
+
+        def authenticator(*arguments: str) -> Authenticator | None:
+            options = tap.Options()
+            options.parseOptions(["--redis", self.redis.url, "--redis-prefix", PREFIX, *arguments])
+            return tap._authenticator(options, Clock(), RedisStores(PREFIX, Clock()))
+
+        self.assertIsNone(authenticator())
+        error = self.assertRaises(SystemExit, authenticator, "--auth", "required")
+        self.assertIn("--auth required needs accounts, and Redis at", str(error))
+        await self.accounts.change("alice", adding("alice", hashed_password("alice", "alice's secret")))
+        optional = authenticator()
+        self.assertEqual(optional.mode if optional else None, AuthMode.OPTIONAL)
+        self.assertIsNone(authenticator("--auth", "off"))
+
+
+class AccountEntryTests(SynchronousTestCase):
+    def test_every_replica_applies_an_account_change_at_its_place_in_the_log(self) -> None:
+        clock = Clock()
+        log = MemoryLog(clock)
+        replicas = [SharedChat(log, clock.seconds, accounts=SharedAccounts(), process=name) for name in "ab"]
+        for replica in replicas:
+            replica.start()
+            clock.advance(0)
+        log.append({"k": "account", "n": "alice", "r": "Alice scrypt$1$1$1$AA==$AA== admin"})
+        clock.advance(0)
+        self.assertEqual([replica.accounts.account("ALICE") for replica in replicas], ["Alice", "Alice"])
+        self.assertEqual([replica.accounts.is_admin("alice") for replica in replicas], [True, True])
+        log.append({"k": "account", "n": "alice", "r": None})
+        clock.advance(0)
+        self.assertEqual([replica.accounts.account("alice") for replica in replicas], [None, None])
+
+
+class FailingCommands:
+    """txredisapi's commands as a store sends them, each answered by the test."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, tuple[Any, ...], Deferred[int]]] = []
+
+    def _sent(self, name: str, *arguments: Any) -> Deferred[int]:
+        answer: Deferred[int] = Deferred()
+        self.sent.append((name, arguments, answer))
+        return answer
+
+    def hset(self, *arguments: Any) -> Deferred[int]:
+        return self._sent("hset", *arguments)
+
+    def hdel(self, *arguments: Any) -> Deferred[int]:
+        return self._sent("hdel", *arguments)
+
+    def set(self, *arguments: Any) -> Deferred[int]:
+        return self._sent("set", *arguments)
+
+
+class RoomStoreWriteTests(SynchronousTestCase):
+    def setUp(self) -> None:
+        self.clock = Clock()
+        self.commands = FailingCommands()
+        self.store = RedisRoomStore(Keys(PREFIX), self.clock)
+        self.store.loaded(None, None, self.commands)
+
+    def test_a_failed_write_is_written_again_with_the_newest_record_until_redis_takes_it(self) -> None:
+        self.store.save_room(RoomRecord("#5", "owen"))
+        self.store.save_room(RoomRecord("#5", "ada"))
+        self.store.drop_room("#club")
+        first, second, dropped = self.commands.sent
+        first[2].errback(ConnectionError("lost"))
+        second[2].errback(ConnectionError("lost"))
+        dropped[2].callback(1)
+        self.clock.advance(RETRY)
+        ((name, (key, field, value), answer),) = self.commands.sent[3:]
+        self.assertEqual((name, key, field), ("hset", "test:rooms", "5"))
+        self.assertIn(b'"owner":"ada"', value)  # the newest, not the one that failed first
+        answer.callback(0)
+        self.clock.advance(RETRY)
+        self.assertEqual(len(self.commands.sent), 4, "written: nothing more to send")
+
+    def test_a_write_superseded_by_one_that_landed_is_not_sent_again(self) -> None:
+        self.store.save_server_bans(())
+        self.store.save_server_bans(())
+        first, second = self.commands.sent
+        second[2].callback(1)
+        first[2].errback(ConnectionError("lost"))
+        self.clock.advance(RETRY)
+        self.assertEqual(len(self.commands.sent), 2)
