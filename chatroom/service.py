@@ -244,6 +244,7 @@ class ChatService(Service):
         daemon: bool = False,
         reloader: Reloader | None = None,
         metrics: Metrics | None = None,
+        ready: Deferred[None] | None = None,
     ) -> None:
         self.factory = factory
         self.context = context  # one TLS context for every listener
@@ -251,6 +252,9 @@ class ChatService(Service):
         self.daemon = daemon  # twistd forks before starting us: failures must reach its parent as Exceptions
         self.reloader = reloader
         self.metrics = metrics  # served over plain HTTP, without TLS
+        # With --redis, connections are accepted once this process holds the chat's state: until then they wait
+        # in the kernel's queue, or another worker of --workers takes them, rather than being refused.
+        self.ready = ready
         self.ports: list[IListeningPort] = []
         self._previous_sighup: Any = None
 
@@ -272,11 +276,22 @@ class ChatService(Service):
     def startService(self) -> None:
         if not self.ports:
             self.privilegedStartService()
+        if self.ready is not None and not self.ready.called:
+            chat_ports = self.ports[: len(self.listeners)]
+            for port in chat_ports:
+                port.stopReading()  # type: ignore[attr-defined]
+            self.ready.addCallback(self._accept, chat_ports)
         if self.reloader is not None:
             self._previous_sighup = signal.signal(signal.SIGHUP, self.reloader.signalled)
         if self.metrics is not None:
             self.metrics.lag.start()
         Service.startService(self)
+
+    def _accept(self, result: None, ports: list[IListeningPort]) -> None:
+        for port in ports:
+            if port in self.ports:  # not stopped meanwhile
+                port.startReading()  # type: ignore[attr-defined]
+        return result
 
     def stopService(self) -> Deferred[None]:
         if self.metrics is not None:

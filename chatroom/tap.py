@@ -394,7 +394,8 @@ def makeService(options: Options, reactor: IReactorCore | None = None) -> IServi
     served = None
     if metrics_endpoint is not None:
         served = metrics(options["metrics"], metrics_endpoint, chat, [factory], auth, clock)
-    service = ChatService(factory, context, listeners, daemon, reloader, served)
+    ready = None if sharing is None else sharing.chat.ready
+    service = ChatService(factory, context, listeners, daemon, reloader, served, ready)
     if sharing is None:
         return service
     both = MultiService()

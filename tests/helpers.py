@@ -258,8 +258,11 @@ class ServerTestCase(TestCase):
 
     timeout = 20
 
-    def start_server(self, *arguments: str, listen: str = LOOPBACK) -> ChatService:
-        """The service on `listen` (a free port unless given), with its certificates in self.certs."""
+    def start_server(self, *arguments: str, listen: str = LOOPBACK, ready: Deferred[None] | None = None) -> ChatService:
+        """The service on `listen` (a free port unless given), with its certificates in self.certs.
+
+        Given `ready`, the service accepts connections once it fires, as it does once a shared chat is ready.
+        """
         if not hasattr(self, "certs"):
             self.certs = Path(self.mktemp())
         options = tap.Options()
@@ -268,6 +271,7 @@ class ServerTestCase(TestCase):
         )
         service = tap.makeService(options, reactor)
         assert isinstance(service, ChatService)
+        service.ready = ready
         service.startService()
         self.addCleanup(lambda: service.stopService() if service.running else None)
         self.service = service

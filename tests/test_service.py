@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from twisted.internet import reactor
+from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IReactorFromThreads
 from twisted.internet.task import Clock
 from twisted.logger import formatEvent
@@ -12,7 +13,7 @@ from twisted.trial.unittest import SynchronousTestCase
 
 from chatroom import tls
 from chatroom.service import CoalescingClock, Reloader
-from tests.helpers import MemoryServer, observe_log
+from tests.helpers import MemoryServer, ServerTestCase, observe_log
 from tests.test_tls import self_signed_rsa
 
 
@@ -87,3 +88,14 @@ class CoalescingClockTests(SynchronousTestCase):
         self.assertEqual(call.getTime(), 5)
         self.reactor.advance(5)
         self.assertEqual(self.ran, ["later"])
+
+
+class ReadyTests(ServerTestCase):
+    async def test_connections_are_accepted_once_the_chat_is_ready(self) -> None:
+        ready: Deferred[None] = Deferred()
+        service = self.start_server(ready=ready)
+        listening = service.ports[0]
+        self.assertNotIn(listening, reactor.getReaders())  # connections wait in the kernel's queue, or go elsewhere
+        ready.callback(None)
+        self.assertIn(listening, reactor.getReaders())
+        await self.connect("alice")  # greeted, registered and answered
