@@ -126,6 +126,8 @@ class Figures:
     server_cpu_share: float | None = None  # of one core, while the load ran: 1.0 is saturated
     generator_cpu_share: float | None = None
     generator_bottleneck: bool = False
+    workers: int = 1
+    redis_cpu_us_per_delivery: float | None = None  # Redis's own CPU, with --redis
     date: str = field(default_factory=lambda: time.strftime("%Y-%m-%d %H:%M:%S %z"))
     machine: str = field(default_factory=lambda: f"{platform.node()} {os.cpu_count()} cores, {platform.platform()}")
 
@@ -271,32 +273,68 @@ def work(plan: Plan, index: int, pipe: Connection) -> None:
 
 
 class Server:
+    """The server's process and, with --workers, its workers: their CPU and memory added up."""
+
     def __init__(self, pid: int) -> None:
         self.pid = pid
 
+    def processes(self) -> list[int]:
+        found, unseen = [], [self.pid]
+        while unseen:
+            pid = unseen.pop()
+            found.append(pid)
+            for task in Path(f"/proc/{pid}/task").iterdir():
+                unseen += [int(child) for child in (task / "children").read_text().split()]
+        return found
+
     def cpu_seconds(self) -> float:
-        fields = Path(f"/proc/{self.pid}/stat").read_text().rpartition(")")[2].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+        total = 0
+        for pid in self.processes():
+            fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+            total += int(fields[11]) + int(fields[12])  # utime + stime
+        return total / os.sysconf("SC_CLK_TCK")
 
     def rss_kb(self) -> int:
-        found = re.search(r"VmRSS:\s+(\d+) kB", Path(f"/proc/{self.pid}/status").read_text())
-        assert found is not None
-        return int(found.group(1))
+        total = 0
+        for pid in self.processes():
+            found = re.search(r"VmRSS:\s+(\d+) kB", Path(f"/proc/{pid}/status").read_text())
+            assert found is not None
+            total += int(found.group(1))
+        return total
 
 
-def start_server(directory: Path, protocol: str) -> tuple[subprocess.Popen[bytes], int]:
-    """`twistd chatroom` on a free loopback port; the port of the listener speaking `protocol`."""
+class Redis:
+    """The Redis of --redis, seen through its own account of its CPU time (INFO cpu)."""
+
+    def __init__(self, url: str) -> None:
+        from chatroom.bus.redis import RedisAddress  # here: the load generator's processes need none of it
+
+        self.address = RedisAddress.parse(url)
+
+    def cpu_seconds(self) -> float:
+        info = self.address.ask("INFO", "cpu").decode()
+        return sum(float(value) for value in re.findall(r"used_cpu_(?:sys|user):([\d.]+)", info))
+
+
+def start_server(
+    directory: Path, protocol: str, sharing: list[str], workers: int
+) -> tuple[subprocess.Popen[bytes], int]:
+    """`twistd chatroom` on a free loopback port; the port of the listener speaking `protocol`.
+
+    With `sharing` (--redis and its prefix), once each of its `workers` (or the one process) has joined the others.
+    """
     twistd = shutil.which("twistd", path=str(Path(sys.executable).parent)) or shutil.which("twistd")
     if twistd is None:
         raise SystemExit("chatroom.bench: twistd not found: install chatroom first (see README)")
     irc = ["--irc", f"tcp:0:interface={LOOPBACK}:backlog=4096"] if protocol == "irc" else ["--no-irc"]
     process = _start(
         [twistd, "-n", "--pidfile=", "chatroom", "--certs", str(directory / "certs"),
-         "--listen", f"tcp:0:interface={LOOPBACK}:backlog=4096", *irc, *SERVER_OPTIONS],
+         "--listen", f"tcp:0:interface={LOOPBACK}:backlog=4096", *irc, *SERVER_OPTIONS, *sharing],
         directory,
     )  # fmt: skip
     listening = rb"chatroom listening on 127\.0\.0\.1:(\d+) with TLS \(" + protocol.encode() + rb"\)"
-    return process, _port_from_log(process, listening)
+    joined = [rb"chatroom joined the others through Redis"] * workers if sharing else []
+    return process, _port_from_log(process, listening, *joined)
 
 
 NGIRCD_CONFIG = """\
@@ -358,16 +396,19 @@ def _prepare_server() -> None:
     ctypes.CDLL(None).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG: no server outlives the benchmark
 
 
-def _port_from_log(process: subprocess.Popen[bytes], pattern: bytes) -> int:
-    """Read the server's log until `pattern`; the port it captured, if any."""
+def _port_from_log(process: subprocess.Popen[bytes], *patterns: bytes) -> int:
+    """Read the server's log until it has printed `patterns`, in that order; the port the first captured, if any."""
     assert process.stdout is not None
-    line = b""
+    line, port, waiting = b"", 0, list(patterns)
     for line in process.stdout:
-        found = re.search(pattern, line)
+        found = re.search(waiting[0], line)
         if found:
-            # Keep reading its log, or a full pipe would block the server on its next log line.
-            threading.Thread(target=process.stdout.read, daemon=True).start()
-            return int(found.group(1)) if found.groups() else 0
+            port = port or (int(found.group(1)) if found.groups() else 0)
+            waiting.pop(0)
+            if not waiting:
+                # Keep reading its log, or a full pipe would block the server on its next log line.
+                threading.Thread(target=process.stdout.read, daemon=True).start()
+                return port
     raise SystemExit("chatroom.bench: the server did not start: " + line.decode(errors="replace"))
 
 
@@ -391,7 +432,7 @@ class Progress:
             print(f"\r{self.label} [{bar}] {self.done}/{self.total}", end=end, file=sys.stderr, flush=True)
 
 
-def run(plan: Plan, workload: str, server: Server, name: str) -> Figures:
+def run(plan: Plan, workload: str, server: Server, name: str, redis: Redis | None = None) -> Figures:
     figures = Figures(workload, name, plan.protocol, plan.clients, plan.rooms, plan.senders, plan.rate, plan.duration)
     context = multiprocessing.get_context("spawn")
     pipes, workers = [], []
@@ -433,6 +474,7 @@ def run(plan: Plan, workload: str, server: Server, name: str) -> Figures:
         for pipe in pipes:
             pipe.send(("load", start))
         cpu_start = server.cpu_seconds()
+        redis_start = redis.cpu_seconds() if redis is not None else 0.0
         progress = Progress("sending", 0)
         sent: dict[str, int] = {}
         own = []  # messages each load generator sent: without echoes, its senders do not receive them
@@ -454,7 +496,10 @@ def run(plan: Plan, workload: str, server: Server, name: str) -> Figures:
         results = gather("done")
         wall = time.monotonic() - start
         cpu_load = server.cpu_seconds() - cpu_start
+        redis_load = redis.cpu_seconds() - redis_start if redis is not None else None
         delivered = sum(result[0] for result in results)
+        if redis_load is not None:
+            figures.redis_cpu_us_per_delivery = redis_load * 1e6 / max(1, delivered)
         latencies = array("d")
         for result in results:
             latencies.frombytes(result[1])
@@ -497,11 +542,14 @@ def report(figures: Figures) -> str:
             + ("" if figures.delivered == figures.expected else "  <-- LOST DELIVERIES"),
             f"  deliveries per second: {_number(figures.deliveries_per_second, '/s', 0)}",
             f"  server CPU per delivery: {_number(figures.server_cpu_us_per_delivery, 'µs', 2)}"
-            f" ({_number((figures.server_cpu_share or 0) * 100, '% of a core', 0)} during the load)",
+            f" ({_number((figures.server_cpu_share or 0) * 100, '% of a core', 0)} during the load,"
+            f" {figures.workers} process{'es' if figures.workers > 1 else ''})",
             f"  latency: p50 {_number(latency['p50'], 'ms', 2)}, p99 {_number(latency['p99'], 'ms', 2)},"
             f" max {_number(latency['max'], 'ms', 2)}",
             f"  load generator: {_number((figures.generator_cpu_share or 0) * 100, '% of a core', 0)} per process",
         ]
+        if figures.redis_cpu_us_per_delivery is not None:
+            lines.append(f"  Redis CPU per delivery: {_number(figures.redis_cpu_us_per_delivery, 'µs', 2)}")
         if figures.generator_bottleneck:
             lines.append("  WARNING: the load generator was the bottleneck: use more --processes")
     return "\n".join(lines)
@@ -570,7 +618,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--server-pid", type=int, help="the running server's process id, to read its CPU and RSS")
     parser.add_argument("--ca", help="the running server's ca.pem")
     parser.add_argument("--json", type=Path, help="also write the figures to this file, for comparing runs")
+    parser.add_argument("--redis", help="run chatroom with --redis URL (a Redis you started), under a fresh prefix")
+    parser.add_argument("--workers", type=int, default=1, help="run chatroom with --workers N (needs --redis)")
     arguments = parser.parse_args(argv)
+    if arguments.workers > 1 and not arguments.redis:
+        raise SystemExit("chatroom.bench: --workers needs --redis: the workers share the chat through it")
     settings = WORKLOADS[arguments.workload] | {
         name: getattr(arguments, name)
         for name in ("clients", "rooms", "senders", "rate")
@@ -589,13 +641,13 @@ def main(argv: list[str] | None = None) -> None:
         _write(figures, arguments.json)
         return
     if not arguments.compare:
-        figures = measure("chatroom", arguments.protocol, arguments.workload, plan)
+        figures = measure("chatroom", arguments.protocol, arguments.workload, plan, arguments.redis, arguments.workers)
         _write(figures, arguments.json)
         return
     ours: list[Figures] = []
     peer: list[Figures] = []
     for _ in range(arguments.repeat):
-        ours.append(measure("chatroom", "irc", arguments.workload, plan))
+        ours.append(measure("chatroom", "irc", arguments.workload, plan, arguments.redis, arguments.workers))
         peer.append(measure("ngircd", "irc", arguments.workload, plan))
     table = ratios(ours, peer)
     print(comparison(table, arguments.repeat))
@@ -604,18 +656,30 @@ def main(argv: list[str] | None = None) -> None:
         arguments.json.write_text(json.dumps(everything, indent=2) + "\n")
 
 
-def measure(name: str, protocol: str, workload: str, plan: Callable[[int, str, str], Plan]) -> Figures:
+def measure(
+    name: str,
+    protocol: str,
+    workload: str,
+    plan: Callable[[int, str, str], Plan],
+    redis: str | None = None,
+    workers: int = 1,
+) -> Figures:
     """Start a fresh server (`chatroom` or `ngircd`), run the workload against it, stop it, and print its figures."""
     with tempfile.TemporaryDirectory(prefix="chatroom-bench-") as scratch:
         directory = Path(scratch)
+        shared = Redis(redis) if redis and name == "chatroom" else None
         if name == "ngircd":
             process, port = start_ngircd(directory)
             ca = directory / "ngircd-certs" / "ca.pem"
         else:
-            process, port = start_server(directory, protocol)
+            # A fresh prefix: nothing another run left in that Redis is shared with this one.
+            sharing = ["--redis", redis, "--redis-prefix", f"bench-{os.getpid()}-{time.time_ns()}"] if redis else []
+            sharing += ["--workers", str(workers)] if workers > 1 else []
+            process, port = start_server(directory, protocol, sharing, workers)
             ca = directory / "certs" / "ca.pem"
         try:
-            figures = run(plan(port, str(ca), protocol), workload, Server(process.pid), name)
+            figures = run(plan(port, str(ca), protocol), workload, Server(process.pid), name, shared)
+            figures.workers = workers if name == "chatroom" else 1
         finally:
             process.send_signal(signal.SIGTERM)
             try:

@@ -173,7 +173,15 @@ def _command(*words: str) -> bytes:
 
 
 def _answer(sock: socket.socket) -> bytes:
-    reply = sock.recv(512)
+    reply = sock.recv(65536)
+    if reply.startswith(b"$"):  # a bulk string, such as INFO's: its length, then that many bytes
+        size, _, text = reply[1:].partition(b"\r\n")
+        while int(size) >= 0 and len(text) < int(size) + 2:
+            more = sock.recv(65536)
+            if not more:
+                raise ValueError("the answer was cut short")
+            text += more
+        return text[: max(0, int(size))]
     if not reply.startswith((b"+", b":")):
         raise ValueError(reply.decode("utf-8", "replace").strip().removeprefix("-") or "no answer")
     return reply[1:].strip()
