@@ -441,5 +441,10 @@ ENDPOINT_LISTS = ("listen", "irc", "irc-plaintext")  # repeatable options, each 
 
 
 def _check_endpoint(endpoint: str, source: str) -> None:
-    if endpoint.split(":", 1)[0].lower() in ("ssl", "tls"):
+    kind = endpoint.split(":", 1)[0].lower()
+    if kind in ("ssl", "tls"):
         raise usage.UsageError(f"{source} takes plain endpoints such as tcp:5050; chatroom adds TLS itself")
+    if kind == "haproxy":
+        # Twisted's wrapper starts the connection before its PROXY header says whose it is: every limit per
+        # address would count the balancer's.
+        raise usage.UsageError(f"{source}: the PROXY protocol (haproxy:) is not supported yet; see README")

@@ -31,6 +31,9 @@ class OptionsTests(SynchronousTestCase):
         self.assertEqual(self.parse("-l", "tcp:1", "--listen", "unix:/tmp/s")["listen"], ["tcp:1", "unix:/tmp/s"])
         error = self.assertRaises(usage.UsageError, self.parse, "--listen", "ssl:5050")
         self.assertIn("chatroom adds TLS itself", str(error))
+        # Twisted's PROXY protocol wrapper starts the connection before it knows the client's address.
+        error = self.assertRaises(usage.UsageError, self.parse, "--listen", "haproxy:tcp:5050")
+        self.assertIn("the PROXY protocol (haproxy:) is not supported yet", str(error))
 
     def test_irc_is_served_with_tls_on_6697_unless_told_otherwise(self) -> None:
         self.assertEqual((self.parse()["irc"], self.parse()["irc-plaintext"]), (["tcp:6697:backlog=1024"], []))
