@@ -207,6 +207,34 @@ class MemoryBook:
         return succeed(None)
 
 
+class GuessBook(Protocol):
+    """The failures of one shared secret per key, and the waits they impose: IRC's server password by address.
+
+    MemoryGuesses keeps them in this process; with --redis, chatroom.bus.limits.RedisGuesses shares them among
+    every process, so that N processes do not allow N times the guesses.
+    """
+
+    def guess(self, key: str, right: bool) -> Deferred[float]:
+        """The wait `key` is under (the guess is refused, right or not), or 0 once the guess is booked."""
+
+
+class MemoryGuesses:
+    """The guesses in this process's memory, forgotten BACKOFF_FORGET after the last failure."""
+
+    def __init__(self, clock: IReactorTime) -> None:
+        self.backoff = Backoff(clock)
+
+    def guess(self, key: str, right: bool) -> Deferred[float]:
+        wait = self.backoff.wait(key)
+        if wait > 0:
+            return succeed(wait)
+        if right:
+            self.backoff.succeeded(key)
+        else:
+            self.backoff.failed(key)
+        return succeed(0.0)
+
+
 class Authenticator:
     """Checks passwords for every front end, so that guessing is slow and nobody can lock the owner out.
 
@@ -243,7 +271,7 @@ class Authenticator:
         `address` is the key the caps count by (chatroom.core.addresses.address_key).
         """
         # If the connection leaves while the book is asked, the marks the answer may bring are taken away.
-        attempt = await _shielded(self.book.begin("account:" + nick_key(nick), address), self._orphaned)
+        attempt = await shielded(self.book.begin("account:" + nick_key(nick), address), self._orphaned)
         if attempt.checking:
             raise ChatError("SLOW_DOWN", "a login for this nickname or from your address is being checked: wait")
         if attempt.wait > 0:
@@ -258,7 +286,7 @@ class Authenticator:
             raise
         check = self.portal.login(UsernamePassword(nick.encode(), password.encode()), None, IChatIdentity)
         judged = check.addBoth(self._judged, nick, attempt)
-        return await _shielded(judged)
+        return await shielded(judged)
 
     def _orphaned(self, attempt: Attempt) -> None:
         if attempt.allowed:
@@ -285,7 +313,7 @@ def _wrong(_: None) -> str:
     raise ChatError("BAD_LOGIN", "wrong nickname or password")
 
 
-def _shielded(work: Deferred[T], orphaned: Callable[[T], object] | None = None) -> Deferred[T]:
+def shielded(work: Deferred[T], orphaned: Callable[[T], object] | None = None) -> Deferred[T]:
     """A view of `work` that its waiter may cancel without cancelling `work` itself (nor a Redis command).
 
     A result that comes once the view was cancelled goes to `orphaned`, if given: nobody else will take it.

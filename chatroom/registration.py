@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from twisted.internet.interfaces import IReactorTime
 
-from chatroom.auth import Authenticator, Backoff
+from chatroom.auth import Authenticator, GuessBook, MemoryGuesses, shielded
 from chatroom.core.chat import Chat, Member
 from chatroom.core.errors import ChatError
 from chatroom.core.names import nick_key
@@ -26,17 +26,21 @@ class Registrar:
     def __init__(self, chat: Chat, auth: Authenticator | None, clock: IReactorTime) -> None:
         self.chat = chat
         self.auth = auth  # None: accounts are off, every free nickname may be taken
-        self.server_password_backoff = Backoff(clock)  # by address: a server password is guessed as slowly
+        # By address, so that a server password is guessed as slowly; with --redis, over every process.
+        self.server_password_guesses: GuessBook = MemoryGuesses(clock)
 
-    def check_server_password(self, given: str | None, expected: str, address: str) -> None:
-        """A server password (IRC's PASS with --irc-password): ChatError unless right, slowed after failures."""
-        wait = self.server_password_backoff.wait(address)
+    async def check_server_password(self, given: str | None, expected: str, address: str) -> None:
+        """A server password (IRC's PASS with --irc-password): ChatError unless right, slowed after failures.
+
+        While the address must wait, even the right password is refused, so the answer tells a guesser nothing.
+        """
+        right = given is not None and hmac.compare_digest(given.encode(), expected.encode())
+        # Shielded: a client leaving meanwhile must not cancel the book's command; its guess counts all the same.
+        wait = await shielded(self.server_password_guesses.guess("server-password:" + address, right))
         if wait > 0:
             raise ChatError("SLOW_DOWN", f"too many wrong server passwords: try again in {math.ceil(wait)} s")
-        if given is None or not hmac.compare_digest(given.encode(), expected.encode()):
-            self.server_password_backoff.failed(address)
+        if not right:
             raise ChatError("BAD_LOGIN", "wrong server password")
-        self.server_password_backoff.succeeded(address)
 
     def needs_password(self, nick: str, asking: Member | None = None) -> bool:
         """Whether `nick` takes a password; ChatError if it is invalid or taken, so nobody types one for nothing.

@@ -364,7 +364,7 @@ def makeService(options: Options, reactor: IReactorCore | None = None) -> IServi
         )
     factory = ConnectionFactory(chat, clock, LineDialect, limits, options["motd"], auth)
     if sharing is not None:
-        share(sharing.bus, factory.admission, auth)  # the cap per address and the login slow-downs, over all
+        share(sharing.bus, factory)  # the cap per address and the slow-downs, over all processes
     motd_file = Path(options["motd-file"]) if options["motd-file"] else None
     if motd_file is not None:
         try:

@@ -13,19 +13,20 @@ from twisted.cred.checkers import ICredentialsChecker
 from twisted.cred.credentials import IUsernamePassword
 from twisted.cred.error import UnauthorizedLogin
 from twisted.cred.portal import Portal
-from twisted.internet.defer import CancelledError, Deferred
+from twisted.internet.defer import CancelledError, Deferred, gatherResults
 from twisted.internet.task import Clock
 from twisted.trial.unittest import SynchronousTestCase
 from zope.interface import implementer
 
 from chatroom.accounts import AccountStore
-from chatroom.auth import ACCOUNT_ALLOWANCE, Attempt, Authenticator, AuthMode, ChatRealm, MemoryBook
-from chatroom.bus.limits import UNSHARED, RedisCounts, share
+from chatroom.auth import ACCOUNT_ALLOWANCE, Attempt, Authenticator, AuthMode, ChatRealm, GuessBook, MemoryBook
+from chatroom.bus.limits import UNGUESSED, UNSHARED, RedisCounts, share
 from chatroom.bus.redis import RedisLog
 from chatroom.bus.shared import DEGRADED, SharedChat
 from chatroom.connection import Connection, ConnectionFactory
 from chatroom.core.errors import ChatError
 from chatroom.core.events import Quit, ServerNotice
+from chatroom.irc.dialect import IRCDialect
 from chatroom.limits import Admission, ConnectionLimits
 from chatroom.line.dialect import LineDialect
 from tests.helpers import MemoryClient, MemoryServer, ServerTestCase
@@ -81,7 +82,7 @@ class Process:
         self.checker = Checker()
         self.auth.portal = Portal(ChatRealm(), [self.checker])
         self.factory = ConnectionFactory(chat, Clock(), LineDialect, limits, auth=self.auth)
-        share(bus, self.factory.admission, self.auth)
+        share(bus, self.factory)
 
     async def connect(self, host: str) -> MemoryClient:
         """A client from `host`, once the count of every process has answered for it."""
@@ -208,6 +209,81 @@ class SharedLoginTests(RedisTestCase):
         await heard.until(told(ServerNotice(DEGRADED)))
         self.assertEqual(await a.login("alice", "right", "203.0.113.5"), f"SLOW_DOWN :{UNSHARED}")
         self.assertFalse(a.checker.started.called, "no password was checked")
+
+
+class Answered:
+    """A GuessBook passing each guess on, and keeping its answer for the test to wait for."""
+
+    def __init__(self, book: GuessBook) -> None:
+        self.book = book
+        self.answers: list[Deferred[float]] = []
+
+    def guess(self, key: str, right: bool) -> Deferred[float]:
+        self.answers.append(self.book.guess(key, right))
+        return self.answers[-1]
+
+
+class SharedServerPasswordTests(RedisTestCase):
+    async def processes(self) -> tuple[Process, Process]:
+        (a, bus_a), (b, bus_b) = await self.process("a"), await self.process("b")
+        return Process(self, a, bus_a, CAP_OF_TWO), Process(self, b, bus_b, CAP_OF_TWO)
+
+    @staticmethod
+    async def check(process: Process, given: str, address: str) -> str:
+        """The answer to a server password: "" when right, else the refusal's code and text."""
+        try:
+            await process.factory.registrar.check_server_password(given, "letmein", address)
+        except ChatError as error:
+            return f"{error.code} :{error.message}"
+        return ""
+
+    async def test_wrong_server_passwords_on_one_process_slow_the_address_on_another(self) -> None:
+        a, b = await self.processes()
+        answered = []
+        for process in (a, b):
+            process.factory.dialect = IRCDialect.serving("irc.test", "letmein")
+            registrar = process.factory.registrar
+            registrar.server_password_guesses = Answered(registrar.server_password_guesses)
+            answered.append(registrar.server_password_guesses.answers)
+        on_a, on_b = answered
+        wrong = await a.connect("192.0.2.1")
+        self.assertEqual(wrong.type("PASS guess", "NICK alice", "USER a 0 * :A"), [], "Redis has not answered yet")
+        await on_a[0]
+        self.assertEqual(
+            wrong.read(), [":irc.test 464 alice :wrong server password", "ERROR :Closing link: wrong server password"]
+        )
+        again = await b.connect("192.0.2.1")
+        again.type("PASS letmein", "NICK alice", "USER a 0 * :A")
+        await on_b[0]
+        slowed = "too many wrong server passwords: try again in 1 s"
+        self.assertEqual(
+            again.read(), [f":irc.test 464 alice :{slowed}", f"ERROR :Closing link: {slowed}"], "even the right one"
+        )
+        self.assertTrue(again.transport.disconnecting)
+        other = await b.connect("198.51.100.1")
+        other.type("PASS letmein", "NICK bob", "USER b 0 * :B")
+        await on_b[1]
+        self.assertEqual(other.read(), [":irc.test 433 * bob :bob needs a password"], "admitted: the account's turn")
+
+    async def test_guesses_at_once_on_both_processes_are_one_guess(self) -> None:
+        a, b = await self.processes()
+        guesses = [self.check(process, "guess", "192.0.2.1") for process in (a, b, a, b)]
+        answers = await gatherResults([Deferred.fromCoroutine(guess) for guess in guesses])
+        self.assertEqual(sorted(answer.split(" :")[0] for answer in answers), ["BAD_LOGIN"] + ["SLOW_DOWN"] * 3)
+
+    async def test_a_right_server_password_forgets_the_failures(self) -> None:
+        a, b = await self.processes()
+        key = "test:failures:server-password:192.0.2.1"
+        await a.bus.commands.set(key, 1)  # a failure whose wait is over: no time to live beyond the forgetting
+        self.assertEqual(await self.check(b, "letmein", "192.0.2.1"), "")
+        self.assertFalse(await a.bus.commands.exists(key))
+
+    async def test_while_redis_is_away_server_passwords_are_refused(self) -> None:
+        a, _ = await self.processes()
+        _, heard = await self.member(a.chat, "alice", "5")
+        await self.redis.stop()
+        await heard.until(told(ServerNotice(DEGRADED)))
+        self.assertEqual(await self.check(a, "letmein", "192.0.2.1"), f"SLOW_DOWN :{UNGUESSED}", "even the right one")
 
 
 class TwoTwistdTests(ServerTestCase):

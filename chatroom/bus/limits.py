@@ -1,14 +1,15 @@
 """The limits that matter for abuse, counted in Redis over every process sharing the chat (with --redis).
 
-The connection cap per address and the login slow-downs would otherwise hold per process, so that N processes
-allowed N times as much. The total cap (--max-clients) and the password checks at once stay per process: they
-protect each process's own file descriptors, memory and CPU.
+The connection cap per address and the slow-downs of logins and IRC server passwords would otherwise hold per
+process, so that N processes allowed N times as much. The total cap (--max-clients) and the password checks at
+once stay per process: they protect each process's own file descriptors, memory and CPU.
 
 Keys, under the prefix, besides chatroom.bus.redis's (nothing anyone says: counts, addresses and account names):
 - `PREFIX:connections:PROCESS`, a hash, address key -> the process's connections from it (chatroom.bus.redis
   clears and deletes it with the process's `hello` and `gone`; it expires `ttl` after the process's last beat).
-- `PREFIX:failures:KEY`, failed logins of an address, of an account from an address, or of an account: a count
-  whose time to live is the wait it imposes plus BACKOFF_FORGET, so the wait is read from Redis's own clock.
+- `PREFIX:failures:KEY`, failed logins of an address, of an account from an address, or of an account, and wrong
+  server passwords from an address (`server-password:ADDRESS`): a count whose time to live is the wait it imposes
+  plus BACKOFF_FORGET, so the wait is read from Redis's own clock.
 - `PREFIX:checking:KEY`, a check in flight for an address or an account: `SET NX PX CHECK_MARK`, taken away by
   the process that set it (by its value) once the check is done.
 - `PREFIX:trusted:ACCOUNT`, a sorted set, address -> when it last logged in to the account: the newest
@@ -26,16 +27,18 @@ from twisted.internet.defer import Deferred, fail, succeed
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
-from chatroom.auth import ACCOUNT_ALLOWANCE, BACKOFF_FORGET, BACKOFF_MAX, TRUSTED_PER_ACCOUNT, Attempt, Authenticator
+from chatroom.auth import ACCOUNT_ALLOWANCE, BACKOFF_FORGET, BACKOFF_MAX, TRUSTED_PER_ACCOUNT, Attempt
 from chatroom.bus.redis import RedisLog
+from chatroom.connection import ConnectionFactory
 from chatroom.core.errors import ChatError
-from chatroom.limits import Admission
 
 log = Logger(namespace="chatroom")
 
 CHECK_MARK = 30.0  # seconds a check in flight is marked at most: longer than a check waits and runs
 TRUSTED_FOR = 30 * 24 * 3600.0  # seconds an address stays trusted by an account after logging in to it
-UNSHARED = "logins cannot be checked while this server has lost contact with the others: try again in a few seconds"
+LOST = "while this server has lost contact with the others: try again in a few seconds"
+UNSHARED = "logins cannot be checked " + LOST
+UNGUESSED = "server passwords cannot be checked " + LOST
 
 CLAIM = """
 if redis.call('SISMEMBER', KEYS[1], ARGV[1]) == 0 then return -1 end
@@ -78,19 +81,27 @@ return {answer, 0, 0}
 """
 )
 
-# chatroom.auth.Backoff's waits: 1, 2, 4 ... BACKOFF_MAX seconds once a key's allowance of failures is spent.
+# chatroom.auth.Backoff's waits: 1, 2, 4 ... `most` seconds once a key's allowance of failures is spent; the key
+# lives `forget` milliseconds longer than its wait, so its wait is its time to live minus `forget`.
+FAIL = """
+local function fail(key, allowance, forget, most)
+  local slowed = redis.call('INCR', key) - allowance
+  local wait = 0
+  if slowed > 0 then wait = math.min(2 ^ (slowed - 1), most) end
+  redis.call('PEXPIRE', key, math.floor(wait * 1000) + forget)
+end
+"""
+
 FINISH = (
     NOW
+    + FAIL
     + """
 for i = 2, 3 do
   if redis.call('GET', KEYS[i]) == ARGV[1] then redis.call('DEL', KEYS[i]) end
 end
 if ARGV[2] == 'failed' then
   for i = 4, 6 do
-    local slowed = redis.call('INCR', KEYS[i]) - (i == 6 and tonumber(ARGV[5]) or 0)
-    local wait = 0
-    if slowed > 0 then wait = math.min(2 ^ (slowed - 1), tonumber(ARGV[6])) end
-    redis.call('PEXPIRE', KEYS[i], math.floor(wait * 1000) + tonumber(ARGV[4]))
+    fail(KEYS[i], i == 6 and tonumber(ARGV[5]) or 0, tonumber(ARGV[4]), tonumber(ARGV[6]))
   end
 elseif ARGV[2] == 'succeeded' then
   redis.call('DEL', KEYS[5])
@@ -102,12 +113,26 @@ end
 """
 )
 
+# A guess at a shared secret, in one step: refused while the key waits, else booked as right or wrong. Whether
+# it was right is known before (the caller compared it), so that parallel guesses cannot all pass one check.
+GUESS = (
+    FAIL
+    + """
+local wait = redis.call('PTTL', KEYS[1]) - tonumber(ARGV[2])
+if wait > 0 then return wait end
+if ARGV[1] == 'right' then redis.call('DEL', KEYS[1]) else fail(KEYS[1], 0, tonumber(ARGV[2]), tonumber(ARGV[3])) end
+return 0
+"""
+)
 
-def share(bus: RedisLog, admission: Admission, auth: Authenticator | None) -> None:
-    """With --redis: the cap per address and the login slow-downs count what every process saw."""
-    admission.shared = RedisCounts(bus)
-    if auth is not None:
-        auth.book = RedisBook(bus)
+
+def share(bus: RedisLog, factory: ConnectionFactory) -> None:
+    """With --redis: the cap per address and the slow-downs of logins and server passwords count every process."""
+    factory.admission.shared = RedisCounts(bus)
+    registrar = factory.registrar
+    registrar.server_password_guesses = RedisGuesses(bus)
+    if registrar.auth is not None:
+        registrar.auth.book = RedisBook(bus)
 
 
 def _nothing() -> None:
@@ -208,6 +233,30 @@ class RedisBook:
         arguments += [ACCOUNT_ALLOWANCE, BACKOFF_MAX, int(TRUSTED_FOR * 1000), TRUSTED_PER_ACCOUNT]
         done: Deferred[None] = self.bus.commands.eval(FINISH, self._keys(attempt.account, attempt.address), arguments)
         return done.addCallbacks(lambda _: None, _unbooked)
+
+
+class RedisGuesses:
+    """chatroom.auth.GuessBook in Redis, `PREFIX:failures:KEY` as the logins' failures: waits on Redis's clock.
+
+    While Redis cannot be reached, every guess is refused with SLOW_DOWN, as logins are (RedisBook): its answer
+    would tell a guesser whether the password was right, on each process at its own pace.
+    """
+
+    def __init__(self, bus: RedisLog) -> None:
+        self.bus = bus
+
+    def guess(self, key: str, right: bool) -> Deferred[float]:
+        if not self.bus.up:
+            return fail(ChatError("SLOW_DOWN", UNGUESSED))
+        keys = [f"{self.bus.prefix}:failures:{key}"]
+        arguments = ["right" if right else "wrong", int(BACKOFF_FORGET * 1000), BACKOFF_MAX]
+        asked: Deferred[int] = self.bus.commands.eval(GUESS, keys, arguments)
+
+        def unanswered(failure: Failure) -> float:
+            log.warn("could not read the server password's slow-down in Redis: {why}", why=failure.getErrorMessage())
+            raise ChatError("SLOW_DOWN", UNGUESSED)
+
+        return asked.addCallbacks(lambda wait: wait / 1000, unanswered)
 
 
 def _unbooked(failure: Failure) -> None:
