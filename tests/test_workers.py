@@ -43,6 +43,7 @@ class WorkersTests(ServerTestCase):
         # Whichever worker is not stopped accepts: alice lands on the first, bob on the second.
         os.kill(second, signal.SIGSTOP)
         alice = await self.connect("alice", "5")
+        await alice.until("JOIN #5 alice")  # her join has had its turn: the first worker sent it before it stops
         os.kill(second, signal.SIGCONT)
         os.kill(first, signal.SIGSTOP)
         bob = await self.connect("bob", "5")
