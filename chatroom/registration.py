@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 from twisted.internet.interfaces import IReactorTime
 
 from chatroom.auth import Authenticator, GuessBook, MemoryGuesses, shielded
-from chatroom.core.chat import Chat, Member
+from chatroom.core.chat import Chat, Details, Member
 from chatroom.core.errors import ChatError
 from chatroom.core.names import nick_key
 
@@ -53,16 +53,22 @@ class Registrar:
         return self.auth is not None and self.auth.needs_password(nick)
 
     async def enter(
-        self, connection: Connection, nick: str, password: str | None = None, proven: str | None = None
+        self,
+        connection: Connection,
+        nick: str,
+        password: str | None = None,
+        proven: str | None = None,
+        details: Details = Details(),
     ) -> Member:
         """Make the connection a member under `nick`; the nickname is claimed only once the login succeeded.
 
         `proven` is an account the client logged in to beforehand (IRC's SASL): its own nickname needs no
-        password then, and under another free nickname the member still acts as that account.
+        password then, and under another free nickname the member still acts as that account. `details` are
+        what the client said of itself (IRC's USER).
         """
         nick, account = await self._identify(nick, password, connection.address, proven=proven)
         try:
-            member = await self.chat.enter(connection, nick, account, connection.host or connection.peer)
+            member = await self.chat.enter(connection, nick, account, connection.host or connection.peer, details)
         except ChatError as error:
             if error.code == "BANNED":  # from the whole server: nothing more to say to them
                 connection.close(error.message)

@@ -7,12 +7,16 @@ from twisted.trial.unittest import SynchronousTestCase
 
 from chatroom.bus.log import MemoryLog, decode, gone
 from chatroom.bus.shared import DEGRADED, LOST_PLACE, RESTORED, SharedChat
+from chatroom.connection import ConnectionFactory
 from chatroom.core.chat import Member
 from chatroom.core.errors import ChatError
 from chatroom.core.events import Joined, Message, Names, Quit, RoleChanged, ServerNotice, SettingChanged, Topic
 from chatroom.core.moderation import Role, Setting
 from chatroom.core.names import room_key
-from tests.helpers import RecordingSession
+from chatroom.irc.dialect import IRCDialect
+from chatroom.irc.wire import parse
+from tests.helpers import MemoryClient, RecordingSession
+from tests.test_lifecycle import GENEROUS
 
 
 class SharedChatTests(SynchronousTestCase):
@@ -198,3 +202,73 @@ class SharedChatTests(SynchronousTestCase):
         self.assertEqual(set(self.b.nicks), {"alice"})
         self.assertEqual(set(self.a.nicks), {"alice"})
         self.member(self.b, "bob", "5")
+
+
+class SharedIRCDetailsTests(SynchronousTestCase):
+    """IRC's user name, real name, away and +i are the member's, so every process shows the same."""
+
+    def setUp(self) -> None:
+        self.clock = task.Clock()
+        self.log = MemoryLog(self.clock)
+        self.a = self.process("a")
+        self.b = self.process("b")
+
+    def process(self, name: str) -> ConnectionFactory:
+        chat = SharedChat(self.log, self.clock.seconds, process=name)
+        started = chat.start()
+        self.settle()
+        self.successResultOf(started)
+        return ConnectionFactory(chat, self.clock, IRCDialect.serving("chatroom", None), GENEROUS)
+
+    def settle(self) -> None:
+        """Run what is due now (the log's deliveries, and what they append), not the connections' timeouts."""
+        while any(call.getTime() <= self.clock.seconds() for call in self.clock.getDelayedCalls()):
+            self.clock.advance(0)
+
+    def irc(self, factory: ConnectionFactory, nick: str, realname: str) -> MemoryClient:
+        client = MemoryClient(factory)
+        client.type(f"NICK {nick}", f"USER {nick[:2]} 0 * :{realname}")
+        self.settle()
+        self.assertEqual(parse(client.read()[0]).command, "001")
+        return client
+
+    def test_a_person_on_one_process_is_seen_alike_from_another_and_from_a_late_one(self) -> None:
+        alice = self.irc(self.a, "alice", "Alice Liddell")
+        alice.type("AWAY :at lunch", "MODE alice -i")
+        self.settle()
+        alice.read()
+        carol = self.irc(self.a, "carol", "Carol")
+        bob = self.irc(self.b, "bob", "Bob")
+        questions = ("WHOIS alice", "WHO alice", "USERHOST alice", "LUSERS")
+        seen_from_b = self.answers(bob, *questions)
+        self.assertIn(":chatroom 311 ME alice al chatroom * :Alice Liddell", seen_from_b)
+        self.assertIn(":chatroom 301 ME alice :at lunch", seen_from_b)
+        self.assertIn(":chatroom 352 ME * al chatroom chatroom alice G :0 Alice Liddell", seen_from_b)
+        self.assertIn(":chatroom 302 ME :alice=-al@chatroom", seen_from_b)
+        self.assertIn(":chatroom 251 ME :There are 1 users and 2 invisible on 1 servers", seen_from_b)
+        self.assertEqual(self.answers(carol, *questions), seen_from_b, "the same as from alice's own process")
+        self.assertTrue(self.listed(bob, "alice"), "-i: WHO's masks find her from anywhere")
+
+        alice.type("AWAY", "MODE alice +i")
+        self.settle()
+        back = self.answers(bob, *questions)
+        self.assertNotIn(":chatroom 301 ME alice :at lunch", back)
+        self.assertIn(":chatroom 352 ME * al chatroom chatroom alice H :0 Alice Liddell", back)
+        self.assertEqual(self.answers(carol, *questions), back)
+        self.assertFalse(self.listed(bob, "alice"))
+
+        alice.type("AWAY :gone fishing", "MODE alice -i")
+        self.settle()
+        late = self.irc(self.process("c"), "dave", "Dave")
+        self.assertIn(":chatroom 301 ME alice :gone fishing", self.answers(late, "WHOIS alice"))
+        self.assertEqual(self.answers(late, *questions), self.answers(bob, *questions))
+
+    def answers(self, client: MemoryClient, *lines: str) -> list[str]:
+        """What `client` is answered, with its own nickname as ME, so that the answers to two askers compare."""
+        received = client.type(*lines)
+        me = parse(received[0]).params[0]
+        return [line.replace(f" {me} ", " ME ", 1) for line in received]
+
+    def listed(self, client: MemoryClient, nick: str) -> bool:
+        """Whether WHO's mask `*` lists `nick` to `client`, who shares no room with them."""
+        return any(parse(line).command == "352" and parse(line).params[5] == nick for line in client.type("WHO *"))

@@ -17,6 +17,7 @@ it describes. docs/scaling.md has the whole argument.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import enum
 import functools
 import itertools
@@ -29,7 +30,7 @@ from twisted.logger import Logger
 
 from chatroom.accounts import SharedAccounts
 from chatroom.bus.log import Log
-from chatroom.core.chat import Chat, Member, RoomLimits
+from chatroom.core.chat import Chat, Details, Member, RoomLimits
 from chatroom.core.errors import ChatError, Departed
 from chatroom.core.events import Event, ServerNotice, Session
 from chatroom.core.moderation import Lockdown, Role, Setting
@@ -160,11 +161,15 @@ class SharedChat(Chat):
     server_ban = _ordered(Chat.server_ban)
     server_unban = _ordered(Chat.server_unban)
     set_lockdown = _ordered(Chat.set_lockdown)
+    set_away = _ordered(Chat.set_away)
+    set_invisible = _ordered(Chat.set_invisible)
     quit = _ordered(Chat.quit)
 
-    def enter(self, session: Session, nick: str, account: str | None, address: str) -> Deferred[Member]:
+    def enter(
+        self, session: Session, nick: str, account: str | None, address: str, details: Details = Details()
+    ) -> Deferred[Member]:
         try:
-            self.register(session, nick, account, address)
+            self.register(session, nick, account, address, details)
         except _Ordered:
             pass
         except ChatError:
@@ -174,7 +179,8 @@ class SharedChat(Chat):
         key = f"{self.process}/{next(self._serial)}"
         waiting: Deferred[Member] = Deferred()
         self._entering[key] = (session, waiting)
-        self._append({"k": "enter", "p": self.process, "m": key, "a": [nick, account, address], "t": self.clock()})
+        entered = [nick, account, address, dataclasses.asdict(details)]
+        self._append({"k": "enter", "p": self.process, "m": key, "a": entered, "t": self.clock()})
         return waiting
 
     @contextlib.contextmanager
@@ -284,11 +290,11 @@ class SharedChat(Chat):
 
     def _enter(self, entry: dict[str, Any]) -> None:
         key = entry["m"]
-        nick, account, address = entry["a"]
+        nick, account, address, details = entry["a"]
         waiting = self._entering.pop(key, None) if entry["p"] == self.process else None
         session = waiting[0] if waiting is not None else ELSEWHERE
         try:
-            member = Chat.register(self, session, nick, account, address)
+            member = Chat.register(self, session, nick, account, address, Details(**details))
         except ChatError as error:
             if waiting is not None and not waiting[1].called:
                 self._then.append(functools.partial(waiting[1].errback, error))
@@ -372,7 +378,14 @@ class SharedChat(Chat):
     def _snapshot(self) -> dict[str, Any]:
         return {
             "members": [
-                [member.key, member.nick, member.account, member.address, [room.name for room in member.invited]]
+                [
+                    member.key,
+                    member.nick,
+                    member.account,
+                    member.address,
+                    [room.name for room in member.invited],
+                    dataclasses.asdict(member.details),
+                ]
                 for member in self.by_key.values()
             ],
             "rooms": [
@@ -395,10 +408,14 @@ class SharedChat(Chat):
         self.by_key = {}
         self.nicks = {}
         self.signed_in = set()
-        for key, nick, account, address, _ in state["members"]:
-            member = self.by_key[key] = self.nicks[nick_key(nick)] = Member(ELSEWHERE, nick, account, address, key)
+        self.visible = set()
+        for key, nick, account, address, _, details in state["members"]:
+            member = Member(ELSEWHERE, nick, account, address, key, Details(**details))
+            self.by_key[key] = self.nicks[nick_key(nick)] = member
             if account is not None:
                 self.signed_in.add(member)
+            if not member.details.invisible:
+                self.visible.add(member)
         self.rooms = {}
         for data in state["rooms"]:
             room = Room.restore(room_from_data(data["name"], data["record"], registered=False), data["created"])
@@ -408,7 +425,7 @@ class SharedChat(Chat):
                 member = self.by_key[key]
                 room.members[member] = Role(role)
                 member.rooms[room_key(room.name)] = room
-        for key, _, _, _, invited in state["members"]:
+        for key, _, _, _, invited, _ in state["members"]:
             for name in invited:
                 if (invited_to := self.rooms.get(room_key(name))) is not None:
                     self.by_key[key].invited[invited_to] = None

@@ -13,7 +13,7 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from twisted.internet.defer import Deferred, fail, succeed
@@ -74,17 +74,40 @@ class RoomLimits:
     members_per_room: int = 0  # 0: no limit
 
 
+@dataclass(frozen=True)
+class Details:
+    """What a person says of themselves beyond their nickname (IRC's USER, AWAY and +i).
+
+    Front ends fill and read it; the core only keeps it and changes it in order, so that every process sharing
+    the chat shows the same. A front end with no such notions leaves it as it is.
+    """
+
+    user: str = ""  # a user name the client gave; "" if its front end has none
+    realname: str = ""
+    away: str = ""  # an away message; "" while present
+    invisible: bool = True  # listed only to those sharing a room, unless they asked otherwise (IRC's -i)
+
+
 class Member:
     """One person in the chat, whichever front end they came through."""
 
-    __slots__ = ("account", "address", "invited", "key", "nick", "present", "rooms", "session")
+    __slots__ = ("account", "address", "details", "invited", "key", "nick", "present", "rooms", "session")
 
-    def __init__(self, session: Session, nick: str, account: str | None, address: str, key: str = "") -> None:
+    def __init__(
+        self,
+        session: Session,
+        nick: str,
+        account: str | None,
+        address: str,
+        key: str = "",
+        details: Details = Details(),
+    ) -> None:
         self.session = session
         self.key = key  # who this is to every process sharing the chat (chatroom.bus); "" in a chat of its own
         self.nick = nick
         self.account = account  # the account they logged in to, None for a guest
         self.address = address  # where they came from: for people reading logs, and for bans
+        self.details = details
         self.rooms: dict[str, Room] = {}  # room key -> room, in the order joined
         self.invited: dict[Room, None] = {}  # rooms an operator invited them to, not joined since; the newest last
         self.present = True
@@ -109,6 +132,7 @@ class Chat:
         self.now = now  # wall-clock seconds: bans end at a date, across restarts
         self.nicks: dict[str, Member] = {}  # nick_key -> every present member
         self.signed_in: set[Member] = set()  # the present members logged in to an account: usually a few
+        self.visible: set[Member] = set()  # the present members not invisible: kept as they change, for counting
         self.rooms: dict[str, Room] = {}  # room_key -> every room with someone in it, and every registered one
         self.server_bans: list[Ban] = []
         self.lockdown = Lockdown.OFF
@@ -132,24 +156,30 @@ class Chat:
         if holder is not None and holder is not asking:
             raise ChatError("NICK_TAKEN", f"nickname {nick} is taken")
 
-    def register(self, session: Session, nick: str, account: str | None, address: str) -> Member:
+    def register(
+        self, session: Session, nick: str, account: str | None, address: str, details: Details = Details()
+    ) -> Member:
         """Enter the chat under a free nickname, checked again now: a login may have taken a while."""
         self.check_nick(nick)
         self._not_banned(nick, account, address)
         if account is None and self.lockdown >= Lockdown.CONNECT:
             raise ChatError("LOCKDOWN", "the server is locked down: only registered accounts may enter for now")
         self._commit()
-        member = Member(session, nick, account, address)
+        member = Member(session, nick, account, address, details=details)
         self.nicks[nick_key(nick)] = member
         if account is not None:
             self.signed_in.add(member)
+        if not details.invisible:
+            self.visible.add(member)
         self.peak = max(self.peak, len(self.nicks))
         return member
 
-    def enter(self, session: Session, nick: str, account: str | None, address: str) -> Deferred[Member]:
+    def enter(
+        self, session: Session, nick: str, account: str | None, address: str, details: Details = Details()
+    ) -> Deferred[Member]:
         """`register`, as a front end asks for it: at once here; after its turn in the shared log in SharedChat."""
         try:
-            return succeed(self.register(session, nick, account, address))
+            return succeed(self.register(session, nick, account, address, details))
         except ChatError:
             return fail()
 
@@ -175,6 +205,21 @@ class Chat:
                 ban = _matching(room.bans, self.now(), nick, account, member.address)
                 if ban is not None and not self._exempt(member, room):
                     self._remove(room, Kicked(room.name, ban.setter, nick, _banned(ban.reason)), member)
+
+    def set_away(self, member: Member, text: str) -> None:
+        """Mark a member away with a message others read when they look them up, or back with ""."""
+        self._present(member)
+        if text:
+            self.may_speak(member)  # an away message is read by others: speech, in a lockdown
+        self._commit()
+        member.details = replace(member.details, away=text)
+
+    def set_invisible(self, member: Member, invisible: bool) -> None:
+        """Whether a member is listed only to those sharing a room with them (IRC's +i)."""
+        self._present(member)
+        self._commit()
+        member.details = replace(member.details, invisible=invisible)
+        (self.visible.discard if invisible else self.visible.add)(member)
 
     # Rooms
 
@@ -592,6 +637,7 @@ class Chat:
             self._leave(member, room)
         del self.nicks[nick_key(member.nick)]
         self.signed_in.discard(member)
+        self.visible.discard(member)
         member.present = False
 
     def close(self, reason: str) -> None:
@@ -599,6 +645,7 @@ class Chat:
         members = list(self.nicks.values())
         self.nicks.clear()
         self.signed_in.clear()
+        self.visible.clear()
         self.rooms.clear()
         for member in members:
             member.present = False

@@ -540,9 +540,9 @@ def _user_mode(session: IRCDialect, nick: str, params: list[str]) -> None:
         if mode in "+-":
             sign = mode
         elif mode in "iw" and (mode in session.modes) != (sign == "+"):  # +o comes with OPER, not MODE
-            (session.modes.add if sign == "+" else session.modes.discard)(mode)
             if mode == "i":
-                (session.visible.discard if sign == "+" else session.visible.add)(session)
+                session.chat.set_invisible(session.member, sign == "+")  # what the others read
+            (session.modes.add if sign == "+" else session.modes.discard)(mode)
             changed += sign + mode
     if changed:
         session.write(message(session.source(), "MODE", session.me, text=changed))
@@ -673,10 +673,8 @@ def _whowas(session: IRCDialect, params: list[str]) -> None:
 @command("AWAY", summary="AWAY [:MESSAGE]: mark yourself away, or back without a message")
 def _away_command(session: IRCDialect, params: list[str]) -> None:
     away = params[0][:AWAY_MAX] if params and params[0] else ""
+    session.chat.set_away(session.member, away)
     if away:
-        session.chat.may_speak(session.member)  # an away message is read by others: speech, in a lockdown
-    session.away = away
-    if session.away:
         session.reply(n.RPL_NOWAWAY, text="You have been marked as being away")
     else:
         session.reply(n.RPL_UNAWAY, text="You are no longer marked as being away")
@@ -822,7 +820,7 @@ def lusers(session: IRCDialect) -> None:
     chat = session.chat
     people = len(chat.nicks)
     admins = chat.admins_present()
-    hidden = people - len(session.visible)
+    hidden = people - len(chat.visible)
     session.reply(n.RPL_LUSERCLIENT, text=f"There are {people - hidden} users and {hidden} invisible on 1 servers")
     session.reply(n.RPL_LUSEROP, str(admins), text="operator(s) online")
     session.reply(n.RPL_LUSERCHANNELS, str(len(chat.rooms)), text="channels formed")

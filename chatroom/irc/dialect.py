@@ -1,7 +1,8 @@
 """IRC as a dialect of chatroom.connection: registration, capabilities and SASL, then chatroom.irc.commands.
 
-What an IRC client has beyond the core lives here: the user name and real name it gave, the capabilities it
-asked for, its away message, and the steps of registering (PASS, NICK, USER, CAP, AUTHENTICATE). Becoming a
+What an IRC client has beyond the core lives here: the capabilities it asked for, its user modes, and the steps
+of registering (PASS, NICK, USER, CAP, AUTHENTICATE). What others read of it (user name, real name, away, +i) is
+the member's Details, kept by the core, so that every process sharing the chat shows the same. Becoming a
 member goes through chatroom.registration, as for the line protocol, so logins are checked and slowed the same
 way. Flood control, timeouts and the send queue are the connection's.
 """
@@ -15,7 +16,7 @@ from collections.abc import Iterator
 from typing import ClassVar, cast
 
 from chatroom.connection import Connection
-from chatroom.core.chat import Member
+from chatroom.core.chat import Details, Member
 from chatroom.core.errors import ChatError
 from chatroom.core.events import (
     AllowList,
@@ -52,9 +53,6 @@ class IRCDialect:
     description: ClassVar[str] = "chatroom"  # what LINKS and WHOIS say of the server
     password: ClassVar[str | None] = None  # the server password PASS must give (--irc-password)
     whowas: ClassVar[Whowas] = Whowas()  # of the server: `serving` gives each its own
-    # The server's IRC clients that set -i: everyone else counts as invisible in LUSERS, which every registration
-    # sends. Kept as they change, not counted member by member: that made a connection cost O(members).
-    visible: ClassVar[set[IRCDialect]] = set()
     # One for the process, as a broadcast is written to its members in a row: each event is rendered once.
     renderer = Renderer()
 
@@ -66,7 +64,6 @@ class IRCDialect:
             "password": password,
             "description": description,
             "whowas": Whowas(),
-            "visible": set(),
         }
         return cast(type[IRCDialect], type(cls.__name__, (cls,), settings))
 
@@ -75,7 +72,7 @@ class IRCDialect:
         self.chat = connection.factory.chat
         self.registrar = connection.factory.registrar
         self.nick: str | None = None  # asked for with NICK, until registered
-        self.user = ""
+        self.user = ""  # from USER: the member's Details once registered
         self.realname = ""
         self.given_password: str | None = None  # from PASS; forgotten once used
         self.admitted = False  # the server password (--irc-password) was given, and right
@@ -84,8 +81,9 @@ class IRCDialect:
         self.account: str | None = None  # logged in to with SASL before registering
         self.sasl: str | None = None  # the base64 received so far, while an AUTHENTICATE exchange runs
         self.entering = False  # registration is being checked (a login)
-        self.away = ""
-        self.modes: set[str] = set()  # user modes: +i, WHO with a mask finds them only in a shared room; +w WALLOPS
+        # User modes as this client was told them: +i, WHO with a mask finds them only in a shared room (the
+        # member's Details.invisible, which the others read); +w WALLOPS.
+        self.modes: set[str] = set()
         self.joining = ""  # the room key a JOIN is entering: its topic is a reply (332), not a change
 
     # chatroom.connection.Dialect
@@ -136,7 +134,6 @@ class IRCDialect:
         return self.renderer(event, self.server, self.identify, stamp)
 
     def departed(self, member: Member) -> None:
-        self.visible.discard(self)
         self.whowas.record(member.nick, self.user, self.realname, self.connection.clock.seconds())
 
     def refusal(self, code: str, message: str) -> bytes:
@@ -201,25 +198,25 @@ class IRCDialect:
         return dialect if isinstance(dialect, IRCDialect) else None
 
     def ident(self, member: Member) -> tuple[str, str]:
-        """A member's user name and real name as IRC shows them: an IRC client's own, or for a member of our own
-        protocol its account (or "guest") and "chatroom user"."""
-        peer = self.peer(member)
-        if peer is not None:
+        """A member's user name and real name as IRC shows them: an IRC client's own, wherever it is connected,
+        or for a member of our own protocol its account (or "guest") and "chatroom user"."""
+        details = member.details
+        if details.user:
             try:
                 self.chat.may_speak(member)
             except ChatError:
-                return peer.user, ""  # a guest's real name is speech too: not heard during a lockdown
-            return peer.user, peer.realname
+                return details.user, ""  # a guest's real name is speech too: not heard during a lockdown
+            return details.user, details.realname
         return member.account or "guest", "chatroom user"  # our own protocol has no user name
 
-    def invisible(self, member: Member) -> bool:
+    @staticmethod
+    def invisible(member: Member) -> bool:
         """IRC's +i; members of our own protocol never asked to be listed, so they are invisible too."""
-        peer = self.peer(member)
-        return peer is None or "i" in peer.modes
+        return member.details.invisible
 
-    def away_of(self, member: Member) -> str:
-        peer = self.peer(member)
-        return peer.away if peer is not None else ""
+    @staticmethod
+    def away_of(member: Member) -> str:
+        return member.details.away
 
     def user_modes(self) -> set[str]:
         member = self.connection.member
@@ -305,7 +302,8 @@ class IRCDialect:
         try:
             if not await self._admitted():
                 return
-            await self.registrar.enter(self.connection, nick, self.given_password, proven=self.account)
+            details = Details(self.user, self.realname)
+            await self.registrar.enter(self.connection, nick, self.given_password, proven=self.account, details=details)
         except ChatError as error:
             if self.connection.closing:
                 return
@@ -335,7 +333,7 @@ class IRCDialect:
 
     def welcome(self) -> None:
         me = self.me
-        self.modes.add("i")  # as on most networks: WHO masks find you only in rooms you share
+        self.modes.add("i")  # as on most networks (and as Details starts): WHO masks find you only in rooms you share
         self.reply(n.RPL_WELCOME, text=f"Welcome to the chatroom IRC network, {self.source()}")
         self.reply(n.RPL_YOURHOST, text=f"Your host is {self.server}, running chatroom")
         self.reply(n.RPL_CREATED, text="This server speaks IRC beside chatroom's own protocol")
