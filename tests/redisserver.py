@@ -13,6 +13,9 @@ from twisted.internet.error import ProcessDone, ProcessTerminated
 from twisted.internet.protocol import ProcessProtocol
 from twisted.python.failure import Failure
 
+from tests.helpers import ServerTestCase, Subprocess
+from tests.test_twistd import TWISTD
+
 
 def executable() -> str:
     found = shutil.which("redis-server")
@@ -70,3 +73,25 @@ class RedisServer(ProcessProtocol):
             ready.errback(RuntimeError(f"redis-server ended: {self.output.decode(errors='replace')[-500:]}"))
         reason.trap(ProcessDone, ProcessTerminated)
         self.ended.callback(None)
+
+
+class TwistdWithRedis(ServerTestCase):
+    """Real `twistd chatroom --redis` processes sharing a real Redis, which the test starts and stops."""
+
+    timeout = 60
+
+    async def start_redis(self) -> None:
+        self.workdir = Path(self.mktemp()).resolve()
+        self.workdir.mkdir()
+        self.certs = self.workdir / "certs"
+        self.redis = RedisServer(self.workdir)
+        await self.redis.start()
+        self.addCleanup(self.redis.stop)
+
+    def chatroom(self, *arguments: str) -> Subprocess:
+        """`twistd chatroom --redis` on a free loopback port, its files in the test's directory."""
+        return self.spawn(
+            [TWISTD, "-n", "--pidfile=", "chatroom", "--certs", str(self.certs), "--no-irc",
+             "--listen", "tcp:0:interface=127.0.0.1", "--rooms", str(self.workdir / "rooms.json"),
+             "--accounts", str(self.workdir / "accounts.db"), "--redis", self.redis.url, *arguments]
+        )  # fmt: skip

@@ -14,9 +14,9 @@ from chatroom.bus.shared import DEGRADED, RESTORED, SharedChat
 from chatroom.core.chat import Member
 from chatroom.core.errors import ChatError
 from chatroom.core.events import Event, Message, Quit, ServerNotice
-from tests.helpers import RecordingSession, ServerTestCase, Subprocess
-from tests.redisserver import RedisServer, free_port
-from tests.test_twistd import LISTENING, TWISTD
+from tests.helpers import RecordingSession, Subprocess
+from tests.redisserver import RedisServer, TwistdWithRedis, free_port
+from tests.test_twistd import LISTENING
 
 
 class WaitingSession(RecordingSession):
@@ -143,25 +143,14 @@ class UnreachableTests(TestCase):
         self.assertRaises(ValueError, RedisAddress.parse, "http://example.com")
 
 
-class TwoTwistdTests(ServerTestCase):
+class TwoTwistdTests(TwistdWithRedis):
     """Two real `twistd chatroom` processes sharing one real Redis, as an administrator runs them."""
 
-    timeout = 60
-
     async def test_two_servers_share_rooms_nicknames_and_see_each_other_leave(self) -> None:
-        workdir = Path(self.mktemp()).resolve()
-        workdir.mkdir()
-        self.certs = workdir / "certs"
-        redis = RedisServer(workdir)
-        await redis.start()
-        self.addCleanup(redis.stop)
+        await self.start_redis()
 
         async def start() -> tuple[Subprocess, int]:
-            process = self.spawn(
-                [TWISTD, "-n", "--pidfile=", "chatroom", "--certs", str(self.certs), "--no-irc",
-                 "--listen", "tcp:0:interface=127.0.0.1", "--rooms", str(workdir / "rooms.json"),
-                 "--accounts", str(workdir / "accounts.db"), "--redis", redis.url]
-            )  # fmt: skip
+            process = self.chatroom()
             port = int((await process.until(LISTENING)).group(1))
             await process.until("joined the others through Redis")
             return process, port

@@ -29,10 +29,10 @@ from chatroom.core.events import Quit, ServerNotice
 from chatroom.irc.dialect import IRCDialect
 from chatroom.limits import Admission, ConnectionLimits
 from chatroom.line.dialect import LineDialect
-from tests.helpers import MemoryClient, MemoryServer, ServerTestCase
-from tests.redisserver import RedisServer
+from tests.helpers import MemoryClient, MemoryServer
+from tests.redisserver import TwistdWithRedis
 from tests.test_redis import RedisTestCase, told
-from tests.test_twistd import LISTENING, TWISTD
+from tests.test_twistd import LISTENING
 
 CAP_OF_TWO = ConnectionLimits(max_per_address=2)
 HELLO = "HELLO chatroom"
@@ -286,24 +286,12 @@ class SharedServerPasswordTests(RedisTestCase):
         self.assertEqual(await self.check(a, "letmein", "192.0.2.1"), f"SLOW_DOWN :{UNGUESSED}", "even the right one")
 
 
-class TwoTwistdTests(ServerTestCase):
-    timeout = 60
-
+class TwoTwistdTests(TwistdWithRedis):
     async def test_two_servers_count_one_address_together(self) -> None:
-        workdir = Path(self.mktemp()).resolve()
-        workdir.mkdir()
-        self.certs = workdir / "certs"
-        redis = RedisServer(workdir)
-        await redis.start()
-        self.addCleanup(redis.stop)
+        await self.start_redis()
         ports = []
         for _ in range(2):
-            process = self.spawn(
-                [TWISTD, "-n", "--pidfile=", "chatroom", "--certs", str(self.certs), "--no-irc",
-                 "--listen", "tcp:0:interface=127.0.0.1", "--rooms", str(workdir / "rooms.json"),
-                 "--accounts", str(workdir / "accounts.db"), "--redis", redis.url,
-                 "--max-per-address", "1", "--limit-loopback"]
-            )  # fmt: skip
+            process = self.chatroom("--max-per-address", "1", "--limit-loopback")
             ports.append(int((await process.until(LISTENING)).group(1)))
             await process.until("joined the others through Redis")
             self.addCleanup(process.transport.signalProcess, "TERM")

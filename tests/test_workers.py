@@ -4,34 +4,22 @@ from __future__ import annotations
 
 import os
 import signal
-from pathlib import Path
 
 from twisted.trial.unittest import TestCase
 
 from chatroom.workers import Inherited
-from tests.helpers import ServerTestCase, Subprocess
-from tests.redisserver import RedisServer
+from tests.helpers import Subprocess
+from tests.redisserver import TwistdWithRedis
 from tests.test_twistd import LISTENING, TWISTD
 
 JOINED = r"\[worker \d\] chatroom joined the others through Redis"
 
 
-class WorkersTests(ServerTestCase):
-    timeout = 60
-
+class WorkersTests(TwistdWithRedis):
     async def start(self, *arguments: str) -> tuple[Subprocess, list[int]]:
         """`twistd chatroom --workers 2` on a free port; the workers' process ids once both have joined."""
-        workdir = Path(self.mktemp()).resolve()
-        workdir.mkdir()
-        self.certs = workdir / "certs"
-        redis = RedisServer(workdir)
-        await redis.start()
-        self.addCleanup(redis.stop)
-        process = self.spawn(
-            [TWISTD, "-n", "--pidfile=", "chatroom", "--certs", str(self.certs), "--no-irc",
-             "--listen", "tcp:0:interface=127.0.0.1", "--rooms", str(workdir / "rooms.json"),
-             "--accounts", str(workdir / "accounts.db"), "--redis", redis.url, "--workers", "2", *arguments]
-        )  # fmt: skip
+        await self.start_redis()
+        process = self.chatroom("--workers", "2", *arguments)
         self.port = int((await process.until(LISTENING)).group(1))
         workers = [int((await process.until(rf"worker {n} started: process (\d+)")).group(1)) for n in (1, 2)]
         await process.until(JOINED)
