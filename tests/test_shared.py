@@ -10,7 +10,17 @@ from chatroom.bus.shared import DEGRADED, LOST_PLACE, RESTORED, SharedChat
 from chatroom.connection import ConnectionFactory
 from chatroom.core.chat import Member
 from chatroom.core.errors import ChatError
-from chatroom.core.events import Joined, Message, Names, Quit, RoleChanged, ServerNotice, SettingChanged, Topic
+from chatroom.core.events import (
+    Joined,
+    Message,
+    Names,
+    PrivateMessage,
+    Quit,
+    RoleChanged,
+    ServerNotice,
+    SettingChanged,
+    Topic,
+)
 from chatroom.core.moderation import Role, Setting
 from chatroom.core.names import room_key
 from chatroom.irc.dialect import IRCDialect
@@ -66,6 +76,14 @@ class SharedChatTests(SynchronousTestCase):
         self.assertEqual(heard_by_alice.take(), [Message("#5", "bob", "hello")])
         self.assertEqual(heard_by_bob.take(), [Message("#5", "bob", "hello")])
         self.assertEqual(self.a.who(alice, "5"), self.b.who(bob, "5"))
+
+    def test_a_private_message_reaches_a_person_on_another_process(self) -> None:
+        alice, heard_by_alice = self.member(self.a, "alice")
+        _, heard_by_bob = self.member(self.b, "bob")
+        self.a.private(alice, "Bob", "just between us")
+        self.settle()
+        told = PrivateMessage("alice", "bob", "just between us")
+        self.assertEqual((heard_by_bob.take(), heard_by_alice.take()), ([told], [told]))
 
     def test_concurrent_senders_on_two_processes_are_heard_in_one_order_by_everyone(self) -> None:
         alice, heard_by_alice = self.member(self.a, "alice", "5")
