@@ -84,6 +84,11 @@ class Shared(Protocol):
         """What the keys held at the hello (a hash as a flat list, a string as bytes or None); where to write."""
 
 
+def log_key(prefix: str) -> str:
+    """The stream every process reads; the accounts command line appends to it too (chatroom.bus.stores)."""
+    return f"{prefix}:log"
+
+
 class RedisUnreachable(Exception):
     """Redis did not answer at start; the message says where and why, in one line."""
 
@@ -206,7 +211,7 @@ class RedisLog:
         self.address = address
         self.shared = shared
         self.clock = clock
-        self.keys = {"log": f"{prefix}:log", "processes": f"{prefix}:processes"}
+        self.keys = {"log": log_key(prefix), "processes": f"{prefix}:processes"}
         self.prefix = prefix
         self.beat, self.ttl = beat, ttl
         self.process = ""

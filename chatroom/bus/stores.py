@@ -28,7 +28,7 @@ from twisted.logger import Logger
 
 from chatroom.accounts import Account, Change, SharedAccounts
 from chatroom.bus.log import encode
-from chatroom.bus.redis import MAXLEN, RETRY, RedisAddress, RedisUnreachable
+from chatroom.bus.redis import MAXLEN, RETRY, RedisAddress, RedisUnreachable, log_key
 from chatroom.core.errors import ChatError
 from chatroom.core.moderation import Ban
 from chatroom.core.names import nick_key, room_key
@@ -51,7 +51,7 @@ class Keys:
         self.accounts = f"{prefix}:accounts"
         self.rooms = f"{prefix}:rooms"
         self.server_bans = f"{prefix}:server-bans"
-        self.log = f"{prefix}:log"  # chatroom.bus.redis.RedisLog's
+        self.log = log_key(prefix)
 
 
 def room_json(record: RoomRecord) -> bytes:
