@@ -27,6 +27,9 @@ from chatroom.bus.shared import SharedChat
 from chatroom.bus.stores import RedisStores
 from chatroom.connection import ConnectionFactory, Dialect
 from chatroom.core.chat import Chat, RoomLimits
+from chatroom.core.errors import ChatError
+from chatroom.core.history import HistoryLimits
+from chatroom.core.moderation import parse_duration
 from chatroom.core.state import StoreError
 from chatroom.irc.dialect import IRCDialect
 from chatroom.limits import ConnectionLimits, allow_open_files
@@ -170,6 +173,20 @@ class Options(usage.Options):
         ],
         ["max-rooms", None, RoomLimits.rooms_per_member, "Rooms one client may be in at once.", int],
         ["room-size", None, RoomLimits.members_per_room, "Members one room may hold; 0 for no limit.", int],
+        [
+            "history",
+            None,
+            HistoryLimits.lines,
+            "Messages each room keeps, in memory (with --redis, in every process), for those who join later or come"
+            " back after a disconnection; 0 keeps nothing. Private messages are never kept.",
+            int,
+        ],
+        [
+            "history-age",
+            None,
+            "0",
+            "Drop kept messages older than this, such as 24h or 7d; 0 drops them only by --history's number.",
+        ],
     ]
     optFlags: list[list[Any]] = [
         ["no-irc", None, "Serve no IRC at all (by default IRC clients connect with TLS on port 6697)."],
@@ -191,6 +208,7 @@ class Options(usage.Options):
         "idle-timeout": 0.1,
         "max-rooms": 1,
         "room-size": 0,
+        "history": 0,
         "workers": 1,
     }
 
@@ -289,11 +307,25 @@ class Options(usage.Options):
                 raise usage.UsageError(f"--redis {error}") from None
         elif self["workers"] > 1:
             raise usage.UsageError("--workers needs --redis: the workers share the chat through it")
+        self["history-age"] = _age(self["history-age"])
         if self["auth"] not in (None, *(mode.value for mode in AuthMode)):
             raise usage.UsageError("--auth must be off, optional or required")
         for name, minimum in self.minimums.items():
             if not math.isfinite(self[name]) or self[name] < minimum:
                 raise usage.UsageError(f"--{name} must be at least {minimum}, and a finite number")
+
+
+def _age(text: str | float) -> float:
+    """--history-age in seconds: a duration, or 0 for none."""
+    if str(text) in ("0", "off"):
+        return 0.0
+    try:
+        seconds = parse_duration(str(text))
+    except ChatError:
+        seconds = None
+    if seconds is None:
+        raise usage.UsageError(f"--history-age must be a duration from 1s to 3650d, such as 24h, or 0; not {text}")
+    return seconds
 
 
 def makeService(options: Options, reactor: IReactorCore | None = None) -> IService:
@@ -337,6 +369,7 @@ def makeService(options: Options, reactor: IReactorCore | None = None) -> IServi
             advice=tls.renewal_advice(certs),
         )
     limits, room_limits = config.limits(options)
+    history = HistoryLimits(options["history"], options["history-age"])
     allow_open_files(limits.max_clients)
     clock = IReactorTime(reactor)
     redis: RedisAddress | None = options["redis"]
@@ -346,11 +379,13 @@ def makeService(options: Options, reactor: IReactorCore | None = None) -> IServi
         auth = _authenticator(options, clock, stores)
         rooms = FileRoomStore(Path(options["rooms"])) if stores is None else stores.rooms
         if redis is None:
-            chat = Chat(room_limits, accounts=auth.store if auth else None, store=rooms)
+            chat = Chat(room_limits, accounts=auth.store if auth else None, store=rooms, history=history)
         else:
             redis.check()
             bus = RedisLog(redis, clock, options["redis-prefix"], shared=stores)
-            chat = SharedChat(bus, clock.seconds, room_limits, accounts=auth.store if auth else None, store=rooms)
+            chat = SharedChat(
+                bus, clock.seconds, room_limits, accounts=auth.store if auth else None, store=rooms, history=history
+            )
             sharing = Sharing(chat, bus)
             log.info("sharing the chat through Redis at {url}", url=redis.shown())
     except (StoreError, RedisUnreachable) as error:

@@ -96,10 +96,11 @@ class MemoryClient:
         self.send(b"".join(line.encode() + b"\r\n" for line in lines))
         return self.read()
 
-    def read(self) -> list[str]:
+    def read(self, stamps: bool = False) -> list[str]:
+        """The lines sent since the last read; without `stamps`, room messages without their ids and times."""
         received: str = self.transport.value().decode()
         self.transport.clear()
-        return received.splitlines()
+        return received.splitlines() if stamps else [unstamped(line) for line in received.splitlines()]
 
     def lose(self) -> None:
         """The connection ends, as the reactor would report it."""
@@ -151,12 +152,27 @@ def assert_consistent(test: TestCase | SynchronousTestCase, factory: ConnectionF
     test.assertEqual(factory.admission.total, len(factory.connections), "admission counts the open connections")
 
 
+_STAMPED = re.compile(r"^(MSG|ACTION) (\S+) (\S+) \S+ \S+ :")
+
+
+def unstamped(line: str) -> str:
+    """A room message as a person reads it, without the id and time a program reads (MSG ROOM NICK :TEXT).
+
+    Most tests check who said what, in which order; the history tests read the stamps themselves.
+    """
+    return _STAMPED.sub(r"\1 \2 \3 :", line, count=1)
+
+
 class LineClient(LineReceiver):
-    """A test client that reads the server's lines in order, waiting on Deferreds, never sleeping."""
+    """A test client that reads the server's lines in order, waiting on Deferreds, never sleeping.
+
+    Room messages are read without their ids and times (see `unstamped`) unless `stamps` is set.
+    """
 
     delimiter = b"\n"
 
-    def __init__(self) -> None:
+    def __init__(self, stamps: bool = False) -> None:
+        self.stamps = stamps
         self.lines: list[str] = []
         self._read = 0
         self._waiting: Deferred[str] | None = None
@@ -178,7 +194,7 @@ class LineClient(LineReceiver):
     def _take(self) -> str:
         line = self.lines[self._read]
         self._read += 1
-        return line
+        return line if self.stamps else unstamped(line)
 
     def next_line(self) -> Deferred[str]:
         """The next line not yet read."""

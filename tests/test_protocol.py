@@ -19,7 +19,7 @@ class ProtocolTests(SynchronousTestCase):
 
     def test_greeting_and_registration(self) -> None:
         connection = MemoryClient(self.factory)
-        self.assertEqual(connection.read(), ["HELLO chatroom 1 :Welcome to chatroom. Choose a nickname: /nick NAME"])
+        self.assertEqual(connection.read(), ["HELLO chatroom 2 :Welcome to chatroom. Choose a nickname: /nick NAME"])
         self.assertEqual(
             connection.type("/nick alice"),
             [
@@ -68,7 +68,7 @@ class ProtocolTests(SynchronousTestCase):
             self.patch(connection.transport, "write", sink.append)
             written.append(sink)
         connections[0].type("hello")
-        self.assertEqual(written[0], [b"MSG #5 a :hello\n"])
+        self.assertEqual(written[0], [b"MSG #5 a 01-1 1970-01-01T00:00:00.000Z :hello\n"])
         self.assertIs(written[0][0], written[1][0])
         self.assertIs(written[1][0], written[2][0])
 

@@ -32,7 +32,8 @@ from chatroom.accounts import SharedAccounts
 from chatroom.bus.log import Log
 from chatroom.core.chat import Chat, Details, Member, RoomLimits
 from chatroom.core.errors import ChatError, Departed
-from chatroom.core.events import Event, ServerNotice, Session
+from chatroom.core.events import Event, Message, ServerNotice, Session
+from chatroom.core.history import HistoryLimits, RoomHistory
 from chatroom.core.moderation import Lockdown, Role, Setting
 from chatroom.core.names import nick_key, room_key
 from chatroom.core.rooms import Room
@@ -104,10 +105,11 @@ class SharedChat(Chat):
         accounts: AccountDirectory | None = None,
         store: RoomStore | None = None,
         process: str | None = None,
+        history: HistoryLimits = HistoryLimits(),
     ) -> None:
         self._turn: dict[str, Any] | None = None  # the log's entry being applied; None between entries
         self.clock = clock
-        super().__init__(limits, accounts, store, now=self._now)
+        super().__init__(limits, accounts, store, now=self._now, history=history)
         self.log = log
         self.left: Deferred[None] = succeed(None)  # fires once the log has been told this process left
         self.process = process or uuid.uuid4().hex[:12]
@@ -163,6 +165,8 @@ class SharedChat(Chat):
     set_lockdown = _ordered(Chat.set_lockdown)
     set_away = _ordered(Chat.set_away)
     set_invisible = _ordered(Chat.set_invisible)
+    redact = _ordered(Chat.redact)
+    clear_history = _ordered(Chat.clear_history)
     quit = _ordered(Chat.quit)
 
     def enter(
@@ -395,11 +399,17 @@ class SharedChat(Chat):
                     "created": room.created,
                     "topic_time": room.topic_time,
                     "members": [[member.key, role.value] for member, role in room.members.items()],
+                    "history": [
+                        room.history.epoch,
+                        room.history.said,
+                        [_said(message) for message in room.history.kept],
+                    ],
                 }
                 for room in self.rooms.values()
             ],
             "server_bans": [ban_data(ban) for ban in self.server_bans],
             "lockdown": self.lockdown.value,
+            "opened": self.opened,
             "processes": list(self.processes),
             "awaiting": dict(self.awaiting),  # as it is now: Redis's log encodes it at the end of the turn
         }
@@ -418,7 +428,10 @@ class SharedChat(Chat):
                 self.visible.add(member)
         self.rooms = {}
         for data in state["rooms"]:
-            room = Room.restore(room_from_data(data["name"], data["record"], registered=False), data["created"])
+            life, said, kept = data["history"]
+            name = data["name"]
+            history = RoomHistory(life, self.history_limits, said, (_message(name, line) for line in kept))
+            room = Room.restore(room_from_data(name, data["record"], registered=False), data["created"], history)
             room.topic_time = data["topic_time"]
             self.rooms[room_key(room.name)] = room
             for key, role in data["members"]:
@@ -431,6 +444,7 @@ class SharedChat(Chat):
                     self.by_key[key].invited[invited_to] = None
         self.server_bans = [ban_from_data(data) for data in state["server_bans"]]
         self.lockdown = Lockdown(state["lockdown"])
+        self.opened = state["opened"]
         self.processes = dict.fromkeys(state["processes"])
         self.awaiting = dict(state["awaiting"])
 
@@ -489,6 +503,16 @@ class SharedChat(Chat):
 _CHANGES = frozenset(
     name for name, value in vars(SharedChat).items() if getattr(value, "__wrapped__", None) is getattr(Chat, name, None)
 )  # the changes a log entry may name: nothing else of a replica is called from the log
+
+
+def _said(message: Message) -> list[Any]:
+    """A kept line as a snapshot carries it: its room is the snapshot's, and a kept line is never for some only."""
+    return [message.nick, message.text, message.action, message.notice, message.id, message.time]
+
+
+def _message(room: str, said: list[Any]) -> Message:
+    nick, text, action, notice, msgid, time = said
+    return Message(room, nick, text, action, notice, "", msgid, time)
 
 
 def _plain(values: tuple[Any, ...]) -> list[Any]:

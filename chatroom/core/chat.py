@@ -26,6 +26,7 @@ from chatroom.core.events import (
     BanChanged,
     BanList,
     Event,
+    History,
     Invited,
     Joined,
     Kicked,
@@ -37,6 +38,7 @@ from chatroom.core.events import (
     Parted,
     PrivateMessage,
     Quit,
+    Redacted,
     RoleChanged,
     RoomInfo,
     RoomList,
@@ -44,6 +46,7 @@ from chatroom.core.events import (
     SettingChanged,
     Topic,
 )
+from chatroom.core.history import JOIN_LINES, PAGE_MAX, HistoryLimits, RoomHistory, check_point, epoch
 from chatroom.core.moderation import (
     KEY_MAX,
     LIMIT_MAX,
@@ -125,8 +128,11 @@ class Chat:
         accounts: AccountDirectory | None = None,
         store: RoomStore | None = None,
         now: Callable[[], float] = time.time,
+        history: HistoryLimits = HistoryLimits(),
     ) -> None:
         self.limits = limits
+        self.history_limits = history
+        self.opened = 0  # rooms opened since the start: with the time, it names each room's life (history.epoch)
         self.accounts = accounts or NoAccounts()
         self.store = store or MemoryRoomStore()
         self.now = now  # wall-clock seconds: bans end at a date, across restarts
@@ -143,7 +149,8 @@ class Chat:
     def start_from_store(self) -> None:
         """The rooms and bans a server starts with: the registered rooms and the server bans its store kept."""
         saved = self.store.load()
-        self.rooms = {room_key(record.name): Room.restore(record, self.now()) for record in saved.rooms}
+        now = self.now()
+        self.rooms = {room_key(record.name): Room.restore(record, now, self._history(now)) for record in saved.rooms}
         self.server_bans = saved.server_bans
         self.lockdown = Lockdown.OFF
 
@@ -223,9 +230,16 @@ class Chat:
 
     # Rooms
 
-    def join(self, member: Member, name: str, key: str = "") -> str:
-        """Enter a room, creating it if needed; joining one you are in changes nothing. Returns its name."""
+    def join(self, member: Member, name: str, key: str = "", since: str = "", lines: int = JOIN_LINES) -> str:
+        """Enter a room, creating it if needed; joining one you are in changes nothing. Returns its name.
+
+        With history on, the member is then shown the room's last `lines`, or, with `since` (a message id they
+        saw before they were disconnected), everything kept after it: before any line said after they joined.
+        """
         self._present(member)
+        if since:
+            check_point(since)
+        _page(lines)
         display = room_name(name)
         room_id = room_key(display)
         joined = member.rooms.get(room_id)
@@ -246,7 +260,8 @@ class Chat:
             self._admit(member, found, key)
         self._commit(found.name if found is not None else display)
         if found is None:
-            room = self.rooms[room_id] = Room(display, self.now())
+            now = self.now()
+            room = self.rooms[room_id] = Room(display, now, self._history(now))
             role = Role.OPERATOR  # whoever creates a room keeps order in it, as on IRC
         else:
             room = found
@@ -263,6 +278,10 @@ class Chat:
             member.session.deliver(room.topic)
         member.session.deliver(room.info())
         member.session.deliver(room.names())
+        if since:  # a member back after a disconnection: everything kept since, however much
+            member.session.deliver(self._kept(room, "latest", since, max(1, len(room.history.kept))))
+        elif lines and room.history.kept:
+            member.session.deliver(self._kept(room, "latest", "", lines))
         return room.name
 
     def _admit(self, member: Member, room: Room, key: str) -> None:
@@ -308,7 +327,10 @@ class Chat:
             authorize(self.rank(member, target), Action.SPEAK, target.name)
         self._commit()
         self.messages += 1
-        event = Message(target.name, member.nick, text, action, notice, to)
+        now = self.now()
+        msgid, said = target.history.stamp(now)
+        event = Message(target.name, member.nick, text, action, notice, to, msgid, said)
+        target.history.keep(event, now)
         if not to:
             target.broadcast(event)
             return
@@ -363,6 +385,70 @@ class Chat:
 
     def room_info(self, member: Member, room: str) -> RoomInfo:
         return self._room_of(member, room).info()
+
+    # History
+
+    def history(
+        self, member: Member, room: str, how: str = "latest", point: str = "", lines: int = JOIN_LINES
+    ) -> History:
+        """Lines a room kept, for a member of it: `how` is "latest", "before", "after" or "around" `point`.
+
+        `point` is a message id or a time (chatroom.core.history); "latest" takes "" for none.
+        """
+        target = self._room_of(member, room)
+        if not self.history_limits.lines:
+            raise ChatError("NO_HISTORY", "this server keeps no history: its administrator has not turned it on")
+        if how not in _QUERIES or (how != "latest" and not point):
+            raise ChatError("USAGE", "ask for the latest lines, or those before, after or around a message or a time")
+        if point:
+            check_point(point)
+        return self._kept(target, how, point, _page(lines))
+
+    def redact(self, actor: Member, room: str, target: str, reason: str = "") -> None:
+        """Remove a line from the room's history (by its id), or every kept line of a nickname: an operator's act."""
+        target_room = self._room_of(actor, room)
+        authorize(self.rank(actor, target_room), Action.REDACT, target_room.name)
+        kept = target_room.history.kept
+        by_id = any(message.id == target for message in kept)
+        if not by_id and not any(nick_key(message.nick) == nick_key(target) for message in kept):
+            raise ChatError(
+                "NO_SUCH_MESSAGE", f"{target_room.name} keeps no message {target}, nor any line of {target}"
+            )
+        self._commit()
+        removed = target_room.history.redact({target}) if by_id else target_room.history.redact(set(), target)
+        log.info(
+            "{nick} removed {count} lines from the history of {room}",
+            nick=actor.nick,
+            count=len(removed),
+            room=target_room.name,
+        )
+        target_room.broadcast(Redacted(target_room.name, actor.nick, tuple(removed)))
+
+    def clear_history(self, actor: Member, room: str) -> None:
+        """Forget everything a room kept: the server administrators' act, for a room anyone is in or registered."""
+        self._administering(actor)
+        target_room = self.rooms.get(room_key(room_name(room)))
+        if target_room is None:
+            raise ChatError("NO_SUCH_ROOM", f"nobody is in {room_name(room)}")
+        self._commit()
+        count = target_room.history.clear()
+        log.info(
+            "{nick} cleared the history of {room} ({count} lines)", nick=actor.nick, room=target_room.name, count=count
+        )
+        target_room.broadcast(Redacted(target_room.name, actor.nick, ()))
+        if actor not in target_room.members:
+            actor.session.deliver(Redacted(target_room.name, actor.nick, ()))
+
+    def _kept(self, room: Room, how: str, point: str, lines: int) -> History:
+        """What `room` kept, asked `how`; nothing, with an unknown number lost, while the server keeps nothing."""
+        if not self.history_limits.lines:
+            return History(room.name, (), lost=-1)
+        return getattr(room.history, how)(room.name, point, lines, self.now())  # type: ignore[no-any-return]
+
+    def _history(self, now: float) -> RoomHistory:
+        """The ids, and the history, of a room that opens now."""
+        self.opened += 1
+        return RoomHistory(epoch(now, self.opened), self.history_limits)
 
     # Keeping order in a room
 
@@ -900,6 +986,15 @@ def _why(ban: Ban) -> str:
 
 def _banned(reason: str) -> str:
     return f"banned: {reason}" if reason else "banned"
+
+
+_QUERIES = ("latest", "before", "after", "around")  # the ways to ask for a room's history, as RoomHistory names them
+
+
+def _page(lines: int) -> int:
+    if not 0 <= lines <= PAGE_MAX:
+        raise ChatError("BAD_COUNT", f"ask for 1 to {PAGE_MAX} lines")
+    return lines
 
 
 def _require_text(text: str) -> None:

@@ -6,7 +6,7 @@ once per front end, and later cross a bus between processes as they are.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 
@@ -15,7 +15,8 @@ class Message:
     """Said in a room. A notice is text no program should answer automatically (IRC's NOTICE, for bots).
 
     `to` narrows who hears it: "@" the room's operators, "+" those with voice and the operators (IRC's
-    STATUSMSG); the sender hears it too.
+    STATUSMSG); the sender hears it too. `id` and `time` are given by the room as the message is said
+    (chatroom.core.history), so that a client can ask for what came after it.
     """
 
     room: str
@@ -24,6 +25,9 @@ class Message:
     action: bool = False
     notice: bool = False
     to: str = ""
+    # Stamps, not what was said: left out of comparisons, so that a test can say what a member heard.
+    id: str = field(default="", compare=False)
+    time: str = field(default="", compare=False)  # ISO 8601 in UTC, to the millisecond: 2026-11-23T09:30:00.000Z
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,6 +150,18 @@ class Changes:
 
 
 @dataclass(frozen=True, slots=True)
+class Redacted:
+    """`actor` removed lines from a room's history: those with these ids, or all of it when `ids` is empty.
+
+    Told to the room, so that clients showing those lines may hide them too.
+    """
+
+    room: str
+    actor: str
+    ids: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class LockdownChanged:
     actor: str
     level: str  # a chatroom.core.moderation.Lockdown name, lower case: "off", "speak", "join", "connect"
@@ -159,6 +175,19 @@ class ServerNotice:
     """The server tells one member something about itself: with several processes, that the chat is degraded."""
 
     text: str
+
+
+@dataclass(frozen=True, slots=True)
+class History:
+    """Lines a room kept, the oldest first, for one member: on joining it, or because they asked.
+
+    `lost` counts the lines said after the point asked for that are no longer kept; -1 when that is not known
+    (the point was in an earlier life of the room, or the server keeps no history at all).
+    """
+
+    room: str
+    messages: tuple[Message, ...]
+    lost: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -216,8 +245,10 @@ Event = (
     | OwnerChanged
     | Invited
     | Changes
+    | Redacted
     | LockdownChanged
     | ServerNotice
+    | History
     | Names
     | RoomList
     | RoomInfo

@@ -52,6 +52,7 @@ class Action(enum.Enum):
     INVITE = "invite people to an invite-only room"
     ROLE = "give or take operator and voice"
     KICK = "kick people"
+    REDACT = "remove lines from the room's history"
     BAN = "ban people"
     CONFIGURE = "change the room's settings"
     REGISTER = "register the room"
@@ -65,6 +66,7 @@ NEEDS = {
     Action.INVITE: Rank.OPERATOR,
     Action.ROLE: Rank.OPERATOR,
     Action.KICK: Rank.OPERATOR,
+    Action.REDACT: Rank.OPERATOR,
     Action.BAN: Rank.OPERATOR,
     Action.CONFIGURE: Rank.OPERATOR,
     Action.REGISTER: Rank.OPERATOR,

@@ -21,6 +21,7 @@ from chatroom.core.events import (
     SettingChanged,
     Topic,
 )
+from chatroom.core.history import HistoryLimits, RoomHistory, epoch
 from chatroom.core.moderation import Allowed, Ban, Role, RoomSettings
 from chatroom.core.names import nick_key
 from chatroom.core.state import RoomRecord
@@ -35,6 +36,7 @@ class Room:
         "bans",
         "created",
         "held",
+        "history",
         "members",
         "name",
         "operators",
@@ -44,9 +46,10 @@ class Room:
         "topic_time",
     )
 
-    def __init__(self, name: str, created: float = 0.0) -> None:
+    def __init__(self, name: str, created: float = 0.0, history: RoomHistory | None = None) -> None:
         self.name = name
         self.created = created  # when it was opened (or, for a registered room, loaded), in seconds since the epoch
+        self.history = history or RoomHistory(epoch(created, 0), HistoryLimits())  # ids, and the lines kept
         self.members: dict[Member, Role] = {}  # in the order they joined
         self.topic = Topic(name, "", "")
         self.topic_time = 0.0  # when the topic was set, if it was since the room opened or was loaded
@@ -60,8 +63,8 @@ class Room:
         )
 
     @classmethod
-    def restore(cls, record: RoomRecord, loaded: float) -> Room:
-        room = cls(record.name, loaded)
+    def restore(cls, record: RoomRecord, loaded: float, history: RoomHistory | None = None) -> Room:
+        room = cls(record.name, loaded, history)
         room.owner = record.owner
         room.operators = {nick_key(account): account for account in record.operators}
         room.settings = record.settings

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from chatroom.core.errors import ChatError
+from chatroom.core.history import JOIN_LINES, PAGE_MAX
 from chatroom.core.moderation import Lockdown, Role, Setting, bad_limit, parse_duration
 from chatroom.line.wire import line
 
@@ -79,14 +80,19 @@ def _pass(session: LineDialect, arg: str) -> None:
 
 @command(
     "join",
-    "ROOM [KEY]",
-    "join a room by name or number (5 and #5 are the same room), or switch to one you are in; KEY for a keyed room",
+    "ROOM [KEY] [after ID]",
+    "join a room by name or number (5 and #5 are the same room), or switch to one you are in; KEY for a keyed room;"
+    " after ID: back after a disconnection, be shown what was said since message ID instead of the latest lines",
 )
 def _join(session: LineDialect, arg: str) -> None:
-    name, _, key = arg.partition(" ")
-    if not name or " " in key.strip():
+    words = arg.split()
+    since = ""
+    if len(words) in (3, 4) and words[-2].lower() == "after":
+        since, words = words[-1], words[:-2]
+    if not 1 <= len(words) <= 2:
         raise COMMANDS["join"].usage_error()
-    session.set_current(session.chat.join(session.member, name, key.strip()))
+    name, key = words[0], words[1] if len(words) == 2 else ""
+    session.set_current(session.chat.join(session.member, name, key, since))
 
 
 @command("part", "[ROOM [REASON]]", "leave a room, the current one unless named", aliases=("leave",))
@@ -126,6 +132,31 @@ def _topic(session: LineDialect, arg: str) -> None:
         session.chat.set_topic(session.member, session.current_room(), arg)
     else:
         session.deliver(session.chat.topic(session.member, session.current_room()))
+
+
+_HOW = ("before", "after", "around")
+
+
+@command(
+    "history",
+    "[#ROOM] [N] [before|after|around ID|TIME]",
+    "show the last N lines the room kept (50 unless given), or those before, after or around a message id or a"
+    " time such as 2026-11-23T09:30:00Z",
+)
+def _history(session: LineDialect, arg: str) -> None:
+    room, rest = _room_and_rest(session, arg)
+    words = rest.split()
+    lines = JOIN_LINES
+    if words and words[0].isascii() and words[0].isdigit():
+        lines = int(words.pop(0)) if len(words[0]) < 5 else PAGE_MAX + 1
+    match [word.lower() for word in words[:1]] + words[1:]:
+        case []:
+            how, point = "latest", ""
+        case [how, point] if how in _HOW:
+            pass
+        case _:
+            raise COMMANDS["history"].usage_error()
+    session.deliver(session.chat.history(session.member, room, how, point, lines))
 
 
 # Keeping order. A room may be named first, with its '#': "/kick #5 bob"; otherwise it is the current room.
@@ -186,6 +217,14 @@ def _ban(session: LineDialect, arg: str) -> None:
 def _unban(session: LineDialect, arg: str) -> None:
     room, mask = _room_and_rest(session, arg)
     session.chat.unban(session.member, room, _one_word(mask, "unban"))
+
+
+@command(
+    "redact", "[#ROOM] ID|NICK", "remove a message from the room's history, or every line kept of NICK (operators)"
+)
+def _redact(session: LineDialect, arg: str) -> None:
+    room, target = _room_and_rest(session, arg)
+    session.chat.redact(session.member, room, _one_word(target, "redact"))
 
 
 @command("bans", "[#ROOM]", "list the room's bans")
@@ -264,8 +303,10 @@ _LOCKDOWN = {level.name.lower(): level for level in Lockdown}
 
 @command(
     "server",
-    "kill NICK [REASON] | ban NICK|MASK [DURATION] [REASON] | unban MASK | bans | lockdown off|speak|join|connect",
-    "server administrators: disconnect someone, ban from the whole server, or lock guests out during a raid",
+    "kill NICK [REASON] | ban NICK|MASK [DURATION] [REASON] | unban MASK | bans | lockdown off|speak|join|connect"
+    " | forget ROOM",
+    "server administrators: disconnect someone, ban from the whole server, lock guests out during a raid, or make"
+    " a room forget its history",
 )
 def _server(session: LineDialect, arg: str) -> None:
     action, _, rest = arg.partition(" ")
@@ -283,6 +324,8 @@ def _server(session: LineDialect, arg: str) -> None:
             session.deliver(chat.server_ban_list(member))
         case "lockdown" if rest.lower() in _LOCKDOWN:
             chat.set_lockdown(member, _LOCKDOWN[rest.lower()])
+        case "forget" if rest and " " not in rest:
+            chat.clear_history(member, rest)
         case _:
             raise COMMANDS["server"].usage_error()
 

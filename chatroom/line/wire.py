@@ -18,6 +18,7 @@ from chatroom.core.events import (
     BanList,
     Changes,
     Event,
+    History,
     Invited,
     Joined,
     Kicked,
@@ -29,6 +30,7 @@ from chatroom.core.events import (
     Parted,
     PrivateMessage,
     Quit,
+    Redacted,
     RoleChanged,
     RoomInfo,
     RoomList,
@@ -37,7 +39,7 @@ from chatroom.core.events import (
     Topic,
 )
 
-PROTOCOL_VERSION = "1"
+PROTOCOL_VERSION = "2"  # 2: message ids and times, history
 LIST_LINE_MAX = 4096  # bytes of a NAMES or ROOMS line: a longer list goes in several lines
 
 # C0 and C1 control characters, tab excepted, could drive a terminal (escape sequences) or garble the
@@ -71,8 +73,8 @@ def listed(word: str, head: list[str], items: list[str]) -> bytes:
 def render(event: Event) -> bytes:
     """The line for one chat event."""
     match event:
-        case Message(room, nick, text, action, _, to):
-            return line("ACTION" if action else "MSG", to + room, nick, text=text)
+        case Message(room, nick, text, action, _, to, msgid, time):
+            return line("ACTION" if action else "MSG", to + room, nick, msgid, time, text=text)
         case PrivateMessage(sender, recipient, text):
             return line("PRIV", sender, recipient, text=text)
         case Joined(room, nick):
@@ -107,6 +109,14 @@ def render(event: Event) -> bytes:
             return b"".join(render(change) for change in changes)
         case LockdownChanged(actor, level):
             return line("LOCKDOWN", actor, level)
+        case History(room, messages, lost):
+            kept = [
+                line("DID" if said.action else "SAID", room, said.nick, said.id, said.time, text=said.text)
+                for said in messages
+            ]
+            return b"".join(kept) + line("HISTORY", room, str(len(messages)), str(lost) if lost >= 0 else "?")
+        case Redacted(room, actor, ids):
+            return listed("REDACT", [room, actor], list(ids) or ["*"])
         case ServerNotice(text):
             return line("NOTICE", text=text)
         case RoomInfo(room, settings, owner, operators):
