@@ -1,0 +1,277 @@
+"""Scrollback in the core: what a room keeps, who is shown it, and what an operator can take out of it."""
+
+from __future__ import annotations
+
+from twisted.internet.task import Clock
+from twisted.trial.unittest import SynchronousTestCase
+
+from chatroom.core.chat import Chat, Member
+from chatroom.core.errors import ChatError
+from chatroom.core.events import Event, History, Message, Redacted
+from chatroom.core.history import HistoryLimits
+from tests.helpers import LineClient, RecordingSession, ServerTestCase
+from tests.test_moderation import Directory
+
+
+class ChatHistoryTests(SynchronousTestCase):
+    def setUp(self) -> None:
+        self.clock = Clock()
+        self.clock.advance(1_800_000_000)  # 2027-01-15: a time that reads as one
+        self.accounts = Directory(root=True)
+        self.chat = self.make(HistoryLimits(lines=5))
+
+    def make(self, limits: HistoryLimits) -> Chat:
+        return Chat(accounts=self.accounts, now=self.clock.seconds, history=limits)
+
+    def member(self, nick: str, *rooms: str, account: str | None = None) -> tuple[Member, RecordingSession]:
+        session = RecordingSession()
+        member = self.chat.register(session, nick, account, "192.0.2.1")
+        for room in rooms:
+            self.chat.join(member, room)
+        return member, session
+
+    def say(self, member: Member, *texts: str) -> None:
+        for text in texts:
+            self.chat.say(member, "5", text)
+            self.clock.advance(1)
+
+    def shown(self, events: list[Event]) -> list[tuple[str, ...]]:
+        """The History events among `events`, as (text..., lost) each."""
+        return [
+            (*(message.text for message in event.messages), f"lost={event.lost}")
+            for event in events
+            if isinstance(event, History)
+        ]
+
+    def test_every_message_has_an_id_and_the_time_it_was_said(self) -> None:
+        alice, session = self.member("alice", "5")
+        session.take()
+        self.say(alice, "one", "two")
+        first, second = session.take()
+        assert isinstance(first, Message) and isinstance(second, Message)
+        self.assertEqual(first.time, "2027-01-15T08:00:00.000Z")
+        self.assertEqual(second.time, "2027-01-15T08:00:01.000Z")
+        self.assertNotEqual(first.id, second.id)
+        self.assertEqual(first.id.rpartition("-")[0], second.id.rpartition("-")[0])  # the same life of the room
+
+    def test_a_late_joiner_sees_the_last_lines_before_anything_live(self) -> None:
+        alice, _ = self.member("alice", "5")
+        self.say(alice, *(f"line {n}" for n in range(7)))
+        _bob, session = self.member("bob", "5")
+        events = session.take()
+        self.assertIsInstance(events[-1], History)  # after JOIN, ROOM and NAMES
+        self.assertEqual(self.shown(events), [("line 2", "line 3", "line 4", "line 5", "line 6", "lost=0")])
+        carol, session = self.member("carol")
+        self.chat.join(carol, "5", lines=2)
+        self.assertEqual(self.shown(session.take()), [("line 5", "line 6", "lost=0")])
+
+    def test_paging_back_with_ids(self) -> None:
+        alice, _session = self.member("alice", "5")
+        self.say(alice, "a", "b", "c", "d")
+        latest = self.chat.history(alice, "5", "latest", "", 2)
+        self.assertEqual([message.text for message in latest.messages], ["c", "d"])
+        earlier = self.chat.history(alice, "5", "before", latest.messages[0].id, 2)
+        self.assertEqual([message.text for message in earlier.messages], ["a", "b"])
+        self.assertEqual(self.chat.history(alice, "5", "before", earlier.messages[0].id, 2).messages, ())
+        around = self.chat.history(alice, "5", "around", latest.messages[0].id, 3)
+        self.assertEqual([message.text for message in around.messages], ["b", "c", "d"])
+        by_time = self.chat.history(alice, "5", "after", latest.messages[0].time, 5)
+        self.assertEqual([message.text for message in by_time.messages], ["d"])
+
+    def test_catching_up_after_a_disconnection_shows_exactly_what_was_missed(self) -> None:
+        alice, _ = self.member("alice", "5")
+        bob, session = self.member("bob", "5")
+        self.say(alice, "seen")
+        last_seen = session.take()[-1]
+        assert isinstance(last_seen, Message)
+        self.chat.quit(bob, "connection lost")
+        self.say(alice, "missed 1", "missed 2")
+        bob, session = self.member("bob")
+        self.chat.join(bob, "5", since=last_seen.id)
+        self.assertEqual(self.shown(session.take()), [("missed 1", "missed 2", "lost=0")])
+        self.say(alice, "live")
+        self.assertEqual(session.take(), [Message("#5", "alice", "live")])
+
+    def test_a_catch_up_says_how_much_was_no_longer_kept(self) -> None:
+        alice, session = self.member("alice", "5")
+        self.say(alice, "seen")
+        last_seen = session.take()[-1]
+        assert isinstance(last_seen, Message)
+        self.say(alice, *(f"later {n}" for n in range(8)))  # five are kept
+        carol, session = self.member("carol")
+        self.chat.join(carol, "5", since=last_seen.id)
+        self.assertEqual(self.shown(session.take()), [(*tuple(f"later {n}" for n in range(3, 8)), "lost=3")])
+
+    def test_an_id_from_an_earlier_life_of_the_room_means_the_loss_is_unknown(self) -> None:
+        alice, session = self.member("alice", "5")
+        self.say(alice, "before")
+        old = session.take()[-1]
+        assert isinstance(old, Message)
+        self.chat.part(alice, "5")  # the room ends with its last member, and what it kept with it
+        self.chat.join(alice, "5")
+        self.say(alice, "after")
+        bob, session = self.member("bob")
+        self.chat.join(bob, "5", since=old.id)
+        self.assertEqual(self.shown(session.take()), [("after", "lost=-1")])
+
+    def test_lines_older_than_the_age_limit_are_dropped(self) -> None:
+        self.chat = self.make(HistoryLimits(lines=100, age=60))
+        alice, _ = self.member("alice", "5")
+        self.say(alice, "old")
+        self.clock.advance(59)
+        self.say(alice, "recent")
+        self.clock.advance(1)
+        _bob, session = self.member("bob", "5")
+        self.assertEqual(self.shown(session.take()), [("recent", "lost=0")])
+
+    def test_private_messages_and_lines_for_operators_only_are_never_kept(self) -> None:
+        alice, _ = self.member("alice", "5")
+        _bob, _ = self.member("bob", "5")
+        self.chat.private(alice, "bob", "a secret")
+        self.chat.say(alice, "5", "ops only", to="@")
+        self.assertEqual(list(self.chat.rooms["5"].history.kept), [])
+
+    def test_history_off_keeps_nothing_and_says_so(self) -> None:
+        self.chat = self.make(HistoryLimits())
+        alice, session = self.member("alice", "5")
+        self.say(alice, "gone as soon as delivered")
+        self.assertEqual(list(self.chat.rooms["5"].history.kept), [])
+        error = self.assertRaises(ChatError, self.chat.history, alice, "5")
+        self.assertEqual(error.code, "NO_HISTORY")
+        bob, session = self.member("bob")
+        self.chat.join(bob, "5", since="x1-1")  # back after a disconnection: told that nothing could be kept
+        self.assertEqual(self.shown(session.take()), [("lost=-1",)])
+
+    def test_bad_points_are_refused_before_anything_happens(self) -> None:
+        alice, _ = self.member("alice", "5")
+        for point in ("nonsense", "abc-", "-12", "2027-13-45T99:00:00Z"):
+            error = self.assertRaises(ChatError, self.chat.history, alice, "5", "before", point)
+            self.assertIn(error.code, ("BAD_MSGID", "BAD_TIME"))
+        bob, _ = self.member("bob")
+        self.assertRaises(ChatError, self.chat.join, bob, "5", "", "nonsense")
+        self.assertNotIn(bob, self.chat.rooms["5"].members)
+        self.assertEqual(
+            self.assertRaises(ChatError, self.chat.history, alice, "5", "latest", "", 501).code, "BAD_COUNT"
+        )
+
+    def test_an_operator_redacts_a_line_or_everything_a_nickname_said(self) -> None:
+        alice, _ = self.member("alice", "5")  # the room's operator: she opened it
+        bob, session = self.member("bob", "5")
+        self.say(bob, "spam 1", "fine")
+        self.chat.say(alice, "5", "hello")
+        self.say(bob, "spam 2")
+        kept = list(self.chat.rooms["5"].history.kept)
+        session.take()
+        error = self.assertRaises(ChatError, self.chat.redact, bob, "5", kept[0].id)
+        self.assertEqual(error.code, "NOT_OPERATOR")
+        self.chat.redact(alice, "5", kept[1].id)
+        self.assertEqual(session.take(), [Redacted("#5", "alice", (kept[1].id,))])
+        self.chat.redact(alice, "5", "BOB")
+        self.assertEqual(session.take(), [Redacted("#5", "alice", (kept[0].id, kept[3].id))])
+        texts = [message.text for message in self.chat.history(alice, "5").messages]
+        self.assertEqual(texts, ["hello"])
+        error = self.assertRaises(ChatError, self.chat.redact, alice, "5", "bob")
+        self.assertEqual(error.code, "NO_SUCH_MESSAGE")
+
+    def test_a_server_administrator_clears_a_room_history(self) -> None:
+        alice, session = self.member("alice", "5")
+        self.say(alice, "one", "two")
+        root, told = self.member("root", account="root")
+        session.take()
+        self.assertEqual(self.assertRaises(ChatError, self.chat.clear_history, alice, "5").code, "NOT_ADMIN")
+        self.chat.clear_history(root, "5")
+        self.assertEqual(session.take(), [Redacted("#5", "root", ())])
+        self.assertEqual(told.take(), [Redacted("#5", "root", ())])  # not in the room: told all the same
+        self.assertEqual(self.chat.history(alice, "5").messages, ())
+        self.assertEqual(self.assertRaises(ChatError, self.chat.clear_history, root, "6").code, "NO_SUCH_ROOM")
+
+
+class HistoryOverTLSTests(ServerTestCase):
+    """The real service, real TLS, clients reading the stamps as a program does."""
+
+    async def stamped(self, nick: str, room: str | None = None, since: str = "") -> LineClient:
+        client = await self.connect(nick)
+        client.stamps = True
+        if room is not None:
+            client.send(f"/join {room}" + (f" after {since}" if since else ""))
+        return client
+
+    async def said(self, client: LineClient, text: str) -> str:
+        """Say `text` in the current room; its id, once the server has given it its place."""
+        client.send(text)
+        line, _ = await client.until("MSG ")
+        self.assertTrue(line.endswith(" :" + text), line)
+        return line.split()[3]
+
+    @staticmethod
+    async def history(client: LineClient) -> tuple[list[str], str]:
+        """The history lines up to the HISTORY line, as `NICK: TEXT` each, and that line."""
+        last, before = await client.until("HISTORY ")
+        kept = [line for line in before if line.startswith(("SAID ", "DID "))]
+        return [f"{line.split()[2]}: {line.partition(' :')[2]}" for line in kept], last
+
+    async def test_a_late_joiner_sees_the_last_lines_in_order_then_live_ones(self) -> None:
+        self.start_server("--history", "3", "--flood-burst", "100")
+        alice = await self.stamped("alice", "5")
+        for n in range(5):
+            await self.said(alice, f"line {n}")
+        bob = await self.stamped("bob", "5")
+        _, joining = await bob.until("NAMES #5")
+        self.assertTrue(joining[0].startswith("JOIN #5 bob"), joining)
+        lines, summary = await self.history(bob)
+        self.assertEqual(lines, ["alice: line 2", "alice: line 3", "alice: line 4"])
+        self.assertEqual(summary, "HISTORY #5 3 0")
+        await self.said(alice, "live")
+        line, skipped = await bob.until("MSG ")
+        self.assertEqual(skipped, ["CURRENT #5"])
+        self.assertRegex(line, r"^MSG #5 alice \w+-6 \d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z :live$")
+
+    async def test_history_pages_back(self) -> None:
+        self.start_server("--history", "10", "--flood-burst", "100")
+        alice = await self.stamped("alice", "5")
+        ids = [await self.said(alice, f"line {n}") for n in range(6)]
+        alice.send("/history 2")
+        self.assertEqual((await self.history(alice))[0], ["alice: line 4", "alice: line 5"])
+        alice.send(f"/history #5 3 before {ids[4]}")
+        self.assertEqual((await self.history(alice))[0], ["alice: line 1", "alice: line 2", "alice: line 3"])
+        alice.send(f"/history 3 before {ids[1]}")
+        self.assertEqual(await self.history(alice), (["alice: line 0"], "HISTORY #5 1 0"))
+        alice.send(f"/history 2 after {ids[3]}")
+        self.assertEqual((await self.history(alice))[0], ["alice: line 4", "alice: line 5"])
+        alice.send("/history 2 before yesterday")
+        await alice.until("ERR BAD_MSGID ")
+
+    async def test_a_reconnecting_client_gets_exactly_what_it_missed(self) -> None:
+        """No gap and no duplicate, while others go on talking through the moment it joins again."""
+        self.start_server("--history", "100", "--flood-burst", "1000")
+        alice = await self.stamped("alice", "5")
+        bob = await self.stamped("bob", "5")
+        await alice.until("JOIN #5 bob")
+        last_seen = await self.said(alice, "before the cut")
+        await bob.until("MSG #5 alice")
+        bob.transport.loseConnection()
+        await bob.lost
+        await alice.until("QUIT bob")
+        for n in range(5):
+            alice.send(f"missed {n}")
+        bob = await self.stamped("bob", "5", since=last_seen)
+        for n in range(20):  # around and after bob's join: each either in his catch-up or live, once
+            alice.send(f"during {n}")
+        alice.send("the end")
+        read: list[str] = []
+        while not read or not read[-1].endswith(" :the end"):
+            line, skipped = await bob.until("MSG #5 alice")
+            read += [*skipped, line]
+        heard = [line.partition(" :")[2] for line in read if line.startswith(("SAID ", "MSG "))]
+        self.assertEqual(heard, [*(f"missed {n}" for n in range(5)), *(f"during {n}" for n in range(20)), "the end"])
+        summary = next(line for line in read if line.startswith("HISTORY "))
+        self.assertRegex(summary, r"^HISTORY #5 \d+ 0$")
+
+    async def test_history_off_keeps_nothing(self) -> None:
+        self.start_server()
+        alice = await self.stamped("alice", "5")
+        await self.said(alice, "not kept")
+        self.assertEqual(list(self.service.factory.chat.rooms["5"].history.kept), [])
+        alice.send("/history")
+        line, _ = await alice.until("ERR ")
+        self.assertEqual(line, "ERR NO_HISTORY :this server keeps no history: its administrator has not turned it on")
