@@ -398,7 +398,7 @@ class Chat:
         target = self._room_of(member, room)
         if not self.history_limits.lines:
             raise ChatError("NO_HISTORY", "this server keeps no history: its administrator has not turned it on")
-        if how not in _QUERIES or (how != "latest" and not point):
+        if how not in RoomHistory.QUERIES or (how != "latest" and not point):
             raise ChatError("USAGE", "ask for the latest lines, or those before, after or around a message or a time")
         if point:
             check_point(point)
@@ -443,7 +443,7 @@ class Chat:
         """What `room` kept, asked `how`; nothing, with an unknown number lost, while the server keeps nothing."""
         if not self.history_limits.lines:
             return History(room.name, (), lost=-1)
-        return getattr(room.history, how)(room.name, point, lines, self.now())  # type: ignore[no-any-return]
+        return room.history.query(room.name, how, point, lines, self.now())
 
     def _history(self, now: float) -> RoomHistory:
         """The ids, and the history, of a room that opens now."""
@@ -986,9 +986,6 @@ def _why(ban: Ban) -> str:
 
 def _banned(reason: str) -> str:
     return f"banned: {reason}" if reason else "banned"
-
-
-_QUERIES = ("latest", "before", "after", "around")  # the ways to ask for a room's history, as RoomHistory names them
 
 
 def _page(lines: int) -> int:

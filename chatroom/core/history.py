@@ -77,6 +77,13 @@ class RoomHistory:
             while self.kept and now - seconds(self.kept[0].time) > self.limits.age:
                 self.kept.popleft()
 
+    QUERIES = ("latest", "before", "after", "around")  # the ways to ask for a room's history
+
+    def query(self, room: str, how: str, point: str, lines: int, now: float) -> History:
+        """One of QUERIES, by name, as a front end asks for it."""
+        ask = {"latest": self.latest, "before": self.before, "after": self.after, "around": self.around}[how]
+        return ask(room, point, lines, now)
+
     def latest(self, room: str, point: str, lines: int, now: float) -> History:
         """The last `lines` kept, or the last of those after `point` if it is not ""."""
         self.prune(now)
