@@ -102,6 +102,23 @@ class ChatHistoryTests(SynchronousTestCase):
         self.chat.join(carol, "5", since=last_seen.id)
         self.assertEqual(self.shown(session.take()), [(*tuple(f"later {n}" for n in range(3, 8)), "lost=3")])
 
+    def test_lines_for_operators_only_are_not_counted_lost_by_those_who_missed_them(self) -> None:
+        """Regression: they took a number, were never kept, and a catch-up counted them as lost."""
+        alice, session = self.member("alice", "5")
+        self.say(alice, "seen")
+        last_seen = session.take()[-1]
+        assert isinstance(last_seen, Message)
+        self.chat.say(alice, "5", "ops only", to="@")
+        aside = session.take()[-1]
+        assert isinstance(aside, Message)
+        bob, session = self.member("bob")
+        self.chat.join(bob, "5", since=last_seen.id)
+        self.assertEqual(self.shown(session.take()), [("lost=0",)])
+        self.say(alice, "for all")
+        carol, session = self.member("carol")
+        self.chat.join(carol, "5", since=aside.id)  # an operator's client saw the aside last
+        self.assertEqual(self.shown(session.take()), [("for all", "lost=0")])
+
     def test_an_id_from_an_earlier_life_of_the_room_means_the_loss_is_unknown(self) -> None:
         alice, session = self.member("alice", "5")
         self.say(alice, "before")

@@ -402,6 +402,7 @@ class SharedChat(Chat):
                     "history": [
                         room.history.epoch,
                         room.history.said,
+                        room.history.asides,
                         [_said(message) for message in room.history.kept],
                     ],
                 }
@@ -428,9 +429,9 @@ class SharedChat(Chat):
                 self.visible.add(member)
         self.rooms = {}
         for data in state["rooms"]:
-            life, said, kept = data["history"]
+            life, said, asides, kept = data["history"]
             name = data["name"]
-            history = RoomHistory(life, self.history_limits, said, (_message(name, line) for line in kept))
+            history = RoomHistory(life, self.history_limits, said, (_message(name, line) for line in kept), asides)
             room = Room.restore(room_from_data(name, data["record"], registered=False), data["created"], history)
             room.topic_time = data["topic_time"]
             self.rooms[room_key(room.name)] = room

@@ -328,7 +328,7 @@ class Chat:
         self._commit()
         self.messages += 1
         now = self.now()
-        msgid, said = target.history.stamp(now)
+        msgid, said = target.history.stamp(now, aside=bool(to))
         event = Message(target.name, member.nick, text, action, notice, to, msgid, said)
         target.history.keep(event, now)
         if not to:

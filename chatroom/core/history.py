@@ -12,6 +12,7 @@ A room's history lives and ends with the room: an unregistered room that empties
 from __future__ import annotations
 
 import datetime
+import math
 from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -52,17 +53,29 @@ def epoch(now: float, serial: int) -> str:
 class RoomHistory:
     """One room's ids, and the lines it keeps."""
 
-    __slots__ = ("epoch", "kept", "limits", "said")
+    __slots__ = ("asides", "epoch", "kept", "limits", "said")
 
-    def __init__(self, epoch: str, limits: HistoryLimits, said: int = 0, kept: Iterable[Message] = ()) -> None:
+    def __init__(
+        self, epoch: str, limits: HistoryLimits, said: int = 0, kept: Iterable[Message] = (), asides: int = 0
+    ) -> None:
         self.epoch = epoch
         self.limits = limits
         self.said = said  # room messages since the room began: the last one's number
+        self.asides = asides  # messages for some only (operators) since the last one for the whole room
         self.kept: deque[Message] = deque(kept, maxlen=limits.lines or None)
 
-    def stamp(self, now: float) -> tuple[str, str]:
-        """The id and time of the room's next message."""
+    def stamp(self, now: float, aside: bool = False) -> tuple[str, str]:
+        """The id and time of the room's next message.
+
+        A message `aside`, for the room's operators only and so never kept, is numbered after the last one with a
+        suffix (`lq3k9d2a-1041.1`): the messages for everyone stay numbered without gaps, so that a catch-up can
+        count those it lost by their numbers.
+        """
+        if aside:
+            self.asides += 1
+            return f"{self.epoch}-{self.said}.{self.asides}", timestamp(now)
         self.said += 1
+        self.asides = 0
         return f"{self.epoch}-{self.said}", timestamp(now)
 
     def keep(self, message: Message, now: float) -> None:
@@ -116,7 +129,7 @@ class RoomHistory:
         if place < 0:
             return History(room, shown, lost=-1)
         first = _number_of(later[0]) if later else self.said + 1
-        return History(room, shown, lost=max(0, first - int(place) - 1))
+        return History(room, shown, lost=max(0, first - math.floor(place) - 1))
 
     def around(self, room: str, point: str, lines: int, now: float) -> History:
         """`lines` kept around `point`: about half before it, the rest from it on."""
@@ -154,12 +167,20 @@ class RoomHistory:
         return seconds(message.time) if _is_time(point) else _number_of(message)
 
 
-def parse_id(msgid: str) -> tuple[str, int]:
-    """A message id's life and number; ChatError if it is not one, as a client may send anything."""
+def parse_id(msgid: str) -> tuple[str, float]:
+    """A message id's life and place; ChatError if it is not one, as a client may send anything.
+
+    A message aside (see RoomHistory.stamp) is placed between the one it follows and the next.
+    """
     life, _, number = msgid.rpartition("-")
-    if not life or not number.isdigit() or not number.isascii() or not life.isalnum() or not life.isascii():
+    whole, dot, aside = number.partition(".")
+    if not (life.isascii() and life.isalnum() and _digits(whole) and (_digits(aside) or not dot)):
         raise ChatError("BAD_MSGID", f"{msgid} is not a message id: ids look like lq3k9d2a-1041")
-    return life, int(number)
+    return life, int(whole) + (0.5 if dot else 0)
+
+
+def _digits(text: str) -> bool:
+    return text.isascii() and text.isdigit()
 
 
 def check_point(point: str) -> None:
