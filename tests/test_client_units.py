@@ -857,3 +857,11 @@ class HistoryTests(ClientCase):
         self.drop_and_come_back()
         self.hear("HELLO chatroom 3 :hi")
         self.assertIn("the server speaks version 3 of the protocol, this client knows 1 and 2", self.console.shown[-1])
+
+    def test_numbers_too_long_to_convert_are_harmless(self) -> None:
+        """Python refuses to convert a number of more than 4300 digits: a server's must not end the client."""
+        huge = "9" * 5000
+        self.hear(f"MSG #6 eve a1-{huge} 2026-11-23T09:00:00.000Z :hi", f"HISTORY #6 {huge} {huge}")
+        self.assertIn(f"above: {huge} lines from history", self.console.shown[-1])
+        self.client.typed("/history")
+        self.assertEqual(self.sent(), ["/history"], "no id seen in #6")

@@ -79,7 +79,7 @@ class Company:
             return
         msgid, time = stamps[:2]
         life, _, number = msgid.rpartition("-")
-        if not (life and number.isascii() and number.isdecimal()):
+        if not (life and number.isascii() and number.isdecimal() and len(number) < 19):  # another server's? skip it
             return
         key, said = room_key(room.lstrip("@+")), int(number)  # "@#5": said to #5's operators, numbered in #5
         seen = self.seen.get(key)

@@ -169,27 +169,28 @@ def _message(action: bool, room: str, nick: str, text: str) -> str:
     return f"{room} * {nick} {text}" if action else f"{room} <{nick}> {text}"
 
 
-def _lines(count: int) -> str:
-    return "1 line" if count == 1 else f"{count} lines"
+def _lines(count: int | str) -> str:
+    return f"{count} line{'' if str(count) == '1' else 's'}"
 
 
 def _history(line: Line, away: bool) -> str:
     """What `HISTORY ROOM COUNT LOST` says, after the lines it ends: LOST is a number, or "?" when not known.
 
     `away`: it answers a catch-up after a reconnection, whose lines were said while the connection was away.
+    The numbers are shown as they came, never converted: a server cannot make the client choke on one.
     """
-    count = int(line.args[1]) if line.args[1].isdecimal() else 0
-    lost = line.args[2]
+    count, lost = (clean(arg) for arg in line.args[1:3])
+    some = count != "0"
     if away:
-        said = f"above: {_lines(count)} said while you were away" if count else ""
+        said = f"above: {_lines(count)} said while you were away" if some else ""
     else:
-        said = f"above: {_lines(count)} from history (/history shows earlier ones)" if count else "no more history"
-    if lost == "?" and (count or not away):
-        more = f"{'what was said before them' if count else 'some lines'} may be lost (the room began again)"
+        said = f"above: {_lines(count)} from history (/history shows earlier ones)" if some else "no more history"
+    if lost == "?" and (some or not away):
+        more = f"{'what was said before them' if some else 'some lines'} may be lost (the room began again)"
     elif lost == "?":
         more = "what was said while you were away may be lost (the server keeps no history, or the room began again)"
-    elif lost.isdecimal() and int(lost):
-        more = f"{int(lost)} earlier {'line was' if lost == '1' else 'lines were'} not kept"
+    elif lost != "0":
+        more = f"{lost} earlier {'line was' if lost == '1' else 'lines were'} not kept"
     else:
         more = ""
     return "; ".join(part for part in (said, more) if part) or "nothing was said while you were away"
