@@ -6,10 +6,12 @@ import sys
 from pathlib import Path
 
 from twisted.internet import reactor
-from twisted.internet.defer import Deferred
-from twisted.internet.endpoints import TCP4ServerEndpoint
-from twisted.internet.protocol import Factory, Protocol
+from twisted.internet.defer import Deferred, succeed
+from twisted.internet.endpoints import TCP4ClientEndpoint, TCP4ServerEndpoint, connectProtocol
+from twisted.internet.interfaces import IAddress, IPushProducer
+from twisted.internet.protocol import Factory, Protocol, connectionDone
 from twisted.logger import ILogObserver, LogEvent, globalLogPublisher
+from twisted.python.failure import Failure
 from zope.interface import provider
 
 from chatroom import tls
@@ -380,3 +382,126 @@ class ClientNeverStuckTests(ServerTestCase):
         await watcher.until("QUIT termed :leaving")
         self.assertEqual(await person.exit_code(), 0)
         self.assertNotIn("lost the connection", person.output)
+
+
+class Relay(Protocol):
+    """One end of a connection through a `Cable`: what it reads, the other end writes."""
+
+    def __init__(self, cable: Cable, peer: Relay | None = None) -> None:
+        self.cable = cable
+        self.peer = peer  # for the client's end, the server's once it is connected
+        self.closed: Deferred[None] = Deferred()
+
+    def connectionMade(self) -> None:
+        self.cable.ends.append(self)
+        if self.peer is not None:  # the server's end: the client's may read now
+            self.peer.peer = self
+            self._producer(self.peer).resumeProducing()
+            return
+        self._producer(self).pauseProducing()  # nothing read before the server's end is there to write it
+        self.cable.up.addCallback(lambda _: self._reach_server())
+
+    def _reach_server(self) -> None:
+        if self in self.cable.ends:  # not closed meanwhile
+            connectProtocol(TCP4ClientEndpoint(reactor, "127.0.0.1", self.cable.port), Relay(self.cable, self))
+
+    def dataReceived(self, data: bytes) -> None:
+        assert self.peer is not None and self.peer.transport is not None
+        self.peer.transport.write(data)
+
+    def connectionLost(self, reason: Failure = connectionDone) -> None:
+        self.cable.ends.remove(self)
+        if self.peer is not None and self.peer.transport is not None:
+            self.peer.transport.loseConnection()
+        self.closed.callback(None)
+
+    @staticmethod
+    def _producer(end: Relay) -> IPushProducer:
+        assert IPushProducer.providedBy(end.transport)
+        return end.transport
+
+
+class Cable(Factory):
+    """A TCP relay between the client and the server, to cut as a network drops: both ends see their connection
+    end, and connections made until it is mended wait, as if the network were still down."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port  # the server's
+        self.ends: list[Relay] = []
+        self.up: Deferred[None] = succeed(None)
+
+    def buildProtocol(self, addr: IAddress | None) -> Relay:
+        return Relay(self)
+
+    def cut(self) -> None:
+        self.up = Deferred()
+        for end in list(self.ends):
+            end.transport.abortConnection()
+
+    def mend(self) -> None:
+        self.up.callback(None)
+
+    async def stop(self) -> None:
+        ends = list(self.ends)
+        for end in ends:
+            end.transport.abortConnection()
+        for end in ends:
+            await end.closed
+
+
+class ClientHistoryTests(ServerTestCase):
+    """Issue 15: the real client on a terminal, against a server that keeps history, across a dropped network."""
+
+    timeout = 60
+
+    async def test_a_reconnection_shows_exactly_what_was_missed(self) -> None:
+        self.start_server("--history", "50")
+        cable = Cable(self.port)
+        listening = await TCP4ServerEndpoint(reactor, 0, interface="127.0.0.1").listen(cable)
+        self.addCleanup(listening.stopListening)
+        self.addCleanup(cable.stop)
+        talker = await self.connect("talker", "5")
+        talker.send("/join 6", "said before anyone came")
+        await talker.until("MSG #6 talker :said before anyone came")
+        through = ["--port", str(port_of(listening)), "--ca", str(self.certs / "ca.pem")]
+        person = self.spawn(
+            [*CLIENT, "127.0.0.1", *through, "--nick", "person", "--room", "5", "--room", "6"],
+            terminal=True,
+            XDG_CONFIG_HOME=str(Path(self.mktemp()).resolve()),
+            NO_COLOR="1",
+        )
+        await person.until(r"\[#6\] <talker> said before anyone came")  # the latest lines, on joining
+        await person.until(r"\[#6\] -- above: 1 line from history")
+        talker.send("/join 5", "seen live")
+        await person.until(r"\[#5\] <talker> seen live")
+
+        cable.cut()
+        await talker.until("QUIT person")  # the server knows: it no longer sends to person
+        await person.until("reconnecting in")
+        talker.send(*[f"missed {number}" for number in range(1, 4)])
+        await talker.until("MSG #5 talker :missed 3")
+        cable.mend()
+
+        await person.until(r"\[#5\] -- above: 3 lines said while you were away")
+        await person.until(r"\[#6\] -- nothing was said while you were away")
+        await person.until(r"reconnected to 127\.0\.0\.1:\d+ as person: back in #5, #6")
+        talker.send("live again")
+        await person.until(r"\[#5\] <talker> live again")
+        seen = [
+            line.split(" ", 1)[1]  # without the time
+            for line in person.output.replace("\x1b[K", "").replace("\r", "\n").split("\n")
+            if "<talker>" in line
+        ]
+        self.assertEqual(
+            seen,
+            [
+                "[#6] <talker> said before anyone came",
+                "[#5] <talker> seen live",
+                "[#5] <talker> missed 1",
+                "[#5] <talker> missed 2",
+                "[#5] <talker> missed 3",
+                "[#5] <talker> live again",
+            ],
+        )
+        person.type("/quit\r")
+        self.assertEqual(await person.exit_code(), 0)

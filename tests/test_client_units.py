@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import os
 import shutil
 from pathlib import Path
@@ -21,10 +22,12 @@ from chatroom.client.render import Renderer
 from chatroom.client.session import Client, ServerProtocol
 from chatroom.line.wire import parse
 
+NOON_34 = datetime.datetime(2026, 11, 23, 12, 34, tzinfo=datetime.UTC).timestamp()  # the renderers' "now"
+
 
 class RenderTests(SynchronousTestCase):
     def setUp(self) -> None:
-        self.plain = Renderer(colour=False, clock=lambda: "12:34")
+        self.plain = Renderer(colour=False, now=lambda: NOON_34, zone=datetime.UTC)
 
     def test_every_server_line_is_readable(self) -> None:
         cases = {
@@ -77,6 +80,17 @@ class RenderTests(SynchronousTestCase):
                 " operators by account: olga, bob"
             ),
             "ROOM #5 *": "12:34 [#5] -- settings: none",
+            # Version 2: room messages carry an id and a time, which a live line needs not show
+            "MSG #5 alice lq3k9d2a-7 2026-11-23T12:33:59.120Z :hi all": "12:34 [#5] <alice> hi all",
+            "ACTION #5 alice lq3k9d2a-8 2026-11-23T12:34:00.000Z :waves": "12:34 [#5] * alice waves",
+            "HISTORY #5 3 0": "12:34 [#5] -- above: 3 lines from history (/history shows earlier ones)",
+            "HISTORY #5 0 0": "12:34 [#5] -- no more history",
+            "HISTORY #5 0 ?": "12:34 [#5] -- no more history; some lines may be lost (the room began again)",
+            "HISTORY #5 2 1": (
+                "12:34 [#5] -- above: 2 lines from history (/history shows earlier ones); 1 earlier line was not kept"
+            ),
+            "REDACT #5 olga lq3k9d2a-7 lq3k9d2a-9": "12:34 [#5] -- olga removed 2 lines from #5's history",
+            "REDACT #5 ada *": "12:34 [#5] -- ada cleared #5's history",
         }
         for raw, shown in cases.items():
             self.assertEqual(self.plain(parse(raw)), shown)
@@ -86,10 +100,40 @@ class RenderTests(SynchronousTestCase):
         self.assertEqual(shown, "12:34 [#5] <evil> \ufffd[2Jgone\ufffd")
         self.assertEqual(self.plain(parse("MSG #5 evil :\u202etxt.exe")), "12:34 [#5] <evil> \ufffdtxt.exe")
 
+    def test_history_lines_at_their_own_time_dated_when_not_today(self) -> None:
+        """In the local time zone (here UTC+2, where it is 14:34): 23:30 UTC yesterday was today at 01:30 there."""
+        local = datetime.timezone(datetime.timedelta(hours=2))
+        plain = Renderer(colour=False, now=lambda: NOON_34, zone=local)
+        cases = {
+            "SAID #5 alice lq3k9d2a-1 2026-11-22T23:30:00.000Z :early": "01:30 [#5] <alice> early",
+            "DID #5 alice lq3k9d2a-2 2026-11-23T12:00:00.000Z :waves": "14:00 [#5] * alice waves",
+            "SAID #5 bob lq3k9d2a-3 2026-11-22T21:59:00.000Z :late": "2026-11-22 23:59 [#5] <bob> late",
+            "SAID #5 bob lq3k9d2a-4 2025-12-31T23:00:00.000Z :old": "2026-01-01 01:00 [#5] <bob> old",
+            "SAID #5 eve lq3k9d2a-5 noon :\x1b[2J": "noon [#5] <eve> \ufffd[2J",
+        }
+        for raw, shown in cases.items():
+            self.assertEqual(plain(parse(raw)), shown)
+        dimmed = Renderer(colour=True, now=lambda: NOON_34, zone=local)(parse(next(iter(cases))))
+        self.assertEqual(dimmed, "\x1b[2m01:30 [#5] <alice> early\x1b[0m", "dimmed, and nothing resets that inside")
+
+    def test_what_a_catch_up_says(self) -> None:
+        cases = {
+            "HISTORY #5 3 0": "12:34 [#5] -- above: 3 lines said while you were away",
+            "HISTORY #5 1 40": "12:34 [#5] -- above: 1 line said while you were away; 40 earlier lines were not kept",
+            "HISTORY #5 0 0": "12:34 [#5] -- nothing was said while you were away",
+            "HISTORY #5 0 ?": (
+                "12:34 [#5] -- what was said while you were away may be lost (the server keeps no history, or the"
+                " room began again)"
+            ),
+        }
+        for raw, shown in cases.items():
+            self.assertEqual(self.plain.missed(parse(raw)), shown)
+
     def test_colour_only_when_asked(self) -> None:
-        coloured = Renderer(colour=True, clock=lambda: "12:34")(parse("MSG #5 alice :hi"))
+        colourful = Renderer(colour=True, now=lambda: NOON_34, zone=datetime.UTC)
+        coloured = colourful(parse("MSG #5 alice :hi"))
         self.assertIn("\x1b[", coloured)
-        self.assertEqual(coloured, Renderer(colour=True, clock=lambda: "12:34")(parse("MSG #5 alice :hi")))
+        self.assertEqual(coloured, colourful(parse("MSG #5 alice :hi")))
         self.assertNotIn("\x1b", self.plain(parse("MSG #5 alice :hi")))
 
 
@@ -684,3 +728,140 @@ class ClientReviewTests(ClientCase):
         editor.makeConnection(StringTransport())
         editor.dataReceived(b":) thanks\x01bo\t")
         self.assertEqual(editor.buffer, "bob: :) thanks")
+
+
+class HistoryTests(ClientCase):
+    """Issue 15 on the client's side: history lines are not news, /history pages back, a reconnection catches up."""
+
+    def setUp(self) -> None:
+        super().setUp()
+        self.start()
+        self.chatting("bob", ("#5", "#6"))
+
+    def test_history_lines_are_never_news_nor_mentions(self) -> None:
+        self.client.interactive = True  # a terminal: a mention would ring its bell
+        self.console.shown.clear()
+        self.hear(
+            "SAID #5 carol a1-3 2026-11-23T09:00:00.000Z :bob, are you there?",
+            "DID #5 carol a1-4 2026-11-23T09:00:01.000Z :pokes bob",
+            "HISTORY #5 2 0",
+        )
+        self.assertEqual(self.console.prompt, "[#6] ", "no news in #5")
+        self.assertFalse(any("\a" in shown for shown in self.console.shown), self.console.shown)
+        self.hear("MSG #5 carol a1-5 2026-11-23T09:01:00.000Z :bob?")  # live, and version 2: news, and named
+        self.assertEqual(self.console.prompt, "[#6] (#5 1!) ")
+        self.assertTrue(self.console.shown[-1].endswith("\a"))
+        self.client.typed("/ignore carol")
+        self.console.shown.clear()
+        self.hear("SAID #6 carol b2-1 2026-11-23T09:00:00.000Z :hidden", "HISTORY #6 1 0")
+        self.assertEqual(len(self.console.shown), 1, "an ignored person's history is hidden too; HISTORY shows")
+
+    def test_history_pages_back_from_the_earliest_line_seen(self) -> None:
+        self.client.typed("/history")
+        self.assertEqual(self.sent(), ["/history"], "nothing seen in #6 yet: as typed")
+        self.hear(
+            "MSG #6 carol b2-7 2026-11-23T09:00:00.000Z :live",
+            "SAID #6 carol b2-5 2026-11-23T08:00:00.000Z :older",  # an answer comes after live lines
+            "SAID #6 carol b2-6 2026-11-23T08:30:00.000Z :old",
+            "HISTORY #6 2 0",
+            "MSG #5 dave a1-2 2026-11-23T09:00:00.000Z :in five",
+        )
+        for typed in ("/history", "/history 20", "/HISTORY  20 "):
+            self.client.typed(typed)
+        self.assertEqual(
+            self.sent(), ["/history #6 before b2-5", "/history #6 20 before b2-5", "/history #6 20 before b2-5"]
+        )
+        for typed in ("/history #5", "/history 5 after b2-1", "/history -3"):
+            self.client.typed(typed)
+        self.assertEqual(self.sent(), ["/history #5", "/history 5 after b2-1", "/history -3"], "as typed")
+        self.hear("SAID #6 carol b2-1 2026-11-23T07:00:00.000Z :oldest", "HISTORY #6 1 0")
+        self.client.typed("/history")
+        self.assertEqual(self.sent(), ["/history #6 before b2-1"])
+        self.hear("CURRENT #5")
+        self.client.typed("/history 3")
+        self.assertEqual(self.sent(), ["/history #5 3 before a1-2"])
+
+    def test_a_reconnection_asks_for_what_was_said_after_the_last_line_seen(self) -> None:
+        self.hear(
+            "ROOM #6 * key=sesame",
+            "SAID #5 carol a1-3 2026-11-23T09:00:00.000Z :seen in history",
+            "HISTORY #5 1 0",
+            "MSG #5 carol a1-9 2026-11-23T09:10:00.000Z :seen live",
+            "MSG #6 dave b2-4 2026-11-23T09:10:00.000Z :in six",
+            "SET #6 dave key :open-sesame",  # the key changed while we were in: joining again needs the new one
+        )
+        server = self.drop_and_come_back()
+        self.hear("HELLO chatroom 2 :hi", "WELCOME bob :hello")
+        self.assertEqual(
+            server.value().decode().splitlines(),
+            ["/nick bob", "/join #5 after a1-9", "/join #6 open-sesame after b2-4"],
+        )
+        self.console.shown.clear()
+        self.hear(
+            "JOIN #5 bob",
+            "SAID #5 carol a1-10 2026-11-23T09:11:00.000Z :missed",
+            "HISTORY #5 1 0",
+            "CURRENT #5",
+            "JOIN #6 bob",
+            "HISTORY #6 0 0",
+            "CURRENT #6",
+        )
+        shown = [line.removeprefix(line.split(" ", 1)[0] + " ") for line in self.console.shown]  # without the time
+        self.assertEqual(
+            shown[:6],
+            [
+                "[#5] --> bob joined",
+                "[#5] <carol> missed",
+                "[#5] -- above: 1 line said while you were away",
+                "[#6] --> bob joined",
+                "[#6] -- nothing was said while you were away",
+                "-- reconnected to localhost:5050 as bob: back in #5, #6",
+            ],
+        )
+        self.hear("HISTORY #5 0 0")  # an answer to /history now, not to the catch-up
+        self.assertIn("no more history", self.console.shown[-1])
+        server = self.drop_and_come_back()
+        self.hear("HELLO chatroom 2 :hi", "WELCOME bob :hello")
+        self.assertIn("/join #5 after a1-10", server.value().decode().splitlines())
+
+    def test_a_room_that_began_again_is_paged_from_its_new_life(self) -> None:
+        self.hear("MSG #6 dave b2-40 2026-11-23T09:10:00.000Z :before the restart")
+        server = self.drop_and_come_back()
+        self.hear("HELLO chatroom 2 :hi", "WELCOME bob :hello")
+        self.assertIn("/join #6 after b2-40", server.value().decode().splitlines())
+        self.hear(
+            "JOIN #6 bob",
+            "SAID #6 dave c3-1 2026-11-23T09:20:00.000Z :after the restart",
+            "SAID #6 dave c3-2 2026-11-23T09:21:00.000Z :and again",
+            "HISTORY #6 2 ?",
+            "CURRENT #6",
+        )
+        self.assertIn(
+            "[#6] -- above: 2 lines said while you were away; what was said before them may be lost (the room began"
+            " again)",
+            self.console.shown[-2],
+        )
+        server.clear()
+        self.client.typed("/history")
+        self.assertEqual(server.value().decode().splitlines(), ["/history #6 before c3-1"])
+
+    def test_a_version_1_server_is_joined_plainly_and_another_version_is_named(self) -> None:
+        self.hear("MSG #5 carol a1-9 2026-11-23T09:10:00.000Z :seen")
+        server = self.drop_and_come_back()
+        self.hear("HELLO chatroom 1 :hi", "WELCOME bob :hello")
+        self.assertEqual(server.value().decode().splitlines(), ["/nick bob", "/join #5", "/join #6"])
+        self.hear("JOIN #5 bob", "CURRENT #5", "JOIN #6 bob", "CURRENT #6", "MSG #6 carol :version 1")
+        self.assertIn("[#6] <carol> version 1", self.console.shown[-1])
+        self.client.typed("/history")
+        self.assertEqual(server.value().decode().splitlines()[-1], "/history", "no id seen in #6: as typed")
+        self.drop_and_come_back()
+        self.hear("HELLO chatroom 3 :hi")
+        self.assertIn("the server speaks version 3 of the protocol, this client knows 1 and 2", self.console.shown[-1])
+
+    def test_numbers_too_long_to_convert_are_harmless(self) -> None:
+        """Python refuses to convert a number of more than 4300 digits: a server's must not end the client."""
+        huge = "9" * 5000
+        self.hear(f"MSG #6 eve a1-{huge} 2026-11-23T09:00:00.000Z :hi", f"HISTORY #6 {huge} {huge}")
+        self.assertIn(f"above: {huge} lines from history", self.console.shown[-1])
+        self.client.typed("/history")
+        self.assertEqual(self.sent(), ["/history"], "no id seen in #6")

@@ -1,11 +1,16 @@
 """Who is in each of our rooms, what we have not read yet, and whom we ignore: the client's memory of the chat.
 
 Kept from the server's lines (NAMES, JOIN, PART, KICK, QUIT, NICK, MSG), so that Tab can complete a nickname,
-the prompt can show which other rooms have news, and /ignore can hide someone, all without asking the server.
+the prompt can show which other rooms have news, and /ignore can hide someone, all without asking the server;
+and which messages of each room we have seen (MSG, SAID) and its key (ROOM, SET), so that /history pages back
+from the earliest and a reconnection asks for what was said after the latest.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
+from chatroom.core.names import room_key
 from chatroom.line.commands import COMMANDS
 from chatroom.line.wire import Line
 
@@ -18,6 +23,8 @@ class Company:
         self.unread: dict[str, int] = {}  # room -> lines said there since it was last current
         self.mentioned: set[str] = set()  # rooms where a line named us since then
         self.ignored: dict[str, str] = {}  # lower-case nickname -> as typed
+        self.seen: dict[str, Seen] = {}  # room_key -> the messages we have seen there, live or from history
+        self.keys: dict[str, str] = {}  # room_key -> the key of a room we are in, to join it again
 
     def follow(self, line: Line, me: str | None, current: str | None) -> None:
         match line.word, line.args:
@@ -41,17 +48,60 @@ class Company:
                     if old in members:
                         del members[old]
                         members[new] = None
-            case (("MSG" | "ACTION"), [room, nick]) if room != current and room in self.rooms and nick != me:
-                if not self.is_ignored(nick):  # what is not shown is not news
-                    self.unread[room] = self.unread.get(room, 0) + 1
+            case (("MSG" | "ACTION"), [room, nick, *stamps]):  # history lines (SAID, DID) are never news
+                self._saw(room, stamps)
+                if room != current and room in self.rooms and nick != me and not self.is_ignored(nick):
+                    self.unread[room] = self.unread.get(room, 0) + 1  # what is not shown is not news
+            case (("SAID" | "DID"), [room, _, *stamps]):
+                self._saw(room, stamps)
+            case "ROOM", [room, _, *settings]:
+                key = next((setting[4:] for setting in settings if setting.startswith("key=")), "")
+                self._set_key(room, key)
+            case "SET", [room, _, "key"]:
+                self._set_key(room, "" if line.text == "off" else line.text or "")
             case "CURRENT", [room]:
                 self.unread.pop(room, None)
                 self.mentioned.discard(room)
+
+    def first(self, room: str) -> str | None:
+        """The id of the earliest message we saw in `room` (in the room's present life), if any."""
+        seen = self.seen.get(room_key(room))
+        return None if seen is None else f"{seen.life}-{seen.first}"
+
+    def last(self, room: str) -> str | None:
+        """The id of the latest message we saw in `room`, if any."""
+        seen = self.seen.get(room_key(room))
+        return None if seen is None else f"{seen.life}-{seen.last}"
+
+    def _saw(self, room: str, stamps: list[str]) -> None:
+        """Note a message's id and time (from version 2 on: version 1 had none)."""
+        if len(stamps) < 2:
+            return
+        msgid, time = stamps[:2]
+        life, _, number = msgid.rpartition("-")
+        if not (life and number.isascii() and number.isdecimal() and len(number) < 19):  # another server's? skip it
+            return
+        key, said = room_key(room.lstrip("@+")), int(number)  # "@#5": said to #5's operators, numbered in #5
+        seen = self.seen.get(key)
+        if seen is None or (life != seen.life and time > seen.time):  # the first, or the room began again
+            self.seen[key] = Seen(life, said, said, time)
+        elif life == seen.life:
+            seen.first = min(seen.first, said)
+            if said > seen.last:
+                seen.last, seen.time = said, time
+
+    def _set_key(self, room: str, key: str) -> None:
+        if key:
+            self.keys[room_key(room)] = key
+        else:
+            self.keys.pop(room_key(room), None)
 
     def _forget(self, room: str) -> None:
         self.rooms.pop(room, None)
         self.unread.pop(room, None)
         self.mentioned.discard(room)
+        self.seen.pop(room_key(room), None)
+        self.keys.pop(room_key(room), None)
 
     def activity(self, current: str | None) -> str:
         """The other rooms with unread lines, for the prompt: "#6 3, #7 1!" (! where we were named)."""
@@ -74,3 +124,14 @@ class Company:
 
     def is_ignored(self, nick: str) -> bool:
         return nick.lower() in self.ignored
+
+
+@dataclass
+class Seen:
+    """The messages seen in one room: ids are LIFE-NUMBER (docs/protocol.md), numbered in order in each life of
+    the room, which begins again when the room is opened anew or the server restarts."""
+
+    life: str
+    first: int
+    last: int
+    time: str  # when the last was said, ISO 8601 in UTC: a later life's lines are said later

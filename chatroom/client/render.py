@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import time
 import zlib
 from collections.abc import Callable
@@ -17,12 +18,25 @@ def clean(text: str) -> str:
 
 
 class Renderer:
-    def __init__(self, colour: bool, clock: Callable[[], str] = lambda: time.strftime("%H:%M")) -> None:
+    """Lines as they look now; history lines (SAID, DID) dimmed, at their own time, dated when not today.
+
+    `zone` is for tests: None is the local time zone.
+    """
+
+    def __init__(self, colour: bool, now: Callable[[], float] = time.time, zone: datetime.tzinfo | None = None) -> None:
         self.colour = colour
-        self.clock = clock
+        self.now = now
+        self.zone = zone
 
     def __call__(self, line: Line) -> str:
-        return f"{self._paint('2', self.clock())} {self._body(line)}"
+        if line.word in ("SAID", "DID") and len(line.args) >= 4:
+            return self._said(line)
+        return f"{self._paint('2', self._stamp())} {self._body(line)}"
+
+    def missed(self, line: Line) -> str:
+        """HISTORY that answers a catch-up (/join ROOM after ID): what was said while the connection was away."""
+        room = clean(line.args[0])
+        return f"{self._paint('2', self._stamp())} {self._room(room)} {self._notice(_history(line, away=True))}"
 
     def highlight(self, shown: str) -> str:
         """A line that mentions you: bold and yellow when colour is on."""
@@ -30,21 +44,41 @@ class Renderer:
 
     def note(self, message: str) -> str:
         """A line of the client's own news, such as a reconnection."""
-        return f"{self._paint('2', self.clock())} {self._notice(clean(message))}"
+        return f"{self._paint('2', self._stamp())} {self._notice(clean(message))}"
 
     def error(self, message: str) -> str:
         """A line for something that went wrong, the client's own or the server's."""
-        return f"{self._paint('2', self.clock())} {self._paint('1;31', '!! ' + clean(message))}"
+        return f"{self._paint('2', self._stamp())} {self._paint('1;31', '!! ' + clean(message))}"
+
+    def _stamp(self) -> str:
+        return datetime.datetime.fromtimestamp(self.now(), self.zone).strftime("%H:%M")
+
+    def _said(self, line: Line) -> str:
+        """A line from history, all dimmed (no other colour, whose reset would end the dimming)."""
+        room, nick, _, said = (clean(arg) for arg in line.args[:4])
+        try:
+            when = datetime.datetime.fromisoformat(said).astimezone(self.zone)
+        except (ValueError, OverflowError):  # not a time: shown as the server sent it
+            stamp = said
+        else:
+            today = datetime.datetime.fromtimestamp(self.now(), self.zone).date()
+            stamp = when.strftime("%H:%M" if when.date() == today else "%Y-%m-%d %H:%M")
+        message = _message(line.word == "DID", f"[{room}]", nick, clean(line.text or ""))
+        return self._paint("2", f"{stamp} {message}")
 
     def _body(self, line: Line) -> str:
         args = [clean(arg) for arg in line.args]
         text = clean(line.text or "")
         notice = self._notice
         match line.word, args:
-            case "MSG", [room, nick]:
-                return f"{self._room(room)} <{self._nick(nick)}> {text}"
-            case "ACTION", [room, nick]:
-                return f"{self._room(room)} * {self._nick(nick)} {text}"
+            case (("MSG" | "ACTION") as word, [room, nick, *_]):  # version 2 adds ID TIME; version 1 had none
+                return _message(word == "ACTION", self._room(room), self._nick(nick), text)
+            case "HISTORY", [room, _, _]:
+                return f"{self._room(room)} {notice(_history(line, away=False))}"
+            case "REDACT", [room, actor, *ids]:  # a terminal cannot take back lines it showed: it says so
+                removed = "cleared" if ids == ["*"] else f"removed {_lines(len(ids))} from"
+                change = f"{actor} {removed} {room}'s history"
+                return f"{self._room(room)} {notice(change)}"
             case "PRIV", [sender, recipient]:
                 return f"{self._paint('1;35', '[private]')} <{self._nick(sender)} -> {self._nick(recipient)}> {text}"
             case "JOIN", [room, nick]:
@@ -129,6 +163,37 @@ class Renderer:
 
     def _notice(self, text: str) -> str:
         return self._paint("36", f"-- {text}")
+
+
+def _message(action: bool, room: str, nick: str, text: str) -> str:
+    return f"{room} * {nick} {text}" if action else f"{room} <{nick}> {text}"
+
+
+def _lines(count: int | str) -> str:
+    return f"{count} line{'' if str(count) == '1' else 's'}"
+
+
+def _history(line: Line, away: bool) -> str:
+    """What `HISTORY ROOM COUNT LOST` says, after the lines it ends: LOST is a number, or "?" when not known.
+
+    `away`: it answers a catch-up after a reconnection, whose lines were said while the connection was away.
+    The numbers are shown as they came, never converted: a server cannot make the client choke on one.
+    """
+    count, lost = (clean(arg) for arg in line.args[1:3])
+    some = count != "0"
+    if away:
+        said = f"above: {_lines(count)} said while you were away" if some else ""
+    else:
+        said = f"above: {_lines(count)} from history (/history shows earlier ones)" if some else "no more history"
+    if lost == "?" and (some or not away):
+        more = f"{'what was said before them' if some else 'some lines'} may be lost (the room began again)"
+    elif lost == "?":
+        more = "what was said while you were away may be lost (the server keeps no history, or the room began again)"
+    elif lost != "0":
+        more = f"{lost} earlier {'line was' if lost == '1' else 'lines were'} not kept"
+    else:
+        more = ""
+    return "; ".join(part for part in (said, more) if part) or "nothing was said while you were away"
 
 
 def _reason(text: str) -> str:

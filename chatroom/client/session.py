@@ -28,6 +28,7 @@ from chatroom.client.company import Company
 from chatroom.client.console import Console
 from chatroom.client.render import Renderer, clean
 from chatroom.client.trust import TrustOnFirstUse, Verdict
+from chatroom.core.names import room_key
 from chatroom.limits import transport_of
 from chatroom.line.wire import Line, parse
 from chatroom.tls import fingerprint
@@ -38,6 +39,7 @@ FINAL_GOODBYES = ("you are banned", "banned from the server", "disconnected by "
 FINISH_GRACE = 2.0  # seconds the screen has to take the last line before the client exits anyway
 HANDSHAKE_TIMEOUT = 30.0  # seconds a server has to complete TLS once it accepted the connection
 LONGEST_LINE = 1024 * 1024  # bytes of one server line: any the server sends (docs/protocol.md says what it sends)
+PROTOCOL_VERSIONS = ("1", "2")  # the line protocol's versions this client knows; 2 added message ids and history
 
 
 class Phase(enum.Enum):
@@ -143,6 +145,8 @@ class Client:
         self._asked_for: str | None = None  # the registered nickname AUTH asked a password for
         self.company = Company()  # who is in our rooms, what is unread, whom we ignore
         self._correspondent: str | None = None  # the other side of the last private message, for /reply
+        self._version = PROTOCOL_VERSIONS[-1]  # the server's, from its HELLO
+        self._catching_up: set[str] = set()  # room_keys joined again "after" the last message seen: HISTORY answers
 
     # From the network
 
@@ -300,7 +304,8 @@ class Client:
                 self._send(text)
 
     def _client_command(self, text: str) -> bool:
-        """/switch, /ignore, /unignore and /reply are the client's own; whether `text` was one of them."""
+        """/switch, /ignore, /unignore and /reply are the client's own, and it pages /history back from what it
+        showed; whether `text` was one of them."""
         name, _, rest = text.partition(" ")
         name, rest = name.lower(), rest.strip()
         if name == "/switch" and rest:
@@ -324,9 +329,22 @@ class Client:
                 self.console.show(self.render.error("nobody to reply to yet: /msg NICK TEXT"))
             else:
                 self._send(f"/msg {self._correspondent} {rest}")
+        elif name == "/history" and (paging := self._page_back(rest)):
+            self._send(paging)
         else:
             return False
         return True
+
+    def _page_back(self, count: str) -> str:
+        """`/history [N]` as "/history ROOM [N] before ID": the lines before the current room's earliest seen.
+
+        "" when that is not it, or no message was seen there: the server then has it as typed.
+        """
+        room = self._current
+        earliest = self.company.first(room) if room else None
+        if room is None or earliest is None or re.fullmatch("[0-9]*", count) is None:
+            return ""
+        return " ".join(["/history", room, *([count] if count else []), "before", earliest])
 
     def _ask(self, question: str, secret: bool = False) -> None:
         self.console.ask(question, secret)
@@ -411,7 +429,10 @@ class Client:
             return
         if line.word == "ERR" and self._password_sent:  # a refused password is never sent again
             self._passwords.pop((self._asked_for or "").lower(), None)
-        if self._shown(line):
+        if line.word == "HISTORY" and len(line.args) == 3 and room_key(line.args[0]) in self._catching_up:
+            self._catching_up.discard(room_key(line.args[0]))
+            self.console.show(self.render.missed(line))
+        elif self._shown(line):
             shown = self.render(line)
             if self._mentions(line):  # highlighted, and the terminal's bell rung
                 shown = self.render.highlight(shown) + ("\a" if self.interactive else "")
@@ -456,6 +477,16 @@ class Client:
 
     def _follow_self(self, line: Line) -> None:
         match line.word, line.args:
+            case "HELLO", [_, version, *_]:
+                self._version = version
+                if version not in PROTOCOL_VERSIONS:
+                    known = " and ".join(PROTOCOL_VERSIONS)
+                    self.console.show(
+                        self.render.note(
+                            f"the server speaks version {version} of the protocol, this client knows {known}:"
+                            " lines it does not know are shown as they come"
+                        )
+                    )
             case "WELCOME", [nick, *_]:
                 self._me = nick
             case "NICK", [old, new] if old == self._me:
@@ -487,7 +518,7 @@ class Client:
         match line.word, line.args:
             case "PRIV", [sender, recipient]:
                 return recipient == self._me and sender != self._me
-            case (("MSG" | "ACTION"), [_, nick]) if nick != self._me:
+            case (("MSG" | "ACTION"), [_, nick, *_]) if nick != self._me:
                 words = [word for word in (self._me, *self.highlight) if word]
                 return any(_names(word, line.text or "") for word in words)
         return False
@@ -496,7 +527,7 @@ class Client:
         """Not the lines something else says better: AUTH is the Password: question, HELLO's hint is for those
         without --nick, and an unasked-for BYE is the one line that ends the client (see `lost`); nor what
         someone /ignore'd says."""
-        if line.word in ("MSG", "ACTION", "PRIV") and len(line.args) >= 2:
+        if line.word in ("MSG", "ACTION", "SAID", "DID", "PRIV") and len(line.args) >= 2:
             sender = line.args[0] if line.word == "PRIV" else line.args[1]
             if self.company.is_ignored(sender):
                 return False
@@ -554,8 +585,19 @@ class Client:
         assert self.link is not None
         self._listening = False
         self.console.set_prompt("")
+        self._catching_up = set()
         for room in self._back_in:
-            self.link.send(f"/join {room}")
+            self.link.send(self._join_line(room))
+
+    def _join_line(self, room: str) -> str:
+        """`/join ROOM [KEY] [after ID]`: with its key (given, or as the room showed it), and after the last message
+        seen there, so that a reconnection shows what was said meanwhile, each line once."""
+        name, _, given = room.partition(" ")
+        key = given.strip() or self.company.keys.get(room_key(name), "")
+        last = self.company.last(name) if self._version != "1" else None
+        if last is not None:
+            self._catching_up.add(room_key(name))
+        return " ".join(["/join", name, *([key] if key else []), *(["after", last] if last else [])])
 
     # Reconnecting
 
