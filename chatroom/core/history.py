@@ -12,6 +12,8 @@ A room's history lives and ends with the room: an unregistered room that empties
 from __future__ import annotations
 
 import datetime
+import functools
+import math
 from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -31,9 +33,19 @@ class HistoryLimits:
 
 
 def timestamp(seconds: float) -> str:
-    """A message's time as events carry it: ISO 8601 in UTC to the millisecond, as IRC's server-time has it."""
-    moment = datetime.datetime.fromtimestamp(seconds, datetime.UTC)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    """A message's time as events carry it: ISO 8601 in UTC to the millisecond, as IRC's server-time has it.
+
+    Every room message is stamped, so the part above the millisecond, shared by all said within one second, is
+    formatted once (docs/performance.md, issue 15); the fraction is rounded to the microsecond as datetime rounds it.
+    """
+    fraction, whole = math.modf(seconds)
+    microseconds = round(fraction * 1_000_000)
+    return f"{_second(int(whole) + microseconds // 1_000_000)}{microseconds % 1_000_000 // 1000:03d}Z"
+
+
+@functools.lru_cache(maxsize=4)  # a few: times come nearly in order
+def _second(whole: int) -> str:
+    return datetime.datetime.fromtimestamp(whole, datetime.UTC).strftime("%Y-%m-%dT%H:%M:%S.")
 
 
 def seconds(time: str) -> float:
