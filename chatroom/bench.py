@@ -18,10 +18,12 @@ import argparse
 import asyncio
 import ctypes
 import gc
+import itertools
 import json
 import multiprocessing
 import os
 import platform
+import random
 import re
 import resource
 import shutil
@@ -34,6 +36,7 @@ import sys
 import tempfile
 import threading
 import time
+import tracemalloc
 from array import array
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -317,11 +320,11 @@ class Redis:
 
 
 def start_server(
-    directory: Path, protocol: str, sharing: list[str], workers: int
+    directory: Path, protocol: str, options: list[str], workers: int, shared: bool
 ) -> tuple[subprocess.Popen[bytes], int]:
-    """`twistd chatroom` on a free loopback port; the port of the listener speaking `protocol`.
+    """`twistd chatroom` with these `options` on a free loopback port; the port of the listener speaking `protocol`.
 
-    With `sharing` (--redis and its prefix), once each of its `workers` (or the one process) has joined the others.
+    If `shared` (--redis among the options), once each of its `workers` (or the one process) has joined the others.
     """
     twistd = shutil.which("twistd", path=str(Path(sys.executable).parent)) or shutil.which("twistd")
     if twistd is None:
@@ -329,11 +332,11 @@ def start_server(
     irc = ["--irc", f"tcp:0:interface={LOOPBACK}:backlog=4096"] if protocol == "irc" else ["--no-irc"]
     process = _start(
         [twistd, "-n", "--pidfile=", "chatroom", "--certs", str(directory / "certs"),
-         "--listen", f"tcp:0:interface={LOOPBACK}:backlog=4096", *irc, *SERVER_OPTIONS, *sharing],
+         "--listen", f"tcp:0:interface={LOOPBACK}:backlog=4096", *irc, *SERVER_OPTIONS, *options],
         directory,
     )  # fmt: skip
     listening = rb"chatroom listening on 127\.0\.0\.1:(\d+) with TLS \(" + protocol.encode() + rb"\)"
-    joined = [rb"chatroom joined the others through Redis"] * workers if sharing else []
+    joined = [rb"chatroom joined the others through Redis"] * workers if shared else []
     return process, _port_from_log(process, listening, *joined)
 
 
@@ -599,9 +602,158 @@ def _median(values: list[float | None]) -> float | None:
     return statistics.median(known) if known else None
 
 
+# What kept lines cost (--history): measured in this process, through the core's own Chat.say, with no network.
+
+SPEAKERS = ("alice", "bob", "carol", "dave", "erin")  # a handful of people, each in every room
+WORDS = (  # what they say is made of these
+    "the a to and of it is that you for on in we this be with have not just but so can do what was are my if like"
+    " think about time all one there will now get out then know good at yeah no up how me would when people make"
+    " sure thing see work could right new use need really way also change test branch server room release fixed"
+)
+HISTORY_START = 1_795_000_000_000  # milliseconds since the epoch (November 2026) when the first message is said
+
+
+@dataclass
+class HistoryFigures:
+    rooms: int
+    lines: int  # --history: kept per room
+    age: float  # --history-age in seconds; 0 for none
+    per_room: int  # messages said in each room
+    said: int = 0
+    kept: int = 0
+    traced_bytes_per_line: float | None = None  # Python's allocations (tracemalloc): exact and repeatable
+    rss_bytes_per_line: float | None = None  # the process's RSS: what the machine gives, allocator rounding included
+    text_bytes_per_line: float | None = None  # of those, the text's own str object
+    cpu_us_per_say: float | None = None  # Chat.say to members who drop what they hear, measured untraced
+    full_collections: int = 0  # the collector's own passes over every object while the messages were said (untraced)
+    full_collection_ms: float | None = None  # one such pass with everything kept: a pause the server would take
+    date: str = field(default_factory=lambda: time.strftime("%Y-%m-%d %H:%M:%S %z"))
+    machine: str = field(default_factory=lambda: f"{platform.node()} {os.cpu_count()} cores, {platform.platform()}")
+
+
+class Deaf:
+    """A member's session that drops everything it is told: only the core's cost is measured."""
+
+    def deliver(self, event: object) -> None:
+        pass
+
+    def close(self, reason: str) -> None:
+        pass
+
+    def refused(self, code: str, message: str) -> None:
+        pass
+
+
+def typed(count: int, seed: int = 15) -> list[bytes]:
+    """Lines as people type them: 60 to 100 characters of words, as the bytes the server reads."""
+    chance, words = random.Random(seed), WORDS.split()
+    lines = []
+    for _ in range(count):
+        length = chance.randint(60, 100)
+        text = ""
+        while len(text) < length:
+            text += chance.choice(words) + " "
+        lines.append(text[:length].strip().encode())
+    return lines
+
+
+def fill(figures: HistoryFigures, usage: Callable[[], int]) -> tuple[Any, int, float]:
+    """A chat whose rooms have each heard `figures.per_room` messages, taking turns as live rooms do.
+
+    Returns the chat, how much `usage` (bytes) grew while they were said, and the CPU seconds that took. Each
+    message is decoded from bytes as the server decodes a line: its text is its own string.
+    """
+    from chatroom.core.chat import Chat, RoomLimits  # here: the load generator's processes need none of it
+    from chatroom.core.history import HistoryLimits
+
+    clock = itertools.count(HISTORY_START)  # each reading of the time a millisecond after the last
+    limits = HistoryLimits(figures.lines, figures.age)
+    chat = Chat(RoomLimits(rooms_per_member=figures.rooms), now=lambda: next(clock) / 1000, history=limits)
+    people = [chat.register(Deaf(), nick, None, LOOPBACK) for nick in SPEAKERS]
+    names = [f"#room{number}" for number in range(figures.rooms)]
+    for person in people:
+        for name in names:
+            chat.join(person, name)
+    said = typed(4096)
+    gc.collect()
+    before, cpu = usage(), time.process_time()
+    count = 0
+    for turn in range(figures.per_room):
+        for number, name in enumerate(names):
+            chat.say(people[(turn + number) % len(people)], name, said[count % len(said)].decode())
+            count += 1
+    cpu = time.process_time() - cpu
+    gc.collect()
+    figures.said = count
+    return chat, usage() - before, cpu
+
+
+class FullCollections:
+    """Counts the collector's passes over the oldest generation (every tracked object) while it is active."""
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    def __enter__(self) -> FullCollections:
+        gc.callbacks.append(self.seen)
+        return self
+
+    def __exit__(self, *exception: object) -> None:
+        gc.callbacks.remove(self.seen)
+
+    def seen(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start" and info["generation"] == 2:
+            self.count += 1
+
+
+def measure_history(figures: HistoryFigures) -> HistoryFigures:
+    """Fill the rooms twice: once to read the RSS and the CPU, once under tracemalloc (which slows every allocation).
+
+    The RSS pass comes first, in a fresh process: memory freed by an earlier pass would be reused, and hide growth.
+    """
+    with FullCollections() as collections:
+        chat, grown, cpu = fill(figures, lambda: Server(os.getpid()).rss_kb() * 1024)
+    figures.full_collections = collections.count - 2  # not fill's own two gc.collect()
+    kept = [message for room in chat.rooms.values() for message in room.history.kept]
+    figures.kept = len(kept)
+    figures.cpu_us_per_say = cpu * 1e6 / figures.said if figures.said else None
+    start = time.perf_counter()
+    gc.collect()
+    figures.full_collection_ms = (time.perf_counter() - start) * 1e3
+    if kept:
+        figures.rss_bytes_per_line = grown / len(kept)
+        figures.text_bytes_per_line = sum(sys.getsizeof(message.text) for message in kept) / len(kept)
+    del chat, kept
+    tracemalloc.start()
+    try:
+        _, grown, _ = fill(figures, lambda: tracemalloc.get_traced_memory()[0])
+    finally:
+        tracemalloc.stop()
+    if figures.kept:
+        figures.traced_bytes_per_line = grown / figures.kept
+    return figures
+
+
+def history_report(figures: HistoryFigures) -> str:
+    age = f", none older than {figures.age:g} s" if figures.age else ""
+    return "\n".join(
+        [
+            f"history: {figures.rooms:,} rooms keeping {figures.lines:,} lines each{age}, {len(SPEAKERS)} people in"
+            f" each; {figures.per_room:,} messages of 60-100 characters said in each, {figures.said:,} in all",
+            f"  lines kept: {figures.kept:,}",
+            f"  bytes per kept line: {_number(figures.traced_bytes_per_line, 'traced (tracemalloc)')},"
+            f" {_number(figures.rss_bytes_per_line, 'of RSS')}; its text's own string:"
+            f" {_number(figures.text_bytes_per_line, '')}",
+            f"  CPU per message said: {_number(figures.cpu_us_per_say, 'µs', 2)} (its {len(SPEAKERS)} hearers drop it)",
+            f"  full garbage collections while it was said: {figures.full_collections}; one with all of it kept:"
+            f" {_number(figures.full_collection_ms, 'ms')}",
+        ]
+    )
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m chatroom.bench", description=__doc__.split("\n\n")[0])
-    parser.add_argument("workload", nargs="?", choices=sorted(WORKLOADS), default="steady")
+    parser.add_argument("workload", nargs="?", choices=sorted([*WORKLOADS, "history"]), default="steady")
     parser.add_argument("--clients", type=int, help="override the workload's number of clients")
     parser.add_argument("--rooms", type=int, help="override the workload's number of rooms")
     parser.add_argument("--senders", type=int, help="override the workload's number of senders")
@@ -620,7 +772,25 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--json", type=Path, help="also write the figures to this file, for comparing runs")
     parser.add_argument("--redis", help="run chatroom with --redis URL (a Redis you started), under a fresh prefix")
     parser.add_argument("--workers", type=int, default=1, help="run chatroom with --workers N (needs --redis)")
+    parser.add_argument(
+        "--history", type=int, help="run chatroom with --history N; the history workload: lines kept (default 1000)"
+    )
+    parser.add_argument("--history-age", default="0", help="run chatroom with --history-age DURATION, such as 24h")
+    parser.add_argument(
+        "--said", type=int, help="the history workload: messages said in each room (default: as many as are kept)"
+    )
     arguments = parser.parse_args(argv)
+    if arguments.workload == "history":
+        lines = 1000 if arguments.history is None else arguments.history
+        history = HistoryFigures(arguments.rooms or 1000, lines, _duration(arguments.history_age),
+                                 arguments.said or lines or 1000)  # fmt: skip
+        measure_history(history)
+        print(history_report(history))
+        if arguments.json:
+            arguments.json.write_text(json.dumps(asdict(history), indent=2) + "\n")
+        return
+    keeping = [] if arguments.history is None else ["--history", str(arguments.history)]
+    keeping += ["--history-age", arguments.history_age] if arguments.history_age != "0" else []
     if arguments.workers > 1 and not arguments.redis:
         raise SystemExit("chatroom.bench: --workers needs --redis: the workers share the chat through it")
     settings = WORKLOADS[arguments.workload] | {
@@ -641,13 +811,15 @@ def main(argv: list[str] | None = None) -> None:
         _write(figures, arguments.json)
         return
     if not arguments.compare:
-        figures = measure("chatroom", arguments.protocol, arguments.workload, plan, arguments.redis, arguments.workers)
+        figures = measure(
+            "chatroom", arguments.protocol, arguments.workload, plan, arguments.redis, arguments.workers, keeping
+        )
         _write(figures, arguments.json)
         return
     ours: list[Figures] = []
     peer: list[Figures] = []
     for _ in range(arguments.repeat):
-        ours.append(measure("chatroom", "irc", arguments.workload, plan, arguments.redis, arguments.workers))
+        ours.append(measure("chatroom", "irc", arguments.workload, plan, arguments.redis, arguments.workers, keeping))
         peer.append(measure("ngircd", "irc", arguments.workload, plan))
     table = ratios(ours, peer)
     print(comparison(table, arguments.repeat))
@@ -663,8 +835,12 @@ def measure(
     plan: Callable[[int, str, str], Plan],
     redis: str | None = None,
     workers: int = 1,
+    keeping: list[str] | None = None,
 ) -> Figures:
-    """Start a fresh server (`chatroom` or `ngircd`), run the workload against it, stop it, and print its figures."""
+    """Start a fresh server (`chatroom` or `ngircd`), run the workload against it, stop it, and print its figures.
+
+    `keeping`: chatroom's --history options, if any.
+    """
     with tempfile.TemporaryDirectory(prefix="chatroom-bench-") as scratch:
         directory = Path(scratch)
         shared = Redis(redis) if redis and name == "chatroom" else None
@@ -675,7 +851,7 @@ def measure(
             # A fresh prefix: nothing another run left in that Redis is shared with this one.
             sharing = ["--redis", redis, "--redis-prefix", f"bench-{os.getpid()}-{time.time_ns()}"] if redis else []
             sharing += ["--workers", str(workers)] if workers > 1 else []
-            process, port = start_server(directory, protocol, sharing, workers)
+            process, port = start_server(directory, protocol, sharing + (keeping or []), workers, bool(redis))
             ca = directory / "certs" / "ca.pem"
         try:
             figures = run(plan(port, str(ca), protocol), workload, Server(process.pid), name, shared)
@@ -689,6 +865,20 @@ def measure(
                 process.wait()
     print(report(figures), flush=True)
     return figures
+
+
+def _duration(text: str) -> float:
+    """--history-age in seconds, as twistd chatroom reads it: a duration such as 24h, or 0 for none."""
+    from chatroom.core.errors import ChatError
+    from chatroom.core.moderation import parse_duration
+
+    try:
+        seconds = parse_duration(text) if text != "0" else 0.0
+    except ChatError:
+        seconds = None
+    if seconds is None:
+        raise SystemExit(f"chatroom.bench: --history-age must be a duration such as 24h, or 0; not {text}")
+    return seconds
 
 
 def _write(figures: Figures, path: Path | None) -> None:

@@ -11,7 +11,9 @@ A room's history lives and ends with the room: an unregistered room that empties
 
 from __future__ import annotations
 
+import bisect
 import datetime
+import functools
 import math
 from collections import deque
 from collections.abc import Iterable
@@ -32,9 +34,19 @@ class HistoryLimits:
 
 
 def timestamp(seconds: float) -> str:
-    """A message's time as events carry it: ISO 8601 in UTC to the millisecond, as IRC's server-time has it."""
-    moment = datetime.datetime.fromtimestamp(seconds, datetime.UTC)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    """A message's time as events carry it: ISO 8601 in UTC to the millisecond, as IRC's server-time has it.
+
+    Every room message is stamped, so the part above the millisecond, shared by all said within one second, is
+    formatted once (docs/performance.md, issue 15); the fraction is rounded to the microsecond as datetime rounds it.
+    """
+    fraction, whole = math.modf(seconds)
+    microseconds = round(fraction * 1_000_000)
+    return f"{_second(int(whole) + microseconds // 1_000_000)}{microseconds % 1_000_000 // 1000:03d}Z"
+
+
+@functools.lru_cache(maxsize=4)  # a few: times come nearly in order
+def _second(whole: int) -> str:
+    return datetime.datetime.fromtimestamp(whole, datetime.UTC).strftime("%Y-%m-%dT%H:%M:%S.")
 
 
 def seconds(time: str) -> float:
@@ -110,9 +122,8 @@ class RoomHistory:
     def before(self, room: str, point: str, lines: int, now: float) -> History:
         """The `lines` kept before `point` (an id of this room, or a time), the nearest last."""
         self.prune(now)
-        place = self._place(point)
-        earlier = [message for message in self.kept if self._place_of(message, point) < place]
-        return History(room, tuple(earlier[-lines:]) if lines else ())
+        kept, end, _ = self._split(point)
+        return History(room, kept[max(0, end - lines) : end] if lines else ())
 
     def after(self, room: str, point: str, lines: int, now: float) -> History:
         """The first `lines` kept after `point`, and, for an id, how many said after it are no longer kept.
@@ -121,11 +132,12 @@ class RoomHistory:
         was lost is not known then.
         """
         self.prune(now)
-        place = self._place(point)
-        later = [message for message in self.kept if self._place_of(message, point) > place]
-        shown = tuple(later[:lines])
+        kept, _, start = self._split(point)
+        later = kept[start:]
+        shown = later[:lines]
         if _is_time(point):
             return History(room, shown)
+        place = self._place(point)
         if place < 0:
             return History(room, shown, lost=-1)
         first = _number_of(later[0]) if later else self.said + 1
@@ -134,12 +146,9 @@ class RoomHistory:
     def around(self, room: str, point: str, lines: int, now: float) -> History:
         """`lines` kept around `point`: about half before it, the rest from it on."""
         self.prune(now)
-        place = self._place(point)
-        earlier = [message for message in self.kept if self._place_of(message, point) < place]
-        rest = [message for message in self.kept if self._place_of(message, point) >= place]
-        half = lines // 2
-        start = earlier[-half:] if half else []
-        return History(room, tuple(start + rest[: lines - len(start)]))
+        kept, end, _ = self._split(point)
+        start = max(0, end - lines // 2)
+        return History(room, kept[start : start + lines])
 
     def redact(self, ids: set[str], nick: str = "") -> list[str]:
         """Remove the lines with these ids, and every kept line from `nick` if given; the ids removed."""
@@ -161,10 +170,16 @@ class RoomHistory:
         life, number = parse_id(point)
         return number if life == self.epoch else -1
 
-    @staticmethod
-    def _place_of(message: Message, point: str) -> float:
-        """Where a kept message falls, on the same scale as `point`."""
-        return seconds(message.time) if _is_time(point) else _number_of(message)
+    def _split(self, point: str) -> tuple[tuple[Message, ...], int, int]:
+        """The kept lines, where those before `point` end, and where those after it begin.
+
+        Lines are kept in the order said, so their numbers and times only grow (times, with --redis, up to the skew
+        between the processes' clocks: a room's lines are then still split at one place): bisection finds `point`
+        without reading every line's id or time (docs/performance.md, issue 15).
+        """
+        kept, place = tuple(self.kept), self._place(point)
+        key = _seconds_of if _is_time(point) else _number_of
+        return kept, bisect.bisect_left(kept, place, key=key), bisect.bisect_right(kept, place, key=key)
 
 
 def parse_id(msgid: str) -> tuple[str, float]:
@@ -198,6 +213,10 @@ def _is_time(point: str) -> bool:
 
 def _number_of(message: Message) -> int:
     return int(message.id.rpartition("-")[2])
+
+
+def _seconds_of(message: Message) -> float:
+    return seconds(message.time)
 
 
 def _base36(number: int) -> str:
