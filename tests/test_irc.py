@@ -19,8 +19,10 @@ from twisted.trial.unittest import SynchronousTestCase
 from twisted.words.protocols import irc
 
 from chatroom.auth import AuthMode
-from chatroom.core.events import Event
+from chatroom.core.events import Event, History, Message, Redacted
+from chatroom.core.history import HistoryLimits
 from chatroom.core.moderation import Ban, Lockdown, Mask
+from chatroom.irc.commands import CAPABILITIES
 from chatroom.irc.dialect import IRCDialect
 from chatroom.irc.render import Renderer
 from chatroom.irc.wire import parse
@@ -32,9 +34,10 @@ from tests.test_lifecycle import GENEROUS, with_accounts
 class IRCServer(MemoryServer):
     """A chat server in memory with both front ends."""
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, history: int = 0, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.dialect = IRCDialect.serving("chatroom", None)  # its own WHOWAS and LUSERS counts, as each server's
+        self.chat.history_limits = HistoryLimits(history)  # --history, before any room opens
 
     def irc(self, nick: str | None = None, room: str | None = None, caps: str = "") -> MemoryClient:
         """An IRC client, registered as `nick` (with `caps` requested) and in `room` when asked."""
@@ -53,6 +56,12 @@ class IRCServer(MemoryServer):
 
 def commands(lines: list[str]) -> list[str]:
     return [parse(line).command for line in lines]
+
+
+def tags_of(line: str) -> dict[str, str]:
+    """The IRCv3 tags of a line the server sent."""
+    raw = parse(line).tags
+    return dict(tag.partition("=")[::2] for tag in raw.split(";")) if raw else {}
 
 
 class RegistrationTests(SynchronousTestCase):
@@ -100,7 +109,7 @@ class RegistrationTests(SynchronousTestCase):
     def test_capability_negotiation_holds_registration_until_cap_end(self) -> None:
         client = self.server.irc()
         self.assertEqual(
-            client.type("CAP LS 302"), [":chatroom CAP * LS :echo-message message-tags multi-prefix server-time"]
+            client.type("CAP LS 302"), [":chatroom CAP * LS :batch echo-message message-tags multi-prefix server-time"]
         )
         self.assertEqual(client.type("NICK alice", "USER alice 0 * :A"), [])
         self.assertEqual(client.type("CAP REQ :multi-prefix nope"), [":chatroom CAP alice NAK :multi-prefix nope"])
@@ -393,6 +402,262 @@ class BadInputTests(SynchronousTestCase):
         self.server.clock.advance(3601)
         self.assertEqual(commands(self.alice.read()), ["PING"], "she was idle meanwhile")
         self.assertEqual(commands(self.alice.type("WHOWAS bob")), ["406", "369"])
+
+
+class HistoryTests(SynchronousTestCase):
+    """Message ids and times as IRCv3 tags, draft/chathistory, playback on joining, and redaction (--history)."""
+
+    def setUp(self) -> None:
+        self.server = IRCServer(GENEROUS, history=100)
+        self.line = self.server.connect("carol", "5")
+        self.alice = self.server.irc("alice", "#5", caps="batch server-time message-tags draft/chathistory")
+        self.ids: list[str] = []
+        self.times: list[str] = []
+
+    def say(self, count: int) -> None:
+        """carol says `line 0`, `line 1`... a second apart; their ids and times as the line protocol shows them."""
+        for number in range(count):
+            self.server.clock.advance(1)
+            self.line.send(f"line {number}\n".encode())
+            [said] = self.line.read(stamps=True)
+            _, _, _, msgid, time = said.partition(" :")[0].split()
+            self.ids.append(msgid)
+            self.times.append(time)
+        self.alice.read()
+
+    def batch(self, number: int, target: str, *said: int) -> list[str]:
+        """A chathistory batch of carol's lines, as alice (batch, server-time, message-tags) is sent it."""
+        lines = [
+            f"@batch={number};msgid={self.ids[index]};time={self.times[index]} "
+            f":carol!guest@chatroom PRIVMSG #5 :line {index}"
+            for index in said
+        ]
+        return [f":chatroom BATCH +{number} chathistory {target}", *lines, f":chatroom BATCH -{number}"]
+
+    def test_room_messages_carry_the_rooms_id_and_time_with_the_capabilities(self) -> None:
+        plain = self.server.irc("plain", "#5")
+        timed = self.server.irc("timed", "#5", caps="server-time")
+        tagged = self.server.irc("tagged", "#5", caps="server-time message-tags")
+        self.say(1)
+        said = ":carol!guest@chatroom PRIVMSG #5 :line 0"
+        self.assertEqual(plain.read(), [said])
+        self.assertEqual(timed.read(), [f"@time={self.times[0]} {said}"], "the line protocol's time: the room's")
+        self.assertEqual(tagged.read(), [f"@msgid={self.ids[0]};time={self.times[0]} {said}"])
+        self.server.irc("dave").type("JOIN #5")
+        joined = ":dave!dave@chatroom JOIN #5"
+        self.assertEqual(tagged.read(), [f"@time=1970-01-01T00:00:01.000Z {joined}"], "no msgid but on messages")
+        self.assertEqual(plain.read(), [joined])
+
+    def test_a_messages_time_is_the_one_the_room_gave_it_not_the_clock(self) -> None:
+        """With several processes, a message is rendered on each at its own moment: its time is the log's."""
+        tagged = self.server.irc("tagged", caps="server-time message-tags")
+        said = Message("#5", "carol", "hi", id="lq3k9d2a-7", time="2026-11-23T09:30:00.250Z")
+        tagged.protocol.deliver(said)
+        self.assertEqual(
+            tagged.read(), ["@msgid=lq3k9d2a-7;time=2026-11-23T09:30:00.250Z :carol!guest@chatroom PRIVMSG #5 :hi"]
+        )
+
+    def test_a_message_is_rendered_once_for_each_set_of_capabilities(self) -> None:
+        clients = [self.server.irc(f"plain{n}", "#5") for n in range(2)]
+        clients += [self.server.irc(f"timed{n}", "#5", caps="server-time") for n in range(2)]
+        rendered: list[Event] = []
+        render = Renderer._render
+
+        def counted(renderer: Renderer, event: Event) -> bytes:
+            rendered.append(event)
+            return render(renderer, event)
+
+        self.patch(Renderer, "_render", counted)
+        self.say(1)
+        self.assertEqual(len(rendered), 3, "plain, timed, and alice's (server-time and message-tags)")
+        self.assertEqual(clients[0].read(), clients[1].read())
+        self.assertEqual(clients[2].read(), clients[3].read())
+
+    def test_chathistory_latest_before_after_around_and_between(self) -> None:
+        self.say(6)
+        self.assertEqual(self.alice.type("CHATHISTORY LATEST #5 * 10"), self.batch(1, "#5", 0, 1, 2, 3, 4, 5))
+        self.assertEqual(self.alice.type("CHATHISTORY LATEST #5 * 2"), self.batch(2, "#5", 4, 5))
+        self.assertEqual(self.alice.type(f"CHATHISTORY LATEST #5 msgid={self.ids[3]} 10"), self.batch(3, "#5", 4, 5))
+        self.assertEqual(self.alice.type(f"CHATHISTORY LATEST #5 timestamp={self.times[3]} 1"), self.batch(4, "#5", 5))
+        self.assertEqual(self.alice.type(f"CHATHISTORY BEFORE #5 msgid={self.ids[3]} 2"), self.batch(5, "#5", 1, 2))
+        self.assertEqual(
+            self.alice.type(f"CHATHISTORY BEFORE #5 timestamp={self.times[3]} 10"), self.batch(6, "#5", 0, 1, 2)
+        )
+        self.assertEqual(self.alice.type(f"CHATHISTORY AFTER #5 msgid={self.ids[1]} 2"), self.batch(7, "#5", 2, 3))
+        self.assertEqual(
+            self.alice.type(f"CHATHISTORY AFTER #5 timestamp={self.times[1]} 500"), self.batch(8, "#5", 2, 3, 4, 5)
+        )
+        self.assertEqual(self.alice.type(f"CHATHISTORY AROUND #5 msgid={self.ids[3]} 3"), self.batch(9, "#5", 2, 3, 4))
+        self.assertEqual(
+            self.alice.type(f"CHATHISTORY BETWEEN #5 msgid={self.ids[1]} timestamp={self.times[4]} 10"),
+            self.batch(10, "#5", 2, 3),
+        )
+        self.assertEqual(
+            self.alice.type(f"CHATHISTORY BETWEEN #5 msgid={self.ids[4]} msgid={self.ids[0]} 2"),
+            self.batch(11, "#5", 2, 3),
+            "backwards: the nearest to the start",
+        )
+        self.assertEqual(
+            self.alice.type("CHATHISTORY latest #5 * 9999"), self.batch(12, "#5", 0, 1, 2, 3, 4, 5), "500 at most"
+        )
+
+    def test_chathistory_without_batch_or_tags(self) -> None:
+        self.say(2)
+        bare = self.server.irc("bare", "#5", caps="draft/chathistory")
+        self.assertEqual(bare.read(), [], "no playback for a client that asks")
+        self.assertEqual(
+            bare.type("CHATHISTORY LATEST #5 * 10"),
+            [":carol!guest@chatroom PRIVMSG #5 :line 0", ":carol!guest@chatroom PRIVMSG #5 :line 1"],
+        )
+
+    def test_chathistory_refusals(self) -> None:
+        self.say(1)
+        fail = ":chatroom FAIL CHATHISTORY"
+        for asked, answer in (
+            ("CHATHISTORY TARGETS timestamp=a timestamp=b 10", f"{fail} UNKNOWN_COMMAND TARGETS :Unknown subcommand"),
+            ("CHATHISTORY LATEST #5 *", f"{fail} NEED_MORE_PARAMS LATEST :Missing parameters"),
+            ("CHATHISTORY BETWEEN #5 * 10", f"{fail} NEED_MORE_PARAMS BETWEEN :Missing parameters"),
+            ("CHATHISTORY LATEST #nowhere * 10", f"{fail} INVALID_TARGET LATEST #nowhere :you are not in #nowhere"),
+            ("CHATHISTORY LATEST ## * 10", f"{fail} INVALID_TARGET LATEST ## :"),
+        ):
+            [got] = self.alice.type(asked)
+            self.assertTrue(got.startswith(answer), (asked, got))
+        for asked in (
+            "CHATHISTORY BEFORE #5 * 10",
+            "CHATHISTORY LATEST #5 * 0",
+            "CHATHISTORY LATEST #5 * ten",
+            "CHATHISTORY BEFORE #5 msgid=nonsense 10",
+            "CHATHISTORY BEFORE #5 msgid=12:30 10",
+            "CHATHISTORY AFTER #5 timestamp=yesterday 10",
+            "CHATHISTORY AFTER #5 timestamp=2026-13-45T99:00:00Z 10",
+            "CHATHISTORY AROUND #5 id=lq3k9d2a-1 10",
+        ):
+            [got] = self.alice.type(asked)
+            self.assertEqual(parse(got).params[:3], ["CHATHISTORY", "INVALID_PARAMS", asked.split()[1].upper()], asked)
+        self.assertEqual(
+            self.alice.type("CHATHISTORY LATEST carol * 10"),
+            [":chatroom BATCH +1 chathistory carol", ":chatroom BATCH -1"],
+            "private messages are never kept",
+        )
+        self.assertEqual(self.alice.type("CHATHISTORY"), [":chatroom 461 alice CHATHISTORY :Not enough parameters"])
+
+    def test_without_history_chathistory_is_not_offered_and_fails_clearly(self) -> None:
+        server = IRCServer(GENEROUS)
+        client = server.irc()
+        self.assertEqual(
+            client.type("CAP LS 302"), [":chatroom CAP * LS :batch echo-message message-tags multi-prefix server-time"]
+        )
+        self.assertEqual(client.type("CAP REQ draft/chathistory"), [":chatroom CAP * NAK :draft/chathistory"])
+        welcome = client.type("NICK alice", "USER alice 0 * :A", "CAP END", "JOIN #5")
+        isupport = " ".join(line for line in welcome if parse(line).command == "005")
+        self.assertNotIn("CHATHISTORY", isupport)
+        self.assertEqual(
+            client.type("CHATHISTORY LATEST #5 * 10"),
+            [
+                ":chatroom FAIL CHATHISTORY MESSAGE_ERROR LATEST #5 :this server keeps no history: "
+                "its administrator has not turned it on"
+            ],
+        )
+        self.assertEqual(client.type("REDACT #5 lq3k9d2a-1")[0][:37], ":chatroom FAIL REDACT UNKNOWN_MSGID #")
+
+    def test_with_history_the_capabilities_and_isupport_say_so(self) -> None:
+        client = self.server.irc()
+        caps = "batch draft/chathistory draft/message-redaction echo-message message-tags multi-prefix server-time"
+        self.assertEqual(client.type("CAP LS 302"), [f":chatroom CAP * LS :{caps}"])
+        welcome = client.type("NICK bob", "USER bob 0 * :B", "CAP END")
+        isupport = " ".join(line for line in welcome if parse(line).command == "005")
+        self.assertIn(" CHATHISTORY=500 ", isupport)
+        self.assertIn(" MSGREFTYPES=msgid,timestamp ", isupport)
+
+    def test_joining_plays_back_what_the_room_kept_unless_the_client_asks_itself(self) -> None:
+        self.say(2)
+        said = [":carol!guest@chatroom PRIVMSG #5 :line 0", ":carol!guest@chatroom PRIVMSG #5 :line 1"]
+        plain = self.server.irc("plain")
+        self.assertEqual(
+            plain.type("JOIN #5"),
+            [
+                ":plain!plain@chatroom JOIN #5",
+                ":chatroom 353 plain = #5 :@carol alice plain",
+                ":chatroom 366 plain #5 :End of /NAMES list",
+                ":chatroom NOTICE #5 :The last 2 lines said in #5, since 1970-01-01 00:00 UTC:",
+                *said,
+                ":chatroom NOTICE #5 :End of the lines kept",
+            ],
+        )
+        timed = self.server.irc("timed", caps="server-time batch")
+        self.assertEqual(
+            timed.type("JOIN #5")[3:],
+            [
+                ":chatroom BATCH +1 chathistory #5",
+                f"@batch=1;time={self.times[0]} {said[0]}",
+                f"@batch=1;time={self.times[1]} {said[1]}",
+                ":chatroom BATCH -1",
+            ],
+        )
+        asking = self.server.irc("asking", caps="draft/chathistory batch")
+        self.assertEqual(commands(asking.type("JOIN #5")), ["JOIN", "353", "366"], "it asks with CHATHISTORY")
+        self.line.type("live")
+        self.assertEqual(plain.read()[-1], ":carol!guest@chatroom PRIVMSG #5 :live", "after the playback")
+
+    def test_a_history_event_tells_what_was_lost(self) -> None:
+        plain = self.server.irc("plain", "#5")
+        said = Message("#5", "carol", "hi", id="lq3k9d2a-7", time="2026-11-23T09:30:00.250Z")
+        plain.protocol.deliver(History("#5", (said,), lost=3))
+        self.assertEqual(
+            plain.read(),
+            [
+                ":chatroom NOTICE #5 :3 lines said in #5 before these are no longer kept",
+                ":chatroom NOTICE #5 :The last 1 line said in #5, since 2026-11-23 09:30 UTC:",
+                ":carol!guest@chatroom PRIVMSG #5 :hi",
+                ":chatroom NOTICE #5 :End of the lines kept",
+            ],
+        )
+        plain.protocol.deliver(History("#5", (), lost=-1))
+        self.assertEqual(plain.read(), [":chatroom NOTICE #5 :some lines said in #5 before these are no longer kept"])
+
+    def test_render_never_refuses_history_or_redaction_whatever_the_capabilities(self) -> None:
+        dialect = self.alice.protocol.dialect
+        said = Message("#5", "carol", "hi", id="lq3k9d2a-7", time="2026-11-23T09:30:00.250Z")
+        events = (History("#5", (said,), lost=-1), History("#5", ()), Redacted("#5", "op", ("lq3k9d2a-7",)))
+        for mask in range(2 ** len(CAPABILITIES)):
+            dialect.set_caps({cap for bit, cap in enumerate(CAPABILITIES) if mask >> bit & 1})
+            for event in (*events, Redacted("#5", "op", ())):
+                self.assertIsInstance(dialect.render(event), bytes)
+
+    def test_redaction(self) -> None:
+        server = IRCServer(GENEROUS, history=100)
+        op = server.irc("op", "#5", caps="draft/message-redaction message-tags echo-message")
+        bob = server.irc("bob", "#5")
+        line = server.connect("carol", "5")
+        [echo] = op.type("PRIVMSG #5 :oops")
+        msgid = tags_of(echo)["msgid"]
+        bob.read()
+        line.read()
+        self.assertEqual(op.type(f"REDACT #5 {msgid} :typo"), [f":op!op@chatroom REDACT #5 {msgid}"])
+        self.assertEqual(bob.read(), [":chatroom NOTICE #5 :op removed 1 line from the history of #5"])
+        self.assertEqual(line.read(), [f"REDACT #5 op {msgid}"])
+        bob.type("PRIVMSG #5 :spam", "PRIVMSG #5 :more spam")
+        spam = [tags_of(said)["msgid"] for said in op.read()]
+        self.assertEqual(
+            bob.type(f"REDACT #5 {spam[0]}"),
+            [
+                f":chatroom FAIL REDACT REDACT_FORBIDDEN #5 {spam[0]} "
+                ":only an operator of #5 may remove lines from the room's history"
+            ],
+        )
+        self.assertEqual(op.type("REDACT #5 bob"), [f":op!op@chatroom REDACT #5 {msgid}" for msgid in spam])
+        self.assertEqual(bob.read(), [":chatroom NOTICE #5 :op removed 2 lines from the history of #5"])
+        self.assertEqual(server.chat.history(server.chat.nicks["op"], "#5").messages, ())
+        [unknown] = op.type(f"REDACT #5 {msgid}")
+        self.assertTrue(unknown.startswith(f":chatroom FAIL REDACT UNKNOWN_MSGID #5 {msgid} :"), unknown)
+        [elsewhere] = op.type(f"REDACT #elsewhere {msgid}")
+        self.assertTrue(elsewhere.startswith(":chatroom FAIL REDACT INVALID_TARGET #elsewhere :"), elsewhere)
+        self.assertEqual(op.type("REDACT #5"), [":chatroom 461 op REDACT :Not enough parameters"])
+
+    def test_a_cleared_history_is_told_as_a_notice(self) -> None:
+        op = self.server.irc("op", "#5", caps="draft/message-redaction")
+        op.protocol.deliver(Redacted("#5", "ada", ()))
+        self.assertEqual(op.read(), [":chatroom NOTICE #5 :ada cleared the history of #5"])
 
 
 class IRCClient(irc.IRCClient):

@@ -12,7 +12,7 @@ from __future__ import annotations
 import base64
 import binascii
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import ClassVar, cast
 
 from chatroom.connection import Connection
@@ -22,6 +22,7 @@ from chatroom.core.events import (
     AllowList,
     BanList,
     Event,
+    History,
     Invited,
     Message,
     Names,
@@ -34,7 +35,7 @@ from chatroom.core.names import nick_key, room_key
 from chatroom.core.rooms import Room
 from chatroom.irc import commands
 from chatroom.irc import numerics as n
-from chatroom.irc.render import HOST, Renderer, timestamp
+from chatroom.irc.render import HOST, Renderer, Tags, counted
 from chatroom.irc.whowas import Whowas
 from chatroom.irc.wire import BODY_MAX, TAGS_MAX, UNSAFE_TEXT, message, parse
 from chatroom.limits import ConnectionLimits
@@ -44,7 +45,7 @@ SASL_MAX = 4096  # bytes of base64 a whole SASL exchange may take
 
 
 # The events `IRCDialect.render` answers itself, or for which it looks at who receives them.
-LOOKED_AT = frozenset({Message, PrivateMessage, Names, Topic, Invited, BanList, AllowList, RoomInfo, RoomList})
+LOOKED_AT = frozenset({Message, PrivateMessage, Names, Topic, Invited, BanList, AllowList, RoomInfo, RoomList, History})
 
 
 class IRCDialect:
@@ -78,6 +79,8 @@ class IRCDialect:
         self.admitted = False  # the server password (--irc-password) was given, and right
         self.negotiating = False  # CAP LS or REQ before registering: registration waits for CAP END
         self.caps: set[str] = set()
+        self.tags = Tags(self.server)  # what the capabilities change in what this client is sent
+        self.batches = 0  # BATCH ids given to this client so far
         self.account: str | None = None  # logged in to with SASL before registering
         self.sasl: str | None = None  # the base64 received so far, while an AUTHENTICATE exchange runs
         self.entering = False  # registration is being checked (a login)
@@ -108,7 +111,7 @@ class IRCDialect:
 
     def render(self, event: Event) -> bytes:
         if type(event) not in LOOKED_AT:  # a room's JOIN, PART, QUIT...: the same bytes for everyone
-            return self.renderer(event, self.server, self.identify, self._stamp if "server-time" in self.caps else None)
+            return self.renderer(event, self.identify, self.tags, self.connection.clock)
         me = self.me
         match event:
             case Message(_, nick) | PrivateMessage(nick) if nick == me and "echo-message" not in self.caps:
@@ -130,8 +133,10 @@ class IRCDialect:
                 return b"".join(lines) + end
             case RoomInfo() | RoomList():
                 return b""  # MODE and LIST ask the core themselves
-        stamp = self._stamp if "server-time" in self.caps else None
-        return self.renderer(event, self.server, self.identify, stamp)
+            case History(room, messages, lost):
+                # Lines kept, shown on joining: a client with draft/chathistory asks for them itself (CHATHISTORY)
+                return b"" if "draft/chathistory" in self.caps else self.playback(room, messages, lost)
+        return self.renderer(event, self.identify, self.tags, self.connection.clock)
 
     def departed(self, member: Member) -> None:
         self.whowas.record(member.nick, self.user, self.realname, self.connection.clock.seconds())
@@ -284,8 +289,35 @@ class IRCDialect:
             n.RPL_TOPICWHOTIME, topic.room, topic.setter or self.server, when
         )
 
-    def _stamp(self) -> str:
-        return timestamp(self.connection.clock.seconds())
+    def set_caps(self, caps: set[str]) -> None:
+        """The capabilities acknowledged; what they change in rendering is worked out once, here."""
+        self.caps = caps
+        self.tags = Tags(self.server, caps)
+
+    def kept(self, target: str, messages: Sequence[Message]) -> bytes:
+        """Lines a room kept, each with its own time and id (as the capabilities allow), in a `chathistory` batch
+        if the client takes batches."""
+        batch = ""
+        if "batch" in self.caps:
+            self.batches += 1
+            batch = str(self.batches)
+        lines = b"".join(self.renderer.kept(said, self.identify, self.tags, batch) for said in messages)
+        if not batch:
+            return lines
+        return self.line("BATCH", "+" + batch, "chathistory", target) + lines + self.line("BATCH", "-" + batch)
+
+    def playback(self, room: str, messages: Sequence[Message], lost: int) -> bytes:
+        """What a room kept, shown on joining it; told between two notices when the client shows no message's time."""
+        shown = self.kept(room, messages) if messages else b""
+        if messages and not self.tags.time:
+            since = messages[0].time.replace("T", " ")[:16]
+            told = f"The last {counted(len(messages))} said in {room}, since {since} UTC:"
+            before = self.line("NOTICE", room, text=told)
+            shown = before + shown + self.line("NOTICE", room, text="End of the lines kept")
+        if lost:
+            missed = "some lines" if lost < 0 else counted(lost)
+            shown = self.line("NOTICE", room, text=f"{missed} said in {room} before these are no longer kept") + shown
+        return shown
 
     # Registration
 
