@@ -7,10 +7,10 @@ with Twisted Words' IRC client (twisted.words.protocols.irc.IRCClient) and our o
 from __future__ import annotations
 
 import base64
-from typing import Any
+from typing import Any, NamedTuple
 
 from twisted.internet import reactor
-from twisted.internet.defer import Deferred
+from twisted.internet.defer import Deferred, succeed
 from twisted.internet.endpoints import TCP4ClientEndpoint, connectProtocol, wrapClientTLS
 from twisted.internet.protocol import connectionDone
 from twisted.internet.ssl import Certificate, optionsForClientTLS
@@ -660,16 +660,57 @@ class HistoryTests(SynchronousTestCase):
         self.assertEqual(op.read(), [":chatroom NOTICE #5 :ada cleared the history of #5"])
 
 
-class IRCClient(irc.IRCClient):
-    """Twisted Words' IRC client, collecting what it is told."""
+class Received(NamedTuple):
+    tags: dict[str, str]
+    source: str
+    command: str  # as Twisted Words names it: "PRIVMSG", "RPL_ENDOFNAMES"
+    params: list[str]
 
-    def __init__(self, nickname: str) -> None:
+
+class IRCClient(irc.IRCClient):
+    """Twisted Words' IRC client, collecting what it is told.
+
+    Taught what it lacks for IRCv3: it asks for `caps` (CAP REQ, then CAP END once acknowledged) and reads the
+    tags before a line, which it would otherwise take for the command.
+    """
+
+    def __init__(self, nickname: str, caps: tuple[str, ...] = ()) -> None:
         self.nickname = nickname
+        self.caps = caps
         self.heard: list[tuple[str, str, str]] = []
         self.signed_on: Deferred[None] = Deferred()
         self.joins: dict[str, Deferred[None]] = {}
         self.waiting: Deferred[None] | None = None
         self.lost: Deferred[None] = Deferred()
+        self.received: list[Received] = []
+        self._tags: dict[str, str] = {}
+        self._read = 0  # of `received`, by `until`
+        self._until: tuple[str, str, Deferred[list[Received]]] | None = None
+
+    def connectionMade(self) -> None:
+        if self.caps:
+            self.sendLine("CAP REQ :" + " ".join(self.caps))
+        irc.IRCClient.connectionMade(self)
+
+    def irc_CAP(self, prefix: str, params: list[str]) -> None:
+        if params[1] == "ACK":
+            self.sendLine("CAP END")
+
+    def lineReceived(self, line: bytes) -> None:
+        self._tags = {}
+        if line.startswith(b"@"):
+            tags, _, line = line.partition(b" ")
+            self._tags = dict(tag.partition("=")[::2] for tag in tags[1:].decode().split(";"))
+        irc.IRCClient.lineReceived(self, line)
+
+    def handleCommand(self, command: str, prefix: str, params: list[str]) -> None:
+        self.received.append(Received(self._tags, prefix, command, params))
+        irc.IRCClient.handleCommand(self, command, prefix, params)
+        if self._until is not None:
+            wanted, first, waiting = self._until
+            if command == wanted and (params or [""])[0].startswith(first):
+                self._until = None
+                waiting.callback(self._take(len(self.received)))
 
     def connectionLost(self, reason: Failure = connectionDone) -> None:
         irc.IRCClient.connectionLost(self, reason)
@@ -691,20 +732,53 @@ class IRCClient(irc.IRCClient):
         self.waiting = Deferred()
         return self.waiting
 
+    def until(self, command: str, first: str = "") -> Deferred[list[Received]]:
+        """What was received since the last `until`, up to the first `command` whose first parameter starts with
+        `first`."""
+        for index in range(self._read, len(self.received)):
+            line = self.received[index]
+            if line.command == command and (line.params or [""])[0].startswith(first):
+                return succeed(self._take(index + 1))
+        waiting: Deferred[list[Received]] = Deferred()
+        self._until = (command, first, waiting)
+        return waiting
+
+    def _take(self, end: int) -> list[Received]:
+        taken, self._read = self.received[self._read : end], end
+        return taken
+
+
+def said(batch: list[Received]) -> list[str]:
+    """The text of the PRIVMSGs in what was received."""
+    return [line.params[1] for line in batch if line.command == "PRIVMSG"]
+
 
 class IRCOverTLSTests(ServerTestCase):
     """The real service: an IRC client over TLS, beside our own line client, in one room."""
 
-    async def irc_client(self, nick: str) -> IRCClient:
+    async def irc_client(self, nick: str, caps: tuple[str, ...] = ()) -> IRCClient:
         trust = Certificate.loadPEM((self.certs / "ca.pem").read_bytes())
         endpoint = wrapClientTLS(
             optionsForClientTLS("localhost", trustRoot=trust), TCP4ClientEndpoint(reactor, "127.0.0.1", self.irc_port)
         )
-        client = IRCClient(nick)
+        client = IRCClient(nick, caps)
         await connectProtocol(endpoint, client)
         self.addCleanup(self._bye, client)
         await client.signed_on
         return client
+
+    async def joined(self, nick: str, caps: tuple[str, ...] = ()) -> IRCClient:
+        """An IRC client in #5, past its NAMES."""
+        client = await self.irc_client(nick, caps)
+        client.join("#5")
+        await client.until("RPL_ENDOFNAMES")
+        return client
+
+    @staticmethod
+    async def nothing_more(client: IRCClient) -> list[Received]:
+        """What the client was sent before the answer to a PING it sends now."""
+        client.sendLine("PING :done")
+        return (await client.until("PONG"))[:-1]
 
     @staticmethod
     async def _bye(client: IRCClient) -> None:
@@ -725,6 +799,92 @@ class IRCOverTLSTests(ServerTestCase):
         if len(alice.heard) < 2:
             await alice.heard_some()
         self.assertEqual(alice.heard, [("carol", "#5", "hello alice"), ("carol", "alice", "psst")])
+
+    async def test_chathistory_answers_in_a_batch_with_each_lines_id_and_time(self) -> None:
+        self.start_server("--history", "100")
+        alice = await self.joined(
+            "alice", ("batch", "draft/chathistory", "echo-message", "message-tags", "server-time")
+        )
+        echoes = []
+        for number in range(5):
+            alice.say("#5", f"line {number}")
+            echoes.append((await alice.until("PRIVMSG"))[-1])
+        ids = [echo.tags["msgid"] for echo in echoes]
+        self.assertEqual(len(set(ids)), 5)
+        lines = [f"line {number}" for number in range(5)]
+
+        async def ask(query: str) -> list[Received]:
+            alice.sendLine(f"CHATHISTORY {query}")
+            return await alice.until("BATCH", "-")
+
+        latest = await ask("LATEST #5 * 10")
+        start, *kept, end = latest
+        self.assertEqual((start.command, start.params[1:]), ("BATCH", ["chathistory", "#5"]))
+        self.assertEqual(end.params, ["-" + start.params[0][1:]])
+        self.assertEqual(said(latest), lines)
+        self.assertEqual([line.tags for line in kept], [{"batch": end.params[0][1:], **echo.tags} for echo in echoes])
+        self.assertEqual(said(await ask(f"BEFORE #5 msgid={ids[3]} 2")), lines[1:3])
+        self.assertEqual(said(await ask(f"AFTER #5 msgid={ids[1]} 2")), lines[2:4])
+        self.assertEqual(said(await ask(f"AROUND #5 msgid={ids[2]} 3")), lines[1:4])
+        self.assertEqual(said(await ask("BEFORE #5 timestamp=2999-01-01T00:00:00.000Z 10")), lines)
+        self.assertEqual(said(await ask(f"LATEST #5 msgid={ids[3]} 10")), lines[4:])
+
+    async def test_joining_plays_back_the_kept_lines_to_clients_without_chathistory(self) -> None:
+        self.start_server("--history", "100")
+        carol = await self.connect("carol", "5")
+        carol.send("one", "two")
+        await carol.until("MSG #5 carol :two")
+        bob = await self.irc_client("bob")  # as irssi: no capabilities
+        bob.join("#5")
+        joining = await bob.until("NOTICE", "#5") + await bob.until("NOTICE", "#5")
+        notices = [line.params[1] for line in joining if line.command == "NOTICE"]
+        self.assertEqual(bob.heard, [("carol", "#5", "one"), ("carol", "#5", "two")])
+        self.assertTrue(notices[0].startswith("The last 2 lines said in #5, since "), notices)
+        self.assertEqual(notices[1], "End of the lines kept")
+        dave = await self.irc_client("dave", ("batch", "server-time"))  # as WeeChat 3.8
+        dave.join("#5")
+        playback = await dave.until("BATCH", "-")
+        self.assertEqual(said(playback), ["one", "two"])
+        self.assertEqual([sorted(line.tags) for line in playback if line.command == "PRIVMSG"], [["batch", "time"]] * 2)
+        erin = await self.joined("erin", ("batch", "draft/chathistory", "server-time"))
+        self.assertEqual(await self.nothing_more(erin), [], "a client with draft/chathistory asks for them itself")
+
+    async def test_without_history_nothing_is_kept_and_chathistory_fails_clearly(self) -> None:
+        self.start_server()
+        alice = await self.joined("alice", ("batch", "echo-message"))
+        alice.say("#5", "not kept")
+        await alice.until("PRIVMSG")
+        alice.sendLine("CHATHISTORY LATEST #5 * 10")
+        [fail] = await alice.until("FAIL")
+        self.assertEqual(
+            fail.params,
+            [
+                "CHATHISTORY",
+                "MESSAGE_ERROR",
+                "LATEST",
+                "#5",
+                "this server keeps no history: its administrator has not turned it on",
+            ],
+        )
+        self.assertEqual(list(self.service.factory.chat.rooms["5"].history.kept), [])
+
+    async def test_an_operator_redacts_a_line(self) -> None:
+        self.start_server("--history", "100")
+        op = await self.joined("op", ("draft/message-redaction", "echo-message", "message-tags"))
+        bob = await self.joined("bob")
+        op.say("#5", "oops")
+        msgid = (await op.until("PRIVMSG"))[-1].tags["msgid"]
+        await bob.until("PRIVMSG")
+        op.sendLine(f"REDACT #5 {msgid} :typo")
+        redact = (await op.until("REDACT"))[-1]
+        self.assertEqual((redact.source.split("!")[0], redact.params), ("op", ["#5", msgid]))
+        self.assertEqual((await bob.until("NOTICE", "#5"))[-1].params[1], "op removed 1 line from the history of #5")
+        bob.sendLine(f"REDACT #5 {msgid}")
+        self.assertEqual((await bob.until("FAIL"))[-1].params[:2], ["REDACT", "REDACT_FORBIDDEN"])
+        op.sendLine(f"REDACT #5 {msgid}")
+        self.assertEqual((await op.until("FAIL"))[-1].params[:2], ["REDACT", "UNKNOWN_MSGID"])
+        late = await self.joined("late")
+        self.assertEqual(await self.nothing_more(late), [], "nothing kept, nothing played back")
 
 
 class HostileInputTests(SynchronousTestCase):
