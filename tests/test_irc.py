@@ -109,7 +109,8 @@ class RegistrationTests(SynchronousTestCase):
     def test_capability_negotiation_holds_registration_until_cap_end(self) -> None:
         client = self.server.irc()
         self.assertEqual(
-            client.type("CAP LS 302"), [":chatroom CAP * LS :batch echo-message message-tags multi-prefix server-time"]
+            client.type("CAP LS 302"),
+            [":chatroom CAP * LS :batch echo-message labeled-response message-tags multi-prefix server-time"],
         )
         self.assertEqual(client.type("NICK alice", "USER alice 0 * :A"), [])
         self.assertEqual(client.type("CAP REQ :multi-prefix nope"), [":chatroom CAP alice NAK :multi-prefix nope"])
@@ -545,7 +546,8 @@ class HistoryTests(SynchronousTestCase):
         server = IRCServer(GENEROUS)
         client = server.irc()
         self.assertEqual(
-            client.type("CAP LS 302"), [":chatroom CAP * LS :batch echo-message message-tags multi-prefix server-time"]
+            client.type("CAP LS 302"),
+            [":chatroom CAP * LS :batch echo-message labeled-response message-tags multi-prefix server-time"],
         )
         self.assertEqual(client.type("CAP REQ draft/chathistory"), [":chatroom CAP * NAK :draft/chathistory"])
         welcome = client.type("NICK alice", "USER alice 0 * :A", "CAP END", "JOIN #5")
@@ -562,7 +564,8 @@ class HistoryTests(SynchronousTestCase):
 
     def test_with_history_the_capabilities_and_isupport_say_so(self) -> None:
         client = self.server.irc()
-        caps = "batch draft/chathistory draft/message-redaction echo-message message-tags multi-prefix server-time"
+        caps = "batch draft/chathistory draft/message-redaction echo-message labeled-response message-tags "
+        caps += "multi-prefix server-time"
         self.assertEqual(client.type("CAP LS 302"), [f":chatroom CAP * LS :{caps}"])
         welcome = client.type("NICK bob", "USER bob 0 * :B", "CAP END")
         isupport = " ".join(line for line in welcome if parse(line).command == "005")
@@ -653,6 +656,43 @@ class HistoryTests(SynchronousTestCase):
         [elsewhere] = op.type(f"REDACT #elsewhere {msgid}")
         self.assertTrue(elsewhere.startswith(":chatroom FAIL REDACT INVALID_TARGET #elsewhere :"), elsewhere)
         self.assertEqual(op.type("REDACT #5"), [":chatroom 461 op REDACT :Not enough parameters"])
+
+    def test_labeled_responses(self) -> None:
+        labeled = self.server.irc("labeled", "#5", caps="labeled-response batch echo-message")
+        self.assertEqual(labeled.type("@label=a1 PING :x"), ["@label=a1 :chatroom PONG chatroom :x"])
+        self.assertEqual(
+            labeled.type("@label=a2 AWAY"), ["@label=a2 :chatroom 305 labeled :You are no longer marked as being away"]
+        )
+        self.assertEqual(
+            labeled.type("@label=a3 PRIVMSG #5 :hi"), ["@label=a3 :labeled!labeled@chatroom PRIVMSG #5 :hi"], "echo"
+        )
+        self.assertEqual(labeled.type("@label=a4 PONG :x"), ["@label=a4 :chatroom ACK"])
+        self.assertEqual(
+            labeled.type("@label=a5 NAMES #5"),
+            [
+                "@label=a5 :chatroom BATCH +1 labeled-response",
+                "@batch=1 :chatroom 353 labeled = #5 :@carol alice labeled",
+                "@batch=1 :chatroom 366 labeled #5 :End of /NAMES list",
+                ":chatroom BATCH -1",
+            ],
+        )
+        self.assertEqual(labeled.type(f"@label={'x' * 65} PONG :x"), [], "a label too long is no label")
+        alone = self.server.irc("alone", caps="labeled-response")
+        self.assertEqual(alone.type("@label=b1 PONG :x"), [], "labels need batch")
+
+    def test_a_labeled_chathistory_nests_its_batch(self) -> None:
+        self.say(1)
+        self.alice.type("CAP REQ labeled-response")
+        self.assertEqual(
+            self.alice.type("@label=h CHATHISTORY LATEST #5 * 1"),
+            [
+                "@label=h :chatroom BATCH +2 labeled-response",
+                "@batch=2 :chatroom BATCH +1 chathistory #5",
+                *self.batch(1, "#5", 0)[1:-1],
+                "@batch=2 :chatroom BATCH -1",
+                ":chatroom BATCH -2",
+            ],
+        )
 
     def test_a_cleared_history_is_told_as_a_notice(self) -> None:
         op = self.server.irc("op", "#5", caps="draft/message-redaction")

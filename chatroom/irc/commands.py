@@ -33,6 +33,7 @@ CAPABILITIES = (
     "draft/chathistory",
     "draft/message-redaction",
     "echo-message",
+    "labeled-response",
     "message-tags",
     "multi-prefix",
     "sasl",
