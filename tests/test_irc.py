@@ -636,8 +636,8 @@ class HistoryTests(SynchronousTestCase):
         msgid = tags_of(echo)["msgid"]
         bob.read()
         line.read()
-        self.assertEqual(op.type(f"REDACT #5 {msgid} :typo"), [f":op!op@chatroom REDACT #5 {msgid}"])
-        self.assertEqual(bob.read(), [":chatroom NOTICE #5 :op removed 1 line from the history of #5"])
+        self.assertEqual(op.type(f"REDACT #5 {msgid} :typo"), [f":op!op@chatroom REDACT #5 {msgid} :typo"])
+        self.assertEqual(bob.read(), [":chatroom NOTICE #5 :op removed 1 line from the history of #5: typo"])
         self.assertEqual(line.read(), [f"REDACT #5 op {msgid}"])
         bob.type("PRIVMSG #5 :spam", "PRIVMSG #5 :more spam")
         spam = [tags_of(said)["msgid"] for said in op.read()]
@@ -917,8 +917,9 @@ class IRCOverTLSTests(ServerTestCase):
         await bob.until("PRIVMSG")
         op.sendLine(f"REDACT #5 {msgid} :typo")
         redact = (await op.until("REDACT"))[-1]
-        self.assertEqual((redact.source.split("!")[0], redact.params), ("op", ["#5", msgid]))
-        self.assertEqual((await bob.until("NOTICE", "#5"))[-1].params[1], "op removed 1 line from the history of #5")
+        self.assertEqual((redact.source.split("!")[0], redact.params), ("op", ["#5", msgid, "typo"]))
+        notice = (await bob.until("NOTICE", "#5"))[-1]
+        self.assertEqual(notice.params[1], "op removed 1 line from the history of #5: typo")
         bob.sendLine(f"REDACT #5 {msgid}")
         self.assertEqual((await bob.until("FAIL"))[-1].params[:2], ["REDACT", "REDACT_FORBIDDEN"])
         op.sendLine(f"REDACT #5 {msgid}")

@@ -156,11 +156,13 @@ class Renderer:
                 return self.notice("*", f"{actor} set the server's lockdown to {level} (docs/irc.md)")
             case ServerNotice(text):
                 return self.notice("*", text)
-            case Redacted(room, actor, ids) if ids and self.tags.redact:
-                return b"".join(message(self.source(actor), "REDACT", room, msgid) for msgid in ids)
-            case Redacted(room, actor, ids):
+            case Redacted(room, actor, ids, reason) if ids and self.tags.redact:
+                source = self.source(actor)
+                return b"".join(message(source, "REDACT", room, msgid, text=reason or None) for msgid in ids)
+            case Redacted(room, actor, ids, reason):
                 done = f"removed {counted(len(ids))} from" if ids else "cleared"
-                return message(self.server, "NOTICE", room, text=f"{actor} {done} the history of {room}")
+                told = f"{actor} {done} the history of {room}" + (f": {reason}" if reason else "")
+                return message(self.server, "NOTICE", room, text=told)
         raise TypeError(f"not a room event: {event!r}")
 
     def source(self, nick: str, found_as: str = "") -> str:
