@@ -571,6 +571,8 @@ class HistoryTests(SynchronousTestCase):
         isupport = " ".join(line for line in welcome if parse(line).command == "005")
         self.assertIn(" CHATHISTORY=500 ", isupport)
         self.assertIn(" MSGREFTYPES=msgid,timestamp ", isupport)
+        [_, _, kept, _] = client.type("INFO")
+        self.assertIn(":Each room keeps up to its last 100 messages, in memory; private messages are never kept", kept)
 
     def test_joining_plays_back_what_the_room_kept_unless_the_client_asks_itself(self) -> None:
         self.say(2)

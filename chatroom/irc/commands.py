@@ -880,10 +880,16 @@ def _time(session: IRCDialect, params: list[str]) -> None:
 
 @command("INFO", summary="INFO: about this server")
 def _info(session: IRCDialect, params: list[str]) -> None:
+    limits = session.chat.history_limits
+    kept = (
+        f"Each room keeps up to its last {limits.lines} messages, in memory; private messages are never kept."
+        if limits.lines
+        else "Nothing anyone says is logged or kept."
+    )
     for line in (
         "chatroom: self-hosted group chat, built on Twisted.",
         "IRC clients and chatroom's own client share the same rooms.",
-        "Nothing anyone says is logged or kept.",
+        kept,
     ):
         session.reply(n.RPL_INFO, text=line)
     session.reply(n.RPL_ENDOFINFO, text="End of INFO list")
