@@ -599,6 +599,16 @@ class HistoryTests(SynchronousTestCase):
                 ":chatroom BATCH -1",
             ],
         )
+        weechat = self.server.irc("weechat", caps="server-time message-tags multi-prefix")  # as WeeChat 3.8 asks
+        self.assertEqual(
+            weechat.type("JOIN #5")[3:],
+            [
+                ":chatroom NOTICE #5 :The last 2 lines said in #5, since 1970-01-01 00:00 UTC:",
+                f"@msgid={self.ids[0]};time={self.times[0]} {said[0]}",
+                f"@msgid={self.ids[1]};time={self.times[1]} {said[1]}",
+                ":chatroom NOTICE #5 :End of the lines kept",
+            ],
+        )
         asking = self.server.irc("asking", caps="draft/chathistory batch")
         self.assertEqual(commands(asking.type("JOIN #5")), ["JOIN", "353", "366"], "it asks with CHATHISTORY")
         self.line.type("live")
@@ -876,14 +886,14 @@ class IRCOverTLSTests(ServerTestCase):
         carol = await self.connect("carol", "5")
         carol.send("one", "two")
         await carol.until("MSG #5 carol :two")
-        bob = await self.irc_client("bob")  # as irssi: no capabilities
+        bob = await self.irc_client("bob")
         bob.join("#5")
         joining = await bob.until("NOTICE", "#5") + await bob.until("NOTICE", "#5")
         notices = [line.params[1] for line in joining if line.command == "NOTICE"]
         self.assertEqual(bob.heard, [("carol", "#5", "one"), ("carol", "#5", "two")])
         self.assertTrue(notices[0].startswith("The last 2 lines said in #5, since "), notices)
         self.assertEqual(notices[1], "End of the lines kept")
-        dave = await self.irc_client("dave", ("batch", "server-time"))  # as WeeChat 3.8
+        dave = await self.irc_client("dave", ("batch", "server-time"))
         dave.join("#5")
         playback = await dave.until("BATCH", "-")
         self.assertEqual(said(playback), ["one", "two"])

@@ -357,9 +357,12 @@ class IRCDialect:
         return self.line("BATCH", "+" + batch, "chathistory", target) + lines + self.line("BATCH", "-" + batch)
 
     def playback(self, room: str, messages: Sequence[Message], lost: int) -> bytes:
-        """What a room kept, shown on joining it; told between two notices when the client shows no message's time."""
+        """What a room kept, shown on joining it; between two notices unless a batch marks it as history.
+
+        A `time` tag alone is not enough: irssi asks for server-time but shows when a line arrived by default.
+        """
         shown = self.kept(room, messages) if messages else b""
-        if messages and not self.tags.time:
+        if messages and "batch" not in self.caps:
             since = messages[0].time.replace("T", " ")[:16]
             told = f"The last {counted(len(messages))} said in {room}, since {since} UTC:"
             before = self.line("NOTICE", room, text=told)
