@@ -7,10 +7,10 @@ with Twisted Words' IRC client (twisted.words.protocols.irc.IRCClient) and our o
 from __future__ import annotations
 
 import base64
-from typing import Any
+from typing import Any, NamedTuple
 
 from twisted.internet import reactor
-from twisted.internet.defer import Deferred
+from twisted.internet.defer import Deferred, succeed
 from twisted.internet.endpoints import TCP4ClientEndpoint, connectProtocol, wrapClientTLS
 from twisted.internet.protocol import connectionDone
 from twisted.internet.ssl import Certificate, optionsForClientTLS
@@ -19,8 +19,10 @@ from twisted.trial.unittest import SynchronousTestCase
 from twisted.words.protocols import irc
 
 from chatroom.auth import AuthMode
-from chatroom.core.events import Event
+from chatroom.core.events import Event, History, Message, Redacted
+from chatroom.core.history import HistoryLimits
 from chatroom.core.moderation import Ban, Lockdown, Mask
+from chatroom.irc.commands import CAPABILITIES
 from chatroom.irc.dialect import IRCDialect
 from chatroom.irc.render import Renderer
 from chatroom.irc.wire import parse
@@ -32,9 +34,10 @@ from tests.test_lifecycle import GENEROUS, with_accounts
 class IRCServer(MemoryServer):
     """A chat server in memory with both front ends."""
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, history: int = 0, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.dialect = IRCDialect.serving("chatroom", None)  # its own WHOWAS and LUSERS counts, as each server's
+        self.chat.history_limits = HistoryLimits(history)  # --history, before any room opens
 
     def irc(self, nick: str | None = None, room: str | None = None, caps: str = "") -> MemoryClient:
         """An IRC client, registered as `nick` (with `caps` requested) and in `room` when asked."""
@@ -53,6 +56,12 @@ class IRCServer(MemoryServer):
 
 def commands(lines: list[str]) -> list[str]:
     return [parse(line).command for line in lines]
+
+
+def tags_of(line: str) -> dict[str, str]:
+    """The IRCv3 tags of a line the server sent."""
+    raw = parse(line).tags
+    return dict(tag.partition("=")[::2] for tag in raw.split(";")) if raw else {}
 
 
 class RegistrationTests(SynchronousTestCase):
@@ -100,7 +109,8 @@ class RegistrationTests(SynchronousTestCase):
     def test_capability_negotiation_holds_registration_until_cap_end(self) -> None:
         client = self.server.irc()
         self.assertEqual(
-            client.type("CAP LS 302"), [":chatroom CAP * LS :echo-message message-tags multi-prefix server-time"]
+            client.type("CAP LS 302"),
+            [":chatroom CAP * LS :batch echo-message labeled-response message-tags multi-prefix server-time"],
         )
         self.assertEqual(client.type("NICK alice", "USER alice 0 * :A"), [])
         self.assertEqual(client.type("CAP REQ :multi-prefix nope"), [":chatroom CAP alice NAK :multi-prefix nope"])
@@ -395,16 +405,364 @@ class BadInputTests(SynchronousTestCase):
         self.assertEqual(commands(self.alice.type("WHOWAS bob")), ["406", "369"])
 
 
-class IRCClient(irc.IRCClient):
-    """Twisted Words' IRC client, collecting what it is told."""
+class HistoryTests(SynchronousTestCase):
+    """Message ids and times as IRCv3 tags, draft/chathistory, playback on joining, and redaction (--history)."""
 
-    def __init__(self, nickname: str) -> None:
+    def setUp(self) -> None:
+        self.server = IRCServer(GENEROUS, history=100)
+        self.line = self.server.connect("carol", "5")
+        self.alice = self.server.irc("alice", "#5", caps="batch server-time message-tags draft/chathistory")
+        self.ids: list[str] = []
+        self.times: list[str] = []
+
+    def say(self, count: int) -> None:
+        """carol says `line 0`, `line 1`... a second apart; their ids and times as the line protocol shows them."""
+        for number in range(count):
+            self.server.clock.advance(1)
+            self.line.send(f"line {number}\n".encode())
+            [said] = self.line.read(stamps=True)
+            _, _, _, msgid, time = said.partition(" :")[0].split()
+            self.ids.append(msgid)
+            self.times.append(time)
+        self.alice.read()
+
+    def batch(self, number: int, target: str, *said: int) -> list[str]:
+        """A chathistory batch of carol's lines, as alice (batch, server-time, message-tags) is sent it."""
+        lines = [
+            f"@batch={number};msgid={self.ids[index]};time={self.times[index]} "
+            f":carol!guest@chatroom PRIVMSG #5 :line {index}"
+            for index in said
+        ]
+        return [f":chatroom BATCH +{number} chathistory {target}", *lines, f":chatroom BATCH -{number}"]
+
+    def test_room_messages_carry_the_rooms_id_and_time_with_the_capabilities(self) -> None:
+        plain = self.server.irc("plain", "#5")
+        timed = self.server.irc("timed", "#5", caps="server-time")
+        tagged = self.server.irc("tagged", "#5", caps="server-time message-tags")
+        self.say(1)
+        said = ":carol!guest@chatroom PRIVMSG #5 :line 0"
+        self.assertEqual(plain.read(), [said])
+        self.assertEqual(timed.read(), [f"@time={self.times[0]} {said}"], "the line protocol's time: the room's")
+        self.assertEqual(tagged.read(), [f"@msgid={self.ids[0]};time={self.times[0]} {said}"])
+        self.server.irc("dave").type("JOIN #5")
+        joined = ":dave!dave@chatroom JOIN #5"
+        self.assertEqual(tagged.read(), [f"@time=1970-01-01T00:00:01.000Z {joined}"], "no msgid but on messages")
+        self.assertEqual(plain.read(), [joined])
+
+    def test_a_messages_time_is_the_one_the_room_gave_it_not_the_clock(self) -> None:
+        """With several processes, a message is rendered on each at its own moment: its time is the log's."""
+        tagged = self.server.irc("tagged", caps="server-time message-tags")
+        said = Message("#5", "carol", "hi", id="lq3k9d2a-7", time="2026-11-23T09:30:00.250Z")
+        tagged.protocol.deliver(said)
+        self.assertEqual(
+            tagged.read(), ["@msgid=lq3k9d2a-7;time=2026-11-23T09:30:00.250Z :carol!guest@chatroom PRIVMSG #5 :hi"]
+        )
+
+    def test_a_message_is_rendered_once_for_each_set_of_capabilities(self) -> None:
+        clients = [self.server.irc(f"plain{n}", "#5") for n in range(2)]
+        clients += [self.server.irc(f"timed{n}", "#5", caps="server-time") for n in range(2)]
+        rendered: list[Event] = []
+        render = Renderer._render
+
+        def counted(renderer: Renderer, event: Event) -> bytes:
+            rendered.append(event)
+            return render(renderer, event)
+
+        self.patch(Renderer, "_render", counted)
+        self.say(1)
+        self.assertEqual(len(rendered), 3, "plain, timed, and alice's (server-time and message-tags)")
+        self.assertEqual(clients[0].read(), clients[1].read())
+        self.assertEqual(clients[2].read(), clients[3].read())
+
+    def test_chathistory_latest_before_after_around_and_between(self) -> None:
+        self.say(6)
+        self.assertEqual(self.alice.type("CHATHISTORY LATEST #5 * 10"), self.batch(1, "#5", 0, 1, 2, 3, 4, 5))
+        self.assertEqual(self.alice.type("CHATHISTORY LATEST #5 * 2"), self.batch(2, "#5", 4, 5))
+        self.assertEqual(self.alice.type(f"CHATHISTORY LATEST #5 msgid={self.ids[3]} 10"), self.batch(3, "#5", 4, 5))
+        self.assertEqual(self.alice.type(f"CHATHISTORY LATEST #5 timestamp={self.times[3]} 1"), self.batch(4, "#5", 5))
+        self.assertEqual(self.alice.type(f"CHATHISTORY BEFORE #5 msgid={self.ids[3]} 2"), self.batch(5, "#5", 1, 2))
+        self.assertEqual(
+            self.alice.type(f"CHATHISTORY BEFORE #5 timestamp={self.times[3]} 10"), self.batch(6, "#5", 0, 1, 2)
+        )
+        self.assertEqual(self.alice.type(f"CHATHISTORY AFTER #5 msgid={self.ids[1]} 2"), self.batch(7, "#5", 2, 3))
+        self.assertEqual(
+            self.alice.type(f"CHATHISTORY AFTER #5 timestamp={self.times[1]} 500"), self.batch(8, "#5", 2, 3, 4, 5)
+        )
+        self.assertEqual(self.alice.type(f"CHATHISTORY AROUND #5 msgid={self.ids[3]} 3"), self.batch(9, "#5", 2, 3, 4))
+        self.assertEqual(
+            self.alice.type(f"CHATHISTORY BETWEEN #5 msgid={self.ids[1]} timestamp={self.times[4]} 10"),
+            self.batch(10, "#5", 2, 3),
+        )
+        self.assertEqual(
+            self.alice.type(f"CHATHISTORY BETWEEN #5 msgid={self.ids[4]} msgid={self.ids[0]} 2"),
+            self.batch(11, "#5", 2, 3),
+            "backwards: the nearest to the start",
+        )
+        self.assertEqual(
+            self.alice.type("CHATHISTORY latest #5 * 9999"), self.batch(12, "#5", 0, 1, 2, 3, 4, 5), "500 at most"
+        )
+
+    def test_chathistory_without_batch_or_tags(self) -> None:
+        self.say(2)
+        bare = self.server.irc("bare", "#5", caps="draft/chathistory")
+        self.assertEqual(bare.read(), [], "no playback for a client that asks")
+        self.assertEqual(
+            bare.type("CHATHISTORY LATEST #5 * 10"),
+            [":carol!guest@chatroom PRIVMSG #5 :line 0", ":carol!guest@chatroom PRIVMSG #5 :line 1"],
+        )
+
+    def test_chathistory_refusals(self) -> None:
+        self.say(1)
+        fail = ":chatroom FAIL CHATHISTORY"
+        for asked, answer in (
+            ("CHATHISTORY TARGETS timestamp=a timestamp=b 10", f"{fail} UNKNOWN_COMMAND TARGETS :Unknown subcommand"),
+            ("CHATHISTORY LATEST #5 *", f"{fail} NEED_MORE_PARAMS LATEST :Missing parameters"),
+            ("CHATHISTORY BETWEEN #5 * 10", f"{fail} NEED_MORE_PARAMS BETWEEN :Missing parameters"),
+            ("CHATHISTORY LATEST #nowhere * 10", f"{fail} INVALID_TARGET LATEST #nowhere :you are not in #nowhere"),
+            ("CHATHISTORY LATEST ## * 10", f"{fail} INVALID_TARGET LATEST ## :"),
+        ):
+            [got] = self.alice.type(asked)
+            self.assertTrue(got.startswith(answer), (asked, got))
+        for asked in (
+            "CHATHISTORY BEFORE #5 * 10",
+            "CHATHISTORY LATEST #5 * 0",
+            "CHATHISTORY LATEST #5 * ten",
+            "CHATHISTORY BEFORE #5 msgid=nonsense 10",
+            "CHATHISTORY BEFORE #5 msgid=12:30 10",
+            "CHATHISTORY AFTER #5 timestamp=yesterday 10",
+            "CHATHISTORY AFTER #5 timestamp=2026-13-45T99:00:00Z 10",
+            "CHATHISTORY AROUND #5 id=lq3k9d2a-1 10",
+        ):
+            [got] = self.alice.type(asked)
+            self.assertEqual(parse(got).params[:3], ["CHATHISTORY", "INVALID_PARAMS", asked.split()[1].upper()], asked)
+        self.assertEqual(
+            self.alice.type("CHATHISTORY LATEST carol * 10"),
+            [":chatroom BATCH +1 chathistory carol", ":chatroom BATCH -1"],
+            "private messages are never kept",
+        )
+        self.assertEqual(self.alice.type("CHATHISTORY"), [":chatroom 461 alice CHATHISTORY :Not enough parameters"])
+
+    def test_without_history_chathistory_is_not_offered_and_fails_clearly(self) -> None:
+        server = IRCServer(GENEROUS)
+        client = server.irc()
+        self.assertEqual(
+            client.type("CAP LS 302"),
+            [":chatroom CAP * LS :batch echo-message labeled-response message-tags multi-prefix server-time"],
+        )
+        self.assertEqual(client.type("CAP REQ draft/chathistory"), [":chatroom CAP * NAK :draft/chathistory"])
+        welcome = client.type("NICK alice", "USER alice 0 * :A", "CAP END", "JOIN #5")
+        isupport = " ".join(line for line in welcome if parse(line).command == "005")
+        self.assertNotIn("CHATHISTORY", isupport)
+        self.assertEqual(
+            client.type("CHATHISTORY LATEST #5 * 10"),
+            [
+                ":chatroom FAIL CHATHISTORY MESSAGE_ERROR LATEST #5 :this server keeps no history: "
+                "its administrator has not turned it on"
+            ],
+        )
+        self.assertEqual(client.type("REDACT #5 lq3k9d2a-1")[0][:37], ":chatroom FAIL REDACT UNKNOWN_MSGID #")
+
+    def test_with_history_the_capabilities_and_isupport_say_so(self) -> None:
+        client = self.server.irc()
+        caps = "batch draft/chathistory draft/message-redaction echo-message labeled-response message-tags "
+        caps += "multi-prefix server-time"
+        self.assertEqual(client.type("CAP LS 302"), [f":chatroom CAP * LS :{caps}"])
+        welcome = client.type("NICK bob", "USER bob 0 * :B", "CAP END")
+        isupport = " ".join(line for line in welcome if parse(line).command == "005")
+        self.assertIn(" CHATHISTORY=500 ", isupport)
+        self.assertIn(" MSGREFTYPES=msgid,timestamp ", isupport)
+        [_, _, kept, _] = client.type("INFO")
+        self.assertIn(":Each room keeps up to its last 100 messages, in memory; private messages are never kept", kept)
+
+    def test_joining_plays_back_what_the_room_kept_unless_the_client_asks_itself(self) -> None:
+        self.say(2)
+        said = [":carol!guest@chatroom PRIVMSG #5 :line 0", ":carol!guest@chatroom PRIVMSG #5 :line 1"]
+        plain = self.server.irc("plain")
+        self.assertEqual(
+            plain.type("JOIN #5"),
+            [
+                ":plain!plain@chatroom JOIN #5",
+                ":chatroom 353 plain = #5 :@carol alice plain",
+                ":chatroom 366 plain #5 :End of /NAMES list",
+                ":chatroom NOTICE #5 :The last 2 lines said in #5, since 1970-01-01 00:00 UTC:",
+                *said,
+                ":chatroom NOTICE #5 :End of the lines kept",
+            ],
+        )
+        timed = self.server.irc("timed", caps="server-time batch")
+        self.assertEqual(
+            timed.type("JOIN #5")[3:],
+            [
+                ":chatroom BATCH +1 chathistory #5",
+                f"@batch=1;time={self.times[0]} {said[0]}",
+                f"@batch=1;time={self.times[1]} {said[1]}",
+                ":chatroom BATCH -1",
+            ],
+        )
+        weechat = self.server.irc("weechat", caps="server-time message-tags multi-prefix")  # as WeeChat 3.8 asks
+        self.assertEqual(
+            weechat.type("JOIN #5")[3:],
+            [
+                ":chatroom NOTICE #5 :The last 2 lines said in #5, since 1970-01-01 00:00 UTC:",
+                f"@msgid={self.ids[0]};time={self.times[0]} {said[0]}",
+                f"@msgid={self.ids[1]};time={self.times[1]} {said[1]}",
+                ":chatroom NOTICE #5 :End of the lines kept",
+            ],
+        )
+        asking = self.server.irc("asking", caps="draft/chathistory batch")
+        self.assertEqual(commands(asking.type("JOIN #5")), ["JOIN", "353", "366"], "it asks with CHATHISTORY")
+        self.line.type("live")
+        self.assertEqual(plain.read()[-1], ":carol!guest@chatroom PRIVMSG #5 :live", "after the playback")
+
+    def test_a_history_event_tells_what_was_lost(self) -> None:
+        plain = self.server.irc("plain", "#5")
+        said = Message("#5", "carol", "hi", id="lq3k9d2a-7", time="2026-11-23T09:30:00.250Z")
+        plain.protocol.deliver(History("#5", (said,), lost=3))
+        self.assertEqual(
+            plain.read(),
+            [
+                ":chatroom NOTICE #5 :3 lines said in #5 before these are no longer kept",
+                ":chatroom NOTICE #5 :The last 1 line said in #5, since 2026-11-23 09:30 UTC:",
+                ":carol!guest@chatroom PRIVMSG #5 :hi",
+                ":chatroom NOTICE #5 :End of the lines kept",
+            ],
+        )
+        plain.protocol.deliver(History("#5", (), lost=-1))
+        self.assertEqual(plain.read(), [":chatroom NOTICE #5 :some lines said in #5 before these are no longer kept"])
+
+    def test_render_never_refuses_history_or_redaction_whatever_the_capabilities(self) -> None:
+        dialect = self.alice.protocol.dialect
+        said = Message("#5", "carol", "hi", id="lq3k9d2a-7", time="2026-11-23T09:30:00.250Z")
+        events = (History("#5", (said,), lost=-1), History("#5", ()), Redacted("#5", "op", ("lq3k9d2a-7",)))
+        for mask in range(2 ** len(CAPABILITIES)):
+            dialect.set_caps({cap for bit, cap in enumerate(CAPABILITIES) if mask >> bit & 1})
+            for event in (*events, Redacted("#5", "op", ())):
+                self.assertIsInstance(dialect.render(event), bytes)
+
+    def test_redaction(self) -> None:
+        server = IRCServer(GENEROUS, history=100)
+        op = server.irc("op", "#5", caps="draft/message-redaction message-tags echo-message")
+        bob = server.irc("bob", "#5")
+        line = server.connect("carol", "5")
+        [echo] = op.type("PRIVMSG #5 :oops")
+        msgid = tags_of(echo)["msgid"]
+        bob.read()
+        line.read()
+        self.assertEqual(op.type(f"REDACT #5 {msgid} :typo"), [f":op!op@chatroom REDACT #5 {msgid} :typo"])
+        self.assertEqual(bob.read(), [":chatroom NOTICE #5 :op removed 1 line from the history of #5: typo"])
+        self.assertEqual(line.read(), [f"REDACT #5 op {msgid}"])
+        bob.type("PRIVMSG #5 :spam", "PRIVMSG #5 :more spam")
+        spam = [tags_of(said)["msgid"] for said in op.read()]
+        self.assertEqual(
+            bob.type(f"REDACT #5 {spam[0]}"),
+            [
+                f":chatroom FAIL REDACT REDACT_FORBIDDEN #5 {spam[0]} "
+                ":only an operator of #5 may remove lines from the room's history"
+            ],
+        )
+        self.assertEqual(op.type("REDACT #5 bob"), [f":op!op@chatroom REDACT #5 {msgid}" for msgid in spam])
+        self.assertEqual(bob.read(), [":chatroom NOTICE #5 :op removed 2 lines from the history of #5"])
+        self.assertEqual(server.chat.history(server.chat.nicks["op"], "#5").messages, ())
+        [unknown] = op.type(f"REDACT #5 {msgid}")
+        self.assertTrue(unknown.startswith(f":chatroom FAIL REDACT UNKNOWN_MSGID #5 {msgid} :"), unknown)
+        [elsewhere] = op.type(f"REDACT #elsewhere {msgid}")
+        self.assertTrue(elsewhere.startswith(":chatroom FAIL REDACT INVALID_TARGET #elsewhere :"), elsewhere)
+        self.assertEqual(op.type("REDACT #5"), [":chatroom 461 op REDACT :Not enough parameters"])
+
+    def test_labeled_responses(self) -> None:
+        labeled = self.server.irc("labeled", "#5", caps="labeled-response batch echo-message")
+        self.assertEqual(labeled.type("@label=a1 PING :x"), ["@label=a1 :chatroom PONG chatroom :x"])
+        self.assertEqual(
+            labeled.type("@label=a2 AWAY"), ["@label=a2 :chatroom 305 labeled :You are no longer marked as being away"]
+        )
+        self.assertEqual(
+            labeled.type("@label=a3 PRIVMSG #5 :hi"), ["@label=a3 :labeled!labeled@chatroom PRIVMSG #5 :hi"], "echo"
+        )
+        self.assertEqual(labeled.type("@label=a4 PONG :x"), ["@label=a4 :chatroom ACK"])
+        self.assertEqual(
+            labeled.type("@label=a5 NAMES #5"),
+            [
+                "@label=a5 :chatroom BATCH +1 labeled-response",
+                "@batch=1 :chatroom 353 labeled = #5 :@carol alice labeled",
+                "@batch=1 :chatroom 366 labeled #5 :End of /NAMES list",
+                ":chatroom BATCH -1",
+            ],
+        )
+        self.assertEqual(labeled.type(f"@label={'x' * 65} PONG :x"), [], "a label too long is no label")
+        alone = self.server.irc("alone", caps="labeled-response")
+        self.assertEqual(alone.type("@label=b1 PONG :x"), [], "labels need batch")
+
+    def test_a_labeled_chathistory_nests_its_batch(self) -> None:
+        self.say(1)
+        self.alice.type("CAP REQ labeled-response")
+        self.assertEqual(
+            self.alice.type("@label=h CHATHISTORY LATEST #5 * 1"),
+            [
+                "@label=h :chatroom BATCH +2 labeled-response",
+                "@batch=2 :chatroom BATCH +1 chathistory #5",
+                *self.batch(1, "#5", 0)[1:-1],
+                "@batch=2 :chatroom BATCH -1",
+                ":chatroom BATCH -2",
+            ],
+        )
+
+    def test_a_cleared_history_is_told_as_a_notice(self) -> None:
+        op = self.server.irc("op", "#5", caps="draft/message-redaction")
+        op.protocol.deliver(Redacted("#5", "ada", ()))
+        self.assertEqual(op.read(), [":chatroom NOTICE #5 :ada cleared the history of #5"])
+
+
+class Received(NamedTuple):
+    tags: dict[str, str]
+    source: str
+    command: str  # as Twisted Words names it: "PRIVMSG", "RPL_ENDOFNAMES"
+    params: list[str]
+
+
+class IRCClient(irc.IRCClient):
+    """Twisted Words' IRC client, collecting what it is told.
+
+    Taught what it lacks for IRCv3: it asks for `caps` (CAP REQ, then CAP END once acknowledged) and reads the
+    tags before a line, which it would otherwise take for the command.
+    """
+
+    def __init__(self, nickname: str, caps: tuple[str, ...] = ()) -> None:
         self.nickname = nickname
+        self.caps = caps
         self.heard: list[tuple[str, str, str]] = []
         self.signed_on: Deferred[None] = Deferred()
         self.joins: dict[str, Deferred[None]] = {}
         self.waiting: Deferred[None] | None = None
         self.lost: Deferred[None] = Deferred()
+        self.received: list[Received] = []
+        self._tags: dict[str, str] = {}
+        self._read = 0  # of `received`, by `until`
+        self._until: tuple[str, str, Deferred[list[Received]]] | None = None
+
+    def connectionMade(self) -> None:
+        if self.caps:
+            self.sendLine("CAP REQ :" + " ".join(self.caps))
+        irc.IRCClient.connectionMade(self)
+
+    def irc_CAP(self, prefix: str, params: list[str]) -> None:
+        if params[1] == "ACK":
+            self.sendLine("CAP END")
+
+    def lineReceived(self, line: bytes) -> None:
+        self._tags = {}
+        if line.startswith(b"@"):
+            tags, _, line = line.partition(b" ")
+            self._tags = dict(tag.partition("=")[::2] for tag in tags[1:].decode().split(";"))
+        irc.IRCClient.lineReceived(self, line)
+
+    def handleCommand(self, command: str, prefix: str, params: list[str]) -> None:
+        self.received.append(Received(self._tags, prefix, command, params))
+        irc.IRCClient.handleCommand(self, command, prefix, params)
+        if self._until is not None:
+            wanted, first, waiting = self._until
+            if command == wanted and (params or [""])[0].startswith(first):
+                self._until = None
+                waiting.callback(self._take(len(self.received)))
 
     def connectionLost(self, reason: Failure = connectionDone) -> None:
         irc.IRCClient.connectionLost(self, reason)
@@ -426,20 +784,53 @@ class IRCClient(irc.IRCClient):
         self.waiting = Deferred()
         return self.waiting
 
+    def until(self, command: str, first: str = "") -> Deferred[list[Received]]:
+        """What was received since the last `until`, up to the first `command` whose first parameter starts with
+        `first`."""
+        for index in range(self._read, len(self.received)):
+            line = self.received[index]
+            if line.command == command and (line.params or [""])[0].startswith(first):
+                return succeed(self._take(index + 1))
+        waiting: Deferred[list[Received]] = Deferred()
+        self._until = (command, first, waiting)
+        return waiting
+
+    def _take(self, end: int) -> list[Received]:
+        taken, self._read = self.received[self._read : end], end
+        return taken
+
+
+def said(batch: list[Received]) -> list[str]:
+    """The text of the PRIVMSGs in what was received."""
+    return [line.params[1] for line in batch if line.command == "PRIVMSG"]
+
 
 class IRCOverTLSTests(ServerTestCase):
     """The real service: an IRC client over TLS, beside our own line client, in one room."""
 
-    async def irc_client(self, nick: str) -> IRCClient:
+    async def irc_client(self, nick: str, caps: tuple[str, ...] = ()) -> IRCClient:
         trust = Certificate.loadPEM((self.certs / "ca.pem").read_bytes())
         endpoint = wrapClientTLS(
             optionsForClientTLS("localhost", trustRoot=trust), TCP4ClientEndpoint(reactor, "127.0.0.1", self.irc_port)
         )
-        client = IRCClient(nick)
+        client = IRCClient(nick, caps)
         await connectProtocol(endpoint, client)
         self.addCleanup(self._bye, client)
         await client.signed_on
         return client
+
+    async def joined(self, nick: str, caps: tuple[str, ...] = ()) -> IRCClient:
+        """An IRC client in #5, past its NAMES."""
+        client = await self.irc_client(nick, caps)
+        client.join("#5")
+        await client.until("RPL_ENDOFNAMES")
+        return client
+
+    @staticmethod
+    async def nothing_more(client: IRCClient) -> list[Received]:
+        """What the client was sent before the answer to a PING it sends now."""
+        client.sendLine("PING :done")
+        return (await client.until("PONG"))[:-1]
 
     @staticmethod
     async def _bye(client: IRCClient) -> None:
@@ -460,6 +851,93 @@ class IRCOverTLSTests(ServerTestCase):
         if len(alice.heard) < 2:
             await alice.heard_some()
         self.assertEqual(alice.heard, [("carol", "#5", "hello alice"), ("carol", "alice", "psst")])
+
+    async def test_chathistory_answers_in_a_batch_with_each_lines_id_and_time(self) -> None:
+        self.start_server("--history", "100")
+        alice = await self.joined(
+            "alice", ("batch", "draft/chathistory", "echo-message", "message-tags", "server-time")
+        )
+        echoes = []
+        for number in range(5):
+            alice.say("#5", f"line {number}")
+            echoes.append((await alice.until("PRIVMSG"))[-1])
+        ids = [echo.tags["msgid"] for echo in echoes]
+        self.assertEqual(len(set(ids)), 5)
+        lines = [f"line {number}" for number in range(5)]
+
+        async def ask(query: str) -> list[Received]:
+            alice.sendLine(f"CHATHISTORY {query}")
+            return await alice.until("BATCH", "-")
+
+        latest = await ask("LATEST #5 * 10")
+        start, *kept, end = latest
+        self.assertEqual((start.command, start.params[1:]), ("BATCH", ["chathistory", "#5"]))
+        self.assertEqual(end.params, ["-" + start.params[0][1:]])
+        self.assertEqual(said(latest), lines)
+        self.assertEqual([line.tags for line in kept], [{"batch": end.params[0][1:], **echo.tags} for echo in echoes])
+        self.assertEqual(said(await ask(f"BEFORE #5 msgid={ids[3]} 2")), lines[1:3])
+        self.assertEqual(said(await ask(f"AFTER #5 msgid={ids[1]} 2")), lines[2:4])
+        self.assertEqual(said(await ask(f"AROUND #5 msgid={ids[2]} 3")), lines[1:4])
+        self.assertEqual(said(await ask("BEFORE #5 timestamp=2999-01-01T00:00:00.000Z 10")), lines)
+        self.assertEqual(said(await ask(f"LATEST #5 msgid={ids[3]} 10")), lines[4:])
+
+    async def test_joining_plays_back_the_kept_lines_to_clients_without_chathistory(self) -> None:
+        self.start_server("--history", "100")
+        carol = await self.connect("carol", "5")
+        carol.send("one", "two")
+        await carol.until("MSG #5 carol :two")
+        bob = await self.irc_client("bob")
+        bob.join("#5")
+        joining = await bob.until("NOTICE", "#5") + await bob.until("NOTICE", "#5")
+        notices = [line.params[1] for line in joining if line.command == "NOTICE"]
+        self.assertEqual(bob.heard, [("carol", "#5", "one"), ("carol", "#5", "two")])
+        self.assertTrue(notices[0].startswith("The last 2 lines said in #5, since "), notices)
+        self.assertEqual(notices[1], "End of the lines kept")
+        dave = await self.irc_client("dave", ("batch", "server-time"))
+        dave.join("#5")
+        playback = await dave.until("BATCH", "-")
+        self.assertEqual(said(playback), ["one", "two"])
+        self.assertEqual([sorted(line.tags) for line in playback if line.command == "PRIVMSG"], [["batch", "time"]] * 2)
+        erin = await self.joined("erin", ("batch", "draft/chathistory", "server-time"))
+        self.assertEqual(await self.nothing_more(erin), [], "a client with draft/chathistory asks for them itself")
+
+    async def test_without_history_nothing_is_kept_and_chathistory_fails_clearly(self) -> None:
+        self.start_server()
+        alice = await self.joined("alice", ("batch", "echo-message"))
+        alice.say("#5", "not kept")
+        await alice.until("PRIVMSG")
+        alice.sendLine("CHATHISTORY LATEST #5 * 10")
+        [fail] = await alice.until("FAIL")
+        self.assertEqual(
+            fail.params,
+            [
+                "CHATHISTORY",
+                "MESSAGE_ERROR",
+                "LATEST",
+                "#5",
+                "this server keeps no history: its administrator has not turned it on",
+            ],
+        )
+        self.assertEqual(list(self.service.factory.chat.rooms["5"].history.kept), [])
+
+    async def test_an_operator_redacts_a_line(self) -> None:
+        self.start_server("--history", "100")
+        op = await self.joined("op", ("draft/message-redaction", "echo-message", "message-tags"))
+        bob = await self.joined("bob")
+        op.say("#5", "oops")
+        msgid = (await op.until("PRIVMSG"))[-1].tags["msgid"]
+        await bob.until("PRIVMSG")
+        op.sendLine(f"REDACT #5 {msgid} :typo")
+        redact = (await op.until("REDACT"))[-1]
+        self.assertEqual((redact.source.split("!")[0], redact.params), ("op", ["#5", msgid, "typo"]))
+        notice = (await bob.until("NOTICE", "#5"))[-1]
+        self.assertEqual(notice.params[1], "op removed 1 line from the history of #5: typo")
+        bob.sendLine(f"REDACT #5 {msgid}")
+        self.assertEqual((await bob.until("FAIL"))[-1].params[:2], ["REDACT", "REDACT_FORBIDDEN"])
+        op.sendLine(f"REDACT #5 {msgid}")
+        self.assertEqual((await op.until("FAIL"))[-1].params[:2], ["REDACT", "UNKNOWN_MSGID"])
+        late = await self.joined("late")
+        self.assertEqual(await self.nothing_more(late), [], "nothing kept, nothing played back")
 
 
 class HostileInputTests(SynchronousTestCase):

@@ -422,7 +422,7 @@ class Chat:
             count=len(removed),
             room=target_room.name,
         )
-        target_room.broadcast(Redacted(target_room.name, actor.nick, tuple(removed)))
+        target_room.broadcast(Redacted(target_room.name, actor.nick, tuple(removed), reason))
 
     def clear_history(self, actor: Member, room: str) -> None:
         """Forget everything a room kept: the server administrators' act, for a room anyone is in or registered."""

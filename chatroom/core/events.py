@@ -153,12 +153,13 @@ class Changes:
 class Redacted:
     """`actor` removed lines from a room's history: those with these ids, or all of it when `ids` is empty.
 
-    Told to the room, so that clients showing those lines may hide them too.
+    Told to the room, so that clients showing those lines may hide them too; `reason` is the actor's, if given.
     """
 
     room: str
     actor: str
     ids: tuple[str, ...]
+    reason: str = ""
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,7 +14,8 @@ from typing import TYPE_CHECKING
 
 from chatroom.core.chat import LIST_MAX, Member
 from chatroom.core.errors import ChatError
-from chatroom.core.events import Message
+from chatroom.core.events import History, Message
+from chatroom.core.history import PAGE_MAX, parse_id, seconds
 from chatroom.core.moderation import Role, Setting, bad_limit, glob
 from chatroom.core.names import NICK_MAX, ROOM_MAX, nick_key, room_key, room_order
 from chatroom.core.rooms import Room
@@ -27,7 +28,18 @@ if TYPE_CHECKING:
 
 Handler = Callable[["IRCDialect", list[str]], None]
 
-CAPABILITIES = ("echo-message", "message-tags", "multi-prefix", "sasl", "server-time")
+CAPABILITIES = (
+    "batch",
+    "draft/chathistory",
+    "draft/message-redaction",
+    "echo-message",
+    "labeled-response",
+    "message-tags",
+    "multi-prefix",
+    "sasl",
+    "server-time",
+)
+HISTORY_CAPABILITIES = ("draft/chathistory", "draft/message-redaction")  # offered when the server keeps history
 USER_MAX = 16  # characters kept of the user name given with USER
 REALNAME_MAX = 100
 
@@ -91,7 +103,7 @@ def run(session: IRCDialect, name: str, params: list[str]) -> None:
 )
 def _cap(session: IRCDialect, params: list[str]) -> None:
     sub = params[0].upper()
-    offered = [cap for cap in CAPABILITIES if cap != "sasl" or session.registrar.auth is not None]
+    offered = offered_caps(session)
     registering = session.connection.member is None
     if sub == "LS":
         session.negotiating = registering
@@ -105,11 +117,13 @@ def _cap(session: IRCDialect, params: list[str]) -> None:
         asked = params[1] if len(params) > 1 else ""
         wanted = asked.split()
         if all(cap.removeprefix("-") in offered for cap in wanted):
+            caps = set(session.caps)
             for cap in wanted:
                 if cap.startswith("-"):
-                    session.caps.discard(cap[1:])
+                    caps.discard(cap[1:])
                 else:
-                    session.caps.add(cap)
+                    caps.add(cap)
+            session.set_caps(caps)
             session.write(session.line("CAP", session.me, "ACK", text=asked))
         else:
             session.write(session.line("CAP", session.me, "NAK", text=asked))
@@ -118,6 +132,20 @@ def _cap(session: IRCDialect, params: list[str]) -> None:
         session.try_registering()
     else:
         session.reply(n.ERR_INVALIDCAPCMD, params[0], text="Invalid CAP command")
+
+
+def offered_caps(session: IRCDialect) -> list[str]:
+    """SASL with accounts; chathistory and redaction when the server keeps history (--history)."""
+    keeps = keeps_history(session)
+    return [
+        cap
+        for cap in CAPABILITIES
+        if (cap != "sasl" or session.registrar.auth is not None) and (keeps or cap not in HISTORY_CAPABILITIES)
+    ]
+
+
+def keeps_history(session: IRCDialect) -> bool:
+    return session.chat.history_limits.lines > 0
 
 
 @command(
@@ -399,6 +427,115 @@ def _kick(session: IRCDialect, params: list[str]) -> None:
         subjects = {"NO_SUCH_NICK": (nick,), "NOT_THERE": (nick, name)}
         with session.about(name, subjects=subjects):
             session.chat.kick(session.member, name, nick, reason)
+
+
+# History (draft/chathistory, draft/message-redaction)
+
+_QUERIES = {"LATEST": "latest", "BEFORE": "before", "AFTER": "after", "AROUND": "around", "BETWEEN": "between"}
+_BAD_QUERY = frozenset({"BAD_MSGID", "BAD_TIME", "BAD_COUNT", "USAGE"})
+_NO_TARGET = frozenset({"NOT_IN_ROOM", "NO_SUCH_ROOM", "BAD_ROOM"})
+
+
+@command(
+    "CHATHISTORY",
+    params=1,
+    summary="CHATHISTORY LATEST|BEFORE|AFTER|AROUND|BETWEEN #ROOM msgid=ID|timestamp=TIME|* [msgid=|timestamp=] "
+    "LIMIT: lines a room kept (draft/chathistory)",
+)
+def _chathistory(session: IRCDialect, params: list[str]) -> None:
+    """Answered in a `chathistory` batch; refused with the FAILs of IRCv3's chathistory."""
+    subcommand = params[0].upper()
+    how = _QUERIES.get(subcommand)
+    if how is None:
+        session.write(session.line("FAIL", "CHATHISTORY", "UNKNOWN_COMMAND", params[0], text="Unknown subcommand"))
+        return
+    count = 5 if how == "between" else 4
+    if len(params) < count:
+        session.write(session.line("FAIL", "CHATHISTORY", "NEED_MORE_PARAMS", subcommand, text="Missing parameters"))
+        return
+    target = params[1]
+    points = [_reference(reference, star=how == "latest") for reference in params[2 : count - 1]]
+    limit = _number(params[count - 1])
+    if None in points or not limit:
+        invalid = "Invalid parameters: give msgid=ID or timestamp=YYYY-MM-DDThh:mm:ss.sssZ, then a limit from 1"
+        session.write(session.line("FAIL", "CHATHISTORY", "INVALID_PARAMS", subcommand, text=invalid))
+        return
+    if not target.startswith("#"):  # private messages are never kept
+        session.write(session.kept(target, ()))
+        return
+    chat, member, lines = session.chat, session.member, min(limit, PAGE_MAX)
+    try:
+        if how == "between":
+            history = _between(session, target, points[0] or "", points[1] or "", lines)
+        else:
+            history = chat.history(member, target, how, points[0] or "", lines)
+    except ChatError as error:
+        if error.code in _BAD_QUERY:
+            session.write(session.line("FAIL", "CHATHISTORY", "INVALID_PARAMS", subcommand, text=error.message))
+        else:
+            code = "INVALID_TARGET" if error.code in _NO_TARGET else "MESSAGE_ERROR"
+            session.write(session.line("FAIL", "CHATHISTORY", code, subcommand, target, text=error.message))
+        return
+    session.write(session.kept(history.room, history.messages))
+
+
+def _reference(reference: str, star: bool) -> str | None:
+    """A message id or a time, as the core takes them ("" for LATEST's `*`); None if it is neither."""
+    kind, _, value = reference.partition("=")
+    if reference == "*" and star:
+        return ""
+    if kind.lower() == "msgid" and value and ":" not in value:  # a point with a colon is a time to the core
+        return value
+    if kind.lower() == "timestamp" and ":" in value:
+        return value
+    return None
+
+
+def _between(session: IRCDialect, room: str, start: str, end: str, lines: int) -> History:
+    """BETWEEN, from the core's queries: what is after `start` but not at or after `end`, or, when `end` comes
+    first, what is before `start` but not at or before `end` (both ends excluded, as IRCv3 has it)."""
+    chat, member = session.chat, session.member
+    how = "after" if _place(session, room, start) <= _place(session, room, end) else "before"
+    found = chat.history(member, room, how, start, lines)
+    beyond = {said.id for said in chat.history(member, room, how, end, lines).messages}
+    inside = tuple(said for said in found.messages if said.id not in beyond and not _at(said, end))
+    return History(found.room, inside)
+
+
+def _place(session: IRCDialect, room: str, point: str) -> tuple[float, int]:
+    """Where a point falls, to tell which end of BETWEEN comes first: its time, then an id's number; an id the
+    room no longer keeps comes before everything it keeps."""
+    if ":" in point:
+        return seconds(point), -1
+    number = parse_id(point)[1]
+    nearest = session.chat.history(session.member, room, "around", point, 1).messages
+    if nearest and nearest[0].id == point:
+        return seconds(nearest[0].time), number
+    return float("-inf"), number
+
+
+def _at(said: Message, point: str) -> bool:
+    return seconds(said.time) == seconds(point) if ":" in point else said.id == point
+
+
+@command(
+    "REDACT", params=2, summary="REDACT #ROOM MSGID|NICK [:REASON]: remove lines from a room's history (operators)"
+)
+def _redact(session: IRCDialect, params: list[str]) -> None:
+    """IRCv3's message-redaction; a nickname removes every line of theirs the room keeps (chatroom's own)."""
+    room, target = params[0], params[1]
+    reason = params[2] if len(params) > 2 else ""
+    try:
+        session.chat.redact(session.member, room, target, reason)
+    except ChatError as error:
+        if error.code in _NO_TARGET:
+            session.write(session.line("FAIL", "REDACT", "INVALID_TARGET", room, text=error.message))
+        elif error.code == "NO_SUCH_MESSAGE":
+            session.write(session.line("FAIL", "REDACT", "UNKNOWN_MSGID", room, target, text=error.message))
+        elif error.code in ("NOT_OPERATOR", "NOT_OWNER", "NOT_ADMIN"):
+            session.write(session.line("FAIL", "REDACT", "REDACT_FORBIDDEN", room, target, text=error.message))
+        else:
+            session.fail(error, room)
 
 
 # MODE
@@ -743,10 +880,16 @@ def _time(session: IRCDialect, params: list[str]) -> None:
 
 @command("INFO", summary="INFO: about this server")
 def _info(session: IRCDialect, params: list[str]) -> None:
+    limits = session.chat.history_limits
+    kept = (
+        f"Each room keeps up to its last {limits.lines} messages, in memory; private messages are never kept."
+        if limits.lines
+        else "Nothing anyone says is logged or kept."
+    )
     for line in (
         "chatroom: self-hosted group chat, built on Twisted.",
         "IRC clients and chatroom's own client share the same rooms.",
-        "Nothing anyone says is logged or kept.",
+        kept,
     ):
         session.reply(n.RPL_INFO, text=line)
     session.reply(n.RPL_ENDOFINFO, text="End of INFO list")
@@ -792,6 +935,7 @@ def isupport(session: IRCDialect) -> None:
     tokens = [
         "AWAYLEN=" + str(AWAY_MAX),
         "CASEMAPPING=ascii",
+        *([f"CHATHISTORY={PAGE_MAX}"] if keeps_history(session) else []),
         f"CHANLIMIT=#:{session.chat.limits.rooms_per_member}",
         f"CHANMODES={CHANMODES}",
         f"CHANNELLEN={ROOM_MAX + 1}",
@@ -801,6 +945,7 @@ def isupport(session: IRCDialect) -> None:
         "KICKLEN=" + str(KICK_MAX),
         f"MAXLIST=b:{LIST_MAX},I:{LIST_MAX}",
         f"MODES={MODES_MAX}",
+        *(["MSGREFTYPES=msgid,timestamp"] if keeps_history(session) else []),
         "NETWORK=chatroom",
         f"NICKLEN={NICK_MAX}",
         "PREFIX=(ov)@+",

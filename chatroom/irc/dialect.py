@@ -12,7 +12,7 @@ from __future__ import annotations
 import base64
 import binascii
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import ClassVar, cast
 
 from chatroom.connection import Connection
@@ -22,6 +22,7 @@ from chatroom.core.events import (
     AllowList,
     BanList,
     Event,
+    History,
     Invited,
     Message,
     Names,
@@ -34,17 +35,18 @@ from chatroom.core.names import nick_key, room_key
 from chatroom.core.rooms import Room
 from chatroom.irc import commands
 from chatroom.irc import numerics as n
-from chatroom.irc.render import HOST, Renderer, timestamp
+from chatroom.irc.render import HOST, Renderer, Tags, counted
 from chatroom.irc.whowas import Whowas
 from chatroom.irc.wire import BODY_MAX, TAGS_MAX, UNSAFE_TEXT, message, parse
 from chatroom.limits import ConnectionLimits
 
 SASL_CHUNK = 400  # bytes of base64 in one AUTHENTICATE line (IRCv3 SASL)
 SASL_MAX = 4096  # bytes of base64 a whole SASL exchange may take
+LABEL_MAX = 64  # bytes of a labeled-response label
 
 
 # The events `IRCDialect.render` answers itself, or for which it looks at who receives them.
-LOOKED_AT = frozenset({Message, PrivateMessage, Names, Topic, Invited, BanList, AllowList, RoomInfo, RoomList})
+LOOKED_AT = frozenset({Message, PrivateMessage, Names, Topic, Invited, BanList, AllowList, RoomInfo, RoomList, History})
 
 
 class IRCDialect:
@@ -78,6 +80,9 @@ class IRCDialect:
         self.admitted = False  # the server password (--irc-password) was given, and right
         self.negotiating = False  # CAP LS or REQ before registering: registration waits for CAP END
         self.caps: set[str] = set()
+        self.tags = Tags(self.server)  # what the capabilities change in what this client is sent
+        self.batches = 0  # BATCH ids given to this client so far
+        self.held: list[bytes] | None = None  # the answer to a labeled line, while it runs (labeled-response)
         self.account: str | None = None  # logged in to with SASL before registering
         self.sasl: str | None = None  # the base64 received so far, while an AUTHENTICATE exchange runs
         self.entering = False  # registration is being checked (a login)
@@ -103,12 +108,28 @@ class IRCDialect:
         if UNSAFE_TEXT.search(text):
             raise ChatError("BAD_TEXT", "control characters are not allowed; the line was ignored")
         parsed = parse(text)
-        if parsed.command:
+        if not parsed.command:
+            return
+        label = self._label(parsed.tags)
+        if label is None:
             commands.run(self, parsed.command, parsed.params)
+            return
+        # Everything the line makes the server send this client now is held, and then sent under its label.
+        # Held through an attribute of this instance only, so that the deliveries of others cost nothing more.
+        self.held = []
+        self.render = self._held  # type: ignore[method-assign]
+        try:
+            commands.run(self, parsed.command, parsed.params)
+        except ChatError as error:
+            self.held.append(self.refusal(error.code, error.message))
+        finally:
+            del self.render
+            held, self.held = b"".join(self.held), None
+            self.connection.write(self.labeled(label, held))
 
     def render(self, event: Event) -> bytes:
         if type(event) not in LOOKED_AT:  # a room's JOIN, PART, QUIT...: the same bytes for everyone
-            return self.renderer(event, self.server, self.identify, self._stamp if "server-time" in self.caps else None)
+            return self.renderer(event, self.identify, self.tags, self.connection.clock)
         me = self.me
         match event:
             case Message(_, nick) | PrivateMessage(nick) if nick == me and "echo-message" not in self.caps:
@@ -130,8 +151,39 @@ class IRCDialect:
                 return b"".join(lines) + end
             case RoomInfo() | RoomList():
                 return b""  # MODE and LIST ask the core themselves
-        stamp = self._stamp if "server-time" in self.caps else None
-        return self.renderer(event, self.server, self.identify, stamp)
+            case History(room, messages, lost):
+                # Lines kept, shown on joining: a client with draft/chathistory asks for them itself (CHATHISTORY)
+                return b"" if "draft/chathistory" in self.caps else self.playback(room, messages, lost)
+        return self.renderer(event, self.identify, self.tags, self.connection.clock)
+
+    def _held(self, event: Event) -> bytes:
+        assert self.held is not None
+        self.held.append(IRCDialect.render(self, event))
+        return b""
+
+    def _label(self, tags: str) -> str | None:
+        """The label of a line, if the client asked for labeled-response (and batch, which it needs)."""
+        if not tags or "labeled-response" not in self.caps or "batch" not in self.caps:
+            return None
+        for tag in tags.split(";"):
+            name, _, value = tag.partition("=")
+            if name == "label" and value and len(value.encode()) <= LABEL_MAX:
+                return value
+        return None
+
+    def labeled(self, label: str, held: bytes) -> bytes:
+        """The answer to a labeled line: `ACK`, one labeled line, or a labeled `labeled-response` batch."""
+        lines = held.split(b"\r\n")[:-1]
+        tag = f"label={label}"
+        if not lines:
+            return _tag(self.line("ACK"), tag)
+        if len(lines) == 1:
+            return _tag(held, tag)
+        self.batches += 1
+        batch = str(self.batches)
+        inner = b"".join(line + b"\r\n" if _batched(line) else _tag(line + b"\r\n", f"batch={batch}") for line in lines)
+        start = _tag(self.line("BATCH", "+" + batch, "labeled-response"), tag)
+        return start + inner + self.line("BATCH", "-" + batch)
 
     def departed(self, member: Member) -> None:
         self.whowas.record(member.nick, self.user, self.realname, self.connection.clock.seconds())
@@ -166,7 +218,10 @@ class IRCDialect:
         return member
 
     def write(self, data: bytes) -> None:
-        self.connection.write(data)
+        if self.held is not None:
+            self.held.append(data)
+        else:
+            self.connection.write(data)
 
     def line(self, command: str, *params: str, text: str | None = None) -> bytes:
         return message(self.server, command, *params, text=text)
@@ -284,8 +339,38 @@ class IRCDialect:
             n.RPL_TOPICWHOTIME, topic.room, topic.setter or self.server, when
         )
 
-    def _stamp(self) -> str:
-        return timestamp(self.connection.clock.seconds())
+    def set_caps(self, caps: set[str]) -> None:
+        """The capabilities acknowledged; what they change in rendering is worked out once, here."""
+        self.caps = caps
+        self.tags = Tags(self.server, caps)
+
+    def kept(self, target: str, messages: Sequence[Message]) -> bytes:
+        """Lines a room kept, each with its own time and id (as the capabilities allow), in a `chathistory` batch
+        if the client takes batches."""
+        batch = ""
+        if "batch" in self.caps:
+            self.batches += 1
+            batch = str(self.batches)
+        lines = b"".join(self.renderer.kept(said, self.identify, self.tags, batch) for said in messages)
+        if not batch:
+            return lines
+        return self.line("BATCH", "+" + batch, "chathistory", target) + lines + self.line("BATCH", "-" + batch)
+
+    def playback(self, room: str, messages: Sequence[Message], lost: int) -> bytes:
+        """What a room kept, shown on joining it; between two notices unless a batch marks it as history.
+
+        A `time` tag alone is not enough: irssi asks for server-time but shows when a line arrived by default.
+        """
+        shown = self.kept(room, messages) if messages else b""
+        if messages and "batch" not in self.caps:
+            since = messages[0].time.replace("T", " ")[:16]
+            told = f"The last {counted(len(messages))} said in {room}, since {since} UTC:"
+            before = self.line("NOTICE", room, text=told)
+            shown = before + shown + self.line("NOTICE", room, text="End of the lines kept")
+        if lost:
+            missed = "some lines" if lost < 0 else counted(lost)
+            shown = self.line("NOTICE", room, text=f"{missed} said in {room} before these are no longer kept") + shown
+        return shown
 
     # Registration
 
@@ -407,6 +492,18 @@ class IRCDialect:
         if self.registrar.auth is None:
             raise ChatError("BAD_LOGIN", "this server has no accounts")
         return await self.registrar.auth.login(name, password, self.connection.address)
+
+
+def _tag(line: bytes, tag: str) -> bytes:
+    """One line with one more tag."""
+    if line.startswith(b"@"):
+        return b"@" + tag.encode() + b";" + line[1:]
+    return b"@" + tag.encode() + b" " + line
+
+
+def _batched(line: bytes) -> bool:
+    """Whether a line already belongs to a batch (a chathistory batch inside a labeled response)."""
+    return line.startswith(b"@") and any(tag.startswith(b"batch=") for tag in line[1 : line.find(b" ")].split(b";"))
 
 
 def _highest(prefixed: str) -> str:

@@ -8,8 +8,9 @@ oneself) is decided by chatroom.irc.dialect before asking for the bytes.
 
 from __future__ import annotations
 
-import datetime
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+
+from twisted.internet.interfaces import IReactorTime
 
 from chatroom.core.events import (
     AllowChanged,
@@ -26,11 +27,13 @@ from chatroom.core.events import (
     Parted,
     PrivateMessage,
     Quit,
+    Redacted,
     RoleChanged,
     ServerNotice,
     SettingChanged,
     Topic,
 )
+from chatroom.core.history import timestamp
 from chatroom.irc.wire import message
 
 HOST = "chatroom"  # the host every member is shown at: nobody's address is shown to anyone
@@ -41,38 +44,75 @@ ROLE_MODES = {"operator": "o", "voice": "v"}
 Identify = Callable[[str], str]  # a present member's nickname -> the "user@host" after it in a source
 
 
+class Tags:
+    """What a client's capabilities change in the bytes it is sent, worked out once when it changes them.
+
+    `key` names its renderings: clients with the same server and the same of these capabilities share them.
+    """
+
+    __slots__ = ("key", "msgid", "redact", "server", "time")
+
+    def __init__(self, server: str, caps: Iterable[str] = ()) -> None:
+        wanted = set(caps)
+        self.server = server
+        self.time = "server-time" in wanted  # a `time` tag on everything the chat sends
+        self.msgid = "message-tags" in wanted  # a `msgid` tag on room messages
+        self.redact = "draft/message-redaction" in wanted  # REDACT rather than a notice
+        flags = (("t", self.time), ("m", self.msgid), ("r", self.redact))
+        self.key = server + " " + "".join(flag for flag, on in flags if on)
+
+
 class Renderer:
     """Renders events, remembering the last one's bytes for each set of capabilities that changes them."""
 
-    __slots__ = ("_event", "_rendered", "_time", "identify", "server")
+    __slots__ = ("_event", "_rendered", "_time", "identify", "server", "tags")
 
     def __init__(self) -> None:
         self._event: Event | None = None
-        self._rendered: dict[str, bytes] = {}  # by server name and the capabilities that change them (server-time)
+        self._rendered: dict[str, bytes] = {}  # by Tags.key
         self._time = ""
         self.server = ""
         self.identify: Identify = str
+        self.tags = Tags("")
 
-    def __call__(self, event: Event, server: str, identify: Identify, stamp: Callable[[], str] | None) -> bytes:
-        """The bytes of `event` from `server`, with a `time` tag if `stamp` is given (the server-time capability).
+    def __call__(self, event: Event, identify: Identify, tags: Tags, clock: IReactorTime) -> bytes:
+        """The bytes of `event` for a client with these `tags`; `identify` finds the `user@host` of a nickname.
 
-        `identify` finds the `user@host` of a present nickname.
+        A room message carries the time and id the room gave it; anything else the time it is first rendered
+        at (`clock`), the same for everyone who receives it.
         """
         if event is not self._event:
             self._event = event
             self._rendered = {}
             self._time = ""
-        key = server + (" t" if stamp is not None else "")
-        rendered = self._rendered.get(key)
+        rendered = self._rendered.get(tags.key)
         if rendered is None:
-            self.server, self.identify = server, identify
+            self.server, self.identify, self.tags = tags.server, identify, tags
             rendered = self._render(event)
-            if stamp is not None:
-                self._time = self._time or stamp()  # once per event: everyone sees the same time
-                tag = f"@time={self._time} ".encode()
-                rendered = b"".join(tag + line + b"\n" for line in rendered.split(b"\n") if line)
-            self._rendered[key] = rendered
+            if tags.time or tags.msgid:
+                if tags.time and not (type(event) is Message and event.time):
+                    self._time = self._time or timestamp(clock.seconds())  # once per event: everyone sees the same
+                rendered = _tagged(rendered, self._tags(event, tags))
+            self._rendered[tags.key] = rendered
         return rendered
+
+    def kept(self, said: Message, identify: Identify, tags: Tags, batch: str) -> bytes:
+        """A line a room kept, as it was said, with its own time and id, inside `batch` if not ""."""
+        self.server, self.identify, self.tags = tags.server, identify, tags
+        line = self._text(said.nick, said.room, said.text, said.action, said.notice)
+        return _tagged(line, self._tags(said, tags, f"batch={batch}" if batch else ""))
+
+    def _tags(self, event: Event, tags: Tags, head: str = "") -> str:
+        """`msgid` and `time`, as far as `tags` wants them, after `head`."""
+        found = [head] if head else []
+        if type(event) is Message:
+            if tags.msgid and event.id:
+                found.append(f"msgid={event.id}")
+            if tags.time:
+                found.append(f"time={event.time or self._time}")
+        elif tags.time:
+            found.append(f"time={self._time}")
+        return ";".join(found)
 
     def _render(self, event: Event) -> bytes:
         match event:
@@ -116,6 +156,13 @@ class Renderer:
                 return self.notice("*", f"{actor} set the server's lockdown to {level} (docs/irc.md)")
             case ServerNotice(text):
                 return self.notice("*", text)
+            case Redacted(room, actor, ids, reason) if ids and self.tags.redact:
+                source = self.source(actor)
+                return b"".join(message(source, "REDACT", room, msgid, text=reason or None) for msgid in ids)
+            case Redacted(room, actor, ids, reason):
+                done = f"removed {counted(len(ids))} from" if ids else "cleared"
+                told = f"{actor} {done} the history of {room}" + (f": {reason}" if reason else "")
+                return message(self.server, "NOTICE", room, text=told)
         raise TypeError(f"not a room event: {event!r}")
 
     def source(self, nick: str, found_as: str = "") -> str:
@@ -163,7 +210,14 @@ class Renderer:
         return message(self.source(sender), "NOTICE" if notice else "PRIVMSG", target, text=shown)
 
 
-def timestamp(seconds: float) -> str:
-    """IRCv3 server-time: 2026-11-22T20:14:03.250Z."""
-    moment = datetime.datetime.fromtimestamp(seconds, datetime.UTC)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+def _tagged(rendered: bytes, tags: str) -> bytes:
+    """Each line of `rendered` after `@tags`."""
+    if not tags:
+        return rendered
+    head = f"@{tags} ".encode()
+    return b"".join(head + line + b"\n" for line in rendered.split(b"\n") if line)
+
+
+def counted(count: int) -> str:
+    """`1 line`, `3 lines`."""
+    return f"{count} line" + ("" if count == 1 else "s")
