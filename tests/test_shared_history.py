@@ -12,17 +12,20 @@ from twisted.trial.unittest import SynchronousTestCase
 from chatroom.accounts import adding, hashed_password
 from chatroom.bus.history import PRUNE_EVERY, RedisHistory
 from chatroom.bus.log import MemoryLog, place
-from chatroom.bus.redis import RETRY
+from chatroom.bus.redis import RETRY, RedisAddress
 from chatroom.bus.shared import SharedChat, line_data
+from chatroom.bus.stores import RedisAccounts
 from chatroom.core.chat import Member
 from chatroom.core.events import Event, History, Message, Quit
 from chatroom.core.history import HistoryLimits, RoomHistory, timestamp
 from chatroom.core.names import room_key
 from chatroom.core.rooms import Room
-from tests.helpers import RecordingSession
+from tests.helpers import RecordingSession, Subprocess
+from tests.redisserver import TwistdWithRedis
 from tests.test_redis import WaitingSession, told
 from tests.test_shared import stamped
 from tests.test_stores import PREFIX, Process, RedisStoresTestCase
+from tests.test_twistd import LISTENING
 
 KEPT = HistoryLimits(5)
 
@@ -332,3 +335,63 @@ class WhoWritesTests(SynchronousTestCase):
         self.a.say(alice, "5", "three")
         self.settle()
         self.assertEqual(len(self.commands["a"].calls), 3)
+
+
+class TwoTwistdHistoryTests(TwistdWithRedis):
+    """Two real `twistd chatroom --redis --history 20`, then one alone after both stopped."""
+
+    async def start(self) -> tuple[Subprocess, int]:
+        process = self.chatroom("--history", "20")
+        port = int((await process.until(LISTENING)).group(1))
+        await process.until("joined the others through Redis")
+        return process, port
+
+    async def joined(self, port: int, nick: str) -> list[str]:
+        """What someone joining #club on the server at `port` is shown of its history: SAID lines, with ids."""
+        self.port = port
+        client = await self.connect(nick)
+        client.stamps = True
+        client.send("/join club")
+        last, shown = await client.until("HISTORY #club ")
+        said = [line for line in shown if line.startswith("SAID ")]
+        self.assertEqual(last, f"HISTORY #club {len(said)} 0")
+        return said
+
+    async def stop(self, *processes: Subprocess) -> None:
+        for process in processes:
+            process.transport.signalProcess("TERM")
+        await gatherResults([process.ended for process in processes])
+
+    async def test_both_servers_show_the_same_history_and_a_registered_room_keeps_it_across_a_restart(self) -> None:
+        await self.start_redis()
+        admin = await RedisAddress.parse(self.redis.url).connect(reconnect=False)
+        self.addCleanup(admin.disconnect)
+        await RedisAccounts(admin, "chatroom").change("owen", adding("owen", hashed_password("owen", "owen's secret")))
+        (first, first_port), (second, second_port) = await self.start(), await self.start()
+        self.port = first_port
+        owen = await self.connect("owen")
+        owen.stamps = True
+        owen.send("/pass owen's secret", "/join club")
+        await owen.until("NAMES #club @owen")
+        owen.send("/room register")
+        await owen.until("OWNER #club owen owen")
+        self.port = second_port
+        bob = await self.connect("bob", "club")
+        await bob.until("NAMES #club")  # the join has had its turn in the log
+        for number in range(4):  # on both servers at once: the log orders them
+            owen.send(f"owen {number}")
+            bob.send(f"bob {number}")
+        heard = [(await owen.until("MSG #club "))[0] for _ in range(8)]
+        said = [line.replace("MSG ", "SAID ", 1) for line in heard]
+        self.assertEqual(await self.joined(first_port, "carol"), said)
+        self.assertEqual(await self.joined(second_port, "dave"), said, "the same lines, ids and order")
+        await self.stop(first, second)
+
+        third, third_port = await self.start()  # alone: it starts #club from Redis
+        self.assertEqual(await self.joined(third_port, "erin"), said)
+        await self.stop(third)
+        output = first.output + second.output + third.output
+        self.assertIn("this process writes the rooms' history to Redis from now on", first.output)
+        self.assertIn("from Redis: the history of 1 registered rooms, 8 lines", third.output)
+        self.assertNotIn("Traceback", output)
+        self.assertNotIn("owen 0", output, "nothing said is logged")
