@@ -21,6 +21,7 @@ from twisted.python import usage
 from chatroom import config, tls
 from chatroom.accounts import DEFAULT_FILE, AccountBook, AccountStore
 from chatroom.auth import Authenticator, AuthMode
+from chatroom.bus.history import RedisHistory
 from chatroom.bus.limits import share
 from chatroom.bus.redis import RedisAddress, RedisLog, RedisUnreachable, Sharing
 from chatroom.bus.shared import SharedChat
@@ -177,8 +178,9 @@ class Options(usage.Options):
             "history",
             None,
             HistoryLimits.lines,
-            "Messages each room keeps, in memory (with --redis, in every process), for those who join later or come"
-            " back after a disconnection; 0 keeps nothing. Private messages are never kept.",
+            "Messages each room keeps, in memory (with --redis, in every process, and in Redis: docs/scaling.md), for"
+            " those who join later or come back after a disconnection; 0 keeps nothing. Private messages are never"
+            " kept.",
             int,
         ],
         [
@@ -382,9 +384,16 @@ def makeService(options: Options, reactor: IReactorCore | None = None) -> IServi
             chat = Chat(room_limits, accounts=auth.store if auth else None, store=rooms, history=history)
         else:
             redis.check()
-            bus = RedisLog(redis, clock, options["redis-prefix"], shared=stores)
+            written = RedisHistory(options["redis-prefix"], clock, history) if history.lines else None
+            bus = RedisLog(redis, clock, options["redis-prefix"], shared=stores, history=written)
             chat = SharedChat(
-                bus, clock.seconds, room_limits, accounts=auth.store if auth else None, store=rooms, history=history
+                bus,
+                clock.seconds,
+                room_limits,
+                accounts=auth.store if auth else None,
+                store=rooms,
+                history=history,
+                history_store=written,
             )
             sharing = Sharing(chat, bus)
             log.info("sharing the chat through Redis at {url}", url=redis.shown())

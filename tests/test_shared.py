@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from twisted.internet import task
 from twisted.trial.unittest import SynchronousTestCase
 
@@ -11,25 +13,33 @@ from chatroom.connection import ConnectionFactory
 from chatroom.core.chat import Member
 from chatroom.core.errors import ChatError
 from chatroom.core.events import (
+    History,
     Joined,
     Message,
     Names,
     PrivateMessage,
     Quit,
+    Redacted,
     RoleChanged,
     ServerNotice,
     SettingChanged,
     Topic,
 )
+from chatroom.core.history import HistoryLimits
 from chatroom.core.moderation import Role, Setting
 from chatroom.core.names import room_key
 from chatroom.irc.dialect import IRCDialect
 from chatroom.irc.wire import parse
 from tests.helpers import MemoryClient, RecordingSession
 from tests.test_lifecycle import GENEROUS
+from tests.test_moderation import Directory
 
 
-class SharedChatTests(SynchronousTestCase):
+class Replicas(SynchronousTestCase):
+    """Processes "a" and "b" sharing a log in memory; time stands still unless a test moves it."""
+
+    history = HistoryLimits()
+
     def setUp(self) -> None:
         self.clock = task.Clock()
         self.log = MemoryLog(self.clock)
@@ -38,7 +48,9 @@ class SharedChatTests(SynchronousTestCase):
         self.b = self.process("b")
 
     def process(self, name: str) -> SharedChat:
-        chat = SharedChat(self.log, self.clock.seconds, process=name)
+        chat = SharedChat(
+            self.log, self.clock.seconds, accounts=Directory(ada=True), process=name, history=self.history
+        )
         started = chat.start()
         self.settle()
         self.assertIsNone(self.successResultOf(started))
@@ -49,11 +61,13 @@ class SharedChatTests(SynchronousTestCase):
         while self.clock.getDelayedCalls():
             self.clock.advance(0)
 
-    def member(self, chat: SharedChat, nick: str, *rooms: str) -> tuple[Member, RecordingSession]:
+    def member(
+        self, chat: SharedChat, nick: str, *rooms: str, account: str | None = None
+    ) -> tuple[Member, RecordingSession]:
         """A member in these rooms; every session's record starts afresh after it arrives."""
         session = RecordingSession()
         self.sessions.append(session)
-        entered = chat.enter(session, nick, None, "192.0.2.1")
+        entered = chat.enter(session, nick, account, "192.0.2.1")
         self.settle()
         member = self.successResultOf(entered)
         for room in rooms:
@@ -63,6 +77,8 @@ class SharedChatTests(SynchronousTestCase):
             recorded.take()
         return member, session
 
+
+class SharedChatTests(Replicas):
     def test_members_on_two_processes_talk_in_one_room(self) -> None:
         alice, heard_by_alice = self.member(self.a, "alice", "5")
         bob, heard_by_bob = self.member(self.b, "bob")
@@ -220,6 +236,136 @@ class SharedChatTests(SynchronousTestCase):
         self.assertEqual(set(self.b.nicks), {"alice"})
         self.assertEqual(set(self.a.nicks), {"alice"})
         self.member(self.b, "bob", "5")
+
+
+def stamped(messages: Iterable[Message]) -> list[tuple[str, str, str, str]]:
+    """Messages with their ids and times, which Message's == leaves out."""
+    return [(message.id, message.time, message.nick, message.text) for message in messages]
+
+
+def heard(session: RecordingSession) -> list[Message]:
+    return [event for event in session.take() if isinstance(event, Message)]
+
+
+class SharedHistoryTests(Replicas):
+    """With --history, every replica keeps the same lines under the same ids and times: the log's order makes them."""
+
+    history = HistoryLimits(5)
+
+    def setUp(self) -> None:
+        super().setUp()
+        self.clock.advance(1_795_000_000)  # 2026: ids and times as they look in use
+
+    def kept(self, chat: SharedChat, room: str = "5") -> tuple[str, int, list[tuple[str, str, str, str]]]:
+        history = chat.rooms[room_key(room)].history
+        return history.epoch, history.said, stamped(history.kept)
+
+    def talk(self, *said: tuple[SharedChat, Member, str]) -> None:
+        """Each says their line in the same turn, the clock moving on a little after each; then the log runs."""
+        for chat, member, text in said:
+            chat.say(member, "5", text)
+            self.clock.advance(0.25)
+        self.settle()
+
+    def test_two_replicas_give_the_same_ids_and_times_and_keep_the_same_lines(self) -> None:
+        alice, heard_by_alice = self.member(self.a, "alice", "5")
+        bob, heard_by_bob = self.member(self.b, "bob", "5")
+        for number in range(4):
+            self.talk((self.a, alice, f"a{number}"), (self.b, bob, f"b{number}"))
+        told = heard(heard_by_alice)
+        self.assertEqual(stamped(heard(heard_by_bob)), stamped(told))
+        self.assertEqual(len({message.id for message in told}), 8, "one id each")
+        self.assertEqual(len({message.time for message in told}), 8, "each the time its entry was made")
+        self.assertEqual(self.kept(self.b), self.kept(self.a))
+        epoch, said, kept = self.kept(self.a)
+        self.assertEqual((said, kept), (8, stamped(told[-5:])))
+        self.assertEqual([message.id for message in told], [f"{epoch}-{number}" for number in range(1, 9)])
+        carol, heard_by_carol = self.member(self.a, "carol")
+        dave, heard_by_dave = self.member(self.b, "dave")
+        self.a.join(carol, "5")
+        self.b.join(dave, "5")
+        self.settle()
+        (history,) = [event for event in heard_by_carol.take() if isinstance(event, History)]
+        (same,) = [event for event in heard_by_dave.take() if isinstance(event, History)]
+        self.assertEqual(stamped(same.messages), stamped(history.messages))
+        self.assertEqual(stamped(history.messages), kept)
+        self.assertEqual(
+            stamped(self.a.history(alice, "5", "before", told[-1].id, 2).messages),
+            stamped(self.b.history(bob, "5", "before", told[-1].id, 2).messages),
+        )
+
+    def test_a_process_that_joins_late_gets_the_history_and_catches_a_member_up(self) -> None:
+        alice, heard_by_alice = self.member(self.a, "alice", "5")
+        bob, _ = self.member(self.b, "bob", "5")
+        self.talk(*((self.a, alice, f"before {number}") for number in range(3)))
+        self.talk((self.a, alice, "to all"))
+        self.a.say(alice, "5", "for the operators", to="@")  # given an id, never kept
+        self.settle()
+        seen = heard(heard_by_alice)
+        c = self.process("c")
+        self.assertEqual(self.kept(c), self.kept(self.a))
+        self.assertEqual(self.kept(c)[1], 5)
+        self.talk((self.b, bob, "after c"), (self.a, alice, "and again"))
+        self.assertEqual(self.kept(c), self.kept(self.a))
+        self.assertEqual(self.kept(c), self.kept(self.b))
+        # Back after a disconnection, on the late process: everything kept after the last line they saw, and no more.
+        carol, heard_by_carol = self.member(c, "carol")
+        c.join(carol, "5", since=seen[1].id)
+        self.settle()
+        (history,) = [event for event in heard_by_carol.take() if isinstance(event, History)]
+        self.assertEqual(history.lost, 0)
+        self.assertEqual(stamped(history.messages), self.kept(self.a)[2][-4:])
+        self.assertEqual([message.text for message in history.messages], ["before 2", "to all", "after c", "and again"])
+        # More said since than kept: how many were lost is counted alike (the operators' line among them).
+        self.talk(*((self.b, bob, f"more {number}") for number in range(3)))
+        dave, heard_by_dave = self.member(c, "dave")
+        c.join(dave, "5", since=seen[0].id)
+        self.settle()
+        (history,) = [event for event in heard_by_dave.take() if isinstance(event, History)]
+        self.assertEqual(history.lost, 4)
+        self.assertEqual(stamped(history.messages), self.kept(self.b)[2])
+
+    def test_redactions_and_clearing_are_ordered_and_made_by_every_replica(self) -> None:
+        alice, heard_by_alice = self.member(self.a, "alice", "5")  # she opened the room: its operator
+        bob, heard_by_bob = self.member(self.b, "bob", "5")
+        ada, _ = self.member(self.b, "ada", "5", account="ada")  # a server administrator
+        self.talk((self.b, bob, "spam 1"), (self.a, alice, "hello"), (self.b, bob, "spam 2"))
+        first = heard(heard_by_alice)[0]
+        self.a.redact(alice, "5", first.id)
+        self.b.say(bob, "5", "spam 3")  # in the same turn: the log puts it after the redaction
+        self.settle()
+        self.assertEqual([message.text for message in self.b.rooms["5"].history.kept], ["hello", "spam 2", "spam 3"])
+        self.assertEqual(self.kept(self.a), self.kept(self.b))
+        self.b.say(bob, "5", "spam 4")  # before the redaction of all his lines, in the log
+        self.a.redact(alice, "5", "bob")
+        self.b.say(bob, "5", "spam 5")  # after it: kept
+        self.settle()
+        for chat in (self.a, self.b):
+            self.assertEqual([message.text for message in chat.rooms["5"].history.kept], ["hello", "spam 5"])
+        self.assertEqual(self.kept(self.a), self.kept(self.b))
+        told = [event for event in heard_by_bob.take() if isinstance(event, Redacted)]
+        self.assertEqual(told, [event for event in heard_by_alice.take() if isinstance(event, Redacted)])
+        self.assertEqual(len(told[1].ids), 3, "spam 2, 3 and 4")
+        self.b.clear_history(ada, "5")
+        self.a.say(alice, "5", "a fresh start")
+        self.settle()
+        for chat in (self.a, self.b):
+            self.assertEqual([message.text for message in chat.rooms["5"].history.kept], ["a fresh start"])
+        self.assertEqual(self.kept(self.a), self.kept(self.b))
+        self.assertEqual(self.kept(self.process("c")), self.kept(self.a))
+
+    def test_a_message_refused_in_its_turn_is_kept_nowhere(self) -> None:
+        alice, _ = self.member(self.a, "alice", "5")
+        bob, heard_by_bob = self.member(self.b, "bob", "5")
+        self.talk((self.a, alice, "one"))
+        self.a.kick(alice, "5", "bob")
+        self.b.say(bob, "5", "too late")  # still in the room in b's replica: checked, and put in the log
+        self.settle()
+        self.assertEqual(heard_by_bob.refusals, ["NOT_IN_ROOM"])
+        for chat in (self.a, self.b, self.process("c")):
+            self.assertEqual(self.kept(chat), self.kept(self.a))
+            self.assertEqual([text for _, _, _, text in self.kept(chat)[2]], ["one"])
+            self.assertEqual(self.kept(chat)[1], 1, "it was given no id either")
 
 
 class SharedIRCDetailsTests(SynchronousTestCase):

@@ -14,6 +14,7 @@ from twisted.trial.unittest import SynchronousTestCase
 from chatroom import tap
 from chatroom.accounts import AccountStore, SharedAccounts, adding, administrator, hashed_password
 from chatroom.auth import Authenticator, AuthMode
+from chatroom.bus.history import RedisHistory
 from chatroom.bus.log import MemoryLog
 from chatroom.bus.redis import RETRY, RedisAddress, RedisLog
 from chatroom.bus.shared import SharedChat
@@ -21,6 +22,7 @@ from chatroom.bus.stores import Keys, RedisAccounts, RedisRoomStore, RedisStores
 from chatroom.core.chat import Member
 from chatroom.core.errors import ChatError
 from chatroom.core.events import Message
+from chatroom.core.history import HistoryLimits
 from chatroom.core.names import room_key
 from chatroom.core.state import RoomRecord
 from chatroom.roomstore import FileRoomStore
@@ -36,11 +38,19 @@ PREFIX = "test"
 class Process:
     """One process sharing the chat: its replica, its log and its stores, as `twistd chatroom --redis` wires them."""
 
-    def __init__(self, url: str, name: str) -> None:
+    def __init__(self, url: str, name: str, history: HistoryLimits = HistoryLimits(), ttl: float = 10.0) -> None:
         self.stores = RedisStores(PREFIX, reactor)
-        self.bus = RedisLog(RedisAddress.parse(url), reactor, prefix=PREFIX, shared=self.stores)
+        self.history = RedisHistory(PREFIX, reactor, history) if history.lines else None
+        address = RedisAddress.parse(url)
+        self.bus = RedisLog(address, reactor, PREFIX, ttl / 5, ttl, shared=self.stores, history=self.history)
         self.chat = SharedChat(
-            self.bus, reactor.seconds, accounts=self.stores.accounts, store=self.stores.rooms, process=name
+            self.bus,
+            reactor.seconds,
+            accounts=self.stores.accounts,
+            store=self.stores.rooms,
+            process=name,
+            history=history,
+            history_store=self.history,
         )
         self.auth = Authenticator(AuthMode.OPTIONAL, self.stores.accounts, reactor)
 
@@ -55,7 +65,9 @@ class Process:
         await self.bus.disconnect()
 
 
-class SharedStoresTests(ServerTestCase):
+class RedisStoresTestCase(ServerTestCase):
+    """A real redis-server for each test, a connection to it, and processes sharing a chat through it."""
+
     timeout = 60
 
     def setUp(self) -> Deferred[None]:  # type: ignore[override]  # trial waits for it
@@ -70,8 +82,8 @@ class SharedStoresTests(ServerTestCase):
         self.addCleanup(self.admin.disconnect)
         self.accounts = RedisAccounts(self.admin, PREFIX)
 
-    async def process(self, name: str) -> Process:
-        process = Process(self.redis.url, name)
+    async def process(self, name: str, history: HistoryLimits = HistoryLimits(), ttl: float = 10.0) -> Process:
+        process = Process(self.redis.url, name, history, ttl)
         await process.start()
         self.addCleanup(lambda: process.bus.disconnect() if not process.bus.stopped else None)
         return process
@@ -96,6 +108,8 @@ class SharedStoresTests(ServerTestCase):
         process.transport.closeStdin()
         return await process.exit_code(), process.output
 
+
+class SharedStoresTests(RedisStoresTestCase):
     async def test_a_room_registered_on_one_process_is_registered_on_every_one_and_after_they_all_restart(self) -> None:
         await self.accounts.change("owen", adding("owen", hashed_password("owen", "owen's secret")))
         a, b = await self.process("a"), await self.process("b")

@@ -3,6 +3,9 @@
 An entry is a JSON object as bytes. Most are changes a replica appends; two are the log's own, because they
 must be decided in the same step as the log's list of processes: `hello` (a process starts reading, and
 whether it is alone) and `gone` (a process left or was lost, and which are left).
+
+An entry a reader receives carries its place in the log under PLACE: a string that sorts after the places of
+every entry before it, the same for every reader, and never given again (chatroom.bus.history writes it down).
 """
 
 from __future__ import annotations
@@ -13,12 +16,19 @@ from typing import Any, Protocol
 from twisted.internet.defer import Deferred, succeed
 from twisted.internet.interfaces import IReactorTime
 
+PLACE = "@"  # the key of an entry's place in the log, as readers receive it
+
+
+def place(*numbers: int) -> str:
+    """A place in the log from the numbers that order it, most significant first, as a string that sorts alike."""
+    return "-".join(f"{number:015d}" for number in numbers)
+
 
 class Reader(Protocol):
     """A replica, as the log sees it."""
 
     def received(self, entry: dict[str, Any]) -> None:
-        """The next entry, in the log's order."""
+        """The next entry, in the log's order, with its place (PLACE)."""
 
     def unavailable(self) -> None:
         """The log cannot be reached: nothing appended now would be ordered."""
@@ -74,7 +84,7 @@ class MemoryLog:
         self.clock = clock
         self.readers: dict[str, Reader] = {}
         self.entries: list[bytes] = []  # every entry, for tests to look at
-        self._due: list[tuple[bytes, list[Reader]]] = []
+        self._due: list[tuple[bytes, str, list[Reader]]] = []
 
     def join(self, process: str, reader: Reader) -> None:
         alone = not self.readers
@@ -86,7 +96,7 @@ class MemoryLog:
         self.entries.append(data)
         if not self._due:
             self.clock.callLater(0, self._deliver)
-        self._due.append((data, list(self.readers.values())))
+        self._due.append((data, place(len(self.entries)), list(self.readers.values())))
 
     def leave(self, process: str, reason: str) -> Deferred[None]:
         self.readers.pop(process, None)
@@ -100,6 +110,6 @@ class MemoryLog:
 
     def _deliver(self) -> None:
         due, self._due = self._due, []
-        for data, readers in due:
+        for data, at, readers in due:
             for reader in readers:
-                reader.received(decode(data))
+                reader.received(decode(data) | {PLACE: at})

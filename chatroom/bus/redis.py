@@ -11,6 +11,9 @@ Keys, all under the prefix (`--redis-prefix`, default "chatroom"):
   `hello` clears it, its `gone` deletes it, and it expires `ttl` after its last heartbeat.
 - The keys of the state kept beside the log (`Shared`: chatroom.bus.stores), read in the same step as a
   process's `hello`, so that what it reads is the state at that point of the log.
+- The keys of rooms' history (`Kept`: chatroom.bus.history). The registered rooms' history is read with the
+  `hello` too; a process that says `hello` alone, and the last one's `gone`, delete the history of the rooms
+  that are not registered: those rooms ended with the chat.
 
 docs/scaling.md says what this guarantees, and what users see while Redis cannot be reached.
 """
@@ -34,7 +37,7 @@ from twisted.internet.interfaces import IDelayedCall, IReactorTime
 from twisted.internet.ssl import optionsForClientTLS
 from twisted.logger import Logger
 
-from chatroom.bus.log import Reader, encode, hello
+from chatroom.bus.log import PLACE, Reader, encode, hello, place
 from chatroom.bus.shared import SharedChat
 
 log = Logger(namespace="chatroom")
@@ -44,7 +47,22 @@ RETENTION = 60  # seconds an entry is kept: long enough to catch up after a shor
 BLOCK = 2000  # ms an XREAD waits for new entries before asking again
 RETRY = 1.0  # seconds between two attempts to find our place in the log again
 
-HELLO = """
+# Rooms' history (chatroom.bus.history): delete that of the rooms not registered (all, unless `registered`).
+FORGET = """
+local function forget(histories, lists, rooms, registered)
+  for _, room in ipairs(redis.call('HKEYS', histories)) do
+    if not registered or redis.call('HEXISTS', rooms, room) == 0 then
+      redis.call('DEL', lists .. room)
+      redis.call('HDEL', histories, room)
+    end
+  end
+end
+"""
+
+# ARGV[4..7]: the history keys (HistoryKeys.arguments); ARGV[8]: '1' if this process keeps history, else '0'.
+HELLO = (
+    FORGET
+    + """
 local alone = redis.call('SCARD', KEYS[2]) == 0
 redis.call('SADD', KEYS[2], ARGV[1])
 redis.call('SET', KEYS[3], '1', 'PX', ARGV[3])
@@ -56,23 +74,52 @@ for i = 5, #KEYS do
   if redis.call('TYPE', KEYS[i]).ok == 'hash' then state[i - 4] = redis.call('HGETALL', KEYS[i])
   else state[i - 4] = redis.call('GET', KEYS[i]) end
 end
-return {id, alone and 1 or 0, state}
+local keeps = ARGV[8] == '1'
+if alone then
+  redis.call('DEL', ARGV[6])
+  forget(ARGV[4], ARGV[5], ARGV[7], keeps)
+end
+local kept = {}
+if keeps then
+  local rooms = redis.call('HGETALL', ARGV[4])
+  for i = 1, #rooms, 2 do
+    if redis.call('HEXISTS', ARGV[7], rooms[i]) == 1 then
+      kept[#kept + 1] = {rooms[i + 1], redis.call('LRANGE', ARGV[5] .. rooms[i], 0, -1)}
+    end
+  end
+end
+return {id, alone and 1 or 0, state, kept}
 """
+)
 
-GONE = """
+# ARGV[4..7]: the history keys (HistoryKeys.arguments).
+GONE = (
+    FORGET
+    + """
 if redis.call('SREM', KEYS[2], ARGV[1]) == 0 then return 0 end
 redis.call('DEL', KEYS[3], KEYS[4])
 local left = redis.call('SMEMBERS', KEYS[2])
-if #left == 0 then left = cjson.decode('[]') end
+if #left == 0 then
+  left = cjson.decode('[]')
+  forget(ARGV[4], ARGV[5], ARGV[7], true)
+end
 local entry = cjson.encode({{k='gone', p=ARGV[1], r=ARGV[2], left=left}})
 redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[3], '*', 'o', entry)
 return 1
 """
+)
 
 TRIM = """
 local now = redis.call('TIME')
 return redis.call('XTRIM', KEYS[1], 'MINID', '~', tonumber(now[1]) * 1000 - tonumber(ARGV[1]) * 1000)
 """
+
+
+class Kept(Protocol):
+    """Rooms' history kept beside the log (chatroom.bus.history.RedisHistory)."""
+
+    def loaded(self, kept: list[Any], commands: Any) -> None:
+        """The registered rooms' history at the hello, ["EPOCH SAID NAME", [line...]] each; where to write."""
 
 
 class Shared(Protocol):
@@ -87,6 +134,29 @@ class Shared(Protocol):
 def log_key(prefix: str) -> str:
     """The stream every process reads; the accounts command line appends to it too (chatroom.bus.stores)."""
     return f"{prefix}:log"
+
+
+def rooms_key(prefix: str) -> str:
+    """The registered rooms' hash (chatroom.bus.stores), whose rooms keep their history when the chat ends."""
+    return f"{prefix}:rooms"
+
+
+@dataclass(frozen=True)
+class HistoryKeys:
+    """Where rooms' history is (chatroom.bus.history): `lists` + a room's key is the list of its lines."""
+
+    histories: str
+    lists: str
+    written: str
+    rooms: str
+
+    @classmethod
+    def under(cls, prefix: str) -> HistoryKeys:
+        return cls(f"{prefix}:histories", f"{prefix}:history:", f"{prefix}:history-written", rooms_key(prefix))
+
+    def arguments(self) -> list[str]:
+        """As HELLO and GONE take them (ARGV[4..7])."""
+        return [self.histories, self.lists, self.written, self.rooms]
 
 
 class RedisUnreachable(Exception):
@@ -207,9 +277,12 @@ class RedisLog:
         beat: float = 2.0,
         ttl: float = 10.0,
         shared: Shared | None = None,
+        history: Kept | None = None,
     ) -> None:
         self.address = address
         self.shared = shared
+        self.history = history  # None: this process keeps no history
+        self.history_keys = HistoryKeys.under(prefix)
         self.clock = clock
         self.keys = {"log": log_key(prefix), "processes": f"{prefix}:processes"}
         self.prefix = prefix
@@ -250,6 +323,10 @@ class RedisLog:
         """The keys HELLO and GONE change together."""
         return [self.keys["log"], self.keys["processes"], self._alive_key(process), self.connections_key(process)]
 
+    def _gone(self, process: str, reason: str) -> list[Any]:
+        """GONE's arguments."""
+        return [process, reason, MAXLEN, *self.history_keys.arguments()]
+
     def _shared_keys(self) -> list[str]:
         return [] if self.shared is None else self.shared.keys
 
@@ -260,14 +337,19 @@ class RedisLog:
         self.stopped = False
         self.joins += 1
         keys = self._process_keys(process) + self._shared_keys()
-        said = self.commands.eval(HELLO, keys, [process, MAXLEN, int(self.ttl * 1000)])
+        keeps = "0" if self.history is None else "1"
+        said = self.commands.eval(
+            HELLO, keys, [process, MAXLEN, int(self.ttl * 1000), *self.history_keys.arguments(), keeps]
+        )
 
         def joined(answer: list[Any]) -> None:
-            entry_id, alone, state = answer
+            entry_id, alone, state, kept = answer
             self.last = entry_id.decode()
             self.up = True
             if self.shared is not None:
                 self.shared.loaded(state, self.commands)
+            if self.history is not None:
+                self.history.loaded(kept, self.commands)
             reader.received(hello(process, bool(alone)))
             if not self._beating.running:
                 self._beating.start(self.beat, now=False)
@@ -287,7 +369,7 @@ class RedisLog:
         if not self.up:
             return succeed(None)
         self._flush()
-        done: Deferred[None] = self.commands.eval(GONE, self._process_keys(process), [process, reason, MAXLEN])
+        done: Deferred[None] = self.commands.eval(GONE, self._process_keys(process), self._gone(process, reason))
         return done.addErrback(lambda failure: log.warn("could not tell Redis we left: {why}", why=failure.value))
 
     def disconnect(self) -> Deferred[None]:
@@ -340,8 +422,10 @@ class RedisLog:
             ((_, items),) = reply
             for entry_id, fields in items:
                 self.last = entry_id.decode()
-                for entry in json.loads(fields[1]):
+                milliseconds, _, sequence = self.last.partition("-")
+                for index, entry in enumerate(json.loads(fields[1])):
                     if self.reader is not None and not self.stopped:
+                        entry[PLACE] = place(int(milliseconds), int(sequence), index)
                         self.reader.received(entry)
         self._read()
 
@@ -421,7 +505,7 @@ class RedisLog:
                 if ok and not alive:
                     log.info("process {process} stopped answering: its members leave", process=process)
                     keys = self._process_keys(process)
-                    self.commands.eval(GONE, keys, [process, "server lost", MAXLEN]).addErrback(self._ignored)
+                    self.commands.eval(GONE, keys, self._gone(process, "server lost")).addErrback(self._ignored)
 
         return DeferredList(checks, consumeErrors=True).addCallback(reap)
 

@@ -23,13 +23,13 @@ import functools
 import itertools
 import uuid
 from collections.abc import Callable, Iterator
-from typing import Any, TypeVar, cast
+from typing import Any, Protocol, TypeVar, cast
 
 from twisted.internet.defer import Deferred, fail, succeed
 from twisted.logger import Logger
 
 from chatroom.accounts import SharedAccounts
-from chatroom.bus.log import Log
+from chatroom.bus.log import PLACE, Log
 from chatroom.core.chat import Chat, Details, Member, RoomLimits
 from chatroom.core.errors import ChatError, Departed
 from chatroom.core.events import Event, Message, ServerNotice, Session
@@ -37,7 +37,7 @@ from chatroom.core.history import HistoryLimits, RoomHistory
 from chatroom.core.moderation import Lockdown, Role, Setting
 from chatroom.core.names import nick_key, room_key
 from chatroom.core.rooms import Room
-from chatroom.core.state import AccountDirectory, RoomStore, StoreError
+from chatroom.core.state import AccountDirectory, HistoryStore, MemoryHistoryStore, RoomStore, StoreError
 from chatroom.roomstore import ban_data, ban_from_data, room_data, room_from_data
 
 log = Logger(namespace="chatroom")
@@ -77,6 +77,42 @@ class Elsewhere:
 ELSEWHERE = Elsewhere()
 
 
+class SharedHistory(HistoryStore, Protocol):
+    """Where rooms' history is written down beside the log (chatroom.bus.history): by one process at a time.
+
+    Every replica tells it each change of its rooms' history; the oldest process writes them, in the log's order,
+    and the others hold them back, so that the next oldest can write what the writer had not when it goes.
+    """
+
+    def turn(self, place: str) -> None:
+        """The changes told from now on are made by the log's entry at `place` (chatroom.bus.log.PLACE)."""
+
+    def lead(self, rooms: dict[str, Room] | None = None) -> None:
+        """Write from now on, beginning with what was held back; or, given `rooms`, write their history anew."""
+
+    def follow(self) -> None:
+        """Another process writes: hold back the changes from now on."""
+
+    def leave(self) -> Deferred[None]:
+        """This process is leaving: send what waits to be written now, and no more; fires once it is written."""
+
+
+class Unwritten(MemoryHistoryStore):
+    """No history written down beside the log: the replicas keep it in memory only, as one process does."""
+
+    def turn(self, place: str) -> None:
+        pass
+
+    def lead(self, rooms: dict[str, Room] | None = None) -> None:
+        pass
+
+    def follow(self) -> None:
+        pass
+
+    def leave(self) -> Deferred[None]:
+        return succeed(None)
+
+
 def _ordered(change: F) -> F:
     """A change as front ends call it: checked now, made in its turn in the log."""
     name = change.__name__
@@ -106,10 +142,12 @@ class SharedChat(Chat):
         store: RoomStore | None = None,
         process: str | None = None,
         history: HistoryLimits = HistoryLimits(),
+        history_store: SharedHistory | None = None,
     ) -> None:
         self._turn: dict[str, Any] | None = None  # the log's entry being applied; None between entries
         self.clock = clock
-        super().__init__(limits, accounts, store, now=self._now, history=history)
+        self.written: SharedHistory = history_store or Unwritten()  # the history_store, as only the bus knows it
+        super().__init__(limits, accounts, store, now=self._now, history=history, history_store=self.written)
         self.log = log
         self.left: Deferred[None] = succeed(None)  # fires once the log has been told this process left
         self.process = process or uuid.uuid4().hex[:12]
@@ -203,6 +241,7 @@ class SharedChat(Chat):
 
     def close(self, reason: str) -> None:
         """Leave the log (the other processes see our members quit with `reason`), then let everyone go."""
+        self.written.leave()  # before the goodbye, on the same connection: a last process's lines are all written
         self.left = self.log.leave(self.process, reason)
         super().close(reason)
 
@@ -235,6 +274,7 @@ class SharedChat(Chat):
             self._before_ready(entry)
             return
         self._turn = entry
+        self.written.turn(entry.get(PLACE, ""))
         for newcomer in self.awaiting:
             self.awaiting[newcomer] += 1
         try:
@@ -342,6 +382,9 @@ class SharedChat(Chat):
         if kind == "gone" and entry["left"] == [self.process]:
             self._early = []  # everyone else went before answering: we are the chat now
             self._first()
+            # What we read with our hello is the state now: the history the others wrote since is not in it.
+            self.written.turn(entry.get(PLACE, ""))
+            self.written.lead(self.rooms)
             return
         self._early.append(entry)
 
@@ -355,7 +398,15 @@ class SharedChat(Chat):
 
     def _become_ready(self, processes: list[str]) -> None:
         self.processes = dict.fromkeys(processes)
+        self._write_or_hold()
         self.ready.callback(None)
+
+    def _write_or_hold(self) -> None:
+        """The oldest process writes rooms' history down; every replica agrees on which one at each point."""
+        if next(iter(self.processes), None) == self.process:
+            self.written.lead()
+        else:
+            self.written.follow()
 
     def _hello(self, process: str) -> None:
         self.processes[process] = None
@@ -370,6 +421,7 @@ class SharedChat(Chat):
             return
         for member in [member for key, member in self.by_key.items() if key.startswith(process + "/")]:
             self._depart(member, reason)
+        self._write_or_hold()  # if the writer went, the next oldest writes what it may not have
         self._answer_waiting()
 
     def _answer_waiting(self) -> None:
@@ -403,7 +455,7 @@ class SharedChat(Chat):
                         room.history.epoch,
                         room.history.said,
                         room.history.asides,
-                        [_said(message) for message in room.history.kept],
+                        [line_data(message) for message in room.history.kept],
                     ],
                 }
                 for room in self.rooms.values()
@@ -431,7 +483,7 @@ class SharedChat(Chat):
         for data in state["rooms"]:
             life, said, asides, kept = data["history"]
             name = data["name"]
-            history = RoomHistory(life, self.history_limits, said, (_message(name, line) for line in kept), asides)
+            history = RoomHistory(life, self.history_limits, said, (line_message(name, line) for line in kept), asides)
             room = Room.restore(room_from_data(name, data["record"], registered=False), data["created"], history)
             room.topic_time = data["topic_time"]
             self.rooms[room_key(room.name)] = room
@@ -485,6 +537,7 @@ class SharedChat(Chat):
     def lost_place(self) -> None:
         """Our replica can no longer follow the others': let our members go, and join again from a snapshot."""
         log.warn("chatroom lost its place in the log: disconnecting its members, joining again")
+        self.written.follow()
         Chat.close(self, LOST_PLACE)
         self.by_key.clear()
         self.processes.clear()
@@ -506,13 +559,13 @@ _CHANGES = frozenset(
 )  # the changes a log entry may name: nothing else of a replica is called from the log
 
 
-def _said(message: Message) -> list[Any]:
-    """A kept line as a snapshot carries it: its room is the snapshot's, and a kept line is never for some only."""
+def line_data(message: Message) -> list[Any]:
+    """A kept line as snapshots and Redis carry it: its room is theirs, and a kept line is never for some only."""
     return [message.nick, message.text, message.action, message.notice, message.id, message.time]
 
 
-def _message(room: str, said: list[Any]) -> Message:
-    nick, text, action, notice, msgid, time = said
+def line_message(room: str, data: list[Any]) -> Message:
+    nick, text, action, notice, msgid, time = data
     return Message(room, nick, text, action, notice, "", msgid, time)
 
 

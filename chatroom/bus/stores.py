@@ -28,7 +28,7 @@ from twisted.logger import Logger
 
 from chatroom.accounts import Account, Change, SharedAccounts
 from chatroom.bus.log import encode
-from chatroom.bus.redis import MAXLEN, RETRY, RedisAddress, RedisUnreachable, log_key
+from chatroom.bus.redis import MAXLEN, RETRY, RedisAddress, RedisUnreachable, log_key, rooms_key
 from chatroom.core.errors import ChatError
 from chatroom.core.moderation import Ban
 from chatroom.core.names import nick_key, room_key
@@ -49,7 +49,7 @@ return 1
 class Keys:
     def __init__(self, prefix: str) -> None:
         self.accounts = f"{prefix}:accounts"
-        self.rooms = f"{prefix}:rooms"
+        self.rooms = rooms_key(prefix)
         self.server_bans = f"{prefix}:server-bans"
         self.log = log_key(prefix)
 

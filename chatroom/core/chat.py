@@ -63,7 +63,16 @@ from chatroom.core.moderation import (
 )
 from chatroom.core.names import nick_key, room_key, room_name, room_order, validate_nick
 from chatroom.core.rooms import Room, ban_list, until
-from chatroom.core.state import AccountDirectory, MemoryRoomStore, NoAccounts, RoomStore, StoreError
+from chatroom.core.state import (
+    AccountDirectory,
+    HistoryStore,
+    KeptHistory,
+    MemoryHistoryStore,
+    MemoryRoomStore,
+    NoAccounts,
+    RoomStore,
+    StoreError,
+)
 
 log = Logger(namespace="chatroom")
 
@@ -129,9 +138,11 @@ class Chat:
         store: RoomStore | None = None,
         now: Callable[[], float] = time.time,
         history: HistoryLimits = HistoryLimits(),
+        history_store: HistoryStore | None = None,
     ) -> None:
         self.limits = limits
         self.history_limits = history
+        self.history_store = history_store or MemoryHistoryStore()  # where history is written down, if anywhere
         self.opened = 0  # rooms opened since the start: with the time, it names each room's life (history.epoch)
         self.accounts = accounts or NoAccounts()
         self.store = store or MemoryRoomStore()
@@ -149,8 +160,12 @@ class Chat:
     def start_from_store(self) -> None:
         """The rooms and bans a server starts with: the registered rooms and the server bans its store kept."""
         saved = self.store.load()
+        kept = self.history_store.load()
         now = self.now()
-        self.rooms = {room_key(record.name): Room.restore(record, now, self._history(now)) for record in saved.rooms}
+        self.rooms = {}
+        for record in saved.rooms:
+            key = room_key(record.name)
+            self.rooms[key] = Room.restore(record, now, self._history(now, kept.get(key)))
         self.server_bans = saved.server_bans
         self.lockdown = Lockdown.OFF
 
@@ -331,6 +346,7 @@ class Chat:
         msgid, said = target.history.stamp(now, aside=bool(to))
         event = Message(target.name, member.nick, text, action, notice, to, msgid, said)
         target.history.keep(event, now)
+        self.history_store.said(room_key(target.name), event)
         if not to:
             target.broadcast(event)
             return
@@ -416,6 +432,7 @@ class Chat:
             )
         self._commit()
         removed = target_room.history.redact({target}) if by_id else target_room.history.redact(set(), target)
+        self.history_store.redacted(room_key(target_room.name), removed)
         log.info(
             "{nick} removed {count} lines from the history of {room}",
             nick=actor.nick,
@@ -432,6 +449,7 @@ class Chat:
             raise ChatError("NO_SUCH_ROOM", f"nobody is in {room_name(room)}")
         self._commit()
         count = target_room.history.clear()
+        self.history_store.cleared(room_key(target_room.name))
         log.info(
             "{nick} cleared the history of {room} ({count} lines)", nick=actor.nick, room=target_room.name, count=count
         )
@@ -445,9 +463,11 @@ class Chat:
             return History(room.name, (), lost=-1)
         return room.history.query(room.name, how, point, lines, self.now())
 
-    def _history(self, now: float) -> RoomHistory:
-        """The ids, and the history, of a room that opens now."""
+    def _history(self, now: float, kept: KeptHistory | None = None) -> RoomHistory:
+        """The ids, and the history, of a room that opens now: a new life, or the one a store kept going on."""
         self.opened += 1
+        if kept is not None:
+            return RoomHistory(kept.epoch, self.history_limits, kept.said, kept.lines)
         return RoomHistory(epoch(now, self.opened), self.history_limits)
 
     # Keeping order in a room
@@ -770,6 +790,7 @@ class Chat:
         del member.rooms[key]
         if not room.members and not room.owner:
             del self.rooms[key]  # an unregistered room ends with its last member, its settings and bans with it
+            self.history_store.ended(key)
 
     def _remove(self, room: Room, event: Kicked, member: Member) -> None:
         room.broadcast(event)

@@ -1,7 +1,8 @@
-"""What the core keeps beyond its members, behind small interfaces: accounts it asks about, rooms it saves.
+"""What the core keeps beyond its members, behind small interfaces: accounts it asks about, rooms it saves, and
+where rooms' history is written down.
 
 The in-memory versions here serve tests and servers without a state file; chatroom.roomstore keeps rooms on
-disk, and several processes will later share them through Redis behind the same interfaces.
+disk, and chatroom.bus.stores and chatroom.bus.history keep them and rooms' history in Redis for several processes.
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from chatroom.core.events import Topic
+from chatroom.core.events import Message, Topic
 from chatroom.core.moderation import Allowed, Ban, RoomSettings
 
 
@@ -85,3 +86,52 @@ class MemoryRoomStore:
 
     def save_server_bans(self, bans: tuple[Ban, ...]) -> None:
         self.saved.server_bans = list(bans)
+
+
+@dataclass
+class KeptHistory:
+    """A room's history as a store kept it: its life (history.epoch), how many were said in it, the lines kept."""
+
+    epoch: str
+    said: int
+    lines: list[Message]
+
+
+class HistoryStore(Protocol):
+    """Rooms' history beyond one process's memory, told each change as the room makes it (with --redis, Redis).
+
+    The rooms' own RoomHistory answers every question; a store only writes down, so that a server that starts
+    again finds its registered rooms' lines, and their ids go on where they stopped.
+    """
+
+    def load(self) -> dict[str, KeptHistory]:
+        """By room key: what was kept of the rooms a server starts with (its registered rooms)."""
+
+    def said(self, room: str, message: Message) -> None:
+        """A room message was given its id: kept, unless it was for some only (Message.to), and counted."""
+
+    def redacted(self, room: str, ids: list[str]) -> None: ...
+
+    def cleared(self, room: str) -> None: ...
+
+    def ended(self, room: str) -> None:
+        """An unregistered room emptied: its history ends with it."""
+
+
+class MemoryHistoryStore:
+    """History in memory only: each room's RoomHistory is the only copy, lost at a restart. Nothing to write."""
+
+    def load(self) -> dict[str, KeptHistory]:
+        return {}
+
+    def said(self, room: str, message: Message) -> None:
+        pass
+
+    def redacted(self, room: str, ids: list[str]) -> None:
+        pass
+
+    def cleared(self, room: str) -> None:
+        pass
+
+    def ended(self, room: str) -> None:
+        pass

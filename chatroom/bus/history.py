@@ -1,0 +1,316 @@
+"""Rooms' history in Redis (--redis with --history): what every replica keeps, written down so that it outlives them.
+
+Keys, under the prefix (chatroom.bus.redis.HistoryKeys):
+- `PREFIX:history:ROOM` (ROOM a room's key, chatroom.core.names.room_key), a list: the lines the room keeps, oldest
+  first, each as snapshots carry it (JSON `[nick, text, action, notice, id, time]`). At most --history of them;
+  with --history-age, the writer drops older ones every minute, and the list expires that long after its last
+  line was written, whether a process runs or not.
+- `PREFIX:histories`, a hash: ROOM -> `EPOCH SAID NAME`: the room's life, the number of its last message (kept or
+  not) and its name. A process that starts alone goes on with them, so ids stay valid across a restart.
+- `PREFIX:history-written`: the place in the log (chatroom.bus.log.PLACE) of the last change written.
+
+**One writer, in the log's order.** Every replica changes its rooms' history in the log's order. Redis's copy must
+go through the same changes in the same order: a redaction or a clearing that reached Redis before the line it
+removes would let that line come back at the next restart. Redis runs the commands of one connection in the order
+sent, those of two processes in any order; so one process writes at a time: the oldest (the first of
+SharedChat.processes, which every replica agrees on at each point of the log), one script call at a time, each
+carrying every change made since the last (those of a reactor turn, or of the last call's round trip).
+
+The other processes hold back what they would have written, for as long as the log keeps its entries. When the
+writer goes (stopped, or lost and declared gone), the next oldest takes over at that point of the log and sends
+what it held back: the script writes only the changes placed after the last one written, so a change the writer
+made before it went is not made twice, and one it never made is not lost.
+
+**Read with the hello** (chatroom.bus.redis.HELLO): the registered rooms' history, as it was at that point of the
+log; a process that starts alone starts its registered rooms from it. The history of a room that is not registered
+ends with it: deleted when it empties, and, for those left when the last process leaves, by that process's `gone`
+(or the next `hello` alone). docs/scaling.md has the whole account.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import deque
+from typing import TYPE_CHECKING, Any
+
+from twisted.internet import task
+from twisted.internet.defer import Deferred
+from twisted.internet.interfaces import IDelayedCall, IReactorTime
+from twisted.logger import Logger
+
+from chatroom.bus.redis import RETENTION, RETRY, HistoryKeys
+from chatroom.bus.shared import line_data, line_message
+from chatroom.core.events import Message
+from chatroom.core.history import HistoryLimits, timestamp
+from chatroom.core.names import room_key
+from chatroom.core.state import KeptHistory
+
+if TYPE_CHECKING:
+    from chatroom.core.rooms import Room
+
+log = Logger(namespace="chatroom")
+
+PRUNE_EVERY = 60.0  # seconds between two passes dropping lines older than --history-age
+
+# KEYS: the histories hash, the place written. ARGV: the lists' prefix, the lines kept per room, the ms a list lives
+# after its last line (0: for ever), and the changes as JSON [[place, [change, ...]], ...], in the log's order.
+WRITE = """
+local histories, lists, most, life = KEYS[1], ARGV[1], tonumber(ARGV[2]), ARGV[3]
+local function add(list, line)
+  redis.call('RPUSH', list, line)
+  redis.call('LTRIM', list, -most, -1)
+  if life ~= '0' then redis.call('PEXPIRE', list, life) end
+end
+local function epoch(about)
+  return about and string.match(about, '^%S+')
+end
+local written = redis.call('GET', KEYS[2]) or ''
+for _, group in ipairs(cjson.decode(ARGV[4])) do
+  if group[1] > written then
+    for _, change in ipairs(group[2]) do
+      local kind, room = change[1], change[2]
+      local list = lists .. room
+      if kind == 'said' then
+        if epoch(redis.call('HGET', histories, room)) ~= epoch(change[3]) then
+          redis.call('DEL', list)  -- the room began again: what it kept before is not this life's
+        end
+        redis.call('HSET', histories, room, change[3])
+        if change[4] ~= '' then add(list, change[4]) end
+      elseif kind == 'redacted' then
+        local ids = {}
+        for _, id in ipairs(change[3]) do ids[id] = true end
+        for _, line in ipairs(redis.call('LRANGE', list, 0, -1)) do
+          if ids[cjson.decode(line)[5]] then redis.call('LREM', list, 1, line) end
+        end
+      elseif kind == 'cleared' then
+        redis.call('DEL', list)
+      elseif kind == 'ended' then
+        redis.call('DEL', list)
+        redis.call('HDEL', histories, room)
+      elseif kind == 'all' then  -- every room's history anew; those not named end
+        for _, other in ipairs(redis.call('HKEYS', histories)) do
+          redis.call('DEL', lists .. other)
+          redis.call('HDEL', histories, other)
+        end
+        for named, kept in pairs(change[3]) do
+          redis.call('HSET', histories, named, kept[1])
+          for _, line in ipairs(kept[2]) do add(lists .. named, line) end
+        end
+      end
+    end
+    written = group[1]
+  end
+end
+redis.call('SET', KEYS[2], written)
+return written
+"""
+
+# KEYS: the histories hash. ARGV: the lists' prefix, the time before which lines go (as history.timestamp writes it,
+# so that times compare as strings).
+PRUNE = """
+local dropped = 0
+for _, room in ipairs(redis.call('HKEYS', KEYS[1])) do
+  local list = ARGV[1] .. room
+  while true do
+    local first = redis.call('LINDEX', list, 0)
+    if not first or cjson.decode(first)[6] >= ARGV[2] then break end
+    redis.call('LPOP', list)
+    dropped = dropped + 1
+  end
+end
+return dropped
+"""
+
+
+class RedisHistory:
+    """chatroom.core.state.HistoryStore in Redis, for one replica of a shared chat (chatroom.bus.shared.SharedHistory).
+
+    Read with the hello (chatroom.bus.redis.Kept); written by the oldest process, on the log's own connection.
+    """
+
+    def __init__(self, prefix: str, clock: IReactorTime, limits: HistoryLimits) -> None:
+        self.keys = HistoryKeys.under(prefix)
+        self.clock = clock
+        self.limits = limits
+        self.saved: dict[str, KeptHistory] = {}  # the registered rooms' history at this process's last hello
+        self.commands: Any = None
+        self.place = ""  # the place in the log of the entry whose changes are being made
+        self.leading = False  # whether this process writes
+        self._unsent: list[list[Any]] = []  # the writer's changes, grouped by place: [place, [change...]]
+        # A change is kept as made, a said line as its Message (which the room holds anyway): encoded when sent.
+        self._held: deque[list[Any]] = deque()  # the others': [place, [change...], when made]
+        self._sending = False  # a call is on its way (or waits to be tried again): the next waits for it
+        self._retry: IDelayedCall | None = None
+        self._last: Deferred[Any] | None = None  # the last call made
+        self._pruning = task.LoopingCall(self._prune)
+        self._pruning.clock = clock
+
+    def loaded(self, kept: list[Any], commands: Any) -> None:
+        """At each hello: this replica starts afresh, and what it held back belongs to its earlier life."""
+        self.commands = commands
+        self.saved = {}
+        self._held.clear()
+        for about, lines in kept:  # txredisapi gives a room key such as "5" as a number: the name says it
+            try:
+                life, said, name = about.decode().split(" ")
+                messages = [line_message(name, json.loads(line)) for line in lines]
+                self.saved[room_key(name)] = KeptHistory(life, int(said), messages)
+            except (AttributeError, TypeError, ValueError) as error:
+                log.error("a room's history in Redis is damaged ({error!r}): left out", error=error)
+        log.info(
+            "from Redis: the history of {rooms} registered rooms, {lines} lines",
+            rooms=len(self.saved),
+            lines=sum(len(kept.lines) for kept in self.saved.values()),
+        )
+
+    # chatroom.core.state.HistoryStore
+
+    def load(self) -> dict[str, KeptHistory]:
+        return dict(self.saved)
+
+    def said(self, room: str, message: Message) -> None:
+        self._change(["said", room, message])
+
+    def redacted(self, room: str, ids: list[str]) -> None:
+        self._change(["redacted", room, ids])
+
+    def cleared(self, room: str) -> None:
+        self._change(["cleared", room])
+
+    def ended(self, room: str) -> None:
+        self._change(["ended", room])
+
+    # chatroom.bus.shared.SharedHistory
+
+    def turn(self, place: str) -> None:
+        self.place = place
+
+    def lead(self, rooms: dict[str, Room] | None = None) -> None:
+        if not self.leading:
+            log.info("this process writes the rooms' history to Redis from now on")
+            self.leading = True
+            held, self._held = self._held, deque()
+            self._unsent[:0] = [group[:2] for group in held]
+            if self.limits.age:
+                self._pruning.start(PRUNE_EVERY)
+        if rooms is not None:
+            about = {key: [_about(room), [_line(said) for said in room.history.kept]] for key, room in rooms.items()}
+            self._change(["all", "", about])
+        self._send_soon()
+
+    def follow(self) -> None:
+        if self.leading:
+            self.leading = False
+            self._unsent = []  # the next writer sends them again: it held them back
+            self._stop()
+
+    def leave(self) -> Deferred[None]:
+        written = self.flush()
+        self.leading = False
+        self._stop()
+        return written
+
+    def flush(self) -> Deferred[None]:
+        """Send what waits now, without waiting for the call on its way; fires once Redis answered both.
+
+        For a process that leaves (its goodbye must come after), and for tests: two calls on their way at once could
+        be taken out of order if the first failed and the second did not.
+        """
+        if self.leading and self._unsent and self.commands is not None:
+            groups, self._unsent = self._unsent, []
+            self._call(groups).addErrback(lambda failure: log.warn("{why}", why=failure.getErrorMessage()))
+        done: Deferred[None] = Deferred()
+        if self._last is None or self._last.called:
+            done.callback(None)
+        else:
+            self._last.addBoth(_passing, done)
+        return done
+
+    # Inside
+
+    def _stop(self) -> None:
+        if self._pruning.running:
+            self._pruning.stop()
+        if self._retry is not None and self._retry.active():
+            self._retry.cancel()
+
+    def _change(self, change: list[Any]) -> None:
+        if self.leading:
+            _group(self._unsent, self.place, change)
+            self._send_soon()
+            return
+        now = self.clock.seconds()  # kept as long as the log keeps entries: a writer lost later has its gone by then
+        _group(self._held, self.place, change, now)
+        while self._held[0][2] < now - RETENTION:
+            self._held.popleft()
+
+    def _send_soon(self) -> None:
+        if self.leading and self._unsent and not self._sending:
+            self._sending = True
+            self.clock.callLater(0, self._send)
+
+    def _send(self) -> None:
+        groups, self._unsent = self._unsent, []
+        if not self.leading or not groups:
+            self._sending = False
+            return
+        self._call(groups).addCallbacks(self._sent, self._failed, errbackArgs=(groups,))
+
+    def _call(self, groups: list[list[Any]]) -> Deferred[Any]:
+        age = str(int(self.limits.age * 1000))
+        changes = [[place, [_wire(change) for change in group]] for place, group, *_ in groups]
+        arguments = [self.keys.lists, self.limits.lines, age, _json(changes)]
+        self._last = self.commands.eval(WRITE, [self.keys.histories, self.keys.written], arguments)
+        return self._last
+
+    def _sent(self, _: object) -> None:
+        self._sending = False
+        self._send_soon()
+
+    def _failed(self, failure: Any, groups: list[list[Any]]) -> None:
+        """Send them again, with what came since: those Redis took after all are passed over by their place."""
+        log.warn("could not write the rooms' history to Redis ({why}): trying again", why=failure.getErrorMessage())
+        self._unsent[:0] = groups
+        self._retry = self.clock.callLater(RETRY, self._send)
+
+    def _prune(self) -> None:
+        before = timestamp(self.clock.seconds() - self.limits.age)
+        pruned = self.commands.eval(PRUNE, [self.keys.histories], [self.keys.lists, before])
+        pruned.addErrback(lambda failure: log.debug("{why}", why=failure.getErrorMessage()))
+
+
+def _passing(result: object, done: Deferred[None]) -> object:
+    """Fire `done` as a call answers, leaving its answer to whoever else waits for it."""
+    done.callback(None)
+    return result
+
+
+def _json(value: object) -> str:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+def _line(message: Message) -> str:
+    return _json(line_data(message))
+
+
+def _wire(change: list[Any]) -> list[Any]:
+    """A change as WRITE takes it: a said line with the room's life and count, and the line, "" if not kept."""
+    if change[0] != "said":
+        return change
+    kind, room, message = change
+    life, _, number = message.id.rpartition("-")
+    count = number.partition(".")[0]  # a message aside is numbered N.K (RoomHistory.stamp): the room's count is N
+    return [kind, room, f"{life} {count} {message.room}", "" if message.to else _line(message)]
+
+
+def _about(room: Room) -> str:
+    """What PREFIX:histories holds of a room."""
+    return f"{room.history.epoch} {room.history.said} {room.name}"
+
+
+def _group(groups: list[list[Any]] | deque[list[Any]], place: str, change: list[Any], *more: object) -> None:
+    """Add a change to the group of its place (the last one), or to a new group."""
+    if groups and groups[-1][0] == place:
+        groups[-1][1].append(change)
+    else:
+        groups.append([place, [change], *more])
