@@ -502,7 +502,7 @@ def _between(session: IRCDialect, room: str, start: str, end: str, lines: int) -
     return History(found.room, inside)
 
 
-def _place(session: IRCDialect, room: str, point: str) -> tuple[float, int]:
+def _place(session: IRCDialect, room: str, point: str) -> tuple[float, float]:
     """Where a point falls, to tell which end of BETWEEN comes first: its time, then an id's number; an id the
     room no longer keeps comes before everything it keeps."""
     if ":" in point:
