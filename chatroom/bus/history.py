@@ -56,13 +56,14 @@ PRUNE_EVERY = 60.0  # seconds between two passes dropping lines older than --his
 # after its last line (0: for ever), and the changes as JSON [[place, [change, ...]], ...], in the log's order.
 WRITE = """
 local histories, lists, most, life = KEYS[1], ARGV[1], tonumber(ARGV[2]), ARGV[3]
-local function add(list, line)
-  redis.call('RPUSH', list, line)
-  redis.call('LTRIM', list, -most, -1)
-  if life ~= '0' then redis.call('PEXPIRE', list, life) end
+local abouts, changed = {}, {}  -- what the hash holds of a room, as this call leaves it; the rooms to write back
+local function about(room)
+  if abouts[room] == nil then abouts[room] = redis.call('HGET', histories, room) or false end
+  return abouts[room]
 end
-local function epoch(about)
-  return about and string.match(about, '^%S+')
+local function add(list, line)
+  if redis.call('RPUSH', list, line) > most then redis.call('LTRIM', list, -most, -1) end
+  if life ~= '0' then redis.call('PEXPIRE', list, life) end
 end
 local written = redis.call('GET', KEYS[2]) or ''
 for _, group in ipairs(cjson.decode(ARGV[4])) do
@@ -71,10 +72,11 @@ for _, group in ipairs(cjson.decode(ARGV[4])) do
       local kind, room = change[1], change[2]
       local list = lists .. room
       if kind == 'said' then
-        if epoch(redis.call('HGET', histories, room)) ~= epoch(change[3]) then
+        local before = about(room)
+        if not before or string.match(before, '^%S+') ~= string.match(change[3], '^%S+') then
           redis.call('DEL', list)  -- the room began again: what it kept before is not this life's
         end
-        redis.call('HSET', histories, room, change[3])
+        abouts[room], changed[room] = change[3], true
         if change[4] ~= '' then add(list, change[4]) end
       elseif kind == 'redacted' then
         local ids = {}
@@ -87,13 +89,15 @@ for _, group in ipairs(cjson.decode(ARGV[4])) do
       elseif kind == 'ended' then
         redis.call('DEL', list)
         redis.call('HDEL', histories, room)
+        abouts[room], changed[room] = false, nil
       elseif kind == 'all' then  -- every room's history anew; those not named end
         for _, other in ipairs(redis.call('HKEYS', histories)) do
           redis.call('DEL', lists .. other)
           redis.call('HDEL', histories, other)
         end
+        abouts, changed = {}, {}
         for named, kept in pairs(change[3]) do
-          redis.call('HSET', histories, named, kept[1])
+          abouts[named], changed[named] = kept[1], true
           for _, line in ipairs(kept[2]) do add(lists .. named, line) end
         end
       end
@@ -101,6 +105,7 @@ for _, group in ipairs(cjson.decode(ARGV[4])) do
     written = group[1]
   end
 end
+for room in pairs(changed) do redis.call('HSET', histories, room, abouts[room]) end
 redis.call('SET', KEYS[2], written)
 return written
 """
