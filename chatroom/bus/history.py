@@ -51,6 +51,7 @@ if TYPE_CHECKING:
 log = Logger(namespace="chatroom")
 
 PRUNE_EVERY = 60.0  # seconds between two passes dropping lines older than --history-age
+ASK_EVERY = 2.0  # seconds between two questions of a process that holds changes back: how far has the writer written?
 
 # KEYS: the histories hash, the place written. ARGV: the lists' prefix, the lines kept per room, the ms a list lives
 # after its last line (0: for ever), and the changes as JSON [[place, [change, ...]], ...], in the log's order.
@@ -149,6 +150,8 @@ class RedisHistory:
         self._last: Deferred[Any] | None = None  # the last call made
         self._pruning = task.LoopingCall(self._prune)
         self._pruning.clock = clock
+        self._asking = task.LoopingCall(self._ask)
+        self._asking.clock = clock
 
     def loaded(self, kept: list[Any], commands: Any) -> None:
         """At each hello: this replica starts afresh, and what it held back belongs to its earlier life."""
@@ -194,6 +197,7 @@ class RedisHistory:
         if not self.leading:
             log.info("this process writes the rooms' history to Redis from now on")
             self.leading = True
+            self._stop()
             held, self._held = self._held, deque()
             self._unsent[:0] = [group[:2] for group in held]
             if self.limits.age:
@@ -208,6 +212,8 @@ class RedisHistory:
             self.leading = False
             self._unsent = []  # the next writer sends them again: it held them back
             self._stop()
+        if not self._asking.running:
+            self._asking.start(ASK_EVERY, now=False)
 
     def leave(self) -> Deferred[None]:
         written = self.flush()
@@ -234,8 +240,9 @@ class RedisHistory:
     # Inside
 
     def _stop(self) -> None:
-        if self._pruning.running:
-            self._pruning.stop()
+        for loop in (self._pruning, self._asking):
+            if loop.running:
+                loop.stop()
         if self._retry is not None and self._retry.active():
             self._retry.cancel()
 
@@ -244,7 +251,9 @@ class RedisHistory:
             _group(self._unsent, self.place, change)
             self._send_soon()
             return
-        now = self.clock.seconds()  # kept as long as the log keeps entries: a writer lost later has its gone by then
+        # Held until the writer says it wrote them (_ask), and never longer than the log keeps entries: a writer lost
+        # later than that has its gone by then.
+        now = self.clock.seconds()
         _group(self._held, self.place, change, now)
         while self._held[0][2] < now - RETENTION:
             self._held.popleft()
@@ -277,6 +286,16 @@ class RedisHistory:
         log.warn("could not write the rooms' history to Redis ({why}): trying again", why=failure.getErrorMessage())
         self._unsent[:0] = groups
         self._retry = self.clock.callLater(RETRY, self._send)
+
+    def _ask(self) -> None:
+        """Forget what the writer has written: only what it has not would be sent again if it went."""
+        asked = self.commands.get(self.keys.written)
+        asked.addCallback(self._written).addErrback(lambda failure: log.debug("{why}", why=failure.getErrorMessage()))
+
+    def _written(self, place: bytes | None) -> None:
+        if isinstance(place, bytes):  # a place with Redis holds a "-": txredisapi does not take it for a number
+            while self._held and self._held[0][0] <= place.decode():
+                self._held.popleft()
 
     def _prune(self) -> None:
         before = timestamp(self.clock.seconds() - self.limits.age)
