@@ -16,10 +16,11 @@ sent, those of two processes in any order; so one process writes at a time: the 
 SharedChat.processes, which every replica agrees on at each point of the log), one script call at a time, each
 carrying every change made since the last (those of a reactor turn, or of the last call's round trip).
 
-The other processes hold back what they would have written, for as long as the log keeps its entries. When the
-writer goes (stopped, or lost and declared gone), the next oldest takes over at that point of the log and sends
-what it held back: the script writes only the changes placed after the last one written, so a change the writer
-made before it went is not made twice, and one it never made is not lost.
+The other processes hold back what they would have written, until the writer says it wrote it (they ask every
+ASK_EVERY seconds), and never longer than the log keeps its entries. When the writer goes (stopped, or lost and
+declared gone), the next oldest takes over at that point of the log and sends what it held back: the script
+writes only the changes placed after the last one written, so a change the writer made before it went is not made
+twice, and one it never made is not lost.
 
 **Read with the hello** (chatroom.bus.redis.HELLO): the registered rooms' history, as it was at that point of the
 log; a process that starts alone starts its registered rooms from it. The history of a room that is not registered
