@@ -10,7 +10,7 @@ from twisted.internet.task import Clock
 from twisted.trial.unittest import SynchronousTestCase
 
 from chatroom.accounts import adding, hashed_password
-from chatroom.bus.history import PRUNE_EVERY, RedisHistory
+from chatroom.bus.history import ASK_EVERY, PRUNE_EVERY, RedisHistory
 from chatroom.bus.log import MemoryLog, place
 from chatroom.bus.redis import RETRY, RedisAddress
 from chatroom.bus.shared import SharedChat, line_data
@@ -135,7 +135,7 @@ class HistoryInRedisTests(RedisStoresTestCase):
         await self.in_redis(a)
         a.bus.stopped = True  # as kill -9: no goodbye, no more heartbeats, nothing more written
         assert a.history is not None
-        a.history.follow()
+        await a.history.leave()  # nothing waits: it was all written
         await a.bus.disconnect()
         await self.say(b.chat, bob, "said while a lay dead", heard_by_bob)
         b.chat.redact(bob, "5", "alice")
@@ -236,17 +236,24 @@ class WritingTests(RedisStoresTestCase):
 
 
 class Commands:
-    """txredisapi's eval as RedisHistory calls it: each call recorded, answered by the test, or at once."""
+    """txredisapi's eval and get as one process's RedisHistory calls them: each call recorded, answered at once or
+    by the test; `written`, shared by the processes, is how far any of them wrote (PREFIX:history-written)."""
 
-    def __init__(self, answer: bool = True) -> None:
-        self.answer = answer
+    def __init__(self, written: list[str]) -> None:
+        self.answer = True
         self.calls: list[tuple[list[list[Any]], Deferred[str]]] = []
+        self.written = written
 
     def eval(self, script: str, keys: list[str], arguments: list[Any]) -> Deferred[str]:
         answer: Deferred[str] = succeed("") if self.answer else Deferred()
         if len(arguments) == 4:  # WRITE's: the changes last
-            self.calls.append((json.loads(arguments[3]), answer))
+            changes = json.loads(arguments[3])
+            self.calls.append((changes, answer))
+            self.written.append(changes[-1][0])
         return answer
+
+    def get(self, key: str) -> Deferred[bytes | None]:
+        return succeed(max(self.written).encode() if self.written else None)
 
 
 class WhoWritesTests(SynchronousTestCase):
@@ -257,11 +264,12 @@ class WhoWritesTests(SynchronousTestCase):
         self.clock.advance(1_795_000_000)
         self.log = MemoryLog(self.clock)
         self.commands: dict[str, Commands] = {}
+        self.places: list[str] = []  # written
         self.a, self.b = self.process("a"), self.process("b")
 
     def process(self, name: str) -> SharedChat:
         written = RedisHistory(PREFIX, self.clock, KEPT)
-        self.commands[name] = Commands()
+        self.commands[name] = Commands(self.places)
         written.loaded([], self.commands[name])
         chat = SharedChat(self.log, self.clock.seconds, process=name, history=KEPT, history_store=written)
         chat.start()
@@ -269,7 +277,8 @@ class WhoWritesTests(SynchronousTestCase):
         return chat
 
     def settle(self) -> None:
-        while self.clock.getDelayedCalls():
+        """Run what is due now (the log's deliveries, and what they append), not the processes' timers."""
+        while any(call.getTime() <= self.clock.seconds() for call in self.clock.getDelayedCalls()):
             self.clock.advance(0)
 
     def member(self, chat: SharedChat, nick: str) -> Member:
@@ -305,6 +314,19 @@ class WhoWritesTests(SynchronousTestCase):
         self.assertEqual(self.written("c"), [])
         c.close("bye")
         self.settle()
+
+    def test_what_the_writer_has_written_is_held_back_no_longer(self) -> None:
+        self.member(self.a, "alice")
+        bob = self.member(self.b, "bob")
+        self.b.say(bob, "5", "one")
+        self.settle()
+        self.clock.advance(ASK_EVERY)  # b asks how far a wrote: past "one"
+        self.b.say(bob, "5", "two")
+        self.settle()
+        self.log.lose("a")
+        self.settle()
+        self.assertEqual([json.loads(change[3])[1] for _, change in self.written("b")], ["two"])
+        self.assertEqual([json.loads(change[3])[1] for _, change in self.written("a")], ["one", "two"])
 
     def test_a_process_whose_hello_only_a_lost_one_could_answer_writes_what_it_holds_anew(self) -> None:
         """The others went before answering: the history they wrote since its hello is not in its replica."""

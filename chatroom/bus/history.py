@@ -16,10 +16,11 @@ sent, those of two processes in any order; so one process writes at a time: the 
 SharedChat.processes, which every replica agrees on at each point of the log), one script call at a time, each
 carrying every change made since the last (those of a reactor turn, or of the last call's round trip).
 
-The other processes hold back what they would have written, for as long as the log keeps its entries. When the
-writer goes (stopped, or lost and declared gone), the next oldest takes over at that point of the log and sends
-what it held back: the script writes only the changes placed after the last one written, so a change the writer
-made before it went is not made twice, and one it never made is not lost.
+The other processes hold back what they would have written, until the writer says it wrote it (they ask every
+ASK_EVERY seconds), and never longer than the log keeps its entries. When the writer goes (stopped, or lost and
+declared gone), the next oldest takes over at that point of the log and sends what it held back: the script
+writes only the changes placed after the last one written, so a change the writer made before it went is not made
+twice, and one it never made is not lost.
 
 **Read with the hello** (chatroom.bus.redis.HELLO): the registered rooms' history, as it was at that point of the
 log; a process that starts alone starts its registered rooms from it. The history of a room that is not registered
@@ -51,18 +52,20 @@ if TYPE_CHECKING:
 log = Logger(namespace="chatroom")
 
 PRUNE_EVERY = 60.0  # seconds between two passes dropping lines older than --history-age
+ASK_EVERY = 2.0  # seconds between two questions of a process that holds changes back: how far has the writer written?
 
 # KEYS: the histories hash, the place written. ARGV: the lists' prefix, the lines kept per room, the ms a list lives
 # after its last line (0: for ever), and the changes as JSON [[place, [change, ...]], ...], in the log's order.
 WRITE = """
 local histories, lists, most, life = KEYS[1], ARGV[1], tonumber(ARGV[2]), ARGV[3]
-local function add(list, line)
-  redis.call('RPUSH', list, line)
-  redis.call('LTRIM', list, -most, -1)
-  if life ~= '0' then redis.call('PEXPIRE', list, life) end
+local abouts, changed = {}, {}  -- what the hash holds of a room, as this call leaves it; the rooms to write back
+local function about(room)
+  if abouts[room] == nil then abouts[room] = redis.call('HGET', histories, room) or false end
+  return abouts[room]
 end
-local function epoch(about)
-  return about and string.match(about, '^%S+')
+local function add(list, line)
+  if redis.call('RPUSH', list, line) > most then redis.call('LTRIM', list, -most, -1) end
+  if life ~= '0' then redis.call('PEXPIRE', list, life) end
 end
 local written = redis.call('GET', KEYS[2]) or ''
 for _, group in ipairs(cjson.decode(ARGV[4])) do
@@ -71,10 +74,11 @@ for _, group in ipairs(cjson.decode(ARGV[4])) do
       local kind, room = change[1], change[2]
       local list = lists .. room
       if kind == 'said' then
-        if epoch(redis.call('HGET', histories, room)) ~= epoch(change[3]) then
+        local before = about(room)
+        if not before or string.match(before, '^%S+') ~= string.match(change[3], '^%S+') then
           redis.call('DEL', list)  -- the room began again: what it kept before is not this life's
         end
-        redis.call('HSET', histories, room, change[3])
+        abouts[room], changed[room] = change[3], true
         if change[4] ~= '' then add(list, change[4]) end
       elseif kind == 'redacted' then
         local ids = {}
@@ -87,13 +91,15 @@ for _, group in ipairs(cjson.decode(ARGV[4])) do
       elseif kind == 'ended' then
         redis.call('DEL', list)
         redis.call('HDEL', histories, room)
+        abouts[room], changed[room] = false, nil
       elseif kind == 'all' then  -- every room's history anew; those not named end
         for _, other in ipairs(redis.call('HKEYS', histories)) do
           redis.call('DEL', lists .. other)
           redis.call('HDEL', histories, other)
         end
+        abouts, changed = {}, {}
         for named, kept in pairs(change[3]) do
-          redis.call('HSET', histories, named, kept[1])
+          abouts[named], changed[named] = kept[1], true
           for _, line in ipairs(kept[2]) do add(lists .. named, line) end
         end
       end
@@ -101,6 +107,7 @@ for _, group in ipairs(cjson.decode(ARGV[4])) do
     written = group[1]
   end
 end
+for room in pairs(changed) do redis.call('HSET', histories, room, abouts[room]) end
 redis.call('SET', KEYS[2], written)
 return written
 """
@@ -144,6 +151,8 @@ class RedisHistory:
         self._last: Deferred[Any] | None = None  # the last call made
         self._pruning = task.LoopingCall(self._prune)
         self._pruning.clock = clock
+        self._asking = task.LoopingCall(self._ask)
+        self._asking.clock = clock
 
     def loaded(self, kept: list[Any], commands: Any) -> None:
         """At each hello: this replica starts afresh, and what it held back belongs to its earlier life."""
@@ -189,6 +198,7 @@ class RedisHistory:
         if not self.leading:
             log.info("this process writes the rooms' history to Redis from now on")
             self.leading = True
+            self._stop()
             held, self._held = self._held, deque()
             self._unsent[:0] = [group[:2] for group in held]
             if self.limits.age:
@@ -203,6 +213,8 @@ class RedisHistory:
             self.leading = False
             self._unsent = []  # the next writer sends them again: it held them back
             self._stop()
+        if not self._asking.running:
+            self._asking.start(ASK_EVERY, now=False)
 
     def leave(self) -> Deferred[None]:
         written = self.flush()
@@ -229,8 +241,9 @@ class RedisHistory:
     # Inside
 
     def _stop(self) -> None:
-        if self._pruning.running:
-            self._pruning.stop()
+        for loop in (self._pruning, self._asking):
+            if loop.running:
+                loop.stop()
         if self._retry is not None and self._retry.active():
             self._retry.cancel()
 
@@ -239,7 +252,9 @@ class RedisHistory:
             _group(self._unsent, self.place, change)
             self._send_soon()
             return
-        now = self.clock.seconds()  # kept as long as the log keeps entries: a writer lost later has its gone by then
+        # Held until the writer says it wrote them (_ask), and never longer than the log keeps entries: a writer lost
+        # later than that has its gone by then.
+        now = self.clock.seconds()
         _group(self._held, self.place, change, now)
         while self._held[0][2] < now - RETENTION:
             self._held.popleft()
@@ -272,6 +287,16 @@ class RedisHistory:
         log.warn("could not write the rooms' history to Redis ({why}): trying again", why=failure.getErrorMessage())
         self._unsent[:0] = groups
         self._retry = self.clock.callLater(RETRY, self._send)
+
+    def _ask(self) -> None:
+        """Forget what the writer has written: only what it has not would be sent again if it went."""
+        asked = self.commands.get(self.keys.written)
+        asked.addCallback(self._written).addErrback(lambda failure: log.debug("{why}", why=failure.getErrorMessage()))
+
+    def _written(self, place: bytes | None) -> None:
+        if isinstance(place, bytes):  # a place with Redis holds a "-": txredisapi does not take it for a number
+            while self._held and self._held[0][0] <= place.decode():
+                self._held.popleft()
 
     def _prune(self) -> None:
         before = timestamp(self.clock.seconds() - self.limits.age)
