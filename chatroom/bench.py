@@ -10,6 +10,9 @@ With --protocol irc it speaks IRC to chatroom's IRC front end; with --compare
 it runs the same IRC workload against chatroom and against ngircd (a C IRC
 server, Debian's `ngircd`), alternately, and prints the ratios: absolute
 figures move from run to run on a shared machine, ratios measured together hold.
+
+The history workload needs no server: it says messages through the core's
+`Chat.say` in this process, and reports what each line kept (--history) costs.
 """
 
 from __future__ import annotations
@@ -626,6 +629,7 @@ class HistoryFigures:
     text_bytes_per_line: float | None = None  # of those, the text's own str object
     cpu_us_per_say: float | None = None  # Chat.say to members who drop what they hear, measured untraced
     full_collections: int = 0  # the collector's own passes over every object while the messages were said (untraced)
+    full_collections_ms: float = 0.0  # how long they took, while the messages were said
     full_collection_ms: float | None = None  # one such pass with everything kept: a pause the server would take
     date: str = field(default_factory=lambda: time.strftime("%Y-%m-%d %H:%M:%S %z"))
     machine: str = field(default_factory=lambda: f"{platform.node()} {os.cpu_count()} cores, {platform.platform()}")
@@ -657,11 +661,37 @@ def typed(count: int, seed: int = 15) -> list[bytes]:
     return lines
 
 
-def fill(figures: HistoryFigures, usage: Callable[[], int]) -> tuple[Any, int, float]:
+class FullCollections:
+    """Counts and times the collector's passes over the oldest generation (every tracked object) while active."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.seconds = 0.0
+        self.started = 0.0
+
+    def __enter__(self) -> FullCollections:
+        gc.callbacks.append(self.seen)
+        return self
+
+    def __exit__(self, *exception: object) -> None:
+        gc.callbacks.remove(self.seen)
+
+    def seen(self, phase: str, info: dict[str, int]) -> None:
+        if info["generation"] != 2:
+            return
+        if phase == "start":
+            self.count += 1
+            self.started = time.perf_counter()
+        else:
+            self.seconds += time.perf_counter() - self.started
+
+
+def fill(figures: HistoryFigures, usage: Callable[[], int]) -> tuple[Any, int, float, FullCollections]:
     """A chat whose rooms have each heard `figures.per_room` messages, taking turns as live rooms do.
 
-    Returns the chat, how much `usage` (bytes) grew while they were said, and the CPU seconds that took. Each
-    message is decoded from bytes as the server decodes a line: its text is its own string.
+    Returns the chat, how much `usage` (bytes) grew while they were said, the CPU seconds that took, and the
+    collector's full passes meanwhile. Each message is decoded from bytes as the server decodes a line: its text is
+    its own string.
     """
     from chatroom.core.chat import Chat, RoomLimits  # here: the load generator's processes need none of it
     from chatroom.core.history import HistoryLimits
@@ -678,59 +708,41 @@ def fill(figures: HistoryFigures, usage: Callable[[], int]) -> tuple[Any, int, f
     gc.collect()
     before, cpu = usage(), time.process_time()
     count = 0
-    for turn in range(figures.per_room):
-        for number, name in enumerate(names):
-            chat.say(people[(turn + number) % len(people)], name, said[count % len(said)].decode())
-            count += 1
+    with FullCollections() as collections:
+        for turn in range(figures.per_room):
+            for number, name in enumerate(names):
+                chat.say(people[(turn + number) % len(people)], name, said[count % len(said)].decode())
+                count += 1
     cpu = time.process_time() - cpu
     gc.collect()
     figures.said = count
-    return chat, usage() - before, cpu
-
-
-class FullCollections:
-    """Counts the collector's passes over the oldest generation (every tracked object) while it is active."""
-
-    def __init__(self) -> None:
-        self.count = 0
-
-    def __enter__(self) -> FullCollections:
-        gc.callbacks.append(self.seen)
-        return self
-
-    def __exit__(self, *exception: object) -> None:
-        gc.callbacks.remove(self.seen)
-
-    def seen(self, phase: str, info: dict[str, int]) -> None:
-        if phase == "start" and info["generation"] == 2:
-            self.count += 1
+    return chat, usage() - before, cpu, collections
 
 
 def measure_history(figures: HistoryFigures) -> HistoryFigures:
-    """Fill the rooms twice: once to read the RSS and the CPU, once under tracemalloc (which slows every allocation).
-
-    The RSS pass comes first, in a fresh process: memory freed by an earlier pass would be reused, and hide growth.
+    """Fill the rooms to read the RSS and the CPU, then, if anything was kept, again under tracemalloc (which slows
+    every allocation). The RSS pass comes first, in a fresh process: memory freed by an earlier pass would be reused,
+    and hide the growth.
     """
-    with FullCollections() as collections:
-        chat, grown, cpu = fill(figures, lambda: Server(os.getpid()).rss_kb() * 1024)
-    figures.full_collections = collections.count - 2  # not fill's own two gc.collect()
+    chat, grown, cpu, collections = fill(figures, lambda: Server(os.getpid()).rss_kb() * 1024)
+    figures.full_collections, figures.full_collections_ms = collections.count, collections.seconds * 1e3
     kept = [message for room in chat.rooms.values() for message in room.history.kept]
     figures.kept = len(kept)
     figures.cpu_us_per_say = cpu * 1e6 / figures.said if figures.said else None
     start = time.perf_counter()
     gc.collect()
     figures.full_collection_ms = (time.perf_counter() - start) * 1e3
-    if kept:
-        figures.rss_bytes_per_line = grown / len(kept)
-        figures.text_bytes_per_line = sum(sys.getsizeof(message.text) for message in kept) / len(kept)
+    if not kept:
+        return figures
+    figures.rss_bytes_per_line = grown / len(kept)
+    figures.text_bytes_per_line = sum(sys.getsizeof(message.text) for message in kept) / len(kept)
     del chat, kept
     tracemalloc.start()
     try:
-        _, grown, _ = fill(figures, lambda: tracemalloc.get_traced_memory()[0])
+        _, grown, _, _ = fill(figures, lambda: tracemalloc.get_traced_memory()[0])
     finally:
         tracemalloc.stop()
-    if figures.kept:
-        figures.traced_bytes_per_line = grown / figures.kept
+    figures.traced_bytes_per_line = grown / figures.kept
     return figures
 
 
@@ -745,7 +757,8 @@ def history_report(figures: HistoryFigures) -> str:
             f" {_number(figures.rss_bytes_per_line, 'of RSS')}; its text's own string:"
             f" {_number(figures.text_bytes_per_line, '')}",
             f"  CPU per message said: {_number(figures.cpu_us_per_say, 'µs', 2)} (its {len(SPEAKERS)} hearers drop it)",
-            f"  full garbage collections while it was said: {figures.full_collections}; one with all of it kept:"
+            f"  full garbage collections while it was said: {figures.full_collections}, taking"
+            f" {_number(figures.full_collections_ms, 'ms', 0)} in all; one with all of it kept:"
             f" {_number(figures.full_collection_ms, 'ms')}",
         ]
     )

@@ -79,12 +79,14 @@ class HistoryBenchTests(SynchronousTestCase):
         self.assertIsInstance(figures.rss_bytes_per_line, float)
         self.assertIsInstance(figures.cpu_us_per_say, float)
         self.assertIsInstance(figures.full_collection_ms, float)
+        self.assertIsInstance(figures.full_collections_ms, float)
 
     def test_nothing_kept(self) -> None:
         figures = measure_history(HistoryFigures(rooms=2, lines=0, age=0.0, per_room=5))
         self.assertEqual((figures.said, figures.kept), (10, 0))
         self.assertIsNone(figures.traced_bytes_per_line)
         self.assertIsNone(figures.rss_bytes_per_line)
+        self.assertIsInstance(figures.cpu_us_per_say, float)  # what saying costs without keeping
 
 
 class HistoryBenchCommandTests(ServerTestCase):
