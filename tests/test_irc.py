@@ -689,6 +689,7 @@ class HistoryTests(SynchronousTestCase):
             ],
         )
         self.assertEqual(labeled.type(f"@label={'x' * 65} PONG :x"), [], "a label too long is no label")
+        self.assertEqual(labeled.type("@label=a6 QUIT"), ["ERROR :Closing link"], "nothing after ERROR")
         alone = self.server.irc("alone", caps="labeled-response")
         self.assertEqual(alone.type("@label=b1 PONG :x"), [], "labels need batch")
 

@@ -125,7 +125,8 @@ class IRCDialect:
         finally:
             del self.render
             held, self.held = b"".join(self.held), None
-            self.connection.write(self.labeled(label, held))
+            if not self.connection.closing:  # after QUIT, ERROR was the answer
+                self.connection.write(self.labeled(label, held))
 
     def render(self, event: Event) -> bytes:
         if type(event) not in LOOKED_AT:  # a room's JOIN, PART, QUIT...: the same bytes for everyone
