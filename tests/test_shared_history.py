@@ -10,7 +10,7 @@ from twisted.internet.task import Clock
 from twisted.trial.unittest import SynchronousTestCase
 
 from chatroom.accounts import adding, hashed_password
-from chatroom.bus.history import ASK_EVERY, PRUNE_EVERY, RedisHistory
+from chatroom.bus.history import ASK_EVERY, PRUNE_EVERY, WRITE_EVERY, RedisHistory
 from chatroom.bus.log import MemoryLog, place
 from chatroom.bus.redis import RETRY, RedisAddress
 from chatroom.bus.shared import SharedChat, line_data
@@ -277,9 +277,11 @@ class WhoWritesTests(SynchronousTestCase):
         return chat
 
     def settle(self) -> None:
-        """Run what is due now (the log's deliveries, and what they append), not the processes' timers."""
-        while any(call.getTime() <= self.clock.seconds() for call in self.clock.getDelayedCalls()):
-            self.clock.advance(0)
+        """Run the log's deliveries, what they append, and the history's writes; not the processes' other timers."""
+        while due := [call.getTime() for call in self.clock.getDelayedCalls()]:
+            if min(due) > self.clock.seconds() + WRITE_EVERY:
+                return
+            self.clock.advance(min(due) - self.clock.seconds())
 
     def member(self, chat: SharedChat, nick: str) -> Member:
         entered = chat.enter(RecordingSession(), nick, None, "192.0.2.1")

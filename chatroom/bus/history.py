@@ -14,7 +14,7 @@ go through the same changes in the same order: a redaction or a clearing that re
 removes would let that line come back at the next restart. Redis runs the commands of one connection in the order
 sent, those of two processes in any order; so one process writes at a time: the oldest (the first of
 SharedChat.processes, which every replica agrees on at each point of the log), one script call at a time, each
-carrying every change made since the last (those of a reactor turn, or of the last call's round trip).
+carrying every change made since the last (those of WRITE_EVERY seconds, or of the last call's round trip if longer).
 
 The other processes hold back what they would have written, until the writer says it wrote it (they ask every
 ASK_EVERY seconds), and never longer than the log keeps its entries. When the writer goes (stopped, or lost and
@@ -51,6 +51,7 @@ if TYPE_CHECKING:
 
 log = Logger(namespace="chatroom")
 
+WRITE_EVERY = 0.1  # seconds the writer gathers changes before a call: fewer, larger calls cost Redis less per change
 PRUNE_EVERY = 60.0  # seconds between two passes dropping lines older than --history-age
 ASK_EVERY = 2.0  # seconds between two questions of a process that holds changes back: how far has the writer written?
 
@@ -146,8 +147,8 @@ class RedisHistory:
         self._unsent: list[list[Any]] = []  # the writer's changes, grouped by place: [place, [change...]]
         # A change is kept as made, a said line as its Message (which the room holds anyway): encoded when sent.
         self._held: deque[list[Any]] = deque()  # the others': [place, [change...], when made]
-        self._sending = False  # a call is on its way (or waits to be tried again): the next waits for it
-        self._retry: IDelayedCall | None = None
+        self._sending = False  # a call is due or on its way: the next waits for it
+        self._next: IDelayedCall | None = None  # the next call, gathering changes meanwhile, or trying again
         self._last: Deferred[Any] | None = None  # the last call made
         self._pruning = task.LoopingCall(self._prune)
         self._pruning.clock = clock
@@ -244,8 +245,9 @@ class RedisHistory:
         for loop in (self._pruning, self._asking):
             if loop.running:
                 loop.stop()
-        if self._retry is not None and self._retry.active():
-            self._retry.cancel()
+        if self._next is not None and self._next.active():
+            self._next.cancel()
+        self._sending = False
 
     def _change(self, change: list[Any]) -> None:
         if self.leading:
@@ -262,7 +264,7 @@ class RedisHistory:
     def _send_soon(self) -> None:
         if self.leading and self._unsent and not self._sending:
             self._sending = True
-            self.clock.callLater(0, self._send)
+            self._next = self.clock.callLater(WRITE_EVERY, self._send)
 
     def _send(self) -> None:
         groups, self._unsent = self._unsent, []
@@ -284,9 +286,11 @@ class RedisHistory:
 
     def _failed(self, failure: Any, groups: list[list[Any]]) -> None:
         """Send them again, with what came since: those Redis took after all are passed over by their place."""
+        if not self.leading:  # another writes them now, or this process left
+            return
         log.warn("could not write the rooms' history to Redis ({why}): trying again", why=failure.getErrorMessage())
         self._unsent[:0] = groups
-        self._retry = self.clock.callLater(RETRY, self._send)
+        self._next = self.clock.callLater(RETRY, self._send)
 
     def _ask(self) -> None:
         """Forget what the writer has written: only what it has not would be sent again if it went."""
