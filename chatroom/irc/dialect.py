@@ -158,6 +158,7 @@ class IRCDialect:
         return self.renderer(event, self.identify, self.tags, self.connection.clock)
 
     def _held(self, event: Event) -> bytes:
+        """`render` while a labeled line runs: what the core delivers joins the labeled answer."""
         assert self.held is not None
         self.held.append(IRCDialect.render(self, event))
         return b""
