@@ -144,6 +144,33 @@ class HistoryInRedisTests(RedisStoresTestCase):
         self.assertEqual([text for _, text, *_ in await self.lines("5")], ["said while a lay dead"])
         await b.stop()
 
+    async def test_a_process_restarted_after_a_crash_goes_on_with_the_history_once_the_dead_one_is_declared_gone(
+        self,
+    ) -> None:
+        """As under systemd: the dead process is still listed at the new one's hello, which is answered by nobody."""
+        await self.accounts.change("owen", adding("owen", hashed_password("owen", "owen's secret")))
+        a = await self.process("a", KEPT, ttl=1.0)
+        owen, heard_by_owen = await self.member(a.chat, "owen", "owen")
+        a.chat.register_room(owen, "5")
+        await self.enter(a.chat, owen, "6", heard_by_owen)
+        await self.say(a.chat, owen, "in #6, which ends with the crash", heard_by_owen, room="6")
+        await self.say(a.chat, owen, "kept", heard_by_owen)
+        await self.in_redis(a)
+        before = a.chat.rooms[room_key("5")].history
+        a.bus.stopped = True  # kill -9
+        assert a.history is not None
+        await a.history.leave()
+        await a.bus.disconnect()
+        b = await self.process("b", KEPT, ttl=1.0)  # ready once it declared a gone: it is the chat then
+        after = b.chat.rooms[room_key("5")].history
+        self.assertEqual(
+            (after.epoch, after.said, stamped(after.kept)), (before.epoch, before.said, stamped(before.kept))
+        )
+        self.assertNotIn(room_key("6"), b.chat.rooms)
+        await self.in_redis(b)
+        self.assertEqual((await self.lines("6"), await self.about("6")), ([], None))
+        await b.stop()
+
     async def test_a_process_that_keeps_no_history_and_starts_alone_forgets_it_all(self) -> None:
         await self.accounts.change("owen", adding("owen", hashed_password("owen", "owen's secret")))
         a = await self.process("a", KEPT)

@@ -140,7 +140,7 @@ class RedisHistory:
         self.keys = HistoryKeys.under(prefix)
         self.clock = clock
         self.limits = limits
-        self.saved: dict[str, KeptHistory] = {}  # the registered rooms' history at this process's last hello
+        self._read: list[Any] = []  # the registered rooms' history at this process's last hello, as Redis gave it
         self.commands: Any = None
         self.place = ""  # the place in the log of the entry whose changes are being made
         self.leading = False  # whether this process writes
@@ -158,25 +158,27 @@ class RedisHistory:
     def loaded(self, kept: list[Any], commands: Any) -> None:
         """At each hello: this replica starts afresh, and what it held back belongs to its earlier life."""
         self.commands = commands
-        self.saved = {}
+        self._read = kept
         self._held.clear()
-        for about, lines in kept:  # txredisapi gives a room key such as "5" as a number: the name says it
-            try:
-                life, said, name = about.decode().split(" ")
-                messages = [line_message(name, json.loads(line)) for line in lines]
-                self.saved[room_key(name)] = KeptHistory(life, int(said), messages)
-            except (AttributeError, TypeError, ValueError) as error:
-                log.error("a room's history in Redis is damaged ({error!r}): left out", error=error)
         log.info(
             "from Redis: the history of {rooms} registered rooms, {lines} lines",
-            rooms=len(self.saved),
-            lines=sum(len(kept.lines) for kept in self.saved.values()),
+            rooms=len(kept),
+            lines=sum(len(lines) for _, lines in kept),
         )
 
     # chatroom.core.state.HistoryStore
 
     def load(self) -> dict[str, KeptHistory]:
-        return dict(self.saved)
+        """Read only by a process that is the chat: a later one takes the history from its snapshot."""
+        saved = {}
+        for about, lines in self._read:  # txredisapi gives a room key such as "5" as a number: the name says it
+            try:
+                life, said, name = about.decode().split(" ")
+                messages = [line_message(name, json.loads(line)) for line in lines]
+                saved[room_key(name)] = KeptHistory(life, int(said), messages)
+            except (AttributeError, TypeError, ValueError) as error:
+                log.error("a room's history in Redis is damaged ({error!r}): left out", error=error)
+        return saved
 
     def said(self, room: str, message: Message) -> None:
         self._change(["said", room, message])

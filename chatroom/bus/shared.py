@@ -381,19 +381,23 @@ class SharedChat(Chat):
             return
         if kind == "gone" and entry["left"] == [self.process]:
             self._early = []  # everyone else went before answering: we are the chat now
-            self._first()
-            # What we read with our hello is the state now: the history the others wrote since is not in it.
-            self.written.turn(entry.get(PLACE, ""))
-            self.written.lead(self.rooms)
+            self._first(anew=entry.get(PLACE, ""))
             return
         self._early.append(entry)
 
-    def _first(self) -> None:
-        """No process holds the chat: start from the store, as it is now (a store in Redis was read with the hello)."""
+    def _first(self, anew: str | None = None) -> None:
+        """No process holds the chat: start from the store, as it is now (a store in Redis was read with the hello).
+
+        `anew`: the others went before answering our hello, at this place in the log. What we read with the hello is
+        the state now, but the history they wrote since is not in it: ours is written anew, from here.
+        """
         try:
             self.start_from_store()
         except StoreError as error:
             log.error("{error}: starting from the rooms read before", error=error)
+        if anew is not None:
+            self.written.turn(anew)
+            self.written.lead(self.rooms)
         self._become_ready([self.process])
 
     def _become_ready(self, processes: list[str]) -> None:
