@@ -635,19 +635,6 @@ class HistoryFigures:
     machine: str = field(default_factory=lambda: f"{platform.node()} {os.cpu_count()} cores, {platform.platform()}")
 
 
-class Deaf:
-    """A member's session that drops everything it is told: only the core's cost is measured."""
-
-    def deliver(self, event: object) -> None:
-        pass
-
-    def close(self, reason: str) -> None:
-        pass
-
-    def refused(self, code: str, message: str) -> None:
-        pass
-
-
 def typed(count: int, seed: int = 15) -> list[bytes]:
     """Lines as people type them: 60 to 100 characters of words, as the bytes the server reads."""
     chance, words = random.Random(seed), WORDS.split()
@@ -693,13 +680,15 @@ def fill(figures: HistoryFigures, usage: Callable[[], int]) -> tuple[Any, int, f
     collector's full passes meanwhile. Each message is decoded from bytes as the server decodes a line: its text is
     its own string.
     """
+    from chatroom.bus.shared import ELSEWHERE
     from chatroom.core.chat import Chat, RoomLimits  # here: the load generator's processes need none of it
     from chatroom.core.history import HistoryLimits
 
     clock = itertools.count(HISTORY_START)  # each reading of the time a millisecond after the last
     limits = HistoryLimits(figures.lines, figures.age)
     chat = Chat(RoomLimits(rooms_per_member=figures.rooms), now=lambda: next(clock) / 1000, history=limits)
-    people = [chat.register(Deaf(), nick, None, LOOPBACK) for nick in SPEAKERS]
+    # Sessions that deliver nothing, as a member on another process has: only the core's cost is measured.
+    people = [chat.register(ELSEWHERE, nick, None, LOOPBACK) for nick in SPEAKERS]
     names = [f"#room{number}" for number in range(figures.rooms)]
     for person in people:
         for name in names:

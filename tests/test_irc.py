@@ -31,6 +31,19 @@ from tests.helpers import MemoryClient, MemoryServer, ServerTestCase, assert_con
 from tests.test_lifecycle import GENEROUS, with_accounts
 
 
+def renderings(test: SynchronousTestCase) -> list[Event]:
+    """The events the IRC renderer formats from now on: each once per set of capabilities, however many hear it."""
+    rendered: list[Event] = []
+    render = Renderer._render
+
+    def counted(renderer: Renderer, event: Event) -> bytes:
+        rendered.append(event)
+        return render(renderer, event)
+
+    test.patch(Renderer, "_render", counted)
+    return rendered
+
+
 class IRCServer(MemoryServer):
     """A chat server in memory with both front ends."""
 
@@ -256,14 +269,7 @@ class ConversationTests(SynchronousTestCase):
 
     def test_an_event_is_rendered_once_for_every_irc_member(self) -> None:
         dave = self.server.irc("dave", "#5")
-        rendered: list[Event] = []
-        render = Renderer._render
-
-        def counted(renderer: Renderer, event: Event) -> bytes:
-            rendered.append(event)
-            return render(renderer, event)
-
-        self.patch(Renderer, "_render", counted)
+        rendered = renderings(self)
         self.line.type("hello")
         self.assertEqual(len(rendered), 1, "alice, bob and dave share one rendering")
         self.assertEqual(self.alice.read(), dave.read())
@@ -461,14 +467,7 @@ class HistoryTests(SynchronousTestCase):
     def test_a_message_is_rendered_once_for_each_set_of_capabilities(self) -> None:
         clients = [self.server.irc(f"plain{n}", "#5") for n in range(2)]
         clients += [self.server.irc(f"timed{n}", "#5", caps="server-time") for n in range(2)]
-        rendered: list[Event] = []
-        render = Renderer._render
-
-        def counted(renderer: Renderer, event: Event) -> bytes:
-            rendered.append(event)
-            return render(renderer, event)
-
-        self.patch(Renderer, "_render", counted)
+        rendered = renderings(self)
         self.say(1)
         self.assertEqual(len(rendered), 3, "plain, timed, and alice's (server-time and message-tags)")
         self.assertEqual(clients[0].read(), clients[1].read())
