@@ -1,10 +1,10 @@
 """What a room keeps of what was said in it, when the server's administrator chose to keep anything (--history).
 
 Every room message gets an id and a time whether anything is kept or not, so that a client can always say "after
-this one". An id is the room's epoch and the message's number in it, `lq3k9d2a-1041`: the epoch changes whenever
-the room begins again (opened anew, or the server restarted, unless a HistoryStore kept the room's history: with
---redis, a registered room's), so an id from an earlier life of the room is never
-taken for one of this life, and within one life the lines said after an id that are no longer kept can be counted.
+this one". An id is the room's epoch and the message's number in it, `lq3k9d2a-1041`. The epoch changes whenever
+the room begins again: opened anew, or the server restarted, unless a HistoryStore kept the room's history (with
+--redis, a registered room's). So an id from an earlier life of the room is never taken for one of this life,
+and within one life the lines said after an id that are no longer kept can be counted.
 
 Kept lines are bounded twice: the last `HistoryLimits.lines` of each room, none older than `HistoryLimits.age`.
 A room's history lives and ends with the room: an unregistered room that empties forgets what was said in it.
