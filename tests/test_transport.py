@@ -116,6 +116,10 @@ class SendingServerTests(TestCase):
         client.pauseProducing()  # the client reads nothing yet
         server = await made
         self.close_at_end(server)
+        # Fixed socket buffers: with the kernel's autotuning (tcp_rmem's ceiling is 32 MB here) they could take all
+        # 4 MB at once, and did on a loaded machine, so nothing was left to queue.
+        client.socket.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 64 * 1024)
+        sending(server).socket.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 64 * 1024)
         producer = Producer()
         sending(server).registerProducer(producer, True)
         for chunk in chunks:
