@@ -730,6 +730,18 @@ class ClientReviewTests(ClientCase):
         self.assertEqual(editor.buffer, "bob: :) thanks")
 
 
+class Issue25Tests(ClientCase):
+    """A newcomer's first hour (issue 25): what the client got wrong, each once failing."""
+
+    def test_a_highlighted_line_is_highlighted_whole(self) -> None:
+        self.client = Client(self.clock, Renderer(True, lambda: NOON_34, datetime.UTC), "localhost:5050", None, False)
+        self.client.console = self.console
+        self.connect()
+        self.chatting("bob")
+        self.hear("MSG #5 alice :hello bob, welcome!")
+        self.assertEqual(self.console.shown[-1], "\x1b[1;33m12:34 [#5] <alice> hello bob, welcome!\x1b[0m")
+
+
 class HistoryTests(ClientCase):
     """Issue 15 on the client's side: history lines are not news, /history pages back, a reconnection catches up."""
 

@@ -435,7 +435,7 @@ class Client:
         elif self._shown(line):
             shown = self.render(line)
             if self._mentions(line):  # highlighted, and the terminal's bell rung
-                shown = self.render.highlight(shown) + ("\a" if self.interactive else "")
+                shown = self.render.highlight(line) + ("\a" if self.interactive else "")
                 room = line.args[0].lstrip("@+")  # a message to the operators only is in the room too
                 if line.word != "PRIV" and room != self._current:
                     self.company.mentioned.add(room)
