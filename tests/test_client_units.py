@@ -742,6 +742,16 @@ class Issue25Tests(ClientCase):
         self.assertEqual(self.console.shown[-1], "\x1b[1;33m12:34 [#5] <alice> hello bob, welcome!\x1b[0m")
 
 
+    def test_back_in_the_rooms_is_said_once_they_are_joined(self) -> None:
+        """With --redis the server sends CURRENT at once and the JOIN once the change comes back from the log."""
+        self.start()
+        self.chatting("bob", ("#5", "#6"))
+        self.drop_and_come_back()
+        self.hear("HELLO chatroom 2 :hi", "WELCOME bob :hello", "CURRENT #5", "CURRENT #6")
+        self.assertFalse(any("reconnected" in shown for shown in self.console.shown), self.console.shown[-1])
+        self.hear("JOIN #5 bob", "JOIN #6 bob")
+        self.assertIn("reconnected to localhost:5050 as bob: back in #5, #6", self.console.shown[-1])
+
 class HistoryTests(ClientCase):
     """Issue 15 on the client's side: history lines are not news, /history pages back, a reconnection catches up."""
 
@@ -842,6 +852,8 @@ class HistoryTests(ClientCase):
         self.hear("HELLO chatroom 2 :hi", "WELCOME bob :hello")
         self.assertIn("/join #6 after b2-40", server.value().decode().splitlines())
         self.hear(
+            "JOIN #5 bob",
+            "CURRENT #5",
             "JOIN #6 bob",
             "SAID #6 dave c3-1 2026-11-23T09:20:00.000Z :after the restart",
             "SAID #6 dave c3-2 2026-11-23T09:21:00.000Z :and again",

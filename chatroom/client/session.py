@@ -138,6 +138,7 @@ class Client:
         self._joined: list[str] = []  # in the order joined
         self._current: str | None = None
         self._back_in: list[str] = []  # the rooms being joined at once (given, or taken back), the current one last
+        self._awaited: list[str] = []  # those of them whose JOIN has not come yet
         self._delay = RETRY_FIRST
         self._retry: IDelayedCall | None = None
         self._dropped = False  # the connection dropped while the person answered a question
@@ -423,6 +424,7 @@ class Client:
             return
         self._follow(line)
         if line.word == "CURRENT":
+            self._back_if_joined()
             self._show_prompt()
             if self.phase is Phase.ROOM and not self._back_in:
                 self._chatting()
@@ -442,6 +444,8 @@ class Client:
             self.console.show(shown)
             if line.word in ("MSG", "ACTION") and self.phase is Phase.CHAT:
                 self._show_prompt()  # another room's news
+        if line.word == "JOIN":
+            self._back_if_joined()
         if line.word == "HELLO":
             self._choose("nick", Phase.NICK, "/nick", "Nickname:")
         elif line.word == "AUTH":
@@ -493,6 +497,7 @@ class Client:
                 self._me = new
             case "JOIN", [room, nick] if nick == self._me and room not in self._joined:
                 self._joined.append(room)
+                self._awaited = [given for given in self._awaited if not _same_room(room, given)]
             case ("PART", [room, nick]) | ("KICK", [room, _, nick]) if nick == self._me and room in self._joined:
                 self._joined.remove(room)
             case "PRIV", [sender, recipient]:
@@ -502,8 +507,6 @@ class Client:
                 if self._back_in and _same_room(self._current or "", self._back_in[-1]):
                     self._back_in = []
                     self._chatting()
-                    if self._coming_back:
-                        self._say_back()
 
     def _verdict(self, line: Line) -> bool:
         """Whether `line` answers our /pass: a refusal, or our own nickname change (already followed)."""
@@ -579,6 +582,7 @@ class Client:
         """Join the rooms given (or taken back after a reconnection), the last becoming current; else ask."""
         self.phase = Phase.ROOM
         self._back_in, self.rooms = self.rooms, []
+        self._awaited = list(self._back_in)
         if not self._back_in:
             self._ask("Room:")
             return
@@ -678,6 +682,12 @@ class Client:
             self.rooms = [value]
         self._dropped = False
         self._connect_again()
+
+    def _back_if_joined(self) -> None:
+        """Say we are back once the last room is current and every room is joined again: CURRENT may come first
+        (a server with --redis sends it at once, and the JOIN once the change comes back from Redis)."""
+        if self._coming_back and not self._back_in and not self._awaited:
+            self._say_back()
 
     def _say_back(self) -> None:
         self._delay, self._coming_back = RETRY_FIRST, False
