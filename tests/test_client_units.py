@@ -667,20 +667,6 @@ class ClientReviewTests(ClientCase):
         self.hear("HELLO chatroom 1 :hi", "WELCOME alice :hello")
         self.assertEqual(server.value().decode().splitlines(), ["/nick alice", "/join #5", "/join #6"])
 
-    def test_a_busy_server_after_a_restart_is_tried_again(self) -> None:
-        self.start()
-        self.hear("HELLO chatroom 1 :hi")
-        self.client.typed("alice")
-        self.hear("AUTH alice :x")
-        self.client.typed("pw")
-        self.hear("WELCOME alice :hi", "JOIN #5 alice")
-        self.client.typed("5")
-        self.hear("CURRENT #5")
-        self.drop_and_come_back()
-        self.hear("HELLO chatroom 1 :hi", "AUTH alice :x", "ERR SLOW_DOWN :the server is busy checking passwords")
-        self.assertIsNone(self.client._failure)
-        self.assertTrue(self.server.disconnecting, "dropped, to try again later")
-
     def test_a_password_goes_only_to_its_own_nickname(self) -> None:
         self.start(nick="alice", password="alices-password")
         self.hear("HELLO chatroom 1 :hi", "AUTH alice :x", "WELCOME alice :hi")
@@ -741,7 +727,6 @@ class Issue25Tests(ClientCase):
         self.hear("MSG #5 alice :hello bob, welcome!")
         self.assertEqual(self.console.shown[-1], "\x1b[1;33m12:34 [#5] <alice> hello bob, welcome!\x1b[0m")
 
-
     def test_back_in_the_rooms_is_said_once_they_are_joined(self) -> None:
         """With --redis the server sends CURRENT at once and the JOIN once the change comes back from the log."""
         self.start()
@@ -751,6 +736,54 @@ class Issue25Tests(ClientCase):
         self.assertFalse(any("reconnected" in shown for shown in self.console.shown), self.console.shown[-1])
         self.hear("JOIN #5 bob", "JOIN #6 bob")
         self.assertIn("reconnected to localhost:5050 as bob: back in #5, #6", self.console.shown[-1])
+
+    def test_a_slowed_login_is_tried_again_with_the_same_password_after_the_wait(self) -> None:
+        """A class behind one school address: the server checks one login at a time from it (docs/protocol.md)."""
+        self.start(nick="p1", password="pw1", rooms=["maths"])
+        self.hear("HELLO chatroom 2 :hi", "AUTH p1 :p1 needs a password")
+        self.hear("ERR SLOW_DOWN :a login for this nickname or from your address is being checked: wait")
+        self.assertEqual(self.sent(), ["/nick p1", "/pass pw1"])
+        self.assertIn("logging in as p1 again in", self.console.shown[-1])
+        self.clock.advance(10)
+        self.assertEqual(self.sent(), ["/nick p1"], "the login begins again by itself")
+        self.hear("AUTH p1 :p1 needs a password", "ERR SLOW_DOWN :too many failed logins: try again in 20 s")
+        self.assertEqual(self.sent(), ["/pass pw1"], "the same password")
+        self.clock.advance(19.9)
+        self.assertEqual(self.sent(), [], "not before the time the server named")
+        self.clock.advance(20)
+        self.assertEqual(self.sent(), ["/nick p1"])
+        self.hear("AUTH p1 :p1 needs a password", "WELCOME p1 :hello", "JOIN #maths p1", "CURRENT #maths")
+        self.assertEqual(self.sent(), ["/pass pw1", "/join maths"])
+        self.assertEqual(self.console.asked, [], "no Password: question, no Nickname: question")
+        self.assertFalse(self.server.disconnecting)
+
+    def test_a_slowed_login_after_a_restart_comes_back_by_itself(self) -> None:
+        self.start(nick="p1", password="pw1", rooms=["maths"])
+        self.hear("HELLO chatroom 2 :hi", "AUTH p1 :x", "WELCOME p1 :hi", "JOIN #maths p1", "CURRENT #maths")
+        server = self.drop_and_come_back()
+        self.hear(
+            "HELLO chatroom 2 :hi", "AUTH p1 :x", "ERR SLOW_DOWN :the server is busy checking passwords: try again"
+        )
+        self.clock.advance(10)
+        self.hear("AUTH p1 :x", "WELCOME p1 :hi", "JOIN #maths p1", "CURRENT #maths")
+        self.assertEqual(
+            server.value().decode().splitlines(), ["/nick p1", "/pass pw1", "/nick p1", "/pass pw1", "/join #maths"]
+        )
+        self.assertIn("reconnected to localhost:5050 as p1: back in #maths", self.console.shown[-1])
+        self.assertEqual(self.console.asked, [])
+
+    def test_a_typed_password_is_kept_through_a_slowed_login_too(self) -> None:
+        self.start()
+        self.hear("HELLO chatroom 2 :hi")
+        self.client.typed("alice")
+        self.hear("AUTH alice :alice needs a password")
+        self.client.typed("secret")
+        self.hear("ERR SLOW_DOWN :a login for this nickname or from your address is being checked: wait")
+        self.clock.advance(10)
+        self.hear("AUTH alice :alice needs a password")
+        self.assertEqual(self.sent(), ["/nick alice", "/pass secret", "/nick alice", "/pass secret"])
+        self.assertEqual(self.console.asked, [("Nickname:", False), ("Password:", True)], "each asked once")
+
 
 class HistoryTests(ClientCase):
     """Issue 15 on the client's side: history lines are not news, /history pages back, a reconnection catches up."""

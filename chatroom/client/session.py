@@ -35,6 +35,7 @@ from chatroom.tls import fingerprint
 
 QUIT_GRACE = 3.0  # seconds to wait for the server's goodbye after /quit
 RETRY_FIRST, RETRY_MOST = 1.0, 60.0  # seconds before reconnecting: 1, 2, 4 ... 60, each with some jitter
+SLOW_DOWN_WAIT = 2.0  # seconds before a login the server slowed without naming a wait is tried again
 FINAL_GOODBYES = ("you are banned", "banned from the server", "disconnected by ")  # chatroom.core.chat's words
 FINISH_GRACE = 2.0  # seconds the screen has to take the last line before the client exits anyway
 HANDSHAKE_TIMEOUT = 30.0  # seconds a server has to complete TLS once it accepted the connection
@@ -132,7 +133,7 @@ class Client:
         self.reconnect: Callable[[], Deferred[object]] | None = None  # None: --no-reconnect
         self._me: str | None = None
         self._password_sent = False  # /pass is on its way: the next ERR or our NICK is its verdict
-        self._from_file = False  # ...and it is the --password-file's
+        self._file_for: str | None = None  # the nickname (lower case) whose password is the --password-file's
         self._later: list[str | None] = []  # typed while the connection was away: acted on once chatting again
         self._attempt: Deferred[object] | None = None  # a reconnection under way
         self._joined: list[str] = []  # in the order joined
@@ -140,7 +141,7 @@ class Client:
         self._back_in: list[str] = []  # the rooms being joined at once (given, or taken back), the current one last
         self._awaited: list[str] = []  # those of them whose JOIN has not come yet
         self._delay = RETRY_FIRST
-        self._retry: IDelayedCall | None = None
+        self._retry: IDelayedCall | None = None  # the next try: a reconnection, or a login the server slowed
         self._dropped = False  # the connection dropped while the person answered a question
         self._coming_back = False  # a reconnection of someone who had entered the chat
         self._asked_for: str | None = None  # the registered nickname AUTH asked a password for
@@ -429,7 +430,8 @@ class Client:
             if self.phase is Phase.ROOM and not self._back_in:
                 self._chatting()
             return
-        if line.word == "ERR" and self._password_sent:  # a refused password is never sent again
+        slowed = self._password_sent and line.word == "ERR" and line.args[:1] == ["SLOW_DOWN"]  # not checked
+        if line.word == "ERR" and self._password_sent and not slowed:  # a refused password is never sent again
             self._passwords.pop((self._asked_for or "").lower(), None)
         if line.word == "HISTORY" and len(line.args) == 3 and room_key(line.args[0]) in self._catching_up:
             self._catching_up.discard(room_key(line.args[0]))
@@ -458,11 +460,9 @@ class Client:
             self._say_back()
         elif line.word == "WELCOME":
             self._enter_rooms()
-        elif (
-            line.word == "ERR" and self.phase is Phase.PASSWORD and self._coming_back and line.args[:1] == ["SLOW_DOWN"]
-        ):
-            self._abort()  # many logging in again after a restart: try later, as for a drop
-        elif line.word == "ERR" and self.phase is Phase.PASSWORD and self._from_file:
+        elif slowed:
+            self._password_sent = False  # nothing is asked: the login begins again by itself (below)
+        elif line.word == "ERR" and self.phase is Phase.PASSWORD and self._file_for == (self._asked_for or "").lower():
             self.fail(f"the password from --password-file was refused: {line.text}")  # it would be refused again
         elif line.word == "ERR" and self.phase in (Phase.NICK, Phase.PASSWORD):
             self._refused, self._password_sent = line.text, False
@@ -473,6 +473,8 @@ class Client:
             self._ask("Room:")
         elif line.word == "BYE":
             self._goodbye = line.text
+        if slowed:
+            self._log_in_later(line.text or "")
 
     def _follow(self, line: Line) -> None:
         """Keep track of our nickname, rooms and current room (what a reconnection takes back), and of the company."""
@@ -557,16 +559,29 @@ class Client:
             self._resume = Phase.CHAT  # /nick to a registered nickname while chatting
         self.phase = Phase.PASSWORD
         key = (self._asked_for or "").lower()
-        self._from_file = self._file_password is not None and key not in self._passwords
-        if self._from_file:
-            self._passwords[key] = self._file_password or ""  # the file's is for the first nickname that asks
-            self._file_password = None
+        if self._file_password is not None and key not in self._passwords:  # for the first nickname that asks
+            self._passwords[key], self._file_password, self._file_for = self._file_password, None, key
         password = self._passwords.get(key)
         if password is not None:
             self._password_sent = True
             self._send(f"/pass {password}", wait=True)
         else:
             self._ask("Password:", secret=True)
+
+    def _log_in_later(self, why: str) -> None:
+        """The server did not check the password (SLOW_DOWN): ask for the nickname again once the wait it names is
+        over (a few seconds if it names none), and its AUTH sends the same password. Never sooner than it said,
+        and a little later for some, so that a class behind one address is not all back at the same moment."""
+        named = re.search(r"try again in (\d+) s", why)
+        wait = (int(named[1]) if named else SLOW_DOWN_WAIT) * random.uniform(1.0, 1.5)
+        nick, link = self._asked_for, self.link
+        self.console.show(self.render.note(f"logging in as {nick} again in {wait:.0f} s"))
+
+        def again() -> None:
+            if self.link is link and link is not None and self.phase is not Phase.LEAVING:  # else: a drop or /quit
+                link.send(f"/nick {nick}")
+
+        self._retry = self.clock.callLater(wait, again)
 
     def _choose(self, given: str, phase: Phase, command: str, question: str) -> None:
         """Send the nickname from the command line, once; otherwise ask for it."""
@@ -641,6 +656,8 @@ class Client:
 
     def _schedule(self) -> float:
         """Try again after the next delay of the backoff; return it, as the person is told it."""
+        if self._retry is not None and self._retry.active():  # a slowed login, given up with its connection
+            self._retry.cancel()
         delay, self._delay = self._delay, min(self._delay * 2, RETRY_MOST)
         jitter = random.uniform(0.8, 1.2)  # a restarted server is not hit by all its clients at once
         self._retry = self.clock.callLater(delay * jitter, self._connect_again)
