@@ -19,7 +19,7 @@ from chatroom.client import __main__ as client_main
 from chatroom.client import settings
 from chatroom.client.console import LineEditor
 from chatroom.client.render import Renderer
-from chatroom.client.session import Client, ServerProtocol
+from chatroom.client.session import RETRY_MOST, Client, ServerProtocol
 from chatroom.line.wire import parse
 
 NOON_34 = datetime.datetime(2026, 11, 23, 12, 34, tzinfo=datetime.UTC).timestamp()  # the renderers' "now"
@@ -345,6 +345,10 @@ class ClientCase(SynchronousTestCase):
             self.clock.advance(0.1)
         else:
             self.fail("no attempt to connect again")
+        return self.attempt_succeeds()
+
+    def attempt_succeeds(self) -> StringTransport:
+        """The attempt to connect again under way connects."""
         server = self.connect()
         self.attempts[-1].callback(None)
         return server
@@ -783,6 +787,44 @@ class Issue25Tests(ClientCase):
         self.hear("AUTH alice :alice needs a password")
         self.assertEqual(self.sent(), ["/nick alice", "/pass secret", "/nick alice", "/pass secret"])
         self.assertEqual(self.console.asked, [("Nickname:", False), ("Password:", True)], "each asked once")
+
+    def stale_nickname_question(self) -> None:
+        """Back after a drop, our nickname still held by the old session: Nickname: is asked, and before the
+        person answers, the server gives up waiting (its registration timeout)."""
+        self.start()
+        self.chatting("sam")
+        self.drop_and_come_back()
+        self.hear("HELLO chatroom 2 :hi", "ERR NICK_TAKEN :nickname sam is taken")
+        self.assertEqual(self.console.asked[-1], ("Nickname:", False))
+        self.client.lost(Failure(ConnectionDone()))
+
+    def test_a_line_typed_at_a_stale_question_answers_it(self) -> None:
+        self.stale_nickname_question()
+        self.client.typed("sam")  # at the Nickname: the person saw
+        server = self.attempt_succeeds()  # at once
+        self.hear("HELLO chatroom 2 :hi", "WELCOME sam :hi", "JOIN #5 sam", "CURRENT #5")
+        self.assertEqual(server.value().decode().splitlines(), ["/nick sam", "/join #5"], "never <sam> sam")
+
+    def test_a_line_typed_at_a_question_that_no_longer_stands_is_not_sent(self) -> None:
+        self.stale_nickname_question()
+        self.clock.advance(RETRY_MOST * 1.2)  # trying again already
+        self.client.typed("sam")
+        self.assertIn("not sent", self.console.shown[-1])
+        server = self.attempt_succeeds()
+        self.hear("HELLO chatroom 2 :hi", "WELCOME sam :hi", "JOIN #5 sam", "CURRENT #5")
+        self.assertEqual(server.value().decode().splitlines(), ["/nick sam", "/join #5"])
+
+    def test_a_password_typed_after_a_drop_never_goes_to_the_room(self) -> None:
+        self.start()
+        self.chatting("bob")
+        self.client.typed("/nick alice")
+        self.hear("AUTH alice :alice needs a password")
+        self.client.lost(Failure(ConnectionDone()))
+        self.client.typed("hunter2")
+        self.client.typed("hunter2 again")
+        server = self.attempt_succeeds()
+        self.hear("HELLO chatroom 2 :hi", "AUTH alice :x", "WELCOME alice :hi", "JOIN #5 alice", "CURRENT #5")
+        self.assertEqual(server.value().decode().splitlines(), ["/nick alice", "/pass hunter2", "/join #5"])
 
 
 class HistoryTests(ClientCase):

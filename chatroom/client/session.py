@@ -143,6 +143,8 @@ class Client:
         self._delay = RETRY_FIRST
         self._retry: IDelayedCall | None = None  # the next try: a reconnection, or a login the server slowed
         self._dropped = False  # the connection dropped while the person answered a question
+        self._question: str | None = None  # the last question put to the person since they last chatted
+        self._unanswered: Phase | None = None  # the question still waiting for its answer when the connection dropped
         self._coming_back = False  # a reconnection of someone who had entered the chat
         self._asked_for: str | None = None  # the registered nickname AUTH asked a password for
         self.company = Company()  # who is in our rooms, what is unread, whom we ignore
@@ -237,8 +239,14 @@ class Client:
         if self._away():
             if text.lower().split(None, 1)[:1] == ["/quit"]:
                 self.quit("leaving")  # nobody to say goodbye to: leave at once
-            else:
+            elif self._question is None:
                 self._later.append(text)  # for the chat once back, never an answer to a question meanwhile
+            elif self._unanswered is not None:
+                self._answer_late(text)
+            else:  # typed at a question that no longer stands: never a message (it may be a password)
+                self.console.show(
+                    self.render.error(f"not sent: typed at {self._question} while the connection is made again")
+                )
             return
         self._input.append(text)
         self._act()
@@ -349,6 +357,7 @@ class Client:
         return " ".join(["/history", room, *([count] if count else []), "before", earliest])
 
     def _ask(self, question: str, secret: bool = False) -> None:
+        self._question = question
         self.console.ask(question, secret)
         self._listening = True
         self._act()
@@ -371,8 +380,7 @@ class Client:
             return
         trusted = self.phase not in (Phase.CONNECTING, Phase.TRUST)
         self.phase = Phase.LEAVING  # first: cancelling an attempt below must not schedule another
-        if self._retry is not None and self._retry.active():
-            self._retry.cancel()
+        self._stop_retrying()
         if self._attempt is not None:
             self._attempt.cancel()  # a connection being made again is not wanted any more
         self._listening = False
@@ -549,6 +557,7 @@ class Client:
 
     def _chatting(self) -> None:
         self.phase, self._resume, self._refused, self._password_sent = Phase.CHAT, None, None, False
+        self._question = None
         self._input[:0], self._later = self._later, []  # what was typed while away goes first
         self.console.set_prompt(self._prompt)
         self._listening = True
@@ -647,8 +656,11 @@ class Client:
             self.rooms += [self._current] if self._current else []
         else:
             self.rooms = self._back_in or self.rooms
-        self._later[:0], self._input = [line for line in self._input if line is not None], []
-        self.phase, self._listening = Phase.RECONNECTING, False
+        if self._question is None:  # else they were typed at a question: never messages
+            self._later[:0] = [line for line in self._input if line is not None]
+        questions = (Phase.NICK, Phase.PASSWORD, Phase.ROOM)
+        self._unanswered = self.phase if self._listening and self.phase in questions else None
+        self.phase, self._listening, self._input = Phase.RECONNECTING, False, []
         self.console.set_prompt("")
         self.console.show(
             self.render.error(f"{why}: reconnecting in {self._schedule():.0f} s (/quit or Ctrl+D leaves)")
@@ -656,12 +668,15 @@ class Client:
 
     def _schedule(self) -> float:
         """Try again after the next delay of the backoff; return it, as the person is told it."""
-        if self._retry is not None and self._retry.active():  # a slowed login, given up with its connection
-            self._retry.cancel()
+        self._stop_retrying()  # a slowed login, given up with its connection
         delay, self._delay = self._delay, min(self._delay * 2, RETRY_MOST)
         jitter = random.uniform(0.8, 1.2)  # a restarted server is not hit by all its clients at once
         self._retry = self.clock.callLater(delay * jitter, self._connect_again)
         return delay
+
+    def _stop_retrying(self) -> None:
+        if self._retry is not None and self._retry.active():
+            self._retry.cancel()
 
     def _abort(self) -> None:
         """Drop the connection now; `lost` decides what follows (trying again, or the end)."""
@@ -672,9 +687,10 @@ class Client:
         assert self.reconnect is not None
         self._coming_back = self._me is not None
         self.phase, self._joined, self._held, self._listening = Phase.CONNECTING, [], [], False
+        self._unanswered = None  # the question is asked again if it must be
         self.console.set_prompt("")
-        if self._coming_back:  # the same nickname, logged in again with its password; its rooms joined again
-            self.nick = self._me
+        if self._coming_back and self.nick is None:  # the same nickname, unless the person answered with another;
+            self.nick = self._me  # logged in again with its password; its rooms joined again
         self._attempt = self.reconnect()
         self._attempt.addErrback(self._not_yet)
 
@@ -686,6 +702,15 @@ class Client:
         self.console.show(
             self.render.error(f"cannot reach {self.server} yet: trying again in {self._schedule():.0f} s")
         )
+
+    def _answer_late(self, text: str) -> None:
+        """A line typed at the question the connection dropped under (the server gave up waiting): its answer,
+        which connects again at once, as it does during a first registration."""
+        assert self._unanswered is not None
+        self._stop_retrying()
+        self.phase, self._unanswered, self._listening = self._unanswered, None, True
+        self._input.append(text)
+        self._act()
 
     def _answered_offline(self, text: str) -> None:
         """The person answered a question after the server had closed the connection: connect again with it."""
