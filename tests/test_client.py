@@ -84,13 +84,61 @@ class ClientTests(ServerTestCase):
         await first.until(r"\[#5\] -- here: @dora")
         first.type("\x04")  # Ctrl+D
         self.assertEqual(await first.exit_code(), 0)
-        self.assertIn(f"127.0.0.1:{self.port} {fingerprint}", self.known_hosts().read_text())
+        ca = tls.fingerprint(tls.read_chain(self.certs / tls.CA_CERT)[0])
+        self.assertEqual(f"127.0.0.1:{self.port} {ca}\n", self.known_hosts().read_text(), "the CA that issued it")
 
         again = self.client("--nick", "dora", "--room", "5", terminal=True, ca=False)
         await again.until(r"\[#5\] -- here: @dora")
         self.assertNotIn("Trust it", again.output)
         again.type("\x03")  # Ctrl+C
         self.assertEqual(await again.exit_code(), 0)
+
+    def renew(self, authority: Path | None = None) -> None:
+        """`python -m chatroom.certs renew` and SIGHUP; given another CA's directory, its certificate (sent with its
+        CA) instead, as someone intercepting the connection would present."""
+        if authority is None:
+            tls.issue(self.certs)
+        else:
+            pair = {name: (authority / name).read_bytes() for name in (tls.SERVER_CERT, tls.SERVER_KEY, tls.CA_CERT)}
+            (self.certs / tls.SERVER_KEY).write_bytes(pair[tls.SERVER_KEY])
+            (self.certs / tls.SERVER_CERT).write_bytes(pair[tls.SERVER_CERT] + pair[tls.CA_CERT])
+        assert self.service.reloader is not None
+        self.service.reloader.reload()
+
+    async def chats_without_a_question(self, nick: str) -> None:
+        person = self.client("--nick", nick, "--room", "5", terminal=True, ca=False)
+        await person.until(rf"\[#5\] -- here: @{nick}")
+        person.type("\x03")
+        self.assertEqual(await person.exit_code(), 0)
+        self.assertNotIn("Trust it", person.output)
+        self.assertNotIn("WARNING", person.output)
+
+    async def test_a_renewed_certificate_is_trusted_by_a_client_that_pinned_the_old_one(self) -> None:
+        """Issue 25: renewing refused every client that had trusted the server on first use."""
+        leaf = tls.load_or_create(self.certs, "unused").fingerprint
+        self.known_hosts().parent.mkdir(parents=True)
+        self.known_hosts().write_text(f"127.0.0.1:{self.port} {leaf}\n")  # as clients before issue 25 pinned
+        await self.chats_without_a_question("dora")
+        ca = tls.fingerprint(tls.read_chain(self.certs / tls.CA_CERT)[0])
+        self.assertEqual(self.known_hosts().read_text(), f"127.0.0.1:{self.port} {ca}\n", "now the CA's")
+        self.renew()
+        self.assertNotEqual(tls.load(self.certs).fingerprint, leaf)
+        await self.chats_without_a_question("dora")
+
+    async def test_a_certificate_from_another_ca_is_still_refused(self) -> None:
+        first = self.client(terminal=True, ca=False)
+        await first.until(r"\[y/N\]")
+        first.type("y\r")
+        await first.until("Nickname:")
+        first.type("\x04")
+        self.assertEqual(await first.exit_code(), 0)
+        other = Path(self.mktemp())
+        tls.create(other, "elsewhere")
+        self.renew(other)
+        person = self.client("--nick", "eve", terminal=True, ca=False)
+        await person.until("WARNING: 127.0.0.1:.* presented a different certificate")
+        self.assertEqual(await person.exit_code(), 1)
+        self.assertNotIn("Nickname:", person.output)
 
     async def test_refusing_an_unknown_certificate(self) -> None:
         person = self.client(terminal=True, ca=False)

@@ -8,6 +8,8 @@ import shutil
 from pathlib import Path
 
 import wcwidth
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
 from twisted.internet.defer import Deferred, succeed
 from twisted.internet.error import ConnectionDone
 from twisted.internet.task import Clock
@@ -15,11 +17,13 @@ from twisted.internet.testing import StringTransport
 from twisted.python.failure import Failure
 from twisted.trial.unittest import SynchronousTestCase
 
+from chatroom import tls
 from chatroom.client import __main__ as client_main
 from chatroom.client import settings
 from chatroom.client.console import LineEditor
 from chatroom.client.render import Renderer
 from chatroom.client.session import RETRY_MOST, Client, ServerProtocol
+from chatroom.client.trust import KnownHosts, TrustOnFirstUse, Verdict
 from chatroom.line.wire import parse
 
 NOON_34 = datetime.datetime(2026, 11, 23, 12, 34, tzinfo=datetime.UTC).timestamp()  # the renderers' "now"
@@ -825,6 +829,27 @@ class Issue25Tests(ClientCase):
         server = self.attempt_succeeds()
         self.hear("HELLO chatroom 2 :hi", "AUTH alice :x", "WELCOME alice :hi", "JOIN #5 alice", "CURRENT #5")
         self.assertEqual(server.value().decode().splitlines(), ["/nick alice", "/pass hunter2", "/join #5"])
+
+
+class TrustTests(SynchronousTestCase):
+    """Trust on first use pins the CA that issued the server's certificate (issue 25): what that pin lets in."""
+
+    def setUp(self) -> None:
+        self.certs, other = Path(self.mktemp()), Path(self.mktemp())
+        tls.create(self.certs, "chat.example.org")
+        tls.create(other, "elsewhere")
+        self.ca = tls.read_chain(self.certs / tls.CA_CERT)[0]
+        self.other_key = serialization.load_pem_private_key((other / tls.CA_KEY).read_bytes(), None)
+        self.trust = TrustOnFirstUse("localhost", 5050, KnownHosts(Path(self.mktemp())))
+        self.trust.vouched = False  # as for any certificate of a local CA
+
+    def test_a_copy_of_the_pinned_ca_beside_a_certificate_it_did_not_sign_is_refused(self) -> None:
+        self.trust.pin([tls.read_chain(self.certs / tls.SERVER_CERT)[0], self.ca])
+        assert isinstance(self.other_key, ec.EllipticCurvePrivateKey)
+        _, forged = tls._server_certificate(self.other_key, self.ca, "localhost", ["localhost"])  # names our CA
+        self.assertEqual(self.trust.verdict([forged, self.ca]), Verdict.CHANGED)
+        tls.issue(self.certs)
+        self.assertEqual(self.trust.verdict([*tls.read_chain(self.certs / tls.SERVER_CERT), self.ca]), Verdict.TRUSTED)
 
 
 class HistoryTests(ClientCase):

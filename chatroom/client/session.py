@@ -14,11 +14,11 @@ import sys
 from collections.abc import Callable
 
 from cryptography import x509
-from OpenSSL.crypto import X509
+from OpenSSL.SSL import Connection
 from OpenSSL.SSL import Error as TLSError
 from service_identity import VerificationError
 from twisted.internet.defer import Deferred
-from twisted.internet.interfaces import IDelayedCall, IHandshakeListener, IReactorTime, ISSLTransport
+from twisted.internet.interfaces import IDelayedCall, IHandshakeListener, IReactorTime, ISystemHandle
 from twisted.internet.protocol import connectionDone
 from twisted.protocols.basic import LineReceiver
 from twisted.python.failure import Failure
@@ -66,11 +66,12 @@ class ServerProtocol(LineReceiver):
         self.client.connected(self)
 
     def handshakeCompleted(self) -> None:
+        """Hand the client the certificates the server sent, its own first (with the CA that issued it, if sent)."""
         transport = self.transport
-        assert ISSLTransport.providedBy(transport)
-        certificate = transport.getPeerCertificate()
-        assert isinstance(certificate, X509)
-        self.client.handshake(certificate.to_cryptography())
+        assert ISystemHandle.providedBy(transport)
+        tls = transport.getHandle()
+        assert isinstance(tls, Connection)
+        self.client.handshake(tls.get_peer_cert_chain(as_cryptography=True) or [])
 
     def abort(self) -> None:
         """Drop the connection now, without waiting for the server."""
@@ -122,7 +123,7 @@ class Client:
         self._held: list[Line] = []  # what the server said before we trusted it
         self._input: list[str | None] = []  # typed lines not yet acted on; None is the end of input
         self._listening = False  # whether typed lines are acted on now, or wait for the server's answer
-        self._unknown: x509.Certificate | None = None
+        self._unknown: list[x509.Certificate] = []  # the certificates the person is asked about
         self._failure: str | None = None
         self._goodbye: str | None = None
         self._deadline: IDelayedCall | None = None
@@ -165,34 +166,34 @@ class Client:
             return
         self.fail(f"{self.server} accepted the connection but did not complete TLS within {self.timeout:g} s")
 
-    def handshake(self, certificate: x509.Certificate) -> None:
+    def handshake(self, chain: list[x509.Certificate]) -> None:
         if self._deadline is not None and self._deadline.active():
             self._deadline.cancel()
         self._attempt = None
         if self.phase is Phase.LEAVING:  # the person left while this connection was being made
             self._abort()
             return
-        verdict = Verdict.TRUSTED if self.trust is None else self.trust.verdict(certificate)
+        verdict = Verdict.TRUSTED if self.trust is None else self.trust.verdict(chain)
         if verdict is Verdict.TRUSTED:
             self._trusted()
         elif verdict is Verdict.CHANGED:
             assert self.trust is not None
             self.fail(
                 f"WARNING: {self.server} presented a different certificate than the one you trusted before"
-                f" (now SHA-256 {fingerprint(certificate)}). Someone may be intercepting the connection, or the"
+                f" (now SHA-256 {fingerprint(chain[0])}). Someone may be intercepting the connection, or the"
                 " server got a new certificate: ask its administrator, and if it is genuine remove the line for"
                 f" {self.server} from {self.trust.known_hosts.path}."
             )
         elif not self.interactive:
             self.fail(
-                f"nothing vouches for {self.server}'s certificate (SHA-256 {fingerprint(certificate)}) and there is"
+                f"nothing vouches for {self.server}'s certificate (SHA-256 {fingerprint(chain[0])}) and there is"
                 " no terminal to ask you: refusing. Give --ca with the server's ca.pem, or run in a terminal."
             )
         else:
-            self._unknown = certificate
+            self._unknown = chain
             self.phase = Phase.TRUST
             self.console.show(self.render.error(f"nothing vouches for {self.server}'s certificate."))
-            self.console.show(f"Its SHA-256 fingerprint is {fingerprint(certificate)}")
+            self.console.show(f"Its SHA-256 fingerprint is {fingerprint(chain[0])}")
             self.console.show("Compare it with the one the server logged at start (ask its administrator).")
             self._ask(f"Trust it, and remember it for {self.server}? [y/N]")
 
@@ -409,7 +410,7 @@ class Client:
         if text.strip().lower() not in ("y", "yes"):
             self.fail(f"you did not trust {self.server}'s certificate")
             return
-        assert self.trust is not None and self._unknown is not None
+        assert self.trust is not None and self._unknown
         self.trust.pin(self._unknown)
         self.console.show(f"-- remembered in {self.trust.known_hosts.path}")
         if self._dropped:  # the server gave up waiting for the answer: now it is trusted, connect again
