@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import re
 import sys
 from pathlib import Path
 
+import wcwidth
 from twisted.internet import reactor
 from twisted.internet.defer import Deferred, succeed
 from twisted.internet.endpoints import TCP4ClientEndpoint, TCP4ServerEndpoint, connectProtocol
@@ -16,6 +18,8 @@ from zope.interface import provider
 
 from chatroom import tls
 from chatroom.accounts import AccountStore
+from chatroom.client.company import CLIENT_COMMANDS
+from chatroom.line.commands import COMMANDS
 from tests.helpers import ServerTestCase, Subprocess, port_of
 
 CLIENT = [sys.executable, "-m", "chatroom.client"]
@@ -311,7 +315,7 @@ class ClientNeverStuckTests(ServerTestCase):
         await person.until(r"\[#6\] -- here: @alice")
         port = self.port
         await self.service.stopService()
-        await person.until(r"server shutting down: reconnecting in 1 s")
+        await person.until(r"server shutting down: reconnecting in\s+1 s")  # wrapped at 80 columns
         person.type("typed while away\r")
         self.start_server("--accounts", self.accounts, listen=f"tcp:{port}:interface=127.0.0.1")
         await person.until(r"reconnected to 127\.0\.0\.1:\d+ as alice: back in #5, #6")
@@ -420,6 +424,34 @@ class ClientNeverStuckTests(ServerTestCase):
         person.type("你好世界\x1b[D\x1b[D")
         await person.until("\\[#5\\] 你好世界\x1b\\[4D")  # two characters back are four columns
         person.type("\x05\x15/quit\r")  # Ctrl+E, Ctrl+U: an empty line again
+        self.assertEqual(await person.exit_code(), 0)
+
+    async def test_help_lists_every_command_wrapped_at_word_boundaries(self) -> None:
+        """Issue 25: /help left out the client's own commands, and the terminal broke its lines mid-word."""
+        person = self.spawn(
+            [*CLIENT, "127.0.0.1", "--port", str(self.port), "--ca", str(self.certs / "ca.pem"), "--nick", "new"],
+            terminal=True,
+            XDG_CONFIG_HOME=str(self.config),
+            NO_COLOR="1",
+            COLUMNS="60",
+        )
+        await person.until("Room:")
+        person.type("5\r")
+        await person.until(r"\[#5\] -- here: @new")
+        person.type("/help\r")
+        await person.until(r"/reply or /r TEXT - answer the last\s+private message\r?\n")
+        shown = [
+            line.rstrip("\r").split("\r\x1b[K")[-1]  # each line as it stays on the screen, without redrawn prompts
+            for line in person.output[person.output.index("/help") :].split("\n")[1:-1]
+        ]
+        self.assertLessEqual(max(wcwidth.wcswidth(line) for line in shown), 60, shown)
+        entries = re.sub(r"\n {6}", " ", "\n".join(shown) + "\n")  # the wrapped lines joined again, where they broke
+        for entry in dict.fromkeys(COMMANDS.values()):
+            names = " or ".join(f"/{name}" for name in (entry.name, *entry.aliases))
+            self.assertIn(f"-- {names} {entry.usage}".rstrip() + f" - {entry.summary}\n", entries)
+        for usage in CLIENT_COMMANDS.values():
+            self.assertIn(f"-- {usage}\n", entries)
+        person.type("/quit\r")
         self.assertEqual(await person.exit_code(), 0)
 
     async def test_sigterm_leaves_politely(self) -> None:

@@ -242,6 +242,24 @@ class LineEditorTests(SynchronousTestCase):
         self.assertLessEqual(wcwidth.wcswidth(shown), 19, shown)
         self.assertIn("…", shown, "a prompt that leaves too little room for typing is cut")
 
+    def test_lines_shown_wrap_at_word_boundaries(self) -> None:
+        self.patch(shutil, "get_terminal_size", lambda: os.terminal_size((30, 24)))
+        self.screen.clear()
+        self.editor.show("12:34 -- /whois NICK - who NICK is, and from which address \x1b[1;33mhi\x1b[0m")
+        self.editor.show("12:34 [#5] <eve> " + "x" * 40 + " end")
+        shown = self.screen.value().decode().replace("\r\x1b[K[#5] ", "").replace("\r\x1b[K", "")
+        self.assertEqual(
+            shown.split("\n"),
+            [
+                "12:34 -- /whois NICK - who",
+                "      NICK is, and from which",
+                "      address \x1b[1;33mhi\x1b[0m",  # colours take no room
+                "12:34 [#5] <eve> " + "x" * 40,  # too long for any line: the terminal breaks it, as it must
+                "      end",
+                "",
+            ],
+        )
+
     def test_tab_completes_and_cycles(self) -> None:
         self.keys(b"al\t")
         self.assertEqual(self.editor.buffer, "alice: ", "a nickname that starts the line is addressed")
@@ -829,6 +847,20 @@ class Issue25Tests(ClientCase):
         server = self.attempt_succeeds()
         self.hear("HELLO chatroom 2 :hi", "AUTH alice :x", "WELCOME alice :hi", "JOIN #5 alice", "CURRENT #5")
         self.assertEqual(server.value().decode().splitlines(), ["/nick alice", "/pass hunter2", "/join #5"])
+
+    def test_help_lists_the_clients_own_commands_after_the_servers(self) -> None:
+        self.start()
+        self.chatting("bob")
+        self.client.typed("/help")
+        ping = self.sent()
+        self.assertEqual(ping[0], "/help")
+        self.hear("HELP :Plain text goes to your current room.", "HELP :/quit [REASON] - leave the chat")
+        self.hear(f"PONG :{ping[1].removeprefix('/ping ')}")
+        shown = [line.split(" ", 1)[1] for line in self.console.shown[-7:]]  # without the time
+        self.assertEqual(shown[1], "-- /quit [REASON] - leave the chat")
+        for command in ("/switch ROOM", "/ignore [NICK]", "/unignore NICK", "/reply or /r TEXT"):
+            self.assertTrue(any(line.startswith(f"-- {command} - ") for line in shown[2:]), (command, shown))
+        self.assertNotIn("pong", " ".join(shown))
 
 
 class TrustTests(SynchronousTestCase):

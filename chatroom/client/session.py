@@ -24,7 +24,7 @@ from twisted.protocols.basic import LineReceiver
 from twisted.python.failure import Failure
 from zope.interface import implementer
 
-from chatroom.client.company import Company
+from chatroom.client.company import CLIENT_COMMANDS, Company
 from chatroom.client.console import Console
 from chatroom.client.render import Renderer, clean
 from chatroom.client.trust import TrustOnFirstUse, Verdict
@@ -40,6 +40,7 @@ FINAL_GOODBYES = ("you are banned", "banned from the server", "disconnected by "
 FINISH_GRACE = 2.0  # seconds the screen has to take the last line before the client exits anyway
 HANDSHAKE_TIMEOUT = 30.0  # seconds a server has to complete TLS once it accepted the connection
 LONGEST_LINE = 1024 * 1024  # bytes of one server line: any the server sends (docs/protocol.md says what it sends)
+HELP_END = "chatroom-client-help"  # the token of the /ping after /help: its PONG ends the server's list
 PROTOCOL_VERSIONS = ("1", "2")  # the line protocol's versions this client knows; 2 added message ids and history
 
 
@@ -315,8 +316,8 @@ class Client:
                 self._send(text)
 
     def _client_command(self, text: str) -> bool:
-        """/switch, /ignore, /unignore and /reply are the client's own, and it pages /history back from what it
-        showed; whether `text` was one of them."""
+        """/switch, /ignore, /unignore and /reply are the client's own, it pages /history back from what it showed,
+        and adds its own commands to /help's list; whether `text` was one of them."""
         name, _, rest = text.partition(" ")
         name, rest = name.lower(), rest.strip()
         if name == "/switch" and rest:
@@ -342,6 +343,9 @@ class Client:
                 self._send(f"/msg {self._correspondent} {rest}")
         elif name == "/history" and (paging := self._page_back(rest)):
             self._send(paging)
+        elif name == "/help" and not rest:  # the server's commands, then (once they are all in) the client's
+            self._send(text)
+            self._send(f"/ping {HELP_END}")
         else:
             return False
         return True
@@ -442,7 +446,11 @@ class Client:
         slowed = self._password_sent and line.word == "ERR" and line.args[:1] == ["SLOW_DOWN"]  # not checked
         if line.word == "ERR" and self._password_sent and not slowed:  # a refused password is never sent again
             self._passwords.pop((self._asked_for or "").lower(), None)
-        if line.word == "HISTORY" and len(line.args) == 3 and room_key(line.args[0]) in self._catching_up:
+        if line.word == "PONG" and line.text == HELP_END:
+            self.console.show(self.render.note("this client's own commands:"))
+            for usage in CLIENT_COMMANDS.values():
+                self.console.show(self.render.note(usage))
+        elif line.word == "HISTORY" and len(line.args) == 3 and room_key(line.args[0]) in self._catching_up:
             self._catching_up.discard(room_key(line.args[0]))
             self.console.show(self.render.missed(line))
         elif self._shown(line):
