@@ -247,7 +247,7 @@ class Client:
                 self._answer_late(text)
             else:  # typed at a question that no longer stands: never a message (it may be a password)
                 self.console.show(
-                    self.render.error(f"not sent: typed at {self._question} while the connection is made again")
+                    self.render.error(f"not sent: typed at {self._question} before you were back in the chat")
                 )
             return
         self._input.append(text)
