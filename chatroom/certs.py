@@ -1,7 +1,8 @@
 """`python -m chatroom.certs`: look at the server's certificate, renew it from the kept local CA, print the CA.
 
-A renewed certificate is signed by the same CA, so clients that were given ca.pem trust it at once. A running
-server takes it on SIGHUP (`kill -HUP PID`), without disconnecting anyone.
+A renewed certificate is signed by the same CA, so clients that were given ca.pem trust it at once, and so do
+those that trusted the server on first use (they pinned the CA, which the server sends). A running server takes
+it on SIGHUP (`kill -HUP PID`), without disconnecting anyone.
 """
 
 from __future__ import annotations
@@ -37,7 +38,10 @@ def show(directory: Path) -> str:
 def renew(directory: Path, names: list[str]) -> str:
     """Issue a new server certificate from the kept CA, for `names` or else for the names the current one has."""
     tls.issue(directory, names)
-    return show(directory) + "\nsend SIGHUP to the server (kill -HUP PID) to use it; clients keep trusting ca.pem"
+    return show(directory) + (
+        "\nsend SIGHUP to the server (kill -HUP PID) to use it; clients that trust ca.pem, given or pinned on first"
+        " use, keep trusting the server"
+    )
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -3,8 +3,10 @@
 A generated identity is a small local CA (ca.pem, ca.key) and a server
 certificate it signed (server.crt, server.key), both ECDSA P-256, whose
 handshake costs a fraction of RSA-2048's. Clients trust the server by being
-given ca.pem. A server.crt/server.key pair put there by hand (a real CA's, or
-one from `openssl req -x509`) is used as it is.
+given ca.pem; the server sends ca.pem after its certificate, so that a client
+that trusts it on first use pins the CA, and trusts a certificate renewed from
+it. A server.crt/server.key pair put there by hand (a real CA's, or one from
+`openssl req -x509`) is used as it is.
 """
 
 from __future__ import annotations
@@ -107,6 +109,8 @@ def load(directory: Path, generated: bool = False) -> ServerIdentity:
             f"{missing} is missing: put it back, or remove {present} too to have a new pair generated"
         )
     chain = read_chain(cert_path)
+    if len(chain) == 1 and issued_here(directory):  # sent along: what clients that trust on first use pin
+        chain += read_chain(directory / CA_CERT)[:1]
     key = _read(key_path, _load_key)
     if not isinstance(key, _SIGNING_KEYS):
         raise CertificateError(f"{key_path} holds a {type(key).__name__}, which cannot sign a TLS handshake")

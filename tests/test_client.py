@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import re
 import sys
 from pathlib import Path
 
+import wcwidth
 from twisted.internet import reactor
 from twisted.internet.defer import Deferred, succeed
 from twisted.internet.endpoints import TCP4ClientEndpoint, TCP4ServerEndpoint, connectProtocol
@@ -16,6 +18,8 @@ from zope.interface import provider
 
 from chatroom import tls
 from chatroom.accounts import AccountStore
+from chatroom.client.company import CLIENT_COMMANDS
+from chatroom.line.commands import COMMANDS
 from tests.helpers import ServerTestCase, Subprocess, port_of
 
 CLIENT = [sys.executable, "-m", "chatroom.client"]
@@ -82,13 +86,61 @@ class ClientTests(ServerTestCase):
         await first.until(r"\[#5\] -- here: @dora")
         first.type("\x04")  # Ctrl+D
         self.assertEqual(await first.exit_code(), 0)
-        self.assertIn(f"127.0.0.1:{self.port} {fingerprint}", self.known_hosts().read_text())
+        ca = tls.fingerprint(tls.read_chain(self.certs / tls.CA_CERT)[0])
+        self.assertEqual(f"127.0.0.1:{self.port} {ca}\n", self.known_hosts().read_text(), "the CA that issued it")
 
         again = self.client("--nick", "dora", "--room", "5", terminal=True, ca=False)
         await again.until(r"\[#5\] -- here: @dora")
         self.assertNotIn("Trust it", again.output)
         again.type("\x03")  # Ctrl+C
         self.assertEqual(await again.exit_code(), 0)
+
+    def renew(self, authority: Path | None = None) -> None:
+        """`python -m chatroom.certs renew` and SIGHUP; given another CA's directory, its certificate (sent with its
+        CA) instead, as someone intercepting the connection would present."""
+        if authority is None:
+            tls.issue(self.certs)
+        else:
+            pair = {name: (authority / name).read_bytes() for name in (tls.SERVER_CERT, tls.SERVER_KEY, tls.CA_CERT)}
+            (self.certs / tls.SERVER_KEY).write_bytes(pair[tls.SERVER_KEY])
+            (self.certs / tls.SERVER_CERT).write_bytes(pair[tls.SERVER_CERT] + pair[tls.CA_CERT])
+        assert self.service.reloader is not None
+        self.service.reloader.reload()
+
+    async def chats_without_a_question(self, nick: str) -> None:
+        person = self.client("--nick", nick, "--room", "5", terminal=True, ca=False)
+        await person.until(rf"\[#5\] -- here: @{nick}")
+        person.type("\x03")
+        self.assertEqual(await person.exit_code(), 0)
+        self.assertNotIn("Trust it", person.output)
+        self.assertNotIn("WARNING", person.output)
+
+    async def test_a_renewed_certificate_is_trusted_by_a_client_that_pinned_the_old_one(self) -> None:
+        """Issue 25: renewing refused every client that had trusted the server on first use."""
+        leaf = tls.load_or_create(self.certs, "unused").fingerprint
+        self.known_hosts().parent.mkdir(parents=True)
+        self.known_hosts().write_text(f"127.0.0.1:{self.port} {leaf}\n")  # as clients before issue 25 pinned
+        await self.chats_without_a_question("dora")
+        ca = tls.fingerprint(tls.read_chain(self.certs / tls.CA_CERT)[0])
+        self.assertEqual(self.known_hosts().read_text(), f"127.0.0.1:{self.port} {ca}\n", "now the CA's")
+        self.renew()
+        self.assertNotEqual(tls.load(self.certs).fingerprint, leaf)
+        await self.chats_without_a_question("dora")
+
+    async def test_a_certificate_from_another_ca_is_still_refused(self) -> None:
+        first = self.client(terminal=True, ca=False)
+        await first.until(r"\[y/N\]")
+        first.type("y\r")
+        await first.until("Nickname:")
+        first.type("\x04")
+        self.assertEqual(await first.exit_code(), 0)
+        other = Path(self.mktemp())
+        tls.create(other, "elsewhere")
+        self.renew(other)
+        person = self.client("--nick", "eve", terminal=True, ca=False)
+        await person.until("WARNING: 127.0.0.1:.* presented a different certificate")
+        self.assertEqual(await person.exit_code(), 1)
+        self.assertNotIn("Nickname:", person.output)
 
     async def test_refusing_an_unknown_certificate(self) -> None:
         person = self.client(terminal=True, ca=False)
@@ -259,7 +311,7 @@ class ClientNeverStuckTests(ServerTestCase):
         await person.until(r"\[#6\] -- here: @alice")
         port = self.port
         await self.service.stopService()
-        await person.until(r"server shutting down: reconnecting in 1 s")
+        await person.until(r"server shutting down: reconnecting in\s+1 s")  # wrapped at 80 columns
         person.type("typed while away\r")
         self.start_server("--accounts", self.accounts, listen=f"tcp:{port}:interface=127.0.0.1")
         await person.until(r"reconnected to 127\.0\.0\.1:\d+ as alice: back in #5, #6")
@@ -368,6 +420,34 @@ class ClientNeverStuckTests(ServerTestCase):
         person.type("你好世界\x1b[D\x1b[D")
         await person.until("\\[#5\\] 你好世界\x1b\\[4D")  # two characters back are four columns
         person.type("\x05\x15/quit\r")  # Ctrl+E, Ctrl+U: an empty line again
+        self.assertEqual(await person.exit_code(), 0)
+
+    async def test_help_lists_every_command_wrapped_at_word_boundaries(self) -> None:
+        """Issue 25: /help left out the client's own commands, and the terminal broke its lines mid-word."""
+        person = self.spawn(
+            [*CLIENT, "127.0.0.1", "--port", str(self.port), "--ca", str(self.certs / "ca.pem"), "--nick", "new"],
+            terminal=True,
+            XDG_CONFIG_HOME=str(self.config),
+            NO_COLOR="1",
+            COLUMNS="60",
+        )
+        await person.until("Room:")
+        person.type("5\r")
+        await person.until(r"\[#5\] -- here: @new")
+        person.type("/help\r")
+        await person.until(r"/reply or /r TEXT - answer the last\s+private message\r?\n")
+        shown = [
+            line.rstrip("\r").split("\r\x1b[K")[-1]  # each line as it stays on the screen, without redrawn prompts
+            for line in person.output[person.output.index("/help") :].split("\n")[1:-1]
+        ]
+        self.assertLessEqual(max(wcwidth.wcswidth(line) for line in shown), 60, shown)
+        entries = re.sub(r"\n {6}", " ", "\n".join(shown) + "\n")  # the wrapped lines joined again, where they broke
+        for entry in dict.fromkeys(COMMANDS.values()):
+            names = " or ".join(f"/{name}" for name in (entry.name, *entry.aliases))
+            self.assertIn(f"-- {names} {entry.usage}".rstrip() + f" - {entry.summary}\n", entries)
+        for usage in CLIENT_COMMANDS.values():
+            self.assertIn(f"-- {usage}\n", entries)
+        person.type("/quit\r")
         self.assertEqual(await person.exit_code(), 0)
 
     async def test_sigterm_leaves_politely(self) -> None:

@@ -8,6 +8,8 @@ import shutil
 from pathlib import Path
 
 import wcwidth
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
 from twisted.internet.defer import Deferred, succeed
 from twisted.internet.error import ConnectionDone
 from twisted.internet.task import Clock
@@ -15,11 +17,13 @@ from twisted.internet.testing import StringTransport
 from twisted.python.failure import Failure
 from twisted.trial.unittest import SynchronousTestCase
 
+from chatroom import tls
 from chatroom.client import __main__ as client_main
 from chatroom.client import settings
 from chatroom.client.console import LineEditor
 from chatroom.client.render import Renderer
-from chatroom.client.session import Client, ServerProtocol
+from chatroom.client.session import RETRY_MOST, Client, ServerProtocol
+from chatroom.client.trust import KnownHosts, TrustOnFirstUse, Verdict
 from chatroom.line.wire import parse
 
 NOON_34 = datetime.datetime(2026, 11, 23, 12, 34, tzinfo=datetime.UTC).timestamp()  # the renderers' "now"
@@ -238,6 +242,24 @@ class LineEditorTests(SynchronousTestCase):
         self.assertLessEqual(wcwidth.wcswidth(shown), 19, shown)
         self.assertIn("…", shown, "a prompt that leaves too little room for typing is cut")
 
+    def test_lines_shown_wrap_at_word_boundaries(self) -> None:
+        self.patch(shutil, "get_terminal_size", lambda: os.terminal_size((30, 24)))
+        self.screen.clear()
+        self.editor.show("12:34 -- /whois NICK - who NICK is, and from which address \x1b[1;33mhi\x1b[0m")
+        self.editor.show("12:34 [#5] <eve> " + "x" * 40 + " end")
+        shown = self.screen.value().decode().replace("\r\x1b[K[#5] ", "").replace("\r\x1b[K", "")
+        self.assertEqual(
+            shown.split("\n"),
+            [
+                "12:34 -- /whois NICK - who",
+                "      NICK is, and from which",
+                "      address \x1b[1;33mhi\x1b[0m",  # colours take no room
+                "12:34 [#5] <eve> " + "x" * 40,  # too long for any line: the terminal breaks it, as it must
+                "      end",
+                "",
+            ],
+        )
+
     def test_tab_completes_and_cycles(self) -> None:
         self.keys(b"al\t")
         self.assertEqual(self.editor.buffer, "alice: ", "a nickname that starts the line is addressed")
@@ -347,6 +369,10 @@ class ClientCase(SynchronousTestCase):
             self.clock.advance(0.1)
         else:
             self.fail("no attempt to connect again")
+        return self.attempt_succeeds()
+
+    def attempt_succeeds(self) -> StringTransport:
+        """The attempt to connect again under way connects."""
         server = self.connect()
         self.attempts[-1].callback(None)
         return server
@@ -669,20 +695,6 @@ class ClientReviewTests(ClientCase):
         self.hear("HELLO chatroom 1 :hi", "WELCOME alice :hello")
         self.assertEqual(server.value().decode().splitlines(), ["/nick alice", "/join #5", "/join #6"])
 
-    def test_a_busy_server_after_a_restart_is_tried_again(self) -> None:
-        self.start()
-        self.hear("HELLO chatroom 1 :hi")
-        self.client.typed("alice")
-        self.hear("AUTH alice :x")
-        self.client.typed("pw")
-        self.hear("WELCOME alice :hi", "JOIN #5 alice")
-        self.client.typed("5")
-        self.hear("CURRENT #5")
-        self.drop_and_come_back()
-        self.hear("HELLO chatroom 1 :hi", "AUTH alice :x", "ERR SLOW_DOWN :the server is busy checking passwords")
-        self.assertIsNone(self.client._failure)
-        self.assertTrue(self.server.disconnecting, "dropped, to try again later")
-
     def test_a_password_goes_only_to_its_own_nickname(self) -> None:
         self.start(nick="alice", password="alices-password")
         self.hear("HELLO chatroom 1 :hi", "AUTH alice :x", "WELCOME alice :hi")
@@ -730,6 +742,148 @@ class ClientReviewTests(ClientCase):
         editor.makeConnection(StringTransport())
         editor.dataReceived(b":) thanks\x01bo\t")
         self.assertEqual(editor.buffer, "bob: :) thanks")
+
+
+class Issue25Tests(ClientCase):
+    """A newcomer's first hour (issue 25): what the client got wrong, each once failing."""
+
+    def test_a_highlighted_line_is_highlighted_whole(self) -> None:
+        self.client = Client(self.clock, Renderer(True, lambda: NOON_34, datetime.UTC), "localhost:5050", None, False)
+        self.client.console = self.console
+        self.connect()
+        self.chatting("bob")
+        self.hear("MSG #5 alice :hello bob, welcome!")
+        self.assertEqual(self.console.shown[-1], "\x1b[1;33m12:34 [#5] <alice> hello bob, welcome!\x1b[0m")
+
+    def test_back_in_the_rooms_is_said_once_they_are_joined(self) -> None:
+        """With --redis the server sends CURRENT at once and the JOIN once the change comes back from the log."""
+        self.start()
+        self.chatting("bob", ("#5", "#6"))
+        self.drop_and_come_back()
+        self.hear("HELLO chatroom 2 :hi", "WELCOME bob :hello", "CURRENT #5", "CURRENT #6")
+        self.assertFalse(any("reconnected" in shown for shown in self.console.shown), self.console.shown[-1])
+        self.hear("JOIN #5 bob", "JOIN #6 bob")
+        self.assertIn("reconnected to localhost:5050 as bob: back in #5, #6", self.console.shown[-1])
+
+    def test_a_slowed_login_is_tried_again_with_the_same_password_after_the_wait(self) -> None:
+        """A class behind one school address: the server checks one login at a time from it (docs/protocol.md)."""
+        self.start(nick="p1", password="pw1", rooms=["maths"])
+        self.hear("HELLO chatroom 2 :hi", "AUTH p1 :p1 needs a password")
+        self.hear("ERR SLOW_DOWN :a login for this nickname or from your address is being checked: wait")
+        self.assertEqual(self.sent(), ["/nick p1", "/pass pw1"])
+        self.assertIn("logging in as p1 again in", self.console.shown[-1])
+        self.clock.advance(10)
+        self.assertEqual(self.sent(), ["/nick p1"], "the login begins again by itself")
+        self.hear("AUTH p1 :p1 needs a password", "ERR SLOW_DOWN :too many failed logins: try again in 20 s")
+        self.assertEqual(self.sent(), ["/pass pw1"], "the same password")
+        self.clock.advance(19.9)
+        self.assertEqual(self.sent(), [], "not before the time the server named")
+        self.clock.advance(20)
+        self.assertEqual(self.sent(), ["/nick p1"])
+        self.hear("AUTH p1 :p1 needs a password", "WELCOME p1 :hello", "JOIN #maths p1", "CURRENT #maths")
+        self.assertEqual(self.sent(), ["/pass pw1", "/join maths"])
+        self.assertEqual(self.console.asked, [], "no Password: question, no Nickname: question")
+        self.assertFalse(self.server.disconnecting)
+
+    def test_a_slowed_login_after_a_restart_comes_back_by_itself(self) -> None:
+        self.start(nick="p1", password="pw1", rooms=["maths"])
+        self.hear("HELLO chatroom 2 :hi", "AUTH p1 :x", "WELCOME p1 :hi", "JOIN #maths p1", "CURRENT #maths")
+        server = self.drop_and_come_back()
+        self.hear(
+            "HELLO chatroom 2 :hi", "AUTH p1 :x", "ERR SLOW_DOWN :the server is busy checking passwords: try again"
+        )
+        self.clock.advance(10)
+        self.hear("AUTH p1 :x", "WELCOME p1 :hi", "JOIN #maths p1", "CURRENT #maths")
+        self.assertEqual(
+            server.value().decode().splitlines(), ["/nick p1", "/pass pw1", "/nick p1", "/pass pw1", "/join #maths"]
+        )
+        self.assertIn("reconnected to localhost:5050 as p1: back in #maths", self.console.shown[-1])
+        self.assertEqual(self.console.asked, [])
+
+    def test_a_typed_password_is_kept_through_a_slowed_login_too(self) -> None:
+        self.start()
+        self.hear("HELLO chatroom 2 :hi")
+        self.client.typed("alice")
+        self.hear("AUTH alice :alice needs a password")
+        self.client.typed("secret")
+        self.hear("ERR SLOW_DOWN :a login for this nickname or from your address is being checked: wait")
+        self.clock.advance(10)
+        self.hear("AUTH alice :alice needs a password")
+        self.assertEqual(self.sent(), ["/nick alice", "/pass secret", "/nick alice", "/pass secret"])
+        self.assertEqual(self.console.asked, [("Nickname:", False), ("Password:", True)], "each asked once")
+
+    def stale_nickname_question(self) -> None:
+        """Back after a drop, our nickname still held by the old session: Nickname: is asked, and before the
+        person answers, the server gives up waiting (its registration timeout)."""
+        self.start()
+        self.chatting("sam")
+        self.drop_and_come_back()
+        self.hear("HELLO chatroom 2 :hi", "ERR NICK_TAKEN :nickname sam is taken")
+        self.assertEqual(self.console.asked[-1], ("Nickname:", False))
+        self.client.lost(Failure(ConnectionDone()))
+
+    def test_a_line_typed_at_a_stale_question_answers_it(self) -> None:
+        self.stale_nickname_question()
+        self.client.typed("sam")  # at the Nickname: the person saw
+        server = self.attempt_succeeds()  # at once
+        self.hear("HELLO chatroom 2 :hi", "WELCOME sam :hi", "JOIN #5 sam", "CURRENT #5")
+        self.assertEqual(server.value().decode().splitlines(), ["/nick sam", "/join #5"], "never <sam> sam")
+
+    def test_a_line_typed_at_a_question_that_no_longer_stands_is_not_sent(self) -> None:
+        self.stale_nickname_question()
+        self.clock.advance(RETRY_MOST * 1.2)  # trying again already
+        self.client.typed("sam")
+        self.assertIn("not sent", self.console.shown[-1])
+        server = self.attempt_succeeds()
+        self.hear("HELLO chatroom 2 :hi", "WELCOME sam :hi", "JOIN #5 sam", "CURRENT #5")
+        self.assertEqual(server.value().decode().splitlines(), ["/nick sam", "/join #5"])
+
+    def test_a_password_typed_after_a_drop_never_goes_to_the_room(self) -> None:
+        self.start()
+        self.chatting("bob")
+        self.client.typed("/nick alice")
+        self.hear("AUTH alice :alice needs a password")
+        self.client.lost(Failure(ConnectionDone()))
+        self.client.typed("hunter2")
+        self.client.typed("hunter2 again")
+        server = self.attempt_succeeds()
+        self.hear("HELLO chatroom 2 :hi", "AUTH alice :x", "WELCOME alice :hi", "JOIN #5 alice", "CURRENT #5")
+        self.assertEqual(server.value().decode().splitlines(), ["/nick alice", "/pass hunter2", "/join #5"])
+
+    def test_help_lists_the_clients_own_commands_after_the_servers(self) -> None:
+        self.start()
+        self.chatting("bob")
+        self.client.typed("/help")
+        ping = self.sent()
+        self.assertEqual(ping[0], "/help")
+        self.hear("HELP :Plain text goes to your current room.", "HELP :/quit [REASON] - leave the chat")
+        self.hear(f"PONG :{ping[1].removeprefix('/ping ')}")
+        shown = [line.split(" ", 1)[1] for line in self.console.shown[-7:]]  # without the time
+        self.assertEqual(shown[1], "-- /quit [REASON] - leave the chat")
+        for command in ("/switch ROOM", "/ignore [NICK]", "/unignore NICK", "/reply or /r TEXT"):
+            self.assertTrue(any(line.startswith(f"-- {command} - ") for line in shown[2:]), (command, shown))
+        self.assertNotIn("pong", " ".join(shown))
+
+
+class TrustTests(SynchronousTestCase):
+    """Trust on first use pins the CA that issued the server's certificate (issue 25): what that pin lets in."""
+
+    def setUp(self) -> None:
+        self.certs, other = Path(self.mktemp()), Path(self.mktemp())
+        tls.create(self.certs, "chat.example.org")
+        tls.create(other, "elsewhere")
+        self.ca = tls.read_chain(self.certs / tls.CA_CERT)[0]
+        self.other_key = serialization.load_pem_private_key((other / tls.CA_KEY).read_bytes(), None)
+        self.trust = TrustOnFirstUse("localhost", 5050, KnownHosts(Path(self.mktemp())))
+        self.trust.vouched = False  # as for any certificate of a local CA
+
+    def test_a_copy_of_the_pinned_ca_beside_a_certificate_it_did_not_sign_is_refused(self) -> None:
+        self.trust.pin([tls.read_chain(self.certs / tls.SERVER_CERT)[0], self.ca])
+        assert isinstance(self.other_key, ec.EllipticCurvePrivateKey)
+        _, forged = tls._server_certificate(self.other_key, self.ca, "localhost", ["localhost"])  # names our CA
+        self.assertEqual(self.trust.verdict([forged, self.ca]), Verdict.CHANGED)
+        tls.issue(self.certs)
+        self.assertEqual(self.trust.verdict([*tls.read_chain(self.certs / tls.SERVER_CERT), self.ca]), Verdict.TRUSTED)
 
 
 class HistoryTests(ClientCase):
@@ -832,6 +986,8 @@ class HistoryTests(ClientCase):
         self.hear("HELLO chatroom 2 :hi", "WELCOME bob :hello")
         self.assertIn("/join #6 after b2-40", server.value().decode().splitlines())
         self.hear(
+            "JOIN #5 bob",
+            "CURRENT #5",
             "JOIN #6 bob",
             "SAID #6 dave c3-1 2026-11-23T09:20:00.000Z :after the restart",
             "SAID #6 dave c3-2 2026-11-23T09:21:00.000Z :and again",

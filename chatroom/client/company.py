@@ -14,7 +14,13 @@ from chatroom.core.names import room_key
 from chatroom.line.commands import COMMANDS
 from chatroom.line.wire import Line
 
-CLIENT_COMMANDS = ("switch", "ignore", "unignore", "reply")  # handled by the client, not sent as they are
+# Handled by the client, not sent as they are; each as /help shows it, in the server's form for its own.
+CLIENT_COMMANDS = {
+    "switch": "/switch ROOM - make ROOM, one you are in, current (so do Ctrl+N, Ctrl+P and Alt+1 to Alt+9)",
+    "ignore": "/ignore [NICK] - hide what NICK says, on this client only, until it exits; alone: whom you ignore",
+    "unignore": "/unignore NICK - show what NICK says again",
+    "reply": "/reply or /r TEXT - answer the last private message",
+}
 
 
 class Company:

@@ -9,6 +9,7 @@ lines: that is what scripts and tests see.
 from __future__ import annotations
 
 import codecs
+import re
 import shutil
 import termios
 from collections.abc import Iterator
@@ -262,8 +263,8 @@ class LineEditor(Protocol):
         _write(self, f"\r\x1b[K{prompt}{shown[start:end]}{left}".encode())
 
     def show(self, text: str) -> None:
-        """Print a line above the one being typed, which is then drawn again."""
-        _write(self, f"\r\x1b[K{text}\n".encode())
+        """Print a line above the one being typed, which is then drawn again; a long one is wrapped at spaces."""
+        _write(self, f"\r\x1b[K{_wrap(text, shutil.get_terminal_size().columns)}\n".encode())
         self._draw()
 
     def set_prompt(self, prompt: str) -> None:
@@ -285,6 +286,23 @@ class LineEditor(Protocol):
 def _cells(text: str) -> int:
     """Terminal columns `text` takes; a character wcwidth does not know counts as one."""
     return sum(1 if (width := wcwidth.wcwidth(char)) < 0 else width for char in text)
+
+
+_NO_WIDTH = re.compile(r"\x1b\[[0-9;]*m|\a")  # the renderer's colours and the bell take no column
+_CONTINUED = " " * len("12:34 ")  # a wrapped line goes on past the time stamp
+
+
+def _wrap(text: str, columns: int) -> str:
+    """`text` in lines of at most `columns` terminal columns, broken at spaces as the terminal would not (it breaks
+    words), the lines after the first indented; a word too long for any line is left whole, for the terminal."""
+    wrapped, width = "", 0
+    for index, word in enumerate(text.split(" ")):
+        cells = _cells(_NO_WIDTH.sub("", word))
+        if index and width + 1 + cells > columns and len(_CONTINUED) + cells <= columns:
+            wrapped, width = f"{wrapped}\n{_CONTINUED}{word}", len(_CONTINUED) + cells
+        else:
+            wrapped, width = wrapped + " " * (index > 0) + word, width + (index > 0) + cells
+    return wrapped
 
 
 def _fit(text: str, columns: int) -> str:

@@ -38,9 +38,10 @@ class Renderer:
         room = clean(line.args[0])
         return f"{self._paint('2', self._stamp())} {self._room(room)} {self._notice(_history(line, away=True))}"
 
-    def highlight(self, shown: str) -> str:
-        """A line that mentions you: bold and yellow when colour is on."""
-        return f"\x1b[1;33m{shown}\x1b[0m" if self.colour else shown
+    def highlight(self, line: Line) -> str:
+        """A line that mentions you: all bold and yellow when colour is on (no other colour, whose reset would end
+        the highlight)."""
+        return self._paint("1;33", Renderer(False, self.now, self.zone)(line))
 
     def note(self, message: str) -> str:
         """A line of the client's own news, such as a reconnection."""

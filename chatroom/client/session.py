@@ -14,17 +14,17 @@ import sys
 from collections.abc import Callable
 
 from cryptography import x509
-from OpenSSL.crypto import X509
+from OpenSSL.SSL import Connection
 from OpenSSL.SSL import Error as TLSError
 from service_identity import VerificationError
 from twisted.internet.defer import Deferred
-from twisted.internet.interfaces import IDelayedCall, IHandshakeListener, IReactorTime, ISSLTransport
+from twisted.internet.interfaces import IDelayedCall, IHandshakeListener, IReactorTime, ISystemHandle
 from twisted.internet.protocol import connectionDone
 from twisted.protocols.basic import LineReceiver
 from twisted.python.failure import Failure
 from zope.interface import implementer
 
-from chatroom.client.company import Company
+from chatroom.client.company import CLIENT_COMMANDS, Company
 from chatroom.client.console import Console
 from chatroom.client.render import Renderer, clean
 from chatroom.client.trust import TrustOnFirstUse, Verdict
@@ -35,10 +35,12 @@ from chatroom.tls import fingerprint
 
 QUIT_GRACE = 3.0  # seconds to wait for the server's goodbye after /quit
 RETRY_FIRST, RETRY_MOST = 1.0, 60.0  # seconds before reconnecting: 1, 2, 4 ... 60, each with some jitter
+SLOW_DOWN_WAIT = 2.0  # seconds before a login the server slowed without naming a wait is tried again
 FINAL_GOODBYES = ("you are banned", "banned from the server", "disconnected by ")  # chatroom.core.chat's words
 FINISH_GRACE = 2.0  # seconds the screen has to take the last line before the client exits anyway
 HANDSHAKE_TIMEOUT = 30.0  # seconds a server has to complete TLS once it accepted the connection
 LONGEST_LINE = 1024 * 1024  # bytes of one server line: any the server sends (docs/protocol.md says what it sends)
+HELP_END = "chatroom-client-help"  # the token of the /ping after /help: its PONG ends the server's list
 PROTOCOL_VERSIONS = ("1", "2")  # the line protocol's versions this client knows; 2 added message ids and history
 
 
@@ -65,11 +67,12 @@ class ServerProtocol(LineReceiver):
         self.client.connected(self)
 
     def handshakeCompleted(self) -> None:
+        """Hand the client the certificates the server sent, its own first (with the CA that issued it, if sent)."""
         transport = self.transport
-        assert ISSLTransport.providedBy(transport)
-        certificate = transport.getPeerCertificate()
-        assert isinstance(certificate, X509)
-        self.client.handshake(certificate.to_cryptography())
+        assert ISystemHandle.providedBy(transport)
+        tls = transport.getHandle()
+        assert isinstance(tls, Connection)
+        self.client.handshake(tls.get_peer_cert_chain(as_cryptography=True) or [])
 
     def abort(self) -> None:
         """Drop the connection now, without waiting for the server."""
@@ -121,7 +124,7 @@ class Client:
         self._held: list[Line] = []  # what the server said before we trusted it
         self._input: list[str | None] = []  # typed lines not yet acted on; None is the end of input
         self._listening = False  # whether typed lines are acted on now, or wait for the server's answer
-        self._unknown: x509.Certificate | None = None
+        self._unknown: list[x509.Certificate] = []  # the certificates the person is asked about
         self._failure: str | None = None
         self._goodbye: str | None = None
         self._deadline: IDelayedCall | None = None
@@ -132,15 +135,18 @@ class Client:
         self.reconnect: Callable[[], Deferred[object]] | None = None  # None: --no-reconnect
         self._me: str | None = None
         self._password_sent = False  # /pass is on its way: the next ERR or our NICK is its verdict
-        self._from_file = False  # ...and it is the --password-file's
+        self._file_for: str | None = None  # the nickname (lower case) whose password is the --password-file's
         self._later: list[str | None] = []  # typed while the connection was away: acted on once chatting again
         self._attempt: Deferred[object] | None = None  # a reconnection under way
         self._joined: list[str] = []  # in the order joined
         self._current: str | None = None
         self._back_in: list[str] = []  # the rooms being joined at once (given, or taken back), the current one last
+        self._awaited: list[str] = []  # those of them whose JOIN has not come yet
         self._delay = RETRY_FIRST
-        self._retry: IDelayedCall | None = None
+        self._retry: IDelayedCall | None = None  # the next try: a reconnection, or a login the server slowed
         self._dropped = False  # the connection dropped while the person answered a question
+        self._question: str | None = None  # the last question put to the person since they last chatted
+        self._unanswered: Phase | None = None  # the question still waiting for its answer when the connection dropped
         self._coming_back = False  # a reconnection of someone who had entered the chat
         self._asked_for: str | None = None  # the registered nickname AUTH asked a password for
         self.company = Company()  # who is in our rooms, what is unread, whom we ignore
@@ -161,34 +167,34 @@ class Client:
             return
         self.fail(f"{self.server} accepted the connection but did not complete TLS within {self.timeout:g} s")
 
-    def handshake(self, certificate: x509.Certificate) -> None:
+    def handshake(self, chain: list[x509.Certificate]) -> None:
         if self._deadline is not None and self._deadline.active():
             self._deadline.cancel()
         self._attempt = None
         if self.phase is Phase.LEAVING:  # the person left while this connection was being made
             self._abort()
             return
-        verdict = Verdict.TRUSTED if self.trust is None else self.trust.verdict(certificate)
+        verdict = Verdict.TRUSTED if self.trust is None else self.trust.verdict(chain)
         if verdict is Verdict.TRUSTED:
             self._trusted()
         elif verdict is Verdict.CHANGED:
             assert self.trust is not None
             self.fail(
                 f"WARNING: {self.server} presented a different certificate than the one you trusted before"
-                f" (now SHA-256 {fingerprint(certificate)}). Someone may be intercepting the connection, or the"
+                f" (now SHA-256 {fingerprint(chain[0])}). Someone may be intercepting the connection, or the"
                 " server got a new certificate: ask its administrator, and if it is genuine remove the line for"
                 f" {self.server} from {self.trust.known_hosts.path}."
             )
         elif not self.interactive:
             self.fail(
-                f"nothing vouches for {self.server}'s certificate (SHA-256 {fingerprint(certificate)}) and there is"
+                f"nothing vouches for {self.server}'s certificate (SHA-256 {fingerprint(chain[0])}) and there is"
                 " no terminal to ask you: refusing. Give --ca with the server's ca.pem, or run in a terminal."
             )
         else:
-            self._unknown = certificate
+            self._unknown = chain
             self.phase = Phase.TRUST
             self.console.show(self.render.error(f"nothing vouches for {self.server}'s certificate."))
-            self.console.show(f"Its SHA-256 fingerprint is {fingerprint(certificate)}")
+            self.console.show(f"Its SHA-256 fingerprint is {fingerprint(chain[0])}")
             self.console.show("Compare it with the one the server logged at start (ask its administrator).")
             self._ask(f"Trust it, and remember it for {self.server}? [y/N]")
 
@@ -235,8 +241,14 @@ class Client:
         if self._away():
             if text.lower().split(None, 1)[:1] == ["/quit"]:
                 self.quit("leaving")  # nobody to say goodbye to: leave at once
-            else:
+            elif self._question is None:
                 self._later.append(text)  # for the chat once back, never an answer to a question meanwhile
+            elif self._unanswered is not None:
+                self._answer_late(text)
+            else:  # typed at a question that no longer stands: never a message (it may be a password)
+                self.console.show(
+                    self.render.error(f"not sent: typed at {self._question} before you were back in the chat")
+                )
             return
         self._input.append(text)
         self._act()
@@ -304,8 +316,8 @@ class Client:
                 self._send(text)
 
     def _client_command(self, text: str) -> bool:
-        """/switch, /ignore, /unignore and /reply are the client's own, and it pages /history back from what it
-        showed; whether `text` was one of them."""
+        """/switch, /ignore, /unignore and /reply are the client's own, it pages /history back from what it showed,
+        and adds its own commands to /help's list; whether `text` was one of them."""
         name, _, rest = text.partition(" ")
         name, rest = name.lower(), rest.strip()
         if name == "/switch" and rest:
@@ -331,6 +343,9 @@ class Client:
                 self._send(f"/msg {self._correspondent} {rest}")
         elif name == "/history" and (paging := self._page_back(rest)):
             self._send(paging)
+        elif name == "/help" and not rest:  # the server's commands, then (once they are all in) the client's
+            self._send(text)
+            self._send(f"/ping {HELP_END}")
         else:
             return False
         return True
@@ -347,6 +362,7 @@ class Client:
         return " ".join(["/history", room, *([count] if count else []), "before", earliest])
 
     def _ask(self, question: str, secret: bool = False) -> None:
+        self._question = question
         self.console.ask(question, secret)
         self._listening = True
         self._act()
@@ -369,8 +385,7 @@ class Client:
             return
         trusted = self.phase not in (Phase.CONNECTING, Phase.TRUST)
         self.phase = Phase.LEAVING  # first: cancelling an attempt below must not schedule another
-        if self._retry is not None and self._retry.active():
-            self._retry.cancel()
+        self._stop_retrying()
         if self._attempt is not None:
             self._attempt.cancel()  # a connection being made again is not wanted any more
         self._listening = False
@@ -399,7 +414,7 @@ class Client:
         if text.strip().lower() not in ("y", "yes"):
             self.fail(f"you did not trust {self.server}'s certificate")
             return
-        assert self.trust is not None and self._unknown is not None
+        assert self.trust is not None and self._unknown
         self.trust.pin(self._unknown)
         self.console.show(f"-- remembered in {self.trust.known_hosts.path}")
         if self._dropped:  # the server gave up waiting for the answer: now it is trusted, connect again
@@ -423,25 +438,33 @@ class Client:
             return
         self._follow(line)
         if line.word == "CURRENT":
+            self._back_if_joined()
             self._show_prompt()
             if self.phase is Phase.ROOM and not self._back_in:
                 self._chatting()
             return
-        if line.word == "ERR" and self._password_sent:  # a refused password is never sent again
+        slowed = self._password_sent and line.word == "ERR" and line.args[:1] == ["SLOW_DOWN"]  # not checked
+        if line.word == "ERR" and self._password_sent and not slowed:  # a refused password is never sent again
             self._passwords.pop((self._asked_for or "").lower(), None)
-        if line.word == "HISTORY" and len(line.args) == 3 and room_key(line.args[0]) in self._catching_up:
+        if line.word == "PONG" and line.text == HELP_END:
+            self.console.show(self.render.note("this client's own commands:"))
+            for usage in CLIENT_COMMANDS.values():
+                self.console.show(self.render.note(usage))
+        elif line.word == "HISTORY" and len(line.args) == 3 and room_key(line.args[0]) in self._catching_up:
             self._catching_up.discard(room_key(line.args[0]))
             self.console.show(self.render.missed(line))
         elif self._shown(line):
             shown = self.render(line)
             if self._mentions(line):  # highlighted, and the terminal's bell rung
-                shown = self.render.highlight(shown) + ("\a" if self.interactive else "")
+                shown = self.render.highlight(line) + ("\a" if self.interactive else "")
                 room = line.args[0].lstrip("@+")  # a message to the operators only is in the room too
                 if line.word != "PRIV" and room != self._current:
                     self.company.mentioned.add(room)
             self.console.show(shown)
             if line.word in ("MSG", "ACTION") and self.phase is Phase.CHAT:
                 self._show_prompt()  # another room's news
+        if line.word == "JOIN":
+            self._back_if_joined()
         if line.word == "HELLO":
             self._choose("nick", Phase.NICK, "/nick", "Nickname:")
         elif line.word == "AUTH":
@@ -454,11 +477,9 @@ class Client:
             self._say_back()
         elif line.word == "WELCOME":
             self._enter_rooms()
-        elif (
-            line.word == "ERR" and self.phase is Phase.PASSWORD and self._coming_back and line.args[:1] == ["SLOW_DOWN"]
-        ):
-            self._abort()  # many logging in again after a restart: try later, as for a drop
-        elif line.word == "ERR" and self.phase is Phase.PASSWORD and self._from_file:
+        elif slowed:
+            self._password_sent = False  # nothing is asked: the login begins again by itself (below)
+        elif line.word == "ERR" and self.phase is Phase.PASSWORD and self._file_for == (self._asked_for or "").lower():
             self.fail(f"the password from --password-file was refused: {line.text}")  # it would be refused again
         elif line.word == "ERR" and self.phase in (Phase.NICK, Phase.PASSWORD):
             self._refused, self._password_sent = line.text, False
@@ -469,6 +490,8 @@ class Client:
             self._ask("Room:")
         elif line.word == "BYE":
             self._goodbye = line.text
+        if slowed:
+            self._log_in_later(line.text or "")
 
     def _follow(self, line: Line) -> None:
         """Keep track of our nickname, rooms and current room (what a reconnection takes back), and of the company."""
@@ -493,6 +516,7 @@ class Client:
                 self._me = new
             case "JOIN", [room, nick] if nick == self._me and room not in self._joined:
                 self._joined.append(room)
+                self._awaited = [given for given in self._awaited if not _same_room(room, given)]
             case ("PART", [room, nick]) | ("KICK", [room, _, nick]) if nick == self._me and room in self._joined:
                 self._joined.remove(room)
             case "PRIV", [sender, recipient]:
@@ -502,8 +526,6 @@ class Client:
                 if self._back_in and _same_room(self._current or "", self._back_in[-1]):
                     self._back_in = []
                     self._chatting()
-                    if self._coming_back:
-                        self._say_back()
 
     def _verdict(self, line: Line) -> bool:
         """Whether `line` answers our /pass: a refusal, or our own nickname change (already followed)."""
@@ -544,6 +566,7 @@ class Client:
 
     def _chatting(self) -> None:
         self.phase, self._resume, self._refused, self._password_sent = Phase.CHAT, None, None, False
+        self._question = None
         self._input[:0], self._later = self._later, []  # what was typed while away goes first
         self.console.set_prompt(self._prompt)
         self._listening = True
@@ -554,16 +577,29 @@ class Client:
             self._resume = Phase.CHAT  # /nick to a registered nickname while chatting
         self.phase = Phase.PASSWORD
         key = (self._asked_for or "").lower()
-        self._from_file = self._file_password is not None and key not in self._passwords
-        if self._from_file:
-            self._passwords[key] = self._file_password or ""  # the file's is for the first nickname that asks
-            self._file_password = None
+        if self._file_password is not None and key not in self._passwords:  # for the first nickname that asks
+            self._passwords[key], self._file_password, self._file_for = self._file_password, None, key
         password = self._passwords.get(key)
         if password is not None:
             self._password_sent = True
             self._send(f"/pass {password}", wait=True)
         else:
             self._ask("Password:", secret=True)
+
+    def _log_in_later(self, why: str) -> None:
+        """The server did not check the password (SLOW_DOWN): ask for the nickname again once the wait it names is
+        over (a few seconds if it names none), and its AUTH sends the same password. Never sooner than it said,
+        and a little later for some, so that a class behind one address is not all back at the same moment."""
+        named = re.search(r"try again in (\d+) s", why)
+        wait = (int(named[1]) if named else SLOW_DOWN_WAIT) * random.uniform(1.0, 1.5)
+        nick, link = self._asked_for, self.link
+        self.console.show(self.render.note(f"logging in as {nick} again in {wait:.0f} s"))
+
+        def again() -> None:
+            if self.link is link and link is not None and self.phase is not Phase.LEAVING:  # else: a drop or /quit
+                link.send(f"/nick {nick}")
+
+        self._retry = self.clock.callLater(wait, again)
 
     def _choose(self, given: str, phase: Phase, command: str, question: str) -> None:
         """Send the nickname from the command line, once; otherwise ask for it."""
@@ -579,6 +615,7 @@ class Client:
         """Join the rooms given (or taken back after a reconnection), the last becoming current; else ask."""
         self.phase = Phase.ROOM
         self._back_in, self.rooms = self.rooms, []
+        self._awaited = list(self._back_in)
         if not self._back_in:
             self._ask("Room:")
             return
@@ -628,8 +665,11 @@ class Client:
             self.rooms += [self._current] if self._current else []
         else:
             self.rooms = self._back_in or self.rooms
-        self._later[:0], self._input = [line for line in self._input if line is not None], []
-        self.phase, self._listening = Phase.RECONNECTING, False
+        if self._question is None:  # else they were typed at a question: never messages
+            self._later[:0] = [line for line in self._input if line is not None]
+        questions = (Phase.NICK, Phase.PASSWORD, Phase.ROOM)
+        self._unanswered = self.phase if self._listening and self.phase in questions else None
+        self.phase, self._listening, self._input = Phase.RECONNECTING, False, []
         self.console.set_prompt("")
         self.console.show(
             self.render.error(f"{why}: reconnecting in {self._schedule():.0f} s (/quit or Ctrl+D leaves)")
@@ -637,10 +677,15 @@ class Client:
 
     def _schedule(self) -> float:
         """Try again after the next delay of the backoff; return it, as the person is told it."""
+        self._stop_retrying()  # a slowed login, given up with its connection
         delay, self._delay = self._delay, min(self._delay * 2, RETRY_MOST)
         jitter = random.uniform(0.8, 1.2)  # a restarted server is not hit by all its clients at once
         self._retry = self.clock.callLater(delay * jitter, self._connect_again)
         return delay
+
+    def _stop_retrying(self) -> None:
+        if self._retry is not None and self._retry.active():
+            self._retry.cancel()
 
     def _abort(self) -> None:
         """Drop the connection now; `lost` decides what follows (trying again, or the end)."""
@@ -651,9 +696,10 @@ class Client:
         assert self.reconnect is not None
         self._coming_back = self._me is not None
         self.phase, self._joined, self._held, self._listening = Phase.CONNECTING, [], [], False
+        self._unanswered = None  # the question is asked again if it must be
         self.console.set_prompt("")
-        if self._coming_back:  # the same nickname, logged in again with its password; its rooms joined again
-            self.nick = self._me
+        if self._coming_back and self.nick is None:  # the same nickname, unless the person answered with another;
+            self.nick = self._me  # logged in again with its password; its rooms joined again
         self._attempt = self.reconnect()
         self._attempt.addErrback(self._not_yet)
 
@@ -665,6 +711,15 @@ class Client:
         self.console.show(
             self.render.error(f"cannot reach {self.server} yet: trying again in {self._schedule():.0f} s")
         )
+
+    def _answer_late(self, text: str) -> None:
+        """A line typed at the question the connection dropped under (the server gave up waiting): its answer,
+        which connects again at once, as it does during a first registration."""
+        assert self._unanswered is not None
+        self._stop_retrying()
+        self.phase, self._unanswered, self._listening = self._unanswered, None, True
+        self._input.append(text)
+        self._act()
 
     def _answered_offline(self, text: str) -> None:
         """The person answered a question after the server had closed the connection: connect again with it."""
@@ -678,6 +733,12 @@ class Client:
             self.rooms = [value]
         self._dropped = False
         self._connect_again()
+
+    def _back_if_joined(self) -> None:
+        """Say we are back once the last room is current and every room is joined again: CURRENT may come first
+        (a server with --redis sends it at once, and the JOIN once the change comes back from Redis)."""
+        if self._coming_back and not self._back_in and not self._awaited:
+            self._say_back()
 
     def _say_back(self) -> None:
         self._delay, self._coming_back = RETRY_FIRST, False

@@ -5,6 +5,13 @@ service-identity). Without it, the handshake is allowed to finish whatever the
 certificate, and the client decides before it sends a single byte: the
 system's roots and the hostname, or else a fingerprint the user accepted
 before, as ssh's known_hosts does.
+
+The fingerprint pinned is that of the CA which issued the server's certificate
+when the server sends it along (chatroom's generated CA, which `python -m
+chatroom.certs renew` keeps), so that a renewed certificate from the same CA is
+trusted as the old one was; else that of the certificate itself. A pin of the
+certificate itself, as older clients made, becomes a pin of its CA once the
+server sends it.
 """
 
 from __future__ import annotations
@@ -18,6 +25,7 @@ from pathlib import Path
 
 import platformdirs
 from cryptography import x509
+from cryptography.exceptions import InvalidSignature
 from OpenSSL.crypto import X509
 from OpenSSL.SSL import VERIFY_FAIL_IF_NO_PEER_CERT, VERIFY_PEER, Connection
 from service_identity import VerificationError
@@ -95,16 +103,39 @@ class TrustOnFirstUse:
             self.vouched = False
         return True  # the decision is made in verdict(), before anything is sent
 
-    def verdict(self, certificate: x509.Certificate) -> Verdict:
-        if self.vouched and _names_host(certificate, self.host):
+    def verdict(self, chain: list[x509.Certificate]) -> Verdict:
+        """What to make of the certificates the server sent, its own first."""
+        if self.vouched and _names_host(chain[0], self.host):
             return Verdict.TRUSTED
         pinned = self.known_hosts.get(self.server)
         if pinned is None:
             return Verdict.UNKNOWN
-        return Verdict.TRUSTED if pinned == fingerprint(certificate) else Verdict.CHANGED
+        if pinned == _pinned(chain):
+            return Verdict.TRUSTED
+        if pinned == fingerprint(chain[0]):  # pinned before the server sent its CA, or by an older client
+            self.pin(chain)
+            return Verdict.TRUSTED
+        return Verdict.CHANGED
 
-    def pin(self, certificate: x509.Certificate) -> None:
-        self.known_hosts.pin(self.server, fingerprint(certificate))
+    def pin(self, chain: list[x509.Certificate]) -> None:
+        self.known_hosts.pin(self.server, _pinned(chain))
+
+
+def _pinned(chain: list[x509.Certificate]) -> str:
+    """The fingerprint to pin: of the CA in the chain that signed the server's certificate, else of the certificate.
+
+    Only a CA whose signature is checked counts: anyone can send a copy of the real CA beside a certificate of
+    their own.
+    """
+    for issuer in chain[1:]:
+        try:
+            is_ca = issuer.extensions.get_extension_for_class(x509.BasicConstraints).value.ca
+            chain[0].verify_directly_issued_by(issuer)
+        except (x509.ExtensionNotFound, ValueError, TypeError, InvalidSignature):
+            continue
+        if is_ca:
+            return fingerprint(issuer)
+    return fingerprint(chain[0])
 
 
 def _names_host(certificate: x509.Certificate, host: str) -> bool:
