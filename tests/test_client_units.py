@@ -885,6 +885,23 @@ class TrustTests(SynchronousTestCase):
         tls.issue(self.certs)
         self.assertEqual(self.trust.verdict([*tls.read_chain(self.certs / tls.SERVER_CERT), self.ca]), Verdict.TRUSTED)
 
+    def test_a_pinned_ca_vouches_only_for_certificates_that_name_the_host(self) -> None:
+        self.trust.pin([tls.read_chain(self.certs / tls.SERVER_CERT)[0], self.ca])
+        ca_key = serialization.load_pem_private_key((self.certs / tls.CA_KEY).read_bytes(), None)
+        assert isinstance(ca_key, ec.EllipticCurvePrivateKey)
+        _, elsewhere = tls._server_certificate(ca_key, self.ca, "other.example.org", ["other.example.org"])
+        self.assertEqual(self.trust.verdict([elsewhere, self.ca]), Verdict.CHANGED, "another server of the same CA")
+
+    def test_a_certificate_that_does_not_name_the_host_is_pinned_itself(self) -> None:
+        by_address = TrustOnFirstUse("192.0.2.7", 5050, KnownHosts(Path(self.mktemp())))
+        by_address.vouched = False
+        chain = [tls.read_chain(self.certs / tls.SERVER_CERT)[0], self.ca]
+        by_address.pin(chain)
+        self.assertEqual(by_address.verdict(chain), Verdict.TRUSTED)
+        tls.issue(self.certs)
+        renewed = [tls.read_chain(self.certs / tls.SERVER_CERT)[0], self.ca]
+        self.assertEqual(by_address.verdict(renewed), Verdict.CHANGED, "its CA was never pinned for this address")
+
 
 class HistoryTests(ClientCase):
     """Issue 15 on the client's side: history lines are not news, /history pages back, a reconnection catches up."""

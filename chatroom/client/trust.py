@@ -110,7 +110,7 @@ class TrustOnFirstUse:
         pinned = self.known_hosts.get(self.server)
         if pinned is None:
             return Verdict.UNKNOWN
-        if pinned == _pinned(chain):
+        if pinned == _pinned(chain, self.host):
             return Verdict.TRUSTED
         if pinned == fingerprint(chain[0]):  # pinned before the server sent its CA, or by an older client
             self.pin(chain)
@@ -118,15 +118,19 @@ class TrustOnFirstUse:
         return Verdict.CHANGED
 
     def pin(self, chain: list[x509.Certificate]) -> None:
-        self.known_hosts.pin(self.server, _pinned(chain))
+        self.known_hosts.pin(self.server, _pinned(chain, self.host))
 
 
-def _pinned(chain: list[x509.Certificate]) -> str:
+def _pinned(chain: list[x509.Certificate], host: str) -> str:
     """The fingerprint to pin: of the CA in the chain that signed the server's certificate, else of the certificate.
 
     Only a CA whose signature is checked counts: anyone can send a copy of the real CA beside a certificate of
-    their own.
+    their own. And only for a certificate that names the host: a CA may sign for other servers too (an
+    organisation's own), and a pin of it must not let one of them stand in for this one. A certificate that does
+    not name the host (reached by an address it does not list) is pinned itself, as before.
     """
+    if not _names_host(chain[0], host):
+        return fingerprint(chain[0])
     for issuer in chain[1:]:
         try:
             is_ca = issuer.extensions.get_extension_for_class(x509.BasicConstraints).value.ca
