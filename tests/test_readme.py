@@ -15,7 +15,7 @@ from pathlib import Path
 from twisted.internet.error import ProcessTerminated
 from twisted.python import usage
 from twisted.scripts._twistd_unix import ServerOptions  # what twistd parses its command line with, on Unix
-from twisted.trial.unittest import SynchronousTestCase
+from twisted.trial.unittest import SkipTest, SynchronousTestCase
 
 from chatroom.certs import renew
 from chatroom.client import __main__ as client
@@ -150,7 +150,7 @@ class ContribTests(ServerTestCase):
         options = parse_twistd(words)
         self.assertEqual(options.subOptions["workers"], 2)
         if shutil.which("systemd-analyze") is None:
-            raise self.skipTest("systemd-analyze is not installed (Debian: apt-get install systemd)")
+            raise SkipTest("systemd-analyze is not installed (Debian: apt-get install systemd)")
         copy = Path(self.mktemp())
         copy.mkdir()
         # The unit as shipped, but for where twistd is: systemd-analyze checks that ExecStart's program exists.
@@ -198,7 +198,7 @@ class ContribTests(ServerTestCase):
 class ClassWalkthroughTests(ServerTestCase):
     """README's "Run it for a class", its commands run as written in a fresh directory, on loopback."""
 
-    timeout = 40
+    timeout = 120  # a dozen programs started one after the other, on a busy machine
 
     def setUp(self) -> None:
         self.workdir = Path(self.mktemp()).resolve()
