@@ -139,8 +139,6 @@ class LinkTests(SynchronousTestCase):
 
 
 class ContribTests(ServerTestCase):
-    timeout = 60
-
     def test_the_systemd_unit_is_valid_and_stops_the_workers_through_their_parent(self) -> None:
         unit = (CONTRIB / "chatroom.service").read_text()
         self.assertIn("\nKillMode=mixed\n", unit)
@@ -197,8 +195,6 @@ class ContribTests(ServerTestCase):
 
 class ClassWalkthroughTests(ServerTestCase):
     """README's "Run it for a class", its commands run as written in a fresh directory, on loopback."""
-
-    timeout = 120  # a dozen programs started one after the other, on a busy machine
 
     def setUp(self) -> None:
         self.workdir = Path(self.mktemp()).resolve()
