@@ -812,6 +812,22 @@ class Issue25Tests(ClientCase):
         self.assertEqual(self.sent(), ["/nick alice", "/pass secret", "/nick alice", "/pass secret"])
         self.assertEqual(self.console.asked, [("Nickname:", False), ("Password:", True)], "each asked once")
 
+    def test_a_drop_while_the_rooms_given_are_joined_keeps_them(self) -> None:
+        """A drop before the rooms given were all joined lost them: "back in no room", or in fewer."""
+        self.start(nick="bob", rooms=["maths"])
+        self.hear("HELLO chatroom 2 :hi", "WELCOME bob :hello")
+        server = self.drop_and_come_back()
+        self.hear("HELLO chatroom 2 :hi", "WELCOME bob :hello")
+        self.assertFalse(any("back in no room" in shown for shown in self.console.shown), self.console.shown[-1])
+        self.hear("JOIN #maths bob", "CURRENT #maths")
+        self.assertIn("reconnected to localhost:5050 as bob: back in #maths", self.console.shown[-1])
+        self.assertEqual(server.value().decode().splitlines(), ["/nick bob", "/join maths"])
+        self.start(nick="bob", rooms=["5", "6"])
+        self.hear("HELLO chatroom 2 :hi", "WELCOME bob :hello", "JOIN #5 bob", "CURRENT #5")
+        server = self.drop_and_come_back()
+        self.hear("HELLO chatroom 2 :hi", "WELCOME bob :hello")
+        self.assertEqual(server.value().decode().splitlines(), ["/nick bob", "/join 5", "/join 6"])
+
     def stale_nickname_question(self) -> None:
         """Back after a drop, our nickname still held by the old session: Nickname: is asked, and before the
         person answers, the server gives up waiting (its registration timeout)."""

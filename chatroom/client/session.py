@@ -660,11 +660,11 @@ class Client:
             self.console.show(self.render.note(f"{why}: your answer will connect again"))
             return
         self._resume, self._password_sent = None, False  # a login started mid-chat is abandoned with the connection
-        if not (self._coming_back and (self._back_in or self.rooms)):  # else: still taking back the same rooms
+        if self._back_in or self.rooms:  # still entering the rooms given, or taking them back: all of them again
+            self.rooms = self._back_in or self.rooms
+        else:
             self.rooms = [room for room in self._joined if room != self._current]
             self.rooms += [self._current] if self._current else []
-        else:
-            self.rooms = self._back_in or self.rooms
         if self._question is None:  # else they were typed at a question: never messages
             self._later[:0] = [line for line in self._input if line is not None]
         questions = (Phase.NICK, Phase.PASSWORD, Phase.ROOM)
