@@ -812,6 +812,35 @@ class Issue25Tests(ClientCase):
         self.assertEqual(self.sent(), ["/nick alice", "/pass secret", "/nick alice", "/pass secret"])
         self.assertEqual(self.console.asked, [("Nickname:", False), ("Password:", True)], "each asked once")
 
+    def test_a_slowed_login_outlasting_the_registration_timeout_connects_again(self) -> None:
+        """The wait the server names is longer than its registration timeout: it closes the connection first. The
+        reconnection logs in as the nickname given, with the password kept: never a bare /pass, nor Nickname:."""
+        self.start(nick="p1", password="pw1", rooms=["maths"])
+        self.hear("HELLO chatroom 2 :hi", "AUTH p1 :p1 needs a password")
+        self.hear("ERR SLOW_DOWN :too many failed logins: try again in 60 s")
+        self.hear("BYE :registration timeout: choose a nickname sooner")
+        first = self.server
+        server = self.drop_and_come_back()
+        self.hear("HELLO chatroom 2 :hi", "AUTH p1 :p1 needs a password", "WELCOME p1 :hello")
+        self.hear("JOIN #maths p1", "CURRENT #maths")
+        self.clock.advance(RETRY_MOST * 1.5)  # the first connection's slowed login is never tried again
+        self.assertEqual(first.value().decode().splitlines(), ["/nick p1", "/pass pw1"])
+        self.assertEqual(server.value().decode().splitlines(), ["/nick p1", "/pass pw1", "/join maths"])
+        self.assertEqual(self.console.asked, [], "no Nickname: question, no Password: question")
+
+    def test_a_refused_nickname_is_not_the_one_a_reconnection_comes_back_as(self) -> None:
+        """A guard on the reconnection above coming back as the nickname being logged in to: not once refused."""
+        self.start()
+        self.hear("HELLO chatroom 2 :hi")
+        self.client.typed("alice")
+        self.hear("AUTH alice :alice needs a password")
+        self.client.typed("wrong")
+        self.hear("ERR BAD_LOGIN :wrong password for alice")
+        self.client.typed("carol")  # at Nickname:, and the connection drops before the server answers
+        server = self.drop_and_come_back()
+        self.hear("HELLO chatroom 2 :hi")
+        self.assertNotIn("/nick alice", server.value().decode().splitlines())
+
     def test_a_drop_while_the_rooms_given_are_joined_keeps_them(self) -> None:
         """A drop before the rooms given were all joined lost them: "back in no room", or in fewer."""
         self.start(nick="bob", rooms=["maths"])

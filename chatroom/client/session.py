@@ -482,7 +482,7 @@ class Client:
         elif line.word == "ERR" and self.phase is Phase.PASSWORD and self._file_for == (self._asked_for or "").lower():
             self.fail(f"the password from --password-file was refused: {line.text}")  # it would be refused again
         elif line.word == "ERR" and self.phase in (Phase.NICK, Phase.PASSWORD):
-            self._refused, self._password_sent = line.text, False
+            self._refused, self._password_sent, self._asked_for = line.text, False, None  # not one to come back as
             self.phase = Phase.NICK
             self._ask("Nickname:")
         elif line.word == "ERR" and self.phase is Phase.ROOM:
@@ -698,8 +698,9 @@ class Client:
         self.phase, self._joined, self._held, self._listening = Phase.CONNECTING, [], [], False
         self._unanswered = None  # the question is asked again if it must be
         self.console.set_prompt("")
-        if self._coming_back and self.nick is None:  # the same nickname, unless the person answered with another;
-            self.nick = self._me  # logged in again with its password; its rooms joined again
+        # The nickname the person answered with, else ours, else the one being logged in to (a first login the
+        # server closed, slowed past its registration timeout): with its password kept; its rooms joined again.
+        self.nick = self.nick or self._me or self._asked_for
         self._attempt = self.reconnect()
         self._attempt.addErrback(self._not_yet)
 
