@@ -185,12 +185,13 @@ class Reloader:
         """Apply what changed in the --config file and may change while running; say why for the rest."""
         try:
             values = config.read(configured.path, configured.settings)
+            meanings = config.meant(configured.path, values, configured.settings)
         except config.ConfigError as error:
             log.error("SIGHUP: kept every setting: {error}", error=error)
             return
         changes = {}
-        for name, setting in configured.settings.items():
-            wanted, now = values.get(name, setting.default), configured.current[name]
+        for name in configured.settings:
+            wanted, now = meanings[name], configured.current[name]
             if name == "config" or wanted == now or (name in configured.pinned and name not in values):
                 continue
             if name in configured.pinned:

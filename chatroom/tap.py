@@ -231,6 +231,7 @@ class Options(usage.Options):
             for name, _, default, _, *rest in self.optParameters
         }
         table.update((name, config.Setting(bool, False)) for name, _, _ in self.optFlags)
+        table.update((name, replace(table[name], meaning=meaning)) for name, meaning in MEANINGS.items())
         table["listen"] = config.Setting(list, [DEFAULT_LISTEN])
         table["irc"] = config.Setting(list, [DEFAULT_IRC])
         table["irc-plaintext"] = config.Setting(list, [])
@@ -302,14 +303,13 @@ class Options(usage.Options):
                 self["motd-file"] = None
             else:
                 raise usage.UsageError("give the message of the day with --motd or --motd-file, not both")
-        if self["redis"]:
+        for name, meaning in MEANINGS.items():
             try:
-                self["redis"] = RedisAddress.parse(self["redis"])
+                self[name] = meaning(self[name])
             except ValueError as error:
-                raise usage.UsageError(f"--redis {error}") from None
-        elif self["workers"] > 1:
+                raise usage.UsageError(f"--{name} {error}") from None
+        if self["workers"] > 1 and not self["redis"]:
             raise usage.UsageError("--workers needs --redis: the workers share the chat through it")
-        self["history-age"] = _age(self["history-age"])
         if self["auth"] not in (None, *(mode.value for mode in AuthMode)):
             raise usage.UsageError("--auth must be off, optional or required")
         for name, minimum in self.minimums.items():
@@ -317,8 +317,8 @@ class Options(usage.Options):
                 raise usage.UsageError(f"--{name} must be at least {minimum}, and a finite number")
 
 
-def _age(text: str | float) -> float:
-    """--history-age in seconds: a duration, or 0 for none."""
+def _age(text: str) -> float:
+    """--history-age in seconds: a duration, or 0 for none; ValueError otherwise."""
     if str(text) in ("0", "off"):
         return 0.0
     try:
@@ -326,8 +326,17 @@ def _age(text: str | float) -> float:
     except ChatError:
         seconds = None
     if seconds is None:
-        raise usage.UsageError(f"--history-age must be a duration from 1s to 3650d, such as 24h, or 0; not {text}")
+        raise ValueError(f"must be a duration from 1s to 3650d, such as 24h, or 0; not {text}")
     return seconds
+
+
+def _redis(url: str | None) -> RedisAddress | None:
+    """--redis's address, or None without it; ValueError for what is not a Redis URL."""
+    return RedisAddress.parse(url) if url else None
+
+
+# The options whose text the server turns into something else: the value it runs with, from the text.
+MEANINGS = {"redis": _redis, "history-age": _age}
 
 
 def makeService(options: Options, reactor: IReactorCore | None = None) -> IService:
