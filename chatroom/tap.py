@@ -446,7 +446,8 @@ def makeService(options: Options, reactor: IReactorCore | None = None) -> IServi
         metrics_endpoint = inherited.metrics_endpoint(reactor)  # worker 1's alone
     served = None
     if metrics_endpoint is not None:
-        served = metrics(options["metrics"], metrics_endpoint, chat, [factory], auth, clock)
+        front_ends = [listener.dialect.name for listener in listeners]
+        served = metrics(options["metrics"], metrics_endpoint, chat, factory, front_ends, auth, clock)
     ready = None if sharing is None else sharing.chat.ready
     service = ChatService(factory, context, listeners, daemon, reloader, served, ready)
     if sharing is None:
