@@ -104,7 +104,7 @@ class Options(usage.Options):
             None,
             None,
             "off, optional (registered nicknames need their password, guests use any other) or required (no"
-            " guests). Default: optional if the accounts file (with --redis, Redis) holds accounts at start, else off.",
+            " guests). Default: optional, which accounts added while the server runs count in at once.",
         ],
         [
             "redis",
@@ -473,21 +473,33 @@ def _listeners(
 
 
 def _authenticator(options: Options, clock: IReactorTime, stores: RedisStores | None) -> Authenticator | None:
-    """The accounts of the file, or with --redis those Redis keeps; auth by default if there are any at start."""
+    """The accounts of the file, or with --redis those Redis keeps; optional unless told, even with none yet.
+
+    Accounts added while the server runs count at once: a server that started without any must not let guests
+    take the nicknames registered later.
+    """
+    mode = AuthMode(options["auth"] or AuthMode.OPTIONAL.value)
     store: AccountBook
     if stores is None:
         store = file = AccountStore(Path(options["accounts"]))
-        held, where = file.exists(), str(file.path)
-        missing = f"{file.path} does not exist: create it with python -m chatroom.accounts --file {file.path} add NAME"
+        where, adding = str(file.path), f"python -m chatroom.accounts --file {file.path} add NAME"
+        held = file.exists()
     else:
         redis: RedisAddress = options["redis"]
         store, where = stores.accounts, f"Redis at {redis.shown()}"
-        held = options["auth"] != "off" and redis.ask("HLEN", stores.names.accounts) != b"0"
-        missing = f"{where} holds none: add one with python -m chatroom.accounts --redis URL add NAME"
-    mode = AuthMode(options["auth"] or ("optional" if held else "off"))
+        adding = "python -m chatroom.accounts --redis URL add NAME"
+        held = mode is not AuthMode.OFF and redis.ask("HLEN", stores.names.accounts) != b"0"
     if mode is AuthMode.REQUIRED and not held:
-        raise SystemExit(f"chatroom: --auth required needs accounts, and {missing}")
-    log.info("accounts: {mode}, from {where}", mode=mode.value, where=where)
+        raise SystemExit(f"chatroom: --auth required needs accounts, and {where} holds none: add one with {adding}")
+    if mode is AuthMode.OPTIONAL and not held:
+        log.info(
+            "accounts: optional, from {where}, which holds none yet: registered nicknames need their password from"
+            " the first one added ({adding})",
+            where=where,
+            adding=adding,
+        )
+    else:
+        log.info("accounts: {mode}, from {where}", mode=mode.value, where=where)
     return None if mode is AuthMode.OFF else Authenticator(mode, store, clock)
 
 

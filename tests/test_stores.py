@@ -9,6 +9,7 @@ from typing import Any
 from twisted.internet import reactor
 from twisted.internet.defer import Deferred, ensureDeferred, gatherResults
 from twisted.internet.task import Clock
+from twisted.logger import formatEvent
 from twisted.trial.unittest import SynchronousTestCase
 
 from chatroom import tap
@@ -26,7 +27,7 @@ from chatroom.core.history import HistoryLimits
 from chatroom.core.names import room_key
 from chatroom.core.state import RoomRecord
 from chatroom.roomstore import FileRoomStore
-from tests.helpers import ServerTestCase
+from tests.helpers import ServerTestCase, observe_log
 from tests.redisserver import RedisServer, free_port
 from tests.test_redis import WaitingSession, told
 
@@ -237,19 +238,23 @@ class SharedStoresTests(RedisStoresTestCase):
         self.assertEqual(await process.exit_code(), 2)
         self.assertIn("import copies --file into Redis: give --redis URL", process.output)
 
-    async def test_with_redis_auth_is_optional_by_default_once_redis_holds_an_account(self) -> None:
+    async def test_with_redis_auth_is_optional_by_default_even_before_redis_holds_an_account(self) -> None:
+        """Accounts added later are enforced at once: the log says optional, and how to add the first."""
 
         def authenticator(*arguments: str) -> Authenticator | None:
             options = tap.Options()
             options.parseOptions(["--redis", self.redis.url, "--redis-prefix", PREFIX, *arguments])
             return tap._authenticator(options, Clock(), RedisStores(PREFIX, Clock()))
 
-        self.assertIsNone(authenticator())
+        logged = observe_log(self)
+        optional = authenticator()
+        self.assertEqual(optional.mode if optional else None, AuthMode.OPTIONAL)
+        self.assertIn("which holds none yet", formatEvent(logged[-1]))
         error = self.assertRaises(SystemExit, authenticator, "--auth", "required")
         self.assertIn("--auth required needs accounts, and Redis at", str(error))
         await self.accounts.change("alice", adding("alice", hashed_password("alice", "alice's secret")))
-        optional = authenticator()
-        self.assertEqual(optional.mode if optional else None, AuthMode.OPTIONAL)
+        required = authenticator("--auth", "required")
+        self.assertEqual(required.mode if required else None, AuthMode.REQUIRED)
         self.assertIsNone(authenticator("--auth", "off"))
 
 
