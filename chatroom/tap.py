@@ -10,7 +10,7 @@ import socket
 import sys
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from twisted.application.service import IService, MultiService
 from twisted.internet.endpoints import serverFromString
@@ -45,6 +45,8 @@ from chatroom.workers import Inherited, Workers
 DEFAULT_LISTEN = "tcp:5050:backlog=1024"
 DEFAULT_IRC = "tcp:6697:backlog=1024"
 EXPIRY_WARNING = datetime.timedelta(days=30)
+
+S = TypeVar("S", ChatService, Workers)
 
 log = Logger(namespace="chatroom")
 
@@ -430,8 +432,6 @@ def makeService(options: Options, reactor: IReactorCore | None = None) -> IServi
         current = {name: options[name] for name in options.settings()}
         configured = config.Configured(Path(options["config"]), options.settings(), current, options.pinned)
     reloader = Reloader(IReactorFromThreads(reactor), certs, context, factory, motd_file, configured)
-    twistd = getattr(options, "parent", None)  # twistd's own options, when it runs us
-    daemon = twistd is not None and not twistd.get("nodaemon", True)  # `twist`, running a worker, never forks
     metrics_endpoint = None
     if options["metrics"]:
         try:
@@ -441,7 +441,7 @@ def makeService(options: Options, reactor: IReactorCore | None = None) -> IServi
     if options["workers"] > 1 and inherited is None:
         # Everything above checked the options as each worker will; the workers build it again for themselves.
         held = (options["metrics"], metrics_endpoint) if metrics_endpoint is not None else None
-        return Workers(reactor, options["workers"], options.arguments, listeners, held, daemon)
+        return _bound(options, Workers(reactor, options["workers"], options.arguments, listeners, held))
     if inherited is not None and metrics_endpoint is not None:
         metrics_endpoint = inherited.metrics_endpoint(reactor)  # worker 1's alone
     served = None
@@ -449,13 +449,24 @@ def makeService(options: Options, reactor: IReactorCore | None = None) -> IServi
         front_ends = [listener.dialect.name for listener in listeners]
         served = metrics(options["metrics"], metrics_endpoint, chat, factory, front_ends, auth, clock)
     ready = None if sharing is None else sharing.chat.ready
-    service = ChatService(factory, context, listeners, daemon, reloader, served, ready)
+    service = _bound(options, ChatService(factory, context, listeners, reloader, served, ready))
     if sharing is None:
         return service
     both = MultiService()
     both.addService(sharing)  # started first, stopped last: the goodbyes still reach the others
     both.addService(service)
     return both
+
+
+def _bound(options: Options, service: S) -> S:
+    """The service, listening already if twistd runs it: before twistd writes its pidfile and forks a daemon.
+
+    A port in use is then one line on the terminal (SystemExit), and leaves no pidfile behind: raised once
+    twistd had forked, it reached the user as a bytes repr, the log as a traceback, and `-n` left the pidfile.
+    """
+    if getattr(options, "parent", None) is not None:  # twistd's (or twist's) own options, when it runs us
+        service.privilegedStartService()
+    return service
 
 
 def _listeners(
