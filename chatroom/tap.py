@@ -25,7 +25,7 @@ from chatroom.bus.history import RedisHistory
 from chatroom.bus.limits import share
 from chatroom.bus.redis import RedisAddress, RedisLog, RedisUnreachable, Sharing
 from chatroom.bus.shared import SharedChat
-from chatroom.bus.stores import RedisStores
+from chatroom.bus.stores import Keys, RedisStores
 from chatroom.connection import ConnectionFactory, Dialect
 from chatroom.core.chat import Chat, RoomLimits
 from chatroom.core.errors import ChatError
@@ -45,6 +45,7 @@ from chatroom.workers import Inherited, Workers
 DEFAULT_LISTEN = "tcp:5050:backlog=1024"
 DEFAULT_IRC = "tcp:6697:backlog=1024"
 EXPIRY_WARNING = datetime.timedelta(days=30)
+REDIS_PREFIX = "chatroom"
 
 S = TypeVar("S", ChatService, Workers)
 
@@ -118,7 +119,7 @@ class Options(usage.Options):
         [
             "redis-prefix",
             None,
-            "chatroom",
+            REDIS_PREFIX,
             "Prefix of chatroom's keys in Redis, so that several chat servers can share one Redis.",
         ],
         [
@@ -395,6 +396,8 @@ def makeService(options: Options, reactor: IReactorCore | None = None) -> IServi
             chat = Chat(room_limits, accounts=auth.store if auth else None, store=rooms, history=history)
         else:
             redis.check()
+            if inherited is None:  # the process the administrator started, not each of its workers
+                _unused_files(options, redis, Keys(options["redis-prefix"]))
             written = RedisHistory(options["redis-prefix"], clock, history) if history.lines else None
             bus = RedisLog(redis, clock, options["redis-prefix"], shared=stores, history=written)
             chat = SharedChat(
@@ -467,6 +470,36 @@ def _bound(options: Options, service: S) -> S:
     if getattr(options, "parent", None) is not None:  # twistd's (or twist's) own options, when it runs us
         service.privilegedStartService()
     return service
+
+
+def _unused_files(options: Options, redis: RedisAddress, keys: Keys) -> None:
+    """With --redis, say in one line each if the accounts or rooms file holds what Redis lacks: it is not used.
+
+    Not copied here: which of a file and Redis is right is the administrator's call, and with processes on
+    several machines, each would copy its own file and the first would win unseen.
+    """
+    target = f"--redis {redis.shown()}" + (f" --redis-prefix {keys.prefix}" if keys.prefix != REDIS_PREFIX else "")
+    try:
+        accounts = AccountStore(Path(options["accounts"])).all()
+        saved = FileRoomStore(Path(options["rooms"])).load()
+    except (OSError, StoreError):
+        return  # unreadable: it is not what anyone meant to bring along
+    unused = (
+        " and Redis none, and with --redis the file is not used: copy them into Redis once with"
+        " python -m chatroom.{module} --file {path} {target} import"
+    )
+    if accounts and redis.ask("HLEN", keys.accounts) == b"0":
+        log.warn(
+            "{path} holds {count} account(s)" + unused,
+            path=options["accounts"], count=len(accounts), module="accounts", target=target,
+        )  # fmt: skip
+    held = saved.rooms or saved.server_bans
+    if held and redis.ask("HLEN", keys.rooms) == redis.ask("EXISTS", keys.server_bans) == b"0":
+        log.warn(
+            "{path} holds {rooms} registered room(s) and {bans} server ban(s)" + unused,
+            path=options["rooms"], rooms=len(saved.rooms), bans=len(saved.server_bans), module="roomstore",
+            target=target,
+        )  # fmt: skip
 
 
 def _listeners(
