@@ -39,11 +39,18 @@ class ConfigError(Exception):
     """The file cannot be used; the message says which setting and why, in one line."""
 
 
+def _as_written(value: Any) -> Any:
+    return value
+
+
 @dataclass(frozen=True)
 class Setting:
     kind: Callable[[Any], Any]  # how a value is checked and converted: int, float, str, bool, or list of str
     default: Any
     minimum: float | None = None
+    # What the server runs with for a value as written (ValueError if none): "24h" is 86400.0 seconds. A reload
+    # compares that, not the text, or a setting the command line converts always looks changed.
+    meaning: Callable[[Any], Any] = _as_written
 
 
 @dataclass
@@ -71,6 +78,17 @@ def read(path: Path, settings: Mapping[str, Setting]) -> dict[str, Any]:
             raise ConfigError(f"{path}: there is no setting {name!r} (the names are twistd chatroom's options)")
         values[name] = convert(path, name, value, setting)
     return values
+
+
+def meant(path: Path, values: Mapping[str, Any], settings: Mapping[str, Setting]) -> dict[str, Any]:
+    """Every setting as the server would run with the file's `values`: those left out at their defaults."""
+    meanings = {}
+    for name, setting in settings.items():
+        try:
+            meanings[name] = setting.meaning(values.get(name, setting.default))
+        except ValueError as error:
+            raise ConfigError(f"{path}: {name}: {error}") from None
+    return meanings
 
 
 def convert(path: Path, name: str, value: Any, setting: Setting) -> Any:

@@ -22,14 +22,21 @@ from chatroom.connection import ConnectionFactory
 from chatroom.core.chat import Chat
 
 LAG_INTERVAL = 1.0  # seconds between two measures of how late the reactor runs a timer
+CONNECTION_STATES = ("registering", "member", "closing")
 
 
 class ChatCollector(Collector):
     def __init__(
-        self, chat: Chat, factories: Iterable[ConnectionFactory], auth: Authenticator | None, lag: ReactorLag
+        self,
+        chat: Chat,
+        factory: ConnectionFactory,
+        front_ends: Iterable[str],
+        auth: Authenticator | None,
+        lag: ReactorLag,
     ) -> None:
         self.chat = chat
-        self.factories = list(factories)
+        self.factory = factory  # every front end's connections, each speaking its listener's dialect
+        self.front_ends = sorted(set(front_ends))  # the dialects listened for: counted even when none is open
         self.auth = auth
         self.lag = lag
 
@@ -39,13 +46,12 @@ class ChatCollector(Collector):
             "Open connections, by front end and state: registering (no nickname yet), member, closing",
             labels=["frontend", "state"],
         )
-        for factory in self.factories:
-            states = {"registering": 0, "member": 0, "closing": 0}
-            for connection in factory.connections:
-                state = "closing" if connection.closing else "member" if connection.member else "registering"
-                states[state] += 1
-            for state, count in states.items():
-                connections.add_metric([factory.dialect.name, state], count)
+        counted = {(front_end, state): 0 for front_end in self.front_ends for state in CONNECTION_STATES}
+        for connection in self.factory.connections:
+            state = "closing" if connection.closing else "member" if connection.member else "registering"
+            counted[connection.speaks.name, state] = counted.get((connection.speaks.name, state), 0) + 1
+        for (front_end, state), count in counted.items():
+            connections.add_metric([front_end, state], count)
         yield connections
         registered = sum(1 for room in self.chat.rooms.values() if room.owner)
         yield GaugeMetricFamily("chatroom_members", "People in the chat under a nickname", len(self.chat.nicks))
@@ -62,11 +68,9 @@ class ChatCollector(Collector):
             ("flood_slowdowns", "Times a client was read more slowly for sending too fast", "flood_slowdowns"),
             ("tls_handshake_failures", "Connections that ended in a TLS error", "tls_failures"),
         ]:
-            yield CounterMetricFamily(
-                f"chatroom_{name}", help_text, sum(getattr(factory.counts, value) for factory in self.factories)
-            )
+            yield CounterMetricFamily(f"chatroom_{name}", help_text, getattr(self.factory.counts, value))
         for reason in ("server_full", "per_address"):
-            refused.add_metric([reason], sum(factory.counts.refused[reason] for factory in self.factories))
+            refused.add_metric([reason], self.factory.counts.refused[reason])
         yield refused
         failures = self.auth.failures if self.auth is not None else 0
         yield CounterMetricFamily("chatroom_login_failures", "Logins refused for a wrong password", failures)
@@ -128,13 +132,14 @@ def metrics(
     description: str,
     endpoint: IStreamServerEndpoint,
     chat: Chat,
-    factories: Iterable[ConnectionFactory],
+    factory: ConnectionFactory,
+    front_ends: Iterable[str],
     auth: Authenticator | None,
     clock: IReactorTime,
 ) -> Metrics:
     lag = ReactorLag(clock)
     registry = CollectorRegistry()
-    registry.register(ChatCollector(chat, factories, auth, lag))
+    registry.register(ChatCollector(chat, factory, front_ends, auth, lag))
     ProcessCollector(registry=registry)  # CPU seconds, memory and open files of this process
     site = Site(MetricsPage(registry))
     site.noisy = False

@@ -117,19 +117,6 @@ class TLSFactory(TLSMemoryBIOFactory):
     protocol = AbortingTLS
 
 
-class ListenError(Exception):
-    """A listener could not start, in a daemon: twistd hands the message to the waiting parent, which exits 1.
-
-    twistd reports only an Exception that way: a SystemExit raised after it daemonized left the parent
-    waiting for ever and the pidfile behind.
-    """
-
-
-# twistd shows the terminal only the first 100 bytes of "module.Class: message": keep the name short, so that
-# "chatroom.ListenError: cannot listen on tcp:5050:backlog=1024: Address already in use" fits whole.
-ListenError.__module__ = "chatroom"
-
-
 class Reloader:
     """What SIGHUP reloads: the certificate and key, the message of the day if it comes from a file, and the
     limits and MOTD of a --config file.
@@ -185,12 +172,13 @@ class Reloader:
         """Apply what changed in the --config file and may change while running; say why for the rest."""
         try:
             values = config.read(configured.path, configured.settings)
+            meanings = config.meant(configured.path, values, configured.settings)
         except config.ConfigError as error:
             log.error("SIGHUP: kept every setting: {error}", error=error)
             return
         changes = {}
-        for name, setting in configured.settings.items():
-            wanted, now = values.get(name, setting.default), configured.current[name]
+        for name in configured.settings:
+            wanted, now = meanings[name], configured.current[name]
             if name == "config" or wanted == now or (name in configured.pinned and name not in values):
                 continue
             if name in configured.pinned:
@@ -241,7 +229,6 @@ class ChatService(Service):
         factory: ConnectionFactory,
         context: IOpenSSLServerConnectionCreator | IOpenSSLContextFactory,
         listeners: list[Listener],
-        daemon: bool = False,
         reloader: Reloader | None = None,
         metrics: Metrics | None = None,
         ready: Deferred[None] | None = None,
@@ -249,7 +236,6 @@ class ChatService(Service):
         self.factory = factory
         self.context = context  # one TLS context for every listener
         self.listeners = listeners
-        self.daemon = daemon  # twistd forks before starting us: failures must reach its parent as Exceptions
         self.reloader = reloader
         self.metrics = metrics  # served over plain HTTP, without TLS
         # With --redis, connections are accepted once this process holds the chat's state: until then they wait
@@ -259,7 +245,9 @@ class ChatService(Service):
         self._previous_sighup: Any = None
 
     def privilegedStartService(self) -> None:
-        """Bind before twistd drops privileges or daemonizes, so a port in use is reported on the terminal."""
+        """Bind before twistd drops privileges (chatroom.tap binds earlier still: before twistd daemonizes)."""
+        if self.ports:
+            return  # bound already
         clock = CoalescingClock(self.factory.clock)
         for listener in self.listeners:
             front: IProtocolFactory = self.factory.speaking(listener.dialect)
@@ -271,11 +259,10 @@ class ChatService(Service):
             log.info("chatroom metrics on http://{address}/metrics", address=describe(port.getHost()))
 
     def _listen(self, description: str, endpoint: IStreamServerEndpoint, factory: IProtocolFactory) -> IListeningPort:
-        return bind(description, endpoint, factory, self.daemon, self.ports)
+        return bind(description, endpoint, factory, self.ports)
 
     def startService(self) -> None:
-        if not self.ports:
-            self.privilegedStartService()
+        self.privilegedStartService()
         if self.ready is not None and not self.ready.called:
             chat_ports = self.ports[: len(self.listeners)]
             for port in chat_ports:
@@ -315,13 +302,9 @@ def bind(
     description: str,
     endpoint: IStreamServerEndpoint,
     factory: IProtocolFactory,
-    daemon: bool,
     ports: list[IListeningPort],
 ) -> IListeningPort:
-    """Listen at once, adding the port to `ports`; failing, close those and say so in one line.
-
-    One line: SystemExit in the foreground, ListenError for twistd's parent waiting on a daemon.
-    """
+    """Listen at once, adding the port to `ports`; failing, close those and exit with one line (status 1)."""
     outcome: list[IListeningPort | Failure] = []
     endpoint.listen(factory).addBoth(outcome.append)
     # Stream endpoints listen at once; a Deferred still waiting would be a bug to hear about.
@@ -332,11 +315,7 @@ def bind(
         ports.clear()
         error = result.value
         reason = error.socketError.strerror if isinstance(error, CannotListenError) else str(error)
-        message = f"cannot listen on {description}: {reason}"
-        log.error("chatroom: {message}", message=message)
-        if daemon:
-            raise ListenError(message)
-        raise SystemExit(f"chatroom: {message}")  # in the foreground: one line, exit status 1
+        raise SystemExit(f"chatroom: cannot listen on {description}: {reason}")
     ports.append(result)
     return result
 

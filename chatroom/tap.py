@@ -10,7 +10,7 @@ import socket
 import sys
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from twisted.application.service import IService, MultiService
 from twisted.internet.endpoints import serverFromString
@@ -25,7 +25,7 @@ from chatroom.bus.history import RedisHistory
 from chatroom.bus.limits import share
 from chatroom.bus.redis import RedisAddress, RedisLog, RedisUnreachable, Sharing
 from chatroom.bus.shared import SharedChat
-from chatroom.bus.stores import RedisStores
+from chatroom.bus.stores import Keys, RedisStores
 from chatroom.connection import ConnectionFactory, Dialect
 from chatroom.core.chat import Chat, RoomLimits
 from chatroom.core.errors import ChatError
@@ -45,6 +45,9 @@ from chatroom.workers import Inherited, Workers
 DEFAULT_LISTEN = "tcp:5050:backlog=1024"
 DEFAULT_IRC = "tcp:6697:backlog=1024"
 EXPIRY_WARNING = datetime.timedelta(days=30)
+REDIS_PREFIX = "chatroom"
+
+S = TypeVar("S", ChatService, Workers)
 
 log = Logger(namespace="chatroom")
 
@@ -104,7 +107,7 @@ class Options(usage.Options):
             None,
             None,
             "off, optional (registered nicknames need their password, guests use any other) or required (no"
-            " guests). Default: optional if the accounts file (with --redis, Redis) holds accounts at start, else off.",
+            " guests). Default: optional, which accounts added while the server runs count in at once.",
         ],
         [
             "redis",
@@ -116,7 +119,7 @@ class Options(usage.Options):
         [
             "redis-prefix",
             None,
-            "chatroom",
+            REDIS_PREFIX,
             "Prefix of chatroom's keys in Redis, so that several chat servers can share one Redis.",
         ],
         [
@@ -231,6 +234,7 @@ class Options(usage.Options):
             for name, _, default, _, *rest in self.optParameters
         }
         table.update((name, config.Setting(bool, False)) for name, _, _ in self.optFlags)
+        table.update((name, replace(table[name], meaning=meaning)) for name, meaning in MEANINGS.items())
         table["listen"] = config.Setting(list, [DEFAULT_LISTEN])
         table["irc"] = config.Setting(list, [DEFAULT_IRC])
         table["irc-plaintext"] = config.Setting(list, [])
@@ -302,14 +306,13 @@ class Options(usage.Options):
                 self["motd-file"] = None
             else:
                 raise usage.UsageError("give the message of the day with --motd or --motd-file, not both")
-        if self["redis"]:
+        for name, meaning in MEANINGS.items():
             try:
-                self["redis"] = RedisAddress.parse(self["redis"])
+                self[name] = meaning(self[name])
             except ValueError as error:
-                raise usage.UsageError(f"--redis {error}") from None
-        elif self["workers"] > 1:
+                raise usage.UsageError(f"--{name} {error}") from None
+        if self["workers"] > 1 and not self["redis"]:
             raise usage.UsageError("--workers needs --redis: the workers share the chat through it")
-        self["history-age"] = _age(self["history-age"])
         if self["auth"] not in (None, *(mode.value for mode in AuthMode)):
             raise usage.UsageError("--auth must be off, optional or required")
         for name, minimum in self.minimums.items():
@@ -317,8 +320,8 @@ class Options(usage.Options):
                 raise usage.UsageError(f"--{name} must be at least {minimum}, and a finite number")
 
 
-def _age(text: str | float) -> float:
-    """--history-age in seconds: a duration, or 0 for none."""
+def _age(text: str) -> float:
+    """--history-age in seconds: a duration, or 0 for none; ValueError otherwise."""
     if str(text) in ("0", "off"):
         return 0.0
     try:
@@ -326,8 +329,17 @@ def _age(text: str | float) -> float:
     except ChatError:
         seconds = None
     if seconds is None:
-        raise usage.UsageError(f"--history-age must be a duration from 1s to 3650d, such as 24h, or 0; not {text}")
+        raise ValueError(f"must be a duration from 1s to 3650d, such as 24h, or 0; not {text}")
     return seconds
+
+
+def _redis(url: str | None) -> RedisAddress | None:
+    """--redis's address, or None without it; ValueError for what is not a Redis URL."""
+    return RedisAddress.parse(url) if url else None
+
+
+# The options whose text the server turns into something else: the value it runs with, from the text.
+MEANINGS = {"redis": _redis, "history-age": _age}
 
 
 def makeService(options: Options, reactor: IReactorCore | None = None) -> IService:
@@ -384,6 +396,8 @@ def makeService(options: Options, reactor: IReactorCore | None = None) -> IServi
             chat = Chat(room_limits, accounts=auth.store if auth else None, store=rooms, history=history)
         else:
             redis.check()
+            if inherited is None:  # the process the administrator started, not each of its workers
+                _unused_files(options, redis, Keys(options["redis-prefix"]))
             written = RedisHistory(options["redis-prefix"], clock, history) if history.lines else None
             bus = RedisLog(redis, clock, options["redis-prefix"], shared=stores, history=written)
             chat = SharedChat(
@@ -421,8 +435,6 @@ def makeService(options: Options, reactor: IReactorCore | None = None) -> IServi
         current = {name: options[name] for name in options.settings()}
         configured = config.Configured(Path(options["config"]), options.settings(), current, options.pinned)
     reloader = Reloader(IReactorFromThreads(reactor), certs, context, factory, motd_file, configured)
-    twistd = getattr(options, "parent", None)  # twistd's own options, when it runs us
-    daemon = twistd is not None and not twistd.get("nodaemon", True)  # `twist`, running a worker, never forks
     metrics_endpoint = None
     if options["metrics"]:
         try:
@@ -432,20 +444,62 @@ def makeService(options: Options, reactor: IReactorCore | None = None) -> IServi
     if options["workers"] > 1 and inherited is None:
         # Everything above checked the options as each worker will; the workers build it again for themselves.
         held = (options["metrics"], metrics_endpoint) if metrics_endpoint is not None else None
-        return Workers(reactor, options["workers"], options.arguments, listeners, held, daemon)
+        return _bound(options, Workers(reactor, options["workers"], options.arguments, listeners, held))
     if inherited is not None and metrics_endpoint is not None:
         metrics_endpoint = inherited.metrics_endpoint(reactor)  # worker 1's alone
     served = None
     if metrics_endpoint is not None:
-        served = metrics(options["metrics"], metrics_endpoint, chat, [factory], auth, clock)
+        front_ends = [listener.dialect.name for listener in listeners]
+        served = metrics(options["metrics"], metrics_endpoint, chat, factory, front_ends, auth, clock)
     ready = None if sharing is None else sharing.chat.ready
-    service = ChatService(factory, context, listeners, daemon, reloader, served, ready)
+    service = _bound(options, ChatService(factory, context, listeners, reloader, served, ready))
     if sharing is None:
         return service
     both = MultiService()
     both.addService(sharing)  # started first, stopped last: the goodbyes still reach the others
     both.addService(service)
     return both
+
+
+def _bound(options: Options, service: S) -> S:
+    """The service, listening already if twistd runs it: before twistd writes its pidfile and forks a daemon.
+
+    A port in use is then one line on the terminal (SystemExit), and leaves no pidfile behind: raised once
+    twistd had forked, it reached the user as a bytes repr, the log as a traceback, and `-n` left the pidfile.
+    """
+    if getattr(options, "parent", None) is not None:  # twistd's (or twist's) own options, when it runs us
+        service.privilegedStartService()
+    return service
+
+
+def _unused_files(options: Options, redis: RedisAddress, keys: Keys) -> None:
+    """With --redis, say in one line each if the accounts or rooms file holds what Redis lacks: it is not used.
+
+    Not copied here: which of a file and Redis is right is the administrator's call, and with processes on
+    several machines, each would copy its own file and the first would win unseen.
+    """
+    target = f"--redis {redis.shown()}" + (f" --redis-prefix {keys.prefix}" if keys.prefix != REDIS_PREFIX else "")
+    try:
+        accounts = AccountStore(Path(options["accounts"])).all()
+        saved = FileRoomStore(Path(options["rooms"])).load()
+    except (OSError, StoreError):
+        return  # unreadable: it is not what anyone meant to bring along
+    unused = (
+        " and Redis none, and with --redis the file is not used: copy them into Redis once with"
+        " python -m chatroom.{module} --file {path} {target} import"
+    )
+    if accounts and redis.ask("HLEN", keys.accounts) == b"0":
+        log.warn(
+            "{path} holds {count} account(s)" + unused,
+            path=options["accounts"], count=len(accounts), module="accounts", target=target,
+        )  # fmt: skip
+    held = saved.rooms or saved.server_bans
+    if held and redis.ask("HLEN", keys.rooms) == redis.ask("EXISTS", keys.server_bans) == b"0":
+        log.warn(
+            "{path} holds {rooms} registered room(s) and {bans} server ban(s)" + unused,
+            path=options["rooms"], rooms=len(saved.rooms), bans=len(saved.server_bans), module="roomstore",
+            target=target,
+        )  # fmt: skip
 
 
 def _listeners(
@@ -463,21 +517,33 @@ def _listeners(
 
 
 def _authenticator(options: Options, clock: IReactorTime, stores: RedisStores | None) -> Authenticator | None:
-    """The accounts of the file, or with --redis those Redis keeps; auth by default if there are any at start."""
+    """The accounts of the file, or with --redis those Redis keeps; optional unless told, even with none yet.
+
+    Accounts added while the server runs count at once: a server that started without any must not let guests
+    take the nicknames registered later.
+    """
+    mode = AuthMode(options["auth"] or AuthMode.OPTIONAL.value)
     store: AccountBook
     if stores is None:
         store = file = AccountStore(Path(options["accounts"]))
-        held, where = file.exists(), str(file.path)
-        missing = f"{file.path} does not exist: create it with python -m chatroom.accounts --file {file.path} add NAME"
+        where, adding = str(file.path), f"python -m chatroom.accounts --file {file.path} add NAME"
+        held = file.exists()
     else:
         redis: RedisAddress = options["redis"]
         store, where = stores.accounts, f"Redis at {redis.shown()}"
-        held = options["auth"] != "off" and redis.ask("HLEN", stores.names.accounts) != b"0"
-        missing = f"{where} holds none: add one with python -m chatroom.accounts --redis URL add NAME"
-    mode = AuthMode(options["auth"] or ("optional" if held else "off"))
+        adding = "python -m chatroom.accounts --redis URL add NAME"
+        held = mode is not AuthMode.OFF and redis.ask("HLEN", stores.names.accounts) != b"0"
     if mode is AuthMode.REQUIRED and not held:
-        raise SystemExit(f"chatroom: --auth required needs accounts, and {missing}")
-    log.info("accounts: {mode}, from {where}", mode=mode.value, where=where)
+        raise SystemExit(f"chatroom: --auth required needs accounts, and {where} holds none: add one with {adding}")
+    if mode is AuthMode.OPTIONAL and not held:
+        log.info(
+            "accounts: optional, from {where}, which holds none yet: registered nicknames need their password from"
+            " the first one added ({adding})",
+            where=where,
+            adding=adding,
+        )
+    else:
+        log.info("accounts: {mode}, from {where}", mode=mode.value, where=where)
     return None if mode is AuthMode.OFF else Authenticator(mode, store, clock)
 
 

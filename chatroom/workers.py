@@ -149,14 +149,12 @@ class Workers(Service):
         arguments: list[str],
         listeners: list[Listener],
         metrics: tuple[str, IStreamServerEndpoint] | None,
-        daemon: bool,
     ) -> None:
         self.reactor = reactor
         self.count = count
         self.arguments = arguments  # the chatroom options of the command line, given again to every worker
         self.listeners = listeners
         self.metrics = metrics
-        self.daemon = daemon
         self.ports: list[IListeningPort] = []
         self.workers: dict[int, Worker] = {}
         self._waits: dict[int, float] = {}
@@ -164,6 +162,8 @@ class Workers(Service):
         self._previous_sighup: Any = None
 
     def privilegedStartService(self) -> None:
+        if self.ports:
+            return  # bound already, before twistd daemonized (chatroom.tap)
         for listener in self.listeners:
             listener.listening(self._hold(listener.description, listener.endpoint))
         if self.metrics is not None:
@@ -171,13 +171,12 @@ class Workers(Service):
 
     def _hold(self, description: str, endpoint: IStreamServerEndpoint) -> IListeningPort:
         """Bind, and leave accepting to the workers."""
-        port = bind(description, endpoint, HELD, self.daemon, self.ports)
+        port = bind(description, endpoint, HELD, self.ports)
         port.stopReading()  # type: ignore[attr-defined]
         return port
 
     def startService(self) -> None:
-        if not self.ports:
-            self.privilegedStartService()
+        self.privilegedStartService()
         Service.startService(self)
         self._previous_sighup = signal.signal(signal.SIGHUP, self._hangup)
         for number in range(1, self.count + 1):

@@ -8,12 +8,13 @@ from pathlib import Path
 from unittest import mock
 
 from twisted.internet.task import Clock
+from twisted.logger import formatEvent
 from twisted.trial.unittest import SynchronousTestCase
 
 from chatroom.accounts import SCRYPT_N, AccountStore, decoy_hash
 from chatroom.auth import AccountsChecker, Backoff
 from chatroom.core.errors import ChatError
-from tests.helpers import ServerTestCase
+from tests.helpers import ServerTestCase, observe_log
 
 ACCOUNTS = [sys.executable, "-m", "chatroom.accounts"]
 CLIENT = [sys.executable, "-m", "chatroom.client"]
@@ -145,6 +146,25 @@ class CommandLineTests(ServerTestCase):
         self.assertFalse(AccountStore(self.file).is_admin("alice"))
         self.assertEqual(await self.accounts("remove", "alice"), (0, "removed alice\n"))
         self.assertEqual(await self.accounts("remove", "alice"), (1, "chatroom.accounts: there is no account alice\n"))
+
+    async def test_accounts_created_while_the_server_runs_are_enforced(self) -> None:
+        """0.1 logged `accounts: off` without the file, and a guest took an account's nickname once it was made."""
+        self.file = Path(self.mktemp()).resolve()
+        logged = observe_log(self)
+        self.start_server("--accounts", str(self.file))
+        self.assertIn(
+            f"accounts: optional, from {self.file}, which holds none yet: registered nicknames need their password"
+            f" from the first one added (python -m chatroom.accounts --file {self.file} add NAME)",
+            [formatEvent(event) for event in logged],
+        )
+        self.assertEqual(
+            await self.accounts("add", "alice", stdin="correct horse\ncorrect horse\n"), (0, "added alice\n")
+        )
+        guest = await self.connect()
+        guest.send("/nick alice")
+        await guest.expect("AUTH alice :alice needs a password: log in with /pass PASSWORD, or choose another nickname")
+        guest.send("/pass correct horse")
+        await guest.until("WELCOME alice ")
 
 
 class LoginTests(ServerTestCase):

@@ -359,6 +359,14 @@ class ModerationTests(SynchronousTestCase):
         self.assertEqual(parse(self.guest.type("JOIN #5")[0]).command, "474")
         self.assertEqual(parse(self.op.type("MODE #5 +b")[0]).params[:3], ["op", "#5", "guest!*@*"])
 
+    def test_an_account_is_banned_by_an_extended_ban(self) -> None:
+        """`MODE +b $a:NAME`, which docs/irc.md offers, was refused as an invalid mask."""
+        self.assertIn("EXTBAN=$,a", " ".join(self.op.type("VERSION")))
+        self.op.type("MODE #5 +b $a:mallory", "MODE #5 +b ~a:Olga")
+        self.assertEqual(self.line.read(), ["BAN #5 op account:mallory - :", "BAN #5 op account:Olga - :"])
+        self.op.type("MODE #5 -b $a:MALLORY")
+        self.assertEqual(self.line.read(), ["UNBAN #5 op account:mallory - :"])
+
     def test_invite(self) -> None:
         self.op.type("MODE #5 +i")
         newcomer = self.server.irc("newcomer")

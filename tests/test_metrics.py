@@ -6,7 +6,8 @@ import re
 from pathlib import Path
 
 from twisted.internet import reactor
-from twisted.internet.endpoints import TCP4ClientEndpoint, connectProtocol
+from twisted.internet.endpoints import TCP4ClientEndpoint, connectProtocol, wrapClientTLS
+from twisted.internet.ssl import Certificate, optionsForClientTLS
 from twisted.internet.task import Clock
 from twisted.trial.unittest import SynchronousTestCase
 from twisted.web.client import Agent, readBody
@@ -14,6 +15,7 @@ from twisted.web.client import Agent, readBody
 from chatroom.accounts import AccountStore
 from chatroom.metrics import ReactorLag
 from tests.helpers import LineClient, ServerTestCase, port_of
+from tests.test_irc import IRCClient
 
 
 class MetricsTests(ServerTestCase):
@@ -74,6 +76,24 @@ class MetricsTests(ServerTestCase):
         self.assertEqual(after["chatroom_tls_handshake_failures_total"], 1)
         for private in ["alice", "bob", "olga", "secret", "#5", "127.0.0.1"]:
             self.assertIsNone(re.search(re.escape(private), self.page), f"{private} is in the metrics")
+
+    async def test_each_front_end_is_counted_under_its_own_name(self) -> None:
+        """IRC connections were counted as frontend="line": the label is the listener's language."""
+        self.start_server("--metrics", "tcp:0:interface=127.0.0.1")
+        before = await self.scrape()
+        self.assertEqual(before['chatroom_connections{frontend="irc",state="member"}'], 0)
+        await self.connect("alice")
+        trust = Certificate.loadPEM((self.certs / "ca.pem").read_bytes())
+        endpoint = TCP4ClientEndpoint(reactor, "127.0.0.1", self.irc_port)
+        ivy = await connectProtocol(
+            wrapClientTLS(optionsForClientTLS("localhost", trustRoot=trust), endpoint), IRCClient("ivy")
+        )
+        self.addCleanup(lambda: ivy.lost)
+        self.addCleanup(ivy.quit, "bye")
+        await ivy.signed_on
+        figures = await self.scrape()
+        self.assertEqual(figures['chatroom_connections{frontend="line",state="member"}'], 1)
+        self.assertEqual(figures['chatroom_connections{frontend="irc",state="member"}'], 1)
 
 
 class ReactorLagTests(SynchronousTestCase):

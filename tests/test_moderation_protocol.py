@@ -94,6 +94,20 @@ class ModerationCommandTests(SynchronousTestCase):
         )
         self.assertEqual(self.alice.type("/unban"), ["ERR USAGE :usage: /unban [#ROOM] MASK"])
 
+    def test_banning_a_logged_in_pupil_leaves_the_guests_behind_the_schools_address(self) -> None:
+        """A ban of a logged-in member banned `*!*@address-of-NICK` too: every guest of the school's NAT was out."""
+        pupil = self.log_in("bob")
+        pupil.type("/join 5")
+        self.alice.read()
+        self.assertEqual(self.alice.type("/ban bob"), ["BAN #5 teacher account:bob - :", "KICK #5 teacher bob :banned"])
+        classmate = self.server.connect("carla")  # a guest from the same (loopback) address
+        self.assertEqual(classmate.type("/join 5")[0], "JOIN #5 carla")
+        self.alice.read()
+        asked = self.alice.type("/ban *!*@address-of-bob")  # guests from there now wait outside; carla stays
+        self.assertEqual(asked, ["BAN #5 teacher *!*@address-of-bob - :"])
+        another = self.server.connect("dora")
+        self.assertEqual(another.type("/join 5"), ["ERR BANNED :you are banned from #5"])
+
     def test_room_settings_and_a_keyed_join(self) -> None:
         self.assertEqual(self.alice.type("/room set key secret"), ["SET #5 teacher key :secret"])
         self.assertEqual(self.alice.type("/room set limit 30"), ["SET #5 teacher limit :30"])

@@ -9,6 +9,7 @@ from typing import Any
 from twisted.internet import reactor
 from twisted.internet.defer import Deferred, ensureDeferred, gatherResults
 from twisted.internet.task import Clock
+from twisted.logger import LogLevel, formatEvent
 from twisted.trial.unittest import SynchronousTestCase
 
 from chatroom import tap
@@ -26,7 +27,7 @@ from chatroom.core.history import HistoryLimits
 from chatroom.core.names import room_key
 from chatroom.core.state import RoomRecord
 from chatroom.roomstore import FileRoomStore
-from tests.helpers import ServerTestCase
+from tests.helpers import ServerTestCase, ServiceReactor, observe_log
 from tests.redisserver import RedisServer, free_port
 from tests.test_redis import WaitingSession, told
 
@@ -213,6 +214,40 @@ class SharedStoresTests(RedisStoresTestCase):
         self.assertEqual(first.stores.accounts.names(), ["alice", "bob (admin)"])
         await first.stop()
 
+    async def test_files_that_redis_lacks_are_named_at_start_with_their_import_command(self) -> None:
+        """With --redis and an accounts.db and a rooms.json, the server started with neither, without a word."""
+        workdir = Path(self.mktemp()).resolve()
+        accounts = AccountStore(workdir / "accounts.db")
+        accounts.add("teacher", "teacher's secret")
+        rooms = FileRoomStore(workdir / "rooms.json")
+        rooms.save_room(RoomRecord("#class", "teacher"))
+        logged = observe_log(self)
+
+        def warned() -> list[str]:
+            first = len(logged)
+            options = tap.Options()
+            options.parseOptions(
+                ["--certs", str(workdir / "certs"), "--redis", self.redis.url, "--redis-prefix", PREFIX,
+                 "--accounts", str(accounts.path), "--rooms", str(rooms.path)]
+            )  # fmt: skip
+            tap.makeService(options, ServiceReactor())
+            return [formatEvent(event) for event in logged[first:] if event["log_level"] == LogLevel.warn]
+
+        target = f"--redis {RedisAddress.parse(self.redis.url).shown()} --redis-prefix {PREFIX} import"
+        unused = " and Redis none, and with --redis the file is not used: copy them into Redis once with"
+        self.assertEqual(
+            warned(),
+            [
+                f"{accounts.path} holds 1 account(s){unused} python -m chatroom.accounts --file {accounts.path}"
+                f" {target}",
+                f"{rooms.path} holds 1 registered room(s) and 0 server ban(s){unused} python -m chatroom.roomstore"
+                f" --file {rooms.path} {target}",
+            ],
+        )
+        self.assertEqual((await self.cli("--file", str(accounts.path), "import"))[0], 0)
+        self.assertEqual((await self.cli("--file", str(rooms.path), "import", program=ROOMSTORE))[0], 0)
+        self.assertEqual(warned(), [])
+
     async def test_the_command_lines_say_what_is_wrong_in_one_line(self) -> None:
         nowhere = f"redis://127.0.0.1:{free_port()}/0"
         process = self.spawn([*ACCOUNTS, "--redis", nowhere, "list"])
@@ -237,19 +272,23 @@ class SharedStoresTests(RedisStoresTestCase):
         self.assertEqual(await process.exit_code(), 2)
         self.assertIn("import copies --file into Redis: give --redis URL", process.output)
 
-    async def test_with_redis_auth_is_optional_by_default_once_redis_holds_an_account(self) -> None:
+    async def test_with_redis_auth_is_optional_by_default_even_before_redis_holds_an_account(self) -> None:
+        """Accounts added later are enforced at once: the log says optional, and how to add the first."""
 
         def authenticator(*arguments: str) -> Authenticator | None:
             options = tap.Options()
             options.parseOptions(["--redis", self.redis.url, "--redis-prefix", PREFIX, *arguments])
             return tap._authenticator(options, Clock(), RedisStores(PREFIX, Clock()))
 
-        self.assertIsNone(authenticator())
+        logged = observe_log(self)
+        optional = authenticator()
+        self.assertEqual(optional.mode if optional else None, AuthMode.OPTIONAL)
+        self.assertIn("which holds none yet", formatEvent(logged[-1]))
         error = self.assertRaises(SystemExit, authenticator, "--auth", "required")
         self.assertIn("--auth required needs accounts, and Redis at", str(error))
         await self.accounts.change("alice", adding("alice", hashed_password("alice", "alice's secret")))
-        optional = authenticator()
-        self.assertEqual(optional.mode if optional else None, AuthMode.OPTIONAL)
+        required = authenticator("--auth", "required")
+        self.assertEqual(required.mode if required else None, AuthMode.REQUIRED)
         self.assertIsNone(authenticator("--auth", "off"))
 
 

@@ -150,6 +150,35 @@ class OptionsTests(SynchronousTestCase):
         service.reloader.reload()
         self.assertEqual(factory.limits.max_clients, ConnectionLimits.max_clients)
 
+    def test_sighup_mentions_only_the_settings_that_changed(self) -> None:
+        """Every SIGHUP said `kept history-age: changing it takes a restart` though it was never set."""
+        config = Path(self.mktemp())
+        logged = observe_log(self)
+
+        def warnings(since: int) -> list[str]:
+            return [formatEvent(event) for event in logged[since:] if event["log_level"] == LogLevel.warn]
+
+        for start in ["max-clients = 50\n", 'history-age = "1d"\n']:
+            first = len(logged)
+            config.write_text(start)
+            service = tap.makeService(self.parse("--certs", self.mktemp(), "--config", str(config)), ServiceReactor())
+            assert isinstance(service, ChatService) and service.reloader is not None
+            for unchanged in [start, start.replace("1d", "24h")]:  # the same duration, written otherwise
+                config.write_text(unchanged)
+                service.reloader.reload()
+            self.assertEqual(warnings(first), [], start)
+            config.write_text('history-age = "2d"\nredis = "redis://localhost"\n')
+            service.reloader.reload()
+            restart = "SIGHUP: kept {}: changing it takes a restart"
+            self.assertEqual(warnings(first), [restart.format("redis"), restart.format("history-age")])
+            config.write_text('history-age = "soon"\n')
+            service.reloader.reload()
+            self.assertEqual(
+                formatEvent(logged[-1]),
+                f"SIGHUP: kept every setting: {config}: history-age: must be a duration from 1s to 3650d, such as"
+                " 24h, or 0; not soon",
+            )
+
     def test_options_become_the_service(self) -> None:
         certs = self.mktemp()
         options = self.parse(

@@ -55,27 +55,37 @@ class TwistdTests(ServerTestCase):
         self.assertNotIn("secret", process.output)
         self.assertNotIn("Traceback", process.output)
 
-    async def test_a_daemon_that_cannot_listen_exits_at_once_with_one_line(self) -> None:
-        """0.1: with the port taken, daemon mode never returned, and left a stale pidfile behind."""
+    async def cannot_listen(self, *twistd: str) -> None:
+        """twistd with the port taken exits 1 at once, with one line on the terminal, and leaves no pidfile."""
         busy = reactor.listenTCP(0, ServerFactory(), interface="127.0.0.1")
         self.addCleanup(busy.stopListening)
         workdir = Path(self.mktemp())
         workdir.mkdir()
-        pidfile = workdir / "twistd.pid"
+        pidfile, logfile = workdir / "twistd.pid", workdir / "twistd.log"
+        endpoint = f"tcp:{port_of(busy)}:interface=127.0.0.1"
         process = self.spawn(
-            [TWISTD, f"--pidfile={pidfile}", f"--logfile={workdir / 'twistd.log'}", "chatroom",
-             "--certs", str(workdir / "certs"), "--listen", f"tcp:{port_of(busy)}:interface=127.0.0.1", "--no-irc"]
+            [TWISTD, *twistd, f"--pidfile={pidfile}", f"--logfile={logfile}", "chatroom",
+             "--certs", str(workdir / "certs"), "--listen", endpoint, "--no-irc"]
         )  # fmt: skip
 
         def stop_a_stray_daemon() -> None:
-            if pidfile.exists():  # only if this test fails: the daemon outlived its parent
+            if pidfile.exists() and "-n" not in twistd:  # only if this test fails: a daemon outlived its parent
                 os.kill(int(pidfile.read_text()), signal.SIGKILL)
 
         self.addCleanup(stop_a_stray_daemon)
         self.assertEqual(await process.exit_code(), 1)
-        self.assertRegex(process.output, r"cannot listen on tcp:\d+:interface=127\.0\.0\.1: Address already in use")
-        self.assertNotIn("Traceback", process.output)
-        self.assertFalse(pidfile.exists())
+        self.assertEqual(process.output, f"chatroom: cannot listen on {endpoint}: Address already in use\n")
+        self.assertFalse(pidfile.exists(), "no pidfile is left behind")
+        self.assertNotIn("Traceback", logfile.read_text() if logfile.exists() else "")
+
+    async def test_a_daemon_that_cannot_listen_exits_at_once_with_one_line(self) -> None:
+        """0.1 never returned; then the terminal read `An error has occurred: b'chatroom.ListenError: ...'`, the log
+        a traceback, and the pidfile went only a moment after twistd returned."""
+        await self.cannot_listen()
+
+    async def test_in_the_foreground_a_port_in_use_is_one_line_and_no_pidfile(self) -> None:
+        """`twistd -n` left its pidfile behind."""
+        await self.cannot_listen("-n")
 
     async def test_a_registered_room_keeps_its_owner_operators_bans_and_topic_across_a_restart(self) -> None:
         workdir = Path(self.mktemp()).resolve()

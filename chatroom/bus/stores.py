@@ -48,6 +48,7 @@ return 1
 
 class Keys:
     def __init__(self, prefix: str) -> None:
+        self.prefix = prefix
         self.accounts = f"{prefix}:accounts"
         self.rooms = rooms_key(prefix)
         self.server_bans = f"{prefix}:server-bans"

@@ -48,6 +48,7 @@ from chatroom.core.events import (
 )
 from chatroom.core.history import JOIN_LINES, PAGE_MAX, HistoryLimits, RoomHistory, check_point, epoch
 from chatroom.core.moderation import (
+    ADDRESS_OF,
     KEY_MAX,
     LIMIT_MAX,
     Action,
@@ -560,15 +561,15 @@ class Chat:
         self._save(target_room)
 
     def ban(self, actor: Member, room: str, target: str, duration: float | None = None, reason: str = "") -> None:
-        """Ban a person present anywhere (by account, or a guest by nickname and address) or a mask.
+        """Ban a person present anywhere (by account, or a guest by nickname and address), their address, or a mask.
 
-        Banning a person puts out that person only, even an operator. A mask puts out every member present it
-        matches, operators excepted.
+        Banning a person, or their address, puts out that person only (if it matches them), even an operator. A
+        mask puts out every member present it matches, operators excepted.
         """
         target_room = self._room_of(actor, room)
         rank = self.rank(actor, target_room)
         authorize(rank, Action.BAN, target_room.name)
-        person = self._person(target)
+        person, masks = self._banned_by(target)
         if person is not None:
             authorize(rank, Action.BAN, target_room.name, self.rank(person, target_room), person.nick)
             if self._named(person, target_room):
@@ -578,7 +579,7 @@ class Chat:
         if person is actor:
             raise ChatError("SELF", "you cannot ban yourself")
         self._commit()
-        bans = self._add_bans(actor, target_room.bans, target, person, duration, reason, LIST_MAX)
+        bans = self._add_bans(actor, target_room.bans, masks, duration, reason, LIST_MAX)
         if not bans and person not in target_room.members:
             raise _already_banned(target)
         for ban in bans:
@@ -587,6 +588,8 @@ class Chat:
             if person is not None:
                 if member is not person:
                     continue  # others behind the same address did nothing: they stay, and the ban stops them later
+                if not any(mask.matches(member.nick, member.account, member.address) for mask in masks):
+                    continue  # their address, banned for guests, while they are logged in
             elif Role.OPERATOR in role or self._exempt(member, target_room):
                 continue  # a mask does not put out an operator, who may have set it
             elif not _matching(bans, self.now(), member.nick, member.account, member.address):
@@ -691,13 +694,13 @@ class Chat:
     def server_ban(self, actor: Member, target: str, duration: float | None = None, reason: str = "") -> None:
         """Ban a person or a mask from the whole server: those present are disconnected, and cannot come back."""
         self._administering(actor)
-        person = self._person(target)
+        person, masks = self._banned_by(target)
         if person is not None and self._is_admin(person):
             raise ChatError("PROTECTED", f"{person.nick} is a server administrator and cannot be banned")
         if person is actor:
             raise ChatError("SELF", "you cannot ban yourself")
         self._commit()
-        bans = self._add_bans(actor, self.server_bans, target, person, duration, reason)
+        bans = self._add_bans(actor, self.server_bans, masks, duration, reason)
         if not bans:
             raise _already_banned(target)
         for ban in bans:
@@ -831,9 +834,31 @@ class Chat:
             raise ChatError("NOT_THERE", f"{member.nick} is not in {room.name}")
         return member
 
-    def _person(self, target: str) -> Member | None:
-        """The member a ban's target names, if it is the nickname of someone present."""
-        return self.nicks.get(nick_key(target))
+    def _banned_by(self, target: str) -> tuple[Member | None, list[Mask]]:
+        """The person a ban's target names, if any, and the masks it stands for.
+
+        The nickname of someone present: their account if they are logged in (not their address, which others
+        may share: a school's, an office's), or a guest's nickname and address (or they come back as another).
+        `*!*@address-of-NICK`: that person's address, for guests, when asked for. Anything else is a mask.
+        """
+        if target.lower().startswith(ADDRESS_OF):
+            nick = target[len(ADDRESS_OF) :]
+            person = self.nicks.get(nick_key(nick))
+            if person is None:
+                raise ChatError("NO_SUCH_NICK", f"nobody is called {nick}: ban an address through someone using it")
+            try:
+                return person, [Mask.address_of(person.nick, person.address)]
+            except ValueError:
+                raise ChatError("BAD_MASK", f"{person.nick} has no address to ban") from None
+        person = self.nicks.get(nick_key(target))
+        if person is None:
+            return None, [Mask.parse(target)]
+        if person.account:
+            return person, [Mask(account=person.account)]
+        masks = [Mask(nick=person.nick)]
+        with contextlib.suppress(ValueError):  # not an IP address (a Unix socket): no address to ban
+            masks.append(Mask.address_of(person.nick, person.address))  # so that they cannot come back as a guest
+        return person, masks
 
     def admins_present(self) -> int:
         """How many present members administer the server, asking the accounts about those logged in only."""
@@ -890,19 +915,12 @@ class Chat:
         self,
         actor: Member,
         bans: list[Ban],
-        target: str,
-        person: Member | None,
+        masks: list[Mask],
         duration: float | None,
         reason: str,
         most: int = 0,
     ) -> list[Ban]:
-        """Add the bans `target` stands for to `bans`: a person by account, or a guest by nickname and address."""
-        if person is None:
-            masks = [Mask.parse(target)]
-        else:
-            masks = [Mask(account=person.account) if person.account else Mask(nick=person.nick)]
-            with contextlib.suppress(ValueError):  # not an IP address (a Unix socket): no address to ban
-                masks.append(Mask.address_of(person.nick, person.address))  # so that they cannot come back as a guest
+        """Add to `bans` those of `masks` it does not hold yet; the bans added."""
         now = self.now()
         bans[:] = [ban for ban in bans if ban.active(now)]
         existing = {str(ban.mask).lower() for ban in bans}  # a person's address ban is its alias: no probing it

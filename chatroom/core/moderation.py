@@ -138,6 +138,8 @@ def bad_limit() -> ChatError:
 
 # Bans
 
+ACCOUNT_PREFIXES = ("account:", "$a:", "~a:")  # ours, then IRC's extended bans (Solanum's, UnrealIRCd's)
+ADDRESS_OF = "*!*@address-of-"  # and a nickname: how a person's address is written in a ban, never shown
 _GLOB = re.compile(rf"[A-Za-z0-9{NICK_SPECIALS}\-*?]+")
 _HOST_GLOB = re.compile(r"[0-9A-Fa-f.:*?]+")
 
@@ -179,15 +181,16 @@ class Mask:
 
         Raises ValueError if `address` is not an IP address (a Unix socket).
         """
-        return cls(host=address_key(address), alias=f"*!*@address-of-{nick}", guests=True)
+        return cls(host=address_key(address), alias=ADDRESS_OF + nick, guests=True)
 
     @classmethod
     def parse(cls, text: str) -> Mask:
-        """`account:NAME` (IRC's `$a:NAME`), `NICK!USER@HOST`, `NICK@HOST`, an address, or a nickname pattern.
+        """`account:NAME` (IRC's `$a:NAME` or `~a:NAME`), `NICK!USER@HOST`, `NICK@HOST`, an address, or a nickname
+        pattern.
 
         Raises ChatError for a malformed mask and for one that would match everyone.
         """
-        for prefix in ("account:", "$a:"):
+        for prefix in ACCOUNT_PREFIXES:
             if text.lower().startswith(prefix):
                 account = text[len(prefix) :]
                 if not account or _GLOB.fullmatch(account) is None or "*" in account or "?" in account:

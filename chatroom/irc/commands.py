@@ -16,7 +16,7 @@ from chatroom.core.chat import LIST_MAX, Member
 from chatroom.core.errors import ChatError
 from chatroom.core.events import History, Message
 from chatroom.core.history import PAGE_MAX, parse_id, seconds
-from chatroom.core.moderation import Role, Setting, bad_limit, glob
+from chatroom.core.moderation import ACCOUNT_PREFIXES, Role, Setting, bad_limit, glob
 from chatroom.core.names import NICK_MAX, ROOM_MAX, nick_key, room_key, room_order
 from chatroom.core.rooms import Room
 from chatroom.irc import numerics as n
@@ -655,8 +655,10 @@ def _ban(session: IRCDialect, room: str, mask: str, adding: bool) -> None:
 
 
 def _as_mask(text: str) -> str:
-    """IRC reads a bare nickname in +b or +I as `nick!*@*`."""
-    return text if "!" in text or "@" in text else f"{text}!*@*"
+    """IRC reads a bare nickname in +b or +I as `nick!*@*`; an account (`$a:NAME`, `~a:NAME`) is left as it is."""
+    if "!" in text or "@" in text or text.lower().startswith(ACCOUNT_PREFIXES):
+        return text
+    return f"{text}!*@*"
 
 
 def _user_mode(session: IRCDialect, nick: str, params: list[str]) -> None:
@@ -941,6 +943,7 @@ def isupport(session: IRCDialect) -> None:
         f"CHANNELLEN={ROOM_MAX + 1}",
         "CHANTYPES=#",
         "ELIST=CMNTU",
+        "EXTBAN=$,a",  # $a:ACCOUNT (also ~a:ACCOUNT) bans an account
         "INVEX=I",
         "KICKLEN=" + str(KICK_MAX),
         f"MAXLIST=b:{LIST_MAX},I:{LIST_MAX}",
