@@ -1,7 +1,7 @@
 """Registered rooms and server bans on disk: a JSON file, changed as chatroom.storage says.
 
 Each change reads the newest file under the lock and writes it back with just that change, so two server
-processes sharing the file do not undo each other's changes. What it holds is documented in the README:
+processes sharing the file do not undo each other's changes. What it holds is documented in docs/security.md:
 room names, owner and operator accounts, settings (a room's key included), topics, and ban masks with
 their reasons. Nothing anyone says. `python -m chatroom.roomstore --redis URL import` copies it into Redis, for
 a chat shared by several processes (chatroom.bus.stores).

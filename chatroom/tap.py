@@ -557,4 +557,4 @@ def _check_endpoint(endpoint: str, source: str) -> None:
     if kind == "haproxy":
         # Twisted's wrapper starts the connection before its PROXY header says whose it is: every limit per
         # address would count the balancer's.
-        raise usage.UsageError(f"{source}: the PROXY protocol (haproxy:) is not supported yet; see README")
+        raise usage.UsageError(f"{source}: the PROXY protocol (haproxy:) is not supported yet; see docs/running.md")

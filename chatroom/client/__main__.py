@@ -85,7 +85,7 @@ def parse_arguments(argv: list[str]) -> argparse.Namespace:
         " the system's CAs, else a fingerprint you accepted before, else you are asked (known hosts file:"
         f" {known_hosts_path()})",
     )
-    parser.epilog = f"Defaults for these options may be set in {settings_path()} (see README)."
+    parser.epilog = f"Defaults for these options may be set in {settings_path()} (see docs/client.md)."
     arguments = parser.parse_args(argv)
     arguments.rooms = arguments.rooms or list(saved.get("rooms", []))
     arguments.highlight = list(saved.get("highlight", []))
