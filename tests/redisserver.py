@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import socket
 from pathlib import Path
 
@@ -56,8 +57,18 @@ class RedisServer(ProcessProtocol):
     def stop(self) -> Deferred[None]:
         """SIGTERM, as systemd stops it; fires once it has exited."""
         if self.transport is not None and self.transport.pid is not None:
+            self.transport.signalProcess(signal.SIGCONT)  # a frozen one would not hear the TERM
             self.transport.signalProcess("TERM")
         return self.ended
+
+    def freeze(self) -> None:
+        """SIGSTOP: it keeps its connections and answers nothing, as a stalled machine would."""
+        assert self.transport is not None
+        self.transport.signalProcess(signal.SIGSTOP)
+
+    def thaw(self) -> None:
+        assert self.transport is not None
+        self.transport.signalProcess(signal.SIGCONT)
 
     def outReceived(self, data: bytes) -> None:
         self.output += data

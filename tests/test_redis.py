@@ -133,6 +133,27 @@ class SharedThroughRedisTests(RedisTestCase):
             self.assertEqual(messages(session.events), [back], "nothing lost, nothing twice")
 
 
+    async def test_a_redis_that_stops_answering_is_taken_for_lost_and_recovers_the_same_way(self) -> None:
+        (a, _), (b, _) = await self.process("a"), await self.process("b")
+        alice, heard_by_alice = await self.member(a, "alice", "5")
+        _, heard_by_bob = await self.member(b, "bob", "5")
+        self.redis.freeze()  # connections stay open, nothing is answered: within ANSWER seconds, taken for lost
+        await gatherResults(
+            [heard_by_alice.until(told(ServerNotice(DEGRADED))), heard_by_bob.until(told(ServerNotice(DEGRADED)))]
+        )
+        error = self.assertRaises(ChatError, a.say, alice, "5", "anyone?")
+        self.assertEqual(error.code, "DEGRADED")
+        self.redis.thaw()
+        await gatherResults(
+            [heard_by_alice.until(told(ServerNotice(RESTORED))), heard_by_bob.until(told(ServerNotice(RESTORED)))]
+        )
+        a.say(alice, "5", "back")
+        back = Message("#5", "alice", "back")
+        await gatherResults([heard_by_alice.until(told(back)), heard_by_bob.until(told(back))])
+        for session in (heard_by_alice, heard_by_bob):
+            self.assertEqual(messages(session.events), [back], "nothing lost, nothing twice")
+
+
 class UnreachableTests(TestCase):
     def test_an_unreachable_redis_is_one_line(self) -> None:
         address = RedisAddress.parse(f"redis://127.0.0.1:{free_port()}/0")

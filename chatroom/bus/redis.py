@@ -45,6 +45,14 @@ log = Logger(namespace="chatroom")
 MAXLEN = 100_000  # stream entries kept at most, whatever their age
 RETENTION = 60  # seconds an entry is kept: long enough to catch up after a short loss of Redis
 BLOCK = 2000  # ms an XREAD waits for new entries before asking again
+# Seconds Redis has to answer the log's commands (an XREAD, its BLOCK included) before it is taken for lost. A
+# Redis that stops answering (SIGSTOP, a stalled disk, a machine cut off) keeps its connections open: without a
+# bound, every room froze, unannounced, for as long. Past it the log goes the way of a lost Redis: the DEGRADED
+# notice, changes refused, and each second a try to find its place again (docs/scaling.md). The connections are
+# kept: once Redis answers again, the answers it owed are passed over, in order, and reading resumes from the
+# last entry applied. (txredisapi's own replyTimeout drops the connection instead, and gives up reconnecting
+# for good when its SELECT or AUTH then goes unanswered.)
+ANSWER = 5.0
 RETRY = 1.0  # seconds between two attempts to find our place in the log again
 
 # Rooms' history (chatroom.bus.history): delete that of the rooms not registered (all, unless `registered`).
@@ -369,7 +377,9 @@ class RedisLog:
         if not self.up:
             return succeed(None)
         self._flush()
-        done: Deferred[None] = self.commands.eval(GONE, self._process_keys(process), self._gone(process, reason))
+        done: Deferred[None] = self._bounded(
+            self.commands.eval(GONE, self._process_keys(process), self._gone(process, reason))
+        )
         return done.addErrback(lambda failure: log.warn("could not tell Redis we left: {why}", why=failure.value))
 
     def disconnect(self) -> Deferred[None]:
@@ -387,19 +397,25 @@ class RedisLog:
         """Try again in a second; txredisapi reconnects by itself meanwhile."""
         self._retry = self.clock.callLater(RETRY, call)
 
+    def _bounded(self, asked: Deferred[Any]) -> Deferred[Any]:
+        """A command that fails (TimeoutError) if Redis has not answered it within ANSWER seconds."""
+        return asked.addTimeout(ANSWER, self.clock)
+
     def _flush(self) -> None:
         entries, self._outgoing = self._outgoing, []
         if not entries:
             return
-        added = self.commands.execute_command(
-            "XADD",
-            self.keys["log"],
-            "MAXLEN",
-            "~",
-            MAXLEN,
-            "*",
-            "o",
-            encode(entries),
+        added = self._bounded(
+            self.commands.execute_command(
+                "XADD",
+                self.keys["log"],
+                "MAXLEN",
+                "~",
+                MAXLEN,
+                "*",
+                "o",
+                encode(entries),
+            )
         )
         added.addErrback(self._not_appended, entries)
 
@@ -412,8 +428,8 @@ class RedisLog:
     def _read(self) -> None:
         if self.stopped or not self.up:
             return
-        asked = self.reading.execute_command(
-            "XREAD", "COUNT", 1000, "BLOCK", BLOCK, "STREAMS", self.keys["log"], self.last
+        asked = self._bounded(
+            self.reading.execute_command("XREAD", "COUNT", 1000, "BLOCK", BLOCK, "STREAMS", self.keys["log"], self.last)
         )
         asked.addCallbacks(self._got, self._read_failed)
 
@@ -448,8 +464,8 @@ class RedisLog:
             return
         checks = DeferredList(
             [
-                self.reading.execute_command("XRANGE", self.keys["log"], self.last, self.last),
-                self.commands.set(self._alive_key(self.process), b"1", pexpire=int(self.ttl * 1000)),
+                self._bounded(self.reading.execute_command("XRANGE", self.keys["log"], self.last, self.last)),
+                self._bounded(self.commands.set(self._alive_key(self.process), b"1", pexpire=int(self.ttl * 1000))),
             ],
             fireOnOneErrback=True,
             consumeErrors=True,
