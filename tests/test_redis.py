@@ -132,7 +132,6 @@ class SharedThroughRedisTests(RedisTestCase):
         for session in (heard_by_alice, heard_by_bob):
             self.assertEqual(messages(session.events), [back], "nothing lost, nothing twice")
 
-
     async def test_a_redis_that_stops_answering_is_taken_for_lost_and_recovers_the_same_way(self) -> None:
         (a, _), (b, _) = await self.process("a"), await self.process("b")
         alice, heard_by_alice = await self.member(a, "alice", "5")
