@@ -54,6 +54,7 @@ STARTING = "this server is still joining the others: try again in a moment"
 # Changes a member's next line need not wait for: a message changes nothing the next line may depend on, and
 # the log keeps one member's messages in the order they were sent.
 UNAWAITED = frozenset({"say", "private"})
+AWAITED = "q"  # the key of an awaited change's number in its entry
 ENUMS: dict[str, type[enum.Enum]] = {kind.__name__: kind for kind in (Role, Setting, Lockdown)}
 
 
@@ -272,7 +273,7 @@ class SharedChat(Chat):
         """A change its member's front end waits for (settled): numbered, so that its turn is recognised."""
         serial = next(self._serial)
         self._unsettled.setdefault(entry["m"], set()).add(serial)
-        return entry | {"n": serial}
+        return entry | {AWAITED: serial}
 
     def settled(self, member: Member) -> Deferred[None] | None:
         if member.key not in self._unsettled:
@@ -283,11 +284,13 @@ class SharedChat(Chat):
 
     def _settle(self, entry: dict[str, Any]) -> None:
         """One of ours has had its turn (or never will): once none of its member's is left, whoever waits goes on."""
+        if entry.get("p") != self.process:
+            return
         key = entry["m"]
         serials = self._unsettled.get(key)
-        if serials is None or entry.get("p") != self.process:
+        if serials is None:
             return
-        serials.discard(entry.get("n", 0))
+        serials.discard(entry[AWAITED])
         if not serials:
             del self._unsettled[key]
             for waiting in self._settling.pop(key, []):
@@ -317,7 +320,7 @@ class SharedChat(Chat):
         then, self._then = self._then, []
         for call in then:
             call()
-        if "n" in entry:
+        if AWAITED in entry:
             self._settle(entry)
 
     def _apply(self, entry: dict[str, Any]) -> None:
@@ -571,7 +574,7 @@ class SharedChat(Chat):
                     waiting.errback(ChatError("DEGRADED", DEGRADED))
             elif entry["k"] in ("do", "batch") and (member := self.by_key.get(entry["m"])) is not None:
                 member.session.refused("DEGRADED", DEGRADED)
-            if "n" in entry:
+            if AWAITED in entry:
                 self._settle(entry)
 
     def lost_place(self) -> None:
