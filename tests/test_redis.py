@@ -4,16 +4,19 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from twisted.internet import reactor
 from twisted.internet.defer import Deferred, gatherResults
-from twisted.trial.unittest import TestCase
+from twisted.internet.task import Clock
+from twisted.trial.unittest import SynchronousTestCase, TestCase
 
-from chatroom.bus.redis import RedisAddress, RedisLog, RedisUnreachable
+from chatroom.bus.log import encode, hello
+from chatroom.bus.redis import RETENTION, REWRITE, UNHEARD, RedisAddress, RedisLog, RedisUnreachable
 from chatroom.bus.shared import DEGRADED, RESTORED, SharedChat
 from chatroom.core.chat import Member
 from chatroom.core.errors import ChatError
-from chatroom.core.events import Event, Message, Quit, ServerNotice
+from chatroom.core.events import Event, Message, PrivateMessage, Quit, ServerNotice
 from tests.helpers import RecordingSession, Subprocess
 from tests.redisserver import RedisServer, TwistdWithRedis, free_port
 from tests.test_twistd import LISTENING
@@ -55,15 +58,19 @@ class RedisTestCase(TestCase):
     """A real redis-server for each test, and replicas of one chat sharing it as processes would."""
 
     timeout = 60
+    redis_options: tuple[str, ...] = ()
 
     def setUp(self) -> Deferred[None]:  # type: ignore[override]  # trial waits for it
-        self.redis = RedisServer(Path(self.mktemp()).absolute(), keep=True)
+        self.redis = RedisServer(Path(self.mktemp()).absolute(), True, None, *self.redis_options)
         self.redis.directory.mkdir()
         self.addCleanup(self.redis.stop)
         return self.redis.start()
 
-    async def process(self, name: str, ttl: float = 10.0) -> tuple[SharedChat, RedisLog]:
-        bus = RedisLog(RedisAddress.parse(self.redis.url), reactor, prefix="test", beat=ttl / 5, ttl=ttl)
+    async def process(
+        self, name: str, ttl: float = 10.0, retention: float = RETENTION, rewrite: float = REWRITE
+    ) -> tuple[SharedChat, RedisLog]:
+        address = RedisAddress.parse(self.redis.url)
+        bus = RedisLog(address, reactor, "test", ttl / 5, ttl, retention=retention, rewrite=rewrite)
         await bus.connect()
         self.addCleanup(bus.disconnect)
         chat = SharedChat(bus, reactor.seconds, process=name)
@@ -151,6 +158,87 @@ class SharedThroughRedisTests(RedisTestCase):
         await gatherResults([heard_by_alice.until(told(back)), heard_by_bob.until(told(back))])
         for session in (heard_by_alice, heard_by_bob):
             self.assertEqual(messages(session.events), [back], "nothing lost, nothing twice")
+
+
+class RedisFilesTests(RedisTestCase):
+    """What Redis writes to its disk, with an append-only file as docs/scaling.md advises."""
+
+    # The file that a rewrite starts from as commands too, not a snapshot, whose long strings Redis compresses:
+    # text in it can be read, and found by these tests.
+    redis_options = ("--aof-use-rdb-preamble", "no")
+
+    def on_disk(self) -> bytes:
+        return b"".join(path.read_bytes() for path in sorted(self.redis.directory.rglob("*")) if path.is_file())
+
+    async def test_private_messages_and_quit_reasons_never_reach_redis_files_and_room_lines_leave_them(self) -> None:
+        # Entries kept 1 s instead of RETENTION, the file rewritten every second instead of every REWRITE.
+        (a, _), (b, _) = (
+            await self.process("a", retention=1, rewrite=1),
+            await self.process("b", retention=1, rewrite=1),
+        )
+        alice, heard_by_alice = await self.member(a, "alice", "5")
+        bob, heard_by_bob = await self.member(b, "bob", "5")
+        a.private(alice, "bob", "a secret for bob")
+        await heard_by_bob.until(told(PrivateMessage("alice", "bob", "a secret for bob")))
+        a.say(alice, "5", "a line for the room")
+        await heard_by_bob.until(lambda events: "a line for the room" in [line.text for line in messages(events)])
+        b.quit(bob, "my reason to go")
+        await heard_by_alice.until(told(Quit("bob", "my reason to go")))
+        written = self.on_disk()
+        self.assertIn(b"a line for the room", written, "these are the files Redis writes its commands to")
+        self.assertFalse(b"a secret for bob" in written, "a private message in Redis's files")
+        self.assertFalse(b"my reason to go" in written, "a quit's reason in Redis's files")
+        while b"a line for the room" in self.on_disk():  # trimmed from the stream, then the file rewritten
+            await self.redis.logged(b"Background AOF rewrite finished successfully")
+
+
+class Unanswered:
+    """txredisapi's connections as Redis leaves them when it never answers."""
+
+    def execute_command(self, *command: Any) -> Deferred[Any]:
+        return Deferred()
+
+
+class UnheardTests(SynchronousTestCase):
+    """What an entry carries beside the log (by PUBLISH), met on a real replica; its Redis faked, time a Clock."""
+
+    def setUp(self) -> None:
+        self.clock = Clock()
+        self.bus = RedisLog(RedisAddress.parse("redis://127.0.0.1:1/0"), self.clock)
+        self.bus.commands = self.bus.reading = Unanswered()
+        self.chat = SharedChat(self.bus, self.clock.seconds, process="b")
+        self.bus.reader, self.bus.up = self.chat, True
+        self.read = 0
+        self.chat.received(hello("b", True))
+        self.bob = RecordingSession()
+        self.chat.enter(self.bob, "bob", None, "192.0.2.2")
+        self.feed(
+            {"k": "enter", "p": "b", "m": "b/1", "a": ["bob", None, "192.0.2.2", {}]},
+            {"k": "enter", "p": "a", "m": "a/1", "a": ["alice", None, "192.0.2.1", {}]},
+            {"k": "do", "p": "b", "m": "b/1", "f": "join", "a": ["5"]},
+            {"k": "do", "p": "a", "m": "a/1", "f": "join", "a": ["5"]},
+        )
+        self.bob.take()
+
+    def feed(self, *entries: dict[str, Any]) -> None:
+        """Entries as XREAD answers them."""
+        self.read += 1
+        self.bus._got([[b"chatroom:log", [(f"{self.read}-0".encode(), [b"o", encode(list(entries))])]]])
+
+    def test_an_entry_waits_for_what_it_carries_and_takes_it_when_heard(self) -> None:
+        self.feed({"k": "do", "p": "a", "m": "a/1", "f": "private", "a": ["bob", None], "off": ["t1", [1]]})
+        self.assertEqual(self.bob.take(), [])
+        self.bus._heard('[["t1", ["psst"]]]')  # as published
+        self.assertEqual(self.bob.take(), [PrivateMessage("alice", "bob", "psst")])
+
+    def test_unheard_a_private_message_is_dropped_and_a_quit_told_without_its_reason(self) -> None:
+        self.feed(
+            {"k": "do", "p": "a", "m": "a/1", "f": "private", "a": ["bob", None], "off": ["t1", [1]]},
+            {"k": "do", "p": "a", "m": "a/1", "f": "quit", "a": [None], "off": ["t2", [0]]},
+        )
+        self.assertEqual(self.bob.take(), [])
+        self.clock.advance(UNHEARD)
+        self.assertEqual(self.bob.take(), [Quit("alice", "")])
 
 
 class UnreachableTests(TestCase):

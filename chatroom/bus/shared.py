@@ -55,6 +55,12 @@ STARTING = "this server is still joining the others: try again in a moment"
 # the log keeps one member's messages in the order they were sent.
 UNAWAITED = frozenset({"say", "private"})
 AWAITED = "q"  # the key of an awaited change's number in its entry
+# Arguments that must never reach the disk of the log's store, by change: a private message's text, a quit's or a
+# kill's reason. An entry names their places under OFF_DISK, and the log carries them beside the entry (Redis:
+# PUBLISH, which is never written to its files); a process that was cut off when they passed gets None instead,
+# and then drops a private message, and tells a quit without its reason.
+OFF_DISK = "off"
+UNWRITTEN: dict[str, list[int]] = {"private": [1], "quit": [0], "kill": [1]}
 ENUMS: dict[str, type[enum.Enum]] = {kind.__name__: kind for kind in (Role, Setting, Lockdown)}
 
 
@@ -258,6 +264,8 @@ class SharedChat(Chat):
         entry: dict[str, Any] = {"k": "do", "p": self.process, "m": member.key, "f": name, "a": _plain(args)}
         if kwargs:
             entry["kw"] = dict(zip(kwargs, _plain(tuple(kwargs.values())), strict=True))
+        if name in UNWRITTEN:
+            entry[OFF_DISK] = UNWRITTEN[name]
         if self._batch is not None:
             self._batch.append(entry)
             return
@@ -347,6 +355,10 @@ class SharedChat(Chat):
             return  # it left before its change's turn (its quit is in the log), or a name no replica sends
         named = entry.get("kw", {})
         args, kwargs = _unplain(entry["a"]), dict(zip(named, _unplain(named.values()), strict=True))
+        if any(args[index] is None for index in entry.get(OFF_DISK, ())):  # not heard: see UNWRITTEN
+            if name == "private":
+                return
+            args = ["" if arg is None else arg for arg in args]
         try:
             getattr(Chat, name)(self, member, *args, **kwargs)
         except ChatError as error:
