@@ -12,7 +12,17 @@ from twisted.internet.task import Clock
 from twisted.trial.unittest import SynchronousTestCase, TestCase
 
 from chatroom.bus.log import encode, hello
-from chatroom.bus.redis import RETENTION, REWRITE, UNHEARD, RedisAddress, RedisLog, RedisUnreachable
+from chatroom.bus.redis import (
+    ANSWER,
+    LATE,
+    RETENTION,
+    REWRITE,
+    UNHEARD,
+    RedisAddress,
+    RedisLog,
+    RedisUnreachable,
+    Unanswered,
+)
 from chatroom.bus.shared import DEGRADED, RESTORED, SharedChat
 from chatroom.core.chat import Member
 from chatroom.core.errors import ChatError
@@ -160,11 +170,32 @@ class SharedThroughRedisTests(RedisTestCase):
             self.assertEqual(messages(session.events), [back], "nothing lost, nothing twice")
 
 
-class Unanswered:
+class Silent:
     """txredisapi's connections as Redis leaves them when it never answers."""
 
     def execute_command(self, *command: Any) -> Deferred[Any]:
         return Deferred()
+
+
+class AnswerTests(SynchronousTestCase):
+    """How long the log waits for Redis's answer to a command (ANSWER), on a Clock."""
+
+    def setUp(self) -> None:
+        self.clock = Clock()
+        self.bus = RedisLog(RedisAddress.parse("redis://127.0.0.1:1/0"), self.clock)
+
+    def test_a_command_unanswered_for_the_bound_fails(self) -> None:
+        asked = self.bus._bounded(Deferred())
+        self.clock.advance(ANSWER)
+        self.assertEqual(str(self.failureResultOf(asked, Unanswered).value), "Redis did not answer within 5 seconds")
+
+    def test_a_process_too_busy_to_read_the_answer_in_time_gives_redis_its_time_again(self) -> None:
+        answer: Deferred[bytes] = Deferred()
+        asked = self.bus._bounded(answer)
+        self.clock.advance(ANSWER + 2 * LATE)  # the timer fires late: this process was busy
+        self.assertNoResult(asked)
+        answer.callback(b"OK")  # read as the reactor reads on
+        self.assertEqual(self.successResultOf(asked), b"OK")
 
 
 class UnheardTests(SynchronousTestCase):
@@ -173,7 +204,7 @@ class UnheardTests(SynchronousTestCase):
     def setUp(self) -> None:
         self.clock = Clock()
         self.bus = RedisLog(RedisAddress.parse("redis://127.0.0.1:1/0"), self.clock)
-        self.bus.commands = self.bus.reading = Unanswered()
+        self.bus.commands = self.bus.reading = Silent()
         self.chat = SharedChat(self.bus, self.clock.seconds, process="b")
         self.bus.reader, self.bus.up = self.chat, True
         self.read = 0

@@ -39,11 +39,12 @@ from typing import Any, Protocol
 import txredisapi
 from twisted.application.service import Service
 from twisted.internet import reactor, task
-from twisted.internet.defer import Deferred, DeferredList, succeed
+from twisted.internet.defer import CancelledError, Deferred, DeferredList, succeed
 from twisted.internet.endpoints import HostnameEndpoint, UNIXClientEndpoint, wrapClientTLS
 from twisted.internet.interfaces import IDelayedCall, IReactorTime, IStreamClientEndpoint
 from twisted.internet.ssl import optionsForClientTLS
 from twisted.logger import Logger
+from twisted.python.failure import Failure
 
 from chatroom.bus.log import PLACE, Reader, encode, hello, place
 from chatroom.bus.shared import OFF_DISK, SharedChat
@@ -68,6 +69,7 @@ BLOCK = 2000  # ms an XREAD waits for new entries before asking again
 # last entry applied. (txredisapi's own replyTimeout drops the connection instead, and gives up reconnecting
 # for good when its SELECT or AUTH then goes unanswered.)
 ANSWER = 5.0
+LATE = 0.5  # seconds a timer may fire late before it is taken for a busy process rather than a silent Redis
 RETRY = 1.0  # seconds between two attempts to find our place in the log again
 
 # Rooms' history (chatroom.bus.history): delete that of the rooms not registered (all, unless `registered`).
@@ -180,6 +182,39 @@ class HistoryKeys:
     def arguments(self) -> list[str]:
         """As HELLO and GONE take them (ARGV[4..7])."""
         return [self.histories, self.lists, self.written, self.rooms]
+
+
+class Unanswered(Exception):
+    """Redis did not answer a command in time (ANSWER)."""
+
+
+class _Waiting:
+    """One command's wait for Redis's answer (RedisLog._bounded)."""
+
+    def __init__(self, clock: IReactorTime, asked: Deferred[Any]) -> None:
+        self.clock, self.asked = clock, asked
+        self.due = clock.seconds() + ANSWER
+        self.timer = clock.callLater(ANSWER, self.expired)
+        self.silent = False
+
+    def expired(self) -> None:
+        now = self.clock.seconds()
+        if now - self.due > LATE:
+            self.due = now + ANSWER
+            self.timer = self.clock.callLater(ANSWER, self.expired)
+        else:
+            self.timer = self.clock.callLater(0, self.judge)
+
+    def judge(self) -> None:
+        self.silent = True
+        self.asked.cancel()  # cancels what txredisapi waits on, inside its chain
+
+    def answered(self, result: Any) -> Any:
+        if self.timer.active():
+            self.timer.cancel()
+        if self.silent and isinstance(result, Failure) and result.check(CancelledError):
+            return Failure(Unanswered(f"Redis did not answer within {ANSWER:g} seconds"))
+        return result
 
 
 class RedisUnreachable(Exception):
@@ -466,8 +501,14 @@ class RedisLog:
         self._retry = self.clock.callLater(RETRY, call)
 
     def _bounded(self, asked: Deferred[Any]) -> Deferred[Any]:
-        """A command that fails (TimeoutError) if Redis has not answered it within ANSWER seconds."""
-        return asked.addTimeout(ANSWER, self.clock)
+        """A command that fails (Unanswered) if Redis has not answered it within ANSWER seconds.
+
+        Judged on this process's time, not the clock's alone: a timer that fires late (LATE) finds a process that
+        was busy (a burst of deliveries), whose reactor may not have read Redis's answer yet; it gives Redis its
+        time again. On time, it judges one reactor turn later, once the answers that arrived have been read.
+        """
+        waiting = _Waiting(self.clock, asked)
+        return asked.addBoth(waiting.answered)
 
     def _flush(self) -> None:
         entries, self._outgoing = self._outgoing, []
