@@ -59,7 +59,8 @@ class Dialect(Protocol):
     """A front end's language: parses complete, decoded lines into calls on the core, and renders replies.
 
     It knows nothing of sockets, flood control or timeouts: the connection does all that, the same way for
-    every dialect. Long operations (a login) go through `Connection.wait_for`.
+    every dialect. Long operations (a login) go through `Connection.wait_for`; an answer that must follow what a
+    change shows (the line protocol's CURRENT after a join) through `Connection.when_made`.
     """
 
     name: str  # what the metrics and the log call this front end: "line", "irc"

@@ -2,7 +2,7 @@
 
 Keys, all under the prefix (`--redis-prefix`, default "chatroom"):
 - `PREFIX:log`, a stream: the entries, each stream entry carrying the entries one process appended in one
-  reactor turn (one XADD for a burst). Trimmed to the last `RETENTION` seconds, and to `MAXLEN` entries.
+  reactor turn (one XADD for a burst). Trimmed to exactly the last `RETENTION` seconds, and to `MAXLEN` entries.
 - `PREFIX:processes`, a set: the processes sharing the chat, changed only by the scripts that also append
   their `hello` and `gone` entries, so that the set and the log agree at every point.
 - `PREFIX:unwritten`, a Pub/Sub channel: what must never reach Redis's files (chatroom.bus.shared.UNWRITTEN: a
