@@ -59,7 +59,8 @@ class Dialect(Protocol):
     """A front end's language: parses complete, decoded lines into calls on the core, and renders replies.
 
     It knows nothing of sockets, flood control or timeouts: the connection does all that, the same way for
-    every dialect. Long operations (a login) go through `Connection.wait_for`.
+    every dialect. Long operations (a login) go through `Connection.wait_for`; an answer that must follow what a
+    change shows (the line protocol's CURRENT after a join) through `Connection.when_made`.
     """
 
     name: str  # what the metrics and the log call this front end: "line", "irc"
@@ -129,6 +130,7 @@ class Connection(LineReceiver, TimeoutMixin):
         self._holds = 0  # reasons not to read this client now: flood control, too many lines waiting
         self._work: Deferred[None] | None = None  # what the client waits for (a login), cancelled at close
         self._waiting: list[bytes] = []  # lines read meanwhile, executed once it is done
+        self._made: Deferred[None] | None = None  # the changes the line being executed asked for (when_made)
         self._waiting_held = False
         self._resume: IDelayedCall | None = None  # when flood control reads again
         self._deadline: IDelayedCall | None = None  # when a polite close gives up
@@ -214,6 +216,14 @@ class Connection(LineReceiver, TimeoutMixin):
             self.refuse("BAD_UTF8", "the line is not valid UTF-8; it was ignored")
         except ChatError as refusal:
             self.refuse(refusal.code, refusal.message)
+        made, self._made = self._made, None
+        if made is None and self.member is not None:
+            made = self.factory.chat.settled(self.member)
+        if made is not None and self._work is None:
+            # The next lines wait until the changes are made, as on one process: a message sent right after a
+            # join must find its sender in the room (chatroom.bus.shared makes a change in its turn, later).
+            self._work = made
+            made.addBoth(self._work_done)
 
     def _spend_token(self) -> None:
         wait = self._bucket.take(self.clock.seconds())
@@ -267,6 +277,19 @@ class Connection(LineReceiver, TimeoutMixin):
         """
         self._work = Deferred.fromCoroutine(work)
         self._work.addErrback(self._work_failed).addBoth(self._work_done)
+
+    def when_made(self, then: Callable[[], object]) -> None:
+        """Call `then` once the changes the line being executed asked for so far have been made.
+
+        At once on one process; with several, in their turn in the log (chatroom.bus.shared), so that an answer
+        such as the line protocol's CURRENT follows what the change shows, as it does on one process.
+        """
+        if self._made is None and self.member is not None:
+            self._made = self.factory.chat.settled(self.member)
+        if self._made is None:
+            then()
+        else:
+            self._made.addCallback(lambda _: None if self.closing else then())
 
     def registered(self, member: Member) -> None:
         """Registration made this connection a member: from now on, silence is what times out."""

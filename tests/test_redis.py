@@ -4,16 +4,29 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from twisted.internet import reactor
 from twisted.internet.defer import Deferred, gatherResults
-from twisted.trial.unittest import TestCase
+from twisted.internet.task import Clock
+from twisted.trial.unittest import SynchronousTestCase, TestCase
 
-from chatroom.bus.redis import RedisAddress, RedisLog, RedisUnreachable
+from chatroom.bus.log import encode, hello
+from chatroom.bus.redis import (
+    ANSWER,
+    LATE,
+    RETENTION,
+    REWRITE,
+    UNHEARD,
+    RedisAddress,
+    RedisLog,
+    RedisUnreachable,
+    Unanswered,
+)
 from chatroom.bus.shared import DEGRADED, RESTORED, SharedChat
 from chatroom.core.chat import Member
 from chatroom.core.errors import ChatError
-from chatroom.core.events import Event, Message, Quit, ServerNotice
+from chatroom.core.events import Event, Message, PrivateMessage, Quit, ServerNotice
 from tests.helpers import GENEROUS, RecordingSession, Subprocess
 from tests.redisserver import RedisServer, TwistdWithRedis, free_port
 from tests.test_twistd import LISTENING
@@ -55,15 +68,19 @@ class RedisTestCase(TestCase):
     """A real redis-server for each test, and replicas of one chat sharing it as processes would."""
 
     timeout = GENEROUS
+    redis_options: tuple[str, ...] = ()
 
     def setUp(self) -> Deferred[None]:  # type: ignore[override]  # trial waits for it
-        self.redis = RedisServer(Path(self.mktemp()).absolute(), keep=True)
+        self.redis = RedisServer(Path(self.mktemp()).absolute(), True, None, *self.redis_options)
         self.redis.directory.mkdir()
         self.addCleanup(self.redis.stop)
         return self.redis.start()
 
-    async def process(self, name: str, ttl: float = 10.0) -> tuple[SharedChat, RedisLog]:
-        bus = RedisLog(RedisAddress.parse(self.redis.url), reactor, prefix="test", beat=ttl / 5, ttl=ttl)
+    async def process(
+        self, name: str, ttl: float = 10.0, retention: float = RETENTION, rewrite: float = REWRITE
+    ) -> tuple[SharedChat, RedisLog]:
+        address = RedisAddress.parse(self.redis.url)
+        bus = RedisLog(address, reactor, "test", ttl / 5, ttl, retention=retention, rewrite=rewrite)
         await bus.connect()
         self.addCleanup(bus.disconnect)
         chat = SharedChat(bus, reactor.seconds, process=name)
@@ -131,6 +148,96 @@ class SharedThroughRedisTests(RedisTestCase):
         await gatherResults([heard_by_alice.until(told(back)), heard_by_bob.until(told(back))])
         for session in (heard_by_alice, heard_by_bob):
             self.assertEqual(messages(session.events), [back], "nothing lost, nothing twice")
+
+    async def test_a_redis_that_stops_answering_is_taken_for_lost_and_recovers_the_same_way(self) -> None:
+        (a, _), (b, _) = await self.process("a"), await self.process("b")
+        alice, heard_by_alice = await self.member(a, "alice", "5")
+        _, heard_by_bob = await self.member(b, "bob", "5")
+        self.redis.freeze()  # connections stay open, nothing is answered: within ANSWER seconds, taken for lost
+        await gatherResults(
+            [heard_by_alice.until(told(ServerNotice(DEGRADED))), heard_by_bob.until(told(ServerNotice(DEGRADED)))]
+        )
+        error = self.assertRaises(ChatError, a.say, alice, "5", "anyone?")
+        self.assertEqual(error.code, "DEGRADED")
+        self.redis.thaw()
+        await gatherResults(
+            [heard_by_alice.until(told(ServerNotice(RESTORED))), heard_by_bob.until(told(ServerNotice(RESTORED)))]
+        )
+        a.say(alice, "5", "back")
+        back = Message("#5", "alice", "back")
+        await gatherResults([heard_by_alice.until(told(back)), heard_by_bob.until(told(back))])
+        for session in (heard_by_alice, heard_by_bob):
+            self.assertEqual(messages(session.events), [back], "nothing lost, nothing twice")
+
+
+class Silent:
+    """txredisapi's connections as Redis leaves them when it never answers."""
+
+    def execute_command(self, *command: Any) -> Deferred[Any]:
+        return Deferred()
+
+
+class AnswerTests(SynchronousTestCase):
+    """How long the log waits for Redis's answer to a command (ANSWER), on a Clock."""
+
+    def setUp(self) -> None:
+        self.clock = Clock()
+        self.bus = RedisLog(RedisAddress.parse("redis://127.0.0.1:1/0"), self.clock)
+
+    def test_a_command_unanswered_for_the_bound_fails(self) -> None:
+        asked = self.bus._bounded(Deferred())
+        self.clock.advance(ANSWER)
+        self.assertEqual(str(self.failureResultOf(asked, Unanswered).value), "Redis did not answer within 5 seconds")
+
+    def test_a_process_too_busy_to_read_the_answer_in_time_gives_redis_its_time_again(self) -> None:
+        answer: Deferred[bytes] = Deferred()
+        asked = self.bus._bounded(answer)
+        self.clock.advance(ANSWER + 2 * LATE)  # the timer fires late: this process was busy
+        self.assertNoResult(asked)
+        answer.callback(b"OK")  # read as the reactor reads on
+        self.assertEqual(self.successResultOf(asked), b"OK")
+
+
+class UnheardTests(SynchronousTestCase):
+    """What an entry carries beside the log (by PUBLISH), met on a real replica; its Redis faked, time a Clock."""
+
+    def setUp(self) -> None:
+        self.clock = Clock()
+        self.bus = RedisLog(RedisAddress.parse("redis://127.0.0.1:1/0"), self.clock)
+        self.bus.commands = self.bus.reading = Silent()
+        self.chat = SharedChat(self.bus, self.clock.seconds, process="b")
+        self.bus.reader, self.bus.up = self.chat, True
+        self.read = 0
+        self.chat.received(hello("b", True))
+        self.bob = RecordingSession()
+        self.chat.enter(self.bob, "bob", None, "192.0.2.2")
+        self.feed(
+            {"k": "enter", "p": "b", "m": "b/1", "a": ["bob", None, "192.0.2.2", {}]},
+            {"k": "enter", "p": "a", "m": "a/1", "a": ["alice", None, "192.0.2.1", {}]},
+            {"k": "do", "p": "b", "m": "b/1", "f": "join", "a": ["5"]},
+            {"k": "do", "p": "a", "m": "a/1", "f": "join", "a": ["5"]},
+        )
+        self.bob.take()
+
+    def feed(self, *entries: dict[str, Any]) -> None:
+        """Entries as XREAD answers them."""
+        self.read += 1
+        self.bus._got([[b"chatroom:log", [(f"{self.read}-0".encode(), [b"o", encode(list(entries))])]]])
+
+    def test_an_entry_waits_for_what_it_carries_and_takes_it_when_heard(self) -> None:
+        self.feed({"k": "do", "p": "a", "m": "a/1", "f": "private", "a": ["bob", None], "off": ["t1", [1]]})
+        self.assertEqual(self.bob.take(), [])
+        self.bus._heard('[["t1", ["psst"]]]')  # as published
+        self.assertEqual(self.bob.take(), [PrivateMessage("alice", "bob", "psst")])
+
+    def test_unheard_a_private_message_is_dropped_and_a_quit_told_without_its_reason(self) -> None:
+        self.feed(
+            {"k": "do", "p": "a", "m": "a/1", "f": "private", "a": ["bob", None], "off": ["t1", [1]]},
+            {"k": "do", "p": "a", "m": "a/1", "f": "quit", "a": [None], "off": ["t2", [0]]},
+        )
+        self.assertEqual(self.bob.take(), [])
+        self.clock.advance(UNHEARD)
+        self.assertEqual(self.bob.take(), [Quit("alice", "")])
 
 
 class UnreachableTests(TestCase):

@@ -2,9 +2,14 @@
 
 Keys, all under the prefix (`--redis-prefix`, default "chatroom"):
 - `PREFIX:log`, a stream: the entries, each stream entry carrying the entries one process appended in one
-  reactor turn (one XADD for a burst). Trimmed to the last `RETENTION` seconds, and to `MAXLEN` entries.
+  reactor turn (one XADD for a burst). Trimmed to exactly the last `RETENTION` seconds, and to `MAXLEN` entries.
 - `PREFIX:processes`, a set: the processes sharing the chat, changed only by the scripts that also append
   their `hello` and `gone` entries, so that the set and the log agree at every point.
+- `PREFIX:unwritten`, a Pub/Sub channel: what must never reach Redis's files (chatroom.bus.shared.UNWRITTEN: a
+  private message's text, a quit's reason), published just before the entry that names it. Redis writes no
+  PUBLISH to its append-only file or its snapshots.
+- `PREFIX:rewrite`: set for `REWRITE` seconds by the process that last asked Redis to rewrite its append-only
+  file, so that one process asks, once per period.
 - `PREFIX:alive:PROCESS`: set every `beat` seconds, expiring after `ttl`. Whoever finds one gone appends
   the process's `gone`: its members quit, "server lost".
 - `PREFIX:connections:PROCESS`, a hash (chatroom.bus.limits): the process's connections per address. Its
@@ -22,29 +27,49 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import socket
 import ssl
 import urllib.parse
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 import txredisapi
 from twisted.application.service import Service
-from twisted.internet import task
-from twisted.internet.defer import Deferred, DeferredList, succeed
-from twisted.internet.interfaces import IDelayedCall, IReactorTime
+from twisted.internet import reactor, task
+from twisted.internet.defer import CancelledError, Deferred, DeferredList, succeed
+from twisted.internet.endpoints import HostnameEndpoint, UNIXClientEndpoint, wrapClientTLS
+from twisted.internet.interfaces import IDelayedCall, IReactorTime, IStreamClientEndpoint
 from twisted.internet.ssl import optionsForClientTLS
 from twisted.logger import Logger
+from twisted.python.failure import Failure
 
 from chatroom.bus.log import PLACE, Reader, encode, hello, place
-from chatroom.bus.shared import SharedChat
+from chatroom.bus.shared import OFF_DISK, SharedChat
 
 log = Logger(namespace="chatroom")
 
 MAXLEN = 100_000  # stream entries kept at most, whatever their age
 RETENTION = 60  # seconds an entry is kept: long enough to catch up after a short loss of Redis
+# Seconds between two rewrites of Redis's append-only file (when it keeps one): what was trimmed from the stream,
+# or removed from a room's history, is still in the file's record of commands until Redis rewrites it from what
+# it holds. So removed text leaves Redis's disk within RETENTION + REWRITE seconds, and a beat (docs/scaling.md).
+REWRITE = 60
+# Seconds a reader waits for what an entry carries beside the log (OFF_DISK) before taking it for lost: it was
+# published just before the entry, so it normally arrives first, or in the same reactor turn.
+UNHEARD = 1.0
 BLOCK = 2000  # ms an XREAD waits for new entries before asking again
+# Seconds Redis has to answer the log's commands (an XREAD, its BLOCK included) before it is taken for lost. A
+# Redis that stops answering (SIGSTOP, a stalled disk, a machine cut off) keeps its connections open: without a
+# bound, every room froze, unannounced, for as long. Past it the log goes the way of a lost Redis: the DEGRADED
+# notice, changes refused, and each second a try to find its place again (docs/scaling.md). The connections are
+# kept: once Redis answers again, the answers it owed are passed over, in order, and reading resumes from the
+# last entry applied. (txredisapi's own replyTimeout drops the connection instead, and gives up reconnecting
+# for good when its SELECT or AUTH then goes unanswered.)
+ANSWER = 5.0
+LATE = 0.5  # seconds a timer may fire late before it is taken for a busy process rather than a silent Redis
 RETRY = 1.0  # seconds between two attempts to find our place in the log again
 
 # Rooms' history (chatroom.bus.history): delete that of the rooms not registered (all, unless `registered`).
@@ -111,8 +136,8 @@ return 1
 
 TRIM = """
 local now = redis.call('TIME')
-return redis.call('XTRIM', KEYS[1], 'MINID', '~', tonumber(now[1]) * 1000 - tonumber(ARGV[1]) * 1000)
-"""
+return redis.call('XTRIM', KEYS[1], 'MINID', tonumber(now[1]) * 1000 - tonumber(ARGV[1]) * 1000)
+"""  # exactly: with `~`, Redis drops only whole nodes of 100 entries, and a quiet chat's lines stayed for hours
 
 
 class Kept(Protocol):
@@ -157,6 +182,39 @@ class HistoryKeys:
     def arguments(self) -> list[str]:
         """As HELLO and GONE take them (ARGV[4..7])."""
         return [self.histories, self.lists, self.written, self.rooms]
+
+
+class Unanswered(Exception):
+    """Redis did not answer a command in time (ANSWER)."""
+
+
+class _Waiting:
+    """One command's wait for Redis's answer (RedisLog._bounded)."""
+
+    def __init__(self, clock: IReactorTime, asked: Deferred[Any]) -> None:
+        self.clock, self.asked = clock, asked
+        self.due = clock.seconds() + ANSWER
+        self.timer = clock.callLater(ANSWER, self.expired)
+        self.silent = False
+
+    def expired(self) -> None:
+        now = self.clock.seconds()
+        if now - self.due > LATE:
+            self.due = now + ANSWER
+            self.timer = self.clock.callLater(ANSWER, self.expired)
+        else:
+            self.timer = self.clock.callLater(0, self.judge)
+
+    def judge(self) -> None:
+        self.silent = True
+        self.asked.cancel()  # cancels what txredisapi waits on, inside its chain
+
+    def answered(self, result: Any) -> Any:
+        if self.timer.active():
+            self.timer.cancel()
+        if self.silent and isinstance(result, Failure) and result.check(CancelledError):
+            return Failure(Unanswered(f"Redis did not answer within {ANSWER:g} seconds"))
+        return result
 
 
 class RedisUnreachable(Exception):
@@ -241,6 +299,39 @@ class RedisAddress:
         )
         return connecting
 
+    def listen(self, channel: str, heard: Callable[[str], None]) -> Deferred[Any]:
+        """A connection that passes what is published on `channel` to `heard`, subscribing again as it reconnects."""
+        endpoint: IStreamClientEndpoint
+        if self.path:
+            endpoint = UNIXClientEndpoint(reactor, self.path, timeout=5)
+        else:
+            endpoint = HostnameEndpoint(reactor, self.host, self.port, timeout=5)
+            if self.tls:
+                endpoint = wrapClientTLS(optionsForClientTLS(self.host), endpoint)
+        factory = _HearingFactory(channel, heard, self.password)
+        factory.startConnecting(endpoint)
+        connecting: Deferred[Any] = factory.deferred
+        return connecting
+
+
+class _Hearing(txredisapi.SubscriberProtocol):  # type: ignore[misc]  # txredisapi has no annotations
+    factory: _HearingFactory
+
+    def connectionMade(self) -> Deferred[Any]:
+        made: Deferred[Any] = super().connectionMade()  # AUTH, if there is a password
+        return made.addCallback(lambda _: self.subscribe(self.factory.channel))
+
+    def messageReceived(self, pattern: str | None, channel: str, message: str) -> None:
+        self.factory.heard(message)
+
+
+class _HearingFactory(txredisapi.SubscriberFactory):  # type: ignore[misc]
+    protocol = _Hearing
+
+    def __init__(self, channel: str, heard: Callable[[str], None], password: str | None) -> None:
+        super().__init__()
+        self.channel, self.heard, self.password = channel, heard, password
+
 
 def _command(*words: str) -> bytes:
     encoded = [word.encode() for word in words]
@@ -278,13 +369,21 @@ class RedisLog:
         ttl: float = 10.0,
         shared: Shared | None = None,
         history: Kept | None = None,
+        retention: float = RETENTION,
+        rewrite: float = REWRITE,
     ) -> None:
         self.address = address
+        self.retention, self.rewrite = retention, rewrite
         self.shared = shared
         self.history = history  # None: this process keeps no history
         self.history_keys = HistoryKeys.under(prefix)
         self.clock = clock
-        self.keys = {"log": log_key(prefix), "processes": f"{prefix}:processes"}
+        self.keys = {
+            "log": log_key(prefix),
+            "processes": f"{prefix}:processes",
+            "unwritten": f"{prefix}:unwritten",
+            "rewrite": f"{prefix}:rewrite",
+        }
         self.prefix = prefix
         self.beat, self.ttl = beat, ttl
         self.process = ""
@@ -292,6 +391,12 @@ class RedisLog:
         self.reader: Reader | None = None
         self.commands: Any = None  # txredisapi connections: one for commands, one that waits on XREAD
         self.reading: Any = None
+        self.hearing: Any = None  # the subscription to PREFIX:unwritten
+        # What entries carry beside the log (OFF_DISK), by token: when it was heard, and the arguments.
+        self.unwritten: dict[str, tuple[float, list[Any]]] = {}
+        self._unread: deque[tuple[str, dict[str, Any]]] = deque()  # entries read, waiting for what they carry
+        self._unheard: IDelayedCall | None = None  # when the first of them gives up waiting
+        self._giving_up = False
         self.last = ""  # the id of the last stream entry read
         self.up = False
         self.stopped = False
@@ -302,13 +407,15 @@ class RedisLog:
         self._reconnected = -math.inf  # when Redis came back: the others get time to say they are alive again
 
     def connect(self) -> Deferred[None]:
-        connections = DeferredList([self.address.connect(), self.address.connect()])
+        connections = DeferredList(
+            [self.address.connect(), self.address.connect(), self.address.listen(self.keys["unwritten"], self._heard)]
+        )
 
         def connected(results: list[tuple[bool, Any]]) -> None:
             failed = [result for ok, result in results if not ok]
             if failed:
                 raise RedisUnreachable(f"cannot reach Redis at {self.address.shown()}: {failed[0].getErrorMessage()}")
-            (_, self.commands), (_, self.reading) = results
+            (_, self.commands), (_, self.reading), (_, self.hearing) = results
 
         return connections.addCallback(connected)
 
@@ -335,6 +442,7 @@ class RedisLog:
     def join(self, process: str, reader: Reader) -> None:
         self.process, self.reader = process, reader
         self.stopped = False
+        self._unread.clear()  # what was read before joining again, from a snapshot, is the past
         self.joins += 1
         keys = self._process_keys(process) + self._shared_keys()
         keeps = "0" if self.history is None else "1"
@@ -369,7 +477,9 @@ class RedisLog:
         if not self.up:
             return succeed(None)
         self._flush()
-        done: Deferred[None] = self.commands.eval(GONE, self._process_keys(process), self._gone(process, reason))
+        done: Deferred[None] = self._bounded(
+            self.commands.eval(GONE, self._process_keys(process), self._gone(process, reason))
+        )
         return done.addErrback(lambda failure: log.warn("could not tell Redis we left: {why}", why=failure.value))
 
     def disconnect(self) -> Deferred[None]:
@@ -378,7 +488,10 @@ class RedisLog:
             self._beating.stop()
         if self._retry is not None and self._retry.active():
             self._retry.cancel()
-        closing = [connection.disconnect() for connection in (self.commands, self.reading) if connection is not None]
+        if self._unheard is not None and self._unheard.active():
+            self._unheard.cancel()
+        connections = (self.commands, self.reading, self.hearing)
+        closing = [connection.disconnect() for connection in connections if connection is not None]
         return DeferredList(closing).addCallback(lambda _: None)
 
     # Inside
@@ -387,21 +500,63 @@ class RedisLog:
         """Try again in a second; txredisapi reconnects by itself meanwhile."""
         self._retry = self.clock.callLater(RETRY, call)
 
+    def _bounded(self, asked: Deferred[Any]) -> Deferred[Any]:
+        """A command that fails (Unanswered) if Redis has not answered it within ANSWER seconds.
+
+        Judged on this process's time, not the clock's alone: a timer that fires late (LATE) finds a process that
+        was busy (a burst of deliveries), whose reactor may not have read Redis's answer yet; it gives Redis its
+        time again. On time, it judges one reactor turn later, once the answers that arrived have been read.
+        """
+        waiting = _Waiting(self.clock, asked)
+        return asked.addBoth(waiting.answered)
+
     def _flush(self) -> None:
         entries, self._outgoing = self._outgoing, []
         if not entries:
             return
-        added = self.commands.execute_command(
-            "XADD",
-            self.keys["log"],
-            "MAXLEN",
-            "~",
-            MAXLEN,
-            "*",
-            "o",
-            encode(entries),
+        unwritten: list[Any] = []
+        written = [self._unwritten(entry, unwritten) for entry in entries]
+        if unwritten:  # before the XADD, on the same connection: Redis sends it to every reader before the entry
+            self.commands.publish(self.keys["unwritten"], encode(unwritten)).addErrback(self._ignored)
+        added = self._bounded(
+            self.commands.execute_command(
+                "XADD",
+                self.keys["log"],
+                "MAXLEN",
+                "~",
+                MAXLEN,
+                "*",
+                "o",
+                encode(written),
+            )
         )
         added.addErrback(self._not_appended, entries)
+
+    def _unwritten(self, entry: dict[str, Any], unwritten: list[Any]) -> dict[str, Any]:
+        """The entry as the stream keeps it: the arguments it names under OFF_DISK travel beside it, by PUBLISH."""
+        places = entry.get(OFF_DISK)
+        if not places:
+            return entry
+        token = os.urandom(12).hex()
+        arguments = list(entry["a"])
+        carried = [arguments[index] for index in places]
+        for index in places:
+            arguments[index] = None
+        self.unwritten[token] = (self.clock.seconds(), carried)  # our own reader needs no PUBLISH
+        unwritten.append([token, carried])
+        return entry | {"a": arguments, OFF_DISK: [token, places]}
+
+    def _heard(self, message: str) -> None:
+        try:
+            carried = json.loads(message)
+            now = self.clock.seconds()
+            for token, arguments in carried:
+                self.unwritten[token] = (now, arguments)
+        except (ValueError, TypeError):
+            log.warn("ignored a message on {channel} that is not chatroom's", channel=self.keys["unwritten"])
+            return
+        if self._unread:
+            self._deliver()
 
     def _not_appended(self, failure: Any, entries: list[dict[str, Any]]) -> None:
         log.warn("could not append to the log on Redis: {why}", why=failure.getErrorMessage())
@@ -410,10 +565,10 @@ class RedisLog:
             self.reader.not_appended(entries)
 
     def _read(self) -> None:
-        if self.stopped or not self.up:
-            return
-        asked = self.reading.execute_command(
-            "XREAD", "COUNT", 1000, "BLOCK", BLOCK, "STREAMS", self.keys["log"], self.last
+        if self.stopped or not self.up or self._unread:
+            return  # with entries unread, _deliver reads on once they are
+        asked = self._bounded(
+            self.reading.execute_command("XREAD", "COUNT", 1000, "BLOCK", BLOCK, "STREAMS", self.keys["log"], self.last)
         )
         asked.addCallbacks(self._got, self._read_failed)
 
@@ -421,13 +576,55 @@ class RedisLog:
         if reply:
             ((_, items),) = reply
             for entry_id, fields in items:
-                self.last = entry_id.decode()
-                milliseconds, _, sequence = self.last.partition("-")
-                for index, entry in enumerate(json.loads(fields[1])):
-                    if self.reader is not None and not self.stopped:
-                        entry[PLACE] = place(int(milliseconds), int(sequence), index)
-                        self.reader.received(entry)
+                stream_id = entry_id.decode()
+                milliseconds, _, sequence = stream_id.partition("-")
+                entries = json.loads(fields[1])
+                for index, entry in enumerate(entries):
+                    entry[PLACE] = place(int(milliseconds), int(sequence), index)
+                    # `last` moves past a stream entry once all of it is applied
+                    self._unread.append((stream_id if index == len(entries) - 1 else "", entry))
+        self._deliver()
+
+    def _deliver(self) -> None:
+        """Apply the entries read, in order; one whose OFF_DISK arguments were not heard yet waits for them."""
+        while self._unread:
+            stream_id, entry = self._unread[0]
+            if not self._restored(entry):
+                if self._unheard is None:
+                    self._unheard = self.clock.callLater(UNHEARD, self._give_up)
+                return
+            self._unread.popleft()
+            if stream_id:
+                self.last = stream_id
+            if self.reader is not None and not self.stopped:
+                self.reader.received(entry)
+        self._giving_up = False
+        if self._unheard is not None:
+            if self._unheard.active():
+                self._unheard.cancel()
+            self._unheard = None
         self._read()
+
+    def _restored(self, entry: dict[str, Any]) -> bool:
+        """Put back the arguments an entry carried beside the log, or None for those lost; False: wait for them."""
+        if OFF_DISK not in entry:
+            return True
+        token, places = entry[OFF_DISK]
+        heard = self.unwritten.pop(token, None)
+        if heard is None and not self._giving_up:
+            return False
+        entry[OFF_DISK] = places
+        if heard is not None:
+            for index, argument in zip(places, heard[1], strict=True):
+                entry["a"][index] = argument
+        return True
+
+    def _give_up(self) -> None:
+        """Not heard in time: this process was not subscribed when they passed. The entries read go on without them."""
+        self._unheard = None
+        self._giving_up = True
+        log.warn("what entries of the log carried beside it was not heard: they go on without it")
+        self._deliver()
 
     def _read_failed(self, failure: Any) -> None:
         if self.stopped:
@@ -448,8 +645,8 @@ class RedisLog:
             return
         checks = DeferredList(
             [
-                self.reading.execute_command("XRANGE", self.keys["log"], self.last, self.last),
-                self.commands.set(self._alive_key(self.process), b"1", pexpire=int(self.ttl * 1000)),
+                self._bounded(self.reading.execute_command("XRANGE", self.keys["log"], self.last, self.last)),
+                self._bounded(self.commands.set(self._alive_key(self.process), b"1", pexpire=int(self.ttl * 1000))),
             ],
             fireOnOneErrback=True,
             consumeErrors=True,
@@ -488,13 +685,42 @@ class RedisLog:
             [
                 commands.set(self._alive_key(self.process), b"1", pexpire=ttl),
                 commands.execute_command("PEXPIRE", self.connections_key(self.process), ttl),
-                commands.eval(TRIM, [self.keys["log"]], [RETENTION]),
+                commands.eval(TRIM, [self.keys["log"]], [self.retention]),
+                commands.set(self.keys["rewrite"], b"1", expire=max(1, int(self.rewrite)), only_if_not_exists=True),
             ],
             consumeErrors=True,
         )
+        said.addCallback(self._rewrite)
+        self._forget_unheard()
         if self.clock.seconds() - self._reconnected >= 2 * self.ttl:  # after an outage, time for the others to say it
             said.addCallback(lambda _: commands.smembers(self.keys["processes"])).addCallback(self._reap)
         return said.addErrback(self._ignored).addCallback(lambda _: None)
+
+    def _rewrite(self, results: list[tuple[bool, Any]]) -> Deferred[None] | None:
+        """Our turn (PREFIX:rewrite was free): have Redis rewrite its append-only file, if it keeps one.
+
+        Its file records every command until Redis rewrites it from what it holds: until then a trimmed entry or
+        a removed line is still on its disk. Without an append-only file there is nothing to rewrite (and a
+        rewrite would write one).
+        """
+        ok, ours = results[-1]
+        if not ok or not ours:
+            return None
+        asked: Deferred[Any] = self.commands.execute_command("INFO", "persistence")
+
+        def rewrite(info: bytes) -> Deferred[Any] | None:
+            if b"aof_enabled:1" not in info:
+                return None
+            rewriting: Deferred[Any] = self.commands.execute_command("BGREWRITEAOF")  # refused while one runs
+            return rewriting
+
+        return asked.addCallback(rewrite).addErrback(self._ignored).addCallback(lambda _: None)
+
+    def _forget_unheard(self) -> None:
+        """What no entry came for (its XADD failed) is forgotten once the entry would have been trimmed."""
+        too_old = self.clock.seconds() - self.retention
+        for token in [token for token, (heard, _) in self.unwritten.items() if heard < too_old]:
+            del self.unwritten[token]
 
     def _reap(self, processes: set[bytes]) -> Deferred[None]:
         others = [process.decode() for process in processes if process.decode() != self.process]

@@ -51,6 +51,16 @@ DEGRADED = (
 RESTORED = "the chat is whole again: this server is back in contact with the others"
 LOST_PLACE = "this server lost its place among the others: reconnect"
 STARTING = "this server is still joining the others: try again in a moment"
+# Changes a member's next line need not wait for: a message changes nothing the next line may depend on, and
+# the log keeps one member's messages in the order they were sent.
+UNAWAITED = frozenset({"say", "private"})
+AWAITED = "q"  # the key of an awaited change's number in its entry
+# Arguments that must never reach the disk of the log's store, by change: a private message's text, a quit's or a
+# kill's reason. An entry names their places under OFF_DISK, and the log carries them beside the entry (Redis:
+# PUBLISH, which is never written to its files); a process that was cut off when they passed gets None instead,
+# and then drops a private message, and tells a quit without its reason.
+OFF_DISK = "off"
+UNWRITTEN: dict[str, list[int]] = {"private": [1], "quit": [0], "kill": [1]}
 ENUMS: dict[str, type[enum.Enum]] = {kind.__name__: kind for kind in (Role, Setting, Lockdown)}
 
 
@@ -164,6 +174,8 @@ class SharedChat(Chat):
         self._held_quits: list[dict[str, Any]] = []  # quits while the log could not be reached
         self._batch: list[dict[str, Any]] | None = None  # changes of a Chat.changes block, sent together
         self._then: list[Callable[[], object]] = []  # what waits for the end of the turn
+        self._unsettled: dict[str, set[int]] = {}  # by Member.key: its changes appended here, not yet made
+        self._settling: dict[str, list[Deferred[None]]] = {}  # by Member.key: who waits for them (settled)
 
     def start(self) -> Deferred[None]:
         """Join the log; fires once this replica holds the state of the chat."""
@@ -235,9 +247,8 @@ class SharedChat(Chat):
         finally:
             batch, self._batch = self._batch, None
             if batch:
-                self._append(
-                    {"k": "batch", "p": self.process, "m": member.key, "room": room, "ops": batch, "t": self.clock()}
-                )
+                entry = {"k": "batch", "p": self.process, "m": member.key, "room": room, "ops": batch}
+                self._append(self._awaited(entry | {"t": self.clock()}))
 
     def close(self, reason: str) -> None:
         """Leave the log (the other processes see our members quit with `reason`), then let everyone go."""
@@ -253,6 +264,8 @@ class SharedChat(Chat):
         entry: dict[str, Any] = {"k": "do", "p": self.process, "m": member.key, "f": name, "a": _plain(args)}
         if kwargs:
             entry["kw"] = dict(zip(kwargs, _plain(tuple(kwargs.values())), strict=True))
+        if name in UNWRITTEN:
+            entry[OFF_DISK] = UNWRITTEN[name]
         if self._batch is not None:
             self._batch.append(entry)
             return
@@ -262,7 +275,35 @@ class SharedChat(Chat):
                 raise ChatError("DEGRADED", DEGRADED)
             self._held_quits.append(entry)  # they have gone from here: the others must hear it once it is back
             return
-        self._append(entry)
+        self._append(entry if name in UNAWAITED else self._awaited(entry))
+
+    def _awaited(self, entry: dict[str, Any]) -> dict[str, Any]:
+        """A change its member's front end waits for (settled): numbered, so that its turn is recognised."""
+        serial = next(self._serial)
+        self._unsettled.setdefault(entry["m"], set()).add(serial)
+        return entry | {AWAITED: serial}
+
+    def settled(self, member: Member) -> Deferred[None] | None:
+        if member.key not in self._unsettled:
+            return None
+        waiting: Deferred[None] = Deferred()
+        self._settling.setdefault(member.key, []).append(waiting)
+        return waiting
+
+    def _settle(self, entry: dict[str, Any]) -> None:
+        """One of ours has had its turn (or never will): once none of its member's is left, whoever waits goes on."""
+        if entry.get("p") != self.process:
+            return
+        key = entry["m"]
+        serials = self._unsettled.get(key)
+        if serials is None:
+            return
+        serials.discard(entry[AWAITED])
+        if not serials:
+            del self._unsettled[key]
+            for waiting in self._settling.pop(key, []):
+                if not waiting.called:  # a closing connection cancelled its wait
+                    waiting.callback(None)
 
     def _append(self, entry: dict[str, Any]) -> None:
         self.log.append(entry)
@@ -287,6 +328,8 @@ class SharedChat(Chat):
         then, self._then = self._then, []
         for call in then:
             call()
+        if AWAITED in entry:
+            self._settle(entry)
 
     def _apply(self, entry: dict[str, Any]) -> None:
         kind = entry["k"]
@@ -312,6 +355,10 @@ class SharedChat(Chat):
             return  # it left before its change's turn (its quit is in the log), or a name no replica sends
         named = entry.get("kw", {})
         args, kwargs = _unplain(entry["a"]), dict(zip(named, _unplain(named.values()), strict=True))
+        if any(args[index] is None for index in entry.get(OFF_DISK, ())):  # not heard: see UNWRITTEN
+            if name == "private":
+                return
+            args = ["" if arg is None else arg for arg in args]
         try:
             getattr(Chat, name)(self, member, *args, **kwargs)
         except ChatError as error:
@@ -355,6 +402,8 @@ class SharedChat(Chat):
     def _depart(self, member: Member, reason: str) -> None:
         super()._depart(member, reason)
         self.by_key.pop(member.key, None)
+        self._unsettled.pop(member.key, None)  # its connection is closing: nobody waits any more
+        self._settling.pop(member.key, None)
 
     def _stored(self, write: Callable[[Any], None], what: object) -> None:
         """The process whose member made the change writes it down; the others would write the same again."""
@@ -537,6 +586,8 @@ class SharedChat(Chat):
                     waiting.errback(ChatError("DEGRADED", DEGRADED))
             elif entry["k"] in ("do", "batch") and (member := self.by_key.get(entry["m"])) is not None:
                 member.session.refused("DEGRADED", DEGRADED)
+            if AWAITED in entry:
+                self._settle(entry)
 
     def lost_place(self) -> None:
         """Our replica can no longer follow the others': let our members go, and join again from a snapshot."""
@@ -547,6 +598,8 @@ class SharedChat(Chat):
         self.processes.clear()
         self.awaiting.clear()
         self._held_quits.clear()
+        self._unsettled.clear()
+        self._settling.clear()
         self.start_from_store()
         self.ready = Deferred()
         self.degraded = False

@@ -762,6 +762,14 @@ class Chat:
         for member in members:
             member.session.close(reason)
 
+    def settled(self, member: Member) -> Deferred[None] | None:
+        """When the changes `member` asked for have been made, if they have not yet: here they were, at once.
+
+        chatroom.bus.shared.SharedChat makes a change in its turn in the log, later: it returns a Deferred that
+        fires then, so that the member's front end answers, and reads on, only once the change took effect.
+        """
+        return None
+
     # Inside
 
     def _commit(self, result: object = None) -> None:

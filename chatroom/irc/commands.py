@@ -7,6 +7,7 @@ which numeric a refusal is, about which channel or nickname. docs/irc.md lists t
 from __future__ import annotations
 
 import contextlib
+import functools
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -280,12 +281,13 @@ def _join(session: IRCDialect, params: list[str]) -> None:
         if not name.startswith("#"):
             session.reply(n.ERR_NOSUCHCHANNEL, name, text="No such channel: channel names start with #")
             continue
-        session.joining = room_key(name)
+        joining = room_key(name)
+        session.joining.add(joining)
         try:
             with session.about(name):
                 session.chat.join(session.member, name, keys[index] if index < len(keys) else "")
         finally:
-            session.joining = ""
+            session.connection.when_made(functools.partial(session.joining.discard, joining))
 
 
 @command("PART", params=1, summary="PART #ROOM[,#ROOM] [:REASON]: leave rooms")

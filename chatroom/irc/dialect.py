@@ -89,7 +89,8 @@ class IRCDialect:
         # User modes as this client was told them: +i, WHO with a mask finds them only in a shared room (the
         # member's Details.invisible, which the others read); +w WALLOPS.
         self.modes: set[str] = set()
-        self.joining = ""  # the room key a JOIN is entering: its topic is a reply (332), not a change
+        # The room keys a JOIN is entering, until the join is made: their topic is a reply (332), not a change.
+        self.joining: set[str] = set()
 
     # chatroom.connection.Dialect
 
@@ -138,7 +139,7 @@ class IRCDialect:
                     return b""  # the core's copy to the sender: an IRC client shows its own message itself
             case Names():
                 return self.names(event)
-            case Topic(room, setter, text) if room_key(room) == self.joining:
+            case Topic(room, setter, text) if room_key(room) in self.joining:
                 return self.topic_reply(event) if text or setter else b""
             case Invited(room, _, nick) if nick != me:
                 return self.numeric(n.RPL_INVITING, nick, room)

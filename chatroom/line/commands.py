@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 from chatroom.core.errors import ChatError
 from chatroom.core.history import JOIN_LINES, PAGE_MAX
 from chatroom.core.moderation import Lockdown, Role, Setting, bad_limit, parse_duration
+from chatroom.core.names import room_key
 from chatroom.line.wire import line
 
 if TYPE_CHECKING:
@@ -92,13 +93,17 @@ def _join(session: LineDialect, arg: str) -> None:
     if not 1 <= len(words) <= 2:
         raise COMMANDS["join"].usage_error()
     name, key = words[0], words[1] if len(words) == 2 else ""
-    session.set_current(session.chat.join(session.member, name, key, since))
+    member = session.member
+    room = session.chat.join(member, name, key, since)
+    # CURRENT follows the join's JOIN and NAMES; with several processes, the join can still be refused in its turn.
+    session.connection.when_made(lambda: session.set_current(room) if room_key(room) in member.rooms else None)
 
 
 @command("part", "[ROOM [REASON]]", "leave a room, the current one unless named", aliases=("leave",))
 def _part(session: LineDialect, arg: str) -> None:
     name, _, reason = arg.partition(" ")
-    session.left(session.chat.part(session.member, name or session.current_room(), reason.strip()))
+    room = session.chat.part(session.member, name or session.current_room(), reason.strip())
+    session.connection.when_made(lambda: session.left(room))
 
 
 @command("rooms", "", "list the rooms and how many people are in each")
