@@ -8,7 +8,8 @@ import sys
 from pathlib import Path
 
 from twisted.internet import reactor
-from twisted.internet.protocol import ServerFactory
+from twisted.internet.endpoints import TCP4ClientEndpoint, connectProtocol
+from twisted.internet.protocol import Protocol, ServerFactory
 
 from chatroom.accounts import AccountStore
 from chatroom.tls import fingerprint
@@ -178,3 +179,27 @@ class TwistdTests(ServerTestCase):
 
     async def test_sigint(self) -> None:
         await self.stops_cleanly_on("INT")
+
+    async def test_sigterm_again_and_again_stops_once_without_a_traceback(self) -> None:
+        """0.1: a second SIGTERM, 5 ms after the first, logged a CRITICAL ReactorNotRunning traceback."""
+        workdir = Path(self.mktemp())
+        workdir.mkdir()
+        self.certs = workdir / "certs"
+        process = self.spawn(
+            [TWISTD, "-n", "--pidfile=", "chatroom", "--certs", str(self.certs),
+             "--rooms", str(workdir / "rooms.json"), "--listen", "tcp:0:interface=127.0.0.1", "--no-irc"]
+        )  # fmt: skip
+        self.port = int((await process.until(LISTENING)).group(1))
+        alice = await self.connect("alice", "5")  # served: the reactor runs, its signal handlers are in
+        silent = await connectProtocol(TCP4ClientEndpoint(reactor, "127.0.0.1", self.port), Protocol())
+        self.addCleanup(silent.transport.loseConnection)  # never starts TLS: the shutdown waits on its close
+        process.transport.signalProcess("TERM")
+        process.transport.signalProcess("TERM")
+        await process.until("chatroom shutting down")
+        process.transport.signalProcess("TERM")  # while the goodbyes drain
+        await alice.until("BYE :server shutting down")
+        ended = await process.ended
+        self.assertEqual((ended.exitCode, ended.signal), (None, signal.SIGTERM), "as for one SIGTERM")
+        self.assertEqual(process.output.count("chatroom shutting down"), 1)
+        self.assertNotIn("Traceback", process.output)
+        self.assertNotIn("critical", process.output.lower())
