@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
+from twisted.internet.address import IPv4Address
+from twisted.internet.testing import StringTransport
 from twisted.trial.unittest import SynchronousTestCase
 
+from chatroom import tls
 from chatroom.connection import Connection, Refusal
 from chatroom.core.chat import RoomLimits
 from chatroom.limits import Admission, ConnectionLimits, TokenBucket
+from chatroom.service import TLSFactory
 from tests.helpers import MemoryClient, MemoryServer, ServerTestCase
 
 GENEROUS_FLOOD: dict[str, Any] = {"flood_burst": 10_000, "flood_rate": 10_000.0}
@@ -97,6 +102,19 @@ class TimeoutTests(SynchronousTestCase):
         self.assertFalse(silent.transport.disconnected)
         self.server.clock.advance(5)
         self.assertTrue(silent.transport.disconnected)
+
+    def test_a_tls_handshake_never_finished_is_cut_at_the_registration_timeout(self) -> None:
+        """0.1: raw TCP to a TLS port, or a handshake never finished, was cut 5 s after the timeout."""
+        certs = Path(self.mktemp())
+        tls.create(certs, "localhost")
+        front = TLSFactory(tls.load(certs).options, False, self.server.factory, clock=self.server.clock)
+        tcp = StringTransport(peerAddress=IPv4Address("TCP", "127.0.0.1", 40000))
+        front.buildProtocol(tcp.getPeer()).makeConnection(tcp)
+        self.server.clock.advance(29)
+        self.assertFalse(tcp.disconnecting)
+        self.server.clock.advance(1)
+        self.assertTrue(tcp.disconnected, "cut at the timeout: no TLS, so no goodbye to wait for")
+        self.assertEqual(tcp.value(), b"")
 
 
 class SendQueueTests(SynchronousTestCase):

@@ -8,8 +8,7 @@ import sys
 from pathlib import Path
 
 from twisted.internet import reactor
-from twisted.internet.endpoints import TCP4ClientEndpoint, connectProtocol
-from twisted.internet.protocol import Protocol, ServerFactory
+from twisted.internet.protocol import ServerFactory
 
 from chatroom.accounts import AccountStore
 from chatroom.tls import fingerprint
@@ -191,8 +190,8 @@ class TwistdTests(ServerTestCase):
         )  # fmt: skip
         self.port = int((await process.until(LISTENING)).group(1))
         alice = await self.connect("alice", "5")  # served: the reactor runs, its signal handlers are in
-        silent = await connectProtocol(TCP4ClientEndpoint(reactor, "127.0.0.1", self.port), Protocol())
-        self.addCleanup(silent.transport.loseConnection)  # never starts TLS: the shutdown waits on its close
+        deaf = await self.connect("deaf")
+        deaf.transport.pauseProducing()  # never answers the TLS close: the shutdown waits on it (5 s at most)
         process.transport.signalProcess("TERM")
         process.transport.signalProcess("TERM")
         await process.until("chatroom shutting down")
