@@ -191,6 +191,19 @@ class AdmissionTests(SynchronousTestCase):
         self.assertEqual(dict(admission.per_address), {"127.0.0.1": 1})
 
 
+class AdmissionOverTLSTests(ServerTestCase):
+    async def test_two_addresses_are_counted_apart_and_one_is_capped(self) -> None:
+        """Each client's source address, not only 127.0.0.1's, is what --max-per-address counts."""
+        self.start_server("--limit-loopback", "--max-per-address", "2")
+        for _ in range(2):
+            await (await self.connect_raw(source="127.0.0.2")).until("HELLO ")
+        third = await self.connect_raw(source="127.0.0.2")
+        await third.until("BYE :too many connections from 127.0.0.2")
+        await third.lost
+        for _ in range(2):
+            await (await self.connect_raw(source="127.0.0.3")).until("HELLO ")
+
+
 class RoomLimitTests(SynchronousTestCase):
     def test_rooms_per_client_and_room_size(self) -> None:
         server = MemoryServer(rooms=RoomLimits(rooms_per_member=2, members_per_room=2))
