@@ -200,5 +200,6 @@ class TwistdTests(ServerTestCase):
         ended = await process.ended
         self.assertEqual((ended.exitCode, ended.signal), (None, signal.SIGTERM), "as for one SIGTERM")
         self.assertEqual(process.output.count("chatroom shutting down"), 1)
+        self.assertIn("received SIGTERM again: already stopping", process.output)
         self.assertNotIn("Traceback", process.output)
         self.assertNotIn("critical", process.output.lower())
