@@ -269,10 +269,15 @@ class Subprocess(ProcessProtocol):
 LOOPBACK = "tcp:0:interface=127.0.0.1"
 
 
+# Seconds before trial gives up on a test that waits for real sockets or processes. It ends a hung test; it measures
+# nothing: on a loaded 2-core machine a real twistd, redis-server or TLS handshake can take many times as long as alone.
+GENEROUS = 300
+
+
 class ServerTestCase(TestCase):
     """Runs the real service built by chatroom.tap over TLS on a free loopback port."""
 
-    timeout = 20
+    timeout = GENEROUS
 
     def start_server(self, *arguments: str, listen: str = LOOPBACK, ready: Deferred[None] | None = None) -> ChatService:
         """The service on `listen` (a free port unless given), with its certificates in self.certs.

@@ -78,8 +78,6 @@ class RedisServer(ProcessProtocol):
 class TwistdWithRedis(ServerTestCase):
     """Real `twistd chatroom --redis` processes sharing a real Redis, which the test starts and stops."""
 
-    timeout = 60
-
     async def start_redis(self) -> None:
         self.workdir = Path(self.mktemp()).resolve()
         self.workdir.mkdir()

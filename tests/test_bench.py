@@ -15,7 +15,6 @@ from tests.helpers import ServerTestCase
 
 
 class BenchSmokeTests(ServerTestCase):
-    timeout = 120
 
     async def test_tiny_workload(self) -> None:
         figures_file = Path(self.mktemp())
@@ -90,7 +89,6 @@ class HistoryBenchTests(SynchronousTestCase):
 
 
 class HistoryBenchCommandTests(ServerTestCase):
-    timeout = 60
 
     async def test_history_workload(self) -> None:
         figures_file = Path(self.mktemp())

@@ -22,8 +22,6 @@ CLIENT = [sys.executable, "-m", "chatroom.client"]
 
 
 class ClientTests(ServerTestCase):
-    timeout = 60
-
     def setUp(self) -> None:
         self.start_server()
         self.config = Path(self.mktemp()).resolve()  # an empty XDG config (absolute, or XDG ignores it)
@@ -181,8 +179,6 @@ class ClientTests(ServerTestCase):
 
 class ClientNeverStuckTests(ServerTestCase):
     """Issue 10: the states the client got stuck in, with the real client on a terminal or a pipe."""
-
-    timeout = 60
 
     def setUp(self) -> None:
         self.accounts = self.mktemp()
@@ -451,8 +447,6 @@ class Cable(Factory):
 
 class ClientHistoryTests(ServerTestCase):
     """Issue 15: the real client on a terminal, against a server that keeps history, across a dropped network."""
-
-    timeout = 60
 
     async def test_a_reconnection_shows_exactly_what_was_missed(self) -> None:
         self.start_server("--history", "50")

@@ -299,7 +299,9 @@ class ClientCase(SynchronousTestCase):
         self.attempts: list[Deferred[object]] = []
 
     def start(self, **options: object) -> Client:
-        self.client = Client(self.clock, Renderer(colour=False), "localhost:5050", None, interactive=False, **options)  # type: ignore[arg-type]
+        # The renderer's own clock and zone, never the machine's: history lines show their date when not today.
+        renderer = Renderer(colour=False, now=lambda: NOON_34, zone=datetime.UTC)
+        self.client = Client(self.clock, renderer, "localhost:5050", None, interactive=False, **options)  # type: ignore[arg-type]
         self.client.console = self.console
         self.client.reconnect = self.attempt
         self.connect()

@@ -14,7 +14,7 @@ from chatroom.bus.shared import DEGRADED, RESTORED, SharedChat
 from chatroom.core.chat import Member
 from chatroom.core.errors import ChatError
 from chatroom.core.events import Event, Message, Quit, ServerNotice
-from tests.helpers import RecordingSession, Subprocess
+from tests.helpers import GENEROUS, RecordingSession, Subprocess
 from tests.redisserver import RedisServer, TwistdWithRedis, free_port
 from tests.test_twistd import LISTENING
 
@@ -54,7 +54,7 @@ def told(event: Event) -> Callable[[list[Event]], bool]:
 class RedisTestCase(TestCase):
     """A real redis-server for each test, and replicas of one chat sharing it as processes would."""
 
-    timeout = 60
+    timeout = GENEROUS
 
     def setUp(self) -> Deferred[None]:  # type: ignore[override]  # trial waits for it
         self.redis = RedisServer(Path(self.mktemp()).absolute(), keep=True)

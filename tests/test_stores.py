@@ -68,8 +68,6 @@ class Process:
 class RedisStoresTestCase(ServerTestCase):
     """A real redis-server for each test, a connection to it, and processes sharing a chat through it."""
 
-    timeout = 60
-
     def setUp(self) -> Deferred[None]:  # type: ignore[override]  # trial waits for it
         return ensureDeferred(self.started())
 
