@@ -14,12 +14,12 @@ from twisted.internet.threads import deferToThread
 from twisted.trial.unittest import TestCase
 
 from chatroom.workers import Inherited
-from tests.helpers import Subprocess
+from tests.helpers import GENEROUS, Subprocess
 from tests.redisserver import TwistdWithRedis
 from tests.test_twistd import LISTENING, TWISTD
 
 JOINED = r"\[worker \d\] chatroom joined the others through Redis"
-LIMIT = 30.0  # seconds: generous for a loaded machine (a worker stops in well under one), within the test's 60
+LIMIT = GENEROUS / 2  # seconds for a worker to end (it takes well under one): says which, before trial gives up
 
 
 async def ended(pid: int, limit: float) -> bool:
