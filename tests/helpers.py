@@ -84,7 +84,8 @@ class MemoryClient:
     """One client's side of an in-memory connection: what it typed and what it was sent."""
 
     def __init__(self, factory: ConnectionFactory, host: str = "127.0.0.1", port: int = 40000) -> None:
-        self.transport = StringTransport(peerAddress=IPv4Address("TCP", host, port))
+        peer = IPv6Address("TCP", host, port) if ":" in host else IPv4Address("TCP", host, port)
+        self.transport = StringTransport(peerAddress=peer)
         self.protocol = factory.buildProtocol(self.transport.getPeer())
         self.protocol.makeConnection(self.transport)
 

@@ -161,6 +161,14 @@ class AdmissionTests(SynchronousTestCase):
         first.lose()
         self.assertIsInstance(server.connect(host="192.0.2.7").protocol, Connection, "a freed place is reused")
 
+    def test_ipv6_clients_are_counted_per_slash_64(self) -> None:
+        server = MemoryServer(ConnectionLimits(max_per_address=2))
+        server.connect(host="2001:db8:1:2::1")
+        server.connect(host="2001:db8:1:2:ffff::9")
+        refused = MemoryClient(server.factory, host="2001:db8:1:2::abcd")
+        self.assertEqual(refused.read(), ["BYE :too many connections from 2001:db8:1:2::/64"])
+        self.assertIsInstance(server.connect(host="2001:db8:1:3::1").protocol, Connection, "another /64")
+
     def test_total_cap(self) -> None:
         server = MemoryServer(ConnectionLimits(max_clients=3))
         for _ in range(3):
