@@ -319,7 +319,9 @@ class Connection(LineReceiver, TimeoutMixin):
         self._close(refusal, refusal)
 
     def timeoutConnection(self) -> None:
-        if self.member is None:
+        if self.member is None and self._handshaking:
+            self._cut("registration timeout")  # TLS never finished: no goodbye can reach it, Twisted would wait 5 s
+        elif self.member is None:
             self.quit("registration timeout: choose a nickname sooner", "registration timeout")
         elif not self._pinged:
             self._pinged = True
@@ -379,9 +381,6 @@ class Connection(LineReceiver, TimeoutMixin):
             return
         self._stop_acting()
         self._ended_by = why
-        if self._handshaking:  # a peer that never finished TLS cannot read a goodbye: Twisted would wait for it
-            self.stream.abortConnection()
-            return
         self.queue.write(self.dialect.goodbye(reason))
         self.queue.flush()
         self.stream.unregisterProducer()  # TLS sends its close_notify only once no producer is registered
@@ -393,9 +392,13 @@ class Connection(LineReceiver, TimeoutMixin):
         This runs in the middle of a broadcast, so the member leaves the chat in connectionLost, which the
         transport reports later, not now.
         """
-        self._stop_acting()
         self.factory.counts.send_queue_disconnects += 1
-        self._ended_by = self._quit_reason = "send queue exceeded"
+        self._cut("send queue exceeded")
+
+    def _cut(self, why: str) -> None:
+        """Drop the connection now, without a goodbye: the peer could not, or would not, read one."""
+        self._stop_acting()
+        self._ended_by = self._quit_reason = why
         self.stream.abortConnection()
 
     def _report_refusals(self) -> None:
