@@ -20,13 +20,15 @@ from typing import Any, Protocol
 from OpenSSL.SSL import Error as SSLError
 from twisted.internet.address import IPv4Address, IPv6Address
 from twisted.internet.defer import CancelledError, Deferred, succeed
-from twisted.internet.interfaces import IAddress, IDelayedCall, IReactorTime
+from twisted.internet.interfaces import IAddress, IDelayedCall, IHandshakeListener, IReactorTime
 from twisted.internet.protocol import Protocol as TwistedProtocol
 from twisted.internet.protocol import ServerFactory, connectionDone
 from twisted.logger import Logger
 from twisted.protocols.basic import LineReceiver
 from twisted.protocols.policies import TimeoutMixin
+from twisted.protocols.tls import TLSMemoryBIOProtocol
 from twisted.python.failure import Failure
+from zope.interface import implementer
 
 from chatroom.auth import Authenticator
 from chatroom.core.addresses import address_key
@@ -101,6 +103,7 @@ def close_politely(transport: StreamTransport, clock: IReactorTime) -> IDelayedC
     return clock.callLater(CLOSE_GRACE, transport.abortConnection)
 
 
+@implementer(IHandshakeListener)
 class Connection(LineReceiver, TimeoutMixin):
     """One client's connection: the bytes-level policy every front end shares, and the member's owner."""
 
@@ -117,6 +120,7 @@ class Connection(LineReceiver, TimeoutMixin):
         self.MAX_LENGTH = self.max_line + 1  # the limit counts content: a CR before the LF is not counted
         self.clock = self.factory.clock
         self.stream = transport_of(self)
+        self._handshaking = isinstance(self.stream, TLSMemoryBIOProtocol)  # until TLS is up, nothing written arrives
         self.peer = describe(self.stream.getPeer())
         self.address = address_key(self.host) if self.host else self.peer  # what login slow-downs count by
         self.member: Member | None = None  # set by registration, None again once it has left the chat
@@ -152,6 +156,10 @@ class Connection(LineReceiver, TimeoutMixin):
             self.dialect.greet()
         else:  # greeted, and its lines read, once the other processes' count has room (or was refused)
             self.wait_for(self._admitted(self.claim))
+
+    def handshakeCompleted(self) -> None:
+        """TLS is up: a goodbye can reach the client now."""
+        self._handshaking = False
 
     def connectionLost(self, reason: Failure = connectionDone) -> None:
         if reason.check(SSLError):
@@ -334,7 +342,9 @@ class Connection(LineReceiver, TimeoutMixin):
         self._close(refusal, refusal)
 
     def timeoutConnection(self) -> None:
-        if self.member is None:
+        if self.member is None and self._handshaking:
+            self._cut("registration timeout")  # TLS never finished: no goodbye can reach it, Twisted would wait 5 s
+        elif self.member is None:
             self.quit("registration timeout: choose a nickname sooner", "registration timeout")
         elif not self._pinged:
             self._pinged = True
@@ -405,9 +415,13 @@ class Connection(LineReceiver, TimeoutMixin):
         This runs in the middle of a broadcast, so the member leaves the chat in connectionLost, which the
         transport reports later, not now.
         """
-        self._stop_acting()
         self.factory.counts.send_queue_disconnects += 1
-        self._ended_by = self._quit_reason = "send queue exceeded"
+        self._cut("send queue exceeded")
+
+    def _cut(self, why: str) -> None:
+        """Drop the connection now, without a goodbye: the peer could not, or would not, read one."""
+        self._stop_acting()
+        self._ended_by = self._quit_reason = why
         self.stream.abortConnection()
 
     def _report_refusals(self) -> None:

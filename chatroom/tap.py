@@ -39,6 +39,7 @@ from chatroom.metrics import metrics
 from chatroom.roomstore import DEFAULT_FILE as ROOMS_FILE
 from chatroom.roomstore import FileRoomStore
 from chatroom.service import ChatService, Listener, Reloader, read_motd
+from chatroom.shutdown import stop_once
 from chatroom.transport import SendingReactor
 from chatroom.workers import Inherited, Workers
 
@@ -347,6 +348,7 @@ def makeService(options: Options, reactor: IReactorCore | None = None) -> IServi
         from twisted.internet import reactor as default_reactor
 
         reactor = default_reactor
+    stop_once(reactor)
     certs = Path(options["certs"])
     try:
         identity = tls.load_or_create(certs, options["hostname"])

@@ -84,7 +84,8 @@ class MemoryClient:
     """One client's side of an in-memory connection: what it typed and what it was sent."""
 
     def __init__(self, factory: ConnectionFactory, host: str = "127.0.0.1", port: int = 40000) -> None:
-        self.transport = StringTransport(peerAddress=IPv4Address("TCP", host, port))
+        peer = IPv6Address("TCP", host, port) if ":" in host else IPv4Address("TCP", host, port)
+        self.transport = StringTransport(peerAddress=peer)
         self.protocol = factory.buildProtocol(self.transport.getPeer())
         self.protocol.makeConnection(self.transport)
 
@@ -300,12 +301,15 @@ class ServerTestCase(TestCase):
         self.irc_port = port_of(service.ports[1])
         return service
 
-    async def connect_raw(self) -> LineClient:
-        """A TLS client that checks the server's certificate against the generated CA, as users do."""
+    async def connect_raw(self, source: str | None = None) -> LineClient:
+        """A TLS client that checks the server's certificate against the generated CA, as users do.
+
+        From `source` when given (another loopback address, 127.0.0.2, to count as another client).
+        """
         trust = Certificate.loadPEM((self.certs / "ca.pem").read_bytes())
         endpoint = wrapClientTLS(
             optionsForClientTLS("localhost", trustRoot=trust),
-            TCP4ClientEndpoint(reactor, "127.0.0.1", self.port),
+            TCP4ClientEndpoint(reactor, "127.0.0.1", self.port, bindAddress=(source, 0) if source else None),
         )
         client: LineClient = await connectProtocol(endpoint, LineClient())
         self.addCleanup(self._disconnect, client)

@@ -253,6 +253,21 @@ class ConversationTests(SynchronousTestCase):
         )
         self.assertEqual(self.alice.type("NOTICE nobody :hello"), [], "a NOTICE is never answered")
 
+    def test_targets_past_the_fourth_are_refused_with_407_not_dropped_unseen(self) -> None:
+        for nick in ("t1", "t2", "t3", "t4", "t5", "t6"):
+            self.server.irc(nick)
+        self.assertEqual(
+            self.alice.type("PRIVMSG t1,t2,t3,t4,t5,t6 :hello all"),
+            [":chatroom 407 alice t5 :Too many targets: only the first 4 were served"],
+        )
+        heard = [bool(client.read()) for client in self.server.connections[-6:]]
+        self.assertEqual(heard, [True, True, True, True, False, False], "the first 4, as TARGMAX=PRIVMSG:4 says")
+        self.assertEqual(self.alice.type("NOTICE t1,t2,t3,t4,t5 :hello"), [], "a NOTICE is never answered")
+        whois = self.alice.type("WHOIS t1,t2,t3,t4,t5")
+        self.assertEqual(parse(whois[0]).params[:2], ["alice", "t5"])
+        self.assertEqual(commands(whois).count("318"), 4, "WHOIS and NAMES keep TARGMAX too")
+        self.assertEqual(commands(self.alice.type("NAMES #1,#2,#3,#4,#5")), ["407", "366"])
+
     def test_an_action_and_a_notice_keep_their_kind(self) -> None:
         self.alice.type("PRIVMSG #5 :\x01ACTION waves\x01", "NOTICE #5 :bot output")
         self.assertEqual(self.line.read(), ["ACTION #5 alice :waves", "MSG #5 alice :bot output"])
@@ -366,6 +381,12 @@ class ModerationTests(SynchronousTestCase):
         self.assertEqual(self.line.read(), ["BAN #5 op account:mallory - :", "BAN #5 op account:Olga - :"])
         self.op.type("MODE #5 -b $a:MALLORY")
         self.assertEqual(self.line.read(), ["UNBAN #5 op account:mallory - :"])
+
+    def test_kick_past_the_fourth_nickname_is_refused_with_407(self) -> None:
+        said = self.op.type("KICK #5 n1,n2,n3,n4,guest :all of you")
+        self.assertEqual(parse(said[0]).params[:2], ["op", "guest"])
+        self.assertEqual(commands(said), ["407", "401", "401", "401", "401"])
+        self.assertEqual(self.guest.read(), [], "guest, the fifth, stays")
 
     def test_invite(self) -> None:
         self.op.type("MODE #5 +i")

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
+from twisted.internet.address import IPv4Address
+from twisted.internet.testing import StringTransport
 from twisted.trial.unittest import SynchronousTestCase
 
+from chatroom import tls
 from chatroom.connection import Connection, Refusal
 from chatroom.core.chat import RoomLimits
 from chatroom.limits import Admission, ConnectionLimits, TokenBucket
+from chatroom.service import TLSFactory
 from tests.helpers import MemoryClient, MemoryServer, ServerTestCase
 
 GENEROUS_FLOOD: dict[str, Any] = {"flood_burst": 10_000, "flood_rate": 10_000.0}
@@ -98,6 +103,19 @@ class TimeoutTests(SynchronousTestCase):
         self.server.clock.advance(5)
         self.assertTrue(silent.transport.disconnected)
 
+    def test_a_tls_handshake_never_finished_is_cut_at_the_registration_timeout(self) -> None:
+        """0.1: raw TCP to a TLS port, or a handshake never finished, was cut 5 s after the timeout."""
+        certs = Path(self.mktemp())
+        tls.create(certs, "localhost")
+        front = TLSFactory(tls.load(certs).options, False, self.server.factory, clock=self.server.clock)
+        tcp = StringTransport(peerAddress=IPv4Address("TCP", "127.0.0.1", 40000))
+        front.buildProtocol(tcp.getPeer()).makeConnection(tcp)
+        self.server.clock.advance(29)
+        self.assertFalse(tcp.disconnecting)
+        self.server.clock.advance(1)
+        self.assertTrue(tcp.disconnected, "cut at the timeout: no TLS, so no goodbye to wait for")
+        self.assertEqual(tcp.value(), b"")
+
 
 class SendQueueTests(SynchronousTestCase):
     def test_a_client_that_stops_reading_is_cut_off(self) -> None:
@@ -143,6 +161,14 @@ class AdmissionTests(SynchronousTestCase):
         first.lose()
         self.assertIsInstance(server.connect(host="192.0.2.7").protocol, Connection, "a freed place is reused")
 
+    def test_ipv6_clients_are_counted_per_slash_64(self) -> None:
+        server = MemoryServer(ConnectionLimits(max_per_address=2))
+        server.connect(host="2001:db8:1:2::1")
+        server.connect(host="2001:db8:1:2:ffff::9")
+        refused = MemoryClient(server.factory, host="2001:db8:1:2::abcd")
+        self.assertEqual(refused.read(), ["BYE :too many connections from 2001:db8:1:2::/64"])
+        self.assertIsInstance(server.connect(host="2001:db8:1:3::1").protocol, Connection, "another /64")
+
     def test_total_cap(self) -> None:
         server = MemoryServer(ConnectionLimits(max_clients=3))
         for _ in range(3):
@@ -171,6 +197,19 @@ class AdmissionTests(SynchronousTestCase):
         admission.limits = ConnectionLimits(max_per_address=2, limit_loopback=True)
         self.assertIsNone(admission.admit("127.0.0.1"), "nobody is connected: a place is free")
         self.assertEqual(dict(admission.per_address), {"127.0.0.1": 1})
+
+
+class AdmissionOverTLSTests(ServerTestCase):
+    async def test_two_addresses_are_counted_apart_and_one_is_capped(self) -> None:
+        """Each client's source address, not only 127.0.0.1's, is what --max-per-address counts."""
+        self.start_server("--limit-loopback", "--max-per-address", "2")
+        for _ in range(2):
+            await (await self.connect_raw(source="127.0.0.2")).until("HELLO ")
+        third = await self.connect_raw(source="127.0.0.2")
+        await third.until("BYE :too many connections from 127.0.0.2")
+        await third.lost
+        for _ in range(2):
+            await (await self.connect_raw(source="127.0.0.3")).until("HELLO ")
 
 
 class RoomLimitTests(SynchronousTestCase):

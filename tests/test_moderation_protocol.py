@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from twisted.trial.unittest import SynchronousTestCase
 
+from chatroom.core.chat import SERVER_BANS_MAX
 from chatroom.limits import ConnectionLimits
 from chatroom.line.commands import COMMANDS
 from tests.helpers import MemoryClient, MemoryServer, assert_consistent
@@ -131,6 +132,18 @@ class ModerationCommandTests(SynchronousTestCase):
         carol = self.server.connect("carol")
         self.assertEqual(carol.type("/join 5"), ["ERR BAD_KEY :you cannot join #5: it needs a key: /join ROOM KEY"])
         self.assertEqual(carol.type("/join 5 secret")[:2], ["JOIN #5 carol", "ROOM #5 * key=secret moderated limit=30"])
+
+    def test_server_bans_are_capped_with_a_one_line_error(self) -> None:
+        ada = self.log_in("ada")
+        for number in range(SERVER_BANS_MAX):
+            ada.type(f"/server ban spammer{number}!*@*")
+        self.assertEqual(ada.type("/server bans")[-1], f"BANS * {SERVER_BANS_MAX}")
+        self.assertEqual(
+            ada.type("/server ban one-more!*@*"),
+            [f"ERR LIST_FULL :the list is full ({SERVER_BANS_MAX} entries): remove one first"],
+        )
+        ada.type("/server unban spammer0!*@*")
+        self.assertEqual(ada.type("/server ban one-more!*@*"), ["BAN * ada one-more!*@* - :"])
 
     def test_invite_only(self) -> None:
         self.alice.type("/room set invite on")

@@ -13,11 +13,17 @@ from twisted.cred.checkers import ICredentialsChecker
 from twisted.cred.credentials import IUsernamePassword
 from twisted.cred.error import UnauthorizedLogin
 from twisted.cred.portal import Portal
+from twisted.internet.address import IPv4Address
 from twisted.internet.defer import CancelledError, Deferred, gatherResults
+from twisted.internet.protocol import Factory, Protocol
+from twisted.internet.ssl import Certificate, optionsForClientTLS, trustRootFromCertificates
 from twisted.internet.task import Clock
+from twisted.protocols.tls import TLSMemoryBIOFactory, TLSMemoryBIOProtocol
+from twisted.test import iosim
 from twisted.trial.unittest import SynchronousTestCase
 from zope.interface import implementer
 
+from chatroom import tls
 from chatroom.accounts import AccountStore
 from chatroom.auth import ACCOUNT_ALLOWANCE, Attempt, Authenticator, AuthMode, ChatRealm, GuessBook, MemoryBook
 from chatroom.bus.limits import UNGUESSED, UNSHARED, RedisCounts, share
@@ -29,6 +35,7 @@ from chatroom.core.events import Quit, ServerNotice
 from chatroom.irc.dialect import IRCDialect
 from chatroom.limits import Admission, ConnectionLimits
 from chatroom.line.dialect import LineDialect
+from chatroom.service import TLSFactory
 from tests.helpers import MemoryClient, MemoryServer
 from tests.redisserver import TwistdWithRedis
 from tests.test_redis import RedisTestCase, told
@@ -320,6 +327,15 @@ class FakeCounts:
         self.released += 1
 
 
+class Heard(Protocol):
+    """A client that only keeps what it was sent."""
+
+    data = b""
+
+    def dataReceived(self, data: bytes) -> None:
+        self.data += data
+
+
 class WaitingForTheCountTests(SynchronousTestCase):
     """The connection's side of a shared count, in memory: nothing happens for it until the count answers."""
 
@@ -343,6 +359,26 @@ class WaitingForTheCountTests(SynchronousTestCase):
         self.counts.admit(0)
         self.assertEqual(self.counts.released, 1)
         self.assertEqual(client.read(), [], "nothing is said to a connection that has gone")
+
+    def test_a_refusal_before_tls_is_up_is_said_once_it_is(self) -> None:
+        """Found by TwoTwistdTests: the count refused before the handshake ended, and a cut there lost the BYE."""
+        certs = Path(self.mktemp())
+        tls.create(certs, "localhost")
+        front = TLSFactory(tls.load(certs).options, False, self.server.factory, clock=self.server.clock)
+        peer = IPv4Address("TCP", "192.0.2.1", 40000)
+        server = front.buildProtocol(peer)
+        trust = trustRootFromCertificates([Certificate.loadPEM((certs / "ca.pem").read_bytes())])
+        heard = Heard()
+        client = TLSMemoryBIOProtocol(
+            TLSMemoryBIOFactory(optionsForClientTLS("localhost", trustRoot=trust), True, Factory()), heard
+        )
+        pump = iosim.connect(
+            server, iosim.FakeTransport(server, True, peerAddress=peer), client, iosim.FakeTransport(client, False),
+            greet=False, clock=self.server.clock,
+        )  # fmt: skip
+        self.counts.asked[0].callback(None)  # refused, before the client's first handshake bytes are read
+        pump.flush()
+        self.assertEqual(heard.data, b"BYE :too many connections from 192.0.2.1\n")
 
     def test_the_registration_timeout_still_applies_while_waiting(self) -> None:
         client = MemoryClient(self.server.factory, "192.0.2.1")

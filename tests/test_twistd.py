@@ -187,3 +187,28 @@ class TwistdTests(ServerTestCase):
 
     async def test_sigint(self) -> None:
         await self.stops_cleanly_on("INT")
+
+    async def test_sigterm_again_and_again_stops_once_without_a_traceback(self) -> None:
+        """0.1: a second SIGTERM, 5 ms after the first, logged a CRITICAL ReactorNotRunning traceback."""
+        workdir = Path(self.mktemp())
+        workdir.mkdir()
+        self.certs = workdir / "certs"
+        process = self.spawn(
+            [TWISTD, "-n", "--pidfile=", "chatroom", "--certs", str(self.certs),
+             "--rooms", str(workdir / "rooms.json"), "--listen", "tcp:0:interface=127.0.0.1", "--no-irc"]
+        )  # fmt: skip
+        self.port = int((await process.until(LISTENING)).group(1))
+        alice = await self.connect("alice", "5")  # served: the reactor runs, its signal handlers are in
+        deaf = await self.connect("deaf")
+        deaf.transport.pauseProducing()  # never answers the TLS close: the shutdown waits on it (5 s at most)
+        process.transport.signalProcess("TERM")
+        process.transport.signalProcess("TERM")
+        await process.until("chatroom shutting down")
+        process.transport.signalProcess("TERM")  # while the goodbyes drain
+        await alice.until("BYE :server shutting down")
+        ended = await process.ended
+        self.assertEqual((ended.exitCode, ended.signal), (None, signal.SIGTERM), "as for one SIGTERM")
+        self.assertEqual(process.output.count("chatroom shutting down"), 1)
+        self.assertIn("received SIGTERM again: already stopping", process.output)
+        self.assertNotIn("Traceback", process.output)
+        self.assertNotIn("critical", process.output.lower())

@@ -2,17 +2,46 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import select
 import signal
 
+from twisted.internet import reactor
+from twisted.internet.defer import maybeDeferred
+from twisted.internet.protocol import ServerFactory
+from twisted.internet.threads import deferToThread
 from twisted.trial.unittest import TestCase
 
 from chatroom.workers import Inherited
-from tests.helpers import Subprocess
+from tests.helpers import GENEROUS, Subprocess
 from tests.redisserver import TwistdWithRedis
 from tests.test_twistd import LISTENING, TWISTD
 
 JOINED = r"\[worker \d\] chatroom joined the others through Redis"
+LIMIT = GENEROUS / 2  # seconds for a worker to end (it takes well under one): says which, before trial gives up
+
+
+async def ended(pid: int, limit: float) -> bool:
+    """Whether a process that is not our child (a worker of a twistd we started) ends within `limit` seconds.
+
+    Linux's pidfd becomes readable when the process ends, even if nobody reaps it.
+    """
+    try:
+        descriptor = os.pidfd_open(pid)
+    except ProcessLookupError:
+        return True
+    try:
+        readable, _, _ = await deferToThread(select.select, [descriptor], [], [], limit)
+    finally:
+        os.close(descriptor)
+    return bool(readable)
+
+
+def stop_stray(pid: int) -> None:
+    """Only if a test fails: a worker that outlived its parent is killed, not left behind."""
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGKILL)
 
 
 class WorkersTests(TwistdWithRedis):
@@ -58,11 +87,17 @@ class WorkersTests(TwistdWithRedis):
         self.assertNotIn("Traceback", parent.output)
 
     async def test_workers_stop_with_a_parent_killed_without_warning(self) -> None:
-        parent, _ = await self.start()
+        parent, workers = await self.start()
+        for worker in workers:
+            self.addCleanup(stop_stray, worker)
         alice = await self.connect("alice", "5")
         parent.transport.signalProcess("KILL")
+        for worker in workers:
+            self.assertTrue(await ended(worker, LIMIT), f"worker {worker} still runs {LIMIT} s after its parent died")
         await alice.until("BYE :server shutting down")
         await alice.lost
+        port = reactor.listenTCP(self.port, ServerFactory(), interface="127.0.0.1")  # nobody holds the port
+        await maybeDeferred(port.stopListening)
 
     async def test_workers_need_redis(self) -> None:
         process = self.spawn([TWISTD, "-n", "--pidfile=", "chatroom", "--workers", "2"])

@@ -79,6 +79,7 @@ log = Logger(namespace="chatroom")
 
 INVITATIONS_KEPT = 50  # per member: rooms come and go, and invitations must not pile up
 LIST_MAX = 100  # bans, and masks allowed past invite-only, per room (IRC's MAXLIST)
+SERVER_BANS_MAX = 500  # server bans: each change rewrites them all (rooms.json, or one Redis key)
 
 
 @dataclass(frozen=True)
@@ -700,7 +701,7 @@ class Chat:
         if person is actor:
             raise ChatError("SELF", "you cannot ban yourself")
         self._commit()
-        bans = self._add_bans(actor, self.server_bans, masks, duration, reason)
+        bans = self._add_bans(actor, self.server_bans, masks, duration, reason, SERVER_BANS_MAX)
         if not bans:
             raise _already_banned(target)
         for ban in bans:
@@ -1016,7 +1017,7 @@ def _find_ban(bans: list[Ban], mask: str) -> Ban:
 
 
 def _room_for(entries: list[Any], more: int, most: int = LIST_MAX) -> None:
-    """Refuse to grow a room's list of bans or allowed masks past `most`: an operator's list is bounded too."""
+    """Refuse to grow a list of bans or allowed masks past `most`: an operator's or an administrator's too."""
     if len(entries) + more > most:
         raise ChatError("LIST_FULL", f"the list is full ({most} entries): remove one first")
 

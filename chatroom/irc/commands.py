@@ -263,6 +263,14 @@ def _channels(param: str) -> list[str]:
     return [name for name in param.split(",") if name]
 
 
+def _at_most(session: IRCDialect, targets: list[str], answer: bool = True) -> list[str]:
+    """The first TARGETS_MAX targets (ISUPPORT TARGMAX); `407` names the first one left out (not to a NOTICE)."""
+    if len(targets) > TARGETS_MAX and answer:
+        text = f"Too many targets: only the first {TARGETS_MAX} were served"
+        session.reply(n.ERR_TOOMANYTARGETS, targets[TARGETS_MAX], text=text)
+    return targets[:TARGETS_MAX]
+
+
 @command(
     "JOIN",
     params=1,
@@ -320,7 +328,7 @@ def _send(session: IRCDialect, params: list[str], notice: bool) -> None:
     if action:
         text = text[8:-1]
     chat, member = session.chat, session.member
-    for target in [target for target in targets if target][:TARGETS_MAX]:
+    for target in _at_most(session, [target for target in targets if target], answer=not notice):
         to, room = (target[0], target[1:]) if target[:1] in ("@", "+") else ("", target)
         try:
             if room.startswith("#"):
@@ -357,7 +365,7 @@ def _names(session: IRCDialect, params: list[str]) -> None:
     if not params:
         session.reply(n.RPL_ENDOFNAMES, "*", text="End of /NAMES list")
         return
-    for name in _channels(params[0])[:TARGETS_MAX]:
+    for name in _at_most(session, _channels(params[0])):
         if name.startswith("#"):
             with contextlib.suppress(ChatError):  # no such room, or a secret one: only the end is said
                 session.write(session.names(session.chat.who(session.member, name), end=False))
@@ -420,12 +428,13 @@ def _invite(session: IRCDialect, params: list[str]) -> None:
 @command("KICK", params=2, summary="KICK #ROOM NICK[,NICK] [:REASON]: put people out of a room (operators)")
 def _kick(session: IRCDialect, params: list[str]) -> None:
     """KICK #a nick1,nick2 puts both out of #a; KICK #a,#b nick1,nick2 pairs them (RFC 2812)."""
-    rooms, nicks = _channels(params[0]), params[1].split(",")[:TARGETS_MAX]
+    rooms, nicks = _channels(params[0]), params[1].split(",")
     reason = params[2][:KICK_MAX] if len(params) > 2 else ""
     if len(rooms) != 1 and len(rooms) != len(nicks):
         session.reply(n.ERR_NEEDMOREPARAMS, "KICK", text="Give one channel, or one channel per nickname")
         return
-    for name, nick in zip(rooms * len(nicks) if len(rooms) == 1 else rooms, nicks, strict=True):
+    nicks = _at_most(session, nicks)
+    for name, nick in zip(rooms * len(nicks) if len(rooms) == 1 else rooms[: len(nicks)], nicks, strict=True):
         subjects = {"NO_SUCH_NICK": (nick,), "NOT_THERE": (nick, name)}
         with session.about(name, subjects=subjects):
             session.chat.kick(session.member, name, nick, reason)
@@ -773,7 +782,7 @@ def _matches(session: IRCDialect, mask: str, member: Member) -> bool:
 @command("WHOIS", params=1, summary="WHOIS NICK: about someone: user name, real name, rooms, account, away")
 def _whois(session: IRCDialect, params: list[str]) -> None:
     nicks = params[-1]
-    for nick in [nick for nick in nicks.split(",") if nick][:TARGETS_MAX]:
+    for nick in _at_most(session, [nick for nick in nicks.split(",") if nick]):
         member = session.chat.nicks.get(nick_key(nick))
         if member is None:
             session.reply(n.ERR_NOSUCHNICK, nick, text="No such nick")
