@@ -15,7 +15,6 @@ from tests.helpers import ServerTestCase
 
 
 class BenchSmokeTests(ServerTestCase):
-
     async def test_tiny_workload(self) -> None:
         figures_file = Path(self.mktemp())
         bench = self.spawn(
@@ -89,7 +88,6 @@ class HistoryBenchTests(SynchronousTestCase):
 
 
 class HistoryBenchCommandTests(ServerTestCase):
-
     async def test_history_workload(self) -> None:
         figures_file = Path(self.mktemp())
         bench = self.spawn(

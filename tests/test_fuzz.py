@@ -64,7 +64,6 @@ def fuzz_stream(seed: int, lines: int, commands: list[str] = COMMANDS) -> list[b
 
 
 class FuzzOverTLSTests(ServerTestCase):
-
     def watch_for_problems(self) -> list[LogEvent]:
         """Every failure or error the server logs from now on."""
         problems: list[LogEvent] = []

@@ -25,7 +25,6 @@ LISTENING = r"chatroom listening on 127\.0\.0\.1:(\d+) with TLS \(line\)"
 
 
 class TwistdTests(ServerTestCase):
-
     async def stops_cleanly_on(self, signal_name: str) -> None:
         workdir = Path(self.mktemp())
         workdir.mkdir()
