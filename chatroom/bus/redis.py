@@ -497,8 +497,10 @@ class RedisLog:
     # Inside
 
     def _later(self, call: Callable[[], None]) -> None:
-        """Try again in a second; txredisapi reconnects by itself meanwhile."""
-        self._retry = self.clock.callLater(RETRY, call)
+        """Try again in a second; txredisapi reconnects by itself meanwhile. Never once stopped: a command that
+        fails because `disconnect` closed its connection must not schedule another try (seen as a dirty reactor)."""
+        if not self.stopped:
+            self._retry = self.clock.callLater(RETRY, call)
 
     def _bounded(self, asked: Deferred[Any]) -> Deferred[Any]:
         """A command that fails (Unanswered) if Redis has not answered it within ANSWER seconds.
