@@ -13,7 +13,7 @@ releases what it held (admission slot, nickname, rooms), even if something on th
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -32,13 +32,18 @@ from chatroom.auth import Authenticator
 from chatroom.core.addresses import address_key
 from chatroom.core.chat import Chat, Member
 from chatroom.core.errors import ChatError
-from chatroom.core.events import Event
+from chatroom.core.events import Event, History
 from chatroom.limits import Admission, Claim, ConnectionLimits, SendQueue, StreamTransport, TokenBucket, transport_of
 from chatroom.registration import Registrar
 
 CLOSE_GRACE = 5.0  # seconds a closing peer has to answer TLS's close_notify
 REFUSAL_REPORT = 10.0  # seconds between two log lines counting one connection's refused lines
 WAITING_LINES = 32  # lines kept while a login is checked; past them, reading stops until it is done
+# Fakelag: an answer costs its asker a flood token for every ANSWER_BYTES it sends beyond the first ANSWER_FREE, as
+# Ergo and InspIRCd charge theirs: a `WHO *` over thousands of members then waits in proportion before the asker's
+# next line is read, instead of ten of them at once costing everyone else the server's time (issue 31).
+ANSWER_BYTES = 4096
+ANSWER_FREE = 4096
 
 log = Logger(namespace="chatroom")
 
@@ -78,6 +83,9 @@ class Dialect(Protocol):
 
     def render(self, event: Event) -> bytes:
         """An event of the core as this dialect's bytes."""
+
+    def pages(self, history: History) -> Iterable[bytes]:
+        """A room's history as this dialect's bytes, in pages made only as the client reads them."""
 
     def departed(self, member: Member) -> None:
         """The member this connection held has left the chat (for IRC's WHOWAS)."""
@@ -134,6 +142,7 @@ class Connection(LineReceiver, TimeoutMixin):
         self._deadline: IDelayedCall | None = None  # when a polite close gives up
         self._refused: Counter[str] = Counter()  # refused lines not yet logged, by code
         self._next_report = 0.0
+        self._answered = 0  # bytes written to this client, to charge a line for its answer
         self._bucket = TokenBucket(limits.flood_burst, limits.flood_rate, self.clock.seconds())
         self.queue = SendQueue(self.stream, limits.send_queue, self._too_slow)
         self.stream.registerProducer(self.queue, True)
@@ -206,6 +215,7 @@ class Connection(LineReceiver, TimeoutMixin):
 
     def _execute(self, line: bytes) -> None:
         content = line.removesuffix(b"\r")
+        before = self._answered
         try:
             if len(content) > self.max_line:
                 raise ChatError("TOO_LONG", f"line longer than {self.max_line} bytes; it was ignored")
@@ -214,14 +224,24 @@ class Connection(LineReceiver, TimeoutMixin):
             self.refuse("BAD_UTF8", "the line is not valid UTF-8; it was ignored")
         except ChatError as refusal:
             self.refuse(refusal.code, refusal.message)
+        self._charge(self._answered - before - ANSWER_FREE)
 
-    def _spend_token(self) -> None:
-        wait = self._bucket.take(self.clock.seconds())
-        if wait:
-            # Flood control: stop reading this client (its lines wait in the kernel) until its bucket refills.
-            self.factory.counts.flood_slowdowns += 1
-            self._hold()
-            self._resume = self.clock.callLater(wait, self._release)
+    def _charge(self, size: int) -> None:
+        """Fakelag: `size` bytes of answer cost the asker tokens, so its next line waits in proportion."""
+        if size > 0 and not self.closing:
+            self._spend_token(size / ANSWER_BYTES)
+
+    def _spend_token(self, cost: float = 1.0) -> None:
+        wait = self._bucket.take(self.clock.seconds(), cost)
+        if not wait:
+            return
+        if self._resume is not None and self._resume.active():  # already waiting: a later answer owes more
+            self._resume.reset(wait)
+            return
+        # Flood control: stop reading this client (its lines wait in the kernel) until its bucket refills.
+        self.factory.counts.flood_slowdowns += 1
+        self._hold()
+        self._resume = self.clock.callLater(wait, self._release)
 
     def _hold(self) -> None:
         """Stop reading this client until a matching _release: its lines are handled later, in order."""
@@ -250,7 +270,12 @@ class Connection(LineReceiver, TimeoutMixin):
 
     def write(self, data: bytes) -> None:
         self.factory.counts.bytes_out += len(data)
+        self._answered += len(data)
         self.queue.write(data)
+
+    def write_pages(self, pages: Iterable[bytes]) -> None:
+        """A long answer, made page by page as the client reads it (SendQueue), each page charged as it is made."""
+        self.queue.write_pages(self._charged(pages))
 
     def refuse(self, code: str, message: str) -> None:
         """Answer a refused line; the log gets a count per connection, at most every REFUSAL_REPORT seconds."""
@@ -282,11 +307,16 @@ class Connection(LineReceiver, TimeoutMixin):
     # chatroom.core.events.Session
 
     def deliver(self, event: Event) -> None:
+        if type(event) is History:  # a catch-up may hold a room's whole history: not made before it is read
+            self.factory.counts.deliveries += 1
+            self.write_pages(self.dialect.pages(event))
+            return
         data = self.dialect.render(event)
         if data:  # not an IRC sender's own copy: writing nothing would still cost TLS a flush
             counts = self.factory.counts
             counts.deliveries += 1
             counts.bytes_out += len(data)
+            self._answered += len(data)
             self.queue.write(data)
 
     def close(self, reason: str) -> None:
@@ -386,6 +416,13 @@ class Connection(LineReceiver, TimeoutMixin):
         self.factory.counts.send_queue_disconnects += 1
         self._ended_by = self._quit_reason = "send queue exceeded"
         self.stream.abortConnection()
+
+    def _charged(self, pages: Iterable[bytes]) -> Iterator[bytes]:
+        for page in pages:
+            if page:
+                self.factory.counts.bytes_out += len(page)
+                self._charge(len(page))
+                yield page
 
     def _report_refusals(self) -> None:
         if self._refused:

@@ -6,8 +6,8 @@ Each limit is a `twistd chatroom` option (see chatroom.tap); the defaults are he
 from __future__ import annotations
 
 import resource
-from collections import Counter
-from collections.abc import Callable, Iterable
+from collections import Counter, deque
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
@@ -20,6 +20,8 @@ from zope.interface import implementer
 from chatroom.core.addresses import address_key, ip
 
 log = Logger(namespace="chatroom")
+
+PAGE_LINES = 50  # lines of a room's history made at a time for a client (SendQueue.write_pages)
 
 
 @runtime_checkable
@@ -70,9 +72,9 @@ class TokenBucket:
         self.tokens = float(burst)
         self.stamp = now
 
-    def take(self, now: float) -> float:
-        """Spend a token for one line; return how long to wait before reading the next (0 for no wait)."""
-        self.tokens = min(self.burst, self.tokens + (now - self.stamp) * self.rate) - 1
+    def take(self, now: float, cost: float = 1.0) -> float:
+        """Spend `cost` tokens (one a line); return how long to wait before reading the next (0 for no wait)."""
+        self.tokens = min(self.burst, self.tokens + (now - self.stamp) * self.rate) - cost
         self.stamp = now
         return 0.0 if self.tokens >= 1 else (1 - self.tokens) / self.rate
 
@@ -85,14 +87,18 @@ class SendQueue:
     lines wait here; a reader so slow that they pass `cap` bytes is reported
     through `overflow` (once) and everything for it is dropped from then on,
     so the server's memory stays bounded whatever a client does.
+
+    A long answer (a room's history) comes as pages, each made only when the
+    transport takes writes: a client that does not read costs one page, not
+    the whole answer, and what is written after it waits behind it, counted.
     """
 
     def __init__(self, transport: StreamTransport, cap: int, overflow: Callable[[], None]) -> None:
         self._transport = transport
         self._cap = cap
         self._overflow: Callable[[], None] | None = overflow
-        self._pending: list[bytes] | None = None  # None while the transport takes writes
-        self._size = 0
+        self._pending: deque[bytes | Iterator[bytes]] | None = None  # None while the transport takes writes
+        self._size = 0  # bytes held: pages not made yet take no memory
 
     def write(self, data: bytes) -> None:
         if self._pending is None:
@@ -102,28 +108,61 @@ class SendQueue:
             self._size += len(data)
             if self._size > self._cap:
                 overflow, self._overflow = self._overflow, None
-                self._pending, self._size = [], 0
+                self._pending, self._size = deque(), 0
                 overflow()
+
+    def write_pages(self, pages: Iterable[bytes]) -> None:
+        """An answer made page by page, as the transport takes them, after everything written before it."""
+        if self._pending is None:
+            self._pump(iter(pages))
+        elif self._overflow is not None:
+            self._pending.append(iter(pages))
 
     def __len__(self) -> int:
         """Bytes held here, waiting for the transport."""
         return self._size
 
     def flush(self) -> None:
-        """Hand everything held to the transport and write straight through again."""
-        pending, self._pending, self._size = self._pending, None, 0
-        if pending:
-            self._transport.writeSequence(pending)
+        """Hand everything made to the transport and write straight through again: for a goodbye, so the pages
+        not made yet are dropped."""
+        pending, self._pending, self._size = self._pending or (), None, 0
+        made = [item for item in pending if isinstance(item, bytes)]
+        if made:
+            self._transport.writeSequence(made)
 
     def pauseProducing(self) -> None:
         if self._pending is None:
-            self._pending = []
+            self._pending = deque()
 
     def resumeProducing(self) -> None:
-        self.flush()
+        """Write what waits, in order, until the transport is full again: then the rest waits on."""
+        pending, self._pending, self._size = self._pending or deque(), None, 0
+        while pending and self._pending is None:
+            made: list[bytes] = []
+            while pending and isinstance(first := pending[0], bytes):
+                made.append(first)
+                pending.popleft()
+            if made:
+                self._transport.writeSequence(made)
+            if pending and self._pending is None:
+                pages = pending.popleft()
+                assert not isinstance(pages, bytes)
+                self._pump(pages)
+        if pending:
+            assert self._pending is not None
+            self._pending.extend(pending)
+            self._size += sum(len(item) for item in pending if isinstance(item, bytes))
 
     def stopProducing(self) -> None:
         self._pending, self._size, self._overflow = None, 0, None
+
+    def _pump(self, pages: Iterator[bytes]) -> None:
+        """Make and write pages until the transport is full (the rest waits first in line) or they end."""
+        for page in pages:
+            self._transport.write(page)
+            if self._pending is not None:
+                self._pending.appendleft(pages)
+                return
 
 
 class AddressCounts(Protocol):

@@ -501,6 +501,17 @@ class HistoryTests(SynchronousTestCase):
             self.alice.type("CHATHISTORY latest #5 * 9999"), self.batch(12, "#5", 0, 1, 2, 3, 4, 5), "500 at most"
         )
 
+    def test_a_chathistory_answer_is_made_only_as_its_client_reads(self) -> None:
+        """The 500 lines of one answer could be 2 MB: a client that is not reading is not made them yet."""
+        self.say(100)  # all it keeps
+        queue = self.alice.protocol.queue
+        queue.pauseProducing()  # the transport is full: the client is not reading
+        self.alice.send(b"CHATHISTORY LATEST #5 * 500\r\n")
+        self.assertEqual(len(queue), 0, "nothing made, nothing held")
+        self.assertEqual(self.alice.read(), [])
+        queue.resumeProducing()
+        self.assertEqual(self.alice.read(), self.batch(1, "#5", *range(100)))
+
     def test_chathistory_without_batch_or_tags(self) -> None:
         self.say(2)
         bare = self.server.irc("bare", "#5", caps="draft/chathistory")

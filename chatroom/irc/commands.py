@@ -461,7 +461,7 @@ def _chathistory(session: IRCDialect, params: list[str]) -> None:
         session.write(session.line("FAIL", "CHATHISTORY", "INVALID_PARAMS", subcommand, text=invalid))
         return
     if not target.startswith("#"):  # private messages are never kept
-        session.write(session.kept(target, ()))
+        session.write_pages(session.kept(target, ()))
         return
     chat, member, lines = session.chat, session.member, min(limit, PAGE_MAX)
     try:
@@ -476,7 +476,7 @@ def _chathistory(session: IRCDialect, params: list[str]) -> None:
             code = "INVALID_TARGET" if error.code in _NO_TARGET else "MESSAGE_ERROR"
             session.write(session.line("FAIL", "CHATHISTORY", code, subcommand, target, text=error.message))
         return
-    session.write(session.kept(history.room, history.messages))
+    session.write_pages(session.kept(history.room, history.messages))
 
 
 def _reference(reference: str, star: bool) -> str | None:
