@@ -6,6 +6,7 @@ import datetime
 import getopt
 import math
 import os
+import re
 import socket
 import sys
 from dataclasses import replace
@@ -189,6 +190,14 @@ class Options(usage.Options):
             "0",
             "Drop kept messages older than this, such as 24h or 7d; 0 drops them only by --history's number.",
         ],
+        [
+            "history-memory",
+            None,
+            "256MB",
+            "The most memory all rooms' kept messages may take together, such as 256MB or 2GB (each counted as its"
+            " text plus 300 bytes); past it the server's oldest kept messages are dropped first. With --redis every"
+            " process drops the same ones.",
+        ],
     ]
     optFlags: list[list[Any]] = [
         ["no-irc", None, "Serve no IRC at all (by default IRC clients connect with TLS on port 6697)."],
@@ -310,6 +319,7 @@ class Options(usage.Options):
         elif self["workers"] > 1:
             raise usage.UsageError("--workers needs --redis: the workers share the chat through it")
         self["history-age"] = _age(self["history-age"])
+        self["history-memory"] = _memory(self["history-memory"])
         if self["auth"] not in (None, *(mode.value for mode in AuthMode)):
             raise usage.UsageError("--auth must be off, optional or required")
         for name, minimum in self.minimums.items():
@@ -328,6 +338,19 @@ def _age(text: str | float) -> float:
     if seconds is None:
         raise usage.UsageError(f"--history-age must be a duration from 1s to 3650d, such as 24h, or 0; not {text}")
     return seconds
+
+
+_UNITS = {"": 1, "K": 1024, "M": 1024**2, "G": 1024**3, "T": 1024**4}
+MEMORY_MIN = 1024 * 1024
+
+
+def _memory(text: str | int) -> int:
+    """--history-memory in bytes: a number, with K, M, G or T (powers of 1024, with or without "B" or "iB")."""
+    found = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([KMGT]?)(?:i?B)?\s*", str(text), re.IGNORECASE)
+    size = int(float(found[1]) * _UNITS[found[2].upper()]) if found else 0
+    if size < MEMORY_MIN:
+        raise usage.UsageError(f"--history-memory must be a size of at least 1MB, such as 256MB or 2GB; not {text}")
+    return size
 
 
 def makeService(options: Options, reactor: IReactorCore | None = None) -> IService:
@@ -371,7 +394,7 @@ def makeService(options: Options, reactor: IReactorCore | None = None) -> IServi
             advice=tls.renewal_advice(certs),
         )
     limits, room_limits = config.limits(options)
-    history = HistoryLimits(options["history"], options["history-age"])
+    history = HistoryLimits(options["history"], options["history-age"], options["history-memory"])
     allow_open_files(limits.max_clients)
     clock = IReactorTime(reactor)
     redis: RedisAddress | None = options["redis"]
