@@ -144,7 +144,7 @@ class Connection(LineReceiver, TimeoutMixin):
         self._next_report = 0.0
         self._answered = 0  # bytes written to this client, to charge a line for its answer
         self._bucket = TokenBucket(limits.flood_burst, limits.flood_rate, self.clock.seconds())
-        self.queue = SendQueue(self.stream, limits.send_queue, self._too_slow)
+        self.queue = SendQueue(self.stream, limits.send_queue, self._too_slow, self.clock)
         self.stream.registerProducer(self.queue, True)
         # Lines are small and should leave at once: with Nagle's algorithm (Twisted's default) and delayed ACKs
         # they waited, measured p99 128 -> 14 ms in the steady benchmark (docs/performance.md). TLS hands the

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
 from twisted.internet.defer import Deferred
-from twisted.internet.interfaces import IAddress, IPushProducer
+from twisted.internet.interfaces import IAddress, IDelayedCall, IPushProducer, IReactorTime
 from twisted.internet.protocol import Protocol as TwistedProtocol
 from twisted.logger import Logger
 from zope.interface import implementer
@@ -21,7 +21,8 @@ from chatroom.core.addresses import address_key, ip
 
 log = Logger(namespace="chatroom")
 
-PAGE_LINES = 50  # lines of a room's history made at a time for a client (SendQueue.write_pages)
+PAGE_LINES = 50  # lines of a long answer made at a time for a client (SendQueue.write_pages)
+TURN_BYTES = 16 * 1024  # of an answer's pages made for one client in one turn of the reactor
 
 
 @runtime_checkable
@@ -88,35 +89,39 @@ class SendQueue:
     through `overflow` (once) and everything for it is dropped from then on,
     so the server's memory stays bounded whatever a client does.
 
-    A long answer (a room's history) comes as pages, each made only when the
-    transport takes writes: a client that does not read costs one page, not
-    the whole answer, and what is written after it waits behind it, counted.
+    A long answer (a room's history, `WHO *`) comes as pages, each made only when
+    the transport takes writes, and at most TURN_BYTES of them in one turn of
+    the reactor: a client that does not read costs a page, not the whole answer,
+    and a huge answer does not keep everyone else waiting while it is made.
+    What is written after it waits behind it, counted.
     """
 
-    def __init__(self, transport: StreamTransport, cap: int, overflow: Callable[[], None]) -> None:
+    def __init__(self, transport: StreamTransport, cap: int, overflow: Callable[[], None], clock: IReactorTime) -> None:
         self._transport = transport
         self._cap = cap
         self._overflow: Callable[[], None] | None = overflow
-        self._pending: deque[bytes | Iterator[bytes]] | None = None  # None while the transport takes writes
-        self._size = 0  # bytes held: pages not made yet take no memory
+        self._clock = clock
+        self._paused = False  # the transport is full
+        self._pending: deque[bytes | Iterator[bytes]] = deque()  # in order: lines made, and pages to make
+        self._size = 0  # bytes made and held: pages not made yet take no memory
+        self._turn: IDelayedCall | None = None  # the next turn of making pages
 
     def write(self, data: bytes) -> None:
-        if self._pending is None:
+        if not (self._paused or self._pending):
             self._transport.write(data)
         elif self._overflow is not None:
             self._pending.append(data)
             self._size += len(data)
             if self._size > self._cap:
                 overflow, self._overflow = self._overflow, None
-                self._pending, self._size = deque(), 0
+                self._drop()
                 overflow()
 
     def write_pages(self, pages: Iterable[bytes]) -> None:
-        """An answer made page by page, as the transport takes them, after everything written before it."""
-        if self._pending is None:
-            self._pump(iter(pages))
-        elif self._overflow is not None:
+        """An answer made page by page as the transport takes them, after everything written before it."""
+        if self._overflow is not None:
             self._pending.append(iter(pages))
+            self._send()
 
     def __len__(self) -> int:
         """Bytes held here, waiting for the transport."""
@@ -125,44 +130,50 @@ class SendQueue:
     def flush(self) -> None:
         """Hand everything made to the transport and write straight through again: for a goodbye, so the pages
         not made yet are dropped."""
-        pending, self._pending, self._size = self._pending or (), None, 0
-        made = [item for item in pending if isinstance(item, bytes)]
+        made = [item for item in self._pending if isinstance(item, bytes)]
+        self._drop()
+        self._paused = False
         if made:
             self._transport.writeSequence(made)
 
     def pauseProducing(self) -> None:
-        if self._pending is None:
-            self._pending = deque()
+        self._paused = True
 
     def resumeProducing(self) -> None:
-        """Write what waits, in order, until the transport is full again: then the rest waits on."""
-        pending, self._pending, self._size = self._pending or deque(), None, 0
-        while pending and self._pending is None:
-            made: list[bytes] = []
-            while pending and isinstance(first := pending[0], bytes):
-                made.append(first)
-                pending.popleft()
-            if made:
-                self._transport.writeSequence(made)
-            if pending and self._pending is None:
-                pages = pending.popleft()
-                assert not isinstance(pages, bytes)
-                self._pump(pages)
-        if pending:
-            assert self._pending is not None
-            self._pending.extend(pending)
-            self._size += sum(len(item) for item in pending if isinstance(item, bytes))
+        self._paused = False
+        self._send()
 
     def stopProducing(self) -> None:
-        self._pending, self._size, self._overflow = None, 0, None
+        self._drop()
+        self._paused, self._overflow = False, None
 
-    def _pump(self, pages: Iterator[bytes]) -> None:
-        """Make and write pages until the transport is full (the rest waits first in line) or they end."""
-        for page in pages:
-            self._transport.write(page)
-            if self._pending is not None:
-                self._pending.appendleft(pages)
+    def _drop(self) -> None:
+        self._pending.clear()
+        self._size = 0
+        if self._turn is not None and self._turn.active():
+            self._turn.cancel()
+
+    def _send(self) -> None:
+        """Write what waits, in order, until the transport is full or TURN_BYTES of pages are made this turn."""
+        pending, budget = self._pending, TURN_BYTES
+        while pending and not self._paused:
+            first = pending[0]
+            if isinstance(first, bytes):
+                made: list[bytes] = []
+                while pending and isinstance(first := pending[0], bytes):
+                    made.append(first)
+                    pending.popleft()
+                    self._size -= len(first)
+                self._transport.writeSequence(made)
+            elif budget <= 0:  # the rest in a later turn: others' lines are read and sent meanwhile
+                if self._turn is None or not self._turn.active():
+                    self._turn = self._clock.callLater(0, self._send)
                 return
+            elif (page := next(first, None)) is None:
+                pending.popleft()
+            else:
+                self._transport.write(page)
+                budget -= len(page)
 
 
 class AddressCounts(Protocol):

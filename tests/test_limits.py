@@ -8,11 +8,12 @@ from twisted.internet.address import IPv4Address
 from twisted.internet.testing import StringTransport
 from twisted.trial.unittest import SynchronousTestCase
 
+from chatroom.bus.shared import ELSEWHERE  # a member whose session hears nothing
 from chatroom.connection import ANSWER_BYTES, ANSWER_FREE, Connection, Refusal
 from chatroom.core.chat import Details, RoomLimits
 from chatroom.core.history import HistoryLimits
 from chatroom.limits import Admission, ConnectionLimits, TokenBucket
-from tests.helpers import MemoryClient, MemoryServer, RecordingSession, ServerTestCase, unstamped
+from tests.helpers import MemoryClient, MemoryServer, ServerTestCase, unstamped
 from tests.test_irc import IRCServer
 
 GENEROUS_FLOOD: dict[str, Any] = {"flood_burst": 10_000, "flood_rate": 10_000.0}
@@ -248,7 +249,7 @@ class FakelagTests(SynchronousTestCase):
     def crowd(self, server: MemoryServer, room: str, count: int) -> None:
         for number in range(count):
             member = server.chat.register(
-                RecordingSession(), f"member-{number:05d}", None, "127.0.0.1", Details(invisible=False)
+                ELSEWHERE, f"crowd-member-{number:07d}", None, "127.0.0.1", Details(invisible=False)
             )
             server.chat.join(member, room)
 
@@ -257,8 +258,11 @@ class FakelagTests(SynchronousTestCase):
         server.clock.advance(10)  # registering spent the burst: a full bucket again
         asker.read()
         asker.send(ask.encode() + b"\r\n" + ping)
-        answer = asker.transport.value()
-        asker.transport.clear()
+        answer = b""
+        while made := asker.transport.value():  # a long answer is made over several turns of the reactor
+            answer += made
+            asker.transport.clear()
+            server.clock.advance(0)
         self.assertGreater(len(answer), 4 * ANSWER_BYTES)
         self.assertNotIn(b"PONG", answer, "the line after a large answer waits")
         wait = (len(answer) - ANSWER_FREE) / ANSWER_BYTES / self.LIMITS.flood_rate
@@ -269,7 +273,7 @@ class FakelagTests(SynchronousTestCase):
 
     def test_a_line_asker_waits_in_proportion_to_the_answer(self) -> None:
         server = MemoryServer(self.LIMITS)
-        self.crowd(server, "#big", 1500)
+        self.crowd(server, "#big", 1000)
         asker = server.connect("asker")
         other = server.connect("other", "#small")
         self.assert_next_line_waits(server, asker, "/who #big", b"/ping after\n")
@@ -279,11 +283,28 @@ class FakelagTests(SynchronousTestCase):
 
     def test_an_irc_who_star_costs_its_asker_not_the_others(self) -> None:
         server = IRCServer(self.LIMITS)
-        self.crowd(server, "#big", 1500)
+        self.crowd(server, "#big", 1000)
         asker = server.irc("asker")
         other = server.connect("other", "#small")
         self.assert_next_line_waits(server, asker, "WHO *", b"PING :after\r\n")
         self.assertEqual(other.type("/ping now"), ["PONG :now"], "others are read at once meanwhile")
+
+    def test_a_huge_answer_is_made_a_little_at_a_time_and_others_are_served_meanwhile(self) -> None:
+        server = IRCServer(self.LIMITS)
+        self.crowd(server, "#big", 1000)
+        asker = server.irc("asker")
+        other = server.connect("other", "#small")
+        server.clock.advance(10)  # registering spent the burst: a full bucket again
+        asker.send(b"WHO *\r\n")
+        first = asker.read()
+        self.assertTrue(first and first[-1].startswith(":chatroom 352 "), "a first part, not the end")
+        self.assertLess(sum(len(line) for line in first), 20_000)
+        self.assertEqual(other.type("/ping now"), ["PONG :now"], "another's line is answered before the rest")
+        rest: list[str] = []
+        while not rest or not rest[-1].startswith(":chatroom 315 "):  # RPL_ENDOFWHO
+            server.clock.advance(0)
+            rest += asker.read()
+        self.assertEqual(len(first) + len(rest), 1000 + 2, "everyone, the asker too, then the end")
 
 
 class RoomLimitTests(SynchronousTestCase):
