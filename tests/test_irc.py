@@ -19,6 +19,8 @@ from twisted.trial.unittest import SynchronousTestCase
 from twisted.words.protocols import irc
 
 from chatroom.auth import AuthMode
+from chatroom.bus.shared import ELSEWHERE  # a member whose session hears nothing
+from chatroom.core.chat import Details
 from chatroom.core.events import Event, History, Message, Redacted
 from chatroom.core.history import HistoryLimits
 from chatroom.core.moderation import Ban, Lockdown, Mask
@@ -848,6 +850,25 @@ class IRCOverTLSTests(ServerTestCase):
         if not client.lost.called:
             client.quit("bye")
         await client.lost
+
+    async def test_who_star_flooded_by_a_client_that_never_reads_costs_it_and_nobody_else(self) -> None:
+        self.start_server()  # flood control as it ships
+        chat = self.service.factory.chat
+        for number in range(1500):  # about 100 KB of WHO * answer
+            chat.register(ELSEWHERE, f"crowd-member-{number:07d}", None, "192.0.2.1", Details(invisible=False))
+        asker = await self.irc_client("asker")
+        asker.transport.pauseProducing()  # it never reads again
+        counts = self.service.factory.counts
+        before = counts.bytes_out  # the chatroom_sent_bytes metric
+        for _ in range(30):
+            asker.sendLine("WHO *")
+        other = await self.connect("other")  # meanwhile, someone else is served at once
+        other.send("/ping still here")
+        await other.until("PONG :still here")
+        made = counts.bytes_out - before
+        self.assertLess(made, 300_000, "one answer, charged: its asker's next WHO waits seconds (ten before)")
+        asker.transport.abortConnection()  # its QUIT would wait behind its WHOs
+        await asker.lost
 
     async def test_an_irc_client_and_a_line_client_talk_in_the_same_order(self) -> None:
         self.start_server()
