@@ -39,11 +39,12 @@ from chatroom.registration import Registrar
 CLOSE_GRACE = 5.0  # seconds a closing peer has to answer TLS's close_notify
 REFUSAL_REPORT = 10.0  # seconds between two log lines counting one connection's refused lines
 WAITING_LINES = 32  # lines kept while a login is checked; past them, reading stops until it is done
-# Fakelag: an answer costs its asker a flood token for every ANSWER_BYTES it sends beyond the first ANSWER_FREE, as
-# Ergo and InspIRCd charge theirs: a `WHO *` over thousands of members then waits in proportion before the asker's
-# next line is read, instead of ten of them at once costing everyone else the server's time (issue 31).
+# Fakelag: an answer costs its asker a flood token for every ANSWER_BYTES it sends beyond the first ANSWER_FREE (a join
+# with its 50 lines of history is free), as Ergo and InspIRCd charge theirs: a `WHO *` over thousands of members then
+# waits in proportion before the asker's next line is read, instead of ten of them at once costing everyone else the
+# server's time (issue 31).
 ANSWER_BYTES = 4096
-ANSWER_FREE = 4096
+ANSWER_FREE = 8192
 
 log = Logger(namespace="chatroom")
 
@@ -143,6 +144,7 @@ class Connection(LineReceiver, TimeoutMixin):
         self._refused: Counter[str] = Counter()  # refused lines not yet logged, by code
         self._next_report = 0.0
         self._answered = 0  # bytes written to this client, to charge a line for its answer
+        self._executing = False  # a line of this client's runs: what it makes is its answer, charged at its end
         self._bucket = TokenBucket(limits.flood_burst, limits.flood_rate, self.clock.seconds())
         self.queue = SendQueue(self.stream, limits.send_queue, self._too_slow, self.clock)
         self.stream.registerProducer(self.queue, True)
@@ -215,7 +217,7 @@ class Connection(LineReceiver, TimeoutMixin):
 
     def _execute(self, line: bytes) -> None:
         content = line.removesuffix(b"\r")
-        before = self._answered
+        before, self._executing = self._answered, True
         try:
             if len(content) > self.max_line:
                 raise ChatError("TOO_LONG", f"line longer than {self.max_line} bytes; it was ignored")
@@ -224,6 +226,8 @@ class Connection(LineReceiver, TimeoutMixin):
             self.refuse("BAD_UTF8", "the line is not valid UTF-8; it was ignored")
         except ChatError as refusal:
             self.refuse(refusal.code, refusal.message)
+        finally:
+            self._executing = False
         self._charge(self._answered - before - ANSWER_FREE)
 
     def _charge(self, size: int) -> None:
@@ -418,10 +422,14 @@ class Connection(LineReceiver, TimeoutMixin):
         self.stream.abortConnection()
 
     def _charged(self, pages: Iterable[bytes]) -> Iterator[bytes]:
+        """Pages made while the line that asked runs are part of its answer; those made later cost as they come."""
         for page in pages:
             if page:
                 self.factory.counts.bytes_out += len(page)
-                self._charge(len(page))
+                if self._executing:
+                    self._answered += len(page)
+                else:
+                    self._charge(len(page))
                 yield page
 
     def _report_refusals(self) -> None:

@@ -289,6 +289,20 @@ class FakelagTests(SynchronousTestCase):
         self.assert_next_line_waits(server, asker, "WHO *", b"PING :after\r\n")
         self.assertEqual(other.type("/ping now"), ["PONG :now"], "others are read at once meanwhile")
 
+    def test_joining_a_room_with_its_last_lines_is_free(self) -> None:
+        server = MemoryServer(self.LIMITS)
+        server.chat.history_limits = HistoryLimits(1000)
+        talker = server.connect("talker", "5")
+        for number in range(50):
+            talker.send(f"an ordinary line of about the length people type, number {number}\n".encode())
+            server.clock.advance(1)
+        joiner = server.connect("joiner")
+        server.clock.advance(10)  # a full bucket
+        joiner.read()
+        answer = joiner.type("/join #5", "/ping after")
+        self.assertEqual(answer[-1], "PONG :after", "read at once")
+        self.assertEqual(len([line for line in answer if line.startswith("SAID ")]), 50)
+
     def test_a_huge_answer_is_made_a_little_at_a_time_and_others_are_served_meanwhile(self) -> None:
         server = IRCServer(self.LIMITS)
         self.crowd(server, "#big", 1000)
