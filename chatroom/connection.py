@@ -33,7 +33,16 @@ from chatroom.core.addresses import address_key
 from chatroom.core.chat import Chat, Member
 from chatroom.core.errors import ChatError
 from chatroom.core.events import Event, History
-from chatroom.limits import Admission, Claim, ConnectionLimits, SendQueue, StreamTransport, TokenBucket, transport_of
+from chatroom.limits import (
+    Admission,
+    Claim,
+    ConnectionLimits,
+    SendQueue,
+    StreamTransport,
+    TokenBucket,
+    Turns,
+    transport_of,
+)
 from chatroom.registration import Registrar
 
 CLOSE_GRACE = 5.0  # seconds a closing peer has to answer TLS's close_notify
@@ -146,7 +155,7 @@ class Connection(LineReceiver, TimeoutMixin):
         self._answered = 0  # bytes written to this client, to charge a line for its answer
         self._executing = False  # a line of this client's runs: what it makes is its answer, charged at its end
         self._bucket = TokenBucket(limits.flood_burst, limits.flood_rate, self.clock.seconds())
-        self.queue = SendQueue(self.stream, limits.send_queue, self._too_slow, self.clock)
+        self.queue = SendQueue(self.stream, limits.send_queue, self._too_slow, self.factory.turns)
         self.stream.registerProducer(self.queue, True)
         # Lines are small and should leave at once: with Nagle's algorithm (Twisted's default) and delayed ACKs
         # they waited, measured p99 128 -> 14 ms in the steady benchmark (docs/performance.md). TLS hands the
@@ -483,6 +492,7 @@ class ConnectionFactory(ServerFactory):
         self.registrar = Registrar(chat, auth, clock)
         self.motd = motd.splitlines()
         self.admission = Admission(limits)
+        self.turns = Turns(clock)  # every connection's long answers, made in turn
         self.connections: set[Connection] = set()
         self.counts = Counts()
         self._emptied: list[Deferred[None]] = []

@@ -22,7 +22,7 @@ from chatroom.core.addresses import address_key, ip
 log = Logger(namespace="chatroom")
 
 PAGE_LINES = 50  # lines of a long answer made at a time for a client (SendQueue.write_pages)
-TURN_BYTES = 16 * 1024  # of an answer's pages made for one client in one turn of the reactor
+TURN_BYTES = 16 * 1024  # of long answers' pages made at once for one client, and in one turn of the reactor for all
 
 
 @runtime_checkable
@@ -80,6 +80,30 @@ class TokenBucket:
         return 0.0 if self.tokens >= 1 else (1 - self.tokens) / self.rate
 
 
+class Turns:
+    """The rest of every long answer, made in turn: one page of one client's answer after another, at most TURN_BYTES
+    in one turn of the reactor, whoever asked. Ten clients flooding `WHO *` over thousands of members then cost the
+    others one such turn between two of their own lines, not ten answers."""
+
+    def __init__(self, clock: IReactorTime) -> None:
+        self._clock = clock
+        self._waiting: deque[SendQueue] = deque()
+        self._call: IDelayedCall | None = None
+
+    def wait(self, queue: SendQueue) -> None:
+        self._waiting.append(queue)
+        if self._call is None:
+            self._call = self._clock.callLater(0, self._turn)
+
+    def _turn(self) -> None:
+        self._call = None
+        budget = TURN_BYTES
+        while self._waiting and budget > 0:
+            budget -= self._waiting.popleft().make_page()
+        if self._waiting:
+            self._call = self._clock.callLater(0, self._turn)
+
+
 @implementer(IPushProducer)
 class SendQueue:
     """A connection's output, held here while its transport is full, up to a cap.
@@ -90,21 +114,22 @@ class SendQueue:
     so the server's memory stays bounded whatever a client does.
 
     A long answer (a room's history, `WHO *`) comes as pages, each made only when
-    the transport takes writes, and at most TURN_BYTES of them in one turn of
-    the reactor: a client that does not read costs a page, not the whole answer,
-    and a huge answer does not keep everyone else waiting while it is made.
-    What is written after it waits behind it, counted.
+    the transport takes writes: up to TURN_BYTES at once, the rest a page at a
+    time in `turns` shared with every other connection. A client that does not
+    read costs a page, not the whole answer, and a huge answer does not keep
+    everyone else waiting while it is made. What is written after it waits
+    behind it, counted.
     """
 
-    def __init__(self, transport: StreamTransport, cap: int, overflow: Callable[[], None], clock: IReactorTime) -> None:
+    def __init__(self, transport: StreamTransport, cap: int, overflow: Callable[[], None], turns: Turns) -> None:
         self._transport = transport
         self._cap = cap
         self._overflow: Callable[[], None] | None = overflow
-        self._clock = clock
+        self._turns = turns
         self._paused = False  # the transport is full
         self._pending: deque[bytes | Iterator[bytes]] = deque()  # in order: lines made, and pages to make
         self._size = 0  # bytes made and held: pages not made yet take no memory
-        self._turn: IDelayedCall | None = None  # the next turn of making pages
+        self._waiting_turn = False  # in `turns`, for its next page
 
     def write(self, data: bytes) -> None:
         if not (self._paused or self._pending):
@@ -121,7 +146,7 @@ class SendQueue:
         """An answer made page by page as the transport takes them, after everything written before it."""
         if self._overflow is not None:
             self._pending.append(iter(pages))
-            self._send()
+            self._send(TURN_BYTES)
 
     def __len__(self) -> int:
         """Bytes held here, waiting for the transport."""
@@ -141,21 +166,25 @@ class SendQueue:
 
     def resumeProducing(self) -> None:
         self._paused = False
-        self._send()
+        self._send(TURN_BYTES)
 
     def stopProducing(self) -> None:
         self._drop()
         self._paused, self._overflow = False, None
 
+    def make_page(self) -> int:
+        """Its turn (Turns): what waits before the next page, and the page; how many bytes of pages it made."""
+        self._waiting_turn = False
+        return self._send(1)
+
     def _drop(self) -> None:
         self._pending.clear()
         self._size = 0
-        if self._turn is not None and self._turn.active():
-            self._turn.cancel()
 
-    def _send(self) -> None:
-        """Write what waits, in order, until the transport is full or TURN_BYTES of pages are made this turn."""
-        pending, budget = self._pending, TURN_BYTES
+    def _send(self, budget: int) -> int:
+        """Write what waits, in order, until the transport is full or `budget` bytes of pages are made (the rest in
+        a later turn); how many were made."""
+        pending, made_pages = self._pending, 0
         while pending and not self._paused:
             first = pending[0]
             if isinstance(first, bytes):
@@ -165,15 +194,17 @@ class SendQueue:
                     pending.popleft()
                     self._size -= len(first)
                 self._transport.writeSequence(made)
-            elif budget <= 0:  # the rest in a later turn: others' lines are read and sent meanwhile
-                if self._turn is None or not self._turn.active():
-                    self._turn = self._clock.callLater(0, self._send)
-                return
+            elif made_pages >= budget:  # the rest in a later turn: others' lines are read and sent meanwhile
+                if not self._waiting_turn:
+                    self._waiting_turn = True
+                    self._turns.wait(self)
+                break
             elif (page := next(first, None)) is None:
                 pending.popleft()
             else:
                 self._transport.write(page)
-                budget -= len(page)
+                made_pages += len(page)
+        return made_pages
 
 
 class AddressCounts(Protocol):

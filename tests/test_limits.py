@@ -12,7 +12,7 @@ from chatroom.bus.shared import ELSEWHERE  # a member whose session hears nothin
 from chatroom.connection import ANSWER_BYTES, ANSWER_FREE, Connection, Refusal
 from chatroom.core.chat import Details, RoomLimits
 from chatroom.core.history import HistoryLimits
-from chatroom.limits import Admission, ConnectionLimits, TokenBucket
+from chatroom.limits import TURN_BYTES, Admission, ConnectionLimits, TokenBucket
 from tests.helpers import MemoryClient, MemoryServer, ServerTestCase, unstamped
 from tests.test_irc import IRCServer
 
@@ -319,6 +319,23 @@ class FakelagTests(SynchronousTestCase):
             server.clock.advance(0)
             rest += asker.read()
         self.assertEqual(len(first) + len(rest), 1000 + 2, "everyone, the asker too, then the end")
+
+    def test_several_huge_answers_take_turns_within_one_budget(self) -> None:
+        server = IRCServer(self.LIMITS)
+        self.crowd(server, "#big", 1000)
+        askers = [server.irc(f"asker{number}") for number in range(4)]
+        server.clock.advance(10)  # registering spent the burst: full buckets again
+        for asker in askers:
+            asker.read()
+            asker.send(b"WHO *\r\n")
+            asker.read()  # its first TURN_BYTES come at once
+        # One turn of the reactor: the calls due now, not those they schedule (Clock.advance would run those too)
+        for call in [call for call in server.clock.calls if call.getTime() <= server.clock.seconds()]:
+            server.clock.calls.remove(call)
+            call.func(*call.args, **call.kw)
+        made = [sum(len(line) + 2 for line in asker.read()) for asker in askers]
+        self.assertTrue(all(made), f"each made a page in its turn: {made}")
+        self.assertLess(sum(made), TURN_BYTES + 4 * 4096, "together, one turn's budget")
 
 
 class RoomLimitTests(SynchronousTestCase):
