@@ -287,7 +287,12 @@ class Connection(LineReceiver, TimeoutMixin):
         self.queue.write(data)
 
     def write_pages(self, pages: Iterable[bytes]) -> None:
-        """A long answer, made page by page as the client reads it (SendQueue), each page charged as it is made."""
+        """A long answer, made page by page as the client reads it (SendQueue), each page charged as it is made.
+
+        The client's next line is read once the whole answer is made: charged only then, it would otherwise let
+        several huge answers through before the first one's cost is known.
+        """
+        self._hold()
         self.queue.write_pages(self._charged(pages))
 
     def refuse(self, code: str, message: str) -> None:
@@ -432,14 +437,17 @@ class Connection(LineReceiver, TimeoutMixin):
 
     def _charged(self, pages: Iterable[bytes]) -> Iterator[bytes]:
         """Pages made while the line that asked runs are part of its answer; those made later cost as they come."""
-        for page in pages:
-            if page:
-                self.factory.counts.bytes_out += len(page)
-                if self._executing:
-                    self._answered += len(page)
-                else:
-                    self._charge(len(page))
-                yield page
+        try:
+            for page in pages:
+                if page:
+                    self.factory.counts.bytes_out += len(page)
+                    if self._executing:
+                        self._answered += len(page)
+                    else:
+                        self._charge(len(page))
+                    yield page
+        finally:
+            self._release()  # when the answer is made, or dropped as the connection closes
 
     def _report_refusals(self) -> None:
         if self._refused:
