@@ -6,7 +6,10 @@ library's ssl: cheaper per message than the server, so the server is what is
 measured), has S of them send X messages a second each, spread evenly in time,
 and reads the server's own CPU time and memory from /proc.
 
-With --protocol irc it speaks IRC to chatroom's IRC front end; with --compare
+With --askers N (over --protocol irc), N more clients join every room and ask
+`WHO *` as fast as the server reads them, dropping the answers, while the
+others' latency is measured: the server's own flood control and fakelag stay on
+(issue 31). With --protocol irc it speaks IRC to chatroom's IRC front end; with --compare
 it runs the same IRC workload against chatroom and against ngircd (a C IRC
 server, Debian's `ngircd`), alternately, and prints the ratios: absolute
 figures move from run to run on a shared machine, ratios measured together hold.
@@ -20,6 +23,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import ctypes
+import functools
 import gc
 import itertools
 import json
@@ -55,17 +59,15 @@ WORKLOADS = {
 }
 # The benchmark's own server lifts the limits that would pace or refuse its load (flood control, the
 # connection cap, idle pings); the per-address cap does not apply to loopback by default.
+LIFT_FLOOD_CONTROL = ["--flood-burst", "100000", "--flood-rate", "100000"]  # not with --askers: it is what they meet
 SERVER_OPTIONS = [
-    "--flood-burst",
-    "100000",
-    "--flood-rate",
-    "100000",
     "--max-clients",
     "20000",
     "--idle-timeout",
     "3600",
 ]
 LOOPBACK = "127.0.0.1"
+ASKING_WARMUP = 10.0  # seconds the askers of --askers ask before the load begins
 LINE_SIZE = 100  # bytes in each message line the server sends, roughly what people type
 
 
@@ -109,6 +111,7 @@ class Plan:
     duration: float
     processes: int
     protocol: str = "line"
+    askers: int = 0  # IRC clients flooding `WHO *` meanwhile (--askers)
 
 
 @dataclass
@@ -133,6 +136,8 @@ class Figures:
     generator_cpu_share: float | None = None
     generator_bottleneck: bool = False
     workers: int = 1
+    askers: int = 0
+    who_answers: int = 0  # `WHO *` answered to the askers while the load ran
     redis_cpu_us_per_delivery: float | None = None  # Redis's own CPU, with --redis
     date: str = field(default_factory=lambda: time.strftime("%Y-%m-%d %H:%M:%S %z"))
     machine: str = field(default_factory=lambda: f"{platform.node()} {os.cpu_count()} cores, {platform.platform()}")
@@ -264,6 +269,81 @@ class Worker:
             await asyncio.sleep(0.05)
         gc.enable()
         self.pipe.send(("done", (self.delivered, self.latencies.tobytes(), time.process_time() - cpu)))
+
+
+class Asker(asyncio.Protocol):
+    """An IRC client in every room that keeps WHO_WAITING `WHO *` waiting at the server, and drops the answers."""
+
+    WHO_WAITING = 20
+
+    def __init__(self, nick: str, rooms: int, answered: list[int]) -> None:
+        self.nick = nick
+        self.rooms = rooms
+        self.answered = answered  # shared by the askers: [answers since the load began]
+        self.partial = b""
+        self.waiting = 0
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+        joins = ",".join(f"#{number}" for number in range(self.rooms))
+        transport.write(f"NICK {self.nick}\r\nUSER {self.nick} 0 * :bench\r\nJOIN {joins}\r\n".encode())
+
+    def ask(self) -> None:
+        self.transport.write(b"WHO *\r\n" * (self.WHO_WAITING - self.waiting))
+        self.waiting = self.WHO_WAITING
+
+    def data_received(self, data: bytes) -> None:
+        data = self.partial + data
+        end = data.rfind(b"\n") + 1
+        self.partial = data[end:]
+        ended = data[:end].count(b" 315 ")  # RPL_ENDOFWHO
+        if ended:
+            self.answered[0] += ended
+            self.waiting -= ended
+            self.ask()
+
+
+async def connect_askers(plan: Plan, answered: list[int]) -> list[tuple[Asker, asyncio.Transport]]:
+    """Connect the askers of `plan`, each in every room."""
+    context = ssl.create_default_context(cafile=plan.ca)
+    loop = asyncio.get_running_loop()
+    askers = []
+    for number in range(plan.askers):
+        asker = Asker(f"asker{number}", plan.rooms, answered)
+        transport, _ = await loop.create_connection(
+            functools.partial(_same, asker), plan.host, plan.port, ssl=context, server_hostname="localhost"
+        )
+        askers.append((asker, transport))
+    return askers
+
+
+def _same(asker: Asker) -> Asker:
+    return asker
+
+
+def ask(plan: Plan, pipe: Connection) -> None:
+    """The askers' process: connects them, has them ask from "ask" to "stop", and counts the answers from "load"."""
+
+    async def run() -> None:
+        answered = [0]
+        askers = await connect_askers(plan, answered)
+        pipe.send(("connected", None))
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(None, pipe.recv)  # "ask"
+        for asker, _ in askers:
+            asker.ask()
+        await loop.run_in_executor(None, pipe.recv)  # "load"
+        answered[0] = 0
+        await loop.run_in_executor(None, pipe.recv)  # "stop"
+        pipe.send(("answered", answered[0]))
+        for _, transport in askers:
+            transport.close()
+
+    try:
+        asyncio.run(run())
+    except Exception as error:
+        pipe.send(("error", f"{type(error).__name__}: {error}"))
 
 
 def work(plan: Plan, index: int, pipe: Connection) -> None:
@@ -449,6 +529,14 @@ def run(plan: Plan, workload: str, server: Server, name: str, redis: Redis | Non
         pipes.append(mine)
         workers.append(worker)
 
+    asking = None
+    if plan.askers:
+        asking, theirs = context.Pipe()
+        context.Process(target=ask, args=(plan, theirs), daemon=True).start()
+        kind, value = asking.recv()
+        if kind == "error":
+            raise SystemExit(f"chatroom.bench: the askers failed: {value}")
+
     def gather(expected: str) -> list[Any]:
         """What each load generator answered: the kind of value each message of `expected` carries."""
         answers = []
@@ -474,11 +562,16 @@ def run(plan: Plan, workload: str, server: Server, name: str, redis: Redis | Non
     figures.server_cpu_us_per_join = (server.cpu_seconds() - cpu_before) * 1e6 / plan.clients
     time.sleep(1)  # let the server settle before reading its memory
     figures.server_rss_kb_per_connection = (server.rss_kb() - rss_before) / plan.clients
+    if asking is not None:
+        asking.send("ask")
+        time.sleep(ASKING_WARMUP)  # the load is measured once the askers ask at the pace the server lets them
 
     if plan.senders:
         start = time.monotonic() + 0.5
         for pipe in pipes:
             pipe.send(("load", start))
+        if asking is not None:
+            asking.send("load")
         cpu_start = server.cpu_seconds()
         redis_start = redis.cpu_seconds() if redis is not None else 0.0
         progress = Progress("sending", 0)
@@ -500,6 +593,9 @@ def run(plan: Plan, workload: str, server: Server, name: str, redis: Redis | Non
             pipe.send(share)
             expected += share
         results = gather("done")
+        if asking is not None:
+            asking.send("stop")
+            figures.askers, figures.who_answers = plan.askers, asking.recv()[1]
         wall = time.monotonic() - start
         cpu_load = server.cpu_seconds() - cpu_start
         redis_load = redis.cpu_seconds() - redis_start if redis is not None else None
@@ -554,6 +650,8 @@ def report(figures: Figures) -> str:
             f" max {_number(latency['max'], 'ms', 2)}",
             f"  load generator: {_number((figures.generator_cpu_share or 0) * 100, '% of a core', 0)} per process",
         ]
+        if figures.askers:
+            lines.append(f"  meanwhile {figures.askers} askers had {figures.who_answers:,} `WHO *` answered")
         if figures.redis_cpu_us_per_delivery is not None:
             lines.append(f"  Redis CPU per delivery: {_number(figures.redis_cpu_us_per_delivery, 'µs', 2)}")
         if figures.generator_bottleneck:
@@ -764,6 +862,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--processes", type=int, default=1, help="load generator processes (default 1)")
     parser.add_argument("--protocol", choices=sorted(SPEECH), default="line", help="what to speak (default line)")
     parser.add_argument(
+        "--askers", type=int, default=0, help="with --protocol irc: clients flooding `WHO *` in every room meanwhile"
+    )
+    parser.add_argument(
         "--compare", action="store_true", help="run the workload over IRC against chatroom and ngircd, and compare"
     )
     parser.add_argument("--repeat", type=int, default=1, help="with --compare: runs of each server (default 1)")
@@ -795,6 +896,8 @@ def main(argv: list[str] | None = None) -> None:
     keeping += ["--history-age", arguments.history_age] if arguments.history_age != "0" else []
     if arguments.workers > 1 and not arguments.redis:
         raise SystemExit("chatroom.bench: --workers needs --redis: the workers share the chat through it")
+    if arguments.askers and (arguments.protocol != "irc" or arguments.compare):
+        raise SystemExit("chatroom.bench: --askers needs --protocol irc, and no --compare")
     settings = WORKLOADS[arguments.workload] | {
         name: getattr(arguments, name)
         for name in ("clients", "rooms", "senders", "rate")
@@ -803,7 +906,7 @@ def main(argv: list[str] | None = None) -> None:
 
     def plan(port: int, ca: str, protocol: str) -> Plan:
         return Plan(arguments.host, port, ca, duration=arguments.duration, processes=arguments.processes,
-                    protocol=protocol, **settings)  # fmt: skip
+                    protocol=protocol, askers=arguments.askers, **settings)  # fmt: skip
 
     if arguments.port is not None:
         if arguments.server_pid is None or arguments.ca is None:
@@ -813,6 +916,7 @@ def main(argv: list[str] | None = None) -> None:
         _write(figures, arguments.json)
         return
     if not arguments.compare:
+        keeping += [] if arguments.askers else LIFT_FLOOD_CONTROL
         figures = measure(
             "chatroom", arguments.protocol, arguments.workload, plan, arguments.redis, arguments.workers, keeping
         )
@@ -821,7 +925,12 @@ def main(argv: list[str] | None = None) -> None:
     ours: list[Figures] = []
     peer: list[Figures] = []
     for _ in range(arguments.repeat):
-        ours.append(measure("chatroom", "irc", arguments.workload, plan, arguments.redis, arguments.workers, keeping))
+        ours.append(
+            measure(
+                "chatroom", "irc", arguments.workload, plan, arguments.redis, arguments.workers,
+                keeping + LIFT_FLOOD_CONTROL,
+            )
+        )  # fmt: skip
         peer.append(measure("ngircd", "irc", arguments.workload, plan))
     table = ratios(ours, peer)
     print(comparison(table, arguments.repeat))
@@ -841,7 +950,7 @@ def measure(
 ) -> Figures:
     """Start a fresh server (`chatroom` or `ngircd`), run the workload against it, stop it, and print its figures.
 
-    `keeping`: chatroom's --history options, if any.
+    `keeping`: more of chatroom's options (--history, and the lifting of flood control unless there are askers).
     """
     with tempfile.TemporaryDirectory(prefix="chatroom-bench-") as scratch:
         directory = Path(scratch)

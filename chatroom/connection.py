@@ -13,7 +13,7 @@ releases what it held (admission slot, nickname, rooms), even if something on th
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -34,13 +34,28 @@ from chatroom.auth import Authenticator
 from chatroom.core.addresses import address_key
 from chatroom.core.chat import Chat, Member
 from chatroom.core.errors import ChatError
-from chatroom.core.events import Event
-from chatroom.limits import Admission, Claim, ConnectionLimits, SendQueue, StreamTransport, TokenBucket, transport_of
+from chatroom.core.events import Event, History
+from chatroom.limits import (
+    Admission,
+    Claim,
+    ConnectionLimits,
+    SendQueue,
+    StreamTransport,
+    TokenBucket,
+    Turns,
+    transport_of,
+)
 from chatroom.registration import Registrar
 
 CLOSE_GRACE = 5.0  # seconds a closing peer has to answer TLS's close_notify
 REFUSAL_REPORT = 10.0  # seconds between two log lines counting one connection's refused lines
 WAITING_LINES = 32  # lines kept while a login is checked; past them, reading stops until it is done
+# Fakelag: an answer costs its asker a flood token for every ANSWER_BYTES it sends beyond the first ANSWER_FREE (a join
+# with its 50 lines of history is free), as Ergo and InspIRCd charge theirs: a `WHO *` over thousands of members then
+# waits in proportion before the asker's next line is read, instead of ten of them at once costing everyone else the
+# server's time (issue 31).
+ANSWER_BYTES = 4096
+ANSWER_FREE = 8192
 
 log = Logger(namespace="chatroom")
 
@@ -81,6 +96,9 @@ class Dialect(Protocol):
 
     def render(self, event: Event) -> bytes:
         """An event of the core as this dialect's bytes."""
+
+    def pages(self, history: History) -> Iterable[bytes]:
+        """A room's history as this dialect's bytes, in pages made only as the client reads them."""
 
     def departed(self, member: Member) -> None:
         """The member this connection held has left the chat (for IRC's WHOWAS)."""
@@ -140,8 +158,10 @@ class Connection(LineReceiver, TimeoutMixin):
         self._deadline: IDelayedCall | None = None  # when a polite close gives up
         self._refused: Counter[str] = Counter()  # refused lines not yet logged, by code
         self._next_report = 0.0
+        self._answered = 0  # bytes written to this client, to charge a line for its answer
+        self._executing = False  # a line of this client's runs: what it makes is its answer, charged at its end
         self._bucket = TokenBucket(limits.flood_burst, limits.flood_rate, self.clock.seconds())
-        self.queue = SendQueue(self.stream, limits.send_queue, self._too_slow)
+        self.queue = SendQueue(self.stream, limits.send_queue, self._too_slow, self.factory.turns)
         self.stream.registerProducer(self.queue, True)
         # Lines are small and should leave at once: with Nagle's algorithm (Twisted's default) and delayed ACKs
         # they waited, measured p99 128 -> 14 ms in the steady benchmark (docs/performance.md). TLS hands the
@@ -216,6 +236,7 @@ class Connection(LineReceiver, TimeoutMixin):
 
     def _execute(self, line: bytes) -> None:
         content = line.removesuffix(b"\r")
+        before, self._executing = self._answered, True
         try:
             if len(content) > self.max_line:
                 raise ChatError("TOO_LONG", f"line longer than {self.max_line} bytes; it was ignored")
@@ -224,6 +245,9 @@ class Connection(LineReceiver, TimeoutMixin):
             self.refuse("BAD_UTF8", "the line is not valid UTF-8; it was ignored")
         except ChatError as refusal:
             self.refuse(refusal.code, refusal.message)
+        finally:
+            self._executing = False
+        self._charge(self._answered - before - ANSWER_FREE)
         made, self._made = self._made, None
         if made is None and self.member is not None:
             made = self.factory.chat.settled(self.member)
@@ -233,13 +257,22 @@ class Connection(LineReceiver, TimeoutMixin):
             self._work = made
             made.addBoth(self._work_done)
 
-    def _spend_token(self) -> None:
-        wait = self._bucket.take(self.clock.seconds())
-        if wait:
-            # Flood control: stop reading this client (its lines wait in the kernel) until its bucket refills.
-            self.factory.counts.flood_slowdowns += 1
-            self._hold()
-            self._resume = self.clock.callLater(wait, self._release)
+    def _charge(self, size: int) -> None:
+        """Fakelag: `size` bytes of answer cost the asker tokens, so its next line waits in proportion."""
+        if size > 0 and not self.closing:
+            self._spend_token(size / ANSWER_BYTES)
+
+    def _spend_token(self, cost: float = 1.0) -> None:
+        wait = self._bucket.take(self.clock.seconds(), cost)
+        if not wait:
+            return
+        if self._resume is not None and self._resume.active():  # already waiting: a later answer owes more
+            self._resume.reset(wait)
+            return
+        # Flood control: stop reading this client (its lines wait in the kernel) until its bucket refills.
+        self.factory.counts.flood_slowdowns += 1
+        self._hold()
+        self._resume = self.clock.callLater(wait, self._release)
 
     def _hold(self) -> None:
         """Stop reading this client until a matching _release: its lines are handled later, in order."""
@@ -268,7 +301,17 @@ class Connection(LineReceiver, TimeoutMixin):
 
     def write(self, data: bytes) -> None:
         self.factory.counts.bytes_out += len(data)
+        self._answered += len(data)
         self.queue.write(data)
+
+    def write_pages(self, pages: Iterable[bytes]) -> None:
+        """A long answer, made page by page as the client reads it (SendQueue), each page charged as it is made.
+
+        The client's next line is read once the whole answer is made: charged only then, it would otherwise let
+        several huge answers through before the first one's cost is known.
+        """
+        self._hold()
+        self.queue.write_pages(self._charged(pages))
 
     def refuse(self, code: str, message: str) -> None:
         """Answer a refused line; the log gets a count per connection, at most every REFUSAL_REPORT seconds."""
@@ -313,11 +356,16 @@ class Connection(LineReceiver, TimeoutMixin):
     # chatroom.core.events.Session
 
     def deliver(self, event: Event) -> None:
+        if type(event) is History:  # a catch-up may hold a room's whole history: not made before it is read
+            self.factory.counts.deliveries += 1
+            self.write_pages(self.dialect.pages(event))
+            return
         data = self.dialect.render(event)
         if data:  # not an IRC sender's own copy: writing nothing would still cost TLS a flush
             counts = self.factory.counts
             counts.deliveries += 1
             counts.bytes_out += len(data)
+            self._answered += len(data)
             self.queue.write(data)
 
     def close(self, reason: str) -> None:
@@ -424,6 +472,20 @@ class Connection(LineReceiver, TimeoutMixin):
         self._ended_by = self._quit_reason = why
         self.stream.abortConnection()
 
+    def _charged(self, pages: Iterable[bytes]) -> Iterator[bytes]:
+        """Pages made while the line that asked runs are part of its answer; those made later cost as they come."""
+        try:
+            for page in pages:
+                if page:
+                    self.factory.counts.bytes_out += len(page)
+                    if self._executing:
+                        self._answered += len(page)
+                    else:
+                        self._charge(len(page))
+                    yield page
+        finally:
+            self._release()  # when the answer is made, or dropped as the connection closes
+
     def _report_refusals(self) -> None:
         if self._refused:
             codes = ", ".join(f"{code} x{count}" for code, count in sorted(self._refused.items()))
@@ -475,6 +537,7 @@ class ConnectionFactory(ServerFactory):
         self.registrar = Registrar(chat, auth, clock)
         self.motd = motd.splitlines()
         self.admission = Admission(limits)
+        self.turns = Turns(clock)  # every connection's long answers, made in turn
         self.connections: set[Connection] = set()
         self.counts = Counts()
         self._emptied: list[Deferred[None]] = []

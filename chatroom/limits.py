@@ -6,13 +6,13 @@ Each limit is a `twistd chatroom` option (see chatroom.tap); the defaults are he
 from __future__ import annotations
 
 import resource
-from collections import Counter
-from collections.abc import Callable, Iterable
+from collections import Counter, deque
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
 from twisted.internet.defer import Deferred
-from twisted.internet.interfaces import IAddress, IPushProducer
+from twisted.internet.interfaces import IAddress, IDelayedCall, IPushProducer, IReactorTime
 from twisted.internet.protocol import Protocol as TwistedProtocol
 from twisted.logger import Logger
 from zope.interface import implementer
@@ -20,6 +20,9 @@ from zope.interface import implementer
 from chatroom.core.addresses import address_key, ip
 
 log = Logger(namespace="chatroom")
+
+PAGE_LINES = 50  # lines of a long answer made at a time for a client (SendQueue.write_pages)
+TURN_BYTES = 16 * 1024  # of long answers' pages made at once for one client, and in one turn of the reactor for all
 
 
 @runtime_checkable
@@ -70,11 +73,35 @@ class TokenBucket:
         self.tokens = float(burst)
         self.stamp = now
 
-    def take(self, now: float) -> float:
-        """Spend a token for one line; return how long to wait before reading the next (0 for no wait)."""
-        self.tokens = min(self.burst, self.tokens + (now - self.stamp) * self.rate) - 1
+    def take(self, now: float, cost: float = 1.0) -> float:
+        """Spend `cost` tokens (one a line); return how long to wait before reading the next (0 for no wait)."""
+        self.tokens = min(self.burst, self.tokens + (now - self.stamp) * self.rate) - cost
         self.stamp = now
         return 0.0 if self.tokens >= 1 else (1 - self.tokens) / self.rate
+
+
+class Turns:
+    """The rest of every long answer, made in turn: one page of one client's answer after another, at most TURN_BYTES
+    in one turn of the reactor, whoever asked. Ten clients flooding `WHO *` over thousands of members then cost the
+    others one such turn between two of their own lines, not ten answers."""
+
+    def __init__(self, clock: IReactorTime) -> None:
+        self._clock = clock
+        self._waiting: deque[SendQueue] = deque()
+        self._call: IDelayedCall | None = None
+
+    def wait(self, queue: SendQueue) -> None:
+        self._waiting.append(queue)
+        if self._call is None:
+            self._call = self._clock.callLater(0, self._turn)
+
+    def _turn(self) -> None:
+        self._call = None
+        budget = TURN_BYTES
+        while self._waiting and budget > 0:
+            budget -= self._waiting.popleft().make_page()
+        if self._waiting:
+            self._call = self._clock.callLater(0, self._turn)
 
 
 @implementer(IPushProducer)
@@ -85,45 +112,99 @@ class SendQueue:
     lines wait here; a reader so slow that they pass `cap` bytes is reported
     through `overflow` (once) and everything for it is dropped from then on,
     so the server's memory stays bounded whatever a client does.
+
+    A long answer (a room's history, `WHO *`) comes as pages, each made only when
+    the transport takes writes: up to TURN_BYTES at once, the rest a page at a
+    time in `turns` shared with every other connection. A client that does not
+    read costs a page, not the whole answer, and a huge answer does not keep
+    everyone else waiting while it is made. What is written after it waits
+    behind it, counted.
     """
 
-    def __init__(self, transport: StreamTransport, cap: int, overflow: Callable[[], None]) -> None:
+    def __init__(self, transport: StreamTransport, cap: int, overflow: Callable[[], None], turns: Turns) -> None:
         self._transport = transport
         self._cap = cap
         self._overflow: Callable[[], None] | None = overflow
-        self._pending: list[bytes] | None = None  # None while the transport takes writes
-        self._size = 0
+        self._turns = turns
+        self._paused = False  # the transport is full
+        self._pending: deque[bytes | Iterator[bytes]] = deque()  # in order: lines made, and pages to make
+        self._size = 0  # bytes made and held: pages not made yet take no memory
+        self._waiting_turn = False  # in `turns`, for its next page
 
     def write(self, data: bytes) -> None:
-        if self._pending is None:
+        if not (self._paused or self._pending):
             self._transport.write(data)
         elif self._overflow is not None:
             self._pending.append(data)
             self._size += len(data)
             if self._size > self._cap:
                 overflow, self._overflow = self._overflow, None
-                self._pending, self._size = [], 0
+                self._drop()
                 overflow()
+
+    def write_pages(self, pages: Iterable[bytes]) -> None:
+        """An answer made page by page as the transport takes them, after everything written before it."""
+        if self._overflow is not None:
+            self._pending.append(iter(pages))
+            self._send(TURN_BYTES)
 
     def __len__(self) -> int:
         """Bytes held here, waiting for the transport."""
         return self._size
 
     def flush(self) -> None:
-        """Hand everything held to the transport and write straight through again."""
-        pending, self._pending, self._size = self._pending, None, 0
-        if pending:
-            self._transport.writeSequence(pending)
+        """Hand everything made to the transport and write straight through again: for a goodbye, so the pages
+        not made yet are dropped."""
+        made = [item for item in self._pending if isinstance(item, bytes)]
+        self._drop()
+        self._paused = False
+        if made:
+            self._transport.writeSequence(made)
 
     def pauseProducing(self) -> None:
-        if self._pending is None:
-            self._pending = []
+        self._paused = True
 
     def resumeProducing(self) -> None:
-        self.flush()
+        self._paused = False
+        self._send(TURN_BYTES)
 
     def stopProducing(self) -> None:
-        self._pending, self._size, self._overflow = None, 0, None
+        self._drop()
+        self._paused, self._overflow = False, None
+
+    def make_page(self) -> int:
+        """Its turn (Turns): what waits before the next page, and the page; how many bytes of pages it made."""
+        self._waiting_turn = False
+        return self._send(1)
+
+    def _drop(self) -> None:
+        self._pending.clear()
+        self._size = 0
+
+    def _send(self, budget: int) -> int:
+        """Write what waits, in order, until the transport is full or `budget` bytes of pages are made (the rest in
+        a later turn); how many were made."""
+        pending, made_pages = self._pending, 0
+        while pending and not self._paused:
+            first = pending[0]
+            if isinstance(first, bytes):
+                made: list[bytes] = []
+                while pending and isinstance(first := pending[0], bytes):
+                    made.append(first)
+                    pending.popleft()
+                    self._size -= len(first)
+                self._transport.writeSequence(made)
+            elif made_pages >= budget:  # the rest in a later turn: others' lines are read and sent meanwhile
+                if not self._waiting_turn:
+                    self._waiting_turn = True
+                    self._turns.wait(self)
+                break
+            elif (page := next(first, None)) is None:
+                pending.popleft()
+            else:
+                self._transport.write(page)
+                made_pages += len(page)
+        return made_pages
 
 
 class AddressCounts(Protocol):

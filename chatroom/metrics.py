@@ -58,6 +58,14 @@ class ChatCollector(Collector):
         yield GaugeMetricFamily("chatroom_rooms", "Rooms, registered or with someone in them", len(self.chat.rooms))
         yield GaugeMetricFamily("chatroom_registered_rooms", "Rooms registered to an owner", registered)
         yield CounterMetricFamily("chatroom_messages", "Messages said, in rooms and privately", self.chat.messages)
+        memory = self.chat.history_memory
+        yield GaugeMetricFamily(
+            "chatroom_history_bytes", "Memory the rooms' kept messages take, as --history-memory counts it", memory.size
+        )
+        yield CounterMetricFamily(
+            "chatroom_history_dropped", "Kept messages dropped, the oldest first, to stay within --history-memory",
+            memory.dropped,
+        )  # fmt: skip
         refused = CounterMetricFamily(
             "chatroom_refused_connections", "Connections refused at once, by reason", labels=["reason"]
         )

@@ -6,6 +6,7 @@ import datetime
 import getopt
 import math
 import os
+import re
 import socket
 import sys
 from dataclasses import replace
@@ -193,6 +194,14 @@ class Options(usage.Options):
             "0",
             "Drop kept messages older than this, such as 24h or 7d; 0 drops them only by --history's number.",
         ],
+        [
+            "history-memory",
+            None,
+            "256MB",
+            "The most memory all rooms' kept messages may take together, such as 256MB or 2GB (each counted as its"
+            " text plus 300 bytes); past it the server's oldest kept messages are dropped first. With --redis every"
+            " process drops the same ones.",
+        ],
     ]
     optFlags: list[list[Any]] = [
         ["no-irc", None, "Serve no IRC at all (by default IRC clients connect with TLS on port 6697)."],
@@ -334,13 +343,26 @@ def _age(text: str) -> float:
     return seconds
 
 
+_UNITS = {"": 1, "K": 1024, "M": 1024**2, "G": 1024**3, "T": 1024**4}
+MEMORY_MIN = 1024 * 1024
+
+
+def _memory(text: str | int) -> int:
+    """--history-memory in bytes: a number, with K, M, G or T (powers of 1024, with or without "B" or "iB")."""
+    found = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([KMGT]?)(?:i?B)?\s*", str(text), re.IGNORECASE)
+    size = int(float(found[1]) * _UNITS[found[2].upper()]) if found else 0
+    if size < MEMORY_MIN:
+        raise ValueError(f"must be a size of at least 1MB, such as 256MB or 2GB; not {text}")
+    return size
+
+
 def _redis(url: str | None) -> RedisAddress | None:
     """--redis's address, or None without it; ValueError for what is not a Redis URL."""
     return RedisAddress.parse(url) if url else None
 
 
 # The options whose text the server turns into something else: the value it runs with, from the text.
-MEANINGS = {"redis": _redis, "history-age": _age}
+MEANINGS = {"redis": _redis, "history-age": _age, "history-memory": _memory}
 
 
 def makeService(options: Options, reactor: IReactorCore | None = None) -> IService:
@@ -385,7 +407,7 @@ def makeService(options: Options, reactor: IReactorCore | None = None) -> IServi
             advice=tls.renewal_advice(certs),
         )
     limits, room_limits = config.limits(options)
-    history = HistoryLimits(options["history"], options["history-age"])
+    history = HistoryLimits(options["history"], options["history-age"], options["history-memory"])
     allow_open_files(limits.max_clients)
     clock = IReactorTime(reactor)
     redis: RedisAddress | None = options["redis"]

@@ -8,7 +8,16 @@ from twisted.trial.unittest import SynchronousTestCase
 from chatroom.core.chat import Chat, Member
 from chatroom.core.errors import ChatError
 from chatroom.core.events import Event, History, Message, Redacted
-from chatroom.core.history import HistoryLimits, RoomHistory, check_point, epoch, parse_id, seconds, timestamp
+from chatroom.core.history import (
+    LINE_BYTES,
+    HistoryLimits,
+    RoomHistory,
+    check_point,
+    epoch,
+    parse_id,
+    seconds,
+    timestamp,
+)
 from tests.helpers import LineClient, RecordingSession, ServerTestCase
 from tests.test_moderation import Directory
 
@@ -238,7 +247,9 @@ class HistoryLimitsTests(SynchronousTestCase):
         return tuple(history.kept)[-last:]
 
 
-class ChatHistoryTests(SynchronousTestCase):
+class ChatTestCase(SynchronousTestCase):
+    """A Chat keeping 5 lines a room, on a fake clock, and its members' sessions."""
+
     def setUp(self) -> None:
         self.clock = Clock()
         self.clock.advance(1_800_000_000)  # 2027-01-15: a time that reads as one
@@ -268,6 +279,8 @@ class ChatHistoryTests(SynchronousTestCase):
             if isinstance(event, History)
         ]
 
+
+class ChatHistoryTests(ChatTestCase):
     def test_every_message_has_an_id_and_the_time_it_was_said(self) -> None:
         alice, session = self.member("alice", "5")
         session.take()
@@ -426,6 +439,56 @@ class ChatHistoryTests(SynchronousTestCase):
         self.assertEqual(told.take(), [Redacted("#5", "root", ())])  # not in the room: told all the same
         self.assertEqual(self.chat.history(alice, "5").messages, ())
         self.assertEqual(self.assertRaises(ChatError, self.chat.clear_history, root, "6").code, "NO_SUCH_ROOM")
+
+
+class HistoryMemoryTests(ChatTestCase):
+    """--history-memory: every room's history together is bounded in bytes; past it the server's oldest lines go."""
+
+    BIG = "x" * 4000  # a kept 4 KB line: `N BIG` costs 4302 bytes
+    BOUND = 10 * (LINE_BYTES + len(f"0 {BIG}")) + 100  # ten of them fit
+
+    def setUp(self) -> None:
+        super().setUp()
+        self.chat = self.make(HistoryLimits(lines=1000, memory=self.BOUND))
+
+    def say_in(self, member: Member, room: str, *texts: str) -> None:
+        for text in texts:
+            self.chat.say(member, room, text)
+            self.clock.advance(1)
+
+    def test_past_the_bound_the_oldest_lines_of_any_room_go_first(self) -> None:
+        alice, _ = self.member("alice", "1", "2")
+        self.say_in(alice, "1", *(f"{n} {self.BIG}" for n in range(6)))
+        self.say_in(alice, "2", *(f"{n} {self.BIG}" for n in range(4)))
+        self.say_in(alice, "2", "small")  # past the bound: the server's oldest line goes, though it is #1's
+        first = self.chat.history(alice, "1", "latest", "", 500).messages
+        self.assertEqual([message.text.split()[0] for message in first], ["1", "2", "3", "4", "5"])
+        self.say_in(alice, "2", *(f"more {n}" for n in range(10)))  # bytes, not lines: a big one made room for ten
+        kept = [len(self.chat.history(alice, room, "latest", "", 500).messages) for room in ("1", "2")]
+        self.assertEqual(kept, [5, 15])
+        self.assertEqual(self.chat.history_memory.dropped, 1)
+        self.assertLessEqual(self.chat.history_memory.size, self.BOUND)
+
+    def test_a_catch_up_counts_the_lines_the_bound_dropped_as_lost(self) -> None:
+        alice, session = self.member("alice", "5")
+        self.say(alice, "seen")
+        last_seen = session.take()[-1]
+        assert isinstance(last_seen, Message)
+        self.say(alice, *(f"{n} {self.BIG}" for n in range(12)))
+        carol, session = self.member("carol")
+        self.chat.join(carol, "5", since=last_seen.id)
+        [shown] = [event for event in session.take() if isinstance(event, History)]
+        self.assertEqual([message.text.split()[0] for message in shown.messages], [str(n) for n in range(2, 12)])
+        self.assertEqual(shown.lost, 2, "lines 0 and 1 went (and 'seen' before them)")
+
+    def test_what_an_emptied_room_kept_is_freed(self) -> None:
+        alice, _ = self.member("alice", "1", "2")
+        self.say_in(alice, "1", *(f"{n} {self.BIG}" for n in range(5)))
+        self.say_in(alice, "2", "hello")
+        self.chat.part(alice, "1")  # #1 ends
+        self.assertEqual(self.chat.history_memory.size, LINE_BYTES + len("hello"))
+        self.say_in(alice, "2", *(f"{n} {self.BIG}" for n in range(9)))
+        self.assertEqual(self.chat.history_memory.dropped, 0, "the ended room's lines no longer count")
 
 
 class HistoryOverTLSTests(ServerTestCase):

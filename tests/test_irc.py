@@ -19,6 +19,8 @@ from twisted.trial.unittest import SynchronousTestCase
 from twisted.words.protocols import irc
 
 from chatroom.auth import AuthMode
+from chatroom.bus.shared import ELSEWHERE  # a member whose session hears nothing
+from chatroom.core.chat import Details
 from chatroom.core.events import Event, History, Message, Redacted
 from chatroom.core.history import HistoryLimits
 from chatroom.core.moderation import Ban, Lockdown, Mask
@@ -530,6 +532,17 @@ class HistoryTests(SynchronousTestCase):
             self.alice.type("CHATHISTORY latest #5 * 9999"), self.batch(12, "#5", 0, 1, 2, 3, 4, 5), "500 at most"
         )
 
+    def test_a_chathistory_answer_is_made_only_as_its_client_reads(self) -> None:
+        """The 500 lines of one answer could be 2 MB: a client that is not reading is not made them yet."""
+        self.say(100)  # all it keeps
+        queue = self.alice.protocol.queue
+        queue.pauseProducing()  # the transport is full: the client is not reading
+        self.alice.send(b"CHATHISTORY LATEST #5 * 500\r\n")
+        self.assertEqual(len(queue), 0, "nothing made, nothing held")
+        self.assertEqual(self.alice.read(), [])
+        queue.resumeProducing()
+        self.assertEqual(self.alice.read(), self.batch(1, "#5", *range(100)))
+
     def test_chathistory_without_batch_or_tags(self) -> None:
         self.say(2)
         bare = self.server.irc("bare", "#5", caps="draft/chathistory")
@@ -866,6 +879,24 @@ class IRCOverTLSTests(ServerTestCase):
         if not client.lost.called:
             client.quit("bye")
         await client.lost
+
+    async def test_who_star_flooded_by_a_client_that_never_reads_costs_it_and_nobody_else(self) -> None:
+        self.start_server()  # flood control as it ships
+        chat = self.service.factory.chat
+        for number in range(5000):  # 360 KB of WHO * answer: 88 flood tokens, 17 s before the next is read
+            chat.register(ELSEWHERE, f"crowd-member-{number:07d}", None, "192.0.2.1", Details(invisible=False))
+        asker = await self.irc_client("asker")
+        asker.transport.pauseProducing()  # it never reads again
+        self.addCleanup(asker.transport.abortConnection)  # its QUIT would wait behind its WHOs
+        counts = self.service.factory.counts
+        before = counts.bytes_out  # the chatroom_sent_bytes metric
+        for _ in range(30):
+            asker.sendLine("WHO *")
+        other = await self.connect("other")  # meanwhile, someone else is served at once
+        other.send("/ping still here")
+        await other.until("PONG :still here")
+        made = counts.bytes_out - before
+        self.assertLess(made, 1_000_000, "one answer, charged: its asker's next WHO waits 17 s (ten at once before)")
 
     async def test_an_irc_client_and_a_line_client_talk_in_the_same_order(self) -> None:
         self.start_server()

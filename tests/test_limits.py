@@ -10,11 +10,14 @@ from twisted.internet.testing import StringTransport
 from twisted.trial.unittest import SynchronousTestCase
 
 from chatroom import tls
-from chatroom.connection import Connection, Refusal
-from chatroom.core.chat import RoomLimits
-from chatroom.limits import Admission, ConnectionLimits, TokenBucket
+from chatroom.bus.shared import ELSEWHERE  # a member whose session hears nothing
+from chatroom.connection import ANSWER_BYTES, ANSWER_FREE, Connection, Refusal
+from chatroom.core.chat import Details, RoomLimits
+from chatroom.core.history import HistoryLimits
+from chatroom.limits import TURN_BYTES, Admission, ConnectionLimits, TokenBucket
 from chatroom.service import TLSFactory
-from tests.helpers import MemoryClient, MemoryServer, ServerTestCase
+from tests.helpers import MemoryClient, MemoryServer, ServerTestCase, unstamped
+from tests.test_irc import IRCServer
 
 GENEROUS_FLOOD: dict[str, Any] = {"flood_burst": 10_000, "flood_rate": 10_000.0}
 
@@ -146,6 +149,69 @@ class SendQueueTests(SynchronousTestCase):
         self.assertEqual(slow.read(), [f"MSG #5 talker :message {n}" for n in range(50)])
 
 
+class FillingTransport(StringTransport):
+    """A transport that pauses its producer once it holds `room` bytes, as Twisted's do past 64 KiB."""
+
+    def __init__(self, room: int) -> None:
+        super().__init__(peerAddress=IPv4Address("TCP", "127.0.0.1", 40999))
+        self.room = room
+
+    def write(self, data: bytes) -> None:
+        super().write(data)
+        if len(self.value()) > self.room and self.producer is not None:
+            self.producer.pauseProducing()
+
+    def read(self) -> list[str]:
+        """What the client reads: everything held, after which the producer may go on."""
+        lines = self.value().decode().splitlines()
+        self.clear()
+        if self.producer is not None:
+            self.producer.resumeProducing()
+        return [unstamped(line) for line in lines]
+
+
+class PagedHistoryTests(SynchronousTestCase):
+    """A catch-up is made page by page as its client reads it: one that does not read costs a page, not a history."""
+
+    def setUp(self) -> None:
+        self.server = MemoryServer(ConnectionLimits(send_queue=20_000, **GENEROUS_FLOOD))
+        self.server.chat.history_limits = HistoryLimits(1000)
+        self.alice = self.server.connect("alice", "5")
+        for number in range(500):
+            self.alice.send(f"{number} {'x' * 100}\n".encode())
+        self.life = self.alice.read(stamps=True)[-1].split()[3].rpartition("-")[0]  # MSG #5 alice ID TIME :...
+        self.reader = FillingTransport(room=8000)
+        protocol = self.server.factory.buildProtocol(self.reader.getPeer())
+        assert protocol is not None
+        protocol.makeConnection(self.reader)
+        self.reader.read()
+        protocol.dataReceived(b"/nick reader\n")
+        self.reader.read()
+        self.protocol = protocol
+
+    def test_a_catch_up_is_made_as_it_is_read_and_what_follows_waits_behind_it(self) -> None:
+        counts = self.server.factory.counts
+        before = counts.bytes_out
+        self.protocol.dataReceived(f"/join #5 after {self.life}-0\n".encode())
+        self.assertLess(counts.bytes_out - before, 20_000, "not made before the client reads: 75 KB in all")
+        self.alice.type("live")
+        lines: list[str] = []
+        while read := self.reader.read():
+            lines += read
+        said = [line.partition(" :")[2].split()[0] for line in lines if line.startswith("SAID #5 alice ")]
+        self.assertEqual(said, [str(number) for number in range(500)], "every line kept, in order")
+        self.assertEqual(lines[-3:], ["HISTORY #5 500 0", "CURRENT #5", "MSG #5 alice :live"], "in order")
+
+    def test_what_follows_an_unread_catch_up_counts_against_the_send_queue(self) -> None:
+        assert isinstance(self.protocol, Connection)
+        self.protocol.queue.pauseProducing()  # the transport is full: the client is not reading
+        self.protocol.dataReceived(f"/join #5 after {self.life}-0\n".encode())
+        self.assertFalse(self.reader.disconnected, "75 KB of catch-up not made yet hold nothing")
+        for number in range(25):  # 25 KB behind it: past the send queue
+            self.alice.type(f"live {number} " + "x" * 1000)
+        self.assertTrue(self.reader.disconnected, "cut at the send queue's cap")
+
+
 class AdmissionTests(SynchronousTestCase):
     def test_per_address_cap(self) -> None:
         server = MemoryServer(ConnectionLimits(max_per_address=2))
@@ -212,6 +278,103 @@ class AdmissionOverTLSTests(ServerTestCase):
             await (await self.connect_raw(source="127.0.0.3")).until("HELLO ")
 
 
+class FakelagTests(SynchronousTestCase):
+    """A large answer costs its asker flood tokens in proportion to its size: their next line waits, nobody else's."""
+
+    LIMITS = ConnectionLimits(flood_burst=2, flood_rate=1.0)  # after one line, one token left: the charge shows whole
+
+    def crowd(self, server: MemoryServer, room: str, count: int) -> None:
+        for number in range(count):
+            member = server.chat.register(
+                ELSEWHERE, f"crowd-member-{number:07d}", None, "127.0.0.1", Details(invisible=False)
+            )
+            server.chat.join(member, room)
+
+    def assert_next_line_waits(self, server: MemoryServer, asker: MemoryClient, ask: str, ping: bytes) -> None:
+        """`ask` is answered at once; the asker's next line is read one second per ANSWER_BYTES past ANSWER_FREE."""
+        server.clock.advance(10)  # registering spent the burst: a full bucket again
+        asker.read()
+        asker.send(ask.encode() + b"\r\n" + ping)
+        answer = b""
+        while made := asker.transport.value():  # a long answer is made over several turns of the reactor
+            answer += made
+            asker.transport.clear()
+            server.clock.advance(0)
+        self.assertGreater(len(answer), 4 * ANSWER_BYTES)
+        self.assertNotIn(b"PONG", answer, "the line after a large answer waits")
+        wait = (len(answer) - ANSWER_FREE) / ANSWER_BYTES / self.LIMITS.flood_rate
+        server.clock.advance(wait * 0.95)
+        self.assertNotIn(b"PONG", asker.transport.value(), f"{wait:.1f} s for {len(answer)} bytes")
+        server.clock.advance(wait * 0.1)
+        self.assertIn(b"PONG", asker.transport.value())
+
+    def test_a_line_asker_waits_in_proportion_to_the_answer(self) -> None:
+        server = MemoryServer(self.LIMITS)
+        self.crowd(server, "#big", 1000)
+        asker = server.connect("asker")
+        other = server.connect("other", "#small")
+        self.assert_next_line_waits(server, asker, "/who #big", b"/ping after\n")
+        self.assertEqual(
+            other.type("/who", "/ping now"), ["NAMES #small @other", "PONG :now"], "a small answer is free"
+        )
+
+    def test_an_irc_who_star_costs_its_asker_not_the_others(self) -> None:
+        server = IRCServer(self.LIMITS)
+        self.crowd(server, "#big", 1000)
+        asker = server.irc("asker")
+        other = server.connect("other", "#small")
+        self.assert_next_line_waits(server, asker, "WHO *", b"PING :after\r\n")
+        self.assertEqual(other.type("/ping now"), ["PONG :now"], "others are read at once meanwhile")
+
+    def test_joining_a_room_with_its_last_lines_is_free(self) -> None:
+        server = MemoryServer(self.LIMITS)
+        server.chat.history_limits = HistoryLimits(1000)
+        talker = server.connect("talker", "5")
+        for number in range(50):
+            talker.send(f"an ordinary line of about the length people type, number {number}\n".encode())
+            server.clock.advance(1)
+        joiner = server.connect("joiner")
+        server.clock.advance(10)  # a full bucket
+        joiner.read()
+        answer = joiner.type("/join #5", "/ping after")
+        self.assertEqual(answer[-1], "PONG :after", "read at once")
+        self.assertEqual(len([line for line in answer if line.startswith("SAID ")]), 50)
+
+    def test_a_huge_answer_is_made_a_little_at_a_time_and_others_are_served_meanwhile(self) -> None:
+        server = IRCServer(self.LIMITS)
+        self.crowd(server, "#big", 1000)
+        asker = server.irc("asker")
+        other = server.connect("other", "#small")
+        server.clock.advance(10)  # registering spent the burst: a full bucket again
+        asker.send(b"WHO *\r\n")
+        first = asker.read()
+        self.assertTrue(first and first[-1].startswith(":chatroom 352 "), "a first part, not the end")
+        self.assertLess(sum(len(line) for line in first), 20_000)
+        self.assertEqual(other.type("/ping now"), ["PONG :now"], "another's line is answered before the rest")
+        rest: list[str] = []
+        while not rest or not rest[-1].startswith(":chatroom 315 "):  # RPL_ENDOFWHO
+            server.clock.advance(0)
+            rest += asker.read()
+        self.assertEqual(len(first) + len(rest), 1000 + 2, "everyone, the asker too, then the end")
+
+    def test_several_huge_answers_take_turns_within_one_budget(self) -> None:
+        server = IRCServer(self.LIMITS)
+        self.crowd(server, "#big", 1000)
+        askers = [server.irc(f"asker{number}") for number in range(4)]
+        server.clock.advance(10)  # registering spent the burst: full buckets again
+        for asker in askers:
+            asker.read()
+            asker.send(b"WHO *\r\n")
+            asker.read()  # its first TURN_BYTES come at once
+        # One turn of the reactor: the calls due now, not those they schedule (Clock.advance would run those too)
+        for call in [call for call in server.clock.calls if call.getTime() <= server.clock.seconds()]:
+            server.clock.calls.remove(call)
+            call.func(*call.args, **call.kw)
+        made = [sum(len(line) + 2 for line in asker.read()) for asker in askers]
+        self.assertTrue(all(made), f"each made a page in its turn: {made}")
+        self.assertLess(sum(made), TURN_BYTES + 4 * 4096, "together, one turn's budget")
+
+
 class RoomLimitTests(SynchronousTestCase):
     def test_rooms_per_client_and_room_size(self) -> None:
         server = MemoryServer(rooms=RoomLimits(rooms_per_member=2, members_per_room=2))
@@ -243,6 +406,29 @@ class LimitsOverTLSTests(ServerTestCase):
         self.assertIn(quit_line, bob.lines)
         bob.send("still chatting")
         await alice.until("MSG #5 bob :still chatting")
+
+    async def test_a_catch_up_is_made_only_as_its_client_reads_it(self) -> None:
+        self.start_server("--history", "5000", "--flood-burst", "100000", "--flood-rate", "100000")
+        alice = await self.connect("alice", "5")
+        text = "x" * 4000
+        for number in range(5000):  # 20 MB kept
+            alice.send(f"{number} {text}")
+        await alice.until("MSG #5 alice :4999 ")
+        life = alice.lines[-1].split()[3].rpartition("-")[0]  # MSG #5 alice ID TIME :...
+        stalled = await self.connect("stalled")
+        bob = await self.connect("bob", "5")
+        stalled.transport.pauseProducing()  # this client stops reading its socket
+        counts = self.service.factory.counts
+        before = counts.bytes_out  # the chatroom_sent_bytes metric
+        stalled.send(f"/join #5 after {life}-0")  # everything kept, as after a disconnection
+        await bob.until("JOIN #5 stalled")
+        made = counts.bytes_out - before
+        # Loopback's kernel buffers take about 4 MB (net.ipv4.tcp_wmem's largest): half the catch-up is far above
+        self.assertLess(made, 10_000_000, "what the kernel and the transport take, not the whole catch-up")
+        stalled.transport.resumeProducing()
+        footer, skipped = await stalled.until("HISTORY #5 ")
+        self.assertEqual(footer, "HISTORY #5 5000 0", "then all of it, once read")
+        self.assertEqual(sum(line.startswith("SAID #5 alice ") for line in skipped), 5000)
 
     async def test_per_address_cap_refuses_with_a_reason(self) -> None:
         self.start_server("--max-per-address", "2", "--limit-loopback")

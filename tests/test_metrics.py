@@ -95,6 +95,25 @@ class MetricsTests(ServerTestCase):
         self.assertEqual(figures['chatroom_connections{frontend="line",state="member"}'], 1)
         self.assertEqual(figures['chatroom_connections{frontend="irc",state="member"}'], 1)
 
+    async def test_the_history_memory_bound_and_what_it_dropped(self) -> None:
+        self.start_server(
+            "--metrics", "tcp:0:interface=127.0.0.1", "--history", "1000", "--history-memory", "1MB",
+            "--flood-burst", "100000", "--flood-rate", "100000",
+        )  # fmt: skip
+        alice = await self.connect("alice", "5")
+        for number in range(400):  # 1.7 MB of 4 KB lines, each counted 4304 bytes: 243 fit in 1 MiB
+            alice.send(f"{number:03d} " + "x" * 4000)
+        await alice.until("MSG #5 alice :399 ")
+        figures = await self.scrape()
+        self.assertLessEqual(figures["chatroom_history_bytes"], 1024 * 1024)
+        self.assertGreater(figures["chatroom_history_bytes"], 1000 * 1024)
+        self.assertEqual(figures["chatroom_history_dropped_total"], 400 - 243)
+        bob = await self.connect("bob", "5")
+        bob.send("/history #5 500")
+        footer, skipped = await bob.until("HISTORY #5 ")
+        self.assertEqual(footer, "HISTORY #5 243 0")
+        self.assertTrue(skipped[-243].startswith("SAID #5 alice ") and skipped[-243].endswith(":157 " + "x" * 4000))
+
 
 class ReactorLagTests(SynchronousTestCase):
     def test_how_late_a_timer_runs(self) -> None:

@@ -25,7 +25,7 @@ from chatroom.core.events import (
     SettingChanged,
     Topic,
 )
-from chatroom.core.history import HistoryLimits
+from chatroom.core.history import LINE_BYTES, HistoryLimits
 from chatroom.core.moderation import Role, Setting
 from chatroom.core.names import room_key
 from chatroom.irc.dialect import IRCDialect
@@ -367,6 +367,46 @@ class SharedHistoryTests(Replicas):
             self.assertEqual(self.kept(chat), self.kept(self.a))
             self.assertEqual([text for _, _, _, text in self.kept(chat)[2]], ["one"])
             self.assertEqual(self.kept(chat)[1], 1, "it was given no id either")
+
+
+class SharedHistoryMemoryTests(Replicas):
+    """--history-memory with several processes: each replica drops the same lines, so ids and catch-ups agree."""
+
+    BOUND = 20 * (LINE_BYTES + 1000)
+    history = HistoryLimits(100, memory=BOUND)
+
+    def kept(self, chat: SharedChat) -> dict[str, list[tuple[str, str, str, str]]]:
+        return {key: stamped(room.history.kept) for key, room in sorted(chat.rooms.items())}
+
+    def test_every_replica_drops_the_same_oldest_lines_a_late_one_too(self) -> None:
+        self.clock.advance(1_795_000_000)
+        alice, heard_by_alice = self.member(self.a, "alice", "1", "2", "3")
+        bob, _ = self.member(self.b, "bob", "1", "2", "3")
+        seen = []
+        for turn in range(12):  # the two processes speak in the same turns, in rooms of different sizes
+            self.a.say(alice, str(1 + turn % 3), f"a{turn} " + "x" * (200 * (turn % 5)))
+            self.b.say(bob, str(1 + turn % 2), f"b{turn} " + "y" * 900)
+            self.clock.advance(0.001)  # lines a millisecond apart, or in the same millisecond: rooms break ties
+            self.settle()
+            seen += heard(heard_by_alice)
+        c = self.process("c")
+        for turn in range(12, 30):
+            self.b.say(bob, str(1 + turn % 3), f"b{turn} " + "y" * 900)
+            self.a.say(alice, "2", f"a{turn}")
+            self.settle()
+        for chat in (self.a, self.b, c):
+            self.assertLessEqual(chat.history_memory.size, self.BOUND)
+            self.assertEqual(self.kept(chat), self.kept(self.a))
+        self.assertGreater(self.a.history_memory.dropped, 10)
+        carol, heard_by_carol = self.member(c, "carol")
+        dave, heard_by_dave = self.member(self.a, "dave")
+        c.join(carol, "1", since=seen[0].id)
+        self.a.join(dave, "1", since=seen[0].id)
+        self.settle()
+        [late] = [event for event in heard_by_carol.take() if isinstance(event, History)]
+        [early] = [event for event in heard_by_dave.take() if isinstance(event, History)]
+        self.assertGreater(late.lost, 0)
+        self.assertEqual((stamped(late.messages), late.lost), (stamped(early.messages), early.lost))
 
 
 class SharedIRCDetailsTests(SynchronousTestCase):

@@ -64,6 +64,8 @@ class OptionsTests(SynchronousTestCase):
         self.assertRaises(usage.UsageError, self.parse, "--idle-timeout", "nan")
         self.assertRaises(usage.UsageError, self.parse, "--flood-rate", "0")
         self.assertRaises(usage.UsageError, self.parse, "--max-per-address", "0")
+        error = self.assertRaises(usage.UsageError, self.parse, "--history-memory", "lots")
+        self.assertEqual(str(error), "--history-memory must be a size of at least 1MB, such as 256MB or 2GB; not lots")
 
     def test_the_motd_from_a_file(self) -> None:
         error = self.assertRaises(usage.UsageError, self.parse, "--motd", "hi", "--motd-file", "motd.txt")
@@ -184,7 +186,7 @@ class OptionsTests(SynchronousTestCase):
         options = self.parse(
             "--certs", certs, "--listen", "tcp:0", "--flood-burst", "3", "--flood-rate", "0.5",
             "--send-queue", "4096", "--max-per-address", "2", "--limit-loopback", "--idle-timeout", "60",
-            "--max-rooms", "4", "--room-size", "9", "--motd", "hi",
+            "--max-rooms", "4", "--room-size", "9", "--motd", "hi", "--history-memory", "1.5GB",
         )  # fmt: skip
         service = tap.makeService(options, ServiceReactor())
         assert isinstance(service, ChatService)
@@ -197,6 +199,7 @@ class OptionsTests(SynchronousTestCase):
         )
         self.assertEqual((factory.chat.limits.rooms_per_member, factory.chat.limits.members_per_room), (4, 9))
         self.assertEqual(factory.motd, ["hi"])
+        self.assertEqual(factory.chat.history_memory.limit, 1536 * 1024 * 1024)
         self.assertTrue((Path(certs) / "ca.pem").exists())
 
     def test_bad_endpoint_and_bad_certificate_exit_with_one_line(self) -> None:

@@ -533,10 +533,13 @@ class SharedChat(Chat):
             if not member.details.invisible:
                 self.visible.add(member)
         self.rooms = {}
+        self.history_memory.reset()
         for data in state["rooms"]:
             life, said, asides, kept = data["history"]
             name = data["name"]
-            history = RoomHistory(life, self.history_limits, said, (line_message(name, line) for line in kept), asides)
+            lines = (line_message(name, line) for line in kept)
+            memory = (self.history_memory, room_key(name))
+            history = RoomHistory(life, self.history_limits, said, lines, asides, memory)
             room = Room.restore(room_from_data(name, data["record"], registered=False), data["created"], history)
             room.topic_time = data["topic_time"]
             self.rooms[room_key(room.name)] = room
@@ -544,6 +547,7 @@ class SharedChat(Chat):
                 member = self.by_key[key]
                 room.members[member] = Role(role)
                 member.rooms[room_key(room.name)] = room
+        self.history_memory.bound()  # a no-op unless the others were given a larger --history-memory
         for key, _, _, _, invited, _ in state["members"]:
             for name in invited:
                 if (invited_to := self.rooms.get(room_key(name))) is not None:

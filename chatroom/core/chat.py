@@ -46,7 +46,15 @@ from chatroom.core.events import (
     SettingChanged,
     Topic,
 )
-from chatroom.core.history import JOIN_LINES, PAGE_MAX, HistoryLimits, RoomHistory, check_point, epoch
+from chatroom.core.history import (
+    JOIN_LINES,
+    PAGE_MAX,
+    HistoryLimits,
+    HistoryMemory,
+    RoomHistory,
+    check_point,
+    epoch,
+)
 from chatroom.core.moderation import (
     ADDRESS_OF,
     KEY_MAX,
@@ -144,6 +152,7 @@ class Chat:
     ) -> None:
         self.limits = limits
         self.history_limits = history
+        self.history_memory = HistoryMemory(history.memory)  # what all rooms' history holds, bounded
         self.history_store = history_store or MemoryHistoryStore()  # where history is written down, if anywhere
         self.opened = 0  # rooms opened since the start: with the time, it names each room's life (history.epoch)
         self.accounts = accounts or NoAccounts()
@@ -165,9 +174,11 @@ class Chat:
         kept = self.history_store.load()
         now = self.now()
         self.rooms = {}
+        self.history_memory.reset()
         for record in saved.rooms:
             key = room_key(record.name)
-            self.rooms[key] = Room.restore(record, now, self._history(now, kept.get(key)))
+            self.rooms[key] = Room.restore(record, now, self._history(now, key, kept.get(key)))
+        self.history_memory.bound()
         self.server_bans = saved.server_bans
         self.lockdown = Lockdown.OFF
 
@@ -278,7 +289,7 @@ class Chat:
         self._commit(found.name if found is not None else display)
         if found is None:
             now = self.now()
-            room = self.rooms[room_id] = Room(display, now, self._history(now))
+            room = self.rooms[room_id] = Room(display, now, self._history(now, room_id))
             role = Role.OPERATOR  # whoever creates a room keeps order in it, as on IRC
         else:
             room = found
@@ -465,12 +476,13 @@ class Chat:
             return History(room.name, (), lost=-1)
         return room.history.query(room.name, how, point, lines, self.now())
 
-    def _history(self, now: float, kept: KeptHistory | None = None) -> RoomHistory:
+    def _history(self, now: float, key: str, kept: KeptHistory | None = None) -> RoomHistory:
         """The ids, and the history, of a room that opens now: a new life, or the one a store kept going on."""
         self.opened += 1
+        memory = (self.history_memory, key)
         if kept is not None:
-            return RoomHistory(kept.epoch, self.history_limits, kept.said, kept.lines)
-        return RoomHistory(epoch(now, self.opened), self.history_limits)
+            return RoomHistory(kept.epoch, self.history_limits, kept.said, kept.lines, memory=memory)
+        return RoomHistory(epoch(now, self.opened), self.history_limits, memory=memory)
 
     # Keeping order in a room
 
@@ -802,6 +814,7 @@ class Chat:
         del member.rooms[key]
         if not room.members and not room.owner:
             del self.rooms[key]  # an unregistered room ends with its last member, its settings and bans with it
+            room.history.end()
             self.history_store.ended(key)
 
     def _remove(self, room: Room, event: Kicked, member: Member) -> None:

@@ -6,7 +6,8 @@ the room begins again: opened anew, or the server restarted, unless a HistorySto
 --redis, a registered room's). So an id from an earlier life of the room is never taken for one of this life,
 and within one life the lines said after an id that are no longer kept can be counted.
 
-Kept lines are bounded twice: the last `HistoryLimits.lines` of each room, none older than `HistoryLimits.age`.
+Kept lines are bounded three times: the last `HistoryLimits.lines` of each room, none older than `HistoryLimits.age`,
+and, over all rooms, `HistoryLimits.memory` bytes (`HistoryMemory`: past it the server's oldest lines go first).
 A room's history lives and ends with the room: an unregistered room that empties forgets what was said in it.
 """
 
@@ -15,6 +16,7 @@ from __future__ import annotations
 import bisect
 import datetime
 import functools
+import heapq
 import math
 from collections import deque
 from collections.abc import Iterable
@@ -28,10 +30,94 @@ JOIN_LINES = 50  # what a member is shown on joining a room with history, unless
 PAGE_MAX = 500  # the most lines one request returns (IRC's CHATHISTORY=)
 
 
+# What a kept line costs beside its text's characters: its Message (96 bytes), id (63), time (73), deque slot (8) and
+# its text string's header (49), as docs/performance.md measured them; rounded up.
+LINE_BYTES = 300
+
+
 @dataclass(frozen=True)
 class HistoryLimits:
     lines: int = 0  # kept per room; 0: nothing is kept
     age: float = 0.0  # seconds after which a line is dropped; 0: lines are dropped only by number
+    memory: int = 256 * 1024 * 1024  # bytes all rooms' lines may take together (line_bytes); 0: no bound
+
+
+def line_bytes(message: Message) -> int:
+    """What keeping `message` costs, as HistoryMemory counts it: a function of the line alone, the same in every
+    process. A text that is not ASCII is counted at 4 bytes a character, the most Python takes."""
+    text = message.text
+    return LINE_BYTES + len(text) * (1 if text.isascii() else 4)
+
+
+class HistoryMemory:
+    """What every room's history holds together, and its bound: past `limit` bytes, the oldest lines go.
+
+    The oldest is the first line a room keeps whose time is the earliest (the room's key breaks a tie): which lines
+    go depends only on the lines kept, not on what this process did before. Every replica of a shared chat
+    (--redis) keeps the same lines in the log's order, so each drops the same ones at the same point of it, and ids
+    and catch-ups agree; a replica that starts from a snapshot holds what the others hold, already bounded.
+    """
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.size = 0  # bytes held, by line_bytes
+        self.dropped = 0  # lines dropped to stay within the limit, for the metrics
+        self._rooms: dict[str, RoomHistory] = {}
+        # (time of a room's first line, its key), at most one a room: an entry that is no longer true (its line went
+        # otherwise) is only ever earlier than the truth, and is put right when it comes up.
+        self._oldest: list[tuple[str, str]] = []
+        self._queued: set[str] = set()
+
+    def reset(self) -> None:
+        """Every room anew (a server starting from its stores, a replica loading a snapshot): none is held now."""
+        self._rooms.clear()
+        self._oldest.clear()
+        self._queued.clear()
+        self.size = 0
+
+    def open(self, key: str, history: RoomHistory) -> None:
+        """A room's history begins, with the lines it starts with (from a store or a snapshot): `bound` once all
+        are open, so that the oldest of them all go."""
+        self.close(key)
+        self._rooms[key] = history
+        self.size += sum(line_bytes(message) for message in history.kept)
+        self._queue(key, history)
+
+    def close(self, key: str) -> None:
+        """A room ends: what its history held is free."""
+        history = self._rooms.pop(key, None)
+        if history is not None:
+            self.size -= sum(line_bytes(message) for message in history.kept)
+
+    def kept(self, key: str, history: RoomHistory, message: Message) -> None:
+        self.size += line_bytes(message)
+        self._queue(key, history)
+        self.bound()
+
+    def released(self, messages: Iterable[Message]) -> None:
+        """Lines a room dropped itself: by number, age, redaction or clearing."""
+        self.size -= sum(line_bytes(message) for message in messages)
+
+    def _queue(self, key: str, history: RoomHistory) -> None:
+        if history.kept and key not in self._queued:
+            self._queued.add(key)
+            heapq.heappush(self._oldest, (history.kept[0].time, key))
+
+    def bound(self) -> None:
+        """Drop the oldest lines until what is held fits the limit."""
+        while self.limit and self.size > self.limit and self._oldest:
+            time, key = self._oldest[0]
+            history = self._rooms.get(key)
+            if history is None or not history.kept:
+                heapq.heappop(self._oldest)
+                self._queued.discard(key)
+            elif history.kept[0].time != time:
+                heapq.heapreplace(self._oldest, (history.kept[0].time, key))
+            else:
+                self.size -= line_bytes(history.kept.popleft())
+                self.dropped += 1
+                if history.kept:
+                    heapq.heapreplace(self._oldest, (history.kept[0].time, key))
 
 
 def timestamp(seconds: float) -> str:
@@ -66,16 +152,25 @@ def epoch(now: float, serial: int) -> str:
 class RoomHistory:
     """One room's ids, and the lines it keeps."""
 
-    __slots__ = ("asides", "epoch", "kept", "limits", "said")
+    __slots__ = ("asides", "epoch", "kept", "key", "limits", "memory", "said")
 
     def __init__(
-        self, epoch: str, limits: HistoryLimits, said: int = 0, kept: Iterable[Message] = (), asides: int = 0
+        self,
+        epoch: str,
+        limits: HistoryLimits,
+        said: int = 0,
+        kept: Iterable[Message] = (),
+        asides: int = 0,
+        memory: tuple[HistoryMemory, str] | None = None,
     ) -> None:
+        """`memory`: the server's HistoryMemory and this room's key in it; without it, this history is not bounded."""
         self.epoch = epoch
         self.limits = limits
         self.said = said  # room messages since the room began: the last one's number
         self.asides = asides  # messages for some only (operators) since the last one for the whole room
         self.kept: deque[Message] = deque(kept, maxlen=limits.lines or None)
+        self.memory, self.key = memory or (HistoryMemory(0), "")
+        self.memory.open(self.key, self)
 
     def stamp(self, now: float, aside: bool = False) -> tuple[str, str]:
         """The id and time of the room's next message.
@@ -95,13 +190,20 @@ class RoomHistory:
         """Keep a message if history is on and the whole room heard it."""
         if self.limits.lines and not message.to:  # a line for operators only must not reach others later
             self.prune(now)
+            if len(self.kept) == self.kept.maxlen:
+                self.memory.released((self.kept[0],))  # the deque drops it to make room
             self.kept.append(message)
+            self.memory.kept(self.key, self, message)
 
     def prune(self, now: float) -> None:
         """Drop what is older than the age limit: from the oldest on, as times only grow within a room's order."""
         if self.limits.age:
             while self.kept and now - seconds(self.kept[0].time) > self.limits.age:
-                self.kept.popleft()
+                self.memory.released((self.kept.popleft(),))
+
+    def end(self) -> None:
+        """The room ends: its lines are free."""
+        self.memory.close(self.key)
 
     QUERIES = ("latest", "before", "after", "around")  # the ways to ask for a room's history
 
@@ -156,11 +258,13 @@ class RoomHistory:
         folded = nick_key(nick) if nick else None
         removed = [message.id for message in self.kept if message.id in ids or nick_key(message.nick) == folded]
         gone = set(removed)
+        self.memory.released(message for message in self.kept if message.id in gone)
         self.kept = deque((message for message in self.kept if message.id not in gone), maxlen=self.kept.maxlen)
         return removed
 
     def clear(self) -> int:
         count = len(self.kept)
+        self.memory.released(self.kept)
         self.kept.clear()
         return count
 

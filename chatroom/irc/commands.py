@@ -9,7 +9,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -23,6 +23,7 @@ from chatroom.core.rooms import Room
 from chatroom.irc import numerics as n
 from chatroom.irc.render import HOST, ROLE_MODES, SETTING_MODES
 from chatroom.irc.wire import message
+from chatroom.limits import PAGE_LINES
 
 if TYPE_CHECKING:
     from chatroom.irc.dialect import IRCDialect
@@ -472,7 +473,7 @@ def _chathistory(session: IRCDialect, params: list[str]) -> None:
         session.write(session.line("FAIL", "CHATHISTORY", "INVALID_PARAMS", subcommand, text=invalid))
         return
     if not target.startswith("#"):  # private messages are never kept
-        session.write(session.kept(target, ()))
+        session.write_pages(session.kept(target, ()))
         return
     chat, member, lines = session.chat, session.member, min(limit, PAGE_MAX)
     try:
@@ -487,7 +488,7 @@ def _chathistory(session: IRCDialect, params: list[str]) -> None:
             code = "INVALID_TARGET" if error.code in _NO_TARGET else "MESSAGE_ERROR"
             session.write(session.line("FAIL", "CHATHISTORY", code, subcommand, target, text=error.message))
         return
-    session.write(session.kept(history.room, history.messages))
+    session.write_pages(session.kept(history.room, history.messages))
 
 
 def _reference(reference: str, star: bool) -> str | None:
@@ -715,55 +716,70 @@ def _wallops(session: IRCDialect, params: list[str]) -> None:
 
 @command("WHO", summary="WHO #ROOM|MASK: who is in a room, or whose nickname, user name or real name matches")
 def _who(session: IRCDialect, params: list[str]) -> None:
+    """Answered in pages (SendQueue.write_pages): `WHO *` over thousands of members is made as the asker reads it,
+    a page at a time, while the others are served, and charged to the asker page by page."""
     mask = params[0][:MASK_MAX] if params and params[0] else "*"
     chat = session.chat
     if mask.startswith("#"):
         room = session.visible_room(mask)
-        found: list[tuple[str, Member, Role | None]] = (
+        found: Iterable[tuple[str, Member, Role | None]] = (
             [(room.name, member, role) for member, role in room.members.items()] if room else []
         )
     elif (exact := chat.nicks.get(nick_key(mask))) is not None:
         found = [_in_first_room(session, exact)]  # a nickname is found even if invisible
     else:
         me = session.member
-        found = [
+        found = (
             _in_first_room(session, member)
-            for member in chat.nicks.values()
+            for member in list(chat.nicks.values())  # as they are now; each matched as its page is made
             if (mask in ("*", "0") or _matches(session, mask, member))
             and (not session.invisible(member) or member is me or member.rooms.keys() & me.rooms.keys())
-        ]
-    whox = params[1][1:] if len(params) > 1 and params[1].startswith("%") else None
-    fields, _, token = (whox or "").partition(",")
-    for room_name, member, role in found:
-        user, realname = session.ident(member)
-        flags = ("G" if session.away_of(member) else "H") + (
-            "*" if chat.accounts.is_admin(member.account or "") else ""
         )
-        if role is not None:
-            flags += role.prefix if "multi-prefix" in session.caps else role.prefix[:1]
-        if whox is None:
-            session.reply(
-                n.RPL_WHOREPLY, room_name, user, HOST, session.server, member.nick, flags, text=f"0 {realname}"
-            )
-            continue
-        # WHOX: the fields asked for, always in this order, the real name last (IRCv3 whox)
-        values = {
-            "t": token or "0",
-            "c": room_name,
-            "u": user,
-            "i": "255.255.255.255",  # addresses are never shown
-            "h": HOST,
-            "s": session.server,
-            "n": member.nick,
-            "f": flags,
-            "d": "0",
-            "l": "0",
-            "a": member.account or "0",
-            "o": "n/a",
-        }
-        shown = [values[field] for field in "tcuihsnfdlao" if field in fields]
-        session.reply(n.RPL_WHOSPCRPL, *shown, text=realname if "r" in fields else None)
-    session.reply(n.RPL_ENDOFWHO, mask, text="End of WHO list")
+    whox = params[1][1:] if len(params) > 1 and params[1].startswith("%") else None
+    session.write_pages(_who_pages(session, mask, found, whox))
+
+
+def _who_pages(
+    session: IRCDialect, mask: str, found: Iterable[tuple[str, Member, Role | None]], whox: str | None
+) -> Iterator[bytes]:
+    page: list[bytes] = []
+    for room_name, member, role in found:
+        page.append(_who_line(session, room_name, member, role, whox))
+        if len(page) == PAGE_LINES:
+            yield b"".join(page)
+            page = []
+    yield b"".join(page) + session.numeric(n.RPL_ENDOFWHO, mask, text="End of WHO list")
+
+
+def _who_line(session: IRCDialect, room_name: str, member: Member, role: Role | None, whox: str | None) -> bytes:
+    user, realname = session.ident(member)
+    flags = ("G" if session.away_of(member) else "H") + (
+        "*" if session.chat.accounts.is_admin(member.account or "") else ""
+    )
+    if role is not None:
+        flags += role.prefix if "multi-prefix" in session.caps else role.prefix[:1]
+    if whox is None:
+        return session.numeric(
+            n.RPL_WHOREPLY, room_name, user, HOST, session.server, member.nick, flags, text=f"0 {realname}"
+        )
+    # WHOX: the fields asked for, always in this order, the real name last (IRCv3 whox)
+    fields, _, token = whox.partition(",")
+    values = {
+        "t": token or "0",
+        "c": room_name,
+        "u": user,
+        "i": "255.255.255.255",  # addresses are never shown
+        "h": HOST,
+        "s": session.server,
+        "n": member.nick,
+        "f": flags,
+        "d": "0",
+        "l": "0",
+        "a": member.account or "0",
+        "o": "n/a",
+    }
+    shown = [values[field] for field in "tcuihsnfdlao" if field in fields]
+    return session.numeric(n.RPL_WHOSPCRPL, *shown, text=realname if "r" in fields else None)
 
 
 def _in_first_room(session: IRCDialect, member: Member) -> tuple[str, Member, Role | None]:

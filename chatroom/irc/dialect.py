@@ -12,7 +12,7 @@ from __future__ import annotations
 import base64
 import binascii
 import contextlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import ClassVar, cast
 
 from chatroom.connection import Connection
@@ -38,7 +38,7 @@ from chatroom.irc import numerics as n
 from chatroom.irc.render import HOST, Renderer, Tags, counted
 from chatroom.irc.whowas import Whowas
 from chatroom.irc.wire import BODY_MAX, TAGS_MAX, UNSAFE_TEXT, message, parse
-from chatroom.limits import ConnectionLimits
+from chatroom.limits import PAGE_LINES, ConnectionLimits
 
 SASL_CHUNK = 400  # bytes of base64 in one AUTHENTICATE line (IRCv3 SASL)
 SASL_MAX = 4096  # bytes of base64 a whole SASL exchange may take
@@ -155,7 +155,7 @@ class IRCDialect:
                 return b""  # MODE and LIST ask the core themselves
             case History(room, messages, lost):
                 # Lines kept, shown on joining: a client with draft/chathistory asks for them itself (CHATHISTORY)
-                return b"" if "draft/chathistory" in self.caps else self.playback(room, messages, lost)
+                return b"" if "draft/chathistory" in self.caps else b"".join(self.playback(room, messages, lost))
         return self.renderer(event, self.identify, self.tags, self.connection.clock)
 
     def _held(self, event: Event) -> bytes:
@@ -347,33 +347,51 @@ class IRCDialect:
         self.caps = caps
         self.tags = Tags(self.server, caps)
 
-    def kept(self, target: str, messages: Sequence[Message]) -> bytes:
+    def pages(self, history: History) -> Iterable[bytes]:
+        if self.held is not None or "draft/chathistory" in self.caps:
+            return (self.render(history),)  # joins a labeled answer, or is nothing
+        return self.playback(history.room, history.messages, history.lost)
+
+    def write_pages(self, pages: Iterable[bytes]) -> None:
+        """A long answer: made as the client reads it, unless it is held for a label."""
+        if self.held is not None:
+            self.held.append(b"".join(pages))
+        else:
+            self.connection.write_pages(pages)
+
+    def kept(self, target: str, messages: Sequence[Message]) -> Iterator[bytes]:
         """Lines a room kept, each with its own time and id (as the capabilities allow), in a `chathistory` batch
-        if the client takes batches."""
+        if the client takes batches; in pages of PAGE_LINES, each made when it is asked for."""
         batch = ""
         if "batch" in self.caps:
             self.batches += 1
             batch = str(self.batches)
-        lines = b"".join(self.renderer.kept(said, self.identify, self.tags, batch) for said in messages)
-        if not batch:
-            return lines
-        return self.line("BATCH", "+" + batch, "chathistory", target) + lines + self.line("BATCH", "-" + batch)
+            yield self.line("BATCH", "+" + batch, "chathistory", target)
+        for start in range(0, len(messages), PAGE_LINES):
+            page = messages[start : start + PAGE_LINES]
+            yield b"".join(self.renderer.kept(said, self.identify, self.tags, batch) for said in page)
+        if batch:
+            yield self.line("BATCH", "-" + batch)
 
-    def playback(self, room: str, messages: Sequence[Message], lost: int) -> bytes:
+    def playback(self, room: str, messages: Sequence[Message], lost: int) -> Iterator[bytes]:
         """What a room kept, shown on joining it; between two notices unless a batch marks it as history.
 
         A `time` tag alone is not enough: irssi asks for server-time but shows when a line arrived by default.
         """
-        shown = self.kept(room, messages) if messages else b""
-        if messages and "batch" not in self.caps:
-            since = messages[0].time.replace("T", " ")[:16]
-            told = f"The last {counted(len(messages))} said in {room}, since {since} UTC:"
-            before = self.line("NOTICE", room, text=told)
-            shown = before + shown + self.line("NOTICE", room, text="End of the lines kept")
         if lost:
             missed = "some lines" if lost < 0 else counted(lost)
-            shown = self.line("NOTICE", room, text=f"{missed} said in {room} before these are no longer kept") + shown
-        return shown
+            yield self.line("NOTICE", room, text=f"{missed} said in {room} before these are no longer kept")
+        if not messages:
+            return
+        marked = "batch" in self.caps
+        if not marked:
+            since = messages[0].time.replace("T", " ")[:16]
+            yield self.line(
+                "NOTICE", room, text=f"The last {counted(len(messages))} said in {room}, since {since} UTC:"
+            )
+        yield from self.kept(room, messages)
+        if not marked:
+            yield self.line("NOTICE", room, text="End of the lines kept")
 
     # Registration
 

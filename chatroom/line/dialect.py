@@ -7,13 +7,15 @@ room, and the registered nickname it was asked a password for.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from chatroom.connection import Connection
 from chatroom.core.chat import Member
 from chatroom.core.errors import ChatError
-from chatroom.core.events import Event, Kicked
+from chatroom.core.events import Event, History, Kicked
 from chatroom.limits import ConnectionLimits
 from chatroom.line import commands
-from chatroom.line.wire import CONTROL_CHARACTERS, PROTOCOL_VERSION, Encoder, line
+from chatroom.line.wire import CONTROL_CHARACTERS, PROTOCOL_VERSION, Encoder, history_pages, line
 
 
 class LineDialect:
@@ -51,6 +53,10 @@ class LineDialect:
             self.current = self._fallback(event.room)  # plain text must not go on to a room we were put out of
             rendered += _current(self.current)
         return rendered
+
+    @staticmethod
+    def pages(history: History) -> Iterable[bytes]:
+        return history_pages(history)
 
     def departed(self, member: Member) -> None:
         """Nothing is remembered of who was here."""

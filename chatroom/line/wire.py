@@ -9,6 +9,7 @@ this module, so the format is written down once.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from typing import NamedTuple
 
 from chatroom.core.events import (
@@ -38,6 +39,7 @@ from chatroom.core.events import (
     SettingChanged,
     Topic,
 )
+from chatroom.limits import PAGE_LINES
 
 PROTOCOL_VERSION = "2"  # 2: message ids and times, history
 LIST_LINE_MAX = 4096  # bytes of a NAMES or ROOMS line: a longer list goes in several lines
@@ -109,12 +111,8 @@ def render(event: Event) -> bytes:
             return b"".join(render(change) for change in changes)
         case LockdownChanged(actor, level):
             return line("LOCKDOWN", actor, level)
-        case History(room, messages, lost):
-            kept = [
-                line("DID" if said.action else "SAID", room, said.nick, said.id, said.time, text=said.text)
-                for said in messages
-            ]
-            return b"".join(kept) + line("HISTORY", room, str(len(messages)), str(lost) if lost >= 0 else "?")
+        case History():
+            return b"".join(history_pages(event))
         case Redacted(room, actor, ids):
             return listed("REDACT", [room, actor], list(ids) or ["*"])
         case ServerNotice(text):
@@ -131,6 +129,17 @@ def render(event: Event) -> bytes:
             ]
             return b"".join(entries) + line("BANS", room or "*", str(len(bans)))
     raise TypeError(f"not a chat event: {event!r}")
+
+
+def history_pages(history: History) -> Iterator[bytes]:
+    """A room's history in pages of PAGE_LINES lines, then its HISTORY line: each made when it is asked for."""
+    room, messages = history.room, history.messages
+    for start in range(0, len(messages), PAGE_LINES):
+        yield b"".join(
+            line("DID" if said.action else "SAID", room, said.nick, said.id, said.time, text=said.text)
+            for said in messages[start : start + PAGE_LINES]
+        )
+    yield line("HISTORY", room, str(len(messages)), str(history.lost) if history.lost >= 0 else "?")
 
 
 _ROLE_WORDS = {
