@@ -236,6 +236,27 @@ class WritingTests(RedisStoresTestCase):
         await follower.flush()
         self.assertEqual((await self.lines(), await self.admin.hget(f"{PREFIX}:histories", "5")), ([], None))
 
+    async def test_flush_fires_only_once_redis_has_answered_the_calls_it_waits_for(self) -> None:
+        """A leaving process, and the tests, read Redis once flush fires, maybe on another connection: the changes
+        must be there. txredisapi's Deferred counts as called while it still waits for the command's answer."""
+        writer = self.history()
+        elsewhere = await RedisAddress.parse(self.redis.url).connect(reconnect=False)  # not ordered with our reads
+        self.addCleanup(elsewhere.disconnect)
+        writer.loaded([], elsewhere)
+        writer.lead()
+        self.said(writer, 1, 1, "sent by flush")
+        flushed = writer.flush()
+        self.assertNoResult(flushed)  # Redis's answer cannot have been read within this reactor turn
+        await flushed
+        self.assertEqual(await self.lines(), ["sent by flush"])
+        self.said(writer, 2, 2, "on its way")
+        self.clock.advance(WRITE_EVERY)  # the call is made: flush has nothing to send, and waits for it
+        flushed = writer.flush()
+        self.assertNoResult(flushed)
+        await flushed
+        self.assertEqual(await self.lines(), ["sent by flush", "on its way"])
+        await writer.leave()
+
     async def test_writing_every_room_anew_ends_those_not_named(self) -> None:
         writer = self.history()
         writer.lead()

@@ -35,7 +35,7 @@ from collections import deque
 from typing import TYPE_CHECKING, Any
 
 from twisted.internet import task
-from twisted.internet.defer import Deferred
+from twisted.internet.defer import Deferred, succeed
 from twisted.internet.interfaces import IDelayedCall, IReactorTime
 from twisted.logger import Logger
 
@@ -149,7 +149,9 @@ class RedisHistory:
         self._held: deque[list[Any]] = deque()  # the others': [place, [change...], when made]
         self._sending = False  # a call is due or on its way: the next waits for it
         self._next: IDelayedCall | None = None  # the next call, gathering changes meanwhile, or trying again
-        self._last: Deferred[Any] | None = None  # the last call made
+        # Fires once Redis answered the last call made. Not txredisapi's Deferred itself: that one counts as `called`
+        # as soon as it has a connection, while it still waits for the command's answer.
+        self._answered: Deferred[None] = succeed(None)
         self._pruning = task.LoopingCall(self._prune)
         self._pruning.clock = clock
         self._asking = task.LoopingCall(self._ask)
@@ -233,12 +235,9 @@ class RedisHistory:
         """
         if self.leading and self._unsent and self.commands is not None:
             groups, self._unsent = self._unsent, []
-            self._call(groups).addErrback(lambda failure: log.warn("{why}", why=failure.getErrorMessage()))
+            self._call(groups).addErrback(_unwritten)
         done: Deferred[None] = Deferred()
-        if self._last is None or self._last.called:
-            done.callback(None)
-        else:
-            self._last.addBoth(_passing, done)
+        self._answered.addCallback(_passing, done)
         return done
 
     # Inside
@@ -279,8 +278,10 @@ class RedisHistory:
         age = str(int(self.limits.age * 1000))
         changes = [[place, [_wire(change) for change in group]] for place, group, *_ in groups]
         arguments = [self.keys.lists, self.limits.lines, age, _json(changes)]
-        self._last = self.commands.eval(WRITE, [self.keys.histories, self.keys.written], arguments)
-        return self._last
+        call: Deferred[Any] = self.commands.eval(WRITE, [self.keys.histories, self.keys.written], arguments)
+        self._answered = Deferred()
+        call.addBoth(_passing, self._answered)
+        return call
 
     def _sent(self, _: object) -> None:
         self._sending = False
@@ -314,6 +315,11 @@ def _passing(result: object, done: Deferred[None]) -> object:
     """Fire `done` as a call answers, leaving its answer to whoever else waits for it."""
     done.callback(None)
     return result
+
+
+def _unwritten(failure: Any) -> None:
+    """What flush sent was not written: said plainly, since nobody sends it again."""
+    log.warn("could not write the rooms' history to Redis: {why}", why=failure.getErrorMessage())
 
 
 def _json(value: object) -> str:
