@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -130,43 +130,32 @@ class SharedThroughRedisTests(RedisTestCase):
         self.assertNotIn("bob", a.nicks)
 
     async def test_while_redis_is_away_the_chat_says_so_refuses_changes_and_then_recovers(self) -> None:
-        (a, _), (b, _) = await self.process("a"), await self.process("b")
-        alice, heard_by_alice = await self.member(a, "alice", "5")
-        _, heard_by_bob = await self.member(b, "bob", "5")
-        await self.redis.stop()
-        await gatherResults(
-            [heard_by_alice.until(told(ServerNotice(DEGRADED))), heard_by_bob.until(told(ServerNotice(DEGRADED)))]
-        )
-        error = self.assertRaises(ChatError, a.say, alice, "5", "anyone?")
-        self.assertEqual(error.code, "DEGRADED")
-        await self.redis.start()
-        await gatherResults(
-            [heard_by_alice.until(told(ServerNotice(RESTORED))), heard_by_bob.until(told(ServerNotice(RESTORED)))]
-        )
-        a.say(alice, "5", "back")
-        back = Message("#5", "alice", "back")
-        await gatherResults([heard_by_alice.until(told(back)), heard_by_bob.until(told(back))])
-        for session in (heard_by_alice, heard_by_bob):
-            self.assertEqual(messages(session.events), [back], "nothing lost, nothing twice")
+        await self.through_an_outage(self.redis.stop, self.redis.start)
 
     async def test_a_redis_that_stops_answering_is_taken_for_lost_and_recovers_the_same_way(self) -> None:
+        # Connections stay open and nothing is answered: within ANSWER seconds, taken for lost.
+        await self.through_an_outage(self.redis.freeze, self.redis.thaw)
+
+    async def through_an_outage(
+        self, begin: Callable[[], Awaitable[None] | None], end: Callable[[], Awaitable[None] | None]
+    ) -> None:
+        """Two processes are told the chat is degraded, refuse what is said, and recover with nothing lost."""
         (a, _), (b, _) = await self.process("a"), await self.process("b")
         alice, heard_by_alice = await self.member(a, "alice", "5")
         _, heard_by_bob = await self.member(b, "bob", "5")
-        self.redis.freeze()  # connections stay open, nothing is answered: within ANSWER seconds, taken for lost
-        await gatherResults(
-            [heard_by_alice.until(told(ServerNotice(DEGRADED))), heard_by_bob.until(told(ServerNotice(DEGRADED)))]
-        )
+        heard = (heard_by_alice, heard_by_bob)
+        if (began := begin()) is not None:
+            await began
+        await gatherResults([session.until(told(ServerNotice(DEGRADED))) for session in heard])
         error = self.assertRaises(ChatError, a.say, alice, "5", "anyone?")
         self.assertEqual(error.code, "DEGRADED")
-        self.redis.thaw()
-        await gatherResults(
-            [heard_by_alice.until(told(ServerNotice(RESTORED))), heard_by_bob.until(told(ServerNotice(RESTORED)))]
-        )
+        if (ended := end()) is not None:
+            await ended
+        await gatherResults([session.until(told(ServerNotice(RESTORED))) for session in heard])
         a.say(alice, "5", "back")
         back = Message("#5", "alice", "back")
-        await gatherResults([heard_by_alice.until(told(back)), heard_by_bob.until(told(back))])
-        for session in (heard_by_alice, heard_by_bob):
+        await gatherResults([session.until(told(back)) for session in heard])
+        for session in heard:
             self.assertEqual(messages(session.events), [back], "nothing lost, nothing twice")
 
 
