@@ -95,7 +95,9 @@ class HistoryInRedisTests(RedisStoresTestCase):
         await self.enter(b.chat, bob, "6", heard_by_bob)
         await self.say(b.chat, bob, "in #6", heard_by_bob, room="6")
         await self.enter(b.chat, bob, "7", heard_by_bob)
-        await self.say(b.chat, bob, "in #7", heard_by_bob, room="7")
+        # owen in #7 too: the writer (a) has applied bob's line once owen heard it; bob hearing it tells only of b.
+        await self.enter(a.chat, owen, "7", heard_by_owen)
+        await self.say(b.chat, bob, "in #7", heard_by_owen, heard_by_bob, room="7")
         await self.in_redis(a, "7")
         b.chat.part(bob, "6")
         await self.say(b.chat, bob, "after #6 ended", heard_by_owen, heard_by_bob)
