@@ -319,10 +319,16 @@ class _Hearing(txredisapi.SubscriberProtocol):  # type: ignore[misc]  # txredisa
 
     def connectionMade(self) -> Deferred[Any]:
         made: Deferred[Any] = super().connectionMade()  # AUTH, if there is a password
-        return made.addCallback(lambda _: self.subscribe(self.factory.channel))
+        # Redis may go away before it answers (Twisted ignores what connectionMade returns, so a failure left here
+        # would be an unhandled error): the factory connects again, and subscribes anew then.
+        return made.addCallback(lambda _: self.subscribe(self.factory.channel)).addErrback(_not_subscribed)
 
     def messageReceived(self, pattern: str | None, channel: str, message: str) -> None:
         self.factory.heard(message)
+
+
+def _not_subscribed(failure: Any) -> None:
+    log.debug("could not subscribe: {why}", why=failure.getErrorMessage())
 
 
 class _HearingFactory(txredisapi.SubscriberFactory):  # type: ignore[misc]
