@@ -96,12 +96,12 @@ class Turns:
             self._call = self._clock.callLater(0, self._turn)
 
     def _turn(self) -> None:
-        self._call = None
+        """One budget's pages. A queue that waits again during the turn must not schedule a turn of its own: `_call`
+        is cleared only after the loop (else every turn scheduled two, and the turns doubled)."""
         budget = TURN_BYTES
         while self._waiting and budget > 0:
             budget -= self._waiting.popleft().make_page()
-        if self._waiting:
-            self._call = self._clock.callLater(0, self._turn)
+        self._call = self._clock.callLater(0, self._turn) if self._waiting else None
 
 
 @implementer(IPushProducer)

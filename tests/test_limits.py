@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from twisted.internet.address import IPv4Address
+from twisted.internet.task import Clock
 from twisted.internet.testing import StringTransport
 from twisted.trial.unittest import SynchronousTestCase
 
@@ -366,13 +367,33 @@ class FakelagTests(SynchronousTestCase):
             asker.read()
             asker.send(b"WHO *\r\n")
             asker.read()  # its first TURN_BYTES come at once
-        # One turn of the reactor: the calls due now, not those they schedule (Clock.advance would run those too)
-        for call in [call for call in server.clock.calls if call.getTime() <= server.clock.seconds()]:
-            server.clock.calls.remove(call)
-            call.func(*call.args, **call.kw)
+        one_turn_of_the_reactor(server.clock)
         made = [sum(len(line) + 2 for line in asker.read()) for asker in askers]
         self.assertTrue(all(made), f"each made a page in its turn: {made}")
         self.assertLess(sum(made), TURN_BYTES + 4 * 4096, "together, one turn's budget")
+
+    def test_each_turn_of_the_reactor_makes_one_budget_however_many_turns_pass(self) -> None:
+        """A turn used to schedule two more, so the turns doubled: ten askers' answers, due together, took 0.4 s of
+        one reactor iteration at 5,000 members."""
+        server = IRCServer(self.LIMITS)
+        self.crowd(server, "#big", 1000)
+        askers = [server.irc(f"asker{number}") for number in range(4)]
+        server.clock.advance(10)  # registering spent the burst: full buckets again
+        for asker in askers:
+            asker.read()
+            asker.send(b"WHO *\r\n")
+            asker.read()  # its first TURN_BYTES come at once
+        for _ in range(6):
+            one_turn_of_the_reactor(server.clock)
+        made = sum(len(line) + 2 for asker in askers for line in asker.read())
+        self.assertLess(made, 6 * (TURN_BYTES + 4 * 4096), "six turns, six budgets")
+
+
+def one_turn_of_the_reactor(clock: Clock) -> None:
+    """Run the calls due now, not those they schedule (Clock.advance would run those too)."""
+    for call in [call for call in clock.calls if call.getTime() <= clock.seconds()]:
+        clock.calls.remove(call)
+        call.func(*call.args, **call.kw)
 
 
 class RoomLimitTests(SynchronousTestCase):
