@@ -1,8 +1,11 @@
 """The connection layer: one client's socket, whatever language it speaks.
 
-The path of a line: TLS (chatroom.service) -> `Connection` (framing, flood control, timeouts, output queue,
-closing) -> a `Dialect` (chatroom.line today, IRC next) that parses it into calls on chatroom.core -> the
-core delivers events back through `Connection.deliver`, which the dialect renders into bytes.
+The path of a line: TLS (chatroom.service) -> line framing (chatroom.lines) -> `Connection` (flood control,
+timeouts, output queue, closing) -> a `Dialect` (chatroom.line, chatroom.irc) that parses it into calls on
+chatroom.core -> the core delivers events back through `Connection.deliver`, which the dialect renders into bytes.
+
+`Connection` is the policy alone: it sees whole messages through a chatroom.messages.MessageTransport, so a
+framing other than lines (WebSocket) stands on the same rules.
 
 A connection owns its member's life. From the moment it decides to close (a quit, a timeout, a send queue
 overflow, shutdown), nothing the client sends is executed, the work it was waiting for (a login) is
@@ -20,15 +23,12 @@ from typing import Any, Protocol
 from OpenSSL.SSL import Error as SSLError
 from twisted.internet.address import IPv4Address, IPv6Address
 from twisted.internet.defer import CancelledError, Deferred, succeed
-from twisted.internet.interfaces import IAddress, IDelayedCall, IHandshakeListener, IReactorTime
+from twisted.internet.interfaces import IAddress, IDelayedCall, IReactorTime
 from twisted.internet.protocol import Protocol as TwistedProtocol
 from twisted.internet.protocol import ServerFactory, connectionDone
 from twisted.logger import Logger
-from twisted.protocols.basic import LineReceiver
 from twisted.protocols.policies import TimeoutMixin
-from twisted.protocols.tls import TLSMemoryBIOProtocol
 from twisted.python.failure import Failure
-from zope.interface import implementer
 
 from chatroom.auth import Authenticator
 from chatroom.core.addresses import address_key
@@ -40,14 +40,14 @@ from chatroom.limits import (
     Claim,
     ConnectionLimits,
     SendQueue,
-    StreamTransport,
     TokenBucket,
     Turns,
     transport_of,
 )
+from chatroom.lines import LineFraming
+from chatroom.messages import MessageTransport, close_politely
 from chatroom.registration import Registrar
 
-CLOSE_GRACE = 5.0  # seconds a closing peer has to answer TLS's close_notify
 REFUSAL_REPORT = 10.0  # seconds between two log lines counting one connection's refused lines
 WAITING_LINES = 32  # lines kept while a login is checked; past them, reading stops until it is done
 # Fakelag: an answer costs its asker a flood token for every ANSWER_BYTES it sends beyond the first ANSWER_FREE (a join
@@ -115,60 +115,48 @@ class Dialect(Protocol):
         """The last line before the server closes a connection (also to one refused at the door)."""
 
 
-def close_politely(transport: StreamTransport, clock: IReactorTime) -> IDelayedCall:
-    """Close with a TLS close_notify, but cut off a peer that never answers it: it would pin the connection."""
-    transport.loseConnection()
-    return clock.callLater(CLOSE_GRACE, transport.abortConnection)
+class Connection(TimeoutMixin):
+    """One client's connection: the policy every front end shares, over whole messages, and the member's owner.
 
+    It is a chatroom.messages.MessageReceiver: a framing (chatroom.lines) delivers it messages and carries its
+    answers. Its timers are TimeoutMixin's, with no Twisted protocol under it.
+    """
 
-@implementer(IHandshakeListener)
-class Connection(LineReceiver, TimeoutMixin):
-    """One client's connection: the bytes-level policy every front end shares, and the member's owner."""
+    def __init__(
+        self, factory: ConnectionFactory, speaks: type[Dialect], host: str | None, claim: Claim | None
+    ) -> None:
+        self.factory = factory
+        self.speaks = speaks  # the language of the listener it came through
+        self.host = host  # the IP address Admission counted this connection under, if any
+        self.claim = claim  # its place in the count per address of every process (--redis), if it counts
+        self.limits = factory.limits
+        self.max_line = speaks.longest_line(self.limits)  # bytes in a message, without its framing
+        self.clock = factory.clock
+        self.closing = False
 
-    delimiter = b"\n"
-    factory: ConnectionFactory
-    speaks: type[Dialect]  # the language of the listener it came through
-    host: str | None = None  # the IP address Admission counted this connection under, if any
-    claim: Claim | None = None  # its place in the count per address of every process (--redis), if it counts
-
-    def connectionMade(self) -> None:
-        limits = self.factory.limits
-        self.limits = limits
-        self.max_line = self.speaks.longest_line(limits)
-        self.MAX_LENGTH = self.max_line + 1  # the limit counts content: a CR before the LF is not counted
-        self.clock = self.factory.clock
-        self.stream = transport_of(self)
-        self._handshaking = isinstance(self.stream, TLSMemoryBIOProtocol)  # until TLS is up, nothing written arrives
-        self.peer = describe(self.stream.getPeer())
+    def connection_made(self, transport: MessageTransport) -> None:
+        limits = self.limits
+        self.transport = transport
+        self.peer = describe(transport.peer_address())
         self.address = address_key(self.host) if self.host else self.peer  # what login slow-downs count by
         self.member: Member | None = None  # set by registration, None again once it has left the chat
         self._left_as = "-"  # its last nickname, for the log
-        self.closing = False
         self._ended_by = "connection lost"  # for the log: never text the person typed
         self._quit_reason = "connection lost"  # for the others in their rooms
-        self._discarding = False  # inside a line that was too long
-        self._overflow = b""  # what followed a too-long line in the same read
         self._pinged = False
         self._holds = 0  # reasons not to read this client now: flood control, too many lines waiting
         self._work: Deferred[None] | None = None  # what the client waits for (a login), cancelled at close
-        self._waiting: list[bytes] = []  # lines read meanwhile, executed once it is done
+        self._waiting: list[bytes] = []  # messages read meanwhile, executed once it is done
         self._made: Deferred[None] | None = None  # the changes the line being executed asked for (when_made)
         self._waiting_held = False
         self._resume: IDelayedCall | None = None  # when flood control reads again
-        self._deadline: IDelayedCall | None = None  # when a polite close gives up
         self._refused: Counter[str] = Counter()  # refused lines not yet logged, by code
         self._next_report = 0.0
         self._answered = 0  # bytes written to this client, to charge a line for its answer
         self._executing = False  # a line of this client's runs: what it makes is its answer, charged at its end
         self._bucket = TokenBucket(limits.flood_burst, limits.flood_rate, self.clock.seconds())
-        self.queue = SendQueue(self.stream, limits.send_queue, self._too_slow, self.factory.turns)
-        self.stream.registerProducer(self.queue, True)
-        # Lines are small and should leave at once: with Nagle's algorithm (Twisted's default) and delayed ACKs
-        # they waited, measured p99 128 -> 14 ms in the steady benchmark (docs/performance.md). TLS hands the
-        # call to its TCP transport; a UNIX socket has no such option.
-        no_delay = getattr(self.stream, "setTcpNoDelay", None)
-        if no_delay is not None:
-            no_delay(True)
+        self.queue = SendQueue(transport, limits.send_queue, self._too_slow, self.factory.turns)
+        transport.register_producer(self.queue)
         self.factory.connections.add(self)  # logged once registered or gone: one line less per connection
         self._set_timeout(limits.registration_timeout)
         self.dialect = self.speaks(self)
@@ -177,70 +165,46 @@ class Connection(LineReceiver, TimeoutMixin):
         else:  # greeted, and its lines read, once the other processes' count has room (or was refused)
             self.wait_for(self._admitted(self.claim))
 
-    def handshakeCompleted(self) -> None:
-        """TLS is up: a goodbye can reach the client now."""
-        self._handshaking = False
-
-    def connectionLost(self, reason: Failure = connectionDone) -> None:
+    def connection_lost(self, reason: Failure) -> None:
         if reason.check(SSLError):
             self.factory.counts.tls_failures += 1
         try:
             self._stop_acting()
-            if self._deadline is not None and self._deadline.active():
-                self._deadline.cancel()
             self._leave_chat(self._quit_reason)
         finally:
             self._report_refusals()
             log.info("{peer} ({nick}) disconnected: {why}", peer=self.peer, nick=self._left_as, why=self._ended_by)
             self.factory.forget(self)
 
-    # Reading: complete lines only, each spending a flood token
+    # Reading: whole messages only, each spending a flood token
 
-    def dataReceived(self, data: bytes) -> None:
-        """Split lines as LineReceiver does, but survive a line that is too long, and ignore a closing client.
-
-        LineReceiver hands a too-long line and everything after it to `lineLengthExceeded`; we refuse that one
-        line, skip to its end, and go on with the lines that follow it.
-        """
-        while not self.closing:
-            if self._discarding:
-                _, newline, data = data.partition(self.delimiter)
-                if not newline:
-                    return
-                self._discarding = False
-            LineReceiver.dataReceived(self, data)
-            data, self._overflow = self._overflow, b""
-            if not data:
-                return
-
-    def lineLengthExceeded(self, line: bytes) -> None:
-        _, newline, self._overflow = line.partition(self.delimiter)
-        self._discarding = not newline
+    def message_too_long(self) -> None:
+        if self.closing:
+            return
         self._spend_token()  # a refused line costs what any line costs, or refusing would be the cheap flood
         self.refuse("TOO_LONG", f"line longer than {self.max_line} bytes; it was ignored")
 
-    def lineReceived(self, line: bytes) -> None:
+    def message_received(self, message: bytes) -> None:
         if self.closing:
             return
-        if self.member is not None:  # the registration timeout is absolute; idleness ends with any whole line
+        if self.member is not None:  # the registration timeout is absolute; idleness ends with any whole message
             self._pinged = False
             TimeoutMixin.resetTimeout(self)
         self._spend_token()
         if self._work is None:
-            self._execute(line)
+            self._execute(message)
             return
-        self._waiting.append(line)
+        self._waiting.append(message)
         if len(self._waiting) >= WAITING_LINES and not self._waiting_held:
             self._waiting_held = True
             self._hold()
 
-    def _execute(self, line: bytes) -> None:
-        content = line.removesuffix(b"\r")
+    def _execute(self, message: bytes) -> None:
         before, self._executing = self._answered, True
         try:
-            if len(content) > self.max_line:
+            if len(message) > self.max_line:
                 raise ChatError("TOO_LONG", f"line longer than {self.max_line} bytes; it was ignored")
-            self.dialect.line_received(content.decode("utf-8"))
+            self.dialect.line_received(message.decode("utf-8"))
         except UnicodeDecodeError:
             self.refuse("BAD_UTF8", "the line is not valid UTF-8; it was ignored")
         except ChatError as refusal:
@@ -278,17 +242,17 @@ class Connection(LineReceiver, TimeoutMixin):
         """Stop reading this client until a matching _release: its lines are handled later, in order."""
         self._holds += 1
         if self._holds == 1:
-            LineReceiver.pauseProducing(self)
+            self.transport.pause_reading()
 
     def _release(self) -> None:
         if self.closing:
             return  # _stop_acting let go of every hold
         self._holds -= 1
         if self._holds == 0:
-            LineReceiver.resumeProducing(self)
+            self.transport.resume_reading()
 
-    # Twisted's base classes, called by name: mypy checks calls through a subclass as if they were ours, and
-    # these have no annotations yet.
+    # TimeoutMixin, called by name: mypy checks calls through a subclass as if they were ours, and it has no
+    # annotations yet.
 
     def callLater(self, period: float, func: Callable[[], object]) -> IDelayedCall:
         """TimeoutMixin's timer runs on the factory's clock."""
@@ -390,7 +354,7 @@ class Connection(LineReceiver, TimeoutMixin):
         self._close(refusal, refusal)
 
     def timeoutConnection(self) -> None:
-        if self.member is None and self._handshaking:
+        if self.member is None and self.transport.handshaking:
             self._cut("registration timeout")  # TLS never finished: no goodbye can reach it, Twisted would wait 5 s
         elif self.member is None:
             self.quit("registration timeout: choose a nickname sooner", "registration timeout")
@@ -421,7 +385,7 @@ class Connection(LineReceiver, TimeoutMixin):
             log.failure("{peer}: while handling a line", peer=self.peer)
             self._stop_acting()
             self._ended_by = "server error"
-            self.stream.abortConnection()
+            self.transport.abort()
         if self._waiting_held and not self._waiting:
             self._waiting_held = False
             self._release()
@@ -445,7 +409,7 @@ class Connection(LineReceiver, TimeoutMixin):
             self._work.cancel()
         if self._holds:  # read again, so that the peer's half of a TLS close is heard; nothing is executed
             self._holds = 0
-            LineReceiver.resumeProducing(self)
+            self.transport.resume_reading()
 
     def _close(self, reason: str, why: str) -> None:
         if self.closing:
@@ -454,8 +418,7 @@ class Connection(LineReceiver, TimeoutMixin):
         self._ended_by = why
         self.queue.write(self.dialect.goodbye(reason))
         self.queue.flush()
-        self.stream.unregisterProducer()  # TLS sends its close_notify only once no producer is registered
-        self._deadline = close_politely(self.stream, self.clock)
+        self.transport.close()
 
     def _too_slow(self) -> None:
         """The client stopped reading and its output passed the cap: drop it now, it would not read a goodbye.
@@ -470,7 +433,7 @@ class Connection(LineReceiver, TimeoutMixin):
         """Drop the connection now, without a goodbye: the peer could not, or would not, read one."""
         self._stop_acting()
         self._ended_by = self._quit_reason = why
-        self.stream.abortConnection()
+        self.transport.abort()
 
     def _charged(self, pages: Iterable[bytes]) -> Iterator[bytes]:
         """Pages made while the line that asked runs are part of its answer; those made later cost as they come."""
@@ -543,7 +506,7 @@ class ConnectionFactory(ServerFactory):
         self._emptied: list[Deferred[None]] = []
 
     def buildProtocol(self, addr: IAddress | None) -> TwistedProtocol | None:
-        return self.admit(addr, self.dialect)
+        return self.line_protocol(addr, self.dialect)
 
     def speaking(self, dialect: type[Dialect]) -> ServerFactory:
         """The factory of a listener whose connections speak `dialect`."""
@@ -551,19 +514,22 @@ class ConnectionFactory(ServerFactory):
             return self
         return FrontEnd(self, dialect)
 
-    def admit(self, addr: IAddress | None, dialect: type[Dialect]) -> TwistedProtocol:
+    def line_protocol(self, addr: IAddress | None, dialect: type[Dialect]) -> TwistedProtocol:
+        """A listener's new client: line framing over its Connection, or a Refusal over the caps."""
+        admitted = self.admit(addr, dialect)
+        if isinstance(admitted, str):
+            return Refusal(dialect.goodbye(admitted), self.clock)
+        return LineFraming(admitted, admitted.max_line, self.clock)
+
+    def admit(self, addr: IAddress | None, dialect: type[Dialect]) -> Connection | str:
+        """A new client's Connection, which any framing can carry; or, over a cap, why it is refused."""
         host = addr.host if isinstance(addr, IPv4Address | IPv6Address) else None
         refusal = self.admission.admit(host)
         if refusal is not None:
             full = self.admission.total >= self.limits.max_clients
             self.refused(describe(addr) if addr else None, refusal, "server_full" if full else "per_address")
-            return Refusal(dialect.goodbye(refusal), self.clock)
-        connection = Connection()
-        connection.factory = self
-        connection.speaks = dialect
-        connection.host = host
-        connection.claim = self.admission.claim(host)
-        return connection
+            return refusal
+        return Connection(self, dialect, host, self.admission.claim(host))
 
     def refused(self, peer: str | None, reason: str, kind: str) -> None:
         """A connection over a cap: logged, and counted by `kind` for the metrics."""
@@ -602,7 +568,7 @@ class FrontEnd(ServerFactory):
         self.dialect = dialect
 
     def buildProtocol(self, addr: IAddress | None) -> TwistedProtocol | None:
-        return self.shared.admit(addr, self.dialect)
+        return self.shared.line_protocol(addr, self.dialect)
 
 
 def describe(address: IAddress) -> str:

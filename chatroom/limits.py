@@ -9,7 +9,7 @@ import resource
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IAddress, IDelayedCall, IPushProducer, IReactorTime
@@ -19,6 +19,9 @@ from zope.interface import implementer
 
 from chatroom.core.addresses import address_key, ip
 
+if TYPE_CHECKING:
+    from chatroom.messages import MessageTransport
+
 log = Logger(namespace="chatroom")
 
 PAGE_LINES = 50  # lines of a long answer made at a time for a client (SendQueue.write_pages)
@@ -27,7 +30,7 @@ TURN_BYTES = 16 * 1024  # of long answers' pages made at once for one client, an
 
 @runtime_checkable
 class StreamTransport(Protocol):
-    """What the connection layer uses of a transport: TCP, TLS and UNIX sockets all have it."""
+    """What line framing (chatroom.lines) and refusals use of a transport: TCP, TLS and UNIX sockets all have it."""
 
     def write(self, data: bytes) -> None: ...
 
@@ -121,7 +124,7 @@ class SendQueue:
     behind it, counted.
     """
 
-    def __init__(self, transport: StreamTransport, cap: int, overflow: Callable[[], None], turns: Turns) -> None:
+    def __init__(self, transport: MessageTransport, cap: int, overflow: Callable[[], None], turns: Turns) -> None:
         self._transport = transport
         self._cap = cap
         self._overflow: Callable[[], None] | None = overflow
@@ -159,7 +162,7 @@ class SendQueue:
         self._drop()
         self._paused = False
         if made:
-            self._transport.writeSequence(made)
+            self._transport.write_messages(made)
 
     def pauseProducing(self) -> None:
         self._paused = True
@@ -193,7 +196,7 @@ class SendQueue:
                     made.append(first)
                     pending.popleft()
                     self._size -= len(first)
-                self._transport.writeSequence(made)
+                self._transport.write_messages(made)
             elif made_pages >= budget:  # the rest in a later turn: others' lines are read and sent meanwhile
                 if not self._waiting_turn:
                     self._waiting_turn = True

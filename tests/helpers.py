@@ -27,12 +27,13 @@ from zope.interface import implementer
 
 from chatroom import tap
 from chatroom.auth import Authenticator
-from chatroom.connection import ConnectionFactory
+from chatroom.connection import Connection, ConnectionFactory
 from chatroom.core.chat import Chat, RoomLimits
 from chatroom.core.events import Event
 from chatroom.core.names import nick_key
 from chatroom.limits import ConnectionLimits
 from chatroom.line.dialect import LineDialect
+from chatroom.lines import LineFraming
 from chatroom.service import ChatService
 
 
@@ -88,6 +89,12 @@ class MemoryClient:
         self.transport = StringTransport(peerAddress=peer)
         self.protocol = factory.buildProtocol(self.transport.getPeer())
         self.protocol.makeConnection(self.transport)
+
+    @property
+    def connection(self) -> Connection:
+        """The policy under the line framing (a refused client has none)."""
+        assert isinstance(self.protocol, LineFraming) and isinstance(self.protocol.receiver, Connection)
+        return self.protocol.receiver
 
     def send(self, data: bytes) -> None:
         self.protocol.dataReceived(data)

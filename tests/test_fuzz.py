@@ -13,8 +13,8 @@ from twisted.trial.unittest import SynchronousTestCase
 from zope.interface import provider
 
 from chatroom.accounts import AccountStore
-from chatroom.connection import Connection
 from chatroom.limits import ConnectionLimits
+from chatroom.lines import LineFraming
 from tests.helpers import MemoryServer, ServerTestCase, assert_consistent
 
 COMMANDS = ["/nick", "/join", "/part", "/leave", "/rooms", "/who", "/msg", "/me", "/topic", "/ping", "/pong", "/help"]
@@ -100,7 +100,8 @@ class FuzzOverTLSTests(ServerTestCase):
         self.assertEqual(problems, [])
         factory = self.service.factory
         for connection in factory.connections:
-            self.assertLessEqual(len(connection._buffer), factory.limits.max_line)  # LineReceiver's partial line
+            assert isinstance(connection.transport, LineFraming)
+            self.assertLessEqual(len(connection.transport._buffer), factory.limits.max_line)  # a partial line
             self.assertEqual(len(connection.queue), 0)
         self.assertLessEqual(len(factory.chat.rooms), 4 * 20)
         assert_consistent(self, factory)
@@ -156,7 +157,7 @@ class UnboundedLineTests(SynchronousTestCase):
     def test_an_endless_line_is_never_buffered(self) -> None:
         server = MemoryServer(ConnectionLimits(max_line=4096))
         client = server.connect("endless", "5")
-        assert isinstance(client.protocol, Connection)
+        assert isinstance(client.protocol, LineFraming)
         chunk = "ü".encode() * 32 * 1024  # 64 KiB
         for _ in range(256):  # 16 MiB with no end of line
             client.send(chunk)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from chatroom.lines import LineFraming
 from tests.helpers import LineClient, ServerTestCase
 
 
@@ -32,7 +33,8 @@ class ChatOverTLSTests(ServerTestCase):
         """Nagle's algorithm is off on the server's side of each connection: small lines are not held back."""
         await self.connect("alice")
         [connection] = self.service.factory.connections
-        tcp = connection.transport.transport  # TLS, then the TCP transport under it
+        assert isinstance(connection.transport, LineFraming)
+        tcp = connection.transport.transport.transport  # the framing's TLS, then the TCP transport under it
         self.assertTrue(tcp.getTcpNoDelay())
 
     async def test_registration_and_nickname_collision(self) -> None:

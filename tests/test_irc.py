@@ -490,7 +490,7 @@ class HistoryTests(SynchronousTestCase):
         """With several processes, a message is rendered on each at its own moment: its time is the log's."""
         tagged = self.server.irc("tagged", caps="server-time message-tags")
         said = Message("#5", "carol", "hi", id="lq3k9d2a-7", time="2026-11-23T09:30:00.250Z")
-        tagged.protocol.deliver(said)
+        tagged.connection.deliver(said)
         self.assertEqual(
             tagged.read(), ["@msgid=lq3k9d2a-7;time=2026-11-23T09:30:00.250Z :carol!guest@chatroom PRIVMSG #5 :hi"]
         )
@@ -535,7 +535,7 @@ class HistoryTests(SynchronousTestCase):
     def test_a_chathistory_answer_is_made_only_as_its_client_reads(self) -> None:
         """The 500 lines of one answer could be 2 MB: a client that is not reading is not made them yet."""
         self.say(100)  # all it keeps
-        queue = self.alice.protocol.queue
+        queue = self.alice.connection.queue
         queue.pauseProducing()  # the transport is full: the client is not reading
         self.alice.send(b"CHATHISTORY LATEST #5 * 500\r\n")
         self.assertEqual(len(queue), 0, "nothing made, nothing held")
@@ -658,7 +658,7 @@ class HistoryTests(SynchronousTestCase):
     def test_a_history_event_tells_what_was_lost(self) -> None:
         plain = self.server.irc("plain", "#5")
         said = Message("#5", "carol", "hi", id="lq3k9d2a-7", time="2026-11-23T09:30:00.250Z")
-        plain.protocol.deliver(History("#5", (said,), lost=3))
+        plain.connection.deliver(History("#5", (said,), lost=3))
         self.assertEqual(
             plain.read(),
             [
@@ -668,11 +668,12 @@ class HistoryTests(SynchronousTestCase):
                 ":chatroom NOTICE #5 :End of the lines kept",
             ],
         )
-        plain.protocol.deliver(History("#5", (), lost=-1))
+        plain.connection.deliver(History("#5", (), lost=-1))
         self.assertEqual(plain.read(), [":chatroom NOTICE #5 :some lines said in #5 before these are no longer kept"])
 
     def test_render_never_refuses_history_or_redaction_whatever_the_capabilities(self) -> None:
-        dialect = self.alice.protocol.dialect
+        dialect = self.alice.connection.dialect
+        assert isinstance(dialect, IRCDialect)
         said = Message("#5", "carol", "hi", id="lq3k9d2a-7", time="2026-11-23T09:30:00.250Z")
         events = (History("#5", (said,), lost=-1), History("#5", ()), Redacted("#5", "op", ("lq3k9d2a-7",)))
         for mask in range(2 ** len(CAPABILITIES)):
@@ -750,7 +751,7 @@ class HistoryTests(SynchronousTestCase):
 
     def test_a_cleared_history_is_told_as_a_notice(self) -> None:
         op = self.server.irc("op", "#5", caps="draft/message-redaction")
-        op.protocol.deliver(Redacted("#5", "ada", ()))
+        op.connection.deliver(Redacted("#5", "ada", ()))
         self.assertEqual(op.read(), [":chatroom NOTICE #5 :ada cleared the history of #5"])
 
 

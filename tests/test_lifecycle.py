@@ -126,7 +126,7 @@ class GoodbyeTests(SynchronousTestCase):
 
         self.patch(self.server.chat, "quit", broken)
         self.assertRaises(RuntimeError, client.lose)
-        self.assertNotIn(client.protocol, self.server.factory.connections)
+        self.assertNotIn(client.connection, self.server.factory.connections)
         self.assertEqual(self.server.factory.admission.total, 1, "only the observer is counted")
 
 
@@ -183,7 +183,7 @@ class LoginRaceTests(SynchronousTestCase):
 
     def test_a_bug_while_running_the_waiting_lines_drops_the_client_instead_of_freezing_it(self) -> None:
         alice = self.server.connect()
-        dialect = alice.protocol.dialect
+        dialect = alice.connection.dialect
         original = dialect.line_received
 
         def buggy(text: str) -> None:
@@ -210,7 +210,7 @@ class LoginRaceTests(SynchronousTestCase):
         bob.type("/pass right")
         self.checker.answer(0, right=True)
         self.assertEqual(bob.read(), ["NICK guest bob"])
-        connection = bob.protocol
+        connection = bob.connection
         self.assertEqual((connection.member.nick, connection.member.account), ("bob", "bob"))
 
 

@@ -12,10 +12,11 @@ from twisted.trial.unittest import SynchronousTestCase
 
 from chatroom import tls
 from chatroom.bus.shared import ELSEWHERE  # a member whose session hears nothing
-from chatroom.connection import ANSWER_BYTES, ANSWER_FREE, Connection, Refusal
+from chatroom.connection import ANSWER_BYTES, ANSWER_FREE, Refusal
 from chatroom.core.chat import Details, RoomLimits
 from chatroom.core.history import HistoryLimits
 from chatroom.limits import TURN_BYTES, Admission, ConnectionLimits, TokenBucket
+from chatroom.lines import LineFraming
 from chatroom.service import TLSFactory
 from tests.helpers import MemoryClient, MemoryServer, ServerTestCase, unstamped
 from tests.test_irc import IRCServer
@@ -127,8 +128,7 @@ class SendQueueTests(SynchronousTestCase):
         stalled = server.connect("stalled", "5")
         talker = server.connect("talker", "5")
         listener = server.connect("listener", "5")
-        assert isinstance(stalled.protocol, Connection)
-        stalled.protocol.queue.pauseProducing()  # what the transport does once its buffer passes 64 KiB
+        stalled.transport.producer.pauseProducing()  # what the transport does once its buffer passes 64 KiB
         for n in range(20):
             talker.type(f"message {n} " + "x" * 100)
         self.assertTrue(stalled.transport.disconnected, "aborted: a goodbye would never be read")
@@ -142,11 +142,10 @@ class SendQueueTests(SynchronousTestCase):
         server = MemoryServer(ConnectionLimits(send_queue=100_000, **GENEROUS_FLOOD))
         slow = server.connect("slow", "5")
         talker = server.connect("talker", "5")
-        assert isinstance(slow.protocol, Connection)
-        slow.protocol.queue.pauseProducing()
+        slow.transport.producer.pauseProducing()
         talker.type(*(f"message {n}" for n in range(50)))
         self.assertEqual(slow.read(), [])
-        slow.protocol.queue.resumeProducing()
+        slow.transport.producer.resumeProducing()
         self.assertEqual(slow.read(), [f"MSG #5 talker :message {n}" for n in range(50)])
 
 
@@ -204,8 +203,7 @@ class PagedHistoryTests(SynchronousTestCase):
         self.assertEqual(lines[-3:], ["HISTORY #5 500 0", "CURRENT #5", "MSG #5 alice :live"], "in order")
 
     def test_what_follows_an_unread_catch_up_counts_against_the_send_queue(self) -> None:
-        assert isinstance(self.protocol, Connection)
-        self.protocol.queue.pauseProducing()  # the transport is full: the client is not reading
+        self.reader.producer.pauseProducing()  # the transport is full: the client is not reading
         self.protocol.dataReceived(f"/join #5 after {self.life}-0\n".encode())
         self.assertFalse(self.reader.disconnected, "75 KB of catch-up not made yet hold nothing")
         for number in range(25):  # 25 KB behind it: past the send queue
@@ -222,11 +220,11 @@ class AdmissionTests(SynchronousTestCase):
         self.assertIsInstance(refused.protocol, Refusal)
         self.assertEqual(refused.read(), ["BYE :too many connections from 192.0.2.7"])
         self.assertTrue(refused.transport.disconnecting)
-        self.assertIsInstance(server.connect(host="192.0.2.8").protocol, Connection)
+        self.assertIsInstance(server.connect(host="192.0.2.8").protocol, LineFraming)
         for _ in range(5):
-            self.assertIsInstance(server.connect().protocol, Connection, "loopback is exempt by default")
+            self.assertIsInstance(server.connect().protocol, LineFraming, "loopback is exempt by default")
         first.lose()
-        self.assertIsInstance(server.connect(host="192.0.2.7").protocol, Connection, "a freed place is reused")
+        self.assertIsInstance(server.connect(host="192.0.2.7").protocol, LineFraming, "a freed place is reused")
 
     def test_ipv6_clients_are_counted_per_slash_64(self) -> None:
         server = MemoryServer(ConnectionLimits(max_per_address=2))
@@ -234,7 +232,7 @@ class AdmissionTests(SynchronousTestCase):
         server.connect(host="2001:db8:1:2:ffff::9")
         refused = MemoryClient(server.factory, host="2001:db8:1:2::abcd")
         self.assertEqual(refused.read(), ["BYE :too many connections from 2001:db8:1:2::/64"])
-        self.assertIsInstance(server.connect(host="2001:db8:1:3::1").protocol, Connection, "another /64")
+        self.assertIsInstance(server.connect(host="2001:db8:1:3::1").protocol, LineFraming, "another /64")
 
     def test_total_cap(self) -> None:
         server = MemoryServer(ConnectionLimits(max_clients=3))

@@ -29,7 +29,7 @@ from chatroom.auth import ACCOUNT_ALLOWANCE, Attempt, Authenticator, AuthMode, C
 from chatroom.bus.limits import UNGUESSED, UNSHARED, RedisCounts, share
 from chatroom.bus.redis import RedisLog
 from chatroom.bus.shared import DEGRADED, SharedChat
-from chatroom.connection import Connection, ConnectionFactory
+from chatroom.connection import ConnectionFactory
 from chatroom.core.errors import ChatError
 from chatroom.core.events import Quit, ServerNotice
 from chatroom.irc.dialect import IRCDialect
@@ -94,9 +94,8 @@ class Process:
     async def connect(self, host: str) -> MemoryClient:
         """A client from `host`, once the count of every process has answered for it."""
         client = MemoryClient(self.factory, host)
-        assert isinstance(client.protocol, Connection)
-        if client.protocol.claim is not None:
-            await client.protocol.claim.verdict()
+        if client.connection.claim is not None:
+            await client.connection.claim.verdict()
         return client
 
     async def login(self, nick: str, password: str, address: str) -> str:
@@ -120,7 +119,7 @@ class SharedCapTests(RedisTestCase):
         self.assertTrue(second.read()[0].startswith(HELLO))
         third = MemoryClient(a.factory, "192.0.2.1")  # one here: this process alone would take it
         self.assertEqual(third.type("/nick eve"), [], "neither greeted nor read before the count answers")
-        await third.protocol.claim.verdict()
+        await third.connection.claim.verdict()
         self.assertEqual(third.read(), ["BYE :too many connections from 192.0.2.1"], "the nickname was never taken")
         self.assertTrue(third.transport.disconnecting)
         self.assertEqual(a.factory.counts.refused["per_address"], 1)
@@ -132,7 +131,7 @@ class SharedCapTests(RedisTestCase):
     async def test_loopback_is_exempt_from_the_shared_count_too(self) -> None:
         a, b = await self.processes(ConnectionLimits(max_per_address=1))
         clients = [await process.connect("127.0.0.1") for process in (a, b, a, b)]
-        self.assertEqual([client.protocol.claim for client in clients], [None] * 4, "not even asked")
+        self.assertEqual([client.connection.claim for client in clients], [None] * 4, "not even asked")
 
     async def test_a_process_that_leaves_gives_back_its_connections(self) -> None:
         a, b = await self.processes()
