@@ -160,12 +160,15 @@ class FakeMessages(Client):
         self.receiver.connection_lost(Failure(ConnectionDone()))
 
     def _deliver(self) -> None:
-        """Messages in order, none while paused, as a framing does; a pause from inside a delivery holds the rest."""
+        """Messages in order, none while paused; a pause from inside a delivery holds the rest.
+
+        Even to a closing receiver, as a framing may: the policy must then execute nothing by itself.
+        """
         if self._busy:
             return
         self._busy = True
         try:
-            while self.inbox and not self.paused and not self.receiver.closing:
+            while self.inbox and not self.paused:
                 message = self.inbox.popleft()
                 if message is None:
                     self.receiver.message_too_long()
