@@ -42,10 +42,11 @@ from chatroom.limits import (
     SendQueue,
     TokenBucket,
     Turns,
+    close_politely,
     transport_of,
 )
 from chatroom.lines import LineFraming
-from chatroom.messages import MessageTransport, close_politely
+from chatroom.messages import MessageTransport
 from chatroom.registration import Registrar
 
 REFUSAL_REPORT = 10.0  # seconds between two log lines counting one connection's refused lines

@@ -9,7 +9,7 @@ import resource
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol, runtime_checkable
+from typing import Protocol, runtime_checkable
 
 from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IAddress, IDelayedCall, IPushProducer, IReactorTime
@@ -18,12 +18,11 @@ from twisted.logger import Logger
 from zope.interface import implementer
 
 from chatroom.core.addresses import address_key, ip
-
-if TYPE_CHECKING:
-    from chatroom.messages import MessageTransport
+from chatroom.messages import MessageTransport
 
 log = Logger(namespace="chatroom")
 
+CLOSE_GRACE = 5.0  # seconds a closing peer has to answer TLS's close_notify
 PAGE_LINES = 50  # lines of a long answer made at a time for a client (SendQueue.write_pages)
 TURN_BYTES = 16 * 1024  # of long answers' pages made at once for one client, and in one turn of the reactor for all
 
@@ -52,6 +51,12 @@ def transport_of(protocol: TwistedProtocol) -> StreamTransport:
     transport = protocol.transport
     assert isinstance(transport, StreamTransport), f"{transport!r} cannot be closed politely"
     return transport
+
+
+def close_politely(transport: StreamTransport, clock: IReactorTime) -> IDelayedCall:
+    """Close with a TLS close_notify, but cut off a peer that never answers it: it would pin the connection."""
+    transport.loseConnection()
+    return clock.callLater(CLOSE_GRACE, transport.abortConnection)
 
 
 @dataclass(frozen=True)

@@ -13,8 +13,8 @@ from twisted.protocols.tls import TLSMemoryBIOProtocol
 from twisted.python.failure import Failure
 from zope.interface import implementer
 
-from chatroom.limits import transport_of
-from chatroom.messages import MessageReceiver, close_politely
+from chatroom.limits import close_politely, transport_of
+from chatroom.messages import MessageReceiver
 
 
 @implementer(IHandshakeListener)

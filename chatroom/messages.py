@@ -14,12 +14,8 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from twisted.internet.interfaces import IAddress, IDelayedCall, IPushProducer, IReactorTime
+from twisted.internet.interfaces import IAddress, IPushProducer
 from twisted.python.failure import Failure
-
-from chatroom.limits import StreamTransport
-
-CLOSE_GRACE = 5.0  # seconds a closing peer has to answer TLS's close_notify
 
 
 class MessageTransport(Protocol):
@@ -64,9 +60,3 @@ class MessageReceiver(Protocol):
         """A message too long to keep was skipped; the ones after it are still delivered."""
 
     def connection_lost(self, reason: Failure) -> None: ...
-
-
-def close_politely(transport: StreamTransport, clock: IReactorTime) -> IDelayedCall:
-    """Close with a TLS close_notify, but cut off a peer that never answers it: it would pin the connection."""
-    transport.loseConnection()
-    return clock.callLater(CLOSE_GRACE, transport.abortConnection)
