@@ -322,3 +322,20 @@ class LineFramingTests(PolicyTests, SynchronousTestCase):
 
 class FakeTransportTests(PolicyTests, SynchronousTestCase):
     transport = FakeMessages
+
+
+class LineFramingLimitTests(SynchronousTestCase):
+    """What only line framing decides: the length limit counts a line's content, not its CR or LF."""
+
+    def test_the_limit_counts_neither_cr_nor_lf(self) -> None:
+        clock = Clock()
+        factory = ConnectionFactory(Chat(now=clock.seconds), clock, LineDialect, LIMITS)
+        client = LineClient(factory, 40000)
+        client.send("/nick longest", "/join 5")
+        client.read()
+        at_limit = "/me " + "x" * (LIMITS.max_line - 4)
+        client.client.send(at_limit.encode() + b"\r\n" + at_limit.encode() + b"y\n")
+        self.assertEqual(
+            client.read(),
+            [f"ACTION #5 longest :{at_limit[4:]}", "ERR TOO_LONG :line longer than 100 bytes; it was ignored"],
+        )
