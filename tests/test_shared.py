@@ -8,7 +8,7 @@ from twisted.internet import task
 from twisted.trial.unittest import SynchronousTestCase
 
 from chatroom.bus.log import MemoryLog, decode, gone
-from chatroom.bus.shared import DEGRADED, LOST_PLACE, RESTORED, SharedChat
+from chatroom.bus.shared import LOST_PLACE, RESTORED, SharedChat
 from chatroom.connection import ConnectionFactory
 from chatroom.core.chat import Member
 from chatroom.core.errors import ChatError
@@ -28,6 +28,7 @@ from chatroom.core.events import (
 from chatroom.core.history import LINE_BYTES, HistoryLimits
 from chatroom.core.moderation import Role, Setting
 from chatroom.core.names import room_key
+from chatroom.core.wording import DEGRADED
 from chatroom.irc.dialect import IRCDialect
 from chatroom.irc.wire import parse
 from tests.helpers import MemoryClient, RecordingSession

@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from chatroom.core.errors import ChatError
+
 
 @dataclass(frozen=True, slots=True)
 class Message:
@@ -267,7 +269,7 @@ class Session(Protocol):
     def close(self, reason: str) -> None:
         """The chat has let this member go (the server is shutting down): say why and end the connection."""
 
-    def refused(self, code: str, message: str) -> None:
+    def refused(self, error: ChatError) -> None:
         """A change this member asked for was refused when its turn came, after the line that asked was answered.
 
         Only with several processes (chatroom.bus): a change is checked at once, then made in the order all

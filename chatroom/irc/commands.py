@@ -21,6 +21,7 @@ from chatroom.core.moderation import ACCOUNT_PREFIXES, Role, Setting, bad_limit,
 from chatroom.core.names import NICK_MAX, ROOM_MAX, nick_key, room_key, room_order
 from chatroom.core.rooms import Room
 from chatroom.irc import numerics as n
+from chatroom.irc.refusals import word
 from chatroom.irc.render import HOST, ROLE_MODES, SETTING_MODES
 from chatroom.irc.wire import message
 from chatroom.limits import PAGE_LINES
@@ -483,10 +484,10 @@ def _chathistory(session: IRCDialect, params: list[str]) -> None:
             history = chat.history(member, target, how, points[0] or "", lines)
     except ChatError as error:
         if error.code in _BAD_QUERY:
-            session.write(session.line("FAIL", "CHATHISTORY", "INVALID_PARAMS", subcommand, text=error.message))
+            session.write(session.line("FAIL", "CHATHISTORY", "INVALID_PARAMS", subcommand, text=word(error)))
         else:
             code = "INVALID_TARGET" if error.code in _NO_TARGET else "MESSAGE_ERROR"
-            session.write(session.line("FAIL", "CHATHISTORY", code, subcommand, target, text=error.message))
+            session.write(session.line("FAIL", "CHATHISTORY", code, subcommand, target, text=word(error)))
         return
     session.write_pages(session.kept(history.room, history.messages))
 
@@ -541,11 +542,11 @@ def _redact(session: IRCDialect, params: list[str]) -> None:
         session.chat.redact(session.member, room, target, reason)
     except ChatError as error:
         if error.code in _NO_TARGET:
-            session.write(session.line("FAIL", "REDACT", "INVALID_TARGET", room, text=error.message))
+            session.write(session.line("FAIL", "REDACT", "INVALID_TARGET", room, text=word(error)))
         elif error.code == "NO_SUCH_MESSAGE":
-            session.write(session.line("FAIL", "REDACT", "UNKNOWN_MSGID", room, target, text=error.message))
+            session.write(session.line("FAIL", "REDACT", "UNKNOWN_MSGID", room, target, text=word(error)))
         elif error.code in ("NOT_OPERATOR", "NOT_OWNER", "NOT_ADMIN"):
-            session.write(session.line("FAIL", "REDACT", "REDACT_FORBIDDEN", room, target, text=error.message))
+            session.write(session.line("FAIL", "REDACT", "REDACT_FORBIDDEN", room, target, text=word(error)))
         else:
             session.fail(error, room)
 
@@ -638,14 +639,14 @@ def _change_modes(session: IRCDialect, room: str, modes: str, arguments: list[st
                 except ChatError as error:
                     if error.code != "BAD_KEY":
                         raise
-                    session.reply(n.ERR_INVALIDKEY, room, text=error.message)
+                    session.reply(n.ERR_INVALIDKEY, room, text=word(error))
             elif mode == "l":
                 if adding:
                     if argument is None:
                         session.reply(n.ERR_NEEDMOREPARAMS, "MODE", text="Not enough parameters")
                         continue
                     if not _number(argument):
-                        session.reply(n.ERR_INVALIDMODEPARAM, room, "l", argument or "*", text=bad_limit().message)
+                        session.reply(n.ERR_INVALIDMODEPARAM, room, "l", argument or "*", text=word(bad_limit()))
                         continue
                 chat.configure(member, room, Setting.LIMIT, (_number(argument or "") or 0) if adding else 0)
             elif mode == "n":

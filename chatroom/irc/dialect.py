@@ -35,6 +35,7 @@ from chatroom.core.names import nick_key, room_key
 from chatroom.core.rooms import Room
 from chatroom.irc import commands
 from chatroom.irc import numerics as n
+from chatroom.irc.refusals import word
 from chatroom.irc.render import HOST, Renderer, Tags, counted
 from chatroom.irc.whowas import Whowas
 from chatroom.irc.wire import BODY_MAX, TAGS_MAX, UNSAFE_TEXT, message, parse
@@ -107,7 +108,7 @@ class IRCDialect:
             self.reply(n.ERR_INPUTTOOLONG, text="Input line was too long")
             return
         if UNSAFE_TEXT.search(text):
-            raise ChatError("BAD_TEXT", "control characters are not allowed; the line was ignored")
+            raise ChatError("BAD_TEXT")
         parsed = parse(text)
         if not parsed.command:
             return
@@ -122,7 +123,7 @@ class IRCDialect:
         try:
             commands.run(self, parsed.command, parsed.params)
         except ChatError as error:
-            self.held.append(self.refusal(error.code, error.message))
+            self.held.append(self.refusal(error))
         finally:
             del self.render
             held, self.held = b"".join(self.held), None
@@ -191,12 +192,14 @@ class IRCDialect:
     def departed(self, member: Member) -> None:
         self.whowas.record(member.nick, self.user, self.realname, self.connection.clock.seconds())
 
-    def refusal(self, code: str, message: str) -> bytes:
-        if code == "BAD_UTF8":
-            return self.line("FAIL", "*", "INVALID_UTF8", text=message)
-        if code in n.FOR_CODE:
-            return self.numeric(n.FOR_CODE[code], text=message)
-        return self.notice(message)
+    def refusal(self, error: ChatError) -> bytes:
+        if error.code == "BAD_UTF8":
+            return self.line("FAIL", "*", "INVALID_UTF8", text=word(error))
+        if error.code in n.FOR_CODE:
+            return self.numeric(n.FOR_CODE[error.code], text=word(error))
+        return self.notice(word(error))
+
+    word = staticmethod(word)
 
     @staticmethod
     def ping(token: str) -> bytes:
@@ -298,11 +301,11 @@ class IRCDialect:
             numeric = None
         numeric = numeric or n.FOR_CODE.get(code)
         if numeric is None:
-            self.write(self.notice(error.message))
+            self.write(self.notice(word(error)))
         elif numeric in n.WITHOUT_SUBJECT:
-            self.reply(numeric, text=error.message)
+            self.reply(numeric, text=word(error))
         else:
-            self.reply(numeric, *subject, text=error.message)
+            self.reply(numeric, *subject, text=word(error))
 
     def visible_room(self, name: str) -> Room | None:
         """The room called `name`, unless there is none or it is secret and this client is not in it."""
@@ -431,8 +434,8 @@ class IRCDialect:
         try:
             await self.registrar.check_server_password(self.given_password, self.password, self.connection.address)
         except ChatError as error:
-            self.reply(n.ERR_PASSWDMISMATCH, text=error.message)
-            self.connection.quit(error.message, "wrong server password")
+            self.reply(n.ERR_PASSWDMISMATCH, text=word(error))
+            self.connection.quit(word(error), "wrong server password")
             return False
         self.admitted, self.given_password = True, None  # PASS was the server's: accounts log in with SASL
         return True
@@ -486,7 +489,7 @@ class IRCDialect:
         try:
             account = await self._check(name, password)
         except ChatError as error:
-            self.reply(n.ERR_SASLFAIL, text=f"SASL authentication failed: {error.message}")
+            self.reply(n.ERR_SASLFAIL, text=f"SASL authentication failed: {word(error)}")
             return
         self.account = account
         self.reply(n.RPL_LOGGEDIN, self.source(), account, text=f"You are now logged in as {account}")
@@ -498,7 +501,7 @@ class IRCDialect:
         try:
             account = await self._check(name, password)
         except ChatError as error:
-            self.reply(n.ERR_PASSWDMISMATCH, text=error.message)
+            self.reply(n.ERR_PASSWDMISMATCH, text=word(error))
             return
         if not self.chat.accounts.is_admin(account):
             self.reply(n.ERR_NOOPERHOST, text=f"{account} is not a server administrator")
@@ -511,7 +514,7 @@ class IRCDialect:
     async def _check(self, name: str, password: str) -> str:
         """The account `name` as registered, if `password` is its own: the slow-downs of every login apply."""
         if self.registrar.auth is None:
-            raise ChatError("BAD_LOGIN", "this server has no accounts")
+            raise ChatError("BAD_LOGIN", "no_accounts")
         return await self.registrar.auth.login(name, password, self.connection.address)
 
 
