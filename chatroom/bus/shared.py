@@ -211,6 +211,8 @@ class SharedChat(Chat):
     set_lockdown = _ordered(Chat.set_lockdown)
     set_away = _ordered(Chat.set_away)
     set_invisible = _ordered(Chat.set_invisible)
+    set_wallops = _ordered(Chat.set_wallops)
+    wallops = _ordered(Chat.wallops)
     redact = _ordered(Chat.redact)
     clear_history = _ordered(Chat.clear_history)
     quit = _ordered(Chat.quit)

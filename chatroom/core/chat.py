@@ -45,6 +45,7 @@ from chatroom.core.events import (
     Session,
     SettingChanged,
     Topic,
+    Wallops,
 )
 from chatroom.core.history import (
     JOIN_LINES,
@@ -70,7 +71,8 @@ from chatroom.core.moderation import (
     authorize,
     bad_limit,
 )
-from chatroom.core.names import nick_key, room_key, room_name, room_order, validate_nick
+from chatroom.core.names import nick_key, room_key, room_name, validate_nick
+from chatroom.core.queries import Queries
 from chatroom.core.rooms import Room, ban_list, until
 from chatroom.core.state import (
     AccountDirectory,
@@ -108,6 +110,7 @@ class Details:
     realname: str = ""
     away: str = ""  # an away message; "" while present
     invisible: bool = True  # listed only to those sharing a room, unless they asked otherwise (IRC's -i)
+    wallops: bool = False  # hears the administrators' wallops (IRC's +w)
 
 
 class Member:
@@ -138,7 +141,7 @@ class Member:
         return f"<Member {self.nick}{'' if self.present else ' (departed)'}>"
 
 
-class Chat:
+class Chat(Queries):
     """Every room and nickname of one server."""
 
     def __init__(
@@ -255,6 +258,26 @@ class Chat:
         self._commit()
         member.details = replace(member.details, invisible=invisible)
         (self.visible.discard if invisible else self.visible.add)(member)
+
+    def set_wallops(self, member: Member, hears: bool) -> None:
+        """Whether a member hears the administrators' wallops (IRC's +w)."""
+        self._present(member)
+        self._commit()
+        member.details = replace(member.details, wallops=hears)
+
+    def wallops(self, actor: Member, text: str) -> None:
+        """An administrator's word to every member who hears wallops, and back to the sender.
+
+        A change like any other, so that with several processes it is made, and heard, on each of them.
+        """
+        self._present(actor)
+        authorize(Rank.ADMIN if self._is_admin(actor) else Rank.MEMBER, Action.WALLOPS, "")
+        _require_text(text)
+        self._commit()
+        said = Wallops(actor.nick, text)
+        for member in list(self.nicks.values()):
+            if member.details.wallops or member is actor:
+                member.session.deliver(said)
 
     # Rooms
 
@@ -401,12 +424,7 @@ class Chat:
 
     def room_list(self, member: Member) -> RoomList:
         self._present(member)
-        rooms = sorted(self.rooms.values(), key=lambda room: room_order(room.name))
-        return RoomList(tuple((room.name, len(room.members)) for room in rooms if self.listed(member, room)))
-
-    def listed(self, member: Member, room: Room) -> bool:
-        """A secret room shows only to those in it, and to administrators."""
-        return not room.settings.secret or member in room.members or self._is_admin(member)
+        return RoomList(tuple((room.name, len(room.members)) for room in self._rooms_listed(member)))
 
     def room_info(self, member: Member, room: str) -> RoomInfo:
         return self._room_of(member, room).info()
@@ -873,13 +891,6 @@ class Chat:
         with contextlib.suppress(ValueError):  # not an IP address (a Unix socket): no address to ban
             masks.append(Mask.address_of(person.nick, person.address))  # so that they cannot come back as a guest
         return person, masks
-
-    def admins_present(self) -> int:
-        """How many present members administer the server, asking the accounts about those logged in only."""
-        return sum(1 for member in self.signed_in if self._is_admin(member))
-
-    def _is_admin(self, member: Member) -> bool:
-        return member.account is not None and self.accounts.is_admin(member.account)
 
     def _owns(self, member: Member, room: Room) -> bool:
         """The owner's account, while it exists: a removed account owns nothing, even to a session still in it."""

@@ -232,6 +232,14 @@ class BanList:
     bans: tuple[tuple[str, str, str, str], ...]
 
 
+@dataclass(frozen=True, slots=True)
+class Wallops:
+    """A server administrator's word to those who asked to hear such words (IRC's +w), on every process."""
+
+    nick: str
+    text: str
+
+
 Event = (
     Message
     | PrivateMessage
@@ -251,6 +259,7 @@ Event = (
     | Redacted
     | LockdownChanged
     | ServerNotice
+    | Wallops
     | History
     | Names
     | RoomList

@@ -58,6 +58,7 @@ class Action(enum.Enum):
     REGISTER = "register the room"
     OWN = "drop the room, give it away or name its operators"
     ADMINISTER = "do that"
+    WALLOPS = "send wallops"
 
 
 NEEDS = {
@@ -72,6 +73,7 @@ NEEDS = {
     Action.REGISTER: Rank.OPERATOR,
     Action.OWN: Rank.OWNER,
     Action.ADMINISTER: Rank.ADMIN,
+    Action.WALLOPS: Rank.ADMIN,
 }
 
 _ON_SOMEONE = {Action.ROLE: "change their roles", Action.KICK: "kick them", Action.BAN: "ban them"}

@@ -32,7 +32,7 @@ from chatroom.core.events import (
     Topic,
 )
 from chatroom.core.names import nick_key, room_key
-from chatroom.core.rooms import Room
+from chatroom.core.queries import RoomView
 from chatroom.irc import commands
 from chatroom.irc import numerics as n
 from chatroom.irc.refusals import word
@@ -247,16 +247,10 @@ class IRCDialect:
 
     def identify(self, nick: str) -> str:
         """The `user@host` of a present member: the user name its IRC client gave, or its nickname."""
-        member = self.chat.nicks.get(nick_key(nick))
+        member = self.chat.person(nick)
         if member is None:
             return f"{nick}@{HOST}"
         return f"{self.ident(member)[0]}@{HOST}"
-
-    @staticmethod
-    def peer(member: Member) -> IRCDialect | None:
-        """A member's IRC dialect, if it came through IRC: what IRC knows of people beyond the core."""
-        dialect = getattr(member.session, "dialect", None)
-        return dialect if isinstance(dialect, IRCDialect) else None
 
     def ident(self, member: Member) -> tuple[str, str]:
         """A member's user name and real name as IRC shows them: an IRC client's own, wherever it is connected,
@@ -269,11 +263,6 @@ class IRCDialect:
                 return details.user, ""  # a guest's real name is speech too: not heard during a lockdown
             return details.user, details.realname
         return member.account or "guest", "chatroom user"  # our own protocol has no user name
-
-    @staticmethod
-    def invisible(member: Member) -> bool:
-        """IRC's +i; members of our own protocol never asked to be listed, so they are invisible too."""
-        return member.details.invisible
 
     @staticmethod
     def away_of(member: Member) -> str:
@@ -307,17 +296,16 @@ class IRCDialect:
         else:
             self.reply(numeric, *subject, text=word(error))
 
-    def visible_room(self, name: str) -> Room | None:
-        """The room called `name`, unless there is none or it is secret and this client is not in it."""
-        room = self.chat.rooms.get(room_key(name)) if name.startswith("#") else None
+    def visible_room(self, name: str) -> RoomView | None:
+        """The channel called `name`, unless there is none or it is secret and this client is not in it."""
         member = self.connection.member
-        return room if room is not None and member is not None and self.chat.listed(member, room) else None
+        return self.chat.room_seen_by(member, name) if member is not None and name.startswith("#") else None
 
     def names(self, names: Names, end: bool = True) -> bytes:
         """353 lines of at most 512 bytes, then 366 unless `end` is False."""
         room = names.room
-        found = self.chat.rooms.get(room_key(room))
-        symbol = "@" if found is not None and found.settings.secret else "="
+        found = self.chat.room(room)
+        symbol = "@" if found is not None and found.secret else "="
         nicks = names.nicks if "multi-prefix" in self.caps else tuple(_highest(nick) for nick in names.nicks)
         lines = []
         head = len(self.numeric(n.RPL_NAMREPLY, symbol, room, text=""))
@@ -339,7 +327,7 @@ class IRCDialect:
     def topic_reply(self, topic: Topic) -> bytes:
         if not topic.text:
             return self.numeric(n.RPL_NOTOPIC, topic.room, text="No topic is set")
-        room = self.chat.rooms.get(room_key(topic.room))
+        room = self.chat.room(topic.room)
         when = str(int(room.topic_time)) if room is not None else "0"
         return self.numeric(n.RPL_TOPIC, topic.room, text=topic.text) + self.numeric(
             n.RPL_TOPICWHOTIME, topic.room, topic.setter or self.server, when
