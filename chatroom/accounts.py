@@ -26,7 +26,7 @@ from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 
 from chatroom.core.errors import ChatError
 from chatroom.core.names import nick_key, validate_nick
-from chatroom.core.wording import PLAIN, worded
+from chatroom.core.wording import PLAIN, Wordings
 from chatroom.storage import locked, replace, stamp
 
 DEFAULT_FILE = "accounts.db"
@@ -317,21 +317,20 @@ def main(argv: list[str] | None = None) -> None:
 
 PROGRAM = "chatroom.accounts"
 # This command line's wording of refusals: the core's (a name, a password) and its own, naming its subcommands.
-WORDINGS: dict[str, str] = {
-    **PLAIN,
-    "EXISTS": "{name} is registered already: use passwd to change it",
-    "NO_ACCOUNT:add": "there is no account {name}: use add",
-    "WEAK_PASSWORD": "a password needs at least {most} characters",
-    "MISMATCH": "the two passwords differ; nothing was changed",
-    "NO_FILE": "{path}: {error}",
-    "NO_FILE:missing": "{path} does not exist: nothing to import",
-    "KEPT": "{done}; kept {kept} as Redis holds them (--replace overwrites them)",
-}
+WORDINGS = Wordings(
+    {
+        **PLAIN,
+        "EXISTS": "{name} is registered already: use passwd to change it",
+        "NO_ACCOUNT:add": "there is no account {name}: use add",
+        "WEAK_PASSWORD": "a password needs at least {most} characters",
+        "MISMATCH": "the two passwords differ; nothing was changed",
+        "NO_FILE": "{path}: {error}",
+        "NO_FILE:missing": "{path} does not exist: nothing to import",
+        "KEPT": "{done}; kept {kept} as Redis holds them (--replace overwrites them)",
+    }
+)
 
-
-def word(error: ChatError) -> str:
-    """`error` as the command lines that keep accounts and rooms say it."""
-    return worded(WORDINGS, error)
+word = WORDINGS.word
 
 
 async def _command(arguments: argparse.Namespace, accounts: Keeper) -> str:

@@ -270,8 +270,7 @@ class Chat(Queries):
 
         A change like any other, so that with several processes it is made, and heard, on each of them.
         """
-        self._present(actor)
-        authorize(Rank.ADMIN if self._is_admin(actor) else Rank.MEMBER, Action.WALLOPS, "")
+        self._administering(actor, Action.WALLOPS)
         _require_text(text)
         self._commit()
         said = Wallops(actor.nick, text)
@@ -511,7 +510,7 @@ class Chat(Queries):
 
     def rank(self, member: Member, room: Room) -> Rank:
         """What `member` may do in `room`, for chatroom.core.moderation.authorize."""
-        if self._is_admin(member):
+        if self.is_admin(member):
             return Rank.ADMIN
         if self._owns(member, room):
             return Rank.OWNER
@@ -709,7 +708,7 @@ class Chat(Queries):
         target = self._find(nick)
         if target is actor:
             raise ChatError("SELF", "kill")
-        if self._is_admin(target):
+        if self.is_admin(target):
             raise ChatError("PROTECTED", "admin", nick=target.nick)
         self._commit()
         self._expel(target, f"disconnected by {actor.nick}" + (f": {reason}" if reason else ""))
@@ -718,7 +717,7 @@ class Chat(Queries):
         """Ban a person or a mask from the whole server: those present are disconnected, and cannot come back."""
         self._administering(actor)
         person, masks = self._banned_by(target)
-        if person is not None and self._is_admin(person):
+        if person is not None and self.is_admin(person):
             raise ChatError("PROTECTED", "admin_ban", nick=person.nick)
         if person is actor:
             raise ChatError("SELF", "ban")
@@ -729,7 +728,7 @@ class Chat(Queries):
         for ban in bans:
             self._tell_admins(BanChanged("", actor.nick, str(ban.mask), True, until(ban), reason))
         for member in list(self.nicks.values()):
-            if not self._is_admin(member) and _matching(bans, self.now(), member.nick, member.account, member.address):
+            if not self.is_admin(member) and _matching(bans, self.now(), member.nick, member.account, member.address):
                 self._expel(member, f"banned from the server{_why(bans[0])}")
         self._stored(self.store.save_server_bans, tuple(self.server_bans))
 
@@ -898,7 +897,7 @@ class Chat(Queries):
 
     def _exempt(self, member: Member, room: Room) -> bool:
         """Those who could lift a room's restrictions are not stopped by them: its owner, named accounts, admins."""
-        return self._named(member, room) or self._is_admin(member)
+        return self._named(member, room) or self.is_admin(member)
 
     def _named(self, member: Member, room: Room) -> bool:
         """Whether the member's account is the room's owner or one it named: they get operator on joining."""
@@ -976,13 +975,13 @@ class Chat(Queries):
         if member.account is None and self.lockdown >= Lockdown.SPEAK:
             raise ChatError("LOCKDOWN", "talk")
 
-    def _administering(self, actor: Member) -> None:
+    def _administering(self, actor: Member, action: Action = Action.ADMINISTER) -> None:
         self._present(actor)
-        authorize(Rank.ADMIN if self._is_admin(actor) else Rank.MEMBER, Action.ADMINISTER, "")
+        authorize(Rank.ADMIN if self.is_admin(actor) else Rank.MEMBER, action, "")
 
     def _tell_admins(self, event: Event) -> None:
         for member in list(self.nicks.values()):
-            if self._is_admin(member):
+            if self.is_admin(member):
                 member.session.deliver(event)
 
     def _save(self, room: Room) -> None:

@@ -77,7 +77,7 @@ class Queries:
 
     def listed(self, member: Member, room: Room) -> bool:
         """A secret room shows only to those in it, and to administrators."""
-        return not room.settings.secret or member in room.members or self._is_admin(member)
+        return not room.settings.secret or member in room.members or self.is_admin(member)
 
     def room(self, name: str) -> RoomView | None:
         """The room called `name` whoever asks: for what a front end says of a request the core accepted."""
@@ -109,9 +109,10 @@ class Queries:
 
     def admins_present(self) -> int:
         """How many present members administer the server, asking the accounts about those logged in only."""
-        return sum(1 for member in self.signed_in if self._is_admin(member))
+        return sum(1 for member in self.signed_in if self.is_admin(member))
 
-    def _is_admin(self, member: Member) -> bool:
+    def is_admin(self, member: Member) -> bool:
+        """Whether a member is logged in to a server administrator's account."""
         return member.account is not None and self.accounts.is_admin(member.account)
 
     def _rooms_listed(self, asker: Member) -> Iterator[Room]:

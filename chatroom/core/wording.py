@@ -5,8 +5,6 @@ to type differ between them.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-
 from chatroom.core.errors import ChatError
 
 # Also the notice every member here is sent when it happens (chatroom.bus.shared).
@@ -95,6 +93,9 @@ PLAIN: dict[str, str] = {
 }
 
 
-def worded(wordings: Mapping[str, str], error: ChatError) -> str:
-    """`error` as a front end says it: its wording, with the arguments put in."""
-    return wordings[error.key].format(**error.arguments)
+class Wordings(dict[str, str]):
+    """A front end's refusals: each ChatError.key and its text, with `{argument}` where an argument goes."""
+
+    def word(self, error: ChatError) -> str:
+        """`error` as this front end says it."""
+        return self[error.key].format(**error.arguments)

@@ -336,8 +336,8 @@ def _send(session: IRCDialect, params: list[str], notice: bool) -> None:
             if room.startswith("#"):
                 outside = room_key(room) not in member.rooms
                 chat.say(member, room, text, action, notice, to)
-                shown = chat.room(room)
-                if outside and shown and "echo-message" in session.caps:  # the room does not tell one outside it
+                # The room does not tell a sender outside it.
+                if outside and "echo-message" in session.caps and (shown := chat.room(room)) is not None:
                     session.connection.deliver(Message(shown.name, member.nick, text, action, notice, to))
                 continue
             chat.private(member, target, text, action, notice)
@@ -746,9 +746,7 @@ def _who_pages(
 
 def _who_line(session: IRCDialect, room_name: str, member: Member, role: Role | None, whox: str | None) -> bytes:
     user, realname = session.ident(member)
-    flags = ("G" if session.away_of(member) else "H") + (
-        "*" if session.chat.accounts.is_admin(member.account or "") else ""
-    )
+    flags = ("G" if session.away_of(member) else "H") + ("*" if session.chat.is_admin(member) else "")
     if role is not None:
         flags += role.prefix if "multi-prefix" in session.caps else role.prefix[:1]
     if whox is None:
@@ -805,7 +803,7 @@ def _whois(session: IRCDialect, params: list[str]) -> None:
         if away := session.away_of(member):
             session.reply(n.RPL_AWAY, member.nick, text=away)
         if member.account is not None:
-            if session.chat.accounts.is_admin(member.account):
+            if session.chat.is_admin(member):
                 session.reply(n.RPL_WHOISOPERATOR, member.nick, text="is a server administrator")
             session.reply(n.RPL_WHOISACCOUNT, member.nick, member.account, text="is logged in as")
         session.reply(n.RPL_ENDOFWHOIS, member.nick, text="End of /WHOIS list")
@@ -847,7 +845,7 @@ def _userhost(session: IRCDialect, params: list[str]) -> None:
     for nick in params[:5]:
         member = session.chat.person(nick)
         if member is not None:
-            admin = "*" if session.chat.accounts.is_admin(member.account or "") else ""
+            admin = "*" if session.chat.is_admin(member) else ""
             replies.append(
                 f"{member.nick}{admin}={'-' if session.away_of(member) else '+'}{session.ident(member)[0]}@{HOST}"
             )

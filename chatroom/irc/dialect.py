@@ -270,7 +270,7 @@ class IRCDialect:
 
     def user_modes(self) -> set[str]:
         member = self.connection.member
-        admin = member is not None and self.chat.accounts.is_admin(member.account or "")
+        admin = member is not None and self.chat.is_admin(member)
         return self.modes | ({"o"} if admin else set())
 
     @contextlib.contextmanager
