@@ -26,6 +26,7 @@ from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 
 from chatroom.core.errors import ChatError
 from chatroom.core.names import nick_key, validate_nick
+from chatroom.core.wording import PLAIN, Wordings
 from chatroom.storage import locked, replace, stamp
 
 DEFAULT_FILE = "accounts.db"
@@ -86,7 +87,7 @@ Change = Callable[[Account | None], Account | None]  # an account as it is to wh
 def adding(name: str, hashed: str) -> Change:
     def add(account: Account | None) -> Account:
         if account is not None:
-            raise ChatError("EXISTS", f"{name} is registered already: use passwd to change it")
+            raise ChatError("EXISTS", name=name)
         return Account(name, hashed)
 
     return add
@@ -95,7 +96,7 @@ def adding(name: str, hashed: str) -> Change:
 def new_password(name: str, hashed: str) -> Change:
     def change(account: Account | None) -> Account:
         if account is None:
-            raise ChatError("NO_ACCOUNT", f"there is no account {name}: use add")
+            raise ChatError("NO_ACCOUNT", "add", name=name)
         return dataclasses.replace(account, hash=hashed)
 
     return change
@@ -104,7 +105,7 @@ def new_password(name: str, hashed: str) -> Change:
 def administrator(name: str, admin: bool) -> Change:
     def change(account: Account | None) -> Account:
         if account is None:
-            raise ChatError("NO_ACCOUNT", f"there is no account {name}")
+            raise ChatError("NO_ACCOUNT", name=name)
         return dataclasses.replace(account, admin=admin)
 
     return change
@@ -113,7 +114,7 @@ def administrator(name: str, admin: bool) -> Change:
 def removing(name: str) -> Change:
     def remove(account: Account | None) -> None:
         if account is None:
-            raise ChatError("NO_ACCOUNT", f"there is no account {name}")
+            raise ChatError("NO_ACCOUNT", name=name)
 
     return remove
 
@@ -122,7 +123,7 @@ def hashed_password(name: str, password: str) -> str:
     """Checked and hashed before any lock is taken: scrypt is slow, and other changes should not wait."""
     validate_nick(name)
     if len(password) < MIN_PASSWORD:
-        raise ChatError("WEAK_PASSWORD", f"a password needs at least {MIN_PASSWORD} characters")
+        raise ChatError("WEAK_PASSWORD", most=MIN_PASSWORD)
     return hash_password(password)
 
 
@@ -238,7 +239,7 @@ def _read_new_password(name: str) -> str:
     else:
         first, second = sys.stdin.readline().rstrip("\n"), sys.stdin.readline().rstrip("\n")
     if first != second:
-        raise ChatError("MISMATCH", "the two passwords differ; nothing was changed")
+        raise ChatError("MISMATCH")
     return first
 
 
@@ -309,12 +310,27 @@ def main(argv: list[str] | None = None) -> None:
     try:
         print(_at_once(_command(arguments, FileKeeper(AccountStore(arguments.file)))))
     except ChatError as error:
-        raise SystemExit(f"{PROGRAM}: {error.message}") from None
+        raise SystemExit(f"{PROGRAM}: {word(error)}") from None
     except OSError as error:
         raise SystemExit(f"{PROGRAM}: {arguments.file}: {error.strerror}") from None
 
 
 PROGRAM = "chatroom.accounts"
+# This command line's wording of refusals: the core's (a name, a password) and its own, naming its subcommands.
+WORDINGS = Wordings(
+    {
+        **PLAIN,
+        "EXISTS": "{name} is registered already: use passwd to change it",
+        "NO_ACCOUNT:add": "there is no account {name}: use add",
+        "WEAK_PASSWORD": "a password needs at least {most} characters",
+        "MISMATCH": "the two passwords differ; nothing was changed",
+        "NO_FILE": "{path}: {error}",
+        "NO_FILE:missing": "{path} does not exist: nothing to import",
+        "KEPT": "{done}; kept {kept} as Redis holds them (--replace overwrites them)",
+    }
+)
+
+word = WORDINGS.word
 
 
 async def _command(arguments: argparse.Namespace, accounts: Keeper) -> str:
@@ -333,11 +349,11 @@ async def _command(arguments: argparse.Namespace, accounts: Keeper) -> str:
     if arguments.command == "add":
         validate_nick(name)
         if await accounts.get(name) is not None:  # say so before asking for a password; checked again
-            raise ChatError("EXISTS", f"{name} is registered already: use passwd to change it")
+            raise ChatError("EXISTS", name=name)
         await accounts.change(name, adding(name, hashed_password(name, _read_new_password(name))))
         return f"added {name}"
     if await accounts.get(name) is None:
-        raise ChatError("NO_ACCOUNT", f"there is no account {name}: use add")
+        raise ChatError("NO_ACCOUNT", "add", name=name)
     await accounts.change(name, new_password(name, hashed_password(name, _read_new_password(name))))
     return f"changed the password of {name}"
 
@@ -348,16 +364,16 @@ async def _import(path: Path, accounts: Keeper, overwrite: bool) -> str:
     try:
         found = source.all() if source.exists() else None
     except OSError as error:
-        raise ChatError("NO_FILE", f"{path}: {error.strerror}") from None
+        raise ChatError("NO_FILE", path=str(path), error=error.strerror or "") from None
     if found is None:
-        raise ChatError("NO_FILE", f"{path} does not exist: nothing to import")
+        raise ChatError("NO_FILE", "missing", path=str(path))
     imported: list[str] = []
     kept: list[str] = []
     for account in found:
 
         def copy(existing: Account | None, account: Account = account) -> Account:
             if existing is not None and not overwrite:
-                raise ChatError("EXISTS", account.name)
+                raise ChatError("EXISTS", name=account.name)
             return account
 
         try:
@@ -369,7 +385,7 @@ async def _import(path: Path, accounts: Keeper, overwrite: bool) -> str:
             kept.append(account.name)
     done = f"imported {len(imported)} of the {len(found)} accounts of {path}: {', '.join(imported) or 'none'}"
     if kept:
-        raise ChatError("KEPT", f"{done}; kept {', '.join(kept)} as Redis holds them (--replace overwrites them)")
+        raise ChatError("KEPT", done=done, kept=", ".join(kept))
     return done
 
 

@@ -273,12 +273,12 @@ class Authenticator:
         # If the connection leaves while the book is asked, the marks the answer may bring are taken away.
         attempt = await shielded(self.book.begin("account:" + nick_key(nick), address), self._orphaned)
         if attempt.checking:
-            raise ChatError("SLOW_DOWN", "a login for this nickname or from your address is being checked: wait")
+            raise ChatError("SLOW_DOWN", "checking")
         if attempt.wait > 0:
-            raise ChatError("SLOW_DOWN", f"too many failed logins: try again in {math.ceil(attempt.wait)} s")
+            raise ChatError("SLOW_DOWN", "failures", wait=math.ceil(attempt.wait))
         if len(self._checks.waiting) >= CHECKS_WAITING:
             self.book.abandon(attempt)
-            raise ChatError("SLOW_DOWN", "the server is busy checking passwords: try again in a few seconds")
+            raise ChatError("SLOW_DOWN", "busy")
         try:
             await self._checks.acquire()  # cancelled while waiting, the guess was never made
         except BaseException:
@@ -310,7 +310,7 @@ class Authenticator:
 
 
 def _wrong(_: None) -> str:
-    raise ChatError("BAD_LOGIN", "wrong nickname or password")
+    raise ChatError("BAD_LOGIN")
 
 
 def shielded(work: Deferred[T], orphaned: Callable[[T], object] | None = None) -> Deferred[T]:

@@ -104,8 +104,11 @@ class Dialect(Protocol):
     def departed(self, member: Member) -> None:
         """The member this connection held has left the chat (for IRC's WHOWAS)."""
 
-    def refusal(self, code: str, message: str) -> bytes:
+    def refusal(self, error: ChatError) -> bytes:
         """The answer to a refused line."""
+
+    def word(self, error: ChatError) -> str:
+        """A refusal of the core as this dialect's users are told it (chatroom.core.errors)."""
 
     @staticmethod
     def ping(token: str) -> bytes:
@@ -183,7 +186,7 @@ class Connection(TimeoutMixin):
         if self.closing:
             return
         self._spend_token()  # a refused line costs what any line costs, or refusing would be the cheap flood
-        self.refuse("TOO_LONG", f"line longer than {self.max_line} bytes; it was ignored")
+        self.refuse(ChatError("TOO_LONG", most=self.max_line))
 
     def message_received(self, message: bytes) -> None:
         if self.closing:
@@ -204,12 +207,12 @@ class Connection(TimeoutMixin):
         before, self._executing = self._answered, True
         try:
             if len(message) > self.max_line:
-                raise ChatError("TOO_LONG", f"line longer than {self.max_line} bytes; it was ignored")
+                raise ChatError("TOO_LONG", most=self.max_line)
             self.dialect.line_received(message.decode("utf-8"))
         except UnicodeDecodeError:
-            self.refuse("BAD_UTF8", "the line is not valid UTF-8; it was ignored")
+            self.refuse(ChatError("BAD_UTF8"))
         except ChatError as refusal:
-            self.refuse(refusal.code, refusal.message)
+            self.refuse(refusal)
         finally:
             self._executing = False
         self._charge(self._answered - before - ANSWER_FREE)
@@ -278,10 +281,10 @@ class Connection(TimeoutMixin):
         self._hold()
         self.queue.write_pages(self._charged(pages))
 
-    def refuse(self, code: str, message: str) -> None:
+    def refuse(self, error: ChatError) -> None:
         """Answer a refused line; the log gets a count per connection, at most every REFUSAL_REPORT seconds."""
-        self.write(self.dialect.refusal(code, message))
-        self._refused[code] += 1
+        self.write(self.dialect.refusal(error))
+        self._refused[error.code] += 1
         if self.clock.seconds() >= self._next_report:
             self._report_refusals()
 
@@ -341,8 +344,8 @@ class Connection(TimeoutMixin):
             self.dialect.departed(member)
         self._close(reason, reason)
 
-    def refused(self, code: str, message: str) -> None:
-        self.refuse(code, message)
+    def refused(self, error: ChatError) -> None:
+        self.refuse(error)
 
     # Inside
 
@@ -370,10 +373,10 @@ class Connection(TimeoutMixin):
         if failure.check(CancelledError) or self.closing:
             return  # the connection is closing: nobody is waiting for an answer
         if isinstance(refused := failure.value, ChatError):
-            self.refuse(refused.code, refused.message)
+            self.refuse(refused)
             return
         log.failure("{peer}: a login failed", failure, peer=self.peer)
-        self.refuse("SERVER_ERROR", "the server could not do that; try again later")
+        self.refuse(ChatError("SERVER_ERROR"))
 
     def _work_done(self, _: None) -> None:
         self._work = None

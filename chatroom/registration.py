@@ -38,9 +38,9 @@ class Registrar:
         # Shielded: a client leaving meanwhile must not cancel the book's command; its guess counts all the same.
         wait = await shielded(self.server_password_guesses.guess("server-password:" + address, right))
         if wait > 0:
-            raise ChatError("SLOW_DOWN", f"too many wrong server passwords: try again in {math.ceil(wait)} s")
+            raise ChatError("SLOW_DOWN", "server_password", wait=math.ceil(wait))
         if not right:
-            raise ChatError("BAD_LOGIN", "wrong server password")
+            raise ChatError("BAD_LOGIN", "server_password")
 
     def needs_password(self, nick: str, asking: Member | None = None) -> bool:
         """Whether `nick` takes a password; ChatError if it is invalid or taken, so nobody types one for nothing.
@@ -71,7 +71,7 @@ class Registrar:
             member = await self.chat.enter(connection, nick, account, connection.host or connection.peer, details)
         except ChatError as error:
             if error.code == "BANNED":  # from the whole server: nothing more to say to them
-                connection.close(error.message)
+                connection.close(connection.dialect.word(error))
             raise
         connection.registered(member)
         return member
@@ -91,7 +91,7 @@ class Registrar:
         if not self.needs_password(nick, asking):
             return nick, proven
         if password is None or self.auth is None:
-            raise ChatError("NO_LOGIN", f"{nick} needs a password")
+            raise ChatError("NO_LOGIN", nick=nick)
         account = await self.auth.login(nick, password, address)
         return account, account  # a registered nickname is shown as it was registered
 

@@ -29,6 +29,7 @@ from chatroom import tap
 from chatroom.auth import Authenticator
 from chatroom.connection import Connection, ConnectionFactory
 from chatroom.core.chat import Chat, RoomLimits
+from chatroom.core.errors import ChatError
 from chatroom.core.events import Event
 from chatroom.core.names import nick_key
 from chatroom.limits import ConnectionLimits
@@ -73,8 +74,8 @@ class RecordingSession:
     def close(self, reason: str) -> None:
         self.closed = reason
 
-    def refused(self, code: str, message: str) -> None:
-        self.refusals.append(code)
+    def refused(self, error: ChatError) -> None:
+        self.refusals.append(error.code)
 
     def take(self) -> list[Event]:
         events, self.events = self.events, []

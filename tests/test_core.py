@@ -22,6 +22,7 @@ from chatroom.core.events import (
 )
 from chatroom.core.moderation import Role
 from chatroom.core.names import room_name
+from chatroom.line.refusals import word
 from tests.helpers import RecordingSession
 
 
@@ -83,7 +84,7 @@ class ChatTests(SynchronousTestCase):
         self.member("Alice")
         session = RecordingSession()
         error = self.refused("NICK_TAKEN", self.chat.register, session, "alice", None, "192.0.2.2")
-        self.assertIn("taken", error.message)
+        self.assertIn("taken", word(error))
         for bad in ["", "1abc", "a b", "x" * 21, "a:b", "#room"]:
             self.refused("BAD_NICK", self.chat.register, session, bad, None, "192.0.2.2")
         bob = self.chat.register(session, "bob", "bob", "192.0.2.2")

@@ -398,6 +398,28 @@ class ModerationTests(SynchronousTestCase):
         self.assertEqual(commands(newcomer.type("JOIN #5"))[0], "JOIN")
 
 
+class WallopsTests(SynchronousTestCase):
+    """WALLOPS is the core's: an administrator's word to those with +w, the sender too."""
+
+    def test_wallops_reach_plus_w_and_are_refused_to_others(self) -> None:
+        server = IRCServer(GENEROUS)
+        checker = with_accounts(self, server)
+        listener, other = server.irc("erin"), server.irc("dave")
+        listener.type("MODE erin +w")
+        ada = server.irc()
+        ada.type("PASS secret", "NICK ada", "USER ada 0 * :Ada")
+        checker.answer(0, right=True)
+        ada.read()
+        said = [":ada!ada@chatroom WALLOPS :restarting at noon"]
+        self.assertEqual(ada.type("WALLOPS :restarting at noon"), said)
+        self.assertEqual((listener.read(), other.read()), (said, []))
+        refused = [":chatroom 481 dave :only a server administrator may send wallops"]
+        self.assertEqual(other.type("WALLOPS :me too"), refused)
+        listener.type("MODE erin -w")
+        ada.type("WALLOPS :again")
+        self.assertEqual(listener.read(), [], "-w: no more")
+
+
 class BadInputTests(SynchronousTestCase):
     """Bad input gets the right numeric, never a traceback, and nobody else notices."""
 

@@ -7,6 +7,7 @@ from twisted.trial.unittest import SynchronousTestCase
 from chatroom.core.chat import SERVER_BANS_MAX
 from chatroom.limits import ConnectionLimits
 from chatroom.line.commands import COMMANDS
+from chatroom.line.refusals import word
 from tests.helpers import MemoryClient, MemoryServer, assert_consistent
 from tests.test_lifecycle import with_accounts
 
@@ -14,7 +15,7 @@ SETTINGS = "invite, key, moderated, topiclock, limit, secret, external"
 
 
 def usage(command: str) -> str:
-    return f"ERR USAGE :{COMMANDS[command].usage_error().message}"
+    return f"ERR USAGE :{word(COMMANDS[command].usage_error())}"
 
 
 class ModerationCommandTests(SynchronousTestCase):

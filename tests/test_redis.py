@@ -23,10 +23,11 @@ from chatroom.bus.redis import (
     RedisUnreachable,
     Unanswered,
 )
-from chatroom.bus.shared import DEGRADED, RESTORED, SharedChat
+from chatroom.bus.shared import RESTORED, SharedChat
 from chatroom.core.chat import Member
 from chatroom.core.errors import ChatError
 from chatroom.core.events import Event, Message, PrivateMessage, Quit, ServerNotice
+from chatroom.core.wording import DEGRADED
 from tests.helpers import GENEROUS, RecordingSession, Subprocess
 from tests.redisserver import RedisServer, TwistdWithRedis, free_port
 from tests.test_twistd import LISTENING

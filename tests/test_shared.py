@@ -8,7 +8,7 @@ from twisted.internet import task
 from twisted.trial.unittest import SynchronousTestCase
 
 from chatroom.bus.log import MemoryLog, decode, gone
-from chatroom.bus.shared import DEGRADED, LOST_PLACE, RESTORED, SharedChat
+from chatroom.bus.shared import LOST_PLACE, RESTORED, SharedChat
 from chatroom.connection import ConnectionFactory
 from chatroom.core.chat import Member
 from chatroom.core.errors import ChatError
@@ -24,10 +24,12 @@ from chatroom.core.events import (
     ServerNotice,
     SettingChanged,
     Topic,
+    Wallops,
 )
 from chatroom.core.history import LINE_BYTES, HistoryLimits
 from chatroom.core.moderation import Role, Setting
 from chatroom.core.names import room_key
+from chatroom.core.wording import DEGRADED
 from chatroom.irc.dialect import IRCDialect
 from chatroom.irc.wire import parse
 from tests.helpers import MemoryClient, RecordingSession
@@ -122,6 +124,21 @@ class SharedChatTests(Replicas):
         error = self.assertRaises(ChatError, self.a.say, alice, "5", "hello")
         self.assertEqual(error.code, "NOT_IN_ROOM")
         self.assertEqual(len(self.log.entries), before)
+
+    def test_wallops_reach_those_who_hear_them_on_every_process(self) -> None:
+        ada, heard_by_ada = self.member(self.a, "ada", account="ada")  # a server administrator
+        bob, heard_by_bob = self.member(self.b, "bob")
+        carol, heard_by_carol = self.member(self.a, "carol")
+        self.b.set_wallops(bob, True)
+        self.settle()
+        self.assertTrue(self.a.nicks["bob"].details.wallops, "+w is the member's, on every replica")
+        self.a.wallops(ada, "restarting at noon")
+        self.assertEqual(heard_by_bob.events, [], "told in its turn in the log")
+        self.settle()
+        said = Wallops("ada", "restarting at noon")
+        self.assertEqual((heard_by_bob.take(), heard_by_ada.take(), heard_by_carol.take()), ([said], [said], []))
+        error = self.assertRaises(ChatError, self.a.wallops, carol, "me too")
+        self.assertEqual((error.code, error.arguments), ("NOT_ADMIN", {"action": "send wallops"}))
 
     def test_one_nickname_claimed_on_two_processes_at_once_goes_to_the_first_in_the_log(self) -> None:
         first, second = RecordingSession(), RecordingSession()

@@ -26,15 +26,17 @@ from zope.interface import implementer
 from chatroom import tls
 from chatroom.accounts import AccountStore
 from chatroom.auth import ACCOUNT_ALLOWANCE, Attempt, Authenticator, AuthMode, ChatRealm, GuessBook, MemoryBook
-from chatroom.bus.limits import UNGUESSED, UNSHARED, RedisCounts, share
+from chatroom.bus.limits import RedisCounts, share
 from chatroom.bus.redis import RedisLog
-from chatroom.bus.shared import DEGRADED, SharedChat
+from chatroom.bus.shared import SharedChat
 from chatroom.connection import ConnectionFactory
 from chatroom.core.errors import ChatError
 from chatroom.core.events import Quit, ServerNotice
+from chatroom.core.wording import DEGRADED
 from chatroom.irc.dialect import IRCDialect
 from chatroom.limits import Admission, ConnectionLimits
 from chatroom.line.dialect import LineDialect
+from chatroom.line.refusals import word
 from chatroom.service import TLSFactory
 from tests.helpers import MemoryClient, MemoryServer
 from tests.redisserver import TwistdWithRedis
@@ -43,6 +45,10 @@ from tests.test_twistd import LISTENING
 
 CAP_OF_TWO = ConnectionLimits(max_per_address=2)
 HELLO = "HELLO chatroom"
+
+LOST = "while this server has lost contact with the others: try again in a few seconds"
+UNSHARED = "logins cannot be checked " + LOST
+UNGUESSED = "server passwords cannot be checked " + LOST
 
 
 @implementer(ICredentialsChecker)
@@ -103,7 +109,7 @@ class Process:
         try:
             return await self.auth.login(nick, password, address)
         except ChatError as error:
-            return f"{error.code} :{error.message}"
+            return f"{error.code} :{word(error)}"
 
 
 class SharedCapTests(RedisTestCase):
@@ -213,7 +219,7 @@ class SharedLoginTests(RedisTestCase):
         _, heard = await self.member(a.chat, "alice", "5")
         await self.redis.stop()
         await heard.until(told(ServerNotice(DEGRADED)))
-        self.assertEqual(await a.login("alice", "right", "203.0.113.5"), f"SLOW_DOWN :{UNSHARED}")
+        self.assertEqual(await a.login("alice", "right", "203.0.113.5"), "SLOW_DOWN :" + UNSHARED)
         self.assertFalse(a.checker.started.called, "no password was checked")
 
 
@@ -240,7 +246,7 @@ class SharedServerPasswordTests(RedisTestCase):
         try:
             await process.factory.registrar.check_server_password(given, "letmein", address)
         except ChatError as error:
-            return f"{error.code} :{error.message}"
+            return f"{error.code} :{word(error)}"
         return ""
 
     async def test_wrong_server_passwords_on_one_process_slow_the_address_on_another(self) -> None:
@@ -289,7 +295,7 @@ class SharedServerPasswordTests(RedisTestCase):
         _, heard = await self.member(a.chat, "alice", "5")
         await self.redis.stop()
         await heard.until(told(ServerNotice(DEGRADED)))
-        self.assertEqual(await self.check(a, "letmein", "192.0.2.1"), f"SLOW_DOWN :{UNGUESSED}", "even the right one")
+        self.assertEqual(await self.check(a, "letmein", "192.0.2.1"), "SLOW_DOWN :" + UNGUESSED, "even the right one")
 
 
 class TwoTwistdTests(TwistdWithRedis):

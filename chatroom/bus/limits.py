@@ -36,9 +36,6 @@ log = Logger(namespace="chatroom")
 
 CHECK_MARK = 30.0  # seconds a check in flight is marked at most: longer than a check waits and runs
 TRUSTED_FOR = 30 * 24 * 3600.0  # seconds an address stays trusted by an account after logging in to it
-LOST = "while this server has lost contact with the others: try again in a few seconds"
-UNSHARED = "logins cannot be checked " + LOST
-UNGUESSED = "server passwords cannot be checked " + LOST
 
 CLAIM = """
 if redis.call('SISMEMBER', KEYS[1], ARGV[1]) == 0 then return -1 end
@@ -203,7 +200,7 @@ class RedisBook:
 
     def begin(self, account: str, address: str) -> Deferred[Attempt]:
         if not self.bus.up:
-            return fail(ChatError("SLOW_DOWN", UNSHARED))
+            return fail(ChatError("SLOW_DOWN", "unshared"))
         token = f"{self.bus.process}/{next(self._serial)}"
         arguments = [address, token, int(CHECK_MARK * 1000), int(BACKOFF_FORGET * 1000), int(TRUSTED_FOR * 1000)]
         asked: Deferred[list[int]] = self.bus.commands.eval(BEGIN, self._keys(account, address), arguments)
@@ -214,7 +211,7 @@ class RedisBook:
 
         def unanswered(failure: Failure) -> Attempt:
             log.warn("could not read the login slow-downs in Redis: {why}", why=failure.getErrorMessage())
-            raise ChatError("SLOW_DOWN", UNSHARED)
+            raise ChatError("SLOW_DOWN", "unshared")
 
         return asked.addCallbacks(answered, unanswered)
 
@@ -247,14 +244,14 @@ class RedisGuesses:
 
     def guess(self, key: str, right: bool) -> Deferred[float]:
         if not self.bus.up:
-            return fail(ChatError("SLOW_DOWN", UNGUESSED))
+            return fail(ChatError("SLOW_DOWN", "unguessed"))
         keys = [f"{self.bus.prefix}:failures:{key}"]
         arguments = ["right" if right else "wrong", int(BACKOFF_FORGET * 1000), BACKOFF_MAX]
         asked: Deferred[int] = self.bus.commands.eval(GUESS, keys, arguments)
 
         def unanswered(failure: Failure) -> float:
             log.warn("could not read the server password's slow-down in Redis: {why}", why=failure.getErrorMessage())
-            raise ChatError("SLOW_DOWN", UNGUESSED)
+            raise ChatError("SLOW_DOWN", "unguessed")
 
         return asked.addCallbacks(lambda wait: wait / 1000, unanswered)
 

@@ -38,19 +38,15 @@ from chatroom.core.moderation import Lockdown, Role, Setting
 from chatroom.core.names import nick_key, room_key
 from chatroom.core.rooms import Room
 from chatroom.core.state import AccountDirectory, HistoryStore, MemoryHistoryStore, RoomStore, StoreError
+from chatroom.core.wording import DEGRADED
 from chatroom.roomstore import ban_data, ban_from_data, room_data, room_from_data
 
 log = Logger(namespace="chatroom")
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-DEGRADED = (
-    "the chat is degraded: this server lost contact with the others, so nothing you send can be given its place "
-    "in the rooms' order; it is refused until the contact is back"
-)
 RESTORED = "the chat is whole again: this server is back in contact with the others"
 LOST_PLACE = "this server lost its place among the others: reconnect"
-STARTING = "this server is still joining the others: try again in a moment"
 # Changes a member's next line need not wait for: a message changes nothing the next line may depend on, and
 # the log keeps one member's messages in the order they were sent.
 UNAWAITED = frozenset({"say", "private"})
@@ -80,7 +76,7 @@ class Elsewhere:
     def close(self, reason: str) -> None:
         pass
 
-    def refused(self, code: str, message: str) -> None:
+    def refused(self, error: ChatError) -> None:
         pass
 
 
@@ -215,6 +211,8 @@ class SharedChat(Chat):
     set_lockdown = _ordered(Chat.set_lockdown)
     set_away = _ordered(Chat.set_away)
     set_invisible = _ordered(Chat.set_invisible)
+    set_wallops = _ordered(Chat.set_wallops)
+    wallops = _ordered(Chat.wallops)
     redact = _ordered(Chat.redact)
     clear_history = _ordered(Chat.clear_history)
     quit = _ordered(Chat.quit)
@@ -229,7 +227,7 @@ class SharedChat(Chat):
         except ChatError:
             return fail()
         if self.degraded or not self.is_ready:
-            return fail(ChatError("DEGRADED", DEGRADED if self.is_ready else STARTING))
+            return fail(ChatError("DEGRADED", "" if self.is_ready else "starting"))
         key = f"{self.process}/{next(self._serial)}"
         waiting: Deferred[Member] = Deferred()
         self._entering[key] = (session, waiting)
@@ -272,7 +270,7 @@ class SharedChat(Chat):
         entry["t"] = self.clock()
         if self.degraded:
             if name != "quit":
-                raise ChatError("DEGRADED", DEGRADED)
+                raise ChatError("DEGRADED")
             self._held_quits.append(entry)  # they have gone from here: the others must hear it once it is back
             return
         self._append(entry if name in UNAWAITED else self._awaited(entry))
@@ -363,7 +361,7 @@ class SharedChat(Chat):
             getattr(Chat, name)(self, member, *args, **kwargs)
         except ChatError as error:
             if entry["p"] == self.process:
-                member.session.refused(error.code, error.message)
+                member.session.refused(error)
         except Departed:
             pass
 
@@ -377,7 +375,7 @@ class SharedChat(Chat):
                     self._do(change)  # at the batch's time: it is the turn's entry
         except ChatError as error:
             if entry["p"] == self.process:
-                member.session.refused(error.code, error.message)
+                member.session.refused(error)
 
     def _enter(self, entry: dict[str, Any]) -> None:
         key = entry["m"]
@@ -587,9 +585,9 @@ class SharedChat(Chat):
             elif entry["k"] == "enter":
                 _, waiting = self._entering.pop(entry["m"], (None, None))
                 if waiting is not None and not waiting.called:
-                    waiting.errback(ChatError("DEGRADED", DEGRADED))
+                    waiting.errback(ChatError("DEGRADED"))
             elif entry["k"] in ("do", "batch") and (member := self.by_key.get(entry["m"])) is not None:
-                member.session.refused("DEGRADED", DEGRADED)
+                member.session.refused(ChatError("DEGRADED"))
             if AWAITED in entry:
                 self._settle(entry)
 

@@ -26,7 +26,7 @@ from twisted.internet.defer import ensureDeferred
 from twisted.internet.interfaces import IDelayedCall, IReactorTime
 from twisted.logger import Logger
 
-from chatroom.accounts import Account, Change, SharedAccounts
+from chatroom.accounts import Account, Change, SharedAccounts, word
 from chatroom.bus.log import encode
 from chatroom.bus.redis import MAXLEN, RETRY, RedisAddress, RedisUnreachable, log_key, rooms_key
 from chatroom.core.errors import ChatError
@@ -222,7 +222,7 @@ async def import_rooms(commands: Any, prefix: str, saved: Saved, overwrite: bool
     done = f"imported {len(imported)} of the {len(saved.rooms)} rooms of {source}: {', '.join(imported) or 'none'}"
     done += f", and {bans}"
     if kept:
-        raise ChatError("KEPT", f"{done}; kept {', '.join(kept)} as Redis holds them (--replace overwrites them)")
+        raise ChatError("KEPT", done=done, kept=", ".join(kept))
     return done
 
 
@@ -239,7 +239,7 @@ def command_line(program: str, url: str, work: Callable[[Any], Coroutine[Any, An
         try:
             print(await work(connection))
         except ChatError as error:
-            raise SystemExit(f"{program}: {error.message}") from None
+            raise SystemExit(f"{program}: {word(error)}") from None
         except StoreError as error:
             raise SystemExit(f"{program}: {error}") from None
         except Exception as error:  # Redis refused or went away: one line, never a traceback

@@ -45,6 +45,7 @@ from chatroom.core.events import (
     Session,
     SettingChanged,
     Topic,
+    Wallops,
 )
 from chatroom.core.history import (
     JOIN_LINES,
@@ -70,7 +71,8 @@ from chatroom.core.moderation import (
     authorize,
     bad_limit,
 )
-from chatroom.core.names import nick_key, room_key, room_name, room_order, validate_nick
+from chatroom.core.names import nick_key, room_key, room_name, validate_nick
+from chatroom.core.queries import Queries
 from chatroom.core.rooms import Room, ban_list, until
 from chatroom.core.state import (
     AccountDirectory,
@@ -108,6 +110,7 @@ class Details:
     realname: str = ""
     away: str = ""  # an away message; "" while present
     invisible: bool = True  # listed only to those sharing a room, unless they asked otherwise (IRC's -i)
+    wallops: bool = False  # hears the administrators' wallops (IRC's +w)
 
 
 class Member:
@@ -138,7 +141,7 @@ class Member:
         return f"<Member {self.nick}{'' if self.present else ' (departed)'}>"
 
 
-class Chat:
+class Chat(Queries):
     """Every room and nickname of one server."""
 
     def __init__(
@@ -189,7 +192,7 @@ class Chat:
         validate_nick(nick)
         holder = self.nicks.get(nick_key(nick))
         if holder is not None and holder is not asking:
-            raise ChatError("NICK_TAKEN", f"nickname {nick} is taken")
+            raise ChatError("NICK_TAKEN", nick=nick)
 
     def register(
         self, session: Session, nick: str, account: str | None, address: str, details: Details = Details()
@@ -198,7 +201,7 @@ class Chat:
         self.check_nick(nick)
         self._not_banned(nick, account, address)
         if account is None and self.lockdown >= Lockdown.CONNECT:
-            raise ChatError("LOCKDOWN", "the server is locked down: only registered accounts may enter for now")
+            raise ChatError("LOCKDOWN", "enter")
         self._commit()
         member = Member(session, nick, account, address, details=details)
         self.nicks[nick_key(nick)] = member
@@ -256,6 +259,25 @@ class Chat:
         member.details = replace(member.details, invisible=invisible)
         (self.visible.discard if invisible else self.visible.add)(member)
 
+    def set_wallops(self, member: Member, hears: bool) -> None:
+        """Whether a member hears the administrators' wallops (IRC's +w)."""
+        self._present(member)
+        self._commit()
+        member.details = replace(member.details, wallops=hears)
+
+    def wallops(self, actor: Member, text: str) -> None:
+        """An administrator's word to every member who hears wallops, and back to the sender.
+
+        A change like any other, so that with several processes it is made, and heard, on each of them.
+        """
+        self._administering(actor, Action.WALLOPS)
+        _require_text(text)
+        self._commit()
+        said = Wallops(actor.nick, text)
+        for member in list(self.nicks.values()):
+            if member.details.wallops or member is actor:
+                member.session.deliver(said)
+
     # Rooms
 
     def join(self, member: Member, name: str, key: str = "", since: str = "", lines: int = JOIN_LINES) -> str:
@@ -274,16 +296,13 @@ class Chat:
         if joined is not None:
             return joined.name
         if member.account is None and self.lockdown >= Lockdown.JOIN:
-            raise ChatError("LOCKDOWN", "the server is locked down: only registered accounts may join rooms")
+            raise ChatError("LOCKDOWN", "join")
         if len(member.rooms) >= self.limits.rooms_per_member:
-            count = len(member.rooms)
-            raise ChatError("TOO_MANY_ROOMS", f"you are in {count} rooms, the most allowed: /part one first")
+            raise ChatError("TOO_MANY_ROOMS", count=len(member.rooms))
         found = self.rooms.get(room_id)
         if found is None:
             if member.account is None and self.lockdown >= Lockdown.SPEAK:
-                raise ChatError(
-                    "LOCKDOWN", "the server is locked down: only registered accounts may open rooms for now"
-                )
+                raise ChatError("LOCKDOWN", "open")
         else:
             self._admit(member, found, key)
         self._commit(found.name if found is not None else display)
@@ -316,22 +335,21 @@ class Chat:
         """Raise ChatError if `member` may not join `room`: banned, not invited, a wrong key, or it is full."""
         full = self.limits.members_per_room
         if full and len(room.members) >= full:
-            raise ChatError("ROOM_FULL", f"{room.name} is full: {full} people are in it")
+            raise ChatError("ROOM_FULL", room=room.name, count=full)
         if self._exempt(member, room):
             return
         ban = _matching(room.bans, self.now(), member.nick, member.account, member.address)
         if ban is not None:
-            raise ChatError("BANNED", f"you are banned from {room.name}{_why(ban)}")
+            raise ChatError("BANNED", room=room.name, why=_why(ban))
         invited = room in member.invited  # this room, not an earlier one of the same name
         allowed = any(entry.mask.matches(member.nick, member.account, member.address) for entry in room.allowed)
         settings = room.settings
         if settings.invite_only and not (invited or allowed):
-            raise ChatError("INVITE_ONLY", f"{room.name} is invite-only: an operator must /invite you first")
+            raise ChatError("INVITE_ONLY", room=room.name)
         if settings.key and key != settings.key and not invited:
-            hint = "that is not its key" if key else "it needs a key: /join ROOM KEY"
-            raise ChatError("BAD_KEY", f"you cannot join {room.name}: {hint}")
+            raise ChatError("BAD_KEY", "wrong" if key else "needed", room=room.name)
         if settings.limit and len(room.members) >= settings.limit and not invited:
-            raise ChatError("ROOM_FULL", f"{room.name} is full: its limit is {settings.limit} people")
+            raise ChatError("ROOM_FULL", "limit", room=room.name, limit=settings.limit)
 
     def part(self, member: Member, name: str, reason: str = "") -> str:
         """Leave a room; returns its name."""
@@ -400,17 +418,12 @@ class Chat:
         self._present(member)
         target = self.rooms.get(room_key(room_name(room)))
         if target is None or not self.listed(member, target):
-            raise ChatError("NO_SUCH_ROOM", f"nobody is in {room_name(room)}")
+            raise ChatError("NO_SUCH_ROOM", room=room_name(room))
         return target.names()
 
     def room_list(self, member: Member) -> RoomList:
         self._present(member)
-        rooms = sorted(self.rooms.values(), key=lambda room: room_order(room.name))
-        return RoomList(tuple((room.name, len(room.members)) for room in rooms if self.listed(member, room)))
-
-    def listed(self, member: Member, room: Room) -> bool:
-        """A secret room shows only to those in it, and to administrators."""
-        return not room.settings.secret or member in room.members or self._is_admin(member)
+        return RoomList(tuple((room.name, len(room.members)) for room in self._rooms_listed(member)))
 
     def room_info(self, member: Member, room: str) -> RoomInfo:
         return self._room_of(member, room).info()
@@ -426,9 +439,9 @@ class Chat:
         """
         target = self._room_of(member, room)
         if not self.history_limits.lines:
-            raise ChatError("NO_HISTORY", "this server keeps no history: its administrator has not turned it on")
+            raise ChatError("NO_HISTORY")
         if how not in RoomHistory.QUERIES or (how != "latest" and not point):
-            raise ChatError("USAGE", "ask for the latest lines, or those before, after or around a message or a time")
+            raise ChatError("USAGE", "history")
         if point:
             check_point(point)
         return self._kept(target, how, point, _page(lines))
@@ -440,9 +453,7 @@ class Chat:
         kept = target_room.history.kept
         by_id = any(message.id == target for message in kept)
         if not by_id and not any(nick_key(message.nick) == nick_key(target) for message in kept):
-            raise ChatError(
-                "NO_SUCH_MESSAGE", f"{target_room.name} keeps no message {target}, nor any line of {target}"
-            )
+            raise ChatError("NO_SUCH_MESSAGE", room=target_room.name, target=target)
         self._commit()
         removed = target_room.history.redact({target}) if by_id else target_room.history.redact(set(), target)
         self.history_store.redacted(room_key(target_room.name), removed)
@@ -459,7 +470,7 @@ class Chat:
         self._administering(actor)
         target_room = self.rooms.get(room_key(room_name(room)))
         if target_room is None:
-            raise ChatError("NO_SUCH_ROOM", f"nobody is in {room_name(room)}")
+            raise ChatError("NO_SUCH_ROOM", room=room_name(room))
         self._commit()
         count = target_room.history.clear()
         self.history_store.cleared(room_key(target_room.name))
@@ -499,7 +510,7 @@ class Chat:
 
     def rank(self, member: Member, room: Room) -> Rank:
         """What `member` may do in `room`, for chatroom.core.moderation.authorize."""
-        if self._is_admin(member):
+        if self.is_admin(member):
             return Rank.ADMIN
         if self._owns(member, room):
             return Rank.OWNER
@@ -523,7 +534,7 @@ class Chat:
         target_room = self._room_of(actor, room)
         target = self._in_room(target_room, nick)
         if target is actor:
-            raise ChatError("SELF", "you cannot kick yourself: /part leaves the room")
+            raise ChatError("SELF", "kick")
         authorize(self.rank(actor, target_room), Action.KICK, target_room.name, self.rank(target, target_room), nick)
         self._commit()
         self._remove(target_room, Kicked(target_room.name, actor.nick, target.nick, self._heard(actor, reason)), target)
@@ -539,7 +550,7 @@ class Chat:
         target = self._find(nick)
         self.may_speak(actor)
         if target in target_room.members:
-            raise ChatError("ALREADY_THERE", f"{target.nick} is in {target_room.name} already")
+            raise ChatError("ALREADY_THERE", nick=target.nick, room=target_room.name)
         self._commit()
         if rank >= Rank.OPERATOR:
             target.invited.pop(target_room, None)
@@ -558,7 +569,7 @@ class Chat:
         if setting is Setting.KEY:
             new = shown = str(value)
             if len(new) > KEY_MAX or any(char in new for char in " ,:"):
-                raise ChatError("BAD_KEY", f"a key is at most {KEY_MAX} characters, without spaces, ',' or ':'")
+                raise ChatError("BAD_KEY", "invalid", most=KEY_MAX)
         elif setting is Setting.LIMIT:
             if not isinstance(value, int) or not 0 <= value <= LIMIT_MAX:
                 raise bad_limit()
@@ -586,11 +597,9 @@ class Chat:
         if person is not None:
             authorize(rank, Action.BAN, target_room.name, self.rank(person, target_room), person.nick)
             if self._named(person, target_room):
-                raise ChatError(
-                    "PROTECTED", f"{person.nick} is an operator of {target_room.name} by account: /room deop them first"
-                )
+                raise ChatError("PROTECTED", "account_operator", nick=person.nick, room=target_room.name)
         if person is actor:
-            raise ChatError("SELF", "you cannot ban yourself")
+            raise ChatError("SELF", "ban")
         self._commit()
         bans = self._add_bans(actor, target_room.bans, masks, duration, reason, LIST_MAX)
         if not bans and person not in target_room.members:
@@ -651,9 +660,9 @@ class Chat:
         """An operator who is logged in makes the room theirs: it keeps its settings, bans and topic when empty."""
         target_room = self._room_of(actor, room)
         if target_room.owner:
-            raise ChatError("REGISTERED", f"{target_room.name} is registered already, to {target_room.owner}")
+            raise ChatError("REGISTERED", room=target_room.name, owner=target_room.owner)
         if actor.account is None:
-            raise ChatError("NOT_LOGGED_IN", "only a logged-in account can own a room: guests cannot register one")
+            raise ChatError("NOT_LOGGED_IN")
         authorize(self.rank(actor, target_room), Action.REGISTER, target_room.name)
         self._commit()
         self._set_owner(actor, target_room, actor.account)
@@ -677,11 +686,11 @@ class Chat:
         """The owner names (or unnames) an account that gets operator whenever it joins."""
         target_room = self._registered(actor, room)
         if nick_key(account) == nick_key(target_room.owner):
-            raise ChatError("OWNER", f"{target_room.owner} owns {target_room.name}: /room transfer it first")
+            raise ChatError("OWNER", room=target_room.name, owner=target_room.owner)
         if named:
             name = self._account(account)
         elif nick_key(account) not in target_room.operators:
-            raise ChatError("NOT_NAMED", f"{account} is not one of the operators of {target_room.name}")
+            raise ChatError("NOT_NAMED", account=account, room=target_room.name)
         self._commit()
         if named:
             target_room.operators[nick_key(name)] = name
@@ -698,9 +707,9 @@ class Chat:
         self._administering(actor)
         target = self._find(nick)
         if target is actor:
-            raise ChatError("SELF", "you cannot disconnect yourself: /quit does")
-        if self._is_admin(target):
-            raise ChatError("PROTECTED", f"{target.nick} is a server administrator: revoke that first")
+            raise ChatError("SELF", "kill")
+        if self.is_admin(target):
+            raise ChatError("PROTECTED", "admin", nick=target.nick)
         self._commit()
         self._expel(target, f"disconnected by {actor.nick}" + (f": {reason}" if reason else ""))
 
@@ -708,10 +717,10 @@ class Chat:
         """Ban a person or a mask from the whole server: those present are disconnected, and cannot come back."""
         self._administering(actor)
         person, masks = self._banned_by(target)
-        if person is not None and self._is_admin(person):
-            raise ChatError("PROTECTED", f"{person.nick} is a server administrator and cannot be banned")
+        if person is not None and self.is_admin(person):
+            raise ChatError("PROTECTED", "admin_ban", nick=person.nick)
         if person is actor:
-            raise ChatError("SELF", "you cannot ban yourself")
+            raise ChatError("SELF", "ban")
         self._commit()
         bans = self._add_bans(actor, self.server_bans, masks, duration, reason, SERVER_BANS_MAX)
         if not bans:
@@ -719,7 +728,7 @@ class Chat:
         for ban in bans:
             self._tell_admins(BanChanged("", actor.nick, str(ban.mask), True, until(ban), reason))
         for member in list(self.nicks.values()):
-            if not self._is_admin(member) and _matching(bans, self.now(), member.nick, member.account, member.address):
+            if not self.is_admin(member) and _matching(bans, self.now(), member.nick, member.account, member.address):
                 self._expel(member, f"banned from the server{_why(bans[0])}")
         self._stored(self.store.save_server_bans, tuple(self.server_bans))
 
@@ -834,26 +843,26 @@ class Chat:
             return None
         ban = _matching(room.bans, self.now(), member.nick, member.account, member.address)
         if ban is not None and not self._exempt(member, room):
-            raise ChatError("BANNED", f"you are banned from {room.name}{_why(ban)}")
+            raise ChatError("BANNED", room=room.name, why=_why(ban))
         return room
 
     def _room_of(self, member: Member, name: str) -> Room:
         self._present(member)
         room = member.rooms.get(room_key(room_name(name)))
         if room is None:
-            raise ChatError("NOT_IN_ROOM", f"you are not in {room_name(name)}")
+            raise ChatError("NOT_IN_ROOM", room=room_name(name))
         return room
 
     def _find(self, nick: str) -> Member:
         member = self.nicks.get(nick_key(nick))
         if member is None:
-            raise ChatError("NO_SUCH_NICK", f"nobody is called {nick}")
+            raise ChatError("NO_SUCH_NICK", nick=nick)
         return member
 
     def _in_room(self, room: Room, nick: str) -> Member:
         member = self._find(nick)
         if member not in room.members:
-            raise ChatError("NOT_THERE", f"{member.nick} is not in {room.name}")
+            raise ChatError("NOT_THERE", nick=member.nick, room=room.name)
         return member
 
     def _banned_by(self, target: str) -> tuple[Member | None, list[Mask]]:
@@ -867,11 +876,11 @@ class Chat:
             nick = target[len(ADDRESS_OF) :]
             person = self.nicks.get(nick_key(nick))
             if person is None:
-                raise ChatError("NO_SUCH_NICK", f"nobody is called {nick}: ban an address through someone using it")
+                raise ChatError("NO_SUCH_NICK", "ban", nick=nick)
             try:
                 return person, [Mask.address_of(person.nick, person.address)]
             except ValueError:
-                raise ChatError("BAD_MASK", f"{person.nick} has no address to ban") from None
+                raise ChatError("BAD_MASK", "address", nick=person.nick) from None
         person = self.nicks.get(nick_key(target))
         if person is None:
             return None, [Mask.parse(target)]
@@ -882,20 +891,13 @@ class Chat:
             masks.append(Mask.address_of(person.nick, person.address))  # so that they cannot come back as a guest
         return person, masks
 
-    def admins_present(self) -> int:
-        """How many present members administer the server, asking the accounts about those logged in only."""
-        return sum(1 for member in self.signed_in if self._is_admin(member))
-
-    def _is_admin(self, member: Member) -> bool:
-        return member.account is not None and self.accounts.is_admin(member.account)
-
     def _owns(self, member: Member, room: Room) -> bool:
         """The owner's account, while it exists: a removed account owns nothing, even to a session still in it."""
         return self._named(member, room) and nick_key(member.account or "") == nick_key(room.owner)
 
     def _exempt(self, member: Member, room: Room) -> bool:
         """Those who could lift a room's restrictions are not stopped by them: its owner, named accounts, admins."""
-        return self._named(member, room) or self._is_admin(member)
+        return self._named(member, room) or self.is_admin(member)
 
     def _named(self, member: Member, room: Room) -> bool:
         """Whether the member's account is the room's owner or one it named: they get operator on joining."""
@@ -909,14 +911,14 @@ class Chat:
         """A registered room the actor is in and owns (or administers)."""
         target_room = self._room_of(actor, room)
         if not target_room.owner:
-            raise ChatError("NOT_REGISTERED", f"{target_room.name} is not registered: /room register first")
+            raise ChatError("NOT_REGISTERED", room=target_room.name)
         authorize(self.rank(actor, target_room), Action.OWN, target_room.name)
         return target_room
 
     def _account(self, name: str) -> str:
         account = self.accounts.account(name)
         if account is None:
-            raise ChatError("NO_ACCOUNT", f"there is no account {name}")
+            raise ChatError("NO_ACCOUNT", name=name)
         return account
 
     def _set_owner(self, actor: Member, room: Room, account: str) -> None:
@@ -966,20 +968,20 @@ class Chat:
             return
         ban = _matching(self.server_bans, self.now(), nick, account, address)
         if ban is not None:
-            raise ChatError("BANNED", f"you are banned from this server{_why(ban)}")
+            raise ChatError("BANNED", "server", why=_why(ban))
 
     def may_speak(self, member: Member) -> None:
         """Raise ChatError if the member may not be heard now (a guest during a lockdown)."""
         if member.account is None and self.lockdown >= Lockdown.SPEAK:
-            raise ChatError("LOCKDOWN", "the server is locked down: only registered accounts may talk for now")
+            raise ChatError("LOCKDOWN", "talk")
 
-    def _administering(self, actor: Member) -> None:
+    def _administering(self, actor: Member, action: Action = Action.ADMINISTER) -> None:
         self._present(actor)
-        authorize(Rank.ADMIN if self._is_admin(actor) else Rank.MEMBER, Action.ADMINISTER, "")
+        authorize(Rank.ADMIN if self.is_admin(actor) else Rank.MEMBER, action, "")
 
     def _tell_admins(self, event: Event) -> None:
         for member in list(self.nicks.values()):
-            if self._is_admin(member):
+            if self.is_admin(member):
                 member.session.deliver(event)
 
     def _save(self, room: Room) -> None:
@@ -993,10 +995,7 @@ class Chat:
             write(what)
         except StoreError as error:
             log.error("{error}: the change holds until the server stops", error=error)
-            raise ChatError(
-                "NOT_SAVED",
-                "done, but the server could not write it down: it is lost at a restart; tell its administrator",
-            ) from None
+            raise ChatError("NOT_SAVED") from None
 
 
 _ATTRIBUTES = {
@@ -1026,17 +1025,17 @@ def _find_ban(bans: list[Ban], mask: str) -> Ban:
     ban = shown.get(mask.lower()) or shown.get(str(Mask.parse(mask)).lower())
     if ban is not None:
         return ban
-    raise ChatError("NO_SUCH_BAN", f"there is no ban on {mask}; the ban list shows the masks")
+    raise ChatError("NO_SUCH_BAN", mask=mask)
 
 
 def _room_for(entries: list[Any], more: int, most: int = LIST_MAX) -> None:
     """Refuse to grow a list of bans or allowed masks past `most`: an operator's or an administrator's too."""
     if len(entries) + more > most:
-        raise ChatError("LIST_FULL", f"the list is full ({most} entries): remove one first")
+        raise ChatError("LIST_FULL", most=most)
 
 
 def _already_banned(target: str) -> ChatError:
-    return ChatError("ALREADY_BANNED", f"{target} is banned already; /unban first to change the ban")
+    return ChatError("ALREADY_BANNED", target=target)
 
 
 def _why(ban: Ban) -> str:
@@ -1051,10 +1050,10 @@ def _banned(reason: str) -> str:
 
 def _page(lines: int) -> int:
     if not 0 <= lines <= PAGE_MAX:
-        raise ChatError("BAD_COUNT", f"ask for 1 to {PAGE_MAX} lines")
+        raise ChatError("BAD_COUNT", most=PAGE_MAX)
     return lines
 
 
 def _require_text(text: str) -> None:
     if not text.strip():
-        raise ChatError("NO_TEXT", "nothing to send")
+        raise ChatError("NO_TEXT")

@@ -1,18 +1,119 @@
-"""The two ways the core says no: to a person (ChatError), and to a programming mistake (Departed)."""
+"""The two ways the core says no: to a person (ChatError), and to a programming mistake (Departed).
+
+The core never words a refusal: it names it (a code, and a case where one code has several) and gives its
+arguments. Each front end words it from one table (chatroom.line.refusals, chatroom.irc.refusals, both built on
+chatroom.core.wording's plain English), so that an IRC user is never told to type a line-protocol command.
+REFUSALS declares every refusal the core raises, with the names of its arguments: the tables are checked
+against it (tests/test_refusals.py).
+"""
 
 from __future__ import annotations
 
+Argument = str | int  # JSON as it is, so that a refusal can cross to another process
+
 
 class ChatError(Exception):
-    """A request the chat refuses; `code` is stable for programs, `message` is for people.
-
-    Codes are front-end neutral: the line protocol writes them as they are, IRC maps them to numerics.
+    """A request the chat refuses: `code` is stable for programs (line ERR codes, IRC numerics), `case` tells
+    apart refusals of one code that people are told differently, `arguments` are what the wording names.
     """
 
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
+    def __init__(self, code: str, case: str = "", /, **arguments: Argument) -> None:
+        super().__init__(code, case, arguments)
         self.code = code
-        self.message = message
+        self.case = case
+        self.arguments = arguments
+
+    @property
+    def key(self) -> str:
+        """What a front end's wordings are keyed by: the code, or `CODE:case`."""
+        return f"{self.code}:{self.case}" if self.case else self.code
+
+
+# Every refusal of the core (chatroom.core, registration, auth, the connection layer and the bus): its key and the
+# names of its arguments. A front end's own refusals (a line command's usage) are in that front end's table only.
+REFUSALS: dict[str, tuple[str, ...]] = {
+    # Names and text
+    "BAD_NICK": ("nick", "most"),
+    "BAD_ROOM": ("name", "most"),
+    "NICK_TAKEN": ("nick",),
+    "NO_TEXT": (),
+    "TOO_LONG": ("most",),
+    "BAD_UTF8": (),
+    "BAD_TEXT": (),
+    # Entering, logging in
+    "NO_LOGIN": ("nick",),
+    "BAD_LOGIN": (),
+    "BAD_LOGIN:server_password": (),
+    "SLOW_DOWN:server_password": ("wait",),
+    "SLOW_DOWN:checking": (),
+    "SLOW_DOWN:failures": ("wait",),
+    "SLOW_DOWN:busy": (),
+    "SLOW_DOWN:unshared": (),
+    "SLOW_DOWN:unguessed": (),
+    "LOCKDOWN:enter": (),
+    "LOCKDOWN:join": (),
+    "LOCKDOWN:open": (),
+    "LOCKDOWN:talk": (),
+    "BANNED:server": ("why",),
+    # Rooms
+    "TOO_MANY_ROOMS": ("count",),
+    "ROOM_FULL": ("room", "count"),
+    "ROOM_FULL:limit": ("room", "limit"),
+    "BANNED": ("room", "why"),
+    "INVITE_ONLY": ("room",),
+    "BAD_KEY:wrong": ("room",),
+    "BAD_KEY:needed": ("room",),
+    "BAD_KEY:invalid": ("most",),
+    "BAD_LIMIT": ("most",),
+    "NO_SUCH_ROOM": ("room",),
+    "NOT_IN_ROOM": ("room",),
+    "NO_SUCH_NICK": ("nick",),
+    "NO_SUCH_NICK:ban": ("nick",),
+    "NOT_THERE": ("nick", "room"),
+    "ALREADY_THERE": ("nick", "room"),
+    # History
+    "NO_HISTORY": (),
+    "USAGE:history": (),
+    "BAD_COUNT": ("most",),
+    "BAD_TIME": ("time",),
+    "BAD_MSGID": ("msgid",),
+    "NO_SUCH_MESSAGE": ("room", "target"),
+    # Moderation
+    "MODERATED": ("room",),
+    "NOT_OPERATOR": ("room", "action"),
+    "NOT_OWNER": ("room", "action"),
+    "NOT_ADMIN": ("action",),
+    "PROTECTED:account_operator": ("nick", "room"),
+    "PROTECTED:admin": ("nick",),
+    "PROTECTED:admin_ban": ("nick",),
+    "PROTECTED:admin_kick_ban": ("nick",),
+    "PROTECTED:outranked_by_admin": ("nick", "doing"),
+    "PROTECTED:outranked_by_owner": ("nick", "room", "doing"),
+    "SELF:kick": (),
+    "SELF:ban": (),
+    "SELF:kill": (),
+    "BAD_MASK:everyone": ("text",),
+    "BAD_MASK:account": ("text",),
+    "BAD_MASK:nick": ("text",),
+    "BAD_MASK:network": ("text",),
+    "BAD_MASK:host": ("text",),
+    "BAD_MASK:address": ("nick",),
+    "BAD_DURATION": ("text",),
+    "ALREADY_BANNED": ("target",),
+    "NO_SUCH_BAN": ("mask",),
+    "LIST_FULL": ("most",),
+    "REGISTERED": ("room", "owner"),
+    "NOT_REGISTERED": ("room",),
+    "NOT_LOGGED_IN": (),
+    "OWNER": ("room", "owner"),
+    "NOT_NAMED": ("account", "room"),
+    "NO_ACCOUNT": ("name",),
+    # The server
+    "NOT_SAVED": (),
+    "SERVER_ERROR": (),
+    "DEGRADED": (),
+    "DEGRADED:starting": (),
+}
 
 
 class Departed(RuntimeError):

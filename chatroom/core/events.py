@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from chatroom.core.errors import ChatError
+
 
 @dataclass(frozen=True, slots=True)
 class Message:
@@ -230,6 +232,14 @@ class BanList:
     bans: tuple[tuple[str, str, str, str], ...]
 
 
+@dataclass(frozen=True, slots=True)
+class Wallops:
+    """A server administrator's word to those who asked to hear such words (IRC's +w), on every process."""
+
+    nick: str
+    text: str
+
+
 Event = (
     Message
     | PrivateMessage
@@ -249,6 +259,7 @@ Event = (
     | Redacted
     | LockdownChanged
     | ServerNotice
+    | Wallops
     | History
     | Names
     | RoomList
@@ -267,7 +278,7 @@ class Session(Protocol):
     def close(self, reason: str) -> None:
         """The chat has let this member go (the server is shutting down): say why and end the connection."""
 
-    def refused(self, code: str, message: str) -> None:
+    def refused(self, error: ChatError) -> None:
         """A change this member asked for was refused when its turn came, after the line that asked was answered.
 
         Only with several processes (chatroom.bus): a change is checked at once, then made in the order all

@@ -141,7 +141,7 @@ def seconds(time: str) -> float:
     try:
         return datetime.datetime.fromisoformat(time).timestamp()
     except ValueError:
-        raise ChatError("BAD_TIME", f"{time} is not a time: write it as 2026-11-23T09:30:00.000Z") from None
+        raise ChatError("BAD_TIME", time=time) from None
 
 
 def epoch(now: float, serial: int) -> str:
@@ -295,7 +295,7 @@ def parse_id(msgid: str) -> tuple[str, float]:
     life, _, number = msgid.rpartition("-")
     whole, dot, aside = number.partition(".")
     if not (life.isascii() and life.isalnum() and _digits(whole) and (_digits(aside) or not dot)):
-        raise ChatError("BAD_MSGID", f"{msgid} is not a message id: ids look like lq3k9d2a-1041")
+        raise ChatError("BAD_MSGID", msgid=msgid)
     return life, int(whole) + (0.5 if dot else 0)
 
 

@@ -58,6 +58,7 @@ class Action(enum.Enum):
     REGISTER = "register the room"
     OWN = "drop the room, give it away or name its operators"
     ADMINISTER = "do that"
+    WALLOPS = "send wallops"
 
 
 NEEDS = {
@@ -72,10 +73,9 @@ NEEDS = {
     Action.REGISTER: Rank.OPERATOR,
     Action.OWN: Rank.OWNER,
     Action.ADMINISTER: Rank.ADMIN,
+    Action.WALLOPS: Rank.ADMIN,
 }
 
-_CODES = {Rank.OPERATOR: "NOT_OPERATOR", Rank.OWNER: "NOT_OWNER", Rank.ADMIN: "NOT_ADMIN"}
-_TITLES = {Rank.OPERATOR: "an operator", Rank.OWNER: "the owner", Rank.ADMIN: "a server administrator"}
 _ON_SOMEONE = {Action.ROLE: "change their roles", Action.KICK: "kick them", Action.BAN: "ban them"}
 
 
@@ -84,16 +84,20 @@ def authorize(rank: Rank, action: Action, room: str, target: Rank | None = None,
     needed = NEEDS[action]
     if rank < needed:
         if action is Action.SPEAK:
-            raise ChatError("MODERATED", f"{room} is moderated: only voiced members and operators speak")
-        where = "" if needed is Rank.ADMIN else f" of {room}"
-        raise ChatError(_CODES[needed], f"only {_TITLES[needed]}{where} may {action.value}")
+            raise ChatError("MODERATED", room=room)
+        if needed is Rank.ADMIN:
+            raise ChatError("NOT_ADMIN", action=action.value)
+        if needed is Rank.OWNER:
+            raise ChatError("NOT_OWNER", room=room, action=action.value)
+        raise ChatError("NOT_OPERATOR", room=room, action=action.value)
     if target is None:
         return
     if target is Rank.ADMIN and action in (Action.KICK, Action.BAN):
-        raise ChatError("PROTECTED", f"{target_nick} is a server administrator and cannot be kicked or banned")
+        raise ChatError("PROTECTED", "admin_kick_ban", nick=target_nick)
     if target > rank:
-        whom = "a server administrator" if target is Rank.ADMIN else f"the owner of {room}"
-        raise ChatError("PROTECTED", f"{target_nick} is {whom}: you cannot {_ON_SOMEONE[action]}")
+        if target is Rank.ADMIN:
+            raise ChatError("PROTECTED", "outranked_by_admin", nick=target_nick, doing=_ON_SOMEONE[action])
+        raise ChatError("PROTECTED", "outranked_by_owner", nick=target_nick, room=room, doing=_ON_SOMEONE[action])
 
 
 class Lockdown(enum.IntEnum):
@@ -133,7 +137,7 @@ LIMIT_MAX = 100_000
 
 
 def bad_limit() -> ChatError:
-    return ChatError("BAD_LIMIT", f"a limit is a number of people from 1 to {LIMIT_MAX}, or off")
+    return ChatError("BAD_LIMIT", most=LIMIT_MAX)
 
 
 # Bans
@@ -194,7 +198,7 @@ class Mask:
             if text.lower().startswith(prefix):
                 account = text[len(prefix) :]
                 if not account or _GLOB.fullmatch(account) is None or "*" in account or "?" in account:
-                    raise _bad_mask(text, "an account name has no wildcards")
+                    raise ChatError("BAD_MASK", "account", text=text)
                 return cls(account=account)
         if "@" in text:
             nick, _, host = text.rpartition("@")
@@ -204,21 +208,21 @@ class Mask:
         else:
             nick, host = text, "*"
         if _GLOB.fullmatch(nick) is None or len(nick) > NICK_MAX:
-            raise _bad_mask(text, "a nickname pattern has letters, digits, '_', '-', '*' and '?'")
+            raise ChatError("BAD_MASK", "nick", text=text)
         if "/" in host:
             try:
                 network = ipaddress.ip_network(host, strict=False)
             except ValueError:
-                raise _bad_mask(text, "an address network looks like 192.0.2.0/24 or 2001:db8::/64") from None
+                raise ChatError("BAD_MASK", "network", text=text) from None
             host = str(network)
             everywhere = network.prefixlen == 0
         elif _HOST_GLOB.fullmatch(host) is None:
-            raise _bad_mask(text, "an address pattern has digits, '.', ':', '*' and '?'")
+            raise ChatError("BAD_MASK", "host", text=text)
         else:
             host = _plain_address(host)
             everywhere = _wild(host)
         if _wild(nick) and everywhere:
-            raise ChatError("BAD_MASK", f"{text} would ban everyone: name a nickname, an address or an account")
+            raise ChatError("BAD_MASK", "everyone", text=text)
         return cls(nick=nick, host=host)
 
 
@@ -255,7 +259,7 @@ def parse_duration(text: str) -> float | None:
         return None
     seconds = sum(int(number) * _UNIT[unit] for number, unit in re.findall(r"([0-9]+)([smhdw])", text.lower()))
     if not 0 < seconds <= DURATION_MAX:
-        raise ChatError("BAD_DURATION", f"{text}: a ban lasts from 1s to 10 years (3650d), or until lifted")
+        raise ChatError("BAD_DURATION", text=text)
     return float(seconds)
 
 
@@ -302,7 +306,3 @@ def _wild(pattern: str) -> bool:
     """Whether a pattern matches any nickname, or any address: it is only wildcards (and an address's dots and
     colons, as in *.* or *:*)."""
     return not pattern.strip("*?.:")
-
-
-def _bad_mask(text: str, hint: str) -> ChatError:
-    return ChatError("BAD_MASK", f"invalid ban mask {text!r}: {hint}")

@@ -22,11 +22,7 @@ _ROOM = re.compile(rf"#?([A-Za-z0-9][A-Za-z0-9_.-]{{0,{ROOM_MAX - 1}}})")
 
 def validate_nick(nick: str) -> None:
     if _NICK.fullmatch(nick) is None:
-        raise ChatError(
-            "BAD_NICK",
-            f"invalid nickname {nick!r}: 1-{NICK_MAX} letters, digits, '-' or any of []\\`^{{}}|_,"
-            " not starting with a digit or '-'",
-        )
+        raise ChatError("BAD_NICK", nick=nick, most=NICK_MAX)
 
 
 def nick_key(nick: str) -> str:
@@ -41,11 +37,7 @@ def room_name(name: str) -> str:
     """
     match = _ROOM.fullmatch(name)
     if match is None:
-        raise ChatError(
-            "BAD_ROOM",
-            f"invalid room name {name!r}: 1-{ROOM_MAX} letters, digits, '_', '-' or '.',"
-            " starting with a letter or digit, optionally after '#'",
-        )
+        raise ChatError("BAD_ROOM", name=name, most=ROOM_MAX)
     return "#" + match.group(1)
 
 

@@ -18,9 +18,10 @@ from chatroom.core.errors import ChatError
 from chatroom.core.events import History, Message
 from chatroom.core.history import PAGE_MAX, parse_id, seconds
 from chatroom.core.moderation import ACCOUNT_PREFIXES, Role, Setting, bad_limit, glob
-from chatroom.core.names import NICK_MAX, ROOM_MAX, nick_key, room_key, room_order
-from chatroom.core.rooms import Room
+from chatroom.core.names import NICK_MAX, ROOM_MAX, nick_key, room_key
+from chatroom.core.queries import RoomView
 from chatroom.irc import numerics as n
+from chatroom.irc.refusals import word
 from chatroom.irc.render import HOST, ROLE_MODES, SETTING_MODES
 from chatroom.irc.wire import message
 from chatroom.limits import PAGE_LINES
@@ -335,13 +336,13 @@ def _send(session: IRCDialect, params: list[str], notice: bool) -> None:
             if room.startswith("#"):
                 outside = room_key(room) not in member.rooms
                 chat.say(member, room, text, action, notice, to)
-                if outside and "echo-message" in session.caps:  # the room does not tell a sender outside it
-                    shown = chat.rooms[room_key(room)].name
-                    session.connection.deliver(Message(shown, member.nick, text, action, notice, to))
+                # The room does not tell a sender outside it.
+                if outside and "echo-message" in session.caps and (shown := chat.room(room)) is not None:
+                    session.connection.deliver(Message(shown.name, member.nick, text, action, notice, to))
                 continue
             chat.private(member, target, text, action, notice)
-            recipient = chat.nicks[nick_key(target)]
-            if (away := session.away_of(recipient)) and not notice:
+            recipient = chat.person(target)
+            if recipient is not None and (away := session.away_of(recipient)) and not notice:
                 session.reply(n.RPL_AWAY, recipient.nick, text=away)
         except ChatError as error:
             if not notice:  # a NOTICE is never answered, not even with an error (RFC 1459)
@@ -381,29 +382,27 @@ def _list(session: IRCDialect, params: list[str]) -> None:
     names = [term for term in terms if term[:1] not in ("<", ">", "!") and term[1:2] not in ("<", ">")]
     filters = [_term(now, term) for term in terms if term not in names]
     session.reply(n.RPL_LISTSTART, "Channel", text="Users  Name")
-    for room in sorted(session.chat.rooms.values(), key=lambda room: room_order(room.name)):
-        if not session.chat.listed(session.member, room):
-            continue
+    for room in session.chat.visible_rooms(session.member):
         named = not names or any(glob(name, room.name) for name in names)
         if named and all(match(room) for match in filters):
-            session.reply(n.RPL_LIST, room.name, str(len(room.members)), text=room.topic.text)
+            session.reply(n.RPL_LIST, room.name, str(room.size), text=room.topic.text)
     session.reply(n.RPL_LISTEND, text="End of /LIST")
 
 
-def _term(now: float, term: str) -> Callable[[Room], bool]:
+def _term(now: float, term: str) -> Callable[[RoomView], bool]:
     """One of LIST's filters, which a room must all pass: `!mask`, `<N`/`>N` people, `C`/`T` minutes ago."""
     kind, rest = term[:1].upper(), term[1:]
     if kind in ("C", "T") and rest[:1] in ("<", ">") and (minutes := _number(rest[1:])) is not None:
         limit = minutes * 60.0
 
-        def aged(room: Room) -> bool:
+        def aged(room: RoomView) -> bool:
             stamp = room.created if kind == "C" else room.topic_time
             age = now - stamp
             return bool(stamp) and (age < limit if rest[0] == "<" else age > limit)
 
         return aged
     if kind in ("<", ">") and (count := _number(rest)) is not None:
-        return lambda room: len(room.members) < count if kind == "<" else len(room.members) > count
+        return lambda room: room.size < count if kind == "<" else room.size > count
     return lambda room: not glob(term[1:], room.name)
 
 
@@ -483,10 +482,10 @@ def _chathistory(session: IRCDialect, params: list[str]) -> None:
             history = chat.history(member, target, how, points[0] or "", lines)
     except ChatError as error:
         if error.code in _BAD_QUERY:
-            session.write(session.line("FAIL", "CHATHISTORY", "INVALID_PARAMS", subcommand, text=error.message))
+            session.write(session.line("FAIL", "CHATHISTORY", "INVALID_PARAMS", subcommand, text=word(error)))
         else:
             code = "INVALID_TARGET" if error.code in _NO_TARGET else "MESSAGE_ERROR"
-            session.write(session.line("FAIL", "CHATHISTORY", code, subcommand, target, text=error.message))
+            session.write(session.line("FAIL", "CHATHISTORY", code, subcommand, target, text=word(error)))
         return
     session.write_pages(session.kept(history.room, history.messages))
 
@@ -541,11 +540,11 @@ def _redact(session: IRCDialect, params: list[str]) -> None:
         session.chat.redact(session.member, room, target, reason)
     except ChatError as error:
         if error.code in _NO_TARGET:
-            session.write(session.line("FAIL", "REDACT", "INVALID_TARGET", room, text=error.message))
+            session.write(session.line("FAIL", "REDACT", "INVALID_TARGET", room, text=word(error)))
         elif error.code == "NO_SUCH_MESSAGE":
-            session.write(session.line("FAIL", "REDACT", "UNKNOWN_MSGID", room, target, text=error.message))
+            session.write(session.line("FAIL", "REDACT", "UNKNOWN_MSGID", room, target, text=word(error)))
         elif error.code in ("NOT_OPERATOR", "NOT_OWNER", "NOT_ADMIN"):
-            session.write(session.line("FAIL", "REDACT", "REDACT_FORBIDDEN", room, target, text=error.message))
+            session.write(session.line("FAIL", "REDACT", "REDACT_FORBIDDEN", room, target, text=word(error)))
         else:
             session.fail(error, room)
 
@@ -576,13 +575,13 @@ def _mode(session: IRCDialect, params: list[str]) -> None:
         session.reply(n.ERR_NOSUCHCHANNEL, target, text="No such channel")
         return
     if len(params) == 1:
-        modes, arguments = "+" + ("" if room.settings.external else "n"), []
-        for setting in room.info().settings:  # those that are on: "invite", "key=K", "limit=N", ...
+        modes, arguments = "+" + ("" if room.external else "n"), []
+        for setting in room.on:  # those that are on: "invite", "key=K", "limit=N", ...
             name, _, value = setting.partition("=")
             if name in SETTING_MODES:
                 modes += SETTING_MODES[name]
                 if value:  # the key only to those in the room, as on IRC
-                    arguments.append(value if name == "limit" or session.member in room.members else "*")
+                    arguments.append(value if name == "limit" or room.joined else "*")
         session.reply(n.RPL_CHANNELMODEIS, room.name, modes, *arguments)
         session.reply(n.RPL_CREATIONTIME, room.name, str(int(room.created)))
         return
@@ -638,14 +637,14 @@ def _change_modes(session: IRCDialect, room: str, modes: str, arguments: list[st
                 except ChatError as error:
                     if error.code != "BAD_KEY":
                         raise
-                    session.reply(n.ERR_INVALIDKEY, room, text=error.message)
+                    session.reply(n.ERR_INVALIDKEY, room, text=word(error))
             elif mode == "l":
                 if adding:
                     if argument is None:
                         session.reply(n.ERR_NEEDMOREPARAMS, "MODE", text="Not enough parameters")
                         continue
                     if not _number(argument):
-                        session.reply(n.ERR_INVALIDMODEPARAM, room, "l", argument or "*", text=bad_limit().message)
+                        session.reply(n.ERR_INVALIDMODEPARAM, room, "l", argument or "*", text=word(bad_limit()))
                         continue
                 chat.configure(member, room, Setting.LIMIT, (_number(argument or "") or 0) if adding else 0)
             elif mode == "n":
@@ -675,7 +674,7 @@ def _as_mask(text: str) -> str:
 
 def _user_mode(session: IRCDialect, nick: str, params: list[str]) -> None:
     if nick_key(nick) != nick_key(session.me):
-        if nick_key(nick) in session.chat.nicks:
+        if session.chat.person(nick) is not None:
             session.reply(n.ERR_USERSDONTMATCH, text="Can't change mode for other users")
         else:
             session.reply(n.ERR_NOSUCHNICK, nick, text="No such nick")
@@ -693,6 +692,8 @@ def _user_mode(session: IRCDialect, nick: str, params: list[str]) -> None:
         elif mode in "iw" and (mode in session.modes) != (sign == "+"):  # +o comes with OPER, not MODE
             if mode == "i":
                 session.chat.set_invisible(session.member, sign == "+")  # what the others read
+            else:
+                session.chat.set_wallops(session.member, sign == "+")  # WALLOPS reach it on every process
             (session.modes.add if sign == "+" else session.modes.discard)(mode)
             changed += sign + mode
     if changed:
@@ -701,14 +702,8 @@ def _user_mode(session: IRCDialect, nick: str, params: list[str]) -> None:
 
 @command("WALLOPS", params=1, summary="WALLOPS :TEXT: a message to everyone with user mode +w (administrators)")
 def _wallops(session: IRCDialect, params: list[str]) -> None:
-    if not session.chat.accounts.is_admin(session.member.account or ""):
-        session.reply(n.ERR_NOPRIVILEGES, text="Permission Denied - only server administrators send WALLOPS")
-        return
-    wallops = message(session.source(), "WALLOPS", text=params[0])
-    for member in session.chat.nicks.values():
-        peer = session.peer(member)
-        if peer is session or (peer is not None and "w" in peer.modes):
-            peer.write(wallops)
+    with session.about():
+        session.chat.wallops(session.member, params[0])
 
 
 # People
@@ -723,17 +718,15 @@ def _who(session: IRCDialect, params: list[str]) -> None:
     if mask.startswith("#"):
         room = session.visible_room(mask)
         found: Iterable[tuple[str, Member, Role | None]] = (
-            [(room.name, member, role) for member, role in room.members.items()] if room else []
+            [(room.name, member, role) for member, role in chat.members_seen_by(session.member, mask)] if room else []
         )
-    elif (exact := chat.nicks.get(nick_key(mask))) is not None:
+    elif (exact := chat.person(mask)) is not None:
         found = [_in_first_room(session, exact)]  # a nickname is found even if invisible
     else:
-        me = session.member
-        found = (
+        found = (  # each matched as its page is made
             _in_first_room(session, member)
-            for member in list(chat.nicks.values())  # as they are now; each matched as its page is made
-            if (mask in ("*", "0") or _matches(session, mask, member))
-            and (not session.invisible(member) or member is me or member.rooms.keys() & me.rooms.keys())
+            for member in chat.people_seen_by(session.member)
+            if mask in ("*", "0") or _matches(session, mask, member)
         )
     whox = params[1][1:] if len(params) > 1 and params[1].startswith("%") else None
     session.write_pages(_who_pages(session, mask, found, whox))
@@ -753,9 +746,7 @@ def _who_pages(
 
 def _who_line(session: IRCDialect, room_name: str, member: Member, role: Role | None, whox: str | None) -> bytes:
     user, realname = session.ident(member)
-    flags = ("G" if session.away_of(member) else "H") + (
-        "*" if session.chat.accounts.is_admin(member.account or "") else ""
-    )
+    flags = ("G" if session.away_of(member) else "H") + ("*" if session.chat.is_admin(member) else "")
     if role is not None:
         flags += role.prefix if "multi-prefix" in session.caps else role.prefix[:1]
     if whox is None:
@@ -784,9 +775,8 @@ def _who_line(session: IRCDialect, room_name: str, member: Member, role: Role | 
 
 def _in_first_room(session: IRCDialect, member: Member) -> tuple[str, Member, Role | None]:
     """Where WHO shows a member found by name: the first room they joined that the asker may see, and their role."""
-    for room in member.rooms.values():
-        if session.chat.listed(session.member, room):
-            return room.name, member, room.members[member]
+    for room, role in session.chat.memberships(member, session.member):
+        return room, member, role
     return "*", member, None
 
 
@@ -799,25 +789,21 @@ def _matches(session: IRCDialect, mask: str, member: Member) -> bool:
 def _whois(session: IRCDialect, params: list[str]) -> None:
     nicks = params[-1]
     for nick in _at_most(session, [nick for nick in nicks.split(",") if nick]):
-        member = session.chat.nicks.get(nick_key(nick))
+        member = session.chat.person(nick)
         if member is None:
             session.reply(n.ERR_NOSUCHNICK, nick, text="No such nick")
             session.reply(n.RPL_ENDOFWHOIS, nick, text="End of /WHOIS list")
             continue
         user, realname = session.ident(member)
         session.reply(n.RPL_WHOISUSER, member.nick, user, HOST, "*", text=realname)
-        rooms = [
-            room.members[member].prefix[:1] + room.name
-            for room in member.rooms.values()
-            if session.chat.listed(session.member, room)
-        ]
+        rooms = [role.prefix[:1] + room for room, role in session.chat.memberships(member, session.member)]
         if rooms:
             session.reply(n.RPL_WHOISCHANNELS, member.nick, text=" ".join(rooms))
         session.reply(n.RPL_WHOISSERVER, member.nick, session.server, text=session.description)
         if away := session.away_of(member):
             session.reply(n.RPL_AWAY, member.nick, text=away)
         if member.account is not None:
-            if session.chat.accounts.is_admin(member.account):
+            if session.chat.is_admin(member):
                 session.reply(n.RPL_WHOISOPERATOR, member.nick, text="is a server administrator")
             session.reply(n.RPL_WHOISACCOUNT, member.nick, member.account, text="is logged in as")
         session.reply(n.RPL_ENDOFWHOIS, member.nick, text="End of /WHOIS list")
@@ -848,12 +834,8 @@ def _away_command(session: IRCDialect, params: list[str]) -> None:
 
 @command("ISON", params=1, summary="ISON NICK...: which of these nicknames are here")
 def _ison(session: IRCDialect, params: list[str]) -> None:
-    present = [
-        session.chat.nicks[nick_key(nick)].nick
-        for word in params
-        for nick in word.split()
-        if nick_key(nick) in session.chat.nicks
-    ]
+    found = (session.chat.person(nick) for word in params for nick in word.split())
+    present = [member.nick for member in found if member is not None]
     session.reply(n.RPL_ISON, text=" ".join(present))
 
 
@@ -861,9 +843,9 @@ def _ison(session: IRCDialect, params: list[str]) -> None:
 def _userhost(session: IRCDialect, params: list[str]) -> None:
     replies = []
     for nick in params[:5]:
-        member = session.chat.nicks.get(nick_key(nick))
+        member = session.chat.person(nick)
         if member is not None:
-            admin = "*" if session.chat.accounts.is_admin(member.account or "") else ""
+            admin = "*" if session.chat.is_admin(member) else ""
             replies.append(
                 f"{member.nick}{admin}={'-' if session.away_of(member) else '+'}{session.ident(member)[0]}@{HOST}"
             )
@@ -992,15 +974,11 @@ def isupport(session: IRCDialect) -> None:
 
 
 def lusers(session: IRCDialect) -> None:
-    chat = session.chat
-    people = len(chat.nicks)
-    admins = chat.admins_present()
-    hidden = people - len(chat.visible)
+    people, hidden, rooms, admins, peak = session.chat.census()
     session.reply(n.RPL_LUSERCLIENT, text=f"There are {people - hidden} users and {hidden} invisible on 1 servers")
     session.reply(n.RPL_LUSEROP, str(admins), text="operator(s) online")
-    session.reply(n.RPL_LUSERCHANNELS, str(len(chat.rooms)), text="channels formed")
+    session.reply(n.RPL_LUSERCHANNELS, str(rooms), text="channels formed")
     session.reply(n.RPL_LUSERME, text=f"I have {people} clients and 0 servers")
-    peak = chat.peak
     session.reply(n.RPL_LOCALUSERS, str(people), str(peak), text=f"Current local users {people}, max {peak}")
     session.reply(n.RPL_GLOBALUSERS, str(people), str(peak), text=f"Current global users {people}, max {peak}")
 

@@ -32,9 +32,10 @@ from chatroom.core.events import (
     Topic,
 )
 from chatroom.core.names import nick_key, room_key
-from chatroom.core.rooms import Room
+from chatroom.core.queries import RoomView
 from chatroom.irc import commands
 from chatroom.irc import numerics as n
+from chatroom.irc.refusals import word
 from chatroom.irc.render import HOST, Renderer, Tags, counted
 from chatroom.irc.whowas import Whowas
 from chatroom.irc.wire import BODY_MAX, TAGS_MAX, UNSAFE_TEXT, message, parse
@@ -107,7 +108,7 @@ class IRCDialect:
             self.reply(n.ERR_INPUTTOOLONG, text="Input line was too long")
             return
         if UNSAFE_TEXT.search(text):
-            raise ChatError("BAD_TEXT", "control characters are not allowed; the line was ignored")
+            raise ChatError("BAD_TEXT")
         parsed = parse(text)
         if not parsed.command:
             return
@@ -122,7 +123,7 @@ class IRCDialect:
         try:
             commands.run(self, parsed.command, parsed.params)
         except ChatError as error:
-            self.held.append(self.refusal(error.code, error.message))
+            self.held.append(self.refusal(error))
         finally:
             del self.render
             held, self.held = b"".join(self.held), None
@@ -191,12 +192,14 @@ class IRCDialect:
     def departed(self, member: Member) -> None:
         self.whowas.record(member.nick, self.user, self.realname, self.connection.clock.seconds())
 
-    def refusal(self, code: str, message: str) -> bytes:
-        if code == "BAD_UTF8":
-            return self.line("FAIL", "*", "INVALID_UTF8", text=message)
-        if code in n.FOR_CODE:
-            return self.numeric(n.FOR_CODE[code], text=message)
-        return self.notice(message)
+    def refusal(self, error: ChatError) -> bytes:
+        if error.code == "BAD_UTF8":
+            return self.line("FAIL", "*", "INVALID_UTF8", text=word(error))
+        if error.code in n.FOR_CODE:
+            return self.numeric(n.FOR_CODE[error.code], text=word(error))
+        return self.notice(word(error))
+
+    word = staticmethod(word)
 
     @staticmethod
     def ping(token: str) -> bytes:
@@ -244,16 +247,10 @@ class IRCDialect:
 
     def identify(self, nick: str) -> str:
         """The `user@host` of a present member: the user name its IRC client gave, or its nickname."""
-        member = self.chat.nicks.get(nick_key(nick))
+        member = self.chat.person(nick)
         if member is None:
             return f"{nick}@{HOST}"
         return f"{self.ident(member)[0]}@{HOST}"
-
-    @staticmethod
-    def peer(member: Member) -> IRCDialect | None:
-        """A member's IRC dialect, if it came through IRC: what IRC knows of people beyond the core."""
-        dialect = getattr(member.session, "dialect", None)
-        return dialect if isinstance(dialect, IRCDialect) else None
 
     def ident(self, member: Member) -> tuple[str, str]:
         """A member's user name and real name as IRC shows them: an IRC client's own, wherever it is connected,
@@ -268,17 +265,12 @@ class IRCDialect:
         return member.account or "guest", "chatroom user"  # our own protocol has no user name
 
     @staticmethod
-    def invisible(member: Member) -> bool:
-        """IRC's +i; members of our own protocol never asked to be listed, so they are invisible too."""
-        return member.details.invisible
-
-    @staticmethod
     def away_of(member: Member) -> str:
         return member.details.away
 
     def user_modes(self) -> set[str]:
         member = self.connection.member
-        admin = member is not None and self.chat.accounts.is_admin(member.account or "")
+        admin = member is not None and self.chat.is_admin(member)
         return self.modes | ({"o"} if admin else set())
 
     @contextlib.contextmanager
@@ -298,23 +290,22 @@ class IRCDialect:
             numeric = None
         numeric = numeric or n.FOR_CODE.get(code)
         if numeric is None:
-            self.write(self.notice(error.message))
+            self.write(self.notice(word(error)))
         elif numeric in n.WITHOUT_SUBJECT:
-            self.reply(numeric, text=error.message)
+            self.reply(numeric, text=word(error))
         else:
-            self.reply(numeric, *subject, text=error.message)
+            self.reply(numeric, *subject, text=word(error))
 
-    def visible_room(self, name: str) -> Room | None:
-        """The room called `name`, unless there is none or it is secret and this client is not in it."""
-        room = self.chat.rooms.get(room_key(name)) if name.startswith("#") else None
+    def visible_room(self, name: str) -> RoomView | None:
+        """The channel called `name`, unless there is none or it is secret and this client is not in it."""
         member = self.connection.member
-        return room if room is not None and member is not None and self.chat.listed(member, room) else None
+        return self.chat.room_seen_by(member, name) if member is not None and name.startswith("#") else None
 
     def names(self, names: Names, end: bool = True) -> bytes:
         """353 lines of at most 512 bytes, then 366 unless `end` is False."""
         room = names.room
-        found = self.chat.rooms.get(room_key(room))
-        symbol = "@" if found is not None and found.settings.secret else "="
+        found = self.chat.room(room)
+        symbol = "@" if found is not None and found.secret else "="
         nicks = names.nicks if "multi-prefix" in self.caps else tuple(_highest(nick) for nick in names.nicks)
         lines = []
         head = len(self.numeric(n.RPL_NAMREPLY, symbol, room, text=""))
@@ -336,7 +327,7 @@ class IRCDialect:
     def topic_reply(self, topic: Topic) -> bytes:
         if not topic.text:
             return self.numeric(n.RPL_NOTOPIC, topic.room, text="No topic is set")
-        room = self.chat.rooms.get(room_key(topic.room))
+        room = self.chat.room(topic.room)
         when = str(int(room.topic_time)) if room is not None else "0"
         return self.numeric(n.RPL_TOPIC, topic.room, text=topic.text) + self.numeric(
             n.RPL_TOPICWHOTIME, topic.room, topic.setter or self.server, when
@@ -431,8 +422,8 @@ class IRCDialect:
         try:
             await self.registrar.check_server_password(self.given_password, self.password, self.connection.address)
         except ChatError as error:
-            self.reply(n.ERR_PASSWDMISMATCH, text=error.message)
-            self.connection.quit(error.message, "wrong server password")
+            self.reply(n.ERR_PASSWDMISMATCH, text=word(error))
+            self.connection.quit(word(error), "wrong server password")
             return False
         self.admitted, self.given_password = True, None  # PASS was the server's: accounts log in with SASL
         return True
@@ -486,7 +477,7 @@ class IRCDialect:
         try:
             account = await self._check(name, password)
         except ChatError as error:
-            self.reply(n.ERR_SASLFAIL, text=f"SASL authentication failed: {error.message}")
+            self.reply(n.ERR_SASLFAIL, text=f"SASL authentication failed: {word(error)}")
             return
         self.account = account
         self.reply(n.RPL_LOGGEDIN, self.source(), account, text=f"You are now logged in as {account}")
@@ -498,7 +489,7 @@ class IRCDialect:
         try:
             account = await self._check(name, password)
         except ChatError as error:
-            self.reply(n.ERR_PASSWDMISMATCH, text=error.message)
+            self.reply(n.ERR_PASSWDMISMATCH, text=word(error))
             return
         if not self.chat.accounts.is_admin(account):
             self.reply(n.ERR_NOOPERHOST, text=f"{account} is not a server administrator")
@@ -511,7 +502,7 @@ class IRCDialect:
     async def _check(self, name: str, password: str) -> str:
         """The account `name` as registered, if `password` is its own: the slow-downs of every login apply."""
         if self.registrar.auth is None:
-            raise ChatError("BAD_LOGIN", "this server has no accounts")
+            raise ChatError("BAD_LOGIN", "no_accounts")
         return await self.registrar.auth.login(name, password, self.connection.address)
 
 

@@ -32,6 +32,7 @@ from chatroom.core.events import (
     ServerNotice,
     SettingChanged,
     Topic,
+    Wallops,
 )
 from chatroom.core.history import timestamp
 from chatroom.irc.wire import message
@@ -156,6 +157,8 @@ class Renderer:
                 return self.notice("*", f"{actor} set the server's lockdown to {level} (docs/irc.md)")
             case ServerNotice(text):
                 return self.notice("*", text)
+            case Wallops(nick, text):
+                return message(self.source(nick), "WALLOPS", text=text)
             case Redacted(room, actor, ids, reason) if ids and self.tags.redact:
                 source = self.source(actor)
                 return b"".join(message(source, "REDACT", room, msgid, text=reason or None) for msgid in ids)

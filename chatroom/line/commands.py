@@ -31,7 +31,7 @@ class Command:
     verbatim: bool  # the argument is taken as typed, spaces included (a password)
 
     def usage_error(self) -> ChatError:
-        return ChatError("USAGE", f"usage: /{self.name} {self.usage}".rstrip())
+        return ChatError("USAGE", usage=f"/{self.name} {self.usage}".rstrip())
 
 
 COMMANDS: dict[str, Command] = {}  # every name and alias -> its command
@@ -57,7 +57,7 @@ def run(session: LineDialect, text: str) -> None:
     name, _, arg = text[1:].partition(" ")
     entry = COMMANDS.get(name.lower())
     if entry is None:
-        raise ChatError("UNKNOWN_COMMAND", f"unknown command /{name}; /help lists the commands")
+        raise ChatError("UNKNOWN_COMMAND", name=name)
     entry.handler(session, arg if entry.verbatim else arg.strip())
 
 
@@ -261,7 +261,7 @@ def _setting_value(setting: Setting, value: str) -> bool | str | int:
             raise bad_limit()
         return int(value)  # 0 is off too
     if value.lower() not in _SWITCH:
-        raise ChatError("USAGE", f"usage: /room set {setting.value} on|off")
+        raise ChatError("USAGE", "switch", setting=setting.value)
     return _SWITCH[value.lower()]
 
 
@@ -285,7 +285,7 @@ def _room(session: LineDialect, arg: str) -> None:
             setting = _SETTINGS.get(name.lower())
             if setting is None:
                 known = ", ".join(_SETTINGS)
-                raise ChatError("USAGE", f"there is no setting {name}; the settings are {known}")
+                raise ChatError("USAGE", "setting", name=name, known=known)
             chat.configure(member, room, setting, _setting_value(setting, value))
         case ("allow" | "disallow") as change, [mask]:
             chat.allow(member, room, mask, change == "allow")

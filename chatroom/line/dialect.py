@@ -15,6 +15,7 @@ from chatroom.core.errors import ChatError
 from chatroom.core.events import Event, History, Kicked
 from chatroom.limits import ConnectionLimits
 from chatroom.line import commands
+from chatroom.line.refusals import word
 from chatroom.line.wire import CONTROL_CHARACTERS, PROTOCOL_VERSION, Encoder, history_pages, line
 
 
@@ -42,9 +43,9 @@ class LineDialect:
 
     def line_received(self, text: str) -> None:
         if CONTROL_CHARACTERS.search(text):
-            raise ChatError("BAD_TEXT", "control characters are not allowed; the line was ignored")
+            raise ChatError("BAD_TEXT")
         if not text.strip():
-            raise ChatError("EMPTY", "empty line ignored")
+            raise ChatError("EMPTY")
         commands.run(self, text)
 
     def render(self, event: Event) -> bytes:
@@ -62,8 +63,10 @@ class LineDialect:
         """Nothing is remembered of who was here."""
 
     @staticmethod
-    def refusal(code: str, message: str) -> bytes:
-        return line("ERR", code, text=message)
+    def refusal(error: ChatError) -> bytes:
+        return line("ERR", error.code, text=word(error))
+
+    word = staticmethod(word)
 
     @staticmethod
     def ping(token: str) -> bytes:
@@ -104,7 +107,7 @@ class LineDialect:
         """/pass: check the password of the nickname AUTH asked about; lines after it wait for the verdict."""
         nick, self.pending_login = self.pending_login, None
         if nick is None:
-            raise ChatError("NO_LOGIN", "no login to complete: /nick NAME first")
+            raise ChatError("NO_LOGIN", "pending")
         self.connection.wait_for(self._take(nick, password))
 
     async def _take(self, nick: str, password: str | None) -> None:
@@ -122,7 +125,7 @@ class LineDialect:
         if self.current is None:
             if self.connection.member is None:
                 raise _no_nick()
-            raise ChatError("NO_ROOM", "you are not in a room: /join ROOM first")
+            raise ChatError("NO_ROOM")
         return self.current
 
     def set_current(self, room: str | None) -> None:
@@ -151,4 +154,4 @@ def _current(room: str | None) -> bytes:
 
 
 def _no_nick() -> ChatError:
-    return ChatError("NO_NICK", "choose a nickname first: /nick NAME")
+    return ChatError("NO_NICK")
