@@ -455,7 +455,7 @@ def start_ngircd(directory: Path) -> tuple[subprocess.Popen[bytes], int]:
     ngircd = shutil.which("ngircd") or shutil.which("ngircd", path="/usr/sbin")
     if ngircd is None:
         raise SystemExit("chatroom.bench: --compare needs ngircd: apt-get install ngircd")
-    from chatroom import tls  # here, not at the top: the load generator's processes need none of it
+    from chatroom.server import tls  # here, not at the top: the load generator's processes need none of it
 
     certs = directory / "ngircd-certs"
     tls.create(certs, "localhost")

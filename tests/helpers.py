@@ -25,17 +25,17 @@ from twisted.python.failure import Failure
 from twisted.trial.unittest import SynchronousTestCase, TestCase
 from zope.interface import implementer
 
-from chatroom import tap
-from chatroom.auth import Authenticator
-from chatroom.connection import Connection, ConnectionFactory
+from chatroom.app import tap
+from chatroom.app.service import ChatService
 from chatroom.core.chat import Chat, RoomLimits
 from chatroom.core.errors import ChatError
 from chatroom.core.events import Event
 from chatroom.core.names import nick_key
-from chatroom.limits import ConnectionLimits
-from chatroom.line.dialect import LineDialect
-from chatroom.lines import LineFraming
-from chatroom.service import ChatService
+from chatroom.frontends.line.dialect import LineDialect
+from chatroom.server.auth import Authenticator
+from chatroom.server.connection import Connection, ConnectionFactory
+from chatroom.server.limits import ConnectionLimits
+from chatroom.server.lines import LineFraming
 
 
 def observe_log(test: SynchronousTestCase) -> EventLoggingObserver:
@@ -284,7 +284,7 @@ GENEROUS = 300
 
 
 class ServerTestCase(TestCase):
-    """Runs the real service built by chatroom.tap over TLS on a free loopback port."""
+    """Runs the real service built by chatroom.app.tap over TLS on a free loopback port."""
 
     timeout = GENEROUS
 

@@ -16,10 +16,10 @@ from twisted.logger import ILogObserver, LogEvent, globalLogPublisher
 from twisted.python.failure import Failure
 from zope.interface import provider
 
-from chatroom import tls
-from chatroom.accounts import AccountStore
 from chatroom.client.company import CLIENT_COMMANDS
-from chatroom.line.commands import COMMANDS
+from chatroom.frontends.line.commands import COMMANDS
+from chatroom.server import tls
+from chatroom.stores.accounts import AccountStore
 from tests.helpers import ServerTestCase, Subprocess, port_of
 
 CLIENT = [sys.executable, "-m", "chatroom.client"]
@@ -96,8 +96,8 @@ class ClientTests(ServerTestCase):
         self.assertEqual(await again.exit_code(), 0)
 
     def renew(self, authority: Path | None = None) -> None:
-        """`python -m chatroom.certs renew` and SIGHUP; given another CA's directory, its certificate (sent with its
-        CA) instead, as someone intercepting the connection would present."""
+        """`python -m chatroom.server.certs renew` and SIGHUP; given another CA's directory, its certificate (sent
+        with its CA) instead, as someone intercepting the connection would present."""
         if authority is None:
             tls.issue(self.certs)
         else:

@@ -17,14 +17,14 @@ from twisted.internet.testing import StringTransport
 from twisted.python.failure import Failure
 from twisted.trial.unittest import SynchronousTestCase
 
-from chatroom import tls
 from chatroom.client import __main__ as client_main
 from chatroom.client import settings
 from chatroom.client.console import LineEditor
 from chatroom.client.render import Renderer
 from chatroom.client.session import RETRY_MOST, Client, ServerProtocol
 from chatroom.client.trust import KnownHosts, TrustOnFirstUse, Verdict
-from chatroom.line.wire import parse
+from chatroom.frontends.line.wire import parse
+from chatroom.server import tls
 
 NOON_34 = datetime.datetime(2026, 11, 23, 12, 34, tzinfo=datetime.UTC).timestamp()  # the renderers' "now"
 

@@ -16,10 +16,10 @@ from twisted.internet.task import Clock
 from twisted.python.failure import Failure
 from twisted.trial.unittest import SynchronousTestCase
 
-from chatroom.connection import Connection, ConnectionFactory
 from chatroom.core.chat import Chat
-from chatroom.limits import ConnectionLimits
-from chatroom.line.dialect import LineDialect
+from chatroom.frontends.line.dialect import LineDialect
+from chatroom.server.connection import Connection, ConnectionFactory
+from chatroom.server.limits import ConnectionLimits
 from tests.helpers import MemoryClient, unstamped
 
 if TYPE_CHECKING:
@@ -112,7 +112,7 @@ class LineClient(Client):
 
 
 class FakeMessages(Client):
-    """A chatroom.messages.MessageTransport in memory: whole messages, delivered unless reading is paused."""
+    """A chatroom.server.messages.MessageTransport in memory: whole messages, delivered unless reading is paused."""
 
     handshaking = False
 
@@ -177,7 +177,7 @@ class FakeMessages(Client):
         finally:
             self._busy = False
 
-    # chatroom.messages.MessageTransport
+    # chatroom.server.messages.MessageTransport
 
     def write(self, message: bytes) -> None:
         self.out.append(message)

@@ -22,7 +22,7 @@ from chatroom.core.events import (
 )
 from chatroom.core.moderation import Role
 from chatroom.core.names import room_name
-from chatroom.line.refusals import word
+from chatroom.frontends.line.refusals import word
 from tests.helpers import RecordingSession
 
 

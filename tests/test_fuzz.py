@@ -12,9 +12,9 @@ from twisted.logger import ILogObserver, LogEvent, LogLevel, globalLogPublisher
 from twisted.trial.unittest import SynchronousTestCase
 from zope.interface import provider
 
-from chatroom.accounts import AccountStore
-from chatroom.limits import ConnectionLimits
-from chatroom.lines import LineFraming
+from chatroom.server.limits import ConnectionLimits
+from chatroom.server.lines import LineFraming
+from chatroom.stores.accounts import AccountStore
 from tests.helpers import MemoryServer, ServerTestCase, assert_consistent
 
 COMMANDS = ["/nick", "/join", "/part", "/leave", "/rooms", "/who", "/msg", "/me", "/topic", "/ping", "/pong", "/help"]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from chatroom.lines import LineFraming
+from chatroom.server.lines import LineFraming
 from tests.helpers import LineClient, ServerTestCase
 
 

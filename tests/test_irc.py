@@ -18,17 +18,17 @@ from twisted.python.failure import Failure
 from twisted.trial.unittest import SynchronousTestCase
 from twisted.words.protocols import irc
 
-from chatroom.auth import AuthMode
 from chatroom.bus.shared import ELSEWHERE  # a member whose session hears nothing
 from chatroom.core.chat import Details
 from chatroom.core.events import Event, History, Message, Redacted
 from chatroom.core.history import HistoryLimits
 from chatroom.core.moderation import Ban, Lockdown, Mask
-from chatroom.irc.commands import CAPABILITIES
-from chatroom.irc.dialect import IRCDialect
-from chatroom.irc.render import Renderer
-from chatroom.irc.wire import parse
-from chatroom.limits import ConnectionLimits
+from chatroom.frontends.irc.commands import CAPABILITIES
+from chatroom.frontends.irc.dialect import IRCDialect
+from chatroom.frontends.irc.render import Renderer
+from chatroom.frontends.irc.wire import parse
+from chatroom.server.auth import AuthMode
+from chatroom.server.limits import ConnectionLimits
 from tests.helpers import MemoryClient, MemoryServer, ServerTestCase, assert_consistent, observe_log
 from tests.test_lifecycle import GENEROUS, with_accounts
 

@@ -17,9 +17,9 @@ from twisted.logger import formatEvent
 from twisted.trial.unittest import SynchronousTestCase
 from zope.interface import implementer
 
-from chatroom.accounts import AccountStore
-from chatroom.auth import ACCOUNT_ALLOWANCE, CHECKS_AT_ONCE, CHECKS_WAITING, Authenticator, AuthMode, ChatRealm
-from chatroom.limits import ConnectionLimits
+from chatroom.server.auth import ACCOUNT_ALLOWANCE, CHECKS_AT_ONCE, CHECKS_WAITING, Authenticator, AuthMode, ChatRealm
+from chatroom.server.limits import ConnectionLimits
+from chatroom.stores.accounts import AccountStore
 from tests.helpers import MemoryClient, MemoryServer, ServerTestCase, assert_consistent, observe_log
 
 GENEROUS = ConnectionLimits(flood_burst=10_000, flood_rate=10_000.0, max_per_address=1000)

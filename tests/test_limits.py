@@ -10,14 +10,14 @@ from twisted.internet.task import Clock
 from twisted.internet.testing import StringTransport
 from twisted.trial.unittest import SynchronousTestCase
 
-from chatroom import tls
+from chatroom.app.service import TLSFactory
 from chatroom.bus.shared import ELSEWHERE  # a member whose session hears nothing
-from chatroom.connection import ANSWER_BYTES, ANSWER_FREE, Refusal
 from chatroom.core.chat import Details, RoomLimits
 from chatroom.core.history import HistoryLimits
-from chatroom.limits import TURN_BYTES, Admission, ConnectionLimits, TokenBucket
-from chatroom.lines import LineFraming
-from chatroom.service import TLSFactory
+from chatroom.server import tls
+from chatroom.server.connection import ANSWER_BYTES, ANSWER_FREE, Refusal
+from chatroom.server.limits import TURN_BYTES, Admission, ConnectionLimits, TokenBucket
+from chatroom.server.lines import LineFraming
 from tests.helpers import MemoryClient, MemoryServer, ServerTestCase, unstamped
 from tests.test_irc import IRCServer
 

@@ -12,8 +12,8 @@ from twisted.internet.task import Clock
 from twisted.trial.unittest import SynchronousTestCase
 from twisted.web.client import Agent, readBody
 
-from chatroom.accounts import AccountStore
-from chatroom.metrics import ReactorLag
+from chatroom.app.metrics import ReactorLag
+from chatroom.stores.accounts import AccountStore
 from tests.helpers import LineClient, ServerTestCase, port_of
 from tests.test_irc import IRCClient
 

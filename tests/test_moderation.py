@@ -30,7 +30,7 @@ from chatroom.core.events import (
 )
 from chatroom.core.moderation import Lockdown, Mask, Role, Setting, glob, parse_duration
 from chatroom.core.state import MemoryRoomStore, RoomRecord, StoreError
-from chatroom.line.refusals import word
+from chatroom.frontends.line.refusals import word
 from tests.helpers import RecordingSession
 
 

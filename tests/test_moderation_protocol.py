@@ -5,9 +5,9 @@ from __future__ import annotations
 from twisted.trial.unittest import SynchronousTestCase
 
 from chatroom.core.chat import SERVER_BANS_MAX
-from chatroom.limits import ConnectionLimits
-from chatroom.line.commands import COMMANDS
-from chatroom.line.refusals import word
+from chatroom.frontends.line.commands import COMMANDS
+from chatroom.frontends.line.refusals import word
+from chatroom.server.limits import ConnectionLimits
 from tests.helpers import MemoryClient, MemoryServer, assert_consistent
 from tests.test_lifecycle import with_accounts
 

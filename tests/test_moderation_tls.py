@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from chatroom.accounts import AccountStore
+from chatroom.stores.accounts import AccountStore
 from tests.helpers import LineClient, ServerTestCase
 
 

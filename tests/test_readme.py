@@ -17,9 +17,9 @@ from twisted.python import usage
 from twisted.scripts._twistd_unix import ServerOptions  # what twistd parses its command line with, on Unix
 from twisted.trial.unittest import SkipTest, SynchronousTestCase
 
-from chatroom.certs import renew
 from chatroom.client import __main__ as client
-from chatroom.tls import fingerprint, read_chain
+from chatroom.server.certs import renew
+from chatroom.server.tls import fingerprint, read_chain
 from tests.helpers import LineClient, ServerTestCase, Subprocess
 from tests.test_twistd import LISTENING
 
@@ -120,7 +120,9 @@ class CommandTests(SynchronousTestCase):
 
     def test_every_program_the_readme_runs_is_checked_here(self) -> None:
         modules = {words[2] for words in commands(README.read_text()) if words[1:2] == ["-m"]}
-        self.assertEqual(modules, {"venv", "chatroom.client", "chatroom.accounts", "chatroom.certs", "twisted.trial"})
+        self.assertEqual(
+            modules, {"venv", "chatroom.client", "chatroom.stores.accounts", "chatroom.server.certs", "twisted.trial"}
+        )
 
 
 class LinkTests(SynchronousTestCase):
@@ -237,19 +239,19 @@ class ClassWalkthroughTests(ServerTestCase):
 
     async def test_the_class_walkthrough(self) -> None:
         for line in self.shell:
-            if line.startswith(".venv/bin/python -m chatroom.accounts add "):
+            if line.startswith(".venv/bin/python -m chatroom.stores.accounts add "):
                 nick = line.split()[-1]
                 added = self.run_shell(line, self.passwords[nick], self.passwords[nick])
                 self.assertEqual(await added.exit_code(), 0, added.output)
-            elif "chatroom.accounts" in line:  # grant, and the loop over pupils.txt
+            elif "chatroom.stores.accounts" in line:  # grant, and the loop over pupils.txt
                 done = self.run_shell(line)
                 self.assertEqual(await done.exit_code(), 0, done.output)
-        listed = self.run_shell(".venv/bin/python -m chatroom.accounts list")
+        listed = self.run_shell(".venv/bin/python -m chatroom.stores.accounts list")
         self.assertEqual(await listed.exit_code(), 0)
         self.assertEqual(listed.output.split(), ["ana", "lee", "(admin)", "sam", "tom"])
 
         server = await self.start_server()
-        [show] = [line for line in self.shell if "chatroom.certs" in line]
+        [show] = [line for line in self.shell if "chatroom.server.certs" in line]
         shown = self.run_shell(show)
         self.assertEqual(await shown.exit_code(), 0, shown.output)
         served = fingerprint(read_chain(self.certs / "server.crt")[0])

@@ -10,28 +10,28 @@ from pathlib import Path
 
 from twisted.trial.unittest import SynchronousTestCase
 
-from chatroom import accounts
 from chatroom.core.chat import RoomLimits
 from chatroom.core.errors import REFUSALS, ChatError
-from chatroom.irc import refusals as irc
-from chatroom.line import refusals as line
+from chatroom.frontends.irc import refusals as irc
+from chatroom.frontends.line import refusals as line
+from chatroom.stores import accounts
 from tests.helpers import MemoryServer
 from tests.test_irc import IRCServer
 from tests.test_lifecycle import GENEROUS
 
 PACKAGE = Path(__file__).parent.parent / "chatroom"
 # Where refusals are raised (the longest match names a module), and the table that must word them. The core's
-# modules raise only REFUSALS; the command lines that keep accounts and rooms word theirs in chatroom.accounts.
+# modules raise only REFUSALS; the command lines that keep accounts and rooms word theirs in chatroom.stores.accounts.
 RAISERS: dict[str, Mapping[str, tuple[str, ...] | str]] = {
     "core/": REFUSALS,
     "bus/": REFUSALS,
     "bus/stores.py": accounts.WORDINGS,
-    "registration.py": REFUSALS,
-    "auth.py": REFUSALS,
-    "connection.py": REFUSALS,
-    "line/": line.WORDINGS,
-    "irc/": irc.WORDINGS,
-    "accounts.py": accounts.WORDINGS,
+    "server/registration.py": REFUSALS,
+    "server/auth.py": REFUSALS,
+    "server/connection.py": REFUSALS,
+    "frontends/line/": line.WORDINGS,
+    "frontends/irc/": irc.WORDINGS,
+    "stores/accounts.py": accounts.WORDINGS,
 }
 LINE_COMMAND = re.compile(r"(?:^|\s)/[a-z]+")  # `/part`, `/room deop`: what an IRC user cannot type
 

@@ -10,7 +10,7 @@ from twisted.trial.unittest import SynchronousTestCase
 from chatroom.core.events import Topic
 from chatroom.core.moderation import Ban, Mask, RoomSettings
 from chatroom.core.state import RoomRecord, StoreError
-from chatroom.roomstore import FileRoomStore
+from chatroom.stores.rooms import FileRoomStore
 
 ROOM = RoomRecord(
     "#Club",

@@ -11,8 +11,8 @@ from twisted.internet.task import Clock
 from twisted.logger import formatEvent
 from twisted.trial.unittest import SynchronousTestCase
 
-from chatroom import tls
-from chatroom.service import CoalescingClock, Reloader
+from chatroom.app.service import CoalescingClock, Reloader
+from chatroom.server import tls
 from tests.helpers import MemoryServer, ServerTestCase, observe_log
 from tests.test_tls import self_signed_rsa
 

@@ -9,7 +9,6 @@ from twisted.trial.unittest import SynchronousTestCase
 
 from chatroom.bus.log import MemoryLog, decode, gone
 from chatroom.bus.shared import LOST_PLACE, RESTORED, SharedChat
-from chatroom.connection import ConnectionFactory
 from chatroom.core.chat import Member
 from chatroom.core.errors import ChatError
 from chatroom.core.events import (
@@ -30,8 +29,9 @@ from chatroom.core.history import LINE_BYTES, HistoryLimits
 from chatroom.core.moderation import Role, Setting
 from chatroom.core.names import room_key
 from chatroom.core.wording import DEGRADED
-from chatroom.irc.dialect import IRCDialect
-from chatroom.irc.wire import parse
+from chatroom.frontends.irc.dialect import IRCDialect
+from chatroom.frontends.irc.wire import parse
+from chatroom.server.connection import ConnectionFactory
 from tests.helpers import MemoryClient, RecordingSession
 from tests.test_lifecycle import GENEROUS
 from tests.test_moderation import Directory

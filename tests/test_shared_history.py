@@ -9,7 +9,6 @@ from twisted.internet.defer import Deferred, gatherResults, succeed
 from twisted.internet.task import Clock
 from twisted.trial.unittest import SynchronousTestCase
 
-from chatroom.accounts import adding, hashed_password
 from chatroom.bus.history import ASK_EVERY, PRUNE_EVERY, WRITE_EVERY, RedisHistory
 from chatroom.bus.log import MemoryLog, place
 from chatroom.bus.redis import RETRY, RedisAddress
@@ -20,6 +19,7 @@ from chatroom.core.events import Event, History, Message, Quit
 from chatroom.core.history import HistoryLimits, RoomHistory, timestamp
 from chatroom.core.names import room_key
 from chatroom.core.rooms import Room
+from chatroom.stores.accounts import adding, hashed_password
 from tests.helpers import RecordingSession, Subprocess
 from tests.redisserver import TwistdWithRedis
 from tests.test_redis import WaitingSession, told

@@ -13,8 +13,8 @@ from twisted.internet import reactor
 from twisted.internet.endpoints import TCP4ClientEndpoint, connectProtocol, wrapClientTLS
 from twisted.internet.ssl import Certificate, optionsForClientTLS
 
-from chatroom import tap
-from chatroom.service import ChatService
+from chatroom.app import tap
+from chatroom.app.service import ChatService
 from tests.helpers import LOOPBACK, LineClient, ServerTestCase, port_of
 from tests.redisserver import RedisServer
 

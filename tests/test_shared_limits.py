@@ -23,21 +23,21 @@ from twisted.test import iosim
 from twisted.trial.unittest import SynchronousTestCase
 from zope.interface import implementer
 
-from chatroom import tls
-from chatroom.accounts import AccountStore
-from chatroom.auth import ACCOUNT_ALLOWANCE, Attempt, Authenticator, AuthMode, ChatRealm, GuessBook, MemoryBook
+from chatroom.app.service import TLSFactory
 from chatroom.bus.limits import RedisCounts, share
 from chatroom.bus.redis import RedisLog
 from chatroom.bus.shared import SharedChat
-from chatroom.connection import ConnectionFactory
 from chatroom.core.errors import ChatError
 from chatroom.core.events import Quit, ServerNotice
 from chatroom.core.wording import DEGRADED
-from chatroom.irc.dialect import IRCDialect
-from chatroom.limits import Admission, ConnectionLimits
-from chatroom.line.dialect import LineDialect
-from chatroom.line.refusals import word
-from chatroom.service import TLSFactory
+from chatroom.frontends.irc.dialect import IRCDialect
+from chatroom.frontends.line.dialect import LineDialect
+from chatroom.frontends.line.refusals import word
+from chatroom.server import tls
+from chatroom.server.auth import ACCOUNT_ALLOWANCE, Attempt, Authenticator, AuthMode, ChatRealm, GuessBook, MemoryBook
+from chatroom.server.connection import ConnectionFactory
+from chatroom.server.limits import Admission, ConnectionLimits
+from chatroom.stores.accounts import AccountStore
 from tests.helpers import MemoryClient, MemoryServer
 from tests.redisserver import TwistdWithRedis
 from tests.test_redis import RedisTestCase, told

@@ -12,9 +12,7 @@ from twisted.internet.task import Clock
 from twisted.logger import LogLevel, formatEvent
 from twisted.trial.unittest import SynchronousTestCase
 
-from chatroom import tap
-from chatroom.accounts import AccountStore, SharedAccounts, adding, administrator, hashed_password
-from chatroom.auth import Authenticator, AuthMode
+from chatroom.app import tap
 from chatroom.bus.history import RedisHistory
 from chatroom.bus.log import MemoryLog
 from chatroom.bus.redis import RETRY, RedisAddress, RedisLog
@@ -26,13 +24,15 @@ from chatroom.core.events import Message
 from chatroom.core.history import HistoryLimits
 from chatroom.core.names import room_key
 from chatroom.core.state import RoomRecord
-from chatroom.roomstore import FileRoomStore
+from chatroom.server.auth import Authenticator, AuthMode
+from chatroom.stores.accounts import AccountStore, SharedAccounts, adding, administrator, hashed_password
+from chatroom.stores.rooms import FileRoomStore
 from tests.helpers import ServerTestCase, ServiceReactor, observe_log
 from tests.redisserver import RedisServer, free_port
 from tests.test_redis import WaitingSession, told
 
-ACCOUNTS = [sys.executable, "-m", "chatroom.accounts"]
-ROOMSTORE = [sys.executable, "-m", "chatroom.roomstore"]
+ACCOUNTS = [sys.executable, "-m", "chatroom.stores.accounts"]
+ROOMSTORE = [sys.executable, "-m", "chatroom.stores.rooms"]
 PREFIX = "test"
 
 
@@ -184,8 +184,8 @@ class SharedStoresTests(RedisStoresTestCase):
         self.assertEqual(code, 1)
         self.assertEqual(
             output,
-            f"chatroom.accounts: imported 1 of the 2 accounts of {accounts.path}: alice; kept bob as Redis holds them"
-            " (--replace overwrites them)\n",
+            f"chatroom.stores.accounts: imported 1 of the 2 accounts of {accounts.path}: alice; kept bob as Redis holds"
+            " them (--replace overwrites them)\n",
         )
         self.assertEqual(await self.accounts.get("alice"), accounts.get("alice"))
         self.assertNotEqual(await self.accounts.get("bob"), accounts.get("bob"))
@@ -201,7 +201,7 @@ class SharedStoresTests(RedisStoresTestCase):
         self.assertEqual(code, 1)
         self.assertEqual(
             output,
-            f"chatroom.roomstore: imported 1 of the 2 rooms of {rooms.path}: #club, and no server bans; kept #5 as"
+            f"chatroom.stores.rooms: imported 1 of the 2 rooms of {rooms.path}: #club, and no server bans; kept #5 as"
             " Redis holds them (--replace overwrites them)\n",
         )
         code, output = await self.cli("--file", str(rooms.path), "import", "--replace", program=ROOMSTORE)
@@ -238,9 +238,9 @@ class SharedStoresTests(RedisStoresTestCase):
         self.assertEqual(
             warned(),
             [
-                f"{accounts.path} holds 1 account(s){unused} python -m chatroom.accounts --file {accounts.path}"
+                f"{accounts.path} holds 1 account(s){unused} python -m chatroom.stores.accounts --file {accounts.path}"
                 f" {target}",
-                f"{rooms.path} holds 1 registered room(s) and 0 server ban(s){unused} python -m chatroom.roomstore"
+                f"{rooms.path} holds 1 registered room(s) and 0 server ban(s){unused} python -m chatroom.stores.rooms"
                 f" --file {rooms.path} {target}",
             ],
         )
@@ -253,21 +253,23 @@ class SharedStoresTests(RedisStoresTestCase):
         process = self.spawn([*ACCOUNTS, "--redis", nowhere, "list"])
         self.assertEqual(
             (await process.exit_code(), process.output),
-            (1, f"chatroom.accounts: cannot reach Redis at {nowhere}: Connection refused\n"),
+            (1, f"chatroom.stores.accounts: cannot reach Redis at {nowhere}: Connection refused\n"),
         )
         self.assertEqual(await self.cli("list"), (0, "no accounts\n"))
-        refusal = "chatroom.accounts: there is no account nobody: use add\n"
+        refusal = "chatroom.stores.accounts: there is no account nobody: use add\n"
         self.assertEqual(await self.cli("passwd", "nobody"), (1, refusal))
-        weak = "chatroom.accounts: a password needs at least 8 characters\n"
+        weak = "chatroom.stores.accounts: a password needs at least 8 characters\n"
         self.assertEqual(await self.cli("add", "alice", stdin="short\nshort\n"), (1, weak))
         self.assertEqual(
-            await self.cli("grant", "nobody", "admin"), (1, "chatroom.accounts: there is no account nobody\n")
+            await self.cli("grant", "nobody", "admin"), (1, "chatroom.stores.accounts: there is no account nobody\n")
         )
         missing = Path(self.mktemp()).resolve()
         code, output = await self.cli("--file", str(missing), "import", program=ROOMSTORE)
-        self.assertEqual((code, output), (1, f"chatroom.roomstore: {missing} does not exist: nothing to import\n"))
+        self.assertEqual((code, output), (1, f"chatroom.stores.rooms: {missing} does not exist: nothing to import\n"))
         code, output = await self.cli("--file", str(missing), "import")
-        self.assertEqual((code, output), (1, f"chatroom.accounts: {missing} does not exist: nothing to import\n"))
+        self.assertEqual(
+            (code, output), (1, f"chatroom.stores.accounts: {missing} does not exist: nothing to import\n")
+        )
         process = self.spawn([*ACCOUNTS, "import"])
         self.assertEqual(await process.exit_code(), 2)
         self.assertIn("import copies --file into Redis: give --redis URL", process.output)

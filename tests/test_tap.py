@@ -8,10 +8,10 @@ from twisted.logger import LogLevel, formatEvent
 from twisted.python import usage
 from twisted.trial.unittest import SynchronousTestCase
 
-from chatroom import tap
-from chatroom.irc.dialect import IRCDialect
-from chatroom.limits import ConnectionLimits
-from chatroom.service import ChatService
+from chatroom.app import tap
+from chatroom.app.service import ChatService
+from chatroom.frontends.irc.dialect import IRCDialect
+from chatroom.server.limits import ConnectionLimits
 from tests.helpers import ServiceReactor, observe_log
 from tests.test_tls import self_signed_rsa
 

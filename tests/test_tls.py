@@ -14,7 +14,7 @@ from cryptography.x509.oid import NameOID
 from OpenSSL.SSL import Connection
 from twisted.trial.unittest import SynchronousTestCase
 
-from chatroom import tls
+from chatroom.server import tls
 
 
 def self_signed_rsa(directory: Path, days: int = 30, bits: int = 2048) -> x509.Certificate:

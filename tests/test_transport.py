@@ -1,4 +1,4 @@
-"""The TCP transport that sends at once (chatroom.transport), over real loopback sockets."""
+"""The TCP transport that sends at once (chatroom.server.transport), over real loopback sockets."""
 
 from __future__ import annotations
 
@@ -18,9 +18,9 @@ from twisted.python.failure import Failure
 from twisted.trial.unittest import TestCase
 from zope.interface import implementer
 
-from chatroom import tls
-from chatroom.service import TLSFactory
-from chatroom.transport import SendingReactor, SendingServer
+from chatroom.app.service import TLSFactory
+from chatroom.server import tls
+from chatroom.server.transport import SendingReactor, SendingServer
 
 
 def sending(protocol: Protocol) -> SendingServer:

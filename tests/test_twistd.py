@@ -10,8 +10,8 @@ from pathlib import Path
 from twisted.internet import reactor
 from twisted.internet.protocol import ServerFactory
 
-from chatroom.accounts import AccountStore
-from chatroom.tls import fingerprint
+from chatroom.server.tls import fingerprint
+from chatroom.stores.accounts import AccountStore
 from tests.helpers import LineClient, ServerTestCase, Subprocess, port_of
 
 TWISTD = str(Path(sys.executable).with_name("twistd"))
@@ -151,7 +151,7 @@ class TwistdTests(ServerTestCase):
         bob = await self.connect("bob", "5")
         before = served_fingerprint(alice)
 
-        renewal = self.spawn([sys.executable, "-m", "chatroom.certs", "--certs", str(self.certs), "renew"])
+        renewal = self.spawn([sys.executable, "-m", "chatroom.server.certs", "--certs", str(self.certs), "renew"])
         self.assertEqual(await renewal.exit_code(), 0, renewal.output)
         motd.write_text("exams moved to monday\n")
         process.transport.signalProcess("HUP")

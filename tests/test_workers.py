@@ -13,7 +13,7 @@ from twisted.internet.protocol import ServerFactory
 from twisted.internet.threads import deferToThread
 from twisted.trial.unittest import TestCase
 
-from chatroom.workers import Inherited
+from chatroom.app.workers import Inherited
 from tests.helpers import GENEROUS, Subprocess
 from tests.redisserver import TwistdWithRedis
 from tests.test_twistd import LISTENING, TWISTD

@@ -27,10 +27,10 @@ from twisted.internet.defer import Deferred, fail, succeed
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
-from chatroom.auth import ACCOUNT_ALLOWANCE, BACKOFF_FORGET, BACKOFF_MAX, TRUSTED_PER_ACCOUNT, Attempt
 from chatroom.bus.redis import RedisLog
-from chatroom.connection import ConnectionFactory
 from chatroom.core.errors import ChatError
+from chatroom.server.auth import ACCOUNT_ALLOWANCE, BACKOFF_FORGET, BACKOFF_MAX, TRUSTED_PER_ACCOUNT, Attempt
+from chatroom.server.connection import ConnectionFactory
 
 log = Logger(namespace="chatroom")
 
@@ -78,7 +78,7 @@ return {answer, 0, 0}
 """
 )
 
-# chatroom.auth.Backoff's waits: 1, 2, 4 ... `most` seconds once a key's allowance of failures is spent; the key
+# chatroom.server.auth.Backoff's waits: 1, 2, 4 ... `most` seconds once a key's allowance of failures is spent; the key
 # lives `forget` milliseconds longer than its wait, so its wait is its time to live minus `forget`.
 FAIL = """
 local function fail(key, allowance, forget, most)
@@ -137,7 +137,7 @@ def _nothing() -> None:
 
 
 class RedisCounts:
-    """chatroom.limits.AddressCounts: each process's connections per address in its own hash, summed over all.
+    """chatroom.server.limits.AddressCounts: each process's connections per address in its own hash, summed over all.
 
     While Redis cannot be reached, the process's own count decides (Admission's, already passed), and the
     connections it admits meanwhile are never counted in Redis: they only leave the cap looser until they end.
@@ -176,7 +176,7 @@ class RedisCounts:
 
 
 class RedisBook:
-    """chatroom.auth.LoginBook in Redis: a guesser gets as few guesses spread over processes as against one.
+    """chatroom.server.auth.LoginBook in Redis: a guesser gets as few guesses spread over processes as against one.
 
     While Redis cannot be reached, `begin` refuses with SLOW_DOWN rather than fall back to this process's
     memory: a login then could not lead to a registration anyway (the chat refuses every change while degraded),
@@ -233,7 +233,7 @@ class RedisBook:
 
 
 class RedisGuesses:
-    """chatroom.auth.GuessBook in Redis, `PREFIX:failures:KEY` as the logins' failures: waits on Redis's clock.
+    """chatroom.server.auth.GuessBook in Redis, `PREFIX:failures:KEY` as the logins' failures: waits on Redis's clock.
 
     While Redis cannot be reached, every guess is refused with SLOW_DOWN, as logins are (RedisBook): its answer
     would tell a guesser whether the password was right, on each process at its own pace.

@@ -28,7 +28,6 @@ from typing import Any, Protocol, TypeVar, cast
 from twisted.internet.defer import Deferred, fail, succeed
 from twisted.logger import Logger
 
-from chatroom.accounts import SharedAccounts
 from chatroom.bus.log import PLACE, Log
 from chatroom.core.chat import Chat, Details, Member, RoomLimits
 from chatroom.core.errors import ChatError, Departed
@@ -39,7 +38,8 @@ from chatroom.core.names import nick_key, room_key
 from chatroom.core.rooms import Room
 from chatroom.core.state import AccountDirectory, HistoryStore, MemoryHistoryStore, RoomStore, StoreError
 from chatroom.core.wording import DEGRADED
-from chatroom.roomstore import ban_data, ban_from_data, room_data, room_from_data
+from chatroom.stores.accounts import SharedAccounts
+from chatroom.stores.rooms import ban_data, ban_from_data, room_data, room_from_data
 
 log = Logger(namespace="chatroom")
 

@@ -4,14 +4,14 @@ Keys, under the prefix (`--redis-prefix`, default "chatroom"):
 - `PREFIX:accounts`, a hash: an account's name in lower case -> its record as a line of the accounts file holds
   it, `Name scrypt$N$r$p$SALT$HASH`, then ` admin` for a server administrator.
 - `PREFIX:rooms`, a hash: a registered room's key (chatroom.core.names.room_key) -> its record as JSON, as the
-  rooms file holds it (chatroom.roomstore.room_data) with its `name`.
-- `PREFIX:server-bans`, a string: the server bans as a JSON list (chatroom.roomstore.ban_data).
+  rooms file holds it (chatroom.stores.rooms.room_data) with its `name`.
+- `PREFIX:server-bans`, a string: the server bans as a JSON list (chatroom.stores.rooms.ban_data).
 
 A process reads all three in the same step as its `hello` (chatroom.bus.redis.HELLO): what it reads is the
 state at that point of the log. The first process starts from it; a later one takes the rooms and bans from its
 snapshot, and the accounts from there. Rooms and bans are then written as the rooms file is: by the process whose
 log entry changed them (SharedChat._stored), on the log's own connection, in order, without waiting. An account
-is changed only by `python -m chatroom.accounts --redis`, in one script that also appends an `account` entry
+is changed only by `python -m chatroom.stores.accounts --redis`, in one script that also appends an `account` entry
 carrying the new record: every replica applies it at the same point of the log, as any other change.
 """
 
@@ -26,14 +26,14 @@ from twisted.internet.defer import ensureDeferred
 from twisted.internet.interfaces import IDelayedCall, IReactorTime
 from twisted.logger import Logger
 
-from chatroom.accounts import Account, Change, SharedAccounts, word
 from chatroom.bus.log import encode
 from chatroom.bus.redis import MAXLEN, RETRY, RedisAddress, RedisUnreachable, log_key, rooms_key
 from chatroom.core.errors import ChatError
 from chatroom.core.moderation import Ban
 from chatroom.core.names import nick_key, room_key
 from chatroom.core.state import RoomRecord, Saved, StoreError
-from chatroom.roomstore import ban_data, ban_from_data, room_data, room_from_data
+from chatroom.stores.accounts import Account, Change, SharedAccounts, word
+from chatroom.stores.rooms import ban_data, ban_from_data, room_data, room_from_data
 
 log = Logger(namespace="chatroom")
 
@@ -173,7 +173,7 @@ class RedisRoomStore:
 
 
 class RedisAccounts:
-    """The accounts in Redis, for `python -m chatroom.accounts --redis` (chatroom.accounts.Keeper)."""
+    """The accounts in Redis, for `python -m chatroom.stores.accounts --redis` (chatroom.stores.accounts.Keeper)."""
 
     def __init__(self, commands: Any, prefix: str) -> None:
         self.commands = commands

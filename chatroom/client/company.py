@@ -11,8 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from chatroom.core.names import room_key
-from chatroom.line.commands import COMMANDS
-from chatroom.line.wire import Line
+from chatroom.frontends.line.commands import COMMANDS
+from chatroom.frontends.line.wire import Line
 
 # Handled by the client, not sent as they are; each as /help shows it, in the server's form for its own.
 CLIENT_COMMANDS = {

@@ -7,7 +7,7 @@ import time
 import zlib
 from collections.abc import Callable
 
-from chatroom.line.wire import CONTROL_CHARACTERS, Line
+from chatroom.frontends.line.wire import CONTROL_CHARACTERS, Line
 
 _NICK_COLOURS = ("31", "32", "33", "34", "35", "36", "91", "92", "93", "94", "95", "96")
 

@@ -29,9 +29,9 @@ from chatroom.client.console import Console
 from chatroom.client.render import Renderer, clean
 from chatroom.client.trust import TrustOnFirstUse, Verdict
 from chatroom.core.names import room_key
-from chatroom.limits import transport_of
-from chatroom.line.wire import Line, parse
-from chatroom.tls import fingerprint
+from chatroom.frontends.line.wire import Line, parse
+from chatroom.server.limits import transport_of
+from chatroom.server.tls import fingerprint
 
 QUIT_GRACE = 3.0  # seconds to wait for the server's goodbye after /quit
 RETRY_FIRST, RETRY_MOST = 1.0, 60.0  # seconds before reconnecting: 1, 2, 4 ... 60, each with some jitter

@@ -8,7 +8,7 @@ before, as ssh's known_hosts does.
 
 The fingerprint pinned is that of the CA which issued the server's certificate
 when the server sends it along (chatroom's generated CA, which `python -m
-chatroom.certs renew` keeps), so that a renewed certificate from the same CA is
+chatroom.server.certs renew` keeps), so that a renewed certificate from the same CA is
 trusted as the old one was; else that of the certificate itself. A pin of the
 certificate itself, as older clients made, becomes a pin of its CA once the
 server sends it.
@@ -35,7 +35,7 @@ from twisted.internet.ssl import optionsForClientTLS
 from twisted.protocols.tls import TLSMemoryBIOProtocol
 from zope.interface import implementer
 
-from chatroom.tls import fingerprint
+from chatroom.server.tls import fingerprint
 
 
 def known_hosts_path() -> Path:

@@ -1,8 +1,9 @@
 """The two ways the core says no: to a person (ChatError), and to a programming mistake (Departed).
 
 The core never words a refusal: it names it (a code, and a case where one code has several) and gives its
-arguments. Each front end words it from one table (chatroom.line.refusals, chatroom.irc.refusals, both built on
-chatroom.core.wording's plain English), so that an IRC user is never told to type a line-protocol command.
+arguments. Each front end words it from one table (chatroom.frontends.line.refusals,
+chatroom.frontends.irc.refusals, both built on chatroom.core.wording's plain English), so that an IRC user is never
+told to type a line-protocol command.
 REFUSALS declares every refusal the core raises, with the names of its arguments: the tables are checked
 against it (tests/test_refusals.py).
 """

@@ -1,7 +1,7 @@
 """What the core keeps beyond its members, behind small interfaces: accounts it asks about, rooms it saves, and
 where rooms' history is written down.
 
-The in-memory versions here serve tests and servers without a state file; chatroom.roomstore keeps rooms on
+The in-memory versions here serve tests and servers without a state file; chatroom.stores.rooms keeps rooms on
 disk, and chatroom.bus.stores and chatroom.bus.history keep them and rooms' history in Redis for several processes.
 """
 

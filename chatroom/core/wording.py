@@ -1,6 +1,6 @@
 """The refusals of the core in plain English, naming no front end's commands: what each front end's table
-starts from (chatroom.line.refusals, chatroom.irc.refusals), so that only the wordings that tell someone what
-to type differ between them.
+starts from (chatroom.frontends.line.refusals, chatroom.frontends.irc.refusals), so that only the wordings that
+tell someone what to type differ between them.
 """
 
 from __future__ import annotations

@@ -2,4 +2,4 @@
 
 from twisted.application.service import ServiceMaker
 
-chatroom = ServiceMaker("chatroom", "chatroom.tap", "Group chat for terminals, over TLS.", "chatroom")
+chatroom = ServiceMaker("chatroom", "chatroom.app.tap", "Group chat for terminals, over TLS.", "chatroom")

@@ -2,7 +2,7 @@
 
 The line protocol's `/nick` and `/pass` and IRC's NICK, PASS and SASL all end here, so the rules (which
 nicknames need a password, how guessing is slowed) are the same everywhere. A login goes through the
-twisted.cred portal of chatroom.auth, as Twisted Words' realm hands out an avatar whatever the protocol.
+twisted.cred portal of chatroom.server.auth, as Twisted Words' realm hands out an avatar whatever the protocol.
 """
 
 from __future__ import annotations
@@ -13,13 +13,13 @@ from typing import TYPE_CHECKING
 
 from twisted.internet.interfaces import IReactorTime
 
-from chatroom.auth import Authenticator, GuessBook, MemoryGuesses, shielded
 from chatroom.core.chat import Chat, Details, Member
 from chatroom.core.errors import ChatError
 from chatroom.core.names import nick_key
+from chatroom.server.auth import Authenticator, GuessBook, MemoryGuesses, shielded
 
 if TYPE_CHECKING:
-    from chatroom.connection import Connection
+    from chatroom.server.connection import Connection
 
 
 class Registrar:

@@ -1,10 +1,11 @@
 """The connection layer: one client's socket, whatever language it speaks.
 
-The path of a line: TLS (chatroom.service) -> line framing (chatroom.lines) -> `Connection` (flood control,
-timeouts, output queue, closing) -> a `Dialect` (chatroom.line, chatroom.irc) that parses it into calls on
-chatroom.core -> the core delivers events back through `Connection.deliver`, which the dialect renders into bytes.
+The path of a line: TLS (chatroom.app.service) -> line framing (chatroom.server.lines) -> `Connection` (flood
+control, timeouts, output queue, closing) -> a `Dialect` (chatroom.frontends.line, chatroom.frontends.irc) that parses
+it into calls on chatroom.core -> the core delivers events back through `Connection.deliver`, which the dialect renders
+into bytes.
 
-`Connection` is the policy alone: it sees whole messages through a chatroom.messages.MessageTransport, so a
+`Connection` is the policy alone: it sees whole messages through a chatroom.server.messages.MessageTransport, so a
 framing other than lines (WebSocket) stands on the same rules.
 
 A connection owns its member's life. From the moment it decides to close (a quit, a timeout, a send queue
@@ -30,12 +31,12 @@ from twisted.logger import Logger
 from twisted.protocols.policies import TimeoutMixin
 from twisted.python.failure import Failure
 
-from chatroom.auth import Authenticator
 from chatroom.core.addresses import address_key
 from chatroom.core.chat import Chat, Member
 from chatroom.core.errors import ChatError
 from chatroom.core.events import Event, History
-from chatroom.limits import (
+from chatroom.server.auth import Authenticator
+from chatroom.server.limits import (
     Admission,
     Claim,
     ConnectionLimits,
@@ -45,9 +46,9 @@ from chatroom.limits import (
     close_politely,
     transport_of,
 )
-from chatroom.lines import LineFraming
-from chatroom.messages import MessageTransport
-from chatroom.registration import Registrar
+from chatroom.server.lines import LineFraming
+from chatroom.server.messages import MessageTransport
+from chatroom.server.registration import Registrar
 
 REFUSAL_REPORT = 10.0  # seconds between two log lines counting one connection's refused lines
 WAITING_LINES = 32  # lines kept while a login is checked; past them, reading stops until it is done
@@ -63,7 +64,7 @@ log = Logger(namespace="chatroom")
 
 @dataclass
 class Counts:
-    """Running totals of a front end's connections, for chatroom.metrics: plain integers, cheap to add to."""
+    """Running totals of a front end's connections, for chatroom.app.metrics: plain integers, cheap to add to."""
 
     deliveries: int = 0
     bytes_out: int = 0
@@ -122,8 +123,8 @@ class Dialect(Protocol):
 class Connection(TimeoutMixin):
     """One client's connection: the policy every front end shares, over whole messages, and the member's owner.
 
-    It is a chatroom.messages.MessageReceiver: a framing (chatroom.lines) delivers it messages and carries its
-    answers. Its timers are TimeoutMixin's, with no Twisted protocol under it.
+    It is a chatroom.server.messages.MessageReceiver: a framing (chatroom.server.lines) delivers it messages and
+    carries its answers. Its timers are TimeoutMixin's, with no Twisted protocol under it.
     """
 
     def __init__(

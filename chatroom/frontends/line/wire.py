@@ -39,7 +39,7 @@ from chatroom.core.events import (
     SettingChanged,
     Topic,
 )
-from chatroom.limits import PAGE_LINES
+from chatroom.server.limits import PAGE_LINES
 
 PROTOCOL_VERSION = "2"  # 2: message ids and times, history
 LIST_LINE_MAX = 4096  # bytes of a NAMES or ROOMS line: a longer list goes in several lines

@@ -1,4 +1,4 @@
-"""`python -m chatroom.certs`: look at the server's certificate, renew it from the kept local CA, print the CA.
+"""`python -m chatroom.server.certs`: look at the server's certificate, renew it from the kept local CA, print the CA.
 
 A renewed certificate is signed by the same CA, so clients that were given ca.pem trust it at once, and so do
 those that trusted the server on first use (they pinned the CA, which the server sends). A running server takes
@@ -13,7 +13,7 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives.serialization import Encoding
 
-from chatroom import tls
+from chatroom.server import tls
 
 DEFAULT_DIRECTORY = "certs"
 
@@ -46,7 +46,7 @@ def renew(directory: Path, names: list[str]) -> str:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
-        prog="python -m chatroom.certs", description="Look at, renew and share the server's TLS certificate."
+        prog="python -m chatroom.server.certs", description="Look at, renew and share the server's TLS certificate."
     )
     parser.add_argument("--certs", type=Path, default=Path(DEFAULT_DIRECTORY), help=f"default: ./{DEFAULT_DIRECTORY}")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -66,9 +66,9 @@ def main(argv: list[str] | None = None) -> None:
             ca = tls.read_chain(arguments.certs / tls.CA_CERT)[0]
             print(ca.public_bytes(Encoding.PEM).decode(), end="")
     except tls.CertificateError as error:
-        raise SystemExit(f"chatroom.certs: {error}") from None
+        raise SystemExit(f"chatroom.server.certs: {error}") from None
     except OSError as error:
-        raise SystemExit(f"chatroom.certs: {error.filename}: {error.strerror}") from None
+        raise SystemExit(f"chatroom.server.certs: {error.filename}: {error.strerror}") from None
 
 
 if __name__ == "__main__":

@@ -1,10 +1,10 @@
-"""IRC as a dialect of chatroom.connection: registration, capabilities and SASL, then chatroom.irc.commands.
+"""IRC as a dialect of chatroom.server.connection: registration, capabilities and SASL, then its commands.
 
 What an IRC client has beyond the core lives here: the capabilities it asked for, its user modes, and the steps
 of registering (PASS, NICK, USER, CAP, AUTHENTICATE). What others read of it (user name, real name, away, +i) is
 the member's Details, kept by the core, so that every process sharing the chat shows the same. Becoming a
-member goes through chatroom.registration, as for the line protocol, so logins are checked and slowed the same
-way. Flood control, timeouts and the send queue are the connection's.
+member goes through chatroom.server.registration, as for the line protocol, so logins are checked and slowed the
+same way. Flood control, timeouts and the send queue are the connection's.
 """
 
 from __future__ import annotations
@@ -15,7 +15,6 @@ import contextlib
 from collections.abc import Iterable, Iterator, Sequence
 from typing import ClassVar, cast
 
-from chatroom.connection import Connection
 from chatroom.core.chat import Details, Member
 from chatroom.core.errors import ChatError
 from chatroom.core.events import (
@@ -33,13 +32,14 @@ from chatroom.core.events import (
 )
 from chatroom.core.names import nick_key, room_key
 from chatroom.core.queries import RoomView
-from chatroom.irc import commands
-from chatroom.irc import numerics as n
-from chatroom.irc.refusals import word
-from chatroom.irc.render import HOST, Renderer, Tags, counted
-from chatroom.irc.whowas import Whowas
-from chatroom.irc.wire import BODY_MAX, TAGS_MAX, UNSAFE_TEXT, message, parse
-from chatroom.limits import PAGE_LINES, ConnectionLimits
+from chatroom.frontends.irc import commands
+from chatroom.frontends.irc import numerics as n
+from chatroom.frontends.irc.refusals import word
+from chatroom.frontends.irc.render import HOST, Renderer, Tags, counted
+from chatroom.frontends.irc.whowas import Whowas
+from chatroom.frontends.irc.wire import BODY_MAX, TAGS_MAX, UNSAFE_TEXT, message, parse
+from chatroom.server.connection import Connection
+from chatroom.server.limits import PAGE_LINES, ConnectionLimits
 
 SASL_CHUNK = 400  # bytes of base64 in one AUTHENTICATE line (IRCv3 SASL)
 SASL_MAX = 4096  # bytes of base64 a whole SASL exchange may take
@@ -93,7 +93,7 @@ class IRCDialect:
         # The room keys a JOIN is entering, until the join is made: their topic is a reply (332), not a change.
         self.joining: set[str] = set()
 
-    # chatroom.connection.Dialect
+    # chatroom.server.connection.Dialect
 
     @staticmethod
     def longest_line(limits: ConnectionLimits) -> int:

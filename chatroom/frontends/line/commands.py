@@ -13,10 +13,10 @@ from chatroom.core.errors import ChatError
 from chatroom.core.history import JOIN_LINES, PAGE_MAX
 from chatroom.core.moderation import Lockdown, Role, Setting, bad_limit, parse_duration
 from chatroom.core.names import room_key
-from chatroom.line.wire import line
+from chatroom.frontends.line.wire import line
 
 if TYPE_CHECKING:
-    from chatroom.line.dialect import LineDialect
+    from chatroom.frontends.line.dialect import LineDialect
 
 Handler = Callable[["LineDialect", str], None]
 

@@ -1,6 +1,6 @@
 """IRC's wording of every refusal: the core's (chatroom.core.errors.REFUSALS) and its own.
 
-Which numeric carries a refusal is chatroom.irc.numerics.FOR_CODE's; this says the text after it. Where the
+Which numeric carries a refusal is chatroom.frontends.irc.numerics.FOR_CODE's; this says the text after it. Where the
 line protocol names the command that gets past a refusal, IRC names its own (PART, INVITE, JOIN) or none.
 """
 

@@ -86,7 +86,7 @@ class SendingReactor:
         return listening
 
     def adoptStreamPort(self, fileDescriptor: int, addressFamily: int, factory: IProtocolFactory) -> IListeningPort:
-        """A listening socket another process bound (chatroom.workers): TCP through SendingPort too."""
+        """A listening socket another process bound (chatroom.app.workers): TCP through SendingPort too."""
         if addressFamily not in (socket.AF_INET, socket.AF_INET6):
             adopted: IListeningPort = self._reactor.adoptStreamPort(fileDescriptor, addressFamily, factory)
             return adopted

@@ -1,6 +1,6 @@
 """What keeps one connection from hurting the others: flood control, output caps, connection caps.
 
-Each limit is a `twistd chatroom` option (see chatroom.tap); the defaults are here.
+Each limit is a `twistd chatroom` option (see chatroom.app.tap); the defaults are here.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from twisted.logger import Logger
 from zope.interface import implementer
 
 from chatroom.core.addresses import address_key, ip
-from chatroom.messages import MessageTransport
+from chatroom.server.messages import MessageTransport
 
 log = Logger(namespace="chatroom")
 
@@ -29,7 +29,8 @@ TURN_BYTES = 16 * 1024  # of long answers' pages made at once for one client, an
 
 @runtime_checkable
 class StreamTransport(Protocol):
-    """What line framing (chatroom.lines) and refusals use of a transport: TCP, TLS and UNIX sockets all have it."""
+    """What line framing (chatroom.server.lines) and refusals use of a transport: TCP, TLS and UNIX sockets all
+    have it."""
 
     def write(self, data: bytes) -> None: ...
 

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from chatroom.core.chat import RoomLimits
-from chatroom.limits import ConnectionLimits
+from chatroom.server.limits import ConnectionLimits
 
 # What a running server can take: connections made later get new limits; nothing open is cut off.
 RELOADABLE = (

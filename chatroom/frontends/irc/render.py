@@ -1,9 +1,9 @@
 """The core's events as IRC messages, and the numerics chatroom answers with.
 
 Each room event is rendered once, whoever receives it: every member of a room whose client asked for the same
-capabilities gets the same bytes object (`Renderer` keeps the last event's renderings, as chatroom.line.wire's
+capabilities gets the same bytes object (`Renderer` keeps the last event's renderings, as chatroom.frontends.line.wire's
 Encoder does). What differs from one recipient to the next (an echo of one's own message, an invitation to
-oneself) is decided by chatroom.irc.dialect before asking for the bytes.
+oneself) is decided by chatroom.frontends.irc.dialect before asking for the bytes.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ from chatroom.core.events import (
     Wallops,
 )
 from chatroom.core.history import timestamp
-from chatroom.irc.wire import message
+from chatroom.frontends.irc.wire import message
 
 HOST = "chatroom"  # the host every member is shown at: nobody's address is shown to anyone
 SETTING_MODES = {"invite": "i", "key": "k", "moderated": "m", "topiclock": "t", "limit": "l", "secret": "s"}

@@ -1,7 +1,7 @@
 """The line protocol as a dialect: lines typed by a person become calls on the core, events become lines.
 
-Everything about sockets (flood control, timeouts, closing) is chatroom.connection's; what each command does
-is chatroom.line.commands'. This module holds what a line-protocol client has beyond the core: its current
+Everything about sockets (flood control, timeouts, closing) is chatroom.server.connection's; what each command does
+is chatroom.frontends.line.commands'. This module holds what a line-protocol client has beyond the core: its current
 room, and the registered nickname it was asked a password for.
 """
 
@@ -9,14 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from chatroom.connection import Connection
 from chatroom.core.chat import Member
 from chatroom.core.errors import ChatError
 from chatroom.core.events import Event, History, Kicked
-from chatroom.limits import ConnectionLimits
-from chatroom.line import commands
-from chatroom.line.refusals import word
-from chatroom.line.wire import CONTROL_CHARACTERS, PROTOCOL_VERSION, Encoder, history_pages, line
+from chatroom.frontends.line import commands
+from chatroom.frontends.line.refusals import word
+from chatroom.frontends.line.wire import CONTROL_CHARACTERS, PROTOCOL_VERSION, Encoder, history_pages, line
+from chatroom.server.connection import Connection
+from chatroom.server.limits import ConnectionLimits
 
 
 class LineDialect:
@@ -31,7 +31,7 @@ class LineDialect:
         self.current: str | None = None  # where plain text goes
         self.pending_login: str | None = None  # a nickname that answered AUTH, awaiting /pass
 
-    # chatroom.connection.Dialect
+    # chatroom.server.connection.Dialect
 
     @staticmethod
     def longest_line(limits: ConnectionLimits) -> int:

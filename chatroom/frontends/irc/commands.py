@@ -20,14 +20,14 @@ from chatroom.core.history import PAGE_MAX, parse_id, seconds
 from chatroom.core.moderation import ACCOUNT_PREFIXES, Role, Setting, bad_limit, glob
 from chatroom.core.names import NICK_MAX, ROOM_MAX, nick_key, room_key
 from chatroom.core.queries import RoomView
-from chatroom.irc import numerics as n
-from chatroom.irc.refusals import word
-from chatroom.irc.render import HOST, ROLE_MODES, SETTING_MODES
-from chatroom.irc.wire import message
-from chatroom.limits import PAGE_LINES
+from chatroom.frontends.irc import numerics as n
+from chatroom.frontends.irc.refusals import word
+from chatroom.frontends.irc.render import HOST, ROLE_MODES, SETTING_MODES
+from chatroom.frontends.irc.wire import message
+from chatroom.server.limits import PAGE_LINES
 
 if TYPE_CHECKING:
-    from chatroom.irc.dialect import IRCDialect
+    from chatroom.frontends.irc.dialect import IRCDialect
 
 Handler = Callable[["IRCDialect", list[str]], None]
 
@@ -860,7 +860,8 @@ def _kill(session: IRCDialect, params: list[str]) -> None:
 
 @command("OPER", params=2, summary="OPER ACCOUNT PASSWORD: log in to a server administrator's account")
 def _oper(session: IRCDialect, params: list[str]) -> None:
-    """Log in to an administrator's account (python -m chatroom.accounts grant NAME admin): there are no O-lines."""
+    """Log in to an administrator's account (`python -m chatroom.stores.accounts grant NAME admin`): there are
+    no O-lines."""
     session.connection.wait_for(session.oper(params[0], params[1]))
 
 

@@ -1,7 +1,7 @@
 """The message transport: what a connection's policy needs of whatever carries its messages.
 
-A connection enforces the same rules (chatroom.connection: admission, flood control, the send queue,
-timeouts, the closing state) whatever frames its bytes: lines over TCP or TLS (chatroom.lines) today, WebSocket
+A connection enforces the same rules (chatroom.server.connection: admission, flood control, the send queue,
+timeouts, the closing state) whatever frames its bytes: lines over TCP or TLS (chatroom.server.lines) today, WebSocket
 messages next. The framing cuts what arrives into whole messages and hands them to a `MessageReceiver`; the
 policy answers through a `MessageTransport`, and never sees a byte stream.
 

@@ -1,7 +1,7 @@
 """Line framing: a byte stream (TCP, TLS, a UNIX socket) cut into lines, the messages of the line and IRC dialects.
 
 This is the Twisted protocol a listener builds for each client; the rules (flood control, timeouts, the send
-queue...) are its receiver's, chatroom.connection's, which knows nothing of lines.
+queue...) are its receiver's, chatroom.server.connection's, which knows nothing of lines.
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ from twisted.protocols.tls import TLSMemoryBIOProtocol
 from twisted.python.failure import Failure
 from zope.interface import implementer
 
-from chatroom.limits import close_politely, transport_of
-from chatroom.messages import MessageReceiver
+from chatroom.server.limits import close_politely, transport_of
+from chatroom.server.messages import MessageReceiver
 
 
 @implementer(IHandshakeListener)
@@ -83,7 +83,7 @@ class LineFraming(LineReceiver):
     def lineReceived(self, line: bytes) -> None:
         self.receiver.message_received(line.removesuffix(b"\r"))
 
-    # chatroom.messages.MessageTransport
+    # chatroom.server.messages.MessageTransport
 
     def write(self, message: bytes) -> None:
         self.stream.write(message)

@@ -1,6 +1,6 @@
 """Who may use which nickname: registered ones through twisted.cred, guests as the mode allows.
 
-Every front end asks the same `Authenticator` (through chatroom.registration). Passwords are checked in a
+Every front end asks the same `Authenticator` (through chatroom.server.registration). Passwords are checked in a
 thread, as scrypt is slow on purpose and the reactor must keep serving everyone else; how many checks may
 run, and when a guess is refused without one, is the policy of `Authenticator.login`.
 """
@@ -24,9 +24,9 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 from zope.interface import Attribute, Interface, implementer
 
-from chatroom.accounts import AccountBook, decoy_hash
 from chatroom.core.errors import ChatError
 from chatroom.core.names import nick_key
+from chatroom.stores.accounts import AccountBook, decoy_hash
 
 log = Logger(namespace="chatroom")
 

@@ -1,6 +1,6 @@
 """`--metrics ENDPOINT`: the server's health in Prometheus's text format. Counts only: never who, never what.
 
-Totals are plain integers kept where things happen (chatroom.connection.Counts, the chat, the authenticator),
+Totals are plain integers kept where things happen (chatroom.server.connection.Counts, the chat, the authenticator),
 so that a delivery costs an addition and not a lock; a collector reads them, and the live state, at each scrape.
 The page is rendered in the reactor's thread, where that state lives.
 """
@@ -17,9 +17,9 @@ from twisted.internet.interfaces import IDelayedCall, IReactorTime, IStreamServe
 from twisted.web.resource import Resource
 from twisted.web.server import Request, Site
 
-from chatroom.auth import Authenticator
-from chatroom.connection import ConnectionFactory
 from chatroom.core.chat import Chat
+from chatroom.server.auth import Authenticator
+from chatroom.server.connection import ConnectionFactory
 
 LAG_INTERVAL = 1.0  # seconds between two measures of how late the reactor runs a timer
 CONNECTION_STATES = ("registering", "member", "closing")

@@ -19,30 +19,31 @@ from twisted.internet.interfaces import IReactorCore, IReactorFromThreads, IReac
 from twisted.logger import Logger
 from twisted.python import usage
 
-from chatroom import config, tls
-from chatroom.accounts import DEFAULT_FILE, AccountBook, AccountStore
-from chatroom.auth import Authenticator, AuthMode
+from chatroom.app import config
+from chatroom.app.metrics import metrics
+from chatroom.app.service import ChatService, Listener, Reloader, read_motd
+from chatroom.app.shutdown import stop_once
+from chatroom.app.workers import Inherited, Workers
 from chatroom.bus.history import RedisHistory
 from chatroom.bus.limits import share
 from chatroom.bus.redis import RedisAddress, RedisLog, RedisUnreachable, Sharing
 from chatroom.bus.shared import SharedChat
 from chatroom.bus.stores import Keys, RedisStores
-from chatroom.connection import ConnectionFactory, Dialect
 from chatroom.core.chat import Chat, RoomLimits
 from chatroom.core.errors import ChatError
 from chatroom.core.history import HistoryLimits
 from chatroom.core.moderation import parse_duration
 from chatroom.core.state import StoreError
-from chatroom.irc.dialect import IRCDialect
-from chatroom.limits import ConnectionLimits, allow_open_files
-from chatroom.line.dialect import LineDialect
-from chatroom.metrics import metrics
-from chatroom.roomstore import DEFAULT_FILE as ROOMS_FILE
-from chatroom.roomstore import FileRoomStore
-from chatroom.service import ChatService, Listener, Reloader, read_motd
-from chatroom.shutdown import stop_once
-from chatroom.transport import SendingReactor
-from chatroom.workers import Inherited, Workers
+from chatroom.frontends.irc.dialect import IRCDialect
+from chatroom.frontends.line.dialect import LineDialect
+from chatroom.server import tls
+from chatroom.server.auth import Authenticator, AuthMode
+from chatroom.server.connection import ConnectionFactory, Dialect
+from chatroom.server.limits import ConnectionLimits, allow_open_files
+from chatroom.server.transport import SendingReactor
+from chatroom.stores.accounts import DEFAULT_FILE, AccountBook, AccountStore
+from chatroom.stores.rooms import DEFAULT_FILE as ROOMS_FILE
+from chatroom.stores.rooms import FileRoomStore
 
 DEFAULT_LISTEN = "tcp:5050:backlog=1024"
 DEFAULT_IRC = "tcp:6697:backlog=1024"
@@ -94,7 +95,7 @@ class Options(usage.Options):
             "accounts",
             None,
             DEFAULT_FILE,
-            "File of registered nicknames, managed with `python -m chatroom.accounts`; re-read when it changes."
+            "File of registered nicknames, managed with `python -m chatroom.stores.accounts`; re-read when it changes."
             " With --redis, Redis keeps them instead (docs/scaling.md).",
         ],
         [
@@ -510,7 +511,7 @@ def _unused_files(options: Options, redis: RedisAddress, keys: Keys) -> None:
         return  # unreadable: it is not what anyone meant to bring along
     unused = (
         " and Redis none, and with --redis the file is not used: copy them into Redis once with"
-        " python -m chatroom.{module} --file {path} {target} import"
+        " python -m chatroom.stores.{module} --file {path} {target} import"
     )
     if accounts and redis.ask("HLEN", keys.accounts) == b"0":
         log.warn(
@@ -521,7 +522,7 @@ def _unused_files(options: Options, redis: RedisAddress, keys: Keys) -> None:
     if held and redis.ask("HLEN", keys.rooms) == redis.ask("EXISTS", keys.server_bans) == b"0":
         log.warn(
             "{path} holds {rooms} registered room(s) and {bans} server ban(s)" + unused,
-            path=options["rooms"], rooms=len(saved.rooms), bans=len(saved.server_bans), module="roomstore",
+            path=options["rooms"], rooms=len(saved.rooms), bans=len(saved.server_bans), module="rooms",
             target=target,
         )  # fmt: skip
 
@@ -532,7 +533,7 @@ def _listeners(
     listeners = []
     for description in options[option]:
         try:
-            # TCP connections that send at once, without a reactor turn per write (chatroom.transport).
+            # TCP connections that send at once, without a reactor turn per write (chatroom.server.transport).
             endpoint = serverFromString(SendingReactor(reactor), description)
         except ValueError as error:
             raise SystemExit(f"chatroom: bad --{option} endpoint: {error}") from None
@@ -550,12 +551,12 @@ def _authenticator(options: Options, clock: IReactorTime, stores: RedisStores | 
     store: AccountBook
     if stores is None:
         store = file = AccountStore(Path(options["accounts"]))
-        where, adding = str(file.path), f"python -m chatroom.accounts --file {file.path} add NAME"
+        where, adding = str(file.path), f"python -m chatroom.stores.accounts --file {file.path} add NAME"
         held = file.exists()
     else:
         redis: RedisAddress = options["redis"]
         store, where = stores.accounts, f"Redis at {redis.shown()}"
-        adding = "python -m chatroom.accounts --redis URL add NAME"
+        adding = "python -m chatroom.stores.accounts --redis URL add NAME"
         held = mode is not AuthMode.OFF and redis.ask("HLEN", stores.names.accounts) != b"0"
     if mode is AuthMode.REQUIRED and not held:
         raise SystemExit(f"chatroom: --auth required needs accounts, and {where} holds none: add one with {adding}")

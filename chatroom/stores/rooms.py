@@ -1,9 +1,9 @@
-"""Registered rooms and server bans on disk: a JSON file, changed as chatroom.storage says.
+"""Registered rooms and server bans on disk: a JSON file, changed as chatroom.stores.files says.
 
 Each change reads the newest file under the lock and writes it back with just that change, so two server
 processes sharing the file do not undo each other's changes. What it holds is documented in docs/security.md:
 room names, owner and operator accounts, settings (a room's key included), topics, and ban masks with
-their reasons. Nothing anyone says. `python -m chatroom.roomstore --redis URL import` copies it into Redis, for
+their reasons. Nothing anyone says. `python -m chatroom.stores.rooms --redis URL import` copies it into Redis, for
 a chat shared by several processes (chatroom.bus.stores).
 """
 
@@ -21,7 +21,7 @@ from chatroom.core.events import Topic
 from chatroom.core.moderation import LIMIT_MAX, Allowed, Ban, Mask, RoomSettings
 from chatroom.core.names import room_key, room_name
 from chatroom.core.state import RoomRecord, Saved, StoreError
-from chatroom.storage import locked, replace
+from chatroom.stores.files import locked, replace
 
 DEFAULT_FILE = "rooms.json"
 VERSION = 1
@@ -156,7 +156,7 @@ def ban_from_data(data: dict[str, Any]) -> Ban:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
-        prog="python -m chatroom.roomstore",
+        prog="python -m chatroom.stores.rooms",
         description="Copy a rooms file's registered rooms and server bans into Redis, once, before starting"
         " `twistd chatroom --redis URL` (docs/scaling.md).",
     )
@@ -175,7 +175,7 @@ def main(argv: list[str] | None = None) -> None:
         saved = FileRoomStore(arguments.file).load()
         return import_rooms(redis, arguments.redis_prefix, saved, arguments.replace, str(arguments.file))
 
-    command_line("chatroom.roomstore", arguments.redis, copy)
+    command_line("chatroom.stores.rooms", arguments.redis, copy)
 
 
 if __name__ == "__main__":

@@ -1,9 +1,9 @@
-"""Registered nicknames: the accounts file, and `python -m chatroom.accounts` to manage it (or, with `--redis`,
+"""Registered nicknames: the accounts file, and `python -m chatroom.stores.accounts` to manage it (or, with `--redis`,
 the accounts a chat shared through Redis keeps: chatroom.bus.stores).
 
 The file holds one line per account, `NAME scrypt$N$r$p$SALT$HASH`, followed by
 ` admin` for a server administrator: a salted, deliberately slow hash, never the
-password. It is changed as chatroom.storage says (locked, replaced whole, owner
+password. It is changed as chatroom.stores.files says (locked, replaced whole, owner
 only), and the server reads it again whenever it is replaced, so a `grant` or a
 `revoke` counts at the next thing that administrator does.
 """
@@ -27,7 +27,7 @@ from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 from chatroom.core.errors import ChatError
 from chatroom.core.names import nick_key, validate_nick
 from chatroom.core.wording import PLAIN, Wordings
-from chatroom.storage import locked, replace, stamp
+from chatroom.stores.files import locked, replace, stamp
 
 DEFAULT_FILE = "accounts.db"
 MIN_PASSWORD = 8
@@ -271,7 +271,7 @@ class FileKeeper:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
-        prog="python -m chatroom.accounts",
+        prog="python -m chatroom.stores.accounts",
         description="Manage registered nicknames. A running server sees changes at the next login.",
     )
     parser.add_argument("--file", type=Path, default=Path(DEFAULT_FILE), help=f"default: ./{DEFAULT_FILE}")
@@ -315,7 +315,7 @@ def main(argv: list[str] | None = None) -> None:
         raise SystemExit(f"{PROGRAM}: {arguments.file}: {error.strerror}") from None
 
 
-PROGRAM = "chatroom.accounts"
+PROGRAM = "chatroom.stores.accounts"
 # This command line's wording of refusals: the core's (a name, a password) and its own, naming its subcommands.
 WORDINGS = Wordings(
     {

@@ -27,10 +27,11 @@ from twisted.protocols.tls import BufferingTLSTransport, TLSMemoryBIOFactory
 from twisted.python.failure import Failure
 from zope.interface import implementer
 
-from chatroom import config, tls
-from chatroom.connection import ConnectionFactory, Dialect, describe
-from chatroom.limits import allow_open_files, transport_of
-from chatroom.metrics import Metrics
+from chatroom.app import config
+from chatroom.app.metrics import Metrics
+from chatroom.server import tls
+from chatroom.server.connection import ConnectionFactory, Dialect, describe
+from chatroom.server.limits import allow_open_files, transport_of
 
 log = Logger(namespace="chatroom")
 
@@ -104,7 +105,7 @@ class AbortingTLS(BufferingTLSTransport):
     """Twisted's TLS connection, except that an abort cuts the TCP connection before TLS writes its close_notify.
 
     Twisted writes the close_notify, then aborts the TCP connection, which dropped it unsent. Over
-    chatroom.transport, which sends at once, it would leave first, and a client cut off (its send queue
+    chatroom.server.transport, which sends at once, it would leave first, and a client cut off (its send queue
     overflowed) would see an orderly end instead of a cut.
     """
 
@@ -245,7 +246,7 @@ class ChatService(Service):
         self._previous_sighup: Any = None
 
     def privilegedStartService(self) -> None:
-        """Bind before twistd drops privileges (chatroom.tap binds earlier still: before twistd daemonizes)."""
+        """Bind before twistd drops privileges (chatroom.app.tap binds earlier still: before twistd daemonizes)."""
         if self.ports:
             return  # bound already
         clock = CoalescingClock(self.factory.clock)

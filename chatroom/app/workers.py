@@ -38,8 +38,8 @@ from twisted.internet.protocol import Factory, ProcessProtocol
 from twisted.logger import Logger, eventFromJSON, globalLogPublisher
 from twisted.python.failure import Failure
 
-from chatroom.service import Listener, bind
-from chatroom.transport import SendingReactor
+from chatroom.app.service import Listener, bind
+from chatroom.server.transport import SendingReactor
 
 log = Logger(namespace="chatroom")
 
@@ -73,7 +73,8 @@ class Inherited:
         return {WORKER: json.dumps(asdict(self))}
 
     def endpoints(self, reactor: Any) -> list[IStreamServerEndpoint]:
-        """Where the worker listens: its parent's sockets, TCP ones with chatroom.transport's sending connections."""
+        """Where the worker listens: its parent's sockets, TCP ones with chatroom.server.transport's sending
+        connections."""
         sending = SendingReactor(reactor)
         return [AdoptedStreamServerEndpoint(sending, fd, family) for fd, family in self.sockets]
 
@@ -163,7 +164,7 @@ class Workers(Service):
 
     def privilegedStartService(self) -> None:
         if self.ports:
-            return  # bound already, before twistd daemonized (chatroom.tap)
+            return  # bound already, before twistd daemonized (chatroom.app.tap)
         for listener in self.listeners:
             listener.listening(self._hold(listener.description, listener.endpoint))
         if self.metrics is not None:
@@ -214,7 +215,7 @@ class Workers(Service):
         self._restarts[number] = self.reactor.callLater(wait, self._start, number)
 
     def _hangup(self, number: int, frame: FrameType | None) -> None:
-        """SIGHUP: every worker reloads (chatroom.service.Reloader)."""
+        """SIGHUP: every worker reloads (chatroom.app.service.Reloader)."""
         self.reactor.callFromThread(self._signal_all, "HUP")
 
     def _signal_all(self, name: str) -> None:
