@@ -16,7 +16,7 @@ from chatroom.server.auth import AccountsChecker, Backoff
 from chatroom.stores.accounts import SCRYPT_N, AccountStore, decoy_hash
 from tests.helpers import ServerTestCase, observe_log
 
-ACCOUNTS = [sys.executable, "-m", "chatroom.stores.accounts"]
+ACCOUNTS = [sys.executable, "-m", "chatroom.cli.accounts"]
 CLIENT = [sys.executable, "-m", "chatroom.client"]
 DECOY = decoy_hash()
 
@@ -41,7 +41,7 @@ class StoreTests(SynchronousTestCase):
     def test_changes_on_disk_are_picked_up(self) -> None:
         self.store.add("alice", "first password")
         self.assertEqual(self.store.names(), ["alice"])
-        other = AccountStore(self.path)  # another process, as `python -m chatroom.stores.accounts` is
+        other = AccountStore(self.path)  # another process, as `chatroom-accounts` is
         other.add("bob", "second password")
         other.remove("alice")
         self.assertEqual(self.store.names(), ["bob"])
@@ -108,7 +108,7 @@ class CommandLineTests(ServerTestCase):
         self.file = Path(self.mktemp()).resolve()
         adds = "; ".join(f"main(['--file', {str(self.file)!r}, 'add', f'user{{n}}x{index}'])" for index in range(5))
         processes = [
-            self.spawn([sys.executable, "-c", f"from chatroom.stores.accounts import main; n = {n}; {adds}"])
+            self.spawn([sys.executable, "-c", f"from chatroom.cli.accounts import main; n = {n}; {adds}"])
             for n in range(10)
         ]
         for process in processes:
@@ -124,12 +124,10 @@ class CommandLineTests(ServerTestCase):
         self.assertEqual(await self.accounts("add", "alice", stdin="sesame open\nsesame open\n"), (0, "added alice\n"))
         self.assertEqual(os.stat(self.file).st_mode & 0o777, 0o600)
         code, output = await self.accounts("add", "alice", stdin="again please\nagain please\n")
-        refusal = "chatroom.stores.accounts: alice is registered already: use passwd to change it\n"
+        refusal = "chatroom-accounts: alice is registered already: use passwd to change it\n"
         self.assertEqual((code, output), (1, refusal))
         code, output = await self.accounts("passwd", "alice", stdin="new secret\nnew typo\n")
-        self.assertEqual(
-            (code, output), (1, "chatroom.stores.accounts: the two passwords differ; nothing was changed\n")
-        )
+        self.assertEqual((code, output), (1, "chatroom-accounts: the two passwords differ; nothing was changed\n"))
         self.assertEqual((await self.accounts("passwd", "alice", stdin="new secret\nnew secret\n"))[0], 0)
         self.assertEqual(AccountStore(self.file).verify("alice", "new secret", DECOY), "alice")
         self.assertEqual(await self.accounts("list"), (0, "alice\n"))
@@ -142,15 +140,13 @@ class CommandLineTests(ServerTestCase):
         self.assertIn("invalid choice: 'owner'", output)
         self.assertEqual(
             await self.accounts("grant", "nobody", "admin"),
-            (1, "chatroom.stores.accounts: there is no account nobody\n"),
+            (1, "chatroom-accounts: there is no account nobody\n"),
         )
         revoked = await self.accounts("revoke", "alice", "admin")
         self.assertEqual(revoked, (0, "alice is no longer a server administrator\n"))
         self.assertFalse(AccountStore(self.file).is_admin("alice"))
         self.assertEqual(await self.accounts("remove", "alice"), (0, "removed alice\n"))
-        self.assertEqual(
-            await self.accounts("remove", "alice"), (1, "chatroom.stores.accounts: there is no account alice\n")
-        )
+        self.assertEqual(await self.accounts("remove", "alice"), (1, "chatroom-accounts: there is no account alice\n"))
 
     async def test_accounts_created_while_the_server_runs_are_enforced(self) -> None:
         """0.1 logged `accounts: off` without the file, and a guest took an account's nickname once it was made."""
@@ -159,7 +155,7 @@ class CommandLineTests(ServerTestCase):
         self.start_server("--accounts", str(self.file))
         self.assertIn(
             f"accounts: optional, from {self.file}, which holds none yet: registered nicknames need their password"
-            f" from the first one added (python -m chatroom.stores.accounts --file {self.file} add NAME)",
+            f" from the first one added (chatroom-accounts --file {self.file} add NAME)",
             [formatEvent(event) for event in logged],
         )
         self.assertEqual(

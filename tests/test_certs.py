@@ -1,4 +1,4 @@
-"""`python -m chatroom.server.certs`, as an administrator runs it, and what a reload takes from its work."""
+"""`chatroom-certs`, as an administrator runs it, and what a reload takes from its work."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from chatroom.server import tls
 from tests.helpers import ServerTestCase
 from tests.test_tls import self_signed_rsa
 
-CERTS = [sys.executable, "-m", "chatroom.server.certs"]
+CERTS = [sys.executable, "-m", "chatroom.cli.certs"]
 
 
 class CertsCommandTests(ServerTestCase):
@@ -94,16 +94,14 @@ class CertsCommandTests(ServerTestCase):
         self.assertEqual(tls.names_of(self.server_certificate()), ["xn--caf-dma.example", long_name, "2001:db8::1"])
         for bad in ["not a name!", "10.0.0.0/8", "x_y", "", "a..b", "x-.example"]:
             code, output = await self.run_certs("renew", bad)
-            self.assertEqual(
-                (code, output), (1, f"chatroom.server.certs: {bad!r} is neither a host name nor an IP address\n")
-            )
+            self.assertEqual((code, output), (1, f"chatroom-certs: {bad!r} is neither a host name nor an IP address\n"))
 
     async def test_one_line_when_it_cannot(self) -> None:
         (self.certs / tls.CA_KEY).unlink()  # an administrator's own certificate: no CA kept here
         code, output = await self.run_certs("renew")
         self.assertEqual(
             (code, output),
-            (1, f"chatroom.server.certs: cannot read {self.certs / tls.CA_KEY}: No such file or directory\n"),
+            (1, f"chatroom-certs: cannot read {self.certs / tls.CA_KEY}: No such file or directory\n"),
         )
         (self.certs / tls.CA_CERT).write_bytes(b"\x00\xff binary")
         code, output = await self.run_certs("ca")

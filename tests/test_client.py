@@ -96,7 +96,7 @@ class ClientTests(ServerTestCase):
         self.assertEqual(await again.exit_code(), 0)
 
     def renew(self, authority: Path | None = None) -> None:
-        """`python -m chatroom.server.certs renew` and SIGHUP; given another CA's directory, its certificate (sent
+        """`chatroom-certs renew` and SIGHUP; given another CA's directory, its certificate (sent
         with its CA) instead, as someone intercepting the connection would present."""
         if authority is None:
             tls.issue(self.certs)

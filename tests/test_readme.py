@@ -17,8 +17,8 @@ from twisted.python import usage
 from twisted.scripts._twistd_unix import ServerOptions  # what twistd parses its command line with, on Unix
 from twisted.trial.unittest import SkipTest, SynchronousTestCase
 
+from chatroom.cli.certs import renew
 from chatroom.client import __main__ as client
-from chatroom.server.certs import renew
 from chatroom.server.tls import fingerprint, read_chain
 from tests.helpers import LineClient, ServerTestCase, Subprocess
 from tests.test_twistd import LISTENING
@@ -119,10 +119,11 @@ class CommandTests(SynchronousTestCase):
         self.assertIn("unrecognized arguments: --colour", usage_line.getvalue())
 
     def test_every_program_the_readme_runs_is_checked_here(self) -> None:
-        modules = {words[2] for words in commands(README.read_text()) if words[1:2] == ["-m"]}
-        self.assertEqual(
-            modules, {"venv", "chatroom.client", "chatroom.stores.accounts", "chatroom.server.certs", "twisted.trial"}
-        )
+        run = commands(README.read_text())
+        modules = {words[2] for words in run if words[1:2] == ["-m"]}
+        self.assertEqual(modules, {"venv", "chatroom.client", "twisted.trial"})
+        tools = {Path(words[0]).name for words in run if Path(words[0]).name.startswith("chatroom-")}
+        self.assertEqual(tools, {"chatroom-accounts", "chatroom-certs"})
 
 
 class LinkTests(SynchronousTestCase):
@@ -239,19 +240,19 @@ class ClassWalkthroughTests(ServerTestCase):
 
     async def test_the_class_walkthrough(self) -> None:
         for line in self.shell:
-            if line.startswith(".venv/bin/python -m chatroom.stores.accounts add "):
+            if line.startswith(".venv/bin/chatroom-accounts add "):
                 nick = line.split()[-1]
                 added = self.run_shell(line, self.passwords[nick], self.passwords[nick])
                 self.assertEqual(await added.exit_code(), 0, added.output)
-            elif "chatroom.stores.accounts" in line:  # grant, and the loop over pupils.txt
+            elif "chatroom-accounts" in line:  # grant, and the loop over pupils.txt
                 done = self.run_shell(line)
                 self.assertEqual(await done.exit_code(), 0, done.output)
-        listed = self.run_shell(".venv/bin/python -m chatroom.stores.accounts list")
+        listed = self.run_shell(".venv/bin/chatroom-accounts list")
         self.assertEqual(await listed.exit_code(), 0)
         self.assertEqual(listed.output.split(), ["ana", "lee", "(admin)", "sam", "tom"])
 
         server = await self.start_server()
-        [show] = [line for line in self.shell if "chatroom.server.certs" in line]
+        [show] = [line for line in self.shell if "chatroom-certs" in line]
         shown = self.run_shell(show)
         self.assertEqual(await shown.exit_code(), 0, shown.output)
         served = fingerprint(read_chain(self.certs / "server.crt")[0])

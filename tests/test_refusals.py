@@ -10,28 +10,29 @@ from pathlib import Path
 
 from twisted.trial.unittest import SynchronousTestCase
 
+from chatroom.cli import refusals as tools
 from chatroom.core.chat import RoomLimits
 from chatroom.core.errors import REFUSALS, ChatError
 from chatroom.frontends.irc import refusals as irc
 from chatroom.frontends.line import refusals as line
-from chatroom.stores import accounts
 from tests.helpers import MemoryServer
 from tests.test_irc import IRCServer
 from tests.test_lifecycle import GENEROUS
 
 PACKAGE = Path(__file__).parent.parent / "chatroom"
 # Where refusals are raised (the longest match names a module), and the table that must word them. The core's
-# modules raise only REFUSALS; the command lines that keep accounts and rooms word theirs in chatroom.stores.accounts.
+# modules raise only REFUSALS; the command lines that keep accounts and rooms word theirs in chatroom.cli.refusals.
 RAISERS: dict[str, Mapping[str, tuple[str, ...] | str]] = {
     "core/": REFUSALS,
     "bus/": REFUSALS,
-    "bus/stores.py": accounts.WORDINGS,
+    "bus/stores.py": tools.WORDINGS,
     "server/registration.py": REFUSALS,
     "server/auth.py": REFUSALS,
     "server/connection.py": REFUSALS,
     "frontends/line/": line.WORDINGS,
     "frontends/irc/": irc.WORDINGS,
-    "stores/accounts.py": accounts.WORDINGS,
+    "stores/accounts.py": tools.WORDINGS,
+    "cli/": tools.WORDINGS,
 }
 LINE_COMMAND = re.compile(r"(?:^|\s)/[a-z]+")  # `/part`, `/room deop`: what an IRC user cannot type
 

@@ -31,8 +31,8 @@ from tests.helpers import ServerTestCase, ServiceReactor, observe_log
 from tests.redisserver import RedisServer, free_port
 from tests.test_redis import WaitingSession, told
 
-ACCOUNTS = [sys.executable, "-m", "chatroom.stores.accounts"]
-ROOMSTORE = [sys.executable, "-m", "chatroom.stores.rooms"]
+ACCOUNTS = [sys.executable, "-m", "chatroom.cli.accounts"]
+ROOMSTORE = [sys.executable, "-m", "chatroom.cli.rooms"]
 PREFIX = "test"
 
 
@@ -184,7 +184,7 @@ class SharedStoresTests(RedisStoresTestCase):
         self.assertEqual(code, 1)
         self.assertEqual(
             output,
-            f"chatroom.stores.accounts: imported 1 of the 2 accounts of {accounts.path}: alice; kept bob as Redis holds"
+            f"chatroom-accounts: imported 1 of the 2 accounts of {accounts.path}: alice; kept bob as Redis holds"
             " them (--replace overwrites them)\n",
         )
         self.assertEqual(await self.accounts.get("alice"), accounts.get("alice"))
@@ -201,7 +201,7 @@ class SharedStoresTests(RedisStoresTestCase):
         self.assertEqual(code, 1)
         self.assertEqual(
             output,
-            f"chatroom.stores.rooms: imported 1 of the 2 rooms of {rooms.path}: #club, and no server bans; kept #5 as"
+            f"chatroom-rooms: imported 1 of the 2 rooms of {rooms.path}: #club, and no server bans; kept #5 as"
             " Redis holds them (--replace overwrites them)\n",
         )
         code, output = await self.cli("--file", str(rooms.path), "import", "--replace", program=ROOMSTORE)
@@ -238,9 +238,8 @@ class SharedStoresTests(RedisStoresTestCase):
         self.assertEqual(
             warned(),
             [
-                f"{accounts.path} holds 1 account(s){unused} python -m chatroom.stores.accounts --file {accounts.path}"
-                f" {target}",
-                f"{rooms.path} holds 1 registered room(s) and 0 server ban(s){unused} python -m chatroom.stores.rooms"
+                f"{accounts.path} holds 1 account(s){unused} chatroom-accounts --file {accounts.path} {target}",
+                f"{rooms.path} holds 1 registered room(s) and 0 server ban(s){unused} chatroom-rooms"
                 f" --file {rooms.path} {target}",
             ],
         )
@@ -253,23 +252,21 @@ class SharedStoresTests(RedisStoresTestCase):
         process = self.spawn([*ACCOUNTS, "--redis", nowhere, "list"])
         self.assertEqual(
             (await process.exit_code(), process.output),
-            (1, f"chatroom.stores.accounts: cannot reach Redis at {nowhere}: Connection refused\n"),
+            (1, f"chatroom-accounts: cannot reach Redis at {nowhere}: Connection refused\n"),
         )
         self.assertEqual(await self.cli("list"), (0, "no accounts\n"))
-        refusal = "chatroom.stores.accounts: there is no account nobody: use add\n"
+        refusal = "chatroom-accounts: there is no account nobody: use add\n"
         self.assertEqual(await self.cli("passwd", "nobody"), (1, refusal))
-        weak = "chatroom.stores.accounts: a password needs at least 8 characters\n"
+        weak = "chatroom-accounts: a password needs at least 8 characters\n"
         self.assertEqual(await self.cli("add", "alice", stdin="short\nshort\n"), (1, weak))
         self.assertEqual(
-            await self.cli("grant", "nobody", "admin"), (1, "chatroom.stores.accounts: there is no account nobody\n")
+            await self.cli("grant", "nobody", "admin"), (1, "chatroom-accounts: there is no account nobody\n")
         )
         missing = Path(self.mktemp()).resolve()
         code, output = await self.cli("--file", str(missing), "import", program=ROOMSTORE)
-        self.assertEqual((code, output), (1, f"chatroom.stores.rooms: {missing} does not exist: nothing to import\n"))
+        self.assertEqual((code, output), (1, f"chatroom-rooms: {missing} does not exist: nothing to import\n"))
         code, output = await self.cli("--file", str(missing), "import")
-        self.assertEqual(
-            (code, output), (1, f"chatroom.stores.accounts: {missing} does not exist: nothing to import\n")
-        )
+        self.assertEqual((code, output), (1, f"chatroom-accounts: {missing} does not exist: nothing to import\n"))
         process = self.spawn([*ACCOUNTS, "import"])
         self.assertEqual(await process.exit_code(), 2)
         self.assertIn("import copies --file into Redis: give --redis URL", process.output)

@@ -151,7 +151,7 @@ class TwistdTests(ServerTestCase):
         bob = await self.connect("bob", "5")
         before = served_fingerprint(alice)
 
-        renewal = self.spawn([sys.executable, "-m", "chatroom.server.certs", "--certs", str(self.certs), "renew"])
+        renewal = self.spawn([sys.executable, "-m", "chatroom.cli.certs", "--certs", str(self.certs), "renew"])
         self.assertEqual(await renewal.exit_code(), 0, renewal.output)
         motd.write_text("exams moved to monday\n")
         process.transport.signalProcess("HUP")

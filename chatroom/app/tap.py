@@ -95,7 +95,7 @@ class Options(usage.Options):
             "accounts",
             None,
             DEFAULT_FILE,
-            "File of registered nicknames, managed with `python -m chatroom.stores.accounts`; re-read when it changes."
+            "File of registered nicknames, managed with `chatroom-accounts`; re-read when it changes."
             " With --redis, Redis keeps them instead (docs/scaling.md).",
         ],
         [
@@ -511,7 +511,7 @@ def _unused_files(options: Options, redis: RedisAddress, keys: Keys) -> None:
         return  # unreadable: it is not what anyone meant to bring along
     unused = (
         " and Redis none, and with --redis the file is not used: copy them into Redis once with"
-        " python -m chatroom.stores.{module} --file {path} {target} import"
+        " chatroom-{module} --file {path} {target} import"
     )
     if accounts and redis.ask("HLEN", keys.accounts) == b"0":
         log.warn(
@@ -551,12 +551,12 @@ def _authenticator(options: Options, clock: IReactorTime, stores: RedisStores | 
     store: AccountBook
     if stores is None:
         store = file = AccountStore(Path(options["accounts"]))
-        where, adding = str(file.path), f"python -m chatroom.stores.accounts --file {file.path} add NAME"
+        where, adding = str(file.path), f"chatroom-accounts --file {file.path} add NAME"
         held = file.exists()
     else:
         redis: RedisAddress = options["redis"]
         store, where = stores.accounts, f"Redis at {redis.shown()}"
-        adding = "python -m chatroom.stores.accounts --redis URL add NAME"
+        adding = "chatroom-accounts --redis URL add NAME"
         held = mode is not AuthMode.OFF and redis.ask("HLEN", stores.names.accounts) != b"0"
     if mode is AuthMode.REQUIRED and not held:
         raise SystemExit(f"chatroom: --auth required needs accounts, and {where} holds none: add one with {adding}")

@@ -11,28 +11,25 @@ A process reads all three in the same step as its `hello` (chatroom.bus.redis.HE
 state at that point of the log. The first process starts from it; a later one takes the rooms and bans from its
 snapshot, and the accounts from there. Rooms and bans are then written as the rooms file is: by the process whose
 log entry changed them (SharedChat._stored), on the log's own connection, in order, without waiting. An account
-is changed only by `python -m chatroom.stores.accounts --redis`, in one script that also appends an `account` entry
+is changed only by `chatroom-accounts --redis`, in one script that also appends an `account` entry
 carrying the new record: every replica applies it at the same point of the log, as any other change.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Coroutine
-from typing import Any, NoReturn
+from typing import Any
 
-from twisted.internet import task
-from twisted.internet.defer import ensureDeferred
 from twisted.internet.interfaces import IDelayedCall, IReactorTime
 from twisted.logger import Logger
 
 from chatroom.bus.log import encode
-from chatroom.bus.redis import MAXLEN, RETRY, RedisAddress, RedisUnreachable, log_key, rooms_key
+from chatroom.bus.redis import MAXLEN, RETRY, log_key, rooms_key
 from chatroom.core.errors import ChatError
 from chatroom.core.moderation import Ban
 from chatroom.core.names import nick_key, room_key
 from chatroom.core.state import RoomRecord, Saved, StoreError
-from chatroom.stores.accounts import Account, Change, SharedAccounts, word
+from chatroom.stores.accounts import Account, Change, SharedAccounts
 from chatroom.stores.rooms import ban_data, ban_from_data, room_data, room_from_data
 
 log = Logger(namespace="chatroom")
@@ -173,7 +170,7 @@ class RedisRoomStore:
 
 
 class RedisAccounts:
-    """The accounts in Redis, for `python -m chatroom.stores.accounts --redis` (chatroom.stores.accounts.Keeper)."""
+    """The accounts in Redis, for `chatroom-accounts --redis` (chatroom.cli.accounts.Keeper)."""
 
     def __init__(self, commands: Any, prefix: str) -> None:
         self.commands = commands
@@ -224,27 +221,3 @@ async def import_rooms(commands: Any, prefix: str, saved: Saved, overwrite: bool
     if kept:
         raise ChatError("KEPT", done=done, kept=", ".join(kept))
     return done
-
-
-def command_line(program: str, url: str, work: Callable[[Any], Coroutine[Any, Any, str]]) -> NoReturn:
-    """Run a command line's `work` on a connection to Redis, under Twisted; print its line, or one line of error."""
-    try:
-        address = RedisAddress.parse(url)
-        address.check()
-    except (ValueError, RedisUnreachable) as error:
-        raise SystemExit(f"{program}: {error}") from None
-
-    async def main(_: object) -> None:
-        connection = await address.connect(reconnect=False)  # a lost Redis ends it
-        try:
-            print(await work(connection))
-        except ChatError as error:
-            raise SystemExit(f"{program}: {word(error)}") from None
-        except StoreError as error:
-            raise SystemExit(f"{program}: {error}") from None
-        except Exception as error:  # Redis refused or went away: one line, never a traceback
-            raise SystemExit(f"{program}: Redis at {address.shown()}: {error}") from None
-        finally:
-            await connection.disconnect()
-
-    task.react(lambda reactor: ensureDeferred(main(reactor)))

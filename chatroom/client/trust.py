@@ -7,8 +7,8 @@ system's roots and the hostname, or else a fingerprint the user accepted
 before, as ssh's known_hosts does.
 
 The fingerprint pinned is that of the CA which issued the server's certificate
-when the server sends it along (chatroom's generated CA, which `python -m
-chatroom.server.certs renew` keeps), so that a renewed certificate from the same CA is
+when the server sends it along (chatroom's generated CA, which `chatroom-certs
+renew` keeps), so that a renewed certificate from the same CA is
 trusted as the old one was; else that of the certificate itself. A pin of the
 certificate itself, as older clients made, becomes a pin of its CA once the
 server sends it.

@@ -150,7 +150,7 @@ def issued_here(directory: Path) -> bool:
 def renewal_advice(directory: Path) -> str:
     """What to do about a certificate that expires: chatroom renews its own, the CA that issued another does."""
     if issued_here(directory):
-        return f"renew it with python -m chatroom.server.certs --certs {directory} renew, then send the server SIGHUP"
+        return f"renew it with chatroom-certs --certs {directory} renew, then send the server SIGHUP"
     return "renew it where it came from (certbot, your CA) and send the server SIGHUP"
 
 

@@ -1,4 +1,4 @@
-"""Registered nicknames: the accounts file, and `python -m chatroom.stores.accounts` to manage it (or, with `--redis`,
+"""Registered nicknames: the accounts file (`chatroom-accounts`, chatroom.cli.accounts, manages it; with `--redis`,
 the accounts a chat shared through Redis keeps: chatroom.bus.stores).
 
 The file holds one line per account, `NAME scrypt$N$r$p$SALT$HASH`, followed by
@@ -10,31 +10,24 @@ only), and the server reads it again whenever it is replaced, so a `grant` or a
 
 from __future__ import annotations
 
-import argparse
 import base64
 import dataclasses
-import getpass
 import os
-import sys
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol, TypeVar, cast
 
 from cryptography.exceptions import InvalidKey
 from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 
 from chatroom.core.errors import ChatError
 from chatroom.core.names import nick_key, validate_nick
-from chatroom.core.wording import PLAIN, Wordings
 from chatroom.stores.files import locked, replace, stamp
 
 DEFAULT_FILE = "accounts.db"
 MIN_PASSWORD = 8
 # About 0.1 s and 32 MiB per check on this class of machine: cheap for one login, costly for a million guesses.
 SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**15, 8, 1
-
-T = TypeVar("T")
 
 
 def hash_password(password: str) -> str:
@@ -229,174 +222,3 @@ class AccountStore(AccountBook):
                 if (account := Account.parse(line)) is not None:
                     accounts[nick_key(account.name)] = account
         self._seen, self._accounts = seen, accounts
-
-
-def _read_new_password(name: str) -> str:
-    """Twice, with echo off on a terminal; from two lines of standard input otherwise."""
-    if sys.stdin.isatty():
-        first = getpass.getpass(f"New password for {name}: ")
-        second = getpass.getpass("Again: ")
-    else:
-        first, second = sys.stdin.readline().rstrip("\n"), sys.stdin.readline().rstrip("\n")
-    if first != second:
-        raise ChatError("MISMATCH")
-    return first
-
-
-class Keeper(Protocol):
-    """Where the command line reads and changes accounts: the file, or Redis (chatroom.bus.stores.RedisAccounts)."""
-
-    async def get(self, name: str) -> Account | None: ...
-
-    async def names(self) -> list[str]: ...
-
-    async def change(self, name: str, change: Change) -> None: ...
-
-
-class FileKeeper:
-    """The accounts file, for the command line: it answers at once."""
-
-    def __init__(self, store: AccountStore) -> None:
-        self.store = store
-
-    async def get(self, name: str) -> Account | None:
-        return self.store.get(name)
-
-    async def names(self) -> list[str]:
-        return self.store.names()
-
-    async def change(self, name: str, change: Change) -> None:
-        self.store.change(name, change)
-
-
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(
-        prog="python -m chatroom.stores.accounts",
-        description="Manage registered nicknames. A running server sees changes at the next login.",
-    )
-    parser.add_argument("--file", type=Path, default=Path(DEFAULT_FILE), help=f"default: ./{DEFAULT_FILE}")
-    parser.add_argument(
-        "--redis",
-        metavar="URL",
-        help="manage the accounts kept in this Redis, shared by `twistd chatroom --redis URL` (not the file)",
-    )
-    parser.add_argument("--redis-prefix", default="chatroom", help="as given to twistd chatroom (default: chatroom)")
-    commands = parser.add_subparsers(dest="command", required=True)
-    for command, summary in [
-        ("add", "register a nickname (asks for its password twice)"),
-        ("passwd", "change a nickname's password"),
-        ("remove", "delete an account"),
-    ]:
-        commands.add_parser(command, help=summary).add_argument("name")
-    for command, summary in [
-        ("grant", "make an account a server administrator: grant NAME admin"),
-        ("revoke", "take a server administrator's rights away: revoke NAME admin"),
-    ]:
-        role = commands.add_parser(command, help=summary)
-        role.add_argument("name")
-        role.add_argument("role", choices=["admin"])
-    commands.add_parser("list", help="list the registered nicknames, administrators marked")
-    copying = commands.add_parser("import", help="copy the accounts of --file into Redis, once (needs --redis)")
-    copying.add_argument("--replace", action="store_true", help="overwrite the accounts Redis holds already")
-    arguments = parser.parse_args(argv)
-    if arguments.redis is not None:
-        from chatroom.bus.stores import RedisAccounts, command_line  # the file alone needs no Redis client
-
-        command_line(
-            PROGRAM, arguments.redis, lambda redis: _command(arguments, RedisAccounts(redis, arguments.redis_prefix))
-        )
-    if arguments.command == "import":
-        parser.error("import copies --file into Redis: give --redis URL")
-    try:
-        print(_at_once(_command(arguments, FileKeeper(AccountStore(arguments.file)))))
-    except ChatError as error:
-        raise SystemExit(f"{PROGRAM}: {word(error)}") from None
-    except OSError as error:
-        raise SystemExit(f"{PROGRAM}: {arguments.file}: {error.strerror}") from None
-
-
-PROGRAM = "chatroom.stores.accounts"
-# This command line's wording of refusals: the core's (a name, a password) and its own, naming its subcommands.
-WORDINGS = Wordings(
-    {
-        **PLAIN,
-        "EXISTS": "{name} is registered already: use passwd to change it",
-        "NO_ACCOUNT:add": "there is no account {name}: use add",
-        "WEAK_PASSWORD": "a password needs at least {most} characters",
-        "MISMATCH": "the two passwords differ; nothing was changed",
-        "NO_FILE": "{path}: {error}",
-        "NO_FILE:missing": "{path} does not exist: nothing to import",
-        "KEPT": "{done}; kept {kept} as Redis holds them (--replace overwrites them)",
-    }
-)
-
-word = WORDINGS.word
-
-
-async def _command(arguments: argparse.Namespace, accounts: Keeper) -> str:
-    """What the command line asked, done: the line to print, or ChatError."""
-    name = getattr(arguments, "name", "")
-    if arguments.command == "list":
-        return "\n".join(await accounts.names()) or "no accounts"
-    if arguments.command == "import":
-        return await _import(arguments.file, accounts, arguments.replace)
-    if arguments.command in ("grant", "revoke"):
-        await accounts.change(name, administrator(name, arguments.command == "grant"))
-        return f"{name} {'is now' if arguments.command == 'grant' else 'is no longer'} a server administrator"
-    if arguments.command == "remove":
-        await accounts.change(name, removing(name))
-        return f"removed {name}"
-    if arguments.command == "add":
-        validate_nick(name)
-        if await accounts.get(name) is not None:  # say so before asking for a password; checked again
-            raise ChatError("EXISTS", name=name)
-        await accounts.change(name, adding(name, hashed_password(name, _read_new_password(name))))
-        return f"added {name}"
-    if await accounts.get(name) is None:
-        raise ChatError("NO_ACCOUNT", "add", name=name)
-    await accounts.change(name, new_password(name, hashed_password(name, _read_new_password(name))))
-    return f"changed the password of {name}"
-
-
-async def _import(path: Path, accounts: Keeper, overwrite: bool) -> str:
-    """Copy a file's accounts, hashes and administrators as they are; an account kept already stays unless told."""
-    source = AccountStore(path)
-    try:
-        found = source.all() if source.exists() else None
-    except OSError as error:
-        raise ChatError("NO_FILE", path=str(path), error=error.strerror or "") from None
-    if found is None:
-        raise ChatError("NO_FILE", "missing", path=str(path))
-    imported: list[str] = []
-    kept: list[str] = []
-    for account in found:
-
-        def copy(existing: Account | None, account: Account = account) -> Account:
-            if existing is not None and not overwrite:
-                raise ChatError("EXISTS", name=account.name)
-            return account
-
-        try:
-            await accounts.change(account.name, copy)
-            imported.append(account.name)
-        except ChatError as error:
-            if error.code != "EXISTS":
-                raise
-            kept.append(account.name)
-    done = f"imported {len(imported)} of the {len(found)} accounts of {path}: {', '.join(imported) or 'none'}"
-    if kept:
-        raise ChatError("KEPT", done=done, kept=", ".join(kept))
-    return done
-
-
-def _at_once(work: Coroutine[Any, Any, T]) -> T:
-    """Run a coroutine that never waits (the accounts file answers at once) to its end, without a reactor."""
-    try:
-        work.send(None)
-    except StopIteration as finished:
-        return cast(T, finished.value)
-    raise RuntimeError("the accounts file made the command line wait")
-
-
-if __name__ == "__main__":
-    main()

@@ -3,16 +3,15 @@
 Each change reads the newest file under the lock and writes it back with just that change, so two server
 processes sharing the file do not undo each other's changes. What it holds is documented in docs/security.md:
 room names, owner and operator accounts, settings (a room's key included), topics, and ban masks with
-their reasons. Nothing anyone says. `python -m chatroom.stores.rooms --redis URL import` copies it into Redis, for
-a chat shared by several processes (chatroom.bus.stores).
+their reasons. Nothing anyone says. `chatroom-rooms --redis URL import` (chatroom.cli.rooms) copies it into Redis,
+for a chat shared by several processes (chatroom.bus.stores).
 """
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import json
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -152,31 +151,3 @@ def ban_from_data(data: dict[str, Any]) -> Ban:
         raise ValueError(f"a ban ending at {until!r}")
     mask = dataclasses.replace(Mask.parse(str(data["mask"])), alias=str(data["alias"]), guests=bool(data["guests"]))
     return Ban(mask, str(data["setter"]), str(data["reason"]), until)
-
-
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(
-        prog="python -m chatroom.stores.rooms",
-        description="Copy a rooms file's registered rooms and server bans into Redis, once, before starting"
-        " `twistd chatroom --redis URL` (docs/scaling.md).",
-    )
-    parser.add_argument("--file", type=Path, default=Path(DEFAULT_FILE), help=f"default: ./{DEFAULT_FILE}")
-    parser.add_argument("--redis", metavar="URL", required=True, help="as given to twistd chatroom")
-    parser.add_argument("--redis-prefix", default="chatroom", help="as given to twistd chatroom (default: chatroom)")
-    commands = parser.add_subparsers(dest="command", required=True)
-    copying = commands.add_parser("import", help="copy the rooms and server bans of --file into Redis")
-    copying.add_argument("--replace", action="store_true", help="overwrite the rooms and bans Redis holds already")
-    arguments = parser.parse_args(argv)
-    from chatroom.bus.stores import command_line, import_rooms  # Redis only for this
-
-    def copy(redis: Any) -> Coroutine[Any, Any, str]:
-        if not arguments.file.exists():
-            raise StoreError(f"{arguments.file} does not exist: nothing to import")
-        saved = FileRoomStore(arguments.file).load()
-        return import_rooms(redis, arguments.redis_prefix, saved, arguments.replace, str(arguments.file))
-
-    command_line("chatroom.stores.rooms", arguments.redis, copy)
-
-
-if __name__ == "__main__":
-    main()

@@ -860,7 +860,7 @@ def _kill(session: IRCDialect, params: list[str]) -> None:
 
 @command("OPER", params=2, summary="OPER ACCOUNT PASSWORD: log in to a server administrator's account")
 def _oper(session: IRCDialect, params: list[str]) -> None:
-    """Log in to an administrator's account (`python -m chatroom.stores.accounts grant NAME admin`): there are
+    """Log in to an administrator's account (`chatroom-accounts grant NAME admin`): there are
     no O-lines."""
     session.connection.wait_for(session.oper(params[0], params[1]))
 

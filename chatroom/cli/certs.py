@@ -1,4 +1,4 @@
-"""`python -m chatroom.server.certs`: look at the server's certificate, renew it from the kept local CA, print the CA.
+"""`chatroom-certs`: look at the server's certificate, renew it from the kept local CA, print the CA.
 
 A renewed certificate is signed by the same CA, so clients that were given ca.pem trust it at once, and so do
 those that trusted the server on first use (they pinned the CA, which the server sends). A running server takes
@@ -15,6 +15,7 @@ from cryptography.hazmat.primitives.serialization import Encoding
 
 from chatroom.server import tls
 
+PROGRAM = "chatroom-certs"
 DEFAULT_DIRECTORY = "certs"
 
 
@@ -45,9 +46,7 @@ def renew(directory: Path, names: list[str]) -> str:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(
-        prog="python -m chatroom.server.certs", description="Look at, renew and share the server's TLS certificate."
-    )
+    parser = argparse.ArgumentParser(prog=PROGRAM, description="Look at, renew and share the server's TLS certificate.")
     parser.add_argument("--certs", type=Path, default=Path(DEFAULT_DIRECTORY), help=f"default: ./{DEFAULT_DIRECTORY}")
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("show", help="names, expiry and SHA-256 fingerprint of the server certificate")
@@ -66,9 +65,9 @@ def main(argv: list[str] | None = None) -> None:
             ca = tls.read_chain(arguments.certs / tls.CA_CERT)[0]
             print(ca.public_bytes(Encoding.PEM).decode(), end="")
     except tls.CertificateError as error:
-        raise SystemExit(f"chatroom.server.certs: {error}") from None
+        raise SystemExit(f"{PROGRAM}: {error}") from None
     except OSError as error:
-        raise SystemExit(f"chatroom.server.certs: {error.filename}: {error.strerror}") from None
+        raise SystemExit(f"{PROGRAM}: {error.filename}: {error.strerror}") from None
 
 
 if __name__ == "__main__":
