@@ -9,17 +9,45 @@ from __future__ import annotations
 
 import hmac
 import math
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from twisted.internet.interfaces import IReactorTime
 
 from chatroom.core.chat import Chat, Details, Member
 from chatroom.core.errors import ChatError
+from chatroom.core.events import Session
 from chatroom.core.names import nick_key
 from chatroom.server.auth import Authenticator, GuessBook, MemoryGuesses, shielded
 
-if TYPE_CHECKING:
-    from chatroom.server.connection import Connection
+
+class Wording(Protocol):
+    def word(self, error: ChatError) -> str:
+        """A refusal as the connection's front end words it."""
+
+
+class Entrant(Session, Protocol):
+    """What registration uses of a connection: chatroom.server.connection.Connection, which builds the Registrar.
+
+    A protocol rather than that class, so that registration does not import the connection that imports it.
+    """
+
+    @property
+    def address(self) -> str:
+        """What login slow-downs count by."""
+
+    @property
+    def host(self) -> str | None:
+        """The IP address the connection was admitted under, if any."""
+
+    @property
+    def peer(self) -> str:
+        """The other end, as the log shows it."""
+
+    @property
+    def dialect(self) -> Wording: ...
+
+    def registered(self, member: Member) -> None:
+        """The connection is now this member's."""
 
 
 class Registrar:
@@ -54,7 +82,7 @@ class Registrar:
 
     async def enter(
         self,
-        connection: Connection,
+        connection: Entrant,
         nick: str,
         password: str | None = None,
         proven: str | None = None,
@@ -76,7 +104,7 @@ class Registrar:
         connection.registered(member)
         return member
 
-    async def rename(self, connection: Connection, member: Member, nick: str, password: str | None = None) -> None:
+    async def rename(self, connection: Entrant, member: Member, nick: str, password: str | None = None) -> None:
         nick, account = await self._identify(nick, password, connection.address, member)
         self.chat.rename(member, nick, account)
 
