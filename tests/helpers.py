@@ -31,7 +31,7 @@ from chatroom.core.chat import Chat, RoomLimits
 from chatroom.core.errors import ChatError
 from chatroom.core.events import Event
 from chatroom.core.names import nick_key
-from chatroom.frontends.line.dialect import LineDialect
+from chatroom.frontends.line.frontend import LineFrontEnd
 from chatroom.server.auth import Authenticator
 from chatroom.server.connection import Connection, ConnectionFactory
 from chatroom.server.limits import ConnectionLimits
@@ -128,7 +128,7 @@ class MemoryServer:
     ) -> None:
         self.clock = Clock()
         chat = Chat(rooms, accounts=auth.store if auth else None, now=self.clock.seconds)
-        self.factory = ConnectionFactory(chat, self.clock, LineDialect, limits, motd, auth)
+        self.factory = ConnectionFactory(chat, self.clock, LineFrontEnd, limits, motd, auth)
         self.chat = self.factory.chat
         self.connections: list[MemoryClient] = []
 

@@ -17,7 +17,7 @@ from twisted.python.failure import Failure
 from twisted.trial.unittest import SynchronousTestCase
 
 from chatroom.core.chat import Chat
-from chatroom.frontends.line.dialect import LineDialect
+from chatroom.frontends.line.frontend import LineFrontEnd
 from chatroom.server.connection import Connection, ConnectionFactory
 from chatroom.server.limits import ConnectionLimits
 from tests.helpers import MemoryClient, unstamped
@@ -118,7 +118,7 @@ class FakeMessages(Client):
 
     def __init__(self, factory: ConnectionFactory, port: int) -> None:
         self.address = IPv4Address("TCP", "127.0.0.1", port)
-        receiver = factory.admit(self.address, LineDialect)
+        receiver = factory.admit(self.address, LineFrontEnd)
         assert isinstance(receiver, Connection)
         self.receiver = receiver
         self.out: list[bytes] = []
@@ -212,7 +212,7 @@ class PolicyTests(_TestCase):
 
     def setUp(self) -> None:
         self.clock = Clock()
-        self.factory = ConnectionFactory(Chat(now=self.clock.seconds), self.clock, LineDialect, LIMITS)
+        self.factory = ConnectionFactory(Chat(now=self.clock.seconds), self.clock, LineFrontEnd, LIMITS)
         self.clients: list[Client] = []
 
     def connect(self, nick: str | None = None) -> Client:
@@ -329,7 +329,7 @@ class LineFramingLimitTests(SynchronousTestCase):
 
     def test_the_limit_counts_neither_cr_nor_lf(self) -> None:
         clock = Clock()
-        factory = ConnectionFactory(Chat(now=clock.seconds), clock, LineDialect, LIMITS)
+        factory = ConnectionFactory(Chat(now=clock.seconds), clock, LineFrontEnd, LIMITS)
         client = LineClient(factory, 40000)
         client.send("/nick longest", "/join 5")
         client.read()

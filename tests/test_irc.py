@@ -24,7 +24,7 @@ from chatroom.core.events import Event, History, Message, Redacted
 from chatroom.core.history import HistoryLimits
 from chatroom.core.moderation import Ban, Lockdown, Mask
 from chatroom.frontends.irc.commands import CAPABILITIES
-from chatroom.frontends.irc.dialect import IRCDialect
+from chatroom.frontends.irc.frontend import IRCFrontEnd
 from chatroom.frontends.irc.render import Renderer
 from chatroom.frontends.irc.wire import parse
 from chatroom.server.auth import AuthMode
@@ -51,7 +51,7 @@ class IRCServer(MemoryServer):
 
     def __init__(self, *args: Any, history: int = 0, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.dialect = IRCDialect.serving("chatroom", None)  # its own WHOWAS and LUSERS counts, as each server's
+        self.dialect = IRCFrontEnd.serving("chatroom", None)  # its own WHOWAS and LUSERS counts, as each server's
         self.chat.history_limits = HistoryLimits(history)  # --history, before any room opens
 
     def irc(self, nick: str | None = None, room: str | None = None, caps: str = "") -> MemoryClient:
@@ -140,7 +140,7 @@ class RegistrationTests(SynchronousTestCase):
         self.assertEqual(commands(client.type("NICK [bob]", "USER bob 0 * :Bob"))[0], "001", "IRC's specials")
 
     def test_a_server_password_is_required_when_set(self) -> None:
-        self.server.factory.dialect = IRCDialect.serving("irc.test", "letmein")
+        self.server.factory.dialect = IRCFrontEnd.serving("irc.test", "letmein")
         wrong = MemoryClient(self.server.factory)
         self.assertEqual(
             wrong.type("PASS guess", "NICK alice", "USER a 0 * :A"),
@@ -695,7 +695,7 @@ class HistoryTests(SynchronousTestCase):
 
     def test_render_never_refuses_history_or_redaction_whatever_the_capabilities(self) -> None:
         dialect = self.alice.connection.dialect
-        assert isinstance(dialect, IRCDialect)
+        assert isinstance(dialect, IRCFrontEnd)
         said = Message("#5", "carol", "hi", id="lq3k9d2a-7", time="2026-11-23T09:30:00.250Z")
         events = (History("#5", (said,), lost=-1), History("#5", ()), Redacted("#5", "op", ("lq3k9d2a-7",)))
         for mask in range(2 ** len(CAPABILITIES)):

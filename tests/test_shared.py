@@ -29,7 +29,7 @@ from chatroom.core.history import LINE_BYTES, HistoryLimits
 from chatroom.core.moderation import Role, Setting
 from chatroom.core.names import room_key
 from chatroom.core.wording import DEGRADED
-from chatroom.frontends.irc.dialect import IRCDialect
+from chatroom.frontends.irc.frontend import IRCFrontEnd
 from chatroom.frontends.irc.wire import parse
 from chatroom.server.connection import ConnectionFactory
 from tests.helpers import MemoryClient, RecordingSession
@@ -440,7 +440,7 @@ class SharedIRCDetailsTests(SynchronousTestCase):
         started = chat.start()
         self.settle()
         self.successResultOf(started)
-        return ConnectionFactory(chat, self.clock, IRCDialect.serving("chatroom", None), GENEROUS)
+        return ConnectionFactory(chat, self.clock, IRCFrontEnd.serving("chatroom", None), GENEROUS)
 
     def settle(self) -> None:
         """Run what is due now (the log's deliveries, and what they append), not the connections' timeouts."""

@@ -30,8 +30,8 @@ from chatroom.bus.shared import SharedChat
 from chatroom.core.errors import ChatError
 from chatroom.core.events import Quit, ServerNotice
 from chatroom.core.wording import DEGRADED
-from chatroom.frontends.irc.dialect import IRCDialect
-from chatroom.frontends.line.dialect import LineDialect
+from chatroom.frontends.irc.frontend import IRCFrontEnd
+from chatroom.frontends.line.frontend import LineFrontEnd
 from chatroom.frontends.line.refusals import word
 from chatroom.server import tls
 from chatroom.server.auth import ACCOUNT_ALLOWANCE, Attempt, Authenticator, AuthMode, ChatRealm, GuessBook, MemoryBook
@@ -94,7 +94,7 @@ class Process:
         self.auth = Authenticator(AuthMode.REQUIRED, AccountStore(accounts), Clock())
         self.checker = Checker()
         self.auth.portal = Portal(ChatRealm(), [self.checker])
-        self.factory = ConnectionFactory(chat, Clock(), LineDialect, limits, auth=self.auth)
+        self.factory = ConnectionFactory(chat, Clock(), LineFrontEnd, limits, auth=self.auth)
         share(bus, self.factory)
 
     async def connect(self, host: str) -> MemoryClient:
@@ -253,7 +253,7 @@ class SharedServerPasswordTests(RedisTestCase):
         a, b = await self.processes()
         answered = []
         for process in (a, b):
-            process.factory.dialect = IRCDialect.serving("irc.test", "letmein")
+            process.factory.dialect = IRCFrontEnd.serving("irc.test", "letmein")
             registrar = process.factory.registrar
             registrar.server_password_guesses = Answered(registrar.server_password_guesses)
             answered.append(registrar.server_password_guesses.answers)

@@ -10,7 +10,7 @@ from twisted.trial.unittest import SynchronousTestCase
 
 from chatroom.app import tap
 from chatroom.app.service import ChatService
-from chatroom.frontends.irc.dialect import IRCDialect
+from chatroom.frontends.irc.frontend import IRCFrontEnd
 from chatroom.server.limits import ConnectionLimits
 from tests.helpers import ServiceReactor, observe_log
 from tests.test_tls import self_signed_rsa
@@ -55,7 +55,7 @@ class OptionsTests(SynchronousTestCase):
         spoken = [(listener.dialect.name, listener.tls) for listener in service.listeners]
         self.assertEqual(spoken, [("line", True), ("irc", True), ("irc", False)])
         irc = service.listeners[1].dialect
-        assert issubclass(irc, IRCDialect)
+        assert issubclass(irc, IRCFrontEnd)
         self.assertEqual((irc.server, irc.password), ("chat.example.org", "sesame"))
 
     def test_limits_have_minimums(self) -> None:

@@ -34,8 +34,8 @@ from chatroom.core.errors import ChatError
 from chatroom.core.history import HistoryLimits
 from chatroom.core.moderation import parse_duration
 from chatroom.core.state import StoreError
-from chatroom.frontends.irc.dialect import IRCDialect
-from chatroom.frontends.line.dialect import LineDialect
+from chatroom.frontends.irc.frontend import IRCFrontEnd
+from chatroom.frontends.line.frontend import LineFrontEnd
 from chatroom.server import tls
 from chatroom.server.auth import Authenticator, AuthMode
 from chatroom.server.connection import ConnectionFactory, Dialect
@@ -377,9 +377,9 @@ def makeService(options: Options, reactor: IReactorCore | None = None) -> IServi
         identity = tls.load_or_create(certs, options["hostname"])
     except tls.CertificateError as error:
         raise SystemExit(f"chatroom: {error}") from None
-    irc = IRCDialect.serving(options["hostname"], options["irc-password"], options["irc-description"])
+    irc = IRCFrontEnd.serving(options["hostname"], options["irc-password"], options["irc-description"])
     listeners = [
-        *_listeners(reactor, options, "listen", LineDialect, True),
+        *_listeners(reactor, options, "listen", LineFrontEnd, True),
         *_listeners(reactor, options, "irc", irc, True),
         *_listeners(reactor, options, "irc-plaintext", irc, False),
     ]
@@ -445,7 +445,7 @@ def makeService(options: Options, reactor: IReactorCore | None = None) -> IServi
             rooms=len(chat.rooms),
             bans=len(chat.server_bans),
         )
-    factory = ConnectionFactory(chat, clock, LineDialect, limits, options["motd"], auth)
+    factory = ConnectionFactory(chat, clock, LineFrontEnd, limits, options["motd"], auth)
     if sharing is not None:
         share(sharing.bus, factory)  # the cap per address and the slow-downs, over all processes
     motd_file = Path(options["motd-file"]) if options["motd-file"] else None

@@ -10,26 +10,33 @@ import contextlib
 import functools
 import time
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
-from chatroom.core.chat import LIST_MAX, Member
+from chatroom.core.chat import Member
 from chatroom.core.errors import ChatError
 from chatroom.core.events import History, Message
 from chatroom.core.history import PAGE_MAX, parse_id, seconds
 from chatroom.core.moderation import ACCOUNT_PREFIXES, Role, Setting, bad_limit, glob
-from chatroom.core.names import NICK_MAX, ROOM_MAX, nick_key, room_key
+from chatroom.core.names import nick_key, room_key
 from chatroom.core.queries import RoomView
+from chatroom.frontends.commands import CommandTable
 from chatroom.frontends.irc import numerics as n
+from chatroom.frontends.irc.dialect import IRCCommand, IRCDialect
 from chatroom.frontends.irc.refusals import word
-from chatroom.frontends.irc.render import HOST, ROLE_MODES, SETTING_MODES
+from chatroom.frontends.irc.render import HOST, SETTING_MODES
+from chatroom.frontends.irc.support import (
+    AWAY_MAX,
+    CHANNEL_FLAGS,
+    KICK_MAX,
+    MODES_MAX,
+    TARGETS_MAX,
+    TOPIC_MAX,
+    USER_MAX,
+    keeps_history,
+)
 from chatroom.frontends.irc.wire import message
 from chatroom.server.limits import PAGE_LINES
 
-if TYPE_CHECKING:
-    from chatroom.frontends.irc.dialect import IRCDialect
-
-Handler = Callable[["IRCDialect", list[str]], None]
+Handler = Callable[[IRCDialect, list[str]], None]
 
 CAPABILITIES = (
     "batch",
@@ -43,56 +50,19 @@ CAPABILITIES = (
     "server-time",
 )
 HISTORY_CAPABILITIES = ("draft/chathistory", "draft/message-redaction")  # offered when the server keeps history
-USER_MAX = 16  # characters kept of the user name given with USER
 REALNAME_MAX = 100
 
-TARGETS_MAX = 4  # targets of one PRIVMSG, NOTICE, KICK, NAMES or WHOIS (ISUPPORT TARGMAX)
-MODES_MAX = 6  # mode changes with a parameter in one MODE
-TOPIC_MAX = 390
 MASK_MAX = 64  # characters of a WHO or LIST mask: matching one is linear in it, for every member or room
 LIST_TERMS_MAX = 8  # names, masks and filters in one LIST
-KICK_MAX = 390
-AWAY_MAX = 390
 
 
-@dataclass(frozen=True)
-class Command:
-    handler: Handler
-    params: int  # fewer parameters are refused with ERR_NEEDMOREPARAMS
-    before_registration: bool
-    summary: str  # what HELP says of it
-
-
-COMMANDS: dict[str, Command] = {}  # one table for dispatch and HELP, so that the two cannot drift apart
+COMMANDS: CommandTable[IRCCommand] = CommandTable()  # bound to the dialect by chatroom.frontends.irc.frontend
 
 
 def command(
-    *names: str, summary: str, params: int = 0, before_registration: bool = False
+    name: str, *aliases: str, summary: str, params: int = 0, before_registration: bool = False
 ) -> Callable[[Handler], Handler]:
-    def register(handler: Handler) -> Handler:
-        for name in names:
-            COMMANDS[name] = Command(handler, params, before_registration, summary)
-        return handler
-
-    return register
-
-
-def run(session: IRCDialect, name: str, params: list[str]) -> None:
-    entry = COMMANDS.get(name)
-    registered = session.connection.member is not None
-    if entry is None:
-        if registered:
-            session.reply(n.ERR_UNKNOWNCOMMAND, name, text="Unknown command")
-        else:
-            session.reply(n.ERR_NOTREGISTERED, text="You have not registered")
-        return
-    if not registered and not entry.before_registration:
-        session.reply(n.ERR_NOTREGISTERED, text="You have not registered")
-        return
-    if len(params) < entry.params:
-        session.reply(n.ERR_NEEDMOREPARAMS, name, text="Not enough parameters")
-        return
-    entry.handler(session, params)
+    return COMMANDS.command(lambda handler: IRCCommand(name, summary, handler, aliases, params, before_registration))
 
 
 # Registration
@@ -139,16 +109,12 @@ def _cap(session: IRCDialect, params: list[str]) -> None:
 
 def offered_caps(session: IRCDialect) -> list[str]:
     """SASL with accounts; chathistory and redaction when the server keeps history (--history)."""
-    keeps = keeps_history(session)
+    keeps = keeps_history(session.chat)
     return [
         cap
         for cap in CAPABILITIES
         if (cap != "sasl" or session.registrar.auth is not None) and (keeps or cap not in HISTORY_CAPABILITIES)
     ]
-
-
-def keeps_history(session: IRCDialect) -> bool:
-    return session.chat.history_limits.lines > 0
 
 
 @command(
@@ -551,14 +517,6 @@ def _redact(session: IRCDialect, params: list[str]) -> None:
 
 # MODE
 
-# Every channel mode's letter is in render.SETTING_MODES and ROLE_MODES; these are derived from them.
-CHANNEL_FLAGS = {
-    SETTING_MODES[setting.value]: setting
-    for setting in (Setting.INVITE_ONLY, Setting.MODERATED, Setting.SECRET, Setting.TOPIC_LOCK)
-}
-CHANMODES = "Ib,k,l," + "".join(sorted([*CHANNEL_FLAGS, "n"]))  # ISUPPORT's groups: lists, key, limit, switches
-MYINFO_MODES = "".join(sorted(CHANMODES.replace(",", "") + "".join(ROLE_MODES.values()), key=str.lower))
-
 
 @command(
     "MODE",
@@ -870,18 +828,18 @@ def _oper(session: IRCDialect, params: list[str]) -> None:
 
 @command("MOTD", summary="MOTD: the message of the day")
 def _motd(session: IRCDialect, params: list[str]) -> None:
-    motd(session)
+    session.motd()
 
 
 @command("LUSERS", summary="LUSERS: how many people and rooms there are")
 def _lusers(session: IRCDialect, params: list[str]) -> None:
-    lusers(session)
+    session.lusers()
 
 
 @command("VERSION", summary="VERSION: the server's software and its ISUPPORT")
 def _version(session: IRCDialect, params: list[str]) -> None:
     session.reply(n.RPL_VERSION, "chatroom", session.server, text="chatroom's IRC front end")
-    isupport(session)
+    session.isupport()
 
 
 @command("TIME", summary="TIME: the server's time")
@@ -941,55 +899,3 @@ def _help(session: IRCDialect, params: list[str]) -> None:
     for line in lines[1:]:
         session.reply(n.RPL_HELPTXT, subject, text=line)
     session.reply(n.RPL_ENDOFHELP, subject, text="End of /HELP")
-
-
-def isupport(session: IRCDialect) -> None:
-    tokens = [
-        "AWAYLEN=" + str(AWAY_MAX),
-        "CASEMAPPING=ascii",
-        *([f"CHATHISTORY={PAGE_MAX}"] if keeps_history(session) else []),
-        f"CHANLIMIT=#:{session.chat.limits.rooms_per_member}",
-        f"CHANMODES={CHANMODES}",
-        f"CHANNELLEN={ROOM_MAX + 1}",
-        "CHANTYPES=#",
-        "ELIST=CMNTU",
-        "EXTBAN=$,a",  # $a:ACCOUNT (also ~a:ACCOUNT) bans an account
-        "INVEX=I",
-        "KICKLEN=" + str(KICK_MAX),
-        f"MAXLIST=b:{LIST_MAX},I:{LIST_MAX}",
-        f"MODES={MODES_MAX}",
-        *(["MSGREFTYPES=msgid,timestamp"] if keeps_history(session) else []),
-        "NETWORK=chatroom",
-        f"NICKLEN={NICK_MAX}",
-        "PREFIX=(ov)@+",
-        "STATUSMSG=@+",
-        f"TARGMAX=JOIN:,KICK:{TARGETS_MAX},NAMES:{TARGETS_MAX},NOTICE:{TARGETS_MAX},PART:,"
-        f"PRIVMSG:{TARGETS_MAX},WHOIS:{TARGETS_MAX}",
-        "TOPICLEN=" + str(TOPIC_MAX),
-        "USERLEN=" + str(USER_MAX),
-        "UTF8ONLY",
-        "WHOX",
-    ]
-    for start in range(0, len(tokens), 12):
-        session.reply(n.RPL_ISUPPORT, *tokens[start : start + 12], text="are supported by this server")
-
-
-def lusers(session: IRCDialect) -> None:
-    people, hidden, rooms, admins, peak = session.chat.census()
-    session.reply(n.RPL_LUSERCLIENT, text=f"There are {people - hidden} users and {hidden} invisible on 1 servers")
-    session.reply(n.RPL_LUSEROP, str(admins), text="operator(s) online")
-    session.reply(n.RPL_LUSERCHANNELS, str(rooms), text="channels formed")
-    session.reply(n.RPL_LUSERME, text=f"I have {people} clients and 0 servers")
-    session.reply(n.RPL_LOCALUSERS, str(people), str(peak), text=f"Current local users {people}, max {peak}")
-    session.reply(n.RPL_GLOBALUSERS, str(people), str(peak), text=f"Current global users {people}, max {peak}")
-
-
-def motd(session: IRCDialect) -> None:
-    lines = session.connection.factory.motd
-    if not lines:
-        session.reply(n.ERR_NOMOTD, text="MOTD File is missing")
-        return
-    session.reply(n.RPL_MOTDSTART, text=f"- {session.server} Message of the day -")
-    for line in lines:
-        session.reply(n.RPL_MOTD, text=f"- {line}")
-    session.reply(n.RPL_ENDOFMOTD, text="End of /MOTD command")

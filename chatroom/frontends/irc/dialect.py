@@ -1,5 +1,7 @@
 """IRC as a dialect of chatroom.server.connection: registration, capabilities and SASL, then its commands.
 
+Its commands (chatroom.frontends.irc.commands) import it; it is given their table by chatroom.frontends.irc.frontend.
+
 What an IRC client has beyond the core lives here: the capabilities it asked for, its user modes, and the steps
 of registering (PASS, NICK, USER, CAP, AUTHENTICATE). What others read of it (user name, real name, away, +i) is
 the member's Details, kept by the core, so that every process sharing the chat shows the same. Becoming a
@@ -13,6 +15,7 @@ import base64
 import binascii
 import contextlib
 from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from typing import ClassVar, cast
 
 from chatroom.core.chat import Details, Member
@@ -32,10 +35,11 @@ from chatroom.core.events import (
 )
 from chatroom.core.names import nick_key, room_key
 from chatroom.core.queries import RoomView
-from chatroom.frontends.irc import commands
+from chatroom.frontends.commands import Command, CommandTable
 from chatroom.frontends.irc import numerics as n
 from chatroom.frontends.irc.refusals import word
 from chatroom.frontends.irc.render import HOST, Renderer, Tags, counted
+from chatroom.frontends.irc.support import MYINFO_MODES, isupport
 from chatroom.frontends.irc.whowas import Whowas
 from chatroom.frontends.irc.wire import BODY_MAX, TAGS_MAX, UNSAFE_TEXT, message, parse
 from chatroom.server.connection import Connection
@@ -50,8 +54,15 @@ LABEL_MAX = 64  # bytes of a labeled-response label
 LOOKED_AT = frozenset({Message, PrivateMessage, Names, Topic, Invited, BanList, AllowList, RoomInfo, RoomList, History})
 
 
+@dataclass(frozen=True)
+class IRCCommand(Command["IRCDialect", list[str]]):
+    params: int  # fewer parameters are refused with ERR_NEEDMOREPARAMS
+    before_registration: bool
+
+
 class IRCDialect:
     name = "irc"
+    commands: ClassVar[CommandTable[IRCCommand]]  # chatroom.frontends.irc.frontend gives it the commands' table
     server: ClassVar[str] = "chatroom"  # the server's name, in every message it sends
     description: ClassVar[str] = "chatroom"  # what LINKS and WHOIS say of the server
     password: ClassVar[str | None] = None  # the server password PASS must give (--irc-password)
@@ -114,14 +125,14 @@ class IRCDialect:
             return
         label = self._label(parsed.tags)
         if label is None:
-            commands.run(self, parsed.command, parsed.params)
+            self._run(parsed.command, parsed.params)
             return
         # Everything the line makes the server send this client now is held, and then sent under its label.
         # Held through an attribute of this instance only, so that the deliveries of others cost nothing more.
         self.held = []
         self.render = self._held  # type: ignore[method-assign]
         try:
-            commands.run(self, parsed.command, parsed.params)
+            self._run(parsed.command, parsed.params)
         except ChatError as error:
             self.held.append(self.refusal(error))
         finally:
@@ -129,6 +140,23 @@ class IRCDialect:
             held, self.held = b"".join(self.held), None
             if not self.connection.closing:  # after QUIT, ERROR was the answer
                 self.connection.write(self.labeled(label, held))
+
+    def _run(self, name: str, params: list[str]) -> None:
+        entry = self.commands.get(name)
+        registered = self.connection.member is not None
+        if entry is None:
+            if registered:
+                self.reply(n.ERR_UNKNOWNCOMMAND, name, text="Unknown command")
+            else:
+                self.reply(n.ERR_NOTREGISTERED, text="You have not registered")
+            return
+        if not registered and not entry.before_registration:
+            self.reply(n.ERR_NOTREGISTERED, text="You have not registered")
+            return
+        if len(params) < entry.params:
+            self.reply(n.ERR_NEEDMOREPARAMS, name, text="Not enough parameters")
+            return
+        entry.handler(self, params)
 
     def render(self, event: Event) -> bytes:
         if type(event) not in LOOKED_AT:  # a room's JOIN, PART, QUIT...: the same bytes for everyone
@@ -434,10 +462,10 @@ class IRCDialect:
         self.reply(n.RPL_WELCOME, text=f"Welcome to the chatroom IRC network, {self.source()}")
         self.reply(n.RPL_YOURHOST, text=f"Your host is {self.server}, running chatroom")
         self.reply(n.RPL_CREATED, text="This server speaks IRC beside chatroom's own protocol")
-        self.reply(n.RPL_MYINFO, self.server, "chatroom", "iow", commands.MYINFO_MODES, "Ibklov")
-        commands.isupport(self)
-        commands.lusers(self)
-        commands.motd(self)
+        self.reply(n.RPL_MYINFO, self.server, "chatroom", "iow", MYINFO_MODES, "Ibklov")
+        self.isupport()
+        self.lusers()
+        self.motd()
         self.write(message(self.source(), "MODE", me, text="+" + "".join(sorted(self.user_modes()))))
 
     def sasl_step(self, data: str) -> None:
@@ -504,6 +532,32 @@ class IRCDialect:
         if self.registrar.auth is None:
             raise ChatError("BAD_LOGIN", "no_accounts")
         return await self.registrar.auth.login(name, password, self.connection.address)
+
+    # What the server says of itself at the welcome; VERSION, LUSERS and MOTD say it again
+
+    def isupport(self) -> None:
+        tokens = isupport(self.chat)
+        for start in range(0, len(tokens), 12):
+            self.reply(n.RPL_ISUPPORT, *tokens[start : start + 12], text="are supported by this server")
+
+    def lusers(self) -> None:
+        people, hidden, rooms, admins, peak = self.chat.census()
+        self.reply(n.RPL_LUSERCLIENT, text=f"There are {people - hidden} users and {hidden} invisible on 1 servers")
+        self.reply(n.RPL_LUSEROP, str(admins), text="operator(s) online")
+        self.reply(n.RPL_LUSERCHANNELS, str(rooms), text="channels formed")
+        self.reply(n.RPL_LUSERME, text=f"I have {people} clients and 0 servers")
+        self.reply(n.RPL_LOCALUSERS, str(people), str(peak), text=f"Current local users {people}, max {peak}")
+        self.reply(n.RPL_GLOBALUSERS, str(people), str(peak), text=f"Current global users {people}, max {peak}")
+
+    def motd(self) -> None:
+        lines = self.connection.factory.motd
+        if not lines:
+            self.reply(n.ERR_NOMOTD, text="MOTD File is missing")
+            return
+        self.reply(n.RPL_MOTDSTART, text=f"- {self.server} Message of the day -")
+        for line in lines:
+            self.reply(n.RPL_MOTD, text=f"- {line}")
+        self.reply(n.RPL_ENDOFMOTD, text="End of /MOTD command")
 
 
 def _tag(line: bytes, tag: str) -> bytes:

@@ -6,59 +6,24 @@ One table serves both dispatch and /help, so the two cannot drift apart.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from chatroom.core.errors import ChatError
 from chatroom.core.history import JOIN_LINES, PAGE_MAX
 from chatroom.core.moderation import Lockdown, Role, Setting, bad_limit, parse_duration
 from chatroom.core.names import room_key
+from chatroom.frontends.commands import CommandTable
+from chatroom.frontends.line.dialect import LineCommand, LineDialect
 from chatroom.frontends.line.wire import line
 
-if TYPE_CHECKING:
-    from chatroom.frontends.line.dialect import LineDialect
+Handler = Callable[[LineDialect, str], None]
 
-Handler = Callable[["LineDialect", str], None]
-
-
-@dataclass(frozen=True)
-class Command:
-    name: str
-    usage: str
-    summary: str
-    handler: Handler
-    aliases: tuple[str, ...]
-    verbatim: bool  # the argument is taken as typed, spaces included (a password)
-
-    def usage_error(self) -> ChatError:
-        return ChatError("USAGE", usage=f"/{self.name} {self.usage}".rstrip())
-
-
-COMMANDS: dict[str, Command] = {}  # every name and alias -> its command
+COMMANDS: CommandTable[LineCommand] = CommandTable()  # bound to the dialect by chatroom.frontends.line.frontend
 
 
 def command(
     name: str, usage: str, summary: str, aliases: tuple[str, ...] = (), verbatim: bool = False
 ) -> Callable[[Handler], Handler]:
-    def register(handler: Handler) -> Handler:
-        entry = Command(name, usage, summary, handler, aliases, verbatim)
-        for key in (name, *aliases):
-            COMMANDS[key] = entry
-        return handler
-
-    return register
-
-
-def run(session: LineDialect, text: str) -> None:
-    """Handle one line a person typed: a command, or text for the current room."""
-    if not text.startswith("/") or text.startswith("//"):
-        session.chat.say(session.member, session.current_room(), text.removeprefix("/"))
-        return
-    name, _, arg = text[1:].partition(" ")
-    entry = COMMANDS.get(name.lower())
-    if entry is None:
-        raise ChatError("UNKNOWN_COMMAND", name=name)
-    entry.handler(session, arg if entry.verbatim else arg.strip())
+    return COMMANDS.command(lambda handler: LineCommand(name, summary, handler, aliases, usage, verbatim))
 
 
 def _one_word(arg: str, name: str) -> str:
@@ -353,6 +318,6 @@ def _pong(session: LineDialect, arg: str) -> None:
 @command("help", "", "list the commands")
 def _help(session: LineDialect, arg: str) -> None:
     session.write(line("HELP", text="Plain text goes to your current room; start it with // to send a leading /."))
-    for entry in dict.fromkeys(COMMANDS.values()):
+    for entry in COMMANDS.listed():
         names = " or ".join(f"/{name}" for name in (entry.name, *entry.aliases))
         session.write(line("HELP", text=f"{names} {entry.usage}".rstrip() + f" - {entry.summary}"))

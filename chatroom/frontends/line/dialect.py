@@ -1,26 +1,39 @@
 """The line protocol as a dialect: lines typed by a person become calls on the core, events become lines.
 
 Everything about sockets (flood control, timeouts, closing) is chatroom.server.connection's; what each command does
-is chatroom.frontends.line.commands'. This module holds what a line-protocol client has beyond the core: its current
-room, and the registered nickname it was asked a password for.
+is chatroom.frontends.line.commands', whose table the class is given by chatroom.frontends.line.frontend. This module
+holds what a line-protocol client has beyond the core: its current room, and the registered nickname it was asked a
+password for.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import ClassVar
 
 from chatroom.core.chat import Member
 from chatroom.core.errors import ChatError
 from chatroom.core.events import Event, History, Kicked
-from chatroom.frontends.line import commands
+from chatroom.frontends.commands import Command, CommandTable
 from chatroom.frontends.line.refusals import word
 from chatroom.frontends.line.wire import CONTROL_CHARACTERS, PROTOCOL_VERSION, Encoder, history_pages, line
 from chatroom.server.connection import Connection
 from chatroom.server.limits import ConnectionLimits
 
 
+@dataclass(frozen=True)
+class LineCommand(Command["LineDialect", str]):
+    usage: str  # its arguments, as /help and a usage error show them
+    verbatim: bool  # the argument is taken as typed, spaces included (a password)
+
+    def usage_error(self) -> ChatError:
+        return ChatError("USAGE", usage=f"/{self.name} {self.usage}".rstrip())
+
+
 class LineDialect:
     name = "line"
+    commands: ClassVar[CommandTable[LineCommand]]  # chatroom.frontends.line.frontend gives it the commands' table
     # One for the process: a broadcast is written to its members in a row, so each event is encoded once.
     encode = Encoder()
 
@@ -46,7 +59,18 @@ class LineDialect:
             raise ChatError("BAD_TEXT")
         if not text.strip():
             raise ChatError("EMPTY")
-        commands.run(self, text)
+        self._run(text)
+
+    def _run(self, text: str) -> None:
+        """Handle one line a person typed: a command, or text for the current room."""
+        if not text.startswith("/") or text.startswith("//"):
+            self.chat.say(self.member, self.current_room(), text.removeprefix("/"))
+            return
+        name, _, arg = text[1:].partition(" ")
+        entry = self.commands.get(name.lower())
+        if entry is None:
+            raise ChatError("UNKNOWN_COMMAND", name=name)
+        entry.handler(self, arg if entry.verbatim else arg.strip())
 
     def render(self, event: Event) -> bytes:
         rendered = self.encode(event)
