@@ -1,1 +1,1 @@
-"""The composition root: `twistd chatroom`'s options, config, services, metrics and workers; may import any package."""
+"""The composition root: `twistd chatroom`'s options, config, services, metrics, workers; imports all but the tools."""
