@@ -540,18 +540,19 @@ class ResumeTests(ClientCase):
         self.start()
         self.hear("HELLO chatroom 2 :hi", "WELCOME sam :hello", "RESUME tok-1 :if your connection is lost")
         self.client.typed("5")
-        self.hear("JOIN #5 sam", "CURRENT #5")
+        self.hear("JOIN #5 sam", "SAID #5 ada lq3k9d2a-6 2026-11-23T12:29:00.000Z :hello", "HISTORY #5 1 0")
+        self.hear("CURRENT #5")
         self.sent()
 
     def test_a_guest_comes_back_under_its_nickname_with_the_token_never_shown(self) -> None:
         asked = len(self.console.asked)
         server = self.drop_and_come_back()
         self.hear("HELLO chatroom 2 :hi")
-        self.assertEqual(self.sent(), ["/resume sam tok-1"])
+        self.assertEqual(self.sent(), ["/resume sam tok-1 #5:lq3k9d2a-6"], "with the last line seen in #5")
         self.hear("WELCOME sam :hello", "RESUME tok-1 :if your connection is lost", "JOIN #5 sam", "NAMES #5 @sam")
         self.hear("SAID #5 ada lq3k9d2a-7 2026-11-23T12:30:00.000Z :sam, are you there?", "HISTORY #5 1 0")
         self.hear("CURRENT #5")
-        self.assertEqual(server.value().decode().splitlines(), ["/join #5"], "already in it: only made current")
+        self.assertEqual(server.value().decode().splitlines(), ["/join #5 after lq3k9d2a-6"], "in it: made current")
         self.hear("CURRENT #5")
         shown = "\n".join(self.console.shown)
         self.assertIn("<ada> sam, are you there?", shown)
@@ -566,10 +567,10 @@ class ResumeTests(ClientCase):
         self.hear("ERR RESUME_FAILED :nobody is called sam any more: choose a nickname with /nick")
         self.assertEqual(self.sent(), ["/nick sam"])
         self.hear("WELCOME sam :hello", "RESUME tok-2 :if your connection is lost")
-        self.assertEqual(self.sent(), ["/join #5"], "its room, joined again")
+        self.assertEqual(self.sent(), ["/join #5 after lq3k9d2a-6"], "its room, joined again, with what it missed")
         self.drop_and_come_back()
         self.hear("HELLO chatroom 2 :hi")
-        self.assertEqual(self.sent(), ["/resume sam tok-2"], "the new token")
+        self.assertEqual(self.sent(), ["/resume sam tok-2 #5:lq3k9d2a-6"], "the new token")
 
 
 class SettingsTests(SynchronousTestCase):

@@ -611,11 +611,15 @@ class Client:
 
     def _resume_nick(self) -> bool:
         """Coming back under the nickname we had, with the server's token: the server gives it back, rooms and all,
-        without a password to check (a restarted worker's clients would otherwise all log in at once)."""
+        without a password to check (a restarted worker's clients would otherwise all log in at once). With the
+        last line seen in each room, so that it shows exactly what was missed, each line once, even what it had
+        sent to the lost connection before noticing it was lost."""
         if not (self._coming_back and self._token and self.nick and self.nick == self._me):
             return False
         self.phase, self._resumed_as, self.nick = Phase.NICK, self._me, None
-        self._send(f"/resume {self._me} {self._token}", wait=True)
+        names = [room.partition(" ")[0] for room in self.rooms]
+        seen = [f"{name}:{last}" for name in names if (last := self.company.last(name)) is not None]
+        self._send(" ".join(["/resume", self._me, self._token, *seen]), wait=True)
         return True
 
     def _choose(self, given: str, phase: Phase, command: str, question: str) -> None:
