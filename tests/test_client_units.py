@@ -70,6 +70,13 @@ class RenderTests(SynchronousTestCase):
             "UNBAN #5 alice troll!*@* - :": "12:34 [#5] -- alice lifted the ban on troll!*@*",
             "BANNED #5 troll!*@* alice - :spam": "12:34 [#5] -- ban troll!*@* by alice (spam)",
             "BANS #5 1": "12:34 [#5] -- 1 ban",
+            "SESSION 12* line 2026-11-23T08:55:02.114Z :192.0.2.7:51234": (
+                "12:34 -- session 12 (this one): line, from 192.0.2.7:51234, since 08:55"
+            ),
+            "SESSION 31 irc 2026-11-22T20:05:00.000Z :198.51.100.4:40022": (
+                "12:34 -- session 31: irc, from 198.51.100.4:40022, since 2026-11-22 20:05"
+            ),
+            "SESSIONS 2": "12:34 -- 2 sessions: /sessions kick ID ends another",
             "OWNER #5 owen owen": "12:34 [#5] -- owen registered the room",
             "OWNER #5 owen olga": "12:34 [#5] -- owen gave the room to olga",
             "AUTH ada :ada needs a password": "12:34 -- ada needs a password",
@@ -523,6 +530,47 @@ class ReconnectionTests(ClientCase):
             self.client.received(parse(raw))
         self.assertIn("reconnected to localhost:5050 as alice: back in #5, #6", self.console.shown[-1])
         self.assertEqual(server.value().decode().splitlines(), ["said while away"], "sent once back, in #6")
+
+
+class ResumeTests(ClientCase):
+    """Coming back with the server's RESUME token: the nickname, and the rooms, taken back without a login."""
+
+    def setUp(self) -> None:
+        super().setUp()
+        self.start()
+        self.hear("HELLO chatroom 2 :hi", "WELCOME sam :hello", "RESUME tok-1 :if your connection is lost")
+        self.client.typed("5")
+        self.hear("JOIN #5 sam", "SAID #5 ada lq3k9d2a-6 2026-11-23T12:29:00.000Z :hello", "HISTORY #5 1 0")
+        self.hear("CURRENT #5")
+        self.sent()
+
+    def test_a_guest_comes_back_under_its_nickname_with_the_token_never_shown(self) -> None:
+        asked = len(self.console.asked)
+        server = self.drop_and_come_back()
+        self.hear("HELLO chatroom 2 :hi")
+        self.assertEqual(self.sent(), ["/resume sam tok-1 #5:lq3k9d2a-6"], "with the last line seen in #5")
+        self.hear("WELCOME sam :hello", "RESUME tok-1 :if your connection is lost", "JOIN #5 sam", "NAMES #5 @sam")
+        self.hear("SAID #5 ada lq3k9d2a-7 2026-11-23T12:30:00.000Z :sam, are you there?", "HISTORY #5 1 0")
+        self.hear("CURRENT #5")
+        self.assertEqual(server.value().decode().splitlines(), ["/join #5 after lq3k9d2a-6"], "in it: made current")
+        self.hear("CURRENT #5")
+        shown = "\n".join(self.console.shown)
+        self.assertIn("<ada> sam, are you there?", shown)
+        self.assertIn("reconnected to localhost:5050 as sam: back in #5", self.console.shown[-1])
+        self.assertNotIn("tok-1", shown, "a secret, on a screen a class may see")
+        self.assertEqual(self.console.asked[asked:], [], "nothing asked")
+
+    def test_a_token_past_its_grace_period_falls_back_to_the_nickname(self) -> None:
+        self.drop_and_come_back()
+        self.hear("HELLO chatroom 2 :hi")
+        self.sent()
+        self.hear("ERR RESUME_FAILED :nobody is called sam any more: choose a nickname with /nick")
+        self.assertEqual(self.sent(), ["/nick sam"])
+        self.hear("WELCOME sam :hello", "RESUME tok-2 :if your connection is lost")
+        self.assertEqual(self.sent(), ["/join #5 after lq3k9d2a-6"], "its room, joined again, with what it missed")
+        self.drop_and_come_back()
+        self.hear("HELLO chatroom 2 :hi")
+        self.assertEqual(self.sent(), ["/resume sam tok-2 #5:lq3k9d2a-6"], "the new token")
 
 
 class SettingsTests(SynchronousTestCase):

@@ -57,15 +57,17 @@ class Renderer:
     def _said(self, line: Line) -> str:
         """A line from history, all dimmed (no other colour, whose reset would end the dimming)."""
         room, nick, _, said = (clean(arg) for arg in line.args[:4])
-        try:
-            when = datetime.datetime.fromisoformat(said).astimezone(self.zone)
-        except (ValueError, OverflowError):  # not a time: shown as the server sent it
-            stamp = said
-        else:
-            today = datetime.datetime.fromtimestamp(self.now(), self.zone).date()
-            stamp = when.strftime("%H:%M" if when.date() == today else "%Y-%m-%d %H:%M")
         message = _message(line.word == "DID", f"[{room}]", nick, clean(line.text or ""))
-        return self._paint("2", f"{stamp} {message}")
+        return self._paint("2", f"{self._when(said)} {message}")
+
+    def _when(self, time: str) -> str:
+        """A server's time (ISO 8601, UTC) in our zone: the hour today, the date too otherwise."""
+        try:
+            when = datetime.datetime.fromisoformat(time).astimezone(self.zone)
+        except (ValueError, OverflowError):  # not a time: shown as the server sent it
+            return time
+        today = datetime.datetime.fromtimestamp(self.now(), self.zone).date()
+        return when.strftime("%H:%M" if when.date() == today else "%Y-%m-%d %H:%M")
 
     def _body(self, line: Line) -> str:
         args = [clean(arg) for arg in line.args]
@@ -123,6 +125,12 @@ class Renderer:
                 else:
                     change = f"{actor} gave the room to {owner}"
                 return f"{self._room(room)} {notice(change)}"
+            case "SESSION", [ident, frontend, since]:
+                this = " (this one)" if ident.endswith("*") else ""
+                session = f"session {ident.rstrip('*')}{this}: {frontend}, from {text}, since {self._when(since)}"
+                return notice(session)
+            case "SESSIONS", [count]:
+                return notice(f"{count} session{'' if count == '1' else 's'}: /sessions kick ID ends another")
             case "INVITE", [room, actor, nick]:
                 return notice(f"{actor} invited {nick} to {room} (/join {room})")
             case "LOCKDOWN", [actor, level]:

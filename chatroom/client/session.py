@@ -134,6 +134,8 @@ class Client:
         # What reconnecting takes back, kept in memory only: who we are, the password typed, where we were.
         self.reconnect: Callable[[], Deferred[object]] | None = None  # None: --no-reconnect
         self._me: str | None = None
+        self._token: str | None = None  # the server's RESUME token: takes our nickname back without a login
+        self._resumed_as: str | None = None  # /resume is on its way, for this nickname: RESUME_FAILED means /nick
         self._password_sent = False  # /pass is on its way: the next ERR or our NICK is its verdict
         self._file_for: str | None = None  # the nickname (lower case) whose password is the --password-file's
         self._later: list[str | None] = []  # typed while the connection was away: acted on once chatting again
@@ -465,7 +467,7 @@ class Client:
                 self._show_prompt()  # another room's news
         if line.word == "JOIN":
             self._back_if_joined()
-        if line.word == "HELLO":
+        if line.word == "HELLO" and not self._resume_nick():
             self._choose("nick", Phase.NICK, "/nick", "Nickname:")
         elif line.word == "AUTH":
             self._asked_for = line.args[0] if line.args else self.nick
@@ -479,10 +481,14 @@ class Client:
             self._enter_rooms()
         elif slowed:
             self._password_sent = False  # nothing is asked: the login begins again by itself (below)
+        elif line.word == "ERR" and self._resumed_as is not None and line.args[:1] == ["RESUME_FAILED"]:
+            nick, self._resumed_as, self._token = self._resumed_as, None, None  # its grace period is over
+            self._send(f"/nick {nick}", wait=True)  # free again, or someone else's: the server answers which
         elif line.word == "ERR" and self.phase is Phase.PASSWORD and self._file_for == (self._asked_for or "").lower():
             self.fail(f"the password from --password-file was refused: {line.text}")  # it would be refused again
         elif line.word == "ERR" and self.phase in (Phase.NICK, Phase.PASSWORD):
             self._refused, self._password_sent, self._asked_for = line.text, False, None  # not one to come back as
+            self._resumed_as = None
             self.phase = Phase.NICK
             self._ask("Nickname:")
         elif line.word == "ERR" and self.phase is Phase.ROOM:
@@ -511,7 +517,9 @@ class Client:
                         )
                     )
             case "WELCOME", [nick, *_]:
-                self._me = nick
+                self._me, self._resumed_as = nick, None
+            case "RESUME", [token]:
+                self._token = token
             case "NICK", [old, new] if old == self._me:
                 self._me = new
             case "JOIN", [room, nick] if nick == self._me and room not in self._joined:
@@ -547,15 +555,15 @@ class Client:
 
     def _shown(self, line: Line) -> bool:
         """Not the lines something else says better: AUTH is the Password: question, HELLO's hint is for those
-        without --nick, and an unasked-for BYE is the one line that ends the client (see `lost`); nor what
-        someone /ignore'd says."""
+        without --nick, and an unasked-for BYE is the one line that ends the client (see `lost`); nor RESUME's
+        token, a secret on a screen a class may see; nor what someone /ignore'd says."""
         if line.word in ("MSG", "ACTION", "SAID", "DID", "PRIV") and len(line.args) >= 2:
             sender = line.args[0] if line.word == "PRIV" else line.args[1]
             if self.company.is_ignored(sender):
                 return False
         if line.word == "BYE":
             return self.phase is Phase.LEAVING
-        return line.word != "AUTH" and not (line.word == "HELLO" and self.nick)
+        return line.word not in ("AUTH", "RESUME") and not (line.word == "HELLO" and self.nick)
 
     def _show_prompt(self) -> None:
         """The current room, and the others with unread lines: `[#5] (#6 3, #7 1!) `."""
@@ -600,6 +608,19 @@ class Client:
                 link.send(f"/nick {nick}")
 
         self._retry = self.clock.callLater(wait, again)
+
+    def _resume_nick(self) -> bool:
+        """Coming back under the nickname we had, with the server's token: the server gives it back, rooms and all,
+        without a password to check (a restarted worker's clients would otherwise all log in at once). With the
+        last line seen in each room, so that it shows exactly what was missed, each line once, even what it had
+        sent to the lost connection before noticing it was lost."""
+        if not (self._coming_back and self._token and self.nick and self.nick == self._me):
+            return False
+        self.phase, self._resumed_as, self.nick = Phase.NICK, self._me, None
+        names = [room.partition(" ")[0] for room in self.rooms]
+        seen = [f"{name}:{last}" for name in names if (last := self.company.last(name)) is not None]
+        self._send(" ".join(["/resume", self._me, self._token, *seen]), wait=True)
+        return True
 
     def _choose(self, given: str, phase: Phase, command: str, question: str) -> None:
         """Send the nickname from the command line, once; otherwise ask for it."""
