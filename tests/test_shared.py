@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import ast
+import inspect
+import textwrap
 from collections.abc import Iterable
 
 from twisted.internet import task
 from twisted.trial.unittest import SynchronousTestCase
 
 from chatroom.bus.log import MemoryLog, decode, gone
-from chatroom.bus.shared import LOST_PLACE, RESTORED, SharedChat
+from chatroom.bus.shared import LOST_PLACE, REPLICATED, RESTORED, SharedChat
 from chatroom.connection import ConnectionFactory
-from chatroom.core.chat import Member
+from chatroom.core.chat import Chat, Member
 from chatroom.core.errors import ChatError
 from chatroom.core.events import (
     History,
@@ -29,6 +32,7 @@ from chatroom.core.events import (
 from chatroom.core.history import LINE_BYTES, HistoryLimits
 from chatroom.core.moderation import Role, Setting
 from chatroom.core.names import room_key
+from chatroom.core.sequencing import CHANGE, changes
 from chatroom.core.wording import DEGRADED
 from chatroom.irc.dialect import IRCDialect
 from chatroom.irc.wire import parse
@@ -253,6 +257,28 @@ class SharedChatTests(Replicas):
         self.assertEqual(set(self.b.nicks), {"alice"})
         self.assertEqual(set(self.a.nicks), {"alice"})
         self.member(self.b, "bob", "5")
+
+
+class DeclaredChangesTests(SynchronousTestCase):
+    """The core's @change marks are the one list of changes: a change added later is replicated, or this fails."""
+
+    def test_every_method_that_commits_is_declared_a_change_and_the_replica_sequences_each(self) -> None:
+        tree = ast.parse(textwrap.dedent(inspect.getsource(Chat)))
+        committing = {
+            method.name
+            for method in ast.walk(tree)
+            if isinstance(method, ast.FunctionDef)
+            and any(
+                isinstance(call, ast.Call) and isinstance(call.func, ast.Attribute) and call.func.attr == "_commit"
+                for call in ast.walk(method)
+            )
+        }
+        declared = set(changes(Chat))
+        # register is made through enter, which puts its own kind of entry in the log
+        self.assertEqual(committing - {"register", "_commit"}, declared)
+        self.assertEqual(set(REPLICATED), declared, "a log entry may name each declared change, and nothing else")
+        overridden = [name for name in declared if not getattr(getattr(SharedChat, name), CHANGE, False)]
+        self.assertEqual(overridden, [], "a replica hands every change to its sequencer")
 
 
 def stamped(messages: Iterable[Message]) -> list[tuple[str, str, str, str]]:

@@ -23,7 +23,7 @@ import functools
 import itertools
 import uuid
 from collections.abc import Callable, Iterator
-from typing import Any, Protocol, TypeVar, cast
+from typing import Any, Protocol
 
 from twisted.internet.defer import Deferred, fail, succeed
 from twisted.logger import Logger
@@ -37,13 +37,13 @@ from chatroom.core.history import HistoryLimits, RoomHistory
 from chatroom.core.moderation import Lockdown, Role, Setting
 from chatroom.core.names import nick_key, room_key
 from chatroom.core.rooms import Room
+from chatroom.core.sequencing import changes as declared
 from chatroom.core.state import AccountDirectory, HistoryStore, MemoryHistoryStore, RoomStore, StoreError
 from chatroom.core.wording import DEGRADED
 from chatroom.roomstore import ban_data, ban_from_data, room_data, room_from_data
 
 log = Logger(namespace="chatroom")
 
-F = TypeVar("F", bound=Callable[..., Any])
 
 RESTORED = "the chat is whole again: this server is back in contact with the others"
 LOST_PLACE = "this server lost its place among the others: reconnect"
@@ -119,23 +119,6 @@ class Unwritten(MemoryHistoryStore):
         return succeed(None)
 
 
-def _ordered(change: F) -> F:
-    """A change as front ends call it: checked now, made in its turn in the log."""
-    name = change.__name__
-
-    @functools.wraps(change)
-    def submit(self: SharedChat, member: Member, *args: Any, **kwargs: Any) -> Any:
-        if self._turn is not None:
-            return change(self, member, *args, **kwargs)
-        try:
-            return change(self, member, *args, **kwargs)
-        except _Ordered as ordered:
-            self._submit(name, member, args, kwargs)
-            return ordered.result  # what the change would return: given to its _commit
-
-    return cast(F, submit)
-
-
 class SharedChat(Chat):
     """A replica of the chat that several processes share through `log`."""
 
@@ -154,6 +137,7 @@ class SharedChat(Chat):
         self.clock = clock
         self.written: SharedHistory = history_store or Unwritten()  # the history_store, as only the bus knows it
         super().__init__(limits, accounts, store, now=self._now, history=history, history_store=self.written)
+        self.sequencer = self
         self.log = log
         self.left: Deferred[None] = succeed(None)  # fires once the log has been told this process left
         self.process = process or uuid.uuid4().hex[:12]
@@ -186,36 +170,23 @@ class SharedChat(Chat):
         """Inside a turn, the time its entry was made, so that every replica sees a ban end at the same point."""
         return float(self._turn["t"]) if self._turn is not None and "t" in self._turn else self.clock()
 
-    # The changes, as front ends call them
+    # The changes, as front ends call them: Chat hands each one to its sequencer, this replica
 
-    rename = _ordered(Chat.rename)
-    join = _ordered(Chat.join)
-    part = _ordered(Chat.part)
-    say = _ordered(Chat.say)
-    private = _ordered(Chat.private)
-    set_topic = _ordered(Chat.set_topic)
-    set_role = _ordered(Chat.set_role)
-    kick = _ordered(Chat.kick)
-    invite = _ordered(Chat.invite)
-    configure = _ordered(Chat.configure)
-    ban = _ordered(Chat.ban)
-    unban = _ordered(Chat.unban)
-    allow = _ordered(Chat.allow)
-    register_room = _ordered(Chat.register_room)
-    drop_room = _ordered(Chat.drop_room)
-    transfer_room = _ordered(Chat.transfer_room)
-    name_operator = _ordered(Chat.name_operator)
-    kill = _ordered(Chat.kill)
-    server_ban = _ordered(Chat.server_ban)
-    server_unban = _ordered(Chat.server_unban)
-    set_lockdown = _ordered(Chat.set_lockdown)
-    set_away = _ordered(Chat.set_away)
-    set_invisible = _ordered(Chat.set_invisible)
-    set_wallops = _ordered(Chat.set_wallops)
-    wallops = _ordered(Chat.wallops)
-    redact = _ordered(Chat.redact)
-    clear_history = _ordered(Chat.clear_history)
-    quit = _ordered(Chat.quit)
+    def run(
+        self, name: str, change: Callable[..., Any], chat: Chat, member: Member, args: tuple[Any, ...], kwargs: Any
+    ) -> Any:
+        """Checked now; made now if this is its turn in the log, else put in the log and made in its turn."""
+        if self._turn is not None:
+            return change(chat, member, *args, **kwargs)
+        try:
+            return change(chat, member, *args, **kwargs)
+        except _Ordered as ordered:
+            self._submit(name, member, args, kwargs)
+            return ordered.result  # what the change would return: given to its _commit
+
+    def commit(self, result: object) -> None:
+        if self._turn is None:
+            raise _Ordered(result)
 
     def enter(
         self, session: Session, nick: str, account: str | None, address: str, details: Details = Details()
@@ -253,10 +224,6 @@ class SharedChat(Chat):
         self.written.leave()  # before the goodbye, on the same connection: a last process's lines are all written
         self.left = self.log.leave(self.process, reason)
         super().close(reason)
-
-    def _commit(self, result: object = None) -> None:
-        if self._turn is None:
-            raise _Ordered(result)
 
     def _submit(self, name: str, member: Member, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
         entry: dict[str, Any] = {"k": "do", "p": self.process, "m": member.key, "f": name, "a": _plain(args)}
@@ -349,7 +316,7 @@ class SharedChat(Chat):
     def _do(self, entry: dict[str, Any]) -> None:
         name = entry["f"]
         member = self.by_key.get(entry["m"])
-        if member is None or name not in _CHANGES:
+        if member is None or name not in REPLICATED:
             return  # it left before its change's turn (its quit is in the log), or a name no replica sends
         named = entry.get("kw", {})
         args, kwargs = _unplain(entry["a"]), dict(zip(named, _unplain(named.values()), strict=True))
@@ -358,7 +325,7 @@ class SharedChat(Chat):
                 return
             args = ["" if arg is None else arg for arg in args]
         try:
-            getattr(Chat, name)(self, member, *args, **kwargs)
+            REPLICATED[name](self, member, *args, **kwargs)
         except ChatError as error:
             if entry["p"] == self.process:
                 member.session.refused(error)
@@ -613,9 +580,7 @@ class SharedChat(Chat):
             member.session.deliver(notice)
 
 
-_CHANGES = frozenset(
-    name for name, value in vars(SharedChat).items() if getattr(value, "__wrapped__", None) is getattr(Chat, name, None)
-)  # the changes a log entry may name: nothing else of a replica is called from the log
+REPLICATED = declared(Chat)  # the changes a log entry may name: nothing else of a replica is called from the log
 
 
 def line_data(message: Message) -> list[Any]:

@@ -1,0 +1,77 @@
+"""Which of the chat's methods are changes, and who decides when a change is made.
+
+A change (`@change`) checks what is asked against the state, then reaches `Chat._commit`, where its effects
+begin. In one process it simply goes on (`AtOnce`). Processes sharing one chat (chatroom.bus.shared) install a
+sequencer that stops it there, puts it in the log they all read, and makes it when its turn comes, on every
+replica in the same order. The mark on each method is the one list of changes: the bus replicates exactly the
+methods `changes` finds, so a change added to the core later is replicated by the line that declares it.
+
+Why a mark and a stop point rather than two methods per change (a check and an apply): the checks and the
+effects share the values they compute (the room found, the target member, a role), and splitting 28 methods in
+two would say each of them twice; the stop point keeps one method per change, readable top to bottom.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+
+if TYPE_CHECKING:
+    from chatroom.core.chat import Chat, Member
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+CHANGE = "__chat_change__"  # the attribute `change` sets on the methods it marks
+
+
+class Sequencer(Protocol):
+    """Decides when a change a front end asks for is made: now, or in its turn in a log."""
+
+    def run(
+        self, name: str, change: Callable[..., Any], chat: Chat, member: Member, args: tuple[Any, ...], kwargs: Any
+    ) -> Any:
+        """Make `change` (the method marked `name`) of `chat` for `member`, as a front end asked; what it returns."""
+
+    def commit(self, result: object) -> None:
+        """The change being made passed its checks and its effects begin: return to go on, or raise to stop.
+
+        `result` is what its caller would get back at once if it stops here.
+        """
+
+
+class AtOnce:
+    """One process: every change is made as it is asked for, at the cost of one call."""
+
+    def run(
+        self, name: str, change: Callable[..., Any], chat: Chat, member: Member, args: tuple[Any, ...], kwargs: Any
+    ) -> Any:
+        return change(chat, member, *args, **kwargs)
+
+    def commit(self, result: object) -> None:
+        pass
+
+
+AT_ONCE = AtOnce()
+
+
+def change(method: F) -> F:
+    """Declare a method of Chat a change: one that takes the member acting first and calls `_commit` once checked.
+
+    Its arguments after the member must be what JSON holds (or enums chatroom.bus.shared knows): a log carries them.
+    """
+    name = method.__name__
+
+    @functools.wraps(method)
+    def sequenced(chat: Chat, member: Member, *args: Any, **kwargs: Any) -> Any:
+        return chat.sequencer.run(name, method, chat, member, args, kwargs)
+
+    setattr(sequenced, CHANGE, True)
+    return sequenced  # type: ignore[return-value]  # same signature as `method`
+
+
+def changes(cls: type) -> dict[str, Callable[..., Any]]:
+    """The changes `cls` declares, by name, each as the method itself (unmarked): what a replica makes in turn."""
+    return {
+        name: getattr(cls, name).__wrapped__ for name in dir(cls) if getattr(getattr(cls, name, None), CHANGE, False)
+    }
