@@ -21,6 +21,7 @@ import dataclasses
 import enum
 import functools
 import itertools
+import traceback
 import uuid
 from collections.abc import Callable, Iterator
 from typing import Any, Protocol
@@ -47,6 +48,7 @@ log = Logger(namespace="chatroom")
 
 RESTORED = "the chat is whole again: this server is back in contact with the others"
 LOST_PLACE = "this server lost its place among the others: reconnect"
+RESYNC = "resync"  # the kind of entry a replica that failed to apply one appends: answered with a snapshot
 # Changes a member's next line need not wait for: a message changes nothing the next line may depend on, and
 # the log keeps one member's messages in the order they were sent.
 UNAWAITED = frozenset({"say", "private"})
@@ -156,6 +158,7 @@ class SharedChat(Chat):
         self._then: list[Callable[[], object]] = []  # what waits for the end of the turn
         self._unsettled: dict[str, set[int]] = {}  # by Member.key: its changes appended here, not yet made
         self._settling: dict[str, list[Deferred[None]]] = {}  # by Member.key: who waits for them (settled)
+        self._resync: int | None = None  # while resynchronising after a failure: the serial it was asked at
 
     def start(self) -> Deferred[None]:
         """Join the log; fires once this replica holds the state of the chat."""
@@ -235,9 +238,9 @@ class SharedChat(Chat):
             self._batch.append(entry)
             return
         entry["t"] = self.clock()
+        if name != "quit" and (self.degraded or not self.is_ready):  # not ready: resynchronising
+            raise ChatError("DEGRADED")
         if self.degraded:
-            if name != "quit":
-                raise ChatError("DEGRADED")
             self._held_quits.append(entry)  # they have gone from here: the others must hear it once it is back
             return
         self._append(entry if name in UNAWAITED else self._awaited(entry))
@@ -283,12 +286,15 @@ class SharedChat(Chat):
         self.written.turn(entry.get(PLACE, ""))
         for newcomer in self.awaiting:
             self.awaiting[newcomer] += 1
+        failure = None
         try:
             self._apply(entry)
-        except Exception:
-            log.failure("while applying a log entry of kind {kind}", kind=entry.get("k"))
+        except Exception as error:
+            failure = error
         finally:
             self._turn = None
+        if failure is not None:  # outside the turn: what our members do on hearing of it is not made here at once
+            self._failed(entry, failure)
         # Whoever waited for this entry goes on now, outside the turn: what it does next goes to the log in turn.
         then, self._then = self._then, []
         for call in then:
@@ -304,7 +310,7 @@ class SharedChat(Chat):
             self._enter(entry)
         elif kind == "batch":
             self._do_batch(entry)
-        elif kind == "hello":
+        elif kind in ("hello", RESYNC):  # a replica resynchronising is answered as a newcomer is
             self._hello(entry["p"])
         elif kind == "snapshot":
             self.awaiting.pop(entry["for"], None)
@@ -379,8 +385,8 @@ class SharedChat(Chat):
 
     def _before_ready(self, entry: dict[str, Any]) -> None:
         kind = entry["k"]
-        if kind == "hello" and entry["p"] == self.process:
-            if entry["alone"]:
+        if kind in ("hello", RESYNC) and entry["p"] == self.process:
+            if entry.get("alone"):
                 self._first()
             else:
                 self._early = []  # from here on, entries follow the point the snapshot will describe
@@ -390,12 +396,16 @@ class SharedChat(Chat):
             included = self.awaiting.pop(self.process)  # the entries after our hello that the snapshot includes
             early, self._early = self._early[included:], []
             self._become_ready(list(self.processes))
+            self._resynchronised(entry.get(PLACE, ""))
             for later in early:
                 self.received(later)
             return
         if kind == "gone" and entry["left"] == [self.process]:
             self._early = []  # everyone else went before answering: we are the chat now
-            self._first(anew=entry.get(PLACE, ""))
+            if self._resync is not None:
+                self._rebuild()
+            else:
+                self._first(anew=entry.get(PLACE, ""))
             return
         self._early.append(entry)
 
@@ -486,12 +496,19 @@ class SharedChat(Chat):
         }
 
     def _load(self, state: dict[str, Any]) -> None:
+        """Hold the chat `state` describes; our own members present in it stay the objects front ends hold."""
+        ours = {key: member for key, member in self.by_key.items() if key.startswith(self.process + "/")}
         self.by_key = {}
         self.nicks = {}
         self.signed_in = set()
         self.visible = set()
         for key, nick, account, address, _, details in state["members"]:
-            member = Member(ELSEWHERE, nick, account, address, key, Details(**details))
+            member = ours.pop(key, None) or Member(ELSEWHERE, nick, account, address, key)
+            member.nick, member.account, member.address, member.details = nick, account, address, Details(**details)
+            member.rooms, member.invited = {}, {}
+            if (entering := self._entering.pop(key, None)) is not None:  # its registration is in the snapshot
+                member.session = entering[0]
+                self._then.append(functools.partial(entering[1].callback, member))
             self.by_key[key] = self.nicks[nick_key(nick)] = member
             if account is not None:
                 self.signed_in.add(member)
@@ -522,6 +539,62 @@ class SharedChat(Chat):
         self.opened = state["opened"]
         self.processes = dict.fromkeys(state["processes"])
         self.awaiting = dict(state["awaiting"])
+        for member in ours.values():  # in this replica only: the others never had them, or saw them leave
+            member.present = False
+            member.session.close(LOST_PLACE)
+
+    # A failure while applying an entry
+
+    def _failed(self, entry: dict[str, Any], error: Exception) -> None:
+        """This replica may now differ from the others: it is resynchronised from a snapshot, as a newcomer is.
+
+        Its members stay connected, told the chat is degraded meanwhile; their changes are refused until it holds
+        the snapshot. Only the kind of entry and where it failed are logged: never anything a member typed.
+        """
+        frame = traceback.extract_tb(error.__traceback__)[-1]
+        log.error(
+            "chatroom failed to apply a log entry ({kind} {change}): {error} at {file}:{line} in {function};"
+            " resynchronising this replica from a snapshot",
+            kind=entry.get("k"),
+            change=entry.get("f", ""),
+            error=type(error).__name__,
+            file=frame.filename,
+            line=frame.lineno,
+            function=frame.name,
+        )
+        self._resync = next(self._serial)  # our changes numbered before it are in the snapshot, or refused
+        self.ready = Deferred()  # not ready: changes are refused until it is
+        self._tell_local(DEGRADED)
+        if list(self.processes) == [self.process]:
+            self._rebuild()
+            return
+        self._early = []
+        self._append({"k": RESYNC, "p": self.process})
+
+    def _rebuild(self) -> None:
+        """Nobody else holds the chat: rebuild it from our own snapshot, which is whole even if some index is not."""
+        self._load(self._snapshot())
+        self._become_ready([self.process])
+        self._resynchronised()
+
+    def _resynchronised(self, place: str = "") -> None:
+        """The snapshot is loaded: what waited for our changes before it goes on, and our members are told."""
+        mark, self._resync = self._resync, None
+        if mark is None:
+            return
+        if place and next(iter(self.processes)) == self.process:
+            self.written.turn(place)
+            self.written.lead(self.rooms)  # what we wrote may miss what was said meanwhile: write it anew
+        for key in list(self._entering):
+            if int(key.rsplit("/", 1)[1]) < mark:  # appended before the resync, refused: not in the snapshot
+                self._entering.pop(key)[1].errback(ChatError("DEGRADED"))
+        for key, serials in list(self._unsettled.items()):
+            for serial in [serial for serial in serials if serial < mark]:
+                self._settle({"p": self.process, "m": key, AWAITED: serial})
+        then, self._then = self._then, []
+        for call in then:
+            call()
+        self._tell_local(RESTORED)
 
     # What the log tells of itself
 
