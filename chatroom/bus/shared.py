@@ -1,6 +1,7 @@
 """One chat, several processes: each process's replica of it is changed only by the log they all read in order.
 
-A front end calls a SharedChat as it calls a Chat. A change (say, join, kick...) is checked at once against
+A front end calls the chat as it would in one process: a Chat with no rule of its own, whose sequencer
+(chatroom.core.sequencing) is this process's Replica. A change (say, join, kick...) is checked at once against
 this replica, so that a refusal is answered as usual; it then stops where its effects would begin
 (Chat._commit), goes into the log, and is made when it comes back from the log, checked again, by every
 replica at the same point of the same order. So every replica holds the same members, rooms, roles and
@@ -24,6 +25,7 @@ import itertools
 import traceback
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
 from typing import Any, Protocol
 
 from twisted.internet.defer import Deferred, fail, succeed
@@ -121,25 +123,23 @@ class Unwritten(MemoryHistoryStore):
         return succeed(None)
 
 
-class SharedChat(Chat):
-    """A replica of the chat that several processes share through `log`."""
+class Replica:
+    """This process's replica of a chat that several share through `log`: the chat's sequencer, and the log's reader.
+
+    It wraps a plain Chat and installs itself as the chat's sequencer: the chat keeps every rule, the replica
+    decides when each change is made (in its turn in the log) and keeps what only sharing needs (members by key,
+    the processes, snapshots). `written` must be the chat's history store.
+    """
 
     def __init__(
-        self,
-        log: Log,
-        clock: Callable[[], float],
-        limits: RoomLimits = RoomLimits(),
-        accounts: AccountDirectory | None = None,
-        store: RoomStore | None = None,
-        process: str | None = None,
-        history: HistoryLimits = HistoryLimits(),
-        history_store: SharedHistory | None = None,
+        self, chat: Chat, log: Log, clock: Callable[[], float], written: SharedHistory, process: str | None = None
     ) -> None:
         self._turn: dict[str, Any] | None = None  # the log's entry being applied; None between entries
         self.clock = clock
-        self.written: SharedHistory = history_store or Unwritten()  # the history_store, as only the bus knows it
-        super().__init__(limits, accounts, store, now=self._now, history=history, history_store=self.written)
-        self.sequencer = self
+        self.written = written
+        self.chat = chat
+        chat.sequencer = self
+        chat.now = self._now
         self.log = log
         self.left: Deferred[None] = succeed(None)  # fires once the log has been told this process left
         self.process = process or uuid.uuid4().hex[:12]
@@ -192,10 +192,10 @@ class SharedChat(Chat):
             raise _Ordered(result)
 
     def enter(
-        self, session: Session, nick: str, account: str | None, address: str, details: Details = Details()
+        self, chat: Chat, session: Session, nick: str, account: str | None, address: str, details: Details
     ) -> Deferred[Member]:
         try:
-            self.register(session, nick, account, address, details)
+            chat.register(session, nick, account, address, details)
         except _Ordered:
             pass
         except ChatError:
@@ -209,10 +209,13 @@ class SharedChat(Chat):
         self._append({"k": "enter", "p": self.process, "m": key, "a": entered, "t": self.clock()})
         return waiting
 
+    def together(self, chat: Chat, member: Member, room: str) -> AbstractContextManager[None]:
+        return chat.told_together(member, room) if self._turn is not None else self._batched(member, room)
+
     @contextlib.contextmanager
-    def changes(self, member: Member, room: str) -> Iterator[None]:
+    def _batched(self, member: Member, room: str) -> Iterator[None]:
         """The changes made inside go into the log as one entry, so that they are told together everywhere."""
-        self._room_of(member, room)
+        self.chat._room_of(member, room)
         self._batch = []
         try:
             yield
@@ -222,11 +225,10 @@ class SharedChat(Chat):
                 entry = {"k": "batch", "p": self.process, "m": member.key, "room": room, "ops": batch}
                 self._append(self._awaited(entry | {"t": self.clock()}))
 
-    def close(self, reason: str) -> None:
-        """Leave the log (the other processes see our members quit with `reason`), then let everyone go."""
+    def closing(self, reason: str) -> None:
+        """Leave the log (the other processes see our members quit with `reason`); the chat lets everyone go."""
         self.written.leave()  # before the goodbye, on the same connection: a last process's lines are all written
         self.left = self.log.leave(self.process, reason)
-        super().close(reason)
 
     def _submit(self, name: str, member: Member, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
         entry: dict[str, Any] = {"k": "do", "p": self.process, "m": member.key, "f": name, "a": _plain(args)}
@@ -316,8 +318,8 @@ class SharedChat(Chat):
             self.awaiting.pop(entry["for"], None)
         elif kind == "gone":
             self._gone(entry["p"], entry["r"])
-        elif kind == "account" and isinstance(self.accounts, SharedAccounts):
-            self.accounts.apply(entry["n"], entry["r"])  # here, so that every replica judges the next change alike
+        elif kind == "account" and isinstance(self.chat.accounts, SharedAccounts):
+            self.chat.accounts.apply(entry["n"], entry["r"])  # here, so that every replica judges the next change alike
 
     def _do(self, entry: dict[str, Any]) -> None:
         name = entry["f"]
@@ -331,7 +333,7 @@ class SharedChat(Chat):
                 return
             args = ["" if arg is None else arg for arg in args]
         try:
-            REPLICATED[name](self, member, *args, **kwargs)
+            REPLICATED[name](self.chat, member, *args, **kwargs)
         except ChatError as error:
             if entry["p"] == self.process:
                 member.session.refused(error)
@@ -343,7 +345,7 @@ class SharedChat(Chat):
         if member is None:
             return
         try:
-            with Chat.changes(self, member, entry["room"]):
+            with self.chat.told_together(member, entry["room"]):
                 for change in entry["ops"]:
                     self._do(change)  # at the batch's time: it is the turn's entry
         except ChatError as error:
@@ -356,7 +358,7 @@ class SharedChat(Chat):
         waiting = self._entering.pop(key, None) if entry["p"] == self.process else None
         session = waiting[0] if waiting is not None else ELSEWHERE
         try:
-            member = Chat.register(self, session, nick, account, address, Details(**details))
+            member = self.chat.register(session, nick, account, address, Details(**details))
         except ChatError as error:
             if waiting is not None and not waiting[1].called:
                 self._then.append(functools.partial(waiting[1].errback, error))
@@ -370,16 +372,14 @@ class SharedChat(Chat):
         else:
             self._then.append(functools.partial(waiting[1].callback, member))
 
-    def _depart(self, member: Member, reason: str) -> None:
-        super()._depart(member, reason)
+    def departed(self, member: Member) -> None:
         self.by_key.pop(member.key, None)
         self._unsettled.pop(member.key, None)  # its connection is closing: nobody waits any more
         self._settling.pop(member.key, None)
 
-    def _stored(self, write: Callable[[Any], None], what: object) -> None:
+    def stores(self) -> bool:
         """The process whose member made the change writes it down; the others would write the same again."""
-        if self._turn is not None and self._turn.get("p") == self.process:
-            super()._stored(write, what)
+        return self._turn is not None and self._turn.get("p") == self.process
 
     # Processes joining and leaving
 
@@ -416,12 +416,12 @@ class SharedChat(Chat):
         the state now, but the history they wrote since is not in it: ours is written anew, from here.
         """
         try:
-            self.start_from_store()
+            self.chat.start_from_store()
         except StoreError as error:
             log.error("{error}: starting from the rooms read before", error=error)
         if anew is not None:
             self.written.turn(anew)
-            self.written.lead(self.rooms)
+            self.written.lead(self.chat.rooms)
         self._become_ready([self.process])
 
     def _become_ready(self, processes: list[str]) -> None:
@@ -448,7 +448,7 @@ class SharedChat(Chat):
             self.lost_place()  # the others gave us up: our members are no longer in their chat
             return
         for member in [member for key, member in self.by_key.items() if key.startswith(process + "/")]:
-            self._depart(member, reason)
+            self.chat._depart(member, reason)
         self._write_or_hold()  # if the writer went, the next oldest writes what it may not have
         self._answer_waiting()
 
@@ -486,11 +486,11 @@ class SharedChat(Chat):
                         [line_data(message) for message in room.history.kept],
                     ],
                 }
-                for room in self.rooms.values()
+                for room in self.chat.rooms.values()
             ],
-            "server_bans": [ban_data(ban) for ban in self.server_bans],
-            "lockdown": self.lockdown.value,
-            "opened": self.opened,
+            "server_bans": [ban_data(ban) for ban in self.chat.server_bans],
+            "lockdown": self.chat.lockdown.value,
+            "opened": self.chat.opened,
             "processes": list(self.processes),
             "awaiting": dict(self.awaiting),  # as it is now: Redis's log encodes it at the end of the turn
         }
@@ -499,9 +499,9 @@ class SharedChat(Chat):
         """Hold the chat `state` describes; our own members present in it stay the objects front ends hold."""
         ours = {key: member for key, member in self.by_key.items() if key.startswith(self.process + "/")}
         self.by_key = {}
-        self.nicks = {}
-        self.signed_in = set()
-        self.visible = set()
+        self.chat.nicks = {}
+        self.chat.signed_in = set()
+        self.chat.visible = set()
         for key, nick, account, address, _, details in state["members"]:
             member = ours.pop(key, None) or Member(ELSEWHERE, nick, account, address, key)
             member.nick, member.account, member.address, member.details = nick, account, address, Details(**details)
@@ -509,34 +509,34 @@ class SharedChat(Chat):
             if (entering := self._entering.pop(key, None)) is not None:  # its registration is in the snapshot
                 member.session = entering[0]
                 self._then.append(functools.partial(entering[1].callback, member))
-            self.by_key[key] = self.nicks[nick_key(nick)] = member
+            self.by_key[key] = self.chat.nicks[nick_key(nick)] = member
             if account is not None:
-                self.signed_in.add(member)
+                self.chat.signed_in.add(member)
             if not member.details.invisible:
-                self.visible.add(member)
-        self.rooms = {}
-        self.history_memory.reset()
+                self.chat.visible.add(member)
+        self.chat.rooms = {}
+        self.chat.history_memory.reset()
         for data in state["rooms"]:
             life, said, asides, kept = data["history"]
             name = data["name"]
             lines = (line_message(name, line) for line in kept)
-            memory = (self.history_memory, room_key(name))
-            history = RoomHistory(life, self.history_limits, said, lines, asides, memory)
+            memory = (self.chat.history_memory, room_key(name))
+            history = RoomHistory(life, self.chat.history_limits, said, lines, asides, memory)
             room = Room.restore(room_from_data(name, data["record"], registered=False), data["created"], history)
             room.topic_time = data["topic_time"]
-            self.rooms[room_key(room.name)] = room
+            self.chat.rooms[room_key(room.name)] = room
             for key, role in data["members"]:
                 member = self.by_key[key]
                 room.members[member] = Role(role)
                 member.rooms[room_key(room.name)] = room
-        self.history_memory.bound()  # a no-op unless the others were given a larger --history-memory
+        self.chat.history_memory.bound()  # a no-op unless the others were given a larger --history-memory
         for key, _, _, _, invited, _ in state["members"]:
             for name in invited:
-                if (invited_to := self.rooms.get(room_key(name))) is not None:
+                if (invited_to := self.chat.rooms.get(room_key(name))) is not None:
                     self.by_key[key].invited[invited_to] = None
-        self.server_bans = [ban_from_data(data) for data in state["server_bans"]]
-        self.lockdown = Lockdown(state["lockdown"])
-        self.opened = state["opened"]
+        self.chat.server_bans = [ban_from_data(data) for data in state["server_bans"]]
+        self.chat.lockdown = Lockdown(state["lockdown"])
+        self.chat.opened = state["opened"]
         self.processes = dict.fromkeys(state["processes"])
         self.awaiting = dict(state["awaiting"])
         for member in ours.values():  # in this replica only: the others never had them, or saw them leave
@@ -584,7 +584,7 @@ class SharedChat(Chat):
             return
         if place and next(iter(self.processes)) == self.process:
             self.written.turn(place)
-            self.written.lead(self.rooms)  # what we wrote may miss what was said meanwhile: write it anew
+            self.written.lead(self.chat.rooms)  # what we wrote may miss what was said meanwhile: write it anew
         for key in list(self._entering):
             if int(key.rsplit("/", 1)[1]) < mark:  # appended before the resync, refused: not in the snapshot
                 self._entering.pop(key)[1].errback(ChatError("DEGRADED"))
@@ -635,14 +635,14 @@ class SharedChat(Chat):
         """Our replica can no longer follow the others': let our members go, and join again from a snapshot."""
         log.warn("chatroom lost its place in the log: disconnecting its members, joining again")
         self.written.follow()
-        Chat.close(self, LOST_PLACE)
+        self.chat.let_go(LOST_PLACE)
         self.by_key.clear()
         self.processes.clear()
         self.awaiting.clear()
         self._held_quits.clear()
         self._unsettled.clear()
         self._settling.clear()
-        self.start_from_store()
+        self.chat.start_from_store()
         self.ready = Deferred()
         self.degraded = False
         self.log.join(self.process, self)
@@ -651,6 +651,35 @@ class SharedChat(Chat):
         notice = ServerNotice(text)
         for member in list(self.by_key.values()):
             member.session.deliver(notice)
+
+
+class SharedChat(Chat):
+    """A Chat and its Replica as one object: what front ends are given as the chat, and tests hold as a process.
+
+    It adds no rule and overrides no method: the Replica shares the chat through its sequencer. It only builds the
+    two together (the chat's history store is the replica's) and answers what the replica holds (start, ready,
+    processes...) as before the replica was an object of its own; code that needs the types asks `replica`.
+    """
+
+    def __init__(
+        self,
+        log: Log,
+        clock: Callable[[], float],
+        limits: RoomLimits = RoomLimits(),
+        accounts: AccountDirectory | None = None,
+        store: RoomStore | None = None,
+        process: str | None = None,
+        history: HistoryLimits = HistoryLimits(),
+        history_store: SharedHistory | None = None,
+    ) -> None:
+        written = history_store or Unwritten()
+        super().__init__(limits, accounts, store, now=clock, history=history, history_store=written)
+        self.replica = Replica(self, log, clock, written, process)
+
+    def __getattr__(self, name: str) -> Any:
+        if name == "replica":  # asked before it is set: not the replica's to answer
+            raise AttributeError(name)
+        return getattr(self.replica, name)
 
 
 REPLICATED = declared(Chat)  # the changes a log entry may name: nothing else of a replica is called from the log

@@ -13,10 +13,11 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, replace
 from typing import Any
 
-from twisted.internet.defer import Deferred, fail, succeed
+from twisted.internet.defer import Deferred
 from twisted.logger import Logger
 
 from chatroom.core.errors import ChatError, Departed
@@ -217,11 +218,8 @@ class Chat(Queries):
     def enter(
         self, session: Session, nick: str, account: str | None, address: str, details: Details = Details()
     ) -> Deferred[Member]:
-        """`register`, as a front end asks for it: at once here; after its turn in the shared log in SharedChat."""
-        try:
-            return succeed(self.register(session, nick, account, address, details))
-        except ChatError:
-            return fail()
+        """`register`, as a front end asks for it: at once in one process; with several, after its turn in the log."""
+        return self.sequencer.enter(self, session, nick, account, address, details)
 
     @change
     def rename(self, member: Member, nick: str, account: str | None = None) -> None:
@@ -511,9 +509,16 @@ class Chat(Queries):
 
     # Keeping order in a room
 
+    def changes(self, member: Member, room: str) -> AbstractContextManager[None]:
+        """Changes made inside are told together, as one Changes event, when the block ends (IRC's MODE).
+
+        With several processes they are also made together: the sequencer puts them in the log as one entry.
+        """
+        return self.sequencer.together(self, member, room)
+
     @contextlib.contextmanager
-    def changes(self, member: Member, room: str) -> Iterator[None]:
-        """Changes made inside are told together, as one Changes event, when the block ends (IRC's MODE)."""
+    def told_together(self, member: Member, room: str) -> Iterator[None]:
+        """What `changes` does where its changes are made: hold the room's events, and tell them as one."""
         target = self._room_of(member, room)
         target.held = []
         try:
@@ -800,9 +805,15 @@ class Chat(Queries):
         self.signed_in.discard(member)
         self.visible.discard(member)
         member.present = False
+        self.sequencer.departed(member)
 
     def close(self, reason: str) -> None:
         """Let everyone go at once (server shutdown): nobody needs to hear the others leave."""
+        self.sequencer.closing(reason)
+        self.let_go(reason)
+
+    def let_go(self, reason: str) -> None:
+        """Close every member's session and forget them, telling nobody else (`close` without the sequencer)."""
         members = list(self.nicks.values())
         self.nicks.clear()
         self.signed_in.clear()
@@ -815,12 +826,12 @@ class Chat(Queries):
             member.session.close(reason)
 
     def settled(self, member: Member) -> Deferred[None] | None:
-        """When the changes `member` asked for have been made, if they have not yet: here they were, at once.
+        """When the changes `member` asked for have been made, if they have not yet: in one process, at once.
 
-        chatroom.bus.shared.SharedChat makes a change in its turn in the log, later: it returns a Deferred that
+        chatroom.bus.shared's Replica makes a change in its turn in the log, later: it returns a Deferred that
         fires then, so that the member's front end answers, and reads on, only once the change took effect.
         """
-        return None
+        return self.sequencer.settled(member)
 
     # Inside
 
@@ -1022,6 +1033,8 @@ class Chat(Queries):
 
     def _stored(self, write: Callable[[Any], None], what: object) -> None:
         """Write to the store; if it refuses, the change holds in memory, and the log and the actor are told."""
+        if not self.sequencer.stores():
+            return
         try:
             write(what)
         except StoreError as error:

@@ -15,10 +15,16 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
+from twisted.internet.defer import Deferred, fail, succeed
+
+from chatroom.core.errors import ChatError
+from chatroom.core.events import Session
+
 if TYPE_CHECKING:
-    from chatroom.core.chat import Chat, Member
+    from chatroom.core.chat import Chat, Details, Member
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -26,7 +32,10 @@ CHANGE = "__chat_change__"  # the attribute `change` sets on the methods it mark
 
 
 class Sequencer(Protocol):
-    """Decides when a change a front end asks for is made: now, or in its turn in a log."""
+    """What the chat asks of whoever orders its changes: in one process nobody (AtOnce), with several a log's reader.
+
+    Each method is a point where one process and several differ; the chat's rules stay in the chat.
+    """
 
     def run(
         self, name: str, change: Callable[..., Any], chat: Chat, member: Member, args: tuple[Any, ...], kwargs: Any
@@ -39,6 +48,26 @@ class Sequencer(Protocol):
         `result` is what its caller would get back at once if it stops here.
         """
 
+    def enter(
+        self, chat: Chat, session: Session, nick: str, account: str | None, address: str, details: Details
+    ) -> Deferred[Member]:
+        """`chat.register`, made in its turn: fires with the member, or fails with the ChatError that refused it."""
+
+    def together(self, chat: Chat, member: Member, room: str) -> AbstractContextManager[None]:
+        """Changes made inside are made, and told, together (`chat.told_together` where they are made)."""
+
+    def settled(self, member: Member) -> Deferred[None] | None:
+        """Fires once the changes `member` asked for are made; None if they all are."""
+
+    def departed(self, member: Member) -> None:
+        """`member` has left the chat (quit, expelled, or its process gone)."""
+
+    def stores(self) -> bool:
+        """Whether the change being made is written to the chat's store here (once, by one process)."""
+
+    def closing(self, reason: str) -> None:
+        """The chat is closing (server shutdown): everyone present is let go just after."""
+
 
 class AtOnce:
     """One process: every change is made as it is asked for, at the cost of one call."""
@@ -49,6 +78,29 @@ class AtOnce:
         return change(chat, member, *args, **kwargs)
 
     def commit(self, result: object) -> None:
+        pass
+
+    def enter(
+        self, chat: Chat, session: Session, nick: str, account: str | None, address: str, details: Details
+    ) -> Deferred[Member]:
+        try:
+            return succeed(chat.register(session, nick, account, address, details))
+        except ChatError:
+            return fail()
+
+    def together(self, chat: Chat, member: Member, room: str) -> AbstractContextManager[None]:
+        return chat.told_together(member, room)
+
+    def settled(self, member: Member) -> Deferred[None] | None:
+        return None
+
+    def departed(self, member: Member) -> None:
+        pass
+
+    def stores(self) -> bool:
+        return True
+
+    def closing(self, reason: str) -> None:
         pass
 
 
