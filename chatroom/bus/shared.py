@@ -25,7 +25,6 @@ import itertools
 import traceback
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager
 from typing import Any, Protocol
 
 from twisted.internet.defer import Deferred, fail, succeed
@@ -138,8 +137,8 @@ class Replica:
         self.clock = clock
         self.written = written
         self.chat = chat
-        chat.sequencer = self
         chat.now = self._now
+        chat.sequence_by(self)
         self.log = log
         self.left: Deferred[None] = succeed(None)  # fires once the log has been told this process left
         self.process = process or uuid.uuid4().hex[:12]
@@ -175,9 +174,7 @@ class Replica:
 
     # The changes, as front ends call them: Chat hands each one to its sequencer, this replica
 
-    def run(
-        self, name: str, change: Callable[..., Any], chat: Chat, member: Member, args: tuple[Any, ...], kwargs: Any
-    ) -> Any:
+    def run(self, name: str, change: Callable[..., Any], chat: Chat, member: Member, *args: Any, **kwargs: Any) -> Any:
         """Checked now; made now if this is its turn in the log, else put in the log and made in its turn."""
         if self._turn is not None:
             return change(chat, member, *args, **kwargs)
@@ -187,7 +184,7 @@ class Replica:
             self._submit(name, member, args, kwargs)
             return ordered.result  # what the change would return: given to its _commit
 
-    def commit(self, result: object) -> None:
+    def commit(self, result: object = None) -> None:
         if self._turn is None:
             raise _Ordered(result)
 
@@ -209,13 +206,10 @@ class Replica:
         self._append({"k": "enter", "p": self.process, "m": key, "a": entered, "t": self.clock()})
         return waiting
 
-    def together(self, chat: Chat, member: Member, room: str) -> AbstractContextManager[None]:
-        return chat.told_together(member, room) if self._turn is not None else self._batched(member, room)
-
     @contextlib.contextmanager
-    def _batched(self, member: Member, room: str) -> Iterator[None]:
+    def together(self, chat: Chat, member: Member, room: str) -> Iterator[None]:
         """The changes made inside go into the log as one entry, so that they are told together everywhere."""
-        self.chat._room_of(member, room)
+        chat._room_of(member, room)
         self._batch = []
         try:
             yield

@@ -11,6 +11,7 @@ so the line protocol and IRC enforce exactly the same rules.
 from __future__ import annotations
 
 import contextlib
+import functools
 import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
@@ -75,7 +76,7 @@ from chatroom.core.moderation import (
 from chatroom.core.names import nick_key, room_key, room_name, validate_nick
 from chatroom.core.queries import Queries
 from chatroom.core.rooms import Room, ban_list, until
-from chatroom.core.sequencing import AT_ONCE, Sequencer, change
+from chatroom.core.sequencing import AT_ONCE, AtOnce, Sequencer, change, changes
 from chatroom.core.state import (
     AccountDirectory,
     HistoryStore,
@@ -155,7 +156,7 @@ class Chat(Queries):
         history: HistoryLimits = HistoryLimits(),
         history_store: HistoryStore | None = None,
     ) -> None:
-        self.sequencer: Sequencer = AT_ONCE  # when each change is made: at once, unless a bus installs its own
+        self.sequencer: Sequencer | AtOnce = AT_ONCE  # when each change is made: at once, unless sequence_by
         self.limits = limits
         self.history_limits = history
         self.history_memory = HistoryMemory(history.memory)  # what all rooms' history holds, bounded
@@ -173,6 +174,17 @@ class Chat(Queries):
         self.start_from_store()
         self.messages = 0  # said in rooms and privately since the start, for the metrics: how many, never what
         self.peak = 0  # the most members present at once since the start (IRC's LUSERS)
+
+    def sequence_by(self, sequencer: Sequencer) -> None:
+        """Hand each change (`@change`) to `sequencer` from now on, and let it say where each stops (`_commit`).
+
+        Bound on this chat alone, as its own attributes: a chat in one process, never sequenced, calls its changes
+        directly and pays nothing for them being declared (the steady benchmark's path).
+        """
+        self.sequencer = sequencer
+        declared = changes(type(self))
+        bound = {name: functools.partial(sequencer.run, name, method, self) for name, method in declared.items()}
+        vars(self).update(bound, _commit=sequencer.commit)
 
     def start_from_store(self) -> None:
         """The rooms and bans a server starts with: the registered rooms and the server bans its store kept."""
@@ -836,14 +848,13 @@ class Chat(Queries):
     # Inside
 
     def _commit(self, result: object = None) -> None:
-        """Where a change's checks end and its effects begin: the sequencer says whether it goes on now.
+        """Where a change's checks end and its effects begin: a sequencer may stop it here.
 
-        In one process it does. chatroom.bus.shared's sequencer stops here instead, having checked the change
-        against what it knows, puts the change in the log all processes share, and makes it when its turn comes,
-        checked again, in the same order everywhere. Nothing before this call may change anything. `result` is
-        what the caller gets back at once in that case.
+        In one process it does. chatroom.bus.shared's sequencer stops here instead (sequence_by puts its `commit`
+        here), having checked the change against what it knows, puts the change in the log all processes share, and
+        makes it when its turn comes, checked again, in the same order everywhere. Nothing before this call may
+        change anything. `result` is what the caller gets back at once in that case.
         """
-        self.sequencer.commit(result)
 
     def _present(self, member: Member) -> None:
         if not member.present:

@@ -13,7 +13,6 @@ two would say each of them twice; the stop point keeps one method per change, re
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
@@ -32,17 +31,15 @@ CHANGE = "__chat_change__"  # the attribute `change` sets on the methods it mark
 
 
 class Sequencer(Protocol):
-    """What the chat asks of whoever orders its changes: in one process nobody (AtOnce), with several a log's reader.
+    """Whoever orders a chat's changes (chatroom.bus.shared's Replica, a log's reader), installed by `Chat.sequence_by`.
 
     Each method is a point where one process and several differ; the chat's rules stay in the chat.
     """
 
-    def run(
-        self, name: str, change: Callable[..., Any], chat: Chat, member: Member, args: tuple[Any, ...], kwargs: Any
-    ) -> Any:
+    def run(self, name: str, change: Callable[..., Any], chat: Chat, member: Member, *args: Any, **kwargs: Any) -> Any:
         """Make `change` (the method marked `name`) of `chat` for `member`, as a front end asked; what it returns."""
 
-    def commit(self, result: object) -> None:
+    def commit(self, result: object = None) -> None:
         """The change being made passed its checks and its effects begin: return to go on, or raise to stop.
 
         `result` is what its caller would get back at once if it stops here.
@@ -70,15 +67,11 @@ class Sequencer(Protocol):
 
 
 class AtOnce:
-    """One process: every change is made as it is asked for, at the cost of one call."""
+    """One process, with no sequencer: the other points of a Sequencer, answered as a chat alone answers them.
 
-    def run(
-        self, name: str, change: Callable[..., Any], chat: Chat, member: Member, args: tuple[Any, ...], kwargs: Any
-    ) -> Any:
-        return change(chat, member, *args, **kwargs)
-
-    def commit(self, result: object) -> None:
-        pass
+    It has no `run` nor `commit`: a chat with no sequencer calls its changes and its `_commit` directly, so that one
+    process pays nothing for a chat that can be shared (`Chat.sequence_by` binds them to a sequencer).
+    """
 
     def enter(
         self, chat: Chat, session: Session, nick: str, account: str | None, address: str, details: Details
@@ -110,20 +103,13 @@ AT_ONCE = AtOnce()
 def change(method: F) -> F:
     """Declare a method of Chat a change: one that takes the member acting first and calls `_commit` once checked.
 
-    Its arguments after the member must be what JSON holds (or enums chatroom.bus.shared knows): a log carries them.
+    Only a mark: the method is unchanged. Its arguments after the member must be what JSON holds (or enums
+    chatroom.bus.shared knows): a log carries them.
     """
-    name = method.__name__
-
-    @functools.wraps(method)
-    def sequenced(chat: Chat, member: Member, *args: Any, **kwargs: Any) -> Any:
-        return chat.sequencer.run(name, method, chat, member, args, kwargs)
-
-    setattr(sequenced, CHANGE, True)
-    return sequenced  # type: ignore[return-value]  # same signature as `method`
+    setattr(method, CHANGE, True)
+    return method
 
 
 def changes(cls: type) -> dict[str, Callable[..., Any]]:
-    """The changes `cls` declares, by name, each as the method itself (unmarked): what a replica makes in turn."""
-    return {
-        name: getattr(cls, name).__wrapped__ for name in dir(cls) if getattr(getattr(cls, name, None), CHANGE, False)
-    }
+    """The changes `cls` declares, by name: what a sequencer is handed, and a replica makes in their turn."""
+    return {name: getattr(cls, name) for name in dir(cls) if getattr(getattr(cls, name, None), CHANGE, False)}
