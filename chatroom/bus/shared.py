@@ -37,7 +37,7 @@ from chatroom.core.errors import ChatError, Departed
 from chatroom.core.events import Event, Message, ServerNotice, Session
 from chatroom.core.history import HistoryLimits, RoomHistory
 from chatroom.core.moderation import Lockdown, Role, Setting
-from chatroom.core.names import nick_key, room_key
+from chatroom.core.names import room_key
 from chatroom.core.rooms import Room
 from chatroom.core.sequencing import changes as declared
 from chatroom.core.state import AccountDirectory, HistoryStore, MemoryHistoryStore, RoomStore, StoreError
@@ -493,9 +493,6 @@ class Replica:
         """Hold the chat `state` describes; our own members present in it stay the objects front ends hold."""
         ours = {key: member for key, member in self.by_key.items() if key.startswith(self.process + "/")}
         self.by_key = {}
-        self.chat.nicks = {}
-        self.chat.signed_in = set()
-        self.chat.visible = set()
         for key, nick, account, address, _, details in state["members"]:
             member = ours.pop(key, None) or Member(ELSEWHERE, nick, account, address, key)
             member.nick, member.account, member.address, member.details = nick, account, address, Details(**details)
@@ -503,13 +500,22 @@ class Replica:
             if (entering := self._entering.pop(key, None)) is not None:  # its registration is in the snapshot
                 member.session = entering[0]
                 self._then.append(functools.partial(entering[1].callback, member))
-            self.by_key[key] = self.chat.nicks[nick_key(nick)] = member
-            if account is not None:
-                self.chat.signed_in.add(member)
-            if not member.details.invisible:
-                self.chat.visible.add(member)
-        self.chat.rooms = {}
-        self.chat.history_memory.reset()
+            self.by_key[key] = member
+        bans = [ban_from_data(data) for data in state["server_bans"]]
+        lockdown = Lockdown(state["lockdown"])
+        self.chat.restore(self.by_key.values(), lambda: self._rooms(state), bans, lockdown, state["opened"])
+        for key, _, _, _, invited, _ in state["members"]:
+            for name in invited:
+                if (invited_to := self.chat.rooms.get(room_key(name))) is not None:
+                    self.by_key[key].invited[invited_to] = None
+        self.processes = dict.fromkeys(state["processes"])
+        self.awaiting = dict(state["awaiting"])
+        for member in ours.values():  # in this replica only: the others never had them, or saw them leave
+            member.present = False
+            member.session.close(LOST_PLACE)
+
+    def _rooms(self, state: dict[str, Any]) -> Iterator[Room]:
+        """The rooms of a snapshot, with their members (already in by_key) and the history they kept."""
         for data in state["rooms"]:
             life, said, asides, kept = data["history"]
             name = data["name"]
@@ -518,24 +524,11 @@ class Replica:
             history = RoomHistory(life, self.chat.history_limits, said, lines, asides, memory)
             room = Room.restore(room_from_data(name, data["record"], registered=False), data["created"], history)
             room.topic_time = data["topic_time"]
-            self.chat.rooms[room_key(room.name)] = room
             for key, role in data["members"]:
                 member = self.by_key[key]
                 room.members[member] = Role(role)
                 member.rooms[room_key(room.name)] = room
-        self.chat.history_memory.bound()  # a no-op unless the others were given a larger --history-memory
-        for key, _, _, _, invited, _ in state["members"]:
-            for name in invited:
-                if (invited_to := self.chat.rooms.get(room_key(name))) is not None:
-                    self.by_key[key].invited[invited_to] = None
-        self.chat.server_bans = [ban_from_data(data) for data in state["server_bans"]]
-        self.chat.lockdown = Lockdown(state["lockdown"])
-        self.chat.opened = state["opened"]
-        self.processes = dict.fromkeys(state["processes"])
-        self.awaiting = dict(state["awaiting"])
-        for member in ours.values():  # in this replica only: the others never had them, or saw them leave
-            member.present = False
-            member.session.close(LOST_PLACE)
+            yield room
 
     # A failure while applying an entry
 

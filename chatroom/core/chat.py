@@ -13,7 +13,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, replace
 from typing import Any
@@ -185,6 +185,29 @@ class Chat(Queries):
         declared = changes(type(self))
         bound = {name: functools.partial(sequencer.run, name, method, self) for name, method in declared.items()}
         vars(self).update(bound, _commit=sequencer.commit)
+
+    def restore(
+        self,
+        members: Iterable[Member],
+        rooms: Callable[[], Iterable[Room]],
+        server_bans: list[Ban],
+        lockdown: Lockdown,
+        opened: int,
+    ) -> None:
+        """Hold this state instead of the present one (chatroom.bus: a snapshot of the chat other processes hold).
+
+        `members` are present; `rooms` makes the rooms, with their members and history: the memory all history holds
+        is counted anew while they are made. `opened` counts the rooms opened before, as `_history` does.
+        """
+        self.nicks = {nick_key(member.nick): member for member in members}
+        self.signed_in = {member for member in self.nicks.values() if member.account is not None}
+        self.visible = {member for member in self.nicks.values() if not member.details.invisible}
+        self.history_memory.reset()
+        self.rooms = {room_key(room.name): room for room in rooms()}
+        self.history_memory.bound()  # a no-op unless the others were given a larger --history-memory
+        self.server_bans = server_bans
+        self.lockdown = lockdown
+        self.opened = opened
 
     def start_from_store(self) -> None:
         """The rooms and bans a server starts with: the registered rooms and the server bans its store kept."""
