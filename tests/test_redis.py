@@ -26,10 +26,11 @@ from chatroom.bus.redis import (
 from chatroom.bus.shared import RESTORED, SharedChat
 from chatroom.core.chat import Member
 from chatroom.core.errors import ChatError
-from chatroom.core.events import Event, Message, PrivateMessage, Quit, ServerNotice
+from chatroom.core.events import Event, Joined, Message, PrivateMessage, Quit, ServerNotice
 from chatroom.core.wording import DEGRADED
 from tests.helpers import GENEROUS, RecordingSession, Subprocess
 from tests.redisserver import RedisServer, TwistdWithRedis, free_port
+from tests.test_shared import fail_once, state
 from tests.test_twistd import LISTENING
 
 
@@ -129,6 +130,21 @@ class SharedThroughRedisTests(RedisTestCase):
         await bus_b.disconnect()
         await heard_by_alice.until(told(Quit("bob", "server lost")))
         self.assertNotIn("bob", a.nicks)
+
+    async def test_a_replica_that_fails_to_apply_an_entry_gets_a_snapshot_through_redis_and_talks_on(self) -> None:
+        (a, _), (b, _) = await self.process("a"), await self.process("b")
+        alice, heard_by_alice = await self.member(a, "alice", "5")
+        bob, heard_by_bob = await self.member(b, "bob", "5")
+        self.patch(b, "_leave", fail_once(b._leave))
+        a.part(alice, "5")  # b tells bob, then fails to remove her
+        await heard_by_bob.until(told(ServerNotice(RESTORED)))
+        self.assertIn(ServerNotice(DEGRADED), heard_by_bob.events)
+        self.assertEqual(state(b), state(a))
+        a.join(alice, "5")
+        await heard_by_bob.until(told(Joined("#5", "alice")))
+        b.say(bob, "5", "welcome back")
+        await heard_by_alice.until(told(Message("#5", "bob", "welcome back")))
+        self.assertEqual(state(b), state(a))
 
     async def test_while_redis_is_away_the_chat_says_so_refuses_changes_and_then_recovers(self) -> None:
         await self.through_an_outage(self.redis.stop, self.redis.start)

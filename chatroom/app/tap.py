@@ -434,7 +434,7 @@ def makeService(options: Options, reactor: IReactorCore | None = None) -> IServi
                 history=history,
                 history_store=written,
             )
-            sharing = Sharing(chat, bus)
+            sharing = Sharing(chat.replica, bus)
             log.info("sharing the chat through Redis at {url}", url=redis.shown())
     except (StoreError, RedisUnreachable) as error:
         raise SystemExit(f"chatroom: {error}") from None
@@ -476,7 +476,7 @@ def makeService(options: Options, reactor: IReactorCore | None = None) -> IServi
     if metrics_endpoint is not None:
         front_ends = [listener.dialect.name for listener in listeners]
         served = metrics(options["metrics"], metrics_endpoint, chat, factory, front_ends, auth, clock)
-    ready = None if sharing is None else sharing.chat.ready
+    ready = None if sharing is None else sharing.replica.ready
     service = _bound(options, ChatService(factory, context, listeners, reloader, served, ready))
     if sharing is None:
         return service

@@ -13,7 +13,7 @@ Keys, under the prefix (chatroom.bus.redis.HistoryKeys):
 go through the same changes in the same order: a redaction or a clearing that reached Redis before the line it
 removes would let that line come back at the next restart. Redis runs the commands of one connection in the order
 sent, those of two processes in any order; so one process writes at a time: the oldest (the first of
-SharedChat.processes, which every replica agrees on at each point of the log), one script call at a time, each
+Replica.processes, which every replica agrees on at each point of the log), one script call at a time, each
 carrying every change made since the last (those of WRITE_EVERY seconds, or of the last call's round trip if longer).
 
 The other processes hold back what they would have written, until the writer says it wrote it (they ask every

@@ -47,7 +47,7 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 
 from chatroom.bus.log import PLACE, Reader, encode, hello, place
-from chatroom.bus.shared import OFF_DISK, SharedChat
+from chatroom.bus.shared import OFF_DISK, Replica
 
 log = Logger(namespace="chatroom")
 
@@ -752,16 +752,16 @@ class RedisLog:
 class Sharing(Service):
     """Joins the log on Redis as twistd starts, and leaves it last, once every member here has been let go."""
 
-    def __init__(self, chat: SharedChat, bus: RedisLog) -> None:
-        self.chat = chat
+    def __init__(self, replica: Replica, bus: RedisLog) -> None:
+        self.replica = replica
         self.bus = bus
 
     def startService(self) -> None:
         Service.startService(self)
-        joined = self.bus.connect().addCallback(lambda _: self.chat.start())
+        joined = self.bus.connect().addCallback(lambda _: self.replica.start())
         joined.addCallback(lambda _: log.info("chatroom joined the others through Redis"))
         joined.addErrback(lambda failure: log.failure("could not join the others through Redis", failure))
 
     def stopService(self) -> Deferred[None]:
         Service.stopService(self)
-        return self.chat.left.addCallback(lambda _: self.bus.disconnect())
+        return self.replica.left.addCallback(lambda _: self.bus.disconnect())

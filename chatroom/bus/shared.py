@@ -1,6 +1,7 @@
 """One chat, several processes: each process's replica of it is changed only by the log they all read in order.
 
-A front end calls a SharedChat as it calls a Chat. A change (say, join, kick...) is checked at once against
+A front end calls the chat as it would in one process: a Chat with no rule of its own, whose sequencer
+(chatroom.core.sequencing) is this process's Replica. A change (say, join, kick...) is checked at once against
 this replica, so that a refusal is answered as usual; it then stops where its effects would begin
 (Chat._commit), goes into the log, and is made when it comes back from the log, checked again, by every
 replica at the same point of the same order. So every replica holds the same members, rooms, roles and
@@ -21,9 +22,10 @@ import dataclasses
 import enum
 import functools
 import itertools
+import traceback
 import uuid
 from collections.abc import Callable, Iterator
-from typing import Any, Protocol, TypeVar, cast
+from typing import Any, Protocol
 
 from twisted.internet.defer import Deferred, fail, succeed
 from twisted.logger import Logger
@@ -34,8 +36,9 @@ from chatroom.core.errors import ChatError, Departed
 from chatroom.core.events import Event, Message, ServerNotice, Session
 from chatroom.core.history import HistoryLimits, RoomHistory
 from chatroom.core.moderation import Lockdown, Role, Setting
-from chatroom.core.names import nick_key, room_key
+from chatroom.core.names import room_key
 from chatroom.core.rooms import Room
+from chatroom.core.sequencing import changes as declared
 from chatroom.core.state import AccountDirectory, HistoryStore, MemoryHistoryStore, RoomStore, StoreError
 from chatroom.core.wording import DEGRADED
 from chatroom.stores.accounts import SharedAccounts
@@ -43,10 +46,10 @@ from chatroom.stores.rooms import ban_data, ban_from_data, room_data, room_from_
 
 log = Logger(namespace="chatroom")
 
-F = TypeVar("F", bound=Callable[..., Any])
 
 RESTORED = "the chat is whole again: this server is back in contact with the others"
 LOST_PLACE = "this server lost its place among the others: reconnect"
+RESYNC = "resync"  # the kind of entry a replica that failed to apply one appends: answered with a snapshot
 # Changes a member's next line need not wait for: a message changes nothing the next line may depend on, and
 # the log keeps one member's messages in the order they were sent.
 UNAWAITED = frozenset({"say", "private"})
@@ -119,41 +122,23 @@ class Unwritten(MemoryHistoryStore):
         return succeed(None)
 
 
-def _ordered(change: F) -> F:
-    """A change as front ends call it: checked now, made in its turn in the log."""
-    name = change.__name__
+class Replica:
+    """This process's replica of a chat that several share through `log`: the chat's sequencer, and the log's reader.
 
-    @functools.wraps(change)
-    def submit(self: SharedChat, member: Member, *args: Any, **kwargs: Any) -> Any:
-        if self._turn is not None:
-            return change(self, member, *args, **kwargs)
-        try:
-            return change(self, member, *args, **kwargs)
-        except _Ordered as ordered:
-            self._submit(name, member, args, kwargs)
-            return ordered.result  # what the change would return: given to its _commit
-
-    return cast(F, submit)
-
-
-class SharedChat(Chat):
-    """A replica of the chat that several processes share through `log`."""
+    It wraps a plain Chat and installs itself as the chat's sequencer: the chat keeps every rule, the replica
+    decides when each change is made (in its turn in the log) and keeps what only sharing needs (members by key,
+    the processes, snapshots). `written` must be the chat's history store.
+    """
 
     def __init__(
-        self,
-        log: Log,
-        clock: Callable[[], float],
-        limits: RoomLimits = RoomLimits(),
-        accounts: AccountDirectory | None = None,
-        store: RoomStore | None = None,
-        process: str | None = None,
-        history: HistoryLimits = HistoryLimits(),
-        history_store: SharedHistory | None = None,
+        self, chat: Chat, log: Log, clock: Callable[[], float], written: SharedHistory, process: str | None = None
     ) -> None:
         self._turn: dict[str, Any] | None = None  # the log's entry being applied; None between entries
         self.clock = clock
-        self.written: SharedHistory = history_store or Unwritten()  # the history_store, as only the bus knows it
-        super().__init__(limits, accounts, store, now=self._now, history=history, history_store=self.written)
+        self.written = written
+        self.chat = chat
+        chat.now = self._now
+        chat.sequence_by(self)
         self.log = log
         self.left: Deferred[None] = succeed(None)  # fires once the log has been told this process left
         self.process = process or uuid.uuid4().hex[:12]
@@ -172,6 +157,7 @@ class SharedChat(Chat):
         self._then: list[Callable[[], object]] = []  # what waits for the end of the turn
         self._unsettled: dict[str, set[int]] = {}  # by Member.key: its changes appended here, not yet made
         self._settling: dict[str, list[Deferred[None]]] = {}  # by Member.key: who waits for them (settled)
+        self._resync: int | None = None  # while resynchronising after a failure: the serial it was asked at
 
     def start(self) -> Deferred[None]:
         """Join the log; fires once this replica holds the state of the chat."""
@@ -186,42 +172,27 @@ class SharedChat(Chat):
         """Inside a turn, the time its entry was made, so that every replica sees a ban end at the same point."""
         return float(self._turn["t"]) if self._turn is not None and "t" in self._turn else self.clock()
 
-    # The changes, as front ends call them
+    # The changes, as front ends call them: Chat hands each one to its sequencer, this replica
 
-    rename = _ordered(Chat.rename)
-    join = _ordered(Chat.join)
-    part = _ordered(Chat.part)
-    say = _ordered(Chat.say)
-    private = _ordered(Chat.private)
-    set_topic = _ordered(Chat.set_topic)
-    set_role = _ordered(Chat.set_role)
-    kick = _ordered(Chat.kick)
-    invite = _ordered(Chat.invite)
-    configure = _ordered(Chat.configure)
-    ban = _ordered(Chat.ban)
-    unban = _ordered(Chat.unban)
-    allow = _ordered(Chat.allow)
-    register_room = _ordered(Chat.register_room)
-    drop_room = _ordered(Chat.drop_room)
-    transfer_room = _ordered(Chat.transfer_room)
-    name_operator = _ordered(Chat.name_operator)
-    kill = _ordered(Chat.kill)
-    server_ban = _ordered(Chat.server_ban)
-    server_unban = _ordered(Chat.server_unban)
-    set_lockdown = _ordered(Chat.set_lockdown)
-    set_away = _ordered(Chat.set_away)
-    set_invisible = _ordered(Chat.set_invisible)
-    set_wallops = _ordered(Chat.set_wallops)
-    wallops = _ordered(Chat.wallops)
-    redact = _ordered(Chat.redact)
-    clear_history = _ordered(Chat.clear_history)
-    quit = _ordered(Chat.quit)
+    def run(self, name: str, change: Callable[..., Any], chat: Chat, member: Member, *args: Any, **kwargs: Any) -> Any:
+        """Checked now; made now if this is its turn in the log, else put in the log and made in its turn."""
+        if self._turn is not None:
+            return change(chat, member, *args, **kwargs)
+        try:
+            return change(chat, member, *args, **kwargs)
+        except _Ordered as ordered:
+            self._submit(name, member, args, kwargs)
+            return ordered.result  # what the change would return: given to its _commit
+
+    def commit(self, result: object = None) -> None:
+        if self._turn is None:
+            raise _Ordered(result)
 
     def enter(
-        self, session: Session, nick: str, account: str | None, address: str, details: Details = Details()
+        self, chat: Chat, session: Session, nick: str, account: str | None, address: str, details: Details
     ) -> Deferred[Member]:
         try:
-            self.register(session, nick, account, address, details)
+            chat.register(session, nick, account, address, details)
         except _Ordered:
             pass
         except ChatError:
@@ -236,9 +207,9 @@ class SharedChat(Chat):
         return waiting
 
     @contextlib.contextmanager
-    def changes(self, member: Member, room: str) -> Iterator[None]:
+    def together(self, chat: Chat, member: Member, room: str) -> Iterator[None]:
         """The changes made inside go into the log as one entry, so that they are told together everywhere."""
-        self._room_of(member, room)
+        chat._room_of(member, room)
         self._batch = []
         try:
             yield
@@ -248,15 +219,10 @@ class SharedChat(Chat):
                 entry = {"k": "batch", "p": self.process, "m": member.key, "room": room, "ops": batch}
                 self._append(self._awaited(entry | {"t": self.clock()}))
 
-    def close(self, reason: str) -> None:
-        """Leave the log (the other processes see our members quit with `reason`), then let everyone go."""
+    def closing(self, reason: str) -> None:
+        """Leave the log (the other processes see our members quit with `reason`); the chat lets everyone go."""
         self.written.leave()  # before the goodbye, on the same connection: a last process's lines are all written
         self.left = self.log.leave(self.process, reason)
-        super().close(reason)
-
-    def _commit(self, result: object = None) -> None:
-        if self._turn is None:
-            raise _Ordered(result)
 
     def _submit(self, name: str, member: Member, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
         entry: dict[str, Any] = {"k": "do", "p": self.process, "m": member.key, "f": name, "a": _plain(args)}
@@ -268,9 +234,9 @@ class SharedChat(Chat):
             self._batch.append(entry)
             return
         entry["t"] = self.clock()
+        if name != "quit" and (self.degraded or not self.is_ready):  # not ready: resynchronising
+            raise ChatError("DEGRADED")
         if self.degraded:
-            if name != "quit":
-                raise ChatError("DEGRADED")
             self._held_quits.append(entry)  # they have gone from here: the others must hear it once it is back
             return
         self._append(entry if name in UNAWAITED else self._awaited(entry))
@@ -316,12 +282,15 @@ class SharedChat(Chat):
         self.written.turn(entry.get(PLACE, ""))
         for newcomer in self.awaiting:
             self.awaiting[newcomer] += 1
+        failure = None
         try:
             self._apply(entry)
-        except Exception:
-            log.failure("while applying a log entry of kind {kind}", kind=entry.get("k"))
+        except Exception as error:
+            failure = error
         finally:
             self._turn = None
+        if failure is not None:  # outside the turn: what our members do on hearing of it is not made here at once
+            self._failed(entry, failure)
         # Whoever waited for this entry goes on now, outside the turn: what it does next goes to the log in turn.
         then, self._then = self._then, []
         for call in then:
@@ -337,19 +306,19 @@ class SharedChat(Chat):
             self._enter(entry)
         elif kind == "batch":
             self._do_batch(entry)
-        elif kind == "hello":
+        elif kind in ("hello", RESYNC):  # a replica resynchronising is answered as a newcomer is
             self._hello(entry["p"])
         elif kind == "snapshot":
             self.awaiting.pop(entry["for"], None)
         elif kind == "gone":
             self._gone(entry["p"], entry["r"])
-        elif kind == "account" and isinstance(self.accounts, SharedAccounts):
-            self.accounts.apply(entry["n"], entry["r"])  # here, so that every replica judges the next change alike
+        elif kind == "account" and isinstance(self.chat.accounts, SharedAccounts):
+            self.chat.accounts.apply(entry["n"], entry["r"])  # here, so that every replica judges the next change alike
 
     def _do(self, entry: dict[str, Any]) -> None:
         name = entry["f"]
         member = self.by_key.get(entry["m"])
-        if member is None or name not in _CHANGES:
+        if member is None or name not in REPLICATED:
             return  # it left before its change's turn (its quit is in the log), or a name no replica sends
         named = entry.get("kw", {})
         args, kwargs = _unplain(entry["a"]), dict(zip(named, _unplain(named.values()), strict=True))
@@ -358,7 +327,7 @@ class SharedChat(Chat):
                 return
             args = ["" if arg is None else arg for arg in args]
         try:
-            getattr(Chat, name)(self, member, *args, **kwargs)
+            REPLICATED[name](self.chat, member, *args, **kwargs)
         except ChatError as error:
             if entry["p"] == self.process:
                 member.session.refused(error)
@@ -370,7 +339,7 @@ class SharedChat(Chat):
         if member is None:
             return
         try:
-            with Chat.changes(self, member, entry["room"]):
+            with self.chat.told_together(member, entry["room"]):
                 for change in entry["ops"]:
                     self._do(change)  # at the batch's time: it is the turn's entry
         except ChatError as error:
@@ -383,7 +352,7 @@ class SharedChat(Chat):
         waiting = self._entering.pop(key, None) if entry["p"] == self.process else None
         session = waiting[0] if waiting is not None else ELSEWHERE
         try:
-            member = Chat.register(self, session, nick, account, address, Details(**details))
+            member = self.chat.register(session, nick, account, address, Details(**details))
         except ChatError as error:
             if waiting is not None and not waiting[1].called:
                 self._then.append(functools.partial(waiting[1].errback, error))
@@ -397,23 +366,21 @@ class SharedChat(Chat):
         else:
             self._then.append(functools.partial(waiting[1].callback, member))
 
-    def _depart(self, member: Member, reason: str) -> None:
-        super()._depart(member, reason)
+    def departed(self, member: Member) -> None:
         self.by_key.pop(member.key, None)
         self._unsettled.pop(member.key, None)  # its connection is closing: nobody waits any more
         self._settling.pop(member.key, None)
 
-    def _stored(self, write: Callable[[Any], None], what: object) -> None:
+    def stores(self) -> bool:
         """The process whose member made the change writes it down; the others would write the same again."""
-        if self._turn is not None and self._turn.get("p") == self.process:
-            super()._stored(write, what)
+        return self._turn is not None and self._turn.get("p") == self.process
 
     # Processes joining and leaving
 
     def _before_ready(self, entry: dict[str, Any]) -> None:
         kind = entry["k"]
-        if kind == "hello" and entry["p"] == self.process:
-            if entry["alone"]:
+        if kind in ("hello", RESYNC) and entry["p"] == self.process:
+            if entry.get("alone"):
                 self._first()
             else:
                 self._early = []  # from here on, entries follow the point the snapshot will describe
@@ -423,12 +390,16 @@ class SharedChat(Chat):
             included = self.awaiting.pop(self.process)  # the entries after our hello that the snapshot includes
             early, self._early = self._early[included:], []
             self._become_ready(list(self.processes))
+            self._resynchronised(entry.get(PLACE, ""))
             for later in early:
                 self.received(later)
             return
         if kind == "gone" and entry["left"] == [self.process]:
             self._early = []  # everyone else went before answering: we are the chat now
-            self._first(anew=entry.get(PLACE, ""))
+            if self._resync is not None:
+                self._rebuild()
+            else:
+                self._first(anew=entry.get(PLACE, ""))
             return
         self._early.append(entry)
 
@@ -439,12 +410,12 @@ class SharedChat(Chat):
         the state now, but the history they wrote since is not in it: ours is written anew, from here.
         """
         try:
-            self.start_from_store()
+            self.chat.start_from_store()
         except StoreError as error:
             log.error("{error}: starting from the rooms read before", error=error)
         if anew is not None:
             self.written.turn(anew)
-            self.written.lead(self.rooms)
+            self.written.lead(self.chat.rooms)
         self._become_ready([self.process])
 
     def _become_ready(self, processes: list[str]) -> None:
@@ -471,7 +442,7 @@ class SharedChat(Chat):
             self.lost_place()  # the others gave us up: our members are no longer in their chat
             return
         for member in [member for key, member in self.by_key.items() if key.startswith(process + "/")]:
-            self._depart(member, reason)
+            self.chat._depart(member, reason)
         self._write_or_hold()  # if the writer went, the next oldest writes what it may not have
         self._answer_waiting()
 
@@ -509,52 +480,108 @@ class SharedChat(Chat):
                         [line_data(message) for message in room.history.kept],
                     ],
                 }
-                for room in self.rooms.values()
+                for room in self.chat.rooms.values()
             ],
-            "server_bans": [ban_data(ban) for ban in self.server_bans],
-            "lockdown": self.lockdown.value,
-            "opened": self.opened,
+            "server_bans": [ban_data(ban) for ban in self.chat.server_bans],
+            "lockdown": self.chat.lockdown.value,
+            "opened": self.chat.opened,
             "processes": list(self.processes),
             "awaiting": dict(self.awaiting),  # as it is now: Redis's log encodes it at the end of the turn
         }
 
     def _load(self, state: dict[str, Any]) -> None:
+        """Hold the chat `state` describes; our own members present in it stay the objects front ends hold."""
+        ours = {key: member for key, member in self.by_key.items() if key.startswith(self.process + "/")}
         self.by_key = {}
-        self.nicks = {}
-        self.signed_in = set()
-        self.visible = set()
         for key, nick, account, address, _, details in state["members"]:
-            member = Member(ELSEWHERE, nick, account, address, key, Details(**details))
-            self.by_key[key] = self.nicks[nick_key(nick)] = member
-            if account is not None:
-                self.signed_in.add(member)
-            if not member.details.invisible:
-                self.visible.add(member)
-        self.rooms = {}
-        self.history_memory.reset()
+            member = ours.pop(key, None) or Member(ELSEWHERE, nick, account, address, key)
+            member.nick, member.account, member.address, member.details = nick, account, address, Details(**details)
+            member.rooms, member.invited = {}, {}
+            if (entering := self._entering.pop(key, None)) is not None:  # its registration is in the snapshot
+                member.session = entering[0]
+                self._then.append(functools.partial(entering[1].callback, member))
+            self.by_key[key] = member
+        bans = [ban_from_data(data) for data in state["server_bans"]]
+        lockdown = Lockdown(state["lockdown"])
+        self.chat.restore(self.by_key.values(), lambda: self._rooms(state), bans, lockdown, state["opened"])
+        for key, _, _, _, invited, _ in state["members"]:
+            for name in invited:
+                if (invited_to := self.chat.rooms.get(room_key(name))) is not None:
+                    self.by_key[key].invited[invited_to] = None
+        self.processes = dict.fromkeys(state["processes"])
+        self.awaiting = dict(state["awaiting"])
+        for member in ours.values():  # in this replica only: the others never had them, or saw them leave
+            member.present = False
+            member.session.close(LOST_PLACE)
+
+    def _rooms(self, state: dict[str, Any]) -> Iterator[Room]:
+        """The rooms of a snapshot, with their members (already in by_key) and the history they kept."""
         for data in state["rooms"]:
             life, said, asides, kept = data["history"]
             name = data["name"]
             lines = (line_message(name, line) for line in kept)
-            memory = (self.history_memory, room_key(name))
-            history = RoomHistory(life, self.history_limits, said, lines, asides, memory)
+            memory = (self.chat.history_memory, room_key(name))
+            history = RoomHistory(life, self.chat.history_limits, said, lines, asides, memory)
             room = Room.restore(room_from_data(name, data["record"], registered=False), data["created"], history)
             room.topic_time = data["topic_time"]
-            self.rooms[room_key(room.name)] = room
             for key, role in data["members"]:
                 member = self.by_key[key]
                 room.members[member] = Role(role)
                 member.rooms[room_key(room.name)] = room
-        self.history_memory.bound()  # a no-op unless the others were given a larger --history-memory
-        for key, _, _, _, invited, _ in state["members"]:
-            for name in invited:
-                if (invited_to := self.rooms.get(room_key(name))) is not None:
-                    self.by_key[key].invited[invited_to] = None
-        self.server_bans = [ban_from_data(data) for data in state["server_bans"]]
-        self.lockdown = Lockdown(state["lockdown"])
-        self.opened = state["opened"]
-        self.processes = dict.fromkeys(state["processes"])
-        self.awaiting = dict(state["awaiting"])
+            yield room
+
+    # A failure while applying an entry
+
+    def _failed(self, entry: dict[str, Any], error: Exception) -> None:
+        """This replica may now differ from the others: it is resynchronised from a snapshot, as a newcomer is.
+
+        Its members stay connected, told the chat is degraded meanwhile; their changes are refused until it holds
+        the snapshot. Only the kind of entry and where it failed are logged: never anything a member typed.
+        """
+        frame = traceback.extract_tb(error.__traceback__)[-1]
+        log.error(
+            "chatroom failed to apply a log entry ({kind} {change}): {error} at {file}:{line} in {function};"
+            " resynchronising this replica from a snapshot",
+            kind=entry.get("k"),
+            change=entry.get("f", ""),
+            error=type(error).__name__,
+            file=frame.filename,
+            line=frame.lineno,
+            function=frame.name,
+        )
+        self._resync = next(self._serial)  # our changes numbered before it are in the snapshot, or refused
+        self.ready = Deferred()  # not ready: changes are refused until it is
+        self._tell_local(DEGRADED)
+        if list(self.processes) == [self.process]:
+            self._rebuild()
+            return
+        self._early = []
+        self._append({"k": RESYNC, "p": self.process})
+
+    def _rebuild(self) -> None:
+        """Nobody else holds the chat: rebuild it from our own snapshot, which is whole even if some index is not."""
+        self._load(self._snapshot())
+        self._become_ready([self.process])
+        self._resynchronised()
+
+    def _resynchronised(self, place: str = "") -> None:
+        """The snapshot is loaded: what waited for our changes before it goes on, and our members are told."""
+        mark, self._resync = self._resync, None
+        if mark is None:
+            return
+        if place and next(iter(self.processes)) == self.process:
+            self.written.turn(place)
+            self.written.lead(self.chat.rooms)  # what we wrote may miss what was said meanwhile: write it anew
+        for key in list(self._entering):
+            if int(key.rsplit("/", 1)[1]) < mark:  # appended before the resync, refused: not in the snapshot
+                self._entering.pop(key)[1].errback(ChatError("DEGRADED"))
+        for key, serials in list(self._unsettled.items()):
+            for serial in [serial for serial in serials if serial < mark]:
+                self._settle({"p": self.process, "m": key, AWAITED: serial})
+        then, self._then = self._then, []
+        for call in then:
+            call()
+        self._tell_local(RESTORED)
 
     # What the log tells of itself
 
@@ -595,14 +622,14 @@ class SharedChat(Chat):
         """Our replica can no longer follow the others': let our members go, and join again from a snapshot."""
         log.warn("chatroom lost its place in the log: disconnecting its members, joining again")
         self.written.follow()
-        Chat.close(self, LOST_PLACE)
+        self.chat.let_go(LOST_PLACE)
         self.by_key.clear()
         self.processes.clear()
         self.awaiting.clear()
         self._held_quits.clear()
         self._unsettled.clear()
         self._settling.clear()
-        self.start_from_store()
+        self.chat.start_from_store()
         self.ready = Deferred()
         self.degraded = False
         self.log.join(self.process, self)
@@ -613,9 +640,36 @@ class SharedChat(Chat):
             member.session.deliver(notice)
 
 
-_CHANGES = frozenset(
-    name for name, value in vars(SharedChat).items() if getattr(value, "__wrapped__", None) is getattr(Chat, name, None)
-)  # the changes a log entry may name: nothing else of a replica is called from the log
+class SharedChat(Chat):
+    """A Chat and its Replica as one object: what front ends are given as the chat, and tests hold as a process.
+
+    It adds no rule and overrides no method: the Replica shares the chat through its sequencer. It only builds the
+    two together (the chat's history store is the replica's) and answers what the replica holds (start, ready,
+    processes...) as before the replica was an object of its own; code that needs the types asks `replica`.
+    """
+
+    def __init__(
+        self,
+        log: Log,
+        clock: Callable[[], float],
+        limits: RoomLimits = RoomLimits(),
+        accounts: AccountDirectory | None = None,
+        store: RoomStore | None = None,
+        process: str | None = None,
+        history: HistoryLimits = HistoryLimits(),
+        history_store: SharedHistory | None = None,
+    ) -> None:
+        written = history_store or Unwritten()
+        super().__init__(limits, accounts, store, now=clock, history=history, history_store=written)
+        self.replica = Replica(self, log, clock, written, process)
+
+    def __getattr__(self, name: str) -> Any:
+        if name == "replica":  # asked before it is set: not the replica's to answer
+            raise AttributeError(name)
+        return getattr(self.replica, name)
+
+
+REPLICATED = declared(Chat)  # the changes a log entry may name: nothing else of a replica is called from the log
 
 
 def line_data(message: Message) -> list[Any]:

@@ -10,7 +10,7 @@ Keys, under the prefix (`--redis-prefix`, default "chatroom"):
 A process reads all three in the same step as its `hello` (chatroom.bus.redis.HELLO): what it reads is the
 state at that point of the log. The first process starts from it; a later one takes the rooms and bans from its
 snapshot, and the accounts from there. Rooms and bans are then written as the rooms file is: by the process whose
-log entry changed them (SharedChat._stored), on the log's own connection, in order, without waiting. An account
+log entry changed them (Replica.stores), on the log's own connection, in order, without waiting. An account
 is changed only by `chatroom-accounts --redis`, in one script that also appends an `account` entry
 carrying the new record: every replica applies it at the same point of the log, as any other change.
 """

@@ -11,12 +11,14 @@ so the line protocol and IRC enforce exactly the same rules.
 from __future__ import annotations
 
 import contextlib
+import functools
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, replace
 from typing import Any
 
-from twisted.internet.defer import Deferred, fail, succeed
+from twisted.internet.defer import Deferred
 from twisted.logger import Logger
 
 from chatroom.core.errors import ChatError, Departed
@@ -74,6 +76,7 @@ from chatroom.core.moderation import (
 from chatroom.core.names import nick_key, room_key, room_name, validate_nick
 from chatroom.core.queries import Queries
 from chatroom.core.rooms import Room, ban_list, until
+from chatroom.core.sequencing import AT_ONCE, AtOnce, Sequencer, change, changes
 from chatroom.core.state import (
     AccountDirectory,
     HistoryStore,
@@ -153,6 +156,7 @@ class Chat(Queries):
         history: HistoryLimits = HistoryLimits(),
         history_store: HistoryStore | None = None,
     ) -> None:
+        self.sequencer: Sequencer | AtOnce = AT_ONCE  # when each change is made: at once, unless sequence_by
         self.limits = limits
         self.history_limits = history
         self.history_memory = HistoryMemory(history.memory)  # what all rooms' history holds, bounded
@@ -170,6 +174,40 @@ class Chat(Queries):
         self.start_from_store()
         self.messages = 0  # said in rooms and privately since the start, for the metrics: how many, never what
         self.peak = 0  # the most members present at once since the start (IRC's LUSERS)
+
+    def sequence_by(self, sequencer: Sequencer) -> None:
+        """Hand each change (`@change`) to `sequencer` from now on, and let it say where each stops (`_commit`).
+
+        Bound on this chat alone, as its own attributes: a chat in one process, never sequenced, calls its changes
+        directly and pays nothing for them being declared (the steady benchmark's path).
+        """
+        self.sequencer = sequencer
+        declared = changes(type(self))
+        bound = {name: functools.partial(sequencer.run, name, method, self) for name, method in declared.items()}
+        vars(self).update(bound, _commit=sequencer.commit)
+
+    def restore(
+        self,
+        members: Iterable[Member],
+        rooms: Callable[[], Iterable[Room]],
+        server_bans: list[Ban],
+        lockdown: Lockdown,
+        opened: int,
+    ) -> None:
+        """Hold this state instead of the present one (chatroom.bus: a snapshot of the chat other processes hold).
+
+        `members` are present; `rooms` makes the rooms, with their members and history: the memory all history holds
+        is counted anew while they are made. `opened` counts the rooms opened before, as `_history` does.
+        """
+        self.nicks = {nick_key(member.nick): member for member in members}
+        self.signed_in = {member for member in self.nicks.values() if member.account is not None}
+        self.visible = {member for member in self.nicks.values() if not member.details.invisible}
+        self.history_memory.reset()
+        self.rooms = {room_key(room.name): room for room in rooms()}
+        self.history_memory.bound()  # a no-op unless the others were given a larger --history-memory
+        self.server_bans = server_bans
+        self.lockdown = lockdown
+        self.opened = opened
 
     def start_from_store(self) -> None:
         """The rooms and bans a server starts with: the registered rooms and the server bans its store kept."""
@@ -215,12 +253,10 @@ class Chat(Queries):
     def enter(
         self, session: Session, nick: str, account: str | None, address: str, details: Details = Details()
     ) -> Deferred[Member]:
-        """`register`, as a front end asks for it: at once here; after its turn in the shared log in SharedChat."""
-        try:
-            return succeed(self.register(session, nick, account, address, details))
-        except ChatError:
-            return fail()
+        """`register`, as a front end asks for it: at once in one process; with several, after its turn in the log."""
+        return self.sequencer.enter(self, session, nick, account, address, details)
 
+    @change
     def rename(self, member: Member, nick: str, account: str | None = None) -> None:
         """Change a member's nickname (and account, after a login); everyone sharing a room hears it once."""
         self._present(member)
@@ -244,6 +280,7 @@ class Chat(Queries):
                 if ban is not None and not self._exempt(member, room):
                     self._remove(room, Kicked(room.name, ban.setter, nick, _banned(ban.reason)), member)
 
+    @change
     def set_away(self, member: Member, text: str) -> None:
         """Mark a member away with a message others read when they look them up, or back with ""."""
         self._present(member)
@@ -252,6 +289,7 @@ class Chat(Queries):
         self._commit()
         member.details = replace(member.details, away=text)
 
+    @change
     def set_invisible(self, member: Member, invisible: bool) -> None:
         """Whether a member is listed only to those sharing a room with them (IRC's +i)."""
         self._present(member)
@@ -259,12 +297,14 @@ class Chat(Queries):
         member.details = replace(member.details, invisible=invisible)
         (self.visible.discard if invisible else self.visible.add)(member)
 
+    @change
     def set_wallops(self, member: Member, hears: bool) -> None:
         """Whether a member hears the administrators' wallops (IRC's +w)."""
         self._present(member)
         self._commit()
         member.details = replace(member.details, wallops=hears)
 
+    @change
     def wallops(self, actor: Member, text: str) -> None:
         """An administrator's word to every member who hears wallops, and back to the sender.
 
@@ -280,6 +320,7 @@ class Chat(Queries):
 
     # Rooms
 
+    @change
     def join(self, member: Member, name: str, key: str = "", since: str = "", lines: int = JOIN_LINES) -> str:
         """Enter a room, creating it if needed; joining one you are in changes nothing. Returns its name.
 
@@ -351,6 +392,7 @@ class Chat(Queries):
         if settings.limit and len(room.members) >= settings.limit and not invited:
             raise ChatError("ROOM_FULL", "limit", room=room.name, limit=settings.limit)
 
+    @change
     def part(self, member: Member, name: str, reason: str = "") -> str:
         """Leave a room; returns its name."""
         room = self._room_of(member, name)
@@ -359,6 +401,7 @@ class Chat(Queries):
         self._leave(member, room)
         return room.name
 
+    @change
     def say(
         self, member: Member, room: str, text: str, action: bool = False, notice: bool = False, to: str = ""
     ) -> None:
@@ -386,6 +429,7 @@ class Chat(Queries):
             if listener is member or role & least:
                 listener.session.deliver(event)
 
+    @change
     def private(self, member: Member, nick: str, text: str, action: bool = False, notice: bool = False) -> None:
         """Send text to one person; the sender gets a copy as proof of delivery."""
         self._present(member)
@@ -399,6 +443,7 @@ class Chat(Queries):
         if recipient is not member:
             member.session.deliver(event)
 
+    @change
     def set_topic(self, member: Member, room: str, text: str) -> None:
         target = self._room_of(member, room)
         self.may_speak(member)
@@ -446,6 +491,7 @@ class Chat(Queries):
             check_point(point)
         return self._kept(target, how, point, _page(lines))
 
+    @change
     def redact(self, actor: Member, room: str, target: str, reason: str = "") -> None:
         """Remove a line from the room's history (by its id), or every kept line of a nickname: an operator's act."""
         target_room = self._room_of(actor, room)
@@ -465,6 +511,7 @@ class Chat(Queries):
         )
         target_room.broadcast(Redacted(target_room.name, actor.nick, tuple(removed), reason))
 
+    @change
     def clear_history(self, actor: Member, room: str) -> None:
         """Forget everything a room kept: the server administrators' act, for a room anyone is in or registered."""
         self._administering(actor)
@@ -497,9 +544,16 @@ class Chat(Queries):
 
     # Keeping order in a room
 
+    def changes(self, member: Member, room: str) -> AbstractContextManager[None]:
+        """Changes made inside are told together, as one Changes event, when the block ends (IRC's MODE).
+
+        With several processes they are also made together: the sequencer puts them in the log as one entry.
+        """
+        return self.sequencer.together(self, member, room)
+
     @contextlib.contextmanager
-    def changes(self, member: Member, room: str) -> Iterator[None]:
-        """Changes made inside are told together, as one Changes event, when the block ends (IRC's MODE)."""
+    def told_together(self, member: Member, room: str) -> Iterator[None]:
+        """What `changes` does where its changes are made: hold the room's events, and tell them as one."""
         target = self._room_of(member, room)
         target.held = []
         try:
@@ -517,6 +571,7 @@ class Chat(Queries):
         role = room.members.get(member, Role.NONE)
         return Rank.OPERATOR if Role.OPERATOR in role else Rank.VOICE if Role.VOICE in role else Rank.MEMBER
 
+    @change
     def set_role(self, actor: Member, room: str, nick: str, role: Role, granted: bool) -> None:
         """/op, /deop, /voice, /devoice (IRC: MODE +o/-o/+v/-v); giving what someone has changes nothing."""
         target_room = self._room_of(actor, room)
@@ -530,6 +585,7 @@ class Chat(Queries):
         name = "operator" if role is Role.OPERATOR else "voice"
         target_room.broadcast(RoleChanged(target_room.name, actor.nick, target.nick, name, granted))
 
+    @change
     def kick(self, actor: Member, room: str, nick: str, reason: str = "") -> None:
         target_room = self._room_of(actor, room)
         target = self._in_room(target_room, nick)
@@ -539,6 +595,7 @@ class Chat(Queries):
         self._commit()
         self._remove(target_room, Kicked(target_room.name, actor.nick, target.nick, self._heard(actor, reason)), target)
 
+    @change
     def invite(self, actor: Member, room: str, nick: str) -> None:
         """Tell someone about a room. An operator's invitation also lets them in once, past invite-only, the key and the
         limit;
@@ -561,6 +618,7 @@ class Chat(Queries):
         target.session.deliver(event)
         actor.session.deliver(event)
 
+    @change
     def configure(self, actor: Member, room: str, setting: Setting, value: bool | str | int) -> None:
         """Change one setting (IRC: MODE +i/+k/+m/+t/+l); a key of "", a limit of 0 or False turns it off."""
         target_room = self._room_of(actor, room)
@@ -584,6 +642,7 @@ class Chat(Queries):
         target_room.broadcast(SettingChanged(target_room.name, actor.nick, setting.value, shown))
         self._save(target_room)
 
+    @change
     def ban(self, actor: Member, room: str, target: str, duration: float | None = None, reason: str = "") -> None:
         """Ban a person present anywhere (by account, or a guest by nickname and address), their address, or a mask.
 
@@ -619,6 +678,7 @@ class Chat(Queries):
             self._remove(target_room, Kicked(target_room.name, actor.nick, member.nick, _banned(reason)), member)
         self._save(target_room)
 
+    @change
     def unban(self, actor: Member, room: str, mask: str) -> None:
         target_room = self._room_of(actor, room)
         authorize(self.rank(actor, target_room), Action.BAN, target_room.name)
@@ -628,6 +688,7 @@ class Chat(Queries):
         target_room.broadcast(BanChanged(target_room.name, actor.nick, str(ban.mask), False, until(ban), ""))
         self._save(target_room)
 
+    @change
     def allow(self, actor: Member, room: str, mask: str, added: bool) -> None:
         """Let a mask into the room past invite-only, or no longer (IRC's +I/-I); the key and limit still apply."""
         target_room = self._room_of(actor, room)
@@ -656,6 +717,7 @@ class Chat(Queries):
 
     # Registered rooms
 
+    @change
     def register_room(self, actor: Member, room: str) -> None:
         """An operator who is logged in makes the room theirs: it keeps its settings, bans and topic when empty."""
         target_room = self._room_of(actor, room)
@@ -667,6 +729,7 @@ class Chat(Queries):
         self._commit()
         self._set_owner(actor, target_room, actor.account)
 
+    @change
     def drop_room(self, actor: Member, room: str) -> None:
         """Unregister: the room goes back to lasting while someone is in it."""
         target_room = self._registered(actor, room)
@@ -676,12 +739,14 @@ class Chat(Queries):
         target_room.broadcast(OwnerChanged(target_room.name, actor.nick, ""))
         self._stored(self.store.drop_room, target_room.name)
 
+    @change
     def transfer_room(self, actor: Member, room: str, account: str) -> None:
         target_room = self._registered(actor, room)
         owner = self._account(account)
         self._commit()
         self._set_owner(actor, target_room, owner)
 
+    @change
     def name_operator(self, actor: Member, room: str, account: str, named: bool) -> None:
         """The owner names (or unnames) an account that gets operator whenever it joins."""
         target_room = self._registered(actor, room)
@@ -702,6 +767,7 @@ class Chat(Queries):
 
     # Server administrators
 
+    @change
     def kill(self, actor: Member, nick: str, reason: str = "") -> None:
         """Disconnect someone; the rooms they were in see why."""
         self._administering(actor)
@@ -713,6 +779,7 @@ class Chat(Queries):
         self._commit()
         self._expel(target, f"disconnected by {actor.nick}" + (f": {reason}" if reason else ""))
 
+    @change
     def server_ban(self, actor: Member, target: str, duration: float | None = None, reason: str = "") -> None:
         """Ban a person or a mask from the whole server: those present are disconnected, and cannot come back."""
         self._administering(actor)
@@ -732,6 +799,7 @@ class Chat(Queries):
                 self._expel(member, f"banned from the server{_why(bans[0])}")
         self._stored(self.store.save_server_bans, tuple(self.server_bans))
 
+    @change
     def server_unban(self, actor: Member, mask: str) -> None:
         self._administering(actor)
         ban = _find_ban(self.server_bans, mask)
@@ -744,6 +812,7 @@ class Chat(Queries):
         self._administering(actor)
         return ban_list("", [ban for ban in self.server_bans if ban.active(self.now())])
 
+    @change
     def set_lockdown(self, actor: Member, level: Lockdown) -> None:
         """A raid: shut guests out (see Lockdown); everyone present is told, so that they know why."""
         self._administering(actor)
@@ -756,6 +825,7 @@ class Chat(Queries):
 
     # Leaving
 
+    @change
     def quit(self, member: Member, reason: str) -> None:
         """Remove a member for good: each person sharing a room hears it once, and the nickname is free."""
         self._present(member)
@@ -770,9 +840,15 @@ class Chat(Queries):
         self.signed_in.discard(member)
         self.visible.discard(member)
         member.present = False
+        self.sequencer.departed(member)
 
     def close(self, reason: str) -> None:
         """Let everyone go at once (server shutdown): nobody needs to hear the others leave."""
+        self.sequencer.closing(reason)
+        self.let_go(reason)
+
+    def let_go(self, reason: str) -> None:
+        """Close every member's session and forget them, telling nobody else (`close` without the sequencer)."""
         members = list(self.nicks.values())
         self.nicks.clear()
         self.signed_in.clear()
@@ -785,22 +861,22 @@ class Chat(Queries):
             member.session.close(reason)
 
     def settled(self, member: Member) -> Deferred[None] | None:
-        """When the changes `member` asked for have been made, if they have not yet: here they were, at once.
+        """When the changes `member` asked for have been made, if they have not yet: in one process, at once.
 
-        chatroom.bus.shared.SharedChat makes a change in its turn in the log, later: it returns a Deferred that
+        chatroom.bus.shared's Replica makes a change in its turn in the log, later: it returns a Deferred that
         fires then, so that the member's front end answers, and reads on, only once the change took effect.
         """
-        return None
+        return self.sequencer.settled(member)
 
     # Inside
 
     def _commit(self, result: object = None) -> None:
-        """Where a change's checks end and its effects begin; here the change simply goes on.
+        """Where a change's checks end and its effects begin: a sequencer may stop it here.
 
-        chatroom.bus.shared.SharedChat stops at this point instead, having checked the change against what it
-        knows, puts the change in the log all processes share, and makes it when its turn comes, checked again,
-        in the same order everywhere. Nothing before this call may change anything. `result` is what the caller
-        gets back at once in that case.
+        In one process it does. chatroom.bus.shared's sequencer stops here instead (sequence_by puts its `commit`
+        here), having checked the change against what it knows, puts the change in the log all processes share, and
+        makes it when its turn comes, checked again, in the same order everywhere. Nothing before this call may
+        change anything. `result` is what the caller gets back at once in that case.
         """
 
     def _present(self, member: Member) -> None:
@@ -991,6 +1067,8 @@ class Chat(Queries):
 
     def _stored(self, write: Callable[[Any], None], what: object) -> None:
         """Write to the store; if it refuses, the change holds in memory, and the log and the actor are told."""
+        if not self.sequencer.stores():
+            return
         try:
             write(what)
         except StoreError as error:

@@ -1,0 +1,115 @@
+"""Which of the chat's methods are changes, and who decides when a change is made.
+
+A change (`@change`) checks what is asked against the state, then reaches `Chat._commit`, where its effects
+begin. In one process it simply goes on (`AtOnce`). Processes sharing one chat (chatroom.bus.shared) install a
+sequencer that stops it there, puts it in the log they all read, and makes it when its turn comes, on every
+replica in the same order. The mark on each method is the one list of changes: the bus replicates exactly the
+methods `changes` finds, so a change added to the core later is replicated by the line that declares it.
+
+Why a mark and a stop point rather than two methods per change (a check and an apply): the checks and the
+effects share the values they compute (the room found, the target member, a role), and splitting 28 methods in
+two would say each of them twice; the stop point keeps one method per change, readable top to bottom.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+
+from twisted.internet.defer import Deferred, fail, succeed
+
+from chatroom.core.errors import ChatError
+from chatroom.core.events import Session
+
+if TYPE_CHECKING:
+    from chatroom.core.chat import Chat, Details, Member
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+CHANGE = "__chat_change__"  # the attribute `change` sets on the methods it marks
+
+
+class Sequencer(Protocol):
+    """Whoever orders a chat's changes (chatroom.bus.shared's Replica, a log's reader), installed by `Chat.sequence_by`.
+
+    Each method is a point where one process and several differ; the chat's rules stay in the chat.
+    """
+
+    def run(self, name: str, change: Callable[..., Any], chat: Chat, member: Member, *args: Any, **kwargs: Any) -> Any:
+        """Make `change` (the method marked `name`) of `chat` for `member`, as a front end asked; what it returns."""
+
+    def commit(self, result: object = None) -> None:
+        """The change being made passed its checks and its effects begin: return to go on, or raise to stop.
+
+        `result` is what its caller would get back at once if it stops here.
+        """
+
+    def enter(
+        self, chat: Chat, session: Session, nick: str, account: str | None, address: str, details: Details
+    ) -> Deferred[Member]:
+        """`chat.register`, made in its turn: fires with the member, or fails with the ChatError that refused it."""
+
+    def together(self, chat: Chat, member: Member, room: str) -> AbstractContextManager[None]:
+        """Changes made inside are made, and told, together (`chat.told_together` where they are made)."""
+
+    def settled(self, member: Member) -> Deferred[None] | None:
+        """Fires once the changes `member` asked for are made; None if they all are."""
+
+    def departed(self, member: Member) -> None:
+        """`member` has left the chat (quit, expelled, or its process gone)."""
+
+    def stores(self) -> bool:
+        """Whether the change being made is written to the chat's store here (once, by one process)."""
+
+    def closing(self, reason: str) -> None:
+        """The chat is closing (server shutdown): everyone present is let go just after."""
+
+
+class AtOnce:
+    """One process, with no sequencer: the other points of a Sequencer, answered as a chat alone answers them.
+
+    It has no `run` nor `commit`: a chat with no sequencer calls its changes and its `_commit` directly, so that one
+    process pays nothing for a chat that can be shared (`Chat.sequence_by` binds them to a sequencer).
+    """
+
+    def enter(
+        self, chat: Chat, session: Session, nick: str, account: str | None, address: str, details: Details
+    ) -> Deferred[Member]:
+        try:
+            return succeed(chat.register(session, nick, account, address, details))
+        except ChatError:
+            return fail()
+
+    def together(self, chat: Chat, member: Member, room: str) -> AbstractContextManager[None]:
+        return chat.told_together(member, room)
+
+    def settled(self, member: Member) -> Deferred[None] | None:
+        return None
+
+    def departed(self, member: Member) -> None:
+        pass
+
+    def stores(self) -> bool:
+        return True
+
+    def closing(self, reason: str) -> None:
+        pass
+
+
+AT_ONCE = AtOnce()
+
+
+def change(method: F) -> F:
+    """Declare a method of Chat a change: one that takes the member acting first and calls `_commit` once checked.
+
+    Only a mark: the method is unchanged. Its arguments after the member must be what JSON holds (or enums
+    chatroom.bus.shared knows): a log carries them.
+    """
+    setattr(method, CHANGE, True)
+    return method
+
+
+def changes(cls: type) -> dict[str, Callable[..., Any]]:
+    """The changes `cls` declares, by name: what a sequencer is handed, and a replica makes in their turn."""
+    return {name: getattr(cls, name) for name in dir(cls) if getattr(getattr(cls, name, None), CHANGE, False)}
