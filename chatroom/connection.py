@@ -188,7 +188,7 @@ class Connection(LineReceiver, TimeoutMixin):
             self._stop_acting()
             if self._deadline is not None and self._deadline.active():
                 self._deadline.cancel()
-            self._leave_chat(self._quit_reason)
+            self._leave_chat(self._quit_reason, lost=True)
         finally:
             self._report_refusals()
             log.info("{peer} ({nick}) disconnected: {why}", peer=self.peer, nick=self._left_as, why=self._ended_by)
@@ -256,6 +256,11 @@ class Connection(LineReceiver, TimeoutMixin):
             # join must find its sender in the room (chatroom.bus.shared makes a change in its turn, later).
             self._work = made
             made.addBoth(self._work_done)
+
+    @property
+    def executing(self) -> bool:
+        """Whether a line of this client's runs: what the core delivers now answers it (IRC's own echo)."""
+        return self._executing
 
     def _charge(self, size: int) -> None:
         """Fakelag: `size` bytes of answer cost the asker tokens, so its next line waits in proportion."""
@@ -348,9 +353,12 @@ class Connection(LineReceiver, TimeoutMixin):
         log.info("{peer} is now {nick}", peer=self.peer, nick=member.nick)
         self._set_timeout(self.limits.idle_timeout)
 
-    def quit(self, reason: str, why: str = "quit") -> None:
-        """Leave the chat (everyone sharing a room hears `reason`), say goodbye and close. `why` is logged."""
-        self._leave_chat(reason)
+    def quit(self, reason: str, why: str = "quit", lost: bool = False) -> None:
+        """Leave the chat (everyone sharing a room hears `reason`), say goodbye and close. `why` is logged.
+
+        `lost`: the client stopped answering rather than quitting, so its person may linger (Chat.leave).
+        """
+        self._leave_chat(reason, lost)
         self._close(reason, why)
 
     # chatroom.core.events.Session
@@ -399,7 +407,7 @@ class Connection(LineReceiver, TimeoutMixin):
             self.write(self.dialect.ping(str(int(self.clock.seconds()))))
             self._set_timeout(self.limits.idle_timeout)
         else:
-            self.quit("ping timeout", "ping timeout")
+            self.quit("ping timeout", "ping timeout", lost=True)
 
     def _work_failed(self, failure: Failure) -> None:
         if failure.check(CancelledError) or self.closing:
@@ -426,12 +434,13 @@ class Connection(LineReceiver, TimeoutMixin):
             self._waiting_held = False
             self._release()
 
-    def _leave_chat(self, reason: str) -> None:
+    def _leave_chat(self, reason: str, lost: bool = False) -> None:
+        """This session ends; its person leaves with it unless they have another, or linger (Chat.leave)."""
         member, self.member = self.member, None
         if member is not None:
             self._left_as = member.nick
-            self.factory.chat.quit(member, reason)
-            self.dialect.departed(member)
+            if self.factory.chat.leave(member, self, reason, lost):
+                self.dialect.departed(member)
 
     def _stop_acting(self) -> None:
         """From now on nothing is executed for this client, and nothing scheduled for it happens."""

@@ -220,10 +220,16 @@ class SharedChat(Chat):
     quit = _ordered(Chat.quit)
 
     def enter(
-        self, session: Session, nick: str, account: str | None, address: str, details: Details = Details()
+        self,
+        session: Session,
+        nick: str,
+        account: str | None,
+        address: str,
+        details: Details = Details(),
+        token: str = "",
     ) -> Deferred[Member]:
         try:
-            self.register(session, nick, account, address, details)
+            self.register(session, nick, account, address, details, token)
         except _Ordered:
             pass
         except ChatError:
@@ -398,6 +404,15 @@ class SharedChat(Chat):
             self._submit("quit", member, ("connection lost",), {})
         else:
             self._then.append(functools.partial(waiting[1].callback, member))
+
+    # One connection per person, as before issue 26, until sessions and lingering are in the log: a second
+    # session is refused as a taken nickname, and a lost connection quits at once.
+
+    def _reclaimable(self, holder: Member) -> bool:
+        return False
+
+    def _lingers(self, member: Member) -> bool:
+        return False
 
     def _depart(self, member: Member, reason: str) -> None:
         super()._depart(member, reason)

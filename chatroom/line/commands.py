@@ -72,6 +72,18 @@ def _nick(session: LineDialect, arg: str) -> None:
     session.choose_nick(_one_word(arg, "nick"))
 
 
+@command(
+    "resume",
+    "NICK TOKEN",
+    "as a first command: come back as NICK after a lost connection, with the token RESUME gave you",
+)
+def _resume(session: LineDialect, arg: str) -> None:
+    words = arg.split()
+    if len(words) != 2:
+        raise COMMANDS["resume"].usage_error()
+    session.resume(*words)
+
+
 @command("pass", "PASSWORD", "log in to the registered nickname you asked for with /nick", verbatim=True)
 def _pass(session: LineDialect, arg: str) -> None:
     if not arg:

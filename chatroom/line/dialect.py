@@ -112,11 +112,29 @@ class LineDialect:
         if member is not None:
             await self.registrar.rename(self.connection, member, nick, password)
             return
-        member = await self.registrar.enter(self.connection, nick, password)
+        self._entered(await self.registrar.enter(self.connection, nick, password))
+
+    def resume(self, nick: str, token: str) -> None:
+        """/resume: come back as the person `token` reclaims (after a lost connection), or join them."""
+        if self.connection.member is not None:
+            raise ChatError("USAGE", "you have a nickname already: /resume is a first command only")
+        self.pending_login = None
+        self.connection.wait_for(self._resume(nick, token))
+
+    async def _resume(self, nick: str, token: str) -> None:
+        self._entered(await self.registrar.resume(self.connection, nick, token))
+
+    def _entered(self, member: Member) -> None:
+        """WELCOME, the token that reclaims this person, the MOTD; then their rooms, if they were here already."""
         hello = f"Hello {member.nick}. Join a room with /join ROOM; /help lists the commands."
         self.write(line("WELCOME", member.nick, text=hello))
+        token = self.chat.resume_token(member)
+        self.write(line("RESUME", token, text=f"if your connection is lost: /resume {member.nick} TOKEN"))
         for motd in self.connection.factory.motd:
             self.write(line("MOTD", text=motd))
+        if member.rooms:
+            self.chat.catch_up(member, self.connection)
+            self.set_current(list(member.rooms.values())[-1].name)
 
     def current_room(self) -> str:
         if self.current is None:
