@@ -12,6 +12,7 @@ releases what it held (admission slot, nickname, rooms), even if something on th
 
 from __future__ import annotations
 
+import itertools
 from collections import Counter
 from collections.abc import Callable, Coroutine, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -142,6 +143,8 @@ class Connection(LineReceiver, TimeoutMixin):
         self.peer = describe(self.stream.getPeer())
         self.address = address_key(self.host) if self.host else self.peer  # what login slow-downs count by
         self.member: Member | None = None  # set by registration, None again once it has left the chat
+        self.serial = next(self.factory.serials)  # names this session to its person's others (/sessions)
+        self.since = 0.0  # when it became one of its person's sessions
         self._left_as = "-"  # its last nickname, for the log
         self.closing = False
         self._ended_by = "connection lost"  # for the log: never text the person typed
@@ -350,6 +353,7 @@ class Connection(LineReceiver, TimeoutMixin):
     def registered(self, member: Member) -> None:
         """Registration made this connection a member: from now on, silence is what times out."""
         self.member = member
+        self.since = self.clock.seconds()
         log.info("{peer} is now {nick}", peer=self.peer, nick=member.nick)
         self._set_timeout(self.limits.idle_timeout)
 
@@ -548,6 +552,7 @@ class ConnectionFactory(ServerFactory):
         self.admission = Admission(limits)
         self.turns = Turns(clock)  # every connection's long answers, made in turn
         self.connections: set[Connection] = set()
+        self.serials = itertools.count(1)
         self.counts = Counts()
         self._emptied: list[Deferred[None]] = []
 

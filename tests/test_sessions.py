@@ -96,6 +96,40 @@ class SeveralDevicesTests(Sessions):
         laptop.type("/nick ally")
         self.assertEqual(phone.read(), ["NICK alice ally"])
 
+    def test_sessions_lists_her_devices_and_ends_one(self) -> None:
+        laptop, phone = self.alice(), self.alice()
+        self.server.clock.advance(1.5)
+        irc = self.server.irc()
+        irc.type("CAP REQ :sasl", "AUTHENTICATE PLAIN")
+        irc.type("AUTHENTICATE " + base64.b64encode(b"\0alice\0correct horse").decode())
+        self.checker.answer(2, right=True)
+        irc.type("NICK alice", "USER a 0 * :A", "CAP END")
+        listed = phone.type("/sessions")
+        ids = [serial.split()[1].rstrip("*") for serial in listed[:-1]]
+        self.assertEqual(
+            listed,
+            [
+                f"SESSION {ids[0]} line 1970-01-01T00:00:00.000Z :127.0.0.1:40001",
+                f"SESSION {ids[1]}* line 1970-01-01T00:00:00.000Z :127.0.0.1:40002",
+                f"SESSION {ids[2]} irc 1970-01-01T00:00:01.500Z :127.0.0.1:41003",
+                "SESSIONS 3",
+            ],
+        )
+        self.assertEqual(phone.type(f"/sessions kick {ids[0]}"), [])
+        self.assertEqual(laptop.read(), ["BYE :ended from another of your sessions"])
+        self.assertTrue(laptop.transport.disconnecting)
+        laptop.lose()
+        self.assertEqual(self.ben.read(), [], "alice is still here")
+        self.assertEqual(len(self.chat.nicks["alice"].sessions), 2)
+        self.assertEqual(
+            phone.type(f"/sessions kick {ids[0]}"),
+            [f"ERR NO_SUCH_SESSION :you have no session {ids[0]}: /sessions lists them"],
+        )
+        self.assertEqual(
+            phone.type(f"/sessions kick {ids[1]}"), ["ERR NO_SUCH_SESSION :that is this session: /quit ends it"]
+        )
+        self.assertEqual(phone.type("/sessions end"), ["ERR USAGE :usage: /sessions [kick ID]"])
+
     def test_the_limit_of_sessions_per_person(self) -> None:
         self.chat.limits = RoomLimits(sessions_per_person=2, linger=LINGER)
         self.alice(), self.alice()

@@ -548,14 +548,14 @@ class Client:
     def _shown(self, line: Line) -> bool:
         """Not the lines something else says better: AUTH is the Password: question, HELLO's hint is for those
         without --nick, and an unasked-for BYE is the one line that ends the client (see `lost`); nor what
-        someone /ignore'd says."""
+        someone /ignore'd says; nor RESUME, a secret (a screen may be shared with a class)."""
         if line.word in ("MSG", "ACTION", "SAID", "DID", "PRIV") and len(line.args) >= 2:
             sender = line.args[0] if line.word == "PRIV" else line.args[1]
             if self.company.is_ignored(sender):
                 return False
         if line.word == "BYE":
             return self.phase is Phase.LEAVING
-        return line.word != "AUTH" and not (line.word == "HELLO" and self.nick)
+        return line.word not in ("AUTH", "RESUME") and not (line.word == "HELLO" and self.nick)
 
     def _show_prompt(self) -> None:
         """The current room, and the others with unread lines: `[#5] (#6 3, #7 1!) `."""

@@ -4,6 +4,9 @@ A person enters with `register`, which claims a nickname and gives back their `M
 takes that member. A member is present from `register` until `quit` (or the server's `close`); after that,
 every method refuses it with `Departed`, so a late callback can never act for someone who has left.
 
+A member is a person, not a connection: it has one or more sessions (a phone and a laptop), all told the same,
+and a person whose last session was lost lingers a while for a reconnection to reclaim (`leave`, `register`).
+
 Moderation is here too: each operation finds the actor's rank and asks chatroom.core.moderation.authorize,
 so the line protocol and IRC enforce exactly the same rules.
 """

@@ -347,7 +347,22 @@ def _server(session: LineDialect, arg: str) -> None:
             raise COMMANDS["server"].usage_error()
 
 
-@command("quit", "[REASON]", "leave the chat")
+@command(
+    "sessions",
+    "[kick ID]",
+    "list your connections under this nickname (your other devices), or end one of the others",
+)
+def _sessions(session: LineDialect, arg: str) -> None:
+    match arg.split():
+        case []:
+            session.sessions()
+        case [kick, serial] if kick.lower() == "kick":
+            session.end_session(serial)
+        case _:
+            raise COMMANDS["sessions"].usage_error()
+
+
+@command("quit", "[REASON]", "leave the chat; with other sessions (/sessions), end this one only")
 def _quit(session: LineDialect, arg: str) -> None:
     session.quit(arg or "quit")
 

@@ -13,6 +13,7 @@ from chatroom.connection import Connection
 from chatroom.core.chat import Member
 from chatroom.core.errors import ChatError
 from chatroom.core.events import Event, History, Kicked
+from chatroom.core.history import timestamp
 from chatroom.limits import ConnectionLimits
 from chatroom.line import commands
 from chatroom.line.wire import CONTROL_CHARACTERS, PROTOCOL_VERSION, Encoder, history_pages, line
@@ -123,6 +124,25 @@ class LineDialect:
 
     async def _resume(self, nick: str, token: str) -> None:
         self._entered(await self.registrar.resume(self.connection, nick, token))
+
+    def sessions(self) -> None:
+        """/sessions: one SESSION line for each of this person's connections, this one's ID marked with *."""
+        listed = [session for session in self.member.sessions if isinstance(session, Connection)]
+        for session in listed:
+            mark = "*" if session is self.connection else ""
+            since = timestamp(session.since)
+            self.write(line("SESSION", f"{session.serial}{mark}", session.dialect.name, since, text=session.peer))
+        self.write(line("SESSIONS", str(len(listed))))
+
+    def end_session(self, serial: str) -> None:
+        """/sessions kick ID: end another connection of this person's; the person stays, on this one."""
+        for session in self.member.sessions:
+            if isinstance(session, Connection) and str(session.serial) == serial:
+                if session is self.connection:
+                    raise ChatError("NO_SUCH_SESSION", "that is this session: /quit ends it")
+                session.quit("ended from another of your sessions", "ended from another session")
+                return
+        raise ChatError("NO_SUCH_SESSION", f"you have no session {serial}: /sessions lists them")
 
     def _entered(self, member: Member) -> None:
         """WELCOME, the token that reclaims this person, the MOTD; then their rooms, if they were here already."""
