@@ -89,10 +89,12 @@ class SeveralDevicesTests(Sessions):
         self.assertEqual(laptop.read(), ["MSG #5 ben :still there?"])
         assert_consistent(self, self.server.factory)
 
-    def test_a_join_and_a_nick_change_from_one_device_show_in_all(self) -> None:
+    def test_a_join_a_part_and_a_nick_change_from_one_device_show_in_all(self) -> None:
         laptop, phone = self.alice(), self.alice()
         laptop.type("/join 6")
         self.assertEqual(phone.read()[0], "JOIN #6 alice")
+        self.assertEqual(laptop.type("/part 5"), ["PART #5 alice :"], "#6 is current here already")
+        self.assertEqual(phone.read(), ["PART #5 alice :", "CURRENT #6"], "its text no longer goes to #5")
         laptop.type("/nick ally")
         self.assertEqual(phone.read(), ["NICK alice ally"])
 

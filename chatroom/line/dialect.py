@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from chatroom.connection import Connection
 from chatroom.core.chat import Member
 from chatroom.core.errors import ChatError
-from chatroom.core.events import Event, History, Kicked
+from chatroom.core.events import Event, History, Kicked, Parted
 from chatroom.core.history import timestamp
 from chatroom.limits import ConnectionLimits
 from chatroom.line import commands
@@ -50,8 +50,9 @@ class LineDialect:
 
     def render(self, event: Event) -> bytes:
         rendered = self.encode(event)
-        if type(event) is Kicked and event.room == self.current and self._is_me(event.nick):
-            self.current = self._fallback(event.room)  # plain text must not go on to a room we were put out of
+        if (type(event) is Kicked or type(event) is Parted) and event.room == self.current and self._is_me(event.nick):
+            # Plain text must not go on to a room we were put out of, or left from another of our sessions.
+            self.current = self._fallback(event.room)
             rendered += _current(self.current)
         return rendered
 
