@@ -89,6 +89,7 @@ class MemoryClient:
         peer = IPv6Address("TCP", host, port) if ":" in host else IPv4Address("TCP", host, port)
         self.transport = StringTransport(peerAddress=peer)
         self.protocol = factory.buildProtocol(self.transport.getPeer())
+        self.token = ""  # the resume token the server gave, once it has (RESUME)
         self.protocol.makeConnection(self.transport)
 
     @property
@@ -106,10 +107,12 @@ class MemoryClient:
         return self.read()
 
     def read(self, stamps: bool = False) -> list[str]:
-        """The lines sent since the last read; without `stamps`, room messages without their ids and times."""
+        """The lines sent since the last read; without `stamps`, as `unstamped` shows them."""
         received: str = self.transport.value().decode()
         self.transport.clear()
-        return received.splitlines() if stamps else [unstamped(line) for line in received.splitlines()]
+        lines = received.splitlines()
+        self.token = next((line.split()[1] for line in lines if line.startswith("RESUME ")), self.token)
+        return lines if stamps else [unstamped(line) for line in lines if not line.startswith("RESUME ")]
 
     def lose(self) -> None:
         """The connection ends, as the reactor would report it."""
@@ -127,7 +130,7 @@ class MemoryServer:
         auth: Authenticator | None = None,
     ) -> None:
         self.clock = Clock()
-        chat = Chat(rooms, accounts=auth.store if auth else None, now=self.clock.seconds)
+        chat = Chat(rooms, accounts=auth.store if auth else None, now=self.clock.seconds, clock=self.clock)
         self.factory = ConnectionFactory(chat, self.clock, LineFrontEnd, limits, motd, auth)
         self.chat = self.factory.chat
         self.connections: list[MemoryClient] = []
@@ -146,12 +149,16 @@ class MemoryServer:
 
 
 def assert_consistent(test: TestCase | SynchronousTestCase, factory: ConnectionFactory) -> None:
-    """The chat holds exactly the members of the open connections: no ghost, no squatter, no lost slot."""
+    """The chat holds exactly the members of the open connections, and those waiting for a reconnection (whose
+    sessions are all gone): no ghost, no squatter, no lost slot."""
     chat = factory.chat
     members = {connection.member for connection in factory.connections if connection.member is not None}
+    members |= {member for member in chat.nicks.values() if not member.sessions and member.expiry is not None}
     test.assertEqual(set(chat.nicks.values()), members, "every nickname belongs to a live connection's member")
     for key, member in chat.nicks.items():
         test.assertTrue(member.present)
+        sessions = {connection for connection in factory.connections if connection.member is member}
+        test.assertEqual(set(member.sessions), sessions, "a person's sessions are its open connections")
         test.assertEqual(key, nick_key(member.nick))
     for key, room in chat.rooms.items():
         test.assertTrue(room.members or room.owner, f"{room.name} is empty, unregistered, but still listed")
@@ -167,7 +174,8 @@ _STAMPED = re.compile(r"^(MSG|ACTION) (\S+) (\S+) \S+ \S+ :")
 def unstamped(line: str) -> str:
     """A room message as a person reads it, without the id and time a program reads (MSG ROOM NICK :TEXT).
 
-    Most tests check who said what, in which order; the history tests read the stamps themselves.
+    Most tests check who said what, in which order; the history tests read the stamps themselves. The
+    secret token of RESUME, after WELCOME, is random as the stamps are: without stamps, it is not shown at all.
     """
     return _STAMPED.sub(r"\1 \2 \3 :", line, count=1)
 
@@ -175,20 +183,26 @@ def unstamped(line: str) -> str:
 class LineClient(LineReceiver):
     """A test client that reads the server's lines in order, waiting on Deferreds, never sleeping.
 
-    Room messages are read without their ids and times (see `unstamped`) unless `stamps` is set.
+    Room messages are read without their ids and times, and RESUME not at all (see `unstamped`), unless
+    `stamps` is set.
     """
 
     delimiter = b"\n"
 
     def __init__(self, stamps: bool = False) -> None:
         self.stamps = stamps
+        self.token = ""  # the resume token the server gave, once it has (RESUME)
         self.lines: list[str] = []
         self._read = 0
         self._waiting: Deferred[str] | None = None
         self.lost: Deferred[None] = Deferred()
 
     def lineReceived(self, line: bytes) -> None:
-        self.lines.append(line.decode("utf-8"))
+        text = line.decode("utf-8")
+        if text.startswith("RESUME ") and not self.stamps:
+            self.token = text.split()[1]
+            return
+        self.lines.append(text)
         if self._waiting is not None:
             waiting, self._waiting = self._waiting, None
             waiting.callback(self._take())

@@ -9,7 +9,8 @@ from tests.helpers import LineClient, ServerTestCase
 class ChatOverTLSTests(ServerTestCase):
     def setUp(self) -> None:
         # Flood control would pace the ordering test's bursts; it has tests of its own.
-        self.start_server("--motd", "welcome, class", "--flood-burst", "1000")
+        # --linger 0: a vanished client's QUIT at once; the grace period is tested in memory (tests.test_sessions)
+        self.start_server("--motd", "welcome, class", "--flood-burst", "1000", "--linger", "0")
 
     async def assert_heard_nothing(self, client: LineClient, *forbidden: str) -> None:
         """A round trip proves it: anything sent to `client` earlier would arrive before the PONG."""

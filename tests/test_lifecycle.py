@@ -124,7 +124,7 @@ class GoodbyeTests(SynchronousTestCase):
         def broken(*args: object) -> None:
             raise RuntimeError("a bug on the way out")
 
-        self.patch(self.server.chat, "quit", broken)
+        self.patch(self.server.chat, "leave", broken)
         self.assertRaises(RuntimeError, client.lose)
         self.assertNotIn(client.connection, self.server.factory.connections)
         self.assertEqual(self.server.factory.admission.total, 1, "only the observer is counted")

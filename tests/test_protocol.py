@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from twisted.trial.unittest import SynchronousTestCase
 
+from chatroom.core.chat import RoomLimits
 from chatroom.core.events import Names, RoomList
 from chatroom.frontends.line.wire import LIST_LINE_MAX, render
 from chatroom.server.limits import ConnectionLimits
@@ -156,6 +157,8 @@ class ProtocolTests(SynchronousTestCase):
         alice.lose()
         self.assertEqual(bob.read(), ["QUIT alice :off to bed"])
         carol.lose()
+        self.assertEqual(bob.read(), [], "carol may come back for a while (tests.test_sessions)")
+        self.clock.advance(RoomLimits.linger)
         self.assertEqual(bob.read(), ["QUIT carol :connection lost"])
 
     def test_shutdown_says_goodbye_and_waits(self) -> None:

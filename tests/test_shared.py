@@ -128,6 +128,20 @@ class SharedChatTests(Replicas):
         self.assertEqual(heard_by_bob.take(), heard)
         self.assertEqual(heard_by_carol.take(), heard)
 
+    def test_one_session_per_person_and_a_lost_one_quits_at_once_until_sessions_are_shared(self) -> None:
+        alice, _ = self.member(self.a, "alice", "5", account="alice")
+        token = self.a.resume_token(alice)
+        _, heard_by_bob = self.member(self.b, "bob", "5")
+        for chat in (self.a, self.b):
+            entering = chat.enter(RecordingSession(), "alice", "alice", "192.0.2.3")
+            self.assertEqual(self.failureResultOf(entering, ChatError).value.code, "NICK_TAKEN")
+        resuming = self.a.enter(RecordingSession(), "alice", None, "192.0.2.3", token=token)
+        self.assertEqual(self.failureResultOf(resuming, ChatError).value.code, "NICK_TAKEN")
+        self.assertTrue(self.a.leave(alice, alice.sessions[0], "connection lost", lost=True))
+        self.settle()
+        self.assertEqual(heard_by_bob.take(), [Quit("alice", "connection lost")])
+        self.assertEqual(self.b.nicks.keys(), {"bob"})
+
     def test_a_refusal_is_answered_at_once_and_nothing_reaches_the_log(self) -> None:
         alice, _ = self.member(self.a, "alice")
         before = len(self.log.entries)

@@ -31,6 +31,9 @@ RELOADABLE = (
     "idle-timeout",
     "max-rooms",
     "room-size",
+    "max-sessions",
+    "no-multiclient",
+    "linger",  # for connections lost from then on
     "motd",
 )
 
@@ -127,4 +130,10 @@ def limits(values: Mapping[str, Any]) -> tuple[ConnectionLimits, RoomLimits]:
         registration_timeout=values["registration-timeout"],
         idle_timeout=values["idle-timeout"],
     )
-    return connection, RoomLimits(rooms_per_member=values["max-rooms"], members_per_room=values["room-size"])
+    rooms = RoomLimits(
+        rooms_per_member=values["max-rooms"],
+        members_per_room=values["room-size"],
+        sessions_per_person=1 if values["no-multiclient"] else values["max-sessions"],
+        linger=values["linger"],
+    )
+    return connection, rooms

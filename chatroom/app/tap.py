@@ -181,6 +181,23 @@ class Options(usage.Options):
         ["max-rooms", None, RoomLimits.rooms_per_member, "Rooms one client may be in at once.", int],
         ["room-size", None, RoomLimits.members_per_room, "Members one room may hold; 0 for no limit.", int],
         [
+            "max-sessions",
+            None,
+            RoomLimits.sessions_per_person,
+            "Connections one person may have at once under one nickname (a phone and a laptop): a login to an"
+            " account whose nickname is present joins that person instead of being refused.",
+            int,
+        ],
+        [
+            "linger",
+            None,
+            RoomLimits.linger,
+            "Seconds a person whose last connection was lost without a quit stays, away, so that a reconnection"
+            " reclaims their nickname and rooms (by logging in, or a guest by its resume token); the rooms see them"
+            " quit only once it has passed. 0: they quit at once.",
+            float,
+        ],
+        [
             "history",
             None,
             HistoryLimits.lines,
@@ -206,6 +223,7 @@ class Options(usage.Options):
     ]
     optFlags: list[list[Any]] = [
         ["no-irc", None, "Serve no IRC at all (by default IRC clients connect with TLS on port 6697)."],
+        ["no-multiclient", None, "One connection per person, as --max-sessions 1."],
         [
             "limit-loopback",
             None,
@@ -224,6 +242,8 @@ class Options(usage.Options):
         "idle-timeout": 0.1,
         "max-rooms": 1,
         "room-size": 0,
+        "max-sessions": 1,
+        "linger": 0,
         "history": 0,
         "workers": 1,
     }
@@ -418,7 +438,7 @@ def makeService(options: Options, reactor: IReactorCore | None = None) -> IServi
         auth = _authenticator(options, clock, stores)
         rooms = FileRoomStore(Path(options["rooms"])) if stores is None else stores.rooms
         if redis is None:
-            chat = Chat(room_limits, accounts=auth.store if auth else None, store=rooms, history=history)
+            chat = Chat(room_limits, accounts=auth.store if auth else None, store=rooms, history=history, clock=clock)
         else:
             redis.check()
             if inherited is None:  # the process the administrator started, not each of its workers

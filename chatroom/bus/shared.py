@@ -31,7 +31,7 @@ from twisted.internet.defer import Deferred, fail, succeed
 from twisted.logger import Logger
 
 from chatroom.bus.log import PLACE, Log
-from chatroom.core.chat import Chat, Details, Member, RoomLimits
+from chatroom.core.chat import Chat, Details, Member, RoomLimits, Sessions
 from chatroom.core.errors import ChatError, Departed
 from chatroom.core.events import Event, Message, ServerNotice, Session
 from chatroom.core.history import HistoryLimits, RoomHistory
@@ -189,10 +189,10 @@ class Replica:
             raise _Ordered(result)
 
     def enter(
-        self, chat: Chat, session: Session, nick: str, account: str | None, address: str, details: Details
+        self, chat: Chat, session: Session, nick: str, account: str | None, address: str, details: Details, token: str
     ) -> Deferred[Member]:
         try:
-            chat.register(session, nick, account, address, details)
+            chat.register(session, nick, account, address, details, token)
         except _Ordered:
             pass
         except ChatError:
@@ -366,6 +366,11 @@ class Replica:
         else:
             self._then.append(functools.partial(waiting[1].callback, member))
 
+    def keeps_sessions(self) -> bool:
+        """One session per person, as before issue 26, until sessions and lingering are in the log: a second
+        session is refused as a taken nickname, and a lost connection quits at once."""
+        return False
+
     def departed(self, member: Member) -> None:
         self.by_key.pop(member.key, None)
         self._unsettled.pop(member.key, None)  # its connection is closing: nobody waits any more
@@ -498,7 +503,7 @@ class Replica:
             member.nick, member.account, member.address, member.details = nick, account, address, Details(**details)
             member.rooms, member.invited = {}, {}
             if (entering := self._entering.pop(key, None)) is not None:  # its registration is in the snapshot
-                member.session = entering[0]
+                member.session = Sessions(entering[0])
                 self._then.append(functools.partial(entering[1].callback, member))
             self.by_key[key] = member
         bans = [ban_from_data(data) for data in state["server_bans"]]

@@ -4,6 +4,9 @@ A person enters with `register`, which claims a nickname and gives back their `M
 takes that member. A member is present from `register` until `quit` (or the server's `close`); after that,
 every method refuses it with `Departed`, so a late callback can never act for someone who has left.
 
+A member is a person, not a connection: it has one or more sessions (a phone and a laptop), all told the same,
+and a person whose last session was lost lingers a while for a reconnection to reclaim (`leave`, `register`).
+
 Moderation is here too: each operation finds the actor's rank and asks chatroom.core.moderation.authorize,
 so the line protocol and IRC enforce exactly the same rules.
 """
@@ -12,13 +15,16 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import hmac
+import secrets
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, cast
 
 from twisted.internet.defer import Deferred
+from twisted.internet.interfaces import IDelayedCall, IReactorTime
 from twisted.logger import Logger
 
 from chatroom.core.errors import ChatError, Departed
@@ -97,8 +103,18 @@ SERVER_BANS_MAX = 500  # server bans: each change rewrites them all (rooms.json,
 
 @dataclass(frozen=True)
 class RoomLimits:
+    """How much of the chat one person may hold: rooms, and sessions (devices) under one nickname."""
+
     rooms_per_member: int = 20
     members_per_room: int = 0  # 0: no limit
+    sessions_per_person: int = 5  # connections sharing one nickname (a phone and a laptop); 1: one, as before
+    # Seconds a person whose last connection was lost without a quit stays, away, for a reconnection to reclaim
+    # (docs/running.md, --linger); 0: they quit at once. 90: our client retries after 1, 2, 4 ... 32 s, so an
+    # outage of up to a minute (a Wi-Fi handover, a laptop carried to the next classroom) is reclaimed.
+    linger: float = 90.0
+
+
+LINGERING = "connection lost; may be back soon"  # the away message of a person waiting for a reconnection
 
 
 @dataclass(frozen=True)
@@ -116,10 +132,48 @@ class Details:
     wallops: bool = False  # hears the administrators' wallops (IRC's +w)
 
 
-class Member:
-    """One person in the chat, whichever front end they came through."""
+class Sessions:
+    """A person's connections, as the one Session the core tells things to: each of them is told everything.
 
-    __slots__ = ("account", "address", "details", "invited", "key", "nick", "present", "rooms", "session")
+    Empty while the person lingers after losing their last connection (Chat.leave): what is said meanwhile
+    reaches nobody, and the rooms' history shows it when they come back.
+    """
+
+    __slots__ = ("all",)
+
+    def __init__(self, first: Session) -> None:
+        self.all = [first]
+
+    def deliver(self, event: Event) -> None:
+        for session in self.all:
+            session.deliver(event)
+
+    def close(self, reason: str) -> None:
+        for session in list(self.all):
+            session.close(reason)
+
+    def refused(self, error: ChatError) -> None:
+        for session in self.all:
+            session.refused(error)
+
+
+class Member:
+    """One person in the chat, on one or several connections, whichever front ends they came through."""
+
+    __slots__ = (
+        "account",
+        "address",
+        "details",
+        "expiry",
+        "invited",
+        "key",
+        "nick",
+        "present",
+        "rooms",
+        "seen",
+        "session",
+        "token",
+    )
 
     def __init__(
         self,
@@ -130,7 +184,7 @@ class Member:
         key: str = "",
         details: Details = Details(),
     ) -> None:
-        self.session = session
+        self.session = Sessions(session)
         self.key = key  # who this is to every process sharing the chat (chatroom.bus); "" in a chat of its own
         self.nick = nick
         self.account = account  # the account they logged in to, None for a guest
@@ -139,6 +193,15 @@ class Member:
         self.rooms: dict[str, Room] = {}  # room key -> room, in the order joined
         self.invited: dict[Room, None] = {}  # rooms an operator invited them to, not joined since; the newest last
         self.present = True
+        self.token = ""  # reclaims this person (Chat.resume_token); "" until a front end has told it to them
+        # While lingering, and until a session of theirs is shown what they missed: the last line kept in each of
+        # their rooms when they were lost (room key -> message id, "" if none).
+        self.seen: dict[str, str] | None = None
+        self.expiry: IDelayedCall | None = None  # while lingering: when they quit after all
+
+    @property
+    def sessions(self) -> list[Session]:
+        return self.session.all
 
     def __repr__(self) -> str:
         return f"<Member {self.nick}{'' if self.present else ' (departed)'}>"
@@ -155,8 +218,14 @@ class Chat(Queries):
         now: Callable[[], float] = time.time,
         history: HistoryLimits = HistoryLimits(),
         history_store: HistoryStore | None = None,
+        clock: IReactorTime | None = None,
     ) -> None:
         self.sequencer: Sequencer | AtOnce = AT_ONCE  # when each change is made: at once, unless sequence_by
+        if clock is None:
+            from twisted.internet import reactor  # the running one, by default
+
+            clock = cast(IReactorTime, reactor)
+        self.timers = clock  # when a lingering person quits after all
         self.limits = limits
         self.history_limits = history
         self.history_memory = HistoryMemory(history.memory)  # what all rooms' history holds, bounded
@@ -225,22 +294,49 @@ class Chat(Queries):
 
     # Nicknames
 
-    def check_nick(self, nick: str, asking: Member | None = None) -> None:
-        """Raise ChatError unless `nick` is valid and free (or already `asking`'s, in another case)."""
+    def check_nick(self, nick: str, asking: Member | None = None, account: str | None = None) -> None:
+        """Raise ChatError unless `nick` is valid and free (or already `asking`'s, in another case).
+
+        A newcomer logging in to `account` may also take the nickname of the person logged in to it: that is
+        them, on another device or back after losing their connection (`register` attaches them).
+        """
         validate_nick(nick)
         holder = self.nicks.get(nick_key(nick))
-        if holder is not None and holder is not asking:
-            raise ChatError("NICK_TAKEN", nick=nick)
+        if holder is None or holder is asking:
+            return
+        theirs = asking is None and account is not None and nick_key(account) == nick_key(holder.account or "")
+        if theirs and self._reclaimable(holder):
+            return
+        raise ChatError("NICK_TAKEN", nick=nick)
 
     def register(
-        self, session: Session, nick: str, account: str | None, address: str, details: Details = Details()
+        self,
+        session: Session,
+        nick: str,
+        account: str | None,
+        address: str,
+        details: Details = Details(),
+        token: str = "",
     ) -> Member:
-        """Enter the chat under a free nickname, checked again now: a login may have taken a while."""
-        self.check_nick(nick)
+        """Enter the chat under a free nickname, checked again now: a login may have taken a while.
+
+        Under a nickname whose person is already here, if `account` is theirs or `token` their resume token:
+        the session becomes one more of that person's (see `attach`), and that person is returned.
+        """
+        if token:
+            holder: Member | None = self._resumed(nick, token)
+        else:
+            self.check_nick(nick, account=account)
+            holder = self.nicks.get(nick_key(nick))
+        if holder is not None:
+            account = holder.account
         self._not_banned(nick, account, address)
         if account is None and self.lockdown >= Lockdown.CONNECT:
             raise ChatError("LOCKDOWN", "enter")
         self._commit()
+        if holder is not None:
+            self._attach(holder, session)
+            return holder
         member = Member(session, nick, account, address, details=details)
         self.nicks[nick_key(nick)] = member
         if account is not None:
@@ -251,10 +347,105 @@ class Chat(Queries):
         return member
 
     def enter(
-        self, session: Session, nick: str, account: str | None, address: str, details: Details = Details()
+        self,
+        session: Session,
+        nick: str,
+        account: str | None,
+        address: str,
+        details: Details = Details(),
+        token: str = "",
     ) -> Deferred[Member]:
         """`register`, as a front end asks for it: at once in one process; with several, after its turn in the log."""
-        return self.sequencer.enter(self, session, nick, account, address, details)
+        return self.sequencer.enter(self, session, nick, account, address, details, token)
+
+    # Sessions: one person on several connections, and a lost connection reclaimed
+
+    def resume_token(self, member: Member) -> str:
+        """The secret that reclaims `member` after a lost connection, made when a front end first tells it.
+
+        A guest lingers (see `leave`) only once told it, since nothing else could bring them back.
+        """
+        self._present(member)
+        if not member.token:
+            member.token = secrets.token_urlsafe(18)
+        return member.token
+
+    def catch_up(self, member: Member, session: Session, seen: Mapping[str, str] | None = None) -> None:
+        """What joining their rooms would show, to a session that has just joined a person already present.
+
+        Each room is shown as a join shows it, with the lines said since the person lost their connection if
+        they were lingering, otherwise the latest ones; the others in the room are told nothing. `seen` (room
+        key -> message id, checked by the caller) is the last line a client saw in some rooms: it is shown what
+        came after, which is exact even when the server went on writing to a connection it had not yet found dead.
+        """
+        self._present(member)
+        lost, member.seen = member.seen, None
+        for key, room in member.rooms.items():
+            session.deliver(Joined(room.name, member.nick))
+            since = (seen or {}).get(key, lost.get(key, "") if lost is not None else None)
+            if since is None:
+                self._show(session, room, "", JOIN_LINES)
+            else:  # everything kept since: after the line they saw last, or all of it if there was none
+                self._show(session, room, since, max(1, len(room.history.kept)))
+
+    def leave(self, member: Member, session: Session, reason: str, lost: bool = False) -> bool:
+        """One of a person's sessions ends; whether the person left the chat with it.
+
+        The others in their rooms notice nothing while the person has another session. When the last one was
+        `lost` (no quit), a person who can come back lingers for RoomLimits.linger seconds: away, their
+        nickname kept, until a session reclaims them (`register`) or the rooms see them quit with `reason`.
+        """
+        self._present(member)
+        if session in member.sessions:
+            member.sessions.remove(session)
+        if member.sessions:
+            return False
+        if lost and self._lingers(member):
+            member.seen = {key: room.history.last_id() for key, room in member.rooms.items()}
+            if not member.details.away:
+                member.details = replace(member.details, away=LINGERING)
+            member.expiry = self.timers.callLater(self.limits.linger, self._expire, member, reason)
+            return False
+        self.quit(member, reason)
+        return True
+
+    def _lingers(self, member: Member) -> bool:
+        """Whether `member` waits for a reconnection: those who could reclaim themselves, by a login or a token."""
+        reclaimable = member.account is not None or bool(member.token)
+        return self.limits.linger > 0 and reclaimable and self.sequencer.keeps_sessions()
+
+    def _expire(self, member: Member, reason: str) -> None:
+        member.expiry = None
+        self.quit(member, reason)
+
+    def _resumed(self, nick: str, token: str) -> Member:
+        """The person `token` reclaims under `nick`, if it is theirs and they may take one more session."""
+        holder = self.nicks.get(nick_key(nick))
+        if holder is None:
+            raise ChatError("RESUME_FAILED", "gone", nick=nick)
+        if not (holder.token and hmac.compare_digest(token.encode(), holder.token.encode())):
+            raise ChatError("RESUME_FAILED", "token", nick=holder.nick)
+        if not self._reclaimable(holder):
+            raise ChatError("NICK_TAKEN", nick=holder.nick)
+        return holder
+
+    def _reclaimable(self, holder: Member) -> bool:
+        """Whether one more session may join `holder`; ChatError if only the limit per person stops it."""
+        count = len(holder.sessions)
+        most = self.limits.sessions_per_person if self.sequencer.keeps_sessions() else 1
+        if count < most:
+            return True
+        if most > 1:
+            raise ChatError("TOO_MANY_SESSIONS", nick=holder.nick, count=count)
+        return False
+
+    def _attach(self, member: Member, session: Session) -> None:
+        if member.expiry is not None:  # back within the grace period
+            member.expiry.cancel()
+            member.expiry = None
+            if member.details.away == LINGERING:
+                member.details = replace(member.details, away="")
+        member.sessions.append(session)
 
     @change
     def rename(self, member: Member, nick: str, account: str | None = None) -> None:
@@ -362,15 +553,19 @@ class Chat(Queries):
             room.members[member] = role
             if len(room.members) > 1:  # the others see the server give it; NAMES shows it to the one joining
                 room.broadcast(RoleChanged(room.name, "", member.nick, "operator", True))
-        if room.topic.text:
-            member.session.deliver(room.topic)
-        member.session.deliver(room.info())
-        member.session.deliver(room.names())
-        if since:  # a member back after a disconnection: everything kept since, however much
-            member.session.deliver(self._kept(room, "latest", since, max(1, len(room.history.kept))))
-        elif lines and room.history.kept:
-            member.session.deliver(self._kept(room, "latest", "", lines))
+        self._show(member.session, room, since, lines)
         return room.name
+
+    def _show(self, session: Session, room: Room, since: str, lines: int) -> None:
+        """What joining `room` shows the one joining: its topic, settings, names, and the lines it kept."""
+        if room.topic.text:
+            session.deliver(room.topic)
+        session.deliver(room.info())
+        session.deliver(room.names())
+        if since:  # a member back after a disconnection: everything kept since, however much
+            session.deliver(self._kept(room, "latest", since, max(1, len(room.history.kept))))
+        elif lines and room.history.kept:
+            session.deliver(self._kept(room, "latest", "", lines))
 
     def _admit(self, member: Member, room: Room, key: str) -> None:
         """Raise ChatError if `member` may not join `room`: banned, not invited, a wrong key, or it is full."""
@@ -833,6 +1028,9 @@ class Chat(Queries):
         self._depart(member, self._heard(member, reason))
 
     def _depart(self, member: Member, reason: str) -> None:
+        if member.expiry is not None:
+            member.expiry.cancel()
+            member.expiry = None
         self._tell_peers(member, Quit(member.nick, reason))
         for room in list(member.rooms.values()):
             self._leave(member, room)
@@ -857,6 +1055,8 @@ class Chat(Queries):
         for member in members:
             member.present = False
             member.rooms.clear()
+            if member.expiry is not None:
+                member.expiry.cancel()
         for member in members:
             member.session.close(reason)
 

@@ -37,6 +37,10 @@ REFUSALS: dict[str, tuple[str, ...]] = {
     "BAD_NICK": ("nick", "most"),
     "BAD_ROOM": ("name", "most"),
     "NICK_TAKEN": ("nick",),
+    # Sessions: one person on several connections (chatroom.core.chat's Sessions)
+    "RESUME_FAILED:gone": ("nick",),
+    "RESUME_FAILED:token": ("nick",),
+    "TOO_MANY_SESSIONS": ("nick", "count"),
     "NO_TEXT": (),
     "TOO_LONG": ("most",),
     "BAD_UTF8": (),

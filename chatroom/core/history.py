@@ -186,6 +186,10 @@ class RoomHistory:
         self.asides = 0
         return f"{self.epoch}-{self.said}", timestamp(now)
 
+    def last_id(self) -> str:
+        """The id of the last line kept, "" if none: where someone who stops listening now stopped."""
+        return self.kept[-1].id if self.kept else ""
+
     def keep(self, message: Message, now: float) -> None:
         """Keep a message if history is on and the whole room heard it."""
         if self.limits.lines and not message.to:  # a line for operators only must not reach others later

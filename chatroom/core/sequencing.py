@@ -46,9 +46,13 @@ class Sequencer(Protocol):
         """
 
     def enter(
-        self, chat: Chat, session: Session, nick: str, account: str | None, address: str, details: Details
+        self, chat: Chat, session: Session, nick: str, account: str | None, address: str, details: Details, token: str
     ) -> Deferred[Member]:
         """`chat.register`, made in its turn: fires with the member, or fails with the ChatError that refused it."""
+
+    def keeps_sessions(self) -> bool:
+        """Whether a person may have several sessions, and linger after losing the last (chatroom.core.chat's
+        Sessions): one process keeps them; processes sharing a chat do not yet, as sessions are not in the log."""
 
     def together(self, chat: Chat, member: Member, room: str) -> AbstractContextManager[None]:
         """Changes made inside are made, and told, together (`chat.told_together` where they are made)."""
@@ -74,12 +78,15 @@ class AtOnce:
     """
 
     def enter(
-        self, chat: Chat, session: Session, nick: str, account: str | None, address: str, details: Details
+        self, chat: Chat, session: Session, nick: str, account: str | None, address: str, details: Details, token: str
     ) -> Deferred[Member]:
         try:
-            return succeed(chat.register(session, nick, account, address, details))
+            return succeed(chat.register(session, nick, account, address, details, token))
         except ChatError:
             return fail()
+
+    def keeps_sessions(self) -> bool:
+        return True
 
     def together(self, chat: Chat, member: Member, room: str) -> AbstractContextManager[None]:
         return chat.told_together(member, room)

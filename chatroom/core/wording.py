@@ -20,6 +20,9 @@ PLAIN: dict[str, str] = {
     "BAD_ROOM": "invalid room name {name!r}: 1-{most} letters, digits, '_', '-' or '.',"
     " starting with a letter or digit, optionally after '#'",
     "NICK_TAKEN": "nickname {nick} is taken",
+    "RESUME_FAILED:gone": "nobody is called {nick} any more: choose a nickname",
+    "RESUME_FAILED:token": "that is not {nick}'s resume token",
+    "TOO_MANY_SESSIONS": "{nick} has {count} sessions, the most allowed: end one",
     "NO_TEXT": "nothing to send",
     "TOO_LONG": "line longer than {most} bytes; it was ignored",
     "BAD_UTF8": "the line is not valid UTF-8; it was ignored",

@@ -16,6 +16,7 @@ releases what it held (admission slot, nickname, rooms), even if something on th
 
 from __future__ import annotations
 
+import itertools
 from collections import Counter
 from collections.abc import Callable, Coroutine, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -145,6 +146,8 @@ class Connection(TimeoutMixin):
         self.peer = describe(transport.peer_address())
         self.address = address_key(self.host) if self.host else self.peer  # what login slow-downs count by
         self.member: Member | None = None  # set by registration, None again once it has left the chat
+        self.serial = next(self.factory.serials)  # names this session to its person's others (/sessions)
+        self.since = 0.0  # when it became one of its person's sessions
         self._left_as = "-"  # its last nickname, for the log
         self._ended_by = "connection lost"  # for the log: never text the person typed
         self._quit_reason = "connection lost"  # for the others in their rooms
@@ -175,7 +178,7 @@ class Connection(TimeoutMixin):
             self.factory.counts.tls_failures += 1
         try:
             self._stop_acting()
-            self._leave_chat(self._quit_reason)
+            self._leave_chat(self._quit_reason, lost=True)
         finally:
             self._report_refusals()
             log.info("{peer} ({nick}) disconnected: {why}", peer=self.peer, nick=self._left_as, why=self._ended_by)
@@ -225,6 +228,11 @@ class Connection(TimeoutMixin):
             # join must find its sender in the room (chatroom.bus.shared makes a change in its turn, later).
             self._work = made
             made.addBoth(self._work_done)
+
+    @property
+    def executing(self) -> bool:
+        """Whether a line of this client's runs: what the core delivers now answers it (IRC's own echo)."""
+        return self._executing
 
     def _charge(self, size: int) -> None:
         """Fakelag: `size` bytes of answer cost the asker tokens, so its next line waits in proportion."""
@@ -314,12 +322,16 @@ class Connection(TimeoutMixin):
     def registered(self, member: Member) -> None:
         """Registration made this connection a member: from now on, silence is what times out."""
         self.member = member
+        self.since = self.clock.seconds()
         log.info("{peer} is now {nick}", peer=self.peer, nick=member.nick)
         self._set_timeout(self.limits.idle_timeout)
 
-    def quit(self, reason: str, why: str = "quit") -> None:
-        """Leave the chat (everyone sharing a room hears `reason`), say goodbye and close. `why` is logged."""
-        self._leave_chat(reason)
+    def quit(self, reason: str, why: str = "quit", lost: bool = False) -> None:
+        """Leave the chat (everyone sharing a room hears `reason`), say goodbye and close. `why` is logged.
+
+        `lost`: the client stopped answering rather than quitting, so its person may linger (Chat.leave).
+        """
+        self._leave_chat(reason, lost)
         self._close(reason, why)
 
     # chatroom.core.events.Session
@@ -368,7 +380,7 @@ class Connection(TimeoutMixin):
             self.write(self.dialect.ping(str(int(self.clock.seconds()))))
             self._set_timeout(self.limits.idle_timeout)
         else:
-            self.quit("ping timeout", "ping timeout")
+            self.quit("ping timeout", "ping timeout", lost=True)
 
     def _work_failed(self, failure: Failure) -> None:
         if failure.check(CancelledError) or self.closing:
@@ -395,12 +407,13 @@ class Connection(TimeoutMixin):
             self._waiting_held = False
             self._release()
 
-    def _leave_chat(self, reason: str) -> None:
+    def _leave_chat(self, reason: str, lost: bool = False) -> None:
+        """This session ends; its person leaves with it unless they have another, or linger (Chat.leave)."""
         member, self.member = self.member, None
         if member is not None:
             self._left_as = member.nick
-            self.factory.chat.quit(member, reason)
-            self.dialect.departed(member)
+            if self.factory.chat.leave(member, self, reason, lost):
+                self.dialect.departed(member)
 
     def _stop_acting(self) -> None:
         """From now on nothing is executed for this client, and nothing scheduled for it happens."""
@@ -507,6 +520,7 @@ class ConnectionFactory(ServerFactory):
         self.admission = Admission(limits)
         self.turns = Turns(clock)  # every connection's long answers, made in turn
         self.connections: set[Connection] = set()
+        self.serials = itertools.count(1)
         self.counts = Counts()
         self._emptied: list[Deferred[None]] = []
 

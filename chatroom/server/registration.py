@@ -74,8 +74,9 @@ class Registrar:
         """Whether `nick` takes a password; ChatError if it is invalid or taken, so nobody types one for nothing.
 
         One's own registered nickname does not, to a member logged in to its account: they proved it already.
+        A registered nickname whose person is here asks for its password too: it attaches another session.
         """
-        self.chat.check_nick(nick, asking)
+        self.chat.check_nick(nick, asking, account=None if asking is not None else nick)
         if _owns(asking.account if asking is not None else None, nick):
             return False
         return self.auth is not None and self.auth.needs_password(nick)
@@ -92,11 +93,22 @@ class Registrar:
 
         `proven` is an account the client logged in to beforehand (IRC's SASL): its own nickname needs no
         password then, and under another free nickname the member still acts as that account. `details` are
-        what the client said of itself (IRC's USER).
+        what the client said of itself (IRC's USER). Under the nickname of the account's person, already here,
+        the connection becomes one more of their sessions (Chat.register).
         """
         nick, account = await self._identify(nick, password, connection.address, proven=proven)
+        return await self._join(connection, nick, account, details)
+
+    async def resume(self, connection: Entrant, nick: str, token: str) -> Member:
+        """Make the connection one more session of the person `token` reclaims (Chat.resume_token)."""
+        return await self._join(connection, nick, None, token=token)
+
+    async def _join(
+        self, connection: Entrant, nick: str, account: str | None, details: Details = Details(), token: str = ""
+    ) -> Member:
+        address = connection.host or connection.peer
         try:
-            member = await self.chat.enter(connection, nick, account, connection.host or connection.peer, details)
+            member = await self.chat.enter(connection, nick, account, address, details, token)
         except ChatError as error:
             if error.code == "BANNED":  # from the whole server: nothing more to say to them
                 connection.close(connection.dialect.word(error))
@@ -114,7 +126,7 @@ class Registrar:
         """The nickname as it will be shown, and the account it belongs to (None: a guest, or no change)."""
         own = proven or (asking.account if asking is not None else None)
         if own is not None and _owns(own, nick):
-            self.chat.check_nick(nick, asking)
+            self.chat.check_nick(nick, asking, account=own if asking is None else None)
             return own, own  # one's own registered nickname, shown as registered: already logged in
         if not self.needs_password(nick, asking):
             return nick, proven

@@ -164,7 +164,7 @@ class IRCDialect:
         me = self.me
         match event:
             case Message(_, nick) | PrivateMessage(nick) if nick == me and "echo-message" not in self.caps:
-                if not (type(event) is PrivateMessage and event.recipient == me):
+                if not (type(event) is PrivateMessage and event.recipient == me) and self._said_here():
                     return b""  # the core's copy to the sender: an IRC client shows its own message itself
             case Names():
                 return self.names(event)
@@ -186,6 +186,13 @@ class IRCDialect:
                 # Lines kept, shown on joining: a client with draft/chathistory asks for them itself (CHATHISTORY)
                 return b"" if "draft/chathistory" in self.caps else b"".join(self.playback(room, messages, lost))
         return self.renderer(event, self.identify, self.tags, self.connection.clock)
+
+    def _said_here(self) -> bool:
+        """Whether one's own message was said through this connection, not another of the person's (Ergo's way:
+        those see it as from anyone else). With one session, always: with --redis it arrives after the line ran.
+        """
+        member = self.connection.member
+        return member is None or len(member.sessions) == 1 or self.connection.executing
 
     def _held(self, event: Event) -> bytes:
         """`render` while a labeled line runs: what the core delivers joins the labeled answer."""
@@ -439,6 +446,7 @@ class IRCDialect:
             self.entering = False
         self.given_password = None
         self.welcome()
+        self.catch_up()
 
     async def _admitted(self) -> bool:
         """Whether the server password (--irc-password), if any, is right; if not, the connection is closed.
@@ -467,6 +475,15 @@ class IRCDialect:
         self.lusers()
         self.motd()
         self.write(message(self.source(), "MODE", me, text="+" + "".join(sorted(self.user_modes()))))
+
+    def catch_up(self) -> None:
+        """A session joining a person already here: JOIN, topic (332/333) and names (353/366) of each room."""
+        member = self.member
+        self.joining |= set(member.rooms)
+        try:
+            self.chat.catch_up(member, self.connection)
+        finally:
+            self.joining -= set(member.rooms)
 
     def sasl_step(self, data: str) -> None:
         """One AUTHENTICATE line: the mechanism first, then the base64 of PLAIN's credentials."""

@@ -122,6 +122,7 @@ WITHOUT_SUBJECT = {
 # The core's refusals (chatroom.core.errors.ChatError codes) as numerics; the rest become a NOTICE.
 FOR_CODE = {
     "NICK_TAKEN": ERR_NICKNAMEINUSE,
+    "TOO_MANY_SESSIONS": ERR_NICKNAMEINUSE,
     "NO_LOGIN": ERR_NICKNAMEINUSE,
     "BAD_NICK": ERR_ERRONEUSNICKNAME,
     "NO_SUCH_NICK": ERR_NOSUCHNICK,

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from chatroom.core.errors import ChatError
-from chatroom.core.history import JOIN_LINES, PAGE_MAX
+from chatroom.core.history import JOIN_LINES, PAGE_MAX, check_point
 from chatroom.core.moderation import Lockdown, Role, Setting, bad_limit, parse_duration
 from chatroom.core.names import room_key
 from chatroom.frontends.commands import CommandTable
@@ -35,6 +35,27 @@ def _one_word(arg: str, name: str) -> str:
 @command("nick", "NAME", "choose or change your nickname")
 def _nick(session: LineDialect, arg: str) -> None:
     session.choose_nick(_one_word(arg, "nick"))
+
+
+@command(
+    "resume",
+    "NICK TOKEN [ROOM:ID...]",
+    "as a first command: come back as NICK after a lost connection, with the token RESUME gave you; ROOM:ID: the"
+    " last message you saw in ROOM, to be shown what came after it",
+)
+def _resume(session: LineDialect, arg: str) -> None:
+    words = arg.split()
+    if len(words) < 2:
+        raise COMMANDS["resume"].usage_error()
+    nick, token, *points = words
+    seen: dict[str, str] = {}
+    for point in points:
+        room, colon, msgid = point.rpartition(":")
+        if not (room and colon):
+            raise COMMANDS["resume"].usage_error()
+        check_point(msgid)
+        seen[room_key(room)] = msgid
+    session.resume(nick, token, seen)
 
 
 @command("pass", "PASSWORD", "log in to the registered nickname you asked for with /nick", verbatim=True)
@@ -300,7 +321,22 @@ def _server(session: LineDialect, arg: str) -> None:
             raise COMMANDS["server"].usage_error()
 
 
-@command("quit", "[REASON]", "leave the chat")
+@command(
+    "sessions",
+    "[kick ID]",
+    "list your connections under this nickname (your other devices), or end one of the others",
+)
+def _sessions(session: LineDialect, arg: str) -> None:
+    match arg.split():
+        case []:
+            session.sessions()
+        case [kick, serial] if kick.lower() == "kick":
+            session.end_session(serial)
+        case _:
+            raise COMMANDS["sessions"].usage_error()
+
+
+@command("quit", "[REASON]", "leave the chat; with other sessions (/sessions), end this one only")
 def _quit(session: LineDialect, arg: str) -> None:
     session.quit(arg or "quit")
 

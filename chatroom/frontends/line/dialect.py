@@ -14,7 +14,8 @@ from typing import ClassVar
 
 from chatroom.core.chat import Member
 from chatroom.core.errors import ChatError
-from chatroom.core.events import Event, History, Kicked
+from chatroom.core.events import Event, History, Kicked, Parted
+from chatroom.core.history import timestamp
 from chatroom.frontends.commands import Command, CommandTable
 from chatroom.frontends.line.refusals import word
 from chatroom.frontends.line.wire import CONTROL_CHARACTERS, PROTOCOL_VERSION, Encoder, history_pages, line
@@ -74,8 +75,9 @@ class LineDialect:
 
     def render(self, event: Event) -> bytes:
         rendered = self.encode(event)
-        if type(event) is Kicked and event.room == self.current and self._is_me(event.nick):
-            self.current = self._fallback(event.room)  # plain text must not go on to a room we were put out of
+        if (type(event) is Kicked or type(event) is Parted) and event.room == self.current and self._is_me(event.nick):
+            # Plain text must not go on to a room we were put out of, or left from another of our sessions.
+            self.current = self._fallback(event.room)
             rendered += _current(self.current)
         return rendered
 
@@ -139,11 +141,49 @@ class LineDialect:
         if member is not None:
             await self.registrar.rename(self.connection, member, nick, password)
             return
-        member = await self.registrar.enter(self.connection, nick, password)
+        self._entered(await self.registrar.enter(self.connection, nick, password))
+
+    def resume(self, nick: str, token: str, seen: dict[str, str]) -> None:
+        """/resume: come back as the person `token` reclaims (after a lost connection), or join them; `seen`, the
+        last line the client saw in some rooms (room key -> id), is where their catch-up begins."""
+        if self.connection.member is not None:
+            raise ChatError("USAGE", "resume")
+        self.pending_login = None
+        self.connection.wait_for(self._resume(nick, token, seen))
+
+    async def _resume(self, nick: str, token: str, seen: dict[str, str]) -> None:
+        self._entered(await self.registrar.resume(self.connection, nick, token), seen)
+
+    def sessions(self) -> None:
+        """/sessions: one SESSION line for each of this person's connections, this one's ID marked with *."""
+        listed = [session for session in self.member.sessions if isinstance(session, Connection)]
+        for session in listed:
+            mark = "*" if session is self.connection else ""
+            since = timestamp(session.since)
+            self.write(line("SESSION", f"{session.serial}{mark}", session.dialect.name, since, text=session.peer))
+        self.write(line("SESSIONS", str(len(listed))))
+
+    def end_session(self, serial: str) -> None:
+        """/sessions kick ID: end another connection of this person's; the person stays, on this one."""
+        for session in self.member.sessions:
+            if isinstance(session, Connection) and str(session.serial) == serial:
+                if session is self.connection:
+                    raise ChatError("NO_SUCH_SESSION", "this")
+                session.quit("ended from another of your sessions", "ended from another session")
+                return
+        raise ChatError("NO_SUCH_SESSION", serial=serial)
+
+    def _entered(self, member: Member, seen: dict[str, str] | None = None) -> None:
+        """WELCOME, the token that reclaims this person, the MOTD; then their rooms, if they were here already."""
         hello = f"Hello {member.nick}. Join a room with /join ROOM; /help lists the commands."
         self.write(line("WELCOME", member.nick, text=hello))
+        token = self.chat.resume_token(member)
+        self.write(line("RESUME", token, text=f"if your connection is lost: /resume {member.nick} TOKEN"))
         for motd in self.connection.factory.motd:
             self.write(line("MOTD", text=motd))
+        if member.rooms:
+            self.chat.catch_up(member, self.connection, seen)
+            self.set_current(list(member.rooms.values())[-1].name)
 
     def current_room(self) -> str:
         if self.current is None:

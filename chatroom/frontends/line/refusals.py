@@ -30,6 +30,9 @@ WORDINGS = Wordings(
         "USAGE": "usage: {usage}",
         "USAGE:switch": "usage: /room set {setting} on|off",
         "USAGE:setting": "there is no setting {name}; the settings are {known}",
+        "USAGE:resume": "you have a nickname already: /resume is a first command only",
+        "NO_SUCH_SESSION": "you have no session {serial}: /sessions lists them",
+        "NO_SUCH_SESSION:this": "that is this session: /quit ends it",
     }
 )
 
