@@ -16,7 +16,7 @@ from twisted.internet.task import Clock
 from twisted.python.failure import Failure
 from twisted.trial.unittest import SynchronousTestCase
 
-from chatroom.core.chat import Chat
+from chatroom.core.chat import Chat, RoomLimits
 from chatroom.frontends.line.frontend import LineFrontEnd
 from chatroom.server.connection import Connection, ConnectionFactory
 from chatroom.server.limits import ConnectionLimits
@@ -30,6 +30,11 @@ else:
 LIMITS = ConnectionLimits(
     max_line=100, flood_burst=10, flood_rate=4.0, send_queue=2000, registration_timeout=30, idle_timeout=300
 )
+
+
+def chat(clock: Clock) -> Chat:
+    """The connection's policy, not lingering (tests/test_sessions.py): a person cut off leaves at once."""
+    return Chat(RoomLimits(linger=0), now=clock.seconds, clock=clock)
 
 
 class Client:
@@ -212,7 +217,7 @@ class PolicyTests(_TestCase):
 
     def setUp(self) -> None:
         self.clock = Clock()
-        self.factory = ConnectionFactory(Chat(now=self.clock.seconds), self.clock, LineFrontEnd, LIMITS)
+        self.factory = ConnectionFactory(chat(self.clock), self.clock, LineFrontEnd, LIMITS)
         self.clients: list[Client] = []
 
     def connect(self, nick: str | None = None) -> Client:
@@ -329,7 +334,7 @@ class LineFramingLimitTests(SynchronousTestCase):
 
     def test_the_limit_counts_neither_cr_nor_lf(self) -> None:
         clock = Clock()
-        factory = ConnectionFactory(Chat(now=clock.seconds), clock, LineFrontEnd, LIMITS)
+        factory = ConnectionFactory(chat(clock), clock, LineFrontEnd, LIMITS)
         client = LineClient(factory, 40000)
         client.send("/nick longest", "/join 5")
         client.read()
