@@ -330,7 +330,8 @@ class ClientCase(SynchronousTestCase):
     def start(self, **options: object) -> Client:
         # The renderer's own clock and zone, never the machine's: history lines show their date when not today.
         renderer = Renderer(colour=False, now=lambda: NOON_34, zone=datetime.UTC)
-        self.client = Client(self.clock, renderer, "localhost:5050", None, interactive=False, **options)  # type: ignore[arg-type]
+        options.setdefault("interactive", False)
+        self.client = Client(self.clock, renderer, "localhost:5050", None, **options)  # type: ignore[arg-type]
         self.client.console = self.console
         self.client.reconnect = self.attempt
         self.connect()
@@ -566,11 +567,49 @@ class ResumeTests(ClientCase):
         self.sent()
         self.hear("ERR RESUME_FAILED :nobody is called sam any more: choose a nickname with /nick")
         self.assertEqual(self.sent(), ["/nick sam"])
+        self.assertNotIn("nobody is called", "\n".join(self.console.shown), "nothing for the person to do")
         self.hear("WELCOME sam :hello", "RESUME tok-2 :if your connection is lost")
         self.assertEqual(self.sent(), ["/join #5 after lq3k9d2a-6"], "its room, joined again, with what it missed")
         self.drop_and_come_back()
         self.hear("HELLO chatroom 2 :hi")
         self.assertEqual(self.sent(), ["/resume sam tok-2 #5:lq3k9d2a-6"], "the new token")
+
+
+class TypedAheadTests(ClientCase):
+    """Found by hand: at a terminal, what is typed while the server answers a question is no answer and no message."""
+
+    def test_a_line_typed_after_a_nickname_is_neither_chat_nor_the_next_answer(self) -> None:
+        self.start(interactive=True, rooms=["5"])
+        self.hear("HELLO chatroom 2 :hi")
+        self.client.typed("gus")
+        self.client.typed("chat typed right after the nickname")  # before the server's answer
+        self.hear("ERR NICK_TAKEN :nickname gus is taken")
+        self.assertEqual(self.sent(), ["/nick gus"])
+        self.assertIn("not sent: typed before Nickname: was asked", self.console.shown[-1])
+        self.client.typed("gusnew")
+        self.client.typed("and this, typed before the room was joined")
+        self.hear("WELCOME gusnew :hello", "JOIN #5 gusnew", "CURRENT #5")
+        self.assertEqual(self.sent(), ["/nick gusnew", "/join 5"], "neither line sent")
+        self.assertIn("not sent: typed after Nickname: before you were in the chat", self.console.shown[-1])
+        self.client.typed("now it is chat")
+        self.assertEqual(self.sent(), ["now it is chat"])
+
+    def test_a_script_s_lines_are_its_answers_and_messages_in_order(self) -> None:
+        self.start(rooms=["5"])
+        self.hear("HELLO chatroom 2 :hi")
+        for text in ("gus", "gusnew", "hello"):
+            self.client.typed(text)
+        self.hear("ERR NICK_TAKEN :nickname gus is taken", "WELCOME gusnew :hello", "JOIN #5 gusnew", "CURRENT #5")
+        self.assertEqual(self.sent(), ["/nick gus", "/nick gusnew", "/join 5", "hello"])
+
+    def test_a_session_ended_from_another_device_does_not_come_back(self) -> None:
+        self.start()
+        self.hear("HELLO chatroom 2 :hi", "WELCOME lee :hello", "JOIN #5 lee", "CURRENT #5")
+        self.hear("BYE :ended from another of your sessions")
+        self.client.lost(Failure(ConnectionDone()))
+        self.clock.advance(120)
+        self.assertEqual(self.attempts, [], "no reconnection")
+        self.assertEqual(self.failureResultOf(self.client.done, SystemExit).value.code, 1)
 
 
 class SettingsTests(SynchronousTestCase):

@@ -36,7 +36,8 @@ from chatroom.server.tls import fingerprint
 QUIT_GRACE = 3.0  # seconds to wait for the server's goodbye after /quit
 RETRY_FIRST, RETRY_MOST = 1.0, 60.0  # seconds before reconnecting: 1, 2, 4 ... 60, each with some jitter
 SLOW_DOWN_WAIT = 2.0  # seconds before a login the server slowed without naming a wait is tried again
-FINAL_GOODBYES = ("you are banned", "banned from the server", "disconnected by ")  # chatroom.core.chat's words
+# The server's words (chatroom.core.chat's, and /sessions kick's): not to be undone by coming back
+FINAL_GOODBYES = ("you are banned", "banned from the server", "disconnected by ", "ended from another of your sessions")
 FINISH_GRACE = 2.0  # seconds the screen has to take the last line before the client exits anyway
 HANDSHAKE_TIMEOUT = 30.0  # seconds a server has to complete TLS once it accepted the connection
 LONGEST_LINE = 1024 * 1024  # bytes of one server line: any the server sends (docs/protocol.md says what it sends)
@@ -364,10 +365,22 @@ class Client:
         return " ".join(["/history", room, *([count] if count else []), "before", earliest])
 
     def _ask(self, question: str, secret: bool = False) -> None:
+        self._typed_ahead(f"before {question} was asked")  # not its answer: the person had not seen it
         self._question = question
         self.console.ask(question, secret)
         self._listening = True
         self._act()
+
+    def _typed_ahead(self, when: str) -> None:
+        """At a terminal, lines typed while the server was answering a question are neither an answer to the next
+        question nor messages (one may be a password): dropped, and the person told. A script's piped lines are
+        its answers and messages, in order, and stay."""
+        if not self.interactive:
+            return
+        kept = [text for text in self._input if text is None or text.lower().split(None, 1)[:1] == ["/quit"]]
+        if len(kept) < len(self._input):
+            self.console.show(self.render.error(f"not sent: typed {when}"))
+        self._input = kept
 
     def _send(self, text: str, wait: bool = False) -> None:
         """Send a line; with `wait`, read no more typed lines until the server has answered it."""
@@ -563,6 +576,8 @@ class Client:
                 return False
         if line.word == "BYE":
             return self.phase is Phase.LEAVING
+        if line.word == "ERR" and self._resumed_as is not None and line.args[:1] == ["RESUME_FAILED"]:
+            return False  # the client logs in again by itself: nothing for the person to do
         return line.word not in ("AUTH", "RESUME") and not (line.word == "HELLO" and self.nick)
 
     def _show_prompt(self) -> None:
@@ -573,6 +588,8 @@ class Client:
         self.console.set_prompt(self._prompt)
 
     def _chatting(self) -> None:
+        if self._question is not None:
+            self._typed_ahead(f"after {self._question} before you were in the chat")
         self.phase, self._resume, self._refused, self._password_sent = Phase.CHAT, None, None, False
         self._question = None
         self._input[:0], self._later = self._later, []  # what was typed while away goes first
