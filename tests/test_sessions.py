@@ -232,6 +232,15 @@ class ComingBackTests(Sessions):
             ["ERR USAGE :usage: /resume NICK TOKEN [ROOM:ID...]"],
         )
 
+    def test_private_messages_to_a_lingering_person_are_given_when_they_come_back(self) -> None:
+        """Found by hand: no history keeps a private message, and one sent meanwhile was lost."""
+        carol, token = self.guest("carol")
+        carol.lose()
+        self.assertEqual(self.ben.type("/msg carol are you there?"), ["PRIV ben carol :are you there?"])
+        burst = unstamped(self.server.connect().type(f"/resume carol {token}"))
+        self.assertEqual(burst[-2:], ["PRIV ben carol :are you there?", "CURRENT #5"], "after her rooms' lines")
+        self.assertEqual(len([line for line in burst if line.startswith("PRIV ")]), 1, "once")
+
     def test_a_wrong_token_or_a_free_nickname_does_not_resume(self) -> None:
         carol, token = self.guest("carol")
         carol.lose()

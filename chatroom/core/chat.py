@@ -18,6 +18,7 @@ import functools
 import hmac
 import secrets
 import time
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, replace
@@ -96,6 +97,7 @@ from chatroom.core.state import (
 
 log = Logger(namespace="chatroom")
 
+PRIVATE_HELD = 100  # private messages kept for a person waiting for a reconnection: no history keeps them
 INVITATIONS_KEPT = 50  # per member: rooms come and go, and invitations must not pile up
 LIST_MAX = 100  # bans, and masks allowed past invite-only, per room (IRC's MAXLIST)
 SERVER_BANS_MAX = 500  # server bans: each change rewrites them all (rooms.json, or one Redis key)
@@ -135,16 +137,20 @@ class Details:
 class Sessions:
     """A person's connections, as the one Session the core tells things to: each of them is told everything.
 
-    Empty while the person lingers after losing their last connection (Chat.leave): what is said meanwhile
-    reaches nobody, and the rooms' history shows it when they come back.
+    Empty while the person lingers after losing their last connection (Chat.leave): what is said in their rooms
+    meanwhile reaches nobody, and the rooms' history shows it when they come back; private messages, which no
+    history keeps, are held for them (at most PRIVATE_HELD, in memory only) and given to the session that comes back.
     """
 
-    __slots__ = ("all",)
+    __slots__ = ("all", "held")
 
     def __init__(self, first: Session) -> None:
         self.all = [first]
+        self.held: deque[PrivateMessage] = deque(maxlen=PRIVATE_HELD)
 
     def deliver(self, event: Event) -> None:
+        if not self.all and isinstance(event, PrivateMessage):
+            self.held.append(event)
         for session in self.all:
             session.deliver(event)
 
@@ -371,7 +377,8 @@ class Chat(Queries):
         return member.token
 
     def catch_up(self, member: Member, session: Session, seen: Mapping[str, str] | None = None) -> None:
-        """What joining their rooms would show, to a session that has just joined a person already present.
+        """What joining their rooms would show, to a session that has just joined a person already present, then
+        the private messages held for them while they were away.
 
         Each room is shown as a join shows it, with the lines said since the person lost their connection if
         they were lingering, otherwise the latest ones; the others in the room are told nothing. `seen` (room
@@ -387,6 +394,9 @@ class Chat(Queries):
                 self._show(session, room, "", JOIN_LINES)
             else:  # everything kept since: after the line they saw last, or all of it if there was none
                 self._show(session, room, since, max(1, len(room.history.kept)))
+        held = member.session.held
+        while held:
+            session.deliver(held.popleft())
 
     def leave(self, member: Member, session: Session, reason: str, lost: bool = False) -> bool:
         """One of a person's sessions ends; whether the person left the chat with it.

@@ -181,8 +181,8 @@ class LineDialect:
         self.write(line("RESUME", token, text=f"if your connection is lost: /resume {member.nick} TOKEN"))
         for motd in self.connection.factory.motd:
             self.write(line("MOTD", text=motd))
+        self.chat.catch_up(member, self.connection, seen)
         if member.rooms:
-            self.chat.catch_up(member, self.connection, seen)
             self.set_current(list(member.rooms.values())[-1].name)
 
     def current_room(self) -> str:
