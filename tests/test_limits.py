@@ -359,15 +359,20 @@ class FakelagTests(SynchronousTestCase):
             rest += asker.read()
         self.assertEqual(len(first) + len(rest), 1000 + 2, "everyone, the asker too, then the end")
 
-    def test_several_huge_answers_take_turns_within_one_budget(self) -> None:
-        server = IRCServer(self.LIMITS)
+    def asking_who(self, server: IRCServer) -> list[MemoryClient]:
+        """Four askers of `WHO *` over 1,000 members, each having had its first TURN_BYTES at once."""
         self.crowd(server, "#big", 1000)
         askers = [server.irc(f"asker{number}") for number in range(4)]
         server.clock.advance(10)  # registering spent the burst: full buckets again
         for asker in askers:
             asker.read()
             asker.send(b"WHO *\r\n")
-            asker.read()  # its first TURN_BYTES come at once
+            asker.read()
+        return askers
+
+    def test_several_huge_answers_take_turns_within_one_budget(self) -> None:
+        server = IRCServer(self.LIMITS)
+        askers = self.asking_who(server)
         one_turn_of_the_reactor(server.clock)
         made = [sum(len(line) + 2 for line in asker.read()) for asker in askers]
         self.assertTrue(all(made), f"each made a page in its turn: {made}")
@@ -377,13 +382,7 @@ class FakelagTests(SynchronousTestCase):
         """A turn used to schedule two more, so the turns doubled: ten askers' answers, due together, took 0.4 s of
         one reactor iteration at 5,000 members."""
         server = IRCServer(self.LIMITS)
-        self.crowd(server, "#big", 1000)
-        askers = [server.irc(f"asker{number}") for number in range(4)]
-        server.clock.advance(10)  # registering spent the burst: full buckets again
-        for asker in askers:
-            asker.read()
-            asker.send(b"WHO *\r\n")
-            asker.read()  # its first TURN_BYTES come at once
+        askers = self.asking_who(server)
         for _ in range(6):
             one_turn_of_the_reactor(server.clock)
         made = sum(len(line) + 2 for asker in askers for line in asker.read())
