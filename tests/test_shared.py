@@ -358,6 +358,22 @@ class SharedSessionsTests(Replicas):
         self.assertEqual(self.heard_by_bob.take(), [])
         self.assert_alike()
 
+    def test_a_process_joining_late_counts_the_sessions_and_knows_the_tokens(self) -> None:
+        carol, session = self.member(self.a, "carol", "5")
+        token = self.a.resume_token(carol)
+        self.another(self.b)
+        self.settle()
+        self.lose(self.a, carol, session)
+        late = self.process("c")
+        self.assert_alike()
+        self.assertEqual(state(late), state(self.a))
+        self.assertEqual(late.replica._placed(late.nicks["alice"]), [("a", 1), ("b", 1)])
+        self.assertEqual(late.nicks["carol"].sessions, [], "lingering")
+        self.another(late, "carol", None, token)
+        self.clock.advance(self.limits.linger)
+        self.settle()
+        self.assertEqual(self.heard_by_bob.take(), [], "carol came back through the late process")
+
     def test_nobody_else_can_take_a_lingering_nickname_on_the_other_process(self) -> None:
         self.lose(self.a, self.alice, self.laptop)
         taking = self.b.enter(RecordingSession(), "alice", None, "192.0.2.3")

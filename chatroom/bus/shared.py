@@ -476,7 +476,7 @@ class Replica:
                 self._early = []  # from here on, entries follow the point the snapshot will describe
             return
         if kind == "snapshot" and entry["for"] == self.process:
-            self._load(entry["s"])
+            self._load(entry["s"], entry["a"][0] or {})  # the tokens: None if they were not heard
             included = self.awaiting.pop(self.process)  # the entries after our hello that the snapshot includes
             early, self._early = self._early[included:], []
             self._become_ready(list(self.processes))
@@ -547,7 +547,11 @@ class Replica:
         for newcomer in sorted(self.awaiting):
             answering = next((p for p in self.processes if p != newcomer and p not in self.awaiting), None)
             if answering == self.process:
-                self._append({"k": "snapshot", "for": newcomer, "s": self._snapshot()})
+                tokens = [self._tokens()]  # beside the log: a snapshot is on Redis's disk
+                self._append({"k": "snapshot", "for": newcomer, "s": self._snapshot(), "a": tokens, OFF_DISK: [0]})
+
+    def _tokens(self) -> dict[str, str]:
+        return {key: member.token for key, member in self.by_key.items() if member.token}
 
     def _snapshot(self) -> dict[str, Any]:
         return {
@@ -589,8 +593,11 @@ class Replica:
             "awaiting": dict(self.awaiting),  # as it is now: Redis's log encodes it at the end of the turn
         }
 
-    def _load(self, state: dict[str, Any]) -> None:
-        """Hold the chat `state` describes; our own members present in it stay the objects front ends hold."""
+    def _load(self, state: dict[str, Any], tokens: dict[str, str]) -> None:
+        """Hold the chat `state` describes; our own members present in it stay the objects front ends hold.
+
+        `tokens`, carried beside the log, are the members' resume tokens, by key.
+        """
         ours = {key: member for key, member in self.by_key.items() if self._local(member)}
         self.by_key = {}
         self.expiring = {}
@@ -608,8 +615,8 @@ class Replica:
                 for process, count in placed
                 for session in (local if process == self.process else [self._there(process)] * count)
             ]
-            if token and not member.token:  # made before we joined: a token nobody holds (docs/scaling.md)
-                member.token = secrets.token_urlsafe(18)
+            if token and not member.token:  # if not heard, one nobody holds: they still linger alike
+                member.token = tokens.get(key) or secrets.token_urlsafe(18)
             if expiring is not None:
                 self._expiring(member, *expiring)
             self.by_key[key] = member
@@ -672,7 +679,7 @@ class Replica:
 
     def _rebuild(self) -> None:
         """Nobody else holds the chat: rebuild it from our own snapshot, which is whole even if some index is not."""
-        self._load(self._snapshot())
+        self._load(self._snapshot(), self._tokens())
         self._become_ready([self.process])
         self._resynchronised()
 
