@@ -16,6 +16,7 @@ from twisted.trial.unittest import TestCase
 from chatroom.app.workers import Inherited
 from tests.helpers import GENEROUS, Subprocess
 from tests.redisserver import TwistdWithRedis
+from tests.test_client import CLIENT
 from tests.test_twistd import LISTENING, TWISTD
 
 JOINED = r"\[worker \d\] chatroom joined the others through Redis"
@@ -85,6 +86,36 @@ class WorkersTests(TwistdWithRedis):
                 os.kill(worker, 0)
         self.assertNotIn("one port, two processes", parent.output)
         self.assertNotIn("Traceback", parent.output)
+
+    async def test_a_client_of_a_worker_killed_with_sigkill_is_back_on_the_other_at_once(self) -> None:
+        """Issue 26's target: back in its rooms, under its nickname, with the lines missed, on its first attempt."""
+        parent, (first, second) = await self.start("--history", "20")
+        os.kill(second, signal.SIGSTOP)  # carol lands on the first worker
+        trust = ["--port", str(self.port), "--ca", str(self.certs / "ca.pem")]
+        carol = self.spawn(
+            [*CLIENT, "127.0.0.1", *trust, "--nick", "carol", "--room", "5"],
+            terminal=True,
+            XDG_CONFIG_HOME=str(self.workdir / "config"),
+            NO_COLOR="1",
+        )
+        await carol.until(r"\[#5\] -- here: @carol")
+        os.kill(second, signal.SIGCONT)
+        os.kill(first, signal.SIGSTOP)  # bob, on the second
+        bob = await self.connect("bob", "5")
+        os.kill(first, signal.SIGCONT)
+        await carol.until(r"--> bob joined")
+
+        os.kill(first, signal.SIGKILL)
+        await carol.until(r"reconnecting in\s+1 s")
+        bob.send("said while carol was away")
+        await carol.until(r"<bob> said while carol was away")  # shown first, then where it is back
+        await carol.until(r"reconnected to 127\.0\.0\.1:\d+ as carol: back in #5")
+        carol.type("back\r")
+        await bob.until("MSG #5 carol :back")
+        self.assertNotIn("Nickname:", carol.output.split("reconnecting")[-1], "no question asked")
+        self.assertFalse([line for line in bob.lines if line.startswith("QUIT carol")], "the room saw nothing")
+        parent.transport.signalProcess("TERM")
+        await parent.ended
 
     async def test_workers_stop_with_a_parent_killed_without_warning(self) -> None:
         parent, workers = await self.start()
