@@ -291,7 +291,7 @@ class TwoTwistdTests(TwistdWithRedis):
         await self.start_redis()
 
         async def start() -> tuple[Subprocess, int]:
-            process = self.chatroom()
+            process = self.chatroom("--linger", "1")  # a stopped server's people linger a second, then quit
             port = int((await process.until(LISTENING)).group(1))
             await process.until("joined the others through Redis")
             return process, port
