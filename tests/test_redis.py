@@ -26,7 +26,8 @@ from chatroom.bus.redis import (
 from chatroom.bus.shared import RESTORED, SharedChat
 from chatroom.core.chat import Member
 from chatroom.core.errors import ChatError
-from chatroom.core.events import Event, Joined, Message, PrivateMessage, Quit, ServerNotice
+from chatroom.core.events import Event, History, Joined, Message, PrivateMessage, Quit, ServerNotice
+from chatroom.core.history import HistoryLimits
 from chatroom.core.wording import DEGRADED
 from tests.helpers import GENEROUS, RecordingSession, Subprocess
 from tests.redisserver import RedisServer, TwistdWithRedis, free_port
@@ -79,13 +80,18 @@ class RedisTestCase(TestCase):
         return self.redis.start()
 
     async def process(
-        self, name: str, ttl: float = 10.0, retention: float = RETENTION, rewrite: float = REWRITE
+        self,
+        name: str,
+        ttl: float = 10.0,
+        retention: float = RETENTION,
+        rewrite: float = REWRITE,
+        history: HistoryLimits = HistoryLimits(),
     ) -> tuple[SharedChat, RedisLog]:
         address = RedisAddress.parse(self.redis.url)
         bus = RedisLog(address, reactor, "test", ttl / 5, ttl, retention=retention, rewrite=rewrite)
         await bus.connect()
         self.addCleanup(bus.disconnect)
-        chat = SharedChat(bus, reactor.seconds, process=name)
+        chat = SharedChat(bus, reactor.seconds, process=name, history=history)
         await chat.start()
         return chat, bus
 
@@ -130,6 +136,28 @@ class SharedThroughRedisTests(RedisTestCase):
         await bus_b.disconnect()
         await heard_by_alice.until(told(Quit("bob", "server lost")))
         self.assertNotIn("bob", a.nicks)
+
+    async def test_a_guest_of_a_process_that_stops_answering_lingers_and_resumes_elsewhere_by_token(self) -> None:
+        kept = HistoryLimits(10)
+        (a, bus_a), (b, bus_b) = await self.process("a", 1.0, history=kept), await self.process("b", 1.0, history=kept)
+        alice, heard_by_alice = await self.member(a, "alice", "5")
+        carol, _ = await self.member(b, "carol", "5")
+        await self.member(b, "bob", "5")  # a guest never told a token: he quits
+        token = b.resume_token(carol)
+        late, _ = await self.process("c", 1.0, history=kept)  # its snapshot carries the token beside the log
+        self.assertEqual(late.nicks["carol"].token, token)
+        bus_b.stopped = True  # as kill -9: no goodbye, no more heartbeats
+        await bus_b.disconnect()
+        await heard_by_alice.until(told(Quit("bob", "server lost")))
+        a.say(alice, "5", "carol, still there?")
+        back = WaitingSession()
+        member = await late.enter(back, "carol", None, "192.0.2.9", token=token)
+        late.catch_up(member, back)
+        shown = [event for event in back.take() if isinstance(event, History)]
+        self.assertEqual([line.text for line in shown[0].messages], ["carol, still there?"])
+        self.assertNotIn(Quit("carol", "server lost"), heard_by_alice.events)
+        on_disk = await bus_a.commands.execute_command("XRANGE", bus_a.keys["log"], "-", "+")
+        self.assertNotIn(token, str(on_disk), "the token never reaches Redis's disk")
 
     async def test_a_replica_that_fails_to_apply_an_entry_gets_a_snapshot_through_redis_and_talks_on(self) -> None:
         (a, _), (b, _) = await self.process("a"), await self.process("b")
@@ -263,7 +291,7 @@ class TwoTwistdTests(TwistdWithRedis):
         await self.start_redis()
 
         async def start() -> tuple[Subprocess, int]:
-            process = self.chatroom()
+            process = self.chatroom("--linger", "1")  # a stopped server's people linger a second, then quit
             port = int((await process.until(LISTENING)).group(1))
             await process.until("joined the others through Redis")
             return process, port

@@ -16,7 +16,7 @@ from twisted.trial.unittest import SynchronousTestCase
 
 from chatroom.bus.log import MemoryLog, decode, gone
 from chatroom.bus.shared import LOST_PLACE, REPLICATED, RESTORED, SharedChat
-from chatroom.core.chat import Chat, Member
+from chatroom.core.chat import LINGERING, Chat, Member, RoomLimits
 from chatroom.core.errors import ChatError
 from chatroom.core.events import (
     Event,
@@ -51,6 +51,7 @@ class Replicas(SynchronousTestCase):
     """Processes "a" and "b" sharing a log in memory; time stands still unless a test moves it."""
 
     history = HistoryLimits()
+    limits = RoomLimits()
 
     def setUp(self) -> None:
         self.clock = task.Clock()
@@ -61,7 +62,13 @@ class Replicas(SynchronousTestCase):
 
     def process(self, name: str) -> SharedChat:
         chat = SharedChat(
-            self.log, self.clock.seconds, accounts=Directory(ada=True), process=name, history=self.history
+            self.log,
+            self.clock.seconds,
+            limits=self.limits,
+            accounts=Directory(ada=True),
+            process=name,
+            history=self.history,
+            timers=self.clock,
         )
         started = chat.start()
         self.settle()
@@ -69,8 +76,8 @@ class Replicas(SynchronousTestCase):
         return chat
 
     def settle(self) -> None:
-        """Let the log deliver everything appended so far, and what that appends in turn."""
-        while self.clock.getDelayedCalls():
+        """Let the log deliver everything appended so far, and what that appends in turn (not later timers)."""
+        while any(call.getTime() <= self.clock.seconds() for call in self.clock.getDelayedCalls()):
             self.clock.advance(0)
 
     def member(
@@ -127,20 +134,6 @@ class SharedChatTests(Replicas):
         self.assertEqual(len(heard), 40)
         self.assertEqual(heard_by_bob.take(), heard)
         self.assertEqual(heard_by_carol.take(), heard)
-
-    def test_one_session_per_person_and_a_lost_one_quits_at_once_until_sessions_are_shared(self) -> None:
-        alice, _ = self.member(self.a, "alice", "5", account="alice")
-        token = self.a.resume_token(alice)
-        _, heard_by_bob = self.member(self.b, "bob", "5")
-        for chat in (self.a, self.b):
-            entering = chat.enter(RecordingSession(), "alice", "alice", "192.0.2.3")
-            self.assertEqual(self.failureResultOf(entering, ChatError).value.code, "NICK_TAKEN")
-        resuming = self.a.enter(RecordingSession(), "alice", None, "192.0.2.3", token=token)
-        self.assertEqual(self.failureResultOf(resuming, ChatError).value.code, "NICK_TAKEN")
-        self.assertTrue(self.a.leave(alice, alice.sessions[0], "connection lost", lost=True))
-        self.settle()
-        self.assertEqual(heard_by_bob.take(), [Quit("alice", "connection lost")])
-        self.assertEqual(self.b.nicks.keys(), {"bob"})
 
     def test_a_refusal_is_answered_at_once_and_nothing_reaches_the_log(self) -> None:
         alice, _ = self.member(self.a, "alice")
@@ -277,6 +270,161 @@ class SharedChatTests(Replicas):
         self.assertEqual(set(self.b.nicks), {"alice"})
         self.assertEqual(set(self.a.nicks), {"alice"})
         self.member(self.b, "bob", "5")
+
+
+class SharedSessionsTests(Replicas):
+    """A person's sessions on several processes (issue 26): the two-process counterparts of tests/test_sessions.py."""
+
+    history = HistoryLimits(5)
+    limits = RoomLimits(sessions_per_person=3, linger=60.0)
+
+    def setUp(self) -> None:
+        super().setUp()
+        self.alice, self.laptop = self.member(self.a, "alice", "5", account="alice")
+        self.bob, self.heard_by_bob = self.member(self.b, "bob", "5")
+
+    def another(self, chat: SharedChat, nick: str = "alice", account: str | None = "alice", token: str = "") -> Any:
+        """One more session of a person already here, entered on `chat`: the member and its session."""
+        session = RecordingSession()
+        entered = chat.enter(session, nick, account, "192.0.2.3", token=token)
+        self.settle()
+        return self.successResultOf(entered), session
+
+    def lose(self, chat: SharedChat, member: Member, session: RecordingSession) -> None:
+        self.assertFalse(chat.leave(member, session, "connection lost", lost=True), "they linger")
+        self.settle()
+
+    def assert_alike(self) -> None:
+        """Every replica counts the same sessions, on the same processes, for the same people."""
+        placed = [{key: chat.replica._placed(m) for key, m in chat.replica.by_key.items()} for chat in (self.a, self.b)]
+        self.assertEqual(placed[0], placed[1])
+        self.assertEqual(state(self.a), state(self.b))
+
+    def test_two_sessions_of_one_account_on_two_processes_both_hear_and_one_quits_unseen(self) -> None:
+        member, phone = self.another(self.b)
+        self.assertIs(member, self.b.nicks["alice"])
+        self.b.catch_up(member, phone)
+        self.assertIn(Names("#5", ("@alice", "bob")), phone.take())
+        self.assertEqual(self.heard_by_bob.take(), [], "no QUIT, no JOIN: alice was here already")
+        self.assertEqual([len(chat.nicks["alice"].sessions) for chat in (self.a, self.b)], [2, 2])
+        self.assert_alike()
+
+        self.a.say(self.alice, "5", "from the laptop")
+        self.settle()
+        said = [Message("#5", "alice", "from the laptop")]
+        self.assertEqual([heard(phone), heard(self.laptop), heard(self.heard_by_bob)], [said, said, said])
+
+        self.assertFalse(self.a.leave(self.alice, self.alice.sessions[0], "bye"), "she stays, on the phone")
+        self.settle()
+        self.assertEqual(self.heard_by_bob.take(), [])
+        self.b.say(member, "5", "from the phone")
+        self.settle()
+        self.assertEqual(heard(self.heard_by_bob), [Message("#5", "alice", "from the phone")])
+        self.assertEqual([len(chat.nicks["alice"].sessions) for chat in (self.a, self.b)], [1, 1])
+        self.assert_alike()
+
+    def test_the_limit_of_sessions_counts_every_process(self) -> None:
+        self.another(self.b)
+        self.another(self.a)
+        entering = self.b.enter(RecordingSession(), "alice", "alice", "192.0.2.3")
+        self.assertEqual(self.failureResultOf(entering, ChatError).value.code, "TOO_MANY_SESSIONS")
+
+    def test_a_lost_connection_is_reclaimed_on_the_other_process_by_account_with_the_lines_missed(self) -> None:
+        self.lose(self.a, self.alice, self.laptop)
+        self.assertEqual(self.heard_by_bob.take(), [])
+        self.assertEqual([chat.nicks["alice"].details.away for chat in (self.a, self.b)], [LINGERING] * 2)
+        self.b.say(self.bob, "5", "alice, are you there?")
+        self.settle()
+        member, back = self.another(self.b)
+        self.b.catch_up(member, back)
+        shown = [event for event in back.take() if isinstance(event, History)]
+        self.assertEqual([m.text for m in shown[0].messages], ["alice, are you there?"])
+        self.assertEqual([chat.nicks["alice"].details.away for chat in (self.a, self.b)], ["", ""])
+        self.clock.advance(self.limits.linger)
+        self.settle()
+        self.assertEqual(self.heard_by_bob.take(), [Message("#5", "bob", "alice, are you there?")], "no QUIT")
+        self.assert_alike()
+
+    def test_a_guest_reclaims_by_token_on_the_other_process(self) -> None:
+        carol, session = self.member(self.a, "carol", "5")
+        token = self.a.resume_token(carol)
+        self.settle()
+        self.lose(self.a, carol, session)
+        wrong = self.b.enter(RecordingSession(), "carol", None, "192.0.2.3", token="not-" + token)
+        self.assertEqual(self.failureResultOf(wrong, ChatError).value.code, "RESUME_FAILED")
+        member, _ = self.another(self.b, "carol", None, token)
+        self.assertIs(member, self.b.nicks["carol"])
+        self.assertEqual(self.b.resume_token(member), token, "one token, the same on every process")
+        self.assertEqual(self.heard_by_bob.take(), [])
+        self.assert_alike()
+
+    def test_a_process_joining_late_counts_the_sessions_and_knows_the_tokens(self) -> None:
+        carol, session = self.member(self.a, "carol", "5")
+        token = self.a.resume_token(carol)
+        self.another(self.b)
+        self.settle()
+        self.lose(self.a, carol, session)
+        late = self.process("c")
+        self.assert_alike()
+        self.assertEqual(state(late), state(self.a))
+        self.assertEqual(late.replica._placed(late.nicks["alice"]), [("a", 1), ("b", 1)])
+        self.assertEqual(late.nicks["carol"].sessions, [], "lingering")
+        self.another(late, "carol", None, token)
+        self.clock.advance(self.limits.linger)
+        self.settle()
+        self.assertEqual(self.heard_by_bob.take(), [], "carol came back through the late process")
+
+    def test_nobody_else_can_take_a_lingering_nickname_on_the_other_process(self) -> None:
+        self.lose(self.a, self.alice, self.laptop)
+        taking = self.b.enter(RecordingSession(), "alice", None, "192.0.2.3")
+        self.assertEqual(self.failureResultOf(taking, ChatError).value.code, "NICK_TAKEN")
+
+    def test_the_grace_period_ends_with_exactly_one_quit_seen_by_everyone(self) -> None:
+        _, heard_by_dave = self.member(self.a, "dave", "5")
+        self.lose(self.a, self.alice, self.laptop)
+        self.clock.advance(self.limits.linger)
+        self.settle()
+        quit = [Quit("alice", "connection lost")]
+        self.assertEqual([self.heard_by_bob.take(), heard_by_dave.take()], [quit, quit])
+        self.assertEqual(sum(decode(data).get("f") == "expire" for data in self.log.entries), 1)
+        self.assertNotIn("alice", self.b.nicks)
+        self.assert_alike()
+
+    def test_a_lost_process_leaves_its_people_lingering_and_they_come_back_elsewhere(self) -> None:
+        _, heard_by_dave = self.member(self.a, "dave", "5")
+        self.member(self.b, "erin", "5")  # a guest never told a token: nothing could bring her back
+        self.member(self.b, "gina", "5", account="gina")
+        token = self.b.resume_token(self.bob)
+        self.another(self.b)  # alice, on both
+        self.settle()
+        heard_by_dave.take()
+        self.log.lose("b")
+        self.settle()
+        self.assertEqual(heard_by_dave.take(), [Quit("erin", "server lost")])
+        self.assertEqual(self.a.nicks["alice"].sessions, [self.laptop], "her session here is all she has left")
+        self.assertEqual(self.a.nicks["gina"].details.away, LINGERING)
+        self.another(self.a, "gina", "gina")
+        self.another(self.a, "bob", None, token)
+        self.clock.advance(self.limits.linger)
+        self.settle()
+        self.assertEqual(heard_by_dave.take(), [], "both came back in time")
+
+    def test_a_lingering_person_whose_expiring_process_is_lost_is_expired_once_by_the_oldest(self) -> None:
+        _, heard_by_dave = self.member(self.a, "dave", "5")
+        gina, on_b = self.member(self.b, "gina", "5", account="gina")
+        self.lose(self.b, gina, on_b)
+        self.clock.advance(self.limits.linger / 2)
+        self.log.lose("b")  # bob, a guest with no token, quits: gina was already lingering, with B's timer
+        self.settle()
+        self.assertEqual(heard_by_dave.take(), [Quit("bob", "server lost")])
+        self.c = self.process("c")
+        self.clock.advance(self.limits.linger)
+        self.settle()
+        self.assertEqual(heard_by_dave.take(), [Quit("gina", "connection lost")])
+        self.assertEqual(self.a.nicks.keys(), self.c.nicks.keys())
+        self.clock.advance(self.limits.linger)  # the lost one's timer, had it lived on, expires nobody twice
+        self.settle()
+        self.assertEqual(heard_by_dave.take(), [])
 
 
 def fail_once(method: Callable[..., Any]) -> Callable[..., Any]:

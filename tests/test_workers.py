@@ -16,6 +16,8 @@ from twisted.trial.unittest import TestCase
 from chatroom.app.workers import Inherited
 from tests.helpers import GENEROUS, Subprocess
 from tests.redisserver import TwistdWithRedis
+from tests.test_client import CLIENT
+from tests.test_stores import ACCOUNTS
 from tests.test_twistd import LISTENING, TWISTD
 
 JOINED = r"\[worker \d\] chatroom joined the others through Redis"
@@ -85,6 +87,54 @@ class WorkersTests(TwistdWithRedis):
                 os.kill(worker, 0)
         self.assertNotIn("one port, two processes", parent.output)
         self.assertNotIn("Traceback", parent.output)
+
+    async def test_a_guest_whose_worker_is_killed_with_sigkill_is_back_on_the_other_at_once(self) -> None:
+        await self.back_after_sigkill("carol")
+
+    async def test_an_account_holder_whose_worker_is_killed_with_sigkill_is_back_on_the_other_at_once(self) -> None:
+        await self.back_after_sigkill("carol", "a long enough passphrase")
+
+    async def back_after_sigkill(self, nick: str, password: str | None = None) -> None:
+        """Issue 26's target: a client whose worker is killed is back in its room, under its nickname, with the
+        line missed, on its first attempt, without a question; the room sees nothing. With `password`, as the
+        holder of the account `nick`, logging in with --password-file."""
+        parent, (first, second) = await self.start("--history", "20")
+        logging_in = []
+        if password is not None:
+            adding = self.spawn([*ACCOUNTS, "--redis", self.redis.url, "add", nick])
+            adding.transport.write(f"{password}\n".encode() * 2)
+            adding.transport.closeStdin()
+            self.assertEqual(await adding.exit_code(), 0, adding.output)
+            (self.workdir / "password").write_text(f"{password}\n")
+            logging_in = ["--password-file", str(self.workdir / "password")]
+        os.kill(second, signal.SIGSTOP)  # the client lands on the first worker
+        trust = ["--port", str(self.port), "--ca", str(self.certs / "ca.pem")]
+        client = self.spawn(
+            [*CLIENT, "127.0.0.1", *trust, "--nick", nick, "--room", "5", *logging_in],
+            terminal=True,
+            XDG_CONFIG_HOME=str(self.workdir / "config"),
+            NO_COLOR="1",
+        )
+        await client.until(rf"\[#5\] -- here: @{nick}")
+        os.kill(second, signal.SIGCONT)
+        os.kill(first, signal.SIGSTOP)  # bob, on the second
+        bob = await self.connect("bob", "5")
+        os.kill(first, signal.SIGCONT)
+        await client.until(r"--> bob joined")
+
+        os.kill(first, signal.SIGKILL)
+        await client.until(r"reconnecting in\s+1 s")
+        bob.send(f"said while {nick} was away")
+        await client.until(rf"<bob> said while {nick} was away")  # shown first, then where it is back
+        await client.until(rf"reconnected to 127\.0\.0\.1:\d+ as {nick}: back in #5")
+        client.type("back\r")
+        await bob.until(f"MSG #5 {nick} :back")
+        away = client.output.split("reconnecting")[-1]
+        self.assertNotIn("Nickname:", away, "no question asked")
+        self.assertNotIn("Password:", away)
+        self.assertFalse([line for line in bob.lines if line.startswith(f"QUIT {nick}")], "the room saw nothing")
+        parent.transport.signalProcess("TERM")
+        await parent.ended
 
     async def test_workers_stop_with_a_parent_killed_without_warning(self) -> None:
         parent, workers = await self.start()

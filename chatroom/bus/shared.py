@@ -9,7 +9,9 @@ settings, and every room's events reach its members in one order, whichever proc
 a change that met another first (two processes giving away one nickname) is refused by every replica, and
 the process it came from tells the member who asked (Session.refused). Questions (/who, /rooms) are answered
 from the replica at once. Members connected elsewhere have a session that delivers nothing: their own
-process delivers to them.
+process delivers to them. A person may have sessions on several processes: each replica holds one such
+session per session elsewhere, so that every replica counts a person's sessions alike, and the sessions' ends,
+lingering and its expiry are log entries too.
 
 A process joining late gets the state from the oldest process, as a snapshot placed in the log at the point
 it describes. docs/scaling.md has the whole argument.
@@ -22,12 +24,15 @@ import dataclasses
 import enum
 import functools
 import itertools
+import secrets
 import traceback
 import uuid
+from collections import Counter
 from collections.abc import Callable, Iterator
 from typing import Any, Protocol
 
 from twisted.internet.defer import Deferred, fail, succeed
+from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
 
 from chatroom.bus.log import PLACE, Log
@@ -36,7 +41,7 @@ from chatroom.core.errors import ChatError, Departed
 from chatroom.core.events import Event, Message, ServerNotice, Session
 from chatroom.core.history import HistoryLimits, RoomHistory
 from chatroom.core.moderation import Lockdown, Role, Setting
-from chatroom.core.names import room_key
+from chatroom.core.names import nick_key, room_key
 from chatroom.core.rooms import Room
 from chatroom.core.sequencing import changes as declared
 from chatroom.core.state import AccountDirectory, HistoryStore, MemoryHistoryStore, RoomStore, StoreError
@@ -59,7 +64,7 @@ AWAITED = "q"  # the key of an awaited change's number in its entry
 # PUBLISH, which is never written to its files); a process that was cut off when they passed gets None instead,
 # and then drops a private message, and tells a quit without its reason.
 OFF_DISK = "off"
-UNWRITTEN: dict[str, list[int]] = {"private": [1], "quit": [0], "kill": [1]}
+UNWRITTEN: dict[str, list[int]] = {"private": [1], "quit": [0], "kill": [1], "expire": [0]}
 ENUMS: dict[str, type[enum.Enum]] = {kind.__name__: kind for kind in (Role, Setting, Lockdown)}
 
 
@@ -71,7 +76,10 @@ class _Ordered(Exception):
 
 
 class Elsewhere:
-    """The session of a member connected to another process, which delivers to them."""
+    """A session of a member on another process, `process`, which delivers to them; one object per process."""
+
+    def __init__(self, process: str) -> None:
+        self.process = process
 
     def deliver(self, event: Event) -> None:
         pass
@@ -83,7 +91,7 @@ class Elsewhere:
         pass
 
 
-ELSEWHERE = Elsewhere()
+ELSEWHERE = Elsewhere("")  # a session that hears nothing, for those who need one
 
 
 class SharedHistory(HistoryStore, Protocol):
@@ -158,6 +166,9 @@ class Replica:
         self._unsettled: dict[str, set[int]] = {}  # by Member.key: its changes appended here, not yet made
         self._settling: dict[str, list[Deferred[None]]] = {}  # by Member.key: who waits for them (settled)
         self._resync: int | None = None  # while resynchronising after a failure: the serial it was asked at
+        self._places: dict[str, Elsewhere] = {}  # by process: the session standing for each of its sessions
+        # By Member.key, while lingering: the process that appends their expiry, and the reason it will give.
+        self.expiring: dict[str, tuple[str, str]] = {}
 
     def start(self) -> Deferred[None]:
         """Join the log; fires once this replica holds the state of the chat."""
@@ -202,9 +213,48 @@ class Replica:
         key = f"{self.process}/{next(self._serial)}"
         waiting: Deferred[Member] = Deferred()
         self._entering[key] = (session, waiting)
-        entered = [nick, account, address, dataclasses.asdict(details)]
-        self._append({"k": "enter", "p": self.process, "m": key, "a": entered, "t": self.clock()})
+        entry = {"k": "enter", "p": self.process, "m": key, "a": [nick, account, address, dataclasses.asdict(details)]}
+        if token:  # checked here, the one replica sure to know it: the others are told whom it reclaims
+            entry["h"] = chat.nicks[nick_key(nick)].key
+        self._append(entry | {"t": self.clock()})
         return waiting
+
+    def leave(self, chat: Chat, member: Member, session: Session, reason: str, lost: bool) -> bool:
+        """The session hears nothing more from now, and counts as one elsewhere until its end has its turn."""
+        here = self._there(self.process)
+        if session in member.sessions:
+            member.sessions[member.sessions.index(session)] = here
+        entry = {"k": "leave", "p": self.process, "m": member.key, "a": [reason, lost], OFF_DISK: [0]}
+        self._append_or_hold(entry | {"t": self.clock()})
+        still = [other for other in member.sessions if other is not here]
+        return not still and not (lost and chat._lingers(member))
+
+    def lingering(self, chat: Chat, member: Member, reason: str) -> None:
+        """The process whose session was lost last appends the expiry, or, if all were on a process that went,
+        the oldest one: once, in the log's order. If that one goes too, the oldest left takes it over."""
+        assert self._turn is not None
+        owner = self._turn["p"] if self._turn["k"] == "leave" else next(iter(self.processes))
+        self._expiring(member, owner, reason)
+
+    def _expiring(self, member: Member, owner: str, reason: str) -> None:
+        self.expiring[member.key] = (owner, reason)
+        if member.expiry is not None:
+            member.expiry.cancel()
+            member.expiry = None
+        if owner == self.process:
+            member.expiry = self.chat.timers.callLater(self.chat.limits.linger, self.chat.expire, member, reason)
+
+    def token_made(self, chat: Chat, member: Member) -> None:
+        """Every replica learns the token, beside the log (never on Redis's disk), so any process can check it."""
+        entry = {"k": "token", "p": self.process, "m": member.key, "a": [member.token], OFF_DISK: [0]}
+        self._append_or_hold(entry)
+
+    def _append_or_hold(self, entry: dict[str, Any]) -> None:
+        """What must reach the others even while the log is out of reach: held until it is back, as quits are."""
+        if self.degraded:
+            self._held_quits.append(entry)
+        else:
+            self._append(entry)
 
     @contextlib.contextmanager
     def together(self, chat: Chat, member: Member, room: str) -> Iterator[None]:
@@ -304,6 +354,10 @@ class Replica:
             self._do(entry)
         elif kind == "enter":
             self._enter(entry)
+        elif kind == "leave":
+            self._leave(entry)
+        elif kind == "token":
+            self._token(entry)
         elif kind == "batch":
             self._do_batch(entry)
         elif kind in ("hello", RESYNC):  # a replica resynchronising is answered as a newcomer is
@@ -350,29 +404,60 @@ class Replica:
         key = entry["m"]
         nick, account, address, details = entry["a"]
         waiting = self._entering.pop(key, None) if entry["p"] == self.process else None
-        session = waiting[0] if waiting is not None else ELSEWHERE
+        session = waiting[0] if waiting is not None else self._there(entry["p"])
+        token = ""
+        if "h" in entry:  # a resume, its token checked where it was given: still the same person's nickname?
+            holder = self.by_key.get(entry["h"])
+            token = holder.token if holder is not None else "gone"
         try:
-            member = self.chat.register(session, nick, account, address, Details(**details))
+            member = self.chat.register(session, nick, account, address, Details(**details), token)
         except ChatError as error:
             if waiting is not None and not waiting[1].called:
                 self._then.append(functools.partial(waiting[1].errback, error))
             return
-        member.key = key
-        self.by_key[key] = member
+        if not member.key:  # a newcomer, not one more session of someone here
+            member.key = key
+            self.by_key[key] = member
         if waiting is None:
             return
-        if waiting[1].called:  # cancelled: the connection closed while it waited; its member leaves at once
-            self._submit("quit", member, ("connection lost",), {})
+        if waiting[1].called:  # cancelled: the connection closed while it waited; its session ends at once
+            self.chat.leave(member, session, "connection lost")
         else:
             self._then.append(functools.partial(waiting[1].callback, member))
 
+    def _leave(self, entry: dict[str, Any]) -> None:
+        member = self.by_key.get(entry["m"])
+        there = self._there(entry["p"])
+        if member is not None and there in member.sessions:
+            reason, lost = entry["a"]
+            self.chat.end_session(member, there, reason or "", lost)
+
+    def _token(self, entry: dict[str, Any]) -> None:
+        """A replica that did not hear it gets a token nobody holds: the person still lingers alike everywhere."""
+        member = self.by_key.get(entry["m"])
+        if member is not None and entry["p"] != self.process and not member.token:
+            [token] = entry["a"]
+            member.token = token or secrets.token_urlsafe(18)
+
+    def _placed(self, member: Member) -> list[tuple[str, int]]:
+        """How many sessions `member` has on each process, as every replica counts them."""
+        counted = Counter(s.process if isinstance(s, Elsewhere) else self.process for s in member.sessions)
+        return sorted(counted.items())
+
+    @staticmethod
+    def _local(member: Member) -> list[Session]:
+        return [session for session in member.sessions if not isinstance(session, Elsewhere)]
+
+    def _there(self, process: str) -> Elsewhere:
+        """The session standing, on this replica, for each session a person has on `process`."""
+        return self._places.setdefault(process, Elsewhere(process))
+
     def keeps_sessions(self) -> bool:
-        """One session per person, as before issue 26, until sessions and lingering are in the log: a second
-        session is refused as a taken nickname, and a lost connection quits at once."""
-        return False
+        return True
 
     def departed(self, member: Member) -> None:
         self.by_key.pop(member.key, None)
+        self.expiring.pop(member.key, None)
         self._unsettled.pop(member.key, None)  # its connection is closing: nobody waits any more
         self._settling.pop(member.key, None)
 
@@ -391,7 +476,7 @@ class Replica:
                 self._early = []  # from here on, entries follow the point the snapshot will describe
             return
         if kind == "snapshot" and entry["for"] == self.process:
-            self._load(entry["s"])
+            self._load(entry["s"], entry["a"][0] or {})  # the tokens: None if they were not heard
             included = self.awaiting.pop(self.process)  # the entries after our hello that the snapshot includes
             early, self._early = self._early[included:], []
             self._become_ready(list(self.processes))
@@ -446,8 +531,14 @@ class Replica:
         if process == self.process:
             self.lost_place()  # the others gave us up: our members are no longer in their chat
             return
-        for member in [member for key, member in self.by_key.items() if key.startswith(process + "/")]:
-            self.chat._depart(member, reason)
+        there = self._places.pop(process, None)
+        for member in list(self.by_key.values()):
+            if there is not None and there in member.sessions:  # its sessions end; some may be elsewhere too
+                member.sessions[:] = [session for session in member.sessions if session is not there]
+                if not member.sessions:
+                    self.chat.end_session(member, there, reason, lost=True)
+            elif not member.sessions and self.expiring.get(member.key, ("", ""))[0] == process:
+                self._expiring(member, next(iter(self.processes)), self.expiring[member.key][1])
         self._write_or_hold()  # if the writer went, the next oldest writes what it may not have
         self._answer_waiting()
 
@@ -456,7 +547,11 @@ class Replica:
         for newcomer in sorted(self.awaiting):
             answering = next((p for p in self.processes if p != newcomer and p not in self.awaiting), None)
             if answering == self.process:
-                self._append({"k": "snapshot", "for": newcomer, "s": self._snapshot()})
+                tokens = [self._tokens()]  # beside the log: a snapshot is on Redis's disk
+                self._append({"k": "snapshot", "for": newcomer, "s": self._snapshot(), "a": tokens, OFF_DISK: [0]})
+
+    def _tokens(self) -> dict[str, str]:
+        return {key: member.token for key, member in self.by_key.items() if member.token}
 
     def _snapshot(self) -> dict[str, Any]:
         return {
@@ -468,6 +563,10 @@ class Replica:
                     member.address,
                     [room.name for room in member.invited],
                     dataclasses.asdict(member.details),
+                    self._placed(member),
+                    member.seen,
+                    bool(member.token),  # never the token itself: a snapshot is on Redis's disk
+                    self.expiring.get(member.key),
                 ]
                 for member in self.by_key.values()
             ],
@@ -494,22 +593,37 @@ class Replica:
             "awaiting": dict(self.awaiting),  # as it is now: Redis's log encodes it at the end of the turn
         }
 
-    def _load(self, state: dict[str, Any]) -> None:
-        """Hold the chat `state` describes; our own members present in it stay the objects front ends hold."""
-        ours = {key: member for key, member in self.by_key.items() if key.startswith(self.process + "/")}
+    def _load(self, state: dict[str, Any], tokens: dict[str, str]) -> None:
+        """Hold the chat `state` describes; our own members present in it stay the objects front ends hold.
+
+        `tokens`, carried beside the log, are the members' resume tokens, by key.
+        """
+        ours = {key: member for key, member in self.by_key.items() if self._local(member)}
         self.by_key = {}
-        for key, nick, account, address, _, details in state["members"]:
+        self.expiring = {}
+        for key, nick, account, address, _, details, placed, seen, token, expiring in state["members"]:
             member = ours.pop(key, None) or Member(ELSEWHERE, nick, account, address, key)
             member.nick, member.account, member.address, member.details = nick, account, address, Details(**details)
-            member.rooms, member.invited = {}, {}
+            member.rooms, member.invited, member.seen = {}, {}, seen
+            local = self._local(member)
             if (entering := self._entering.pop(key, None)) is not None:  # its registration is in the snapshot
-                member.session = Sessions(entering[0])
+                local = [entering[0]]
                 self._then.append(functools.partial(entering[1].callback, member))
+            member.session = Sessions(ELSEWHERE)
+            member.session.all = [
+                session
+                for process, count in placed
+                for session in (local if process == self.process else [self._there(process)] * count)
+            ]
+            if token and not member.token:  # if not heard, one nobody holds: they still linger alike
+                member.token = tokens.get(key) or secrets.token_urlsafe(18)
+            if expiring is not None:
+                self._expiring(member, *expiring)
             self.by_key[key] = member
         bans = [ban_from_data(data) for data in state["server_bans"]]
         lockdown = Lockdown(state["lockdown"])
         self.chat.restore(self.by_key.values(), lambda: self._rooms(state), bans, lockdown, state["opened"])
-        for key, _, _, _, invited, _ in state["members"]:
+        for key, _, _, _, invited, *_ in state["members"]:
             for name in invited:
                 if (invited_to := self.chat.rooms.get(room_key(name))) is not None:
                     self.by_key[key].invited[invited_to] = None
@@ -565,7 +679,7 @@ class Replica:
 
     def _rebuild(self) -> None:
         """Nobody else holds the chat: rebuild it from our own snapshot, which is whole even if some index is not."""
-        self._load(self._snapshot())
+        self._load(self._snapshot(), self._tokens())
         self._become_ready([self.process])
         self._resynchronised()
 
@@ -612,7 +726,7 @@ class Replica:
         A change that did reach the log is made all the same; a quit appended twice is made once.
         """
         for entry in entries:
-            if entry["k"] == "do" and entry["f"] == "quit":
+            if entry["k"] in ("leave", "token") or (entry["k"] == "do" and entry["f"] == "quit"):
                 self._held_quits.append(entry)
             elif entry["k"] == "enter":
                 _, waiting = self._entering.pop(entry["m"], (None, None))
@@ -663,9 +777,10 @@ class SharedChat(Chat):
         process: str | None = None,
         history: HistoryLimits = HistoryLimits(),
         history_store: SharedHistory | None = None,
+        timers: IReactorTime | None = None,
     ) -> None:
         written = history_store or Unwritten()
-        super().__init__(limits, accounts, store, now=clock, history=history, history_store=written)
+        super().__init__(limits, accounts, store, clock, history, written, timers)
         self.replica = Replica(self, log, clock, written, process)
 
     def __getattr__(self, name: str) -> Any:

@@ -374,6 +374,7 @@ class Chat(Queries):
         self._present(member)
         if not member.token:
             member.token = secrets.token_urlsafe(18)
+            self.sequencer.token_made(self, member)
         return member.token
 
     def catch_up(self, member: Member, session: Session, seen: Mapping[str, str] | None = None) -> None:
@@ -404,29 +405,45 @@ class Chat(Queries):
         The others in their rooms notice nothing while the person has another session. When the last one was
         `lost` (no quit), a person who can come back lingers for RoomLimits.linger seconds: away, their
         nickname kept, until a session reclaims them (`register`) or the rooms see them quit with `reason`.
+        Made by the sequencer: at once in one process, in its turn with several (their sessions are counted alike).
         """
         self._present(member)
+        return self.sequencer.leave(self, member, session, reason, lost)
+
+    def end_session(self, member: Member, session: Session, reason: str, lost: bool) -> bool:
+        """`leave`, made: `session` is one fewer of `member`'s; whether the person left with it."""
         if session in member.sessions:
             member.sessions.remove(session)
         if member.sessions:
             return False
         if lost and self._lingers(member):
-            member.seen = {key: room.history.last_id() for key, room in member.rooms.items()}
-            if not member.details.away:
-                member.details = replace(member.details, away=LINGERING)
-            member.expiry = self.timers.callLater(self.limits.linger, self._expire, member, reason)
+            self.linger(member, reason)
             return False
-        self.quit(member, reason)
+        self._depart(member, self._heard(member, reason))
         return True
+
+    def linger(self, member: Member, reason: str) -> None:
+        """`member`, with no session left, waits for a reconnection: away, the last line of each room noted for
+        their catch-up, until a session reclaims them or `expire` (the sequencer says who calls it, and when)."""
+        member.seen = {key: room.history.last_id() for key, room in member.rooms.items()}
+        if not member.details.away:
+            member.details = replace(member.details, away=LINGERING)
+        self.sequencer.lingering(self, member, reason)
 
     def _lingers(self, member: Member) -> bool:
         """Whether `member` waits for a reconnection: those who could reclaim themselves, by a login or a token."""
         reclaimable = member.account is not None or bool(member.token)
         return self.limits.linger > 0 and reclaimable and self.sequencer.keeps_sessions()
 
-    def _expire(self, member: Member, reason: str) -> None:
+    @change
+    def expire(self, member: Member, reason: str) -> None:
+        """A lingering person's grace period ends: they quit, unless a session reclaimed them before its turn."""
+        self._present(member)
+        if member.sessions:
+            return
+        self._commit()
         member.expiry = None
-        self.quit(member, reason)
+        self._depart(member, self._heard(member, reason))
 
     def _resumed(self, nick: str, token: str) -> Member:
         """The person `token` reclaims under `nick`, if it is theirs and they may take one more session."""
@@ -450,9 +467,12 @@ class Chat(Queries):
         return False
 
     def _attach(self, member: Member, session: Session) -> None:
-        if member.expiry is not None:  # back within the grace period
-            member.expiry.cancel()
-            member.expiry = None
+        if member.sessions:  # another device: shown the latest lines, whatever an earlier reclaim left noted
+            member.seen = None
+        else:  # back within the grace period
+            if member.expiry is not None:
+                member.expiry.cancel()
+                member.expiry = None
             if member.details.away == LINGERING:
                 member.details = replace(member.details, away="")
         member.sessions.append(session)

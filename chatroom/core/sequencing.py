@@ -52,7 +52,16 @@ class Sequencer(Protocol):
 
     def keeps_sessions(self) -> bool:
         """Whether a person may have several sessions, and linger after losing the last (chatroom.core.chat's
-        Sessions): one process keeps them; processes sharing a chat do not yet, as sessions are not in the log."""
+        Sessions)."""
+
+    def leave(self, chat: Chat, member: Member, session: Session, reason: str, lost: bool) -> bool:
+        """`chat.end_session`, made in its turn; whether the person leaves with it (as far as can be said now)."""
+
+    def lingering(self, chat: Chat, member: Member, reason: str) -> None:
+        """`member` lingers from now: whoever is to end it arranges `chat.expire` after RoomLimits.linger seconds."""
+
+    def token_made(self, chat: Chat, member: Member) -> None:
+        """`member`'s resume token was just made here: whoever may check it must know it."""
 
     def together(self, chat: Chat, member: Member, room: str) -> AbstractContextManager[None]:
         """Changes made inside are made, and told, together (`chat.told_together` where they are made)."""
@@ -87,6 +96,15 @@ class AtOnce:
 
     def keeps_sessions(self) -> bool:
         return True
+
+    def leave(self, chat: Chat, member: Member, session: Session, reason: str, lost: bool) -> bool:
+        return chat.end_session(member, session, reason, lost)
+
+    def lingering(self, chat: Chat, member: Member, reason: str) -> None:
+        member.expiry = chat.timers.callLater(chat.limits.linger, chat.expire, member, reason)
+
+    def token_made(self, chat: Chat, member: Member) -> None:
+        pass
 
     def together(self, chat: Chat, member: Member, room: str) -> AbstractContextManager[None]:
         return chat.told_together(member, room)

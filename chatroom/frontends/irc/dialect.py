@@ -189,10 +189,13 @@ class IRCDialect:
 
     def _said_here(self) -> bool:
         """Whether one's own message was said through this connection, not another of the person's (Ergo's way:
-        those see it as from anyone else). With one session, always: with --redis it arrives after the line ran.
+        those see it as from anyone else). With one session on this process, always: with --redis it arrives after
+        the line ran, so what a session on another process says is taken for this one's (docs/irc.md).
         """
         member = self.connection.member
-        return member is None or len(member.sessions) == 1 or self.connection.executing
+        if member is None or self.connection.executing:
+            return True
+        return sum(isinstance(session, Connection) for session in member.sessions) == 1
 
     def _held(self, event: Event) -> bytes:
         """`render` while a labeled line runs: what the core delivers joins the labeled answer."""
