@@ -426,6 +426,7 @@ class Chat(Queries):
         """`member`, with no session left, waits for a reconnection: away, the last line of each room noted for
         their catch-up, until a session reclaims them or `expire` (the sequencer says who calls it, and when)."""
         member.seen = {key: room.history.last_id() for key, room in member.rooms.items()}
+        member.session.held.clear()  # left from an earlier absence on a process the person came back to elsewhere
         if not member.details.away:
             member.details = replace(member.details, away=LINGERING)
         self.sequencer.lingering(self, member, reason)
