@@ -345,6 +345,19 @@ class SharedSessionsTests(Replicas):
         self.assertEqual(self.heard_by_bob.take(), [Message("#5", "bob", "alice, are you there?")], "no QUIT")
         self.assert_alike()
 
+    def test_a_private_message_held_while_away_is_given_once_wherever_she_comes_back(self) -> None:
+        self.lose(self.a, self.alice, self.laptop)
+        self.b.private(self.bob, "alice", "psst")
+        self.settle()
+        member, back = self.another(self.b)
+        self.b.catch_up(member, back)
+        psst = PrivateMessage("bob", "alice", "psst")
+        self.assertEqual([event for event in back.take() if isinstance(event, PrivateMessage)], [psst])
+        self.lose(self.b, member, back)  # away again, with nothing sent meanwhile: process a held "psst" too
+        member, again = self.another(self.a)
+        self.a.catch_up(member, again)
+        self.assertEqual([event for event in again.take() if isinstance(event, PrivateMessage)], [], "given once")
+
     def test_a_guest_reclaims_by_token_on_the_other_process(self) -> None:
         carol, session = self.member(self.a, "carol", "5")
         token = self.a.resume_token(carol)
