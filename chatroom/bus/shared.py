@@ -452,9 +452,6 @@ class Replica:
         """The session standing, on this replica, for each session a person has on `process`."""
         return self._places.setdefault(process, Elsewhere(process))
 
-    def keeps_sessions(self) -> bool:
-        return True
-
     def departed(self, member: Member) -> None:
         self.by_key.pop(member.key, None)
         self.expiring.pop(member.key, None)

@@ -434,7 +434,7 @@ class Chat(Queries):
     def _lingers(self, member: Member) -> bool:
         """Whether `member` waits for a reconnection: those who could reclaim themselves, by a login or a token."""
         reclaimable = member.account is not None or bool(member.token)
-        return self.limits.linger > 0 and reclaimable and self.sequencer.keeps_sessions()
+        return self.limits.linger > 0 and reclaimable
 
     @change
     def expire(self, member: Member, reason: str) -> None:
@@ -460,7 +460,7 @@ class Chat(Queries):
     def _reclaimable(self, holder: Member) -> bool:
         """Whether one more session may join `holder`; ChatError if only the limit per person stops it."""
         count = len(holder.sessions)
-        most = self.limits.sessions_per_person if self.sequencer.keeps_sessions() else 1
+        most = self.limits.sessions_per_person
         if count < most:
             return True
         if most > 1:

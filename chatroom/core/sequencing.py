@@ -50,10 +50,6 @@ class Sequencer(Protocol):
     ) -> Deferred[Member]:
         """`chat.register`, made in its turn: fires with the member, or fails with the ChatError that refused it."""
 
-    def keeps_sessions(self) -> bool:
-        """Whether a person may have several sessions, and linger after losing the last (chatroom.core.chat's
-        Sessions)."""
-
     def leave(self, chat: Chat, member: Member, session: Session, reason: str, lost: bool) -> bool:
         """`chat.end_session`, made in its turn; whether the person leaves with it (as far as can be said now)."""
 
@@ -93,9 +89,6 @@ class AtOnce:
             return succeed(chat.register(session, nick, account, address, details, token))
         except ChatError:
             return fail()
-
-    def keeps_sessions(self) -> bool:
-        return True
 
     def leave(self, chat: Chat, member: Member, session: Session, reason: str, lost: bool) -> bool:
         return chat.end_session(member, session, reason, lost)
