@@ -9,6 +9,7 @@ import re
 from collections.abc import Callable
 from pathlib import Path
 
+from twisted.application.service import MultiService
 from twisted.internet import reactor
 from twisted.internet.address import IPv4Address, IPv6Address
 from twisted.internet.defer import Deferred, succeed
@@ -313,12 +314,16 @@ class ServerTestCase(TestCase):
         options.parseOptions(
             ["--certs", str(self.certs), "--listen", listen, "--irc", LOOPBACK, "--hostname", "irc.test", *arguments]
         )
-        service = tap.makeService(options, reactor)
+        made = tap.makeService(options, reactor)
+        # With --history, the history file's writer is beneath the chat, in a MultiService
+        parts = list(made) if isinstance(made, MultiService) else [made]
+        (service,) = [each for each in parts if isinstance(each, ChatService)]
         assert isinstance(service, ChatService)
         service.ready = ready
-        service.startService()
-        self.addCleanup(lambda: service.stopService() if service.running else None)
+        made.startService()
+        self.addCleanup(lambda: made.stopService() if made.running else None)
         self.service = service
+        self.served = made  # the whole: the chat, and what it stands on
         self.port = port_of(service.ports[0])
         self.irc_port = port_of(service.ports[1])
         return service

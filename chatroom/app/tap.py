@@ -42,6 +42,8 @@ from chatroom.server.connection import ConnectionFactory, Dialect
 from chatroom.server.limits import ConnectionLimits, allow_open_files
 from chatroom.server.transport import SendingReactor
 from chatroom.stores.accounts import DEFAULT_FILE, AccountBook, AccountStore
+from chatroom.stores.history import DEFAULT_FILE as HISTORY_FILE
+from chatroom.stores.history import SqliteHistory
 from chatroom.stores.rooms import DEFAULT_FILE as ROOMS_FILE
 from chatroom.stores.rooms import FileRoomStore
 
@@ -207,6 +209,14 @@ class Options(usage.Options):
             int,
         ],
         [
+            "history-store",
+            None,
+            "",
+            "Where kept messages are written down, so that a restart keeps the registered rooms' history:"
+            f" sqlite:PATH, or memory for nowhere. Default with --history: sqlite:{HISTORY_FILE} beside the accounts"
+            " file; with --redis, Redis keeps it and this must not be given.",
+        ],
+        [
             "history-age",
             None,
             "0",
@@ -342,6 +352,10 @@ class Options(usage.Options):
                 self[name] = meaning(self[name])
             except ValueError as error:
                 raise usage.UsageError(f"--{name} {error}") from None
+        if self["history-store"] and self["redis"]:
+            raise usage.UsageError("--history-store is for a server alone: with --redis, Redis keeps the history")
+        if self["history-store"] not in ("", "memory") and not self["history-store"].startswith("sqlite:"):
+            raise usage.UsageError("--history-store must be sqlite:PATH or memory")
         if self["workers"] > 1 and not self["redis"]:
             raise usage.UsageError("--workers needs --redis: the workers share the chat through it")
         if self["auth"] not in (None, *(mode.value for mode in AuthMode)):
@@ -433,12 +447,20 @@ def makeService(options: Options, reactor: IReactorCore | None = None) -> IServi
     clock = IReactorTime(reactor)
     redis: RedisAddress | None = options["redis"]
     stores = None if redis is None else RedisStores(options["redis-prefix"], clock)  # accounts, rooms and bans
-    sharing = None
+    sharing = history_file = None
     try:
         auth = _authenticator(options, clock, stores)
         rooms = FileRoomStore(Path(options["rooms"])) if stores is None else stores.rooms
         if redis is None:
-            chat = Chat(room_limits, accounts=auth.store if auth else None, store=rooms, history=history, clock=clock)
+            history_file = _history_file(options, history, reactor)
+            chat = Chat(
+                room_limits,
+                accounts=auth.store if auth else None,
+                store=rooms,
+                history=history,
+                history_store=history_file,
+                clock=clock,
+            )
         else:
             redis.check()
             if inherited is None:  # the process the administrator started, not each of its workers
@@ -498,12 +520,23 @@ def makeService(options: Options, reactor: IReactorCore | None = None) -> IServi
         served = metrics(options["metrics"], metrics_endpoint, chat, factory, front_ends, auth, clock)
     ready = None if sharing is None else sharing.replica.ready
     service = _bound(options, ChatService(factory, context, listeners, reloader, served, ready))
-    if sharing is None:
+    beneath = sharing or history_file
+    if beneath is None:
         return service
     both = MultiService()
-    both.addService(sharing)  # started first, stopped last: the goodbyes still reach the others
+    both.addService(beneath)  # started first, stopped last: the goodbyes still reach the others, the last lines disk
     both.addService(service)
     return both
+
+
+def _history_file(options: Options, history: HistoryLimits, reactor: IReactorCore) -> SqliteHistory | None:
+    """The history file of a server alone, if it keeps history and may write it down; None for memory only."""
+    store = options["history-store"] or f"sqlite:{Path(options['accounts']).parent / HISTORY_FILE}"
+    if not history.lines or store == "memory":
+        return None
+    path = Path(store.removeprefix("sqlite:"))
+    log.info("history: up to {lines} lines a room, written down in {path}", lines=history.lines, path=path)
+    return SqliteHistory(path, history, IReactorFromThreads(reactor), IReactorTime(reactor))
 
 
 def _bound(options: Options, service: S) -> S:

@@ -300,7 +300,9 @@ class Chat(Queries):
         self.history_memory.reset()
         for record in saved.rooms:
             key = room_key(record.name)
-            self.rooms[key] = Room.restore(record, now, self._history(now, key, kept.get(key)))
+            self.rooms[key] = Room.restore(record, now, self._history(now, key, kept.pop(key, None)))
+        for key in kept:  # a room that was not registered, open when the server stopped: its history ended with it
+            self.history_store.ended(key)
         self.history_memory.bound()
         self.server_bans = saved.server_bans
         self.lockdown = Lockdown.OFF

@@ -1,0 +1,254 @@
+"""Rooms' history in an SQLite file, so that a server alone (no --redis) keeps it across a restart.
+
+chatroom.core.state.HistoryStore, as chatroom.bus.history is for several processes: the rooms' own RoomHistory
+answers every question, and this writes down each change in the order the rooms make it, so that a server that
+starts again finds its registered rooms' lines and their ids go on where they stopped.
+
+**Never on the reactor.** The reactor only puts each change on a queue. One writer thread takes what came in the
+WRITE_EVERY seconds after the first change it waits for and writes it in one transaction, so a burst of lines costs
+one commit. A `kill -9` loses what was said in the last WRITE_EVERY seconds (and the transaction being written),
+never what was committed, and never leaves a file SQLite cannot read (write-ahead log, docs/running.md).
+
+**Bounded as the rooms are.** A room keeps its last HistoryLimits.lines lines, none older than HistoryLimits.age
+(dropped once a minute); a redaction, a clearing, and an unregistered room's end delete them. `secure_delete`
+overwrites what is deleted, so a line redacted or cleared is no longer in the file's bytes.
+
+**Failing.** A file that cannot be opened, is not SQLite, or is damaged stops the server at start with one line
+(StoreError). A write that fails later (the disk is full) is logged once, those changes are not written, and the
+chat goes on; the next write that succeeds is logged too.
+
+Tables: `rooms(room, name, epoch, said)`: each room's life (history.epoch) and the number of its last message, kept or
+not; `lines(room, number, nick, text, action, notice, id, time)`: the lines kept. Private messages and messages to
+a room's operators only are never written.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import queue
+import sqlite3
+import threading
+import time
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from twisted.application.service import Service
+from twisted.internet.defer import Deferred, succeed
+from twisted.internet.interfaces import IReactorFromThreads, IReactorTime
+from twisted.logger import Logger
+
+from chatroom.core.events import Message
+from chatroom.core.history import HistoryLimits, timestamp
+from chatroom.core.state import KeptHistory, StoreError
+
+log = Logger(namespace="chatroom")
+
+DEFAULT_FILE = "history.sqlite"
+WRITE_EVERY = 0.1  # seconds the writer gathers changes before one commit: what a kill -9 may lose
+PRUNE_EVERY = 60.0  # seconds between two passes dropping lines older than --history-age
+VERSION = 1  # PRAGMA user_version of the schema below
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS rooms (
+    room TEXT PRIMARY KEY, name TEXT NOT NULL, epoch TEXT NOT NULL, said INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS lines (
+    room TEXT NOT NULL, number INTEGER NOT NULL, nick TEXT NOT NULL, text TEXT NOT NULL, action INTEGER NOT NULL,
+    notice INTEGER NOT NULL, id TEXT NOT NULL, time TEXT NOT NULL, PRIMARY KEY (room, number)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS lines_by_time ON lines (time);
+"""
+
+Change = tuple[Any, ...]  # ("said", room, Message) | ("redacted", room, ids) | ("cleared", room) | ("ended", room)
+_STOP: Change = ("stop",)
+
+
+class SqliteHistory(Service):
+    """chatroom.core.state.HistoryStore in one SQLite file, written by its own thread while the service runs.
+
+    Read (`load`) before it starts, as the chat starts; changes made before it starts wait for its writer.
+    """
+
+    def __init__(self, path: Path, limits: HistoryLimits, reactor: IReactorFromThreads, clock: IReactorTime) -> None:
+        self.path = path
+        self.limits = limits
+        self.reactor = reactor
+        self.clock = clock  # wall-clock seconds, for --history-age
+        self._changes: queue.SimpleQueue[Change] = queue.SimpleQueue()
+        self._writer: threading.Thread | None = None
+        self._stopped: Deferred[None] = Deferred()
+        self._failing = False  # the last write failed: said once, until one succeeds
+
+    # chatroom.core.state.HistoryStore
+
+    def load(self) -> dict[str, KeptHistory]:
+        """Every room's kept history, as the file holds it: checked whole first, so that damage is one line now."""
+        try:
+            with contextlib.closing(self._connect()) as db:
+                checked = db.execute("PRAGMA quick_check").fetchone()[0]
+                if checked != "ok":
+                    raise sqlite3.DatabaseError(checked)
+                return dict(self._read(db))
+        except sqlite3.Error as error:
+            raise StoreError(f"cannot read the history file {self.path}: {error}") from None
+        except OSError as error:
+            raise StoreError(f"cannot open the history file {self.path}: {error.strerror}") from None
+
+    def said(self, room: str, message: Message) -> None:
+        self._changes.put(("said", room, message))
+
+    def redacted(self, room: str, ids: list[str]) -> None:
+        self._changes.put(("redacted", room, ids))
+
+    def cleared(self, room: str) -> None:
+        self._changes.put(("cleared", room))
+
+    def ended(self, room: str) -> None:
+        self._changes.put(("ended", room))
+
+    # Its writer
+
+    def startService(self) -> None:
+        Service.startService(self)
+        self._writer = threading.Thread(target=self._write_all, name="chatroom history writer", daemon=True)
+        self._writer.start()
+
+    def stopService(self) -> Deferred[None]:
+        """Fires once every change made before is written and the file is closed."""
+        Service.stopService(self)
+        if self._writer is None:
+            return succeed(None)
+        self._changes.put(_STOP)
+        return self._stopped
+
+    def _write_all(self) -> None:
+        """The writer thread: a transaction for each WRITE_EVERY seconds of changes, until `stop`."""
+        try:
+            db = self._connect()
+        except (sqlite3.Error, OSError) as error:
+            self.reactor.callFromThread(log.error, "history: cannot open {path}: {error}", path=self.path, error=error)
+            self.reactor.callFromThread(self._stopped.callback, None)
+            return
+        pruned = 0.0
+        try:
+            while True:
+                batch = [self._changes.get()]
+                due = time.monotonic() + WRITE_EVERY
+                while batch[-1] is not _STOP and (left := due - time.monotonic()) > 0:
+                    try:
+                        batch.append(self._changes.get(timeout=left))
+                    except queue.Empty:
+                        break
+                now = self.clock.seconds()
+                prune = bool(self.limits.age) and now - pruned >= PRUNE_EVERY
+                pruned = now if prune else pruned
+                self._commit(db, [change for change in batch if change is not _STOP], now if prune else None)
+                if batch[-1] is _STOP:
+                    return
+        finally:
+            with contextlib.suppress(sqlite3.Error):
+                db.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # nothing left in the log for the next start to find
+            db.close()
+            self.reactor.callFromThread(self._stopped.callback, None)
+
+    def _commit(self, db: sqlite3.Connection, changes: list[Change], now: float | None) -> None:
+        try:
+            with db:
+                touched, deleted = self._apply(db, changes)
+                for room in touched:  # the last --history lines of each room written to
+                    db.execute(
+                        "DELETE FROM lines WHERE room = ? AND number <= "
+                        "(SELECT number FROM lines WHERE room = ? ORDER BY number DESC LIMIT 1 OFFSET ?)",
+                        (room, room, self.limits.lines),
+                    )
+                if now is not None:
+                    db.execute("DELETE FROM lines WHERE time < ?", (timestamp(now - self.limits.age),))
+            if deleted:  # the log still holds the pages as they were before: written back, and emptied
+                db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        except sqlite3.Error as error:
+            if not self._failing:
+                self.reactor.callFromThread(
+                    log.error,
+                    "history: cannot write to {path} ({error}): what is said is not kept meanwhile; the chat goes on",
+                    path=self.path,
+                    error=error,
+                )
+            self._failing = True
+            return
+        if self._failing:
+            self._failing = False
+            self.reactor.callFromThread(log.info, "history: writing to {path} again", path=self.path)
+
+    def _apply(self, db: sqlite3.Connection, changes: list[Change]) -> tuple[set[str], bool]:
+        """Each change, in order; the rooms given lines, and whether lines were deleted before their time."""
+        touched = set()
+        for kind, room, *more in changes:
+            if kind == "said":
+                (message,) = more
+                life, _, number = message.id.rpartition("-")
+                said = int(number.partition(".")[0])  # a message aside is numbered N.K: the room's count is N
+                kept = db.execute("SELECT epoch FROM rooms WHERE room = ?", (room,)).fetchone()
+                if kept is not None and kept[0] != life:  # the room began again: what it kept is not this life's
+                    db.execute("DELETE FROM lines WHERE room = ?", (room,))
+                db.execute(
+                    "INSERT INTO rooms VALUES (?, ?, ?, ?) ON CONFLICT (room) DO UPDATE SET "
+                    "name = excluded.name, epoch = excluded.epoch, said = excluded.said",
+                    (room, message.room, life, said),
+                )
+                if not message.to:
+                    db.execute(
+                        "INSERT OR REPLACE INTO lines VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                        (
+                            room,
+                            said,
+                            message.nick,
+                            message.text,
+                            message.action,
+                            message.notice,
+                            message.id,
+                            message.time,
+                        ),
+                    )
+                    touched.add(room)
+            elif kind == "redacted":
+                (ids,) = more
+                db.executemany("DELETE FROM lines WHERE room = ? AND id = ?", ((room, msgid) for msgid in ids))
+            elif kind == "cleared":
+                db.execute("DELETE FROM lines WHERE room = ?", (room,))
+            else:  # ended
+                db.execute("DELETE FROM lines WHERE room = ?", (room,))
+                db.execute("DELETE FROM rooms WHERE room = ?", (room,))
+        return touched, any(kind != "said" for kind, *_ in changes)
+
+    def _connect(self) -> sqlite3.Connection:
+        """The file, made if missing (readable by its owner only: it holds what people said), and its schema."""
+        os.close(os.open(self.path, os.O_RDONLY | os.O_CREAT, 0o600))  # the mode only if it makes the file
+        db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        db.execute("PRAGMA journal_mode = WAL")  # a kill -9 leaves the last commit readable
+        db.execute("PRAGMA synchronous = NORMAL")
+        db.execute("PRAGMA secure_delete = ON")  # what is redacted or cleared is overwritten, not left in free pages
+        version = db.execute("PRAGMA user_version").fetchone()[0]
+        if version not in (0, VERSION):
+            db.close()
+            raise sqlite3.DatabaseError(
+                f"written by another version of chatroom (schema {version}, this one reads {VERSION})"
+            )
+        db.executescript(SCHEMA)
+        db.execute(f"PRAGMA user_version = {VERSION}")
+        return db
+
+    def _read(self, db: sqlite3.Connection) -> Iterable[tuple[str, KeptHistory]]:
+        oldest = timestamp(self.clock.seconds() - self.limits.age) if self.limits.age else ""
+        for room, name, epoch, said in db.execute("SELECT room, name, epoch, said FROM rooms").fetchall():
+            rows = db.execute(
+                "SELECT nick, text, action, notice, id, time FROM lines WHERE room = ? AND time >= ? "
+                "ORDER BY number DESC LIMIT ?",
+                (room, oldest, self.limits.lines),
+            ).fetchall()
+            lines = [
+                Message(name, nick, text, bool(action), bool(notice), "", msgid, said_at)
+                for nick, text, action, notice, msgid, said_at in reversed(rows)
+            ]
+            yield room, KeptHistory(epoch, said, lines)
