@@ -11,8 +11,8 @@ import re
 
 from twisted.trial.unittest import SynchronousTestCase
 
-from chatroom.core.chat import LINGERING, RoomLimits
 from chatroom.core.history import HistoryLimits
+from chatroom.core.members import LINGERING, RoomLimits
 from chatroom.server.auth import AuthMode
 from tests.helpers import MemoryClient, assert_consistent
 from tests.test_irc import IRCServer, commands

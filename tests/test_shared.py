@@ -16,7 +16,7 @@ from twisted.trial.unittest import SynchronousTestCase
 
 from chatroom.bus.log import MemoryLog, decode, gone
 from chatroom.bus.shared import LOST_PLACE, REPLICATED, RESTORED, SharedChat
-from chatroom.core.chat import LINGERING, Chat, Member, RoomLimits
+from chatroom.core.chat import Chat
 from chatroom.core.errors import ChatError
 from chatroom.core.events import (
     Event,
@@ -35,6 +35,7 @@ from chatroom.core.events import (
     Wallops,
 )
 from chatroom.core.history import LINE_BYTES, HistoryLimits
+from chatroom.core.members import LINGERING, Member, RoomLimits
 from chatroom.core.moderation import Role, Setting
 from chatroom.core.names import room_key
 from chatroom.core.sequencing import changes

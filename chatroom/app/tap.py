@@ -29,9 +29,10 @@ from chatroom.bus.limits import share
 from chatroom.bus.redis import RedisAddress, RedisLog, RedisUnreachable, Sharing
 from chatroom.bus.shared import SharedChat
 from chatroom.bus.stores import Keys, RedisStores
-from chatroom.core.chat import Chat, RoomLimits
+from chatroom.core.chat import Chat
 from chatroom.core.errors import ChatError
 from chatroom.core.history import HistoryLimits
+from chatroom.core.members import RoomLimits
 from chatroom.core.moderation import parse_duration
 from chatroom.core.state import StoreError
 from chatroom.frontends.irc.frontend import IRCFrontEnd

@@ -36,13 +36,13 @@ from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
 
 from chatroom.bus.log import PLACE, Log
-from chatroom.core.chat import Chat, Details, Member, RoomLimits, Sessions
+from chatroom.core.chat import Chat
 from chatroom.core.errors import ChatError, Departed
 from chatroom.core.events import Event, Message, ServerNotice, Session
 from chatroom.core.history import HistoryLimits, RoomHistory
+from chatroom.core.members import Details, Member, Room, RoomLimits, Sessions
 from chatroom.core.moderation import Lockdown, Role, Setting
 from chatroom.core.names import nick_key, room_key
-from chatroom.core.rooms import Room
 from chatroom.core.sequencing import changes as declared
 from chatroom.core.state import AccountDirectory, HistoryStore, MemoryHistoryStore, RoomStore, StoreError
 from chatroom.core.wording import DEGRADED
@@ -185,12 +185,12 @@ class Replica:
 
     # The changes, as front ends call them: Chat hands each one to its sequencer, this replica
 
-    def run(self, name: str, change: Callable[..., Any], chat: Chat, member: Member, *args: Any, **kwargs: Any) -> Any:
+    def run(self, name: str, change: Callable[..., Any], member: Member, *args: Any, **kwargs: Any) -> Any:
         """Checked now; made now if this is its turn in the log, else put in the log and made in its turn."""
         if self._turn is not None:
-            return change(chat, member, *args, **kwargs)
+            return change(member, *args, **kwargs)
         try:
-            return change(chat, member, *args, **kwargs)
+            return change(member, *args, **kwargs)
         except _Ordered as ordered:
             self._submit(name, member, args, kwargs)
             return ordered.result  # what the change would return: given to its _commit
@@ -200,8 +200,9 @@ class Replica:
             raise _Ordered(result)
 
     def enter(
-        self, chat: Chat, session: Session, nick: str, account: str | None, address: str, details: Details, token: str
+        self, session: Session, nick: str, account: str | None, address: str, details: Details, token: str
     ) -> Deferred[Member]:
+        chat = self.chat
         try:
             chat.register(session, nick, account, address, details, token)
         except _Ordered:
@@ -219,7 +220,7 @@ class Replica:
         self._append(entry | {"t": self.clock()})
         return waiting
 
-    def leave(self, chat: Chat, member: Member, session: Session, reason: str, lost: bool) -> bool:
+    def leave(self, member: Member, session: Session, reason: str, lost: bool) -> bool:
         """The session hears nothing more from now, and counts as one elsewhere until its end has its turn."""
         here = self._there(self.process)
         if session in member.sessions:
@@ -227,9 +228,9 @@ class Replica:
         entry = {"k": "leave", "p": self.process, "m": member.key, "a": [reason, lost], OFF_DISK: [0]}
         self._append_or_hold(entry | {"t": self.clock()})
         still = [other for other in member.sessions if other is not here]
-        return not still and not (lost and chat._lingers(member))
+        return not still and not (lost and self.chat._lingers(member))
 
-    def lingering(self, chat: Chat, member: Member, reason: str) -> None:
+    def lingering(self, member: Member, reason: str) -> None:
         """The process whose session was lost last appends the expiry, or, if all were on a process that went,
         the oldest one: once, in the log's order. If that one goes too, the oldest left takes it over."""
         assert self._turn is not None
@@ -244,7 +245,7 @@ class Replica:
         if owner == self.process:
             member.expiry = self.chat.timers.callLater(self.chat.limits.linger, self.chat.expire, member, reason)
 
-    def token_made(self, chat: Chat, member: Member) -> None:
+    def token_made(self, member: Member) -> None:
         """Every replica learns the token, beside the log (never on Redis's disk), so any process can check it."""
         entry = {"k": "token", "p": self.process, "m": member.key, "a": [member.token], OFF_DISK: [0]}
         self._append_or_hold(entry)
@@ -257,9 +258,9 @@ class Replica:
             self._append(entry)
 
     @contextlib.contextmanager
-    def together(self, chat: Chat, member: Member, room: str) -> Iterator[None]:
+    def together(self, member: Member, room: str) -> Iterator[None]:
         """The changes made inside go into the log as one entry, so that they are told together everywhere."""
-        chat._room_of(member, room)
+        self.chat._room_of(member, room)
         self._batch = []
         try:
             yield

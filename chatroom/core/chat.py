@@ -18,14 +18,13 @@ import functools
 import hmac
 import secrets
 import time
-from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import AbstractContextManager
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Any, cast
 
-from twisted.internet.defer import Deferred
-from twisted.internet.interfaces import IDelayedCall, IReactorTime
+from twisted.internet.defer import Deferred, fail, succeed
+from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
 
 from chatroom.core.errors import ChatError, Departed
@@ -65,6 +64,7 @@ from chatroom.core.history import (
     check_point,
     epoch,
 )
+from chatroom.core.members import LINGERING, Details, Member, Room, RoomLimits, ban_list, until
 from chatroom.core.moderation import (
     ADDRESS_OF,
     KEY_MAX,
@@ -82,8 +82,7 @@ from chatroom.core.moderation import (
 )
 from chatroom.core.names import nick_key, room_key, room_name, validate_nick
 from chatroom.core.queries import Queries
-from chatroom.core.rooms import Room, ban_list, until
-from chatroom.core.sequencing import AT_ONCE, AtOnce, Sequencer, change, changes
+from chatroom.core.sequencing import Sequencer, change, changes
 from chatroom.core.state import (
     AccountDirectory,
     HistoryStore,
@@ -97,120 +96,9 @@ from chatroom.core.state import (
 
 log = Logger(namespace="chatroom")
 
-PRIVATE_HELD = 100  # private messages kept for a person waiting for a reconnection: no history keeps them
 INVITATIONS_KEPT = 50  # per member: rooms come and go, and invitations must not pile up
 LIST_MAX = 100  # bans, and masks allowed past invite-only, per room (IRC's MAXLIST)
 SERVER_BANS_MAX = 500  # server bans: each change rewrites them all (rooms.json, or one Redis key)
-
-
-@dataclass(frozen=True)
-class RoomLimits:
-    """How much of the chat one person may hold: rooms, and sessions (devices) under one nickname."""
-
-    rooms_per_member: int = 20
-    members_per_room: int = 0  # 0: no limit
-    sessions_per_person: int = 5  # connections sharing one nickname (a phone and a laptop); 1: one, as before
-    # Seconds a person whose last connection was lost without a quit stays, away, for a reconnection to reclaim
-    # (docs/running.md, --linger); 0: they quit at once. 90: our client retries after 1, 2, 4 ... 32 s, so an
-    # outage of up to a minute (a Wi-Fi handover, a laptop carried to the next classroom) is reclaimed.
-    linger: float = 90.0
-
-
-LINGERING = "connection lost; may be back soon"  # the away message of a person waiting for a reconnection
-
-
-@dataclass(frozen=True)
-class Details:
-    """What a person says of themselves beyond their nickname (IRC's USER, AWAY and +i).
-
-    Front ends fill and read it; the core only keeps it and changes it in order, so that every process sharing
-    the chat shows the same. A front end with no such notions leaves it as it is.
-    """
-
-    user: str = ""  # a user name the client gave; "" if its front end has none
-    realname: str = ""
-    away: str = ""  # an away message; "" while present
-    invisible: bool = True  # listed only to those sharing a room, unless they asked otherwise (IRC's -i)
-    wallops: bool = False  # hears the administrators' wallops (IRC's +w)
-
-
-class Sessions:
-    """A person's connections, as the one Session the core tells things to: each of them is told everything.
-
-    Empty while the person lingers after losing their last connection (Chat.leave): what is said in their rooms
-    meanwhile reaches nobody, and the rooms' history shows it when they come back; private messages, which no
-    history keeps, are held for them (at most PRIVATE_HELD, in memory only) and given to the session that comes back.
-    """
-
-    __slots__ = ("all", "held")
-
-    def __init__(self, first: Session) -> None:
-        self.all = [first]
-        self.held: deque[PrivateMessage] = deque(maxlen=PRIVATE_HELD)
-
-    def deliver(self, event: Event) -> None:
-        if not self.all and isinstance(event, PrivateMessage):
-            self.held.append(event)
-        for session in self.all:
-            session.deliver(event)
-
-    def close(self, reason: str) -> None:
-        for session in list(self.all):
-            session.close(reason)
-
-    def refused(self, error: ChatError) -> None:
-        for session in self.all:
-            session.refused(error)
-
-
-class Member:
-    """One person in the chat, on one or several connections, whichever front ends they came through."""
-
-    __slots__ = (
-        "account",
-        "address",
-        "details",
-        "expiry",
-        "invited",
-        "key",
-        "nick",
-        "present",
-        "rooms",
-        "seen",
-        "session",
-        "token",
-    )
-
-    def __init__(
-        self,
-        session: Session,
-        nick: str,
-        account: str | None,
-        address: str,
-        key: str = "",
-        details: Details = Details(),
-    ) -> None:
-        self.session = Sessions(session)
-        self.key = key  # who this is to every process sharing the chat (chatroom.bus); "" in a chat of its own
-        self.nick = nick
-        self.account = account  # the account they logged in to, None for a guest
-        self.address = address  # where they came from: for people reading logs, and for bans
-        self.details = details
-        self.rooms: dict[str, Room] = {}  # room key -> room, in the order joined
-        self.invited: dict[Room, None] = {}  # rooms an operator invited them to, not joined since; the newest last
-        self.present = True
-        self.token = ""  # reclaims this person (Chat.resume_token); "" until a front end has told it to them
-        # While lingering, and until a session of theirs is shown what they missed: the last line kept in each of
-        # their rooms when they were lost (room key -> message id, "" if none).
-        self.seen: dict[str, str] | None = None
-        self.expiry: IDelayedCall | None = None  # while lingering: when they quit after all
-
-    @property
-    def sessions(self) -> list[Session]:
-        return self.session.all
-
-    def __repr__(self) -> str:
-        return f"<Member {self.nick}{'' if self.present else ' (departed)'}>"
 
 
 class Chat(Queries):
@@ -226,7 +114,7 @@ class Chat(Queries):
         history_store: HistoryStore | None = None,
         clock: IReactorTime | None = None,
     ) -> None:
-        self.sequencer: Sequencer | AtOnce = AT_ONCE  # when each change is made: at once, unless sequence_by
+        self.sequencer: Sequencer | AtOnce = AtOnce(self)  # when each change is made: at once, unless sequence_by
         if clock is None:
             from twisted.internet import reactor  # the running one, by default
 
@@ -257,8 +145,8 @@ class Chat(Queries):
         directly and pays nothing for them being declared (the steady benchmark's path).
         """
         self.sequencer = sequencer
-        declared = changes(type(self))
-        bound = {name: functools.partial(sequencer.run, name, method, self) for name, method in declared.items()}
+        declared = changes(type(self)).items()
+        bound = {name: functools.partial(sequencer.run, name, method.__get__(self)) for name, method in declared}
         vars(self).update(bound, _commit=sequencer.commit)
 
     def restore(
@@ -362,7 +250,7 @@ class Chat(Queries):
         token: str = "",
     ) -> Deferred[Member]:
         """`register`, as a front end asks for it: at once in one process; with several, after its turn in the log."""
-        return self.sequencer.enter(self, session, nick, account, address, details, token)
+        return self.sequencer.enter(session, nick, account, address, details, token)
 
     # Sessions: one person on several connections, and a lost connection reclaimed
 
@@ -374,7 +262,7 @@ class Chat(Queries):
         self._present(member)
         if not member.token:
             member.token = secrets.token_urlsafe(18)
-            self.sequencer.token_made(self, member)
+            self.sequencer.token_made(member)
         return member.token
 
     def catch_up(self, member: Member, session: Session, seen: Mapping[str, str] | None = None) -> None:
@@ -408,7 +296,7 @@ class Chat(Queries):
         Made by the sequencer: at once in one process, in its turn with several (their sessions are counted alike).
         """
         self._present(member)
-        return self.sequencer.leave(self, member, session, reason, lost)
+        return self.sequencer.leave(member, session, reason, lost)
 
     def end_session(self, member: Member, session: Session, reason: str, lost: bool) -> bool:
         """`leave`, made: `session` is one fewer of `member`'s; whether the person left with it."""
@@ -429,7 +317,7 @@ class Chat(Queries):
         member.session.held.clear()  # left from an earlier absence on a process the person came back to elsewhere
         if not member.details.away:
             member.details = replace(member.details, away=LINGERING)
-        self.sequencer.lingering(self, member, reason)
+        self.sequencer.lingering(member, reason)
 
     def _lingers(self, member: Member) -> bool:
         """Whether `member` waits for a reconnection: those who could reclaim themselves, by a login or a token."""
@@ -775,7 +663,7 @@ class Chat(Queries):
 
         With several processes they are also made together: the sequencer puts them in the log as one entry.
         """
-        return self.sequencer.together(self, member, room)
+        return self.sequencer.together(member, room)
 
     @contextlib.contextmanager
     def told_together(self, member: Member, room: str) -> Iterator[None]:
@@ -1305,6 +1193,49 @@ class Chat(Queries):
         except StoreError as error:
             log.error("{error}: the change holds until the server stops", error=error)
             raise ChatError("NOT_SAVED") from None
+
+
+class AtOnce:
+    """One process, with no sequencer: the other points of a Sequencer, answered as a chat alone answers them.
+
+    It has no `run` nor `commit`: a chat with no sequencer calls its changes and its `_commit` directly, so that one
+    process pays nothing for a chat that can be shared (`Chat.sequence_by` binds them to a sequencer).
+    """
+
+    def __init__(self, chat: Chat) -> None:
+        self.chat = chat
+
+    def enter(
+        self, session: Session, nick: str, account: str | None, address: str, details: Details, token: str
+    ) -> Deferred[Member]:
+        try:
+            return succeed(self.chat.register(session, nick, account, address, details, token))
+        except ChatError:
+            return fail()
+
+    def leave(self, member: Member, session: Session, reason: str, lost: bool) -> bool:
+        return self.chat.end_session(member, session, reason, lost)
+
+    def lingering(self, member: Member, reason: str) -> None:
+        member.expiry = self.chat.timers.callLater(self.chat.limits.linger, self.chat.expire, member, reason)
+
+    def token_made(self, member: Member) -> None:
+        pass
+
+    def together(self, member: Member, room: str) -> AbstractContextManager[None]:
+        return self.chat.told_together(member, room)
+
+    def settled(self, member: Member) -> Deferred[None] | None:
+        return None
+
+    def departed(self, member: Member) -> None:
+        pass
+
+    def stores(self) -> bool:
+        return True
+
+    def closing(self, reason: str) -> None:
+        pass
 
 
 _ATTRIBUTES = {

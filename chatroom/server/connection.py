@@ -33,9 +33,10 @@ from twisted.protocols.policies import TimeoutMixin
 from twisted.python.failure import Failure
 
 from chatroom.core.addresses import address_key
-from chatroom.core.chat import Chat, Member
+from chatroom.core.chat import Chat
 from chatroom.core.errors import ChatError
 from chatroom.core.events import Event, History
+from chatroom.core.members import Member
 from chatroom.server.auth import Authenticator
 from chatroom.server.limits import (
     Admission,

@@ -13,9 +13,10 @@ from typing import Protocol
 
 from twisted.internet.interfaces import IReactorTime
 
-from chatroom.core.chat import Chat, Details, Member
+from chatroom.core.chat import Chat
 from chatroom.core.errors import ChatError
 from chatroom.core.events import Session
+from chatroom.core.members import Details, Member
 from chatroom.core.names import nick_key
 from chatroom.server.auth import Authenticator, GuessBook, MemoryGuesses, shielded
 

@@ -12,10 +12,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import ClassVar
 
-from chatroom.core.chat import Member
 from chatroom.core.errors import ChatError
 from chatroom.core.events import Event, History, Kicked, Parted
 from chatroom.core.history import timestamp
+from chatroom.core.members import Member
 from chatroom.frontends.commands import Command, CommandTable
 from chatroom.frontends.line.refusals import word
 from chatroom.frontends.line.wire import CONTROL_CHARACTERS, PROTOCOL_VERSION, Encoder, history_pages, line
