@@ -28,6 +28,7 @@ from chatroom.core.events import (
     PrivateMessage,
     Quit,
     Redacted,
+    ResumeToken,
     RoleChanged,
     ServerNotice,
     SettingChanged,
@@ -370,6 +371,25 @@ class SharedSessionsTests(Replicas):
         self.assertIs(member, self.b.nicks["carol"])
         self.assertEqual(self.b.resume_token(member), token, "one token, the same on every process")
         self.assertEqual(self.heard_by_bob.take(), [])
+        self.assert_alike()
+
+    def test_a_token_renewed_on_one_process_replaces_the_old_one_on_the_other(self) -> None:
+        """A session of carol's ended from another of hers (/sessions kick): the token it had reclaims her nowhere."""
+        carol, on_a = self.member(self.a, "carol", "5")
+        token = self.a.resume_token(carol)
+        self.settle()
+        member, on_b = self.another(self.b, "carol", None, token)
+        on_b.take()
+        self.a.renew_token(carol)
+        self.settle()
+        renewed = carol.token
+        self.assertNotEqual(renewed, token)
+        told = [ResumeToken("carol", renewed)]
+        self.assertEqual([on_a.take(), on_b.take()], [told, told], "each of her sessions, on either process")
+        self.assertEqual(self.b.nicks["carol"].token, renewed)
+        stale = self.b.enter(RecordingSession(), "carol", None, "192.0.2.3", token=token)
+        self.assertEqual(self.failureResultOf(stale, ChatError).value.code, "RESUME_FAILED")
+        self.assertIs(self.another(self.b, "carol", None, renewed)[0], member)
         self.assert_alike()
 
     def test_a_process_joining_late_counts_the_sessions_and_knows_the_tokens(self) -> None:

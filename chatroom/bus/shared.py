@@ -245,10 +245,10 @@ class Replica:
         if owner == self.process:
             member.expiry = self.chat.timers.callLater(self.chat.limits.linger, self.chat.expire, member, reason)
 
-    def token_made(self, member: Member) -> None:
+    def token_made(self, member: Member, renewed: bool) -> None:
         """Every replica learns the token, beside the log (never on Redis's disk), so any process can check it."""
         entry = {"k": "token", "p": self.process, "m": member.key, "a": [member.token], OFF_DISK: [0]}
-        self._append_or_hold(entry)
+        self._append_or_hold(entry | {"r": True} if renewed else entry)
 
     def _append_or_hold(self, entry: dict[str, Any]) -> None:
         """What must reach the others even while the log is out of reach: held until it is back, as quits are."""
@@ -434,10 +434,18 @@ class Replica:
             self.chat.end_session(member, there, reason or "", lost)
 
     def _token(self, entry: dict[str, Any]) -> None:
-        """A replica that did not hear it gets a token nobody holds: the person still lingers alike everywhere."""
+        """A replica that did not hear it gets a token nobody holds: the person still lingers alike everywhere.
+
+        A renewed token replaces the one before, which reclaims the person nowhere from then on; their sessions
+        here are told it.
+        """
         member = self.by_key.get(entry["m"])
-        if member is not None and entry["p"] != self.process and not member.token:
-            [token] = entry["a"]
+        if member is None or entry["p"] == self.process:
+            return
+        [token] = entry["a"]
+        if entry.get("r"):
+            self.chat.token_renewed(member, token or secrets.token_urlsafe(18))
+        elif not member.token:
             member.token = token or secrets.token_urlsafe(18)
 
     def _placed(self, member: Member) -> list[tuple[str, int]]:

@@ -47,6 +47,7 @@ from chatroom.core.events import (
     PrivateMessage,
     Quit,
     Redacted,
+    ResumeToken,
     RoleChanged,
     RoomInfo,
     RoomList,
@@ -262,8 +263,20 @@ class Chat(Queries):
         self._present(member)
         if not member.token:
             member.token = secrets.token_urlsafe(18)
-            self.sequencer.token_made(member)
+            self.sequencer.token_made(member, renewed=False)
         return member.token
+
+    def renew_token(self, member: Member) -> None:
+        """Replace `member`'s resume token, and tell the new one to each of their sessions: a session ended from
+        another (/sessions kick) must not come back with the token it was told."""
+        self._present(member)
+        self.token_renewed(member, secrets.token_urlsafe(18))
+        self.sequencer.token_made(member, renewed=True)
+
+    def token_renewed(self, member: Member, token: str) -> None:
+        """`member`'s resume token is `token` from now on (renewed here, or by another process sharing the chat)."""
+        member.token = token
+        member.session.deliver(ResumeToken(member.nick, token))
 
     def catch_up(self, member: Member, session: Session, seen: Mapping[str, str] | None = None) -> None:
         """What joining their rooms would show, to a session that has just joined a person already present, then
@@ -1219,7 +1232,7 @@ class AtOnce:
     def lingering(self, member: Member, reason: str) -> None:
         member.expiry = self.chat.timers.callLater(self.chat.limits.linger, self.chat.expire, member, reason)
 
-    def token_made(self, member: Member) -> None:
+    def token_made(self, member: Member, renewed: bool) -> None:
         pass
 
     def together(self, member: Member, room: str) -> AbstractContextManager[None]:

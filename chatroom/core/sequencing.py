@@ -55,8 +55,9 @@ class Sequencer(Protocol):
     def lingering(self, member: Member, reason: str) -> None:
         """`member` lingers from now: whoever is to end it arranges `Chat.expire` after RoomLimits.linger seconds."""
 
-    def token_made(self, member: Member) -> None:
-        """`member`'s resume token was just made here: whoever may check it must know it."""
+    def token_made(self, member: Member, renewed: bool) -> None:
+        """`member`'s resume token was just made here, first or `renewed` (the old one must reclaim nobody, and
+        their sessions are told the new one): whoever may check it must know it."""
 
     def together(self, member: Member, room: str) -> AbstractContextManager[None]:
         """Changes made inside are made, and told, together (`Chat.told_together` where they are made)."""

@@ -32,6 +32,7 @@ from chatroom.core.events import (
     PrivateMessage,
     Quit,
     Redacted,
+    ResumeToken,
     RoleChanged,
     RoomInfo,
     RoomList,
@@ -117,6 +118,8 @@ def render(event: Event) -> bytes:
             return listed("REDACT", [room, actor], list(ids) or ["*"])
         case ServerNotice(text):
             return line("NOTICE", text=text)
+        case ResumeToken(nick, token):
+            return line("RESUME", token, text=f"if your connection is lost: /resume {nick} TOKEN")
         case RoomInfo(room, settings, owner, operators):
             return line("ROOM", room, owner or "*", *settings, text=" ".join(operators) or None)
         case AllowList(room, allowed):
