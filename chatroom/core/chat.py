@@ -65,11 +65,12 @@ from chatroom.core.history import (
     check_point,
     epoch,
 )
-from chatroom.core.members import LINGERING, Details, Member, Room, RoomLimits, ban_list, until
+from chatroom.core.members import LINGERING, Details, Member, Room, RoomLimits
 from chatroom.core.moderation import (
     ADDRESS_OF,
     KEY_MAX,
     LIMIT_MAX,
+    LIST_MAX,
     Action,
     Allowed,
     Ban,
@@ -78,8 +79,17 @@ from chatroom.core.moderation import (
     Rank,
     Role,
     Setting,
+    add_bans,
+    already_banned,
     authorize,
     bad_limit,
+    ban_kick,
+    ban_list,
+    ban_on,
+    ban_why,
+    find_ban,
+    refuse_full,
+    until,
 )
 from chatroom.core.names import nick_key, room_key, room_name, validate_nick
 from chatroom.core.queries import Queries
@@ -98,7 +108,6 @@ from chatroom.core.state import (
 log = Logger(namespace="chatroom")
 
 INVITATIONS_KEPT = 50  # per member: rooms come and go, and invitations must not pile up
-LIST_MAX = 100  # bans, and masks allowed past invite-only, per room (IRC's MAXLIST)
 SERVER_BANS_MAX = 500  # server bans: each change rewrites them all (rooms.json, or one Redis key)
 
 
@@ -399,9 +408,9 @@ class Chat(Queries):
             self._tell_peers(member, NickChanged(old, nick), including=True)
         if account is not None:  # a login: the rooms' bans of that account apply now
             for room in list(member.rooms.values()):
-                ban = _matching(room.bans, self.now(), nick, account, member.address)
+                ban = ban_on(room.bans, self.now(), nick, account, member.address)
                 if ban is not None and not self._exempt(member, room):
-                    self._remove(room, Kicked(room.name, ban.setter, nick, _banned(ban.reason)), member)
+                    self._remove(room, Kicked(room.name, ban.setter, nick, ban_kick(ban.reason)), member)
 
     @change
     def set_away(self, member: Member, text: str) -> None:
@@ -506,9 +515,9 @@ class Chat(Queries):
             raise ChatError("ROOM_FULL", room=room.name, count=full)
         if self._exempt(member, room):
             return
-        ban = _matching(room.bans, self.now(), member.nick, member.account, member.address)
+        ban = ban_on(room.bans, self.now(), member.nick, member.account, member.address)
         if ban is not None:
-            raise ChatError("BANNED", room=room.name, why=_why(ban))
+            raise ChatError("BANNED", room=room.name, why=ban_why(ban))
         invited = room in member.invited  # this room, not an earlier one of the same name
         allowed = any(entry.mask.matches(member.nick, member.account, member.address) for entry in room.allowed)
         settings = room.settings
@@ -787,9 +796,9 @@ class Chat(Queries):
         if person is actor:
             raise ChatError("SELF", "ban")
         self._commit()
-        bans = self._add_bans(actor, target_room.bans, masks, duration, reason, LIST_MAX)
+        bans = add_bans(target_room.bans, masks, actor.nick, reason, self.now(), duration, LIST_MAX)
         if not bans and person not in target_room.members:
-            raise _already_banned(target)
+            raise already_banned(target)
         for ban in bans:
             target_room.broadcast(BanChanged(target_room.name, actor.nick, str(ban.mask), True, until(ban), reason))
         for member, role in list(target_room.members.items()):
@@ -800,16 +809,16 @@ class Chat(Queries):
                     continue  # their address, banned for guests, while they are logged in
             elif Role.OPERATOR in role or self._exempt(member, target_room):
                 continue  # a mask does not put out an operator, who may have set it
-            elif not _matching(bans, self.now(), member.nick, member.account, member.address):
+            elif not ban_on(bans, self.now(), member.nick, member.account, member.address):
                 continue
-            self._remove(target_room, Kicked(target_room.name, actor.nick, member.nick, _banned(reason)), member)
+            self._remove(target_room, Kicked(target_room.name, actor.nick, member.nick, ban_kick(reason)), member)
         self._save(target_room)
 
     @change
     def unban(self, actor: Member, room: str, mask: str) -> None:
         target_room = self._room_of(actor, room)
         authorize(self.rank(actor, target_room), Action.BAN, target_room.name)
-        ban = _find_ban(target_room.bans, mask)
+        ban = find_ban(target_room.bans, mask)
         self._commit()
         target_room.bans.remove(ban)
         target_room.broadcast(BanChanged(target_room.name, actor.nick, str(ban.mask), False, until(ban), ""))
@@ -826,7 +835,7 @@ class Chat(Queries):
         if added == (found is not None):
             return  # as on IRC: allowing what is allowed, or lifting what is not, changes nothing
         if found is None:
-            _room_for(target_room.allowed, 1)
+            refuse_full(target_room.allowed, 1)
         self._commit()
         if found is not None:
             target_room.allowed.remove(found)
@@ -916,20 +925,20 @@ class Chat(Queries):
         if person is actor:
             raise ChatError("SELF", "ban")
         self._commit()
-        bans = self._add_bans(actor, self.server_bans, masks, duration, reason, SERVER_BANS_MAX)
+        bans = add_bans(self.server_bans, masks, actor.nick, reason, self.now(), duration, SERVER_BANS_MAX)
         if not bans:
-            raise _already_banned(target)
+            raise already_banned(target)
         for ban in bans:
             self._tell_admins(BanChanged("", actor.nick, str(ban.mask), True, until(ban), reason))
         for member in list(self.nicks.values()):
-            if not self.is_admin(member) and _matching(bans, self.now(), member.nick, member.account, member.address):
-                self._expel(member, f"banned from the server{_why(bans[0])}")
+            if not self.is_admin(member) and ban_on(bans, self.now(), member.nick, member.account, member.address):
+                self._expel(member, f"banned from the server{ban_why(bans[0])}")
         self._stored(self.store.save_server_bans, tuple(self.server_bans))
 
     @change
     def server_unban(self, actor: Member, mask: str) -> None:
         self._administering(actor)
-        ban = _find_ban(self.server_bans, mask)
+        ban = find_ban(self.server_bans, mask)
         self._commit()
         self.server_bans.remove(ban)
         self._tell_admins(BanChanged("", actor.nick, str(ban.mask), False, until(ban), ""))
@@ -1049,9 +1058,9 @@ class Chat(Queries):
         room = self.rooms.get(room_key(room_name(name)))
         if room is None or member in room.members or not room.settings.external:
             return None
-        ban = _matching(room.bans, self.now(), member.nick, member.account, member.address)
+        ban = ban_on(room.bans, self.now(), member.nick, member.account, member.address)
         if ban is not None and not self._exempt(member, room):
-            raise ChatError("BANNED", room=room.name, why=_why(ban))
+            raise ChatError("BANNED", room=room.name, why=ban_why(ban))
         return room
 
     def _room_of(self, member: Member, name: str) -> Room:
@@ -1143,29 +1152,6 @@ class Chat(Queries):
                 room.members[member] = role | Role.OPERATOR
                 room.broadcast(RoleChanged(room.name, "", member.nick, "operator", True))
 
-    def _add_bans(
-        self,
-        actor: Member,
-        bans: list[Ban],
-        masks: list[Mask],
-        duration: float | None,
-        reason: str,
-        most: int = 0,
-    ) -> list[Ban]:
-        """Add to `bans` those of `masks` it does not hold yet; the bans added."""
-        now = self.now()
-        bans[:] = [ban for ban in bans if ban.active(now)]
-        existing = {str(ban.mask).lower() for ban in bans}  # a person's address ban is its alias: no probing it
-        added = [
-            Ban(mask, actor.nick, reason, None if duration is None else now + duration)
-            for mask in masks
-            if str(mask).lower() not in existing
-        ]
-        if most:
-            _room_for(bans, len(added), most)
-        bans.extend(added)
-        return added
-
     def _heard(self, member: Member, reason: str) -> str:
         """A reason given with a part, a quit or a kick is speech too: a guest's is dropped during a lockdown."""
         return "" if member.account is None and self.lockdown >= Lockdown.SPEAK else reason
@@ -1174,9 +1160,9 @@ class Chat(Queries):
         """Refuse a nickname or account the server bans, whenever it is taken: on entering or later."""
         if account and self.accounts.is_admin(account):
             return
-        ban = _matching(self.server_bans, self.now(), nick, account, address)
+        ban = ban_on(self.server_bans, self.now(), nick, account, address)
         if ban is not None:
-            raise ChatError("BANNED", "server", why=_why(ban))
+            raise ChatError("BANNED", "server", why=ban_why(ban))
 
     def may_speak(self, member: Member) -> None:
         """Raise ChatError if the member may not be heard now (a guest during a lockdown)."""
@@ -1260,45 +1246,6 @@ _ATTRIBUTES = {
     Setting.SECRET: "secret",
     Setting.EXTERNAL: "external",
 }  # each setting's RoomSettings attribute
-
-
-def _matching(bans: list[Ban], now: float, nick: str, account: str | None, address: str) -> Ban | None:
-    for ban in bans:
-        if ban.active(now) and ban.mask.matches(nick, account, address):
-            return ban
-    return None
-
-
-def _find_ban(bans: list[Ban], mask: str) -> Ban:
-    """The ban on `mask`, as the ban list shows it, or typed in a short form.
-
-    Only the shown form is compared, so a typed address never finds a person's hidden address ban.
-    """
-    shown = {str(ban.mask).lower(): ban for ban in bans}
-    ban = shown.get(mask.lower()) or shown.get(str(Mask.parse(mask)).lower())
-    if ban is not None:
-        return ban
-    raise ChatError("NO_SUCH_BAN", mask=mask)
-
-
-def _room_for(entries: list[Any], more: int, most: int = LIST_MAX) -> None:
-    """Refuse to grow a list of bans or allowed masks past `most`: an operator's or an administrator's too."""
-    if len(entries) + more > most:
-        raise ChatError("LIST_FULL", most=most)
-
-
-def _already_banned(target: str) -> ChatError:
-    return ChatError("ALREADY_BANNED", target=target)
-
-
-def _why(ban: Ban) -> str:
-    """The reason and end of a ban, as a person reads them: ": spam (until 2026-11-22 20:14 UTC)"."""
-    ends = f" (until {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime(ban.until))})" if ban.until else ""
-    return (f": {ban.reason}" if ban.reason else "") + ends
-
-
-def _banned(reason: str) -> str:
-    return f"banned: {reason}" if reason else "banned"
 
 
 def _page(lines: int) -> int:

@@ -10,7 +10,6 @@ owner account and outlives its members: the chat saves its `record()` on every c
 
 from __future__ import annotations
 
-import datetime
 from collections import deque
 from dataclasses import dataclass
 
@@ -32,7 +31,7 @@ from chatroom.core.events import (
     Topic,
 )
 from chatroom.core.history import HistoryLimits, RoomHistory, epoch
-from chatroom.core.moderation import Allowed, Ban, Role, RoomSettings
+from chatroom.core.moderation import Allowed, Ban, Role, RoomSettings, ban_list
 from chatroom.core.names import nick_key
 from chatroom.core.state import RoomRecord
 
@@ -247,13 +246,3 @@ class Room:
         """The bans in force; those that ended stay until the next ban prunes them, as asking changes nothing."""
         return ban_list(self.name, [ban for ban in self.bans if ban.active(now)])
 
-
-def ban_list(room: str, bans: list[Ban]) -> BanList:
-    return BanList(room, tuple((str(ban.mask), ban.setter, until(ban), ban.reason) for ban in bans))
-
-
-def until(ban: Ban) -> str:
-    """When a ban ends, as events carry it: ISO 8601 in UTC, "" for never."""
-    if ban.until is None:
-        return ""
-    return datetime.datetime.fromtimestamp(ban.until, datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
