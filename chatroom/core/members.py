@@ -205,7 +205,7 @@ class Room:
     def broadcast(self, event: Event) -> None:
         """Deliver the same event object to every member, in one order for all.
 
-        During a batch (chatroom.core.chat.Chat.changes) changes wait, and anything else first tells them.
+        During a batch (Chat.changes, chatroom.core.operators) changes wait, and anything else first tells them.
         """
         if self.held is not None:
             if isinstance(event, RoleChanged | SettingChanged | BanChanged | AllowChanged):
@@ -245,4 +245,3 @@ class Room:
     def ban_list(self, now: float) -> BanList:
         """The bans in force; those that ended stay until the next ban prunes them, as asking changes nothing."""
         return ban_list(self.name, [ban for ban in self.bans if ban.active(now)])
-

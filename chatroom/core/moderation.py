@@ -3,7 +3,7 @@
 A member's standing in a room is one `Rank`. Each action needs a rank (`NEEDS`), and an action on a person
 also needs a rank at least theirs: an operator may kick an operator but not the owner, and nobody kicks or
 bans an administrator. `authorize` is the only place these rules are decided. IRC's MODE +o/+v/+b/+i/+k/+m/+t/+l,
-KICK and INVITE map one to one onto the operations of chatroom.core.chat that call it.
+KICK and INVITE map one to one onto the operations of chatroom.core.operators that call it.
 """
 
 from __future__ import annotations

@@ -55,7 +55,7 @@ class Census(NamedTuple):
 
 
 class Queries:
-    """The questions, mixed into chatroom.core.chat.Chat, whose state they read."""
+    """The questions, under chatroom.core.base.ChatBase, whose state they read."""
 
     accounts: AccountDirectory
     nicks: dict[str, Member]

@@ -8,7 +8,7 @@ replicates exactly the methods `changes` finds, so a change added to the core la
 declares it.
 
 Why a mark and a stop point rather than two methods per change (a check and an apply): the checks and the
-effects share the values they compute (the room found, the target member, a role), and splitting 28 methods in
+effects share the values they compute (the room found, the target member, a role), and splitting some 30 methods in
 two would say each of them twice; the stop point keeps one method per change, readable top to bottom.
 """
 
@@ -28,21 +28,9 @@ F = TypeVar("F", bound=Callable[..., Any])
 CHANGE = "__chat_change__"  # the attribute `change` sets on the methods it marks
 
 
-class Sequencer(Protocol):
-    """Whoever orders a chat's changes (chatroom.bus.shared's Replica, a log's reader), installed by `Chat.sequence_by`.
-
-    Each method is a point where one process and several differ; the chat's rules stay in the chat.
-    """
-
-    def run(self, name: str, change: Callable[..., Any], member: Member, *args: Any, **kwargs: Any) -> Any:
-        """Make `change` (the method marked `name`, bound to its chat) for `member`, as a front end asked; what it
-        returns."""
-
-    def commit(self, result: object = None) -> None:
-        """The change being made passed its checks and its effects begin: return to go on, or raise to stop.
-
-        `result` is what its caller would get back at once if it stops here.
-        """
+class Points(Protocol):
+    """The points where a chat alone in its process (chatroom.core.chat's AtOnce) and one shared by several
+    differ, besides making the changes themselves (Sequencer); the chat's rules stay in the chat."""
 
     def enter(
         self, session: Session, nick: str, account: str | None, address: str, details: Details, token: str
@@ -73,6 +61,20 @@ class Sequencer(Protocol):
 
     def closing(self, reason: str) -> None:
         """The chat is closing (server shutdown): everyone present is let go just after."""
+
+
+class Sequencer(Points, Protocol):
+    """Whoever orders a chat's changes (chatroom.bus.shared's Replica, a log's reader): `Chat.sequence_by`."""
+
+    def run(self, name: str, change: Callable[..., Any], member: Member, *args: Any, **kwargs: Any) -> Any:
+        """Make `change` (the method marked `name`, bound to its chat) for `member`, as a front end asked; what it
+        returns."""
+
+    def commit(self, result: object = None) -> None:
+        """The change being made passed its checks and its effects begin: return to go on, or raise to stop.
+
+        `result` is what its caller would get back at once if it stops here.
+        """
 
 
 def change(method: F) -> F:
