@@ -779,8 +779,9 @@ def fill(figures: HistoryFigures, usage: Callable[[], int]) -> tuple[Any, int, f
     its own string.
     """
     from chatroom.bus.shared import ELSEWHERE
-    from chatroom.core.chat import Chat, RoomLimits  # here: the load generator's processes need none of it
+    from chatroom.core.chat import Chat  # here: the load generator's processes need none of it
     from chatroom.core.history import HistoryLimits
+    from chatroom.core.members import RoomLimits
 
     clock = itertools.count(HISTORY_START)  # each reading of the time a millisecond after the last
     limits = HistoryLimits(figures.lines, figures.age)

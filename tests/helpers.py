@@ -28,9 +28,10 @@ from zope.interface import implementer
 
 from chatroom.app import tap
 from chatroom.app.service import ChatService
-from chatroom.core.chat import Chat, RoomLimits
+from chatroom.core.chat import Chat
 from chatroom.core.errors import ChatError
 from chatroom.core.events import Event
+from chatroom.core.members import RoomLimits
 from chatroom.core.names import nick_key
 from chatroom.frontends.line.frontend import LineFrontEnd
 from chatroom.server.auth import Authenticator

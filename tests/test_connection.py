@@ -16,7 +16,8 @@ from twisted.internet.task import Clock
 from twisted.python.failure import Failure
 from twisted.trial.unittest import SynchronousTestCase
 
-from chatroom.core.chat import Chat, RoomLimits
+from chatroom.core.chat import Chat
+from chatroom.core.members import RoomLimits
 from chatroom.frontends.line.frontend import LineFrontEnd
 from chatroom.server.connection import Connection, ConnectionFactory
 from chatroom.server.limits import ConnectionLimits

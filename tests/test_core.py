@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 from twisted.trial.unittest import SynchronousTestCase
 
-from chatroom.core.chat import Chat, Member
+from chatroom.core.chat import Chat
 from chatroom.core.errors import ChatError, Departed
 from chatroom.core.events import (
     Joined,
@@ -20,6 +20,7 @@ from chatroom.core.events import (
     RoomList,
     Topic,
 )
+from chatroom.core.members import Member
 from chatroom.core.moderation import Role
 from chatroom.core.names import room_name
 from chatroom.frontends.line.refusals import word

@@ -5,7 +5,7 @@ from __future__ import annotations
 from twisted.internet.task import Clock
 from twisted.trial.unittest import SynchronousTestCase
 
-from chatroom.core.chat import Chat, Member
+from chatroom.core.chat import Chat
 from chatroom.core.errors import ChatError
 from chatroom.core.events import Event, History, Message, Redacted
 from chatroom.core.history import (
@@ -18,6 +18,7 @@ from chatroom.core.history import (
     seconds,
     timestamp,
 )
+from chatroom.core.members import Member
 from tests.helpers import LineClient, RecordingSession, ServerTestCase
 from tests.test_moderation import Directory
 

@@ -19,9 +19,9 @@ from twisted.trial.unittest import SynchronousTestCase
 from twisted.words.protocols import irc
 
 from chatroom.bus.shared import ELSEWHERE  # a member whose session hears nothing
-from chatroom.core.chat import Details
 from chatroom.core.events import Event, History, Message, Redacted
 from chatroom.core.history import HistoryLimits
+from chatroom.core.members import Details
 from chatroom.core.moderation import Ban, Lockdown, Mask
 from chatroom.frontends.irc.commands import CAPABILITIES
 from chatroom.frontends.irc.frontend import IRCFrontEnd

@@ -12,8 +12,8 @@ from twisted.trial.unittest import SynchronousTestCase
 
 from chatroom.app.service import TLSFactory
 from chatroom.bus.shared import ELSEWHERE  # a member whose session hears nothing
-from chatroom.core.chat import Details, RoomLimits
 from chatroom.core.history import HistoryLimits
+from chatroom.core.members import Details, RoomLimits
 from chatroom.server import tls
 from chatroom.server.connection import ANSWER_BYTES, ANSWER_FREE, Refusal
 from chatroom.server.limits import TURN_BYTES, Admission, ConnectionLimits, TokenBucket

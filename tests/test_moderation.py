@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 from twisted.trial.unittest import SynchronousTestCase
 
-from chatroom.core.chat import LIST_MAX, Chat, Member
+from chatroom.core.chat import Chat
 from chatroom.core.errors import ChatError
 from chatroom.core.events import (
     AllowChanged,
@@ -28,7 +28,8 @@ from chatroom.core.events import (
     SettingChanged,
     Topic,
 )
-from chatroom.core.moderation import Lockdown, Mask, Role, Setting, glob, parse_duration
+from chatroom.core.members import Member
+from chatroom.core.moderation import LIST_MAX, Lockdown, Mask, Role, Setting, glob, parse_duration
 from chatroom.core.state import MemoryRoomStore, RoomRecord, StoreError
 from chatroom.frontends.line.refusals import word
 from tests.helpers import RecordingSession

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from twisted.trial.unittest import SynchronousTestCase
 
-from chatroom.core.chat import SERVER_BANS_MAX
+from chatroom.core.administration import SERVER_BANS_MAX
 from chatroom.frontends.line.commands import COMMANDS
 from chatroom.frontends.line.refusals import word
 from chatroom.server.limits import ConnectionLimits

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from twisted.trial.unittest import SynchronousTestCase
 
-from chatroom.core.chat import RoomLimits
 from chatroom.core.events import Names, RoomList
+from chatroom.core.members import RoomLimits
 from chatroom.frontends.line.wire import LIST_LINE_MAX, render
 from chatroom.server.limits import ConnectionLimits
 from tests.helpers import MemoryClient, MemoryServer

@@ -24,10 +24,10 @@ from chatroom.bus.redis import (
     Unanswered,
 )
 from chatroom.bus.shared import RESTORED, SharedChat
-from chatroom.core.chat import Member
 from chatroom.core.errors import ChatError
 from chatroom.core.events import Event, History, Joined, Message, PrivateMessage, Quit, ServerNotice
 from chatroom.core.history import HistoryLimits
+from chatroom.core.members import Member
 from chatroom.core.wording import DEGRADED
 from tests.helpers import GENEROUS, RecordingSession, Subprocess
 from tests.redisserver import RedisServer, TwistdWithRedis, free_port

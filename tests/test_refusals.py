@@ -11,8 +11,8 @@ from pathlib import Path
 from twisted.trial.unittest import SynchronousTestCase
 
 from chatroom.cli import refusals as tools
-from chatroom.core.chat import RoomLimits
 from chatroom.core.errors import REFUSALS, ChatError
+from chatroom.core.members import RoomLimits
 from chatroom.frontends.irc import refusals as irc
 from chatroom.frontends.line import refusals as line
 from tests.helpers import MemoryServer

@@ -11,8 +11,8 @@ import re
 
 from twisted.trial.unittest import SynchronousTestCase
 
-from chatroom.core.chat import LINGERING, RoomLimits
 from chatroom.core.history import HistoryLimits
+from chatroom.core.members import LINGERING, RoomLimits
 from chatroom.server.auth import AuthMode
 from tests.helpers import MemoryClient, assert_consistent
 from tests.test_irc import IRCServer, commands
@@ -119,6 +119,7 @@ class SeveralDevicesTests(Sessions):
         )
         self.assertEqual(phone.type(f"/sessions kick {ids[0]}"), [])
         self.assertEqual(laptop.read(), ["BYE :ended from another of your sessions"])
+        self.assertEqual(irc.read(), [], "told nothing: IRC has no /resume, and no use for the token renewed")
         self.assertTrue(laptop.transport.disconnecting)
         laptop.lose()
         self.assertEqual(self.ben.read(), [], "alice is still here")
@@ -131,6 +132,24 @@ class SeveralDevicesTests(Sessions):
             phone.type(f"/sessions kick {ids[1]}"), ["ERR NO_SUCH_SESSION :that is this session: /quit ends it"]
         )
         self.assertEqual(phone.type("/sessions end"), ["ERR USAGE :usage: /sessions [kick ID]"])
+
+    def test_a_session_ended_from_another_cannot_come_back_with_the_token_it_had(self) -> None:
+        """Found in review: /sessions kick ended it, and /resume with its token brought it straight back."""
+        laptop, token = self.guest("carol")
+        phone = self.server.connect()
+        phone.type(f"/resume carol {token}")
+        laptop_id = phone.type("/sessions")[0].split()[1]
+        self.assertEqual(phone.type(f"/sessions kick {laptop_id}"), [])
+        renewed = phone.token
+        self.assertNotEqual(renewed, token, "the sessions that remain are given a new one")
+        self.assertEqual(
+            laptop.read(stamps=True), ["BYE :ended from another of your sessions"], "the ended one is not given it"
+        )
+        laptop.lose()
+        again = self.server.connect()
+        self.assertEqual(again.type(f"/resume carol {token}"), ["ERR RESUME_FAILED :that is not carol's resume token"])
+        self.assertEqual(again.type(f"/resume carol {renewed}")[0].split()[:2], ["WELCOME", "carol"])
+        self.assertEqual(again.token, renewed)
 
     def test_the_limit_of_sessions_per_person(self) -> None:
         self.chat.limits = RoomLimits(sessions_per_person=2, linger=LINGER)

@@ -16,7 +16,7 @@ from twisted.trial.unittest import SynchronousTestCase
 
 from chatroom.bus.log import MemoryLog, decode, gone
 from chatroom.bus.shared import LOST_PLACE, REPLICATED, RESTORED, SharedChat
-from chatroom.core.chat import LINGERING, Chat, Member, RoomLimits
+from chatroom.core.chat import Chat
 from chatroom.core.errors import ChatError
 from chatroom.core.events import (
     Event,
@@ -29,6 +29,7 @@ from chatroom.core.events import (
     Quit,
     ReadMarker,
     Redacted,
+    ResumeToken,
     RoleChanged,
     ServerNotice,
     SettingChanged,
@@ -36,6 +37,7 @@ from chatroom.core.events import (
     Wallops,
 )
 from chatroom.core.history import LINE_BYTES, HistoryLimits
+from chatroom.core.members import LINGERING, Member, RoomLimits
 from chatroom.core.moderation import Role, Setting
 from chatroom.core.names import room_key
 from chatroom.core.sequencing import changes
@@ -386,6 +388,25 @@ class SharedSessionsTests(Replicas):
         self.assertEqual(self.heard_by_bob.take(), [])
         self.assert_alike()
 
+    def test_a_token_renewed_on_one_process_replaces_the_old_one_on_the_other(self) -> None:
+        """A session of carol's ended from another of hers (/sessions kick): the token it had reclaims her nowhere."""
+        carol, on_a = self.member(self.a, "carol", "5")
+        token = self.a.resume_token(carol)
+        self.settle()
+        member, on_b = self.another(self.b, "carol", None, token)
+        on_b.take()
+        self.a.renew_token(carol)
+        self.settle()
+        renewed = carol.token
+        self.assertNotEqual(renewed, token)
+        told = [ResumeToken("carol", renewed)]
+        self.assertEqual([on_a.take(), on_b.take()], [told, told], "each of her sessions, on either process")
+        self.assertEqual(self.b.nicks["carol"].token, renewed)
+        stale = self.b.enter(RecordingSession(), "carol", None, "192.0.2.3", token=token)
+        self.assertEqual(self.failureResultOf(stale, ChatError).value.code, "RESUME_FAILED")
+        self.assertIs(self.another(self.b, "carol", None, renewed)[0], member)
+        self.assert_alike()
+
     def test_a_process_joining_late_counts_the_sessions_and_knows_the_tokens(self) -> None:
         carol, session = self.member(self.a, "carol", "5")
         token = self.a.resume_token(carol)
@@ -578,10 +599,12 @@ class DeclaredChangesTests(SynchronousTestCase):
     """The core's @change marks are the one list of changes: a change added later is replicated, or this fails."""
 
     def test_every_method_that_commits_is_declared_a_change_and_the_replica_sequences_each(self) -> None:
-        tree = ast.parse(textwrap.dedent(inspect.getsource(Chat)))
+        parts = [part for part in Chat.__mro__ if part.__module__.startswith("chatroom.core.")]  # Chat is in parts
+        self.assertGreater(len(parts), 2)
         committing = {
             method.name
-            for method in ast.walk(tree)
+            for part in parts
+            for method in ast.walk(ast.parse(textwrap.dedent(inspect.getsource(part))))
             if isinstance(method, ast.FunctionDef)
             and any(
                 isinstance(call, ast.Call) and isinstance(call.func, ast.Attribute) and call.func.attr == "_commit"

@@ -14,11 +14,10 @@ from chatroom.bus.log import MemoryLog, place
 from chatroom.bus.redis import RETRY, RedisAddress
 from chatroom.bus.shared import SharedChat, line_data
 from chatroom.bus.stores import RedisAccounts
-from chatroom.core.chat import Member
 from chatroom.core.events import Event, History, Message, Quit
 from chatroom.core.history import HistoryLimits, RoomHistory, timestamp
+from chatroom.core.members import Member, Room
 from chatroom.core.names import room_key
-from chatroom.core.rooms import Room
 from chatroom.stores.accounts import adding, hashed_password
 from tests.helpers import RecordingSession, Subprocess
 from tests.redisserver import TwistdWithRedis

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+from twisted.application.service import MultiService
 from twisted.cred.checkers import ICredentialsChecker
 from twisted.cred.credentials import IUsernamePassword
 from twisted.cred.error import UnauthorizedLogin
@@ -23,8 +24,9 @@ from twisted.test import iosim
 from twisted.trial.unittest import SynchronousTestCase
 from zope.interface import implementer
 
-from chatroom.app.service import TLSFactory
-from chatroom.bus.limits import RedisCounts, share
+from chatroom.app import tap
+from chatroom.app.service import ChatService, TLSFactory
+from chatroom.bus.limits import RedisBook, RedisCounts, RedisGuesses
 from chatroom.bus.redis import RedisLog
 from chatroom.bus.shared import SharedChat
 from chatroom.core.errors import ChatError
@@ -38,7 +40,7 @@ from chatroom.server.auth import ACCOUNT_ALLOWANCE, Attempt, Authenticator, Auth
 from chatroom.server.connection import ConnectionFactory
 from chatroom.server.limits import Admission, ConnectionLimits
 from chatroom.stores.accounts import AccountStore
-from tests.helpers import MemoryClient, MemoryServer
+from tests.helpers import MemoryClient, MemoryServer, ServiceReactor
 from tests.redisserver import TwistdWithRedis
 from tests.test_redis import RedisTestCase, told
 from tests.test_twistd import LISTENING
@@ -91,11 +93,12 @@ class Process:
         self.chat, self.bus = chat, bus
         accounts = Path(test.mktemp())
         accounts.write_text("alice scrypt$unused\nbob scrypt$unused\n")  # never read by the checker
-        self.auth = Authenticator(AuthMode.REQUIRED, AccountStore(accounts), Clock())
+        self.auth = Authenticator(AuthMode.REQUIRED, AccountStore(accounts), Clock(), RedisBook(bus))
         self.checker = Checker()
         self.auth.portal = Portal(ChatRealm(), [self.checker])
-        self.factory = ConnectionFactory(chat, Clock(), LineFrontEnd, limits, auth=self.auth)
-        share(bus, self.factory)
+        self.factory = ConnectionFactory(
+            chat, Clock(), LineFrontEnd, limits, auth=self.auth, counts=RedisCounts(bus), guesses=RedisGuesses(bus)
+        )
 
     async def connect(self, host: str) -> MemoryClient:
         """A client from `host`, once the count of every process has answered for it."""
@@ -110,6 +113,26 @@ class Process:
             return await self.auth.login(nick, password, address)
         except ChatError as error:
             return f"{error.code} :{word(error)}"
+
+
+class BuiltByTwistdTests(RedisTestCase):
+    def test_with_redis_the_server_is_built_counting_over_every_process(self) -> None:
+        """Each part is given its shared count as it is made: nothing is swapped in once the server is built."""
+        directory = Path(self.mktemp()).absolute()
+        directory.mkdir()
+        options = tap.Options()
+        options.parseOptions(
+            ["--certs", str(directory / "certs"), "--redis", self.redis.url, "--auth", "optional",
+             "--accounts", str(directory / "accounts.db"), "--rooms", str(directory / "rooms.json")]
+        )  # fmt: skip
+        service = tap.makeService(options, ServiceReactor())
+        assert isinstance(service, MultiService)
+        (chat_service,) = (child for child in service if isinstance(child, ChatService))
+        factory = chat_service.factory
+        self.assertIsInstance(factory.admission.shared, RedisCounts)
+        self.assertIsInstance(factory.registrar.server_password_guesses, RedisGuesses)
+        assert factory.registrar.auth is not None
+        self.assertIsInstance(factory.registrar.auth.book, RedisBook)
 
 
 class SharedCapTests(RedisTestCase):

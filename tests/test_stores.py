@@ -18,10 +18,10 @@ from chatroom.bus.log import MemoryLog
 from chatroom.bus.redis import RETRY, RedisAddress, RedisLog
 from chatroom.bus.shared import SharedChat
 from chatroom.bus.stores import Keys, RedisAccounts, RedisRoomStore, RedisStores
-from chatroom.core.chat import Member
 from chatroom.core.errors import ChatError
 from chatroom.core.events import Message
 from chatroom.core.history import HistoryLimits
+from chatroom.core.members import Member
 from chatroom.core.names import room_key
 from chatroom.core.state import RoomRecord
 from chatroom.server.auth import Authenticator, AuthMode

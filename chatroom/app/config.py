@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from chatroom.core.chat import RoomLimits
+from chatroom.core.members import RoomLimits
 from chatroom.server.limits import ConnectionLimits
 
 # What a running server can take: connections made later get new limits; nothing open is cut off.

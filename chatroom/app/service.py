@@ -161,7 +161,7 @@ class Reloader:
             )
         if self.motd_file is not None:
             try:
-                self.factory.motd = read_motd(self.motd_file)
+                self.factory.motd = read_motd(self.motd_file).splitlines()
             except OSError as error:
                 log.error("SIGHUP: kept the message of the day: {path}: {why}", path=self.motd_file, why=error.strerror)
             else:
@@ -200,8 +200,8 @@ class Reloader:
             log.info("SIGHUP: {name} is now {value!r}; open connections keep what they had", name=name, value=value)
 
 
-def read_motd(path: Path) -> list[str]:
-    return path.read_text(encoding="utf-8", errors="replace").splitlines()
+def read_motd(path: Path) -> str:
+    return path.read_text(encoding="utf-8", errors="replace")
 
 
 @dataclass(frozen=True)

@@ -25,19 +25,20 @@ from chatroom.app.service import ChatService, Listener, Reloader, read_motd
 from chatroom.app.shutdown import stop_once
 from chatroom.app.workers import Inherited, Workers
 from chatroom.bus.history import RedisHistory
-from chatroom.bus.limits import share
+from chatroom.bus.limits import RedisBook, RedisCounts, RedisGuesses
 from chatroom.bus.redis import RedisAddress, RedisLog, RedisUnreachable, Sharing
 from chatroom.bus.shared import SharedChat
 from chatroom.bus.stores import Keys, RedisStores
-from chatroom.core.chat import Chat, RoomLimits
+from chatroom.core.chat import Chat
 from chatroom.core.errors import ChatError
 from chatroom.core.history import HistoryLimits
+from chatroom.core.members import RoomLimits
 from chatroom.core.moderation import parse_duration
 from chatroom.core.state import StoreError
 from chatroom.frontends.irc.frontend import IRCFrontEnd
 from chatroom.frontends.line.frontend import LineFrontEnd
 from chatroom.server import tls
-from chatroom.server.auth import Authenticator, AuthMode
+from chatroom.server.auth import Authenticator, AuthMode, LoginBook
 from chatroom.server.connection import ConnectionFactory, Dialect
 from chatroom.server.limits import ConnectionLimits, allow_open_files
 from chatroom.server.transport import SendingReactor
@@ -447,11 +448,18 @@ def makeService(options: Options, reactor: IReactorCore | None = None) -> IServi
     clock = IReactorTime(reactor)
     redis: RedisAddress | None = options["redis"]
     stores = None if redis is None else RedisStores(options["redis-prefix"], clock)  # accounts, rooms and bans
-    sharing = history_file = None
+    sharing = bus = written = history_file = None
     try:
-        auth = _authenticator(options, clock, stores)
+        if redis is not None:
+            redis.check()
+            if inherited is None:  # the process the administrator started, not each of its workers
+                _unused_files(options, redis, Keys(options["redis-prefix"]))
+            written = RedisHistory(options["redis-prefix"], clock, history) if history.lines else None
+            bus = RedisLog(redis, clock, options["redis-prefix"], shared=stores, history=written)
+        # With --redis, the slow-downs of logins count every process, as do the caps and server passwords below.
+        auth = _authenticator(options, clock, stores, None if bus is None else RedisBook(bus))
         rooms = FileRoomStore(Path(options["rooms"])) if stores is None else stores.rooms
-        if redis is None:
+        if bus is None:
             history_file = _history_file(options, history, reactor)
             chat = Chat(
                 room_limits,
@@ -462,11 +470,6 @@ def makeService(options: Options, reactor: IReactorCore | None = None) -> IServi
                 clock=clock,
             )
         else:
-            redis.check()
-            if inherited is None:  # the process the administrator started, not each of its workers
-                _unused_files(options, redis, Keys(options["redis-prefix"]))
-            written = RedisHistory(options["redis-prefix"], clock, history) if history.lines else None
-            bus = RedisLog(redis, clock, options["redis-prefix"], shared=stores, history=written)
             chat = SharedChat(
                 bus,
                 clock.seconds,
@@ -477,7 +480,7 @@ def makeService(options: Options, reactor: IReactorCore | None = None) -> IServi
                 history_store=written,
             )
             sharing = Sharing(chat.replica, bus)
-            log.info("sharing the chat through Redis at {url}", url=redis.shown())
+            log.info("sharing the chat through Redis at {url}", url=bus.address.shown())
     except (StoreError, RedisUnreachable) as error:
         raise SystemExit(f"chatroom: {error}") from None
     if stores is None:  # Redis's are counted once read, as this process joins the others
@@ -487,15 +490,13 @@ def makeService(options: Options, reactor: IReactorCore | None = None) -> IServi
             rooms=len(chat.rooms),
             bans=len(chat.server_bans),
         )
-    factory = ConnectionFactory(chat, clock, LineFrontEnd, limits, options["motd"], auth)
-    if sharing is not None:
-        share(sharing.bus, factory)  # the cap per address and the slow-downs, over all processes
     motd_file = Path(options["motd-file"]) if options["motd-file"] else None
-    if motd_file is not None:
-        try:
-            factory.motd = read_motd(motd_file)
-        except OSError as error:
-            raise SystemExit(f"chatroom: cannot read --motd-file {motd_file}: {error.strerror}") from None
+    try:
+        motd = options["motd"] if motd_file is None else read_motd(motd_file)
+    except OSError as error:
+        raise SystemExit(f"chatroom: cannot read --motd-file {motd_file}: {error.strerror}") from None
+    counts, guesses = (None, None) if bus is None else (RedisCounts(bus), RedisGuesses(bus))
+    factory = ConnectionFactory(chat, clock, LineFrontEnd, limits, motd, auth, counts, guesses)
     context = tls.SwappableContext(identity.options)
     configured = None
     if options["config"]:
@@ -594,7 +595,9 @@ def _listeners(
     return listeners
 
 
-def _authenticator(options: Options, clock: IReactorTime, stores: RedisStores | None) -> Authenticator | None:
+def _authenticator(
+    options: Options, clock: IReactorTime, stores: RedisStores | None, book: LoginBook | None = None
+) -> Authenticator | None:
     """The accounts of the file, or with --redis those Redis keeps; optional unless told, even with none yet.
 
     Accounts added while the server runs count at once: a server that started without any must not let guests
@@ -622,7 +625,7 @@ def _authenticator(options: Options, clock: IReactorTime, stores: RedisStores | 
         )
     else:
         log.info("accounts: {mode}, from {where}", mode=mode.value, where=where)
-    return None if mode is AuthMode.OFF else Authenticator(mode, store, clock)
+    return None if mode is AuthMode.OFF else Authenticator(mode, store, clock, book)
 
 
 ENDPOINT_LISTS = ("listen", "irc", "irc-plaintext")  # repeatable options, each a list of endpoints

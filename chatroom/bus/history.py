@@ -47,7 +47,7 @@ from chatroom.core.names import room_key
 from chatroom.core.state import KeptHistory
 
 if TYPE_CHECKING:
-    from chatroom.core.rooms import Room
+    from chatroom.core.members import Room
 
 log = Logger(namespace="chatroom")
 

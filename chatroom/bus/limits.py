@@ -30,7 +30,6 @@ from twisted.python.failure import Failure
 from chatroom.bus.redis import RedisLog
 from chatroom.core.errors import ChatError
 from chatroom.server.auth import ACCOUNT_ALLOWANCE, BACKOFF_FORGET, BACKOFF_MAX, TRUSTED_PER_ACCOUNT, Attempt
-from chatroom.server.connection import ConnectionFactory
 
 log = Logger(namespace="chatroom")
 
@@ -121,15 +120,6 @@ if ARGV[1] == 'right' then redis.call('DEL', KEYS[1]) else fail(KEYS[1], 0, tonu
 return 0
 """
 )
-
-
-def share(bus: RedisLog, factory: ConnectionFactory) -> None:
-    """With --redis: the cap per address and the slow-downs of logins and server passwords count every process."""
-    factory.admission.shared = RedisCounts(bus)
-    registrar = factory.registrar
-    registrar.server_password_guesses = RedisGuesses(bus)
-    if registrar.auth is not None:
-        registrar.auth.book = RedisBook(bus)
 
 
 def _nothing() -> None:

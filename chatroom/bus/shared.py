@@ -36,14 +36,14 @@ from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
 
 from chatroom.bus.log import PLACE, Log
-from chatroom.core.chat import Chat, Details, Member, RoomLimits, Sessions
+from chatroom.core.chat import Chat
 from chatroom.core.errors import ChatError, Departed
 from chatroom.core.events import Event, Message, ServerNotice, Session
 from chatroom.core.history import HistoryLimits, RoomHistory
 from chatroom.core.markers import ReadMarkers
+from chatroom.core.members import Details, Member, Room, RoomLimits, Sessions
 from chatroom.core.moderation import Lockdown, Role, Setting
 from chatroom.core.names import nick_key, room_key
-from chatroom.core.rooms import Room
 from chatroom.core.sequencing import changes as declared
 from chatroom.core.state import AccountDirectory, HistoryStore, MemoryHistoryStore, RoomStore, StoreError
 from chatroom.core.wording import DEGRADED
@@ -186,12 +186,12 @@ class Replica:
 
     # The changes, as front ends call them: Chat hands each one to its sequencer, this replica
 
-    def run(self, name: str, change: Callable[..., Any], chat: Chat, member: Member, *args: Any, **kwargs: Any) -> Any:
+    def run(self, name: str, change: Callable[..., Any], member: Member, *args: Any, **kwargs: Any) -> Any:
         """Checked now; made now if this is its turn in the log, else put in the log and made in its turn."""
         if self._turn is not None:
-            return change(chat, member, *args, **kwargs)
+            return change(member, *args, **kwargs)
         try:
-            return change(chat, member, *args, **kwargs)
+            return change(member, *args, **kwargs)
         except _Ordered as ordered:
             self._submit(name, member, args, kwargs)
             return ordered.result  # what the change would return: given to its _commit
@@ -201,8 +201,9 @@ class Replica:
             raise _Ordered(result)
 
     def enter(
-        self, chat: Chat, session: Session, nick: str, account: str | None, address: str, details: Details, token: str
+        self, session: Session, nick: str, account: str | None, address: str, details: Details, token: str
     ) -> Deferred[Member]:
+        chat = self.chat
         try:
             chat.register(session, nick, account, address, details, token)
         except _Ordered:
@@ -220,7 +221,7 @@ class Replica:
         self._append(entry | {"t": self.clock()})
         return waiting
 
-    def leave(self, chat: Chat, member: Member, session: Session, reason: str, lost: bool) -> bool:
+    def leave(self, member: Member, session: Session, reason: str, lost: bool) -> bool:
         """The session hears nothing more from now, and counts as one elsewhere until its end has its turn."""
         here = self._there(self.process)
         if session in member.sessions:
@@ -228,9 +229,9 @@ class Replica:
         entry = {"k": "leave", "p": self.process, "m": member.key, "a": [reason, lost], OFF_DISK: [0]}
         self._append_or_hold(entry | {"t": self.clock()})
         still = [other for other in member.sessions if other is not here]
-        return not still and not (lost and chat._lingers(member))
+        return not still and not (lost and self.chat._lingers(member))
 
-    def lingering(self, chat: Chat, member: Member, reason: str) -> None:
+    def lingering(self, member: Member, reason: str) -> None:
         """The process whose session was lost last appends the expiry, or, if all were on a process that went,
         the oldest one: once, in the log's order. If that one goes too, the oldest left takes it over."""
         assert self._turn is not None
@@ -245,10 +246,10 @@ class Replica:
         if owner == self.process:
             member.expiry = self.chat.timers.callLater(self.chat.limits.linger, self.chat.expire, member, reason)
 
-    def token_made(self, chat: Chat, member: Member) -> None:
+    def token_made(self, member: Member, renewed: bool) -> None:
         """Every replica learns the token, beside the log (never on Redis's disk), so any process can check it."""
         entry = {"k": "token", "p": self.process, "m": member.key, "a": [member.token], OFF_DISK: [0]}
-        self._append_or_hold(entry)
+        self._append_or_hold(entry | {"r": True} if renewed else entry)
 
     def _append_or_hold(self, entry: dict[str, Any]) -> None:
         """What must reach the others even while the log is out of reach: held until it is back, as quits are."""
@@ -258,9 +259,9 @@ class Replica:
             self._append(entry)
 
     @contextlib.contextmanager
-    def together(self, chat: Chat, member: Member, room: str) -> Iterator[None]:
+    def together(self, member: Member, room: str) -> Iterator[None]:
         """The changes made inside go into the log as one entry, so that they are told together everywhere."""
-        chat._room_of(member, room)
+        self.chat._room_of(member, room)
         self._batch = []
         try:
             yield
@@ -434,10 +435,18 @@ class Replica:
             self.chat.end_session(member, there, reason or "", lost)
 
     def _token(self, entry: dict[str, Any]) -> None:
-        """A replica that did not hear it gets a token nobody holds: the person still lingers alike everywhere."""
+        """A replica that did not hear it gets a token nobody holds: the person still lingers alike everywhere.
+
+        A renewed token replaces the one before, which reclaims the person nowhere from then on; their sessions
+        here are told it.
+        """
         member = self.by_key.get(entry["m"])
-        if member is not None and entry["p"] != self.process and not member.token:
-            [token] = entry["a"]
+        if member is None or entry["p"] == self.process:
+            return
+        [token] = entry["a"]
+        if entry.get("r"):
+            self.chat.token_renewed(member, token or secrets.token_urlsafe(18))
+        elif not member.token:
             member.token = token or secrets.token_urlsafe(18)
 
     def _placed(self, member: Member) -> list[tuple[str, int]]:

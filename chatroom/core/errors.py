@@ -37,7 +37,7 @@ REFUSALS: dict[str, tuple[str, ...]] = {
     "BAD_NICK": ("nick", "most"),
     "BAD_ROOM": ("name", "most"),
     "NICK_TAKEN": ("nick",),
-    # Sessions: one person on several connections (chatroom.core.chat's Sessions)
+    # Sessions: one person on several connections (chatroom.core.members' Sessions)
     "RESUME_FAILED:gone": ("nick",),
     "RESUME_FAILED:token": ("nick",),
     "TOO_MANY_SESSIONS": ("nick", "count"),

@@ -191,6 +191,15 @@ class ServerNotice:
 
 
 @dataclass(frozen=True, slots=True)
+class ResumeToken:
+    """The secret that reclaims `nick` after a lost connection, told to each session of theirs: once a front end
+    first tells it, and anew when it changes (a session ended from another, which must not come back with it)."""
+
+    nick: str
+    token: str
+
+
+@dataclass(frozen=True, slots=True)
 class History:
     """Lines a room kept, the oldest first, for one member: on joining it, or because they asked.
 
@@ -270,6 +279,7 @@ Event = (
     | ReadMarker
     | LockdownChanged
     | ServerNotice
+    | ResumeToken
     | Wallops
     | History
     | Names

@@ -313,6 +313,13 @@ def _digits(text: str) -> bool:
     return text.isascii() and text.isdigit()
 
 
+def page(lines: int) -> int:
+    """`lines`, if one request may ask for that many."""
+    if not 0 <= lines <= PAGE_MAX:
+        raise ChatError("BAD_COUNT", most=PAGE_MAX)
+    return lines
+
+
 def check_point(point: str) -> None:
     """Raise ChatError unless `point` is a message id or a time."""
     if _is_time(point):

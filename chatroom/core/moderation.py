@@ -3,18 +3,22 @@
 A member's standing in a room is one `Rank`. Each action needs a rank (`NEEDS`), and an action on a person
 also needs a rank at least theirs: an operator may kick an operator but not the owner, and nobody kicks or
 bans an administrator. `authorize` is the only place these rules are decided. IRC's MODE +o/+v/+b/+i/+k/+m/+t/+l,
-KICK and INVITE map one to one onto the operations of chatroom.core.chat that call it.
+KICK and INVITE map one to one onto the operations of chatroom.core.operators that call it.
 """
 
 from __future__ import annotations
 
+import datetime
 import enum
 import ipaddress
 import re
+import time
 from dataclasses import dataclass
+from typing import Any
 
 from chatroom.core.addresses import address_key, ip
 from chatroom.core.errors import ChatError
+from chatroom.core.events import BanList
 from chatroom.core.names import NICK_MAX, NICK_SPECIALS, nick_key
 
 
@@ -243,6 +247,80 @@ class Ban:
 
     def active(self, now: float) -> bool:
         return self.until is None or now < self.until
+
+
+LIST_MAX = 100  # bans, and masks allowed past invite-only, per room (IRC's MAXLIST)
+
+
+def ban_on(bans: list[Ban], now: float, nick: str, account: str | None, address: str) -> Ban | None:
+    """The first ban in force that stops this person, if any."""
+    for ban in bans:
+        if ban.active(now) and ban.mask.matches(nick, account, address):
+            return ban
+    return None
+
+
+def add_bans(
+    bans: list[Ban], masks: list[Mask], setter: str, reason: str, now: float, duration: float | None, most: int
+) -> list[Ban]:
+    """Add to `bans` those of `masks` it does not hold yet, ending `duration` seconds from `now`; the bans added.
+
+    Those that ended are pruned first; ChatError if the list would grow past `most`.
+    """
+    bans[:] = [ban for ban in bans if ban.active(now)]
+    existing = {str(ban.mask).lower() for ban in bans}  # a person's address ban is its alias: no probing it
+    added = [
+        Ban(mask, setter, reason, None if duration is None else now + duration)
+        for mask in masks
+        if str(mask).lower() not in existing
+    ]
+    refuse_full(bans, len(added), most)
+    bans.extend(added)
+    return added
+
+
+def find_ban(bans: list[Ban], mask: str) -> Ban:
+    """The ban on `mask`, as the ban list shows it, or typed in a short form.
+
+    Only the shown form is compared, so a typed address never finds a person's hidden address ban.
+    """
+    shown = {str(ban.mask).lower(): ban for ban in bans}
+    ban = shown.get(mask.lower()) or shown.get(str(Mask.parse(mask)).lower())
+    if ban is not None:
+        return ban
+    raise ChatError("NO_SUCH_BAN", mask=mask)
+
+
+def refuse_full(entries: list[Any], more: int, most: int = LIST_MAX) -> None:
+    """Refuse to grow a list of bans or allowed masks past `most`: an operator's or an administrator's too."""
+    if len(entries) + more > most:
+        raise ChatError("LIST_FULL", most=most)
+
+
+def already_banned(target: str) -> ChatError:
+    return ChatError("ALREADY_BANNED", target=target)
+
+
+def ban_why(ban: Ban) -> str:
+    """The reason and end of a ban, as a person reads them: ": spam (until 2026-11-22 20:14 UTC)"."""
+    ends = f" (until {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime(ban.until))})" if ban.until else ""
+    return (f": {ban.reason}" if ban.reason else "") + ends
+
+
+def ban_kick(reason: str) -> str:
+    """What the room hears as the kick of someone a ban puts out."""
+    return f"banned: {reason}" if reason else "banned"
+
+
+def until(ban: Ban) -> str:
+    """When a ban ends, as events carry it: ISO 8601 in UTC, "" for never."""
+    if ban.until is None:
+        return ""
+    return datetime.datetime.fromtimestamp(ban.until, datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def ban_list(room: str, bans: list[Ban]) -> BanList:
+    return BanList(room, tuple((str(ban.mask), ban.setter, until(ban), ban.reason) for ban in bans))
 
 
 DURATION_MAX = 10 * 365 * 86400

@@ -13,13 +13,13 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, NamedTuple
 
 from chatroom.core.events import Topic
+from chatroom.core.members import Room
 from chatroom.core.moderation import Role
 from chatroom.core.names import nick_key, room_key, room_order
-from chatroom.core.rooms import Room
 from chatroom.core.state import AccountDirectory
 
 if TYPE_CHECKING:
-    from chatroom.core.chat import Member
+    from chatroom.core.members import Member
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,7 +55,7 @@ class Census(NamedTuple):
 
 
 class Queries:
-    """The questions, mixed into chatroom.core.chat.Chat, whose state they read."""
+    """The questions, under chatroom.core.base.ChatBase, whose state they read."""
 
     accounts: AccountDirectory
     nicks: dict[str, Member]

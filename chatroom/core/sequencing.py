@@ -1,13 +1,14 @@
 """Which of the chat's methods are changes, and who decides when a change is made.
 
 A change (`@change`) checks what is asked against the state, then reaches `Chat._commit`, where its effects
-begin. In one process it simply goes on (`AtOnce`). Processes sharing one chat (chatroom.bus.shared) install a
-sequencer that stops it there, puts it in the log they all read, and makes it when its turn comes, on every
-replica in the same order. The mark on each method is the one list of changes: the bus replicates exactly the
-methods `changes` finds, so a change added to the core later is replicated by the line that declares it.
+begin. In one process it simply goes on (chatroom.core.chat's `AtOnce`). Processes sharing one chat
+(chatroom.bus.shared) install a sequencer that stops it there, puts it in the log they all read, and makes it when
+its turn comes, on every replica in the same order. The mark on each method is the one list of changes: the bus
+replicates exactly the methods `changes` finds, so a change added to the core later is replicated by the line that
+declares it.
 
 Why a mark and a stop point rather than two methods per change (a check and an apply): the checks and the
-effects share the values they compute (the room found, the target member, a role), and splitting 28 methods in
+effects share the values they compute (the room found, the target member, a role), and splitting some 30 methods in
 two would say each of them twice; the stop point keeps one method per change, readable top to bottom.
 """
 
@@ -15,52 +16,39 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from contextlib import AbstractContextManager
-from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
-from twisted.internet.defer import Deferred, fail, succeed
+from twisted.internet.defer import Deferred
 
-from chatroom.core.errors import ChatError
 from chatroom.core.events import Session
-
-if TYPE_CHECKING:
-    from chatroom.core.chat import Chat, Details, Member
+from chatroom.core.members import Details, Member
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 CHANGE = "__chat_change__"  # the attribute `change` sets on the methods it marks
 
 
-class Sequencer(Protocol):
-    """Whoever orders a chat's changes (chatroom.bus.shared's Replica, a log's reader), installed by `Chat.sequence_by`.
-
-    Each method is a point where one process and several differ; the chat's rules stay in the chat.
-    """
-
-    def run(self, name: str, change: Callable[..., Any], chat: Chat, member: Member, *args: Any, **kwargs: Any) -> Any:
-        """Make `change` (the method marked `name`) of `chat` for `member`, as a front end asked; what it returns."""
-
-    def commit(self, result: object = None) -> None:
-        """The change being made passed its checks and its effects begin: return to go on, or raise to stop.
-
-        `result` is what its caller would get back at once if it stops here.
-        """
+class Points(Protocol):
+    """The points where a chat alone in its process (chatroom.core.chat's AtOnce) and one shared by several
+    differ, besides making the changes themselves (Sequencer); the chat's rules stay in the chat."""
 
     def enter(
-        self, chat: Chat, session: Session, nick: str, account: str | None, address: str, details: Details, token: str
+        self, session: Session, nick: str, account: str | None, address: str, details: Details, token: str
     ) -> Deferred[Member]:
-        """`chat.register`, made in its turn: fires with the member, or fails with the ChatError that refused it."""
+        """`Chat.register`, made in its turn: fires with the member, or fails with the ChatError that refused it."""
 
-    def leave(self, chat: Chat, member: Member, session: Session, reason: str, lost: bool) -> bool:
-        """`chat.end_session`, made in its turn; whether the person leaves with it (as far as can be said now)."""
+    def leave(self, member: Member, session: Session, reason: str, lost: bool) -> bool:
+        """`Chat.end_session`, made in its turn; whether the person leaves with it (as far as can be said now)."""
 
-    def lingering(self, chat: Chat, member: Member, reason: str) -> None:
-        """`member` lingers from now: whoever is to end it arranges `chat.expire` after RoomLimits.linger seconds."""
+    def lingering(self, member: Member, reason: str) -> None:
+        """`member` lingers from now: whoever is to end it arranges `Chat.expire` after RoomLimits.linger seconds."""
 
-    def token_made(self, chat: Chat, member: Member) -> None:
-        """`member`'s resume token was just made here: whoever may check it must know it."""
+    def token_made(self, member: Member, renewed: bool) -> None:
+        """`member`'s resume token was just made here, first or `renewed` (the old one must reclaim nobody, and
+        their sessions are told the new one): whoever may check it must know it."""
 
-    def together(self, chat: Chat, member: Member, room: str) -> AbstractContextManager[None]:
-        """Changes made inside are made, and told, together (`chat.told_together` where they are made)."""
+    def together(self, member: Member, room: str) -> AbstractContextManager[None]:
+        """Changes made inside are made, and told, together (`Chat.told_together` where they are made)."""
 
     def settled(self, member: Member) -> Deferred[None] | None:
         """Fires once the changes `member` asked for are made; None if they all are."""
@@ -75,47 +63,18 @@ class Sequencer(Protocol):
         """The chat is closing (server shutdown): everyone present is let go just after."""
 
 
-class AtOnce:
-    """One process, with no sequencer: the other points of a Sequencer, answered as a chat alone answers them.
+class Sequencer(Points, Protocol):
+    """Whoever orders a chat's changes (chatroom.bus.shared's Replica, a log's reader): `Chat.sequence_by`."""
 
-    It has no `run` nor `commit`: a chat with no sequencer calls its changes and its `_commit` directly, so that one
-    process pays nothing for a chat that can be shared (`Chat.sequence_by` binds them to a sequencer).
-    """
+    def run(self, name: str, change: Callable[..., Any], member: Member, *args: Any, **kwargs: Any) -> Any:
+        """Make `change` (the method marked `name`, bound to its chat) for `member`, as a front end asked; what it
+        returns."""
 
-    def enter(
-        self, chat: Chat, session: Session, nick: str, account: str | None, address: str, details: Details, token: str
-    ) -> Deferred[Member]:
-        try:
-            return succeed(chat.register(session, nick, account, address, details, token))
-        except ChatError:
-            return fail()
+    def commit(self, result: object = None) -> None:
+        """The change being made passed its checks and its effects begin: return to go on, or raise to stop.
 
-    def leave(self, chat: Chat, member: Member, session: Session, reason: str, lost: bool) -> bool:
-        return chat.end_session(member, session, reason, lost)
-
-    def lingering(self, chat: Chat, member: Member, reason: str) -> None:
-        member.expiry = chat.timers.callLater(chat.limits.linger, chat.expire, member, reason)
-
-    def token_made(self, chat: Chat, member: Member) -> None:
-        pass
-
-    def together(self, chat: Chat, member: Member, room: str) -> AbstractContextManager[None]:
-        return chat.told_together(member, room)
-
-    def settled(self, member: Member) -> Deferred[None] | None:
-        return None
-
-    def departed(self, member: Member) -> None:
-        pass
-
-    def stores(self) -> bool:
-        return True
-
-    def closing(self, reason: str) -> None:
-        pass
-
-
-AT_ONCE = AtOnce()
+        `result` is what its caller would get back at once if it stops here.
+        """
 
 
 def change(method: F) -> F:

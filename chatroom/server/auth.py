@@ -251,11 +251,11 @@ class Authenticator:
     since they protect its CPU and memory.
     """
 
-    def __init__(self, mode: AuthMode, store: AccountBook, clock: IReactorTime) -> None:
+    def __init__(self, mode: AuthMode, store: AccountBook, clock: IReactorTime, book: LoginBook | None = None) -> None:
         self.mode = mode
         self.store = store
         self.portal = Portal(ChatRealm(), [AccountsChecker(store)])
-        self.book: LoginBook = MemoryBook(clock)
+        self.book = book or MemoryBook(clock)  # with --redis, chatroom.bus.limits.RedisBook
         self._checks = DeferredSemaphore(CHECKS_AT_ONCE)
         self.failures = 0  # wrong passwords since the start, for the metrics
 

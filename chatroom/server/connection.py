@@ -33,11 +33,13 @@ from twisted.protocols.policies import TimeoutMixin
 from twisted.python.failure import Failure
 
 from chatroom.core.addresses import address_key
-from chatroom.core.chat import Chat, Member
+from chatroom.core.chat import Chat
 from chatroom.core.errors import ChatError
 from chatroom.core.events import Event, History
-from chatroom.server.auth import Authenticator
+from chatroom.core.members import Member
+from chatroom.server.auth import Authenticator, GuessBook
 from chatroom.server.limits import (
+    AddressCounts,
     Admission,
     Claim,
     ConnectionLimits,
@@ -510,14 +512,18 @@ class ConnectionFactory(ServerFactory):
         limits: ConnectionLimits = ConnectionLimits(),
         motd: str = "",
         auth: Authenticator | None = None,
+        counts: AddressCounts | None = None,
+        guesses: GuessBook | None = None,
     ) -> None:
+        """`counts` and `guesses` count the connections per address and the server password's guesses over every
+        process (chatroom.bus.limits, with --redis); without them, this process counts alone."""
         self.chat = chat
         self.clock = clock
         self.dialect = dialect
         self.limits = limits
-        self.registrar = Registrar(chat, auth, clock)
+        self.registrar = Registrar(chat, auth, clock, guesses)
         self.motd = motd.splitlines()
-        self.admission = Admission(limits)
+        self.admission = Admission(limits, counts)
         self.turns = Turns(clock)  # every connection's long answers, made in turn
         self.connections: set[Connection] = set()
         self.serials = itertools.count(1)

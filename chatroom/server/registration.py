@@ -13,9 +13,10 @@ from typing import Protocol
 
 from twisted.internet.interfaces import IReactorTime
 
-from chatroom.core.chat import Chat, Details, Member
+from chatroom.core.chat import Chat
 from chatroom.core.errors import ChatError
 from chatroom.core.events import Session
+from chatroom.core.members import Details, Member
 from chatroom.core.names import nick_key
 from chatroom.server.auth import Authenticator, GuessBook, MemoryGuesses, shielded
 
@@ -51,11 +52,13 @@ class Entrant(Session, Protocol):
 
 
 class Registrar:
-    def __init__(self, chat: Chat, auth: Authenticator | None, clock: IReactorTime) -> None:
+    def __init__(
+        self, chat: Chat, auth: Authenticator | None, clock: IReactorTime, guesses: GuessBook | None = None
+    ) -> None:
         self.chat = chat
         self.auth = auth  # None: accounts are off, every free nickname may be taken
         # By address, so that a server password is guessed as slowly; with --redis, over every process.
-        self.server_password_guesses: GuessBook = MemoryGuesses(clock)
+        self.server_password_guesses = guesses or MemoryGuesses(clock)
 
     async def check_server_password(self, given: str | None, expected: str, address: str) -> None:
         """A server password (IRC's PASS with --irc-password): ChatError unless right, slowed after failures.

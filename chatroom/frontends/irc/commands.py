@@ -11,11 +11,11 @@ import functools
 import time
 from collections.abc import Callable, Iterable, Iterator
 
-from chatroom.core.chat import Member
 from chatroom.core.errors import ChatError
 from chatroom.core.events import History, Message
 from chatroom.core.history import PAGE_MAX, parse_id, seconds
 from chatroom.core.markers import read_time
+from chatroom.core.members import Member
 from chatroom.core.moderation import ACCOUNT_PREFIXES, Role, Setting, bad_limit, glob
 from chatroom.core.names import nick_key, room_key
 from chatroom.core.queries import RoomView

@@ -18,7 +18,6 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import ClassVar, cast
 
-from chatroom.core.chat import Details, Member
 from chatroom.core.errors import ChatError
 from chatroom.core.events import (
     AllowList,
@@ -34,6 +33,7 @@ from chatroom.core.events import (
     RoomList,
     Topic,
 )
+from chatroom.core.members import Details, Member
 from chatroom.core.names import nick_key, room_key
 from chatroom.core.queries import RoomView
 from chatroom.frontends.commands import Command, CommandTable

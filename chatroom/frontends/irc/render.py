@@ -28,6 +28,7 @@ from chatroom.core.events import (
     PrivateMessage,
     Quit,
     Redacted,
+    ResumeToken,
     RoleChanged,
     ServerNotice,
     SettingChanged,
@@ -157,6 +158,8 @@ class Renderer:
                 return self.notice("*", f"{actor} set the server's lockdown to {level} (docs/irc.md)")
             case ServerNotice(text):
                 return self.notice("*", text)
+            case ResumeToken():
+                return b""  # IRC has no /resume: an IRC session of the person has no use for it
             case Wallops(nick, text):
                 return message(self.source(nick), "WALLOPS", text=text)
             case Redacted(room, actor, ids, reason) if ids and self.tags.redact:

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from chatroom.core.chat import LIST_MAX, Chat
+from chatroom.core.chat import Chat
 from chatroom.core.history import PAGE_MAX
-from chatroom.core.moderation import Setting
+from chatroom.core.moderation import LIST_MAX, Setting
 from chatroom.core.names import NICK_MAX, ROOM_MAX
 from chatroom.frontends.irc.render import ROLE_MODES, SETTING_MODES
 

@@ -12,13 +12,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import ClassVar
 
-from chatroom.core.chat import Member
 from chatroom.core.errors import ChatError
-from chatroom.core.events import Event, History, Kicked, Parted
+from chatroom.core.events import Event, History, Kicked, Parted, ResumeToken
 from chatroom.core.history import timestamp
+from chatroom.core.members import Member
 from chatroom.frontends.commands import Command, CommandTable
 from chatroom.frontends.line.refusals import word
-from chatroom.frontends.line.wire import CONTROL_CHARACTERS, PROTOCOL_VERSION, Encoder, history_pages, line
+from chatroom.frontends.line.wire import CONTROL_CHARACTERS, PROTOCOL_VERSION, Encoder, history_pages, line, render
 from chatroom.server.connection import Connection
 from chatroom.server.limits import ConnectionLimits
 
@@ -170,6 +170,7 @@ class LineDialect:
                 if session is self.connection:
                     raise ChatError("NO_SUCH_SESSION", "this")
                 session.quit("ended from another of your sessions", "ended from another session")
+                self.chat.renew_token(self.member)  # the token it was told no longer reclaims the person
                 return
         raise ChatError("NO_SUCH_SESSION", serial=serial)
 
@@ -177,8 +178,7 @@ class LineDialect:
         """WELCOME, the token that reclaims this person, the MOTD; then their rooms, if they were here already."""
         hello = f"Hello {member.nick}. Join a room with /join ROOM; /help lists the commands."
         self.write(line("WELCOME", member.nick, text=hello))
-        token = self.chat.resume_token(member)
-        self.write(line("RESUME", token, text=f"if your connection is lost: /resume {member.nick} TOKEN"))
+        self.write(render(ResumeToken(member.nick, self.chat.resume_token(member))))
         for motd in self.connection.factory.motd:
             self.write(line("MOTD", text=motd))
         self.chat.catch_up(member, self.connection, seen)

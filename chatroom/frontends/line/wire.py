@@ -33,6 +33,7 @@ from chatroom.core.events import (
     Quit,
     ReadMarker,
     Redacted,
+    ResumeToken,
     RoleChanged,
     RoomInfo,
     RoomList,
@@ -120,6 +121,8 @@ def render(event: Event) -> bytes:
             return line("NOTICE", text=text)
         case ReadMarker(target, time):
             return line("READ", target, time or "*")
+        case ResumeToken(nick, token):
+            return line("RESUME", token, text=f"if your connection is lost: /resume {nick} TOKEN")
         case RoomInfo(room, settings, owner, operators):
             return line("ROOM", room, owner or "*", *settings, text=" ".join(operators) or None)
         case AllowList(room, allowed):

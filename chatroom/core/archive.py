@@ -1,0 +1,75 @@
+"""The lines rooms kept (--history), as their members ask for them, and as operators and administrators remove
+them; the history itself is chatroom.core.history's.
+"""
+
+from __future__ import annotations
+
+from twisted.logger import Logger
+
+from chatroom.core.base import ChatBase
+from chatroom.core.errors import ChatError
+from chatroom.core.events import History, Redacted
+from chatroom.core.history import JOIN_LINES, RoomHistory, check_point, page
+from chatroom.core.members import Member
+from chatroom.core.moderation import Action, authorize
+from chatroom.core.names import nick_key, room_key, room_name
+from chatroom.core.sequencing import change
+
+log = Logger(namespace="chatroom")
+
+
+class Archive(ChatBase):
+    """Asking a room's history, and removing from it."""
+
+    def history(
+        self, member: Member, room: str, how: str = "latest", point: str = "", lines: int = JOIN_LINES
+    ) -> History:
+        """Lines a room kept, for a member of it: `how` is "latest", "before", "after" or "around" `point`.
+
+        `point` is a message id or a time (chatroom.core.history); "latest" takes "" for none.
+        """
+        target = self._room_of(member, room)
+        if not self.history_limits.lines:
+            raise ChatError("NO_HISTORY")
+        if how not in RoomHistory.QUERIES or (how != "latest" and not point):
+            raise ChatError("USAGE", "history")
+        if point:
+            check_point(point)
+        return self._kept(target, how, point, page(lines))
+
+    @change
+    def redact(self, actor: Member, room: str, target: str, reason: str = "") -> None:
+        """Remove a line from the room's history (by its id), or every kept line of a nickname: an operator's act."""
+        target_room = self._room_of(actor, room)
+        authorize(self.rank(actor, target_room), Action.REDACT, target_room.name)
+        kept = target_room.history.kept
+        by_id = any(message.id == target for message in kept)
+        if not by_id and not any(nick_key(message.nick) == nick_key(target) for message in kept):
+            raise ChatError("NO_SUCH_MESSAGE", room=target_room.name, target=target)
+        self._commit()
+        removed = target_room.history.redact({target}) if by_id else target_room.history.redact(set(), target)
+        self.history_store.redacted(room_key(target_room.name), removed)
+        log.info(
+            "{nick} removed {count} lines from the history of {room}",
+            nick=actor.nick,
+            count=len(removed),
+            room=target_room.name,
+        )
+        target_room.broadcast(Redacted(target_room.name, actor.nick, tuple(removed), reason))
+
+    @change
+    def clear_history(self, actor: Member, room: str) -> None:
+        """Forget everything a room kept: the server administrators' act, for a room anyone is in or registered."""
+        self._administering(actor)
+        target_room = self.rooms.get(room_key(room_name(room)))
+        if target_room is None:
+            raise ChatError("NO_SUCH_ROOM", room=room_name(room))
+        self._commit()
+        count = target_room.history.clear()
+        self.history_store.cleared(room_key(target_room.name))
+        log.info(
+            "{nick} cleared the history of {room} ({count} lines)", nick=actor.nick, room=target_room.name, count=count
+        )
+        target_room.broadcast(Redacted(target_room.name, actor.nick, ()))
+        if actor not in target_room.members:
+            actor.session.deliver(Redacted(target_room.name, actor.nick, ()))

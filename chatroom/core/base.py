@@ -1,0 +1,321 @@
+"""The chat's state, and what more than one of its parts needs (chatroom.core.chat says why it is in parts).
+
+`ChatBase` holds who is present (by nickname), the rooms, the server bans and the lockdown, and answers the
+questions of chatroom.core.queries over them. Its helpers are those at least two parts use: finding a member or a
+room, a member's rank in a room, telling those who share a room, leaving or being put out of one, the point where
+a change's effects begin (`_commit`), and writing a registered room or the server bans down.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import time
+from collections.abc import Callable, Iterable
+from typing import Any, cast
+
+from twisted.internet.interfaces import IReactorTime
+from twisted.logger import Logger
+
+from chatroom.core.errors import ChatError, Departed
+from chatroom.core.events import Event, History, Kicked, Quit, Session
+from chatroom.core.history import HistoryLimits, HistoryMemory, RoomHistory, epoch
+from chatroom.core.markers import ReadMarkers
+from chatroom.core.members import Member, Room, RoomLimits
+from chatroom.core.moderation import ADDRESS_OF, Action, Ban, Lockdown, Mask, Rank, Role, authorize
+from chatroom.core.names import nick_key, room_key, room_name
+from chatroom.core.queries import Queries
+from chatroom.core.sequencing import Points, Sequencer, changes
+from chatroom.core.state import (
+    AccountDirectory,
+    HistoryStore,
+    KeptHistory,
+    MemoryHistoryStore,
+    MemoryRoomStore,
+    NoAccounts,
+    RoomStore,
+    StoreError,
+)
+
+log = Logger(namespace="chatroom")
+
+
+class ChatBase(Queries):
+    """One server's chat state; chatroom.core.chat.Chat adds to it what may be done with it."""
+
+    def __init__(
+        self,
+        limits: RoomLimits = RoomLimits(),
+        accounts: AccountDirectory | None = None,
+        store: RoomStore | None = None,
+        now: Callable[[], float] = time.time,
+        history: HistoryLimits = HistoryLimits(),
+        history_store: HistoryStore | None = None,
+        clock: IReactorTime | None = None,
+    ) -> None:
+        self.sequencer = self._alone()  # when each change is made: at once, unless sequence_by
+        if clock is None:
+            from twisted.internet import reactor  # the running one, by default
+
+            clock = cast(IReactorTime, reactor)
+        self.timers = clock  # when a lingering person quits after all
+        self.limits = limits
+        self.history_limits = history
+        self.history_memory = HistoryMemory(history.memory)  # what all rooms' history holds, bounded
+        self.history_store = history_store or MemoryHistoryStore()  # where history is written down, if anywhere
+        self.opened = 0  # rooms opened since the start: with the time, it names each room's life (history.epoch)
+        self.accounts = accounts or NoAccounts()
+        self.store = store or MemoryRoomStore()
+        self.now = now  # wall-clock seconds: bans end at a date, across restarts
+        self.nicks: dict[str, Member] = {}  # nick_key -> every present member
+        self.signed_in: set[Member] = set()  # the present members logged in to an account: usually a few
+        self.visible: set[Member] = set()  # the present members not invisible: kept as they change, for counting
+        self.rooms: dict[str, Room] = {}  # room_key -> every room with someone in it, and every registered one
+        self.server_bans: list[Ban] = []
+        self.lockdown = Lockdown.OFF
+        self.read_markers: dict[str, ReadMarkers] = {}  # account -> where its person has read up to, kept when gone
+        self.start_from_store()
+        self.messages = 0  # said in rooms and privately since the start, for the metrics: how many, never what
+        self.peak = 0  # the most members present at once since the start (IRC's LUSERS)
+
+    def _alone(self) -> Points:
+        """How a chat that no sequencer shares makes its changes (chatroom.core.chat's AtOnce: at once)."""
+        raise NotImplementedError
+
+    def sequence_by(self, sequencer: Sequencer) -> None:
+        """Hand each change (`@change`) to `sequencer` from now on, and let it say where each stops (`_commit`).
+
+        Bound on this chat alone, as its own attributes: a chat in one process, never sequenced, calls its changes
+        directly and pays nothing for them being declared (the steady benchmark's path).
+        """
+        self.sequencer = sequencer
+        declared = changes(type(self)).items()
+        bound = {name: functools.partial(sequencer.run, name, method.__get__(self)) for name, method in declared}
+        vars(self).update(bound, _commit=sequencer.commit)
+
+    def restore(
+        self,
+        members: Iterable[Member],
+        rooms: Callable[[], Iterable[Room]],
+        server_bans: list[Ban],
+        lockdown: Lockdown,
+        opened: int,
+        read_markers: dict[str, ReadMarkers],
+    ) -> None:
+        """Hold this state instead of the present one (chatroom.bus: a snapshot of the chat other processes hold).
+
+        `members` are present; `rooms` makes the rooms, with their members and history: the memory all history holds
+        is counted anew while they are made. `opened` counts the rooms opened before, as `_history` does.
+        """
+        self.nicks = {nick_key(member.nick): member for member in members}
+        self.signed_in = {member for member in self.nicks.values() if member.account is not None}
+        self.visible = {member for member in self.nicks.values() if not member.details.invisible}
+        self.history_memory.reset()
+        self.rooms = {room_key(room.name): room for room in rooms()}
+        self.history_memory.bound()  # a no-op unless the others were given a larger --history-memory
+        self.server_bans = server_bans
+        self.lockdown = lockdown
+        self.opened = opened
+        self.read_markers = read_markers
+
+    def start_from_store(self) -> None:
+        """The rooms and bans a server starts with: the registered rooms and the server bans its store kept."""
+        saved = self.store.load()
+        kept = self.history_store.load()
+        now = self.now()
+        self.rooms = {}
+        self.history_memory.reset()
+        for record in saved.rooms:
+            key = room_key(record.name)
+            self.rooms[key] = Room.restore(record, now, self._history(now, key, kept.pop(key, None)))
+        for key in kept:  # a room that was not registered, open when the server stopped: its history ended with it
+            self.history_store.ended(key)
+        self.history_memory.bound()
+        self.server_bans = saved.server_bans
+        self.lockdown = Lockdown.OFF
+
+    def markers(self, member: Member) -> ReadMarkers:
+        """Where `member` has read up to: their account's, which outlive their sessions, or their own as a guest."""
+        if member.account is None:
+            return member.read
+        found = self.read_markers.get(member.account)
+        if found is None:
+            found = self.read_markers[member.account] = ReadMarkers()
+        return found
+
+    def _commit(self, result: object = None) -> None:
+        """Where a change's checks end and its effects begin: a sequencer may stop it here.
+
+        In one process it does. chatroom.bus.shared's sequencer stops here instead (sequence_by puts its `commit`
+        here), having checked the change against what it knows, puts the change in the log all processes share, and
+        makes it when its turn comes, checked again, in the same order everywhere. Nothing before this call may
+        change anything. `result` is what the caller gets back at once in that case.
+        """
+
+    def _present(self, member: Member) -> None:
+        if not member.present:
+            raise Departed(f"{member!r} has left the chat; nothing may be done on its behalf")
+
+    def _tell_peers(self, member: Member, event: Event, including: bool = False) -> None:
+        """Tell everyone sharing at least one room with the member, each once."""
+        peers: dict[Member, object] = {member: None} if including else {}  # an ordered set: the keys matter
+        for room in member.rooms.values():
+            peers.update(room.members)
+        if not including:
+            peers.pop(member, None)
+        for peer in peers:
+            peer.session.deliver(event)
+
+    def _leave(self, member: Member, room: Room) -> None:
+        del room.members[member]
+        key = room_key(room.name)
+        del member.rooms[key]
+        if not room.members and not room.owner:
+            del self.rooms[key]  # an unregistered room ends with its last member, its settings and bans with it
+            room.history.end()
+            self.history_store.ended(key)
+
+    def _remove(self, room: Room, event: Kicked, member: Member) -> None:
+        room.broadcast(event)
+        self._leave(member, room)
+
+    def _depart(self, member: Member, reason: str) -> None:
+        if member.expiry is not None:
+            member.expiry.cancel()
+            member.expiry = None
+        self._tell_peers(member, Quit(member.nick, reason))
+        for room in list(member.rooms.values()):
+            self._leave(member, room)
+        del self.nicks[nick_key(member.nick)]
+        self.signed_in.discard(member)
+        self.visible.discard(member)
+        member.present = False
+        self.sequencer.departed(member)
+
+    def _room_of(self, member: Member, name: str) -> Room:
+        self._present(member)
+        room = member.rooms.get(room_key(room_name(name)))
+        if room is None:
+            raise ChatError("NOT_IN_ROOM", room=room_name(name))
+        return room
+
+    def _find(self, nick: str) -> Member:
+        member = self.nicks.get(nick_key(nick))
+        if member is None:
+            raise ChatError("NO_SUCH_NICK", nick=nick)
+        return member
+
+    def _in_room(self, room: Room, nick: str) -> Member:
+        member = self._find(nick)
+        if member not in room.members:
+            raise ChatError("NOT_THERE", nick=member.nick, room=room.name)
+        return member
+
+    def _show(self, session: Session, room: Room, since: str, lines: int) -> None:
+        """What joining `room` shows the one joining: its topic, settings, names, and the lines it kept."""
+        if room.topic.text:
+            session.deliver(room.topic)
+        session.deliver(room.info())
+        session.deliver(room.names())
+        if since:  # a member back after a disconnection: everything kept since, however much
+            session.deliver(self._kept(room, "latest", since, max(1, len(room.history.kept))))
+        elif lines and room.history.kept:
+            session.deliver(self._kept(room, "latest", "", lines))
+
+    def _kept(self, room: Room, how: str, point: str, lines: int) -> History:
+        """What `room` kept, asked `how`; nothing, with an unknown number lost, while the server keeps nothing."""
+        if not self.history_limits.lines:
+            return History(room.name, (), lost=-1)
+        return room.history.query(room.name, how, point, lines, self.now())
+
+    def _history(self, now: float, key: str, kept: KeptHistory | None = None) -> RoomHistory:
+        """The ids, and the history, of a room that opens now: a new life, or the one a store kept going on."""
+        self.opened += 1
+        memory = (self.history_memory, key)
+        if kept is not None:
+            return RoomHistory(kept.epoch, self.history_limits, kept.said, kept.lines, memory=memory)
+        return RoomHistory(epoch(now, self.opened), self.history_limits, memory=memory)
+
+    def rank(self, member: Member, room: Room) -> Rank:
+        """What `member` may do in `room`, for chatroom.core.moderation.authorize."""
+        if self.is_admin(member):
+            return Rank.ADMIN
+        if self._owns(member, room):
+            return Rank.OWNER
+        role = room.members.get(member, Role.NONE)
+        return Rank.OPERATOR if Role.OPERATOR in role else Rank.VOICE if Role.VOICE in role else Rank.MEMBER
+
+    def _owns(self, member: Member, room: Room) -> bool:
+        """The owner's account, while it exists: a removed account owns nothing, even to a session still in it."""
+        return self._named(member, room) and nick_key(member.account or "") == nick_key(room.owner)
+
+    def _exempt(self, member: Member, room: Room) -> bool:
+        """Those who could lift a room's restrictions are not stopped by them: its owner, named accounts, admins."""
+        return self._named(member, room) or self.is_admin(member)
+
+    def _named(self, member: Member, room: Room) -> bool:
+        """Whether the member's account is the room's owner or one it named: they get operator on joining."""
+        if not (room.owner and member.account):
+            return False
+        account = nick_key(member.account)
+        named = account == nick_key(room.owner) or account in room.operators
+        return named and self.accounts.account(member.account) is not None  # a removed account is nobody
+
+    def _banned_by(self, target: str) -> tuple[Member | None, list[Mask]]:
+        """The person a ban's target names, if any, and the masks it stands for.
+
+        The nickname of someone present: their account if they are logged in (not their address, which others
+        may share: a school's, an office's), or a guest's nickname and address (or they come back as another).
+        `*!*@address-of-NICK`: that person's address, for guests, when asked for. Anything else is a mask.
+        """
+        if target.lower().startswith(ADDRESS_OF):
+            nick = target[len(ADDRESS_OF) :]
+            person = self.nicks.get(nick_key(nick))
+            if person is None:
+                raise ChatError("NO_SUCH_NICK", "ban", nick=nick)
+            try:
+                return person, [Mask.address_of(person.nick, person.address)]
+            except ValueError:
+                raise ChatError("BAD_MASK", "address", nick=person.nick) from None
+        person = self.nicks.get(nick_key(target))
+        if person is None:
+            return None, [Mask.parse(target)]
+        if person.account:
+            return person, [Mask(account=person.account)]
+        masks = [Mask(nick=person.nick)]
+        with contextlib.suppress(ValueError):  # not an IP address (a Unix socket): no address to ban
+            masks.append(Mask.address_of(person.nick, person.address))  # so that they cannot come back as a guest
+        return person, masks
+
+    def _heard(self, member: Member, reason: str) -> str:
+        """A reason given with a part, a quit or a kick is speech too: a guest's is dropped during a lockdown."""
+        return "" if member.account is None and self.lockdown >= Lockdown.SPEAK else reason
+
+    def may_speak(self, member: Member) -> None:
+        """Raise ChatError if the member may not be heard now (a guest during a lockdown)."""
+        if member.account is None and self.lockdown >= Lockdown.SPEAK:
+            raise ChatError("LOCKDOWN", "talk")
+
+    def _administering(self, actor: Member, action: Action = Action.ADMINISTER) -> None:
+        self._present(actor)
+        authorize(Rank.ADMIN if self.is_admin(actor) else Rank.MEMBER, action, "")
+
+    def _save(self, room: Room) -> None:
+        """Write a registered room down, last thing in every change, so that a failure leaves memory whole."""
+        if room.owner:
+            self._stored(self.store.save_room, room.record())
+
+    def _stored(self, write: Callable[[Any], None], what: object) -> None:
+        """Write to the store; if it refuses, the change holds in memory, and the log and the actor are told."""
+        if not self.sequencer.stores():
+            return
+        try:
+            write(what)
+        except StoreError as error:
+            log.error("{error}: the change holds until the server stops", error=error)
+            raise ChatError("NOT_SAVED") from None
+
+
+def require_text(text: str) -> None:
+    if not text.strip():
+        raise ChatError("NO_TEXT")

@@ -1,0 +1,250 @@
+"""Members and rooms: who is in the chat, on which sessions, and who hears what is said in each room.
+
+A Member is a person, on one or several sessions; a Room is the members who all hear what is said in it, in the
+same order, and the rules they keep. Each names the other (a member's rooms, a room's members), so they live in one
+module, below the chat that changes them (chatroom.core.chat) and the questions asked of them (chatroom.core.queries).
+
+An unregistered room lives while someone is in it, its settings and bans with it. A registered room has an
+owner account and outlives its members: the chat saves its `record()` on every change.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass
+
+from twisted.internet.interfaces import IDelayedCall
+
+from chatroom.core.errors import ChatError
+from chatroom.core.events import (
+    AllowChanged,
+    BanChanged,
+    BanList,
+    Changes,
+    Event,
+    Names,
+    PrivateMessage,
+    RoleChanged,
+    RoomInfo,
+    Session,
+    SettingChanged,
+    Topic,
+)
+from chatroom.core.history import HistoryLimits, RoomHistory, epoch
+from chatroom.core.markers import ReadMarkers
+from chatroom.core.moderation import Allowed, Ban, Role, RoomSettings, ban_list
+from chatroom.core.names import nick_key
+from chatroom.core.state import RoomRecord
+
+PRIVATE_HELD = 100  # private messages kept for a person waiting for a reconnection: no history keeps them
+
+
+@dataclass(frozen=True)
+class RoomLimits:
+    """How much of the chat one person may hold: rooms, and sessions (devices) under one nickname."""
+
+    rooms_per_member: int = 20
+    members_per_room: int = 0  # 0: no limit
+    sessions_per_person: int = 5  # connections sharing one nickname (a phone and a laptop); 1: one, as before
+    # Seconds a person whose last connection was lost without a quit stays, away, for a reconnection to reclaim
+    # (docs/running.md, --linger); 0: they quit at once. 90: our client retries after 1, 2, 4 ... 32 s, so an
+    # outage of up to a minute (a Wi-Fi handover, a laptop carried to the next classroom) is reclaimed.
+    linger: float = 90.0
+
+
+LINGERING = "connection lost; may be back soon"  # the away message of a person waiting for a reconnection
+
+
+@dataclass(frozen=True)
+class Details:
+    """What a person says of themselves beyond their nickname (IRC's USER, AWAY and +i).
+
+    Front ends fill and read it; the core only keeps it and changes it in order, so that every process sharing
+    the chat shows the same. A front end with no such notions leaves it as it is.
+    """
+
+    user: str = ""  # a user name the client gave; "" if its front end has none
+    realname: str = ""
+    away: str = ""  # an away message; "" while present
+    invisible: bool = True  # listed only to those sharing a room, unless they asked otherwise (IRC's -i)
+    wallops: bool = False  # hears the administrators' wallops (IRC's +w)
+
+
+class Sessions:
+    """A person's connections, as the one Session the core tells things to: each of them is told everything.
+
+    Empty while the person lingers after losing their last connection (Chat.leave): what is said in their rooms
+    meanwhile reaches nobody, and the rooms' history shows it when they come back; private messages, which no
+    history keeps, are held for them (at most PRIVATE_HELD, in memory only) and given to the session that comes back.
+    """
+
+    __slots__ = ("all", "held")
+
+    def __init__(self, first: Session) -> None:
+        self.all = [first]
+        self.held: deque[PrivateMessage] = deque(maxlen=PRIVATE_HELD)
+
+    def deliver(self, event: Event) -> None:
+        if not self.all and isinstance(event, PrivateMessage):
+            self.held.append(event)
+        for session in self.all:
+            session.deliver(event)
+
+    def close(self, reason: str) -> None:
+        for session in list(self.all):
+            session.close(reason)
+
+    def refused(self, error: ChatError) -> None:
+        for session in self.all:
+            session.refused(error)
+
+
+class Member:
+    """One person in the chat, on one or several connections, whichever front ends they came through."""
+
+    __slots__ = (
+        "account",
+        "address",
+        "details",
+        "expiry",
+        "invited",
+        "key",
+        "nick",
+        "present",
+        "read",
+        "rooms",
+        "seen",
+        "session",
+        "token",
+    )
+
+    def __init__(
+        self,
+        session: Session,
+        nick: str,
+        account: str | None,
+        address: str,
+        key: str = "",
+        details: Details = Details(),
+    ) -> None:
+        self.session = Sessions(session)
+        self.key = key  # who this is to every process sharing the chat (chatroom.bus); "" in a chat of its own
+        self.nick = nick
+        self.account = account  # the account they logged in to, None for a guest
+        self.address = address  # where they came from: for people reading logs, and for bans
+        self.details = details
+        self.rooms: dict[str, Room] = {}  # room key -> room, in the order joined
+        self.invited: dict[Room, None] = {}  # rooms an operator invited them to, not joined since; the newest last
+        self.present = True
+        self.read = ReadMarkers()  # where they have read up to, as a guest (an account's are Chat.read_markers)
+        self.token = ""  # reclaims this person (Chat.resume_token); "" until a front end has told it to them
+        # While lingering, and until a session of theirs is shown what they missed: the last line kept in each of
+        # their rooms when they were lost (room key -> message id, "" if none).
+        self.seen: dict[str, str] | None = None
+        self.expiry: IDelayedCall | None = None  # while lingering: when they quit after all
+
+    @property
+    def sessions(self) -> list[Session]:
+        return self.session.all
+
+    def __repr__(self) -> str:
+        return f"<Member {self.nick}{'' if self.present else ' (departed)'}>"
+
+
+class Room:
+    __slots__ = (
+        "allowed",
+        "bans",
+        "created",
+        "held",
+        "history",
+        "members",
+        "name",
+        "operators",
+        "owner",
+        "settings",
+        "topic",
+        "topic_time",
+    )
+
+    def __init__(self, name: str, created: float = 0.0, history: RoomHistory | None = None) -> None:
+        self.name = name
+        self.created = created  # when it was opened (or, for a registered room, loaded), in seconds since the epoch
+        self.history = history or RoomHistory(epoch(created, 0), HistoryLimits())  # ids, and the lines kept
+        self.members: dict[Member, Role] = {}  # in the order they joined
+        self.topic = Topic(name, "", "")
+        self.topic_time = 0.0  # when the topic was set, if it was since the room opened or was loaded
+        self.settings = RoomSettings()
+        self.bans: list[Ban] = []
+        self.allowed: list[Allowed] = []  # masks let in past invite-only (IRC's +I)
+        self.owner = ""  # the owner's account; "" while the room is not registered
+        self.operators: dict[str, str] = {}  # nick_key -> account: those the owner named, opped on joining
+        self.held: list[RoleChanged | SettingChanged | BanChanged | AllowChanged] | None = (
+            None  # changes of a batch, not yet told
+        )
+
+    @classmethod
+    def restore(cls, record: RoomRecord, loaded: float, history: RoomHistory | None = None) -> Room:
+        room = cls(record.name, loaded, history)
+        room.owner = record.owner
+        room.operators = {nick_key(account): account for account in record.operators}
+        room.settings = record.settings
+        room.topic = record.topic or room.topic
+        room.bans = list(record.bans)
+        room.allowed = list(record.allowed)
+        return room
+
+    def record(self) -> RoomRecord:
+        return RoomRecord(
+            self.name,
+            self.owner,
+            tuple(self.operators.values()),
+            self.settings,
+            self.topic,
+            tuple(self.bans),
+            tuple(self.allowed),
+        )
+
+    def broadcast(self, event: Event) -> None:
+        """Deliver the same event object to every member, in one order for all.
+
+        During a batch (Chat.changes, chatroom.core.operators) changes wait, and anything else first tells them.
+        """
+        if self.held is not None:
+            if isinstance(event, RoleChanged | SettingChanged | BanChanged | AllowChanged):
+                self.held.append(event)
+                return
+            self.flush()
+        for member in self.members:
+            member.session.deliver(event)
+
+    def flush(self) -> None:
+        """Tell the changes held so far: one alone as itself, several as one Changes."""
+        held = self.held
+        if held:
+            self.held = None  # what is told now must not be held again
+            self.broadcast(held[0] if len(held) == 1 else Changes(self.name, tuple(held)))
+            self.held = []
+
+    def names(self) -> Names:
+        """Operators first, then voiced members, then the others, each by name."""
+        # `_value_` (enum's documented attribute) rather than the `value` property: this runs for every joiner.
+        ranked = sorted(self.members.items(), key=lambda item: (-item[1]._value_, item[0].nick.lower()))
+        return Names(self.name, tuple(role.prefix + member.nick for member, role in ranked))
+
+    def info(self) -> RoomInfo:
+        settings = self.settings
+        on = [
+            ("invite", settings.invite_only),
+            (f"key={settings.key}", bool(settings.key)),
+            ("moderated", settings.moderated),
+            ("topiclock", settings.topic_lock),
+            (f"limit={settings.limit}", bool(settings.limit)),
+            ("secret", settings.secret),
+            ("external", settings.external),
+        ]
+        return RoomInfo(self.name, tuple(name for name, flag in on if flag), self.owner, tuple(self.operators.values()))
+
+    def ban_list(self, now: float) -> BanList:
+        """The bans in force; those that ended stay until the next ban prunes them, as asking changes nothing."""
+        return ban_list(self.name, [ban for ban in self.bans if ban.active(now)])

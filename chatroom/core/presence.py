@@ -1,0 +1,310 @@
+"""Being in the chat: entering under a nickname, a person's sessions, coming back after a lost connection, the
+nickname and what a person says of themselves, and leaving.
+
+A member is a person, not a connection: it has one or more sessions (a phone and a laptop), all told the same,
+and a person whose last session was lost lingers a while for a reconnection to reclaim (`leave`, `register`).
+"""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+from collections.abc import Mapping
+from dataclasses import replace
+
+from twisted.internet.defer import Deferred
+
+from chatroom.core.base import ChatBase
+from chatroom.core.errors import ChatError
+from chatroom.core.events import Joined, Kicked, NickChanged, ResumeToken, Session
+from chatroom.core.history import JOIN_LINES
+from chatroom.core.markers import ReadMarkers
+from chatroom.core.members import LINGERING, Details, Member
+from chatroom.core.moderation import Lockdown, ban_kick, ban_on, ban_why
+from chatroom.core.names import nick_key, validate_nick
+from chatroom.core.sequencing import change
+
+
+class Presence(ChatBase):
+    """Who is present, on which sessions, and under which nickname."""
+
+    def check_nick(self, nick: str, asking: Member | None = None, account: str | None = None) -> None:
+        """Raise ChatError unless `nick` is valid and free (or already `asking`'s, in another case).
+
+        A newcomer logging in to `account` may also take the nickname of the person logged in to it: that is
+        them, on another device or back after losing their connection (`register` attaches them).
+        """
+        validate_nick(nick)
+        holder = self.nicks.get(nick_key(nick))
+        if holder is None or holder is asking:
+            return
+        theirs = asking is None and account is not None and nick_key(account) == nick_key(holder.account or "")
+        if theirs and self._reclaimable(holder):
+            return
+        raise ChatError("NICK_TAKEN", nick=nick)
+
+    def register(
+        self,
+        session: Session,
+        nick: str,
+        account: str | None,
+        address: str,
+        details: Details = Details(),
+        token: str = "",
+    ) -> Member:
+        """Enter the chat under a free nickname, checked again now: a login may have taken a while.
+
+        Under a nickname whose person is already here, if `account` is theirs or `token` their resume token:
+        the session becomes one more of that person's (see `attach`), and that person is returned.
+        """
+        if token:
+            holder: Member | None = self._resumed(nick, token)
+        else:
+            self.check_nick(nick, account=account)
+            holder = self.nicks.get(nick_key(nick))
+        if holder is not None:
+            account = holder.account
+        self._not_banned(nick, account, address)
+        if account is None and self.lockdown >= Lockdown.CONNECT:
+            raise ChatError("LOCKDOWN", "enter")
+        self._commit()
+        if holder is not None:
+            self._attach(holder, session)
+            return holder
+        member = Member(session, nick, account, address, details=details)
+        self.nicks[nick_key(nick)] = member
+        if account is not None:
+            self.signed_in.add(member)
+        if not details.invisible:
+            self.visible.add(member)
+        self.peak = max(self.peak, len(self.nicks))
+        return member
+
+    def enter(
+        self,
+        session: Session,
+        nick: str,
+        account: str | None,
+        address: str,
+        details: Details = Details(),
+        token: str = "",
+    ) -> Deferred[Member]:
+        """`register`, as a front end asks for it: at once in one process; with several, after its turn in the log."""
+        return self.sequencer.enter(session, nick, account, address, details, token)
+
+    def resume_token(self, member: Member) -> str:
+        """The secret that reclaims `member` after a lost connection, made when a front end first tells it.
+
+        A guest lingers (see `leave`) only once told it, since nothing else could bring them back.
+        """
+        self._present(member)
+        if not member.token:
+            member.token = secrets.token_urlsafe(18)
+            self.sequencer.token_made(member, renewed=False)
+        return member.token
+
+    def renew_token(self, member: Member) -> None:
+        """Replace `member`'s resume token, and tell the new one to each of their sessions: a session ended from
+        another (/sessions kick) must not come back with the token it was told."""
+        self._present(member)
+        self.token_renewed(member, secrets.token_urlsafe(18))
+        self.sequencer.token_made(member, renewed=True)
+
+    def token_renewed(self, member: Member, token: str) -> None:
+        """`member`'s resume token is `token` from now on (renewed here, or by another process sharing the chat)."""
+        member.token = token
+        member.session.deliver(ResumeToken(member.nick, token))
+
+    def catch_up(self, member: Member, session: Session, seen: Mapping[str, str] | None = None) -> None:
+        """What joining their rooms would show, to a session that has just joined a person already present, then
+        the private messages held for them while they were away.
+
+        Each room is shown as a join shows it, with the lines said since the person lost their connection if
+        they were lingering, otherwise the latest ones; the others in the room are told nothing. `seen` (room
+        key -> message id, checked by the caller) is the last line a client saw in some rooms: it is shown what
+        came after, which is exact even when the server went on writing to a connection it had not yet found dead.
+        """
+        self._present(member)
+        lost, member.seen = member.seen, None
+        for key, room in member.rooms.items():
+            session.deliver(Joined(room.name, member.nick))
+            since = (seen or {}).get(key, lost.get(key, "") if lost is not None else None)
+            if since is None:
+                self._show(session, room, "", JOIN_LINES)
+            else:  # everything kept since: after the line they saw last, or all of it if there was none
+                self._show(session, room, since, max(1, len(room.history.kept)))
+        held = member.session.held
+        while held:
+            session.deliver(held.popleft())
+
+    def leave(self, member: Member, session: Session, reason: str, lost: bool = False) -> bool:
+        """One of a person's sessions ends; whether the person left the chat with it.
+
+        The others in their rooms notice nothing while the person has another session. When the last one was
+        `lost` (no quit), a person who can come back lingers for RoomLimits.linger seconds: away, their
+        nickname kept, until a session reclaims them (`register`) or the rooms see them quit with `reason`.
+        Made by the sequencer: at once in one process, in its turn with several (their sessions are counted alike).
+        """
+        self._present(member)
+        return self.sequencer.leave(member, session, reason, lost)
+
+    def end_session(self, member: Member, session: Session, reason: str, lost: bool) -> bool:
+        """`leave`, made: `session` is one fewer of `member`'s; whether the person left with it."""
+        if session in member.sessions:
+            member.sessions.remove(session)
+        if member.sessions:
+            return False
+        if lost and self._lingers(member):
+            self.linger(member, reason)
+            return False
+        self._depart(member, self._heard(member, reason))
+        return True
+
+    def linger(self, member: Member, reason: str) -> None:
+        """`member`, with no session left, waits for a reconnection: away, the last line of each room noted for
+        their catch-up, until a session reclaims them or `expire` (the sequencer says who calls it, and when)."""
+        member.seen = {key: room.history.last_id() for key, room in member.rooms.items()}
+        member.session.held.clear()  # left from an earlier absence on a process the person came back to elsewhere
+        if not member.details.away:
+            member.details = replace(member.details, away=LINGERING)
+        self.sequencer.lingering(member, reason)
+
+    def _lingers(self, member: Member) -> bool:
+        """Whether `member` waits for a reconnection: those who could reclaim themselves, by a login or a token."""
+        reclaimable = member.account is not None or bool(member.token)
+        return self.limits.linger > 0 and reclaimable
+
+    @change
+    def expire(self, member: Member, reason: str) -> None:
+        """A lingering person's grace period ends: they quit, unless a session reclaimed them before its turn."""
+        self._present(member)
+        if member.sessions:
+            return
+        self._commit()
+        member.expiry = None
+        self._depart(member, self._heard(member, reason))
+
+    def _resumed(self, nick: str, token: str) -> Member:
+        """The person `token` reclaims under `nick`, if it is theirs and they may take one more session."""
+        holder = self.nicks.get(nick_key(nick))
+        if holder is None:
+            raise ChatError("RESUME_FAILED", "gone", nick=nick)
+        if not (holder.token and hmac.compare_digest(token.encode(), holder.token.encode())):
+            raise ChatError("RESUME_FAILED", "token", nick=holder.nick)
+        if not self._reclaimable(holder):
+            raise ChatError("NICK_TAKEN", nick=holder.nick)
+        return holder
+
+    def _reclaimable(self, holder: Member) -> bool:
+        """Whether one more session may join `holder`; ChatError if only the limit per person stops it."""
+        count = len(holder.sessions)
+        most = self.limits.sessions_per_person
+        if count < most:
+            return True
+        if most > 1:
+            raise ChatError("TOO_MANY_SESSIONS", nick=holder.nick, count=count)
+        return False
+
+    def _attach(self, member: Member, session: Session) -> None:
+        if member.sessions:  # another device: shown the latest lines, whatever an earlier reclaim left noted
+            member.seen = None
+        else:  # back within the grace period
+            if member.expiry is not None:
+                member.expiry.cancel()
+                member.expiry = None
+            if member.details.away == LINGERING:
+                member.details = replace(member.details, away="")
+        member.sessions.append(session)
+
+    @change
+    def rename(self, member: Member, nick: str, account: str | None = None) -> None:
+        """Change a member's nickname (and account, after a login); everyone sharing a room hears it once."""
+        self._present(member)
+        self.check_nick(nick, member)
+        if account is None:
+            self.may_speak(member)  # a new name is a new way to be heard
+        self._not_banned(nick, account or member.account, member.address)
+        self._commit()
+        old = member.nick
+        del self.nicks[nick_key(old)]
+        self.nicks[nick_key(nick)] = member
+        member.nick = nick
+        if account is not None:
+            member.account = account
+            self.signed_in.add(member)
+            self.markers(member).merge(member.read)  # what they read as a guest, now their account's
+            member.read = ReadMarkers()
+        if old != nick:
+            self._tell_peers(member, NickChanged(old, nick), including=True)
+        if account is not None:  # a login: the rooms' bans of that account apply now
+            for room in list(member.rooms.values()):
+                ban = ban_on(room.bans, self.now(), nick, account, member.address)
+                if ban is not None and not self._exempt(member, room):
+                    self._remove(room, Kicked(room.name, ban.setter, nick, ban_kick(ban.reason)), member)
+
+    @change
+    def set_away(self, member: Member, text: str) -> None:
+        """Mark a member away with a message others read when they look them up, or back with ""."""
+        self._present(member)
+        if text:
+            self.may_speak(member)  # an away message is read by others: speech, in a lockdown
+        self._commit()
+        member.details = replace(member.details, away=text)
+
+    @change
+    def set_invisible(self, member: Member, invisible: bool) -> None:
+        """Whether a member is listed only to those sharing a room with them (IRC's +i)."""
+        self._present(member)
+        self._commit()
+        member.details = replace(member.details, invisible=invisible)
+        (self.visible.discard if invisible else self.visible.add)(member)
+
+    @change
+    def set_wallops(self, member: Member, hears: bool) -> None:
+        """Whether a member hears the administrators' wallops (IRC's +w)."""
+        self._present(member)
+        self._commit()
+        member.details = replace(member.details, wallops=hears)
+
+    def _not_banned(self, nick: str, account: str | None, address: str) -> None:
+        """Refuse a nickname or account the server bans, whenever it is taken: on entering or later."""
+        if account and self.accounts.is_admin(account):
+            return
+        ban = ban_on(self.server_bans, self.now(), nick, account, address)
+        if ban is not None:
+            raise ChatError("BANNED", "server", why=ban_why(ban))
+
+    @change
+    def quit(self, member: Member, reason: str) -> None:
+        """Remove a member for good: each person sharing a room hears it once, and the nickname is free."""
+        self._present(member)
+        self._commit()
+        self._depart(member, self._heard(member, reason))
+
+    def close(self, reason: str) -> None:
+        """Let everyone go at once (server shutdown): nobody needs to hear the others leave."""
+        self.sequencer.closing(reason)
+        self.let_go(reason)
+
+    def let_go(self, reason: str) -> None:
+        """Close every member's session and forget them, telling nobody else (`close` without the sequencer)."""
+        members = list(self.nicks.values())
+        self.nicks.clear()
+        self.signed_in.clear()
+        self.visible.clear()
+        self.rooms.clear()
+        for member in members:
+            member.present = False
+            member.rooms.clear()
+            if member.expiry is not None:
+                member.expiry.cancel()
+        for member in members:
+            member.session.close(reason)
+
+    def settled(self, member: Member) -> Deferred[None] | None:
+        """When the changes `member` asked for have been made, if they have not yet: in one process, at once.
+
+        chatroom.bus.shared's Replica makes a change in its turn in the log, later: it returns a Deferred that
+        fires then, so that the member's front end answers, and reads on, only once the change took effect.
+        """
+        return self.sequencer.settled(member)

@@ -1,0 +1,215 @@
+"""Rooms and talk: joining and parting, what is said in a room and to one person, where each person has read up
+to, topics, and the lists of rooms.
+
+`say` and the delivery it makes are the chat's hot path: each message costs a check of the room, the member, the
+lockdown and the room's `moderated` setting, then one broadcast (docs/performance.md).
+"""
+
+from __future__ import annotations
+
+from chatroom.core.base import ChatBase, require_text
+from chatroom.core.errors import ChatError
+from chatroom.core.events import (
+    Joined,
+    Message,
+    Names,
+    Parted,
+    PrivateMessage,
+    ReadMarker,
+    RoleChanged,
+    RoomInfo,
+    RoomList,
+    Topic,
+)
+from chatroom.core.history import JOIN_LINES, check_point, page
+from chatroom.core.markers import marker_target, read_time
+from chatroom.core.members import Member, Room
+from chatroom.core.moderation import Action, Lockdown, Role, authorize, ban_on, ban_why
+from chatroom.core.names import room_key, room_name
+from chatroom.core.sequencing import change
+
+
+class Talk(ChatBase):
+    """What members say, and the rooms they say it in."""
+
+    @change
+    def join(self, member: Member, name: str, key: str = "", since: str = "", lines: int = JOIN_LINES) -> str:
+        """Enter a room, creating it if needed; joining one you are in changes nothing. Returns its name.
+
+        With history on, the member is then shown the room's last `lines`, or, with `since` (a message id they
+        saw before they were disconnected), everything kept after it: before any line said after they joined.
+        """
+        self._present(member)
+        if since:
+            check_point(since)
+        page(lines)
+        display = room_name(name)
+        room_id = room_key(display)
+        joined = member.rooms.get(room_id)
+        if joined is not None:
+            return joined.name
+        if member.account is None and self.lockdown >= Lockdown.JOIN:
+            raise ChatError("LOCKDOWN", "join")
+        if len(member.rooms) >= self.limits.rooms_per_member:
+            raise ChatError("TOO_MANY_ROOMS", count=len(member.rooms))
+        found = self.rooms.get(room_id)
+        if found is None:
+            if member.account is None and self.lockdown >= Lockdown.SPEAK:
+                raise ChatError("LOCKDOWN", "open")
+        else:
+            self._admit(member, found, key)
+        self._commit(found.name if found is not None else display)
+        if found is None:
+            now = self.now()
+            room = self.rooms[room_id] = Room(display, now, self._history(now, room_id))
+            role = Role.OPERATOR  # whoever creates a room keeps order in it, as on IRC
+        else:
+            room = found
+            role = Role.OPERATOR if self._named(member, room) else Role.NONE
+        member.invited.pop(room, None)
+        room.members[member] = Role.NONE
+        member.rooms[room_id] = room
+        room.broadcast(Joined(room.name, member.nick))
+        if role:
+            room.members[member] = role
+            if len(room.members) > 1:  # the others see the server give it; NAMES shows it to the one joining
+                room.broadcast(RoleChanged(room.name, "", member.nick, "operator", True))
+        self._show(member.session, room, since, lines)
+        return room.name
+
+    def _admit(self, member: Member, room: Room, key: str) -> None:
+        """Raise ChatError if `member` may not join `room`: banned, not invited, a wrong key, or it is full."""
+        full = self.limits.members_per_room
+        if full and len(room.members) >= full:
+            raise ChatError("ROOM_FULL", room=room.name, count=full)
+        if self._exempt(member, room):
+            return
+        ban = ban_on(room.bans, self.now(), member.nick, member.account, member.address)
+        if ban is not None:
+            raise ChatError("BANNED", room=room.name, why=ban_why(ban))
+        invited = room in member.invited  # this room, not an earlier one of the same name
+        allowed = any(entry.mask.matches(member.nick, member.account, member.address) for entry in room.allowed)
+        settings = room.settings
+        if settings.invite_only and not (invited or allowed):
+            raise ChatError("INVITE_ONLY", room=room.name)
+        if settings.key and key != settings.key and not invited:
+            raise ChatError("BAD_KEY", "wrong" if key else "needed", room=room.name)
+        if settings.limit and len(room.members) >= settings.limit and not invited:
+            raise ChatError("ROOM_FULL", "limit", room=room.name, limit=settings.limit)
+
+    @change
+    def part(self, member: Member, name: str, reason: str = "") -> str:
+        """Leave a room; returns its name."""
+        room = self._room_of(member, name)
+        self._commit(room.name)
+        room.broadcast(Parted(room.name, member.nick, self._heard(member, reason)))
+        self._leave(member, room)
+        return room.name
+
+    @change
+    def say(
+        self, member: Member, room: str, text: str, action: bool = False, notice: bool = False, to: str = ""
+    ) -> None:
+        """Send text to a room the member is in, or to one open to outsiders; members get it, the sender too.
+
+        `to` is "@" for the room's operators only, "+" for those with voice and operators (see Message).
+        """
+        target = self._outside(member, room) or self._room_of(member, room)
+        require_text(text)
+        self.may_speak(member)
+        if target.settings.moderated:
+            authorize(self.rank(member, target), Action.SPEAK, target.name)
+        self._commit()
+        self.messages += 1
+        now = self.now()
+        msgid, said = target.history.stamp(now, aside=bool(to))
+        event = Message(target.name, member.nick, text, action, notice, to, msgid, said)
+        target.history.keep(event, now)
+        self.history_store.said(room_key(target.name), event)
+        if not to:
+            target.broadcast(event)
+            return
+        least = Role.OPERATOR if to == "@" else Role.VOICE | Role.OPERATOR
+        for listener, role in list(target.members.items()):
+            if listener is member or role & least:
+                listener.session.deliver(event)
+
+    @change
+    def private(self, member: Member, nick: str, text: str, action: bool = False, notice: bool = False) -> None:
+        """Send text to one person; the sender gets a copy as proof of delivery."""
+        self._present(member)
+        recipient = self._find(nick)
+        require_text(text)
+        self.may_speak(member)
+        self._commit()
+        self.messages += 1
+        event = PrivateMessage(member.nick, recipient.nick, text, action, notice)
+        recipient.session.deliver(event)
+        if recipient is not member:
+            member.session.deliver(event)
+
+    @change
+    def set_topic(self, member: Member, room: str, text: str) -> None:
+        target = self._room_of(member, room)
+        self.may_speak(member)
+        if target.settings.topic_lock:
+            authorize(self.rank(member, target), Action.TOPIC, target.name)
+        self._commit()
+        target.topic = Topic(target.name, member.nick, text)
+        target.topic_time = self.now()
+        target.broadcast(target.topic)
+        self._save(target)
+
+    # Where a person has read up to (chatroom.core.markers)
+
+    @change
+    def mark_read(self, member: Member, target: str, time: str) -> str:
+        """`member` has read `target` (a room or a nickname) up to `time`: each of their sessions is told.
+
+        A marker never moves back: returns the time it stands at, later than `time` if it was already past it
+        (then nothing changes, and the caller tells the session that asked).
+        """
+        self._present(member)
+        shown, key = marker_target(target)
+        time = read_time(time)
+        kept = self.markers(member).get(key)
+        if kept >= time:
+            return kept
+        self._commit(time)
+        self.markers(member).move(key, time)
+        member.session.deliver(ReadMarker(shown, time))
+        return time
+
+    def read_marker(self, member: Member, target: str) -> ReadMarker:
+        """Where `member` has read `target` up to ("" if never marked)."""
+        shown, key = marker_target(target)
+        return ReadMarker(shown, self.markers(member).get(key))
+
+    def topic(self, member: Member, room: str) -> Topic:
+        return self._room_of(member, room).topic
+
+    def who(self, member: Member, room: str) -> Names:
+        """Who is in a room; any member may ask, as on IRC, unless it is secret and they are not in it."""
+        self._present(member)
+        target = self.rooms.get(room_key(room_name(room)))
+        if target is None or not self.listed(member, target):
+            raise ChatError("NO_SUCH_ROOM", room=room_name(room))
+        return target.names()
+
+    def room_list(self, member: Member) -> RoomList:
+        self._present(member)
+        return RoomList(tuple((room.name, len(room.members)) for room in self._rooms_listed(member)))
+
+    def room_info(self, member: Member, room: str) -> RoomInfo:
+        return self._room_of(member, room).info()
+
+    def _outside(self, member: Member, name: str) -> Room | None:
+        """A room that takes messages from outsiders (IRC's -n), if `member` is not in it and not banned from it."""
+        self._present(member)
+        room = self.rooms.get(room_key(room_name(name)))
+        if room is None or member in room.members or not room.settings.external:
+            return None
+        ban = ban_on(room.bans, self.now(), member.nick, member.account, member.address)
+        if ban is not None and not self._exempt(member, room):
+            raise ChatError("BANNED", room=room.name, why=ban_why(ban))
+        return room
