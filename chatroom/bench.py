@@ -881,6 +881,9 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("--history-age", default="0", help="run chatroom with --history-age DURATION, such as 24h")
     parser.add_argument(
+        "--history-store", help="run chatroom with --history-store sqlite:PATH or memory (default: chatroom's own)"
+    )
+    parser.add_argument(
         "--said", type=int, help="the history workload: messages said in each room (default: as many as are kept)"
     )
     arguments = parser.parse_args(argv)
@@ -895,6 +898,7 @@ def main(argv: list[str] | None = None) -> None:
         return
     keeping = [] if arguments.history is None else ["--history", str(arguments.history)]
     keeping += ["--history-age", arguments.history_age] if arguments.history_age != "0" else []
+    keeping += ["--history-store", arguments.history_store] if arguments.history_store else []
     if arguments.workers > 1 and not arguments.redis:
         raise SystemExit("chatroom.bench: --workers needs --redis: the workers share the chat through it")
     if arguments.askers and (arguments.protocol != "irc" or arguments.compare):

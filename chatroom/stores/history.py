@@ -61,6 +61,11 @@ CREATE TABLE IF NOT EXISTS lines (
 CREATE INDEX IF NOT EXISTS lines_by_time ON lines (time);
 """
 
+UPSERT_ROOM = (
+    "INSERT INTO rooms VALUES (?, ?, ?, ?) ON CONFLICT (room) DO UPDATE SET "
+    "name = excluded.name, epoch = excluded.epoch, said = excluded.said"
+)
+
 Change = tuple[Any, ...]  # ("said", room, Message) | ("redacted", room, ids) | ("cleared", room) | ("ended", room)
 _STOP: Change = ("stop",)
 
@@ -80,6 +85,7 @@ class SqliteHistory(Service):
         self._writer: threading.Thread | None = None
         self._stopped: Deferred[None] = Deferred()
         self._failing = False  # the last write failed: said once, until one succeeds
+        self._lives: dict[str, str | None] = {}  # the writer's: room -> its life in the file (None: not in it)
 
     # chatroom.core.state.HistoryStore
 
@@ -155,7 +161,8 @@ class SqliteHistory(Service):
 
     def _commit(self, db: sqlite3.Connection, changes: list[Change], now: float | None) -> None:
         try:
-            with db:
+            with db:  # one transaction (else each statement commits alone), rolled back if one fails
+                db.execute("BEGIN")
                 touched, deleted = self._apply(db, changes)
                 for room in touched:  # the last --history lines of each room written to
                     db.execute(
@@ -168,6 +175,7 @@ class SqliteHistory(Service):
             if deleted:  # the log still holds the pages as they were before: written back, and emptied
                 db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         except sqlite3.Error as error:
+            self._lives.clear()  # rolled back: read again from the file
             if not self._failing:
                 self.reactor.callFromThread(
                     log.error,
@@ -182,37 +190,39 @@ class SqliteHistory(Service):
             self.reactor.callFromThread(log.info, "history: writing to {path} again", path=self.path)
 
     def _apply(self, db: sqlite3.Connection, changes: list[Change]) -> tuple[set[str], bool]:
-        """Each change, in order; the rooms given lines, and whether lines were deleted before their time."""
-        touched = set()
+        """Each change, in order; the rooms given lines, and whether lines were deleted before their time.
+
+        Lines said are written together (one statement for all of them, and one row per room for its count), as
+        late as the order allows: before a change that deletes, and at the end.
+        """
+        lines: list[tuple[Any, ...]] = []
+        counts: dict[str, tuple[str, str, str, int]] = {}  # room -> its row in `rooms`, as the last line leaves it
+
+        def write() -> None:
+            db.executemany(UPSERT_ROOM, counts.values())
+            db.executemany("INSERT OR REPLACE INTO lines VALUES (?, ?, ?, ?, ?, ?, ?, ?)", lines)
+            lines.clear()
+            counts.clear()
+
+        touched, deleted = set(), False
         for kind, room, *more in changes:
             if kind == "said":
                 (message,) = more
                 life, _, number = message.id.rpartition("-")
                 said = int(number.partition(".")[0])  # a message aside is numbered N.K: the room's count is N
-                kept = db.execute("SELECT epoch FROM rooms WHERE room = ?", (room,)).fetchone()
-                if kept is not None and kept[0] != life:  # the room began again: what it kept is not this life's
+                if self._life(db, room) not in (life, None):  # the room began again: what it kept is not this life's
+                    write()
                     db.execute("DELETE FROM lines WHERE room = ?", (room,))
-                db.execute(
-                    "INSERT INTO rooms VALUES (?, ?, ?, ?) ON CONFLICT (room) DO UPDATE SET "
-                    "name = excluded.name, epoch = excluded.epoch, said = excluded.said",
-                    (room, message.room, life, said),
-                )
+                self._lives[room] = life
+                counts[room] = (room, message.room, life, said)
                 if not message.to:
-                    db.execute(
-                        "INSERT OR REPLACE INTO lines VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                        (
-                            room,
-                            said,
-                            message.nick,
-                            message.text,
-                            message.action,
-                            message.notice,
-                            message.id,
-                            message.time,
-                        ),
-                    )
+                    lines.append((room, said, message.nick, message.text, message.action, message.notice, message.id,
+                                  message.time))  # fmt: skip
                     touched.add(room)
-            elif kind == "redacted":
+                continue
+            write()
+            deleted = True
+            if kind == "redacted":
                 (ids,) = more
                 db.executemany("DELETE FROM lines WHERE room = ? AND id = ?", ((room, msgid) for msgid in ids))
             elif kind == "cleared":
@@ -220,7 +230,16 @@ class SqliteHistory(Service):
             else:  # ended
                 db.execute("DELETE FROM lines WHERE room = ?", (room,))
                 db.execute("DELETE FROM rooms WHERE room = ?", (room,))
-        return touched, any(kind != "said" for kind, *_ in changes)
+                self._lives.pop(room, None)
+        write()
+        return touched, deleted
+
+    def _life(self, db: sqlite3.Connection, room: str) -> str | None:
+        """The life of `room` the file holds (None if none), read once and then followed as the writer changes it."""
+        if room not in self._lives:
+            found = db.execute("SELECT epoch FROM rooms WHERE room = ?", (room,)).fetchone()
+            self._lives[room] = None if found is None else found[0]
+        return self._lives[room]
 
     def _connect(self) -> sqlite3.Connection:
         """The file, made if missing (readable by its owner only: it holds what people said), and its schema."""
