@@ -130,7 +130,7 @@ class SqliteHistory(Service):
         return self._stopped
 
     def _write_all(self) -> None:
-        """The writer thread: a transaction for each WRITE_EVERY seconds of changes, until `stop`."""
+        """The writer thread: a transaction for each WRITE_EVERY seconds of changes, until the service stops."""
         try:
             db = self._connect()
         except (sqlite3.Error, OSError) as error:
