@@ -89,7 +89,7 @@ export class View {
       const labels = [room.server ? "server messages" : room.name];
       if (room.mentions) {
         button.append(element("span", "mention", "@"));
-        labels.push(`mentioned ${room.mentions} times`);
+        labels.push(room.mentions === 1 ? "mentioned once" : `mentioned ${room.mentions} times`);
       }
       button.append(element("span", "badge", room.unread ? String(room.unread) : ""));
       if (room.unread) labels.push(`${room.unread} unread`);
@@ -116,8 +116,8 @@ export class View {
     const items = [];
     let history = false;
     for (const line of room.lines) {
-      if (line.history && !history) items.push(element("li", "divider", "history"));
-      else if (!line.history && history) items.push(element("li", "divider", "now"));
+      if (line.history && !history) items.push(element("li", "divider", "earlier, from the room's history"));
+      else if (!line.history && history) items.push(element("li", "divider", "live"));
       history = line.history;
       items.push(lineItem(line));
     }
@@ -156,7 +156,7 @@ export class View {
     if (room !== this.chat.current) return;
     const atBottom = this.log.scrollHeight - this.log.scrollTop - this.log.clientHeight < 40;
     const last = room.lines.at(-2);
-    if (last?.history && !line.history) this.log.append(element("li", "divider", "now"));
+    if (last?.history && !line.history) this.log.append(element("li", "divider", "live"));
     this.log.append(lineItem(line));
     if (atBottom || line.mine) this.log.scrollTop = this.log.scrollHeight;
     if (line.kind !== "event" || room.channel) $("announce").textContent = spoken(line);
