@@ -20,9 +20,9 @@ import os
 import re
 import shutil
 import threading
-from datetime import datetime
 from collections.abc import Awaitable, Coroutine
 from concurrent.futures import Future
+from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
@@ -103,7 +103,10 @@ class Tab:
         self.page = page
         self.origin = origin
         self.requests: list[str] = []  # every URL the page asked for
+        self.errors: list[str] = []  # what the page's scripts failed on, and what its console reported as errors
         page.on("request", lambda request: self.requests.append(request.url))
+        page.on("pageerror", lambda error: self.errors.append(str(error)))
+        page.on("console", lambda message: self.errors.append(message.text) if message.type == "error" else None)
 
     def do(self, step: Coroutine[Any, Any, T]) -> Deferred[T]:
         return self.browser.run(step)
@@ -170,9 +173,11 @@ class BrowserTests(ServerTestCase):
             self._browser = browser
         return self._browser
 
-    async def open(self, width: int = 1100, height: int = 760, clock: bool = False, zone: str = "UTC") -> Tab:
-        """A new browser profile (its own storage) at the web client, in time zone `zone`; with `clock`, on
-        Playwright's fake clock."""
+    async def open(
+        self, width: int = 1100, height: int = 760, clock: bool = False, zone: str = "UTC", scheme: str = "light"
+    ) -> Tab:
+        """A new browser profile (its own storage) at the web client, in time zone `zone` and the system's light or
+        dark `scheme`; with `clock`, on Playwright's fake clock. The test fails if the page reports an error."""
         browser = await self.browser()
         assert browser.chromium is not None
         context = await browser.run(
@@ -181,10 +186,12 @@ class BrowserTests(ServerTestCase):
                 viewport={"width": width, "height": height},
                 locale="en-GB",
                 timezone_id=zone,
+                color_scheme="dark" if scheme == "dark" else "light",
             )
         )
         page = await browser.run(context.new_page())
         tab = Tab(browser, page, self.origin)
+        self.addCleanup(lambda: self.assertEqual(tab.errors, [], "errors in the page's console"))
         if clock:
             await tab.do(page.clock.install())
         await tab.do(page.goto(self.origin + "/"))
@@ -261,6 +268,7 @@ class BrowserTests(ServerTestCase):
         await tab.sees("before you came 2", "history")
         ircy.say("#5", "now that you are here")
         await tab.sees("now that you are here", "message:not(.history)")
+        await tab.do(expect(tab.page.locator("#announce")).to_have_text("ircy: now that you are here"))  # said aloud
         self.assertEqual(
             await tab.said(3), ["ircy before you came 1", "ircy before you came 2", "ircy now that you are here"]
         )
@@ -409,8 +417,10 @@ class BrowserTests(ServerTestCase):
         await desktop.do(expect(rooms.get_by_role("button", name="#6, mentioned once, 1 unread")).to_be_visible())
         await desktop.do(expect(desktop.page.locator("#rooms-button")).to_be_hidden())
         await desktop.do(expect(desktop.page.locator("#sidebar")).to_be_visible())
-        phone = await self.open(width=390, height=780)
+        phone = await self.open(width=390, height=780, scheme="dark")
         await phone.log_in("kim", room="5")
+        await phone.do(expect(phone.page.locator("body")).to_have_css("background-color", "rgb(22, 25, 29)"))
+        await desktop.do(expect(desktop.page.locator("body")).to_have_css("background-color", "rgb(255, 255, 255)"))
         ircy.say("#5", "thanks sam")
         await phone.sees("thanks sam")
         await desktop.sees("thanks sam")

@@ -42,6 +42,9 @@ chat.addEventListener("rooms", () => {
 chat.addEventListener("room", (event) => {
   if (event.detail.room === chat.current) view.room();
 });
+chat.addEventListener("details", (event) => {
+  if (event.detail.room === chat.current) view.details();
+});
 chat.addEventListener("lines", (event) => view.line(event.detail.room, event.detail.line));
 chat.addEventListener("me", () => {
   $("whoami").textContent = `You are ${chat.me}`;
@@ -83,15 +86,21 @@ $("login").addEventListener("submit", (event) => {
   connection.open($("nick").value.trim(), $("password").value);
 });
 
+/** Run a typed line, or a menu's command; false, with the reason shown, if it could not be done. */
+function act(text) {
+  try {
+    run(chat, text);
+    return true;
+  } catch (error) {
+    chat.info(error.message, "error");
+    return false;
+  }
+}
+
 $("compose").addEventListener("submit", (event) => {
   event.preventDefault();
   const text = $("input").value;
-  if (!text.trim()) return;
-  try {
-    run(chat, text);
-  } catch (error) {
-    chat.info(error.message, "error");
-  }
+  if (!text.trim() || !act(text)) return; // a line not sent stays in the box
   sent.push(text);
   recalled = sent.length;
   $("input").value = "";
@@ -184,8 +193,7 @@ $("member-menu").addEventListener("click", (event) => {
     op: `/op ${menuNick}`,
     deop: `/deop ${menuNick}`,
   };
-  run(chat, commands[action].trim());
-  if (action === "ban") run(chat, `/kick ${menuNick} ${reason}`.trim());
+  if (act(commands[action].trim()) && action === "ban") act(`/kick ${menuNick} ${reason}`.trim());
   $("member-menu").close();
   closePanels();
 });
@@ -226,9 +234,9 @@ $("settings").addEventListener("close", () => {
     changes += limit ? "+l" : "-l";
     if (limit) args.push(limit);
   }
-  if (changes) connection.send(["MODE", room.name, changes, ...args].join(" "));
+  if (changes) act(`/quote MODE ${room.name} ${changes} ${args.join(" ")}`.trim());
   const topic = $("set-topic").value;
-  if (topic !== room.topic) run(chat, topic ? `/topic ${topic}` : "/quote TOPIC " + room.name + " :");
+  if (topic !== room.topic) act(topic ? `/topic ${topic}` : `/quote TOPIC ${room.name} :`);
 });
 
 $("nick").value = localStorage.getItem("chatroom.nick") ?? "";

@@ -41,8 +41,9 @@ export class Room {
 
 /**
  * Events: "rooms" (the list or a count changed), "lines" {room, line} (one line added at the end), "room" {room}
- * (a room must be drawn again: history inserted, members, topic, modes), "notify" {room, line} (a mention or a
- * private message), "me" (our nickname changed).
+ * (a room must be drawn again whole: chosen, or history inserted), "details" {room} (its members, topic or modes
+ * changed), "modes" {room} (the server told its settings), "notify" {room, line} (a mention or a private
+ * message), "me" (our nickname changed).
  */
 export class Chat extends EventTarget {
   constructor(connection) {
@@ -244,13 +245,13 @@ export class Chat extends EventTarget {
     } else {
       room.members.set(fold(message.nick), { nick: message.nick, prefix: "" });
       this.event(room, message, `${message.nick} joined`);
-      this.emit("room", { room });
+      this.emit("details", { room });
     }
   }
 
   left(room, nick) {
     room.members.delete(fold(nick));
-    this.emit("room", { room });
+    this.emit("details", { room });
   }
 
   onPART(message) {
@@ -276,7 +277,7 @@ export class Chat extends EventTarget {
       room.members.clear();
       this.event(room, message, `${message.nick} removed you from ${room.name}${why}`);
       this.save();
-      this.emit("room", { room });
+      this.emit("details", { room });
       this.emit("rooms");
     } else {
       this.event(room, message, `${message.nick} removed ${nick}${why}`);
@@ -307,7 +308,7 @@ export class Chat extends EventTarget {
         room.members.delete(fold(message.nick));
         room.members.set(fold(nick), { ...member, nick });
         this.event(room, message, `${message.nick} is now ${nick}`);
-        this.emit("room", { room });
+        this.emit("details", { room });
       }
     }
     const query = this.rooms.get(fold(message.nick));
@@ -324,19 +325,19 @@ export class Chat extends EventTarget {
     const room = this.room(name);
     room.topic = topic ?? "";
     this.event(room, message, topic ? `${message.nick} set the topic: ${topic}` : `${message.nick} cleared the topic`);
-    this.emit("room", { room });
+    this.emit("details", { room });
   }
 
   on332(message) {
     const room = this.room(message.params[1]);
     room.topic = message.params[2] ?? "";
-    this.emit("room", { room });
+    this.emit("details", { room });
   }
 
   on331(message) {
     const room = this.room(message.params[1]);
     room.topic = "";
-    this.emit("room", { room });
+    this.emit("details", { room });
   }
 
   on353(message) {
@@ -355,7 +356,7 @@ export class Chat extends EventTarget {
     const first = room.members.size === 0 && !room.lines.some((line) => line.kind === "message" || line.kind === "action");
     room.members = room.names;
     room.names = null;
-    this.emit("room", { room });
+    this.emit("details", { room });
     if (this.connection.has("draft/chathistory")) {
       // first visit: the last lines; back after a loss: everything since the last line seen
       const reference = first || !room.lastStamp ? "*" : `timestamp=${room.lastStamp}`;
@@ -397,7 +398,7 @@ export class Chat extends EventTarget {
       }
     }
     this.event(room, message, `${message.nick} set ${[changes, ...args].join(" ")}`);
-    this.emit("room", { room });
+    this.emit("details", { room });
   }
 
   on324(message) {
@@ -412,7 +413,7 @@ export class Chat extends EventTarget {
       else modes.flags += mode;
     }
     room.modes = modes;
-    this.emit("room", { room });
+    this.emit("details", { room });
     this.emit("modes", { room });
   }
 

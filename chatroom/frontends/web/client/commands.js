@@ -34,7 +34,10 @@ const split = (text, count) => {
 /** Run one typed line in `chat` (its current room is where it is said). */
 export function run(chat, text) {
   const room = chat.current;
-  const send = (...line) => chat.connection.send(format(...line));
+  const raw = (line) => {
+    if (!chat.connection.send(line)) throw new Error("Not connected: nothing was sent.");
+  };
+  const send = (...line) => raw(format(...line));
   const here = () => {
     if (room?.server) throw new Error("Join a room first: type its name or number in Join a room.");
     return room.name;
@@ -120,7 +123,7 @@ export function run(chat, text) {
       return;
     case "away":
       if (rest) send("AWAY", rest);
-      else chat.connection.send("AWAY");
+      else raw("AWAY");
       return;
     case "names":
       send("NAMES", rest.trim() ? roomName(rest.trim()) : channel());
@@ -130,13 +133,13 @@ export function run(chat, text) {
       return;
     case "quote":
     case "raw":
-      chat.connection.send(needs(rest, "/quote LINE"));
+      raw(needs(rest, "/quote LINE"));
       return;
     case "help":
       for (const line of HELP) chat.info(line);
       return;
     default:
-      chat.connection.send(rest ? `${word.toUpperCase()} ${rest}` : word.toUpperCase());
+      raw(rest ? `${word.toUpperCase()} ${rest}` : word.toUpperCase());
   }
 }
 

@@ -99,8 +99,11 @@ export class Connection extends EventTarget {
     }
   }
 
+  /** Send a line now; false when there is no connection to send it on. */
   send(line) {
-    if (this.socket && this.socket.readyState === WebSocket.OPEN) this.socket.send(line);
+    if (!this.socket || this.socket.readyState !== WebSocket.OPEN) return false;
+    this.socket.send(line);
+    return true;
   }
 
   has(cap) {

@@ -107,11 +107,7 @@ export class View {
   room() {
     const room = this.chat.current;
     if (!room) return;
-    $("room-name").textContent = room.server ? "chatroom" : room.name;
-    $("topic").textContent = room.topic;
-    $("topic").title = room.topic;
-    const operator = room.channel && room.rank(this.chat.me).includes("@");
-    $("settings-button").hidden = !operator;
+    this.details();
     $("input").placeholder = room.server ? "Type /join and a room, or use Join a room" : `Message ${room.name}`;
     const items = [];
     let history = false;
@@ -123,11 +119,15 @@ export class View {
     }
     this.log.replaceChildren(...items);
     this.log.scrollTop = this.log.scrollHeight;
-    this.members();
   }
 
-  members() {
+  /** The current room's heading and members. */
+  details() {
     const room = this.chat.current;
+    $("room-name").textContent = room.server ? "chatroom" : room.name;
+    $("topic").textContent = room.topic;
+    $("topic").title = room.topic;
+    $("settings-button").hidden = !(room.channel && room.rank(this.chat.me).includes("@"));
     const list = $("member-list");
     list.replaceChildren();
     $("members-button").hidden = !room?.channel;
