@@ -46,8 +46,8 @@ class JoinsAsOnOneProcessTests(ServerTestCase):
             options = tap.Options()
             options.parseOptions(
                 ["--certs", str(self.certs), "--listen", LOOPBACK, "--irc", LOOPBACK, "--no-web",
-                 "--hostname", "irc.test", "--rooms", str(directory / f"rooms{number}.json"), "--accounts", str(directory / "accounts.db"),
-                 *shared]
+                 "--hostname", "irc.test", "--rooms", str(directory / f"rooms{number}.json"),
+                 "--accounts", str(directory / "accounts.db"), *shared]
             )  # fmt: skip
             service = tap.makeService(options, reactor)
             service.startService()
