@@ -310,9 +310,11 @@ class ServerTestCase(TestCase):
         if not hasattr(self, "certs"):
             self.certs = Path(self.mktemp())
         options = tap.Options()
+        web = [] if {"--web", "--web-plaintext"} & set(arguments) else ["--no-web"]  # not the default port 8443
         options.parseOptions(
-            ["--certs", str(self.certs), "--listen", listen, "--irc", LOOPBACK, "--hostname", "irc.test", *arguments]
-        )
+            ["--certs", str(self.certs), "--listen", listen, "--irc", LOOPBACK, "--hostname", "irc.test", *web,
+             *arguments]
+        )  # fmt: skip
         service = tap.makeService(options, reactor)
         assert isinstance(service, ChatService)
         service.ready = ready

@@ -346,7 +346,7 @@ class Options(usage.Options):
 
     def opt_web_origin(self, origin: str) -> None:
         """Let pages from this origin (https://host[:port]) use the WebSocket too; repeat for several. By default only the server's own pages may (the host the browser asked for)."""  # noqa: E501
-        self["web-origin"].append(_origin(origin))
+        self["web-origin"].append(origin)  # checked in postOptions, with those of the --config file
 
     def postOptions(self) -> None:
         for name in LISTS:
