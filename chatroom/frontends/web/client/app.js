@@ -68,6 +68,9 @@ connection.addEventListener("status", (event) => view.status(event.detail));
 connection.addEventListener("registered", () => {
   showApp(true);
   $("input").focus();
+  if (!chat.saved().length && chat.current?.server) {
+    chat.info("To talk, join a room: type its name or number in Join a room (under Rooms on a phone), or /join 5.");
+  }
 });
 connection.addEventListener("refused", (event) => {
   showApp(false);
@@ -140,6 +143,10 @@ $("room-list").addEventListener("click", (event) => {
   if (room.channel && !room.joined) chat.join([room.name]);
   closePanels();
   $("input").focus();
+});
+
+document.addEventListener("keydown", (event) => {
+  if (event.key === "Escape") closePanels();
 });
 
 $("rooms-button").addEventListener("click", () => toggle($("sidebar"), "rooms-button"));

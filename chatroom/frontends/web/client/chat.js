@@ -78,7 +78,7 @@ export class Chat extends EventTarget {
 
   serverRoom() {
     const room = this.room(SERVER);
-    if (!this.current) this.current = room;
+    if (!this.current) this.select(room);
     return room;
   }
 
@@ -161,8 +161,9 @@ export class Chat extends EventTarget {
     }
     const handler = this[`on${message.command}`];
     if (handler) handler.call(this, message);
+    else if (QUIET.has(message.command)) return;
     else if (/^[45]\d\d$/.test(message.command)) this.refused(message);
-    else if (/^\d\d\d$/.test(message.command) && !QUIET.has(message.command)) this.answered(message);
+    else if (/^\d\d\d$/.test(message.command)) this.answered(message);
   }
 
   at(message) {
@@ -439,5 +440,5 @@ export class Chat extends EventTarget {
 
 // Numerics the page shows in its own way, or that say nothing a person needs
 const QUIET = new Set(["002", "003", "004", "005", "251", "252", "253", "254", "255", "265", "266", "333", "329",
-  "366", "375", "376", "900", "903", "908"]);
-const MOTD = new Set(["001", "372", "422"]);
+  "366", "375", "376", "422", "900", "903", "908"]);
+const MOTD = new Set(["001", "372"]);

@@ -82,6 +82,9 @@ export class Connection extends EventTarget {
 
   /** Connect and register as `nick`, logging in with `password` when one is given. */
   open(nick, password) {
+    const old = this.socket;
+    this.socket = null; // its end, if it was still trying, is not this connection's
+    old?.close(1000);
     this.nick = nick;
     this.password = password;
     this.wantOpen = true;

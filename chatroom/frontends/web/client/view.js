@@ -108,7 +108,7 @@ export class View {
     const room = this.chat.current;
     if (!room) return;
     this.details();
-    $("input").placeholder = room.server ? "Type /join and a room, or use Join a room" : `Message ${room.name}`;
+    $("input").placeholder = room.server ? "Type /join and a room's name" : `Message ${room.name}`;
     const items = [];
     let history = false;
     for (const line of room.lines) {
