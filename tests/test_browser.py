@@ -288,6 +288,9 @@ class BrowserTests(ServerTestCase):
         await tab.do(tab.page.clock.pause_at(now))  # the reconnection waits until the test moves the clock
         await self.service.stopService()
         await tab.do(expect(tab.page.locator("#status")).to_contain_text("Connection lost"))
+        await tab.type("typed while away")
+        await tab.sees("Not connected: nothing was sent.", "error")
+        await tab.do(expect(tab.page.locator("#input")).to_have_value("typed while away"))  # to send once back
         self.start_web(
             "--history", "100", web=f"tcp:{web}:interface=127.0.0.1", listen=f"tcp:{listen}:interface=127.0.0.1"
         )
@@ -300,6 +303,19 @@ class BrowserTests(ServerTestCase):
         await tab.do(expect(tab.page.locator("#member-list")).to_contain_text("ircy"))
         await tab.type("back again")
         self.assertEqual((await self.heard(ircy, 2))[-1], "webby back again")
+
+    async def test_without_a_room_the_page_says_how_to_join_one_and_joins_it_by_number(self) -> None:
+        self.start_web()
+        tab = await self.open()
+        await tab.log_in("newcomer")
+        page = tab.page
+        await tab.do(expect(page.locator("#room-name")).to_have_text("chatroom"))
+        await tab.sees("To talk, join a room", "info")
+        self.assertEqual(await tab.do(page.locator("#log li.error").count()), 0, "no MOTD is no error")
+        await tab.do(page.get_by_label("Join a room").fill("5"))
+        await tab.do(page.get_by_role("button", name="Join", exact=True).click())
+        await tab.do(expect(page.locator("#room-name")).to_have_text("#5"))
+        await tab.do(expect(page.locator("#member-list")).to_contain_text("newcomer"))
 
     async def test_a_registered_nickname_needs_its_password_and_logs_in_with_it(self) -> None:
         accounts = Path(self.mktemp())

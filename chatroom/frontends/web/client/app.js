@@ -68,8 +68,9 @@ connection.addEventListener("status", (event) => view.status(event.detail));
 connection.addEventListener("registered", () => {
   showApp(true);
   $("input").focus();
-  if (!chat.saved().length && chat.current?.server) {
-    chat.info("To talk, join a room: type its name or number in Join a room (under Rooms on a phone), or /join 5.");
+  if (!chat.saved().length && !chat.current?.channel) {
+    const hint = "To talk, join a room: type its name or number in Join a room (under Rooms on a phone), or /join 5.";
+    chat.info(hint, "info", chat.serverRoom());
   }
 });
 connection.addEventListener("refused", (event) => {
