@@ -351,6 +351,8 @@ class BrowserTests(ServerTestCase):
         await tab.log_in("boss", room="5")  # the first in a room is its operator
         pest = await self.irc("pest")
         page = tab.page
+        await tab.type("/names")  # typed as in any client: answered in the room, the members unchanged
+        await tab.sees("In #5: @boss pest", "info")
         await tab.do(page.locator("#member-list button", has_text="pest").click())
         await tab.do(page.fill("#kick-reason", "enough"))
         await tab.do(page.get_by_role("button", name="Kick").click())

@@ -32,6 +32,8 @@ export class Room {
     this.mentions = 0;
     this.lastStamp = ""; // time of the last room message seen: where catching up starts
     this.historyAt = -1; // where the answer to the CHATHISTORY asked goes, or -1
+    this.catchingUp = false; // whether that answer is what was missed while away (unread), or the last lines
+    this.entering = false; // joined, its NAMES not yet complete
   }
 
   rank(nick) {
@@ -195,6 +197,10 @@ export class Chat extends EventTarget {
     if (!lines.length) return;
     for (const line of lines) if (line.id) room.ids.add(line.id);
     room.lines.splice(at, 0, ...lines);
+    if (room.catchingUp && room !== this.current) {
+      room.unread += lines.filter((line) => !line.mine).length;
+      this.emit("rooms");
+    }
     const last = messages.at(-1).tags.time;
     if (last && last > room.lastStamp) room.lastStamp = last;
     this.emit("room", { room });
@@ -238,6 +244,7 @@ export class Chat extends EventTarget {
     const room = this.room(message.params[0]);
     if (fold(message.nick) === fold(this.me)) {
       room.joined = true;
+      room.entering = true; // its NAMES are the members, then its history is asked for
       room.names = null;
       if (!this.current || this.current.server || this.joining === fold(room.name)) this.select(room);
       this.joining = "";
@@ -354,15 +361,22 @@ export class Chat extends EventTarget {
   on366(message) {
     const room = this.room(message.params[1], false);
     if (!room || !room.names) return;
-    const first = room.members.size === 0 && !room.lines.some((line) => line.kind === "message" || line.kind === "action");
     room.members = room.names;
     room.names = null;
     this.emit("details", { room });
+    if (!room.entering) {
+      // an answer to /names
+      const names = [...room.members.values()].map((member) => member.prefix + member.nick);
+      this.info(`In ${room.name}: ${names.join(" ")}`);
+      return;
+    }
+    room.entering = false;
     if (this.connection.has("draft/chathistory")) {
-      // first visit: the last lines; back after a loss: everything since the last line seen
-      const reference = first || !room.lastStamp ? "*" : `timestamp=${room.lastStamp}`;
+      // the first time, the last lines; back after a loss, everything said since the last line seen
+      const reference = room.lastStamp ? `timestamp=${room.lastStamp}` : "*";
       room.historyAt = room.lines.length;
-      const limit = reference === "*" ? HISTORY_ON_JOIN : HISTORY_CATCH_UP;
+      room.catchingUp = reference !== "*";
+      const limit = room.catchingUp ? HISTORY_CATCH_UP : HISTORY_ON_JOIN;
       this.connection.send(format("CHATHISTORY", "LATEST", room.name, reference, String(limit)));
     }
   }
