@@ -8,15 +8,14 @@ const HISTORY_CATCH_UP = 500; // CHATHISTORY's most (ISUPPORT CHATHISTORY=500)
 const LINES_KEPT = 2000; // per room, in this page
 const SERVER = "*server*"; // the key of the server's own messages (the MOTD, answers to WHOIS ...)
 const ACTION = /^\x01ACTION (.*?)\x01?$/s;
-const RANKS = { "@": "operator", "+": "voice" };
 
 /** Case as the server ignores it (CASEMAPPING=ascii). */
-export const fold = (name) => name.replace(/[A-Z]/g, (c) => c.toLowerCase());
+const fold = (name) => name.replace(/[A-Z]/g, (c) => c.toLowerCase());
 
 /** A room as people type it: `5` and `lobby` are `#5` and `#lobby`. */
 export const roomName = (text) => (text.startsWith("#") ? text : "#" + text);
 
-export class Room {
+class Room {
   constructor(name) {
     this.name = name;
     this.channel = name.startsWith("#");

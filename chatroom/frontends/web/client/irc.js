@@ -7,7 +7,7 @@ const BACKOFF_MAX = 30; // seconds between attempts, at most
 const TAG_ESCAPES = { ":": ";", s: " ", "\\": "\\", r: "\r", n: "\n" };
 
 /** One IRC message as a plain object: {tags, source, nick, command, params}. */
-export function parse(line) {
+function parse(line) {
   let rest = line;
   const tags = {};
   if (rest.startsWith("@")) {

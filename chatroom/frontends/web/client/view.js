@@ -16,7 +16,7 @@ function element(tag, className, text) {
 }
 
 /** Text with its web addresses as links. */
-export function linked(text) {
+function linked(text) {
   const fragment = document.createDocumentFragment();
   const plain = text.replace(FORMATTING, "");
   let start = 0;
@@ -59,7 +59,7 @@ function lineItem(line) {
 }
 
 /** What a screen reader says of a new line. */
-export function spoken(line) {
+function spoken(line) {
   if (line.kind === "action") return `${line.nick} ${line.text}`;
   if (line.nick) return `${line.nick}: ${line.text}`;
   return line.text;
