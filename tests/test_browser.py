@@ -291,8 +291,8 @@ class BrowserTests(ServerTestCase):
         await tab.log_in("webby", room="5")
         await tab.type("before the restart")
         await tab.sees("before the restart")
-        now = await tab.do(tab.page.evaluate("Date.now()"))
-        await tab.do(tab.page.clock.pause_at(now))  # the reconnection waits until the test moves the clock
+        soon = await tab.do(tab.page.evaluate("Date.now() + 1000"))  # ahead of the page's clock: never a jump back
+        await tab.do(tab.page.clock.pause_at(soon))  # from now on the reconnection waits for the test to move it
         await self.service.stopService()
         await tab.do(expect(tab.page.locator("#status")).to_contain_text("Connection lost"))
         await tab.type("typed while away")
