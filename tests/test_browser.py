@@ -96,7 +96,8 @@ class BrowserThread:
 
 
 class Tab:
-    """One page of the web client, each step awaited from the reactor's thread."""
+    """One page of the web client, each step awaited from the reactor's thread (Playwright's objects are used on
+    the browser's thread only: the steps are coroutines, which run where they are awaited)."""
 
     def __init__(self, browser: BrowserThread, page: Page, origin: str) -> None:
         self.browser = browser
@@ -104,9 +105,12 @@ class Tab:
         self.origin = origin
         self.requests: list[str] = []  # every URL the page asked for
         self.errors: list[str] = []  # what the page's scripts failed on, and what its console reported as errors
-        page.on("request", lambda request: self.requests.append(request.url))
-        page.on("pageerror", lambda error: self.errors.append(str(error)))
-        page.on("console", lambda message: self.errors.append(message.text) if message.type == "error" else None)
+
+    async def watch(self) -> None:
+        """Listen to what the page asks for and reports (on the browser's thread, as every subscription)."""
+        self.page.on("request", lambda request: self.requests.append(request.url))
+        self.page.on("pageerror", lambda error: self.errors.append(str(error)))
+        self.page.on("console", lambda message: self.errors.append(message.text) if message.type == "error" else None)
 
     def do(self, step: Coroutine[Any, Any, T]) -> Deferred[T]:
         return self.browser.run(step)
@@ -191,6 +195,7 @@ class BrowserTests(ServerTestCase):
         )
         page = await browser.run(context.new_page())
         tab = Tab(browser, page, self.origin)
+        await tab.do(tab.watch())
         self.addCleanup(lambda: self.assertEqual(tab.errors, [], "errors in the page's console"))
         if clock:
             await tab.do(page.clock.install())
