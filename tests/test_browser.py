@@ -357,7 +357,12 @@ class BrowserTests(ServerTestCase):
         await guesser.do(guesser.page.get_by_role("button", name="Enter").click())
         await guesser.do(expect(guesser.page.locator("#login-error")).to_contain_text("Wrong password"))
 
-    async def test_an_operator_kicks_someone_from_the_members_menu(self) -> None:
+    async def member_menu(self, tab: Tab, nick: str, action: str) -> None:
+        """Click `nick` in the members, then `action` in their menu."""
+        await tab.do(tab.page.locator("#member-list button", has_text=nick).click())
+        await tab.do(tab.page.get_by_role("button", name=action).click())
+
+    async def test_an_operator_kicks_bans_gives_voice_and_sets_the_room_from_menus(self) -> None:
         self.start_web()
         tab = await self.open()
         await tab.log_in("boss", room="5")  # the first in a room is its operator
@@ -372,6 +377,14 @@ class BrowserTests(ServerTestCase):
         self.assertEqual(kick.params, ["#5", "pest", "enough"])
         await tab.sees("boss removed pest: enough", "event")
         await tab.do(expect(page.locator("#member-list")).not_to_contain_text("pest"))
+        spammer = await self.irc("spammer")
+        await self.member_menu(tab, "spammer", "Ban")
+        await tab.sees("boss removed spammer", "event")
+        spammer.join("#5")
+        self.assertEqual((await spammer.until("ERR_BANNEDFROMCHAN"))[-1].params[1], "#5", "banned, not only kicked")
+        await self.irc("helper")
+        await self.member_menu(tab, "helper", "Give voice")
+        await tab.do(expect(page.locator("#member-list li", has_text="helper")).to_contain_text("voice"))
         await tab.do(page.get_by_role("button", name="Settings").click())
         await tab.do(page.get_by_label("Moderated").check())
         await tab.do(page.get_by_label("Topic", exact=True).fill("Quiet please"))
