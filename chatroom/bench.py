@@ -415,7 +415,7 @@ def start_server(
     irc = ["--irc", f"tcp:0:interface={LOOPBACK}:backlog=4096"] if protocol == "irc" else ["--no-irc"]
     process = _start(
         [twistd, "-n", "--pidfile=", "chatroom", "--certs", str(directory / "certs"),
-         "--listen", f"tcp:0:interface={LOOPBACK}:backlog=4096", *irc, *SERVER_OPTIONS, *options],
+         "--listen", f"tcp:0:interface={LOOPBACK}:backlog=4096", *irc, "--no-web", *SERVER_OPTIONS, *options],
         directory,
     )  # fmt: skip
     listening = rb"chatroom listening on 127\.0\.0\.1:(\d+) with TLS \(" + protocol.encode() + rb"\)"

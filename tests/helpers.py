@@ -312,9 +312,11 @@ class ServerTestCase(TestCase):
         if not hasattr(self, "certs"):
             self.certs = Path(self.mktemp())
         options = tap.Options()
+        web = [] if {"--web", "--web-plaintext"} & set(arguments) else ["--no-web"]  # not the default port 8443
         options.parseOptions(
-            ["--certs", str(self.certs), "--listen", listen, "--irc", LOOPBACK, "--hostname", "irc.test", *arguments]
-        )
+            ["--certs", str(self.certs), "--listen", listen, "--irc", LOOPBACK, "--hostname", "irc.test", *web,
+             *arguments]
+        )  # fmt: skip
         made = tap.makeService(options, reactor)
         # With --history, the history file's writer is beneath the chat, in a MultiService
         parts = list(made) if isinstance(made, MultiService) else [made]

@@ -112,7 +112,7 @@ class TwistdWithRedis(ServerTestCase):
     def chatroom(self, *arguments: str) -> Subprocess:
         """`twistd chatroom --redis` on a free loopback port, its files in the test's directory."""
         return self.spawn(
-            [TWISTD, "-n", "--pidfile=", "chatroom", "--certs", str(self.certs), "--no-irc",
+            [TWISTD, "-n", "--pidfile=", "chatroom", "--certs", str(self.certs), "--no-irc", "--no-web",
              "--listen", "tcp:0:interface=127.0.0.1", "--rooms", str(self.workdir / "rooms.json"),
              "--accounts", str(self.workdir / "accounts.db"), "--redis", self.redis.url, *arguments]
         )  # fmt: skip

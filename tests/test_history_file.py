@@ -209,7 +209,7 @@ class RestartTests(ServerTestCase):
         self.certs = Path(self.mktemp()).resolve()
         process = self.spawn(
             [TWISTD, "-n", "--pidfile=", "chatroom", "--certs", str(self.certs),
-             "--listen", "tcp:0:interface=127.0.0.1", "--no-irc", "--history", "1000",
+             "--listen", "tcp:0:interface=127.0.0.1", "--no-irc", "--no-web", "--history", "1000",
              "--flood-burst", "1000", *self.files]
         )  # fmt: skip
         self.port = int((await process.until(LISTENING)).group(1))

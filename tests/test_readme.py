@@ -167,7 +167,7 @@ class ContribTests(ServerTestCase):
         self.certs = workdir / "certs"
         server = self.spawn(
             [str(VENV / "bin" / "twistd"), "-n", f"--pidfile={workdir / 'twistd.pid'}", "chatroom",
-             "--certs", str(self.certs), "--no-irc", *LOOPBACK[:2]]
+             "--certs", str(self.certs), "--no-irc", "--no-web", *LOOPBACK[:2]]
         )  # fmt: skip
         self.port = int((await server.until(LISTENING)).group(1))
         # certbot's live/ directory, with a renewed certificate (from the same CA, so that this test can connect)

@@ -45,9 +45,9 @@ class JoinsAsOnOneProcessTests(ServerTestCase):
         for number in range(count):
             options = tap.Options()
             options.parseOptions(
-                ["--certs", str(self.certs), "--listen", LOOPBACK, "--irc", LOOPBACK, "--hostname", "irc.test",
-                 "--rooms", str(directory / f"rooms{number}.json"), "--accounts", str(directory / "accounts.db"),
-                 *shared]
+                ["--certs", str(self.certs), "--listen", LOOPBACK, "--irc", LOOPBACK, "--no-web",
+                 "--hostname", "irc.test", "--rooms", str(directory / f"rooms{number}.json"),
+                 "--accounts", str(directory / "accounts.db"), *shared]
             )  # fmt: skip
             service = tap.makeService(options, reactor)
             service.startService()

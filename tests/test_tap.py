@@ -45,15 +45,43 @@ class OptionsTests(SynchronousTestCase):
         error = self.assertRaises(usage.UsageError, self.parse, "--irc", "ssl:6697")
         self.assertIn("chatroom adds TLS itself", str(error))
 
+    def test_the_web_is_served_with_https_on_8443_unless_told_otherwise(self) -> None:
+        self.assertEqual((self.parse()["web"], self.parse()["web-plaintext"]), (["tcp:8443:backlog=1024"], []))
+        plaintext = self.parse("--web-plaintext", "tcp:8080:interface=127.0.0.1")
+        self.assertEqual((plaintext["web"], plaintext["web-plaintext"]), ([], ["tcp:8080:interface=127.0.0.1"]))
+        self.assertEqual(self.parse("--no-web")["web"], [])
+        error = self.assertRaises(usage.UsageError, self.parse, "--no-web", "--web", "tcp:7000")
+        self.assertIn("--no-web serves no web site", str(error))
+        error = self.assertRaises(usage.UsageError, self.parse, "--web", "ssl:443")
+        self.assertIn("chatroom adds TLS itself", str(error))
+
+    def test_web_origins_are_scheme_host_and_port(self) -> None:
+        given = self.parse("--web-origin", "HTTPS://Chat.Example.org/", "--web-origin", "http://localhost:8080")
+        self.assertEqual(given["web-origin"], ["https://chat.example.org", "http://localhost:8080"])
+        for wrong in ("chat.example.org", "https://chat.example.org/path", "ftp://x", "https://a@b"):
+            error = self.assertRaises(usage.UsageError, self.parse, "--web-origin", wrong)
+            self.assertIn("--web-origin takes scheme://host[:port]", str(error))
+
     def test_each_listener_speaks_its_dialect(self) -> None:
         options = self.parse(
             "--certs", self.mktemp(), "--listen", "tcp:5050", "--irc", "tcp:6697", "--irc-plaintext", "tcp:6667",
-            "--hostname", "chat.example.org", "--irc-password", "sesame",
+            "--web", "tcp:8443", "--web-plaintext", "tcp:8080", "--hostname", "chat.example.org", "--irc-password",
+            "sesame",
         )  # fmt: skip
         service = tap.makeService(options, ServiceReactor())
         assert isinstance(service, ChatService)
-        spoken = [(listener.dialect.name, listener.tls) for listener in service.listeners]
-        self.assertEqual(spoken, [("line", True), ("irc", True), ("irc", False)])
+        spoken = [(listener.dialect.name, listener.tls, listener.site is not None) for listener in service.listeners]
+        self.assertEqual(
+            spoken,
+            [
+                ("line", True, False),
+                ("irc", True, False),
+                ("irc", False, False),
+                ("irc", True, True),
+                ("irc", False, True),
+            ],
+        )
+        self.assertIs(service.listeners[3].dialect, service.listeners[1].dialect)  # IRC over WebSocket is IRC
         irc = service.listeners[1].dialect
         assert issubclass(irc, IRCFrontEnd)
         self.assertEqual((irc.server, irc.password), ("chat.example.org", "sesame"))

@@ -31,7 +31,7 @@ class TwistdTests(ServerTestCase):
         self.certs = workdir / "certs"
         process = self.spawn(
             [TWISTD, "-n", f"--pidfile={workdir / 'twistd.pid'}", "chatroom", "--certs", str(self.certs),
-             "--listen", "tcp:0:interface=127.0.0.1", "--no-irc"]
+             "--listen", "tcp:0:interface=127.0.0.1", "--no-irc", "--no-web"]
         )  # fmt: skip
         listening = await process.until(LISTENING)
         self.port = int(listening.group(1))
@@ -64,7 +64,7 @@ class TwistdTests(ServerTestCase):
         endpoint = f"tcp:{port_of(busy)}:interface=127.0.0.1"
         process = self.spawn(
             [TWISTD, *twistd, f"--pidfile={pidfile}", f"--logfile={logfile}", "chatroom",
-             "--certs", str(workdir / "certs"), "--listen", endpoint, "--no-irc"]
+             "--certs", str(workdir / "certs"), "--listen", endpoint, "--no-irc", "--no-web"]
         )  # fmt: skip
 
         def stop_a_stray_daemon() -> None:
@@ -97,8 +97,8 @@ class TwistdTests(ServerTestCase):
         async def start() -> Subprocess:
             process = self.spawn(
                 [TWISTD, "-n", f"--pidfile={workdir / 'twistd.pid'}", "chatroom", "--certs", str(self.certs),
-                 "--listen", "tcp:0:interface=127.0.0.1", "--no-irc", "--accounts", str(workdir / "accounts.db"),
-                 "--rooms", str(workdir / "rooms.json")]
+                 "--listen", "tcp:0:interface=127.0.0.1", "--no-irc", "--no-web",
+                 "--accounts", str(workdir / "accounts.db"), "--rooms", str(workdir / "rooms.json")]
             )  # fmt: skip
             self.port = int((await process.until(LISTENING)).group(1))
             return process
@@ -141,7 +141,7 @@ class TwistdTests(ServerTestCase):
         motd = workdir / "motd.txt"
         motd.write_text("exams on friday\n")
         config = workdir / "chatroom.toml"
-        config.write_text('listen = ["tcp:0:interface=127.0.0.1"]\nno-irc = true\nmax-clients = 100\n')
+        config.write_text('listen = ["tcp:0:interface=127.0.0.1"]\nno-irc = true\nno-web = true\nmax-clients = 100\n')
         process = self.spawn(
             [TWISTD, "-n", f"--pidfile={workdir / 'twistd.pid'}", "chatroom", "--certs", str(self.certs),
              "--config", str(config), "--motd-file", str(motd)]
@@ -194,7 +194,7 @@ class TwistdTests(ServerTestCase):
         self.certs = workdir / "certs"
         process = self.spawn(
             [TWISTD, "-n", "--pidfile=", "chatroom", "--certs", str(self.certs),
-             "--rooms", str(workdir / "rooms.json"), "--listen", "tcp:0:interface=127.0.0.1", "--no-irc"]
+             "--rooms", str(workdir / "rooms.json"), "--listen", "tcp:0:interface=127.0.0.1", "--no-irc", "--no-web"]
         )  # fmt: skip
         self.port = int((await process.until(LISTENING)).group(1))
         alice = await self.connect("alice", "5")  # served: the reactor runs, its signal handlers are in

@@ -206,18 +206,23 @@ def read_motd(path: Path) -> str:
 
 @dataclass(frozen=True)
 class Listener:
-    """One endpoint and the language spoken on it; TLS unless it is one of the plaintext IRC listeners."""
+    """One endpoint and the language spoken on it; TLS unless it is one of the plaintext listeners.
+
+    `site`: a web listener's (chatroom.frontends.web.site), built on the shared ConnectionFactory; its WebSocket
+    connections speak `dialect`.
+    """
 
     description: str
     endpoint: IStreamServerEndpoint
     dialect: type[Dialect]
     tls: bool = True
+    site: Callable[[ConnectionFactory], IProtocolFactory] | None = None
 
     def listening(self, port: IListeningPort) -> None:
         log.info(
             "chatroom listening on {address} {security} ({dialect})",
             address=describe(port.getHost()),
-            dialect=self.dialect.name,
+            dialect=self.dialect.name if self.site is None else f"web, {self.dialect.name} over WebSocket",
             security="with TLS" if self.tls else "in plaintext",
         )
 
@@ -251,7 +256,9 @@ class ChatService(Service):
             return  # bound already
         clock = CoalescingClock(self.factory.clock)
         for listener in self.listeners:
-            front: IProtocolFactory = self.factory.speaking(listener.dialect)
+            front: IProtocolFactory = (
+                self.factory.speaking(listener.dialect) if listener.site is None else listener.site(self.factory)
+            )
             if listener.tls:
                 front = TLSFactory(self.context, False, front, clock=clock)
             listener.listening(self._listen(listener.description, listener.endpoint, front))

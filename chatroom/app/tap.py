@@ -9,13 +9,15 @@ import os
 import re
 import socket
 import sys
+from collections.abc import Callable
 from dataclasses import replace
+from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 
 from twisted.application.service import IService, MultiService
 from twisted.internet.endpoints import serverFromString
-from twisted.internet.interfaces import IReactorCore, IReactorFromThreads, IReactorTime
+from twisted.internet.interfaces import IProtocolFactory, IReactorCore, IReactorFromThreads, IReactorTime
 from twisted.logger import Logger
 from twisted.python import usage
 
@@ -37,6 +39,7 @@ from chatroom.core.moderation import parse_duration
 from chatroom.core.state import StoreError
 from chatroom.frontends.irc.frontend import IRCFrontEnd
 from chatroom.frontends.line.frontend import LineFrontEnd
+from chatroom.frontends.web.site import web_site
 from chatroom.server import tls
 from chatroom.server.auth import Authenticator, AuthMode, LoginBook
 from chatroom.server.connection import ConnectionFactory, Dialect
@@ -50,6 +53,7 @@ from chatroom.stores.rooms import FileRoomStore
 
 DEFAULT_LISTEN = "tcp:5050:backlog=1024"
 DEFAULT_IRC = "tcp:6697:backlog=1024"
+DEFAULT_WEB = "tcp:8443:backlog=1024"
 EXPIRY_WARNING = datetime.timedelta(days=30)
 REDIS_PREFIX = "chatroom"
 
@@ -234,6 +238,12 @@ class Options(usage.Options):
     ]
     optFlags: list[list[Any]] = [
         ["no-irc", None, "Serve no IRC at all (by default IRC clients connect with TLS on port 6697)."],
+        ["no-web", None, "Serve no web site (by default browsers connect with HTTPS on port 8443)."],
+        [
+            "web-hsts",
+            None,
+            "Tell browsers to use HTTPS only for this host (HSTS), whatever the port; on port 443 it is always sent.",
+        ],
         ["no-multiclient", None, "One connection per person, as --max-sessions 1."],
         [
             "limit-loopback",
@@ -264,6 +274,9 @@ class Options(usage.Options):
         self["listen"] = []
         self["irc"] = []
         self["irc-plaintext"] = []
+        self["web"] = []
+        self["web-plaintext"] = []
+        self["web-origin"] = []
         self.from_file: dict[str, Any] = {}
         self.given: dict[str, str] = {}  # what the command line gives, by long name
         self.arguments: list[str] = []  # the command line itself, for --workers to give every worker
@@ -280,6 +293,9 @@ class Options(usage.Options):
         table["listen"] = config.Setting(list, [DEFAULT_LISTEN])
         table["irc"] = config.Setting(list, [DEFAULT_IRC])
         table["irc-plaintext"] = config.Setting(list, [])
+        table["web"] = config.Setting(list, [DEFAULT_WEB])
+        table["web-plaintext"] = config.Setting(list, [])
+        table["web-origin"] = config.Setting(list, [])
         return table
 
     def parseOptions(self, options: list[str] | None = None) -> None:
@@ -297,7 +313,7 @@ class Options(usage.Options):
                 for endpoint in self.from_file.get(name, []):
                     _check_endpoint(endpoint, str(path))
             for name, value in self.from_file.items():
-                if name not in ENDPOINT_LISTS:
+                if name not in LISTS:
                     self[name] = value
         usage.Options.parseOptions(self, arguments)
         self.pinned = set(self.given) - {"config"}  # a reload of the file leaves what the command line gives
@@ -329,8 +345,22 @@ class Options(usage.Options):
         _check_endpoint(endpoint, "--irc-plaintext")
         self["irc-plaintext"].append(endpoint)
 
+    def opt_web(self, endpoint: str) -> None:
+        """Serve the web client and IRC over WebSocket (at /irc) with HTTPS, the server's certificate, on this endpoint; repeat for several (default: tcp:8443:backlog=1024 unless another web endpoint or --no-web is given)."""  # noqa: E501
+        _check_endpoint(endpoint, "--web")
+        self["web"].append(endpoint)
+
+    def opt_web_plaintext(self, endpoint: str) -> None:
+        """Serve the web site over plain HTTP on this endpoint (never by default): for loopback, a TLS-terminating proxy, or tests."""  # noqa: E501
+        _check_endpoint(endpoint, "--web-plaintext")
+        self["web-plaintext"].append(endpoint)
+
+    def opt_web_origin(self, origin: str) -> None:
+        """Let pages from this origin (https://host[:port]) use the WebSocket too; repeat for several. By default only the server's own pages may (the host the browser asked for)."""  # noqa: E501
+        self["web-origin"].append(origin)  # checked in postOptions, with those of the --config file
+
     def postOptions(self) -> None:
-        for name in ENDPOINT_LISTS:
+        for name in LISTS:
             if not self[name]:
                 self[name] = list(self.from_file.get(name, []))
         if not self["listen"]:
@@ -341,6 +371,16 @@ class Options(usage.Options):
             self["irc"] = self["irc-plaintext"] = []
         elif not (self["irc"] or self["irc-plaintext"]):
             self["irc"] = [DEFAULT_IRC]
+        if self["no-web"]:
+            if "web" in self.given or "web-plaintext" in self.given:
+                raise usage.UsageError("--no-web serves no web site: it cannot go with --web or --web-plaintext")
+            self["web"] = self["web-plaintext"] = []
+        elif not (self["web"] or self["web-plaintext"]):
+            self["web"] = [DEFAULT_WEB]
+        try:
+            self["web-origin"] = [_origin(origin) for origin in self["web-origin"]]
+        except ValueError as error:
+            raise usage.UsageError(str(error)) from None
         if self["motd"] and self["motd-file"]:
             if "motd-file" in self.given and "motd" not in self.given:
                 self["motd"] = ""  # the command line wins over the file
@@ -392,6 +432,14 @@ def _memory(text: str | int) -> int:
     return size
 
 
+def _origin(text: str) -> str:
+    """A --web-origin: scheme://host[:port], as browsers send it in Origin; ValueError otherwise."""
+    origin = str(text).strip().rstrip("/").lower()
+    if not re.fullmatch(r"https?://[^/\s?#@]+", origin):
+        raise ValueError(f"--web-origin takes scheme://host[:port], such as https://chat.example.org; not {text}")
+    return origin
+
+
 def _redis(url: str | None) -> RedisAddress | None:
     """--redis's address, or None without it; ValueError for what is not a Redis URL."""
     return RedisAddress.parse(url) if url else None
@@ -413,10 +461,13 @@ def makeService(options: Options, reactor: IReactorCore | None = None) -> IServi
     except tls.CertificateError as error:
         raise SystemExit(f"chatroom: {error}") from None
     irc = IRCFrontEnd.serving(options["hostname"], options["irc-password"], options["irc-description"])
+    site = partial(web_site, dialect=irc, origins=tuple(options["web-origin"]), hsts=options["web-hsts"] or None)
     listeners = [
         *_listeners(reactor, options, "listen", LineFrontEnd, True),
         *_listeners(reactor, options, "irc", irc, True),
         *_listeners(reactor, options, "irc-plaintext", irc, False),
+        *_listeners(reactor, options, "web", irc, True, site),
+        *_listeners(reactor, options, "web-plaintext", irc, False, site),
     ]
     inherited = Inherited.found(os.environ)  # a worker of --workers: its parent's sockets, where it would listen
     if inherited is not None:
@@ -582,7 +633,12 @@ def _unused_files(options: Options, redis: RedisAddress, keys: Keys) -> None:
 
 
 def _listeners(
-    reactor: IReactorCore, options: Options, option: str, dialect: type[Dialect], secure: bool
+    reactor: IReactorCore,
+    options: Options,
+    option: str,
+    dialect: type[Dialect],
+    secure: bool,
+    site: Callable[[ConnectionFactory], IProtocolFactory] | None = None,
 ) -> list[Listener]:
     listeners = []
     for description in options[option]:
@@ -591,7 +647,7 @@ def _listeners(
             endpoint = serverFromString(SendingReactor(reactor), description)
         except ValueError as error:
             raise SystemExit(f"chatroom: bad --{option} endpoint: {error}") from None
-        listeners.append(Listener(description, endpoint, dialect, secure))
+        listeners.append(Listener(description, endpoint, dialect, secure, site))
     return listeners
 
 
@@ -628,7 +684,8 @@ def _authenticator(
     return None if mode is AuthMode.OFF else Authenticator(mode, store, clock, book)
 
 
-ENDPOINT_LISTS = ("listen", "irc", "irc-plaintext")  # repeatable options, each a list of endpoints
+ENDPOINT_LISTS = ("listen", "irc", "irc-plaintext", "web", "web-plaintext")  # repeatable options of endpoints
+LISTS = (*ENDPOINT_LISTS, "web-origin")  # repeatable options: the command line's, else the --config file's
 
 
 def _check_endpoint(endpoint: str, source: str) -> None:

@@ -1,0 +1,252 @@
+// The page's wiring: logging in, the forms and buttons, the keyboard, notifications and the title.
+
+import { Connection } from "./irc.js";
+import { Chat, roomName } from "./chat.js";
+import { View } from "./view.js";
+import { run } from "./commands.js";
+
+const $ = (id) => document.getElementById(id);
+const scheme = location.protocol === "https:" ? "wss:" : "ws:";
+const connection = new Connection(`${scheme}//${location.host}/irc`);
+const chat = new Chat(connection);
+const view = new View(chat);
+const sent = []; // lines typed, for Up and Down
+let recalled = 0;
+let menuNick = "";
+
+function title() {
+  let mentions = 0;
+  for (const room of chat.rooms.values()) mentions += room.mentions;
+  document.title = mentions ? `(${mentions}) chatroom` : "chatroom";
+}
+
+function toggle(panel, button, open = !panel.classList.contains("open")) {
+  panel.classList.toggle("open", open);
+  $(button).setAttribute("aria-expanded", String(open));
+}
+
+function closePanels() {
+  toggle($("sidebar"), "rooms-button", false);
+  toggle($("members"), "members-button", false);
+}
+
+function showApp(shown) {
+  $("login-screen").hidden = shown;
+  $("app").hidden = !shown;
+}
+
+chat.addEventListener("rooms", () => {
+  view.rooms();
+  title();
+});
+chat.addEventListener("room", (event) => {
+  if (event.detail.room === chat.current) view.room();
+});
+chat.addEventListener("details", (event) => {
+  if (event.detail.room === chat.current) view.details();
+});
+chat.addEventListener("lines", (event) => view.line(event.detail.room, event.detail.line));
+chat.addEventListener("me", () => {
+  $("whoami").textContent = `You are ${chat.me}`;
+  localStorage.setItem("chatroom.nick", chat.me);
+});
+chat.addEventListener("modes", (event) => {
+  if (event.detail.room === chat.current && $("settings").open) fillSettings(event.detail.room);
+});
+chat.addEventListener("notify", ({ detail: { room, line } }) => {
+  if (!document.hidden || !("Notification" in window) || Notification.permission !== "granted") return;
+  const where = room.channel ? ` in ${room.name}` : "";
+  const note = new Notification(`${line.nick}${where}`, { body: line.text, tag: room.name });
+  note.addEventListener("click", () => {
+    window.focus();
+    chat.select(room);
+    note.close();
+  });
+});
+
+connection.addEventListener("status", (event) => view.status(event.detail));
+connection.addEventListener("registered", () => {
+  showApp(true);
+  $("input").focus();
+  if (!chat.saved().length && !chat.current?.channel) {
+    const hint = "To talk, join a room: type its name or number in Join a room (under Rooms on a phone), or /join 5.";
+    chat.info(hint, "info", chat.serverRoom());
+  }
+});
+connection.addEventListener("refused", (event) => {
+  showApp(false);
+  $("login-error").textContent = event.detail.text;
+  $(event.detail.text.includes("password") ? "password" : "nick").focus();
+});
+$("login").addEventListener("submit", (event) => {
+  event.preventDefault();
+  $("login-error").textContent = "";
+  const first = $("first-room").value.trim();
+  if (first) {
+    chat.joining = roomName(first).toLowerCase();
+    const saved = chat.saved();
+    if (!saved.includes(roomName(first))) localStorage.setItem("chatroom.rooms", JSON.stringify([...saved, roomName(first)]));
+  }
+  connection.open($("nick").value.trim(), $("password").value);
+});
+
+/** Run a typed line, or a menu's command; false, with the reason shown, if it could not be done. */
+function act(text) {
+  try {
+    run(chat, text);
+    return true;
+  } catch (error) {
+    chat.info(error.message, "error");
+    return false;
+  }
+}
+
+$("compose").addEventListener("submit", (event) => {
+  event.preventDefault();
+  const text = $("input").value;
+  if (!text.trim() || !act(text)) return; // a line not sent stays in the box
+  sent.push(text);
+  recalled = sent.length;
+  $("input").value = "";
+});
+
+$("input").addEventListener("keydown", (event) => {
+  const input = event.target;
+  if (event.key === "ArrowUp" && recalled > 0 && input.selectionStart === 0) {
+    recalled -= 1;
+  } else if (event.key === "ArrowDown" && recalled < sent.length) {
+    recalled += 1;
+  } else return;
+  event.preventDefault();
+  input.value = sent[recalled] ?? "";
+});
+
+$("join-form").addEventListener("submit", (event) => {
+  event.preventDefault();
+  const name = $("join-room").value.trim();
+  if (!name) return;
+  const room = chat.room(roomName(name), false);
+  if (room?.joined) chat.select(room);
+  else {
+    chat.joining = roomName(name).toLowerCase();
+    chat.join([name]);
+  }
+  $("join-room").value = "";
+  closePanels();
+});
+
+$("room-list").addEventListener("click", (event) => {
+  const button = event.target.closest("button");
+  if (!button) return;
+  const room = chat.room(button.dataset.room, false);
+  if (!room) return;
+  chat.select(room);
+  if (room.channel && !room.joined) chat.join([room.name]);
+  closePanels();
+  $("input").focus();
+});
+
+document.addEventListener("keydown", (event) => {
+  if (event.key === "Escape") closePanels();
+});
+
+$("rooms-button").addEventListener("click", () => toggle($("sidebar"), "rooms-button"));
+$("members-button").addEventListener("click", () => toggle($("members"), "members-button"));
+$("leave-button").addEventListener("click", () => {
+  connection.close("leaving");
+  localStorage.removeItem("chatroom.rooms");
+  location.reload();
+});
+
+// Notifications are asked for only when the person clicks for them
+if ("Notification" in window && Notification.permission === "default") $("notify-button").hidden = false;
+$("notify-button").addEventListener("click", async () => {
+  await Notification.requestPermission();
+  $("notify-button").hidden = Notification.permission === "default";
+});
+
+document.addEventListener("visibilitychange", () => {
+  chat.visible = !document.hidden;
+  if (chat.visible && chat.current) chat.select(chat.current);
+});
+
+// A member's menu: a private message for anyone; kick, ban, voice and operator for a room's operators
+$("member-list").addEventListener("click", (event) => {
+  const button = event.target.closest("button");
+  if (!button) return;
+  menuNick = button.dataset.nick;
+  const room = chat.current;
+  const rank = room.rank(menuNick);
+  $("member-title").textContent = menuNick;
+  $("member-rank").textContent = rank.includes("@") ? "operator" : rank.includes("+") ? "has voice" : "";
+  $("operator-actions").hidden = !room.rank(chat.me).includes("@") || menuNick === chat.me;
+  $("kick-reason").value = "";
+  for (const action of ["op", "deop", "voice", "devoice"]) {
+    const has = rank.includes(action.endsWith("op") ? "@" : "+");
+    $("member-menu").querySelector(`[data-action="${action}"]`).hidden = action.startsWith("de") ? !has : has;
+  }
+  $("member-menu").showModal();
+});
+
+$("member-menu").addEventListener("click", (event) => {
+  const action = event.target.closest("button")?.dataset.action;
+  if (!action) return;
+  const reason = $("kick-reason").value.trim();
+  const commands = {
+    message: `/query ${menuNick}`,
+    kick: `/kick ${menuNick} ${reason}`,
+    ban: `/ban ${menuNick}`,
+    voice: `/voice ${menuNick}`,
+    devoice: `/devoice ${menuNick}`,
+    op: `/op ${menuNick}`,
+    deop: `/deop ${menuNick}`,
+  };
+  if (act(commands[action].trim()) && action === "ban") act(`/kick ${menuNick} ${reason}`.trim());
+  $("member-menu").close();
+  closePanels();
+});
+
+// The room's settings, for its operators: filled from the server's answer to MODE, sent as one MODE
+function fillSettings(room) {
+  const modes = room.modes ?? { flags: "", key: "", limit: "" };
+  $("set-topic").value = room.topic;
+  for (const flag of "mistn") $(`set-${flag}`).checked = modes.flags.includes(flag);
+  $("set-k").value = modes.key;
+  $("set-l").value = modes.limit;
+}
+
+$("settings-button").addEventListener("click", () => {
+  const room = chat.current;
+  connection.send(`MODE ${room.name}`);
+  fillSettings(room);
+  $("settings").showModal();
+});
+
+$("settings").addEventListener("close", () => {
+  if ($("settings").returnValue !== "save") return;
+  const room = chat.current;
+  const modes = room.modes ?? { flags: "", key: "", limit: "" };
+  let changes = "";
+  const args = [];
+  for (const flag of "mistn") {
+    const on = $(`set-${flag}`).checked;
+    if (on !== modes.flags.includes(flag)) changes += (on ? "+" : "-") + flag;
+  }
+  const key = $("set-k").value.trim();
+  if (key !== modes.key) {
+    changes += key ? "+k" : "-k";
+    args.push(key || modes.key || "*");
+  }
+  const limit = $("set-l").value.trim();
+  if (limit !== modes.limit) {
+    changes += limit ? "+l" : "-l";
+    if (limit) args.push(limit);
+  }
+  if (changes) act(`/quote MODE ${room.name} ${changes} ${args.join(" ")}`.trim());
+  const topic = $("set-topic").value;
+  if (topic !== room.topic) act(topic ? `/topic ${topic}` : `/quote TOPIC ${room.name} :`);
+});
+
+$("nick").value = localStorage.getItem("chatroom.nick") ?? "";
+$("first-room").value = chat.saved()[0]?.slice(1) ?? "";
+$(($("nick").value ? "password" : "nick")).focus();

@@ -1,0 +1,457 @@
+// The chat as this page knows it: rooms and private conversations, their lines, members, topics and unread counts,
+// kept up to date from the server's IRC messages. It touches no DOM: view.js draws it from the events it sends.
+
+import { format } from "./irc.js";
+
+const HISTORY_ON_JOIN = 50;
+const HISTORY_CATCH_UP = 500; // CHATHISTORY's most (ISUPPORT CHATHISTORY=500)
+const LINES_KEPT = 2000; // per room, in this page
+const SERVER = "*server*"; // the key of the server's own messages (the MOTD, answers to WHOIS ...)
+const ACTION = /^\x01ACTION (.*?)\x01?$/s;
+
+/** Case as the server ignores it (CASEMAPPING=ascii). */
+const fold = (name) => name.replace(/[A-Z]/g, (c) => c.toLowerCase());
+
+/** A room as people type it: `5` and `lobby` are `#5` and `#lobby`. */
+export const roomName = (text) => (text.startsWith("#") ? text : "#" + text);
+
+class Room {
+  constructor(name) {
+    this.name = name;
+    this.channel = name.startsWith("#");
+    this.server = name === SERVER;
+    this.lines = [];
+    this.ids = new Set(); // msgids shown: a line in both a live message and a history batch is shown once
+    this.members = new Map(); // folded nickname -> {nick, prefix}
+    this.names = null; // members while a NAMES answer comes in
+    this.topic = "";
+    this.modes = null; // {flags, key, limit} once MODE #room was answered
+    this.joined = false;
+    this.unread = 0;
+    this.mentions = 0;
+    this.lastStamp = ""; // time of the last room message seen: where catching up starts
+    this.historyAt = -1; // where the answer to the CHATHISTORY asked goes, or -1
+    this.catchingUp = false; // whether that answer is what was missed while away (unread), or the last lines
+    this.entering = false; // joined, its NAMES not yet complete
+  }
+
+  rank(nick) {
+    return this.members.get(fold(nick))?.prefix ?? "";
+  }
+}
+
+/**
+ * Events: "rooms" (the list or a count changed), "lines" {room, line} (one line added at the end), "room" {room}
+ * (a room must be drawn again whole: chosen, or history inserted), "details" {room} (its members, topic or modes
+ * changed), "modes" {room} (the server told its settings), "notify" {room, line} (a mention or a private
+ * message), "me" (our nickname changed).
+ */
+export class Chat extends EventTarget {
+  constructor(connection) {
+    super();
+    this.connection = connection;
+    this.rooms = new Map();
+    this.current = null;
+    this.me = "";
+    this.batches = new Map();
+    this.visible = true; // whether the person sees the current room (the tab is shown)
+    connection.addEventListener("message", (event) => this.receive(event.detail));
+    connection.addEventListener("registered", () => this.registered());
+    connection.addEventListener("status", (event) => {
+      if (event.detail.state !== "connected") for (const room of this.rooms.values()) room.joined = false;
+    });
+  }
+
+  emit(type, detail = {}) {
+    this.dispatchEvent(new CustomEvent(type, { detail }));
+  }
+
+  room(name, create = true) {
+    const key = fold(name);
+    let room = this.rooms.get(key);
+    if (!room && create) {
+      room = new Room(name);
+      this.rooms.set(key, room);
+      this.emit("rooms");
+    }
+    return room;
+  }
+
+  serverRoom() {
+    const room = this.room(SERVER);
+    if (!this.current) this.select(room);
+    return room;
+  }
+
+  select(room) {
+    this.current = room;
+    room.unread = 0;
+    room.mentions = 0;
+    this.emit("rooms");
+    this.emit("room", { room });
+  }
+
+  remove(room) {
+    this.rooms.delete(fold(room.name));
+    if (this.current === room) this.current = [...this.rooms.values()].at(-1) ?? this.serverRoom();
+    this.save();
+    this.emit("rooms");
+    this.emit("room", { room: this.current });
+  }
+
+  /** The rooms to join again on the next visit, in this browser. */
+  save() {
+    const names = [...this.rooms.values()].filter((room) => room.channel).map((room) => room.name);
+    localStorage.setItem("chatroom.rooms", JSON.stringify(names));
+  }
+
+  saved() {
+    try {
+      return JSON.parse(localStorage.getItem("chatroom.rooms") || "[]");
+    } catch {
+      return [];
+    }
+  }
+
+  join(names) {
+    const wanted = names.map(roomName).filter((name) => !this.room(name, false)?.joined);
+    if (wanted.length) this.connection.send(format("JOIN", wanted.join(",")));
+  }
+
+  registered() {
+    this.me = this.connection.nick;
+    this.emit("me");
+    const rooms = [...this.rooms.values()].filter((room) => room.channel).map((room) => room.name);
+    this.join(rooms.length ? rooms : this.saved());
+  }
+
+  /** A line in a room: drawn, counted unread if not seen, and told when it names us. */
+  add(room, line) {
+    if (line.id) {
+      if (room.ids.has(line.id)) return;
+      room.ids.add(line.id);
+    }
+    room.lines.push(line);
+    if (room.lines.length > LINES_KEPT) room.lines.splice(0, room.lines.length - LINES_KEPT);
+    this.emit("lines", { room, line });
+    if (line.kind !== "message" && line.kind !== "action") return;
+    if (fold(line.nick) === fold(this.me)) return;
+    const seen = room === this.current && this.visible;
+    if (!seen) room.unread += 1;
+    if (line.mention) {
+      if (!seen) room.mentions += 1;
+      this.emit("notify", { room, line });
+    }
+    this.emit("rooms");
+  }
+
+  info(text, kind = "info", room = this.current ?? this.serverRoom()) {
+    this.add(room, { kind, text, time: new Date() });
+  }
+
+  mentions(text) {
+    const me = fold(this.me).replace(/[\\^$.*+?()[\]{}|]/g, "\\$&");
+    return new RegExp(`(^|[^\\w\\[\\]\\\\\`^{}|-])${me}($|[^\\w\\[\\]\\\\\`^{}|-])`, "i").test(text);
+  }
+
+  receive(message) {
+    const batch = message.tags.batch && this.batches.get(message.tags.batch);
+    if (batch) {
+      batch.messages.push(message);
+      return;
+    }
+    const handler = this[`on${message.command}`];
+    if (handler) handler.call(this, message);
+    else if (QUIET.has(message.command)) return;
+    else if (/^[45]\d\d$/.test(message.command)) this.refused(message);
+    else if (/^\d\d\d$/.test(message.command)) this.answered(message);
+  }
+
+  at(message) {
+    return message.tags.time ? new Date(message.tags.time) : new Date();
+  }
+
+  event(room, message, text) {
+    this.add(room, { kind: "event", text, time: this.at(message) });
+  }
+
+  onBATCH(message) {
+    const [ref, type, target] = message.params;
+    if (ref.startsWith("+")) this.batches.set(ref.slice(1), { type, target, messages: [] });
+    else {
+      const batch = this.batches.get(ref.slice(1));
+      this.batches.delete(ref.slice(1));
+      if (batch?.type === "chathistory") this.history(batch.target, batch.messages);
+      else for (const inner of batch?.messages ?? []) this.receive({ ...inner, tags: { ...inner.tags, batch: "" } });
+    }
+  }
+
+  /** Lines from the room's history, put where they were asked for and marked as history. */
+  history(target, messages) {
+    const room = this.room(target, false);
+    if (!room) return;
+    const lines = messages.map((message) => this.said(message, room, true)).filter((line) => line && !room.ids.has(line.id));
+    const at = room.historyAt < 0 ? room.lines.length : Math.min(room.historyAt, room.lines.length);
+    room.historyAt = -1;
+    if (!lines.length) return;
+    for (const line of lines) if (line.id) room.ids.add(line.id);
+    room.lines.splice(at, 0, ...lines);
+    if (room.catchingUp && room !== this.current) {
+      room.unread += lines.filter((line) => !line.mine).length;
+      this.emit("rooms");
+    }
+    const last = messages.at(-1).tags.time;
+    if (last && last > room.lastStamp) room.lastStamp = last;
+    this.emit("room", { room });
+  }
+
+  /** A PRIVMSG or NOTICE as a line of `room`. */
+  said(message, room, history = false) {
+    const text = message.params[1] ?? "";
+    const action = message.command === "PRIVMSG" && ACTION.exec(text);
+    const mine = fold(message.nick) === fold(this.me);
+    const direct = !room.channel && !mine;
+    return {
+      kind: action ? "action" : message.command === "NOTICE" ? "notice" : "message",
+      nick: message.nick,
+      text: action ? action[1] : text,
+      time: this.at(message),
+      id: message.tags.msgid,
+      history,
+      mine,
+      mention: !history && !mine && (direct || this.mentions(action ? action[1] : text)),
+    };
+  }
+
+  onPRIVMSG(message) {
+    const [target] = message.params;
+    const channel = target.replace(/^[@+]+/, "");
+    let room;
+    if (channel.startsWith("#")) room = this.room(channel);
+    else if (!message.source.includes("!")) room = this.current ?? this.serverRoom(); // the server's notice
+    else room = this.room(fold(message.nick) === fold(this.me) ? target : message.nick);
+    const line = this.said(message, room);
+    if (room.channel && message.tags.time && line.id) room.lastStamp = message.tags.time;
+    this.add(room, line);
+  }
+
+  onNOTICE(message) {
+    this.onPRIVMSG(message);
+  }
+
+  onJOIN(message) {
+    const room = this.room(message.params[0]);
+    if (fold(message.nick) === fold(this.me)) {
+      room.joined = true;
+      room.entering = true; // its NAMES are the members, then its history is asked for
+      room.names = null;
+      if (!this.current || this.current.server || this.joining === fold(room.name)) this.select(room);
+      this.joining = "";
+      this.save();
+      this.emit("rooms");
+    } else {
+      room.members.set(fold(message.nick), { nick: message.nick, prefix: "" });
+      this.event(room, message, `${message.nick} joined`);
+      this.emit("details", { room });
+    }
+  }
+
+  left(room, nick) {
+    room.members.delete(fold(nick));
+    this.emit("details", { room });
+  }
+
+  onPART(message) {
+    const room = this.room(message.params[0], false);
+    if (!room) return;
+    if (fold(message.nick) === fold(this.me)) {
+      room.joined = false;
+      this.remove(room);
+      return;
+    }
+    const reason = message.params[1] ? ` (${message.params[1]})` : "";
+    this.event(room, message, `${message.nick} left${reason}`);
+    this.left(room, message.nick);
+  }
+
+  onKICK(message) {
+    const [name, nick, reason] = message.params;
+    const room = this.room(name, false);
+    if (!room) return;
+    const why = reason && reason !== nick ? `: ${reason}` : "";
+    if (fold(nick) === fold(this.me)) {
+      room.joined = false;
+      room.members.clear();
+      this.event(room, message, `${message.nick} removed you from ${room.name}${why}`);
+      this.save();
+      this.emit("details", { room });
+      this.emit("rooms");
+    } else {
+      this.event(room, message, `${message.nick} removed ${nick}${why}`);
+      this.left(room, nick);
+    }
+  }
+
+  onQUIT(message) {
+    const reason = message.params[0] ? ` (${message.params[0]})` : "";
+    for (const room of this.rooms.values()) {
+      if (room.members.has(fold(message.nick))) {
+        this.event(room, message, `${message.nick} quit${reason}`);
+        this.left(room, message.nick);
+      }
+    }
+  }
+
+  onNICK(message) {
+    const [nick] = message.params;
+    if (fold(message.nick) === fold(this.me)) {
+      this.me = nick;
+      this.connection.nick = nick;
+      this.emit("me");
+    }
+    for (const room of this.rooms.values()) {
+      const member = room.members.get(fold(message.nick));
+      if (member) {
+        room.members.delete(fold(message.nick));
+        room.members.set(fold(nick), { ...member, nick });
+        this.event(room, message, `${message.nick} is now ${nick}`);
+        this.emit("details", { room });
+      }
+    }
+    const query = this.rooms.get(fold(message.nick));
+    if (query && !query.channel) {
+      this.rooms.delete(fold(message.nick));
+      query.name = nick;
+      this.rooms.set(fold(nick), query);
+      this.emit("rooms");
+    }
+  }
+
+  onTOPIC(message) {
+    const [name, topic] = message.params;
+    const room = this.room(name);
+    room.topic = topic ?? "";
+    this.event(room, message, topic ? `${message.nick} set the topic: ${topic}` : `${message.nick} cleared the topic`);
+    this.emit("details", { room });
+  }
+
+  on332(message) {
+    const room = this.room(message.params[1]);
+    room.topic = message.params[2] ?? "";
+    this.emit("details", { room });
+  }
+
+  on331(message) {
+    const room = this.room(message.params[1]);
+    room.topic = "";
+    this.emit("details", { room });
+  }
+
+  on353(message) {
+    const room = this.room(message.params[2], false);
+    if (!room) return this.answered(message);
+    room.names ??= new Map();
+    for (const word of (message.params[3] ?? "").split(" ").filter(Boolean)) {
+      const nick = word.replace(/^[@+]+/, "");
+      room.names.set(fold(nick), { nick, prefix: word.slice(0, word.length - nick.length) });
+    }
+  }
+
+  on366(message) {
+    const room = this.room(message.params[1], false);
+    if (!room || !room.names) return;
+    room.members = room.names;
+    room.names = null;
+    this.emit("details", { room });
+    if (!room.entering) {
+      // an answer to /names
+      const names = [...room.members.values()].map((member) => member.prefix + member.nick);
+      this.info(`In ${room.name}: ${names.join(" ")}`);
+      return;
+    }
+    room.entering = false;
+    if (this.connection.has("draft/chathistory")) {
+      // the first time, the last lines; back after a loss, everything said since the last line seen
+      const reference = room.lastStamp ? `timestamp=${room.lastStamp}` : "*";
+      room.historyAt = room.lines.length;
+      room.catchingUp = reference !== "*";
+      const limit = room.catchingUp ? HISTORY_CATCH_UP : HISTORY_ON_JOIN;
+      this.connection.send(format("CHATHISTORY", "LATEST", room.name, reference, String(limit)));
+    }
+  }
+
+  onMODE(message) {
+    const [target, changes, ...args] = message.params;
+    if (!target.startsWith("#")) return;
+    const room = this.room(target, false);
+    if (!room) return;
+    let sign = "+";
+    let index = 0;
+    for (const mode of changes) {
+      if (mode === "+" || mode === "-") {
+        sign = mode;
+        continue;
+      }
+      const takesArg = "ovbkI".includes(mode) || (mode === "l" && sign === "+");
+      const arg = takesArg ? args[index++] : undefined;
+      const member = arg && room.members.get(fold(arg));
+      if (member && (mode === "o" || mode === "v")) {
+        const symbol = mode === "o" ? "@" : "+";
+        const ranks = new Set(member.prefix);
+        if (sign === "+") ranks.add(symbol);
+        else ranks.delete(symbol);
+        member.prefix = ["@", "+"].filter((rank) => ranks.has(rank)).join("");
+      } else if (room.modes) {
+        if ("imnst".includes(mode)) {
+          const flags = new Set(room.modes.flags);
+          if (sign === "+") flags.add(mode);
+          else flags.delete(mode);
+          room.modes.flags = [...flags].join("");
+        } else if (mode === "k") room.modes.key = sign === "+" ? arg : "";
+        else if (mode === "l") room.modes.limit = sign === "+" ? arg : "";
+      }
+    }
+    this.event(room, message, `${message.nick} set ${[changes, ...args].join(" ")}`);
+    this.emit("details", { room });
+  }
+
+  on324(message) {
+    const [, name, changes, ...args] = message.params;
+    const room = this.room(name, false);
+    if (!room) return;
+    const modes = { flags: "", key: "", limit: "" };
+    let index = 0;
+    for (const mode of changes.replace("+", "")) {
+      if (mode === "k") modes.key = args[index++] ?? "";
+      else if (mode === "l") modes.limit = args[index++] ?? "";
+      else modes.flags += mode;
+    }
+    room.modes = modes;
+    this.emit("details", { room });
+    this.emit("modes", { room });
+  }
+
+  onFAIL(message) {
+    this.info(message.params.at(-1), "error");
+  }
+
+  onERROR(message) {
+    this.info(message.params[0] ?? "", "error");
+  }
+
+  refused(message) {
+    const about = message.params[1] ?? "";
+    const room = (about.startsWith("#") && this.room(about, false)) || this.current || this.serverRoom();
+    this.info(message.params.at(-1), "error", room);
+  }
+
+  answered(message) {
+    const text = message.params.slice(1).join(" ");
+    if (text) this.info(text, "info", MOTD.has(message.command) ? this.serverRoom() : undefined);
+  }
+}
+
+// Numerics the page shows in its own way, or that say nothing a person needs
+const QUIET = new Set(["002", "003", "004", "005", "251", "252", "253", "254", "255", "265", "266", "333", "329",
+  "366", "375", "376", "422", "900", "903", "908"]);
+const MOTD = new Set(["001", "372"]);

@@ -1,0 +1,150 @@
+// What a person types: text is said in the current room; `/command` lines are the ones chatroom's terminal client
+// and IRC clients know (`/join 5`, `/msg bob hi`, `/me waves`, `/kick bob`); any other `/WORD ...` goes to the
+// server as the IRC command WORD, so nothing an IRC client can type is out of reach.
+
+import { format } from "./irc.js";
+import { roomName } from "./chat.js";
+
+const HELP = [
+  "/join ROOM - join a room by its name or number",
+  "/part [ROOM] - leave a room (also /leave)",
+  "/msg NICK TEXT - a private message (also /query NICK)",
+  "/me TEXT - an action",
+  "/topic [TEXT] - show or set the topic",
+  "/nick NAME - change your nickname",
+  "/kick NICK [REASON], /ban NICK, /unban MASK - for operators",
+  "/op, /deop, /voice, /devoice NICK - for operators",
+  "/invite NICK, /whois NICK, /away [TEXT], /quit [TEXT]",
+  "/quote LINE - send a raw IRC line; other /COMMANDs go to the server as IRC commands",
+];
+
+const split = (text, count) => {
+  const words = [];
+  let rest = text.trim();
+  while (words.length < count - 1 && rest) {
+    const space = rest.indexOf(" ");
+    if (space < 0) break;
+    words.push(rest.slice(0, space));
+    rest = rest.slice(space + 1).trimStart();
+  }
+  if (rest) words.push(rest);
+  return words;
+};
+
+/** Run one typed line in `chat` (its current room is where it is said). */
+export function run(chat, text) {
+  const room = chat.current;
+  const raw = (line) => {
+    if (!chat.connection.send(line)) throw new Error("Not connected: nothing was sent.");
+  };
+  const send = (...line) => raw(format(...line));
+  const here = () => {
+    if (room?.server) throw new Error("Join a room first: type its name or number in Join a room.");
+    return room.name;
+  };
+  const channel = () => {
+    if (!room?.channel) throw new Error("This works in a room.");
+    return room.name;
+  };
+  if (!text.startsWith("/") || text.startsWith("//")) {
+    const said = text.startsWith("//") ? text.slice(1) : text;
+    send("PRIVMSG", here(), said);
+    echo(chat, room, "message", said);
+    return;
+  }
+  const [word, rest = ""] = split(text.slice(1), 2);
+  const command = word.toLowerCase();
+  const args = (count) => split(rest, count);
+  const needs = (value, usage) => {
+    if (!value) throw new Error(`Usage: ${usage}`);
+    return value;
+  };
+  switch (command) {
+    case "join": {
+      const [name, key] = args(2);
+      chat.joining = needs(name, "/join ROOM").split(",").map(roomName)[0].toLowerCase();
+      if (key) send("JOIN", name.split(",").map(roomName).join(","), key);
+      else chat.join(name.split(","));
+      return;
+    }
+    case "part":
+    case "leave": {
+      const [first, reason] = args(2);
+      const named = first && chat.room(roomName(first), false);
+      if (named) send("PART", named.name, reason || "leaving");
+      else send("PART", channel(), rest || "leaving");
+      return;
+    }
+    case "msg":
+    case "query": {
+      const [nick, said] = args(2);
+      const conversation = chat.room(needs(nick, `/${command} NICK TEXT`));
+      if (said) {
+        send("PRIVMSG", nick, said);
+        echo(chat, conversation, "message", said);
+      }
+      chat.select(conversation);
+      return;
+    }
+    case "me": {
+      const target = here();
+      send("PRIVMSG", target, `\x01ACTION ${rest}\x01`);
+      echo(chat, room, "action", rest);
+      return;
+    }
+    case "topic":
+      if (rest) send("TOPIC", channel(), rest);
+      else chat.info(room.topic ? `The topic of ${room.name}: ${room.topic}` : `${channel()} has no topic.`);
+      return;
+    case "kick": {
+      const [nick, reason] = args(2);
+      send("KICK", channel(), needs(nick, "/kick NICK [REASON]"), reason || nick);
+      return;
+    }
+    case "ban":
+      send("MODE", channel(), "+b", needs(rest.trim(), "/ban NICK"));
+      return;
+    case "unban":
+      send("MODE", channel(), "-b", needs(rest.trim(), "/unban MASK"));
+      return;
+    case "op":
+    case "deop":
+    case "voice":
+    case "devoice": {
+      const sign = command.startsWith("de") ? "-" : "+";
+      send("MODE", channel(), sign + (command.endsWith("op") ? "o" : "v"), needs(rest.trim(), `/${command} NICK`));
+      return;
+    }
+    case "invite":
+      send("INVITE", needs(rest.trim(), "/invite NICK"), channel());
+      return;
+    case "nick":
+      send("NICK", needs(rest.trim(), "/nick NAME"));
+      return;
+    case "away":
+      if (rest) send("AWAY", rest);
+      else raw("AWAY");
+      return;
+    case "names":
+      send("NAMES", rest.trim() ? roomName(rest.trim()) : channel());
+      return;
+    case "quit":
+      chat.connection.close(rest || "leaving");
+      return;
+    case "quote":
+    case "raw":
+      raw(needs(rest, "/quote LINE"));
+      return;
+    case "help":
+      for (const line of HELP) chat.info(line);
+      return;
+    default:
+      raw(rest ? `${word.toUpperCase()} ${rest}` : word.toUpperCase());
+  }
+}
+
+/** Our own line, shown at once when the server will not echo it back (no echo-message). */
+function echo(chat, room, kind, text) {
+  if (chat.connection.has("echo-message") || !room) return;
+  chat.add(room, { kind, nick: chat.me, text, time: new Date(), mine: true });
+}

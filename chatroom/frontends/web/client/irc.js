@@ -1,0 +1,235 @@
+// IRC over the IRCv3 WebSocket transport: one message per WebSocket message, no CRLF.
+// This module knows the wire and the connection's life (registration, SASL, reconnection); chat.js knows the chat.
+
+const WANTED = ["batch", "draft/chathistory", "echo-message", "message-tags", "multi-prefix", "server-time"];
+const BACKOFF_MAX = 30; // seconds between attempts, at most
+
+const TAG_ESCAPES = { ":": ";", s: " ", "\\": "\\", r: "\r", n: "\n" };
+
+/** One IRC message as a plain object: {tags, source, nick, command, params}. */
+function parse(line) {
+  let rest = line;
+  const tags = {};
+  if (rest.startsWith("@")) {
+    const end = rest.indexOf(" ");
+    for (const tag of rest.slice(1, end).split(";")) {
+      const eq = tag.indexOf("=");
+      const key = eq < 0 ? tag : tag.slice(0, eq);
+      const value = eq < 0 ? "" : tag.slice(eq + 1);
+      tags[key] = value.replace(/\\(.?)/g, (_, c) => TAG_ESCAPES[c] ?? c);
+    }
+    rest = rest.slice(end + 1).trimStart();
+  }
+  let source = "";
+  if (rest.startsWith(":")) {
+    const end = rest.indexOf(" ");
+    source = rest.slice(1, end);
+    rest = rest.slice(end + 1).trimStart();
+  }
+  const params = [];
+  while (rest) {
+    if (rest.startsWith(":")) {
+      params.push(rest.slice(1));
+      break;
+    }
+    const end = rest.indexOf(" ");
+    if (end < 0) {
+      params.push(rest);
+      break;
+    }
+    params.push(rest.slice(0, end));
+    rest = rest.slice(end + 1).trimStart();
+  }
+  const command = (params.shift() || "").toUpperCase();
+  return { tags, source, nick: source.split("!")[0], command, params };
+}
+
+/** A line to send: the last parameter may hold spaces (it always gets a colon, so an empty one is kept). */
+export function format(command, ...params) {
+  const last = params.pop();
+  for (const param of params) {
+    if (!param || /[\s:]/.test(param[0]) || /[\s]/.test(param)) throw new Error(`bad parameter ${param}`);
+  }
+  const words = [command, ...params];
+  if (last !== undefined) words.push(":" + last);
+  return words.join(" ").replace(/[\r\n]/g, " ");
+}
+
+function base64(text) {
+  return btoa(String.fromCharCode(...new TextEncoder().encode(text)));
+}
+
+/**
+ * A connection that registers and, once registered, keeps itself up: after a loss it tries again after 1, 2, 4 ...
+ * 30 seconds. Events: "status" {state, seconds}, "message" (each parsed message), "registered", "refused" {text}
+ * (the first registration failed: the person must change something, nothing is retried).
+ */
+export class Connection extends EventTarget {
+  constructor(url) {
+    super();
+    this.url = url;
+    this.socket = null;
+    this.caps = new Set();
+    this.nick = "";
+    this.password = "";
+    this.registered = false;
+    this.everRegistered = false;
+    this.attempt = 0;
+    this.timer = 0;
+    this.wantOpen = false;
+    this.refusal = ""; // why the server refused us, told if the connection ends before registering
+  }
+
+  /** Connect and register as `nick`, logging in with `password` when one is given. */
+  open(nick, password) {
+    const old = this.socket;
+    this.socket = null; // its end, if it was still trying, is not this connection's
+    old?.close(1000);
+    this.nick = nick;
+    this.password = password;
+    this.wantOpen = true;
+    this.everRegistered = false;
+    this.attempt = 0;
+    this.connect();
+  }
+
+  close(reason) {
+    this.wantOpen = false;
+    clearTimeout(this.timer);
+    if (this.socket) {
+      if (this.registered) this.send(format("QUIT", reason || "leaving"));
+      this.socket.close(1000);
+    }
+  }
+
+  /** Send a line now; false when there is no connection to send it on. */
+  send(line) {
+    if (!this.socket || this.socket.readyState !== WebSocket.OPEN) return false;
+    this.socket.send(line);
+    return true;
+  }
+
+  has(cap) {
+    return this.caps.has(cap);
+  }
+
+  status(state, extra = {}) {
+    this.dispatchEvent(new CustomEvent("status", { detail: { state, ...extra } }));
+  }
+
+  connect() {
+    clearTimeout(this.timer);
+    this.registered = false;
+    this.caps = new Set();
+    this.status("connecting");
+    const socket = new WebSocket(this.url, ["text.ircv3.net"]);
+    this.socket = socket;
+    socket.addEventListener("open", () => {
+      this.send("CAP LS 302");
+      this.send(format("NICK", this.nick));
+      this.send(format("USER", this.nick, "0", "*", this.nick));
+    });
+    socket.addEventListener("message", (event) => {
+      if (typeof event.data === "string") this.receive(parse(event.data));
+    });
+    socket.addEventListener("close", () => {
+      if (this.socket !== socket) return;
+      this.socket = null;
+      this.registered = false;
+      if (this.wantOpen && this.everRegistered) this.retry();
+      else if (this.wantOpen) {
+        this.wantOpen = false;
+        const text = this.refusal || "Could not reach the server.";
+        this.dispatchEvent(new CustomEvent("refused", { detail: { text } }));
+      } else this.status("closed");
+      this.refusal = "";
+    });
+  }
+
+  retry() {
+    const seconds = Math.min(BACKOFF_MAX, 2 ** this.attempt) * (0.8 + 0.4 * Math.random());
+    this.attempt += 1;
+    this.status("waiting", { seconds: Math.ceil(seconds) });
+    this.timer = setTimeout(() => this.connect(), seconds * 1000);
+  }
+
+  /** The nickname or a password is refused: before the first registration, the person must change something. */
+  refuse(text) {
+    this.refusal = text;
+    if (!this.everRegistered) this.socket?.close(1000);
+  }
+
+  receive(message) {
+    const [first, second] = message.params;
+    switch (message.command) {
+      case "PING":
+        this.send(format("PONG", first ?? ""));
+        return;
+      case "CAP":
+        this.negotiate(second, message.params.at(-1));
+        return;
+      case "AUTHENTICATE":
+        if (first === "+") this.send(format("AUTHENTICATE", base64(`${this.nick}\0${this.nick}\0${this.password}`)));
+        return;
+      case "903":
+        this.send("CAP END");
+        return;
+      case "904":
+      case "905":
+        this.refuse("Wrong password for this nickname.");
+        return;
+      case "001":
+        this.nick = first;
+        this.registered = true;
+        this.everRegistered = true;
+        this.attempt = 0;
+        this.status("connected");
+        this.dispatchEvent(new CustomEvent("registered"));
+        break;
+      case "433":
+        if (!this.registered) {
+          if (this.everRegistered && !this.password) {
+            // our own ghost may still hold it after a reconnection: take another for now
+            this.nick = this.nick.length < 19 ? this.nick + "_" : this.nick.slice(0, -1);
+            this.send(format("NICK", this.nick));
+          } else
+            this.refuse(
+              this.password
+                ? `The nickname ${second} is taken.`
+                : `The nickname ${second} is taken, or registered: give its password, or choose another.`,
+            );
+          return;
+        }
+        break;
+      case "432":
+        if (!this.registered) return this.refuse(`${second} is not a valid nickname: ${message.params.at(-1)}`);
+        break;
+      case "464":
+        if (!this.registered) return this.refuse("Wrong password.");
+        break;
+      case "ERROR":
+        if (!this.registered && !this.refusal) this.refusal = first;
+        break;
+      default:
+        if (!this.registered && /^[45]\d\d$/.test(message.command)) this.refusal ||= message.params.at(-1);
+    }
+    this.dispatchEvent(new CustomEvent("message", { detail: message }));
+  }
+
+  negotiate(sub, list) {
+    if (sub === "LS") {
+      const offered = new Set(list.split(" ").map((cap) => cap.split("=")[0]));
+      const wanted = WANTED.filter((cap) => offered.has(cap));
+      if (this.password && offered.has("sasl")) wanted.push("sasl");
+      else if (this.password) this.send(format("PASS", this.password)); // no SASL (accounts off): PASS says it
+      if (wanted.length) this.send(format("CAP", "REQ", wanted.join(" ")));
+      else this.send("CAP END");
+    } else if (sub === "ACK") {
+      for (const cap of list.split(" ")) this.caps.add(cap);
+      if (this.caps.has("sasl") && this.password) this.send("AUTHENTICATE PLAIN");
+      else this.send("CAP END");
+    } else if (sub === "NAK") {
+      this.send("CAP END");
+    }
+  }
+}

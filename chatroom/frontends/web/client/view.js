@@ -1,0 +1,171 @@
+// Drawing the chat. Everything anyone else wrote goes into the page as text nodes, never as HTML; links become
+// anchors built element by element, and nothing is ever loaded from what a message says (no previews, no images).
+
+const $ = (id) => document.getElementById(id);
+const LINK = /\bhttps?:\/\/[^\s<>"]+/g;
+const FORMATTING = /\x03(\d{1,2}(,\d{1,2})?)?|[\x02\x0f\x11\x16\x1d\x1e\x1f]/g; // IRC's colours and bold ...
+const clock = new Intl.DateTimeFormat(undefined, { hour: "2-digit", minute: "2-digit" });
+const dated = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "short" });
+const full = new Intl.DateTimeFormat(undefined, { dateStyle: "full", timeStyle: "long" });
+
+function element(tag, className, text) {
+  const node = document.createElement(tag);
+  if (className) node.className = className;
+  if (text !== undefined) node.textContent = text;
+  return node;
+}
+
+/** Text with its web addresses as links. */
+function linked(text) {
+  const fragment = document.createDocumentFragment();
+  const plain = text.replace(FORMATTING, "");
+  let start = 0;
+  for (const match of plain.matchAll(LINK)) {
+    const url = match[0].replace(/[.,;:!?)\]'}]+$/, "");
+    fragment.append(plain.slice(start, match.index));
+    const anchor = element("a", "", url);
+    anchor.href = url;
+    anchor.target = "_blank";
+    anchor.rel = "noopener noreferrer nofollow";
+    fragment.append(anchor);
+    start = match.index + url.length;
+  }
+  fragment.append(plain.slice(start));
+  return fragment;
+}
+
+function when(time) {
+  const node = element("time");
+  const today = new Date().toDateString() === time.toDateString();
+  node.textContent = (today ? clock : dated).format(time);
+  node.dateTime = time.toISOString();
+  node.title = full.format(time);
+  return node;
+}
+
+function lineItem(line) {
+  const item = element("li", `${line.kind}${line.history ? " history" : ""}${line.mine ? " mine" : ""}`);
+  if (line.mention) item.classList.add("mentioned");
+  item.append(when(line.time));
+  if (line.kind === "message" || line.kind === "notice") {
+    item.append(element("span", "nick", line.kind === "notice" ? `-${line.nick}-` : line.nick));
+  } else if (line.kind === "action") {
+    item.append(element("span", "nick", `* ${line.nick}`));
+  }
+  const text = element("span", "text");
+  text.append(linked(line.text));
+  item.append(text);
+  return item;
+}
+
+/** What a screen reader says of a new line. */
+function spoken(line) {
+  if (line.kind === "action") return `${line.nick} ${line.text}`;
+  if (line.nick) return `${line.nick}: ${line.text}`;
+  return line.text;
+}
+
+const RANK_NAMES = { "@": "operator", "+": "voice" };
+
+export class View {
+  constructor(chat) {
+    this.chat = chat;
+    this.log = $("log");
+  }
+
+  /** The list of rooms, with unread counts and a mark where we were named. */
+  rooms() {
+    const list = $("room-list");
+    list.replaceChildren();
+    let unread = 0;
+    for (const room of this.chat.rooms.values()) {
+      if (room.server && room !== this.chat.current && !room.unread) continue;
+      const button = element("button");
+      button.type = "button";
+      button.dataset.room = room.name;
+      button.setAttribute("aria-current", String(room === this.chat.current));
+      const name = element("span", "name", room.server ? "server" : room.name);
+      button.append(name);
+      const labels = [room.server ? "server messages" : room.name];
+      if (room.mentions) {
+        button.append(element("span", "mention", "@"));
+        labels.push(room.mentions === 1 ? "mentioned once" : `mentioned ${room.mentions} times`);
+      }
+      button.append(element("span", "badge", room.unread ? String(room.unread) : ""));
+      if (room.unread) labels.push(`${room.unread} unread`);
+      if (room.channel && !room.joined) labels.push("not joined");
+      button.setAttribute("aria-label", labels.join(", "));
+      const item = element("li", room.channel && !room.joined ? "left" : "");
+      item.append(button);
+      list.append(item);
+      unread += room === this.chat.current ? 0 : room.unread;
+    }
+    $("rooms-badge").textContent = unread ? String(unread) : "";
+  }
+
+  /** The current room whole: heading, topic, lines, members. */
+  room() {
+    const room = this.chat.current;
+    if (!room) return;
+    this.details();
+    $("input").placeholder = room.server ? "Type /join and a room's name" : `Message ${room.name}`;
+    const items = [];
+    let history = false;
+    for (const line of room.lines) {
+      if (line.history && !history) items.push(element("li", "divider", "earlier, from the room's history"));
+      else if (!line.history && history) items.push(element("li", "divider", "live"));
+      history = line.history;
+      items.push(lineItem(line));
+    }
+    this.log.replaceChildren(...items);
+    this.log.scrollTop = this.log.scrollHeight;
+  }
+
+  /** The current room's heading and members. */
+  details() {
+    const room = this.chat.current;
+    $("room-name").textContent = room.server ? "chatroom" : room.name;
+    $("topic").textContent = room.topic;
+    $("topic").title = room.topic;
+    $("settings-button").hidden = !(room.channel && room.rank(this.chat.me).includes("@"));
+    const list = $("member-list");
+    list.replaceChildren();
+    $("members-button").hidden = !room?.channel;
+    $("members").hidden = !room?.channel;
+    if (!room?.channel) return;
+    const order = (member) => (member.prefix.includes("@") ? 0 : member.prefix.includes("+") ? 1 : 2);
+    const members = [...room.members.values()].sort(
+      (a, b) => order(a) - order(b) || a.nick.localeCompare(b.nick, undefined, { sensitivity: "base" }),
+    );
+    for (const member of members) {
+      const button = element("button");
+      button.type = "button";
+      button.dataset.nick = member.nick;
+      button.append(element("span", "name", member.nick));
+      const ranks = [...member.prefix].map((symbol) => RANK_NAMES[symbol]).join(", ");
+      if (ranks) button.append(element("span", "rank", ranks));
+      const item = element("li");
+      item.append(button);
+      list.append(item);
+    }
+    $("member-count").textContent = `(${members.length})`;
+  }
+
+  /** A new line at the end of a room: drawn if it is the current one, and said aloud. */
+  line(room, line) {
+    if (room !== this.chat.current) return;
+    const atBottom = this.log.scrollHeight - this.log.scrollTop - this.log.clientHeight < 40;
+    const last = room.lines.at(-2);
+    if (last?.history && !line.history) this.log.append(element("li", "divider", "live"));
+    this.log.append(lineItem(line));
+    if (atBottom || line.mine) this.log.scrollTop = this.log.scrollHeight;
+    if (line.kind !== "event" || room.channel) $("announce").textContent = spoken(line);
+  }
+
+  status({ state, seconds }) {
+    const status = $("status");
+    const words = { connecting: "Connecting…", waiting: `Connection lost. Trying again in ${seconds} s…` };
+    status.textContent = state === "connected" ? "" : words[state] ?? "";
+    status.hidden = !status.textContent;
+  }
+}

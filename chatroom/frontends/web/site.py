@@ -1,0 +1,117 @@
+"""The web listener's site (twisted.web): the web client's files at `/`, IRC over WebSocket at `/irc`.
+
+Every answer carries the headers that keep a browser from being turned against the site: a Content-Security-Policy
+that runs only the server's own scripts and lets no other site frame it, no MIME sniffing, no referrer, and HSTS
+when asked for or served on port 443 with TLS. The WebSocket connections are IRC connections of the shared
+ConnectionFactory (chatroom.server.websocket), counted and limited with every other front end's.
+
+A WebSocket upgrade to `/` is served too: clients and test suites that take a bare `wss://host:port` URL (irctest)
+connect there.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import cast
+
+from autobahn.twisted.resource import WebSocketResource
+from twisted.internet.interfaces import IAddress
+from twisted.web import http
+from twisted.web.pages import forbidden
+from twisted.web.resource import IResource, Resource
+from twisted.web.server import Request, Site
+from twisted.web.static import File
+
+from chatroom.server.connection import ConnectionFactory, Dialect
+from chatroom.server.messages import MessageReceiver
+from chatroom.server.websocket import WebSocketFactory
+
+CLIENT = Path(__file__).with_name("client")  # the web client's files, shipped with the package
+HTTP_TIMEOUT = 30  # seconds an HTTP connection may stay idle (twisted.web's default is 12 hours)
+HSTS_PORT = 443
+
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self';"
+    " object-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+)
+HEADERS = {
+    b"content-security-policy": CONTENT_SECURITY_POLICY.encode(),
+    b"x-content-type-options": b"nosniff",
+    b"x-frame-options": b"DENY",
+    b"referrer-policy": b"no-referrer",
+    b"cross-origin-opener-policy": b"same-origin",
+    b"server": b"chatroom",
+}
+HSTS = b"max-age=31536000"
+
+
+class GuardedRequest(Request):
+    """A request whose answer, whatever it is (a file, an error, the WebSocket refusal), carries the headers."""
+
+    hsts: bool | None = None  # None: on port 443 with TLS
+
+    def process(self) -> None:
+        for name, value in HEADERS.items():
+            Request.setHeader(self, name, value)
+        hsts = self.hsts
+        if hsts is None:
+            host = Request.getHost(self)
+            hsts = Request.isSecure(self) and getattr(host, "port", None) == HSTS_PORT
+        if hsts:
+            Request.setHeader(self, b"strict-transport-security", HSTS)
+        Request.process(self)
+
+
+class ClientFiles(File):
+    """The client's files, and no listing of a directory."""
+
+    def directoryListing(self) -> IResource:
+        return forbidden()
+
+
+class Root(Resource):
+    """`/irc` (and an upgrade to `/`) is the WebSocket; everything else, the client's files."""
+
+    def __init__(self, files: File, socket: IResource) -> None:
+        Resource.__init__(self)
+        self.files = files
+        self.socket = socket
+
+    def getChildWithDefault(self, path: bytes, request: Request) -> IResource:
+        upgrade = (request.getHeader(b"upgrade") or b"").lower() == b"websocket"
+        if path == b"irc" or (path == b"" and upgrade):
+            return self.socket
+        child: IResource = self.files.getChildWithDefault(path, request)
+        return child
+
+
+class WebSite(Site):
+    """Quiet: no access log (a URL can hold what someone typed), no line per factory start."""
+
+    noisy = False
+
+    def __init__(self, root: IResource, hsts: bool | None) -> None:
+        Site.__init__(self, root, timeout=HTTP_TIMEOUT)
+        self.requestFactory = cast(type[Request], type("Request", (GuardedRequest,), {"hsts": hsts}))
+
+    def log(self, request: http.Request) -> None:
+        pass
+
+
+def web_site(
+    factory: ConnectionFactory,
+    dialect: type[Dialect],
+    origins: tuple[str, ...] = (),
+    hsts: bool | None = None,
+    client: Path = CLIENT,
+) -> Site:
+    """The site of one web listener: its WebSocket connections speak `dialect` within `factory`'s limits."""
+
+    def admit(address: IAddress) -> MessageReceiver | tuple[str, bytes]:
+        admitted = factory.admit(address, dialect)
+        if isinstance(admitted, str):
+            return admitted, dialect.goodbye(admitted)
+        return admitted
+
+    sockets = WebSocketFactory(admit, dialect.longest_line(factory.limits) + 2, origins)  # + a CRLF, if sent
+    return WebSite(Root(ClientFiles(str(client)), WebSocketResource(sockets)), hsts)

@@ -1,0 +1,207 @@
+"""WebSocket framing: one message per WebSocket message (the IRCv3 WebSocket transport), over autobahn.
+
+This is the Twisted protocol the web listener (chatroom.frontends.web.site) hands a `/irc` upgrade to: the same
+`MessageReceiver` (chatroom.server.connection's policy: admission, flood control, the send queue, timeouts) stands
+on it as on line framing, so IRC over WebSocket is IRC, with every limit and numeric of the IRC listeners.
+
+autobahn does the framing, masking, UTF-8 checks of text frames, the close handshake and the size limit: a frame or
+message over it closes the connection with 1009 and a reason. This module only translates.
+
+Subprotocols (https://ircv3.net/specs/extensions/websocket): `binary.ircv3.net` sends binary messages,
+`text.ircv3.net` text ones, whichever the client offers first; a client offering neither gets text, as
+InspIRCd's default does. Both kinds are accepted from any client. What the server sends is always UTF-8: chatroom
+reads only UTF-8 and renders str, so a text message never needs repairing.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable, Iterable
+from typing import Protocol, cast
+from urllib.parse import urlsplit
+
+from autobahn.twisted.websocket import WebSocketServerFactory, WebSocketServerProtocol
+from autobahn.websocket.types import ConnectionDeny, ConnectionRequest
+from twisted.internet.error import ConnectionDone, ConnectionLost
+from twisted.internet.interfaces import IAddress, IPushProducer
+from twisted.python.failure import Failure
+
+from chatroom.server.limits import StreamTransport
+from chatroom.server.messages import MessageReceiver
+
+TEXT = "text.ircv3.net"
+BINARY = "binary.ircv3.net"
+SUBPROTOCOLS = (TEXT, BINARY)
+CLOSE_NORMAL = 1000
+CLOSE_POLICY = 1008  # RFC 6455: refused by policy (over a connection cap)
+
+# What to do with a new connection: its receiver, or why it is refused (with the goodbye that says so).
+Admit = Callable[[IAddress], "MessageReceiver | tuple[str, bytes]"]
+
+
+class _Stream(StreamTransport, Protocol):
+    """The TCP or TLS transport under the WebSocket, which also holds reading."""
+
+    def pauseProducing(self) -> None: ...
+
+    def resumeProducing(self) -> None: ...
+
+
+class _Split:
+    """A rendered message as WebSocket messages: without its CRLF, one per line (a dialect may render several lines
+    at once, such as IRC's end of NAMES). Computed once for all the members a broadcast is written to."""
+
+    def __init__(self) -> None:
+        self._last: bytes | None = None
+        self._messages: list[bytes] = []
+
+    def __call__(self, rendered: bytes) -> list[bytes]:
+        if rendered is not self._last:
+            lines = rendered.split(b"\n")
+            self._last = rendered
+            self._messages = [line.removesuffix(b"\r") for line in lines if line and line != b"\r"]
+        return self._messages
+
+
+messages_of = _Split()
+
+
+class WebSocketFraming(WebSocketServerProtocol):
+    """WebSocket messages in, each a message for the receiver that admission gave; messages out, one each.
+
+    A message holding several lines (a client that sends "A\\r\\nB") is read as those lines, as line framing would:
+    each is one message for the policy, spending its own flood token.
+    """
+
+    handshaking = False  # the HTTP upgrade came through TLS already
+    factory: WebSocketFactory
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.receiver: MessageReceiver | None = None
+        self.binary = False  # binary.ircv3.net: the messages sent are binary ones
+        self._paused = False
+        self._held: deque[bytes] = deque()  # messages autobahn cut out while reading is paused, in order
+
+    # autobahn's side
+
+    def connectionMade(self) -> None:
+        self.stream = cast(_Stream, self.transport)
+        WebSocketServerProtocol.connectionMade(self)
+
+    def onConnect(self, request: ConnectionRequest) -> str | None:
+        """Refuse a browser page from another site (the Origin rule); choose the subprotocol."""
+        if not self.factory.origin_allowed(request.origin, request.headers.get("host", "")):
+            raise ConnectionDeny(ConnectionDeny.FORBIDDEN, "origin not allowed")
+        chosen = next((offered for offered in request.protocols if offered in SUBPROTOCOLS), None)
+        if request.protocols and chosen is None:
+            raise ConnectionDeny(ConnectionDeny.BAD_REQUEST, f"subprotocols offered: none of {', '.join(SUBPROTOCOLS)}")
+        self.binary = chosen == BINARY
+        return chosen
+
+    def onOpen(self) -> None:
+        admitted = self.factory.admit(self.stream.getPeer())
+        if isinstance(admitted, tuple):
+            reason, goodbye = admitted
+            self.write(goodbye)
+            WebSocketServerProtocol.sendClose(self, CLOSE_POLICY, reason[:120])
+            return
+        self.receiver = admitted
+        admitted.connection_made(self)
+
+    def onMessage(self, payload: bytes, isBinary: bool) -> None:
+        for line in payload.split(b"\n") if b"\n" in payload else (payload,):
+            line = line.removesuffix(b"\r")
+            if line:
+                if self._paused:
+                    self._held.append(line)
+                else:
+                    self._deliver(line)
+
+    def onClose(self, wasClean: bool, code: int | None, reason: str | None) -> None:
+        receiver, self.receiver = self.receiver, None
+        self._held.clear()
+        if receiver is not None:
+            receiver.connection_lost(Failure(ConnectionDone() if wasClean else ConnectionLost()))
+
+    def _deliver(self, message: bytes) -> None:
+        receiver = self.receiver
+        if receiver is not None and not receiver.closing:
+            receiver.message_received(message)
+
+    # chatroom.server.messages.MessageTransport
+
+    def write(self, message: bytes) -> None:
+        if self.state == WebSocketServerProtocol.STATE_OPEN:
+            for each in messages_of(message):
+                WebSocketServerProtocol.sendMessage(self, each, self.binary)
+
+    def write_messages(self, messages: list[bytes]) -> None:
+        for message in messages:
+            self.write(message)
+
+    def pause_reading(self) -> None:
+        self._paused = True
+        self.stream.pauseProducing()
+
+    def resume_reading(self) -> None:
+        self._paused = False
+        while self._held and not self._paused:
+            self._deliver(self._held.popleft())
+        if not self._paused:
+            self.stream.resumeProducing()
+
+    def register_producer(self, producer: IPushProducer) -> None:
+        self.stream.unregisterProducer()  # twisted.web's HTTP channel, which handed the connection over
+        self.stream.registerProducer(producer, True)
+
+    def close(self) -> None:
+        """A close handshake; autobahn drops a peer that does not answer it (closeHandshakeTimeout)."""
+        self.stream.unregisterProducer()  # TLS sends its close_notify only once no producer is registered
+        if self.state == WebSocketServerProtocol.STATE_OPEN:
+            WebSocketServerProtocol.sendClose(self, CLOSE_NORMAL)
+        else:
+            WebSocketServerProtocol.dropConnection(self, abort=False)
+
+    def abort(self) -> None:
+        self.stream.abortConnection()
+
+    def peer_address(self) -> IAddress:
+        address: IAddress = self.stream.getPeer()
+        return address
+
+
+class WebSocketFactory(WebSocketServerFactory):
+    """Builds the framing of each WebSocket connection; admits it once it is open, checks its Origin before.
+
+    `origins`: the origins (scheme://host[:port]) allowed besides the server's own, the one the browser
+    loaded the page from (the Host it asked for). A client that sends no Origin is not a browser, and is let in:
+    the rule keeps other sites' pages from using a visitor's browser, not programs from connecting.
+    """
+
+    protocol = WebSocketFraming  # type: ignore[assignment]
+
+    def __init__(self, admit: Admit, longest: int, origins: Iterable[str] = ()) -> None:
+        WebSocketServerFactory.__init__(self)
+        self.admit = admit
+        self.origins = frozenset(origin.lower().rstrip("/") for origin in origins)
+        WebSocketServerFactory.setProtocolOptions(
+            self,
+            maxFramePayloadSize=longest,
+            maxMessagePayloadSize=longest,
+            openHandshakeTimeout=10,
+            closeHandshakeTimeout=5,
+            perMessageCompressionAccept=lambda offers: None,  # no compression: a small frame cannot inflate
+        )
+
+    def origin_allowed(self, origin: str | None, host: str) -> bool:
+        if not origin:
+            return True
+        origin = origin.lower()
+        if origin in self.origins:
+            return True
+        try:
+            parts = urlsplit(origin)
+        except ValueError:
+            return False
+        return parts.scheme in ("https", "http") and parts.netloc == host.lower() and not parts.path

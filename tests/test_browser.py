@@ -1,0 +1,480 @@
+"""The web client in a real browser: Debian's Chromium, driven by Playwright, against the real server over TLS.
+
+Playwright's sync API cannot run in trial's reactor thread (it runs its own event loop), so its async API runs on
+an asyncio loop in a thread of its own, and each test awaits the browser's steps as Deferreds (`BrowserThread.run`): a
+test reads top to bottom like the other real-server tests, beside an IRC client and the terminal client, while
+the reactor keeps serving. (`deferToThread` with the sync API was the other way: Playwright's sync API must stay
+on the thread that started it, and the reactor's pool hands work to whichever thread is free.)
+
+Every wait is Playwright's own wait on a condition (`expect`, `wait_for`) or a Deferred; the page's reconnection
+back-off runs on Playwright's fake clock, so no test waits for it to elapse.
+
+Set CHATROOM_SCREENSHOTS to a directory to have `test_a_phone_gets_one_column_and_the_room_list_behind_a_button`
+write web-phone.png and web-desktop.png there (docs/ holds the ones taken so).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import shutil
+import threading
+from collections.abc import Awaitable, Coroutine
+from concurrent.futures import Future
+from datetime import datetime
+from pathlib import Path
+from typing import Any, TypeVar
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
+
+from twisted.internet import reactor
+from twisted.internet.defer import Deferred
+from twisted.internet.endpoints import TCP4ClientEndpoint, connectProtocol, wrapClientTLS
+from twisted.internet.interfaces import IReactorFromThreads
+from twisted.internet.ssl import Certificate, optionsForClientTLS
+from twisted.trial.unittest import SkipTest
+
+from chatroom.stores.accounts import AccountStore
+from tests.helpers import GENEROUS, LOOPBACK, ServerTestCase, Subprocess, port_of
+from tests.test_client import CLIENT
+from tests.test_irc import IRCClient
+
+try:
+    from playwright.async_api import Browser, Page, Playwright, async_playwright, expect
+
+    PLAYWRIGHT = True
+except ImportError:  # the test extras install it
+    PLAYWRIGHT = False
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+WAIT = GENEROUS * 1000 // 3  # ms Playwright waits for a condition: ends a hung test, measures nothing
+T = TypeVar("T")
+
+
+def _settle(done: Deferred[T], future: Future[T]) -> None:
+    if future.exception() is not None:
+        done.errback(future.exception())
+    else:
+        done.callback(future.result())
+
+
+class BrowserThread:
+    """Chromium under Playwright, on an asyncio loop in its own thread; `run` hands the reactor each step's result."""
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, name="playwright", daemon=True)
+        self.thread.start()
+        self.playwright: Playwright | None = None
+        self.chromium: Browser | None = None
+
+    def run(self, step: Awaitable[T]) -> Deferred[T]:
+        async def awaited() -> T:
+            return await step
+
+        future = asyncio.run_coroutine_threadsafe(awaited(), self.loop)
+        done: Deferred[T] = Deferred()
+        future.add_done_callback(lambda finished: IReactorFromThreads(reactor).callFromThread(_settle, done, finished))
+        return done
+
+    async def start(self) -> None:
+        self.playwright = await async_playwright().start()
+        expect.set_options(timeout=WAIT)
+        self.chromium = await self.playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+
+    async def stop(self) -> None:
+        if self.chromium is not None:
+            await self.chromium.close()
+        if self.playwright is not None:
+            await self.playwright.stop()
+
+    def end(self) -> None:
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join()
+        self.loop.close()
+
+
+class Tab:
+    """One page of the web client, each step awaited from the reactor's thread (Playwright's objects are used on
+    the browser's thread only: the steps are coroutines, which run where they are awaited)."""
+
+    def __init__(self, browser: BrowserThread, page: Page, origin: str) -> None:
+        self.browser = browser
+        self.page = page
+        self.origin = origin
+        self.requests: list[str] = []  # every URL the page asked for
+        self.errors: list[str] = []  # what the page's scripts failed on, and what its console reported as errors
+
+    async def watch(self) -> None:
+        """Listen to what the page asks for and reports (on the browser's thread, as every subscription)."""
+        self.page.on("request", lambda request: self.requests.append(request.url))
+        self.page.on("pageerror", lambda error: self.errors.append(str(error)))
+        self.page.on("console", lambda message: self.errors.append(message.text) if message.type == "error" else None)
+
+    def do(self, step: Coroutine[Any, Any, T]) -> Deferred[T]:
+        return self.browser.run(step)
+
+    def elsewhere(self) -> list[str]:
+        """The requests that left for another origin (there must be none)."""
+        return [url for url in self.requests if not url.startswith(self.origin + "/")]
+
+    async def log_in(self, nick: str, password: str = "", room: str = "") -> None:
+        """Fill in the first form and wait until in the room asked for (or, without one, in the chat)."""
+        page = self.page
+        await self.do(page.fill("#nick", nick))
+        await self.do(page.fill("#password", password))
+        await self.do(page.fill("#first-room", room))
+        await self.do(page.get_by_role("button", name="Enter").click())
+        await self.do(expect(page.locator("#app")).to_be_visible())
+        if room:
+            await self.do(expect(page.locator("#room-name")).to_have_text(f"#{room.removeprefix('#')}"))
+
+    async def type(self, text: str) -> None:
+        """Type a line in the message box and press Enter."""
+        await self.do(self.page.fill("#input", text))
+        await self.do(self.page.press("#input", "Enter"))
+
+    async def sees(self, text: str, kind: str = "") -> None:
+        """A line of the current room holding `text` is shown (of class `kind` when given: history, event ...)."""
+        lines = self.page.locator(f"#log li{'.' + kind if kind else ''}", has_text=text)
+        await self.do(expect(lines.first).to_be_visible())
+
+    async def said(self, count: int) -> list[str]:
+        """The current room's messages ("nick text"), once there are `count` of them."""
+        lines = self.page.locator("#log li.message")
+        await self.do(expect(lines).to_have_count(count))
+        texts: list[str] = await self.do(
+            lines.evaluate_all(
+                "items => items.map(item => item.querySelector('.nick').textContent + ' '"
+                " + item.querySelector('.text').textContent)"
+            )
+        )
+        return texts
+
+
+class BrowserTests(ServerTestCase):
+    """The web client beside IRC and terminal clients, on the real service."""
+
+    def setUp(self) -> None:
+        if not PLAYWRIGHT:
+            raise SkipTest("Playwright for Python is not installed (pip install '.[test]')")
+        if not os.access(CHROMIUM, os.X_OK):
+            raise SkipTest(f"no Chromium at {CHROMIUM} (apt-get install chromium)")
+
+    def start_web(self, *arguments: str, web: str = LOOPBACK, listen: str = LOOPBACK) -> None:
+        """The service with a web listener; its address in self.origin."""
+        self.start_server("--web", web, *arguments, listen=listen)
+        self.web_port = port_of(self.service.ports[2])
+        self.origin = f"https://localhost:{self.web_port}"
+
+    async def browser(self) -> BrowserThread:
+        if not hasattr(self, "_browser"):
+            browser = BrowserThread()
+            self.addCleanup(browser.end)
+            self.addCleanup(browser.run, browser.stop())
+            await browser.run(browser.start())
+            self._browser = browser
+        return self._browser
+
+    async def open(
+        self, width: int = 1100, height: int = 760, clock: bool = False, zone: str = "UTC", scheme: str = "light"
+    ) -> Tab:
+        """A new browser profile (its own storage) at the web client, in time zone `zone` and the system's light or
+        dark `scheme`; with `clock`, on Playwright's fake clock. The test fails if the page reports an error."""
+        browser = await self.browser()
+        assert browser.chromium is not None
+        context = await browser.run(
+            browser.chromium.new_context(
+                ignore_https_errors=True,  # the server's self-signed certificate, trusted as a person would
+                viewport={"width": width, "height": height},
+                locale="en-GB",
+                timezone_id=zone,
+                color_scheme="dark" if scheme == "dark" else "light",
+            )
+        )
+        page = await browser.run(context.new_page())
+        tab = Tab(browser, page, self.origin)
+        await tab.do(tab.watch())
+        self.addCleanup(lambda: self.assertEqual(tab.errors, [], "errors in the page's console"))
+        if clock:
+            await tab.do(page.clock.install())
+        await tab.do(page.goto(self.origin + "/"))
+        return tab
+
+    async def irc(self, nick: str, room: str = "#5") -> IRCClient:
+        """An IRC client over TLS with echo-message (it hears its own lines in their place), in `room`."""
+        trust = Certificate.loadPEM((self.certs / "ca.pem").read_bytes())
+        endpoint = wrapClientTLS(
+            optionsForClientTLS("localhost", trustRoot=trust), TCP4ClientEndpoint(reactor, "127.0.0.1", self.irc_port)
+        )
+        client = IRCClient(nick, ("echo-message",))
+        await connectProtocol(endpoint, client)
+
+        async def bye() -> None:
+            if not client.lost.called:
+                client.quit("bye")
+            await client.lost
+
+        self.addCleanup(bye)
+        await client.signed_on
+        client.join(room)
+        await client.until("RPL_ENDOFNAMES")
+        return client
+
+    def terminal(self, nick: str, room: str) -> Subprocess:
+        """chatroom's terminal client, on pipes."""
+        config = Path(self.mktemp()).resolve()
+        arguments = ["127.0.0.1", "--port", str(self.port), "--ca", str(self.certs / "ca.pem")]
+        return self.spawn(
+            [*CLIENT, *arguments, "--nick", nick, "--room", room], XDG_CONFIG_HOME=str(config), NO_COLOR="1"
+        )
+
+    @staticmethod
+    async def heard(client: IRCClient, count: int) -> list[str]:
+        while len(client.heard) < count:
+            await client.heard_some()
+        return [f"{nick} {text}" for nick, _, text in client.heard]
+
+    async def test_a_browser_a_terminal_and_an_irc_client_hear_each_other_in_one_order(self) -> None:
+        self.start_web()
+        tab = await self.open()
+        await tab.log_in("webby", room="5")
+        term = self.terminal("term", "5")
+        await term.until(r"\[#5\] -- here: ")
+        ircy = await self.irc("ircy")
+        await tab.do(expect(tab.page.locator("#member-list")).to_contain_text("ircy"))
+        turns = ("one", "two", "three")
+        for turn in turns:  # all at once: the server decides the order, the same for everyone
+            await tab.type(f"browser {turn}")
+            term.type(f"terminal {turn}\n")
+            ircy.say("#5", f"irc {turn}")
+        in_browser = await tab.said(9)
+        in_terminal = []
+        for _ in range(9):
+            match = await term.until(r"\[#5\] <(\w+)> (\w+ \w+)\n")
+            in_terminal.append(f"{match[1]} {match[2]}")
+        in_irc = await self.heard(ircy, 9)
+        everyone = {"webby": "browser", "term": "terminal", "ircy": "irc"}
+        self.assertEqual(
+            sorted(in_browser), sorted(f"{nick} {it} {turn}" for nick, it in everyone.items() for turn in turns)
+        )
+        self.assertEqual(in_browser, in_terminal)
+        self.assertEqual(in_browser, in_irc)
+
+    async def test_a_late_joiner_sees_what_was_said_as_history_then_the_live_lines(self) -> None:
+        self.start_web("--history", "100")
+        ircy = await self.irc("ircy")
+        for number in (1, 2):
+            ircy.say("#5", f"before you came {number}")
+        await self.heard(ircy, 2)
+        tab = await self.open(zone="Asia/Kolkata")  # UTC+05:30: a time shown in UTC would be off by 5.5 hours
+        keyboard = tab.page.keyboard  # the keyboard alone: the nickname has the focus, Tab goes to the next field
+        await tab.do(keyboard.type("late"))
+        for key in ("Tab", "Tab"):
+            await tab.do(keyboard.press(key))
+        await tab.do(keyboard.type("5"))
+        await tab.do(keyboard.press("Enter"))
+        await tab.do(expect(tab.page.locator("#room-name")).to_have_text("#5"))
+        await tab.do(expect(tab.page.locator("#input")).to_be_focused())
+        await tab.sees("before you came 2", "history")
+        ircy.say("#5", "now that you are here")
+        await tab.sees("now that you are here", "message:not(.history)")
+        await tab.do(expect(tab.page.locator("#announce")).to_have_text("ircy: now that you are here"))  # said aloud
+        self.assertEqual(
+            await tab.said(3), ["ircy before you came 1", "ircy before you came 2", "ircy now that you are here"]
+        )
+        stamp = tab.page.locator("#log li.message time").last
+        said_at = datetime.fromisoformat(str(await tab.do(stamp.get_attribute("datetime"))).replace("Z", "+00:00"))
+        shown = str(await tab.do(stamp.text_content()))
+        self.assertTrue(shown.endswith(said_at.astimezone(ZoneInfo("Asia/Kolkata")).strftime("%H:%M")), shown)
+
+    async def test_after_a_server_restart_the_browser_comes_back_and_shows_what_it_missed(self) -> None:
+        self.start_web("--history", "100")
+        web, listen = self.web_port, self.port
+        tab = await self.open(clock=True)
+        await tab.log_in("webby", room="5")
+        await tab.type("before the restart")
+        await tab.sees("before the restart")
+        soon = await tab.do(tab.page.evaluate("Date.now() + 1000"))  # ahead of the page's clock: never a jump back
+        await tab.do(tab.page.clock.pause_at(soon))  # from now on the reconnection waits for the test to move it
+        await self.service.stopService()
+        await tab.do(expect(tab.page.locator("#status")).to_contain_text("Connection lost"))
+        await tab.type("typed while away")
+        await tab.sees("Not connected: nothing was sent.", "error")
+        await tab.do(expect(tab.page.locator("#input")).to_have_value("typed while away"))  # to send once back
+        self.start_web(
+            "--history", "100", web=f"tcp:{web}:interface=127.0.0.1", listen=f"tcp:{listen}:interface=127.0.0.1"
+        )
+        ircy = await self.irc("ircy")
+        ircy.say("#5", "said while you were away")
+        await self.heard(ircy, 1)
+        await tab.do(tab.page.clock.run_for(60_000))  # past the back-off's first attempts
+        await tab.sees("said while you were away", "history")
+        await tab.do(expect(tab.page.locator("#status")).to_be_hidden())
+        await tab.do(expect(tab.page.locator("#member-list")).to_contain_text("ircy"))
+        await tab.type("back again")
+        self.assertEqual((await self.heard(ircy, 2))[-1], "webby back again")
+
+    async def test_without_a_room_the_page_says_how_to_join_one_and_joins_it_by_number(self) -> None:
+        self.start_web()
+        tab = await self.open()
+        await tab.log_in("newcomer")
+        page = tab.page
+        await tab.do(expect(page.locator("#room-name")).to_have_text("chatroom"))
+        await tab.sees("To talk, join a room", "info")
+        self.assertEqual(await tab.do(page.locator("#log li.error").count()), 0, "no MOTD is no error")
+        await tab.do(page.get_by_label("Join a room").fill("5"))
+        await tab.do(page.get_by_role("button", name="Join", exact=True).click())
+        await tab.do(expect(page.locator("#room-name")).to_have_text("#5"))
+        await tab.do(expect(page.locator("#member-list")).to_contain_text("newcomer"))
+
+    async def test_a_registered_nickname_needs_its_password_and_logs_in_with_it(self) -> None:
+        accounts = Path(self.mktemp())
+        AccountStore(accounts).add("alice", "correct horse battery")
+        self.start_web("--accounts", str(accounts))
+        tab = await self.open()
+        page = tab.page
+        await tab.do(page.fill("#nick", "alice"))
+        await tab.do(page.get_by_role("button", name="Enter").click())
+        await tab.do(expect(page.locator("#login-error")).to_contain_text("give its password"))
+        await tab.log_in("alice", password="correct horse battery", room="5")
+        ircy = await self.irc("ircy")
+        ircy.sendLine("WHOIS alice")
+        whois = await ircy.until("RPL_ENDOFWHOIS")
+        self.assertIn(["ircy", "alice", "alice", "is logged in as"], [line.params for line in whois])
+        await tab.type("/join 6")
+        await tab.do(expect(tab.page.locator("#room-name")).to_have_text("#6"))
+        phone = await self.open(width=390)  # her other device: the same rooms, without her asking
+        await phone.log_in("alice", password="correct horse battery")
+        await phone.do(phone.page.get_by_role("button", name=re.compile("^Rooms")).click())
+        rooms = phone.page.locator("#room-list")
+        await phone.do(expect(rooms.get_by_role("button", name="#5")).to_be_visible())
+        await phone.do(expect(rooms.get_by_role("button", name="#6")).to_be_visible())
+        guesser = await self.open()
+        await guesser.do(guesser.page.fill("#nick", "alice"))
+        await guesser.do(guesser.page.fill("#password", "wrong horse battery"))
+        await guesser.do(guesser.page.get_by_role("button", name="Enter").click())
+        await guesser.do(expect(guesser.page.locator("#login-error")).to_contain_text("Wrong password"))
+
+    async def member_menu(self, tab: Tab, nick: str, action: str) -> None:
+        """Click `nick` in the members, then `action` in their menu."""
+        await tab.do(tab.page.locator("#member-list button", has_text=nick).click())
+        await tab.do(tab.page.get_by_role("button", name=action).click())
+
+    async def test_an_operator_kicks_bans_gives_voice_and_sets_the_room_from_menus(self) -> None:
+        self.start_web()
+        tab = await self.open()
+        await tab.log_in("boss", room="5")  # the first in a room is its operator
+        pest = await self.irc("pest")
+        page = tab.page
+        await tab.type("/names")  # typed as in any client: answered in the room, the members unchanged
+        await tab.sees("In #5: @boss pest", "info")
+        await tab.do(page.locator("#member-list button", has_text="pest").click())
+        await tab.do(page.fill("#kick-reason", "enough"))
+        await tab.do(page.get_by_role("button", name="Kick").click())
+        [kick] = [line for line in await pest.until("KICK") if line.command == "KICK"]
+        self.assertEqual(kick.params, ["#5", "pest", "enough"])
+        await tab.sees("boss removed pest: enough", "event")
+        await tab.do(expect(page.locator("#member-list")).not_to_contain_text("pest"))
+        spammer = await self.irc("spammer")
+        await self.member_menu(tab, "spammer", "Ban")
+        await tab.sees("boss removed spammer", "event")
+        spammer.join("#5")
+        self.assertEqual((await spammer.until("ERR_BANNEDFROMCHAN"))[-1].params[1], "#5", "banned, not only kicked")
+        await self.irc("helper")
+        await self.member_menu(tab, "helper", "Give voice")
+        await tab.do(expect(page.locator("#member-list li", has_text="helper")).to_contain_text("voice"))
+        await tab.do(page.get_by_role("button", name="Settings").click())
+        await tab.do(page.get_by_label("Moderated").check())
+        await tab.do(page.get_by_label("Topic", exact=True).fill("Quiet please"))
+        await tab.do(page.get_by_role("button", name="Save").click())
+        await tab.sees("boss set +m", "event")
+        watcher = await self.irc("watcher")
+        watcher.sendLine("MODE #5")
+        [modes] = [line for line in await watcher.until("RPL_CHANNELMODEIS") if line.command == "RPL_CHANNELMODEIS"]
+        self.assertIn("m", modes.params[2])
+        await tab.do(expect(page.locator("#topic")).to_have_text("Quiet please"))
+
+    async def test_markup_from_others_is_shown_as_text_and_loads_nothing(self) -> None:
+        self.start_web()
+        tab = await self.open()
+        await tab.log_in("reader", room="5")
+        ircy = await self.irc("ircy")
+        hostile = '<script>window.owned = 1</script><img src="https://example.org/x.png"> <b>bold</b>'
+        ircy.say("#5", hostile)
+        ircy.say("#5", "see https://example.org/page.")
+        await tab.said(2)
+        log = tab.page.locator("#log")
+        self.assertEqual(await tab.do(log.locator("li.message .text").first.text_content()), hostile)
+        self.assertEqual(await tab.do(log.locator("script, img, b").count()), 0)
+        link = log.locator("a").last  # the address in the <img> is a link too, shown, never loaded
+        self.assertEqual(await tab.do(link.get_attribute("href")), "https://example.org/page")
+        self.assertEqual(await tab.do(link.get_attribute("rel")), "noopener noreferrer nofollow")
+        self.assertIsNone(await tab.do(tab.page.evaluate("window.owned")))
+        self.assertEqual(tab.elsewhere(), [])
+        self.assertEqual(
+            {urlsplit(url).path for url in tab.requests} - {"/", "/irc"},
+            {"/app.js", "/irc.js", "/chat.js", "/view.js", "/commands.js", "/style.css", "/icon.svg"},
+        )
+
+    async def test_mentions_and_private_messages_are_counted_in_the_room_list_and_the_title(self) -> None:
+        self.start_web()
+        tab = await self.open()
+        await tab.log_in("webby", room="5")
+        ircy = await self.irc("ircy")
+        await tab.type("/join 6")
+        await tab.do(expect(tab.page.locator("#room-name")).to_have_text("#6"))
+        ircy.say("#5", "nothing for anyone")
+        ircy.say("#5", "webby: a question for you")
+        ircy.msg("webby", "psst")
+        rooms = tab.page.locator("#room-list")
+        await tab.do(expect(rooms.get_by_role("button", name="#5, mentioned once, 2 unread")).to_be_visible())
+        await tab.do(expect(rooms.get_by_role("button", name="ircy, mentioned once, 1 unread")).to_be_visible())
+        await tab.do(expect(tab.page).to_have_title("(2) chatroom"))
+        await tab.do(rooms.get_by_role("button", name=re.compile("^ircy")).click())
+        await tab.sees("psst")
+        await tab.do(expect(tab.page).to_have_title("(1) chatroom"))
+        await tab.type("/me answers")
+        action = (await ircy.until("PRIVMSG", "ircy"))[-1]
+        self.assertEqual((action.source.split("!")[0], action.params[1]), ("webby", "\x01ACTION answers\x01"))
+        await tab.do(tab.page.press("#input", "ArrowUp"))  # Up recalls the last line typed
+        await tab.do(expect(tab.page.locator("#input")).to_have_value("/me answers"))
+
+    async def test_a_phone_gets_one_column_and_the_room_list_behind_a_button(self) -> None:
+        self.start_web("--history", "100")
+        ircy = await self.irc("ircy")
+        ircy.topic("#5", "Homework: chapter 3, questions 1-4")
+        for text in ("Has anyone started question 2?", "The notes are at https://example.org/notes"):
+            ircy.say("#5", text)
+        await self.heard(ircy, 2)
+        desktop = await self.open()
+        await desktop.log_in("sam", room="5")
+        await desktop.sees("The notes are at", "history")
+        await desktop.type("I did, it needs the formula from page 40")
+        await desktop.type("/join 6")
+        await desktop.do(desktop.page.get_by_role("button", name="#5").click())
+        ircy.join("#6")
+        ircy.say("#6", "sam: could you share page 40?")
+        rooms = desktop.page.locator("#room-list")
+        await desktop.do(expect(rooms.get_by_role("button", name="#6, mentioned once, 1 unread")).to_be_visible())
+        await desktop.do(expect(desktop.page.locator("#rooms-button")).to_be_hidden())
+        await desktop.do(expect(desktop.page.locator("#sidebar")).to_be_visible())
+        phone = await self.open(width=390, height=780, scheme="dark")
+        await phone.log_in("kim", room="5")
+        await phone.do(expect(phone.page.locator("body")).to_have_css("background-color", "rgb(22, 25, 29)"))
+        await desktop.do(expect(desktop.page.locator("body")).to_have_css("background-color", "rgb(255, 255, 255)"))
+        ircy.say("#5", "thanks sam")
+        await phone.sees("thanks sam")
+        await desktop.sees("thanks sam")
+        sidebar = phone.page.locator("#sidebar")
+        await phone.do(expect(sidebar).to_be_hidden())
+        await phone.do(expect(phone.page.locator("#members")).to_be_hidden())
+        screenshots = os.environ.get("CHATROOM_SCREENSHOTS")
+        if screenshots:
+            await desktop.do(desktop.page.screenshot(path=str(Path(screenshots) / "web-desktop.png")))
+            await phone.do(phone.page.screenshot(path=str(Path(screenshots) / "web-phone.png")))
+        await phone.do(phone.page.get_by_role("button", name=re.compile("^Rooms")).click())
+        await phone.do(expect(sidebar).to_be_visible())
+        await phone.do(sidebar.get_by_role("button", name="#5").click())
+        await phone.do(expect(sidebar).to_be_hidden())
