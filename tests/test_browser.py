@@ -441,6 +441,25 @@ class BrowserTests(ServerTestCase):
         await tab.do(tab.page.press("#input", "ArrowUp"))  # Up recalls the last line typed
         await tab.do(expect(tab.page.locator("#input")).to_have_value("/me answers"))
 
+    async def test_what_is_read_on_one_device_is_no_longer_unread_on_the_other(self) -> None:
+        accounts = Path(self.mktemp())
+        AccountStore(accounts).add("alice", "correct horse battery")
+        self.start_web("--accounts", str(accounts))
+        laptop = await self.open()
+        await laptop.log_in("alice", password="correct horse battery", room="5")
+        await laptop.type("/join 6")
+        await laptop.do(expect(laptop.page.locator("#room-name")).to_have_text("#6"))
+        phone = await self.open()  # her other device, in #5 and #6 as she is
+        await phone.log_in("alice", password="correct horse battery")
+        ircy = await self.irc("ircy")
+        ircy.say("#5", "news in five")
+        unread = laptop.page.locator("#room-list").get_by_role("button", name="#5, 1 unread")
+        await laptop.do(expect(unread).to_be_visible())
+        await phone.do(phone.page.locator("#room-list").get_by_role("button", name=re.compile("^#5")).click())
+        await phone.sees("news in five")
+        read = laptop.page.locator("#room-list").get_by_role("button", name="#5", exact=True)
+        await laptop.do(expect(read).to_be_visible())  # no longer "#5, 1 unread"
+
     async def test_a_phone_gets_one_column_and_the_room_list_behind_a_button(self) -> None:
         self.start_web("--history", "100")
         ircy = await self.irc("ircy")

@@ -8,6 +8,7 @@ const HISTORY_CATCH_UP = 500; // CHATHISTORY's most (ISUPPORT CHATHISTORY=500)
 const LINES_KEPT = 2000; // per room, in this page
 const SERVER = "*server*"; // the key of the server's own messages (the MOTD, answers to WHOIS ...)
 const ACTION = /^\x01ACTION (.*?)\x01?$/s;
+const MARK_EVERY = 3000; // ms: while a room is watched, where it is read up to is told the server at most this often
 
 /** Case as the server ignores it (CASEMAPPING=ascii). */
 const fold = (name) => name.replace(/[A-Z]/g, (c) => c.toLowerCase());
@@ -28,6 +29,8 @@ class Room {
     this.modes = null; // {flags, key, limit} once MODE #room was answered
     this.joined = false;
     this.unread = 0;
+    this.unreadUntil = ""; // time of the last line counted unread: read elsewhere up to it, it is read here too
+    this.readUntil = ""; // where the server says this person has read it up to (draft/read-marker)
     this.mentions = 0;
     this.lastStamp = ""; // time of the last room message seen: where catching up starts
     this.historyAt = -1; // where the answer to the CHATHISTORY asked goes, or -1
@@ -55,6 +58,7 @@ export class Chat extends EventTarget {
     this.me = "";
     this.batches = new Map();
     this.visible = true; // whether the person sees the current room (the tab is shown)
+    this.marking = 0; // the timer that tells the server where the watched room is read up to
     connection.addEventListener("message", (event) => this.receive(event.detail));
     connection.addEventListener("registered", () => this.registered());
     connection.addEventListener("status", (event) => {
@@ -84,11 +88,38 @@ export class Chat extends EventTarget {
   }
 
   select(room) {
+    if (this.current && this.current !== room) this.markRead(this.current); // watched until now
     this.current = room;
     room.unread = 0;
     room.mentions = 0;
+    this.markRead(room);
     this.emit("rooms");
     this.emit("room", { room });
+  }
+
+  /** Tell the server this room is read up to its last line, so that this person's other devices count it read. */
+  markRead(room) {
+    clearTimeout(this.marking);
+    this.marking = 0;
+    const last = room.lines.findLast((line) => line.nick && line.time);
+    const time = last?.time.toISOString() ?? "";
+    if (room.server || !time || time <= room.readUntil || !this.connection.has("draft/read-marker")) return;
+    room.readUntil = time;
+    this.connection.send(format("MARKREAD", room.name, `timestamp=${time}`));
+  }
+
+  /** Read on another device (or answered to ours): lines said until then are no longer unread here. */
+  onMARKREAD(message) {
+    const [target, marker = "*"] = message.params;
+    const room = this.room(target, false);
+    if (!room || !marker.startsWith("timestamp=")) return;
+    const time = marker.slice("timestamp=".length);
+    if (time > room.readUntil) room.readUntil = time;
+    if (room.unread && time >= room.unreadUntil) {
+      room.unread = 0;
+      room.mentions = 0;
+      this.emit("rooms");
+    }
   }
 
   remove(room) {
@@ -137,7 +168,11 @@ export class Chat extends EventTarget {
     if (line.kind !== "message" && line.kind !== "action") return;
     if (fold(line.nick) === fold(this.me)) return;
     const seen = room === this.current && this.visible;
-    if (!seen) room.unread += 1;
+    if (seen && !this.marking) this.marking = setTimeout(() => this.markRead(room), MARK_EVERY);
+    if (!seen) {
+      room.unread += 1;
+      room.unreadUntil = line.time.toISOString();
+    }
     if (line.mention) {
       if (!seen) room.mentions += 1;
       this.emit("notify", { room, line });
@@ -198,6 +233,7 @@ export class Chat extends EventTarget {
     room.lines.splice(at, 0, ...lines);
     if (room.catchingUp && room !== this.current) {
       room.unread += lines.filter((line) => !line.mine).length;
+      room.unreadUntil = lines.at(-1).time.toISOString();
       this.emit("rooms");
     }
     const last = messages.at(-1).tags.time;

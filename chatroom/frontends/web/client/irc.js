@@ -1,7 +1,15 @@
 // IRC over the IRCv3 WebSocket transport: one message per WebSocket message, no CRLF.
 // This module knows the wire and the connection's life (registration, SASL, reconnection); chat.js knows the chat.
 
-const WANTED = ["batch", "draft/chathistory", "echo-message", "message-tags", "multi-prefix", "server-time"];
+const WANTED = [
+  "batch",
+  "draft/chathistory",
+  "draft/read-marker",
+  "echo-message",
+  "message-tags",
+  "multi-prefix",
+  "server-time",
+];
 const BACKOFF_MAX = 30; // seconds between attempts, at most
 
 const TAG_ESCAPES = { ":": ";", s: " ", "\\": "\\", r: "\r", n: "\n" };
