@@ -16,17 +16,21 @@ reads only UTF-8 and renders str, so a text message never needs repairing.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable, Iterable
-from typing import Protocol, cast
+from collections.abc import Iterable
+from typing import Protocol as Interface
+from typing import cast
 from urllib.parse import urlsplit
 
 from autobahn.twisted.websocket import WebSocketServerFactory, WebSocketServerProtocol
 from autobahn.websocket.types import ConnectionDeny, ConnectionRequest
 from twisted.internet.error import ConnectionDone, ConnectionLost
-from twisted.internet.interfaces import IAddress, IPushProducer
+from twisted.internet.interfaces import IAddress, IDelayedCall, IProtocolFactory, IPushProducer
+from twisted.internet.protocol import Protocol, connectionDone
+from twisted.protocols.policies import ProtocolWrapper, WrappingFactory
 from twisted.python.failure import Failure
 
-from chatroom.server.limits import StreamTransport
+from chatroom.server.connection import Connection, ConnectionFactory, Dialect, Refusal
+from chatroom.server.limits import CLOSE_GRACE, StreamTransport
 from chatroom.server.messages import MessageReceiver
 
 TEXT = "text.ircv3.net"
@@ -35,11 +39,8 @@ SUBPROTOCOLS = (TEXT, BINARY)
 CLOSE_NORMAL = 1000
 CLOSE_POLICY = 1008  # RFC 6455: refused by policy (over a connection cap)
 
-# What to do with a new connection: its receiver, or why it is refused (with the goodbye that says so).
-Admit = Callable[[IAddress], "MessageReceiver | tuple[str, bytes]"]
 
-
-class _Stream(StreamTransport, Protocol):
+class _Stream(StreamTransport, Interface):
     """The TCP or TLS transport under the WebSocket, which also holds reading."""
 
     def pauseProducing(self) -> None: ...
@@ -82,10 +83,17 @@ class WebSocketFraming(WebSocketServerProtocol):
         self.binary = False  # binary.ircv3.net: the messages sent are binary ones
         self._paused = False
         self._held: deque[bytes] = deque()  # messages autobahn cut out while reading is paused, in order
+        self._deadline: IDelayedCall | None = None  # when a polite close gives up
 
     # autobahn's side
 
     def connectionMade(self) -> None:
+        # Written to past the count's wrapper (one call less per message), which still tells it of the close.
+        if isinstance(self.transport, Counted):
+            self.counted: Counted | None = self.transport
+            self.transport = self.transport.transport
+        else:
+            self.counted = None
         self.stream = cast(_Stream, self.transport)
         WebSocketServerProtocol.connectionMade(self)
 
@@ -100,11 +108,16 @@ class WebSocketFraming(WebSocketServerProtocol):
         return chosen
 
     def onOpen(self) -> None:
-        admitted = self.factory.admit(self.stream.getPeer())
-        if isinstance(admitted, tuple):
-            reason, goodbye = admitted
-            self.write(goodbye)
-            WebSocketServerProtocol.sendClose(self, CLOSE_POLICY, reason[:120])
+        """A client of the chat from now on: its connection's place in the count goes to its Connection."""
+        factory, address = self.factory, self.stream.getPeer()
+        if self.counted is not None and not self.counted.handed_over:
+            self.counted.handed_over = True
+            admitted: Connection | str = factory.shared.connection(address, factory.dialect)
+        else:
+            admitted = factory.shared.admit(address, factory.dialect)
+        if isinstance(admitted, str):
+            self.write(factory.dialect.goodbye(admitted))
+            WebSocketServerProtocol.sendClose(self, CLOSE_POLICY, admitted[:120])
             return
         self.receiver = admitted
         admitted.connection_made(self)
@@ -119,6 +132,8 @@ class WebSocketFraming(WebSocketServerProtocol):
                     self._deliver(line)
 
     def onClose(self, wasClean: bool, code: int | None, reason: str | None) -> None:
+        if self._deadline is not None and self._deadline.active():
+            self._deadline.cancel()
         receiver, self.receiver = self.receiver, None
         self._held.clear()
         if receiver is not None:
@@ -156,12 +171,13 @@ class WebSocketFraming(WebSocketServerProtocol):
         self.stream.registerProducer(producer, True)
 
     def close(self) -> None:
-        """A close handshake; autobahn drops a peer that does not answer it (closeHandshakeTimeout)."""
+        """A close handshake, then TLS's; a peer that answers neither is cut off after CLOSE_GRACE seconds."""
         self.stream.unregisterProducer()  # TLS sends its close_notify only once no producer is registered
         if self.state == WebSocketServerProtocol.STATE_OPEN:
             WebSocketServerProtocol.sendClose(self, CLOSE_NORMAL)
         else:
             WebSocketServerProtocol.dropConnection(self, abort=False)
+        self._deadline = self.factory.shared.clock.callLater(CLOSE_GRACE, self.stream.abortConnection)
 
     def abort(self) -> None:
         self.stream.abortConnection()
@@ -172,7 +188,7 @@ class WebSocketFraming(WebSocketServerProtocol):
 
 
 class WebSocketFactory(WebSocketServerFactory):
-    """Builds the framing of each WebSocket connection; admits it once it is open, checks its Origin before.
+    """Builds the framing of each WebSocket connection, whose clients are `shared`'s, speaking `dialect`.
 
     `origins`: the origins (scheme://host[:port]) allowed besides the server's own, the one the browser
     loaded the page from (the Host it asked for). A client that sends no Origin is not a browser, and is let in:
@@ -181,16 +197,21 @@ class WebSocketFactory(WebSocketServerFactory):
 
     protocol = WebSocketFraming  # type: ignore[assignment]
 
-    def __init__(self, admit: Admit, longest: int, origins: Iterable[str] = ()) -> None:
+    def __init__(self, shared: ConnectionFactory, dialect: type[Dialect], origins: Iterable[str] = ()) -> None:
         WebSocketServerFactory.__init__(self)
-        self.admit = admit
+        self.shared = shared
+        self.dialect = dialect
         self.origins = frozenset(origin.lower().rstrip("/") for origin in origins)
+        longest = dialect.longest_line(shared.limits) + 2  # and a CRLF, if the client sends one
         WebSocketServerFactory.setProtocolOptions(
             self,
             maxFramePayloadSize=longest,
             maxMessagePayloadSize=longest,
-            openHandshakeTimeout=10,
-            closeHandshakeTimeout=5,
+            # twisted.web has read the whole request before autobahn sees it; the close has its own deadline,
+            # on the connections' clock (autobahn's timers would outlive the connections they are for).
+            openHandshakeTimeout=0,
+            closeHandshakeTimeout=0,
+            failByDrop=False,  # a bad frame gets a close frame with the reason, not just a cut
             perMessageCompressionAccept=lambda offers: None,  # no compression: a small frame cannot inflate
         )
 
@@ -205,3 +226,40 @@ class WebSocketFactory(WebSocketServerFactory):
         except ValueError:
             return False
         return parts.scheme in ("https", "http") and parts.netloc == host.lower() and not parts.path
+
+
+class Counted(ProtocolWrapper):
+    """One connection to a web listener, counted under the caps with every front end's clients while it lasts, or
+    until the WebSocket it carries becomes a Connection, which then holds its place."""
+
+    factory: Counting
+    handed_over = False
+
+    def connectionLost(self, reason: Failure = connectionDone) -> None:
+        if not self.handed_over:
+            self.factory.shared.uncount(ProtocolWrapper.getPeer(self))
+        ProtocolWrapper.connectionLost(self, reason)
+
+
+class Counting(WrappingFactory[Counted]):
+    """A web listener's factory: every connection, a page's or a WebSocket's, counts under `shared`'s caps
+    (--max-clients, --max-per-address); one over them is answered 503 with the reason, and closed."""
+
+    protocol = Counted
+    noisy = False
+
+    def __init__(self, shared: ConnectionFactory, site: IProtocolFactory) -> None:
+        WrappingFactory.__init__(self, site)  # type: ignore[arg-type]  # typed as generic in its own parameter
+        self.shared = shared
+
+    def buildProtocol(self, addr: IAddress | None) -> Protocol | None:  # type: ignore[override]  # or a Refusal
+        refusal = self.shared.count(addr)
+        if refusal is None:
+            built: Protocol | None = WrappingFactory.buildProtocol(self, addr)
+            return built
+        body = f"{refusal}\n".encode()
+        answer = (
+            b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain; charset=utf-8\r\n"
+            b"Connection: close\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body)
+        )
+        return Refusal(answer, self.shared.clock)

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import cast
 
 from autobahn.twisted.resource import WebSocketResource
-from twisted.internet.interfaces import IAddress
+from twisted.internet.interfaces import IProtocolFactory
 from twisted.web import http
 from twisted.web.pages import forbidden
 from twisted.web.resource import IResource, Resource
@@ -23,8 +23,7 @@ from twisted.web.server import Request, Site
 from twisted.web.static import File
 
 from chatroom.server.connection import ConnectionFactory, Dialect
-from chatroom.server.messages import MessageReceiver
-from chatroom.server.websocket import WebSocketFactory
+from chatroom.server.websocket import Counting, WebSocketFactory
 
 CLIENT = Path(__file__).with_name("client")  # the web client's files, shipped with the package
 HTTP_TIMEOUT = 30  # seconds an HTTP connection may stay idle (twisted.web's default is 12 hours)
@@ -104,14 +103,7 @@ def web_site(
     origins: tuple[str, ...] = (),
     hsts: bool | None = None,
     client: Path = CLIENT,
-) -> Site:
-    """The site of one web listener: its WebSocket connections speak `dialect` within `factory`'s limits."""
-
-    def admit(address: IAddress) -> MessageReceiver | tuple[str, bytes]:
-        admitted = factory.admit(address, dialect)
-        if isinstance(admitted, str):
-            return admitted, dialect.goodbye(admitted)
-        return admitted
-
-    sockets = WebSocketFactory(admit, dialect.longest_line(factory.limits) + 2, origins)  # + a CRLF, if sent
-    return WebSite(Root(ClientFiles(str(client)), WebSocketResource(sockets)), hsts)
+) -> IProtocolFactory:
+    """A web listener's factory: its connections count under `factory`'s caps, its WebSockets speak `dialect`."""
+    sockets = WebSocketFactory(factory, dialect, origins)
+    return Counting(factory, WebSite(Root(ClientFiles(str(client)), WebSocketResource(sockets)), hsts))
