@@ -553,7 +553,11 @@ class ResumeTests(ClientCase):
         self.hear("WELCOME sam :hello", "RESUME tok-1 :if your connection is lost", "JOIN #5 sam", "NAMES #5 @sam")
         self.hear("SAID #5 ada lq3k9d2a-7 2026-11-23T12:30:00.000Z :sam, are you there?", "HISTORY #5 1 0")
         self.hear("CURRENT #5")
-        self.assertEqual(server.value().decode().splitlines(), ["/join #5 after lq3k9d2a-6"], "in it: made current")
+        self.assertEqual(
+            server.value().decode().splitlines(),
+            ["/join #5 after lq3k9d2a-6", "/read #5 2026-11-23T12:30:00.000Z"],
+            "in it: made current, and what it missed read",
+        )
         self.hear("CURRENT #5")
         shown = "\n".join(self.console.shown)
         self.assertIn("<ada> sam, are you there?", shown)
@@ -1084,7 +1088,25 @@ class HistoryTests(ClientCase):
         self.assertEqual(self.sent(), ["/history #6 before b2-1"])
         self.hear("CURRENT #5")
         self.client.typed("/history 3")
-        self.assertEqual(self.sent(), ["/history #5 3 before a1-2"])
+        read = ["/read #6 2026-11-23T09:00:00.000Z", "/read #5 2026-11-23T09:00:00.000Z"]  # left, and now shown
+        self.assertEqual(self.sent(), [*read, "/history #5 3 before a1-2"])
+
+    def test_a_room_shown_is_marked_read_for_the_other_devices_and_what_they_read_is_not_news(self) -> None:
+        self.hear("MSG #5 carol a1-5 2026-11-23T09:01:00.000Z :bob?", "MSG #5 carol a1-6 2026-11-23T09:02:00.000Z :hi")
+        self.assertEqual(self.console.prompt, "[#6] (#5 2!) ")
+        self.console.shown.clear()
+        self.hear("READ #5 2026-11-23T09:01:30.000Z")
+        self.assertEqual(self.console.prompt, "[#6] (#5 2!) ", "read on the phone, but not the last line")
+        self.hear("READ #5 2026-11-23T09:02:00.000Z")
+        self.assertEqual(self.console.prompt, "[#6] ", "read on the phone: no longer news here")
+        self.assertEqual(self.console.shown, [], "nothing shown: nobody asked")
+        self.hear("MSG #5 carol a1-7 2026-11-23T09:03:00.000Z :there?", "CURRENT #5")
+        self.assertEqual(self.sent(), ["/read #5 2026-11-23T09:03:00.000Z"], "#5 shown: read, up to its last line")
+        self.hear("CURRENT #6", "CURRENT #5")
+        self.assertEqual(self.sent(), [], "read up to there already")
+        self.client.typed("/read #5")
+        self.hear("READ #5 2026-11-23T09:03:00.000Z")
+        self.assertIn("#5: read up to", self.console.shown[-1], "the answer to /read is shown")
 
     def test_a_reconnection_asks_for_what_was_said_after_the_last_line_seen(self) -> None:
         self.hear(

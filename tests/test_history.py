@@ -143,6 +143,9 @@ class HistoryLimitsTests(SynchronousTestCase):
         self.assertEqual(timestamp(START + 0.25), "2026-11-18T11:06:40.250Z")  # the second's text is not stale
         self.assertEqual(seconds(timestamp(START + 1.5)), START + 1.5)
         self.assertEqual(seconds("2026-11-18T11:06:40Z"), START)
+        # A time a client sent without a zone is UTC too, never the server's zone (tests.test_any_day runs this in
+        # others): CHATHISTORY and read markers must mean the same moment on every server.
+        self.assertEqual(seconds("2026-11-18T11:06:40"), START)
 
     def test_what_is_not_a_time_or_an_id(self) -> None:
         for bad in ["2026-13-01T00:00:00Z", "yesterday:", "11:06"]:

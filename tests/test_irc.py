@@ -69,6 +69,9 @@ class IRCServer(MemoryServer):
         return client
 
 
+CAPS_WITHOUT_HISTORY = "batch draft/read-marker echo-message labeled-response message-tags multi-prefix server-time"
+
+
 def commands(lines: list[str]) -> list[str]:
     return [parse(line).command for line in lines]
 
@@ -125,7 +128,7 @@ class RegistrationTests(SynchronousTestCase):
         client = self.server.irc()
         self.assertEqual(
             client.type("CAP LS 302"),
-            [":chatroom CAP * LS :batch echo-message labeled-response message-tags multi-prefix server-time"],
+            [f":chatroom CAP * LS :{CAPS_WITHOUT_HISTORY}"],
         )
         self.assertEqual(client.type("NICK alice", "USER alice 0 * :A"), [])
         self.assertEqual(client.type("CAP REQ :multi-prefix nope"), [":chatroom CAP alice NAK :multi-prefix nope"])
@@ -610,7 +613,7 @@ class HistoryTests(SynchronousTestCase):
         client = server.irc()
         self.assertEqual(
             client.type("CAP LS 302"),
-            [":chatroom CAP * LS :batch echo-message labeled-response message-tags multi-prefix server-time"],
+            [f":chatroom CAP * LS :{CAPS_WITHOUT_HISTORY}"],
         )
         self.assertEqual(client.type("CAP REQ draft/chathistory"), [":chatroom CAP * NAK :draft/chathistory"])
         welcome = client.type("NICK alice", "USER alice 0 * :A", "CAP END", "JOIN #5")
@@ -627,8 +630,8 @@ class HistoryTests(SynchronousTestCase):
 
     def test_with_history_the_capabilities_and_isupport_say_so(self) -> None:
         client = self.server.irc()
-        caps = "batch draft/chathistory draft/message-redaction echo-message labeled-response message-tags "
-        caps += "multi-prefix server-time"
+        caps = "batch draft/chathistory draft/message-redaction draft/read-marker echo-message labeled-response "
+        caps += "message-tags multi-prefix server-time"
         self.assertEqual(client.type("CAP LS 302"), [f":chatroom CAP * LS :{caps}"])
         welcome = client.type("NICK bob", "USER bob 0 * :B", "CAP END")
         isupport = " ".join(line for line in welcome if parse(line).command == "005")

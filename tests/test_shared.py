@@ -27,6 +27,7 @@ from chatroom.core.events import (
     Parted,
     PrivateMessage,
     Quit,
+    ReadMarker,
     Redacted,
     RoleChanged,
     ServerNotice,
@@ -156,6 +157,20 @@ class SharedChatTests(Replicas):
         self.assertEqual((heard_by_bob.take(), heard_by_ada.take(), heard_by_carol.take()), ([said], [said], []))
         error = self.assertRaises(ChatError, self.a.wallops, carol, "me too")
         self.assertEqual((error.code, error.arguments), ("NOT_ADMIN", {"action": "send wallops"}))
+
+    def test_a_read_marker_moves_for_a_persons_sessions_on_every_process_and_a_newcomer_knows_it(self) -> None:
+        ada_here, heard_here = self.member(self.a, "ada", "5", account="ada")
+        ada_there, heard_there = self.member(self.b, "ada", account="ada")  # her phone, on the other process
+        self.assertIs(self.b.nicks["ada"], ada_there)
+        carol, _ = self.member(self.b, "carol", "5")
+        self.a.mark_read(ada_here, "#5", "2026-11-23T12:00:00.000Z")
+        self.b.mark_read(carol, "ada", "2026-11-23T12:01:00.000Z")
+        self.settle()
+        marked = ReadMarker("#5", "2026-11-23T12:00:00.000Z")
+        self.assertEqual((heard_here.take(), heard_there.take()), ([marked], [marked]))
+        c = self.process("c")
+        self.assertEqual(c.read_marker(c.nicks["ada"], "#5"), marked, "an account's, in the snapshot")
+        self.assertEqual(c.read_marker(c.nicks["carol"], "ada"), ReadMarker("ada", "2026-11-23T12:01:00.000Z"))
 
     def test_one_nickname_claimed_on_two_processes_at_once_goes_to_the_first_in_the_log(self) -> None:
         first, second = RecordingSession(), RecordingSession()

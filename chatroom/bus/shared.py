@@ -40,6 +40,7 @@ from chatroom.core.chat import Chat, Details, Member, RoomLimits, Sessions
 from chatroom.core.errors import ChatError, Departed
 from chatroom.core.events import Event, Message, ServerNotice, Session
 from chatroom.core.history import HistoryLimits, RoomHistory
+from chatroom.core.markers import ReadMarkers
 from chatroom.core.moderation import Lockdown, Role, Setting
 from chatroom.core.names import nick_key, room_key
 from chatroom.core.rooms import Room
@@ -583,6 +584,9 @@ class Replica:
                 }
                 for room in self.chat.rooms.values()
             ],
+            # Times only, never what was read: accounts' markers, and those of the guests present
+            "read_markers": {account: dict(markers.times) for account, markers in self.chat.read_markers.items()},
+            "guests_read": {key: dict(member.read.times) for key, member in self.by_key.items() if member.read.times},
             "server_bans": [ban_data(ban) for ban in self.chat.server_bans],
             "lockdown": self.chat.lockdown.value,
             "opened": self.chat.opened,
@@ -616,10 +620,12 @@ class Replica:
                 member.token = tokens.get(key) or secrets.token_urlsafe(18)
             if expiring is not None:
                 self._expiring(member, *expiring)
+            member.read = ReadMarkers(state["guests_read"].get(key))
             self.by_key[key] = member
         bans = [ban_from_data(data) for data in state["server_bans"]]
         lockdown = Lockdown(state["lockdown"])
-        self.chat.restore(self.by_key.values(), lambda: self._rooms(state), bans, lockdown, state["opened"])
+        markers = {account: ReadMarkers(times) for account, times in state["read_markers"].items()}
+        self.chat.restore(self.by_key.values(), lambda: self._rooms(state), bans, lockdown, state["opened"], markers)
         for key, _, _, _, invited, *_ in state["members"]:
             for name in invited:
                 if (invited_to := self.chat.rooms.get(room_key(name))) is not None:

@@ -27,6 +27,7 @@ class Company:
     def __init__(self) -> None:
         self.rooms: dict[str, dict[str, None]] = {}  # room -> its members' nicknames, in the order they came
         self.unread: dict[str, int] = {}  # room -> lines said there since it was last current
+        self.unread_until: dict[str, str] = {}  # room -> when the last of its unread lines was said
         self.mentioned: set[str] = set()  # rooms where a line named us since then
         self.ignored: dict[str, str] = {}  # lower-case nickname -> as typed
         self.seen: dict[str, Seen] = {}  # room_key -> the messages we have seen there, live or from history
@@ -58,6 +59,9 @@ class Company:
                 self._saw(room, stamps)
                 if room != current and room in self.rooms and nick != me and not self.is_ignored(nick):
                     self.unread[room] = self.unread.get(room, 0) + 1  # what is not shown is not news
+                    self.unread_until[room] = stamps[1] if len(stamps) > 1 else ""
+            case "READ", [room, time] if time >= self.unread_until.get(room, "~"):  # read on another device
+                self._read(room)
             case (("SAID" | "DID"), [room, _, *stamps]):
                 self._saw(room, stamps)
             case "ROOM", [room, _, *settings]:
@@ -66,13 +70,22 @@ class Company:
             case "SET", [room, _, "key"]:
                 self._set_key(room, "" if line.text == "off" else line.text or "")
             case "CURRENT", [room]:
-                self.unread.pop(room, None)
-                self.mentioned.discard(room)
+                self._read(room)
+
+    def _read(self, room: str) -> None:
+        self.unread.pop(room, None)
+        self.unread_until.pop(room, None)
+        self.mentioned.discard(room)
 
     def first(self, room: str) -> str | None:
         """The id of the earliest message we saw in `room` (in the room's present life), if any."""
         seen = self.seen.get(room_key(room))
         return None if seen is None else f"{seen.life}-{seen.first}"
+
+    def last_time(self, room: str) -> str:
+        """When the latest message we saw in `room` was said ("" if none): where we have read it up to."""
+        seen = self.seen.get(room_key(room))
+        return "" if seen is None else seen.time
 
     def last(self, room: str) -> str | None:
         """The id of the latest message we saw in `room`, if any."""
@@ -104,8 +117,7 @@ class Company:
 
     def _forget(self, room: str) -> None:
         self.rooms.pop(room, None)
-        self.unread.pop(room, None)
-        self.mentioned.discard(room)
+        self._read(room)
         self.seen.pop(room_key(room), None)
         self.keys.pop(room_key(room), None)
 

@@ -129,6 +129,8 @@ class Renderer:
                 this = " (this one)" if ident.endswith("*") else ""
                 session = f"session {ident.rstrip('*')}{this}: {frontend}, from {text}, since {self._when(since)}"
                 return notice(session)
+            case "READ", [target, time]:
+                return notice(f"{target}: read up to {self._when(time)}" if time != "*" else f"{target}: not read yet")
             case "SESSIONS", [count]:
                 return notice(f"{count} session{'' if count == '1' else 's'}: /sessions kick ID ends another")
             case "INVITE", [room, actor, nick]:

@@ -156,6 +156,8 @@ class Client:
         self._correspondent: str | None = None  # the other side of the last private message, for /reply
         self._version = PROTOCOL_VERSIONS[-1]  # the server's, from its HELLO
         self._catching_up: set[str] = set()  # room_keys joined again "after" the last message seen: HISTORY answers
+        self._marked: dict[str, str] = {}  # room_key -> the time we last told the server we had read it up to
+        self._reads_asked = 0  # /read typed and not yet answered: a READ line is shown only then
 
     # From the network
 
@@ -310,6 +312,7 @@ class Client:
             elif text.startswith("/") and not text.startswith("//"):
                 # A nickname or room given as a command at its prompt is an answer too: wait for the verdict.
                 command = text.split(None, 1)[0].lower()
+                self._reads_asked += command == "/read"
                 self._send(text, wait=(self.phase, command) in ((Phase.NICK, "/nick"), (Phase.ROOM, "/join")))
             elif self.phase is Phase.NICK:
                 self._send(f"/nick {text.strip()}", wait=True)
@@ -452,6 +455,8 @@ class Client:
             self.link.send(f"/pong {line.text or ''}".rstrip())
             return
         self._follow(line)
+        if line.word == "READ" and self.phase is Phase.CHAT:
+            self._show_prompt()  # read on another device of ours: maybe no longer news here
         if line.word == "CURRENT":
             self._back_if_joined()
             self._show_prompt()
@@ -543,10 +548,21 @@ class Client:
             case "PRIV", [sender, recipient]:
                 self._correspondent = recipient if sender == self._me else sender
             case "CURRENT", args:
+                for shown in (self._current, *args[:1]):  # read: the room looked at until now, and the one now shown
+                    self._mark_read(shown)
                 self._current = args[0] if args else None
                 if self._back_in and _same_room(self._current or "", self._back_in[-1]):
                     self._back_in = []
                     self._chatting()
+
+    def _mark_read(self, room: str | None) -> None:
+        """Tell the server we have read `room` up to its latest line: the person's other devices stop counting it
+        unread (docs/protocol.md, read markers)."""
+        time = self.company.last_time(room) if room in self._joined else ""
+        if room is None or self.link is None or not time or time <= self._marked.get(room_key(room), ""):
+            return
+        self._marked[room_key(room)] = time
+        self.link.send(f"/read {room} {time}")
 
     def _verdict(self, line: Line) -> bool:
         """Whether `line` answers our /pass: a refusal, or our own nickname change (already followed)."""
@@ -576,6 +592,9 @@ class Client:
                 return False
         if line.word == "BYE":
             return self.phase is Phase.LEAVING
+        if line.word == "READ":  # another device of ours read a room: shown only as the answer to our /read
+            asked, self._reads_asked = self._reads_asked > 0, max(0, self._reads_asked - 1)
+            return asked
         if line.word == "ERR" and self._resumed_as is not None and line.args[:1] == ["RESUME_FAILED"]:
             return False  # the client logs in again by itself: nothing for the person to do
         return line.word not in ("AUTH", "RESUME") and not (line.word == "HELLO" and self.nick)

@@ -47,6 +47,7 @@ from chatroom.core.events import (
     Parted,
     PrivateMessage,
     Quit,
+    ReadMarker,
     Redacted,
     RoleChanged,
     RoomInfo,
@@ -65,6 +66,7 @@ from chatroom.core.history import (
     check_point,
     epoch,
 )
+from chatroom.core.markers import ReadMarkers, marker_target, read_time
 from chatroom.core.moderation import (
     ADDRESS_OF,
     KEY_MAX,
@@ -175,6 +177,7 @@ class Member:
         "key",
         "nick",
         "present",
+        "read",
         "rooms",
         "seen",
         "session",
@@ -199,6 +202,7 @@ class Member:
         self.rooms: dict[str, Room] = {}  # room key -> room, in the order joined
         self.invited: dict[Room, None] = {}  # rooms an operator invited them to, not joined since; the newest last
         self.present = True
+        self.read = ReadMarkers()  # where they have read up to, as a guest (an account's are Chat.read_markers)
         self.token = ""  # reclaims this person (Chat.resume_token); "" until a front end has told it to them
         # While lingering, and until a session of theirs is shown what they missed: the last line kept in each of
         # their rooms when they were lost (room key -> message id, "" if none).
@@ -246,6 +250,7 @@ class Chat(Queries):
         self.rooms: dict[str, Room] = {}  # room_key -> every room with someone in it, and every registered one
         self.server_bans: list[Ban] = []
         self.lockdown = Lockdown.OFF
+        self.read_markers: dict[str, ReadMarkers] = {}  # account -> where its person has read up to, kept when gone
         self.start_from_store()
         self.messages = 0  # said in rooms and privately since the start, for the metrics: how many, never what
         self.peak = 0  # the most members present at once since the start (IRC's LUSERS)
@@ -268,6 +273,7 @@ class Chat(Queries):
         server_bans: list[Ban],
         lockdown: Lockdown,
         opened: int,
+        read_markers: dict[str, ReadMarkers],
     ) -> None:
         """Hold this state instead of the present one (chatroom.bus: a snapshot of the chat other processes hold).
 
@@ -283,6 +289,7 @@ class Chat(Queries):
         self.server_bans = server_bans
         self.lockdown = lockdown
         self.opened = opened
+        self.read_markers = read_markers
 
     def start_from_store(self) -> None:
         """The rooms and bans a server starts with: the registered rooms and the server bans its store kept."""
@@ -494,6 +501,8 @@ class Chat(Queries):
         if account is not None:
             member.account = account
             self.signed_in.add(member)
+            self.markers(member).merge(member.read)  # what they read as a guest, now their account's
+            member.read = ReadMarkers()
         if old != nick:
             self._tell_peers(member, NickChanged(old, nick), including=True)
         if account is not None:  # a login: the rooms' bans of that account apply now
@@ -539,6 +548,40 @@ class Chat(Queries):
         for member in list(self.nicks.values()):
             if member.details.wallops or member is actor:
                 member.session.deliver(said)
+
+    # Read markers
+
+    def markers(self, member: Member) -> ReadMarkers:
+        """Where `member` has read up to: their account's, which outlive their sessions, or their own as a guest."""
+        if member.account is None:
+            return member.read
+        found = self.read_markers.get(member.account)
+        if found is None:
+            found = self.read_markers[member.account] = ReadMarkers()
+        return found
+
+    @change
+    def mark_read(self, member: Member, target: str, time: str) -> str:
+        """`member` has read `target` (a room or a nickname) up to `time`: each of their sessions is told.
+
+        A marker never moves back: returns the time it stands at, later than `time` if it was already past it
+        (then nothing changes, and the caller tells the session that asked).
+        """
+        self._present(member)
+        shown, key = marker_target(target)
+        time = read_time(time)
+        kept = self.markers(member).get(key)
+        if kept >= time:
+            return kept
+        self._commit(time)
+        self.markers(member).move(key, time)
+        member.session.deliver(ReadMarker(shown, time))
+        return time
+
+    def read_marker(self, member: Member, target: str) -> ReadMarker:
+        """Where `member` has read `target` up to ("" if never marked)."""
+        shown, key = marker_target(target)
+        return ReadMarker(shown, self.markers(member).get(key))
 
     # Rooms
 

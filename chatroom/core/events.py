@@ -152,6 +152,16 @@ class Changes:
 
 
 @dataclass(frozen=True, slots=True)
+class ReadMarker:
+    """Where a person has read `target` (a room, or a nickname for a private conversation) up to, told to each of
+    their sessions when it moves, and to the one that asks; `time` is "" where nothing was marked
+    (chatroom.core.markers)."""
+
+    target: str
+    time: str
+
+
+@dataclass(frozen=True, slots=True)
 class Redacted:
     """`actor` removed lines from a room's history: those with these ids, or all of it when `ids` is empty.
 
@@ -257,6 +267,7 @@ Event = (
     | Invited
     | Changes
     | Redacted
+    | ReadMarker
     | LockdownChanged
     | ServerNotice
     | Wallops

@@ -137,11 +137,17 @@ def _second(whole: int) -> str:
 
 
 def seconds(time: str) -> float:
-    """The inverse of `timestamp`; raises ChatError for anything else, as a client may send one."""
+    """The inverse of `timestamp`; raises ChatError for anything else, as a client may send one.
+
+    A time without a zone is UTC, as every time the chat sends is: never the server's own zone.
+    """
     try:
-        return datetime.datetime.fromisoformat(time).timestamp()
+        parsed = datetime.datetime.fromisoformat(time)
     except ValueError:
         raise ChatError("BAD_TIME", time=time) from None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=datetime.UTC)
+    return parsed.timestamp()
 
 
 def epoch(now: float, serial: int) -> str:

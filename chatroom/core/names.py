@@ -16,12 +16,12 @@ NICK_MAX = 20
 ROOM_MAX = 32
 
 NICK_SPECIALS = r"\[\]\\`^{}|_"
-_NICK = re.compile(rf"[A-Za-z{NICK_SPECIALS}][A-Za-z0-9{NICK_SPECIALS}-]{{0,{NICK_MAX - 1}}}")
+VALID_NICK = re.compile(rf"[A-Za-z{NICK_SPECIALS}][A-Za-z0-9{NICK_SPECIALS}-]{{0,{NICK_MAX - 1}}}")
 _ROOM = re.compile(rf"#?([A-Za-z0-9][A-Za-z0-9_.-]{{0,{ROOM_MAX - 1}}})")
 
 
 def validate_nick(nick: str) -> None:
-    if _NICK.fullmatch(nick) is None:
+    if VALID_NICK.fullmatch(nick) is None:
         raise ChatError("BAD_NICK", nick=nick, most=NICK_MAX)
 
 

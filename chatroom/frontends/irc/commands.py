@@ -15,6 +15,7 @@ from chatroom.core.chat import Member
 from chatroom.core.errors import ChatError
 from chatroom.core.events import History, Message
 from chatroom.core.history import PAGE_MAX, parse_id, seconds
+from chatroom.core.markers import read_time
 from chatroom.core.moderation import ACCOUNT_PREFIXES, Role, Setting, bad_limit, glob
 from chatroom.core.names import nick_key, room_key
 from chatroom.core.queries import RoomView
@@ -42,6 +43,7 @@ CAPABILITIES = (
     "batch",
     "draft/chathistory",
     "draft/message-redaction",
+    "draft/read-marker",
     "echo-message",
     "labeled-response",
     "message-tags",
@@ -454,6 +456,29 @@ def _chathistory(session: IRCDialect, params: list[str]) -> None:
             session.write(session.line("FAIL", "CHATHISTORY", code, subcommand, target, text=word(error)))
         return
     session.write_pages(session.kept(history.room, history.messages))
+
+
+@command(
+    "MARKREAD",
+    summary="MARKREAD TARGET [timestamp=TIME]: where you have read a channel or a conversation up to, on every "
+    "device of yours (draft/read-marker)",
+)
+def _markread(session: IRCDialect, params: list[str]) -> None:
+    """Ask where the marker stands, or move it: it only moves forward, and each session of the person is told."""
+    if not params:
+        session.write(session.line("FAIL", "MARKREAD", "NEED_MORE_PARAMS", text="Missing parameters"))
+        return
+    target, chat, member = params[0], session.chat, session.member
+    try:
+        if len(params) > 1:
+            time = params[1].removeprefix("timestamp=")
+            if time == params[1]:  # `*`, and anything else that is not a time
+                raise ChatError("BAD_TIME", time=params[1])
+            if chat.mark_read(member, target, time) == read_time(time):
+                return  # it moved: each session of the person is told
+        session.write(session.markread(chat.read_marker(member, target)))  # where it stands, to this session
+    except ChatError as error:
+        session.write(session.line("FAIL", "MARKREAD", "INVALID_PARAMS", target, text=word(error)))
 
 
 def _reference(reference: str, star: bool) -> str | None:

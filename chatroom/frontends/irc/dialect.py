@@ -29,6 +29,7 @@ from chatroom.core.events import (
     Message,
     Names,
     PrivateMessage,
+    ReadMarker,
     RoomInfo,
     RoomList,
     Topic,
@@ -51,7 +52,10 @@ LABEL_MAX = 64  # bytes of a labeled-response label
 
 
 # The events `IRCDialect.render` answers itself, or for which it looks at who receives them.
-LOOKED_AT = frozenset({Message, PrivateMessage, Names, Topic, Invited, BanList, AllowList, RoomInfo, RoomList, History})
+LOOKED_AT = frozenset(
+    {Message, PrivateMessage, Names, Topic, Invited, BanList, AllowList, RoomInfo, RoomList, History, ReadMarker}
+)
+END_NAMES = "End of /NAMES list"
 
 
 @dataclass(frozen=True)
@@ -166,8 +170,14 @@ class IRCDialect:
             case Message(_, nick) | PrivateMessage(nick) if nick == me and "echo-message" not in self.caps:
                 if not (type(event) is PrivateMessage and event.recipient == me) and self._said_here():
                     return b""  # the core's copy to the sender: an IRC client shows its own message itself
+            case Names(room) if room_key(room) in self.joining and "draft/read-marker" in self.caps:
+                # Joining: where the person has read it up to, before the end of the names (draft/read-marker)
+                marker = self.markread(self.chat.read_marker(self.member, room))
+                return self.names(event, end=False) + marker + self.numeric(n.RPL_ENDOFNAMES, room, text=END_NAMES)
             case Names():
                 return self.names(event)
+            case ReadMarker():
+                return self.markread(event) if "draft/read-marker" in self.caps else b""
             case Topic(room, setter, text) if room_key(room) in self.joining:
                 return self.topic_reply(event) if text or setter else b""
             case Invited(room, _, nick) if nick != me:
@@ -359,8 +369,11 @@ class IRCDialect:
         if batch:
             lines.append(self.numeric(n.RPL_NAMREPLY, symbol, room, text=" ".join(batch)))
         if end:
-            lines.append(self.numeric(n.RPL_ENDOFNAMES, room, text="End of /NAMES list"))
+            lines.append(self.numeric(n.RPL_ENDOFNAMES, room, text=END_NAMES))
         return b"".join(lines)
+
+    def markread(self, marker: ReadMarker) -> bytes:
+        return self.line("MARKREAD", marker.target, f"timestamp={marker.time}" if marker.time else "*")
 
     def topic_reply(self, topic: Topic) -> bytes:
         if not topic.text:

@@ -9,6 +9,7 @@ from collections.abc import Callable
 
 from chatroom.core.errors import ChatError
 from chatroom.core.history import JOIN_LINES, PAGE_MAX, check_point
+from chatroom.core.markers import read_time
 from chatroom.core.moderation import Lockdown, Role, Setting, bad_limit, parse_duration
 from chatroom.core.names import room_key
 from chatroom.frontends.commands import CommandTable
@@ -90,6 +91,22 @@ def _part(session: LineDialect, arg: str) -> None:
     name, _, reason = arg.partition(" ")
     room = session.chat.part(session.member, name or session.current_room(), reason.strip())
     session.connection.when_made(lambda: session.left(room))
+
+
+@command(
+    "read",
+    "#ROOM|NICK [TIME]",
+    "where you have read a room or a private conversation up to, on every device of yours: TIME (as MSG lines give"
+    " it) moves it there, unless it is past it already; without TIME, where it stands",
+)
+def _read(session: LineDialect, arg: str) -> None:
+    words = arg.split()
+    if not 1 <= len(words) <= 2:
+        raise COMMANDS["read"].usage_error()
+    chat, member = session.chat, session.member
+    if len(words) == 2 and chat.mark_read(member, *words) == read_time(words[1]):
+        return  # it moved: each session of the person is told
+    session.deliver(chat.read_marker(member, words[0]))  # where it stands, to the session that asked only
 
 
 @command("rooms", "", "list the rooms and how many people are in each")

@@ -31,6 +31,7 @@ from chatroom.core.events import (
     Parted,
     PrivateMessage,
     Quit,
+    ReadMarker,
     Redacted,
     RoleChanged,
     RoomInfo,
@@ -117,6 +118,8 @@ def render(event: Event) -> bytes:
             return listed("REDACT", [room, actor], list(ids) or ["*"])
         case ServerNotice(text):
             return line("NOTICE", text=text)
+        case ReadMarker(target, time):
+            return line("READ", target, time or "*")
         case RoomInfo(room, settings, owner, operators):
             return line("ROOM", room, owner or "*", *settings, text=" ".join(operators) or None)
         case AllowList(room, allowed):
