@@ -259,8 +259,15 @@ class WebSiteTests(WebTestCase):
         self.assertIn("x-content-type-options: nosniff", headers)
         self.assertIn("x-frame-options: deny", headers)
         self.assertNotIn("strict-transport-security", headers)  # not on 443, not asked
+        self.assertIn("server: chatroom\r\n", headers)  # not twisted.web's version
         listing = await self.raw("GET /.. HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
         self.assertFalse(listing.startswith("HTTP/1.1 200"), listing)
+
+    async def test_a_request_with_a_body_is_refused_before_it_is_read(self) -> None:
+        self.start_web()
+        for framing in ("Content-Length: 1000000000", "Transfer-Encoding: chunked"):
+            answer = await self.raw(f"POST / HTTP/1.1\r\nHost: localhost\r\n{framing}\r\n\r\n" + "x" * 1000)
+            self.assertTrue(answer.startswith("HTTP/1.1 413"), answer)
 
     async def test_hsts_when_asked(self) -> None:
         self.start_web("--web-hsts")

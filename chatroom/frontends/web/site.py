@@ -11,6 +11,7 @@ connect there.
 
 from __future__ import annotations
 
+from io import BytesIO
 from pathlib import Path
 from typing import cast
 
@@ -42,14 +43,40 @@ HEADERS = {
     b"server": b"chatroom",
 }
 HSTS = b"max-age=31536000"
+TOO_LARGE = b"HTTP/1.1 413 Content Too Large\r\nConnection: close\r\nContent-Length: 0\r\n\r\n"
 
 
 class GuardedRequest(Request):
-    """A request whose answer, whatever it is (a file, an error, the WebSocket refusal), carries the headers."""
+    """A request whose answer, a file's or an error's, carries the headers; one with a body is refused.
+
+    The site only serves files, and the WebSocket's upgrade has no body: twisted.web would keep any body it is
+    sent, in a temporary file past 100 kB, before anyone looks at it.
+    """
 
     hsts: bool | None = None  # None: on port 443 with TLS
+    refused = False  # it came with a body: answered 413, and nothing of it is kept
+
+    def gotLength(self, length: int | None) -> None:
+        if length == 0:
+            Request.gotLength(self, length)
+            return
+        self.refused = True  # a length, or chunks (None)
+        self.content = BytesIO()
+        transport = self.channel.transport
+        if transport is not None:
+            transport.write(TOO_LARGE)
+            transport.loseConnection()
+
+    def handleContentChunk(self, data: bytes) -> None:
+        if not self.refused:
+            Request.handleContentChunk(self, data)
 
     def process(self) -> None:
+        if not self.refused:
+            Request.process(self)
+
+    def render(self, resrc: IResource) -> None:
+        """After twisted.web's own headers (its Server header among them), before the answer."""
         for name, value in HEADERS.items():
             Request.setHeader(self, name, value)
         hsts = self.hsts
@@ -58,7 +85,7 @@ class GuardedRequest(Request):
             hsts = Request.isSecure(self) and getattr(host, "port", None) == HSTS_PORT
         if hsts:
             Request.setHeader(self, b"strict-transport-security", HSTS)
-        Request.process(self)
+        Request.render(self, resrc)
 
 
 class ClientFiles(File):
