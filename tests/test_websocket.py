@@ -157,6 +157,9 @@ async def until(client: WebClient, text: str) -> bytes:
     return await found
 
 
+SUBPROTOCOL_ORDER = ["text.ircv3.net", "binary.ircv3.net", "text.ircv3.net", "binary.ircv3.net"]
+
+
 class WebSocketTests(WebTestCase):
     async def test_the_subprotocol_the_client_prefers_and_its_kind_of_message(self) -> None:
         self.start_web()
@@ -179,6 +182,20 @@ class WebSocketTests(WebTestCase):
         refused = await self.raw(UPGRADE.format(path="/irc", host="localhost", extra=mqtt))
         self.assertTrue(refused.startswith("HTTP/1.1 400"), refused)
         self.assertIn("none of text.ircv3.net, binary.ircv3.net", refused)
+
+    async def test_one_broadcast_reaches_text_and_binary_members_each_in_its_kind(self) -> None:
+        """A broadcast is framed once per kind of message and written to every member (chatroom.server.websocket)."""
+        self.start_web()
+        irc = await self.irc_client("nonweb", "#room")
+        members = [(await self.web_client([kind]), kind == "binary.ircv3.net") for kind in SUBPROTOCOL_ORDER]
+        for number, (client, _) in enumerate(members):
+            await self.register(client, f"web{number}", "#room")
+        for text in ("first to all", "second to all"):
+            irc.send(f"PRIVMSG #room :{text}")
+            for client, binary in members:
+                heard = await until(client, text)
+                self.assertEqual(heard, f":nonweb!nonweb@chatroom PRIVMSG #room :{text}".encode())
+                self.assertEqual(client.history[-1], (heard, binary))
 
     async def test_text_and_binary_messages_are_both_read_and_several_lines_are_several_messages(self) -> None:
         self.start_web()

@@ -48,23 +48,30 @@ class _Stream(StreamTransport, Interface):
     def resumeProducing(self) -> None: ...
 
 
-class _Split:
-    """A rendered message as WebSocket messages: without its CRLF, one per line (a dialect may render several lines
-    at once, such as IRC's end of NAMES). Computed once for all the members a broadcast is written to."""
+class _Frames:
+    """The WebSocket frames of the last message rendered, as autobahn built them for the first member it was written
+    to, one entry per kind (text, binary): the same bytes for every member, since a server's frames are not masked
+    and no compression is negotiated. A broadcast is framed once, and each further member costs one write.
+
+    A dialect may render several lines at once (IRC's end of NAMES): each is its own message, without its CRLF.
+    """
 
     def __init__(self) -> None:
-        self._last: bytes | None = None
-        self._messages: list[bytes] = []
+        self._last: dict[bool, tuple[bytes, bytes]] = {}
 
-    def __call__(self, rendered: bytes) -> list[bytes]:
-        if rendered is not self._last:
-            lines = rendered.split(b"\n")
-            self._last = rendered
-            self._messages = [line.removesuffix(b"\r") for line in lines if line and line != b"\r"]
-        return self._messages
+    def cached(self, rendered: bytes, binary: bool) -> bytes | None:
+        last = self._last.get(binary)
+        return last[1] if last is not None and last[0] is rendered else None
+
+    def keep(self, rendered: bytes, binary: bool, frames: bytes) -> None:
+        self._last[binary] = (rendered, frames)
+
+    @staticmethod
+    def messages(rendered: bytes) -> list[bytes]:
+        return [line.removesuffix(b"\r") for line in rendered.split(b"\n") if line and line != b"\r"]
 
 
-messages_of = _Split()
+frames = _Frames()
 
 
 class WebSocketFraming(WebSocketServerProtocol):
@@ -84,6 +91,7 @@ class WebSocketFraming(WebSocketServerProtocol):
         self._paused = False
         self._held: deque[bytes] = deque()  # messages autobahn cut out while reading is paused, in order
         self._deadline: IDelayedCall | None = None  # when a polite close gives up
+        self._framed: list[bytes] | None = None  # while framing a message: autobahn's frames, kept, not sent
 
     # autobahn's side
 
@@ -147,9 +155,31 @@ class WebSocketFraming(WebSocketServerProtocol):
     # chatroom.server.messages.MessageTransport
 
     def write(self, message: bytes) -> None:
-        if self.state == WebSocketServerProtocol.STATE_OPEN:
-            for each in messages_of(message):
-                WebSocketServerProtocol.sendMessage(self, each, self.binary)
+        if self.state != WebSocketServerProtocol.STATE_OPEN:
+            return
+        framed = frames.cached(message, self.binary)
+        if framed is None:
+            built: list[bytes] = []
+            self._framed = built
+            try:
+                for each in frames.messages(message):
+                    WebSocketServerProtocol.sendMessage(self, each, self.binary)
+            finally:
+                self._framed = None
+            framed = b"".join(built)
+            frames.keep(message, self.binary, framed)
+        self.stream.write(framed)
+
+    def sendData(self, data: bytes, sync: bool = False, chopsize: int | None = None) -> None:
+        """autobahn's way out: while a message is framed, its frames are kept for `write`; anything else (the
+        handshake's answer, pongs, closes) goes straight to the transport, without autobahn's debug line per
+        write, whose arguments it formats even when nobody logs it."""
+        if self._framed is not None:
+            self._framed.append(data)
+        elif sync or chopsize or self.send_queue:
+            WebSocketServerProtocol.sendData(self, data, sync, chopsize)
+        else:
+            self.stream.write(data)
 
     def write_messages(self, messages: list[bytes]) -> None:
         for message in messages:
