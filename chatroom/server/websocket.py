@@ -36,6 +36,8 @@ from chatroom.server.messages import MessageReceiver
 TEXT = "text.ircv3.net"
 BINARY = "binary.ircv3.net"
 SUBPROTOCOLS = (TEXT, BINARY)
+# What autobahn keeps of the opening handshake and never reads again once the connection is open.
+HANDSHAKE = ("http_request_data", "http_response_data", "http_headers", "http_status_line", "_wskey")
 CLOSE_NORMAL = 1000
 CLOSE_POLICY = 1008  # RFC 6455: refused by policy (over a connection cap)
 
@@ -89,7 +91,7 @@ class WebSocketFraming(WebSocketServerProtocol):
         self.receiver: MessageReceiver | None = None
         self.binary = False  # binary.ircv3.net: the messages sent are binary ones
         self._paused = False
-        self._held: deque[bytes] = deque()  # messages autobahn cut out while reading is paused, in order
+        self._held: deque[bytes] | None = None  # messages autobahn cut out while reading is paused, in order
         self._deadline: IDelayedCall | None = None  # when a polite close gives up
         self._framed: list[bytes] | None = None  # while framing a message: autobahn's frames, kept, not sent
 
@@ -117,6 +119,8 @@ class WebSocketFraming(WebSocketServerProtocol):
 
     def onOpen(self) -> None:
         """A client of the chat from now on: its connection's place in the count goes to its Connection."""
+        for handshake in HANDSHAKE:  # read and answered: not worth keeping for the life of every connection
+            setattr(self, handshake, None)
         factory, address = self.factory, self.stream.getPeer()
         if self.counted is not None and not self.counted.handed_over:
             self.counted.handed_over = True
@@ -135,6 +139,8 @@ class WebSocketFraming(WebSocketServerProtocol):
             line = line.removesuffix(b"\r")
             if line:
                 if self._paused:
+                    if self._held is None:
+                        self._held = deque()
                     self._held.append(line)
                 else:
                     self._deliver(line)
@@ -143,7 +149,7 @@ class WebSocketFraming(WebSocketServerProtocol):
         if self._deadline is not None and self._deadline.active():
             self._deadline.cancel()
         receiver, self.receiver = self.receiver, None
-        self._held.clear()
+        self._held = None
         if receiver is not None:
             receiver.connection_lost(Failure(ConnectionDone() if wasClean else ConnectionLost()))
 
@@ -193,6 +199,8 @@ class WebSocketFraming(WebSocketServerProtocol):
         self._paused = False
         while self._held and not self._paused:
             self._deliver(self._held.popleft())
+        if not self._held:
+            self._held = None
         if not self._paused:
             self.stream.resumeProducing()
 
