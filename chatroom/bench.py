@@ -59,13 +59,17 @@ WORKLOADS = {
     "connect": {"clients": 2000, "rooms": 100, "senders": 0, "rate": 0.0},
 }
 # The benchmark's own server lifts the limits that would pace or refuse its load (flood control, the
-# connection cap, idle pings); the per-address cap does not apply to loopback by default.
+# connection cap, idle pings, the registration timeout); the per-address cap does not apply to loopback by default.
 LIFT_FLOOD_CONTROL = ["--flood-burst", "100000", "--flood-rate", "100000"]  # not with --askers: it is what they meet
 SERVER_OPTIONS = [
     "--max-clients",
     "20000",
     "--idle-timeout",
     "3600",
+    # Thousands of clients connecting at once from a loaded machine may take longer than the default 30 s to
+    # finish TLS and register (seen over WebSocket, whose handshake costs the load generator more).
+    "--registration-timeout",
+    "600",
 ]
 LOOPBACK = "127.0.0.1"
 ASKING_WARMUP = 10.0  # seconds the askers of --askers ask before the load begins
@@ -219,11 +223,14 @@ def web_links(port: int) -> Callable[[BenchClient], asyncio.Protocol]:
         def onOpen(self) -> None:
             self.client.connection_made(_Lines(self))
 
+        last = b""  # the last message received, to say why a registration failed
+
         def onMessage(self, payload: bytes, isBinary: bool) -> None:
+            self.last = payload
             self.client.data_received(payload + b"\n")
 
         def onClose(self, wasClean: bool, code: int | None, reason: str | None) -> None:
-            self.client.connection_lost(None)
+            self.client.connection_lost(ConnectionError(f"close {code} {reason}, after {self.last[:100]!r}"))
 
     factory = WebSocketClientFactory(f"wss://localhost:{port}/irc", protocols=["binary.ircv3.net"])
     factory.setProtocolOptions(openHandshakeTimeout=0, closeHandshakeTimeout=0)

@@ -286,6 +286,10 @@ class WebSiteTests(WebTestCase):
             answer = await self.raw(f"POST / HTTP/1.1\r\nHost: localhost\r\n{framing}\r\n\r\n" + "x" * 1000)
             self.assertTrue(answer.startswith("HTTP/1.1 413"), answer)
 
+    async def test_a_silent_connection_is_closed_after_the_registration_timeout(self) -> None:
+        self.start_web("--registration-timeout", "0.5")
+        self.assertEqual(await self.raw(b""), "")  # closed by the server, having said nothing
+
     async def test_hsts_when_asked(self) -> None:
         self.start_web("--web-hsts")
         answer = await self.raw("GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n", tls=True)

@@ -27,7 +27,6 @@ from chatroom.server.connection import ConnectionFactory, Dialect
 from chatroom.server.websocket import Counting, WebSocketFactory
 
 CLIENT = Path(__file__).with_name("client")  # the web client's files, shipped with the package
-HTTP_TIMEOUT = 30  # seconds an HTTP connection may stay idle (twisted.web's default is 12 hours)
 HSTS_PORT = 443
 
 CONTENT_SECURITY_POLICY = (
@@ -116,8 +115,8 @@ class WebSite(Site):
 
     noisy = False
 
-    def __init__(self, root: IResource, hsts: bool | None) -> None:
-        Site.__init__(self, root, timeout=HTTP_TIMEOUT)
+    def __init__(self, root: IResource, hsts: bool | None, timeout: float) -> None:
+        Site.__init__(self, root, timeout=timeout)
         self.requestFactory = cast(type[Request], type("Request", (GuardedRequest,), {"hsts": hsts}))
 
     def log(self, request: http.Request) -> None:
@@ -133,4 +132,7 @@ def web_site(
 ) -> IProtocolFactory:
     """A web listener's factory: its connections count under `factory`'s caps, its WebSockets speak `dialect`."""
     sockets = WebSocketFactory(factory, dialect, origins)
-    return Counting(factory, WebSite(Root(ClientFiles(str(client)), WebSocketResource(sockets)), hsts))
+    # An HTTP connection may stay silent (before its request: TLS, then the request) as long as a client may take to
+    # register: --registration-timeout (twisted.web's default is 12 hours).
+    timeout = factory.limits.registration_timeout
+    return Counting(factory, WebSite(Root(ClientFiles(str(client)), WebSocketResource(sockets)), hsts, timeout))
