@@ -9,7 +9,8 @@ and reads the server's own CPU time and memory from /proc.
 With --askers N (over --protocol irc), N more clients join every room and ask
 `WHO *` as fast as the server reads them, dropping the answers, while the
 others' latency is measured: the server's own flood control and fakelag stay on
-(issue 31). With --protocol irc it speaks IRC to chatroom's IRC front end; with --compare
+(issue 31). With --protocol irc it speaks IRC to chatroom's IRC front end, with --protocol websocket
+the same IRC over WebSocket (autobahn's asyncio client, binary.ircv3.net) to its web listener; with --compare
 it runs the same IRC workload against chatroom and against ngircd (a C IRC
 server, Debian's `ngircd`), alternately, and prints the ratios: absolute
 figures move from run to run on a shared machine, ratios measured together hold.
@@ -58,13 +59,17 @@ WORKLOADS = {
     "connect": {"clients": 2000, "rooms": 100, "senders": 0, "rate": 0.0},
 }
 # The benchmark's own server lifts the limits that would pace or refuse its load (flood control, the
-# connection cap, idle pings); the per-address cap does not apply to loopback by default.
+# connection cap, idle pings, the registration timeout); the per-address cap does not apply to loopback by default.
 LIFT_FLOOD_CONTROL = ["--flood-burst", "100000", "--flood-rate", "100000"]  # not with --askers: it is what they meet
 SERVER_OPTIONS = [
     "--max-clients",
     "20000",
     "--idle-timeout",
     "3600",
+    # Thousands of clients connecting at once from a loaded machine may take longer than the default 30 s to
+    # finish TLS and register (seen over WebSocket, whose handshake costs the load generator more).
+    "--registration-timeout",
+    "600",
 ]
 LOOPBACK = "127.0.0.1"
 ASKING_WARMUP = 10.0  # seconds the askers of --askers ask before the load begins
@@ -97,6 +102,8 @@ SPEECH = {
         echoes=False,
     ),
 }
+SPEECH["websocket"] = SPEECH["irc"]  # IRC over WebSocket is IRC: one line a message, each way
+LISTENER = {"line": "line", "irc": "irc", "websocket": "web, irc over WebSocket"}  # what the server's log calls it
 
 
 @dataclass
@@ -190,6 +197,53 @@ class BenchClient(asyncio.Protocol):
             self.ready.set_exception(ConnectionError(f"connection lost while registering: {exc}"))
 
 
+class _Lines(asyncio.Transport):
+    """A WebSocket as BenchClient's transport: each line it writes is one message."""
+
+    def __init__(self, socket: Any) -> None:
+        super().__init__()
+        self.socket = socket
+
+    def write(self, data: bytes | bytearray | memoryview) -> None:
+        for line in bytes(data).split(b"\r\n")[:-1]:
+            self.socket.sendMessage(line, isBinary=True)
+
+    def close(self) -> None:
+        self.socket.dropConnection(abort=True)
+
+
+def web_links(port: int) -> Callable[[BenchClient], asyncio.Protocol]:
+    """What connects a BenchClient over a WebSocket to `port` (autobahn's asyncio client, imported only in the load
+    generator's processes: it would set txaio to asyncio in a process that runs Twisted)."""
+    from autobahn.asyncio.websocket import WebSocketClientFactory, WebSocketClientProtocol
+
+    class Link(WebSocketClientProtocol):
+        client: BenchClient
+
+        def onOpen(self) -> None:
+            self.client.connection_made(_Lines(self))
+
+        last = b""  # the last message received, to say why a registration failed
+
+        def onMessage(self, payload: bytes, isBinary: bool) -> None:
+            self.last = payload
+            self.client.data_received(payload + b"\n")
+
+        def onClose(self, wasClean: bool, code: int | None, reason: str | None) -> None:
+            self.client.connection_lost(ConnectionError(f"close {code} {reason}, after {self.last[:100]!r}"))
+
+    factory = WebSocketClientFactory(f"wss://localhost:{port}/irc", protocols=["binary.ircv3.net"])
+    factory.setProtocolOptions(openHandshakeTimeout=0, closeHandshakeTimeout=0)
+    factory.protocol = Link
+
+    def link(client: BenchClient) -> asyncio.Protocol:
+        protocol: Link = factory()
+        protocol.client = client
+        return protocol
+
+    return link
+
+
 class Worker:
     def __init__(self, plan: Plan, index: int, pipe: Connection) -> None:
         self.plan = plan
@@ -215,10 +269,13 @@ class Worker:
         mine = range(self.index, plan.clients, plan.processes)
         loop = asyncio.get_running_loop()
         clients: dict[int, BenchClient] = {}
+        link = web_links(plan.port) if plan.protocol == "websocket" else lambda client: client
 
         async def connect(number: int) -> None:
             client = BenchClient(self, f"b{number}", f"#{number % plan.rooms}")
-            await loop.create_connection(lambda: client, plan.host, plan.port, ssl=context, server_hostname="localhost")
+            await loop.create_connection(
+                lambda: link(client), plan.host, plan.port, ssl=context, server_hostname="localhost"
+            )
             await client.ready
             clients[number] = client
             if len(clients) % 100 == 0:
@@ -412,13 +469,16 @@ def start_server(
     twistd = shutil.which("twistd", path=str(Path(sys.executable).parent)) or shutil.which("twistd")
     if twistd is None:
         raise SystemExit("chatroom.bench: twistd not found: install chatroom first (see README)")
-    irc = ["--irc", f"tcp:0:interface={LOOPBACK}:backlog=4096"] if protocol == "irc" else ["--no-irc"]
+    listen = f"tcp:0:interface={LOOPBACK}:backlog=4096"
+    irc = ["--irc", listen] if protocol == "irc" else ["--no-irc"]
+    web = ["--web", listen] if protocol == "websocket" else ["--no-web"]
     process = _start(
         [twistd, "-n", "--pidfile=", "chatroom", "--certs", str(directory / "certs"),
-         "--listen", f"tcp:0:interface={LOOPBACK}:backlog=4096", *irc, "--no-web", *SERVER_OPTIONS, *options],
+         "--listen", listen, *irc, *web, *SERVER_OPTIONS, *options],
         directory,
     )  # fmt: skip
-    listening = rb"chatroom listening on 127\.0\.0\.1:(\d+) with TLS \(" + protocol.encode() + rb"\)"
+    label = re.escape(LISTENER[protocol].encode())
+    listening = rb"chatroom listening on 127\.0\.0\.1:(\d+) with TLS \(" + label + rb"\)"
     joined = [rb"chatroom joined the others through Redis"] * workers if shared else []
     return process, _port_from_log(process, listening, *joined)
 

@@ -436,6 +436,17 @@ class BadInputTests(SynchronousTestCase):
         self.assertEqual(self.alice.type("FROB"), [":chatroom 421 alice FROB :Unknown command"])
         self.assertEqual(self.alice.type("JOIN"), [":chatroom 461 alice JOIN :Not enough parameters"])
         self.assertEqual(self.alice.type("PRIVMSG #5 :" + "x" * 600), [":chatroom 417 alice :Input line was too long"])
+        # A line within 510 bytes whose relayed form, with alice's nick!user@host before it, would not be
+        # (irctest's websocket.py truncation tests): refused, not relayed longer than IRC's 512 bytes.
+        overhead = len(":alice!alice@chatroom PRIVMSG #5 :")
+        self.assertEqual(
+            self.alice.type("PRIVMSG #5 :" + "x" * (510 - overhead + 1)),
+            [":chatroom 417 alice :Input line was too long: relayed, it would pass 512 bytes"],
+        )
+        self.assertEqual(self.alice.type("NOTICE #5 :" + "x" * 490), [], "a NOTICE is never answered")
+        self.assertEqual(self.bob.read(), [])
+        self.alice.type("PRIVMSG #5 :" + "x" * (510 - overhead))
+        self.assertEqual(self.bob.read(), [":alice!alice@chatroom PRIVMSG #5 :" + "x" * (510 - overhead)])
         self.alice.send(b"PRIVMSG #5 :caf\xe9\r\n")
         self.assertEqual(
             self.alice.read(), [":chatroom FAIL * INVALID_UTF8 :the line is not valid UTF-8; it was ignored"]

@@ -548,12 +548,26 @@ class ConnectionFactory(ServerFactory):
 
     def admit(self, addr: IAddress | None, dialect: type[Dialect]) -> Connection | str:
         """A new client's Connection, which any framing can carry; or, over a cap, why it is refused."""
-        host = addr.host if isinstance(addr, IPv4Address | IPv6Address) else None
-        refusal = self.admission.admit(host)
+        refusal = self.count(addr)
+        return refusal if refusal is not None else self.connection(addr, dialect)
+
+    def count(self, addr: IAddress | None) -> str | None:
+        """Count a new client under the caps (in total, per address), or say why it is refused (logged, counted).
+
+        A client counted is given back by its Connection when it ends, or with `uncount` if it never has one.
+        """
+        refusal = self.admission.admit(_host(addr))
         if refusal is not None:
             full = self.admission.total >= self.limits.max_clients
             self.refused(describe(addr) if addr else None, refusal, "server_full" if full else "per_address")
-            return refusal
+        return refusal
+
+    def uncount(self, addr: IAddress | None) -> None:
+        self.admission.release(_host(addr))
+
+    def connection(self, addr: IAddress | None, dialect: type[Dialect]) -> Connection:
+        """The Connection of a client counted already, speaking `dialect`: it gives its place back when it ends."""
+        host = _host(addr)
         return Connection(self, dialect, host, self.admission.claim(host))
 
     def refused(self, peer: str | None, reason: str, kind: str) -> None:
@@ -594,6 +608,11 @@ class FrontEnd(ServerFactory):
 
     def buildProtocol(self, addr: IAddress | None) -> TwistedProtocol | None:
         return self.shared.line_protocol(addr, self.dialect)
+
+
+def _host(addr: IAddress | None) -> str | None:
+    """The IP address a client is counted under; None for a UNIX socket's."""
+    return addr.host if isinstance(addr, IPv4Address | IPv6Address) else None
 
 
 def describe(address: IAddress) -> str:

@@ -16,30 +16,33 @@ reads only UTF-8 and renders str, so a text message never needs repairing.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable, Iterable
-from typing import Protocol, cast
+from collections.abc import Iterable
+from typing import Protocol as Interface
+from typing import cast
 from urllib.parse import urlsplit
 
 from autobahn.twisted.websocket import WebSocketServerFactory, WebSocketServerProtocol
 from autobahn.websocket.types import ConnectionDeny, ConnectionRequest
 from twisted.internet.error import ConnectionDone, ConnectionLost
-from twisted.internet.interfaces import IAddress, IPushProducer
+from twisted.internet.interfaces import IAddress, IDelayedCall, IProtocolFactory, IPushProducer
+from twisted.internet.protocol import Protocol, connectionDone
+from twisted.protocols.policies import ProtocolWrapper, WrappingFactory
 from twisted.python.failure import Failure
 
-from chatroom.server.limits import StreamTransport
+from chatroom.server.connection import Connection, ConnectionFactory, Dialect, Refusal
+from chatroom.server.limits import CLOSE_GRACE, StreamTransport
 from chatroom.server.messages import MessageReceiver
 
 TEXT = "text.ircv3.net"
 BINARY = "binary.ircv3.net"
 SUBPROTOCOLS = (TEXT, BINARY)
+# What autobahn keeps of the opening handshake and never reads again once the connection is open.
+HANDSHAKE = ("http_request_data", "http_response_data", "http_headers", "http_status_line", "_wskey")
 CLOSE_NORMAL = 1000
 CLOSE_POLICY = 1008  # RFC 6455: refused by policy (over a connection cap)
 
-# What to do with a new connection: its receiver, or why it is refused (with the goodbye that says so).
-Admit = Callable[[IAddress], "MessageReceiver | tuple[str, bytes]"]
 
-
-class _Stream(StreamTransport, Protocol):
+class _Stream(StreamTransport, Interface):
     """The TCP or TLS transport under the WebSocket, which also holds reading."""
 
     def pauseProducing(self) -> None: ...
@@ -47,23 +50,30 @@ class _Stream(StreamTransport, Protocol):
     def resumeProducing(self) -> None: ...
 
 
-class _Split:
-    """A rendered message as WebSocket messages: without its CRLF, one per line (a dialect may render several lines
-    at once, such as IRC's end of NAMES). Computed once for all the members a broadcast is written to."""
+class _Frames:
+    """The WebSocket frames of the last message rendered, as autobahn built them for the first member it was written
+    to, one entry per kind (text, binary): the same bytes for every member, since a server's frames are not masked
+    and no compression is negotiated. A broadcast is framed once, and each further member costs one write.
+
+    A dialect may render several lines at once (IRC's end of NAMES): each is its own message, without its CRLF.
+    """
 
     def __init__(self) -> None:
-        self._last: bytes | None = None
-        self._messages: list[bytes] = []
+        self._last: dict[bool, tuple[bytes, bytes]] = {}
 
-    def __call__(self, rendered: bytes) -> list[bytes]:
-        if rendered is not self._last:
-            lines = rendered.split(b"\n")
-            self._last = rendered
-            self._messages = [line.removesuffix(b"\r") for line in lines if line and line != b"\r"]
-        return self._messages
+    def cached(self, rendered: bytes, binary: bool) -> bytes | None:
+        last = self._last.get(binary)
+        return last[1] if last is not None and last[0] is rendered else None
+
+    def keep(self, rendered: bytes, binary: bool, frames: bytes) -> None:
+        self._last[binary] = (rendered, frames)
+
+    @staticmethod
+    def messages(rendered: bytes) -> list[bytes]:
+        return [line.removesuffix(b"\r") for line in rendered.split(b"\n") if line and line != b"\r"]
 
 
-messages_of = _Split()
+frames = _Frames()
 
 
 class WebSocketFraming(WebSocketServerProtocol):
@@ -81,11 +91,19 @@ class WebSocketFraming(WebSocketServerProtocol):
         self.receiver: MessageReceiver | None = None
         self.binary = False  # binary.ircv3.net: the messages sent are binary ones
         self._paused = False
-        self._held: deque[bytes] = deque()  # messages autobahn cut out while reading is paused, in order
+        self._held: deque[bytes] | None = None  # messages autobahn cut out while reading is paused, in order
+        self._deadline: IDelayedCall | None = None  # when a polite close gives up
+        self._framed: list[bytes] | None = None  # while framing a message: autobahn's frames, kept, not sent
 
     # autobahn's side
 
     def connectionMade(self) -> None:
+        # Written to past the count's wrapper (one call less per message), which still tells it of the close.
+        if isinstance(self.transport, Counted):
+            self.counted: Counted | None = self.transport
+            self.transport = self.transport.transport
+        else:
+            self.counted = None
         self.stream = cast(_Stream, self.transport)
         WebSocketServerProtocol.connectionMade(self)
 
@@ -100,11 +118,18 @@ class WebSocketFraming(WebSocketServerProtocol):
         return chosen
 
     def onOpen(self) -> None:
-        admitted = self.factory.admit(self.stream.getPeer())
-        if isinstance(admitted, tuple):
-            reason, goodbye = admitted
-            self.write(goodbye)
-            WebSocketServerProtocol.sendClose(self, CLOSE_POLICY, reason[:120])
+        """A client of the chat from now on: its connection's place in the count goes to its Connection."""
+        for handshake in HANDSHAKE:  # read and answered: not worth keeping for the life of every connection
+            setattr(self, handshake, None)
+        factory, address = self.factory, self.stream.getPeer()
+        if self.counted is not None and not self.counted.handed_over:
+            self.counted.handed_over = True
+            admitted: Connection | str = factory.shared.connection(address, factory.dialect)
+        else:
+            admitted = factory.shared.admit(address, factory.dialect)
+        if isinstance(admitted, str):
+            self.write(factory.dialect.goodbye(admitted))
+            WebSocketServerProtocol.sendClose(self, CLOSE_POLICY, admitted[:120])
             return
         self.receiver = admitted
         admitted.connection_made(self)
@@ -114,13 +139,17 @@ class WebSocketFraming(WebSocketServerProtocol):
             line = line.removesuffix(b"\r")
             if line:
                 if self._paused:
+                    if self._held is None:
+                        self._held = deque()
                     self._held.append(line)
                 else:
                     self._deliver(line)
 
     def onClose(self, wasClean: bool, code: int | None, reason: str | None) -> None:
+        if self._deadline is not None and self._deadline.active():
+            self._deadline.cancel()
         receiver, self.receiver = self.receiver, None
-        self._held.clear()
+        self._held = None
         if receiver is not None:
             receiver.connection_lost(Failure(ConnectionDone() if wasClean else ConnectionLost()))
 
@@ -132,9 +161,31 @@ class WebSocketFraming(WebSocketServerProtocol):
     # chatroom.server.messages.MessageTransport
 
     def write(self, message: bytes) -> None:
-        if self.state == WebSocketServerProtocol.STATE_OPEN:
-            for each in messages_of(message):
-                WebSocketServerProtocol.sendMessage(self, each, self.binary)
+        if self.state != WebSocketServerProtocol.STATE_OPEN:
+            return
+        framed = frames.cached(message, self.binary)
+        if framed is None:
+            built: list[bytes] = []
+            self._framed = built
+            try:
+                for each in frames.messages(message):
+                    WebSocketServerProtocol.sendMessage(self, each, self.binary)
+            finally:
+                self._framed = None
+            framed = b"".join(built)
+            frames.keep(message, self.binary, framed)
+        self.stream.write(framed)
+
+    def sendData(self, data: bytes, sync: bool = False, chopsize: int | None = None) -> None:
+        """autobahn's way out: while a message is framed, its frames are kept for `write`; anything else (the
+        handshake's answer, pongs, closes) goes straight to the transport, without autobahn's debug line per
+        write, whose arguments it formats even when nobody logs it."""
+        if self._framed is not None:
+            self._framed.append(data)
+        elif sync or chopsize or self.send_queue:
+            WebSocketServerProtocol.sendData(self, data, sync, chopsize)
+        else:
+            self.stream.write(data)
 
     def write_messages(self, messages: list[bytes]) -> None:
         for message in messages:
@@ -148,6 +199,8 @@ class WebSocketFraming(WebSocketServerProtocol):
         self._paused = False
         while self._held and not self._paused:
             self._deliver(self._held.popleft())
+        if not self._held:
+            self._held = None
         if not self._paused:
             self.stream.resumeProducing()
 
@@ -156,12 +209,13 @@ class WebSocketFraming(WebSocketServerProtocol):
         self.stream.registerProducer(producer, True)
 
     def close(self) -> None:
-        """A close handshake; autobahn drops a peer that does not answer it (closeHandshakeTimeout)."""
+        """A close handshake, then TLS's; a peer that answers neither is cut off after CLOSE_GRACE seconds."""
         self.stream.unregisterProducer()  # TLS sends its close_notify only once no producer is registered
         if self.state == WebSocketServerProtocol.STATE_OPEN:
             WebSocketServerProtocol.sendClose(self, CLOSE_NORMAL)
         else:
             WebSocketServerProtocol.dropConnection(self, abort=False)
+        self._deadline = self.factory.shared.clock.callLater(CLOSE_GRACE, self.stream.abortConnection)
 
     def abort(self) -> None:
         self.stream.abortConnection()
@@ -172,7 +226,7 @@ class WebSocketFraming(WebSocketServerProtocol):
 
 
 class WebSocketFactory(WebSocketServerFactory):
-    """Builds the framing of each WebSocket connection; admits it once it is open, checks its Origin before.
+    """Builds the framing of each WebSocket connection, whose clients are `shared`'s, speaking `dialect`.
 
     `origins`: the origins (scheme://host[:port]) allowed besides the server's own, the one the browser
     loaded the page from (the Host it asked for). A client that sends no Origin is not a browser, and is let in:
@@ -181,16 +235,21 @@ class WebSocketFactory(WebSocketServerFactory):
 
     protocol = WebSocketFraming  # type: ignore[assignment]
 
-    def __init__(self, admit: Admit, longest: int, origins: Iterable[str] = ()) -> None:
+    def __init__(self, shared: ConnectionFactory, dialect: type[Dialect], origins: Iterable[str] = ()) -> None:
         WebSocketServerFactory.__init__(self)
-        self.admit = admit
+        self.shared = shared
+        self.dialect = dialect
         self.origins = frozenset(origin.lower().rstrip("/") for origin in origins)
+        longest = dialect.longest_line(shared.limits) + 2  # and a CRLF, if the client sends one
         WebSocketServerFactory.setProtocolOptions(
             self,
             maxFramePayloadSize=longest,
             maxMessagePayloadSize=longest,
-            openHandshakeTimeout=10,
-            closeHandshakeTimeout=5,
+            # twisted.web has read the whole request before autobahn sees it; the close has its own deadline,
+            # on the connections' clock (autobahn's timers would outlive the connections they are for).
+            openHandshakeTimeout=0,
+            closeHandshakeTimeout=0,
+            failByDrop=False,  # a bad frame gets a close frame with the reason, not just a cut
             perMessageCompressionAccept=lambda offers: None,  # no compression: a small frame cannot inflate
         )
 
@@ -205,3 +264,40 @@ class WebSocketFactory(WebSocketServerFactory):
         except ValueError:
             return False
         return parts.scheme in ("https", "http") and parts.netloc == host.lower() and not parts.path
+
+
+class Counted(ProtocolWrapper):
+    """One connection to a web listener, counted under the caps with every front end's clients while it lasts, or
+    until the WebSocket it carries becomes a Connection, which then holds its place."""
+
+    factory: Counting
+    handed_over = False
+
+    def connectionLost(self, reason: Failure = connectionDone) -> None:
+        if not self.handed_over:
+            self.factory.shared.uncount(ProtocolWrapper.getPeer(self))
+        ProtocolWrapper.connectionLost(self, reason)
+
+
+class Counting(WrappingFactory[Counted]):
+    """A web listener's factory: every connection, a page's or a WebSocket's, counts under `shared`'s caps
+    (--max-clients, --max-per-address); one over them is answered 503 with the reason, and closed."""
+
+    protocol = Counted
+    noisy = False
+
+    def __init__(self, shared: ConnectionFactory, site: IProtocolFactory) -> None:
+        WrappingFactory.__init__(self, site)  # type: ignore[arg-type]  # typed as generic in its own parameter
+        self.shared = shared
+
+    def buildProtocol(self, addr: IAddress | None) -> Protocol | None:  # type: ignore[override]  # or a Refusal
+        refusal = self.shared.count(addr)
+        if refusal is None:
+            built: Protocol | None = WrappingFactory.buildProtocol(self, addr)
+            return built
+        body = f"{refusal}\n".encode()
+        answer = (
+            b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain; charset=utf-8\r\n"
+            b"Connection: close\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body)
+        )
+        return Refusal(answer, self.shared.clock)

@@ -34,7 +34,7 @@ from chatroom.frontends.irc.support import (
     USER_MAX,
     keeps_history,
 )
-from chatroom.frontends.irc.wire import message
+from chatroom.frontends.irc.wire import BODY_MAX, message
 from chatroom.server.limits import PAGE_LINES
 
 Handler = Callable[[IRCDialect, list[str]], None]
@@ -299,6 +299,8 @@ def _send(session: IRCDialect, params: list[str], notice: bool) -> None:
         text = text[8:-1]
     chat, member = session.chat, session.member
     for target in _at_most(session, [target for target in targets if target], answer=not notice):
+        if _relayed_too_long(session, target, params[1], notice):
+            continue
         to, room = (target[0], target[1:]) if target[:1] in ("@", "+") else ("", target)
         try:
             if room.startswith("#"):
@@ -315,6 +317,17 @@ def _send(session: IRCDialect, params: list[str], notice: bool) -> None:
         except ChatError as error:
             if not notice:  # a NOTICE is never answered, not even with an error (RFC 1459)
                 session.fail(error, room if room.startswith("#") else target, numeric=_CANNOT_SEND.get(error.code))
+
+
+def _relayed_too_long(session: IRCDialect, target: str, text: str, notice: bool) -> bool:
+    """Whether the message as relayed, with its sender's `nick!user@host` before it, would pass IRC's 512 bytes: it
+    is refused with 417 (not to a NOTICE) rather than cut, as IRC servers cut it, or sent longer than clients read."""
+    command = "NOTICE" if notice else "PRIVMSG"
+    if len(f":{session.source()} {command} {target} :{text}".encode()) <= BODY_MAX:
+        return False
+    if not notice:
+        session.reply(n.ERR_INPUTTOOLONG, text="Input line was too long: relayed, it would pass 512 bytes")
+    return True
 
 
 _CANNOT_SEND = {"NOT_IN_ROOM": n.ERR_CANNOTSENDTOCHAN, "LOCKDOWN": n.ERR_CANNOTSENDTOCHAN}

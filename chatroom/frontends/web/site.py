@@ -11,11 +11,12 @@ connect there.
 
 from __future__ import annotations
 
+from io import BytesIO
 from pathlib import Path
 from typing import cast
 
 from autobahn.twisted.resource import WebSocketResource
-from twisted.internet.interfaces import IAddress
+from twisted.internet.interfaces import IProtocolFactory
 from twisted.web import http
 from twisted.web.pages import forbidden
 from twisted.web.resource import IResource, Resource
@@ -23,11 +24,9 @@ from twisted.web.server import Request, Site
 from twisted.web.static import File
 
 from chatroom.server.connection import ConnectionFactory, Dialect
-from chatroom.server.messages import MessageReceiver
-from chatroom.server.websocket import WebSocketFactory
+from chatroom.server.websocket import Counting, WebSocketFactory
 
 CLIENT = Path(__file__).with_name("client")  # the web client's files, shipped with the package
-HTTP_TIMEOUT = 30  # seconds an HTTP connection may stay idle (twisted.web's default is 12 hours)
 HSTS_PORT = 443
 
 CONTENT_SECURITY_POLICY = (
@@ -43,14 +42,40 @@ HEADERS = {
     b"server": b"chatroom",
 }
 HSTS = b"max-age=31536000"
+TOO_LARGE = b"HTTP/1.1 413 Content Too Large\r\nConnection: close\r\nContent-Length: 0\r\n\r\n"
 
 
 class GuardedRequest(Request):
-    """A request whose answer, whatever it is (a file, an error, the WebSocket refusal), carries the headers."""
+    """A request whose answer, a file's or an error's, carries the headers; one with a body is refused.
+
+    The site only serves files, and the WebSocket's upgrade has no body: twisted.web would keep any body it is
+    sent, in a temporary file past 100 kB, before anyone looks at it.
+    """
 
     hsts: bool | None = None  # None: on port 443 with TLS
+    refused = False  # it came with a body: answered 413, and nothing of it is kept
+
+    def gotLength(self, length: int | None) -> None:
+        if length == 0:
+            Request.gotLength(self, length)
+            return
+        self.refused = True  # a length, or chunks (None)
+        self.content = BytesIO()
+        transport = self.channel.transport
+        if transport is not None:
+            transport.write(TOO_LARGE)
+            transport.loseConnection()
+
+    def handleContentChunk(self, data: bytes) -> None:
+        if not self.refused:
+            Request.handleContentChunk(self, data)
 
     def process(self) -> None:
+        if not self.refused:
+            Request.process(self)
+
+    def render(self, resrc: IResource) -> None:
+        """After twisted.web's own headers (its Server header among them), before the answer."""
         for name, value in HEADERS.items():
             Request.setHeader(self, name, value)
         hsts = self.hsts
@@ -59,7 +84,7 @@ class GuardedRequest(Request):
             hsts = Request.isSecure(self) and getattr(host, "port", None) == HSTS_PORT
         if hsts:
             Request.setHeader(self, b"strict-transport-security", HSTS)
-        Request.process(self)
+        Request.render(self, resrc)
 
 
 class ClientFiles(File):
@@ -90,8 +115,8 @@ class WebSite(Site):
 
     noisy = False
 
-    def __init__(self, root: IResource, hsts: bool | None) -> None:
-        Site.__init__(self, root, timeout=HTTP_TIMEOUT)
+    def __init__(self, root: IResource, hsts: bool | None, timeout: float) -> None:
+        Site.__init__(self, root, timeout=timeout)
         self.requestFactory = cast(type[Request], type("Request", (GuardedRequest,), {"hsts": hsts}))
 
     def log(self, request: http.Request) -> None:
@@ -104,14 +129,10 @@ def web_site(
     origins: tuple[str, ...] = (),
     hsts: bool | None = None,
     client: Path = CLIENT,
-) -> Site:
-    """The site of one web listener: its WebSocket connections speak `dialect` within `factory`'s limits."""
-
-    def admit(address: IAddress) -> MessageReceiver | tuple[str, bytes]:
-        admitted = factory.admit(address, dialect)
-        if isinstance(admitted, str):
-            return admitted, dialect.goodbye(admitted)
-        return admitted
-
-    sockets = WebSocketFactory(admit, dialect.longest_line(factory.limits) + 2, origins)  # + a CRLF, if sent
-    return WebSite(Root(ClientFiles(str(client)), WebSocketResource(sockets)), hsts)
+) -> IProtocolFactory:
+    """A web listener's factory: its connections count under `factory`'s caps, its WebSockets speak `dialect`."""
+    sockets = WebSocketFactory(factory, dialect, origins)
+    # An HTTP connection may stay silent (before its request: TLS, then the request) as long as a client may take to
+    # register: --registration-timeout (twisted.web's default is 12 hours).
+    timeout = factory.limits.registration_timeout
+    return Counting(factory, WebSite(Root(ClientFiles(str(client)), WebSocketResource(sockets)), hsts, timeout))

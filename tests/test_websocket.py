@@ -1,0 +1,338 @@
+"""The web listener: the web client's files over HTTPS, and IRC over WebSocket (chatroom.server.websocket), through
+real sockets on loopback, against the service chatroom.app.tap builds."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from autobahn.twisted.websocket import WebSocketClientFactory, WebSocketClientProtocol
+from twisted.internet import reactor
+from twisted.internet.defer import Deferred
+from twisted.internet.endpoints import TCP4ClientEndpoint, connectProtocol, wrapClientTLS
+from twisted.internet.protocol import Protocol, connectionDone
+from twisted.internet.ssl import Certificate, optionsForClientTLS
+from twisted.logger import LogLevel
+from twisted.python.failure import Failure
+
+from tests.helpers import LOOPBACK, LineClient, ServerTestCase, observe_log, port_of
+
+CLOSE_TOO_BIG = 1009  # RFC 6455: a message too big to process
+CLOSE_PROTOCOL_ERROR = 1002
+
+
+class WebClient(WebSocketClientProtocol):
+    """A WebSocket client (autobahn's, as a browser would be): the messages it got, and how it was closed."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.received: list[tuple[bytes, bool]] = []  # (payload, binary) not yet waited for
+        self.history: list[tuple[bytes, bool]] = []  # every message, in order
+        self.opened: Deferred[None] = Deferred()
+        self.closed: Deferred[tuple[int | None, str | None]] = Deferred()
+        self._waiting: list[tuple[str, Deferred[bytes]]] = []
+        self.subprotocol: str | None = None
+
+    def onConnect(self, response: Any) -> None:
+        self.subprotocol = response.protocol
+
+    def onOpen(self) -> None:
+        self.opened.callback(None)
+
+    def onMessage(self, payload: bytes, isBinary: bool) -> None:
+        self.received.append((payload, isBinary))
+        self.history.append((payload, isBinary))
+        for waiting in list(self._waiting):
+            prefix, found = waiting
+            if prefix.encode() in payload:
+                self._waiting.remove(waiting)
+                del self.received[: self.received.index((payload, isBinary)) + 1]
+                found.callback(payload)
+
+    def onClose(self, wasClean: bool, code: int | None, reason: str | None) -> None:
+        if not self.opened.called:
+            self.opened.errback(Failure(ConnectionError(reason)))
+        self.closed.callback((code, reason))
+        for _, found in self._waiting:
+            found.errback(Failure(ConnectionError(f"closed before it came: {reason}")))
+
+    def send(self, line: str, binary: bool = False) -> None:
+        self.sendMessage(line.encode(), isBinary=binary)
+
+
+class RawClient(Protocol):
+    """Bytes out as given (`then` once the server first answers), everything received until the server closes."""
+
+    def __init__(self, request: bytes, then: bytes = b"") -> None:
+        self.request = request
+        self.then = then
+        self.data = b""
+        self.lost: Deferred[bytes] = Deferred()
+
+    def connectionMade(self) -> None:
+        self.transport.write(self.request)
+
+    def dataReceived(self, data: bytes) -> None:
+        self.data += data
+        if self.then:
+            self.transport.write(self.then)
+            self.then = b""
+
+    def connectionLost(self, reason: Failure = connectionDone) -> None:
+        self.lost.callback(self.data)
+
+
+UPGRADE = (
+    "GET {path} HTTP/1.1\r\nHost: {host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+    "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n{extra}\r\n"
+)
+
+
+class WebTestCase(ServerTestCase):
+    def start_web(self, *arguments: str) -> None:
+        """The service with a web listener over TLS and one in plaintext, besides IRC over TLS."""
+        self.start_server("--web", LOOPBACK, "--web-plaintext", LOOPBACK, *arguments)
+        self.web_port, self.plain_port = (port_of(port) for port in self.service.ports[2:4])
+        self.trust = Certificate.loadPEM((self.certs / "ca.pem").read_bytes())
+
+    def endpoint(self, port: int, tls: bool) -> Any:
+        endpoint = TCP4ClientEndpoint(reactor, "127.0.0.1", port)
+        return wrapClientTLS(optionsForClientTLS("localhost", trustRoot=self.trust), endpoint) if tls else endpoint
+
+    async def web_client(
+        self, protocols: list[str], tls: bool = False, origin: str | None = None, path: str = "/irc"
+    ) -> WebClient:
+        port = self.web_port if tls else self.plain_port
+        scheme = "wss" if tls else "ws"
+        factory = WebSocketClientFactory(f"{scheme}://localhost:{port}{path}", protocols=protocols, origin=origin)
+        factory.setProtocolOptions(openHandshakeTimeout=0, closeHandshakeTimeout=0)  # no timer outlives the test
+        factory.protocol = WebClient
+        client = factory.buildProtocol(None)
+        assert isinstance(client, WebClient)
+        await connectProtocol(self.endpoint(port, tls), client)
+        self.addCleanup(self._close, client)
+        return client
+
+    @staticmethod
+    async def _close(client: WebClient) -> None:
+        if not client.closed.called:
+            client.transport.abortConnection()
+        await client.closed
+
+    async def raw(self, request: str | bytes, tls: bool = False, then: bytes = b"") -> str:
+        """What the server answers `request` (and `then`, sent once it answers), until it closes."""
+        client = RawClient(request.encode() if isinstance(request, str) else request, then)
+        await connectProtocol(self.endpoint(self.web_port if tls else self.plain_port, tls), client)
+        return (await client.lost).decode("latin-1")  # every byte as one character: a frame's too
+
+    async def register(self, client: WebClient, nick: str, room: str | None = None) -> None:
+        await client.opened
+        client.send(f"NICK {nick}")
+        client.send(f"USER {nick} 0 * :{nick}")
+        await until(client, " 001 ")
+        if room is not None:
+            client.send(f"JOIN {room}")
+            await until(client, " 366 ")
+
+    async def irc_client(self, nick: str, room: str) -> LineClient:
+        """An IRC client over TLS, in `room`."""
+        endpoint = wrapClientTLS(
+            optionsForClientTLS("localhost", trustRoot=self.trust),
+            TCP4ClientEndpoint(reactor, "127.0.0.1", self.irc_port),
+        )
+        client: LineClient = await connectProtocol(endpoint, LineClient())
+        self.addCleanup(self._disconnect, client)
+        client.send(f"NICK {nick}", f"USER {nick} 0 * :{nick}", f"JOIN {room}")
+        await client.until(f":irc.test 366 {nick} {room}")
+        return client
+
+
+async def until(client: WebClient, text: str) -> bytes:
+    """The first message holding `text`, skipping those before it."""
+    for index, (payload, _) in enumerate(client.received):
+        if text.encode() in payload:
+            del client.received[: index + 1]
+            return payload
+    found: Deferred[bytes] = Deferred()
+    client._waiting.append((text, found))
+    return await found
+
+
+SUBPROTOCOL_ORDER = ["text.ircv3.net", "binary.ircv3.net", "text.ircv3.net", "binary.ircv3.net"]
+
+
+class WebSocketTests(WebTestCase):
+    async def test_the_subprotocol_the_client_prefers_and_its_kind_of_message(self) -> None:
+        self.start_web()
+        for offered, chosen, binary in [
+            (["binary.ircv3.net", "text.ircv3.net"], "binary.ircv3.net", True),
+            (["text.ircv3.net", "binary.ircv3.net"], "text.ircv3.net", False),
+            ([], None, False),
+        ]:
+            client = await self.web_client(offered)
+            await self.register(client, "web", "#room")
+            self.assertEqual(client.subprotocol, chosen)
+            kinds = {is_binary for _, is_binary in client.history}
+            self.assertEqual(kinds, {binary}, offered)
+            # One IRC message per WebSocket message, without its CRLF, even where IRC renders two at once
+            # (the end of NAMES after its list).
+            self.assertFalse([payload for payload, _ in client.history if b"\n" in payload or b"\r" in payload])
+            client.sendClose(1000)
+            await client.closed
+        mqtt = "Sec-WebSocket-Protocol: mqtt\r\n"
+        refused = await self.raw(UPGRADE.format(path="/irc", host="localhost", extra=mqtt))
+        self.assertTrue(refused.startswith("HTTP/1.1 400"), refused)
+        self.assertIn("none of text.ircv3.net, binary.ircv3.net", refused)
+
+    async def test_one_broadcast_reaches_text_and_binary_members_each_in_its_kind(self) -> None:
+        """A broadcast is framed once per kind of message and written to every member (chatroom.server.websocket)."""
+        self.start_web()
+        irc = await self.irc_client("nonweb", "#room")
+        members = [(await self.web_client([kind]), kind == "binary.ircv3.net") for kind in SUBPROTOCOL_ORDER]
+        for number, (client, _) in enumerate(members):
+            await self.register(client, f"web{number}", "#room")
+        for text in ("first to all", "second to all"):
+            irc.send(f"PRIVMSG #room :{text}")
+            for client, binary in members:
+                heard = await until(client, text)
+                self.assertEqual(heard, f":nonweb!nonweb@chatroom PRIVMSG #room :{text}".encode())
+                self.assertEqual(client.history[-1], (heard, binary))
+
+    async def test_text_and_binary_messages_are_both_read_and_several_lines_are_several_messages(self) -> None:
+        self.start_web()
+        irc = await self.irc_client("nonweb", "#room")
+        client = await self.web_client(["text.ircv3.net"])
+        await client.opened
+        client.send("NICK web", binary=True)
+        client.send("USER web 0 * :web\r\nJOIN #room")  # two lines in one message, as line framing reads them
+        await until(client, " 366 ")
+        await irc.until(":web!web@")  # its JOIN
+        client.send("PRIVMSG #room :caf\u00e9")
+        said, _ = await irc.until(":web!web@")
+        self.assertEqual(said.rstrip("\r").split(" ", 1)[1], "PRIVMSG #room :caf\u00e9")
+
+    async def test_an_oversized_message_closes_with_a_reason(self) -> None:
+        self.start_web()
+        irc = await self.irc_client("nonweb", "#room")
+        client = await self.web_client(["text.ircv3.net"])
+        await self.register(client, "web", "#room")
+        client.send("PRIVMSG #room :" + "x" * 10_000)
+        code, _ = await client.closed
+        self.assertEqual(code, CLOSE_TOO_BIG)
+        await irc.until(":web!web@chatroom QUIT ")  # the session ended with the connection
+
+    async def test_a_flood_is_slowed_not_dropped(self) -> None:
+        self.start_web("--flood-burst", "2", "--flood-rate", "50")
+        client = await self.web_client(["text.ircv3.net"])
+        await self.register(client, "web")
+        for number in range(12):
+            client.send(f"PING :{number}")
+        await until(client, "PONG irc.test :11")
+        pongs = [payload.rsplit(b":", 1)[1] for payload, _ in client.history if b" PONG " in payload]
+        self.assertEqual(pongs, [str(number).encode() for number in range(12)])  # every one read, in order
+        self.assertGreater(self.service.factory.counts.flood_slowdowns, 0)
+
+    async def test_a_lost_connection_ends_the_session(self) -> None:
+        self.start_web()
+        irc = await self.irc_client("nonweb", "#room")
+        client = await self.web_client(["binary.ircv3.net"])
+        await self.register(client, "web", "#room")
+        client.transport.abortConnection()
+        await client.closed
+        quit, _ = await irc.until(":web!web@chatroom QUIT ")
+        self.assertTrue(quit.rstrip("\r").endswith(":Quit: connection lost"), quit)
+
+    async def test_garbage_is_answered_with_a_close_or_an_error_never_a_traceback(self) -> None:
+        logged = observe_log(self)
+        self.start_web()
+        answer = await self.raw(b"\x16\x03\x01 not http at all\r\n\r\n")
+        self.assertTrue(answer.startswith("HTTP/1.1 400"), answer)
+        # An unmasked frame with a reserved opcode, after a good upgrade: a protocol error, closed.
+        upgrade = UPGRADE.format(path="/irc", host="localhost", extra="Sec-WebSocket-Protocol: text.ircv3.net\r\n")
+        answer = await self.raw(upgrade, then=b"\x83\x03abc")
+        head, _, frames = answer.partition("\r\n\r\n")
+        self.assertTrue(head.startswith("HTTP/1.1 101"), head)
+        self.assertEqual(frames[:1], "\x88")  # a close frame: its code (1002, a protocol error) and why
+        self.assertEqual(frames[2:4].encode("latin-1"), CLOSE_PROTOCOL_ERROR.to_bytes(2, "big"))
+        # Invalid UTF-8 in a text frame: autobahn closes it (1007); chatroom never sees it.
+        client = await self.web_client(["text.ircv3.net"])
+        await client.opened
+        client.sendFrame(opcode=1, payload=b"NICK caf\xe9")
+        code, _ = await client.closed
+        self.assertEqual(code, 1007)
+        self.assertFalse([event for event in logged if event.get("log_failure") is not None])
+        self.assertFalse([event for event in logged if event["log_level"] >= LogLevel.error])
+
+
+class WebSiteTests(WebTestCase):
+    async def test_the_client_files_with_the_security_headers(self) -> None:
+        self.start_web()
+        answer = await self.raw("GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n", tls=True)
+        head, _, body = answer.partition("\r\n\r\n")
+        self.assertTrue(head.startswith("HTTP/1.1 200"), head)
+        self.assertIn("<html", body)
+        headers = head.lower()
+        self.assertIn("content-security-policy: default-src 'self'; script-src 'self';", headers)
+        self.assertIn("frame-ancestors 'none'", headers)
+        self.assertIn("x-content-type-options: nosniff", headers)
+        self.assertIn("x-frame-options: deny", headers)
+        self.assertNotIn("strict-transport-security", headers)  # not on 443, not asked
+        self.assertIn("server: chatroom\r\n", headers)  # not twisted.web's version
+        listing = await self.raw("GET /.. HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+        self.assertFalse(listing.startswith("HTTP/1.1 200"), listing)
+
+    async def test_a_request_with_a_body_is_refused_before_it_is_read(self) -> None:
+        self.start_web()
+        for framing in ("Content-Length: 1000000000", "Transfer-Encoding: chunked"):
+            answer = await self.raw(f"POST / HTTP/1.1\r\nHost: localhost\r\n{framing}\r\n\r\n" + "x" * 1000)
+            self.assertTrue(answer.startswith("HTTP/1.1 413"), answer)
+
+    async def test_a_silent_connection_is_closed_after_the_registration_timeout(self) -> None:
+        self.start_web("--registration-timeout", "0.5")
+        self.assertEqual(await self.raw(b""), "")  # closed by the server, having said nothing
+
+    async def test_hsts_when_asked(self) -> None:
+        self.start_web("--web-hsts")
+        answer = await self.raw("GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n", tls=True)
+        self.assertIn("strict-transport-security: max-age=31536000", answer.lower())
+
+    async def test_over_tls_a_browser_talks_with_an_irc_client_and_another_site_is_refused(self) -> None:
+        self.start_web()
+        irc = await self.irc_client("nonweb", "#room")
+        client = await self.web_client(["text.ircv3.net"], tls=True, origin=f"https://localhost:{self.web_port}")
+        await self.register(client, "web", "#room")
+        await irc.until(":web!web@")  # its JOIN
+        client.send("PRIVMSG #room :hello from a browser")
+        said, _ = await irc.until(":web!web@")
+        self.assertTrue(said.rstrip("\r").endswith("PRIVMSG #room :hello from a browser"), said)
+        irc.send("PRIVMSG #room :hello from IRC")
+        heard = await until(client, "hello from IRC")
+        self.assertTrue(heard.startswith(b":nonweb!nonweb@"), heard)
+
+        hostile = await self.web_client(["text.ircv3.net"], tls=True, origin="https://evil.example")
+        with self.assertRaises(ConnectionError) as refused:
+            await hostile.opened
+        self.assertIn("403", str(refused.exception))
+        allowed = await self.raw(
+            UPGRADE.format(path="/irc", host=f"localhost:{self.web_port}", extra="Origin: https://evil.example\r\n"),
+            tls=True,
+        )
+        self.assertTrue(allowed.startswith("HTTP/1.1 403"), allowed)
+
+    async def test_another_origin_when_allowed(self) -> None:
+        self.start_web("--web-origin", "https://chat.example.org")
+        client = await self.web_client(["text.ircv3.net"], origin="https://chat.example.org")
+        await self.register(client, "web")
+
+    async def test_web_connections_count_under_the_caps_per_address(self) -> None:
+        self.start_web("--max-per-address", "1", "--limit-loopback")
+        client = await self.web_client(["text.ircv3.net"])
+        await self.register(client, "web")
+        self.assertEqual(self.service.factory.admission.total, 1)  # its HTTP connection's place, held by its session
+        answer = await self.raw("GET / HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        self.assertTrue(answer.startswith("HTTP/1.1 503"), answer)
+        self.assertIn("too many connections from 127.0.0.1", answer)
+        client.sendClose(1000)
+        await client.closed
+        second = await self.web_client(["text.ircv3.net"])
+        await self.register(second, "again")
+        self.assertEqual(self.service.factory.admission.total, 1)
