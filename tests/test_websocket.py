@@ -81,6 +81,22 @@ class RawClient(Protocol):
         self.lost.callback(self.data)
 
 
+class Greeted(Protocol):
+    """Sends `first` once connected; `answered` fires with the server's first bytes (over TLS: the handshake done)."""
+
+    def __init__(self, first: bytes) -> None:
+        self.first = first
+        self.answered: Deferred[bytes] = Deferred()
+
+    def connectionMade(self) -> None:
+        self.transport.write(self.first)
+
+    def dataReceived(self, data: bytes) -> None:
+        if not self.answered.called:
+            self.answered.callback(data)
+            self.transport.loseConnection()
+
+
 UPGRADE = (
     "GET {path} HTTP/1.1\r\nHost: {host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
     "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n{extra}\r\n"
@@ -277,6 +293,9 @@ class WebSiteTests(WebTestCase):
         self.assertIn("x-frame-options: deny", headers)
         self.assertNotIn("strict-transport-security", headers)  # not on 443, not asked
         self.assertIn("server: chatroom\r\n", headers)  # not twisted.web's version
+        script = await self.raw("GET /app.js HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n", tls=True)
+        script_head = script.partition("\r\n\r\n")[0].lower()
+        self.assertIn("cache-control: no-cache\r\n", script_head, "asked again at each load, never stale")
         listing = await self.raw("GET /.. HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
         self.assertFalse(listing.startswith("HTTP/1.1 200"), listing)
 
@@ -336,3 +355,21 @@ class WebSiteTests(WebTestCase):
         second = await self.web_client(["text.ircv3.net"])
         await self.register(second, "again")
         self.assertEqual(self.service.factory.admission.total, 1)
+
+
+class ALPNTests(WebTestCase):
+    async def test_a_client_offering_alpn_is_served_on_every_listener(self) -> None:
+        """Twisted answered b"" to an ALPN offer it could not match, which OpenSSL takes as fatal: every browser's
+        handshake with the site, and an IRC or line client's that offered ALPN, ended in an `internal error` alert."""
+        self.start_web()
+        served = [
+            (self.web_port, [b"h2", b"http/1.1"], b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n", b"http/1.1"),
+            (self.irc_port, [b"irc"], b"PING :alpn\r\n", None),
+            (self.port, [b"chatroom"], b"", None),  # the line protocol says HELLO first
+        ]
+        for port, offered, first, agreed in served:
+            options = optionsForClientTLS("localhost", trustRoot=self.trust, acceptableProtocols=offered)
+            endpoint = wrapClientTLS(options, TCP4ClientEndpoint(reactor, "127.0.0.1", port))
+            client = await connectProtocol(endpoint, Greeted(first))
+            self.assertTrue(await client.answered, port)
+            self.assertEqual(client.transport.negotiatedProtocol, agreed, port)

@@ -29,9 +29,9 @@ from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, r
 from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes, PublicKeyTypes
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from OpenSSL.crypto import X509, PKey
-from OpenSSL.SSL import Context
+from OpenSSL.SSL import NO_OVERLAPPING_PROTOCOLS, Connection, Context, _NoOverlappingProtocols
 from OpenSSL.SSL import Error as SSLError
-from twisted.internet.interfaces import IOpenSSLContextFactory
+from twisted.internet.interfaces import IOpenSSLContextFactory, IProtocolNegotiationFactory
 from twisted.internet.ssl import AcceptableCiphers, CertificateOptions, TLSVersion
 from zope.interface import implementer
 
@@ -130,10 +130,25 @@ def load(directory: Path, generated: bool = False) -> ServerIdentity:
             raiseMinimumTo=TLSVersion.TLSv1_2,
             acceptableCiphers=TLS12_CIPHERS,
         )
-        options.getContext()  # made now, not at the first connection: OpenSSL's refusal is a refusal to load
+        options.getContext().set_alpn_select_callback(choose_protocol)  # made now: a refusal is a refusal to load
     except (SSLError, TypeError, ValueError) as error:
         raise CertificateError(f"{cert_path} cannot be used for TLS: {_openssl_reason(error)}") from None
     return ServerIdentity(options, fingerprint(chain[0]), cert_path, generated, expiry)
+
+
+def choose_protocol(connection: Connection, offered: list[bytes]) -> bytes | _NoOverlappingProtocols:
+    """ALPN: the listener's protocol if the client offers it (the web site's http/1.1), else none, never a failure.
+
+    Twisted's own choice (twisted.internet._sslverify.setupForALPN) answers b"" when nothing matches, which OpenSSL
+    takes as a fatal error: every client that offered ALPN (every browser; some IRC clients) was refused with an
+    `internal error` alert on every port. No protocol agreed is what a client offering ALPN must expect (RFC 7301).
+    """
+    factory = connection.get_app_data().factory.wrappedFactory
+    negotiating = IProtocolNegotiationFactory(factory, None)
+    for protocol in negotiating.acceptableProtocols() if negotiating is not None else ():
+        if protocol in offered:
+            return protocol
+    return NO_OVERLAPPING_PROTOCOLS
 
 
 def issued_here(directory: Path) -> bool:

@@ -24,10 +24,17 @@ from urllib.parse import urlsplit
 from autobahn.twisted.websocket import WebSocketServerFactory, WebSocketServerProtocol
 from autobahn.websocket.types import ConnectionDeny, ConnectionRequest
 from twisted.internet.error import ConnectionDone, ConnectionLost
-from twisted.internet.interfaces import IAddress, IDelayedCall, IProtocolFactory, IPushProducer
+from twisted.internet.interfaces import (
+    IAddress,
+    IDelayedCall,
+    IProtocolFactory,
+    IProtocolNegotiationFactory,
+    IPushProducer,
+)
 from twisted.internet.protocol import Protocol, connectionDone
 from twisted.protocols.policies import ProtocolWrapper, WrappingFactory
 from twisted.python.failure import Failure
+from zope.interface import implementer
 
 from chatroom.server.connection import Connection, ConnectionFactory, Dialect, Refusal
 from chatroom.server.limits import CLOSE_GRACE, StreamTransport
@@ -279,9 +286,11 @@ class Counted(ProtocolWrapper):
         ProtocolWrapper.connectionLost(self, reason)
 
 
+@implementer(IProtocolNegotiationFactory)
 class Counting(WrappingFactory[Counted]):
     """A web listener's factory: every connection, a page's or a WebSocket's, counts under `shared`'s caps
-    (--max-clients, --max-per-address); one over them is answered 503 with the reason, and closed."""
+    (--max-clients, --max-per-address); one over them is answered 503 with the reason, and closed. Over TLS it
+    offers what the site speaks (ALPN's http/1.1)."""
 
     protocol = Counted
     noisy = False
@@ -289,6 +298,9 @@ class Counting(WrappingFactory[Counted]):
     def __init__(self, shared: ConnectionFactory, site: IProtocolFactory) -> None:
         WrappingFactory.__init__(self, site)  # type: ignore[arg-type]  # typed as generic in its own parameter
         self.shared = shared
+
+    def acceptableProtocols(self) -> list[bytes]:
+        return list(IProtocolNegotiationFactory(self.wrappedFactory).acceptableProtocols())
 
     def buildProtocol(self, addr: IAddress | None) -> Protocol | None:  # type: ignore[override]  # or a Refusal
         refusal = self.shared.count(addr)

@@ -88,10 +88,19 @@ class GuardedRequest(Request):
 
 
 class ClientFiles(File):
-    """The client's files, and no listing of a directory."""
+    """The client's files, and no listing of a directory.
+
+    Each asked again at every load (`no-cache`: a 304 when unchanged): with twisted.web's Last-Modified alone, a
+    browser guesses how long a file stays fresh, and after an upgrade could load an old module beside a new one.
+    """
 
     def directoryListing(self) -> IResource:
         return forbidden()
+
+    def render_GET(self, request: Request) -> bytes | int:
+        request.setHeader(b"cache-control", b"no-cache")
+        rendered: bytes | int = File.render_GET(self, request)
+        return rendered
 
 
 class Root(Resource):
