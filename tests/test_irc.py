@@ -579,6 +579,56 @@ class HistoryTests(SynchronousTestCase):
         queue.resumeProducing()
         self.assertEqual(self.alice.read(), self.batch(1, "#5", *range(100)))
 
+    def test_chathistory_targets_lists_the_channels_with_lines_between_two_times(self) -> None:
+        """What gamja asks on coming back (then BETWEEN for each): `Unknown subcommand` left the lines it missed
+        unshown, and a red error on every reconnection."""
+        self.say(1)  # #5's last line: line 0, at 1 s
+        self.line.type("/join 6")
+        self.alice.type("JOIN #6", "JOIN #7")
+        self.server.clock.advance(1)
+        self.line.type("in six")  # #6's last line, at 2 s
+        six = self.alice.read()[-1].split(";time=")[1].split(" ")[0]
+        start, end = "timestamp=1970-01-01T00:00:00.000Z", "timestamp=2262-01-01T00:00:00.000Z"  # the clock: 1970
+        self.assertEqual(
+            self.alice.type(f"CHATHISTORY TARGETS {start} {end} 10"),
+            [
+                ":chatroom BATCH +1 draft/chathistory-targets",
+                f"@batch=1 :chatroom CHATHISTORY TARGETS #5 {self.times[0]}",
+                f"@batch=1 :chatroom CHATHISTORY TARGETS #6 {six}",
+                ":chatroom BATCH -1",
+            ],
+            "the earliest first; #7, with nothing said, is not listed",
+        )
+        self.assertEqual(
+            self.alice.type(f"CHATHISTORY TARGETS {end} {start} 1")[1:-1],
+            [f"@batch=2 :chatroom CHATHISTORY TARGETS #5 {self.times[0]}"],
+            "either order; at most the limit",
+        )
+        after_five = f"timestamp={self.times[0]}"
+        self.assertEqual(
+            self.alice.type(f"CHATHISTORY TARGETS {after_five} timestamp={six} 10"),
+            [":chatroom BATCH +3 draft/chathistory-targets", ":chatroom BATCH -3"],
+            "both times excluded",
+        )
+        bare = self.server.irc("bare", "#5", caps="draft/chathistory")
+        self.assertEqual(
+            bare.type(f"CHATHISTORY TARGETS {start} {end} 10"),
+            [f":chatroom CHATHISTORY TARGETS #5 {self.times[0]}"],
+            "without batch: the lines alone",
+        )
+        fail = ":chatroom FAIL CHATHISTORY"
+        self.assertEqual(
+            self.alice.type(f"CHATHISTORY TARGETS msgid={self.ids[0]} {end} 10"),
+            [
+                f"{fail} INVALID_PARAMS TARGETS :Invalid parameters: "
+                "give timestamp=YYYY-MM-DDThh:mm:ss.sssZ twice, then a limit from 1"
+            ],
+        )
+        self.assertEqual(
+            self.alice.type(f"CHATHISTORY TARGETS {start} {end}"),
+            [f"{fail} NEED_MORE_PARAMS TARGETS :Missing parameters"],
+        )
+
     def test_chathistory_without_batch_or_tags(self) -> None:
         self.say(2)
         bare = self.server.irc("bare", "#5", caps="draft/chathistory")
@@ -592,7 +642,7 @@ class HistoryTests(SynchronousTestCase):
         self.say(1)
         fail = ":chatroom FAIL CHATHISTORY"
         for asked, answer in (
-            ("CHATHISTORY TARGETS timestamp=a timestamp=b 10", f"{fail} UNKNOWN_COMMAND TARGETS :Unknown subcommand"),
+            ("CHATHISTORY SEARCH #5 hello 10", f"{fail} UNKNOWN_COMMAND SEARCH :Unknown subcommand"),
             ("CHATHISTORY LATEST #5 *", f"{fail} NEED_MORE_PARAMS LATEST :Missing parameters"),
             ("CHATHISTORY BETWEEN #5 * 10", f"{fail} NEED_MORE_PARAMS BETWEEN :Missing parameters"),
             ("CHATHISTORY LATEST #nowhere * 10", f"{fail} INVALID_TARGET LATEST #nowhere :you are not in #nowhere"),

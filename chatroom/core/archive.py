@@ -9,7 +9,7 @@ from twisted.logger import Logger
 from chatroom.core.base import ChatBase
 from chatroom.core.errors import ChatError
 from chatroom.core.events import History, Redacted
-from chatroom.core.history import JOIN_LINES, RoomHistory, check_point, page
+from chatroom.core.history import JOIN_LINES, RoomHistory, check_point, page, seconds
 from chatroom.core.members import Member
 from chatroom.core.moderation import Action, authorize
 from chatroom.core.names import nick_key, room_key, room_name
@@ -36,6 +36,16 @@ class Archive(ChatBase):
         if point:
             check_point(point)
         return self._kept(target, how, point, page(lines))
+
+    def history_targets(self, member: Member, one: str, other: str, most: int) -> list[tuple[str, str]]:
+        """The member's rooms whose last kept line was said between two times (in either order, both excluded),
+        each with that line's time, the earliest first, at most `most` (page): where a client back from an absence
+        has lines to catch up on (IRCv3's CHATHISTORY TARGETS)."""
+        self._present(member)
+        start, end = sorted((seconds(one), seconds(other)))
+        latest = [(room.history.kept[-1].time, room.name) for room in member.rooms.values() if room.history.kept]
+        found = sorted((time, name) for time, name in latest if start < seconds(time) < end)
+        return [(name, time) for time, name in found[: page(most)]]
 
     @change
     def redact(self, actor: Member, room: str, target: str, reason: str = "") -> None:

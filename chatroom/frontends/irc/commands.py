@@ -423,7 +423,14 @@ def _kick(session: IRCDialect, params: list[str]) -> None:
 
 # History (draft/chathistory, draft/message-redaction)
 
-_QUERIES = {"LATEST": "latest", "BEFORE": "before", "AFTER": "after", "AROUND": "around", "BETWEEN": "between"}
+_QUERIES = {
+    "LATEST": "latest",
+    "BEFORE": "before",
+    "AFTER": "after",
+    "AROUND": "around",
+    "BETWEEN": "between",
+    "TARGETS": "targets",
+}
 _BAD_QUERY = frozenset({"BAD_MSGID", "BAD_TIME", "BAD_COUNT", "USAGE"})
 _NO_TARGET = frozenset({"NOT_IN_ROOM", "NO_SUCH_ROOM", "BAD_ROOM"})
 
@@ -432,7 +439,8 @@ _NO_TARGET = frozenset({"NOT_IN_ROOM", "NO_SUCH_ROOM", "BAD_ROOM"})
     "CHATHISTORY",
     params=1,
     summary="CHATHISTORY LATEST|BEFORE|AFTER|AROUND|BETWEEN #ROOM msgid=ID|timestamp=TIME|* [msgid=|timestamp=] "
-    "LIMIT: lines a room kept (draft/chathistory)",
+    "LIMIT: lines a room kept; TARGETS timestamp=TIME timestamp=TIME LIMIT: your channels with lines between the "
+    "two (draft/chathistory)",
 )
 def _chathistory(session: IRCDialect, params: list[str]) -> None:
     """Answered in a `chathistory` batch; refused with the FAILs of IRCv3's chathistory."""
@@ -442,6 +450,9 @@ def _chathistory(session: IRCDialect, params: list[str]) -> None:
         session.write(session.line("FAIL", "CHATHISTORY", "UNKNOWN_COMMAND", params[0], text="Unknown subcommand"))
         return
     count = 5 if how == "between" else 4
+    if how == "targets":
+        _targets(session, params)
+        return
     if len(params) < count:
         session.write(session.line("FAIL", "CHATHISTORY", "NEED_MORE_PARAMS", subcommand, text="Missing parameters"))
         return
@@ -492,6 +503,29 @@ def _markread(session: IRCDialect, params: list[str]) -> None:
         session.write(session.markread(chat.read_marker(member, target)))  # where it stands, to this session
     except ChatError as error:
         session.write(session.line("FAIL", "MARKREAD", "INVALID_PARAMS", target, text=word(error)))
+
+
+def _targets(session: IRCDialect, params: list[str]) -> None:
+    """CHATHISTORY TARGETS timestamp=A timestamp=B LIMIT: the channels whose latest kept line is between two times.
+
+    What clients ask on coming back (gamja: then BETWEEN for each), so that what they missed is shown. Private
+    messages are never kept, so only channels are listed.
+    """
+    if len(params) < 4:
+        session.write(session.line("FAIL", "CHATHISTORY", "NEED_MORE_PARAMS", "TARGETS", text="Missing parameters"))
+        return
+    times = [_reference(reference, star=False) for reference in params[1:3]]
+    limit = _number(params[3])
+    if not limit or not all(time and ":" in time for time in times):
+        invalid = "Invalid parameters: give timestamp=YYYY-MM-DDThh:mm:ss.sssZ twice, then a limit from 1"
+        session.write(session.line("FAIL", "CHATHISTORY", "INVALID_PARAMS", "TARGETS", text=invalid))
+        return
+    try:
+        found = session.chat.history_targets(session.member, times[0] or "", times[1] or "", min(limit, PAGE_MAX))
+    except ChatError as error:
+        session.write(session.line("FAIL", "CHATHISTORY", "INVALID_PARAMS", "TARGETS", text=word(error)))
+        return
+    session.write(session.targets(found))
 
 
 def _reference(reference: str, star: bool) -> str | None:

@@ -415,6 +415,17 @@ class IRCDialect:
         if batch:
             yield self.line("BATCH", "-" + batch)
 
+    def targets(self, found: Sequence[tuple[str, str]]) -> bytes:
+        """CHATHISTORY TARGETS' answer: each target and the time of its latest line, in a batch if the client takes
+        batches (draft/chathistory-targets)."""
+        lines = [self.line("CHATHISTORY", "TARGETS", target, time) for target, time in found]
+        if "batch" not in self.caps:
+            return b"".join(lines)
+        self.batches += 1
+        batch = str(self.batches)
+        tagged = b"".join(b"@batch=%s %s" % (batch.encode(), line) for line in lines)
+        return self.line("BATCH", "+" + batch, "draft/chathistory-targets") + tagged + self.line("BATCH", "-" + batch)
+
     def playback(self, room: str, messages: Sequence[Message], lost: int) -> Iterator[bytes]:
         """What a room kept, shown on joining it; between two notices unless a batch marks it as history.
 
