@@ -106,7 +106,7 @@ SPEECH = {
     ),
 }
 SPEECH["websocket"] = SPEECH["irc"]  # IRC over WebSocket is IRC: one line a message, each way
-LISTENER = {"line": "line", "irc": "irc", "websocket": "web, irc over WebSocket"}  # what the server's log calls it
+LISTENER = {"line": "line", "irc": "irc", "websocket": "web: the web client"}  # what the server's log calls it
 
 
 @dataclass

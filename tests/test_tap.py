@@ -77,11 +77,13 @@ class OptionsTests(SynchronousTestCase):
                 ("line", True, False),
                 ("irc", True, False),
                 ("irc", False, False),
-                ("irc", True, True),
-                ("irc", False, True),
+                ("web", True, True),
+                ("web", False, True),
             ],
         )
-        self.assertIs(service.listeners[3].dialect, service.listeners[1].dialect)  # IRC over WebSocket is IRC
+        web = service.listeners[3].dialect
+        self.assertTrue(issubclass(web, service.listeners[1].dialect))  # IRC over WebSocket is IRC
+        self.assertEqual(web.name, "web")  # counted and listed under its own name
         irc = service.listeners[1].dialect
         assert issubclass(irc, IRCFrontEnd)
         self.assertEqual((irc.server, irc.password), ("chat.example.org", "sesame"))

@@ -15,6 +15,7 @@ from twisted.logger import LogLevel
 from twisted.python.failure import Failure
 
 from tests.helpers import LOOPBACK, LineClient, ServerTestCase, observe_log, port_of
+from tests.test_metrics import MetricsTests
 
 CLOSE_TOO_BIG = 1009  # RFC 6455: a message too big to process
 CLOSE_PROTOCOL_ERROR = 1002
@@ -315,6 +316,7 @@ class WebSiteTests(WebTestCase):
         self.assertIn("strict-transport-security: max-age=31536000", answer.lower())
 
     async def test_over_tls_a_browser_talks_with_an_irc_client_and_another_site_is_refused(self) -> None:
+        logged = observe_log(self)
         self.start_web()
         irc = await self.irc_client("nonweb", "#room")
         client = await self.web_client(["text.ircv3.net"], tls=True, origin=f"https://localhost:{self.web_port}")
@@ -336,6 +338,12 @@ class WebSiteTests(WebTestCase):
             tls=True,
         )
         self.assertTrue(allowed.startswith("HTTP/1.1 403"), allowed)
+        # Answered as the site answers, with its headers (autobahn wrote none), and the reason.
+        self.assertIn("\r\nx-frame-options: DENY\r\n", allowed)
+        self.assertIn("\r\ncontent-security-policy: default-src 'self';", allowed)
+        self.assertTrue(allowed.endswith("\r\n\r\norigin not allowed\n"), allowed)
+        # Any page could have its visitors' browsers knock: no log line for each (autobahn wrote one).
+        self.assertFalse([event for event in logged if "evil.example" in str(event) or "origin" in str(event)])
 
     async def test_another_origin_when_allowed(self) -> None:
         self.start_web("--web-origin", "https://chat.example.org")
@@ -350,11 +358,24 @@ class WebSiteTests(WebTestCase):
         answer = await self.raw("GET / HTTP/1.1\r\nHost: localhost\r\n\r\n")
         self.assertTrue(answer.startswith("HTTP/1.1 503"), answer)
         self.assertIn("too many connections from 127.0.0.1", answer)
+        self.assertIn("\r\nx-content-type-options: nosniff\r\n", answer)
         client.sendClose(1000)
         await client.closed
         second = await self.web_client(["text.ircv3.net"])
         await self.register(second, "again")
         self.assertEqual(self.service.factory.admission.total, 1)
+
+
+class WebCountedTests(WebTestCase):
+    async def test_a_browser_tab_is_counted_and_listed_as_web(self) -> None:
+        """They were counted as frontend="irc" in the metrics, and listed as irc sessions: they speak IRC, but to an
+        administrator or the person themself, they are the web client's."""
+        self.start_web("--metrics", LOOPBACK)
+        client = await self.web_client(["text.ircv3.net"])
+        await self.register(client, "tab")
+        figures = await MetricsTests.scrape(self)  # type: ignore[arg-type]  # a ServerTestCase as well
+        self.assertEqual(figures['chatroom_connections{frontend="web",state="member"}'], 1)
+        self.assertEqual(figures['chatroom_connections{frontend="irc",state="member"}'], 0)
 
 
 class ALPNTests(WebTestCase):

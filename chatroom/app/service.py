@@ -222,7 +222,7 @@ class Listener:
         log.info(
             "chatroom listening on {address} {security} ({dialect})",
             address=describe(port.getHost()),
-            dialect=self.dialect.name if self.site is None else f"web, {self.dialect.name} over WebSocket",
+            dialect=self.dialect.name if self.site is None else "web: the web client, and IRC over WebSocket",
             security="with TLS" if self.tls else "in plaintext",
         )
 

@@ -461,13 +461,14 @@ def makeService(options: Options, reactor: IReactorCore | None = None) -> IServi
     except tls.CertificateError as error:
         raise SystemExit(f"chatroom: {error}") from None
     irc = IRCFrontEnd.serving(options["hostname"], options["irc-password"], options["irc-description"])
-    site = partial(web_site, dialect=irc, origins=tuple(options["web-origin"]), hsts=options["web-hsts"] or None)
+    web = irc.over_websocket()
+    site = partial(web_site, dialect=web, origins=tuple(options["web-origin"]), hsts=options["web-hsts"] or None)
     listeners = [
         *_listeners(reactor, options, "listen", LineFrontEnd, True),
         *_listeners(reactor, options, "irc", irc, True),
         *_listeners(reactor, options, "irc-plaintext", irc, False),
-        *_listeners(reactor, options, "web", irc, True, site),
-        *_listeners(reactor, options, "web-plaintext", irc, False, site),
+        *_listeners(reactor, options, "web", web, True, site),
+        *_listeners(reactor, options, "web-plaintext", web, False, site),
     ]
     inherited = Inherited.found(os.environ)  # a worker of --workers: its parent's sockets, where it would listen
     if inherited is not None:

@@ -16,9 +16,9 @@ reads only UTF-8 and renders str, so a text message never needs repairing.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterable
-from typing import Protocol as Interface
+from collections.abc import Iterable, Mapping
 from typing import Any, cast
+from typing import Protocol as Interface
 from urllib.parse import urlsplit
 
 from autobahn.twisted.websocket import WebSocketServerFactory, WebSocketServerProtocol
@@ -34,6 +34,7 @@ from twisted.internet.interfaces import (
 from twisted.internet.protocol import Protocol, connectionDone
 from twisted.protocols.policies import ProtocolWrapper, WrappingFactory
 from twisted.python.failure import Failure
+from twisted.web.http import RESPONSES
 from zope.interface import implementer
 
 from chatroom.server.connection import Connection, ConnectionFactory, Dialect, Refusal
@@ -135,6 +136,15 @@ class WebSocketFraming(WebSocketServerProtocol):
             raise ConnectionDeny(ConnectionDeny.BAD_REQUEST, f"subprotocols offered: none of {', '.join(SUBPROTOCOLS)}")
         self.binary = chosen == BINARY
         return chosen
+
+    def failHandshake(self, reason: str, code: int = 400, responseHeaders: object = None) -> None:
+        """autobahn's refusal of an upgrade (a bad request, another site's Origin), answered as the site answers: with
+        its security headers and the reason as the body. Without autobahn's log line for each, which any page on the
+        web could fill the log with through a visitor's browser."""
+        self.wasNotCleanReason = reason
+        self.sendData(refusal(code, reason, self.factory.headers))
+        self.wasClean = True  # answered in full, as HTTP: of any other drop, autobahn warns with the peer's address
+        self.dropConnection(abort=False)
 
     def onOpen(self) -> None:
         """A client of the chat from now on: its connection's place in the count goes to its Connection."""
@@ -273,9 +283,16 @@ class WebSocketFactory(WebSocketServerFactory):
 
     protocol: type[WebSocketFraming]  # type: ignore[assignment]  # one of its own: see __init__
 
-    def __init__(self, shared: ConnectionFactory, dialect: type[Dialect], origins: Iterable[str] = ()) -> None:
+    def __init__(
+        self,
+        shared: ConnectionFactory,
+        dialect: type[Dialect],
+        origins: Iterable[str] = (),
+        headers: Mapping[bytes, bytes] | None = None,
+    ) -> None:
         WebSocketServerFactory.__init__(self)
         self.shared = shared
+        self.headers = headers or {}  # the site's, on a refused upgrade too
         self.dialect = dialect
         self.origins = frozenset(origin.lower().rstrip("/") for origin in origins)
         longest = dialect.longest_line(shared.limits) + 2  # and a CRLF, if the client sends one
@@ -340,21 +357,30 @@ class Counting(WrappingFactory[Counted]):
     protocol = Counted
     noisy = False
 
-    def __init__(self, shared: ConnectionFactory, site: IProtocolFactory) -> None:
+    def __init__(self, shared: ConnectionFactory, site: IProtocolFactory, headers: Mapping[bytes, bytes]) -> None:
         WrappingFactory.__init__(self, site)  # type: ignore[arg-type]  # typed as generic in its own parameter
         self.shared = shared
+        self.headers = headers  # the site's, on a 503 too
 
     def acceptableProtocols(self) -> list[bytes]:
         return list(IProtocolNegotiationFactory(self.wrappedFactory).acceptableProtocols())
 
     def buildProtocol(self, addr: IAddress | None) -> Protocol | None:  # type: ignore[override]  # or a Refusal
-        refusal = self.shared.count(addr)
-        if refusal is None:
+        reason = self.shared.count(addr)
+        if reason is None:
             built: Protocol | None = WrappingFactory.buildProtocol(self, addr)
             return built
-        body = f"{refusal}\n".encode()
-        answer = (
-            b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain; charset=utf-8\r\n"
-            b"Connection: close\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body)
-        )
-        return Refusal(answer, self.shared.clock)
+        return Refusal(refusal(503, reason, self.headers), self.shared.clock)
+
+
+def refusal(code: int, reason: str, headers: Mapping[bytes, bytes]) -> bytes:
+    """An HTTP answer refusing a request: the site's `headers`, the reason as a plain-text body, then the close."""
+    body = f"{reason}\n".encode()
+    lines = [
+        b"HTTP/1.1 %d %s" % (code, RESPONSES.get(code, b"Refused")),
+        *(b"%s: %s" % header for header in headers.items()),
+        b"Content-Type: text/plain; charset=utf-8",
+        b"Connection: close",
+        b"Content-Length: %d" % len(body),
+    ]
+    return b"\r\n".join([*lines, b"", body])

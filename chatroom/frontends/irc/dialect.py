@@ -85,6 +85,12 @@ class IRCDialect:
         }
         return cast(type[IRCDialect], type(cls.__name__, (cls,), settings))
 
+    @classmethod
+    def over_websocket(cls) -> type[IRCDialect]:
+        """The same dialect for the web listeners' WebSockets, named "web" where connections and sessions are counted
+        and listed (metrics, /sessions): to whoever reads them, a browser's tab is not an IRC client."""
+        return cast(type[IRCDialect], type(cls.__name__, (cls,), {"name": "web"}))
+
     def __init__(self, connection: Connection) -> None:
         self.connection = connection
         self.chat = connection.factory.chat

@@ -140,8 +140,9 @@ def web_site(
     client: Path = CLIENT,
 ) -> IProtocolFactory:
     """A web listener's factory: its connections count under `factory`'s caps, its WebSockets speak `dialect`."""
-    sockets = WebSocketFactory(factory, dialect, origins)
+    sockets = WebSocketFactory(factory, dialect, origins, HEADERS)
     # An HTTP connection may stay silent (before its request: TLS, then the request) as long as a client may take to
     # register: --registration-timeout (twisted.web's default is 12 hours).
     timeout = factory.limits.registration_timeout
-    return Counting(factory, WebSite(Root(ClientFiles(str(client)), WebSocketResource(sockets)), hsts, timeout))
+    site = WebSite(Root(ClientFiles(str(client)), WebSocketResource(sockets)), hsts, timeout)
+    return Counting(factory, site, HEADERS)
