@@ -357,6 +357,20 @@ class BrowserTests(ServerTestCase):
         await guesser.do(guesser.page.get_by_role("button", name="Enter").click())
         await guesser.do(expect(guesser.page.locator("#login-error")).to_contain_text("Wrong password"))
 
+    async def test_a_server_password_is_asked_for_when_the_server_wants_one(self) -> None:
+        """With --irc-password, the page said "Wrong password." and had nowhere to type the server's."""
+        self.start_web("--irc-password", "class of 2027")
+        tab = await self.open()
+        page = tab.page
+        field = page.locator("#server-password")
+        await tab.do(expect(field).to_be_hidden())  # most servers want none: not a question for everyone
+        await tab.do(page.fill("#nick", "student"))
+        await tab.do(page.get_by_role("button", name="Enter").click())
+        await tab.do(expect(page.locator("#login-error")).to_contain_text("asks for its own password"))
+        await tab.do(expect(field).to_be_focused())
+        await tab.do(field.fill("class of 2027"))
+        await tab.log_in("student", room="5")
+
     async def member_menu(self, tab: Tab, nick: str, action: str) -> None:
         """Click `nick` in the members, then `action` in their menu."""
         await tab.do(tab.page.locator("#member-list button", has_text=nick).click())

@@ -144,6 +144,15 @@ class RegistrationTests(SynchronousTestCase):
 
     def test_a_server_password_is_required_when_set(self) -> None:
         self.server.factory.dialect = IRCFrontEnd.serving("irc.test", "letmein")
+        # None given is no guess: it was counted as one, and the right password that followed was refused.
+        newcomer = MemoryClient(self.server.factory)
+        self.assertEqual(
+            newcomer.type("NICK alice", "USER a 0 * :A")[0],
+            ":irc.test 464 alice :this server asks for its password (PASS) first",
+        )
+        then = MemoryClient(self.server.factory)
+        self.assertEqual(commands(then.type("PASS letmein", "NICK alice", "USER a 0 * :A"))[0], "001")
+        then.type("QUIT")
         wrong = MemoryClient(self.server.factory)
         self.assertEqual(
             wrong.type("PASS guess", "NICK alice", "USER a 0 * :A"),

@@ -195,6 +195,13 @@ class WebSocketTests(WebTestCase):
             self.assertFalse([payload for payload, _ in client.history if b"\n" in payload or b"\r" in payload])
             client.sendClose(1000)
             await client.closed
+        # A browser offers compression (every one does): accepted, without it.
+        deflate = "Sec-WebSocket-Protocol: text.ircv3.net\r\nSec-WebSocket-Extensions: permessage-deflate\r\n"
+        accepted = await self.raw(
+            UPGRADE.format(path="/irc", host="localhost", extra=deflate), then=b"\x88\x80\0\0\0\0"
+        )
+        self.assertTrue(accepted.startswith("HTTP/1.1 101"), accepted)
+        self.assertNotIn("sec-websocket-extensions", accepted.lower())
         mqtt = "Sec-WebSocket-Protocol: mqtt\r\n"
         refused = await self.raw(UPGRADE.format(path="/irc", host="localhost", extra=mqtt))
         self.assertTrue(refused.startswith("HTTP/1.1 400"), refused)

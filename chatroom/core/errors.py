@@ -49,6 +49,7 @@ REFUSALS: dict[str, tuple[str, ...]] = {
     "NO_LOGIN": ("nick",),
     "BAD_LOGIN": (),
     "BAD_LOGIN:server_password": (),
+    "BAD_LOGIN:server_password_missing": (),
     "SLOW_DOWN:server_password": ("wait",),
     "SLOW_DOWN:checking": (),
     "SLOW_DOWN:failures": ("wait",),

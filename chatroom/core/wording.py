@@ -31,6 +31,7 @@ PLAIN: dict[str, str] = {
     "NO_LOGIN": "{nick} needs a password",
     "BAD_LOGIN": "wrong nickname or password",
     "BAD_LOGIN:server_password": "wrong server password",
+    "BAD_LOGIN:server_password_missing": "this server asks for its password (PASS) first",
     "SLOW_DOWN:server_password": "too many wrong server passwords: try again in {wait} s",
     "SLOW_DOWN:checking": "a login for this nickname or from your address is being checked: wait",
     "SLOW_DOWN:failures": "too many failed logins: try again in {wait} s",

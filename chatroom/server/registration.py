@@ -64,7 +64,10 @@ class Registrar:
         """A server password (IRC's PASS with --irc-password): ChatError unless right, slowed after failures.
 
         While the address must wait, even the right password is refused, so the answer tells a guesser nothing.
+        None given is no guess, and is not counted as one: a newcomer learns the server wants a password, then gives it.
         """
+        if given is None:
+            raise ChatError("BAD_LOGIN", "server_password_missing")
         right = given is not None and hmac.compare_digest(given.encode(), expected.encode())
         # Shielded: a client leaving meanwhile must not cancel the book's command; its guess counts all the same.
         wait = await shielded(self.server_password_guesses.guess("server-password:" + address, right))

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Iterable, Mapping
+from types import FunctionType
 from typing import Any, cast
 from typing import Protocol as Interface
 from urllib.parse import urlsplit
@@ -308,7 +309,7 @@ class WebSocketFactory(WebSocketServerFactory):
             perMessageCompressionAccept=lambda offers: None,  # no compression: a small frame cannot inflate
         )
         # autobahn copies its options onto each connection unless its class has them: this factory's own class has.
-        options = {name: getattr(self, name) for name in WebSocketFraming.CONFIG_ATTRS}
+        options = {name: _as_attribute(getattr(self, name)) for name in WebSocketFraming.CONFIG_ATTRS}
         self.protocol = type(WebSocketFraming.__name__, (WebSocketFraming,), options)
 
     def origin_allowed(self, origin: str | None, host: str) -> bool:
@@ -371,6 +372,11 @@ class Counting(WrappingFactory[Counted]):
             built: Protocol | None = WrappingFactory.buildProtocol(self, addr)
             return built
         return Refusal(refusal(503, reason, self.headers), self.shared.clock)
+
+
+def _as_attribute(option: object) -> object:
+    """An option as a class attribute reads as it did on each connection: a function stays a plain function."""
+    return staticmethod(option) if isinstance(option, FunctionType) else option
 
 
 def refusal(code: int, reason: str, headers: Mapping[bytes, bytes]) -> bytes:

@@ -76,7 +76,8 @@ connection.addEventListener("registered", () => {
 connection.addEventListener("refused", (event) => {
   showApp(false);
   $("login-error").textContent = event.detail.text;
-  $(event.detail.text.includes("password") ? "password" : "nick").focus();
+  if (event.detail.field === "server-password") $("server-password-field").hidden = false;
+  $(event.detail.field).focus();
 });
 $("login").addEventListener("submit", (event) => {
   event.preventDefault();
@@ -87,7 +88,7 @@ $("login").addEventListener("submit", (event) => {
     const saved = chat.saved();
     if (!saved.includes(roomName(first))) localStorage.setItem("chatroom.rooms", JSON.stringify([...saved, roomName(first)]));
   }
-  connection.open($("nick").value.trim(), $("password").value);
+  connection.open($("nick").value.trim(), $("password").value, $("server-password").value);
 });
 
 /** Run a typed line, or a menu's command; false, with the reason shown, if it could not be done. */

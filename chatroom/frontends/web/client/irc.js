@@ -80,21 +80,24 @@ export class Connection extends EventTarget {
     this.caps = new Set();
     this.nick = "";
     this.password = "";
+    this.serverPassword = ""; // the server's own (IRC's PASS, --irc-password), asked for only when it wants one
     this.registered = false;
     this.everRegistered = false;
     this.attempt = 0;
     this.timer = 0;
     this.wantOpen = false;
     this.refusal = ""; // why the server refused us, told if the connection ends before registering
+    this.refusedField = ""; // and which field of the login form the person must change
   }
 
-  /** Connect and register as `nick`, logging in with `password` when one is given. */
-  open(nick, password) {
+  /** Connect and register as `nick`, logging in with `password` when one is given, after the server's own. */
+  open(nick, password, serverPassword = "") {
     const old = this.socket;
     this.socket = null; // its end, if it was still trying, is not this connection's
     old?.close(1000);
     this.nick = nick;
     this.password = password;
+    this.serverPassword = serverPassword;
     this.wantOpen = true;
     this.everRegistered = false;
     this.attempt = 0;
@@ -133,6 +136,7 @@ export class Connection extends EventTarget {
     const socket = new WebSocket(this.url, ["text.ircv3.net"]);
     this.socket = socket;
     socket.addEventListener("open", () => {
+      if (this.serverPassword) this.send(format("PASS", this.serverPassword));
       this.send("CAP LS 302");
       this.send(format("NICK", this.nick));
       this.send(format("USER", this.nick, "0", "*", this.nick));
@@ -148,9 +152,9 @@ export class Connection extends EventTarget {
       else if (this.wantOpen) {
         this.wantOpen = false;
         const text = this.refusal || "Could not reach the server.";
-        this.dispatchEvent(new CustomEvent("refused", { detail: { text } }));
+        this.dispatchEvent(new CustomEvent("refused", { detail: { text, field: this.refusedField || "nick" } }));
       } else this.status("closed");
-      this.refusal = "";
+      this.refusal = this.refusedField = "";
     });
   }
 
@@ -162,8 +166,9 @@ export class Connection extends EventTarget {
   }
 
   /** The nickname or a password is refused: before the first registration, the person must change something. */
-  refuse(text) {
+  refuse(text, field = "") {
     this.refusal = text;
+    this.refusedField = field; // the login form's field to change: "nick", "password" or "server-password"
     if (!this.everRegistered) this.socket?.close(1000);
   }
 
@@ -184,7 +189,7 @@ export class Connection extends EventTarget {
         return;
       case "904":
       case "905":
-        this.refuse("Wrong password for this nickname.");
+        this.refuse("Wrong password for this nickname.", "password");
         return;
       case "001":
         this.nick = first;
@@ -205,15 +210,22 @@ export class Connection extends EventTarget {
               this.password
                 ? `The nickname ${second} is taken.`
                 : `The nickname ${second} is taken, or registered: give its password, or choose another.`,
+              this.password ? "nick" : "password",
             );
           return;
         }
         break;
       case "432":
-        if (!this.registered) return this.refuse(`${second} is not a valid nickname: ${message.params.at(-1)}`);
+        if (!this.registered) return this.refuse(`${second} is not a valid nickname: ${message.params.at(-1)}`, "nick");
         break;
       case "464":
-        if (!this.registered) return this.refuse("Wrong password.");
+        if (!this.registered)
+          return this.refuse(
+            this.serverPassword
+              ? "Wrong server password."
+              : "This server asks for its own password first: whoever runs it can give it to you.",
+            "server-password",
+          );
         break;
       case "ERROR":
         if (!this.registered && !this.refusal) this.refusal = first;
@@ -229,7 +241,7 @@ export class Connection extends EventTarget {
       const offered = new Set(list.split(" ").map((cap) => cap.split("=")[0]));
       const wanted = WANTED.filter((cap) => offered.has(cap));
       if (this.password && offered.has("sasl")) wanted.push("sasl");
-      else if (this.password) this.send(format("PASS", this.password)); // no SASL (accounts off): PASS says it
+      else if (this.password && !this.serverPassword) this.send(format("PASS", this.password)); // no SASL: PASS says it
       if (wanted.length) this.send(format("CAP", "REQ", wanted.join(" ")));
       else this.send("CAP END");
     } else if (sub === "ACK") {
