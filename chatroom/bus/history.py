@@ -194,6 +194,20 @@ class RedisHistory:
     def ended(self, room: str) -> None:
         self._change(["ended", room])
 
+    def load_private(self) -> dict[str, KeptHistory]:
+        """Never asked: --history-private is not taken with --redis (chatroom.app.tap)."""
+        return {}
+
+    def said_private(self, conversation: str, message: Message) -> None:
+        pass
+
+    def load_markers(self) -> dict[str, dict[str, str]]:
+        """Markers are part of the shared chat, and of its snapshots on Redis (chatroom.bus.shared)."""
+        return {}
+
+    def marked(self, account: str, target: str, time: str) -> None:
+        pass
+
     # chatroom.bus.shared.SharedHistory
 
     def turn(self, place: str) -> None:

@@ -1,0 +1,136 @@
+"""Private conversations kept when the administrator opts in (--history-private, issue 28): read by the two people
+in each only, through CHATHISTORY (and TARGETS) and the line protocol's /history, never by anyone else.
+
+In memory, through both front ends, with a fake clock; what the SQLite store keeps of them and a real restart are in
+tests/test_history_file.py.
+"""
+
+from __future__ import annotations
+
+import base64
+
+from chatroom.core.history import HistoryLimits
+from tests.helpers import MemoryClient
+from tests.test_irc import commands, tags_of
+from tests.test_sessions import Sessions, unstamped
+
+CAPS = "sasl batch draft/chathistory echo-message labeled-response message-tags server-time"
+
+
+class PrivateHistoryTests(Sessions):
+    """Accounts alice, bob and ada (an administrator); ben is a guest in #5."""
+
+    def setUp(self) -> None:
+        super().setUp()
+        self.keep_private()
+
+    def keep_private(self, private: bool = True) -> None:
+        self.chat.history_limits = HistoryLimits(50, private=private)  # --history 50 [--history-private]
+
+    def irc(self, account: str) -> MemoryClient:
+        """`account` logged in over IRC (SASL) with chathistory and message ids."""
+        irc = self.server.irc()
+        irc.type(f"CAP REQ :{CAPS}", "AUTHENTICATE PLAIN")
+        irc.type("AUTHENTICATE " + base64.b64encode(f"\0{account}\0correct horse".encode()).decode())
+        self.checker.answer(len(self.checker.checks) - 1, right=True)
+        irc.type(f"NICK {account}", f"USER {account} 0 * :{account.title()}", "CAP END")
+        irc.read()
+        return irc
+
+    def conversation(self) -> tuple[MemoryClient, MemoryClient, list[str]]:
+        """alice and bob on IRC, having said three lines to each other: the ids alice's client was given."""
+        alice, bob = self.irc("alice"), self.irc("bob")
+        ids = []
+        for speaker, other, text in [(alice, "bob", "hi bob"), (bob, "alice", "hi alice"), (alice, "bob", "bye")]:
+            (echo,) = stamped(speaker, f"PRIVMSG {other} :{text}")
+            ids.append(tags_of(echo).get("msgid", ""))
+            for each in self.server.connections:
+                each.read()
+        return alice, bob, ids
+
+    def history(self, client: MemoryClient, line: str) -> list[str]:
+        """The PRIVMSG lines of a CHATHISTORY answer, without their tags, after checking it is one batch."""
+        answer = client.type(line)
+        self.assertEqual(commands(answer[:1] + answer[-1:]), ["BATCH", "BATCH"], answer)
+        return [said.partition(" ")[2] for said in answer[1:-1]]
+
+    def test_both_people_read_their_conversation_with_its_ids(self) -> None:
+        alice, bob, ids = self.conversation()
+        said = [
+            ":alice!alice@chatroom PRIVMSG bob :hi bob",
+            ":bob!bob@chatroom PRIVMSG alice :hi alice",
+            ":alice!alice@chatroom PRIVMSG bob :bye",
+        ]
+        self.assertEqual(self.history(alice, "CHATHISTORY LATEST bob * 10"), said)
+        self.assertEqual(self.history(bob, "CHATHISTORY LATEST ALICE * 10"), said, "a nickname in any case")
+        self.assertEqual(self.history(bob, f"CHATHISTORY BEFORE alice msgid={ids[2]} 10"), said[:2])
+        self.assertEqual(self.history(alice, f"CHATHISTORY AFTER bob msgid={ids[0]} 1"), said[1:2])
+        self.assertEqual(self.history(alice, f"CHATHISTORY AROUND bob msgid={ids[1]} 1"), said[1:2])
+        self.assertEqual(self.history(alice, f"CHATHISTORY BETWEEN bob msgid={ids[2]} msgid={ids[0]} 10"), said[1:2])
+        _, kept, _ = stamped(alice, "CHATHISTORY LATEST bob * 1")
+        self.assertEqual(tags_of(kept)["msgid"], ids[2], "the id the message was delivered with")
+
+    def test_nobody_else_reads_it_not_even_an_administrator(self) -> None:
+        self.conversation()
+        carol = self.server.connect("carol")
+        ada = self.irc("ada")
+        self.assertEqual(self.history(ada, "CHATHISTORY LATEST alice * 10"), [], "ada's own conversation with alice")
+        self.assertEqual(self.history(ada, "CHATHISTORY LATEST bob * 10"), [])
+        self.assertEqual(carol.type("/history alice"), ["HISTORY alice 0 0"])
+        self.assertEqual(self.history(ada, "CHATHISTORY TARGETS timestamp=1969-01-01T00:00:00Z "
+                                           "timestamp=2999-01-01T00:00:00Z 10"), [])  # fmt: skip
+
+    def test_the_line_protocol_reads_a_conversation_with_history_and_a_nickname(self) -> None:
+        alice = self.alice()
+        bob = self.server.connect()
+        bob.type("/nick bob", "/pass correct horse")
+        self.checker.answer(len(self.checker.checks) - 1, right=True)
+        bob.read()
+        alice.type("/msg bob hello there")
+        bob.read()
+        self.assertEqual(unstamped(bob.type("/history alice")), ["SAID alice alice :hello there", "HISTORY alice 1 0"])
+        self.assertEqual(unstamped(alice.type("/history bob 5")), ["SAID bob alice :hello there", "HISTORY bob 1 0"])
+
+    def test_targets_lists_conversations_with_rooms_by_their_latest_line(self) -> None:
+        alice, _, _ = self.conversation()
+        self.server.clock.advance(1)
+        alice.type("JOIN #7", "PRIVMSG #7 :in a room")
+        answer = alice.type("CHATHISTORY TARGETS timestamp=1969-01-01T00:00:00Z timestamp=2999-01-01T00:00:00Z 10")
+        self.assertEqual([line.split()[4] for line in answer if " TARGETS " in line], ["bob", "#7"], answer)
+
+    def test_a_guests_conversation_ends_with_the_guest(self) -> None:
+        alice = self.irc("alice")
+        carol = self.server.connect("carol")
+        carol.type("/msg alice psst")
+        alice.read()
+        self.assertEqual(len(self.history(alice, "CHATHISTORY LATEST carol * 10")), 1, "read while carol is here")
+        self.assertEqual(carol.type("/nick carla"), ["NICK carol carla"])
+        self.assertEqual(len(self.history(alice, "CHATHISTORY LATEST carla * 10")), 1, "it follows her nickname")
+        carol.type("/quit")
+        other = self.server.connect("carla")
+        self.assertEqual(other.type("/history alice"), ["HISTORY alice 0 0"], "the next carla reads nothing")
+        self.assertEqual(self.history(alice, "CHATHISTORY LATEST carla * 10"), [])
+
+    def test_nothing_is_kept_unless_the_administrator_opts_in(self) -> None:
+        self.keep_private(False)
+        alice, _, ids = self.conversation()
+        self.assertEqual(ids, ["", "", ""], "no ids: nothing to ask after")
+        self.assertEqual(self.history(alice, "CHATHISTORY LATEST bob * 10"), [])
+        line = self.alice()
+        self.assertEqual(line.type("/history bob"), ["HISTORY bob 0 ?"], "as for a server that keeps no history")
+        self.assertEqual(self.chat.conversations.kept, {})
+
+    def test_bad_input_is_one_line(self) -> None:
+        alice = self.irc("alice")
+        (fail,) = alice.type("CHATHISTORY LATEST no!body * 10")
+        self.assertEqual(fail.split()[1:5], ["FAIL", "CHATHISTORY", "INVALID_TARGET", "LATEST"])
+        (fail,) = alice.type("CHATHISTORY BEFORE bob msgid=nonsense 10")
+        self.assertEqual(fail.split()[1:5], ["FAIL", "CHATHISTORY", "INVALID_PARAMS", "BEFORE"])
+        line = self.server.connect("dora")
+        self.assertEqual(line.type("/history bob after")[0].split()[:2], ["ERR", "USAGE"])
+
+
+def stamped(client: MemoryClient, line: str) -> list[str]:
+    """What the server answers `line` with, tags included."""
+    client.send(line.encode() + b"\r\n")
+    return client.read(stamps=True)
