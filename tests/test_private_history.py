@@ -8,9 +8,18 @@ tests/test_history_file.py.
 from __future__ import annotations
 
 import base64
+from pathlib import Path
 
-from chatroom.core.history import HistoryLimits
-from tests.helpers import MemoryClient
+from twisted.internet import task
+from twisted.trial.unittest import TestCase
+
+from chatroom.core.events import Message
+from chatroom.core.history import HistoryLimits, timestamp
+from chatroom.core.state import KeptHistory
+from chatroom.stores.accounts import AccountStore
+from chatroom.stores.history import SqliteHistory
+from tests.helpers import LineClient, MemoryClient, ServerTestCase
+from tests.test_history_file import START, THREADS
 from tests.test_irc import commands, tags_of
 from tests.test_sessions import Sessions, unstamped
 
@@ -134,3 +143,96 @@ def stamped(client: MemoryClient, line: str) -> list[str]:
     """What the server answers `line` with, tags included."""
     client.send(line.encode() + b"\r\n")
     return client.read(stamps=True)
+
+
+def private(number: int, sender: str, recipient: str, text: str) -> Message:
+    """A line of the conversation between accounts `a:ann` and `a:bo`, as chatroom.core.private keeps it."""
+    return Message(recipient, sender, text, id=f"c1-{number}", time=timestamp(START + number))
+
+
+class SqlitePrivateTests(TestCase):
+    """What the SQLite store keeps of conversations and read markers, across a restart."""
+
+    def setUp(self) -> None:
+        self.path = Path(self.mktemp())
+        self.clock = task.Clock()
+        self.clock.advance(START)
+
+    def store(self, private: bool = True) -> SqliteHistory:
+        store = SqliteHistory(self.path, HistoryLimits(2, private=private), THREADS, self.clock)
+        store.load()
+        store.startService()
+        self.addCleanup(lambda: store.stopService() if store.running else None)
+        return store
+
+    async def test_a_conversation_keeps_its_last_lines_and_ids(self) -> None:
+        store = self.store()
+        lines = [private(1, "ann", "bo", "one"), private(2, "bo", "ann", "two"), private(3, "ann", "bo", "three")]
+        for line in lines:
+            store.said_private("a:ann a:bo", line)
+        await store.stopService()
+        kept = self.store().load_private()
+        self.assertEqual(kept, {"a:ann a:bo": KeptHistory("c1", 3, lines[1:])}, "the last --history lines")
+        self.assertEqual(
+            [(line.id, line.time) for line in kept["a:ann a:bo"].lines],
+            [("c1-2", lines[1].time), ("c1-3", lines[2].time)],
+        )
+
+    async def test_a_server_that_no_longer_keeps_them_deletes_them_from_the_file(self) -> None:
+        store = self.store()
+        store.said_private("a:ann a:bo", private(1, "ann", "bo", "a secret"))
+        await store.stopService()
+        await self.store(private=False).stopService()
+        found = b"".join(path.read_bytes() for path in self.path.parent.glob(self.path.name + "*"))
+        self.assertNotIn(b"a secret", found)
+        self.assertEqual(self.store().load_private(), {})
+
+    async def test_markers_only_move_forward_and_outlive_a_restart(self) -> None:
+        store = self.store()
+        store.marked("Ann", "#5", LATER)
+        store.marked("Ann", "#5", NOON)  # from another device, later, that had read less
+        store.marked("Ann", "bo", NOON)
+        await store.stopService()
+        self.assertEqual(self.store().load_markers(), {"Ann": {"#5": LATER, "bo": NOON}})
+
+
+class PrivateRestartTests(ServerTestCase):
+    """The real service, stopped and started again on the same files."""
+
+    def setUp(self) -> None:
+        state = Path(self.mktemp()).resolve()
+        state.mkdir()
+        for name in ("owen", "pia"):
+            AccountStore(state / "accounts.db").add(name, f"{name}'s secret")
+        self.files = ["--accounts", str(state / "accounts.db"), "--rooms", str(state / "rooms.json")]
+
+    async def login(self, name: str) -> LineClient:
+        client = await self.connect(name)
+        client.send(f"/pass {name}'s secret", "/ping in")
+        await client.until("PONG :in")
+        return client
+
+    async def test_a_conversation_and_where_an_account_read_outlive_a_restart(self) -> None:
+        self.start_server("--history", "20", "--history-private", *self.files)
+        owen, pia = await self.login("owen"), await self.login("pia")
+        owen.send("/msg pia before the restart", f"/read pia {NOON}", "/read #5 " + LATER, "/ping said")
+        await owen.until("PONG :said")
+        pia.send("/quit")
+        await self.served.stopService()  # the history file's writer last: every line written, the file closed
+
+        self.start_server("--history", "20", "--history-private", *self.files)
+        pia = await self.login("pia")
+        pia.send("/history owen")
+        _, shown = await pia.until("HISTORY owen ")
+        self.assertEqual(unstamped(shown), ["SAID owen owen :before the restart"])
+        laptop, phone = await self.login("owen"), await self.login("owen")
+        laptop.send("/read pia", "/read 5")
+        await laptop.until(f"READ pia {NOON}")
+        await laptop.until(f"READ #5 {LATER}")
+        phone.send(f"/read 5 {AFTER}")
+        await laptop.until(f"READ #5 {AFTER}")  # it moves for both sessions, from where the restart left it
+
+
+NOON = "2026-11-23T12:00:00.000Z"
+LATER = "2026-11-23T12:05:30.250Z"
+AFTER = "2026-11-23T13:00:00.000Z"
