@@ -135,8 +135,8 @@ class ChatBase(Queries):
         private = self.history_store.load_private() if keeps_private(self.history_limits) else {}
         self.conversations.load(private, self.history_limits)
         self.history_memory.bound()
-        markers = self.history_store.load_markers()  # an account's, kept with the history
-        self.read_markers = {account: ReadMarkers(times) for account, times in markers.items()}
+        for account, times in self.history_store.load_markers().items():  # kept with the history: never moved back
+            self.read_markers.setdefault(account, ReadMarkers()).merge(ReadMarkers(times))
         self.server_bans = saved.server_bans
         self.lockdown = Lockdown.OFF
 

@@ -18,8 +18,10 @@ overwrites what is deleted, so a line redacted or cleared is no longer in the fi
 chat goes on; the next write that succeeds is logged too.
 
 Tables: `rooms(room, name, epoch, said)`: each room's life (history.epoch) and the number of its last message, kept or
-not; `lines(room, number, nick, text, action, notice, id, time)`: the lines kept. Private messages and messages to
-a room's operators only are never written.
+not; `lines(room, number, nick, text, action, notice, id, time)`: the lines kept. Messages to a room's operators only
+are never written. With --history-private, `conversations(conversation, epoch, said)` and `private_lines(...)` do
+the same for conversations between two accounts (chatroom.core.private), bounded as rooms are; a start without it
+deletes them. `markers(account, target, time)`: where each account has read up to (chatroom.core.markers).
 """
 
 from __future__ import annotations
