@@ -16,12 +16,13 @@ from twisted.trial.unittest import TestCase
 from chatroom.core.events import Message
 from chatroom.core.history import HistoryLimits, timestamp
 from chatroom.core.state import KeptHistory
-from chatroom.stores.accounts import AccountStore
+from chatroom.stores.accounts import AccountStore, adding, hashed_password
 from chatroom.stores.history import SqliteHistory
 from tests.helpers import LineClient, MemoryClient, ServerTestCase
 from tests.test_history_file import START, THREADS
 from tests.test_irc import commands, tags_of
 from tests.test_sessions import Sessions, unstamped
+from tests.test_stores import RedisStoresTestCase
 
 CAPS = "sasl batch draft/chathistory echo-message labeled-response message-tags server-time"
 
@@ -236,3 +237,24 @@ class PrivateRestartTests(ServerTestCase):
 NOON = "2026-11-23T12:00:00.000Z"
 LATER = "2026-11-23T12:05:30.250Z"
 AFTER = "2026-11-23T13:00:00.000Z"
+
+
+class MarkersInRedisTests(RedisStoresTestCase):
+    """With --redis: an account's markers are written to Redis with the history, and outlive every process."""
+
+    async def test_where_an_account_read_outlives_every_process(self) -> None:
+        await self.accounts.change("owen", adding("owen", hashed_password("owen", "owen's secret")))
+        a, b = await self.process("a", HistoryLimits(5)), await self.process("b", HistoryLimits(5))
+        _, on_a = await self.member(a.chat, "ann")
+        owen, on_b = await self.member(b.chat, "owen", "owen")  # on the process that does not write
+        b.chat.mark_read(owen, "#5", LATER)
+        b.chat.mark_read(owen, "#5", NOON)  # from a device that had read less: the marker stays
+        b.chat.mark_read(owen, "pia", NOON)
+        await self.everyone_read(b.chat, owen, on_a, on_b)  # the writer (a) has made the changes too
+        assert a.history is not None
+        await a.history.flush()
+        await b.stop()
+        await a.stop()
+        c = await self.process("c", HistoryLimits(5))  # alone: it starts from Redis
+        back, _ = await self.member(c.chat, "owen", "owen")
+        self.assertEqual([c.chat.read_marker(back, target).time for target in ("#5", "pia")], [LATER, NOON])

@@ -8,6 +8,9 @@ Keys, under the prefix (chatroom.bus.redis.HistoryKeys):
 - `PREFIX:histories`, a hash: ROOM -> `EPOCH SAID NAME`: the room's life, the number of its last message (kept or
   not) and its name. A process that starts alone goes on with them, so ids stay valid across a restart.
 - `PREFIX:history-written`: the place in the log (chatroom.bus.log.PLACE) of the last change written.
+- `PREFIX:markers`, a hash: `ACCOUNT TARGET` -> the time the account has read TARGET (a room's or a nickname's
+  marker key, chatroom.core.markers) up to; only ever moved forward. Read with the hello, so that a process that
+  starts alone goes on with them (the others have them in the shared chat). Times only, never text.
 
 **One writer, in the log's order.** Every replica changes its rooms' history in the log's order. Redis's copy must
 go through the same changes in the same order: a redaction or a clearing that reached Redis before the line it
@@ -55,8 +58,9 @@ WRITE_EVERY = 0.1  # seconds the writer gathers changes before a call: fewer, la
 PRUNE_EVERY = 60.0  # seconds between two passes dropping lines older than --history-age
 ASK_EVERY = 2.0  # seconds between two questions of a process that holds changes back: how far has the writer written?
 
-# KEYS: the histories hash, the place written. ARGV: the lists' prefix, the lines kept per room, the ms a list lives
-# after its last line (0: for ever), and the changes as JSON [[place, [change, ...]], ...], in the log's order.
+# KEYS: the histories hash, the place written, the markers hash. ARGV: the lists' prefix, the lines kept per room,
+# the ms a list lives after its last line (0: for ever), and the changes as JSON [[place, [change, ...]], ...], in
+# the log's order.
 WRITE = """
 local histories, lists, most, life = KEYS[1], ARGV[1], tonumber(ARGV[2]), ARGV[3]
 local abouts, changed = {}, {}  -- what the hash holds of a room, as this call leaves it; the rooms to write back
@@ -93,6 +97,10 @@ for _, group in ipairs(cjson.decode(ARGV[4])) do
         redis.call('DEL', list)
         redis.call('HDEL', histories, room)
         abouts[room], changed[room] = false, nil
+      elseif kind == 'marked' then  -- an account's read marker: only ever forward (times compare as text)
+        local field = room .. ' ' .. change[3]
+        local before = redis.call('HGET', KEYS[3], field)
+        if not before or before < change[4] then redis.call('HSET', KEYS[3], field, change[4]) end
       elseif kind == 'all' then  -- every room's history anew; those not named end
         for _, other in ipairs(redis.call('HKEYS', histories)) do
           redis.call('DEL', lists .. other)
@@ -141,6 +149,7 @@ class RedisHistory:
         self.clock = clock
         self.limits = limits
         self._read: list[Any] = []  # the registered rooms' history at this process's last hello, as Redis gave it
+        self._markers: dict[str, dict[str, str]] = {}  # the accounts' read markers at the last hello
         self.commands: Any = None
         self.place = ""  # the place in the log of the entry whose changes are being made
         self.leading = False  # whether this process writes
@@ -201,12 +210,20 @@ class RedisHistory:
     def said_private(self, conversation: str, message: Message) -> None:
         pass
 
+    def markers_loaded(self, markers: list[Any]) -> None:
+        """PREFIX:markers at the hello (HGETALL's flat list): what `load_markers` gives a process that is the chat."""
+        self._markers = {}
+        for field, time in zip(markers[::2], markers[1::2], strict=True):
+            account, _, target = field.decode().partition(" ")
+            self._markers.setdefault(account, {})[target] = time.decode()
+
     def load_markers(self) -> dict[str, dict[str, str]]:
-        """Markers are part of the shared chat, and of its snapshots on Redis (chatroom.bus.shared)."""
-        return {}
+        """The accounts' markers as Redis kept them: a process that starts alone goes on with them (the others take
+        them from the shared chat's snapshot)."""
+        return self._markers
 
     def marked(self, account: str, target: str, time: str) -> None:
-        pass
+        self._change(["marked", account, target, time])
 
     # chatroom.bus.shared.SharedHistory
 
@@ -292,7 +309,8 @@ class RedisHistory:
         age = str(int(self.limits.age * 1000))
         changes = [[place, [_wire(change) for change in group]] for place, group, *_ in groups]
         arguments = [self.keys.lists, self.limits.lines, age, _json(changes)]
-        call: Deferred[Any] = self.commands.eval(WRITE, [self.keys.histories, self.keys.written], arguments)
+        keys = [self.keys.histories, self.keys.written, self.keys.markers]
+        call: Deferred[Any] = self.commands.eval(WRITE, keys, arguments)
         self._answered = Deferred()
         call.addBoth(_passing, self._answered)
         return call

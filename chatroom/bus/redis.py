@@ -84,7 +84,7 @@ local function forget(histories, lists, rooms, registered)
 end
 """
 
-# ARGV[4..7]: the history keys (HistoryKeys.arguments); ARGV[8]: '1' if this process keeps history, else '0'.
+# ARGV[4..8]: the history keys (HistoryKeys.arguments); ARGV[9]: '1' if this process keeps history, else '0'.
 HELLO = (
     FORGET
     + """
@@ -99,7 +99,7 @@ for i = 5, #KEYS do
   if redis.call('TYPE', KEYS[i]).ok == 'hash' then state[i - 4] = redis.call('HGETALL', KEYS[i])
   else state[i - 4] = redis.call('GET', KEYS[i]) end
 end
-local keeps = ARGV[8] == '1'
+local keeps = ARGV[9] == '1'
 if alone then
   redis.call('DEL', ARGV[6])
   forget(ARGV[4], ARGV[5], ARGV[7], keeps)
@@ -113,11 +113,13 @@ if keeps then
     end
   end
 end
-return {id, alone and 1 or 0, state, kept}
+local markers = {}
+if keeps then markers = redis.call('HGETALL', ARGV[8]) end
+return {id, alone and 1 or 0, state, kept, markers}
 """
 )
 
-# ARGV[4..7]: the history keys (HistoryKeys.arguments).
+# ARGV[4..8]: the history keys (HistoryKeys.arguments).
 GONE = (
     FORGET
     + """
@@ -146,6 +148,9 @@ class Kept(Protocol):
     def loaded(self, kept: list[Any], commands: Any) -> None:
         """The registered rooms' history at the hello, ["EPOCH SAID NAME", [line...]] each; where to write."""
 
+    def markers_loaded(self, markers: list[Any]) -> None:
+        """The accounts' read markers at the hello, as HGETALL gives PREFIX:markers (HistoryKeys.markers)."""
+
 
 class Shared(Protocol):
     """State kept in Redis beside the log, read with each `hello` and written on the log's own connection."""
@@ -168,20 +173,28 @@ def rooms_key(prefix: str) -> str:
 
 @dataclass(frozen=True)
 class HistoryKeys:
-    """Where rooms' history is (chatroom.bus.history): `lists` + a room's key is the list of its lines."""
+    """Where rooms' history is (chatroom.bus.history): `lists` + a room's key is the list of its lines; `markers`,
+    a hash `ACCOUNT TARGET` -> time, where each account has read up to (chatroom.core.markers)."""
 
     histories: str
     lists: str
     written: str
     rooms: str
+    markers: str
 
     @classmethod
     def under(cls, prefix: str) -> HistoryKeys:
-        return cls(f"{prefix}:histories", f"{prefix}:history:", f"{prefix}:history-written", rooms_key(prefix))
+        return cls(
+            f"{prefix}:histories",
+            f"{prefix}:history:",
+            f"{prefix}:history-written",
+            rooms_key(prefix),
+            f"{prefix}:markers",
+        )
 
     def arguments(self) -> list[str]:
-        """As HELLO and GONE take them (ARGV[4..7])."""
-        return [self.histories, self.lists, self.written, self.rooms]
+        """As HELLO and GONE take them (ARGV[4..8])."""
+        return [self.histories, self.lists, self.written, self.rooms, self.markers]
 
 
 class Unanswered(Exception):
@@ -457,13 +470,14 @@ class RedisLog:
         )
 
         def joined(answer: list[Any]) -> None:
-            entry_id, alone, state, kept = answer
+            entry_id, alone, state, kept, markers = answer
             self.last = entry_id.decode()
             self.up = True
             if self.shared is not None:
                 self.shared.loaded(state, self.commands)
             if self.history is not None:
                 self.history.loaded(kept, self.commands)
+                self.history.markers_loaded(markers)
             reader.received(hello(process, bool(alone)))
             if not self._beating.running:
                 self._beating.start(self.beat, now=False)
