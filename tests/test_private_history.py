@@ -13,7 +13,7 @@ from pathlib import Path
 from twisted.internet import task
 from twisted.trial.unittest import TestCase
 
-from chatroom.core.events import Message
+from chatroom.core.events import Message, PrivateMessage
 from chatroom.core.history import HistoryLimits, timestamp
 from chatroom.core.state import KeptHistory
 from chatroom.stores.accounts import AccountStore, adding, hashed_password
@@ -21,6 +21,7 @@ from chatroom.stores.history import SqliteHistory
 from tests.helpers import LineClient, MemoryClient, ServerTestCase
 from tests.test_history_file import START, THREADS
 from tests.test_irc import commands, tags_of
+from tests.test_redis import told
 from tests.test_sessions import Sessions, unstamped
 from tests.test_stores import RedisStoresTestCase
 
@@ -239,8 +240,9 @@ LATER = "2026-11-23T12:05:30.250Z"
 AFTER = "2026-11-23T13:00:00.000Z"
 
 
-class MarkersInRedisTests(RedisStoresTestCase):
-    """With --redis: an account's markers are written to Redis with the history, and outlive every process."""
+class InRedisTests(RedisStoresTestCase):
+    """With --redis: an account's markers and conversations are written to Redis with the history, and outlive every
+    process."""
 
     async def test_where_an_account_read_outlives_every_process(self) -> None:
         await self.accounts.change("owen", adding("owen", hashed_password("owen", "owen's secret")))
@@ -258,3 +260,32 @@ class MarkersInRedisTests(RedisStoresTestCase):
         c = await self.process("c", HistoryLimits(5))  # alone: it starts from Redis
         back, _ = await self.member(c.chat, "owen", "owen")
         self.assertEqual([c.chat.read_marker(back, target).time for target in ("#5", "pia")], [LATER, NOON])
+
+    async def test_a_conversation_between_accounts_is_shared_and_outlives_every_process(self) -> None:
+        private = HistoryLimits(5, private=True)
+        for name in ("owen", "pia"):
+            await self.accounts.change(name, adding(name, hashed_password(name, f"{name}'s secret")))
+        a, b = await self.process("a", private), await self.process("b", private)
+        owen, on_a = await self.member(a.chat, "owen", "owen")
+        pia, on_b = await self.member(b.chat, "pia", "pia")
+        b.chat.private(pia, "owen", "only for owen")
+        await on_a.until(told(PrivateMessage("pia", "owen", "only for owen")))
+        c = await self.process("c", private)  # later: from a snapshot
+        for process, member in ((a, owen), (b, pia), (c, owen)):
+            asked = "pia" if member is owen else "owen"
+            kept = process.chat.private_history(member, asked, "latest", "", 10).messages
+            self.assertEqual([(line.nick, line.text) for line in kept], [("pia", "only for owen")])
+        await self.everyone_read(b.chat, pia, on_a, on_b)
+        assert a.history is not None
+        await a.history.flush()
+        for process in (c, b, a):
+            await process.stop()
+        d = await self.process("d", private)  # alone: it starts from Redis
+        back, _ = await self.member(d.chat, "owen", "owen")
+        kept = d.chat.private_history(back, "pia", "latest", "", 10).messages
+        self.assertEqual([(line.nick, line.room, line.text) for line in kept], [("pia", "owen", "only for owen")])
+        await d.stop()
+        self.assertEqual(len(await self.admin.keys("*:private:*")), 1, "kept in Redis")
+        e = await self.process("e", HistoryLimits(5))  # alone, without --history-private: they are deleted
+        self.assertEqual(await self.admin.keys("*:private:*"), [])
+        await e.stop()

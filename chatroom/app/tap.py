@@ -250,7 +250,7 @@ class Options(usage.Options):
             None,
             "Keep private conversations too, as rooms' messages are kept (--history, --history-age, --history-memory),"
             " readable by the two people in each only, never by administrators; between two accounts they are"
-            " written to the history store, a guest's end with its session (docs/running.md). Not with --redis.",
+            " written to the history store (with --redis, Redis), a guest's end with its session (docs/running.md).",
         ],
         [
             "limit-loopback",
@@ -404,8 +404,6 @@ class Options(usage.Options):
             raise usage.UsageError("--history-store is for a server alone: with --redis, Redis keeps the history")
         if self["history-store"] not in ("", "memory") and not self["history-store"].startswith("sqlite:"):
             raise usage.UsageError("--history-store must be sqlite:PATH or memory")
-        if self["history-private"] and self["redis"]:
-            raise usage.UsageError("--history-private is for a server alone: with --redis nothing private is kept")
         if self["workers"] > 1 and not self["redis"]:
             raise usage.UsageError("--workers needs --redis: the workers share the chat through it")
         if self["auth"] not in (None, *(mode.value for mode in AuthMode)):

@@ -8,6 +8,9 @@ Keys, under the prefix (chatroom.bus.redis.HistoryKeys):
 - `PREFIX:histories`, a hash: ROOM -> `EPOCH SAID NAME`: the room's life, the number of its last message (kept or
   not) and its name. A process that starts alone goes on with them, so ids stay valid across a restart.
 - `PREFIX:history-written`: the place in the log (chatroom.bus.log.PLACE) of the last change written.
+- `PREFIX:conversations`, a hash: KEY (a conversation between two accounts, chatroom.core.private) -> `EPOCH SAID`;
+  `PREFIX:private:KEY`, a list: its lines as JSON `[recipient, nick, text, action, notice, id, time]`, bounded as a
+  room's. Written only with --history-private; a process that starts alone without it deletes them (HELLO).
 - `PREFIX:markers`, a hash: `ACCOUNT TARGET` -> the time the account has read TARGET (a room's or a nickname's
   marker key, chatroom.core.markers) up to; only ever moved forward. Read with the hello, so that a process that
   starts alone goes on with them (the others have them in the shared chat). Times only, never text.
@@ -58,9 +61,9 @@ WRITE_EVERY = 0.1  # seconds the writer gathers changes before a call: fewer, la
 PRUNE_EVERY = 60.0  # seconds between two passes dropping lines older than --history-age
 ASK_EVERY = 2.0  # seconds between two questions of a process that holds changes back: how far has the writer written?
 
-# KEYS: the histories hash, the place written, the markers hash. ARGV: the lists' prefix, the lines kept per room,
-# the ms a list lives after its last line (0: for ever), and the changes as JSON [[place, [change, ...]], ...], in
-# the log's order.
+# KEYS: the histories hash, the place written, the markers hash, the conversations hash. ARGV: the lists' prefix, the
+# lines kept per room, the ms a list lives after its last line (0: for ever), the changes as JSON [[place, [change,
+# ...]], ...] in the log's order, and the conversations' lists' prefix.
 WRITE = """
 local histories, lists, most, life = KEYS[1], ARGV[1], tonumber(ARGV[2]), ARGV[3]
 local abouts, changed = {}, {}  -- what the hash holds of a room, as this call leaves it; the rooms to write back
@@ -97,6 +100,12 @@ for _, group in ipairs(cjson.decode(ARGV[4])) do
         redis.call('DEL', list)
         redis.call('HDEL', histories, room)
         abouts[room], changed[room] = false, nil
+      elseif kind == 'private' then  -- a line of a conversation between accounts: kept as a room's are
+        local own = ARGV[5] .. room
+        local before = redis.call('HGET', KEYS[4], room)
+        if before and string.match(before, '^%S+') ~= string.match(change[3], '^%S+') then redis.call('DEL', own) end
+        redis.call('HSET', KEYS[4], room, change[3])
+        add(own, change[4])
       elseif kind == 'marked' then  -- an account's read marker: only ever forward (times compare as text)
         local field = room .. ' ' .. change[3]
         local before = redis.call('HGET', KEYS[3], field)
@@ -121,21 +130,25 @@ redis.call('SET', KEYS[2], written)
 return written
 """
 
-# KEYS: the histories hash. ARGV: the lists' prefix, the time before which lines go (as history.timestamp writes it,
-# so that times compare as strings).
+# KEYS: the histories hash (or the conversations'). ARGV: the lists' prefix, the time before which lines go (as
+# history.timestamp writes it, so that times compare as strings), and where a line's time is in its JSON.
 PRUNE = """
 local dropped = 0
 for _, room in ipairs(redis.call('HKEYS', KEYS[1])) do
   local list = ARGV[1] .. room
   while true do
     local first = redis.call('LINDEX', list, 0)
-    if not first or cjson.decode(first)[6] >= ARGV[2] then break end
+    if not first or cjson.decode(first)[tonumber(ARGV[3])] >= ARGV[2] then break end
     redis.call('LPOP', list)
     dropped = dropped + 1
   end
 end
 return dropped
 """
+
+
+# What PRUNE is run over: rooms' lines (time 6th), conversations' (time 7th, after the recipient), as HistoryKeys names
+PRUNED = (("histories", "lists", 6), ("conversations", "private", 7))
 
 
 class RedisHistory:
@@ -150,6 +163,7 @@ class RedisHistory:
         self.limits = limits
         self._read: list[Any] = []  # the registered rooms' history at this process's last hello, as Redis gave it
         self._markers: dict[str, dict[str, str]] = {}  # the accounts' read markers at the last hello
+        self._private: list[Any] = []  # the conversations between accounts at the last hello
         self.commands: Any = None
         self.place = ""  # the place in the log of the entry whose changes are being made
         self.leading = False  # whether this process writes
@@ -203,12 +217,23 @@ class RedisHistory:
     def ended(self, room: str) -> None:
         self._change(["ended", room])
 
+    def private_loaded(self, conversations: list[Any]) -> None:
+        self._private = conversations
+
     def load_private(self) -> dict[str, KeptHistory]:
-        """Never asked: --history-private is not taken with --redis (chatroom.app.tap)."""
-        return {}
+        """The conversations between accounts as Redis kept them, for a process that starts alone."""
+        saved = {}
+        for key, about, lines in self._private:
+            try:
+                life, said = about.decode().split(" ")
+                messages = [line_message(recipient, line) for recipient, *line in map(json.loads, lines)]
+                saved[key.decode()] = KeptHistory(life, int(said), messages)
+            except (AttributeError, TypeError, ValueError) as error:
+                log.error("a private conversation in Redis is damaged ({error!r}): left out", error=error)
+        return saved
 
     def said_private(self, conversation: str, message: Message) -> None:
-        pass
+        self._change(["private", conversation, message])
 
     def markers_loaded(self, markers: list[Any]) -> None:
         """PREFIX:markers at the hello (HGETALL's flat list): what `load_markers` gives a process that is the chat."""
@@ -309,8 +334,8 @@ class RedisHistory:
         age = str(int(self.limits.age * 1000))
         changes = [[place, [_wire(change) for change in group]] for place, group, *_ in groups]
         arguments = [self.keys.lists, self.limits.lines, age, _json(changes)]
-        keys = [self.keys.histories, self.keys.written, self.keys.markers]
-        call: Deferred[Any] = self.commands.eval(WRITE, keys, arguments)
+        keys = [self.keys.histories, self.keys.written, self.keys.markers, self.keys.conversations]
+        call: Deferred[Any] = self.commands.eval(WRITE, keys, [*arguments, self.keys.private])
         self._answered = Deferred()
         call.addBoth(_passing, self._answered)
         return call
@@ -339,8 +364,9 @@ class RedisHistory:
 
     def _prune(self) -> None:
         before = timestamp(self.clock.seconds() - self.limits.age)
-        pruned = self.commands.eval(PRUNE, [self.keys.histories], [self.keys.lists, before])
-        pruned.addErrback(lambda failure: log.debug("{why}", why=failure.getErrorMessage()))
+        for about, lists, place in PRUNED:
+            pruned = self.commands.eval(PRUNE, [getattr(self.keys, about)], [getattr(self.keys, lists), before, place])
+            pruned.addErrback(lambda failure: log.debug("{why}", why=failure.getErrorMessage()))
 
 
 def _passing(result: object, done: Deferred[None]) -> object:
@@ -363,12 +389,15 @@ def _line(message: Message) -> str:
 
 
 def _wire(change: list[Any]) -> list[Any]:
-    """A change as WRITE takes it: a said line with the room's life and count, and the line, "" if not kept."""
-    if change[0] != "said":
+    """A change as WRITE takes it: a said line with the room's life and count, and the line, "" if not kept; a private
+    line with its conversation's, and the line with its recipient first."""
+    if change[0] not in ("said", "private"):
         return change
     kind, room, message = change
     life, _, number = message.id.rpartition("-")
     count = number.partition(".")[0]  # a message aside is numbered N.K (RoomHistory.stamp): the room's count is N
+    if kind == "private":
+        return [kind, room, f"{life} {count}", _json([message.room, *line_data(message)])]
     return [kind, room, f"{life} {count} {message.room}", "" if message.to else _line(message)]
 
 

@@ -48,6 +48,7 @@ from twisted.python.failure import Failure
 
 from chatroom.bus.log import PLACE, Reader, encode, hello, place
 from chatroom.bus.shared import OFF_DISK, Replica
+from chatroom.core.history import HistoryLimits
 
 log = Logger(namespace="chatroom")
 
@@ -84,7 +85,8 @@ local function forget(histories, lists, rooms, registered)
 end
 """
 
-# ARGV[4..8]: the history keys (HistoryKeys.arguments); ARGV[9]: '1' if this process keeps history, else '0'.
+# ARGV[4..10]: the history keys (HistoryKeys.arguments); ARGV[11]: '1' if this process keeps history, else '0';
+# ARGV[12]: '1' if it keeps private conversations (--history-private), else '0'.
 HELLO = (
     FORGET
     + """
@@ -99,7 +101,8 @@ for i = 5, #KEYS do
   if redis.call('TYPE', KEYS[i]).ok == 'hash' then state[i - 4] = redis.call('HGETALL', KEYS[i])
   else state[i - 4] = redis.call('GET', KEYS[i]) end
 end
-local keeps = ARGV[9] == '1'
+local keeps = ARGV[11] == '1'
+local private = keeps and ARGV[12] == '1'
 if alone then
   redis.call('DEL', ARGV[6])
   forget(ARGV[4], ARGV[5], ARGV[7], keeps)
@@ -115,11 +118,22 @@ if keeps then
 end
 local markers = {}
 if keeps then markers = redis.call('HGETALL', ARGV[8]) end
-return {id, alone and 1 or 0, state, kept, markers}
+if alone and not private then  -- kept under an earlier --history-private: nobody may read them now
+  for _, conversation in ipairs(redis.call('HKEYS', ARGV[9])) do redis.call('DEL', ARGV[10] .. conversation) end
+  redis.call('DEL', ARGV[9])
+end
+local conversations = {}
+if private then
+  local abouts = redis.call('HGETALL', ARGV[9])
+  for i = 1, #abouts, 2 do
+    conversations[#conversations + 1] = {abouts[i], abouts[i + 1], redis.call('LRANGE', ARGV[10] .. abouts[i], 0, -1)}
+  end
+end
+return {id, alone and 1 or 0, state, kept, markers, conversations}
 """
 )
 
-# ARGV[4..8]: the history keys (HistoryKeys.arguments).
+# ARGV[4..10]: the history keys (HistoryKeys.arguments).
 GONE = (
     FORGET
     + """
@@ -145,11 +159,16 @@ return redis.call('XTRIM', KEYS[1], 'MINID', tonumber(now[1]) * 1000 - tonumber(
 class Kept(Protocol):
     """Rooms' history kept beside the log (chatroom.bus.history.RedisHistory)."""
 
+    limits: HistoryLimits  # what the process keeps: private conversations too, or not
+
     def loaded(self, kept: list[Any], commands: Any) -> None:
         """The registered rooms' history at the hello, ["EPOCH SAID NAME", [line...]] each; where to write."""
 
     def markers_loaded(self, markers: list[Any]) -> None:
         """The accounts' read markers at the hello, as HGETALL gives PREFIX:markers (HistoryKeys.markers)."""
+
+    def private_loaded(self, conversations: list[Any]) -> None:
+        """The conversations between accounts at the hello, [KEY, "EPOCH SAID", [line...]] each."""
 
 
 class Shared(Protocol):
@@ -174,13 +193,16 @@ def rooms_key(prefix: str) -> str:
 @dataclass(frozen=True)
 class HistoryKeys:
     """Where rooms' history is (chatroom.bus.history): `lists` + a room's key is the list of its lines; `markers`,
-    a hash `ACCOUNT TARGET` -> time, where each account has read up to (chatroom.core.markers)."""
+    a hash `ACCOUNT TARGET` -> time, where each account has read up to (chatroom.core.markers); `conversations`, a
+    hash of the private conversations kept (--history-private), and `private` + a conversation's key its lines."""
 
     histories: str
     lists: str
     written: str
     rooms: str
     markers: str
+    conversations: str
+    private: str
 
     @classmethod
     def under(cls, prefix: str) -> HistoryKeys:
@@ -190,11 +212,13 @@ class HistoryKeys:
             f"{prefix}:history-written",
             rooms_key(prefix),
             f"{prefix}:markers",
+            f"{prefix}:conversations",
+            f"{prefix}:private:",
         )
 
     def arguments(self) -> list[str]:
-        """As HELLO and GONE take them (ARGV[4..8])."""
-        return [self.histories, self.lists, self.written, self.rooms, self.markers]
+        """As HELLO and GONE take them (ARGV[4..10])."""
+        return [self.histories, self.lists, self.written, self.rooms, self.markers, self.conversations, self.private]
 
 
 class Unanswered(Exception):
@@ -465,12 +489,13 @@ class RedisLog:
         self.joins += 1
         keys = self._process_keys(process) + self._shared_keys()
         keeps = "0" if self.history is None else "1"
+        private = "1" if self.history is not None and self.history.limits.private else "0"
         said = self.commands.eval(
-            HELLO, keys, [process, MAXLEN, int(self.ttl * 1000), *self.history_keys.arguments(), keeps]
+            HELLO, keys, [process, MAXLEN, int(self.ttl * 1000), *self.history_keys.arguments(), keeps, private]
         )
 
         def joined(answer: list[Any]) -> None:
-            entry_id, alone, state, kept, markers = answer
+            entry_id, alone, state, kept, markers, conversations = answer
             self.last = entry_id.decode()
             self.up = True
             if self.shared is not None:
@@ -478,6 +503,7 @@ class RedisLog:
             if self.history is not None:
                 self.history.loaded(kept, self.commands)
                 self.history.markers_loaded(markers)
+                self.history.private_loaded(conversations)
             reader.received(hello(process, bool(alone)))
             if not self._beating.running:
                 self._beating.start(self.beat, now=False)

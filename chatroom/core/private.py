@@ -60,9 +60,10 @@ class Conversations:
         for key, history in kept.items():
             self.kept[key] = RoomHistory(history.epoch, limits, history.said, history.lines, memory=(self.memory, key))
 
-    def restore(self, kept: Iterable[tuple[str, RoomHistory]]) -> None:
-        """The conversations another process holds (chatroom.bus), already counted in the memory they share."""
+    def restore(self, kept: Iterable[tuple[str, RoomHistory]], opened: int) -> None:
+        """The conversations another process holds (chatroom.bus), counted anew in the memory as they are made."""
         self.kept = dict(kept)
+        self.opened = opened
 
     def say(self, key: str, event: PrivateMessage, now: float, limits: HistoryLimits) -> tuple[PrivateMessage, Message]:
         """Keep `event` in its conversation: the event stamped with its id and time, and the line kept."""
