@@ -122,6 +122,18 @@ class PrivateHistoryTests(Sessions):
         self.assertEqual(other.type("/history alice"), ["HISTORY alice 0 0"], "the next carla reads nothing")
         self.assertEqual(self.history(alice, "CHATHISTORY LATEST carla * 10"), [])
 
+    def test_a_guest_who_logs_in_leaves_their_guest_conversations_behind(self) -> None:
+        alice = self.irc("alice")
+        dave = self.server.connect("dave")
+        dave.type("/msg alice as a guest")
+        dave.type("/nick bob", "/pass correct horse")
+        self.checker.answer(len(self.checker.checks) - 1, right=True)
+        for each in self.server.connections:
+            each.read()
+        self.assertEqual(self.history(alice, "CHATHISTORY LATEST bob * 10"), [], "not bob's account's")
+        self.assertEqual(self.history(alice, "CHATHISTORY LATEST dave * 10"), [])
+        self.assertEqual(self.chat.conversations.kept, {})
+
     def test_nothing_is_kept_unless_the_administrator_opts_in(self) -> None:
         self.keep_private(False)
         alice, _, ids = self.conversation()
@@ -130,6 +142,16 @@ class PrivateHistoryTests(Sessions):
         line = self.alice()
         self.assertEqual(line.type("/history bob"), ["HISTORY bob 0 ?"], "as for a server that keeps no history")
         self.assertEqual(self.chat.conversations.kept, {})
+
+    def test_a_message_to_oneself_is_a_conversation_and_comes_back_twice_with_echo_message(self) -> None:
+        alice = self.irc("alice")
+        note = ":alice!alice@chatroom PRIVMSG alice :a note"
+        both = [line.partition(" ")[2] for line in alice.type("PRIVMSG alice :a note")]
+        self.assertEqual(both, [note, note], "the echo, and the message received")
+        received, echo = stamped(alice, "@label=x PRIVMSG alice :a note")
+        self.assertEqual((tags_of(received).get("label"), tags_of(echo).get("label")), (None, "x"), "one is the answer")
+        self.assertEqual(tags_of(echo)["msgid"], tags_of(received)["msgid"])
+        self.assertEqual(self.history(alice, "CHATHISTORY LATEST alice * 10"), [note, note], "kept once each")
 
     def test_bad_input_is_one_line(self) -> None:
         alice = self.irc("alice")
