@@ -307,7 +307,7 @@ class InRedisTests(RedisStoresTestCase):
         kept = d.chat.private_history(back, "pia", "latest", "", 10).messages
         self.assertEqual([(line.nick, line.room, line.text) for line in kept], [("pia", "owen", "only for owen")])
         await d.stop()
-        self.assertEqual(len(await self.admin.keys("*:private:*")), 1, "kept in Redis")
+        self.assertEqual(len(await self.admin.keys("*:history:a:*")), 1, "kept in Redis")
         e = await self.process("e", HistoryLimits(5))  # alone, without --history-private: they are deleted
-        self.assertEqual(await self.admin.keys("*:private:*"), [])
+        self.assertEqual(await self.admin.keys("*:history:a:*"), [])
         await e.stop()

@@ -9,8 +9,9 @@ Keys, under the prefix (chatroom.bus.redis.HistoryKeys):
   not) and its name. A process that starts alone goes on with them, so ids stay valid across a restart.
 - `PREFIX:history-written`: the place in the log (chatroom.bus.log.PLACE) of the last change written.
 - `PREFIX:conversations`, a hash: KEY (a conversation between two accounts, chatroom.core.private) -> `EPOCH SAID`;
-  `PREFIX:private:KEY`, a list: its lines as JSON `[recipient, nick, text, action, notice, id, time]`, bounded as a
-  room's. Written only with --history-private; a process that starts alone without it deletes them (HELLO).
+  `PREFIX:history:KEY`, a list (KEY has a space, as no room's key has): its lines as JSON `[recipient, nick, text,
+  action, notice, id, time]`, bounded as a room's. Written only with --history-private; a process that starts alone
+  without it deletes them (HELLO).
 - `PREFIX:markers`, a hash: `ACCOUNT TARGET` -> the time the account has read TARGET (a room's or a nickname's
   marker key, chatroom.core.markers) up to; only ever moved forward. Read with the hello, so that a process that
   starts alone goes on with them (the others have them in the shared chat). Times only, never text.
@@ -61,9 +62,9 @@ WRITE_EVERY = 0.1  # seconds the writer gathers changes before a call: fewer, la
 PRUNE_EVERY = 60.0  # seconds between two passes dropping lines older than --history-age
 ASK_EVERY = 2.0  # seconds between two questions of a process that holds changes back: how far has the writer written?
 
-# KEYS: the histories hash, the place written, the markers hash, the conversations hash. ARGV: the lists' prefix, the
-# lines kept per room, the ms a list lives after its last line (0: for ever), the changes as JSON [[place, [change,
-# ...]], ...] in the log's order, and the conversations' lists' prefix.
+# KEYS: the histories hash, the place written, the markers hash, the conversations hash. ARGV: the lists' prefix (a
+# conversation's lines are under it too), the lines kept per room, the ms a list lives after its last line (0: for
+# ever), and the changes as JSON [[place, [change, ...]], ...], in the log's order.
 WRITE = """
 local histories, lists, most, life = KEYS[1], ARGV[1], tonumber(ARGV[2]), ARGV[3]
 local abouts, changed = {}, {}  -- what the hash holds of a room, as this call leaves it; the rooms to write back
@@ -101,7 +102,7 @@ for _, group in ipairs(cjson.decode(ARGV[4])) do
         redis.call('HDEL', histories, room)
         abouts[room], changed[room] = false, nil
       elseif kind == 'private' then  -- a line of a conversation between accounts: kept as a room's are
-        local own = ARGV[5] .. room
+        local own = list  -- PREFIX:history:KEY: a conversation key has a space, as no room key has
         local before = redis.call('HGET', KEYS[4], room)
         if before and string.match(before, '^%S+') ~= string.match(change[3], '^%S+') then redis.call('DEL', own) end
         redis.call('HSET', KEYS[4], room, change[3])
@@ -148,7 +149,7 @@ return dropped
 
 
 # What PRUNE is run over: rooms' lines (time 6th), conversations' (time 7th, after the recipient), as HistoryKeys names
-PRUNED = (("histories", "lists", 6), ("conversations", "private", 7))
+PRUNED = (("histories", 6), ("conversations", 7))
 
 
 class RedisHistory:
@@ -335,7 +336,7 @@ class RedisHistory:
         changes = [[place, [_wire(change) for change in group]] for place, group, *_ in groups]
         arguments = [self.keys.lists, self.limits.lines, age, _json(changes)]
         keys = [self.keys.histories, self.keys.written, self.keys.markers, self.keys.conversations]
-        call: Deferred[Any] = self.commands.eval(WRITE, keys, [*arguments, self.keys.private])
+        call: Deferred[Any] = self.commands.eval(WRITE, keys, arguments)
         self._answered = Deferred()
         call.addBoth(_passing, self._answered)
         return call
@@ -364,8 +365,8 @@ class RedisHistory:
 
     def _prune(self) -> None:
         before = timestamp(self.clock.seconds() - self.limits.age)
-        for about, lists, place in PRUNED:
-            pruned = self.commands.eval(PRUNE, [getattr(self.keys, about)], [getattr(self.keys, lists), before, place])
+        for about, place in PRUNED:
+            pruned = self.commands.eval(PRUNE, [getattr(self.keys, about)], [self.keys.lists, before, place])
             pruned.addErrback(lambda failure: log.debug("{why}", why=failure.getErrorMessage()))
 
 

@@ -85,8 +85,8 @@ local function forget(histories, lists, rooms, registered)
 end
 """
 
-# ARGV[4..10]: the history keys (HistoryKeys.arguments); ARGV[11]: '1' if this process keeps history, else '0';
-# ARGV[12]: '1' if it keeps private conversations (--history-private), else '0'.
+# ARGV[4..9]: the history keys (HistoryKeys.arguments); ARGV[10]: '1' if this process keeps history, else '0';
+# ARGV[11]: '1' if it keeps private conversations (--history-private), else '0'.
 HELLO = (
     FORGET
     + """
@@ -101,8 +101,8 @@ for i = 5, #KEYS do
   if redis.call('TYPE', KEYS[i]).ok == 'hash' then state[i - 4] = redis.call('HGETALL', KEYS[i])
   else state[i - 4] = redis.call('GET', KEYS[i]) end
 end
-local keeps = ARGV[11] == '1'
-local private = keeps and ARGV[12] == '1'
+local keeps = ARGV[10] == '1'
+local private = keeps and ARGV[11] == '1'
 if alone then
   redis.call('DEL', ARGV[6])
   forget(ARGV[4], ARGV[5], ARGV[7], keeps)
@@ -119,21 +119,21 @@ end
 local markers = {}
 if keeps then markers = redis.call('HGETALL', ARGV[8]) end
 if alone and not private then  -- kept under an earlier --history-private: nobody may read them now
-  for _, conversation in ipairs(redis.call('HKEYS', ARGV[9])) do redis.call('DEL', ARGV[10] .. conversation) end
+  for _, conversation in ipairs(redis.call('HKEYS', ARGV[9])) do redis.call('DEL', ARGV[5] .. conversation) end
   redis.call('DEL', ARGV[9])
 end
 local conversations = {}
 if private then
   local abouts = redis.call('HGETALL', ARGV[9])
   for i = 1, #abouts, 2 do
-    conversations[#conversations + 1] = {abouts[i], abouts[i + 1], redis.call('LRANGE', ARGV[10] .. abouts[i], 0, -1)}
+    conversations[#conversations + 1] = {abouts[i], abouts[i + 1], redis.call('LRANGE', ARGV[5] .. abouts[i], 0, -1)}
   end
 end
 return {id, alone and 1 or 0, state, kept, markers, conversations}
 """
 )
 
-# ARGV[4..10]: the history keys (HistoryKeys.arguments).
+# ARGV[4..9]: the history keys (HistoryKeys.arguments).
 GONE = (
     FORGET
     + """
@@ -194,7 +194,8 @@ def rooms_key(prefix: str) -> str:
 class HistoryKeys:
     """Where rooms' history is (chatroom.bus.history): `lists` + a room's key is the list of its lines; `markers`,
     a hash `ACCOUNT TARGET` -> time, where each account has read up to (chatroom.core.markers); `conversations`, a
-    hash of the private conversations kept (--history-private), and `private` + a conversation's key its lines."""
+    hash of the private conversations kept (--history-private), whose lines are in `lists` + the conversation's key
+    (which has a space, as no room's key has)."""
 
     histories: str
     lists: str
@@ -202,7 +203,6 @@ class HistoryKeys:
     rooms: str
     markers: str
     conversations: str
-    private: str
 
     @classmethod
     def under(cls, prefix: str) -> HistoryKeys:
@@ -213,12 +213,11 @@ class HistoryKeys:
             rooms_key(prefix),
             f"{prefix}:markers",
             f"{prefix}:conversations",
-            f"{prefix}:private:",
         )
 
     def arguments(self) -> list[str]:
-        """As HELLO and GONE take them (ARGV[4..10])."""
-        return [self.histories, self.lists, self.written, self.rooms, self.markers, self.conversations, self.private]
+        """As HELLO and GONE take them (ARGV[4..9])."""
+        return [self.histories, self.lists, self.written, self.rooms, self.markers, self.conversations]
 
 
 class Unanswered(Exception):
