@@ -11,8 +11,10 @@ import base64
 from pathlib import Path
 
 from twisted.internet import task
-from twisted.trial.unittest import TestCase
+from twisted.python import usage
+from twisted.trial.unittest import SynchronousTestCase, TestCase
 
+from chatroom.app import tap
 from chatroom.core.events import Message, PrivateMessage
 from chatroom.core.history import HistoryLimits, timestamp
 from chatroom.core.state import KeptHistory
@@ -172,6 +174,15 @@ def stamped(client: MemoryClient, line: str) -> list[str]:
 def private(number: int, sender: str, recipient: str, text: str) -> Message:
     """A line of the conversation between accounts `a:ann` and `a:bo`, as chatroom.core.private keeps it."""
     return Message(recipient, sender, text, id=f"c1-{number}", time=timestamp(START + number))
+
+
+class OptionTests(SynchronousTestCase):
+    def test_history_private_needs_history(self) -> None:
+        error = self.assertRaises(usage.UsageError, tap.Options().parseOptions, ["--history-private"])
+        self.assertEqual(
+            str(error), "--history-private needs --history N: private conversations are kept as rooms' are"
+        )
+        tap.Options().parseOptions(["--history", "5", "--history-private"])
 
 
 class SqlitePrivateTests(TestCase):

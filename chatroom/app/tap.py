@@ -404,6 +404,8 @@ class Options(usage.Options):
             raise usage.UsageError("--history-store is for a server alone: with --redis, Redis keeps the history")
         if self["history-store"] not in ("", "memory") and not self["history-store"].startswith("sqlite:"):
             raise usage.UsageError("--history-store must be sqlite:PATH or memory")
+        if self["history-private"] and not self["history"]:
+            raise usage.UsageError("--history-private needs --history N: private conversations are kept as rooms' are")
         if self["workers"] > 1 and not self["redis"]:
             raise usage.UsageError("--workers needs --redis: the workers share the chat through it")
         if self["auth"] not in (None, *(mode.value for mode in AuthMode)):
