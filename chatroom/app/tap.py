@@ -209,8 +209,8 @@ class Options(usage.Options):
             None,
             HistoryLimits.lines,
             "Messages each room keeps, in memory (with --redis, in every process, and in Redis: docs/scaling.md), for"
-            " those who join later or come back after a disconnection; 0 keeps nothing. Private messages are never"
-            " kept.",
+            " those who join later or come back after a disconnection; 0 keeps nothing. Private messages are kept"
+            " only with --history-private.",
             int,
         ],
         [
@@ -245,6 +245,13 @@ class Options(usage.Options):
             "Tell browsers to use HTTPS only for this host (HSTS), whatever the port; on port 443 it is always sent.",
         ],
         ["no-multiclient", None, "One connection per person, as --max-sessions 1."],
+        [
+            "history-private",
+            None,
+            "Keep private conversations too, as rooms' messages are kept (--history, --history-age, --history-memory),"
+            " readable by the two people in each only, never by administrators; between two accounts they are"
+            " written to the history store (with --redis, Redis), a guest's end with its session (docs/running.md).",
+        ],
         [
             "limit-loopback",
             None,
@@ -397,6 +404,8 @@ class Options(usage.Options):
             raise usage.UsageError("--history-store is for a server alone: with --redis, Redis keeps the history")
         if self["history-store"] not in ("", "memory") and not self["history-store"].startswith("sqlite:"):
             raise usage.UsageError("--history-store must be sqlite:PATH or memory")
+        if self["history-private"] and not self["history"]:
+            raise usage.UsageError("--history-private needs --history N: private conversations are kept as rooms' are")
         if self["workers"] > 1 and not self["redis"]:
             raise usage.UsageError("--workers needs --redis: the workers share the chat through it")
         if self["auth"] not in (None, *(mode.value for mode in AuthMode)):
@@ -495,7 +504,9 @@ def makeService(options: Options, reactor: IReactorCore | None = None) -> IServi
             advice=tls.renewal_advice(certs),
         )
     limits, room_limits = config.limits(options)
-    history = HistoryLimits(options["history"], options["history-age"], options["history-memory"])
+    history = HistoryLimits(
+        options["history"], options["history-age"], options["history-memory"], bool(options["history-private"])
+    )
     allow_open_files(limits.max_clients)
     clock = IReactorTime(reactor)
     redis: RedisAddress | None = options["redis"]

@@ -8,6 +8,13 @@ Keys, under the prefix (chatroom.bus.redis.HistoryKeys):
 - `PREFIX:histories`, a hash: ROOM -> `EPOCH SAID NAME`: the room's life, the number of its last message (kept or
   not) and its name. A process that starts alone goes on with them, so ids stay valid across a restart.
 - `PREFIX:history-written`: the place in the log (chatroom.bus.log.PLACE) of the last change written.
+- `PREFIX:conversations`, a hash: KEY (a conversation between two accounts, chatroom.core.private) -> `EPOCH SAID`;
+  `PREFIX:history:KEY`, a list (KEY has a space, as no room's key has): its lines as JSON `[recipient, nick, text,
+  action, notice, id, time]`, bounded as a room's. Written only with --history-private; a process that starts alone
+  without it deletes them (HELLO).
+- `PREFIX:markers`, a hash: `ACCOUNT TARGET` -> the time the account has read TARGET (a room's or a nickname's
+  marker key, chatroom.core.markers) up to; only ever moved forward. Read with the hello, so that a process that
+  starts alone goes on with them (the others have them in the shared chat). Times only, never text.
 
 **One writer, in the log's order.** Every replica changes its rooms' history in the log's order. Redis's copy must
 go through the same changes in the same order: a redaction or a clearing that reached Redis before the line it
@@ -55,8 +62,9 @@ WRITE_EVERY = 0.1  # seconds the writer gathers changes before a call: fewer, la
 PRUNE_EVERY = 60.0  # seconds between two passes dropping lines older than --history-age
 ASK_EVERY = 2.0  # seconds between two questions of a process that holds changes back: how far has the writer written?
 
-# KEYS: the histories hash, the place written. ARGV: the lists' prefix, the lines kept per room, the ms a list lives
-# after its last line (0: for ever), and the changes as JSON [[place, [change, ...]], ...], in the log's order.
+# KEYS: the histories hash, the place written, the markers hash, the conversations hash. ARGV: the lists' prefix (a
+# conversation's lines are under it too), the lines kept per room, the ms a list lives after its last line (0: for
+# ever), and the changes as JSON [[place, [change, ...]], ...], in the log's order.
 WRITE = """
 local histories, lists, most, life = KEYS[1], ARGV[1], tonumber(ARGV[2]), ARGV[3]
 local abouts, changed = {}, {}  -- what the hash holds of a room, as this call leaves it; the rooms to write back
@@ -93,6 +101,16 @@ for _, group in ipairs(cjson.decode(ARGV[4])) do
         redis.call('DEL', list)
         redis.call('HDEL', histories, room)
         abouts[room], changed[room] = false, nil
+      elseif kind == 'private' then  -- a line of a conversation between accounts: kept as a room's are
+        local own = list  -- PREFIX:history:KEY: a conversation key has a space, as no room key has
+        local before = redis.call('HGET', KEYS[4], room)
+        if before and string.match(before, '^%S+') ~= string.match(change[3], '^%S+') then redis.call('DEL', own) end
+        redis.call('HSET', KEYS[4], room, change[3])
+        add(own, change[4])
+      elseif kind == 'marked' then  -- an account's read marker: only ever forward (times compare as text)
+        local field = room .. ' ' .. change[3]
+        local before = redis.call('HGET', KEYS[3], field)
+        if not before or before < change[4] then redis.call('HSET', KEYS[3], field, change[4]) end
       elseif kind == 'all' then  -- every room's history anew; those not named end
         for _, other in ipairs(redis.call('HKEYS', histories)) do
           redis.call('DEL', lists .. other)
@@ -113,21 +131,25 @@ redis.call('SET', KEYS[2], written)
 return written
 """
 
-# KEYS: the histories hash. ARGV: the lists' prefix, the time before which lines go (as history.timestamp writes it,
-# so that times compare as strings).
+# KEYS: the histories hash (or the conversations'). ARGV: the lists' prefix, the time before which lines go (as
+# history.timestamp writes it, so that times compare as strings), and where a line's time is in its JSON.
 PRUNE = """
 local dropped = 0
 for _, room in ipairs(redis.call('HKEYS', KEYS[1])) do
   local list = ARGV[1] .. room
   while true do
     local first = redis.call('LINDEX', list, 0)
-    if not first or cjson.decode(first)[6] >= ARGV[2] then break end
+    if not first or cjson.decode(first)[tonumber(ARGV[3])] >= ARGV[2] then break end
     redis.call('LPOP', list)
     dropped = dropped + 1
   end
 end
 return dropped
 """
+
+
+# What PRUNE is run over: rooms' lines (time 6th), conversations' (time 7th, after the recipient), as HistoryKeys names
+PRUNED = (("histories", 6), ("conversations", 7))
 
 
 class RedisHistory:
@@ -141,6 +163,8 @@ class RedisHistory:
         self.clock = clock
         self.limits = limits
         self._read: list[Any] = []  # the registered rooms' history at this process's last hello, as Redis gave it
+        self._markers: dict[str, dict[str, str]] = {}  # the accounts' read markers at the last hello
+        self._private: list[Any] = []  # the conversations between accounts at the last hello
         self.commands: Any = None
         self.place = ""  # the place in the log of the entry whose changes are being made
         self.leading = False  # whether this process writes
@@ -193,6 +217,39 @@ class RedisHistory:
 
     def ended(self, room: str) -> None:
         self._change(["ended", room])
+
+    def private_loaded(self, conversations: list[Any]) -> None:
+        self._private = conversations
+
+    def load_private(self) -> dict[str, KeptHistory]:
+        """The conversations between accounts as Redis kept them, for a process that starts alone."""
+        saved = {}
+        for key, about, lines in self._private:
+            try:
+                life, said = about.decode().split(" ")
+                messages = [line_message(recipient, line) for recipient, *line in map(json.loads, lines)]
+                saved[key.decode()] = KeptHistory(life, int(said), messages)
+            except (AttributeError, TypeError, ValueError) as error:
+                log.error("a private conversation in Redis is damaged ({error!r}): left out", error=error)
+        return saved
+
+    def said_private(self, conversation: str, message: Message) -> None:
+        self._change(["private", conversation, message])
+
+    def markers_loaded(self, markers: list[Any]) -> None:
+        """PREFIX:markers at the hello (HGETALL's flat list): what `load_markers` gives a process that is the chat."""
+        self._markers = {}
+        for field, time in zip(markers[::2], markers[1::2], strict=True):
+            account, _, target = field.decode().partition(" ")
+            self._markers.setdefault(account, {})[target] = time.decode()
+
+    def load_markers(self) -> dict[str, dict[str, str]]:
+        """The accounts' markers as Redis kept them: a process that starts alone goes on with them (the others take
+        them from the shared chat's snapshot)."""
+        return self._markers
+
+    def marked(self, account: str, target: str, time: str) -> None:
+        self._change(["marked", account, target, time])
 
     # chatroom.bus.shared.SharedHistory
 
@@ -278,7 +335,8 @@ class RedisHistory:
         age = str(int(self.limits.age * 1000))
         changes = [[place, [_wire(change) for change in group]] for place, group, *_ in groups]
         arguments = [self.keys.lists, self.limits.lines, age, _json(changes)]
-        call: Deferred[Any] = self.commands.eval(WRITE, [self.keys.histories, self.keys.written], arguments)
+        keys = [self.keys.histories, self.keys.written, self.keys.markers, self.keys.conversations]
+        call: Deferred[Any] = self.commands.eval(WRITE, keys, arguments)
         self._answered = Deferred()
         call.addBoth(_passing, self._answered)
         return call
@@ -307,8 +365,9 @@ class RedisHistory:
 
     def _prune(self) -> None:
         before = timestamp(self.clock.seconds() - self.limits.age)
-        pruned = self.commands.eval(PRUNE, [self.keys.histories], [self.keys.lists, before])
-        pruned.addErrback(lambda failure: log.debug("{why}", why=failure.getErrorMessage()))
+        for about, place in PRUNED:
+            pruned = self.commands.eval(PRUNE, [getattr(self.keys, about)], [self.keys.lists, before, place])
+            pruned.addErrback(lambda failure: log.debug("{why}", why=failure.getErrorMessage()))
 
 
 def _passing(result: object, done: Deferred[None]) -> object:
@@ -331,12 +390,15 @@ def _line(message: Message) -> str:
 
 
 def _wire(change: list[Any]) -> list[Any]:
-    """A change as WRITE takes it: a said line with the room's life and count, and the line, "" if not kept."""
-    if change[0] != "said":
+    """A change as WRITE takes it: a said line with the room's life and count, and the line, "" if not kept; a private
+    line with its conversation's, and the line with its recipient first."""
+    if change[0] not in ("said", "private"):
         return change
     kind, room, message = change
     life, _, number = message.id.rpartition("-")
     count = number.partition(".")[0]  # a message aside is numbered N.K (RoomHistory.stamp): the room's count is N
+    if kind == "private":
+        return [kind, room, f"{life} {count}", _json([message.room, *line_data(message)])]
     return [kind, room, f"{life} {count} {message.room}", "" if message.to else _line(message)]
 
 

@@ -48,6 +48,7 @@ from twisted.python.failure import Failure
 
 from chatroom.bus.log import PLACE, Reader, encode, hello, place
 from chatroom.bus.shared import OFF_DISK, Replica
+from chatroom.core.history import HistoryLimits
 
 log = Logger(namespace="chatroom")
 
@@ -84,7 +85,8 @@ local function forget(histories, lists, rooms, registered)
 end
 """
 
-# ARGV[4..7]: the history keys (HistoryKeys.arguments); ARGV[8]: '1' if this process keeps history, else '0'.
+# ARGV[4..9]: the history keys (HistoryKeys.arguments); ARGV[10]: '1' if this process keeps history, else '0';
+# ARGV[11]: '1' if it keeps private conversations (--history-private), else '0'.
 HELLO = (
     FORGET
     + """
@@ -99,7 +101,8 @@ for i = 5, #KEYS do
   if redis.call('TYPE', KEYS[i]).ok == 'hash' then state[i - 4] = redis.call('HGETALL', KEYS[i])
   else state[i - 4] = redis.call('GET', KEYS[i]) end
 end
-local keeps = ARGV[8] == '1'
+local keeps = ARGV[10] == '1'
+local private = keeps and ARGV[11] == '1'
 if alone then
   redis.call('DEL', ARGV[6])
   forget(ARGV[4], ARGV[5], ARGV[7], keeps)
@@ -113,11 +116,24 @@ if keeps then
     end
   end
 end
-return {id, alone and 1 or 0, state, kept}
+local markers = {}
+if keeps then markers = redis.call('HGETALL', ARGV[8]) end
+if alone and not private then  -- kept under an earlier --history-private: nobody may read them now
+  for _, conversation in ipairs(redis.call('HKEYS', ARGV[9])) do redis.call('DEL', ARGV[5] .. conversation) end
+  redis.call('DEL', ARGV[9])
+end
+local conversations = {}
+if private then
+  local abouts = redis.call('HGETALL', ARGV[9])
+  for i = 1, #abouts, 2 do
+    conversations[#conversations + 1] = {abouts[i], abouts[i + 1], redis.call('LRANGE', ARGV[5] .. abouts[i], 0, -1)}
+  end
+end
+return {id, alone and 1 or 0, state, kept, markers, conversations}
 """
 )
 
-# ARGV[4..7]: the history keys (HistoryKeys.arguments).
+# ARGV[4..9]: the history keys (HistoryKeys.arguments).
 GONE = (
     FORGET
     + """
@@ -143,8 +159,16 @@ return redis.call('XTRIM', KEYS[1], 'MINID', tonumber(now[1]) * 1000 - tonumber(
 class Kept(Protocol):
     """Rooms' history kept beside the log (chatroom.bus.history.RedisHistory)."""
 
+    limits: HistoryLimits  # what the process keeps: private conversations too, or not
+
     def loaded(self, kept: list[Any], commands: Any) -> None:
         """The registered rooms' history at the hello, ["EPOCH SAID NAME", [line...]] each; where to write."""
+
+    def markers_loaded(self, markers: list[Any]) -> None:
+        """The accounts' read markers at the hello, as HGETALL gives PREFIX:markers (HistoryKeys.markers)."""
+
+    def private_loaded(self, conversations: list[Any]) -> None:
+        """The conversations between accounts at the hello, [KEY, "EPOCH SAID", [line...]] each."""
 
 
 class Shared(Protocol):
@@ -168,20 +192,32 @@ def rooms_key(prefix: str) -> str:
 
 @dataclass(frozen=True)
 class HistoryKeys:
-    """Where rooms' history is (chatroom.bus.history): `lists` + a room's key is the list of its lines."""
+    """Where rooms' history is (chatroom.bus.history): `lists` + a room's key is the list of its lines; `markers`,
+    a hash `ACCOUNT TARGET` -> time, where each account has read up to (chatroom.core.markers); `conversations`, a
+    hash of the private conversations kept (--history-private), whose lines are in `lists` + the conversation's key
+    (which has a space, as no room's key has)."""
 
     histories: str
     lists: str
     written: str
     rooms: str
+    markers: str
+    conversations: str
 
     @classmethod
     def under(cls, prefix: str) -> HistoryKeys:
-        return cls(f"{prefix}:histories", f"{prefix}:history:", f"{prefix}:history-written", rooms_key(prefix))
+        return cls(
+            f"{prefix}:histories",
+            f"{prefix}:history:",
+            f"{prefix}:history-written",
+            rooms_key(prefix),
+            f"{prefix}:markers",
+            f"{prefix}:conversations",
+        )
 
     def arguments(self) -> list[str]:
-        """As HELLO and GONE take them (ARGV[4..7])."""
-        return [self.histories, self.lists, self.written, self.rooms]
+        """As HELLO and GONE take them (ARGV[4..9])."""
+        return [self.histories, self.lists, self.written, self.rooms, self.markers, self.conversations]
 
 
 class Unanswered(Exception):
@@ -452,18 +488,21 @@ class RedisLog:
         self.joins += 1
         keys = self._process_keys(process) + self._shared_keys()
         keeps = "0" if self.history is None else "1"
+        private = "1" if self.history is not None and self.history.limits.private else "0"
         said = self.commands.eval(
-            HELLO, keys, [process, MAXLEN, int(self.ttl * 1000), *self.history_keys.arguments(), keeps]
+            HELLO, keys, [process, MAXLEN, int(self.ttl * 1000), *self.history_keys.arguments(), keeps, private]
         )
 
         def joined(answer: list[Any]) -> None:
-            entry_id, alone, state, kept = answer
+            entry_id, alone, state, kept, markers, conversations = answer
             self.last = entry_id.decode()
             self.up = True
             if self.shared is not None:
                 self.shared.loaded(state, self.commands)
             if self.history is not None:
                 self.history.loaded(kept, self.commands)
+                self.history.markers_loaded(markers)
+                self.history.private_loaded(conversations)
             reader.received(hello(process, bool(alone)))
             if not self._beating.running:
                 self._beating.start(self.beat, now=False)

@@ -593,6 +593,12 @@ class Replica:
                 }
                 for room in self.chat.rooms.values()
             ],
+            # Private conversations, kept with --history-private: [key, life, count, [[recipient, *line]...]] each
+            "conversations": [
+                [key, kept.epoch, kept.said, [[line.room, *line_data(line)] for line in kept.kept]]
+                for key, kept in self.chat.conversations.kept.items()
+            ],
+            "conversations_opened": self.chat.conversations.opened,
             # Times only, never what was read: accounts' markers, and those of the guests present
             "read_markers": {account: dict(markers.times) for account, markers in self.chat.read_markers.items()},
             "guests_read": {key: dict(member.read.times) for key, member in self.by_key.items() if member.read.times},
@@ -635,6 +641,7 @@ class Replica:
         lockdown = Lockdown(state["lockdown"])
         markers = {account: ReadMarkers(times) for account, times in state["read_markers"].items()}
         self.chat.restore(self.by_key.values(), lambda: self._rooms(state), bans, lockdown, state["opened"], markers)
+        self.chat.conversations.restore(self._conversations(state), state.get("conversations_opened", 0))
         for key, _, _, _, invited, *_ in state["members"]:
             for name in invited:
                 if (invited_to := self.chat.rooms.get(room_key(name))) is not None:
@@ -644,6 +651,12 @@ class Replica:
         for member in ours.values():  # in this replica only: the others never had them, or saw them leave
             member.present = False
             member.session.close(LOST_PLACE)
+
+    def _conversations(self, state: dict[str, Any]) -> Iterator[tuple[str, RoomHistory]]:
+        """The private conversations of a snapshot (none from a process of an earlier version)."""
+        for key, life, said, kept in state.get("conversations", []):
+            lines = (line_message(recipient, line) for recipient, *line in kept)
+            yield key, RoomHistory(life, self.chat.history_limits, said, lines, memory=(self.chat.history_memory, key))
 
     def _rooms(self, state: dict[str, Any]) -> Iterator[Room]:
         """The rooms of a snapshot, with their members (already in by_key) and the history they kept."""

@@ -18,6 +18,7 @@ from chatroom.core.errors import ChatError
 from chatroom.core.names import validate_nick
 from chatroom.stores.accounts import (
     DEFAULT_FILE,
+    MIN_PASSWORD,
     Account,
     AccountStore,
     Change,
@@ -72,6 +73,13 @@ class FileKeeper:
 PROGRAM = "chatroom-accounts"
 
 
+def _shortest(text: str) -> int:
+    """--password-min: a whole number from 1."""
+    if not (text.isascii() and text.isdigit()) or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number from 1, not {text!r}")
+    return int(text)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
         prog=PROGRAM,
@@ -84,6 +92,13 @@ def main(argv: list[str] | None = None) -> None:
         help="manage the accounts kept in this Redis, shared by `twistd chatroom --redis URL` (not the file)",
     )
     parser.add_argument("--redis-prefix", default="chatroom", help="as given to twistd chatroom (default: chatroom)")
+    parser.add_argument(
+        "--password-min",
+        type=_shortest,
+        default=MIN_PASSWORD,
+        metavar="N",
+        help=f"the fewest characters a new password may have (default: {MIN_PASSWORD}; at least 1)",
+    )
     commands = parser.add_subparsers(dest="command", required=True)
     for command, summary in [
         ("add", "register a nickname (asks for its password twice)"),
@@ -136,11 +151,13 @@ async def _command(arguments: argparse.Namespace, accounts: Keeper) -> str:
         validate_nick(name)
         if await accounts.get(name) is not None:  # say so before asking for a password; checked again
             raise ChatError("EXISTS", name=name)
-        await accounts.change(name, adding(name, hashed_password(name, _read_new_password(name))))
+        password = hashed_password(name, _read_new_password(name), arguments.password_min)
+        await accounts.change(name, adding(name, password))
         return f"added {name}"
     if await accounts.get(name) is None:
         raise ChatError("NO_ACCOUNT", "add", name=name)
-    await accounts.change(name, new_password(name, hashed_password(name, _read_new_password(name))))
+    password = hashed_password(name, _read_new_password(name), arguments.password_min)
+    await accounts.change(name, new_password(name, password))
     return f"changed the password of {name}"
 
 

@@ -12,7 +12,8 @@ from chatroom.core.events import History, Redacted
 from chatroom.core.history import JOIN_LINES, RoomHistory, check_point, page, seconds
 from chatroom.core.members import Member
 from chatroom.core.moderation import Action, authorize
-from chatroom.core.names import nick_key, room_key, room_name
+from chatroom.core.names import nick_key, room_key, room_name, validate_nick
+from chatroom.core.private import conversation, keeps_private, party
 from chatroom.core.sequencing import change
 
 log = Logger(namespace="chatroom")
@@ -44,8 +45,45 @@ class Archive(ChatBase):
         self._present(member)
         start, end = sorted((seconds(one), seconds(other)))
         latest = [(room.history.kept[-1].time, room.name) for room in member.rooms.values() if room.history.kept]
+        latest += [(line.time, self._shown(other)) for other, line in self.conversations.latest(party(member))]
         found = sorted((time, name) for time, name in latest if start < seconds(time) < end)
         return [(name, time) for time, name in found[: page(most)]]
+
+    def private_history(self, member: Member, nick: str, how: str, point: str, lines: int) -> History:
+        """Lines of `member`'s private conversation with `nick` (--history-private), asked as `history` asks a
+        room's: only the two people in it can, as each asks for the other (chatroom.core.private).
+
+        Nothing, with an unknown number lost, when the server keeps no private conversations.
+        """
+        self._present(member)
+        validate_nick(nick)
+        if how not in RoomHistory.QUERIES or (how != "latest" and not point):
+            raise ChatError("USAGE", "history")
+        if point:
+            check_point(point)
+        page(lines)
+        if not keeps_private(self.history_limits):
+            return History(nick, (), lost=-1)
+        key = conversation(party(member), self._party_named(nick))
+        return self.conversations.query(key, nick, how, point, lines, self.now())
+
+    def _party_named(self, nick: str) -> str:
+        """Who `nick` is in a conversation: whoever has it now, or else the account of that name; a guest who left
+        is nobody any more (their conversations ended with them)."""
+        present = self.nicks.get(nick_key(nick))
+        if present is not None:
+            return party(present)
+        account = self.accounts.account(nick)
+        return "a:" + nick_key(account) if account is not None else "g:" + nick_key(nick)
+
+    def _shown(self, side: str) -> str:
+        """The name a conversation's other party is shown by: a guest's nickname, or an account holder's present
+        nickname, else the account's name."""
+        kind, _, key = side.partition(":")
+        if kind == "g":
+            return self.nicks[key].nick
+        holder = next((member for member in self.signed_in if nick_key(member.account or "") == key), None)
+        return holder.nick if holder is not None else self.accounts.account(key) or key
 
     @change
     def redact(self, actor: Member, room: str, target: str, reason: str = "") -> None:

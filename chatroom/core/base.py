@@ -24,6 +24,7 @@ from chatroom.core.markers import ReadMarkers
 from chatroom.core.members import Member, Room, RoomLimits
 from chatroom.core.moderation import ADDRESS_OF, Action, Ban, Lockdown, Mask, Rank, Role, authorize
 from chatroom.core.names import nick_key, room_key, room_name
+from chatroom.core.private import Conversations, keeps_private, party
 from chatroom.core.queries import Queries
 from chatroom.core.sequencing import Points, Sequencer, changes
 from chatroom.core.state import (
@@ -74,6 +75,7 @@ class ChatBase(Queries):
         self.server_bans: list[Ban] = []
         self.lockdown = Lockdown.OFF
         self.read_markers: dict[str, ReadMarkers] = {}  # account -> where its person has read up to, kept when gone
+        self.conversations = Conversations(self.history_memory)  # private ones, if kept (--history-private)
         self.start_from_store()
         self.messages = 0  # said in rooms and privately since the start, for the metrics: how many, never what
         self.peak = 0  # the most members present at once since the start (IRC's LUSERS)
@@ -130,7 +132,11 @@ class ChatBase(Queries):
             self.rooms[key] = Room.restore(record, now, self._history(now, key, kept.pop(key, None)))
         for key in kept:  # a room that was not registered, open when the server stopped: its history ended with it
             self.history_store.ended(key)
+        private = self.history_store.load_private() if keeps_private(self.history_limits) else {}
+        self.conversations.load(private, self.history_limits)
         self.history_memory.bound()
+        for account, times in self.history_store.load_markers().items():  # kept with the history: never moved back
+            self.read_markers.setdefault(account, ReadMarkers()).merge(ReadMarkers(times))
         self.server_bans = saved.server_bans
         self.lockdown = Lockdown.OFF
 
@@ -189,6 +195,8 @@ class ChatBase(Queries):
         del self.nicks[nick_key(member.nick)]
         self.signed_in.discard(member)
         self.visible.discard(member)
+        if member.account is None:  # a guest's private conversations end with their session (chatroom.core.private)
+            self.conversations.ended(party(member))
         member.present = False
         self.sequencer.departed(member)
 

@@ -34,11 +34,16 @@ class Message:
 
 @dataclass(frozen=True, slots=True)
 class PrivateMessage:
+    """Said to one person. `id` and `time` are given only where the server keeps private conversations
+    (--history-private, chatroom.core.private), by the conversation, as a room gives them to its messages."""
+
     sender: str
     recipient: str
     text: str
     action: bool = False
     notice: bool = False
+    id: str = field(default="", compare=False)
+    time: str = field(default="", compare=False)
 
 
 @dataclass(frozen=True, slots=True)

@@ -40,6 +40,7 @@ class HistoryLimits:
     lines: int = 0  # kept per room; 0: nothing is kept
     age: float = 0.0  # seconds after which a line is dropped; 0: lines are dropped only by number
     memory: int = 256 * 1024 * 1024  # bytes all rooms' lines may take together (line_bytes); 0: no bound
+    private: bool = False  # private conversations kept too, under the same bounds (chatroom.core.private)
 
 
 def line_bytes(message: Message) -> int:

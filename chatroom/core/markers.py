@@ -5,8 +5,10 @@ session of the person is told when it moves. An account holder's markers outlive
 for as long as the server runs); a guest's go with them. A marker only ever moves forward, so two devices that
 mark out of order end at the later time.
 
-Kept in memory only, at most MARKERS_KEPT per person (the least recently moved go first). With --redis they are
-part of the shared chat like any other change, and of the snapshots on Redis's disk: times, never text.
+Kept in memory, at most MARKERS_KEPT per person (the least recently moved go first); an account's are also written
+to the history store as they move (HistoryStore.marked: the SQLite file of a server alone), and read back at a
+start. With --redis they are part of the shared chat like any other change, and of the snapshots on Redis's disk:
+times, never text.
 """
 
 from __future__ import annotations

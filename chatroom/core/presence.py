@@ -22,6 +22,7 @@ from chatroom.core.markers import ReadMarkers
 from chatroom.core.members import LINGERING, Details, Member
 from chatroom.core.moderation import Lockdown, ban_kick, ban_on, ban_why
 from chatroom.core.names import nick_key, validate_nick
+from chatroom.core.private import party
 from chatroom.core.sequencing import change
 
 
@@ -226,6 +227,7 @@ class Presence(ChatBase):
         self._not_banned(nick, account or member.account, member.address)
         self._commit()
         old = member.nick
+        guest = party(member)
         del self.nicks[nick_key(old)]
         self.nicks[nick_key(nick)] = member
         member.nick = nick
@@ -233,7 +235,13 @@ class Presence(ChatBase):
             member.account = account
             self.signed_in.add(member)
             self.markers(member).merge(member.read)  # what they read as a guest, now their account's
+            for target, time in member.read.times.items():
+                self.history_store.marked(account, target, time)  # kept only if later than the account's
             member.read = ReadMarkers()
+            if guest.startswith("g:"):  # a guest's conversations are not the account's
+                self.conversations.ended(guest)
+        if account is None and member.account is None and old != nick:
+            self.conversations.renamed(guest, party(member))  # a guest's conversations follow their nickname
         if old != nick:
             self._tell_peers(member, NickChanged(old, nick), including=True)
         if account is not None:  # a login: the rooms' bans of that account apply now

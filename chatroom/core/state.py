@@ -117,6 +117,18 @@ class HistoryStore(Protocol):
     def ended(self, room: str) -> None:
         """An unregistered room emptied: its history ends with it."""
 
+    def load_private(self) -> dict[str, KeptHistory]:
+        """By conversation key (chatroom.core.private): the conversations between accounts kept."""
+
+    def said_private(self, conversation: str, message: Message) -> None:
+        """A line of a conversation between two accounts was kept (--history-private)."""
+
+    def load_markers(self) -> dict[str, dict[str, str]]:
+        """By account: where its person has read each room or conversation up to (chatroom.core.markers)."""
+
+    def marked(self, account: str, target: str, time: str) -> None:
+        """An account's read marker moved (forward only): `target` is the marker's key."""
+
 
 class MemoryHistoryStore:
     """History in memory only: each room's RoomHistory is the only copy, lost at a restart. Nothing to write."""
@@ -134,4 +146,16 @@ class MemoryHistoryStore:
         pass
 
     def ended(self, room: str) -> None:
+        pass
+
+    def load_private(self) -> dict[str, KeptHistory]:
+        return {}
+
+    def said_private(self, conversation: str, message: Message) -> None:
+        pass
+
+    def load_markers(self) -> dict[str, dict[str, str]]:
+        return {}
+
+    def marked(self, account: str, target: str, time: str) -> None:
         pass

@@ -26,6 +26,7 @@ from chatroom.core.markers import marker_target, read_time
 from chatroom.core.members import Member, Room
 from chatroom.core.moderation import Action, Lockdown, Role, authorize, ban_on, ban_why
 from chatroom.core.names import room_key, room_name
+from chatroom.core.private import conversation, keeps_private, party, stored
 from chatroom.core.sequencing import change
 
 
@@ -144,6 +145,11 @@ class Talk(ChatBase):
         self._commit()
         self.messages += 1
         event = PrivateMessage(member.nick, recipient.nick, text, action, notice)
+        if keeps_private(self.history_limits):  # kept, for these two only to read (chatroom.core.private)
+            key = conversation(party(member), party(recipient))
+            event, line = self.conversations.say(key, event, self.now(), self.history_limits)
+            if stored(key):
+                self.history_store.said_private(key, line)
         recipient.session.deliver(event)
         if recipient is not member:
             member.session.deliver(event)
@@ -177,6 +183,8 @@ class Talk(ChatBase):
             return kept
         self._commit(time)
         self.markers(member).move(key, time)
+        if member.account is not None:  # an account's markers are kept with the history; a guest's end with them
+            self.history_store.marked(member.account, key, time)
         member.session.deliver(ReadMarker(shown, time))
         return time
 

@@ -112,11 +112,14 @@ def removing(name: str) -> Change:
     return remove
 
 
-def hashed_password(name: str, password: str) -> str:
-    """Checked and hashed before any lock is taken: scrypt is slow, and other changes should not wait."""
+def hashed_password(name: str, password: str, shortest: int = MIN_PASSWORD) -> str:
+    """Checked and hashed before any lock is taken: scrypt is slow, and other changes should not wait.
+
+    `shortest`: the fewest characters a password may have (chatroom-accounts --password-min).
+    """
     validate_nick(name)
-    if len(password) < MIN_PASSWORD:
-        raise ChatError("WEAK_PASSWORD", most=MIN_PASSWORD)
+    if len(password) < shortest:
+        raise ChatError("WEAK_PASSWORD", most=shortest)
     return hash_password(password)
 
 

@@ -18,8 +18,10 @@ overwrites what is deleted, so a line redacted or cleared is no longer in the fi
 chat goes on; the next write that succeeds is logged too.
 
 Tables: `rooms(room, name, epoch, said)`: each room's life (history.epoch) and the number of its last message, kept or
-not; `lines(room, number, nick, text, action, notice, id, time)`: the lines kept. Private messages and messages to
-a room's operators only are never written.
+not; `lines(room, number, nick, text, action, notice, id, time)`: the lines kept. Messages to a room's operators only
+are never written. With --history-private, `conversations(conversation, epoch, said)` and `private_lines(...)` do
+the same for conversations between two accounts (chatroom.core.private), bounded as rooms are; a start without it
+deletes them. `markers(account, target, time)`: where each account has read up to (chatroom.core.markers).
 """
 
 from __future__ import annotations
@@ -30,9 +32,9 @@ import queue
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from twisted.application.service import Service
 from twisted.internet.defer import Deferred, succeed
@@ -41,9 +43,11 @@ from twisted.logger import Logger
 
 from chatroom.core.events import Message
 from chatroom.core.history import HistoryLimits, timestamp
+from chatroom.core.markers import MARKERS_KEPT
 from chatroom.core.state import KeptHistory, StoreError
 
 log = Logger(namespace="chatroom")
+T = TypeVar("T")
 
 DEFAULT_FILE = "history.sqlite"
 WRITE_EVERY = 0.1  # seconds the writer gathers changes before one commit: what a kill -9 may lose
@@ -59,6 +63,18 @@ CREATE TABLE IF NOT EXISTS lines (
     notice INTEGER NOT NULL, id TEXT NOT NULL, time TEXT NOT NULL, PRIMARY KEY (room, number)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS lines_by_time ON lines (time);
+CREATE TABLE IF NOT EXISTS conversations (
+    conversation TEXT PRIMARY KEY, epoch TEXT NOT NULL, said INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS private_lines (
+    conversation TEXT NOT NULL, number INTEGER NOT NULL, sender TEXT NOT NULL, recipient TEXT NOT NULL,
+    text TEXT NOT NULL, action INTEGER NOT NULL, notice INTEGER NOT NULL, id TEXT NOT NULL, time TEXT NOT NULL,
+    PRIMARY KEY (conversation, number)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS private_lines_by_time ON private_lines (time);
+CREATE TABLE IF NOT EXISTS markers (
+    account TEXT NOT NULL, target TEXT NOT NULL, time TEXT NOT NULL, PRIMARY KEY (account, target)
+) WITHOUT ROWID;
 """
 
 UPSERT_ROOM = (
@@ -66,7 +82,18 @@ UPSERT_ROOM = (
     "name = excluded.name, epoch = excluded.epoch, said = excluded.said"
 )
 
-Change = tuple[Any, ...]  # ("said", room, Message) | ("redacted", room, ids) | ("cleared", room) | ("ended", room)
+UPSERT_CONVERSATION = (
+    "INSERT INTO conversations VALUES (?, ?, ?) ON CONFLICT (conversation) DO UPDATE SET "
+    "epoch = excluded.epoch, said = excluded.said"
+)
+UPSERT_MARKER = (  # a marker only moves forward: times in one format compare as text
+    "INSERT INTO markers VALUES (?, ?, ?) ON CONFLICT (account, target) DO UPDATE SET time = max(time, excluded.time)"
+)
+FORGET_PRIVATE = ("DELETE FROM private_lines", "DELETE FROM conversations")
+
+# ("said", room, Message) | ("redacted", room, ids) | ("cleared", room) | ("ended", room)
+# | ("private", conversation, Message) | ("marked", account, target, time) | ("unkept", "")
+Change = tuple[Any, ...]
 _STOP: Change = ("stop",)
 
 
@@ -96,11 +123,35 @@ class SqliteHistory(Service):
                 checked = db.execute("PRAGMA quick_check").fetchone()[0]
                 if checked != "ok":
                     raise sqlite3.DatabaseError(checked)
-                return dict(self._read(db))
+                rooms = dict(self._read(db))
         except sqlite3.Error as error:
             raise StoreError(f"cannot read the history file {self.path}: {error}") from None
         except OSError as error:
             raise StoreError(f"cannot open the history file {self.path}: {error.strerror}") from None
+        if not self.limits.private:  # kept under an earlier --history-private: nobody may read it now, so it goes
+            self._changes.put(("unkept", ""))
+        return rooms
+
+    def load_private(self) -> dict[str, KeptHistory]:
+        """Every conversation between accounts the file holds (read after `load`, which checked the file)."""
+        return self._reading(self._read_private)
+
+    def load_markers(self) -> dict[str, dict[str, str]]:
+        """Every account's read markers, at most MARKERS_KEPT each (the latest times)."""
+        return self._reading(self._read_markers)
+
+    def _reading(self, read: Callable[[sqlite3.Connection], Iterable[tuple[str, T]]]) -> dict[str, T]:
+        try:
+            with contextlib.closing(self._connect()) as db:
+                return dict(read(db))
+        except (sqlite3.Error, OSError) as error:
+            raise StoreError(f"cannot read the history file {self.path}: {error}") from None
+
+    def said_private(self, conversation: str, message: Message) -> None:
+        self._changes.put(("private", conversation, message))
+
+    def marked(self, account: str, target: str, time: str) -> None:
+        self._changes.put(("marked", account, target, time))
 
     def said(self, room: str, message: Message) -> None:
         self._changes.put(("said", room, message))
@@ -163,15 +214,22 @@ class SqliteHistory(Service):
         try:
             with db:  # one transaction (else each statement commits alone), rolled back if one fails
                 db.execute("BEGIN")
-                touched, deleted = self._apply(db, changes)
+                touched, talked, deleted = self._apply(db, changes)
                 for room in touched:  # the last --history lines of each room written to
                     db.execute(
                         "DELETE FROM lines WHERE room = ? AND number <= "
                         "(SELECT number FROM lines WHERE room = ? ORDER BY number DESC LIMIT 1 OFFSET ?)",
                         (room, room, self.limits.lines),
                     )
+                for key in talked:  # and of each conversation
+                    db.execute(
+                        "DELETE FROM private_lines WHERE conversation = ? AND number <= (SELECT number FROM "
+                        "private_lines WHERE conversation = ? ORDER BY number DESC LIMIT 1 OFFSET ?)",
+                        (key, key, self.limits.lines),
+                    )
                 if now is not None:
                     db.execute("DELETE FROM lines WHERE time < ?", (timestamp(now - self.limits.age),))
+                    db.execute("DELETE FROM private_lines WHERE time < ?", (timestamp(now - self.limits.age),))
             if deleted:  # the log still holds the pages as they were before: written back, and emptied
                 db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         except sqlite3.Error as error:
@@ -189,23 +247,49 @@ class SqliteHistory(Service):
             self._failing = False
             self.reactor.callFromThread(log.info, "history: writing to {path} again", path=self.path)
 
-    def _apply(self, db: sqlite3.Connection, changes: list[Change]) -> tuple[set[str], bool]:
-        """Each change, in order; the rooms given lines, and whether lines were deleted before their time.
+    def _apply(self, db: sqlite3.Connection, changes: list[Change]) -> tuple[set[str], set[str], bool]:
+        """Each change, in order; the rooms and the conversations given lines, and whether lines were deleted
+        before their time.
 
         Lines said are written together (one statement for all of them, and one row per room for its count), as
-        late as the order allows: before a change that deletes, and at the end.
+        late as the order allows: before a change that deletes, and at the end. So are private lines and markers.
         """
         lines: list[tuple[Any, ...]] = []
         counts: dict[str, tuple[str, str, str, int]] = {}  # room -> its row in `rooms`, as the last line leaves it
+        private: list[tuple[Any, ...]] = []
+        conversations: dict[str, tuple[str, str, int]] = {}  # their rows in `conversations`, as in `counts`
+        markers: list[tuple[str, str, str]] = []
 
         def write() -> None:
             db.executemany(UPSERT_ROOM, counts.values())
             db.executemany("INSERT OR REPLACE INTO lines VALUES (?, ?, ?, ?, ?, ?, ?, ?)", lines)
-            lines.clear()
-            counts.clear()
+            db.executemany(UPSERT_CONVERSATION, conversations.values())
+            db.executemany("INSERT OR REPLACE INTO private_lines VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", private)
+            db.executemany(UPSERT_MARKER, markers)
+            for pending in (lines, counts, private, conversations, markers):
+                pending.clear()
 
-        touched, deleted = set(), False
+        touched: set[str] = set()
+        talked: set[str] = set()
+        deleted = False
         for kind, room, *more in changes:
+            if kind == "private":
+                (message,) = more
+                life, _, number = message.id.rpartition("-")
+                conversations[room] = (room, life, int(number))
+                private.append((room, int(number), message.nick, message.room, message.text, message.action,
+                                message.notice, message.id, message.time))  # fmt: skip
+                talked.add(room)
+                continue
+            if kind == "marked":
+                markers.append((room, *more))
+                continue
+            if kind == "unkept":
+                write()
+                deleted = True
+                for statement in FORGET_PRIVATE:
+                    db.execute(statement)
+                continue
             if kind == "said":
                 (message,) = more
                 life, _, number = message.id.rpartition("-")
@@ -232,7 +316,7 @@ class SqliteHistory(Service):
                 db.execute("DELETE FROM rooms WHERE room = ?", (room,))
                 self._lives.pop(room, None)
         write()
-        return touched, deleted
+        return touched, talked, deleted
 
     def _life(self, db: sqlite3.Connection, room: str) -> str | None:
         """The life of `room` the file holds (None if none), read once and then followed as the writer changes it."""
@@ -257,6 +341,27 @@ class SqliteHistory(Service):
         db.executescript(SCHEMA)
         db.execute(f"PRAGMA user_version = {VERSION}")
         return db
+
+    def _read_private(self, db: sqlite3.Connection) -> Iterable[tuple[str, KeptHistory]]:
+        oldest = timestamp(self.clock.seconds() - self.limits.age) if self.limits.age else ""
+        for key, epoch, said in db.execute("SELECT conversation, epoch, said FROM conversations").fetchall():
+            rows = db.execute(
+                "SELECT sender, recipient, text, action, notice, id, time FROM private_lines "
+                "WHERE conversation = ? AND time >= ? ORDER BY number DESC LIMIT ?",
+                (key, oldest, self.limits.lines),
+            ).fetchall()
+            lines = [
+                Message(recipient, sender, text, bool(action), bool(notice), "", msgid, said_at)
+                for sender, recipient, text, action, notice, msgid, said_at in reversed(rows)
+            ]
+            yield key, KeptHistory(epoch, said, lines)
+
+    def _read_markers(self, db: sqlite3.Connection) -> Iterable[tuple[str, dict[str, str]]]:
+        found: dict[str, dict[str, str]] = {}
+        for account, target, read in db.execute("SELECT account, target, time FROM markers ORDER BY time"):
+            found.setdefault(account, {})[target] = read
+        for account, times in found.items():
+            yield account, dict(list(times.items())[-MARKERS_KEPT:])  # the latest, the least recently moved first
 
     def _read(self, db: sqlite3.Connection) -> Iterable[tuple[str, KeptHistory]]:
         oldest = timestamp(self.clock.seconds() - self.limits.age) if self.limits.age else ""

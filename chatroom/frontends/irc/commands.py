@@ -432,15 +432,16 @@ _QUERIES = {
     "TARGETS": "targets",
 }
 _BAD_QUERY = frozenset({"BAD_MSGID", "BAD_TIME", "BAD_COUNT", "USAGE"})
-_NO_TARGET = frozenset({"NOT_IN_ROOM", "NO_SUCH_ROOM", "BAD_ROOM"})
+_NO_TARGET = frozenset({"NOT_IN_ROOM", "NO_SUCH_ROOM", "BAD_ROOM", "BAD_NICK"})
 
 
 @command(
     "CHATHISTORY",
     params=1,
-    summary="CHATHISTORY LATEST|BEFORE|AFTER|AROUND|BETWEEN #ROOM msgid=ID|timestamp=TIME|* [msgid=|timestamp=] "
-    "LIMIT: lines a room kept; TARGETS timestamp=TIME timestamp=TIME LIMIT: your channels with lines between the "
-    "two (draft/chathistory)",
+    summary="CHATHISTORY LATEST|BEFORE|AFTER|AROUND|BETWEEN #ROOM|NICK msgid=ID|timestamp=TIME|* "
+    "[msgid=|timestamp=] LIMIT: lines a room kept, or your private conversation with NICK (if the server keeps them); "
+    "TARGETS timestamp=TIME timestamp=TIME LIMIT: your channels and conversations with lines between the two "
+    "(draft/chathistory)",
 )
 def _chathistory(session: IRCDialect, params: list[str]) -> None:
     """Answered in a `chathistory` batch; refused with the FAILs of IRCv3's chathistory."""
@@ -463,15 +464,14 @@ def _chathistory(session: IRCDialect, params: list[str]) -> None:
         invalid = "Invalid parameters: give msgid=ID or timestamp=YYYY-MM-DDThh:mm:ss.sssZ, then a limit from 1"
         session.write(session.line("FAIL", "CHATHISTORY", "INVALID_PARAMS", subcommand, text=invalid))
         return
-    if not target.startswith("#"):  # private messages are never kept
-        session.write_pages(session.kept(target, ()))
-        return
     chat, member, lines = session.chat, session.member, min(limit, PAGE_MAX)
+    # A nickname asks for one's private conversation with them (--history-private), kept or not
+    ask = functools.partial(chat.history if target.startswith("#") else chat.private_history, member)
     try:
         if how == "between":
-            history = _between(session, target, points[0] or "", points[1] or "", lines)
+            history = _between(ask, target, points[0] or "", points[1] or "", lines)
         else:
-            history = chat.history(member, target, how, points[0] or "", lines)
+            history = ask(target, how, points[0] or "", lines)
     except ChatError as error:
         if error.code in _BAD_QUERY:
             session.write(session.line("FAIL", "CHATHISTORY", "INVALID_PARAMS", subcommand, text=word(error)))
@@ -508,8 +508,8 @@ def _markread(session: IRCDialect, params: list[str]) -> None:
 def _targets(session: IRCDialect, params: list[str]) -> None:
     """CHATHISTORY TARGETS timestamp=A timestamp=B LIMIT: the channels whose latest kept line is between two times.
 
-    What clients ask on coming back (gamja: then BETWEEN for each), so that what they missed is shown. Private
-    messages are never kept, so only channels are listed.
+    What clients ask on coming back (gamja: then BETWEEN for each), so that what they missed is shown. The
+    nicknames of one's private conversations are listed too, where the server keeps them (--history-private).
     """
     if len(params) < 4:
         session.write(session.line("FAIL", "CHATHISTORY", "NEED_MORE_PARAMS", "TARGETS", text="Missing parameters"))
@@ -540,24 +540,26 @@ def _reference(reference: str, star: bool) -> str | None:
     return None
 
 
-def _between(session: IRCDialect, room: str, start: str, end: str, lines: int) -> History:
+Ask = Callable[[str, str, str, int], History]  # the core's history of a room, or of a conversation, for one member
+
+
+def _between(ask: Ask, room: str, start: str, end: str, lines: int) -> History:
     """BETWEEN, from the core's queries: what is after `start` but not at or after `end`, or, when `end` comes
     first, what is before `start` but not at or before `end` (both ends excluded, as IRCv3 has it)."""
-    chat, member = session.chat, session.member
-    how = "after" if _place(session, room, start) <= _place(session, room, end) else "before"
-    found = chat.history(member, room, how, start, lines)
-    beyond = {said.id for said in chat.history(member, room, how, end, lines).messages}
+    how = "after" if _place(ask, room, start) <= _place(ask, room, end) else "before"
+    found = ask(room, how, start, lines)
+    beyond = {said.id for said in ask(room, how, end, lines).messages}
     inside = tuple(said for said in found.messages if said.id not in beyond and not _at(said, end))
     return History(found.room, inside)
 
 
-def _place(session: IRCDialect, room: str, point: str) -> tuple[float, float]:
+def _place(ask: Ask, room: str, point: str) -> tuple[float, float]:
     """Where a point falls, to tell which end of BETWEEN comes first: its time, then an id's number; an id the
     room no longer keeps comes before everything it keeps."""
     if ":" in point:
         return seconds(point), -1
     number = parse_id(point)[1]
-    nearest = session.chat.history(session.member, room, "around", point, 1).messages
+    nearest = ask(room, "around", point, 1).messages
     if nearest and nearest[0].id == point:
         return seconds(nearest[0].time), number
     return float("-inf"), number

@@ -176,6 +176,14 @@ class IRCDialect:
             case Message(_, nick) | PrivateMessage(nick) if nick == me and "echo-message" not in self.caps:
                 if not (type(event) is PrivateMessage and event.recipient == me) and self._said_here():
                     return b""  # the core's copy to the sender: an IRC client shows its own message itself
+            case PrivateMessage(nick, recipient) if nick == recipient == me and self._said_here():
+                # To oneself, with echo-message: the echo, and the message received (two lines, as Ergo sends). The
+                # echo alone answers a labeled line; the message received goes out at once, unlabeled.
+                rendered = self.renderer(event, self.identify, self.tags, self.connection.clock)
+                if self.held is not None:
+                    self.connection.write(rendered)
+                    return rendered
+                return rendered + rendered
             case Names(room) if room_key(room) in self.joining and "draft/read-marker" in self.caps:
                 # Joining: where the person has read it up to, before the end of the names (draft/read-marker)
                 marker = self.markread(self.chat.read_marker(self.member, room))

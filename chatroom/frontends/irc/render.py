@@ -43,6 +43,7 @@ SETTING_MODES = {"invite": "i", "key": "k", "moderated": "m", "topiclock": "t", 
 # "external" is IRC's n, the other way round: +n is external off
 ROLE_MODES = {"operator": "o", "voice": "v"}
 
+STAMPED = (Message, PrivateMessage)  # events that may carry the id and time their room or conversation gave them
 Identify = Callable[[str], str]  # a present member's nickname -> the "user@host" after it in a source
 
 
@@ -92,7 +93,7 @@ class Renderer:
             self.server, self.identify, self.tags = tags.server, identify, tags
             rendered = self._render(event)
             if tags.time or tags.msgid:
-                if tags.time and not (type(event) is Message and event.time):
+                if tags.time and not (isinstance(event, STAMPED) and event.time):
                     self._time = self._time or timestamp(clock.seconds())  # once per event: everyone sees the same
                 rendered = _tagged(rendered, self._tags(event, tags))
             self._rendered[tags.key] = rendered
@@ -107,7 +108,7 @@ class Renderer:
     def _tags(self, event: Event, tags: Tags, head: str = "") -> str:
         """`msgid` and `time`, as far as `tags` wants them, after `head`."""
         found = [head] if head else []
-        if type(event) is Message:
+        if isinstance(event, STAMPED) and event.time:
             if tags.msgid and event.id:
                 found.append(f"msgid={event.id}")
             if tags.time:

@@ -11,7 +11,7 @@ from chatroom.core.errors import ChatError
 from chatroom.core.history import JOIN_LINES, PAGE_MAX, check_point
 from chatroom.core.markers import read_time
 from chatroom.core.moderation import Lockdown, Role, Setting, bad_limit, parse_duration
-from chatroom.core.names import room_key
+from chatroom.core.names import VALID_NICK, room_key
 from chatroom.frontends.commands import CommandTable
 from chatroom.frontends.line.dialect import LineCommand, LineDialect
 from chatroom.frontends.line.wire import line
@@ -147,12 +147,14 @@ _HOW = ("before", "after", "around")
 
 @command(
     "history",
-    "[#ROOM] [N] [before|after|around ID|TIME]",
+    "[#ROOM|NICK] [N] [before|after|around ID|TIME]",
     "show the last N lines the room kept (50 unless given), or those before, after or around a message id or a"
-    " time such as 2026-11-23T09:30:00Z",
+    " time such as 2026-11-23T09:30:00Z; with NICK, your private conversation with them, if the server keeps them",
 )
 def _history(session: LineDialect, arg: str) -> None:
-    room, rest = _room_and_rest(session, arg)
+    first, _, after = arg.partition(" ")
+    nick = VALID_NICK.fullmatch(first) is not None and first.lower() not in _HOW
+    room, rest = (first, after.strip()) if nick else _room_and_rest(session, arg)
     words = rest.split()
     lines = JOIN_LINES
     if words and words[0].isascii() and words[0].isdigit():
@@ -164,7 +166,8 @@ def _history(session: LineDialect, arg: str) -> None:
             pass
         case _:
             raise COMMANDS["history"].usage_error()
-    session.deliver(session.chat.history(session.member, room, how, point, lines))
+    ask = session.chat.private_history if nick else session.chat.history
+    session.deliver(ask(session.member, room, how, point, lines))
 
 
 # Keeping order. A room may be named first, with its '#': "/kick #5 bob"; otherwise it is the current room.
