@@ -17,9 +17,21 @@ overwrites what is deleted, so a line redacted or cleared is no longer in the fi
 (StoreError). A write that fails later (the disk is full) is logged once, those changes are not written, and the
 chat goes on; the next write that succeeds is logged too.
 
+**Searched** (chatroom.core.search's SearchIndex): `words`, an FTS5 table without content of its own (the text is in
+`lines`), holds the words of every kept line, kept in step with `lines` by triggers, whatever deletes a line. Its
+rowid is the room's rowid in `rooms` times ROOM_SPAN plus the line's number, so one room's lines are one range of it,
+newest last. A search runs on its own connection in its own thread (one), never on the reactor nor in the writer's
+way (write-ahead log: readers and the writer do not wait for each other); it sees what was committed, so a line said
+or redacted in the last WRITE_EVERY seconds may be missing from or still in its answer. FTS5 deletes by adding
+"deleted" entries to its index, so a deleted line's words stay in the index's older pages until they are merged:
+after a redaction or a clearing the writer merges the whole index (FTS5's 'optimize') before the transaction ends,
+so that, with secure_delete, the words redacted are no longer in the file either. That costs in proportion to
+everything kept (docs/performance.md); words of lines dropped by age, by the --history limit or with an unregistered
+room's end are left to FTS5's own merges.
+
 Tables: `rooms(room, name, epoch, said)`: each room's life (history.epoch) and the number of its last message, kept or
-not; `lines(room, number, nick, text, action, notice, id, time)`: the lines kept. Private messages and messages to
-a room's operators only are never written.
+not; `lines(room, number, nick, text, action, notice, id, time)`: the lines kept; `words`: their words. Private
+messages and messages to a room's operators only are never written.
 """
 
 from __future__ import annotations
@@ -35,12 +47,17 @@ from pathlib import Path
 from typing import Any
 
 from twisted.application.service import Service
-from twisted.internet.defer import Deferred, succeed
+from twisted.internet.defer import Deferred, fail, succeed
 from twisted.internet.interfaces import IReactorFromThreads, IReactorTime
+from twisted.internet.threads import deferToThreadPool
 from twisted.logger import Logger
+from twisted.python.failure import Failure
+from twisted.python.threadpool import ThreadPool
 
+from chatroom.core.errors import ChatError
 from chatroom.core.events import Message
 from chatroom.core.history import HistoryLimits, timestamp
+from chatroom.core.search import SearchQuery, newest
 from chatroom.core.state import KeptHistory, StoreError
 
 log = Logger(namespace="chatroom")
@@ -48,7 +65,8 @@ log = Logger(namespace="chatroom")
 DEFAULT_FILE = "history.sqlite"
 WRITE_EVERY = 0.1  # seconds the writer gathers changes before one commit: what a kill -9 may lose
 PRUNE_EVERY = 60.0  # seconds between two passes dropping lines older than --history-age
-VERSION = 1  # PRAGMA user_version of the schema below
+VERSION = 2  # PRAGMA user_version of the schema below (1: without `words`, which opening such a file fills)
+ROOM_SPAN = 1 << 40  # a room's range of `words` rowids: more lines than a room will ever number
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS rooms (
@@ -59,7 +77,24 @@ CREATE TABLE IF NOT EXISTS lines (
     notice INTEGER NOT NULL, id TEXT NOT NULL, time TEXT NOT NULL, PRIMARY KEY (room, number)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS lines_by_time ON lines (time);
+CREATE VIRTUAL TABLE IF NOT EXISTS words USING fts5(
+    text, content='', detail=none, columnsize=0, tokenize='unicode61 remove_diacritics 0'
+);
+CREATE TRIGGER IF NOT EXISTS line_kept AFTER INSERT ON lines BEGIN
+    INSERT INTO words (rowid, text)
+    VALUES ((SELECT rowid FROM rooms WHERE room = new.room) * 1099511627776 + new.number, new.text);
+END;
+CREATE TRIGGER IF NOT EXISTS line_gone AFTER DELETE ON lines BEGIN
+    INSERT INTO words (words, rowid, text)
+    VALUES ('delete', (SELECT rowid FROM rooms WHERE room = old.room) * 1099511627776 + old.number, old.text);
+END;
 """
+FILL_WORDS = "INSERT INTO words (rowid, text) SELECT rooms.rowid * ? + number, text FROM lines JOIN rooms USING (room)"
+SEARCH = (  # one room's newest matches: its range of `words`, read from its end
+    "SELECT l.nick, l.text, l.action, l.notice, l.id, l.time FROM words JOIN lines AS l ON l.room = ? "
+    "AND l.number = words.rowid - ? WHERE words MATCH ? AND words.rowid BETWEEN ? AND ? AND l.time >= ? "
+    "AND l.time <= ? AND (? = '' OR lower(l.nick) = ?) ORDER BY words.rowid DESC LIMIT ?"
+)
 
 UPSERT_ROOM = (
     "INSERT INTO rooms VALUES (?, ?, ?, ?) ON CONFLICT (room) DO UPDATE SET "
@@ -86,6 +121,8 @@ class SqliteHistory(Service):
         self._stopped: Deferred[None] = Deferred()
         self._failing = False  # the last write failed: said once, until one succeeds
         self._lives: dict[str, str | None] = {}  # the writer's: room -> its life in the file (None: not in it)
+        self._searcher: ThreadPool | None = None  # one thread, for searches, while the service runs
+        self._reader: sqlite3.Connection | None = None  # the searcher's own connection, opened by its first search
 
     # chatroom.core.state.HistoryStore
 
@@ -114,16 +151,61 @@ class SqliteHistory(Service):
     def ended(self, room: str) -> None:
         self._changes.put(("ended", room))
 
+    # chatroom.core.search.SearchIndex
+
+    def search(self, query: SearchQuery) -> Deferred[list[Message]]:
+        """Run in the searcher's thread; a failure is logged and refused as SEARCH_FAILED."""
+        if self._searcher is None:
+            return fail(ChatError("SEARCH_FAILED"))
+        return deferToThreadPool(self.reactor, self._searcher, self._search, query).addErrback(self._search_failed)
+
+    def _search(self, query: SearchQuery) -> list[Message]:
+        if self._reader is None:
+            self._reader = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+            self._reader.execute("PRAGMA query_only = ON")
+        db = self._reader
+        match = " ".join(f'"{word}"' for word in query.words)  # letters and digits only: never FTS5's syntax
+        found = []
+        for room in query.rooms:
+            row = db.execute("SELECT rowid FROM rooms WHERE room = ?", (room.key,)).fetchone()
+            if row is None:
+                continue
+            first = row[0] * ROOM_SPAN
+            rows = db.execute(SEARCH, (
+                room.key, first, match, first, first + ROOM_SPAN - 1, room.since, query.before or "~", query.nick,
+                query.nick, query.limit,
+            )).fetchall()  # fmt: skip
+            found.append([Message(room.name, nick, text, bool(action), bool(notice), "", msgid, said_at)
+                          for nick, text, action, notice, msgid, said_at in rows])  # fmt: skip
+        return newest(found, query.limit)
+
+    def _search_failed(self, failure: Failure) -> Failure:
+        if failure.check(sqlite3.Error):
+            log.error("history: cannot search {path}: {error}", path=self.path, error=failure.value)
+            return Failure(ChatError("SEARCH_FAILED"))
+        return failure
+
+    def _close_reader(self) -> None:
+        if self._reader is not None:
+            self._reader.close()
+            self._reader = None
+
     # Its writer
 
     def startService(self) -> None:
         Service.startService(self)
         self._writer = threading.Thread(target=self._write_all, name="chatroom history writer", daemon=True)
         self._writer.start()
+        self._searcher = ThreadPool(1, 1, name="chatroom history search")
+        self._searcher.start()
 
     def stopService(self) -> Deferred[None]:
         """Fires once every change made before is written and the file is closed."""
         Service.stopService(self)
+        if self._searcher is not None:  # its last search ends first: a search is short
+            searcher, self._searcher = self._searcher, None
+            searcher.callInThread(self._close_reader)
+            searcher.stop()
         if self._writer is None:
             return succeed(None)
         self._changes.put(_STOP)
@@ -204,7 +286,7 @@ class SqliteHistory(Service):
             lines.clear()
             counts.clear()
 
-        touched, deleted = set(), False
+        touched, deleted, purge = set(), False, False
         for kind, room, *more in changes:
             if kind == "said":
                 (message,) = more
@@ -225,13 +307,17 @@ class SqliteHistory(Service):
             if kind == "redacted":
                 (ids,) = more
                 db.executemany("DELETE FROM lines WHERE room = ? AND id = ?", ((room, msgid) for msgid in ids))
+                purge = True
             elif kind == "cleared":
                 db.execute("DELETE FROM lines WHERE room = ?", (room,))
+                purge = True
             else:  # ended
                 db.execute("DELETE FROM lines WHERE room = ?", (room,))
                 db.execute("DELETE FROM rooms WHERE room = ?", (room,))
                 self._lives.pop(room, None)
         write()
+        if purge:  # the deleted lines' words are still in the index's older pages: merged away (module docstring)
+            db.execute("INSERT INTO words (words) VALUES ('optimize')")
         return touched, deleted
 
     def _life(self, db: sqlite3.Connection, room: str) -> str | None:
@@ -248,14 +334,19 @@ class SqliteHistory(Service):
         db.execute("PRAGMA journal_mode = WAL")  # a kill -9 leaves the last commit readable
         db.execute("PRAGMA synchronous = NORMAL")
         db.execute("PRAGMA secure_delete = ON")  # what is redacted or cleared is overwritten, not left in free pages
+        db.execute("PRAGMA recursive_triggers = ON")  # so that INSERT OR REPLACE's delete takes the words out too
         version = db.execute("PRAGMA user_version").fetchone()[0]
-        if version not in (0, VERSION):
+        if version not in (0, 1, VERSION):
             db.close()
             raise sqlite3.DatabaseError(
                 f"written by another version of chatroom (schema {version}, this one reads {VERSION})"
             )
         db.executescript(SCHEMA)
-        db.execute(f"PRAGMA user_version = {VERSION}")
+        with db:  # the words of a file written before searching came, and its new version, together
+            db.execute("BEGIN")
+            if version == 1:
+                db.execute(FILL_WORDS, (ROOM_SPAN,))
+            db.execute(f"PRAGMA user_version = {VERSION}")
         return db
 
     def _read(self, db: sqlite3.Connection) -> Iterable[tuple[str, KeptHistory]]:

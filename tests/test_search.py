@@ -1,0 +1,184 @@
+"""Searching kept lines (issue 28): who may find what, the filters, bad input, and every front end.
+
+The core's tests run twice: over the rooms' kept lines in memory (KeptLines, as without a history file and with
+--redis) and over the history file's FTS5 index (SqliteHistory, its reader thread on the running reactor).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+from twisted.internet import reactor, task
+from twisted.internet.interfaces import IReactorFromThreads
+from twisted.trial.unittest import TestCase
+
+from chatroom.core.chat import Chat
+from chatroom.core.errors import ChatError
+from chatroom.core.events import Found
+from chatroom.core.history import HistoryLimits, timestamp
+from chatroom.core.members import Member, Room
+from chatroom.core.search import SearchQuery, words
+from chatroom.stores.history import SqliteHistory
+from tests.helpers import RecordingSession
+from tests.test_moderation import Directory
+
+THREADS = IReactorFromThreads(reactor)
+START = 1_795_000_000.0  # 2026-11-18T08:26:40Z: a fixed moment, whatever today is
+
+
+class KeptLinesSearchTests(TestCase):
+    """A chat keeping 100 lines a room, on a fake clock; searched as a server without a history file searches."""
+
+    def setUp(self) -> None:
+        self.clock = task.Clock()
+        self.clock.advance(START)
+        self.chat = Chat(accounts=Directory(root=True), now=self.clock.seconds, history=HistoryLimits(100))
+
+    async def written(self) -> None:
+        """What was said is where the search looks (in memory: at once)."""
+
+    def member(self, nick: str, *rooms: str) -> Member:
+        member = self.chat.register(RecordingSession(), nick, None, "192.0.2.1")
+        for room in rooms:
+            self.chat.join(member, room)
+        return member
+
+    def say(self, member: Member, room: str, *texts: str) -> None:
+        for text in texts:
+            self.chat.say(member, room, text)
+            self.clock.advance(1)
+
+    async def found(self, member: Member, text: str, **filters: str | int) -> list[tuple[str, str, str]]:
+        await self.written()
+        result = await self.chat.search(member, text, **filters)  # type: ignore[arg-type]
+        self.assertIsInstance(result, Found)
+        return [(message.room, message.nick, message.text) for message in result.messages]
+
+    async def test_words_are_found_whole_in_any_case_oldest_first(self) -> None:
+        ann = self.member("ann", "5")
+        self.say(ann, "5", "The Picnic is on Sunday", "no picnics here", "who brings food to the picnic?", "cat")
+        self.assertEqual(
+            await self.found(ann, "PICNIC"),
+            [("#5", "ann", "The Picnic is on Sunday"), ("#5", "ann", "who brings food to the picnic?")],
+        )
+        self.assertEqual(await self.found(ann, "picnic food"), [("#5", "ann", "who brings food to the picnic?")])
+        self.assertEqual(await self.found(ann, "category"), [], "whole words: cat is not category")
+
+    async def test_only_the_rooms_the_searcher_is_in(self) -> None:
+        ann, bob = self.member("ann", "5", "6"), self.member("bob", "5")
+        self.say(ann, "5", "budget in five")
+        self.say(ann, "6", "budget in six")
+        self.assertEqual(await self.found(bob, "budget"), [("#5", "ann", "budget in five")])
+        self.assertEqual(len(await self.found(ann, "budget")), 2)
+        self.chat.part(ann, "6")
+        self.assertEqual(await self.found(ann, "budget"), [("#5", "ann", "budget in five")], "a room left: not")
+        error = await self.refused(bob, "budget", room="6")
+        self.assertEqual(error.code, "NOT_IN_ROOM")
+
+    async def test_only_lines_from_when_the_history_rule_lets_the_member_read(self) -> None:
+        ann, bob = self.member("ann", "5"), self.member("bob", "5")
+        self.say(ann, "5", "the early plan")
+        joined = self.clock.seconds()
+        self.say(ann, "5", "the later plan")
+
+        def readable_from(member: Member, room: Room) -> float:
+            return joined if member is bob else 0.0
+
+        self.chat.readable_from = readable_from  # type: ignore[method-assign]
+        self.assertEqual(await self.found(bob, "plan"), [("#5", "ann", "the later plan")])
+        self.assertEqual(len(await self.found(ann, "plan")), 2)
+
+    async def test_a_redacted_line_is_not_found(self) -> None:
+        ann = self.member("ann", "5")
+        self.say(ann, "5", "my password is hunter2", "hello hunter2")
+        kept = self.chat.rooms["5"].history.kept
+        self.chat.redact(ann, "5", kept[0].id)
+        self.assertEqual(await self.found(ann, "hunter2"), [("#5", "ann", "hello hunter2")])
+
+    async def test_in_from_and_a_page(self) -> None:
+        ann, bob = self.member("ann", "5", "6"), self.member("bob", "5", "6")
+        self.say(ann, "5", "lunch one")
+        self.say(bob, "5", "lunch two")
+        self.say(bob, "6", "lunch three")
+        self.say(ann, "6", "lunch four")
+        three, four = ("#6", "bob", "lunch three"), ("#6", "ann", "lunch four")
+        self.assertEqual(await self.found(ann, "lunch", room="#6"), [three, four])
+        self.assertEqual(await self.found(ann, "lunch", nick="BOB"), [("#5", "bob", "lunch two"), three])
+        self.assertEqual(await self.found(ann, "lunch", lines=2), [three, four], "the newest")
+        second = timestamp(START + 1)
+        self.assertEqual(await self.found(ann, "lunch", before=second, after=second), [("#5", "bob", "lunch two")])
+
+    async def test_bad_input_is_refused_or_searched_as_words(self) -> None:
+        ann = self.member("ann", "5")
+        self.say(ann, "5", 'he said "near" me', "a * star")
+        self.assertEqual((await self.refused(ann, "")).code, "NO_SEARCH_WORDS")
+        self.assertEqual((await self.refused(ann, '" * ( )')).code, "NO_SEARCH_WORDS")
+        self.assertEqual((await self.refused(ann, "x", lines=0)).code, "BAD_COUNT")
+        self.assertEqual((await self.refused(ann, "x", before="yesterday")).code, "BAD_TIME")
+        self.assertEqual(await self.found(ann, 'NEAR("me'), [("#5", "ann", 'he said "near" me')])
+        self.assertEqual(await self.found(ann, "star*"), [("#5", "ann", "a * star")])
+        self.assertEqual(await self.found(ann, "me OR star"), [], "no query language: OR is a word")
+
+    async def refused(self, member: Member, text: str, **filters: str | int) -> ChatError:
+        await self.written()
+        try:
+            await self.chat.search(member, text, **filters)  # type: ignore[arg-type]
+        except ChatError as error:
+            return error
+        self.fail("not refused")
+
+
+class SqliteSearchTests(KeptLinesSearchTests):
+    """The same, searched in the history file's FTS5 index, as a server alone with --history searches."""
+
+    def setUp(self) -> None:
+        super().setUp()
+        self.path = Path(self.mktemp())
+        self.store = self.open_store()
+        self.chat = Chat(
+            accounts=Directory(root=True), now=self.clock.seconds, history=HistoryLimits(100), history_store=self.store
+        )
+        self.chat.search_index = self.store
+
+    def open_store(self) -> SqliteHistory:
+        store = SqliteHistory(self.path, HistoryLimits(100), THREADS, self.clock)
+        store.load()
+        store.startService()
+        self.addCleanup(lambda: store.stopService() if store.running else None)
+        return store
+
+    async def written(self) -> None:
+        """Every change written: the store stopped, and another started on the file, which the search uses."""
+        await self.store.stopService()
+        self.store = self.open_store()
+        self.chat.history_store = self.chat.search_index = self.store
+
+    async def test_a_redacted_lines_words_leave_the_files_bytes(self) -> None:
+        ann = self.member("ann", "5")
+        self.say(ann, "5", "zanzibarian secrets", "hello world", "more hello")
+        await self.written()
+        self.chat.redact(ann, "5", self.chat.rooms["5"].history.kept[0].id)
+        await self.written()
+        self.assertEqual(await self.found(ann, "zanzibarian"), [])
+        await self.store.stopService()
+        found = b"".join(path.read_bytes() for path in self.path.parent.glob(self.path.name + "*"))
+        self.assertIn(b"hello", found, "the index is in the file")
+        self.assertNotIn(b"zanzibarian", found, "nor in FTS5's shadow tables")
+        self.assertNotIn(b"secrets", found)
+
+    async def test_a_file_written_before_searching_came_is_searched(self) -> None:
+        ann = self.member("ann", "5")
+        self.say(ann, "5", "an older line")
+        await self.store.stopService()
+        with sqlite3.connect(self.path) as db:
+            db.executescript("DROP TABLE words; PRAGMA user_version = 1")
+        db.close()
+        self.store = self.open_store()
+        self.chat.history_store = self.chat.search_index = self.store
+        self.assertEqual(await self.found(ann, "older"), [("#5", "ann", "an older line")])
+
+    def test_a_search_before_the_store_runs_is_refused(self) -> None:
+        store = SqliteHistory(self.path, HistoryLimits(100), THREADS, self.clock)
+        failure = self.failureResultOf(store.search(SearchQuery(words("x"), ())), ChatError)
+        self.assertEqual(failure.value.code, "SEARCH_FAILED")
