@@ -7,10 +7,13 @@ The core's tests run twice: over the rooms' kept lines in memory (KeptLines, as 
 from __future__ import annotations
 
 import sqlite3
+import sys
 from pathlib import Path
 
 from twisted.internet import reactor, task
+from twisted.internet.endpoints import TCP4ClientEndpoint, connectProtocol, wrapClientTLS
 from twisted.internet.interfaces import IReactorFromThreads
+from twisted.internet.ssl import Certificate, optionsForClientTLS
 from twisted.trial.unittest import TestCase
 
 from chatroom.core.chat import Chat
@@ -20,7 +23,8 @@ from chatroom.core.history import HistoryLimits, timestamp
 from chatroom.core.members import Member, Room
 from chatroom.core.search import SearchQuery, words
 from chatroom.stores.history import SqliteHistory
-from tests.helpers import RecordingSession
+from tests.helpers import LineClient, RecordingSession, ServerTestCase
+from tests.test_irc import IRCClient
 from tests.test_moderation import Directory
 
 THREADS = IReactorFromThreads(reactor)
@@ -182,3 +186,101 @@ class SqliteSearchTests(KeptLinesSearchTests):
         store = SqliteHistory(self.path, HistoryLimits(100), THREADS, self.clock)
         failure = self.failureResultOf(store.search(SearchQuery(words("x"), ())), ChatError)
         self.assertEqual(failure.value.code, "SEARCH_FAILED")
+
+
+class FrontEndTests(ServerTestCase):
+    """The real service with a history file, over TLS: `/search` in the line protocol and in the terminal client,
+    and IRC's SEARCH (soju.im/search) from a real IRC client."""
+
+    def setUp(self) -> None:
+        state = Path(self.mktemp()).resolve()
+        state.mkdir()
+        self.path = state / "history.sqlite"
+        self.start_server("--history", "100", "--history-store", f"sqlite:{self.path}")
+
+    async def conversation(self) -> None:
+        """ann and bob in #5 and ann alone in #6 said lines; each is in the history file before this returns."""
+        ann = await self.connect("ann", "5")
+        bob = await self.connect("bob", "5")
+        ann.send("/join 6", "the picnic in six", "/join 5", "the picnic is on Sunday", "/me brings a picnic basket")
+        ann.send("/ping said")
+        await ann.until("PONG :said")
+        bob.send("no picnic for me", "something else", "/ping said")
+        await bob.until("PONG :said")
+        ann.send("/ping heard")
+        await ann.until("PONG :heard")
+        chat = self.service.factory.chat
+        assert isinstance(chat.search_index, SqliteHistory)
+        await chat.search_index.stopService()  # every line written; then searched by a store started again on it
+        again = SqliteHistory(self.path, chat.history_limits, THREADS, reactor)
+        again.load()
+        again.startService()
+        self.addCleanup(again.stopService)
+        chat.history_store = chat.search_index = again
+        self.ann, self.bob = ann, bob
+
+    async def found(self, client: LineClient) -> tuple[str, list[str]]:
+        """The answer to a /search: its FOUND lines without their ids and times, and its SEARCH line."""
+        last, lines = await client.until("SEARCH ")
+        found = [line.split(" ", 6) for line in lines if line.startswith("FOUND ")]
+        return last, [" ".join([*words[:3], words[5], words[6]]) for words in found]
+
+    async def test_the_line_protocol(self) -> None:
+        await self.conversation()
+        self.bob.send("/search PICNIC")
+        last, found = await self.found(self.bob)
+        self.assertEqual(
+            found,
+            ["FOUND #5 ann said :the picnic is on Sunday", "FOUND #5 ann did :brings a picnic basket",
+             "FOUND #5 bob said :no picnic for me"],
+            "not #6, which bob is not in",
+        )  # fmt: skip
+        self.assertEqual(last, "SEARCH 3 :PICNIC")
+        self.ann.send("/search picnic in #6", "/search picnic from bob", '/search NEAR("*', '/search "')
+        self.assertEqual((await self.found(self.ann))[1], ["FOUND #6 ann said :the picnic in six"])
+        self.assertEqual((await self.found(self.ann))[1], ["FOUND #5 bob said :no picnic for me"])
+        self.assertEqual(await self.found(self.ann), ('SEARCH 0 :NEAR("*', []), "searched as the word near")
+        error, _ = await self.ann.until("ERR ")
+        self.assertEqual(error, "ERR NO_SEARCH_WORDS :search for at least one word: letters or digits")
+
+    async def test_irc_search(self) -> None:
+        await self.conversation()
+        trust = Certificate.loadPEM((self.certs / "ca.pem").read_bytes())
+        endpoint = wrapClientTLS(
+            optionsForClientTLS("localhost", trustRoot=trust), TCP4ClientEndpoint(reactor, "127.0.0.1", self.irc_port)
+        )
+        client = IRCClient("carol", ("batch", "server-time", "message-tags", "soju.im/search"))
+        await connectProtocol(endpoint, client)
+        self.addCleanup(lambda: client.transport.loseConnection() if client.transport else None)
+        await client.signed_on
+        client.join("#5")
+        await client.until("BATCH", "-")  # the lines kept, shown on joining
+        client.sendLine("SEARCH text=picnic;from=ann;limit=5")
+        start, *lines, _ = await client.until("BATCH", "-")
+        self.assertEqual((start.command, start.params[1:]), ("BATCH", ["soju.im/search"]))
+        action = "\x01ACTION brings a picnic basket\x01"
+        said = [(line.source.split("!")[0], line.params) for line in lines]
+        self.assertEqual(said, [("ann", ["#5", "the picnic is on Sunday"]), ("ann", ["#5", action])])
+        self.assertTrue(all(line.tags["batch"] == start.params[0][1:] and "msgid" in line.tags for line in lines))
+        client.sendLine("SEARCH text=picnic;in=#6")
+        fail = await client.until("FAIL")
+        self.assertEqual(fail[-1].params[:2], ["SEARCH", "INVALID_PARAMS"], "not in #6")
+        client.sendLine("SEARCH text=*;colour=red")
+        self.assertEqual((await client.until("FAIL"))[-1].params[:2], ["SEARCH", "INVALID_PARAMS"])
+
+    async def test_the_terminal_client(self) -> None:
+        await self.conversation()
+        person = self.spawn(
+            [sys.executable, "-m", "chatroom.client", "127.0.0.1", "--port", str(self.port), "--ca",
+             str(self.certs / "ca.pem"), "--nick", "dora", "--room", "5"],
+            terminal=True, XDG_CONFIG_HOME=str(Path(self.mktemp()).resolve()), NO_COLOR="1",
+        )  # fmt: skip
+        await person.until(r"\[#5\] -- here:")
+        person.type("/search sunday\r")
+        await person.until(r"\d{4}-\d\d-\d\d \d\d:\d\d|\d\d:\d\d \[#5\] <ann> the picnic is on Sunday")
+        await person.until(r"above: 1 line found for sunday")
+        person.type("/search\r")
+        await person.until("search for at least one word")
+        person.type("\x03")
+        self.assertEqual(await person.exit_code(), 0)
+        self.assertNotIn("Traceback", person.output)
