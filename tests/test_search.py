@@ -6,6 +6,7 @@ The core's tests run twice: over the rooms' kept lines in memory (KeptLines, as 
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import sys
 from pathlib import Path
@@ -16,6 +17,7 @@ from twisted.internet.interfaces import IReactorFromThreads
 from twisted.internet.ssl import Certificate, optionsForClientTLS
 from twisted.trial.unittest import TestCase
 
+from chatroom.bench import SEARCHED
 from chatroom.core.chat import Chat
 from chatroom.core.errors import ChatError
 from chatroom.core.events import Found
@@ -284,3 +286,32 @@ class FrontEndTests(ServerTestCase):
         person.type("\x03")
         self.assertEqual(await person.exit_code(), 0)
         self.assertNotIn("Traceback", person.output)
+
+
+class BenchTests(ServerTestCase):
+    """The benchmark's search workload and its history askers, on tiny sizes: they run and report every figure.
+    Speed is not judged here."""
+
+    async def test_the_search_workload(self) -> None:
+        figures_file = Path(self.mktemp())
+        arguments = ["search", "--lines", "2000", "--asks", "2", "--json", str(figures_file)]
+        bench = self.spawn([sys.executable, "-m", "chatroom.bench", *arguments])
+        self.assertEqual(await bench.exit_code(), 0, bench.output)
+        figures = json.loads(figures_file.read_text())
+        self.assertEqual(figures["lines"], 2000)
+        self.assertEqual(set(figures["ms"]), set(SEARCHED))
+        self.assertEqual(set(figures["all_ms"]), {"p50", "p99", "max"})
+        self.assertIn("search: 2,000 kept lines in 10 rooms", bench.output)
+
+    async def test_history_asked_under_load(self) -> None:
+        figures_file = Path(self.mktemp())
+        bench = self.spawn(
+            [sys.executable, "-m", "chatroom.bench", "burst", "--protocol", "irc", "--history", "100", "--askers", "1",
+             "--ask", "history", "--clients", "10", "--rooms", "2", "--senders", "4", "--rate", "5", "--duration", "1",
+             "--json", str(figures_file)]
+        )  # fmt: skip
+        self.assertEqual(await bench.exit_code(), 0, bench.output)
+        figures = json.loads(figures_file.read_text())
+        self.assertGreater(figures["who_answers"], 0, "CHATHISTORY answered while the load ran")
+        self.assertEqual(set(figures["answer_ms"]), {"p50", "p99", "max"})
+        self.assertIn("`CHATHISTORY BEFORE #ROOM NOW 100` answered", bench.output)
