@@ -20,10 +20,10 @@ from twisted.trial.unittest import TestCase
 from chatroom.bench import SEARCHED
 from chatroom.core.chat import Chat
 from chatroom.core.errors import ChatError
-from chatroom.core.events import Found
+from chatroom.core.events import Found, Message
 from chatroom.core.history import HistoryLimits, timestamp
 from chatroom.core.members import Member, Room
-from chatroom.core.search import SearchQuery, words
+from chatroom.core.search import SearchQuery, SearchRoom, words
 from chatroom.stores.history import SqliteHistory
 from tests.helpers import LineClient, RecordingSession, ServerTestCase
 from tests.test_irc import IRCClient
@@ -183,6 +183,17 @@ class SqliteSearchTests(KeptLinesSearchTests):
         self.store = self.open_store()
         self.chat.history_store = self.chat.search_index = self.store
         self.assertEqual(await self.found(ann, "older"), [("#5", "ann", "an older line")])
+
+    async def test_the_words_of_an_ended_room_are_not_those_of_the_next(self) -> None:
+        """An ended room's row in `rooms` may be reused by the next room made, and with it its range of the index:
+        the ended room's words must have left the index, or the next room's line 1 would answer for them."""
+        self.store.said("7", Message("#7", "ann", "alpha", id="e7-1", time=timestamp(START)))
+        self.store.ended("7")
+        self.store.said("8", Message("#8", "ann", "beta", id="e8-1", time=timestamp(START + 1)))
+        await self.written()
+        rooms = (SearchRoom("8", "#8", ""),)
+        self.assertEqual(await self.store.search(SearchQuery(words("alpha"), rooms)), [])
+        self.assertEqual([line.text for line in await self.store.search(SearchQuery(words("beta"), rooms))], ["beta"])
 
     def test_a_search_before_the_store_runs_is_refused(self) -> None:
         store = SqliteHistory(self.path, HistoryLimits(100), THREADS, self.clock)

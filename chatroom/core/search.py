@@ -68,12 +68,13 @@ class SearchIndex(Protocol):
 
 def matches(message: Message, query: SearchQuery, since: str) -> bool:
     """Whether one kept line answers the query, in a room whose lines count from `since`."""
-    return (
-        message.time >= since
-        and (not query.before or message.time <= query.before)
-        and (not query.nick or nick_key(message.nick) == query.nick)
-        and set(query.words) <= set(_WORD.findall(message.text.lower()))
-    )
+    if message.time < since or (query.before and message.time > query.before):
+        return False
+    if query.nick and nick_key(message.nick) != query.nick:
+        return False
+    text = message.text.lower()
+    # Each word inside the text first (cheap, and false for most lines), then as a whole word
+    return all(word in text for word in query.words) and set(query.words) <= set(_WORD.findall(text))
 
 
 def newest(found: Iterable[list[Message]], limit: int) -> list[Message]:

@@ -18,11 +18,15 @@ overwrites what is deleted, so a line redacted or cleared is no longer in the fi
 chat goes on; the next write that succeeds is logged too.
 
 **Searched** (chatroom.core.search's SearchIndex): `words`, an FTS5 table without content of its own (the text is in
-`lines`), holds the words of every kept line, kept in step with `lines` by triggers, whatever deletes a line. Its
-rowid is the room's rowid in `rooms` times ROOM_SPAN plus the line's number, so one room's lines are one range of it,
-newest last. A search runs on its own connection in its own thread (one), never on the reactor nor in the writer's
-way (write-ahead log: readers and the writer do not wait for each other); it sees what was committed, so a line said
-or redacted in the last WRITE_EVERY seconds may be missing from or still in its answer. FTS5 deletes by adding
+`lines`), holds the words of every kept line, written with it, and is told of each line deleted, with its text (FTS5
+finds a deleted line's words by tokenizing it again), in one statement before the lines go (`_delete`). Not by
+triggers: FTS5 writes its pending words out at every statement a trigger runs in, which made each line cost 70 µs
+more (docs/performance.md). Its rowid is the room's rowid in `rooms` times ROOM_SPAN plus the line's number, so one
+room's lines are one range of it, newest last; a batch's words are written in rowid order, for the same reason.
+
+A search runs on its own connection in its own thread (one), never on the reactor nor in the writer's way
+(write-ahead log: readers and the writer do not wait for each other); it sees what was committed, so a line said or
+redacted in the last WRITE_EVERY seconds may be missing from or still in its answer. FTS5 deletes by adding
 "deleted" entries to its index, so a deleted line's words stay in the index's older pages until they are merged:
 after a redaction or a clearing the writer merges the whole index (FTS5's 'optimize') before the transaction ends,
 so that, with secure_delete, the words redacted are no longer in the file either. That costs in proportion to
@@ -80,16 +84,12 @@ CREATE INDEX IF NOT EXISTS lines_by_time ON lines (time);
 CREATE VIRTUAL TABLE IF NOT EXISTS words USING fts5(
     text, content='', detail=none, columnsize=0, tokenize='unicode61 remove_diacritics 0'
 );
-CREATE TRIGGER IF NOT EXISTS line_kept AFTER INSERT ON lines BEGIN
-    INSERT INTO words (rowid, text)
-    VALUES ((SELECT rowid FROM rooms WHERE room = new.room) * 1099511627776 + new.number, new.text);
-END;
-CREATE TRIGGER IF NOT EXISTS line_gone AFTER DELETE ON lines BEGIN
-    INSERT INTO words (words, rowid, text)
-    VALUES ('delete', (SELECT rowid FROM rooms WHERE room = old.room) * 1099511627776 + old.number, old.text);
-END;
 """
 FILL_WORDS = "INSERT INTO words (rowid, text) SELECT rooms.rowid * ? + number, text FROM lines JOIN rooms USING (room)"
+FORGET_WORDS = (  # followed by the condition of the lines about to be deleted
+    "INSERT INTO words (words, rowid, text) "
+    "SELECT 'delete', rooms.rowid * ? + number, text FROM lines JOIN rooms USING (room) WHERE "
+)
 SEARCH = (  # one room's newest matches: its range of `words`, read from its end
     "SELECT l.nick, l.text, l.action, l.notice, l.id, l.time FROM words JOIN lines AS l ON l.room = ? "
     "AND l.number = words.rowid - ? WHERE words MATCH ? AND words.rowid BETWEEN ? AND ? AND l.time >= ? "
@@ -247,13 +247,14 @@ class SqliteHistory(Service):
                 db.execute("BEGIN")
                 touched, deleted = self._apply(db, changes)
                 for room in touched:  # the last --history lines of each room written to
-                    db.execute(
-                        "DELETE FROM lines WHERE room = ? AND number <= "
+                    _delete(
+                        db,
+                        "lines.room = ? AND number <= "
                         "(SELECT number FROM lines WHERE room = ? ORDER BY number DESC LIMIT 1 OFFSET ?)",
-                        (room, room, self.limits.lines),
-                    )
+                        room, room, self.limits.lines,
+                    )  # fmt: skip
                 if now is not None:
-                    db.execute("DELETE FROM lines WHERE time < ?", (timestamp(now - self.limits.age),))
+                    _delete(db, "time < ?", timestamp(now - self.limits.age))
             if deleted:  # the log still holds the pages as they were before: written back, and emptied
                 db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         except sqlite3.Error as error:
@@ -283,6 +284,11 @@ class SqliteHistory(Service):
         def write() -> None:
             db.executemany(UPSERT_ROOM, counts.values())
             db.executemany("INSERT OR REPLACE INTO lines VALUES (?, ?, ?, ?, ?, ?, ?, ?)", lines)
+            if lines:  # their words, in rowid order: FTS5 writes its pending words out at a rowid lower than the last
+                marks = ",".join("?" * len(counts))
+                place = dict(db.execute(f"SELECT room, rowid FROM rooms WHERE room IN ({marks})", list(counts)))
+                words = sorted((place[room] * ROOM_SPAN + number, text) for room, number, _, text, *_ in lines)
+                db.executemany("INSERT INTO words (rowid, text) VALUES (?, ?)", words)
             lines.clear()
             counts.clear()
 
@@ -294,7 +300,7 @@ class SqliteHistory(Service):
                 said = int(number.partition(".")[0])  # a message aside is numbered N.K: the room's count is N
                 if self._life(db, room) not in (life, None):  # the room began again: what it kept is not this life's
                     write()
-                    db.execute("DELETE FROM lines WHERE room = ?", (room,))
+                    _delete(db, "lines.room = ?", room)
                 self._lives[room] = life
                 counts[room] = (room, message.room, life, said)
                 if not message.to:
@@ -306,13 +312,14 @@ class SqliteHistory(Service):
             deleted = True
             if kind == "redacted":
                 (ids,) = more
-                db.executemany("DELETE FROM lines WHERE room = ? AND id = ?", ((room, msgid) for msgid in ids))
+                for msgid in ids:
+                    _delete(db, "lines.room = ? AND id = ?", room, msgid)
                 purge = True
             elif kind == "cleared":
-                db.execute("DELETE FROM lines WHERE room = ?", (room,))
+                _delete(db, "lines.room = ?", room)
                 purge = True
             else:  # ended
-                db.execute("DELETE FROM lines WHERE room = ?", (room,))
+                _delete(db, "lines.room = ?", room)
                 db.execute("DELETE FROM rooms WHERE room = ?", (room,))
                 self._lives.pop(room, None)
         write()
@@ -334,7 +341,6 @@ class SqliteHistory(Service):
         db.execute("PRAGMA journal_mode = WAL")  # a kill -9 leaves the last commit readable
         db.execute("PRAGMA synchronous = NORMAL")
         db.execute("PRAGMA secure_delete = ON")  # what is redacted or cleared is overwritten, not left in free pages
-        db.execute("PRAGMA recursive_triggers = ON")  # so that INSERT OR REPLACE's delete takes the words out too
         version = db.execute("PRAGMA user_version").fetchone()[0]
         if version not in (0, 1, VERSION):
             db.close()
@@ -362,3 +368,9 @@ class SqliteHistory(Service):
                 for nick, text, action, notice, msgid, said_at in reversed(rows)
             ]
             yield room, KeptHistory(epoch, said, lines)
+
+
+def _delete(db: sqlite3.Connection, where: str, *arguments: object) -> None:
+    """Delete the lines `where` says (a condition on `lines`), their words from the index first."""
+    db.execute(FORGET_WORDS + where, (ROOM_SPAN, *arguments))
+    db.execute(f"DELETE FROM lines WHERE {where}", arguments)
