@@ -336,12 +336,13 @@ class Worker:
 class Asker(asyncio.Protocol):
     """An IRC client in every room that keeps WHO_WAITING `WHO *` waiting at the server, and drops the answers.
 
-    With `history`, it asks instead for the 100 lines before now of each room in turn (CHATHISTORY, in a batch),
+    With `history`, it asks instead for the 100 lines before now of each of the first rooms in turn (CHATHISTORY),
     one at a time, HISTORY_PAUSE seconds after the last answer, and times each answer (`answer_seconds`).
     """
 
     WHO_WAITING = 20
     HISTORY_PAUSE = 0.05
+    HISTORY_ROOMS = 10  # asked in turn: the first ten, which a client may be in whatever --max-rooms allows
 
     def __init__(self, nick: str, rooms: int, answered: list[int], history: bool = False) -> None:
         self.nick = nick
@@ -365,7 +366,8 @@ class Asker(asyncio.Protocol):
     def ask(self) -> None:
         if self.history:
             now = time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime(time.time() + 1))
-            self.transport.write(f"CHATHISTORY BEFORE #{self.asked % self.rooms} timestamp={now} 100\r\n".encode())
+            room = self.asked % min(self.rooms, self.HISTORY_ROOMS)
+            self.transport.write(f"CHATHISTORY BEFORE #{room} timestamp={now} 100\r\n".encode())
             self.asked += 1
             self.sent = time.monotonic()
             self.waiting = 1
