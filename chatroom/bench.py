@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
+import contextlib
 import ctypes
 import functools
 import gc
@@ -38,6 +39,7 @@ import resource
 import shutil
 import signal
 import socket
+import sqlite3
 import ssl
 import statistics
 import subprocess
@@ -127,6 +129,7 @@ class Plan:
     processes: int
     protocol: str = "line"
     askers: int = 0  # IRC clients flooding `WHO *` meanwhile (--askers)
+    ask: str = "who"  # what they ask: `WHO *`, or "history": `CHATHISTORY BEFORE #ROOM timestamp=NOW 100` (--ask)
 
 
 @dataclass
@@ -153,6 +156,8 @@ class Figures:
     workers: int = 1
     askers: int = 0
     who_answers: int = 0  # `WHO *` answered to the askers while the load ran
+    ask: str = "who"
+    answer_ms: dict[str, float | None] = field(default_factory=dict)  # with --ask history: p50, p99, max per answer
     redis_cpu_us_per_delivery: float | None = None  # Redis's own CPU, with --redis
     date: str = field(default_factory=lambda: time.strftime("%Y-%m-%d %H:%M:%S %z"))
     machine: str = field(default_factory=lambda: f"{platform.node()} {os.cpu_count()} cores, {platform.platform()}")
@@ -375,24 +380,44 @@ class Worker:
 
 
 class Asker(asyncio.Protocol):
-    """An IRC client in every room that keeps WHO_WAITING `WHO *` waiting at the server, and drops the answers."""
+    """An IRC client in every room that keeps WHO_WAITING `WHO *` waiting at the server, and drops the answers.
+
+    With `history`, it asks instead for the 100 lines before now of each of the first rooms in turn (CHATHISTORY),
+    one at a time, HISTORY_PAUSE seconds after the last answer, and times each answer (`answer_seconds`).
+    """
 
     WHO_WAITING = 20
+    HISTORY_PAUSE = 0.05
+    HISTORY_ROOMS = 10  # asked in turn: the first ten, which a client may be in whatever --max-rooms allows
 
-    def __init__(self, nick: str, rooms: int, answered: list[int]) -> None:
+    def __init__(self, nick: str, rooms: int, answered: list[int], history: bool = False) -> None:
         self.nick = nick
         self.rooms = rooms
         self.answered = answered  # shared by the askers: [answers since the load began]
         self.partial = b""
         self.waiting = 0
+        self.history = history
+        self.asked = 0  # CHATHISTORY asked so far: the next room is the next in turn
+        self.sent = 0.0  # when the CHATHISTORY waiting for its answer was sent
+        self.answer_seconds = array("d")
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
         self.transport = transport
         joins = ",".join(f"#{number}" for number in range(self.rooms))
-        transport.write(f"NICK {self.nick}\r\nUSER {self.nick} 0 * :bench\r\nJOIN {joins}\r\n".encode())
+        caps = "CAP REQ :batch draft/chathistory\r\n" if self.history else ""
+        ended = "CAP END\r\n" if self.history else ""
+        transport.write(f"{caps}NICK {self.nick}\r\nUSER {self.nick} 0 * :bench\r\n{ended}JOIN {joins}\r\n".encode())
 
     def ask(self) -> None:
+        if self.history:
+            now = time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime(time.time() + 1))
+            room = self.asked % min(self.rooms, self.HISTORY_ROOMS)
+            self.transport.write(f"CHATHISTORY BEFORE #{room} timestamp={now} 100\r\n".encode())
+            self.asked += 1
+            self.sent = time.monotonic()
+            self.waiting = 1
+            return
         self.transport.write(b"WHO *\r\n" * (self.WHO_WAITING - self.waiting))
         self.waiting = self.WHO_WAITING
 
@@ -400,8 +425,13 @@ class Asker(asyncio.Protocol):
         data = self.partial + data
         end = data.rfind(b"\n") + 1
         self.partial = data[end:]
-        ended = data[:end].count(b" 315 ")  # RPL_ENDOFWHO
-        if ended:
+        ended = data[:end].count(b" BATCH -" if self.history else b" 315 ")  # a batch's end, or RPL_ENDOFWHO
+        if ended and self.history and self.waiting:
+            self.answered[0] += 1
+            self.answer_seconds.append(time.monotonic() - self.sent)
+            self.waiting = 0
+            asyncio.get_running_loop().call_later(self.HISTORY_PAUSE, self.ask)
+        elif ended and not self.history:
             self.answered[0] += ended
             self.waiting -= ended
             self.ask()
@@ -413,7 +443,7 @@ async def connect_askers(plan: Plan, answered: list[int]) -> list[tuple[Asker, a
     loop = asyncio.get_running_loop()
     askers = []
     for number in range(plan.askers):
-        asker = Asker(f"asker{number}", plan.rooms, answered)
+        asker = Asker(f"asker{number}", plan.rooms, answered, plan.ask == "history")
         transport, _ = await loop.create_connection(
             functools.partial(_same, asker), plan.host, plan.port, ssl=context, server_hostname="localhost"
         )
@@ -438,8 +468,11 @@ def ask(plan: Plan, pipe: Connection) -> None:
             asker.ask()
         await loop.run_in_executor(None, pipe.recv)  # "load"
         answered[0] = 0
+        for asker, _ in askers:
+            del asker.answer_seconds[:]
         await loop.run_in_executor(None, pipe.recv)  # "stop"
-        pipe.send(("answered", answered[0]))
+        timed = array("d", (seconds for asker, _ in askers for seconds in asker.answer_seconds))
+        pipe.send(("answered", (answered[0], timed.tobytes())))
         for _, transport in askers:
             transport.close()
 
@@ -701,7 +734,17 @@ def run(plan: Plan, workload: str, server: Server, name: str, redis: Redis | Non
         results = gather("done")
         if asking is not None:
             asking.send("stop")
-            figures.askers, figures.who_answers = plan.askers, asking.recv()[1]
+            count, timed = asking.recv()[1]
+            figures.askers, figures.who_answers, figures.ask = plan.askers, count, plan.ask
+            answers = array("d")
+            answers.frombytes(timed)
+            ordered_answers = sorted(answers)
+            if ordered_answers:
+                figures.answer_ms = {
+                    "p50": statistics.median(ordered_answers) * 1e3,
+                    "p99": ordered_answers[int(len(ordered_answers) * 0.99)] * 1e3,
+                    "max": ordered_answers[-1] * 1e3,
+                }
         wall = time.monotonic() - start
         cpu_load = server.cpu_seconds() - cpu_start
         redis_load = redis.cpu_seconds() - redis_start if redis is not None else None
@@ -756,7 +799,14 @@ def report(figures: Figures) -> str:
             f" max {_number(latency['max'], 'ms', 2)}",
             f"  load generator: {_number((figures.generator_cpu_share or 0) * 100, '% of a core', 0)} per process",
         ]
-        if figures.askers:
+        if figures.askers and figures.ask == "history":
+            answer = figures.answer_ms
+            lines.append(
+                f"  meanwhile {figures.askers} askers had {figures.who_answers:,} `CHATHISTORY BEFORE #ROOM NOW 100`"
+                f" answered: p50 {_number(answer.get('p50'), 'ms', 2)}, p99 {_number(answer.get('p99'), 'ms', 2)},"
+                f" max {_number(answer.get('max'), 'ms', 2)}"
+            )
+        elif figures.askers:
             lines.append(f"  meanwhile {figures.askers} askers had {figures.who_answers:,} `WHO *` answered")
         if figures.redis_cpu_us_per_delivery is not None:
             lines.append(f"  Redis CPU per delivery: {_number(figures.redis_cpu_us_per_delivery, 'µs', 2)}")
@@ -958,9 +1008,138 @@ def history_report(figures: HistoryFigures) -> str:
     )
 
 
+# Searching kept lines (issue 28): the history file's FTS5 index, in this process, with no network.
+
+SEARCHED = ("the", "server", "release fixed", "branch test", "yeah", "q4242", "q4242 the", "nothing")  # typical asks
+RARE_WORDS = 100_000  # a line in three also names one of these (q0 ... q99999): a ticket, a name, a place
+SEARCH_ROOMS = 10  # the searcher is in all of them: each search asks every room
+
+
+@dataclass
+class SearchFigures:
+    lines: int  # kept in the file, over SEARCH_ROOMS rooms
+    asks: int  # times each of SEARCHED is asked
+    build_seconds: float | None = None  # writing the file through the writer's own transaction, if it was built
+    file_bytes: int = 0
+    ms: dict[str, dict[str, float]] = field(default_factory=dict)  # by query: p50, p99, max
+    all_ms: dict[str, float] = field(default_factory=dict)  # every search: p50, p99, max
+    all_cpu_ms: dict[str, float] = field(default_factory=dict)  # every search's CPU time: p50, p99, max
+    merge_seconds: float | None = None  # the index merged whole, as after a redaction (on a copy of the file)
+    merged_ms: dict[str, float] = field(default_factory=dict)  # every search on that copy: p50, p99, max
+    merged_cpu_ms: dict[str, float] = field(default_factory=dict)
+    date: str = field(default_factory=lambda: time.strftime("%Y-%m-%d %H:%M:%S %z"))
+    machine: str = field(default_factory=lambda: f"{platform.node()} {os.cpu_count()} cores, {platform.platform()}")
+
+
+def search_file(path: Path, lines: int) -> float | None:
+    """`path` holding `lines` kept lines, made as the server's writer makes them (its `_commit`, in batches of
+    10,000, each room keeping all it is given); None if it held them already (the file is built once)."""
+    from chatroom.core.events import Message  # here: the load generator's processes need none of it
+    from chatroom.core.history import HistoryLimits, timestamp
+    from chatroom.stores.history import SqliteHistory
+
+    store = SqliteHistory(path, HistoryLimits(lines), None, None)  # type: ignore[arg-type]  # no thread, no clock
+    db = store._connect()
+    if db.execute("SELECT count(*) FROM lines").fetchone()[0] == lines:
+        db.close()
+        return None
+    db.close()
+    for part in path.parent.glob(path.name + "*"):  # another size: made again
+        part.unlink()
+    db = store._connect()
+    try:
+        chance, texts = random.Random(28), [line.decode() for line in typed(4096)]
+        start = time.perf_counter()
+        for first in range(0, lines, 10_000):
+            batch = []
+            for number in range(first, min(lines, first + 10_000)):
+                room, said = number % SEARCH_ROOMS, number // SEARCH_ROOMS + 1
+                text = texts[number % len(texts)]
+                text += f" q{chance.randrange(RARE_WORDS)}" if chance.random() < 1 / 3 else ""
+                when = timestamp(HISTORY_START / 1000 + number / 100)
+                message = Message(f"#{room}", SPEAKERS[number % len(SPEAKERS)], text, id=f"e{room}-{said}", time=when)
+                batch.append(("said", str(room), message))
+            store._commit(db, batch, None)
+        return time.perf_counter() - start
+    finally:
+        db.close()
+
+
+def measure_search(figures: SearchFigures, path: Path) -> SearchFigures:
+    """Ask each of SEARCHED `figures.asks` times, in turns, as a member of every room, through the store's own
+    search (what its reader thread runs), the newest 50 lines each; timed from the ask to the Messages made, in
+    wall-clock and in the thread's CPU time (which a loaded machine does not inflate). Then the same on a copy of the
+    file whose index was merged whole, as a redaction leaves it, and how long that merge took."""
+    figures.build_seconds = search_file(path, figures.lines)
+    figures.file_bytes = sum(part.stat().st_size for part in path.parent.glob(path.name + "*"))
+    figures.ms, figures.all_ms, figures.all_cpu_ms = _searches(path, figures)
+    copy = path.with_name(path.name + ".merged")
+    shutil.copyfile(path, copy)
+    try:
+        with contextlib.closing(sqlite3.connect(copy, isolation_level=None)) as db:
+            start = time.perf_counter()
+            db.execute("INSERT INTO words (words) VALUES ('optimize')")
+            figures.merge_seconds = time.perf_counter() - start
+        _, figures.merged_ms, figures.merged_cpu_ms = _searches(copy, figures)
+    finally:
+        for part in copy.parent.glob(copy.name + "*"):
+            part.unlink()
+    return figures
+
+
+def _searches(
+    path: Path, figures: SearchFigures
+) -> tuple[dict[str, dict[str, float]], dict[str, float], dict[str, float]]:
+    """Each query's wall-clock spread, and every search's wall-clock and CPU spreads, in ms."""
+    from chatroom.core.history import HistoryLimits
+    from chatroom.core.search import SearchQuery, SearchRoom, words
+    from chatroom.stores.history import SqliteHistory
+
+    store = SqliteHistory(path, HistoryLimits(figures.lines), None, None)  # type: ignore[arg-type]
+    rooms = tuple(SearchRoom(str(number), f"#{number}", "") for number in range(SEARCH_ROOMS))
+    wall: dict[str, list[float]] = {text: [] for text in SEARCHED}
+    cpu: list[float] = []
+    for _ in range(figures.asks):
+        for text in SEARCHED:
+            start, used = time.perf_counter(), time.thread_time()
+            store._search(SearchQuery(words(text), rooms))
+            wall[text].append((time.perf_counter() - start) * 1e3)
+            cpu.append((time.thread_time() - used) * 1e3)
+    store._close_reader()
+    every = [each for taken in wall.values() for each in taken]
+    return {text: _spread(taken) for text, taken in wall.items()}, _spread(every), _spread(cpu)
+
+
+def _spread(values: list[float]) -> dict[str, float]:
+    ordered = sorted(values)
+    return {"p50": statistics.median(ordered), "p99": ordered[int(len(ordered) * 0.99)], "max": ordered[-1]}
+
+
+def search_report(figures: SearchFigures) -> str:
+    built = "" if figures.build_seconds is None else f", built in {figures.build_seconds:.1f} s"
+
+    def spread(ms: dict[str, float]) -> str:
+        return (
+            f"p50 {_number(ms['p50'], 'ms', 2)}, p99 {_number(ms['p99'], 'ms', 2)}, max {_number(ms['max'], 'ms', 2)}"
+        )
+
+    lines = [
+        f"search: {figures.lines:,} kept lines in {SEARCH_ROOMS} rooms, {figures.file_bytes / 1e6:.0f} MB{built};"
+        f" each query asked {figures.asks} times over all {SEARCH_ROOMS} rooms, the newest 50 lines",
+        f"  every search: {spread(figures.all_ms)}; its CPU: {spread(figures.all_cpu_ms)}",
+    ]
+    for text, ms in figures.ms.items():
+        lines.append(f"  {text!r}: {spread(ms)}")
+    lines += [
+        f"  the index merged whole, as a redaction has it: {_number(figures.merge_seconds, 's', 2)}",
+        f"  then every search: {spread(figures.merged_ms)}; its CPU: {spread(figures.merged_cpu_ms)}",
+    ]
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m chatroom.bench", description=__doc__.split("\n\n")[0])
-    parser.add_argument("workload", nargs="?", choices=sorted([*WORKLOADS, "history"]), default="steady")
+    parser.add_argument("workload", nargs="?", choices=sorted([*WORKLOADS, "history", "search"]), default="steady")
     parser.add_argument("--clients", type=int, help="override the workload's number of clients")
     parser.add_argument("--rooms", type=int, help="override the workload's number of rooms")
     parser.add_argument("--senders", type=int, help="override the workload's number of senders")
@@ -970,6 +1149,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--protocol", choices=sorted(SPEECH), default="line", help="what to speak (default line)")
     parser.add_argument(
         "--askers", type=int, default=0, help="with --protocol irc: clients flooding `WHO *` in every room meanwhile"
+    )
+    parser.add_argument(
+        "--ask",
+        choices=("who", "history"),
+        default="who",
+        help="what the --askers ask: `WHO *` as fast as answered (default), or, one at a time, the 100 lines before"
+        " now of each room in turn (CHATHISTORY BEFORE), each answer timed",
     )
     parser.add_argument(
         "--compare", action="store_true", help="run the workload over IRC against chatroom and ngircd, and compare"
@@ -992,7 +1178,20 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--said", type=int, help="the history workload: messages said in each room (default: as many as are kept)"
     )
+    parser.add_argument("--lines", type=int, default=1_000_000, help="the search workload: lines kept (default 1e6)")
+    parser.add_argument("--asks", type=int, default=20, help="the search workload: times each query is asked")
+    parser.add_argument(
+        "--file", type=Path, help="the search workload: its history file, built once (default: temporary)"
+    )
     arguments = parser.parse_args(argv)
+    if arguments.workload == "search":
+        with tempfile.TemporaryDirectory(prefix="chatroom-bench-") as scratch:
+            searched = measure_search(SearchFigures(arguments.lines, arguments.asks),
+                                      arguments.file or Path(scratch) / "history.sqlite")  # fmt: skip
+        print(search_report(searched))
+        if arguments.json:
+            arguments.json.write_text(json.dumps(asdict(searched), indent=2) + "\n")
+        return
     if arguments.workload == "history":
         lines = 1000 if arguments.history is None else arguments.history
         history = HistoryFigures(arguments.rooms or 1000, lines, _duration(arguments.history_age),
@@ -1017,7 +1216,7 @@ def main(argv: list[str] | None = None) -> None:
 
     def plan(port: int, ca: str, protocol: str) -> Plan:
         return Plan(arguments.host, port, ca, duration=arguments.duration, processes=arguments.processes,
-                    protocol=protocol, askers=arguments.askers, **settings)  # fmt: skip
+                    protocol=protocol, askers=arguments.askers, ask=arguments.ask, **settings)  # fmt: skip
 
     if arguments.port is not None:
         if arguments.server_pid is None or arguments.ca is None:
@@ -1027,7 +1226,7 @@ def main(argv: list[str] | None = None) -> None:
         _write(figures, arguments.json)
         return
     if not arguments.compare:
-        keeping += [] if arguments.askers else LIFT_FLOOD_CONTROL
+        keeping += [] if arguments.askers and arguments.ask == "who" else LIFT_FLOOD_CONTROL  # history: its latency
         figures = measure(
             "chatroom", arguments.protocol, arguments.workload, plan, arguments.redis, arguments.workers, keeping
         )

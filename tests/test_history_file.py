@@ -123,7 +123,7 @@ class SqliteHistoryTests(TestCase):
             db.execute("PRAGMA user_version = 9")
         db.close()
         error = self.assertRaises(StoreError, SqliteHistory(self.path, HistoryLimits(5), THREADS, self.clock).load)
-        self.assertIn("written by another version of chatroom (schema 9, this one reads 1)", str(error))
+        self.assertIn("written by another version of chatroom (schema 9, this one reads 2)", str(error))
 
     def test_a_file_that_cannot_be_opened_is_one_clear_error(self) -> None:
         self.path.mkdir()

@@ -701,7 +701,7 @@ class HistoryTests(SynchronousTestCase):
     def test_with_history_the_capabilities_and_isupport_say_so(self) -> None:
         client = self.server.irc()
         caps = "batch draft/chathistory draft/message-redaction draft/read-marker echo-message labeled-response "
-        caps += "message-tags multi-prefix server-time"
+        caps += "message-tags multi-prefix server-time soju.im/search"
         self.assertEqual(client.type("CAP LS 302"), [f":chatroom CAP * LS :{caps}"])
         welcome = client.type("NICK bob", "USER bob 0 * :B", "CAP END")
         isupport = " ".join(line for line in welcome if parse(line).command == "005")

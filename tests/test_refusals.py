@@ -32,6 +32,7 @@ RAISERS: dict[str, Mapping[str, tuple[str, ...] | str]] = {
     "frontends/line/": line.WORDINGS,
     "frontends/irc/": irc.WORDINGS,
     "stores/accounts.py": tools.WORDINGS,
+    "stores/history.py": REFUSALS,
     "cli/": tools.WORDINGS,
 }
 LINE_COMMAND = re.compile(r"(?:^|\s)/[a-z]+")  # `/part`, `/room deop`: what an IRC user cannot type

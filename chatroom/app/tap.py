@@ -532,6 +532,7 @@ def makeService(options: Options, reactor: IReactorCore | None = None) -> IServi
                 history_store=history_file,
                 clock=clock,
             )
+            chat.search_index = history_file  # searched in the file (FTS5); without one, in the rooms' kept lines
         else:
             chat = SharedChat(
                 bus,

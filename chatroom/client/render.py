@@ -18,7 +18,8 @@ def clean(text: str) -> str:
 
 
 class Renderer:
-    """Lines as they look now; history lines (SAID, DID) dimmed, at their own time, dated when not today.
+    """Lines as they look now; history lines (SAID, DID) and what a search found (FOUND) dimmed, at their own time,
+    dated when not today.
 
     `zone` is for tests: None is the local time zone.
     """
@@ -29,7 +30,7 @@ class Renderer:
         self.zone = zone
 
     def __call__(self, line: Line) -> str:
-        if line.word in ("SAID", "DID") and len(line.args) >= 4:
+        if line.word in ("SAID", "DID", "FOUND") and len(line.args) >= 4:
             return self._said(line)
         return f"{self._paint('2', self._stamp())} {self._body(line)}"
 
@@ -57,7 +58,8 @@ class Renderer:
     def _said(self, line: Line) -> str:
         """A line from history, all dimmed (no other colour, whose reset would end the dimming)."""
         room, nick, _, said = (clean(arg) for arg in line.args[:4])
-        message = _message(line.word == "DID", f"[{room}]", nick, clean(line.text or ""))
+        action = line.word == "DID" or line.args[4:5] == ["did"]  # FOUND ROOM NICK ID TIME said|did
+        message = _message(action, f"[{room}]", nick, clean(line.text or ""))
         return self._paint("2", f"{self._when(said)} {message}")
 
     def _when(self, time: str) -> str:
@@ -78,6 +80,10 @@ class Renderer:
                 return _message(word == "ACTION", self._room(room), self._nick(nick), text)
             case "HISTORY", [room, _, _]:
                 return f"{self._room(room)} {notice(_history(line, away=False))}"
+            case "SEARCH", [count]:
+                return notice(
+                    f"above: {_lines(count)} found for {text}" if count != "0" else f"nothing found for {text}"
+                )
             case "REDACT", [room, actor, *ids]:  # a terminal cannot take back lines it showed: it says so
                 removed = "cleared" if ids == ["*"] else f"removed {_lines(len(ids))} from"
                 change = f"{actor} {removed} {room}'s history"

@@ -586,7 +586,7 @@ class Client:
         """Not the lines something else says better: AUTH is the Password: question, HELLO's hint is for those
         without --nick, and an unasked-for BYE is the one line that ends the client (see `lost`); nor RESUME's
         token, a secret on a screen a class may see; nor what someone /ignore'd says."""
-        if line.word in ("MSG", "ACTION", "SAID", "DID", "PRIV") and len(line.args) >= 2:
+        if line.word in ("MSG", "ACTION", "SAID", "DID", "FOUND", "PRIV") and len(line.args) >= 2:
             sender = line.args[0] if line.word == "PRIV" else line.args[1]
             if self.company.is_ignored(sender):
                 return False

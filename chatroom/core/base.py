@@ -244,6 +244,11 @@ class ChatBase(Queries):
             return RoomHistory(kept.epoch, self.history_limits, kept.said, kept.lines, memory=memory)
         return RoomHistory(epoch(now, self.opened), self.history_limits, memory=memory)
 
+    def readable_from(self, member: Member, room: Room) -> float:
+        """The earliest time (epoch seconds) of a line this member may read in this room under its history rule; 0.0
+        when all of it. (A stub until the rooms' history rules are merged: every member may read all of it.)"""
+        return 0.0
+
     def rank(self, member: Member, room: Room) -> Rank:
         """What `member` may do in `room`, for chatroom.core.moderation.authorize."""
         if self.is_admin(member):

@@ -84,6 +84,9 @@ REFUSALS: dict[str, tuple[str, ...]] = {
     "BAD_TIME": ("time",),
     "BAD_MSGID": ("msgid",),
     "NO_SUCH_MESSAGE": ("room", "target"),
+    "NO_SEARCH_WORDS": (),
+    "TOO_MANY_WORDS": ("most",),
+    "SEARCH_FAILED": (),
     # Moderation
     "MODERATED": ("room",),
     "NOT_OPERATOR": ("room", "action"),

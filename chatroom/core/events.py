@@ -218,6 +218,16 @@ class History:
 
 
 @dataclass(frozen=True, slots=True)
+class Found:
+    """What a search found (chatroom.core.search): lines of any of the searcher's rooms, each naming its room, the
+    oldest first. `room` is the room searched, "" for all the searcher's; `text`, what was searched for."""
+
+    room: str
+    text: str
+    messages: tuple[Message, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class Names:
     """Who is in a room, each nickname after its role's prefix: "@" operator, "+" voice."""
 
@@ -287,6 +297,7 @@ Event = (
     | ResumeToken
     | Wallops
     | History
+    | Found
     | Names
     | RoomList
     | RoomInfo

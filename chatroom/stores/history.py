@@ -17,11 +17,28 @@ overwrites what is deleted, so a line redacted or cleared is no longer in the fi
 (StoreError). A write that fails later (the disk is full) is logged once, those changes are not written, and the
 chat goes on; the next write that succeeds is logged too.
 
+**Searched** (chatroom.core.search's SearchIndex): `words`, an FTS5 table without content of its own (the text is in
+`lines`), holds the words of every kept line, written with it, and is told of each line deleted, with its text (FTS5
+finds a deleted line's words by tokenizing it again), in one statement before the lines go (`_delete`). Not by
+triggers: FTS5 writes its pending words out at every statement a trigger runs in, which made each line cost 70 µs
+more (docs/performance.md). Its rowid is the room's rowid in `rooms` times ROOM_SPAN plus the line's number, so one
+room's lines are one range of it, newest last; a batch's words are written in rowid order, for the same reason.
+
+A search runs on its own connection in its own thread (one), never on the reactor nor in the writer's way
+(write-ahead log: readers and the writer do not wait for each other); it sees what was committed, so a line said or
+redacted in the last WRITE_EVERY seconds may be missing from or still in its answer. FTS5 deletes by adding
+"deleted" entries to its index, so a deleted line's words stay in the index's older pages until they are merged:
+after a redaction or a clearing the writer merges the whole index (FTS5's 'optimize') before the transaction ends,
+so that, with secure_delete, the words redacted are no longer in the file either. That costs in proportion to
+everything kept (docs/performance.md); words of lines dropped by age, by the --history limit or with an unregistered
+room's end are left to FTS5's own merges.
+
 Tables: `rooms(room, name, epoch, said)`: each room's life (history.epoch) and the number of its last message, kept or
-not; `lines(room, number, nick, text, action, notice, id, time)`: the lines kept. Messages to a room's operators only
-are never written. With --history-private, `conversations(conversation, epoch, said)` and `private_lines(...)` do
-the same for conversations between two accounts (chatroom.core.private), bounded as rooms are; a start without it
-deletes them. `markers(account, target, time)`: where each account has read up to (chatroom.core.markers).
+not; `lines(room, number, nick, text, action, notice, id, time)`: the lines kept; `words`: their words. Messages to
+a room's operators only are never written. With --history-private, `conversations(conversation, epoch, said)` and
+`private_lines(...)` do the same for conversations between two accounts (chatroom.core.private), bounded as rooms are,
+and never searched; a start without it deletes them. `markers(account, target, time)`: where each account has read
+up to (chatroom.core.markers).
 """
 
 from __future__ import annotations
@@ -37,13 +54,18 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from twisted.application.service import Service
-from twisted.internet.defer import Deferred, succeed
+from twisted.internet.defer import Deferred, fail, succeed
 from twisted.internet.interfaces import IReactorFromThreads, IReactorTime
+from twisted.internet.threads import deferToThreadPool
 from twisted.logger import Logger
+from twisted.python.failure import Failure
+from twisted.python.threadpool import ThreadPool
 
+from chatroom.core.errors import ChatError
 from chatroom.core.events import Message
 from chatroom.core.history import HistoryLimits, timestamp
 from chatroom.core.markers import MARKERS_KEPT
+from chatroom.core.search import SearchQuery, newest
 from chatroom.core.state import KeptHistory, StoreError
 
 log = Logger(namespace="chatroom")
@@ -52,7 +74,8 @@ T = TypeVar("T")
 DEFAULT_FILE = "history.sqlite"
 WRITE_EVERY = 0.1  # seconds the writer gathers changes before one commit: what a kill -9 may lose
 PRUNE_EVERY = 60.0  # seconds between two passes dropping lines older than --history-age
-VERSION = 1  # PRAGMA user_version of the schema below
+VERSION = 2  # PRAGMA user_version of the schema below (1: without `words`, which opening such a file fills)
+ROOM_SPAN = 1 << 40  # a room's range of `words` rowids: more lines than a room will ever number
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS rooms (
@@ -75,7 +98,20 @@ CREATE INDEX IF NOT EXISTS private_lines_by_time ON private_lines (time);
 CREATE TABLE IF NOT EXISTS markers (
     account TEXT NOT NULL, target TEXT NOT NULL, time TEXT NOT NULL, PRIMARY KEY (account, target)
 ) WITHOUT ROWID;
+CREATE VIRTUAL TABLE IF NOT EXISTS words USING fts5(
+    text, content='', detail=none, columnsize=0, tokenize='unicode61 remove_diacritics 0'
+);
 """
+FILL_WORDS = "INSERT INTO words (rowid, text) SELECT rooms.rowid * ? + number, text FROM lines JOIN rooms USING (room)"
+FORGET_WORDS = (  # followed by the condition of the lines about to be deleted
+    "INSERT INTO words (words, rowid, text) "
+    "SELECT 'delete', rooms.rowid * ? + number, text FROM lines JOIN rooms USING (room) WHERE "
+)
+SEARCH = (  # one room's newest matches: its range of `words`, read from its end
+    "SELECT l.nick, l.text, l.action, l.notice, l.id, l.time FROM words JOIN lines AS l ON l.room = ? "
+    "AND l.number = words.rowid - ? WHERE words MATCH ? AND words.rowid BETWEEN ? AND ? AND l.time >= ? "
+    "AND l.time <= ? AND (? = '' OR lower(l.nick) = ?) ORDER BY words.rowid DESC LIMIT ?"
+)
 
 UPSERT_ROOM = (
     "INSERT INTO rooms VALUES (?, ?, ?, ?) ON CONFLICT (room) DO UPDATE SET "
@@ -113,6 +149,8 @@ class SqliteHistory(Service):
         self._stopped: Deferred[None] = Deferred()
         self._failing = False  # the last write failed: said once, until one succeeds
         self._lives: dict[str, str | None] = {}  # the writer's: room -> its life in the file (None: not in it)
+        self._searcher: ThreadPool | None = None  # one thread, for searches, while the service runs
+        self._reader: sqlite3.Connection | None = None  # the searcher's own connection, opened by its first search
 
     # chatroom.core.state.HistoryStore
 
@@ -165,16 +203,61 @@ class SqliteHistory(Service):
     def ended(self, room: str) -> None:
         self._changes.put(("ended", room))
 
+    # chatroom.core.search.SearchIndex
+
+    def search(self, query: SearchQuery) -> Deferred[list[Message]]:
+        """Run in the searcher's thread; a failure is logged and refused as SEARCH_FAILED."""
+        if self._searcher is None:
+            return fail(ChatError("SEARCH_FAILED"))
+        return deferToThreadPool(self.reactor, self._searcher, self._search, query).addErrback(self._search_failed)
+
+    def _search(self, query: SearchQuery) -> list[Message]:
+        if self._reader is None:
+            self._reader = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+            self._reader.execute("PRAGMA query_only = ON")
+        db = self._reader
+        match = " ".join(f'"{word}"' for word in query.words)  # letters and digits only: never FTS5's syntax
+        found = []
+        for room in query.rooms:
+            row = db.execute("SELECT rowid FROM rooms WHERE room = ?", (room.key,)).fetchone()
+            if row is None:
+                continue
+            first = row[0] * ROOM_SPAN
+            rows = db.execute(SEARCH, (
+                room.key, first, match, first, first + ROOM_SPAN - 1, room.since, query.before or "~", query.nick,
+                query.nick, query.limit,
+            )).fetchall()  # fmt: skip
+            found.append([Message(room.name, nick, text, bool(action), bool(notice), "", msgid, said_at)
+                          for nick, text, action, notice, msgid, said_at in rows])  # fmt: skip
+        return newest(found, query.limit)
+
+    def _search_failed(self, failure: Failure) -> Failure:
+        if failure.check(sqlite3.Error):
+            log.error("history: cannot search {path}: {error}", path=self.path, error=failure.value)
+            return Failure(ChatError("SEARCH_FAILED"))
+        return failure
+
+    def _close_reader(self) -> None:
+        if self._reader is not None:
+            self._reader.close()
+            self._reader = None
+
     # Its writer
 
     def startService(self) -> None:
         Service.startService(self)
         self._writer = threading.Thread(target=self._write_all, name="chatroom history writer", daemon=True)
         self._writer.start()
+        self._searcher = ThreadPool(1, 1, name="chatroom history search")
+        self._searcher.start()
 
     def stopService(self) -> Deferred[None]:
         """Fires once every change made before is written and the file is closed."""
         Service.stopService(self)
+        if self._searcher is not None:  # its last search ends first: a search is short
+            searcher, self._searcher = self._searcher, None
+            searcher.callInThread(self._close_reader)
+            searcher.stop()
         if self._writer is None:
             return succeed(None)
         self._changes.put(_STOP)
@@ -216,11 +299,12 @@ class SqliteHistory(Service):
                 db.execute("BEGIN")
                 touched, talked, deleted = self._apply(db, changes)
                 for room in touched:  # the last --history lines of each room written to
-                    db.execute(
-                        "DELETE FROM lines WHERE room = ? AND number <= "
+                    _delete(
+                        db,
+                        "lines.room = ? AND number <= "
                         "(SELECT number FROM lines WHERE room = ? ORDER BY number DESC LIMIT 1 OFFSET ?)",
-                        (room, room, self.limits.lines),
-                    )
+                        room, room, self.limits.lines,
+                    )  # fmt: skip
                 for key in talked:  # and of each conversation
                     db.execute(
                         "DELETE FROM private_lines WHERE conversation = ? AND number <= (SELECT number FROM "
@@ -228,7 +312,7 @@ class SqliteHistory(Service):
                         (key, key, self.limits.lines),
                     )
                 if now is not None:
-                    db.execute("DELETE FROM lines WHERE time < ?", (timestamp(now - self.limits.age),))
+                    _delete(db, "time < ?", timestamp(now - self.limits.age))
                     db.execute("DELETE FROM private_lines WHERE time < ?", (timestamp(now - self.limits.age),))
             if deleted:  # the log still holds the pages as they were before: written back, and emptied
                 db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
@@ -263,6 +347,11 @@ class SqliteHistory(Service):
         def write() -> None:
             db.executemany(UPSERT_ROOM, counts.values())
             db.executemany("INSERT OR REPLACE INTO lines VALUES (?, ?, ?, ?, ?, ?, ?, ?)", lines)
+            if lines:  # their words, in rowid order: FTS5 writes its pending words out at a rowid lower than the last
+                marks = ",".join("?" * len(counts))
+                place = dict(db.execute(f"SELECT room, rowid FROM rooms WHERE room IN ({marks})", list(counts)))
+                words = sorted((place[room] * ROOM_SPAN + number, text) for room, number, _, text, *_ in lines)
+                db.executemany("INSERT INTO words (rowid, text) VALUES (?, ?)", words)
             db.executemany(UPSERT_CONVERSATION, conversations.values())
             db.executemany("INSERT OR REPLACE INTO private_lines VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", private)
             db.executemany(UPSERT_MARKER, markers)
@@ -271,7 +360,7 @@ class SqliteHistory(Service):
 
         touched: set[str] = set()
         talked: set[str] = set()
-        deleted = False
+        deleted = purge = False
         for kind, room, *more in changes:
             if kind == "private":
                 (message,) = more
@@ -296,7 +385,7 @@ class SqliteHistory(Service):
                 said = int(number.partition(".")[0])  # a message aside is numbered N.K: the room's count is N
                 if self._life(db, room) not in (life, None):  # the room began again: what it kept is not this life's
                     write()
-                    db.execute("DELETE FROM lines WHERE room = ?", (room,))
+                    _delete(db, "lines.room = ?", room)
                 self._lives[room] = life
                 counts[room] = (room, message.room, life, said)
                 if not message.to:
@@ -308,14 +397,19 @@ class SqliteHistory(Service):
             deleted = True
             if kind == "redacted":
                 (ids,) = more
-                db.executemany("DELETE FROM lines WHERE room = ? AND id = ?", ((room, msgid) for msgid in ids))
+                for msgid in ids:
+                    _delete(db, "lines.room = ? AND id = ?", room, msgid)
+                purge = True
             elif kind == "cleared":
-                db.execute("DELETE FROM lines WHERE room = ?", (room,))
+                _delete(db, "lines.room = ?", room)
+                purge = True
             else:  # ended
-                db.execute("DELETE FROM lines WHERE room = ?", (room,))
+                _delete(db, "lines.room = ?", room)
                 db.execute("DELETE FROM rooms WHERE room = ?", (room,))
                 self._lives.pop(room, None)
         write()
+        if purge:  # the deleted lines' words are still in the index's older pages: merged away (module docstring)
+            db.execute("INSERT INTO words (words) VALUES ('optimize')")
         return touched, talked, deleted
 
     def _life(self, db: sqlite3.Connection, room: str) -> str | None:
@@ -333,13 +427,17 @@ class SqliteHistory(Service):
         db.execute("PRAGMA synchronous = NORMAL")
         db.execute("PRAGMA secure_delete = ON")  # what is redacted or cleared is overwritten, not left in free pages
         version = db.execute("PRAGMA user_version").fetchone()[0]
-        if version not in (0, VERSION):
+        if version not in (0, 1, VERSION):
             db.close()
             raise sqlite3.DatabaseError(
                 f"written by another version of chatroom (schema {version}, this one reads {VERSION})"
             )
         db.executescript(SCHEMA)
-        db.execute(f"PRAGMA user_version = {VERSION}")
+        with db:  # the words of a file written before searching came, and its new version, together
+            db.execute("BEGIN")
+            if version == 1:
+                db.execute(FILL_WORDS, (ROOM_SPAN,))
+            db.execute(f"PRAGMA user_version = {VERSION}")
         return db
 
     def _read_private(self, db: sqlite3.Connection) -> Iterable[tuple[str, KeptHistory]]:
@@ -376,3 +474,9 @@ class SqliteHistory(Service):
                 for nick, text, action, notice, msgid, said_at in reversed(rows)
             ]
             yield room, KeptHistory(epoch, said, lines)
+
+
+def _delete(db: sqlite3.Connection, where: str, *arguments: object) -> None:
+    """Delete the lines `where` says (a condition on `lines`), their words from the index first."""
+    db.execute(FORGET_WORDS + where, (ROOM_SPAN, *arguments))
+    db.execute(f"DELETE FROM lines WHERE {where}", arguments)

@@ -19,6 +19,7 @@ from chatroom.core.members import Member
 from chatroom.core.moderation import ACCOUNT_PREFIXES, Role, Setting, bad_limit, glob
 from chatroom.core.names import nick_key, room_key
 from chatroom.core.queries import RoomView
+from chatroom.core.search import SEARCH_LINES
 from chatroom.frontends.commands import CommandTable
 from chatroom.frontends.irc import numerics as n
 from chatroom.frontends.irc.dialect import IRCCommand, IRCDialect
@@ -50,8 +51,10 @@ CAPABILITIES = (
     "multi-prefix",
     "sasl",
     "server-time",
+    "soju.im/search",
 )
-HISTORY_CAPABILITIES = ("draft/chathistory", "draft/message-redaction")  # offered when the server keeps history
+# offered when the server keeps history
+HISTORY_CAPABILITIES = ("draft/chathistory", "draft/message-redaction", "soju.im/search")
 REALNAME_MAX = 100
 
 MASK_MAX = 64  # characters of a WHO or LIST mask: matching one is linear in it, for every member or room
@@ -480,6 +483,47 @@ def _chathistory(session: IRCDialect, params: list[str]) -> None:
             session.write(session.line("FAIL", "CHATHISTORY", code, subcommand, target, text=word(error)))
         return
     session.write_pages(session.kept(history.room, history.messages))
+
+
+_SEARCH_ATTRIBUTES = frozenset({"text", "in", "from", "after", "before", "limit"})
+
+
+@command(
+    "SEARCH",
+    params=1,
+    summary="SEARCH text=WORDS[;in=#ROOM][;from=NICK][;after=TIME][;before=TIME][;limit=N]: the newest lines kept in"
+    " your channels holding every word (soju.im/search)",
+)
+def _search(session: IRCDialect, params: list[str]) -> None:
+    """Answered in a `soju.im/search` batch once the index answers (the client's next lines wait for it); refused
+    with the spec's FAILs: INVALID_PARAMS for what the search cannot take, INTERNAL_ERROR when it could not run."""
+    attributes: dict[str, str] = {}
+    for attribute in " ".join(params).split(";"):
+        name, _, value = attribute.partition("=")
+        attributes[name.strip().lower()] = value
+    unknown = set(attributes) - _SEARCH_ATTRIBUTES
+    limit = _number(attributes.get("limit", str(SEARCH_LINES)))
+    if unknown or not limit:
+        invalid = f"Invalid parameters: {' '.join(sorted(unknown)) or 'limit'}"
+        session.write(session.line("FAIL", "SEARCH", "INVALID_PARAMS", text=invalid))
+        return
+    target = attributes.get("in", "")
+    if target and not target.startswith("#"):  # private messages are never kept
+        session.write_pages(session.kept("", (), "soju.im/search"))
+        return
+    text, nick = attributes.get("text", ""), attributes.get("from", "")
+    after, before = attributes.get("after", ""), attributes.get("before", "")
+
+    async def answer() -> None:
+        try:
+            found = await session.chat.search(session.member, text, target, nick, before, after, min(limit, PAGE_MAX))
+        except ChatError as error:
+            code = "INTERNAL_ERROR" if error.code == "SEARCH_FAILED" else "INVALID_PARAMS"
+            session.write(session.line("FAIL", "SEARCH", code, text=word(error)))
+            return
+        session.write_pages(session.kept("", found.messages, "soju.im/search"))
+
+    session.connection.wait_for(answer())
 
 
 @command(

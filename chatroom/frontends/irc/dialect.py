@@ -415,14 +415,15 @@ class IRCDialect:
         else:
             self.connection.write_pages(pages)
 
-    def kept(self, target: str, messages: Sequence[Message]) -> Iterator[bytes]:
+    def kept(self, target: str, messages: Sequence[Message], kind: str = "chathistory") -> Iterator[bytes]:
         """Lines a room kept, each with its own time and id (as the capabilities allow), in a `chathistory` batch
-        if the client takes batches; in pages of PAGE_LINES, each made when it is asked for."""
+        if the client takes batches (or a `kind` batch: a search's names no target); in pages of PAGE_LINES, each
+        made when it is asked for."""
         batch = ""
         if "batch" in self.caps:
             self.batches += 1
             batch = str(self.batches)
-            yield self.line("BATCH", "+" + batch, "chathistory", target)
+            yield self.line("BATCH", "+" + batch, kind, *([target] if target else []))
         for start in range(0, len(messages), PAGE_LINES):
             page = messages[start : start + PAGE_LINES]
             yield b"".join(self.renderer.kept(said, self.identify, self.tags, batch) for said in page)

@@ -12,6 +12,7 @@ from chatroom.core.history import JOIN_LINES, PAGE_MAX, check_point
 from chatroom.core.markers import read_time
 from chatroom.core.moderation import Lockdown, Role, Setting, bad_limit, parse_duration
 from chatroom.core.names import VALID_NICK, room_key
+from chatroom.core.search import SEARCH_LINES
 from chatroom.frontends.commands import CommandTable
 from chatroom.frontends.line.dialect import LineCommand, LineDialect
 from chatroom.frontends.line.wire import line
@@ -168,6 +169,30 @@ def _history(session: LineDialect, arg: str) -> None:
             raise COMMANDS["history"].usage_error()
     ask = session.chat.private_history if nick else session.chat.history
     session.deliver(ask(session.member, room, how, point, lines))
+
+
+_FILTERS = ("in", "from")
+
+
+@command(
+    "search",
+    "TEXT [in ROOM] [from NICK]",
+    f"find the newest {SEARCH_LINES} lines kept in your rooms that hold every word of TEXT (whole words, any case),"
+    " in ROOM or said by NICK only if given",
+)
+def _search(session: LineDialect, arg: str) -> None:
+    """Answered with FOUND lines and a SEARCH line once the index answers; the client's next lines wait for it."""
+    words = arg.split()
+    filters: dict[str, str] = {}
+    while len(words) > 2 and words[-2].lower() in _FILTERS and words[-2].lower() not in filters:
+        filters[words[-2].lower()] = words[-1]
+        words = words[:-2]
+    found = session.chat.search(session.member, " ".join(words), filters.get("in", ""), filters.get("from", ""))
+
+    async def answer() -> None:
+        session.deliver(await found)
+
+    session.connection.wait_for(answer())
 
 
 # Keeping order. A room may be named first, with its '#': "/kick #5 bob"; otherwise it is the current room.

@@ -19,6 +19,7 @@ from chatroom.core.events import (
     BanList,
     Changes,
     Event,
+    Found,
     History,
     Invited,
     Joined,
@@ -115,6 +116,10 @@ def render(event: Event) -> bytes:
             return line("LOCKDOWN", actor, level)
         case History():
             return b"".join(history_pages(event))
+        case Found(_, text, messages):
+            found = [line("FOUND", said.room, said.nick, said.id, said.time, "did" if said.action else "said",
+                          text=said.text) for said in messages]  # fmt: skip
+            return b"".join(found) + line("SEARCH", str(len(messages)), text=text)
         case Redacted(room, actor, ids):
             return listed("REDACT", [room, actor], list(ids) or ["*"])
         case ServerNotice(text):

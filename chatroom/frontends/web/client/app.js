@@ -46,6 +46,15 @@ chat.addEventListener("details", (event) => {
   if (event.detail.room === chat.current) view.details();
 });
 chat.addEventListener("lines", (event) => view.line(event.detail.room, event.detail.line));
+chat.addEventListener("found", (event) => view.found(event.detail));
+connection.addEventListener("registered", () => {
+  $("search-form").hidden = !connection.has("soju.im/search"); // offered when the server keeps history
+});
+$("search-form").addEventListener("submit", (event) => {
+  event.preventDefault();
+  const text = $("search-text").value.trim();
+  if (text) chat.search(text);
+});
 chat.addEventListener("me", () => {
   $("whoami").textContent = `You are ${chat.me}`;
   localStorage.setItem("chatroom.nick", chat.me);

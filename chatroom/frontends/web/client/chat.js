@@ -59,6 +59,7 @@ export class Chat extends EventTarget {
     this.batches = new Map();
     this.visible = true; // whether the person sees the current room (the tab is shown)
     this.marking = 0; // the timer that tells the server where the watched room is read up to
+    this.searching = ""; // what the last search asked for, shown with its answer
     connection.addEventListener("message", (event) => this.receive(event.detail));
     connection.addEventListener("registered", () => this.registered());
     connection.addEventListener("status", (event) => {
@@ -217,6 +218,7 @@ export class Chat extends EventTarget {
       const batch = this.batches.get(ref.slice(1));
       this.batches.delete(ref.slice(1));
       if (batch?.type === "chathistory") this.history(batch.target, batch.messages);
+      else if (batch?.type === "soju.im/search") this.found(batch.messages);
       else for (const inner of batch?.messages ?? []) this.receive({ ...inner, tags: { ...inner.tags, batch: "" } });
     }
   }
@@ -239,6 +241,18 @@ export class Chat extends EventTarget {
     const last = messages.at(-1).tags.time;
     if (last && last > room.lastStamp) room.lastStamp = last;
     this.emit("room", { room });
+  }
+
+  /** Search the lines kept in our rooms (soju.im/search): answered by a "found" event. ";" separates the
+   * attributes, and is no part of a word anyway. */
+  search(text) {
+    this.searching = text;
+    return this.connection.send(format("SEARCH", `text=${text.replace(/;/g, " ")}`));
+  }
+
+  found(messages) {
+    const lines = messages.map((message) => ({ room: message.params[0], ...this.said(message, { channel: true }, true) }));
+    this.emit("found", { text: this.searching, lines });
   }
 
   /** A PRIVMSG or NOTICE as a line of `room`. */
@@ -468,7 +482,8 @@ export class Chat extends EventTarget {
   }
 
   onFAIL(message) {
-    this.info(message.params.at(-1), "error");
+    if (message.params[0] === "SEARCH") this.emit("found", { text: this.searching, error: message.params.at(-1) });
+    else this.info(message.params.at(-1), "error");
   }
 
   onERROR(message) {

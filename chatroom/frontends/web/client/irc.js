@@ -9,6 +9,7 @@ const WANTED = [
   "message-tags",
   "multi-prefix",
   "server-time",
+  "soju.im/search",
 ];
 const BACKOFF_MAX = 30; // seconds between attempts, at most
 

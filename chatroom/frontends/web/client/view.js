@@ -162,6 +162,18 @@ export class View {
     if (line.kind !== "event" || room.channel) $("announce").textContent = spoken(line);
   }
 
+  /** What a search found, each line with its room, the oldest first; or why it could not be run. */
+  found({ text, lines, error }) {
+    $("search-title").textContent = error ? `Search for “${text}”` : `${lines.length || "Nothing"} found for “${text}”`;
+    const items = (lines ?? []).map((line) => {
+      const item = lineItem(line);
+      item.insertBefore(element("span", "room", line.room), item.children[1]);
+      return item;
+    });
+    $("found").replaceChildren(...(error ? [element("li", "error", error)] : items));
+    if (!$("search-results").open) $("search-results").showModal();
+  }
+
   status({ state, seconds }) {
     const status = $("status");
     const words = { connecting: "Connecting…", waiting: `Connection lost. Trying again in ${seconds} s…` };
