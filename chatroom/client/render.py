@@ -78,6 +78,9 @@ class Renderer:
                 return _message(word == "ACTION", self._room(room), self._nick(nick), text)
             case "HISTORY", [room, _, _]:
                 return f"{self._room(room)} {notice(_history(line, away=False))}"
+            case "KEEPS", [room, actor, *_]:
+                told = text if actor == "*" else f"{actor} changed the history rule: {text}"
+                return f"{self._room(room)} {notice(told)}"
             case "REDACT", [room, actor, *ids]:  # a terminal cannot take back lines it showed: it says so
                 removed = "cleared" if ids == ["*"] else f"removed {_lines(len(ids))} from"
                 change = f"{actor} {removed} {room}'s history"

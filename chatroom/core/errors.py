@@ -83,6 +83,9 @@ REFUSALS: dict[str, tuple[str, ...]] = {
     "BAD_TIME": ("time",),
     "BAD_MSGID": ("msgid",),
     "NO_SUCH_MESSAGE": ("room", "target"),
+    "BAD_RULE:rule": ("text",),
+    "BAD_RULE:keep": ("text",),
+    "NOT_ALLOWED:redact_mine": ("room",),
     # Moderation
     "MODERATED": ("room",),
     "NOT_OPERATOR": ("room", "action"),

@@ -64,6 +64,10 @@ PLAIN: dict[str, str] = {
     "BAD_TIME": "{time} is not a time: write it as 2026-11-23T09:30:00.000Z",
     "BAD_MSGID": "{msgid} is not a message id: ids look like lq3k9d2a-1041",
     "NO_SUCH_MESSAGE": "{room} keeps no message {target}, nor any line of {target}",
+    "BAD_RULE:rule": "{text}: a room's history rule is history off|since-join|all, keep 30d|5000|default,"
+    " or redact-mine on|off",
+    "BAD_RULE:keep": "{text}: keep a number of lines (5000), a time (30d, 12h), or default",
+    "NOT_ALLOWED:redact_mine": "{room} does not let its members erase their own lines; its operators may",
     # Moderation
     "MODERATED": "{room} is moderated: only voiced members and operators speak",
     "NOT_OPERATOR": "only an operator of {room} may {action}",

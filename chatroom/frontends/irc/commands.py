@@ -587,6 +587,22 @@ def _redact(session: IRCDialect, params: list[str]) -> None:
             session.fail(error, room)
 
 
+@command(
+    "ROOM",
+    params=2,
+    summary="ROOM #ROOM history off|since-join|all | keep 30d|5000|default | redact-mine on|off | forget: what the "
+    "channel's history keeps (operators), or make it forget all of it (its owner)",
+)
+def _room_rule(session: IRCDialect, params: list[str]) -> None:
+    """chatroom's history rule, as our client's `/room` sets it: `/room #5 keep 30d` typed in an IRC client."""
+    room, what, value = params[0], params[1].lower(), " ".join(params[2:])
+    with session.about(room):
+        if what == "forget" and not value:
+            session.chat.forget(session.member, room)
+        else:
+            session.chat.set_history_rule(session.member, room, what, value)
+
+
 # MODE
 
 
