@@ -21,6 +21,8 @@ from tests.helpers import LineClient, ServerTestCase
 from tests.test_client import CLIENT
 from tests.test_history import ChatTestCase
 from tests.test_irc import IRCServer, tags_of
+from tests.test_redis import told
+from tests.test_stores import PREFIX, RedisStoresTestCase
 
 DAY = 86400.0
 
@@ -404,3 +406,35 @@ class ExportTests(ServerTestCase):
         self.assertEqual(text.stat().st_mode & 0o777, 0o600)
         alice.type("/quit\r")
         await alice.exit_code()
+
+
+class SharedRuleTests(RedisStoresTestCase):
+    """Processes with --history 5 sharing a real Redis: a rule set on one holds on every replica and in Redis."""
+
+    async def test_a_rule_replicates_and_prunes_redis_too(self) -> None:
+        a, b = await self.process("a", HistoryLimits(5)), await self.process("b", HistoryLimits(5))
+        owen, heard_by_owen = await self.member(a.chat, "owen")  # opens #5: its operator
+        bob, heard_by_bob = await self.member(b.chat, "bob")
+        a.chat.set_history_rule(owen, "5", "history", "since-join")
+        await heard_by_bob.until(lambda events: any(isinstance(event, KeptNotice) for event in events))
+        for number in range(3):
+            b.chat.say(bob, "5", f"bob {number}")
+            await heard_by_owen.until(told(Message("#5", "bob", f"bob {number}")))
+        carol, heard_by_carol = await self.member(b.chat, "carol")
+        self.assertEqual(b.chat.history(carol, "5").messages, (), "since she joined, on the other process")
+        self.assertEqual(len(b.chat.history(bob, "5").messages), 3)
+        a.chat.set_history_rule(owen, "5", "keep", "2")
+        await heard_by_carol.until(lambda events: any(getattr(event, "rule", ()) == ("history=since-join", "keep=2")
+                                                      for event in events))  # fmt: skip
+        self.assertEqual([said.text for said in b.chat.history(bob, "5").messages], ["bob 1", "bob 2"])
+        assert a.history is not None
+        await a.history.flush()
+        kept = [json.loads(line)[1] for line in await self.admin.lrange(f"{PREFIX}:history:5", 0, -1)]
+        self.assertEqual(kept, ["bob 1", "bob 2"])
+        c = await self.process("c", HistoryLimits(5))  # from a snapshot
+        self.assertEqual(c.chat.rooms["5"].settings.keep_lines, 2)
+        self.assertEqual(c.chat.rooms["5"].settings.history, "since-join")
+        carol_there = c.chat.nicks["carol"]
+        self.assertEqual(c.chat.history(carol_there, "5").messages, (), "her join time came with the snapshot")
+        for process in (c, b, a):
+            await process.stop()
