@@ -568,10 +568,14 @@ def _at(said: Message, point: str) -> bool:
 
 
 @command(
-    "REDACT", params=2, summary="REDACT #ROOM MSGID|NICK [:REASON]: remove lines from a room's history (operators)"
+    "REDACT",
+    params=2,
+    summary="REDACT #ROOM MSGID|NICK [:REASON]: remove a line of yours from a room's history, or anyone's lines "
+    "(operators)",
 )
 def _redact(session: IRCDialect, params: list[str]) -> None:
-    """IRCv3's message-redaction; a nickname removes every line of theirs the room keeps (chatroom's own)."""
+    """IRCv3's message-redaction: one's own line (where the room's rule allows it), or an operator's act; a nickname
+    removes every line of theirs the room keeps (chatroom's own)."""
     room, target = params[0], params[1]
     reason = params[2] if len(params) > 2 else ""
     try:
