@@ -14,7 +14,7 @@ from chatroom.core.events import Event, History, KeptNotice, Message, Redacted
 from chatroom.core.history import HistoryLimits
 from chatroom.core.moderation import RoomSettings
 from chatroom.core.rules import keeps, parse_keep
-from chatroom.core.state import RoomRecord
+from chatroom.core.state import RoomRecord, StoreError
 from chatroom.stores.accounts import AccountStore
 from chatroom.stores.rooms import FileRoomStore
 from tests.helpers import LineClient, ServerTestCase
@@ -233,6 +233,9 @@ class CoreRuleTests(ChatTestCase):
         del document["rooms"]["#5"]["settings"]["history"]  # a file written before rules existed
         path.write_text(json.dumps(document))
         self.assertEqual(FileRoomStore(path).load().rooms[0].settings.history, "all")
+        document["rooms"]["#5"]["settings"]["keep_lines"] = -5
+        path.write_text(json.dumps(document))
+        self.assertRaises(StoreError, FileRoomStore(path).load)
 
 
 class LineAndIRCTests(SynchronousTestCase):

@@ -119,6 +119,8 @@ def room_from_data(name: str, data: dict[str, Any], registered: bool = True) -> 
         raise ValueError(f"a room {name!r} without an owner, with operators that are no list, or a bad name")
     if not 0 <= int(settings["limit"]) <= LIMIT_MAX:
         raise ValueError(f"a limit of {settings['limit']!r} in {name}")
+    if int(settings.get("keep_lines", 0)) < 0 or float(settings.get("keep_age", 0.0)) < 0:
+        raise ValueError(f"a history rule keeping less than nothing in {name}")
     return RoomRecord(
         name,
         str(data["owner"]),
