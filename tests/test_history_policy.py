@@ -23,6 +23,7 @@ from tests.test_history import ChatTestCase
 from tests.test_irc import IRCServer, tags_of
 from tests.test_redis import told
 from tests.test_stores import PREFIX, RedisStoresTestCase
+from tests.test_twistd import LISTENING, TWISTD
 
 DAY = 86400.0
 
@@ -352,6 +353,25 @@ class StoreTests(ServerTestCase):
         _, shown = await owen.until("PONG :done")
         self.assertEqual([line.partition(" :")[2] for line in shown if line.startswith("SAID")],
                          ["said before the restart"])  # fmt: skip
+
+    async def test_the_rule_outlives_a_real_twistd_restart(self) -> None:
+        self.certs = Path(self.mktemp()).resolve()
+        command = [TWISTD, "-n", "--pidfile=", "chatroom", "--certs", str(self.certs), "--listen",
+                   "tcp:0:interface=127.0.0.1", "--no-irc", "--no-web", "--history", "20", *self.files]  # fmt: skip
+        for life in ("first", "second"):
+            process = self.spawn(command)
+            self.port = int((await process.until(LISTENING)).group(1))
+            owen = await self.owen()
+            if life == "first":
+                owen.send("/room register", "/room keep 12h", "said in the first life", "/ping said")
+                await owen.until("PONG :said")
+            else:
+                notice, _ = await owen.until("KEEPS #club ")
+                self.assertEqual(notice, "KEEPS #club * keep=43200s :this room keeps 12 hours of history")
+                _, shown = await owen.until("HISTORY #club ")  # the lines joining shows, after KEEPS
+                self.assertEqual([line.partition(" :")[2] for line in shown], ["said in the first life"])
+            process.transport.signalProcess("TERM")
+            await process.ended
 
     async def test_forget_and_redact_mine_remove_the_text_from_the_file(self) -> None:
         self.start_server("--history", "20", *self.files)
