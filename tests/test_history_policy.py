@@ -136,10 +136,10 @@ class CoreRuleTests(ChatTestCase):
         self.assertEqual(notices(alices.take()), ["this room keeps the last 100 lines of history"])
         self.chat.set_history_rule(alice, "5", "keep", "30d")
         [told] = [event for event in alices.take() if isinstance(event, KeptNotice)]
-        self.assertEqual(told, KeptNotice("#5", "alice", "this room keeps 30 days of history", ("keep=2592000s",)))
+        self.assertEqual(told, KeptNotice("#5", "alice", "this room keeps 30 days of history", ("keep=30d",)))
         _, bobs = self.member("bob", "5")
         self.assertEqual(notices(bobs.take()), ["this room keeps 30 days of history"])
-        self.assertIn("keep=2592000s", self.chat.room_info(alice, "5").settings)
+        self.assertIn("keep=30d", self.chat.room_info(alice, "5").settings)
         self.chat.set_history_rule(alice, "5", "history", "off")
         _, carols = self.member("carol", "5")
         self.assertEqual(notices(carols.take()), [], "nothing is said of a room keeping nothing")
@@ -367,7 +367,7 @@ class StoreTests(ServerTestCase):
                 await owen.until("PONG :said")
             else:
                 notice, _ = await owen.until("KEEPS #club ")
-                self.assertEqual(notice, "KEEPS #club * keep=43200s :this room keeps 12 hours of history")
+                self.assertEqual(notice, "KEEPS #club * keep=12h :this room keeps 12 hours of history")
                 _, shown = await owen.until("HISTORY #club ")  # the lines joining shows, after KEEPS
                 self.assertEqual([line.partition(" :")[2] for line in shown], ["said in the first life"])
             process.transport.signalProcess("TERM")

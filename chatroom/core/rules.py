@@ -35,14 +35,27 @@ def rule_limits(server: HistoryLimits, settings: RoomSettings) -> HistoryLimits:
     return HistoryLimits(lines, min(ages) if ages else 0.0, server.memory)
 
 
-def duration(seconds: float) -> str:
-    """`30 days`, `12 hours`, `90 minutes`, `45 seconds`: the largest unit that divides it."""
-    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
+_UNITS = (("d", "day", 86400), ("h", "hour", 3600), ("m", "minute", 60))
+
+
+def _unit(seconds: float) -> tuple[int, str, str]:
+    """A time in the largest unit that divides it: the count, and the unit's short and long names."""
+    for short, long, size in _UNITS:
         if seconds >= size and seconds % size == 0:
-            count = int(seconds // size)
-            return f"{count} {unit}" + ("" if count == 1 else "s")
-    count = int(seconds)
-    return f"{count} second" + ("" if count == 1 else "s")
+            return int(seconds // size), short, long
+    return int(seconds), "s", "second"
+
+
+def duration(seconds: float) -> str:
+    """`30 days`, `12 hours`, `90 minutes`, `45 seconds`."""
+    count, _, name = _unit(seconds)
+    return f"{count} {name}" + ("" if count == 1 else "s")
+
+
+def _short(seconds: float) -> str:
+    """`30d`, `12h`, `90m`, `45s`, as `keep` takes them."""
+    count, short, _ = _unit(seconds)
+    return f"{count}{short}"
 
 
 def keeps(server: HistoryLimits, settings: RoomSettings) -> str:
@@ -63,7 +76,7 @@ def rule_words(settings: RoomSettings) -> tuple[str, ...]:
     if settings.keep_lines:
         words.append(f"keep={settings.keep_lines}")
     if settings.keep_age:
-        words.append(f"keep={int(settings.keep_age)}s")
+        words.append(f"keep={_short(settings.keep_age)}")
     if not settings.redact_mine:
         words.append("redact-mine=off")
     return tuple(words)
