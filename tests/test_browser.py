@@ -474,6 +474,28 @@ class BrowserTests(ServerTestCase):
         read = laptop.page.locator("#room-list").get_by_role("button", name="#5", exact=True)
         await laptop.do(expect(read).to_be_visible())  # no longer "#5, 1 unread"
 
+    async def test_since_join_hides_earlier_lines_and_the_header_says_what_the_room_keeps(self) -> None:
+        self.start_web("--history", "100")
+        ircy = await self.irc("ircy")  # the room's operator: it opened #5
+        ircy.sendLine("ROOM #5 history since-join")
+        ircy.say("#5", "before you came")
+        await self.heard(ircy, 1)
+        tab = await self.open()
+        await tab.log_in("late", room="5")
+        kept = "This room keeps the last 100 lines of history, each member's since they joined."
+        await tab.do(expect(tab.page.locator("#kept")).to_have_text(kept))
+        ircy.say("#5", "now that you are here")
+        await tab.sees("now that you are here")
+        self.assertEqual(await tab.said(1), ["ircy now that you are here"])
+        ircy.sendLine("MODE #5 +o late")
+        page = tab.page
+        await tab.do(expect(page.get_by_role("button", name="Settings")).to_be_visible())
+        await tab.do(page.get_by_role("button", name="Settings").click())
+        await tab.do(page.locator("#set-history").select_option("all"))
+        await tab.do(page.locator("#set-keep").fill("30d"))
+        await tab.do(page.get_by_role("button", name="Save").click())
+        await tab.do(expect(page.locator("#kept")).to_have_text("This room keeps 30 days of history."))
+
     async def test_a_phone_gets_one_column_and_the_room_list_behind_a_button(self) -> None:
         self.start_web("--history", "100")
         ircy = await self.irc("ircy")

@@ -720,6 +720,7 @@ class HistoryTests(SynchronousTestCase):
                 ":plain!plain@chatroom JOIN #5",
                 ":chatroom 353 plain = #5 :@carol alice plain",
                 ":chatroom 366 plain #5 :End of /NAMES list",
+                ":chatroom NOTICE #5 :this room keeps the last 100 lines of history",  # what it keeps, then the lines
                 ":chatroom NOTICE #5 :The last 2 lines said in #5, since 1970-01-01 00:00 UTC:",
                 *said,
                 ":chatroom NOTICE #5 :End of the lines kept",
@@ -727,7 +728,7 @@ class HistoryTests(SynchronousTestCase):
         )
         timed = self.server.irc("timed", caps="server-time batch")
         self.assertEqual(
-            timed.type("JOIN #5")[3:],
+            timed.type("JOIN #5")[4:],
             [
                 ":chatroom BATCH +1 chathistory #5",
                 f"@batch=1;time={self.times[0]} {said[0]}",
@@ -737,7 +738,7 @@ class HistoryTests(SynchronousTestCase):
         )
         weechat = self.server.irc("weechat", caps="server-time message-tags multi-prefix")  # as WeeChat 3.8 asks
         self.assertEqual(
-            weechat.type("JOIN #5")[3:],
+            weechat.type("JOIN #5")[4:],
             [
                 ":chatroom NOTICE #5 :The last 2 lines said in #5, since 1970-01-01 00:00 UTC:",
                 f"@msgid={self.ids[0]};time={self.times[0]} {said[0]}",
@@ -746,7 +747,7 @@ class HistoryTests(SynchronousTestCase):
             ],
         )
         asking = self.server.irc("asking", caps="draft/chathistory batch")
-        self.assertEqual(commands(asking.type("JOIN #5")), ["JOIN", "353", "366"], "it asks with CHATHISTORY")
+        self.assertEqual(commands(asking.type("JOIN #5")), ["JOIN", "353", "366", "NOTICE"], "it asks with CHATHISTORY")
         self.line.type("live")
         self.assertEqual(plain.read()[-1], ":carol!guest@chatroom PRIVMSG #5 :live", "after the playback")
 
@@ -790,16 +791,21 @@ class HistoryTests(SynchronousTestCase):
         self.assertEqual(line.read(), [f"REDACT #5 op {msgid}"])
         bob.type("PRIVMSG #5 :spam", "PRIVMSG #5 :more spam")
         spam = [tags_of(said)["msgid"] for said in op.read()]
+        [own] = op.type("PRIVMSG #5 :the op's own")
+        theirs = tags_of(own)["msgid"]
+        bob.read()
         self.assertEqual(
-            bob.type(f"REDACT #5 {spam[0]}"),
+            bob.type(f"REDACT #5 {theirs}"),
             [
-                f":chatroom FAIL REDACT REDACT_FORBIDDEN #5 {spam[0]} "
+                f":chatroom FAIL REDACT REDACT_FORBIDDEN #5 {theirs} "
                 ":only an operator of #5 may remove lines from the room's history"
             ],
+            "another's line: his own he may (tests/test_history_policy.py)",
         )
         self.assertEqual(op.type("REDACT #5 bob"), [f":op!op@chatroom REDACT #5 {msgid}" for msgid in spam])
         self.assertEqual(bob.read(), [":chatroom NOTICE #5 :op removed 2 lines from the history of #5"])
-        self.assertEqual(server.chat.history(server.chat.nicks["op"], "#5").messages, ())
+        kept = server.chat.history(server.chat.nicks["op"], "#5").messages
+        self.assertEqual([said.text for said in kept], ["the op's own"])
         [unknown] = op.type(f"REDACT #5 {msgid}")
         self.assertTrue(unknown.startswith(f":chatroom FAIL REDACT UNKNOWN_MSGID #5 {msgid} :"), unknown)
         [elsewhere] = op.type(f"REDACT #elsewhere {msgid}")
@@ -1044,18 +1050,20 @@ class IRCOverTLSTests(ServerTestCase):
         await carol.until("MSG #5 carol :two")
         bob = await self.irc_client("bob")
         bob.join("#5")
-        joining = await bob.until("NOTICE", "#5") + await bob.until("NOTICE", "#5")
+        joining = [*await bob.until("NOTICE", "#5"), *await bob.until("NOTICE", "#5"), *await bob.until("NOTICE", "#5")]
         notices = [line.params[1] for line in joining if line.command == "NOTICE"]
         self.assertEqual(bob.heard, [("carol", "#5", "one"), ("carol", "#5", "two")])
-        self.assertTrue(notices[0].startswith("The last 2 lines said in #5, since "), notices)
-        self.assertEqual(notices[1], "End of the lines kept")
+        self.assertEqual(notices[0], "this room keeps the last 100 lines of history")
+        self.assertTrue(notices[1].startswith("The last 2 lines said in #5, since "), notices)
+        self.assertEqual(notices[2], "End of the lines kept")
         dave = await self.irc_client("dave", ("batch", "server-time"))
         dave.join("#5")
         playback = await dave.until("BATCH", "-")
         self.assertEqual(said(playback), ["one", "two"])
         self.assertEqual([sorted(line.tags) for line in playback if line.command == "PRIVMSG"], [["batch", "time"]] * 2)
         erin = await self.joined("erin", ("batch", "draft/chathistory", "server-time"))
-        self.assertEqual(await self.nothing_more(erin), [], "a client with draft/chathistory asks for them itself")
+        heard = [line.command for line in await self.nothing_more(erin)]
+        self.assertEqual(heard, ["NOTICE"], "what the room keeps; a client with draft/chathistory asks for the lines")
 
     async def test_without_history_nothing_is_kept_and_chathistory_fails_clearly(self) -> None:
         self.start_server()
@@ -1093,7 +1101,8 @@ class IRCOverTLSTests(ServerTestCase):
         op.sendLine(f"REDACT #5 {msgid}")
         self.assertEqual((await op.until("FAIL"))[-1].params[:2], ["REDACT", "UNKNOWN_MSGID"])
         late = await self.joined("late")
-        self.assertEqual(await self.nothing_more(late), [], "nothing kept, nothing played back")
+        heard = [(line.command, line.params[1]) for line in await self.nothing_more(late)]
+        self.assertEqual(heard, [("NOTICE", "this room keeps the last 100 lines of history")], "nothing played back")
 
 
 class HostileInputTests(SynchronousTestCase):

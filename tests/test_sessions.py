@@ -18,6 +18,7 @@ from tests.helpers import MemoryClient, assert_consistent
 from tests.test_irc import IRCServer, commands
 from tests.test_lifecycle import GENEROUS, PendingChecker, with_accounts
 
+KEEPS = "KEEPS #5 * :this room keeps the last 50 lines of history"  # told on joining, on every device
 LINGER = 60.0
 
 
@@ -72,7 +73,11 @@ class SeveralDevicesTests(Sessions):
         burst = phone.read()
         self.assertEqual(burst[0].split()[:2], ["WELCOME", "alice"])
         self.assertTrue(phone.token)
-        self.assertEqual(burst[1:], ["JOIN #5 alice", "ROOM #5 * topiclock", "NAMES #5 @ben alice", "CURRENT #5"])
+        self.assertEqual(
+            burst[1:],
+            ["JOIN #5 alice", "ROOM #5 * topiclock", "NAMES #5 @ben alice", KEEPS, "CURRENT #5"],
+            "what the room keeps: this device is told too",
+        )
         self.assertEqual(self.ben.read(), [], "no QUIT, no JOIN: alice was here already")
         self.assertEqual(laptop.read(), [])
 
@@ -210,6 +215,7 @@ class ComingBackTests(Sessions):
                 "JOIN #5 alice",
                 "ROOM #5 * topiclock",
                 "NAMES #5 @ben alice",
+                KEEPS,
                 "SAID #5 ben :are you there?",
                 "HISTORY #5 1 0",
                 "CURRENT #5",
@@ -229,7 +235,7 @@ class ComingBackTests(Sessions):
         self.assertEqual(burst[0].split()[:2], ["WELCOME", "carol"])
         self.assertEqual(back.token, token, "the same secret")
         self.assertEqual(burst[1:4], ["JOIN #5 carol", "ROOM #5 * topiclock", "NAMES #5 @ben carol"])
-        self.assertEqual(burst[4:], ["SAID #5 ben :missed this", "HISTORY #5 1 0", "CURRENT #5"])
+        self.assertEqual(burst[4:], [KEEPS, "SAID #5 ben :missed this", "HISTORY #5 1 0", "CURRENT #5"])
         back.type("I'm back")
         self.assertEqual(self.ben.read(), ["MSG #5 carol :I'm back"], "no QUIT, no JOIN")
 

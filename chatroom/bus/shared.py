@@ -44,6 +44,7 @@ from chatroom.core.markers import ReadMarkers
 from chatroom.core.members import Details, Member, Room, RoomLimits, Sessions
 from chatroom.core.moderation import Lockdown, Role, Setting
 from chatroom.core.names import nick_key, room_key
+from chatroom.core.rules import rule_limits
 from chatroom.core.sequencing import changes as declared
 from chatroom.core.state import AccountDirectory, HistoryStore, MemoryHistoryStore, RoomStore, StoreError
 from chatroom.core.wording import DEGRADED
@@ -583,7 +584,9 @@ class Replica:
                     "record": room_data(room.record()),
                     "created": room.created,
                     "topic_time": room.topic_time,
-                    "members": [[member.key, role.value] for member, role in room.members.items()],
+                    "members": [
+                        [member.key, role.value, room.joined.get(member, 0.0)] for member, role in room.members.items()
+                    ],
                     "history": [
                         room.history.epoch,
                         room.history.said,
@@ -668,9 +671,11 @@ class Replica:
             history = RoomHistory(life, self.chat.history_limits, said, lines, asides, memory)
             room = Room.restore(room_from_data(name, data["record"], registered=False), data["created"], history)
             room.topic_time = data["topic_time"]
-            for key, role in data["members"]:
+            room.history.bound_to(rule_limits(self.chat.history_limits, room.settings), self.chat.now())  # as theirs
+            for key, role, *joined in data["members"]:
                 member = self.by_key[key]
                 room.members[member] = Role(role)
+                room.joined[member] = joined[0] if joined else 0.0  # a process of an older version: since always
                 member.rooms[room_key(room.name)] = room
             yield room
 

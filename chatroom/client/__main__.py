@@ -85,6 +85,12 @@ def parse_arguments(argv: list[str]) -> argparse.Namespace:
         " the system's CAs, else a fingerprint you accepted before, else you are asked (known hosts file:"
         f" {known_hosts_path()})",
     )
+    parser.add_argument(
+        "--export-dir",
+        type=Path,
+        default=_path(saved, "export-dir") or Path("."),
+        help="where /room export writes a room's history, as ROOM-DATE.txt and ROOM-DATE.json (default: here)",
+    )
     parser.epilog = f"Defaults for these options may be set in {settings_path()} (see docs/client.md)."
     arguments = parser.parse_args(argv)
     arguments.rooms = arguments.rooms or list(saved.get("rooms", []))
@@ -126,6 +132,7 @@ async def chat(reactor: IReactorCore, arguments: argparse.Namespace, interactive
         password,
         arguments.timeout,
         arguments.highlight,
+        arguments.export_dir,
     )
     client.console = console = LineEditor(client) if interactive else PipeConsole(client)
     StandardIO(console, reactor=reactor)

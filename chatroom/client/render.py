@@ -84,6 +84,9 @@ class Renderer:
                 return notice(
                     f"above: {_lines(count)} found for {text}" if count != "0" else f"nothing found for {text}"
                 )
+            case "KEEPS", [room, actor, *_]:
+                told = text if actor == "*" else f"{actor} changed the history rule: {text}"
+                return f"{self._room(room)} {notice(told)}"
             case "REDACT", [room, actor, *ids]:  # a terminal cannot take back lines it showed: it says so
                 removed = "cleared" if ids == ["*"] else f"removed {_lines(len(ids))} from"
                 change = f"{actor} {removed} {room}'s history"

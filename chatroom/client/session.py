@@ -7,11 +7,13 @@ ends with the exit status: 0 when the user left, 1 when something failed.
 
 from __future__ import annotations
 
+import datetime
 import enum
 import random
 import re
 import sys
 from collections.abc import Callable
+from pathlib import Path
 
 from cryptography import x509
 from OpenSSL.SSL import Connection
@@ -26,6 +28,7 @@ from zope.interface import implementer
 
 from chatroom.client.company import CLIENT_COMMANDS, Company
 from chatroom.client.console import Console
+from chatroom.client.export import Exports
 from chatroom.client.render import Renderer, clean
 from chatroom.client.trust import TrustOnFirstUse, Verdict
 from chatroom.core.names import room_key
@@ -104,8 +107,10 @@ class Client:
         password: str | None = None,
         timeout: float = HANDSHAKE_TIMEOUT,
         highlight: list[str] | None = None,
+        export_dir: Path = Path("."),
     ) -> None:
         self.clock = clock
+        self.exports = Exports(export_dir)  # /room export's lines, until written to files
         self.timeout = timeout  # seconds the server has to complete TLS
         self.highlight = list(highlight or [])  # words that highlight a line, besides our nickname
         self.render = renderer
@@ -455,6 +460,9 @@ class Client:
             self.link.send(f"/pong {line.text or ''}".rstrip())
             return
         self._follow(line)
+        if line.word in ("EXPORT", "EXPORTED") and len(line.args) >= 2:
+            self._export(line)
+            return
         if line.word == "READ" and self.phase is Phase.CHAT:
             self._show_prompt()  # read on another device of ours: maybe no longer news here
         if line.word == "CURRENT":
@@ -516,6 +524,22 @@ class Client:
             self._goodbye = line.text
         if slowed:
             self._log_in_later(line.text or "")
+
+    def _export(self, line: Line) -> None:
+        """Gather a room's EXPORT lines; at its EXPORTED line, write them to files and say where."""
+        if line.word == "EXPORT" and len(line.args) >= 5:
+            self.exports.take(line)
+            return
+        if line.word != "EXPORTED":
+            return
+        room, count = line.args[:2]
+        today = datetime.datetime.fromtimestamp(self.render.now(), self.render.zone).date()
+        try:
+            text, data = self.exports.write(room, today)
+        except OSError as error:
+            self.console.show(self.render.note(f"cannot export {room}: {error.strerror}: {error.filename}"))
+            return
+        self.console.show(self.render.note(f"exported {count} lines of {room} to {text} and its {data.suffix}"))
 
     def _follow(self, line: Line) -> None:
         """Keep track of our nickname, rooms and current room (what a reconnection takes back), and of the company."""

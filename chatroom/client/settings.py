@@ -29,6 +29,7 @@ KINDS: dict[str, type] = {
     "highlight": list,
     "reconnect": bool,
     "password-file": str,
+    "export-dir": str,
 }
 
 

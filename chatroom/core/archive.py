@@ -36,7 +36,7 @@ class Archive(ChatBase):
             raise ChatError("USAGE", "history")
         if point:
             check_point(point)
-        return self._kept(target, how, point, page(lines))
+        return self._kept(target, how, point, page(lines), self.readable_from(member, target))
 
     def history_targets(self, member: Member, one: str, other: str, most: int) -> list[tuple[str, str]]:
         """The member's rooms whose last kept line was said between two times (in either order, both excluded),
@@ -44,7 +44,11 @@ class Archive(ChatBase):
         has lines to catch up on (IRCv3's CHATHISTORY TARGETS)."""
         self._present(member)
         start, end = sorted((seconds(one), seconds(other)))
-        latest = [(room.history.kept[-1].time, room.name) for room in member.rooms.values() if room.history.kept]
+        latest = [
+            (room.history.kept[-1].time, room.name)
+            for room in member.rooms.values()
+            if room.history.kept and seconds(room.history.kept[-1].time) >= self.readable_from(member, room)
+        ]
         latest += [(line.time, self._shown(other)) for other, line in self.conversations.latest(party(member))]
         found = sorted((time, name) for time, name in latest if start < seconds(time) < end)
         return [(name, time) for time, name in found[: page(most)]]
@@ -87,11 +91,15 @@ class Archive(ChatBase):
 
     @change
     def redact(self, actor: Member, room: str, target: str, reason: str = "") -> None:
-        """Remove a line from the room's history (by its id), or every kept line of a nickname: an operator's act."""
+        """Remove a line from the room's history (by its id), or every kept line of a nickname: an operator's act,
+        or anyone's on a line of their own (by its id) where the room's rule lets members erase their own."""
         target_room = self._room_of(actor, room)
-        authorize(self.rank(actor, target_room), Action.REDACT, target_room.name)
         kept = target_room.history.kept
-        by_id = any(message.id == target for message in kept)
+        found = next((message for message in kept if message.id == target), None)
+        by_id = found is not None
+        own = found is not None and nick_key(found.nick) == nick_key(actor.nick) and target_room.settings.redact_mine
+        if not own:
+            authorize(self.rank(actor, target_room), Action.REDACT, target_room.name)
         if not by_id and not any(nick_key(message.nick) == nick_key(target) for message in kept):
             raise ChatError("NO_SUCH_MESSAGE", room=target_room.name, target=target)
         self._commit()

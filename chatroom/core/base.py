@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import math
 import time
 from collections.abc import Callable, Iterable
 from typing import Any, cast
@@ -18,14 +19,15 @@ from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
 
 from chatroom.core.errors import ChatError, Departed
-from chatroom.core.events import Event, History, Kicked, Quit, Session
-from chatroom.core.history import HistoryLimits, HistoryMemory, RoomHistory, epoch
+from chatroom.core.events import Event, History, KeptNotice, Kicked, Quit, Session
+from chatroom.core.history import HistoryLimits, HistoryMemory, RoomHistory, epoch, seconds, timestamp
 from chatroom.core.markers import ReadMarkers
 from chatroom.core.members import Member, Room, RoomLimits
 from chatroom.core.moderation import ADDRESS_OF, Action, Ban, Lockdown, Mask, Rank, Role, authorize
 from chatroom.core.names import nick_key, room_key, room_name
 from chatroom.core.private import Conversations, keeps_private, party
 from chatroom.core.queries import Queries
+from chatroom.core.rules import keeps, rule_limits, rule_words
 from chatroom.core.sequencing import Points, Sequencer, changes
 from chatroom.core.state import (
     AccountDirectory,
@@ -130,6 +132,7 @@ class ChatBase(Queries):
         for record in saved.rooms:
             key = room_key(record.name)
             self.rooms[key] = Room.restore(record, now, self._history(now, key, kept.pop(key, None)))
+            self.apply_rule(self.rooms[key])  # what the store kept beyond the room's own rule goes now
         for key in kept:  # a room that was not registered, open when the server stopped: its history ended with it
             self.history_store.ended(key)
         private = self.history_store.load_private() if keeps_private(self.history_limits) else {}
@@ -174,6 +177,7 @@ class ChatBase(Queries):
 
     def _leave(self, member: Member, room: Room) -> None:
         del room.members[member]
+        room.joined.pop(member, None)
         key = room_key(room.name)
         del member.rooms[key]
         if not room.members and not room.owner:
@@ -219,22 +223,60 @@ class ChatBase(Queries):
             raise ChatError("NOT_THERE", nick=member.nick, room=room.name)
         return member
 
-    def _show(self, session: Session, room: Room, since: str, lines: int) -> None:
-        """What joining `room` shows the one joining: its topic, settings, names, and the lines it kept."""
+    def _show(self, member: Member, session: Session, room: Room, since: str, lines: int) -> None:
+        """What joining `room` shows the one joining: its topic, settings, names, what it keeps, and the lines it
+        kept that they may read."""
         if room.topic.text:
             session.deliver(room.topic)
         session.deliver(room.info())
         session.deliver(room.names())
+        told = keeps(self.history_limits, room.settings)
+        if told:
+            session.deliver(KeptNotice(room.name, "", told, rule_words(room.settings)))
+        start = self.readable_from(member, room)
         if since:  # a member back after a disconnection: everything kept since, however much
-            session.deliver(self._kept(room, "latest", since, max(1, len(room.history.kept))))
+            session.deliver(self._kept(room, "latest", since, max(1, len(room.history.kept)), start))
         elif lines and room.history.kept:
-            session.deliver(self._kept(room, "latest", "", lines))
+            session.deliver(self._kept(room, "latest", "", lines, start))
 
-    def _kept(self, room: Room, how: str, point: str, lines: int) -> History:
-        """What `room` kept, asked `how`; nothing, with an unknown number lost, while the server keeps nothing."""
+    def _kept(self, room: Room, how: str, point: str, lines: int, since: float = 0.0) -> History:
+        """What `room` kept, asked `how`, said from `since` on; nothing, with an unknown number lost, while the server
+        keeps nothing."""
         if not self.history_limits.lines:
             return History(room.name, (), lost=-1)
-        return room.history.query(room.name, how, point, lines, self.now())
+        return room.history.query(room.name, how, point, lines, self.now(), since)
+
+    def readable_from(self, member: Member, room: Room) -> float:
+        """The earliest time (epoch seconds) of a line this member may read in this room under its history rule;
+        0.0 when all of it.
+
+        `since-join` (chatroom.core.rules): from the member's present stay in the room, or the earliest of their
+        account's still there; infinity for someone not in it. A room's own `keep` age bounds it too.
+        """
+        settings = room.settings
+        start = 0.0
+        if settings.keep_age:
+            start = self.now() - rule_limits(self.history_limits, settings).age
+        if settings.history != "since-join":
+            return start
+        account = nick_key(member.account) if member.account else None
+        joins = [
+            time
+            for present, time in room.joined.items()
+            if present is member or (account is not None and nick_key(present.account or "") == account)
+        ]
+        if not joins:
+            return math.inf
+        return max(start, seconds(timestamp(min(joins))))  # to the millisecond, as the lines' times are kept
+
+    def apply_rule(self, room: Room) -> None:
+        """Bound the room's history by its rule from now on; what no longer fits is dropped, from the store too."""
+        limits = rule_limits(self.history_limits, room.settings)
+        dropped = room.history.bound_to(limits, self.now())
+        if self.history_limits.lines and not limits.lines:  # off: the store may hold more than memory did
+            self.history_store.cleared(room_key(room.name))
+        elif dropped:
+            self.history_store.redacted(room_key(room.name), [message.id for message in dropped])
 
     def _history(self, now: float, key: str, kept: KeptHistory | None = None) -> RoomHistory:
         """The ids, and the history, of a room that opens now: a new life, or the one a store kept going on."""
@@ -243,11 +285,6 @@ class ChatBase(Queries):
         if kept is not None:
             return RoomHistory(kept.epoch, self.history_limits, kept.said, kept.lines, memory=memory)
         return RoomHistory(epoch(now, self.opened), self.history_limits, memory=memory)
-
-    def readable_from(self, member: Member, room: Room) -> float:
-        """The earliest time (epoch seconds) of a line this member may read in this room under its history rule; 0.0
-        when all of it. (A stub until the rooms' history rules are merged: every member may read all of it.)"""
-        return 0.0
 
     def rank(self, member: Member, room: Room) -> Rank:
         """What `member` may do in `room`, for chatroom.core.moderation.authorize."""

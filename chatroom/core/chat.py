@@ -11,6 +11,7 @@ every method refuses it with `Departed`, so a late callback can never act for so
 - chatroom.core.talk: joining and parting rooms, what is said in them and privately, topics, lists of rooms;
 - chatroom.core.operators: keeping order in a room: roles, kicks, invitations, settings, bans, allow lists;
 - chatroom.core.archive: the history rooms kept, as members ask for it and operators remove it;
+- chatroom.core.policy: each room's history rule, and what its owner and members erase or export;
 - chatroom.core.search: searching the lines kept in the rooms a member is in;
 - chatroom.core.registered: rooms registered to an account, which outlive their members;
 - chatroom.core.administration: the server administrators' acts: kill, server bans, lockdown, wallops.
@@ -36,6 +37,7 @@ from chatroom.core.errors import ChatError
 from chatroom.core.events import Session
 from chatroom.core.members import Details, Member
 from chatroom.core.operators import Operators
+from chatroom.core.policy import Policy
 from chatroom.core.presence import Presence
 from chatroom.core.registered import RegisteredRooms
 from chatroom.core.search import Search
@@ -43,7 +45,7 @@ from chatroom.core.sequencing import Points
 from chatroom.core.talk import Talk
 
 
-class Chat(Presence, Talk, Operators, Archive, Search, RegisteredRooms, Administration):
+class Chat(Presence, Talk, Operators, Archive, Policy, Search, RegisteredRooms, Administration):
     """Every room and nickname of one server."""
 
     def _alone(self) -> Points:

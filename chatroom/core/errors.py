@@ -87,6 +87,9 @@ REFUSALS: dict[str, tuple[str, ...]] = {
     "NO_SEARCH_WORDS": (),
     "TOO_MANY_WORDS": ("most",),
     "SEARCH_FAILED": (),
+    "BAD_RULE:rule": ("text",),
+    "BAD_RULE:keep": ("text",),
+    "NOT_ALLOWED:redact_mine": ("room",),
     # Moderation
     "MODERATED": ("room",),
     "NOT_OPERATOR": ("room", "action"),

@@ -180,6 +180,25 @@ class Redacted:
 
 
 @dataclass(frozen=True, slots=True)
+class KeptNotice:
+    """What a room keeps of what is said in it (chatroom.core.rules), in one sentence: told to each one joining a
+    room that keeps history (`actor` ""), and to the whole room when someone changes its rule (`actor` theirs)."""
+
+    room: str
+    actor: str
+    text: str  # "this room keeps 30 days of history"
+    rule: tuple[str, ...]  # the rule's words, as RoomInfo lists them: "history=since-join", "keep=5000"
+
+
+@dataclass(frozen=True, slots=True)
+class Exported:
+    """A room's kept history as its owner or an operator takes it away (`/room export`): for a file, not a screen."""
+
+    room: str
+    messages: tuple[Message, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class LockdownChanged:
     actor: str
     level: str  # a chatroom.core.moderation.Lockdown name, lower case: "off", "speak", "join", "connect"
@@ -276,6 +295,8 @@ class Wallops:
 
 Event = (
     Message
+    | KeptNotice
+    | Exported
     | PrivateMessage
     | Joined
     | Parted

@@ -197,20 +197,38 @@ class RoomHistory:
         """The id of the last line kept, "" if none: where someone who stops listening now stopped."""
         return self.kept[-1].id if self.kept else ""
 
-    def keep(self, message: Message, now: float) -> None:
-        """Keep a message if history is on and the whole room heard it."""
-        if self.limits.lines and not message.to:  # a line for operators only must not reach others later
-            self.prune(now)
-            if len(self.kept) == self.kept.maxlen:
-                self.memory.released((self.kept[0],))  # the deque drops it to make room
-            self.kept.append(message)
-            self.memory.kept(self.key, self, message)
+    def keep(self, message: Message, now: float) -> tuple[Message, ...]:
+        """Keep a message if history is on and the whole room heard it; the lines it drops to stay in bounds."""
+        if not (self.limits.lines and not message.to):  # a line for operators only must not reach others later
+            return ()
+        dropped = self.prune(now)
+        if len(self.kept) == self.kept.maxlen:
+            oldest = self.kept[0]
+            self.memory.released((oldest,))  # the deque drops it to make room
+            dropped = (*dropped, oldest)
+        self.kept.append(message)
+        self.memory.kept(self.key, self, message)
+        return dropped
 
-    def prune(self, now: float) -> None:
+    def prune(self, now: float) -> tuple[Message, ...]:
         """Drop what is older than the age limit: from the oldest on, as times only grow within a room's order."""
-        if self.limits.age:
-            while self.kept and now - seconds(self.kept[0].time) > self.limits.age:
-                self.memory.released((self.kept.popleft(),))
+        if not self.limits.age or not self.kept or now - seconds(self.kept[0].time) <= self.limits.age:
+            return ()
+        dropped = []
+        while self.kept and now - seconds(self.kept[0].time) > self.limits.age:
+            dropped.append(self.kept.popleft())
+        self.memory.released(dropped)
+        return tuple(dropped)
+
+    def bound_to(self, limits: HistoryLimits, now: float) -> tuple[Message, ...]:
+        """Keep within `limits` from now on (a room's rule changed): the lines dropped at once to fit them."""
+        self.limits = limits
+        dropped = self.prune(now)
+        excess = max(0, len(self.kept) - limits.lines)
+        cut = tuple(self.kept)[:excess]
+        self.memory.released(cut)
+        self.kept = deque(tuple(self.kept)[excess:], maxlen=limits.lines or None)
+        return (*dropped, *cut)
 
     def end(self) -> None:
         """The room ends: its lines are free."""
@@ -218,35 +236,36 @@ class RoomHistory:
 
     QUERIES = ("latest", "before", "after", "around")  # the ways to ask for a room's history
 
-    def query(self, room: str, how: str, point: str, lines: int, now: float) -> History:
-        """One of QUERIES, by name, as a front end asks for it."""
+    def query(self, room: str, how: str, point: str, lines: int, now: float, since: float = 0.0) -> History:
+        """One of QUERIES, by name, as a front end asks for it; only the lines said from `since` on (a time, for a
+        reader whose room's rule hides what was said before: chatroom.core.rules)."""
         ask = {"latest": self.latest, "before": self.before, "after": self.after, "around": self.around}[how]
-        return ask(room, point, lines, now)
+        return ask(room, point, lines, now, since)
 
-    def latest(self, room: str, point: str, lines: int, now: float) -> History:
+    def latest(self, room: str, point: str, lines: int, now: float, since: float = 0.0) -> History:
         """The last `lines` kept, or the last of those after `point` if it is not ""."""
         self.prune(now)
         if not point:
-            return History(room, tuple(self.kept)[-lines:] if lines else ())
-        later = self.after(room, point, len(self.kept), now)
+            return History(room, self._readable(since)[-lines:] if lines else ())
+        later = self.after(room, point, len(self.kept), now, since)
         shown = later.messages[-lines:] if lines else ()
         skipped = len(later.messages) - len(shown)  # kept, but more than was asked for: lost to the asker all the same
         return History(room, shown, later.lost if later.lost < 0 else later.lost + skipped)
 
-    def before(self, room: str, point: str, lines: int, now: float) -> History:
+    def before(self, room: str, point: str, lines: int, now: float, since: float = 0.0) -> History:
         """The `lines` kept before `point` (an id of this room, or a time), the nearest last."""
         self.prune(now)
-        kept, end, _ = self._split(point)
+        kept, end, _ = self._split(point, since)
         return History(room, kept[max(0, end - lines) : end] if lines else ())
 
-    def after(self, room: str, point: str, lines: int, now: float) -> History:
+    def after(self, room: str, point: str, lines: int, now: float, since: float = 0.0) -> History:
         """The first `lines` kept after `point`, and, for an id, how many said after it are no longer kept.
 
         An id from another life of the room is older than all of this one, of which nothing was seen: how much
         was lost is not known then.
         """
         self.prune(now)
-        kept, _, start = self._split(point)
+        kept, _, start = self._split(point, since)
         later = kept[start:]
         shown = later[:lines]
         if _is_time(point):
@@ -257,10 +276,10 @@ class RoomHistory:
         first = _number_of(later[0]) if later else self.said + 1
         return History(room, shown, lost=max(0, first - math.floor(place) - 1))
 
-    def around(self, room: str, point: str, lines: int, now: float) -> History:
+    def around(self, room: str, point: str, lines: int, now: float, since: float = 0.0) -> History:
         """`lines` kept around `point`: about half before it, the rest from it on."""
         self.prune(now)
-        kept, end, _ = self._split(point)
+        kept, end, _ = self._split(point, since)
         start = max(0, end - lines // 2)
         return History(room, kept[start : start + lines])
 
@@ -286,14 +305,19 @@ class RoomHistory:
         life, number = parse_id(point)
         return number if life == self.epoch else -1
 
-    def _split(self, point: str) -> tuple[tuple[Message, ...], int, int]:
+    def _readable(self, since: float) -> tuple[Message, ...]:
+        """The kept lines said from `since` on: those at the end, as times only grow in a room's order."""
+        kept = tuple(self.kept)
+        return kept[bisect.bisect_left(kept, since, key=_seconds_of) :] if since else kept
+
+    def _split(self, point: str, since: float = 0.0) -> tuple[tuple[Message, ...], int, int]:
         """The kept lines, where those before `point` end, and where those after it begin.
 
         Lines are kept in the order said, so their numbers and times only grow (times, with --redis, up to the skew
         between the processes' clocks: a room's lines are then still split at one place): bisection finds `point`
         without reading every line's id or time (docs/performance.md, issue 15).
         """
-        kept, place = tuple(self.kept), self._place(point)
+        kept, place = self._readable(since), self._place(point)
         key = _seconds_of if _is_time(point) else _number_of
         return kept, bisect.bisect_left(kept, place, key=key), bisect.bisect_right(kept, place, key=key)
 

@@ -34,6 +34,7 @@ from chatroom.core.history import HistoryLimits, RoomHistory, epoch
 from chatroom.core.markers import ReadMarkers
 from chatroom.core.moderation import Allowed, Ban, Role, RoomSettings, ban_list
 from chatroom.core.names import nick_key
+from chatroom.core.rules import rule_words
 from chatroom.core.state import RoomRecord
 
 PRIVATE_HELD = 100  # private messages kept for a person waiting for a reconnection: no history keeps them
@@ -158,6 +159,7 @@ class Room:
         "created",
         "held",
         "history",
+        "joined",
         "members",
         "name",
         "operators",
@@ -172,6 +174,7 @@ class Room:
         self.created = created  # when it was opened (or, for a registered room, loaded), in seconds since the epoch
         self.history = history or RoomHistory(epoch(created, 0), HistoryLimits())  # ids, and the lines kept
         self.members: dict[Member, Role] = {}  # in the order they joined
+        self.joined: dict[Member, float] = {}  # when each member's present stay began (a since-join rule's start)
         self.topic = Topic(name, "", "")
         self.topic_time = 0.0  # when the topic was set, if it was since the room opened or was loaded
         self.settings = RoomSettings()
@@ -243,7 +246,8 @@ class Room:
             ("secret", settings.secret),
             ("external", settings.external),
         ]
-        return RoomInfo(self.name, tuple(name for name, flag in on if flag), self.owner, tuple(self.operators.values()))
+        shown = (*(name for name, flag in on if flag), *rule_words(settings))
+        return RoomInfo(self.name, shown, self.owner, tuple(self.operators.values()))
 
     def ban_list(self, now: float) -> BanList:
         """The bans in force; those that ended stay until the next ban prunes them, as asking changes nothing."""

@@ -134,6 +134,11 @@ class RoomSettings:
     limit: int = 0  # members, 0 for no limit
     secret: bool = False  # left out of the room list, and its members unlisted, for those not in it
     external: bool = False  # those not in the room may send it messages (IRC's -n)
+    # Its history rule (chatroom.core.policy), within the server's --history and --history-age:
+    history: str = "all"  # "off", "since-join" or "all"
+    keep_lines: int = 0  # at most this many lines; 0: the server's --history
+    keep_age: float = 0.0  # no line older than this many seconds; 0: the server's --history-age
+    redact_mine: bool = True  # each member may erase their own kept lines (/redact mine, IRC's REDACT)
 
 
 KEY_MAX = 32

@@ -131,9 +131,9 @@ class Presence(ChatBase):
             session.deliver(Joined(room.name, member.nick))
             since = (seen or {}).get(key, lost.get(key, "") if lost is not None else None)
             if since is None:
-                self._show(session, room, "", JOIN_LINES)
+                self._show(member, session, room, "", JOIN_LINES)
             else:  # everything kept since: after the line they saw last, or all of it if there was none
-                self._show(session, room, since, max(1, len(room.history.kept)))
+                self._show(member, session, room, since, max(1, len(room.history.kept)))
         held = member.session.held
         while held:
             session.deliver(held.popleft())

@@ -27,6 +27,7 @@ from chatroom.core.members import Member, Room
 from chatroom.core.moderation import Action, Lockdown, Role, authorize, ban_on, ban_why
 from chatroom.core.names import room_key, room_name
 from chatroom.core.private import conversation, keeps_private, party, stored
+from chatroom.core.rules import unkept
 from chatroom.core.sequencing import change
 
 
@@ -69,13 +70,14 @@ class Talk(ChatBase):
             role = Role.OPERATOR if self._named(member, room) else Role.NONE
         member.invited.pop(room, None)
         room.members[member] = Role.NONE
+        room.joined[member] = self.now()
         member.rooms[room_id] = room
         room.broadcast(Joined(room.name, member.nick))
         if role:
             room.members[member] = role
             if len(room.members) > 1:  # the others see the server give it; NAMES shows it to the one joining
                 room.broadcast(RoleChanged(room.name, "", member.nick, "operator", True))
-        self._show(member.session, room, since, lines)
+        self._show(member, member.session, room, since, lines)
         return room.name
 
     def _admit(self, member: Member, room: Room, key: str) -> None:
@@ -125,8 +127,11 @@ class Talk(ChatBase):
         now = self.now()
         msgid, said = target.history.stamp(now, aside=bool(to))
         event = Message(target.name, member.nick, text, action, notice, to, msgid, said)
-        target.history.keep(event, now)
-        self.history_store.said(room_key(target.name), event)
+        dropped = target.history.keep(event, now)
+        key = room_key(target.name)
+        self.history_store.said(key, event if target.history.limits.lines else unkept(event))
+        if dropped and target.settings.keep_lines + target.settings.keep_age:  # else the store bounds itself alike
+            self.history_store.redacted(key, [message.id for message in dropped])
         if not to:
             target.broadcast(event)
             return

@@ -68,6 +68,10 @@ PLAIN: dict[str, str] = {
     "NO_SEARCH_WORDS": "search for at least one word: letters or digits",
     "TOO_MANY_WORDS": "search for at most {most} words",
     "SEARCH_FAILED": "the search could not be run; try again later",
+    "BAD_RULE:rule": "{text}: a room's history rule is history off|since-join|all, keep 30d|5000|default,"
+    " or redact-mine on|off",
+    "BAD_RULE:keep": "{text}: keep a number of lines (5000), a time (30d, 12h), or default",
+    "NOT_ALLOWED:redact_mine": "{room} does not let its members erase their own lines; its operators may",
     # Moderation
     "MODERATED": "{room} is moderated: only voiced members and operators speak",
     "NOT_OPERATOR": "only an operator of {room} may {action}",

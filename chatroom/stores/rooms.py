@@ -19,6 +19,7 @@ from chatroom.core.errors import ChatError
 from chatroom.core.events import Topic
 from chatroom.core.moderation import LIMIT_MAX, Allowed, Ban, Mask, RoomSettings
 from chatroom.core.names import room_key, room_name
+from chatroom.core.rules import RULES
 from chatroom.core.state import RoomRecord, Saved, StoreError
 from chatroom.stores.files import locked, replace
 
@@ -100,6 +101,10 @@ def room_data(record: RoomRecord) -> dict[str, Any]:
             "limit": settings.limit,
             "secret": settings.secret,
             "external": settings.external,
+            "history": settings.history,
+            "keep_lines": settings.keep_lines,
+            "keep_age": settings.keep_age,
+            "redact_mine": settings.redact_mine,
         },
         "topic": {"text": topic.text, "setter": topic.setter},
         "bans": [ban_data(ban) for ban in record.bans],
@@ -114,6 +119,8 @@ def room_from_data(name: str, data: dict[str, Any], registered: bool = True) -> 
         raise ValueError(f"a room {name!r} without an owner, with operators that are no list, or a bad name")
     if not 0 <= int(settings["limit"]) <= LIMIT_MAX:
         raise ValueError(f"a limit of {settings['limit']!r} in {name}")
+    if int(settings.get("keep_lines", 0)) < 0 or float(settings.get("keep_age", 0.0)) < 0:
+        raise ValueError(f"a history rule keeping less than nothing in {name}")
     return RoomRecord(
         name,
         str(data["owner"]),
@@ -126,11 +133,21 @@ def room_from_data(name: str, data: dict[str, Any], registered: bool = True) -> 
             int(settings["limit"]),
             bool(settings.get("secret", False)),  # these two are not in files written before they existed
             bool(settings.get("external", False)),
+            _rule(settings.get("history", "all")),  # the history rule: not in files written before it existed
+            int(settings.get("keep_lines", 0)),
+            float(settings.get("keep_age", 0.0)),
+            bool(settings.get("redact_mine", True)),
         ),
         Topic(name, str(data["topic"]["setter"]), str(data["topic"]["text"])),
         tuple(ban_from_data(ban) for ban in data["bans"]),
         tuple(Allowed(Mask.parse(str(entry["mask"])), str(entry["setter"])) for entry in data.get("allowed", [])),
     )
+
+
+def _rule(history: object) -> str:
+    if history not in RULES:
+        raise ValueError(f"a history rule {history!r}")
+    return str(history)
 
 
 def ban_data(ban: Ban) -> dict[str, Any]:

@@ -614,10 +614,14 @@ def _at(said: Message, point: str) -> bool:
 
 
 @command(
-    "REDACT", params=2, summary="REDACT #ROOM MSGID|NICK [:REASON]: remove lines from a room's history (operators)"
+    "REDACT",
+    params=2,
+    summary="REDACT #ROOM MSGID|NICK [:REASON]: remove a line of yours from a room's history, or anyone's lines "
+    "(operators)",
 )
 def _redact(session: IRCDialect, params: list[str]) -> None:
-    """IRCv3's message-redaction; a nickname removes every line of theirs the room keeps (chatroom's own)."""
+    """IRCv3's message-redaction: one's own line (where the room's rule allows it), or an operator's act; a nickname
+    removes every line of theirs the room keeps (chatroom's own)."""
     room, target = params[0], params[1]
     reason = params[2] if len(params) > 2 else ""
     try:
@@ -631,6 +635,22 @@ def _redact(session: IRCDialect, params: list[str]) -> None:
             session.write(session.line("FAIL", "REDACT", "REDACT_FORBIDDEN", room, target, text=word(error)))
         else:
             session.fail(error, room)
+
+
+@command(
+    "ROOM",
+    params=2,
+    summary="ROOM #ROOM history off|since-join|all | keep 30d|5000|default | redact-mine on|off | forget: what the "
+    "channel's history keeps (operators), or make it forget all of it (its owner)",
+)
+def _room_rule(session: IRCDialect, params: list[str]) -> None:
+    """chatroom's history rule, as our client's `/room` sets it: `/room #5 keep 30d` typed in an IRC client."""
+    room, what, value = params[0], params[1].lower(), " ".join(params[2:])
+    with session.about(room):
+        if what == "forget" and not value:
+            session.chat.forget(session.member, room)
+        else:
+            session.chat.set_history_rule(session.member, room, what, value)
 
 
 # MODE

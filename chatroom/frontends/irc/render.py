@@ -19,6 +19,7 @@ from chatroom.core.events import (
     Event,
     Invited,
     Joined,
+    KeptNotice,
     Kicked,
     LockdownChanged,
     Message,
@@ -159,6 +160,9 @@ class Renderer:
                 return self.notice("*", f"{actor} set the server's lockdown to {level} (docs/irc.md)")
             case ServerNotice(text):
                 return self.notice("*", text)
+            case KeptNotice(room, actor, text):
+                return message(self.server, "NOTICE", room, text=f"{actor} changed the history rule: {text}" if actor
+                               else text)  # fmt: skip
             case ResumeToken():
                 return b""  # IRC has no /resume: an IRC session of the person has no use for it
             case Wallops(nick, text):

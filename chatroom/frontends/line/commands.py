@@ -256,11 +256,17 @@ def _unban(session: LineDialect, arg: str) -> None:
 
 
 @command(
-    "redact", "[#ROOM] ID|NICK", "remove a message from the room's history, or every line kept of NICK (operators)"
+    "redact",
+    "[#ROOM] ID|NICK|mine",
+    "remove a message from the room's history, or every line kept of NICK (operators); your own message by its ID,"
+    " or mine: every line of yours the room keeps (where the room allows it)",
 )
 def _redact(session: LineDialect, arg: str) -> None:
     room, target = _room_and_rest(session, arg)
-    session.chat.redact(session.member, room, _one_word(target, "redact"))
+    if target.lower() == "mine":
+        session.chat.redact_mine(session.member, room)
+    else:
+        session.chat.redact(session.member, room, _one_word(target, "redact"))
 
 
 @command("bans", "[#ROOM]", "list the room's bans")
@@ -299,10 +305,12 @@ def _setting_value(setting: Setting, value: str) -> bool | str | int:
 @command(
     "room",
     "[#ROOM] info | set SETTING VALUE | allow MASK | disallow MASK | allowed | register | drop | transfer ACCOUNT"
-    " | op ACCOUNT | deop ACCOUNT",
+    " | op ACCOUNT | deop ACCOUNT | history off|since-join|all | keep 30d|5000|default | redact-mine on|off"
+    " | export | forget",
     "show the room's settings; operators set invite on|off, key KEY|off, moderated on|off, topiclock on|off,"
     " limit N|off, secret on|off, external on|off, and allow masks past invite-only; a logged-in operator"
-    " registers it; its owner drops it, gives it away, or names operators",
+    " registers it; its owner drops it, gives it away, or names operators; operators set what its history keeps"
+    " and export it; its owner makes it forget its history",
 )
 def _room(session: LineDialect, arg: str) -> None:
     room, rest = _room_and_rest(session, arg)
@@ -330,6 +338,12 @@ def _room(session: LineDialect, arg: str) -> None:
             chat.transfer_room(member, room, account)
         case ("op" | "deop") as change, [account]:
             chat.name_operator(member, room, account, change == "op")
+        case ("history" | "keep" | "redact-mine") as what, [_, *_] if len(words) <= 2:
+            chat.set_history_rule(member, room, what.lower(), " ".join(words))
+        case "export", []:
+            session.deliver(chat.export(member, room))
+        case "forget", []:
+            chat.forget(member, room)
         case _:
             raise COMMANDS["room"].usage_error()
 

@@ -19,10 +19,12 @@ from chatroom.core.events import (
     BanList,
     Changes,
     Event,
+    Exported,
     Found,
     History,
     Invited,
     Joined,
+    KeptNotice,
     Kicked,
     LockdownChanged,
     Message,
@@ -124,6 +126,14 @@ def render(event: Event) -> bytes:
             return listed("REDACT", [room, actor], list(ids) or ["*"])
         case ServerNotice(text):
             return line("NOTICE", text=text)
+        case Exported(room, messages):
+            exported = [
+                line("EXPORT", room, said.nick, said.id, said.time, "action" if said.action else "-", text=said.text)
+                for said in messages
+            ]
+            return b"".join(exported) + line("EXPORTED", room, str(len(messages)))
+        case KeptNotice(room, actor, text, rule):
+            return line("KEEPS", room, actor or "*", *rule, text=text)
         case ReadMarker(target, time):
             return line("READ", target, time or "*")
         case ResumeToken(nick, token):

@@ -223,6 +223,8 @@ function fillSettings(room) {
   for (const flag of "mistn") $(`set-${flag}`).checked = modes.flags.includes(flag);
   $("set-k").value = modes.key;
   $("set-l").value = modes.limit;
+  $("set-history").value = "";
+  $("set-keep").value = "";
 }
 
 $("settings-button").addEventListener("click", () => {
@@ -231,6 +233,28 @@ $("settings-button").addEventListener("click", () => {
   fillSettings(room);
   $("settings").showModal();
 });
+
+// A room's lines as this page holds them (its history as loaded, and what was said since), as two files the person
+// keeps: plain text and JSON, made here (a Blob): nothing is asked of the server, nor sent anywhere.
+$("export").addEventListener("click", () => {
+  const room = chat.current;
+  const said = room.lines.filter((line) => line.id && ["message", "action", "notice"].includes(line.kind));
+  const lines = said.map(({ id, time, nick, text, kind }) => ({
+    id, time: time.toISOString(), nick, text, action: kind === "action",
+  }));
+  const stem = `${room.name.slice(1)}-${new Date().toISOString().slice(0, 10)}`;
+  const text = lines.map((l) => `${l.time} ${l.action ? `* ${l.nick}` : `<${l.nick}>`} ${l.text}\n`).join("");
+  download(`${stem}.txt`, new Blob([text], { type: "text/plain" }));
+  download(`${stem}.json`, new Blob([JSON.stringify({ room: room.name, lines }, null, 1)], { type: "application/json" }));
+});
+
+function download(name, blob) {
+  const link = document.createElement("a");
+  link.href = URL.createObjectURL(blob);
+  link.download = name;
+  link.click();
+  setTimeout(() => URL.revokeObjectURL(link.href), 0);
+}
 
 $("settings").addEventListener("close", () => {
   if ($("settings").returnValue !== "save") return;
@@ -253,6 +277,10 @@ $("settings").addEventListener("close", () => {
     if (limit) args.push(limit);
   }
   if (changes) act(`/quote MODE ${room.name} ${changes} ${args.join(" ")}`.trim());
+  const history = $("set-history").value;
+  if (history) act(`/quote ROOM ${room.name} history ${history}`);
+  const keep = $("set-keep").value.trim();
+  if (keep) act(`/quote ROOM ${room.name} keep ${keep}`);
   const topic = $("set-topic").value;
   if (topic !== room.topic) act(topic ? `/topic ${topic}` : `/quote TOPIC ${room.name} :`);
 });

@@ -8,6 +8,7 @@ const HISTORY_CATCH_UP = 500; // CHATHISTORY's most (ISUPPORT CHATHISTORY=500)
 const LINES_KEPT = 2000; // per room, in this page
 const SERVER = "*server*"; // the key of the server's own messages (the MOTD, answers to WHOIS ...)
 const ACTION = /^\x01ACTION (.*?)\x01?$/s;
+const KEPT = /^(?:\S+ changed the history rule: )?(this room keeps .*)$/; // the server's word on a room's history
 const MARK_EVERY = 3000; // ms: while a room is watched, where it is read up to is told the server at most this often
 
 /** Case as the server ignores it (CASEMAPPING=ascii). */
@@ -26,6 +27,7 @@ class Room {
     this.members = new Map(); // folded nickname -> {nick, prefix}
     this.names = null; // members while a NAMES answer comes in
     this.topic = "";
+    this.kept = ""; // what the room keeps of what is said in it, as the server tells everyone joining; "" if nothing
     this.modes = null; // {flags, key, limit} once MODE #room was answered
     this.joined = false;
     this.unread = 0;
@@ -286,6 +288,13 @@ export class Chat extends EventTarget {
   }
 
   onNOTICE(message) {
+    const [target, text = ""] = message.params;
+    const kept = !message.source.includes("!") && target.startsWith("#") && KEPT.exec(text);
+    if (kept) {
+      const room = this.room(target);
+      room.kept = kept[1] === "this room keeps no history" ? "" : kept[1];
+      this.emit("details", { room });
+    }
     this.onPRIVMSG(message);
   }
 

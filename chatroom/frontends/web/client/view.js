@@ -127,6 +127,8 @@ export class View {
     $("room-name").textContent = room.server ? "chatroom" : room.name;
     $("topic").textContent = room.topic;
     $("topic").title = room.topic;
+    $("kept").textContent = room.kept ? `${room.kept[0].toUpperCase()}${room.kept.slice(1)}.` : "";
+    $("kept").hidden = !room.kept;
     $("settings-button").hidden = !(room.channel && room.rank(this.chat.me).includes("@"));
     const list = $("member-list");
     list.replaceChildren();
