@@ -484,6 +484,8 @@ class BrowserTests(ServerTestCase):
         await tab.log_in("late", room="5")
         kept = "This room keeps the last 100 lines of history, each member's since they joined."
         await tab.do(expect(tab.page.locator("#kept")).to_have_text(kept))
+        told = tab.page.locator("#log li", has_text="this room keeps")
+        await tab.do(expect(told).to_have_count(0))  # said in the header: it was in the log as well, each join
         ircy.say("#5", "now that you are here")
         await tab.sees("now that you are here")
         self.assertEqual(await tab.said(1), ["ircy now that you are here"])
@@ -495,6 +497,7 @@ class BrowserTests(ServerTestCase):
         await tab.do(page.locator("#set-keep").fill("30d"))
         await tab.do(page.get_by_role("button", name="Save").click())
         await tab.do(expect(page.locator("#kept")).to_have_text("This room keeps 30 days of history."))
+        await tab.sees("late changed the history rule: this room keeps 30 days of history")  # a change is news
 
     async def test_a_phone_gets_one_column_and_the_room_list_behind_a_button(self) -> None:
         self.start_web("--history", "100")

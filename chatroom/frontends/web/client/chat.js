@@ -294,6 +294,7 @@ export class Chat extends EventTarget {
       const room = this.room(target);
       room.kept = kept[1] === "this room keeps no history" ? "" : kept[1];
       this.emit("details", { room });
+      if (kept[0] === kept[1]) return; // told on joining: the room's header says it; a change is news, in the log too
     }
     this.onPRIVMSG(message);
   }
