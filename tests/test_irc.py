@@ -19,7 +19,8 @@ from twisted.trial.unittest import SynchronousTestCase
 from twisted.words.protocols import irc
 
 from chatroom.bus.shared import ELSEWHERE  # a member whose session hears nothing
-from chatroom.core.events import Event, History, Message, Redacted
+from chatroom.core.errors import ChatError
+from chatroom.core.events import CLIENT_TAGS_MAX, Event, History, Message, Redacted
 from chatroom.core.history import HistoryLimits
 from chatroom.core.members import Details
 from chatroom.core.moderation import Ban, Lockdown, Mask
@@ -488,6 +489,15 @@ class ClientTagsTests(SynchronousTestCase):
             self.alice.type(most.replace("@+baz=", "@+baz=a")),
             [":chatroom 417 alice :Input line was too long"],
         )
+        self.assertEqual(self.bob.read(), [])
+
+    def test_the_core_bounds_the_tags_it_carries_and_wants_text_or_tags(self) -> None:
+        chat = self.server.chat
+        alice = chat.person("alice")
+        assert alice is not None
+        error = self.assertRaises(ChatError, chat.private, alice, "bob", "", tags={"+x": "a" * CLIENT_TAGS_MAX})
+        self.assertEqual(error.code, "TOO_LONG")
+        self.assertEqual(self.assertRaises(ChatError, chat.say, alice, "#5", "", tags={}).code, "NO_TEXT")
         self.assertEqual(self.bob.read(), [])
 
     def test_isupport_denies_no_client_tag(self) -> None:

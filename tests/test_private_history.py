@@ -15,7 +15,7 @@ from twisted.python import usage
 from twisted.trial.unittest import SynchronousTestCase, TestCase
 
 from chatroom.app import tap
-from chatroom.core.events import Message, PrivateMessage
+from chatroom.core.events import Message, PrivateMessage, Redacted
 from chatroom.core.history import HistoryLimits, timestamp
 from chatroom.core.state import KeptHistory
 from chatroom.stores.accounts import AccountStore, adding, hashed_password
@@ -362,3 +362,27 @@ class InRedisTests(RedisStoresTestCase):
         e = await self.process("e", HistoryLimits(5))  # alone, without --history-private: they are deleted
         self.assertEqual(await self.admin.keys("*:history:a:*"), [])
         await e.stop()
+
+    async def test_a_line_redacted_is_gone_from_redis(self) -> None:
+        private = HistoryLimits(5, private=True)
+        for name in ("owen", "pia"):
+            await self.accounts.change(name, adding(name, hashed_password(name, f"{name}'s secret")))
+        a, b = await self.process("a", private), await self.process("b", private)
+        _, on_a = await self.member(a.chat, "owen", "owen")
+        pia, on_b = await self.member(b.chat, "pia", "pia")
+        b.chat.private(pia, "owen", "a secret")
+        b.chat.private(pia, "owen", "kept")
+        await on_a.until(told(PrivateMessage("pia", "owen", "kept")))
+        [secret, _] = b.chat.private_history(pia, "owen", "latest", "", 10).messages
+        b.chat.redact_private(pia, "owen", secret.id)  # on the process that does not write
+        await on_a.until(told(Redacted("owen", "pia", (secret.id,), private=True)))
+        await self.everyone_read(b.chat, pia, on_a, on_b)
+        assert a.history is not None
+        await a.history.flush()
+        for process in (b, a):
+            await process.stop()
+        c = await self.process("c", private)  # alone: it starts from Redis
+        back, _ = await self.member(c.chat, "owen", "owen")
+        kept = c.chat.private_history(back, "pia", "latest", "", 10).messages
+        self.assertEqual([line.text for line in kept], ["kept"])
+        await c.stop()

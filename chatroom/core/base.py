@@ -374,9 +374,12 @@ def require_text(text: str) -> None:
 def client_tags(text: str, tags: dict[str, str] | None) -> ClientTags:
     """A message's client tags as its event carries them, checked only for size: some text, or tags alone (a
     message of tags only), never neither. The chat never reads them (chatroom.core.events)."""
-    pairs = tuple((str(name), str(value)) for name, value in (tags or {}).items())
+    if not tags:  # the usual message: no tuple to build on the hot path
+        require_text(text)
+        return ()
+    pairs = tuple((str(name), str(value)) for name, value in tags.items())
     if sum(len(name.encode()) + len(value.encode()) + 2 for name, value in pairs) > CLIENT_TAGS_MAX + 1:
         raise ChatError("TOO_LONG", most=CLIENT_TAGS_MAX)
-    if text or not pairs:
+    if text:
         require_text(text)
     return pairs
