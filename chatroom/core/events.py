@@ -44,9 +44,10 @@ class Message:
 
 @dataclass(frozen=True, slots=True)
 class PrivateMessage:
-    """Said to one person. `id` and `time` are given only where the server keeps private conversations
-    (--history-private, chatroom.core.private), by the conversation, as a room gives them to its messages;
-    `tags` as a room message's (a message of tags only is never kept)."""
+    """Said to one person. `id` and `time` are given by the conversation where the server keeps private
+    conversations (--history-private, chatroom.core.private), as a room gives them to its messages, and otherwise
+    an id of no conversation (Conversations.stamp); `tags` as a room message's (a message of tags only is never
+    kept)."""
 
     sender: str
     recipient: str

@@ -138,9 +138,10 @@ class Talk(ChatBase):
         msgid, said = target.history.stamp(now, aside=bool(to) or not text)
         event = Message(target.name, member.nick, text, action, notice, to, msgid, said, carried)
         if text:  # kept without its client tags: relayed, never kept (their bytes are not history's to count)
-            dropped = target.history.keep(replace(event, tags=()) if carried else event, now)
+            line = replace(event, tags=()) if carried else event
+            dropped = target.history.keep(line, now)
             key = room_key(target.name)
-            self.history_store.said(key, event if target.history.limits.lines else unkept(event))
+            self.history_store.said(key, line if target.history.limits.lines else unkept(line))
             if dropped and target.settings.keep_lines + target.settings.keep_age:  # else the store bounds itself
                 self.history_store.redacted(key, [message.id for message in dropped])
         if not to:
