@@ -19,7 +19,8 @@ from twisted.trial.unittest import SynchronousTestCase
 from twisted.words.protocols import irc
 
 from chatroom.bus.shared import ELSEWHERE  # a member whose session hears nothing
-from chatroom.core.events import Event, History, Message, Redacted
+from chatroom.core.errors import ChatError
+from chatroom.core.events import CLIENT_TAGS_MAX, Event, History, Message, Redacted
 from chatroom.core.history import HistoryLimits
 from chatroom.core.members import Details
 from chatroom.core.moderation import Ban, Lockdown, Mask
@@ -430,6 +431,80 @@ class WallopsTests(SynchronousTestCase):
         listener.type("MODE erin -w")
         ada.type("WALLOPS :again")
         self.assertEqual(listener.read(), [], "-w: no more")
+
+
+class ClientTagsTests(SynchronousTestCase):
+    """IRCv3 client-only tags (`+draft/react`, `+typing`...), on TAGMSG, PRIVMSG and NOTICE: relayed to clients that
+    asked for message-tags, with a msgid, never kept, and bounded."""
+
+    def setUp(self) -> None:
+        self.server = IRCServer(GENEROUS, history=100)
+        self.alice = self.server.irc("alice", "#5", caps="message-tags echo-message draft/chathistory batch")
+        self.bob = self.server.irc("bob", "#5", caps="message-tags")
+        self.carol = self.server.irc("carol", "#5")  # no message-tags
+        self.line = self.server.connect("dora", "5")
+
+    def test_a_reaction_reaches_those_who_asked_for_tags_with_an_id_and_is_never_kept(self) -> None:
+        [echo] = self.alice.type(r"@+draft/react=\:-)\s;+draft/reply=x1;label=no;fizz=buzz TAGMSG #5")
+        [relayed] = self.bob.read()
+        self.assertEqual(echo, relayed, "one rendering: the echo is what bob is sent")
+        self.assertEqual(parse(relayed)[1:], ("TAGMSG", ["#5"]))
+        tags = tags_of(relayed)
+        self.assertTrue(tags.pop("msgid"))
+        self.assertEqual(tags, {"+draft/react": r"\:-)\s", "+draft/reply": "x1"}, "escaped as sent; no server tags")
+        self.assertEqual(self.carol.read(), [], "a client without message-tags is sent no TAGMSG")
+        self.assertEqual(self.line.read(), [], "the line protocol shows no tags")
+        history = self.alice.type("CHATHISTORY LATEST #5 * 10")
+        self.assertEqual(commands(history), ["BATCH", "BATCH"], "nothing kept")
+
+    def test_client_tags_on_privmsg_and_notice_are_relayed_and_the_line_kept_without_them(self) -> None:
+        self.alice.type("@+draft/reply=abc;+typing=done PRIVMSG #5 :yes", "@+draft/reply=abc NOTICE #5 :fyi")
+        privmsg, notice = self.bob.read()
+        self.assertEqual((tags_of(privmsg)["+draft/reply"], tags_of(privmsg)["+typing"]), ("abc", "done"))
+        self.assertEqual(tags_of(notice)["+draft/reply"], "abc")
+        self.assertEqual(
+            self.carol.read(), [":alice!alice@chatroom PRIVMSG #5 :yes", ":alice!alice@chatroom NOTICE #5 :fyi"]
+        )
+        history = self.alice.type("CHATHISTORY LATEST #5 * 10")
+        self.assertEqual([tag for line in history for tag in tags_of(line) if tag.startswith("+")], [])
+
+    def test_privately_too_with_an_id(self) -> None:
+        [echo] = self.alice.type("@+typing=active TAGMSG bob")
+        [received] = self.bob.read()
+        self.assertEqual(echo, received)
+        self.assertEqual(parse(received)[1:], ("TAGMSG", ["bob"]))
+        self.assertEqual(set(tags_of(received)), {"+typing", "msgid"})
+        self.alice.type("TAGMSG carol", "@+typing=active TAGMSG carol")
+        self.assertEqual(self.carol.read(), [], "without tags, nothing; to carol (no message-tags), nothing")
+        self.bob.type("PRIVMSG alice :hi")
+        [said] = self.alice.read()
+        self.assertTrue(tags_of(said)["msgid"], "a private message has an id to reply to, kept or not")
+
+    def test_tags_past_4094_bytes_are_refused_and_not_relayed(self) -> None:
+        most = "@+baz=" + "a" * (4094 - len("+baz=")) + " TAGMSG #5"
+        [echo] = self.alice.type(most)
+        self.assertEqual(len(tags_of(echo)["+baz"]), 4089)
+        self.bob.read()
+        self.assertEqual(
+            self.alice.type(most.replace("@+baz=", "@+baz=a")),
+            [":chatroom 417 alice :Input line was too long"],
+        )
+        self.assertEqual(self.bob.read(), [])
+
+    def test_the_core_bounds_the_tags_it_carries_and_wants_text_or_tags(self) -> None:
+        chat = self.server.chat
+        alice = chat.person("alice")
+        assert alice is not None
+        error = self.assertRaises(ChatError, chat.private, alice, "bob", "", tags={"+x": "a" * CLIENT_TAGS_MAX})
+        self.assertEqual(error.code, "TOO_LONG")
+        self.assertEqual(self.assertRaises(ChatError, chat.say, alice, "#5", "", tags={}).code, "NO_TEXT")
+        self.assertEqual(self.bob.read(), [])
+
+    def test_isupport_denies_no_client_tag(self) -> None:
+        client = self.server.irc()
+        answer = client.type("NICK eve", "USER eve 0 * :Eve")
+        self.assertNotIn("CLIENTTAGDENY", " ".join(answer))
+        self.assertIn("UTF8ONLY", " ".join(answer))
 
 
 class BadInputTests(SynchronousTestCase):

@@ -15,7 +15,7 @@ from twisted.python import usage
 from twisted.trial.unittest import SynchronousTestCase, TestCase
 
 from chatroom.app import tap
-from chatroom.core.events import Message, PrivateMessage
+from chatroom.core.events import Message, PrivateMessage, Redacted
 from chatroom.core.history import HistoryLimits, timestamp
 from chatroom.core.state import KeptHistory
 from chatroom.stores.accounts import AccountStore, adding, hashed_password
@@ -139,8 +139,11 @@ class PrivateHistoryTests(Sessions):
     def test_nothing_is_kept_unless_the_administrator_opts_in(self) -> None:
         self.keep_private(False)
         alice, _, ids = self.conversation()
-        self.assertEqual(ids, ["", "", ""], "no ids: nothing to ask after")
+        self.assertEqual(len(set(ids)), 3, "ids still, for replies and reactions to name (message-tags)")
         self.assertEqual(self.history(alice, "CHATHISTORY LATEST bob * 10"), [])
+        self.assertEqual(self.history(alice, f"CHATHISTORY AFTER bob msgid={ids[0]} 10"), [])
+        (fail,) = alice.type(f"REDACT bob {ids[0]}")
+        self.assertEqual(fail.split()[1:6], ["FAIL", "REDACT", "UNKNOWN_MSGID", "bob", ids[0]])
         line = self.alice()
         self.assertEqual(line.type("/history bob"), ["HISTORY bob 0 ?"], "as for a server that keeps no history")
         self.assertEqual(self.chat.conversations.kept, {})
@@ -155,6 +158,27 @@ class PrivateHistoryTests(Sessions):
         self.assertEqual(tags_of(echo)["msgid"], tags_of(received)["msgid"])
         self.assertEqual(self.history(alice, "CHATHISTORY LATEST alice * 10"), [note, note], "kept once each")
 
+    def test_either_person_redacts_their_own_line_for_both_of_them(self) -> None:
+        alice, bob, ids = self.conversation()
+        phone = self.irc("bob")  # bob's second session, without the capability
+        alice.type("CAP REQ draft/message-redaction")
+        bob.type("CAP REQ draft/message-redaction")
+        self.assertEqual(untagged(alice.type(f"REDACT bob {ids[0]}")), [f":alice!alice@chatroom REDACT bob {ids[0]}"])
+        self.assertEqual(untagged(bob.read()), [f":alice!alice@chatroom REDACT bob {ids[0]}"], "as it was said: to bob")
+        self.assertEqual(phone.read(), [], "a session without draft/message-redaction is told nothing")
+        self.assertEqual(
+            untagged(bob.type(f"REDACT alice {ids[1]} :oops")), [f":bob!bob@chatroom REDACT alice {ids[1]} :oops"]
+        )
+        self.assertEqual(untagged(alice.read()), [f":bob!bob@chatroom REDACT alice {ids[1]} :oops"])
+        self.assertEqual(self.history(bob, "CHATHISTORY LATEST alice * 10"), [":alice!alice@chatroom PRIVMSG bob :bye"])
+        (fail,) = bob.type(f"REDACT alice {ids[2]}")
+        self.assertEqual(fail.split()[1:6], ["FAIL", "REDACT", "REDACT_FORBIDDEN", "alice", ids[2]], "alice's line")
+        (fail,) = alice.type(f"REDACT bob {ids[0]}")
+        self.assertEqual(fail.split()[1:6], ["FAIL", "REDACT", "UNKNOWN_MSGID", "bob", ids[0]], "gone already")
+        (fail,) = self.irc("ada").type(f"REDACT bob {ids[2]}")
+        self.assertEqual(fail.split()[1:4], ["FAIL", "REDACT", "UNKNOWN_MSGID"], "not in ada's conversation with bob")
+        self.assertEqual(len(self.history(alice, "CHATHISTORY LATEST bob * 10")), 1, "nobody else removes a line")
+
     def test_bad_input_is_one_line(self) -> None:
         alice = self.irc("alice")
         (fail,) = alice.type("CHATHISTORY LATEST no!body * 10")
@@ -163,6 +187,11 @@ class PrivateHistoryTests(Sessions):
         self.assertEqual(fail.split()[1:5], ["FAIL", "CHATHISTORY", "INVALID_PARAMS", "BEFORE"])
         line = self.server.connect("dora")
         self.assertEqual(line.type("/history bob after")[0].split()[:2], ["ERR", "USAGE"])
+
+
+def untagged(lines: list[str]) -> list[str]:
+    """Lines without their tags (server-time's)."""
+    return [line.partition(" ")[2] if line.startswith("@") else line for line in lines]
 
 
 def stamped(client: MemoryClient, line: str) -> list[str]:
@@ -212,6 +241,17 @@ class SqlitePrivateTests(TestCase):
             [(line.id, line.time) for line in kept["a:ann a:bo"].lines],
             [("c1-2", lines[1].time), ("c1-3", lines[2].time)],
         )
+
+    async def test_a_redacted_line_is_gone_from_the_file(self) -> None:
+        store = self.store()
+        lines = [private(1, "ann", "bo", "a secret"), private(2, "bo", "ann", "two")]
+        for line in lines:
+            store.said_private("a:ann a:bo", line)
+        store.redacted("a:ann a:bo", ["c1-1"])
+        await store.stopService()
+        found = b"".join(path.read_bytes() for path in self.path.parent.glob(self.path.name + "*"))
+        self.assertNotIn(b"a secret", found)
+        self.assertEqual(self.store().load_private(), {"a:ann a:bo": KeptHistory("c1", 2, lines[1:])})
 
     async def test_a_server_that_no_longer_keeps_them_deletes_them_from_the_file(self) -> None:
         store = self.store()
@@ -322,3 +362,27 @@ class InRedisTests(RedisStoresTestCase):
         e = await self.process("e", HistoryLimits(5))  # alone, without --history-private: they are deleted
         self.assertEqual(await self.admin.keys("*:history:a:*"), [])
         await e.stop()
+
+    async def test_a_line_redacted_is_gone_from_redis(self) -> None:
+        private = HistoryLimits(5, private=True)
+        for name in ("owen", "pia"):
+            await self.accounts.change(name, adding(name, hashed_password(name, f"{name}'s secret")))
+        a, b = await self.process("a", private), await self.process("b", private)
+        _, on_a = await self.member(a.chat, "owen", "owen")
+        pia, on_b = await self.member(b.chat, "pia", "pia")
+        b.chat.private(pia, "owen", "a secret")
+        b.chat.private(pia, "owen", "kept")
+        await on_a.until(told(PrivateMessage("pia", "owen", "kept")))
+        [secret, _] = b.chat.private_history(pia, "owen", "latest", "", 10).messages
+        b.chat.redact_private(pia, "owen", secret.id)  # on the process that does not write
+        await on_a.until(told(Redacted("owen", "pia", (secret.id,), private=True)))
+        await self.everyone_read(b.chat, pia, on_a, on_b)
+        assert a.history is not None
+        await a.history.flush()
+        for process in (b, a):
+            await process.stop()
+        c = await self.process("c", private)  # alone: it starts from Redis
+        back, _ = await self.member(c.chat, "owen", "owen")
+        kept = c.chat.private_history(back, "pia", "latest", "", 10).messages
+        self.assertEqual([line.text for line in kept], ["kept"])
+        await c.stop()

@@ -92,8 +92,9 @@ for _, group in ipairs(cjson.decode(ARGV[4])) do
       elseif kind == 'redacted' then
         local ids = {}
         for _, id in ipairs(change[3]) do ids[id] = true end
+        local at = string.find(room, ' ', 1, true) and 6 or 5  -- a conversation's line has its recipient first
         for _, line in ipairs(redis.call('LRANGE', list, 0, -1)) do
-          if ids[cjson.decode(line)[5]] then redis.call('LREM', list, 1, line) end
+          if ids[cjson.decode(line)[at]] then redis.call('LREM', list, 1, line) end
         end
       elseif kind == 'cleared' then
         redis.call('DEL', list)

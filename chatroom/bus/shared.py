@@ -602,6 +602,7 @@ class Replica:
                 for key, kept in self.chat.conversations.kept.items()
             ],
             "conversations_opened": self.chat.conversations.opened,
+            "conversations_unkept": self.chat.conversations.unkept,
             # Times only, never what was read: accounts' markers, and those of the guests present
             "read_markers": {account: dict(markers.times) for account, markers in self.chat.read_markers.items()},
             "guests_read": {key: dict(member.read.times) for key, member in self.by_key.items() if member.read.times},
@@ -644,7 +645,9 @@ class Replica:
         lockdown = Lockdown(state["lockdown"])
         markers = {account: ReadMarkers(times) for account, times in state["read_markers"].items()}
         self.chat.restore(self.by_key.values(), lambda: self._rooms(state), bans, lockdown, state["opened"], markers)
-        self.chat.conversations.restore(self._conversations(state), state.get("conversations_opened", 0))
+        conversations = self.chat.conversations
+        opened, unkept = state.get("conversations_opened", 0), state.get("conversations_unkept", 0)
+        conversations.restore(self._conversations(state), opened, unkept)
         for key, _, _, _, invited, *_ in state["members"]:
             for name in invited:
                 if (invited_to := self.chat.rooms.get(room_key(name))) is not None:

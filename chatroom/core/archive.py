@@ -13,7 +13,7 @@ from chatroom.core.history import JOIN_LINES, RoomHistory, check_point, page, se
 from chatroom.core.members import Member
 from chatroom.core.moderation import Action, authorize
 from chatroom.core.names import nick_key, room_key, room_name, validate_nick
-from chatroom.core.private import conversation, keeps_private, party
+from chatroom.core.private import conversation, keeps_private, party, stored
 from chatroom.core.sequencing import change
 
 log = Logger(namespace="chatroom")
@@ -112,6 +112,30 @@ class Archive(ChatBase):
             room=target_room.name,
         )
         target_room.broadcast(Redacted(target_room.name, actor.nick, tuple(removed), reason))
+
+    @change
+    def redact_private(self, actor: Member, nick: str, msgid: str, reason: str = "") -> None:
+        """Remove a line of one's own from one's private conversation with `nick` (--history-private), as from a
+        room: told to both people's sessions, and gone from the store. Whose a line is goes by the nickname it was
+        said under: one's present nickname, or an account holder's account name."""
+        self._present(actor)
+        validate_nick(nick)
+        key = conversation(party(actor), self._party_named(nick))
+        history = self.conversations.kept.get(key) if keeps_private(self.history_limits) else None
+        found = next((line for line in history.kept if line.id == msgid), None) if history is not None else None
+        if history is None or found is None:
+            raise ChatError("NO_SUCH_MESSAGE", "private", nick=nick, target=msgid)
+        if nick_key(found.nick) not in (nick_key(actor.nick), nick_key(actor.account or "")):
+            raise ChatError("NOT_YOURS", target=msgid)
+        self._commit()
+        removed = history.redact({msgid})
+        if stored(key):
+            self.history_store.redacted(key, removed)
+        told = Redacted(found.room, actor.nick, tuple(removed), reason, private=True)
+        actor.session.deliver(told)
+        other = self.nicks.get(nick_key(nick))
+        if other is not None and other is not actor:
+            other.session.deliver(told)
 
     @change
     def clear_history(self, actor: Member, room: str) -> None:

@@ -19,7 +19,7 @@ from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
 
 from chatroom.core.errors import ChatError, Departed
-from chatroom.core.events import Event, History, KeptNotice, Kicked, Quit, Session
+from chatroom.core.events import CLIENT_TAGS_MAX, ClientTags, Event, History, KeptNotice, Kicked, Quit, Session
 from chatroom.core.history import HistoryLimits, HistoryMemory, RoomHistory, epoch, seconds, timestamp
 from chatroom.core.markers import ReadMarkers
 from chatroom.core.members import Member, Room, RoomLimits
@@ -369,3 +369,17 @@ class ChatBase(Queries):
 def require_text(text: str) -> None:
     if not text.strip():
         raise ChatError("NO_TEXT")
+
+
+def client_tags(text: str, tags: dict[str, str] | None) -> ClientTags:
+    """A message's client tags as its event carries them, checked only for size: some text, or tags alone (a
+    message of tags only), never neither. The chat never reads them (chatroom.core.events)."""
+    if not tags:  # the usual message: no tuple to build on the hot path
+        require_text(text)
+        return ()
+    pairs = tuple((str(name), str(value)) for name, value in tags.items())
+    if sum(len(name.encode()) + len(value.encode()) + 2 for name, value in pairs) > CLIENT_TAGS_MAX + 1:
+        raise ChatError("TOO_LONG", most=CLIENT_TAGS_MAX)
+    if text:
+        require_text(text)
+    return pairs

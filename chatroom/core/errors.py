@@ -84,6 +84,8 @@ REFUSALS: dict[str, tuple[str, ...]] = {
     "BAD_TIME": ("time",),
     "BAD_MSGID": ("msgid",),
     "NO_SUCH_MESSAGE": ("room", "target"),
+    "NO_SUCH_MESSAGE:private": ("nick", "target"),
+    "NOT_YOURS": ("target",),
     "NO_SEARCH_WORDS": (),
     "TOO_MANY_WORDS": ("most",),
     "SEARCH_FAILED": (),

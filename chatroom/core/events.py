@@ -11,6 +11,12 @@ from typing import Protocol
 
 from chatroom.core.errors import ChatError
 
+# A message's client tags (IRCv3's client-only tags: `+typing`, `+draft/react`, `+draft/reply`...), as the sender's
+# client gave them, name then value: the chat carries them and never reads them, so that clients may agree on new
+# ones without the server. At most CLIENT_TAGS_MAX bytes (chatroom.core.base.client_tags).
+ClientTags = tuple[tuple[str, str], ...]
+CLIENT_TAGS_MAX = 4094  # bytes: IRCv3 message-tags' bound on the tags of one client message
+
 
 @dataclass(frozen=True, slots=True)
 class Message:
@@ -19,6 +25,9 @@ class Message:
     `to` narrows who hears it: "@" the room's operators, "+" those with voice and the operators (IRC's
     STATUSMSG); the sender hears it too. `id` and `time` are given by the room as the message is said
     (chatroom.core.history), so that a client can ask for what came after it.
+
+    A message with `tags` and no `text` is made of tags only (IRC's TAGMSG: a reaction, a typing notice): it is
+    relayed to those whose front end shows tags, and never kept.
     """
 
     room: str
@@ -30,12 +39,15 @@ class Message:
     # Stamps, not what was said: left out of comparisons, so that a test can say what a member heard.
     id: str = field(default="", compare=False)
     time: str = field(default="", compare=False)  # ISO 8601 in UTC, to the millisecond: 2026-11-23T09:30:00.000Z
+    tags: ClientTags = ()
 
 
 @dataclass(frozen=True, slots=True)
 class PrivateMessage:
-    """Said to one person. `id` and `time` are given only where the server keeps private conversations
-    (--history-private, chatroom.core.private), by the conversation, as a room gives them to its messages."""
+    """Said to one person. `id` and `time` are given by the conversation where the server keeps private
+    conversations (--history-private, chatroom.core.private), as a room gives them to its messages, and otherwise
+    an id of no conversation (Conversations.stamp); `tags` as a room message's (a message of tags only is never
+    kept)."""
 
     sender: str
     recipient: str
@@ -44,6 +56,7 @@ class PrivateMessage:
     notice: bool = False
     id: str = field(default="", compare=False)
     time: str = field(default="", compare=False)
+    tags: ClientTags = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,12 +184,15 @@ class Redacted:
     """`actor` removed lines from a room's history: those with these ids, or all of it when `ids` is empty.
 
     Told to the room, so that clients showing those lines may hide them too; `reason` is the actor's, if given.
+    A line of a private conversation (--history-private) is told to its two people, `room` being the nickname it
+    was said to, and `private` set.
     """
 
     room: str
     actor: str
     ids: tuple[str, ...]
     reason: str = ""
+    private: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,9 +15,10 @@ every room's lines. A kept line is a Message whose `room` is the recipient's nic
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import replace
 
 from chatroom.core.events import History, Message, PrivateMessage
-from chatroom.core.history import HistoryLimits, HistoryMemory, RoomHistory, epoch
+from chatroom.core.history import HistoryLimits, HistoryMemory, RoomHistory, epoch, timestamp
 from chatroom.core.members import Member
 from chatroom.core.names import nick_key
 from chatroom.core.state import KeptHistory
@@ -52,6 +53,7 @@ class Conversations:
         self.memory = memory
         self.kept: dict[str, RoomHistory] = {}
         self.opened = 0  # conversations begun since the start: names each one's life, with the time
+        self.unkept = 0  # private messages stamped without a conversation kept (`stamp`)
 
     def load(self, kept: dict[str, KeptHistory], limits: HistoryLimits) -> None:
         """The conversations a store kept (between accounts), as the server starts."""
@@ -60,21 +62,31 @@ class Conversations:
         for key, history in kept.items():
             self.kept[key] = RoomHistory(history.epoch, limits, history.said, history.lines, memory=(self.memory, key))
 
-    def restore(self, kept: Iterable[tuple[str, RoomHistory]], opened: int) -> None:
+    def restore(self, kept: Iterable[tuple[str, RoomHistory]], opened: int, unkept: int) -> None:
         """The conversations another process holds (chatroom.bus), counted anew in the memory as they are made."""
         self.kept = dict(kept)
         self.opened = opened
+        self.unkept = unkept
+
+    def stamp(self, event: PrivateMessage, now: float) -> PrivateMessage:
+        """`event` with an id and time where the server keeps no conversations: message-tags gives every message
+        an id, for replies and reactions to name. Numbered aside (`-0.N`), in no conversation's life: nothing has it
+        to show or redact."""
+        self.unkept += 1
+        return replace(event, id=f"{epoch(now, 0)}-0.{self.unkept}", time=timestamp(now))
 
     def say(self, key: str, event: PrivateMessage, now: float, limits: HistoryLimits) -> tuple[PrivateMessage, Message]:
-        """Keep `event` in its conversation: the event stamped with its id and time, and the line kept."""
+        """Keep `event` in its conversation: the event stamped with its id and time, and the line kept. A message
+        of tags only is stamped aside, as a room's (chatroom.core.history's `stamp`), and not kept."""
         history = self.kept.get(key)
         if history is None:
             self.opened += 1
             history = self.kept[key] = RoomHistory(epoch(now, self.opened), limits, memory=(self.memory, key))
-        msgid, said = history.stamp(now)
+        msgid, said = history.stamp(now, aside=not event.text)
         line = Message(event.recipient, event.sender, event.text, event.action, event.notice, "", msgid, said)
-        history.keep(line, now)
-        return PrivateMessage(event.sender, event.recipient, event.text, event.action, event.notice, msgid, said), line
+        if event.text:
+            history.keep(line, now)
+        return replace(event, id=msgid, time=said), line
 
     def query(self, key: str, shown: str, how: str, point: str, lines: int, now: float) -> History:
         """One of RoomHistory.QUERIES on a conversation, shown under the name it was asked by."""

@@ -7,7 +7,9 @@ lockdown and the room's `moderated` setting, then one broadcast (docs/performanc
 
 from __future__ import annotations
 
-from chatroom.core.base import ChatBase, require_text
+from dataclasses import replace
+
+from chatroom.core.base import ChatBase, client_tags
 from chatroom.core.errors import ChatError
 from chatroom.core.events import (
     Joined,
@@ -111,27 +113,37 @@ class Talk(ChatBase):
 
     @change
     def say(
-        self, member: Member, room: str, text: str, action: bool = False, notice: bool = False, to: str = ""
+        self,
+        member: Member,
+        room: str,
+        text: str,
+        action: bool = False,
+        notice: bool = False,
+        to: str = "",
+        tags: dict[str, str] | None = None,
     ) -> None:
         """Send text to a room the member is in, or to one open to outsiders; members get it, the sender too.
 
-        `to` is "@" for the room's operators only, "+" for those with voice and operators (see Message).
+        `to` is "@" for the room's operators only, "+" for those with voice and operators (see Message); `tags`
+        are the message's client tags, and may be all of it (`text` "": never kept).
         """
         target = self._outside(member, room) or self._room_of(member, room)
-        require_text(text)
+        carried = client_tags(text, tags)
         self.may_speak(member)
         if target.settings.moderated:
             authorize(self.rank(member, target), Action.SPEAK, target.name)
         self._commit()
         self.messages += 1
         now = self.now()
-        msgid, said = target.history.stamp(now, aside=bool(to))
-        event = Message(target.name, member.nick, text, action, notice, to, msgid, said)
-        dropped = target.history.keep(event, now)
-        key = room_key(target.name)
-        self.history_store.said(key, event if target.history.limits.lines else unkept(event))
-        if dropped and target.settings.keep_lines + target.settings.keep_age:  # else the store bounds itself alike
-            self.history_store.redacted(key, [message.id for message in dropped])
+        msgid, said = target.history.stamp(now, aside=bool(to) or not text)
+        event = Message(target.name, member.nick, text, action, notice, to, msgid, said, carried)
+        if text:  # kept without its client tags: relayed, never kept (their bytes are not history's to count)
+            line = replace(event, tags=()) if carried else event
+            dropped = target.history.keep(line, now)
+            key = room_key(target.name)
+            self.history_store.said(key, line if target.history.limits.lines else unkept(line))
+            if dropped and target.settings.keep_lines + target.settings.keep_age:  # else the store bounds itself
+                self.history_store.redacted(key, [message.id for message in dropped])
         if not to:
             target.broadcast(event)
             return
@@ -141,20 +153,31 @@ class Talk(ChatBase):
                 listener.session.deliver(event)
 
     @change
-    def private(self, member: Member, nick: str, text: str, action: bool = False, notice: bool = False) -> None:
-        """Send text to one person; the sender gets a copy as proof of delivery."""
+    def private(
+        self,
+        member: Member,
+        nick: str,
+        text: str,
+        action: bool = False,
+        notice: bool = False,
+        tags: dict[str, str] | None = None,
+    ) -> None:
+        """Send text (or client tags, or both: see say) to one person; the sender gets a copy as proof of
+        delivery."""
         self._present(member)
         recipient = self._find(nick)
-        require_text(text)
+        carried = client_tags(text, tags)
         self.may_speak(member)
         self._commit()
         self.messages += 1
-        event = PrivateMessage(member.nick, recipient.nick, text, action, notice)
+        event = PrivateMessage(member.nick, recipient.nick, text, action, notice, tags=carried)
         if keeps_private(self.history_limits):  # kept, for these two only to read (chatroom.core.private)
             key = conversation(party(member), party(recipient))
             event, line = self.conversations.say(key, event, self.now(), self.history_limits)
-            if stored(key):
+            if text and stored(key):
                 self.history_store.said_private(key, line)
+        else:
+            event = self.conversations.stamp(event, self.now())
         recipient.session.deliver(event)
         if recipient is not member:
             member.session.deliver(event)

@@ -395,7 +395,12 @@ class SqliteHistory(Service):
                 continue
             write()
             deleted = True
-            if kind == "redacted":
+            if kind == "redacted" and " " in room:  # a conversation's key (chatroom.core.private): not indexed
+                (ids,) = more
+                db.executemany(
+                    "DELETE FROM private_lines WHERE conversation = ? AND id = ?", [(room, msgid) for msgid in ids]
+                )
+            elif kind == "redacted":
                 (ids,) = more
                 for msgid in ids:
                     _delete(db, "lines.room = ? AND id = ?", room, msgid)

@@ -219,9 +219,12 @@ def _quit(session: IRCDialect, params: list[str]) -> None:
     session.connection.quit(reason, "quit")
 
 
-@command("TAGMSG", params=1, summary="TAGMSG TARGET: accepted, not relayed (chatroom carries text only)")
+@command("TAGMSG", params=1, summary="TAGMSG TARGET[,TARGET]: client tags only (a reaction, typing), never kept")
 def _tagmsg(session: IRCDialect, params: list[str]) -> None:
-    """Client tags (typing notifications) are not relayed: the core carries text only."""
+    """IRCv3 message-tags: the line's client tags alone, relayed to those who asked for message-tags; a TAGMSG
+    without any is nothing to relay."""
+    if session.client_tags:
+        _send(session, params, notice=False, tags_only=True)
 
 
 # Rooms
@@ -289,33 +292,36 @@ def _notice(session: IRCDialect, params: list[str]) -> None:
     _send(session, params, notice=True)
 
 
-def _send(session: IRCDialect, params: list[str], notice: bool) -> None:
+def _send(session: IRCDialect, params: list[str], notice: bool, tags_only: bool = False) -> None:
+    """PRIVMSG, NOTICE and TAGMSG (`tags_only`: the line's client tags, without text)."""
     if not params or not params[0]:
         session.reply(n.ERR_NORECIPIENT, text="No recipient given")
         return
-    if len(params) < 2 or not params[1]:
+    if not tags_only and (len(params) < 2 or not params[1]):
         session.reply(n.ERR_NOTEXTTOSEND, text="No text to send")
         return
-    targets, text = params[0].split(","), params[1]
+    tags = session.client_tags or None
+    targets, text = params[0].split(","), "" if tags_only else params[1]
     action = text.startswith("\x01ACTION ") and text.endswith("\x01") and len(text) > 9
     if action:
         text = text[8:-1]
     chat, member = session.chat, session.member
     for target in _at_most(session, [target for target in targets if target], answer=not notice):
-        if _relayed_too_long(session, target, params[1], notice):
+        if not tags_only and _relayed_too_long(session, target, params[1], notice):
             continue
         to, room = (target[0], target[1:]) if target[:1] in ("@", "+") else ("", target)
         try:
             if room.startswith("#"):
                 outside = room_key(room) not in member.rooms
-                chat.say(member, room, text, action, notice, to)
+                chat.say(member, room, text, action, notice, to, tags)
                 # The room does not tell a sender outside it.
                 if outside and "echo-message" in session.caps and (shown := chat.room(room)) is not None:
-                    session.connection.deliver(Message(shown.name, member.nick, text, action, notice, to))
+                    carried = tuple((tags or {}).items())
+                    session.connection.deliver(Message(shown.name, member.nick, text, action, notice, to, tags=carried))
                 continue
-            chat.private(member, target, text, action, notice)
+            chat.private(member, target, text, action, notice, tags)
             recipient = chat.person(target)
-            if recipient is not None and (away := session.away_of(recipient)) and not notice:
+            if recipient is not None and (away := session.away_of(recipient)) and not (notice or tags_only):
                 session.reply(n.RPL_AWAY, recipient.nick, text=away)
         except ChatError as error:
             if not notice:  # a NOTICE is never answered, not even with an error (RFC 1459)
@@ -617,7 +623,8 @@ def _at(said: Message, point: str) -> bool:
     "REDACT",
     params=2,
     summary="REDACT #ROOM MSGID|NICK [:REASON]: remove a line of yours from a room's history, or anyone's lines "
-    "(operators)",
+    "(operators); REDACT NICK MSGID: a line of yours from your private conversation with NICK (if the server keeps "
+    "them)",
 )
 def _redact(session: IRCDialect, params: list[str]) -> None:
     """IRCv3's message-redaction: one's own line (where the room's rule allows it), or an operator's act; a nickname
@@ -625,13 +632,16 @@ def _redact(session: IRCDialect, params: list[str]) -> None:
     room, target = params[0], params[1]
     reason = params[2] if len(params) > 2 else ""
     try:
-        session.chat.redact(session.member, room, target, reason)
+        if room.startswith("#"):
+            session.chat.redact(session.member, room, target, reason)
+        else:
+            session.chat.redact_private(session.member, room, target, reason)
     except ChatError as error:
         if error.code in _NO_TARGET:
             session.write(session.line("FAIL", "REDACT", "INVALID_TARGET", room, text=word(error)))
         elif error.code == "NO_SUCH_MESSAGE":
             session.write(session.line("FAIL", "REDACT", "UNKNOWN_MSGID", room, target, text=word(error)))
-        elif error.code in ("NOT_OPERATOR", "NOT_OWNER", "NOT_ADMIN"):
+        elif error.code in ("NOT_OPERATOR", "NOT_OWNER", "NOT_ADMIN", "NOT_YOURS"):
             session.write(session.line("FAIL", "REDACT", "REDACT_FORBIDDEN", room, target, text=word(error)))
         else:
             session.fail(error, room)

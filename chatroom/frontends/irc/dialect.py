@@ -20,6 +20,7 @@ from typing import ClassVar, cast
 
 from chatroom.core.errors import ChatError
 from chatroom.core.events import (
+    CLIENT_TAGS_MAX,
     AllowList,
     BanList,
     Event,
@@ -42,7 +43,7 @@ from chatroom.frontends.irc.refusals import word
 from chatroom.frontends.irc.render import HOST, Renderer, Tags, counted
 from chatroom.frontends.irc.support import MYINFO_MODES, isupport
 from chatroom.frontends.irc.whowas import Whowas
-from chatroom.frontends.irc.wire import BODY_MAX, TAGS_MAX, UNSAFE_TEXT, message, parse
+from chatroom.frontends.irc.wire import BODY_MAX, TAGS_MAX, UNSAFE_TEXT, client_tags, message, parse
 from chatroom.server.connection import Connection
 from chatroom.server.limits import PAGE_LINES, ConnectionLimits
 
@@ -105,6 +106,7 @@ class IRCDialect:
         self.tags = Tags(self.server)  # what the capabilities change in what this client is sent
         self.batches = 0  # BATCH ids given to this client so far
         self.held: list[bytes] | None = None  # the answer to a labeled line, while it runs (labeled-response)
+        self.client_tags: dict[str, str] = {}  # the client-only tags of the line being run (PRIVMSG, TAGMSG...)
         self.account: str | None = None  # logged in to with SASL before registering
         self.sasl: str | None = None  # the base64 received so far, while an AUTHENTICATE exchange runs
         self.entering = False  # registration is being checked (a login)
@@ -125,7 +127,8 @@ class IRCDialect:
 
     def line_received(self, text: str) -> None:
         tags_end = text.find(" ") + 1 if text.startswith("@") else 0
-        if len(text[tags_end:].encode()) > BODY_MAX:
+        tags = text[1 : tags_end - 1] if tags_end else ""  # without the '@' and the space, as IRCv3 counts them
+        if len(text[tags_end:].encode()) > BODY_MAX or len(tags.encode()) > CLIENT_TAGS_MAX:
             self.reply(n.ERR_INPUTTOOLONG, text="Input line was too long")
             return
         if UNSAFE_TEXT.search(text):
@@ -133,6 +136,7 @@ class IRCDialect:
         parsed = parse(text)
         if not parsed.command:
             return
+        self.client_tags = client_tags(parsed.tags) if parsed.tags else {}
         label = self._label(parsed.tags)
         if label is None:
             self._run(parsed.command, parsed.params)
@@ -173,6 +177,8 @@ class IRCDialect:
             return self.renderer(event, self.identify, self.tags, self.connection.clock)
         me = self.me
         match event:
+            case Message(text="") | PrivateMessage(text="") if "message-tags" not in self.caps:
+                return b""  # a message of tags only (TAGMSG) goes to clients that asked for tags only
             case Message(_, nick) | PrivateMessage(nick) if nick == me and "echo-message" not in self.caps:
                 if not (type(event) is PrivateMessage and event.recipient == me) and self._said_here():
                     return b""  # the core's copy to the sender: an IRC client shows its own message itself

@@ -37,7 +37,7 @@ from chatroom.core.events import (
     Wallops,
 )
 from chatroom.core.history import timestamp
-from chatroom.frontends.irc.wire import message
+from chatroom.frontends.irc.wire import message, tag
 
 HOST = "chatroom"  # the host every member is shown at: nobody's address is shown to anyone
 SETTING_MODES = {"invite": "i", "key": "k", "moderated": "m", "topiclock": "t", "limit": "l", "secret": "s"}
@@ -107,19 +107,23 @@ class Renderer:
         return _tagged(line, self._tags(said, tags, f"batch={batch}" if batch else ""))
 
     def _tags(self, event: Event, tags: Tags, head: str = "") -> str:
-        """`msgid` and `time`, as far as `tags` wants them, after `head`."""
+        """A message's client tags, `msgid` and `time`, as far as `tags` wants them, after `head`."""
         found = [head] if head else []
-        if isinstance(event, STAMPED) and event.time:
-            if tags.msgid and event.id:
-                found.append(f"msgid={event.id}")
-            if tags.time:
-                found.append(f"time={event.time or self._time}")
-        elif tags.time:
-            found.append(f"time={self._time}")
+        said = event if isinstance(event, STAMPED) else None
+        if said is not None and tags.msgid:  # client tags, as message-tags has them relayed, and the id
+            found += [tag(name, value) for name, value in said.tags]
+            if said.id:
+                found.append(f"msgid={said.id}")
+        if tags.time:
+            found.append(f"time={said.time if said is not None and said.time else self._time}")
         return ";".join(found)
 
     def _render(self, event: Event) -> bytes:
         match event:
+            case Message(room, nick, "", _, _, to):  # tags only (TAGMSG): for clients that asked for tags
+                return message(self.source(nick), "TAGMSG", to + room)
+            case PrivateMessage(sender, recipient, ""):
+                return message(self.source(sender), "TAGMSG", recipient)
             case Message(room, nick, text, action, notice, to):
                 return self._text(nick, to + room, text, action, notice)
             case PrivateMessage(sender, recipient, text, action, notice):
@@ -170,6 +174,8 @@ class Renderer:
             case Redacted(room, actor, ids, reason) if ids and self.tags.redact:
                 source = self.source(actor)
                 return b"".join(message(source, "REDACT", room, msgid, text=reason or None) for msgid in ids)
+            case Redacted(private=True):
+                return b""  # a private line's removal goes to clients that show removals only
             case Redacted(room, actor, ids, reason):
                 done = f"removed {counted(len(ids))} from" if ids else "cleared"
                 told = f"{actor} {done} the history of {room}" + (f": {reason}" if reason else "")

@@ -38,7 +38,6 @@ def isupport(chat: Chat) -> list[str]:
         f"CHANMODES={CHANMODES}",
         f"CHANNELLEN={ROOM_MAX + 1}",
         "CHANTYPES=#",
-        "CLIENTTAGDENY=*",  # tags from clients are accepted and dropped: the core carries text only
         "ELIST=CMNTU",
         "EXTBAN=$,a",  # $a:ACCOUNT (also ~a:ACCOUNT) bans an account
         "INVEX=I",

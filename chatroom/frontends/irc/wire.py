@@ -9,7 +9,10 @@ import re
 from typing import NamedTuple
 
 BODY_MAX = 510  # bytes of a message without its tags and CRLF (RFC 1459: 512 with the CRLF)
-TAGS_MAX = 8191  # bytes of the tags a client may send, '@' and the space after them included (IRCv3)
+TAGS_MAX = 8191  # bytes of the tags a line may hold, '@' and the space after them included (IRCv3)
+CLIENT_TAG_NAME = re.compile(r"\+(?:[A-Za-z0-9.-]+/)?[A-Za-z0-9-]+")  # `+typing`, `+draft/react`, `+example.com/x`
+_UNESCAPED = {":": ";", "s": " ", "\\": "\\", "r": "\r", "n": "\n"}
+_ESCAPED = {value: "\\" + key for key, value in _UNESCAPED.items()}
 
 # Text IRC carries besides printable characters: CTCP's \x01 and the formatting codes of mIRC and others
 # (bold, colour, hex colour, reset, monospace, reverse, italics, strikethrough, underline). Anything else that
@@ -36,6 +39,32 @@ def parse(line: str) -> Message:
     if colon:
         params.append(trailing)
     return Message(tags, command.upper(), params)
+
+
+def client_tags(tags: str) -> dict[str, str]:
+    """The client-only tags (`+name`) among a line's, their values unescaped; the others are the server's to give."""
+    found = {}
+    for tag in tags.split(";"):
+        name, _, value = tag.partition("=")
+        if CLIENT_TAG_NAME.fullmatch(name):
+            found[name] = _unescape(value)
+    return found
+
+
+def _unescape(value: str) -> str:
+    """IRCv3's escapes undone: `\\:` is ';', `\\s` a space...; a backslash before anything else is dropped."""
+    out, chars = [], iter(value)
+    for char in chars:
+        if char == "\\":
+            char = next(chars, "")
+            char = _UNESCAPED.get(char, char)
+        out.append(char)
+    return "".join(out)
+
+
+def tag(name: str, value: str) -> str:
+    """`name=value`, the value escaped; `name` alone when it has none."""
+    return name + "=" + "".join(_ESCAPED.get(char, char) for char in value) if value else name
 
 
 def message(source: str, command: str, *params: str, text: str | None = None) -> bytes:

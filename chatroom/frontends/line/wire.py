@@ -80,6 +80,8 @@ def listed(word: str, head: list[str], items: list[str]) -> bytes:
 def render(event: Event) -> bytes:
     """The line for one chat event."""
     match event:
+        case Message(text="") | PrivateMessage(text=""):
+            return b""  # client tags alone (IRC's TAGMSG): the line protocol and the web client show no tags
         case Message(room, nick, text, action, _, to, msgid, time):
             return line("ACTION" if action else "MSG", to + room, nick, msgid, time, text=text)
         case PrivateMessage(sender, recipient, text):
@@ -122,6 +124,8 @@ def render(event: Event) -> bytes:
             found = [line("FOUND", said.room, said.nick, said.id, said.time, "did" if said.action else "said",
                           text=said.text) for said in messages]  # fmt: skip
             return b"".join(found) + line("SEARCH", str(len(messages)), text=text)
+        case Redacted(private=True):
+            return b""  # the line protocol shows private lines without ids: nothing for it to hide
         case Redacted(room, actor, ids):
             return listed("REDACT", [room, actor], list(ids) or ["*"])
         case ServerNotice(text):
