@@ -31,7 +31,7 @@ VENV = Path(sys.prefix)  # the README's `.venv`: the environment running these t
 LOOPBACK = ["--listen", "tcp:0:interface=127.0.0.1", "--irc", "tcp:0:interface=127.0.0.1"]
 QUICK_START = [
     "python3 -m venv .venv && .venv/bin/pip install . && .venv/bin/twistd -n chatroom",
-    "python3 -m venv .venv && .venv/bin/pip install '.[test]' && .venv/bin/python -m twisted.trial tests",
+    "python3 -m venv .venv && .venv/bin/pip install '.[test]' && .venv/bin/python -m twisted.trial -j2 tests",
 ]
 
 
