@@ -55,12 +55,17 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
-WORKLOADS = {
+# Senders are spread over every room (`layout` "spread"), except in hot-room, where they all talk in room #0: 100
+# members each get 1,000 lines a second and the other 900 clients nothing (the burst's layout before issue 30).
+# Clients arrive ARRIVING at a time per load generator, as people do, except in connect: all at once, a storm.
+WORKLOADS: dict[str, dict[str, Any]] = {
     "steady": {"clients": 1000, "rooms": 50, "senders": 1000, "rate": 1.0},
     "burst": {"clients": 1000, "rooms": 10, "senders": 100, "rate": 10.0},
+    "hot-room": {"clients": 1000, "rooms": 10, "senders": 100, "rate": 10.0, "layout": "hot-room"},
     "idle": {"clients": 10_000, "rooms": 100, "senders": 0, "rate": 0.0},
-    "connect": {"clients": 2000, "rooms": 100, "senders": 0, "rate": 0.0},
+    "connect": {"clients": 2000, "rooms": 100, "senders": 0, "rate": 0.0, "arriving": 0},
 }
+LAYOUTS = ("spread", "hot-room")
 # The benchmark's own server lifts the limits that would pace or refuse its load (flood control, the
 # connection cap, idle pings, the registration timeout); the per-address cap does not apply to loopback by default.
 LIFT_FLOOD_CONTROL = ["--flood-burst", "100000", "--flood-rate", "100000"]  # not with --askers: it is what they meet
@@ -78,7 +83,8 @@ LOOPBACK = "127.0.0.1"
 ASKING_WARMUP = 10.0  # seconds the askers of --askers ask before the load begins
 LINE_SIZE = 100  # bytes in each message line the server sends, roughly what people type
 # Connections being made at once, per generator process: as people arrive, not a storm. The server's peak while
-# thousands of handshakes are in flight at once would stay in its RSS, and be counted as what idle connections hold.
+# thousands of handshakes are in flight at once stays in its RSS: the connect workload (arriving 0: all at once)
+# measures that, the others what connections hold once made.
 ARRIVING = 100
 
 
@@ -130,6 +136,32 @@ class Plan:
     protocol: str = "line"
     askers: int = 0  # IRC clients flooding `WHO *` meanwhile (--askers)
     ask: str = "who"  # what they ask: `WHO *`, or "history": `CHATHISTORY BEFORE #ROOM timestamp=NOW 100` (--ask)
+    layout: str = "spread"  # where the senders are: LAYOUTS
+    arriving: int = ARRIVING  # connections made at once per load generator; 0: all of them (a storm)
+
+    def room(self, number: int) -> str:
+        return f"#{number % self.rooms}"
+
+    def senders_in_order(self) -> list[int]:
+        """The clients that send, in the order their sending is spread over each second.
+
+        "spread": round-robin over the rooms, each room's senders spread over its members, so that every room hears
+        senders/rooms of them. "hot-room": the first `senders` members of room #0.
+        """
+        if self.layout == "hot-room":
+            members = range(0, self.clients, self.rooms)
+            if self.senders > len(members):
+                raise ValueError(f"hot-room: room #0 has {len(members)} members, fewer than {self.senders} senders")
+            return list(members[: self.senders])
+        if self.senders > self.clients:
+            raise ValueError(f"{self.senders} senders among {self.clients} clients")
+        chosen = []
+        for k in range(self.senders):
+            room, turn = k % self.rooms, k // self.rooms
+            members = range(room, self.clients, self.rooms)
+            in_room = len(range(room, self.senders, self.rooms))  # this room's senders
+            chosen.append(members[turn * len(members) // in_room])
+        return chosen
 
 
 @dataclass
@@ -142,7 +174,10 @@ class Figures:
     senders: int
     rate: float
     duration: float
-    deliveries_per_second: float | None = None
+    layout: str = "spread"
+    arriving: int = ARRIVING  # 0: all at once
+    deliveries_per_second: float | None = None  # over load_seconds
+    load_seconds: float | None = None  # wall time from the first message due to the last delivery (or giving up)
     expected: int = 0
     delivered: int = 0
     latency_ms: dict[str, float | None] = field(default_factory=dict)
@@ -319,10 +354,10 @@ class Worker:
             else (lambda client: client)
         )
 
-        arriving = asyncio.Semaphore(ARRIVING)
+        arriving = asyncio.Semaphore(plan.arriving or plan.clients)
 
         async def connect(number: int) -> None:
-            client = BenchClient(self, f"b{number}", f"#{number % plan.rooms}")
+            client = BenchClient(self, f"b{number}", plan.room(number))
             async with arriving:
                 await loop.create_connection(
                     lambda: link(client), plan.host, plan.port, ssl=context, server_hostname="localhost"
@@ -348,12 +383,11 @@ class Worker:
 
     async def load(self, clients: dict[int, BenchClient], start: float) -> None:
         plan = self.plan
-        step = plan.clients / plan.senders
-        senders = [number for number in (int(n * step) for n in range(plan.senders)) if number in clients]
         # Sender k of S sends at start + (k/S + j)/X: the whole load is spread evenly in time.
         schedule = sorted(
-            (start + (int(number / step) / plan.senders + j) / plan.rate, number)
-            for number in senders
+            (start + (k / plan.senders + j) / plan.rate, number)
+            for k, number in enumerate(plan.senders_in_order())
+            if number in clients
             for j in range(int(plan.duration * plan.rate))
         )
         sent_per_room: dict[str, int] = {}
@@ -658,7 +692,8 @@ class Progress:
 
 
 def run(plan: Plan, workload: str, server: Server, name: str, redis: Redis | None = None) -> Figures:
-    figures = Figures(workload, name, plan.protocol, plan.clients, plan.rooms, plan.senders, plan.rate, plan.duration)
+    figures = Figures(workload, name, plan.protocol, plan.clients, plan.rooms, plan.senders, plan.rate, plan.duration,
+                      plan.layout, plan.arriving)  # fmt: skip
     context = multiprocessing.get_context("spawn")
     pipes, workers = [], []
     for index in range(plan.processes):
@@ -723,7 +758,7 @@ def run(plan: Plan, workload: str, server: Server, name: str, redis: Redis | Non
         # Each message reaches every member of its room: count, per process, the members it holds.
         held = [dict.fromkeys(sent, 0) for _ in pipes]
         for number in range(plan.clients):
-            room = f"#{number % plan.rooms}"
+            room = plan.room(number)
             if room in sent:
                 held[number % plan.processes][room] += 1
         expected = 0
@@ -755,7 +790,8 @@ def run(plan: Plan, workload: str, server: Server, name: str, redis: Redis | Non
         for result in results:
             latencies.frombytes(result[1])
         figures.expected, figures.delivered = expected, delivered
-        figures.deliveries_per_second = delivered / plan.duration
+        figures.load_seconds = wall
+        figures.deliveries_per_second = delivered / wall  # past saturation, the load takes longer than planned
         figures.server_cpu_us_per_delivery = cpu_load * 1e6 / max(1, delivered)
         figures.server_cpu_share = cpu_load / wall
         ordered = sorted(latencies)
@@ -777,21 +813,29 @@ def run(plan: Plan, workload: str, server: Server, name: str, redis: Redis | Non
     return figures
 
 
+def arrival(figures: Figures) -> str:
+    if figures.arriving:
+        return f"made {figures.arriving} at a time per load generator"
+    return f"all {figures.clients:,} connecting at once"
+
+
 def report(figures: Figures) -> str:
+    where = " all in room #0" if figures.layout == "hot-room" else ""
     lines = [
         f"{figures.server}, workload {figures.workload} over {figures.protocol}: {figures.clients} clients in"
-        f" {figures.rooms} rooms, {figures.senders} senders at {figures.rate:g}/s for {figures.duration:g} s",
+        f" {figures.rooms} rooms, {figures.senders} senders{where} at {figures.rate:g}/s for {figures.duration:g} s",
         "  server CPU per TLS connection (TCP, TLS handshake, nickname): "
         + _number(figures.server_cpu_us_per_connection, "µs"),
         f"  server CPU per join: {_number(figures.server_cpu_us_per_join, 'µs')}",
-        f"  server RSS per idle connection: {_number(figures.server_rss_kb_per_connection, 'KB')}",
+        f"  server RSS per idle connection, {arrival(figures)}: {_number(figures.server_rss_kb_per_connection, 'KB')}",
     ]
     if figures.senders:
         latency = figures.latency_ms
         lines += [
             f"  deliveries: {figures.delivered:,} of {figures.expected:,} expected"
             + ("" if figures.delivered == figures.expected else "  <-- LOST DELIVERIES"),
-            f"  deliveries per second: {_number(figures.deliveries_per_second, '/s', 0)}",
+            f"  deliveries per second: {_number(figures.deliveries_per_second, '/s', 0)}"
+            f" (over {_number(figures.load_seconds, 's', 2)}, {figures.duration:g} s planned)",
             f"  server CPU per delivery: {_number(figures.server_cpu_us_per_delivery, 'µs', 2)}"
             f" ({_number((figures.server_cpu_share or 0) * 100, '% of a core', 0)} during the load,"
             f" {figures.workers} process{'es' if figures.workers > 1 else ''})",
@@ -826,21 +870,25 @@ COMPARED: dict[str, Callable[[Figures], float | None]] = {
 }
 
 
-def ratios(ours: list[Figures], peer: list[Figures]) -> dict[str, dict[str, float | None]]:
-    """Each compared figure's median over the runs of both servers, and chatroom's as a multiple of the peer's."""
+def ratios(
+    ours: list[Figures], peer: list[Figures], names: tuple[str, str] = ("chatroom", "ngircd")
+) -> dict[str, dict[str, float | None]]:
+    """Each compared figure's median over the runs of both, and ours as a multiple of the peer's."""
     table: dict[str, dict[str, float | None]] = {}
     for name, figure in COMPARED.items():
         mine, theirs = _median([figure(f) for f in ours]), _median([figure(f) for f in peer])
         ratio = mine / theirs if mine is not None and theirs else None
-        table[name] = {"chatroom": mine, "ngircd": theirs, "ratio": ratio}
+        table[name] = {names[0]: mine, names[1]: theirs, "ratio": ratio}
     return table
 
 
-def comparison(table: dict[str, dict[str, float | None]], runs: int) -> str:
-    lines = [f"chatroom against ngircd, medians of {runs} run(s) each, alternated:"]
+def comparison(
+    table: dict[str, dict[str, float | None]], runs: int, names: tuple[str, str] = ("chatroom", "ngircd")
+) -> str:
+    lines = [f"{names[0]} against {names[1]}, medians of {runs} run(s) each, alternated:"]
     for name, row in table.items():
         lines.append(
-            f"  {name}: chatroom {_number(row['chatroom'], '')}, ngircd {_number(row['ngircd'], '')}:"
+            f"  {name}: {names[0]} {_number(row[names[0]], '')}, {names[1]} {_number(row[names[1]], '')}:"
             f" {_number(row['ratio'], 'x', 2)}"
         )
     return "\n".join(lines)
@@ -1158,9 +1206,17 @@ def main(argv: list[str] | None = None) -> None:
         " now of each room in turn (CHATHISTORY BEFORE), each answer timed",
     )
     parser.add_argument(
-        "--compare", action="store_true", help="run the workload over IRC against chatroom and ngircd, and compare"
+        "--compare",
+        nargs="?",
+        const="ngircd",
+        choices=("ngircd", "irc"),
+        help="run the workload twice, alternately, and compare: over IRC against chatroom and ngircd (the default),"
+        " or `irc`: over --protocol (websocket, line) and over IRC, both against chatroom",
     )
-    parser.add_argument("--repeat", type=int, default=1, help="with --compare: runs of each server (default 1)")
+    parser.add_argument("--repeat", type=int, default=1, help="with --compare: runs of each (default 1)")
+    parser.add_argument(
+        "--arriving", type=int, help=f"connections made at once per load generator (default {ARRIVING}; 0: all)"
+    )
     parser.add_argument("--host", default=LOOPBACK, help="with --port: a running server to measure")
     parser.add_argument("--port", type=int, help="a running server's port; needs --server-pid and --ca")
     parser.add_argument("--server-pid", type=int, help="the running server's process id, to read its CPU and RSS")
@@ -1208,9 +1264,11 @@ def main(argv: list[str] | None = None) -> None:
         raise SystemExit("chatroom.bench: --workers needs --redis: the workers share the chat through it")
     if arguments.askers and (arguments.protocol != "irc" or arguments.compare):
         raise SystemExit("chatroom.bench: --askers needs --protocol irc, and no --compare")
+    if arguments.compare == "irc" and arguments.protocol == "irc":
+        raise SystemExit("chatroom.bench: --compare irc compares another --protocol (websocket, line) with IRC")
     settings = WORKLOADS[arguments.workload] | {
         name: getattr(arguments, name)
-        for name in ("clients", "rooms", "senders", "rate")
+        for name in ("clients", "rooms", "senders", "rate", "arriving")
         if getattr(arguments, name) is not None
     }
 
@@ -1218,6 +1276,10 @@ def main(argv: list[str] | None = None) -> None:
         return Plan(arguments.host, port, ca, duration=arguments.duration, processes=arguments.processes,
                     protocol=protocol, askers=arguments.askers, ask=arguments.ask, **settings)  # fmt: skip
 
+    try:
+        plan(0, "", arguments.protocol).senders_in_order()
+    except ValueError as error:
+        raise SystemExit(f"chatroom.bench: {error}") from None
     if arguments.port is not None:
         if arguments.server_pid is None or arguments.ca is None:
             raise SystemExit("chatroom.bench: --port needs --server-pid and --ca")
@@ -1234,18 +1296,23 @@ def main(argv: list[str] | None = None) -> None:
         return
     ours: list[Figures] = []
     peer: list[Figures] = []
+    keeping += LIFT_FLOOD_CONTROL
+    against_ngircd = arguments.compare == "ngircd"
+    protocol = "irc" if against_ngircd else arguments.protocol
+    names = ("chatroom", "ngircd") if against_ngircd else (f"chatroom over {protocol}", "chatroom over irc")
     for _ in range(arguments.repeat):
         ours.append(
-            measure(
-                "chatroom", "irc", arguments.workload, plan, arguments.redis, arguments.workers,
-                keeping + LIFT_FLOOD_CONTROL,
-            )
-        )  # fmt: skip
-        peer.append(measure("ngircd", "irc", arguments.workload, plan))
-    table = ratios(ours, peer)
-    print(comparison(table, arguments.repeat))
+            measure("chatroom", protocol, arguments.workload, plan, arguments.redis, arguments.workers, keeping)
+        )
+        if against_ngircd:
+            peer.append(measure("ngircd", "irc", arguments.workload, plan))
+        else:
+            peer.append(measure("chatroom", "irc", arguments.workload, plan, arguments.redis, arguments.workers,
+                                keeping))  # fmt: skip
+    table = ratios(ours, peer, names)
+    print(comparison(table, arguments.repeat, names))
     if arguments.json:
-        everything = {"chatroom": [asdict(f) for f in ours], "ngircd": [asdict(f) for f in peer], "ratios": table}
+        everything = {names[0]: [asdict(f) for f in ours], names[1]: [asdict(f) for f in peer], "ratios": table}
         arguments.json.write_text(json.dumps(everything, indent=2) + "\n")
 
 

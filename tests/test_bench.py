@@ -9,9 +9,47 @@ from pathlib import Path
 
 from twisted.trial.unittest import SkipTest, SynchronousTestCase
 
-from chatroom.bench import HistoryFigures, measure_history
+from chatroom.bench import LIFT_FLOOD_CONTROL, WORKLOADS, HistoryFigures, Plan, Server, measure_history
 from chatroom.core.events import Message
 from tests.helpers import ServerTestCase
+from tests.test_twistd import LISTENING, TWISTD
+
+
+def workload(name: str) -> Plan:
+    return Plan("127.0.0.1", 0, "", duration=10.0, processes=2, **WORKLOADS[name])
+
+
+class LayoutTests(SynchronousTestCase):
+    """Who sends: the burst the README describes, senders in every room; hot-room keeps the old layout."""
+
+    def rooms_of_senders(self, plan: Plan) -> dict[str, int]:
+        senders = plan.senders_in_order()
+        self.assertEqual(len(set(senders)), plan.senders, "each sender once")
+        self.assertTrue(all(0 <= number < plan.clients for number in senders))
+        heard: dict[str, int] = {}
+        for number in senders:
+            heard[plan.room(number)] = heard.get(plan.room(number), 0) + 1
+        return heard
+
+    def test_burst_spreads_its_senders_over_every_room(self) -> None:
+        self.assertEqual(self.rooms_of_senders(workload("burst")), {f"#{room}": 10 for room in range(10)})
+
+    def test_hot_room_puts_every_sender_in_one_room(self) -> None:
+        self.assertEqual(self.rooms_of_senders(workload("hot-room")), {"#0": 100})
+
+    def test_steady_has_everyone_send(self) -> None:
+        plan = workload("steady")
+        self.assertEqual(sorted(plan.senders_in_order()), list(range(plan.clients)))
+
+    def test_uneven_senders_still_reach_every_room(self) -> None:
+        plan = Plan("127.0.0.1", 0, "", clients=25, rooms=4, senders=6, rate=1.0, duration=1.0, processes=1)
+        self.assertEqual(self.rooms_of_senders(plan), {"#0": 2, "#1": 2, "#2": 1, "#3": 1})
+
+    def test_too_many_senders_for_the_hot_room(self) -> None:
+        plan = Plan("127.0.0.1", 0, "", clients=20, rooms=4, senders=6, rate=1.0, duration=1.0, processes=1,
+                    layout="hot-room")  # fmt: skip
+        with self.assertRaises(ValueError):
+            plan.senders_in_order()
 
 
 class BenchSmokeTests(ServerTestCase):
@@ -37,6 +75,51 @@ class BenchSmokeTests(ServerTestCase):
         self.assertEqual(set(figures["latency_ms"]), {"p50", "p99", "max"})
         self.assertTrue(all(isinstance(value, float) for value in figures["latency_ms"].values()))
         self.assertIn("deliveries: 250 of 250 expected", bench.output)
+
+    async def test_figures_are_what_they_claim(self) -> None:
+        """A known load on a server the test started: exactly the deliveries it makes, a CPU figure within what the
+        kernel counts for the server's process, and deliveries per second over the time the load really took."""
+        self.certs = Path(self.mktemp()).resolve()
+        server = self.spawn(
+            [TWISTD, "-n", "--pidfile=", "chatroom", "--certs", str(self.certs), "--listen",
+             "tcp:0:interface=127.0.0.1", "--no-irc", "--no-web", *LIFT_FLOOD_CONTROL]
+        )  # fmt: skip
+        port = int((await server.until(LISTENING)).group(1))
+        figures_file = Path(self.mktemp())
+        bench = self.spawn(
+            [sys.executable, "-m", "chatroom.bench", "burst", "--clients", "20", "--rooms", "4", "--senders", "8",
+             "--rate", "50", "--duration", "1", "--port", str(port), "--server-pid", str(server.transport.pid),
+             "--ca", str(self.certs / "ca.pem"), "--json", str(figures_file)]
+        )  # fmt: skip
+        self.assertEqual(await bench.exit_code(), 0, bench.output)
+        spent = Server(server.transport.pid).cpu_seconds()  # all the server's CPU, from its start
+        figures = json.loads(figures_file.read_text())
+        self.assertEqual(figures["expected"], 8 * 50 * 5)  # 8 senders, 50 lines each, to the 5 members of their room
+        self.assertEqual(figures["delivered"], figures["expected"])
+        during_load = figures["server_cpu_us_per_delivery"] * figures["delivered"] / 1e6
+        self.assertGreater(during_load, 0.0)
+        self.assertLessEqual(during_load, spent)
+        self.assertGreater(figures["load_seconds"], (50 - 1) / 50)  # the last line is due 1/50 s before the end
+        self.assertAlmostEqual(figures["deliveries_per_second"] * figures["load_seconds"], figures["delivered"])
+        self.assertIn("deliveries: 2,000 of 2,000 expected", bench.output)
+
+    async def test_websocket_compared_with_irc(self) -> None:
+        """--compare irc: the same workload over WebSocket and over IRC, both against chatroom, with the ratios."""
+        figures_file = Path(self.mktemp())
+        bench = self.spawn(
+            [sys.executable, "-m", "chatroom.bench", "steady", "--clients", "20", "--rooms", "4",
+             "--senders", "10", "--rate", "5", "--duration", "1", "--protocol", "websocket", "--compare", "irc",
+             "--json", str(figures_file)]
+        )  # fmt: skip
+        self.assertEqual(await bench.exit_code(), 0, bench.output)
+        figures = json.loads(figures_file.read_text())
+        for name, protocol in (("chatroom over websocket", "websocket"), ("chatroom over irc", "irc")):
+            (run,) = figures[name]
+            self.assertEqual((run["server"], run["protocol"]), ("chatroom", protocol))
+            self.assertEqual(run["delivered"], 10 * 5 * 1 * 4)  # IRC does not echo a message to its sender
+        self.assertEqual(set(figures["ratios"]["server CPU per delivery"]),
+                         {"chatroom over websocket", "chatroom over irc", "ratio"})  # fmt: skip
+        self.assertIn("chatroom over websocket against chatroom over irc", bench.output)
 
     async def test_comparison_with_ngircd(self) -> None:
         """--compare runs the same workload over IRC against chatroom and ngircd, and gives the ratios."""
