@@ -826,13 +826,15 @@ REPLICATED = declared(Chat)  # the changes a log entry may name: nothing else of
 
 
 def line_data(message: Message) -> list[Any]:
-    """A kept line as snapshots and Redis carry it: its room is theirs, and a kept line is never for some only."""
-    return [message.nick, message.text, message.action, message.notice, message.id, message.time]
+    """A kept line as snapshots and Redis carry it: its room is theirs, and a kept line is never for some only. A
+    topic change has a seventh item; lines kept before there were any have six."""
+    data = [message.nick, message.text, message.action, message.notice, message.id, message.time]
+    return [*data, True] if message.topic else data
 
 
 def line_message(room: str, data: list[Any]) -> Message:
-    nick, text, action, notice, msgid, time = data
-    return Message(room, nick, text, action, notice, "", msgid, time)
+    nick, text, action, notice, msgid, time, *topic = data
+    return Message(room, nick, text, action, notice, "", msgid, time, topic=bool(topic))
 
 
 def _plain(values: tuple[Any, ...]) -> list[Any]:

@@ -138,12 +138,7 @@ class Talk(ChatBase):
         msgid, said = target.history.stamp(now, aside=bool(to) or not text)
         event = Message(target.name, member.nick, text, action, notice, to, msgid, said, carried)
         if text:  # kept without its client tags: relayed, never kept (their bytes are not history's to count)
-            line = replace(event, tags=()) if carried else event
-            dropped = target.history.keep(line, now)
-            key = room_key(target.name)
-            self.history_store.said(key, line if target.history.limits.lines else unkept(line))
-            if dropped and target.settings.keep_lines + target.settings.keep_age:  # else the store bounds itself
-                self.history_store.redacted(key, [message.id for message in dropped])
+            self._keep(target, replace(event, tags=()) if carried else event, now)
         if not to:
             target.broadcast(event)
             return
@@ -189,10 +184,21 @@ class Talk(ChatBase):
         if target.settings.topic_lock:
             authorize(self.rank(member, target), Action.TOPIC, target.name)
         self._commit()
-        target.topic = Topic(target.name, member.nick, text)
-        target.topic_time = self.now()
+        now = self.now()
+        msgid, said = target.history.stamp(now)
+        target.topic = Topic(target.name, member.nick, text, msgid, said)
+        target.topic_time = now
+        self._keep(target, Message(target.name, member.nick, text, id=msgid, time=said, topic=True), now)
         target.broadcast(target.topic)
         self._save(target)
+
+    def _keep(self, room: Room, line: Message, now: float) -> None:
+        """Keep a line said to the whole room, as far as the room keeps any, in memory and in the history store."""
+        dropped = room.history.keep(line, now)
+        key = room_key(room.name)
+        self.history_store.said(key, line if room.history.limits.lines else unkept(line))
+        if dropped and room.settings.keep_lines + room.settings.keep_age:  # else the store bounds itself
+            self.history_store.redacted(key, [message.id for message in dropped])
 
     # Where a person has read up to (chatroom.core.markers)
 

@@ -74,7 +74,8 @@ T = TypeVar("T")
 DEFAULT_FILE = "history.sqlite"
 WRITE_EVERY = 0.1  # seconds the writer gathers changes before one commit: what a kill -9 may lose
 PRUNE_EVERY = 60.0  # seconds between two passes dropping lines older than --history-age
-VERSION = 2  # PRAGMA user_version of the schema below (1: without `words`, which opening such a file fills)
+VERSION = 3  # PRAGMA user_version of the schema below (1: without `words`, which opening such a file fills; 1 and 2:
+# without lines' `topic`, which opening such a file adds)
 ROOM_SPAN = 1 << 40  # a room's range of `words` rowids: more lines than a room will ever number
 
 SCHEMA = """
@@ -83,7 +84,8 @@ CREATE TABLE IF NOT EXISTS rooms (
 );
 CREATE TABLE IF NOT EXISTS lines (
     room TEXT NOT NULL, number INTEGER NOT NULL, nick TEXT NOT NULL, text TEXT NOT NULL, action INTEGER NOT NULL,
-    notice INTEGER NOT NULL, id TEXT NOT NULL, time TEXT NOT NULL, PRIMARY KEY (room, number)
+    notice INTEGER NOT NULL, id TEXT NOT NULL, time TEXT NOT NULL, topic INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (room, number)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS lines_by_time ON lines (time);
 CREATE TABLE IF NOT EXISTS conversations (
@@ -109,7 +111,8 @@ FORGET_WORDS = (  # followed by the condition of the lines about to be deleted
 )
 SEARCH = (  # one room's newest matches: its range of `words`, read from its end
     "SELECT l.nick, l.text, l.action, l.notice, l.id, l.time FROM words JOIN lines AS l ON l.room = ? "
-    "AND l.number = words.rowid - ? WHERE words MATCH ? AND words.rowid BETWEEN ? AND ? AND l.time >= ? "
+    "AND l.number = words.rowid - ? WHERE words MATCH ? AND words.rowid BETWEEN ? AND ? AND NOT l.topic "
+    "AND l.time >= ? "
     "AND l.time <= ? AND (? = '' OR lower(l.nick) = ?) ORDER BY words.rowid DESC LIMIT ?"
 )
 
@@ -346,7 +349,7 @@ class SqliteHistory(Service):
 
         def write() -> None:
             db.executemany(UPSERT_ROOM, counts.values())
-            db.executemany("INSERT OR REPLACE INTO lines VALUES (?, ?, ?, ?, ?, ?, ?, ?)", lines)
+            db.executemany("INSERT OR REPLACE INTO lines VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", lines)
             if lines:  # their words, in rowid order: FTS5 writes its pending words out at a rowid lower than the last
                 marks = ",".join("?" * len(counts))
                 place = dict(db.execute(f"SELECT room, rowid FROM rooms WHERE room IN ({marks})", list(counts)))
@@ -390,7 +393,7 @@ class SqliteHistory(Service):
                 counts[room] = (room, message.room, life, said)
                 if not message.to:
                     lines.append((room, said, message.nick, message.text, message.action, message.notice, message.id,
-                                  message.time))  # fmt: skip
+                                  message.time, message.topic))  # fmt: skip
                     touched.add(room)
                 continue
             write()
@@ -432,16 +435,21 @@ class SqliteHistory(Service):
         db.execute("PRAGMA synchronous = NORMAL")
         db.execute("PRAGMA secure_delete = ON")  # what is redacted or cleared is overwritten, not left in free pages
         version = db.execute("PRAGMA user_version").fetchone()[0]
-        if version not in (0, 1, VERSION):
+        if version not in (0, 1, 2, VERSION):
             db.close()
             raise sqlite3.DatabaseError(
                 f"written by another version of chatroom (schema {version}, this one reads {VERSION})"
             )
         db.executescript(SCHEMA)
-        with db:  # the words of a file written before searching came, and its new version, together
+        # Read before the transaction: in WAL, a transaction that reads and then writes fails at once (no waiting)
+        # if another connection wrote meanwhile.
+        topics = "topic" in {column for _, column, *_ in db.execute("PRAGMA table_info(lines)")}
+        with db:  # what a file of an earlier version lacks, and its new version, together
             db.execute("BEGIN")
             if version == 1:
                 db.execute(FILL_WORDS, (ROOM_SPAN,))
+            if not topics:
+                db.execute("ALTER TABLE lines ADD COLUMN topic INTEGER NOT NULL DEFAULT 0")
             db.execute(f"PRAGMA user_version = {VERSION}")
         return db
 
@@ -470,13 +478,13 @@ class SqliteHistory(Service):
         oldest = timestamp(self.clock.seconds() - self.limits.age) if self.limits.age else ""
         for room, name, epoch, said in db.execute("SELECT room, name, epoch, said FROM rooms").fetchall():
             rows = db.execute(
-                "SELECT nick, text, action, notice, id, time FROM lines WHERE room = ? AND time >= ? "
+                "SELECT nick, text, action, notice, id, time, topic FROM lines WHERE room = ? AND time >= ? "
                 "ORDER BY number DESC LIMIT ?",
                 (room, oldest, self.limits.lines),
             ).fetchall()
             lines = [
-                Message(name, nick, text, bool(action), bool(notice), "", msgid, said_at)
-                for nick, text, action, notice, msgid, said_at in reversed(rows)
+                Message(name, nick, text, bool(action), bool(notice), "", msgid, said_at, topic=bool(topic))
+                for nick, text, action, notice, msgid, said_at, topic in reversed(rows)
             ]
             yield room, KeptHistory(epoch, said, lines)
 

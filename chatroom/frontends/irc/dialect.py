@@ -447,6 +447,12 @@ class IRCDialect:
         tagged = b"".join(b"@batch=%s %s" % (batch.encode(), line) for line in lines)
         return self.line("BATCH", "+" + batch, "draft/chathistory-targets") + tagged + self.line("BATCH", "-" + batch)
 
+    def replayed(self, messages: Sequence[Message]) -> Sequence[Message]:
+        """The kept lines this client is shown: topic changes among them only with draft/event-playback."""
+        if "draft/event-playback" in self.caps:
+            return messages
+        return [said for said in messages if not said.topic]
+
     def playback(self, room: str, messages: Sequence[Message], lost: int) -> Iterator[bytes]:
         """What a room kept, shown on joining it; between two notices unless a batch marks it as history.
 
@@ -455,6 +461,7 @@ class IRCDialect:
         if lost:
             missed = "some lines" if lost < 0 else counted(lost)
             yield self.line("NOTICE", room, text=f"{missed} said in {room} before these are no longer kept")
+        messages = self.replayed(messages)
         if not messages:
             return
         marked = "batch" in self.caps

@@ -132,8 +132,7 @@ def render(event: Event) -> bytes:
             return line("NOTICE", text=text)
         case Exported(room, messages):
             exported = [
-                line("EXPORT", room, said.nick, said.id, said.time, "action" if said.action else "-", text=said.text)
-                for said in messages
+                line("EXPORT", room, said.nick, said.id, said.time, _kind(said), text=said.text) for said in messages
             ]
             return b"".join(exported) + line("EXPORTED", room, str(len(messages)))
         case KeptNotice(room, actor, text, rule):
@@ -156,9 +155,15 @@ def render(event: Event) -> bytes:
     raise TypeError(f"not a chat event: {event!r}")
 
 
+def _kind(said: Message) -> str:
+    return "topic" if said.topic else "action" if said.action else "-"
+
+
 def history_pages(history: History) -> Iterator[bytes]:
-    """A room's history in pages of PAGE_LINES lines, then its HISTORY line: each made when it is asked for."""
-    room, messages = history.room, history.messages
+    """A room's history in pages of PAGE_LINES lines, then its HISTORY line: each made when it is asked for.
+
+    Messages only: a topic change kept among them is IRC's event-playback's, and an export's (EXPORT)."""
+    room, messages = history.room, [said for said in history.messages if not said.topic]
     for start in range(0, len(messages), PAGE_LINES):
         yield b"".join(
             line("DID" if said.action else "SAID", room, said.nick, said.id, said.time, text=said.text)
