@@ -73,13 +73,14 @@ class SqliteHistoryTests(TestCase):
         self.assert_gone("for the operators")
         self.assertEqual(self.path.stat().st_mode & 0o777, 0o600, "what people said: its owner's only")
 
-    async def test_a_topic_change_is_kept_as_one(self) -> None:
+    async def test_a_topic_change_and_tags_kept_as_their_sender_asked_are_kept_as_they_were(self) -> None:
         store = self.store()
-        lines = [said(1, "one"), replace(said(2, "exams on friday"), topic=True)]
+        lines = [said(1, "one"), replace(said(2, "exams on friday"), topic=True),
+                 replace(said(3, ""), tags=(("+draft/persist", ""), ("+draft/react", "👍")))]  # fmt: skip
         for line in lines:
             store.said("5", line)
         await store.stopService()
-        self.assertEqual(self.restart(), {"5": KeptHistory("e1", 2, lines)})
+        self.assertEqual(self.restart(), {"5": KeptHistory("e1", 3, lines)})
 
     async def test_a_file_of_the_version_before_topics_is_read_and_written(self) -> None:
         """Version 2's `lines` had no `topic` column: opening the file adds it, and its lines are messages."""

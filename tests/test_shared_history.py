@@ -12,7 +12,7 @@ from twisted.trial.unittest import SynchronousTestCase
 from chatroom.bus.history import ASK_EVERY, PRUNE_EVERY, WRITE_EVERY, RedisHistory
 from chatroom.bus.log import MemoryLog, place
 from chatroom.bus.redis import RETRY, RedisAddress
-from chatroom.bus.shared import SharedChat, line_data
+from chatroom.bus.shared import SharedChat, line_data, line_message
 from chatroom.bus.stores import RedisAccounts
 from chatroom.core.events import Event, History, Message, Quit
 from chatroom.core.history import HistoryLimits, RoomHistory, timestamp
@@ -35,6 +35,21 @@ def numbered(message: Message) -> int:
 
 def histories(events: list[Event]) -> list[History]:
     return [event for event in events if isinstance(event, History)]
+
+
+class LineDataTests(SynchronousTestCase):
+    def test_a_kept_line_is_carried_whole(self) -> None:
+        """Snapshots and Redis carry each kept line: a topic change and kept tags too, and a line of six items (kept
+        before there were either) still reads."""
+        lines = [
+            Message("#5", "ann", "hello", id="e1-1", time="2026-11-18T08:26:41.000Z"),
+            Message("#5", "ann", "exams on friday", id="e1-2", time="2026-11-18T08:26:42.000Z", topic=True),
+            Message("#5", "ann", "", id="e1-3", time="2026-11-18T08:26:43.000Z", tags=(("+draft/persist", ""),)),
+        ]
+        carried = [line_message("#5", json.loads(json.dumps(line_data(line)))) for line in lines]
+        self.assertEqual(stamped(carried), stamped(lines))
+        self.assertEqual([(line.topic, line.tags) for line in carried], [(line.topic, line.tags) for line in lines])
+        self.assertEqual(len(line_data(lines[0])), 6)
 
 
 class HistoryInRedisTests(RedisStoresTestCase):

@@ -101,11 +101,13 @@ class Renderer:
         return rendered
 
     def kept(self, said: Message, identify: Identify, tags: Tags, batch: str) -> bytes:
-        """A line a room kept, as it was said (a topic change as TOPIC), with its own time and id, inside `batch` if
-        not ""."""
+        """A line a room kept, as it was said (a topic change as TOPIC, tags as TAGMSG), with its own time and id,
+        inside `batch` if not ""."""
         self.server, self.identify, self.tags = tags.server, identify, tags
         if said.topic:
             line = message(self.source(said.nick), "TOPIC", said.room, text=said.text)
+        elif not said.text:  # tags kept as their sender asked
+            line = message(self.source(said.nick), "TAGMSG", said.room)
         else:
             line = self._text(said.nick, said.room, said.text, said.action, said.notice)
         return _tagged(line, self._tags(said, tags, f"batch={batch}" if batch else ""))
