@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import sqlite3
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -72,6 +73,30 @@ class SqliteHistoryTests(TestCase):
         self.assert_gone("for the operators")
         self.assertEqual(self.path.stat().st_mode & 0o777, 0o600, "what people said: its owner's only")
 
+    async def test_a_topic_change_and_tags_kept_as_their_sender_asked_are_kept_as_they_were(self) -> None:
+        store = self.store()
+        lines = [said(1, "one"), replace(said(2, "exams on friday"), topic=True),
+                 replace(said(3, ""), tags=(("+draft/persist", ""), ("+draft/react", "👍")))]  # fmt: skip
+        for line in lines:
+            store.said("5", line)
+        await store.stopService()
+        self.assertEqual(self.restart(), {"5": KeptHistory("e1", 3, lines)})
+
+    async def test_a_file_of_the_version_before_topics_is_read_and_written(self) -> None:
+        """Version 2's `lines` had no `topic` column: opening the file adds it, and its lines are messages."""
+        with contextlib.closing(sqlite3.connect(self.path)) as db:
+            db.executescript(
+                "CREATE TABLE lines (room TEXT NOT NULL, number INTEGER NOT NULL, nick TEXT NOT NULL,"
+                " text TEXT NOT NULL, action INTEGER NOT NULL, notice INTEGER NOT NULL, id TEXT NOT NULL,"
+                " time TEXT NOT NULL, PRIMARY KEY (room, number)) WITHOUT ROWID; PRAGMA user_version = 2"
+            )
+        store = SqliteHistory(self.path, HistoryLimits(5), THREADS, self.clock)
+        self.assertEqual(store.load(), {})
+        store.startService()
+        store.said("5", replace(said(1, "exams on friday"), topic=True))
+        await store.stopService()
+        self.assertTrue(self.restart()["5"].lines[0].topic)
+
     async def test_each_room_keeps_its_last_lines_only(self) -> None:
         store = self.store(lines=3)
         for number in range(1, 8):
@@ -123,7 +148,7 @@ class SqliteHistoryTests(TestCase):
             db.execute("PRAGMA user_version = 9")
         db.close()
         error = self.assertRaises(StoreError, SqliteHistory(self.path, HistoryLimits(5), THREADS, self.clock).load)
-        self.assertIn("written by another version of chatroom (schema 9, this one reads 2)", str(error))
+        self.assertIn("written by another version of chatroom (schema 9, this one reads 3)", str(error))
 
     def test_a_file_that_cannot_be_opened_is_one_clear_error(self) -> None:
         self.path.mkdir()

@@ -663,6 +663,29 @@ class HistoryTests(SynchronousTestCase):
         queue.resumeProducing()
         self.assertEqual(self.alice.read(), self.batch(1, "#5", *range(100)))
 
+    def test_topic_changes_are_replayed_in_their_place_only_with_event_playback(self) -> None:
+        """draft/event-playback: a topic change is kept among the lines, with the id and time its TOPIC carried, and
+        so is a TAGMSG whose sender asks it kept (+draft/persist, as Ergo's tagmsg-storage)."""
+        playing = self.server.irc("bob", "#5", caps="batch server-time message-tags draft/chathistory "
+                                  "draft/event-playback")  # fmt: skip
+        self.say(1)
+        self.server.clock.advance(1)
+        self.line.type("/topic exams on friday")  # carol, the room's operator
+        [said, told] = playing.read()
+        self.assertRegex(told, r"^@msgid=\S+;time=1970-01-01T00:00:02.000Z :carol!guest@chatroom TOPIC #5 :exams on fr")
+        self.alice.read()
+        playing.type("@+typing=active TAGMSG #5")  # relayed, not kept
+        playing.type("@+draft/persist;+example=yes TAGMSG #5")  # kept, as its sender asked
+        [_, tagged] = self.alice.read()
+        self.assertRegex(tagged, r"^@\+draft/persist;\+example=yes;msgid=\S+;time=\S+ :bob!bob@chatroom TAGMSG #5$")
+        self.assertEqual(
+            playing.type("CHATHISTORY LATEST #5 * 10"),
+            [":chatroom BATCH +1 chathistory #5", "@batch=1;" + said[1:], "@batch=1;" + told[1:],
+             "@batch=1;" + tagged[1:], ":chatroom BATCH -1"],
+        )  # fmt: skip
+        self.assertEqual(self.alice.type("CHATHISTORY LATEST #5 * 10"), self.batch(1, "#5", 0), "messages only")
+        self.assertEqual(self.line.type("/history 5")[0], f"SAID #5 carol {self.ids[0]} {self.times[0]} :line 0")
+
     def test_chathistory_targets_lists_the_channels_with_lines_between_two_times(self) -> None:
         """What gamja asks on coming back (then BETWEEN for each): `Unknown subcommand` left the lines it missed
         unshown, and a red error on every reconnection."""
@@ -775,8 +798,8 @@ class HistoryTests(SynchronousTestCase):
 
     def test_with_history_the_capabilities_and_isupport_say_so(self) -> None:
         client = self.server.irc()
-        caps = "batch draft/chathistory draft/message-redaction draft/read-marker echo-message labeled-response "
-        caps += "message-tags multi-prefix server-time soju.im/search"
+        caps = "batch draft/chathistory draft/event-playback draft/message-redaction draft/read-marker echo-message "
+        caps += "labeled-response message-tags multi-prefix server-time soju.im/search"
         self.assertEqual(client.type("CAP LS 302"), [f":chatroom CAP * LS :{caps}"])
         welcome = client.type("NICK bob", "USER bob 0 * :B", "CAP END")
         isupport = " ".join(line for line in welcome if parse(line).command == "005")

@@ -12,7 +12,7 @@ from twisted.trial.unittest import SynchronousTestCase
 from chatroom.bus.history import ASK_EVERY, PRUNE_EVERY, WRITE_EVERY, RedisHistory
 from chatroom.bus.log import MemoryLog, place
 from chatroom.bus.redis import RETRY, RedisAddress
-from chatroom.bus.shared import SharedChat, line_data
+from chatroom.bus.shared import SharedChat, line_data, line_message
 from chatroom.bus.stores import RedisAccounts
 from chatroom.core.events import Event, History, Message, Quit
 from chatroom.core.history import HistoryLimits, RoomHistory, timestamp
@@ -35,6 +35,21 @@ def numbered(message: Message) -> int:
 
 def histories(events: list[Event]) -> list[History]:
     return [event for event in events if isinstance(event, History)]
+
+
+class LineDataTests(SynchronousTestCase):
+    def test_a_kept_line_is_carried_whole(self) -> None:
+        """Snapshots and Redis carry each kept line: a topic change and kept tags too, and a line of six items (kept
+        before there were either) still reads."""
+        lines = [
+            Message("#5", "ann", "hello", id="e1-1", time="2026-11-18T08:26:41.000Z"),
+            Message("#5", "ann", "exams on friday", id="e1-2", time="2026-11-18T08:26:42.000Z", topic=True),
+            Message("#5", "ann", "", id="e1-3", time="2026-11-18T08:26:43.000Z", tags=(("+draft/persist", ""),)),
+        ]
+        carried = [line_message("#5", json.loads(json.dumps(line_data(line)))) for line in lines]
+        self.assertEqual(stamped(carried), stamped(lines))
+        self.assertEqual([(line.topic, line.tags) for line in carried], [(line.topic, line.tags) for line in lines])
+        self.assertEqual(len(line_data(lines[0])), 6)
 
 
 class HistoryInRedisTests(RedisStoresTestCase):
@@ -83,11 +98,13 @@ class HistoryInRedisTests(RedisStoresTestCase):
         spam = [message for message in heard_by_owen.events if isinstance(message, Message)][-2]
         a.chat.redact(owen, "5", spam.id)
         await self.say(b.chat, bob, "said as it was redacted", heard_by_owen, heard_by_bob)
+        a.chat.set_topic(owen, "5", "exams on friday")  # kept among the lines, in its place (IRC's event-playback)
         await self.say(a.chat, owen, "the last", heard_by_owen, heard_by_bob)
         await self.in_redis(a)
         self.assertEqual(
-            [text for _, text, *_ in await self.lines("5")][-3:], ["owen 2", "said as it was redacted", "the last"]
-        )
+            [text for _, text, *_ in await self.lines("5")][-3:], ["said as it was redacted", "exams on friday",
+                                                                   "the last"]
+        )  # fmt: skip
         self.assertNotIn(spam.text, [text for _, text, *_ in await self.lines("5")])
 
         # An unregistered room's history ends with it: when it empties, and when the chat does.
@@ -113,6 +130,7 @@ class HistoryInRedisTests(RedisStoresTestCase):
         self.assertEqual(
             (after.epoch, after.said, stamped(after.kept)), (before.epoch, before.said, stamped(before.kept))
         )
+        self.assertEqual([line.text for line in after.kept if line.topic], ["exams on friday"])
         # Back after the restart, from the last line they saw: the same ids, and what they missed.
         heard_by_dave = WaitingSession()
         dave = await c.chat.enter(heard_by_dave, "dave", None, "192.0.2.9")
@@ -167,6 +185,7 @@ class HistoryInRedisTests(RedisStoresTestCase):
         self.assertEqual(
             (after.epoch, after.said, stamped(after.kept)), (before.epoch, before.said, stamped(before.kept))
         )
+        self.assertEqual([line.text for line in after.kept if line.topic], ["exams on friday"])
         self.assertNotIn(room_key("6"), b.chat.rooms)
         await self.in_redis(b)
         self.assertEqual((await self.lines("6"), await self.about("6")), ([], None))

@@ -826,13 +826,20 @@ REPLICATED = declared(Chat)  # the changes a log entry may name: nothing else of
 
 
 def line_data(message: Message) -> list[Any]:
-    """A kept line as snapshots and Redis carry it: its room is theirs, and a kept line is never for some only."""
-    return [message.nick, message.text, message.action, message.notice, message.id, message.time]
+    """A kept line as snapshots and Redis carry it: its room is theirs, and a kept line is never for some only.
+
+    Six items, then `topic` and the client tags, only where a line has them (those kept before there were any have
+    six)."""
+    data = [message.nick, message.text, message.action, message.notice, message.id, message.time]
+    if message.tags:
+        return [*data, message.topic, [list(pair) for pair in message.tags]]
+    return [*data, True] if message.topic else data
 
 
 def line_message(room: str, data: list[Any]) -> Message:
-    nick, text, action, notice, msgid, time = data
-    return Message(room, nick, text, action, notice, "", msgid, time)
+    nick, text, action, notice, msgid, time, *more = data
+    tags = tuple((name, value) for name, value in more[1]) if len(more) > 1 else ()
+    return Message(room, nick, text, action, notice, "", msgid, time, tags, bool(more and more[0]))
 
 
 def _plain(values: tuple[Any, ...]) -> list[Any]:

@@ -25,9 +25,11 @@ class Exports:
         self._lines: dict[str, list[dict[str, Any]]] = {}
 
     def take(self, line: Line) -> None:
-        """`EXPORT ROOM NICK ID TIME action|- :TEXT`."""
+        """`EXPORT ROOM NICK ID TIME action|topic|- :TEXT`."""
         room, nick, msgid, time, kind = line.args[:5]
         said = {"id": msgid, "time": time, "nick": nick, "text": line.text or "", "action": kind == "action"}
+        if kind == "topic":
+            said["topic"] = True
         self._lines.setdefault(room, []).append(said)
 
     def write(self, room: str, today: datetime.date) -> tuple[Path, Path]:
@@ -54,6 +56,8 @@ class Exports:
 def _plain(said: dict[str, Any]) -> str:
     """One exported line as a log reads, with what could drive a terminal taken out (a file is often `cat`)."""
     nick, text = clean(said["nick"]), clean(said["text"])
+    if said.get("topic"):
+        return f"{said['time']} -- {nick} set the topic: {text}"
     return f"{said['time']} * {nick} {text}" if said["action"] else f"{said['time']} <{nick}> {text}"
 
 

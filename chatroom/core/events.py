@@ -28,6 +28,10 @@ class Message:
 
     A message with `tags` and no `text` is made of tags only (IRC's TAGMSG: a reaction, a typing notice): it is
     relayed to those whose front end shows tags, and never kept.
+
+    A kept line with `topic` set is not a message but `nick` setting the room's topic to `text` (told live as a
+    Topic with the same id and time): kept among the lines so that IRC's draft/event-playback can replay it in
+    its place; front ends that show only messages leave it out.
     """
 
     room: str
@@ -40,6 +44,7 @@ class Message:
     id: str = field(default="", compare=False)
     time: str = field(default="", compare=False)  # ISO 8601 in UTC, to the millisecond: 2026-11-23T09:30:00.000Z
     tags: ClientTags = ()
+    topic: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,11 +91,14 @@ class NickChanged:
 
 @dataclass(frozen=True, slots=True)
 class Topic:
-    """A room's topic; `setter` and `text` are empty when it has none."""
+    """A room's topic; `setter` and `text` are empty when it has none. A change of it is stamped as a room message
+    is, and kept among the room's lines as one with `topic` set (Message)."""
 
     room: str
     setter: str
     text: str
+    id: str = field(default="", compare=False)
+    time: str = field(default="", compare=False)
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,7 +23,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from chatroom.core.errors import ChatError
-from chatroom.core.events import History, Message
+from chatroom.core.events import ClientTags, History, Message
 from chatroom.core.names import nick_key
 
 JOIN_LINES = 50  # what a member is shown on joining a room with history, unless they ask for another number
@@ -43,11 +43,28 @@ class HistoryLimits:
     private: bool = False  # private conversations kept too, under the same bounds (chatroom.core.private)
 
 
+# Client tags by which the sender of a message of tags only asks that it be kept (Ergo's tagmsg-storage whitelist,
+# as irctest configures it): without one, a reaction or a typing notice is relayed and never kept.
+PERSIST = frozenset({"+draft/persist", "+persist"})
+
+
+def persisted(text: str, tags: ClientTags) -> bool:
+    """Whether a message of tags only is to be kept, with its tags, as its sender asked."""
+    return not text and any(name in PERSIST for name, _ in tags)
+
+
+def an_event(said: Message) -> bool:
+    """Whether a kept line is not a message but an event: a topic change, or tags kept as their sender asked. IRC's
+    draft/event-playback replays them; front ends that show messages only leave them out."""
+    return said.topic or not said.text
+
+
 def line_bytes(message: Message) -> int:
     """What keeping `message` costs, as HistoryMemory counts it: a function of the line alone, the same in every
     process. A text that is not ASCII is counted at 4 bytes a character, the most Python takes."""
     text = message.text
-    return LINE_BYTES + len(text) * (1 if text.isascii() else 4)
+    held = LINE_BYTES + len(text) * (1 if text.isascii() else 4)
+    return held + sum(4 * (len(name) + len(value)) for name, value in message.tags) if message.tags else held
 
 
 class HistoryMemory:

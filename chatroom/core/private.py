@@ -18,7 +18,7 @@ from collections.abc import Iterable
 from dataclasses import replace
 
 from chatroom.core.events import History, Message, PrivateMessage
-from chatroom.core.history import HistoryLimits, HistoryMemory, RoomHistory, epoch, timestamp
+from chatroom.core.history import HistoryLimits, HistoryMemory, RoomHistory, epoch, persisted, timestamp
 from chatroom.core.members import Member
 from chatroom.core.names import nick_key
 from chatroom.core.state import KeptHistory
@@ -77,14 +77,17 @@ class Conversations:
 
     def say(self, key: str, event: PrivateMessage, now: float, limits: HistoryLimits) -> tuple[PrivateMessage, Message]:
         """Keep `event` in its conversation: the event stamped with its id and time, and the line kept. A message
-        of tags only is stamped aside, as a room's (chatroom.core.history's `stamp`), and not kept."""
+        of tags only is stamped aside, as a room's (chatroom.core.history's `stamp`), and not kept, unless its
+        sender asked (`persisted`)."""
         history = self.kept.get(key)
         if history is None:
             self.opened += 1
             history = self.kept[key] = RoomHistory(epoch(now, self.opened), limits, memory=(self.memory, key))
-        msgid, said = history.stamp(now, aside=not event.text)
-        line = Message(event.recipient, event.sender, event.text, event.action, event.notice, "", msgid, said)
-        if event.text:
+        tagged = persisted(event.text, event.tags)
+        msgid, said = history.stamp(now, aside=not (event.text or tagged))
+        line = Message(event.recipient, event.sender, event.text, event.action, event.notice, "", msgid, said,
+                       event.tags if tagged else ())  # fmt: skip
+        if event.text or tagged:
             history.keep(line, now)
         return replace(event, id=msgid, time=said), line
 

@@ -67,8 +67,8 @@ class SearchIndex(Protocol):
 
 
 def matches(message: Message, query: SearchQuery, since: str) -> bool:
-    """Whether one kept line answers the query, in a room whose lines count from `since`."""
-    if message.time < since or (query.before and message.time > query.before):
+    """Whether one kept line answers the query, in a room whose lines count from `since`: a message, not a topic."""
+    if message.topic or message.time < since or (query.before and message.time > query.before):
         return False
     if query.nick and nick_key(message.nick) != query.nick:
         return False

@@ -23,7 +23,7 @@ from chatroom.core.events import (
     RoomList,
     Topic,
 )
-from chatroom.core.history import JOIN_LINES, check_point, page
+from chatroom.core.history import JOIN_LINES, check_point, page, persisted
 from chatroom.core.markers import marker_target, read_time
 from chatroom.core.members import Member, Room
 from chatroom.core.moderation import Action, Lockdown, Role, authorize, ban_on, ban_why
@@ -129,21 +129,17 @@ class Talk(ChatBase):
         """
         target = self._outside(member, room) or self._room_of(member, room)
         carried = client_tags(text, tags)
+        kept = bool(text) or persisted(text, carried)
         self.may_speak(member)
         if target.settings.moderated:
             authorize(self.rank(member, target), Action.SPEAK, target.name)
         self._commit()
         self.messages += 1
         now = self.now()
-        msgid, said = target.history.stamp(now, aside=bool(to) or not text)
+        msgid, said = target.history.stamp(now, aside=bool(to) or not kept)
         event = Message(target.name, member.nick, text, action, notice, to, msgid, said, carried)
-        if text:  # kept without its client tags: relayed, never kept (their bytes are not history's to count)
-            line = replace(event, tags=()) if carried else event
-            dropped = target.history.keep(line, now)
-            key = room_key(target.name)
-            self.history_store.said(key, line if target.history.limits.lines else unkept(line))
-            if dropped and target.settings.keep_lines + target.settings.keep_age:  # else the store bounds itself
-                self.history_store.redacted(key, [message.id for message in dropped])
+        if kept:  # a message without its client tags: relayed, not kept (their bytes are not history's to count)
+            self._keep(target, replace(event, tags=()) if text and carried else event, now)
         if not to:
             target.broadcast(event)
             return
@@ -174,7 +170,7 @@ class Talk(ChatBase):
         if keeps_private(self.history_limits):  # kept, for these two only to read (chatroom.core.private)
             key = conversation(party(member), party(recipient))
             event, line = self.conversations.say(key, event, self.now(), self.history_limits)
-            if text and stored(key):
+            if (text or persisted(text, carried)) and stored(key):
                 self.history_store.said_private(key, line)
         else:
             event = self.conversations.stamp(event, self.now())
@@ -189,10 +185,21 @@ class Talk(ChatBase):
         if target.settings.topic_lock:
             authorize(self.rank(member, target), Action.TOPIC, target.name)
         self._commit()
-        target.topic = Topic(target.name, member.nick, text)
-        target.topic_time = self.now()
+        now = self.now()
+        msgid, said = target.history.stamp(now)
+        target.topic = Topic(target.name, member.nick, text, msgid, said)
+        target.topic_time = now
+        self._keep(target, Message(target.name, member.nick, text, id=msgid, time=said, topic=True), now)
         target.broadcast(target.topic)
         self._save(target)
+
+    def _keep(self, room: Room, line: Message, now: float) -> None:
+        """Keep a line said to the whole room, as far as the room keeps any, in memory and in the history store."""
+        dropped = room.history.keep(line, now)
+        key = room_key(room.name)
+        self.history_store.said(key, line if room.history.limits.lines else unkept(line))
+        if dropped and room.settings.keep_lines + room.settings.keep_age:  # else the store bounds itself
+            self.history_store.redacted(key, [message.id for message in dropped])
 
     # Where a person has read up to (chatroom.core.markers)
 

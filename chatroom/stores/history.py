@@ -34,16 +34,18 @@ everything kept (docs/performance.md); words of lines dropped by age, by the --h
 room's end are left to FTS5's own merges.
 
 Tables: `rooms(room, name, epoch, said)`: each room's life (history.epoch) and the number of its last message, kept or
-not; `lines(room, number, nick, text, action, notice, id, time)`: the lines kept; `words`: their words. Messages to
-a room's operators only are never written. With --history-private, `conversations(conversation, epoch, said)` and
-`private_lines(...)` do the same for conversations between two accounts (chatroom.core.private), bounded as rooms are,
-and never searched; a start without it deletes them. `markers(account, target, time)`: where each account has read
-up to (chatroom.core.markers).
+not; `lines(room, number, nick, text, action, notice, id, time, topic, tags)`: the lines kept (`topic`: a topic
+change; `tags`: the client tags, as JSON, of a message of tags only its sender asked kept); `words`: their words.
+Messages to a room's operators only are never written. With --history-private, `conversations(conversation, epoch,
+said)` and `private_lines(...)` do the same for conversations between two accounts (chatroom.core.private), bounded as
+rooms are, and never searched; a start without it deletes them. `markers(account, target, time)`: where each account
+has read up to (chatroom.core.markers).
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import queue
 import sqlite3
@@ -62,7 +64,7 @@ from twisted.python.failure import Failure
 from twisted.python.threadpool import ThreadPool
 
 from chatroom.core.errors import ChatError
-from chatroom.core.events import Message
+from chatroom.core.events import ClientTags, Message
 from chatroom.core.history import HistoryLimits, timestamp
 from chatroom.core.markers import MARKERS_KEPT
 from chatroom.core.search import SearchQuery, newest
@@ -74,7 +76,8 @@ T = TypeVar("T")
 DEFAULT_FILE = "history.sqlite"
 WRITE_EVERY = 0.1  # seconds the writer gathers changes before one commit: what a kill -9 may lose
 PRUNE_EVERY = 60.0  # seconds between two passes dropping lines older than --history-age
-VERSION = 2  # PRAGMA user_version of the schema below (1: without `words`, which opening such a file fills)
+VERSION = 3  # PRAGMA user_version of the schema below (1: without `words`, which opening such a file fills; 1 and 2:
+# without the lines' `topic` and `tags`, which opening such a file adds: NEW_COLUMNS)
 ROOM_SPAN = 1 << 40  # a room's range of `words` rowids: more lines than a room will ever number
 
 SCHEMA = """
@@ -83,7 +86,8 @@ CREATE TABLE IF NOT EXISTS rooms (
 );
 CREATE TABLE IF NOT EXISTS lines (
     room TEXT NOT NULL, number INTEGER NOT NULL, nick TEXT NOT NULL, text TEXT NOT NULL, action INTEGER NOT NULL,
-    notice INTEGER NOT NULL, id TEXT NOT NULL, time TEXT NOT NULL, PRIMARY KEY (room, number)
+    notice INTEGER NOT NULL, id TEXT NOT NULL, time TEXT NOT NULL, topic INTEGER NOT NULL DEFAULT 0,
+    tags TEXT NOT NULL DEFAULT '', PRIMARY KEY (room, number)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS lines_by_time ON lines (time);
 CREATE TABLE IF NOT EXISTS conversations (
@@ -92,7 +96,7 @@ CREATE TABLE IF NOT EXISTS conversations (
 CREATE TABLE IF NOT EXISTS private_lines (
     conversation TEXT NOT NULL, number INTEGER NOT NULL, sender TEXT NOT NULL, recipient TEXT NOT NULL,
     text TEXT NOT NULL, action INTEGER NOT NULL, notice INTEGER NOT NULL, id TEXT NOT NULL, time TEXT NOT NULL,
-    PRIMARY KEY (conversation, number)
+    tags TEXT NOT NULL DEFAULT '', PRIMARY KEY (conversation, number)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS private_lines_by_time ON private_lines (time);
 CREATE TABLE IF NOT EXISTS markers (
@@ -102,6 +106,11 @@ CREATE VIRTUAL TABLE IF NOT EXISTS words USING fts5(
     text, content='', detail=none, columnsize=0, tokenize='unicode61 remove_diacritics 0'
 );
 """
+NEW_COLUMNS = (  # what version 3 added to tables an earlier version made
+    ("lines", "topic", "INTEGER NOT NULL DEFAULT 0"),
+    ("lines", "tags", "TEXT NOT NULL DEFAULT ''"),
+    ("private_lines", "tags", "TEXT NOT NULL DEFAULT ''"),
+)
 FILL_WORDS = "INSERT INTO words (rowid, text) SELECT rooms.rowid * ? + number, text FROM lines JOIN rooms USING (room)"
 FORGET_WORDS = (  # followed by the condition of the lines about to be deleted
     "INSERT INTO words (words, rowid, text) "
@@ -109,7 +118,8 @@ FORGET_WORDS = (  # followed by the condition of the lines about to be deleted
 )
 SEARCH = (  # one room's newest matches: its range of `words`, read from its end
     "SELECT l.nick, l.text, l.action, l.notice, l.id, l.time FROM words JOIN lines AS l ON l.room = ? "
-    "AND l.number = words.rowid - ? WHERE words MATCH ? AND words.rowid BETWEEN ? AND ? AND l.time >= ? "
+    "AND l.number = words.rowid - ? WHERE words MATCH ? AND words.rowid BETWEEN ? AND ? AND NOT l.topic "
+    "AND l.time >= ? "
     "AND l.time <= ? AND (? = '' OR lower(l.nick) = ?) ORDER BY words.rowid DESC LIMIT ?"
 )
 
@@ -346,14 +356,14 @@ class SqliteHistory(Service):
 
         def write() -> None:
             db.executemany(UPSERT_ROOM, counts.values())
-            db.executemany("INSERT OR REPLACE INTO lines VALUES (?, ?, ?, ?, ?, ?, ?, ?)", lines)
+            db.executemany("INSERT OR REPLACE INTO lines VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", lines)
             if lines:  # their words, in rowid order: FTS5 writes its pending words out at a rowid lower than the last
                 marks = ",".join("?" * len(counts))
                 place = dict(db.execute(f"SELECT room, rowid FROM rooms WHERE room IN ({marks})", list(counts)))
                 words = sorted((place[room] * ROOM_SPAN + number, text) for room, number, _, text, *_ in lines)
                 db.executemany("INSERT INTO words (rowid, text) VALUES (?, ?)", words)
             db.executemany(UPSERT_CONVERSATION, conversations.values())
-            db.executemany("INSERT OR REPLACE INTO private_lines VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", private)
+            db.executemany("INSERT OR REPLACE INTO private_lines VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", private)
             db.executemany(UPSERT_MARKER, markers)
             for pending in (lines, counts, private, conversations, markers):
                 pending.clear()
@@ -367,7 +377,7 @@ class SqliteHistory(Service):
                 life, _, number = message.id.rpartition("-")
                 conversations[room] = (room, life, int(number))
                 private.append((room, int(number), message.nick, message.room, message.text, message.action,
-                                message.notice, message.id, message.time))  # fmt: skip
+                                message.notice, message.id, message.time, _tags(message)))  # fmt: skip
                 talked.add(room)
                 continue
             if kind == "marked":
@@ -390,7 +400,7 @@ class SqliteHistory(Service):
                 counts[room] = (room, message.room, life, said)
                 if not message.to:
                     lines.append((room, said, message.nick, message.text, message.action, message.notice, message.id,
-                                  message.time))  # fmt: skip
+                                  message.time, message.topic, _tags(message)))  # fmt: skip
                     touched.add(room)
                 continue
             write()
@@ -432,16 +442,25 @@ class SqliteHistory(Service):
         db.execute("PRAGMA synchronous = NORMAL")
         db.execute("PRAGMA secure_delete = ON")  # what is redacted or cleared is overwritten, not left in free pages
         version = db.execute("PRAGMA user_version").fetchone()[0]
-        if version not in (0, 1, VERSION):
+        if version not in (0, 1, 2, VERSION):
             db.close()
             raise sqlite3.DatabaseError(
                 f"written by another version of chatroom (schema {version}, this one reads {VERSION})"
             )
         db.executescript(SCHEMA)
-        with db:  # the words of a file written before searching came, and its new version, together
+        # Read before the transaction: in WAL, a transaction that reads and then writes fails at once (no waiting)
+        # if another connection wrote meanwhile.
+        missing = [
+            (table, column, kind)
+            for table, column, kind in NEW_COLUMNS
+            if column not in {name for _, name, *_ in db.execute(f"PRAGMA table_info({table})")}
+        ]
+        with db:  # what a file of an earlier version lacks, and its new version, together
             db.execute("BEGIN")
             if version == 1:
                 db.execute(FILL_WORDS, (ROOM_SPAN,))
+            for table, column, kind in missing:
+                db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
             db.execute(f"PRAGMA user_version = {VERSION}")
         return db
 
@@ -449,13 +468,13 @@ class SqliteHistory(Service):
         oldest = timestamp(self.clock.seconds() - self.limits.age) if self.limits.age else ""
         for key, epoch, said in db.execute("SELECT conversation, epoch, said FROM conversations").fetchall():
             rows = db.execute(
-                "SELECT sender, recipient, text, action, notice, id, time FROM private_lines "
+                "SELECT sender, recipient, text, action, notice, id, time, tags FROM private_lines "
                 "WHERE conversation = ? AND time >= ? ORDER BY number DESC LIMIT ?",
                 (key, oldest, self.limits.lines),
             ).fetchall()
             lines = [
-                Message(recipient, sender, text, bool(action), bool(notice), "", msgid, said_at)
-                for sender, recipient, text, action, notice, msgid, said_at in reversed(rows)
+                Message(recipient, sender, text, bool(action), bool(notice), "", msgid, said_at, _untags(tags))
+                for sender, recipient, text, action, notice, msgid, said_at, tags in reversed(rows)
             ]
             yield key, KeptHistory(epoch, said, lines)
 
@@ -470,15 +489,23 @@ class SqliteHistory(Service):
         oldest = timestamp(self.clock.seconds() - self.limits.age) if self.limits.age else ""
         for room, name, epoch, said in db.execute("SELECT room, name, epoch, said FROM rooms").fetchall():
             rows = db.execute(
-                "SELECT nick, text, action, notice, id, time FROM lines WHERE room = ? AND time >= ? "
+                "SELECT nick, text, action, notice, id, time, topic, tags FROM lines WHERE room = ? AND time >= ? "
                 "ORDER BY number DESC LIMIT ?",
                 (room, oldest, self.limits.lines),
             ).fetchall()
             lines = [
-                Message(name, nick, text, bool(action), bool(notice), "", msgid, said_at)
-                for nick, text, action, notice, msgid, said_at in reversed(rows)
+                Message(name, nick, text, bool(action), bool(notice), "", msgid, said_at, _untags(tags), bool(topic))
+                for nick, text, action, notice, msgid, said_at, topic, tags in reversed(rows)
             ]
             yield room, KeptHistory(epoch, said, lines)
+
+
+def _tags(message: Message) -> str:
+    return json.dumps(message.tags, ensure_ascii=False) if message.tags else ""
+
+
+def _untags(text: str) -> ClientTags:
+    return tuple((name, value) for name, value in json.loads(text)) if text else ()
 
 
 def _delete(db: sqlite3.Connection, where: str, *arguments: object) -> None:

@@ -43,6 +43,7 @@ Handler = Callable[[IRCDialect, list[str]], None]
 CAPABILITIES = (
     "batch",
     "draft/chathistory",
+    "draft/event-playback",
     "draft/message-redaction",
     "draft/read-marker",
     "echo-message",
@@ -54,7 +55,7 @@ CAPABILITIES = (
     "soju.im/search",
 )
 # offered when the server keeps history
-HISTORY_CAPABILITIES = ("draft/chathistory", "draft/message-redaction", "soju.im/search")
+HISTORY_CAPABILITIES = ("draft/chathistory", "draft/event-playback", "draft/message-redaction", "soju.im/search")
 REALNAME_MAX = 100
 
 MASK_MAX = 64  # characters of a WHO or LIST mask: matching one is linear in it, for every member or room
@@ -488,7 +489,7 @@ def _chathistory(session: IRCDialect, params: list[str]) -> None:
             code = "INVALID_TARGET" if error.code in _NO_TARGET else "MESSAGE_ERROR"
             session.write(session.line("FAIL", "CHATHISTORY", code, subcommand, target, text=word(error)))
         return
-    session.write_pages(session.kept(history.room, history.messages))
+    session.write_pages(session.kept(history.room, session.replayed(history.messages)))
 
 
 _SEARCH_ATTRIBUTES = frozenset({"text", "in", "from", "after", "before", "limit"})

@@ -34,6 +34,7 @@ from chatroom.core.events import (
     RoomList,
     Topic,
 )
+from chatroom.core.history import an_event
 from chatroom.core.members import Details, Member
 from chatroom.core.names import nick_key, room_key
 from chatroom.core.queries import RoomView
@@ -447,6 +448,13 @@ class IRCDialect:
         tagged = b"".join(b"@batch=%s %s" % (batch.encode(), line) for line in lines)
         return self.line("BATCH", "+" + batch, "draft/chathistory-targets") + tagged + self.line("BATCH", "-" + batch)
 
+    def replayed(self, messages: Sequence[Message]) -> Sequence[Message]:
+        """The kept lines this client is shown: events among them (topic changes, kept TAGMSGs) only with
+        draft/event-playback."""
+        if "draft/event-playback" in self.caps:
+            return messages
+        return [said for said in messages if not an_event(said)]
+
     def playback(self, room: str, messages: Sequence[Message], lost: int) -> Iterator[bytes]:
         """What a room kept, shown on joining it; between two notices unless a batch marks it as history.
 
@@ -455,6 +463,7 @@ class IRCDialect:
         if lost:
             missed = "some lines" if lost < 0 else counted(lost)
             yield self.line("NOTICE", room, text=f"{missed} said in {room} before these are no longer kept")
+        messages = self.replayed(messages)
         if not messages:
             return
         marked = "batch" in self.caps

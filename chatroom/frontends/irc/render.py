@@ -44,7 +44,7 @@ SETTING_MODES = {"invite": "i", "key": "k", "moderated": "m", "topiclock": "t", 
 # "external" is IRC's n, the other way round: +n is external off
 ROLE_MODES = {"operator": "o", "voice": "v"}
 
-STAMPED = (Message, PrivateMessage)  # events that may carry the id and time their room or conversation gave them
+STAMPED = (Message, PrivateMessage, Topic)  # events that may carry the id and time their room or conversation gave
 Identify = Callable[[str], str]  # a present member's nickname -> the "user@host" after it in a source
 
 
@@ -101,9 +101,15 @@ class Renderer:
         return rendered
 
     def kept(self, said: Message, identify: Identify, tags: Tags, batch: str) -> bytes:
-        """A line a room kept, as it was said, with its own time and id, inside `batch` if not ""."""
+        """A line a room kept, as it was said (a topic change as TOPIC, tags as TAGMSG), with its own time and id,
+        inside `batch` if not ""."""
         self.server, self.identify, self.tags = tags.server, identify, tags
-        line = self._text(said.nick, said.room, said.text, said.action, said.notice)
+        if said.topic:
+            line = message(self.source(said.nick), "TOPIC", said.room, text=said.text)
+        elif not said.text:  # tags kept as their sender asked
+            line = message(self.source(said.nick), "TAGMSG", said.room)
+        else:
+            line = self._text(said.nick, said.room, said.text, said.action, said.notice)
         return _tagged(line, self._tags(said, tags, f"batch={batch}" if batch else ""))
 
     def _tags(self, event: Event, tags: Tags, head: str = "") -> str:
@@ -111,7 +117,8 @@ class Renderer:
         found = [head] if head else []
         said = event if isinstance(event, STAMPED) else None
         if said is not None and tags.msgid:  # client tags, as message-tags has them relayed, and the id
-            found += [tag(name, value) for name, value in said.tags]
+            if not isinstance(said, Topic):
+                found += [tag(name, value) for name, value in said.tags]
             if said.id:
                 found.append(f"msgid={said.id}")
         if tags.time:

@@ -44,6 +44,7 @@ from chatroom.core.events import (
     SettingChanged,
     Topic,
 )
+from chatroom.core.history import an_event
 from chatroom.server.limits import PAGE_LINES
 
 PROTOCOL_VERSION = "2"  # 2: message ids and times, history
@@ -131,11 +132,12 @@ def render(event: Event) -> bytes:
         case ServerNotice(text):
             return line("NOTICE", text=text)
         case Exported(room, messages):
-            exported = [
-                line("EXPORT", room, said.nick, said.id, said.time, "action" if said.action else "-", text=said.text)
+            exported = [  # tags kept as their sender asked are no line of text
+                line("EXPORT", room, said.nick, said.id, said.time, _kind(said), text=said.text)
                 for said in messages
+                if said.text
             ]
-            return b"".join(exported) + line("EXPORTED", room, str(len(messages)))
+            return b"".join(exported) + line("EXPORTED", room, str(len(exported)))
         case KeptNotice(room, actor, text, rule):
             return line("KEEPS", room, actor or "*", *rule, text=text)
         case ReadMarker(target, time):
@@ -156,9 +158,16 @@ def render(event: Event) -> bytes:
     raise TypeError(f"not a chat event: {event!r}")
 
 
+def _kind(said: Message) -> str:
+    return "topic" if said.topic else "action" if said.action else "-"
+
+
 def history_pages(history: History) -> Iterator[bytes]:
-    """A room's history in pages of PAGE_LINES lines, then its HISTORY line: each made when it is asked for."""
-    room, messages = history.room, history.messages
+    """A room's history in pages of PAGE_LINES lines, then its HISTORY line: each made when it is asked for.
+
+    Messages only: the events kept among them (chatroom.core.history's `an_event`) are IRC's event-playback's; an
+    export (EXPORT) has the topic changes too."""
+    room, messages = history.room, [said for said in history.messages if not an_event(said)]
     for start in range(0, len(messages), PAGE_LINES):
         yield b"".join(
             line("DID" if said.action else "SAID", room, said.nick, said.id, said.time, text=said.text)
