@@ -92,6 +92,12 @@ REFUSALS: dict[str, tuple[str, ...]] = {
     "BAD_RULE:rule": ("text",),
     "BAD_RULE:keep": ("text",),
     "NOT_ALLOWED:redact_mine": ("room",),
+    # Metadata (chatroom.core.metadata)
+    "BAD_METADATA_KEY": ("key", "most"),
+    "BAD_METADATA_VALUE": ("most",),
+    "METADATA_FULL": ("target", "count"),
+    "NOT_ALLOWED:metadata": ("target",),
+    "NOT_ALLOWED:metadata_read": ("target",),
     # Moderation
     "MODERATED": ("room",),
     "NOT_OPERATOR": ("room", "action"),
