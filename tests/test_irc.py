@@ -533,6 +533,10 @@ class BadInputTests(SynchronousTestCase):
         self.assertEqual(self.bob.read(), [":alice!alice@chatroom PRIVMSG #5 :" + "x" * (510 - overhead)])
         self.alice.send(b"PRIVMSG #5 :caf\xe9\r\n")
         self.assertEqual(
+            self.alice.read(), [":chatroom FAIL PRIVMSG INVALID_UTF8 :the line is not valid UTF-8; it was ignored"]
+        )
+        self.alice.send(b"@+x=\xe9 caf\xe9 #5\r\n")  # no command to name
+        self.assertEqual(
             self.alice.read(), [":chatroom FAIL * INVALID_UTF8 :the line is not valid UTF-8; it was ignored"]
         )
         [refused] = self.alice.type("PRIVMSG #5 :\x1b[2Jcleared")

@@ -273,8 +273,8 @@ class IRCDialect:
         self.whowas.record(member.nick, self.user, self.realname, self.connection.clock.seconds())
 
     def refusal(self, error: ChatError) -> bytes:
-        if error.code == "BAD_UTF8":
-            return self.line("FAIL", "*", "INVALID_UTF8", text=word(error))
+        if error.code == "BAD_UTF8":  # IRCv3's UTF8ONLY: the FAIL names the command of the line refused
+            return self.line("FAIL", _command_of(self.connection.received), "INVALID_UTF8", text=word(error))
         if error.code in n.FOR_CODE:
             return self.numeric(n.FOR_CODE[error.code], text=word(error))
         return self.notice(word(error))
@@ -667,6 +667,13 @@ class IRCDialect:
         for line in lines:
             self.reply(n.RPL_MOTD, text=f"- {line}")
         self.reply(n.RPL_ENDOFMOTD, text="End of /MOTD command")
+
+
+def _command_of(line: bytes) -> str:
+    """The command of a line that is not UTF-8, if its tags and command are ASCII letters and digits; else "*"."""
+    words = line.split(b" ", 2)
+    command = words[1] if line.startswith(b"@") and len(words) > 1 else words[0]
+    return command.decode().upper() if command.isalnum() and command.isascii() else "*"
 
 
 def _tag(line: bytes, tag: str) -> bytes:

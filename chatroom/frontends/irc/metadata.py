@@ -109,7 +109,8 @@ def _fail(session: IRCDialect, error: ChatError, target: str, key: str) -> None:
     elif code == "INVALID_VALUE":
         session.write(session.line("FAIL", "METADATA", code, key, text=text))
     elif code == "LIMIT_REACHED":
-        session.write(session.line("FAIL", "METADATA", code, target, str(KEYS_MAX), text=text))
+        full = str(error.arguments["target"])
+        session.write(session.line("FAIL", "METADATA", code, full, str(KEYS_MAX), text=text))
     elif code == "KEY_NO_PERMISSION":
         session.write(session.line("FAIL", "METADATA", code, target, key, text=text))
     else:  # no such person or channel
