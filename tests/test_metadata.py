@@ -6,15 +6,13 @@ through a log in memory, and by two real servers sharing a real redis-server.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from twisted.trial.unittest import SynchronousTestCase
 
 from chatroom.core.events import MetadataChanged, MetadataSync
 from chatroom.core.metadata import KEYS_MAX, VALUE_MAX
+from tests import test_shared, test_shared_joins
 from tests.helpers import MemoryClient
 from tests.test_irc import IRCServer
-from tests import test_shared, test_shared_joins
 from tests.test_lifecycle import GENEROUS
 
 CAPS = "draft/metadata-3 batch"
@@ -115,7 +113,8 @@ class IRCMetadataTests(SynchronousTestCase):
         self.assertEqual(client.type("METADATA * SET display-name :Dee"), [":chatroom 761 * * display-name * :Dee"])
         welcome = client.type("NICK dee", "USER dee 0 * :Dee", "CAP END")
         self.assertIn(":chatroom 761 dee dee display-name * :Dee", [line.split(" ", 1)[-1] for line in welcome])
-        self.assertEqual(self.server.chat.person("dee").metadata, {"display-name": "Dee"})  # type: ignore[union-attr]
+        dee = self.server.chat.person("dee")
+        self.assertEqual(dee.metadata if dee is not None else None, {"display-name": "Dee"})
 
     def test_an_invite_only_rooms_metadata_is_for_its_members(self) -> None:
         self.alice.type("METADATA #5 SET display-name :Secret Five", "MODE #5 +i")
@@ -140,3 +139,53 @@ class LineMetadataTests(SynchronousTestCase):
         self.assertEqual(
             bob.type("/meta set #5 avatar https://example.com/5.png")[0].split()[:2], ["ERR", "NOT_ALLOWED"]
         )
+
+
+class SharedMetadataTests(test_shared.Replicas):
+    def test_a_change_reaches_those_sharing_a_room_on_every_process_and_a_newcomer_knows_it(self) -> None:
+        ada, heard_by_ada = self.member(self.a, "ada", "5")
+        bob, heard_by_bob = self.member(self.b, "bob", "5")
+        self.a.set_metadata(ada, "*", "display-name", "Ada L.")
+        self.a.set_metadata(ada, "#5", "avatar", "https://example.com/5.png")
+        self.assertEqual(heard_by_bob.take(), [], "made in its turn in the log")
+        self.settle()
+        told = [
+            MetadataChanged("ada", "display-name", "Ada L."),
+            MetadataChanged("#5", "avatar", "https://example.com/5.png"),
+        ]
+        self.assertEqual((heard_by_ada.take(), heard_by_bob.take()), (told, told))
+        self.assertEqual(self.b.metadata(bob, "ada"), ("ada", {"display-name": "Ada L."}))
+        c = self.process("c")
+        self.assertEqual(c.metadata(c.nicks["bob"], "ada"), ("ada", {"display-name": "Ada L."}), "in the snapshot")
+        self.assertEqual(c.metadata(c.nicks["bob"], "#5"), ("#5", {"avatar": "https://example.com/5.png"}))
+        carol, heard_by_carol = self.member(c, "carol")
+        c.join(carol, "5")
+        self.settle()
+        synced = [event for event in heard_by_carol.take() if isinstance(event, MetadataSync)]
+        self.assertEqual(
+            synced,
+            [MetadataSync("#5", (("#5", "avatar", "https://example.com/5.png"), ("ada", "display-name", "Ada L.")))],
+        )
+
+
+class RedisMetadataTests(test_shared_joins.RealServers):
+    """Two real servers sharing a real redis-server: a display name set on one reaches a client of the other."""
+
+    async def test_a_display_name_set_on_one_process_is_told_on_the_other(self) -> None:
+        first, second = await self.servers(2)
+        ada = await self.client(first, irc=True)
+        ada.send("CAP REQ :draft/metadata-3 batch", "NICK ada", "USER ada 0 * :Ada", "CAP END")
+        await ada.until(":ada!ada@chatroom MODE ada ")
+        ada.send("METADATA * SUB display-name", "JOIN #5")
+        await ada.until(":irc.test 366 ")
+        bob = await self.client(second, irc=True)
+        bob.send("CAP REQ :draft/metadata-3 batch", "NICK bob", "USER bob 0 * :Bob", "CAP END")
+        await bob.until(":bob!bob@chatroom MODE bob ")
+        bob.send("JOIN #5")
+        await bob.until(":irc.test 366 ")
+        bob.send("METADATA * SET display-name :Bob the Builder")
+        await bob.until(":irc.test 761 bob bob display-name * :Bob the Builder")
+        await ada.until(":irc.test 761 ada bob display-name * :Bob the Builder")
+        ada.send("METADATA bob GET display-name")
+        _, answer = await ada.until(":irc.test BATCH -")
+        self.assertEqual(answer[-1].split(" ", 1)[1], ":irc.test 761 ada bob display-name * :Bob the Builder")
