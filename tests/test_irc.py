@@ -70,7 +70,10 @@ class IRCServer(MemoryServer):
         return client
 
 
-CAPS_WITHOUT_HISTORY = "batch draft/read-marker echo-message labeled-response message-tags multi-prefix server-time"
+METADATA_LS = "draft/metadata-3=before-connect,max-subs=50,max-keys=20,max-value-bytes=300"  # CAP LS 302's
+CAPS_WITHOUT_HISTORY = (
+    f"batch {METADATA_LS} draft/read-marker echo-message labeled-response message-tags multi-prefix server-time"
+)
 
 
 def commands(lines: list[str]) -> list[str]:
@@ -779,7 +782,8 @@ class HistoryTests(SynchronousTestCase):
 
     def test_with_history_the_capabilities_and_isupport_say_so(self) -> None:
         client = self.server.irc()
-        caps = "batch draft/chathistory draft/message-redaction draft/read-marker echo-message labeled-response "
+        caps = f"batch draft/chathistory draft/message-redaction {METADATA_LS} draft/read-marker echo-message "
+        caps += "labeled-response "
         caps += "message-tags multi-prefix server-time soju.im/search"
         self.assertEqual(client.type("CAP LS 302"), [f":chatroom CAP * LS :{caps}"])
         welcome = client.type("NICK bob", "USER bob 0 * :B", "CAP END")

@@ -189,3 +189,17 @@ class RedisMetadataTests(test_shared_joins.RealServers):
         ada.send("METADATA bob GET display-name")
         _, answer = await ada.until(":irc.test BATCH -")
         self.assertEqual(answer[-1].split(" ", 1)[1], ":irc.test 761 ada bob display-name * :Bob the Builder")
+
+
+class AvatarTests(SynchronousTestCase):
+    def test_an_avatar_is_an_https_address(self) -> None:
+        alice = IRCServer(GENEROUS).irc("alice", caps=CAPS)
+        for refused in ("javascript:alert(1)", "http://example.com/a.png", "https://", "https://example.com/a b.png"):
+            [answer] = alice.type(f"METADATA * SET avatar :{refused}")
+            self.assertEqual(
+                answer, ":chatroom FAIL METADATA INVALID_VALUE avatar :an avatar is the https:// address of a picture"
+            )
+        self.assertEqual(
+            alice.type("METADATA * SET avatar :https://example.com/a.png"),
+            [":chatroom 761 alice alice avatar * :https://example.com/a.png"],
+        )

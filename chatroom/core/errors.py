@@ -95,6 +95,7 @@ REFUSALS: dict[str, tuple[str, ...]] = {
     # Metadata (chatroom.core.metadata)
     "BAD_METADATA_KEY": ("key", "most"),
     "BAD_METADATA_VALUE": ("most",),
+    "BAD_METADATA_VALUE:avatar": (),
     "METADATA_FULL": ("target", "count"),
     "NOT_ALLOWED:metadata": ("target",),
     "NOT_ALLOWED:metadata_read": ("target",),

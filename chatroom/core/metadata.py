@@ -32,7 +32,7 @@ KEYS_MAX = 20  # keys per person or room
 KEY_MAX = 40  # bytes of a key's name
 VALUE_MAX = 300  # bytes of a value: with its key, room to spare on an IRC line of 512 bytes
 VALID_KEY = re.compile(rf"[a-z0-9_./-]{{1,{KEY_MAX}}}")  # IRCv3's key names, lower case
-KNOWN_KEYS = ("display-name", "avatar", "pronouns", "status", "color", "bot", "homepage")
+AVATAR = re.compile(r"https://[^\s/]+/\S*")
 
 
 def check_key(key: str) -> None:
@@ -40,9 +40,13 @@ def check_key(key: str) -> None:
         raise ChatError("BAD_METADATA_KEY", key=key[:KEY_MAX], most=KEY_MAX)
 
 
-def check_value(value: str) -> None:
+def check_value(key: str, value: str) -> None:
+    """A value fits (VALUE_MAX bytes, no control character); an avatar is an https address, which clients that show
+    pictures load (never a script's `javascript:`, nor a plain http address others' networks may see and change)."""
     if len(value.encode()) > VALUE_MAX or any(ord(char) < 32 for char in value):
         raise ChatError("BAD_METADATA_VALUE", most=VALUE_MAX)
+    if key == "avatar" and not AVATAR.fullmatch(value):
+        raise ChatError("BAD_METADATA_VALUE", "avatar")
 
 
 class Metadata(ChatBase):
@@ -84,7 +88,7 @@ class Metadata(ChatBase):
         found = self._metadata_target(member, target)
         check_key(key)
         if value:
-            check_value(value)
+            check_value(key, value)
         self._may_change(member, found)
         values = found.metadata
         if value and key not in values and len(values) >= KEYS_MAX:

@@ -77,6 +77,7 @@ PLAIN: dict[str, str] = {
     # Metadata
     "BAD_METADATA_KEY": "{key!r} is not a metadata key: 1-{most} lower-case letters, digits, '_', '.', '/' or '-'",
     "BAD_METADATA_VALUE": "a metadata value is at most {most} bytes of text, without control characters",
+    "BAD_METADATA_VALUE:avatar": "an avatar is the https:// address of a picture",
     "METADATA_FULL": "{target} has {count} metadata keys, the most allowed: remove one first",
     "NOT_ALLOWED:metadata": "you may not change {target}'s metadata: a person sets their own, a room's operators"
     " the room's",

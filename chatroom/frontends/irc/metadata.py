@@ -128,7 +128,7 @@ def _before_registering(session: IRCDialect, target: str, sub: str, rest: list[s
             key, value = rest[0], rest[1] if len(rest) > 1 else ""
             check_key(key)
             if value:
-                check_value(value)
+                check_value(key, value)
                 if key not in values and len(values) >= KEYS_MAX:
                     raise ChatError("METADATA_FULL", target="*", count=KEYS_MAX)
                 values[key] = value
