@@ -10,7 +10,7 @@ from twisted.trial.unittest import SynchronousTestCase
 
 from chatroom.core.events import MetadataChanged, MetadataSync
 from chatroom.core.metadata import KEYS_MAX, VALUE_MAX
-from tests import test_shared, test_shared_joins
+from tests import test_client_units, test_shared, test_shared_joins
 from tests.helpers import MemoryClient
 from tests.test_irc import IRCServer
 from tests.test_lifecycle import GENEROUS
@@ -203,3 +203,24 @@ class AvatarTests(SynchronousTestCase):
             alice.type("METADATA * SET avatar :https://example.com/a.png"),
             [":chatroom 761 alice alice avatar * :https://example.com/a.png"],
         )
+
+
+class TerminalClientTests(test_client_units.ClientCase):
+    def test_metadata_is_shown_only_as_the_answer_to_meta(self) -> None:
+        self.start()
+        self.chatting("bob", ("#5",))
+        self.console.shown.clear()
+        self.hear("META alice display-name :Alice Liddell", "META #5 avatar :https://example.com/5.png")
+        self.assertEqual(self.console.shown, [], "others' changes and joins: not shown unasked")
+        self.client.typed("/meta set display-name Bob")
+        self.hear("META bob display-name :Bob")
+        self.assertEqual(self.console.shown, [])
+        self.client.typed("/meta alice")
+        self.assertEqual(self.sent()[-1], "/meta alice")
+        self.hear("META alice display-name :Alice Liddell", "METADATA alice 1")
+        self.assertEqual(
+            self.console.shown, ["12:34 -- alice display-name: Alice Liddell", "12:34 -- alice: 1 metadata key"]
+        )
+        self.console.shown.clear()
+        self.hear("META alice pronouns :she/her")
+        self.assertEqual(self.console.shown, [], "answered: the next change is not shown")
