@@ -415,7 +415,10 @@ class IRCDialect:
         batches; nothing when there is none and no target."""
         if METADATA_CAP not in self.caps or not (entries or target):
             return b""
-        lines = [self.key_value(*entry) for entry in entries]
+        return self.in_metadata_batch(target, [self.key_value(*entry) for entry in entries])
+
+    def in_metadata_batch(self, target: str, lines: Sequence[bytes]) -> bytes:
+        """Lines already rendered, in a `metadata` batch (of `target`, if one) if the client takes batches."""
         if "batch" not in self.caps:
             return b"".join(lines)
         self.batches += 1

@@ -86,19 +86,9 @@ def _read(session: IRCDialect, target: str, sub: str, keys: list[str]) -> None:
                 lines.append(session.line("FAIL", "METADATA", "INVALID_KEY", key[:64], text="Invalid key name"))
             else:
                 lines.append(session.key_value(shown, key, values.get(key, "")))
-        session.write(_batched(session, shown, lines))
+        session.write(session.in_metadata_batch(shown, lines))
         return
     session.write(session.metadata_batch(shown, entries))
-
-
-def _batched(session: IRCDialect, target: str, lines: list[bytes]) -> bytes:
-    """Lines already rendered in a `metadata` batch of `target`, if the client takes batches."""
-    if "batch" not in session.caps:
-        return b"".join(lines)
-    session.batches += 1
-    batch = str(session.batches)
-    tagged = b"".join(b"@batch=%s %s" % (batch.encode(), line) for line in lines)
-    return session.line("BATCH", "+" + batch, "metadata", target) + tagged + session.line("BATCH", "-" + batch)
 
 
 def _fail(session: IRCDialect, error: ChatError, target: str, key: str) -> None:
@@ -142,7 +132,8 @@ def _before_registering(session: IRCDialect, target: str, sub: str, rest: list[s
         elif sub == "LIST":
             session.write(session.metadata_batch("*", [("*", key, value) for key, value in values.items()]))
         elif sub == "GET":
-            session.write(_batched(session, "*", [session.key_value("*", key, values.get(key, "")) for key in rest]))
+            lines = [session.key_value("*", key, values.get(key, "")) for key in rest]
+            session.write(session.in_metadata_batch("*", lines))
         else:
             session.write(session.metadata_batch("*", []))
     except ChatError as error:
@@ -153,7 +144,7 @@ def _subscriptions(session: IRCDialect, sub: str, keys: list[str]) -> None:
     """SUB, UNSUB, SUBS: which keys this client hears of; the session's alone, before registering too."""
     subscribed = session.subscriptions
     if sub == "SUBS":
-        session.write(_batched(session, "*", [session.numeric(n.RPL_METADATASUBS, key) for key in sorted(subscribed)]))
+        session.write(b"".join(session.numeric(n.RPL_METADATASUBS, key) for key in sorted(subscribed)))
         return
     for key in keys:
         if not VALID_KEY.fullmatch(key):
