@@ -153,8 +153,8 @@ class Tab:
         return texts
 
 
-class BrowserTests(ServerTestCase):
-    """The web client beside IRC and terminal clients, on the real service."""
+class Browsing(ServerTestCase):
+    """The real service with a web listener, browser tabs on it, and IRC and terminal clients beside them."""
 
     def setUp(self) -> None:
         if not PLAYWRIGHT:
@@ -235,6 +235,10 @@ class BrowserTests(ServerTestCase):
         while len(client.heard) < count:
             await client.heard_some()
         return [f"{nick} {text}" for nick, _, text in client.heard]
+
+
+class BrowserTests(Browsing):
+    """The web client beside IRC and terminal clients, on the real service."""
 
     async def test_a_browser_a_terminal_and_an_irc_client_hear_each_other_in_one_order(self) -> None:
         self.start_web()

@@ -70,7 +70,10 @@ class IRCServer(MemoryServer):
         return client
 
 
-CAPS_WITHOUT_HISTORY = "batch draft/read-marker echo-message labeled-response message-tags multi-prefix server-time"
+METADATA_LS = "draft/metadata-3=before-connect,max-subs=50,max-keys=20,max-value-bytes=300"  # CAP LS 302's
+CAPS_WITHOUT_HISTORY = (
+    f"batch {METADATA_LS} draft/read-marker echo-message labeled-response message-tags multi-prefix server-time"
+)
 
 
 def commands(lines: list[str]) -> list[str]:
@@ -533,6 +536,10 @@ class BadInputTests(SynchronousTestCase):
         self.assertEqual(self.bob.read(), [":alice!alice@chatroom PRIVMSG #5 :" + "x" * (510 - overhead)])
         self.alice.send(b"PRIVMSG #5 :caf\xe9\r\n")
         self.assertEqual(
+            self.alice.read(), [":chatroom FAIL PRIVMSG INVALID_UTF8 :the line is not valid UTF-8; it was ignored"]
+        )
+        self.alice.send(b"@+x=\xe9 caf\xe9 #5\r\n")  # no command to name
+        self.assertEqual(
             self.alice.read(), [":chatroom FAIL * INVALID_UTF8 :the line is not valid UTF-8; it was ignored"]
         )
         [refused] = self.alice.type("PRIVMSG #5 :\x1b[2Jcleared")
@@ -798,8 +805,8 @@ class HistoryTests(SynchronousTestCase):
 
     def test_with_history_the_capabilities_and_isupport_say_so(self) -> None:
         client = self.server.irc()
-        caps = "batch draft/chathistory draft/event-playback draft/message-redaction draft/read-marker echo-message "
-        caps += "labeled-response message-tags multi-prefix server-time soju.im/search"
+        caps = f"batch draft/chathistory draft/event-playback draft/message-redaction {METADATA_LS} draft/read-marker "
+        caps += "echo-message labeled-response message-tags multi-prefix server-time soju.im/search"
         self.assertEqual(client.type("CAP LS 302"), [f":chatroom CAP * LS :{caps}"])
         welcome = client.type("NICK bob", "USER bob 0 * :B", "CAP END")
         isupport = " ".join(line for line in welcome if parse(line).command == "005")

@@ -584,6 +584,7 @@ class Replica:
                     "record": room_data(room.record()),
                     "created": room.created,
                     "topic_time": room.topic_time,
+                    "metadata": dict(room.metadata),
                     "members": [
                         [member.key, role.value, room.joined.get(member, 0.0)] for member, role in room.members.items()
                     ],
@@ -606,6 +607,8 @@ class Replica:
             # Times only, never what was read: accounts' markers, and those of the guests present
             "read_markers": {account: dict(markers.times) for account, markers in self.chat.read_markers.items()},
             "guests_read": {key: dict(member.read.times) for key, member in self.by_key.items() if member.read.times},
+            # What people say of themselves (display names, avatars: chatroom.core.metadata), by member key
+            "metadata": {key: dict(member.metadata) for key, member in self.by_key.items() if member.metadata},
             "server_bans": [ban_data(ban) for ban in self.chat.server_bans],
             "lockdown": self.chat.lockdown.value,
             "opened": self.chat.opened,
@@ -640,6 +643,7 @@ class Replica:
             if expiring is not None:
                 self._expiring(member, *expiring)
             member.read = ReadMarkers(state["guests_read"].get(key))
+            member.metadata = dict(state.get("metadata", {}).get(key, {}))  # none from a process of an earlier version
             self.by_key[key] = member
         bans = [ban_from_data(data) for data in state["server_bans"]]
         lockdown = Lockdown(state["lockdown"])
@@ -674,6 +678,7 @@ class Replica:
             history = RoomHistory(life, self.chat.history_limits, said, lines, asides, memory)
             room = Room.restore(room_from_data(name, data["record"], registered=False), data["created"], history)
             room.topic_time = data["topic_time"]
+            room.metadata = dict(data.get("metadata", {}))
             room.history.bound_to(rule_limits(self.chat.history_limits, room.settings), self.chat.now())  # as theirs
             for key, role, *joined in data["members"]:
                 member = self.by_key[key]

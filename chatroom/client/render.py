@@ -140,6 +140,10 @@ class Renderer:
                 return notice(session)
             case "READ", [target, time]:
                 return notice(f"{target}: read up to {self._when(time)}" if time != "*" else f"{target}: not read yet")
+            case "META", [target, key]:
+                return notice(f"{target} {key}: {text}")
+            case "METADATA", [target, count]:
+                return notice(f"{target}: {count} metadata key{'' if count == '1' else 's'}")
             case "SESSIONS", [count]:
                 return notice(f"{count} session{'' if count == '1' else 's'}: /sessions kick ID ends another")
             case "INVITE", [room, actor, nick]:

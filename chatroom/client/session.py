@@ -163,6 +163,9 @@ class Client:
         self._catching_up: set[str] = set()  # room_keys joined again "after" the last message seen: HISTORY answers
         self._marked: dict[str, str] = {}  # room_key -> the time we last told the server we had read it up to
         self._reads_asked = 0  # /read typed and not yet answered: a READ line is shown only then
+        # /meta typed and not yet answered: META lines are shown only then. Others' display names are not put beside
+        # their nicknames: the nickname is who someone is here, and a display name is free text anyone can choose.
+        self._metas_asked = 0
 
     # From the network
 
@@ -318,6 +321,7 @@ class Client:
                 # A nickname or room given as a command at its prompt is an answer too: wait for the verdict.
                 command = text.split(None, 1)[0].lower()
                 self._reads_asked += command == "/read"
+                self._metas_asked += command == "/meta" and text.split()[1:2] != ["set"]
                 self._send(text, wait=(self.phase, command) in ((Phase.NICK, "/nick"), (Phase.ROOM, "/join")))
             elif self.phase is Phase.NICK:
                 self._send(f"/nick {text.strip()}", wait=True)
@@ -616,6 +620,11 @@ class Client:
                 return False
         if line.word == "BYE":
             return self.phase is Phase.LEAVING
+        if line.word == "META":  # someone's display name, avatar...: shown only as the answer to our /meta
+            return self._metas_asked > 0
+        if line.word == "METADATA":
+            asked, self._metas_asked = self._metas_asked > 0, max(0, self._metas_asked - 1)
+            return asked
         if line.word == "READ":  # another device of ours read a room: shown only as the answer to our /read
             asked, self._reads_asked = self._reads_asked > 0, max(0, self._reads_asked - 1)
             return asked

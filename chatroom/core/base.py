@@ -230,6 +230,8 @@ class ChatBase(Queries):
             session.deliver(room.topic)
         session.deliver(room.info())
         session.deliver(room.names())
+        if (described := room.metadata_sync(member)).entries:
+            session.deliver(described)
         told = keeps(self.history_limits, room.settings)
         if told:
             session.deliver(KeptNotice(room.name, "", told, rule_words(room.settings)))

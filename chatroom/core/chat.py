@@ -14,7 +14,8 @@ every method refuses it with `Departed`, so a late callback can never act for so
 - chatroom.core.policy: each room's history rule, and what its owner and members erase or export;
 - chatroom.core.search: searching the lines kept in the rooms a member is in;
 - chatroom.core.registered: rooms registered to an account, which outlive their members;
-- chatroom.core.administration: the server administrators' acts: kill, server bans, lockdown, wallops.
+- chatroom.core.administration: the server administrators' acts: kill, server bans, lockdown, wallops;
+- chatroom.core.metadata: what a person says of themselves and a room of itself (display names, avatars).
 
 Why mixins over one base rather than parts Chat delegates to: the parts are not separable states but views of
 one (a kick changes the room, the member and who hears what), so each would hold the others anyway; front ends
@@ -36,6 +37,7 @@ from chatroom.core.archive import Archive
 from chatroom.core.errors import ChatError
 from chatroom.core.events import Session
 from chatroom.core.members import Details, Member
+from chatroom.core.metadata import Metadata
 from chatroom.core.operators import Operators
 from chatroom.core.policy import Policy
 from chatroom.core.presence import Presence
@@ -45,7 +47,7 @@ from chatroom.core.sequencing import Points
 from chatroom.core.talk import Talk
 
 
-class Chat(Presence, Talk, Operators, Archive, Policy, Search, RegisteredRooms, Administration):
+class Chat(Presence, Talk, Operators, Archive, Policy, Search, RegisteredRooms, Administration, Metadata):
     """Every room and nickname of one server."""
 
     def _alone(self) -> Points:

@@ -92,6 +92,13 @@ REFUSALS: dict[str, tuple[str, ...]] = {
     "BAD_RULE:rule": ("text",),
     "BAD_RULE:keep": ("text",),
     "NOT_ALLOWED:redact_mine": ("room",),
+    # Metadata (chatroom.core.metadata)
+    "BAD_METADATA_KEY": ("key", "most"),
+    "BAD_METADATA_VALUE": ("most",),
+    "BAD_METADATA_VALUE:avatar": (),
+    "METADATA_FULL": ("target", "count"),
+    "NOT_ALLOWED:metadata": ("target",),
+    "NOT_ALLOWED:metadata_read": ("target",),
     # Moderation
     "MODERATED": ("room",),
     "NOT_OPERATOR": ("room", "action"),

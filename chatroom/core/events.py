@@ -188,6 +188,25 @@ class ReadMarker:
 
 
 @dataclass(frozen=True, slots=True)
+class MetadataChanged:
+    """A person's or a room's metadata (chatroom.core.metadata): `key` of `target` (a nickname or a room) is `value`
+    now, or is removed when `value` is ""."""
+
+    target: str
+    key: str
+    value: str
+
+
+@dataclass(frozen=True, slots=True)
+class MetadataSync:
+    """The metadata of a room and of the people in it, as (target, key, value), told on joining it: to the one
+    joining, the room's and the others'; to the others, the joiner's."""
+
+    room: str
+    entries: tuple[tuple[str, str, str], ...]
+
+
+@dataclass(frozen=True, slots=True)
 class Redacted:
     """`actor` removed lines from a room's history: those with these ids, or all of it when `ids` is empty.
 
@@ -337,6 +356,8 @@ Event = (
     | Changes
     | Redacted
     | ReadMarker
+    | MetadataChanged
+    | MetadataSync
     | LockdownChanged
     | ServerNotice
     | ResumeToken

@@ -22,6 +22,7 @@ from chatroom.core.events import (
     BanList,
     Changes,
     Event,
+    MetadataSync,
     Names,
     PrivateMessage,
     RoleChanged,
@@ -110,6 +111,7 @@ class Member:
         "expiry",
         "invited",
         "key",
+        "metadata",
         "nick",
         "present",
         "read",
@@ -137,6 +139,7 @@ class Member:
         self.rooms: dict[str, Room] = {}  # room key -> room, in the order joined
         self.invited: dict[Room, None] = {}  # rooms an operator invited them to, not joined since; the newest last
         self.present = True
+        self.metadata: dict[str, str] = {}  # what they say of themselves: display name, avatar... (core.metadata)
         self.read = ReadMarkers()  # where they have read up to, as a guest (an account's are Chat.read_markers)
         self.token = ""  # reclaims this person (Chat.resume_token); "" until a front end has told it to them
         # While lingering, and until a session of theirs is shown what they missed: the last line kept in each of
@@ -161,6 +164,7 @@ class Room:
         "history",
         "joined",
         "members",
+        "metadata",
         "name",
         "operators",
         "owner",
@@ -180,6 +184,7 @@ class Room:
         self.settings = RoomSettings()
         self.bans: list[Ban] = []
         self.allowed: list[Allowed] = []  # masks let in past invite-only (IRC's +I)
+        self.metadata: dict[str, str] = {}  # what its operators say of it: description, avatar... (core.metadata)
         self.owner = ""  # the owner's account; "" while the room is not registered
         self.operators: dict[str, str] = {}  # nick_key -> account: those the owner named, opped on joining
         self.held: list[RoleChanged | SettingChanged | BanChanged | AllowChanged] | None = (
@@ -248,6 +253,14 @@ class Room:
         ]
         shown = (*(name for name, flag in on if flag), *rule_words(settings))
         return RoomInfo(self.name, shown, self.owner, tuple(self.operators.values()))
+
+    def metadata_sync(self, joiner: Member) -> MetadataSync:
+        """What joining tells the one joining of the room's metadata and of the others in it."""
+        entries = [(self.name, key, value) for key, value in self.metadata.items()]
+        for other in self.members:
+            if other is not joiner:
+                entries += [(other.nick, key, value) for key, value in other.metadata.items()]
+        return MetadataSync(self.name, tuple(entries))
 
     def ban_list(self, now: float) -> BanList:
         """The bans in force; those that ended stay until the next ban prunes them, as asking changes nothing."""

@@ -14,6 +14,7 @@ from chatroom.core.errors import ChatError
 from chatroom.core.events import (
     Joined,
     Message,
+    MetadataSync,
     Names,
     Parted,
     PrivateMessage,
@@ -75,6 +76,11 @@ class Talk(ChatBase):
         room.joined[member] = self.now()
         member.rooms[room_id] = room
         room.broadcast(Joined(room.name, member.nick))
+        if member.metadata:  # the others learn who joined: their display name, avatar...
+            introduced = MetadataSync(room.name, tuple((member.nick, k, v) for k, v in member.metadata.items()))
+            for other in room.members:
+                if other is not member:
+                    other.session.deliver(introduced)
         if role:
             room.members[member] = role
             if len(room.members) > 1:  # the others see the server give it; NAMES shows it to the one joining

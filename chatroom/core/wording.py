@@ -74,6 +74,14 @@ PLAIN: dict[str, str] = {
     " or redact-mine on|off",
     "BAD_RULE:keep": "{text}: keep a number of lines (5000), a time (30d, 12h), or default",
     "NOT_ALLOWED:redact_mine": "{room} does not let its members erase their own lines; its operators may",
+    # Metadata
+    "BAD_METADATA_KEY": "{key!r} is not a metadata key: 1-{most} lower-case letters, digits, '_', '.', '/' or '-'",
+    "BAD_METADATA_VALUE": "a metadata value is at most {most} bytes of text, without control characters",
+    "BAD_METADATA_VALUE:avatar": "an avatar is the https:// address of a picture",
+    "METADATA_FULL": "{target} has {count} metadata keys, the most allowed: remove one first",
+    "NOT_ALLOWED:metadata": "you may not change {target}'s metadata: a person sets their own, a room's operators"
+    " the room's",
+    "NOT_ALLOWED:metadata_read": "{target}'s metadata is for its members only",
     # Moderation
     "MODERATED": "{room} is moderated: only voiced members and operators speak",
     "NOT_OPERATOR": "only an operator of {room} may {action}",

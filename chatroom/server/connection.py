@@ -164,6 +164,7 @@ class Connection(TimeoutMixin):
         self._next_report = 0.0
         self._answered = 0  # bytes written to this client, to charge a line for its answer
         self._executing = False  # a line of this client's runs: what it makes is its answer, charged at its end
+        self.received = b""  # the line being executed, as it came: a refusal of undecodable text names its command
         self._bucket = TokenBucket(limits.flood_burst, limits.flood_rate, self.clock.seconds())
         self.queue = SendQueue(transport, limits.send_queue, self._too_slow, self.factory.turns)
         transport.register_producer(self.queue)
@@ -211,6 +212,7 @@ class Connection(TimeoutMixin):
 
     def _execute(self, message: bytes) -> None:
         before, self._executing = self._answered, True
+        self.received = message
         try:
             if len(message) > self.max_line:
                 raise ChatError("TOO_LONG", most=self.max_line)

@@ -29,6 +29,8 @@ from chatroom.frontends.irc.support import (
     AWAY_MAX,
     CHANNEL_FLAGS,
     KICK_MAX,
+    METADATA_CAP,
+    METADATA_VALUES,
     MODES_MAX,
     TARGETS_MAX,
     TOPIC_MAX,
@@ -45,6 +47,7 @@ CAPABILITIES = (
     "draft/chathistory",
     "draft/event-playback",
     "draft/message-redaction",
+    "draft/metadata-3",
     "draft/read-marker",
     "echo-message",
     "labeled-response",
@@ -56,6 +59,7 @@ CAPABILITIES = (
 )
 # offered when the server keeps history
 HISTORY_CAPABILITIES = ("draft/chathistory", "draft/event-playback", "draft/message-redaction", "soju.im/search")
+CAP_VALUES = {"sasl": "PLAIN", METADATA_CAP: METADATA_VALUES}  # told with CAP LS 302
 REALNAME_MAX = 100
 
 MASK_MAX = 64  # characters of a WHO or LIST mask: matching one is linear in it, for every member or room
@@ -87,7 +91,7 @@ def _cap(session: IRCDialect, params: list[str]) -> None:
     if sub == "LS":
         session.negotiating = registering
         modern = len(params) > 1 and (_number(params[1]) or 0) >= 302
-        listed = [f"{cap}=PLAIN" if cap == "sasl" and modern else cap for cap in offered]
+        listed = [f"{cap}={CAP_VALUES[cap]}" if cap in CAP_VALUES and modern else cap for cap in offered]
         session.write(session.line("CAP", session.me, "LS", text=" ".join(listed)))
     elif sub == "LIST":
         session.write(session.line("CAP", session.me, "LIST", text=" ".join(sorted(session.caps))))
@@ -913,6 +917,9 @@ def _whois(session: IRCDialect, params: list[str]) -> None:
             if session.chat.is_admin(member):
                 session.reply(n.RPL_WHOISOPERATOR, member.nick, text="is a server administrator")
             session.reply(n.RPL_WHOISACCOUNT, member.nick, member.account, text="is logged in as")
+        if METADATA_CAP in session.caps:
+            for key, value in sorted(member.metadata.items()):
+                session.reply(n.RPL_WHOISKEYVALUE, member.nick, key, "*", text=value)
         session.reply(n.RPL_ENDOFWHOIS, member.nick, text="End of /WHOIS list")
 
 

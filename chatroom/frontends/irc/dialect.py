@@ -27,6 +27,8 @@ from chatroom.core.events import (
     History,
     Invited,
     Message,
+    MetadataChanged,
+    MetadataSync,
     Names,
     PrivateMessage,
     ReadMarker,
@@ -42,7 +44,7 @@ from chatroom.frontends.commands import Command, CommandTable
 from chatroom.frontends.irc import numerics as n
 from chatroom.frontends.irc.refusals import word
 from chatroom.frontends.irc.render import HOST, Renderer, Tags, counted
-from chatroom.frontends.irc.support import MYINFO_MODES, isupport
+from chatroom.frontends.irc.support import METADATA_CAP, MYINFO_MODES, isupport
 from chatroom.frontends.irc.whowas import Whowas
 from chatroom.frontends.irc.wire import BODY_MAX, TAGS_MAX, UNSAFE_TEXT, client_tags, message, parse
 from chatroom.server.connection import Connection
@@ -56,6 +58,7 @@ LABEL_MAX = 64  # bytes of a labeled-response label
 # The events `IRCDialect.render` answers itself, or for which it looks at who receives them.
 LOOKED_AT = frozenset(
     {Message, PrivateMessage, Names, Topic, Invited, BanList, AllowList, RoomInfo, RoomList, History, ReadMarker}
+    | {MetadataChanged, MetadataSync}
 )
 END_NAMES = "End of /NAMES list"
 
@@ -116,6 +119,8 @@ class IRCDialect:
         self.modes: set[str] = set()
         # The room keys a JOIN is entering, until the join is made: their topic is a reply (332), not a change.
         self.joining: set[str] = set()
+        self.subscriptions: set[str] = set()  # the metadata keys this client hears of (METADATA SUB)
+        self.metadata_before: dict[str, str] = {}  # its own metadata set before registering, until it registers
 
     # chatroom.server.connection.Dialect
 
@@ -199,6 +204,13 @@ class IRCDialect:
                 return self.names(event)
             case ReadMarker():
                 return self.markread(event) if "draft/read-marker" in self.caps else b""
+            case MetadataChanged(target, key, value):
+                # Those subscribed to the key; the client that set it has its answer (METADATA SET) already
+                if key not in self.subscriptions or self.connection.executing:
+                    return b""
+                return self.key_value(target, key, value)
+            case MetadataSync(_, entries):
+                return self.metadata_batch("", [entry for entry in entries if entry[1] in self.subscriptions])
             case Topic(room, setter, text) if room_key(room) in self.joining:
                 return self.topic_reply(event) if text or setter else b""
             case Invited(room, _, nick) if nick != me:
@@ -262,8 +274,8 @@ class IRCDialect:
         self.whowas.record(member.nick, self.user, self.realname, self.connection.clock.seconds())
 
     def refusal(self, error: ChatError) -> bytes:
-        if error.code == "BAD_UTF8":
-            return self.line("FAIL", "*", "INVALID_UTF8", text=word(error))
+        if error.code == "BAD_UTF8":  # IRCv3's UTF8ONLY: the FAIL names the command of the line refused
+            return self.line("FAIL", _command_of(self.connection.received), "INVALID_UTF8", text=word(error))
         if error.code in n.FOR_CODE:
             return self.numeric(n.FOR_CODE[error.code], text=word(error))
         return self.notice(word(error))
@@ -393,6 +405,29 @@ class IRCDialect:
             lines.append(self.numeric(n.RPL_ENDOFNAMES, room, text=END_NAMES))
         return b"".join(lines)
 
+    def key_value(self, target: str, key: str, value: str) -> bytes:
+        """RPL_KEYVALUE, or RPL_KEYNOTSET for a key removed (draft/metadata-3)."""
+        if value:
+            return self.numeric(n.RPL_KEYVALUE, target, key, "*", text=value)
+        return self.numeric(n.RPL_KEYNOTSET, target, key, text="key not set")
+
+    def metadata_batch(self, target: str, entries: Sequence[tuple[str, str, str]]) -> bytes:
+        """Metadata as (target, key, value), in a `metadata` batch (of `target`, if one) if the client takes
+        batches; nothing when there is none and no target."""
+        if METADATA_CAP not in self.caps or not (entries or target):
+            return b""
+        return self.in_metadata_batch(target, [self.key_value(*entry) for entry in entries])
+
+    def in_metadata_batch(self, target: str, lines: Sequence[bytes]) -> bytes:
+        """Lines already rendered, in a `metadata` batch (of `target`, if one) if the client takes batches."""
+        if "batch" not in self.caps:
+            return b"".join(lines)
+        self.batches += 1
+        batch = str(self.batches)
+        tagged = b"".join(b"@batch=%s %s" % (batch.encode(), line) for line in lines)
+        start = self.line("BATCH", "+" + batch, "metadata", *([target] if target else []))
+        return start + tagged + self.line("BATCH", "-" + batch)
+
     def markread(self, marker: ReadMarker) -> bytes:
         return self.line("MARKREAD", marker.target, f"timestamp={marker.time}" if marker.time else "*")
 
@@ -504,6 +539,7 @@ class IRCDialect:
         self.given_password = None
         self.welcome()
         self.catch_up()
+        self.set_metadata_before()
 
     async def _admitted(self) -> bool:
         """Whether the server password (--irc-password), if any, is right; if not, the connection is closed.
@@ -532,6 +568,17 @@ class IRCDialect:
         self.lusers()
         self.motd()
         self.write(message(self.source(), "MODE", me, text="+" + "".join(sorted(self.user_modes()))))
+
+    def set_metadata_before(self) -> None:
+        """The metadata this client set before registering (draft/metadata-3's before-connect) is its person's now,
+        told to it in one batch; a value the core refuses now (a limit) is left out."""
+        values, self.metadata_before = self.metadata_before, {}
+        kept = []
+        for key, value in values.items():
+            with contextlib.suppress(ChatError):
+                self.chat.set_metadata(self.member, "*", key, value)
+                kept.append((self.me, key, value))
+        self.write(self.metadata_batch(self.me, kept) if kept else b"")
 
     def catch_up(self) -> None:
         """A session joining a person already here: JOIN, topic (332/333) and names (353/366) of each room."""
@@ -632,6 +679,13 @@ class IRCDialect:
         for line in lines:
             self.reply(n.RPL_MOTD, text=f"- {line}")
         self.reply(n.RPL_ENDOFMOTD, text="End of /MOTD command")
+
+
+def _command_of(line: bytes) -> str:
+    """The command of a line that is not UTF-8, if its tags and command are ASCII letters and digits; else "*"."""
+    words = line.split(b" ", 2)
+    command = words[1] if line.startswith(b"@") and len(words) > 1 else words[0]
+    return command.decode().upper() if command.isalnum() and command.isascii() else "*"
 
 
 def _tag(line: bytes, tag: str) -> bytes:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from chatroom.core.chat import Chat
 from chatroom.core.history import PAGE_MAX
+from chatroom.core.metadata import KEYS_MAX, VALUE_MAX
 from chatroom.core.moderation import LIST_MAX, Setting
 from chatroom.core.names import NICK_MAX, ROOM_MAX
 from chatroom.frontends.irc.render import ROLE_MODES, SETTING_MODES
@@ -14,6 +15,10 @@ MODES_MAX = 6  # mode changes with a parameter in one MODE
 TOPIC_MAX = 390
 KICK_MAX = 390
 AWAY_MAX = 390
+METADATA_CAP = "draft/metadata-3"
+SUBS_MAX = 50  # metadata keys one session may subscribe to (METADATA SUB)
+# What CAP LS 302 says of the metadata the server keeps (chatroom.core.metadata's limits)
+METADATA_VALUES = f"before-connect,max-subs={SUBS_MAX},max-keys={KEYS_MAX},max-value-bytes={VALUE_MAX}"
 
 # Every channel mode's letter is in render.SETTING_MODES and ROLE_MODES; these are derived from them.
 CHANNEL_FLAGS = {

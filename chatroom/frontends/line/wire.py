@@ -28,6 +28,8 @@ from chatroom.core.events import (
     Kicked,
     LockdownChanged,
     Message,
+    MetadataChanged,
+    MetadataSync,
     Names,
     NickChanged,
     OwnerChanged,
@@ -142,6 +144,10 @@ def render(event: Event) -> bytes:
             return line("KEEPS", room, actor or "*", *rule, text=text)
         case ReadMarker(target, time):
             return line("READ", target, time or "*")
+        case MetadataChanged(target, key, value):
+            return line("META", target, key, text=value)
+        case MetadataSync(_, synced):
+            return b"".join(line("META", target, key, text=value) for target, key, value in synced)
         case ResumeToken(nick, token):
             return line("RESUME", token, text=f"if your connection is lost: /resume {nick} TOKEN")
         case RoomInfo(room, settings, owner, operators):

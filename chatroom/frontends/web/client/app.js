@@ -47,6 +47,7 @@ chat.addEventListener("details", (event) => {
 });
 chat.addEventListener("lines", (event) => view.line(event.detail.room, event.detail.line));
 chat.addEventListener("found", (event) => view.found(event.detail));
+chat.addEventListener("profiles", () => view.room());
 connection.addEventListener("registered", () => {
   $("search-form").hidden = !connection.has("soju.im/search"); // offered when the server keeps history
 });

@@ -9,6 +9,7 @@ const LINES_KEPT = 2000; // per room, in this page
 const SERVER = "*server*"; // the key of the server's own messages (the MOTD, answers to WHOIS ...)
 const ACTION = /^\x01ACTION (.*?)\x01?$/s;
 const KEPT = /^(?:\S+ changed the history rule: )?(this room keeps .*)$/; // the server's word on a room's history
+const PROFILE_KEYS = ["display-name", "avatar"]; // the metadata this page shows of people (draft/metadata-3)
 const MARK_EVERY = 3000; // ms: while a room is watched, where it is read up to is told the server at most this often
 
 /** Case as the server ignores it (CASEMAPPING=ascii). */
@@ -62,6 +63,7 @@ export class Chat extends EventTarget {
     this.visible = true; // whether the person sees the current room (the tab is shown)
     this.marking = 0; // the timer that tells the server where the watched room is read up to
     this.searching = ""; // what the last search asked for, shown with its answer
+    this.profiles = new Map(); // folded nickname -> {key: value}: display names and avatars (draft/metadata-3)
     connection.addEventListener("message", (event) => this.receive(event.detail));
     connection.addEventListener("registered", () => this.registered());
     connection.addEventListener("status", (event) => {
@@ -155,6 +157,15 @@ export class Chat extends EventTarget {
   registered() {
     this.me = this.connection.nick;
     this.emit("me");
+    this.profiles.clear();
+    if (this.connection.has("draft/metadata-3")) {
+      // Before joining: each JOIN then tells the room's people's display names
+      this.connection.send(format("METADATA", "*", "SUB", ...PROFILE_KEYS));
+      for (const key of PROFILE_KEYS) {
+        const value = localStorage.getItem(`chatroom.${key}`);
+        if (value) this.connection.send(format("METADATA", "*", "SET", key, value));
+      }
+    }
     const rooms = [...this.rooms.values()].filter((room) => room.channel).map((room) => room.name);
     this.join(rooms.length ? rooms : this.saved());
   }
@@ -364,6 +375,9 @@ export class Chat extends EventTarget {
 
   onNICK(message) {
     const [nick] = message.params;
+    const profile = this.profiles.get(fold(message.nick));
+    this.profiles.delete(fold(message.nick));
+    if (profile) this.profiles.set(fold(nick), profile);
     if (fold(message.nick) === fold(this.me)) {
       this.me = nick;
       this.connection.nick = nick;
@@ -489,6 +503,40 @@ export class Chat extends EventTarget {
     room.modes = modes;
     this.emit("details", { room });
     this.emit("modes", { room });
+  }
+
+  /** Set (or, with "", remove) one of our own display name and avatar: kept in this browser, and set again at each
+   * connection, as the server forgets them when we leave. */
+  setProfile(key, value) {
+    if (value) localStorage.setItem(`chatroom.${key}`, value);
+    else localStorage.removeItem(`chatroom.${key}`);
+    return this.connection.send(value ? format("METADATA", "*", "SET", key, value) : format("METADATA", "*", "SET", key));
+  }
+
+  /** What someone calls themselves, if they said, and not their nickname already. */
+  displayName(nick) {
+    const name = this.profiles.get(fold(nick))?.["display-name"] ?? "";
+    return fold(name) === fold(nick) ? "" : name;
+  }
+
+  /** A person's or a room's metadata: a key set (761) or removed (766), asked for or told as it changes. */
+  on761(message) {
+    const [, target, key, , value] = message.params;
+    this.profile(target, key, value);
+  }
+
+  on766(message) {
+    const [, target, key] = message.params;
+    this.profile(target, key, "");
+  }
+
+  profile(target, key, value) {
+    if (target.startsWith("#") || target === "*" || !PROFILE_KEYS.includes(key)) return;
+    const profile = this.profiles.get(fold(target)) ?? {};
+    if (value) profile[key] = value;
+    else delete profile[key];
+    this.profiles.set(fold(target), profile);
+    this.emit("profiles");
   }
 
   onFAIL(message) {

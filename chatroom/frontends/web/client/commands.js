@@ -15,6 +15,7 @@ const HELP = [
   "/kick NICK [REASON], /ban NICK, /unban MASK - for operators",
   "/op, /deop, /voice, /devoice NICK - for operators",
   "/invite NICK, /whois NICK, /away [TEXT], /quit [TEXT]",
+  "/displayname [NAME], /avatar [https://ADDRESS] - shown beside your nickname to others (none: removed)",
   "/quote LINE - send a raw IRC line; other /COMMANDs go to the server as IRC commands",
 ];
 
@@ -131,6 +132,15 @@ export function run(chat, text) {
     case "quit":
       chat.connection.close(rest || "leaving");
       return;
+    case "displayname":
+    case "avatar": {
+      const key = command === "avatar" ? "avatar" : "display-name";
+      if (!chat.connection.has("draft/metadata-3")) throw new Error("This server keeps no display names.");
+      if (key === "avatar" && rest.trim() && !/^https:\/\/\S+$/.test(rest.trim()))
+        throw new Error("An avatar is an https:// address of a picture.");
+      if (!chat.setProfile(key, rest.trim())) throw new Error("Not connected: nothing was sent.");
+      return;
+    }
     case "quote":
     case "raw":
       raw(needs(rest, "/quote LINE"));

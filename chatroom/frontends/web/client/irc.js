@@ -4,6 +4,7 @@
 const WANTED = [
   "batch",
   "draft/chathistory",
+  "draft/metadata-3",
   "draft/read-marker",
   "echo-message",
   "message-tags",

@@ -43,14 +43,25 @@ function when(time) {
   return node;
 }
 
+let displayName = (nick) => ""; // what someone calls themselves: the chat's, once a View is made
+
+/** A nickname, and the display name its person chose beside it (never instead: anyone may choose any name). */
+function nickWithName(nick, shown = nick) {
+  const fragment = document.createDocumentFragment();
+  fragment.append(element("span", "nick", shown));
+  const name = nick && displayName(nick);
+  if (name) fragment.append(element("span", "display-name", name.replace(FORMATTING, "")));
+  return fragment;
+}
+
 function lineItem(line) {
   const item = element("li", `${line.kind}${line.history ? " history" : ""}${line.mine ? " mine" : ""}`);
   if (line.mention) item.classList.add("mentioned");
   item.append(when(line.time));
   if (line.kind === "message" || line.kind === "notice") {
-    item.append(element("span", "nick", line.kind === "notice" ? `-${line.nick}-` : line.nick));
+    item.append(nickWithName(line.nick, line.kind === "notice" ? `-${line.nick}-` : line.nick));
   } else if (line.kind === "action") {
-    item.append(element("span", "nick", `* ${line.nick}`));
+    item.append(nickWithName(line.nick, `* ${line.nick}`));
   }
   const text = element("span", "text");
   text.append(linked(line.text));
@@ -71,6 +82,7 @@ export class View {
   constructor(chat) {
     this.chat = chat;
     this.log = $("log");
+    displayName = (nick) => chat.displayName(nick);
   }
 
   /** The list of rooms, with unread counts and a mark where we were named. */
@@ -144,6 +156,8 @@ export class View {
       button.type = "button";
       button.dataset.nick = member.nick;
       button.append(element("span", "name", member.nick));
+      const name = this.chat.displayName(member.nick);
+      if (name) button.append(element("span", "display-name", name.replace(FORMATTING, "")));
       const ranks = [...member.prefix].map((symbol) => RANK_NAMES[symbol]).join(", ");
       if (ranks) button.append(element("span", "rank", ranks));
       const item = element("li");
