@@ -94,6 +94,8 @@ REFUSALS: dict[str, tuple[str, ...]] = {
     "NOT_ALLOWED:redact_mine": ("room",),
     # Moderation
     "MODERATED": ("room",),
+    "MUTED": ("room",),
+    "NO_CTCP": ("room",),
     "NOT_OPERATOR": ("room", "action"),
     "NOT_OWNER": ("room", "action"),
     "NOT_ADMIN": ("action",),
@@ -111,6 +113,7 @@ REFUSALS: dict[str, tuple[str, ...]] = {
     "BAD_MASK:nick": ("text",),
     "BAD_MASK:network": ("text",),
     "BAD_MASK:host": ("text",),
+    "BAD_MASK:user": ("text",),
     "BAD_MASK:address": ("nick",),
     "BAD_DURATION": ("text",),
     "ALREADY_BANNED": ("target",),

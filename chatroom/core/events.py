@@ -143,6 +143,19 @@ class AllowChanged:
 
 
 @dataclass(frozen=True, slots=True)
+class ExceptChanged:
+    """A mask let past the room's bans and mutes, or no longer (IRC's +e and -e)."""
+
+    room: str
+    actor: str
+    mask: str
+    added: bool
+
+
+RoomChange = RoleChanged | SettingChanged | BanChanged | AllowChanged | ExceptChanged  # what a batch holds
+
+
+@dataclass(frozen=True, slots=True)
 class OwnerChanged:
     """A room was registered (or given) to `owner`'s account, or dropped (`owner` is "")."""
 
@@ -166,7 +179,7 @@ class Changes:
     """
 
     room: str
-    changes: tuple[RoleChanged | SettingChanged | BanChanged | AllowChanged, ...]
+    changes: tuple[RoomChange, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -294,11 +307,20 @@ class AllowList:
 
 
 @dataclass(frozen=True, slots=True)
+class ExceptList:
+    """The masks a room lets past its bans and mutes: (mask, setter) each."""
+
+    room: str
+    excepted: tuple[tuple[str, str], ...]
+
+
+@dataclass(frozen=True, slots=True)
 class BanList:
     """A room's bans ("" for the server's): (mask, setter, until, reason) each, `until` as in BanChanged."""
 
     room: str
     bans: tuple[tuple[str, str, str, str], ...]
+    since: tuple[float, ...] = ()  # when each was set, in seconds since the epoch (0.0: not known)
 
 
 @dataclass(frozen=True, slots=True)
@@ -324,6 +346,7 @@ Event = (
     | SettingChanged
     | BanChanged
     | AllowChanged
+    | ExceptChanged
     | OwnerChanged
     | Invited
     | Changes
@@ -340,6 +363,7 @@ Event = (
     | RoomInfo
     | BanList
     | AllowList
+    | ExceptList
 )
 
 

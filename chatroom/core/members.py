@@ -22,9 +22,11 @@ from chatroom.core.events import (
     BanList,
     Changes,
     Event,
+    ExceptChanged,
     Names,
     PrivateMessage,
     RoleChanged,
+    RoomChange,
     RoomInfo,
     Session,
     SettingChanged,
@@ -157,6 +159,7 @@ class Room:
         "allowed",
         "bans",
         "created",
+        "excepted",
         "held",
         "history",
         "joined",
@@ -180,11 +183,10 @@ class Room:
         self.settings = RoomSettings()
         self.bans: list[Ban] = []
         self.allowed: list[Allowed] = []  # masks let in past invite-only (IRC's +I)
+        self.excepted: list[Allowed] = []  # masks let past the bans and mutes (IRC's +e)
         self.owner = ""  # the owner's account; "" while the room is not registered
         self.operators: dict[str, str] = {}  # nick_key -> account: those the owner named, opped on joining
-        self.held: list[RoleChanged | SettingChanged | BanChanged | AllowChanged] | None = (
-            None  # changes of a batch, not yet told
-        )
+        self.held: list[RoomChange] | None = None  # changes of a batch, not yet told
 
     @classmethod
     def restore(cls, record: RoomRecord, loaded: float, history: RoomHistory | None = None) -> Room:
@@ -195,6 +197,7 @@ class Room:
         room.topic = record.topic or room.topic
         room.bans = list(record.bans)
         room.allowed = list(record.allowed)
+        room.excepted = list(record.excepted)
         return room
 
     def record(self) -> RoomRecord:
@@ -206,6 +209,7 @@ class Room:
             self.topic,
             tuple(self.bans),
             tuple(self.allowed),
+            tuple(self.excepted),
         )
 
     def broadcast(self, event: Event) -> None:
@@ -214,7 +218,7 @@ class Room:
         During a batch (Chat.changes, chatroom.core.operators) changes wait, and anything else first tells them.
         """
         if self.held is not None:
-            if isinstance(event, RoleChanged | SettingChanged | BanChanged | AllowChanged):
+            if isinstance(event, RoleChanged | SettingChanged | BanChanged | AllowChanged | ExceptChanged):
                 self.held.append(event)
                 return
             self.flush()
@@ -245,6 +249,7 @@ class Room:
             (f"limit={settings.limit}", bool(settings.limit)),
             ("secret", settings.secret),
             ("external", settings.external),
+            ("noctcp", settings.no_ctcp),
         ]
         shown = (*(name for name, flag in on if flag), *rule_words(settings))
         return RoomInfo(self.name, shown, self.owner, tuple(self.operators.values()))

@@ -246,8 +246,8 @@ class Presence(ChatBase):
             self._tell_peers(member, NickChanged(old, nick), including=True)
         if account is not None:  # a login: the rooms' bans of that account apply now
             for room in list(member.rooms.values()):
-                ban = ban_on(room.bans, self.now(), nick, account, member.address)
-                if ban is not None and not self._exempt(member, room):
+                ban = self._banned(member, room)
+                if ban is not None:
                     self._remove(room, Kicked(room.name, ban.setter, nick, ban_kick(ban.reason)), member)
 
     @change

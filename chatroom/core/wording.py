@@ -76,6 +76,8 @@ PLAIN: dict[str, str] = {
     "NOT_ALLOWED:redact_mine": "{room} does not let its members erase their own lines; its operators may",
     # Moderation
     "MODERATED": "{room} is moderated: only voiced members and operators speak",
+    "MUTED": "you are muted in {room}: only its operators can lift that",
+    "NO_CTCP": "{room} takes no CTCP requests",
     "NOT_OPERATOR": "only an operator of {room} may {action}",
     "NOT_OWNER": "only the owner of {room} may {action}",
     "NOT_ADMIN": "only a server administrator may {action}",
@@ -90,6 +92,7 @@ PLAIN: dict[str, str] = {
     "BAD_MASK:nick": "invalid ban mask {text!r}: a nickname pattern has letters, digits, '_', '-', '*' and '?'",
     "BAD_MASK:network": "invalid ban mask {text!r}: an address network looks like 192.0.2.0/24 or 2001:db8::/64",
     "BAD_MASK:host": "invalid ban mask {text!r}: an address pattern has digits, '.', ':', '*' and '?'",
+    "BAD_MASK:user": "invalid ban mask {text!r}: a user name pattern has letters, digits, '~._-', '*' and '?'",
     "BAD_MASK:address": "{nick} has no address to ban",
     "BAD_DURATION": "{text}: a ban lasts from 1s to 10 years (3650d), or until lifted",
     "NO_SUCH_BAN": "there is no ban on {mask}; the ban list shows the masks",

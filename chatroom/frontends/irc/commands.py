@@ -12,11 +12,11 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 
 from chatroom.core.errors import ChatError
-from chatroom.core.events import History, Message
+from chatroom.core.events import Event, History, Message
 from chatroom.core.history import PAGE_MAX, parse_id, seconds
 from chatroom.core.markers import read_time
 from chatroom.core.members import Member
-from chatroom.core.moderation import ACCOUNT_PREFIXES, Role, Setting, bad_limit, glob
+from chatroom.core.moderation import ACCOUNT_PREFIXES, MUTE_PREFIX, Role, Setting, bad_limit, glob
 from chatroom.core.names import nick_key, room_key
 from chatroom.core.queries import RoomView
 from chatroom.core.search import SEARCH_LINES
@@ -669,7 +669,7 @@ def _room_rule(session: IRCDialect, params: list[str]) -> None:
 @command(
     "MODE",
     params=1,
-    summary="MODE #ROOM [+-MODES [ARGS]]: show or change a room's modes: o v b i k m t l (docs/irc.md)",
+    summary="MODE #ROOM [+-MODES [ARGS]]: show or change a room's modes: o v b e I i k m t l C (docs/irc.md)",
 )
 def _mode(session: IRCDialect, params: list[str]) -> None:
     target = params[0]
@@ -705,7 +705,7 @@ def _change_modes(session: IRCDialect, room: str, modes: str, arguments: list[st
             sign = mode
             continue
         adding = sign == "+"
-        takes = mode in "ovbIk" or (mode == "l" and adding)
+        takes = mode in "ovbIek" or (mode == "l" and adding)
         argument = arguments.pop(0) if takes and arguments else None
         if takes and argument is not None:
             with_parameter += 1
@@ -717,16 +717,21 @@ def _change_modes(session: IRCDialect, room: str, modes: str, arguments: list[st
                     continue
                 role = Role.OPERATOR if mode == "o" else Role.VOICE
                 chat.set_role(member, room, argument, role, adding)
-            elif mode in "bI":
+            elif mode in "bIe":
                 if argument is None:
                     if mode not in listed:
                         listed += mode
-                        session.connection.deliver(
-                            chat.bans(member, room) if mode == "b" else chat.allowed(member, room)
-                        )
+                        lists: dict[str, Callable[[Member, str], Event]] = {
+                            "b": chat.bans,
+                            "I": chat.allowed,
+                            "e": chat.exceptions,
+                        }
+                        session.connection.deliver(lists[mode](member, room))
                     continue
                 if mode == "b":
                     _ban(session, room, argument, adding)
+                elif mode == "e":
+                    chat.except_bans(member, room, _as_mask(argument), adding)
                 else:
                     chat.allow(member, room, _as_mask(argument), adding)
             elif mode in CHANNEL_FLAGS:
@@ -772,10 +777,13 @@ def _ban(session: IRCDialect, room: str, mask: str, adding: bool) -> None:
 
 
 def _as_mask(text: str) -> str:
-    """IRC reads a bare nickname in +b or +I as `nick!*@*`; an account (`$a:NAME`, `~a:NAME`) is left as it is."""
+    """IRC reads a bare nickname in +b, +e or +I as `nick!*@*` (after a mute's `m:` too); an account (`$a:NAME`,
+    `~a:NAME`) is left as it is."""
+    mute = MUTE_PREFIX if text.lower().startswith(MUTE_PREFIX) else ""
+    text = text[len(mute) :]
     if "!" in text or "@" in text or text.lower().startswith(ACCOUNT_PREFIXES):
-        return text
-    return f"{text}!*@*"
+        return mute + text
+    return f"{mute}{text}!*@*"
 
 
 def _user_mode(session: IRCDialect, nick: str, params: list[str]) -> None:

@@ -24,6 +24,7 @@ from chatroom.core.events import (
     AllowList,
     BanList,
     Event,
+    ExceptList,
     History,
     Invited,
     Message,
@@ -55,6 +56,7 @@ LABEL_MAX = 64  # bytes of a labeled-response label
 # The events `IRCDialect.render` answers itself, or for which it looks at who receives them.
 LOOKED_AT = frozenset(
     {Message, PrivateMessage, Names, Topic, Invited, BanList, AllowList, RoomInfo, RoomList, History, ReadMarker}
+    | {ExceptList}
 )
 END_NAMES = "End of /NAMES list"
 
@@ -202,13 +204,21 @@ class IRCDialect:
                 return self.topic_reply(event) if text or setter else b""
             case Invited(room, _, nick) if nick != me:
                 return self.numeric(n.RPL_INVITING, nick, room)
-            case BanList(room, bans):
-                # Without who set them or when: the core keeps no time, and a time of 0 reads as 1970 in clients.
-                lines = [self.numeric(n.RPL_BANLIST, room, mask) for mask, _, _, _ in bans]
+            case BanList(room, bans, since):
+                # Who set each and when; a ban kept from before its time was kept shows its mask alone (a time of 0
+                # reads as 1970 in clients).
+                lines = [
+                    self.numeric(n.RPL_BANLIST, room, mask, *((setter, str(int(set_at))) if set_at else ()))
+                    for (mask, setter, _, _), set_at in zip(bans, since or (0.0,) * len(bans), strict=True)
+                ]
                 return b"".join(lines) + self.numeric(n.RPL_ENDOFBANLIST, room, text="End of channel ban list")
             case AllowList(room, allowed):
                 lines = [self.numeric(n.RPL_INVEXLIST, room, mask) for mask, _ in allowed]
                 end = self.numeric(n.RPL_ENDOFINVEXLIST, room, text="End of Channel Invite Exception List")
+                return b"".join(lines) + end
+            case ExceptList(room, excepted):
+                lines = [self.numeric(n.RPL_EXCEPTLIST, room, mask) for mask, _ in excepted]
+                end = self.numeric(n.RPL_ENDOFEXCEPTLIST, room, text="End of channel exception list")
                 return b"".join(lines) + end
             case RoomInfo() | RoomList():
                 return b""  # MODE and LIST ask the core themselves

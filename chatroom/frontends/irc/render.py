@@ -17,6 +17,7 @@ from chatroom.core.events import (
     BanChanged,
     Changes,
     Event,
+    ExceptChanged,
     Invited,
     Joined,
     KeptNotice,
@@ -31,6 +32,7 @@ from chatroom.core.events import (
     Redacted,
     ResumeToken,
     RoleChanged,
+    RoomChange,
     ServerNotice,
     SettingChanged,
     Topic,
@@ -41,6 +43,7 @@ from chatroom.frontends.irc.wire import message, tag
 
 HOST = "chatroom"  # the host every member is shown at: nobody's address is shown to anyone
 SETTING_MODES = {"invite": "i", "key": "k", "moderated": "m", "topiclock": "t", "limit": "l", "secret": "s"}
+SETTING_MODES["noctcp"] = "C"
 # "external" is IRC's n, the other way round: +n is external off
 ROLE_MODES = {"operator": "o", "voice": "v"}
 
@@ -145,6 +148,7 @@ class Renderer:
                 | SettingChanged(room, actor)
                 | BanChanged(room, actor)
                 | AllowChanged(room, actor)
+                | ExceptChanged(room, actor)
             ) if room:
                 return self._modes(room, actor, [event])
             case Changes(room, changes) if len({change.actor for change in changes}) == 1:
@@ -189,9 +193,7 @@ class Renderer:
     def notice(self, target: str, text: str) -> bytes:
         return message(self.server, "NOTICE", target, text=text)
 
-    def _modes(
-        self, room: str, actor: str, changes: list[RoleChanged | SettingChanged | BanChanged | AllowChanged]
-    ) -> bytes:
+    def _modes(self, room: str, actor: str, changes: list[RoomChange]) -> bytes:
         """One MODE line for changes made together: `MODE #5 +ov-b alice alice bob!*@*`."""
         modes, arguments, sign = "", [], ""
         for change in changes:
@@ -209,6 +211,8 @@ class Renderer:
                     wanted, mode, argument = "+" if added else "-", "b", mask
                 case AllowChanged(_, _, mask, added):
                     wanted, mode, argument = "+" if added else "-", "I", mask
+                case ExceptChanged(_, _, mask, added):
+                    wanted, mode, argument = "+" if added else "-", "e", mask
             if wanted != sign:
                 modes, sign = modes + wanted, wanted
             modes += mode

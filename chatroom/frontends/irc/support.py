@@ -18,9 +18,9 @@ AWAY_MAX = 390
 # Every channel mode's letter is in render.SETTING_MODES and ROLE_MODES; these are derived from them.
 CHANNEL_FLAGS = {
     SETTING_MODES[setting.value]: setting
-    for setting in (Setting.INVITE_ONLY, Setting.MODERATED, Setting.SECRET, Setting.TOPIC_LOCK)
+    for setting in (Setting.INVITE_ONLY, Setting.MODERATED, Setting.SECRET, Setting.TOPIC_LOCK, Setting.NO_CTCP)
 }
-CHANMODES = "Ib,k,l," + "".join(sorted([*CHANNEL_FLAGS, "n"]))  # ISUPPORT's groups: lists, key, limit, switches
+CHANMODES = "Ibe,k,l," + "".join(sorted([*CHANNEL_FLAGS, "n"]))  # ISUPPORT's groups: lists, key, limit, switches
 MYINFO_MODES = "".join(sorted(CHANMODES.replace(",", "") + "".join(ROLE_MODES.values()), key=str.lower))
 
 
@@ -39,10 +39,11 @@ def isupport(chat: Chat) -> list[str]:
         f"CHANNELLEN={ROOM_MAX + 1}",
         "CHANTYPES=#",
         "ELIST=CMNTU",
-        "EXTBAN=$,a",  # $a:ACCOUNT (also ~a:ACCOUNT) bans an account
+        "EXCEPTS=e",
+        "EXTBAN=,m",  # m:MASK mutes, as Ergo announces it; $a:ACCOUNT (also ~a:ACCOUNT) still bans an account
         "INVEX=I",
         "KICKLEN=" + str(KICK_MAX),
-        f"MAXLIST=b:{LIST_MAX},I:{LIST_MAX}",
+        f"MAXLIST=b:{LIST_MAX},e:{LIST_MAX},I:{LIST_MAX}",
         f"MODES={MODES_MAX}",
         *(["MSGREFTYPES=msgid,timestamp"] if keeps_history(chat) else []),
         "NETWORK=chatroom",
