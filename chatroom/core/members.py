@@ -60,7 +60,7 @@ LINGERING = "connection lost; may be back soon"  # the away message of a person 
 
 @dataclass(frozen=True)
 class Details:
-    """What a person says of themselves beyond their nickname (IRC's USER, AWAY and +i).
+    """What a person says of themselves beyond their nickname (IRC's USER, AWAY, +i and +B).
 
     Front ends fill and read it; the core only keeps it and changes it in order, so that every process sharing
     the chat shows the same. A front end with no such notions leaves it as it is.
@@ -71,6 +71,7 @@ class Details:
     away: str = ""  # an away message; "" while present
     invisible: bool = True  # listed only to those sharing a room, unless they asked otherwise (IRC's -i)
     wallops: bool = False  # hears the administrators' wallops (IRC's +w)
+    bot: bool = False  # a program, not a person, by its own word (IRCv3 bot mode, IRC's +B): clients mark it
 
 
 class Sessions:

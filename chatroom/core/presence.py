@@ -274,6 +274,13 @@ class Presence(ChatBase):
         self._commit()
         member.details = replace(member.details, wallops=hears)
 
+    @change
+    def set_bot(self, member: Member, bot: bool) -> None:
+        """Whether a member says it is a bot: every front end marks what it says and where it is listed."""
+        self._present(member)
+        self._commit()
+        member.details = replace(member.details, bot=bot)
+
     def _not_banned(self, nick: str, account: str | None, address: str) -> None:
         """Refuse a nickname or account the server bans, whenever it is taken: on entering or later."""
         if account and self.accounts.is_admin(account):

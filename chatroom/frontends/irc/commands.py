@@ -27,6 +27,7 @@ from chatroom.frontends.irc.refusals import word
 from chatroom.frontends.irc.render import HOST, SETTING_MODES
 from chatroom.frontends.irc.support import (
     AWAY_MAX,
+    BOT_MODE,
     CHANNEL_FLAGS,
     KICK_MAX,
     MODES_MAX,
@@ -52,6 +53,7 @@ CAPABILITIES = (
     "sasl",
     "server-time",
     "soju.im/search",
+    "userhost-in-names",
 )
 # offered when the server keeps history
 HISTORY_CAPABILITIES = ("draft/chathistory", "draft/message-redaction", "soju.im/search")
@@ -796,13 +798,16 @@ def _user_mode(session: IRCDialect, nick: str, params: list[str]) -> None:
     if not params:
         session.reply(n.RPL_UMODEIS, "+" + "".join(sorted(session.user_modes())))
         return
-    if any(mode not in "+-iwo" for mode in params[0]):
+    if any(mode not in "+-iwo" + BOT_MODE for mode in params[0]):
         session.reply(n.ERR_UMODEUNKNOWNFLAG, text="Unknown MODE flag")
         return
     sign, changed = "+", ""
     for mode in params[0]:
         if mode in "+-":
             sign = mode
+        elif mode == BOT_MODE and session.member.details.bot != (sign == "+"):  # the person's, on every session
+            session.chat.set_bot(session.member, sign == "+")
+            changed += sign + mode
         elif mode in "iw" and (mode in session.modes) != (sign == "+"):  # +o comes with OPER, not MODE
             if mode == "i":
                 session.chat.set_invisible(session.member, sign == "+")  # what the others read
@@ -861,6 +866,7 @@ def _who_pages(
 def _who_line(session: IRCDialect, room_name: str, member: Member, role: Role | None, whox: str | None) -> bytes:
     user, realname = session.ident(member)
     flags = ("G" if session.away_of(member) else "H") + ("*" if session.chat.is_admin(member) else "")
+    flags += BOT_MODE if member.details.bot else ""
     if role is not None:
         flags += role.prefix if "multi-prefix" in session.caps else role.prefix[:1]
     if whox is None:
@@ -916,6 +922,8 @@ def _whois(session: IRCDialect, params: list[str]) -> None:
         session.reply(n.RPL_WHOISSERVER, member.nick, session.server, text=session.description)
         if away := session.away_of(member):
             session.reply(n.RPL_AWAY, member.nick, text=away)
+        if member.details.bot:
+            session.reply(n.RPL_WHOISBOT, member.nick, text="is a bot")
         if member.account is not None:
             if session.chat.is_admin(member):
                 session.reply(n.RPL_WHOISOPERATOR, member.nick, text="is a server administrator")

@@ -42,7 +42,7 @@ from chatroom.frontends.commands import Command, CommandTable
 from chatroom.frontends.irc import numerics as n
 from chatroom.frontends.irc.refusals import word
 from chatroom.frontends.irc.render import HOST, Renderer, Tags, counted
-from chatroom.frontends.irc.support import MYINFO_MODES, isupport
+from chatroom.frontends.irc.support import BOT_MODE, MYINFO_MODES, isupport
 from chatroom.frontends.irc.whowas import Whowas
 from chatroom.frontends.irc.wire import BODY_MAX, TAGS_MAX, UNSAFE_TEXT, client_tags, message, parse
 from chatroom.server.connection import Connection
@@ -176,7 +176,7 @@ class IRCDialect:
 
     def render(self, event: Event) -> bytes:
         if type(event) not in LOOKED_AT:  # a room's JOIN, PART, QUIT...: the same bytes for everyone
-            return self.renderer(event, self.identify, self.tags, self.connection.clock)
+            return self.renderer(event, self.identify, self.tags, self.connection.clock, self.is_bot)
         me = self.me
         match event:
             case Message(text="") | PrivateMessage(text="") if "message-tags" not in self.caps:
@@ -187,7 +187,7 @@ class IRCDialect:
             case PrivateMessage(nick, recipient) if nick == recipient == me and self._said_here():
                 # To oneself, with echo-message: the echo, and the message received (two lines, as Ergo sends). The
                 # echo alone answers a labeled line; the message received goes out at once, unlabeled.
-                rendered = self.renderer(event, self.identify, self.tags, self.connection.clock)
+                rendered = self.renderer(event, self.identify, self.tags, self.connection.clock, self.is_bot)
                 if self.held is not None:
                     self.connection.write(rendered)
                     return rendered
@@ -225,7 +225,7 @@ class IRCDialect:
             case History(room, messages, lost):
                 # Lines kept, shown on joining: a client with draft/chathistory asks for them itself (CHATHISTORY)
                 return b"" if "draft/chathistory" in self.caps else b"".join(self.playback(room, messages, lost))
-        return self.renderer(event, self.identify, self.tags, self.connection.clock)
+        return self.renderer(event, self.identify, self.tags, self.connection.clock, self.is_bot)
 
     def _said_here(self) -> bool:
         """Whether one's own message was said through this connection, not another of the person's (Ergo's way:
@@ -330,6 +330,10 @@ class IRCDialect:
             return f"{nick}@{HOST}"
         return f"{self.ident(member)[0]}@{HOST}"
 
+    def is_bot(self, nick: str) -> bool:
+        member = self.chat.person(nick)
+        return member is not None and member.details.bot
+
     def ident(self, member: Member) -> tuple[str, str]:
         """A member's user name and real name as IRC shows them: an IRC client's own, wherever it is connected,
         or for a member of our own protocol its account (or "guest") and "chatroom user"."""
@@ -349,7 +353,8 @@ class IRCDialect:
     def user_modes(self) -> set[str]:
         member = self.connection.member
         admin = member is not None and self.chat.is_admin(member)
-        return self.modes | ({"o"} if admin else set())
+        bot = member is not None and member.details.bot
+        return self.modes | ({"o"} if admin else set()) | ({BOT_MODE} if bot else set())
 
     @contextlib.contextmanager
     def about(
@@ -385,6 +390,8 @@ class IRCDialect:
         found = self.chat.room(room)
         symbol = "@" if found is not None and found.secret else "="
         nicks = names.nicks if "multi-prefix" in self.caps else tuple(_highest(nick) for nick in names.nicks)
+        if "userhost-in-names" in self.caps:
+            nicks = tuple(f"{nick}!{self.identify(nick.lstrip('@+'))}" for nick in nicks)
         lines = []
         head = len(self.numeric(n.RPL_NAMREPLY, symbol, room, text=""))
         batch: list[str] = []
@@ -528,7 +535,7 @@ class IRCDialect:
         self.reply(n.RPL_WELCOME, text=f"Welcome to the chatroom IRC network, {self.source()}")
         self.reply(n.RPL_YOURHOST, text=f"Your host is {self.server}, running chatroom")
         self.reply(n.RPL_CREATED, text="This server speaks IRC beside chatroom's own protocol")
-        self.reply(n.RPL_MYINFO, self.server, "chatroom", "iow", MYINFO_MODES, "Ibklov")
+        self.reply(n.RPL_MYINFO, self.server, "chatroom", "Biow", MYINFO_MODES, "Ibeklov")
         self.isupport()
         self.lusers()
         self.motd()

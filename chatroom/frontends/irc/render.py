@@ -49,6 +49,11 @@ ROLE_MODES = {"operator": "o", "voice": "v"}
 
 STAMPED = (Message, PrivateMessage)  # events that may carry the id and time their room or conversation gave them
 Identify = Callable[[str], str]  # a present member's nickname -> the "user@host" after it in a source
+IsBot = Callable[[str], bool]  # whether the member present under a nickname is a bot (IRCv3 bot mode)
+
+
+def _nobody(nick: str) -> bool:
+    return False
 
 
 class Tags:
@@ -72,7 +77,7 @@ class Tags:
 class Renderer:
     """Renders events, remembering the last one's bytes for each set of capabilities that changes them."""
 
-    __slots__ = ("_event", "_rendered", "_time", "identify", "server", "tags")
+    __slots__ = ("_event", "_rendered", "_time", "identify", "is_bot", "server", "tags")
 
     def __init__(self) -> None:
         self._event: Event | None = None
@@ -80,10 +85,14 @@ class Renderer:
         self._time = ""
         self.server = ""
         self.identify: Identify = str
+        self.is_bot: IsBot = _nobody
         self.tags = Tags("")
 
-    def __call__(self, event: Event, identify: Identify, tags: Tags, clock: IReactorTime) -> bytes:
-        """The bytes of `event` for a client with these `tags`; `identify` finds the `user@host` of a nickname.
+    def __call__(
+        self, event: Event, identify: Identify, tags: Tags, clock: IReactorTime, is_bot: IsBot = _nobody
+    ) -> bytes:
+        """The bytes of `event` for a client with these `tags`; `identify` finds the `user@host` of a nickname,
+        `is_bot` whether a message's sender is a bot (its `bot` tag).
 
         A room message carries the time and id the room gave it; anything else the time it is first rendered
         at (`clock`), the same for everyone who receives it.
@@ -94,7 +103,7 @@ class Renderer:
             self._time = ""
         rendered = self._rendered.get(tags.key)
         if rendered is None:
-            self.server, self.identify, self.tags = tags.server, identify, tags
+            self.server, self.identify, self.tags, self.is_bot = tags.server, identify, tags, is_bot
             rendered = self._render(event)
             if tags.time or tags.msgid:
                 if tags.time and not (isinstance(event, STAMPED) and event.time):
@@ -104,8 +113,9 @@ class Renderer:
         return rendered
 
     def kept(self, said: Message, identify: Identify, tags: Tags, batch: str) -> bytes:
-        """A line a room kept, as it was said, with its own time and id, inside `batch` if not ""."""
-        self.server, self.identify, self.tags = tags.server, identify, tags
+        """A line a room kept, as it was said, with its own time and id, inside `batch` if not "": without a `bot`
+        tag, as who holds its nickname now may not be who said it."""
+        self.server, self.identify, self.tags, self.is_bot = tags.server, identify, tags, _nobody
         line = self._text(said.nick, said.room, said.text, said.action, said.notice)
         return _tagged(line, self._tags(said, tags, f"batch={batch}" if batch else ""))
 
@@ -117,6 +127,8 @@ class Renderer:
             found += [tag(name, value) for name, value in said.tags]
             if said.id:
                 found.append(f"msgid={said.id}")
+            if self.is_bot(said.nick if isinstance(said, Message) else said.sender):
+                found.append("bot")
         if tags.time:
             found.append(f"time={said.time if said is not None and said.time else self._time}")
         return ";".join(found)

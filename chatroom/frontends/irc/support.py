@@ -14,6 +14,7 @@ MODES_MAX = 6  # mode changes with a parameter in one MODE
 TOPIC_MAX = 390
 KICK_MAX = 390
 AWAY_MAX = 390
+BOT_MODE = "B"  # the user mode of a bot (IRCv3 bot mode: ISUPPORT BOT=B)
 
 # Every channel mode's letter is in render.SETTING_MODES and ROLE_MODES; these are derived from them.
 CHANNEL_FLAGS = {
@@ -32,6 +33,7 @@ def isupport(chat: Chat) -> list[str]:
     """RPL_ISUPPORT's tokens."""
     return [
         "AWAYLEN=" + str(AWAY_MAX),
+        f"BOT={BOT_MODE}",
         "CASEMAPPING=ascii",
         *([f"CHATHISTORY={PAGE_MAX}"] if keeps_history(chat) else []),
         f"CHANLIMIT=#:{chat.limits.rooms_per_member}",
