@@ -95,6 +95,9 @@ REFUSALS: dict[str, tuple[str, ...]] = {
     # Moderation
     "MODERATED": ("room",),
     "MUTED": ("room",),
+    "RENAME:registered": ("room",),
+    "RENAME:numbered": ("room",),
+    "RENAME:taken": ("room",),
     "NO_CTCP": ("room",),
     "NOT_OPERATOR": ("room", "action"),
     "NOT_OWNER": ("room", "action"),

@@ -156,6 +156,16 @@ RoomChange = RoleChanged | SettingChanged | BanChanged | AllowChanged | ExceptCh
 
 
 @dataclass(frozen=True, slots=True)
+class Renamed:
+    """A room is called `new` from now on (IRCv3 channel-rename): its members are told once."""
+
+    old: str
+    new: str
+    actor: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
 class OwnerChanged:
     """A room was registered (or given) to `owner`'s account, or dropped (`owner` is "")."""
 
@@ -347,6 +357,7 @@ Event = (
     | BanChanged
     | AllowChanged
     | ExceptChanged
+    | Renamed
     | OwnerChanged
     | Invited
     | Changes

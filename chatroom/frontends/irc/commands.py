@@ -43,6 +43,7 @@ Handler = Callable[[IRCDialect, list[str]], None]
 
 CAPABILITIES = (
     "batch",
+    "draft/channel-rename",
     "draft/chathistory",
     "draft/message-redaction",
     "draft/read-marker",
@@ -663,6 +664,25 @@ def _room_rule(session: IRCDialect, params: list[str]) -> None:
             session.chat.forget(session.member, room)
         else:
             session.chat.set_history_rule(session.member, room, what, value)
+
+
+@command(
+    "RENAME",
+    params=2,
+    summary="RENAME #ROOM #NEW [:REASON]: give a channel a new name (operators; not a registered or numbered one)",
+)
+def _rename_channel(session: IRCDialect, params: list[str]) -> None:
+    """IRCv3 channel-rename: refusals of the rename itself are FAIL RENAME, as the specification names them."""
+    room, new = params[0], params[1]
+    reason = params[2] if len(params) > 2 else ""
+    try:
+        session.chat.rename_room(session.member, room, new, reason)
+    except ChatError as error:
+        if error.code == "RENAME" or error.code == "BAD_ROOM":
+            failure = "CHANNEL_NAME_IN_USE" if error.case == "taken" else "CANNOT_RENAME"
+            session.write(session.line("FAIL", "RENAME", failure, room, new, text=word(error)))
+        else:
+            session.fail(error, room)
 
 
 # MODE

@@ -31,6 +31,7 @@ from chatroom.core.events import (
     Names,
     PrivateMessage,
     ReadMarker,
+    Renamed,
     RoomInfo,
     RoomList,
     Topic,
@@ -56,7 +57,7 @@ LABEL_MAX = 64  # bytes of a labeled-response label
 # The events `IRCDialect.render` answers itself, or for which it looks at who receives them.
 LOOKED_AT = frozenset(
     {Message, PrivateMessage, Names, Topic, Invited, BanList, AllowList, RoomInfo, RoomList, History, ReadMarker}
-    | {ExceptList}
+    | {ExceptList, Renamed}
 )
 END_NAMES = "End of /NAMES list"
 
@@ -198,6 +199,10 @@ class IRCDialect:
                 return self.names(event, end=False) + marker + self.numeric(n.RPL_ENDOFNAMES, room, text=END_NAMES)
             case Names():
                 return self.names(event)
+            case Renamed(old, new, actor, reason) if "draft/channel-rename" in self.caps:
+                return message(f"{actor}!{self.identify(actor)}", "RENAME", old, new, text=reason)
+            case Renamed(old, new, _, reason):
+                return self._rejoined(old, new, reason)
             case ReadMarker():
                 return self.markread(event) if "draft/read-marker" in self.caps else b""
             case Topic(room, setter, text) if room_key(room) in self.joining:
@@ -226,6 +231,17 @@ class IRCDialect:
                 # Lines kept, shown on joining: a client with draft/chathistory asks for them itself (CHATHISTORY)
                 return b"" if "draft/chathistory" in self.caps else b"".join(self.playback(room, messages, lost))
         return self.renderer(event, self.identify, self.tags, self.connection.clock, self.is_bot)
+
+    def _rejoined(self, old: str, new: str, reason: str) -> bytes:
+        """A rename as a client without draft/channel-rename is told it: it left the old channel and joined the new
+        one, whose topic and names follow, as on joining."""
+        me = self.source()
+        rejoined = message(me, "PART", old, text=f"channel renamed to {new}" + (f": {reason}" if reason else ""))
+        rejoined += message(me, "JOIN", new)
+        room = self.chat.room(new)
+        if room is not None and room.topic.text:
+            rejoined += self.topic_reply(room.topic)
+        return rejoined + self.names(self.chat.who(self.member, new))
 
     def _said_here(self) -> bool:
         """Whether one's own message was said through this connection, not another of the person's (Ergo's way:

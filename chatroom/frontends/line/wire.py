@@ -38,6 +38,7 @@ from chatroom.core.events import (
     Quit,
     ReadMarker,
     Redacted,
+    Renamed,
     ResumeToken,
     RoleChanged,
     RoomInfo,
@@ -112,6 +113,8 @@ def render(event: Event) -> bytes:
             return line("BAN" if added else "UNBAN", room or "*", actor, mask, until or "-", text=reason)
         case AllowChanged(room, actor, mask, added):
             return line("ALLOW" if added else "DISALLOW", room, actor, mask)
+        case Renamed(old, new, actor, reason):
+            return line("RENAME", old, new, actor, text=reason or None)
         case ExceptChanged(room, actor, mask, added):
             return line("EXCEPT" if added else "UNEXCEPT", room, actor, mask)
         case OwnerChanged(room, actor, owner):
