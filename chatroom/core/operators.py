@@ -194,36 +194,36 @@ class Operators(ChatBase):
     def allow(self, actor: Member, room: str, mask: str, added: bool) -> None:
         """Let a mask into the room past invite-only, or no longer (IRC's +I/-I); the key and limit still apply."""
         target_room = self._room_of(actor, room)
-        shown = self._list_change(actor, target_room, target_room.allowed, mask, added)
-        if shown:
-            target_room.broadcast(AllowChanged(target_room.name, actor.nick, shown, added))
-            self._save(target_room)
+        parsed = self._list_entry(actor, target_room, target_room.allowed, mask, added)
+        if parsed is None:
+            return
+        self._commit()
+        _put(target_room.allowed, parsed, actor.nick, added)
+        target_room.broadcast(AllowChanged(target_room.name, actor.nick, str(parsed), added))
+        self._save(target_room)
 
     @change
     def except_bans(self, actor: Member, room: str, mask: str, added: bool) -> None:
         """Let a mask past the room's bans and mutes, or no longer (IRC's +e/-e); `m:MASK` past its mutes only."""
         target_room = self._room_of(actor, room)
-        shown = self._list_change(actor, target_room, target_room.excepted, mask, added)
-        if shown:
-            target_room.broadcast(ExceptChanged(target_room.name, actor.nick, shown, added))
-            self._save(target_room)
+        parsed = self._list_entry(actor, target_room, target_room.excepted, mask, added)
+        if parsed is None:
+            return
+        self._commit()
+        _put(target_room.excepted, parsed, actor.nick, added)
+        target_room.broadcast(ExceptChanged(target_room.name, actor.nick, str(parsed), added))
+        self._save(target_room)
 
-    def _list_change(self, actor: Member, room: Room, entries: list[Allowed], mask: str, added: bool) -> str:
-        """Add `mask` to a room's list of masks, or take it off; the mask as shown, "" if that changes nothing."""
+    def _list_entry(self, actor: Member, room: Room, entries: list[Allowed], mask: str, added: bool) -> Mask | None:
+        """The mask to add to a room's list of masks, or take off it; None if that changes nothing."""
         authorize(self.rank(actor, room), Action.CONFIGURE, room.name)
         parsed = Mask.parse(mask)
-        shown = {str(entry.mask).lower(): entry for entry in entries}
-        found = shown.get(str(parsed).lower())
-        if added == (found is not None):
-            return ""  # as on IRC: adding what is there, or lifting what is not, changes nothing
-        if found is None:
+        there = any(str(entry.mask).lower() == str(parsed).lower() for entry in entries)
+        if added == there:
+            return None  # as on IRC: adding what is there, or lifting what is not, changes nothing
+        if added:
             refuse_full(entries, 1)
-        self._commit()
-        if found is not None:
-            entries.remove(found)
-        else:
-            entries.append(Allowed(parsed, actor.nick))
-        return str(parsed)
+        return parsed
 
     def allowed(self, member: Member, room: str) -> AllowList:
         target_room = self._room_of(member, room)
@@ -247,3 +247,11 @@ _ATTRIBUTES = {
     Setting.EXTERNAL: "external",
     Setting.NO_CTCP: "no_ctcp",
 }  # each setting's RoomSettings attribute
+
+
+def _put(entries: list[Allowed], mask: Mask, setter: str, added: bool) -> None:
+    """Add `mask` to a list of masks, or take off the entry shown as it."""
+    if added:
+        entries.append(Allowed(mask, setter))
+    else:
+        entries[:] = [entry for entry in entries if str(entry.mask).lower() != str(mask).lower()]
