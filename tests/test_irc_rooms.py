@@ -7,7 +7,8 @@ from twisted.trial.unittest import SynchronousTestCase
 
 from chatroom.core.history import HistoryLimits
 from chatroom.frontends.irc.wire import parse
-from tests.test_irc import IRCServer, commands, tags_of
+from tests.helpers import ServerTestCase
+from tests.test_irc import IRCOverTLSTests, IRCServer, commands, said, tags_of
 
 
 def isupport(lines: list[str]) -> dict[str, str]:
@@ -161,3 +162,43 @@ class UserhostInNamesTests(SynchronousTestCase):
         client = IRCServer().irc()
         self.assertEqual(client.type("CAP REQ :multi-prefix foo.example/bar")[0].split()[2:4], ["*", "NAK"])
         self.assertEqual(client.type("CAP LIST")[0].split()[-1], ":")
+
+
+class RoomsOverTLSTests(ServerTestCase):
+    """The real service: an IRC operator mutes, excepts and renames, a bot talks; our own client and another IRC
+    client see it."""
+
+    irc_client = IRCOverTLSTests.irc_client
+    _bye = staticmethod(IRCOverTLSTests._bye)
+
+    async def test_a_mute_an_exception_and_a_rename_from_irc_reach_our_client(self) -> None:
+        self.start_server()
+        op = await self.irc_client("op")
+        op.join("#club")
+        await op.until("RPL_ENDOFNAMES")
+        carol = await self.connect("carol", "club")
+        op.sendLine("MODE #club +b m:carol")
+        await carol.until("BAN #club op m:carol!*@*")
+        carol.send("hello?")
+        await carol.until("ERR MUTED")
+        op.sendLine("MODE #club +e m:carol")
+        await carol.until("EXCEPT #club op m:carol!*@*")
+        carol.send("hello")
+        await carol.until("MSG #club carol :hello")
+        self.assertEqual(said(await op.until("PRIVMSG")), ["hello"])
+        op.sendLine("RENAME #club #chess :a better game")
+        await carol.expect("RENAME #club #chess op :a better game", "CURRENT #chess")
+        parted = await op.until("JOIN")  # Twisted Words' client has no channel-rename: it is told PART and JOIN
+        self.assertEqual([(line.command, line.params[0]) for line in parted], [("PART", "#club"), ("JOIN", "#chess")])
+        carol.send("still here")
+        self.assertEqual(said(await op.until("PRIVMSG")), ["still here"])
+
+    async def test_a_bots_messages_carry_the_bot_tag(self) -> None:
+        self.start_server()
+        bot = await self.irc_client("beeper", ("message-tags",))
+        user = await self.irc_client("user", ("message-tags",))
+        bot.sendLine("MODE beeper +B")
+        await bot.until("MODE")
+        bot.sendLine("PRIVMSG user :beep boop")
+        heard = (await user.until("PRIVMSG"))[-1]
+        self.assertEqual((heard.params, "bot" in heard.tags), (["user", "beep boop"], True))
