@@ -3,12 +3,15 @@ extban (m:), +C, bot mode, channel-rename and userhost-in-names, IRC to IRC and 
 
 from __future__ import annotations
 
+from typing import cast
+
 from twisted.trial.unittest import SynchronousTestCase
 
 from chatroom.core.history import HistoryLimits
 from chatroom.frontends.irc.wire import parse
+from tests import test_irc  # IRCOverTLSTests through the module, so that trial does not run its tests here too
 from tests.helpers import ServerTestCase
-from tests.test_irc import IRCOverTLSTests, IRCServer, commands, said, tags_of
+from tests.test_irc import IRCClient, IRCServer, commands, said, tags_of
 
 
 def isupport(lines: list[str]) -> dict[str, str]:
@@ -168,8 +171,11 @@ class RoomsOverTLSTests(ServerTestCase):
     """The real service: an IRC operator mutes, excepts and renames, a bot talks; our own client and another IRC
     client see it."""
 
-    irc_client = IRCOverTLSTests.irc_client
-    _bye = staticmethod(IRCOverTLSTests._bye)
+    _bye = staticmethod(test_irc.IRCOverTLSTests._bye)
+
+    async def irc_client(self, nick: str, caps: tuple[str, ...] = ()) -> IRCClient:
+        """Twisted Words' client over TLS, as IRCOverTLSTests makes it (it uses only what ServerTestCase has)."""
+        return await test_irc.IRCOverTLSTests.irc_client(cast(test_irc.IRCOverTLSTests, self), nick, caps)
 
     async def test_a_mute_an_exception_and_a_rename_from_irc_reach_our_client(self) -> None:
         self.start_server()
