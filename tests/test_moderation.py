@@ -274,7 +274,11 @@ class BanTests(ModerationTestCase):
         self.assertTrue(Mask.parse("*!*@192.0.2.0/24").matches("x", None, "192.0.2.77"))
         self.assertFalse(Mask.parse("192.0.2.0/24").matches("x", None, "192.0.3.1"))
         self.assertFalse(Mask.parse("192.0.2.0/24").matches("x", None, "unix:/tmp/socket"))
-        self.assertTrue(Mask.parse("bob!~b@192.0.2.1").matches("BOB", None, "192.0.2.1"))
+        self.assertTrue(Mask.parse("bob!~b@192.0.2.1").matches("BOB", None, "192.0.2.1", "~b"))
+        self.assertFalse(Mask.parse("bob!~b@192.0.2.1").matches("bob", None, "192.0.2.1", "other"), "the user name")
+        self.assertTrue(Mask.parse("*!evan@*").matches("qux", None, "192.0.2.1", "evan"), "a user name alone")
+        self.assertEqual(str(Mask.parse("m:bar")), "m:bar!*@*", "a mute")
+        self.assertTrue(Mask.parse("m:bar").mute)
         self.assertFalse(Mask.parse("account:olga").matches("olga", None, "192.0.2.1"), "a guest is no account")
         self.assertEqual(str(Mask.parse("n@2001:db8::1/64")), "n!*@2001:db8::/64")
 

@@ -11,7 +11,7 @@ from chatroom.server.limits import ConnectionLimits
 from tests.helpers import MemoryClient, MemoryServer, assert_consistent
 from tests.test_lifecycle import with_accounts
 
-SETTINGS = "invite, key, moderated, topiclock, limit, secret, external"
+SETTINGS = "invite, key, moderated, topiclock, limit, secret, external, noctcp"
 
 
 def usage(command: str) -> str:

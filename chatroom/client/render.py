@@ -126,6 +126,17 @@ class Renderer:
             case "ALLOWS", [room, count]:
                 counted = {"0": "nobody", "1": "1 mask"}.get(count, f"{count} masks")
                 return f"{self._room(room)} {notice(f'allowed past invite-only: {counted}')}"
+            case "RENAME", [old, new, actor]:
+                because = f": {text}" if text else ""
+                return f"{self._room(new)} {notice(f'{actor} renamed {old} to {new}{because}')}"
+            case (("EXCEPT" | "UNEXCEPT") as word, [room, actor, mask]):
+                change = "lets" if word == "EXCEPT" else "no longer lets"
+                return f"{self._room(room)} {notice(f'{actor} {change} {mask} past bans and mutes')}"
+            case "EXCEPTED", [room, mask, setter]:
+                return f"{self._room(room)} {notice(f'let past bans and mutes: {mask}, by {setter}')}"
+            case "EXCEPTS", [room, count]:
+                counted = {"0": "nobody", "1": "1 mask"}.get(count, f"{count} masks")
+                return f"{self._room(room)} {notice(f'let past bans and mutes: {counted}')}"
             case "OWNER", [room, actor, owner]:
                 if owner == "*":
                     change = f"{actor} dropped the room's registration"

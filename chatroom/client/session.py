@@ -573,6 +573,8 @@ class Client:
                 self._awaited = [given for given in self._awaited if not _same_room(room, given)]
             case ("PART", [room, nick]) | ("KICK", [room, _, nick]) if nick == self._me and room in self._joined:
                 self._joined.remove(room)
+            case "RENAME", [old, new, _] if old in self._joined:
+                self._joined[self._joined.index(old)] = new
             case "PRIV", [sender, recipient]:
                 self._correspondent = recipient if sender == self._me else sender
             case "CURRENT", args:

@@ -23,7 +23,7 @@ from chatroom.core.events import CLIENT_TAGS_MAX, ClientTags, Event, History, Ke
 from chatroom.core.history import HistoryLimits, HistoryMemory, RoomHistory, epoch, seconds, timestamp
 from chatroom.core.markers import ReadMarkers
 from chatroom.core.members import Member, Room, RoomLimits
-from chatroom.core.moderation import ADDRESS_OF, Action, Ban, Lockdown, Mask, Rank, Role, authorize
+from chatroom.core.moderation import ADDRESS_OF, Action, Ban, Lockdown, Mask, Rank, Role, authorize, ban_on, excepted
 from chatroom.core.names import nick_key, room_key, room_name
 from chatroom.core.private import Conversations, keeps_private, party
 from chatroom.core.queries import Queries
@@ -304,6 +304,17 @@ class ChatBase(Queries):
     def _exempt(self, member: Member, room: Room) -> bool:
         """Those who could lift a room's restrictions are not stopped by them: its owner, named accounts, admins."""
         return self._named(member, room) or self.is_admin(member)
+
+    def _banned(self, member: Member, room: Room, mute: bool = False) -> Ban | None:
+        """The ban that keeps `member` out of `room` (with `mute`: the mute that keeps them quiet in it), if any:
+        none for those exempt, or let past it by the room's exceptions."""
+        if not room.bans:  # the usual room: a mute is checked for every line said
+            return None
+        nick, account, address, user = member.nick, member.account, member.address, member.details.user
+        ban = ban_on(room.bans, self.now(), nick, account, address, user, mute)
+        if ban is None or self._exempt(member, room) or excepted(room.excepted, nick, account, address, user, mute):
+            return None
+        return ban
 
     def _named(self, member: Member, room: Room) -> bool:
         """Whether the member's account is the room's owner or one it named: they get operator on joining."""

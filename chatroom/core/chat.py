@@ -13,6 +13,7 @@ every method refuses it with `Departed`, so a late callback can never act for so
 - chatroom.core.archive: the history rooms kept, as members ask for it and operators remove it;
 - chatroom.core.policy: each room's history rule, and what its owner and members erase or export;
 - chatroom.core.search: searching the lines kept in the rooms a member is in;
+- chatroom.core.renaming: a room's new name;
 - chatroom.core.registered: rooms registered to an account, which outlive their members;
 - chatroom.core.administration: the server administrators' acts: kill, server bans, lockdown, wallops;
 - chatroom.core.metadata: what a person says of themselves and a room of itself (display names, avatars).
@@ -42,12 +43,15 @@ from chatroom.core.operators import Operators
 from chatroom.core.policy import Policy
 from chatroom.core.presence import Presence
 from chatroom.core.registered import RegisteredRooms
+from chatroom.core.renaming import Renaming
 from chatroom.core.search import Search
 from chatroom.core.sequencing import Points
 from chatroom.core.talk import Talk
 
 
-class Chat(Presence, Talk, Operators, Archive, Policy, Search, RegisteredRooms, Administration, Metadata):
+class Chat(
+    Presence, Talk, Operators, Renaming, Archive, Policy, Search, RegisteredRooms, Administration, Metadata
+):
     """Every room and nickname of one server."""
 
     def _alone(self) -> Points:

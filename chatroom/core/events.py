@@ -151,6 +151,29 @@ class AllowChanged:
 
 
 @dataclass(frozen=True, slots=True)
+class ExceptChanged:
+    """A mask let past the room's bans and mutes, or no longer (IRC's +e and -e)."""
+
+    room: str
+    actor: str
+    mask: str
+    added: bool
+
+
+RoomChange = RoleChanged | SettingChanged | BanChanged | AllowChanged | ExceptChanged  # what a batch holds
+
+
+@dataclass(frozen=True, slots=True)
+class Renamed:
+    """A room is called `new` from now on (IRCv3 channel-rename): its members are told once."""
+
+    old: str
+    new: str
+    actor: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
 class OwnerChanged:
     """A room was registered (or given) to `owner`'s account, or dropped (`owner` is "")."""
 
@@ -174,7 +197,7 @@ class Changes:
     """
 
     room: str
-    changes: tuple[RoleChanged | SettingChanged | BanChanged | AllowChanged, ...]
+    changes: tuple[RoomChange, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -321,11 +344,20 @@ class AllowList:
 
 
 @dataclass(frozen=True, slots=True)
+class ExceptList:
+    """The masks a room lets past its bans and mutes: (mask, setter) each."""
+
+    room: str
+    excepted: tuple[tuple[str, str], ...]
+
+
+@dataclass(frozen=True, slots=True)
 class BanList:
     """A room's bans ("" for the server's): (mask, setter, until, reason) each, `until` as in BanChanged."""
 
     room: str
     bans: tuple[tuple[str, str, str, str], ...]
+    since: tuple[float, ...] = ()  # when each was set, in seconds since the epoch (0.0: not known)
 
 
 @dataclass(frozen=True, slots=True)
@@ -351,6 +383,8 @@ Event = (
     | SettingChanged
     | BanChanged
     | AllowChanged
+    | ExceptChanged
+    | Renamed
     | OwnerChanged
     | Invited
     | Changes
@@ -369,6 +403,7 @@ Event = (
     | RoomInfo
     | BanList
     | AllowList
+    | ExceptList
 )
 
 

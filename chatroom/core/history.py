@@ -20,7 +20,7 @@ import heapq
 import math
 from collections import deque
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from chatroom.core.errors import ChatError
 from chatroom.core.events import ClientTags, History, Message
@@ -250,6 +250,13 @@ class RoomHistory:
     def end(self) -> None:
         """The room ends: its lines are free."""
         self.memory.close(self.key)
+
+    def renamed(self, key: str, name: str) -> None:
+        """The room is called `name` now (chatroom.core.renaming): its lines say so, and go on under its new key."""
+        self.memory.close(self.key)
+        self.kept = deque((replace(line, room=name) for line in self.kept), maxlen=self.kept.maxlen)
+        self.key = key
+        self.memory.open(key, self)
 
     QUERIES = ("latest", "before", "after", "around")  # the ways to ask for a room's history
 

@@ -22,10 +22,12 @@ from chatroom.core.events import (
     BanList,
     Changes,
     Event,
+    ExceptChanged,
     MetadataSync,
     Names,
     PrivateMessage,
     RoleChanged,
+    RoomChange,
     RoomInfo,
     Session,
     SettingChanged,
@@ -59,7 +61,7 @@ LINGERING = "connection lost; may be back soon"  # the away message of a person 
 
 @dataclass(frozen=True)
 class Details:
-    """What a person says of themselves beyond their nickname (IRC's USER, AWAY and +i).
+    """What a person says of themselves beyond their nickname (IRC's USER, AWAY, +i and +B).
 
     Front ends fill and read it; the core only keeps it and changes it in order, so that every process sharing
     the chat shows the same. A front end with no such notions leaves it as it is.
@@ -70,6 +72,7 @@ class Details:
     away: str = ""  # an away message; "" while present
     invisible: bool = True  # listed only to those sharing a room, unless they asked otherwise (IRC's -i)
     wallops: bool = False  # hears the administrators' wallops (IRC's +w)
+    bot: bool = False  # a program, not a person, by its own word (IRCv3 bot mode, IRC's +B): clients mark it
 
 
 class Sessions:
@@ -160,6 +163,7 @@ class Room:
         "allowed",
         "bans",
         "created",
+        "excepted",
         "held",
         "history",
         "joined",
@@ -185,11 +189,10 @@ class Room:
         self.bans: list[Ban] = []
         self.allowed: list[Allowed] = []  # masks let in past invite-only (IRC's +I)
         self.metadata: dict[str, str] = {}  # what its operators say of it: description, avatar... (core.metadata)
+        self.excepted: list[Allowed] = []  # masks let past the bans and mutes (IRC's +e)
         self.owner = ""  # the owner's account; "" while the room is not registered
         self.operators: dict[str, str] = {}  # nick_key -> account: those the owner named, opped on joining
-        self.held: list[RoleChanged | SettingChanged | BanChanged | AllowChanged] | None = (
-            None  # changes of a batch, not yet told
-        )
+        self.held: list[RoomChange] | None = None  # changes of a batch, not yet told
 
     @classmethod
     def restore(cls, record: RoomRecord, loaded: float, history: RoomHistory | None = None) -> Room:
@@ -200,6 +203,7 @@ class Room:
         room.topic = record.topic or room.topic
         room.bans = list(record.bans)
         room.allowed = list(record.allowed)
+        room.excepted = list(record.excepted)
         return room
 
     def record(self) -> RoomRecord:
@@ -211,6 +215,7 @@ class Room:
             self.topic,
             tuple(self.bans),
             tuple(self.allowed),
+            tuple(self.excepted),
         )
 
     def broadcast(self, event: Event) -> None:
@@ -219,7 +224,7 @@ class Room:
         During a batch (Chat.changes, chatroom.core.operators) changes wait, and anything else first tells them.
         """
         if self.held is not None:
-            if isinstance(event, RoleChanged | SettingChanged | BanChanged | AllowChanged):
+            if isinstance(event, RoleChanged | SettingChanged | BanChanged | AllowChanged | ExceptChanged):
                 self.held.append(event)
                 return
             self.flush()
@@ -250,6 +255,7 @@ class Room:
             (f"limit={settings.limit}", bool(settings.limit)),
             ("secret", settings.secret),
             ("external", settings.external),
+            ("noctcp", settings.no_ctcp),
         ]
         shown = (*(name for name, flag in on if flag), *rule_words(settings))
         return RoomInfo(self.name, shown, self.owner, tuple(self.operators.values()))

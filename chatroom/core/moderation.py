@@ -13,7 +13,7 @@ import enum
 import ipaddress
 import re
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from chatroom.core.addresses import address_key, ip
@@ -123,6 +123,7 @@ class Setting(enum.Enum):
     LIMIT = "limit"
     SECRET = "secret"
     EXTERNAL = "external"
+    NO_CTCP = "noctcp"
 
 
 @dataclass
@@ -139,8 +140,10 @@ class RoomSettings:
     keep_lines: int = 0  # at most this many lines; 0: the server's --history
     keep_age: float = 0.0  # no line older than this many seconds; 0: the server's --history-age
     redact_mine: bool = True  # each member may erase their own kept lines (/redact mine, IRC's REDACT)
+    no_ctcp: bool = False  # IRC's CTCP requests (text between \x01s, /me excepted) refused in the room (+C)
 
 
+CTCP = "\x01"  # text starting with it is a CTCP request (IRC's; /me, its ACTION, is a message's `action`)
 KEY_MAX = 32
 LIMIT_MAX = 100_000
 
@@ -152,16 +155,20 @@ def bad_limit() -> ChatError:
 # Bans
 
 ACCOUNT_PREFIXES = ("account:", "$a:", "~a:")  # ours, then IRC's extended bans (Solanum's, UnrealIRCd's)
+MUTE_PREFIX = "m:"  # a mute: the person may join and stay, but not speak (IRC's extended ban m:, as Ergo's)
 ADDRESS_OF = "*!*@address-of-"  # and a nickname: how a person's address is written in a ban, never shown
 _GLOB = re.compile(rf"[A-Za-z0-9{NICK_SPECIALS}\-*?]+")
 _HOST_GLOB = re.compile(r"[0-9A-Fa-f.:*?]+")
+_USER_GLOB = re.compile(r"[A-Za-z0-9~._\-*?]+")  # an IRC user name, as USER gives it (an ident's "~" too)
 
 
 @dataclass(frozen=True)
 class Mask:
-    """Whom a ban is for: an account, or a nickname pattern at an address pattern (IRC's nick!*@host).
+    """Whom a ban is for: an account, or a nickname pattern at an address pattern (IRC's nick!user@host).
 
-    Patterns use `*` and `?`. The address may also be a network such as 2001:db8:1:2::/64.
+    Patterns use `*` and `?`. The address may also be a network such as 2001:db8:1:2::/64. The user name is
+    the one a person's client gave (IRC's USER): "" for those whose front end has none, matched by `*` only.
+    A mute (`m:` before any of these) stops the person it matches from speaking, not from joining.
     """
 
     account: str = ""
@@ -171,22 +178,25 @@ class Mask:
     # room, or whoever banned them, where they connect from.
     alias: str = ""
     guests: bool = False  # matches guests only: logged-in people are known by their account, not their address
+    user: str = "*"
+    mute: bool = False
 
     def __str__(self) -> str:
         if self.alias:
             return self.alias
-        return f"account:{self.account}" if self.account else f"{self.nick}!*@{self.host}"
+        mute = MUTE_PREFIX if self.mute else ""
+        return mute + (f"account:{self.account}" if self.account else f"{self.nick}!{self.user}@{self.host}")
 
     def real(self) -> str:
         """The mask itself, alias or not: what is kept on disk."""
-        return str(Mask(self.account, self.nick, self.host))
+        return str(Mask(self.account, self.nick, self.host, user=self.user, mute=self.mute))
 
-    def matches(self, nick: str, account: str | None, address: str) -> bool:
+    def matches(self, nick: str, account: str | None, address: str, user: str = "") -> bool:
         if self.guests and account is not None:
             return False
         if self.account:
             return account is not None and nick_key(account) == nick_key(self.account)
-        return glob(self.nick, nick) and _host_matches(self.host, address)
+        return glob(self.nick, nick) and glob(self.user, user) and _host_matches(self.host, address)
 
     @classmethod
     def address_of(cls, nick: str, address: str) -> Mask:
@@ -203,21 +213,27 @@ class Mask:
 
         Raises ChatError for a malformed mask and for one that would match everyone.
         """
+        if text.lower().startswith(MUTE_PREFIX):
+            return replace(cls.parse(text[len(MUTE_PREFIX) :]), mute=True)
         for prefix in ACCOUNT_PREFIXES:
             if text.lower().startswith(prefix):
                 account = text[len(prefix) :]
                 if not account or _GLOB.fullmatch(account) is None or "*" in account or "?" in account:
                     raise ChatError("BAD_MASK", "account", text=text)
                 return cls(account=account)
+        user = "*"
         if "@" in text:
             nick, _, host = text.rpartition("@")
-            nick = nick.partition("!")[0] or "*"
+            nick, _, user = nick.partition("!")
+            nick, user = nick or "*", user or "*"
         elif "." in text or ":" in text:
             nick, host = "*", text
         else:
             nick, host = text, "*"
         if _GLOB.fullmatch(nick) is None or len(nick) > NICK_MAX:
             raise ChatError("BAD_MASK", "nick", text=text)
+        if _USER_GLOB.fullmatch(user) is None:
+            raise ChatError("BAD_MASK", "user", text=text)
         if "/" in host:
             try:
                 network = ipaddress.ip_network(host, strict=False)
@@ -230,14 +246,14 @@ class Mask:
         else:
             host = _plain_address(host)
             everywhere = _wild(host)
-        if _wild(nick) and everywhere:
+        if _wild(nick) and _wild(user) and everywhere:
             raise ChatError("BAD_MASK", "everyone", text=text)
-        return cls(nick=nick, host=host)
+        return cls(nick=nick, host=host, user=user)
 
 
 @dataclass(frozen=True)
 class Allowed:
-    """A mask let into an invite-only room without an invitation (IRC's +I)."""
+    """A mask let into an invite-only room without an invitation (IRC's +I), or past its bans (+e)."""
 
     mask: Mask
     setter: str
@@ -249,6 +265,7 @@ class Ban:
     setter: str
     reason: str
     until: float | None  # when it ends, in seconds since the epoch; None until lifted
+    since: float = 0.0  # when it was set, likewise; 0.0 if it was kept before that was kept
 
     def active(self, now: float) -> bool:
         return self.until is None or now < self.until
@@ -257,12 +274,22 @@ class Ban:
 LIST_MAX = 100  # bans, and masks allowed past invite-only, per room (IRC's MAXLIST)
 
 
-def ban_on(bans: list[Ban], now: float, nick: str, account: str | None, address: str) -> Ban | None:
-    """The first ban in force that stops this person, if any."""
+def ban_on(
+    bans: list[Ban], now: float, nick: str, account: str | None, address: str, user: str = "", mute: bool = False
+) -> Ban | None:
+    """The first ban in force that stops this person joining (or, with `mute`, speaking), if any."""
     for ban in bans:
-        if ban.active(now) and ban.mask.matches(nick, account, address):
+        if ban.mask.mute == mute and ban.active(now) and ban.mask.matches(nick, account, address, user):
             return ban
     return None
+
+
+def excepted(entries: list[Allowed], nick: str, account: str | None, address: str, user: str, mute: bool) -> bool:
+    """Whether a room's exceptions (IRC's +e) let this person past its bans (or, with `mute`, its mutes).
+
+    A plain exception lets them past both; a mute's exception (`m:MASK`) past mutes only.
+    """
+    return any((mute or not entry.mask.mute) and entry.mask.matches(nick, account, address, user) for entry in entries)
 
 
 def add_bans(
@@ -275,7 +302,7 @@ def add_bans(
     bans[:] = [ban for ban in bans if ban.active(now)]
     existing = {str(ban.mask).lower() for ban in bans}  # a person's address ban is its alias: no probing it
     added = [
-        Ban(mask, setter, reason, None if duration is None else now + duration)
+        Ban(mask, setter, reason, None if duration is None else now + duration, now)
         for mask in masks
         if str(mask).lower() not in existing
     ]
@@ -325,7 +352,8 @@ def until(ban: Ban) -> str:
 
 
 def ban_list(room: str, bans: list[Ban]) -> BanList:
-    return BanList(room, tuple((str(ban.mask), ban.setter, until(ban), ban.reason) for ban in bans))
+    entries = tuple((str(ban.mask), ban.setter, until(ban), ban.reason) for ban in bans)
+    return BanList(room, entries, tuple(ban.since for ban in bans))
 
 
 DURATION_MAX = 10 * 365 * 86400

@@ -17,12 +17,14 @@ from chatroom.core.events import (
     AllowList,
     BanChanged,
     BanList,
+    ExceptChanged,
+    ExceptList,
     Invited,
     Kicked,
     RoleChanged,
     SettingChanged,
 )
-from chatroom.core.members import Member
+from chatroom.core.members import Member, Room
 from chatroom.core.moderation import (
     KEY_MAX,
     LIMIT_MAX,
@@ -171,8 +173,10 @@ class Operators(ChatBase):
                     continue  # their address, banned for guests, while they are logged in
             elif Role.OPERATOR in role or self._exempt(member, target_room):
                 continue  # a mask does not put out an operator, who may have set it
-            elif not ban_on(bans, self.now(), member.nick, member.account, member.address):
-                continue
+            elif not ban_on(bans, self.now(), member.nick, member.account, member.address, member.details.user):
+                continue  # not one of these bans (a mute puts nobody out)
+            elif self._banned(member, target_room) is None:
+                continue  # let past it by an exception
             self._remove(target_room, Kicked(target_room.name, actor.nick, member.nick, ban_kick(reason)), member)
         self._save(target_room)
 
@@ -190,25 +194,44 @@ class Operators(ChatBase):
     def allow(self, actor: Member, room: str, mask: str, added: bool) -> None:
         """Let a mask into the room past invite-only, or no longer (IRC's +I/-I); the key and limit still apply."""
         target_room = self._room_of(actor, room)
-        authorize(self.rank(actor, target_room), Action.CONFIGURE, target_room.name)
-        parsed = Mask.parse(mask)
-        shown = {str(allowed.mask).lower(): allowed for allowed in target_room.allowed}
-        found = shown.get(str(parsed).lower())
-        if added == (found is not None):
-            return  # as on IRC: allowing what is allowed, or lifting what is not, changes nothing
-        if found is None:
-            refuse_full(target_room.allowed, 1)
+        parsed = self._list_entry(actor, target_room, target_room.allowed, mask, added)
+        if parsed is None:
+            return
         self._commit()
-        if found is not None:
-            target_room.allowed.remove(found)
-        else:
-            target_room.allowed.append(Allowed(parsed, actor.nick))
+        _put(target_room.allowed, parsed, actor.nick, added)
         target_room.broadcast(AllowChanged(target_room.name, actor.nick, str(parsed), added))
         self._save(target_room)
+
+    @change
+    def except_bans(self, actor: Member, room: str, mask: str, added: bool) -> None:
+        """Let a mask past the room's bans and mutes, or no longer (IRC's +e/-e); `m:MASK` past its mutes only."""
+        target_room = self._room_of(actor, room)
+        parsed = self._list_entry(actor, target_room, target_room.excepted, mask, added)
+        if parsed is None:
+            return
+        self._commit()
+        _put(target_room.excepted, parsed, actor.nick, added)
+        target_room.broadcast(ExceptChanged(target_room.name, actor.nick, str(parsed), added))
+        self._save(target_room)
+
+    def _list_entry(self, actor: Member, room: Room, entries: list[Allowed], mask: str, added: bool) -> Mask | None:
+        """The mask to add to a room's list of masks, or take off it; None if that changes nothing."""
+        authorize(self.rank(actor, room), Action.CONFIGURE, room.name)
+        parsed = Mask.parse(mask)
+        there = any(str(entry.mask).lower() == str(parsed).lower() for entry in entries)
+        if added == there:
+            return None  # as on IRC: adding what is there, or lifting what is not, changes nothing
+        if added:
+            refuse_full(entries, 1)
+        return parsed
 
     def allowed(self, member: Member, room: str) -> AllowList:
         target_room = self._room_of(member, room)
         return AllowList(target_room.name, tuple((str(entry.mask), entry.setter) for entry in target_room.allowed))
+
+    def exceptions(self, member: Member, room: str) -> ExceptList:
+        target_room = self._room_of(member, room)
+        return ExceptList(target_room.name, tuple((str(entry.mask), entry.setter) for entry in target_room.excepted))
 
     def bans(self, member: Member, room: str) -> BanList:
         return self._room_of(member, room).ban_list(self.now())
@@ -222,4 +245,13 @@ _ATTRIBUTES = {
     Setting.TOPIC_LOCK: "topic_lock",
     Setting.SECRET: "secret",
     Setting.EXTERNAL: "external",
+    Setting.NO_CTCP: "no_ctcp",
 }  # each setting's RoomSettings attribute
+
+
+def _put(entries: list[Allowed], mask: Mask, setter: str, added: bool) -> None:
+    """Add `mask` to a list of masks, or take off the entry shown as it."""
+    if added:
+        entries.append(Allowed(mask, setter))
+    else:
+        entries[:] = [entry for entry in entries if str(entry.mask).lower() != str(mask).lower()]

@@ -246,8 +246,8 @@ class Presence(ChatBase):
             self._tell_peers(member, NickChanged(old, nick), including=True)
         if account is not None:  # a login: the rooms' bans of that account apply now
             for room in list(member.rooms.values()):
-                ban = ban_on(room.bans, self.now(), nick, account, member.address)
-                if ban is not None and not self._exempt(member, room):
+                ban = self._banned(member, room)
+                if ban is not None:
                     self._remove(room, Kicked(room.name, ban.setter, nick, ban_kick(ban.reason)), member)
 
     @change
@@ -273,6 +273,13 @@ class Presence(ChatBase):
         self._present(member)
         self._commit()
         member.details = replace(member.details, wallops=hears)
+
+    @change
+    def set_bot(self, member: Member, bot: bool) -> None:
+        """Whether a member says it is a bot: every front end marks what it says and where it is listed."""
+        self._present(member)
+        self._commit()
+        member.details = replace(member.details, bot=bot)
 
     def _not_banned(self, nick: str, account: str | None, address: str) -> None:
         """Refuse a nickname or account the server bans, whenever it is taken: on entering or later."""

@@ -48,6 +48,7 @@ class RoomRecord:
     topic: Topic | None = None
     bans: tuple[Ban, ...] = ()
     allowed: tuple[Allowed, ...] = ()
+    excepted: tuple[Allowed, ...] = ()  # let past the bans and mutes
 
 
 @dataclass

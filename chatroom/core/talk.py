@@ -27,7 +27,7 @@ from chatroom.core.events import (
 from chatroom.core.history import JOIN_LINES, check_point, page, persisted
 from chatroom.core.markers import marker_target, read_time
 from chatroom.core.members import Member, Room
-from chatroom.core.moderation import Action, Lockdown, Role, authorize, ban_on, ban_why
+from chatroom.core.moderation import CTCP, Action, Lockdown, Rank, Role, authorize, ban_why
 from chatroom.core.names import room_key, room_name
 from chatroom.core.private import conversation, keeps_private, party, stored
 from chatroom.core.rules import unkept
@@ -95,7 +95,7 @@ class Talk(ChatBase):
             raise ChatError("ROOM_FULL", room=room.name, count=full)
         if self._exempt(member, room):
             return
-        ban = ban_on(room.bans, self.now(), member.nick, member.account, member.address)
+        ban = self._banned(member, room)
         if ban is not None:
             raise ChatError("BANNED", room=room.name, why=ban_why(ban))
         invited = room in member.invited  # this room, not an earlier one of the same name
@@ -137,8 +137,7 @@ class Talk(ChatBase):
         carried = client_tags(text, tags)
         kept = bool(text) or persisted(text, carried)
         self.may_speak(member)
-        if target.settings.moderated:
-            authorize(self.rank(member, target), Action.SPEAK, target.name)
+        self._heard_in(member, target, text, action)
         self._commit()
         self.messages += 1
         now = self.now()
@@ -153,6 +152,19 @@ class Talk(ChatBase):
         for listener, role in list(target.members.items()):
             if listener is member or role & least:
                 listener.session.deliver(event)
+
+    def _heard_in(self, member: Member, room: Room, text: str, action: bool) -> None:
+        """Raise ChatError unless `member` may say `text` in `room`: its moderation, a mute on them (voice or an
+        exception lets them past it), and a CTCP request while the room refuses them."""
+        if room.settings.no_ctcp and text.startswith(CTCP) and not action:
+            raise ChatError("NO_CTCP", room=room.name)
+        if not (room.settings.moderated or room.bans):
+            return
+        rank = self.rank(member, room)
+        if room.settings.moderated:
+            authorize(rank, Action.SPEAK, room.name)
+        if rank < Rank.VOICE and self._banned(member, room, mute=True) is not None:
+            raise ChatError("MUTED", room=room.name)
 
     @change
     def private(
@@ -258,7 +270,7 @@ class Talk(ChatBase):
         room = self.rooms.get(room_key(room_name(name)))
         if room is None or member in room.members or not room.settings.external:
             return None
-        ban = ban_on(room.bans, self.now(), member.nick, member.account, member.address)
-        if ban is not None and not self._exempt(member, room):
+        ban = self._banned(member, room)
+        if ban is not None:
             raise ChatError("BANNED", room=room.name, why=ban_why(ban))
         return room

@@ -105,11 +105,22 @@ def room_data(record: RoomRecord) -> dict[str, Any]:
             "keep_lines": settings.keep_lines,
             "keep_age": settings.keep_age,
             "redact_mine": settings.redact_mine,
+            "no_ctcp": settings.no_ctcp,
         },
         "topic": {"text": topic.text, "setter": topic.setter},
         "bans": [ban_data(ban) for ban in record.bans],
-        "allowed": [{"mask": entry.mask.real(), "setter": entry.setter} for entry in record.allowed],
+        "allowed": _masks_data(record.allowed),
+        "excepted": _masks_data(record.excepted),
     }
+
+
+def _masks_data(entries: tuple[Allowed, ...]) -> list[dict[str, str]]:
+    return [{"mask": entry.mask.real(), "setter": entry.setter} for entry in entries]
+
+
+def _masks_from_data(data: dict[str, Any], name: str) -> tuple[Allowed, ...]:
+    """A list of masks with their setters; not in files written before it existed."""
+    return tuple(Allowed(Mask.parse(str(entry["mask"])), str(entry["setter"])) for entry in data.get(name, []))
 
 
 def room_from_data(name: str, data: dict[str, Any], registered: bool = True) -> RoomRecord:
@@ -137,10 +148,12 @@ def room_from_data(name: str, data: dict[str, Any], registered: bool = True) -> 
             int(settings.get("keep_lines", 0)),
             float(settings.get("keep_age", 0.0)),
             bool(settings.get("redact_mine", True)),
+            bool(settings.get("no_ctcp", False)),
         ),
         Topic(name, str(data["topic"]["setter"]), str(data["topic"]["text"])),
         tuple(ban_from_data(ban) for ban in data["bans"]),
-        tuple(Allowed(Mask.parse(str(entry["mask"])), str(entry["setter"])) for entry in data.get("allowed", [])),
+        _masks_from_data(data, "allowed"),
+        _masks_from_data(data, "excepted"),
     )
 
 
@@ -159,6 +172,7 @@ def ban_data(ban: Ban) -> dict[str, Any]:
         "setter": ban.setter,
         "reason": ban.reason,
         "until": ban.until,
+        "since": ban.since,
     }
 
 
@@ -167,4 +181,4 @@ def ban_from_data(data: dict[str, Any]) -> Ban:
     if until is not None and not 0 <= until < LAST_DATE:
         raise ValueError(f"a ban ending at {until!r}")
     mask = dataclasses.replace(Mask.parse(str(data["mask"])), alias=str(data["alias"]), guests=bool(data["guests"]))
-    return Ban(mask, str(data["setter"]), str(data["reason"]), until)
+    return Ban(mask, str(data["setter"]), str(data["reason"]), until, float(data.get("since", 0.0)))

@@ -12,11 +12,11 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 
 from chatroom.core.errors import ChatError
-from chatroom.core.events import History, Message
+from chatroom.core.events import Event, History, Message
 from chatroom.core.history import PAGE_MAX, parse_id, seconds
 from chatroom.core.markers import read_time
 from chatroom.core.members import Member
-from chatroom.core.moderation import ACCOUNT_PREFIXES, Role, Setting, bad_limit, glob
+from chatroom.core.moderation import ACCOUNT_PREFIXES, MUTE_PREFIX, Role, Setting, bad_limit, glob
 from chatroom.core.names import nick_key, room_key
 from chatroom.core.queries import RoomView
 from chatroom.core.search import SEARCH_LINES
@@ -27,6 +27,7 @@ from chatroom.frontends.irc.refusals import word
 from chatroom.frontends.irc.render import HOST, SETTING_MODES
 from chatroom.frontends.irc.support import (
     AWAY_MAX,
+    BOT_MODE,
     CHANNEL_FLAGS,
     KICK_MAX,
     METADATA_CAP,
@@ -44,6 +45,7 @@ Handler = Callable[[IRCDialect, list[str]], None]
 
 CAPABILITIES = (
     "batch",
+    "draft/channel-rename",
     "draft/chathistory",
     "draft/event-playback",
     "draft/message-redaction",
@@ -56,6 +58,7 @@ CAPABILITIES = (
     "sasl",
     "server-time",
     "soju.im/search",
+    "userhost-in-names",
 )
 # offered when the server keeps history
 HISTORY_CAPABILITIES = ("draft/chathistory", "draft/event-playback", "draft/message-redaction", "soju.im/search")
@@ -668,13 +671,32 @@ def _room_rule(session: IRCDialect, params: list[str]) -> None:
             session.chat.set_history_rule(session.member, room, what, value)
 
 
+@command(
+    "RENAME",
+    params=2,
+    summary="RENAME #ROOM #NEW [:REASON]: give a channel a new name (operators; not a registered or numbered one)",
+)
+def _rename_channel(session: IRCDialect, params: list[str]) -> None:
+    """IRCv3 channel-rename: refusals of the rename itself are FAIL RENAME, as the specification names them."""
+    room, new = params[0], params[1]
+    reason = params[2] if len(params) > 2 else ""
+    try:
+        session.chat.rename_room(session.member, room, new, reason)
+    except ChatError as error:
+        if error.code == "RENAME" or error.code == "BAD_ROOM":
+            failure = "CHANNEL_NAME_IN_USE" if error.case == "taken" else "CANNOT_RENAME"
+            session.write(session.line("FAIL", "RENAME", failure, room, new, text=word(error)))
+        else:
+            session.fail(error, room)
+
+
 # MODE
 
 
 @command(
     "MODE",
     params=1,
-    summary="MODE #ROOM [+-MODES [ARGS]]: show or change a room's modes: o v b i k m t l (docs/irc.md)",
+    summary="MODE #ROOM [+-MODES [ARGS]]: show or change a room's modes: o v b e I i k m t l C (docs/irc.md)",
 )
 def _mode(session: IRCDialect, params: list[str]) -> None:
     target = params[0]
@@ -710,7 +732,7 @@ def _change_modes(session: IRCDialect, room: str, modes: str, arguments: list[st
             sign = mode
             continue
         adding = sign == "+"
-        takes = mode in "ovbIk" or (mode == "l" and adding)
+        takes = mode in "ovbIek" or (mode == "l" and adding)
         argument = arguments.pop(0) if takes and arguments else None
         if takes and argument is not None:
             with_parameter += 1
@@ -722,16 +744,21 @@ def _change_modes(session: IRCDialect, room: str, modes: str, arguments: list[st
                     continue
                 role = Role.OPERATOR if mode == "o" else Role.VOICE
                 chat.set_role(member, room, argument, role, adding)
-            elif mode in "bI":
+            elif mode in "bIe":
                 if argument is None:
                     if mode not in listed:
                         listed += mode
-                        session.connection.deliver(
-                            chat.bans(member, room) if mode == "b" else chat.allowed(member, room)
-                        )
+                        lists: dict[str, Callable[[Member, str], Event]] = {
+                            "b": chat.bans,
+                            "I": chat.allowed,
+                            "e": chat.exceptions,
+                        }
+                        session.connection.deliver(lists[mode](member, room))
                     continue
                 if mode == "b":
                     _ban(session, room, argument, adding)
+                elif mode == "e":
+                    chat.except_bans(member, room, _as_mask(argument), adding)
                 else:
                     chat.allow(member, room, _as_mask(argument), adding)
             elif mode in CHANNEL_FLAGS:
@@ -777,10 +804,13 @@ def _ban(session: IRCDialect, room: str, mask: str, adding: bool) -> None:
 
 
 def _as_mask(text: str) -> str:
-    """IRC reads a bare nickname in +b or +I as `nick!*@*`; an account (`$a:NAME`, `~a:NAME`) is left as it is."""
+    """IRC reads a bare nickname in +b, +e or +I as `nick!*@*` (after a mute's `m:` too); an account (`$a:NAME`,
+    `~a:NAME`) is left as it is."""
+    mute = MUTE_PREFIX if text.lower().startswith(MUTE_PREFIX) else ""
+    text = text[len(mute) :]
     if "!" in text or "@" in text or text.lower().startswith(ACCOUNT_PREFIXES):
-        return text
-    return f"{text}!*@*"
+        return mute + text
+    return f"{mute}{text}!*@*"
 
 
 def _user_mode(session: IRCDialect, nick: str, params: list[str]) -> None:
@@ -793,13 +823,16 @@ def _user_mode(session: IRCDialect, nick: str, params: list[str]) -> None:
     if not params:
         session.reply(n.RPL_UMODEIS, "+" + "".join(sorted(session.user_modes())))
         return
-    if any(mode not in "+-iwo" for mode in params[0]):
+    if any(mode not in "+-iwo" + BOT_MODE for mode in params[0]):
         session.reply(n.ERR_UMODEUNKNOWNFLAG, text="Unknown MODE flag")
         return
     sign, changed = "+", ""
     for mode in params[0]:
         if mode in "+-":
             sign = mode
+        elif mode == BOT_MODE and session.member.details.bot != (sign == "+"):  # the person's, on every session
+            session.chat.set_bot(session.member, sign == "+")
+            changed += sign + mode
         elif mode in "iw" and (mode in session.modes) != (sign == "+"):  # +o comes with OPER, not MODE
             if mode == "i":
                 session.chat.set_invisible(session.member, sign == "+")  # what the others read
@@ -858,6 +891,7 @@ def _who_pages(
 def _who_line(session: IRCDialect, room_name: str, member: Member, role: Role | None, whox: str | None) -> bytes:
     user, realname = session.ident(member)
     flags = ("G" if session.away_of(member) else "H") + ("*" if session.chat.is_admin(member) else "")
+    flags += BOT_MODE if member.details.bot else ""
     if role is not None:
         flags += role.prefix if "multi-prefix" in session.caps else role.prefix[:1]
     if whox is None:
@@ -913,6 +947,8 @@ def _whois(session: IRCDialect, params: list[str]) -> None:
         session.reply(n.RPL_WHOISSERVER, member.nick, session.server, text=session.description)
         if away := session.away_of(member):
             session.reply(n.RPL_AWAY, member.nick, text=away)
+        if member.details.bot:
+            session.reply(n.RPL_WHOISBOT, member.nick, text="is a bot")
         if member.account is not None:
             if session.chat.is_admin(member):
                 session.reply(n.RPL_WHOISOPERATOR, member.nick, text="is a server administrator")

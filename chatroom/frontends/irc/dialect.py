@@ -24,6 +24,7 @@ from chatroom.core.events import (
     AllowList,
     BanList,
     Event,
+    ExceptList,
     History,
     Invited,
     Message,
@@ -32,6 +33,7 @@ from chatroom.core.events import (
     Names,
     PrivateMessage,
     ReadMarker,
+    Renamed,
     RoomInfo,
     RoomList,
     Topic,
@@ -44,7 +46,7 @@ from chatroom.frontends.commands import Command, CommandTable
 from chatroom.frontends.irc import numerics as n
 from chatroom.frontends.irc.refusals import word
 from chatroom.frontends.irc.render import HOST, Renderer, Tags, counted
-from chatroom.frontends.irc.support import METADATA_CAP, MYINFO_MODES, isupport
+from chatroom.frontends.irc.support import BOT_MODE, METADATA_CAP, MYINFO_MODES, isupport
 from chatroom.frontends.irc.whowas import Whowas
 from chatroom.frontends.irc.wire import BODY_MAX, TAGS_MAX, UNSAFE_TEXT, client_tags, message, parse
 from chatroom.server.connection import Connection
@@ -58,7 +60,7 @@ LABEL_MAX = 64  # bytes of a labeled-response label
 # The events `IRCDialect.render` answers itself, or for which it looks at who receives them.
 LOOKED_AT = frozenset(
     {Message, PrivateMessage, Names, Topic, Invited, BanList, AllowList, RoomInfo, RoomList, History, ReadMarker}
-    | {MetadataChanged, MetadataSync}
+    | {MetadataChanged, MetadataSync, ExceptList, Renamed}
 )
 END_NAMES = "End of /NAMES list"
 
@@ -180,7 +182,7 @@ class IRCDialect:
 
     def render(self, event: Event) -> bytes:
         if type(event) not in LOOKED_AT:  # a room's JOIN, PART, QUIT...: the same bytes for everyone
-            return self.renderer(event, self.identify, self.tags, self.connection.clock)
+            return self.renderer(event, self.identify, self.tags, self.connection.clock, self.is_bot)
         me = self.me
         match event:
             case Message(text="") | PrivateMessage(text="") if "message-tags" not in self.caps:
@@ -191,7 +193,7 @@ class IRCDialect:
             case PrivateMessage(nick, recipient) if nick == recipient == me and self._said_here():
                 # To oneself, with echo-message: the echo, and the message received (two lines, as Ergo sends). The
                 # echo alone answers a labeled line; the message received goes out at once, unlabeled.
-                rendered = self.renderer(event, self.identify, self.tags, self.connection.clock)
+                rendered = self.renderer(event, self.identify, self.tags, self.connection.clock, self.is_bot)
                 if self.held is not None:
                     self.connection.write(rendered)
                     return rendered
@@ -202,6 +204,10 @@ class IRCDialect:
                 return self.names(event, end=False) + marker + self.numeric(n.RPL_ENDOFNAMES, room, text=END_NAMES)
             case Names():
                 return self.names(event)
+            case Renamed(old, new, actor, reason) if "draft/channel-rename" in self.caps:
+                return message(f"{actor}!{self.identify(actor)}", "RENAME", old, new, text=reason)
+            case Renamed(old, new, _, reason):
+                return self._rejoined(old, new, reason)
             case ReadMarker():
                 return self.markread(event) if "draft/read-marker" in self.caps else b""
             case MetadataChanged(target, key, value):
@@ -215,20 +221,39 @@ class IRCDialect:
                 return self.topic_reply(event) if text or setter else b""
             case Invited(room, _, nick) if nick != me:
                 return self.numeric(n.RPL_INVITING, nick, room)
-            case BanList(room, bans):
-                # Without who set them or when: the core keeps no time, and a time of 0 reads as 1970 in clients.
-                lines = [self.numeric(n.RPL_BANLIST, room, mask) for mask, _, _, _ in bans]
+            case BanList(room, bans, since):
+                # Who set each and when; a ban kept from before its time was kept shows its mask alone (a time of 0
+                # reads as 1970 in clients).
+                lines = [
+                    self.numeric(n.RPL_BANLIST, room, mask, *((setter, str(int(set_at))) if set_at else ()))
+                    for (mask, setter, _, _), set_at in zip(bans, since or (0.0,) * len(bans), strict=True)
+                ]
                 return b"".join(lines) + self.numeric(n.RPL_ENDOFBANLIST, room, text="End of channel ban list")
             case AllowList(room, allowed):
                 lines = [self.numeric(n.RPL_INVEXLIST, room, mask) for mask, _ in allowed]
                 end = self.numeric(n.RPL_ENDOFINVEXLIST, room, text="End of Channel Invite Exception List")
+                return b"".join(lines) + end
+            case ExceptList(room, excepted):
+                lines = [self.numeric(n.RPL_EXCEPTLIST, room, mask) for mask, _ in excepted]
+                end = self.numeric(n.RPL_ENDOFEXCEPTLIST, room, text="End of channel exception list")
                 return b"".join(lines) + end
             case RoomInfo() | RoomList():
                 return b""  # MODE and LIST ask the core themselves
             case History(room, messages, lost):
                 # Lines kept, shown on joining: a client with draft/chathistory asks for them itself (CHATHISTORY)
                 return b"" if "draft/chathistory" in self.caps else b"".join(self.playback(room, messages, lost))
-        return self.renderer(event, self.identify, self.tags, self.connection.clock)
+        return self.renderer(event, self.identify, self.tags, self.connection.clock, self.is_bot)
+
+    def _rejoined(self, old: str, new: str, reason: str) -> bytes:
+        """A rename as a client without draft/channel-rename is told it: it left the old channel and joined the new
+        one, whose topic and names follow, as on joining."""
+        me = self.source()
+        rejoined = message(me, "PART", old, text=f"channel renamed to {new}" + (f": {reason}" if reason else ""))
+        rejoined += message(me, "JOIN", new)
+        room = self.chat.room(new)
+        if room is not None and room.topic.text:
+            rejoined += self.topic_reply(room.topic)
+        return rejoined + self.names(self.chat.who(self.member, new))
 
     def _said_here(self) -> bool:
         """Whether one's own message was said through this connection, not another of the person's (Ergo's way:
@@ -333,6 +358,10 @@ class IRCDialect:
             return f"{nick}@{HOST}"
         return f"{self.ident(member)[0]}@{HOST}"
 
+    def is_bot(self, nick: str) -> bool:
+        member = self.chat.person(nick)
+        return member is not None and member.details.bot
+
     def ident(self, member: Member) -> tuple[str, str]:
         """A member's user name and real name as IRC shows them: an IRC client's own, wherever it is connected,
         or for a member of our own protocol its account (or "guest") and "chatroom user"."""
@@ -352,7 +381,8 @@ class IRCDialect:
     def user_modes(self) -> set[str]:
         member = self.connection.member
         admin = member is not None and self.chat.is_admin(member)
-        return self.modes | ({"o"} if admin else set())
+        bot = member is not None and member.details.bot
+        return self.modes | ({"o"} if admin else set()) | ({BOT_MODE} if bot else set())
 
     @contextlib.contextmanager
     def about(
@@ -388,6 +418,8 @@ class IRCDialect:
         found = self.chat.room(room)
         symbol = "@" if found is not None and found.secret else "="
         nicks = names.nicks if "multi-prefix" in self.caps else tuple(_highest(nick) for nick in names.nicks)
+        if "userhost-in-names" in self.caps:
+            nicks = tuple(f"{nick}!{self.identify(nick.lstrip('@+'))}" for nick in nicks)
         lines = []
         head = len(self.numeric(n.RPL_NAMREPLY, symbol, room, text=""))
         batch: list[str] = []
@@ -563,7 +595,7 @@ class IRCDialect:
         self.reply(n.RPL_WELCOME, text=f"Welcome to the chatroom IRC network, {self.source()}")
         self.reply(n.RPL_YOURHOST, text=f"Your host is {self.server}, running chatroom")
         self.reply(n.RPL_CREATED, text="This server speaks IRC beside chatroom's own protocol")
-        self.reply(n.RPL_MYINFO, self.server, "chatroom", "iow", MYINFO_MODES, "Ibklov")
+        self.reply(n.RPL_MYINFO, self.server, "chatroom", "Biow", MYINFO_MODES, "Ibeklov")
         self.isupport()
         self.lusers()
         self.motd()

@@ -17,6 +17,7 @@ from chatroom.core.events import (
     BanChanged,
     Changes,
     Event,
+    ExceptChanged,
     Invited,
     Joined,
     KeptNotice,
@@ -31,6 +32,7 @@ from chatroom.core.events import (
     Redacted,
     ResumeToken,
     RoleChanged,
+    RoomChange,
     ServerNotice,
     SettingChanged,
     Topic,
@@ -41,11 +43,17 @@ from chatroom.frontends.irc.wire import message, tag
 
 HOST = "chatroom"  # the host every member is shown at: nobody's address is shown to anyone
 SETTING_MODES = {"invite": "i", "key": "k", "moderated": "m", "topiclock": "t", "limit": "l", "secret": "s"}
+SETTING_MODES["noctcp"] = "C"
 # "external" is IRC's n, the other way round: +n is external off
 ROLE_MODES = {"operator": "o", "voice": "v"}
 
 STAMPED = (Message, PrivateMessage, Topic)  # events that may carry the id and time their room or conversation gave
 Identify = Callable[[str], str]  # a present member's nickname -> the "user@host" after it in a source
+IsBot = Callable[[str], bool]  # whether the member present under a nickname is a bot (IRCv3 bot mode)
+
+
+def _nobody(nick: str) -> bool:
+    return False
 
 
 class Tags:
@@ -69,7 +77,7 @@ class Tags:
 class Renderer:
     """Renders events, remembering the last one's bytes for each set of capabilities that changes them."""
 
-    __slots__ = ("_event", "_rendered", "_time", "identify", "server", "tags")
+    __slots__ = ("_event", "_rendered", "_time", "identify", "is_bot", "server", "tags")
 
     def __init__(self) -> None:
         self._event: Event | None = None
@@ -77,10 +85,14 @@ class Renderer:
         self._time = ""
         self.server = ""
         self.identify: Identify = str
+        self.is_bot: IsBot = _nobody
         self.tags = Tags("")
 
-    def __call__(self, event: Event, identify: Identify, tags: Tags, clock: IReactorTime) -> bytes:
-        """The bytes of `event` for a client with these `tags`; `identify` finds the `user@host` of a nickname.
+    def __call__(
+        self, event: Event, identify: Identify, tags: Tags, clock: IReactorTime, is_bot: IsBot = _nobody
+    ) -> bytes:
+        """The bytes of `event` for a client with these `tags`; `identify` finds the `user@host` of a nickname,
+        `is_bot` whether a message's sender is a bot (its `bot` tag).
 
         A room message carries the time and id the room gave it; anything else the time it is first rendered
         at (`clock`), the same for everyone who receives it.
@@ -91,7 +103,7 @@ class Renderer:
             self._time = ""
         rendered = self._rendered.get(tags.key)
         if rendered is None:
-            self.server, self.identify, self.tags = tags.server, identify, tags
+            self.server, self.identify, self.tags, self.is_bot = tags.server, identify, tags, is_bot
             rendered = self._render(event)
             if tags.time or tags.msgid:
                 if tags.time and not (isinstance(event, STAMPED) and event.time):
@@ -102,8 +114,8 @@ class Renderer:
 
     def kept(self, said: Message, identify: Identify, tags: Tags, batch: str) -> bytes:
         """A line a room kept, as it was said (a topic change as TOPIC, tags as TAGMSG), with its own time and id,
-        inside `batch` if not ""."""
-        self.server, self.identify, self.tags = tags.server, identify, tags
+        inside `batch` if not "": without a `bot` tag, as who holds its nickname now may not be who said it."""
+        self.server, self.identify, self.tags, self.is_bot = tags.server, identify, tags, _nobody
         if said.topic:
             line = message(self.source(said.nick), "TOPIC", said.room, text=said.text)
         elif not said.text:  # tags kept as their sender asked
@@ -117,10 +129,15 @@ class Renderer:
         found = [head] if head else []
         said = event if isinstance(event, STAMPED) else None
         if said is not None and tags.msgid:  # client tags, as message-tags has them relayed, and the id
-            if not isinstance(said, Topic):
+            if isinstance(said, Topic):
+                sender = said.setter
+            else:
                 found += [tag(name, value) for name, value in said.tags]
+                sender = said.nick if isinstance(said, Message) else said.sender
             if said.id:
                 found.append(f"msgid={said.id}")
+            if self.is_bot(sender):
+                found.append("bot")
         if tags.time:
             found.append(f"time={said.time if said is not None and said.time else self._time}")
         return ";".join(found)
@@ -152,6 +169,7 @@ class Renderer:
                 | SettingChanged(room, actor)
                 | BanChanged(room, actor)
                 | AllowChanged(room, actor)
+                | ExceptChanged(room, actor)
             ) if room:
                 return self._modes(room, actor, [event])
             case Changes(room, changes) if len({change.actor for change in changes}) == 1:
@@ -196,9 +214,7 @@ class Renderer:
     def notice(self, target: str, text: str) -> bytes:
         return message(self.server, "NOTICE", target, text=text)
 
-    def _modes(
-        self, room: str, actor: str, changes: list[RoleChanged | SettingChanged | BanChanged | AllowChanged]
-    ) -> bytes:
+    def _modes(self, room: str, actor: str, changes: list[RoomChange]) -> bytes:
         """One MODE line for changes made together: `MODE #5 +ov-b alice alice bob!*@*`."""
         modes, arguments, sign = "", [], ""
         for change in changes:
@@ -216,6 +232,8 @@ class Renderer:
                     wanted, mode, argument = "+" if added else "-", "b", mask
                 case AllowChanged(_, _, mask, added):
                     wanted, mode, argument = "+" if added else "-", "I", mask
+                case ExceptChanged(_, _, mask, added):
+                    wanted, mode, argument = "+" if added else "-", "e", mask
             if wanted != sign:
                 modes, sign = modes + wanted, wanted
             modes += mode

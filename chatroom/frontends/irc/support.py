@@ -19,13 +19,14 @@ METADATA_CAP = "draft/metadata-3"
 SUBS_MAX = 50  # metadata keys one session may subscribe to (METADATA SUB)
 # What CAP LS 302 says of the metadata the server keeps (chatroom.core.metadata's limits)
 METADATA_VALUES = f"before-connect,max-subs={SUBS_MAX},max-keys={KEYS_MAX},max-value-bytes={VALUE_MAX}"
+BOT_MODE = "B"  # the user mode of a bot (IRCv3 bot mode: ISUPPORT BOT=B)
 
 # Every channel mode's letter is in render.SETTING_MODES and ROLE_MODES; these are derived from them.
 CHANNEL_FLAGS = {
     SETTING_MODES[setting.value]: setting
-    for setting in (Setting.INVITE_ONLY, Setting.MODERATED, Setting.SECRET, Setting.TOPIC_LOCK)
+    for setting in (Setting.INVITE_ONLY, Setting.MODERATED, Setting.SECRET, Setting.TOPIC_LOCK, Setting.NO_CTCP)
 }
-CHANMODES = "Ib,k,l," + "".join(sorted([*CHANNEL_FLAGS, "n"]))  # ISUPPORT's groups: lists, key, limit, switches
+CHANMODES = "Ibe,k,l," + "".join(sorted([*CHANNEL_FLAGS, "n"]))  # ISUPPORT's groups: lists, key, limit, switches
 MYINFO_MODES = "".join(sorted(CHANMODES.replace(",", "") + "".join(ROLE_MODES.values()), key=str.lower))
 
 
@@ -37,6 +38,7 @@ def isupport(chat: Chat) -> list[str]:
     """RPL_ISUPPORT's tokens."""
     return [
         "AWAYLEN=" + str(AWAY_MAX),
+        f"BOT={BOT_MODE}",
         "CASEMAPPING=ascii",
         *([f"CHATHISTORY={PAGE_MAX}"] if keeps_history(chat) else []),
         f"CHANLIMIT=#:{chat.limits.rooms_per_member}",
@@ -44,10 +46,11 @@ def isupport(chat: Chat) -> list[str]:
         f"CHANNELLEN={ROOM_MAX + 1}",
         "CHANTYPES=#",
         "ELIST=CMNTU",
-        "EXTBAN=$,a",  # $a:ACCOUNT (also ~a:ACCOUNT) bans an account
+        "EXCEPTS=e",
+        "EXTBAN=,m",  # m:MASK mutes, as Ergo announces it; $a:ACCOUNT (also ~a:ACCOUNT) still bans an account
         "INVEX=I",
         "KICKLEN=" + str(KICK_MAX),
-        f"MAXLIST=b:{LIST_MAX},I:{LIST_MAX}",
+        f"MAXLIST=b:{LIST_MAX},e:{LIST_MAX},I:{LIST_MAX}",
         f"MODES={MODES_MAX}",
         *(["MSGREFTYPES=msgid,timestamp"] if keeps_history(chat) else []),
         "NETWORK=chatroom",

@@ -304,11 +304,13 @@ def _setting_value(setting: Setting, value: str) -> bool | str | int:
 
 @command(
     "room",
-    "[#ROOM] info | set SETTING VALUE | allow MASK | disallow MASK | allowed | register | drop | transfer ACCOUNT"
+    "[#ROOM] info | set SETTING VALUE | allow MASK | disallow MASK | allowed | except MASK | unexcept MASK"
+    " | exceptions | rename NEW [REASON] | register | drop | transfer ACCOUNT"
     " | op ACCOUNT | deop ACCOUNT | history off|since-join|all | keep 30d|5000|default | redact-mine on|off"
     " | export | forget",
     "show the room's settings; operators set invite on|off, key KEY|off, moderated on|off, topiclock on|off,"
-    " limit N|off, secret on|off, external on|off, and allow masks past invite-only; a logged-in operator"
+    " limit N|off, secret on|off, external on|off, noctcp on|off, allow masks past invite-only, and except masks"
+    " from bans and mutes (m:MASK), and rename it; a logged-in operator"
     " registers it; its owner drops it, gives it away, or names operators; operators set what its history keeps"
     " and export it; its owner makes it forget its history",
 )
@@ -330,6 +332,12 @@ def _room(session: LineDialect, arg: str) -> None:
             chat.allow(member, room, mask, change == "allow")
         case "allowed", []:
             session.deliver(chat.allowed(member, room))
+        case ("except" | "unexcept") as change, [mask]:
+            chat.except_bans(member, room, mask, change == "except")
+        case "exceptions", []:
+            session.deliver(chat.exceptions(member, room))
+        case "rename", [new, *reason]:
+            chat.rename_room(member, room, new, " ".join(reason))
         case "register", []:
             chat.register_room(member, room)
         case "drop", []:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from chatroom.core.errors import ChatError
-from chatroom.core.events import Event, History, Kicked, Parted, ResumeToken
+from chatroom.core.events import Event, History, Kicked, Parted, Renamed, ResumeToken
 from chatroom.core.history import timestamp
 from chatroom.core.members import Member
 from chatroom.frontends.commands import Command, CommandTable
@@ -78,6 +78,9 @@ class LineDialect:
         if (type(event) is Kicked or type(event) is Parted) and event.room == self.current and self._is_me(event.nick):
             # Plain text must not go on to a room we were put out of, or left from another of our sessions.
             self.current = self._fallback(event.room)
+            rendered += _current(self.current)
+        elif type(event) is Renamed and event.old == self.current:  # plain text goes on to the room, by its new name
+            self.current = event.new
             rendered += _current(self.current)
         return rendered
 

@@ -19,6 +19,8 @@ from chatroom.core.events import (
     BanList,
     Changes,
     Event,
+    ExceptChanged,
+    ExceptList,
     Exported,
     Found,
     History,
@@ -38,6 +40,7 @@ from chatroom.core.events import (
     Quit,
     ReadMarker,
     Redacted,
+    Renamed,
     ResumeToken,
     RoleChanged,
     RoomInfo,
@@ -113,6 +116,10 @@ def render(event: Event) -> bytes:
             return line("BAN" if added else "UNBAN", room or "*", actor, mask, until or "-", text=reason)
         case AllowChanged(room, actor, mask, added):
             return line("ALLOW" if added else "DISALLOW", room, actor, mask)
+        case Renamed(old, new, actor, reason):
+            return line("RENAME", old, new, actor, text=reason or None)
+        case ExceptChanged(room, actor, mask, added):
+            return line("EXCEPT" if added else "UNEXCEPT", room, actor, mask)
         case OwnerChanged(room, actor, owner):
             return line("OWNER", room, actor, owner or "*")
         case Invited(room, actor, nick):
@@ -155,6 +162,9 @@ def render(event: Event) -> bytes:
         case AllowList(room, allowed):
             entries = [line("ALLOWED", room, mask, setter) for mask, setter in allowed]
             return b"".join(entries) + line("ALLOWS", room, str(len(allowed)))
+        case ExceptList(room, excepted):
+            entries = [line("EXCEPTED", room, mask, setter) for mask, setter in excepted]
+            return b"".join(entries) + line("EXCEPTS", room, str(len(excepted)))
         case BanList(room, bans):
             entries = [
                 line("BANNED", room or "*", mask, setter, until or "-", text=reason)

@@ -1,0 +1,210 @@
+"""IRC's room features over the core's rules, through the connection layer in memory: ban exceptions (+e), the mute
+extban (m:), +C, bot mode, channel-rename and userhost-in-names, IRC to IRC and IRC to our line protocol."""
+
+from __future__ import annotations
+
+from typing import cast
+
+from twisted.trial.unittest import SynchronousTestCase
+
+from chatroom.core.history import HistoryLimits
+from chatroom.frontends.irc.wire import parse
+from tests import test_irc  # IRCOverTLSTests through the module, so that trial does not run its tests here too
+from tests.helpers import ServerTestCase
+from tests.test_irc import IRCClient, IRCServer, commands, said, tags_of
+
+
+def isupport(lines: list[str]) -> dict[str, str]:
+    tokens = [token for line in lines if parse(line).command == "005" for token in parse(line).params[1:-1]]
+    return dict(token.partition("=")[::2] for token in tokens)
+
+
+class ExceptionAndMuteTests(SynchronousTestCase):
+    def setUp(self) -> None:
+        self.server = IRCServer()
+        self.server.clock.advance(1_800_000_000)  # a ban's list shows when it was set: a time, not the epoch
+        self.op = self.server.irc("chanop", "#chan")
+
+    def test_the_modes_are_announced(self) -> None:
+        told = isupport(self.server.irc().type("NICK chk", "USER chk 0 * :chk"))
+        self.assertEqual((told["EXCEPTS"], told["EXTBAN"], told["BOT"]), ("e", ",m", "B"))
+        self.assertEqual(told["CHANMODES"].split(",")[0], "Ibe")
+        self.assertIn("C", told["CHANMODES"].split(",")[3])
+
+    def test_an_exception_lets_a_banned_client_join_and_is_listed(self) -> None:
+        self.op.type("MODE #chan +b ba*!*@*")
+        bar = self.server.irc("Bar")
+        self.assertEqual(commands(bar.type("JOIN #chan")), ["474"])
+        self.assertEqual(self.op.type("MODE #chan +e *ar!*@*"), [":chanop!chanop@chatroom MODE #chan +e *ar!*@*"])
+        self.assertEqual(commands(bar.type("JOIN #chan"))[0], "JOIN")
+        self.op.read()
+        listed = self.op.type("MODE #chan e")
+        self.assertEqual(commands(listed), ["348", "349"])
+        self.assertEqual(parse(listed[0]).params[1:], ["#chan", "*ar!*@*"])
+
+    def test_a_muted_client_stays_and_is_refused_with_404_until_lifted(self) -> None:
+        self.op.type("MODE #chan +b m:bar")
+        bar = self.server.irc("bar", "#chan", caps="echo-message")
+        self.op.read()
+        banned = bar.type("MODE #chan +b")
+        self.assertEqual(parse(banned[0]).params, ["bar", "#chan", "m:bar!*@*", "chanop", "1800000000"])
+        self.assertEqual(commands(bar.type("PRIVMSG #chan :hi from bar")), ["404"])
+        self.assertEqual(self.op.read(), [])
+        self.op.type("MODE #chan -b m:bar!*@*")
+        bar.read()
+        self.assertEqual(commands(bar.type("PRIVMSG #chan :hi again")), ["PRIVMSG"])
+        self.assertEqual(commands(self.op.read()), ["PRIVMSG"])
+
+    def test_a_mute_set_over_irc_silences_a_line_client_and_an_exception_by_user_name_lets_one_speak(self) -> None:
+        carol = self.server.connect("carol", "chan")
+        qux = self.server.irc("qux", "#chan")  # USER qux: its user name is "qux"
+        self.op.type("MODE #chan +b m:*!*@127.0.0.1")
+        carol.read()
+        self.assertIn("ERR MUTED", carol.type("hello?")[0])
+        qux.read()
+        self.assertEqual(commands(qux.type("PRIVMSG #chan :me?")), ["404"])
+        self.op.type("MODE #chan +e m:*!qux@*")
+        qux.type("PRIVMSG #chan :thanks")
+        self.assertIn("MSG #chan qux :thanks", carol.read())
+        self.assertIn("ERR MUTED", carol.type("and me?")[0])
+        self.op.type("MODE #chan +v carol")
+        self.assertEqual(carol.type("voiced")[-1:], ["MSG #chan carol :voiced"])
+
+    def test_no_ctcp_refuses_requests_but_not_actions(self) -> None:
+        user = self.server.irc("user", "#chan")
+        self.op.type("MODE #chan +C")
+        user.read()
+        self.assertEqual(user.type("PRIVMSG #chan :\x01ACTION is testing\x01"), [])
+        refused = user.type("PRIVMSG #chan :\x01PING 12345\x01")
+        self.assertEqual([parse(line).params[:2] for line in refused], [["user", "#chan"]])
+        self.assertEqual(commands(refused), ["404"])
+        self.assertEqual(self.op.read(), [":user!user@chatroom PRIVMSG #chan :\x01ACTION is testing\x01"])
+        self.assertEqual(parse(self.op.type("MODE #chan")[0]).params[2], "+ntC")
+
+
+class BotModeTests(SynchronousTestCase):
+    def setUp(self) -> None:
+        self.server = IRCServer()
+        self.bot = self.server.irc("botnick", caps="echo-message message-tags")
+        self.assertEqual(self.bot.type("MODE botnick +B"), [":botnick!botnick@chatroom MODE botnick :+B"])
+
+    def test_a_bots_messages_whois_and_who(self) -> None:
+        user = self.server.irc("usernick", "#chan", caps="message-tags")
+        self.bot.type("JOIN #chan")
+        user.read()
+        echo = self.bot.type("PRIVMSG #chan :beep boop")[0]
+        self.assertIn("bot", tags_of(echo))
+        self.assertIn("bot", tags_of(user.read()[0]))
+        self.bot.type("MODE botnick -B")
+        self.bot.type("PRIVMSG usernick :human now")
+        self.assertNotIn("bot", tags_of(user.read()[0]))
+        self.bot.type("MODE botnick +B")
+        whois = user.type("WHOIS botnick")
+        self.assertEqual([parse(line).params for line in whois if parse(line).command == "335"],
+                         [["usernick", "botnick", "is a bot"]])  # fmt: skip
+        who = {parse(line).params[5]: parse(line).params[6] for line in user.type("WHO #chan")[:-1]}
+        self.assertEqual(who, {"botnick": "HB", "usernick": "H@"})
+        self.server.clock.advance(10)  # the bot has typed a lot: flood control holds its next line meanwhile
+        self.assertEqual(parse(self.bot.type("MODE botnick")[-1]).params[1], "+Bi")
+
+    def test_a_client_without_message_tags_gets_no_tag(self) -> None:
+        user = self.server.irc("usernick")
+        self.bot.type("PRIVMSG usernick :beep")
+        self.assertEqual(user.read(), [":botnick!botnick@chatroom PRIVMSG usernick :beep"])
+
+
+class RenameTests(SynchronousTestCase):
+    def setUp(self) -> None:
+        self.server = IRCServer()
+        self.server.chat.history_limits = HistoryLimits(100)
+        self.bar = self.server.irc("bar", "#bar", caps="draft/channel-rename")
+        self.baz = self.server.irc("baz", "#bar")
+        self.carol = self.server.connect("carol", "bar")
+
+    def test_members_with_the_capability_see_rename_others_part_and_join(self) -> None:
+        self.bar.type("TOPIC #bar :old topic")
+        self.bar.type("PRIVMSG #bar :said before")
+        for client in (self.bar, self.baz, self.carol):
+            client.read()
+        self.assertEqual(
+            self.bar.type("RENAME #bar #qux :no reason"), [":bar!bar@chatroom RENAME #bar #qux :no reason"]
+        )
+        legacy = self.baz.read()
+        self.assertEqual(commands(legacy), ["PART", "JOIN", "332", "333", "353", "366"])
+        self.assertEqual(parse(legacy[1]).params, ["#qux"])
+        self.assertEqual(parse(legacy[4]).params[-1], "@bar baz carol")
+        self.assertEqual(self.carol.read(), ["RENAME #bar #qux bar :no reason", "CURRENT #qux"])
+        self.assertEqual(self.carol.type("plain text goes on")[-1], "MSG #qux carol :plain text goes on")
+        self.assertEqual([line.room for line in self.server.chat.rooms["qux"].history.kept], ["#qux", "#qux"])
+        self.assertNotIn("bar", self.server.chat.rooms)
+        self.baz.read()
+        rejoined = commands(self.baz.type("JOIN #bar", "MODE #bar +k beer"))  # the old name is free: a new room
+        self.assertEqual((rejoined[0], rejoined[-1]), ("JOIN", "MODE"))
+
+    def test_refusals(self) -> None:
+        self.assertEqual(commands(self.baz.type("RENAME #bar #qux")), ["482"])
+        self.server.irc("other", "#other")
+        refused = self.bar.type("RENAME #bar #OTHER")
+        self.assertEqual(parse(refused[0]).params[:4], ["RENAME", "CHANNEL_NAME_IN_USE", "#bar", "#OTHER"])
+        refused = self.bar.type("RENAME #bar #5")
+        self.assertEqual(parse(refused[0]).params[:2], ["RENAME", "CANNOT_RENAME"])
+        self.assertIn("ERR NOT_OPERATOR", self.carol.type("/room rename 7")[0])
+        self.bar.type("RENAME #bar #Bar")  # another spelling: the same room, shown anew
+        self.assertEqual(self.carol.read(), ["RENAME #bar #Bar bar", "CURRENT #Bar"])
+
+
+class UserhostInNamesTests(SynchronousTestCase):
+    def test_names_with_user_and_host(self) -> None:
+        server = IRCServer()
+        server.irc("alice", "#chan")
+        bob = server.irc("bob", "#chan", caps="multi-prefix userhost-in-names")
+        names = [line for line in bob.type("NAMES #chan") if parse(line).command == "353"]
+        self.assertEqual(parse(names[0]).params[-1], "@alice!alice@chatroom bob!bob@chatroom")
+
+    def test_an_unknown_capability_naks_the_whole_request(self) -> None:
+        client = IRCServer().irc()
+        self.assertEqual(client.type("CAP REQ :multi-prefix foo.example/bar")[0].split()[2:4], ["*", "NAK"])
+        self.assertEqual(client.type("CAP LIST")[0].split()[-1], ":")
+
+
+class RoomsOverTLSTests(ServerTestCase):
+    """The real service: an IRC operator mutes, excepts and renames, a bot talks; our own client and another IRC
+    client see it."""
+
+    _bye = staticmethod(test_irc.IRCOverTLSTests._bye)
+
+    async def irc_client(self, nick: str, caps: tuple[str, ...] = ()) -> IRCClient:
+        """Twisted Words' client over TLS, as IRCOverTLSTests makes it (it uses only what ServerTestCase has)."""
+        return await test_irc.IRCOverTLSTests.irc_client(cast(test_irc.IRCOverTLSTests, self), nick, caps)
+
+    async def test_a_mute_an_exception_and_a_rename_from_irc_reach_our_client(self) -> None:
+        self.start_server()
+        op = await self.irc_client("op")
+        op.join("#club")
+        await op.until("RPL_ENDOFNAMES")
+        carol = await self.connect("carol", "club")
+        op.sendLine("MODE #club +b m:carol")
+        await carol.until("BAN #club op m:carol!*@*")
+        carol.send("hello?")
+        await carol.until("ERR MUTED")
+        op.sendLine("MODE #club +e m:carol")
+        await carol.until("EXCEPT #club op m:carol!*@*")
+        carol.send("hello")
+        await carol.until("MSG #club carol :hello")
+        self.assertEqual(said(await op.until("PRIVMSG")), ["hello"])
+        op.sendLine("RENAME #club #chess :a better game")
+        await carol.expect("RENAME #club #chess op :a better game", "CURRENT #chess")
+        parted = await op.until("JOIN")  # Twisted Words' client has no channel-rename: it is told PART and JOIN
+        self.assertEqual([(line.command, line.params[0]) for line in parted], [("PART", "#club"), ("JOIN", "#chess")])
+        carol.send("still here")
+        self.assertEqual(said(await op.until("PRIVMSG")), ["still here"])
+
+    async def test_a_bots_messages_carry_the_bot_tag(self) -> None:
+        self.start_server()
+        bot = await self.irc_client("beeper", ("message-tags",))
+        user = await self.irc_client("user", ("message-tags",))
+        bot.sendLine("MODE beeper +B")
+        await bot.until("MODE")
+        bot.sendLine("PRIVMSG user :beep boop")
+        heard = (await user.until("PRIVMSG"))[-1]
+        self.assertEqual((heard.params, "bot" in heard.tags), (["user", "beep boop"], True))
