@@ -70,7 +70,10 @@ class IRCServer(MemoryServer):
         return client
 
 
-CAPS_WITHOUT_HISTORY = "batch draft/read-marker echo-message labeled-response message-tags multi-prefix server-time"
+CAPS_WITHOUT_HISTORY = (
+    "account-notify account-tag away-notify batch draft/read-marker echo-message extended-join extended-monitor "
+    "labeled-response message-tags multi-prefix server-time setname"
+)
 
 
 def commands(lines: list[str]) -> list[str]:
@@ -775,8 +778,9 @@ class HistoryTests(SynchronousTestCase):
 
     def test_with_history_the_capabilities_and_isupport_say_so(self) -> None:
         client = self.server.irc()
-        caps = "batch draft/chathistory draft/message-redaction draft/read-marker echo-message labeled-response "
-        caps += "message-tags multi-prefix server-time soju.im/search"
+        caps = "account-notify account-tag away-notify batch draft/chathistory draft/message-redaction "
+        caps += "draft/read-marker echo-message extended-join extended-monitor labeled-response "
+        caps += "message-tags multi-prefix server-time setname soju.im/search"
         self.assertEqual(client.type("CAP LS 302"), [f":chatroom CAP * LS :{caps}"])
         welcome = client.type("NICK bob", "USER bob 0 * :B", "CAP END")
         isupport = " ".join(line for line in welcome if parse(line).command == "005")

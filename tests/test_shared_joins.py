@@ -27,8 +27,8 @@ class IRCLines(LineClient):
     delimiter = b"\r\n"
 
 
-class JoinsAsOnOneProcessTests(ServerTestCase):
-    maxDiff = None
+class SharedServers(ServerTestCase):
+    """Real services, alone or sharing a fresh redis-server, and clients of them over TLS."""
 
     async def servers(self, count: int) -> list[ChatService]:
         """`count` servers: one alone, or several sharing a fresh redis-server."""
@@ -67,6 +67,10 @@ class JoinsAsOnOneProcessTests(ServerTestCase):
         client: LineClient = await connectProtocol(endpoint, IRCLines() if irc else LineClient())
         self.addCleanup(self._disconnect, client)
         return client
+
+
+class JoinsAsOnOneProcessTests(SharedServers):
+    maxDiff = None
 
     async def scenario(self, count: int) -> dict[str, list[str]]:
         """alice opens #5 and sets its topic on the first server; bob (our line protocol) and carol (IRC) join it

@@ -606,6 +606,7 @@ class Replica:
             # Times only, never what was read: accounts' markers, and those of the guests present
             "read_markers": {account: dict(markers.times) for account, markers in self.chat.read_markers.items()},
             "guests_read": {key: dict(member.read.times) for key, member in self.by_key.items() if member.read.times},
+            "watching": {member.key: nicks for member, nicks in self.chat.watchers.lists().items()},
             "server_bans": [ban_data(ban) for ban in self.chat.server_bans],
             "lockdown": self.chat.lockdown.value,
             "opened": self.chat.opened,
@@ -645,6 +646,8 @@ class Replica:
         lockdown = Lockdown(state["lockdown"])
         markers = {account: ReadMarkers(times) for account, times in state["read_markers"].items()}
         self.chat.restore(self.by_key.values(), lambda: self._rooms(state), bans, lockdown, state["opened"], markers)
+        watching = state.get("watching", {})  # none from a process of an earlier version
+        self.chat.watchers.restore({self.by_key[key]: nicks for key, nicks in watching.items() if key in self.by_key})
         conversations = self.chat.conversations
         opened, unkept = state.get("conversations_opened", 0), state.get("conversations_unkept", 0)
         conversations.restore(self._conversations(state), opened, unkept)

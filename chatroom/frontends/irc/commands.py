@@ -41,16 +41,22 @@ from chatroom.server.limits import PAGE_LINES
 Handler = Callable[[IRCDialect, list[str]], None]
 
 CAPABILITIES = (
+    "account-notify",
+    "account-tag",
+    "away-notify",
     "batch",
     "draft/chathistory",
     "draft/message-redaction",
     "draft/read-marker",
     "echo-message",
+    "extended-join",
+    "extended-monitor",
     "labeled-response",
     "message-tags",
     "multi-prefix",
     "sasl",
     "server-time",
+    "setname",
     "soju.im/search",
 )
 # offered when the server keeps history

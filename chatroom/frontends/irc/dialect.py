@@ -21,7 +21,9 @@ from typing import ClassVar, cast
 from chatroom.core.errors import ChatError
 from chatroom.core.events import (
     CLIENT_TAGS_MAX,
+    AccountChanged,
     AllowList,
+    AwayChanged,
     BanList,
     Event,
     History,
@@ -30,9 +32,11 @@ from chatroom.core.events import (
     Names,
     PrivateMessage,
     ReadMarker,
+    RealnameChanged,
     RoomInfo,
     RoomList,
     Topic,
+    Watched,
 )
 from chatroom.core.members import Details, Member
 from chatroom.core.names import nick_key, room_key
@@ -40,7 +44,7 @@ from chatroom.core.queries import RoomView
 from chatroom.frontends.commands import Command, CommandTable
 from chatroom.frontends.irc import numerics as n
 from chatroom.frontends.irc.refusals import word
-from chatroom.frontends.irc.render import HOST, Renderer, Tags, counted
+from chatroom.frontends.irc.render import HOST, OWN_REALNAME, Renderer, Tags, counted
 from chatroom.frontends.irc.support import MYINFO_MODES, isupport
 from chatroom.frontends.irc.whowas import Whowas
 from chatroom.frontends.irc.wire import BODY_MAX, TAGS_MAX, UNSAFE_TEXT, client_tags, message, parse
@@ -55,7 +59,10 @@ LABEL_MAX = 64  # bytes of a labeled-response label
 # The events `IRCDialect.render` answers itself, or for which it looks at who receives them.
 LOOKED_AT = frozenset(
     {Message, PrivateMessage, Names, Topic, Invited, BanList, AllowList, RoomInfo, RoomList, History, ReadMarker}
+    | {Watched, AwayChanged, RealnameChanged, AccountChanged}  # to watchers too: chatroom.frontends.irc.monitor
 )
+# What a person says of themselves, each shown by the capability a client asked for it with
+TOLD_BY = {AwayChanged: "away-notify", RealnameChanged: "setname", AccountChanged: "account-notify"}
 END_NAMES = "End of /NAMES list"
 
 
@@ -174,7 +181,7 @@ class IRCDialect:
 
     def render(self, event: Event) -> bytes:
         if type(event) not in LOOKED_AT:  # a room's JOIN, PART, QUIT...: the same bytes for everyone
-            return self.renderer(event, self.identify, self.tags, self.connection.clock)
+            return self.renderer(event, self.identify, self.tags, self.connection.clock, self.account_of)
         me = self.me
         match event:
             case Message(text="") | PrivateMessage(text="") if "message-tags" not in self.caps:
@@ -185,7 +192,7 @@ class IRCDialect:
             case PrivateMessage(nick, recipient) if nick == recipient == me and self._said_here():
                 # To oneself, with echo-message: the echo, and the message received (two lines, as Ergo sends). The
                 # echo alone answers a labeled line; the message received goes out at once, unlabeled.
-                rendered = self.renderer(event, self.identify, self.tags, self.connection.clock)
+                rendered = self.renderer(event, self.identify, self.tags, self.connection.clock, self.account_of)
                 if self.held is not None:
                     self.connection.write(rendered)
                     return rendered
@@ -212,10 +219,23 @@ class IRCDialect:
                 return b"".join(lines) + end
             case RoomInfo() | RoomList():
                 return b""  # MODE and LIST ask the core themselves
+            case Watched(nick, True):
+                return self.numeric(n.RPL_MONONLINE, text=f"{nick}!{self.identify(nick)}")
+            case Watched(nick):
+                return self.numeric(n.RPL_MONOFFLINE, text=nick)
+            case AwayChanged(nick) | RealnameChanged(nick) | AccountChanged(nick) if not self._told(event, nick):
+                return b""
             case History(room, messages, lost):
                 # Lines kept, shown on joining: a client with draft/chathistory asks for them itself (CHATHISTORY)
                 return b"" if "draft/chathistory" in self.caps else b"".join(self.playback(room, messages, lost))
-        return self.renderer(event, self.identify, self.tags, self.connection.clock)
+        return self.renderer(event, self.identify, self.tags, self.connection.clock, self.account_of)
+
+    def _told(self, event: AwayChanged | RealnameChanged | AccountChanged, nick: str) -> bool:
+        """Whether this client shows what `nick` says of themselves: it asked for the capability that shows it, and
+        shares a room with them, or watches them and asked for extended-monitor (the core tells both)."""
+        if TOLD_BY[type(event)] not in self.caps:
+            return False
+        return "extended-monitor" in self.caps or self.chat.share_room(self.member, nick)
 
     def _said_here(self) -> bool:
         """Whether one's own message was said through this connection, not another of the person's (Ergo's way:
@@ -258,7 +278,7 @@ class IRCDialect:
         return start + inner + self.line("BATCH", "-" + batch)
 
     def departed(self, member: Member) -> None:
-        self.whowas.record(member.nick, self.user, self.realname, self.connection.clock.seconds())
+        self.whowas.record(member.nick, self.user, member.details.realname, self.connection.clock.seconds())
 
     def refusal(self, error: ChatError) -> bytes:
         if error.code == "BAD_UTF8":
@@ -330,7 +350,12 @@ class IRCDialect:
             except ChatError:
                 return details.user, ""  # a guest's real name is speech too: not heard during a lockdown
             return details.user, details.realname
-        return member.account or "guest", "chatroom user"  # our own protocol has no user name
+        return member.account or "guest", OWN_REALNAME  # our own protocol has no user name
+
+    def account_of(self, nick: str) -> str:
+        """The account of a present member, "" for a guest or someone gone: what an `account` tag says."""
+        member = self.chat.person(nick)
+        return member.account or "" if member is not None else ""
 
     @staticmethod
     def away_of(member: Member) -> str:

@@ -13,7 +13,9 @@ from collections.abc import Callable, Iterable
 from twisted.internet.interfaces import IReactorTime
 
 from chatroom.core.events import (
+    AccountChanged,
     AllowChanged,
+    AwayChanged,
     BanChanged,
     Changes,
     Event,
@@ -28,6 +30,7 @@ from chatroom.core.events import (
     Parted,
     PrivateMessage,
     Quit,
+    RealnameChanged,
     Redacted,
     ResumeToken,
     RoleChanged,
@@ -46,6 +49,8 @@ ROLE_MODES = {"operator": "o", "voice": "v"}
 
 STAMPED = (Message, PrivateMessage)  # events that may carry the id and time their room or conversation gave them
 Identify = Callable[[str], str]  # a present member's nickname -> the "user@host" after it in a source
+Accounts = Callable[[str], str]  # a present member's nickname -> the account they are logged in to, "" if none
+OWN_REALNAME = "chatroom user"  # the real name IRC shows for a member of our own protocol, which has none
 
 
 class Tags:
@@ -54,7 +59,7 @@ class Tags:
     `key` names its renderings: clients with the same server and the same of these capabilities share them.
     """
 
-    __slots__ = ("key", "msgid", "redact", "server", "time")
+    __slots__ = ("account", "extended_join", "key", "msgid", "redact", "server", "time")
 
     def __init__(self, server: str, caps: Iterable[str] = ()) -> None:
         wanted = set(caps)
@@ -62,14 +67,22 @@ class Tags:
         self.time = "server-time" in wanted  # a `time` tag on everything the chat sends
         self.msgid = "message-tags" in wanted  # a `msgid` tag on room messages
         self.redact = "draft/message-redaction" in wanted  # REDACT rather than a notice
-        flags = (("t", self.time), ("m", self.msgid), ("r", self.redact))
+        self.account = "account-tag" in wanted  # an `account` tag on what a logged-in person does
+        self.extended_join = "extended-join" in wanted  # JOIN with the account and the real name
+        flags = (
+            ("t", self.time),
+            ("m", self.msgid),
+            ("r", self.redact),
+            ("a", self.account),
+            ("j", self.extended_join),
+        )
         self.key = server + " " + "".join(flag for flag, on in flags if on)
 
 
 class Renderer:
     """Renders events, remembering the last one's bytes for each set of capabilities that changes them."""
 
-    __slots__ = ("_event", "_rendered", "_time", "identify", "server", "tags")
+    __slots__ = ("_event", "_rendered", "_time", "accounts", "identify", "server", "tags")
 
     def __init__(self) -> None:
         self._event: Event | None = None
@@ -77,10 +90,14 @@ class Renderer:
         self._time = ""
         self.server = ""
         self.identify: Identify = str
+        self.accounts: Accounts = _no_account
         self.tags = Tags("")
 
-    def __call__(self, event: Event, identify: Identify, tags: Tags, clock: IReactorTime) -> bytes:
-        """The bytes of `event` for a client with these `tags`; `identify` finds the `user@host` of a nickname.
+    def __call__(
+        self, event: Event, identify: Identify, tags: Tags, clock: IReactorTime, accounts: Accounts | None = None
+    ) -> bytes:
+        """The bytes of `event` for a client with these `tags`; `identify` finds the `user@host` of a nickname, and
+        `accounts` its account, for clients that asked for account tags.
 
         A room message carries the time and id the room gave it; anything else the time it is first rendered
         at (`clock`), the same for everyone who receives it.
@@ -92,8 +109,9 @@ class Renderer:
         rendered = self._rendered.get(tags.key)
         if rendered is None:
             self.server, self.identify, self.tags = tags.server, identify, tags
+            self.accounts = accounts or _no_account
             rendered = self._render(event)
-            if tags.time or tags.msgid:
+            if tags.time or tags.msgid or tags.account:
                 if tags.time and not (isinstance(event, STAMPED) and event.time):
                     self._time = self._time or timestamp(clock.seconds())  # once per event: everyone sees the same
                 rendered = _tagged(rendered, self._tags(event, tags))
@@ -102,7 +120,7 @@ class Renderer:
 
     def kept(self, said: Message, identify: Identify, tags: Tags, batch: str) -> bytes:
         """A line a room kept, as it was said, with its own time and id, inside `batch` if not ""."""
-        self.server, self.identify, self.tags = tags.server, identify, tags
+        self.server, self.identify, self.tags, self.accounts = tags.server, identify, tags, _no_account
         line = self._text(said.nick, said.room, said.text, said.action, said.notice)
         return _tagged(line, self._tags(said, tags, f"batch={batch}" if batch else ""))
 
@@ -116,6 +134,8 @@ class Renderer:
                 found.append(f"msgid={said.id}")
         if tags.time:
             found.append(f"time={said.time if said is not None and said.time else self._time}")
+        if tags.account and (account := self.accounts(_source_of(event))):
+            found.append(f"account={account}")
         return ";".join(found)
 
     def _render(self, event: Event) -> bytes:
@@ -128,8 +148,16 @@ class Renderer:
                 return self._text(nick, to + room, text, action, notice)
             case PrivateMessage(sender, recipient, text, action, notice):
                 return self._text(sender, recipient, text, action, notice)
+            case Joined(room, nick, account, realname) if self.tags.extended_join:
+                return message(self.source(nick), "JOIN", room, account or "*", text=realname or OWN_REALNAME)
             case Joined(room, nick):
                 return message(self.source(nick), "JOIN", room)
+            case AwayChanged(nick, away):
+                return message(self.source(nick), "AWAY", text=away or None)
+            case RealnameChanged(nick, realname):
+                return message(self.source(nick), "SETNAME", text=realname)
+            case AccountChanged(nick, account):
+                return message(self.source(nick), "ACCOUNT", account)
             case Parted(room, nick, reason):
                 return message(self.source(nick), "PART", room, text=reason or None)
             case Quit(nick, reason):
@@ -225,6 +253,27 @@ class Renderer:
         whole rather than cut what was said (IRC clients read longer lines)."""
         shown = f"\x01ACTION {text}\x01" if action else text
         return message(self.source(sender), "NOTICE" if notice else "PRIVMSG", target, text=shown)
+
+
+def _no_account(nick: str) -> str:
+    return ""
+
+
+def _source_of(event: Event) -> str:
+    """The nickname of whoever did what `event` tells, "" for the server or nobody: whose account an `account` tag
+    names (IRCv3 account-tag)."""
+    match event:
+        case Message(nick=nick) | Joined(nick=nick) | Parted(nick=nick) | Wallops(nick=nick):
+            return nick
+        case PrivateMessage(sender=nick) | NickChanged(new=nick):
+            return nick
+        case AwayChanged(nick=nick) | RealnameChanged(nick=nick) | AccountChanged(nick=nick):
+            return nick
+        case Topic(setter=nick) | Kicked(actor=nick) | Invited(actor=nick) | RoleChanged(actor=nick):
+            return nick
+        case SettingChanged(actor=nick) | BanChanged(actor=nick) | AllowChanged(actor=nick):
+            return nick
+    return ""
 
 
 def _tagged(rendered: bytes, tags: str) -> bytes:

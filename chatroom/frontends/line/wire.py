@@ -13,8 +13,10 @@ from collections.abc import Iterator
 from typing import NamedTuple
 
 from chatroom.core.events import (
+    AccountChanged,
     AllowChanged,
     AllowList,
+    AwayChanged,
     BanChanged,
     BanList,
     Changes,
@@ -35,6 +37,7 @@ from chatroom.core.events import (
     PrivateMessage,
     Quit,
     ReadMarker,
+    RealnameChanged,
     Redacted,
     ResumeToken,
     RoleChanged,
@@ -43,6 +46,7 @@ from chatroom.core.events import (
     ServerNotice,
     SettingChanged,
     Topic,
+    Watched,
 )
 from chatroom.server.limits import PAGE_LINES
 
@@ -140,6 +144,10 @@ def render(event: Event) -> bytes:
             return line("KEEPS", room, actor or "*", *rule, text=text)
         case ReadMarker(target, time):
             return line("READ", target, time or "*")
+        case Watched(nick, online):
+            return line("WATCH", nick, "here" if online else "gone")
+        case AwayChanged() | RealnameChanged() | AccountChanged():
+            return b""  # /whois tells them to whoever asks
         case ResumeToken(nick, token):
             return line("RESUME", token, text=f"if your connection is lost: /resume {nick} TOKEN")
         case RoomInfo(room, settings, owner, operators):
