@@ -7,6 +7,8 @@ runs two real services sharing a real redis-server.
 
 from __future__ import annotations
 
+import base64
+
 from twisted.trial.unittest import SynchronousTestCase
 
 from chatroom.client.render import Renderer
@@ -192,6 +194,21 @@ class AccountTests(SynchronousTestCase):
         bob.type("/nick bob", "/pass pw")
         self.checker.answer(0, right=True)
         self.assertIn("@account=bob :bob!bob@chatroom ACCOUNT bob", self.foo.read())
+
+
+    def test_sasl_after_registering_logs_the_person_in_and_is_told_to_watchers(self) -> None:
+        watcher = self.server.irc("watcher", caps="extended-monitor account-notify")
+        watcher.type("MONITOR + zed")
+        zed = arrive(self.server, "zed", "CAP REQ :sasl", "JOIN #c", "AUTHENTICATE PLAIN")
+        self.assertEqual(watcher.read(), [":chatroom 730 watcher :zed!zed@chatroom"])
+        self.foo.read()
+        zed.type("AUTHENTICATE " + base64.b64encode(b"\0alice\0pw").decode())
+        self.checker.answer(0, right=True)
+        self.assertEqual(commands(zed.read()), ["900", "903"])
+        self.assertEqual(self.server.chat.nicks["zed"].account, "alice")
+        self.assertEqual(self.foo.read(), ["@account=alice :zed!zed@chatroom ACCOUNT alice"])
+        self.assertEqual(watcher.read(), [":zed!zed@chatroom ACCOUNT alice"])
+        self.assertEqual(commands(zed.type("AUTHENTICATE PLAIN")), ["907"], "once logged in")
 
 
 class MonitorAcrossProcessesTests(SharedServers):

@@ -195,12 +195,12 @@ def _user(session: IRCDialect, params: list[str]) -> None:
     "AUTHENTICATE",
     params=1,
     before_registration=True,
-    summary="AUTHENTICATE PLAIN: log in to an account with SASL before registering",
+    summary="AUTHENTICATE PLAIN: log in to an account with SASL, before registering or after",
 )
 def _authenticate(session: IRCDialect, params: list[str]) -> None:
     if "sasl" not in session.caps:
         session.reply(n.ERR_SASLFAIL, text="SASL authentication failed: request the sasl capability first")
-    elif session.connection.member is not None or session.account is not None:
+    elif session.account is not None or (session.connection.member or session).account is not None:
         session.reply(n.ERR_SASLALREADY, text="You have already authenticated using SASL")
     else:
         session.sasl_step(params[0])

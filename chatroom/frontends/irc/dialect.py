@@ -594,6 +594,9 @@ class IRCDialect:
     async def _log_in(self, name: str, password: str) -> None:
         try:
             account = await self._check(name, password)
+            member = self.connection.member
+            if member is not None:  # after registering, as IRCv3 SASL 3.2 allows: the person logs in as they are
+                self.chat.rename(member, member.nick, account)  # those who show accounts are told (account-notify)
         except ChatError as error:
             self.reply(n.ERR_SASLFAIL, text=f"SASL authentication failed: {word(error)}")
             return
