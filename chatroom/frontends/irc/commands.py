@@ -45,6 +45,7 @@ CAPABILITIES = (
     "account-tag",
     "away-notify",
     "batch",
+    "cap-notify",  # the capabilities offered never change while a client is connected: no CAP NEW or DEL to send
     "draft/chathistory",
     "draft/message-redaction",
     "draft/read-marker",
