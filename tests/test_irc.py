@@ -853,8 +853,8 @@ class HistoryTests(SynchronousTestCase):
         events = (History("#5", (said,), lost=-1), History("#5", ()), Redacted("#5", "op", ("lq3k9d2a-7",)))
         # Every mix of those that change how lines are rendered, with the others all off or all on: every mix of
         # all of them would be 2 ** 19 and doubles with each capability added.
-        rendering = ("batch", "draft/chathistory", "draft/message-redaction", "message-tags", "server-time")
-        rendering += ("account-tag", "extended-join")
+        rendering = ["batch", "draft/chathistory", "draft/message-redaction", "message-tags", "server-time"]
+        rendering += ["account-tag", "extended-join"]
         others = set(CAPABILITIES) - set(rendering)
         for mask in range(2 ** len(rendering)):
             for rest in (set(), others):

@@ -195,7 +195,6 @@ class AccountTests(SynchronousTestCase):
         self.checker.answer(0, right=True)
         self.assertIn("@account=bob :bob!bob@chatroom ACCOUNT bob", self.foo.read())
 
-
     def test_sasl_after_registering_logs_the_person_in_and_is_told_to_watchers(self) -> None:
         watcher = self.server.irc("watcher", caps="extended-monitor account-notify")
         watcher.type("MONITOR + zed")
