@@ -72,8 +72,9 @@ class IRCServer(MemoryServer):
 
 METADATA_LS = "draft/metadata-3=before-connect,max-subs=50,max-keys=20,max-value-bytes=300"  # CAP LS 302's
 CAPS_WITHOUT_HISTORY = (
-    f"batch draft/channel-rename {METADATA_LS} draft/read-marker echo-message labeled-response message-tags "
-    "multi-prefix server-time userhost-in-names"
+    "account-notify account-tag away-notify batch cap-notify draft/channel-rename "
+    f"{METADATA_LS} draft/read-marker echo-message extended-join extended-monitor labeled-response message-tags "
+    "multi-prefix server-time setname userhost-in-names"
 )
 
 
@@ -805,8 +806,9 @@ class HistoryTests(SynchronousTestCase):
 
     def test_with_history_the_capabilities_and_isupport_say_so(self) -> None:
         client = self.server.irc()
-        caps = "batch draft/channel-rename draft/chathistory draft/event-playback draft/message-redaction "
-        caps += f"{METADATA_LS} draft/read-marker echo-message labeled-response message-tags multi-prefix server-time "
+        caps = "account-notify account-tag away-notify batch cap-notify draft/channel-rename draft/chathistory "
+        caps += f"draft/event-playback draft/message-redaction {METADATA_LS} draft/read-marker echo-message "
+        caps += "extended-join extended-monitor labeled-response message-tags multi-prefix server-time setname "
         caps += "soju.im/search userhost-in-names"
         self.assertEqual(client.type("CAP LS 302"), [f":chatroom CAP * LS :{caps}"])
         welcome = client.type("NICK bob", "USER bob 0 * :B", "CAP END")
@@ -878,10 +880,16 @@ class HistoryTests(SynchronousTestCase):
         assert isinstance(dialect, IRCFrontEnd)
         said = Message("#5", "carol", "hi", id="lq3k9d2a-7", time="2026-11-23T09:30:00.250Z")
         events = (History("#5", (said,), lost=-1), History("#5", ()), Redacted("#5", "op", ("lq3k9d2a-7",)))
-        for mask in range(2 ** len(CAPABILITIES)):
-            dialect.set_caps({cap for bit, cap in enumerate(CAPABILITIES) if mask >> bit & 1})
-            for event in (*events, Redacted("#5", "op", ())):
-                self.assertIsInstance(dialect.render(event), bytes)
+        # Every mix of those that change how lines are rendered, with the others all off or all on: every mix of
+        # all of them would be 2 ** 19 and doubles with each capability added.
+        rendering = ["batch", "draft/chathistory", "draft/message-redaction", "message-tags", "server-time"]
+        rendering += ["account-tag", "extended-join"]
+        others = set(CAPABILITIES) - set(rendering)
+        for mask in range(2 ** len(rendering)):
+            for rest in (set(), others):
+                dialect.set_caps(rest | {cap for bit, cap in enumerate(rendering) if mask >> bit & 1})
+                for event in (*events, Redacted("#5", "op", ())):
+                    self.assertIsInstance(dialect.render(event), bytes)
 
     def test_redaction(self) -> None:
         server = IRCServer(GENEROUS, history=100)

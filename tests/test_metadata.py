@@ -168,7 +168,7 @@ class SharedMetadataTests(test_shared.Replicas):
         )
 
 
-class RedisMetadataTests(test_shared_joins.RealServers):
+class RedisMetadataTests(test_shared_joins.SharedServers):
     """Two real servers sharing a real redis-server: a display name set on one reaches a client of the other."""
 
     async def test_a_display_name_set_on_one_process_is_told_on_the_other(self) -> None:

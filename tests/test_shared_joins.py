@@ -27,8 +27,8 @@ class IRCLines(LineClient):
     delimiter = b"\r\n"
 
 
-class RealServers(ServerTestCase):
-    """Real servers (TLS over loopback): one alone, or several sharing a fresh redis-server; and their clients."""
+class SharedServers(ServerTestCase):
+    """Real services, alone or sharing a fresh redis-server, and clients of them over TLS."""
 
     async def servers(self, count: int) -> list[ChatService]:
         """`count` servers: one alone, or several sharing a fresh redis-server."""
@@ -69,7 +69,7 @@ class RealServers(ServerTestCase):
         return client
 
 
-class JoinsAsOnOneProcessTests(RealServers):
+class JoinsAsOnOneProcessTests(SharedServers):
     maxDiff = None
 
     async def scenario(self, count: int) -> dict[str, list[str]]:

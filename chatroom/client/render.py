@@ -149,6 +149,10 @@ class Renderer:
                 this = " (this one)" if ident.endswith("*") else ""
                 session = f"session {ident.rstrip('*')}{this}: {frontend}, from {text}, since {self._when(since)}"
                 return notice(session)
+            case "WATCH", [nick, state]:
+                return notice(f"{nick} is here" if state == "here" else f"{nick} left")
+            case "WATCHING", nicks:
+                return notice("watching: " + (", ".join(nicks) or "nobody: /watch NICK to be told when they come"))
             case "READ", [target, time]:
                 return notice(f"{target}: read up to {self._when(time)}" if time != "*" else f"{target}: not read yet")
             case "META", [target, key]:

@@ -19,11 +19,23 @@ from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
 
 from chatroom.core.errors import ChatError, Departed
-from chatroom.core.events import CLIENT_TAGS_MAX, ClientTags, Event, History, KeptNotice, Kicked, Quit, Session
+from chatroom.core.events import (
+    CLIENT_TAGS_MAX,
+    ClientTags,
+    Event,
+    History,
+    Joined,
+    KeptNotice,
+    Kicked,
+    Quit,
+    Session,
+    Watched,
+)
 from chatroom.core.history import HistoryLimits, HistoryMemory, RoomHistory, epoch, seconds, timestamp
 from chatroom.core.markers import ReadMarkers
 from chatroom.core.members import Member, Room, RoomLimits
 from chatroom.core.moderation import ADDRESS_OF, Action, Ban, Lockdown, Mask, Rank, Role, authorize, ban_on, excepted
+from chatroom.core.monitor import Watchers
 from chatroom.core.names import nick_key, room_key, room_name
 from chatroom.core.private import Conversations, keeps_private, party
 from chatroom.core.queries import Queries
@@ -78,6 +90,7 @@ class ChatBase(Queries):
         self.lockdown = Lockdown.OFF
         self.read_markers: dict[str, ReadMarkers] = {}  # account -> where its person has read up to, kept when gone
         self.conversations = Conversations(self.history_memory)  # private ones, if kept (--history-private)
+        self.watchers = Watchers()  # who watches which nickname (chatroom.core.monitor)
         self.start_from_store()
         self.messages = 0  # said in rooms and privately since the start, for the metrics: how many, never what
         self.peak = 0  # the most members present at once since the start (IRC's LUSERS)
@@ -175,6 +188,22 @@ class ChatBase(Queries):
         for peer in peers:
             peer.session.deliver(event)
 
+    def _joined(self, room: Room, member: Member) -> Joined:
+        """How `member`'s join of `room` is told: with their account and real name (a guest's is speech)."""
+        return Joined(room.name, member.nick, member.account or "", self._heard(member, member.details.realname))
+
+    def _tell_company(self, member: Member, event: Event, including: bool = False) -> None:
+        """Tell those sharing a room with the member and those watching them, each once: what a person says of
+        themselves (away, real name, account), which a watcher's front end may show (IRC's extended-monitor)."""
+        told: dict[Member, object] = {member: None} if including else {}
+        for room in member.rooms.values():
+            told.update(room.members)
+        told.update(dict.fromkeys(self.watchers.watching(member.nick)))
+        if not including:
+            told.pop(member, None)
+        for each in told:
+            each.session.deliver(event)
+
     def _leave(self, member: Member, room: Room) -> None:
         del room.members[member]
         room.joined.pop(member, None)
@@ -197,6 +226,8 @@ class ChatBase(Queries):
         for room in list(member.rooms.values()):
             self._leave(member, room)
         del self.nicks[nick_key(member.nick)]
+        self.watchers.remove(member)  # a watch list is its person's: it leaves with them
+        self.watchers.tell(member.nick, Watched(member.nick, False))
         self.signed_in.discard(member)
         self.visible.discard(member)
         if member.account is None:  # a guest's private conversations end with their session (chatroom.core.private)

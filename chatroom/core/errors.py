@@ -41,6 +41,7 @@ REFUSALS: dict[str, tuple[str, ...]] = {
     "RESUME_FAILED:gone": ("nick",),
     "RESUME_FAILED:token": ("nick",),
     "TOO_MANY_SESSIONS": ("nick", "count"),
+    "WATCH_FULL": ("most",),
     "NO_TEXT": (),
     "TOO_LONG": ("most",),
     "BAD_UTF8": (),

@@ -66,8 +66,14 @@ class PrivateMessage:
 
 @dataclass(frozen=True, slots=True)
 class Joined:
+    """`nick` joined `room`; with the account they are logged in to ("" for a guest) and the real name they give,
+    for front ends that show them on joining (IRC's extended-join)."""
+
     room: str
     nick: str
+    # Facts about the person, not the join: left out of comparisons, as a message's stamps are.
+    account: str = field(default="", compare=False)
+    realname: str = field(default="", compare=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -368,6 +374,40 @@ class Wallops:
     text: str
 
 
+@dataclass(frozen=True, slots=True)
+class Watched:
+    """A nickname a person watches (chatroom.core.monitor) is now here (`online`) or no longer: a person arrived
+    or left under it, or took or dropped it by a change of nickname. `nick` is as its holder writes it."""
+
+    nick: str
+    online: bool
+
+
+@dataclass(frozen=True, slots=True)
+class AwayChanged:
+    """`nick` went away with this message, or is back (`away` ""); told to those sharing a room with them, those
+    watching them, and to a room they join while away."""
+
+    nick: str
+    away: str
+
+
+@dataclass(frozen=True, slots=True)
+class RealnameChanged:
+    """`nick` changed the real name they give (IRC's SETNAME); told to them, those sharing a room, and watchers."""
+
+    nick: str
+    realname: str
+
+
+@dataclass(frozen=True, slots=True)
+class AccountChanged:
+    """`nick` logged in to `account` while present; told to those sharing a room with them, and watchers."""
+
+    nick: str
+    account: str
+
+
 Event = (
     Message
     | KeptNotice
@@ -396,6 +436,10 @@ Event = (
     | ServerNotice
     | ResumeToken
     | Wallops
+    | Watched
+    | AwayChanged
+    | RealnameChanged
+    | AccountChanged
     | History
     | Found
     | Names

@@ -16,7 +16,16 @@ from twisted.internet.defer import Deferred
 
 from chatroom.core.base import ChatBase
 from chatroom.core.errors import ChatError
-from chatroom.core.events import Joined, Kicked, NickChanged, ResumeToken, Session
+from chatroom.core.events import (
+    AccountChanged,
+    AwayChanged,
+    Kicked,
+    NickChanged,
+    RealnameChanged,
+    ResumeToken,
+    Session,
+    Watched,
+)
 from chatroom.core.history import JOIN_LINES
 from chatroom.core.markers import ReadMarkers
 from chatroom.core.members import LINGERING, Details, Member
@@ -79,6 +88,7 @@ class Presence(ChatBase):
         if not details.invisible:
             self.visible.add(member)
         self.peak = max(self.peak, len(self.nicks))
+        self.watchers.tell(nick, Watched(nick, True))
         return member
 
     def enter(
@@ -128,7 +138,7 @@ class Presence(ChatBase):
         self._present(member)
         lost, member.seen = member.seen, None
         for key, room in member.rooms.items():
-            session.deliver(Joined(room.name, member.nick))
+            session.deliver(self._joined(room, member))
             since = (seen or {}).get(key, lost.get(key, "") if lost is not None else None)
             if since is None:
                 self._show(member, session, room, "", JOIN_LINES)
@@ -226,7 +236,7 @@ class Presence(ChatBase):
             self.may_speak(member)  # a new name is a new way to be heard
         self._not_banned(nick, account or member.account, member.address)
         self._commit()
-        old = member.nick
+        old, before = member.nick, member.account
         guest = party(member)
         del self.nicks[nick_key(old)]
         self.nicks[nick_key(nick)] = member
@@ -244,6 +254,11 @@ class Presence(ChatBase):
             self.conversations.renamed(guest, party(member))  # a guest's conversations follow their nickname
         if old != nick:
             self._tell_peers(member, NickChanged(old, nick), including=True)
+        if nick_key(old) != nick_key(nick):  # to its watchers, a change of case is the same nickname
+            self.watchers.tell(old, Watched(old, False))
+            self.watchers.tell(nick, Watched(nick, True))
+        if account is not None and account != before:
+            self._tell_company(member, AccountChanged(nick, account))
         if account is not None:  # a login: the rooms' bans of that account apply now
             for room in list(member.rooms.values()):
                 ban = self._banned(member, room)
@@ -257,7 +272,38 @@ class Presence(ChatBase):
         if text:
             self.may_speak(member)  # an away message is read by others: speech, in a lockdown
         self._commit()
+        if text == member.details.away:
+            return  # nothing changed: nobody is told
         member.details = replace(member.details, away=text)
+        self._tell_company(member, AwayChanged(member.nick, text))
+
+    @change
+    def set_realname(self, member: Member, realname: str) -> None:
+        """Change the real name a member gives (IRC's SETNAME); they, their rooms and their watchers are told."""
+        self._present(member)
+        self.may_speak(member)  # read by others: speech, in a lockdown
+        self._commit()
+        member.details = replace(member.details, realname=realname)
+        self._tell_company(member, RealnameChanged(member.nick, realname), including=True)
+
+    @change
+    def watch(self, member: Member, nicks: list[str]) -> tuple[str, ...]:
+        """Be told when a person arrives or leaves under one of `nicks` (chatroom.core.monitor); those beyond the
+        limit of a list are not watched, and returned. A name no person could take is refused, as a whole."""
+        self._present(member)
+        for nick in nicks:
+            validate_nick(nick)
+        refused = self.watchers.beyond(member, nicks)
+        self._commit(refused)
+        self.watchers.add(member, nicks)
+        return refused
+
+    @change
+    def unwatch(self, member: Member, nicks: list[str] | None = None) -> None:
+        """Stop watching `nicks`, or every nickname."""
+        self._present(member)
+        self._commit()
+        self.watchers.remove(member, nicks)
 
     @change
     def set_invisible(self, member: Member, invisible: bool) -> None:
@@ -308,6 +354,7 @@ class Presence(ChatBase):
         self.signed_in.clear()
         self.visible.clear()
         self.rooms.clear()
+        self.watchers.restore({})
         for member in members:
             member.present = False
             member.rooms.clear()

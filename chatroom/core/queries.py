@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, NamedTuple
 from chatroom.core.events import Topic
 from chatroom.core.members import Room
 from chatroom.core.moderation import Role
+from chatroom.core.monitor import Watchers
 from chatroom.core.names import nick_key, room_key, room_order
 from chatroom.core.state import AccountDirectory
 
@@ -63,10 +64,20 @@ class Queries:
     signed_in: set[Member]
     visible: set[Member]
     peak: int
+    watchers: Watchers
 
     def person(self, nick: str) -> Member | None:
         """The member present under `nick`, in any case."""
         return self.nicks.get(nick_key(nick))
+
+    def watched(self, member: Member) -> list[str]:
+        """The nicknames `member` watches (chatroom.core.monitor), as they gave them."""
+        return self.watchers.of(member)
+
+    def share_room(self, member: Member, nick: str) -> bool:
+        """Whether the person present under `nick` is in a room with `member` (or is them)."""
+        other = self.person(nick)
+        return other is not None and (other is member or bool(other.rooms.keys() & member.rooms.keys()))
 
     def people_seen_by(self, asker: Member) -> Iterator[Member]:
         """Those present whom `asker` may find by a pattern: the visible, those sharing a room with them, and

@@ -12,7 +12,7 @@ from dataclasses import replace
 from chatroom.core.base import ChatBase, client_tags
 from chatroom.core.errors import ChatError
 from chatroom.core.events import (
-    Joined,
+    AwayChanged,
     Message,
     MetadataSync,
     Names,
@@ -75,12 +75,17 @@ class Talk(ChatBase):
         room.members[member] = Role.NONE
         room.joined[member] = self.now()
         member.rooms[room_id] = room
-        room.broadcast(Joined(room.name, member.nick))
+        room.broadcast(self._joined(room, member))
         if member.metadata:  # the others learn who joined: their display name, avatar...
             introduced = MetadataSync(room.name, tuple((member.nick, k, v) for k, v in member.metadata.items()))
             for other in room.members:
                 if other is not member:
                     other.session.deliver(introduced)
+        if member.details.away:  # those who show who is away learn it as the person arrives (IRC's away-notify)
+            away = AwayChanged(member.nick, member.details.away)
+            for other in room.members:
+                if other is not member:
+                    other.session.deliver(away)
         if role:
             room.members[member] = role
             if len(room.members) > 1:  # the others see the server give it; NAMES shows it to the one joining

@@ -44,7 +44,11 @@ from chatroom.server.limits import PAGE_LINES
 Handler = Callable[[IRCDialect, list[str]], None]
 
 CAPABILITIES = (
+    "account-notify",
+    "account-tag",
+    "away-notify",
     "batch",
+    "cap-notify",  # the capabilities offered never change while a client is connected: no CAP NEW or DEL to send
     "draft/channel-rename",
     "draft/chathistory",
     "draft/event-playback",
@@ -52,11 +56,14 @@ CAPABILITIES = (
     "draft/metadata-3",
     "draft/read-marker",
     "echo-message",
+    "extended-join",
+    "extended-monitor",
     "labeled-response",
     "message-tags",
     "multi-prefix",
     "sasl",
     "server-time",
+    "setname",
     "soju.im/search",
     "userhost-in-names",
 )
@@ -197,12 +204,12 @@ def _user(session: IRCDialect, params: list[str]) -> None:
     "AUTHENTICATE",
     params=1,
     before_registration=True,
-    summary="AUTHENTICATE PLAIN: log in to an account with SASL before registering",
+    summary="AUTHENTICATE PLAIN: log in to an account with SASL, before registering or after",
 )
 def _authenticate(session: IRCDialect, params: list[str]) -> None:
     if "sasl" not in session.caps:
         session.reply(n.ERR_SASLFAIL, text="SASL authentication failed: request the sasl capability first")
-    elif session.connection.member is not None or session.account is not None:
+    elif session.account is not None or (session.connection.member or session).account is not None:
         session.reply(n.ERR_SASLALREADY, text="You have already authenticated using SASL")
     else:
         session.sasl_step(params[0])

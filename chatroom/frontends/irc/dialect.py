@@ -21,7 +21,9 @@ from typing import ClassVar, cast
 from chatroom.core.errors import ChatError
 from chatroom.core.events import (
     CLIENT_TAGS_MAX,
+    AccountChanged,
     AllowList,
+    AwayChanged,
     BanList,
     Event,
     ExceptList,
@@ -33,10 +35,12 @@ from chatroom.core.events import (
     Names,
     PrivateMessage,
     ReadMarker,
+    RealnameChanged,
     Renamed,
     RoomInfo,
     RoomList,
     Topic,
+    Watched,
 )
 from chatroom.core.history import an_event
 from chatroom.core.members import Details, Member
@@ -45,7 +49,7 @@ from chatroom.core.queries import RoomView
 from chatroom.frontends.commands import Command, CommandTable
 from chatroom.frontends.irc import numerics as n
 from chatroom.frontends.irc.refusals import word
-from chatroom.frontends.irc.render import HOST, Renderer, Tags, counted
+from chatroom.frontends.irc.render import HOST, OWN_REALNAME, Renderer, Tags, counted
 from chatroom.frontends.irc.support import BOT_MODE, METADATA_CAP, MYINFO_MODES, isupport
 from chatroom.frontends.irc.whowas import Whowas
 from chatroom.frontends.irc.wire import BODY_MAX, TAGS_MAX, UNSAFE_TEXT, client_tags, message, parse
@@ -61,7 +65,10 @@ LABEL_MAX = 64  # bytes of a labeled-response label
 LOOKED_AT = frozenset(
     {Message, PrivateMessage, Names, Topic, Invited, BanList, AllowList, RoomInfo, RoomList, History, ReadMarker}
     | {MetadataChanged, MetadataSync, ExceptList, Renamed}
+    | {Watched, AwayChanged, RealnameChanged, AccountChanged}  # to watchers too: chatroom.frontends.irc.monitor
 )
+# What a person says of themselves, each shown by the capability a client asked for it with
+TOLD_BY = {AwayChanged: "away-notify", RealnameChanged: "setname", AccountChanged: "account-notify"}
 END_NAMES = "End of /NAMES list"
 
 
@@ -182,7 +189,7 @@ class IRCDialect:
 
     def render(self, event: Event) -> bytes:
         if type(event) not in LOOKED_AT:  # a room's JOIN, PART, QUIT...: the same bytes for everyone
-            return self.renderer(event, self.identify, self.tags, self.connection.clock, self.is_bot)
+            return self._by_renderer(event)
         me = self.me
         match event:
             case Message(text="") | PrivateMessage(text="") if "message-tags" not in self.caps:
@@ -193,7 +200,7 @@ class IRCDialect:
             case PrivateMessage(nick, recipient) if nick == recipient == me and self._said_here():
                 # To oneself, with echo-message: the echo, and the message received (two lines, as Ergo sends). The
                 # echo alone answers a labeled line; the message received goes out at once, unlabeled.
-                rendered = self.renderer(event, self.identify, self.tags, self.connection.clock, self.is_bot)
+                rendered = self._by_renderer(event)
                 if self.held is not None:
                     self.connection.write(rendered)
                     return rendered
@@ -239,10 +246,20 @@ class IRCDialect:
                 return b"".join(lines) + end
             case RoomInfo() | RoomList():
                 return b""  # MODE and LIST ask the core themselves
+            case Watched(nick, True):
+                return self.numeric(n.RPL_MONONLINE, text=f"{nick}!{self.identify(nick)}")
+            case Watched(nick):
+                return self.numeric(n.RPL_MONOFFLINE, text=nick)
+            case AwayChanged(nick) | RealnameChanged(nick) | AccountChanged(nick) if not self._told(event, nick):
+                return b""
             case History(room, messages, lost):
                 # Lines kept, shown on joining: a client with draft/chathistory asks for them itself (CHATHISTORY)
                 return b"" if "draft/chathistory" in self.caps else b"".join(self.playback(room, messages, lost))
-        return self.renderer(event, self.identify, self.tags, self.connection.clock, self.is_bot)
+        return self._by_renderer(event)
+
+    def _by_renderer(self, event: Event) -> bytes:
+        """`event` by the renderer every client of the same capabilities shares."""
+        return self.renderer(event, self.identify, self.tags, self.connection.clock, self.is_bot, self.account_of)
 
     def _rejoined(self, old: str, new: str, reason: str) -> bytes:
         """A rename as a client without draft/channel-rename is told it: it left the old channel and joined the new
@@ -254,6 +271,13 @@ class IRCDialect:
         if room is not None and room.topic.text:
             rejoined += self.topic_reply(room.topic)
         return rejoined + self.names(self.chat.who(self.member, new))
+
+    def _told(self, event: AwayChanged | RealnameChanged | AccountChanged, nick: str) -> bool:
+        """Whether this client shows what `nick` says of themselves: it asked for the capability that shows it, and
+        shares a room with them, or watches them and asked for extended-monitor (the core tells both)."""
+        if TOLD_BY[type(event)] not in self.caps:
+            return False
+        return "extended-monitor" in self.caps or self.chat.share_room(self.member, nick)
 
     def _said_here(self) -> bool:
         """Whether one's own message was said through this connection, not another of the person's (Ergo's way:
@@ -296,7 +320,7 @@ class IRCDialect:
         return start + inner + self.line("BATCH", "-" + batch)
 
     def departed(self, member: Member) -> None:
-        self.whowas.record(member.nick, self.user, self.realname, self.connection.clock.seconds())
+        self.whowas.record(member.nick, self.user, member.details.realname, self.connection.clock.seconds())
 
     def refusal(self, error: ChatError) -> bytes:
         if error.code == "BAD_UTF8":  # IRCv3's UTF8ONLY: the FAIL names the command of the line refused
@@ -372,7 +396,12 @@ class IRCDialect:
             except ChatError:
                 return details.user, ""  # a guest's real name is speech too: not heard during a lockdown
             return details.user, details.realname
-        return member.account or "guest", "chatroom user"  # our own protocol has no user name
+        return member.account or "guest", OWN_REALNAME  # our own protocol has no user name
+
+    def account_of(self, nick: str) -> str:
+        """The account of a present member, "" for a guest or someone gone: what an `account` tag says."""
+        member = self.chat.person(nick)
+        return member.account or "" if member is not None else ""
 
     @staticmethod
     def away_of(member: Member) -> str:
@@ -657,6 +686,9 @@ class IRCDialect:
     async def _log_in(self, name: str, password: str) -> None:
         try:
             account = await self._check(name, password)
+            member = self.connection.member
+            if member is not None:  # after registering, as IRCv3 SASL 3.2 allows: the person logs in as they are
+                self.chat.rename(member, member.nick, account)  # those who show accounts are told (account-notify)
         except ChatError as error:
             self.reply(n.ERR_SASLFAIL, text=f"SASL authentication failed: {word(error)}")
             return

@@ -13,7 +13,9 @@ from collections.abc import Callable, Iterable
 from twisted.internet.interfaces import IReactorTime
 
 from chatroom.core.events import (
+    AccountChanged,
     AllowChanged,
+    AwayChanged,
     BanChanged,
     Changes,
     Event,
@@ -29,6 +31,7 @@ from chatroom.core.events import (
     Parted,
     PrivateMessage,
     Quit,
+    RealnameChanged,
     Redacted,
     ResumeToken,
     RoleChanged,
@@ -54,6 +57,8 @@ IsBot = Callable[[str], bool]  # whether the member present under a nickname is 
 
 def _nobody(nick: str) -> bool:
     return False
+Accounts = Callable[[str], str]  # a present member's nickname -> the account they are logged in to, "" if none
+OWN_REALNAME = "chatroom user"  # the real name IRC shows for a member of our own protocol, which has none
 
 
 class Tags:
@@ -62,7 +67,7 @@ class Tags:
     `key` names its renderings: clients with the same server and the same of these capabilities share them.
     """
 
-    __slots__ = ("key", "msgid", "redact", "server", "time")
+    __slots__ = ("account", "extended_join", "key", "msgid", "redact", "server", "time")
 
     def __init__(self, server: str, caps: Iterable[str] = ()) -> None:
         wanted = set(caps)
@@ -70,14 +75,22 @@ class Tags:
         self.time = "server-time" in wanted  # a `time` tag on everything the chat sends
         self.msgid = "message-tags" in wanted  # a `msgid` tag on room messages
         self.redact = "draft/message-redaction" in wanted  # REDACT rather than a notice
-        flags = (("t", self.time), ("m", self.msgid), ("r", self.redact))
+        self.account = "account-tag" in wanted  # an `account` tag on what a logged-in person does
+        self.extended_join = "extended-join" in wanted  # JOIN with the account and the real name
+        flags = (
+            ("t", self.time),
+            ("m", self.msgid),
+            ("r", self.redact),
+            ("a", self.account),
+            ("j", self.extended_join),
+        )
         self.key = server + " " + "".join(flag for flag, on in flags if on)
 
 
 class Renderer:
     """Renders events, remembering the last one's bytes for each set of capabilities that changes them."""
 
-    __slots__ = ("_event", "_rendered", "_time", "identify", "is_bot", "server", "tags")
+    __slots__ = ("_event", "_rendered", "_time", "accounts", "identify", "is_bot", "server", "tags")
 
     def __init__(self) -> None:
         self._event: Event | None = None
@@ -86,13 +99,21 @@ class Renderer:
         self.server = ""
         self.identify: Identify = str
         self.is_bot: IsBot = _nobody
+        self.accounts: Accounts = _no_account
         self.tags = Tags("")
 
     def __call__(
-        self, event: Event, identify: Identify, tags: Tags, clock: IReactorTime, is_bot: IsBot = _nobody
+        self,
+        event: Event,
+        identify: Identify,
+        tags: Tags,
+        clock: IReactorTime,
+        is_bot: IsBot = _nobody,
+        accounts: Accounts | None = None,
     ) -> bytes:
         """The bytes of `event` for a client with these `tags`; `identify` finds the `user@host` of a nickname,
-        `is_bot` whether a message's sender is a bot (its `bot` tag).
+        `is_bot` whether a message's sender is a bot (its `bot` tag), and `accounts` its account, for clients that
+        asked for account tags.
 
         A room message carries the time and id the room gave it; anything else the time it is first rendered
         at (`clock`), the same for everyone who receives it.
@@ -104,8 +125,9 @@ class Renderer:
         rendered = self._rendered.get(tags.key)
         if rendered is None:
             self.server, self.identify, self.tags, self.is_bot = tags.server, identify, tags, is_bot
+            self.accounts = accounts or _no_account
             rendered = self._render(event)
-            if tags.time or tags.msgid:
+            if tags.time or tags.msgid or tags.account:
                 if tags.time and not (isinstance(event, STAMPED) and event.time):
                     self._time = self._time or timestamp(clock.seconds())  # once per event: everyone sees the same
                 rendered = _tagged(rendered, self._tags(event, tags))
@@ -114,8 +136,10 @@ class Renderer:
 
     def kept(self, said: Message, identify: Identify, tags: Tags, batch: str) -> bytes:
         """A line a room kept, as it was said (a topic change as TOPIC, tags as TAGMSG), with its own time and id,
-        inside `batch` if not "": without a `bot` tag, as who holds its nickname now may not be who said it."""
+        inside `batch` if not "": without `bot` or `account` tags, as who holds its nickname now may not be who said
+        it."""
         self.server, self.identify, self.tags, self.is_bot = tags.server, identify, tags, _nobody
+        self.accounts = _no_account
         if said.topic:
             line = message(self.source(said.nick), "TOPIC", said.room, text=said.text)
         elif not said.text:  # tags kept as their sender asked
@@ -140,6 +164,8 @@ class Renderer:
                 found.append("bot")
         if tags.time:
             found.append(f"time={said.time if said is not None and said.time else self._time}")
+        if tags.account and (account := self.accounts(_source_of(event))):
+            found.append(f"account={account}")
         return ";".join(found)
 
     def _render(self, event: Event) -> bytes:
@@ -152,8 +178,16 @@ class Renderer:
                 return self._text(nick, to + room, text, action, notice)
             case PrivateMessage(sender, recipient, text, action, notice):
                 return self._text(sender, recipient, text, action, notice)
+            case Joined(room, nick, account, realname) if self.tags.extended_join:
+                return message(self.source(nick), "JOIN", room, account or "*", text=realname or OWN_REALNAME)
             case Joined(room, nick):
                 return message(self.source(nick), "JOIN", room)
+            case AwayChanged(nick, away):
+                return message(self.source(nick), "AWAY", text=away or None)
+            case RealnameChanged(nick, realname):
+                return message(self.source(nick), "SETNAME", text=realname)
+            case AccountChanged(nick, account):
+                return message(self.source(nick), "ACCOUNT", account)
             case Parted(room, nick, reason):
                 return message(self.source(nick), "PART", room, text=reason or None)
             case Quit(nick, reason):
@@ -250,6 +284,27 @@ class Renderer:
         whole rather than cut what was said (IRC clients read longer lines)."""
         shown = f"\x01ACTION {text}\x01" if action else text
         return message(self.source(sender), "NOTICE" if notice else "PRIVMSG", target, text=shown)
+
+
+def _no_account(nick: str) -> str:
+    return ""
+
+
+def _source_of(event: Event) -> str:
+    """The nickname of whoever did what `event` tells, "" for the server or nobody: whose account an `account` tag
+    names (IRCv3 account-tag)."""
+    match event:
+        case Message(nick=nick) | Joined(nick=nick) | Parted(nick=nick) | Wallops(nick=nick):
+            return nick
+        case PrivateMessage(sender=nick) | NickChanged(new=nick):
+            return nick
+        case AwayChanged(nick=nick) | RealnameChanged(nick=nick) | AccountChanged(nick=nick):
+            return nick
+        case Topic(setter=nick) | Kicked(actor=nick) | Invited(actor=nick) | RoleChanged(actor=nick):
+            return nick
+        case SettingChanged(actor=nick) | BanChanged(actor=nick) | AllowChanged(actor=nick):
+            return nick
+    return ""
 
 
 def _tagged(rendered: bytes, tags: str) -> bytes:

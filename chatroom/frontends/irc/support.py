@@ -6,6 +6,7 @@ from chatroom.core.chat import Chat
 from chatroom.core.history import PAGE_MAX
 from chatroom.core.metadata import KEYS_MAX, VALUE_MAX
 from chatroom.core.moderation import LIST_MAX, Setting
+from chatroom.core.monitor import WATCH_MAX
 from chatroom.core.names import NICK_MAX, ROOM_MAX
 from chatroom.frontends.irc.render import ROLE_MODES, SETTING_MODES
 
@@ -52,6 +53,7 @@ def isupport(chat: Chat) -> list[str]:
         "KICKLEN=" + str(KICK_MAX),
         f"MAXLIST=b:{LIST_MAX},e:{LIST_MAX},I:{LIST_MAX}",
         f"MODES={MODES_MAX}",
+        f"MONITOR={WATCH_MAX}",
         *(["MSGREFTYPES=msgid,timestamp"] if keeps_history(chat) else []),
         "NETWORK=chatroom",
         f"NICKLEN={NICK_MAX}",

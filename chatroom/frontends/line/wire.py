@@ -13,8 +13,10 @@ from collections.abc import Iterator
 from typing import NamedTuple
 
 from chatroom.core.events import (
+    AccountChanged,
     AllowChanged,
     AllowList,
+    AwayChanged,
     BanChanged,
     BanList,
     Changes,
@@ -39,6 +41,7 @@ from chatroom.core.events import (
     PrivateMessage,
     Quit,
     ReadMarker,
+    RealnameChanged,
     Redacted,
     Renamed,
     ResumeToken,
@@ -48,6 +51,7 @@ from chatroom.core.events import (
     ServerNotice,
     SettingChanged,
     Topic,
+    Watched,
 )
 from chatroom.core.history import an_event
 from chatroom.server.limits import PAGE_LINES
@@ -155,6 +159,10 @@ def render(event: Event) -> bytes:
             return line("META", target, key, text=value)
         case MetadataSync(_, synced):
             return b"".join(line("META", target, key, text=value) for target, key, value in synced)
+        case Watched(nick, online):
+            return line("WATCH", nick, "here" if online else "gone")
+        case AwayChanged() | RealnameChanged() | AccountChanged():
+            return b""  # /whois tells them to whoever asks
         case ResumeToken(nick, token):
             return line("RESUME", token, text=f"if your connection is lost: /resume {nick} TOKEN")
         case RoomInfo(room, settings, owner, operators):
