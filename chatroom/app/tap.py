@@ -30,7 +30,7 @@ from chatroom.bus.history import RedisHistory
 from chatroom.bus.limits import RedisBook, RedisCounts, RedisGuesses
 from chatroom.bus.redis import RedisAddress, RedisLog, RedisUnreachable, Sharing
 from chatroom.bus.shared import SharedChat
-from chatroom.bus.stores import Keys, RedisStores
+from chatroom.bus.stores import Keys, RedisAccountWriter, RedisStores
 from chatroom.core.chat import Chat
 from chatroom.core.errors import ChatError
 from chatroom.core.history import HistoryLimits
@@ -41,7 +41,7 @@ from chatroom.frontends.irc.frontend import IRCFrontEnd
 from chatroom.frontends.line.frontend import LineFrontEnd
 from chatroom.frontends.web.site import web_site
 from chatroom.server import tls
-from chatroom.server.auth import Authenticator, AuthMode, LoginBook
+from chatroom.server.auth import AccountWriter, Authenticator, AuthMode, FileAccountWriter, LoginBook
 from chatroom.server.connection import ConnectionFactory, Dialect
 from chatroom.server.limits import ConnectionLimits, allow_open_files
 from chatroom.server.transport import SendingReactor
@@ -520,7 +520,11 @@ def makeService(options: Options, reactor: IReactorCore | None = None) -> IServi
             written = RedisHistory(options["redis-prefix"], clock, history) if history.lines else None
             bus = RedisLog(redis, clock, options["redis-prefix"], shared=stores, history=written)
         # With --redis, the slow-downs of logins count every process, as do the caps and server passwords below.
-        auth = _authenticator(options, clock, stores, None if bus is None else RedisBook(bus))
+        if bus is None:
+            auth = _authenticator(options, clock, stores)
+        else:
+            writer = RedisAccountWriter(bus, options["redis-prefix"])
+            auth = _authenticator(options, clock, stores, RedisBook(bus), writer)
         rooms = FileRoomStore(Path(options["rooms"])) if stores is None else stores.rooms
         if bus is None:
             history_file = _history_file(options, history, reactor)
@@ -665,7 +669,11 @@ def _listeners(
 
 
 def _authenticator(
-    options: Options, clock: IReactorTime, stores: RedisStores | None, book: LoginBook | None = None
+    options: Options,
+    clock: IReactorTime,
+    stores: RedisStores | None,
+    book: LoginBook | None = None,
+    writer: AccountWriter | None = None,
 ) -> Authenticator | None:
     """The accounts of the file, or with --redis those Redis keeps; optional unless told, even with none yet.
 
@@ -676,6 +684,7 @@ def _authenticator(
     store: AccountBook
     if stores is None:
         store = file = AccountStore(Path(options["accounts"]))
+        writer = FileAccountWriter(file)
         where, adding = str(file.path), f"chatroom-accounts --file {file.path} add NAME"
         held = file.exists()
     else:
@@ -694,7 +703,7 @@ def _authenticator(
         )
     else:
         log.info("accounts: {mode}, from {where}", mode=mode.value, where=where)
-    return None if mode is AuthMode.OFF else Authenticator(mode, store, clock, book)
+    return None if mode is AuthMode.OFF else Authenticator(mode, store, clock, book, writer)
 
 
 ENDPOINT_LISTS = ("listen", "irc", "irc-plaintext", "web", "web-plaintext")  # repeatable options of endpoints

@@ -22,7 +22,7 @@ from chatroom.core.queries import RoomView
 from chatroom.core.search import SEARCH_LINES
 from chatroom.frontends.commands import CommandTable
 from chatroom.frontends.irc import numerics as n
-from chatroom.frontends.irc.dialect import IRCCommand, IRCDialect
+from chatroom.frontends.irc.dialect import SASL_MECHANISMS, IRCCommand, IRCDialect
 from chatroom.frontends.irc.refusals import word
 from chatroom.frontends.irc.render import HOST, SETTING_MODES
 from chatroom.frontends.irc.support import (
@@ -86,7 +86,7 @@ def _cap(session: IRCDialect, params: list[str]) -> None:
     if sub == "LS":
         session.negotiating = registering
         modern = len(params) > 1 and (_number(params[1]) or 0) >= 302
-        listed = [f"{cap}=PLAIN" if cap == "sasl" and modern else cap for cap in offered]
+        listed = [f"{cap}={value}" if modern and (value := cap_value(session, cap)) else cap for cap in offered]
         session.write(session.line("CAP", session.me, "LS", text=" ".join(listed)))
     elif sub == "LIST":
         session.write(session.line("CAP", session.me, "LIST", text=" ".join(sorted(session.caps))))
@@ -110,6 +110,11 @@ def _cap(session: IRCDialect, params: list[str]) -> None:
         session.try_registering()
     else:
         session.reply(n.ERR_INVALIDCAPCMD, params[0], text="Invalid CAP command")
+
+
+def cap_value(session: IRCDialect, cap: str) -> str:
+    """What CAP LS 302 says of a capability after `=`: SASL's mechanisms."""
+    return ",".join(SASL_MECHANISMS) if cap == "sasl" else ""
 
 
 def offered_caps(session: IRCDialect) -> list[str]:
@@ -189,7 +194,7 @@ def _user(session: IRCDialect, params: list[str]) -> None:
     "AUTHENTICATE",
     params=1,
     before_registration=True,
-    summary="AUTHENTICATE PLAIN: log in to an account with SASL before registering",
+    summary="AUTHENTICATE PLAIN|SCRAM-SHA-256: log in to an account with SASL before registering",
 )
 def _authenticate(session: IRCDialect, params: list[str]) -> None:
     if "sasl" not in session.caps:
