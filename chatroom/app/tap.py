@@ -44,8 +44,9 @@ from chatroom.server import tls
 from chatroom.server.auth import AccountWriter, Authenticator, AuthMode, FileAccountWriter, LoginBook
 from chatroom.server.connection import ConnectionFactory, Dialect
 from chatroom.server.limits import ConnectionLimits, allow_open_files
+from chatroom.server.signup import RegistrationMode
 from chatroom.server.transport import SendingReactor
-from chatroom.stores.accounts import DEFAULT_FILE, AccountBook, AccountStore
+from chatroom.stores.accounts import DEFAULT_FILE, MIN_PASSWORD, AccountBook, AccountStore
 from chatroom.stores.history import DEFAULT_FILE as HISTORY_FILE
 from chatroom.stores.history import SqliteHistory
 from chatroom.stores.rooms import DEFAULT_FILE as ROOMS_FILE
@@ -118,6 +119,21 @@ class Options(usage.Options):
             None,
             "off, optional (registered nicknames need their password, guests use any other) or required (no"
             " guests). Default: optional, which accounts added while the server runs count in at once.",
+        ],
+        [
+            "registration",
+            None,
+            "off",
+            "open: people register accounts from their client (IRC's REGISTER, /register, the web client's form),"
+            " 3 a day per address, slowed as logins are; off: only chatroom-accounts adds them. SIGHUP applies it.",
+        ],
+        [
+            "password-min",
+            None,
+            MIN_PASSWORD,
+            "The fewest characters a password registered from a client may have (chatroom-accounts --password-min"
+            " says the same for the administrator's). SIGHUP applies it.",
+            int,
         ],
         [
             "redis",
@@ -265,6 +281,7 @@ class Options(usage.Options):
         "flood-rate": 0.01,
         "send-queue": 1024,
         "max-clients": 1,
+        "password-min": 1,
         "max-per-address": 1,
         "registration-timeout": 0.1,
         "idle-timeout": 0.1,
@@ -455,7 +472,16 @@ def _redis(url: str | None) -> RedisAddress | None:
 
 
 # The options whose text the server turns into something else: the value it runs with, from the text.
-MEANINGS = {"redis": _redis, "history-age": _age, "history-memory": _memory}
+def _registration(text: str) -> str:
+    """--registration: open or off; ValueError otherwise."""
+    return RegistrationMode(text).value if text in ("open", "off") else _refuse("must be open or off")
+
+
+def _refuse(why: str) -> str:
+    raise ValueError(why)
+
+
+MEANINGS = {"redis": _redis, "history-age": _age, "history-memory": _memory, "registration": _registration}
 
 
 def makeService(options: Options, reactor: IReactorCore | None = None) -> IService:
@@ -565,6 +591,7 @@ def makeService(options: Options, reactor: IReactorCore | None = None) -> IServi
         raise SystemExit(f"chatroom: cannot read --motd-file {motd_file}: {error.strerror}") from None
     counts, guesses = (None, None) if bus is None else (RedisCounts(bus), RedisGuesses(bus))
     factory = ConnectionFactory(chat, clock, LineFrontEnd, limits, motd, auth, counts, guesses)
+    config.sign_up(factory.registrar.signup, options)
     context = tls.SwappableContext(identity.options)
     configured = None
     if options["config"]:

@@ -409,6 +409,17 @@ class Authenticator:
         return await self._login(exchange.username, exchange, address)
 
     async def _login(self, nick: str, credentials: ICredentials, address: str) -> str:
+        def check() -> Deferred[str]:
+            return self.portal.login(credentials, None, IChatIdentity).addCallback(_avatar_nick)
+
+        return await self.guarded(nick, address, check)
+
+    async def guarded(self, nick: str, address: str, check: Callable[[], Deferred[str]]) -> str:
+        """Run `check` (a password's, or a registration's hashing) under the policy above.
+
+        Its UnauthorizedLogin is a wrong password (BAD_LOGIN), and a ChatError (a name taken) is a failure too:
+        both are booked, and slow the next attempt.
+        """
         attempt = await self._begin(nick, address)
         if attempt.wait > 0:
             raise ChatError("SLOW_DOWN", "failures", wait=math.ceil(attempt.wait))
@@ -420,8 +431,7 @@ class Authenticator:
         except BaseException:
             self._abandon(attempt)
             raise
-        check = self.portal.login(credentials, None, IChatIdentity)
-        judged = check.addBoth(self._judged, nick, attempt)
+        judged = check().addBoth(self._judged, nick, attempt)
         return await shielded(judged)
 
     async def _begin(self, nick: str, address: str) -> Attempt:
@@ -488,26 +498,34 @@ class Authenticator:
         except Exception:
             log.failure("could not add {name}'s SCRAM verifier", name=name)
 
-    def _judged(
-        self, outcome: tuple[type[Interface], object, Callable[[], None]] | Failure, nick: str, attempt: Attempt
-    ) -> Deferred[str]:
+    def _judged(self, outcome: str | Failure, nick: str, attempt: Attempt) -> Deferred[str]:
         """Book the outcome of a check, whether or not anyone still waits for it; answer once it is booked."""
         self._checks.release()
         if isinstance(outcome, Failure):
+            if isinstance(refusal := outcome.value, ChatError):
+                return self.book.failed(attempt).addCallback(self._ended).addCallback(_refused, refusal)
             if not outcome.check(UnauthorizedLogin):
                 self._abandon(attempt)
                 outcome.raiseException()  # the checker's own error, not a wrong password
             log.info("failed login as {nick} from {address}", nick=nick, address=attempt.address)
             self.failures += 1
             return self.book.failed(attempt).addCallback(self._ended).addCallback(_wrong)
-        _, identity, _logout = outcome
-        assert isinstance(identity, Identity)
-        return self.book.succeeded(attempt).addCallback(self._ended).addCallback(lambda _: identity.nick)
+        return self.book.succeeded(attempt).addCallback(self._ended).addCallback(lambda _: outcome)
 
 
 def _take(turn: Deferred[None]) -> None:
     if not turn.called:
         turn.callback(None)
+
+
+def _avatar_nick(avatar: tuple[type[Interface], object, Callable[[], None]]) -> str:
+    _, identity, _logout = avatar
+    assert isinstance(identity, Identity)
+    return identity.nick
+
+
+def _refused(_: None, refusal: ChatError) -> str:
+    raise refusal
 
 
 def _wrong(_: None) -> str:
