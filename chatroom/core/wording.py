@@ -30,6 +30,7 @@ PLAIN: dict[str, str] = {
     # Entering, logging in
     "REGISTRATION_OFF": "this server does not let clients register accounts: ask its administrator for one",
     "EXISTS": "{name} is registered already",
+    "NOT_YOUR_NICK": "you can register only your own nickname, not {nick}",
     "WEAK_PASSWORD": "a password needs at least {most} characters",
     "SLOW_DOWN:registrations": "your address has registered {most} accounts today, the most allowed: try again later",
     "NO_LOGIN": "{nick} needs a password",

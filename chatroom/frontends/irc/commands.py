@@ -43,6 +43,7 @@ Handler = Callable[[IRCDialect, list[str]], None]
 CAPABILITIES = (
     "batch",
     "draft/chathistory",
+    "draft/account-registration",
     "draft/message-redaction",
     "draft/read-marker",
     "echo-message",
@@ -113,17 +114,22 @@ def _cap(session: IRCDialect, params: list[str]) -> None:
 
 
 def cap_value(session: IRCDialect, cap: str) -> str:
-    """What CAP LS 302 says of a capability after `=`: SASL's mechanisms."""
+    """What CAP LS 302 says of a capability after `=`: SASL's mechanisms; registering before connecting."""
+    if cap == "draft/account-registration":
+        return "before-connect"
     return ",".join(SASL_MECHANISMS) if cap == "sasl" else ""
 
 
 def offered_caps(session: IRCDialect) -> list[str]:
-    """SASL with accounts; chathistory and redaction when the server keeps history (--history)."""
+    """SASL with accounts; chathistory and redaction when the server keeps history (--history); registration
+    while clients may register (--registration open)."""
     keeps = keeps_history(session.chat)
     return [
         cap
         for cap in CAPABILITIES
-        if (cap != "sasl" or session.registrar.auth is not None) and (keeps or cap not in HISTORY_CAPABILITIES)
+        if (cap != "sasl" or session.registrar.auth is not None)
+        and (keeps or cap not in HISTORY_CAPABILITIES)
+        and (cap != "draft/account-registration" or session.registrar.signup.open)
     ]
 
 
