@@ -103,6 +103,24 @@ class RegistrationTests(SynchronousTestCase):
         self.assertEqual(commands(irc.type("USER b 0 * :B", "CAP END"))[0], "001")
         self.assertEqual(self.server.chat.nicks["bar"].account, "bar")
 
+    def test_connected_mode_registers_only_after_connecting(self) -> None:
+        self.signup.mode = RegistrationMode.CONNECTED
+        irc = self.server.irc()
+        [listed] = irc.type("CAP LS 302")
+        self.assertIn("draft/account-registration", listed.split(" :", 1)[1].split(), "offered, without a value")
+        irc.type("CAP REQ :draft/account-registration", "NICK bar")
+        self.assertEqual(
+            irc.type("REGISTER * * shivarampassphrase"),
+            [":chatroom FAIL REGISTER COMPLETE_CONNECTION_REQUIRED bar :register once connected (after CAP END)"],
+        )
+        irc.type("USER b 0 * :B", "CAP END")
+        self.assertEqual(commands(irc.type("REGISTER * * shivarampassphrase")), ["REGISTER", "900"])
+        line = self.server.connect()
+        self.assertEqual(
+            line.type("/register carol correct horse battery"),
+            ["ERR REGISTRATION_OFF :choose a nickname first: then register it"],
+        )
+
     def test_irc_register_refusals(self) -> None:
         irc = self.server.irc("bar")
         self.assertEqual(

@@ -125,7 +125,8 @@ class Options(usage.Options):
             None,
             "off",
             "open: people register accounts from their client (IRC's REGISTER, /register, the web client's form),"
-            " 3 a day per address, slowed as logins are; off: only chatroom-accounts adds them. SIGHUP applies it.",
+            " 3 a day per address, slowed as logins are; connected: the same, once entered under a nickname (IRC:"
+            " not before-connect); off: only chatroom-accounts adds them. SIGHUP applies it.",
         ],
         [
             "password-min",
@@ -474,7 +475,8 @@ def _redis(url: str | None) -> RedisAddress | None:
 # The options whose text the server turns into something else: the value it runs with, from the text.
 def _registration(text: str) -> str:
     """--registration: open or off; ValueError otherwise."""
-    return RegistrationMode(text).value if text in ("open", "off") else _refuse("must be open or off")
+    modes = [mode.value for mode in RegistrationMode]
+    return RegistrationMode(text).value if text in modes else _refuse("must be open, connected or off")
 
 
 def _refuse(why: str) -> str:

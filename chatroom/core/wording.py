@@ -29,6 +29,7 @@ PLAIN: dict[str, str] = {
     "BAD_TEXT": "control characters are not allowed; the line was ignored",
     # Entering, logging in
     "REGISTRATION_OFF": "this server does not let clients register accounts: ask its administrator for one",
+    "REGISTRATION_OFF:entered": "choose a nickname first: then register it",
     "EXISTS": "{name} is registered already",
     "NOT_YOUR_NICK": "you can register only your own nickname, not {nick}",
     "WEAK_PASSWORD": "a password needs at least {most} characters",

@@ -86,7 +86,7 @@ class Registrar:
         here = self.chat.nicks.get(nick_key(name))
         if here is not None and here is not member:
             raise ChatError("NICK_TAKEN", nick=name)
-        account = await self.signup.register(name, password, address)
+        account = await self.signup.register(name, password, address, entered=member is not None)
         if member is not None and member.present:
             self.chat.rename(member, member.nick, account)
         return account

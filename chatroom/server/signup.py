@@ -1,7 +1,8 @@
 """Registering an account from a client: IRC's draft/account-registration, the line protocol's /register and the web
 client's form all end here, so the rules are the same everywhere.
 
-Off unless the administrator opens it (`--registration open`). When open, a registration:
+Off unless the administrator opens it: `--registration open`, or `connected` for people who have entered under a
+nickname only (IRC: after NICK, USER and CAP END; not `before-connect`). When open, a registration:
 - takes a valid nickname nobody else is using now, and a password of at least `--password-min` characters
   (chatroom-accounts' rule);
 - is checked under the login policy (chatroom.server.auth.Authenticator.guarded): one at a time per address,
@@ -30,7 +31,8 @@ REGISTRATION_WINDOW = 24 * 3600.0  # seconds
 
 
 class RegistrationMode(enum.Enum):
-    OPEN = "open"  # anyone may register a free nickname
+    OPEN = "open"  # anyone may register a free nickname, before entering under it too
+    CONNECTED = "connected"  # only a person who has entered: their own nickname
     OFF = "off"  # only the administrator adds accounts (chatroom-accounts)
 
 
@@ -46,21 +48,30 @@ class Signup:
 
     @property
     def open(self) -> bool:
-        return self.mode is RegistrationMode.OPEN and self.auth is not None and self.auth.writer is not None
+        return self.mode is not RegistrationMode.OFF and self.auth is not None and self.auth.writer is not None
 
-    def check(self, name: str, password: str, address: str) -> None:
+    @property
+    def before_entering(self) -> bool:
+        return self.open and self.mode is RegistrationMode.OPEN
+
+    def check(self, name: str, password: str, address: str, entered: bool = True) -> None:
         """What can be refused at once, before anything is booked: ChatError."""
         if not self.open:
             raise ChatError("REGISTRATION_OFF")
+        if not (entered or self.before_entering):
+            raise ChatError("REGISTRATION_OFF", "entered")
         validate_nick(name)
         if len(password) < self.shortest:
             raise ChatError("WEAK_PASSWORD", most=self.shortest)
         if len(self._recent(address)) >= REGISTRATIONS_PER_ADDRESS:
             raise ChatError("SLOW_DOWN", "registrations", most=REGISTRATIONS_PER_ADDRESS)
 
-    async def register(self, name: str, password: str, address: str) -> str:
-        """The new account's name as registered; ChatError if refused (EXISTS: someone registered it first)."""
-        self.check(name, password, address)
+    async def register(self, name: str, password: str, address: str, entered: bool = True) -> str:
+        """The new account's name as registered; ChatError if refused (EXISTS: someone registered it first).
+
+        `entered`: the person has entered under a nickname already (see RegistrationMode.CONNECTED).
+        """
+        self.check(name, password, address, entered)
         auth = self.auth
         assert auth is not None and auth.writer is not None  # self.open
         writer = auth.writer

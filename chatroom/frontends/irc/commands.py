@@ -116,7 +116,7 @@ def _cap(session: IRCDialect, params: list[str]) -> None:
 def cap_value(session: IRCDialect, cap: str) -> str:
     """What CAP LS 302 says of a capability after `=`: SASL's mechanisms; registering before connecting."""
     if cap == "draft/account-registration":
-        return "before-connect"
+        return "before-connect" if session.registrar.signup.before_entering else ""
     return ",".join(SASL_MECHANISMS) if cap == "sasl" else ""
 
 

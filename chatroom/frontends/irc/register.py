@@ -1,7 +1,8 @@
 """IRC's account registration (draft/account-registration): REGISTER and VERIFY onto chatroom.server.signup.
 
-Offered while the server lets clients register (`--registration open`), before connecting too (`before-connect`);
-no e-mail is asked, and none is checked: the account is made, and the client logged in to it, at once.
+Offered while the server lets clients register: `--registration open` (before connecting too: `before-connect`),
+or `connected` (after connecting only). No e-mail is asked, and none is checked: the account is made, and the
+client logged in to it, at once.
 """
 
 from __future__ import annotations
@@ -51,7 +52,10 @@ async def _registering(session: IRCDialect, account: str, password: str) -> None
     try:
         registered = await session.registrar.register(session.connection.address, account, password, member)
     except ChatError as error:
-        _fail(session, CODES.get(error.code, "TEMPORARILY_UNAVAILABLE"), account, word(error))
+        if (error.code, error.case) == ("REGISTRATION_OFF", "entered"):
+            _fail(session, "COMPLETE_CONNECTION_REQUIRED", account, "register once connected (after CAP END)")
+        else:
+            _fail(session, CODES.get(error.code, "TEMPORARILY_UNAVAILABLE"), account, word(error))
         return
     if member is None:
         session.account = registered  # registration then goes on as after SASL
