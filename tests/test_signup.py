@@ -16,6 +16,8 @@ from chatroom.server import signup
 from chatroom.server.auth import QUEUED_PER_KEY, Authenticator, AuthMode
 from chatroom.server.signup import REGISTRATIONS_PER_ADDRESS, RegistrationMode
 from chatroom.stores.accounts import AccountStore, Change, check_password
+from tests.helpers import ServerTestCase, Subprocess
+from tests.test_client import CLIENT
 from tests.test_irc import IRCServer, commands
 from tests.test_lifecycle import GENEROUS
 
@@ -191,3 +193,41 @@ class RegistrationTests(SynchronousTestCase):
         self.assertEqual(len(self.store.all()), REGISTRATIONS_PER_ADDRESS)
         self.server.clock.advance(24 * 3600)
         self.assertEqual(self.server.connect().type("/register late long enough")[0].split(" :")[0], "REGISTERED late")
+
+
+class TerminalClientTests(ServerTestCase):
+    """/register from chatroom's terminal client, against the real server (`twistd chatroom --registration`)."""
+
+    def client(self, nick: str) -> Subprocess:
+        config = Path(self.mktemp()).resolve()
+        arguments = ["127.0.0.1", "--port", str(self.port), "--ca", str(self.certs / "ca.pem"), "--nick", nick]
+        command = [*CLIENT, *arguments, "--room", "5"]
+        return self.spawn(command, terminal=True, XDG_CONFIG_HOME=str(config), NO_COLOR="1")
+
+    async def test_register_logs_in_and_the_account_is_kept(self) -> None:
+        accounts = Path(self.mktemp())
+        AccountStore(accounts).add("alice", "correct horse")
+        self.start_server("--accounts", str(accounts), "--registration", "open")
+        friend = await self.connect("friend", "5")
+        person = self.client("carol")
+        await person.until(r"\[#5\] -- here: .*carol")
+        person.type("/register carol carol's passphrase\r")
+        await person.until("carol is registered: you are logged in to it")
+        person.type("/quit\r")
+        self.assertEqual(await person.exit_code(), 0)
+        await friend.until("QUIT carol")
+        account = AccountStore(accounts).get("carol")
+        assert account is not None
+        self.assertTrue(check_password("carol's passphrase", account.hash))
+
+    async def test_refused_in_one_line_when_off(self) -> None:
+        accounts = Path(self.mktemp())
+        AccountStore(accounts).add("alice", "correct horse")
+        self.start_server("--accounts", str(accounts))
+        person = self.client("carol")
+        await person.until(r"\[#5\] -- here: .*carol")
+        person.type("/register carol carol's passphrase\r")
+        await person.until(r"!! this server does not let")  # the rest is wrapped at the terminal's width
+        person.type("/quit\r")
+        self.assertEqual(await person.exit_code(), 0)
+        self.assertNotIn("Traceback", person.output)
