@@ -97,6 +97,14 @@ class ScramLoginTests(SynchronousTestCase):
         )
 
 
+    def test_an_endless_exchange_fails_once_past_its_limit(self) -> None:
+        """irctest's testPlainInfiniteMessages: 400-byte lines without end got 905, which is for one long line."""
+        client = self.server.irc()
+        client.type("CAP REQ :sasl", "AUTHENTICATE PLAIN")
+        answers = [line for _ in range(11) for line in client.type("AUTHENTICATE " + "eHh4" * 100)]
+        self.assertEqual(answers, [":chatroom 904 * :SASL authentication failed: the exchange is longer than 4096 bytes"])
+
+
 class AccountsFileTests(SynchronousTestCase):
     def test_a_record_keeps_its_verifier_and_plain_still_checks_the_hash(self) -> None:
         secret = Secret.of("correct horse")

@@ -133,12 +133,17 @@ class RegistrationTests(SynchronousTestCase):
             irc.type("REGISTER * * short"),
             [":chatroom FAIL REGISTER WEAK_PASSWORD bar :a password needs at least 8 characters"],
         )
-        self.server.irc("root")
         newcomer = self.server.irc()
-        newcomer.type("NICK root")
         self.assertEqual(
             newcomer.type("REGISTER * * shivarampassphrase"),
             [":chatroom FAIL REGISTER NEED_NICK * :choose a nickname (NICK) first: it is the account's name"],
+        )
+        self.server.irc("root")
+        newcomer.type("NICK root")  # 433: a guest has it
+        self.assertEqual(
+            newcomer.type("REGISTER * * shivarampassphrase"),
+            [":chatroom FAIL REGISTER ACCOUNT_EXISTS root :nickname root is taken"],
+            "not registered from under the guest (irctest's RegisterNoLandGrabsTestCase)",
         )
 
     def test_a_guests_nickname_cannot_be_registered_from_under_them(self) -> None:

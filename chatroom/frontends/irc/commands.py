@@ -158,6 +158,7 @@ def _nick(session: IRCDialect, params: list[str]) -> None:
     nick = params[0]
     member = session.connection.member
     if member is None:
+        session.asked = nick  # REGISTER * means it, even refused (draft/account-registration)
         with session.about(nick, numerics=_BANNED_HERE):
             session.registrar.needs_password(nick)  # invalid or taken: say so now
             session.nick = nick

@@ -112,6 +112,7 @@ class IRCDialect:
         self.held: list[bytes] | None = None  # the answer to a labeled line, while it runs (labeled-response)
         self.client_tags: dict[str, str] = {}  # the client-only tags of the line being run (PRIVMSG, TAGMSG...)
         self.account: str | None = None  # logged in to with SASL before registering
+        self.asked: str | None = None  # the last nickname NICK asked for before registering, taken or not
         self.sasl: str | None = None  # the base64 received so far, while an AUTHENTICATE exchange runs
         self.mechanism = ""  # the SASL mechanism of the exchange that runs
         self.scram: ScramExchange | None = None  # a SCRAM-SHA-256 exchange past the client's first message
@@ -554,9 +555,12 @@ class IRCDialect:
             self.sasl = None
             self.reply(n.ERR_SASLABORTED, text="SASL authentication aborted")
             return
-        if len(data) > SASL_CHUNK or len(self.sasl) + len(data) > SASL_MAX:
+        if len(data) > SASL_CHUNK:
             self.sasl = None
             self.reply(n.ERR_SASLTOOLONG, text="SASL message too long")
+            return
+        if len(self.sasl) + len(data) > SASL_MAX:
+            self._sasl_failed(f"the exchange is longer than {SASL_MAX} bytes")
             return
         if data != "+":
             self.sasl += data

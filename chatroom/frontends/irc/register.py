@@ -32,7 +32,7 @@ CODES = {
 def _register(session: IRCDialect, params: list[str]) -> None:
     account, _email, password = params[0], params[1], params[2]
     member = session.connection.member
-    nick = member.nick if member is not None else session.nick
+    nick = member.nick if member is not None else session.nick or session.asked
     if account == "*":
         if not nick:
             _fail(session, "NEED_NICK", "*", "choose a nickname (NICK) first: it is the account's name")
