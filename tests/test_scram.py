@@ -102,7 +102,8 @@ class ScramLoginTests(SynchronousTestCase):
         client = self.server.irc()
         client.type("CAP REQ :sasl", "AUTHENTICATE PLAIN")
         answers = [line for _ in range(11) for line in client.type("AUTHENTICATE " + "eHh4" * 100)]
-        self.assertEqual(answers, [":chatroom 904 * :SASL authentication failed: the exchange is longer than 4096 bytes"])
+        refused = ":chatroom 904 * :SASL authentication failed: the exchange is longer than 4096 bytes"
+        self.assertEqual(answers, [refused])
 
 
 class AccountsFileTests(SynchronousTestCase):
