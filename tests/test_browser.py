@@ -361,6 +361,42 @@ class BrowserTests(Browsing):
         await guesser.do(guesser.page.get_by_role("button", name="Enter").click())
         await guesser.do(expect(guesser.page.locator("#login-error")).to_contain_text("Wrong password"))
 
+    async def test_the_form_registers_a_nickname_when_the_server_lets_people(self) -> None:
+        accounts = Path(self.mktemp())
+        AccountStore(accounts).add("alice", "correct horse battery")
+        self.start_web("--accounts", str(accounts), "--registration", "open")
+        tab = await self.open()
+        page = tab.page
+        await tab.do(page.check("#register"))
+        await tab.log_in("carol", password="carol's passphrase")  # no room: the server's messages are shown
+        await tab.do(expect(page.locator("#log")).to_contain_text("carol is registered: you are logged in to it."))
+        ircy = await self.irc("ircy")
+        ircy.sendLine("WHOIS carol")
+        whois = await ircy.until("RPL_ENDOFWHOIS")
+        self.assertIn(["ircy", "carol", "carol", "is logged in as"], [line.params for line in whois])
+        account = AccountStore(accounts).get("carol")
+        assert account is not None
+        self.assertIsNotNone(account.scram, "kept with its SCRAM verifier")
+        again = await self.open()
+        await again.do(again.page.check("#register"))
+        await again.do(again.page.fill("#nick", "bob"))
+        await again.do(again.page.fill("#password", "short"))
+        await again.do(again.page.get_by_role("button", name="Enter").click())
+        await again.do(expect(again.page.locator("#log")).to_contain_text("Not registered: a password needs at least"))
+
+    async def test_the_form_says_when_the_server_lets_nobody_register(self) -> None:
+        accounts = Path(self.mktemp())
+        AccountStore(accounts).add("alice", "correct horse battery")
+        self.start_web("--accounts", str(accounts))
+        tab = await self.open()
+        page = tab.page
+        await tab.do(page.check("#register"))
+        await tab.do(page.fill("#nick", "carol"))
+        await tab.do(page.fill("#password", "carol's passphrase"))
+        await tab.do(page.get_by_role("button", name="Enter").click())
+        await tab.do(expect(page.locator("#login-error")).to_contain_text("does not let people register accounts"))
+        self.assertIsNone(AccountStore(accounts).get("carol"))
+
     async def test_a_server_password_is_asked_for_when_the_server_wants_one(self) -> None:
         """With --irc-password, the page said "Wrong password." and had nowhere to type the server's."""
         self.start_web("--irc-password", "class of 2027")

@@ -17,7 +17,15 @@ from twisted.logger import formatEvent
 from twisted.trial.unittest import SynchronousTestCase
 from zope.interface import implementer
 
-from chatroom.server.auth import ACCOUNT_ALLOWANCE, CHECKS_AT_ONCE, CHECKS_WAITING, Authenticator, AuthMode, ChatRealm
+from chatroom.server.auth import (
+    ACCOUNT_ALLOWANCE,
+    CHECKS_AT_ONCE,
+    CHECKS_WAITING,
+    QUEUED_PER_KEY,
+    Authenticator,
+    AuthMode,
+    ChatRealm,
+)
 from chatroom.server.limits import ConnectionLimits
 from chatroom.stores.accounts import AccountStore
 from tests.helpers import MemoryClient, MemoryServer, ServerTestCase, assert_consistent, observe_log
@@ -233,21 +241,55 @@ class LoginPolicyTests(SynchronousTestCase):
         return client.read()[-1]
 
     def test_one_check_at_a_time_per_address(self) -> None:
-        """0.1: sixty /pass at once from one address were all checked (memory 51 -> 372 MiB)."""
+        """0.1: sixty /pass at once from one address were all checked (memory 51 -> 372 MiB).
+
+        Now one is checked, QUEUED_PER_KEY wait for it, and the rest are refused at once.
+        """
         answers = []
         for n in range(60):
             self.attempt("alice", f"guess {n}", "192.0.2.1")
             answers.append(self.answer.split(" :")[0])
         self.assertEqual(len(self.checker.checks), 1)
-        self.assertEqual(answers[1:], ["ERR SLOW_DOWN"] * 59)
+        self.assertEqual(answers[1 : 1 + QUEUED_PER_KEY], ["AUTH alice"] * QUEUED_PER_KEY, "waiting, unanswered")
+        self.assertEqual(answers[1 + QUEUED_PER_KEY :], ["ERR SLOW_DOWN"] * (59 - QUEUED_PER_KEY))
         self.attempt("bob", "guess", "192.0.2.1")
         self.assertEqual(self.answer.split(" :")[0], "ERR SLOW_DOWN", "per address, whatever the account")
 
+    def test_a_second_login_from_an_address_waits_for_the_first(self) -> None:
+        """Two tabs of a web client log in at once: the second was refused (gamja: 904, then 433)."""
+        first = self.attempt("alice", "right", "192.0.2.1")
+        second = self.attempt("alice", "right", "192.0.2.1")
+        self.assertEqual(self.answer.split(" :")[0], "AUTH alice", "not refused: waiting for its check")
+        self.assertEqual(len(self.checker.checks), 1, "still one check at a time")
+        self.assertTrue(self.verdict(first, right=True).startswith("WELCOME alice "))
+        self.assertEqual(len(self.checker.checks), 2, "the second is checked once the first is done")
+        self.assertTrue(self.verdict(second, right=True).startswith("WELCOME alice "))
+
+    def test_a_login_waiting_behind_a_failure_gets_its_wait(self) -> None:
+        first = self.attempt("alice", "guess", "192.0.2.1")
+        second = self.attempt("alice", "another", "192.0.2.1")
+        self.assertEqual(self.verdict(first, right=False), "ERR BAD_LOGIN :wrong nickname or password")
+        self.assertEqual(second.read(), ["ERR SLOW_DOWN :too many failed logins: try again in 1 s"])
+        self.assertEqual(len(self.checker.checks), 1, "the waiting guess was never checked")
+
+    def test_a_waiting_login_that_hangs_up_leaves_the_queue(self) -> None:
+        first = self.attempt("alice", "guess", "192.0.2.1")
+        for _ in range(QUEUED_PER_KEY):
+            self.attempt("alice", "guess", "192.0.2.1").lose()
+        last = self.attempt("alice", "right", "192.0.2.1")
+        self.assertEqual(self.answer.split(" :")[0], "AUTH alice", "queued: those who left made room")
+        self.assertTrue(self.verdict(first, right=True).startswith("WELCOME alice "))
+        self.assertEqual(len(self.checker.checks), 2, "the ones that left were never checked")
+        self.assertTrue(self.verdict(last, right=True).startswith("WELCOME alice "))
+
     def test_one_check_at_a_time_per_account(self) -> None:
         self.attempt("alice", "guess", "192.0.2.1")
-        self.attempt("ALICE", "guess", "198.51.100.1")
-        self.assertEqual(self.answer.split(" :")[0], "ERR SLOW_DOWN")
+        stranger = self.attempt("ALICE", "guess", "198.51.100.1")
+        self.assertEqual(self.answer.split(" :")[0], "AUTH ALICE", "waits for the other stranger's check")
         self.assertEqual(len(self.checker.checks), 1)
+        self.checker.answer(0, right=False)
+        self.assertEqual(len(self.checker.checks), 2, "then is checked")
+        self.assertEqual(self.verdict(stranger, right=False), "ERR BAD_LOGIN :wrong nickname or password")
 
     def test_a_bounded_number_of_checks_server_wide_the_rest_wait_their_turn(self) -> None:
         clients = [self.attempt(f"user{n}", "pw", f"192.0.2.{n + 1}") for n in range(CHECKS_AT_ONCE + 2)]
@@ -270,7 +312,8 @@ class LoginPolicyTests(SynchronousTestCase):
         self.attempt("alice", "right", "203.0.113.5")
         self.assertEqual(self.answer.split(" :")[0], "AUTH alice", "the owner waits for a slot like anyone")
         self.attempt("alice", "another guess", "192.0.2.67")
-        self.assertEqual(self.answer.split(" :")[0], "ERR SLOW_DOWN", "strangers still get one check at a time")
+        self.assertEqual(self.answer.split(" :")[0], "AUTH alice", "strangers still get one check at a time")
+        self.assertEqual(len(self.checker.checks), CHECKS_AT_ONCE + 1, "it waits, unchecked")
 
     def test_the_queue_of_checks_is_bounded(self) -> None:
         for n in range(CHECKS_AT_ONCE + CHECKS_WAITING):

@@ -28,6 +28,7 @@ RAISERS: dict[str, Mapping[str, tuple[str, ...] | str]] = {
     "bus/stores.py": tools.WORDINGS,
     "server/registration.py": REFUSALS,
     "server/auth.py": REFUSALS,
+    "server/signup.py": REFUSALS,
     "server/connection.py": REFUSALS,
     "frontends/line/": line.WORDINGS,
     "frontends/irc/": irc.WORDINGS,

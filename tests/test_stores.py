@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from scramp import ScramClient
 from twisted.internet import reactor
 from twisted.internet.defer import Deferred, ensureDeferred, gatherResults
 from twisted.internet.task import Clock
@@ -17,7 +18,7 @@ from chatroom.bus.history import RedisHistory
 from chatroom.bus.log import MemoryLog
 from chatroom.bus.redis import RETRY, RedisAddress, RedisLog
 from chatroom.bus.shared import SharedChat
-from chatroom.bus.stores import Keys, RedisAccounts, RedisRoomStore, RedisStores
+from chatroom.bus.stores import Keys, RedisAccounts, RedisAccountWriter, RedisRoomStore, RedisStores
 from chatroom.core.errors import ChatError
 from chatroom.core.events import Message
 from chatroom.core.history import HistoryLimits
@@ -25,6 +26,7 @@ from chatroom.core.members import Member
 from chatroom.core.names import room_key
 from chatroom.core.state import RoomRecord
 from chatroom.server.auth import Authenticator, AuthMode
+from chatroom.server.signup import RegistrationMode, Signup
 from chatroom.stores.accounts import AccountStore, SharedAccounts, adding, administrator, hashed_password
 from chatroom.stores.rooms import FileRoomStore
 from tests.helpers import ServerTestCase, ServiceReactor, observe_log
@@ -53,7 +55,8 @@ class Process:
             history=history,
             history_store=self.history,
         )
-        self.auth = Authenticator(AuthMode.OPTIONAL, self.stores.accounts, reactor)
+        writer = RedisAccountWriter(self.bus, PREFIX)
+        self.auth = Authenticator(AuthMode.OPTIONAL, self.stores.accounts, reactor, writer=writer)
 
     async def start(self) -> SharedChat:
         await self.bus.connect()
@@ -124,6 +127,22 @@ class SharedStoresTests(RedisStoresTestCase):
         room = c.chat.rooms[room_key("#5")]
         self.assertEqual((room.owner, room.topic.text), ("owen", "kept"))
         await c.stop()
+
+    async def test_an_account_registered_on_one_process_logs_in_with_scram_on_another(self) -> None:
+        """With --redis, a registration is written to Redis with its SCRAM verifier, and every process applies it."""
+        a, b = await self.process("a"), await self.process("b")
+        signup = Signup(a.auth, reactor)
+        signup.mode = RegistrationMode.OPEN
+        self.assertEqual(await signup.register("carol", "carol's passphrase", "192.0.2.9"), "carol")
+        speaker, heard_by_speaker = await self.member(a.chat, "speaker")
+        _, heard_on_b = await self.member(b.chat, "listener")
+        await self.everyone_read(a.chat, speaker, heard_by_speaker, heard_on_b)  # b has applied the account too
+        record = await self.admin.hget(Keys(PREFIX).accounts, "carol")
+        self.assertIn(" scram-sha-256$4096$", record.decode())
+        exchange = b.auth.scram.exchange()
+        client = ScramClient(["SCRAM-SHA-256"], "carol", "carol's passphrase")
+        client.set_server_first(exchange.first(client.get_client_first()))
+        self.assertEqual(await b.auth.login_scram(exchange, client.get_client_final(), "192.0.2.10"), "carol")
 
     async def test_a_server_ban_set_on_one_process_holds_on_every_one_and_after_a_restart(self) -> None:
         await self.accounts.change("ada", adding("ada", hashed_password("ada", "ada's secret")))

@@ -182,6 +182,29 @@ class OptionsTests(SynchronousTestCase):
         service.reloader.reload()
         self.assertEqual(factory.limits.max_clients, ConnectionLimits.max_clients)
 
+    def test_registration_is_off_by_default_and_sighup_opens_it(self) -> None:
+        config = Path(self.mktemp())
+        config.write_text("")
+        options = self.parse("--certs", self.mktemp(), "--accounts", self.mktemp(), "--config", str(config))
+        service = tap.makeService(options, ServiceReactor())
+        assert isinstance(service, ChatService) and service.reloader is not None
+        signup = service.factory.registrar.signup
+        self.assertFalse(signup.open)
+        config.write_text('registration = "open"\npassword-min = 12\n')
+        service.reloader.reload()
+        self.assertEqual((signup.open, signup.before_entering, signup.shortest), (True, True, 12))
+        config.write_text('registration = "sometimes"\n')
+        logged = observe_log(self)
+        service.reloader.reload()
+        self.assertTrue(signup.open, "a wrong value changes nothing")
+        self.assertIn(
+            f"SIGHUP: kept every setting: {config}: registration: must be open, connected or off",
+            [formatEvent(event) for event in logged],
+        )
+        with self.assertRaises(usage.UsageError) as refused:
+            self.parse("--registration", "yes")
+        self.assertEqual(str(refused.exception), "--registration must be open, connected or off")
+
     def test_sighup_mentions_only_the_settings_that_changed(self) -> None:
         """Every SIGHUP said `kept history-age: changing it takes a restart` though it was never set."""
         config = Path(self.mktemp())

@@ -17,6 +17,7 @@ from typing import Any
 
 from chatroom.core.members import RoomLimits
 from chatroom.server.limits import ConnectionLimits
+from chatroom.server.signup import RegistrationMode, Signup
 
 # What a running server can take: connections made later get new limits; nothing open is cut off.
 RELOADABLE = (
@@ -35,6 +36,8 @@ RELOADABLE = (
     "no-multiclient",
     "linger",  # for connections lost from then on
     "motd",
+    "registration",  # for registrations from then on
+    "password-min",
 )
 
 
@@ -137,3 +140,9 @@ def limits(values: Mapping[str, Any]) -> tuple[ConnectionLimits, RoomLimits]:
         linger=values["linger"],
     )
     return connection, rooms
+
+
+def sign_up(signup: Signup, values: Mapping[str, Any]) -> None:
+    """Apply --registration and --password-min (at start, and on SIGHUP)."""
+    signup.mode = RegistrationMode(values["registration"])
+    signup.shortest = int(values["password-min"])

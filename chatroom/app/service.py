@@ -194,6 +194,7 @@ class Reloader:
         self.factory.chat.limits = room_limits
         if "motd" in changes:
             self.factory.motd = str(changes["motd"]).splitlines()
+        config.sign_up(self.factory.registrar.signup, configured.current)
         if "max-clients" in changes:
             allow_open_files(connection_limits.max_clients)
         for name, value in changes.items():

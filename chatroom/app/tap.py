@@ -30,7 +30,7 @@ from chatroom.bus.history import RedisHistory
 from chatroom.bus.limits import RedisBook, RedisCounts, RedisGuesses
 from chatroom.bus.redis import RedisAddress, RedisLog, RedisUnreachable, Sharing
 from chatroom.bus.shared import SharedChat
-from chatroom.bus.stores import Keys, RedisStores
+from chatroom.bus.stores import Keys, RedisAccountWriter, RedisStores
 from chatroom.core.chat import Chat
 from chatroom.core.errors import ChatError
 from chatroom.core.history import HistoryLimits
@@ -41,11 +41,12 @@ from chatroom.frontends.irc.frontend import IRCFrontEnd
 from chatroom.frontends.line.frontend import LineFrontEnd
 from chatroom.frontends.web.site import web_site
 from chatroom.server import tls
-from chatroom.server.auth import Authenticator, AuthMode, LoginBook
+from chatroom.server.auth import AccountWriter, Authenticator, AuthMode, FileAccountWriter, LoginBook
 from chatroom.server.connection import ConnectionFactory, Dialect
 from chatroom.server.limits import ConnectionLimits, allow_open_files
+from chatroom.server.signup import RegistrationMode
 from chatroom.server.transport import SendingReactor
-from chatroom.stores.accounts import DEFAULT_FILE, AccountBook, AccountStore
+from chatroom.stores.accounts import DEFAULT_FILE, MIN_PASSWORD, AccountBook, AccountStore
 from chatroom.stores.history import DEFAULT_FILE as HISTORY_FILE
 from chatroom.stores.history import SqliteHistory
 from chatroom.stores.rooms import DEFAULT_FILE as ROOMS_FILE
@@ -118,6 +119,22 @@ class Options(usage.Options):
             None,
             "off, optional (registered nicknames need their password, guests use any other) or required (no"
             " guests). Default: optional, which accounts added while the server runs count in at once.",
+        ],
+        [
+            "registration",
+            None,
+            "off",
+            "open: people register accounts from their client (IRC's REGISTER, /register, the web client's form),"
+            " 3 a day per address, slowed as logins are; connected: the same, once entered under a nickname (IRC:"
+            " not before-connect); off: only chatroom-accounts adds them. SIGHUP applies it.",
+        ],
+        [
+            "password-min",
+            None,
+            MIN_PASSWORD,
+            "The fewest characters a password registered from a client may have (chatroom-accounts --password-min"
+            " says the same for the administrator's). SIGHUP applies it.",
+            int,
         ],
         [
             "redis",
@@ -265,6 +282,7 @@ class Options(usage.Options):
         "flood-rate": 0.01,
         "send-queue": 1024,
         "max-clients": 1,
+        "password-min": 1,
         "max-per-address": 1,
         "registration-timeout": 0.1,
         "idle-timeout": 0.1,
@@ -455,7 +473,17 @@ def _redis(url: str | None) -> RedisAddress | None:
 
 
 # The options whose text the server turns into something else: the value it runs with, from the text.
-MEANINGS = {"redis": _redis, "history-age": _age, "history-memory": _memory}
+def _registration(text: str) -> str:
+    """--registration: open or off; ValueError otherwise."""
+    modes = [mode.value for mode in RegistrationMode]
+    return RegistrationMode(text).value if text in modes else _refuse("must be open, connected or off")
+
+
+def _refuse(why: str) -> str:
+    raise ValueError(why)
+
+
+MEANINGS = {"redis": _redis, "history-age": _age, "history-memory": _memory, "registration": _registration}
 
 
 def makeService(options: Options, reactor: IReactorCore | None = None) -> IService:
@@ -520,7 +548,11 @@ def makeService(options: Options, reactor: IReactorCore | None = None) -> IServi
             written = RedisHistory(options["redis-prefix"], clock, history) if history.lines else None
             bus = RedisLog(redis, clock, options["redis-prefix"], shared=stores, history=written)
         # With --redis, the slow-downs of logins count every process, as do the caps and server passwords below.
-        auth = _authenticator(options, clock, stores, None if bus is None else RedisBook(bus))
+        if bus is None:
+            auth = _authenticator(options, clock, stores)
+        else:
+            writer = RedisAccountWriter(bus, options["redis-prefix"])
+            auth = _authenticator(options, clock, stores, RedisBook(bus), writer)
         rooms = FileRoomStore(Path(options["rooms"])) if stores is None else stores.rooms
         if bus is None:
             history_file = _history_file(options, history, reactor)
@@ -561,6 +593,7 @@ def makeService(options: Options, reactor: IReactorCore | None = None) -> IServi
         raise SystemExit(f"chatroom: cannot read --motd-file {motd_file}: {error.strerror}") from None
     counts, guesses = (None, None) if bus is None else (RedisCounts(bus), RedisGuesses(bus))
     factory = ConnectionFactory(chat, clock, LineFrontEnd, limits, motd, auth, counts, guesses)
+    config.sign_up(factory.registrar.signup, options)
     context = tls.SwappableContext(identity.options)
     configured = None
     if options["config"]:
@@ -665,7 +698,11 @@ def _listeners(
 
 
 def _authenticator(
-    options: Options, clock: IReactorTime, stores: RedisStores | None, book: LoginBook | None = None
+    options: Options,
+    clock: IReactorTime,
+    stores: RedisStores | None,
+    book: LoginBook | None = None,
+    writer: AccountWriter | None = None,
 ) -> Authenticator | None:
     """The accounts of the file, or with --redis those Redis keeps; optional unless told, even with none yet.
 
@@ -676,6 +713,7 @@ def _authenticator(
     store: AccountBook
     if stores is None:
         store = file = AccountStore(Path(options["accounts"]))
+        writer = FileAccountWriter(file)
         where, adding = str(file.path), f"chatroom-accounts --file {file.path} add NAME"
         held = file.exists()
     else:
@@ -694,7 +732,7 @@ def _authenticator(
         )
     else:
         log.info("accounts: {mode}, from {where}", mode=mode.value, where=where)
-    return None if mode is AuthMode.OFF else Authenticator(mode, store, clock, book)
+    return None if mode is AuthMode.OFF else Authenticator(mode, store, clock, book, writer)
 
 
 ENDPOINT_LISTS = ("listen", "irc", "irc-plaintext", "web", "web-plaintext")  # repeatable options of endpoints

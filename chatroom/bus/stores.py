@@ -11,8 +11,9 @@ A process reads all three in the same step as its `hello` (chatroom.bus.redis.HE
 state at that point of the log. The first process starts from it; a later one takes the rooms and bans from its
 snapshot, and the accounts from there. Rooms and bans are then written as the rooms file is: by the process whose
 log entry changed them (Replica.stores), on the log's own connection, in order, without waiting. An account
-is changed only by `chatroom-accounts --redis`, in one script that also appends an `account` entry
-carrying the new record: every replica applies it at the same point of the log, as any other change.
+is changed only by `chatroom-accounts --redis`, or by a server process (a registration, a SCRAM verifier added:
+RedisAccountWriter), in one script that also appends an `account` entry carrying the new record: every replica
+applies it at the same point of the log, as any other change.
 """
 
 from __future__ import annotations
@@ -20,11 +21,12 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IDelayedCall, IReactorTime
 from twisted.logger import Logger
 
 from chatroom.bus.log import encode
-from chatroom.bus.redis import MAXLEN, RETRY, log_key, rooms_key
+from chatroom.bus.redis import MAXLEN, RETRY, RedisLog, log_key, rooms_key
 from chatroom.core.errors import ChatError
 from chatroom.core.moderation import Ban
 from chatroom.core.names import nick_key, room_key
@@ -199,6 +201,17 @@ class RedisAccounts:
             arguments = [key, before or b"", record or "", entry, MAXLEN]
             if await self.commands.eval(CHANGE_ACCOUNT, [self.keys.accounts, self.keys.log], arguments):
                 return
+
+
+class RedisAccountWriter:
+    """chatroom.server.auth.AccountWriter in Redis: the accounts command line's change, on the log's connection."""
+
+    def __init__(self, bus: RedisLog, prefix: str) -> None:
+        self.bus = bus
+        self.prefix = prefix
+
+    def change(self, name: str, change: Change) -> Deferred[None]:
+        return Deferred.fromCoroutine(RedisAccounts(self.bus.commands, self.prefix).change(name, change))
 
 
 async def import_rooms(commands: Any, prefix: str, saved: Saved, overwrite: bool, source: str) -> str:

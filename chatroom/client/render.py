@@ -183,7 +183,7 @@ class Renderer:
                 return notice(f"disconnected: {text}")
             case "PONG", []:
                 return notice(f"pong {text}".rstrip())
-            case (("HELLO" | "WELCOME" | "MOTD" | "HELP" | "AUTH" | "NOTICE"), _):
+            case (("HELLO" | "WELCOME" | "MOTD" | "HELP" | "AUTH" | "NOTICE" | "REGISTERED"), _):
                 return notice(text)
         return notice(" ".join([line.word, *args]) + (f" :{text}" if line.text is not None else ""))
 

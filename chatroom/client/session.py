@@ -358,6 +358,10 @@ class Client:
                 self._send(f"/msg {self._correspondent} {rest}")
         elif name == "/history" and (paging := self._page_back(rest)):
             self._send(paging)
+        elif name == "/register" and " " in rest:  # the server's: the password logs in again after a reconnection
+            nick, _, password = text.split(" ", 1)[1].partition(" ")
+            self._passwords[nick.lower()] = password
+            self._send(text)
         elif name == "/help" and not rest:  # the server's commands, then (once they are all in) the client's
             self._send(text)
             self._send(f"/ping {HELP_END}")

@@ -47,6 +47,12 @@ REFUSALS: dict[str, tuple[str, ...]] = {
     "BAD_UTF8": (),
     "BAD_TEXT": (),
     # Entering, logging in
+    "REGISTRATION_OFF": (),  # registering an account from a client (chatroom.server.signup)
+    "REGISTRATION_OFF:entered": (),
+    "EXISTS": ("name",),
+    "NOT_YOUR_NICK": ("nick",),
+    "WEAK_PASSWORD": ("most",),
+    "SLOW_DOWN:registrations": ("most",),
     "NO_LOGIN": ("nick",),
     "BAD_LOGIN": (),
     "BAD_LOGIN:server_password": (),

@@ -29,6 +29,12 @@ PLAIN: dict[str, str] = {
     "BAD_UTF8": "the line is not valid UTF-8; it was ignored",
     "BAD_TEXT": "control characters are not allowed; the line was ignored",
     # Entering, logging in
+    "REGISTRATION_OFF": "this server does not let clients register accounts: ask its administrator for one",
+    "REGISTRATION_OFF:entered": "choose a nickname first: then register it",
+    "EXISTS": "{name} is registered already",
+    "NOT_YOUR_NICK": "you can register only your own nickname, not {nick}",
+    "WEAK_PASSWORD": "a password needs at least {most} characters",
+    "SLOW_DOWN:registrations": "your address has registered {most} accounts today, the most allowed: try again later",
     "NO_LOGIN": "{nick} needs a password",
     "BAD_LOGIN": "wrong nickname or password",
     "BAD_LOGIN:server_password": "wrong server password",

@@ -2,22 +2,28 @@
 
 Every front end asks the same `Authenticator` (through chatroom.server.registration). Passwords are checked in a
 thread, as scrypt is slow on purpose and the reactor must keep serving everyone else; how many checks may
-run, and when a guess is refused without one, is the policy of `Authenticator.login`.
+run, and when a guess is refused without one, is the policy of `Authenticator.login`. A SCRAM-SHA-256 proof
+(RFC 5802, 7677: IRC's SASL) is checked by the same portal under the same policy, against the account's
+verifier: the server never sees the password then.
 """
 
 from __future__ import annotations
 
 import enum
+import hashlib
+import hmac
 import math
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol, TypeVar
 
+from scramp import ScramException, ScramMechanism
 from twisted.cred.checkers import ICredentialsChecker
-from twisted.cred.credentials import IUsernamePassword, UsernamePassword
+from twisted.cred.credentials import ICredentials, IUsernamePassword, UsernamePassword
 from twisted.cred.error import UnauthorizedLogin
 from twisted.cred.portal import IRealm, Portal
-from twisted.internet.defer import Deferred, DeferredSemaphore, succeed
+from twisted.internet.defer import Deferred, DeferredSemaphore, fail, succeed
 from twisted.internet.interfaces import IReactorTime
 from twisted.internet.threads import deferToThread
 from twisted.logger import Logger
@@ -26,7 +32,15 @@ from zope.interface import Attribute, Interface, implementer
 
 from chatroom.core.errors import ChatError
 from chatroom.core.names import nick_key
-from chatroom.stores.accounts import AccountBook, decoy_hash
+from chatroom.stores.accounts import (
+    SCRAM_ITERATIONS,
+    AccountBook,
+    AccountStore,
+    Change,
+    decoy_hash,
+    scram_verifier,
+    with_verifier,
+)
 
 log = Logger(namespace="chatroom")
 
@@ -38,6 +52,8 @@ ACCOUNT_ALLOWANCE = 10  # failures of one account, from all addresses together, 
 CHECKS_AT_ONCE = 4  # scrypt checks running at once, server-wide: about 32 MiB and one core each
 CHECKS_WAITING = 32  # checks waiting for one of those, server-wide: under a second's wait; past it, "busy"
 TRUSTED_PER_ACCOUNT = 8  # addresses remembered per account as having logged in
+QUEUED_PER_KEY = 4  # attempts that may wait behind the check of one address (or account), before SLOW_DOWN
+QUEUE_RETRY = 1.0  # seconds before a queued attempt asks again, if the check it waits for is another process's
 
 
 class AuthMode(enum.Enum):
@@ -77,6 +93,104 @@ class AccountsChecker:
             return name.encode()
 
         return checking.addCallback(judged)
+
+
+class IScramProof(ICredentials):
+    """SCRAM's last client message, to be checked by the exchange that answered its first (twisted.cred)."""
+
+    username = Attribute("The account name the client gave in its first message.")
+
+    def check() -> bool:
+        """Whether the client's proof is right."""
+
+
+class Scram:
+    """SCRAM-SHA-256 exchanges (RFC 5802, 7677) against the accounts' verifiers.
+
+    A name with no account, or an account without a verifier yet, gets a decoy salt that stays the same for
+    that name (derived from a secret of this process), so the first answer does not tell which names exist.
+    """
+
+    def __init__(self, store: AccountBook) -> None:
+        self.store = store
+        self.mechanism = ScramMechanism("SCRAM-SHA-256")
+        self._secret = os.urandom(32)
+
+    def exchange(self) -> ScramExchange:
+        return ScramExchange(self)
+
+    def verifier(self, name: str) -> tuple[bytes, bytes, bytes, int]:
+        account = self.store.get(name)
+        if account is not None and account.scram is not None:
+            return account.scram.auth_info()
+        salt = hmac.new(self._secret, nick_key(name).encode(), hashlib.sha256).digest()[:16]
+        return salt, os.urandom(32), os.urandom(32), SCRAM_ITERATIONS
+
+
+@implementer(IScramProof)
+class ScramExchange:
+    """One client's exchange: its first message answered, then its proof checked through the portal."""
+
+    def __init__(self, scram: Scram) -> None:
+        self.username = ""
+        self.final = ""
+        self._server = scram.mechanism.make_server(self._verifier)
+        self._scram = scram
+
+    def _verifier(self, name: str) -> tuple[bytes, bytes, bytes, int]:
+        self.username = name
+        return self._scram.verifier(name)
+
+    def first(self, client_first: str) -> str:
+        """The server's first message; ScramException if the client's is malformed."""
+        self._server.set_client_first(client_first)
+        answer: str = self._server.get_server_first()
+        return answer
+
+    def check(self) -> bool:
+        try:
+            self._server.set_client_final(self.final)
+        except ScramException:
+            return False
+        return True
+
+    def signature(self) -> str:
+        """The server's final message, which proves to the client that the server knew its verifier."""
+        answer: str = self._server.get_server_final()
+        return answer
+
+
+@implementer(ICredentialsChecker)
+class ScramChecker:
+    """SCRAM proofs: a few HMACs, so checked at once, but only under the login policy like any password."""
+
+    credentialInterfaces = (IScramProof,)
+
+    def __init__(self, store: AccountBook) -> None:
+        self.store = store
+
+    def requestAvatarId(self, credentials: IScramProof) -> Deferred[bytes | tuple[()]]:
+        account = self.store.get(credentials.username)
+        if account is None or account.scram is None or not credentials.check():
+            return fail(UnauthorizedLogin())
+        return succeed(account.name.encode())
+
+
+class AccountWriter(Protocol):
+    """How the server changes an account itself (a registration; a verifier added): the file, or Redis."""
+
+    def change(self, name: str, change: Change) -> Deferred[None]:
+        """Apply `change` to the account `name` where the accounts are kept; ChatError if it refuses."""
+
+
+class FileAccountWriter:
+    """AccountWriter over the accounts file: changed under its lock, in a thread, as chatroom-accounts does."""
+
+    def __init__(self, store: AccountStore) -> None:
+        self.store = store
+
+    def change(self, name: str, change: Change) -> Deferred[None]:
+        return deferToThread(self.store.change, name, change)
 
 
 @implementer(IRealm)
@@ -240,7 +354,8 @@ class Authenticator:
 
     The policy (docs/protocol.md, Accounts):
     - one check at a time per address, and per account from addresses that never logged in to it: a second
-      attempt meanwhile gets SLOW_DOWN (so a stranger's pending guess cannot keep the owner out);
+      attempt meanwhile waits for the first's to end, up to QUEUED_PER_KEY of them, and past those gets SLOW_DOWN
+      (the owner, from an address that logged in before, never waits behind a stranger's guess);
     - CHECKS_AT_ONCE checks server-wide; up to CHECKS_WAITING more wait their turn (dropped if their connection
       closes), and past those the server is busy: SLOW_DOWN;
     - after a failure, the address, and the account from that address, wait 1, 2, 4 ... 60 s;
@@ -251,12 +366,24 @@ class Authenticator:
     since they protect its CPU and memory.
     """
 
-    def __init__(self, mode: AuthMode, store: AccountBook, clock: IReactorTime, book: LoginBook | None = None) -> None:
+    def __init__(
+        self,
+        mode: AuthMode,
+        store: AccountBook,
+        clock: IReactorTime,
+        book: LoginBook | None = None,
+        writer: AccountWriter | None = None,
+    ) -> None:
         self.mode = mode
         self.store = store
-        self.portal = Portal(ChatRealm(), [AccountsChecker(store)])
+        self.clock = clock
+        self.portal = Portal(ChatRealm(), [AccountsChecker(store), ScramChecker(store)])
+        self.scram = Scram(store)
         self.book = book or MemoryBook(clock)  # with --redis, chatroom.bus.limits.RedisBook
+        self.writer = writer  # None: the server never changes an account itself (no verifier added)
         self._checks = DeferredSemaphore(CHECKS_AT_ONCE)
+        self._queued: dict[str, int] = {}  # address or account key -> attempts waiting for its check to end
+        self._turns: list[Deferred[None]] = []  # those attempts, woken when any check of this process ends
         self.failures = 0  # wrong passwords since the start, for the metrics
 
     def needs_password(self, nick: str) -> bool:
@@ -268,45 +395,137 @@ class Authenticator:
     async def login(self, nick: str, password: str, address: str) -> str:
         """The registered nickname, or ChatError: one answer for a wrong password and an unknown account.
 
-        `address` is the key the caps count by (chatroom.core.addresses.address_key).
+        `address` is the key the caps count by (chatroom.core.addresses.address_key). An account from before
+        SCRAM gets its verifier from the password it logged in with.
         """
-        # If the connection leaves while the book is asked, the marks the answer may bring are taken away.
-        attempt = await shielded(self.book.begin("account:" + nick_key(nick), address), self._orphaned)
-        if attempt.checking:
-            raise ChatError("SLOW_DOWN", "checking")
+        account = await self._login(nick, UsernamePassword(nick.encode(), password.encode()), address)
+        await self._add_verifier(account, password)
+        return account
+
+    async def login_scram(self, exchange: ScramExchange, final: str, address: str) -> str:
+        """The account a SCRAM exchange proves with the client's `final` message, under the same slow-downs as a
+        password; ChatError otherwise."""
+        exchange.final = final
+        return await self._login(exchange.username, exchange, address)
+
+    async def _login(self, nick: str, credentials: ICredentials, address: str) -> str:
+        def check() -> Deferred[str]:
+            return self.portal.login(credentials, None, IChatIdentity).addCallback(_avatar_nick)
+
+        return await self.guarded(nick, address, check)
+
+    async def guarded(self, nick: str, address: str, check: Callable[[], Deferred[str]]) -> str:
+        """Run `check` (a password's, or a registration's hashing) under the policy above.
+
+        Its UnauthorizedLogin is a wrong password (BAD_LOGIN), and a ChatError (a name taken) is a failure too:
+        both are booked, and slow the next attempt.
+        """
+        attempt = await self._begin(nick, address)
         if attempt.wait > 0:
             raise ChatError("SLOW_DOWN", "failures", wait=math.ceil(attempt.wait))
         if len(self._checks.waiting) >= CHECKS_WAITING:
-            self.book.abandon(attempt)
+            self._abandon(attempt)
             raise ChatError("SLOW_DOWN", "busy")
         try:
             await self._checks.acquire()  # cancelled while waiting, the guess was never made
         except BaseException:
-            self.book.abandon(attempt)
+            self._abandon(attempt)
             raise
-        check = self.portal.login(UsernamePassword(nick.encode(), password.encode()), None, IChatIdentity)
-        judged = check.addBoth(self._judged, nick, attempt)
+        judged = check().addBoth(self._judged, nick, attempt)
         return await shielded(judged)
+
+    async def _begin(self, nick: str, address: str) -> Attempt:
+        """The book's answer, once no other check holds this address (or the account, for a stranger).
+
+        A second login from an address waits for the first's check to end (two tabs of a web client), rather than
+        being refused: the checks still run one at a time, and the second sees the first's failure's wait. At
+        most QUEUED_PER_KEY wait per key; past them, SLOW_DOWN.
+        """
+        while True:
+            # If the connection leaves while the book is asked, the marks the answer may bring are taken away.
+            attempt = await shielded(self.book.begin("account:" + nick_key(nick), address), self._orphaned)
+            if not attempt.checking:
+                return attempt
+            if any(self._queued.get(key, 0) >= QUEUED_PER_KEY for key in attempt.busy):
+                raise ChatError("SLOW_DOWN", "checking")
+            await self._turn(attempt.busy)
+
+    async def _turn(self, keys: set[str]) -> None:
+        """Until a check of this process ends, or QUEUE_RETRY passes (the check may be another process's)."""
+        turn: Deferred[None] = Deferred()
+        retry = self.clock.callLater(QUEUE_RETRY, _take, turn)
+        self._turns.append(turn)
+        for key in keys:
+            self._queued[key] = self._queued.get(key, 0) + 1
+        try:
+            await turn
+        finally:
+            if retry.active():
+                retry.cancel()
+            if turn in self._turns:
+                self._turns.remove(turn)
+            for key in keys:
+                self._queued[key] -= 1
+                if not self._queued[key]:
+                    del self._queued[key]
+
+    def _ended(self, result: T) -> T:
+        """A check ended and is booked: every attempt queued here asks the book again."""
+        turns, self._turns = self._turns, []
+        for turn in turns:
+            _take(turn)
+        return result
+
+    def _abandon(self, attempt: Attempt) -> None:
+        self.book.abandon(attempt).addCallback(self._ended)
 
     def _orphaned(self, attempt: Attempt) -> None:
         if attempt.allowed:
-            self.book.abandon(attempt)
+            self._abandon(attempt)
 
-    def _judged(
-        self, outcome: tuple[type[Interface], object, Callable[[], None]] | Failure, nick: str, attempt: Attempt
-    ) -> Deferred[str]:
+    async def _add_verifier(self, name: str, password: str) -> None:
+        """Give an account from before SCRAM its verifier, so that its next login may use SCRAM.
+
+        Its PBKDF2 takes milliseconds, in a thread; a failure to write it is logged, and the login stands.
+        """
+        account = self.store.get(name)
+        if self.writer is None or account is None or account.scram is not None:
+            return
+        try:
+            verifier = await deferToThread(scram_verifier, password)
+            if verifier is not None:
+                await self.writer.change(name, with_verifier(name, account.hash, verifier))
+        except Exception:
+            log.failure("could not add {name}'s SCRAM verifier", name=name)
+
+    def _judged(self, outcome: str | Failure, nick: str, attempt: Attempt) -> Deferred[str]:
         """Book the outcome of a check, whether or not anyone still waits for it; answer once it is booked."""
         self._checks.release()
         if isinstance(outcome, Failure):
+            if isinstance(refusal := outcome.value, ChatError):
+                return self.book.failed(attempt).addCallback(self._ended).addCallback(_refused, refusal)
             if not outcome.check(UnauthorizedLogin):
-                self.book.abandon(attempt)
+                self._abandon(attempt)
                 outcome.raiseException()  # the checker's own error, not a wrong password
             log.info("failed login as {nick} from {address}", nick=nick, address=attempt.address)
             self.failures += 1
-            return self.book.failed(attempt).addCallback(_wrong)
-        _, identity, _logout = outcome
-        assert isinstance(identity, Identity)
-        return self.book.succeeded(attempt).addCallback(lambda _: identity.nick)
+            return self.book.failed(attempt).addCallback(self._ended).addCallback(_wrong)
+        return self.book.succeeded(attempt).addCallback(self._ended).addCallback(lambda _: outcome)
+
+
+def _take(turn: Deferred[None]) -> None:
+    if not turn.called:
+        turn.callback(None)
+
+
+def _avatar_nick(avatar: tuple[type[Interface], object, Callable[[], None]]) -> str:
+    _, identity, _logout = avatar
+    assert isinstance(identity, Identity)
+    return identity.nick
+
+
+def _refused(_: None, refusal: ChatError) -> str:
+    raise refusal
 
 
 def _wrong(_: None) -> str:

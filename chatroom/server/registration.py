@@ -19,6 +19,7 @@ from chatroom.core.events import Session
 from chatroom.core.members import Details, Member
 from chatroom.core.names import nick_key
 from chatroom.server.auth import Authenticator, GuessBook, MemoryGuesses, shielded
+from chatroom.server.signup import Signup
 
 
 class Wording(Protocol):
@@ -59,6 +60,7 @@ class Registrar:
         self.auth = auth  # None: accounts are off, every free nickname may be taken
         # By address, so that a server password is guessed as slowly; with --redis, over every process.
         self.server_password_guesses = guesses or MemoryGuesses(clock)
+        self.signup = Signup(auth, clock)  # registering accounts from clients: off unless --registration open
 
     async def check_server_password(self, given: str | None, expected: str, address: str) -> None:
         """A server password (IRC's PASS with --irc-password): ChatError unless right, slowed after failures.
@@ -75,6 +77,19 @@ class Registrar:
             raise ChatError("SLOW_DOWN", "server_password", wait=math.ceil(wait))
         if not right:
             raise ChatError("BAD_LOGIN", "server_password")
+
+    async def register(self, address: str, name: str, password: str, member: Member | None = None) -> str:
+        """Register the account `name` and log the connection in to it (a member already here at once); ChatError.
+
+        A nickname someone else is using now cannot be registered from under them.
+        """
+        here = self.chat.nicks.get(nick_key(name))
+        if here is not None and here is not member:
+            raise ChatError("NICK_TAKEN", nick=name)
+        account = await self.signup.register(name, password, address, entered=member is not None)
+        if member is not None and member.present:
+            self.chat.rename(member, member.nick, account)
+        return account
 
     def needs_password(self, nick: str, asking: Member | None = None) -> bool:
         """Whether `nick` takes a password; ChatError if it is invalid or taken, so nobody types one for nothing.

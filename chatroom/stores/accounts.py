@@ -1,9 +1,12 @@
 """Registered nicknames: the accounts file (`chatroom-accounts`, chatroom.cli.accounts, manages it; with `--redis`,
 the accounts a chat shared through Redis keeps: chatroom.bus.stores).
 
-The file holds one line per account, `NAME scrypt$N$r$p$SALT$HASH`, followed by
-` admin` for a server administrator: a salted, deliberately slow hash, never the
-password. It is changed as chatroom.stores.files says (locked, replaced whole, owner
+The file holds one line per account, `NAME scrypt$N$r$p$SALT$HASH`, then (since SCRAM-SHA-256)
+`scram-sha-256$ITERATIONS$SALT$STOREDKEY$SERVERKEY`, then ` admin` for a server administrator: a
+salted, deliberately slow hash for PLAIN and SCRAM's verifier (RFC 5802), never the password. An
+account written before SCRAM has no verifier until its password is set again or it logs in once
+with its password (PLAIN, `/pass`): SCRAM-SHA-256 fails for it meanwhile, as a wrong password does.
+It is changed as chatroom.stores.files says (locked, replaced whole, owner
 only), and the server reads it again whenever it is replaced, so a `grant` or a
 `revoke` counts at the next thing that administrator does.
 """
@@ -19,6 +22,7 @@ from pathlib import Path
 
 from cryptography.exceptions import InvalidKey
 from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
+from scramp import ScramException, ScramMechanism
 
 from chatroom.core.errors import ChatError
 from chatroom.core.names import nick_key, validate_nick
@@ -28,6 +32,9 @@ DEFAULT_FILE = "accounts.db"
 MIN_PASSWORD = 8
 # About 0.1 s and 32 MiB per check on this class of machine: cheap for one login, costly for a million guesses.
 SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**15, 8, 1
+# The client computes PBKDF2 this many times at each SCRAM login: RFC 7677's minimum, which Ergo uses too.
+SCRAM_ITERATIONS = 4096
+SCRAM = "scram-sha-256"
 
 
 def hash_password(password: str) -> str:
@@ -59,38 +66,107 @@ def _b64(data: bytes) -> str:
 
 
 @dataclass(frozen=True)
+class Verifier:
+    """What SCRAM-SHA-256 checks a login against (RFC 5802): it proves a password without being one."""
+
+    iterations: int
+    salt: bytes
+    stored_key: bytes
+    server_key: bytes
+
+    def text(self) -> str:
+        return f"{SCRAM}${self.iterations}${_b64(self.salt)}${_b64(self.stored_key)}${_b64(self.server_key)}"
+
+    @classmethod
+    def parse(cls, text: str) -> Verifier | None:
+        try:
+            scheme, iterations, salt, stored, server = text.split("$")
+            if scheme != SCRAM:
+                return None
+            return cls(int(iterations), base64.b64decode(salt), base64.b64decode(stored), base64.b64decode(server))
+        except ValueError:
+            return None
+
+    def auth_info(self) -> tuple[bytes, bytes, bytes, int]:
+        """As scramp's servers ask for it."""
+        return self.salt, self.stored_key, self.server_key, self.iterations
+
+
+def scram_verifier(password: str) -> Verifier | None:
+    """None for a password SASLprep refuses (RFC 4013): it still logs in with PLAIN."""
+    try:
+        salt, stored, server, iterations = ScramMechanism("SCRAM-SHA-256").make_auth_info(
+            password, iteration_count=SCRAM_ITERATIONS
+        )
+    except ScramException:
+        return None
+    return Verifier(iterations, salt, stored, server)
+
+
+@dataclass(frozen=True)
+class Secret:
+    """What an account keeps of its password: the scrypt hash PLAIN checks, and SCRAM's verifier."""
+
+    hash: str
+    scram: Verifier | None
+
+    @classmethod
+    def of(cls, password: str) -> Secret:
+        return cls(hash_password(password), scram_verifier(password))
+
+
+@dataclass(frozen=True)
 class Account:
     name: str
     hash: str
     admin: bool = False
+    scram: Verifier | None = None  # None for an account written before SCRAM, until its password is next used
 
     def record(self) -> str:
         """As the accounts file holds it on a line, and Redis in its `accounts` hash (chatroom.bus.stores)."""
-        return f"{self.name} {self.hash}{' admin' if self.admin else ''}"
+        verifier = f" {self.scram.text()}" if self.scram else ""
+        return f"{self.name} {self.hash}{verifier}{' admin' if self.admin else ''}"
 
     @classmethod
     def parse(cls, record: str) -> Account | None:
         fields = record.split()
-        return cls(fields[0], fields[1], "admin" in fields[2:]) if len(fields) >= 2 else None
+        if len(fields) < 2:
+            return None
+        verifiers = [verifier for field in fields[2:] if (verifier := Verifier.parse(field))]
+        return cls(fields[0], fields[1], "admin" in fields[2:], verifiers[0] if verifiers else None)
 
 
 Change = Callable[[Account | None], Account | None]  # an account as it is to what it becomes; None: there is none
 
 
-def adding(name: str, hashed: str) -> Change:
+def adding(name: str, secret: Secret) -> Change:
     def add(account: Account | None) -> Account:
         if account is not None:
             raise ChatError("EXISTS", name=name)
-        return Account(name, hashed)
+        return Account(name, secret.hash, scram=secret.scram)
 
     return add
 
 
-def new_password(name: str, hashed: str) -> Change:
+def new_password(name: str, secret: Secret) -> Change:
     def change(account: Account | None) -> Account:
         if account is None:
             raise ChatError("NO_ACCOUNT", "add", name=name)
-        return dataclasses.replace(account, hash=hashed)
+        return dataclasses.replace(account, hash=secret.hash, scram=secret.scram)
+
+    return change
+
+
+def with_verifier(name: str, hashed: str, verifier: Verifier) -> Change:
+    """Give an account from before SCRAM its verifier, made from the password it just logged in with.
+
+    Only if its hash is still the one that password matched: a password changed meanwhile wins.
+    """
+
+    def change(account: Account | None) -> Account | None:
+        if account is None or account.hash != hashed or account.scram is not None:
+            return account
+        return dataclasses.replace(account, scram=verifier)
 
     return change
 
@@ -112,7 +188,7 @@ def removing(name: str) -> Change:
     return remove
 
 
-def hashed_password(name: str, password: str, shortest: int = MIN_PASSWORD) -> str:
+def hashed_password(name: str, password: str, shortest: int = MIN_PASSWORD) -> Secret:
     """Checked and hashed before any lock is taken: scrypt is slow, and other changes should not wait.
 
     `shortest`: the fewest characters a password may have (chatroom-accounts --password-min).
@@ -120,7 +196,7 @@ def hashed_password(name: str, password: str, shortest: int = MIN_PASSWORD) -> s
     validate_nick(name)
     if len(password) < shortest:
         raise ChatError("WEAK_PASSWORD", most=shortest)
-    return hash_password(password)
+    return Secret.of(password)
 
 
 class AccountBook:

@@ -22,7 +22,7 @@ from chatroom.core.queries import RoomView
 from chatroom.core.search import SEARCH_LINES
 from chatroom.frontends.commands import CommandTable
 from chatroom.frontends.irc import numerics as n
-from chatroom.frontends.irc.dialect import IRCCommand, IRCDialect
+from chatroom.frontends.irc.dialect import SASL_MECHANISMS, IRCCommand, IRCDialect
 from chatroom.frontends.irc.refusals import word
 from chatroom.frontends.irc.render import HOST, SETTING_MODES
 from chatroom.frontends.irc.support import (
@@ -51,7 +51,7 @@ CAPABILITIES = (
     "cap-notify",  # the capabilities offered never change while a client is connected: no CAP NEW or DEL to send
     "draft/channel-rename",
     "draft/chathistory",
-    "draft/event-playback",
+    "draft/account-registration",
     "draft/message-redaction",
     "draft/metadata-3",
     "draft/read-marker",
@@ -69,7 +69,6 @@ CAPABILITIES = (
 )
 # offered when the server keeps history
 HISTORY_CAPABILITIES = ("draft/chathistory", "draft/event-playback", "draft/message-redaction", "soju.im/search")
-CAP_VALUES = {"sasl": "PLAIN", METADATA_CAP: METADATA_VALUES}  # told with CAP LS 302
 REALNAME_MAX = 100
 
 MASK_MAX = 64  # characters of a WHO or LIST mask: matching one is linear in it, for every member or room
@@ -101,7 +100,7 @@ def _cap(session: IRCDialect, params: list[str]) -> None:
     if sub == "LS":
         session.negotiating = registering
         modern = len(params) > 1 and (_number(params[1]) or 0) >= 302
-        listed = [f"{cap}={CAP_VALUES[cap]}" if cap in CAP_VALUES and modern else cap for cap in offered]
+        listed = [f"{cap}={value}" if modern and (value := cap_value(session, cap)) else cap for cap in offered]
         session.write(session.line("CAP", session.me, "LS", text=" ".join(listed)))
     elif sub == "LIST":
         session.write(session.line("CAP", session.me, "LIST", text=" ".join(sorted(session.caps))))
@@ -127,13 +126,26 @@ def _cap(session: IRCDialect, params: list[str]) -> None:
         session.reply(n.ERR_INVALIDCAPCMD, params[0], text="Invalid CAP command")
 
 
+def cap_value(session: IRCDialect, cap: str) -> str:
+    """What CAP LS 302 says of a capability after `=`: SASL's mechanisms; registering before connecting; the
+    metadata kept."""
+    if cap == "draft/account-registration":
+        return "before-connect" if session.registrar.signup.before_entering else ""
+    if cap == METADATA_CAP:
+        return METADATA_VALUES
+    return ",".join(SASL_MECHANISMS) if cap == "sasl" else ""
+
+
 def offered_caps(session: IRCDialect) -> list[str]:
-    """SASL with accounts; chathistory and redaction when the server keeps history (--history)."""
+    """SASL with accounts; chathistory and redaction when the server keeps history (--history); registration
+    while clients may register (--registration open)."""
     keeps = keeps_history(session.chat)
     return [
         cap
         for cap in CAPABILITIES
-        if (cap != "sasl" or session.registrar.auth is not None) and (keeps or cap not in HISTORY_CAPABILITIES)
+        if (cap != "sasl" or session.registrar.auth is not None)
+        and (keeps or cap not in HISTORY_CAPABILITIES)
+        and (cap != "draft/account-registration" or session.registrar.signup.open)
     ]
 
 
@@ -162,6 +174,7 @@ def _nick(session: IRCDialect, params: list[str]) -> None:
     nick = params[0]
     member = session.connection.member
     if member is None:
+        session.asked = nick  # REGISTER * means it, even refused (draft/account-registration)
         with session.about(nick, numerics=_BANNED_HERE):
             session.registrar.needs_password(nick)  # invalid or taken: say so now
             session.nick = nick
@@ -204,7 +217,7 @@ def _user(session: IRCDialect, params: list[str]) -> None:
     "AUTHENTICATE",
     params=1,
     before_registration=True,
-    summary="AUTHENTICATE PLAIN: log in to an account with SASL, before registering or after",
+    summary="AUTHENTICATE PLAIN|SCRAM-SHA-256: log in to an account with SASL, before registering or after",
 )
 def _authenticate(session: IRCDialect, params: list[str]) -> None:
     if "sasl" not in session.caps:

@@ -18,6 +18,8 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import ClassVar, cast
 
+from scramp import ScramException
+
 from chatroom.core.errors import ChatError
 from chatroom.core.events import (
     CLIENT_TAGS_MAX,
@@ -53,9 +55,11 @@ from chatroom.frontends.irc.render import HOST, OWN_REALNAME, Renderer, Tags, co
 from chatroom.frontends.irc.support import BOT_MODE, METADATA_CAP, MYINFO_MODES, isupport
 from chatroom.frontends.irc.whowas import Whowas
 from chatroom.frontends.irc.wire import BODY_MAX, TAGS_MAX, UNSAFE_TEXT, client_tags, message, parse
+from chatroom.server.auth import ScramExchange
 from chatroom.server.connection import Connection
 from chatroom.server.limits import PAGE_LINES, ConnectionLimits
 
+SASL_MECHANISMS = ("PLAIN", "SCRAM-SHA-256")
 SASL_CHUNK = 400  # bytes of base64 in one AUTHENTICATE line (IRCv3 SASL)
 SASL_MAX = 4096  # bytes of base64 a whole SASL exchange may take
 LABEL_MAX = 64  # bytes of a labeled-response label
@@ -121,7 +125,11 @@ class IRCDialect:
         self.held: list[bytes] | None = None  # the answer to a labeled line, while it runs (labeled-response)
         self.client_tags: dict[str, str] = {}  # the client-only tags of the line being run (PRIVMSG, TAGMSG...)
         self.account: str | None = None  # logged in to with SASL before registering
+        self.asked: str | None = None  # the last nickname NICK asked for before registering, taken or not
         self.sasl: str | None = None  # the base64 received so far, while an AUTHENTICATE exchange runs
+        self.mechanism = ""  # the SASL mechanism of the exchange that runs
+        self.scram: ScramExchange | None = None  # a SCRAM-SHA-256 exchange past the client's first message
+        self.proven: str | None = None  # the account SCRAM proved, logged in once the client takes our proof
         self.entering = False  # registration is being checked (a login)
         # User modes as this client was told them: +i, WHO with a mask finds them only in a shared room (the
         # member's Details.invisible, which the others read); +w WALLOPS.
@@ -651,37 +659,94 @@ class IRCDialect:
             self.joining -= set(member.rooms)
 
     def sasl_step(self, data: str) -> None:
-        """One AUTHENTICATE line: the mechanism first, then the base64 of PLAIN's credentials."""
+        """One AUTHENTICATE line: the mechanism first, then base64 messages, each whole one to `_sasl_message`."""
         if self.sasl is None:
-            if data.upper() != "PLAIN":
-                self.reply(n.RPL_SASLMECHS, "PLAIN", text="are the available SASL mechanisms")
+            if data.upper() not in SASL_MECHANISMS:
+                self.reply(n.RPL_SASLMECHS, ",".join(SASL_MECHANISMS), text="are the available SASL mechanisms")
                 self.reply(n.ERR_SASLFAIL, text="SASL authentication failed: unknown mechanism")
                 return
-            self.sasl = ""
+            self.sasl, self.mechanism, self.scram, self.proven = "", data.upper(), None, None
             self.write(b"AUTHENTICATE +\r\n")
             return
         if data == "*":
             self.sasl = None
             self.reply(n.ERR_SASLABORTED, text="SASL authentication aborted")
             return
-        if len(data) > SASL_CHUNK or len(self.sasl) + len(data) > SASL_MAX:
+        if len(data) > SASL_CHUNK:
             self.sasl = None
             self.reply(n.ERR_SASLTOOLONG, text="SASL message too long")
+            return
+        if len(self.sasl) + len(data) > SASL_MAX:
+            self._sasl_failed(f"the exchange is longer than {SASL_MAX} bytes")
             return
         if data != "+":
             self.sasl += data
         if len(data) == SASL_CHUNK:
             return  # more follows
-        encoded, self.sasl = self.sasl, None
         try:
-            authzid, authcid, password = base64.b64decode(encoded, validate=True).decode().split("\0")
-        except (binascii.Error, UnicodeDecodeError, ValueError):
-            self.reply(n.ERR_SASLFAIL, text="SASL authentication failed: malformed PLAIN credentials")
+            text = base64.b64decode(self.sasl, validate=True).decode()
+        except (binascii.Error, UnicodeDecodeError):
+            self.sasl = None
+            self.reply(n.ERR_SASLFAIL, text=f"SASL authentication failed: malformed {self.mechanism} message")
+            return
+        self.sasl = ""  # the exchange goes on, unless the message ends it
+        if self.mechanism == "PLAIN":
+            self._plain(text)
+        else:
+            self._scram_step(text)
+
+    def _sasl_failed(self, why: str) -> None:
+        self.sasl = self.scram = self.proven = None
+        self.reply(n.ERR_SASLFAIL, text=f"SASL authentication failed: {why}")
+
+    def _plain(self, text: str) -> None:
+        self.sasl = None
+        try:
+            authzid, authcid, password = text.split("\0")
+        except ValueError:
+            self._sasl_failed("malformed PLAIN credentials")
             return
         if authzid and nick_key(authzid) != nick_key(authcid):
-            self.reply(n.ERR_SASLFAIL, text="SASL authentication failed: cannot act for another account")
+            self._sasl_failed("cannot act for another account")
             return
         self.connection.wait_for(self._log_in(authcid, password))
+
+    def _scram_step(self, text: str) -> None:
+        """SCRAM-SHA-256: the client's first message, then its proof, then its word that it took ours (`+`)."""
+        if self.proven is not None:
+            self.sasl = None
+            self._logged_in(self.proven)
+        elif self.scram is None:
+            if self.registrar.auth is None:
+                self._sasl_failed(word(ChatError("BAD_LOGIN", "no_accounts")))
+                return
+            exchange = self.registrar.auth.scram.exchange()
+            try:
+                first = exchange.first(text)
+            except ScramException:
+                self._sasl_failed("malformed SCRAM-SHA-256 message")
+                return
+            self.scram = exchange
+            self._challenge(first)
+        else:
+            self.connection.wait_for(self._prove(self.scram, text))
+
+    async def _prove(self, exchange: ScramExchange, final: str) -> None:
+        assert self.registrar.auth is not None  # an exchange starts only with accounts
+        try:
+            self.proven = await self.registrar.auth.login_scram(exchange, final, self.connection.address)
+        except ChatError as error:
+            self._sasl_failed(word(error))
+            return
+        self._challenge(exchange.signature())
+
+    def _challenge(self, text: str) -> None:
+        """A message of ours in the exchange: base64 in lines of SASL_CHUNK, `+` after a full last one."""
+        encoded = base64.b64encode(text.encode()).decode()
+        chunks = [encoded[start : start + SASL_CHUNK] for start in range(0, len(encoded), SASL_CHUNK)]
+        if not chunks or len(chunks[-1]) == SASL_CHUNK:
+            chunks.append("+")
+        self.write(b"".join(f"AUTHENTICATE {chunk}\r\n".encode() for chunk in chunks))
 
     async def _log_in(self, name: str, password: str) -> None:
         try:
@@ -690,9 +755,12 @@ class IRCDialect:
             if member is not None:  # after registering, as IRCv3 SASL 3.2 allows: the person logs in as they are
                 self.chat.rename(member, member.nick, account)  # those who show accounts are told (account-notify)
         except ChatError as error:
-            self.reply(n.ERR_SASLFAIL, text=f"SASL authentication failed: {word(error)}")
+            self._sasl_failed(word(error))
             return
-        self.account = account
+        self._logged_in(account)
+
+    def _logged_in(self, account: str) -> None:
+        self.account, self.scram, self.proven = account, None, None
         self.reply(n.RPL_LOGGEDIN, self.source(), account, text=f"You are now logged in as {account}")
         self.reply(n.RPL_SASLSUCCESS, text="SASL authentication successful")
 

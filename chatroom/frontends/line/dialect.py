@@ -144,7 +144,7 @@ class LineDialect:
         if member is not None:
             await self.registrar.rename(self.connection, member, nick, password)
             return
-        self._entered(await self.registrar.enter(self.connection, nick, password))
+        self.entered(await self.registrar.enter(self.connection, nick, password))
 
     def resume(self, nick: str, token: str, seen: dict[str, str]) -> None:
         """/resume: come back as the person `token` reclaims (after a lost connection), or join them; `seen`, the
@@ -155,7 +155,7 @@ class LineDialect:
         self.connection.wait_for(self._resume(nick, token, seen))
 
     async def _resume(self, nick: str, token: str, seen: dict[str, str]) -> None:
-        self._entered(await self.registrar.resume(self.connection, nick, token), seen)
+        self.entered(await self.registrar.resume(self.connection, nick, token), seen)
 
     def sessions(self) -> None:
         """/sessions: one SESSION line for each of this person's connections, this one's ID marked with *."""
@@ -177,7 +177,7 @@ class LineDialect:
                 return
         raise ChatError("NO_SUCH_SESSION", serial=serial)
 
-    def _entered(self, member: Member, seen: dict[str, str] | None = None) -> None:
+    def entered(self, member: Member, seen: dict[str, str] | None = None) -> None:
         """WELCOME, the token that reclaims this person, the MOTD; then their rooms, if they were here already."""
         hello = f"Hello {member.nick}. Join a room with /join ROOM; /help lists the commands."
         self.write(line("WELCOME", member.nick, text=hello))

@@ -2,6 +2,7 @@
 
 from chatroom.frontends.line import (
     metadata,  # noqa: F401  (its /meta joins the table)
+    register,  # noqa: F401  (/register joins the table)
     watch,  # noqa: F401  (its commands join the table as it is imported)
 )
 from chatroom.frontends.line.commands import COMMANDS

@@ -98,7 +98,15 @@ $("login").addEventListener("submit", (event) => {
     const saved = chat.saved();
     if (!saved.includes(roomName(first))) localStorage.setItem("chatroom.rooms", JSON.stringify([...saved, roomName(first)]));
   }
-  connection.open($("nick").value.trim(), $("password").value, $("server-password").value);
+  if ($("register").checked && !$("password").value) {
+    $("login-error").textContent = "Choose a password for the new account.";
+    $("password").focus();
+    return;
+  }
+  connection.open($("nick").value.trim(), $("password").value, $("server-password").value, $("register").checked);
+});
+connection.addEventListener("account", (event) => {
+  chat.info(event.detail.text, event.detail.ok ? "info" : "error");
 });
 
 /** Run a typed line, or a menu's command; false, with the reason shown, if it could not be done. */

@@ -83,6 +83,7 @@ export class Connection extends EventTarget {
     this.nick = "";
     this.password = "";
     this.serverPassword = ""; // the server's own (IRC's PASS, --irc-password), asked for only when it wants one
+    this.registering = false; // register the nickname with the password (draft/account-registration), once connected
     this.registered = false;
     this.everRegistered = false;
     this.attempt = 0;
@@ -92,14 +93,16 @@ export class Connection extends EventTarget {
     this.refusedField = ""; // and which field of the login form the person must change
   }
 
-  /** Connect and register as `nick`, logging in with `password` when one is given, after the server's own. */
-  open(nick, password, serverPassword = "") {
+  /** Connect and register as `nick`, logging in with `password` when one is given, after the server's own; with
+   * `registering`, make `nick` an account with `password` instead, once connected. */
+  open(nick, password, serverPassword = "", registering = false) {
     const old = this.socket;
     this.socket = null; // its end, if it was still trying, is not this connection's
     old?.close(1000);
     this.nick = nick;
     this.password = password;
     this.serverPassword = serverPassword;
+    this.registering = registering;
     this.wantOpen = true;
     this.everRegistered = false;
     this.attempt = 0;
@@ -174,6 +177,10 @@ export class Connection extends EventTarget {
     if (!this.everRegistered) this.socket?.close(1000);
   }
 
+  account(ok, text) {
+    this.dispatchEvent(new CustomEvent("account", { detail: { ok, text } }));
+  }
+
   receive(message) {
     const [first, second] = message.params;
     switch (message.command) {
@@ -200,6 +207,20 @@ export class Connection extends EventTarget {
         this.attempt = 0;
         this.status("connected");
         this.dispatchEvent(new CustomEvent("registered"));
+        if (this.registering) this.send(format("REGISTER", "*", "*", this.password));
+        break;
+      case "REGISTER":
+        if (first === "SUCCESS") {
+          this.registering = false; // from now on a reconnection logs in to the account
+          this.account(true, `${second} is registered: you are logged in to it.`);
+        }
+        return;
+      case "FAIL":
+        if (first === "REGISTER") {
+          this.registering = false;
+          this.account(false, `Not registered: ${message.params.at(-1)}`);
+          return;
+        }
         break;
       case "433":
         if (!this.registered) {
@@ -242,13 +263,16 @@ export class Connection extends EventTarget {
     if (sub === "LS") {
       const offered = new Set(list.split(" ").map((cap) => cap.split("=")[0]));
       const wanted = WANTED.filter((cap) => offered.has(cap));
-      if (this.password && offered.has("sasl")) wanted.push("sasl");
+      if (this.registering && !offered.has("draft/account-registration"))
+        return this.refuse("This server does not let people register accounts here: ask whoever runs it for one.");
+      if (this.registering) wanted.push("draft/account-registration");
+      else if (this.password && offered.has("sasl")) wanted.push("sasl");
       else if (this.password && !this.serverPassword) this.send(format("PASS", this.password)); // no SASL: PASS says it
       if (wanted.length) this.send(format("CAP", "REQ", wanted.join(" ")));
       else this.send("CAP END");
     } else if (sub === "ACK") {
       for (const cap of list.split(" ")) this.caps.add(cap);
-      if (this.caps.has("sasl") && this.password) this.send("AUTHENTICATE PLAIN");
+      if (this.caps.has("sasl") && this.password && !this.registering) this.send("AUTHENTICATE PLAIN");
       else this.send("CAP END");
     } else if (sub === "NAK") {
       this.send("CAP END");

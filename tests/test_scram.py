@@ -1,0 +1,153 @@
+"""SASL SCRAM-SHA-256 (RFC 5802, 7677) over the IRC front end, and the accounts file's SCRAM verifiers.
+
+The exchanges are real: scramp's client against the server's front end, in memory, with the accounts file the
+server reads. A SCRAM proof is a few HMACs, checked without a thread, so the test runs on a fake clock.
+"""
+
+from __future__ import annotations
+
+import base64
+from pathlib import Path
+
+from scramp import ScramClient
+from twisted.internet.task import Clock
+from twisted.trial.unittest import SynchronousTestCase, TestCase
+
+from chatroom.core.errors import ChatError
+from chatroom.server.auth import Authenticator, AuthMode, FileAccountWriter
+from chatroom.stores.accounts import Account, AccountStore, Secret, adding, check_password, hash_password
+from tests.helpers import MemoryClient
+from tests.test_irc import IRCServer, commands
+from tests.test_lifecycle import GENEROUS
+
+
+def b64(text: str) -> str:
+    return base64.b64encode(text.encode()).decode()
+
+
+def unb64(line: str) -> str:
+    return base64.b64decode(line.split(" ", 1)[1]).decode()
+
+
+class ScramLoginTests(SynchronousTestCase):
+    def setUp(self) -> None:
+        self.server = IRCServer(GENEROUS)
+        self.store = AccountStore(Path(self.mktemp()))
+        self.store.change("alice", adding("alice", Secret.of("correct horse")))
+        auth = Authenticator(AuthMode.OPTIONAL, self.store, self.server.clock)
+        self.server.factory.registrar.auth = auth
+        self.server.chat.accounts = auth.store
+
+    def start(self, client: MemoryClient, name: str, password: str) -> ScramClient:
+        """CAP REQ sasl, AUTHENTICATE SCRAM-SHA-256 and the client's first message; the server's is taken."""
+        client.type("CAP LS 302", "CAP REQ :sasl")
+        self.assertEqual(client.type("AUTHENTICATE SCRAM-SHA-256"), ["AUTHENTICATE +"])
+        scram = ScramClient(["SCRAM-SHA-256"], name, password)
+        [first] = client.type("AUTHENTICATE " + b64(scram.get_client_first()))
+        scram.set_server_first(unb64(first))
+        return scram
+
+    def test_the_right_password_logs_in_and_the_server_proves_itself(self) -> None:
+        client = self.server.irc()
+        scram = self.start(client, "alice", "correct horse")
+        [final] = client.type("AUTHENTICATE " + b64(scram.get_client_final()))
+        scram.set_server_final(unb64(final))  # raises if the server did not know alice's verifier
+        self.assertEqual(commands(client.type("AUTHENTICATE +")), ["900", "903"])
+        self.assertEqual(commands(client.type("NICK alice", "USER a 0 * :A", "CAP END"))[0], "001")
+        self.assertEqual(self.server.chat.nicks["alice"].account, "alice")
+
+    def test_a_wrong_password_fails_and_slows_the_next_guess(self) -> None:
+        client = self.server.irc()
+        scram = self.start(client, "alice", "wrong horse")
+        refused = client.type("AUTHENTICATE " + b64(scram.get_client_final()))
+        self.assertEqual(refused, [":chatroom 904 * :SASL authentication failed: wrong nickname or password"])
+        client.type("AUTHENTICATE SCRAM-SHA-256")
+        scram = ScramClient(["SCRAM-SHA-256"], "alice", "correct horse")
+        [first] = client.type("AUTHENTICATE " + b64(scram.get_client_first()))
+        scram.set_server_first(unb64(first))
+        [slowed] = client.type("AUTHENTICATE " + b64(scram.get_client_final()))
+        self.assertIn("904 * :SASL authentication failed: too many failed logins", slowed, "even the right one")
+        self.assertEqual(commands(client.type("NICK alice", "USER a 0 * :A", "CAP END")), ["433"])
+
+    def test_an_unknown_name_gets_a_salt_like_an_account_and_fails_like_a_wrong_password(self) -> None:
+        client = self.server.irc()
+        scram = self.start(client, "nobody", "whatever it is")
+        refused = client.type("AUTHENTICATE " + b64(scram.get_client_final()))
+        self.assertEqual(refused, [":chatroom 904 * :SASL authentication failed: wrong nickname or password"])
+
+    def test_the_mechanisms_are_advertised_and_an_unknown_one_lists_them(self) -> None:
+        client = self.server.irc()
+        [listed] = client.type("CAP LS 302")
+        self.assertIn("sasl=PLAIN,SCRAM-SHA-256", listed.split(" :", 1)[1].split())
+        client.type("CAP REQ :sasl")
+        self.assertEqual(
+            client.type("AUTHENTICATE SCRAM-SHA-1"),
+            [
+                ":chatroom 908 * PLAIN,SCRAM-SHA-256 :are the available SASL mechanisms",
+                ":chatroom 904 * :SASL authentication failed: unknown mechanism",
+            ],
+        )
+
+    def test_a_malformed_first_message_fails_in_one_line(self) -> None:
+        client = self.server.irc()
+        client.type("CAP REQ :sasl", "AUTHENTICATE SCRAM-SHA-256")
+        self.assertEqual(
+            client.type("AUTHENTICATE " + b64("not scram at all")),
+            [":chatroom 904 * :SASL authentication failed: malformed SCRAM-SHA-256 message"],
+        )
+
+
+    def test_an_endless_exchange_fails_once_past_its_limit(self) -> None:
+        """irctest's testPlainInfiniteMessages: 400-byte lines without end got 905, which is for one long line."""
+        client = self.server.irc()
+        client.type("CAP REQ :sasl", "AUTHENTICATE PLAIN")
+        answers = [line for _ in range(11) for line in client.type("AUTHENTICATE " + "eHh4" * 100)]
+        refused = ":chatroom 904 * :SASL authentication failed: the exchange is longer than 4096 bytes"
+        self.assertEqual(answers, [refused])
+
+
+class AccountsFileTests(SynchronousTestCase):
+    def test_a_record_keeps_its_verifier_and_plain_still_checks_the_hash(self) -> None:
+        secret = Secret.of("correct horse")
+        account = Account("Alice", secret.hash, admin=True, scram=secret.scram)
+        read = Account.parse(account.record())
+        self.assertEqual(read, account)
+        assert read is not None
+        self.assertTrue(check_password("correct horse", read.hash))
+        self.assertFalse(check_password("wrong horse", read.hash))
+
+    def test_a_record_from_before_scram_reads_without_a_verifier(self) -> None:
+        hashed = hash_password("correct horse")
+        self.assertEqual(Account.parse(f"alice {hashed} admin"), Account("alice", hashed, True))
+
+    def test_a_password_that_saslprep_refuses_still_logs_in_with_plain(self) -> None:
+        secret = Secret.of("bell\u0007")  # a control character: RFC 4013 prohibits it
+        self.assertIsNone(secret.scram)
+        self.assertTrue(check_password("bell\u0007", secret.hash))
+
+
+class VerifierAddedTests(TestCase):
+    """An account from before SCRAM gets its verifier at its next PLAIN login (checked in a real thread)."""
+
+    async def test_a_plain_login_adds_the_verifier_and_scram_works_after(self) -> None:
+        path = Path(self.mktemp())
+        path.write_text(f"alice {hash_password('correct horse')}\n")
+        store = AccountStore(path)
+        clock = Clock()
+        auth = Authenticator(AuthMode.OPTIONAL, store, clock, writer=FileAccountWriter(store))
+        self.assertNotIn("scram-sha-256", path.read_text())
+        self.assertEqual(await auth.login("alice", "correct horse", "192.0.2.1"), "alice")
+        self.assertIn(" scram-sha-256$4096$", path.read_text(), "in the file, for every process")
+        exchange = auth.scram.exchange()
+        client = ScramClient(["SCRAM-SHA-256"], "alice", "correct horse")
+        client.set_server_first(exchange.first(client.get_client_first()))
+        self.assertEqual(await auth.login_scram(exchange, client.get_client_final(), "192.0.2.1"), "alice")
+
+    async def test_a_wrong_plain_password_adds_nothing(self) -> None:
+        path = Path(self.mktemp())
+        path.write_text(f"alice {hash_password('correct horse')}\n")
+        store = AccountStore(path)
+        auth = Authenticator(AuthMode.OPTIONAL, store, Clock(), writer=FileAccountWriter(store))
+        with self.assertRaises(ChatError):
+            await auth.login("alice", "wrong horse", "192.0.2.1")
+        self.assertIsNone(store.get("alice").scram)
