@@ -49,9 +49,10 @@ CAPABILITIES = (
     "away-notify",
     "batch",
     "cap-notify",  # the capabilities offered never change while a client is connected: no CAP NEW or DEL to send
+    "draft/account-registration",
     "draft/channel-rename",
     "draft/chathistory",
-    "draft/account-registration",
+    "draft/event-playback",
     "draft/message-redaction",
     "draft/metadata-3",
     "draft/read-marker",
