@@ -453,7 +453,7 @@ class ClientTagsTests(SynchronousTestCase):
         self.assertTrue(tags.pop("msgid"))
         self.assertEqual(tags, {"+draft/react": r"\:-)\s", "+draft/reply": "x1"}, "escaped as sent; no server tags")
         self.assertEqual(self.carol.read(), [], "a client without message-tags is sent no TAGMSG")
-        self.assertEqual(self.line.read(), [], "the line protocol shows no tags")
+        self.assertEqual(self.line.read(), ["REACT #5 alice x1 :;-) "], "the line protocol shows the reaction")
         history = self.alice.type("CHATHISTORY LATEST #5 * 10")
         self.assertEqual(commands(history), ["BATCH", "BATCH"], "nothing kept")
 
@@ -466,7 +466,8 @@ class ClientTagsTests(SynchronousTestCase):
             self.carol.read(), [":alice!alice@chatroom PRIVMSG #5 :yes", ":alice!alice@chatroom NOTICE #5 :fyi"]
         )
         history = self.alice.type("CHATHISTORY LATEST #5 * 10")
-        self.assertEqual([tag for line in history for tag in tags_of(line) if tag.startswith("+")], [])
+        kept = [tag for line in history for tag in tags_of(line) if tag.startswith("+")]
+        self.assertEqual(kept, ["+draft/reply", "+draft/reply"], "what a line answers is kept with it; no other tag")
 
     def test_privately_too_with_an_id(self) -> None:
         [echo] = self.alice.type("@+typing=active TAGMSG bob")

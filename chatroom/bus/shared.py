@@ -827,12 +827,13 @@ REPLICATED = declared(Chat)  # the changes a log entry may name: nothing else of
 
 def line_data(message: Message) -> list[Any]:
     """A kept line as snapshots and Redis carry it: its room is theirs, and a kept line is never for some only."""
-    return [message.nick, message.text, message.action, message.notice, message.id, message.time]
+    data = [message.nick, message.text, message.action, message.notice, message.id, message.time]
+    return [*data, message.reply] if message.reply else data  # the id a reply answers, when it is one
 
 
 def line_message(room: str, data: list[Any]) -> Message:
-    nick, text, action, notice, msgid, time = data
-    return Message(room, nick, text, action, notice, "", msgid, time)
+    nick, text, action, notice, msgid, time, *reply = data
+    return Message(room, nick, text, action, notice, "", msgid, time, reply="".join(reply))
 
 
 def _plain(values: tuple[Any, ...]) -> list[Any]:

@@ -27,7 +27,8 @@ class Message:
     (chatroom.core.history), so that a client can ask for what came after it.
 
     A message with `tags` and no `text` is made of tags only (IRC's TAGMSG: a reaction, a typing notice): it is
-    relayed to those whose front end shows tags, and never kept.
+    relayed to those whose front end shows tags, and never kept. `reply` is the id of the line it answers, read
+    from its tags and kept with it (chatroom.core.gestures).
     """
 
     room: str
@@ -40,6 +41,7 @@ class Message:
     id: str = field(default="", compare=False)
     time: str = field(default="", compare=False)  # ISO 8601 in UTC, to the millisecond: 2026-11-23T09:30:00.000Z
     tags: ClientTags = ()
+    reply: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +56,38 @@ class PrivateMessage:
     text: str
     action: bool = False
     notice: bool = False
+    id: str = field(default="", compare=False)
+    time: str = field(default="", compare=False)
+    tags: ClientTags = ()
+    reply: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Reaction:
+    """`nick` reacted to the line whose id is `line` with `emoji` (chatroom.core.gestures): told to the room, or,
+    `private`, to the two people of a conversation, `room` being the nickname it was sent to. Never kept; `id` and
+    `time` are its own, as a message of tags only has them; `tags`, all its client tags as its sender gave them."""
+
+    room: str
+    nick: str
+    line: str
+    emoji: str
+    private: bool = False
+    id: str = field(default="", compare=False)
+    time: str = field(default="", compare=False)
+    tags: ClientTags = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Typing:
+    """`nick` is typing to a room (or, `private`, to the person `room` names): `state` is "active", "paused" or
+    "done". Never kept, and relayed at most once every few seconds (chatroom.core.gestures); stamped as a
+    Reaction."""
+
+    room: str
+    nick: str
+    state: str
+    private: bool = False
     id: str = field(default="", compare=False)
     time: str = field(default="", compare=False)
     tags: ClientTags = ()
@@ -311,6 +345,8 @@ class Wallops:
 
 Event = (
     Message
+    | Reaction
+    | Typing
     | KeptNotice
     | Exported
     | PrivateMessage

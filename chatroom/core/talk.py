@@ -17,17 +17,20 @@ from chatroom.core.events import (
     Names,
     Parted,
     PrivateMessage,
+    Reaction,
     ReadMarker,
     RoleChanged,
     RoomInfo,
     RoomList,
     Topic,
+    Typing,
 )
+from chatroom.core.gestures import answered, reaction, typing_due, typing_relayed, typing_state
 from chatroom.core.history import JOIN_LINES, check_point, page
 from chatroom.core.markers import marker_target, read_time
 from chatroom.core.members import Member, Room
 from chatroom.core.moderation import Action, Lockdown, Role, authorize, ban_on, ban_why
-from chatroom.core.names import room_key, room_name
+from chatroom.core.names import nick_key, room_key, room_name
 from chatroom.core.private import conversation, keeps_private, party, stored
 from chatroom.core.rules import unkept
 from chatroom.core.sequencing import change
@@ -129,14 +132,27 @@ class Talk(ChatBase):
         """
         target = self._outside(member, room) or self._room_of(member, room)
         carried = client_tags(text, tags)
+        reply = answered(tags)
         self.may_speak(member)
         if target.settings.moderated:
             authorize(self.rank(member, target), Action.SPEAK, target.name)
+        gesture = "" if text or to else typing_state(tags)
+        if gesture and not typing_due(member, room_key(target.name), gesture, self.now()):
+            return  # too soon after the last: dropped, as a flood of them would be (chatroom.core.gestures)
+        emoji = "" if text or to or gesture or not reply else reaction(tags)
         self._commit()
         self.messages += 1
         now = self.now()
+        if gesture and not self._typing(member, room_key(target.name), gesture, now):  # checked again, in its turn
+            return
         msgid, said = target.history.stamp(now, aside=bool(to) or not text)
-        event = Message(target.name, member.nick, text, action, notice, to, msgid, said, carried)
+        if gesture:
+            target.broadcast(Typing(target.name, member.nick, gesture, False, msgid, said, carried))
+            return
+        if emoji:
+            target.broadcast(Reaction(target.name, member.nick, reply, emoji, False, msgid, said, carried))
+            return
+        event = Message(target.name, member.nick, text, action, notice, to, msgid, said, carried, reply)
         if text:  # kept without its client tags: relayed, never kept (their bytes are not history's to count)
             line = replace(event, tags=()) if carried else event
             dropped = target.history.keep(line, now)
@@ -167,10 +183,28 @@ class Talk(ChatBase):
         self._present(member)
         recipient = self._find(nick)
         carried = client_tags(text, tags)
+        reply = answered(tags)
         self.may_speak(member)
+        gesture = "" if text else typing_state(tags)
+        if gesture and not typing_due(member, _private_key(recipient), gesture, self.now()):
+            return
+        emoji = "" if text or gesture or not reply else reaction(tags)
         self._commit()
         self.messages += 1
-        event = PrivateMessage(member.nick, recipient.nick, text, action, notice, tags=carried)
+        if gesture or emoji:
+            if gesture and not self._typing(member, _private_key(recipient), gesture, self.now()):
+                return
+            stamped = self.conversations.stamp(PrivateMessage(member.nick, recipient.nick, ""), self.now())
+            told = (
+                Typing(recipient.nick, member.nick, gesture, True, stamped.id, stamped.time, carried)
+                if gesture
+                else Reaction(recipient.nick, member.nick, reply, emoji, True, stamped.id, stamped.time, carried)
+            )
+            recipient.session.deliver(told)
+            if recipient is not member:
+                member.session.deliver(told)
+            return
+        event = PrivateMessage(member.nick, recipient.nick, text, action, notice, tags=carried, reply=reply)
         if keeps_private(self.history_limits):  # kept, for these two only to read (chatroom.core.private)
             key = conversation(party(member), party(recipient))
             event, line = self.conversations.say(key, event, self.now(), self.history_limits)
@@ -181,6 +215,14 @@ class Talk(ChatBase):
         recipient.session.deliver(event)
         if recipient is not member:
             member.session.deliver(event)
+
+    @staticmethod
+    def _typing(member: Member, key: str, state: str, now: float) -> bool:
+        """Whether a typing notice is relayed, noting it if it is (chatroom.core.gestures)."""
+        if not typing_due(member, key, state, now):
+            return False
+        typing_relayed(member, key, state, now)
+        return True
 
     @change
     def set_topic(self, member: Member, room: str, text: str) -> None:
@@ -249,3 +291,8 @@ class Talk(ChatBase):
         if ban is not None and not self._exempt(member, room):
             raise ChatError("BANNED", room=room.name, why=ban_why(ban))
         return room
+
+
+def _private_key(recipient: Member) -> str:
+    """A private conversation's place among a sender's typing notes: never a room's key (it has a space)."""
+    return "to " + nick_key(recipient.nick)

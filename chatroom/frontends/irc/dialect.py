@@ -29,10 +29,12 @@ from chatroom.core.events import (
     Message,
     Names,
     PrivateMessage,
+    Reaction,
     ReadMarker,
     RoomInfo,
     RoomList,
     Topic,
+    Typing,
 )
 from chatroom.core.members import Details, Member
 from chatroom.core.names import nick_key, room_key
@@ -55,6 +57,7 @@ LABEL_MAX = 64  # bytes of a labeled-response label
 # The events `IRCDialect.render` answers itself, or for which it looks at who receives them.
 LOOKED_AT = frozenset(
     {Message, PrivateMessage, Names, Topic, Invited, BanList, AllowList, RoomInfo, RoomList, History, ReadMarker}
+    | {Reaction, Typing}
 )
 END_NAMES = "End of /NAMES list"
 
@@ -177,9 +180,11 @@ class IRCDialect:
             return self.renderer(event, self.identify, self.tags, self.connection.clock)
         me = self.me
         match event:
-            case Message(text="") | PrivateMessage(text="") if "message-tags" not in self.caps:
+            case Message(text="") | PrivateMessage(text="") | Reaction() | Typing() if "message-tags" not in self.caps:
                 return b""  # a message of tags only (TAGMSG) goes to clients that asked for tags only
-            case Message(_, nick) | PrivateMessage(nick) if nick == me and "echo-message" not in self.caps:
+            case Message(_, nick) | PrivateMessage(nick) | Reaction(_, nick) | Typing(_, nick) if (
+                nick == me and "echo-message" not in self.caps
+            ):
                 if not (type(event) is PrivateMessage and event.recipient == me) and self._said_here():
                     return b""  # the core's copy to the sender: an IRC client shows its own message itself
             case PrivateMessage(nick, recipient) if nick == recipient == me and self._said_here():

@@ -16,6 +16,7 @@ from chatroom.core.events import (
     AllowChanged,
     BanChanged,
     Changes,
+    ClientTags,
     Event,
     Invited,
     Joined,
@@ -28,14 +29,17 @@ from chatroom.core.events import (
     Parted,
     PrivateMessage,
     Quit,
+    Reaction,
     Redacted,
     ResumeToken,
     RoleChanged,
     ServerNotice,
     SettingChanged,
     Topic,
+    Typing,
     Wallops,
 )
+from chatroom.core.gestures import REACT_TAG, REPLY_TAG, REPLY_TAGS, TYPING_TAG
 from chatroom.core.history import timestamp
 from chatroom.frontends.irc.wire import message, tag
 
@@ -44,7 +48,8 @@ SETTING_MODES = {"invite": "i", "key": "k", "moderated": "m", "topiclock": "t", 
 # "external" is IRC's n, the other way round: +n is external off
 ROLE_MODES = {"operator": "o", "voice": "v"}
 
-STAMPED = (Message, PrivateMessage)  # events that may carry the id and time their room or conversation gave them
+# Events that may carry the id and time their room or conversation gave them
+STAMPED = (Message, PrivateMessage, Reaction, Typing)
 Identify = Callable[[str], str]  # a present member's nickname -> the "user@host" after it in a source
 
 
@@ -110,9 +115,9 @@ class Renderer:
         """A message's client tags, `msgid` and `time`, as far as `tags` wants them, after `head`."""
         found = [head] if head else []
         said = event if isinstance(event, STAMPED) else None
-        if said is not None and tags.msgid:  # client tags, as message-tags has them relayed, and the id
-            found += [tag(name, value) for name, value in said.tags]
-            if said.id:
+        if tags.msgid:  # client tags, as message-tags has them relayed, and the id
+            found += [tag(name, value) for name, value in relayed(event)]
+            if said is not None and said.id:
                 found.append(f"msgid={said.id}")
         if tags.time:
             found.append(f"time={said.time if said is not None and said.time else self._time}")
@@ -124,6 +129,8 @@ class Renderer:
                 return message(self.source(nick), "TAGMSG", to + room)
             case PrivateMessage(sender, recipient, ""):
                 return message(self.source(sender), "TAGMSG", recipient)
+            case Reaction(room, nick) | Typing(room, nick):
+                return message(self.source(nick), "TAGMSG", room)
             case Message(room, nick, text, action, notice, to):
                 return self._text(nick, to + room, text, action, notice)
             case PrivateMessage(sender, recipient, text, action, notice):
@@ -225,6 +232,21 @@ class Renderer:
         whole rather than cut what was said (IRC clients read longer lines)."""
         shown = f"\x01ACTION {text}\x01" if action else text
         return message(self.source(sender), "NOTICE" if notice else "PRIVMSG", target, text=shown)
+
+
+def relayed(event: Event) -> ClientTags:
+    """The client tags an event is sent to IRC with: those its sender gave, and what the chat read from them when
+    it came from a client that gives none (ours), in the tags IRC clients read (chatroom.core.gestures)."""
+    match event:
+        case Message(tags=tags, reply=reply) | PrivateMessage(tags=tags, reply=reply) if reply:
+            return tags if any(name in REPLY_TAGS for name, _ in tags) else (*tags, (REPLY_TAG, reply))
+        case Message(tags=tags) | PrivateMessage(tags=tags):
+            return tags
+        case Reaction(line=line, emoji=emoji, tags=tags):
+            return tags or ((REACT_TAG, emoji), (REPLY_TAG, line))
+        case Typing(state=state, tags=tags):
+            return tags or ((TYPING_TAG, state),)
+    return ()
 
 
 def _tagged(rendered: bytes, tags: str) -> bytes:

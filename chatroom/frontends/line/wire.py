@@ -34,6 +34,7 @@ from chatroom.core.events import (
     Parted,
     PrivateMessage,
     Quit,
+    Reaction,
     ReadMarker,
     Redacted,
     ResumeToken,
@@ -43,6 +44,7 @@ from chatroom.core.events import (
     ServerNotice,
     SettingChanged,
     Topic,
+    Typing,
 )
 from chatroom.server.limits import PAGE_LINES
 
@@ -82,8 +84,13 @@ def render(event: Event) -> bytes:
     match event:
         case Message(text="") | PrivateMessage(text=""):
             return b""  # client tags alone (IRC's TAGMSG): the line protocol and the web client show no tags
-        case Message(room, nick, text, action, _, to, msgid, time):
-            return line("ACTION" if action else "MSG", to + room, nick, msgid, time, text=text)
+        case Message(room, nick, text, action, _, to, msgid, time, reply=reply):
+            said = line("ACTION" if action else "MSG", to + room, nick, msgid, time, text=text)
+            return said + line("REPLY", room, msgid, reply) if reply else said
+        case Reaction(room, nick, replied, emoji):
+            return line("REACT", room, nick, replied, text=emoji)
+        case Typing(room, nick, state):
+            return line("TYPING", room, nick, state)
         case PrivateMessage(sender, recipient, text):
             return line("PRIV", sender, recipient, text=text)
         case Joined(room, nick):
@@ -162,6 +169,7 @@ def history_pages(history: History) -> Iterator[bytes]:
     for start in range(0, len(messages), PAGE_LINES):
         yield b"".join(
             line("DID" if said.action else "SAID", room, said.nick, said.id, said.time, text=said.text)
+            + (line("REPLY", room, said.id, said.reply) if said.reply else b"")
             for said in messages[start : start + PAGE_LINES]
         )
     yield line("HISTORY", room, str(len(messages)), str(history.lost) if history.lost >= 0 else "?")
