@@ -49,21 +49,21 @@ class GestureTests(SynchronousTestCase):
         self.plain.read()
         msgid = self.dora.read(stamps=True)[0].split()[3]
         lines = self.dora.type(f"/reply {msgid} yes please")
-        self.assertEqual(lines[0], "MSG #5 dora :yes please")
-        self.assertEqual(lines[1].split()[:2] + lines[1].split()[3:], ["REPLY", "#5", msgid], "REPLY names the line")
+        self.assertEqual(lines[1], "MSG #5 dora :yes please")
+        self.assertEqual(lines[0].split()[:2] + lines[0].split()[3:], ["REPLY", "#5", msgid], "REPLY comes first")
         [relayed] = self.weechat.read()
         self.assertEqual(tags_of(relayed)["+draft/reply"], msgid)
         self.assertEqual(parse(relayed).params, ["#5", "yes please"])
         self.assertEqual(self.plain.read(), [":dora!guest@chatroom PRIVMSG #5 :yes please"])
         history = self.dora.type("/history 5")
-        self.assertEqual([line.split()[0] for line in history], ["SAID", "SAID", "REPLY", "HISTORY"])
-        self.assertEqual(history[2].split()[3], msgid, "what a line answered is kept with it")
+        self.assertEqual([line.split()[0] for line in history], ["SAID", "REPLY", "SAID", "HISTORY"])
+        self.assertEqual(history[1].split()[3], msgid, "what a line answered is kept with it")
 
     def test_a_reply_from_irc_shows_as_a_reply_on_the_line_protocol(self) -> None:
         msgid = self.said_by_dora("anyone?")
         self.weechat.read()
         self.weechat.type(f"@+reply={msgid} PRIVMSG #5 :me")  # the ratified tag name is read as well
-        said, reply = self.dora.read(stamps=True)
+        reply, said = self.dora.read(stamps=True)
         self.assertTrue(said.startswith("MSG #5 wee "))
         self.assertEqual(reply.split()[::3], ["REPLY", msgid])
 

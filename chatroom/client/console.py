@@ -43,6 +43,9 @@ class Keyboard(TypingProtocol):
     def switch_to(self, index: int) -> None:
         """Make our room number `index` (0 first, in the order joined) current."""
 
+    def editing(self, text: str) -> None:
+        """The line being typed changed to `text` (not a secret one): the others may be told we are typing."""
+
 
 class Console(TypingProtocol):
     """What the client asks of a console."""
@@ -140,9 +143,12 @@ class LineEditor(Protocol):
         self._completing: tuple[int, list[str], int] | None = None  # where the word starts, the matches, which
 
     def dataReceived(self, data: bytes) -> None:
+        before = self.buffer
         for key in self._decoder.decode(data):
             self._key(key)
         self._draw()
+        if self.buffer != before and not self.secret:
+            self.keyboard.editing(self.buffer)
 
     def _key(self, key: str) -> None:
         if key != _TAB:

@@ -86,7 +86,7 @@ def render(event: Event) -> bytes:
             return b""  # client tags alone (IRC's TAGMSG): the line protocol and the web client show no tags
         case Message(room, nick, text, action, _, to, msgid, time, reply=reply):
             said = line("ACTION" if action else "MSG", to + room, nick, msgid, time, text=text)
-            return said + line("REPLY", room, msgid, reply) if reply else said
+            return line("REPLY", room, msgid, reply) + said if reply else said  # what it answers, first
         case Reaction(room, nick, replied, emoji):
             return line("REACT", room, nick, replied, text=emoji)
         case Typing(room, nick, state):
@@ -168,8 +168,8 @@ def history_pages(history: History) -> Iterator[bytes]:
     room, messages = history.room, history.messages
     for start in range(0, len(messages), PAGE_LINES):
         yield b"".join(
-            line("DID" if said.action else "SAID", room, said.nick, said.id, said.time, text=said.text)
-            + (line("REPLY", room, said.id, said.reply) if said.reply else b"")
+            (line("REPLY", room, said.id, said.reply) if said.reply else b"")
+            + line("DID" if said.action else "SAID", room, said.nick, said.id, said.time, text=said.text)
             for said in messages[start : start + PAGE_LINES]
         )
     yield line("HISTORY", room, str(len(messages)), str(history.lost) if history.lost >= 0 else "?")
