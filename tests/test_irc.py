@@ -70,7 +70,10 @@ class IRCServer(MemoryServer):
         return client
 
 
-CAPS_WITHOUT_HISTORY = "batch draft/read-marker echo-message labeled-response message-tags multi-prefix server-time"
+CAPS_WITHOUT_HISTORY = (
+    "batch draft/multiline=max-bytes=4096,max-lines=24 draft/read-marker echo-message labeled-response message-tags"
+    " multi-prefix server-time"
+)
 
 
 def commands(lines: list[str]) -> list[str]:
@@ -776,7 +779,8 @@ class HistoryTests(SynchronousTestCase):
 
     def test_with_history_the_capabilities_and_isupport_say_so(self) -> None:
         client = self.server.irc()
-        caps = "batch draft/chathistory draft/message-redaction draft/read-marker echo-message labeled-response "
+        caps = "batch draft/chathistory draft/message-redaction draft/multiline=max-bytes=4096,max-lines=24 "
+        caps += "draft/read-marker echo-message labeled-response "
         caps += "message-tags multi-prefix server-time soju.im/search"
         self.assertEqual(client.type("CAP LS 302"), [f":chatroom CAP * LS :{caps}"])
         welcome = client.type("NICK bob", "USER bob 0 * :B", "CAP END")

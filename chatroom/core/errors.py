@@ -43,6 +43,7 @@ REFUSALS: dict[str, tuple[str, ...]] = {
     "TOO_MANY_SESSIONS": ("nick", "count"),
     "NO_TEXT": (),
     "TOO_LONG": ("most",),
+    "TOO_MANY_LINES": ("most",),
     "BAD_UTF8": (),
     "BAD_TEXT": (),
     # Entering, logging in

@@ -42,6 +42,7 @@ class Message:
     time: str = field(default="", compare=False)  # ISO 8601 in UTC, to the millisecond: 2026-11-23T09:30:00.000Z
     tags: ClientTags = ()
     reply: str = ""
+    breaks: tuple[int, ...] = ()  # where a line of several was cut without a new line (chatroom.core.multiline)
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +61,7 @@ class PrivateMessage:
     time: str = field(default="", compare=False)
     tags: ClientTags = ()
     reply: str = ""
+    breaks: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -30,6 +30,7 @@ from chatroom.core.history import JOIN_LINES, check_point, page
 from chatroom.core.markers import marker_target, read_time
 from chatroom.core.members import Member, Room
 from chatroom.core.moderation import Action, Lockdown, Role, authorize, ban_on, ban_why
+from chatroom.core.multiline import check_lines
 from chatroom.core.names import nick_key, room_key, room_name
 from chatroom.core.private import conversation, keeps_private, party, stored
 from chatroom.core.rules import unkept
@@ -124,6 +125,7 @@ class Talk(ChatBase):
         notice: bool = False,
         to: str = "",
         tags: dict[str, str] | None = None,
+        breaks: tuple[int, ...] = (),
     ) -> None:
         """Send text to a room the member is in, or to one open to outsiders; members get it, the sender too.
 
@@ -132,6 +134,7 @@ class Talk(ChatBase):
         """
         target = self._outside(member, room) or self._room_of(member, room)
         carried = client_tags(text, tags)
+        check_lines(text, breaks)
         reply = answered(tags)
         self.may_speak(member)
         if target.settings.moderated:
@@ -152,7 +155,7 @@ class Talk(ChatBase):
         if emoji:
             target.broadcast(Reaction(target.name, member.nick, reply, emoji, False, msgid, said, carried))
             return
-        event = Message(target.name, member.nick, text, action, notice, to, msgid, said, carried, reply)
+        event = Message(target.name, member.nick, text, action, notice, to, msgid, said, carried, reply, tuple(breaks))
         if text:  # kept without its client tags: relayed, never kept (their bytes are not history's to count)
             line = replace(event, tags=()) if carried else event
             dropped = target.history.keep(line, now)
@@ -177,12 +180,14 @@ class Talk(ChatBase):
         action: bool = False,
         notice: bool = False,
         tags: dict[str, str] | None = None,
+        breaks: tuple[int, ...] = (),
     ) -> None:
         """Send text (or client tags, or both: see say) to one person; the sender gets a copy as proof of
         delivery."""
         self._present(member)
         recipient = self._find(nick)
         carried = client_tags(text, tags)
+        check_lines(text, breaks)
         reply = answered(tags)
         self.may_speak(member)
         gesture = "" if text else typing_state(tags)
@@ -204,7 +209,9 @@ class Talk(ChatBase):
             if recipient is not member:
                 member.session.deliver(told)
             return
-        event = PrivateMessage(member.nick, recipient.nick, text, action, notice, tags=carried, reply=reply)
+        event = PrivateMessage(
+            member.nick, recipient.nick, text, action, notice, tags=carried, reply=reply, breaks=tuple(breaks)
+        )
         if keeps_private(self.history_limits):  # kept, for these two only to read (chatroom.core.private)
             key = conversation(party(member), party(recipient))
             event, line = self.conversations.say(key, event, self.now(), self.history_limits)

@@ -25,6 +25,7 @@ PLAIN: dict[str, str] = {
     "TOO_MANY_SESSIONS": "{nick} has {count} sessions, the most allowed: end one",
     "NO_TEXT": "nothing to send",
     "TOO_LONG": "line longer than {most} bytes; it was ignored",
+    "TOO_MANY_LINES": "more than {most} lines in one message; it was ignored",
     "BAD_UTF8": "the line is not valid UTF-8; it was ignored",
     "BAD_TEXT": "control characters are not allowed; the line was ignored",
     # Entering, logging in

@@ -41,11 +41,13 @@ from chatroom.core.names import nick_key, room_key
 from chatroom.core.queries import RoomView
 from chatroom.frontends.commands import Command, CommandTable
 from chatroom.frontends.irc import numerics as n
+from chatroom.frontends.irc.multiline import Gathering, limit_of
 from chatroom.frontends.irc.refusals import word
-from chatroom.frontends.irc.render import HOST, Renderer, Tags, counted
+from chatroom.frontends.irc.render import CONCAT, HOST, MULTILINE, Renderer, Tags, counted
 from chatroom.frontends.irc.support import MYINFO_MODES, isupport
 from chatroom.frontends.irc.whowas import Whowas
 from chatroom.frontends.irc.wire import BODY_MAX, TAGS_MAX, UNSAFE_TEXT, client_tags, message, parse
+from chatroom.frontends.irc.wire import Message as IRCMessage
 from chatroom.server.connection import Connection
 from chatroom.server.limits import PAGE_LINES, ConnectionLimits
 
@@ -110,6 +112,8 @@ class IRCDialect:
         self.batches = 0  # BATCH ids given to this client so far
         self.held: list[bytes] | None = None  # the answer to a labeled line, while it runs (labeled-response)
         self.client_tags: dict[str, str] = {}  # the client-only tags of the line being run (PRIVMSG, TAGMSG...)
+        self.gathering: Gathering | None = None  # a draft/multiline batch being received
+        self.opening_label: str | None = None  # the label of the BATCH line being run, if it opens one
         self.account: str | None = None  # logged in to with SASL before registering
         self.sasl: str | None = None  # the base64 received so far, while an AUTHENTICATE exchange runs
         self.entering = False  # registration is being checked (a login)
@@ -140,7 +144,11 @@ class IRCDialect:
         if not parsed.command:
             return
         self.client_tags = client_tags(parsed.tags) if parsed.tags else {}
+        if self.gathering is not None and parsed.tags and self._gathered(parsed):
+            return
         label = self._label(parsed.tags)
+        if parsed.command == "BATCH" and parsed.params:  # a multiline batch is answered at its end, under its label
+            label = self._batch_label(parsed.params[0], label)
         if label is None:
             self._run(parsed.command, parsed.params)
             return
@@ -157,6 +165,30 @@ class IRCDialect:
             held, self.held = b"".join(self.held), None
             if not self.connection.closing:  # after QUIT, ERROR was the answer
                 self.connection.write(self.labeled(label, held))
+
+    def _gathered(self, parsed: IRCMessage) -> bool:
+        """Whether a line belongs to the multiline batch being received: then it is taken into it, not run."""
+        assert self.gathering is not None
+        found = dict(tag.partition("=")[::2] for tag in parsed.tags.split(";"))
+        if found.get("batch") != self.gathering.ref:
+            return False
+        failed = self.gathering.take(parsed.command, parsed.params, CONCAT in found)
+        if failed:
+            self.fail_batch(failed)
+        return True
+
+    def _batch_label(self, ref: str, label: str | None) -> str | None:
+        """The label a BATCH line is answered under: none for a multiline batch's opening (its label is kept for its
+        end, whose answer is the message's echo)."""
+        if ref.startswith("+"):
+            self.opening_label = label
+            return None
+        if self.gathering is not None and ref == "-" + self.gathering.ref:
+            return self.gathering.label
+        return label
+
+    def fail_batch(self, code: str, text: str = "Invalid multiline batch") -> None:
+        self.write(self.line("FAIL", "BATCH", code, *filter(None, [limit_of(code)]), text=text))
 
     def _run(self, name: str, params: list[str]) -> None:
         entry = self.commands.get(name)
@@ -254,7 +286,7 @@ class IRCDialect:
         tag = f"label={label}"
         if not lines:
             return _tag(self.line("ACK"), tag)
-        if len(lines) == 1:
+        if len(lines) == 1 or _one_batch(lines):  # one line, or a multiline message's echo
             return _tag(held, tag)
         self.batches += 1
         batch = str(self.batches)
@@ -635,6 +667,15 @@ def _tag(line: bytes, tag: str) -> bytes:
     if line.startswith(b"@"):
         return b"@" + tag.encode() + b";" + line[1:]
     return b"@" + tag.encode() + b" " + line
+
+
+def _one_batch(lines: list[bytes]) -> bool:
+    """Whether an answer is one multiline batch: its opening, lines in it, and its end (as Ergo labels it)."""
+    opening, closing = parse(lines[0].decode()), parse(lines[-1].decode())
+    if not (opening.command == closing.command == "BATCH" and opening.params[1:2] == [MULTILINE] and closing.params):
+        return False
+    ref = opening.params[0]
+    return ref.startswith("+") and closing.params[0] == "-" + ref[1:] and all(map(_batched, lines[1:-1]))
 
 
 def _batched(line: bytes) -> bool:

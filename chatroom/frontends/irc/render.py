@@ -8,7 +8,9 @@ oneself) is decided by chatroom.frontends.irc.dialect before asking for the byte
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterable
+from dataclasses import replace
 
 from twisted.internet.interfaces import IReactorTime
 
@@ -41,8 +43,11 @@ from chatroom.core.events import (
 )
 from chatroom.core.gestures import REACT_TAG, REPLY_TAG, REPLY_TAGS, TYPING_TAG
 from chatroom.core.history import timestamp
+from chatroom.core.multiline import pieces
 from chatroom.frontends.irc.wire import message, tag
 
+MULTILINE = "draft/multiline"  # the capability and its batch's type
+CONCAT = "draft/multiline-concat"  # the tag of a piece that continues the line before it
 HOST = "chatroom"  # the host every member is shown at: nobody's address is shown to anyone
 SETTING_MODES = {"invite": "i", "key": "k", "moderated": "m", "topiclock": "t", "limit": "l", "secret": "s"}
 # "external" is IRC's n, the other way round: +n is external off
@@ -59,7 +64,7 @@ class Tags:
     `key` names its renderings: clients with the same server and the same of these capabilities share them.
     """
 
-    __slots__ = ("key", "msgid", "redact", "server", "time")
+    __slots__ = ("key", "msgid", "multiline", "redact", "server", "time")
 
     def __init__(self, server: str, caps: Iterable[str] = ()) -> None:
         wanted = set(caps)
@@ -67,7 +72,8 @@ class Tags:
         self.time = "server-time" in wanted  # a `time` tag on everything the chat sends
         self.msgid = "message-tags" in wanted  # a `msgid` tag on room messages
         self.redact = "draft/message-redaction" in wanted  # REDACT rather than a notice
-        flags = (("t", self.time), ("m", self.msgid), ("r", self.redact))
+        self.multiline = MULTILINE in wanted  # a message of several lines as a batch, rather than line by line
+        flags = (("t", self.time), ("m", self.msgid), ("r", self.redact), ("l", self.multiline))
         self.key = server + " " + "".join(flag for flag, on in flags if on)
 
 
@@ -95,6 +101,9 @@ class Renderer:
             self._rendered = {}
             self._time = ""
         rendered = self._rendered.get(tags.key)
+        if rendered is None and isinstance(event, Message | PrivateMessage) and ("\n" in event.text or event.breaks):
+            self.server, self.identify, self.tags = tags.server, identify, tags
+            rendered = self._rendered[tags.key] = self._lines(event, tags, batch=tags.multiline)
         if rendered is None:
             self.server, self.identify, self.tags = tags.server, identify, tags
             rendered = self._render(event)
@@ -108,8 +117,31 @@ class Renderer:
     def kept(self, said: Message, identify: Identify, tags: Tags, batch: str) -> bytes:
         """A line a room kept, as it was said, with its own time and id, inside `batch` if not ""."""
         self.server, self.identify, self.tags = tags.server, identify, tags
+        if "\n" in said.text or said.breaks:  # line by line inside the history's batch
+            return self._lines(said, tags, batch=False, head=f"batch={batch}" if batch else "")
         line = self._text(said.nick, said.room, said.text, said.action, said.notice)
         return _tagged(line, self._tags(said, tags, f"batch={batch}" if batch else ""))
+
+    def _lines(self, said: Message | PrivateMessage, tags: Tags, batch: bool, head: str = "") -> bytes:
+        """A message of several lines (chatroom.core.multiline): as a draft/multiline `batch` whose opening carries
+        the message's tags, id and time; else line by line, blank lines left out, the first with the id, each with
+        the time and client tags (`head` before them)."""
+        nick, target = (said.nick, said.to + said.room) if isinstance(said, Message) else (said.sender, said.recipient)
+        parts = pieces(said.text, said.breaks)
+        text = functools.partial(self._text, nick, target, action=False, notice=said.notice)
+        if batch:
+            opening = _tagged(
+                message(self.source(nick), "BATCH", "+" + said.id, MULTILINE, target), self._tags(said, tags)
+            )
+            inner = [
+                _tagged(text(piece), f"batch={said.id}" + (f";{CONCAT}" if concat else "")) for piece, concat in parts
+            ]
+            return opening + b"".join(inner) + message(self.source(nick), "BATCH", "-" + said.id)
+        first, *rest = [piece for piece, _ in parts if piece] or [""]
+        later = self._tags(replace(said, id=""), tags, head)
+        return _tagged(text(first), self._tags(said, tags, head)) + b"".join(
+            _tagged(text(piece), later) for piece in rest
+        )
 
     def _tags(self, event: Event, tags: Tags, head: str = "") -> str:
         """A message's client tags, `msgid` and `time`, as far as `tags` wants them, after `head`."""

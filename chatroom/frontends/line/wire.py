@@ -65,6 +65,12 @@ def line(word: str, *args: str, text: str | None = None) -> bytes:
     return (" ".join(parts) + "\n").encode("utf-8")
 
 
+def lines(word: str, *args: str, text: str) -> bytes:
+    """A message of several lines (chatroom.core.multiline) as one line each, all with the same word and
+    arguments (its id among them): a client shows them as they come, or as one message by their id."""
+    return b"".join(line(word, *args, text=each) for each in text.split("\n"))
+
+
 def listed(word: str, head: list[str], items: list[str]) -> bytes:
     """A list in as many lines as LIST_LINE_MAX needs, each `WORD HEAD... ITEM...`; one line when it is empty."""
     lines: list[bytes] = []
@@ -85,14 +91,14 @@ def render(event: Event) -> bytes:
         case Message(text="") | PrivateMessage(text=""):
             return b""  # client tags alone (IRC's TAGMSG): the line protocol and the web client show no tags
         case Message(room, nick, text, action, _, to, msgid, time, reply=reply):
-            said = line("ACTION" if action else "MSG", to + room, nick, msgid, time, text=text)
+            said = lines("ACTION" if action else "MSG", to + room, nick, msgid, time, text=text)
             return line("REPLY", room, msgid, reply) + said if reply else said  # what it answers, first
         case Reaction(room, nick, replied, emoji):
             return line("REACT", room, nick, replied, text=emoji)
         case Typing(room, nick, state):
             return line("TYPING", room, nick, state)
         case PrivateMessage(sender, recipient, text):
-            return line("PRIV", sender, recipient, text=text)
+            return lines("PRIV", sender, recipient, text=text)
         case Joined(room, nick):
             return line("JOIN", room, nick)
         case Parted(room, nick, reason):
@@ -128,7 +134,7 @@ def render(event: Event) -> bytes:
         case History():
             return b"".join(history_pages(event))
         case Found(_, text, messages):
-            found = [line("FOUND", said.room, said.nick, said.id, said.time, "did" if said.action else "said",
+            found = [lines("FOUND", said.room, said.nick, said.id, said.time, "did" if said.action else "said",
                           text=said.text) for said in messages]  # fmt: skip
             return b"".join(found) + line("SEARCH", str(len(messages)), text=text)
         case Redacted(private=True):
@@ -139,7 +145,7 @@ def render(event: Event) -> bytes:
             return line("NOTICE", text=text)
         case Exported(room, messages):
             exported = [
-                line("EXPORT", room, said.nick, said.id, said.time, "action" if said.action else "-", text=said.text)
+                lines("EXPORT", room, said.nick, said.id, said.time, "action" if said.action else "-", text=said.text)
                 for said in messages
             ]
             return b"".join(exported) + line("EXPORTED", room, str(len(messages)))
@@ -169,7 +175,7 @@ def history_pages(history: History) -> Iterator[bytes]:
     for start in range(0, len(messages), PAGE_LINES):
         yield b"".join(
             (line("REPLY", room, said.id, said.reply) if said.reply else b"")
-            + line("DID" if said.action else "SAID", room, said.nick, said.id, said.time, text=said.text)
+            + lines("DID" if said.action else "SAID", room, said.nick, said.id, said.time, text=said.text)
             for said in messages[start : start + PAGE_LINES]
         )
     yield line("HISTORY", room, str(len(messages)), str(history.lost) if history.lost >= 0 else "?")
