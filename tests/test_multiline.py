@@ -62,3 +62,12 @@ class MultilineTests(SynchronousTestCase):
         for _ in range(10):
             server.clock.advance(1)
         self.assertEqual(len(carol.read()), 20, "once all its lines were read")
+
+    def test_the_line_protocol_sends_a_block_of_lines_as_one_message(self) -> None:
+        self.dora.type("/lines 3", "first", "/not a command", "")
+        opening, *inner, _ = self.bob.read()
+        self.assertEqual(parse(opening).params[1:], ["draft/multiline", "#5"])
+        self.assertEqual([parse(line).params[1] for line in inner], ["first", "/not a command", ""])
+        self.assertEqual([parse(line).params[1] for line in self.carol.read()], ["first", "/not a command"])
+        self.assertEqual(self.dora.type("/lines 25"), ["ERR USAGE :usage: /lines [#ROOM|NICK] N"])
+        self.assertEqual(self.dora.type("/lines bob 2", "one", "two"), ["PRIV dora bob :one", "PRIV dora bob :two"])
