@@ -4,6 +4,7 @@
 const WANTED = [
   "batch",
   "draft/chathistory",
+  "draft/multiline",
   "draft/read-marker",
   "echo-message",
   "message-tags",
@@ -52,6 +53,9 @@ function parse(line) {
   const command = (params.shift() || "").toUpperCase();
   return { tags, source, nick: source.split("!")[0], command, params };
 }
+
+/** A tag's value as IRCv3 escapes it. */
+export const escapeTag = (value) => value.replace(/[\\; \r\n]/g, (c) => ({ "\\": "\\\\", ";": "\\:", " ": "\\s", "\r": "\\r", "\n": "\\n" })[c]);
 
 /** A line to send: the last parameter may hold spaces (it always gets a colon, so an empty one is kept). */
 export function format(command, ...params) {
