@@ -52,6 +52,11 @@ class MultilineTests(SynchronousTestCase):
         fail = self.alice.type("BATCH -zz")[-1]
         self.assertEqual(parse(fail).params[:2], ["BATCH", "MULTILINE_INVALID"])
 
+    def test_a_blank_piece_marked_to_continue_the_line_before_is_invalid(self) -> None:
+        answer = self.batch(" PRIVMSG #5 :hi", ";draft/multiline-concat PRIVMSG #5 :")
+        self.assertEqual(parse(answer[0]).params[:2], ["BATCH", "MULTILINE_INVALID"])
+        self.assertEqual(self.carol.read(), [])
+
     def test_each_line_of_a_batch_is_charged_by_the_flood_rules(self) -> None:
         server = IRCServer()  # the default flood rules
         alice = server.irc("alice", "#5", caps=CAPS + " draft/multiline")

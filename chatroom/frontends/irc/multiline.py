@@ -35,6 +35,8 @@ class Gathering:
         if command not in ("PRIVMSG", "NOTICE") or command != (self.command or command) or params[:1] != [self.target]:
             return self._fail("MULTILINE_INVALID")
         piece = params[1] if len(params) > 1 else ""
+        if concat and not piece:  # nothing to join to the line before (draft/multiline: invalid)
+            return self._fail("MULTILINE_INVALID")
         self.command, self.lines = command, self.lines + 1
         if self.lines > MULTILINE_LINES:
             return self._fail("MULTILINE_MAX_LINES")
