@@ -70,3 +70,16 @@ class ClientGestureTests(ClientCase):
         editor.dataReceived(b"\x15hi")
         editor.dataReceived(b"\r")
         self.assertEqual(self.sent(), ["/typing #5 active", "hi"], "the message itself says we are done")
+
+    def test_a_pasted_block_is_one_message_and_shows_as_one_line_being_typed(self) -> None:
+        screen = StringTransport()
+        editor = LineEditor(self.client)
+        editor.makeConnection(screen)
+        self.assertIn(b"\x1b[?2004h", screen.value(), "the terminal is asked to mark pastes")
+        editor.dataReceived(b"\x1b[200~first\r/not a command\rthird\x1b[201~")
+        self.assertTrue(screen.value().endswith("first↵/not a command↵third".encode()))
+        self.sent()
+        editor.dataReceived(b"\r")
+        self.assertEqual(self.sent(), ["/lines #5 3", "first", "/not a command", "third"])
+        editor.dataReceived(b"/who\rx\r")
+        self.assertEqual(self.sent(), ["/who", "x"], "typed, not pasted: a line each")

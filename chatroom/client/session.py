@@ -32,6 +32,7 @@ from chatroom.client.export import Exports
 from chatroom.client.gestures import Gestures
 from chatroom.client.render import Renderer, clean
 from chatroom.client.trust import TrustOnFirstUse, Verdict
+from chatroom.core.multiline import MULTILINE_LINES
 from chatroom.core.names import room_key
 from chatroom.frontends.line.wire import Line, parse
 from chatroom.server.limits import transport_of
@@ -264,7 +265,10 @@ class Client:
             return
         if not text.startswith("/"):
             self.gestures.sent_to = None  # the message says we are done typing (IRCv3 typing)
-        self._input.append(text)
+        if "\n" in text and (self.phase is not Phase.CHAT or (text.startswith("/") and not text.startswith("//"))):
+            self._input += text.split("\n")  # pasted commands, or answers: each line on its own
+        else:
+            self._input.append(text)
         self._act()
 
     def end_of_input(self) -> None:
@@ -337,8 +341,22 @@ class Client:
                 self._send(f"/nick {text.strip()}", wait=True)
             elif self.phase is Phase.ROOM:
                 self._send(f"/join {text.strip()}", wait=True)
+            elif "\n" in text and self._current:
+                self._send_block(text)
             else:
                 self._send(text)
+
+    def _send_block(self, text: str) -> None:
+        """A pasted block: one message (the line protocol's /lines), or several of MULTILINE_LINES lines at most."""
+        lines = text.split("\n")
+        for start in range(0, len(lines), MULTILINE_LINES):
+            block = lines[start : start + MULTILINE_LINES]
+            if len(block) > 1:
+                self._send(f"/lines {self._current} {len(block)}")
+                for line in block:
+                    self._send(line)
+            elif block[0].strip():  # the last line of a long paste, alone: text, even if it starts with "/"
+                self._send("/" + block[0] if block[0].startswith("/") else block[0])
 
     def _client_command(self, text: str) -> bool:
         """/switch, /ignore, /unignore and /reply are the client's own, it pages /history back from what it showed,
