@@ -68,6 +68,7 @@ class GestureTests(SynchronousTestCase):
         self.assertEqual(reply.split()[::3], ["REPLY", msgid])
 
     def test_typing_is_relayed_at_most_once_every_3_seconds_per_target_and_done_at_once(self) -> None:
+        said = self.server.chat.messages
         for _ in range(10):
             self.weechat.type("@+typing=active TAGMSG #5")
         self.assertEqual(self.dora.read(), ["TYPING #5 wee active"], "a flood of typing notices: one relayed")
@@ -76,6 +77,7 @@ class GestureTests(SynchronousTestCase):
         self.server.clock.advance(TYPING_EVERY)
         self.weechat.type("@+typing=active TAGMSG #5")
         self.assertEqual(self.dora.read(), ["TYPING #5 wee active"], "3 seconds later, another")
+        self.assertEqual(self.server.chat.messages, said, "typing notices are not counted as messages said")
 
     def test_typing_from_the_line_protocol_reaches_irc_and_is_limited_per_target(self) -> None:
         self.dora.type("/typing active", "/typing active", "/typing wee active", "/typing wee active")

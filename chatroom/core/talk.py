@@ -144,7 +144,6 @@ class Talk(ChatBase):
             return  # too soon after the last: dropped, as a flood of them would be (chatroom.core.gestures)
         emoji = "" if text or to or gesture or not reply else reaction(tags)
         self._commit()
-        self.messages += 1
         now = self.now()
         if gesture and not self._typing(member, room_key(target.name), gesture, now):  # checked again, in its turn
             return
@@ -155,6 +154,7 @@ class Talk(ChatBase):
         if emoji:
             target.broadcast(Reaction(target.name, member.nick, reply, emoji, False, msgid, said, carried))
             return
+        self.messages += 1  # a reaction or a typing notice is not a message, for the metrics' count
         event = Message(target.name, member.nick, text, action, notice, to, msgid, said, carried, reply, tuple(breaks))
         if text:  # kept without its client tags: relayed, never kept (their bytes are not history's to count)
             line = replace(event, tags=()) if carried else event
@@ -195,7 +195,6 @@ class Talk(ChatBase):
             return
         emoji = "" if text or gesture or not reply else reaction(tags)
         self._commit()
-        self.messages += 1
         if gesture or emoji:
             if gesture and not self._typing(member, _private_key(recipient), gesture, self.now()):
                 return
@@ -209,6 +208,7 @@ class Talk(ChatBase):
             if recipient is not member:
                 member.session.deliver(told)
             return
+        self.messages += 1
         event = PrivateMessage(
             member.nick, recipient.nick, text, action, notice, tags=carried, reply=reply, breaks=tuple(breaks)
         )
