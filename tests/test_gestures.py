@@ -86,3 +86,11 @@ class GestureTests(SynchronousTestCase):
         self.assertEqual((parse(private).params, tags_of(private)["+typing"]), (["wee"], "active"))
         self.assertEqual(self.plain.read(), [])
         self.assertEqual(self.dora.type("/typing soon"), ["ERR USAGE :usage: /typing [#ROOM|NICK] active|paused|done"])
+
+    def test_a_reaction_to_oneself_comes_back_twice_to_a_labeled_sender_with_echo_message(self) -> None:
+        """The echo answers the label, and the reaction received comes unlabeled, as for a private message
+        (irctest's testLabeledTagMsgResponsesToSelf)."""
+        alice = self.server.irc("alice", caps="echo-message batch labeled-response message-tags")
+        received, echo = alice.type("@label=l1;+draft/reply=x1;+draft/react=👍 TAGMSG alice")
+        self.assertEqual(("label" in tags_of(received), tags_of(echo)["label"]), (False, "l1"))
+        self.assertEqual(parse(received).command, "TAGMSG")

@@ -217,9 +217,13 @@ class IRCDialect:
             case Message(_, nick) | PrivateMessage(nick) | Reaction(_, nick) | Typing(_, nick) if (
                 nick == me and "echo-message" not in self.caps
             ):
-                if not (type(event) is PrivateMessage and event.recipient == me) and self._said_here():
+                if not _to_oneself(event, me) and self._said_here():
                     return b""  # the core's copy to the sender: an IRC client shows its own message itself
-            case PrivateMessage(nick, recipient) if nick == recipient == me and self._said_here():
+            case (
+                PrivateMessage(nick, recipient)
+                | Reaction(recipient, nick, private=True)
+                | Typing(recipient, nick, private=True)
+            ) if nick == recipient == me and self._said_here():
                 # To oneself, with echo-message: the echo, and the message received (two lines, as Ergo sends). The
                 # echo alone answers a labeled line; the message received goes out at once, unlabeled.
                 rendered = self.renderer(event, self.identify, self.tags, self.connection.clock)
@@ -667,6 +671,14 @@ def _tag(line: bytes, tag: str) -> bytes:
     if line.startswith(b"@"):
         return b"@" + tag.encode() + b";" + line[1:]
     return b"@" + tag.encode() + b" " + line
+
+
+def _to_oneself(event: Event, me: str) -> bool:
+    """Whether `event` is something said privately to `me` by `me`: the one copy is also what they received."""
+    match event:
+        case PrivateMessage(recipient=recipient) | Reaction(recipient, private=True) | Typing(recipient, private=True):
+            return recipient == me
+    return False
 
 
 def _one_batch(lines: list[bytes]) -> bool:
