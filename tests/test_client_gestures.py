@@ -53,6 +53,8 @@ class ClientGestureTests(ClientCase):
         self.assertEqual(self.console.prompt, "[#5] ", "an active notice stands 6 seconds")
         self.hear("TYPING #6 carol active")
         self.assertEqual(self.console.prompt, "[#5] ", "another room's typists are not this room's status")
+        self.hear("TYPING #5 bob active")
+        self.assertEqual(self.console.prompt, "[#5] ", "our own typing, as the server tells it back, is not shown")
 
     def test_typing_is_sent_while_the_line_holds_a_message_at_most_every_3_seconds(self) -> None:
         editor = LineEditor(self.client)

@@ -45,7 +45,9 @@ class Gestures:
         self.sent = -TYPING_EVERY  # when we last said we were typing
         self.sent_to: str | None = None  # where (a room), until we say we are done
 
-    def follow(self, line: Line) -> None:
+    def follow(self, line: Line, me: str | None) -> None:
+        """Keep what `line` says of lines, reactions and typists; our own typing (the server tells us too) is not
+        shown to us."""
         match line.word, line.args:
             case (("MSG" | "ACTION" | "SAID" | "DID"), [room, nick, msgid, *_]):
                 lines = self.lines.setdefault(room_key(room.lstrip("@+")), OrderedDict())
@@ -54,7 +56,7 @@ class Gestures:
                     lines.popitem(last=False)
                 if line.word in ("MSG", "ACTION"):
                     self._stopped(room, nick)  # a line said ends its typing (IRCv3 typing)
-            case "TYPING", [room, nick, state]:
+            case "TYPING", [room, nick, state] if nick != me:
                 self._stopped(room, nick)
                 if state in TYPING_SHOWN:
                     expiry = self.clock.callLater(TYPING_SHOWN[state], self._stopped, room, nick)

@@ -600,7 +600,7 @@ class Client:
         """Keep track of our nickname, rooms and current room (what a reconnection takes back), and of the company."""
         self._follow_self(line)
         self.company.follow(line, self._me, self._current)
-        self.gestures.follow(line)
+        self.gestures.follow(line, self._me)
 
     def _follow_self(self, line: Line) -> None:
         match line.word, line.args:
