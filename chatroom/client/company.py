@@ -19,9 +19,9 @@ CLIENT_COMMANDS = {
     "switch": "/switch ROOM - make ROOM, one you are in, current (so do Ctrl+N, Ctrl+P and Alt+1 to Alt+9)",
     "ignore": "/ignore [NICK] - hide what NICK says, on this client only, until it exits; alone: whom you ignore",
     "unignore": "/unignore NICK - show what NICK says again",
-    "reply": "/reply or /r TEXT - answer the last private message; /reply ^N TEXT - answer a line of the room: ^ the"
-    " latest, ^2 the one before it...",
-    "react": "/react [^N] EMOJI - react to a line of the room: the latest, or ^N as /reply",
+    "reply": "/reply or /r TEXT - answer the last private message",
+    "react": "/react [^N] EMOJI - react to a line of the room: ^ (or none) the latest, ^2 the one before it...;"
+    " /reply ^N TEXT answers it",
 }
 
 

@@ -401,7 +401,7 @@ class Client:
         pick, _, what = rest.partition(" ") if rest.startswith("^") else ("^", "", rest)
         msgid = self.gestures.pick(self._current, pick) if self._current else None
         if not what.strip():
-            self.console.show(self.render.error(CLIENT_COMMANDS[name[1:]]))
+            self.console.show(self.render.error(CLIENT_COMMANDS["react"]))
         elif msgid is None:
             self.console.show(self.render.error(f"no line {pick} here: ^ is the latest, ^2 the one before it..."))
         else:
