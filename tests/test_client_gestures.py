@@ -41,6 +41,8 @@ class ClientGestureTests(ClientCase):
         self.client.typed("/reply ^9 what?")
         self.assertEqual(self.sent(), [])
         self.assertIn("no line ^9 here", self.console.shown[-1])
+        self.client.typed("/reply #5 lq3k9d2a-7 as the server has it")
+        self.assertEqual(self.sent(), ["/reply #5 lq3k9d2a-7 as the server has it"], "the server's form, as typed")
         self.client.typed("/reply thanks")  # no line named: the last private conversation, as before
         self.assertIn("nobody to reply to yet", self.console.shown[-1])
 

@@ -381,7 +381,7 @@ class Client:
             self.console.show(self.render.note(f"{done} {rest} (on this client only, until it exits)"))
         elif (name == "/reply" and rest.startswith("^")) or (name == "/react" and not rest.startswith("#")):
             self._gesture(name, rest)
-        elif name in ("/reply", "/r") and rest:
+        elif name in ("/reply", "/r") and rest and not (name == "/reply" and rest.startswith("#")):  # else the server's
             if self._correspondent is None:
                 self.console.show(self.render.error("nobody to reply to yet: /msg NICK TEXT"))
             else:
