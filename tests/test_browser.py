@@ -202,13 +202,13 @@ class Browsing(ServerTestCase):
         await tab.do(page.goto(self.origin + "/"))
         return tab
 
-    async def irc(self, nick: str, room: str = "#5") -> IRCClient:
+    async def irc(self, nick: str, room: str = "#5", caps: tuple[str, ...] = ("echo-message",)) -> IRCClient:
         """An IRC client over TLS with echo-message (it hears its own lines in their place), in `room`."""
         trust = Certificate.loadPEM((self.certs / "ca.pem").read_bytes())
         endpoint = wrapClientTLS(
             optionsForClientTLS("localhost", trustRoot=trust), TCP4ClientEndpoint(reactor, "127.0.0.1", self.irc_port)
         )
-        client = IRCClient(nick, ("echo-message",))
+        client = IRCClient(nick, caps)
         await connectProtocol(endpoint, client)
 
         async def bye() -> None:
@@ -603,3 +603,44 @@ class BrowserTests(Browsing):
         await tab.do(page.fill("#search-text", '"*'))
         await tab.do(page.press("#search-text", "Enter"))
         await tab.do(expect(found.first).to_have_text("search for at least one word: letters or digits"))
+
+    async def test_replies_reactions_typing_and_a_message_of_several_lines_with_an_irc_client(self) -> None:
+        self.start_web()
+        tab = await self.open()
+        await tab.log_in("webby", room="5")
+        ircy = await self.irc("ircy", caps=("echo-message", "message-tags"))
+        page = tab.page
+        ircy.say("#5", "lunch at noon?")
+        [echo] = [line for line in await ircy.until("PRIVMSG") if line.command == "PRIVMSG"]
+        msgid = echo.tags["msgid"]
+        await tab.sees("lunch at noon?")
+        ircy.sendLine(f"@+draft/reply={msgid};+draft/react=👍 TAGMSG #5")
+        ircy.sendLine("@+typing=active TAGMSG #5")
+        await tab.do(expect(page.locator("#log li.message .reaction")).to_have_text("👍 1"))
+        await tab.do(expect(page.locator("#typing")).to_have_text("ircy is typing…"))
+        await tab.do(page.locator("#log li.message", has_text="lunch").hover())
+        await tab.do(page.locator("#log li.message button[data-action=react]", has_text="😂").click())
+        [react] = [line for line in await ircy.until("TAGMSG") if line.command == "TAGMSG"]
+        self.assertEqual((react.tags["+draft/reply"], react.params), (msgid, ["#5"]))
+        await tab.do(expect(page.locator("#log li.message .reactions")).to_contain_text("😂 1"))
+        await tab.do(page.locator("#log li.message button[data-action=reply]").click())
+        await tab.do(expect(page.locator("#input")).to_have_value("/reply ^1 "))
+        await tab.do(page.locator("#input").press_sequentially("me too"))
+        await tab.do(page.press("#input", "Enter"))
+        [reply] = [line for line in await ircy.until("PRIVMSG", "#5") if line.command == "PRIVMSG"]
+        self.assertEqual((reply.params[1], reply.tags["+draft/reply"]), ("me too", msgid))
+        await tab.sees("↳ ircy: lunch at noon?")
+        await tab.do(page.locator("#input").press_sequentially("hel"))
+        [typing] = [line for line in await ircy.until("TAGMSG") if line.command == "TAGMSG"]
+        self.assertEqual(typing.tags["+typing"], "active", "told while the box holds a message")
+        await tab.do(page.fill("#input", "first line"))
+        await tab.do(page.press("#input", "Shift+Enter"))
+        await tab.do(page.locator("#input").press_sequentially("second line"))
+        await tab.do(page.press("#input", "Enter"))
+        received = [line for line in await ircy.until("PRIVMSG", "#5") if line.command == "PRIVMSG"]
+        received += [line for line in await ircy.until("PRIVMSG", "#5") if line.command == "PRIVMSG"]
+        self.assertEqual([line.params[1] for line in received], ["first line", "second line"], "line by line to IRC")
+        await tab.do(expect(page.locator("#log li.message.mine .text").last).to_have_text("first line\nsecond line"))
+        shots = os.environ.get("CHATROOM_SCREENSHOTS")
+        if shots:
+            await tab.do(page.screenshot(path=str(Path(shots) / "web-gestures.png")))

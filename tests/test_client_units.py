@@ -154,6 +154,7 @@ class Keyboard:
         self.ended = self.interrupted_ = False
         self.switched: list[str] = []
         self.nicks = ["alice", "albert", "bob"]
+        self.edits: list[str] = []
 
     def complete(self, word: str, at_start: bool) -> list[str]:
         return [nick for nick in self.nicks if nick.startswith(word)]
@@ -172,6 +173,9 @@ class Keyboard:
 
     def interrupted(self) -> None:
         self.interrupted_ = True
+
+    def editing(self, text: str) -> None:
+        self.edits.append(text)
 
 
 class LineEditorTests(SynchronousTestCase):
@@ -994,9 +998,9 @@ class Issue25Tests(ClientCase):
         self.assertEqual(ping[0], "/help")
         self.hear("HELP :Plain text goes to your current room.", "HELP :/quit [REASON] - leave the chat")
         self.hear(f"PONG :{ping[1].removeprefix('/ping ')}")
-        shown = [line.split(" ", 1)[1] for line in self.console.shown[-7:]]  # without the time
+        shown = [line.split(" ", 1)[1] for line in self.console.shown[-8:]]  # without the time
         self.assertEqual(shown[1], "-- /quit [REASON] - leave the chat")
-        for command in ("/switch ROOM", "/ignore [NICK]", "/unignore NICK", "/reply or /r TEXT"):
+        for command in ("/switch ROOM", "/ignore [NICK]", "/unignore NICK", "/reply or /r TEXT", "/react [^N] EMOJI"):
             self.assertTrue(any(line.startswith(f"-- {command} - ") for line in shown[2:]), (command, shown))
         self.assertNotIn("pong", " ".join(shown))
 

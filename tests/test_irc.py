@@ -71,10 +71,11 @@ class IRCServer(MemoryServer):
 
 
 METADATA_LS = "draft/metadata-3=before-connect,max-subs=50,max-keys=20,max-value-bytes=300"  # CAP LS 302's
+MULTILINE_LS = "draft/multiline=max-bytes=4096,max-lines=24"
 CAPS_WITHOUT_HISTORY = (
     "account-notify account-tag away-notify batch cap-notify draft/channel-rename "
-    f"{METADATA_LS} draft/read-marker echo-message extended-join extended-monitor labeled-response message-tags "
-    "multi-prefix server-time setname userhost-in-names"
+    f"{METADATA_LS} {MULTILINE_LS} draft/read-marker echo-message extended-join extended-monitor labeled-response "
+    "message-tags multi-prefix server-time setname userhost-in-names"
 )
 
 
@@ -457,7 +458,7 @@ class ClientTagsTests(SynchronousTestCase):
         self.assertTrue(tags.pop("msgid"))
         self.assertEqual(tags, {"+draft/react": r"\:-)\s", "+draft/reply": "x1"}, "escaped as sent; no server tags")
         self.assertEqual(self.carol.read(), [], "a client without message-tags is sent no TAGMSG")
-        self.assertEqual(self.line.read(), [], "the line protocol shows no tags")
+        self.assertEqual(self.line.read(), ["REACT #5 alice x1 :;-) "], "the line protocol shows the reaction")
         history = self.alice.type("CHATHISTORY LATEST #5 * 10")
         self.assertEqual(commands(history), ["BATCH", "BATCH"], "nothing kept")
 
@@ -470,7 +471,8 @@ class ClientTagsTests(SynchronousTestCase):
             self.carol.read(), [":alice!alice@chatroom PRIVMSG #5 :yes", ":alice!alice@chatroom NOTICE #5 :fyi"]
         )
         history = self.alice.type("CHATHISTORY LATEST #5 * 10")
-        self.assertEqual([tag for line in history for tag in tags_of(line) if tag.startswith("+")], [])
+        kept = [tag for line in history for tag in tags_of(line) if tag.startswith("+")]
+        self.assertEqual(kept, ["+draft/reply", "+draft/reply"], "what a line answers is kept with it; no other tag")
 
     def test_privately_too_with_an_id(self) -> None:
         [echo] = self.alice.type("@+typing=active TAGMSG bob")
@@ -807,9 +809,9 @@ class HistoryTests(SynchronousTestCase):
     def test_with_history_the_capabilities_and_isupport_say_so(self) -> None:
         client = self.server.irc()
         caps = "account-notify account-tag away-notify batch cap-notify draft/channel-rename draft/chathistory "
-        caps += f"draft/event-playback draft/message-redaction {METADATA_LS} draft/read-marker echo-message "
-        caps += "extended-join extended-monitor labeled-response message-tags multi-prefix server-time setname "
-        caps += "soju.im/search userhost-in-names"
+        caps += f"draft/event-playback draft/message-redaction {METADATA_LS} {MULTILINE_LS} draft/read-marker "
+        caps += "echo-message extended-join extended-monitor labeled-response message-tags multi-prefix server-time "
+        caps += "setname soju.im/search userhost-in-names"
         self.assertEqual(client.type("CAP LS 302"), [f":chatroom CAP * LS :{caps}"])
         welcome = client.type("NICK bob", "USER bob 0 * :B", "CAP END")
         isupport = " ".join(line for line in welcome if parse(line).command == "005")

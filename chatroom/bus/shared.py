@@ -836,18 +836,29 @@ REPLICATED = declared(Chat)  # the changes a log entry may name: nothing else of
 def line_data(message: Message) -> list[Any]:
     """A kept line as snapshots and Redis carry it: its room is theirs, and a kept line is never for some only.
 
-    Six items, then `topic` and the client tags, only where a line has them (those kept before there were any have
-    six)."""
-    data = [message.nick, message.text, message.action, message.notice, message.id, message.time]
-    if message.tags:
-        return [*data, message.topic, [list(pair) for pair in message.tags]]
-    return [*data, True] if message.topic else data
+    Six items, then, only where a line has any, a seventh: what else it has (those kept before there were any have
+    six): `topic` (a topic change), `tags` (of tags kept as their sender asked), `reply` (the id of the line it
+    answers), `breaks` (where a line of several was cut without a new line)."""
+    data: list[Any] = [message.nick, message.text, message.action, message.notice, message.id, message.time]
+    more = {
+        name: value
+        for name, value in (
+            ("topic", message.topic),
+            ("tags", [list(pair) for pair in message.tags]),
+            ("reply", message.reply),
+            ("breaks", list(message.breaks)),
+        )
+        if value
+    }
+    return [*data, more] if more else data
 
 
 def line_message(room: str, data: list[Any]) -> Message:
-    nick, text, action, notice, msgid, time, *more = data
-    tags = tuple((name, value) for name, value in more[1]) if len(more) > 1 else ()
-    return Message(room, nick, text, action, notice, "", msgid, time, tags, bool(more and more[0]))
+    nick, text, action, notice, msgid, time, *rest = data
+    more = rest[0] if rest else {}
+    tags = tuple((name, value) for name, value in more.get("tags", ()))
+    return Message(room, nick, text, action, notice, "", msgid, time, tags, more.get("reply", ""),
+                   tuple(more.get("breaks", ())), bool(more.get("topic")))  # fmt: skip
 
 
 def _plain(values: tuple[Any, ...]) -> list[Any]:

@@ -20,6 +20,8 @@ CLIENT_COMMANDS = {
     "ignore": "/ignore [NICK] - hide what NICK says, on this client only, until it exits; alone: whom you ignore",
     "unignore": "/unignore NICK - show what NICK says again",
     "reply": "/reply or /r TEXT - answer the last private message",
+    "react": "/react [^N] EMOJI - react to a line of the room: ^ (or none) the latest, ^2 the one before it...;"
+    " /reply ^N TEXT answers it",
 }
 
 

@@ -43,6 +43,9 @@ class Keyboard(TypingProtocol):
     def switch_to(self, index: int) -> None:
         """Make our room number `index` (0 first, in the order joined) current."""
 
+    def editing(self, text: str) -> None:
+        """The line being typed changed to `text` (not a secret one): the others may be told we are typing."""
+
 
 class Console(TypingProtocol):
     """What the client asks of a console."""
@@ -102,6 +105,8 @@ class PipeConsole(LineReceiver):
         self.show(question)
 
     def finish(self) -> Deferred[None]:
+        if self.transport is not None and not self.finished.called:
+            _write(self, b"\x1b[?2004l")  # the terminal as it was
         return _finish(self, self.finished)
 
     def connectionLost(self, reason: Failure = connectionDone) -> None:
@@ -138,11 +143,19 @@ class LineEditor(Protocol):
         self._escape = ""  # an escape sequence being read
         self._decoder = codecs.getincrementaldecoder("utf-8")("replace")
         self._completing: tuple[int, list[str], int] | None = None  # where the word starts, the matches, which
+        self._pasting = False  # between a bracketed paste's start and end: Enter is a line of the block
+
+    def connectionMade(self) -> None:
+        """Ask the terminal to mark what is pasted (bracketed paste), so that a pasted block is one message."""
+        _write(self, b"\x1b[?2004h")
 
     def dataReceived(self, data: bytes) -> None:
+        before = self.buffer
         for key in self._decoder.decode(data):
             self._key(key)
         self._draw()
+        if self.buffer != before and not self.secret:
+            self.keyboard.editing(self.buffer)
 
     def _key(self, key: str) -> None:
         if key != _TAB:
@@ -160,6 +173,8 @@ class LineEditor(Protocol):
         before, after = self.buffer[: self.cursor], self.buffer[self.cursor :]
         if key == _ESCAPE:
             self._escape = key
+        elif key in _ENTER and self._pasting:
+            self._edit(before + "\n", after)  # a line of the block being pasted
         elif key in _ENTER:
             self._enter()
         elif key in _ERASE and before:
@@ -224,6 +239,8 @@ class LineEditor(Protocol):
             self.cursor = 0
         elif final == "F" or (final == "~" and parameters in ("4", "8")):
             self.cursor = len(self.buffer)
+        elif final == "~" and parameters in ("200", "201"):
+            self._pasting = parameters == "200"
         elif final == "~" and parameters == "3":
             self._edit(self.buffer[: self.cursor], self.buffer[self.cursor + 1 :])
 
@@ -250,7 +267,7 @@ class LineEditor(Protocol):
         columns = shutil.get_terminal_size().columns
         prompt = _fit(self.prompt, max(columns // 2, columns - 20))  # a question shows whole; typing keeps room
         room = max(1, columns - _cells(prompt) - 1)
-        shown = "*" * len(self.buffer) if self.secret else self.buffer
+        shown = "*" * len(self.buffer) if self.secret else self.buffer.replace("\n", "↵")
         start, end, used = self.cursor, self.cursor, 0
         while start > 0 and used + _cells(shown[start - 1]) <= room:  # what leads to the cursor first...
             start -= 1

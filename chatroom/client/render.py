@@ -7,6 +7,7 @@ import time
 import zlib
 from collections.abc import Callable
 
+from chatroom.client.gestures import Said
 from chatroom.frontends.line.wire import CONTROL_CHARACTERS, Line
 
 _NICK_COLOURS = ("31", "32", "33", "34", "35", "36", "91", "92", "93", "94", "95", "96")
@@ -38,6 +39,23 @@ class Renderer:
         """HISTORY that answers a catch-up (/join ROOM after ID): what was said while the connection was away."""
         room = clean(line.args[0])
         return f"{self._paint('2', self._stamp())} {self._room(room)} {self._notice(_history(line, away=True))}"
+
+    def replied(self, line: Line, said: Said | None) -> str:
+        """REPLY, shown just before the line it announces: `↳ alice: the line replied to`."""
+        shown = f"{said.nick}: {said.text}" if said is not None else "a line not seen here"
+        stamp, room = self._paint("2", self._stamp()), self._room(clean(line.args[0]))
+        return f"{stamp} {room} {self._paint('2', '↳ ' + clean(shown))}"
+
+    def reaction(self, line: Line, said: Said | None) -> str:
+        """REACT: the line reacted to again, with its reactions counted, and who just reacted with what:
+        `[#5] <dora> lunch? [👍 3] (wee 👍)`. A terminal cannot change a line it showed: it shows it anew."""
+        room, nick = (clean(arg) for arg in line.args[:2])
+        stamp, emoji = self._paint("2", self._stamp()), clean(line.text or "")
+        if said is None:
+            return f"{stamp} {self._room(room)} {self._notice(f'{nick} reacted {emoji} to a line not seen here')}"
+        shown = _message(False, self._room(room), self._nick(clean(said.nick)), clean(said.text))
+        who = self._paint("2", f"({nick} {emoji})")
+        return f"{stamp} {shown} {self._paint('1', clean(said.tally()))} {who}"
 
     def highlight(self, line: Line) -> str:
         """A line that mentions you: all bold and yellow when colour is on (no other colour, whose reset would end

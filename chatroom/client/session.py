@@ -29,8 +29,10 @@ from zope.interface import implementer
 from chatroom.client.company import CLIENT_COMMANDS, Company
 from chatroom.client.console import Console
 from chatroom.client.export import Exports
+from chatroom.client.gestures import Gestures
 from chatroom.client.render import Renderer, clean
 from chatroom.client.trust import TrustOnFirstUse, Verdict
+from chatroom.core.multiline import MULTILINE_LINES
 from chatroom.core.names import room_key
 from chatroom.frontends.line.wire import Line, parse
 from chatroom.server.limits import transport_of
@@ -158,6 +160,7 @@ class Client:
         self._coming_back = False  # a reconnection of someone who had entered the chat
         self._asked_for: str | None = None  # the registered nickname AUTH asked a password for
         self.company = Company()  # who is in our rooms, what is unread, whom we ignore
+        self.gestures = Gestures(clock, self._typists_changed)  # recent lines, reactions, who is typing
         self._correspondent: str | None = None  # the other side of the last private message, for /reply
         self._version = PROTOCOL_VERSIONS[-1]  # the server's, from its HELLO
         self._catching_up: set[str] = set()  # room_keys joined again "after" the last message seen: HISTORY answers
@@ -263,7 +266,12 @@ class Client:
                     self.render.error(f"not sent: typed at {self._question} before you were back in the chat")
                 )
             return
-        self._input.append(text)
+        if not text.startswith("/"):
+            self.gestures.sent_to = None  # the message says we are done typing (IRCv3 typing)
+        if "\n" in text and (self.phase is not Phase.CHAT or (text.startswith("/") and not text.startswith("//"))):
+            self._input += text.split("\n")  # pasted commands, or answers: each line on its own
+        else:
+            self._input.append(text)
         self._act()
 
     def end_of_input(self) -> None:
@@ -298,6 +306,16 @@ class Client:
         if self.phase is Phase.CHAT and 0 <= index < len(self._joined):
             self._send(f"/join {self._joined[index]}")  # joining a room we are in makes it current
 
+    def editing(self, text: str) -> None:
+        """Tell the current room we are typing while the line holds a message, once every few seconds; that we
+        are done if it is emptied (a message sent says so itself)."""
+        if self.phase is not Phase.CHAT or self.link is None:
+            return
+        room = self.gestures.sent_to if not text else self._current
+        state = self.gestures.typing_now(self._current, text)
+        if state is not None and room is not None:
+            self.link.send(f"/typing {room} {state}")
+
     def _act(self) -> None:
         """Act on typed lines in order, but only while not waiting for the server's answer to the last one."""
         while self._listening and self._input:
@@ -327,8 +345,22 @@ class Client:
                 self._send(f"/nick {text.strip()}", wait=True)
             elif self.phase is Phase.ROOM:
                 self._send(f"/join {text.strip()}", wait=True)
+            elif "\n" in text and self._current:
+                self._send_block(text)
             else:
                 self._send(text)
+
+    def _send_block(self, text: str) -> None:
+        """A pasted block: one message (the line protocol's /lines), or several of MULTILINE_LINES lines at most."""
+        lines = text.split("\n")
+        for start in range(0, len(lines), MULTILINE_LINES):
+            block = lines[start : start + MULTILINE_LINES]
+            if len(block) > 1:
+                self._send(f"/lines {self._current} {len(block)}")
+                for line in block:
+                    self._send(line)
+            elif block[0].strip():  # the last line of a long paste, alone: text, even if it starts with "/"
+                self._send("/" + block[0] if block[0].startswith("/") else block[0])
 
     def _client_command(self, text: str) -> bool:
         """/switch, /ignore, /unignore and /reply are the client's own, it pages /history back from what it showed,
@@ -351,7 +383,9 @@ class Client:
                 self.company.ignored.pop(rest.lower(), None)
             done = "ignoring" if name == "/ignore" else "no longer ignoring"
             self.console.show(self.render.note(f"{done} {rest} (on this client only, until it exits)"))
-        elif name in ("/reply", "/r") and rest:
+        elif (name == "/reply" and rest.startswith("^")) or (name == "/react" and not rest.startswith("#")):
+            self._gesture(name, rest)
+        elif name in ("/reply", "/r") and rest and not (name == "/reply" and rest.startswith("#")):  # else the server's
             if self._correspondent is None:
                 self.console.show(self.render.error("nobody to reply to yet: /msg NICK TEXT"))
             else:
@@ -368,6 +402,22 @@ class Client:
         else:
             return False
         return True
+
+    def _gesture(self, name: str, rest: str) -> None:
+        """`/reply ^N TEXT` and `/react [^N] EMOJI`: answer or react to a recent line of the current room, `^` (or
+        none, for /react) the latest, `^2` the one before it..."""
+        pick, _, what = rest.partition(" ") if rest.startswith("^") else ("^", "", rest)
+        msgid = self.gestures.pick(self._current, pick) if self._current else None
+        if not what.strip():
+            self.console.show(self.render.error(CLIENT_COMMANDS["react"]))
+        elif msgid is None:
+            self.console.show(self.render.error(f"no line {pick} here: ^ is the latest, ^2 the one before it..."))
+        else:
+            self._send(f"/{name[1:]} {self._current} {msgid} {what.strip()}")
+
+    def _typists_changed(self) -> None:
+        if self.phase is Phase.CHAT:
+            self._show_prompt()
 
     def _page_back(self, count: str) -> str:
         """`/history [N]` as "/history ROOM [N] before ID": the lines before the current room's earliest seen.
@@ -486,6 +536,11 @@ class Client:
             self.console.show(self.render.note("this client's own commands:"))
             for usage in CLIENT_COMMANDS.values():
                 self.console.show(self.render.note(usage))
+        elif line.word == "REPLY" and len(line.args) == 3:
+            self.console.show(self.render.replied(line, self.gestures.said(line.args[0], line.args[2])))
+        elif line.word == "REACT" and len(line.args) == 3 and not self.company.is_ignored(line.args[1]):
+            said = self.gestures.reacted(line.args[0], line.args[1], line.args[2], line.text or "")
+            self.console.show(self.render.reaction(line, said))
         elif line.word == "HISTORY" and len(line.args) == 3 and room_key(line.args[0]) in self._catching_up:
             self._catching_up.discard(room_key(line.args[0]))
             self.console.show(self.render.missed(line))
@@ -553,6 +608,7 @@ class Client:
         """Keep track of our nickname, rooms and current room (what a reconnection takes back), and of the company."""
         self._follow_self(line)
         self.company.follow(line, self._me, self._current)
+        self.gestures.follow(line, self._me)
 
     def _follow_self(self, line: Line) -> None:
         match line.word, line.args:
@@ -636,13 +692,15 @@ class Client:
             return asked
         if line.word == "ERR" and self._resumed_as is not None and line.args[:1] == ["RESUME_FAILED"]:
             return False  # the client logs in again by itself: nothing for the person to do
-        return line.word not in ("AUTH", "RESUME") and not (line.word == "HELLO" and self.nick)
+        return line.word not in ("AUTH", "RESUME", "TYPING", "REACT") and not (line.word == "HELLO" and self.nick)
 
     def _show_prompt(self) -> None:
         """The current room, and the others with unread lines: `[#5] (#6 3, #7 1!) `."""
         activity = self.company.activity(self._current)
         shown = clean(f"[{self._current}] ") if self._current else "> "
-        self._prompt = shown + (clean(f"({activity}) ") if activity else "")
+        self._prompt = (
+            shown + (clean(f"({activity}) ") if activity else "") + _typing(self.gestures.typists(self._current))
+        )
         self.console.set_prompt(self._prompt)
 
     def _chatting(self) -> None:
@@ -852,6 +910,14 @@ class Client:
             details = "; ".join(str(entry[-1]) for entry in arguments[0] if entry) if arguments else ""
             return f"TLS with {self.server} failed: {details or reason.getErrorMessage()}"
         return f"lost the connection to {self.server}"
+
+
+def _typing(typists: list[str]) -> str:
+    """The status of who is typing in the current room: `(alice is typing) `, `(alice, bob are typing) `."""
+    if not typists:
+        return ""
+    shown = ", ".join(typists[:3]) + (f" and {len(typists) - 3} more" if len(typists) > 3 else "")
+    return clean(f"({shown} {'is' if len(typists) == 1 else 'are'} typing) ")
 
 
 def _same_room(shown: str, given: str) -> bool:

@@ -44,6 +44,7 @@ REFUSALS: dict[str, tuple[str, ...]] = {
     "WATCH_FULL": ("most",),
     "NO_TEXT": (),
     "TOO_LONG": ("most",),
+    "TOO_MANY_LINES": ("most",),
     "BAD_UTF8": (),
     "BAD_TEXT": (),
     # Entering, logging in

@@ -26,8 +26,10 @@ class Message:
     STATUSMSG); the sender hears it too. `id` and `time` are given by the room as the message is said
     (chatroom.core.history), so that a client can ask for what came after it.
 
-    A message with `tags` and no `text` is made of tags only (IRC's TAGMSG: a reaction, a typing notice): it is
-    relayed to those whose front end shows tags, and never kept.
+    A message with `tags` and no `text` is made of tags only (IRC's TAGMSG, when it is neither a reaction nor a
+    typing notice: chatroom.core.gestures): it is relayed to those whose front end shows tags, and kept, with its
+    tags, only when its sender asks (chatroom.core.history's `persisted`). `reply` is the id of the line it
+    answers, read from its tags and kept with it.
 
     A kept line with `topic` set is not a message but `nick` setting the room's topic to `text` (told live as a
     Topic with the same id and time): kept among the lines so that IRC's draft/event-playback can replay it in
@@ -44,6 +46,8 @@ class Message:
     id: str = field(default="", compare=False)
     time: str = field(default="", compare=False)  # ISO 8601 in UTC, to the millisecond: 2026-11-23T09:30:00.000Z
     tags: ClientTags = ()
+    reply: str = ""
+    breaks: tuple[int, ...] = ()  # where a line of several was cut without a new line (chatroom.core.multiline)
     topic: bool = False
 
 
@@ -59,6 +63,39 @@ class PrivateMessage:
     text: str
     action: bool = False
     notice: bool = False
+    id: str = field(default="", compare=False)
+    time: str = field(default="", compare=False)
+    tags: ClientTags = ()
+    reply: str = ""
+    breaks: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Reaction:
+    """`nick` reacted to the line whose id is `line` with `emoji` (chatroom.core.gestures): told to the room, or,
+    `private`, to the two people of a conversation, `room` being the nickname it was sent to. Never kept; `id` and
+    `time` are its own, as a message of tags only has them; `tags`, all its client tags as its sender gave them."""
+
+    room: str
+    nick: str
+    line: str
+    emoji: str
+    private: bool = False
+    id: str = field(default="", compare=False)
+    time: str = field(default="", compare=False)
+    tags: ClientTags = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Typing:
+    """`nick` is typing to a room (or, `private`, to the person `room` names): `state` is "active", "paused" or
+    "done". Never kept, and relayed at most once every few seconds (chatroom.core.gestures); stamped as a
+    Reaction."""
+
+    room: str
+    nick: str
+    state: str
+    private: bool = False
     id: str = field(default="", compare=False)
     time: str = field(default="", compare=False)
     tags: ClientTags = ()
@@ -410,6 +447,8 @@ class AccountChanged:
 
 Event = (
     Message
+    | Reaction
+    | Typing
     | KeptNotice
     | Exported
     | PrivateMessage

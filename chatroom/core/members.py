@@ -122,6 +122,7 @@ class Member:
         "seen",
         "session",
         "token",
+        "typing",
     )
 
     def __init__(
@@ -149,6 +150,8 @@ class Member:
         # their rooms when they were lost (room key -> message id, "" if none).
         self.seen: dict[str, str] | None = None
         self.expiry: IDelayedCall | None = None  # while lingering: when they quit after all
+        # The last typing notice relayed to each target (key -> time, state): chatroom.core.gestures' rate limit.
+        self.typing: dict[str, tuple[float, str]] = {}
 
     @property
     def sessions(self) -> list[Session]:

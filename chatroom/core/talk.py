@@ -18,17 +18,21 @@ from chatroom.core.events import (
     Names,
     Parted,
     PrivateMessage,
+    Reaction,
     ReadMarker,
     RoleChanged,
     RoomInfo,
     RoomList,
     Topic,
+    Typing,
 )
+from chatroom.core.gestures import answered, reaction, typing_due, typing_relayed, typing_state
 from chatroom.core.history import JOIN_LINES, check_point, page, persisted
 from chatroom.core.markers import marker_target, read_time
 from chatroom.core.members import Member, Room
 from chatroom.core.moderation import CTCP, Action, Lockdown, Rank, Role, authorize, ban_why
-from chatroom.core.names import room_key, room_name
+from chatroom.core.multiline import check_lines
+from chatroom.core.names import nick_key, room_key, room_name
 from chatroom.core.private import conversation, keeps_private, party, stored
 from chatroom.core.rules import unkept
 from chatroom.core.sequencing import change
@@ -132,6 +136,7 @@ class Talk(ChatBase):
         notice: bool = False,
         to: str = "",
         tags: dict[str, str] | None = None,
+        breaks: tuple[int, ...] = (),
     ) -> None:
         """Send text to a room the member is in, or to one open to outsiders; members get it, the sender too.
 
@@ -140,14 +145,28 @@ class Talk(ChatBase):
         """
         target = self._outside(member, room) or self._room_of(member, room)
         carried = client_tags(text, tags)
-        kept = bool(text) or persisted(text, carried)
+        check_lines(text, breaks)
+        reply = answered(tags)
         self.may_speak(member)
         self._heard_in(member, target, text, action)
+        gesture = "" if text or to else typing_state(tags)
+        if gesture and not typing_due(member, room_key(target.name), gesture, self.now()):
+            return  # too soon after the last: dropped, as a flood of them would be (chatroom.core.gestures)
+        emoji = "" if text or to or gesture or not reply else reaction(tags)
+        kept = bool(text) or (not (gesture or emoji) and persisted(text, carried))
         self._commit()
-        self.messages += 1
         now = self.now()
+        if gesture and not self._typing(member, room_key(target.name), gesture, now):  # checked again, in its turn
+            return
         msgid, said = target.history.stamp(now, aside=bool(to) or not kept)
-        event = Message(target.name, member.nick, text, action, notice, to, msgid, said, carried)
+        if gesture:
+            target.broadcast(Typing(target.name, member.nick, gesture, False, msgid, said, carried))
+            return
+        if emoji:
+            target.broadcast(Reaction(target.name, member.nick, reply, emoji, False, msgid, said, carried))
+            return
+        self.messages += 1  # a reaction or a typing notice is not a message, for the metrics' count
+        event = Message(target.name, member.nick, text, action, notice, to, msgid, said, carried, reply, tuple(breaks))
         if kept:  # a message without its client tags: relayed, not kept (their bytes are not history's to count)
             self._keep(target, replace(event, tags=()) if text and carried else event, now)
         if not to:
@@ -180,16 +199,38 @@ class Talk(ChatBase):
         action: bool = False,
         notice: bool = False,
         tags: dict[str, str] | None = None,
+        breaks: tuple[int, ...] = (),
     ) -> None:
         """Send text (or client tags, or both: see say) to one person; the sender gets a copy as proof of
         delivery."""
         self._present(member)
         recipient = self._find(nick)
         carried = client_tags(text, tags)
+        check_lines(text, breaks)
+        reply = answered(tags)
         self.may_speak(member)
+        gesture = "" if text else typing_state(tags)
+        if gesture and not typing_due(member, _private_key(recipient), gesture, self.now()):
+            return
+        emoji = "" if text or gesture or not reply else reaction(tags)
         self._commit()
+        if gesture or emoji:
+            if gesture and not self._typing(member, _private_key(recipient), gesture, self.now()):
+                return
+            stamped = self.conversations.stamp(PrivateMessage(member.nick, recipient.nick, ""), self.now())
+            told = (
+                Typing(recipient.nick, member.nick, gesture, True, stamped.id, stamped.time, carried)
+                if gesture
+                else Reaction(recipient.nick, member.nick, reply, emoji, True, stamped.id, stamped.time, carried)
+            )
+            recipient.session.deliver(told)
+            if recipient is not member:
+                member.session.deliver(told)
+            return
         self.messages += 1
-        event = PrivateMessage(member.nick, recipient.nick, text, action, notice, tags=carried)
+        event = PrivateMessage(
+            member.nick, recipient.nick, text, action, notice, tags=carried, reply=reply, breaks=tuple(breaks)
+        )
         if keeps_private(self.history_limits):  # kept, for these two only to read (chatroom.core.private)
             key = conversation(party(member), party(recipient))
             event, line = self.conversations.say(key, event, self.now(), self.history_limits)
@@ -200,6 +241,14 @@ class Talk(ChatBase):
         recipient.session.deliver(event)
         if recipient is not member:
             member.session.deliver(event)
+
+    @staticmethod
+    def _typing(member: Member, key: str, state: str, now: float) -> bool:
+        """Whether a typing notice is relayed, noting it if it is (chatroom.core.gestures)."""
+        if not typing_due(member, key, state, now):
+            return False
+        typing_relayed(member, key, state, now)
+        return True
 
     @change
     def set_topic(self, member: Member, room: str, text: str) -> None:
@@ -279,3 +328,8 @@ class Talk(ChatBase):
         if ban is not None:
             raise ChatError("BANNED", room=room.name, why=ban_why(ban))
         return room
+
+
+def _private_key(recipient: Member) -> str:
+    """A private conversation's place among a sender's typing notes: never a room's key (it has a space)."""
+    return "to " + nick_key(recipient.nick)

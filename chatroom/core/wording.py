@@ -26,6 +26,7 @@ PLAIN: dict[str, str] = {
     "WATCH_FULL": "you watch {most} nicknames, the most allowed: stop watching some first",
     "NO_TEXT": "nothing to send",
     "TOO_LONG": "line longer than {most} bytes; it was ignored",
+    "TOO_MANY_LINES": "more than {most} lines in one message; it was ignored",
     "BAD_UTF8": "the line is not valid UTF-8; it was ignored",
     "BAD_TEXT": "control characters are not allowed; the line was ignored",
     # Entering, logging in

@@ -34,8 +34,9 @@ everything kept (docs/performance.md); words of lines dropped by age, by the --h
 room's end are left to FTS5's own merges.
 
 Tables: `rooms(room, name, epoch, said)`: each room's life (history.epoch) and the number of its last message, kept or
-not; `lines(room, number, nick, text, action, notice, id, time, topic, tags)`: the lines kept (`topic`: a topic
-change; `tags`: the client tags, as JSON, of a message of tags only its sender asked kept); `words`: their words.
+not; `lines(room, number, nick, text, action, notice, id, time, topic, more)`: the lines kept (`topic`: a topic
+change; `more`: what else a line has, as JSON, '' for most: `tags` kept as their sender asked, the id of the line it
+answers (`reply`), where a line of several was cut (`breaks`)); `words`: their words.
 Messages to a room's operators only are never written. With --history-private, `conversations(conversation, epoch,
 said)` and `private_lines(...)` do the same for conversations between two accounts (chatroom.core.private), bounded as
 rooms are, and never searched; a start without it deletes them. `markers(account, target, time)`: where each account
@@ -52,6 +53,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -64,7 +66,7 @@ from twisted.python.failure import Failure
 from twisted.python.threadpool import ThreadPool
 
 from chatroom.core.errors import ChatError
-from chatroom.core.events import ClientTags, Message
+from chatroom.core.events import Message
 from chatroom.core.history import HistoryLimits, timestamp
 from chatroom.core.markers import MARKERS_KEPT
 from chatroom.core.search import SearchQuery, newest
@@ -77,7 +79,7 @@ DEFAULT_FILE = "history.sqlite"
 WRITE_EVERY = 0.1  # seconds the writer gathers changes before one commit: what a kill -9 may lose
 PRUNE_EVERY = 60.0  # seconds between two passes dropping lines older than --history-age
 VERSION = 3  # PRAGMA user_version of the schema below (1: without `words`, which opening such a file fills; 1 and 2:
-# without the lines' `topic` and `tags`, which opening such a file adds: NEW_COLUMNS)
+# without the lines' `topic` and `more`, which opening such a file adds: NEW_COLUMNS)
 ROOM_SPAN = 1 << 40  # a room's range of `words` rowids: more lines than a room will ever number
 
 SCHEMA = """
@@ -87,7 +89,7 @@ CREATE TABLE IF NOT EXISTS rooms (
 CREATE TABLE IF NOT EXISTS lines (
     room TEXT NOT NULL, number INTEGER NOT NULL, nick TEXT NOT NULL, text TEXT NOT NULL, action INTEGER NOT NULL,
     notice INTEGER NOT NULL, id TEXT NOT NULL, time TEXT NOT NULL, topic INTEGER NOT NULL DEFAULT 0,
-    tags TEXT NOT NULL DEFAULT '', PRIMARY KEY (room, number)
+    more TEXT NOT NULL DEFAULT '', PRIMARY KEY (room, number)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS lines_by_time ON lines (time);
 CREATE TABLE IF NOT EXISTS conversations (
@@ -96,7 +98,7 @@ CREATE TABLE IF NOT EXISTS conversations (
 CREATE TABLE IF NOT EXISTS private_lines (
     conversation TEXT NOT NULL, number INTEGER NOT NULL, sender TEXT NOT NULL, recipient TEXT NOT NULL,
     text TEXT NOT NULL, action INTEGER NOT NULL, notice INTEGER NOT NULL, id TEXT NOT NULL, time TEXT NOT NULL,
-    tags TEXT NOT NULL DEFAULT '', PRIMARY KEY (conversation, number)
+    more TEXT NOT NULL DEFAULT '', PRIMARY KEY (conversation, number)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS private_lines_by_time ON private_lines (time);
 CREATE TABLE IF NOT EXISTS markers (
@@ -108,8 +110,8 @@ CREATE VIRTUAL TABLE IF NOT EXISTS words USING fts5(
 """
 NEW_COLUMNS = (  # what version 3 added to tables an earlier version made
     ("lines", "topic", "INTEGER NOT NULL DEFAULT 0"),
-    ("lines", "tags", "TEXT NOT NULL DEFAULT ''"),
-    ("private_lines", "tags", "TEXT NOT NULL DEFAULT ''"),
+    ("lines", "more", "TEXT NOT NULL DEFAULT ''"),
+    ("private_lines", "more", "TEXT NOT NULL DEFAULT ''"),
 )
 FILL_WORDS = "INSERT INTO words (rowid, text) SELECT rooms.rowid * ? + number, text FROM lines JOIN rooms USING (room)"
 FORGET_WORDS = (  # followed by the condition of the lines about to be deleted
@@ -377,7 +379,7 @@ class SqliteHistory(Service):
                 life, _, number = message.id.rpartition("-")
                 conversations[room] = (room, life, int(number))
                 private.append((room, int(number), message.nick, message.room, message.text, message.action,
-                                message.notice, message.id, message.time, _tags(message)))  # fmt: skip
+                                message.notice, message.id, message.time, _more(message)))  # fmt: skip
                 talked.add(room)
                 continue
             if kind == "marked":
@@ -400,7 +402,7 @@ class SqliteHistory(Service):
                 counts[room] = (room, message.room, life, said)
                 if not message.to:
                     lines.append((room, said, message.nick, message.text, message.action, message.notice, message.id,
-                                  message.time, message.topic, _tags(message)))  # fmt: skip
+                                  message.time, message.topic, _more(message)))  # fmt: skip
                     touched.add(room)
                 continue
             write()
@@ -468,13 +470,13 @@ class SqliteHistory(Service):
         oldest = timestamp(self.clock.seconds() - self.limits.age) if self.limits.age else ""
         for key, epoch, said in db.execute("SELECT conversation, epoch, said FROM conversations").fetchall():
             rows = db.execute(
-                "SELECT sender, recipient, text, action, notice, id, time, tags FROM private_lines "
+                "SELECT sender, recipient, text, action, notice, id, time, more FROM private_lines "
                 "WHERE conversation = ? AND time >= ? ORDER BY number DESC LIMIT ?",
                 (key, oldest, self.limits.lines),
             ).fetchall()
             lines = [
-                Message(recipient, sender, text, bool(action), bool(notice), "", msgid, said_at, _untags(tags))
-                for sender, recipient, text, action, notice, msgid, said_at, tags in reversed(rows)
+                _with(more, Message(recipient, sender, text, bool(action), bool(notice), "", msgid, said_at))
+                for sender, recipient, text, action, notice, msgid, said_at, more in reversed(rows)
             ]
             yield key, KeptHistory(epoch, said, lines)
 
@@ -489,23 +491,36 @@ class SqliteHistory(Service):
         oldest = timestamp(self.clock.seconds() - self.limits.age) if self.limits.age else ""
         for room, name, epoch, said in db.execute("SELECT room, name, epoch, said FROM rooms").fetchall():
             rows = db.execute(
-                "SELECT nick, text, action, notice, id, time, topic, tags FROM lines WHERE room = ? AND time >= ? "
+                "SELECT nick, text, action, notice, id, time, topic, more FROM lines WHERE room = ? AND time >= ? "
                 "ORDER BY number DESC LIMIT ?",
                 (room, oldest, self.limits.lines),
             ).fetchall()
             lines = [
-                Message(name, nick, text, bool(action), bool(notice), "", msgid, said_at, _untags(tags), bool(topic))
-                for nick, text, action, notice, msgid, said_at, topic, tags in reversed(rows)
+                _with(
+                    more, Message(name, nick, text, bool(action), bool(notice), "", msgid, said_at, topic=bool(topic))
+                )
+                for nick, text, action, notice, msgid, said_at, topic, more in reversed(rows)
             ]
             yield room, KeptHistory(epoch, said, lines)
 
 
-def _tags(message: Message) -> str:
-    return json.dumps(message.tags, ensure_ascii=False) if message.tags else ""
+def _more(message: Message) -> str:
+    """A line's `more` column: what else it has, or "" (most lines)."""
+    more = {"tags": message.tags, "reply": message.reply, "breaks": message.breaks}
+    return (
+        json.dumps({name: value for name, value in more.items() if value}, ensure_ascii=False)
+        if any(more.values())
+        else ""
+    )
 
 
-def _untags(text: str) -> ClientTags:
-    return tuple((name, value) for name, value in json.loads(text)) if text else ()
+def _with(more: str, line: Message) -> Message:
+    """`line` with what its `more` column says it has."""
+    if not more:
+        return line
+    found = json.loads(more)
+    tags = tuple((name, value) for name, value in found.get("tags", ()))
+    return replace(line, tags=tags, reply=found.get("reply", ""), breaks=tuple(found.get("breaks", ())))
 
 
 def _delete(db: sqlite3.Connection, where: str, *arguments: object) -> None:

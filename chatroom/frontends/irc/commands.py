@@ -17,14 +17,16 @@ from chatroom.core.history import PAGE_MAX, parse_id, seconds
 from chatroom.core.markers import read_time
 from chatroom.core.members import Member
 from chatroom.core.moderation import ACCOUNT_PREFIXES, MUTE_PREFIX, Role, Setting, bad_limit, glob
+from chatroom.core.multiline import pieces
 from chatroom.core.names import nick_key, room_key
 from chatroom.core.queries import RoomView
 from chatroom.core.search import SEARCH_LINES
 from chatroom.frontends.commands import CommandTable
 from chatroom.frontends.irc import numerics as n
 from chatroom.frontends.irc.dialect import SASL_MECHANISMS, IRCCommand, IRCDialect
+from chatroom.frontends.irc.multiline import ANNOUNCED, Gathering
 from chatroom.frontends.irc.refusals import word
-from chatroom.frontends.irc.render import HOST, SETTING_MODES
+from chatroom.frontends.irc.render import HOST, MULTILINE, SETTING_MODES
 from chatroom.frontends.irc.support import (
     AWAY_MAX,
     BOT_MODE,
@@ -55,6 +57,7 @@ CAPABILITIES = (
     "draft/event-playback",
     "draft/message-redaction",
     "draft/metadata-3",
+    "draft/multiline",
     "draft/read-marker",
     "echo-message",
     "extended-join",
@@ -129,11 +132,13 @@ def _cap(session: IRCDialect, params: list[str]) -> None:
 
 def cap_value(session: IRCDialect, cap: str) -> str:
     """What CAP LS 302 says of a capability after `=`: SASL's mechanisms; registering before connecting; the
-    metadata kept."""
+    metadata kept; how long a multiline message may be."""
     if cap == "draft/account-registration":
         return "before-connect" if session.registrar.signup.before_entering else ""
     if cap == METADATA_CAP:
         return METADATA_VALUES
+    if cap == MULTILINE:
+        return ANNOUNCED
     return ",".join(SASL_MECHANISMS) if cap == "sasl" else ""
 
 
@@ -248,6 +253,25 @@ def _quit(session: IRCDialect, params: list[str]) -> None:
     session.connection.quit(reason, "quit")
 
 
+@command("BATCH", params=1, summary="BATCH +REF draft/multiline TARGET ... BATCH -REF: one message of several lines")
+def _batch(session: IRCDialect, params: list[str]) -> None:
+    """draft/multiline: the lines between a batch's opening and its end are one message (chatroom.core.multiline)."""
+    ref, gathering = params[0], session.gathering
+    if ref.startswith("+") and len(params) > 2 and params[1] == MULTILINE and MULTILINE in session.caps:
+        if gathering is None:
+            session.gathering = Gathering(ref[1:], params[2], session.client_tags, session.opening_label)
+            return
+    elif gathering is not None and ref == "-" + gathering.ref:
+        session.gathering = None
+        if not gathering.failed and gathering.lines:
+            session.client_tags = gathering.tags
+            breaks = tuple(gathering.breaks)
+            _send(session, [gathering.target, gathering.text], gathering.command == "NOTICE", breaks=breaks)
+        return
+    session.gathering = None
+    session.fail_batch("MULTILINE_INVALID")
+
+
 @command("TAGMSG", params=1, summary="TAGMSG TARGET[,TARGET]: client tags only (a reaction, typing), never kept")
 def _tagmsg(session: IRCDialect, params: list[str]) -> None:
     """IRCv3 message-tags: the line's client tags alone, relayed to those who asked for message-tags; a TAGMSG
@@ -321,8 +345,11 @@ def _notice(session: IRCDialect, params: list[str]) -> None:
     _send(session, params, notice=True)
 
 
-def _send(session: IRCDialect, params: list[str], notice: bool, tags_only: bool = False) -> None:
-    """PRIVMSG, NOTICE and TAGMSG (`tags_only`: the line's client tags, without text)."""
+def _send(
+    session: IRCDialect, params: list[str], notice: bool, tags_only: bool = False, breaks: tuple[int, ...] = ()
+) -> None:
+    """PRIVMSG, NOTICE and TAGMSG (`tags_only`: the line's client tags, without text); a multiline batch's message
+    (`breaks`: chatroom.core.multiline)."""
     if not params or not params[0]:
         session.reply(n.ERR_NORECIPIENT, text="No recipient given")
         return
@@ -336,19 +363,20 @@ def _send(session: IRCDialect, params: list[str], notice: bool, tags_only: bool 
         text = text[8:-1]
     chat, member = session.chat, session.member
     for target in _at_most(session, [target for target in targets if target], answer=not notice):
-        if not tags_only and _relayed_too_long(session, target, params[1], notice):
+        longest = max((piece for piece, _ in pieces(text, breaks)), key=len)
+        if not tags_only and _relayed_too_long(session, target, longest, notice):
             continue
         to, room = (target[0], target[1:]) if target[:1] in ("@", "+") else ("", target)
         try:
             if room.startswith("#"):
                 outside = room_key(room) not in member.rooms
-                chat.say(member, room, text, action, notice, to, tags)
+                chat.say(member, room, text, action, notice, to, tags, breaks)
                 # The room does not tell a sender outside it.
                 if outside and "echo-message" in session.caps and (shown := chat.room(room)) is not None:
                     carried = tuple((tags or {}).items())
                     session.connection.deliver(Message(shown.name, member.nick, text, action, notice, to, tags=carried))
                 continue
-            chat.private(member, target, text, action, notice, tags)
+            chat.private(member, target, text, action, notice, tags, breaks)
             recipient = chat.person(target)
             if recipient is not None and (away := session.away_of(recipient)) and not (notice or tags_only):
                 session.reply(n.RPL_AWAY, recipient.nick, text=away)

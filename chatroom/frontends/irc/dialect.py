@@ -36,12 +36,14 @@ from chatroom.core.events import (
     MetadataSync,
     Names,
     PrivateMessage,
+    Reaction,
     ReadMarker,
     RealnameChanged,
     Renamed,
     RoomInfo,
     RoomList,
     Topic,
+    Typing,
     Watched,
 )
 from chatroom.core.history import an_event
@@ -50,11 +52,13 @@ from chatroom.core.names import nick_key, room_key
 from chatroom.core.queries import RoomView
 from chatroom.frontends.commands import Command, CommandTable
 from chatroom.frontends.irc import numerics as n
+from chatroom.frontends.irc.multiline import Gathering, limit_of
 from chatroom.frontends.irc.refusals import word
-from chatroom.frontends.irc.render import HOST, OWN_REALNAME, Renderer, Tags, counted
+from chatroom.frontends.irc.render import CONCAT, HOST, MULTILINE, OWN_REALNAME, Renderer, Tags, counted
 from chatroom.frontends.irc.support import BOT_MODE, METADATA_CAP, MYINFO_MODES, isupport
 from chatroom.frontends.irc.whowas import Whowas
 from chatroom.frontends.irc.wire import BODY_MAX, TAGS_MAX, UNSAFE_TEXT, client_tags, message, parse
+from chatroom.frontends.irc.wire import Message as IRCMessage
 from chatroom.server.auth import ScramExchange
 from chatroom.server.connection import Connection
 from chatroom.server.limits import PAGE_LINES, ConnectionLimits
@@ -68,7 +72,7 @@ LABEL_MAX = 64  # bytes of a labeled-response label
 # The events `IRCDialect.render` answers itself, or for which it looks at who receives them.
 LOOKED_AT = frozenset(
     {Message, PrivateMessage, Names, Topic, Invited, BanList, AllowList, RoomInfo, RoomList, History, ReadMarker}
-    | {MetadataChanged, MetadataSync, ExceptList, Renamed}
+    | {MetadataChanged, MetadataSync, ExceptList, Renamed, Reaction, Typing}
     | {Watched, AwayChanged, RealnameChanged, AccountChanged}  # to watchers too: chatroom.frontends.irc.monitor
 )
 # What a person says of themselves, each shown by the capability a client asked for it with
@@ -124,6 +128,8 @@ class IRCDialect:
         self.batches = 0  # BATCH ids given to this client so far
         self.held: list[bytes] | None = None  # the answer to a labeled line, while it runs (labeled-response)
         self.client_tags: dict[str, str] = {}  # the client-only tags of the line being run (PRIVMSG, TAGMSG...)
+        self.gathering: Gathering | None = None  # a draft/multiline batch being received
+        self.opening_label: str | None = None  # the label of the BATCH line being run, if it opens one
         self.account: str | None = None  # logged in to with SASL before registering
         self.asked: str | None = None  # the last nickname NICK asked for before registering, taken or not
         self.sasl: str | None = None  # the base64 received so far, while an AUTHENTICATE exchange runs
@@ -160,7 +166,11 @@ class IRCDialect:
         if not parsed.command:
             return
         self.client_tags = client_tags(parsed.tags) if parsed.tags else {}
+        if self.gathering is not None and parsed.tags and self._gathered(parsed):
+            return
         label = self._label(parsed.tags)
+        if parsed.command == "BATCH" and parsed.params:  # a multiline batch is answered at its end, under its label
+            label = self._batch_label(parsed.params[0], label)
         if label is None:
             self._run(parsed.command, parsed.params)
             return
@@ -177,6 +187,30 @@ class IRCDialect:
             held, self.held = b"".join(self.held), None
             if not self.connection.closing:  # after QUIT, ERROR was the answer
                 self.connection.write(self.labeled(label, held))
+
+    def _gathered(self, parsed: IRCMessage) -> bool:
+        """Whether a line belongs to the multiline batch being received: then it is taken into it, not run."""
+        assert self.gathering is not None
+        found = dict(tag.partition("=")[::2] for tag in parsed.tags.split(";"))
+        if found.get("batch") != self.gathering.ref:
+            return False
+        failed = self.gathering.take(parsed.command, parsed.params, CONCAT in found)
+        if failed:
+            self.fail_batch(failed)
+        return True
+
+    def _batch_label(self, ref: str, label: str | None) -> str | None:
+        """The label a BATCH line is answered under: none for a multiline batch's opening (its label is kept for its
+        end, whose answer is the message's echo)."""
+        if ref.startswith("+"):
+            self.opening_label = label
+            return None
+        if self.gathering is not None and ref == "-" + self.gathering.ref:
+            return self.gathering.label
+        return label
+
+    def fail_batch(self, code: str, text: str = "Invalid multiline batch") -> None:
+        self.write(self.line("FAIL", "BATCH", code, *filter(None, [limit_of(code)]), text=text))
 
     def _run(self, name: str, params: list[str]) -> None:
         entry = self.commands.get(name)
@@ -200,12 +234,18 @@ class IRCDialect:
             return self._by_renderer(event)
         me = self.me
         match event:
-            case Message(text="") | PrivateMessage(text="") if "message-tags" not in self.caps:
+            case Message(text="") | PrivateMessage(text="") | Reaction() | Typing() if "message-tags" not in self.caps:
                 return b""  # a message of tags only (TAGMSG) goes to clients that asked for tags only
-            case Message(_, nick) | PrivateMessage(nick) if nick == me and "echo-message" not in self.caps:
-                if not (type(event) is PrivateMessage and event.recipient == me) and self._said_here():
+            case Message(_, nick) | PrivateMessage(nick) | Reaction(_, nick) | Typing(_, nick) if (
+                nick == me and "echo-message" not in self.caps
+            ):
+                if not _to_oneself(event, me) and self._said_here():
                     return b""  # the core's copy to the sender: an IRC client shows its own message itself
-            case PrivateMessage(nick, recipient) if nick == recipient == me and self._said_here():
+            case (
+                PrivateMessage(nick, recipient)
+                | Reaction(recipient, nick, private=True)
+                | Typing(recipient, nick, private=True)
+            ) if nick == recipient == me and self._said_here():
                 # To oneself, with echo-message: the echo, and the message received (two lines, as Ergo sends). The
                 # echo alone answers a labeled line; the message received goes out at once, unlabeled.
                 rendered = self._by_renderer(event)
@@ -319,7 +359,7 @@ class IRCDialect:
         tag = f"label={label}"
         if not lines:
             return _tag(self.line("ACK"), tag)
-        if len(lines) == 1:
+        if len(lines) == 1 or _one_batch(lines):  # one line, or a multiline message's echo
             return _tag(held, tag)
         self.batches += 1
         batch = str(self.batches)
@@ -825,6 +865,23 @@ def _tag(line: bytes, tag: str) -> bytes:
     if line.startswith(b"@"):
         return b"@" + tag.encode() + b";" + line[1:]
     return b"@" + tag.encode() + b" " + line
+
+
+def _to_oneself(event: Event, me: str) -> bool:
+    """Whether `event` is something said privately to `me` by `me`: the one copy is also what they received."""
+    match event:
+        case PrivateMessage(recipient=recipient) | Reaction(recipient, private=True) | Typing(recipient, private=True):
+            return recipient == me
+    return False
+
+
+def _one_batch(lines: list[bytes]) -> bool:
+    """Whether an answer is one multiline batch: its opening, lines in it, and its end (as Ergo labels it)."""
+    opening, closing = parse(lines[0].decode()), parse(lines[-1].decode())
+    if not (opening.command == closing.command == "BATCH" and opening.params[1:2] == [MULTILINE] and closing.params):
+        return False
+    ref = opening.params[0]
+    return ref.startswith("+") and closing.params[0] == "-" + ref[1:] and all(map(_batched, lines[1:-1]))
 
 
 def _batched(line: bytes) -> bool:

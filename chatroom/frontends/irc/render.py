@@ -8,7 +8,9 @@ oneself) is decided by chatroom.frontends.irc.dialect before asking for the byte
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterable
+from dataclasses import replace
 
 from twisted.internet.interfaces import IReactorTime
 
@@ -18,6 +20,7 @@ from chatroom.core.events import (
     AwayChanged,
     BanChanged,
     Changes,
+    ClientTags,
     Event,
     ExceptChanged,
     Invited,
@@ -31,6 +34,7 @@ from chatroom.core.events import (
     Parted,
     PrivateMessage,
     Quit,
+    Reaction,
     RealnameChanged,
     Redacted,
     ResumeToken,
@@ -39,18 +43,24 @@ from chatroom.core.events import (
     ServerNotice,
     SettingChanged,
     Topic,
+    Typing,
     Wallops,
 )
+from chatroom.core.gestures import REACT_TAG, REPLY_TAG, REPLY_TAGS, TYPING_TAG
 from chatroom.core.history import timestamp
+from chatroom.core.multiline import pieces
 from chatroom.frontends.irc.wire import message, tag
 
+MULTILINE = "draft/multiline"  # the capability and its batch's type
+CONCAT = "draft/multiline-concat"  # the tag of a piece that continues the line before it
 HOST = "chatroom"  # the host every member is shown at: nobody's address is shown to anyone
 SETTING_MODES = {"invite": "i", "key": "k", "moderated": "m", "topiclock": "t", "limit": "l", "secret": "s"}
 SETTING_MODES["noctcp"] = "C"
 # "external" is IRC's n, the other way round: +n is external off
 ROLE_MODES = {"operator": "o", "voice": "v"}
 
-STAMPED = (Message, PrivateMessage, Topic)  # events that may carry the id and time their room or conversation gave
+# Events that may carry the id and time their room or conversation gave them
+STAMPED = (Message, PrivateMessage, Topic, Reaction, Typing)
 Identify = Callable[[str], str]  # a present member's nickname -> the "user@host" after it in a source
 IsBot = Callable[[str], bool]  # whether the member present under a nickname is a bot (IRCv3 bot mode)
 
@@ -67,7 +77,7 @@ class Tags:
     `key` names its renderings: clients with the same server and the same of these capabilities share them.
     """
 
-    __slots__ = ("account", "extended_join", "key", "msgid", "redact", "server", "time")
+    __slots__ = ("account", "extended_join", "key", "msgid", "multiline", "redact", "server", "time")
 
     def __init__(self, server: str, caps: Iterable[str] = ()) -> None:
         wanted = set(caps)
@@ -77,12 +87,14 @@ class Tags:
         self.redact = "draft/message-redaction" in wanted  # REDACT rather than a notice
         self.account = "account-tag" in wanted  # an `account` tag on what a logged-in person does
         self.extended_join = "extended-join" in wanted  # JOIN with the account and the real name
+        self.multiline = MULTILINE in wanted  # a message of several lines as a batch, rather than line by line
         flags = (
             ("t", self.time),
             ("m", self.msgid),
             ("r", self.redact),
             ("a", self.account),
             ("j", self.extended_join),
+            ("l", self.multiline),
         )
         self.key = server + " " + "".join(flag for flag, on in flags if on)
 
@@ -123,6 +135,9 @@ class Renderer:
             self._rendered = {}
             self._time = ""
         rendered = self._rendered.get(tags.key)
+        if rendered is None and isinstance(event, Message | PrivateMessage) and ("\n" in event.text or event.breaks):
+            self.server, self.identify, self.tags = tags.server, identify, tags
+            rendered = self._rendered[tags.key] = self._lines(event, tags, batch=tags.multiline)
         if rendered is None:
             self.server, self.identify, self.tags, self.is_bot = tags.server, identify, tags, is_bot
             self.accounts = accounts or _no_account
@@ -135,11 +150,13 @@ class Renderer:
         return rendered
 
     def kept(self, said: Message, identify: Identify, tags: Tags, batch: str) -> bytes:
-        """A line a room kept, as it was said (a topic change as TOPIC, tags as TAGMSG), with its own time and id,
-        inside `batch` if not "": without `bot` or `account` tags, as who holds its nickname now may not be who said
-        it."""
+        """A line a room kept, as it was said (a topic change as TOPIC, tags as TAGMSG, several lines line by line),
+        with its own time and id, inside `batch` if not "": without `bot` or `account` tags, as who holds its nickname
+        now may not be who said it."""
         self.server, self.identify, self.tags, self.is_bot = tags.server, identify, tags, _nobody
         self.accounts = _no_account
+        if "\n" in said.text or said.breaks:  # line by line inside the history's batch
+            return self._lines(said, tags, batch=False, head=f"batch={batch}" if batch else "")
         if said.topic:
             line = message(self.source(said.nick), "TOPIC", said.room, text=said.text)
         elif not said.text:  # tags kept as their sender asked
@@ -148,19 +165,36 @@ class Renderer:
             line = self._text(said.nick, said.room, said.text, said.action, said.notice)
         return _tagged(line, self._tags(said, tags, f"batch={batch}" if batch else ""))
 
+    def _lines(self, said: Message | PrivateMessage, tags: Tags, batch: bool, head: str = "") -> bytes:
+        """A message of several lines (chatroom.core.multiline): as a draft/multiline `batch` whose opening carries
+        the message's tags, id and time; else line by line, blank lines left out, the first with the id, each with
+        the time and client tags (`head` before them)."""
+        nick, target = (said.nick, said.to + said.room) if isinstance(said, Message) else (said.sender, said.recipient)
+        parts = pieces(said.text, said.breaks)
+        text = functools.partial(self._text, nick, target, action=False, notice=said.notice)
+        if batch:
+            opening = _tagged(
+                message(self.source(nick), "BATCH", "+" + said.id, MULTILINE, target), self._tags(said, tags)
+            )
+            inner = [
+                _tagged(text(piece), f"batch={said.id}" + (f";{CONCAT}" if concat else "")) for piece, concat in parts
+            ]
+            return opening + b"".join(inner) + message(self.source(nick), "BATCH", "-" + said.id)
+        first, *rest = [piece for piece, _ in parts if piece] or [""]
+        later = self._tags(replace(said, id=""), tags, head)
+        return _tagged(text(first), self._tags(said, tags, head)) + b"".join(
+            _tagged(text(piece), later) for piece in rest
+        )
+
     def _tags(self, event: Event, tags: Tags, head: str = "") -> str:
         """A message's client tags, `msgid` and `time`, as far as `tags` wants them, after `head`."""
         found = [head] if head else []
         said = event if isinstance(event, STAMPED) else None
-        if said is not None and tags.msgid:  # client tags, as message-tags has them relayed, and the id
-            if isinstance(said, Topic):
-                sender = said.setter
-            else:
-                found += [tag(name, value) for name, value in said.tags]
-                sender = said.nick if isinstance(said, Message) else said.sender
-            if said.id:
+        if tags.msgid:  # client tags, as message-tags has them relayed, and the id
+            found += [tag(name, value) for name, value in relayed(event)]
+            if said is not None and said.id:
                 found.append(f"msgid={said.id}")
-            if self.is_bot(sender):
+            if said is not None and self.is_bot(_source_of(said)):
                 found.append("bot")
         if tags.time:
             found.append(f"time={said.time if said is not None and said.time else self._time}")
@@ -174,6 +208,8 @@ class Renderer:
                 return message(self.source(nick), "TAGMSG", to + room)
             case PrivateMessage(sender, recipient, ""):
                 return message(self.source(sender), "TAGMSG", recipient)
+            case Reaction(room, nick) | Typing(room, nick):
+                return message(self.source(nick), "TAGMSG", room)
             case Message(room, nick, text, action, notice, to):
                 return self._text(nick, to + room, text, action, notice)
             case PrivateMessage(sender, recipient, text, action, notice):
@@ -300,11 +336,26 @@ def _source_of(event: Event) -> str:
             return nick
         case AwayChanged(nick=nick) | RealnameChanged(nick=nick) | AccountChanged(nick=nick):
             return nick
+        case Reaction(nick=nick) | Typing(nick=nick):
+            return nick
         case Topic(setter=nick) | Kicked(actor=nick) | Invited(actor=nick) | RoleChanged(actor=nick):
             return nick
         case SettingChanged(actor=nick) | BanChanged(actor=nick) | AllowChanged(actor=nick):
             return nick
     return ""
+def relayed(event: Event) -> ClientTags:
+    """The client tags an event is sent to IRC with: those its sender gave, and what the chat read from them when
+    it came from a client that gives none (ours), in the tags IRC clients read (chatroom.core.gestures)."""
+    match event:
+        case Message(tags=tags, reply=reply) | PrivateMessage(tags=tags, reply=reply) if reply:
+            return tags if any(name in REPLY_TAGS for name, _ in tags) else (*tags, (REPLY_TAG, reply))
+        case Message(tags=tags) | PrivateMessage(tags=tags):
+            return tags
+        case Reaction(line=line, emoji=emoji, tags=tags):
+            return tags or ((REACT_TAG, emoji), (REPLY_TAG, line))
+        case Typing(state=state, tags=tags):
+            return tags or ((TYPING_TAG, state),)
+    return ()
 
 
 def _tagged(rendered: bytes, tags: str) -> bytes:

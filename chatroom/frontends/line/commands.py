@@ -8,13 +8,15 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from chatroom.core.errors import ChatError
+from chatroom.core.gestures import REPLY_TAG, TYPING_STATES, reaction_tags, typing_tags
 from chatroom.core.history import JOIN_LINES, PAGE_MAX, check_point
 from chatroom.core.markers import read_time
 from chatroom.core.moderation import Lockdown, Role, Setting, bad_limit, parse_duration
+from chatroom.core.multiline import MULTILINE_LINES
 from chatroom.core.names import VALID_NICK, room_key
 from chatroom.core.search import SEARCH_LINES
 from chatroom.frontends.commands import CommandTable
-from chatroom.frontends.line.dialect import LineCommand, LineDialect
+from chatroom.frontends.line.dialect import Block, LineCommand, LineDialect
 from chatroom.frontends.line.wire import line
 
 Handler = Callable[[LineDialect, str], None]
@@ -133,6 +135,52 @@ def _me(session: LineDialect, arg: str) -> None:
     if not arg:
         raise COMMANDS["me"].usage_error()
     session.chat.say(session.member, session.current_room(), arg, action=True)
+
+
+@command("reply", "[#ROOM] ID TEXT", "say TEXT in answer to the line whose id is ID (MSG lines give it)")
+def _reply(session: LineDialect, arg: str) -> None:
+    room, rest = _room_and_rest(session, arg)
+    line, _, text = rest.partition(" ")
+    if not text.strip():
+        raise COMMANDS["reply"].usage_error()
+    session.chat.say(session.member, room, text, tags={REPLY_TAG: line})
+
+
+@command("react", "[#ROOM] ID EMOJI", "react to the line whose id is ID, with an emoji (or a short word)")
+def _react(session: LineDialect, arg: str) -> None:
+    room, rest = _room_and_rest(session, arg)
+    line, _, emoji = rest.partition(" ")
+    if not emoji.strip():
+        raise COMMANDS["react"].usage_error()
+    session.chat.say(session.member, room, "", tags=reaction_tags(line, emoji.strip()))
+
+
+@command(
+    "typing",
+    "[#ROOM|NICK] active|paused|done",
+    "tell a room (the current one unless named) or a person that you are typing, have paused, or are done;"
+    " relayed at most once every 3 seconds",
+)
+def _typing(session: LineDialect, arg: str) -> None:
+    words = arg.split()
+    if not 1 <= len(words) <= 2 or words[-1] not in TYPING_STATES:
+        raise COMMANDS["typing"].usage_error()
+    session.say_to(words[0] if len(words) == 2 else session.current_room(), "", typing_tags(words[-1]))
+
+
+@command(
+    "lines",
+    "[#ROOM|NICK] N",
+    f"the next N lines (2 to {MULTILINE_LINES}), whatever they hold, are one message to a room (the current one"
+    " unless named) or a person: a pasted block",
+)
+def _lines(session: LineDialect, arg: str) -> None:
+    words = arg.split()
+    count = words[-1] if words and len(words) <= 2 else ""
+    if not (count.isascii() and count.isdigit() and 2 <= int(count) <= MULTILINE_LINES):
+        raise COMMANDS["lines"].usage_error()
+    session.member  # noqa: B018  (a guest with no nickname is told so now, not after the block)
+    session.block = Block(words[0] if len(words) == 2 else session.current_room(), int(count))
 
 
 @command("topic", "[TEXT]", "show the current room's topic, or set it")

@@ -9,7 +9,7 @@ password for.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import ClassVar
 
 from chatroom.core.errors import ChatError
@@ -32,6 +32,15 @@ class LineCommand(Command["LineDialect", str]):
         return ChatError("USAGE", usage=f"/{self.name} {self.usage}".rstrip())
 
 
+@dataclass
+class Block:
+    """/lines: the next `count` lines are one message to `target` (chatroom.core.multiline)."""
+
+    target: str
+    count: int
+    lines: list[str] = field(default_factory=list)
+
+
 class LineDialect:
     name = "line"
     commands: ClassVar[CommandTable[LineCommand]]  # chatroom.frontends.line.frontend gives it the commands' table
@@ -44,6 +53,7 @@ class LineDialect:
         self.registrar = connection.factory.registrar
         self.current: str | None = None  # where plain text goes
         self.pending_login: str | None = None  # a nickname that answered AUTH, awaiting /pass
+        self.block: Block | None = None  # a message of several lines being received (/lines)
 
     # chatroom.server.connection.Dialect
 
@@ -57,7 +67,14 @@ class LineDialect:
 
     def line_received(self, text: str) -> None:
         if CONTROL_CHARACTERS.search(text):
+            self.block = None
             raise ChatError("BAD_TEXT")
+        if self.block is not None:  # each line of it as it is, "/" or blank
+            self.block.lines.append(text)
+            if len(self.block.lines) == self.block.count:
+                block, self.block = self.block, None
+                self.say_to(block.target, "\n".join(block.lines))
+            return
         if not text.strip():
             raise ChatError("EMPTY")
         self._run(text)
@@ -106,6 +123,13 @@ class LineDialect:
         return line("BYE", text=reason)
 
     # What commands use
+
+    def say_to(self, target: str, text: str, tags: dict[str, str] | None = None) -> None:
+        """Say `text` to a room (`#...`) or to a person."""
+        if target.startswith("#"):
+            self.chat.say(self.member, target, text, tags=tags)
+        else:
+            self.chat.private(self.member, target, text, tags=tags)
 
     @property
     def member(self) -> Member:

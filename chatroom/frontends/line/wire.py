@@ -40,6 +40,7 @@ from chatroom.core.events import (
     Parted,
     PrivateMessage,
     Quit,
+    Reaction,
     ReadMarker,
     RealnameChanged,
     Redacted,
@@ -51,6 +52,7 @@ from chatroom.core.events import (
     ServerNotice,
     SettingChanged,
     Topic,
+    Typing,
     Watched,
 )
 from chatroom.core.history import an_event
@@ -73,6 +75,12 @@ def line(word: str, *args: str, text: str | None = None) -> bytes:
     return (" ".join(parts) + "\n").encode("utf-8")
 
 
+def lines(word: str, *args: str, text: str) -> bytes:
+    """A message of several lines (chatroom.core.multiline) as one line each, all with the same word and
+    arguments (its id among them): a client shows them as they come, or as one message by their id."""
+    return b"".join(line(word, *args, text=each) for each in text.split("\n"))
+
+
 def listed(word: str, head: list[str], items: list[str]) -> bytes:
     """A list in as many lines as LIST_LINE_MAX needs, each `WORD HEAD... ITEM...`; one line when it is empty."""
     lines: list[bytes] = []
@@ -92,10 +100,15 @@ def render(event: Event) -> bytes:
     match event:
         case Message(text="") | PrivateMessage(text=""):
             return b""  # client tags alone (IRC's TAGMSG): the line protocol and the web client show no tags
-        case Message(room, nick, text, action, _, to, msgid, time):
-            return line("ACTION" if action else "MSG", to + room, nick, msgid, time, text=text)
+        case Message(room, nick, text, action, _, to, msgid, time, reply=reply):
+            said = lines("ACTION" if action else "MSG", to + room, nick, msgid, time, text=text)
+            return line("REPLY", room, msgid, reply) + said if reply else said  # what it answers, first
+        case Reaction(room, nick, replied, emoji):
+            return line("REACT", room, nick, replied, text=emoji)
+        case Typing(room, nick, state):
+            return line("TYPING", room, nick, state)
         case PrivateMessage(sender, recipient, text):
-            return line("PRIV", sender, recipient, text=text)
+            return lines("PRIV", sender, recipient, text=text)
         case Joined(room, nick):
             return line("JOIN", room, nick)
         case Parted(room, nick, reason):
@@ -135,7 +148,7 @@ def render(event: Event) -> bytes:
         case History():
             return b"".join(history_pages(event))
         case Found(_, text, messages):
-            found = [line("FOUND", said.room, said.nick, said.id, said.time, "did" if said.action else "said",
+            found = [lines("FOUND", said.room, said.nick, said.id, said.time, "did" if said.action else "said",
                           text=said.text) for said in messages]  # fmt: skip
             return b"".join(found) + line("SEARCH", str(len(messages)), text=text)
         case Redacted(private=True):
@@ -146,7 +159,7 @@ def render(event: Event) -> bytes:
             return line("NOTICE", text=text)
         case Exported(room, messages):
             exported = [  # tags kept as their sender asked are no line of text
-                line("EXPORT", room, said.nick, said.id, said.time, _kind(said), text=said.text)
+                lines("EXPORT", room, said.nick, said.id, said.time, _kind(said), text=said.text)
                 for said in messages
                 if said.text
             ]
@@ -194,7 +207,8 @@ def history_pages(history: History) -> Iterator[bytes]:
     room, messages = history.room, [said for said in history.messages if not an_event(said)]
     for start in range(0, len(messages), PAGE_LINES):
         yield b"".join(
-            line("DID" if said.action else "SAID", room, said.nick, said.id, said.time, text=said.text)
+            (line("REPLY", room, said.id, said.reply) if said.reply else b"")
+            + lines("DID" if said.action else "SAID", room, said.nick, said.id, said.time, text=said.text)
             for said in messages[start : start + PAGE_LINES]
         )
     yield line("HISTORY", room, str(len(messages)), str(history.lost) if history.lost >= 0 else "?")

@@ -1,6 +1,6 @@
 // The page's wiring: logging in, the forms and buttons, the keyboard, notifications and the title.
 
-import { Connection } from "./irc.js";
+import { Connection, escapeTag } from "./irc.js";
 import { Chat, roomName } from "./chat.js";
 import { View } from "./view.js";
 import { run } from "./commands.js";
@@ -40,12 +40,16 @@ chat.addEventListener("rooms", () => {
   title();
 });
 chat.addEventListener("room", (event) => {
-  if (event.detail.room === chat.current) view.room();
+  if (event.detail.room !== chat.current) return;
+  view.room();
+  view.typing();
 });
 chat.addEventListener("details", (event) => {
   if (event.detail.room === chat.current) view.details();
 });
 chat.addEventListener("lines", (event) => view.line(event.detail.room, event.detail.line));
+chat.addEventListener("reacted", (event) => view.reacted(event.detail.room, event.detail.line));
+chat.addEventListener("typing", (event) => event.detail.room === chat.current && view.typing());
 chat.addEventListener("found", (event) => view.found(event.detail));
 chat.addEventListener("profiles", () => view.room());
 connection.addEventListener("registered", () => {
@@ -127,6 +131,51 @@ $("compose").addEventListener("submit", (event) => {
   sent.push(text);
   recalled = sent.length;
   $("input").value = "";
+  typing.to = ""; // the message says we are done typing (IRCv3 typing)
+});
+
+// Enter sends; Shift+Enter (or a pasted block) makes a message of several lines, sent as one (draft/multiline).
+$("input").addEventListener("keydown", (event) => {
+  if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
+    event.preventDefault();
+    $("compose").requestSubmit();
+  }
+});
+
+// While the box holds a message, the room is told we are typing, at most every 3 s; that we stopped if emptied.
+const TYPING_EVERY = 3000;
+const typing = { to: "", at: 0 };
+$("input").addEventListener("input", (event) => {
+  const text = event.target.value;
+  const room = chat.current;
+  const tell = (target, state) => chat.connection.send(`@+typing=${state} TAGMSG ${target}`);
+  if (text && !text.startsWith("/") && room && !room.server) {
+    if (typing.to === room.name && Date.now() - typing.at < TYPING_EVERY) return;
+    typing.to = room.name;
+    typing.at = Date.now();
+    tell(room.name, "active");
+  } else if (!text && typing.to) {
+    tell(typing.to, "done");
+    typing.to = "";
+  }
+});
+
+// A line's buttons: react with an emoji, or start a reply to it.
+$("log").addEventListener("click", (event) => {
+  const button = event.target.closest("button[data-action]");
+  const id = button?.closest("li")?.dataset.id;
+  const room = chat.current;
+  if (!id || !room) return;
+  if (button.dataset.action === "react") {
+    chat.connection.send(`@+draft/react=${escapeTag(button.textContent)};+draft/reply=${escapeTag(id)} TAGMSG ${room.name}`);
+    return;
+  }
+  const said = room.lines.filter((line) => line.id && line.nick);
+  const pick = said.length - said.findIndex((line) => line.id === id);
+  const input = $("input");
+  input.value = `/reply ^${pick} `;
+  input.focus();
+  input.setSelectionRange(input.value.length, input.value.length); // what is typed next is the reply
 });
 
 $("input").addEventListener("keydown", (event) => {

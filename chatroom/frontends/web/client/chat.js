@@ -10,10 +10,15 @@ const SERVER = "*server*"; // the key of the server's own messages (the MOTD, an
 const ACTION = /^\x01ACTION (.*?)\x01?$/s;
 const KEPT = /^(?:\S+ changed the history rule: )?(this room keeps .*)$/; // the server's word on a room's history
 const PROFILE_KEYS = ["display-name", "avatar"]; // the metadata this page shows of people (draft/metadata-3)
+const TYPING_SHOWN = { active: 6000, paused: 30000 }; // ms a typing notice stands without another (IRCv3 typing)
+const MULTILINE = "draft/multiline";
 const MARK_EVERY = 3000; // ms: while a room is watched, where it is read up to is told the server at most this often
 
 /** Case as the server ignores it (CASEMAPPING=ascii). */
 const fold = (name) => name.replace(/[A-Z]/g, (c) => c.toLowerCase());
+
+/** The id of the line a message answers, if it answers one (+draft/reply, or the ratified +reply). */
+const replyOf = (tags) => tags["+draft/reply"] || tags["+reply"] || "";
 
 /** A room as people type it: `5` and `lobby` are `#5` and `#lobby`. */
 export const roomName = (text) => (text.startsWith("#") ? text : "#" + text);
@@ -39,6 +44,12 @@ class Room {
     this.historyAt = -1; // where the answer to the CHATHISTORY asked goes, or -1
     this.catchingUp = false; // whether that answer is what was missed while away (unread), or the last lines
     this.entering = false; // joined, its NAMES not yet complete
+    this.typing = new Map(); // folded nickname -> {nick, timer}: who is typing here, until when
+  }
+
+  /** A line of this room by its id. */
+  line(id) {
+    return id ? this.lines.findLast((line) => line.id === id) : undefined;
   }
 
   rank(nick) {
@@ -226,14 +237,77 @@ export class Chat extends EventTarget {
 
   onBATCH(message) {
     const [ref, type, target] = message.params;
-    if (ref.startsWith("+")) this.batches.set(ref.slice(1), { type, target, messages: [] });
+    if (ref.startsWith("+")) this.batches.set(ref.slice(1), { type, target, messages: [], opening: message });
     else {
       const batch = this.batches.get(ref.slice(1));
       this.batches.delete(ref.slice(1));
       if (batch?.type === "chathistory") this.history(batch.target, batch.messages);
       else if (batch?.type === "soju.im/search") this.found(batch.messages);
+      else if (batch?.type === MULTILINE) this.multiline(batch);
       else for (const inner of batch?.messages ?? []) this.receive({ ...inner, tags: { ...inner.tags, batch: "" } });
     }
+  }
+
+  /** A draft/multiline batch: one message of several lines, with the opening's id, time and tags. */
+  multiline(batch) {
+    const [first] = batch.messages;
+    if (!first) return;
+    const text = batch.messages
+      .map((inner, index) => (index && !("draft/multiline-concat" in inner.tags) ? "\n" : "") + (inner.params[1] ?? ""))
+      .join("");
+    const { label, ...tags } = batch.opening.tags;
+    this.receive({ ...first, tags, params: [first.params[0], text] });
+  }
+
+  /** Send `text` to `target`: several lines as one message (a draft/multiline batch) where the server takes them,
+   * else line by line; `tags` (escaped) go on it. */
+  say(target, text, tags = "") {
+    const lines = text.split("\n");
+    const head = tags ? `@${tags} ` : "";
+    if (lines.length === 1) return this.connection.send(head + format("PRIVMSG", target, text));
+    if (!this.connection.has(MULTILINE)) return lines.every((line) => !line || this.connection.send(head + format("PRIVMSG", target, line)));
+    const ref = `m${Date.now().toString(36)}`;
+    return [
+      head + format("BATCH", "+" + ref, MULTILINE, target),
+      ...lines.map((line) => `@batch=${ref} ` + format("PRIVMSG", target, line)),
+      format("BATCH", "-" + ref),
+    ].every((line) => this.connection.send(line));
+  }
+
+  /** A recent line of `room` as /reply and /react name it: `^` the latest said, `^2` the one before... */
+  pick(room, pick = "^") {
+    const count = Number(pick.slice(1) || "1");
+    const said = room.lines.filter((line) => line.id && line.nick);
+    if (!pick.startsWith("^") || !Number.isInteger(count) || count < 1 || count > said.length) return undefined;
+    return said.at(-count);
+  }
+
+  /** A reaction (+draft/react on a TAGMSG, with +draft/reply naming the line) or a typing notice (+typing). */
+  onTAGMSG(message) {
+    const [target] = message.params;
+    const mine = fold(message.nick) === fold(this.me);
+    const room = this.room(target.startsWith("#") || mine ? target : message.nick, false);
+    if (!room) return;
+    const emoji = message.tags["+draft/react"];
+    const line = room.line(replyOf(message.tags));
+    if (emoji && line) {
+      line.reactions ??= new Map();
+      if (!line.reactions.has(emoji)) line.reactions.set(emoji, new Set());
+      line.reactions.get(emoji).add(fold(message.nick));
+      this.emit("reacted", { room, line });
+    } else if (message.tags["+typing"] && !mine) this.typed(room, message.nick, message.tags["+typing"]);
+  }
+
+  /** Someone's typing notice: shown for a while (TYPING_SHOWN), until another, or until they say a line. */
+  typed(room, nick, state) {
+    const key = fold(nick);
+    clearTimeout(room.typing.get(key)?.timer);
+    const was = room.typing.delete(key);
+    if (TYPING_SHOWN[state]) {
+      const timer = setTimeout(() => this.typed(room, nick, "done"), TYPING_SHOWN[state]);
+      room.typing.set(key, { nick, timer });
+    } else if (!was) return;
+    this.emit("typing", { room });
   }
 
   /** Lines from the room's history, put where they were asked for and marked as history. */
@@ -280,6 +354,7 @@ export class Chat extends EventTarget {
       text: action ? action[1] : text,
       time: this.at(message),
       id: message.tags.msgid,
+      reply: replyOf(message.tags),
       history,
       mine,
       mention: !history && !mine && (direct || this.mentions(action ? action[1] : text)),
@@ -296,6 +371,7 @@ export class Chat extends EventTarget {
     const line = this.said(message, room);
     if (room.channel && message.tags.time && line.id) room.lastStamp = message.tags.time;
     this.add(room, line);
+    this.typed(room, message.nick, "done"); // a line said ends its typing
   }
 
   onNOTICE(message) {

@@ -2,7 +2,7 @@
 // and IRC clients know (`/join 5`, `/msg bob hi`, `/me waves`, `/kick bob`); any other `/WORD ...` goes to the
 // server as the IRC command WORD, so nothing an IRC client can type is out of reach.
 
-import { format } from "./irc.js";
+import { escapeTag, format } from "./irc.js";
 import { roomName } from "./chat.js";
 
 const HELP = [
@@ -10,6 +10,8 @@ const HELP = [
   "/part [ROOM] - leave a room (also /leave)",
   "/msg NICK TEXT - a private message (also /query NICK)",
   "/me TEXT - an action",
+  "/reply ^N TEXT - answer a line: ^ the latest, ^2 the one before it... (or the line's Reply button)",
+  "/react [^N] EMOJI - react to a line (or its 👍 button); Shift+Enter starts a new line of the same message",
   "/topic [TEXT] - show or set the topic",
   "/nick NAME - change your nickname",
   "/kick NICK [REASON], /ban NICK, /unban MASK - for operators",
@@ -49,7 +51,7 @@ export function run(chat, text) {
   };
   if (!text.startsWith("/") || text.startsWith("//")) {
     const said = text.startsWith("//") ? text.slice(1) : text;
-    send("PRIVMSG", here(), said);
+    if (!chat.say(here(), said)) throw new Error("Not connected: nothing was sent.");
     echo(chat, room, "message", said);
     return;
   }
@@ -60,6 +62,23 @@ export function run(chat, text) {
     if (!value) throw new Error(`Usage: ${usage}`);
     return value;
   };
+  const picked = (pick, usage) => {
+    const line = chat.pick(room, pick);
+    if (!line) throw new Error(`No line ${pick} here: ^ is the latest, ^2 the one before it... (${usage})`);
+    return escapeTag(line.id);
+  };
+  if (/^\/reply \^/i.test(text)) {
+    const [pick, said = ""] = split(rest, 2);
+    const usage = "/reply ^N TEXT";
+    if (!chat.say(here(), needs(said, usage), `+draft/reply=${picked(pick, usage)}`)) throw new Error("Not connected.");
+    return;
+  }
+  if (/^\/react /i.test(text)) {
+    const [pick, emoji] = rest.startsWith("^") ? split(rest, 2) : ["^", rest];
+    const usage = "/react [^N] EMOJI";
+    raw(`@+draft/react=${escapeTag(needs(emoji?.trim(), usage))};+draft/reply=${picked(pick, usage)} TAGMSG ${here()}`);
+    return;
+  }
   switch (command) {
     case "join": {
       const [name, key] = args(2);

@@ -5,6 +5,7 @@ const WANTED = [
   "batch",
   "draft/chathistory",
   "draft/metadata-3",
+  "draft/multiline",
   "draft/read-marker",
   "echo-message",
   "message-tags",
@@ -53,6 +54,9 @@ function parse(line) {
   const command = (params.shift() || "").toUpperCase();
   return { tags, source, nick: source.split("!")[0], command, params };
 }
+
+/** A tag's value as IRCv3 escapes it. */
+export const escapeTag = (value) => value.replace(/[\\; \r\n]/g, (c) => ({ "\\": "\\\\", ";": "\\:", " ": "\\s", "\r": "\\r", "\n": "\\n" })[c]);
 
 /** A line to send: the last parameter may hold spaces (it always gets a colon, so an empty one is kept). */
 export function format(command, ...params) {

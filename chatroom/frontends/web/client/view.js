@@ -54,9 +54,24 @@ function nickWithName(nick, shown = nick) {
   return fragment;
 }
 
-function lineItem(line) {
+const QUICK = ["👍", "❤️", "😂"]; // the reactions a line's buttons offer
+
+/** `[👍 3]` for each emoji given, the most first. */
+function reactions(line) {
+  const counts = [...(line.reactions ?? new Map())].map(([emoji, nicks]) => [emoji, nicks.size]).filter(([, n]) => n);
+  const node = element("span", "reactions");
+  for (const [emoji, count] of counts.sort((a, b) => b[1] - a[1])) node.append(element("span", "reaction", `${emoji} ${count}`));
+  return node;
+}
+
+function lineItem(line, room) {
   const item = element("li", `${line.kind}${line.history ? " history" : ""}${line.mine ? " mine" : ""}`);
   if (line.mention) item.classList.add("mentioned");
+  if (line.id) item.dataset.id = line.id;
+  if (line.reply) {
+    const answered = room?.line(line.reply);
+    item.append(element("span", "reply", answered ? `↳ ${answered.nick}: ${answered.text}` : "↳ a line not shown here"));
+  }
   item.append(when(line.time));
   if (line.kind === "message" || line.kind === "notice") {
     item.append(nickWithName(line.nick, line.kind === "notice" ? `-${line.nick}-` : line.nick));
@@ -66,7 +81,22 @@ function lineItem(line) {
   const text = element("span", "text");
   text.append(linked(line.text));
   item.append(text);
+  if (line.id && line.nick) {
+    item.append(reactions(line));
+    const actions = element("span", "actions");
+    for (const emoji of QUICK) actions.append(button(emoji, "react", `React with ${emoji}`));
+    actions.append(button("Reply", "reply", "Reply to this line"));
+    item.append(actions);
+  }
   return item;
+}
+
+function button(text, action, label) {
+  const node = element("button", "", text);
+  node.type = "button";
+  node.dataset.action = action;
+  node.setAttribute("aria-label", label);
+  return node;
 }
 
 /** What a screen reader says of a new line. */
@@ -127,7 +157,7 @@ export class View {
       if (line.history && !history) items.push(element("li", "divider", "earlier, from the room's history"));
       else if (!line.history && history) items.push(element("li", "divider", "live"));
       history = line.history;
-      items.push(lineItem(line));
+      items.push(lineItem(line, room));
     }
     this.log.replaceChildren(...items);
     this.log.scrollTop = this.log.scrollHeight;
@@ -173,9 +203,23 @@ export class View {
     const atBottom = this.log.scrollHeight - this.log.scrollTop - this.log.clientHeight < 40;
     const last = room.lines.at(-2);
     if (last?.history && !line.history) this.log.append(element("li", "divider", "live"));
-    this.log.append(lineItem(line));
+    this.log.append(lineItem(line, room));
     if (atBottom || line.mine) this.log.scrollTop = this.log.scrollHeight;
     if (line.kind !== "event" || room.channel) $("announce").textContent = spoken(line);
+  }
+
+  /** A line's reactions changed: its count drawn again. */
+  reacted(room, line) {
+    if (room !== this.chat.current) return;
+    const item = [...this.log.children].find((node) => node.dataset.id === line.id);
+    item?.querySelector(".reactions")?.replaceWith(reactions(line));
+  }
+
+  /** Who is typing in the current room, in one status line under its lines. */
+  typing() {
+    const typists = [...(this.chat.current?.typing.values() ?? [])].map((typist) => typist.nick);
+    const shown = typists.length > 3 ? `${typists.slice(0, 3).join(", ")} and ${typists.length - 3} more` : typists.join(", ");
+    $("typing").textContent = typists.length ? `${shown} ${typists.length === 1 ? "is" : "are"} typing…` : "";
   }
 
   /** What a search found, each line with its room, the oldest first; or why it could not be run. */
