@@ -58,7 +58,8 @@ from chatroom.core.events import (
 from chatroom.core.history import an_event
 from chatroom.server.limits import PAGE_LINES
 
-PROTOCOL_VERSION = "2"  # 2: message ids and times, history
+PROTOCOL_VERSION = "3"  # 2: message ids and times, history; 3: watching, metadata, replies, reactions, typing, lines
+# of several, registering, renaming and exceptions (docs/protocol.md)
 LIST_LINE_MAX = 4096  # bytes of a NAMES or ROOMS line: a longer list goes in several lines
 
 # C0 and C1 control characters, tab excepted, could drive a terminal (escape sequences) or garble the
