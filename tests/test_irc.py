@@ -694,6 +694,7 @@ class HistoryTests(SynchronousTestCase):
              "@batch=1;" + tagged[1:], ":chatroom BATCH -1"],
         )  # fmt: skip
         self.assertEqual(self.alice.type("CHATHISTORY LATEST #5 * 10"), self.batch(1, "#5", 0), "messages only")
+        self.line.read()  # bob's typing notice: a line-protocol client is told of it (TYPING) too
         self.assertEqual(self.line.type("/history 5")[0], f"SAID #5 carol {self.ids[0]} {self.times[0]} :line 0")
 
     def test_chathistory_targets_lists_the_channels_with_lines_between_two_times(self) -> None:

@@ -185,7 +185,6 @@ class HistoryInRedisTests(RedisStoresTestCase):
         self.assertEqual(
             (after.epoch, after.said, stamped(after.kept)), (before.epoch, before.said, stamped(before.kept))
         )
-        self.assertEqual([line.text for line in after.kept if line.topic], ["exams on friday"])
         self.assertNotIn(room_key("6"), b.chat.rooms)
         await self.in_redis(b)
         self.assertEqual((await self.lines("6"), await self.about("6")), ([], None))

@@ -616,7 +616,7 @@ class Client:
             case "HELLO", [_, version, *_]:
                 self._version = version
                 if version not in PROTOCOL_VERSIONS:
-                    known = " and ".join(PROTOCOL_VERSIONS)
+                    known = ", ".join(PROTOCOL_VERSIONS[:-1]) + " and " + PROTOCOL_VERSIONS[-1]
                     self.console.show(
                         self.render.note(
                             f"the server speaks version {version} of the protocol, this client knows {known}:"
