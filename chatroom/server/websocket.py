@@ -143,7 +143,7 @@ class WebSocketFraming(WebSocketServerProtocol):
         its security headers and the reason as the body. Without autobahn's log line for each, which any page on the
         web could fill the log with through a visitor's browser."""
         self.wasNotCleanReason = reason
-        self.sendData(refusal(code, reason, self.factory.headers))
+        self.sendData(refusal(code, reason, self.factory.site_headers))
         self.wasClean = True  # answered in full, as HTTP: of any other drop, autobahn warns with the peer's address
         self.dropConnection(abort=False)
 
@@ -293,7 +293,9 @@ class WebSocketFactory(WebSocketServerFactory):
     ) -> None:
         WebSocketServerFactory.__init__(self)
         self.shared = shared
-        self.headers = headers or {}  # the site's, on a refused upgrade too
+        # The site's, on a refused upgrade too. Not `headers`: autobahn's factory sends that attribute's items in its
+        # 101 answer, and iterated these bytes into a header a byte.
+        self.site_headers = headers or {}
         self.dialect = dialect
         self.origins = frozenset(origin.lower().rstrip("/") for origin in origins)
         longest = dialect.longest_line(shared.limits) + 2  # and a CRLF, if the client sends one
