@@ -10,7 +10,6 @@ from twisted.internet.task import Clock
 from twisted.internet.testing import StringTransport
 from twisted.trial.unittest import SynchronousTestCase
 
-from chatroom.app.service import TLSFactory
 from chatroom.bus.shared import ELSEWHERE  # a member whose session hears nothing
 from chatroom.core.history import HistoryLimits
 from chatroom.core.members import Details, RoomLimits
@@ -18,6 +17,7 @@ from chatroom.server import tls
 from chatroom.server.connection import ANSWER_BYTES, ANSWER_FREE, Refusal
 from chatroom.server.limits import TURN_BYTES, Admission, ConnectionLimits, TokenBucket
 from chatroom.server.lines import LineFraming
+from chatroom.server.tls_transport import Flushes, TLSFactory
 from tests.helpers import MemoryClient, MemoryServer, ServerTestCase, unstamped
 from tests.test_irc import IRCServer
 
@@ -114,7 +114,7 @@ class TimeoutTests(SynchronousTestCase):
         """0.1: raw TCP to a TLS port, or a handshake never finished, was cut 5 s after the timeout."""
         certs = Path(self.mktemp())
         tls.create(certs, "localhost")
-        front = TLSFactory(tls.load(certs).options, False, self.server.factory, clock=self.server.clock)
+        front = TLSFactory(tls.SwappableContext(tls.load(certs)), self.server.factory, Flushes(self.server.clock))
         tcp = StringTransport(peerAddress=IPv4Address("TCP", "127.0.0.1", 40000))
         front.buildProtocol(tcp.getPeer()).makeConnection(tcp)
         self.server.clock.advance(29)

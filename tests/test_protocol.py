@@ -66,7 +66,7 @@ class ProtocolTests(SynchronousTestCase):
         connections = [self.connect(nick, "5") for nick in ("a", "b", "c")]
         for connection in connections:
             sink: list[bytes] = []
-            self.patch(connection.transport, "write", sink.append)
+            self.patch(connection.protocol, "write", sink.append)  # what the line framing is handed
             written.append(sink)
         connections[0].type("hello")
         self.assertEqual(written[0], [b"MSG #5 a 01-1 1970-01-01T00:00:00.000Z :hello\n"])

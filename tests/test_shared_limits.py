@@ -25,7 +25,7 @@ from twisted.trial.unittest import SynchronousTestCase
 from zope.interface import implementer
 
 from chatroom.app import tap
-from chatroom.app.service import ChatService, TLSFactory
+from chatroom.app.service import ChatService
 from chatroom.bus.limits import RedisBook, RedisCounts, RedisGuesses
 from chatroom.bus.redis import RedisLog
 from chatroom.bus.shared import SharedChat
@@ -39,6 +39,7 @@ from chatroom.server import tls
 from chatroom.server.auth import ACCOUNT_ALLOWANCE, Attempt, Authenticator, AuthMode, ChatRealm, GuessBook, MemoryBook
 from chatroom.server.connection import ConnectionFactory
 from chatroom.server.limits import Admission, ConnectionLimits
+from chatroom.server.tls_transport import Flushes, TLSFactory
 from chatroom.stores.accounts import AccountStore
 from tests.helpers import MemoryClient, MemoryServer, ServiceReactor
 from tests.redisserver import TwistdWithRedis
@@ -394,7 +395,7 @@ class WaitingForTheCountTests(SynchronousTestCase):
         """Found by TwoTwistdTests: the count refused before the handshake ended, and a cut there lost the BYE."""
         certs = Path(self.mktemp())
         tls.create(certs, "localhost")
-        front = TLSFactory(tls.load(certs).options, False, self.server.factory, clock=self.server.clock)
+        front = TLSFactory(tls.SwappableContext(tls.load(certs)), self.server.factory, Flushes(self.server.clock))
         peer = IPv4Address("TCP", "192.0.2.1", 40000)
         server = front.buildProtocol(peer)
         trust = trustRootFromCertificates([Certificate.loadPEM((certs / "ca.pem").read_bytes())])

@@ -13,13 +13,14 @@ from twisted.internet.endpoints import TCP4ClientEndpoint, connectProtocol
 from twisted.internet.error import ConnectionLost
 from twisted.internet.interfaces import IPullProducer, IPushProducer
 from twisted.internet.protocol import Factory, Protocol, connectionDone
+from twisted.internet.ssl import PrivateCertificate
 from twisted.internet.threads import deferToThread
 from twisted.python.failure import Failure
 from twisted.trial.unittest import TestCase
 from zope.interface import implementer
 
-from chatroom.app.service import TLSFactory
 from chatroom.server import tls
+from chatroom.server.tls_transport import Flushes, TLSFactory
 from chatroom.server.transport import SendingReactor, SendingServer
 
 
@@ -184,7 +185,8 @@ class SendingServerTests(TestCase):
         tls.create(certs, "localhost")
         client, server = await self.plain_client()
         self.close_at_end(server)
-        sending(server).startTLS(tls.load(certs).options)
+        pem = (certs / "server.crt").read_bytes() + (certs / "server.key").read_bytes()
+        sending(server).startTLS(PrivateCertificate.loadPEM(pem).options())  # Twisted's own TLS, over TCP
         sending(server).write(b"a secret\n")
         client.setblocking(False)
         try:
@@ -232,7 +234,7 @@ class AbortedTLSTests(TestCase):
         a client cut off (a send queue overflow) saw an orderly end."""
         certs = Path(self.mktemp())
         tls.create(certs, "localhost")
-        factory = TLSFactory(tls.load(certs).options, False, Factory.forProtocol(Cut))
+        factory = TLSFactory(tls.SwappableContext(tls.load(certs)), Factory.forProtocol(Cut), Flushes(reactor))
         port = SendingReactor(reactor).listenTCP(0, factory, interface="127.0.0.1")
         self.addCleanup(port.stopListening)
         ending = await deferToThread(how_it_ends, port.getHost().port, certs / "ca.pem")

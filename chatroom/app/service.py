@@ -12,110 +12,18 @@ from typing import Any
 from twisted.application.service import Service
 from twisted.internet.defer import Deferred, gatherResults, succeed
 from twisted.internet.error import CannotListenError
-from twisted.internet.interfaces import (
-    IDelayedCall,
-    IListeningPort,
-    IOpenSSLContextFactory,
-    IOpenSSLServerConnectionCreator,
-    IProtocolFactory,
-    IReactorFromThreads,
-    IReactorTime,
-    IStreamServerEndpoint,
-)
+from twisted.internet.interfaces import IListeningPort, IProtocolFactory, IReactorFromThreads, IStreamServerEndpoint
 from twisted.logger import Logger
-from twisted.protocols.tls import BufferingTLSTransport, TLSMemoryBIOFactory
 from twisted.python.failure import Failure
-from zope.interface import implementer
 
 from chatroom.app import config
 from chatroom.app.metrics import Metrics
 from chatroom.server import tls
 from chatroom.server.connection import ConnectionFactory, Dialect, describe
-from chatroom.server.limits import allow_open_files, transport_of
+from chatroom.server.limits import allow_open_files
+from chatroom.server.tls_transport import Flushes, TLSFactory
 
 log = Logger(namespace="chatroom")
-
-
-@implementer(IDelayedCall)
-class _NextTurn:
-    """A call for the next reactor iteration, run by CoalescingClock with the others due then."""
-
-    def __init__(self, time: float, call: Callable[[], object]) -> None:
-        self.time = time
-        self.call = call
-        self.cancelled = self.called = False
-
-    def getTime(self) -> float:
-        return self.time
-
-    def cancel(self) -> None:
-        self.cancelled = True
-
-    def active(self) -> bool:
-        return not (self.cancelled or self.called)
-
-    def delay(self, secondsLater: float) -> None:
-        raise NotImplementedError("a next-iteration call cannot be moved")
-
-    def reset(self, secondsFromNow: float) -> None:
-        raise NotImplementedError("a next-iteration call cannot be moved")
-
-
-@implementer(IReactorTime)
-class CoalescingClock:
-    """The reactor's clock, but every zero-delay call of one iteration runs from a single reactor call.
-
-    Twisted's TLS transport schedules a callLater(0) per connection to flush
-    its writes; given this clock (TLSMemoryBIOFactory's `clock`), a broadcast
-    to N members costs one reactor call instead of N. Measured: 18 % less
-    server CPU per delivery in the steady benchmark (docs/performance.md).
-    """
-
-    def __init__(self, reactor: IReactorTime) -> None:
-        self.reactor = reactor
-        self._due: list[_NextTurn] = []
-
-    def seconds(self) -> float:
-        return self.reactor.seconds()
-
-    def getDelayedCalls(self) -> list[IDelayedCall]:
-        return [*self.reactor.getDelayedCalls(), *(turn for turn in self._due if turn.active())]
-
-    def callLater(self, delay: float, callable: Callable[..., Any], *args: object, **kw: object) -> IDelayedCall:
-        if delay > 0:
-            return self.reactor.callLater(delay, callable, *args, **kw)
-        turn = _NextTurn(self.seconds(), lambda: callable(*args, **kw))
-        if not self._due:
-            self.reactor.callLater(0, self._run)
-        self._due.append(turn)
-        return turn
-
-    def _run(self) -> None:
-        due, self._due = self._due, []
-        for turn in due:
-            if turn.active():
-                turn.called = True
-                try:
-                    turn.call()
-                except Exception:
-                    log.failure("while running a scheduled call")
-
-
-class AbortingTLS(BufferingTLSTransport):
-    """Twisted's TLS connection, except that an abort cuts the TCP connection before TLS writes its close_notify.
-
-    Twisted writes the close_notify, then aborts the TCP connection, which dropped it unsent. Over
-    chatroom.server.transport, which sends at once, it would leave first, and a client cut off (its send queue
-    overflowed) would see an orderly end instead of a cut.
-    """
-
-    def abortConnection(self) -> None:
-        transport_of(self).abortConnection()
-        BufferingTLSTransport.abortConnection(self)
-
-
-class TLSFactory(TLSMemoryBIOFactory):
-    protocol = AbortingTLS
 
 
 class Reloader:
@@ -152,7 +60,7 @@ class Reloader:
         except tls.CertificateError as error:
             log.error("SIGHUP: kept the certificate in service: {error}", error=error)
         else:
-            self.context.options = identity.options
+            self.context.replace(identity)
             log.info(
                 "SIGHUP: reloaded {path}: SHA-256 fingerprint {fingerprint}, expires {date:%Y-%m-%d}",
                 path=identity.certificate,
@@ -234,7 +142,7 @@ class ChatService(Service):
     def __init__(
         self,
         factory: ConnectionFactory,
-        context: IOpenSSLServerConnectionCreator | IOpenSSLContextFactory,
+        context: tls.SwappableContext,
         listeners: list[Listener],
         reloader: Reloader | None = None,
         metrics: Metrics | None = None,
@@ -255,13 +163,13 @@ class ChatService(Service):
         """Bind before twistd drops privileges (chatroom.app.tap binds earlier still: before twistd daemonizes)."""
         if self.ports:
             return  # bound already
-        clock = CoalescingClock(self.factory.clock)
+        flushes = Flushes(self.factory.clock)  # one for every listener: a broadcast crosses them
         for listener in self.listeners:
             front: IProtocolFactory = (
                 self.factory.speaking(listener.dialect) if listener.site is None else listener.site(self.factory)
             )
             if listener.tls:
-                front = TLSFactory(self.context, False, front, clock=clock)
+                front = TLSFactory(self.context, front, flushes)
             listener.listening(self._listen(listener.description, listener.endpoint, front))
         if self.metrics is not None:
             port = self._listen(self.metrics.description, self.metrics.endpoint, self.metrics.site)

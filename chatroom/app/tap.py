@@ -594,7 +594,7 @@ def makeService(options: Options, reactor: IReactorCore | None = None) -> IServi
     counts, guesses = (None, None) if bus is None else (RedisCounts(bus), RedisGuesses(bus))
     factory = ConnectionFactory(chat, clock, LineFrontEnd, limits, motd, auth, counts, guesses)
     config.sign_up(factory.registrar.signup, options)
-    context = tls.SwappableContext(identity.options)
+    context = tls.SwappableContext(identity)
     configured = None
     if options["config"]:
         current = {name: options[name] for name in options.settings()}

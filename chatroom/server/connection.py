@@ -20,9 +20,9 @@ import itertools
 from collections import Counter
 from collections.abc import Callable, Coroutine, Iterable, Iterator
 from dataclasses import dataclass, field
+from ssl import SSLError
 from typing import Any, Protocol
 
-from OpenSSL.SSL import Error as SSLError
 from twisted.internet.address import IPv4Address, IPv6Address
 from twisted.internet.defer import CancelledError, Deferred, succeed
 from twisted.internet.interfaces import IAddress, IDelayedCall, IReactorTime

@@ -16,7 +16,9 @@ import datetime
 import ipaddress
 import os
 import re
+import ssl
 import stat
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,12 +30,6 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, rsa
 from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes, PublicKeyTypes
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
-from OpenSSL.crypto import X509, PKey
-from OpenSSL.SSL import NO_OVERLAPPING_PROTOCOLS, Connection, Context, _NoOverlappingProtocols
-from OpenSSL.SSL import Error as SSLError
-from twisted.internet.interfaces import IOpenSSLContextFactory, IProtocolNegotiationFactory
-from twisted.internet.ssl import AcceptableCiphers, CertificateOptions, TLSVersion
-from zope.interface import implementer
 
 T = TypeVar("T")
 
@@ -44,7 +40,7 @@ SERVER_KEY = "server.key"
 
 # TLS 1.2 suites: ephemeral key exchange (forward secrecy) and AEAD only, no CBC or SHA-1 MACs. TLS 1.3's
 # suites all qualify and are not configured by this string.
-TLS12_CIPHERS = AcceptableCiphers.fromOpenSSLCipherString("ECDHE+AESGCM:ECDHE+CHACHA20")
+TLS12_CIPHERS = "ECDHE+AESGCM:ECDHE+CHACHA20"
 
 _CA_LIFETIME = datetime.timedelta(days=3650)
 _SERVER_LIFETIME = datetime.timedelta(days=825)  # the longest that browsers' and Apple's rules accept
@@ -56,25 +52,50 @@ class CertificateError(Exception):
 
 @dataclass(frozen=True)
 class ServerIdentity:
-    options: CertificateOptions  # one TLS context for every connection
+    chain: tuple[x509.Certificate, ...]  # the server's certificate first, then what is sent along
+    key: Path
     fingerprint: str
     certificate: Path
     generated: bool
     expires: datetime.datetime
 
+    def context(self, protocols: tuple[str, ...] = ()) -> ssl.SSLContext:
+        """A server context with this identity, offering these ALPN protocols (none matching is no protocol).
 
-@implementer(IOpenSSLContextFactory)
+        TLS 1.2 at least, its suites TLS12_CIPHERS; no session resumption (no tickets, as Twisted's defaults had it:
+        clients reconnect seldom, and each ticket costs the handshake a signature's worth of work).
+        """
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.minimum_version = ssl.TLSVersion.TLSv1_2
+        context.set_ciphers(TLS12_CIPHERS)
+        context.options |= ssl.OP_NO_RENEGOTIATION | ssl.OP_NO_TICKET
+        context.num_tickets = 0
+        # `ssl` loads certificates from files only; these are public, the key is read from where it is kept.
+        with tempfile.NamedTemporaryFile(prefix="chatroom-chain-", suffix=".pem") as chain:
+            chain.write(b"".join(certificate.public_bytes(serialization.Encoding.PEM) for certificate in self.chain))
+            chain.flush()
+            context.load_cert_chain(chain.name, self.key)
+        if protocols:
+            context.set_alpn_protocols(list(protocols))
+        return context
+
+
 class SwappableContext:
-    """The server's TLS settings, replaced whole by a reload: new connections get the new ones, open ones keep theirs.
+    """The server's TLS contexts, one for each set of ALPN protocols a listener speaks, replaced whole by a reload:
+    new connections get the new ones, open ones keep theirs."""
 
-    TLSMemoryBIOFactory asks for a context at each connection, so swapping `options` is all a reload takes.
-    """
+    def __init__(self, identity: ServerIdentity) -> None:
+        self.identity = identity
+        self._made: dict[tuple[str, ...], ssl.SSLContext] = {}
 
-    def __init__(self, options: CertificateOptions) -> None:
-        self.options = options
+    def replace(self, identity: ServerIdentity) -> None:
+        self.identity, self._made = identity, {}
 
-    def getContext(self) -> Context:
-        return self.options.getContext()
+    def __call__(self, protocols: tuple[str, ...]) -> ssl.SSLContext:
+        made = self._made.get(protocols)
+        if made is None:
+            made = self._made[protocols] = self.identity.context(protocols)
+        return made
 
 
 _SIGNING_KEYS = (
@@ -122,33 +143,12 @@ def load(directory: Path, generated: bool = False) -> ServerIdentity:
     expiry = chain[0].not_valid_after_utc
     if expiry < datetime.datetime.now(datetime.UTC):
         raise CertificateError(f"{cert_path} expired on {expiry:%Y-%m-%d}: {renewal_advice(directory)}")
+    identity = ServerIdentity(tuple(chain), key_path, fingerprint(chain[0]), cert_path, generated, expiry)
     try:
-        options = CertificateOptions(
-            privateKey=PKey.from_cryptography_key(key),
-            certificate=X509.from_cryptography(chain[0]),
-            extraCertChain=[X509.from_cryptography(extra) for extra in chain[1:]],
-            raiseMinimumTo=TLSVersion.TLSv1_2,
-            acceptableCiphers=TLS12_CIPHERS,
-        )
-        options.getContext().set_alpn_select_callback(choose_protocol)  # made now: a refusal is a refusal to load
-    except (SSLError, TypeError, ValueError) as error:
+        identity.context()  # made now: a refusal is a refusal to load
+    except (ssl.SSLError, OSError) as error:
         raise CertificateError(f"{cert_path} cannot be used for TLS: {_openssl_reason(error)}") from None
-    return ServerIdentity(options, fingerprint(chain[0]), cert_path, generated, expiry)
-
-
-def choose_protocol(connection: Connection, offered: list[bytes]) -> bytes | _NoOverlappingProtocols:
-    """ALPN: the listener's protocol if the client offers it (the web site's http/1.1), else none, never a failure.
-
-    Twisted's own choice (twisted.internet._sslverify.setupForALPN) answers b"" when nothing matches, which OpenSSL
-    takes as a fatal error: every client that offered ALPN (every browser; some IRC clients) was refused with an
-    `internal error` alert on every port. No protocol agreed is what a client offering ALPN must expect (RFC 7301).
-    """
-    factory = connection.get_app_data().factory.wrappedFactory
-    negotiating = IProtocolNegotiationFactory(factory, None)
-    for protocol in negotiating.acceptableProtocols() if negotiating is not None else ():
-        if protocol in offered:
-            return protocol
-    return NO_OVERLAPPING_PROTOCOLS
+    return identity
 
 
 def issued_here(directory: Path) -> bool:
@@ -384,9 +384,9 @@ def _read(path: Path, load: Callable[[bytes], T]) -> T:
 
 
 def _openssl_reason(error: Exception) -> str:
-    """OpenSSL's words for why, such as "ee key too small", rather than its nested tuples."""
-    if isinstance(error, SSLError) and error.args and isinstance(error.args[0], list):
-        return "; ".join(str(entry[-1]) for entry in error.args[0] if entry) or "refused by OpenSSL"
+    """OpenSSL's words for why, such as "ee key too small", without its library code and source line."""
+    if isinstance(error, ssl.SSLError) and isinstance(error.reason, str):
+        return error.reason.replace("_", " ").lower()
     return str(error)
 
 

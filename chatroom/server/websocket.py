@@ -41,6 +41,7 @@ from zope.interface import implementer
 from chatroom.server.connection import Connection, ConnectionFactory, Dialect, Refusal
 from chatroom.server.limits import CLOSE_GRACE, StreamTransport
 from chatroom.server.messages import MessageReceiver
+from chatroom.server.tls_transport import TLSConnection
 
 TEXT = "text.ircv3.net"
 BINARY = "binary.ircv3.net"
@@ -125,8 +126,15 @@ class WebSocketFraming(WebSocketServerProtocol):
             self.transport = self.transport.transport
         else:
             self.counted = None
-        self.stream = cast(_Stream, self.transport)
+        transport = self.transport
+        self.stream = cast(_Stream, transport)
+        # autobahn reads a TLS channel's id as it starts (for WAMP's channel binding, which chatroom does not use)
+        # from Twisted's pyOpenSSL connection only: over our TLS (chatroom.server.tls_transport) it starts on the TCP
+        # connection under it, then writes through TLS.
+        if isinstance(transport, TLSConnection):
+            self.transport = transport.transport
         WebSocketServerProtocol.connectionMade(self)
+        self.transport = transport
 
     def onConnect(self, request: ConnectionRequest) -> str | None:
         """Refuse a browser page from another site (the Origin rule); choose the subprotocol."""

@@ -233,6 +233,8 @@ class IRCDialect:
         if type(event) not in LOOKED_AT:  # a room's JOIN, PART, QUIT...: the same bytes for everyone
             return self._by_renderer(event)
         me = self.me
+        if type(event) is Message and event.text and event.nick != me:
+            return self._by_renderer(event)  # most of what a server writes: someone else's line in a room
         match event:
             case Message(text="") | PrivateMessage(text="") | Reaction() | Typing() if "message-tags" not in self.caps:
                 return b""  # a message of tags only (TAGMSG) goes to clients that asked for tags only
@@ -306,7 +308,10 @@ class IRCDialect:
         return self._by_renderer(event)
 
     def _by_renderer(self, event: Event) -> bytes:
-        """`event` by the renderer every client of the same capabilities shares."""
+        """`event` by the renderer every client of the same capabilities shares: made for the first of them."""
+        made = self.renderer.made(event, self.tags)
+        if made is not None:
+            return made
         return self.renderer(event, self.identify, self.tags, self.connection.clock, self.is_bot, self.account_of)
 
     def _rejoined(self, old: str, new: str, reason: str) -> bytes:

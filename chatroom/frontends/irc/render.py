@@ -67,6 +67,8 @@ IsBot = Callable[[str], bool]  # whether the member present under a nickname is 
 
 def _nobody(nick: str) -> bool:
     return False
+
+
 Accounts = Callable[[str], str]  # a present member's nickname -> the account they are logged in to, "" if none
 OWN_REALNAME = "chatroom user"  # the real name IRC shows for a member of our own protocol, which has none
 
@@ -148,6 +150,10 @@ class Renderer:
                 rendered = _tagged(rendered, self._tags(event, tags))
             self._rendered[tags.key] = rendered
         return rendered
+
+    def made(self, event: Event, tags: Tags) -> bytes | None:
+        """The bytes of `event` for clients with these `tags`, if made already: as a broadcast goes out."""
+        return self._rendered.get(tags.key) if event is self._event else None
 
     def kept(self, said: Message, identify: Identify, tags: Tags, batch: str) -> bytes:
         """A line a room kept, as it was said (a topic change as TOPIC, tags as TAGMSG, several lines line by line),
@@ -343,6 +349,8 @@ def _source_of(event: Event) -> str:
         case SettingChanged(actor=nick) | BanChanged(actor=nick) | AllowChanged(actor=nick):
             return nick
     return ""
+
+
 def relayed(event: Event) -> ClientTags:
     """The client tags an event is sent to IRC with: those its sender gave, and what the chat read from them when
     it came from a client that gives none (ours), in the tags IRC clients read (chatroom.core.gestures)."""

@@ -1,0 +1,267 @@
+"""TLS for server connections, its records made by the standard library's `ssl`, written once a reactor turn.
+
+Twisted's TLS (twisted.protocols.tls) goes through pyOpenSSL, whose wrappers cost more per record than OpenSSL
+itself: a 96-byte line made into a record took 6.3 µs through pyOpenSSL and 1.1 µs through `ssl.SSLObject`
+(docs/performance.md). Here an `SSLObject` over two `MemoryBIO`s sits between the TCP transport and the protocol,
+as Twisted's does, and what a connection is given to write in one reactor turn leaves at the turn's end as one
+write: `Flushes` runs every connection written in a turn from one reactor call, instead of a scheduled call per
+connection.
+
+What the rest of chatroom relies on is kept: `loseConnection` sends a close_notify once no producer is registered
+and closes TCP once the peer answers it (chatroom.server.limits.close_politely cuts off one that never does);
+`abortConnection` cuts TCP at once, without a close_notify; writes made before the handshake finishes wait for it;
+a listener's ALPN protocols come from its factory (the web site's http/1.1), and no overlap is no protocol, never a
+failure; a failed handshake reaches the protocol's `connectionLost` as the `ssl.SSLError` it was.
+"""
+
+from __future__ import annotations
+
+import ssl
+from collections.abc import Callable, Iterable
+
+from twisted.internet.error import ConnectionLost
+from twisted.internet.interfaces import (
+    IHandshakeListener,
+    INegotiated,
+    IProtocol,
+    IProtocolFactory,
+    IProtocolNegotiationFactory,
+    IPushProducer,
+    IReactorTime,
+    ITransport,
+)
+from twisted.internet.protocol import connectionDone
+from twisted.logger import Logger
+from twisted.protocols.policies import ProtocolWrapper, WrappingFactory
+from twisted.python.failure import Failure
+from zope.interface import implementer
+
+from chatroom.server.limits import StreamTransport
+
+log = Logger(namespace="chatroom")
+
+READ_SIZE = 16384  # a TLS record's most plaintext: one read takes one record
+
+
+class Flushes:
+    """The connections written to in this reactor turn, each flushed once at its end, all from one reactor call."""
+
+    def __init__(self, clock: IReactorTime) -> None:
+        self.clock = clock
+        self._due: list[TLSConnection] = []
+
+    def add(self, connection: TLSConnection) -> None:
+        if not self._due:
+            self.clock.callLater(0, self._run)
+        self._due.append(connection)
+
+    def _run(self) -> None:
+        due, self._due = self._due, []
+        for connection in due:
+            try:
+                connection.flush()
+            except Exception:
+                log.failure("while writing to {peer}", peer=connection.stream.getPeer())
+
+
+@implementer(INegotiated, ITransport)
+class TLSConnection(ProtocolWrapper):
+    """One TLS server connection: records in from the TCP transport, plaintext to the protocol, and back."""
+
+    factory: TLSFactory
+    handshaking = True  # until the handshake finishes, nothing written reaches the peer
+    _due = False  # in the factory's Flushes for this turn
+    _closed = False  # the TLS connection is over (shut down, failed or lost): nothing more is read or written
+    _aborted = False
+    _producer: IPushProducer | None = None
+    _reason: Failure | None = None  # why TLS ended, for the protocol's connectionLost, if not the transport's
+
+    def __init__(self, factory: TLSFactory, wrappedProtocol: IProtocol) -> None:
+        ProtocolWrapper.__init__(self, factory, wrappedProtocol)
+        self._incoming = ssl.MemoryBIO()
+        self._outgoing = ssl.MemoryBIO()
+        self._tls = factory.context().wrap_bio(self._incoming, self._outgoing, server_side=True)
+        self._pending: list[bytes] = []  # written in this turn, or before the handshake finished
+
+    def makeConnection(self, transport: ITransport) -> None:
+        assert isinstance(transport, StreamTransport)
+        self.stream = transport  # the TCP transport, as typed
+        ProtocolWrapper.makeConnection(self, transport)
+
+    # Reading
+
+    def dataReceived(self, data: bytes) -> None:
+        if self._closed:
+            return
+        self._incoming.write(data)
+        if self.handshaking and not self._handshake():
+            return
+        self._read()
+
+    def _handshake(self) -> bool:
+        """Take the handshake a step further; whether it has finished."""
+        try:
+            self._tls.do_handshake()
+        except ssl.SSLWantReadError:
+            self._send_records()
+            return False
+        except ssl.SSLError:
+            self._fail(Failure())
+            return False
+        self.handshaking = False
+        self._send_records()
+        if IHandshakeListener.providedBy(self.wrappedProtocol):
+            self.wrappedProtocol.handshakeCompleted()
+        if self._pending and not self._closed:
+            self.flush()
+        if self.disconnecting and self._producer is None and not self._closed:
+            self._shut_down()
+        return not self._closed
+
+    def _read(self) -> None:
+        """Hand the protocol every record's plaintext that has arrived whole."""
+        tls = self._tls
+        while not self._closed:
+            try:
+                data = tls.read(READ_SIZE)
+            except ssl.SSLWantReadError:
+                return
+            except ssl.SSLZeroReturnError:
+                data = b""
+            except ssl.SSLError:
+                self._fail(Failure())
+                return
+            if not data:  # the peer's close_notify: answer it, and close
+                self._shut_down()
+                return
+            if not self._aborted:
+                self.wrappedProtocol.dataReceived(data)
+            if not (self._incoming.pending or tls.pending()):
+                return
+
+    # Writing
+
+    def write(self, data: bytes) -> None:
+        if self._closed or (self.disconnecting and self._producer is None):
+            return  # after loseConnection, as Twisted's transports drop them
+        self._pending.append(data)
+        if not (self._due or self.handshaking):
+            self._due = True
+            self.factory.flushes.add(self)
+
+    def writeSequence(self, data: Iterable[bytes]) -> None:
+        self.write(b"".join(data))
+
+    def flush(self) -> None:
+        """What was written since the last flush, as records, to the TCP transport in one write."""
+        self._due = False
+        if self._closed or not self._pending:
+            return
+        pending = self._pending
+        data = pending[0] if len(pending) == 1 else b"".join(pending)
+        pending.clear()
+        try:
+            self._tls.write(data)
+        except ssl.SSLError:
+            self._fail(Failure())
+            return
+        self._send_records()
+
+    def _send_records(self) -> None:
+        if self._outgoing.pending:
+            self.stream.write(self._outgoing.read())
+
+    # Closing
+
+    def loseConnection(self) -> None:
+        """Send what was written and a close_notify (once no producer is registered); close TCP when answered."""
+        if self.disconnecting or not self.connected:
+            return
+        self.disconnecting = True
+        if self.handshaking and not self._pending:
+            self.abortConnection()  # no goodbye can reach a peer that has not finished the handshake
+        elif not self.handshaking and self._producer is None:
+            self.flush()
+            self._shut_down()
+
+    def abortConnection(self) -> None:
+        """Cut the TCP connection at once, without a close_notify: an orderly end would hide the cut."""
+        self._aborted = self.disconnecting = True
+        self.stream.abortConnection()
+
+    def _shut_down(self) -> None:
+        """Send our close_notify, or answer the peer's; close TCP once both have been sent."""
+        if self._closed:
+            return
+        try:
+            self._tls.unwrap()
+        except ssl.SSLWantReadError:
+            self._send_records()  # ours is sent: the peer's is awaited
+            return
+        except ssl.SSLError:
+            pass  # a peer gone wrong at the end: close all the same
+        self._closed = True
+        self._send_records()
+        self.stream.loseConnection()
+
+    def _fail(self, failure: Failure) -> None:
+        """TLS failed (a bad handshake, a broken record): send the alert OpenSSL wrote, and close."""
+        if isinstance(failure.value, ssl.SSLEOFError):
+            failure = Failure(ConnectionLost("the peer ended TLS without a close_notify"))
+        self._reason = self._reason or failure
+        self._closed = True
+        self._send_records()
+        self.stream.loseConnection()
+
+    def connectionLost(self, reason: Failure = connectionDone) -> None:
+        self._closed = True
+        self.connected = False
+        self._pending.clear()
+        ProtocolWrapper.connectionLost(self, self._reason or reason)
+
+    # Producers: TLS never holds writes back once the handshake is done, so the TCP transport's pausing is all
+
+    def registerProducer(self, producer: IPushProducer, streaming: bool) -> None:
+        if self._closed:
+            producer.stopProducing()
+            return
+        self.stream.registerProducer(producer, streaming)
+        self._producer = producer
+
+    def unregisterProducer(self) -> None:
+        if self._producer is None:
+            return
+        self._producer = None
+        self.stream.unregisterProducer()
+        if self.disconnecting and not self.handshaking:
+            self.flush()
+            self._shut_down()
+
+    @property
+    def negotiatedProtocol(self) -> bytes | None:
+        chosen = self._tls.selected_alpn_protocol()
+        return None if chosen is None else chosen.encode("ascii")
+
+
+class TLSFactory(WrappingFactory[TLSConnection]):
+    """TLS in front of `wrappedFactory`'s protocols, with the context `contexts` gives for the ALPN protocols the
+    wrapped factory speaks (asked at each connection: a reload replaces what it gives)."""
+
+    protocol = TLSConnection
+    noisy = False
+
+    def __init__(
+        self,
+        contexts: Callable[[tuple[str, ...]], ssl.SSLContext],
+        wrappedFactory: IProtocolFactory,
+        flushes: Flushes,
+    ) -> None:
+        super().__init__(wrappedFactory)  # type: ignore[no-untyped-call]
+        self.contexts = contexts
+        self.flushes = flushes
+        negotiating = IProtocolNegotiationFactory(wrappedFactory, None)
+        offered = () if negotiating is None else negotiating.acceptableProtocols()
+        self.alpn = tuple(protocol.decode("ascii") for protocol in offered)
+
+    def context(self) -> ssl.SSLContext:
+        return self.contexts(self.alpn)

@@ -1,0 +1,248 @@
+"""The server's TLS connection (chatroom.server.tls_transport), driven in memory against a client made of `ssl`."""
+
+from __future__ import annotations
+
+import ssl
+from pathlib import Path
+
+from twisted.internet.address import IPv4Address
+from twisted.internet.error import ConnectionDone
+from twisted.internet.interfaces import IHandshakeListener, IProtocolNegotiationFactory, IPushProducer
+from twisted.internet.protocol import Factory, Protocol, connectionDone
+from twisted.internet.task import Clock
+from twisted.internet.testing import StringTransport
+from twisted.python.failure import Failure
+from twisted.trial.unittest import SynchronousTestCase
+from zope.interface import implementer
+
+from chatroom.server import tls
+from chatroom.server.tls_transport import Flushes, TLSConnection, TLSFactory
+
+
+@implementer(IHandshakeListener)
+class Heard(Protocol):
+    def __init__(self) -> None:
+        self.received = b""
+        self.handshaken = False
+        self.lost: Failure | None = None
+
+    def dataReceived(self, data: bytes) -> None:
+        self.received += data
+
+    def handshakeCompleted(self) -> None:
+        self.handshaken = True
+
+    def connectionLost(self, reason: Failure = connectionDone) -> None:
+        self.lost = reason
+
+
+@implementer(IProtocolNegotiationFactory)
+class SpeakingHTTP(Factory[Heard]):
+    protocol = Heard
+
+    def acceptableProtocols(self) -> list[bytes]:
+        return [b"http/1.1"]
+
+
+class CountedWrites(StringTransport):
+    """The TCP transport, counting the writes TLS makes to it."""
+
+    writes = 0
+
+    def write(self, data: bytes) -> None:
+        self.writes += 1
+        StringTransport.write(self, data)
+
+
+@implementer(IPushProducer)
+class Producer:
+    def pauseProducing(self) -> None: ...
+
+    def resumeProducing(self) -> None: ...
+
+    def stopProducing(self) -> None: ...
+
+
+class Pair:
+    """A server TLSConnection over a string transport, and a client of the standard library's `ssl` facing it."""
+
+    def __init__(
+        self, certs: Path, clock: Clock, flushes: Flushes, factory: Factory[Heard], offered: list[str] | None
+    ) -> None:
+        self.clock = clock
+        self.tcp = CountedWrites()
+        front = TLSFactory(tls.SwappableContext(tls.load(certs)), factory, flushes)
+        server = front.buildProtocol(IPv4Address("TCP", "127.0.0.1", 6697))
+        assert isinstance(server, TLSConnection)
+        self.server = server
+        self.server.makeConnection(self.tcp)
+        heard = self.server.wrappedProtocol
+        assert isinstance(heard, Heard)
+        self.heard = heard
+        context = ssl.create_default_context(cafile=certs / tls.CA_CERT)
+        if offered:
+            context.set_alpn_protocols(offered)
+        self.to_client, self.from_client = ssl.MemoryBIO(), ssl.MemoryBIO()
+        self.client = context.wrap_bio(self.to_client, self.from_client, server_hostname="localhost")
+        self.closed = False  # the client has read the server's close_notify
+
+    def pump(self) -> None:
+        """Carry bytes both ways, ending each reactor turn, until nothing moves."""
+        while True:
+            sent = self.from_client.read()
+            if sent:
+                self.server.dataReceived(sent)
+            self.clock.advance(0)
+            written = self.tcp.value()
+            self.tcp.clear()
+            if written:
+                self.to_client.write(written)
+            if not (sent or written):
+                return
+
+    def handshake(self) -> None:
+        while True:
+            try:
+                self.client.do_handshake()
+                break
+            except ssl.SSLWantReadError:
+                self.pump()
+        self.pump()
+
+    def client_reads(self) -> bytes:
+        self.pump()
+        received = b""
+        while True:
+            try:
+                data = self.client.read(65536)
+            except ssl.SSLWantReadError:
+                return received
+            if not data:  # the server's close_notify
+                self.closed = True
+                return received
+            received += data
+
+
+class TLSConnectionTests(SynchronousTestCase):
+    def setUp(self) -> None:
+        self.certs = Path(self.mktemp())
+        tls.create(self.certs, "localhost")
+        self.clock = Clock()
+        self.flushes = Flushes(self.clock)  # shared, as a listener's connections share it
+
+    def pair(self, factory: Factory[Heard] | None = None, offered: list[str] | None = None) -> Pair:
+        return Pair(self.certs, self.clock, self.flushes, factory or Factory.forProtocol(Heard), offered)
+
+    def test_lines_both_ways(self) -> None:
+        pair = self.pair()
+        pair.handshake()
+        self.assertTrue(pair.heard.handshaken)
+        self.assertFalse(pair.server.handshaking)
+        pair.client.write(b"hello\n")
+        pair.client.write(b"again\n")
+        pair.pump()
+        self.assertEqual(pair.heard.received, b"hello\nagain\n")
+        pair.server.write(b"welcome\n")
+        self.assertEqual(pair.client_reads(), b"welcome\n")
+
+    def test_a_turns_writes_leave_at_its_end_in_one_write_each_from_one_reactor_call(self) -> None:
+        """A broadcast to N members costs one reactor call, and each member one record and one send."""
+        pairs = [self.pair(), self.pair()]
+        for pair in pairs:
+            pair.handshake()
+        writes = [pair.tcp.writes for pair in pairs]
+        for pair in pairs:
+            for line in (b"a\n", b"b\n", b"c\n"):
+                pair.server.write(line)
+        self.assertEqual(len(self.clock.getDelayedCalls()), 1)
+        self.assertEqual([pair.tcp.value() for pair in pairs], [b"", b""], "nothing before the turn ends")
+        self.clock.advance(0)
+        self.assertEqual([pair.tcp.writes - before for pair, before in zip(pairs, writes, strict=True)], [1, 1])
+        self.assertEqual([pair.client_reads() for pair in pairs], [b"a\nb\nc\n"] * 2)
+
+    def test_what_is_written_before_the_handshake_finishes_follows_it(self) -> None:
+        pair = self.pair()
+        pair.server.write(b"early\n")
+        self.assertEqual(self.clock.getDelayedCalls(), [])
+        pair.handshake()
+        self.assertEqual(pair.client_reads(), b"early\n")
+
+    def test_closing_sends_what_was_written_and_a_close_notify_then_closes_once_answered(self) -> None:
+        pair = self.pair()
+        pair.handshake()
+        pair.server.write(b"goodbye\n")
+        pair.server.loseConnection()
+        pair.server.write(b"dropped\n")  # after loseConnection, as Twisted's transports do
+        self.assertEqual(pair.client_reads(), b"goodbye\n")
+        self.assertTrue(pair.closed)
+        self.assertFalse(pair.tcp.disconnecting, "waits for the peer's close_notify")
+        pair.client.unwrap()
+        pair.pump()
+        self.assertTrue(pair.tcp.disconnecting)
+
+    def test_closing_waits_for_a_registered_producer(self) -> None:
+        """The connection layer unregisters its producer to close (chatroom.server.lines): then the close_notify."""
+        pair = self.pair()
+        pair.handshake()
+        pair.server.registerProducer(Producer(), True)
+        pair.server.write(b"last\n")
+        pair.server.loseConnection()
+        self.assertEqual(pair.client_reads(), b"last\n")
+        self.assertFalse(pair.closed)
+        pair.server.unregisterProducer()
+        self.assertEqual(pair.client_reads(), b"")
+        self.assertTrue(pair.closed)
+
+    def test_the_peers_close_notify_is_answered_and_tcp_closed(self) -> None:
+        pair = self.pair()
+        pair.handshake()
+        with self.assertRaises(ssl.SSLWantReadError):
+            pair.client.unwrap()
+        pair.pump()
+        pair.client.unwrap()  # the server's close_notify came back
+        self.assertTrue(pair.tcp.disconnecting)
+
+    def test_an_abort_is_a_cut_without_a_close_notify(self) -> None:
+        pair = self.pair()
+        pair.handshake()
+        pair.server.abortConnection()
+        self.assertTrue(pair.tcp.disconnected)
+        self.assertEqual(pair.tcp.value(), b"")
+
+    def test_closing_before_the_handshake_is_a_cut(self) -> None:
+        pair = self.pair()
+        pair.server.loseConnection()
+        self.assertTrue(pair.tcp.disconnected)
+
+    def test_a_failed_handshake_is_lost_as_the_tls_error_it_was(self) -> None:
+        """chatroom.server.connection counts TLS failures by the reason's type."""
+        pair = self.pair()
+        pair.server.dataReceived(b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        self.assertTrue(pair.tcp.disconnecting)
+        pair.server.connectionLost(Failure(ConnectionDone()))
+        assert pair.heard.lost is not None
+        self.assertTrue(pair.heard.lost.check(ssl.SSLError))
+        self.assertFalse(pair.heard.handshaken)
+
+    def test_alpn_chooses_the_listeners_protocol_and_no_overlap_is_no_protocol(self) -> None:
+        """Twisted's ALPN callback made no overlap a fatal alert; browsers offer ALPN on every port."""
+        web = self.pair(SpeakingHTTP(), offered=["h2", "http/1.1"])
+        web.handshake()
+        self.assertEqual(web.server.negotiatedProtocol, b"http/1.1")
+        self.assertEqual(web.client.selected_alpn_protocol(), "http/1.1")
+        irc = self.pair(offered=["h2", "http/1.1"])
+        irc.handshake()
+        self.assertIsNone(irc.server.negotiatedProtocol)
+        other = self.pair(SpeakingHTTP(), offered=["irc"])
+        other.handshake()
+        self.assertIsNone(other.server.negotiatedProtocol)
+
+    def test_a_lost_connection_writes_nothing_more(self) -> None:
+        pair = self.pair()
+        pair.handshake()
+        pair.server.write(b"never\n")
+        pair.server.connectionLost(Failure(ConnectionDone()))
+        self.clock.advance(0)
+        self.assertEqual(pair.tcp.value(), b"")
+        assert pair.heard.lost is not None
+        self.assertTrue(pair.heard.lost.check(ConnectionDone))
