@@ -113,6 +113,9 @@ class Turns:
         self._call = self._clock.callLater(0, self._turn) if self._waiting else None
 
 
+NOTHING_HELD: deque[bytes | Iterator[bytes]] = deque(maxlen=0)  # every SendQueue's while nothing waits; never added to
+
+
 @implementer(IPushProducer)
 class SendQueue:
     """A connection's output, held here while its transport is full, up to a cap.
@@ -136,7 +139,7 @@ class SendQueue:
         self._overflow: Callable[[], None] | None = overflow
         self._turns = turns
         self._paused = False  # the transport is full
-        self._pending: deque[bytes | Iterator[bytes]] = deque()  # in order: lines made, and pages to make
+        self._pending: deque[bytes | Iterator[bytes]] = NOTHING_HELD  # in order: lines made, and pages to make
         self._size = 0  # bytes made and held: pages not made yet take no memory
         self._waiting_turn = False  # in `turns`, for its next page
 
@@ -144,7 +147,7 @@ class SendQueue:
         if not (self._paused or self._pending):
             self._transport.write(data)
         elif self._overflow is not None:
-            self._pending.append(data)
+            self._held().append(data)
             self._size += len(data)
             if self._size > self._cap:
                 overflow, self._overflow = self._overflow, None
@@ -154,7 +157,7 @@ class SendQueue:
     def write_pages(self, pages: Iterable[bytes]) -> None:
         """An answer made page by page as the transport takes them, after everything written before it."""
         if self._overflow is not None:
-            self._pending.append(iter(pages))
+            self._held().append(iter(pages))
             self._send(TURN_BYTES)
 
     def __len__(self) -> int:
@@ -186,8 +189,14 @@ class SendQueue:
         self._waiting_turn = False
         return self._send(1)
 
+    def _held(self) -> deque[bytes | Iterator[bytes]]:
+        """The queue, made when something first has to wait: most connections never need one (0.7 KB each)."""
+        if self._pending is NOTHING_HELD:
+            self._pending = deque()
+        return self._pending
+
     def _drop(self) -> None:
-        self._pending.clear()
+        self._pending = NOTHING_HELD
         self._size = 0
 
     def _send(self, budget: int) -> int:
@@ -213,6 +222,8 @@ class SendQueue:
             else:
                 self._transport.write(page)
                 made_pages += len(page)
+        if not pending:
+            self._pending = NOTHING_HELD  # its memory back once everything has gone
         return made_pages
 
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import ssl
 from collections.abc import Callable, Iterable
+from typing import cast
 
 from twisted.internet.error import ConnectionLost
 from twisted.internet.interfaces import (
@@ -84,8 +85,7 @@ class TLSConnection(ProtocolWrapper):
         self._pending: list[bytes] = []  # written in this turn, or before the handshake finished
 
     def makeConnection(self, transport: ITransport) -> None:
-        assert isinstance(transport, StreamTransport)
-        self.stream = transport  # the TCP transport, as typed
+        self.stream = cast(StreamTransport, transport)  # the TCP transport (an isinstance check of a Protocol is slow)
         ProtocolWrapper.makeConnection(self, transport)
 
     # Reading
