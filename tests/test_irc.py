@@ -55,9 +55,11 @@ class IRCServer(MemoryServer):
         self.dialect = IRCFrontEnd.serving("chatroom", None)  # its own WHOWAS and LUSERS counts, as each server's
         self.chat.history_limits = HistoryLimits(history)  # --history, before any room opens
 
-    def irc(self, nick: str | None = None, room: str | None = None, caps: str = "") -> MemoryClient:
-        """An IRC client, registered as `nick` (with `caps` requested) and in `room` when asked."""
-        client = MemoryClient(self.factory.speaking(self.dialect), port=41000 + len(self.connections))  # type: ignore[arg-type]
+    def irc(
+        self, nick: str | None = None, room: str | None = None, caps: str = "", host: str = "127.0.0.1"
+    ) -> MemoryClient:
+        """An IRC client from `host`, registered as `nick` (with `caps` requested) and in `room` when asked."""
+        client = MemoryClient(self.factory.speaking(self.dialect), host, 41000 + len(self.connections))  # type: ignore[arg-type]
         self.connections.append(client)
         if caps:
             client.type(f"CAP REQ :{caps}")
