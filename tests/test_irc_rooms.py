@@ -14,7 +14,7 @@ from chatroom.core.history import HistoryLimits
 from chatroom.frontends.irc.wire import parse
 from chatroom.stores.rooms import FileRoomStore
 from tests import test_irc  # IRCOverTLSTests through the module, so that trial does not run its tests here too
-from tests.helpers import ServerTestCase
+from tests.helpers import MemoryClient, ServerTestCase
 from tests.test_irc import IRCClient, IRCServer, commands, said, tags_of
 from tests.test_lifecycle import with_accounts
 
@@ -31,6 +31,16 @@ def extban(server: IRCServer, kind: str, what: str) -> str:
     letter = told["ACCOUNTEXTBAN"] if kind == "account" else "m"
     assert letter in told["EXTBAN"].partition(",")[2], "announced in EXTBAN"
     return f"{told['EXTBAN'].partition(',')[0]}{letter}:{what}"
+
+
+def bob_logged_in(test: SynchronousTestCase, server: IRCServer) -> MemoryClient:
+    """Accounts turned on, and an IRC client logged in to bob's."""
+    checker = with_accounts(test, server)
+    bob = server.irc()
+    bob.type("PASS bobs-password", "NICK bob", "USER bob 0 * :Bob")
+    checker.answer(0, right=True)
+    bob.read()
+    return bob
 
 
 def kept_room(test: SynchronousTestCase, *masks: str) -> IRCServer:
@@ -105,12 +115,7 @@ class ExceptionAndMuteTests(SynchronousTestCase):
         self.assertEqual(commands(qux.type("PRIVMSG #kept :hello?")), ["404"])
         listed = qux.type("MODE #kept +b")
         self.assertEqual([parse(line).params[2] for line in listed[:2]], ["m:qux!*@*", "account:bob"])
-        checker = with_accounts(self, server)
-        bob = server.irc()
-        bob.type("PASS bobs-password", "NICK bob", "USER bob 0 * :Bob")
-        checker.answer(0, right=True)
-        bob.read()
-        self.assertEqual(commands(bob.type("JOIN #kept")), ["474"])
+        self.assertEqual(commands(bob_logged_in(self, server).type("JOIN #kept")), ["474"])
 
     def test_no_ctcp_refuses_requests_but_not_actions(self) -> None:
         user = self.server.irc("user", "#chan")
@@ -137,14 +142,16 @@ class AccountExtbanTests(SynchronousTestCase):
         guest = self.server.irc("bob")  # no accounts yet: a guest who has the nickname only
         self.assertEqual(commands(guest.type("JOIN #chan"))[0], "JOIN")
         guest.type("QUIT")
-        checker = with_accounts(self, self.server)
-        bob = self.server.irc()
-        bob.type("PASS bobs-password", "NICK bob", "USER bob 0 * :Bob")
-        checker.answer(0, right=True)
-        bob.read()
+        bob = bob_logged_in(self, self.server)
         self.assertEqual(commands(bob.type("JOIN #chan")), ["474"])
         self.op.type(f"MODE #chan -b {mask}")
         self.assertEqual(commands(bob.type("JOIN #chan"))[0], "JOIN")
+
+    def test_an_account_exception_lets_it_past_a_ban_of_everyone(self) -> None:
+        """irctest's testAccountExtbanException: `+b *!*@*` was refused as a mask that would ban everyone."""
+        self.op.type("MODE #chan +b *!*@*", f"MODE #chan +e {extban(self.server, 'account', 'bob')}")
+        self.assertEqual(commands(bob_logged_in(self, self.server).type("JOIN #chan"))[0], "JOIN")
+        self.assertEqual(commands(self.server.irc("guest").type("JOIN #chan")), ["474"])
 
     def test_the_letter_is_a_capital_and_an_ipv6_mask_stays_a_host_ban(self) -> None:
         """`a:` (Solanum's letter with no prefix) would have read a:b::1 as an account; `r:` is InspIRCd's real name."""

@@ -214,7 +214,7 @@ class Mask:
         """`account:NAME` (IRC's `R:NAME`, `$a:NAME` or `~a:NAME`), `NICK!USER@HOST`, `NICK@HOST`, an address, or a
         nickname pattern.
 
-        Raises ChatError for a malformed mask and for one that would match everyone.
+        Raises ChatError for a malformed mask.
         """
         if text.lower().startswith(MUTE_PREFIX):
             return replace(cls.parse(text[len(MUTE_PREFIX) :]), mute=True)
@@ -242,15 +242,18 @@ class Mask:
             except ValueError:
                 raise ChatError("BAD_MASK", "network", text=text) from None
             host = str(network)
-            everywhere = network.prefixlen == 0
         elif _HOST_GLOB.fullmatch(host) is None:
             raise ChatError("BAD_MASK", "host", text=text)
         else:
             host = _plain_address(host)
-            everywhere = _wild(host)
-        if _wild(nick) and _wild(user) and everywhere:
-            raise ChatError("BAD_MASK", "everyone", text=text)
         return cls(nick=nick, host=host, user=user)
+
+    @property
+    def everyone(self) -> bool:
+        """Whether it matches every person: in a room, IRC's `+b *!*@*` that only exceptions get past (`+e`, `+I`);
+        from the whole server, never wanted."""
+        everywhere = ipaddress.ip_network(self.host).prefixlen == 0 if "/" in self.host else _wild(self.host)
+        return not self.account and _wild(self.nick) and _wild(self.user) and everywhere
 
 
 def account_prefix(text: str) -> str:
