@@ -250,10 +250,16 @@ class Mask:
 
     @property
     def everyone(self) -> bool:
-        """Whether it matches every person: in a room, IRC's `+b *!*@*` that only exceptions get past (`+e`, `+I`);
-        from the whole server, never wanted."""
+        """Whether it matches every person (refuse_everyone)."""
         everywhere = ipaddress.ip_network(self.host).prefixlen == 0 if "/" in self.host else _wild(self.host)
         return not self.account and _wild(self.nick) and _wild(self.user) and everywhere
+
+
+def refuse_everyone(masks: list[Mask], text: str) -> None:
+    """Refuse a mask that matches everyone: a typed `/ban *` would put a whole room out. Only IRC's `+b *!*@*`,
+    which clients send meaning "all but the exceptions", is taken (Operators.ban's `everyone`)."""
+    if any(mask.everyone for mask in masks):
+        raise ChatError("BAD_MASK", "everyone", text=text)
 
 
 def account_prefix(text: str) -> str:
