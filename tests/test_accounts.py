@@ -207,6 +207,8 @@ class LoginTests(ServerTestCase):
         intruder = await self.connect()
         intruder.send("/nick Alice", "/pass guess one")
         await intruder.until("ERR BAD_LOGIN :wrong nickname or password")
+        intruder.send("/nick alice", "/pass guess two")  # the first failure from an address costs no wait
+        await intruder.until("ERR BAD_LOGIN :wrong nickname or password")
         intruder.send("/nick alice", "/pass correct horse")  # even the right one waits its turn
         line, _ = await intruder.until("ERR ")
         self.assertRegex(line, r"^ERR SLOW_DOWN :too many failed logins: try again in \d+ s$")

@@ -55,9 +55,11 @@ class IRCServer(MemoryServer):
         self.dialect = IRCFrontEnd.serving("chatroom", None)  # its own WHOWAS and LUSERS counts, as each server's
         self.chat.history_limits = HistoryLimits(history)  # --history, before any room opens
 
-    def irc(self, nick: str | None = None, room: str | None = None, caps: str = "") -> MemoryClient:
-        """An IRC client, registered as `nick` (with `caps` requested) and in `room` when asked."""
-        client = MemoryClient(self.factory.speaking(self.dialect), port=41000 + len(self.connections))  # type: ignore[arg-type]
+    def irc(
+        self, nick: str | None = None, room: str | None = None, caps: str = "", host: str = "127.0.0.1"
+    ) -> MemoryClient:
+        """An IRC client from `host`, registered as `nick` (with `caps` requested) and in `room` when asked."""
+        client = MemoryClient(self.factory.speaking(self.dialect), host, 41000 + len(self.connections))  # type: ignore[arg-type]
         self.connections.append(client)
         if caps:
             client.type(f"CAP REQ :{caps}")
@@ -221,16 +223,28 @@ class LoginTests(SynchronousTestCase):
         self.assertEqual(client.type("NICK alice"), [":zed!z@chatroom NICK :alice"], "her own, without a password")
         self.assertEqual(len(self.checker.checks), 1)
 
-    def test_a_wrong_sasl_password_fails_and_slows_the_next_guess(self) -> None:
-        client = self.server.irc()
-        client.type("CAP REQ :sasl", "AUTHENTICATE PLAIN")
-        client.type("AUTHENTICATE " + base64.b64encode(b"\0alice\0guess").decode())
-        self.checker.answer(0, right=False)
-        self.assertEqual(client.read(), [":chatroom 904 * :SASL authentication failed: wrong nickname or password"])
+    def sasl(self, client: MemoryClient, password: str, right: bool) -> list[str]:
+        """A SASL PLAIN login as alice; if its password is checked, the check's verdict; the client's answer."""
+        checks = len(self.checker.checks)
         client.type("AUTHENTICATE PLAIN")
-        [refused] = client.type("AUTHENTICATE " + base64.b64encode(b"\0alice\0again").decode())
-        self.assertIn("904 * :SASL authentication failed: too many failed logins", refused)
-        self.assertEqual(len(self.checker.checks), 1, "the second guess was never checked")
+        answer = client.type("AUTHENTICATE " + base64.b64encode(f"\0alice\0{password}".encode()).decode())
+        if len(self.checker.checks) > checks:
+            self.checker.answer(checks, right)
+        return answer + client.read()
+
+    def test_a_wrong_sasl_password_is_free_once_then_slows_the_next_guess(self) -> None:
+        """irctest's testRetryAfterFail: the right password right after a wrong one waited a second, refused."""
+        wrong = [":chatroom 904 * :SASL authentication failed: wrong nickname or password"]
+        typo = self.server.irc(caps="sasl", host="192.0.2.1")
+        self.assertEqual(self.sasl(typo, "corect horse", right=False), wrong)
+        self.assertEqual(commands(self.sasl(typo, "correct horse", right=True)), ["900", "903"], "at once")
+        guesser = self.server.irc(caps="sasl", host="198.51.100.1")
+        self.assertEqual(self.sasl(guesser, "guess", right=False) + self.sasl(guesser, "again", right=False), wrong * 2)
+        [slowed] = self.sasl(guesser, "correct horse", right=True)
+        self.assertIn("904 * :SASL authentication failed: too many failed logins: try again in 1 s", slowed)
+        self.assertEqual(len(self.checker.checks), 4, "the third guess was never checked")
+        self.server.clock.advance(1)
+        self.assertEqual(commands(self.sasl(guesser, "correct horse", right=True)), ["900", "903"])
 
 
 class ConversationTests(SynchronousTestCase):

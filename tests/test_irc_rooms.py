@@ -1,22 +1,59 @@
-"""IRC's room features over the core's rules, through the connection layer in memory: ban exceptions (+e), the mute
-extban (m:), +C, bot mode, channel-rename and userhost-in-names, IRC to IRC and IRC to our line protocol."""
+"""IRC's room features over the core's rules, through the connection layer in memory: ban exceptions (+e), the
+extbans (m: mutes, R: accounts), +C, bot mode, channel-rename and userhost-in-names, IRC to IRC and IRC to our line
+protocol."""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import cast
 
 from twisted.trial.unittest import SynchronousTestCase
 
 from chatroom.core.history import HistoryLimits
 from chatroom.frontends.irc.wire import parse
+from chatroom.stores.rooms import FileRoomStore
 from tests import test_irc  # IRCOverTLSTests through the module, so that trial does not run its tests here too
-from tests.helpers import ServerTestCase
+from tests.helpers import MemoryClient, ServerTestCase
 from tests.test_irc import IRCClient, IRCServer, commands, said, tags_of
+from tests.test_lifecycle import with_accounts
 
 
 def isupport(lines: list[str]) -> dict[str, str]:
     tokens = [token for line in lines if parse(line).command == "005" for token in parse(line).params[1:-1]]
     return dict(token.partition("=")[::2] for token in tokens)
+
+
+def extban(server: IRCServer, kind: str, what: str) -> str:
+    """An extended ban as a client builds it from ISUPPORT (as irctest does): EXTBAN's prefix, then `kind`'s letter
+    (the mute's, `m`, which irctest is told, or ACCOUNTEXTBAN's), a colon and `what`."""
+    told = isupport(server.irc().type("NICK chk", "USER chk 0 * :chk", "QUIT"))
+    letter = told["ACCOUNTEXTBAN"] if kind == "account" else "m"
+    assert letter in told["EXTBAN"].partition(",")[2], "announced in EXTBAN"
+    return f"{told['EXTBAN'].partition(',')[0]}{letter}:{what}"
+
+
+def bob_logged_in(test: SynchronousTestCase, server: IRCServer) -> MemoryClient:
+    """Accounts turned on, and an IRC client logged in to bob's."""
+    checker = with_accounts(test, server)
+    bob = server.irc()
+    bob.type("PASS bobs-password", "NICK bob", "USER bob 0 * :Bob")
+    checker.answer(0, right=True)
+    bob.read()
+    return bob
+
+
+def kept_room(test: SynchronousTestCase, *masks: str) -> IRCServer:
+    """A server started from a rooms file written before ACCOUNTEXTBAN: #kept, registered, banning `masks`."""
+    path = Path(test.mktemp())
+    settings = {"invite_only": False, "key": "", "moderated": False, "topic_lock": True, "limit": 0}
+    bans = [dict(mask=mask, alias="", guests=False, setter="owen", reason="", until=None) for mask in masks]
+    room = {"owner": "owen", "operators": [], "settings": settings, "topic": {"setter": "", "text": ""}, "bans": bans}
+    path.write_text(json.dumps({"version": 1, "rooms": {"#kept": room}, "server_bans": []}))
+    server = IRCServer()
+    server.chat.store = FileRoomStore(path)
+    server.chat.start_from_store()
+    return server
 
 
 class ExceptionAndMuteTests(SynchronousTestCase):
@@ -27,7 +64,8 @@ class ExceptionAndMuteTests(SynchronousTestCase):
 
     def test_the_modes_are_announced(self) -> None:
         told = isupport(self.server.irc().type("NICK chk", "USER chk 0 * :chk"))
-        self.assertEqual((told["EXCEPTS"], told["EXTBAN"], told["BOT"]), ("e", ",m", "B"))
+        self.assertEqual((told["EXCEPTS"], told["BOT"]), ("e", "B"))
+        self.assertEqual((told["EXTBAN"], told["ACCOUNTEXTBAN"]), (",Rm", "R"), "R:ACCOUNT and m:MASK, no prefix")
         self.assertEqual(told["CHANMODES"].split(",")[0], "Ibe")
         self.assertIn("C", told["CHANMODES"].split(",")[3])
 
@@ -43,7 +81,7 @@ class ExceptionAndMuteTests(SynchronousTestCase):
         self.assertEqual(parse(listed[0]).params[1:], ["#chan", "*ar!*@*"])
 
     def test_a_muted_client_stays_and_is_refused_with_404_until_lifted(self) -> None:
-        self.op.type("MODE #chan +b m:bar")
+        self.op.type(f"MODE #chan +b {extban(self.server, 'mute', 'bar')}")
         bar = self.server.irc("bar", "#chan", caps="echo-message")
         self.op.read()
         banned = bar.type("MODE #chan +b")
@@ -70,6 +108,15 @@ class ExceptionAndMuteTests(SynchronousTestCase):
         self.op.type("MODE #chan +v carol")
         self.assertEqual(carol.type("voiced")[-1:], ["MSG #chan carol :voiced"])
 
+    def test_a_mute_and_an_account_ban_kept_before_still_hold(self) -> None:
+        """The forms rooms files (and Redis) hold did not change: `m:MASK` and `account:NAME`."""
+        server = kept_room(self, "m:qux!*@*", "account:bob")
+        qux = server.irc("qux", "#kept")
+        self.assertEqual(commands(qux.type("PRIVMSG #kept :hello?")), ["404"])
+        listed = qux.type("MODE #kept +b")
+        self.assertEqual([parse(line).params[2] for line in listed[:2]], ["m:qux!*@*", "account:bob"])
+        self.assertEqual(commands(bob_logged_in(self, server).type("JOIN #kept")), ["474"])
+
     def test_no_ctcp_refuses_requests_but_not_actions(self) -> None:
         user = self.server.irc("user", "#chan")
         self.op.type("MODE #chan +C")
@@ -80,6 +127,40 @@ class ExceptionAndMuteTests(SynchronousTestCase):
         self.assertEqual(commands(refused), ["404"])
         self.assertEqual(self.op.read(), [":user!user@chatroom PRIVMSG #chan :\x01ACTION is testing\x01"])
         self.assertEqual(parse(self.op.type("MODE #chan")[0]).params[2], "+ntC")
+
+
+class AccountExtbanTests(SynchronousTestCase):
+    """The account extban ACCOUNTEXTBAN announces (`R:NAME`, as InspIRCd's), beside IPv6 host masks."""
+
+    def setUp(self) -> None:
+        self.server = IRCServer()
+        self.op = self.server.irc("chanop", "#chan")
+
+    def test_an_account_ban_in_the_announced_form_keeps_the_account_out_not_its_nickname(self) -> None:
+        mask = extban(self.server, "account", "bob")
+        self.assertEqual(self.op.type(f"MODE #chan +b {mask}"), [":chanop!chanop@chatroom MODE #chan +b account:bob"])
+        guest = self.server.irc("bob")  # no accounts yet: a guest who has the nickname only
+        self.assertEqual(commands(guest.type("JOIN #chan"))[0], "JOIN")
+        guest.type("QUIT")
+        bob = bob_logged_in(self, self.server)
+        self.assertEqual(commands(bob.type("JOIN #chan")), ["474"])
+        self.op.type(f"MODE #chan -b {mask}")
+        self.assertEqual(commands(bob.type("JOIN #chan"))[0], "JOIN")
+
+    def test_an_account_exception_lets_it_past_a_ban_of_everyone(self) -> None:
+        """irctest's testAccountExtbanException: `+b *!*@*` was refused as a mask that would ban everyone."""
+        self.op.type("MODE #chan +b *!*@*", f"MODE #chan +e {extban(self.server, 'account', 'bob')}")
+        self.assertEqual(commands(bob_logged_in(self, self.server).type("JOIN #chan"))[0], "JOIN")
+        self.assertEqual(commands(self.server.irc("guest").type("JOIN #chan")), ["474"])
+
+    def test_the_letter_is_a_capital_and_an_ipv6_mask_stays_a_host_ban(self) -> None:
+        """`a:` (Solanum's letter with no prefix) would have read a:b::1 as an account; `r:` is InspIRCd's real name."""
+        self.assertEqual(self.op.type("MODE #chan +b a:b::1"), [":chanop!chanop@chatroom MODE #chan +b *!*@a:b::1"])
+        self.assertEqual(commands(self.server.irc("far", host="a:b::1").type("JOIN #chan")), ["474"])
+        self.assertEqual(commands(self.server.irc("near").type("JOIN #chan"))[0], "JOIN")
+        self.op.read()
+        [refused] = self.op.type("MODE #chan +b r:bob")
+        self.assertIn("NOTICE chanop :invalid ban mask 'r:bob'", refused)
 
 
 class BotModeTests(SynchronousTestCase):

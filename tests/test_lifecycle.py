@@ -268,9 +268,12 @@ class LoginPolicyTests(SynchronousTestCase):
     def test_a_login_waiting_behind_a_failure_gets_its_wait(self) -> None:
         first = self.attempt("alice", "guess", "192.0.2.1")
         second = self.attempt("alice", "another", "192.0.2.1")
+        third = self.attempt("alice", "a third", "192.0.2.1")
         self.assertEqual(self.verdict(first, right=False), "ERR BAD_LOGIN :wrong nickname or password")
-        self.assertEqual(second.read(), ["ERR SLOW_DOWN :too many failed logins: try again in 1 s"])
-        self.assertEqual(len(self.checker.checks), 1, "the waiting guess was never checked")
+        self.assertEqual(len(self.checker.checks), 2, "one failure costs no wait: the next is checked at once")
+        self.assertEqual(self.verdict(second, right=False), "ERR BAD_LOGIN :wrong nickname or password")
+        self.assertEqual(third.read(), ["ERR SLOW_DOWN :too many failed logins: try again in 1 s"])
+        self.assertEqual(len(self.checker.checks), 2, "the guess waiting behind the second failure was never checked")
 
     def test_a_waiting_login_that_hangs_up_leaves_the_queue(self) -> None:
         first = self.attempt("alice", "guess", "192.0.2.1")
@@ -325,17 +328,19 @@ class LoginPolicyTests(SynchronousTestCase):
         self.assertEqual(len(self.checker.checks), CHECKS_AT_ONCE)
 
     def test_failures_slow_the_address_and_the_ipv6_slash_64(self) -> None:
-        guesser = self.attempt("alice", "guess", "2001:db8:1:2::1")
-        self.assertEqual(self.verdict(guesser, right=False), "ERR BAD_LOGIN :wrong nickname or password")
+        for host in ("2001:db8:1:2::1", "2001:db8:1:2::2"):  # the first failure costs no wait, the second does
+            guesser = self.attempt("alice", "guess", host)
+            self.assertEqual(self.verdict(guesser, right=False), "ERR BAD_LOGIN :wrong nickname or password")
         self.attempt("bob", "guess", "2001:db8:1:2::99")
         self.assertEqual(self.answer, "ERR SLOW_DOWN :too many failed logins: try again in 1 s")
         self.server.clock.advance(1)
         self.attempt("bob", "guess", "2001:db8:1:2::99")
-        self.assertEqual(len(self.checker.checks), 2)
+        self.assertEqual(len(self.checker.checks), 3)
 
     def test_a_guess_counts_even_if_the_guesser_hangs_up(self) -> None:
-        self.attempt("alice", "guess", "192.0.2.1").lose()
-        self.checker.answer(0, right=False)
+        for index in range(2):
+            self.attempt("alice", "guess", "192.0.2.1").lose()
+            self.checker.answer(index, right=False)
         self.attempt("alice", "guess", "192.0.2.1")
         self.assertEqual(self.answer.split(" :")[0], "ERR SLOW_DOWN")
 

@@ -617,8 +617,25 @@ class ReviewRegressionTests(ModerationTestCase):
 
     def test_a_mask_of_every_address_is_refused(self) -> None:
         alice = self.member("alice", "5")
+        ada = self.member("ada", account="ada")
         for everyone in ["*.*", "*!*@*:*", "*@*.*.*.*", "?*.*"]:
             self.refused("BAD_MASK", self.chat.ban, alice, "5", everyone)
+            self.refused("BAD_MASK", self.chat.server_ban, ada, everyone)
+            self.refused("BAD_MASK", self.chat.except_bans, alice, "5", everyone, True)
+        self.assertEqual(self.chat.server_ban_list(ada).bans, ())
+
+    def test_a_room_may_ban_everyone_but_its_exceptions_when_asked_to(self) -> None:
+        """IRC's `+b *!*@*` with `+e` (the `everyone` IRC passes): was refused as a mask that would ban everyone
+        (irctest's account_extban.py)."""
+        alice = self.member("alice", "5")
+        bob = self.member("bob", "5")
+        self.member("olga", "5", account="olga")
+        self.chat.except_bans(alice, "5", "account:olga", True)
+        self.chat.ban(alice, "5", "*!*@*", everyone=True)
+        self.assertEqual(self.chat.who(alice, "5"), Names("#5", ("@alice", "olga")), "operators and exceptions stay")
+        self.refused("BANNED", self.chat.join, bob, "5")
+        self.chat.unban(alice, "5", "*")
+        self.chat.join(bob, "5")
 
     def test_logging_in_to_a_banned_account_in_the_room_puts_you_out(self) -> None:
         alice = self.member("alice", "5")

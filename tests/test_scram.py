@@ -58,13 +58,11 @@ class ScramLoginTests(SynchronousTestCase):
 
     def test_a_wrong_password_fails_and_slows_the_next_guess(self) -> None:
         client = self.server.irc()
-        scram = self.start(client, "alice", "wrong horse")
-        refused = client.type("AUTHENTICATE " + b64(scram.get_client_final()))
-        self.assertEqual(refused, [":chatroom 904 * :SASL authentication failed: wrong nickname or password"])
-        client.type("AUTHENTICATE SCRAM-SHA-256")
-        scram = ScramClient(["SCRAM-SHA-256"], "alice", "correct horse")
-        [first] = client.type("AUTHENTICATE " + b64(scram.get_client_first()))
-        scram.set_server_first(unb64(first))
+        for _ in range(2):  # the first failure costs no wait, the second does
+            scram = self.start(client, "alice", "wrong horse")
+            refused = client.type("AUTHENTICATE " + b64(scram.get_client_final()))
+            self.assertEqual(refused, [":chatroom 904 * :SASL authentication failed: wrong nickname or password"])
+        scram = self.start(client, "alice", "correct horse")
         [slowed] = client.type("AUTHENTICATE " + b64(scram.get_client_final()))
         self.assertIn("904 * :SASL authentication failed: too many failed logins", slowed, "even the right one")
         self.assertEqual(commands(client.type("NICK alice", "USER a 0 * :A", "CAP END")), ["433"])

@@ -213,6 +213,7 @@ class SharedLoginTests(RedisTestCase):
     async def test_failures_on_one_process_slow_the_address_on_another(self) -> None:
         a, b = await self.processes()
         self.assertEqual(await a.login("alice", "guess", "192.0.2.1"), "BAD_LOGIN :wrong nickname or password")
+        self.assertEqual(await b.login("alice", "guess", "192.0.2.1"), "BAD_LOGIN :wrong nickname or password", "free")
         slowed = "SLOW_DOWN :too many failed logins: try again in 1 s"
         self.assertEqual(await b.login("bob", "right", "192.0.2.1"), slowed, "the address, whatever the account")
         self.assertEqual(await a.login("bob", "right", "198.51.100.1"), "bob", "another address is not slowed")

@@ -164,7 +164,8 @@ class RegistrationTests(SynchronousTestCase):
     def test_a_taken_name_slows_the_next_registration_from_the_address(self) -> None:
         self.server.connect().type("/register carol correct horse battery", "/quit")
         line = self.server.connect()
-        self.assertEqual(line.type("/register carol another password"), ["ERR EXISTS :carol is registered already"])
+        for _ in range(2):  # the first failure costs no wait, the second does
+            self.assertEqual(line.type("/register carol another password"), ["ERR EXISTS :carol is registered already"])
         self.assertEqual(
             line.type("/register dave another password"),
             ["ERR SLOW_DOWN :too many failed logins: try again in 1 s"],

@@ -29,7 +29,14 @@ from twisted.python.failure import Failure
 
 from chatroom.bus.redis import RedisLog
 from chatroom.core.errors import ChatError
-from chatroom.server.auth import ACCOUNT_ALLOWANCE, BACKOFF_FORGET, BACKOFF_MAX, TRUSTED_PER_ACCOUNT, Attempt
+from chatroom.server.auth import (
+    ACCOUNT_ALLOWANCE,
+    BACKOFF_FORGET,
+    BACKOFF_MAX,
+    TRUSTED_PER_ACCOUNT,
+    TYPO_ALLOWANCE,
+    Attempt,
+)
 
 log = Logger(namespace="chatroom")
 
@@ -97,7 +104,7 @@ for i = 2, 3 do
 end
 if ARGV[2] == 'failed' then
   for i = 4, 6 do
-    fail(KEYS[i], i == 6 and tonumber(ARGV[5]) or 0, tonumber(ARGV[4]), tonumber(ARGV[6]))
+    fail(KEYS[i], tonumber(i == 6 and ARGV[5] or ARGV[9]), tonumber(ARGV[4]), tonumber(ARGV[6]))
   end
 elseif ARGV[2] == 'succeeded' then
   redis.call('DEL', KEYS[5])
@@ -217,7 +224,7 @@ class RedisBook:
     def _finish(self, attempt: Attempt, outcome: str) -> Deferred[None]:
         """Take the attempt's marks away and book its outcome, in one step: nobody sees one without the other."""
         arguments: list[Any] = [attempt.token, outcome, attempt.address, int(BACKOFF_FORGET * 1000)]
-        arguments += [ACCOUNT_ALLOWANCE, BACKOFF_MAX, int(TRUSTED_FOR * 1000), TRUSTED_PER_ACCOUNT]
+        arguments += [ACCOUNT_ALLOWANCE, BACKOFF_MAX, int(TRUSTED_FOR * 1000), TRUSTED_PER_ACCOUNT, TYPO_ALLOWANCE]
         done: Deferred[None] = self.bus.commands.eval(FINISH, self._keys(attempt.account, attempt.address), arguments)
         return done.addCallbacks(lambda _: None, _unbooked)
 

@@ -19,6 +19,7 @@ from chatroom.core.moderation import (
     ban_on,
     ban_why,
     find_ban,
+    refuse_everyone,
     until,
 )
 from chatroom.core.sequencing import change
@@ -48,6 +49,7 @@ class Administration(ChatBase):
         """Ban a person or a mask from the whole server: those present are disconnected, and cannot come back."""
         self._administering(actor)
         person, masks = self._banned_by(target)
+        refuse_everyone(masks, target)
         if person is not None and self.is_admin(person):
             raise ChatError("PROTECTED", "admin_ban", nick=person.nick)
         if person is actor:

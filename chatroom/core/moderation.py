@@ -155,6 +155,9 @@ def bad_limit() -> ChatError:
 # Bans
 
 ACCOUNT_PREFIXES = ("account:", "$a:", "~a:")  # ours, then IRC's extended bans (Solanum's, UnrealIRCd's)
+# The account extban IRC announces (ISUPPORT ACCOUNTEXTBAN), as InspIRCd's: with no EXTBAN prefix, an extban is
+# LETTER:..., and a capital R, not a hex digit, never starts an IPv6 address as `a:` would (a:b::1).
+ACCOUNT_EXTBAN = "R:"
 MUTE_PREFIX = "m:"  # a mute: the person may join and stay, but not speak (IRC's extended ban m:, as Ergo's)
 ADDRESS_OF = "*!*@address-of-"  # and a nickname: how a person's address is written in a ban, never shown
 _GLOB = re.compile(rf"[A-Za-z0-9{NICK_SPECIALS}\-*?]+")
@@ -208,19 +211,18 @@ class Mask:
 
     @classmethod
     def parse(cls, text: str) -> Mask:
-        """`account:NAME` (IRC's `$a:NAME` or `~a:NAME`), `NICK!USER@HOST`, `NICK@HOST`, an address, or a nickname
-        pattern.
+        """`account:NAME` (IRC's `R:NAME`, `$a:NAME` or `~a:NAME`), `NICK!USER@HOST`, `NICK@HOST`, an address, or a
+        nickname pattern.
 
-        Raises ChatError for a malformed mask and for one that would match everyone.
+        Raises ChatError for a malformed mask.
         """
         if text.lower().startswith(MUTE_PREFIX):
             return replace(cls.parse(text[len(MUTE_PREFIX) :]), mute=True)
-        for prefix in ACCOUNT_PREFIXES:
-            if text.lower().startswith(prefix):
-                account = text[len(prefix) :]
-                if not account or _GLOB.fullmatch(account) is None or "*" in account or "?" in account:
-                    raise ChatError("BAD_MASK", "account", text=text)
-                return cls(account=account)
+        if prefix := account_prefix(text):
+            account = text[len(prefix) :]
+            if not account or _GLOB.fullmatch(account) is None or "*" in account or "?" in account:
+                raise ChatError("BAD_MASK", "account", text=text)
+            return cls(account=account)
         user = "*"
         if "@" in text:
             nick, _, host = text.rpartition("@")
@@ -240,15 +242,32 @@ class Mask:
             except ValueError:
                 raise ChatError("BAD_MASK", "network", text=text) from None
             host = str(network)
-            everywhere = network.prefixlen == 0
         elif _HOST_GLOB.fullmatch(host) is None:
             raise ChatError("BAD_MASK", "host", text=text)
         else:
             host = _plain_address(host)
-            everywhere = _wild(host)
-        if _wild(nick) and _wild(user) and everywhere:
-            raise ChatError("BAD_MASK", "everyone", text=text)
         return cls(nick=nick, host=host, user=user)
+
+    @property
+    def everyone(self) -> bool:
+        """Whether it matches every person (refuse_everyone)."""
+        everywhere = ipaddress.ip_network(self.host).prefixlen == 0 if "/" in self.host else _wild(self.host)
+        return not self.account and _wild(self.nick) and _wild(self.user) and everywhere
+
+
+def refuse_everyone(masks: list[Mask], text: str) -> None:
+    """Refuse a mask that matches everyone: a typed `/ban *` would put a whole room out. Only IRC's `+b *!*@*`,
+    which clients send meaning "all but the exceptions", is taken (Operators.ban's `everyone`)."""
+    if any(mask.everyone for mask in masks):
+        raise ChatError("BAD_MASK", "everyone", text=text)
+
+
+def account_prefix(text: str) -> str:
+    """The account prefix `text` starts with, or "": ours and `$a:`/`~a:` in any case, `R:` only as a capital, as
+    IRC's extban letters are case-sensitive (InspIRCd's `r:` is a real name)."""
+    if text.startswith(ACCOUNT_EXTBAN):
+        return ACCOUNT_EXTBAN
+    return next((prefix for prefix in ACCOUNT_PREFIXES if text.lower().startswith(prefix)), "")
 
 
 @dataclass(frozen=True)

@@ -42,6 +42,7 @@ from chatroom.core.moderation import (
     ban_kick,
     ban_on,
     find_ban,
+    refuse_everyone,
     refuse_full,
     until,
 )
@@ -143,16 +144,27 @@ class Operators(ChatBase):
         self._save(target_room)
 
     @change
-    def ban(self, actor: Member, room: str, target: str, duration: float | None = None, reason: str = "") -> None:
+    def ban(
+        self,
+        actor: Member,
+        room: str,
+        target: str,
+        duration: float | None = None,
+        reason: str = "",
+        everyone: bool = False,
+    ) -> None:
         """Ban a person present anywhere (by account, or a guest by nickname and address), their address, or a mask.
 
         Banning a person, or their address, puts out that person only (if it matches them), even an operator. A
-        mask puts out every member present it matches, operators excepted.
+        mask puts out every member present it matches, operators excepted; one that matches everyone only with
+        `everyone` (IRC's `+b *!*@*`: all but the operators and the exceptions).
         """
         target_room = self._room_of(actor, room)
         rank = self.rank(actor, target_room)
         authorize(rank, Action.BAN, target_room.name)
         person, masks = self._banned_by(target)
+        if not everyone:
+            refuse_everyone(masks, target)
         if person is not None:
             authorize(rank, Action.BAN, target_room.name, self.rank(person, target_room), person.nick)
             if self._named(person, target_room):
@@ -218,6 +230,7 @@ class Operators(ChatBase):
         """The mask to add to a room's list of masks, or take off it; None if that changes nothing."""
         authorize(self.rank(actor, room), Action.CONFIGURE, room.name)
         parsed = Mask.parse(mask)
+        refuse_everyone([parsed], mask)
         there = any(str(entry.mask).lower() == str(parsed).lower() for entry in entries)
         if added == there:
             return None  # as on IRC: adding what is there, or lifting what is not, changes nothing

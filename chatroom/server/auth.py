@@ -49,6 +49,9 @@ T = TypeVar("T")
 BACKOFF_MAX = 60.0  # seconds
 BACKOFF_FORGET = 900.0  # seconds after the last failure when failures are forgotten
 ACCOUNT_ALLOWANCE = 10  # failures of one account, from all addresses together, before it is slowed too
+# Failures of an address, and of an account from it, that cost no wait: a typo is retried at once (irctest's SASL
+# retry), and a guesser is slowed from the second on, as before but one guess later.
+TYPO_ALLOWANCE = 1
 CHECKS_AT_ONCE = 4  # scrypt checks running at once, server-wide: about 32 MiB and one core each
 CHECKS_WAITING = 32  # checks waiting for one of those, server-wide: under a second's wait; past it, "busy"
 TRUSTED_PER_ACCOUNT = 8  # addresses remembered per account as having logged in
@@ -283,7 +286,7 @@ class MemoryBook:
     """The book in this process's memory: failures forgotten after BACKOFF_FORGET, trust until it restarts."""
 
     def __init__(self, clock: IReactorTime) -> None:
-        self.backoff = Backoff(clock)  # per address, and per (account, address)
+        self.backoff = Backoff(clock, TYPO_ALLOWANCE)  # per address, and per (account, address)
         self.account_backoff = Backoff(clock, ACCOUNT_ALLOWANCE)
         self._checking: set[str] = set()  # the account and address keys of every check in flight
         self._trusted: dict[str, dict[str, None]] = {}  # account -> addresses that logged in to it, oldest first
@@ -358,7 +361,8 @@ class Authenticator:
       (the owner, from an address that logged in before, never waits behind a stranger's guess);
     - CHECKS_AT_ONCE checks server-wide; up to CHECKS_WAITING more wait their turn (dropped if their connection
       closes), and past those the server is busy: SLOW_DOWN;
-    - after a failure, the address, and the account from that address, wait 1, 2, 4 ... 60 s;
+    - after a failure past the first (TYPO_ALLOWANCE), the address, and the account from that address, wait 1, 2,
+      4 ... 60 s;
     - the account from everywhere else is slowed the same way only past ACCOUNT_ALLOWANCE failures, and never
       from an address that has logged in to it before: guesses from elsewhere cannot lock the owner out.
     Every check that starts runs to its end and counts, even if the guesser disconnects meanwhile.

@@ -16,7 +16,7 @@ from chatroom.core.events import Event, History, Message
 from chatroom.core.history import PAGE_MAX, parse_id, seconds
 from chatroom.core.markers import read_time
 from chatroom.core.members import Member
-from chatroom.core.moderation import ACCOUNT_PREFIXES, MUTE_PREFIX, Role, Setting, bad_limit, glob
+from chatroom.core.moderation import MUTE_PREFIX, Role, Setting, bad_limit, glob
 from chatroom.core.multiline import pieces
 from chatroom.core.names import nick_key, room_key
 from chatroom.core.queries import RoomView
@@ -844,7 +844,7 @@ def _ban(session: IRCDialect, room: str, mask: str, adding: bool) -> None:
     chat, member = session.chat, session.member
     try:
         if adding:
-            chat.ban(member, room, _as_mask(mask))
+            chat.ban(member, room, _as_mask(mask), everyone=True)
         else:
             chat.unban(member, room, mask)
     except ChatError as error:
@@ -853,11 +853,12 @@ def _ban(session: IRCDialect, room: str, mask: str, adding: bool) -> None:
 
 
 def _as_mask(text: str) -> str:
-    """IRC reads a bare nickname in +b, +e or +I as `nick!*@*` (after a mute's `m:` too); an account (`$a:NAME`,
-    `~a:NAME`) is left as it is."""
+    """IRC reads a bare nickname in +b, +e or +I as `nick!*@*` (after a mute's `m:` too); a mask with `!`, `@`, `.`
+    or `:` is left to the core: an account (`R:NAME`, `$a:NAME`, `~a:NAME`), or a bare address, `*!*@ADDRESS` (as
+    Solanum reads it)."""
     mute = MUTE_PREFIX if text.lower().startswith(MUTE_PREFIX) else ""
     text = text[len(mute) :]
-    if "!" in text or "@" in text or text.lower().startswith(ACCOUNT_PREFIXES):
+    if any(sign in text for sign in "!@.:"):
         return mute + text
     return f"{mute}{text}!*@*"
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from chatroom.core.chat import Chat
 from chatroom.core.history import PAGE_MAX
 from chatroom.core.metadata import KEYS_MAX, VALUE_MAX
-from chatroom.core.moderation import LIST_MAX, Setting
+from chatroom.core.moderation import ACCOUNT_EXTBAN, LIST_MAX, MUTE_PREFIX, Setting
 from chatroom.core.monitor import WATCH_MAX
 from chatroom.core.names import NICK_MAX, ROOM_MAX
 from chatroom.frontends.irc.render import ROLE_MODES, SETTING_MODES
@@ -38,6 +38,7 @@ def keeps_history(chat: Chat) -> bool:
 def isupport(chat: Chat) -> list[str]:
     """RPL_ISUPPORT's tokens."""
     return [
+        f"ACCOUNTEXTBAN={ACCOUNT_EXTBAN[0]}",
         "AWAYLEN=" + str(AWAY_MAX),
         f"BOT={BOT_MODE}",
         "CASEMAPPING=ascii",
@@ -48,7 +49,7 @@ def isupport(chat: Chat) -> list[str]:
         "CHANTYPES=#",
         "ELIST=CMNTU",
         "EXCEPTS=e",
-        "EXTBAN=,m",  # m:MASK mutes, as Ergo announces it; $a:ACCOUNT (also ~a:ACCOUNT) still bans an account
+        f"EXTBAN=,{ACCOUNT_EXTBAN[0]}{MUTE_PREFIX[0]}",  # as InspIRCd's: R:ACCOUNT bans an account, m:MASK mutes
         "INVEX=I",
         "KICKLEN=" + str(KICK_MAX),
         f"MAXLIST=b:{LIST_MAX},e:{LIST_MAX},I:{LIST_MAX}",
