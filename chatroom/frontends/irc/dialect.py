@@ -230,11 +230,14 @@ class IRCDialect:
         entry.handler(self, params)
 
     def render(self, event: Event) -> bytes:
-        if type(event) not in LOOKED_AT:  # a room's JOIN, PART, QUIT...: the same bytes for everyone
+        if type(event) is Message and event.text:  # most of what a server writes: a line in a room...
+            member = self.connection.member
+            if member is not None and event.nick != member.nick:  # ...someone else's
+                made = self.renderer.made(event, self.tags)
+                return made if made is not None else self._by_renderer(event)
+        elif type(event) not in LOOKED_AT:  # a room's JOIN, PART, QUIT...: the same bytes for everyone
             return self._by_renderer(event)
         me = self.me
-        if type(event) is Message and event.text and event.nick != me:
-            return self._by_renderer(event)  # most of what a server writes: someone else's line in a room
         match event:
             case Message(text="") | PrivateMessage(text="") | Reaction() | Typing() if "message-tags" not in self.caps:
                 return b""  # a message of tags only (TAGMSG) goes to clients that asked for tags only
