@@ -6,15 +6,18 @@ import ssl
 from pathlib import Path
 
 from twisted.internet.address import IPv4Address
-from twisted.internet.error import ConnectionDone
-from twisted.internet.interfaces import IHandshakeListener, IProtocolNegotiationFactory, IPushProducer
+from twisted.internet.error import ConnectionDone, ConnectionLost
+from twisted.internet.interfaces import IHandshakeListener, IProtocolFactory, IProtocolNegotiationFactory, IPushProducer
 from twisted.internet.protocol import Factory, Protocol, connectionDone
 from twisted.internet.task import Clock
 from twisted.internet.testing import StringTransport
 from twisted.python.failure import Failure
 from twisted.trial.unittest import SynchronousTestCase
+from twisted.web.resource import Resource
+from twisted.web.static import Data
 from zope.interface import implementer
 
+from chatroom.frontends.web.site import WebSite
 from chatroom.server import tls
 from chatroom.server.tls_transport import Flushes, TLSConnection, TLSFactory
 
@@ -45,46 +48,69 @@ class SpeakingHTTP(Factory[Heard]):
 
 
 class CountedWrites(StringTransport):
-    """The TCP transport, counting the writes TLS makes to it."""
+    """The TCP transport, counting the writes TLS makes to it, and pausing its producer past 64 KiB as Twisted's."""
 
     writes = 0
 
     def write(self, data: bytes) -> None:
         self.writes += 1
         StringTransport.write(self, data)
+        if self.producer is not None and len(self.value()) > 65536:
+            self.producer.pauseProducing()
+
+    def setTcpNoDelay(self, enabled: bool) -> None:
+        """twisted.web's channel asks for it."""
 
 
 @implementer(IPushProducer)
 class Producer:
-    def pauseProducing(self) -> None: ...
+    """Writes 64 KiB at a time to `transport` until paused, as twisted.web's producer of a large file would."""
 
-    def resumeProducing(self) -> None: ...
+    def __init__(self, transport: TLSConnection | None = None) -> None:
+        self.transport = transport
+        self.paused = self.stopped = False
+        self.written = 0
 
-    def stopProducing(self) -> None: ...
+    def run(self, most: int) -> None:
+        while self.transport is not None and not self.paused and self.written < most:
+            self.transport.write(b"x" * 65536)
+            self.written += 1
+
+    def pauseProducing(self) -> None:
+        self.paused = True
+
+    def resumeProducing(self) -> None:
+        self.paused = False
+
+    def stopProducing(self) -> None:
+        self.stopped = True
 
 
 class Pair:
     """A server TLSConnection over a string transport, and a client of the standard library's `ssl` facing it."""
 
     def __init__(
-        self, certs: Path, clock: Clock, flushes: Flushes, factory: Factory[Heard], offered: list[str] | None
+        self, certs: Path, clock: Clock, flushes: Flushes, factory: IProtocolFactory, offered: list[str] | None
     ) -> None:
         self.clock = clock
-        self.tcp = CountedWrites()
+        self.tcp = CountedWrites(hostAddress=IPv4Address("TCP", "127.0.0.1", 6697))
         front = TLSFactory(tls.SwappableContext(tls.load(certs)), factory, flushes)
-        server = front.buildProtocol(IPv4Address("TCP", "127.0.0.1", 6697))
+        server = front.buildProtocol(IPv4Address("TCP", "127.0.0.1", 50000))
         assert isinstance(server, TLSConnection)
         self.server = server
         self.server.makeConnection(self.tcp)
-        heard = self.server.wrappedProtocol
-        assert isinstance(heard, Heard)
-        self.heard = heard
+        self.wrapped = self.server.wrappedProtocol
         context = ssl.create_default_context(cafile=certs / tls.CA_CERT)
         if offered:
             context.set_alpn_protocols(offered)
         self.to_client, self.from_client = ssl.MemoryBIO(), ssl.MemoryBIO()
         self.client = context.wrap_bio(self.to_client, self.from_client, server_hostname="localhost")
         self.closed = False  # the client has read the server's close_notify
+
+    @property
+    def heard(self) -> Heard:
+        assert isinstance(self.wrapped, Heard)
+        return self.wrapped
 
     def pump(self) -> None:
         """Carry bytes both ways, ending each reactor turn, until nothing moves."""
@@ -130,7 +156,7 @@ class TLSConnectionTests(SynchronousTestCase):
         self.clock = Clock()
         self.flushes = Flushes(self.clock)  # shared, as a listener's connections share it
 
-    def pair(self, factory: Factory[Heard] | None = None, offered: list[str] | None = None) -> Pair:
+    def pair(self, factory: IProtocolFactory | None = None, offered: list[str] | None = None) -> Pair:
         return Pair(self.certs, self.clock, self.flushes, factory or Factory.forProtocol(Heard), offered)
 
     def test_lines_both_ways(self) -> None:
@@ -244,5 +270,71 @@ class TLSConnectionTests(SynchronousTestCase):
         pair.server.connectionLost(Failure(ConnectionDone()))
         self.clock.advance(0)
         self.assertEqual(pair.tcp.value(), b"")
+
+    def test_tcp_ended_before_tls_is_a_lost_connection_not_a_clean_close(self) -> None:
+        """Found in review: TCP closed without a close_notify, after the handshake or during it, read as a clean
+        close (ConnectionDone), where Twisted's TLS said ConnectionLost: a cut stream looked finished."""
+        for handshaken in (True, False):
+            pair = self.pair()
+            if handshaken:
+                pair.handshake()
+            else:
+                with self.assertRaises(ssl.SSLWantReadError):
+                    pair.client.do_handshake()
+                pair.pump()
+            pair.server.connectionLost(Failure(ConnectionDone()))
+            assert pair.heard.lost is not None
+            self.assertTrue(pair.heard.lost.check(ConnectionLost), pair.heard.lost)
+        closed = self.pair()  # a close both sides finished is clean
+        closed.handshake()
+        closed.server.loseConnection()
+        closed.client_reads()
+        closed.client.unwrap()
+        closed.pump()
+        closed.server.connectionLost(Failure(ConnectionDone()))
+        assert closed.heard.lost is not None
+        self.assertTrue(closed.heard.lost.check(ConnectionDone))
+
+    def test_a_producer_is_paused_once_a_turns_writes_fill_the_tcp_buffer(self) -> None:
+        """Found in review: a turn's writes waited for its end, so TCP never saw them in time to pause a producer
+        (twisted.web's, of a large file, writes for up to 10 ms a tick): everything it made was held at once."""
+        pair = self.pair()
+        pair.handshake()
+        producer = Producer(pair.server)
+        pair.server.registerProducer(producer, True)
+        producer.run(most=200)  # 12.5 MiB if nothing paused it
+        self.assertTrue(producer.paused)
+        self.assertLessEqual(producer.written, 2)
+
+    def test_nothing_is_written_after_our_close_notify(self) -> None:
+        """Found in review: a producer registered after the close_notify, and its write, made TLS fail (counted as a
+        TLS failure) and cut TCP without waiting for the peer's close_notify."""
+        pair = self.pair()
+        pair.handshake()
+        pair.server.loseConnection()
+        late = Producer()
+        pair.server.registerProducer(late, True)
+        self.assertTrue(late.stopped)
+        pair.server.write(b"late\n")
+        self.assertEqual(pair.client_reads(), b"")
+        self.assertTrue(pair.closed)
+        self.assertFalse(pair.tcp.disconnecting, "still waits for the peer's close_notify")
+        pair.client.unwrap()
+        pair.pump()
+        self.assertTrue(pair.tcp.disconnecting)
+        pair.server.connectionLost(Failure(ConnectionDone()))
         assert pair.heard.lost is not None
         self.assertTrue(pair.heard.lost.check(ConnectionDone))
+
+    def test_a_refused_request_body_gets_its_answer_and_a_close_notify(self) -> None:
+        """Found in review (before this TLS too): the web site's 413 closed its transport while the HTTP channel was
+        still its producer, so no close_notify went and TCP stayed open until the idle timeout."""
+        root = Resource()
+        root.putChild(b"", Data(b"hello", "text/plain"))
+        site = WebSite(root, hsts=None, timeout=30.0)
+        site.reactor = self.clock  # the channel's idle timeout, on our clock
+        pair = self.pair(site)
+        pair.handshake()
+        pair.client.write(b"POST / HTTP/1.1\r\nHost: localhost\r\nContent-Length: 1000000\r\n\r\n" + b"x" * 1000)
+        self.assertTrue(pair.client_reads().startswith(b"HTTP/1.1 413"))
+        self.assertTrue(pair.closed, "a close_notify came")

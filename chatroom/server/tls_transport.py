@@ -2,16 +2,17 @@
 
 Twisted's TLS (twisted.protocols.tls) goes through pyOpenSSL, whose wrappers cost more per record than OpenSSL
 itself: a 96-byte line made into a record and read out of the memory BIO took 9.2 µs through pyOpenSSL and 3.0 µs
-through `ssl.SSLObject` (docs/performance.md, issue 30). Here an `SSLObject` over two `MemoryBIO`s sits between the TCP transport and the protocol,
-as Twisted's does, and what a connection is given to write in one reactor turn leaves at the turn's end as one
-write: `Flushes` runs every connection written in a turn from one reactor call, instead of a scheduled call per
-connection.
+through `ssl.SSLObject` (docs/performance.md, issue 30). Here an `SSLObject` over two `MemoryBIO`s sits between
+the TCP transport and the protocol, as Twisted's does, and what a connection is given to write in one reactor turn
+leaves at the turn's end as one write (or at once past FLUSH_AT bytes): `Flushes` runs every connection written in
+a turn from one reactor call, instead of a scheduled call per connection.
 
 What the rest of chatroom relies on is kept: `loseConnection` sends a close_notify once no producer is registered
 and closes TCP once the peer answers it (chatroom.server.limits.close_politely cuts off one that never does);
-`abortConnection` cuts TCP at once, without a close_notify; writes made before the handshake finishes wait for it;
-a listener's ALPN protocols come from its factory (the web site's http/1.1), and no overlap is no protocol, never a
-failure; a failed handshake reaches the protocol's `connectionLost` as the `ssl.SSLError` it was.
+nothing is written after our close_notify; `abortConnection` cuts TCP at once, without a close_notify; writes made
+before the handshake finishes wait for it; a listener's ALPN protocols come from its factory (the web site's
+http/1.1), and no overlap is no protocol, never a failure; a failed handshake reaches the protocol's
+`connectionLost` as the `ssl.SSLError` it was, and TCP ended before TLS's close as ConnectionLost.
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ from chatroom.server.limits import StreamTransport
 log = Logger(namespace="chatroom")
 
 READ_SIZE = 16384  # a TLS record's most plaintext: one read takes one record
+FLUSH_AT = 64_000  # bytes a connection holds in one turn before they go at once, so that TCP can pause a producer
 
 
 class Flushes:
@@ -73,6 +75,8 @@ class TLSConnection(ProtocolWrapper):
     handshaking = True  # until the handshake finishes, nothing written reaches the peer
     _due = False  # in the factory's Flushes for this turn
     _closed = False  # the TLS connection is over (shut down, failed or lost): nothing more is read or written
+    _goodbye = False  # our close_notify is sent: nothing more is written
+    _held = 0  # bytes in _pending
     _aborted = False
     _producer: IPushProducer | None = None
     _reason: Failure | None = None  # why TLS ended, for the protocol's connectionLost, if not the transport's
@@ -119,12 +123,14 @@ class TLSConnection(ProtocolWrapper):
         return not self._closed
 
     def _read(self) -> None:
-        """Hand the protocol every record's plaintext that has arrived whole."""
+        """Hand the protocol every record's plaintext that has arrived whole; send what reading made OpenSSL answer
+        (a TLS 1.3 key update's)."""
         tls = self._tls
         while not self._closed:
             try:
                 data = tls.read(READ_SIZE)
             except ssl.SSLWantReadError:
+                self._send_records()
                 return
             except ssl.SSLZeroReturnError:
                 data = b""
@@ -137,15 +143,21 @@ class TLSConnection(ProtocolWrapper):
             if not self._aborted:
                 self.wrappedProtocol.dataReceived(data)
             if not (self._incoming.pending or tls.pending()):
+                self._send_records()
                 return
 
     # Writing
 
     def write(self, data: bytes) -> None:
-        if self._closed or (self.disconnecting and self._producer is None):
+        if self._closed or self._goodbye or (self.disconnecting and self._producer is None):
             return  # after loseConnection, as Twisted's transports drop them
         self._pending.append(data)
-        if not (self._due or self.handshaking):
+        self._held += len(data)
+        if self.handshaking:
+            return
+        if self._held >= FLUSH_AT:
+            self.flush()  # now: the TCP transport pauses a producer once its own buffer is full
+        elif not self._due:
             self._due = True
             self.factory.flushes.add(self)
 
@@ -160,6 +172,7 @@ class TLSConnection(ProtocolWrapper):
         pending = self._pending
         data = pending[0] if len(pending) == 1 else b"".join(pending)
         pending.clear()
+        self._held = 0
         try:
             self._tls.write(data)
         except ssl.SSLError:
@@ -193,6 +206,7 @@ class TLSConnection(ProtocolWrapper):
         """Send our close_notify, or answer the peer's; close TCP once both have been sent."""
         if self._closed:
             return
+        self._goodbye = True
         try:
             self._tls.unwrap()
         except ssl.SSLWantReadError:
@@ -206,14 +220,14 @@ class TLSConnection(ProtocolWrapper):
 
     def _fail(self, failure: Failure) -> None:
         """TLS failed (a bad handshake, a broken record): send the alert OpenSSL wrote, and close."""
-        if isinstance(failure.value, ssl.SSLEOFError):
-            failure = Failure(ConnectionLost("the peer ended TLS without a close_notify"))
         self._reason = self._reason or failure
         self._closed = True
         self._send_records()
         self.stream.loseConnection()
 
     def connectionLost(self, reason: Failure = connectionDone) -> None:
+        if not (self._closed or self._aborted or self._reason):  # TCP ended before TLS did: a cut, as Twisted says
+            self._reason = Failure(ConnectionLost("the peer ended TLS without a close_notify"))
         self._closed = True
         self.connected = False
         self._pending.clear()
@@ -222,7 +236,7 @@ class TLSConnection(ProtocolWrapper):
     # Producers: TLS never holds writes back once the handshake is done, so the TCP transport's pausing is all
 
     def registerProducer(self, producer: IPushProducer, streaming: bool) -> None:
-        if self._closed:
+        if self._closed or self._goodbye:
             producer.stopProducing()
             return
         self.stream.registerProducer(producer, streaming)

@@ -64,7 +64,7 @@ class GuardedRequest(Request):
         transport = self.channel.transport
         if transport is not None:
             transport.write(TOO_LARGE)
-            transport.loseConnection()
+            self.channel.loseConnection()  # the channel first stops producing: only then TLS sends its close_notify
 
     def handleContentChunk(self, data: bytes) -> None:
         if not self.refused:
