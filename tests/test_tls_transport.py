@@ -135,6 +135,11 @@ class Pair:
                 self.pump()
         self.pump()
 
+    def client_answers_the_close(self) -> None:
+        """The client sends its close_notify back, and the server reads it."""
+        self.client.unwrap()
+        self.pump()
+
     def client_reads(self) -> bytes:
         self.pump()
         received = b""
@@ -202,8 +207,7 @@ class TLSConnectionTests(SynchronousTestCase):
         self.assertEqual(pair.client_reads(), b"goodbye\n")
         self.assertTrue(pair.closed)
         self.assertFalse(pair.tcp.disconnecting, "waits for the peer's close_notify")
-        pair.client.unwrap()
-        pair.pump()
+        pair.client_answers_the_close()
         self.assertTrue(pair.tcp.disconnecting)
 
     def test_closing_waits_for_a_registered_producer(self) -> None:
@@ -289,8 +293,7 @@ class TLSConnectionTests(SynchronousTestCase):
         closed.handshake()
         closed.server.loseConnection()
         closed.client_reads()
-        closed.client.unwrap()
-        closed.pump()
+        closed.client_answers_the_close()
         closed.server.connectionLost(Failure(ConnectionDone()))
         assert closed.heard.lost is not None
         self.assertTrue(closed.heard.lost.check(ConnectionDone))
@@ -319,8 +322,7 @@ class TLSConnectionTests(SynchronousTestCase):
         self.assertEqual(pair.client_reads(), b"")
         self.assertTrue(pair.closed)
         self.assertFalse(pair.tcp.disconnecting, "still waits for the peer's close_notify")
-        pair.client.unwrap()
-        pair.pump()
+        pair.client_answers_the_close()
         self.assertTrue(pair.tcp.disconnecting)
         pair.server.connectionLost(Failure(ConnectionDone()))
         assert pair.heard.lost is not None
