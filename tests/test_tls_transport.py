@@ -164,6 +164,20 @@ class TLSConnectionTests(SynchronousTestCase):
     def pair(self, factory: IProtocolFactory | None = None, offered: list[str] | None = None) -> Pair:
         return Pair(self.certs, self.clock, self.flushes, factory or Factory.forProtocol(Heard), offered)
 
+    def test_the_key_is_read_as_a_listener_starts_and_at_a_reload_never_as_a_connection_arrives(self) -> None:
+        """Found in this change's last read: contexts made at a listener's first connection read the key then,
+        after twistd has given up the privileges that reading it may need."""
+        contexts = tls.SwappableContext(tls.load(self.certs))
+        front = TLSFactory(contexts, SpeakingHTTP(), self.flushes)
+        key = self.certs / tls.SERVER_KEY
+        kept = key.read_bytes()
+        key.unlink()
+        self.assertIsInstance(front.buildProtocol(IPv4Address("TCP", "127.0.0.1", 50000)), TLSConnection)
+        key.write_bytes(kept)
+        contexts.replace(tls.load(self.certs))
+        key.unlink()
+        self.assertIsInstance(front.buildProtocol(IPv4Address("TCP", "127.0.0.1", 50001)), TLSConnection)
+
     def test_lines_both_ways(self) -> None:
         pair = self.pair()
         pair.handshake()

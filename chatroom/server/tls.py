@@ -82,14 +82,19 @@ class ServerIdentity:
 
 class SwappableContext:
     """The server's TLS contexts, one for each set of ALPN protocols a listener speaks, replaced whole by a reload:
-    new connections get the new ones, open ones keep theirs."""
+    new connections get the new ones, open ones keep theirs.
+
+    Each is made when a listener first asks (chatroom.server.tls_transport.TLSFactory, before twistd gives up its
+    privileges) and again at once by a reload: the key is read then, never as a connection arrives.
+    """
 
     def __init__(self, identity: ServerIdentity) -> None:
         self.identity = identity
         self._made: dict[tuple[str, ...], ssl.SSLContext] = {}
 
     def replace(self, identity: ServerIdentity) -> None:
-        self.identity, self._made = identity, {}
+        self._made = {protocols: identity.context(protocols) for protocols in self._made}
+        self.identity = identity
 
     def __call__(self, protocols: tuple[str, ...]) -> ssl.SSLContext:
         made = self._made.get(protocols)

@@ -276,6 +276,7 @@ class TLSFactory(WrappingFactory[TLSConnection]):
         negotiating = IProtocolNegotiationFactory(wrappedFactory, None)
         offered = () if negotiating is None else negotiating.acceptableProtocols()
         self.alpn = tuple(protocol.decode("ascii") for protocol in offered)
+        self.context()  # made now, as the listener starts: its key is read before twistd gives up privileges
 
     def context(self) -> ssl.SSLContext:
         return self.contexts(self.alpn)
