@@ -25,8 +25,9 @@ more (docs/performance.md). Its rowid is the room's rowid in `rooms` times ROOM_
 room's lines are one range of it, newest last; a batch's words are written in rowid order, for the same reason.
 
 A search runs on its own connection in its own thread (one), never on the reactor nor in the writer's way
-(write-ahead log: readers and the writer do not wait for each other); it sees what was committed, so a line said or
-redacted in the last WRITE_EVERY seconds may be missing from or still in its answer. FTS5 deletes by adding
+(write-ahead log: readers and the writer do not wait for each other). It sees what was committed, so it first has
+the writer commit what it was gathering (`_written`): a line said or redacted before the search is in its answer or
+gone from it, as the one searching expects. FTS5 deletes by adding
 "deleted" entries to its index, so a deleted line's words stay in the index's older pages until they are merged:
 after a redaction or a clearing the writer merges the whole index (FTS5's 'optimize') before the transaction ends,
 so that, with secure_delete, the words redacted are no longer in the file either. That costs in proportion to
@@ -141,6 +142,7 @@ FORGET_PRIVATE = ("DELETE FROM private_lines", "DELETE FROM conversations")
 
 # ("said", room, Message) | ("redacted", room, ids) | ("cleared", room) | ("ended", room)
 # | ("private", conversation, Message) | ("marked", account, target, time) | ("unkept", "")
+# | ("written", Deferred): fired once every change before it is committed
 Change = tuple[Any, ...]
 _STOP: Change = ("stop",)
 
@@ -219,9 +221,19 @@ class SqliteHistory(Service):
 
     def search(self, query: SearchQuery) -> Deferred[list[Message]]:
         """Run in the searcher's thread; a failure is logged and refused as SEARCH_FAILED."""
-        if self._searcher is None:
+        searcher = self._searcher
+        if searcher is None:
             return fail(ChatError("SEARCH_FAILED"))
-        return deferToThreadPool(self.reactor, self._searcher, self._search, query).addErrback(self._search_failed)
+        searched = self._written().addCallback(
+            lambda _: deferToThreadPool(self.reactor, searcher, self._search, query)
+        )
+        return searched.addErrback(self._search_failed)
+
+    def _written(self) -> Deferred[None]:
+        """Fires once every change made before is committed (or failed to be): the writer commits at once."""
+        written: Deferred[None] = Deferred()
+        self._changes.put(("written", written))
+        return written
 
     def _search(self, query: SearchQuery) -> list[Message]:
         if self._reader is None:
@@ -281,6 +293,9 @@ class SqliteHistory(Service):
             db = self._connect()
         except (sqlite3.Error, OSError) as error:
             self.reactor.callFromThread(log.error, "history: cannot open {path}: {error}", path=self.path, error=error)
+            while (change := self._changes.get()) is not _STOP:  # nothing is written; a search still gets its answer
+                if change[0] == "written":
+                    self.reactor.callFromThread(change[1].callback, None)
             self.reactor.callFromThread(self._stopped.callback, None)
             return
         pruned = 0.0
@@ -288,7 +303,7 @@ class SqliteHistory(Service):
             while True:
                 batch = [self._changes.get()]
                 due = time.monotonic() + WRITE_EVERY
-                while batch[-1] is not _STOP and (left := due - time.monotonic()) > 0:
+                while batch[-1] is not _STOP and batch[-1][0] != "written" and (left := due - time.monotonic()) > 0:
                     try:
                         batch.append(self._changes.get(timeout=left))
                     except queue.Empty:
@@ -296,7 +311,10 @@ class SqliteHistory(Service):
                 now = self.clock.seconds()
                 prune = bool(self.limits.age) and now - pruned >= PRUNE_EVERY
                 pruned = now if prune else pruned
-                self._commit(db, [change for change in batch if change is not _STOP], now if prune else None)
+                self._commit(db, [change for change in batch if change[0] not in ("stop", "written")],
+                             now if prune else None)  # fmt: skip
+                for _, waiting in (change for change in batch if change[0] == "written"):
+                    self.reactor.callFromThread(waiting.callback, None)
                 if batch[-1] is _STOP:
                     return
         finally:
