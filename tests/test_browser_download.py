@@ -98,8 +98,8 @@ class DownloadTests(Browsing):
         written = files["txt"].splitlines()
         self.assertEqual(written[0], f"{first:%Y-%m-%d %H:%M:%S} <ircy> line 0001")
         self.assertEqual(written[-1][20:], "<ircy> said after you came")
-        status = tab.page.locator("#export-status")
-        await tab.do(expect(status).to_have_text("Downloaded #5's history: 1,202 lines."))
+        await tab.sees("Downloaded #5's history: 1,202 lines.", "info")
+        await tab.do(expect(tab.page.locator("#export-status")).to_be_hidden())  # the progress line is gone
 
     async def test_under_since_join_a_member_downloads_only_what_was_said_since_joining(self) -> None:
         self.start_web("--history", "100")
@@ -136,7 +136,8 @@ class DownloadTests(Browsing):
         if screenshots:
             await tab.do(page.screenshot(path=str(Path(screenshots) / "web-download.png")))
         await tab.do(cut(second))
-        await tab.do(expect(status).to_have_text("#5's history was not downloaded: the connection was lost."))
+        await tab.sees("#5's history was not downloaded: the connection was lost.", "error")
+        await tab.do(expect(status).to_be_hidden())
         self.assertEqual(downloads, [])
 
 

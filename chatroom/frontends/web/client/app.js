@@ -297,7 +297,7 @@ $("settings-button").addEventListener("click", () => {
 $("export").addEventListener("click", async () => {
   const room = chat.current;
   const said = (count) => `${room.name}'s history: ${count.toLocaleString()} lines`;
-  const show = (text) => ($("export-status").textContent = text);
+  const show = (text) => ($("export-status").textContent = text); // one line above the log while it lasts
   $("export").disabled = true;
   show(`Downloading ${said(0)}…`);
   try {
@@ -308,10 +308,11 @@ $("export").addEventListener("click", async () => {
     const zone = Intl.DateTimeFormat().resolvedOptions().timeZone;
     download(`${stem}.txt`, new Blob(text, { type: "text/plain" }));
     download(`${stem}.json`, new Blob([JSON.stringify({ room: room.name, zone, lines }, null, 1)], { type: "application/json" }));
-    show(`Downloaded ${said(lines.length)}.`);
+    chat.info(`Downloaded ${said(lines.length)}.`, "info", room);
   } catch (error) {
-    show(`${room.name}'s history was not downloaded: ${error.message}.`);
+    chat.info(`${room.name}'s history was not downloaded: ${error.message}.`, "error", room);
   } finally {
+    show("");
     $("export").disabled = false;
   }
 });
