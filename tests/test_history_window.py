@@ -131,6 +131,11 @@ class WindowTests(TestCase):
         with contextlib.closing(sqlite3.connect(self.path)) as db:
             self.assertEqual(db.execute("SELECT count(*) FROM lines").fetchone(), (40,))
 
+    async def test_a_read_asked_as_the_store_stops_is_answered_from_memory_not_never(self) -> None:
+        reading = self.chat.history(self.ann, "5", "latest", "", 30)  # the writer commits first, then the read
+        await self.store.stopService()  # meanwhile: its reader thread takes no more work
+        self.assertEqual(len((await reading).messages), len(self.history.kept), "memory's lines alone")
+
     async def test_a_room_rule_narrower_than_the_server_bounds_the_file_too(self) -> None:
         self.chat.set_history_rule(self.ann, "5", "keep", "15")
         for number in range(41, 44):
