@@ -27,12 +27,14 @@ class RegisteredRooms(ChatBase):
         authorize(self.rank(actor, target_room), Action.REGISTER, target_room.name)
         self._commit()
         self._set_owner(actor, target_room, actor.account)
+        self._stays_kept(target_room, True)
 
     @change
     def drop_room(self, actor: Member, room: str) -> None:
         """Unregister: the room goes back to lasting while someone is in it."""
         target_room = self._registered(actor, room)
         self._commit()
+        self._stays_kept(target_room, False)
         target_room.owner = ""
         target_room.operators.clear()
         target_room.broadcast(OwnerChanged(target_room.name, actor.nick, ""))
