@@ -11,16 +11,20 @@ from twisted.internet import task
 from twisted.trial.unittest import TestCase
 
 from chatroom.core.chat import Chat
+from chatroom.core.events import Message, Parted
 from chatroom.core.history import HistoryLimits, timestamp
 from chatroom.core.members import Member, RoomLimits
 from chatroom.core.state import MemoryHistoryStore, MemoryRoomStore
-from chatroom.stores.accounts import AccountStore
+from chatroom.stores.accounts import AccountStore, adding, hashed_password
 from chatroom.stores.history import SqliteHistory
 from tests.helpers import LineClient, ServerTestCase
 from tests.test_history import ChatTestCase
 from tests.test_history_file import START, THREADS
 from tests.test_history_policy import texts
 from tests.test_moderation import Directory
+from tests.test_redis import told
+from tests.test_shared_history import KEPT
+from tests.test_stores import PREFIX, Process, RedisStoresTestCase
 
 
 class KeptStays(MemoryHistoryStore):
@@ -216,3 +220,42 @@ class ServerStayTests(ServerTestCase):
         self.assertEqual(await self.read(ann), [], "a part ends her stay: the next join begins one")
         await self.say(owen, "after ann's part")
         self.assertEqual(await self.read(ann), ["after ann's part"])
+
+
+class RedisStayTests(RedisStoresTestCase):
+    """Processes sharing a real Redis (--redis): stays replicate, go into a snapshot and into PREFIX:stays."""
+
+    async def stays(self, process: Process) -> dict[bytes, bytes]:
+        """PREFIX:stays once `process`, the writer, has written what it holds."""
+        assert process.history is not None
+        await process.history.flush()
+        found: dict[bytes, bytes] = await self.admin.hgetall(f"{PREFIX}:stays")
+        return found
+
+    async def test_a_stay_outlives_every_process_until_it_parts(self) -> None:
+        for account in ("owen", "ann"):
+            await self.accounts.change(account, adding(account, hashed_password(account, f"{account}'s secret")))
+        a, b = await self.process("a", KEPT), await self.process("b", KEPT)
+        owen, _ = await self.member(a.chat, "owen", "owen")  # opens #5: its operator
+        a.chat.register_room(owen, "5")
+        a.chat.set_history_rule(owen, "5", "history", "since-join")
+        a.chat.say(owen, "5", "before ann")
+        ann, heard_by_ann = await self.member(b.chat, "ann", "ann")
+        a.chat.say(owen, "5", "while ann was there")
+        await heard_by_ann.until(told(Message("#5", "owen", "while ann was there")))
+        started = b.chat.rooms["5"].stays["ann"]
+        self.assertEqual(a.chat.rooms["5"].stays, {"owen": a.chat.rooms["5"].stays["owen"], "ann": started})
+        self.assertEqual((await self.stays(a))[b"5 ann"], timestamp(started).encode())
+        c = await self.process("c", KEPT)  # from a snapshot
+        self.assertEqual(c.chat.rooms["5"].stays, a.chat.rooms["5"].stays)
+        for process in (c, b, a):
+            await process.stop()
+
+        d = await self.process("d", KEPT)  # alone: it starts from Redis
+        self.assertEqual(timestamp(d.chat.rooms["5"].stays["ann"]), timestamp(started))  # kept to the millisecond
+        ann, heard_by_ann = await self.member(d.chat, "ann", "ann")
+        self.assertEqual(texts(d.chat.history(ann, "5")), ["while ann was there"])
+        d.chat.part(ann, "5")
+        await heard_by_ann.until(lambda events: any(isinstance(event, Parted) for event in events))
+        self.assertNotIn(b"5 ann", await self.stays(d))
+        await d.stop()
