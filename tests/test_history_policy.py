@@ -14,7 +14,7 @@ from chatroom.core.events import Event, History, KeptNotice, Message, Redacted
 from chatroom.core.history import HistoryLimits
 from chatroom.core.moderation import RoomSettings
 from chatroom.core.rules import keeps, parse_keep
-from chatroom.core.state import RoomRecord, StoreError
+from chatroom.core.state import MemoryHistoryStore, RoomRecord, StoreError
 from chatroom.stores.accounts import AccountStore
 from chatroom.stores.rooms import FileRoomStore
 from tests.helpers import LineClient, ServerTestCase
@@ -28,14 +28,11 @@ from tests.test_twistd import LISTENING, TWISTD
 DAY = 86400.0
 
 
-class RecordingStore:
-    """A HistoryStore that remembers what it was told, as (kind, room, what)."""
+class RecordingStore(MemoryHistoryStore):
+    """A HistoryStore that remembers what it was told of lines, as (kind, room, what)."""
 
     def __init__(self) -> None:
         self.changes: list[tuple[str, str, object]] = []
-
-    def load(self) -> dict[str, object]:
-        return {}
 
     def said(self, room: str, message: Message) -> None:
         self.changes.append(("said", room, message.text))
@@ -89,7 +86,7 @@ class CoreRuleTests(ChatTestCase):
         super().setUp()
         self.store = RecordingStore()
         self.chat = self.make(HistoryLimits(lines=100))
-        self.chat.history_store = self.store  # type: ignore[assignment]
+        self.chat.history_store = self.store
 
     def test_since_join_hides_what_was_said_before_in_every_query(self) -> None:
         alice, _ = self.member("alice", "5")
