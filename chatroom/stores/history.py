@@ -41,7 +41,7 @@ Messages to a room's operators only are never written. With --history-private, `
 said)` and `private_lines(...)` do the same for conversations between two accounts (chatroom.core.private), bounded as
 rooms are, and never searched; a start without it deletes them. `markers(account, target, time)`: where each account
 has read up to (chatroom.core.markers). `stays(room, account, time)`: when each account's stay in each registered
-room began (chatroom.core.members.Room.stays), deleted as the stay ends; times only, never text.
+room began (chatroom.core.members.Room.stays, chatroom.core.rules), deleted as the stay ends; times only.
 """
 
 from __future__ import annotations
