@@ -142,6 +142,7 @@ class SqliteStayTests(TestCase):
         history = self.store(path)
         self.assertEqual(history.load(), {})
         history.startService()
+        self.addCleanup(lambda: history.stopService() if history.running else None)
         history.stayed("5", "ann", "2027-01-15T08:00:00.000Z")
         history.stayed("5", "owen", "2027-01-15T07:00:00.000Z")
         history.stayed("6", "ann", "2027-01-15T09:00:00.000Z")

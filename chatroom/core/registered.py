@@ -26,8 +26,8 @@ class RegisteredRooms(ChatBase):
             raise ChatError("NOT_LOGGED_IN")
         authorize(self.rank(actor, target_room), Action.REGISTER, target_room.name)
         self._commit()
+        self._stays_kept(target_room, True)  # first: if the room cannot be saved, the next start deletes them
         self._set_owner(actor, target_room, actor.account)
-        self._stays_kept(target_room, True)
 
     @change
     def drop_room(self, actor: Member, room: str) -> None:
