@@ -9,6 +9,7 @@ from chatroom.core.chat import Chat
 from chatroom.core.errors import ChatError
 from chatroom.core.events import Event, History, Message, Redacted
 from chatroom.core.history import (
+    JOIN_LINES,
     LINE_BYTES,
     HistoryLimits,
     RoomHistory,
@@ -43,6 +44,9 @@ class HistoryLimitsTests(SynchronousTestCase):
             history.keep(Message("#r", nick, text, to=to, id=msgid, time=said), self.now)
             ids.append(msgid)
         return ids
+
+    def ask(self, history: RoomHistory, how: str, point: str, lines: int) -> History:
+        return history.query("#r", how, point, lines, self.now)
 
     @staticmethod
     def texts(history: History | RoomHistory) -> list[str]:
@@ -86,16 +90,16 @@ class HistoryLimitsTests(SynchronousTestCase):
         self.say(history, "4", step=30)  # +90: "1", 70 s old, goes
         self.assertEqual(self.texts(history), ["2", "3", "4"])
         self.now += 45  # +135: "2" (+40) and "3" (+60) are too old for anyone who asks now
-        self.assertEqual(self.texts(history.latest("#r", "", 10, self.now)), ["4"])
+        self.assertEqual(self.texts(self.ask(history, "latest", "", 10)), ["4"])
         self.assertEqual(self.texts(history), ["4"])
         self.now += 1000
-        self.assertEqual(self.texts(history.latest("#r", "", 10, self.now)), [])
+        self.assertEqual(self.texts(self.ask(history, "latest", "", 10)), [])
 
     def test_a_line_exactly_as_old_as_the_age_is_kept(self) -> None:
         history = self.history(age=60)
         self.say(history, "1")
-        self.assertEqual(self.texts(history.latest("#r", "", 10, self.now + 60)), ["1"])
-        self.assertEqual(self.texts(history.latest("#r", "", 10, self.now + 60.001)), [])
+        self.assertEqual(self.texts(history.query("#r", "latest", "", 10, self.now + 60)), ["1"])
+        self.assertEqual(self.texts(history.query("#r", "latest", "", 10, self.now + 60.001)), [])
 
     def test_the_ring_stays_bounded_after_a_redaction(self) -> None:
         history = self.history(lines=3)
@@ -164,70 +168,70 @@ class HistoryLimitsTests(SynchronousTestCase):
     def test_after_an_id_of_this_life_counts_what_is_no_longer_kept(self) -> None:
         history = self.history(lines=3)
         ids = self.say(history, "1", "2", "3", "4", "5", "6")
-        self.assertEqual(history.after("#r", ids[0], 10, self.now), History("#r", self.messages(history, 3), lost=2))
-        self.assertEqual(history.after("#r", ids[3], 10, self.now), History("#r", self.messages(history, 2), lost=0))
-        self.assertEqual(history.after("#r", ids[5], 10, self.now), History("#r", (), lost=0))
-        self.assertEqual(history.after("#r", f"{history.epoch}-99", 10, self.now), History("#r", (), lost=0))
-        self.assertEqual(history.after("#r", "other-2", 10, self.now), History("#r", self.messages(history, 3), -1))
-        self.assertEqual(history.after("#r", ids[0], 1, self.now).lost, 2)  # lost counts up to the first shown
+        self.assertEqual(self.ask(history, "after", ids[0], 10), History("#r", self.messages(history, 3), lost=2))
+        self.assertEqual(self.ask(history, "after", ids[3], 10), History("#r", self.messages(history, 2), lost=0))
+        self.assertEqual(self.ask(history, "after", ids[5], 10), History("#r", (), lost=0))
+        self.assertEqual(self.ask(history, "after", f"{history.epoch}-99", 10), History("#r", (), lost=0))
+        self.assertEqual(self.ask(history, "after", "other-2", 10), History("#r", self.messages(history, 3), -1))
+        self.assertEqual(self.ask(history, "after", ids[0], 1).lost, 2)  # lost counts up to the first shown
 
     def test_after_a_redacted_line(self) -> None:
         history = self.history()
         ids = self.say(history, "1", "2", "3")
         history.redact({ids[1]})
-        self.assertEqual(self.texts(history.after("#r", ids[1], 10, self.now)), ["3"])
-        self.assertEqual(history.after("#r", ids[0], 10, self.now).lost, 1)  # the removed line: no longer kept
+        self.assertEqual(self.texts(self.ask(history, "after", ids[1], 10)), ["3"])
+        self.assertEqual(self.ask(history, "after", ids[0], 10).lost, 1)  # the removed line: no longer kept
 
     def test_latest_after_an_id_shows_the_last_lines_and_counts_the_rest_as_lost(self) -> None:
         """A client back after a disconnection asks for at most `lines`: what it is not shown is lost to it."""
         history = self.history(lines=5)
         ids = self.say(history, "1", "2", "3", "4", "5", "6", "7")
-        caught_up = history.latest("#r", ids[0], 3, self.now)
+        caught_up = self.ask(history, "latest", ids[0], 3)
         self.assertEqual(self.texts(caught_up), ["5", "6", "7"])
         self.assertEqual(caught_up.lost, 1 + 2)  # "2" dropped by the ring, "3" and "4" not shown
-        self.assertEqual(history.latest("#r", "other-1", 3, self.now).lost, -1)
-        self.assertEqual(self.texts(history.latest("#r", "", 2, self.now)), ["6", "7"])
-        self.assertEqual(history.latest("#r", ids[0], 0, self.now).messages, ())
+        self.assertEqual(self.ask(history, "latest", "other-1", 3).lost, -1)
+        self.assertEqual(self.texts(self.ask(history, "latest", "", 2)), ["6", "7"])
+        self.assertEqual(self.ask(history, "latest", ids[0], 0).messages, ())
 
     # Before, after and around, by id and by time
 
     def test_before_after_and_around_an_id(self) -> None:
         history = self.history(lines=10)
         ids = self.say(history, *"0123456789")
-        self.assertEqual(self.texts(history.before("#r", ids[5], 3, self.now)), ["2", "3", "4"])
-        self.assertEqual(self.texts(history.before("#r", ids[1], 3, self.now)), ["0"])
-        self.assertEqual(self.texts(history.after("#r", ids[5], 3, self.now)), ["6", "7", "8"])
-        self.assertEqual(self.texts(history.around("#r", ids[5], 4, self.now)), ["3", "4", "5", "6"])
-        self.assertEqual(self.texts(history.around("#r", ids[5], 1, self.now)), ["5"])
-        self.assertEqual(self.texts(history.around("#r", ids[0], 4, self.now)), ["0", "1", "2", "3"])
-        self.assertEqual(self.texts(history.around("#r", ids[9], 4, self.now)), ["7", "8", "9"])
-        for query in (history.before, history.after, history.around):
-            self.assertEqual(query("#r", ids[5], 0, self.now).messages, ())
-        self.assertEqual(self.texts(history.before("#r", "other-5", 3, self.now)), [])  # an earlier life's id
-        self.assertEqual(self.texts(history.around("#r", "other-5", 2, self.now)), ["0", "1"])
+        self.assertEqual(self.texts(self.ask(history, "before", ids[5], 3)), ["2", "3", "4"])
+        self.assertEqual(self.texts(self.ask(history, "before", ids[1], 3)), ["0"])
+        self.assertEqual(self.texts(self.ask(history, "after", ids[5], 3)), ["6", "7", "8"])
+        self.assertEqual(self.texts(self.ask(history, "around", ids[5], 4)), ["3", "4", "5", "6"])
+        self.assertEqual(self.texts(self.ask(history, "around", ids[5], 1)), ["5"])
+        self.assertEqual(self.texts(self.ask(history, "around", ids[0], 4)), ["0", "1", "2", "3"])
+        self.assertEqual(self.texts(self.ask(history, "around", ids[9], 4)), ["7", "8", "9"])
+        for how in ("before", "after", "around"):
+            self.assertEqual(self.ask(history, how, ids[5], 0).messages, ())
+        self.assertEqual(self.texts(self.ask(history, "before", "other-5", 3)), [])  # an earlier life's id
+        self.assertEqual(self.texts(self.ask(history, "around", "other-5", 2)), ["0", "1"])
 
     def test_before_after_and_around_a_time(self) -> None:
         history = self.history(lines=10)
         self.say(history, *"0123456789", step=10)  # at +10 ... +100
         at_50 = timestamp(START + 50)  # "4" was said then
         between = timestamp(START + 55)
-        self.assertEqual(self.texts(history.before("#r", at_50, 2, self.now)), ["2", "3"])
-        self.assertEqual(self.texts(history.after("#r", at_50, 2, self.now)), ["5", "6"])
-        self.assertEqual(self.texts(history.before("#r", between, 2, self.now)), ["3", "4"])
-        self.assertEqual(self.texts(history.after("#r", between, 2, self.now)), ["5", "6"])
-        self.assertEqual(self.texts(history.around("#r", at_50, 3, self.now)), ["3", "4", "5"])
-        self.assertEqual(history.after("#r", at_50, 2, self.now).lost, 0)  # after a time, nothing counts as lost
-        self.assertEqual(self.texts(history.after("#r", timestamp(START), 2, self.now)), ["0", "1"])
-        self.assertEqual(self.texts(history.before("#r", timestamp(START + 1000), 2, self.now)), ["8", "9"])
-        self.assertEqual(self.texts(history.before("#r", "2026-11-18T11:07:31Z", 1, self.now)), ["4"])  # no fraction
+        self.assertEqual(self.texts(self.ask(history, "before", at_50, 2)), ["2", "3"])
+        self.assertEqual(self.texts(self.ask(history, "after", at_50, 2)), ["5", "6"])
+        self.assertEqual(self.texts(self.ask(history, "before", between, 2)), ["3", "4"])
+        self.assertEqual(self.texts(self.ask(history, "after", between, 2)), ["5", "6"])
+        self.assertEqual(self.texts(self.ask(history, "around", at_50, 3)), ["3", "4", "5"])
+        self.assertEqual(self.ask(history, "after", at_50, 2).lost, 0)  # after a time, nothing counts as lost
+        self.assertEqual(self.texts(self.ask(history, "after", timestamp(START), 2)), ["0", "1"])
+        self.assertEqual(self.texts(self.ask(history, "before", timestamp(START + 1000), 2)), ["8", "9"])
+        self.assertEqual(self.texts(self.ask(history, "before", "2026-11-18T11:07:31Z", 1)), ["4"])  # no fraction
 
     def test_lines_of_one_millisecond_by_time(self) -> None:
         history = self.history(lines=10)
         self.say(history, "a", "b", "c", step=0.0001)  # all three within START+0.000 and START+0.001
         said = timestamp(START)
-        self.assertEqual(self.texts(history.after("#r", said, 10, self.now)), [])
-        self.assertEqual(self.texts(history.before("#r", said, 10, self.now)), [])
-        self.assertEqual(self.texts(history.around("#r", said, 10, self.now)), ["a", "b", "c"])
+        self.assertEqual(self.texts(self.ask(history, "after", said, 10)), [])
+        self.assertEqual(self.texts(self.ask(history, "before", said, 10)), [])
+        self.assertEqual(self.texts(self.ask(history, "around", said, 10)), ["a", "b", "c"])
 
     # Redaction
 
@@ -275,6 +279,10 @@ class ChatTestCase(SynchronousTestCase):
             self.chat.say(member, "5", text)
             self.clock.advance(1)
 
+    def kept(self, member: Member, room: str, how: str = "latest", point: str = "", lines: int = JOIN_LINES) -> History:
+        """What the core answers a member asking for a room's history, from memory: at once."""
+        return self.successResultOf(self.chat.history(member, room, how, point, lines))
+
     def shown(self, events: list[Event]) -> list[tuple[str, ...]]:
         """The History events among `events`, as (text..., lost) each."""
         return [
@@ -310,14 +318,14 @@ class ChatHistoryTests(ChatTestCase):
     def test_paging_back_with_ids(self) -> None:
         alice, _session = self.member("alice", "5")
         self.say(alice, "a", "b", "c", "d")
-        latest = self.chat.history(alice, "5", "latest", "", 2)
+        latest = self.kept(alice, "5", "latest", "", 2)
         self.assertEqual([message.text for message in latest.messages], ["c", "d"])
-        earlier = self.chat.history(alice, "5", "before", latest.messages[0].id, 2)
+        earlier = self.kept(alice, "5", "before", latest.messages[0].id, 2)
         self.assertEqual([message.text for message in earlier.messages], ["a", "b"])
-        self.assertEqual(self.chat.history(alice, "5", "before", earlier.messages[0].id, 2).messages, ())
-        around = self.chat.history(alice, "5", "around", latest.messages[0].id, 3)
+        self.assertEqual(self.kept(alice, "5", "before", earlier.messages[0].id, 2).messages, ())
+        around = self.kept(alice, "5", "around", latest.messages[0].id, 3)
         self.assertEqual([message.text for message in around.messages], ["b", "c", "d"])
-        by_time = self.chat.history(alice, "5", "after", latest.messages[0].time, 5)
+        by_time = self.kept(alice, "5", "after", latest.messages[0].time, 5)
         self.assertEqual([message.text for message in by_time.messages], ["d"])
 
     def test_catching_up_after_a_disconnection_shows_exactly_what_was_missed(self) -> None:
@@ -427,7 +435,7 @@ class ChatHistoryTests(ChatTestCase):
         self.assertEqual(session.take(), [Redacted("#5", "alice", (kept[1].id,))])
         self.chat.redact(alice, "5", "BOB")
         self.assertEqual(session.take(), [Redacted("#5", "alice", (kept[0].id, kept[3].id))])
-        texts = [message.text for message in self.chat.history(alice, "5").messages]
+        texts = [message.text for message in self.kept(alice, "5").messages]
         self.assertEqual(texts, ["hello"])
         error = self.assertRaises(ChatError, self.chat.redact, alice, "5", "bob")
         self.assertEqual(error.code, "NO_SUCH_MESSAGE")
@@ -441,7 +449,7 @@ class ChatHistoryTests(ChatTestCase):
         self.chat.clear_history(root, "5")
         self.assertEqual(session.take(), [Redacted("#5", "root", ())])
         self.assertEqual(told.take(), [Redacted("#5", "root", ())])  # not in the room: told all the same
-        self.assertEqual(self.chat.history(alice, "5").messages, ())
+        self.assertEqual(self.kept(alice, "5").messages, ())
         self.assertEqual(self.assertRaises(ChatError, self.chat.clear_history, root, "6").code, "NO_SUCH_ROOM")
 
 
@@ -465,10 +473,10 @@ class HistoryMemoryTests(ChatTestCase):
         self.say_in(alice, "1", *(f"{n} {self.BIG}" for n in range(6)))
         self.say_in(alice, "2", *(f"{n} {self.BIG}" for n in range(4)))
         self.say_in(alice, "2", "small")  # past the bound: the server's oldest line goes, though it is #1's
-        first = self.chat.history(alice, "1", "latest", "", 500).messages
+        first = self.kept(alice, "1", "latest", "", 500).messages
         self.assertEqual([message.text.split()[0] for message in first], ["1", "2", "3", "4", "5"])
         self.say_in(alice, "2", *(f"more {n}" for n in range(10)))  # bytes, not lines: a big one made room for ten
-        kept = [len(self.chat.history(alice, room, "latest", "", 500).messages) for room in ("1", "2")]
+        kept = [len(self.kept(alice, room, "latest", "", 500).messages) for room in ("1", "2")]
         self.assertEqual(kept, [5, 15])
         self.assertEqual(self.chat.history_memory.dropped, 1)
         self.assertLessEqual(self.chat.history_memory.size, self.BOUND)

@@ -29,7 +29,7 @@ DAY = 86400.0
 
 
 class RecordingStore(MemoryHistoryStore):
-    """A HistoryStore that remembers what it was told of lines, as (kind, room, what)."""
+    """A HistoryStore that remembers what it was told, as (kind, room, what)."""
 
     def __init__(self) -> None:
         self.changes: list[tuple[str, str, object]] = []
@@ -37,7 +37,7 @@ class RecordingStore(MemoryHistoryStore):
     def said(self, room: str, message: Message) -> None:
         self.changes.append(("said", room, message.text))
 
-    def redacted(self, room: str, ids: list[str]) -> None:
+    def redacted(self, room: str, ids: list[str], nick: str = "") -> None:
         self.changes.append(("redacted", room, tuple(ids)))
 
     def cleared(self, room: str) -> None:
@@ -95,16 +95,16 @@ class CoreRuleTests(ChatTestCase):
         bob, session = self.member("bob", "5")
         self.assertEqual(self.shown(session.take()), [("lost=0",)], "no lines to show him on joining")
         self.say(alice, "after 1", "after 2")
-        self.assertEqual(texts(self.chat.history(bob, "5")), ["after 1", "after 2"])
-        first = self.chat.history(alice, "5").messages[0]
-        self.assertEqual(texts(self.chat.history(bob, "5", "after", first.id, 10)), ["after 1", "after 2"])
-        self.assertEqual(texts(self.chat.history(bob, "5", "around", first.id, 10)), ["after 1", "after 2"])
-        last = self.chat.history(alice, "5").messages[-1]
-        self.assertEqual(texts(self.chat.history(bob, "5", "before", last.id, 10)), ["after 1"])
-        self.assertEqual(len(self.chat.history(alice, "5").messages), 4, "alice was there all along")
+        self.assertEqual(texts(self.kept(bob, "5")), ["after 1", "after 2"])
+        first = self.kept(alice, "5").messages[0]
+        self.assertEqual(texts(self.kept(bob, "5", "after", first.id, 10)), ["after 1", "after 2"])
+        self.assertEqual(texts(self.kept(bob, "5", "around", first.id, 10)), ["after 1", "after 2"])
+        last = self.kept(alice, "5").messages[-1]
+        self.assertEqual(texts(self.kept(bob, "5", "before", last.id, 10)), ["after 1"])
+        self.assertEqual(len(self.kept(alice, "5").messages), 4, "alice was there all along")
         self.chat.part(bob, "5")
         self.chat.join(bob, "5")
-        self.assertEqual(texts(self.chat.history(bob, "5")), [], "a new stay starts anew")
+        self.assertEqual(texts(self.kept(bob, "5")), [], "a new stay starts anew")
 
     def test_since_join_counts_an_accounts_earliest_join_still_there(self) -> None:
         alice, _ = self.member("alice", "5")
@@ -112,11 +112,11 @@ class CoreRuleTests(ChatTestCase):
         laptop, _ = self.member("ann", "5", account="ann")
         self.say(alice, "while ann's laptop was there")
         phone, _ = self.member("ann_phone", "5", account="ann")
-        self.assertEqual(texts(self.chat.history(phone, "5")), ["while ann's laptop was there"])
+        self.assertEqual(texts(self.kept(phone, "5")), ["while ann's laptop was there"])
         room = self.chat.rooms["5"]
         self.assertEqual(self.chat.readable_from(phone, room), self.chat.readable_from(laptop, room))
         guest, _ = self.member("guest", "5")
-        self.assertEqual(texts(self.chat.history(guest, "5")), [])
+        self.assertEqual(texts(self.kept(guest, "5")), [])
         outsider, _ = self.member("outsider")
         self.assertEqual(self.chat.readable_from(outsider, room), float("inf"))
 
@@ -144,14 +144,14 @@ class CoreRuleTests(ChatTestCase):
     def test_a_shorter_keep_drops_at_once_from_memory_and_the_store(self) -> None:
         alice, _ = self.member("alice", "5")
         self.say(alice, "1", "2", "3", "4")
-        ids = [message.id for message in self.chat.history(alice, "5").messages]
+        ids = [message.id for message in self.kept(alice, "5").messages]
         self.store.changes.clear()
         self.chat.set_history_rule(alice, "5", "keep", "2")
-        self.assertEqual(texts(self.chat.history(alice, "5")), ["3", "4"])
+        self.assertEqual(texts(self.kept(alice, "5")), ["3", "4"])
         self.assertEqual(self.store.changes, [("redacted", "5", tuple(ids[:2]))])
         self.store.changes.clear()
         self.say(alice, "5")
-        self.assertEqual(texts(self.chat.history(alice, "5")), ["4", "5"])
+        self.assertEqual(texts(self.kept(alice, "5")), ["4", "5"])
         self.assertEqual(self.store.changes, [("said", "5", "5"), ("redacted", "5", (ids[2],))])
 
     def test_an_age_keeps_no_older_line(self) -> None:
@@ -160,7 +160,7 @@ class CoreRuleTests(ChatTestCase):
         self.clock.advance(2 * 3600)
         self.say(alice, "new")
         self.chat.set_history_rule(alice, "5", "keep", "1h")
-        self.assertEqual(texts(self.chat.history(alice, "5")), ["new"])
+        self.assertEqual(texts(self.kept(alice, "5")), ["new"])
 
     def test_off_keeps_nothing_and_the_store_never_gets_the_text(self) -> None:
         alice, _ = self.member("alice", "5")
@@ -168,7 +168,7 @@ class CoreRuleTests(ChatTestCase):
         self.store.changes.clear()
         self.chat.set_history_rule(alice, "5", "history", "off")
         self.say(alice, "never kept")
-        self.assertEqual(texts(self.chat.history(alice, "5")), [])
+        self.assertEqual(texts(self.kept(alice, "5")), [])
         self.assertEqual(self.store.changes, [("cleared", "5", None), ("said", "5", "")], "counted, not written")
 
     def test_only_operators_change_the_rule_and_only_the_owner_forgets(self) -> None:
@@ -190,7 +190,7 @@ class CoreRuleTests(ChatTestCase):
         session.take()
         self.chat.forget(owen, "5")
         self.assertEqual(session.take(), [Redacted("#5", "owen", ())])
-        self.assertEqual(texts(self.chat.history(owen, "5")), [])
+        self.assertEqual(texts(self.kept(owen, "5")), [])
         self.assertEqual(self.store.changes[-1], ("cleared", "5", None))
 
     def test_redact_mine_erases_ones_own_lines_where_the_room_allows_it(self) -> None:
@@ -204,11 +204,11 @@ class CoreRuleTests(ChatTestCase):
         [redacted] = session.take()
         assert isinstance(redacted, Redacted)
         self.assertEqual(len(redacted.ids), 2)
-        self.assertEqual(texts(self.chat.history(bob, "5")), ["hers"])
+        self.assertEqual(texts(self.kept(bob, "5")), ["hers"])
         self.chat.set_history_rule(alice, "5", "redact-mine", "off")
         self.say(bob, "mine 3")
         self.assertEqual(self.assertRaises(ChatError, self.chat.redact_mine, bob, "5").key, "NOT_ALLOWED:redact_mine")
-        own = self.chat.history(bob, "5").messages[-1].id
+        own = self.kept(bob, "5").messages[-1].id
         self.assertEqual(self.assertRaises(ChatError, self.chat.redact, bob, "5", own).code, "NOT_OPERATOR")
 
     def test_export_is_exactly_what_is_kept_for_an_operator(self) -> None:
@@ -216,7 +216,7 @@ class CoreRuleTests(ChatTestCase):
         bob, _ = self.member("bob", "5")
         self.say(alice, "1", "2", "3")
         self.chat.set_history_rule(alice, "5", "keep", "2")
-        exported = self.chat.export(alice, "5")
+        exported = self.successResultOf(self.chat.export(alice, "5"))
         self.assertEqual([message.text for message in exported.messages], ["2", "3"])
         self.assertEqual(self.assertRaises(ChatError, self.chat.export, bob, "5").code, "NOT_OPERATOR")
 
@@ -301,7 +301,7 @@ class LineAndIRCTests(SynchronousTestCase):
         msgid = tags_of(echoed)["msgid"]
         self.assertEqual(alice.type(f"REDACT #5 {msgid}"), [f":alice!alice@chatroom REDACT #5 {msgid}"])
         carol = self.server.chat.nicks["carol"]
-        self.assertEqual(texts(self.server.chat.history(carol, "5")), [])
+        self.assertEqual(texts(self.successResultOf(self.server.chat.history(carol, "5"))), [])
 
 
 class StoreTests(ServerTestCase):
@@ -446,8 +446,8 @@ class SharedRuleTests(RedisStoresTestCase):
             b.chat.say(bob, "5", f"bob {number}")
             await heard_by_owen.until(told(Message("#5", "bob", f"bob {number}")))
         carol, heard_by_carol = await self.member(b.chat, "carol")
-        self.assertEqual(b.chat.history(carol, "5").messages, (), "since she joined, on the other process")
-        self.assertEqual(len(b.chat.history(bob, "5").messages), 3)
+        self.assertEqual((await b.chat.history(carol, "5")).messages, (), "since she joined, on the other process")
+        self.assertEqual(len((await b.chat.history(bob, "5")).messages), 3)
         a.chat.set_history_rule(owen, "5", "keep", "2")
 
         def kept_two(events: list[Event]) -> bool:
@@ -455,7 +455,7 @@ class SharedRuleTests(RedisStoresTestCase):
 
         await heard_by_carol.until(kept_two)
         await heard_by_owen.until(kept_two)  # applied on `a` as well, which writes Redis: its prune is queued
-        self.assertEqual([said.text for said in b.chat.history(bob, "5").messages], ["bob 1", "bob 2"])
+        self.assertEqual([said.text for said in (await b.chat.history(bob, "5")).messages], ["bob 1", "bob 2"])
         assert a.history is not None
         await a.history.flush()
         kept = [json.loads(line)[1] for line in await self.admin.lrange(f"{PREFIX}:history:5", 0, -1)]
@@ -464,6 +464,6 @@ class SharedRuleTests(RedisStoresTestCase):
         self.assertEqual(c.chat.rooms["5"].settings.keep_lines, 2)
         self.assertEqual(c.chat.rooms["5"].settings.history, "since-join")
         carol_there = c.chat.nicks["carol"]
-        self.assertEqual(c.chat.history(carol_there, "5").messages, (), "her join time came with the snapshot")
+        self.assertEqual((await c.chat.history(carol_there, "5")).messages, (), "her join time came with the snapshot")
         for process in (c, b, a):
             await process.stop()

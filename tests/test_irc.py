@@ -935,7 +935,7 @@ class HistoryTests(SynchronousTestCase):
         )
         self.assertEqual(op.type("REDACT #5 bob"), [f":op!op@chatroom REDACT #5 {msgid}" for msgid in spam])
         self.assertEqual(bob.read(), [":chatroom NOTICE #5 :op removed 2 lines from the history of #5"])
-        kept = server.chat.history(server.chat.nicks["op"], "#5").messages
+        kept = self.successResultOf(server.chat.history(server.chat.nicks["op"], "#5")).messages
         self.assertEqual([said.text for said in kept], ["the op's own"])
         [unknown] = op.type(f"REDACT #5 {msgid}")
         self.assertTrue(unknown.startswith(f":chatroom FAIL REDACT UNKNOWN_MSGID #5 {msgid} :"), unknown)

@@ -346,7 +346,7 @@ class InRedisTests(RedisStoresTestCase):
         c = await self.process("c", private)  # later: from a snapshot
         for process, member in ((a, owen), (b, pia), (c, owen)):
             asked = "pia" if member is owen else "owen"
-            kept = process.chat.private_history(member, asked, "latest", "", 10).messages
+            kept = (await process.chat.private_history(member, asked, "latest", "", 10)).messages
             self.assertEqual([(line.nick, line.text) for line in kept], [("pia", "only for owen")])
         await self.everyone_read(b.chat, pia, on_a, on_b)
         assert a.history is not None
@@ -355,7 +355,7 @@ class InRedisTests(RedisStoresTestCase):
             await process.stop()
         d = await self.process("d", private)  # alone: it starts from Redis
         back, _ = await self.member(d.chat, "owen", "owen")
-        kept = d.chat.private_history(back, "pia", "latest", "", 10).messages
+        kept = (await d.chat.private_history(back, "pia", "latest", "", 10)).messages
         self.assertEqual([(line.nick, line.room, line.text) for line in kept], [("pia", "owen", "only for owen")])
         await d.stop()
         self.assertEqual(len(await self.admin.keys("*:history:a:*")), 1, "kept in Redis")
@@ -373,7 +373,7 @@ class InRedisTests(RedisStoresTestCase):
         b.chat.private(pia, "owen", "a secret")
         b.chat.private(pia, "owen", "kept")
         await on_a.until(told(PrivateMessage("pia", "owen", "kept")))
-        [secret, _] = b.chat.private_history(pia, "owen", "latest", "", 10).messages
+        [secret, _] = (await b.chat.private_history(pia, "owen", "latest", "", 10)).messages
         b.chat.redact_private(pia, "owen", secret.id)  # on the process that does not write
         await on_a.until(told(Redacted("owen", "pia", (secret.id,), private=True)))
         await self.everyone_read(b.chat, pia, on_a, on_b)
@@ -383,6 +383,6 @@ class InRedisTests(RedisStoresTestCase):
             await process.stop()
         c = await self.process("c", private)  # alone: it starts from Redis
         back, _ = await self.member(c.chat, "owen", "owen")
-        kept = c.chat.private_history(back, "pia", "latest", "", 10).messages
+        kept = (await c.chat.private_history(back, "pia", "latest", "", 10)).messages
         self.assertEqual([line.text for line in kept], ["kept"])
         await c.stop()

@@ -173,6 +173,15 @@ class SqliteSearchTests(KeptLinesSearchTests):
         self.assertNotIn(b"zanzibarian", found, "nor in FTS5's shadow tables")
         self.assertNotIn(b"secrets", found)
 
+    async def test_a_search_sees_what_was_said_and_redacted_just_before(self) -> None:
+        """The writer gathers changes for WRITE_EVERY seconds: a search has it commit them first."""
+        ann = self.member("ann", "5")
+        self.say(ann, "5", "fresh words", "more words")
+        found = await self.chat.search(ann, "fresh")
+        self.assertEqual([line.text for line in found.messages], ["fresh words"])
+        self.chat.redact(ann, "5", self.chat.rooms["5"].history.kept[0].id)
+        self.assertEqual((await self.chat.search(ann, "fresh")).messages, ())
+
     async def test_a_file_written_before_searching_came_is_searched(self) -> None:
         ann = self.member("ann", "5")
         self.say(ann, "5", "an older line")

@@ -673,8 +673,8 @@ class SharedHistoryTests(Replicas):
         self.assertEqual(stamped(same.messages), stamped(history.messages))
         self.assertEqual(stamped(history.messages), kept)
         self.assertEqual(
-            stamped(self.a.history(alice, "5", "before", told[-1].id, 2).messages),
-            stamped(self.b.history(bob, "5", "before", told[-1].id, 2).messages),
+            stamped(self.successResultOf(self.a.history(alice, "5", "before", told[-1].id, 2)).messages),
+            stamped(self.successResultOf(self.b.history(bob, "5", "before", told[-1].id, 2)).messages),
         )
 
     def test_a_process_that_joins_late_gets_the_history_and_catches_a_member_up(self) -> None:

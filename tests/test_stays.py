@@ -50,7 +50,7 @@ class CoreStayTests(ChatTestCase):
 
     def setUp(self) -> None:
         self.rooms = MemoryRoomStore()
-        self.kept = KeptStays()
+        self.written = KeptStays()
         super().setUp()
         self.accounts = Directory(owen=False, ann=False)
         self.chat = self.make(HistoryLimits(lines=100))
@@ -59,7 +59,7 @@ class CoreStayTests(ChatTestCase):
         self.chat.set_history_rule(self.owen, "5", "history", "since-join")
 
     def make(self, limits: HistoryLimits) -> Chat:
-        return Chat(RoomLimits(), self.accounts, self.rooms, self.clock.seconds, limits, self.kept, self.clock)
+        return Chat(RoomLimits(), self.accounts, self.rooms, self.clock.seconds, limits, self.written, self.clock)
 
     def restart(self) -> None:
         self.chat.close("restarting")
@@ -67,7 +67,7 @@ class CoreStayTests(ChatTestCase):
         self.owen, _ = self.member("owen", "5", account="owen")
 
     def read(self, member: Member) -> list[str]:
-        return texts(self.chat.history(member, "5"))
+        return texts(self.kept(member, "5"))
 
     def test_an_accounts_stay_outlives_its_sessions_and_a_restart_until_it_parts(self) -> None:
         self.say(self.owen, "before ann")
@@ -85,7 +85,7 @@ class CoreStayTests(ChatTestCase):
         self.clock.advance(1)
         self.chat.join(ann, "5")
         self.assertEqual(self.read(ann), [], "a part ends the stay: the next join begins one")
-        self.assertEqual(self.kept.stays["5"]["ann"], timestamp(self.clock.seconds()))
+        self.assertEqual(self.written.stays["5"]["ann"], timestamp(self.clock.seconds()))
         self.say(self.owen, "after ann's part")
         self.assertEqual(self.read(ann), ["after ann's part"])
 
@@ -96,7 +96,7 @@ class CoreStayTests(ChatTestCase):
         self.chat.quit(bob, "bye")
         bob, _ = self.member("bob", "5")
         self.assertEqual(self.read(bob), [])
-        self.assertEqual(set(self.kept.stays["5"]), {"owen"}, "a guest's stay is never written")
+        self.assertEqual(set(self.written.stays["5"]), {"owen"}, "a guest's stay is never written")
 
     def test_a_kick_ends_a_stay_and_a_second_nickname_keeps_it(self) -> None:
         laptop, _ = self.member("ann", "5", account="ann")
@@ -105,7 +105,7 @@ class CoreStayTests(ChatTestCase):
         self.chat.part(laptop, "5")
         self.assertEqual(self.read(phone), ["seen by ann"], "the account is still there, on its phone")
         self.chat.kick(self.owen, "5", "ann_phone")
-        self.assertNotIn("ann", self.kept.stays["5"])
+        self.assertNotIn("ann", self.written.stays["5"])
         self.chat.join(phone, "5")
         self.assertEqual(self.read(phone), [])
 
@@ -120,11 +120,11 @@ class CoreStayTests(ChatTestCase):
     def test_only_registered_rooms_stays_are_written_and_unregistering_deletes_them(self) -> None:
         self.chat.join(self.owen, "6")
         ann, _ = self.member("ann", "6", account="ann")
-        self.assertNotIn("6", self.kept.stays, "an unregistered room's stays end with it")
+        self.assertNotIn("6", self.written.stays, "an unregistered room's stays end with it")
         self.chat.register_room(self.owen, "6")
-        self.assertEqual(set(self.kept.stays["6"]), {"owen", "ann"}, "written as the room is registered")
+        self.assertEqual(set(self.written.stays["6"]), {"owen", "ann"}, "written as the room is registered")
         self.chat.drop_room(self.owen, "6")
-        self.assertNotIn("6", self.kept.stays)
+        self.assertNotIn("6", self.written.stays)
         self.chat.quit(ann, "bye")
         self.assertIn("ann", self.chat.rooms["6"].stays, "still an account's stay while the room lasts")
 
@@ -255,7 +255,7 @@ class RedisStayTests(RedisStoresTestCase):
         d = await self.process("d", KEPT)  # alone: it starts from Redis
         self.assertEqual(timestamp(d.chat.rooms["5"].stays["ann"]), timestamp(started))  # kept to the millisecond
         ann, heard_by_ann = await self.member(d.chat, "ann", "ann")
-        self.assertEqual(texts(d.chat.history(ann, "5")), ["while ann was there"])
+        self.assertEqual(texts(await d.chat.history(ann, "5")), ["while ann was there"])
         d.chat.part(ann, "5")
         await heard_by_ann.until(lambda events: any(isinstance(event, Parted) for event in events))
         self.assertNotIn(b"5 ann", await self.stays(d))

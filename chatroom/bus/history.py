@@ -51,7 +51,7 @@ from twisted.logger import Logger
 from chatroom.bus.redis import RETENTION, RETRY, HistoryKeys
 from chatroom.bus.shared import line_data, line_message
 from chatroom.core.events import Message
-from chatroom.core.history import HistoryLimits, timestamp
+from chatroom.core.history import HistoryLimits, Reach, timestamp
 from chatroom.core.names import room_key
 from chatroom.core.state import KeptHistory
 
@@ -204,6 +204,14 @@ class RedisHistory:
 
     # chatroom.core.state.HistoryStore
 
+    reads_back = False  # every replica holds all that Redis keeps for it to read, within --history-memory
+
+    def older(self, reaches: list[Reach]) -> Deferred[list[Message]]:
+        return succeed([])
+
+    def bounded(self, room: str, limits: HistoryLimits) -> None:
+        """Told the lines each rule drops instead (`redacted`), as all the replicas drop the same."""
+
     def load(self) -> dict[str, KeptHistory]:
         """Read only by a process that is the chat: a later one takes the history from its snapshot."""
         saved = {}
@@ -219,7 +227,7 @@ class RedisHistory:
     def said(self, room: str, message: Message) -> None:
         self._change(["said", room, message])
 
-    def redacted(self, room: str, ids: list[str]) -> None:
+    def redacted(self, room: str, ids: list[str], nick: str = "") -> None:
         self._change(["redacted", room, ids])
 
     def cleared(self, room: str) -> None:

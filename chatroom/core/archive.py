@@ -4,6 +4,7 @@ them; the history itself is chatroom.core.history's.
 
 from __future__ import annotations
 
+from twisted.internet.defer import Deferred, succeed
 from twisted.logger import Logger
 
 from chatroom.core.base import ChatBase
@@ -12,7 +13,7 @@ from chatroom.core.events import History, Redacted
 from chatroom.core.history import JOIN_LINES, RoomHistory, check_point, page, seconds
 from chatroom.core.members import Member
 from chatroom.core.moderation import Action, authorize
-from chatroom.core.names import nick_key, room_key, room_name, validate_nick
+from chatroom.core.names import VALID_NICK, nick_key, room_key, room_name, validate_nick
 from chatroom.core.private import conversation, keeps_private, party, stored
 from chatroom.core.sequencing import change
 
@@ -24,10 +25,11 @@ class Archive(ChatBase):
 
     def history(
         self, member: Member, room: str, how: str = "latest", point: str = "", lines: int = JOIN_LINES
-    ) -> History:
+    ) -> Deferred[History]:
         """Lines a room kept, for a member of it: `how` is "latest", "before", "after" or "around" `point`.
 
-        `point` is a message id or a time (chatroom.core.history); "latest" takes "" for none.
+        `point` is a message id or a time (chatroom.core.history); "latest" takes "" for none. Fires at once when
+        memory holds the lines, later when the store reads them.
         """
         target = self._room_of(member, room)
         if not self.history_limits.lines:
@@ -53,7 +55,7 @@ class Archive(ChatBase):
         found = sorted((time, name) for time, name in latest if start < seconds(time) < end)
         return [(name, time) for time, name in found[: page(most)]]
 
-    def private_history(self, member: Member, nick: str, how: str, point: str, lines: int) -> History:
+    def private_history(self, member: Member, nick: str, how: str, point: str, lines: int) -> Deferred[History]:
         """Lines of `member`'s private conversation with `nick` (--history-private), asked as `history` asks a
         room's: only the two people in it can, as each asks for the other (chatroom.core.private).
 
@@ -67,9 +69,9 @@ class Archive(ChatBase):
             check_point(point)
         page(lines)
         if not keeps_private(self.history_limits):
-            return History(nick, (), lost=-1)
+            return succeed(History(nick, (), lost=-1))
         key = conversation(party(member), self._party_named(nick))
-        return self.conversations.query(key, nick, how, point, lines, self.now())
+        return succeed(self.conversations.query(key, nick, how, point, lines, self.now()))  # memory holds them all
 
     def _party_named(self, nick: str) -> str:
         """Who `nick` is in a conversation: whoever has it now, or else the account of that name; a guest who left
@@ -94,24 +96,28 @@ class Archive(ChatBase):
         """Remove a line from the room's history (by its id), or every kept line of a nickname: an operator's act,
         or anyone's on a line of their own (by its id) where the room's rule lets members erase their own."""
         target_room = self._room_of(actor, room)
-        kept = target_room.history.kept
-        found = next((message for message in kept if message.id == target), None)
-        by_id = found is not None
+        history = target_room.history
+        found = next((message for message in history.kept if message.id == target), None)
         own = found is not None and nick_key(found.nick) == nick_key(actor.nick) and target_room.settings.redact_mine
-        if not own:
+        if not own:  # a line memory no longer holds, only its operators (whose line it is, only the store knows)
             authorize(self.rank(actor, target_room), Action.REDACT, target_room.name)
-        if not by_id and not any(nick_key(message.nick) == nick_key(target) for message in kept):
+        by_id = found is not None or history.beyond(target)
+        said = any(nick_key(line.nick) == nick_key(target) for line in history.kept)
+        by_nick = not by_id and (said or (history.behind and VALID_NICK.fullmatch(target) is not None))
+        if not (by_id or by_nick):
             raise ChatError("NO_SUCH_MESSAGE", room=target_room.name, target=target)
         self._commit()
-        removed = target_room.history.redact({target}) if by_id else target_room.history.redact(set(), target)
-        self.history_store.redacted(room_key(target_room.name), removed)
+        # An id memory does not hold is one the store holds: gone from it, if it is there
+        removed = (history.redact({target}) or [target]) if by_id else history.redact(set(), target)
+        self.history_store.redacted(room_key(target_room.name), removed, target if by_nick else "")
         log.info(
             "{nick} removed {count} lines from the history of {room}",
             nick=actor.nick,
             count=len(removed),
             room=target_room.name,
         )
-        target_room.broadcast(Redacted(target_room.name, actor.nick, tuple(removed), reason))
+        if removed:  # none: a nickname's lines only the store held, which no one is shown now
+            target_room.broadcast(Redacted(target_room.name, actor.nick, tuple(removed), reason))
 
     @change
     def redact_private(self, actor: Member, nick: str, msgid: str, reason: str = "") -> None:

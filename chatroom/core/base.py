@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any, cast
 
+from twisted.internet.defer import Deferred, succeed
 from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
 
@@ -302,17 +303,27 @@ class ChatBase(Queries):
         if told:
             session.deliver(KeptNotice(room.name, "", told, rule_words(room.settings)))
         start = self.readable_from(member, room)
-        if since:  # a member back after a disconnection: everything kept since, however much
-            session.deliver(self._kept(room, "latest", since, max(1, len(room.history.kept)), start))
+        if since:  # a member back after a disconnection: everything memory holds since, however much
+            session.deliver(self._remembered(room, "latest", since, max(1, len(room.history.kept)), start))
         elif lines and room.history.kept:
-            session.deliver(self._kept(room, "latest", "", lines, start))
+            session.deliver(self._remembered(room, "latest", "", lines, start))
 
-    def _kept(self, room: Room, how: str, point: str, lines: int, since: float = 0.0) -> History:
-        """What `room` kept, asked `how`, said from `since` on; nothing, with an unknown number lost, while the server
-        keeps nothing."""
+    def _remembered(self, room: Room, how: str, point: str, lines: int, since: float = 0.0) -> History:
+        """What `room` kept, asked `how`, said from `since` on, as far as memory holds it (what it no longer holds
+        counts as lost: `_kept` reads it); nothing, with an unknown number lost, while the server keeps nothing."""
         if not self.history_limits.lines:
             return History(room.name, (), lost=-1)
         return room.history.query(room.name, how, point, lines, self.now(), since)
+
+    def _kept(self, room: Room, how: str, point: str, lines: int, since: float = 0.0) -> Deferred[History]:
+        """`_remembered`, with what the store holds beyond memory (RoomHistory.reach): then it fires later."""
+        history, now = room.history, self.now()
+        reaches = history.reach(how, point, lines, now, since) if self.history_limits.lines else []
+        if not reaches:
+            return succeed(self._remembered(room, how, point, lines, since))
+        held = history.at(now)
+        read = self.history_store.older(reaches)
+        return read.addCallback(lambda older: held.after_older(older).query(room.name, how, point, lines, since))
 
     def readable_from(self, member: Member, room: Room) -> float:
         """The earliest time (epoch seconds) of a line this member may read in this room under its history rule;
@@ -344,6 +355,7 @@ class ChatBase(Queries):
         """Bound the room's history by its rule from now on; what no longer fits is dropped, from the store too."""
         limits = rule_limits(self.history_limits, room.settings)
         dropped = room.history.bound_to(limits, self.now())
+        self.history_store.bounded(room_key(room.name), limits)  # what it holds beyond memory
         if self.history_limits.lines and not limits.lines:  # off: the store may hold more than memory did
             self.history_store.cleared(room_key(room.name))
         elif dropped:
@@ -353,9 +365,12 @@ class ChatBase(Queries):
         """The ids, and the history, of a room that opens now: a new life, or the one a store kept going on."""
         self.opened += 1
         memory = (self.history_memory, key)
+        stored = self.history_store.reads_back
         if kept is not None:
-            return RoomHistory(kept.epoch, self.history_limits, kept.said, kept.lines, memory=memory)
-        return RoomHistory(epoch(now, self.opened), self.history_limits, memory=memory)
+            return RoomHistory(
+                kept.epoch, self.history_limits, kept.said, kept.lines, memory=memory, stored=stored, behind=kept.behind
+            )
+        return RoomHistory(epoch(now, self.opened), self.history_limits, memory=memory, stored=stored)
 
     def rank(self, member: Member, room: Room) -> Rank:
         """What `member` may do in `room`, for chatroom.core.moderation.authorize."""

@@ -9,6 +9,11 @@ and within one life the lines said after an id that are no longer kept can be co
 Kept lines are bounded three times: the last `HistoryLimits.lines` of each room, none older than `HistoryLimits.age`,
 and, over all rooms, `HistoryLimits.memory` bytes (`HistoryMemory`: past it the server's oldest lines go first).
 A room's history lives and ends with the room: an unregistered room that empties forgets what was said in it.
+
+Memory is a window. Where the history store can read lines back (the history file, chatroom.stores.history), a line
+that `HistoryMemory` drops is only dropped from memory: the file keeps it, within the first two bounds, and a query
+that reaches past what memory holds asks the store for the lines it lacks (`RoomHistory.reach`) and answers from
+them and memory's together (`KeptLines`). So a room's history can be larger than memory.
 """
 
 from __future__ import annotations
@@ -134,6 +139,7 @@ class HistoryMemory:
             else:
                 self.size -= line_bytes(history.kept.popleft())
                 self.dropped += 1
+                history.behind = history.stored
                 if history.kept:
                     heapq.heapreplace(self._oldest, (history.kept[0].time, key))
 
@@ -173,10 +179,25 @@ def epoch(now: float, serial: int) -> str:
     return f"{_base36(int(now * 1000))}{_base36(serial)}"
 
 
+@dataclass(frozen=True)
+class Reach:
+    """Lines a query needs that memory no longer holds, as the store is asked for them: the room's lines numbered
+    from `first` and below `last`, said from `start` and before `end` (times as `timestamp` makes them, "" for no
+    bound), the `limit` newest or oldest of them."""
+
+    room: str  # the room's key
+    first: float
+    last: float
+    start: str
+    end: str
+    newest: bool
+    limit: int
+
+
 class RoomHistory:
     """One room's ids, and the lines it keeps."""
 
-    __slots__ = ("asides", "epoch", "kept", "key", "limits", "memory", "said")
+    __slots__ = ("asides", "behind", "epoch", "kept", "key", "limits", "memory", "said", "stored")
 
     def __init__(
         self,
@@ -186,13 +207,21 @@ class RoomHistory:
         kept: Iterable[Message] = (),
         asides: int = 0,
         memory: tuple[HistoryMemory, str] | None = None,
+        stored: bool = False,
+        behind: bool = False,
     ) -> None:
-        """`memory`: the server's HistoryMemory and this room's key in it; without it, this history is not bounded."""
+        """`memory`: the server's HistoryMemory and this room's key in it; without it, this history is not bounded.
+
+        `stored`: the history store keeps every line kept here and can read them back, so what memory drops stays
+        readable; `behind`: it holds lines older than those `kept` starts with.
+        """
         self.epoch = epoch
         self.limits = limits
         self.said = said  # room messages since the room began: the last one's number
         self.asides = asides  # messages for some only (operators) since the last one for the whole room
         self.kept: deque[Message] = deque(kept, maxlen=limits.lines or None)
+        self.stored = stored
+        self.behind = behind and stored
         self.memory, self.key = memory or (HistoryMemory(0), "")
         self.memory.open(self.key, self)
 
@@ -261,51 +290,54 @@ class RoomHistory:
     QUERIES = ("latest", "before", "after", "around")  # the ways to ask for a room's history
 
     def query(self, room: str, how: str, point: str, lines: int, now: float, since: float = 0.0) -> History:
-        """One of QUERIES, by name, as a front end asks for it; only the lines said from `since` on (a time, for a
-        reader whose room's rule hides what was said before: chatroom.core.rules)."""
-        ask = {"latest": self.latest, "before": self.before, "after": self.after, "around": self.around}[how]
-        return ask(room, point, lines, now, since)
+        """One of QUERIES, by name, from memory (`reach` says whether that is all of it); only the lines said from
+        `since` on (a time, for a reader whose room's rule hides what was said before: chatroom.core.rules)."""
+        return self.at(now).query(room, how, point, lines, since)
 
-    def latest(self, room: str, point: str, lines: int, now: float, since: float = 0.0) -> History:
-        """The last `lines` kept, or the last of those after `point` if it is not ""."""
+    def at(self, now: float) -> KeptLines:
+        """What memory holds now, as queries read it."""
         self.prune(now)
-        if not point:
-            return History(room, self._readable(since)[-lines:] if lines else ())
-        later = self.after(room, point, len(self.kept), now, since)
-        shown = later.messages[-lines:] if lines else ()
-        skipped = len(later.messages) - len(shown)  # kept, but more than was asked for: lost to the asker all the same
-        return History(room, shown, later.lost if later.lost < 0 else later.lost + skipped)
+        return KeptLines(self.epoch, self.said, tuple(self.kept))
 
-    def before(self, room: str, point: str, lines: int, now: float, since: float = 0.0) -> History:
-        """The `lines` kept before `point` (an id of this room, or a time), the nearest last."""
+    def reach(self, how: str, point: str, lines: int, now: float, since: float = 0.0) -> list[Reach]:
+        """What the store must read for this query (`query`'s `older`), beyond what memory holds: nothing unless
+        memory dropped lines the store still holds, and the query reaches past memory's first line."""
         self.prune(now)
-        kept, end, _ = self._split(point, since)
-        return History(room, kept[max(0, end - lines) : end] if lines else ())
-
-    def after(self, room: str, point: str, lines: int, now: float, since: float = 0.0) -> History:
-        """The first `lines` kept after `point`, and, for an id, how many said after it are no longer kept.
-
-        An id from another life of the room is older than all of this one, of which nothing was seen: how much
-        was lost is not known then.
-        """
-        self.prune(now)
-        kept, _, start = self._split(point, since)
-        later = kept[start:]
-        shown = later[:lines]
+        if not (self.behind and self.kept and lines) or (since and seconds(self.kept[0].time) < since):
+            return []  # memory holds all there is, or even its first line is too early for this reader
+        if self.limits.age:
+            since = max(since, now - self.limits.age)
+        below, readable = _number_of(self.kept[0]), timestamp(since) if since else ""
+        older = Reach(self.key, 0.0, below, readable, "", True, lines - len(self.kept))  # the newest below memory
+        if not point:  # latest
+            return [older] if older.limit > 0 else []
+        place = KeptLines(self.epoch, self.said, ()).place(point)
         if _is_time(point):
-            return History(room, shown)
-        place = self._place(point)
-        if place < 0:
-            return History(room, shown, lost=-1)
-        first = _number_of(later[0]) if later else self.said + 1
-        return History(room, shown, lost=max(0, first - math.floor(place) - 1))
+            past = place < seconds(self.kept[0].time)
+            at = timestamp(place)
+            before, after = replace(older, end=at), replace(older, start=max(readable, at))
+        else:
+            past = place < below
+            before, after = replace(older, last=min(place, below)), replace(older, first=max(place, 0.0))
+        if how in ("latest", "after"):  # the lines after `point`: only if it is older than memory's first
+            wanted = older.limit if how == "latest" else lines + 1  # +1: the line at `point` may be among them
+            return [replace(after, newest=how == "latest", limit=wanted)] if past and wanted > 0 else []
+        shown_before = KeptLines(self.epoch, self.said, tuple(self.kept)).split(point, since)[1]
+        wanted = (lines if how == "before" else lines // 2) - shown_before
+        reaches = [replace(before, limit=wanted)] if wanted > 0 else []
+        if how == "around" and past:  # and from the line at `point` on
+            reaches.append(replace(after, newest=False, limit=lines))
+        return reaches
 
-    def around(self, room: str, point: str, lines: int, now: float, since: float = 0.0) -> History:
-        """`lines` kept around `point`: about half before it, the rest from it on."""
-        self.prune(now)
-        kept, end, _ = self._split(point, since)
-        start = max(0, end - lines // 2)
-        return History(room, kept[start : start + lines])
+    def beyond(self, msgid: str) -> bool:
+        """Whether `msgid` may be a line the store holds and memory does not (one of this life, older than memory's)."""
+        if not (self.behind and self.kept and "-" in msgid):
+            return False
+        try:
+            life, number = parse_id(msgid)
+        except ChatError:
+            return False
+        return life == self.epoch and number < _number_of(self.kept[0])
 
     def redact(self, ids: set[str], nick: str = "") -> list[str]:
         """Remove the lines with these ids, and every kept line from `nick` if given; the ids removed."""
@@ -320,9 +352,68 @@ class RoomHistory:
         count = len(self.kept)
         self.memory.released(self.kept)
         self.kept.clear()
+        self.behind = False
         return count
 
-    def _place(self, point: str) -> float:
+
+@dataclass(frozen=True)
+class KeptLines:
+    """A room's kept lines at one moment, as its queries read them: memory's, with what the store read before them
+    when a query reached past memory (RoomHistory.reach). `said`: the number of the room's last line."""
+
+    epoch: str
+    said: int
+    lines: tuple[Message, ...]
+
+    def after_older(self, older: Iterable[Message]) -> KeptLines:
+        """These lines, after those the store read (RoomHistory.reach): what they hold that these do not."""
+        first = _number_of(self.lines[0]) if self.lines else math.inf
+        return replace(self, lines=(*(line for line in older if _number_of(line) < first), *self.lines))
+
+    def query(self, room: str, how: str, point: str, lines: int, since: float = 0.0) -> History:
+        """One of RoomHistory.QUERIES, by name; only the lines said from `since` on (a time, for a reader whose
+        room's rule hides what was said before: chatroom.core.rules)."""
+        ask = {"latest": self.latest, "before": self.before, "after": self.after, "around": self.around}[how]
+        return ask(room, point, lines, since)
+
+    def latest(self, room: str, point: str, lines: int, since: float = 0.0) -> History:
+        """The last `lines` kept, or the last of those after `point` if it is not ""."""
+        if not point:
+            return History(room, self._readable(since)[-lines:] if lines else ())
+        later = self.after(room, point, len(self.lines), since)
+        shown = later.messages[-lines:] if lines else ()
+        skipped = len(later.messages) - len(shown)  # kept, but more than was asked for: lost to the asker all the same
+        return History(room, shown, later.lost if later.lost < 0 else later.lost + skipped)
+
+    def before(self, room: str, point: str, lines: int, since: float = 0.0) -> History:
+        """The `lines` kept before `point` (an id of this room, or a time), the nearest last."""
+        kept, end, _ = self.split(point, since)
+        return History(room, kept[max(0, end - lines) : end] if lines else ())
+
+    def after(self, room: str, point: str, lines: int, since: float = 0.0) -> History:
+        """The first `lines` kept after `point`, and, for an id, how many said after it are no longer kept.
+
+        An id from another life of the room is older than all of this one, of which nothing was seen: how much
+        was lost is not known then.
+        """
+        kept, _, start = self.split(point, since)
+        later = kept[start:]
+        shown = later[:lines]
+        if _is_time(point):
+            return History(room, shown)
+        place = self.place(point)
+        if place < 0:
+            return History(room, shown, lost=-1)
+        first = _number_of(later[0]) if later else self.said + 1
+        return History(room, shown, lost=max(0, first - math.floor(place) - 1))
+
+    def around(self, room: str, point: str, lines: int, since: float = 0.0) -> History:
+        """`lines` kept around `point`: about half before it, the rest from it on."""
+        kept, end, _ = self.split(point, since)
+        start = max(0, end - lines // 2)
+        return History(room, kept[start : start + lines])
+
+    def place(self, point: str) -> float:
         """Where `point` falls: a time, or the number of an id of this life (-1 for another life's)."""
         if _is_time(point):
             return seconds(point)
@@ -331,17 +422,17 @@ class RoomHistory:
 
     def _readable(self, since: float) -> tuple[Message, ...]:
         """The kept lines said from `since` on: those at the end, as times only grow in a room's order."""
-        kept = tuple(self.kept)
+        kept = self.lines
         return kept[bisect.bisect_left(kept, since, key=_seconds_of) :] if since else kept
 
-    def _split(self, point: str, since: float = 0.0) -> tuple[tuple[Message, ...], int, int]:
+    def split(self, point: str, since: float = 0.0) -> tuple[tuple[Message, ...], int, int]:
         """The kept lines, where those before `point` end, and where those after it begin.
 
         Lines are kept in the order said, so their numbers and times only grow (times, with --redis, up to the skew
         between the processes' clocks: a room's lines are then still split at one place): bisection finds `point`
         without reading every line's id or time (docs/performance.md, issue 15).
         """
-        kept, place = self._readable(since), self._place(point)
+        kept, place = self._readable(since), self.place(point)
         key = _seconds_of if _is_time(point) else _number_of
         return kept, bisect.bisect_left(kept, place, key=key), bisect.bisect_right(kept, place, key=key)
 

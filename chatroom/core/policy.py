@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 
+from twisted.internet.defer import Deferred
 from twisted.logger import Logger
 
 from chatroom.core.base import ChatBase
@@ -13,7 +14,7 @@ from chatroom.core.events import Exported, KeptNotice, Redacted
 from chatroom.core.members import Member
 from chatroom.core.moderation import Action, Rank, authorize
 from chatroom.core.names import room_key
-from chatroom.core.rules import RULES, keeps, parse_keep, rule_words
+from chatroom.core.rules import RULES, keeps, parse_keep, rule_limits, rule_words
 from chatroom.core.sequencing import change
 
 log = Logger(namespace="chatroom")
@@ -71,15 +72,18 @@ class Policy(ChatBase):
             raise ChatError("NOT_ALLOWED", "redact_mine", room=target.name)
         self._commit()
         removed = target.history.redact(set(), actor.nick)
+        if removed or target.history.behind:  # and those the store holds beyond memory
+            self.history_store.redacted(room_key(target.name), removed, actor.nick)
         if removed:
-            self.history_store.redacted(room_key(target.name), removed)
             target.broadcast(Redacted(target.name, actor.nick, tuple(removed)))
 
-    def export(self, actor: Member, room: str) -> Exported:
-        """Everything the room keeps that the actor may read, for `/room export`: its owner's or an operator's."""
+    def export(self, actor: Member, room: str) -> Deferred[Exported]:
+        """Everything the room keeps that the actor may read, for `/room export`: its owner's or an operator's;
+        with what the store holds beyond memory (then it fires later)."""
         target = self._room_of(actor, room)
         authorize(self.rank(actor, target), Action.CONFIGURE, target.name)
         if not self.history_limits.lines:
             raise ChatError("NO_HISTORY")
-        kept = self._kept(target, "latest", "", len(target.history.kept), self.readable_from(actor, target))
-        return Exported(target.name, kept.messages)
+        limits = rule_limits(self.history_limits, target.settings)
+        kept = self._kept(target, "latest", "", limits.lines, self.readable_from(actor, target))
+        return kept.addCallback(lambda history: Exported(target.name, history.messages))

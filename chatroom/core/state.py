@@ -10,7 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from twisted.internet.defer import Deferred, succeed
+
 from chatroom.core.events import Message, Topic
+from chatroom.core.history import HistoryLimits, Reach
 from chatroom.core.moderation import Allowed, Ban, RoomSettings
 
 
@@ -91,19 +94,31 @@ class MemoryRoomStore:
 
 @dataclass
 class KeptHistory:
-    """A room's history as a store kept it: its life (history.epoch), how many were said in it, the lines kept."""
+    """A room's history as a store kept it: its life (history.epoch), how many were said in it, the lines kept
+    (`behind`: not all of them, but the latest, as far as memory holds them; the store reads the rest back)."""
 
     epoch: str
     said: int
     lines: list[Message]
+    behind: bool = False
 
 
 class HistoryStore(Protocol):
     """Rooms' history beyond one process's memory, told each change as the room makes it (with --redis, Redis).
 
-    The rooms' own RoomHistory answers every question; a store only writes down, so that a server that starts
-    again finds its registered rooms' lines, and their ids go on where they stopped.
+    The rooms' own RoomHistory answers every question from memory; a store writes down, so that a server that starts
+    again finds its registered rooms' lines, and their ids go on where they stopped. A store that `reads_back`
+    (the history file) also keeps what memory drops (chatroom.core.history's window) and reads it for a query.
     """
+
+    reads_back: bool
+
+    def older(self, reaches: list[Reach]) -> Deferred[list[Message]]:
+        """The lines each Reach asks for, all together, the oldest first; what every change made before says."""
+
+    def bounded(self, room: str, limits: HistoryLimits) -> None:
+        """A room's own rule bounds what it keeps (chatroom.core.rules), narrower than the server's: for a store
+        that `reads_back`, which keeps lines memory does not hold."""
 
     def load(self) -> dict[str, KeptHistory]:
         """By room key: what was kept of the rooms a server starts with (its registered rooms)."""
@@ -111,7 +126,8 @@ class HistoryStore(Protocol):
     def said(self, room: str, message: Message) -> None:
         """A room message was given its id: kept, unless it was for some only (Message.to), and counted."""
 
-    def redacted(self, room: str, ids: list[str]) -> None: ...
+    def redacted(self, room: str, ids: list[str], nick: str = "") -> None:
+        """Lines went: these, and, of what memory no longer holds (`reads_back`), every line of `nick` if given."""
 
     def cleared(self, room: str) -> None: ...
 
@@ -143,13 +159,21 @@ class HistoryStore(Protocol):
 class MemoryHistoryStore:
     """History in memory only: each room's RoomHistory is the only copy, lost at a restart. Nothing to write."""
 
+    reads_back = False
+
+    def older(self, reaches: list[Reach]) -> Deferred[list[Message]]:
+        return succeed([])
+
+    def bounded(self, room: str, limits: HistoryLimits) -> None:
+        pass
+
     def load(self) -> dict[str, KeptHistory]:
         return {}
 
     def said(self, room: str, message: Message) -> None:
         pass
 
-    def redacted(self, room: str, ids: list[str]) -> None:
+    def redacted(self, room: str, ids: list[str], nick: str = "") -> None:
         pass
 
     def cleared(self, room: str) -> None:

@@ -25,8 +25,9 @@ more (docs/performance.md). Its rowid is the room's rowid in `rooms` times ROOM_
 room's lines are one range of it, newest last; a batch's words are written in rowid order, for the same reason.
 
 A search runs on its own connection in its own thread (one), never on the reactor nor in the writer's way
-(write-ahead log: readers and the writer do not wait for each other); it sees what was committed, so a line said or
-redacted in the last WRITE_EVERY seconds may be missing from or still in its answer. FTS5 deletes by adding
+(write-ahead log: readers and the writer do not wait for each other). It sees what was committed, so it first has
+the writer commit what it was gathering (`_written`): a line said or redacted before the search is in its answer or
+gone from it, as the one searching expects. FTS5 deletes by adding
 "deleted" entries to its index, so a deleted line's words stay in the index's older pages until they are merged:
 after a redaction or a clearing the writer merges the whole index (FTS5's 'optimize') before the transaction ends,
 so that, with secure_delete, the words redacted are no longer in the file either. That costs in proportion to
@@ -48,6 +49,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 import queue
 import sqlite3
@@ -68,13 +70,15 @@ from twisted.python.threadpool import ThreadPool
 
 from chatroom.core.errors import ChatError
 from chatroom.core.events import Message
-from chatroom.core.history import HistoryLimits, timestamp
+from chatroom.core.history import HistoryLimits, Reach, line_bytes, timestamp
 from chatroom.core.markers import MARKERS_KEPT
+from chatroom.core.names import nick_key
 from chatroom.core.search import SearchQuery, newest
 from chatroom.core.state import KeptHistory, StoreError
 
 log = Logger(namespace="chatroom")
 T = TypeVar("T")
+Q = TypeVar("Q")
 
 DEFAULT_FILE = "history.sqlite"
 WRITE_EVERY = 0.1  # seconds the writer gathers changes before one commit: what a kill -9 may lose
@@ -122,6 +126,10 @@ FORGET_WORDS = (  # followed by the condition of the lines about to be deleted
     "INSERT INTO words (words, rowid, text) "
     "SELECT 'delete', rooms.rowid * ? + number, text FROM lines JOIN rooms USING (room) WHERE "
 )
+OLDER = (  # lines memory no longer holds (chatroom.core.history.Reach), followed by the order and the limit
+    "SELECT name, nick, text, action, notice, id, time, topic, more, number FROM lines JOIN rooms USING (room) "
+    "WHERE room = ? AND number >= ? AND number < ? AND time >= ? AND (? = '' OR time < ?) ORDER BY number "
+)
 SEARCH = (  # one room's newest matches: its range of `words`, read from its end
     "SELECT l.nick, l.text, l.action, l.notice, l.id, l.time FROM words JOIN lines AS l ON l.room = ? "
     "AND l.number = words.rowid - ? WHERE words MATCH ? AND words.rowid BETWEEN ? AND ? AND NOT l.topic "
@@ -145,6 +153,7 @@ FORGET_PRIVATE = ("DELETE FROM private_lines", "DELETE FROM conversations")
 
 # ("said", room, Message) | ("redacted", room, ids) | ("cleared", room) | ("ended", room)
 # | ("private", conversation, Message) | ("marked", account, target, time) | ("unkept", "")
+# | ("written", Deferred): fired once every change before it is committed | ("bounded", room, lines, age)
 # | ("stayed", room, account, time) | ("left", room, account)
 Change = tuple[Any, ...]
 _STOP: Change = ("stop",)
@@ -166,8 +175,9 @@ class SqliteHistory(Service):
         self._stopped: Deferred[None] = Deferred()
         self._failing = False  # the last write failed: said once, until one succeeds
         self._lives: dict[str, str | None] = {}  # the writer's: room -> its life in the file (None: not in it)
-        self._searcher: ThreadPool | None = None  # one thread, for searches, while the service runs
-        self._reader: sqlite3.Connection | None = None  # the searcher's own connection, opened by its first search
+        self._readers: ThreadPool | None = None  # one thread, for searches and reads, while the service runs
+        self._reader: sqlite3.Connection | None = None  # the readers' own connection, opened by the first read
+        self._bounds: dict[str, tuple[int, float]] = {}  # the writer's: room -> its own rule's (lines, age)
 
     # chatroom.core.state.HistoryStore
 
@@ -221,8 +231,8 @@ class SqliteHistory(Service):
     def said(self, room: str, message: Message) -> None:
         self._changes.put(("said", room, message))
 
-    def redacted(self, room: str, ids: list[str]) -> None:
-        self._changes.put(("redacted", room, ids))
+    def redacted(self, room: str, ids: list[str], nick: str = "") -> None:
+        self._changes.put(("redacted", room, ids, nick))
 
     def cleared(self, room: str) -> None:
         self._changes.put(("cleared", room))
@@ -230,19 +240,62 @@ class SqliteHistory(Service):
     def ended(self, room: str) -> None:
         self._changes.put(("ended", room))
 
+    reads_back = True  # what memory drops is read back from the file: `older`
+
+    def older(self, reaches: list[Reach]) -> Deferred[list[Message]]:
+        """Read on the readers' thread; a failure is logged, and the query answered from memory alone."""
+        if self._readers is None:
+            return succeed([])
+        return self._read_now(self._older, reaches).addErrback(self._read_failed)
+
+    def _older(self, db: sqlite3.Connection, reaches: list[Reach]) -> list[Message]:
+        found: dict[tuple[str, int], Message] = {}
+        for reach in reaches:
+            rows = db.execute(OLDER + ("DESC" if reach.newest else "ASC") + " LIMIT ?", (
+                reach.room, reach.first, reach.last, reach.start, reach.end, reach.end, reach.limit,
+            )).fetchall()  # fmt: skip
+            found.update(((reach.room, row[-1]), _line(*row[:-1])) for row in rows)
+        return [found[place] for place in sorted(found)]
+
+    def _read_failed(self, failure: Failure) -> list[Message]:
+        failure.trap(sqlite3.Error)
+        log.error("history: cannot read {path}: {error}", path=self.path, error=failure.value)
+        return []
+
+    def bounded(self, room: str, limits: HistoryLimits) -> None:
+        self._changes.put(("bounded", room, limits.lines, limits.age))
+
     # chatroom.core.search.SearchIndex
 
     def search(self, query: SearchQuery) -> Deferred[list[Message]]:
         """Run in the searcher's thread; a failure is logged and refused as SEARCH_FAILED."""
-        if self._searcher is None:
+        if self._readers is None:
             return fail(ChatError("SEARCH_FAILED"))
-        return deferToThreadPool(self.reactor, self._searcher, self._search, query).addErrback(self._search_failed)
+        return self._read_now(self._search, query).addErrback(self._search_failed)
 
-    def _search(self, query: SearchQuery) -> list[Message]:
+    def _read_now(self, read: Callable[[sqlite3.Connection, Q], T], question: Q) -> Deferred[T]:
+        """`read` on the readers' thread, once every change made before is committed."""
+        readers = self._readers
+        assert readers is not None
+
+        def reading(_: None) -> Deferred[T]:
+            return deferToThreadPool(self.reactor, readers, self._reading_with, read, question)
+
+        return self._written().addCallback(reading)
+
+    def _reading_with(self, read: Callable[[sqlite3.Connection, Q], T], question: Q) -> T:
         if self._reader is None:
             self._reader = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
             self._reader.execute("PRAGMA query_only = ON")
-        db = self._reader
+        return read(self._reader, question)
+
+    def _written(self) -> Deferred[None]:
+        """Fires once every change made before is committed (or failed to be): the writer commits at once."""
+        written: Deferred[None] = Deferred()
+        self._changes.put(("written", written))
+        return written
+
+    def _search(self, db: sqlite3.Connection, query: SearchQuery) -> list[Message]:
         match = " ".join(f'"{word}"' for word in query.words)  # letters and digits only: never FTS5's syntax
         found = []
         for room in query.rooms:
@@ -275,16 +328,16 @@ class SqliteHistory(Service):
         Service.startService(self)
         self._writer = threading.Thread(target=self._write_all, name="chatroom history writer", daemon=True)
         self._writer.start()
-        self._searcher = ThreadPool(1, 1, name="chatroom history search")
-        self._searcher.start()
+        self._readers = ThreadPool(1, 1, name="chatroom history reader")
+        self._readers.start()
 
     def stopService(self) -> Deferred[None]:
         """Fires once every change made before is written and the file is closed."""
         Service.stopService(self)
-        if self._searcher is not None:  # its last search ends first: a search is short
-            searcher, self._searcher = self._searcher, None
-            searcher.callInThread(self._close_reader)
-            searcher.stop()
+        if self._readers is not None:  # its last read ends first: a read is short
+            readers, self._readers = self._readers, None
+            readers.callInThread(self._close_reader)
+            readers.stop()
         if self._writer is None:
             return succeed(None)
         self._changes.put(_STOP)
@@ -296,6 +349,9 @@ class SqliteHistory(Service):
             db = self._connect()
         except (sqlite3.Error, OSError) as error:
             self.reactor.callFromThread(log.error, "history: cannot open {path}: {error}", path=self.path, error=error)
+            while (change := self._changes.get()) is not _STOP:  # nothing is written; a search still gets its answer
+                if change[0] == "written":
+                    self.reactor.callFromThread(change[1].callback, None)
             self.reactor.callFromThread(self._stopped.callback, None)
             return
         pruned = 0.0
@@ -303,15 +359,19 @@ class SqliteHistory(Service):
             while True:
                 batch = [self._changes.get()]
                 due = time.monotonic() + WRITE_EVERY
-                while batch[-1] is not _STOP and (left := due - time.monotonic()) > 0:
+                while batch[-1] is not _STOP and batch[-1][0] != "written" and (left := due - time.monotonic()) > 0:
                     try:
                         batch.append(self._changes.get(timeout=left))
                     except queue.Empty:
                         break
                 now = self.clock.seconds()
-                prune = bool(self.limits.age) and now - pruned >= PRUNE_EVERY
+                aged = self.limits.age or any(age for _, age in self._bounds.values())
+                prune = bool(aged) and now - pruned >= PRUNE_EVERY
                 pruned = now if prune else pruned
-                self._commit(db, [change for change in batch if change is not _STOP], now if prune else None)
+                self._commit(db, [change for change in batch if change[0] not in ("stop", "written")],
+                             now if prune else None)  # fmt: skip
+                for _, waiting in (change for change in batch if change[0] == "written"):
+                    self.reactor.callFromThread(waiting.callback, None)
                 if batch[-1] is _STOP:
                     return
         finally:
@@ -325,12 +385,12 @@ class SqliteHistory(Service):
             with db:  # one transaction (else each statement commits alone), rolled back if one fails
                 db.execute("BEGIN")
                 touched, talked, deleted = self._apply(db, changes)
-                for room in touched:  # the last --history lines of each room written to
+                for room in touched:  # the last --history lines of each room written to (or its rule's)
                     _delete(
                         db,
                         "lines.room = ? AND number <= "
                         "(SELECT number FROM lines WHERE room = ? ORDER BY number DESC LIMIT 1 OFFSET ?)",
-                        room, room, self.limits.lines,
+                        room, room, self._bounds.get(room, (self.limits.lines, 0.0))[0],
                     )  # fmt: skip
                 for key in talked:  # and of each conversation
                     db.execute(
@@ -339,8 +399,7 @@ class SqliteHistory(Service):
                         (key, key, self.limits.lines),
                     )
                 if now is not None:
-                    _delete(db, "time < ?", timestamp(now - self.limits.age))
-                    db.execute("DELETE FROM private_lines WHERE time < ?", (timestamp(now - self.limits.age),))
+                    self._prune(db, now)
             if deleted:  # the log still holds the pages as they were before: written back, and emptied
                 db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         except sqlite3.Error as error:
@@ -357,6 +416,15 @@ class SqliteHistory(Service):
         if self._failing:
             self._failing = False
             self.reactor.callFromThread(log.info, "history: writing to {path} again", path=self.path)
+
+    def _prune(self, db: sqlite3.Connection, now: float) -> None:
+        """Drop the lines older than --history-age, and those older than their room's own rule keeps."""
+        if self.limits.age:
+            _delete(db, "time < ?", timestamp(now - self.limits.age))
+            db.execute("DELETE FROM private_lines WHERE time < ?", (timestamp(now - self.limits.age),))
+        for room, (_, age) in self._bounds.items():
+            if age:
+                _delete(db, "lines.room = ? AND time < ?", room, timestamp(now - age))
 
     def _apply(self, db: sqlite3.Connection, changes: list[Change]) -> tuple[set[str], set[str], bool]:
         """Each change, in order; the rooms and the conversations given lines, and whether lines were deleted
@@ -400,6 +468,11 @@ class SqliteHistory(Service):
             if kind == "marked":
                 markers.append((room, *more))
                 continue
+            if kind == "bounded":  # its lines beyond the rule go with this transaction, its old ones with the next pass
+                lines_kept, age = more
+                self._bounds[room] = (lines_kept, age)
+                touched.add(room)
+                continue
             if kind == "stayed":  # as they come: a join or a part is rare beside the lines
                 db.execute("INSERT OR REPLACE INTO stays VALUES (?, ?, ?)", (room, *more))
                 continue
@@ -429,14 +502,16 @@ class SqliteHistory(Service):
             write()
             deleted = True
             if kind == "redacted" and " " in room:  # a conversation's key (chatroom.core.private): not indexed
-                (ids,) = more
+                ids, _ = more
                 db.executemany(
                     "DELETE FROM private_lines WHERE conversation = ? AND id = ?", [(room, msgid) for msgid in ids]
                 )
             elif kind == "redacted":
-                (ids,) = more
+                ids, nick = more
                 for msgid in ids:
                     _delete(db, "lines.room = ? AND id = ?", room, msgid)
+                if nick:  # nicknames are ASCII: SQLite's lower() is nick_key
+                    _delete(db, "lines.room = ? AND lower(lines.nick) = ?", room, nick_key(nick))
                 purge = True
             elif kind == "cleared":
                 _delete(db, "lines.room = ?", room)
@@ -445,6 +520,7 @@ class SqliteHistory(Service):
                 _delete(db, "lines.room = ?", room)
                 db.execute("DELETE FROM rooms WHERE room = ?", (room,))
                 self._lives.pop(room, None)
+                self._bounds.pop(room, None)
         write()
         if purge:  # the deleted lines' words are still in the index's older pages: merged away (module docstring)
             db.execute("INSERT INTO words (words) VALUES ('optimize')")
@@ -515,20 +591,36 @@ class SqliteHistory(Service):
         return found.items()
 
     def _read(self, db: sqlite3.Connection) -> Iterable[tuple[str, KeptHistory]]:
+        """Each room's latest lines, the newest of all rooms first, until they fill --history-memory: a file larger
+        than memory is not read whole. A room whose older lines are left in the file is `behind`."""
         oldest = timestamp(self.clock.seconds() - self.limits.age) if self.limits.age else ""
-        for room, name, epoch, said in db.execute("SELECT room, name, epoch, said FROM rooms").fetchall():
-            rows = db.execute(
-                "SELECT nick, text, action, notice, id, time, topic, more FROM lines WHERE room = ? AND time >= ? "
-                "ORDER BY number DESC LIMIT ?",
-                (room, oldest, self.limits.lines),
-            ).fetchall()
-            lines = [
-                _with(
-                    more, Message(name, nick, text, bool(action), bool(notice), "", msgid, said_at, topic=bool(topic))
-                )
-                for nick, text, action, notice, msgid, said_at, topic, more in reversed(rows)
-            ]
-            yield room, KeptHistory(epoch, said, lines)
+        rooms = {room: KeptHistory(epoch, said, []) for room, epoch, said in db.execute(
+            "SELECT room, epoch, said FROM rooms").fetchall()}  # fmt: skip
+        room_of = dict(db.execute("SELECT room, name FROM rooms").fetchall())
+        left = self.limits.memory or math.inf
+        for room, *row in db.execute(
+            "SELECT room, nick, text, action, notice, id, time, topic, more FROM lines WHERE time >= ? "
+            "ORDER BY time DESC",
+            (oldest,),
+        ):
+            line = _line(room_of[room], *row)
+            left -= line_bytes(line)
+            if left < 0:
+                for kept in rooms.values():
+                    kept.behind = True  # a guess for some: a read that finds nothing older costs one query
+                break
+            if len(rooms[room].lines) < self.limits.lines:  # more only if --history was larger before
+                rooms[room].lines.append(line)
+        for kept in rooms.values():
+            kept.lines.sort(key=lambda line: int(line.id.rpartition("-")[2]))  # said within one millisecond: by number
+        return rooms.items()
+
+
+def _line(
+    name: str, nick: str, text: str, action: int, notice: int, msgid: str, said_at: str, topic: int, more: str
+) -> Message:
+    """A room's line as the `lines` table holds it, in the room called `name`."""
+    return _with(more, Message(name, nick, text, bool(action), bool(notice), "", msgid, said_at, topic=bool(topic)))
 
 
 def _more(message: Message) -> str:

@@ -11,6 +11,8 @@ import functools
 import time
 from collections.abc import Callable, Iterable, Iterator
 
+from twisted.internet.defer import Deferred
+
 from chatroom.core.errors import ChatError
 from chatroom.core.events import Event, History, Message
 from chatroom.core.history import PAGE_MAX, parse_id, seconds
@@ -533,19 +535,23 @@ def _chathistory(session: IRCDialect, params: list[str]) -> None:
     chat, member, lines = session.chat, session.member, min(limit, PAGE_MAX)
     # A nickname asks for one's private conversation with them (--history-private), kept or not
     ask = functools.partial(chat.history if target.startswith("#") else chat.private_history, member)
-    try:
-        if how == "between":
-            history = _between(ask, target, points[0] or "", points[1] or "", lines)
-        else:
-            history = ask(target, how, points[0] or "", lines)
-    except ChatError as error:
-        if error.code in _BAD_QUERY:
-            session.write(session.line("FAIL", "CHATHISTORY", "INVALID_PARAMS", subcommand, text=word(error)))
-        else:
-            code = "INVALID_TARGET" if error.code in _NO_TARGET else "MESSAGE_ERROR"
-            session.write(session.line("FAIL", "CHATHISTORY", code, subcommand, target, text=word(error)))
-        return
-    session.write_pages(session.kept(history.room, session.replayed(history.messages)))
+
+    async def answer() -> None:  # at once from memory, later when the store reads lines: the next lines wait
+        try:
+            if how == "between":
+                history = await _between(ask, target, points[0] or "", points[1] or "", lines)
+            else:
+                history = await ask(target, how, points[0] or "", lines)
+        except ChatError as error:
+            if error.code in _BAD_QUERY:
+                session.write(session.line("FAIL", "CHATHISTORY", "INVALID_PARAMS", subcommand, text=word(error)))
+            else:
+                code = "INVALID_TARGET" if error.code in _NO_TARGET else "MESSAGE_ERROR"
+                session.write(session.line("FAIL", "CHATHISTORY", code, subcommand, target, text=word(error)))
+            return
+        session.write_pages(session.kept(history.room, session.replayed(history.messages)))
+
+    session.connection.wait_for(answer())
 
 
 _SEARCH_ATTRIBUTES = frozenset({"text", "in", "from", "after", "before", "limit"})
@@ -647,26 +653,26 @@ def _reference(reference: str, star: bool) -> str | None:
     return None
 
 
-Ask = Callable[[str, str, str, int], History]  # the core's history of a room, or of a conversation, for one member
+Ask = Callable[[str, str, str, int], Deferred[History]]  # the core's history of a room or a conversation, for one
 
 
-def _between(ask: Ask, room: str, start: str, end: str, lines: int) -> History:
+async def _between(ask: Ask, room: str, start: str, end: str, lines: int) -> History:
     """BETWEEN, from the core's queries: what is after `start` but not at or after `end`, or, when `end` comes
     first, what is before `start` but not at or before `end` (both ends excluded, as IRCv3 has it)."""
-    how = "after" if _place(ask, room, start) <= _place(ask, room, end) else "before"
-    found = ask(room, how, start, lines)
-    beyond = {said.id for said in ask(room, how, end, lines).messages}
+    how = "after" if await _place(ask, room, start) <= await _place(ask, room, end) else "before"
+    found = await ask(room, how, start, lines)
+    beyond = {said.id for said in (await ask(room, how, end, lines)).messages}
     inside = tuple(said for said in found.messages if said.id not in beyond and not _at(said, end))
     return History(found.room, inside)
 
 
-def _place(ask: Ask, room: str, point: str) -> tuple[float, float]:
+async def _place(ask: Ask, room: str, point: str) -> tuple[float, float]:
     """Where a point falls, to tell which end of BETWEEN comes first: its time, then an id's number; an id the
     room no longer keeps comes before everything it keeps."""
     if ":" in point:
         return seconds(point), -1
     number = parse_id(point)[1]
-    nearest = ask(room, "around", point, 1).messages
+    nearest = (await ask(room, "around", point, 1)).messages
     if nearest and nearest[0].id == point:
         return seconds(nearest[0].time), number
     return float("-inf"), number

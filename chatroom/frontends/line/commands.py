@@ -6,6 +6,9 @@ One table serves both dispatch and /help, so the two cannot drift apart.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
+
+from twisted.internet.defer import Deferred
 
 from chatroom.core.errors import ChatError
 from chatroom.core.gestures import REPLY_TAG, TYPING_STATES, reaction_tags, typing_tags
@@ -216,7 +219,16 @@ def _history(session: LineDialect, arg: str) -> None:
         case _:
             raise COMMANDS["history"].usage_error()
     ask = session.chat.private_history if nick else session.chat.history
-    session.deliver(ask(session.member, room, how, point, lines))
+    _answer(session, ask(session.member, room, how, point, lines))
+
+
+def _answer(session: LineDialect, answer: Deferred[Any]) -> None:
+    """Deliver `answer` once it fires (a history the store reads, a search): the client's next lines wait for it."""
+
+    async def delivered() -> None:
+        session.deliver(await answer)
+
+    session.connection.wait_for(delivered())
 
 
 _FILTERS = ("in", "from")
@@ -236,11 +248,7 @@ def _search(session: LineDialect, arg: str) -> None:
         filters[words[-2].lower()] = words[-1]
         words = words[:-2]
     found = session.chat.search(session.member, " ".join(words), filters.get("in", ""), filters.get("from", ""))
-
-    async def answer() -> None:
-        session.deliver(await found)
-
-    session.connection.wait_for(answer())
+    _answer(session, found)
 
 
 # Keeping order. A room may be named first, with its '#': "/kick #5 bob"; otherwise it is the current room.
@@ -397,7 +405,7 @@ def _room(session: LineDialect, arg: str) -> None:
         case ("history" | "keep" | "redact-mine") as what, [_, *_] if len(words) <= 2:
             chat.set_history_rule(member, room, what.lower(), " ".join(words))
         case "export", []:
-            session.deliver(chat.export(member, room))
+            _answer(session, chat.export(member, room))
         case "forget", []:
             chat.forget(member, room)
         case _:
