@@ -98,7 +98,8 @@ class RenderTests(SynchronousTestCase):
             "HISTORY #5 0 0": "12:34 [#5] -- no more history",
             "HISTORY #5 0 ?": "12:34 [#5] -- no more history; some lines may be lost (the room began again)",
             "HISTORY #5 2 1": (
-                "12:34 [#5] -- above: 2 lines from history (/history shows earlier ones); 1 earlier line was not kept"
+                "12:34 [#5] -- above: 2 lines from history (/history shows earlier ones); 1 earlier line is not shown"
+                " (/history shows what is kept)"
             ),
             "REDACT #5 olga lq3k9d2a-7 lq3k9d2a-9": "12:34 [#5] -- olga removed 2 lines from #5's history",
             "REDACT #5 ada *": "12:34 [#5] -- ada cleared #5's history",
@@ -130,7 +131,8 @@ class RenderTests(SynchronousTestCase):
     def test_what_a_catch_up_says(self) -> None:
         cases = {
             "HISTORY #5 3 0": "12:34 [#5] -- above: 3 lines said while you were away",
-            "HISTORY #5 1 40": "12:34 [#5] -- above: 1 line said while you were away; 40 earlier lines were not kept",
+            "HISTORY #5 1 40": "12:34 [#5] -- above: 1 line said while you were away; 40 earlier lines are not shown"
+            " (/history shows what is kept)",
             "HISTORY #5 0 0": "12:34 [#5] -- nothing was said while you were away",
             "HISTORY #5 0 ?": (
                 "12:34 [#5] -- what was said while you were away may be lost (the server keeps no history, or the"

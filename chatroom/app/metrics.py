@@ -63,7 +63,8 @@ class ChatCollector(Collector):
             "chatroom_history_bytes", "Memory the rooms' kept messages take, as --history-memory counts it", memory.size
         )
         yield CounterMetricFamily(
-            "chatroom_history_dropped", "Kept messages dropped, the oldest first, to stay within --history-memory",
+            "chatroom_history_dropped",
+            "Kept messages dropped from memory, the oldest first, to stay within --history-memory",
             memory.dropped,
         )  # fmt: skip
         refused = CounterMetricFamily(

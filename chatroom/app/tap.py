@@ -249,8 +249,8 @@ class Options(usage.Options):
             None,
             "256MB",
             "The most memory all rooms' kept messages may take together, such as 256MB or 2GB (each counted as its"
-            " text plus 300 bytes); past it the server's oldest kept messages are dropped first. With --redis every"
-            " process drops the same ones.",
+            " text plus 300 bytes); past it the server's oldest kept messages are dropped from memory first (the"
+            " history file keeps them, to be read back). With --redis every process drops the same ones.",
         ],
     ]
     optFlags: list[list[Any]] = [

@@ -247,7 +247,7 @@ def _history(line: Line, away: bool) -> str:
     elif lost == "?":
         more = "what was said while you were away may be lost (the server keeps no history, or the room began again)"
     elif lost != "0":
-        more = f"{lost} earlier {'line was' if lost == '1' else 'lines were'} not kept"
+        more = f"{lost} earlier {'line is' if lost == '1' else 'lines are'} not shown (/history shows what is kept)"
     else:
         more = ""
     return "; ".join(part for part in (said, more) if part) or "nothing was said while you were away"

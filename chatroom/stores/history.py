@@ -275,11 +275,11 @@ class SqliteHistory(Service):
 
     def _read_now(self, read: Callable[[sqlite3.Connection, Q], T], question: Q) -> Deferred[T]:
         """`read` on the readers' thread, once every change made before is committed."""
-        readers = self._readers
-        assert readers is not None
 
         def reading(_: None) -> Deferred[T]:
-            return deferToThreadPool(self.reactor, readers, self._reading_with, read, question)
+            if self._readers is None:  # stopped meanwhile: its threads take no more work
+                raise sqlite3.OperationalError("the history file was closed")
+            return deferToThreadPool(self.reactor, self._readers, self._reading_with, read, question)
 
         return self._written().addCallback(reading)
 

@@ -292,19 +292,38 @@ $("settings-button").addEventListener("click", () => {
   $("settings").showModal();
 });
 
-// A room's lines as this page holds them (its history as loaded, and what was said since), as two files the person
-// keeps: plain text and JSON, made here (a Blob): nothing is asked of the server, nor sent anywhere.
-$("export").addEventListener("click", () => {
+// Everything the room keeps that this person may read (CHATHISTORY, page by page: chat.everything), as two files
+// they keep: plain text and JSON, made here (a Blob), with the times in this browser's zone as the page shows them.
+$("export").addEventListener("click", async () => {
   const room = chat.current;
-  const said = room.lines.filter((line) => line.id && ["message", "action", "notice"].includes(line.kind));
-  const lines = said.map(({ id, time, nick, text, kind }) => ({
-    id, time: time.toISOString(), nick, text, action: kind === "action",
-  }));
-  const stem = `${room.name.slice(1)}-${new Date().toISOString().slice(0, 10)}`;
-  const text = lines.map((l) => `${l.time} ${l.action ? `* ${l.nick}` : `<${l.nick}>`} ${l.text}\n`).join("");
-  download(`${stem}.txt`, new Blob([text], { type: "text/plain" }));
-  download(`${stem}.json`, new Blob([JSON.stringify({ room: room.name, lines }, null, 1)], { type: "application/json" }));
+  const said = (count) => `${room.name}'s history: ${count.toLocaleString()} lines`;
+  const show = (text) => ($("export-status").textContent = text); // one line above the log while it lasts
+  $("export").disabled = true;
+  show(`Downloading ${said(0)}…`);
+  try {
+    const kept = await chat.everything(room, (count) => show(`Downloading ${said(count)}…`));
+    const lines = kept.map(({ id, time, nick, text, kind }) => ({ id, time: zoned(time), nick, text, action: kind === "action" }));
+    const stem = `${room.name.slice(1)}-${zoned(new Date()).slice(0, 10)}`;
+    const text = lines.map((l) => `${l.time.slice(0, 10)} ${l.time.slice(11, 19)} ${l.action ? `* ${l.nick}` : `<${l.nick}>`} ${l.text}\n`);
+    const zone = Intl.DateTimeFormat().resolvedOptions().timeZone;
+    download(`${stem}.txt`, new Blob(text, { type: "text/plain" }));
+    download(`${stem}.json`, new Blob([JSON.stringify({ room: room.name, zone, lines }, null, 1)], { type: "application/json" }));
+    chat.info(`Downloaded ${said(lines.length)}.`, "info", room);
+  } catch (error) {
+    chat.info(`${room.name}'s history was not downloaded: ${error.message}.`, "error", room);
+  } finally {
+    show("");
+    $("export").disabled = false;
+  }
 });
+
+/** A time in this browser's zone, ISO 8601 with its offset: 2026-12-05T13:47:05.123+05:30. */
+function zoned(time) {
+  const offset = -time.getTimezoneOffset();
+  const local = new Date(time.getTime() + offset * 60000).toISOString().slice(0, 23);
+  const [hours, minutes] = [Math.trunc(Math.abs(offset) / 60), Math.abs(offset) % 60].map((n) => String(n).padStart(2, "0"));
+  return `${local}${offset < 0 ? "-" : "+"}${hours}:${minutes}`;
+}
 
 function download(name, blob) {
   const link = document.createElement("a");

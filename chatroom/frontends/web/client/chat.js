@@ -4,7 +4,8 @@
 import { format } from "./irc.js";
 
 const HISTORY_ON_JOIN = 50;
-const HISTORY_CATCH_UP = 500; // CHATHISTORY's most (ISUPPORT CHATHISTORY=500)
+const PAGE_MOST = 500; // lines asked for at once at most, catching up or downloading (or ISUPPORT CHATHISTORY's less)
+const LOST = "the connection was lost";
 const LINES_KEPT = 2000; // per room, in this page
 const SERVER = "*server*"; // the key of the server's own messages (the MOTD, answers to WHOIS ...)
 const ACTION = /^\x01ACTION (.*?)\x01?$/s;
@@ -71,6 +72,8 @@ export class Chat extends EventTarget {
     this.current = null;
     this.me = "";
     this.batches = new Map();
+    this.pending = []; // {done, failed?} for each CHATHISTORY sent, in order: the server answers them in turn
+    this.showing = { done: (target, messages) => this.history(target, messages) }; // an answer for the log
     this.visible = true; // whether the person sees the current room (the tab is shown)
     this.marking = 0; // the timer that tells the server where the watched room is read up to
     this.searching = ""; // what the last search asked for, shown with its answer
@@ -78,7 +81,9 @@ export class Chat extends EventTarget {
     connection.addEventListener("message", (event) => this.receive(event.detail));
     connection.addEventListener("registered", () => this.registered());
     connection.addEventListener("status", (event) => {
-      if (event.detail.state !== "connected") for (const room of this.rooms.values()) room.joined = false;
+      if (event.detail.state === "connected") return;
+      for (const room of this.rooms.values()) room.joined = false;
+      for (const asked of this.pending.splice(0)) asked.failed?.(LOST);
     });
   }
 
@@ -241,7 +246,7 @@ export class Chat extends EventTarget {
     else {
       const batch = this.batches.get(ref.slice(1));
       this.batches.delete(ref.slice(1));
-      if (batch?.type === "chathistory") this.history(batch.target, batch.messages);
+      if (batch?.type === "chathistory") (this.pending.shift() ?? this.showing).done(batch.target, batch.messages);
       else if (batch?.type === "soju.im/search") this.found(batch.messages);
       else if (batch?.type === MULTILINE) this.multiline(batch);
       else for (const inner of batch?.messages ?? []) this.receive({ ...inner, tags: { ...inner.tags, batch: "" } });
@@ -314,7 +319,7 @@ export class Chat extends EventTarget {
   history(target, messages) {
     const room = this.room(target, false);
     if (!room) return;
-    const lines = messages.map((message) => this.said(message, room, true)).filter((line) => line && !room.ids.has(line.id));
+    const lines = this.kept(room, messages).filter((line) => !room.ids.has(line.id));
     const at = room.historyAt < 0 ? room.lines.length : Math.min(room.historyAt, room.lines.length);
     room.historyAt = -1;
     if (!lines.length) return;
@@ -328,6 +333,51 @@ export class Chat extends EventTarget {
     const last = messages.at(-1).tags.time;
     if (last && last > room.lastStamp) room.lastStamp = last;
     this.emit("room", { room });
+  }
+
+  /** A chathistory batch's messages as lines of `room`. A message of several lines comes line by line, only its
+   * first with the message's id: it is one line again. */
+  kept(room, messages) {
+    const lines = [];
+    for (const message of messages) {
+      const line = this.said(message, room, true);
+      if (!line.id && lines.length) lines.at(-1).text += "\n" + line.text;
+      else lines.push(line);
+    }
+    return lines;
+  }
+
+  /** The most lines one CHATHISTORY may ask for: the server's ISUPPORT CHATHISTORY (0 or none: no limit). */
+  historyPage() {
+    return Math.min(Number(this.connection.isupport.get("CHATHISTORY")) || PAGE_MOST, PAGE_MOST);
+  }
+
+  /** Ask for `room`'s history; `asked` ({done, failed}) takes the answer. */
+  askHistory(room, subcommand, reference, limit, asked = this.showing) {
+    if (!this.connection.send(format("CHATHISTORY", subcommand, room.name, reference, String(limit)))) return false;
+    this.pending.push(asked);
+    return true;
+  }
+
+  /** Everything `room` keeps that this person may read, oldest first and each line once: pages asked for back from
+   * the latest until one brings nothing new, `progress(count)` after each. Rejects, with the reason, if the server
+   * refuses or the connection is lost meanwhile. */
+  async everything(room, progress) {
+    const pages = [];
+    const ids = new Set();
+    let [subcommand, reference] = ["LATEST", "*"];
+    for (;;) {
+      const messages = await new Promise((done, failed) => {
+        const asked = { done: (_, messages) => done(messages), failed: (text) => failed(new Error(text)) };
+        if (!this.askHistory(room, subcommand, reference, this.historyPage(), asked)) failed(new Error(LOST));
+      });
+      const page = this.kept(room, messages).filter((line) => line.id && !ids.has(line.id));
+      if (!page.length) return pages.reverse().flat();
+      for (const line of page) ids.add(line.id);
+      pages.push(page);
+      progress(ids.size);
+      [subcommand, reference] = ["BEFORE", `msgid=${page[0].id}`];
+    }
   }
 
   /** Search the lines kept in our rooms (soju.im/search): answered by a "found" event. ";" separates the
@@ -525,8 +575,7 @@ export class Chat extends EventTarget {
       const reference = room.lastStamp ? `timestamp=${room.lastStamp}` : "*";
       room.historyAt = room.lines.length;
       room.catchingUp = reference !== "*";
-      const limit = room.catchingUp ? HISTORY_CATCH_UP : HISTORY_ON_JOIN;
-      this.connection.send(format("CHATHISTORY", "LATEST", room.name, reference, String(limit)));
+      this.askHistory(room, "LATEST", reference, room.catchingUp ? this.historyPage() : HISTORY_ON_JOIN);
     }
   }
 
@@ -616,7 +665,9 @@ export class Chat extends EventTarget {
   }
 
   onFAIL(message) {
+    const asked = message.params[0] === "CHATHISTORY" ? this.pending.shift() : undefined;
     if (message.params[0] === "SEARCH") this.emit("found", { text: this.searching, error: message.params.at(-1) });
+    else if (asked?.failed) asked.failed(message.params.at(-1));
     else this.info(message.params.at(-1), "error");
   }
 

@@ -84,6 +84,7 @@ export class Connection extends EventTarget {
     this.url = url;
     this.socket = null;
     this.caps = new Set();
+    this.isupport = new Map(); // what the server's 005 says it supports: CHATHISTORY=500 ...
     this.nick = "";
     this.password = "";
     this.serverPassword = ""; // the server's own (IRC's PASS, --irc-password), asked for only when it wants one
@@ -141,6 +142,7 @@ export class Connection extends EventTarget {
     clearTimeout(this.timer);
     this.registered = false;
     this.caps = new Set();
+    this.isupport = new Map();
     this.status("connecting");
     const socket = new WebSocket(this.url, ["text.ircv3.net"]);
     this.socket = socket;
@@ -212,6 +214,12 @@ export class Connection extends EventTarget {
         this.status("connected");
         this.dispatchEvent(new CustomEvent("registered"));
         if (this.registering) this.send(format("REGISTER", "*", "*", this.password));
+        break;
+      case "005":
+        for (const token of message.params.slice(1, -1)) {
+          const eq = token.indexOf("=");
+          this.isupport.set(eq < 0 ? token : token.slice(0, eq), eq < 0 ? "" : token.slice(eq + 1));
+        }
         break;
       case "REGISTER":
         if (first === "SUCCESS") {

@@ -172,6 +172,7 @@ export class View {
     $("kept").textContent = room.kept ? `${room.kept[0].toUpperCase()}${room.kept.slice(1)}.` : "";
     $("kept").hidden = !room.kept;
     $("settings-button").hidden = !(room.channel && room.rank(this.chat.me).includes("@"));
+    $("export").hidden = !(room.channel && room.kept); // everything it keeps that this person may read
     const list = $("member-list");
     list.replaceChildren();
     $("members-button").hidden = !room?.channel;
