@@ -345,7 +345,12 @@ class StoreTests(ServerTestCase):
         self.assertEqual([line for line in shown if line.startswith("SAID")], [])
         owen.send("/history", "/ping hidden")
         _, shown = await owen.until("PONG :hidden")
-        self.assertEqual([line for line in shown if line.startswith("SAID")], [], "owen's stay began at the restart")
+        self.assertEqual([line.partition(" :")[2] for line in shown if line.startswith("SAID")],
+                         ["said before the restart"] * 2,
+                         "owen's stay went on across the restart: shown as he joined, and by /history")  # fmt: skip
+        owen.send("/part club", "/join club", "/history", "/ping done")
+        _, shown = await owen.until("PONG :done")
+        self.assertEqual([line for line in shown if line.startswith("SAID")], [], "a part ended it")
         owen.send("/room history all", "/history", "/ping done")
         _, shown = await owen.until("PONG :done")
         self.assertEqual([line.partition(" :")[2] for line in shown if line.startswith("SAID")],

@@ -280,13 +280,17 @@ class WritingTests(RedisStoresTestCase):
         writer = self.history()
         writer.lead()
         self.said(writer, 1, 1, "in a room that ended meanwhile")
+        writer.stayed("5", "ann", timestamp(0.0))
         await writer.flush()
         kept = [Message("#Club", "bob", "hi", id="c-4", time=timestamp(self.clock.seconds()))]
         writer.turn(place(2))
-        writer.lead({"club": Room("#Club", 0.0, RoomHistory("c", HistoryLimits(3), 9, kept))})
+        club = Room("#Club", 0.0, RoomHistory("c", HistoryLimits(3), 9, kept))
+        club.owner, club.stays = "owen", {"owen": 1.0}
+        writer.lead({"club": club})
         await writer.flush()
         self.assertEqual((await self.lines(), await self.lines("club")), ([], ["hi"]))
         self.assertEqual(await self.admin.hgetall(f"{PREFIX}:histories"), {b"club": b"c 9 #Club"})
+        self.assertEqual(await self.admin.hgetall(f"{PREFIX}:stays"), {b"club owen": timestamp(1.0).encode()})
 
     async def test_lines_older_than_the_age_go_each_minute_and_a_quiet_rooms_list_expires(self) -> None:
         writer = self.history(HistoryLimits(5, 60.0))
@@ -407,7 +411,7 @@ class WhoWritesTests(SynchronousTestCase):
         self.settle()
         self.assertTrue(c.is_ready)
         ((_, change),) = self.written("c")
-        self.assertEqual(change, ["all", "", {}], "every room anew: here, none (#5 was not registered)")
+        self.assertEqual(change, ["all", "", {}, {}], "every room anew, and their stays: none (#5 was not registered)")
 
     def test_a_failed_write_is_sent_again_with_what_came_since_one_call_at_a_time(self) -> None:
         self.commands["a"].answer = False

@@ -15,6 +15,8 @@ Keys, under the prefix (chatroom.bus.redis.HistoryKeys):
 - `PREFIX:markers`, a hash: `ACCOUNT TARGET` -> the time the account has read TARGET (a room's or a nickname's
   marker key, chatroom.core.markers) up to; only ever moved forward. Read with the hello, so that a process that
   starts alone goes on with them (the others have them in the shared chat). Times only, never text.
+- `PREFIX:stays`, a hash: `ROOM ACCOUNT` -> when the account's stay in that registered room began
+  (chatroom.core.members.Room.stays): read with the hello as markers are, deleted as the stay ends. Times only.
 
 **One writer, in the log's order.** Every replica changes its rooms' history in the log's order. Redis's copy must
 go through the same changes in the same order: a redaction or a clearing that reached Redis before the line it
@@ -62,9 +64,9 @@ WRITE_EVERY = 0.1  # seconds the writer gathers changes before a call: fewer, la
 PRUNE_EVERY = 60.0  # seconds between two passes dropping lines older than --history-age
 ASK_EVERY = 2.0  # seconds between two questions of a process that holds changes back: how far has the writer written?
 
-# KEYS: the histories hash, the place written, the markers hash, the conversations hash. ARGV: the lists' prefix (a
-# conversation's lines are under it too), the lines kept per room, the ms a list lives after its last line (0: for
-# ever), and the changes as JSON [[place, [change, ...]], ...], in the log's order.
+# KEYS: the histories hash, the place written, the markers hash, the conversations hash, the stays hash. ARGV: the
+# lists' prefix (a conversation's lines are under it too), the lines kept per room, the ms a list lives after its last
+# line (0: for ever), and the changes as JSON [[place, [change, ...]], ...], in the log's order.
 WRITE = """
 local histories, lists, most, life = KEYS[1], ARGV[1], tonumber(ARGV[2]), ARGV[3]
 local abouts, changed = {}, {}  -- what the hash holds of a room, as this call leaves it; the rooms to write back
@@ -112,6 +114,10 @@ for _, group in ipairs(cjson.decode(ARGV[4])) do
         local field = room .. ' ' .. change[3]
         local before = redis.call('HGET', KEYS[3], field)
         if not before or before < change[4] then redis.call('HSET', KEYS[3], field, change[4]) end
+      elseif kind == 'stayed' then  -- an account's stay in a registered room began
+        redis.call('HSET', KEYS[5], room .. ' ' .. change[3], change[4])
+      elseif kind == 'left' then
+        redis.call('HDEL', KEYS[5], room .. ' ' .. change[3])
       elseif kind == 'all' then  -- every room's history anew; those not named end
         for _, other in ipairs(redis.call('HKEYS', histories)) do
           redis.call('DEL', lists .. other)
@@ -122,6 +128,8 @@ for _, group in ipairs(cjson.decode(ARGV[4])) do
           abouts[named], changed[named] = kept[1], true
           for _, line in ipairs(kept[2]) do add(lists .. named, line) end
         end
+        redis.call('DEL', KEYS[5])  -- and the registered rooms' stays
+        for field, start in pairs(change[4]) do redis.call('HSET', KEYS[5], field, start) end
       end
     end
     written = group[1]
@@ -165,6 +173,7 @@ class RedisHistory:
         self.limits = limits
         self._read: list[Any] = []  # the registered rooms' history at this process's last hello, as Redis gave it
         self._markers: dict[str, dict[str, str]] = {}  # the accounts' read markers at the last hello
+        self._stays: dict[str, dict[str, str]] = {}  # room -> account -> when its stay began, at the last hello
         self._private: list[Any] = []  # the conversations between accounts at the last hello
         self.commands: Any = None
         self.place = ""  # the place in the log of the entry whose changes are being made
@@ -260,6 +269,23 @@ class RedisHistory:
     def marked(self, account: str, target: str, time: str) -> None:
         self._change(["marked", account, target, time])
 
+    def stays_loaded(self, stays: list[Any]) -> None:
+        """PREFIX:stays at the hello (HGETALL's flat list): what `load_stays` gives a process that is the chat."""
+        self._stays = {}
+        for field, start in zip(stays[::2], stays[1::2], strict=True):
+            room, _, account = field.decode().partition(" ")
+            self._stays.setdefault(room, {})[account] = start.decode()
+
+    def load_stays(self) -> dict[str, dict[str, str]]:
+        """The accounts' stays as Redis kept them, for a process that starts alone (as `load_markers`)."""
+        return self._stays
+
+    def stayed(self, room: str, account: str, time: str) -> None:
+        self._change(["stayed", room, account, time])
+
+    def left(self, room: str, account: str) -> None:
+        self._change(["left", room, account])
+
     # chatroom.bus.shared.SharedHistory
 
     def turn(self, place: str) -> None:
@@ -276,7 +302,13 @@ class RedisHistory:
                 self._pruning.start(PRUNE_EVERY)
         if rooms is not None:
             about = {key: [_about(room), [_line(said) for said in room.history.kept]] for key, room in rooms.items()}
-            self._change(["all", "", about])
+            stays = {
+                f"{key} {account}": timestamp(start)
+                for key, room in rooms.items()
+                if room.owner
+                for account, start in room.stays.items()
+            }
+            self._change(["all", "", about, stays])
         self._send_soon()
 
     def follow(self) -> None:
@@ -344,7 +376,7 @@ class RedisHistory:
         age = str(int(self.limits.age * 1000))
         changes = [[place, [_wire(change) for change in group]] for place, group, *_ in groups]
         arguments = [self.keys.lists, self.limits.lines, age, _json(changes)]
-        keys = [self.keys.histories, self.keys.written, self.keys.markers, self.keys.conversations]
+        keys = [self.keys.histories, self.keys.written, self.keys.markers, self.keys.conversations, self.keys.stays]
         call: Deferred[Any] = self.commands.eval(WRITE, keys, arguments)
         self._answered = Deferred()
         call.addBoth(_passing, self._answered)

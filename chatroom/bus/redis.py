@@ -85,8 +85,8 @@ local function forget(histories, lists, rooms, registered)
 end
 """
 
-# ARGV[4..9]: the history keys (HistoryKeys.arguments); ARGV[10]: '1' if this process keeps history, else '0';
-# ARGV[11]: '1' if it keeps private conversations (--history-private), else '0'.
+# ARGV[4..10]: the history keys (HistoryKeys.arguments); ARGV[11]: '1' if this process keeps history, else '0';
+# ARGV[12]: '1' if it keeps private conversations (--history-private), else '0'.
 HELLO = (
     FORGET
     + """
@@ -101,8 +101,8 @@ for i = 5, #KEYS do
   if redis.call('TYPE', KEYS[i]).ok == 'hash' then state[i - 4] = redis.call('HGETALL', KEYS[i])
   else state[i - 4] = redis.call('GET', KEYS[i]) end
 end
-local keeps = ARGV[10] == '1'
-local private = keeps and ARGV[11] == '1'
+local keeps = ARGV[11] == '1'
+local private = keeps and ARGV[12] == '1'
 if alone then
   redis.call('DEL', ARGV[6])
   forget(ARGV[4], ARGV[5], ARGV[7], keeps)
@@ -118,6 +118,8 @@ if keeps then
 end
 local markers = {}
 if keeps then markers = redis.call('HGETALL', ARGV[8]) end
+local stays = {}
+if keeps then stays = redis.call('HGETALL', ARGV[10]) end
 if alone and not private then  -- kept under an earlier --history-private: nobody may read them now
   for _, conversation in ipairs(redis.call('HKEYS', ARGV[9])) do redis.call('DEL', ARGV[5] .. conversation) end
   redis.call('DEL', ARGV[9])
@@ -129,11 +131,11 @@ if private then
     conversations[#conversations + 1] = {abouts[i], abouts[i + 1], redis.call('LRANGE', ARGV[5] .. abouts[i], 0, -1)}
   end
 end
-return {id, alone and 1 or 0, state, kept, markers, conversations}
+return {id, alone and 1 or 0, state, kept, markers, conversations, stays}
 """
 )
 
-# ARGV[4..9]: the history keys (HistoryKeys.arguments).
+# ARGV[4..10]: the history keys (HistoryKeys.arguments).
 GONE = (
     FORGET
     + """
@@ -167,6 +169,9 @@ class Kept(Protocol):
     def markers_loaded(self, markers: list[Any]) -> None:
         """The accounts' read markers at the hello, as HGETALL gives PREFIX:markers (HistoryKeys.markers)."""
 
+    def stays_loaded(self, stays: list[Any]) -> None:
+        """The accounts' stays in registered rooms at the hello, as HGETALL gives PREFIX:stays (HistoryKeys.stays)."""
+
     def private_loaded(self, conversations: list[Any]) -> None:
         """The conversations between accounts at the hello, [KEY, "EPOCH SAID", [line...]] each."""
 
@@ -195,7 +200,8 @@ class HistoryKeys:
     """Where rooms' history is (chatroom.bus.history): `lists` + a room's key is the list of its lines; `markers`,
     a hash `ACCOUNT TARGET` -> time, where each account has read up to (chatroom.core.markers); `conversations`, a
     hash of the private conversations kept (--history-private), whose lines are in `lists` + the conversation's key
-    (which has a space, as no room's key has)."""
+    (which has a space, as no room's key has); `stays`, a hash `ROOM ACCOUNT` -> when the account's stay in that
+    registered room began (chatroom.core.members.Room.stays)."""
 
     histories: str
     lists: str
@@ -203,6 +209,7 @@ class HistoryKeys:
     rooms: str
     markers: str
     conversations: str
+    stays: str
 
     @classmethod
     def under(cls, prefix: str) -> HistoryKeys:
@@ -213,11 +220,12 @@ class HistoryKeys:
             rooms_key(prefix),
             f"{prefix}:markers",
             f"{prefix}:conversations",
+            f"{prefix}:stays",
         )
 
     def arguments(self) -> list[str]:
-        """As HELLO and GONE take them (ARGV[4..9])."""
-        return [self.histories, self.lists, self.written, self.rooms, self.markers, self.conversations]
+        """As HELLO and GONE take them (ARGV[4..10])."""
+        return [self.histories, self.lists, self.written, self.rooms, self.markers, self.conversations, self.stays]
 
 
 class Unanswered(Exception):
@@ -494,7 +502,7 @@ class RedisLog:
         )
 
         def joined(answer: list[Any]) -> None:
-            entry_id, alone, state, kept, markers, conversations = answer
+            entry_id, alone, state, kept, markers, conversations, stays = answer
             self.last = entry_id.decode()
             self.up = True
             if self.shared is not None:
@@ -502,6 +510,7 @@ class RedisLog:
             if self.history is not None:
                 self.history.loaded(kept, self.commands)
                 self.history.markers_loaded(markers)
+                self.history.stays_loaded(stays)
                 self.history.private_loaded(conversations)
             reader.received(hello(process, bool(alone)))
             if not self._beating.running:

@@ -588,6 +588,7 @@ class Replica:
                     "members": [
                         [member.key, role.value, room.joined.get(member, 0.0)] for member, role in room.members.items()
                     ],
+                    "stays": dict(room.stays),  # times only: when each account's stay began
                     "history": [
                         room.history.epoch,
                         room.history.said,
@@ -682,6 +683,7 @@ class Replica:
             room = Room.restore(room_from_data(name, data["record"], registered=False), data["created"], history)
             room.topic_time = data["topic_time"]
             room.metadata = dict(data.get("metadata", {}))
+            room.stays = dict(data.get("stays", {}))  # none from a process of an earlier version
             room.history.bound_to(rule_limits(self.chat.history_limits, room.settings), self.chat.now())  # as theirs
             for key, role, *joined in data["members"]:
                 member = self.by_key[key]

@@ -149,6 +149,12 @@ class ChatBase(Queries):
             self.apply_rule(self.rooms[key])  # what the store kept beyond the room's own rule goes now
         for key in kept:  # a room that was not registered, open when the server stopped: its history ended with it
             self.history_store.ended(key)
+        for key, stays in self.history_store.load_stays().items():  # accounts' stays go on across the restart
+            if key in self.rooms:
+                self.rooms[key].stays = {account: seconds(start) for account, start in stays.items()}
+            else:  # a room no longer registered: its stays ended with it
+                for account in stays:
+                    self.history_store.left(key, account)
         private = self.history_store.load_private() if keeps_private(self.history_limits) else {}
         self.conversations.load(private, self.history_limits)
         self.history_memory.bound()
@@ -205,11 +211,17 @@ class ChatBase(Queries):
         for each in told:
             each.session.deliver(event)
 
-    def _leave(self, member: Member, room: Room) -> None:
+    def _leave(self, member: Member, room: Room, staying: bool = False) -> None:
+        """`member` is no longer in `room`; unless `staying` (a disconnection), their account's stay ends too, once
+        none of its nicknames is left in it."""
         del room.members[member]
         room.joined.pop(member, None)
         key = room_key(room.name)
         del member.rooms[key]
+        if not staying and member.account is not None and room.stays:
+            account = nick_key(member.account)
+            if not any(nick_key(other.account or "") == account for other in room.members):
+                self._stay_ends(room, account)
         if not room.members and not room.owner:
             del self.rooms[key]  # an unregistered room ends with its last member, its settings and bans with it
             room.history.end()
@@ -225,7 +237,7 @@ class ChatBase(Queries):
             member.expiry = None
         self._tell_peers(member, Quit(member.nick, reason))
         for room in list(member.rooms.values()):
-            self._leave(member, room)
+            self._leave(member, room, staying=True)  # an account's stays outlive its sessions
         del self.nicks[nick_key(member.nick)]
         self.watchers.remove(member)  # a watch list is its person's: it leaves with them
         self.watchers.tell(member.nick, Watched(member.nick, False))
@@ -235,6 +247,29 @@ class ChatBase(Queries):
             self.conversations.ended(party(member))
         member.present = False
         self.sequencer.departed(member)
+
+    def _stay(self, member: Member, room: Room, now: float) -> None:
+        """`member` joined `room` at `now`: their account's stay begins, unless it goes on (chatroom.core.rules)."""
+        if member.account is None:
+            return
+        account = nick_key(member.account)
+        if account not in room.stays:
+            room.stays[account] = now
+            if room.owner:  # an unregistered room's stays end with it: never written
+                self.history_store.stayed(room_key(room.name), account, timestamp(now))
+
+    def _stay_ends(self, room: Room, account: str) -> None:
+        if room.stays.pop(account, None) is not None and room.owner:
+            self.history_store.left(room_key(room.name), account)
+
+    def _stays_kept(self, room: Room, kept: bool) -> None:
+        """The room was registered (`kept`) or unregistered: its accounts' stays are written down, or no longer."""
+        key = room_key(room.name)
+        for account, start in room.stays.items():
+            if kept:
+                self.history_store.stayed(key, account, timestamp(start))
+            else:
+                self.history_store.left(key, account)
 
     def _room_of(self, member: Member, name: str) -> Room:
         self._present(member)
@@ -294,8 +329,9 @@ class ChatBase(Queries):
         """The earliest time (epoch seconds) of a line this member may read in this room under its history rule;
         0.0 when all of it.
 
-        `since-join` (chatroom.core.rules): from the member's present stay in the room, or the earliest of their
-        account's still there; infinity for someone not in it. A room's own `keep` age bounds it too.
+        `since-join` (chatroom.core.rules): from the start of their account's stay in the room (or of the present
+        stay of any of its nicknames in it, if earlier), a guest from their present stay; infinity for someone not in
+        it. A room's own `keep` age bounds it too.
         """
         settings = room.settings
         start = 0.0
@@ -309,6 +345,8 @@ class ChatBase(Queries):
             for present, time in room.joined.items()
             if present is member or (account is not None and nick_key(present.account or "") == account)
         ]
+        if account is not None and account in room.stays:
+            joins.append(room.stays[account])
         if not joins:
             return math.inf
         return max(start, seconds(timestamp(min(joins))))  # to the millisecond, as the lines' times are kept

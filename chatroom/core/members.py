@@ -176,6 +176,7 @@ class Room:
         "operators",
         "owner",
         "settings",
+        "stays",
         "topic",
         "topic_time",
     )
@@ -185,7 +186,10 @@ class Room:
         self.created = created  # when it was opened (or, for a registered room, loaded), in seconds since the epoch
         self.history = history or RoomHistory(epoch(created, 0), HistoryLimits())  # ids, and the lines kept
         self.members: dict[Member, Role] = {}  # in the order they joined
-        self.joined: dict[Member, float] = {}  # when each member's present stay began (a since-join rule's start)
+        self.joined: dict[Member, float] = {}  # when each member's present stay began (a guest's since-join start)
+        # Account (nick_key) -> when its stay began: from its first join to its part, kick or the room's end, across
+        # disconnections and, for a registered room, restarts (kept in the history store: Chat.start_from_store).
+        self.stays: dict[str, float] = {}
         self.topic = Topic(name, "", "")
         self.topic_time = 0.0  # when the topic was set, if it was since the room opened or was loaded
         self.settings = RoomSettings()

@@ -248,6 +248,8 @@ class Presence(ChatBase):
             for target, time in member.read.times.items():
                 self.history_store.marked(account, target, time)  # kept only if later than the account's
             member.read = ReadMarkers()
+            for room in member.rooms.values():  # a guest's present stays become their account's
+                self._stay(member, room, room.joined[member])
             if guest.startswith("g:"):  # a guest's conversations are not the account's
                 self.conversations.ended(guest)
         if account is None and member.account is None and old != nick:

@@ -26,6 +26,7 @@ class RegisteredRooms(ChatBase):
             raise ChatError("NOT_LOGGED_IN")
         authorize(self.rank(actor, target_room), Action.REGISTER, target_room.name)
         self._commit()
+        self._stays_kept(target_room, True)  # first: if the room cannot be saved, the next start deletes them
         self._set_owner(actor, target_room, actor.account)
 
     @change
@@ -33,6 +34,7 @@ class RegisteredRooms(ChatBase):
         """Unregister: the room goes back to lasting while someone is in it."""
         target_room = self._registered(actor, room)
         self._commit()
+        self._stays_kept(target_room, False)
         target_room.owner = ""
         target_room.operators.clear()
         target_room.broadcast(OwnerChanged(target_room.name, actor.nick, ""))

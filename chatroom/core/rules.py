@@ -4,10 +4,15 @@ A rule lives in the room's settings (chatroom.core.moderation.RoomSettings), so 
 and replicated with it (--redis) like any other setting. It only ever narrows the server's own bounds: a room keeps
 at most --history lines, none older than --history-age; a room that sets nothing keeps what the server keeps.
 
-`since-join`: a member reads only what was said since their present stay in the room began (Ergo's `join-time`
-cutoff): leaving and joining again starts it anew. An account with several nicknames in the room reads from the
-earliest join of those still there; a guest from their own join. A line said within the same millisecond as a
-join counts as said after it (times are kept to the millisecond).
+`since-join`: a member reads only what was said since their stay in the room began: the anchors' variant (Slack,
+Zulip, Mattermost: everything since you joined the channel), not Ergo's `join-time` cutoff at each join. An
+account's stay begins when it first joins the room and ends only when it leaves it: its own part, a kick (a ban that
+puts it out is one), the room's end (an unregistered room that empties). Its sessions ending, a lost connection and,
+for a registered room, a server restart do not end it (Room.stays; the history store keeps each registered room's,
+HistoryStore.stayed and `left`). It reads from the earliest of that start and the present joins of its nicknames in
+the room (a login makes a guest's present stays the account's). A guest's stay is their present one: a guest is
+nobody once they leave. A line said within the same millisecond as a stay's start counts as said after it (times
+are kept to the millisecond).
 
 The owner or an operator changes the rule (the rank that changes the room's settings); the owner exports the room's
 history and makes it forget; a member erases their own lines while the rule allows it (`redact_mine`, the default).

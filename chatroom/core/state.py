@@ -146,6 +146,15 @@ class HistoryStore(Protocol):
     def marked(self, account: str, target: str, time: str) -> None:
         """An account's read marker moved (forward only): `target` is the marker's key."""
 
+    def load_stays(self) -> dict[str, dict[str, str]]:
+        """By room key: when each account's stay in that registered room began (Room.stays), by account key."""
+
+    def stayed(self, room: str, account: str, time: str) -> None:
+        """An account's stay in a registered room began at `time` (or the room was registered with it in)."""
+
+    def left(self, room: str, account: str) -> None:
+        """An account's stay in a room ended (it parted or was put out), or the room is no longer registered."""
+
 
 class MemoryHistoryStore:
     """History in memory only: each room's RoomHistory is the only copy, lost at a restart. Nothing to write."""
@@ -183,4 +192,13 @@ class MemoryHistoryStore:
         return {}
 
     def marked(self, account: str, target: str, time: str) -> None:
+        pass
+
+    def load_stays(self) -> dict[str, dict[str, str]]:
+        return {}
+
+    def stayed(self, room: str, account: str, time: str) -> None:
+        pass
+
+    def left(self, room: str, account: str) -> None:
         pass

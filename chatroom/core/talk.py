@@ -77,7 +77,8 @@ class Talk(ChatBase):
             role = Role.OPERATOR if self._named(member, room) else Role.NONE
         member.invited.pop(room, None)
         room.members[member] = Role.NONE
-        room.joined[member] = self.now()
+        room.joined[member] = now = self.now()
+        self._stay(member, room, now)
         member.rooms[room_id] = room
         room.broadcast(self._joined(room, member))
         if member.metadata:  # the others learn who joined: their display name, avatar...

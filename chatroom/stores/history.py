@@ -41,7 +41,8 @@ answers (`reply`), where a line of several was cut (`breaks`)); `words`: their w
 Messages to a room's operators only are never written. With --history-private, `conversations(conversation, epoch,
 said)` and `private_lines(...)` do the same for conversations between two accounts (chatroom.core.private), bounded as
 rooms are, and never searched; a start without it deletes them. `markers(account, target, time)`: where each account
-has read up to (chatroom.core.markers).
+has read up to (chatroom.core.markers). `stays(room, account, time)`: when each account's stay in each registered
+room began (chatroom.core.members.Room.stays, chatroom.core.rules), deleted as the stay ends; times only.
 """
 
 from __future__ import annotations
@@ -108,6 +109,9 @@ CREATE INDEX IF NOT EXISTS private_lines_by_time ON private_lines (time);
 CREATE TABLE IF NOT EXISTS markers (
     account TEXT NOT NULL, target TEXT NOT NULL, time TEXT NOT NULL, PRIMARY KEY (account, target)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS stays (
+    room TEXT NOT NULL, account TEXT NOT NULL, time TEXT NOT NULL, PRIMARY KEY (room, account)
+) WITHOUT ROWID;
 CREATE VIRTUAL TABLE IF NOT EXISTS words USING fts5(
     text, content='', detail=none, columnsize=0, tokenize='unicode61 remove_diacritics 0'
 );
@@ -150,6 +154,7 @@ FORGET_PRIVATE = ("DELETE FROM private_lines", "DELETE FROM conversations")
 # ("said", room, Message) | ("redacted", room, ids) | ("cleared", room) | ("ended", room)
 # | ("private", conversation, Message) | ("marked", account, target, time) | ("unkept", "")
 # | ("written", Deferred): fired once every change before it is committed | ("bounded", room, lines, age)
+# | ("stayed", room, account, time) | ("left", room, account)
 Change = tuple[Any, ...]
 _STOP: Change = ("stop",)
 
@@ -200,6 +205,10 @@ class SqliteHistory(Service):
         """Every account's read markers, at most MARKERS_KEPT each (the latest times)."""
         return self._reading(self._read_markers)
 
+    def load_stays(self) -> dict[str, dict[str, str]]:
+        """By room: when each account's stay in it began."""
+        return self._reading(self._read_stays)
+
     def _reading(self, read: Callable[[sqlite3.Connection], Iterable[tuple[str, T]]]) -> dict[str, T]:
         try:
             with contextlib.closing(self._connect()) as db:
@@ -212,6 +221,12 @@ class SqliteHistory(Service):
 
     def marked(self, account: str, target: str, time: str) -> None:
         self._changes.put(("marked", account, target, time))
+
+    def stayed(self, room: str, account: str, time: str) -> None:
+        self._changes.put(("stayed", room, account, time))
+
+    def left(self, room: str, account: str) -> None:
+        self._changes.put(("left", room, account))
 
     def said(self, room: str, message: Message) -> None:
         self._changes.put(("said", room, message))
@@ -458,6 +473,12 @@ class SqliteHistory(Service):
                 self._bounds[room] = (lines_kept, age)
                 touched.add(room)
                 continue
+            if kind == "stayed":  # as they come: a join or a part is rare beside the lines
+                db.execute("INSERT OR REPLACE INTO stays VALUES (?, ?, ?)", (room, *more))
+                continue
+            if kind == "left":
+                db.execute("DELETE FROM stays WHERE room = ? AND account = ?", (room, *more))
+                continue
             if kind == "unkept":
                 write()
                 deleted = True
@@ -562,6 +583,12 @@ class SqliteHistory(Service):
             found.setdefault(account, {})[target] = read
         for account, times in found.items():
             yield account, dict(list(times.items())[-MARKERS_KEPT:])  # the latest, the least recently moved first
+
+    def _read_stays(self, db: sqlite3.Connection) -> Iterable[tuple[str, dict[str, str]]]:
+        found: dict[str, dict[str, str]] = {}
+        for room, account, start in db.execute("SELECT room, account, time FROM stays"):
+            found.setdefault(room, {})[account] = start
+        return found.items()
 
     def _read(self, db: sqlite3.Connection) -> Iterable[tuple[str, KeptHistory]]:
         """Each room's latest lines, the newest of all rooms first, until they fill --history-memory: a file larger
