@@ -304,41 +304,52 @@ class RoomHistory:
         """What the store must read for this query (`query`'s `older`), beyond what memory holds: nothing unless
         memory dropped lines the store still holds, and the query reaches past memory's first line."""
         self.prune(now)
-        if not (self.behind and self.kept and lines) or (since and seconds(self.kept[0].time) < since):
+        below, first_time = self._first()
+        if not (self.behind and lines) or (since and first_time < since):
             return []  # memory holds all there is, or even its first line is too early for this reader
         if self.limits.age:
             since = max(since, now - self.limits.age)
-        below, readable = _number_of(self.kept[0]), timestamp(since) if since else ""
+        readable = timestamp(since) if since else ""
         older = Reach(self.key, 0.0, below, readable, "", True, lines - len(self.kept))  # the newest below memory
         if not point:  # latest
             return [older] if older.limit > 0 else []
         place = KeptLines(self.epoch, self.said, ()).place(point)
-        if _is_time(point):
-            past = place < seconds(self.kept[0].time)
+        if _is_time(point):  # memory may have dropped lines said in the millisecond of its first
+            past = place <= first_time
             at = timestamp(place)
-            before, after = replace(older, end=at), replace(older, start=max(readable, at))
+            later = timestamp(seconds(at) + 0.001)  # after `point`: from the next millisecond, as times are kept
+            before, at_point = replace(older, end=at), replace(older, start=max(readable, at))
+            after = replace(older, start=max(readable, later))
         else:
             past = place < below
-            before, after = replace(older, last=min(place, below)), replace(older, first=max(place, 0.0))
+            before, at_point = replace(older, last=min(place, below)), replace(older, first=max(place, 0.0))
+            after = at_point  # and one more line read: the line at `point` may be among them
         if how in ("latest", "after"):  # the lines after `point`: only if it is older than memory's first
-            wanted = older.limit if how == "latest" else lines + 1  # +1: the line at `point` may be among them
+            wanted = older.limit if how == "latest" else lines + 1
             return [replace(after, newest=how == "latest", limit=wanted)] if past and wanted > 0 else []
         shown_before = KeptLines(self.epoch, self.said, tuple(self.kept)).split(point, since)[1]
         wanted = (lines if how == "before" else lines // 2) - shown_before
         reaches = [replace(before, limit=wanted)] if wanted > 0 else []
         if how == "around" and past:  # and from the line at `point` on
-            reaches.append(replace(after, newest=False, limit=lines))
+            reaches.append(replace(at_point, newest=False, limit=lines))
         return reaches
+
+    def _first(self) -> tuple[int, float]:
+        """The number and time of memory's first line; with none (memory dropped all of a quiet room's lines),
+        after the room's last."""
+        if self.kept:
+            return _number_of(self.kept[0]), seconds(self.kept[0].time)
+        return self.said + 1, math.inf
 
     def beyond(self, msgid: str) -> bool:
         """Whether `msgid` may be a line the store holds and memory does not (one of this life, older than memory's)."""
-        if not (self.behind and self.kept and "-" in msgid):
+        if not (self.behind and "-" in msgid):
             return False
         try:
             life, number = parse_id(msgid)
         except ChatError:
             return False
-        return life == self.epoch and number < _number_of(self.kept[0])
+        return life == self.epoch and number < self._first()[0]
 
     def redact(self, ids: set[str], nick: str = "") -> list[str]:
         """Remove the lines with these ids, and every kept line from `nick` if given; the ids removed."""

@@ -1,0 +1,74 @@
+"""Review of memory as a window over the history file (issue 28): edges the first tests did not reach.
+
+Each test says its own lines into a chat with the real SqliteHistory (its writer and reader threads, the reactor
+running) and a memory bound of ten of those lines, so that most of what is said lives only in the file.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from twisted.internet import reactor, task
+from twisted.internet.interfaces import IReactorFromThreads
+from twisted.trial.unittest import TestCase
+
+from chatroom.core.chat import Chat
+from chatroom.core.history import LINE_BYTES, HistoryLimits, timestamp
+from chatroom.stores.history import SqliteHistory
+from tests.helpers import RecordingSession
+from tests.test_moderation import Directory
+
+THREADS = IReactorFromThreads(reactor)
+START = 1_795_000_000.0  # 2026-11-18T08:26:40Z: a fixed moment, whatever today is
+MEMORY = 10 * (LINE_BYTES + len("line 10"))  # ten of the lines said below
+LIMITS = HistoryLimits(100, memory=MEMORY)
+
+
+class WindowEdgeTests(TestCase):
+    """A chat whose memory holds ten lines; each test says what it needs."""
+
+    def setUp(self) -> None:
+        self.clock = task.Clock()
+        self.clock.advance(START)
+        self.store = SqliteHistory(Path(self.mktemp()), LIMITS, THREADS, self.clock)
+        self.store.load()
+        self.store.startService()
+        self.addCleanup(lambda: self.store.stopService() if self.store.running else None)
+        self.chat = Chat(
+            accounts=Directory(root=True), now=self.clock.seconds, history=LIMITS, history_store=self.store
+        )
+        self.ann = self.chat.register(RecordingSession(), "ann", None, "192.0.2.1")
+        self.chat.join(self.ann, "5")
+
+    def say(self, room: str, first: int, last: int, same_millisecond: tuple[int, ...] = ()) -> None:
+        """Lines `first` to `last` in `room`, a second apart; each of `same_millisecond` said with the one before."""
+        for number in range(first, last + 1):
+            if number not in same_millisecond:
+                self.clock.advance(1)
+            self.chat.say(self.ann, room, f"line {number}")
+
+    def time_of(self, text: str) -> str:
+        return next(line.time for line in self.chat.rooms["5"].history.kept if line.text == text)
+
+    async def texts(self, room: str, how: str, point: str = "", lines: int = 100) -> list[str]:
+        history = await self.chat.history(self.ann, room, how, point, lines)
+        return [line.text for line in history.messages]
+
+    async def test_a_quiet_room_whose_every_line_memory_dropped_reads_them_from_the_file(self) -> None:
+        self.chat.join(self.ann, "6")
+        self.say("6", 1, 5)
+        self.say("5", 11, 30)  # newer: memory drops all of #6's lines for these
+        self.assertEqual(len(self.chat.rooms["6"].history.kept), 0)
+        self.assertEqual(await self.texts("6", "latest"), [f"line {number}" for number in range(1, 6)])
+        self.assertEqual(await self.texts("6", "before", timestamp(START + 100), 2), ["line 4", "line 5"])
+
+    async def test_after_a_time_shared_by_lines_the_file_holds(self) -> None:
+        self.say("5", 1, 40, same_millisecond=(4, 5))  # lines 3, 4 and 5 at one time
+        at_line_3 = timestamp(START + 3)
+        self.assertEqual(await self.texts("5", "after", at_line_3, 2), ["line 6", "line 7"])
+
+    async def test_around_the_time_of_memorys_first_line_shared_with_a_line_it_dropped(self) -> None:
+        self.say("5", 21, 40, same_millisecond=(31,))  # memory holds 31 to 40; 30 was said at 31's time
+        self.assertEqual(self.chat.rooms["5"].history.kept[0].text, "line 31")
+        around = await self.texts("5", "around", self.time_of("line 31"), 4)
+        self.assertEqual(around, ["line 28", "line 29", "line 30", "line 31"])
