@@ -13,7 +13,7 @@ from twisted.internet.interfaces import IReactorFromThreads
 from twisted.trial.unittest import TestCase
 
 from chatroom.core.chat import Chat
-from chatroom.core.history import LINE_BYTES, HistoryLimits, timestamp
+from chatroom.core.history import LINE_BYTES, HistoryLimits, Reach, timestamp
 from chatroom.stores.history import SqliteHistory
 from tests.helpers import RecordingSession
 from tests.test_moderation import Directory
@@ -72,3 +72,11 @@ class WindowEdgeTests(TestCase):
         self.assertEqual(self.chat.rooms["5"].history.kept[0].text, "line 31")
         around = await self.texts("5", "around", self.time_of("line 31"), 4)
         self.assertEqual(around, ["line 28", "line 29", "line 30", "line 31"])
+
+    async def test_a_read_waiting_when_the_store_stops_still_fires(self) -> None:
+        self.say("5", 1, 40)
+        answers: list[object] = []
+        self.store.older([Reach("5", 0, 10, "", "", True, 5)]).addBoth(answers.append)
+        await self.store.stopService()
+        await task.deferLater(reactor, 0, lambda: None)  # a turn for whatever the stop left to call
+        self.assertEqual(len(answers), 1, "a shutdown must not leave a query waiting for ever")
