@@ -80,3 +80,12 @@ class WindowEdgeTests(TestCase):
         await self.store.stopService()
         await task.deferLater(reactor, 0, lambda: None)  # a turn for whatever the stop left to call
         self.assertEqual(len(answers), 1, "a shutdown must not leave a query waiting for ever")
+
+    async def test_a_room_renamed_keeps_what_only_the_file_holds(self) -> None:
+        self.chat.join(self.ann, "lounge")
+        self.say("lounge", 1, 40)
+        self.chat.rename_room(self.ann, "lounge", "parlour")
+        self.say("parlour", 41, 42)
+        history = await self.chat.history(self.ann, "parlour", "latest", "", 100)
+        self.assertEqual([line.text for line in history.messages], [f"line {number}" for number in range(1, 43)])
+        self.assertEqual({line.room for line in history.messages}, {"#parlour"})

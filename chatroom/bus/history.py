@@ -236,6 +236,10 @@ class RedisHistory:
     def ended(self, room: str) -> None:
         self._change(["ended", room])
 
+    def renamed(self, room: str, key: str, name: str) -> None:
+        """Its copy in Redis ends: every replica holds the room's lines in memory, where they go on."""
+        self.ended(room)
+
     def private_loaded(self, conversations: list[Any]) -> None:
         self._private = conversations
 

@@ -284,7 +284,6 @@ class RoomHistory:
         """The room is called `name` now (chatroom.core.renaming): its lines say so, and go on under its new key."""
         self.memory.close(self.key)
         self.kept = deque((replace(line, room=name) for line in self.kept), maxlen=self.kept.maxlen)
-        self.behind = False  # the store's copy ended with the old name (chatroom.core.renaming)
         self.key = key
         self.memory.open(key, self)
 

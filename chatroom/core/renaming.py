@@ -50,6 +50,6 @@ class Renaming(ChatBase):
             member.rooms = {new_key if key == old_key else key: joined for key, joined in member.rooms.items()}
         target.history.renamed(new_key, name)
         if new_key != old_key:
-            self.history_store.ended(old_key)  # an unregistered room's store copy: its lines go on in memory
+            self.history_store.renamed(old_key, new_key, name)
         target.broadcast(Renamed(old, name, actor.nick, self._heard(actor, reason)))
         return name

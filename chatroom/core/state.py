@@ -134,6 +134,10 @@ class HistoryStore(Protocol):
     def ended(self, room: str) -> None:
         """An unregistered room emptied: its history ends with it."""
 
+    def renamed(self, room: str, key: str, name: str) -> None:
+        """An unregistered room is called `name` now, under `key` (chatroom.core.renaming): what the store holds of it
+        goes on under its new key where memory's lines do, that is, for a store that `reads_back`."""
+
     def load_private(self) -> dict[str, KeptHistory]:
         """By conversation key (chatroom.core.private): the conversations between accounts kept."""
 
@@ -180,6 +184,9 @@ class MemoryHistoryStore:
         pass
 
     def ended(self, room: str) -> None:
+        pass
+
+    def renamed(self, room: str, key: str, name: str) -> None:
         pass
 
     def load_private(self) -> dict[str, KeptHistory]:

@@ -154,7 +154,7 @@ FORGET_PRIVATE = ("DELETE FROM private_lines", "DELETE FROM conversations")
 # ("said", room, Message) | ("redacted", room, ids) | ("cleared", room) | ("ended", room)
 # | ("private", conversation, Message) | ("marked", account, target, time) | ("unkept", "")
 # | ("written", Deferred): fired once every change before it is committed | ("bounded", room, lines, age)
-# | ("stayed", room, account, time) | ("left", room, account)
+# | ("stayed", room, account, time) | ("left", room, account) | ("renamed", room, key, name)
 Change = tuple[Any, ...]
 _STOP: Change = ("stop",)
 
@@ -239,6 +239,9 @@ class SqliteHistory(Service):
 
     def ended(self, room: str) -> None:
         self._changes.put(("ended", room))
+
+    def renamed(self, room: str, key: str, name: str) -> None:
+        self._changes.put(("renamed", room, key, name))
 
     reads_back = True  # what memory drops is read back from the file: `older`
 
@@ -478,6 +481,19 @@ class SqliteHistory(Service):
                 continue
             if kind == "left":
                 db.execute("DELETE FROM stays WHERE room = ? AND account = ?", (room, *more))
+                continue
+            if kind == "renamed":  # its row keeps its rowid, so its lines keep their words
+                write()
+                key, name = more
+                _delete(db, "lines.room = ?", key)  # a room of that key the file still held: it ended
+                db.execute("DELETE FROM rooms WHERE room = ?", (key,))
+                db.execute("UPDATE rooms SET room = ?, name = ? WHERE room = ?", (key, name, room))
+                db.execute("UPDATE lines SET room = ? WHERE room = ?", (key, room))
+                for followed in (self._lives, self._bounds):  # its life read again from the file when needed
+                    followed.pop(key, None)
+                self._lives.pop(room, None)
+                if room in self._bounds:
+                    self._bounds[key] = self._bounds.pop(room)
                 continue
             if kind == "unkept":
                 write()
