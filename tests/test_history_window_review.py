@@ -89,3 +89,18 @@ class WindowEdgeTests(TestCase):
         history = await self.chat.history(self.ann, "parlour", "latest", "", 100)
         self.assertEqual([line.text for line in history.messages], [f"line {number}" for number in range(1, 43)])
         self.assertEqual({line.room for line in history.messages}, {"#parlour"})
+
+    async def test_a_line_redacted_while_the_file_is_read_is_not_in_the_answer(self) -> None:
+        self.say("5", 1, 40)
+        asked = self.chat.history(self.ann, "5", "latest", "", 100)  # past memory: answered once the file is read
+        self.chat.redact(self.ann, "5", self.chat.rooms["5"].history.kept[-1].id)
+        self.assertNotIn("line 40", [line.text for line in (await asked).messages], "redacted before the answer")
+
+    async def test_a_room_renamed_while_the_file_is_read_answers_under_its_new_name(self) -> None:
+        self.chat.join(self.ann, "lounge")
+        self.say("lounge", 1, 40)
+        asked = self.chat.history(self.ann, "lounge", "latest", "", 100)
+        self.chat.rename_room(self.ann, "lounge", "parlour")
+        history = await asked
+        self.assertEqual(len(history.messages), 40)
+        self.assertEqual({line.room for line in history.messages}, {"#parlour"})

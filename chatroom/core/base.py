@@ -28,6 +28,7 @@ from chatroom.core.events import (
     Joined,
     KeptNotice,
     Kicked,
+    Message,
     Quit,
     Session,
     Watched,
@@ -321,9 +322,14 @@ class ChatBase(Queries):
         reaches = history.reach(how, point, lines, now, since) if self.history_limits.lines else []
         if not reaches:
             return succeed(self._remembered(room, how, point, lines, since))
-        held = history.at(now)
-        read = self.history_store.older(reaches)
-        return read.addCallback(lambda older: held.after_older(older).query(room.name, how, point, lines, since))
+        held, changes = history.at(now), history.changes
+
+        def answer(older: list[Message]) -> History | Deferred[History]:
+            if history.changes != changes:  # lines went meanwhile (or the room's name): asked again, not shown
+                return self._kept(room, how, point, lines, since)
+            return held.after_older(older).query(room.name, how, point, lines, since)
+
+        return self.history_store.older(reaches).addCallback(answer)
 
     def readable_from(self, member: Member, room: Room) -> float:
         """The earliest time (epoch seconds) of a line this member may read in this room under its history rule;

@@ -197,7 +197,7 @@ class Reach:
 class RoomHistory:
     """One room's ids, and the lines it keeps."""
 
-    __slots__ = ("asides", "behind", "epoch", "kept", "key", "limits", "memory", "said", "stored")
+    __slots__ = ("asides", "behind", "changes", "epoch", "kept", "key", "limits", "memory", "said", "stored")
 
     def __init__(
         self,
@@ -222,6 +222,7 @@ class RoomHistory:
         self.kept: deque[Message] = deque(kept, maxlen=limits.lines or None)
         self.stored = stored
         self.behind = behind and stored
+        self.changes = 0  # lines taken away (redacted, cleared, a rule's) or renamed: a read in flight asks again
         self.memory, self.key = memory or (HistoryMemory(0), "")
         self.memory.open(self.key, self)
 
@@ -269,6 +270,7 @@ class RoomHistory:
     def bound_to(self, limits: HistoryLimits, now: float) -> tuple[Message, ...]:
         """Keep within `limits` from now on (a room's rule changed): the lines dropped at once to fit them."""
         self.limits = limits
+        self.changes += 1
         dropped = self.prune(now)
         excess = max(0, len(self.kept) - limits.lines)
         cut = tuple(self.kept)[:excess]
@@ -283,6 +285,7 @@ class RoomHistory:
     def renamed(self, key: str, name: str) -> None:
         """The room is called `name` now (chatroom.core.renaming): its lines say so, and go on under its new key."""
         self.memory.close(self.key)
+        self.changes += 1
         self.kept = deque((replace(line, room=name) for line in self.kept), maxlen=self.kept.maxlen)
         self.key = key
         self.memory.open(key, self)
@@ -353,6 +356,7 @@ class RoomHistory:
     def redact(self, ids: set[str], nick: str = "") -> list[str]:
         """Remove the lines with these ids, and every kept line from `nick` if given; the ids removed."""
         folded = nick_key(nick) if nick else None
+        self.changes += 1  # the store may hold some, even if memory holds none
         removed = [message.id for message in self.kept if message.id in ids or nick_key(message.nick) == folded]
         gone = set(removed)
         self.memory.released(message for message in self.kept if message.id in gone)
@@ -361,6 +365,7 @@ class RoomHistory:
 
     def clear(self) -> int:
         count = len(self.kept)
+        self.changes += 1
         self.memory.released(self.kept)
         self.kept.clear()
         self.behind = False
