@@ -13,6 +13,7 @@ from twisted.internet.interfaces import IReactorFromThreads
 from twisted.trial.unittest import TestCase
 
 from chatroom.core.chat import Chat
+from chatroom.core.errors import ChatError
 from chatroom.core.history import LINE_BYTES, HistoryLimits, Reach, timestamp
 from chatroom.stores.history import SqliteHistory
 from tests.helpers import RecordingSession
@@ -104,3 +105,10 @@ class WindowEdgeTests(TestCase):
         history = await asked
         self.assertEqual(len(history.messages), 40)
         self.assertEqual({line.room for line in history.messages}, {"#parlour"})
+
+    def test_redacting_a_line_already_gone_is_refused_even_when_the_file_holds_more(self) -> None:
+        self.say("5", 1, 40)
+        last = self.chat.rooms["5"].history.kept[-1].id
+        self.chat.redact(self.ann, "5", last)
+        error = self.assertRaises(ChatError, self.chat.redact, self.ann, "5", last)
+        self.assertEqual(error.code, "NO_SUCH_MESSAGE", "an id of this life is no nickname")

@@ -103,7 +103,8 @@ class Archive(ChatBase):
             authorize(self.rank(actor, target_room), Action.REDACT, target_room.name)
         by_id = found is not None or history.beyond(target)
         said = any(nick_key(line.nick) == nick_key(target) for line in history.kept)
-        by_nick = not by_id and (said or (history.behind and VALID_NICK.fullmatch(target) is not None))
+        maybe_nick = VALID_NICK.fullmatch(target) is not None and not history.of_this_life(target)
+        by_nick = not by_id and (said or (history.behind and maybe_nick))
         if not (by_id or by_nick):
             raise ChatError("NO_SUCH_MESSAGE", room=target_room.name, target=target)
         self._commit()

@@ -345,13 +345,14 @@ class RoomHistory:
 
     def beyond(self, msgid: str) -> bool:
         """Whether `msgid` may be a line the store holds and memory does not (one of this life, older than memory's)."""
-        if not (self.behind and "-" in msgid):
-            return False
+        return self.behind and self.of_this_life(msgid) and parse_id(msgid)[1] < self._first()[0]
+
+    def of_this_life(self, msgid: str) -> bool:
+        """Whether `msgid` is an id of this life of the room: then it is no nickname, as no one is called an epoch."""
         try:
-            life, number = parse_id(msgid)
+            return "-" in msgid and parse_id(msgid)[0] == self.epoch
         except ChatError:
             return False
-        return life == self.epoch and number < self._first()[0]
 
     def redact(self, ids: set[str], nick: str = "") -> list[str]:
         """Remove the lines with these ids, and every kept line from `nick` if given; the ids removed."""
