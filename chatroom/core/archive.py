@@ -71,7 +71,8 @@ class Archive(ChatBase):
         if not keeps_private(self.history_limits):
             return succeed(History(nick, (), lost=-1))
         key = conversation(party(member), self._party_named(nick))
-        return succeed(self.conversations.query(key, nick, how, point, lines, self.now()))  # memory holds them all
+        # From memory only: what --history-memory drops of a conversation is not read back (it is of the rooms')
+        return succeed(self.conversations.query(key, nick, how, point, lines, self.now()))
 
     def _party_named(self, nick: str) -> str:
         """Who `nick` is in a conversation: whoever has it now, or else the account of that name; a guest who left

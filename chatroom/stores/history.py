@@ -473,8 +473,11 @@ class SqliteHistory(Service):
                 continue
             if kind == "bounded":  # its lines beyond the rule go with this transaction, its old ones with the next pass
                 lines_kept, age = more
-                self._bounds[room] = (lines_kept, age)
-                touched.add(room)
+                if (lines_kept, age) == (self.limits.lines, self.limits.age):
+                    self._bounds.pop(room, None)  # the server's own: followed for every room anyway
+                else:
+                    self._bounds[room] = (lines_kept, age)
+                    touched.add(room)
                 continue
             if kind == "stayed":  # as they come: a join or a part is rare beside the lines
                 db.execute("INSERT OR REPLACE INTO stays VALUES (?, ?, ?)", (room, *more))
