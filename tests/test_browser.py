@@ -30,15 +30,13 @@ from zoneinfo import ZoneInfo
 
 from twisted.internet import reactor
 from twisted.internet.defer import Deferred
-from twisted.internet.endpoints import TCP4ClientEndpoint, connectProtocol, wrapClientTLS
 from twisted.internet.interfaces import IReactorFromThreads
-from twisted.internet.ssl import Certificate, optionsForClientTLS
 from twisted.trial.unittest import SkipTest
 
 from chatroom.stores.accounts import AccountStore
 from tests.helpers import GENEROUS, LOOPBACK, ServerTestCase, Subprocess, port_of
 from tests.test_client import CLIENT
-from tests.test_irc import IRCClient
+from tests.test_irc import IRCClient, irc_over_tls
 
 try:
     from playwright.async_api import Browser, Page, Playwright, async_playwright, expect
@@ -202,22 +200,18 @@ class Browsing(ServerTestCase):
         await tab.do(page.goto(self.origin + "/"))
         return tab
 
+    async def since_join_room(self) -> IRCClient:
+        """#5 under `since-join`, opened by ircy (so its operator), who said "before you came" before anyone came."""
+        self.start_web("--history", "100")
+        ircy = await self.irc("ircy")
+        ircy.sendLine("ROOM #5 history since-join")
+        ircy.say("#5", "before you came")
+        await self.heard(ircy, 1)
+        return ircy
+
     async def irc(self, nick: str, room: str = "#5", caps: tuple[str, ...] = ("echo-message",)) -> IRCClient:
         """An IRC client over TLS with echo-message (it hears its own lines in their place), in `room`."""
-        trust = Certificate.loadPEM((self.certs / "ca.pem").read_bytes())
-        endpoint = wrapClientTLS(
-            optionsForClientTLS("localhost", trustRoot=trust), TCP4ClientEndpoint(reactor, "127.0.0.1", self.irc_port)
-        )
-        client = IRCClient(nick, caps)
-        await connectProtocol(endpoint, client)
-
-        async def bye() -> None:
-            if not client.lost.called:
-                client.quit("bye")
-            await client.lost
-
-        self.addCleanup(bye)
-        await client.signed_on
+        client = await irc_over_tls(self, nick, caps)
         client.join(room)
         await client.until("RPL_ENDOFNAMES")
         return client
@@ -515,11 +509,7 @@ class BrowserTests(Browsing):
         await laptop.do(expect(read).to_be_visible())  # no longer "#5, 1 unread"
 
     async def test_since_join_hides_earlier_lines_and_the_header_says_what_the_room_keeps(self) -> None:
-        self.start_web("--history", "100")
-        ircy = await self.irc("ircy")  # the room's operator: it opened #5
-        ircy.sendLine("ROOM #5 history since-join")
-        ircy.say("#5", "before you came")
-        await self.heard(ircy, 1)
+        ircy = await self.since_join_room()
         tab = await self.open()
         await tab.log_in("late", room="5")
         kept = "This room keeps the last 100 lines of history, each member's since they joined."

@@ -102,11 +102,7 @@ class DownloadTests(Browsing):
         await tab.do(expect(tab.page.locator("#export-status")).to_be_hidden())  # the progress line is gone
 
     async def test_under_since_join_a_member_downloads_only_what_was_said_since_joining(self) -> None:
-        self.start_web("--history", "100")
-        ircy = await self.irc("ircy")  # the room's operator: it opened #5
-        ircy.sendLine("ROOM #5 history since-join")
-        ircy.say("#5", "before you came")
-        await self.heard(ircy, 1)
+        ircy = await self.since_join_room()
         tab = await self.open()
         await tab.log_in("late", room="5")
         ircy.say("#5", "now that you are here")

@@ -12,9 +12,7 @@ import sqlite3
 from pathlib import Path
 
 from twisted.internet import reactor, task
-from twisted.internet.endpoints import TCP4ClientEndpoint, connectProtocol, wrapClientTLS
 from twisted.internet.interfaces import IReactorFromThreads
-from twisted.internet.ssl import Certificate, optionsForClientTLS
 from twisted.trial.unittest import TestCase
 
 from chatroom.core.chat import Chat
@@ -22,7 +20,7 @@ from chatroom.core.history import LINE_BYTES, HistoryLimits, timestamp
 from chatroom.core.members import Member
 from chatroom.stores.history import SqliteHistory
 from tests.helpers import RecordingSession, ServerTestCase
-from tests.test_irc import IRCClient, said
+from tests.test_irc import irc_over_tls, said
 from tests.test_moderation import Directory
 
 THREADS = IReactorFromThreads(reactor)
@@ -159,14 +157,7 @@ class IRCWindowTests(ServerTestCase):
         await ann.until("PONG :said")
         history = self.service.factory.chat.rooms["5"].history
         self.assertLessEqual(len(history.kept), 10)
-        trust = Certificate.loadPEM((self.certs / "ca.pem").read_bytes())
-        endpoint = wrapClientTLS(
-            optionsForClientTLS("localhost", trustRoot=trust), TCP4ClientEndpoint(reactor, "127.0.0.1", self.irc_port)
-        )
-        client = IRCClient("carol", ("batch", "server-time", "message-tags", "draft/chathistory"))
-        await connectProtocol(endpoint, client)
-        self.addCleanup(lambda: client.transport.loseConnection() if client.transport else None)
-        await client.signed_on
+        client = await irc_over_tls(self, "carol", ("batch", "server-time", "message-tags", "draft/chathistory"))
         client.join("#5")
         await client.until("RPL_ENDOFNAMES")  # the end of names: with draft/chathistory, no lines are shown on joining
         seen: list[str] = []

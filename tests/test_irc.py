@@ -1080,19 +1080,30 @@ def said(batch: list[Received]) -> list[str]:
     return [line.params[1] for line in batch if line.command == "PRIVMSG"]
 
 
+async def irc_over_tls(case: ServerTestCase, nick: str, caps: tuple[str, ...] = ()) -> IRCClient:
+    """An IRC client signed on to the test's server over TLS, trusting its CA; it quits as the test ends."""
+    trust = Certificate.loadPEM((case.certs / "ca.pem").read_bytes())
+    endpoint = wrapClientTLS(
+        optionsForClientTLS("localhost", trustRoot=trust), TCP4ClientEndpoint(reactor, "127.0.0.1", case.irc_port)
+    )
+    client = IRCClient(nick, caps)
+    await connectProtocol(endpoint, client)
+
+    async def bye() -> None:
+        if not client.lost.called:
+            client.quit("bye")
+        await client.lost
+
+    case.addCleanup(bye)
+    await client.signed_on
+    return client
+
+
 class IRCOverTLSTests(ServerTestCase):
     """The real service: an IRC client over TLS, beside our own line client, in one room."""
 
     async def irc_client(self, nick: str, caps: tuple[str, ...] = ()) -> IRCClient:
-        trust = Certificate.loadPEM((self.certs / "ca.pem").read_bytes())
-        endpoint = wrapClientTLS(
-            optionsForClientTLS("localhost", trustRoot=trust), TCP4ClientEndpoint(reactor, "127.0.0.1", self.irc_port)
-        )
-        client = IRCClient(nick, caps)
-        await connectProtocol(endpoint, client)
-        self.addCleanup(self._bye, client)
-        await client.signed_on
-        return client
+        return await irc_over_tls(self, nick, caps)
 
     async def joined(self, nick: str, caps: tuple[str, ...] = ()) -> IRCClient:
         """An IRC client in #5, past its NAMES."""
@@ -1106,12 +1117,6 @@ class IRCOverTLSTests(ServerTestCase):
         """What the client was sent before the answer to a PING it sends now."""
         client.sendLine("PING :done")
         return (await client.until("PONG"))[:-1]
-
-    @staticmethod
-    async def _bye(client: IRCClient) -> None:
-        if not client.lost.called:
-            client.quit("bye")
-        await client.lost
 
     async def test_who_star_flooded_by_a_client_that_never_reads_costs_it_and_nobody_else(self) -> None:
         self.start_server()  # flood control as it ships

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import cast
 
 from twisted.trial.unittest import SynchronousTestCase
 
@@ -253,11 +252,9 @@ class RoomsOverTLSTests(ServerTestCase):
     """The real service: an IRC operator mutes, excepts and renames, a bot talks; our own client and another IRC
     client see it."""
 
-    _bye = staticmethod(test_irc.IRCOverTLSTests._bye)
-
     async def irc_client(self, nick: str, caps: tuple[str, ...] = ()) -> IRCClient:
-        """Twisted Words' client over TLS, as IRCOverTLSTests makes it (it uses only what ServerTestCase has)."""
-        return await test_irc.IRCOverTLSTests.irc_client(cast(test_irc.IRCOverTLSTests, self), nick, caps)
+        """Twisted Words' client over TLS."""
+        return await test_irc.irc_over_tls(self, nick, caps)
 
     async def test_a_mute_an_exception_and_a_rename_from_irc_reach_our_client(self) -> None:
         self.start_server()

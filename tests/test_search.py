@@ -12,9 +12,7 @@ import sys
 from pathlib import Path
 
 from twisted.internet import reactor, task
-from twisted.internet.endpoints import TCP4ClientEndpoint, connectProtocol, wrapClientTLS
 from twisted.internet.interfaces import IReactorFromThreads
-from twisted.internet.ssl import Certificate, optionsForClientTLS
 from twisted.trial.unittest import TestCase
 
 from chatroom.bench import SEARCHED
@@ -26,7 +24,7 @@ from chatroom.core.members import Member, Room
 from chatroom.core.search import SearchQuery, SearchRoom, words
 from chatroom.stores.history import SqliteHistory
 from tests.helpers import LineClient, RecordingSession, ServerTestCase
-from tests.test_irc import IRCClient
+from tests.test_irc import irc_over_tls
 from tests.test_moderation import Directory
 
 THREADS = IReactorFromThreads(reactor)
@@ -267,14 +265,7 @@ class FrontEndTests(ServerTestCase):
 
     async def test_irc_search(self) -> None:
         await self.conversation()
-        trust = Certificate.loadPEM((self.certs / "ca.pem").read_bytes())
-        endpoint = wrapClientTLS(
-            optionsForClientTLS("localhost", trustRoot=trust), TCP4ClientEndpoint(reactor, "127.0.0.1", self.irc_port)
-        )
-        client = IRCClient("carol", ("batch", "server-time", "message-tags", "soju.im/search"))
-        await connectProtocol(endpoint, client)
-        self.addCleanup(lambda: client.transport.loseConnection() if client.transport else None)
-        await client.signed_on
+        client = await irc_over_tls(self, "carol", ("batch", "server-time", "message-tags", "soju.im/search"))
         client.join("#5")
         await client.until("BATCH", "-")  # the lines kept, shown on joining
         client.sendLine("SEARCH text=picnic;from=ann;limit=5")
