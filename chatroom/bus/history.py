@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import json
 from collections import deque
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from twisted.internet import task
@@ -261,9 +262,8 @@ class RedisHistory:
     def markers_loaded(self, markers: list[Any]) -> None:
         """PREFIX:markers at the hello (HGETALL's flat list): what `load_markers` gives a process that is the chat."""
         self._markers = {}
-        for field, time in zip(markers[::2], markers[1::2], strict=True):
-            account, _, target = field.decode().partition(" ")
-            self._markers.setdefault(account, {})[target] = time.decode()
+        for account, target, time in _hash_fields(markers):
+            self._markers.setdefault(account, {})[target] = time
 
     def load_markers(self) -> dict[str, dict[str, str]]:
         """The accounts' markers as Redis kept them: a process that starts alone goes on with them (the others take
@@ -276,9 +276,8 @@ class RedisHistory:
     def stays_loaded(self, stays: list[Any]) -> None:
         """PREFIX:stays at the hello (HGETALL's flat list): what `load_stays` gives a process that is the chat."""
         self._stays = {}
-        for field, start in zip(stays[::2], stays[1::2], strict=True):
-            room, _, account = field.decode().partition(" ")
-            self._stays.setdefault(room, {})[account] = start.decode()
+        for room, account, start in _hash_fields(stays):
+            self._stays.setdefault(room, {})[account] = start
 
     def load_stays(self) -> dict[str, dict[str, str]]:
         """The accounts' stays as Redis kept them, for a process that starts alone (as `load_markers`)."""
@@ -458,3 +457,10 @@ def _group(groups: list[list[Any]] | deque[list[Any]], place: str, change: list[
         groups[-1][1].append(change)
     else:
         groups.append([place, [change], *more])
+
+
+def _hash_fields(flat: list[Any]) -> Iterator[tuple[str, str, str]]:
+    """A hash keyed `A B`, as HGETALL gives it (a flat list): each field's two parts, and its value."""
+    for field, value in zip(flat[::2], flat[1::2], strict=True):
+        first, _, second = field.decode().partition(" ")
+        yield first, second, value.decode()
