@@ -46,10 +46,9 @@ class Archive(ChatBase):
         has lines to catch up on (IRCv3's CHATHISTORY TARGETS)."""
         self._present(member)
         start, end = sorted((seconds(one), seconds(other)))
+        lasts = ((room.history.last_time(), room) for room in member.rooms.values())
         latest = [
-            (room.history.kept[-1].time, room.name)
-            for room in member.rooms.values()
-            if room.history.kept and seconds(room.history.kept[-1].time) >= self.readable_from(member, room)
+            (last, room.name) for last, room in lasts if last and seconds(last) >= self.readable_from(member, room)
         ]
         latest += [(line.time, self._shown(other)) for other, line in self.conversations.latest(party(member))]
         found = sorted((time, name) for time, name in latest if start < seconds(time) < end)

@@ -374,8 +374,9 @@ class ChatBase(Queries):
         stored = self.history_store.reads_back
         if kept is not None:
             return RoomHistory(
-                kept.epoch, self.history_limits, kept.said, kept.lines, memory=memory, stored=stored, behind=kept.behind
-            )
+                kept.epoch, self.history_limits, kept.said, kept.lines, memory=memory, stored=stored,
+                behind=kept.behind, last=kept.last,
+            )  # fmt: skip
         return RoomHistory(epoch(now, self.opened), self.history_limits, memory=memory, stored=stored)
 
     def rank(self, member: Member, room: Room) -> Rank:

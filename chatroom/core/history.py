@@ -197,7 +197,7 @@ class Reach:
 class RoomHistory:
     """One room's ids, and the lines it keeps."""
 
-    __slots__ = ("asides", "behind", "changes", "epoch", "kept", "key", "limits", "memory", "said", "stored")
+    __slots__ = ("asides", "behind", "changes", "epoch", "kept", "key", "last", "limits", "memory", "said", "stored")
 
     def __init__(
         self,
@@ -209,11 +209,12 @@ class RoomHistory:
         memory: tuple[HistoryMemory, str] | None = None,
         stored: bool = False,
         behind: bool = False,
+        last: str = "",
     ) -> None:
         """`memory`: the server's HistoryMemory and this room's key in it; without it, this history is not bounded.
 
         `stored`: the history store keeps every line kept here and can read them back, so what memory drops stays
-        readable; `behind`: it holds lines older than those `kept` starts with.
+        readable; `behind`: it holds lines older than those `kept` starts with, the last of them said at `last`.
         """
         self.epoch = epoch
         self.limits = limits
@@ -222,6 +223,7 @@ class RoomHistory:
         self.kept: deque[Message] = deque(kept, maxlen=limits.lines or None)
         self.stored = stored
         self.behind = behind and stored
+        self.last = self.kept[-1].time if self.kept else last  # the time of the last line kept, in memory or not
         self.changes = 0  # lines taken away (redacted, cleared, a rule's) or renamed: a read in flight asks again
         self.memory, self.key = memory or (HistoryMemory(0), "")
         self.memory.open(self.key, self)
@@ -244,6 +246,11 @@ class RoomHistory:
         """The id of the last line kept, "" if none: where someone who stops listening now stopped."""
         return self.kept[-1].id if self.kept else ""
 
+    def last_time(self) -> str:
+        """When the last line kept was said, "" if none: memory's, or else the store's (a quiet room's lines that
+        memory dropped)."""
+        return self.kept[-1].time if self.kept else self.last if self.behind else ""
+
     def keep(self, message: Message, now: float) -> tuple[Message, ...]:
         """Keep a message if history is on and the whole room heard it; the lines it drops to stay in bounds."""
         if not (self.limits.lines and not message.to):  # a line for operators only must not reach others later
@@ -254,6 +261,7 @@ class RoomHistory:
             self.memory.released((oldest,))  # the deque drops it to make room
             dropped = (*dropped, oldest)
         self.kept.append(message)
+        self.last = message.time
         self.memory.kept(self.key, self, message)
         return dropped
 

@@ -95,12 +95,14 @@ class MemoryRoomStore:
 @dataclass
 class KeptHistory:
     """A room's history as a store kept it: its life (history.epoch), how many were said in it, the lines kept
-    (`behind`: not all of them, but the latest, as far as memory holds them; the store reads the rest back)."""
+    (`behind`: not all of them, but the latest, as far as memory holds them; the store reads the rest back; `last`:
+    when the last of them was said)."""
 
     epoch: str
     said: int
     lines: list[Message]
     behind: bool = False
+    last: str = ""
 
 
 class HistoryStore(Protocol):

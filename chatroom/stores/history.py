@@ -630,8 +630,13 @@ class SqliteHistory(Service):
                 break
             if len(rooms[room].lines) < self.limits.lines:  # more only if --history was larger before
                 rooms[room].lines.append(line)
-        for kept in rooms.values():
+        for room, kept in rooms.items():
             kept.lines.sort(key=lambda line: int(line.id.rpartition("-")[2]))  # said within one millisecond: by number
+            if kept.behind and not kept.lines:  # a quiet room: when its last line was said (CHATHISTORY TARGETS)
+                found = db.execute(
+                    "SELECT time FROM lines WHERE room = ? AND time >= ? ORDER BY number DESC LIMIT 1", (room, oldest)
+                ).fetchone()
+                kept.last = found[0] if found else ""
         return rooms.items()
 
 
