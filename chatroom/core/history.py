@@ -311,8 +311,9 @@ class RoomHistory:
         return KeptLines(self.epoch, self.said, tuple(self.kept))
 
     def reach(self, how: str, point: str, lines: int, now: float, since: float = 0.0) -> list[Reach]:
-        """What the store must read for this query (`query`'s `older`), beyond what memory holds: nothing unless
-        memory dropped lines the store still holds, and the query reaches past memory's first line."""
+        """What the store must read for this query beyond what memory holds (then answered by
+        `KeptLines.after_older`): nothing unless memory dropped lines the store still holds, and the query reaches
+        past memory's first line."""
         self.prune(now)
         below, first_time = self._first()
         if not (self.behind and lines) or (since and first_time < since):

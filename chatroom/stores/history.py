@@ -1,8 +1,9 @@
 """Rooms' history in an SQLite file, so that a server alone (no --redis) keeps it across a restart.
 
 chatroom.core.state.HistoryStore, as chatroom.bus.history is for several processes: the rooms' own RoomHistory
-answers every question, and this writes down each change in the order the rooms make it, so that a server that
-starts again finds its registered rooms' lines and their ids go on where they stopped.
+answers from memory, and this writes down each change in the order the rooms make it, so that a server that starts
+again finds its registered rooms' lines and their ids go on where they stopped. It also keeps what --history-memory
+drops from memory, and reads it back when a query reaches past memory (`older`, on the readers' thread, below).
 
 **Never on the reactor.** The reactor only puts each change on a queue. One writer thread takes what came in the
 WRITE_EVERY seconds after the first change it waits for and writes it in one transaction, so a burst of lines costs
