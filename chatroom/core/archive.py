@@ -99,7 +99,7 @@ class Archive(ChatBase):
         history = target_room.history
         found = next((message for message in history.kept if message.id == target), None)
         own = found is not None and nick_key(found.nick) == nick_key(actor.nick) and target_room.settings.redact_mine
-        if not own:  # a line memory no longer holds, only its operators (whose line it is, only the store knows)
+        if not own:  # an operator's act; so is a line only the store holds (whose it is, only the store knows)
             authorize(self.rank(actor, target_room), Action.REDACT, target_room.name)
         by_id = found is not None or history.beyond(target)
         said = any(nick_key(line.nick) == nick_key(target) for line in history.kept)
