@@ -324,7 +324,7 @@ class RoomHistory:
         older = Reach(self.key, 0.0, below, readable, "", True, lines - len(self.kept))  # the newest below memory
         if not point:  # latest
             return [older] if older.limit > 0 else []
-        place = KeptLines(self.epoch, self.said, ()).place(point)
+        place = _place(point, self.epoch)
         if _is_time(point):  # memory may have dropped lines said in the millisecond of its first
             past = place <= first_time
             at = timestamp(place)
@@ -427,7 +427,7 @@ class KeptLines:
         shown = later[:lines]
         if _is_time(point):
             return History(room, shown)
-        place = self.place(point)
+        place = _place(point, self.epoch)
         if place < 0:
             return History(room, shown, lost=-1)
         first = _number_of(later[0]) if later else self.said + 1
@@ -438,13 +438,6 @@ class KeptLines:
         kept, end, _ = self.split(point, since)
         start = max(0, end - lines // 2)
         return History(room, kept[start : start + lines])
-
-    def place(self, point: str) -> float:
-        """Where `point` falls: a time, or the number of an id of this life (-1 for another life's)."""
-        if _is_time(point):
-            return seconds(point)
-        life, number = parse_id(point)
-        return number if life == self.epoch else -1
 
     def _readable(self, since: float) -> tuple[Message, ...]:
         """The kept lines said from `since` on: those at the end, as times only grow in a room's order."""
@@ -458,7 +451,7 @@ class KeptLines:
         between the processes' clocks: a room's lines are then still split at one place): bisection finds `point`
         without reading every line's id or time (docs/performance.md, issue 15).
         """
-        kept, place = self._readable(since), self.place(point)
+        kept, place = self._readable(since), _place(point, self.epoch)
         key = _seconds_of if _is_time(point) else _number_of
         return kept, bisect.bisect_left(kept, place, key=key), bisect.bisect_right(kept, place, key=key)
 
@@ -492,6 +485,14 @@ def check_point(point: str) -> None:
         seconds(point)
     else:
         parse_id(point)
+
+
+def _place(point: str, life: str) -> float:
+    """Where `point` falls in a room's `life`: a time, or the number of an id of it (-1 for another life's)."""
+    if _is_time(point):
+        return seconds(point)
+    its_life, number = parse_id(point)
+    return number if its_life == life else -1
 
 
 def _is_time(point: str) -> bool:
