@@ -19,6 +19,7 @@ from zope.interface import implementer
 
 from chatroom.frontends.web.site import WebSite
 from chatroom.server import tls
+from chatroom.server.heap import QUIET, HeapTrim
 from chatroom.server.tls_transport import Flushes, TLSConnection, TLSFactory
 
 
@@ -90,11 +91,17 @@ class Pair:
     """A server TLSConnection over a string transport, and a client of the standard library's `ssl` facing it."""
 
     def __init__(
-        self, certs: Path, clock: Clock, flushes: Flushes, factory: IProtocolFactory, offered: list[str] | None
+        self,
+        certs: Path,
+        clock: Clock,
+        flushes: Flushes,
+        factory: IProtocolFactory,
+        offered: list[str] | None,
+        heap: HeapTrim | None = None,
     ) -> None:
         self.clock = clock
         self.tcp = CountedWrites(hostAddress=IPv4Address("TCP", "127.0.0.1", 6697))
-        front = TLSFactory(tls.SwappableContext(tls.load(certs)), factory, flushes)
+        front = TLSFactory(tls.SwappableContext(tls.load(certs)), factory, flushes, heap)
         server = front.buildProtocol(IPv4Address("TCP", "127.0.0.1", 50000))
         assert isinstance(server, TLSConnection)
         self.server = server
@@ -161,8 +168,25 @@ class TLSConnectionTests(SynchronousTestCase):
         self.clock = Clock()
         self.flushes = Flushes(self.clock)  # shared, as a listener's connections share it
 
-    def pair(self, factory: IProtocolFactory | None = None, offered: list[str] | None = None) -> Pair:
-        return Pair(self.certs, self.clock, self.flushes, factory or Factory.forProtocol(Heard), offered)
+    def pair(
+        self, factory: IProtocolFactory | None = None, offered: list[str] | None = None, heap: HeapTrim | None = None
+    ) -> Pair:
+        return Pair(self.certs, self.clock, self.flushes, factory or Factory.forProtocol(Heard), offered, heap)
+
+    def test_the_heap_is_trimmed_once_handshakes_and_departures_pause(self) -> None:
+        """What a storm of handshakes freed is given back to the system (chatroom.server.heap), once it is over."""
+        trims: list[float] = []
+        heap = HeapTrim(self.clock, lambda: trims.append(self.clock.seconds()))
+        pairs = [self.pair(heap=heap) for _ in range(3)]
+        for pair in pairs:
+            pair.handshake()
+            self.clock.advance(0.5)
+        self.assertEqual(trims, [], "not while connections arrive")
+        self.clock.advance(QUIET)
+        self.assertEqual(len(trims), 1)
+        pairs[0].server.connectionLost(Failure(ConnectionDone()))
+        self.clock.advance(QUIET)
+        self.assertEqual(len(trims), 2, "a departure too")
 
     def test_the_key_is_read_as_a_listener_starts_and_at_a_reload_never_as_a_connection_arrives(self) -> None:
         """Found in this change's last read: contexts made at a listener's first connection read the key then,

@@ -20,6 +20,7 @@ from chatroom.app import config
 from chatroom.app.metrics import Metrics
 from chatroom.server import tls
 from chatroom.server.connection import ConnectionFactory, Dialect, describe
+from chatroom.server.heap import HeapTrim, malloc_trim
 from chatroom.server.limits import allow_open_files
 from chatroom.server.tls_transport import Flushes, TLSFactory
 
@@ -157,6 +158,7 @@ class ChatService(Service):
         # in the kernel's queue, or another worker of --workers takes them, rather than being refused.
         self.ready = ready
         self.ports: list[IListeningPort] = []
+        self.heap = HeapTrim(factory.clock, malloc_trim())
         self._previous_sighup: Any = None
 
     def privilegedStartService(self) -> None:
@@ -169,7 +171,7 @@ class ChatService(Service):
                 self.factory.speaking(listener.dialect) if listener.site is None else listener.site(self.factory)
             )
             if listener.tls:
-                front = TLSFactory(self.context, front, flushes)
+                front = TLSFactory(self.context, front, flushes, self.heap)
             listener.listening(self._listen(listener.description, listener.endpoint, front))
         if self.metrics is not None:
             port = self._listen(self.metrics.description, self.metrics.endpoint, self.metrics.site)
@@ -201,6 +203,7 @@ class ChatService(Service):
         if self.metrics is not None:
             self.metrics.lag.stop()
         Service.stopService(self)
+        self.heap.stop()
         log.info("chatroom shutting down")
         closing = [*self._stop_ports(), self.factory.close("server shutting down")]
         # SIGHUP still reloads while the goodbyes drain, rather than killing the process half-way.

@@ -38,6 +38,7 @@ from twisted.protocols.policies import ProtocolWrapper, WrappingFactory
 from twisted.python.failure import Failure
 from zope.interface import implementer
 
+from chatroom.server.heap import HeapTrim
 from chatroom.server.limits import StreamTransport
 
 log = Logger(namespace="chatroom")
@@ -114,6 +115,8 @@ class TLSConnection(ProtocolWrapper):
             return False
         self.handshaking = False
         self._send_records()
+        if self.factory.heap is not None:
+            self.factory.heap.changed()
         if IHandshakeListener.providedBy(self.wrappedProtocol):
             self.wrappedProtocol.handshakeCompleted()
         if self._pending and not self._closed:
@@ -231,6 +234,8 @@ class TLSConnection(ProtocolWrapper):
         self._closed = True
         self.connected = False
         self._pending.clear()
+        if self.factory.heap is not None:
+            self.factory.heap.changed()
         ProtocolWrapper.connectionLost(self, self._reason or reason)
 
     # Producers: TLS never holds writes back once the handshake is done, so the TCP transport's pausing is all
@@ -269,10 +274,12 @@ class TLSFactory(WrappingFactory[TLSConnection]):
         contexts: Callable[[tuple[str, ...]], ssl.SSLContext],
         wrappedFactory: IProtocolFactory,
         flushes: Flushes,
+        heap: HeapTrim | None = None,
     ) -> None:
         super().__init__(wrappedFactory)  # type: ignore[no-untyped-call]
         self.contexts = contexts
         self.flushes = flushes
+        self.heap = heap  # told when a handshake ends and when a connection does
         negotiating = IProtocolNegotiationFactory(wrappedFactory, None)
         offered = () if negotiating is None else negotiating.acceptableProtocols()
         self.alpn = tuple(protocol.decode("ascii") for protocol in offered)
