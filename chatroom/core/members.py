@@ -87,10 +87,12 @@ class Sessions:
 
     def __init__(self, first: Session) -> None:
         self.all = [first]
-        self.held: deque[PrivateMessage] = deque(maxlen=PRIVATE_HELD)
+        self.held: deque[PrivateMessage] | None = None  # made once there is something to hold: 0.7 KB a person
 
     def deliver(self, event: Event) -> None:
         if not self.all and isinstance(event, PrivateMessage):
+            if self.held is None:
+                self.held = deque(maxlen=PRIVATE_HELD)
             self.held.append(event)
         for session in self.all:
             session.deliver(event)

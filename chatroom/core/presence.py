@@ -144,7 +144,7 @@ class Presence(ChatBase):
                 self._show(member, session, room, "", JOIN_LINES)
             else:  # everything kept since: after the line they saw last, or all of it if there was none
                 self._show(member, session, room, since, max(1, len(room.history.kept)))
-        held = member.session.held
+        held, member.session.held = member.session.held, None
         while held:
             session.deliver(held.popleft())
 
@@ -175,7 +175,7 @@ class Presence(ChatBase):
         """`member`, with no session left, waits for a reconnection: away, the last line of each room noted for
         their catch-up, until a session reclaims them or `expire` (the sequencer says who calls it, and when)."""
         member.seen = {key: room.history.last_id() for key, room in member.rooms.items()}
-        member.session.held.clear()  # left from an earlier absence on a process the person came back to elsewhere
+        member.session.held = None  # left from an earlier absence on a process the person came back to elsewhere
         if not member.details.away:
             member.details = replace(member.details, away=LINGERING)
         self.sequencer.lingering(member, reason)

@@ -130,6 +130,15 @@ class Connection(TimeoutMixin):
     carries its answers. Its timers are TimeoutMixin's, with no Twisted protocol under it.
     """
 
+    # One per connection, and more attributes than Python's shared instance dictionaries take (30): in slots, a
+    # connection holds 0.3 KB of them instead of a 1.6 KB dictionary of its own.
+    __slots__ = (
+        "_answered", "_bucket", "_ended_by", "_executing", "_holds", "_left_as", "_made", "_next_report", "_pinged",
+        "_quit_reason", "_refused", "_resume", "_waiting", "_waiting_held", "_work", "address", "claim", "clock",
+        "closing", "dialect", "factory", "host", "limits", "max_line", "member", "peer", "queue", "received",
+        "serial", "since", "speaks", "transport",
+    )  # fmt: skip
+
     def __init__(
         self, factory: ConnectionFactory, speaks: type[Dialect], host: str | None, claim: Claim | None
     ) -> None:
