@@ -73,17 +73,21 @@ class TLSConnection(ProtocolWrapper):
     """One TLS server connection: records in from the TCP transport, plaintext to the protocol, and back."""
 
     factory: TLSFactory
-    handshaking = True  # until the handshake finishes, nothing written reaches the peer
-    _due = False  # in the factory's Flushes for this turn
-    _closed = False  # the TLS connection is over (shut down, failed or lost): nothing more is read or written
-    _goodbye = False  # our close_notify is sent: nothing more is written
-    _held = 0  # bytes in _pending
-    _aborted = False
-    _producer: IPushProducer | None = None
-    _reason: Failure | None = None  # why TLS ended, for the protocol's connectionLost, if not the transport's
 
     def __init__(self, factory: TLSFactory, wrappedProtocol: IProtocol) -> None:
         ProtocolWrapper.__init__(self, factory, wrappedProtocol)
+        # All set here first, Protocol's `connected` and `disconnecting` too: an attribute first set after __init__
+        # over a class attribute costs each connection a dictionary of its own (0.7 KB).
+        self.connected = 0
+        self.disconnecting = False
+        self.handshaking = True  # until the handshake finishes, nothing written reaches the peer
+        self._due = False  # in the factory's Flushes for this turn
+        self._closed = False  # the TLS connection is over (shut down, failed or lost): nothing more is read or written
+        self._goodbye = False  # our close_notify is sent: nothing more is written
+        self._held = 0  # bytes in _pending
+        self._aborted = False
+        self._producer: IPushProducer | None = None
+        self._reason: Failure | None = None  # why TLS ended, for the protocol's connectionLost, if not the transport's
         self._incoming = ssl.MemoryBIO()
         self._outgoing = ssl.MemoryBIO()
         self._tls = factory.context().wrap_bio(self._incoming, self._outgoing, server_side=True)
