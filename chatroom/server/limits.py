@@ -9,7 +9,7 @@ import resource
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
+from typing import Protocol, cast
 
 from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IAddress, IDelayedCall, IPushProducer, IReactorTime
@@ -27,7 +27,6 @@ PAGE_LINES = 50  # lines of a long answer made at a time for a client (SendQueue
 TURN_BYTES = 16 * 1024  # of long answers' pages made at once for one client, and in one turn of the reactor for all
 
 
-@runtime_checkable
 class StreamTransport(Protocol):
     """What line framing (chatroom.server.lines) and refusals use of a transport: TCP, TLS and UNIX sockets all
     have it."""
@@ -48,10 +47,11 @@ class StreamTransport(Protocol):
 
 
 def transport_of(protocol: TwistedProtocol) -> StreamTransport:
-    """A connected protocol's transport, as the connection layer uses it."""
-    transport = protocol.transport
-    assert isinstance(transport, StreamTransport), f"{transport!r} cannot be closed politely"
-    return transport
+    """A connected protocol's transport, as the connection layer uses it (TCP, TLS and UNIX sockets all are one).
+
+    Not checked with isinstance: for a typing.Protocol that looks up every method, 4 % of a connection's CPU.
+    """
+    return cast(StreamTransport, protocol.transport)
 
 
 def close_politely(transport: StreamTransport, clock: IReactorTime) -> IDelayedCall:
