@@ -67,12 +67,11 @@ WORKLOADS: dict[str, dict[str, Any]] = {
     "connect": {"clients": 2000, "rooms": 100, "senders": 0, "rate": 0.0, "arriving": 0},
 }
 LAYOUTS = ("spread", "hot-room")
-# The benchmark's own server lifts the limits that would pace or refuse its load (flood control, the
-# connection cap, idle pings, the registration timeout); the per-address cap does not apply to loopback by default.
+# The benchmark's own server lifts the limits that would pace or refuse its load (flood control, idle pings, the
+# registration timeout; its --max-clients is the plan's connections); the per-address cap does not apply to loopback
+# by default.
 LIFT_FLOOD_CONTROL = ["--flood-burst", "100000", "--flood-rate", "100000"]  # not with --askers: it is what they meet
 SERVER_OPTIONS = [
-    "--max-clients",
-    "20000",
     "--idle-timeout",
     "3600",
     # Thousands of clients connecting at once from a loaded machine may take longer than the default 30 s to
@@ -142,6 +141,11 @@ class Plan:
     ask: str = "who"  # what they ask: `WHO *`, or "history": `CHATHISTORY BEFORE #ROOM timestamp=NOW 100` (--ask)
     layout: str = "spread"  # where the senders are: LAYOUTS
     arriving: int = ARRIVING  # connections made at once per load generator; 0: all of them (a storm)
+
+    @property
+    def connections(self) -> int:
+        """What the server holds at once: every client and asker."""
+        return self.clients + self.askers
 
     def room(self, number: int) -> str:
         return f"#{number % self.rooms}"
@@ -578,9 +582,10 @@ class Redis:
 
 
 def start_server(
-    directory: Path, protocol: str, options: list[str], workers: int, shared: bool
+    directory: Path, protocol: str, connections: int, options: list[str], workers: int, shared: bool
 ) -> tuple[subprocess.Popen[bytes], int]:
-    """`twistd chatroom` with these `options` on a free loopback port; the port of the listener speaking `protocol`.
+    """`twistd chatroom` with these `options` on a free loopback port, holding up to `connections`; the port of the
+    listener speaking `protocol`.
 
     If `shared` (--redis among the options), once each of its `workers` (or the one process) has joined the others.
     """
@@ -592,7 +597,7 @@ def start_server(
     web = ["--web", listen] if protocol == "websocket" else ["--no-web"]
     process = _start(
         [twistd, "-n", "--pidfile=", "chatroom", "--certs", str(directory / "certs"),
-         "--listen", listen, *irc, *web, *SERVER_OPTIONS, *options],
+         "--listen", listen, *irc, *web, "--max-clients", str(connections), *SERVER_OPTIONS, *options],
         directory,
     )  # fmt: skip
     label = re.escape(LISTENER[protocol].encode())
@@ -1285,6 +1290,10 @@ def main(argv: list[str] | None = None) -> None:
         plan(0, "", arguments.protocol).senders_in_order()
     except ValueError as error:
         raise SystemExit(f"chatroom.bench: {error}") from None
+    hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+    short = open_files_short(plan(0, "", arguments.protocol), hard, arguments.workers if arguments.port is None else 0)
+    if short is not None:
+        raise SystemExit(f"chatroom.bench: {short}")
     if arguments.port is not None:
         if arguments.server_pid is None or arguments.ca is None:
             raise SystemExit("chatroom.bench: --port needs --server-pid and --ca")
@@ -1321,6 +1330,27 @@ def main(argv: list[str] | None = None) -> None:
         arguments.json.write_text(json.dumps(everything, indent=2) + "\n")
 
 
+def open_files_short(plan: Plan, hard: int, workers: int) -> str | None:
+    """Why `plan` does not fit the hard limit on open files, or None: each load generator needs a file per client it
+    holds, and each of the server's `workers` (0: not ours to start) one per connection it holds.
+
+    The benchmark and everything it starts can raise their soft limit up to the hard limit, and do; only root may
+    raise the hard limit, before the benchmark starts, as a deployment's operator does (docs/running.md).
+    """
+    from chatroom.server.limits import open_files_for  # here: the load generator's processes need none of it
+
+    generators = open_files_for(-(-plan.clients // plan.processes))
+    server = open_files_for(-(-plan.connections // workers)) if workers else 0
+    wanted = max(generators, server)
+    if wanted <= hard:
+        return None
+    where, otherwise = ("the server", "") if server >= generators else ("each load generator", ", or more --processes")
+    return (
+        f"{plan.connections:,} connections need {wanted:,} open files in {where}, more than the hard limit of"
+        f" {hard:,}: raise it as root before starting (ulimit -Hn {wanted}){otherwise}"
+    )
+
+
 def measure(
     name: str,
     protocol: str,
@@ -1344,7 +1374,9 @@ def measure(
             # A fresh prefix: nothing another run left in that Redis is shared with this one.
             sharing = ["--redis", redis, "--redis-prefix", f"bench-{os.getpid()}-{time.time_ns()}"] if redis else []
             sharing += ["--workers", str(workers)] if workers > 1 else []
-            process, port = start_server(directory, protocol, sharing + (keeping or []), workers, bool(redis))
+            connections = plan(0, "", protocol).connections
+            process, port = start_server(directory, protocol, connections, sharing + (keeping or []), workers,
+                                         bool(redis))  # fmt: skip
             ca = directory / "certs" / "ca.pem"
         try:
             figures = run(plan(port, str(ca), protocol), workload, Server(process.pid), name, shared)

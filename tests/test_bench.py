@@ -9,7 +9,15 @@ from pathlib import Path
 
 from twisted.trial.unittest import SkipTest, SynchronousTestCase
 
-from chatroom.bench import LIFT_FLOOD_CONTROL, WORKLOADS, HistoryFigures, Plan, Server, measure_history
+from chatroom.bench import (
+    LIFT_FLOOD_CONTROL,
+    WORKLOADS,
+    HistoryFigures,
+    Plan,
+    Server,
+    measure_history,
+    open_files_short,
+)
 from chatroom.core.events import Message
 from tests.helpers import ServerTestCase
 from tests.test_twistd import LISTENING, TWISTD
@@ -50,6 +58,22 @@ class LayoutTests(SynchronousTestCase):
                     layout="hot-room")  # fmt: skip
         with self.assertRaises(ValueError):
             plan.senders_in_order()
+
+
+class ScaleTests(SynchronousTestCase):
+    """What 100,000 clients need: open files enough in every process."""
+
+    def test_open_files_for_every_process(self) -> None:
+        plan = Plan("127.0.0.1", 0, "", clients=100_000, rooms=100, senders=0, rate=0.0, duration=1.0, processes=4)
+        self.assertIsNone(open_files_short(plan, 100_100, workers=1))
+        short = open_files_short(plan, 20_000, workers=1)
+        assert short is not None
+        self.assertIn("100,100 open files in the server", short)
+        self.assertIn("ulimit -Hn 100100", short)
+        self.assertIsNone(open_files_short(plan, 25_100, workers=0), "a server not ours is not checked")
+        short = open_files_short(plan, 25_099, workers=0)
+        assert short is not None
+        self.assertIn("25,100 open files in each load generator", short)
 
 
 class BenchSmokeTests(ServerTestCase):

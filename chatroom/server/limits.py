@@ -304,9 +304,15 @@ class Admission:
                 del self.per_address[key]
 
 
+def open_files_for(connections: int) -> int:
+    """The open files a process needs to hold `connections`: one each, and room for listeners, logs and
+    connections being refused."""
+    return connections + 100
+
+
 def allow_open_files(max_clients: int) -> None:
     """Raise the soft limit on open files so that --max-clients, not the kernel, decides who is refused."""
-    wanted = max_clients + 100  # listeners, logs and connections being refused
+    wanted = open_files_for(max_clients)
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if soft >= wanted:
         return
