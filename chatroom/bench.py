@@ -29,6 +29,7 @@ import contextlib
 import ctypes
 import functools
 import gc
+import ipaddress
 import itertools
 import json
 import multiprocessing
@@ -86,6 +87,10 @@ LINE_SIZE = 100  # bytes in each message line the server sends, roughly what peo
 # thousands of handshakes are in flight at once stays in its RSS: the connect workload (arriving 0: all at once)
 # measures that, the others what connections hold once made.
 ARRIVING = 100
+# Clients connecting from one source address. One address reaches the server's one port from at most the 28,232
+# ephemeral ports of net.ipv4.ip_local_port_range (32768-60999), some taken by other programs: more clients come
+# from 127.0.0.2, 127.0.0.3, ... (Linux routes all of 127.0.0.0/8 to the loopback interface).
+PER_ADDRESS = 20_000
 # Bytes a load generator's TLS connection reads at once. asyncio's own (256 KiB, a buffer it fills with zeros for
 # each connection) made 292 KB of a generator's memory per idle client, 52 KB with this: one TLS record's worth.
 READ_SIZE = 16 * 1024
@@ -141,6 +146,7 @@ class Plan:
     ask: str = "who"  # what they ask: `WHO *`, or "history": `CHATHISTORY BEFORE #ROOM timestamp=NOW 100` (--ask)
     layout: str = "spread"  # where the senders are: LAYOUTS
     arriving: int = ARRIVING  # connections made at once per load generator; 0: all of them (a storm)
+    per_address: int = PER_ADDRESS  # clients from one source address (--clients-per-address)
 
     @property
     def connections(self) -> int:
@@ -149,6 +155,13 @@ class Plan:
 
     def room(self, number: int) -> str:
         return f"#{number % self.rooms}"
+
+    def source(self, number: int) -> str | None:
+        """The address client `number` connects from: the system's choice while one address has ports enough for
+        every client, else 127.0.0.1 for the first `per_address`, 127.0.0.2 for the next, and so on."""
+        if self.clients <= self.per_address:
+            return None
+        return str(ipaddress.IPv4Address(LOOPBACK) + number // self.per_address)
 
     def senders_in_order(self) -> list[int]:
         """The clients that send, in the order their sending is spread over each second.
@@ -193,6 +206,11 @@ class Figures:
     server_rss_kb_per_connection: float | None = None
     server_cpu_us_per_connection: float | None = None
     server_cpu_us_per_join: float | None = None
+    registered: int = 0  # clients that connected and registered
+    joined: int = 0  # of those, clients that joined their room
+    sources: dict[str, int] = field(default_factory=dict)  # registered clients per source address, as their sockets say
+    connect_seconds: float | None = None  # from the first connection begun to the last registered, over all generators
+    connections_per_second: float | None = None  # registered over connect_seconds
     server_cpu_share: float | None = None  # of one core, while the load ran: 1.0 is saturated
     generator_cpu_share: float | None = None
     generator_bottleneck: bool = False
@@ -363,24 +381,30 @@ class Worker:
         )
 
         arriving = asyncio.Semaphore(plan.arriving or plan.clients)
+        server = (await loop.getaddrinfo(plan.host, plan.port, type=socket.SOCK_STREAM))[0]
+        sources: dict[str, int] = {}
 
         async def connect(number: int) -> None:
             client = BenchClient(self, f"b{number}", plan.room(number))
             async with arriving:
-                await loop.create_connection(
-                    lambda: link(client), plan.host, plan.port, ssl=context, server_hostname="localhost"
+                made = await tcp_connection(server, plan.source(number))
+                transport, _ = await loop.create_connection(
+                    lambda: link(client), sock=made, ssl=context, server_hostname="localhost"
                 )
                 await client.ready
             clients[number] = client
+            address = transport.get_extra_info("sockname")[0]
+            sources[address] = sources.get(address, 0) + 1
             if len(clients) % 100 == 0:
                 self.pipe.send(("progress", 100))
 
+        first = time.monotonic()
         await asyncio.gather(*(connect(number) for number in mine))
         self.pipe.send(("progress", len(clients) % 100))
-        self.pipe.send(("connected", None))
+        self.pipe.send(("connected", (first, time.monotonic(), sources)))
         self.pipe.recv()  # "join": after the connection cost is read, so that it excludes room notices
         await asyncio.gather(*(client.join() for client in clients.values()))
-        self.pipe.send(("joined", None))
+        self.pipe.send(("joined", len(clients)))
         command, start = self.pipe.recv()
         if command == "load":
             await self.load(clients, start)
@@ -419,6 +443,27 @@ class Worker:
             await asyncio.sleep(0.05)
         gc.enable()
         self.pipe.send(("done", (self.delivered, self.latencies.tobytes(), time.process_time() - cpu)))
+
+
+async def tcp_connection(server: tuple[Any, ...], source: str | None) -> socket.socket:
+    """A TCP connection to `server` (an entry of getaddrinfo), from the address `source` when given.
+
+    The source is bound without a port (IP_BIND_ADDRESS_NO_PORT), which is then chosen as the connection is made,
+    as it is without a source: a port left in TIME_WAIT by a run before may be taken again (net.ipv4.tcp_tw_reuse
+    allows it on loopback), where one chosen by bind() may not, and the next run would find too few.
+    """
+    family, kind, protocol, _, address = server
+    made = socket.socket(family, kind, protocol)
+    try:
+        if source is not None:
+            made.setsockopt(socket.IPPROTO_IP, socket.IP_BIND_ADDRESS_NO_PORT, 1)
+            made.bind((source, 0))
+        made.setblocking(False)
+        await asyncio.get_running_loop().sock_connect(made, address)
+    except BaseException:
+        made.close()
+        raise
+    return made
 
 
 class Asker(asyncio.Protocol):
@@ -737,12 +782,18 @@ def run(plan: Plan, workload: str, server: Server, name: str, redis: Redis | Non
 
     rss_before, cpu_before = server.rss_kb(), server.cpu_seconds()
     progress = Progress("connecting", plan.clients)
-    gather("connected")
+    arrivals = gather("connected")
     figures.server_cpu_us_per_connection = (server.cpu_seconds() - cpu_before) * 1e6 / plan.clients
+    for _, _, sources in arrivals:
+        for address, count in sources.items():
+            figures.sources[address] = figures.sources.get(address, 0) + count
+    figures.registered = sum(figures.sources.values())
+    figures.connect_seconds = max(last for _, last, _ in arrivals) - min(first for first, _, _ in arrivals)
+    figures.connections_per_second = figures.registered / figures.connect_seconds
     cpu_before = server.cpu_seconds()
     for pipe in pipes:
         pipe.send(("join", None))
-    gather("joined")
+    figures.joined = sum(gather("joined"))
     figures.server_cpu_us_per_join = (server.cpu_seconds() - cpu_before) * 1e6 / plan.clients
     time.sleep(1)  # let the server settle before reading its memory
     figures.server_rss_kb_per_connection = (server.rss_kb() - rss_before) / plan.clients
@@ -829,6 +880,12 @@ def arrival(figures: Figures) -> str:
     return f"all {figures.clients:,} connecting at once"
 
 
+def sources(figures: Figures) -> str:
+    """The source addresses the clients came from, and how many from each."""
+    ordered = sorted(figures.sources.items(), key=lambda item: ipaddress.ip_address(item[0]))
+    return ", ".join(f"{address} ({count:,})" for address, count in ordered)
+
+
 def report(figures: Figures) -> str:
     where = " all in room #0" if figures.layout == "hot-room" else ""
     lines = [
@@ -837,6 +894,9 @@ def report(figures: Figures) -> str:
         "  server CPU per TLS connection (TCP, TLS handshake, nickname): "
         + _number(figures.server_cpu_us_per_connection, "µs"),
         f"  server CPU per join: {_number(figures.server_cpu_us_per_join, 'µs')}",
+        f"  clients registered: {figures.registered:,} of {figures.clients:,}, from {sources(figures)}, in"
+        f" {_number(figures.connect_seconds, 's', 1)}: {_number(figures.connections_per_second, 'a second', 0)};"
+        f" joined: {figures.joined:,}",
         f"  server RSS per idle connection, {arrival(figures)}: {_number(figures.server_rss_kb_per_connection, 'KB')}",
     ]
     if figures.senders:
@@ -1227,6 +1287,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--arriving", type=int, help=f"connections made at once per load generator (default {ARRIVING}; 0: all)"
     )
+    parser.add_argument(
+        "--clients-per-address",
+        type=int,
+        default=PER_ADDRESS,
+        help=f"clients from one source address, beyond which they come from 127.0.0.2, 127.0.0.3, ... (default"
+        f" {PER_ADDRESS:,}; one address has about 28,000 ports to reach the server from; loopback servers only)",
+    )
     parser.add_argument("--host", default=LOOPBACK, help="with --port: a running server to measure")
     parser.add_argument("--port", type=int, help="a running server's port; needs --server-pid and --ca")
     parser.add_argument("--server-pid", type=int, help="the running server's process id, to read its CPU and RSS")
@@ -1284,7 +1351,8 @@ def main(argv: list[str] | None = None) -> None:
 
     def plan(port: int, ca: str, protocol: str) -> Plan:
         return Plan(arguments.host, port, ca, duration=arguments.duration, processes=arguments.processes,
-                    protocol=protocol, askers=arguments.askers, ask=arguments.ask, **settings)  # fmt: skip
+                    protocol=protocol, askers=arguments.askers, ask=arguments.ask,
+                    per_address=arguments.clients_per_address, **settings)  # fmt: skip
 
     try:
         plan(0, "", arguments.protocol).senders_in_order()

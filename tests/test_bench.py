@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 import sys
+from collections import Counter
 from pathlib import Path
 
 from twisted.trial.unittest import SkipTest, SynchronousTestCase
@@ -61,7 +62,16 @@ class LayoutTests(SynchronousTestCase):
 
 
 class ScaleTests(SynchronousTestCase):
-    """What 100,000 clients need: open files enough in every process."""
+    """What 100,000 clients need: several source addresses, and open files enough in every process."""
+
+    def test_one_address_while_its_ports_suffice(self) -> None:
+        plan = workload("idle")
+        self.assertEqual({plan.source(number) for number in range(plan.clients)}, {None})
+
+    def test_more_clients_come_from_further_loopback_addresses(self) -> None:
+        plan = Plan("127.0.0.1", 0, "", clients=100_000, rooms=100, senders=0, rate=0.0, duration=1.0, processes=4)
+        sources = Counter(plan.source(number) for number in range(plan.clients))
+        self.assertEqual(sources, {f"127.0.0.{host}": 20_000 for host in range(1, 6)})
 
     def test_open_files_for_every_process(self) -> None:
         plan = Plan("127.0.0.1", 0, "", clients=100_000, rooms=100, senders=0, rate=0.0, duration=1.0, processes=4)
@@ -126,6 +136,33 @@ class BenchSmokeTests(ServerTestCase):
         self.assertGreater(figures["load_seconds"], (50 - 1) / 50)  # the last line is due 1/50 s before the end
         self.assertAlmostEqual(figures["deliveries_per_second"] * figures["load_seconds"], figures["delivered"])
         self.assertIn("deliveries: 2,000 of 2,000 expected", bench.output)
+
+    async def test_clients_come_from_several_addresses(self) -> None:
+        """With fewer clients allowed per source address than the plan holds, the server sees them arrive from
+        127.0.0.1 and 127.0.0.2, and registers them all."""
+        self.certs = Path(self.mktemp()).resolve()
+        server = self.spawn(
+            [TWISTD, "-n", "--pidfile=", "chatroom", "--certs", str(self.certs), "--listen",
+             "tcp:0:interface=127.0.0.1", "--no-irc", "--no-web"]
+        )  # fmt: skip
+        port = int((await server.until(LISTENING)).group(1))
+        figures_file = Path(self.mktemp())
+        bench = self.spawn(
+            [sys.executable, "-m", "chatroom.bench", "idle", "--clients", "6", "--rooms", "2", "--processes", "2",
+             "--clients-per-address", "3", "--port", str(port), "--server-pid", str(server.transport.pid),
+             "--ca", str(self.certs / "ca.pem"), "--json", str(figures_file)]
+        )  # fmt: skip
+        self.assertEqual(await bench.exit_code(), 0, bench.output)
+        seen = {}
+        for _ in range(6):  # the server logs each registration with the peer's address
+            registered = await server.until(r"(127\.0\.0\.\d+):\d+ is now (b\d+)")
+            seen[registered.group(2)] = registered.group(1)
+        self.assertEqual(seen, {f"b{number}": "127.0.0.1" if number < 3 else "127.0.0.2" for number in range(6)})
+        figures = json.loads(figures_file.read_text())
+        self.assertEqual(figures["sources"], {"127.0.0.1": 3, "127.0.0.2": 3})
+        self.assertEqual((figures["registered"], figures["joined"]), (6, 6))
+        self.assertIsInstance(figures["connections_per_second"], float)
+        self.assertIn("clients registered: 6 of 6, from 127.0.0.1 (3), 127.0.0.2 (3)", bench.output)
 
     async def test_websocket_compared_with_irc(self) -> None:
         """--compare irc: the same workload over WebSocket and over IRC, both against chatroom, with the ratios."""
