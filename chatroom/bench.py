@@ -449,8 +449,8 @@ async def tcp_connection(server: tuple[Any, ...], source: str | None) -> socket.
     """A TCP connection to `server` (an entry of getaddrinfo), from the address `source` when given.
 
     The source is bound without a port (IP_BIND_ADDRESS_NO_PORT), which is then chosen as the connection is made,
-    as it is without a source: a port left in TIME_WAIT by a run before may be taken again (net.ipv4.tcp_tw_reuse
-    allows it on loopback), where one chosen by bind() may not, and the next run would find too few.
+    as it is without a source: a port chosen by bind() would be the address's own until closed, TIME_WAIT included,
+    where connect() may take one in TIME_WAIT again (net.ipv4.tcp_tw_reuse allows it on loopback).
     """
     family, kind, protocol, _, address = server
     made = socket.socket(family, kind, protocol)
