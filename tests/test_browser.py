@@ -39,7 +39,7 @@ from tests.test_client import CLIENT
 from tests.test_irc import IRCClient, irc_over_tls
 
 try:
-    from playwright.async_api import Browser, Page, Playwright, async_playwright, expect
+    from playwright.async_api import Browser, Page, Playwright, WebSocketRoute, async_playwright, expect
 
     PLAYWRIGHT = True
 except ImportError:  # the test extras install it
@@ -55,6 +55,38 @@ def _settle(done: Deferred[T], future: Future[T]) -> None:
         done.errback(future.exception())
     else:
         done.callback(future.result())
+
+
+class SlowNetwork:
+    """The page's WebSocket through Playwright (`page.route_web_socket`), as a network that can stall: while held,
+    what the server sends waits, in order, until released. For answers that come after what a person does meanwhile."""
+
+    def __init__(self) -> None:
+        self.page_side: WebSocketRoute | None = None
+        self.held: list[str | bytes] | None = None  # None: passing
+
+    async def route(self, page: Page) -> None:
+        def handle(page_side: WebSocketRoute) -> None:
+            server_side = page_side.connect_to_server()
+            server_side.on_message(self._from_server)
+            page_side.on_message(server_side.send)
+            self.page_side = page_side
+
+        await page.route_web_socket(re.compile(r"/irc$"), handle)
+
+    def _from_server(self, message: str | bytes) -> None:
+        if self.held is not None:
+            self.held.append(message)
+        elif self.page_side is not None:
+            self.page_side.send(message)
+
+    async def hold(self) -> None:
+        self.held = []
+
+    async def release(self) -> None:
+        held, self.held = self.held or [], None
+        for message in held:
+            self._from_server(message)
 
 
 class BrowserThread:
@@ -528,6 +560,45 @@ class BrowserTests(Browsing):
         await tab.do(page.get_by_role("button", name="Save").click())
         await tab.do(expect(page.locator("#kept")).to_have_text("This room keeps 30 days of history."))
         await tab.sees("late changed the history rule: this room keeps 30 days of history")  # a change is news
+
+    async def test_settings_changed_before_the_servers_answer_keep_the_change(self) -> None:
+        """Found when a new Chromium made the operator test fail: the room's modes, answered after the person had
+        ticked Moderated and typed a topic, put the form back as it was, and Save changed nothing."""
+        self.start_web()
+        tab = await self.open()
+        network = SlowNetwork()
+        await tab.do(network.route(tab.page))
+        await tab.log_in("boss", room="5")
+        page = tab.page
+        await tab.do(network.hold())  # the answer to the MODE that opening the settings asks comes late
+        await tab.do(page.get_by_role("button", name="Settings").click())
+        await tab.do(page.get_by_label("Moderated").check())
+        await tab.do(page.get_by_label("Topic", exact=True).fill("Quiet please"))
+        await tab.do(network.release())
+        await tab.do(expect(page.get_by_label("Secret")).not_to_be_checked())  # the answer is in: s is unset
+        await tab.do(page.get_by_role("button", name="Save").click())
+        await tab.sees("boss set +m", "event")
+        await tab.do(expect(page.locator("#topic")).to_have_text("Quiet please"))
+
+    async def test_a_room_chosen_while_another_is_joined_stays_chosen(self) -> None:
+        """Found with the phone test: `/join 6`, then a click on #5 before the server answered the join, and the
+        answer took the person back to #6, where a line naming them no longer counted as unread."""
+        self.start_web()
+        tab = await self.open()
+        network = SlowNetwork()
+        await tab.do(network.route(tab.page))
+        await tab.log_in("sam", room="5")
+        page = tab.page
+        await tab.do(network.hold())
+        await tab.type("/join 6")
+        await tab.do(page.locator("#room-list").get_by_role("button", name="#5").click())
+        await tab.do(network.release())
+        rooms = page.locator("#room-list")
+        await tab.do(expect(rooms.get_by_role("button", name="#6")).to_be_visible())
+        ircy = await self.irc("ircy", room="#6")
+        ircy.say("#6", "sam: welcome")
+        await tab.do(expect(rooms.get_by_role("button", name="#6, mentioned once, 1 unread")).to_be_visible())
+        await tab.do(expect(page.locator("#room-name")).to_have_text("#5"))
 
     async def test_a_phone_gets_one_column_and_the_room_list_behind_a_button(self) -> None:
         self.start_web("--history", "100")

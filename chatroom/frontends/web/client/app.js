@@ -208,6 +208,7 @@ $("room-list").addEventListener("click", (event) => {
   if (!button) return;
   const room = chat.room(button.dataset.room, false);
   if (!room) return;
+  chat.joining = ""; // the person chose where to look: a join answered later does not take them away from it
   chat.select(room);
   if (room.channel && !room.joined) chat.join([room.name]);
   closePanels();
@@ -274,20 +275,28 @@ $("member-menu").addEventListener("click", (event) => {
   closePanels();
 });
 
-// The room's settings, for its operators: filled from the server's answer to MODE, sent as one MODE
+// The room's settings, for its operators: filled from what is known, then from the server's answer to MODE, and
+// sent as one MODE. A field the person changed before that answer came keeps their change.
+const changed = new Set();
+$("settings").addEventListener("input", (event) => changed.add(event.target.id));
+
 function fillSettings(room) {
   const modes = room.modes ?? { flags: "", key: "", limit: "" };
-  $("set-topic").value = room.topic;
-  for (const flag of "mistn") $(`set-${flag}`).checked = modes.flags.includes(flag);
-  $("set-k").value = modes.key;
-  $("set-l").value = modes.limit;
-  $("set-history").value = "";
-  $("set-keep").value = "";
+  const fill = (id, property, value) => {
+    if (!changed.has(id)) $(id)[property] = value;
+  };
+  fill("set-topic", "value", room.topic);
+  for (const flag of "mistn") fill(`set-${flag}`, "checked", modes.flags.includes(flag));
+  fill("set-k", "value", modes.key);
+  fill("set-l", "value", modes.limit);
+  fill("set-history", "value", "");
+  fill("set-keep", "value", "");
 }
 
 $("settings-button").addEventListener("click", () => {
   const room = chat.current;
   connection.send(`MODE ${room.name}`);
+  changed.clear();
   fillSettings(room);
   $("settings").showModal();
 });
