@@ -186,6 +186,18 @@ class WebSocketFraming(WebSocketServerProtocol):
                 else:
                     self._deliver(line)
 
+    def dataReceived(self, data: bytes) -> None:
+        """autobahn's, without its debug line for every read, whose arguments (the method's qualified name, coloured)
+        it formats even when nobody logs it: 1.6 µs a message a client sends, of autobahn's 10.5 (in-process)."""
+        self._dataReceived(data)
+
+    def onMessageEnd(self) -> None:
+        """autobahn's, without firing its "message" event to observers, which chatroom never registers: that made
+        a Deferred and added two callbacks for every message a client sent: 2.6 µs of autobahn's 10.5 (in-process)."""
+        if not self.failedByMe:
+            self.onMessage(b"".join(self.message_data), self.message_is_binary)
+        self.message_data = None  # type: ignore[assignment]  # as autobahn leaves it (its annotation says a list)
+
     def onClose(self, wasClean: bool, code: int | None, reason: str | None) -> None:
         if self._deadline is not None and self._deadline.active():
             self._deadline.cancel()
