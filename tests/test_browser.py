@@ -620,10 +620,11 @@ class BrowserTests(Browsing):
         await desktop.sees("The notes are at", "history")
         await desktop.type("I did, it needs the formula from page 40")
         await desktop.type("/join 6")
+        rooms = desktop.page.locator("#room-list")
+        await desktop.do(expect(rooms.get_by_role("button", name="#6")).to_be_visible())  # joined: ircy speaks live
         await desktop.do(desktop.page.get_by_role("button", name="#5").click())
         ircy.join("#6")
         ircy.say("#6", "sam: could you share page 40?")
-        rooms = desktop.page.locator("#room-list")
         await desktop.do(expect(rooms.get_by_role("button", name="#6, mentioned once, 1 unread")).to_be_visible())
         await desktop.do(expect(desktop.page.locator("#rooms-button")).to_be_hidden())
         await desktop.do(expect(desktop.page.locator("#sidebar")).to_be_visible())
