@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import platform
+
 from twisted.internet.task import Clock
-from twisted.trial.unittest import SynchronousTestCase
+from twisted.trial.unittest import SkipTest, SynchronousTestCase
 
 from chatroom.server.heap import LONGEST, QUIET, HeapTrim, malloc_trim
 
@@ -46,7 +48,9 @@ class HeapTrimTests(SynchronousTestCase):
         self.assertEqual(self.clock.getDelayedCalls(), [])
 
     def test_glibc_has_malloc_trim(self) -> None:
-        """Debian's C library, where chatroom runs: the trim is real there, and gives no error."""
+        """With glibc (Debian's C library, where CI runs) the trim is real, and gives no error."""
+        if platform.libc_ver()[0] != "glibc":
+            raise SkipTest("not glibc: no malloc_trim, and HeapTrim does nothing")
         trim = malloc_trim()
         assert trim is not None
         self.assertIn(trim(), (0, 1))  # 1: memory was given back, 0: there was none to give
