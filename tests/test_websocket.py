@@ -15,6 +15,7 @@ from twisted.internet.ssl import Certificate, optionsForClientTLS
 from twisted.logger import LogLevel
 from twisted.python.failure import Failure
 
+from chatroom.server.websocket import WebSocketFraming
 from tests.helpers import LOOPBACK, LineClient, ServerTestCase, observe_log, port_of
 from tests.test_metrics import MetricsTests
 
@@ -239,6 +240,23 @@ class WebSocketTests(WebTestCase):
         client.send("PRIVMSG #room :caf\u00e9")
         said, _ = await irc.until(":web!web@")
         self.assertEqual(said.rstrip("\r").split(" ", 1)[1], "PRIVMSG #room :caf\u00e9")
+
+    async def test_an_open_connection_that_talked_keeps_only_its_slots(self) -> None:
+        """Memory per connection: what autobahn sets at every frame lives in slots, and its per-connection objects
+        (the handshake, a UTF-8 validator, the last frame's masker, futures, traffic counters) are let go, so a
+        connection that has talked holds an empty dictionary, as one that has just opened does."""
+        self.start_web()
+        irc = await self.irc_client("nonweb", "#room")
+        client = await self.web_client(["text.ircv3.net"])
+        await self.register(client, "web", "#room")
+        client.send("PRIVMSG #room :text")
+        client.send("PRIVMSG #room :binary", binary=True)
+        client.sendPing(b"are you there")
+        await irc.until(":web!web@chatroom PRIVMSG #room :text")
+        await irc.until(":web!web@chatroom PRIVMSG #room :binary")
+        connections = self.service.factory.connections
+        (framing,) = [each.transport for each in connections if isinstance(each.transport, WebSocketFraming)]
+        self.assertEqual(vars(framing), {})
 
     async def test_an_oversized_message_closes_with_a_reason(self) -> None:
         self.start_web()

@@ -4,8 +4,10 @@ This is the Twisted protocol the web listener (chatroom.frontends.web.site) hand
 `MessageReceiver` (chatroom.server.connection's policy: admission, flood control, the send queue, timeouts) stands
 on it as on line framing, so IRC over WebSocket is IRC, with every limit and numeric of the IRC listeners.
 
-autobahn does the framing, masking, UTF-8 checks of text frames, the close handshake and the size limit: a frame or
-message over it closes the connection with 1009 and a reason. This module only translates.
+autobahn does the framing, masking, the close handshake and the size limit: a frame or message over it closes the
+connection with 1009 and a reason. This module only translates, and checks that a text message is UTF-8 (1007 if
+not), as autobahn would: once a message is whole (it is one IRC line at most), where autobahn checks each frame with a
+validator every connection would keep.
 
 Subprotocols (https://ircv3.net/specs/extensions/websocket): `binary.ircv3.net` sends binary messages,
 `text.ircv3.net` text ones, whichever the client offers first; a client offering neither gets text, as
@@ -23,7 +25,10 @@ from typing import Protocol as Interface
 from urllib.parse import urlsplit
 
 from autobahn.twisted.websocket import WebSocketServerFactory, WebSocketServerProtocol
+from autobahn.websocket.protocol import TrafficStats
 from autobahn.websocket.types import ConnectionDeny, ConnectionRequest
+from autobahn.websocket.xormasker import XorMaskerNull
+from twisted.internet.defer import Deferred
 from twisted.internet.error import ConnectionDone, ConnectionLost
 from twisted.internet.interfaces import (
     IAddress,
@@ -46,21 +51,56 @@ from chatroom.server.tls_transport import TLSConnection
 TEXT = "text.ircv3.net"
 BINARY = "binary.ircv3.net"
 SUBPROTOCOLS = (TEXT, BINARY)
-# What autobahn keeps of the opening handshake and never reads again once the connection is open.
+# What autobahn keeps of the opening handshake and never reads again once the connection is open: the request and
+# the answer, the transport's details (read by WAMP's session as it starts), and its observers' events and their last
+# results (only "message" is fired, and chatroom's onMessageEnd does not).
 HANDSHAKE = (
     "http_request_data",
     "http_response_data",
     "http_headers",
     "http_status_line",
     "http_request_params",
+    "http_request_uri",
+    "http_request_host",
     "websocket_protocols",
     "websocket_extensions",
     "_wskey",
+    "_transport_details",
+    "_valid_events",
+    "_results",
 )
 # Values that are the same object wherever they are read, so one kept on a class stands for one on each connection.
 AT_REST = (type(None), bool, int, bytes, str)
 NOTHING_QUEUED: deque[Any] = deque(maxlen=0)  # shared: nothing is ever queued
+SHARED = ("send_queue", "trafficStats", "websocket_extensions_in_use")  # see WebSocketFraming's class attributes
+# What an open connection holds of Twisted's and autobahn's attributes (most of them set again at every frame), each
+# with the value its classes give it before it is set.
+HELD: dict[str, object] = dict.fromkeys(
+    (
+        "state",
+        "utf8validator",
+        "data",
+        "current_frame",
+        "current_frame_masker",
+        "inside_message",
+        "control_frame_data",
+        "_isMessageCompressed",
+        "utf8validateIncomingCurrentMessage",
+        "utf8validateLast",
+        "message_is_binary",
+        "message_data",
+        "message_data_total_length",
+        "frame_length",
+        "frame_data",
+        "transport",
+        "factory",
+        "peer",
+    ),
+    None,
+) | {"connected": 0}
+UNMASKED = XorMaskerNull()  # shared: stands for the last frame's masker once its message is read
 CLOSE_NORMAL = 1000
+CLOSE_INVALID_PAYLOAD = 1007  # RFC 6455: a text message that is not UTF-8
 CLOSE_POLICY = 1008  # RFC 6455: refused by policy (over a connection cap)
 
 
@@ -98,6 +138,18 @@ class _Frames:
 frames = _Frames()
 
 
+class _Unawaited:
+    """A future autobahn resolves on every connection and nothing on a server awaits (its open's, its close's): a new
+    one each time it is asked for, kept by nobody (about 180 bytes each a connection). chatroom hears of the open and
+    the close through `onOpen` and `onClose`."""
+
+    def __get__(self, connection: object, kind: object = None) -> Deferred[Any]:
+        return Deferred()
+
+    def __set__(self, connection: object, future: Deferred[Any]) -> None:
+        pass
+
+
 class WebSocketFraming(WebSocketServerProtocol):
     """WebSocket messages in, each a message for the receiver that admission gave; messages out, one each.
 
@@ -105,10 +157,22 @@ class WebSocketFraming(WebSocketServerProtocol):
     each is one message for the policy, spending its own flood token.
     """
 
+    # HELD and this class's own state are slots, 8 bytes each: in the instance's dictionary, the attributes autobahn
+    # sets at every frame grew it back to 64 entries (832 bytes) after `_settle`.
+    __slots__ = (*HELD, "receiver", "binary", "_paused", "_held", "_deadline", "_framed", "counted", "stream")
     handshaking = False  # the HTTP upgrade came through TLS already
     factory: WebSocketFactory
+    # SHARED by every connection once open: autobahn's queue for writes sendData never queues (760 bytes a
+    # connection), its traffic counters, which it adds to at every frame and nobody reads (230 bytes), and the
+    # extensions in use (none: no compression).
+    send_queue = NOTHING_QUEUED
+    trafficStats = TrafficStats()
+    websocket_extensions_in_use: list[Any] = []  # never added to once open
+    is_open = is_closed = _Unawaited()
 
     def __init__(self) -> None:
+        for name, value in HELD.items():
+            setattr(self, name, value)
         super().__init__()
         self.receiver: MessageReceiver | None = None
         self.binary = False  # binary.ircv3.net: the messages sent are binary ones
@@ -116,16 +180,15 @@ class WebSocketFraming(WebSocketServerProtocol):
         self._held: deque[bytes] | None = None  # messages autobahn cut out while reading is paused, in order
         self._deadline: IDelayedCall | None = None  # when a polite close gives up
         self._framed: list[bytes] | None = None  # while framing a message: autobahn's frames, kept, not sent
+        self.counted: Counted | None = None  # the count's wrapper this came through, until the Connection holds it
 
     # autobahn's side
 
     def connectionMade(self) -> None:
         # Written to past the count's wrapper (one call less per message), which still tells it of the close.
         if isinstance(self.transport, Counted):
-            self.counted: Counted | None = self.transport
+            self.counted = self.transport
             self.transport = self.transport.transport
-        else:
-            self.counted = None
         transport = self.transport
         self.stream = cast(_Stream, transport)
         # autobahn reads a TLS channel's id as it starts (for WAMP's channel binding, which chatroom does not use)
@@ -140,7 +203,8 @@ class WebSocketFraming(WebSocketServerProtocol):
         """Refuse a browser page from another site (the Origin rule); choose the subprotocol."""
         if not self.factory.origin_allowed(request.origin, request.headers.get("host", "")):
             raise ConnectionDeny(ConnectionDeny.FORBIDDEN, "origin not allowed")
-        chosen = next((offered for offered in request.protocols if offered in SUBPROTOCOLS), None)
+        # The constant, not the request's copy: autobahn keeps it for the connection's life.
+        chosen = next((known for offered in request.protocols for known in SUBPROTOCOLS if offered == known), None)
         if request.protocols and chosen is None:
             raise ConnectionDeny(ConnectionDeny.BAD_REQUEST, f"subprotocols offered: none of {', '.join(SUBPROTOCOLS)}")
         self.binary = chosen == BINARY
@@ -159,7 +223,9 @@ class WebSocketFraming(WebSocketServerProtocol):
         """A client of the chat from now on: its connection's place in the count goes to its Connection."""
         for handshake in HANDSHAKE:  # read and answered: not worth keeping for the life of every connection
             setattr(self, handshake, None)
-        self.send_queue = NOTHING_QUEUED  # autobahn's queue for writes sendData never queues: 760 bytes a connection
+        self.utf8validator = None  # type: ignore[assignment]  # unused: onMessageEnd checks a text message whole
+        for shared in SHARED:  # the class's stand for them
+            delattr(self, shared)
         self._settle()
         factory, address = self.factory, self.stream.getPeer()
         counted, self.counted = self.counted, None
@@ -193,10 +259,16 @@ class WebSocketFraming(WebSocketServerProtocol):
 
     def onMessageEnd(self) -> None:
         """autobahn's, without firing its "message" event to observers, which chatroom never registers: that made
-        a Deferred and added two callbacks for every message a client sent: 2.6 µs of autobahn's 10.5 (in-process)."""
+        a Deferred and added two callbacks for every message a client sent: 2.6 µs of autobahn's 10.5 (in-process).
+        A text message that is not UTF-8 fails the connection as autobahn's own check would have."""
         if not self.failedByMe:
-            self.onMessage(b"".join(self.message_data), self.message_is_binary)
+            payload = b"".join(self.message_data)
+            if self.message_is_binary or _is_utf8(payload):
+                self.onMessage(payload, self.message_is_binary)
+            else:
+                self._fail_connection(CLOSE_INVALID_PAYLOAD, "text message is not UTF-8")
         self.message_data = None  # type: ignore[assignment]  # as autobahn leaves it (its annotation says a list)
+        self.current_frame_masker = UNMASKED  # the client's last frame's, 350 bytes a connection kept for nothing
 
     def onClose(self, wasClean: bool, code: int | None, reason: str | None) -> None:
         if self._deadline is not None and self._deadline.active():
@@ -328,6 +400,7 @@ class WebSocketFactory(WebSocketServerFactory):
             openHandshakeTimeout=0,
             closeHandshakeTimeout=0,
             failByDrop=False,  # a bad frame gets a close frame with the reason, not just a cut
+            utf8validateIncoming=False,  # WebSocketFraming.onMessageEnd checks a text message whole
             perMessageCompressionAccept=lambda offers: None,  # no compression: a small frame cannot inflate
         )
         # autobahn copies its options onto each connection unless its class has them: this factory's own class has.
@@ -394,6 +467,14 @@ class Counting(WrappingFactory[Counted]):
             built: Protocol | None = WrappingFactory.buildProtocol(self, addr)
             return built
         return Refusal(refusal(503, reason, self.headers), self.shared.clock)
+
+
+def _is_utf8(payload: bytes) -> bool:
+    try:
+        payload.decode()
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 def _as_attribute(option: object) -> object:
