@@ -106,6 +106,20 @@ class CoreRuleTests(ChatTestCase):
         self.chat.join(bob, "5")
         self.assertEqual(texts(self.kept(bob, "5")), [], "a new stay starts anew")
 
+    def test_since_join_hides_a_line_said_before_the_join_within_the_same_millisecond(self) -> None:
+        """Lines keep their time to the millisecond: one said a fraction of a millisecond before someone joined is
+        still from before their stay (seen with two processes through Redis, where both fit in one millisecond)."""
+        alice, _ = self.member("alice", "5")
+        self.chat.set_history_rule(alice, "5", "history", "since-join")
+        self.clock.advance(0.0002)
+        self.chat.say(alice, "5", "just before bob came")
+        self.clock.advance(0.0005)
+        bob, _ = self.member("bob", "5")
+        self.assertEqual(texts(self.kept(bob, "5")), [])
+        self.clock.advance(0.0001)
+        self.chat.say(alice, "5", "just after")
+        self.assertEqual(texts(self.kept(alice, "5")), ["just before bob came", "just after"])
+
     def test_since_join_counts_an_accounts_earliest_join_still_there(self) -> None:
         alice, _ = self.member("alice", "5")
         self.chat.set_history_rule(alice, "5", "history", "since-join")

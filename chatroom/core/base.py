@@ -355,7 +355,9 @@ class ChatBase(Queries):
             joins.append(room.stays[account])
         if not joins:
             return math.inf
-        return max(start, seconds(timestamp(min(joins))))  # to the millisecond, as the lines' times are kept
+        # Lines keep their time to the millisecond: from the stay's first whole one, so that a line said earlier in the
+        # join's millisecond (two processes through Redis may fit both in one) is not taken for one of the stay's.
+        return max(start, math.ceil(min(joins) * 1000) / 1000)
 
     def apply_rule(self, room: Room) -> None:
         """Bound the room's history by its rule from now on; what no longer fits is dropped, from the store too."""
