@@ -355,9 +355,15 @@ class ChatBase(Queries):
             joins.append(room.stays[account])
         if not joins:
             return math.inf
-        # Lines keep their time to the millisecond: from the stay's first whole one, so that a line said earlier in the
-        # join's millisecond (two processes through Redis may fit both in one) is not taken for one of the stay's.
-        return max(start, math.ceil(min(joins) * 1000) / 1000)
+        return max(start, seconds(timestamp(min(joins))))  # to the millisecond, as the lines' times are kept
+
+    def stay_start(self, room: Room) -> float:
+        """When the stay of someone joining `room` now begins: now, or just after the room's last line if it was said
+        in this millisecond. Lines keep their time to the millisecond, and `since-join` must not show a line said
+        before one joined (two processes through Redis may fit both in one millisecond)."""
+        now = self.now()
+        last = room.history.last_time()
+        return max(now, seconds(last) + 0.001) if last else now
 
     def apply_rule(self, room: Room) -> None:
         """Bound the room's history by its rule from now on; what no longer fits is dropped, from the store too."""

@@ -77,7 +77,7 @@ class Talk(ChatBase):
             role = Role.OPERATOR if self._named(member, room) else Role.NONE
         member.invited.pop(room, None)
         room.members[member] = Role.NONE
-        room.joined[member] = now = self.now()
+        room.joined[member] = now = self.stay_start(room)
         self._stay(member, room, now)
         member.rooms[room_id] = room
         room.broadcast(self._joined(room, member))
