@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from twisted.internet.address import IPv4Address
+from twisted.internet.error import AlreadyCalled, AlreadyCancelled
 from twisted.internet.task import Clock
 from twisted.internet.testing import StringTransport
 from twisted.trial.unittest import SynchronousTestCase
@@ -15,7 +16,7 @@ from chatroom.core.history import HistoryLimits
 from chatroom.core.members import Details, RoomLimits
 from chatroom.server import tls
 from chatroom.server.connection import ANSWER_BYTES, ANSWER_FREE, Refusal
-from chatroom.server.limits import TURN_BYTES, Admission, ConnectionLimits, TokenBucket
+from chatroom.server.limits import TURN_BYTES, Admission, ConnectionLimits, Deadlines, TokenBucket
 from chatroom.server.lines import LineFraming
 from chatroom.server.tls_transport import Flushes, TLSFactory
 from tests.helpers import MemoryClient, MemoryServer, ServerTestCase, unstamped
@@ -122,6 +123,64 @@ class TimeoutTests(SynchronousTestCase):
         self.server.clock.advance(1)
         self.assertTrue(tcp.disconnected, "cut at the timeout: no TLS, so no goodbye to wait for")
         self.assertEqual(tcp.value(), b"")
+
+
+class DeadlinesTests(SynchronousTestCase):
+    """A web listener's silence deadlines (chatroom.server.limits.Deadlines): late by up to a sweep, one reactor
+    call for all of them, and nothing left behind by one cancelled."""
+
+    def setUp(self) -> None:
+        self.clock = Clock()
+        self.deadlines = Deadlines(self.clock)
+        self.passed: list[str] = []
+
+    def test_a_deadline_passes_at_the_first_sweep_after_it_never_before(self) -> None:
+        deadline = self.deadlines.callLater(2.5, self.passed.append, "silent")
+        self.clock.advance(2)
+        self.assertEqual(self.passed, [])
+        self.assertTrue(deadline.active())
+        self.clock.advance(1)
+        self.assertEqual(self.passed, ["silent"])
+        self.assertFalse(deadline.active())
+        self.assertRaises(AlreadyCalled, deadline.reset, 1)
+        self.assertEqual(self.clock.getDelayedCalls(), [], "no sweep once none is due")
+
+    def test_reset_puts_a_deadline_off_and_cancel_forgets_it(self) -> None:
+        heard = self.deadlines.callLater(2, self.passed.append, "heard from")
+        cancelled = self.deadlines.callLater(2, self.passed.append, "cancelled")
+        self.clock.advance(1)
+        heard.reset(3)  # data came: three more seconds from now
+        cancelled.cancel()
+        self.assertRaises(AlreadyCancelled, cancelled.cancel)
+        self.assertEqual(self.deadlines.getDelayedCalls(), [heard])
+        self.clock.advance(2)
+        self.assertEqual(self.passed, [])
+        self.clock.advance(1)
+        self.assertEqual(self.passed, ["heard from"])
+        self.assertEqual(self.clock.getDelayedCalls(), [])
+
+    def test_cancelling_the_last_leaves_no_reactor_call(self) -> None:
+        """As when a web listener stops: its site cancels its own timer, and nothing may be left for the reactor."""
+        self.deadlines.callLater(5, self.passed.append, "never").cancel()
+        self.assertEqual(self.clock.getDelayedCalls(), [])
+
+    def test_many_deadlines_are_one_reactor_call(self) -> None:
+        held = [self.deadlines.callLater(30, self.passed.append, str(number)) for number in range(100)]
+        self.assertEqual(len(self.clock.getDelayedCalls()), 1)
+        for deadline in held[::2]:
+            deadline.cancel()
+        self.clock.advance(30)
+        self.assertEqual(self.passed, [str(number) for number in range(1, 100, 2)])
+
+    def test_one_that_raises_leaves_the_others_to_the_next_sweep(self) -> None:
+        def fail() -> None:
+            raise RuntimeError("a deadline's call failed")
+
+        self.deadlines.callLater(1, fail)
+        self.deadlines.callLater(1, self.passed.append, "after")
+        self.assertRaises(RuntimeError, self.clock.advance, 1)
+        self.clock.advance(1)
+        self.assertEqual(self.passed, ["after"])
 
 
 class SendQueueTests(SynchronousTestCase):

@@ -20,6 +20,7 @@ from zope.interface import implementer
 from chatroom.frontends.web.site import WebSite
 from chatroom.server import tls
 from chatroom.server.heap import QUIET, HeapTrim
+from chatroom.server.limits import Deadlines
 from chatroom.server.tls_transport import Flushes, TLSConnection, TLSFactory
 
 
@@ -371,8 +372,7 @@ class TLSConnectionTests(SynchronousTestCase):
         still its producer, so no close_notify went and TCP stayed open until the idle timeout."""
         root = Resource()
         root.putChild(b"", Data(b"hello", "text/plain"))
-        site = WebSite(root, hsts=None, timeout=30.0)
-        site.reactor = self.clock  # the channel's idle timeout, on our clock
+        site = WebSite(root, hsts=None, timeout=30.0, deadlines=Deadlines(self.clock))  # the channel's idle timeout
         pair = self.pair(site)
         pair.handshake()
         pair.client.write(b"POST / HTTP/1.1\r\nHost: localhost\r\nContent-Length: 1000000\r\n\r\n" + b"x" * 1000)

@@ -257,6 +257,7 @@ class WebSocketTests(WebTestCase):
         connections = self.service.factory.connections
         (framing,) = [each.transport for each in connections if isinstance(each.transport, WebSocketFraming)]
         self.assertEqual(vars(framing), {})
+        self.assertRegex(framing.peer, r"^tcp4:127\.0\.0\.1:\d+$")  # made when autobahn reads it, for a log line
 
     async def test_an_oversized_message_closes_with_a_reason(self) -> None:
         self.start_web()

@@ -24,6 +24,7 @@ from typing import Any, cast
 from typing import Protocol as Interface
 from urllib.parse import urlsplit
 
+from autobahn.twisted.util import peer2str
 from autobahn.twisted.websocket import WebSocketServerFactory, WebSocketServerProtocol
 from autobahn.websocket.protocol import TrafficStats
 from autobahn.websocket.types import ConnectionDeny, ConnectionRequest
@@ -94,7 +95,6 @@ HELD: dict[str, object] = dict.fromkeys(
         "frame_data",
         "transport",
         "factory",
-        "peer",
     ),
     None,
 ) | {"connected": 0}
@@ -150,6 +150,19 @@ class _Unawaited:
         pass
 
 
+class _Peer:
+    """autobahn's name for the peer (`tcp4:127.0.0.1:4242`), which it reads only for its log lines: made from the
+    transport when read, rather than kept by every connection (70 bytes)."""
+
+    def __get__(self, connection: WebSocketFraming | None, kind: object = None) -> str:
+        if connection is None or connection.transport is None:
+            return "<never connected>"  # as autobahn has it
+        return peer2str(connection.transport)
+
+    def __set__(self, connection: object, peer: str) -> None:
+        pass
+
+
 class WebSocketFraming(WebSocketServerProtocol):
     """WebSocket messages in, each a message for the receiver that admission gave; messages out, one each.
 
@@ -169,6 +182,7 @@ class WebSocketFraming(WebSocketServerProtocol):
     trafficStats = TrafficStats()
     websocket_extensions_in_use: list[Any] = []  # never added to once open
     is_open = is_closed = _Unawaited()
+    peer = _Peer()
 
     def __init__(self) -> None:
         for name, value in HELD.items():
@@ -426,6 +440,10 @@ class Counted(ProtocolWrapper):
 
     factory: Counting
     handed_over = False
+
+    def logPrefix(self) -> str:
+        """Short: every connection keeps its own copy in its TCP transport's log string."""
+        return "web"
 
     def hand_over(self, protocol: Protocol) -> None:
         """Its place in the count is `protocol`'s Connection's from now on: the transport under this wrapper talks to

@@ -24,6 +24,7 @@ from twisted.web.server import Request, Site
 from twisted.web.static import File
 
 from chatroom.server.connection import ConnectionFactory, Dialect
+from chatroom.server.limits import Deadlines
 from chatroom.server.websocket import Counting, WebSocketFactory
 
 CLIENT = Path(__file__).with_name("client")  # the web client's files, shipped with the package
@@ -120,12 +121,13 @@ class Root(Resource):
 
 
 class WebSite(Site):
-    """Quiet: no access log (a URL can hold what someone typed), no line per factory start."""
+    """Quiet: no access log (a URL can hold what someone typed), no line per factory start. Its connections' silence
+    deadlines are `deadlines`' (chatroom.server.limits.Deadlines), not a reactor call each."""
 
     noisy = False
 
-    def __init__(self, root: IResource, hsts: bool | None, timeout: float) -> None:
-        Site.__init__(self, root, timeout=timeout)
+    def __init__(self, root: IResource, hsts: bool | None, timeout: float, deadlines: Deadlines) -> None:
+        Site.__init__(self, root, timeout=timeout, reactor=deadlines)
         self.requestFactory = cast(type[Request], type("Request", (GuardedRequest,), {"hsts": hsts}))
 
     def log(self, request: http.Request) -> None:
@@ -144,5 +146,5 @@ def web_site(
     # An HTTP connection may stay silent (before its request: TLS, then the request) as long as a client may take to
     # register: --registration-timeout (twisted.web's default is 12 hours).
     timeout = factory.limits.registration_timeout
-    site = WebSite(Root(ClientFiles(str(client)), WebSocketResource(sockets)), hsts, timeout)
+    site = WebSite(Root(ClientFiles(str(client)), WebSocketResource(sockets)), hsts, timeout, Deadlines(factory.clock))
     return Counting(factory, site, HEADERS)
