@@ -18,9 +18,9 @@ reads only UTF-8 and renders str, so a text message never needs repairing.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from types import FunctionType
-from typing import Any, cast
+from typing import Any, Generic, TypeVar, cast
 from typing import Protocol as Interface
 from urllib.parse import urlsplit
 
@@ -49,6 +49,7 @@ from chatroom.server.limits import CLOSE_GRACE, StreamTransport
 from chatroom.server.messages import MessageReceiver
 from chatroom.server.tls_transport import TLSConnection
 
+T = TypeVar("T")
 TEXT = "text.ircv3.net"
 BINARY = "binary.ircv3.net"
 SUBPROTOCOLS = (TEXT, BINARY)
@@ -138,29 +139,24 @@ class _Frames:
 frames = _Frames()
 
 
-class _Unawaited:
-    """A future autobahn resolves on every connection and nothing on a server awaits (its open's, its close's): a new
-    one each time it is asked for, kept by nobody (about 180 bytes each a connection). chatroom hears of the open and
-    the close through `onOpen` and `onClose`."""
+class _MadeWhenRead(Generic[T]):
+    """An attribute autobahn sets on every connection and reads seldom or never once it is set: made from the
+    connection each time it is read, what autobahn assigns dropped, so that no connection keeps one."""
 
-    def __get__(self, connection: object, kind: object = None) -> Deferred[Any]:
-        return Deferred()
+    def __init__(self, make: Callable[[WebSocketFraming | None], T]) -> None:
+        self.make = make
 
-    def __set__(self, connection: object, future: Deferred[Any]) -> None:
+    def __get__(self, connection: WebSocketFraming | None, kind: object = None) -> T:
+        return self.make(connection)
+
+    def __set__(self, connection: object, value: T) -> None:
         pass
 
 
-class _Peer:
-    """autobahn's name for the peer (`tcp4:127.0.0.1:4242`), which it reads only for its log lines: made from the
-    transport when read, rather than kept by every connection (70 bytes)."""
-
-    def __get__(self, connection: WebSocketFraming | None, kind: object = None) -> str:
-        if connection is None or connection.transport is None:
-            return "<never connected>"  # as autobahn has it
-        return peer2str(connection.transport)
-
-    def __set__(self, connection: object, peer: str) -> None:
-        pass
+def _peer(connection: WebSocketFraming | None) -> str:
+    if connection is None or connection.transport is None:
+        return "<never connected>"  # as autobahn has it
+    return peer2str(connection.transport)
 
 
 class WebSocketFraming(WebSocketServerProtocol):
@@ -181,8 +177,11 @@ class WebSocketFraming(WebSocketServerProtocol):
     send_queue = NOTHING_QUEUED
     trafficStats = TrafficStats()
     websocket_extensions_in_use: list[Any] = []  # never added to once open
-    is_open = is_closed = _Unawaited()
-    peer = _Peer()
+    # The futures of the open and of the close, which autobahn resolves and nothing on a server awaits (chatroom hears
+    # of both through onOpen and onClose): 180 bytes each a connection. autobahn's name for the peer
+    # (`tcp4:127.0.0.1:4242`), which it reads only for its log lines: 70 bytes.
+    is_open = is_closed = _MadeWhenRead[Deferred[Any]](lambda connection: Deferred())
+    peer = _MadeWhenRead(_peer)
 
     def __init__(self) -> None:
         for name, value in HELD.items():
