@@ -341,6 +341,32 @@ class WebSiteTests(WebTestCase):
     async def test_a_silent_connection_is_closed_after_the_registration_timeout(self) -> None:
         self.start_web("--registration-timeout", "0.5")
         self.assertEqual(await self.raw(b""), "")  # closed by the server, having said nothing
+        self.assertEqual(await self.raw(b"GET /irc HTTP/1.1\r\nHost: localhost\r\n"), "")  # nor finished its request
+
+    async def test_a_websocket_is_read_by_autobahn_alone_and_a_page_by_the_site(self) -> None:
+        """A connection's first request went through twisted.web's request before autobahn read it again from a copy:
+        a WebSocket connection's objects of the first read cost it CPU, and memory in the holes they left."""
+        self.start_web()
+        site = self.service.ports[3].factory.wrappedFactory  # the plaintext listener's
+        channels: list[object] = []
+        build = site.buildProtocol
+        self.patch(site, "buildProtocol", lambda address: channels.append(address) or build(address))
+        client = await self.web_client(["text.ircv3.net"])
+        await self.register(client, "web")
+        self.assertEqual(channels, [])
+        answer = await self.raw("GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+        self.assertTrue(answer.startswith("HTTP/1.1 200"), answer)
+        self.assertEqual(len(channels), 1)
+
+    async def test_an_upgrade_after_a_page_on_the_same_connection(self) -> None:
+        """The site still serves an upgrade that is not a connection's first request, as a kept-alive client sends."""
+        self.start_web()
+        page = "GET / HTTP/1.1\r\nHost: localhost\r\n\r\n"
+        upgrade = UPGRADE.format(path="/irc", host="localhost", extra="")
+        answer = await self.raw(page + upgrade, then=b"\x88\x80\0\0\0\0")  # and a close, masked
+        first, _, rest = answer.partition("HTTP/1.1 101")
+        self.assertTrue(first.startswith("HTTP/1.1 200"), first)
+        self.assertIn("\r\n\r\n\x88", rest)  # the close answered
 
     async def test_hsts_when_asked(self) -> None:
         self.start_web("--web-hsts")

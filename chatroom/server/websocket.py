@@ -37,15 +37,16 @@ from twisted.internet.interfaces import (
     IProtocolFactory,
     IProtocolNegotiationFactory,
     IPushProducer,
+    ITransport,
 )
 from twisted.internet.protocol import Protocol, connectionDone
 from twisted.protocols.policies import ProtocolWrapper, WrappingFactory
 from twisted.python.failure import Failure
-from twisted.web.http import RESPONSES
-from zope.interface import implementer
+from twisted.web.http import RESPONSES, HTTPChannel
+from zope.interface import directlyProvides, implementer, providedBy
 
 from chatroom.server.connection import Connection, ConnectionFactory, Dialect, Refusal
-from chatroom.server.limits import CLOSE_GRACE, StreamTransport
+from chatroom.server.limits import CLOSE_GRACE, Deadlines, StreamTransport, close_politely
 from chatroom.server.messages import MessageReceiver
 from chatroom.server.tls_transport import TLSConnection
 
@@ -103,6 +104,7 @@ UNMASKED = XorMaskerNull()  # shared: stands for the last frame's masker once it
 CLOSE_NORMAL = 1000
 CLOSE_INVALID_PAYLOAD = 1007  # RFC 6455: a text message that is not UTF-8
 CLOSE_POLICY = 1008  # RFC 6455: refused by policy (over a connection cap)
+HEAD_LIMIT = HTTPChannel.totalHeadersSize  # a first request's head longer than twisted.web's limit is the site's
 
 
 class _Stream(StreamTransport, Interface):
@@ -433,16 +435,70 @@ class WebSocketFactory(WebSocketServerFactory):
         return parts.scheme in ("https", "http") and parts.netloc == host.lower() and not parts.path
 
 
+@implementer(IPushProducer)
 class Counted(ProtocolWrapper):
     """One connection to a web listener, counted under the caps with every front end's clients while it lasts, or
-    until the WebSocket it carries becomes a Connection, which then holds its place."""
+    until the WebSocket it carries becomes a Connection, which then holds its place.
+
+    Its first request decides what it carries. An upgrade to the WebSocket goes straight to autobahn, which reads the
+    request itself: through twisted.web it was read twice (twisted.web's request, then autobahn's parse of a copy of
+    it), and the objects of the first read cost a WebSocket connection CPU and, in the holes they left in the heap,
+    memory (docs/performance.md, issue 27). Anything else goes to the site, which serves a later upgrade on the same
+    connection too. A connection that does not finish its first request within the site's silence timeout is closed.
+    """
 
     factory: Counting
+    wrappedProtocol: Protocol  # once the first request is read
     handed_over = False
+
+    def __init__(self, factory: Counting) -> None:
+        ProtocolWrapper.__init__(self, factory, None)  # type: ignore[arg-type]  # chosen at the first request
+        self._head: bytes | None = b""  # the first request as read so far; None once it is handed on
+        self._deadline: IDelayedCall | None = None
 
     def logPrefix(self) -> str:
         """Short: every connection keeps its own copy in its TCP transport's log string."""
         return "web"
+
+    def makeConnection(self, transport: ITransport) -> None:
+        """ProtocolWrapper's, but the protocol it wraps is made only when the first request says which."""
+        directlyProvides(self, providedBy(transport))
+        Protocol.makeConnection(self, transport)
+        self.factory.registerProtocol(self)  # type: ignore[no-untyped-call]
+        self._deadline = self.factory.deadlines.callLater(self.factory.silence, self._silent)
+        # The transport's producer until then, as twisted.web's channel was: the attributes a registration sets on
+        # the TCP transport are then set first on every connection, so that its dictionary shares its keys with every
+        # other TCP connection's (one set in another order costs each connection a dictionary of its own, 0.6 KB).
+        cast(StreamTransport, transport).registerProducer(self, True)
+
+    # IPushProducer, until the first request is read: nothing written yet, nothing to hold back
+
+    def pauseProducing(self) -> None:
+        pass
+
+    def resumeProducing(self) -> None:
+        pass
+
+    def stopProducing(self) -> None:
+        pass
+
+    def dataReceived(self, data: bytes) -> None:
+        if self._head is None:
+            self.wrappedProtocol.dataReceived(data)
+            return
+        head = self._head + data
+        if b"\r\n\r\n" not in head and len(head) < HEAD_LIMIT:
+            self._head = head
+            return
+        self._head = None
+        self._stop_deadline()
+        cast(StreamTransport, self.transport).unregisterProducer()
+        factory = self.factory
+        wrapped = factory.sockets if _upgrades(head) else factory.wrappedFactory
+        protocol = cast(Protocol, wrapped.buildProtocol(ProtocolWrapper.getPeer(self)))  # either builds one for any
+        self.wrappedProtocol = protocol
+        protocol.makeConnection(self)
+        protocol.dataReceived(head)
 
     def hand_over(self, protocol: Protocol) -> None:
         """Its place in the count is `protocol`'s Connection's from now on: the transport under this wrapper talks to
@@ -456,24 +512,51 @@ class Counted(ProtocolWrapper):
         self.factory.unregisterProtocol(self)  # type: ignore[no-untyped-call]
 
     def connectionLost(self, reason: Failure = connectionDone) -> None:
+        self._stop_deadline()
         if not self.handed_over:
             self.factory.shared.uncount(ProtocolWrapper.getPeer(self))
-        ProtocolWrapper.connectionLost(self, reason)
+        if self._head is None:
+            ProtocolWrapper.connectionLost(self, reason)
+        else:  # before its first request: nothing wrapped to tell
+            self.factory.unregisterProtocol(self)  # type: ignore[no-untyped-call]
+
+    def _silent(self) -> None:
+        self._deadline = close_politely(cast(StreamTransport, self.transport), self.factory.deadlines)
+
+    def _stop_deadline(self) -> None:
+        if self._deadline is not None and self._deadline.active():
+            self._deadline.cancel()
+        self._deadline = None
 
 
 @implementer(IProtocolNegotiationFactory)
 class Counting(WrappingFactory[Counted]):
     """A web listener's factory: every connection, a page's or a WebSocket's, counts under `shared`'s caps
     (--max-clients, --max-per-address); one over them is answered 503 with the reason, and closed. Over TLS it
-    offers what the site speaks (ALPN's http/1.1)."""
+    offers what the site speaks (ALPN's http/1.1).
+
+    `site` serves pages (and an upgrade after one), `sockets` a connection whose first request is an upgrade; a
+    connection may stay `silence` seconds without finishing that request, on `deadlines`.
+    """
 
     protocol = Counted
     noisy = False
 
-    def __init__(self, shared: ConnectionFactory, site: IProtocolFactory, headers: Mapping[bytes, bytes]) -> None:
+    def __init__(
+        self,
+        shared: ConnectionFactory,
+        site: IProtocolFactory,
+        sockets: WebSocketFactory,
+        headers: Mapping[bytes, bytes],
+        deadlines: Deadlines,
+        silence: float,
+    ) -> None:
         WrappingFactory.__init__(self, site)  # type: ignore[arg-type]  # typed as generic in its own parameter
         self.shared = shared
+        self.sockets = sockets
         self.headers = headers  # the site's, on a 503 too
+        self.deadlines = deadlines
+        self.silence = silence
 
     def acceptableProtocols(self) -> list[bytes]:
         return list(IProtocolNegotiationFactory(self.wrappedFactory).acceptableProtocols())
@@ -481,9 +564,33 @@ class Counting(WrappingFactory[Counted]):
     def buildProtocol(self, addr: IAddress | None) -> Protocol | None:  # type: ignore[override]  # or a Refusal
         reason = self.shared.count(addr)
         if reason is None:
-            built: Protocol | None = WrappingFactory.buildProtocol(self, addr)
-            return built
+            return Counted(self)
         return Refusal(refusal(503, reason, self.headers), self.shared.clock)
+
+
+def for_the_socket(segment: bytes, upgrade: bytes | None) -> bool:
+    """Whether a request whose path starts with `segment` is the WebSocket's: any for `/irc` (autobahn refuses one
+    that is not an upgrade), and an upgrade to `/`, where clients and test suites that take a bare
+    `wss://host:port` URL (irctest) connect."""
+    return segment == b"irc" or (segment == b"" and (upgrade or b"").lower() == b"websocket")
+
+
+def _upgrades(head: bytes) -> bool:
+    """Whether a connection's first request (its head, as read) is the WebSocket's, for autobahn to read: a GET in
+    HTTP/1.1 without a body. Anything else, or anything odd, is twisted.web's to answer, as any later request is."""
+    request, *lines = head.partition(b"\r\n\r\n")[0].split(b"\r\n")
+    method, _, rest = request.partition(b" ")
+    uri, _, version = rest.partition(b" ")
+    if method != b"GET" or version != b"HTTP/1.1" or not uri.startswith(b"/"):
+        return False
+    headers: dict[bytes, bytes] = {}
+    for line in lines:
+        name, _, value = line.partition(b":")
+        headers[name.strip().lower()] = value.strip()
+    if b"content-length" in headers or b"transfer-encoding" in headers:
+        return False  # the site refuses a body (413) before reading it
+    segment = uri.partition(b"?")[0].split(b"/")[1]
+    return for_the_socket(segment, headers.get(b"upgrade"))
 
 
 def _is_utf8(payload: bytes) -> bool:

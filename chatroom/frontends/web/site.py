@@ -25,7 +25,7 @@ from twisted.web.static import File
 
 from chatroom.server.connection import ConnectionFactory, Dialect
 from chatroom.server.limits import Deadlines
-from chatroom.server.websocket import Counting, WebSocketFactory
+from chatroom.server.websocket import Counting, WebSocketFactory, for_the_socket
 
 CLIENT = Path(__file__).with_name("client")  # the web client's files, shipped with the package
 HSTS_PORT = 443
@@ -113,8 +113,7 @@ class Root(Resource):
         self.socket = socket
 
     def getChildWithDefault(self, path: bytes, request: Request) -> IResource:
-        upgrade = (request.getHeader(b"upgrade") or b"").lower() == b"websocket"
-        if path == b"irc" or (path == b"" and upgrade):
+        if for_the_socket(path, request.getHeader(b"upgrade")):
             return self.socket
         child: IResource = self.files.getChildWithDefault(path, request)
         return child
@@ -146,5 +145,6 @@ def web_site(
     # An HTTP connection may stay silent (before its request: TLS, then the request) as long as a client may take to
     # register: --registration-timeout (twisted.web's default is 12 hours).
     timeout = factory.limits.registration_timeout
-    site = WebSite(Root(ClientFiles(str(client)), WebSocketResource(sockets)), hsts, timeout, Deadlines(factory.clock))
-    return Counting(factory, site, HEADERS)
+    deadlines = Deadlines(factory.clock)
+    site = WebSite(Root(ClientFiles(str(client)), WebSocketResource(sockets)), hsts, timeout, deadlines)
+    return Counting(factory, site, sockets, HEADERS, deadlines, timeout)
