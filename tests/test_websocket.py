@@ -358,6 +358,18 @@ class WebSiteTests(WebTestCase):
         self.assertTrue(answer.startswith("HTTP/1.1 200"), answer)
         self.assertEqual(len(channels), 1)
 
+    async def test_the_sockets_address_opened_as_a_page_is_refused_with_the_sites_headers(self) -> None:
+        """autobahn answered a request for /irc that was no upgrade with its own status page (its name and version,
+        none of the site's headers), and one with `?redirect=URL` with a redirection to anywhere."""
+        self.start_web()
+        for path in ("/irc", "/irc/page", "/irc?redirect=https%3A%2F%2Fevil.example"):
+            answer = await self.raw(f"GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+            self.assertTrue(answer.startswith("HTTP/1.1 426"), answer)
+            self.assertIn("\r\nupgrade: websocket\r\n", answer)
+            self.assertIn("\r\nx-frame-options: DENY\r\n", answer)
+            self.assertNotIn("evil.example", answer)
+            self.assertNotIn("Autobahn", answer)
+
     async def test_an_upgrade_after_a_page_on_the_same_connection(self) -> None:
         """The site still serves an upgrade that is not a connection's first request, as a kept-alive client sends."""
         self.start_web()

@@ -101,6 +101,7 @@ HELD: dict[str, object] = dict.fromkeys(
     None,
 ) | {"connected": 0}
 UNMASKED = XorMaskerNull()  # shared: stands for the last frame's masker once its message is read
+UPGRADE_REQUIRED = 426
 CLOSE_NORMAL = 1000
 CLOSE_INVALID_PAYLOAD = 1007  # RFC 6455: a text message that is not UTF-8
 CLOSE_POLICY = 1008  # RFC 6455: refused by policy (over a connection cap)
@@ -230,7 +231,10 @@ class WebSocketFraming(WebSocketServerProtocol):
         its security headers and the reason as the body. Without autobahn's log line for each, which any page on the
         web could fill the log with through a visitor's browser."""
         self.wasNotCleanReason = reason
-        self.sendData(refusal(code, reason, self.factory.site_headers))
+        headers = self.factory.site_headers
+        if code == UPGRADE_REQUIRED:
+            headers = {**headers, b"upgrade": b"websocket"}  # as RFC 9110 asks of a 426
+        self.sendData(refusal(code, reason, headers))
         self.wasClean = True  # answered in full, as HTTP: of any other drop, autobahn warns with the peer's address
         self.dropConnection(abort=False)
 
@@ -415,6 +419,9 @@ class WebSocketFactory(WebSocketServerFactory):
             openHandshakeTimeout=0,
             closeHandshakeTimeout=0,
             failByDrop=False,  # a bad frame gets a close frame with the reason, not just a cut
+            # A request for /irc that is no upgrade is refused (426): autobahn's status page would answer it with
+            # its name and version and none of the site's headers, and `?redirect=URL` with a redirection anywhere.
+            webStatus=False,
             utf8validateIncoming=False,  # WebSocketFraming.onMessageEnd checks a text message whole
             perMessageCompressionAccept=lambda offers: None,  # no compression: a small frame cannot inflate
         )
