@@ -7,9 +7,10 @@ import re
 from typing import Any
 
 from autobahn.twisted.websocket import WebSocketClientFactory, WebSocketClientProtocol
-from twisted.internet import reactor
+from twisted.internet import reactor, tcp
 from twisted.internet.defer import Deferred
 from twisted.internet.endpoints import TCP4ClientEndpoint, connectProtocol, wrapClientTLS
+from twisted.internet.error import ConnectionDone
 from twisted.internet.protocol import Protocol, connectionDone
 from twisted.internet.ssl import Certificate, optionsForClientTLS
 from twisted.logger import LogLevel
@@ -70,6 +71,7 @@ class RawClient(Protocol):
         self.then = then
         self.data = b""
         self.lost: Deferred[bytes] = Deferred()
+        self.reason: Failure | None = None  # why it ended: ConnectionDone for a clean close (over TLS, a close_notify)
 
     def connectionMade(self) -> None:
         self.transport.write(self.request)
@@ -81,6 +83,7 @@ class RawClient(Protocol):
             self.then = b""
 
     def connectionLost(self, reason: Failure = connectionDone) -> None:
+        self.reason = reason
         self.lost.callback(self.data)
 
 
@@ -139,9 +142,13 @@ class WebTestCase(ServerTestCase):
 
     async def raw(self, request: str | bytes, tls: bool = False, then: bytes = b"") -> str:
         """What the server answers `request` (and `then`, sent once it answers), until it closes."""
+        client = await self.raw_client(request, tls, then)
+        return (await client.lost).decode("latin-1")  # every byte as one character: a frame's too
+
+    async def raw_client(self, request: str | bytes, tls: bool = False, then: bytes = b"") -> RawClient:
         client = RawClient(request.encode() if isinstance(request, str) else request, then)
         await connectProtocol(self.endpoint(self.web_port if tls else self.plain_port, tls), client)
-        return (await client.lost).decode("latin-1")  # every byte as one character: a frame's too
+        return client
 
     async def register(self, client: WebClient, nick: str, room: str | None = None) -> None:
         await client.opened
@@ -339,9 +346,41 @@ class WebSiteTests(WebTestCase):
             self.assertTrue(answer.startswith("HTTP/1.1 413"), answer)
 
     async def test_a_silent_connection_is_closed_after_the_registration_timeout(self) -> None:
+        """Over TLS with a close_notify: the first request's reader was still the transport's producer when it closed
+        the connection, so TLS held its close_notify back, and the connection was cut 5 s later."""
         self.start_web("--registration-timeout", "0.5")
-        self.assertEqual(await self.raw(b""), "")  # closed by the server, having said nothing
-        self.assertEqual(await self.raw(b"GET /irc HTTP/1.1\r\nHost: localhost\r\n"), "")  # nor finished its request
+        for tls in (False, True):
+            for said in (b"", b"GET /irc HTTP/1.1\r\nHost: localhost\r\n"):  # nothing, or not a whole request
+                client = await self.raw_client(said, tls)
+                self.assertEqual(await client.lost, b"")  # closed by the server, having said nothing
+                assert client.reason is not None
+                self.assertIsInstance(client.reason.value, ConnectionDone, (tls, said))
+
+    async def test_a_bad_request_line_is_answered_at_once(self) -> None:
+        self.start_web()  # a silence of 30 s allowed: the answer must not wait for it
+        for line in (b"GARBAGE\r\n", b"GET /\r\n"):
+            answer = await self.raw(line)
+            self.assertTrue(answer.startswith("HTTP/1.1 400"), answer)
+
+    async def test_a_request_head_over_the_limit_is_not_upgraded(self) -> None:
+        """twisted.web's limit on a request's head (16 KB) held for an upgrade read in one piece too."""
+        self.start_web()
+        padded = UPGRADE.format(path="/irc", host="localhost", extra="X-Pad: " + "a" * 40_000 + "\r\n")
+        answer = await self.raw(padded)
+        self.assertFalse(answer.startswith("HTTP/1.1 101"), answer[:100])
+
+    async def test_a_client_that_sends_faster_than_it_is_answered_is_read_no_faster(self) -> None:
+        """twisted.web stops reading a connection while it answers a request and more than 16 KB wait behind it. It
+        pauses its transport, the web listener's wrapper, which once answered that itself and went on reading: a
+        client that never read its answers made the server keep all it sent."""
+        self.start_web()
+        paused: list[object] = []
+        pause = tcp.Server.pauseProducing
+        self.patch(tcp.Server, "pauseProducing", lambda server: paused.append(server) or pause(server))
+        asked = b"GET /app.js HTTP/1.1\r\nHost: localhost\r\n\r\n" * 1000  # 41 KB of requests in one go
+        answer = await self.raw(asked + b"GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+        self.assertEqual(answer.count("HTTP/1.1 200"), 1001)
+        self.assertTrue(paused, "read on while answering")
 
     async def test_a_websocket_is_read_by_autobahn_alone_and_a_page_by_the_site(self) -> None:
         """A connection's first request went through twisted.web's request before autobahn read it again from a copy:
@@ -364,7 +403,7 @@ class WebSiteTests(WebTestCase):
         self.start_web()
         for path in ("/irc", "/irc/page", "/irc?redirect=https%3A%2F%2Fevil.example"):
             answer = await self.raw(f"GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
-            self.assertTrue(answer.startswith("HTTP/1.1 426"), answer)
+            self.assertTrue(answer.startswith("HTTP/1.1 426 Upgrade Required\r\n"), answer)
             self.assertIn("\r\nupgrade: websocket\r\n", answer)
             self.assertIn("\r\nx-frame-options: DENY\r\n", answer)
             self.assertNotIn("evil.example", answer)

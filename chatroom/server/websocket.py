@@ -102,10 +102,11 @@ HELD: dict[str, object] = dict.fromkeys(
 ) | {"connected": 0}
 UNMASKED = XorMaskerNull()  # shared: stands for the last frame's masker once its message is read
 UPGRADE_REQUIRED = 426
+PHRASES = {**RESPONSES, UPGRADE_REQUIRED: b"Upgrade Required"}  # twisted.web's lack 426's
 CLOSE_NORMAL = 1000
 CLOSE_INVALID_PAYLOAD = 1007  # RFC 6455: a text message that is not UTF-8
 CLOSE_POLICY = 1008  # RFC 6455: refused by policy (over a connection cap)
-HEAD_LIMIT = HTTPChannel.totalHeadersSize  # a first request's head longer than twisted.web's limit is the site's
+HEAD_LIMIT = HTTPChannel.totalHeadersSize  # a first request's head longer than twisted.web's limit is the site's (400)
 
 
 class _Stream(StreamTransport, Interface):
@@ -365,7 +366,7 @@ class WebSocketFraming(WebSocketServerProtocol):
             self.stream.resumeProducing()
 
     def register_producer(self, producer: IPushProducer) -> None:
-        self.stream.unregisterProducer()  # twisted.web's HTTP channel, which handed the connection over
+        self.stream.unregisterProducer()  # the HTTP channel's, if twisted.web handed the connection over
         self.stream.registerProducer(producer, True)
 
     def close(self) -> None:
@@ -414,8 +415,8 @@ class WebSocketFactory(WebSocketServerFactory):
             self,
             maxFramePayloadSize=longest,
             maxMessagePayloadSize=longest,
-            # twisted.web has read the whole request before autobahn sees it; the close has its own deadline,
-            # on the connections' clock (autobahn's timers would outlive the connections they are for).
+            # The whole request is read before autobahn sees it (by Counted or twisted.web); the close has its own
+            # deadline, on the connections' clock (autobahn's timers would outlive the connections they are for).
             openHandshakeTimeout=0,
             closeHandshakeTimeout=0,
             failByDrop=False,  # a bad frame gets a close frame with the reason, not just a cut
@@ -442,7 +443,6 @@ class WebSocketFactory(WebSocketServerFactory):
         return parts.scheme in ("https", "http") and parts.netloc == host.lower() and not parts.path
 
 
-@implementer(IPushProducer)
 class Counted(ProtocolWrapper):
     """One connection to a web listener, counted under the caps with every front end's clients while it lasts, or
     until the WebSocket it carries becomes a Connection, which then holds its place.
@@ -455,13 +455,14 @@ class Counted(ProtocolWrapper):
     """
 
     factory: Counting
-    wrappedProtocol: Protocol  # once the first request is read
+    wrappedProtocol: Protocol  # from the first request on (None before)
     handed_over = False
 
     def __init__(self, factory: Counting) -> None:
         ProtocolWrapper.__init__(self, factory, None)  # type: ignore[arg-type]  # chosen at the first request
         self._head: bytes | None = b""  # the first request as read so far; None once it is handed on
-        self._deadline: IDelayedCall | None = None
+        self._silence: IDelayedCall | None = None  # until the first request is read
+        self._abort: IDelayedCall | None = None  # once closed for its silence, until the peer answers the close
 
     def logPrefix(self) -> str:
         """Short: every connection keeps its own copy in its TCP transport's log string."""
@@ -472,37 +473,31 @@ class Counted(ProtocolWrapper):
         directlyProvides(self, providedBy(transport))
         Protocol.makeConnection(self, transport)
         self.factory.registerProtocol(self)  # type: ignore[no-untyped-call]
-        self._deadline = self.factory.deadlines.callLater(self.factory.silence, self._silent)
-        # The transport's producer until then, as twisted.web's channel was: the attributes a registration sets on
-        # the TCP transport are then set first on every connection, so that its dictionary shares its keys with every
-        # other TCP connection's (one set in another order costs each connection a dictionary of its own, 0.6 KB).
-        cast(StreamTransport, transport).registerProducer(self, True)
-
-    # IPushProducer, until the first request is read: nothing written yet, nothing to hold back
-
-    def pauseProducing(self) -> None:
-        pass
-
-    def resumeProducing(self) -> None:
-        pass
-
-    def stopProducing(self) -> None:
-        pass
+        self._silence = self.factory.deadlines.callLater(self.factory.silence, self._silent)
+        # A stand-in is the transport's producer until then, as twisted.web's channel registered itself at once: the
+        # attributes a registration sets on the TCP transport are then set in the same order on every connection, so
+        # that its dictionary shares its keys with every other TCP connection's (one set in another order costs each
+        # connection a dictionary of its own, 0.6 KB).
+        cast(StreamTransport, transport).registerProducer(UNREAD, True)
 
     def dataReceived(self, data: bytes) -> None:
-        if self._head is None:
+        head = self._head
+        if head is None:
             self.wrappedProtocol.dataReceived(data)
             return
-        head = self._head + data
-        if b"\r\n\r\n" not in head and len(head) < HEAD_LIMIT:
+        if self.disconnecting:
+            return  # closed for its silence
+        head += data
+        upgrade = _upgrade(head)
+        if upgrade is None and len(head) < HEAD_LIMIT:
             self._head = head
             return
         self._head = None
-        self._stop_deadline()
+        _cancel(self._silence)
         cast(StreamTransport, self.transport).unregisterProducer()
         factory = self.factory
-        wrapped = factory.sockets if _upgrades(head) else factory.wrappedFactory
-        protocol = cast(Protocol, wrapped.buildProtocol(ProtocolWrapper.getPeer(self)))  # either builds one for any
+        wrapped = factory.sockets if upgrade else factory.wrappedFactory  # a head over the limit: the site's 400
+        protocol = cast(Protocol, wrapped.buildProtocol(ProtocolWrapper.getPeer(self)))  # never None: the count passed
         self.wrappedProtocol = protocol
         protocol.makeConnection(self)
         protocol.dataReceived(head)
@@ -519,7 +514,8 @@ class Counted(ProtocolWrapper):
         self.factory.unregisterProtocol(self)  # type: ignore[no-untyped-call]
 
     def connectionLost(self, reason: Failure = connectionDone) -> None:
-        self._stop_deadline()
+        _cancel(self._silence)
+        _cancel(self._abort)
         if not self.handed_over:
             self.factory.shared.uncount(ProtocolWrapper.getPeer(self))
         if self._head is None:
@@ -528,12 +524,28 @@ class Counted(ProtocolWrapper):
             self.factory.unregisterProtocol(self)  # type: ignore[no-untyped-call]
 
     def _silent(self) -> None:
-        self._deadline = close_politely(cast(StreamTransport, self.transport), self.factory.deadlines)
+        """Closed with a TLS close_notify, which TLS sends only once no producer is registered."""
+        self._silence = None
+        cast(StreamTransport, self.transport).unregisterProducer()
+        self._abort = close_politely(cast(StreamTransport, self), self.factory.deadlines)
 
-    def _stop_deadline(self) -> None:
-        if self._deadline is not None and self._deadline.active():
-            self._deadline.cancel()
-        self._deadline = None
+
+@implementer(IPushProducer)
+class _Unread:
+    """The TCP transport's producer while a web connection's first request is read: nothing is written to it then
+    but TLS's handshake, so there is nothing to hold back."""
+
+    def pauseProducing(self) -> None:
+        pass
+
+    def resumeProducing(self) -> None:
+        pass
+
+    def stopProducing(self) -> None:
+        pass
+
+
+UNREAD = _Unread()
 
 
 @implementer(IProtocolNegotiationFactory)
@@ -582,22 +594,38 @@ def for_the_socket(segment: bytes, upgrade: bytes | None) -> bool:
     return segment == b"irc" or (segment == b"" and (upgrade or b"").lower() == b"websocket")
 
 
-def _upgrades(head: bytes) -> bool:
-    """Whether a connection's first request (its head, as read) is the WebSocket's, for autobahn to read: a GET in
-    HTTP/1.1 without a body. Anything else, or anything odd, is twisted.web's to answer, as any later request is."""
-    request, *lines = head.partition(b"\r\n\r\n")[0].split(b"\r\n")
-    method, _, rest = request.partition(b" ")
+def _upgrade(head: bytes) -> bool | None:
+    """Whether a connection's first request, as read so far, is the WebSocket's, for autobahn to read: a GET in
+    HTTP/1.1 of its path, without a body, within twisted.web's limit on a request's head. None while that is not known.
+    Anything else, or anything odd, is twisted.web's to answer, as any later request is: at its first line if that
+    settles it (a page's, or a bad one answered 400 at once)."""
+    line_end = head.find(b"\r\n")
+    if line_end < 0:
+        return None
+    method, _, rest = head[:line_end].partition(b" ")
     uri, _, version = rest.partition(b" ")
     if method != b"GET" or version != b"HTTP/1.1" or not uri.startswith(b"/"):
         return False
+    segment = uri.partition(b"?")[0].split(b"/")[1]
+    if not for_the_socket(segment, b"websocket"):  # not the WebSocket's path, whatever its headers say
+        return False
+    end = head.find(b"\r\n\r\n")
+    if end < 0:
+        return None
+    if end + 4 > HEAD_LIMIT:
+        return False
     headers: dict[bytes, bytes] = {}
-    for line in lines:
+    for line in head[line_end + 2 : end].split(b"\r\n"):
         name, _, value = line.partition(b":")
         headers[name.strip().lower()] = value.strip()
     if b"content-length" in headers or b"transfer-encoding" in headers:
         return False  # the site refuses a body (413) before reading it
-    segment = uri.partition(b"?")[0].split(b"/")[1]
     return for_the_socket(segment, headers.get(b"upgrade"))
+
+
+def _cancel(timer: IDelayedCall | None) -> None:
+    if timer is not None and timer.active():
+        timer.cancel()
 
 
 def _is_utf8(payload: bytes) -> bool:
@@ -617,7 +645,7 @@ def refusal(code: int, reason: str, headers: Mapping[bytes, bytes]) -> bytes:
     """An HTTP answer refusing a request: the site's `headers`, the reason as a plain-text body, then the close."""
     body = f"{reason}\n".encode()
     lines = [
-        b"HTTP/1.1 %d %s" % (code, RESPONSES.get(code, b"Refused")),
+        b"HTTP/1.1 %d %s" % (code, PHRASES.get(code, b"Refused")),
         *(b"%s: %s" % header for header in headers.items()),
         b"Content-Type: text/plain; charset=utf-8",
         b"Connection: close",
