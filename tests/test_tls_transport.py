@@ -20,7 +20,7 @@ from zope.interface import implementer
 from chatroom.frontends.web.site import WebSite
 from chatroom.server import tls
 from chatroom.server.heap import QUIET, HeapTrim
-from chatroom.server.limits import Deadlines
+from chatroom.server.limits import CLOSE_GRACE, Deadlines
 from chatroom.server.tls_transport import Flushes, TLSConnection, TLSFactory
 
 
@@ -248,6 +248,23 @@ class TLSConnectionTests(SynchronousTestCase):
         self.assertFalse(pair.tcp.disconnecting, "waits for the peer's close_notify")
         pair.client_answers_the_close()
         self.assertTrue(pair.tcp.disconnecting)
+        pair.server.connectionLost(Failure(ConnectionDone()))
+        self.assertEqual(self.clock.getDelayedCalls(), [], "no cut left waiting")
+
+    def test_a_peer_that_never_answers_the_close_notify_is_cut_off(self) -> None:
+        """It held the connection, and its place under the caps, for good (a web page answered with `Connection:
+        close`, a refused WebSocket upgrade: the paths that do not close through chatroom.server.limits)."""
+        pair = self.pair()
+        pair.handshake()
+        pair.server.loseConnection()
+        self.assertEqual(pair.client_reads(), b"")
+        self.assertTrue(pair.closed)
+        self.clock.advance(CLOSE_GRACE - 0.1)
+        self.assertFalse(pair.tcp.disconnecting, "waits for the peer's close_notify")
+        self.clock.advance(0.1)
+        self.assertTrue(pair.tcp.disconnected, "cut")
+        pair.server.connectionLost(Failure(ConnectionLost()))
+        self.assertEqual(self.clock.getDelayedCalls(), [])
 
     def test_closing_waits_for_a_registered_producer(self) -> None:
         """The connection layer unregisters its producer to close (chatroom.server.lines): then the close_notify."""

@@ -23,6 +23,7 @@ from typing import cast
 
 from twisted.internet.error import ConnectionLost
 from twisted.internet.interfaces import (
+    IDelayedCall,
     IHandshakeListener,
     INegotiated,
     IProtocol,
@@ -39,7 +40,7 @@ from twisted.python.failure import Failure
 from zope.interface import implementer
 
 from chatroom.server.heap import HeapTrim
-from chatroom.server.limits import StreamTransport
+from chatroom.server.limits import CLOSE_GRACE, StreamTransport
 
 log = Logger(namespace="chatroom")
 
@@ -92,6 +93,7 @@ class TLSConnection(ProtocolWrapper):
         self._outgoing = ssl.MemoryBIO()
         self._tls = factory.context().wrap_bio(self._incoming, self._outgoing, server_side=True)
         self._pending: list[bytes] = []  # written in this turn, or before the handshake finished
+        self._cut: IDelayedCall | None = None  # once our close_notify is sent, until the peer's answers it
 
     def makeConnection(self, transport: ITransport) -> None:
         self.stream = cast(StreamTransport, transport)  # the TCP transport (an isinstance check of a Protocol is slow)
@@ -194,7 +196,9 @@ class TLSConnection(ProtocolWrapper):
     # Closing
 
     def loseConnection(self) -> None:
-        """Send what was written and a close_notify (once no producer is registered); close TCP when answered."""
+        """Send what was written and a close_notify (once no producer is registered); close TCP when answered, or cut
+        it if the peer has not answered within CLOSE_GRACE seconds: a peer that never does would hold its place under
+        the connection caps for good."""
         if self.disconnecting or not self.connected:
             return
         self.disconnecting = True
@@ -217,7 +221,9 @@ class TLSConnection(ProtocolWrapper):
         try:
             self._tls.unwrap()
         except ssl.SSLWantReadError:
-            self._send_records()  # ours is sent: the peer's is awaited
+            self._send_records()  # ours is sent: the peer's is awaited, CLOSE_GRACE seconds at most
+            if self._cut is None:
+                self._cut = self.factory.flushes.clock.callLater(CLOSE_GRACE, self.abortConnection)
             return
         except ssl.SSLError:
             pass  # a peer gone wrong at the end: close all the same
@@ -238,6 +244,8 @@ class TLSConnection(ProtocolWrapper):
         self._closed = True
         self.connected = False
         self._pending.clear()
+        if self._cut is not None and self._cut.active():
+            self._cut.cancel()
         if self.factory.heap is not None:
             self.factory.heap.changed()
         ProtocolWrapper.connectionLost(self, self._reason or reason)

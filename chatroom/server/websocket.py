@@ -451,7 +451,8 @@ class Counted(ProtocolWrapper):
     request itself: through twisted.web it was read twice (twisted.web's request, then autobahn's parse of a copy of
     it), and the objects of the first read cost a WebSocket connection CPU and, in the holes they left in the heap,
     memory (docs/performance.md, issue 27). Anything else goes to the site, which serves a later upgrade on the same
-    connection too. A connection that does not finish its first request within the site's silence timeout is closed.
+    connection too. A connection whose first request could still be the WebSocket's is closed if it is not whole
+    within the site's silence timeout; any other is the site's, timeout included.
     """
 
     factory: Counting
@@ -496,7 +497,7 @@ class Counted(ProtocolWrapper):
         _cancel(self._silence)
         cast(StreamTransport, self.transport).unregisterProducer()
         factory = self.factory
-        wrapped = factory.sockets if upgrade else factory.wrappedFactory  # a head over the limit: the site's 400
+        wrapped = factory.sockets if upgrade else factory.wrappedFactory  # a head over the limit: the site refuses it
         protocol = cast(Protocol, wrapped.buildProtocol(ProtocolWrapper.getPeer(self)))  # never None: the count passed
         self.wrappedProtocol = protocol
         protocol.makeConnection(self)
@@ -596,7 +597,8 @@ def for_the_socket(segment: bytes, upgrade: bytes | None) -> bool:
 
 def _upgrade(head: bytes) -> bool | None:
     """Whether a connection's first request, as read so far, is the WebSocket's, for autobahn to read: a GET in
-    HTTP/1.1 of its path, without a body, within twisted.web's limit on a request's head. None while that is not known.
+    HTTP/1.1 of its path, without a body, within twisted.web's limits on a request's head (its size, its number of
+    headers). None while that is not known.
     Anything else, or anything odd, is twisted.web's to answer, as any later request is: at its first line if that
     settles it (a page's, or a bad one answered 400 at once)."""
     line_end = head.find(b"\r\n")
@@ -614,8 +616,11 @@ def _upgrade(head: bytes) -> bool | None:
         return None
     if end + 4 > HEAD_LIMIT:
         return False
+    lines = head[line_end + 2 : end].split(b"\r\n")
+    if len(lines) > HTTPChannel.maxHeaders:
+        return False  # as over the size: the site refuses it
     headers: dict[bytes, bytes] = {}
-    for line in head[line_end + 2 : end].split(b"\r\n"):
+    for line in lines:
         name, _, value = line.partition(b":")
         headers[name.strip().lower()] = value.strip()
     if b"content-length" in headers or b"transfer-encoding" in headers:
