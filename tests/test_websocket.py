@@ -374,9 +374,14 @@ class WebSiteTests(WebTestCase):
         pauses its transport, the web listener's wrapper, which once answered that itself and went on reading: a
         client that never read its answers made the server keep all it sent."""
         self.start_web()
-        paused: list[object] = []
+        paused: list[tcp.Server] = []
         pause = tcp.Server.pauseProducing
-        self.patch(tcp.Server, "pauseProducing", lambda server: paused.append(server) or pause(server))
+
+        def pausing(server: tcp.Server) -> None:
+            paused.append(server)
+            pause(server)
+
+        self.patch(tcp.Server, "pauseProducing", pausing)
         asked = b"GET /app.js HTTP/1.1\r\nHost: localhost\r\n\r\n" * 1000  # 41 KB of requests in one go
         answer = await self.raw(asked + b"GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
         self.assertEqual(answer.count("HTTP/1.1 200"), 1001)
@@ -386,10 +391,16 @@ class WebSiteTests(WebTestCase):
         """A connection's first request went through twisted.web's request before autobahn read it again from a copy:
         a WebSocket connection's objects of the first read cost it CPU, and memory in the holes they left."""
         self.start_web()
-        site = self.service.ports[3].factory.wrappedFactory  # the plaintext listener's
+        listener: Any = self.service.ports[3]  # the plaintext one: its factory is the Counting wrapper
+        site = listener.factory.wrappedFactory
         channels: list[object] = []
         build = site.buildProtocol
-        self.patch(site, "buildProtocol", lambda address: channels.append(address) or build(address))
+
+        def building(address: object) -> object:
+            channels.append(address)
+            return build(address)
+
+        self.patch(site, "buildProtocol", building)
         client = await self.web_client(["text.ircv3.net"])
         await self.register(client, "web")
         self.assertEqual(channels, [])
