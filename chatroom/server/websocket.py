@@ -106,7 +106,7 @@ PHRASES = {**RESPONSES, UPGRADE_REQUIRED: b"Upgrade Required"}  # twisted.web's 
 CLOSE_NORMAL = 1000
 CLOSE_INVALID_PAYLOAD = 1007  # RFC 6455: a text message that is not UTF-8
 CLOSE_POLICY = 1008  # RFC 6455: refused by policy (over a connection cap)
-HEAD_LIMIT = HTTPChannel.totalHeadersSize  # a first request's head longer than twisted.web's limit is the site's (400)
+HEAD_LIMIT = HTTPChannel.totalHeadersSize  # a first request's head longer than twisted.web's: the site refuses it
 
 
 class _Stream(StreamTransport, Interface):
@@ -598,9 +598,8 @@ def for_the_socket(segment: bytes, upgrade: bytes | None) -> bool:
 def _upgrade(head: bytes) -> bool | None:
     """Whether a connection's first request, as read so far, is the WebSocket's, for autobahn to read: a GET in
     HTTP/1.1 of its path, without a body, within twisted.web's limits on a request's head (its size, its number of
-    headers). None while that is not known.
-    Anything else, or anything odd, is twisted.web's to answer, as any later request is: at its first line if that
-    settles it (a page's, or a bad one answered 400 at once)."""
+    headers); None while that is not known. Anything else, or anything odd, is twisted.web's to answer, as any later
+    request is: at its first line if that settles it (a page's, or a bad one answered 400 at once)."""
     line_end = head.find(b"\r\n")
     if line_end < 0:
         return None
