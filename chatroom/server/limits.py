@@ -55,6 +55,12 @@ def transport_of(protocol: TwistedProtocol) -> StreamTransport:
     return cast(StreamTransport, protocol.transport)
 
 
+def cancel(timer: IDelayedCall | None) -> None:
+    """Stop `timer` if it is still to run (a connection's deadline, when the connection ends first)."""
+    if timer is not None and timer.active():
+        timer.cancel()
+
+
 def close_politely(transport: StreamTransport, clock: IReactorTime) -> IDelayedCall:
     """Close with a TLS close_notify, but cut off a peer that never answers it: it would pin the connection."""
     transport.loseConnection()

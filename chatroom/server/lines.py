@@ -12,7 +12,7 @@ from twisted.protocols.basic import LineReceiver
 from twisted.python.failure import Failure
 from zope.interface import implementer
 
-from chatroom.server.limits import close_politely, transport_of
+from chatroom.server.limits import cancel, close_politely, transport_of
 from chatroom.server.messages import MessageReceiver
 from chatroom.server.tls_transport import TLSConnection
 
@@ -59,8 +59,7 @@ class LineFraming(LineReceiver):
         self.handshaking = False
 
     def connectionLost(self, reason: Failure = connectionDone) -> None:
-        if self._deadline is not None and self._deadline.active():
-            self._deadline.cancel()
+        cancel(self._deadline)
         self.receiver.connection_lost(reason)
 
     # Reading

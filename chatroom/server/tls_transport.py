@@ -40,7 +40,7 @@ from twisted.python.failure import Failure
 from zope.interface import implementer
 
 from chatroom.server.heap import HeapTrim
-from chatroom.server.limits import CLOSE_GRACE, StreamTransport
+from chatroom.server.limits import CLOSE_GRACE, StreamTransport, cancel
 
 log = Logger(namespace="chatroom")
 
@@ -244,8 +244,7 @@ class TLSConnection(ProtocolWrapper):
         self._closed = True
         self.connected = False
         self._pending.clear()
-        if self._cut is not None and self._cut.active():
-            self._cut.cancel()
+        cancel(self._cut)
         if self.factory.heap is not None:
             self.factory.heap.changed()
         ProtocolWrapper.connectionLost(self, self._reason or reason)

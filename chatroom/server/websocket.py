@@ -46,7 +46,7 @@ from twisted.web.http import RESPONSES, HTTPChannel
 from zope.interface import directlyProvides, implementer, providedBy
 
 from chatroom.server.connection import Connection, ConnectionFactory, Dialect, Refusal
-from chatroom.server.limits import CLOSE_GRACE, Deadlines, StreamTransport, close_politely
+from chatroom.server.limits import CLOSE_GRACE, Deadlines, StreamTransport, cancel, close_politely
 from chatroom.server.messages import MessageReceiver
 from chatroom.server.tls_transport import TLSConnection
 
@@ -291,8 +291,7 @@ class WebSocketFraming(WebSocketServerProtocol):
         self.current_frame_masker = UNMASKED  # the client's last frame's, 350 bytes a connection kept for nothing
 
     def onClose(self, wasClean: bool, code: int | None, reason: str | None) -> None:
-        if self._deadline is not None and self._deadline.active():
-            self._deadline.cancel()
+        cancel(self._deadline)
         receiver, self.receiver = self.receiver, None
         self._held = None
         if receiver is not None:
@@ -494,7 +493,7 @@ class Counted(ProtocolWrapper):
             self._head = head
             return
         self._head = None
-        _cancel(self._silence)
+        cancel(self._silence)
         cast(StreamTransport, self.transport).unregisterProducer()
         factory = self.factory
         wrapped = factory.sockets if upgrade else factory.wrappedFactory  # a head over the limit: the site refuses it
@@ -515,8 +514,8 @@ class Counted(ProtocolWrapper):
         self.factory.unregisterProtocol(self)  # type: ignore[no-untyped-call]
 
     def connectionLost(self, reason: Failure = connectionDone) -> None:
-        _cancel(self._silence)
-        _cancel(self._abort)
+        cancel(self._silence)
+        cancel(self._abort)
         if not self.handed_over:
             self.factory.shared.uncount(ProtocolWrapper.getPeer(self))
         if self._head is None:
@@ -625,11 +624,6 @@ def _upgrade(head: bytes) -> bool | None:
     if b"content-length" in headers or b"transfer-encoding" in headers:
         return False  # the site refuses a body (413) before reading it
     return for_the_socket(segment, headers.get(b"upgrade"))
-
-
-def _cancel(timer: IDelayedCall | None) -> None:
-    if timer is not None and timer.active():
-        timer.cancel()
 
 
 def _is_utf8(payload: bytes) -> bool:
