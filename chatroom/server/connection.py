@@ -195,6 +195,10 @@ class Connection(TimeoutMixin):
             self._report_refusals()
             log.info("{peer} ({nick}) disconnected: {why}", peer=self.peer, nick=self._left_as, why=self._ended_by)
             self.factory.forget(self)
+            # Its send queue and its dialect each hold it: let go of both, so that the connection is freed now,
+            # not by a full collection (which waits for a quarter more objects than the live ones).
+            self.queue.stopProducing()
+            del self.dialect
 
     # Reading: whole messages only, each spending a flood token
 

@@ -61,6 +61,7 @@ class LineFraming(LineReceiver):
     def connectionLost(self, reason: Failure = connectionDone) -> None:
         cancel(self._deadline)
         self.receiver.connection_lost(reason)
+        del self.receiver  # as Twisted's transports let go of their protocol: no cycle left for the collector
 
     # Reading
 

@@ -247,6 +247,7 @@ class TLSConnection(ProtocolWrapper):
         cancel(self._cut)
         if self.factory.heap is not None:
             self.factory.heap.changed()
+        self._producer = None  # stopped by TCP already; held, it would keep the layers above in a cycle with this
         ProtocolWrapper.connectionLost(self, self._reason or reason)
 
     # Producers: TLS never holds writes back once the handshake is done, so the TCP transport's pausing is all

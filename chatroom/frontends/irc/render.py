@@ -137,18 +137,22 @@ class Renderer:
             self._rendered = {}
             self._time = ""
         rendered = self._rendered.get(tags.key)
-        if rendered is None and isinstance(event, Message | PrivateMessage) and ("\n" in event.text or event.breaks):
-            self.server, self.identify, self.tags = tags.server, identify, tags
-            rendered = self._rendered[tags.key] = self._lines(event, tags, batch=tags.multiline)
-        if rendered is None:
-            self.server, self.identify, self.tags, self.is_bot = tags.server, identify, tags, is_bot
-            self.accounts = accounts or _no_account
-            rendered = self._render(event)
-            if tags.time or tags.msgid or tags.account:
-                if tags.time and not (isinstance(event, STAMPED) and event.time):
-                    self._time = self._time or timestamp(clock.seconds())  # once per event: everyone sees the same
-                rendered = _tagged(rendered, self._tags(event, tags))
-            self._rendered[tags.key] = rendered
+        if rendered is not None:
+            return rendered
+        self.server, self.identify, self.tags, self.is_bot = tags.server, identify, tags, is_bot
+        self.accounts = accounts or _no_account
+        try:
+            if isinstance(event, Message | PrivateMessage) and ("\n" in event.text or event.breaks):
+                rendered = self._lines(event, tags, batch=tags.multiline)
+            else:
+                rendered = self._render(event)
+                if tags.time or tags.msgid or tags.account:
+                    if tags.time and not (isinstance(event, STAMPED) and event.time):
+                        self._time = self._time or timestamp(clock.seconds())  # once per event: the same for all
+                    rendered = _tagged(rendered, self._tags(event, tags))
+        finally:
+            self._let_go()
+        self._rendered[tags.key] = rendered
         return rendered
 
     def made(self, event: Event, tags: Tags) -> bytes | None:
@@ -161,15 +165,23 @@ class Renderer:
         now may not be who said it."""
         self.server, self.identify, self.tags, self.is_bot = tags.server, identify, tags, _nobody
         self.accounts = _no_account
-        if "\n" in said.text or said.breaks:  # line by line inside the history's batch
-            return self._lines(said, tags, batch=False, head=f"batch={batch}" if batch else "")
-        if said.topic:
-            line = message(self.source(said.nick), "TOPIC", said.room, text=said.text)
-        elif not said.text:  # tags kept as their sender asked
-            line = message(self.source(said.nick), "TAGMSG", said.room)
-        else:
-            line = self._text(said.nick, said.room, said.text, said.action, said.notice)
-        return _tagged(line, self._tags(said, tags, f"batch={batch}" if batch else ""))
+        try:
+            if "\n" in said.text or said.breaks:  # line by line inside the history's batch
+                return self._lines(said, tags, batch=False, head=f"batch={batch}" if batch else "")
+            if said.topic:
+                line = message(self.source(said.nick), "TOPIC", said.room, text=said.text)
+            elif not said.text:  # tags kept as their sender asked
+                line = message(self.source(said.nick), "TAGMSG", said.room)
+            else:
+                line = self._text(said.nick, said.room, said.text, said.action, said.notice)
+            return _tagged(line, self._tags(said, tags, f"batch={batch}" if batch else ""))
+        finally:
+            self._let_go()
+
+    def _let_go(self) -> None:
+        """Forget the lookups of the connection that rendered last: its dialect's methods, which would keep it and
+        its connection alive in this one renderer of the process after it ended."""
+        self.identify, self.is_bot, self.accounts = str, _nobody, _no_account
 
     def _lines(self, said: Message | PrivateMessage, tags: Tags, batch: bool, head: str = "") -> bytes:
         """A message of several lines (chatroom.core.multiline): as a draft/multiline `batch` whose opening carries
