@@ -4,7 +4,8 @@ The layers of a connection (its TLS, its framing, the Connection, its dialect, i
 Left in cycles once it ends, they and the TLS state under them (about 20 KB of OpenSSL's a connection, which Python's
 collector does not count) wait for a full collection, which runs when a quarter more objects than the live ones
 have piled up: after a wave of departures, a server held thousands of ended connections. Twisted's own transports
-drop their protocol as a connection is lost for this reason; every layer of ours does the same.
+drop their protocol as a connection is lost, and a cancelled DelayedCall its function, for this reason; every layer
+of ours, and the web listener's silence deadline, do the same.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from twisted.internet.defer import Deferred
 from twisted.internet.task import deferLater
 
 from chatroom.server.connection import Connection
+from chatroom.server.websocket import Counted
 from tests.test_irc import irc_over_tls
 from tests.test_websocket import WebTestCase
 
@@ -74,6 +76,28 @@ class EndedConnectionTests(WebTestCase):
             return client.transport.loseConnection
 
         await self.assert_freed_as_it_ends(connect)
+
+    async def test_a_connection_the_site_answered(self) -> None:
+        counting = self.service.ports[2].factory.wrappedFactory  # type: ignore[attr-defined]  # under TLS
+        parts: dict[str, weakref.ref[object]] = {}
+        ended: Deferred[None] = Deferred()
+        unregister = counting.unregisterProtocol
+
+        def unregistering(wrapper: Counted) -> None:
+            parts.update(wrapper=weakref.ref(wrapper), TLS=weakref.ref(wrapper.transport))
+            unregister(wrapper)
+            ended.callback(None)
+
+        self.patch(counting, "unregisterProtocol", unregistering)
+        gc.collect()
+        gc.disable()
+        # Not a file: twisted.web sends one from a task of its cooperator, which holds the connection until it runs
+        client = await self.raw_client("GET /irc HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n", tls=True)
+        await client.lost
+        await ended
+        await deferLater(reactor, 0, lambda: None)
+        self.assertIn(b" 426 ", client.data)
+        self.assertEqual([name for name, part in parts.items() if part() is not None], [], "still held (in a cycle)")
 
 
 def _layers(connection: Connection) -> dict[str, weakref.ref[object]]:

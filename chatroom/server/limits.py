@@ -203,6 +203,7 @@ class Deadline:
         self._check()
         self.cancelled = True
         self._deadlines.forget(self)
+        del self.func, self.args, self.kw  # as a DelayedCall lets go: a holder's own method would make a cycle
 
     def active(self) -> bool:
         return not (self.called or self.cancelled)
@@ -210,7 +211,9 @@ class Deadline:
     def run(self) -> None:
         self.called = True
         self._deadlines.forget(self)
-        self.func(*self.args, **self.kw)
+        func, args, kw = self.func, self.args, self.kw
+        del self.func, self.args, self.kw
+        func(*args, **kw)
 
     def _check(self) -> None:
         if self.cancelled:
