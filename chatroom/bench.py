@@ -81,6 +81,9 @@ SERVER_OPTIONS = [
     "600",
 ]
 LOOPBACK = "127.0.0.1"
+SETTLE_WINDOW = 0.5  # seconds over which the server's CPU is read, waiting for it to be idle before reading its memory
+SETTLE_IDLE = 0.05  # the share of a core below which it is idle (a 0.5 s window counts in 10 ms ticks)
+SETTLE_LONGEST = 30.0  # seconds waited for that at most
 ASKING_WARMUP = 10.0  # seconds the askers of --askers ask before the load begins
 LINE_SIZE = 100  # bytes in each message line the server sends, roughly what people type
 # Connections being made at once, per generator process: as people arrive, not a storm. The server's peak while
@@ -604,6 +607,17 @@ class Server:
             total += int(fields[11]) + int(fields[12])  # utime + stime
         return total / os.sysconf("SC_CLK_TCK")
 
+    def settle(self) -> None:
+        """Wait until the server is idle: a join's notices to a room's members are still being written after every
+        joiner has its own answer, and what they hold until then is not what an idle connection keeps."""
+        deadline, last = time.monotonic() + SETTLE_LONGEST, self.cpu_seconds()
+        while time.monotonic() < deadline:
+            time.sleep(SETTLE_WINDOW)
+            now = self.cpu_seconds()
+            if now - last < SETTLE_WINDOW * SETTLE_IDLE:
+                return
+            last = now
+
     def rss_kb(self) -> int:
         total = 0
         for pid in self.processes():
@@ -795,7 +809,7 @@ def run(plan: Plan, workload: str, server: Server, name: str, redis: Redis | Non
         pipe.send(("join", None))
     figures.joined = sum(gather("joined"))
     figures.server_cpu_us_per_join = (server.cpu_seconds() - cpu_before) * 1e6 / plan.clients
-    time.sleep(1)  # let the server settle before reading its memory
+    server.settle()
     figures.server_rss_kb_per_connection = (server.rss_kb() - rss_before) / plan.clients
     if asking is not None:
         asking.send("ask")

@@ -10,8 +10,11 @@ from pathlib import Path
 
 from twisted.trial.unittest import SkipTest, SynchronousTestCase
 
+import chatroom.bench
 from chatroom.bench import (
     LIFT_FLOOD_CONTROL,
+    SETTLE_LONGEST,
+    SETTLE_WINDOW,
     WORKLOADS,
     HistoryFigures,
     Plan,
@@ -26,6 +29,46 @@ from tests.test_twistd import LISTENING, TWISTD
 
 def workload(name: str) -> Plan:
     return Plan("127.0.0.1", 0, "", duration=10.0, processes=2, **WORKLOADS[name])
+
+
+class BusyServer(Server):
+    """A server whose CPU time rises by `spent` for each of its first `busy` windows, then stays."""
+
+    def __init__(self, busy: int, spent: float = 0.2) -> None:
+        super().__init__(0)
+        self.readings = [spent * min(index, busy) for index in range(1000)]
+
+    def cpu_seconds(self) -> float:
+        return self.readings.pop(0)
+
+
+class FakeTime:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def monotonic(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += seconds
+
+
+class SettleTests(SynchronousTestCase):
+    """An idle workload's memory is read once the server is idle (a join's notices still being written to a room's
+    members are not what an idle connection keeps), and not later than a bound."""
+
+    def setUp(self) -> None:
+        self.time = FakeTime()
+        self.patch(chatroom.bench, "time", self.time)
+
+    def test_read_once_a_window_passes_without_work(self) -> None:
+        BusyServer(busy=3).settle()
+        self.assertEqual(self.time.now, 4 * SETTLE_WINDOW)
+
+    def test_a_server_that_never_rests_is_read_after_the_bound(self) -> None:
+        BusyServer(busy=1000).settle()
+        self.assertGreaterEqual(self.time.now, SETTLE_LONGEST)
+        self.assertLess(self.time.now, SETTLE_LONGEST + 2 * SETTLE_WINDOW)
 
 
 class LayoutTests(SynchronousTestCase):
