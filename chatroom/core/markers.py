@@ -13,8 +13,6 @@ times, never text.
 
 from __future__ import annotations
 
-from collections import OrderedDict
-
 from chatroom.core.history import seconds, timestamp
 from chatroom.core.names import VALID_NICK, nick_key, room_key, room_name
 
@@ -43,7 +41,7 @@ class ReadMarkers:
     __slots__ = ("times",)
 
     def __init__(self, times: dict[str, str] | None = None) -> None:
-        self.times: OrderedDict[str, str] = OrderedDict(times or {})
+        self.times: dict[str, str] = dict(times or {})  # in order (a dict's is its insertions'): half an OrderedDict
 
     def get(self, key: str) -> str:
         """The time `key` is read up to, or "" if never marked."""
@@ -53,10 +51,10 @@ class ReadMarkers:
         """Read up to `time`, unless an equal or later time is kept; whether the marker moved."""
         if self.times.get(key, "") >= time:  # both UTC to the millisecond: text order is time order
             return False
-        self.times[key] = time
-        self.times.move_to_end(key)
+        self.times.pop(key, None)
+        self.times[key] = time  # the last, as the most recently moved
         if len(self.times) > MARKERS_KEPT:
-            self.times.popitem(last=False)
+            del self.times[next(iter(self.times))]
         return True
 
     def merge(self, other: ReadMarkers) -> None:

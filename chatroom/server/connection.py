@@ -169,7 +169,7 @@ class Connection(TimeoutMixin):
         self._made: Deferred[None] | None = None  # the changes the line being executed asked for (when_made)
         self._waiting_held = False
         self._resume: IDelayedCall | None = None  # when flood control reads again
-        self._refused: Counter[str] = Counter()  # refused lines not yet logged, by code
+        self._refused: Counter[str] | None = None  # refused lines not yet logged, by code (most connections: none)
         self._next_report = 0.0
         self._answered = 0  # bytes written to this client, to charge a line for its answer
         self._executing = False  # a line of this client's runs: what it makes is its answer, charged at its end
@@ -310,6 +310,8 @@ class Connection(TimeoutMixin):
     def refuse(self, error: ChatError) -> None:
         """Answer a refused line; the log gets a count per connection, at most every REFUSAL_REPORT seconds."""
         self.write(self.dialect.refusal(error))
+        if self._refused is None:
+            self._refused = Counter()
         self._refused[error.code] += 1
         if self.clock.seconds() >= self._next_report:
             self._report_refusals()
@@ -488,7 +490,7 @@ class Connection(TimeoutMixin):
         if self._refused:
             codes = ", ".join(f"{code} x{count}" for code, count in sorted(self._refused.items()))
             log.info("{peer}: refused {codes}", peer=self.peer, codes=codes)
-            self._refused.clear()
+            self._refused = None
             self._next_report = self.clock.seconds() + REFUSAL_REPORT
 
 

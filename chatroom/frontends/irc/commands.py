@@ -321,12 +321,12 @@ def _join(session: IRCDialect, params: list[str]) -> None:
             session.reply(n.ERR_NOSUCHCHANNEL, name, text="No such channel: channel names start with #")
             continue
         joining = room_key(name)
-        session.joining.add(joining)
+        session.begin_joining(joining)
         try:
             with session.about(name):
                 session.chat.join(session.member, name, keys[index] if index < len(keys) else "")
         finally:
-            session.connection.when_made(functools.partial(session.joining.discard, joining))
+            session.connection.when_made(functools.partial(session.end_joining, joining))
 
 
 @command("PART", params=1, summary="PART #ROOM[,#ROOM] [:REASON]: leave rooms")

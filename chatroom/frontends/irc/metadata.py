@@ -12,7 +12,7 @@ from chatroom.core.errors import ChatError
 from chatroom.core.metadata import KEYS_MAX, VALID_KEY, check_key, check_value
 from chatroom.frontends.irc import numerics as n
 from chatroom.frontends.irc.commands import command
-from chatroom.frontends.irc.dialect import IRCDialect
+from chatroom.frontends.irc.dialect import NO_KEYS, IRCDialect
 from chatroom.frontends.irc.refusals import word
 from chatroom.frontends.irc.support import SUBS_MAX
 
@@ -142,7 +142,7 @@ def _before_registering(session: IRCDialect, target: str, sub: str, rest: list[s
 
 def _subscriptions(session: IRCDialect, sub: str, keys: list[str]) -> None:
     """SUB, UNSUB, SUBS: which keys this client hears of; the session's alone, before registering too."""
-    subscribed = session.subscriptions
+    subscribed = set(session.subscriptions)
     if sub == "SUBS":
         session.write(b"".join(session.numeric(n.RPL_METADATASUBS, key) for key in sorted(subscribed)))
         return
@@ -153,6 +153,7 @@ def _subscriptions(session: IRCDialect, sub: str, keys: list[str]) -> None:
     if sub == "UNSUB":
         removed = [key for key in dict.fromkeys(keys) if key in subscribed]
         subscribed.difference_update(removed)
+        session.subscriptions = frozenset(subscribed) or NO_KEYS
         session.reply(n.RPL_METADATAUNSUBOK, *removed)
         return
     added = []
@@ -162,4 +163,5 @@ def _subscriptions(session: IRCDialect, sub: str, keys: list[str]) -> None:
             break
         subscribed.add(key)
         added.append(key)
+    session.subscriptions = frozenset(subscribed) or NO_KEYS
     session.reply(n.RPL_METADATASUBOK, *added)
