@@ -632,8 +632,12 @@ class Replica:
             member.rooms, member.invited, member.seen = {}, {}, seen
             local = self._local(member)
             if (entering := self._entering.pop(key, None)) is not None:  # its registration is in the snapshot
-                local = [entering[0]]
-                self._then.append(functools.partial(entering[1].callback, member))
+                session, waiting = entering
+                local = [session]
+                if waiting.called:  # cancelled: the connection closed while it waited; its session ends at once
+                    self._then.append(functools.partial(self.chat.leave, member, session, "connection lost"))
+                else:
+                    self._then.append(functools.partial(waiting.callback, member))
             member.session = Sessions(ELSEWHERE)
             member.session.all = [
                 session

@@ -23,7 +23,7 @@ from twisted.cred.checkers import ICredentialsChecker
 from twisted.cred.credentials import ICredentials, IUsernamePassword, UsernamePassword
 from twisted.cred.error import UnauthorizedLogin
 from twisted.cred.portal import IRealm, Portal
-from twisted.internet.defer import Deferred, DeferredSemaphore, fail, succeed
+from twisted.internet.defer import CancelledError, Deferred, DeferredSemaphore, fail, succeed
 from twisted.internet.interfaces import IReactorTime
 from twisted.internet.threads import deferToThread
 from twisted.logger import Logger
@@ -499,6 +499,8 @@ class Authenticator:
             verifier = await deferToThread(scram_verifier, password)
             if verifier is not None:
                 await self.writer.change(name, with_verifier(name, account.hash, verifier))
+        except CancelledError:
+            raise  # the client left: its login stops here, not registering a session that has ended
         except Exception:
             log.failure("could not add {name}'s SCRAM verifier", name=name)
 

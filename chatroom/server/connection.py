@@ -198,7 +198,7 @@ class Connection(TimeoutMixin):
             # Its send queue and its dialect each hold it: let go of both, so that the connection is freed now,
             # not by a full collection (which waits for a quarter more objects than the live ones).
             self.queue.stopProducing()
-            del self.dialect
+            self.dialect = ENDED
 
     # Reading: whole messages only, each spending a flood token
 
@@ -492,6 +492,52 @@ class Connection(TimeoutMixin):
             log.info("{peer}: refused {codes}", peer=self.peer, codes=codes)
             self._refused = None
             self._next_report = self.clock.seconds() + REFUSAL_REPORT
+
+
+class _Ended:
+    """The dialect of every connection that has ended, in place of its own (which held the connection, in a cycle):
+    whatever still reaches one, as a delivery to a session the chat has not yet let go of, says and does nothing."""
+
+    name = "ended"
+
+    def __init__(self, connection: Connection | None = None) -> None:
+        pass
+
+    @staticmethod
+    def longest_line(limits: ConnectionLimits) -> int:
+        return 0
+
+    def greet(self) -> None:
+        pass
+
+    def line_received(self, line: str) -> None:
+        pass
+
+    def render(self, event: Event) -> bytes:
+        return b""
+
+    def pages(self, history: History) -> Iterable[bytes]:
+        return ()
+
+    def departed(self, member: Member) -> None:
+        pass
+
+    def refusal(self, error: ChatError) -> bytes:
+        return b""
+
+    def word(self, error: ChatError) -> str:
+        return ""
+
+    @staticmethod
+    def ping(token: str) -> bytes:
+        return b""
+
+    @staticmethod
+    def goodbye(reason: str) -> bytes:
+        return b""
+
+
+ENDED = _Ended()
 
 
 class Refusal(TwistedProtocol):
