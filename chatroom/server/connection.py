@@ -500,9 +500,6 @@ class _Ended:
 
     name = "ended"
 
-    def __init__(self, connection: Connection | None = None) -> None:
-        pass
-
     @staticmethod
     def longest_line(limits: ConnectionLimits) -> int:
         return 0
