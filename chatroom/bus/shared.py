@@ -25,7 +25,6 @@ import enum
 import functools
 import itertools
 import secrets
-import traceback
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -37,7 +36,7 @@ from twisted.logger import Logger
 
 from chatroom.bus.log import PLACE, Log
 from chatroom.core.chat import Chat
-from chatroom.core.errors import ChatError, Departed
+from chatroom.core.errors import ChatError, Departed, mistake
 from chatroom.core.events import Event, Message, ServerNotice, Session
 from chatroom.core.history import HistoryLimits, RoomHistory
 from chatroom.core.markers import ReadMarkers
@@ -704,16 +703,12 @@ class Replica:
         Its members stay connected, told the chat is degraded meanwhile; their changes are refused until it holds
         the snapshot. Only the kind of entry and where it failed are logged: never anything a member typed.
         """
-        frame = traceback.extract_tb(error.__traceback__)[-1]
         log.error(
-            "chatroom failed to apply a log entry ({kind} {change}): {error} at {file}:{line} in {function};"
-            " resynchronising this replica from a snapshot",
+            "chatroom failed to apply a log entry ({kind} {change}): {mistake}; resynchronising this replica from a"
+            " snapshot",
             kind=entry.get("k"),
             change=entry.get("f", ""),
-            error=type(error).__name__,
-            file=frame.filename,
-            line=frame.lineno,
-            function=frame.name,
+            mistake=mistake(error),
         )
         self._resync = next(self._serial)  # our changes numbered before it are in the snapshot, or refused
         self.ready = Deferred()  # not ready: changes are refused until it is

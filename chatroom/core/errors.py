@@ -10,7 +10,19 @@ against it (tests/test_refusals.py).
 
 from __future__ import annotations
 
+import traceback
+
 Argument = str | int  # JSON as it is, so that a refusal can cross to another process
+
+
+def mistake(error: BaseException) -> str:
+    """A programming mistake as the log may tell it: its type and the line that raised it, never its message, which
+    may quote what someone typed."""
+    frames = traceback.extract_tb(error.__traceback__)
+    if not frames:
+        return type(error).__name__
+    frame = frames[-1]
+    return f"{type(error).__name__} at {frame.filename}:{frame.lineno} in {frame.name}"
 
 
 class ChatError(Exception):

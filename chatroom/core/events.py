@@ -494,7 +494,8 @@ class Session(Protocol):
     """What the core needs from a front end's connection."""
 
     def deliver(self, event: Event) -> None:
-        """Send one event to this member; must not call back into the chat."""
+        """Send one event to this member; must not call back into the chat, nor raise: a broadcast goes on to the
+        next member (a front end drops a connection it failed to tell, chatroom.server.connection)."""
 
     def close(self, reason: str) -> None:
         """The chat has let this member go (the server is shutting down): say why and end the connection."""

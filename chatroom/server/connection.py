@@ -34,7 +34,7 @@ from twisted.python.failure import Failure
 
 from chatroom.core.addresses import address_key
 from chatroom.core.chat import Chat
-from chatroom.core.errors import ChatError
+from chatroom.core.errors import ChatError, mistake
 from chatroom.core.events import Event, History
 from chatroom.core.members import Member
 from chatroom.server.auth import Authenticator, GuessBook
@@ -356,17 +356,20 @@ class Connection(TimeoutMixin):
     # chatroom.core.events.Session
 
     def deliver(self, event: Event) -> None:
-        if type(event) is History:  # a catch-up may hold a room's whole history: not made before it is read
-            self.factory.counts.deliveries += 1
-            self.write_pages(self.dialect.pages(event))
-            return
-        data = self.dialect.render(event)
-        if data:  # not an IRC sender's own copy: writing nothing would still cost TLS a flush
-            counts = self.factory.counts
-            counts.deliveries += 1
-            counts.bytes_out += len(data)
-            self._answered += len(data)
-            self.queue.write(data)
+        try:
+            if type(event) is History:  # a catch-up may hold a room's whole history: not made before it is read
+                self.factory.counts.deliveries += 1
+                self.write_pages(self.dialect.pages(event))
+                return
+            data = self.dialect.render(event)
+            if data:  # not an IRC sender's own copy: writing nothing would still cost TLS a flush
+                counts = self.factory.counts
+                counts.deliveries += 1
+                counts.bytes_out += len(data)
+                self._answered += len(data)
+                self.queue.write(data)
+        except Exception as error:
+            self._undeliverable(event, error)
 
     def close(self, reason: str) -> None:
         """The chat let the member go (shutdown, or an administrator's doing) and says why; so is a newcomer."""
@@ -456,6 +459,21 @@ class Connection(TimeoutMixin):
         self.queue.write(self.dialect.goodbye(reason))
         self.queue.flush()
         self.transport.close()
+
+    def _undeliverable(self, event: Event, error: Exception) -> None:
+        """A bug made this client's copy fail. Raised, it would stop the broadcast there: the members after this one
+        would miss the event, and with several processes the replica would resynchronise. So only this client is
+        dropped, as a slow one is (it leaves the chat once the transport reports the loss, not in the middle of the
+        broadcast); it would see the chat wrongly from here, and comes back to catch up from the history.
+        """
+        log.error(
+            "could not deliver a {kind} to {peer} ({nick}): {mistake}; disconnected it",
+            kind=type(event).__name__,
+            peer=self.peer,
+            nick=self.member.nick if self.member is not None else "-",
+            mistake=mistake(error),
+        )
+        self._cut("server error")
 
     def _too_slow(self) -> None:
         """The client stopped reading and its output passed the cap: drop it now, it would not read a goodbye.
