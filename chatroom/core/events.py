@@ -495,7 +495,7 @@ class Session(Protocol):
 
     def deliver(self, event: Event) -> None:
         """Send one event to this member; must not call back into the chat, nor raise: a broadcast goes on to the
-        next member (a front end drops a connection it failed to tell, chatroom.server.connection)."""
+        next member (a front end drops the connection it failed to tell)."""
 
     def close(self, reason: str) -> None:
         """The chat has let this member go (the server is shutting down): say why and end the connection."""
