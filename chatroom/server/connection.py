@@ -466,6 +466,8 @@ class Connection(TimeoutMixin):
         dropped, as a slow one is (it leaves the chat once the transport reports the loss, not in the middle of the
         broadcast); it would see the chat wrongly from here, and comes back to catch up from the history.
         """
+        if self.closing:
+            return  # on its way out already: logged once, if this is how it began
         log.error(
             "could not deliver a {kind} to {peer} ({nick}): {mistake}; disconnected it",
             kind=type(event).__name__,
