@@ -28,10 +28,11 @@ from zope.interface import implementer
 
 from chatroom.app import tap
 from chatroom.app.service import ChatService
+from chatroom.bus.shared import ELSEWHERE  # a member whose session hears nothing
 from chatroom.core.chat import Chat
 from chatroom.core.errors import ChatError
 from chatroom.core.events import Event
-from chatroom.core.members import RoomLimits
+from chatroom.core.members import Details, RoomLimits
 from chatroom.core.names import nick_key
 from chatroom.frontends.line.frontend import LineFrontEnd
 from chatroom.server.auth import Authenticator
@@ -148,6 +149,13 @@ class MemoryServer:
         for each in self.connections:
             each.read()
         return connection
+
+    def crowd(self, room: str, count: int) -> None:
+        """`count` visible members of `room` connected elsewhere (sessions that hear nothing): a big room, cheaply."""
+        for number in range(count):
+            nick = f"crowd-member-{number:07d}"
+            member = self.chat.register(ELSEWHERE, nick, None, "127.0.0.1", Details(invisible=False))
+            self.chat.join(member, room)
 
 
 def assert_consistent(test: TestCase | SynchronousTestCase, factory: ConnectionFactory) -> None:

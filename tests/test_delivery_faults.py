@@ -1,61 +1,184 @@
-"""A bug in one client's copy of an event costs that client its connection, and nobody else anything.
+"""A bug in making one client's copy of an event costs as little as it can, and never the room its broadcast.
 
 A room's broadcast hands the same event to each member's connection in turn. Before, an exception while making one
-member's copy left the broadcast there: the members after that one never got the line, the sender's own connection
-was dropped with a traceback in its stead, and with several processes the replica resynchronised from a snapshot.
+member's copy left the broadcast there: the members after that one never got the event, the sender's own connection
+was dropped in its stead with a traceback quoting the line, and with several processes the replica resynchronised
+from a snapshot. And a bug in a later page of a long answer stopped every long answer of the process.
 """
 
 from __future__ import annotations
 
-from twisted.internet.defer import DeferredList
-from twisted.logger import formatEvent
-from twisted.trial.unittest import TestCase
+from collections.abc import Iterable, Iterator
+from typing import cast
 
-from chatroom.core.events import Event, Message
+from twisted.internet.defer import DeferredList
+from twisted.internet.task import Clock
+from twisted.logger import formatEvent
+from twisted.trial.unittest import SynchronousTestCase, TestCase
+
+from chatroom.core.events import Event, Joined, Message
+from chatroom.frontends.line.dialect import LineDialect
 from chatroom.server.connection import Connection
-from tests.helpers import ServerTestCase, observe_log
+from chatroom.server.limits import SendQueue, Turns
+from tests.helpers import LineClient, ServerTestCase, observe_log
+from tests.test_irc import IRCServer
 from tests.test_shared_joins import SharedServers, either
 
 
-def _fail_on_messages(case: TestCase, connection: Connection) -> None:
-    """The connection's rendering of room messages has a bug from now on; of everything else, it is the real one."""
+def _fail_on(case: TestCase | SynchronousTestCase, connection: Connection, kind: type[Event]) -> None:
+    """The connection's rendering of `kind` has a bug from now on; of everything else, it is the real one."""
     render = connection.dialect.render
 
     def faulty(event: Event) -> bytes:
-        if isinstance(event, Message):
-            raise ValueError(f"cannot render {event.text!r}")  # quoting what was said: never to be logged
+        if isinstance(event, kind):
+            raise ValueError(f"cannot render {event!r}")  # quoting what was said: never to be logged
         return render(event)
 
     case.patch(connection.dialect, "render", faulty)
 
 
+def _errors(logged: Iterable[dict[str, object]]) -> list[str]:
+    return [formatEvent(event) for event in logged if getattr(event.get("log_level"), "name", "") == "error"]
+
+
 class DeliveryFaultTests(ServerTestCase):
     def setUp(self) -> None:
-        self.start_server("--linger", "0")  # the dropped client's QUIT at once, as if it had no resumption
+        self.start_server("--linger", "0")  # a dropped client's QUIT at once, as if it had no resumption
         self.logged = observe_log(self)
 
     def connection_of(self, nick: str) -> Connection:
         [connection] = [each for each in self.service.factory.connections if each.member and each.member.nick == nick]
         return connection
 
-    async def test_the_members_after_a_faulty_copy_still_get_the_line_and_only_its_client_is_dropped(self) -> None:
-        alice = await self.connect("alice", "5")
-        carol = await self.connect("carol", "5")  # between alice and bob in the room's order
-        bob = await self.connect("bob", "5")
-        await alice.until("JOIN #5 bob")
-        _fail_on_messages(self, self.connection_of("carol"))
-        alice.transport.write(b"the secret plan\nanother secret\n")  # in one record: carol fails twice in one turn
-        await DeferredList([alice.lost, carol.lost], fireOnOneCallback=True)
-        self.assertTrue(carol.lost.called, "the client whose copy failed is disconnected")
-        self.assertFalse(alice.lost.called, "not the sender in its stead")
+    async def in_the_room(self, *nicks: str) -> list[LineClient]:
+        clients = [await self.connect(nick, "5") for nick in nicks]
+        await clients[0].until(f"JOIN #5 {nicks[-1]}")
+        return clients
+
+    async def test_a_line_one_client_cannot_be_shown_is_left_out_of_its_copy_alone(self) -> None:
+        alice, carol, bob = await self.in_the_room("alice", "carol", "bob")  # carol between the two in the room
+        _fail_on(self, self.connection_of("carol"), Message)
+        alice.send("the secret plan")
+        await bob.until("MSG #5 alice :the secret plan")
         await alice.until("MSG #5 alice :the secret plan")
-        await bob.expect("MSG #5 alice :the secret plan", "MSG #5 alice :another secret", "QUIT carol :server error")
-        alice.send("still here")
-        await bob.until("MSG #5 alice :still here")
-        [error] = [formatEvent(event) for event in self.logged if event.get("log_level").name == "error"]  # once
-        self.assertIn("could not deliver a Message to 127.0.0.1:", error)
+        carol.send("/ping still here")
+        _, missed = await carol.until("PONG :still here")
+        self.assertEqual([line for line in missed if line.startswith("MSG ")], [], "carol missed the line, alone")
+        [error] = _errors(self.logged)
+        self.assertIn("could not make a Message for 127.0.0.1:", error)
         self.assertIn("(carol): ValueError at ", error)
+        self.assertIn(" in faulty, from ", error)  # where it was raised, and chatroom's last line on the way
+        self.assertIn("chatroom/server/connection.py", error)
+        self.assertIn("left out", error)
         self.assertNotIn("secret", repr(list(self.logged)), "nothing anyone types is ever logged")
+
+    async def test_a_line_nobody_can_be_shown_costs_nobody_their_connection_and_is_logged_once(self) -> None:
+        alice, carol, bob = await self.in_the_room("alice", "carol", "bob")
+        render = LineDialect.render
+
+        def faulty(dialect: LineDialect, event: Event) -> bytes:
+            if isinstance(event, Message) and "☃" in event.text:
+                raise ValueError(f"cannot render {event.text!r}")
+            return render(dialect, event)
+
+        self.patch(LineDialect, "render", faulty)
+        alice.send("a secret snowman ☃", "and then")
+        for client in (alice, carol, bob):
+            _, before = await client.until("MSG #5 alice :and then")
+            self.assertEqual([line for line in before if line.startswith("MSG ")], [])
+        self.assertEqual([client.lost.called for client in (alice, carol, bob)], [False] * 3)
+        [error] = _errors(self.logged)
+        self.assertIn("could not make a Message for", error)
+        self.assertNotIn("secret", repr(list(self.logged)))
+
+    async def test_a_change_one_client_cannot_be_shown_is_its_goodbye(self) -> None:
+        """It would see the room wrongly from then on: told why, it comes back and sees it as it is."""
+        alice, carol, bob = await self.in_the_room("alice", "carol", "bob")
+        _fail_on(self, self.connection_of("carol"), Joined)
+        dave = await self.connect("dave", "5")
+        await carol.lost
+        self.assertEqual(carol.lines[-1], "BYE :server error", "told why, in a line it can read")
+        await bob.expect("JOIN #5 dave", "QUIT carol :server error")
+        dave.send("hello")
+        await alice.until("MSG #5 dave :hello")
+        [error] = _errors(self.logged)
+        self.assertIn("could not make a Joined for 127.0.0.1:", error)
+        self.assertIn("disconnecting", error)
+
+    async def test_a_client_whose_writing_fails_is_cut_without_a_goodbye(self) -> None:
+        """The goodbye would take the path that failed: the connection is cut, and the others still hear of it."""
+        alice, carol, bob = await self.in_the_room("alice", "carol", "bob")
+
+        def broken(data: bytes) -> None:
+            raise OSError("the send queue has a bug")
+
+        self.patch(self.connection_of("carol").queue, "write", broken)
+        await self.connect("dave", "5")
+        await DeferredList([alice.lost, carol.lost], fireOnOneCallback=True)
+        self.assertTrue(carol.lost.called)
+        self.assertFalse(alice.lost.called)
+        await bob.expect("JOIN #5 dave", "QUIT carol :server error")
+        self.assertNotIn("BYE", " ".join(carol.lines))
+
+
+class LongAnswerFaultTests(SynchronousTestCase):
+    def test_a_long_answer_that_fails_midway_ends_there_and_the_others_go_on(self) -> None:
+        """Pages past the first turn's budget are made in turns shared by every connection: a bug in one of them
+        used to stop the turns for good, and every long answer of the process with them."""
+        server = IRCServer()
+        logged = observe_log(self)
+        server.crowd("#big", 1000)
+        broken_asker, asker = server.irc("broken"), server.irc("asker")
+        connection = broken_asker.connection
+        write_pages = connection.write_pages
+
+        def failing(pages: Iterable[bytes]) -> None:
+            def some(pages: Iterable[bytes]) -> Iterator[bytes]:
+                for number, page in enumerate(pages):
+                    if number == 6:  # past the first turn's budget
+                        raise ValueError("a bug in a later page")
+                    yield page
+
+            write_pages(some(pages))
+
+        self.patch(connection, "write_pages", failing)
+        server.clock.advance(10)  # registering spent the burst: full buckets again
+        for client in (broken_asker, asker):
+            client.read()
+            client.send(b"WHO *\r\n")
+        answers: dict[str, list[str]] = {"broken": [], "asker": []}
+        for _ in range(100):
+            server.clock.advance(0)
+            answers["broken"] += broken_asker.read()
+            answers["asker"] += asker.read()
+        self.assertTrue(answers["asker"][-1].startswith(":chatroom 315 "), "the other answer ended (RPL_ENDOFWHO)")
+        self.assertEqual(len(answers["asker"]), 1000 + 2, "everyone visible, the asker, then the end")
+        self.assertFalse(any(line.startswith(":chatroom 315 ") for line in answers["broken"]), "cut short")
+        server.clock.advance(60)  # the answer's cost in flood tokens (fakelag)
+        self.assertEqual(broken_asker.type("PING :still"), [":chatroom PONG chatroom :still"], "and still served")
+        [error] = _errors(logged)
+        self.assertIn("could not make a long answer for 127.0.0.1:", error)
+
+    def test_a_queue_that_raises_in_its_turn_leaves_the_others_theirs(self) -> None:
+        clock = Clock()
+        turns = Turns(clock)
+        made: list[str] = []
+
+        class Queue:
+            def __init__(self, name: str) -> None:
+                self.name = name
+
+            def make_page(self) -> int:
+                if self.name == "broken":
+                    raise ValueError("a bug")
+                made.append(self.name)
+                return 100
+
+        turns.wait(cast(SendQueue, Queue("broken")))
+        turns.wait(cast(SendQueue, Queue("fine")))
+        self.assertRaises(ValueError, clock.advance, 0)  # the reactor logs it
+        clock.advance(0)
+        self.assertEqual(made, ["fine"])
 
 
 class DeliveryFaultsWithRedisTests(SharedServers):
@@ -74,9 +197,11 @@ class DeliveryFaultsWithRedisTests(SharedServers):
             await client.until("PONG :ready")
         await alice.until("JOIN #5 bob")
         [faulty] = [each for each in there.factory.connections if each.member and each.member.nick == "carol"]
-        _fail_on_messages(self, faulty)
+        _fail_on(self, faulty, Message)
         alice.send("the secret plan", "and then")
         heard = await either(bob, "MSG #5 alice :and then", "NOTICE ")  # a notice: the process resynchronised
         self.assertEqual(heard, ["MSG #5 alice :the secret plan", "MSG #5 alice :and then"])
-        await carol.lost
+        carol.send("/ping after")
+        told = await either(carol, "PONG ", "NOTICE ")
+        self.assertEqual(told, ["JOIN #5 bob", "PONG :after"], "the line alone left out, and no resynchronisation")
         self.assertNotIn("secret", repr(list(logged)), "nothing anyone types is ever logged")

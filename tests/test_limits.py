@@ -11,9 +11,8 @@ from twisted.internet.task import Clock
 from twisted.internet.testing import StringTransport
 from twisted.trial.unittest import SynchronousTestCase
 
-from chatroom.bus.shared import ELSEWHERE  # a member whose session hears nothing
 from chatroom.core.history import HistoryLimits
-from chatroom.core.members import Details, RoomLimits
+from chatroom.core.members import RoomLimits
 from chatroom.server import tls
 from chatroom.server.connection import ANSWER_BYTES, ANSWER_FREE, Refusal
 from chatroom.server.limits import TURN_BYTES, Admission, ConnectionLimits, Deadlines, TokenBucket
@@ -344,13 +343,6 @@ class FakelagTests(SynchronousTestCase):
 
     LIMITS = ConnectionLimits(flood_burst=2, flood_rate=1.0)  # after one line, one token left: the charge shows whole
 
-    def crowd(self, server: MemoryServer, room: str, count: int) -> None:
-        for number in range(count):
-            member = server.chat.register(
-                ELSEWHERE, f"crowd-member-{number:07d}", None, "127.0.0.1", Details(invisible=False)
-            )
-            server.chat.join(member, room)
-
     def assert_next_line_waits(self, server: MemoryServer, asker: MemoryClient, ask: str, ping: bytes) -> None:
         """`ask` is answered at once; the asker's next line is read one second per ANSWER_BYTES past ANSWER_FREE."""
         server.clock.advance(10)  # registering spent the burst: a full bucket again
@@ -371,7 +363,7 @@ class FakelagTests(SynchronousTestCase):
 
     def test_a_line_asker_waits_in_proportion_to_the_answer(self) -> None:
         server = MemoryServer(self.LIMITS)
-        self.crowd(server, "#big", 1000)
+        server.crowd("#big", 1000)
         asker = server.connect("asker")
         other = server.connect("other", "#small")
         self.assert_next_line_waits(server, asker, "/who #big", b"/ping after\n")
@@ -381,7 +373,7 @@ class FakelagTests(SynchronousTestCase):
 
     def test_an_irc_who_star_costs_its_asker_not_the_others(self) -> None:
         server = IRCServer(self.LIMITS)
-        self.crowd(server, "#big", 1000)
+        server.crowd("#big", 1000)
         asker = server.irc("asker")
         other = server.connect("other", "#small")
         self.assert_next_line_waits(server, asker, "WHO *", b"PING :after\r\n")
@@ -403,7 +395,7 @@ class FakelagTests(SynchronousTestCase):
 
     def test_a_huge_answer_is_made_a_little_at_a_time_and_others_are_served_meanwhile(self) -> None:
         server = IRCServer(self.LIMITS)
-        self.crowd(server, "#big", 1000)
+        server.crowd("#big", 1000)
         asker = server.irc("asker")
         other = server.connect("other", "#small")
         server.clock.advance(10)  # registering spent the burst: a full bucket again
@@ -420,7 +412,7 @@ class FakelagTests(SynchronousTestCase):
 
     def asking_who(self, server: IRCServer) -> list[MemoryClient]:
         """Four askers of `WHO *` over 1,000 members, each having had its first TURN_BYTES at once."""
-        self.crowd(server, "#big", 1000)
+        server.crowd("#big", 1000)
         askers = [server.irc(f"asker{number}") for number in range(4)]
         server.clock.advance(10)  # registering spent the burst: full buckets again
         for asker in askers:

@@ -10,19 +10,31 @@ against it (tests/test_refusals.py).
 
 from __future__ import annotations
 
+import os
 import traceback
+from pathlib import Path
 
 Argument = str | int  # JSON as it is, so that a refusal can cross to another process
 
 
 def mistake(error: BaseException) -> str:
-    """A programming mistake as the log may tell it: its type and the line that raised it, never its message, which
-    may quote what someone typed."""
+    """A programming mistake as the log may tell it: its type and the line that raised it (and chatroom's last line
+    on the way, if the error came from a library), never its message, which may quote what someone typed."""
     frames = traceback.extract_tb(error.__traceback__)
     if not frames:
         return type(error).__name__
-    frame = frames[-1]
-    return f"{type(error).__name__} at {frame.filename}:{frame.lineno} in {frame.name}"
+    told = f"{type(error).__name__} at {_place(frames[-1])}"
+    ours = [frame for frame in frames if frame.filename.startswith(_PACKAGE)]
+    if ours and ours[-1] is not frames[-1]:
+        told += f", from {_place(ours[-1])}"
+    return told
+
+
+def _place(frame: traceback.FrameSummary) -> str:
+    return f"{frame.filename}:{frame.lineno} in {frame.name}"
+
+
+_PACKAGE = str(Path(__file__).resolve().parent.parent) + os.sep  # chatroom's own files
 
 
 class ChatError(Exception):

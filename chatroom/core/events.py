@@ -489,13 +489,17 @@ Event = (
     | ExceptList
 )
 
+# What was said, or told to a person, rather than a change of the chat: a member who misses one still sees the rooms,
+# the people in them and their roles as they are (a front end that fails to render one leaves it out, and goes on).
+SAYINGS = (Message, PrivateMessage, Reaction, Typing, ServerNotice, Wallops)
+
 
 class Session(Protocol):
     """What the core needs from a front end's connection."""
 
     def deliver(self, event: Event) -> None:
         """Send one event to this member; must not call back into the chat, nor raise: a broadcast goes on to the
-        next member (a front end drops the connection it failed to tell)."""
+        next member (a front end that fails to tell one leaves a line out, or ends the connection)."""
 
     def close(self, reason: str) -> None:
         """The chat has let this member go (the server is shutting down): say why and end the connection."""

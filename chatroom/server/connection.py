@@ -35,7 +35,7 @@ from twisted.python.failure import Failure
 from chatroom.core.addresses import address_key
 from chatroom.core.chat import Chat
 from chatroom.core.errors import ChatError, mistake
-from chatroom.core.events import Event, History
+from chatroom.core.events import SAYINGS, Event, History
 from chatroom.core.members import Member
 from chatroom.server.auth import Authenticator, GuessBook
 from chatroom.server.limits import (
@@ -175,7 +175,7 @@ class Connection(TimeoutMixin):
         self._executing = False  # a line of this client's runs: what it makes is its answer, charged at its end
         self.received = b""  # the line being executed, as it came: a refusal of undecodable text names its command
         self._bucket = TokenBucket(limits.flood_burst, limits.flood_rate, self.clock.seconds())
-        self.queue = SendQueue(transport, limits.send_queue, self._too_slow, self.factory.turns)
+        self.queue = SendQueue(transport, limits.send_queue, self._too_slow, self._unmade, self.factory.turns)
         transport.register_producer(self.queue)
         self.factory.connections.add(self)  # logged once registered or gone: one line less per connection
         self._set_timeout(limits.registration_timeout)
@@ -461,21 +461,42 @@ class Connection(TimeoutMixin):
         self.transport.close()
 
     def _undeliverable(self, event: Event, error: Exception) -> None:
-        """A bug made this client's copy fail. Raised, it would stop the broadcast there: the members after this one
-        would miss the event, and with several processes the replica would resynchronise. So only this client is
-        dropped, as a slow one is (it leaves the chat once the transport reports the loss, not in the middle of the
-        broadcast); it would see the chat wrongly from here, and comes back to catch up from the history.
+        """A bug made this client's copy of `event` fail. Raised, it would stop the broadcast there: the members
+        after this one would miss the event, and with several processes the replica would resynchronise.
+
+        A line said (SAYINGS) is left out of this copy: such a bug is most likely in the line itself, which then
+        fails every member's copy, and a client that misses a line still sees the chat as it is. Any other event
+        leaves this client seeing the chat wrongly: it is told goodbye, as a timed-out client is (it leaves the
+        chat once the transport reports the loss, not in the middle of the broadcast), and comes back to see it
+        right. Logged once an event, however many copies fail.
         """
-        if self.closing:
-            return  # on its way out already: logged once, if this is how it began
+        said = isinstance(event, SAYINGS)
+        if self.factory.first_fault(event):
+            log.error(
+                "could not make a {kind} for {peer} ({nick}): {mistake}; {outcome}",
+                kind=type(event).__name__,
+                peer=self.peer,
+                nick=self.member.nick if self.member is not None else "-",
+                mistake=mistake(error),
+                outcome="left out" if said else "disconnecting whoever it fails for",
+            )
+        if said or self.closing:
+            return
+        self._quit_reason = "server error"  # what the others in its rooms are told
+        try:
+            self._close("server error", "server error")
+        except Exception:  # the goodbye's own path is what failed
+            self._cut("server error")
+
+    def _unmade(self, error: Exception) -> None:
+        """A bug failed a page of a long answer (a room's history, `WHO *`): the rest of it is left out, as a line
+        said is (`_undeliverable`), and the client goes on; what was written after it follows."""
         log.error(
-            "could not deliver a {kind} to {peer} ({nick}): {mistake}; disconnected it",
-            kind=type(event).__name__,
+            "could not make a long answer for {peer} ({nick}): {mistake}; left the rest of it out",
             peer=self.peer,
             nick=self.member.nick if self.member is not None else "-",
             mistake=mistake(error),
         )
-        self._cut("server error")
 
     def _too_slow(self) -> None:
         """The client stopped reading and its output passed the cap: drop it now, it would not read a goodbye.
@@ -609,6 +630,7 @@ class ConnectionFactory(ServerFactory):
         self.serials = itertools.count(1)
         self.counts = Counts()
         self._emptied: list[Deferred[None]] = []
+        self._faulted: Event | None = None  # the last event a connection failed to render
 
     def buildProtocol(self, addr: IAddress | None) -> TwistedProtocol | None:
         return self.line_protocol(addr, self.dialect)
@@ -654,6 +676,14 @@ class ConnectionFactory(ServerFactory):
         """A connection over a cap: logged, and counted by `kind` for the metrics."""
         log.info("refused a connection from {peer}: {reason}", peer=peer, reason=reason)
         self.counts.refused[kind] += 1
+
+    def first_fault(self, event: Event) -> bool:
+        """Whether `event` fails a connection's copy for the first time: a bug in the event itself fails every
+        member's copy, and is logged once."""
+        if event is self._faulted:
+            return False
+        self._faulted = event
+        return True
 
     def forget(self, connection: Connection) -> None:
         self.admission.release(connection.host)

@@ -115,9 +115,11 @@ class Turns:
         """One budget's pages. A queue that waits again during the turn must not schedule a turn of its own: `_call`
         is cleared only after the loop (else every turn scheduled two, and the turns doubled)."""
         budget = TURN_BYTES
-        while self._waiting and budget > 0:
-            budget -= self._waiting.popleft().make_page()
-        self._call = self._clock.callLater(0, self._turn) if self._waiting else None
+        try:
+            while self._waiting and budget > 0:
+                budget -= self._waiting.popleft().make_page()
+        finally:  # a queue that raised must not stop the others' turns
+            self._call = self._clock.callLater(0, self._turn) if self._waiting else None
 
 
 @implementer(IReactorTime)
@@ -242,10 +244,19 @@ class SendQueue:
     behind it, counted.
     """
 
-    def __init__(self, transport: MessageTransport, cap: int, overflow: Callable[[], None], turns: Turns) -> None:
+    def __init__(
+        self,
+        transport: MessageTransport,
+        cap: int,
+        overflow: Callable[[], None],
+        fault: Callable[[Exception], None],
+        turns: Turns,
+    ) -> None:
+        """`fault` is told of a bug that failed a page: that answer is left out, and what follows it goes on."""
         self._transport = transport
         self._cap = cap
         self._overflow: Callable[[], None] | None = overflow
+        self._fault: Callable[[Exception], None] | None = fault
         self._turns = turns
         self._paused = False  # the transport is full
         self._pending: deque[bytes | Iterator[bytes]] = NOTHING_HELD  # in order: lines made, and pages to make
@@ -291,7 +302,7 @@ class SendQueue:
 
     def stopProducing(self) -> None:
         self._drop()
-        self._paused, self._overflow = False, None
+        self._paused, self._overflow, self._fault = False, None, None  # each holds its connection
 
     def make_page(self) -> int:
         """Its turn (Turns): what waits before the next page, and the page; how many bytes of pages it made."""
@@ -326,11 +337,18 @@ class SendQueue:
                     self._waiting_turn = True
                     self._turns.wait(self)
                 break
-            elif (page := next(first, None)) is None:
-                pending.popleft()
             else:
-                self._transport.write(page)
-                made_pages += len(page)
+                try:
+                    page = next(first, None)
+                except Exception as error:
+                    page = None
+                    if self._fault is not None:
+                        self._fault(error)
+                if page is None:
+                    pending.popleft()
+                else:
+                    self._transport.write(page)
+                    made_pages += len(page)
         if not pending:
             self._pending = NOTHING_HELD  # its memory back once everything has gone
         return made_pages
