@@ -16,11 +16,11 @@ from twisted.internet.task import Clock
 from twisted.logger import formatEvent
 from twisted.trial.unittest import SynchronousTestCase, TestCase
 
-from chatroom.core.events import Event, Joined, Message
+from chatroom.core.events import Event, Joined, Message, Topic
 from chatroom.frontends.line.dialect import LineDialect
-from chatroom.server.connection import Connection
+from chatroom.server.connection import FAULTS_TOLERATED, Connection
 from chatroom.server.limits import SendQueue, Turns
-from tests.helpers import LineClient, ServerTestCase, observe_log
+from tests.helpers import LineClient, MemoryServer, ServerTestCase, observe_log
 from tests.test_irc import IRCServer
 from tests.test_shared_joins import SharedServers, either
 
@@ -121,7 +121,62 @@ class DeliveryFaultTests(ServerTestCase):
         self.assertNotIn("BYE", " ".join(carol.lines))
 
 
+class FaultsInMemoryTests(SynchronousTestCase):
+    def test_a_topic_no_copy_can_be_made_of_costs_no_join_after_it(self) -> None:
+        """A room's topic is told again at every join: ending the connections it fails would end every join."""
+        server = MemoryServer()
+        logged = observe_log(self)
+        render = LineDialect.render
+
+        def faulty(dialect: LineDialect, event: Event) -> bytes:
+            if isinstance(event, Topic) and "☃" in event.text:
+                raise ValueError(f"cannot render {event.text!r}")
+            return render(dialect, event)
+
+        self.patch(LineDialect, "render", faulty)
+        alice, bob = server.connect("alice", "#5"), server.connect("bob", "#5")
+        alice.type("/topic a snowman ☃")
+        dave = server.connect("dave")
+        self.assertIn("JOIN #5 dave", dave.type("/join #5"))
+        self.assertEqual([client.connection.closing for client in (alice, bob, dave)], [False] * 3)
+        [error] = _errors(logged)  # the same topic, told to each: logged once
+        self.assertIn("could not make a Topic for", error)
+
+    def test_a_connection_that_fails_every_line_is_ended_after_a_few(self) -> None:
+        server = MemoryServer()
+        logged = observe_log(self)
+        alice, carol = server.connect("alice", "#5"), server.connect("carol", "#5")
+        _fail_on(self, carol.connection, Message)
+        for number in range(FAULTS_TOLERATED):
+            self.assertFalse(carol.connection.closing)
+            alice.type(f"line {number}")
+        self.assertEqual(carol.read(), ["BYE :server error"], "nothing after its goodbye")
+        self.assertEqual(len(_errors(logged)), FAULTS_TOLERATED)
+        alice.type("after")
+        self.assertEqual(carol.read(), [])
+
+
 class LongAnswerFaultTests(SynchronousTestCase):
+    def test_two_long_answers_asked_in_one_packet_both_end(self) -> None:
+        """The first answer's end lets the asker be read again, at once: its second question was asked from inside
+        the first answer's making, which asked the first answer for a page while it was making one."""
+        server = IRCServer()
+        logged = observe_log(self)
+        server.crowd("#big", 300)
+        asker = server.irc("asker")
+        server.clock.advance(10)  # registering spent the burst: full buckets again
+        asker.read()
+        asker.send(b"WHO #big\r\nWHO #big\r\nPING :after\r\n")
+        lines: list[str] = []
+        for _ in range(100):
+            server.clock.advance(1)
+            lines += asker.read()
+        self.assertEqual(len([line for line in lines if line.startswith(":chatroom 315 ")]), 2, "two ends of WHO")
+        self.assertEqual(lines[-1], ":chatroom PONG chatroom :after")
+        self.assertEqual(len(lines), 2 * (300 + 1) + 1)
+        self.assertEqual(_errors(logged), [])
+
+
     def test_a_long_answer_that_fails_midway_ends_there_and_the_others_go_on(self) -> None:
         """Pages past the first turn's budget are made in turns shared by every connection: a bug in one of them
         used to stop the turns for good, and every long answer of the process with them."""

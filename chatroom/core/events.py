@@ -489,9 +489,11 @@ Event = (
     | ExceptList
 )
 
-# What was said, or told to a person, rather than a change of the chat: a member who misses one still sees the rooms,
-# the people in them and their roles as they are (a front end that fails to render one leaves it out, and goes on).
-SAYINGS = (Message, PrivateMessage, Reaction, Typing, ServerNotice, Wallops)
+# Who is in which room, under which name, with which role: a member who missed one of these changes would see the
+# rooms wrongly from then on (a front end that fails to render one ends the connection, which comes back to see them
+# right). Anything else missed leaves a line or a detail out, and the rest holds; some of it (a topic, the names, the
+# history) is told again at every join, so that ending the connection for it would end every join after it.
+ROSTER_CHANGES = (Joined, Parted, Quit, Kicked, NickChanged, Renamed, RoleChanged, Changes)
 
 
 class Session(Protocol):

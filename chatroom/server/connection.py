@@ -35,7 +35,7 @@ from twisted.python.failure import Failure
 from chatroom.core.addresses import address_key
 from chatroom.core.chat import Chat
 from chatroom.core.errors import ChatError, mistake
-from chatroom.core.events import SAYINGS, Event, History
+from chatroom.core.events import ROSTER_CHANGES, Event, History
 from chatroom.core.members import Member
 from chatroom.server.auth import Authenticator, GuessBook
 from chatroom.server.limits import (
@@ -61,6 +61,7 @@ WAITING_LINES = 32  # lines kept while a login is checked; past them, reading st
 # server's time (issue 31).
 ANSWER_BYTES = 4096
 ANSWER_FREE = 8192
+FAULTS_TOLERATED = 3  # events a connection failed to render before it is ended: its own path may be what fails
 
 log = Logger(namespace="chatroom")
 
@@ -133,10 +134,10 @@ class Connection(TimeoutMixin):
     # One per connection, and more attributes than Python's shared instance dictionaries take (30): in slots, a
     # connection holds 0.3 KB of them instead of a 1.6 KB dictionary of its own.
     __slots__ = (
-        "_answered", "_bucket", "_ended_by", "_executing", "_holds", "_left_as", "_made", "_next_report", "_pinged",
-        "_quit_reason", "_refused", "_resume", "_waiting", "_waiting_held", "_work", "address", "claim", "clock",
-        "closing", "dialect", "factory", "host", "limits", "max_line", "member", "peer", "queue", "received",
-        "serial", "since", "speaks", "transport",
+        "_answered", "_bucket", "_ended_by", "_executing", "_faults", "_holds", "_left_as", "_made", "_next_report",
+        "_pinged", "_quit_reason", "_refused", "_resume", "_waiting", "_waiting_held", "_work", "address", "claim",
+        "clock", "closing", "dialect", "factory", "host", "limits", "max_line", "member", "peer", "queue",
+        "received", "serial", "since", "speaks", "transport",
     )  # fmt: skip
 
     def __init__(
@@ -163,6 +164,7 @@ class Connection(TimeoutMixin):
         self._ended_by = "connection lost"  # for the log: never text the person typed
         self._quit_reason = "connection lost"  # for the others in their rooms
         self._pinged = False
+        self._faults = 0  # events it failed to render (_undeliverable)
         self._holds = 0  # reasons not to read this client now: flood control, too many lines waiting
         self._work: Deferred[None] | None = None  # what the client waits for (a login), cancelled at close
         self._waiting: list[bytes] = []  # messages read meanwhile, executed once it is done
@@ -356,6 +358,8 @@ class Connection(TimeoutMixin):
     # chatroom.core.events.Session
 
     def deliver(self, event: Event) -> None:
+        if self.closing:
+            return  # its goodbye was the last line; it leaves the chat once the transport reports the loss
         try:
             if type(event) is History:  # a catch-up may hold a room's whole history: not made before it is read
                 self.factory.counts.deliveries += 1
@@ -464,13 +468,14 @@ class Connection(TimeoutMixin):
         """A bug made this client's copy of `event` fail. Raised, it would stop the broadcast there: the members
         after this one would miss the event, and with several processes the replica would resynchronise.
 
-        A line said (SAYINGS) is left out of this copy: such a bug is most likely in the line itself, which then
-        fails every member's copy, and a client that misses a line still sees the chat as it is. Any other event
-        leaves this client seeing the chat wrongly: it is told goodbye, as a timed-out client is (it leaves the
-        chat once the transport reports the loss, not in the middle of the broadcast), and comes back to see it
-        right. Logged once an event, however many copies fail.
+        The event is left out of this copy, and the client goes on: such a bug is most likely in the event itself
+        (what someone typed), which then fails every member's copy. But a change of the roster (ROSTER_CHANGES)
+        would leave this client seeing the rooms wrongly, and so would a connection whose every copy fails: after
+        FAULTS_TOLERATED faults, or one such change, it is told goodbye, and comes back to see the chat right.
+        Logged once an event, however many copies fail.
         """
-        said = isinstance(event, SAYINGS)
+        self._faults += 1
+        ends = isinstance(event, ROSTER_CHANGES) or self._faults >= FAULTS_TOLERATED
         if self.factory.first_fault(event):
             log.error(
                 "could not make a {kind} for {peer} ({nick}): {mistake}; {outcome}",
@@ -478,9 +483,9 @@ class Connection(TimeoutMixin):
                 peer=self.peer,
                 nick=self.member.nick if self.member is not None else "-",
                 mistake=mistake(error),
-                outcome="left out" if said else "disconnecting whoever it fails for",
+                outcome="disconnecting it" if ends else "left out",
             )
-        if said or self.closing:
+        if not ends:
             return
         self._quit_reason = "server error"  # what the others in its rooms are told
         try:
@@ -489,8 +494,8 @@ class Connection(TimeoutMixin):
             self._cut("server error")
 
     def _unmade(self, error: Exception) -> None:
-        """A bug failed a page of a long answer (a room's history, `WHO *`): the rest of it is left out, as a line
-        said is (`_undeliverable`), and the client goes on; what was written after it follows."""
+        """A bug failed a page of a long answer (a room's history, `WHO *`): the rest of it is left out, as an
+        event is (`_undeliverable`), and the client goes on; what was written after it follows."""
         log.error(
             "could not make a long answer for {peer} ({nick}): {mistake}; left the rest of it out",
             peer=self.peer,

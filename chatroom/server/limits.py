@@ -262,6 +262,7 @@ class SendQueue:
         self._pending: deque[bytes | Iterator[bytes]] = NOTHING_HELD  # in order: lines made, and pages to make
         self._size = 0  # bytes made and held: pages not made yet take no memory
         self._waiting_turn = False  # in `turns`, for its next page
+        self._sending = False  # in _send: a call from inside it leaves the work to it
 
     def write(self, data: bytes) -> None:
         if not (self._paused or self._pending):
@@ -321,35 +322,45 @@ class SendQueue:
 
     def _send(self, budget: int) -> int:
         """Write what waits, in order, until the transport is full or `budget` bytes of pages are made (the rest in
-        a later turn); how many were made."""
-        pending, made_pages = self._pending, 0
-        while pending and not self._paused:
-            first = pending[0]
-            if isinstance(first, bytes):
-                made: list[bytes] = []
-                while pending and isinstance(first := pending[0], bytes):
-                    made.append(first)
-                    pending.popleft()
-                    self._size -= len(first)
-                self._transport.write_messages(made)
-            elif made_pages >= budget:  # the rest in a later turn: others' lines are read and sent meanwhile
-                if not self._waiting_turn:
-                    self._waiting_turn = True
-                    self._turns.wait(self)
-                break
-            else:
-                try:
-                    page = next(first, None)
-                except Exception as error:
-                    page = None
-                    if self._fault is not None:
-                        self._fault(error)
-                if page is None:
-                    pending.popleft()
+        a later turn); how many were made.
+
+        The end of an answer lets its connection read again, which may run the client's next line at once, from
+        inside this loop: what that line writes or asks joins the queue, and this loop, not a nested one, sends it
+        (a nested one would ask the answer still being made for its next page)."""
+        if self._sending:
+            return 0
+        self._sending, made_pages = True, 0
+        try:
+            while (pending := self._pending) and not self._paused:
+                first = pending[0]
+                if isinstance(first, bytes):
+                    made: list[bytes] = []
+                    while pending and isinstance(first := pending[0], bytes):
+                        made.append(first)
+                        pending.popleft()
+                        self._size -= len(first)
+                    self._transport.write_messages(made)
+                elif made_pages >= budget:  # the rest in a later turn: others' lines are read and sent meanwhile
+                    if not self._waiting_turn:
+                        self._waiting_turn = True
+                        self._turns.wait(self)
+                    break
                 else:
-                    self._transport.write(page)
-                    made_pages += len(page)
-        if not pending:
+                    try:
+                        page = next(first, None)
+                    except Exception as error:
+                        page = None
+                        if self._fault is not None:
+                            self._fault(error)
+                    if page is None:
+                        if self._pending and self._pending[0] is first:  # not dropped meanwhile (a goodbye)
+                            self._pending.popleft()
+                    else:
+                        self._transport.write(page)
+                        made_pages += len(page)
+        finally:
+            self._sending = False
+        if not self._pending:
             self._pending = NOTHING_HELD  # its memory back once everything has gone
         return made_pages
 
