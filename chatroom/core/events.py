@@ -501,7 +501,7 @@ class Session(Protocol):
 
     def deliver(self, event: Event) -> None:
         """Send one event to this member; must not call back into the chat, nor raise: a broadcast goes on to the
-        next member (a front end that fails to tell one leaves a line out, or ends the connection)."""
+        next member (a front end that fails to tell one leaves the event out, or ends the connection)."""
 
     def close(self, reason: str) -> None:
         """The chat has let this member go (the server is shutting down): say why and end the connection."""
