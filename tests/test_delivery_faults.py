@@ -37,6 +37,18 @@ def _fail_on(case: TestCase | SynchronousTestCase, connection: Connection, kind:
     case.patch(connection.dialect, "render", faulty)
 
 
+def _fail_everywhere_on(case: TestCase | SynchronousTestCase, kind: type[Message] | type[Topic]) -> None:
+    """The line protocol's rendering of a `kind` with a snowman in its text has a bug, whoever it is for."""
+    render = LineDialect.render
+
+    def faulty(dialect: LineDialect, event: Event) -> bytes:
+        if isinstance(event, kind) and "☃" in event.text:
+            raise ValueError(f"cannot render {event.text!r}")
+        return render(dialect, event)
+
+    case.patch(LineDialect, "render", faulty)
+
+
 def _errors(logged: Iterable[dict[str, object]]) -> list[str]:
     return [formatEvent(event) for event in logged if getattr(event.get("log_level"), "name", "") == "error"]
 
@@ -74,14 +86,7 @@ class DeliveryFaultTests(ServerTestCase):
 
     async def test_a_line_nobody_can_be_shown_costs_nobody_their_connection_and_is_logged_once(self) -> None:
         alice, carol, bob = await self.in_the_room("alice", "carol", "bob")
-        render = LineDialect.render
-
-        def faulty(dialect: LineDialect, event: Event) -> bytes:
-            if isinstance(event, Message) and "☃" in event.text:
-                raise ValueError(f"cannot render {event.text!r}")
-            return render(dialect, event)
-
-        self.patch(LineDialect, "render", faulty)
+        _fail_everywhere_on(self, Message)
         alice.send("a secret snowman ☃", "and then")
         for client in (alice, carol, bob):
             _, before = await client.until("MSG #5 alice :and then")
@@ -126,14 +131,7 @@ class FaultsInMemoryTests(SynchronousTestCase):
         """A room's topic is told again at every join: ending the connections it fails would end every join."""
         server = MemoryServer()
         logged = observe_log(self)
-        render = LineDialect.render
-
-        def faulty(dialect: LineDialect, event: Event) -> bytes:
-            if isinstance(event, Topic) and "☃" in event.text:
-                raise ValueError(f"cannot render {event.text!r}")
-            return render(dialect, event)
-
-        self.patch(LineDialect, "render", faulty)
+        _fail_everywhere_on(self, Topic)
         alice, bob = server.connect("alice", "#5"), server.connect("bob", "#5")
         alice.type("/topic a snowman ☃")
         dave = server.connect("dave")
