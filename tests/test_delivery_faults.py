@@ -154,6 +154,31 @@ class FaultsInMemoryTests(SynchronousTestCase):
         self.assertEqual(carol.read(), [])
 
 
+class LineFaultTests(SynchronousTestCase):
+    """A bug met while executing a client's line: before, it left dataReceived, so Twisted dropped the connection
+    and logged a report quoting the error's message, which may quote the line."""
+
+    def test_the_client_is_told_in_one_line_and_the_log_never_quotes_the_line(self) -> None:
+        server = IRCServer()
+        logged = observe_log(self)
+        line_client, irc_client = server.connect("alice", "#5"), server.irc("bob", "#5")
+
+        def broken(*arguments: object) -> None:
+            raise ValueError(f"cannot say {arguments[2]!r}")
+
+        self.patch(server.chat, "say", broken)
+        refused = "the server could not do that; try again later"
+        self.assertEqual(line_client.type("the secret plan"), [f"ERR SERVER_ERROR :{refused}"])
+        self.assertEqual(
+            irc_client.type("PRIVMSG #5 :the secret plan"),
+            [f":chatroom NOTICE bob :{refused}"],
+        )
+        self.assertEqual(line_client.type("/ping still"), ["PONG :still"], "and still served")
+        self.assertEqual(len(_errors(logged)), 2)
+        self.assertIn("(alice): a line failed: ValueError at ", _errors(logged)[0])
+        self.assertNotIn("secret", repr(list(logged)), "nothing anyone types is ever logged")
+
+
 class LongAnswerFaultTests(SynchronousTestCase):
     def test_two_long_answers_asked_in_one_packet_both_end(self) -> None:
         """The first answer's end lets the asker be read again, at once: its second question was asked from inside

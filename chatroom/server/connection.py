@@ -236,6 +236,8 @@ class Connection(TimeoutMixin):
             self.refuse(ChatError("BAD_UTF8"))
         except ChatError as refusal:
             self.refuse(refusal)
+        except Exception as error:  # a bug, not a refusal
+            self._failed(error)
         finally:
             self._executing = False
         self._charge(self._answered - before - ANSWER_FREE)
@@ -463,6 +465,18 @@ class Connection(TimeoutMixin):
         self.queue.write(self.dialect.goodbye(reason))
         self.queue.flush()
         self.transport.close()
+
+    def _failed(self, error: Exception) -> None:
+        """A bug met while executing the client's line: it is told, in one line, that the server could not do it,
+        and goes on. Raised, the error would drop the connection, with a report in the log quoting its message,
+        which may quote the line."""
+        log.error(
+            "{peer} ({nick}): a line failed: {mistake}",
+            peer=self.peer,
+            nick=self.member.nick if self.member is not None else "-",
+            mistake=mistake(error),
+        )
+        self.refuse(ChatError("SERVER_ERROR"))
 
     def _undeliverable(self, event: Event, error: Exception) -> None:
         """A bug made this client's copy of `event` fail. Raised, it would stop the broadcast there: the members
