@@ -1,9 +1,10 @@
-"""A bug in making one client's copy of an event costs as little as it can, and never the room its broadcast.
+"""A bug costs as little as it can: never a room its broadcast, nor the process its long answers, nor the log a line.
 
 A room's broadcast hands the same event to each member's connection in turn. Before, an exception while making one
 member's copy left the broadcast there: the members after that one never got the event, the sender's own connection
 was dropped in its stead with a traceback quoting the line, and with several processes the replica resynchronised
-from a snapshot. And a bug in a later page of a long answer stopped every long answer of the process.
+from a snapshot. A bug in a later page of a long answer stopped every long answer of the process. And a bug met
+while executing a client's line dropped that client, with a report in the log quoting the error's message.
 """
 
 from __future__ import annotations
