@@ -208,7 +208,8 @@ class LoginRaceTests(SynchronousTestCase):
         self.assertIn("ERR SERVER_ERROR :the server could not do that; try again later", answers)
         self.assertEqual(answers[-1], "PONG :39", "every line after it ran")
         self.assertFalse(alice.transport.disconnected)
-        self.assertEqual(len([event for event in logged if "a line failed: RuntimeError" in formatEvent(event)]), 1)
+        reported = [event for event in logged if "could not run a line: RuntimeError" in formatEvent(event)]
+        self.assertEqual(len(reported), 1)
         alice.lose()
         assert_consistent(self, self.server.factory)
 

@@ -470,12 +470,7 @@ class Connection(TimeoutMixin):
         """A bug met while executing the client's line: it is told, in one line, that the server could not do it,
         and goes on. Raised, the error would drop the connection, with a report in the log quoting its message,
         which may quote the line."""
-        log.error(
-            "{peer} ({nick}): a line failed: {mistake}",
-            peer=self.peer,
-            nick=self.member.nick if self.member is not None else "-",
-            mistake=mistake(error),
-        )
+        self._log_bug("run a line", error, "told it so")
         self.refuse(ChatError("SERVER_ERROR"))
 
     def _undeliverable(self, event: Event, error: Exception) -> None:
@@ -491,14 +486,7 @@ class Connection(TimeoutMixin):
         self._faults += 1
         ends = isinstance(event, ROSTER_CHANGES) or self._faults >= FAULTS_TOLERATED
         if self.factory.first_fault(event):
-            log.error(
-                "could not make a {kind} for {peer} ({nick}): {mistake}; {outcome}",
-                kind=type(event).__name__,
-                peer=self.peer,
-                nick=self.member.nick if self.member is not None else "-",
-                mistake=mistake(error),
-                outcome="disconnecting it" if ends else "left out",
-            )
+            self._log_bug(f"make a {type(event).__name__}", error, "disconnecting it" if ends else "left out")
         if not ends:
             return
         self._quit_reason = "server error"  # what the others in its rooms are told
@@ -510,11 +498,17 @@ class Connection(TimeoutMixin):
     def _unmade(self, error: Exception) -> None:
         """A bug failed a page of a long answer (a room's history, `WHO *`): the rest of it is left out, as an
         event is (`_undeliverable`), and the client goes on; what was written after it follows."""
+        self._log_bug("make a long answer", error, "left the rest of it out")
+
+    def _log_bug(self, what: str, error: Exception, outcome: str) -> None:
+        """A bug met for this client, as the log may tell it (chatroom.core.errors.mistake): never its message."""
         log.error(
-            "could not make a long answer for {peer} ({nick}): {mistake}; left the rest of it out",
+            "{peer} ({nick}): could not {what}: {mistake}; {outcome}",
             peer=self.peer,
             nick=self.member.nick if self.member is not None else "-",
+            what=what,
             mistake=mistake(error),
+            outcome=outcome,
         )
 
     def _too_slow(self) -> None:
