@@ -12,15 +12,18 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from typing import cast
 
-from twisted.internet.defer import DeferredList
+from twisted.internet.defer import Deferred, DeferredList
 from twisted.internet.task import Clock
+from twisted.internet.testing import StringTransport
 from twisted.logger import formatEvent
 from twisted.trial.unittest import SynchronousTestCase, TestCase
 
 from chatroom.core.events import Event, Joined, Message, Topic
+from chatroom.core.members import Member
 from chatroom.frontends.line.dialect import LineDialect
 from chatroom.server.connection import FAULTS_TOLERATED, Connection
 from chatroom.server.limits import SendQueue, Turns
+from chatroom.server.tls_transport import Flushes, TLSConnection
 from tests.helpers import LineClient, MemoryServer, ServerTestCase, observe_log
 from tests.test_irc import IRCServer
 from tests.test_shared_joins import SharedServers, either
@@ -153,6 +156,31 @@ class FaultsInMemoryTests(SynchronousTestCase):
         alice.type("after")
         self.assertEqual(carol.read(), [])
 
+    def test_a_flush_that_fails_leaves_the_others_theirs_and_the_log_never_quotes_it(self) -> None:
+        clock = Clock()
+        flushes = Flushes(clock)
+        logged = observe_log(self)
+        flushed: list[str] = []
+
+        class Written:
+            def __init__(self, name: str) -> None:
+                self.name = name
+                self.stream = StringTransport()
+
+            def flush(self) -> None:
+                if self.name == "broken":
+                    raise ValueError("cannot write 'the secret plan'")
+                flushed.append(self.name)
+
+        for name in ("broken", "fine"):
+            flushes.add(cast(TLSConnection, Written(name)))
+        clock.advance(0)
+        self.assertEqual(flushed, ["fine"])
+        [error] = _errors(logged)
+        self.assertIn("could not write to ", error)
+        self.assertIn(": ValueError at ", error)
+        self.assertNotIn("secret", repr(list(logged)), "nothing anyone types is ever logged")
+
 
 class LineFaultTests(SynchronousTestCase):
     """A bug met while executing a client's line: before, it left dataReceived, so Twisted dropped the connection
@@ -176,6 +204,50 @@ class LineFaultTests(SynchronousTestCase):
         self.assertEqual(line_client.type("/ping still"), ["PONG :still"], "and still served")
         self.assertEqual(len(_errors(logged)), 2)
         self.assertIn("(alice): could not run a line: ValueError at ", _errors(logged)[0])
+        self.assertNotIn("secret", repr(list(logged)), "nothing anyone types is ever logged")
+
+    def test_a_bug_in_a_login_is_told_in_one_line_and_the_log_never_quotes_it(self) -> None:
+        """A login runs apart from its line (Connection.wait_for): its bug was logged with its message, which may
+        quote the password."""
+        server = MemoryServer()
+        logged = observe_log(self)
+
+        async def broken(connection: object, nick: str, password: str | None) -> None:
+            raise ValueError(f"cannot let {nick} in with {password!r}")
+
+        self.patch(server.factory.registrar, "enter", broken)
+        client = server.connect()
+        refused = "the server could not do that; try again later"
+        self.assertEqual(client.type("/nick secret-agent"), [f"ERR SERVER_ERROR :{refused}"])
+        self.assertEqual(client.type("/ping still"), ["PONG :still"], "and still served")
+        [error] = _errors(logged)
+        self.assertIn(": could not finish a line: ValueError at ", error)
+        self.assertNotIn("secret", repr(list(logged)), "nothing anyone types is ever logged")
+
+    def test_a_bug_met_going_on_after_a_login_drops_the_client_and_the_log_never_quotes_it(self) -> None:
+        """Lines sent during a login wait for it; the bug of one of them, outside its execution, met from the
+        login's callback, was logged with its message."""
+        server = MemoryServer()
+        logged = observe_log(self)
+        verdict: Deferred[None] = Deferred()
+        enter = server.factory.registrar.enter
+
+        async def slow(connection: Connection, nick: str, password: str | None) -> Member:
+            await verdict
+            return await enter(connection, nick, password)
+
+        def broken(member: Member) -> None:
+            if not client.connection.executing:  # after its line, where the connection asks by itself
+                raise ValueError("settling after 'the secret plan'")
+
+        self.patch(server.factory.registrar, "enter", slow)
+        client = server.connect()
+        client.send(b"/nick alice\r\n/join #5\r\nthe secret plan\r\n")
+        self.patch(server.chat, "settled", broken)
+        verdict.callback(None)
+        self.assertTrue(client.transport.disconnecting, "dropped, as Twisted drops a client whose line fails")
+        [error] = _errors(logged)
+        self.assertIn("(alice): could not run its waiting lines: ValueError at ", error)
         self.assertNotIn("secret", repr(list(logged)), "nothing anyone types is ever logged")
 
 

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from twisted.internet import reactor
-from twisted.internet.defer import Deferred, gatherResults
+from twisted.internet.defer import Deferred, gatherResults, succeed
 from twisted.internet.task import Clock
+from twisted.logger import LogLevel, formatEvent
 from twisted.trial.unittest import SynchronousTestCase, TestCase
 
 from chatroom.bus.log import encode, hello
@@ -29,7 +30,7 @@ from chatroom.core.events import Event, History, Joined, Message, PrivateMessage
 from chatroom.core.history import HistoryLimits
 from chatroom.core.members import Member
 from chatroom.core.wording import DEGRADED
-from tests.helpers import GENEROUS, RecordingSession, Subprocess
+from tests.helpers import GENEROUS, RecordingSession, Subprocess, observe_log
 from tests.redisserver import RedisServer, TwistdWithRedis, free_port
 from tests.test_shared import fail_once, state
 from tests.test_twistd import LISTENING
@@ -230,6 +231,27 @@ class AnswerTests(SynchronousTestCase):
         self.assertNoResult(asked)
         answer.callback(b"OK")  # read as the reactor reads on
         self.assertEqual(self.successResultOf(asked), b"OK")
+
+
+class JoinFaultTests(SynchronousTestCase):
+    def test_a_bug_in_reading_the_log_joined_is_logged_without_its_message(self) -> None:
+        """What a process reads as it joins holds the rooms' kept lines: a bug's message may quote one of them."""
+        bus = RedisLog(RedisAddress.parse("redis://127.0.0.1:1/0"), Clock())
+        logged = observe_log(self)
+
+        class Answering:
+            def eval(self, *arguments: Any) -> Deferred[Any]:
+                return succeed([b"1-0", 1, [], [], [], [], []])
+
+        class Reader:
+            def received(self, entry: object) -> None:
+                raise ValueError("cannot read 'the secret plan'")
+
+        bus.commands = Answering()
+        bus.join("a", cast(SharedChat, Reader()))
+        [error] = [formatEvent(event) for event in logged if event.get("log_level") == LogLevel.error]
+        self.assertIn("could not join the log: ValueError at ", error)
+        self.assertNotIn("secret", repr(list(logged)), "nothing anyone types is ever logged")
 
 
 class UnheardTests(SynchronousTestCase):

@@ -10,13 +10,15 @@ import base64
 from pathlib import Path
 
 from scramp import ScramClient
+from twisted.internet.defer import Deferred
 from twisted.internet.task import Clock
+from twisted.logger import LogLevel, formatEvent
 from twisted.trial.unittest import SynchronousTestCase, TestCase
 
 from chatroom.core.errors import ChatError
 from chatroom.server.auth import Authenticator, AuthMode, FileAccountWriter
-from chatroom.stores.accounts import Account, AccountStore, Secret, adding, check_password, hash_password
-from tests.helpers import MemoryClient
+from chatroom.stores.accounts import Account, AccountStore, Change, Secret, adding, check_password, hash_password
+from tests.helpers import MemoryClient, observe_log
 from tests.test_irc import IRCServer, commands
 from tests.test_lifecycle import GENEROUS
 
@@ -140,6 +142,23 @@ class VerifierAddedTests(TestCase):
         client = ScramClient(["SCRAM-SHA-256"], "alice", "correct horse")
         client.set_server_first(exchange.first(client.get_client_first()))
         self.assertEqual(await auth.login_scram(exchange, client.get_client_final(), "192.0.2.1"), "alice")
+
+    async def test_a_verifier_that_cannot_be_written_still_logs_in_and_the_log_never_quotes_the_password(self) -> None:
+        path = Path(self.mktemp())
+        path.write_text(f"alice {hash_password('correct horse')}\n")
+        store = AccountStore(path)
+        writer = FileAccountWriter(store)
+        logged = observe_log(self)
+
+        def broken(name: str, change: Change) -> Deferred[None]:
+            raise OSError(f"cannot write {change(store.get(name))!r}")  # quoting the verifier, from the password
+
+        self.patch(writer, "change", broken)
+        auth = Authenticator(AuthMode.OPTIONAL, store, Clock(), writer=writer)
+        self.assertEqual(await auth.login("alice", "correct horse", "192.0.2.1"), "alice")
+        [error] = [formatEvent(event) for event in logged if event.get("log_level") == LogLevel.error]
+        self.assertIn("could not add alice's SCRAM verifier: OSError at ", error)
+        self.assertNotIn("stored_key", repr(list(logged)), "nothing made from a password is ever logged")
 
     async def test_a_wrong_plain_password_adds_nothing(self) -> None:
         path = Path(self.mktemp())

@@ -34,7 +34,7 @@ import urllib.parse
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 import txredisapi
 from twisted.application.service import Service
@@ -48,6 +48,7 @@ from twisted.python.failure import Failure
 
 from chatroom.bus.log import PLACE, Reader, encode, hello, place
 from chatroom.bus.shared import OFF_DISK, Replica
+from chatroom.core.errors import mistake
 from chatroom.core.history import HistoryLimits
 
 log = Logger(namespace="chatroom")
@@ -517,7 +518,7 @@ class RedisLog:
                 self._beating.start(self.beat, now=False)
             self._read()
 
-        said.addCallbacks(joined, self._failed_to_join).addErrback(lambda failure: log.failure("joining", failure))
+        said.addCallbacks(joined, self._failed_to_join).addErrback(_bug_joining)
 
     def append(self, entry: dict[str, Any]) -> None:
         if not self._outgoing:
@@ -795,6 +796,11 @@ class RedisLog:
     def _ignored(failure: Any) -> None:
         """Redis went away meanwhile: the reading side notices and says so, and the next beat tries again."""
         log.debug("{why}", why=failure.getErrorMessage())
+
+
+def _bug_joining(failure: Failure) -> None:
+    """Told without its message: what a process reads as it joins holds the rooms' kept lines."""
+    log.error("could not join the log: {mistake}", mistake=mistake(cast(BaseException, failure.value)))
 
 
 class Sharing(Service):

@@ -30,7 +30,7 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 from zope.interface import Attribute, Interface, implementer
 
-from chatroom.core.errors import ChatError
+from chatroom.core.errors import ChatError, mistake
 from chatroom.core.names import nick_key
 from chatroom.stores.accounts import (
     SCRAM_ITERATIONS,
@@ -501,8 +501,8 @@ class Authenticator:
                 await self.writer.change(name, with_verifier(name, account.hash, verifier))
         except CancelledError:
             raise  # the client left: its login stops here, not registering a session that has ended
-        except Exception:
-            log.failure("could not add {name}'s SCRAM verifier", name=name)
+        except Exception as error:  # told without its message, which may quote the verifier
+            log.error("could not add {name}'s SCRAM verifier: {mistake}", name=name, mistake=mistake(error))
 
     def _judged(self, outcome: str | Failure, nick: str, attempt: Attempt) -> Deferred[str]:
         """Book the outcome of a check, whether or not anyone still waits for it; answer once it is booked."""

@@ -21,7 +21,7 @@ from collections import Counter
 from collections.abc import Callable, Coroutine, Iterable, Iterator
 from dataclasses import dataclass, field
 from ssl import SSLError
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 from twisted.internet.address import IPv4Address, IPv6Address
 from twisted.internet.defer import CancelledError, Deferred, succeed
@@ -416,7 +416,7 @@ class Connection(TimeoutMixin):
         if isinstance(refused := failure.value, ChatError):
             self.refuse(refused)
             return
-        log.failure("{peer}: a login failed", failure, peer=self.peer)
+        self._log_bug("finish a line", cast(BaseException, failure.value), "told it so")  # a login, a rename...
         self.refuse(ChatError("SERVER_ERROR"))
 
     def _work_done(self, _: None) -> None:
@@ -424,10 +424,10 @@ class Connection(TimeoutMixin):
         try:
             while self._waiting and self._work is None and not self.closing:
                 self._execute(self._waiting.pop(0))
-        except Exception:
+        except Exception as error:
             # A bug, not a refusal. From dataReceived, Twisted would log it and drop the connection; inside this
             # callback it would be swallowed and leave the client unread: do what Twisted does.
-            log.failure("{peer}: while handling a line", peer=self.peer)
+            self._log_bug("run its waiting lines", error, "disconnecting it")
             self._stop_acting()
             self._ended_by = "server error"
             self.transport.abort()
@@ -500,7 +500,7 @@ class Connection(TimeoutMixin):
         event is (`_undeliverable`), and the client goes on; what was written after it follows."""
         self._log_bug("make a long answer", error, "left the rest of it out")
 
-    def _log_bug(self, what: str, error: Exception, outcome: str) -> None:
+    def _log_bug(self, what: str, error: BaseException, outcome: str) -> None:
         """A bug met for this client, as the log may tell it (chatroom.core.errors.mistake): never its message."""
         log.error(
             "{peer} ({nick}): could not {what}: {mistake}; {outcome}",

@@ -39,6 +39,7 @@ from twisted.protocols.policies import ProtocolWrapper, WrappingFactory
 from twisted.python.failure import Failure
 from zope.interface import implementer
 
+from chatroom.core.errors import mistake
 from chatroom.server.heap import HeapTrim
 from chatroom.server.limits import CLOSE_GRACE, StreamTransport, cancel
 
@@ -65,8 +66,9 @@ class Flushes:
         for connection in due:
             try:
                 connection.flush()
-            except Exception:
-                log.failure("while writing to {peer}", peer=connection.stream.getPeer())
+            except Exception as error:  # a bug: told without its message, which may quote what was written
+                peer = connection.stream.getPeer()
+                log.error("could not write to {peer}: {mistake}", peer=peer, mistake=mistake(error))
 
 
 @implementer(INegotiated, ITransport)
