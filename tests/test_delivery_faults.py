@@ -10,7 +10,7 @@ while executing a client's line dropped that client, with a report in the log qu
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from typing import cast
+from typing import Any, cast
 
 from twisted.internet.defer import Deferred, DeferredList
 from twisted.internet.task import Clock
@@ -20,12 +20,14 @@ from twisted.trial.unittest import SynchronousTestCase, TestCase
 
 from chatroom.core.events import Event, Joined, Message, Topic
 from chatroom.core.members import Member
+from chatroom.frontends.irc.render import Renderer
 from chatroom.frontends.line.dialect import LineDialect
 from chatroom.server.connection import FAULTS_TOLERATED, Connection
 from chatroom.server.limits import SendQueue, Turns
 from chatroom.server.tls_transport import Flushes, TLSConnection
 from tests.helpers import LineClient, MemoryServer, ServerTestCase, observe_log
 from tests.test_irc import IRCServer
+from tests.test_lifecycle import GENEROUS
 from tests.test_shared_joins import SharedServers, either
 
 
@@ -308,6 +310,34 @@ class LongAnswerFaultTests(SynchronousTestCase):
         self.assertEqual(broken_asker.type("PING :still"), [":chatroom PONG chatroom :still"], "and still served")
         [error] = _errors(logged)
         self.assertIn("(broken): could not make a long answer: ValueError at ", error)
+
+    def test_a_history_batch_that_fails_midway_is_still_closed(self) -> None:
+        """A client holds every line of an open batch back until it ends: left open, the lines already sent and the
+        batch itself would be held for good."""
+        server = IRCServer(GENEROUS, history=200)
+        logged = observe_log(self)
+        alice = server.irc("alice", "#5", caps="batch draft/chathistory")
+        for number in range(120):
+            alice.type(f"PRIVMSG #5 :line {number}" + (" ☃" if number == 110 else ""))
+        kept = Renderer.kept
+
+        def faulty(renderer: Renderer, said: Message, *arguments: Any) -> bytes:
+            if "☃" in said.text:
+                raise ValueError(f"cannot render {said.text!r}")
+            return kept(renderer, said, *arguments)
+
+        self.patch(Renderer, "kept", faulty)
+        alice.send(b"CHATHISTORY LATEST #5 * 120\r\nPING :after\r\n")
+        lines: list[str] = []
+        for _ in range(10):
+            server.clock.advance(0)
+            lines += alice.read()
+        self.assertEqual(lines[0], ":chatroom BATCH +1 chathistory #5")
+        self.assertIn(":chatroom BATCH -1", lines, "the batch is closed")
+        self.assertLess(lines.index(":chatroom BATCH -1"), lines.index(":chatroom PONG chatroom :after"))
+        self.assertEqual(len([line for line in lines if " PRIVMSG " in line]), 100, "the pages made before it")
+        [error] = _errors(logged)
+        self.assertIn("(alice): could not make a long answer: ValueError at ", error)
 
     def test_a_queue_that_raises_in_its_turn_leaves_the_others_theirs(self) -> None:
         clock = Clock()
