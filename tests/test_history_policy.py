@@ -34,8 +34,8 @@ class RecordingStore(MemoryHistoryStore):
     def __init__(self) -> None:
         self.changes: list[tuple[str, str, object]] = []
 
-    def said(self, room: str, message: Message) -> None:
-        self.changes.append(("said", room, message.text))
+    def said(self, room: str, message: Message, kept: bool = True) -> None:
+        self.changes.append(("said", room, message.text if kept else ""))  # as a store writes it (rules.unkept)
 
     def redacted(self, room: str, ids: list[str], nick: str = "") -> None:
         self.changes.append(("redacted", room, tuple(ids)))

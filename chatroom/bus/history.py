@@ -54,6 +54,7 @@ from chatroom.bus.shared import line_data, line_message
 from chatroom.core.events import Message
 from chatroom.core.history import HistoryLimits, Reach, timestamp
 from chatroom.core.names import room_key
+from chatroom.core.rules import unkept
 from chatroom.core.state import KeptHistory
 
 if TYPE_CHECKING:
@@ -225,8 +226,8 @@ class RedisHistory:
                 log.error("a room's history in Redis is damaged ({error!r}): left out", error=error)
         return saved
 
-    def said(self, room: str, message: Message) -> None:
-        self._change(["said", room, message])
+    def said(self, room: str, message: Message, kept: bool = True) -> None:
+        self._change(["said", room, message if kept else unkept(message)])
 
     def redacted(self, room: str, ids: list[str], nick: str = "") -> None:
         self._change(["redacted", room, ids])

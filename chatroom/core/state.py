@@ -125,8 +125,9 @@ class HistoryStore(Protocol):
     def load(self) -> dict[str, KeptHistory]:
         """By room key: what was kept of the rooms a server starts with (its registered rooms)."""
 
-    def said(self, room: str, message: Message) -> None:
-        """A room message was given its id: kept, unless it was for some only (Message.to), and counted."""
+    def said(self, room: str, message: Message, kept: bool = True) -> None:
+        """A room message was given its id: kept, unless it was for some only (Message.to) or the room keeps no
+        lines (not `kept`: `rules.unkept`, made here, where it is written), and counted."""
 
     def redacted(self, room: str, ids: list[str], nick: str = "") -> None:
         """Lines went: these, and, of what memory no longer holds (`reads_back`), every line of `nick` if given."""
@@ -176,7 +177,7 @@ class MemoryHistoryStore:
     def load(self) -> dict[str, KeptHistory]:
         return {}
 
-    def said(self, room: str, message: Message) -> None:
+    def said(self, room: str, message: Message, kept: bool = True) -> None:
         pass
 
     def redacted(self, room: str, ids: list[str], nick: str = "") -> None:

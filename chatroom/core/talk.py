@@ -34,7 +34,6 @@ from chatroom.core.moderation import CTCP, Action, Lockdown, Rank, Role, authori
 from chatroom.core.multiline import check_lines
 from chatroom.core.names import nick_key, room_key, room_name
 from chatroom.core.private import conversation, keeps_private, party, stored
-from chatroom.core.rules import unkept
 from chatroom.core.sequencing import change
 
 
@@ -270,7 +269,7 @@ class Talk(ChatBase):
         """Keep a line said to the whole room, as far as the room keeps any, in memory and in the history store."""
         dropped = room.history.keep(line, now)
         key = room_key(room.name)
-        self.history_store.said(key, line if room.history.limits.lines else unkept(line))
+        self.history_store.said(key, line, kept=room.history.limits.lines > 0)
         if dropped and room.settings.keep_lines + room.settings.keep_age:  # else the store bounds itself
             self.history_store.redacted(key, [message.id for message in dropped])
 

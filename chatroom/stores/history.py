@@ -74,6 +74,7 @@ from chatroom.core.events import Message
 from chatroom.core.history import HistoryLimits, Reach, line_bytes, timestamp
 from chatroom.core.markers import MARKERS_KEPT
 from chatroom.core.names import nick_key
+from chatroom.core.rules import unkept
 from chatroom.core.search import SearchQuery, newest
 from chatroom.core.state import KeptHistory, StoreError
 
@@ -229,8 +230,8 @@ class SqliteHistory(Service):
     def left(self, room: str, account: str) -> None:
         self._changes.put(("left", room, account))
 
-    def said(self, room: str, message: Message) -> None:
-        self._changes.put(("said", room, message))
+    def said(self, room: str, message: Message, kept: bool = True) -> None:
+        self._changes.put(("said", room, message if kept else unkept(message)))
 
     def redacted(self, room: str, ids: list[str], nick: str = "") -> None:
         self._changes.put(("redacted", room, ids, nick))
