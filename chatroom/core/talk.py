@@ -143,7 +143,7 @@ class Talk(ChatBase):
         `to` is "@" for the room's operators only, "+" for those with voice and operators (see Message); `tags`
         are the message's client tags, and may be all of it (`text` "": never kept).
         """
-        target = self._outside(member, room) or self._room_of(member, room)
+        target = self._heard_by(member, room)
         carried = client_tags(text, tags)
         check_lines(text, breaks)
         reply = answered(tags)
@@ -318,12 +318,18 @@ class Talk(ChatBase):
     def room_info(self, member: Member, room: str) -> RoomInfo:
         return self._room_of(member, room).info()
 
-    def _outside(self, member: Member, name: str) -> Room | None:
-        """A room that takes messages from outsiders (IRC's -n), if `member` is not in it and not banned from it."""
+    def _heard_by(self, member: Member, name: str) -> Room:
+        """The room `member` says something in: one they are in, or one that takes messages from outsiders (IRC's
+        -n) and has not banned them."""
         self._present(member)
-        room = self.rooms.get(room_key(room_name(name)))
-        if room is None or member in room.members or not room.settings.external:
-            return None
+        shown = room_name(name)
+        key = room_key(shown)
+        room = member.rooms.get(key)
+        if room is not None:
+            return room
+        room = self.rooms.get(key)
+        if room is None or not room.settings.external:
+            raise ChatError("NOT_IN_ROOM", room=shown)
         ban = self._banned(member, room)
         if ban is not None:
             raise ChatError("BANNED", room=room.name, why=ban_why(ban))
