@@ -894,7 +894,7 @@ def _user_mode(session: IRCDialect, nick: str, params: list[str]) -> None:
                 session.chat.set_invisible(session.member, sign == "+")  # what the others read
             else:
                 session.chat.set_wallops(session.member, sign == "+")  # WALLOPS reach it on every process
-            (session.modes.add if sign == "+" else session.modes.discard)(mode)
+            session.set_mode(mode, sign == "+")
             changed += sign + mode
     if changed:
         session.write(message(session.source(), "MODE", session.me, text=changed))

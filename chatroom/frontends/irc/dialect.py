@@ -14,6 +14,7 @@ from __future__ import annotations
 import base64
 import binascii
 import contextlib
+import functools
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import ClassVar, cast
@@ -83,6 +84,13 @@ END_NAMES = "End of /NAMES list"
 NO_KEYS: frozenset[str] = frozenset()
 
 
+@functools.lru_cache(maxsize=256)  # bounded: a client may ask for any combination of capabilities
+def shared(values: frozenset[str]) -> frozenset[str]:
+    """One frozen set for every session holding the same capabilities, or user modes (most hold the same few):
+    216 bytes a connection less than a set of its own."""
+    return values
+
+
 @dataclass(frozen=True)
 class IRCCommand(Command["IRCDialect", list[str]]):
     params: int  # fewer parameters are refused with ERR_NEEDMOREPARAMS
@@ -126,8 +134,8 @@ class IRCDialect:
         self.given_password: str | None = None  # from PASS; forgotten once used
         self.admitted = False  # the server password (--irc-password) was given, and right
         self.negotiating = False  # CAP LS or REQ before registering: registration waits for CAP END
-        self.caps: set[str] = set()
-        self.tags = Tags(self.server)  # what the capabilities change in what this client is sent
+        self.caps = NO_KEYS
+        self.tags = Tags.of(self.server)  # what the capabilities change in what this client is sent
         self.batches = 0  # BATCH ids given to this client so far
         self.held: list[bytes] | None = None  # the answer to a labeled line, while it runs (labeled-response)
         self.client_tags: dict[str, str] = {}  # the client-only tags of the line being run (PRIVMSG, TAGMSG...)
@@ -142,7 +150,7 @@ class IRCDialect:
         self.entering = False  # registration is being checked (a login)
         # User modes as this client was told them: +i, WHO with a mask finds them only in a shared room (the
         # member's Details.invisible, which the others read); +w WALLOPS.
-        self.modes: set[str] = set()
+        self.modes = NO_KEYS
         # The room keys a JOIN is entering, until the join is made: their topic is a reply (332), not a change.
         self.joining = NO_KEYS
         self.subscriptions = NO_KEYS  # the metadata keys this client hears of (METADATA SUB)
@@ -466,11 +474,15 @@ class IRCDialect:
     def away_of(member: Member) -> str:
         return member.details.away
 
-    def user_modes(self) -> set[str]:
+    def user_modes(self) -> frozenset[str]:
         member = self.connection.member
         admin = member is not None and self.chat.is_admin(member)
         bot = member is not None and member.details.bot
         return self.modes | ({"o"} if admin else set()) | ({BOT_MODE} if bot else set())
+
+    def set_mode(self, mode: str, on: bool) -> None:
+        """A user mode as this client is told it (+i, +w)."""
+        self.modes = shared(self.modes | {mode} if on else self.modes - {mode})
 
     @contextlib.contextmanager
     def about(
@@ -560,10 +572,10 @@ class IRCDialect:
             n.RPL_TOPICWHOTIME, topic.room, topic.setter or self.server, when
         )
 
-    def set_caps(self, caps: set[str]) -> None:
+    def set_caps(self, caps: Iterable[str]) -> None:
         """The capabilities acknowledged; what they change in rendering is worked out once, here."""
-        self.caps = caps
-        self.tags = Tags(self.server, caps)
+        self.caps = shared(frozenset(caps))
+        self.tags = Tags.of(self.server, self.caps)
 
     def pages(self, history: History) -> Iterable[bytes]:
         if self.held is not None or "draft/chathistory" in self.caps:
@@ -688,7 +700,8 @@ class IRCDialect:
 
     def welcome(self) -> None:
         me = self.me
-        self.modes.add("i")  # as on most networks (and as Details starts): WHO masks find you only in rooms you share
+        # +i as on most networks (and as Details starts): WHO masks find you only in rooms you share
+        self.set_mode("i", True)
         self.reply(n.RPL_WELCOME, text=f"Welcome to the chatroom IRC network, {self.source()}")
         self.reply(n.RPL_YOURHOST, text=f"Your host is {self.server}, running chatroom")
         self.reply(n.RPL_CREATED, text="This server speaks IRC beside chatroom's own protocol")
