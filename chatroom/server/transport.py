@@ -58,6 +58,16 @@ class SendingServer(tcp.Server):
     def writeSequence(self, iovec: Iterable[bytes]) -> None:
         self.write(b"".join(iovec))
 
+    def _maybePauseProducer(self) -> None:
+        """Twisted's, but a producer is paused once until it is resumed, however many writes find the buffer full.
+
+        Twisted's pauses it again at every such write, and resumes it once. twisted.web's channel counts the pauses
+        of a file it serves (a cooperative task's), so a response whose head and body each met a full buffer was
+        never resumed: a client pipelining requests for files stalled its connection for good.
+        """
+        if not self.producerPaused:
+            tcp.Server._maybePauseProducer(self)
+
     # Twisted's _AbortingMixin annotates doRead as the no-op it becomes after an abort, hence the ignore.
     def doRead(self) -> ConnectionLost | ConnectionDone | None:  # type: ignore[override]
         if self._send_failed:
