@@ -150,6 +150,23 @@ class SendingServerTests(TestCase):
         self.assertEqual(received, expected)
         self.assertEqual(producer.calls, ["pause", "resume"])
 
+    async def test_a_producer_registered_while_the_buffer_is_full_is_paused_by_the_next_write(self) -> None:
+        client, server = await self.plain_client()
+        self.close_at_end(server)
+        transport = sending(server)
+        transport.socket.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 64 * 1024)
+        first, second = Producer(), Producer()
+        transport.registerProducer(first, True)
+        for _ in range(20):
+            transport.write(b"x" * 70_000)
+        transport.unregisterProducer()
+        transport.registerProducer(second, True)
+        transport.write(b"y")
+        self.assertEqual((first.calls, second.calls), (["pause"], ["pause"]))
+        received = await deferToThread(_read_all, client, 20 * 70_000 + 1)
+        self.assertEqual(received, 20 * 70_000 + 1)
+        self.assertEqual((first.calls, second.calls), (["pause"], ["pause", "resume"]))
+
     async def test_a_write_to_a_reset_connection_ends_it_without_raising(self) -> None:
         number, made = await self.serve()
         client = socket.create_connection(("127.0.0.1", number))

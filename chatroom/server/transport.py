@@ -68,6 +68,12 @@ class SendingServer(tcp.Server):
         if not self.producerPaused:
             tcp.Server._maybePauseProducer(self)
 
+    def unregisterProducer(self) -> None:
+        """Twisted's, and the producer's pause goes with it: the next one registered is paused when a write finds the
+        buffer full, not taken for paused already (nor resumed once the buffer drains, without having been paused)."""
+        self.producerPaused = False
+        tcp.Server.unregisterProducer(self)
+
     # Twisted's _AbortingMixin annotates doRead as the no-op it becomes after an abort, hence the ignore.
     def doRead(self) -> ConnectionLost | ConnectionDone | None:  # type: ignore[override]
         if self._send_failed:
