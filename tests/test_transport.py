@@ -130,43 +130,6 @@ class SendingServerTests(TestCase):
         self.assertEqual(await collector.done, expected)
         self.assertEqual(producer.calls[-1], "resume")
 
-    async def test_a_producer_is_paused_once_however_many_writes_find_the_buffer_full(self) -> None:
-        """twisted.web's channel pauses the file it serves once per pause, and resumes it once per resume: paused again
-        by a response's body after its head, a file was never resumed, and a client that pipelined requests for files
-        waited for good (one round in three, 3,000 requests for app.js from a script that read slowly)."""
-        client, server = await self.plain_client()
-        self.close_at_end(server)
-        transport = sending(server)
-        transport.socket.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 64 * 1024)
-        producer = Producer()
-        transport.registerProducer(producer, True)
-        head, body = b"h" * 200, b"b" * 70_000
-        for _ in range(20):  # 1.4 MB: the kernel takes what it can, Twisted's buffer the rest
-            transport.write(head)
-            transport.write(body)
-        self.assertEqual(producer.calls, ["pause"])
-        expected = 20 * (len(head) + len(body))
-        received = await deferToThread(_read_all, client, expected)
-        self.assertEqual(received, expected)
-        self.assertEqual(producer.calls, ["pause", "resume"])
-
-    async def test_a_producer_registered_while_the_buffer_is_full_is_paused_by_the_next_write(self) -> None:
-        client, server = await self.plain_client()
-        self.close_at_end(server)
-        transport = sending(server)
-        transport.socket.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 64 * 1024)
-        first, second = Producer(), Producer()
-        transport.registerProducer(first, True)
-        for _ in range(20):
-            transport.write(b"x" * 70_000)
-        transport.unregisterProducer()
-        transport.registerProducer(second, True)
-        transport.write(b"y")
-        self.assertEqual((first.calls, second.calls), (["pause"], ["pause"]))
-        received = await deferToThread(_read_all, client, 20 * 70_000 + 1)
-        self.assertEqual(received, 20 * 70_000 + 1)
-        self.assertEqual((first.calls, second.calls), (["pause"], ["pause", "resume"]))
-
     async def test_a_write_to_a_reset_connection_ends_it_without_raising(self) -> None:
         number, made = await self.serve()
         client = socket.create_connection(("127.0.0.1", number))
@@ -238,17 +201,6 @@ class SendingServerTests(TestCase):
         self.assertRaises(TypeError, sending(server).write, bytearray(b"half of it\n"))
         client.setblocking(False)
         self.assertRaises(BlockingIOError, client.recv, 100)
-
-
-def _read_all(client: socket.socket, expected: int) -> int:
-    """Read `expected` bytes from a blocking socket, in a thread: the reactor sends them meanwhile."""
-    received = 0
-    while received < expected:
-        data = client.recv(1 << 16)
-        if not data:
-            break
-        received += len(data)
-    return received
 
 
 class Cut(Protocol):

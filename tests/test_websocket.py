@@ -11,11 +11,17 @@ from twisted.internet import reactor, tcp
 from twisted.internet.defer import Deferred
 from twisted.internet.endpoints import TCP4ClientEndpoint, connectProtocol, wrapClientTLS
 from twisted.internet.error import ConnectionDone
+from twisted.internet.interfaces import IPushProducer
 from twisted.internet.protocol import Protocol, connectionDone
 from twisted.internet.ssl import Certificate, optionsForClientTLS
+from twisted.internet.task import NotPaused
+from twisted.internet.testing import StringTransport
 from twisted.logger import LogLevel
 from twisted.python.failure import Failure
+from twisted.trial.unittest import SynchronousTestCase
+from zope.interface import implementer
 
+from chatroom.frontends.web.site import Channel
 from chatroom.server.websocket import WebSocketFraming
 from tests.helpers import LOOPBACK, LineClient, ServerTestCase, observe_log, port_of
 from tests.test_metrics import MetricsTests
@@ -518,3 +524,51 @@ class ALPNTests(WebTestCase):
             client = await connectProtocol(endpoint, Greeted(first))
             self.assertTrue(await client.answered, port)
             self.assertEqual(client.transport.negotiatedProtocol, agreed, port)
+
+
+@implementer(IPushProducer)
+class CountingProducer:
+    """A file as twisted.web serves it (its task counts pauses, as a cooperative task does): running while unpaused;
+    resuming one not paused is an error (`NotPaused`, which dropped the connection)."""
+
+    def __init__(self) -> None:
+        self.pauses = 0
+
+    def pauseProducing(self) -> None:
+        self.pauses += 1
+
+    def resumeProducing(self) -> None:
+        if not self.pauses:
+            raise NotPaused()
+        self.pauses -= 1
+
+    def stopProducing(self) -> None:
+        pass
+
+
+class ChannelPauseTests(SynchronousTestCase):
+    """The site's channel between the TCP transport, which pauses it at every write past its buffer's limit and
+    resumes it once, and the producer of the answer it sends."""
+
+    def setUp(self) -> None:
+        self.channel = Channel()
+        self.channel.makeConnection(StringTransport())
+        self.addCleanup(self.channel.connectionLost, Failure(ConnectionDone()))
+
+    def test_a_file_paused_by_its_head_and_by_its_body_runs_again_once_the_buffer_drains(self) -> None:
+        """Paused twice, resumed once, it never ran again: a client pipelining requests for files stalled."""
+        served = CountingProducer()
+        self.channel.registerProducer(served, True)
+        self.channel.pauseProducing()  # the answer's head met a full buffer
+        self.channel.pauseProducing()  # and its body
+        self.channel.resumeProducing()  # the buffer drained
+        self.assertEqual(served.pauses, 0, "running again")
+
+    def test_a_file_asked_for_while_the_buffer_is_full_waits_and_then_runs(self) -> None:
+        """It was neither paused (sent whole into the buffer) nor safe to resume (NotPaused)."""
+        self.channel.pauseProducing()  # the answers before it filled the buffer
+        served = CountingProducer()
+        self.channel.registerProducer(served, True)
+        self.assertEqual(served.pauses, 1, "waiting")
+        self.channel.resumeProducing()
+        self.assertEqual(served.pauses, 0, "running")

@@ -58,22 +58,6 @@ class SendingServer(tcp.Server):
     def writeSequence(self, iovec: Iterable[bytes]) -> None:
         self.write(b"".join(iovec))
 
-    def _maybePauseProducer(self) -> None:
-        """Twisted's, but a producer is paused once until it is resumed, however many writes find the buffer full.
-
-        Twisted's pauses it again at every such write, and resumes it once. twisted.web's channel counts the pauses
-        of a file it serves (a cooperative task's), so a response whose head and body each met a full buffer was
-        never resumed: a client pipelining requests for files stalled its connection for good.
-        """
-        if not self.producerPaused:
-            tcp.Server._maybePauseProducer(self)
-
-    def unregisterProducer(self) -> None:
-        """Twisted's, and the producer's pause goes with it: the next one registered is paused when a write finds the
-        buffer full, not taken for paused already (nor resumed once the buffer drains, without having been paused)."""
-        self.producerPaused = False
-        tcp.Server.unregisterProducer(self)
-
     # Twisted's _AbortingMixin annotates doRead as the no-op it becomes after an abort, hence the ignore.
     def doRead(self) -> ConnectionLost | ConnectionDone | None:  # type: ignore[override]
         if self._send_failed:

@@ -16,12 +16,13 @@ from pathlib import Path
 from typing import cast
 
 from autobahn.twisted.resource import WebSocketResource
-from twisted.internet.interfaces import IProtocolFactory
+from twisted.internet.interfaces import IProtocolFactory, IPushProducer
 from twisted.web import http
 from twisted.web.pages import forbidden
 from twisted.web.resource import IResource, Resource
 from twisted.web.server import Request, Site
 from twisted.web.static import File
+from zope.interface import implementer
 
 from chatroom.server.connection import ConnectionFactory, Dialect
 from chatroom.server.limits import Deadlines
@@ -88,6 +89,51 @@ class GuardedRequest(Request):
         Request.render(self, resrc)
 
 
+class Channel(http.HTTPChannel):
+    """twisted.web's HTTP/1.1 channel, whose answer's producer (a file's) is paused once while its transport is full.
+
+    The TCP transport pauses the channel at every write past its buffer's limit and resumes it once; the channel
+    passed each pause on to the file it served, whose task counts them, and did not pause a file registered while
+    the transport was full. So an answer whose head and body each met a full buffer was never resumed (a client
+    pipelining requests for files stalled for good), and a file asked for while the buffer was full was sent whole
+    into it, then resumed without having been paused (`NotPaused`, and the connection dropped).
+    """
+
+    def registerProducer(self, producer: object, streaming: bool) -> None:
+        http.HTTPChannel.registerProducer(self, producer, streaming)
+        held = _PausedOnce(cast(IPushProducer, self._requestProducer))
+        self._requestProducer = held
+        if self._waitingForTransport:
+            held.pauseProducing()
+
+
+@implementer(IPushProducer)
+class _PausedOnce:
+    """A producer as the channel holds it: paused once however many times it is told to pause, resumed only if
+    paused."""
+
+    def __init__(self, producer: IPushProducer) -> None:
+        self.producer = producer
+        self.paused = False
+
+    def pauseProducing(self) -> None:
+        if not self.paused:
+            self.paused = True
+            self.producer.pauseProducing()
+
+    def resumeProducing(self) -> None:
+        if self.paused:
+            self.paused = False
+            self.producer.resumeProducing()
+
+    def stopProducing(self) -> None:
+        self.producer.stopProducing()
+
+    def stopStreaming(self) -> None:
+        """A pull producer's stream (twisted.web's adapter of one) ends as the channel unregisters it."""
+        self.producer.stopStreaming()  # type: ignore[attr-defined]
+
+
 class ClientFiles(File):
     """The client's files, and no listing of a directory.
 
@@ -124,6 +170,8 @@ class WebSite(Site):
     deadlines are `deadlines`' (chatroom.server.limits.Deadlines), not a reactor call each."""
 
     noisy = False
+    # HTTP/1.1 alone: twisted.web's default (typed as the only one) would switch to HTTP/2 if the h2 package were there
+    protocol = Channel  # type: ignore[assignment]
 
     def __init__(self, root: IResource, hsts: bool | None, timeout: float, deadlines: Deadlines) -> None:
         Site.__init__(self, root, timeout=timeout, reactor=deadlines)
@@ -131,6 +179,10 @@ class WebSite(Site):
 
     def log(self, request: http.Request) -> None:
         pass
+
+    def acceptableProtocols(self) -> list[bytes]:
+        """What TLS offers in ALPN: what the channel speaks."""
+        return [b"http/1.1"]
 
 
 def web_site(
