@@ -14,14 +14,16 @@ from twisted.internet.error import ConnectionDone
 from twisted.internet.interfaces import IPushProducer
 from twisted.internet.protocol import Protocol, connectionDone
 from twisted.internet.ssl import Certificate, optionsForClientTLS
-from twisted.internet.task import NotPaused
+from twisted.internet.task import Clock, NotPaused
 from twisted.internet.testing import StringTransport
 from twisted.logger import LogLevel
 from twisted.python.failure import Failure
 from twisted.trial.unittest import SynchronousTestCase
+from twisted.web.resource import NoResource
 from zope.interface import implementer
 
-from chatroom.frontends.web.site import Channel
+from chatroom.frontends.web.site import Channel, WebSite
+from chatroom.server.limits import Deadlines
 from chatroom.server.websocket import WebSocketFraming
 from tests.helpers import LOOPBACK, LineClient, ServerTestCase, observe_log, port_of
 from tests.test_metrics import MetricsTests
@@ -572,3 +574,25 @@ class ChannelPauseTests(SynchronousTestCase):
         self.assertEqual(served.pauses, 1, "waiting")
         self.channel.resumeProducing()
         self.assertEqual(served.pauses, 0, "running")
+
+    def test_a_client_that_reads_nothing_is_not_read_while_its_answers_wait(self) -> None:
+        """A 404 is written while its request is answered, when twisted.web's channel did not stop reading: a client
+        pipelining requests for missing files, reading nothing, had its answers kept without bound (45 MB in 4 s)."""
+        transport = Full()
+        channel = WebSite(NoResource(), None, 30, Deadlines(Clock())).buildProtocol(None)
+        channel.makeConnection(transport)
+        self.addCleanup(channel.connectionLost, Failure(ConnectionDone()))
+        channel.dataReceived(b"GET /nothere HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        self.assertIn(b" 404 ", transport.value())
+        self.assertEqual(transport.producerState, "paused", "not read while its answer waits")
+        channel.resumeProducing()  # the transport drained
+        self.assertEqual(transport.producerState, "producing", "read again")
+
+
+class Full(StringTransport):
+    """A transport whose buffer is past its limit: it pauses its producer at every write, as Twisted's does then."""
+
+    def write(self, data: bytes) -> None:
+        StringTransport.write(self, data)
+        if self.producer is not None:
+            self.producer.pauseProducing()

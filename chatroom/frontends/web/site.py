@@ -97,7 +97,15 @@ class Channel(http.HTTPChannel):
     the transport was full. So an answer whose head and body each met a full buffer was never resumed (a client
     pipelining requests for files stalled for good), and a file asked for while the buffer was full was sent whole
     into it, then resumed without having been paused (`NotPaused`, and the connection dropped).
+
+    It also stops reading the client whenever the transport is full. twisted.web's stops only if no request is being
+    answered, but an answer without a producer (a 404, a 304, a HEAD) is written while its request is: a client that
+    pipelined requests for missing files and read nothing was read on, its answers kept without bound.
     """
+
+    def pauseProducing(self) -> None:
+        http.HTTPChannel.pauseProducing(self)
+        self._networkProducer.pauseProducing()  # read again when its request is done and the transport drained
 
     def registerProducer(self, producer: object, streaming: bool) -> None:
         http.HTTPChannel.registerProducer(self, producer, streaming)
