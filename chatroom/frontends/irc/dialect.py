@@ -79,9 +79,9 @@ LOOKED_AT = frozenset(
 # What a person says of themselves, each shown by the capability a client asked for it with
 TOLD_BY = {AwayChanged: "away-notify", RealnameChanged: "setname", AccountChanged: "account-notify"}
 END_NAMES = "End of /NAMES list"
-# A session's room keys being joined and metadata keys subscribed to, while it has none (most, most of the time):
-# one frozen empty set for all, where a set of its own would cost each connection 216 bytes.
-NO_KEYS: frozenset[str] = frozenset()
+# A session's capabilities, user modes, room keys being joined and metadata keys subscribed to, while it has none
+# (most, most of the time): one frozen empty set for all, where a set of its own would cost each connection 216 bytes.
+EMPTY: frozenset[str] = frozenset()
 
 
 @functools.lru_cache(maxsize=256)  # bounded: a client may ask for any combination of capabilities
@@ -134,7 +134,7 @@ class IRCDialect:
         self.given_password: str | None = None  # from PASS; forgotten once used
         self.admitted = False  # the server password (--irc-password) was given, and right
         self.negotiating = False  # CAP LS or REQ before registering: registration waits for CAP END
-        self.caps = NO_KEYS
+        self.caps = EMPTY
         self.tags = Tags.of(self.server)  # what the capabilities change in what this client is sent
         self.batches = 0  # BATCH ids given to this client so far
         self.held: list[bytes] | None = None  # the answer to a labeled line, while it runs (labeled-response)
@@ -150,10 +150,10 @@ class IRCDialect:
         self.entering = False  # registration is being checked (a login)
         # User modes as this client was told them: +i, WHO with a mask finds them only in a shared room (the
         # member's Details.invisible, which the others read); +w WALLOPS.
-        self.modes = NO_KEYS
+        self.modes = EMPTY
         # The room keys a JOIN is entering, until the join is made: their topic is a reply (332), not a change.
-        self.joining = NO_KEYS
-        self.subscriptions = NO_KEYS  # the metadata keys this client hears of (METADATA SUB)
+        self.joining = EMPTY
+        self.subscriptions = EMPTY  # the metadata keys this client hears of (METADATA SUB)
         self.metadata_before: dict[str, str] = {}  # its own metadata set before registering, until it registers
 
     # chatroom.server.connection.Dialect
@@ -736,7 +736,7 @@ class IRCDialect:
         self.joining = self.joining.union(keys)
 
     def end_joining(self, *keys: str) -> None:
-        self.joining = self.joining.difference(keys) or NO_KEYS
+        self.joining = self.joining.difference(keys) or EMPTY
 
     def sasl_step(self, data: str) -> None:
         """One AUTHENTICATE line: the mechanism first, then base64 messages, each whole one to `_sasl_message`."""

@@ -12,7 +12,7 @@ from chatroom.core.errors import ChatError
 from chatroom.core.metadata import KEYS_MAX, VALID_KEY, check_key, check_value
 from chatroom.frontends.irc import numerics as n
 from chatroom.frontends.irc.commands import command
-from chatroom.frontends.irc.dialect import NO_KEYS, IRCDialect
+from chatroom.frontends.irc.dialect import EMPTY, IRCDialect
 from chatroom.frontends.irc.refusals import word
 from chatroom.frontends.irc.support import SUBS_MAX
 
@@ -153,7 +153,7 @@ def _subscriptions(session: IRCDialect, sub: str, keys: list[str]) -> None:
     if sub == "UNSUB":
         removed = [key for key in dict.fromkeys(keys) if key in subscribed]
         subscribed.difference_update(removed)
-        session.subscriptions = frozenset(subscribed) or NO_KEYS
+        session.subscriptions = frozenset(subscribed) or EMPTY
         session.reply(n.RPL_METADATAUNSUBOK, *removed)
         return
     added = []
@@ -163,5 +163,5 @@ def _subscriptions(session: IRCDialect, sub: str, keys: list[str]) -> None:
             break
         subscribed.add(key)
         added.append(key)
-    session.subscriptions = frozenset(subscribed) or NO_KEYS
+    session.subscriptions = frozenset(subscribed) or EMPTY
     session.reply(n.RPL_METADATASUBOK, *added)
