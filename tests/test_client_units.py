@@ -97,6 +97,10 @@ class RenderTests(SynchronousTestCase):
             "HISTORY #5 3 0": "12:34 [#5] -- above: 3 lines from history (/history shows earlier ones)",
             "HISTORY #5 0 0": "12:34 [#5] -- no more history",
             "HISTORY #5 0 ?": "12:34 [#5] -- no more history; some lines may be lost (the room began again)",
+            "HISTORY #5 100 ?": (
+                "12:34 [#5] -- above: 100 lines from history (/history shows earlier ones); some lines may be missing"
+                " (the room began again, or the server could not show them all)"
+            ),
             "HISTORY #5 2 1": (
                 "12:34 [#5] -- above: 2 lines from history (/history shows earlier ones); 1 earlier line is not shown"
                 " (/history shows what is kept)"
@@ -134,6 +138,10 @@ class RenderTests(SynchronousTestCase):
             "HISTORY #5 1 40": "12:34 [#5] -- above: 1 line said while you were away; 40 earlier lines are not shown"
             " (/history shows what is kept)",
             "HISTORY #5 0 0": "12:34 [#5] -- nothing was said while you were away",
+            "HISTORY #5 2 ?": (
+                "12:34 [#5] -- above: 2 lines said while you were away; some lines may be missing (the room began"
+                " again, or the server could not show them all)"
+            ),
             "HISTORY #5 0 ?": (
                 "12:34 [#5] -- what was said while you were away may be lost (the server keeps no history, or the"
                 " room began again)"
@@ -1172,8 +1180,8 @@ class HistoryTests(ClientCase):
             "CURRENT #6",
         )
         self.assertIn(
-            "[#6] -- above: 2 lines said while you were away; what was said before them may be lost (the room began"
-            " again)",
+            "[#6] -- above: 2 lines said while you were away; some lines may be missing (the room began again, or"
+            " the server could not show them all)",
             self.console.shown[-2],
         )
         server.clear()

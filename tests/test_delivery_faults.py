@@ -21,6 +21,7 @@ from twisted.trial.unittest import SynchronousTestCase, TestCase
 from chatroom.core.events import Event, Joined, Message, Topic
 from chatroom.core.members import Member
 from chatroom.frontends.irc.render import Renderer
+from chatroom.frontends.line import wire
 from chatroom.frontends.line.dialect import LineDialect
 from chatroom.server.connection import FAULTS_TOLERATED, Connection
 from chatroom.server.limits import SendQueue, Turns
@@ -336,6 +337,32 @@ class LongAnswerFaultTests(SynchronousTestCase):
         self.assertIn(":chatroom BATCH -1", lines, "the batch is closed")
         self.assertLess(lines.index(":chatroom BATCH -1"), lines.index(":chatroom PONG chatroom :after"))
         self.assertEqual(len([line for line in lines if " PRIVMSG " in line]), 100, "the pages made before it")
+        [error] = _errors(logged)
+        self.assertIn("(alice): could not make a long answer: ValueError at ", error)
+
+    def test_a_history_answer_that_fails_midway_still_ends_with_its_count(self) -> None:
+        """The line protocol's client ends a catch-up on its HISTORY line: without it, the room stayed among those
+        it was catching up until it reconnected."""
+        server = IRCServer(GENEROUS, history=200)
+        logged = observe_log(self)
+        alice = server.connect("alice", "#5")
+        for number in range(120):
+            alice.type(f"line {number}" + (" ☃" if number == 110 else ""))
+        made = wire.lines
+
+        def faulty(word: str, *arguments: str, text: str) -> bytes:
+            if word == "SAID" and "☃" in text:
+                raise ValueError(f"cannot show {text!r}")
+            return made(word, *arguments, text=text)
+
+        self.patch(wire, "lines", faulty)
+        alice.send(b"/history #5 120\r\n/ping after\r\n")
+        lines: list[str] = []
+        for _ in range(10):
+            server.clock.advance(0)
+            lines += alice.read()
+        self.assertEqual(len([line for line in lines if line.startswith("SAID #5 alice ")]), 100, "the pages made")
+        self.assertEqual(lines[-2:], ["HISTORY #5 100 ?", "PONG :after"], "what was sent, and that more is unknown")
         [error] = _errors(logged)
         self.assertIn("(alice): could not make a long answer: ValueError at ", error)
 

@@ -206,12 +206,21 @@ def history_pages(history: History) -> Iterator[bytes]:
     Messages only: the events kept among them (chatroom.core.history's `an_event`) are IRC's event-playback's; an
     export (EXPORT) has the topic changes too."""
     room, messages = history.room, [said for said in history.messages if not an_event(said)]
-    for start in range(0, len(messages), PAGE_LINES):
-        yield b"".join(
-            (line("REPLY", room, said.id, said.reply) if said.reply else b"")
-            + lines("DID" if said.action else "SAID", room, said.nick, said.id, said.time, text=said.text)
-            for said in messages[start : start + PAGE_LINES]
-        )
+    sent = 0
+    try:
+        for start in range(0, len(messages), PAGE_LINES):
+            page = messages[start : start + PAGE_LINES]
+            yield b"".join(
+                (line("REPLY", room, said.id, said.reply) if said.reply else b"")
+                + lines("DID" if said.action else "SAID", room, said.nick, said.id, said.time, text=said.text)
+                for said in page
+            )
+            sent += len(page)
+    except Exception:
+        # A bug in a page: the answer still ends, with what was sent and "?" for what was not (a client ends a
+        # catch-up on this line); the answer stops there (Connection._unmade tells the log).
+        yield line("HISTORY", room, str(sent), "?")
+        raise
     yield line("HISTORY", room, str(len(messages)), str(history.lost) if history.lost >= 0 else "?")
 
 
