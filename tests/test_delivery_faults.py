@@ -20,6 +20,7 @@ from twisted.trial.unittest import SynchronousTestCase, TestCase
 
 from chatroom.core.events import Event, Joined, Message, Topic
 from chatroom.core.members import Member
+from chatroom.core.wording import UNSHOWN
 from chatroom.frontends.irc.render import Renderer
 from chatroom.frontends.line import wire
 from chatroom.frontends.line.dialect import LineDialect
@@ -83,6 +84,7 @@ class DeliveryFaultTests(ServerTestCase):
         carol.send("/ping still here")
         _, missed = await carol.until("PONG :still here")
         self.assertEqual([line for line in missed if line.startswith("MSG ")], [], "carol missed the line, alone")
+        self.assertIn(f"NOTICE :{UNSHOWN}", missed, "and was told so")
         [error] = _errors(self.logged)
         self.assertRegex(error, r"^127\.0\.0\.1:\d+ \(carol\): could not make a Message: ValueError at ")
         self.assertIn(" in faulty, from ", error)  # where it was raised, and chatroom's last line on the way
@@ -96,7 +98,7 @@ class DeliveryFaultTests(ServerTestCase):
         alice.send("a secret snowman ☃", "and then")
         for client in (alice, carol, bob):
             _, before = await client.until("MSG #5 alice :and then")
-            self.assertEqual([line for line in before if line.startswith("MSG ")], [])
+            self.assertEqual([line for line in before if line.startswith(("MSG ", "NOTICE "))], [f"NOTICE :{UNSHOWN}"])
         self.assertEqual([client.lost.called for client in (alice, carol, bob)], [False] * 3)
         [error] = _errors(self.logged)
         self.assertIn(": could not make a Message: ValueError at ", error)
@@ -154,10 +156,19 @@ class FaultsInMemoryTests(SynchronousTestCase):
         for number in range(FAULTS_TOLERATED):
             self.assertFalse(carol.connection.closing)
             alice.type(f"line {number}")
-        self.assertEqual(carol.read(), ["BYE :server error"], "nothing after its goodbye")
+        unshown = f"NOTICE :{UNSHOWN}"
+        self.assertEqual(carol.read(), [unshown] * (FAULTS_TOLERATED - 1) + ["BYE :server error"], "then nothing")
         self.assertEqual(len(_errors(logged)), FAULTS_TOLERATED)
         alice.type("after")
         self.assertEqual(carol.read(), [])
+
+    def test_an_irc_client_is_told_what_it_could_not_be_shown(self) -> None:
+        server = IRCServer()
+        observe_log(self)
+        alice, bob = server.irc("alice", "#5"), server.irc("bob", "#5")
+        _fail_on(self, bob.connection, Message)
+        alice.type("PRIVMSG #5 :hello")
+        self.assertEqual(bob.read(), [f":chatroom NOTICE * :{UNSHOWN}"], "as every server notice is")
 
     def test_a_flush_that_fails_leaves_the_others_theirs_and_the_log_never_quotes_it(self) -> None:
         clock = Clock()
@@ -273,7 +284,6 @@ class LongAnswerFaultTests(SynchronousTestCase):
         self.assertEqual(lines[-1], ":chatroom PONG chatroom :after")
         self.assertEqual(len(lines), 2 * (300 + 1) + 1)
         self.assertEqual(_errors(logged), [])
-
 
     def test_a_long_answer_that_fails_midway_ends_there_and_the_others_go_on(self) -> None:
         """Pages past the first turn's budget are made in turns shared by every connection: a bug in one of them
@@ -409,6 +419,7 @@ class DeliveryFaultsWithRedisTests(SharedServers):
         heard = await either(bob, "MSG #5 alice :and then", "NOTICE ")  # a notice: the process resynchronised
         self.assertEqual(heard, ["MSG #5 alice :the secret plan", "MSG #5 alice :and then"])
         carol.send("/ping after")
-        told = await either(carol, "PONG ", "NOTICE ")
-        self.assertEqual(told, ["JOIN #5 bob", "PONG :after"], "the line alone left out, and no resynchronisation")
+        _, told = await carol.until("PONG :after")
+        unshown = f"NOTICE :{UNSHOWN}"
+        self.assertEqual(told, ["JOIN #5 bob", unshown, unshown], "the lines alone left out, and no resynchronisation")
         self.assertNotIn("secret", repr(list(logged)), "nothing anyone types is ever logged")

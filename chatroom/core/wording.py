@@ -12,6 +12,8 @@ DEGRADED = (
     "the chat is degraded: this server lost contact with the others, so nothing you send can be given its place "
     "in the rooms' order; it is refused until the contact is back"
 )
+# What a member is told in place of an event of which the server could not make their copy (a bug)
+UNSHOWN = "something sent to you could not be shown: the server met a fault"
 
 PLAIN: dict[str, str] = {
     # Names and text

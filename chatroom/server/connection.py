@@ -35,8 +35,9 @@ from twisted.python.failure import Failure
 from chatroom.core.addresses import address_key
 from chatroom.core.chat import Chat
 from chatroom.core.errors import ChatError, mistake
-from chatroom.core.events import ROSTER_CHANGES, Event, History
+from chatroom.core.events import ROSTER_CHANGES, Event, History, ServerNotice
 from chatroom.core.members import Member
+from chatroom.core.wording import UNSHOWN
 from chatroom.server.auth import Authenticator, GuessBook
 from chatroom.server.limits import (
     AddressCounts,
@@ -477,17 +478,18 @@ class Connection(TimeoutMixin):
         """A bug made this client's copy of `event` fail. Raised, it would stop the broadcast there: the members
         after this one would miss the event, and with several processes the replica would resynchronise.
 
-        The event is left out of this copy, and the client goes on: such a bug is most likely in the event itself
-        (what someone typed), which then fails every member's copy. But a change of the roster (ROSTER_CHANGES)
-        would leave this client seeing the rooms wrongly, and so would a connection whose every copy fails: after
-        FAULTS_TOLERATED faults, or one such change, it is told goodbye, and comes back to see the chat right.
-        Logged once an event, however many copies fail.
+        The event is left out of this copy, the client is told so (UNSHOWN), and goes on: such a bug is most
+        likely in the event itself (what someone typed), which then fails every member's copy. But a change of the
+        roster (ROSTER_CHANGES) would leave this client seeing the rooms wrongly, and so would a connection whose
+        every copy fails, that notice's too: after FAULTS_TOLERATED faults, or one such change, it is told goodbye,
+        and comes back to see the chat right. Logged once an event, however many copies fail.
         """
         self._faults += 1
         ends = isinstance(event, ROSTER_CHANGES) or self._faults >= FAULTS_TOLERATED
         if self.factory.first_fault(event):
             self._log_bug(f"make a {type(event).__name__}", error, "disconnecting it" if ends else "left out")
         if not ends:
+            self.deliver(ServerNotice(UNSHOWN))
             return
         self._quit_reason = "server error"  # what the others in its rooms are told
         try:
