@@ -364,8 +364,8 @@ def _send(
     if action:
         text = text[8:-1]
     chat, member = session.chat, session.member
+    longest = max((piece for piece, _ in pieces(text, breaks)), key=len)  # what each target's relay must fit
     for target in _at_most(session, [target for target in targets if target], answer=not notice):
-        longest = max((piece for piece, _ in pieces(text, breaks)), key=len)
         if not tags_only and _relayed_too_long(session, target, longest, notice):
             continue
         to, room = (target[0], target[1:]) if target[:1] in ("@", "+") else ("", target)
