@@ -234,6 +234,22 @@ class RenameTests(SynchronousTestCase):
         self.assertEqual(self.carol.read(), ["RENAME #bar #Bar bar", "CURRENT #Bar"])
 
 
+class TopicSetterTests(SynchronousTestCase):
+    def test_the_setter_is_shown_as_a_source_present_or_gone(self) -> None:
+        """RPL_TOPICWHOTIME's setter as `nick!user@host`: given a bare nickname, irssi showed `Topic set by teacher
+        []`, an empty host; once the setter has left, the host is still the one everyone is shown at."""
+        server = IRCServer()
+        teacher, pupil = server.irc("teacher", "#5"), server.irc("pupil", "#5")
+        server.clock.advance(1000)
+        teacher.type("TOPIC #5 :fractions today")
+        for asker in (pupil, server.irc("late", "#5")):
+            [whotime] = [parse(line) for line in asker.type("TOPIC #5") if " 333 " in line]
+            self.assertEqual(whotime.params[1:], ["#5", "teacher!teacher@chatroom", "1000"])
+        teacher.type("QUIT :bye")
+        [whotime] = [parse(line) for line in pupil.type("TOPIC #5") if " 333 " in line]
+        self.assertEqual(whotime.params[2], "teacher!teacher@chatroom")
+
+
 class UserhostInNamesTests(SynchronousTestCase):
     def test_names_with_user_and_host(self) -> None:
         server = IRCServer()

@@ -568,8 +568,9 @@ class IRCDialect:
             return self.numeric(n.RPL_NOTOPIC, topic.room, text="No topic is set")
         room = self.chat.room(topic.room)
         when = str(int(room.topic_time)) if room is not None else "0"
+        setter = f"{topic.setter}!{self.identify(topic.setter)}" if topic.setter else self.server  # as a source
         return self.numeric(n.RPL_TOPIC, topic.room, text=topic.text) + self.numeric(
-            n.RPL_TOPICWHOTIME, topic.room, topic.setter or self.server, when
+            n.RPL_TOPICWHOTIME, topic.room, setter, when
         )
 
     def set_caps(self, caps: Iterable[str]) -> None:
