@@ -135,12 +135,14 @@ class Tab:
         self.origin = origin
         self.requests: list[str] = []  # every URL the page asked for
         self.errors: list[str] = []  # what the page's scripts failed on, and what its console reported as errors
+        self.sent: list[str] = []  # every IRC line the page sent over its WebSockets
 
     async def watch(self) -> None:
         """Listen to what the page asks for and reports (on the browser's thread, as every subscription)."""
         self.page.on("request", lambda request: self.requests.append(request.url))
         self.page.on("pageerror", lambda error: self.errors.append(str(error)))
         self.page.on("console", lambda message: self.errors.append(message.text) if message.type == "error" else None)
+        self.page.on("websocket", lambda socket: socket.on("framesent", lambda frame: self.sent.append(str(frame))))
 
     def do(self, step: Coroutine[Any, Any, T]) -> Deferred[T]:
         return self.browser.run(step)
@@ -345,12 +347,16 @@ class BrowserTests(Browsing):
         await tab.do(expect(tab.page.locator("#member-list")).to_contain_text("ircy"))
         await tab.type("back again")
         self.assertEqual((await self.heard(ircy, 2))[-1], "webby back again")
+        await tab.do(expect(tab.page.locator("#log li", has_text="display-name")).to_have_count(0))  # 770, quiet
 
     async def test_without_a_room_the_page_says_how_to_join_one_and_joins_it_by_number(self) -> None:
         self.start_web()
         tab = await self.open()
-        await tab.log_in("newcomer")
         page = tab.page
+        await tab.do(page.fill("#nick", "new comer"))
+        await tab.do(page.get_by_role("button", name="Enter").click())
+        await tab.do(expect(page.locator("#login-error")).to_have_text("A nickname is one word: no spaces."))
+        await tab.log_in("newcomer")
         await tab.do(expect(page.locator("#room-name")).to_have_text("chatroom"))
         await tab.sees("To talk, join a room", "info")
         self.assertEqual(await tab.do(page.locator("#log li.error").count()), 0, "no MOTD is no error")
@@ -458,8 +464,12 @@ class BrowserTests(Browsing):
         await tab.sees("boss removed pest: enough", "event")
         await tab.do(expect(page.locator("#member-list")).not_to_contain_text("pest"))
         spammer = await self.irc("spammer")
-        await self.member_menu(tab, "spammer", "Ban")
-        await tab.sees("boss removed spammer", "event")
+        await tab.do(page.locator("#member-list button", has_text="spammer").click())
+        await tab.do(page.fill("#kick-reason", "spam"))
+        await tab.do(page.get_by_role("button", name="Ban").click())
+        [kick] = [line for line in await spammer.until("KICK") if line.command == "KICK"]
+        self.assertEqual(kick.params, ["#5", "spammer", "spam"], "told why, though banned too")
+        await tab.sees("boss removed spammer: spam", "event")
         spammer.join("#5")
         self.assertEqual((await spammer.until("ERR_BANNEDFROMCHAN"))[-1].params[1], "#5", "banned, not only kicked")
         await self.irc("helper")
@@ -475,6 +485,17 @@ class BrowserTests(Browsing):
         [modes] = [line for line in await watcher.until("RPL_CHANNELMODEIS") if line.command == "RPL_CHANNELMODEIS"]
         self.assertIn("m", modes.params[2])
         await tab.do(expect(page.locator("#topic")).to_have_text("Quiet please"))
+        self.assertEqual(await tab.do(page.locator("#log li.error").count()), 0, "no refusal on the way")
+        pupil = await self.open()
+        await pupil.log_in("pupil", room="5")
+        await pupil.do(pupil.page.locator("#input").press_sequentially("may I?"))  # typing: refused, told once
+        await pupil.sees("only voiced members and operators speak", "error")
+        await pupil.do(pupil.page.press("#input", "Enter"))
+        await pupil.do(pupil.page.locator("#input").press_sequentially("please?"))
+        await pupil.type("/names")
+        await pupil.sees("In #5:", "info")  # answered after both refusals
+        self.assertEqual(await pupil.do(pupil.page.locator("#log li.error").count()), 1, "said once, not per line")
+        self.assertEqual(len([frame for frame in pupil.sent if "TAGMSG" in frame]), 1, "no typing notice after it")
 
     async def test_markup_from_others_is_shown_as_text_and_loads_nothing(self) -> None:
         self.start_web()
@@ -488,6 +509,8 @@ class BrowserTests(Browsing):
         log = tab.page.locator("#log")
         self.assertEqual(await tab.do(log.locator("li.message .text").first.text_content()), hostile)
         self.assertEqual(await tab.do(log.locator("script, img, b").count()), 0)
+        for part in (".nick", ".text"):  # isolated: a right-to-left name or line cannot reorder its neighbours
+            await tab.do(expect(log.locator(f"li.message {part}").first).to_have_attribute("dir", "auto"))
         link = log.locator("a").last  # the address in the <img> is a link too, shown, never loaded
         self.assertEqual(await tab.do(link.get_attribute("href")), "https://example.org/page")
         self.assertEqual(await tab.do(link.get_attribute("rel")), "noopener noreferrer nofollow")
@@ -626,6 +649,9 @@ class BrowserTests(Browsing):
         ircy.join("#6")
         ircy.say("#6", "sam: could you share page 40?")
         await desktop.do(expect(rooms.get_by_role("button", name="#6, mentioned once, 1 unread")).to_be_visible())
+        await desktop.type("/join #6")  # in it already: typed, it goes there, as the Join box does
+        await desktop.do(expect(desktop.page.locator("#room-name")).to_have_text("#6"))
+        await desktop.do(rooms.get_by_role("button", name="#5").click())
         await desktop.do(expect(desktop.page.locator("#rooms-button")).to_be_hidden())
         await desktop.do(expect(desktop.page.locator("#sidebar")).to_be_visible())
         phone = await self.open(width=390, height=780, scheme="dark")
@@ -646,6 +672,19 @@ class BrowserTests(Browsing):
         await phone.do(expect(sidebar).to_be_visible())
         await phone.do(sidebar.get_by_role("button", name="#5").click())
         await phone.do(expect(sidebar).to_be_hidden())
+        await phone.type("/join 7")  # its operator: Settings in the header, which is taller
+        await phone.do(expect(phone.page.locator("#settings-button")).to_be_visible())
+        members = phone.page.locator("#members")
+        await phone.do(phone.page.get_by_role("button", name=re.compile("^Members")).click())
+        await phone.do(expect(members).to_be_visible())
+        reachable = """() => ['settings-button', 'members-button'].every((id) => {
+            const box = document.getElementById(id).getBoundingClientRect();
+            return document.elementFromPoint(box.x + box.width / 2, box.y + box.height / 2).closest('#top') !== null;
+        })"""
+        self.assertTrue(await phone.do(phone.page.evaluate(reachable)), "the header's buttons stay uncovered")
+        await phone.do(members.get_by_role("button", name=re.compile("^kim")).click())
+        await phone.do(phone.page.get_by_role("button", name="Close").click())
+        await phone.do(expect(members).to_be_hidden())
 
     async def test_the_search_box_finds_what_was_said_in_the_rooms_one_is_in(self) -> None:
         self.start_web("--history", "100", "--history-store", "memory")
@@ -695,6 +734,9 @@ class BrowserTests(Browsing):
         await tab.do(expect(page.locator("#log li.message .reactions")).to_contain_text("😂 1"))
         await tab.do(page.locator("#log li.message button[data-action=reply]").click())
         await tab.do(expect(page.locator("#input")).to_have_value("/reply ^1 "))
+        ircy.say("#5", "or at one?")  # said before Enter: the reply stays the clicked line's
+        await ircy.until("PRIVMSG")
+        await tab.sees("or at one?")
         await tab.do(page.locator("#input").press_sequentially("me too"))
         await tab.do(page.press("#input", "Enter"))
         [reply] = [line for line in await ircy.until("PRIVMSG", "#5") if line.command == "PRIVMSG"]

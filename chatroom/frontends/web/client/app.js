@@ -25,6 +25,11 @@ function toggle(panel, button, open = !panel.classList.contains("open")) {
   $(button).setAttribute("aria-expanded", String(open));
 }
 
+// On a phone the rooms and members open below the header, whose height its lines decide (style.css)
+new ResizeObserver(() => {
+  document.documentElement.style.setProperty("--top-height", `${$("top").getBoundingClientRect().bottom}px`);
+}).observe($("top"));
+
 function closePanels() {
   toggle($("sidebar"), "rooms-button", false);
   toggle($("members"), "members-button", false);
@@ -96,6 +101,11 @@ connection.addEventListener("refused", (event) => {
 $("login").addEventListener("submit", (event) => {
   event.preventDefault();
   $("login-error").textContent = "";
+  if (/\s/.test($("nick").value.trim())) {
+    $("login-error").textContent = "A nickname is one word: no spaces.";
+    $("nick").focus();
+    return;
+  }
   const first = $("first-room").value.trim();
   if (first) {
     chat.joining = roomName(first).toLowerCase();
@@ -131,6 +141,7 @@ $("compose").addEventListener("submit", (event) => {
   sent.push(text);
   recalled = sent.length;
   $("input").value = "";
+  chat.replying = null;
   typing.to = ""; // the message says we are done typing (IRCv3 typing)
 });
 
@@ -149,7 +160,7 @@ $("input").addEventListener("input", (event) => {
   const text = event.target.value;
   const room = chat.current;
   const tell = (target, state) => chat.connection.send(`@+typing=${state} TAGMSG ${target}`);
-  if (text && !text.startsWith("/") && room && !room.server) {
+  if (text && !text.startsWith("/") && room && !room.server && !room.silenced && (room.joined || !room.channel)) {
     if (typing.to === room.name && Date.now() - typing.at < TYPING_EVERY) return;
     typing.to = room.name;
     typing.at = Date.now();
@@ -171,9 +182,10 @@ $("log").addEventListener("click", (event) => {
     return;
   }
   const said = room.lines.filter((line) => line.id && line.nick);
-  const pick = said.length - said.findIndex((line) => line.id === id);
+  const pick = `^${said.length - said.findIndex((line) => line.id === id)}`;
+  chat.replying = { room, pick, id }; // lines said before Enter must not move the reply to another line
   const input = $("input");
-  input.value = `/reply ^${pick} `;
+  input.value = `/reply ${pick} `;
   input.focus();
   input.setSelectionRange(input.value.length, input.value.length); // what is typed next is the reply
 });
@@ -270,10 +282,12 @@ $("member-menu").addEventListener("click", (event) => {
     op: `/op ${menuNick}`,
     deop: `/deop ${menuNick}`,
   };
-  if (act(commands[action].trim()) && action === "ban") act(`/kick ${menuNick} ${reason}`.trim());
+  // Banned before the kick, they would be put out by the ban itself, without the reason: kicked, then banned
+  const sequence = action === "ban" ? [commands.kick, commands.ban] : [commands[action]];
+  sequence.every((command) => act(command.trim()));
   $("member-menu").close();
-  closePanels();
 });
+$("member-menu").addEventListener("close", closePanels); // its Close button too
 
 // The room's settings, for its operators: filled from what is known, then from the server's answer to MODE, and
 // sent as one MODE. A field the person changed before that answer came keeps their change.

@@ -37,6 +37,7 @@ class Room {
     this.kept = ""; // what the room keeps of what is said in it, as the server tells everyone joining; "" if nothing
     this.modes = null; // {flags, key, limit} once MODE #room was answered
     this.joined = false;
+    this.silenced = false; // a line of ours was refused (404): no typing notices, until its modes change or we speak
     this.unread = 0;
     this.unreadUntil = ""; // time of the last line counted unread: read elsewhere up to it, it is read here too
     this.readUntil = ""; // where the server says this person has read it up to (draft/read-marker)
@@ -78,6 +79,7 @@ export class Chat extends EventTarget {
     this.marking = 0; // the timer that tells the server where the watched room is read up to
     this.searching = ""; // what the last search asked for, shown with its answer
     this.profiles = new Map(); // folded nickname -> {key: value}: display names and avatars (draft/metadata-3)
+    this.replying = null; // {room, pick, id}: the line whose Reply button wrote `/reply PICK` in the box
     connection.addEventListener("message", (event) => this.receive(event.detail));
     connection.addEventListener("registered", () => this.registered());
     connection.addEventListener("status", (event) => {
@@ -279,8 +281,11 @@ export class Chat extends EventTarget {
     ].every((line) => this.connection.send(line));
   }
 
-  /** A recent line of `room` as /reply and /react name it: `^` the latest said, `^2` the one before... */
+  /** A recent line of `room` as /reply and /react name it: `^` the latest said, `^2` the one before... or, for
+   * the pick a line's Reply button wrote (`replying`), that line, whatever was said since. */
   pick(room, pick = "^") {
+    const pinned = this.replying;
+    if (pinned?.room === room && pinned.pick === pick && room.line(pinned.id)) return room.line(pinned.id);
     const count = Number(pick.slice(1) || "1");
     const said = room.lines.filter((line) => line.id && line.nick);
     if (!pick.startsWith("^") || !Number.isInteger(count) || count < 1 || count > said.length) return undefined;
@@ -420,6 +425,7 @@ export class Chat extends EventTarget {
     else room = this.room(fold(message.nick) === fold(this.me) ? target : message.nick);
     const line = this.said(message, room);
     if (room.channel && message.tags.time && line.id) room.lastStamp = message.tags.time;
+    if (line.mine) room.silenced = false; // our own line came back (echo-message): we speak here
     this.add(room, line);
     this.typed(room, message.nick, "done"); // a line said ends its typing
   }
@@ -440,6 +446,7 @@ export class Chat extends EventTarget {
     const room = this.room(message.params[0]);
     if (fold(message.nick) === fold(this.me)) {
       room.joined = true;
+      room.silenced = false;
       room.entering = true; // its NAMES are the members, then its history is asked for
       room.names = null;
       if (!this.current || this.current.server || this.joining === fold(room.name)) this.select(room);
@@ -584,6 +591,7 @@ export class Chat extends EventTarget {
     if (!target.startsWith("#")) return;
     const room = this.room(target, false);
     if (!room) return;
+    room.silenced = false; // a voice given, a room no longer moderated...: typing notices may go again
     let sign = "+";
     let index = 0;
     for (const mode of changes) {
@@ -678,7 +686,11 @@ export class Chat extends EventTarget {
   refused(message) {
     const about = message.params[1] ?? "";
     const room = (about.startsWith("#") && this.room(about, false)) || this.current || this.serverRoom();
-    this.info(message.params.at(-1), "error", room);
+    if (message.command === "404") room.silenced = true; // ERR_CANNOTSENDTOCHAN: a typing notice would be too
+    const text = message.params.at(-1);
+    const last = room.lines.at(-1);
+    if (last?.kind === "error" && last.text === text) return; // a typing notice's refusal, then its line's: once
+    this.info(text, "error", room);
   }
 
   answered(message) {
@@ -689,5 +701,5 @@ export class Chat extends EventTarget {
 
 // Numerics the page shows in its own way, or that say nothing a person needs
 const QUIET = new Set(["002", "003", "004", "005", "251", "252", "253", "254", "255", "265", "266", "333", "329",
-  "366", "375", "376", "422", "900", "903", "908"]);
+  "366", "375", "376", "422", "770", "771", "772", "900", "903", "908"]);
 const MOTD = new Set(["001", "372"]);

@@ -82,7 +82,10 @@ export function run(chat, text) {
   switch (command) {
     case "join": {
       const [name, key] = args(2);
-      chat.joining = needs(name, "/join ROOM").split(",").map(roomName)[0].toLowerCase();
+      const first = roomName(needs(name, "/join ROOM").split(",")[0]);
+      const joined = chat.room(first, false);
+      if (joined?.joined) chat.select(joined); // in it already: the page goes there, as the Join box does
+      else chat.joining = first.toLowerCase();
       if (key) send("JOIN", name.split(",").map(roomName).join(","), key);
       else chat.join(name.split(","));
       return;

@@ -15,6 +15,14 @@ function element(tag, className, text) {
   return node;
 }
 
+/** Text someone chose, in its own direction (dir="auto" isolates it): a right-to-left name or line beside it cannot
+ * reorder what stands next to it, nor a left-to-right one it. */
+function chosen(className, text) {
+  const node = element("span", className, text);
+  node.dir = "auto";
+  return node;
+}
+
 /** Text with its web addresses as links. */
 function linked(text) {
   const fragment = document.createDocumentFragment();
@@ -48,9 +56,9 @@ let displayName = (nick) => ""; // what someone calls themselves: the chat's, on
 /** A nickname, and the display name its person chose beside it (never instead: anyone may choose any name). */
 function nickWithName(nick, shown = nick) {
   const fragment = document.createDocumentFragment();
-  fragment.append(element("span", "nick", shown));
+  fragment.append(chosen("nick", shown));
   const name = nick && displayName(nick);
-  if (name) fragment.append(element("span", "display-name", name.replace(FORMATTING, "")));
+  if (name) fragment.append(chosen("display-name", name.replace(FORMATTING, "")));
   return fragment;
 }
 
@@ -70,7 +78,10 @@ function lineItem(line, room) {
   if (line.id) item.dataset.id = line.id;
   if (line.reply) {
     const answered = room?.line(line.reply);
-    item.append(element("span", "reply", answered ? `↳ ${answered.nick}: ${answered.text}` : "↳ a line not shown here"));
+    const reply = element("span", "reply", "↳ ");
+    if (answered) reply.append(chosen("", answered.nick), ": ", chosen("", answered.text));
+    else reply.append("a line not shown here");
+    item.append(reply);
   }
   item.append(when(line.time));
   if (line.kind === "message" || line.kind === "notice") {
@@ -78,7 +89,7 @@ function lineItem(line, room) {
   } else if (line.kind === "action") {
     item.append(nickWithName(line.nick, `* ${line.nick}`));
   }
-  const text = element("span", "text");
+  const text = chosen("text");
   text.append(linked(line.text));
   item.append(text);
   if (line.id && line.nick) {
@@ -112,6 +123,7 @@ export class View {
   constructor(chat) {
     this.chat = chat;
     this.log = $("log");
+    this.countdown = 0; // the timer counting down to the next attempt to connect
     displayName = (nick) => chat.displayName(nick);
   }
 
@@ -170,6 +182,7 @@ export class View {
     $("topic").textContent = room.topic;
     $("topic").title = room.topic;
     $("kept").textContent = room.kept ? `${room.kept[0].toUpperCase()}${room.kept.slice(1)}.` : "";
+    $("kept").title = $("kept").textContent; // cut to one line on a narrow screen
     $("kept").hidden = !room.kept;
     $("settings-button").hidden = !(room.channel && room.rank(this.chat.me).includes("@"));
     $("export").hidden = !(room.channel && room.kept); // everything it keeps that this person may read
@@ -186,9 +199,9 @@ export class View {
       const button = element("button");
       button.type = "button";
       button.dataset.nick = member.nick;
-      button.append(element("span", "name", member.nick));
+      button.append(chosen("name", member.nick));
       const name = this.chat.displayName(member.nick);
-      if (name) button.append(element("span", "display-name", name.replace(FORMATTING, "")));
+      if (name) button.append(chosen("display-name", name.replace(FORMATTING, "")));
       const ranks = [...member.prefix].map((symbol) => RANK_NAMES[symbol]).join(", ");
       if (ranks) button.append(element("span", "rank", ranks));
       const item = element("li");
@@ -237,8 +250,17 @@ export class View {
 
   status({ state, seconds }) {
     const status = $("status");
-    const words = { connecting: "Connecting…", waiting: `Connection lost. Trying again in ${seconds} s…` };
-    status.textContent = state === "connected" ? "" : words[state] ?? "";
-    status.hidden = !status.textContent;
+    const show = (text) => {
+      status.textContent = text;
+      status.hidden = !text;
+    };
+    clearInterval(this.countdown);
+    if (state !== "waiting") {
+      show(state === "connecting" ? "Connecting…" : "");
+      return;
+    }
+    let left = seconds;
+    show(`Connection lost. Trying again in ${left} s…`);
+    this.countdown = setInterval(() => show(`Connection lost. Trying again in ${(left = Math.max(1, left - 1))} s…`), 1000);
   }
 }
