@@ -1165,6 +1165,38 @@ class HistoryTests(ClientCase):
         self.hear("HELLO chatroom 2 :hi", "WELCOME bob :hello")
         self.assertIn("/join #5 after a1-10", server.value().decode().splitlines())
 
+    def test_a_catch_up_shows_each_line_once_when_another_device_of_ours_is_in_the_room(self) -> None:
+        """Another device came back first: the server gives this one the room's latest lines, as to any new device,
+        and they were shown as said while we were away, though they were on the screen already."""
+        self.hear(
+            "MSG #5 carol a1-8 2026-11-23T09:08:00.000Z :hello teacher",
+            "MSG #5 carol a1-9 2026-11-23T09:09:00.000Z :after topic",
+        )
+        server = self.drop_and_come_back()
+        self.hear("HELLO chatroom 2 :hi", "WELCOME bob :hello")
+        self.assertIn("/join #5 after a1-9", server.value().decode().splitlines())
+        self.console.shown.clear()
+        self.hear(
+            "JOIN #5 bob",
+            "SAID #5 carol a1-8 2026-11-23T09:08:00.000Z :hello teacher",
+            "REPLY #5 a1-9 a1-8",
+            "SAID #5 carol a1-9 2026-11-23T09:09:00.000Z :after topic",
+            "REPLY #5 a1-10 a1-8",
+            "SAID #5 dave a1-10 2026-11-23T09:10:00.000Z :new while away",
+            "HISTORY #5 3 0",
+            "CURRENT #5",
+        )
+        shown = [line.removeprefix(line.split(" ", 1)[0] + " ") for line in self.console.shown]
+        self.assertEqual(
+            shown[:4],
+            [
+                "[#5] --> bob joined",
+                "[#5] ↳ carol: hello teacher",
+                "[#5] <dave> new while away",
+                "[#5] -- above: 1 line said while you were away",
+            ],
+        )
+
     def test_a_room_that_began_again_is_paged_from_its_new_life(self) -> None:
         self.hear("MSG #6 dave b2-40 2026-11-23T09:10:00.000Z :before the restart")
         server = self.drop_and_come_back()

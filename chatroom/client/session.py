@@ -164,7 +164,7 @@ class Client:
         self.gestures = Gestures(clock, self._typists_changed)  # recent lines, reactions, who is typing
         self._correspondent: str | None = None  # the other side of the last private message, for /reply
         self._version = PROTOCOL_VERSIONS[-1]  # the server's, from its HELLO
-        self._catching_up: set[str] = set()  # room_keys joined again "after" the last message seen: HISTORY answers
+        self._catching_up: dict[str, int] = {}  # room_keys joined again "after" the last message seen: lines shown
         self._marked: dict[str, str] = {}  # room_key -> the time we last told the server we had read it up to
         self._reads_asked = 0  # /read typed and not yet answered: a READ line is shown only then
         # /meta typed and not yet answered: META lines are shown only then. Others' display names are not put beside
@@ -518,6 +518,8 @@ class Client:
         if line.word == "PING":
             self.link.send(f"/pong {line.text or ''}".rstrip())
             return
+        if self._repeated(line):
+            return
         self._follow(line)
         if line.word in ("EXPORT", "EXPORTED") and len(line.args) >= 2:
             self._export(line)
@@ -543,8 +545,9 @@ class Client:
             said = self.gestures.reacted(line.args[0], line.args[1], line.args[2], line.text or "")
             self.console.show(self.render.reaction(line, said))
         elif line.word == "HISTORY" and len(line.args) == 3 and room_key(line.args[0]) in self._catching_up:
-            self._catching_up.discard(room_key(line.args[0]))
-            self.console.show(self.render.missed(line))
+            room, _, lost = line.args
+            shown = self._catching_up.pop(room_key(room))  # what was new of the lines it ends
+            self.console.show(self.render.missed(line._replace(args=[room, str(shown), lost])))
         elif self._shown(line):
             shown = self.render(line)
             if self._mentions(line):  # highlighted, and the terminal's bell rung
@@ -604,6 +607,23 @@ class Client:
             self.console.show(self.render.note(f"cannot export {room}: {error.strerror}: {error.filename}"))
             return
         self.console.show(self.render.note(f"exported {count} lines of {room} to {text} and its {data.suffix}"))
+
+    def _repeated(self, line: Line) -> bool:
+        """A line of a catch-up that we showed before the connection dropped: when another device of ours is in the
+        room, the server gives this one the room's latest lines too (docs/protocol.md, Sessions). Each line is
+        shown once, and the catch-up's HISTORY counts only those that are new."""
+        match line.word, line.args:
+            case (("SAID" | "DID"), [room, _, msgid, *_]) | ("REPLY", [room, msgid, _]):
+                key = room_key(room)
+            case _:
+                return False
+        if key not in self._catching_up:
+            return False
+        if self.company.shown_before(room, msgid):
+            return True
+        if line.word != "REPLY":
+            self._catching_up[key] += 1
+        return False
 
     def _follow(self, line: Line) -> None:
         """Keep track of our nickname, rooms and current room (what a reconnection takes back), and of the company."""
@@ -777,7 +797,7 @@ class Client:
         assert self.link is not None
         self._listening = False
         self.console.set_prompt("")
-        self._catching_up = set()
+        self._catching_up = {}
         for room in self._back_in:
             self.link.send(self._join_line(room))
 
@@ -788,7 +808,7 @@ class Client:
         key = given.strip() or self.company.keys.get(room_key(name), "")
         last = self.company.last(name) if self._version != "1" else None
         if last is not None:
-            self._catching_up.add(room_key(name))
+            self._catching_up[room_key(name)] = 0
         return " ".join(["/join", name, *([key] if key else []), *(["after", last] if last else [])])
 
     # Reconnecting
