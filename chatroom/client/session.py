@@ -546,8 +546,8 @@ class Client:
             self.console.show(self.render.reaction(line, said))
         elif line.word == "HISTORY" and len(line.args) == 3 and room_key(line.args[0]) in self._catching_up:
             room, _, lost = line.args
-            shown = self._catching_up.pop(room_key(room))  # what was new of the lines it ends
-            self.console.show(self.render.missed(line._replace(args=[room, str(shown), lost])))
+            new = self._catching_up.pop(room_key(room))  # of the lines it ends, those not shown before
+            self.console.show(self.render.missed(line._replace(args=[room, str(new), lost])))
         elif self._shown(line):
             shown = self.render(line)
             if self._mentions(line):  # highlighted, and the terminal's bell rung
