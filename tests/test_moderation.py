@@ -251,10 +251,15 @@ class BanTests(ModerationTestCase):
         self.assertEqual(parse_duration("2h"), 7200)
         self.assertEqual(parse_duration("7d"), 7 * 86400)
         self.assertEqual(parse_duration("1h30m"), 5400)
+        for text, seconds in (("10min", 600), ("1hr", 3600), ("2Days", 172800), ("1h30mins", 5400)):
+            self.assertEqual(parse_duration(text), seconds)
         self.assertIsNone(parse_duration("spamming"))
-        self.assertIsNone(parse_duration("10"))
         for bad in ["0m", "99999d"]:
             self.refused("BAD_DURATION", parse_duration, bad)
+        for mistyped in ["10", "10x", "-5m", "10 m", "5mn"]:  # a duration, mistyped: never the start of a reason
+            with self.assertRaises(ChatError) as refused:
+                parse_duration(mistyped)
+            self.assertEqual(refused.exception.key, "BAD_DURATION:form")
 
     def test_wildcards_without_regular_expressions(self) -> None:
         for pattern, text, matches in [

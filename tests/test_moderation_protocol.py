@@ -62,6 +62,16 @@ class ModerationCommandTests(SynchronousTestCase):
             ["ERR NOT_OPERATOR :only an operator of #5 may give or take operator and voice"],
         )
 
+    def test_a_mistyped_duration_is_refused_not_a_ban_for_ever(self) -> None:
+        self.server.connect("troll", "5")
+        self.assertEqual(
+            self.alice.type("/ban troll 10x talking"),
+            ["ERR BAD_DURATION :10x is not a duration: write it like 10m, 2h, 7d or 1h30m"],
+        )
+        self.assertEqual(self.bob.read(), [], "nobody was banned")
+        self.alice.type("/ban troll 10min talking")
+        self.assertEqual(self.bob.read()[0], "BAN #5 teacher troll!*@* 1970-01-01T00:10:00Z :talking")
+
     def test_ban_with_duration_and_reason_then_list_and_lift(self) -> None:
         self.server.connect("troll", "5", host="203.0.113.5")
         self.alice.type("/ban troll 10m spamming links")

@@ -158,6 +158,7 @@ REFUSALS: dict[str, tuple[str, ...]] = {
     "BAD_MASK:user": ("text",),
     "BAD_MASK:address": ("nick",),
     "BAD_DURATION": ("text",),
+    "BAD_DURATION:form": ("text",),
     "ALREADY_BANNED": ("target",),
     "NO_SUCH_BAN": ("mask",),
     "LIST_FULL": ("most",),

@@ -376,18 +376,30 @@ def ban_list(room: str, bans: list[Ban]) -> BanList:
 
 
 DURATION_MAX = 10 * 365 * 86400
-_DURATION = re.compile(r"(?:[0-9]{1,9}[smhdw])+")
-_UNIT = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+_UNIT = {
+    **dict.fromkeys(("s", "sec", "secs", "second", "seconds"), 1),
+    **dict.fromkeys(("m", "min", "mins", "minute", "minutes"), 60),
+    **dict.fromkeys(("h", "hr", "hrs", "hour", "hours"), 3600),
+    **dict.fromkeys(("d", "day", "days"), 86400),
+    **dict.fromkeys(("w", "wk", "wks", "week", "weeks"), 7 * 86400),
+}
+_PART = re.compile(r"([0-9]{1,9})(" + "|".join(sorted(_UNIT, key=len, reverse=True)) + ")")
+_DURATION = re.compile(f"(?:{_PART.pattern})+")
 
 
 def parse_duration(text: str) -> float | None:
-    """Seconds in "10m", "2h", "7d", "1w", "1h30m"; None if `text` is not a duration at all.
+    """Seconds in "10m", "2h", "7d", "1w", "1h30m" (or "10min", "1hr", "2days"...); None if `text` is not a duration
+    at all: it does not begin with a number.
 
-    Raises ChatError for a duration that is zero or longer than ten years.
+    Raises ChatError for what begins like one but is not (a typed "10x", "-5m" or "10" would otherwise be the
+    first word of a ban's reason, and the ban for ever), and for a duration that is zero or longer than ten years.
     """
-    if _DURATION.fullmatch(text.lower()) is None:
+    lowered = text.lower()
+    if not lowered.lstrip("-+")[:1].isdigit():
         return None
-    seconds = sum(int(number) * _UNIT[unit] for number, unit in re.findall(r"([0-9]+)([smhdw])", text.lower()))
+    if _DURATION.fullmatch(lowered) is None:
+        raise ChatError("BAD_DURATION", "form", text=text)
+    seconds = sum(int(number) * _UNIT[unit] for number, unit in _PART.findall(lowered))
     if not 0 < seconds <= DURATION_MAX:
         raise ChatError("BAD_DURATION", text=text)
     return float(seconds)
