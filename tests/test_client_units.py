@@ -115,6 +115,8 @@ class RenderTests(SynchronousTestCase):
         shown = self.plain(parse("MSG #5 evil :\x1b[2Jgone\x07"))
         self.assertEqual(shown, "12:34 [#5] <evil> \ufffd[2Jgone\ufffd")
         self.assertEqual(self.plain(parse("MSG #5 evil :\u202etxt.exe")), "12:34 [#5] <evil> \ufffdtxt.exe")
+        irssi = "MSG #5 ira :x \x02bold\x02 and \x034,1red\x03 \x1ditalic\x0f done"  # IRC formatting: the text
+        self.assertEqual(self.plain(parse(irssi)), "12:34 [#5] <ira> x bold and red italic done")
 
     def test_history_lines_at_their_own_time_dated_when_not_today(self) -> None:
         """In the local time zone (here UTC+2, where it is 14:34): 23:30 UTC yesterday was today at 01:30 there."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import re
 import time
 import zlib
 from collections.abc import Callable
@@ -13,9 +14,16 @@ from chatroom.frontends.line.wire import CONTROL_CHARACTERS, Line
 _NICK_COLOURS = ("31", "32", "33", "34", "35", "36", "91", "92", "93", "94", "95", "96")
 
 
+# IRC's formatting codes (bold, colours, italics, underline, reverse, monospace, reset), as IRC clients send them
+_FORMATTING = re.compile(
+    r"\x03(?:[0-9]{1,2}(?:,[0-9]{1,2})?)?|\x04(?:[0-9a-fA-F]{6}(?:,[0-9a-fA-F]{6})?)?|[\x02\x0f\x11\x16\x1d\x1e\x1f]"
+)
+
+
 def clean(text: str) -> str:
-    """Whatever a server sends, it cannot drive this terminal: control characters become U+FFFD."""
-    return CONTROL_CHARACTERS.sub("\ufffd", text)
+    """Whatever a server sends, it cannot drive this terminal: IRC's formatting codes are left out (the text
+    without them is what was meant), other control characters become U+FFFD."""
+    return CONTROL_CHARACTERS.sub("\ufffd", _FORMATTING.sub("", text))
 
 
 class Renderer:
