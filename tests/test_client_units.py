@@ -97,6 +97,9 @@ class RenderTests(SynchronousTestCase):
             "HISTORY #5 3 0": "12:34 [#5] -- above: 3 lines from history (/history shows earlier ones)",
             "HISTORY #5 0 0": "12:34 [#5] -- no more history",
             "HISTORY #5 0 ?": "12:34 [#5] -- no more history; some lines may be lost (the room began again)",
+            "HISTORY abc 0 ?": (
+                "12:34 [abc] -- no private conversation is kept here (the server keeps them only if told to)"
+            ),
             "HISTORY #5 100 ?": (
                 "12:34 [#5] -- above: 100 lines from history (/history shows earlier ones); some lines may be missing"
                 " (the room began again, or the server could not show them all)"
@@ -422,6 +425,16 @@ class ClientInputTests(ClientCase):
         self.hear("JOIN #5 alice", "CURRENT #5")
         self.assertEqual(self.console.prompt, "[#5] ")
         self.assertEqual(self.sent(), ["hello there"])
+
+    def test_a_nickname_with_a_space_is_asked_again_with_why(self) -> None:
+        """Sent, it was answered with /nick's usage, a command the person never typed."""
+        self.hear("HELLO chatroom 1 :hi")
+        self.client.typed("a b")
+        self.assertEqual(self.sent(), [])
+        self.assertIn("!! a nickname is one word: no spaces", self.console.shown[-1])
+        self.assertEqual(self.console.asked[-1], ("Nickname:", False))
+        self.client.typed("ab")
+        self.assertEqual(self.sent(), ["/nick ab"])
 
     def test_commands_text_and_escapes(self) -> None:
         self.hear("HELLO chatroom 1 :hi")

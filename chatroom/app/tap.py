@@ -66,8 +66,8 @@ log = Logger(namespace="chatroom")
 class Options(usage.Options):
     synopsis = "[options]"
     longdesc = (
-        "Run a chatroom server: group chat for terminals over TLS. Clients connect with"
-        " `python -m chatroom.client`. Nothing anyone says is logged or kept."
+        "Run a chatroom server: group chat over TLS, for browsers, its terminal client (`python -m chatroom.client`)"
+        " and IRC clients. Nothing anyone says is logged, nor kept unless --history asks it to be."
     )
     optParameters: list[list[Any]] = [
         [
@@ -225,9 +225,9 @@ class Options(usage.Options):
             "history",
             None,
             HistoryLimits.lines,
-            "Messages each room keeps, in memory (with --redis, in every process, and in Redis: docs/scaling.md), for"
-            " those who join later or come back after a disconnection; 0 keeps nothing. Private messages are kept"
-            " only with --history-private.",
+            "Messages each room keeps, for those who join later or come back after a disconnection: in memory and"
+            " written down (--history-store), or with --redis in Redis (docs/scaling.md); 0 keeps nothing. Private"
+            " messages are kept only with --history-private.",
             int,
         ],
         [

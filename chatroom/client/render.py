@@ -246,6 +246,8 @@ def _history(line: Line, away: bool) -> str:
     """
     count, lost = (clean(arg) for arg in line.args[1:3])
     some = count != "0"
+    if not line.args[0].startswith("#") and lost == "?" and not some:  # `/history NICK`
+        return "no private conversation is kept here (the server keeps them only if told to)"
     if away:
         said = f"above: {_lines(count)} said while you were away" if some else ""
     else:

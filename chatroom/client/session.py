@@ -342,6 +342,9 @@ class Client:
                 self._reads_asked += command == "/read"
                 self._metas_asked += command == "/meta" and text.split()[1:2] != ["set"]
                 self._send(text, wait=(self.phase, command) in ((Phase.NICK, "/nick"), (Phase.ROOM, "/join")))
+            elif self.phase is Phase.NICK and len(text.split()) > 1:  # the server would answer /nick's usage
+                self.console.show(self.render.error("a nickname is one word: no spaces"))
+                self._ask("Nickname:")
             elif self.phase is Phase.NICK:
                 self._send(f"/nick {text.strip()}", wait=True)
             elif self.phase is Phase.ROOM:
