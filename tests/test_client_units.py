@@ -280,11 +280,17 @@ class LineEditorTests(SynchronousTestCase):
                 "12:34 -- /whois NICK - who",
                 "      NICK is, and from which",
                 "      address \x1b[1;33mhi\x1b[0m",  # colours take no room
-                "12:34 [#5] <eve> " + "x" * 40,  # too long for any line: the terminal breaks it, as it must
+                "12:34 [#5] <eve> " + "x" * 40,  # too long for any line: whole, for the terminal (a link...)
                 "      end",
                 "",
             ],
         )
+        self.screen.clear()
+        self.editor.show("12:34 [#5] <jo> " + "日本語のテキスト😀" * 3 + "e\u0301")  # no spaces: wide characters
+        shown = self.screen.value().decode().replace("\r\x1b[K[#5] ", "").replace("\r\x1b[K", "").split("\n")
+        self.assertEqual([wcwidth.wcswidth(line) for line in shown[:-1]], [30, 30, 23])
+        self.assertEqual([line[:6] for line in shown[1:-1]], ["      ", "      "], "indented past the time")
+        self.assertTrue(shown[-2].endswith("😀e\u0301"), "the accent stays with its letter")  # broken before 日
 
     def test_tab_completes_and_cycles(self) -> None:
         self.keys(b"al\t")

@@ -311,15 +311,47 @@ _CONTINUED = " " * len("12:34 ")  # a wrapped line goes on past the time stamp
 
 def _wrap(text: str, columns: int) -> str:
     """`text` in lines of at most `columns` terminal columns, broken at spaces as the terminal would not (it breaks
-    words), the lines after the first indented; a word too long for any line is left whole, for the terminal."""
-    wrapped, width = "", 0
+    words), the lines after the first indented. A word too long for any line is broken before its wide characters
+    (Chinese, Japanese, emoji), where a line may end without a space; a run of narrow ones (a link, a fingerprint)
+    is left whole for the terminal, so that it can be copied whole."""
+    parts: list[str] = []  # joined once: a line may be 64 KiB of one word
+    width = 0
     for index, word in enumerate(text.split(" ")):
-        cells = _cells(_NO_WIDTH.sub("", word))
-        if index and width + 1 + cells > columns and len(_CONTINUED) + cells <= columns:
-            wrapped, width = f"{wrapped}\n{_CONTINUED}{word}", len(_CONTINUED) + cells
+        cells, gap = _cells(_NO_WIDTH.sub("", word)), " " * (index > 0)
+        if width + len(gap) + cells <= columns:
+            parts += [gap, word]
+            width += len(gap) + cells
+        elif index and len(_CONTINUED) + cells <= columns:
+            parts += ["\n", _CONTINUED, word]
+            width = len(_CONTINUED) + cells
         else:
-            wrapped, width = wrapped + " " * (index > 0) + word, width + (index > 0) + cells
-    return wrapped
+            parts.append(gap)
+            width += len(gap)
+            for unit, unit_cells in _units(word):
+                if width + unit_cells > columns and len(_CONTINUED) + unit_cells <= columns:  # it fits the next
+                    parts += ["\n", _CONTINUED]
+                    width = len(_CONTINUED)
+                parts.append(unit)
+                width += unit_cells
+    return "".join(parts)
+
+
+def _units(word: str) -> list[tuple[str, int]]:
+    """`word` in the pieces a line may end between, with their columns: each wide character, and each run of
+    narrow ones, with what takes no column after it (a combining mark, a joiner, a colour)."""
+    units: list[tuple[list[str], int]] = []
+    narrow = False  # whether the last piece is a run of narrow characters, which the next narrow one joins
+    for piece in re.split(f"({_NO_WIDTH.pattern})", word):  # a colour or the bell alone, or text without them
+        escape = _NO_WIDTH.fullmatch(piece) is not None
+        for char in [piece] if escape else piece:
+            cells = 0 if escape else _cells(char)
+            if units and (cells == 0 or (cells == 1 and narrow)):
+                units[-1][0].append(char)
+                units[-1] = (units[-1][0], units[-1][1] + cells)
+            else:
+                units.append(([char], cells))
+                narrow = cells == 1
+    return [("".join(chars), cells) for chars, cells in units]
 
 
 def _fit(text: str, columns: int) -> str:
