@@ -72,6 +72,16 @@ class ModerationCommandTests(SynchronousTestCase):
         self.alice.type("/ban troll 10min talking")
         self.assertEqual(self.bob.read()[0], "BAN #5 teacher troll!*@* 1970-01-01T00:10:00Z :talking")
 
+    def test_a_pupil_muted_by_account_stays_silent_and_is_told_so(self) -> None:
+        """As docs/accounts.md tells a teacher to: `/ban m:account:NAME DURATION`."""
+        bob = self.log_in("bob")
+        bob.type("/join 5")
+        self.alice.read()
+        self.alice.type("/ban m:account:bob 10m chatting")
+        self.assertEqual(bob.read()[0], "BAN #5 teacher m:account:bob 1970-01-01T00:10:00Z :chatting")
+        self.assertEqual(bob.type("may I?"), ["ERR MUTED :you are muted in #5: only its operators can lift that"])
+        self.assertEqual(self.bob.type("I still can")[-1], "MSG #5 student :I still can")
+
     def test_ban_with_duration_and_reason_then_list_and_lift(self) -> None:
         self.server.connect("troll", "5", host="203.0.113.5")
         self.alice.type("/ban troll 10m spamming links")
