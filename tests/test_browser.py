@@ -475,11 +475,12 @@ class BrowserTests(Browsing):
         await self.irc("helper")
         await self.member_menu(tab, "helper", "Give voice")
         await tab.do(expect(page.locator("#member-list li", has_text="helper")).to_contain_text("voice"))
+        await tab.sees("boss gave helper voice", "event")  # in words, not IRC's modes
         await tab.do(page.get_by_role("button", name="Settings").click())
         await tab.do(page.get_by_label("Moderated").check())
         await tab.do(page.get_by_label("Topic", exact=True).fill("Quiet please"))
         await tab.do(page.get_by_role("button", name="Save").click())
-        await tab.sees("boss set +m", "event")
+        await tab.sees("boss made the room moderated", "event")
         watcher = await self.irc("watcher")
         watcher.sendLine("MODE #5")
         [modes] = [line for line in await watcher.until("RPL_CHANNELMODEIS") if line.command == "RPL_CHANNELMODEIS"]
@@ -611,7 +612,7 @@ class BrowserTests(Browsing):
         await tab.do(expect(page.get_by_label("Secret")).to_be_checked())  # the answer is in
         await tab.do(expect(page.get_by_label("Moderated")).to_be_checked())  # and the person's change is kept
         await tab.do(page.get_by_role("button", name="Save").click())
-        await tab.sees("boss set +m", "event")
+        await tab.sees("boss made the room moderated", "event")
         await tab.do(expect(page.locator("#topic")).to_have_text("Quiet please"))
 
     async def test_a_room_chosen_while_another_is_joined_stays_chosen(self) -> None:

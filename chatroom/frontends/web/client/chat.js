@@ -594,13 +594,15 @@ export class Chat extends EventTarget {
     room.silenced = false; // a voice given, a room no longer moderated...: typing notices may go again
     let sign = "+";
     let index = 0;
+    const said = [];
     for (const mode of changes) {
       if (mode === "+" || mode === "-") {
         sign = mode;
         continue;
       }
-      const takesArg = "ovbkI".includes(mode) || (mode === "l" && sign === "+");
+      const takesArg = "ovbeIk".includes(mode) || (mode === "l" && sign === "+");
       const arg = takesArg ? args[index++] : undefined;
+      said.push(modeChange(sign, mode, arg));
       const member = arg && room.members.get(fold(arg));
       if (member && (mode === "o" || mode === "v")) {
         const symbol = mode === "o" ? "@" : "+";
@@ -618,7 +620,7 @@ export class Chat extends EventTarget {
         else if (mode === "l") room.modes.limit = sign === "+" ? arg : "";
       }
     }
-    this.event(room, message, `${message.nick} set ${[changes, ...args].join(" ")}`);
+    this.event(room, message, `${message.nick} ${said.join(", ")}`);
     this.emit("details", { room });
   }
 
@@ -697,6 +699,28 @@ export class Chat extends EventTarget {
     const text = message.params.slice(1).join(" ");
     if (text) this.info(text, "info", MOTD.has(message.command) ? this.serverRoom() : undefined);
   }
+}
+
+/** A room's mode change as a person says it: "made ana an operator", "made the room moderated". */
+function modeChange(sign, mode, arg) {
+  const on = sign === "+";
+  const mute = arg?.startsWith("m:") && arg.slice(2);
+  const words = {
+    o: on ? `made ${arg} an operator` : `took operator from ${arg}`,
+    v: on ? `gave ${arg} voice` : `took voice from ${arg}`,
+    b: mute ? (on ? `muted ${mute}` : `lifted the mute on ${mute}`) : on ? `banned ${arg}` : `lifted the ban on ${arg}`,
+    e: on ? `let ${arg} past the bans` : `took back the exception for ${arg}`,
+    I: on ? `let ${arg} in without an invitation` : `took back ${arg}'s entry`,
+    m: on ? "made the room moderated: only operators and people with voice speak" : "ended moderation: everyone speaks",
+    i: on ? "made the room invitation only" : "opened the room to everyone",
+    s: on ? "made the room secret" : "listed the room again",
+    t: on ? "let only operators change the topic" : "let everyone change the topic",
+    n: on ? "kept those outside from sending to the room" : "let those outside send to the room",
+    k: on ? "set a key to join" : "removed the key",
+    l: on ? `limited the room to ${arg} members` : "removed the member limit",
+    C: on ? "refused CTCP requests in the room" : "allowed CTCP requests in the room",
+  };
+  return words[mode] ?? `set ${sign}${mode}${arg ? " " + arg : ""}`;
 }
 
 // Numerics the page shows in its own way, or that say nothing a person needs
