@@ -100,7 +100,10 @@ class RenderTests(SynchronousTestCase):
             "ACTION #5 alice lq3k9d2a-8 2026-11-23T12:34:00.000Z :waves": "12:34 [#5] * alice waves",
             "HISTORY #5 3 0": "12:34 [#5] -- above: 3 lines from history (/history shows earlier ones)",
             "HISTORY #5 0 0": "12:34 [#5] -- no more history",
-            "HISTORY #5 0 ?": "12:34 [#5] -- no more history; some lines may be lost (the room began again)",
+            "HISTORY #5 0 ?": (
+                "12:34 [#5] -- no more history; some lines may be missing (the room began again, or the server could"
+                " not show them all)"
+            ),
             "HISTORY abc 0 ?": (
                 "12:34 [abc] -- no private conversation is kept here (the server keeps them only if told to)"
             ),
@@ -295,6 +298,11 @@ class LineEditorTests(SynchronousTestCase):
         self.assertEqual([wcwidth.wcswidth(line) for line in shown[:-1]], [30, 30, 23])
         self.assertEqual([line[:6] for line in shown[1:-1]], ["      ", "      "], "indented past the time")
         self.assertTrue(shown[-2].endswith("😀e\u0301"), "the accent stays with its letter")  # broken before 日
+        self.screen.clear()
+        self.editor.show("12:34 [#5] <jo> " + "a" * 14 + " " + "🇫🇷👍🏽" * 10)
+        shown = self.screen.value().decode().replace("\r\x1b[K[#5] ", "").replace("\r\x1b[K", "").split("\n")
+        self.assertEqual(shown[0], "12:34 [#5] <jo> " + "a" * 14, "full: no space left at its end")
+        self.assertEqual(shown[1], "      " + "🇫🇷👍🏽" * 6, "flags and skin tones kept whole")
 
     def test_tab_completes_and_cycles(self) -> None:
         self.keys(b"al\t")
@@ -1221,6 +1229,13 @@ class HistoryTests(ClientCase):
                 "[#5] -- above: 1 line said while you were away",
             ],
         )
+        self.drop_and_come_back()
+        self.hear("HELLO chatroom 2 :hi", "WELCOME bob :hello")
+        self.hear("SAID #5 eve a1-" + "9" * 5000 + " 2026-11-23T09:11:00.000Z :a number no client converts")
+        self.hear("JOIN #5 bob", "CURRENT #5")  # nothing kept, so no HISTORY: the catch-up ends with the join
+        self.console.shown.clear()
+        self.hear("SAID #5 carol a1-9 2026-11-23T09:09:00.000Z :after topic", "HISTORY #5 1 0")  # asked: /history
+        self.assertIn("[#5] <carol> after topic", self.console.shown[0])
 
     def test_a_room_that_began_again_is_paged_from_its_new_life(self) -> None:
         self.hear("MSG #6 dave b2-40 2026-11-23T09:10:00.000Z :before the restart")

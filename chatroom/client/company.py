@@ -95,11 +95,14 @@ class Company:
         return None if seen is None else f"{seen.life}-{seen.last}"
 
     def shown_before(self, room: str, msgid: str) -> bool:
-        """Whether the message `msgid` of `room` is no later than the latest we saw there, in the room's same life:
-        a catch-up that sends it again (the history a server gives another device of ours) repeats it."""
+        """Whether the message `msgid` of `room` is among those we saw there (between the earliest and the latest,
+        in the room's same life): a catch-up that sends it again (the history a server gives another device of
+        ours) repeats it."""
         seen = self.seen.get(room_key(room))
         life, _, number = msgid.rpartition("-")
-        return seen is not None and life == seen.life and number.isdecimal() and int(number) <= seen.last
+        if seen is None or life != seen.life or not (number.isascii() and number.isdecimal() and len(number) < 19):
+            return False
+        return seen.first <= int(number) <= seen.last
 
     def _saw(self, room: str, stamps: list[str]) -> None:
         """Note a message's id and time (from version 2 on: version 1 had none)."""

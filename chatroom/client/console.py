@@ -325,33 +325,45 @@ def _wrap(text: str, columns: int) -> str:
             parts += ["\n", _CONTINUED, word]
             width = len(_CONTINUED) + cells
         else:
-            parts.append(gap)
-            width += len(gap)
             for unit, unit_cells in _units(word):
-                if width + unit_cells > columns and len(_CONTINUED) + unit_cells <= columns:  # it fits the next
+                if width + len(gap) + unit_cells > columns and len(_CONTINUED) + unit_cells <= columns:  # the next
                     parts += ["\n", _CONTINUED]
-                    width = len(_CONTINUED)
-                parts.append(unit)
-                width += unit_cells
+                    width, gap = len(_CONTINUED), ""
+                parts += [gap, unit]
+                width += len(gap) + unit_cells
+                gap = ""
     return "".join(parts)
 
 
 def _units(word: str) -> list[tuple[str, int]]:
     """`word` in the pieces a line may end between, with their columns: each wide character, and each run of
-    narrow ones, with what takes no column after it (a combining mark, a joiner, a colour)."""
+    narrow ones, with what must stay with it (a combining mark, a colour, an emoji's skin tone, what a joiner
+    joins, a flag's second letter)."""
     units: list[tuple[list[str], int]] = []
     narrow = False  # whether the last piece is a run of narrow characters, which the next narrow one joins
     for piece in re.split(f"({_NO_WIDTH.pattern})", word):  # a colour or the bell alone, or text without them
         escape = _NO_WIDTH.fullmatch(piece) is not None
         for char in [piece] if escape else piece:
             cells = 0 if escape else _cells(char)
-            if units and (cells == 0 or (cells == 1 and narrow)):
+            if units and (cells == 0 or (cells == 1 and narrow) or _joined(units[-1][0], char)):
                 units[-1][0].append(char)
-                units[-1] = (units[-1][0], units[-1][1] + cells)
+                units[-1] = (units[-1][0], units[-1][1] + (cells if cells == 1 and narrow else 0))
             else:
                 units.append(([char], cells))
                 narrow = cells == 1
     return [("".join(chars), cells) for chars, cells in units]
+
+
+_ZWJ, _SKIN_TONES, _FLAG_LETTERS = "\u200d", range(0x1F3FB, 0x1F400), range(0x1F1E6, 0x1F200)
+
+
+def _joined(before: list[str], char: str) -> bool:
+    """Whether `char` is drawn as one with what is `before` it: a skin tone, what follows a joiner, the second
+    letter of a flag."""
+    if ord(char) in _SKIN_TONES or before[-1].endswith(_ZWJ):
+        return True
+    letters = [each for each in before if ord(each[0]) in _FLAG_LETTERS]
+    return ord(char) in _FLAG_LETTERS and len(letters) == len(before) == 1
 
 
 def _fit(text: str, columns: int) -> str:

@@ -252,10 +252,8 @@ def _history(line: Line, away: bool) -> str:
         said = f"above: {_lines(count)} said while you were away" if some else ""
     else:
         said = f"above: {_lines(count)} from history (/history shows earlier ones)" if some else "no more history"
-    if lost == "?" and some:  # a room that began again, or an answer a fault of the server's cut short
+    if lost == "?" and (some or not away):  # a room that began again, or an answer a fault of the server's cut short
         more = "some lines may be missing (the room began again, or the server could not show them all)"
-    elif lost == "?" and not away:
-        more = "some lines may be lost (the room began again)"
     elif lost == "?":
         more = "what was said while you were away may be lost (the server keeps no history, or the room began again)"
     elif lost != "0":

@@ -588,7 +588,7 @@ class Client:
             self.phase = Phase.NICK
             self._ask("Nickname:")
         elif line.word == "ERR" and self.phase is Phase.ROOM:
-            self._refused, self._back_in = line.text, []
+            self._refused, self._back_in, self._catching_up = line.text, [], {}
             self._ask("Room:")
         elif line.word == "BYE":
             self._goodbye = line.text
@@ -665,6 +665,8 @@ class Client:
                 for shown in (self._current, *args[:1]):  # read: the room looked at until now, and the one now shown
                     self._mark_read(shown)
                 self._current = args[0] if args else None
+                if args:  # its join is answered: a catch-up that sent no HISTORY (nothing kept) is over too
+                    self._catching_up.pop(room_key(args[0]), None)
                 if self._back_in and _same_room(self._current or "", self._back_in[-1]):
                     self._back_in = []
                     self._chatting()

@@ -395,7 +395,8 @@ def parse_duration(text: str) -> float | None:
     first word of a ban's reason, and the ban for ever), and for a duration that is zero or longer than ten years.
     """
     lowered = text.lower()
-    if not lowered.lstrip("-+")[:1].isdigit():
+    first = lowered.lstrip("-+")[:1]
+    if not first or first not in "0123456789":  # ASCII digits: a reason may begin with "²"
         return None
     if _DURATION.fullmatch(lowered) is None:
         raise ChatError("BAD_DURATION", "form", text=text)

@@ -159,6 +159,7 @@ const typing = { to: "", at: 0 };
 $("input").addEventListener("input", (event) => {
   const text = event.target.value;
   const room = chat.current;
+  if (chat.replying && !text.startsWith(`/reply ${chat.replying.pick} `)) chat.replying = null; // not that reply now
   const tell = (target, state) => chat.connection.send(`@+typing=${state} TAGMSG ${target}`);
   if (text && !text.startsWith("/") && room && !room.server && !room.silenced && (room.joined || !room.channel)) {
     if (typing.to === room.name && Date.now() - typing.at < TYPING_EVERY) return;

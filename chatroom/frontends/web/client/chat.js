@@ -687,8 +687,9 @@ export class Chat extends EventTarget {
 
   refused(message) {
     const about = message.params[1] ?? "";
-    const room = (about.startsWith("#") && this.room(about, false)) || this.current || this.serverRoom();
-    if (message.command === "404") room.silenced = true; // ERR_CANNOTSENDTOCHAN: a typing notice would be too
+    const named = about.startsWith("#") && this.room(about, false);
+    const room = named || this.current || this.serverRoom();
+    if (named && message.command === "404") room.silenced = true; // ERR_CANNOTSENDTOCHAN: a typing notice would be too
     const text = message.params.at(-1);
     const last = room.lines.at(-1);
     if (last?.kind === "error" && last.text === text) return; // a typing notice's refusal, then its line's: once

@@ -120,7 +120,7 @@ export class Connection extends EventTarget {
     if (this.socket) {
       if (this.registered) this.send(format("QUIT", reason || "leaving"));
       this.socket.close(1000);
-    }
+    } else this.status("closed"); // waiting to try again: no more waiting
   }
 
   /** Send a line now; false when there is no connection to send it on. */
