@@ -9,7 +9,7 @@ while executing a client's line dropped that client, with a report in the log qu
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any, cast
 
 from twisted.internet.defer import Deferred, DeferredList
@@ -27,7 +27,7 @@ from chatroom.frontends.line.dialect import LineDialect
 from chatroom.server.connection import FAULTS_TOLERATED, Connection
 from chatroom.server.limits import SendQueue, Turns
 from chatroom.server.tls_transport import Flushes, TLSConnection
-from tests.helpers import LineClient, MemoryServer, ServerTestCase, observe_log
+from tests.helpers import LineClient, MemoryClient, MemoryServer, ServerTestCase, observe_log
 from tests.test_irc import IRCServer
 from tests.test_lifecycle import GENEROUS
 from tests.test_shared_joins import SharedServers, either
@@ -55,6 +55,22 @@ def _fail_everywhere_on(case: TestCase | SynchronousTestCase, kind: type[Message
         return render(dialect, event)
 
     case.patch(LineDialect, "render", faulty)
+
+
+def _say_with_a_snowman(say: Callable[[str], object]) -> None:
+    """120 lines, the 111th with a snowman: in a page of a history answer after the first PAGE_LINES."""
+    for number in range(120):
+        say(f"line {number}" + (" ☃" if number == 110 else ""))
+
+
+def _answer(server: MemoryServer, client: MemoryClient, asked: bytes) -> list[str]:
+    """What `client` reads after sending `asked`, over the reactor turns a long answer takes."""
+    client.send(asked)
+    lines: list[str] = []
+    for _ in range(10):
+        server.clock.advance(0)
+        lines += client.read()
+    return lines
 
 
 def _errors(logged: Iterable[dict[str, object]]) -> list[str]:
@@ -328,8 +344,7 @@ class LongAnswerFaultTests(SynchronousTestCase):
         server = IRCServer(GENEROUS, history=200)
         logged = observe_log(self)
         alice = server.irc("alice", "#5", caps="batch draft/chathistory")
-        for number in range(120):
-            alice.type(f"PRIVMSG #5 :line {number}" + (" ☃" if number == 110 else ""))
+        _say_with_a_snowman(lambda text: alice.type(f"PRIVMSG #5 :{text}"))
         kept = Renderer.kept
 
         def faulty(renderer: Renderer, said: Message, *arguments: Any) -> bytes:
@@ -338,11 +353,7 @@ class LongAnswerFaultTests(SynchronousTestCase):
             return kept(renderer, said, *arguments)
 
         self.patch(Renderer, "kept", faulty)
-        alice.send(b"CHATHISTORY LATEST #5 * 120\r\nPING :after\r\n")
-        lines: list[str] = []
-        for _ in range(10):
-            server.clock.advance(0)
-            lines += alice.read()
+        lines = _answer(server, alice, b"CHATHISTORY LATEST #5 * 120\r\nPING :after\r\n")
         self.assertEqual(lines[0], ":chatroom BATCH +1 chathistory #5")
         self.assertIn(":chatroom BATCH -1", lines, "the batch is closed")
         self.assertLess(lines.index(":chatroom BATCH -1"), lines.index(":chatroom PONG chatroom :after"))
@@ -356,8 +367,7 @@ class LongAnswerFaultTests(SynchronousTestCase):
         server = IRCServer(GENEROUS, history=200)
         logged = observe_log(self)
         alice = server.connect("alice", "#5")
-        for number in range(120):
-            alice.type(f"line {number}" + (" ☃" if number == 110 else ""))
+        _say_with_a_snowman(alice.type)
         made = wire.lines
 
         def faulty(word: str, *arguments: str, text: str) -> bytes:
@@ -366,11 +376,7 @@ class LongAnswerFaultTests(SynchronousTestCase):
             return made(word, *arguments, text=text)
 
         self.patch(wire, "lines", faulty)
-        alice.send(b"/history #5 120\r\n/ping after\r\n")
-        lines: list[str] = []
-        for _ in range(10):
-            server.clock.advance(0)
-            lines += alice.read()
+        lines = _answer(server, alice, b"/history #5 120\r\n/ping after\r\n")
         self.assertEqual(len([line for line in lines if line.startswith("SAID #5 alice ")]), 100, "the pages made")
         self.assertEqual(lines[-2:], ["HISTORY #5 100 ?", "PONG :after"], "what was sent, and that more is unknown")
         [error] = _errors(logged)
