@@ -284,8 +284,8 @@ export class Chat extends EventTarget {
   /** A recent line of `room` as /reply and /react name it: `^` the latest said, `^2` the one before... or, for
    * the pick a line's Reply button wrote (`replying`), that line, whatever was said since. */
   pick(room, pick = "^") {
-    const pinned = this.replying;
-    if (pinned?.room === room && pinned.pick === pick && room.line(pinned.id)) return room.line(pinned.id);
+    const pinned = this.replying?.room === room && this.replying.pick === pick && room.line(this.replying.id);
+    if (pinned) return pinned;
     const count = Number(pick.slice(1) || "1");
     const said = room.lines.filter((line) => line.id && line.nick);
     if (!pick.startsWith("^") || !Number.isInteger(count) || count < 1 || count > said.length) return undefined;
