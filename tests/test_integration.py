@@ -114,7 +114,7 @@ class ChatOverTLSTests(ServerTestCase):
         await alice.expect(
             "ERR NO_SUCH_NICK :nobody is called nobody",
             "ERR NOT_IN_ROOM :you are not in #5",
-            "ERR USAGE :usage: /join ROOM [KEY] [after ID]",
+            "ERR USAGE :usage: /join ROOM [KEY]",
         )
         alice.send("/join 5")
         await alice.until("CURRENT #5")

@@ -159,7 +159,17 @@ class AccountExtbanTests(SynchronousTestCase):
         self.assertEqual(commands(self.server.irc("near").type("JOIN #chan"))[0], "JOIN")
         self.op.read()
         [refused] = self.op.type("MODE #chan +b r:bob")
-        self.assertIn("NOTICE chanop :invalid ban mask 'r:bob'", refused)
+        self.assertIn("696 chanop #chan b r:bob :invalid ban mask 'r:bob'", refused)
+
+    def test_a_refused_mask_is_told_about_its_channel(self) -> None:
+        """irssi's default ban, `*!*user@host`, is refused here (a host is an address); the refusal was a NOTICE that
+        named neither the channel nor the mode: now the mode's own error, 696, as Modern IRC has it."""
+        [refused] = self.op.type("MODE #chan +b *!*guest@chatroom")
+        self.assertEqual(
+            refused,
+            ":chatroom 696 chanop #chan b *!*guest@chatroom :invalid ban mask '*!*guest@chatroom': an address pattern"
+            " has digits, '.', ':', '*' and '?'",
+        )
 
 
 class BotModeTests(SynchronousTestCase):

@@ -793,7 +793,13 @@ def _change_modes(session: IRCDialect, room: str, modes: str, arguments: list[st
             with_parameter += 1
             if with_parameter > MODES_MAX:
                 break
-        with session.about(room, subjects={"NO_SUCH_NICK": (argument or "",), "NOT_THERE": (argument or "", room)}):
+        # A refused mask as the mode's own error (696), naming the channel, the mode and the mask
+        subjects = {
+            "NO_SUCH_NICK": (argument or "",),
+            "NOT_THERE": (argument or "", room),
+            "BAD_MASK": (room, mode, argument or "*"),
+        }
+        with session.about(room, numerics={"BAD_MASK": n.ERR_INVALIDMODEPARAM}, subjects=subjects):
             if mode in "ov":
                 if argument is None:
                     continue

@@ -74,10 +74,9 @@ def _pass(session: LineDialect, arg: str) -> None:
 
 @command(
     "join",
-    "ROOM [KEY] [after ID]",
-    "join a room by name or number (5 and #5 are the same room), or switch to one you are in; KEY for a keyed room;"
-    " after ID: back after a disconnection, be shown what was said since message ID instead of the latest lines",
-)
+    "ROOM [KEY]",
+    "join a room by name or number (5 and #5 are the same room), or switch to one you are in; KEY for a keyed room",
+)  # a client back after a disconnection adds `after ID`, the last message it saw: docs/protocol.md
 def _join(session: LineDialect, arg: str) -> None:
     words = arg.split()
     since = ""
