@@ -66,11 +66,17 @@ class ModerationCommandTests(SynchronousTestCase):
         self.server.connect("troll", "5")
         self.assertEqual(
             self.alice.type("/ban troll 10x talking"),
-            ["ERR BAD_DURATION :10x is not a duration: write it like 10m, 2h, 7d or 1h30m"],
+            ["ERR BAD_DURATION :10x is not a duration: write it like 10m, 2h, 7d, 1h30m or forever"],
         )
         self.assertEqual(self.bob.read(), [], "nobody was banned")
         self.alice.type("/ban troll 10min talking")
         self.assertEqual(self.bob.read()[0], "BAN #5 teacher troll!*@* 1970-01-01T00:10:00Z :talking")
+
+    def test_forever_makes_room_for_a_reason_that_begins_with_a_number(self) -> None:
+        """`/ban troll 3 strikes` is refused (3 is no duration); there was no way to give that reason unlimited."""
+        self.server.connect("troll", "5")
+        self.alice.type("/ban troll Forever 3 strikes")
+        self.assertEqual(self.bob.read()[0], "BAN #5 teacher troll!*@* - :3 strikes")
 
     def test_a_pupil_muted_by_account_stays_silent_and_is_told_so(self) -> None:
         """As docs/accounts.md tells a teacher to: `/ban m:account:NAME DURATION`."""

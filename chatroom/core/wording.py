@@ -116,7 +116,7 @@ PLAIN: dict[str, str] = {
     "BAD_MASK:user": "invalid ban mask {text!r}: a user name pattern has letters, digits, '~._-', '*' and '?'",
     "BAD_MASK:address": "{nick} has no address to ban",
     "BAD_DURATION": "{text}: a ban lasts from 1s to 10 years (3650d), or until lifted",
-    "BAD_DURATION:form": "{text} is not a duration: write it like 10m, 2h, 7d or 1h30m",
+    "BAD_DURATION:form": "{text} is not a duration: write it like 10m, 2h, 7d, 1h30m or forever",
     "NO_SUCH_BAN": "there is no ban on {mask}; the ban list shows the masks",
     "LIST_FULL": "the list is full ({most} entries): remove one first",
     "REGISTERED": "{room} is registered already, to {owner}",

@@ -282,12 +282,17 @@ def _kick(session: LineDialect, arg: str) -> None:
     session.chat.kick(session.member, room, nick, reason.strip())
 
 
+FOREVER = "forever"  # a ban's duration, said: room for a reason that begins with a number ("forever 3 strikes")
+
+
 def _ban_arguments(rest: str, name: str) -> tuple[str, float | None, str]:
-    """NICK|MASK [DURATION] [REASON], as /ban and /server ban take them."""
+    """NICK|MASK [DURATION|forever] [REASON], as /ban and /server ban take them."""
     target, _, more = rest.partition(" ")
     if not target:
         raise COMMANDS[name].usage_error()
     first, _, reason = more.strip().partition(" ")
+    if first.lower() == FOREVER:
+        return target, None, reason.strip()
     duration = parse_duration(first) if first else None
     if duration is None:
         return target, None, more.strip()
@@ -297,7 +302,8 @@ def _ban_arguments(rest: str, name: str) -> tuple[str, float | None, str]:
 @command(
     "ban",
     "[#ROOM] NICK|MASK [DURATION] [REASON]",
-    "keep someone out: by account if logged in, else by nickname and address; DURATION like 10m, 2h, 7d (operators)",
+    "keep someone out: by account if logged in, else by nickname and address; DURATION like 10m, 2h, 7d, or forever"
+    " (operators)",
 )
 def _ban(session: LineDialect, arg: str) -> None:
     room, rest = _room_and_rest(session, arg)
