@@ -570,6 +570,8 @@ class BrowserTests(Browsing):
         await tab.log_in("late", room="5")
         kept = "This room keeps the last 100 lines of history, each member's since they joined."
         await tab.do(expect(tab.page.locator("#kept")).to_have_text(kept))
+        await tab.do(tab.page.locator("#kept").click())  # cut to one line; a phone has no hover for its title
+        await tab.do(expect(tab.page.locator("#kept")).to_have_css("white-space", "normal"))
         told = tab.page.locator("#log li", has_text="this room keeps")
         await tab.do(expect(told).to_have_count(0))  # said in the header: it was in the log as well, each join
         ircy.say("#5", "now that you are here")
@@ -584,6 +586,24 @@ class BrowserTests(Browsing):
         await tab.do(page.get_by_role("button", name="Save").click())
         await tab.do(expect(page.locator("#kept")).to_have_text("This room keeps 30 days of history."))
         await tab.sees("late changed the history rule: this room keeps 30 days of history")  # a change is news
+
+    async def test_put_out_of_a_room_the_page_says_so_where_one_types(self) -> None:
+        """After a kick, the box still said "Message #5" (whatever was typed was refused) and offered the history's
+        download, which the server refuses to someone not in the room."""
+        ircy = await self.since_join_room()
+        tab = await self.open()
+        await tab.log_in("late", room="5")
+        page = tab.page
+        await tab.do(expect(page.locator("#export")).to_be_visible())
+        ircy.sendLine("KICK #5 late :enough")
+        await tab.sees("ircy removed you from #5: enough", "event")
+        await tab.do(
+            expect(page.locator("#input")).to_have_attribute("placeholder", "You are not in #5: /join #5 to come back")
+        )
+        await tab.do(expect(page.locator("#export")).to_be_hidden())
+        await tab.type("/join #5")
+        await tab.do(expect(page.locator("#input")).to_have_attribute("placeholder", "Message #5"))
+        await tab.do(expect(page.locator("#export")).to_be_visible())
 
     async def slowly(self, nick: str) -> tuple[Tab, SlowNetwork]:
         """A tab logged in as `nick` in #5, its WebSocket through a SlowNetwork."""

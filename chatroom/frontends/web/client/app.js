@@ -232,6 +232,7 @@ document.addEventListener("keydown", (event) => {
   if (event.key === "Escape") closePanels();
 });
 
+$("kept").addEventListener("click", () => $("kept").classList.toggle("whole"));
 $("rooms-button").addEventListener("click", () => toggle($("sidebar"), "rooms-button"));
 $("members-button").addEventListener("click", () => toggle($("members"), "members-button"));
 $("leave-button").addEventListener("click", () => {

@@ -162,7 +162,6 @@ export class View {
     const room = this.chat.current;
     if (!room) return;
     this.details();
-    $("input").placeholder = room.server ? "Type /join and a room's name" : `Message ${room.name}`;
     const items = [];
     let history = false;
     for (const line of room.lines) {
@@ -179,13 +178,19 @@ export class View {
   details() {
     const room = this.chat.current;
     $("room-name").textContent = room.server ? "chatroom" : room.name;
+    const away = room.channel && !room.joined; // left, or put out: what is typed here would only be refused
+    $("input").placeholder = room.server
+      ? "Type /join and a room's name"
+      : away
+        ? `You are not in ${room.name}: /join ${room.name} to come back`
+        : `Message ${room.name}`;
     $("topic").textContent = room.topic;
     $("topic").title = room.topic;
     $("kept").textContent = room.kept ? `${room.kept[0].toUpperCase()}${room.kept.slice(1)}.` : "";
-    $("kept").title = $("kept").textContent; // cut to one line on a narrow screen
+    $("kept").title = $("kept").textContent; // cut to one line; a tap shows it whole (a phone has no hover)
     $("kept").hidden = !room.kept;
     $("settings-button").hidden = !(room.channel && room.rank(this.chat.me).includes("@"));
-    $("export").hidden = !(room.channel && room.kept); // everything it keeps that this person may read
+    $("export").hidden = !(room.channel && room.kept) || away; // everything it keeps that a member may read
     const list = $("member-list");
     list.replaceChildren();
     $("members-button").hidden = !room?.channel;
