@@ -734,6 +734,30 @@ class BrowserTests(Browsing):
         await tab.do(page.press("#search-text", "Enter"))
         await tab.do(expect(found.first).to_have_text("search for at least one word: letters or digits"))
 
+    async def test_a_long_line_arrives_whole_and_one_too_long_to_send_stays_in_the_box(self) -> None:
+        """The page sent a line of any length as one PRIVMSG: past IRC's 512 bytes it was refused (417), after the
+        box had been emptied, and the text was lost."""
+        self.start_web()
+        writer = await self.open()
+        await writer.log_in("longy", room="5")
+        reader = await self.open()
+        await reader.log_in("reader", room="5")
+        ircy = await self.irc("ircy")  # without draft/multiline: the pieces, each within 512 bytes
+        text = " ".join(f"wörd{number}" for number in range(300)) + " 👩‍👩‍👧‍👦" * 40
+        await writer.type(text)
+        await reader.do(expect(reader.page.locator("#log li.message .text")).to_have_text(text))
+        while "".join(piece for _, _, piece in ircy.heard) != text:
+            await ircy.heard_some()
+        self.assertGreater(len(ircy.heard), 4)
+        self.assertTrue(
+            all(len(f":longy!longy@chatroom PRIVMSG #5 :{piece}".encode()) <= 510 for _, _, piece in ircy.heard)
+        )
+        self.assertEqual(await writer.do(writer.page.input_value("#input")), "")
+        too_long = "é" * 2100
+        await writer.type(too_long)
+        await writer.sees("Too long to send: 4200 bytes, where one message holds 4096. Nothing was sent.", "error")
+        self.assertEqual(await writer.do(writer.page.input_value("#input")), too_long, "kept, to be cut and sent")
+
     async def test_replies_reactions_typing_and_a_message_of_several_lines_with_an_irc_client(self) -> None:
         self.start_web()
         tab = await self.open()

@@ -21,6 +21,33 @@ const fold = (name) => name.replace(/[A-Z]/g, (c) => c.toLowerCase());
 /** The id of the line a message answers, if it answers one (+draft/reply, or the ratified +reply). */
 const replyOf = (tags) => tags["+draft/reply"] || tags["+reply"] || "";
 
+const graphemes = new Intl.Segmenter(undefined, { granularity: "grapheme" });
+const encoder = new TextEncoder();
+
+/** `line` cut into pieces of at most `most` bytes, each ending at a space where one is near (kept with the piece
+ * before it, so that the pieces joined again are the line), never inside a character a person sees as one. */
+function pieces(line, most) {
+  const cut = [];
+  let piece = "";
+  let bytes = 0;
+  let space = -1; // where the piece could end at a word, in its characters
+  for (const { segment } of graphemes.segment(line)) {
+    const size = encoder.encode(segment).length;
+    while (bytes + size > most && piece) {
+      const end = space > piece.length / 2 ? space : piece.length;
+      cut.push(piece.slice(0, end));
+      piece = piece.slice(end);
+      bytes = encoder.encode(piece).length;
+      space = -1;
+    }
+    piece += segment;
+    bytes += size;
+    if (segment === " ") space = piece.length;
+  }
+  cut.push(piece);
+  return cut;
+}
+
 /** A room as people type it: `5` and `lobby` are `#5` and `#lobby`. */
 export const roomName = (text) => (text.startsWith("#") ? text : "#" + text);
 
@@ -80,6 +107,7 @@ export class Chat extends EventTarget {
     this.searching = ""; // what the last search asked for, shown with its answer
     this.profiles = new Map(); // folded nickname -> {key: value}: display names and avatars (draft/metadata-3)
     this.replying = null; // {room, pick, id}: the line whose Reply button wrote `/reply PICK` in the box
+    this.source = ""; // our nick!user@host, once a JOIN of ours showed it
     connection.addEventListener("message", (event) => this.receive(event.detail));
     connection.addEventListener("registered", () => this.registered());
     connection.addEventListener("status", (event) => {
@@ -266,19 +294,36 @@ export class Chat extends EventTarget {
     this.receive({ ...first, tags, params: [first.params[0], text] });
   }
 
-  /** Send `text` to `target`: several lines as one message (a draft/multiline batch) where the server takes them,
-   * else line by line; `tags` (escaped) go on it. */
+  /** Send `text` to `target`: several lines, or a line longer than IRC's 512 bytes, as one message (a
+   * draft/multiline batch, a long line in pieces joined again by the server) where the server takes them, else
+   * piece by piece; `tags` (escaped) go on it. Throws, sending nothing, if the server would refuse it whole. */
   say(target, text, tags = "") {
-    const lines = text.split("\n");
+    const lines = text.split("\n").map((line) => pieces(line, this.textBytes(target)));
     const head = tags ? `@${tags} ` : "";
-    if (lines.length === 1) return this.connection.send(head + format("PRIVMSG", target, text));
-    if (!this.connection.has(MULTILINE)) return lines.every((line) => !line || this.connection.send(head + format("PRIVMSG", target, line)));
+    if (lines.length === 1 && lines[0].length === 1) return this.connection.send(head + format("PRIVMSG", target, text));
+    if (!this.connection.has(MULTILINE)) {
+      return lines.flat().every((piece, index) => !piece || this.connection.send((index ? "" : head) + format("PRIVMSG", target, piece)));
+    }
+    const limits = Object.fromEntries((this.connection.capValue(MULTILINE) ?? "").split(",").map((pair) => pair.split("=")));
+    const [bytes, most] = [new TextEncoder().encode(text).length, Number(limits["max-bytes"] || 4096)];
+    if (bytes > most) throw new Error(`Too long to send: ${bytes} bytes, where one message holds ${most}. Nothing was sent.`);
+    const count = lines.flat().length;
+    const cap = Number(limits["max-lines"] || 24);
+    if (count > cap) throw new Error(`Too long to send: ${count} lines (a long line counts as several), where one message holds ${cap}. Nothing was sent.`);
     const ref = `m${Date.now().toString(36)}`;
-    return [
-      head + format("BATCH", "+" + ref, MULTILINE, target),
-      ...lines.map((line) => `@batch=${ref} ` + format("PRIVMSG", target, line)),
-      format("BATCH", "-" + ref),
-    ].every((line) => this.connection.send(line));
+    const inside = lines.flatMap((parts) =>
+      parts.map((piece, index) => `@batch=${ref}${index ? ";draft/multiline-concat" : ""} ` + format("PRIVMSG", target, piece)),
+    );
+    return [head + format("BATCH", "+" + ref, MULTILINE, target), ...inside, format("BATCH", "-" + ref)].every((line) =>
+      this.connection.send(line),
+    );
+  }
+
+  /** Bytes of text one PRIVMSG to `target` may hold: the server refuses a line that, relayed with our
+   * `nick!user@host` before it, would pass IRC's 512 (a host is at most 63 bytes until our own JOIN shows it). */
+  textBytes(target) {
+    const source = this.source || `${this.me}!${this.me}@${"h".repeat(63)}`;
+    return 510 - new TextEncoder().encode(`:${source} PRIVMSG ${target} :`).length;
   }
 
   /** A recent line of `room` as /reply and /react name it: `^` the latest said, `^2` the one before... or, for
@@ -445,6 +490,7 @@ export class Chat extends EventTarget {
   onJOIN(message) {
     const room = this.room(message.params[0]);
     if (fold(message.nick) === fold(this.me)) {
+      this.source = message.source; // our nick!user@host, as others see it: how long a line of ours may be
       room.joined = true;
       room.silenced = false;
       room.entering = true; // its NAMES are the members, then its history is asked for
@@ -513,6 +559,7 @@ export class Chat extends EventTarget {
     if (profile) this.profiles.set(fold(nick), profile);
     if (fold(message.nick) === fold(this.me)) {
       this.me = nick;
+      this.source &&= nick + this.source.slice(this.source.indexOf("!"));
       this.connection.nick = nick;
       this.emit("me");
     }

@@ -103,7 +103,7 @@ export function run(chat, text) {
       const [nick, said] = args(2);
       const conversation = chat.room(needs(nick, `/${command} NICK TEXT`));
       if (said) {
-        send("PRIVMSG", nick, said);
+        if (!chat.say(nick, said)) throw new Error("Not connected: nothing was sent.");
         echo(chat, conversation, "message", said);
       }
       chat.select(conversation);

@@ -84,6 +84,7 @@ export class Connection extends EventTarget {
     this.url = url;
     this.socket = null;
     this.caps = new Set();
+    this.offered = new Map(); // what the server's CAP LS offered: capability -> its value
     this.isupport = new Map(); // what the server's 005 says it supports: CHATHISTORY=500 ...
     this.nick = "";
     this.password = "";
@@ -132,6 +133,11 @@ export class Connection extends EventTarget {
 
   has(cap) {
     return this.caps.has(cap);
+  }
+
+  /** A capability's value as CAP LS gave it (draft/multiline's "max-bytes=4096,max-lines=24"), if it was taken. */
+  capValue(cap) {
+    return this.caps.has(cap) ? this.offered.get(cap) : undefined;
   }
 
   status(state, extra = {}) {
@@ -273,7 +279,8 @@ export class Connection extends EventTarget {
 
   negotiate(sub, list) {
     if (sub === "LS") {
-      const offered = new Set(list.split(" ").map((cap) => cap.split("=")[0]));
+      const offered = new Map(list.split(" ").map((cap) => [cap.split("=")[0], cap.split("=").slice(1).join("=")]));
+      this.offered = offered;
       const wanted = WANTED.filter((cap) => offered.has(cap));
       if (this.registering && !offered.has("draft/account-registration"))
         return this.refuse("This server does not let people register accounts here: ask whoever runs it for one.");
