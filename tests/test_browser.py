@@ -349,6 +349,38 @@ class BrowserTests(Browsing):
         self.assertEqual((await self.heard(ircy, 2))[-1], "webby back again")
         await tab.do(expect(tab.page.locator("#log li", has_text="display-name")).to_have_count(0))  # 770, quiet
 
+    async def test_an_account_under_another_nickname_logs_in_again_after_a_restart(self) -> None:
+        """The page logged in again with its nickname of the moment, not its account's: after `/nick` and a
+        restart, every attempt failed and the page said "Connecting..." for ever. A refusal after a reconnection (a
+        password changed meanwhile) left it so as well."""
+        accounts = Path(self.mktemp())
+        AccountStore(accounts).add("alice", "correct horse battery")
+        self.start_web("--accounts", str(accounts))
+        web, listen = self.web_port, self.port
+        tab = await self.open(clock=True)
+        await tab.log_in("alice", password="correct horse battery", room="5")
+        await tab.type("/nick ali_away")
+        await tab.do(expect(tab.page.locator("#whoami")).to_have_text("You are ali_away"))
+        soon = await tab.do(tab.page.evaluate("Date.now() + 1000"))
+        await tab.do(tab.page.clock.pause_at(soon))
+        await self.service.stopService()
+        await tab.do(expect(tab.page.locator("#status")).to_contain_text("Connection lost"))
+        restart = {"web": f"tcp:{web}:interface=127.0.0.1", "listen": f"tcp:{listen}:interface=127.0.0.1"}
+        self.start_web("--accounts", str(accounts), **restart)
+        await tab.do(tab.page.clock.run_for(60_000))
+        await tab.do(expect(tab.page.locator("#status")).to_be_hidden())
+        ircy = await self.irc("ircy")
+        ircy.sendLine("WHOIS ali_away")
+        whois = await ircy.until("RPL_ENDOFWHOIS")
+        self.assertIn(["ircy", "ali_away", "alice", "is logged in as"], [line.params for line in whois])
+        await self.service.stopService()
+        AccountStore(accounts).set_password("alice", "a new password, changed")
+        self.start_web("--accounts", str(accounts), **restart)
+        await tab.do(tab.page.clock.run_for(60_000))
+        await tab.do(expect(tab.page.locator("#login-error")).to_have_text("Wrong password for this nickname."))
+        await tab.do(tab.page.reload())
+        await tab.do(expect(tab.page.locator("#nick")).to_have_value("alice"))  # the account's, not ali_away
+
     async def test_without_a_room_the_page_says_how_to_join_one_and_joins_it_by_number(self) -> None:
         self.start_web()
         tab = await self.open()

@@ -67,7 +67,7 @@ $("search-form").addEventListener("submit", (event) => {
 });
 chat.addEventListener("me", () => {
   $("whoami").textContent = `You are ${chat.me}`;
-  localStorage.setItem("chatroom.nick", chat.me);
+  localStorage.setItem("chatroom.nick", connection.password ? connection.login : chat.me); // what the form logs in as
 });
 chat.addEventListener("modes", (event) => {
   if (event.detail.room === chat.current && $("settings").open) fillSettings(event.detail.room);

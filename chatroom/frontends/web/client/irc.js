@@ -87,6 +87,7 @@ export class Connection extends EventTarget {
     this.offered = new Map(); // what the server's CAP LS offered: capability -> its value
     this.isupport = new Map(); // what the server's 005 says it supports: CHATHISTORY=500 ...
     this.nick = "";
+    this.login = ""; // the account the password is for: the nickname logged in with, whatever it is now
     this.password = "";
     this.serverPassword = ""; // the server's own (IRC's PASS, --irc-password), asked for only when it wants one
     this.registering = false; // register the nickname with the password (draft/account-registration), once connected
@@ -96,7 +97,7 @@ export class Connection extends EventTarget {
     this.timer = 0;
     this.wantOpen = false;
     this.refusal = ""; // why the server refused us, told if the connection ends before registering
-    this.refusedField = ""; // and which field of the login form the person must change
+    this.refusedField = ""; // and which field of the login form the person must change: then nothing is retried
   }
 
   /** Connect and register as `nick`, logging in with `password` when one is given, after the server's own; with
@@ -106,6 +107,7 @@ export class Connection extends EventTarget {
     this.socket = null; // its end, if it was still trying, is not this connection's
     old?.close(1000);
     this.nick = nick;
+    this.login = nick;
     this.password = password;
     this.serverPassword = serverPassword;
     this.registering = registering;
@@ -165,7 +167,7 @@ export class Connection extends EventTarget {
       if (this.socket !== socket) return;
       this.socket = null;
       this.registered = false;
-      if (this.wantOpen && this.everRegistered) this.retry();
+      if (this.wantOpen && this.everRegistered && !this.refusedField) this.retry();
       else if (this.wantOpen) {
         this.wantOpen = false;
         const text = this.refusal || "Could not reach the server.";
@@ -182,11 +184,12 @@ export class Connection extends EventTarget {
     this.timer = setTimeout(() => this.connect(), seconds * 1000);
   }
 
-  /** The nickname or a password is refused: before the first registration, the person must change something. */
-  refuse(text, field = "") {
+  /** The nickname or a password is refused: the person must change something (after a reconnection too: the
+   * password may have been changed meanwhile), so the login form is shown again with the reason. */
+  refuse(text, field = "nick") {
     this.refusal = text;
     this.refusedField = field; // the login form's field to change: "nick", "password" or "server-password"
-    if (!this.everRegistered) this.socket?.close(1000);
+    this.socket?.close(1000);
   }
 
   account(ok, text) {
@@ -203,7 +206,7 @@ export class Connection extends EventTarget {
         this.negotiate(second, message.params.at(-1));
         return;
       case "AUTHENTICATE":
-        if (first === "+") this.send(format("AUTHENTICATE", base64(`${this.nick}\0${this.nick}\0${this.password}`)));
+        if (first === "+") this.send(format("AUTHENTICATE", base64(`${this.login}\0${this.login}\0${this.password}`)));
         return;
       case "903":
         this.send("CAP END");
@@ -230,6 +233,7 @@ export class Connection extends EventTarget {
       case "REGISTER":
         if (first === "SUCCESS") {
           this.registering = false; // from now on a reconnection logs in to the account
+          this.login = second;
           this.account(true, `${second} is registered: you are logged in to it.`);
         }
         return;
