@@ -495,6 +495,7 @@ class BrowserTests(Browsing):
         self.assertEqual(kick.params, ["#5", "pest", "enough"])
         await tab.sees("boss removed pest: enough", "event")
         await tab.do(expect(page.locator("#member-list")).not_to_contain_text("pest"))
+        helper = await self.irc("helper")  # a guest of the same address: here before a guest's ban, which bans both
         spammer = await self.irc("spammer")
         await tab.do(page.locator("#member-list button", has_text="spammer").click())
         await tab.do(page.fill("#kick-reason", "spam"))
@@ -502,9 +503,13 @@ class BrowserTests(Browsing):
         [kick] = [line for line in await spammer.until("KICK") if line.command == "KICK"]
         self.assertEqual(kick.params, ["#5", "spammer", "spam"], "told why, though banned too")
         await tab.sees("boss removed spammer: spam", "event")
+        await tab.sees("boss banned spammer", "event")
+        spammer.sendLine("NICK spammer2")
         spammer.join("#5")
-        self.assertEqual((await spammer.until("ERR_BANNEDFROMCHAN"))[-1].params[1], "#5", "banned, not only kicked")
-        await self.irc("helper")
+        self.assertEqual((await spammer.until("ERR_BANNEDFROMCHAN"))[-1].params[1], "#5", "by address too, as a guest")
+        await tab.type("/unban *!*@address-of-spammer")  # all the guests of this address were kept out with it
+        await tab.sees("boss lifted the ban on *!*@address-of-spammer", "event")
+        del helper
         await self.member_menu(tab, "helper", "Give voice")
         await tab.do(expect(page.locator("#member-list li", has_text="helper")).to_contain_text("voice"))
         await tab.sees("boss gave helper voice", "event")  # in words, not IRC's modes
@@ -529,6 +534,26 @@ class BrowserTests(Browsing):
         await pupil.sees("In #5:", "info")  # answered after both refusals
         self.assertEqual(await pupil.do(pupil.page.locator("#log li.error").count()), 1, "said once, not per line")
         self.assertEqual(len([frame for frame in pupil.sent if "TAGMSG" in frame]), 1, "no typing notice after it")
+
+    async def test_a_ban_from_the_page_falls_on_the_account_of_someone_logged_in(self) -> None:
+        """The page's Ban sent `+b NICK`, IRC's `NICK!*@*`: logged in, the person came back under another nickname."""
+        accounts = Path(self.mktemp())
+        AccountStore(accounts).add("ana", "correct horse battery")
+        self.start_web("--accounts", str(accounts))
+        lead = await self.open()
+        await lead.log_in("lead", room="5")
+        ana = await self.open()
+        await ana.log_in("ana", password="correct horse battery", room="5")
+        await self.member_menu(lead, "ana", "Ban")
+        await lead.sees("lead banned the account ana", "event")
+        await ana.sees("lead removed you from #5", "event")
+        await ana.type("/nick ana_alt")
+        await ana.type("/join 5")
+        await ana.sees("you are banned from #5", "error")
+        await lead.type("/bans")
+        await lead.sees("#5: the account ana banned by lead", "info")
+        await lead.type("/ban tom 10m stop it")
+        await lead.sees("Usage: /ban NICK|MASK: a ban here lasts until lifted", "error")
 
     async def test_markup_from_others_is_shown_as_text_and_loads_nothing(self) -> None:
         self.start_web()

@@ -108,6 +108,8 @@ export class Chat extends EventTarget {
     this.profiles = new Map(); // folded nickname -> {key: value}: display names and avatars (draft/metadata-3)
     this.replying = null; // {room, pick, id}: the line whose Reply button wrote `/reply PICK` in the box
     this.source = ""; // our nick!user@host, once a JOIN of ours showed it
+    this.banning = new Map(); // WHOX token -> {room, nick}: a ban waiting to know whether NICK is logged in
+    this.asked = 0; // the last WHOX token used
     connection.addEventListener("message", (event) => this.receive(event.detail));
     connection.addEventListener("registered", () => this.registered());
     connection.addEventListener("status", (event) => {
@@ -317,6 +319,40 @@ export class Chat extends EventTarget {
     return [head + format("BATCH", "+" + ref, MULTILINE, target), ...inside, format("BATCH", "-" + ref)].every((line) =>
       this.connection.send(line),
     );
+  }
+
+  /** Ban `nick` from `room` as chatroom's own /ban does: by account if they are logged in (a new nickname would
+   * not get them past it), else by nickname and address; a WHO asks which (WHOX's account field). */
+  ban(room, nick) {
+    const token = String((this.asked = (this.asked % 999) + 1));
+    this.banning.set(token, { room, nick });
+    this.connection.send(format("WHO", nick, `%tna,${token}`));
+  }
+
+  on354(message) {
+    const [, token, nick, account] = message.params;
+    const asked = this.banning.get(token);
+    if (!asked) return this.answered(message);
+    asked.found = true; // its end of WHO is ours to hide
+    const masks = account && account !== "0" ? [`R:${account}`] : [`${nick}!*@*`, `*!*@address-of-${nick}`];
+    this.connection.send(format("MODE", asked.room, "+" + "b".repeat(masks.length), ...masks));
+  }
+
+  /** The end of a WHO: one that found nobody to ban bans the nickname typed (a guest not here now). */
+  on315(message) {
+    const [, mask] = message.params;
+    const entry = [...this.banning].find(([, asked]) => fold(asked.nick) === fold(mask));
+    if (!entry) return this.answered(message);
+    const [token, { room, found }] = entry;
+    this.banning.delete(token);
+    if (!found) this.connection.send(format("MODE", room, "+b", `${mask}!*@*`));
+  }
+
+  /** A room's ban list (MODE #room +b): a line each, in words. */
+  on367(message) {
+    const [, name, mask, setter, at] = message.params;
+    const when = Number(at) ? ` on ${new Date(Number(at) * 1000).toLocaleString()}` : "";
+    this.info(`${name}: ${masked(mask)}${setter ? ` banned by ${setter.split("!")[0]}${when}` : ""}`);
   }
 
   /** Bytes of text one PRIVMSG to `target` may hold: the server refuses a line that, relayed with our
@@ -749,10 +785,17 @@ export class Chat extends EventTarget {
   }
 }
 
+/** A ban's mask as a person says it: "the account ana", "tom" for tom!*@*, else the mask. */
+function masked(mask) {
+  if (/^account:/i.test(mask)) return `the account ${mask.slice("account:".length)}`;
+  return mask.endsWith("!*@*") ? mask.slice(0, -4) : mask;
+}
+
 /** A room's mode change as a person says it: "made ana an operator", "made the room moderated". */
-function modeChange(sign, mode, arg) {
+function modeChange(sign, mode, maskOrNick) {
   const on = sign === "+";
-  const mute = arg?.startsWith("m:") && arg.slice(2);
+  const arg = "beI".includes(mode) && maskOrNick ? masked(maskOrNick) : maskOrNick;
+  const mute = maskOrNick?.startsWith("m:") && masked(maskOrNick.slice(2));
   const words = {
     o: on ? `made ${arg} an operator` : `took operator from ${arg}`,
     v: on ? `gave ${arg} voice` : `took voice from ${arg}`,

@@ -14,7 +14,7 @@ const HELP = [
   "/react [^N] EMOJI - react to a line (or its 👍 button); Shift+Enter starts a new line of the same message",
   "/topic [TEXT] - show or set the topic",
   "/nick NAME - change your nickname",
-  "/kick NICK [REASON], /ban NICK, /unban MASK - for operators",
+  "/kick NICK [REASON], /ban NICK|MASK, /bans, /unban MASK - for operators",
   "/op, /deop, /voice, /devoice NICK - for operators",
   "/invite NICK, /whois NICK, /away [TEXT], /quit [TEXT]",
   "/displayname [NAME], /avatar [https://ADDRESS] - shown beside your nickname to others (none: removed)",
@@ -124,8 +124,16 @@ export function run(chat, text) {
       send("KICK", channel(), needs(nick, "/kick NICK [REASON]"), reason || nick);
       return;
     }
-    case "ban":
-      send("MODE", channel(), "+b", needs(rest.trim(), "/ban NICK"));
+    case "ban": {
+      const [target, more] = args(2);
+      const usage = "/ban NICK|MASK";
+      if (more) throw new Error(`Usage: ${usage}: a ban here lasts until lifted, and /kick NICK REASON says why.`);
+      if (/[!@.:]/.test(needs(target, usage))) send("MODE", channel(), "+b", target);
+      else chat.ban(channel(), target);
+      return;
+    }
+    case "bans":
+      send("MODE", rest.trim() ? roomName(rest.trim()) : channel(), "+b");
       return;
     case "unban":
       send("MODE", channel(), "-b", needs(rest.trim(), "/unban MASK"));
