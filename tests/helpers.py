@@ -74,7 +74,7 @@ class RecordingSession:
     def deliver(self, event: Event) -> None:
         self.events.append(event)
 
-    def close(self, reason: str) -> None:
+    def close(self, reason: str, logged: str | None = None) -> None:
         self.closed = reason
 
     def refused(self, error: ChatError) -> None:

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from twisted.logger import formatEvent
 from twisted.trial.unittest import SynchronousTestCase
 
 from chatroom.core.administration import SERVER_BANS_MAX
 from chatroom.frontends.line.commands import COMMANDS
 from chatroom.frontends.line.refusals import word
 from chatroom.server.limits import ConnectionLimits
-from tests.helpers import MemoryClient, MemoryServer, assert_consistent
+from tests.helpers import MemoryClient, MemoryServer, assert_consistent, observe_log
 from tests.test_lifecycle import with_accounts
 
 SETTINGS = "invite, key, moderated, topiclock, limit, secret, external, noctcp"
@@ -226,6 +227,20 @@ class ModerationCommandTests(SynchronousTestCase):
         self.assertEqual(ada.type("/server reboot"), [usage("server")])
         self.alice.lose()
         assert_consistent(self, self.server.factory)
+
+    def test_an_administrators_reasons_are_not_logged(self) -> None:
+        """A kill's and a server ban's reasons are typed, and may quote what someone said: the log read
+        `(student) disconnected: disconnected by ada: you said ...`."""
+        logged = observe_log(self)
+        ada = self.log_in("ada")
+        ada.type("/server kill student you said SECRET", "/server ban teacher SECRET too")
+        self.assertEqual(self.bob.read()[-1], "BYE :disconnected by ada: you said SECRET", "they are told")
+        self.bob.lose()
+        self.alice.lose()
+        text = "\n".join(formatEvent(event) for event in logged)
+        self.assertIn("(student) disconnected: disconnected by ada\n", text + "\n")
+        self.assertIn("(teacher) disconnected: banned from the server\n", text + "\n")
+        self.assertNotIn("SECRET", text)
 
     def test_help_lists_the_moderation_commands(self) -> None:
         shown = "\n".join(self.alice.type("/help"))

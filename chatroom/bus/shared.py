@@ -85,7 +85,7 @@ class Elsewhere:
     def deliver(self, event: Event) -> None:
         pass
 
-    def close(self, reason: str) -> None:
+    def close(self, reason: str, logged: str | None = None) -> None:
         pass
 
     def refused(self, error: ChatError) -> None:

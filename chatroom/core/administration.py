@@ -42,7 +42,8 @@ class Administration(ChatBase):
         if self.is_admin(target):
             raise ChatError("PROTECTED", "admin", nick=target.nick)
         self._commit()
-        self._expel(target, f"disconnected by {actor.nick}" + (f": {reason}" if reason else ""))
+        expelled = f"disconnected by {actor.nick}"
+        self._expel(target, expelled + (f": {reason}" if reason else ""), expelled)
 
     @change
     def server_ban(self, actor: Member, target: str, duration: float | None = None, reason: str = "") -> None:
@@ -62,7 +63,7 @@ class Administration(ChatBase):
             self._tell_admins(BanChanged("", actor.nick, str(ban.mask), True, until(ban), reason))
         for member in list(self.nicks.values()):
             if not self.is_admin(member) and ban_on(bans, self.now(), member.nick, member.account, member.address):
-                self._expel(member, f"banned from the server{ban_why(bans[0])}")
+                self._expel(member, f"banned from the server{ban_why(bans[0])}", "banned from the server")
         self._stored(self.store.save_server_bans, tuple(self.server_bans))
 
     @change
@@ -108,7 +109,8 @@ class Administration(ChatBase):
             if self.is_admin(member):
                 member.session.deliver(event)
 
-    def _expel(self, member: Member, reason: str) -> None:
-        """Put someone out of the chat: the rooms hear it as a quit, and their connection is closed."""
+    def _expel(self, member: Member, reason: str, logged: str) -> None:
+        """Put someone out of the chat: the rooms hear it as a quit, and their connection is closed; the log has
+        `logged`, without the reason an administrator typed."""
         self._depart(member, reason)
-        member.session.close(reason)
+        member.session.close(reason, logged)

@@ -503,8 +503,11 @@ class Session(Protocol):
         """Send one event to this member; must not call back into the chat, nor raise: a broadcast goes on to the
         next member (a front end that fails to tell one leaves the event out, or ends the connection)."""
 
-    def close(self, reason: str) -> None:
-        """The chat has let this member go (the server is shutting down): say why and end the connection."""
+    def close(self, reason: str, logged: str | None = None) -> None:
+        """The chat has let this member go (the server is shutting down): say why and end the connection.
+
+        `logged` is what the server's log may say of it, when `reason` holds words someone typed (a kill's reason).
+        """
 
     def refused(self, error: ChatError) -> None:
         """A change this member asked for was refused when its turn came, after the line that asked was answered.

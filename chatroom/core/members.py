@@ -97,9 +97,9 @@ class Sessions:
         for session in self.all:
             session.deliver(event)
 
-    def close(self, reason: str) -> None:
+    def close(self, reason: str, logged: str | None = None) -> None:
         for session in list(self.all):
-            session.close(reason)
+            session.close(reason, logged)
 
     def refused(self, error: ChatError) -> None:
         for session in self.all:

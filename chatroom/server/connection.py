@@ -378,13 +378,13 @@ class Connection(TimeoutMixin):
         except Exception as error:
             self._undeliverable(event, error)
 
-    def close(self, reason: str) -> None:
+    def close(self, reason: str, logged: str | None = None) -> None:
         """The chat let the member go (shutdown, or an administrator's doing) and says why; so is a newcomer."""
         member, self.member = self.member, None
         if member is not None:
             self._left_as = member.nick
             self.dialect.departed(member)
-        self._close(reason, reason)
+        self._close(reason, reason if logged is None else logged)
 
     def refused(self, error: ChatError) -> None:
         self.refuse(error)
