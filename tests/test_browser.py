@@ -785,11 +785,42 @@ class BrowserTests(Browsing):
         await tab.do(expect(found.first).to_contain_text("#5"))
         await tab.do(expect(found.first).to_contain_text("ircy"))
         await tab.do(expect(found.first).to_contain_text("the picnic is on Sunday"))  # not #6's: sam is not in it
+        await tab.do(expect(found.locator("button")).to_have_count(0))  # a found line's 👍 and Reply did nothing
         await tab.do(results.get_by_role("button", name="Close").click())
         await tab.do(expect(results).to_be_hidden())
         await tab.do(page.fill("#search-text", '"*'))
         await tab.do(page.press("#search-text", "Enter"))
         await tab.do(expect(found.first).to_have_text("search for at least one word: letters or digits"))
+
+    async def test_a_lines_buttons_by_keyboard_escape_takes_back_a_reply_and_the_box_grows(self) -> None:
+        """A line's buttons were hidden until hovered, and so out of Tab's reach; Escape left `/reply ^1 ` in the
+        box; Shift+Enter's lines were cut off in a box one line high."""
+        self.start_web()
+        tab = await self.open()
+        await tab.log_in("keys", room="5")
+        ircy = await self.irc("ircy")
+        ircy.say("#5", "a line to answer")
+        await tab.sees("a line to answer")
+        page = tab.page
+        reply = page.locator("#log li.message button[data-action=reply]")
+        await tab.do(reply.focus())
+        await tab.do(expect(reply).to_be_focused())
+        await tab.do(expect(page.locator("#log li.message .actions")).to_have_css("opacity", "1"))
+        await tab.do(page.keyboard.press("Enter"))
+        await tab.do(expect(page.locator("#input")).to_have_value("/reply ^1 "))
+        await tab.do(page.locator("#input").press_sequentially("not a reply after all"))
+        await tab.do(page.press("#input", "Escape"))
+        await tab.do(expect(page.locator("#input")).to_have_value("not a reply after all"))
+        one_line = await tab.do(page.locator("#input").evaluate("box => box.offsetHeight"))
+        for _ in range(2):
+            await tab.do(page.press("#input", "Shift+Enter"))
+            await tab.do(page.locator("#input").press_sequentially("and more"))
+        hidden = await tab.do(page.locator("#input").evaluate("box => box.scrollHeight - box.clientHeight"))
+        self.assertLessEqual(hidden, 0, "all three lines in sight")
+        await tab.do(page.press("#input", "Enter"))
+        [said] = [line for line in await ircy.until("PRIVMSG", "#5") if line.command == "PRIVMSG"]
+        self.assertNotIn("+draft/reply", said.tags, "Escape took the reply back")
+        await tab.do(expect(page.locator("#input")).to_have_js_property("offsetHeight", one_line))
 
     async def test_a_long_line_arrives_whole_and_one_too_long_to_send_stays_in_the_box(self) -> None:
         """The page sent a line of any length as one PRIVMSG: past IRC's 512 bytes it was refused (417), after the

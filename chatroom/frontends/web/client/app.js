@@ -141,17 +141,31 @@ $("compose").addEventListener("submit", (event) => {
   sent.push(text);
   recalled = sent.length;
   $("input").value = "";
+  fit();
   chat.replying = null;
   typing.to = ""; // the message says we are done typing (IRCv3 typing)
 });
 
 // Enter sends; Shift+Enter (or a pasted block) makes a message of several lines, sent as one (draft/multiline).
+// Escape takes back a reply the Reply button began, keeping what was typed.
 $("input").addEventListener("keydown", (event) => {
+  const input = event.target;
   if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
     event.preventDefault();
     $("compose").requestSubmit();
+  } else if (event.key === "Escape" && chat.replying) {
+    input.value = input.value.slice(`/reply ${chat.replying.pick} `.length);
+    chat.replying = null;
   }
 });
+
+/** The box as high as its lines, up to its CSS max-height: Shift+Enter's lines stay in sight. */
+function fit() {
+  const input = $("input");
+  input.style.height = "auto";
+  input.style.height = `${input.scrollHeight + input.offsetHeight - input.clientHeight}px`;
+}
+$("input").addEventListener("input", fit);
 
 // While the box holds a message, the room is told we are typing, at most every 3 s; that we stopped if emptied.
 const TYPING_EVERY = 3000;
@@ -200,6 +214,7 @@ $("input").addEventListener("keydown", (event) => {
   } else return;
   event.preventDefault();
   input.value = sent[recalled] ?? "";
+  fit();
 });
 
 $("join-form").addEventListener("submit", (event) => {

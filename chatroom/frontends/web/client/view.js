@@ -72,7 +72,7 @@ function reactions(line) {
   return node;
 }
 
-function lineItem(line, room) {
+function lineItem(line, room, actions = true) {
   const item = element("li", `${line.kind}${line.history ? " history" : ""}${line.mine ? " mine" : ""}`);
   if (line.mention) item.classList.add("mentioned");
   if (line.id) item.dataset.id = line.id;
@@ -94,10 +94,11 @@ function lineItem(line, room) {
   item.append(text);
   if (line.id && line.nick) {
     item.append(reactions(line));
-    const actions = element("span", "actions");
-    for (const emoji of QUICK) actions.append(button(emoji, "react", `React with ${emoji}`));
-    actions.append(button("Reply", "reply", "Reply to this line"));
-    item.append(actions);
+    if (!actions) return item; // a line found by a search: its room's buttons are in its room
+    const buttons = element("span", "actions");
+    for (const emoji of QUICK) buttons.append(button(emoji, "react", `React with ${emoji}`));
+    buttons.append(button("Reply", "reply", "Reply to this line"));
+    item.append(buttons);
   }
   return item;
 }
@@ -245,7 +246,7 @@ export class View {
   found({ text, lines, error }) {
     $("search-title").textContent = error ? `Search for “${text}”` : `${lines.length || "Nothing"} found for “${text}”`;
     const items = (lines ?? []).map((line) => {
-      const item = lineItem(line);
+      const item = lineItem(line, undefined, false);
       item.insertBefore(element("span", "room", line.room), item.children[1]);
       return item;
     });
