@@ -643,6 +643,7 @@ class BrowserTests(Browsing):
         await tab.do(page.get_by_role("button", name="Save").click())
         await tab.do(expect(page.locator("#kept")).to_have_text("This room keeps 30 days of history."))
         await tab.sees("late changed the history rule: this room keeps 30 days of history")  # a change is news
+        await tab.do(expect(page.locator("#log li.mentioned")).to_have_count(0))  # named, as its doer: no mention
 
     async def test_put_out_of_a_room_the_page_says_so_where_one_types(self) -> None:
         """After a kick, the box still said "Message #5" (whatever was typed was refused) and offered the history's

@@ -484,6 +484,8 @@ export class Chat extends EventTarget {
     const action = message.command === "PRIVMSG" && ACTION.exec(text);
     const mine = fold(message.nick) === fold(this.me);
     const direct = !room.channel && !mine;
+    // The server's word on what we did ("lee changed the history rule: ...") names us, and is no mention
+    const ours = !message.source.includes("!") && fold(text).startsWith(`${fold(this.me)} `);
     return {
       kind: action ? "action" : message.command === "NOTICE" ? "notice" : "message",
       nick: message.nick,
@@ -493,7 +495,7 @@ export class Chat extends EventTarget {
       reply: replyOf(message.tags),
       history,
       mine,
-      mention: !history && !mine && (direct || this.mentions(action ? action[1] : text)),
+      mention: !history && !mine && !ours && (direct || this.mentions(action ? action[1] : text)),
     };
   }
 
