@@ -638,12 +638,20 @@ class BrowserTests(Browsing):
         page = tab.page
         await tab.do(expect(page.get_by_role("button", name="Settings")).to_be_visible())
         await tab.do(page.get_by_role("button", name="Settings").click())
+        await tab.do(expect(page.locator("#set-history")).to_have_value("since-join"))  # it said "Unchanged"
+        await tab.do(expect(page.locator("#set-keep")).to_have_attribute("placeholder", "now the last 100 lines"))
+        width = await tab.do(page.locator("#settings").evaluate("dialog => dialog.scrollWidth - dialog.clientWidth"))
+        self.assertEqual(width, 0, "no field wider than the dialog, cut at its right")
         await tab.do(page.locator("#set-history").select_option("all"))
         await tab.do(page.locator("#set-keep").fill("30d"))
         await tab.do(page.get_by_role("button", name="Save").click())
         await tab.do(expect(page.locator("#kept")).to_have_text("This room keeps 30 days of history."))
         await tab.sees("late changed the history rule: this room keeps 30 days of history")  # a change is news
         await tab.do(expect(page.locator("#log li.mentioned")).to_have_count(0))  # named, as its doer: no mention
+        await tab.type("/room history since-join")  # IRC's ROOM wants the room: the page names the current one
+        await tab.sees("late changed the history rule: this room keeps 30 days of history, each member's since")
+        await tab.type("/room register")
+        await tab.sees("/room register is for chatroom's terminal client", "error")  # not "Not enough parameters"
 
     async def test_put_out_of_a_room_the_page_says_so_where_one_types(self) -> None:
         """After a kick, the box still said "Message #5" (whatever was typed was refused) and offered the history's

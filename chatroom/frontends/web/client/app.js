@@ -320,8 +320,10 @@ function fillSettings(room) {
   for (const flag of "mistn") fill(`set-${flag}`, "checked", modes.flags.includes(flag));
   fill("set-k", "value", modes.key);
   fill("set-l", "value", modes.limit);
-  fill("set-history", "value", "");
+  // The rule as the server words it for everyone joining ("this room keeps 30 days of history, each member's...")
+  fill("set-history", "value", !room.kept ? "off" : room.kept.includes("since they joined") ? "since-join" : "all");
   fill("set-keep", "value", "");
+  $("set-keep").placeholder = room.kept ? `now ${/keeps (.*) of history/.exec(room.kept)?.[1] ?? "the default"}` : "";
 }
 
 $("settings-button").addEventListener("click", () => {
@@ -394,8 +396,7 @@ $("settings").addEventListener("close", () => {
     if (limit) args.push(limit);
   }
   if (changes) act(`/quote MODE ${room.name} ${changes} ${args.join(" ")}`.trim());
-  const history = $("set-history").value;
-  if (history) act(`/quote ROOM ${room.name} history ${history}`);
+  if (changed.has("set-history")) act(`/quote ROOM ${room.name} history ${$("set-history").value}`);
   const keep = $("set-keep").value.trim();
   if (keep) act(`/quote ROOM ${room.name} keep ${keep}`);
   const topic = $("set-topic").value;

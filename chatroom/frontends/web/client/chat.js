@@ -484,10 +484,11 @@ export class Chat extends EventTarget {
     const action = message.command === "PRIVMSG" && ACTION.exec(text);
     const mine = fold(message.nick) === fold(this.me);
     const direct = !room.channel && !mine;
+    const server = !message.source.includes("!"); // the server's word: news of the room, not someone's line
     // The server's word on what we did ("lee changed the history rule: ...") names us, and is no mention
-    const ours = !message.source.includes("!") && fold(text).startsWith(`${fold(this.me)} `);
+    const ours = server && fold(text).startsWith(`${fold(this.me)} `);
     return {
-      kind: action ? "action" : message.command === "NOTICE" ? "notice" : "message",
+      kind: action ? "action" : server ? "event" : message.command === "NOTICE" ? "notice" : "message",
       nick: message.nick,
       text: action ? action[1] : text,
       time: this.at(message),

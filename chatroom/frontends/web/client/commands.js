@@ -16,6 +16,7 @@ const HELP = [
   "/nick NAME - change your nickname",
   "/kick NICK [REASON], /ban NICK|MASK, /bans, /unban MASK - for operators",
   "/op, /deop, /voice, /devoice NICK - for operators",
+  "/room history off|since-join|all, /room keep 30d|5000|default - what the room keeps (operators)",
   "/invite NICK, /whois NICK, /away [TEXT], /quit [TEXT]",
   "/displayname [NAME], /avatar [https://ADDRESS] - shown beside your nickname to others (none: removed)",
   "/quote LINE - send a raw IRC line; other /COMMANDs go to the server as IRC commands",
@@ -156,6 +157,18 @@ export function run(chat, text) {
       if (rest) send("AWAY", rest);
       else raw("AWAY");
       return;
+    case "room": {
+      // IRC's ROOM takes the history rule (docs/irc.md); registering a room and naming its operators are our client's
+      const [what = ""] = args(2);
+      if (/^(history|keep|redact-mine|forget)$/i.test(what)) raw(`ROOM ${channel()} ${rest.trim()}`);
+      else if (what.startsWith("#")) raw(`ROOM ${rest.trim()}`);
+      else
+        throw new Error(
+          `/room ${what || "..."} is for chatroom's terminal client (python -m chatroom.client); here: /room history` +
+            " off|since-join|all, /room keep 30d|5000|default, /room redact-mine on|off, /room forget",
+        );
+      return;
+    }
     case "names":
       send("NAMES", rest.trim() ? roomName(rest.trim()) : channel());
       return;
