@@ -101,6 +101,30 @@ class DownloadTests(Browsing):
         await tab.sees("Downloaded #5's history: 1,202 lines.", "info")
         await tab.do(expect(tab.page.locator("#export-status")).to_be_hidden())  # the progress line is gone
 
+    async def test_a_topic_and_a_message_of_several_lines_are_in_the_page_and_the_download(self) -> None:
+        """The room keeps a topic's changes, which the page never showed nor downloaded; and a message's second line
+        was written to the .txt without its time and nickname."""
+        self.start_web("--history", "100")
+        ircy = await self.irc("ircy", caps=("echo-message", "message-tags", "batch", "draft/multiline"))
+        ircy.sendLine("TOPIC #5 :Fractions, page 42")
+        for line in ("BATCH +m draft/multiline #5", "@batch=m PRIVMSG #5 :first of two",
+                     "@batch=m PRIVMSG #5 :second of two", "BATCH -m"):  # fmt: skip
+            ircy.sendLine(line)
+        await self.heard(ircy, 2)
+        tab = await self.open()
+        await tab.log_in("late", room="5")
+        await tab.sees("ircy set the topic: Fractions, page 42", "event.history")
+        files = await self.download(tab)
+        lines = json.loads(files["json"])["lines"]
+        self.assertEqual(
+            [(line["nick"], line["text"], line["topic"]) for line in lines],
+            [("ircy", "Fractions, page 42", True), ("ircy", "first of two\nsecond of two", False)],
+        )
+        self.assertEqual(
+            [line[20:] for line in files["txt"].splitlines()],
+            ["-- ircy set the topic: Fractions, page 42", "<ircy> first of two", "<ircy> second of two"],
+        )
+
     async def test_under_since_join_a_member_downloads_only_what_was_said_since_joining(self) -> None:
         ircy = await self.since_join_room()
         tab = await self.open()

@@ -344,9 +344,17 @@ $("export").addEventListener("click", async () => {
   show(`Downloading ${said(0)}…`);
   try {
     const kept = await chat.everything(room, (count) => show(`Downloading ${said(count)}…`));
-    const lines = kept.map(({ id, time, nick, text, kind }) => ({ id, time: zoned(time), nick, text, action: kind === "action" }));
+    const lines = kept.map(({ id, time, nick, text, kind, topic }) =>
+      topic
+        ? { id, time: zoned(time), nick: topic.nick, text: topic.topic, action: false, topic: true }
+        : { id, time: zoned(time), nick, text, action: kind === "action", topic: false },
+    );
     const stem = `${room.name.slice(1)}-${zoned(new Date()).slice(0, 10)}`;
-    const text = lines.map((l) => `${l.time.slice(0, 10)} ${l.time.slice(11, 19)} ${l.action ? `* ${l.nick}` : `<${l.nick}>`} ${l.text}\n`);
+    // A line each, every line of a message of several with its time and nickname, as grep and a reader want them
+    const text = lines.flatMap((l) => {
+      const who = l.topic ? `-- ${l.nick} set the topic:` : l.action ? `* ${l.nick}` : `<${l.nick}>`;
+      return l.text.split("\n").map((part) => `${l.time.slice(0, 10)} ${l.time.slice(11, 19)} ${who} ${part}\n`);
+    });
     const zone = Intl.DateTimeFormat().resolvedOptions().timeZone;
     download(`${stem}.txt`, new Blob(text, { type: "text/plain" }));
     download(`${stem}.json`, new Blob([JSON.stringify({ room: room.name, zone, lines }, null, 1)], { type: "application/json" }));

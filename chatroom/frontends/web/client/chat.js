@@ -412,7 +412,7 @@ export class Chat extends EventTarget {
     for (const line of lines) if (line.id) room.ids.add(line.id);
     room.lines.splice(at, 0, ...lines);
     if (room.catchingUp && room !== this.current) {
-      room.unread += lines.filter((line) => !line.mine).length;
+      room.unread += lines.filter((line) => line.nick && !line.mine).length;
       room.unreadUntil = lines.at(-1).time.toISOString();
       this.emit("rooms");
     }
@@ -422,10 +422,17 @@ export class Chat extends EventTarget {
   }
 
   /** A chathistory batch's messages as lines of `room`. A message of several lines comes line by line, only its
-   * first with the message's id: it is one line again. */
+   * first with the message's id: it is one line again. A topic's change is kept too (draft/event-playback). */
   kept(room, messages) {
     const lines = [];
     for (const message of messages) {
+      if (message.command === "TOPIC") {
+        const [nick, topic] = [message.nick, message.params[1] ?? ""];
+        const text = topic ? `${nick} set the topic: ${topic}` : `${nick} cleared the topic`;
+        lines.push({ kind: "event", text, time: this.at(message), id: message.tags.msgid, history: true, topic: { nick, topic } });
+        continue;
+      }
+      if (message.command !== "PRIVMSG" && message.command !== "NOTICE") continue; // tags alone: nothing to show
       const line = this.said(message, room, true);
       if (!line.id && lines.length) lines.at(-1).text += "\n" + line.text;
       else lines.push(line);

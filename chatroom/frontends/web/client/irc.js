@@ -4,6 +4,7 @@
 const WANTED = [
   "batch",
   "draft/chathistory",
+  "draft/event-playback",
   "draft/metadata-3",
   "draft/multiline",
   "draft/read-marker",
