@@ -650,6 +650,8 @@ class BrowserTests(Browsing):
         await tab.do(expect(page.locator("#log li.mentioned")).to_have_count(0))  # named, as its doer: no mention
         await tab.type("/room history since-join")  # IRC's ROOM wants the room: the page names the current one
         await tab.sees("late changed the history rule: this room keeps 30 days of history, each member's since")
+        await tab.type("/topic " + "long " * 80)
+        await tab.sees("A topic holds 390 characters at most; this one has 399.", "error")  # it was cut, silently
         await tab.type("/room register")
         await tab.sees("/room register is for chatroom's terminal client", "error")  # not "Not enough parameters"
 

@@ -116,10 +116,14 @@ export function run(chat, text) {
       echo(chat, room, "action", rest);
       return;
     }
-    case "topic":
+    case "topic": {
+      const most = Number(chat.connection.isupport.get("TOPICLEN")); // the server cuts a longer one, silently
+      const length = [...rest].length; // characters, as the server counts them (code points)
+      if (most && length > most) throw new Error(`A topic holds ${most} characters at most; this one has ${length}.`);
       if (rest) send("TOPIC", channel(), rest);
       else chat.info(room.topic ? `The topic of ${room.name}: ${room.topic}` : `${channel()} has no topic.`);
       return;
+    }
     case "kick": {
       const [nick, reason] = args(2);
       send("KICK", channel(), needs(nick, "/kick NICK [REASON]"), reason || nick);
