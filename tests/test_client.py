@@ -86,6 +86,8 @@ class ClientTests(ServerTestCase):
         await first.until(r"\[#5\] -- here: @dora")
         first.type("\x04")  # Ctrl+D
         self.assertEqual(await first.exit_code(), 0)
+        left = first.output.rsplit("\r\x1b[K", 1)[-1]  # what the terminal shows after the line last cleared
+        self.assertEqual(left, "", "no prompt left for the shell to write after, as `[#5] EXIT=0`")
         ca = tls.fingerprint(tls.read_chain(self.certs / tls.CA_CERT)[0])
         self.assertEqual(f"127.0.0.1:{self.port} {ca}\n", self.known_hosts().read_text(), "the CA that issued it")
 

@@ -786,6 +786,27 @@ class LeavingTests(SynchronousTestCase):
         self.assertIn("disconnected: leaving", console.shown[-1])
 
 
+    def test_the_client_ends_once_the_screen_has_what_it_was_shown(self) -> None:
+        """After Ctrl+D the shell wrote `[#5] EXIT=0`: the client ended before its erased prompt reached the
+        terminal, which got the prompt that followed `disconnected: leaving` and not its erasing."""
+        console = Console()
+        on_screen: Deferred[None] = Deferred()
+        console.finish = lambda: on_screen  # type: ignore[method-assign]
+        client = Client(Clock(), Renderer(colour=False), "localhost:5050", None, interactive=True, rooms=["5"])
+        client.console = console
+        ServerProtocol(client).makeConnection(StringTransport())
+        client.handshake(None)  # type: ignore[arg-type]
+        for raw in ("HELLO chatroom 1 :hi", "WELCOME alice :hello", "JOIN #5 alice", "CURRENT #5"):
+            client.received(parse(raw))
+        client.interrupted()  # Ctrl+C, as Ctrl+D and /quit: the person leaves
+        client.received(parse("BYE :leaving"))
+        client.lost(Failure(ConnectionDone()))
+        self.assertEqual(console.prompt, "")
+        self.assertNoResult(client.done)
+        on_screen.callback(None)
+        self.assertIsNone(self.successResultOf(client.done))
+
+
 class ClientReviewTests(ClientCase):
     """What an adversarial review of the reconnecting client found; each of these once failed."""
 

@@ -236,21 +236,21 @@ class Client:
         self._end()
 
     def _end(self) -> None:
-        """Exit: 0 if the person left, else 1 after one line saying why."""
+        """Exit: 0 if the person left, else 1 after one line saying why; once the screen has all that was shown,
+        the prompt's erasing too (the shell's next words were written after `[#5] `)."""
         self.phase = Phase.LEAVING
         self.console.set_prompt("")
-        if self._failure is None:
-            self.done.callback(None)
-            return
-        if not self.interactive:  # scripts read it apart from the conversation
-            sys.stderr.write(f"chatroom: {self._failure}\n")
+        failure = self._failure
+        if failure is not None and not self.interactive:  # scripts read it apart from the conversation
+            sys.stderr.write(f"chatroom: {failure}\n")
             self.done.errback(SystemExit(1))
             return
-        self.console.show(self.render.error(f"chatroom: {self._failure}"))  # after everything shown before it
+        if failure is not None:
+            self.console.show(self.render.error(f"chatroom: {failure}"))  # after everything shown before it
         finishing = self.console.finish()
         give_up = self.clock.callLater(FINISH_GRACE, finishing.cancel)  # a terminal that stopped reading
         finishing.addBoth(lambda _: give_up.cancel() if give_up.active() else None)
-        finishing.addBoth(lambda _: self.done.errback(SystemExit(1)))
+        finishing.addBoth(lambda _: self.done.callback(None) if failure is None else self.done.errback(SystemExit(1)))
 
     # From the keyboard (console.Keyboard)
 
