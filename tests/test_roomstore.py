@@ -19,6 +19,7 @@ ROOM = RoomRecord(
     RoomSettings(invite_only=True, key="knight", moderated=True, topic_lock=False, limit=12),
     Topic("#Club", "owen", "chess on tuesdays"),
     (Ban(Mask(nick="troll*"), "owen", "trolling", 1234.5), Ban(Mask(account="eve"), "olga", "", None)),
+    topic_time=1_796_000_000.5,  # when the topic was set: IRC's 333 said 0 (1970) after a restart
 )
 
 

@@ -193,7 +193,7 @@ class Room:
         # disconnections and, for a registered room, restarts (kept in the history store: Chat.start_from_store).
         self.stays: dict[str, float] = {}
         self.topic = Topic(name, "", "")
-        self.topic_time = 0.0  # when the topic was set, if it was since the room opened or was loaded
+        self.topic_time = 0.0  # when the topic was set, if it is known (kept with a registered room's record)
         self.settings = RoomSettings()
         self.bans: list[Ban] = []
         self.allowed: list[Allowed] = []  # masks let in past invite-only (IRC's +I)
@@ -210,6 +210,7 @@ class Room:
         room.operators = {nick_key(account): account for account in record.operators}
         room.settings = record.settings
         room.topic = record.topic or room.topic
+        room.topic_time = record.topic_time
         room.bans = list(record.bans)
         room.allowed = list(record.allowed)
         room.excepted = list(record.excepted)
@@ -225,6 +226,7 @@ class Room:
             tuple(self.bans),
             tuple(self.allowed),
             tuple(self.excepted),
+            self.topic_time,
         )
 
     def broadcast(self, event: Event) -> None:

@@ -30,7 +30,7 @@ class RoomView:
     name: str
     size: int  # how many are in it
     topic: Topic
-    topic_time: float  # when the topic was set, 0 if not since the room opened
+    topic_time: float  # when the topic was set, 0 if not known
     created: float
     on: tuple[str, ...]  # its settings that are on, as RoomInfo has them: "invite", "key=K", "limit=N", ...
     joined: bool  # the one who asked is in it

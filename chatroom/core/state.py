@@ -52,6 +52,7 @@ class RoomRecord:
     bans: tuple[Ban, ...] = ()
     allowed: tuple[Allowed, ...] = ()
     excepted: tuple[Allowed, ...] = ()  # let past the bans and mutes
+    topic_time: float = 0.0  # when the topic was set (IRC's 333): 0 if not known
 
 
 @dataclass

@@ -107,7 +107,7 @@ def room_data(record: RoomRecord) -> dict[str, Any]:
             "redact_mine": settings.redact_mine,
             "no_ctcp": settings.no_ctcp,
         },
-        "topic": {"text": topic.text, "setter": topic.setter},
+        "topic": {"text": topic.text, "setter": topic.setter, "time": record.topic_time},
         "bans": [ban_data(ban) for ban in record.bans],
         "allowed": _masks_data(record.allowed),
         "excepted": _masks_data(record.excepted),
@@ -154,6 +154,7 @@ def room_from_data(name: str, data: dict[str, Any], registered: bool = True) -> 
         tuple(ban_from_data(ban) for ban in data["bans"]),
         _masks_from_data(data, "allowed"),
         _masks_from_data(data, "excepted"),
+        float(data["topic"].get("time", 0.0)),  # not in files written before it was kept
     )
 
 
