@@ -11,6 +11,7 @@ import base64
 from pathlib import Path
 
 from twisted.internet import task
+from twisted.logger import formatEvent
 from twisted.python import usage
 from twisted.trial.unittest import SynchronousTestCase, TestCase
 
@@ -20,7 +21,7 @@ from chatroom.core.history import HistoryLimits, timestamp
 from chatroom.core.state import KeptHistory
 from chatroom.stores.accounts import AccountStore, adding, hashed_password
 from chatroom.stores.history import SqliteHistory
-from tests.helpers import LineClient, MemoryClient, ServerTestCase
+from tests.helpers import LineClient, MemoryClient, ServerTestCase, observe_log
 from tests.test_history_file import START, THREADS
 from tests.test_irc import commands, tags_of
 from tests.test_redis import told
@@ -257,7 +258,11 @@ class SqlitePrivateTests(TestCase):
         store = self.store()
         store.said_private("a:ann a:bo", private(1, "ann", "bo", "a secret"))
         await store.stopService()
+        logged = observe_log(self)
         await self.store(private=False).stopService()
+        told = [formatEvent(event) for event in logged]
+        said = f"history: deleting the private conversations {self.path} kept under --history-private (1): this server"
+        self.assertEqual([text for text in told if text.startswith("history: deleting")], [f"{said} runs without it"])
         found = b"".join(path.read_bytes() for path in self.path.parent.glob(self.path.name + "*"))
         self.assertNotIn(b"a secret", found)
         self.assertEqual(self.store().load_private(), {})

@@ -191,11 +191,19 @@ class SqliteHistory(Service):
                 if checked != "ok":
                     raise sqlite3.DatabaseError(checked)
                 rooms = dict(self._read(db))
+                unkept = 0 if self.limits.private else db.execute("SELECT COUNT(*) FROM conversations").fetchone()[0]
         except sqlite3.Error as error:
             raise StoreError(f"cannot read the history file {self.path}: {error}") from None
         except OSError as error:
             raise StoreError(f"cannot open the history file {self.path}: {error.strerror}") from None
         if not self.limits.private:  # kept under an earlier --history-private: nobody may read it now, so it goes
+            if unkept:
+                log.info(
+                    "history: deleting the private conversations {path} kept under --history-private ({count}):"
+                    " this server runs without it",
+                    count=unkept,
+                    path=self.path,
+                )
             self._changes.put(("unkept", ""))
         return rooms
 
