@@ -265,6 +265,9 @@ class SharedStoresTests(RedisStoresTestCase):
         self.assertEqual((await self.cli("--file", str(accounts.path), "import"))[0], 0)
         self.assertEqual((await self.cli("--file", str(rooms.path), "import", program=ROOMSTORE))[0], 0)
         self.assertEqual(warned(), [])
+        (workdir / "history.sqlite").write_bytes(b"")  # a server alone's, with --history: said, as it is not used
+        [history] = warned()
+        self.assertTrue(history.startswith(f"{workdir / 'history.sqlite'} holds the history a server alone kept"))
 
     async def test_the_command_lines_say_what_is_wrong_in_one_line(self) -> None:
         nowhere = f"redis://127.0.0.1:{free_port()}/0"

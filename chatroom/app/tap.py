@@ -649,12 +649,20 @@ def _bound(options: Options, service: S) -> S:
 
 
 def _unused_files(options: Options, redis: RedisAddress, keys: Keys) -> None:
-    """With --redis, say in one line each if the accounts or rooms file holds what Redis lacks: it is not used.
+    """With --redis, say in one line each if the accounts or rooms file holds what Redis lacks, or a history file
+    is beside them: they are not used.
 
     Not copied here: which of a file and Redis is right is the administrator's call, and with processes on
     several machines, each would copy its own file and the first would win unseen.
     """
     target = f"--redis {redis.shown()}" + (f" --redis-prefix {keys.prefix}" if keys.prefix != REDIS_PREFIX else "")
+    history = Path(options["accounts"]).parent / HISTORY_FILE
+    if history.is_file():
+        log.warn(
+            "{path} holds the history a server alone kept, and with --redis it is not used (nothing copies it into"
+            " Redis, which keeps the rooms' history from now on): move it away to keep it, and this line goes",
+            path=history,
+        )
     try:
         accounts = AccountStore(Path(options["accounts"])).all()
         saved = FileRoomStore(Path(options["rooms"])).load()
