@@ -476,6 +476,9 @@ class RegisteredRoomTests(ModerationTestCase):
         self.refused("NOT_NAMED", self.chat.name_operator, owen, "5", "olga", False)
         self.refused("PROTECTED", self.chat.set_role, guest, "5", "owen", Role.OPERATOR, False)
         self.refused("PROTECTED", self.chat.kick, guest, "5", "owen")
+        # IRC's +b R:owen, the web client's Ban of someone logged in: the owner's account was banned, by a mask
+        self.refused("PROTECTED", self.chat.ban, guest, "5", "account:owen")
+        self.refused("PROTECTED", self.chat.ban, guest, "5", "m:account:OWEN")
         self.clear()
         self.chat.transfer_room(owen, "5", "OLGA")
         self.assertEqual(self.told("guest"), [OwnerChanged("#5", "owen", "olga")])

@@ -417,11 +417,15 @@ class ChatBase(Queries):
 
     def _named(self, member: Member, room: Room) -> bool:
         """Whether the member's account is the room's owner or one it named: they get operator on joining."""
-        if not (room.owner and member.account):
+        return member.account is not None and self._names(room, member.account)
+
+    def _names(self, room: Room, account: str) -> bool:
+        """Whether `account` is the room's owner or one it named."""
+        if not (room.owner and account):
             return False
-        account = nick_key(member.account)
-        named = account == nick_key(room.owner) or account in room.operators
-        return named and self.accounts.account(member.account) is not None  # a removed account is nobody
+        key = nick_key(account)
+        named = key == nick_key(room.owner) or key in room.operators
+        return named and self.accounts.account(account) is not None  # a removed account is nobody
 
     def _banned_by(self, target: str) -> tuple[Member | None, list[Mask]]:
         """The person a ban's target names, if any, and the masks it stands for.

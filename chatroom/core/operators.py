@@ -46,6 +46,7 @@ from chatroom.core.moderation import (
     refuse_full,
     until,
 )
+from chatroom.core.names import nick_key
 from chatroom.core.sequencing import change
 
 INVITATIONS_KEPT = 50  # per member: rooms come and go, and invitations must not pile up
@@ -171,6 +172,13 @@ class Operators(ChatBase):
                 raise ChatError("PROTECTED", "account_operator", nick=person.nick, room=target_room.name)
         if person is actor:
             raise ChatError("SELF", "ban")
+        for mask in masks:  # a mask of the account of its owner or of one it named: as if of the person
+            if mask.account is None or not self._names(target_room, mask.account):
+                continue
+            if nick_key(mask.account) == nick_key(target_room.owner):
+                authorize(rank, Action.BAN, target_room.name, Rank.OWNER, mask.account)
+            else:
+                raise ChatError("PROTECTED", "account_operator", nick=mask.account, room=target_room.name)
         self._commit()
         bans = add_bans(target_room.bans, masks, actor.nick, reason, self.now(), duration, LIST_MAX)
         if not bans and person not in target_room.members:
