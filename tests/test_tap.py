@@ -260,10 +260,35 @@ class OptionsTests(SynchronousTestCase):
         error = self.assertRaises(
             SystemExit, tap.makeService, self.parse("--certs", str(certs), "--listen", "nope:1"), ServiceReactor()
         )
-        self.assertEqual(str(error), "chatroom: bad --listen endpoint: Unknown endpoint type: 'nope'")
+        self.assertEqual(str(error), "chatroom: bad --listen endpoint 'nope:1': Unknown endpoint type: 'nope'")
         (certs / "server.key").unlink()
         error = self.assertRaises(SystemExit, tap.makeService, self.parse("--certs", str(certs)), ServiceReactor())
         self.assertRegex(str(error), r"^chatroom: \S+server.key is missing: put it back, or remove \S+ too")
+
+    def test_every_bad_endpoint_is_one_line_naming_the_option_and_the_value(self) -> None:
+        """Twisted's endpoint parsers raise TypeError, IndexError or OSError too, not only ValueError: each is one
+        line, never a traceback."""
+        certs = self.mktemp()
+        for option, value, fault in [
+            (
+                "--listen",
+                "tcp:0:interface=::1",
+                r"interface given twice; a colon inside a value must be escaped"
+                r" with a backslash, as IPv6 addresses' are (interface=\:\:1)",
+            ),
+            ("--listen", "tcp:0:bogus=1", "no such parameter bogus="),
+            ("--listen", "tcp", "no port given"),
+            ("--irc", "tcp:0:1:2:3:4:5", "too many fields; a colon inside a value must be escaped"),
+            ("--listen", "systemd:domain=INET:index=0", "systemd passed no socket at that index"),
+            ("--web-plaintext", "systemd:domain=INET:index=0", "systemd passed no socket at that index"),
+            ("--listen", "tcp:notaport", "'notaport' is not a number"),
+            ("--metrics", "ssl:0:privateKey=/nonexistent/server.pem", "cannot read /nonexistent/server.pem: No such"),
+        ]:
+            options = self.parse("--certs", certs, option, value)
+            error = self.assertRaises(SystemExit, tap.makeService, options, ServiceReactor())
+            self.assertIsInstance(error.code, str)
+            self.assertTrue(str(error).startswith(f"chatroom: bad {option} endpoint '{value}': {fault}"), str(error))
+            self.assertNotIn("\n", str(error))
 
     def test_a_certificate_about_to_expire_is_announced(self) -> None:
         certs = Path(self.mktemp())

@@ -17,7 +17,13 @@ from typing import Any, TypeVar
 
 from twisted.application.service import IService, MultiService
 from twisted.internet.endpoints import serverFromString
-from twisted.internet.interfaces import IProtocolFactory, IReactorCore, IReactorFromThreads, IReactorTime
+from twisted.internet.interfaces import (
+    IProtocolFactory,
+    IReactorCore,
+    IReactorFromThreads,
+    IReactorTime,
+    IStreamServerEndpoint,
+)
 from twisted.logger import Logger
 from twisted.python import usage
 
@@ -602,10 +608,7 @@ def makeService(options: Options, reactor: IReactorCore | None = None) -> IServi
     reloader = Reloader(IReactorFromThreads(reactor), certs, context, factory, motd_file, configured)
     metrics_endpoint = None
     if options["metrics"]:
-        try:
-            metrics_endpoint = serverFromString(reactor, options["metrics"])
-        except ValueError as error:
-            raise SystemExit(f"chatroom: bad --metrics endpoint: {error}") from None
+        metrics_endpoint = _endpoint(reactor, "metrics", options["metrics"])
     if options["workers"] > 1 and inherited is None:
         # Everything above checked the options as each worker will; the workers build it again for themselves.
         held = (options["metrics"], metrics_endpoint) if metrics_endpoint is not None else None
@@ -688,13 +691,51 @@ def _listeners(
 ) -> list[Listener]:
     listeners = []
     for description in options[option]:
-        try:
-            # TCP connections that send at once, without a reactor turn per write (chatroom.server.transport).
-            endpoint = serverFromString(SendingReactor(reactor), description)
-        except ValueError as error:
-            raise SystemExit(f"chatroom: bad --{option} endpoint: {error}") from None
+        # TCP connections that send at once, without a reactor turn per write (chatroom.server.transport).
+        endpoint = _endpoint(SendingReactor(reactor), option, description)
         listeners.append(Listener(description, endpoint, dialect, secure, site))
     return listeners
+
+
+def _endpoint(reactor: Any, option: str, description: str) -> IStreamServerEndpoint:
+    """The endpoint an option describes, or SystemExit with one line naming the option, the value and the fault.
+
+    Twisted's parsers fail in many ways besides ValueError: a TypeError for an unknown or repeated parameter (an
+    IPv6 address's unescaped colons make extra fields), an IndexError for a systemd socket that was not passed,
+    an OSError for a file an ssl: endpoint names.
+    """
+    try:
+        endpoint: IStreamServerEndpoint = serverFromString(reactor, description)
+    except Exception as error:
+        fault = _endpoint_fault(description, error)
+        raise SystemExit(f"chatroom: bad --{option} endpoint '{description}': {fault}") from None
+    return endpoint
+
+
+def _endpoint_fault(description: str, error: Exception) -> str:
+    """What is wrong with an endpoint string, in words, from the exception Twisted's parser raised."""
+    text = str(error)
+    escape = r"a colon inside a value must be escaped with a backslash, as IPv6 addresses' are (interface=\:\:1)"
+    if isinstance(error, TypeError):
+        unknown = re.search(r"unexpected keyword argument '([^']*)'", text)
+        missing = re.search(r"missing \d+ required positional arguments?: '([^']*)'", text)
+        twice = re.search(r"multiple values for argument '([^']*)'", text)
+        if unknown:
+            return f"no such parameter {unknown[1]}="
+        if missing:
+            return f"no {missing[1]} given"
+        if twice:
+            return f"{twice[1]} given twice; {escape}"
+        return f"too many fields; {escape}"
+    if isinstance(error, IndexError) and description.split(":", 1)[0].lower() == "systemd":
+        return "systemd passed no socket at that index (start it from a systemd socket unit, or give tcp:PORT)"
+    if isinstance(error, OSError):
+        where = f" {error.filename}" if error.filename else ""
+        return f"cannot read{where}: {error.strerror or error}"
+    number = re.fullmatch(r"invalid literal for int\(\) with base 10: (.*)", text)
+    if number:
+        return f"{number[1]} is not a number"
+    return text or type(error).__name__
 
 
 def _authenticator(
