@@ -290,6 +290,26 @@ class OptionsTests(SynchronousTestCase):
             self.assertTrue(str(error).startswith(f"chatroom: bad {option} endpoint '{value}': {fault}"), str(error))
             self.assertNotIn("\n", str(error))
 
+    def test_accounts_that_are_a_directory_or_another_file_stop_the_server_with_one_line(self) -> None:
+        """Every login failed with SERVER_ERROR, even under --auth required; another file's lines became accounts."""
+        certs = self.mktemp()
+        directory = Path(self.mktemp())
+        directory.mkdir()
+        for auth in ("optional", "required"):
+            options = self.parse("--certs", certs, "--accounts", str(directory), "--auth", auth)
+            error = self.assertRaises(SystemExit, tap.makeService, options, ServiceReactor())
+            self.assertEqual(str(error), f"chatroom: cannot read {directory}: Is a directory")
+        foreign = Path(self.mktemp())
+        foreign.write_text("hello world\n")
+        error = self.assertRaises(
+            SystemExit, tap.makeService, self.parse("--certs", certs, "--accounts", str(foreign)), ServiceReactor()
+        )
+        self.assertEqual(
+            str(error), f"chatroom: {foreign} is not an accounts file: its line 1 is not NAME scrypt$..., as"
+            " chatroom-accounts writes them",
+        )  # fmt: skip
+        tap.makeService(self.parse("--certs", certs, "--accounts", str(foreign), "--auth", "off"), ServiceReactor())
+
     def test_a_certificate_about_to_expire_is_announced(self) -> None:
         certs = Path(self.mktemp())
         self_signed_rsa(certs, days=10)

@@ -754,6 +754,8 @@ def _authenticator(
     store: AccountBook
     if stores is None:
         store = file = AccountStore(Path(options["accounts"]))
+        if mode is not AuthMode.OFF:
+            file.check()  # StoreError: one line, as for --rooms
         writer = FileAccountWriter(file)
         where, adding = str(file.path), f"chatroom-accounts --file {file.path} add NAME"
         held = file.exists()
