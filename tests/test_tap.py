@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from unittest import mock
 
 from twisted.logger import LogLevel, formatEvent
 from twisted.python import usage
@@ -61,6 +62,25 @@ class OptionsTests(SynchronousTestCase):
         for wrong in ("chat.example.org", "https://chat.example.org/path", "ftp://x", "https://a@b"):
             error = self.assertRaises(usage.UsageError, self.parse, "--web-origin", wrong)
             self.assertIn("--web-origin takes scheme://host[:port]", str(error))
+
+    def test_the_hostname_is_a_host_name_or_an_ip_address_as_chatroom_certs_takes(self) -> None:
+        """It goes into the certificate and is IRC's source of every message: a space or a '!' broke both."""
+        for wrong in ("a b", "bad_host!", "-foo", "x" * 64 + ".example"):
+            error = self.assertRaises(usage.UsageError, self.parse, "--hostname", wrong)
+            self.assertEqual(
+                str(error), f"--hostname must be a host name or an IP address, such as chat.example.org; not {wrong!r}"
+            )
+        self.assertEqual(self.parse("--hostname", "Chat.Example.org")["hostname"], "Chat.Example.org")
+        self.assertEqual(self.parse("--hostname", "bücher.example")["hostname"], "xn--bcher-kva.example")
+        self.assertEqual(self.parse("--hostname", "192.0.2.10")["hostname"], "192.0.2.10")
+        config = Path(self.mktemp())
+        config.write_text('hostname = "a b"\n')
+        error = self.assertRaises(usage.UsageError, self.parse, "--config", str(config))
+        self.assertIn("--hostname must be a host name", str(error))
+        with mock.patch("socket.gethostname", return_value="my_laptop"):
+            self.assertEqual(tap._default_hostname(), "localhost", "a machine's odd name does not stop the server")
+        with mock.patch("socket.gethostname", return_value="laptop"):
+            self.assertEqual(tap._default_hostname(), "laptop")
 
     def test_each_listener_speaks_its_dialect(self) -> None:
         options = self.parse(

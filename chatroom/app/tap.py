@@ -69,6 +69,23 @@ S = TypeVar("S", ChatService, Workers)
 log = Logger(namespace="chatroom")
 
 
+def _hostname(name: str) -> str:
+    """--hostname: a host name (non-ASCII ones as DNS writes them) or an IP address, as chatroom-certs renew takes;
+    ValueError otherwise. It goes into the certificate and is the IRC server's name in every message."""
+    try:
+        return tls.valid_name(str(name))
+    except tls.CertificateError:
+        raise ValueError(f"must be a host name or an IP address, such as chat.example.org; not {name!r}") from None
+
+
+def _default_hostname() -> str:
+    """This machine's name, or localhost if it is not one a certificate and IRC can carry (my_laptop)."""
+    try:
+        return _hostname(socket.gethostname())
+    except ValueError:
+        return "localhost"
+
+
 class Options(usage.Options):
     synopsis = "[options]"
     longdesc = (
@@ -90,7 +107,7 @@ class Options(usage.Options):
             "TOML file of these options, by their long names (flood-rate = 5.0); the command line wins over it."
             " SIGHUP reads it again and applies the limits and the MOTD.",
         ],
-        ["hostname", None, socket.gethostname(), "Name written into a generated certificate, besides localhost."],
+        ["hostname", None, _default_hostname(), "Name written into a generated certificate, besides localhost."],
         ["irc-description", None, "chatroom", "What IRC clients are told of this server (LINKS, WHOIS)."],
         [
             "irc-password",
@@ -489,7 +506,13 @@ def _refuse(why: str) -> str:
     raise ValueError(why)
 
 
-MEANINGS = {"redis": _redis, "history-age": _age, "history-memory": _memory, "registration": _registration}
+MEANINGS = {
+    "redis": _redis,
+    "history-age": _age,
+    "history-memory": _memory,
+    "registration": _registration,
+    "hostname": _hostname,
+}
 
 
 def makeService(options: Options, reactor: IReactorCore | None = None) -> IService:

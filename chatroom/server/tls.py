@@ -219,7 +219,7 @@ def issue(directory: Path, names: list[str] | None = None) -> None:
     names = names or names_of(read_chain(directory / SERVER_CERT)[0])
     if not names:
         raise CertificateError("the current certificate names no host: give the names, as renew NAME ...")
-    valid = [_valid_name(name) for name in names]
+    valid = [valid_name(name) for name in names]
     server_key, server = _server_certificate(ca_key, ca, valid[0], valid)
     key_path, cert_path = directory / SERVER_KEY, directory / SERVER_CERT
     written: list[Path] = []
@@ -340,7 +340,7 @@ def _prepare(path: Path, data: bytes, mode: int) -> Path:
 _LABEL = re.compile(r"(?!-)[A-Za-z0-9-]{1,63}(?<!-)")
 
 
-def _valid_name(name: str) -> str:
+def valid_name(name: str) -> str:
     """An IP address, or a host name as DNS writes it (IDNA for non-ASCII); CertificateError otherwise."""
     try:
         return str(ipaddress.ip_address(name))
