@@ -330,6 +330,39 @@ class OptionsTests(SynchronousTestCase):
         )  # fmt: skip
         tap.makeService(self.parse("--certs", certs, "--accounts", str(foreign), "--auth", "off"), ServiceReactor())
 
+    def test_a_hostname_the_certificate_in_use_does_not_name_is_announced(self) -> None:
+        """--hostname is written only into a generated certificate: once certs/ exists it was silently ignored."""
+        certs = Path(self.mktemp())
+
+        def warnings(*arguments: str) -> list[str]:
+            logged = observe_log(self)
+            tap.makeService(self.parse("--certs", str(certs), *arguments), ServiceReactor())
+            return [formatEvent(event) for event in logged if event["log_level"] == LogLevel.warn]
+
+        self.assertEqual(warnings("--hostname", "first.example"), [], "generated for it")
+        self.assertEqual(warnings("--hostname", "First.Example"), [], "names match without case")
+        self.assertEqual(warnings("--hostname", "127.0.0.1"), [], "the loopback addresses are named too")
+        self.assertEqual(warnings(), [], "not given: this machine's name may well be no name clients use")
+        self.assertEqual(
+            warnings("--hostname", "second.example"),
+            [
+                f"the server certificate {certs / 'server.crt'} does not name --hostname second.example (it names"
+                " localhost, 127.0.0.1, ::1, first.example), so clients connecting by that name refuse it: --hostname"
+                " is written only into a certificate generated at the first start; renew it for that name with"
+                f" chatroom-certs --certs {certs} renew second.example localhost 127.0.0.1 ::1 first.example, then"
+                " send SIGHUP"
+            ],
+        )
+        config = Path(self.mktemp())
+        config.write_text('hostname = "192.0.2.1"\n')
+        (warning,) = warnings("--config", str(config))
+        self.assertIn("does not name --hostname 192.0.2.1", warning)
+        certs = Path(self.mktemp())
+        self_signed_rsa(certs, days=100)  # a certificate of the administrator's own, naming no host
+        (warning,) = warnings("--hostname", "first.example")
+        self.assertIn("(it names no host)", warning)
+        self.assertIn("get one for that name where this one came from (certbot, your CA), then send SIGHUP", warning)
+
     def test_a_certificate_about_to_expire_is_announced(self) -> None:
         certs = Path(self.mktemp())
         self_signed_rsa(certs, days=10)

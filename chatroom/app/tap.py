@@ -552,6 +552,8 @@ def makeService(options: Options, reactor: IReactorCore | None = None) -> IServi
         path=identity.certificate,
         fingerprint=identity.fingerprint,
     )
+    if "hostname" in options.given or "hostname" in options.from_file:
+        _check_hostname(options["hostname"], identity, certs)
     left = identity.expires - datetime.datetime.now(datetime.UTC)
     if left < EXPIRY_WARNING:
         log.warn(
@@ -651,6 +653,28 @@ def makeService(options: Options, reactor: IReactorCore | None = None) -> IServi
     both.addService(beneath)  # started first, stopped last: the goodbyes still reach the others, the last lines disk
     both.addService(service)
     return both
+
+
+def _check_hostname(hostname: str, identity: tls.ServerIdentity, certs: Path) -> None:
+    """Warn, in one line, if the certificate in use does not name --hostname: it is written only into one that is
+    generated, and clients connecting by that name would refuse the server."""
+    certificate = identity.chain[0]
+    if tls.covers(certificate, hostname):
+        return
+    names = tls.names_of(certificate)
+    if tls.issued_here(certs):
+        wanted = " ".join(dict.fromkeys([hostname, *names]))  # its names kept, this one first: the common name
+        advice = f"renew it for that name with chatroom-certs --certs {certs} renew {wanted}, then send SIGHUP"
+    else:
+        advice = "get one for that name where this one came from (certbot, your CA), then send SIGHUP"
+    log.warn(
+        "the server certificate {path} does not name --hostname {hostname} (it names {names}), so clients connecting"
+        " by that name refuse it: --hostname is written only into a certificate generated at the first start; {advice}",
+        path=identity.certificate,
+        hostname=hostname,
+        names=", ".join(names) or "no host",
+        advice=advice,
+    )
 
 
 def _history_file(options: Options, history: HistoryLimits, reactor: IReactorCore) -> SqliteHistory | None:
