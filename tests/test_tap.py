@@ -190,7 +190,14 @@ class OptionsTests(SynchronousTestCase):
         self.assertIn("SIGHUP: kept idle-timeout: the command line sets it", messages)
         self.assertIn("SIGHUP: kept listen: changing it takes a restart", messages)
         self.assertNotIn("SIGHUP: kept certs: the command line sets it", messages, "the file does not mention it")
-        self.assertIn("SIGHUP: max-clients is now 3; open connections keep what they had", messages)
+        # The caps and room limits count at once, for open connections too (running.md); the others do not.
+        self.assertIn(
+            "SIGHUP: max-clients is now 3, at once, for connections from now on; none open is cut off", messages
+        )
+        self.assertIn(
+            "SIGHUP: room-size is now 4, at once, open connections included; nobody already in is put out", messages
+        )
+        self.assertIn("SIGHUP: motd is now 'hello', for those who choose a nickname from now on", messages)
         config.write_text("max-clients = 'none'\n")
         service.reloader.reload()
         self.assertEqual(factory.limits.max_clients, 3)
@@ -211,7 +218,11 @@ class OptionsTests(SynchronousTestCase):
         signup = service.factory.registrar.signup
         self.assertFalse(signup.open)
         config.write_text('registration = "open"\npassword-min = 12\n')
+        logged = observe_log(self)
         service.reloader.reload()
+        self.assertIn(
+            "SIGHUP: password-min is now 12, at once, open connections included", [formatEvent(e) for e in logged]
+        )
         self.assertEqual((signup.open, signup.before_entering, signup.shortest), (True, True, 12))
         config.write_text('registration = "sometimes"\n')
         logged = observe_log(self)
@@ -253,6 +264,32 @@ class OptionsTests(SynchronousTestCase):
                 f"SIGHUP: kept every setting: {config}: history-age: must be a duration from 1s to 3650d, such as"
                 " 24h, or 0; not soon",
             )
+
+    def test_sighup_says_nothing_of_front_ends_turned_off_or_given_on_the_command_line(self) -> None:
+        """With no-irc = true in the file, every SIGHUP said `kept irc: changing it takes a restart`; so it did of
+        the file's web = [...] under --no-web, and of IRC's default under --irc-plaintext."""
+        logged = observe_log(self)
+        for text, arguments in [
+            ("no-irc = true\nno-web = true\n", []),
+            ('web = ["tcp:7443"]\nirc = ["tcp:7697"]\n', ["--no-web", "--no-irc"]),
+            ("", ["--irc-plaintext", "tcp:6667", "--web-plaintext", "tcp:8080"]),
+            ('irc-plaintext = ["tcp:6667"]\nlisten = ["tcp:7000"]\n', []),
+        ]:
+            config = Path(self.mktemp())
+            config.write_text(text)
+            options = self.parse("--certs", self.mktemp(), "--config", str(config), *arguments)
+            service = tap.makeService(options, ServiceReactor())
+            assert isinstance(service, ChatService) and service.reloader is not None
+            first = len(logged)
+            service.reloader.reload()
+            sighup = [formatEvent(event) for event in logged[first:] if "SIGHUP: kept" in formatEvent(event)]
+            self.assertEqual(sighup, [], text)
+        config.write_text('listen = ["tcp:7000"]\n')  # irc-plaintext left out: IRC's default would be served
+        assert isinstance(service, ChatService) and service.reloader is not None
+        service.reloader.reload()
+        restart = "SIGHUP: kept {}: changing it takes a restart"
+        warned = [formatEvent(event) for event in logged[first:] if event["log_level"] == LogLevel.warn]
+        self.assertEqual(warned, [restart.format("irc"), restart.format("irc-plaintext")])
 
     def test_options_become_the_service(self) -> None:
         certs = self.mktemp()

@@ -411,20 +411,11 @@ class Options(usage.Options):
         for name in LISTS:
             if not self[name]:
                 self[name] = list(self.from_file.get(name, []))
-        if not self["listen"]:
-            self["listen"] = [DEFAULT_LISTEN]
-        if self["no-irc"]:
-            if "irc" in self.given or "irc-plaintext" in self.given:
-                raise usage.UsageError("--no-irc serves no IRC: it cannot go with --irc or --irc-plaintext")
-            self["irc"] = self["irc-plaintext"] = []
-        elif not (self["irc"] or self["irc-plaintext"]):
-            self["irc"] = [DEFAULT_IRC]
-        if self["no-web"]:
-            if "web" in self.given or "web-plaintext" in self.given:
-                raise usage.UsageError("--no-web serves no web site: it cannot go with --web or --web-plaintext")
-            self["web"] = self["web-plaintext"] = []
-        elif not (self["web"] or self["web-plaintext"]):
-            self["web"] = [DEFAULT_WEB]
+        if self["no-irc"] and ("irc" in self.given or "irc-plaintext" in self.given):
+            raise usage.UsageError("--no-irc serves no IRC: it cannot go with --irc or --irc-plaintext")
+        if self["no-web"] and ("web" in self.given or "web-plaintext" in self.given):
+            raise usage.UsageError("--no-web serves no web site: it cannot go with --web or --web-plaintext")
+        self.update(config.served(self, self.settings()))  # as a SIGHUP settles them again, to compare
         try:
             self["web-origin"] = [_origin(origin) for origin in self["web-origin"]]
         except ValueError as error:
@@ -825,7 +816,7 @@ def _authenticator(
     return None if mode is AuthMode.OFF else Authenticator(mode, store, clock, book, writer)
 
 
-ENDPOINT_LISTS = ("listen", "irc", "irc-plaintext", "web", "web-plaintext")  # repeatable options of endpoints
+ENDPOINT_LISTS = config.ENDPOINT_LISTS  # repeatable options of endpoints
 LISTS = (*ENDPOINT_LISTS, "web-origin")  # repeatable options: the command line's, else the --config file's
 
 
