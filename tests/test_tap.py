@@ -12,6 +12,7 @@ from twisted.trial.unittest import SynchronousTestCase
 from chatroom.app import tap
 from chatroom.app.service import ChatService
 from chatroom.frontends.irc.frontend import IRCFrontEnd
+from chatroom.server import tls
 from chatroom.server.limits import ConnectionLimits
 from tests.helpers import ServiceReactor, observe_log
 from tests.test_tls import self_signed_rsa
@@ -81,6 +82,20 @@ class OptionsTests(SynchronousTestCase):
             self.assertEqual(tap._default_hostname(), "localhost", "a machine's odd name does not stop the server")
         with mock.patch("socket.gethostname", return_value="laptop"):
             self.assertEqual(tap._default_hostname(), "laptop")
+
+    def test_the_help_says_what_sighup_applies_and_what_the_certificate_names(self) -> None:
+        """--config's help said SIGHUP applies the limits and the MOTD, not registration and password-min; --hostname's
+        named localhost alone of the names a generated certificate has besides it."""
+        help = {name: text for name, _, _, text, *_ in tap.Options.optParameters}
+        for reloaded in ("limits", "MOTD", "registration", "password-min"):
+            self.assertIn(reloaded, help["config"])
+        certs = Path(self.mktemp())
+        tls.create(certs, "chat.example.org")
+        names = tls.names_of(tls.read_chain(certs / "server.crt")[0])
+        self.assertIn("chat.example.org", names)
+        for name in names:
+            if name != "chat.example.org":
+                self.assertIn(name, help["hostname"])
 
     def test_each_listener_speaks_its_dialect(self) -> None:
         options = self.parse(

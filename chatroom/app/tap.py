@@ -105,9 +105,16 @@ class Options(usage.Options):
             None,
             None,
             "TOML file of these options, by their long names (flood-rate = 5.0); the command line wins over it."
-            " SIGHUP reads it again and applies the limits and the MOTD.",
+            " SIGHUP reads it again and applies the limits, the MOTD, registration and password-min; the rest takes a"
+            " restart.",
         ],
-        ["hostname", None, _default_hostname(), "Name written into a generated certificate, besides localhost."],
+        [
+            "hostname",
+            None,
+            _default_hostname(),
+            "Name written into a generated certificate, besides localhost, 127.0.0.1 and ::1; also the IRC server's"
+            " name. A host name or an IP address.",
+        ],
         ["irc-description", None, "chatroom", "What IRC clients are told of this server (LINKS, WHOIS)."],
         [
             "irc-password",
