@@ -12,6 +12,7 @@ from twisted.logger import formatEvent
 from twisted.trial.unittest import SynchronousTestCase
 
 from chatroom.core.errors import ChatError
+from chatroom.core.state import StoreError
 from chatroom.server.auth import AccountsChecker, Backoff
 from chatroom.stores.accounts import SCRYPT_N, AccountStore, decoy_hash
 from tests.helpers import ServerTestCase, observe_log
@@ -68,6 +69,28 @@ class StoreTests(SynchronousTestCase):
         self.assertEqual([leftover.exists() for leftover in leftovers], [False, False])
         self.assertTrue(unrelated.exists())
         self.assertEqual(AccountStore(self.path).names(), ["alice", "bob"])
+
+    def test_a_line_that_is_no_account_is_refused_never_read_as_one(self) -> None:
+        """Another file given as the accounts file (a JSON file, notes) holds no accounts: it is not changed."""
+        self.store.add("alice", "first password")
+        with self.path.open("a") as file:
+            file.write("\n")  # a blank line harms nobody
+        self.store.check()
+        foreign = Path(self.mktemp())
+        foreign.write_text('{\n "rooms": {}\n}\nhello world\n')
+        store = AccountStore(foreign)
+        self.assertEqual(store.names(), [], "no account named '\"rooms\":' nor hello")
+        error = self.assertRaises(StoreError, store.check)
+        self.assertEqual(
+            str(error), f"{foreign} is not an accounts file: its line 1 is not NAME scrypt$..., as chatroom-accounts"
+            " writes them",
+        )  # fmt: skip
+        self.assertRaises(StoreError, store.add, "bob", "second password")
+        self.assertEqual(foreign.read_text(), '{\n "rooms": {}\n}\nhello world\n', "left as it was")
+        directory = Path(self.mktemp())
+        directory.mkdir()
+        error = self.assertRaises(StoreError, AccountStore(directory).check)
+        self.assertEqual(str(error), f"cannot read {directory}: Is a directory")
 
     def test_the_decoy_is_made_at_start(self) -> None:
         """0.1 made it at the first unknown name, whose answer was then twice as slow: a timing signal."""

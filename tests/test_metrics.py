@@ -9,12 +9,13 @@ from twisted.internet import reactor
 from twisted.internet.endpoints import TCP4ClientEndpoint, connectProtocol, wrapClientTLS
 from twisted.internet.ssl import Certificate, optionsForClientTLS
 from twisted.internet.task import Clock
+from twisted.logger import formatEvent
 from twisted.trial.unittest import SynchronousTestCase
 from twisted.web.client import Agent, readBody
 
 from chatroom.app.metrics import ReactorLag
 from chatroom.stores.accounts import AccountStore
-from tests.helpers import LineClient, ServerTestCase, port_of
+from tests.helpers import LineClient, ServerTestCase, observe_log, port_of
 from tests.test_irc import IRCClient
 
 
@@ -94,6 +95,23 @@ class MetricsTests(ServerTestCase):
         figures = await self.scrape()
         self.assertEqual(figures['chatroom_connections{frontend="line",state="member"}'], 1)
         self.assertEqual(figures['chatroom_connections{frontend="irc",state="member"}'], 1)
+
+    async def test_only_metrics_is_served_and_no_scrape_is_logged(self) -> None:
+        """Every path answered 200 with the page, and each scrape (every 15 s) logged an access line."""
+        self.start_server("--metrics", "tcp:0:interface=127.0.0.1")
+        logged = observe_log(self)
+        await self.scrape()
+        await self.scrape()
+        port = port_of(self.service.ports[-1])
+        for path in ["/", "/metrics/x", "/metrics/", "/other", "/metricsx"]:
+            response = await Agent(reactor).request(b"GET", f"http://127.0.0.1:{port}{path}".encode())
+            await readBody(response)
+            self.assertEqual(response.code, 404, path)
+        response = await Agent(reactor).request(b"GET", f"http://127.0.0.1:{port}/metrics?x=1".encode())
+        await readBody(response)
+        self.assertEqual(response.code, 200, "a query, as a scraper's params, is still the page")
+        access = [formatEvent(event) for event in logged if "HTTP/1.1" in formatEvent(event)]  # the client's are not
+        self.assertEqual(access, [])
 
     async def test_the_history_memory_bound_and_what_it_dropped(self) -> None:
         self.start_server(

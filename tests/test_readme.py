@@ -17,8 +17,10 @@ from twisted.python import usage
 from twisted.scripts._twistd_unix import ServerOptions  # what twistd parses its command line with, on Unix
 from twisted.trial.unittest import SkipTest, SynchronousTestCase
 
+from chatroom.app import tap
 from chatroom.cli.certs import renew
 from chatroom.client import __main__ as client
+from chatroom.frontends.irc.frontend import IRCFrontEnd
 from chatroom.server.tls import fingerprint, read_chain
 from tests.helpers import LineClient, ServerTestCase, Subprocess
 from tests.test_twistd import LISTENING
@@ -124,6 +126,34 @@ class CommandTests(SynchronousTestCase):
         self.assertEqual(modules, {"venv", "chatroom.client", "twisted.trial"})
         tools = {Path(words[0]).name for words in run if Path(words[0]).name.startswith("chatroom-")}
         self.assertEqual(tools, {"chatroom-accounts", "chatroom-certs"})
+
+
+class FactTests(SynchronousTestCase):
+    """What the docs say of the server is what it does."""
+
+    # Options of other programs that the server's docs name: twistd's own, irctest's (pytest) and the bench's.
+    OTHERS = {"help", "logfile", "pidfile", "ignore", "protocol", "controller", "export-dir", "now"}
+
+    def test_the_servers_docs_name_only_options_it_has(self) -> None:
+        """irc.md named a --history-file that never existed (--history-store is the one)."""
+        options = {option.rstrip("=") for option in tap.Options().longOpt}
+        for name in ("irc.md", "web.md", "running.md"):
+            named = set(re.findall(r"(?<![\w-])--([a-z][a-z-]*[a-z])", (ROOT / "docs" / name).read_text()))
+            self.assertEqual(named - options - self.OTHERS, set(), name)
+
+    def test_web_md_counts_websockets_under_the_front_end_the_metrics_say(self) -> None:
+        """web.md said `irc`; the web listeners' WebSockets are counted as `web` (running.md's metrics table)."""
+        web = IRCFrontEnd.serving("localhost", None, "chatroom").over_websocket()
+        web_md = (ROOT / "docs" / "web.md").read_text()
+        said = re.search(r"\*\*Metrics\*\* count WebSocket sessions under the `(\w+)` front end", web_md)
+        assert said is not None
+        self.assertEqual(said[1], web.name)
+
+    def test_the_readme_gives_the_web_clients_javascript_size_within_a_tenth(self) -> None:
+        said = re.search(r"its JavaScript is (?:about )?(\d+) KB", README.read_text())
+        assert said is not None
+        size = sum(path.stat().st_size for path in (ROOT / "chatroom/frontends/web/client").glob("*.js"))
+        self.assertLess(abs(int(said[1]) * 1000 - size), size / 10, f"{size} bytes")
 
 
 class LinkTests(SynchronousTestCase):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from unittest import mock
 
 from twisted.logger import LogLevel, formatEvent
 from twisted.python import usage
@@ -11,6 +12,7 @@ from twisted.trial.unittest import SynchronousTestCase
 from chatroom.app import tap
 from chatroom.app.service import ChatService
 from chatroom.frontends.irc.frontend import IRCFrontEnd
+from chatroom.server import tls
 from chatroom.server.limits import ConnectionLimits
 from tests.helpers import ServiceReactor, observe_log
 from tests.test_tls import self_signed_rsa
@@ -61,6 +63,39 @@ class OptionsTests(SynchronousTestCase):
         for wrong in ("chat.example.org", "https://chat.example.org/path", "ftp://x", "https://a@b"):
             error = self.assertRaises(usage.UsageError, self.parse, "--web-origin", wrong)
             self.assertIn("--web-origin takes scheme://host[:port]", str(error))
+
+    def test_the_hostname_is_a_host_name_or_an_ip_address_as_chatroom_certs_takes(self) -> None:
+        """It goes into the certificate and is IRC's source of every message: a space or a '!' broke both."""
+        for wrong in ("a b", "bad_host!", "-foo", "x" * 64 + ".example"):
+            error = self.assertRaises(usage.UsageError, self.parse, "--hostname", wrong)
+            self.assertEqual(
+                str(error), f"--hostname must be a host name or an IP address, such as chat.example.org; not {wrong!r}"
+            )
+        self.assertEqual(self.parse("--hostname", "Chat.Example.org")["hostname"], "Chat.Example.org")
+        self.assertEqual(self.parse("--hostname", "bücher.example")["hostname"], "xn--bcher-kva.example")
+        self.assertEqual(self.parse("--hostname", "192.0.2.10")["hostname"], "192.0.2.10")
+        config = Path(self.mktemp())
+        config.write_text('hostname = "a b"\n')
+        error = self.assertRaises(usage.UsageError, self.parse, "--config", str(config))
+        self.assertIn("--hostname must be a host name", str(error))
+        with mock.patch("socket.gethostname", return_value="my_laptop"):
+            self.assertEqual(tap._default_hostname(), "localhost", "a machine's odd name does not stop the server")
+        with mock.patch("socket.gethostname", return_value="laptop"):
+            self.assertEqual(tap._default_hostname(), "laptop")
+
+    def test_the_help_says_what_sighup_applies_and_what_the_certificate_names(self) -> None:
+        """--config's help said SIGHUP applies the limits and the MOTD, not registration and password-min; --hostname's
+        named localhost alone of the names a generated certificate has besides it."""
+        help = {name: text for name, _, _, text, *_ in tap.Options.optParameters}
+        for reloaded in ("limits", "MOTD", "registration", "password-min"):
+            self.assertIn(reloaded, help["config"])
+        certs = Path(self.mktemp())
+        tls.create(certs, "chat.example.org")
+        names = tls.names_of(tls.read_chain(certs / "server.crt")[0])
+        self.assertIn("chat.example.org", names)
+        for name in names:
+            if name != "chat.example.org":
+                self.assertIn(name, help["hostname"])
 
     def test_each_listener_speaks_its_dialect(self) -> None:
         options = self.parse(
@@ -170,7 +205,14 @@ class OptionsTests(SynchronousTestCase):
         self.assertIn("SIGHUP: kept idle-timeout: the command line sets it", messages)
         self.assertIn("SIGHUP: kept listen: changing it takes a restart", messages)
         self.assertNotIn("SIGHUP: kept certs: the command line sets it", messages, "the file does not mention it")
-        self.assertIn("SIGHUP: max-clients is now 3; open connections keep what they had", messages)
+        # The caps and room limits count at once, for open connections too (running.md); the others do not.
+        self.assertIn(
+            "SIGHUP: max-clients is now 3, at once, for connections from now on; none open is cut off", messages
+        )
+        self.assertIn(
+            "SIGHUP: room-size is now 4, at once, open connections included; nobody already in is put out", messages
+        )
+        self.assertIn("SIGHUP: motd is now 'hello', for those who choose a nickname from now on", messages)
         config.write_text("max-clients = 'none'\n")
         service.reloader.reload()
         self.assertEqual(factory.limits.max_clients, 3)
@@ -191,7 +233,11 @@ class OptionsTests(SynchronousTestCase):
         signup = service.factory.registrar.signup
         self.assertFalse(signup.open)
         config.write_text('registration = "open"\npassword-min = 12\n')
+        logged = observe_log(self)
         service.reloader.reload()
+        self.assertIn(
+            "SIGHUP: password-min is now 12, at once, open connections included", [formatEvent(e) for e in logged]
+        )
         self.assertEqual((signup.open, signup.before_entering, signup.shortest), (True, True, 12))
         config.write_text('registration = "sometimes"\n')
         logged = observe_log(self)
@@ -234,6 +280,32 @@ class OptionsTests(SynchronousTestCase):
                 " 24h, or 0; not soon",
             )
 
+    def test_sighup_says_nothing_of_front_ends_turned_off_or_given_on_the_command_line(self) -> None:
+        """With no-irc = true in the file, every SIGHUP said `kept irc: changing it takes a restart`; so it did of
+        the file's web = [...] under --no-web, and of IRC's default under --irc-plaintext."""
+        logged = observe_log(self)
+        for text, arguments in [
+            ("no-irc = true\nno-web = true\n", []),
+            ('web = ["tcp:7443"]\nirc = ["tcp:7697"]\n', ["--no-web", "--no-irc"]),
+            ("", ["--irc-plaintext", "tcp:6667", "--web-plaintext", "tcp:8080"]),
+            ('irc-plaintext = ["tcp:6667"]\nlisten = ["tcp:7000"]\n', []),
+        ]:
+            config = Path(self.mktemp())
+            config.write_text(text)
+            options = self.parse("--certs", self.mktemp(), "--config", str(config), *arguments)
+            service = tap.makeService(options, ServiceReactor())
+            assert isinstance(service, ChatService) and service.reloader is not None
+            first = len(logged)
+            service.reloader.reload()
+            sighup = [formatEvent(event) for event in logged[first:] if "SIGHUP: kept" in formatEvent(event)]
+            self.assertEqual(sighup, [], text)
+        config.write_text('listen = ["tcp:7000"]\n')  # irc-plaintext left out: IRC's default would be served
+        assert isinstance(service, ChatService) and service.reloader is not None
+        service.reloader.reload()
+        restart = "SIGHUP: kept {}: changing it takes a restart"
+        warned = [formatEvent(event) for event in logged[first:] if event["log_level"] == LogLevel.warn]
+        self.assertEqual(warned, [restart.format("irc"), restart.format("irc-plaintext")])
+
     def test_options_become_the_service(self) -> None:
         certs = self.mktemp()
         options = self.parse(
@@ -260,10 +332,88 @@ class OptionsTests(SynchronousTestCase):
         error = self.assertRaises(
             SystemExit, tap.makeService, self.parse("--certs", str(certs), "--listen", "nope:1"), ServiceReactor()
         )
-        self.assertEqual(str(error), "chatroom: bad --listen endpoint: Unknown endpoint type: 'nope'")
+        self.assertEqual(str(error), "chatroom: bad --listen endpoint 'nope:1': Unknown endpoint type: 'nope'")
         (certs / "server.key").unlink()
         error = self.assertRaises(SystemExit, tap.makeService, self.parse("--certs", str(certs)), ServiceReactor())
         self.assertRegex(str(error), r"^chatroom: \S+server.key is missing: put it back, or remove \S+ too")
+
+    def test_every_bad_endpoint_is_one_line_naming_the_option_and_the_value(self) -> None:
+        """Twisted's endpoint parsers raise TypeError, IndexError or OSError too, not only ValueError: each is one
+        line, never a traceback."""
+        certs = self.mktemp()
+        for option, value, fault in [
+            (
+                "--listen",
+                "tcp:0:interface=::1",
+                r"interface given twice; a colon inside a value must be escaped"
+                r" with a backslash, as IPv6 addresses' are (interface=\:\:1)",
+            ),
+            ("--listen", "tcp:0:bogus=1", "no such parameter bogus="),
+            ("--listen", "tcp", "no port given"),
+            ("--irc", "tcp:0:1:2:3:4:5", "too many fields; a colon inside a value must be escaped"),
+            ("--listen", "systemd:domain=INET:index=0", "systemd passed no socket at that index"),
+            ("--web-plaintext", "systemd:domain=INET:index=0", "systemd passed no socket at that index"),
+            ("--listen", "tcp:notaport", "'notaport' is not a number"),
+            ("--metrics", "ssl:0:privateKey=/nonexistent/server.pem", "cannot read /nonexistent/server.pem: No such"),
+        ]:
+            options = self.parse("--certs", certs, option, value)
+            error = self.assertRaises(SystemExit, tap.makeService, options, ServiceReactor())
+            self.assertIsInstance(error.code, str)
+            self.assertTrue(str(error).startswith(f"chatroom: bad {option} endpoint '{value}': {fault}"), str(error))
+            self.assertNotIn("\n", str(error))
+
+    def test_accounts_that_are_a_directory_or_another_file_stop_the_server_with_one_line(self) -> None:
+        """Every login failed with SERVER_ERROR, even under --auth required; another file's lines became accounts."""
+        certs = self.mktemp()
+        directory = Path(self.mktemp())
+        directory.mkdir()
+        for auth in ("optional", "required"):
+            options = self.parse("--certs", certs, "--accounts", str(directory), "--auth", auth)
+            error = self.assertRaises(SystemExit, tap.makeService, options, ServiceReactor())
+            self.assertEqual(str(error), f"chatroom: cannot read {directory}: Is a directory")
+        foreign = Path(self.mktemp())
+        foreign.write_text("hello world\n")
+        error = self.assertRaises(
+            SystemExit, tap.makeService, self.parse("--certs", certs, "--accounts", str(foreign)), ServiceReactor()
+        )
+        self.assertEqual(
+            str(error), f"chatroom: {foreign} is not an accounts file: its line 1 is not NAME scrypt$..., as"
+            " chatroom-accounts writes them",
+        )  # fmt: skip
+        tap.makeService(self.parse("--certs", certs, "--accounts", str(foreign), "--auth", "off"), ServiceReactor())
+
+    def test_a_hostname_the_certificate_in_use_does_not_name_is_announced(self) -> None:
+        """--hostname is written only into a generated certificate: once certs/ exists it was silently ignored."""
+        certs = Path(self.mktemp())
+
+        def warnings(*arguments: str) -> list[str]:
+            logged = observe_log(self)
+            tap.makeService(self.parse("--certs", str(certs), *arguments), ServiceReactor())
+            return [formatEvent(event) for event in logged if event["log_level"] == LogLevel.warn]
+
+        self.assertEqual(warnings("--hostname", "first.example"), [], "generated for it")
+        self.assertEqual(warnings("--hostname", "First.Example"), [], "names match without case")
+        self.assertEqual(warnings("--hostname", "127.0.0.1"), [], "the loopback addresses are named too")
+        self.assertEqual(warnings(), [], "not given: this machine's name may well be no name clients use")
+        self.assertEqual(
+            warnings("--hostname", "second.example"),
+            [
+                f"the server certificate {certs / 'server.crt'} does not name --hostname second.example (it names"
+                " localhost, 127.0.0.1, ::1, first.example), so clients connecting by that name refuse it: --hostname"
+                " is written only into a certificate generated at the first start; renew it for that name with"
+                f" chatroom-certs --certs {certs} renew second.example localhost 127.0.0.1 ::1 first.example, then"
+                " send SIGHUP"
+            ],
+        )
+        config = Path(self.mktemp())
+        config.write_text('hostname = "192.0.2.1"\n')
+        (warning,) = warnings("--config", str(config))
+        self.assertIn("does not name --hostname 192.0.2.1", warning)
+        certs = Path(self.mktemp())
+        self_signed_rsa(certs, days=100)  # a certificate of the administrator's own, naming no host
+        (warning,) = warnings("--hostname", "first.example")
+        self.assertIn("(it names no host)", warning)
+        self.assertIn("get one for that name where this one came from (certbot, your CA), then send SIGHUP", warning)
 
     def test_a_certificate_about_to_expire_is_announced(self) -> None:
         certs = Path(self.mktemp())

@@ -1,9 +1,8 @@
 """`--config FILE`: `twistd chatroom`'s options in a TOML file, and which of them SIGHUP may change.
 
 Each key is an option's long name (`flood-rate = 5.0`, `listen = ["tcp:5050"]`, `limit-loopback = true`). The
-command line wins over the file. On SIGHUP the file is read again: a limit or the message of the day changes (for
-connections made from then on, and at once for the connection caps and room limits); anything else takes a
-restart, and says so.
+command line wins over the file. On SIGHUP the file is read again: a limit, the message of the day, registration
+and password-min change (RELOADABLE says when each counts); anything else takes a restart, and says so.
 """
 
 from __future__ import annotations
@@ -19,26 +18,31 @@ from chatroom.core.members import RoomLimits
 from chatroom.server.limits import ConnectionLimits
 from chatroom.server.signup import RegistrationMode, Signup
 
-# What a running server can take: connections made later get new limits; nothing open is cut off.
-RELOADABLE = (
-    "max-line",
-    "flood-burst",
-    "flood-rate",
-    "send-queue",
-    "max-clients",
-    "max-per-address",
-    "limit-loopback",
-    "registration-timeout",
-    "idle-timeout",
-    "max-rooms",
-    "room-size",
-    "max-sessions",
-    "no-multiclient",
-    "linger",  # for connections lost from then on
-    "motd",
-    "registration",  # for registrations from then on
-    "password-min",
-)
+# What a running server can take, and when each change counts; nothing open is cut off.
+_MADE_FROM_NOW = "for connections made from now on; open connections keep what they had"
+_CAP = "at once, for connections from now on; none open is cut off"  # the connection caps
+_AT_ONCE = "at once, open connections included"
+_ROOMS = "at once, open connections included; nobody already in is put out"  # the room limits: at each join, login
+RELOADABLE = {
+    "max-line": _MADE_FROM_NOW,
+    "flood-burst": _MADE_FROM_NOW,
+    "flood-rate": _MADE_FROM_NOW,
+    "send-queue": _MADE_FROM_NOW,
+    "max-clients": _CAP,
+    "max-per-address": _CAP,
+    "limit-loopback": _CAP,
+    "registration-timeout": _MADE_FROM_NOW,
+    "idle-timeout": _MADE_FROM_NOW,
+    "max-rooms": _ROOMS,
+    "room-size": _ROOMS,
+    "max-sessions": _ROOMS,
+    "no-multiclient": _ROOMS,
+    "linger": "for connections lost from now on",
+    "motd": "for those who choose a nickname from now on",
+    "registration": _AT_ONCE,  # the one Signup every connection asks
+    "password-min": _AT_ONCE,
+}
+ENDPOINT_LISTS = ("listen", "irc", "irc-plaintext", "web", "web-plaintext")  # repeatable options of endpoints
 
 
 class ConfigError(Exception):
@@ -118,6 +122,20 @@ def convert(path: Path, name: str, value: Any, setting: Setting) -> Any:
     if setting.minimum is not None and value < setting.minimum:
         raise ConfigError(f"{path}: {name} must be at least {setting.minimum}")
     return kind(value)
+
+
+def served(values: Mapping[str, Any], settings: Mapping[str, Setting]) -> dict[str, list[str]]:
+    """The endpoints a server listens on for these options (a list left out is none given): --listen's default
+    without any; IRC's and the web's unless no-irc or no-web turns them off, or only plaintext ones are given."""
+    lists = {name: list(values.get(name) or []) for name in ENDPOINT_LISTS}
+    if not lists["listen"]:
+        lists["listen"] = list(settings["listen"].default)
+    for front, plain, off in (("irc", "irc-plaintext", "no-irc"), ("web", "web-plaintext", "no-web")):
+        if values.get(off):
+            lists[front] = lists[plain] = []
+        elif not (lists[front] or lists[plain]):
+            lists[front] = list(settings[front].default)
+    return lists
 
 
 def limits(values: Mapping[str, Any]) -> tuple[ConnectionLimits, RoomLimits]:

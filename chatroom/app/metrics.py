@@ -14,7 +14,8 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, ProcessCol
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 from twisted.internet.interfaces import IDelayedCall, IReactorTime, IStreamServerEndpoint
-from twisted.web.resource import Resource
+from twisted.web import http
+from twisted.web.resource import NoResource, Resource
 from twisted.web.server import Request, Site
 
 from chatroom.core.chat import Chat
@@ -116,15 +117,34 @@ class ReactorLag:
 
 
 class MetricsPage(Resource):
+    """The page at /metrics, and 404 at every other path."""
+
     isLeaf = True
+    PATH = b"/metrics"
 
     def __init__(self, registry: CollectorRegistry) -> None:
         Resource.__init__(self)
         self.registry = registry
 
     def render_GET(self, request: Request) -> bytes:
+        if request.path != self.PATH:
+            page: bytes = NoResource().render(request)
+            return page
         request.setHeader(b"content-type", CONTENT_TYPE_LATEST.encode())
         return generate_latest(self.registry)
+
+
+class QuietSite(Site):
+    """No access log: a scrape every few seconds would fill the log with lines that say nothing (as the web
+    listener's chatroom.frontends.web.site.WebSite), and no line per factory start."""
+
+    noisy = False
+
+    def __init__(self, page: MetricsPage) -> None:
+        Site.__init__(self, page)
+
+    def log(self, request: http.Request) -> None:
+        pass
 
 
 @dataclass
@@ -150,6 +170,4 @@ def metrics(
     registry = CollectorRegistry()
     registry.register(ChatCollector(chat, factory, front_ends, auth, lag))
     ProcessCollector(registry=registry)  # CPU seconds, memory and open files of this process
-    site = Site(MetricsPage(registry))
-    site.noisy = False
-    return Metrics(description, endpoint, site, lag)
+    return Metrics(description, endpoint, QuietSite(MetricsPage(registry)), lag)

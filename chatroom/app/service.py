@@ -29,10 +29,11 @@ log = Logger(namespace="chatroom")
 
 class Reloader:
     """What SIGHUP reloads: the certificate and key, the message of the day if it comes from a file, and the
-    limits and MOTD of a --config file.
+    limits, MOTD, registration and password-min of a --config file.
 
     Each is logged as reloaded, or as kept with the reason: a bad new certificate leaves the old one in service.
-    Connections already open keep everything they have.
+    Connections already open keep their certificate and their per-connection limits; the connection caps, room
+    limits and registration settings count for them at once (config.RELOADABLE).
     """
 
     def __init__(
@@ -86,6 +87,13 @@ class Reloader:
         except config.ConfigError as error:
             log.error("SIGHUP: kept every setting: {error}", error=error)
             return
+        # The endpoint lists a restart would serve, with the command line's no-irc, no-web and lists where it gives
+        # them: a file's no-irc = true, or web = [...] under --no-web, leaves IRC's or the web's none, unchanged.
+        settled = {name: configured.current[name] if name in configured.pinned else values.get(name)
+                   for name in (*config.ENDPOINT_LISTS, "no-irc", "no-web")}  # fmt: skip
+        for name, endpoints in config.served(settled, configured.settings).items():
+            if name not in configured.pinned:
+                meanings[name] = endpoints
         changes = {}
         for name in configured.settings:
             wanted, now = meanings[name], configured.current[name]
@@ -107,7 +115,7 @@ class Reloader:
         if "max-clients" in changes:
             allow_open_files(connection_limits.max_clients)
         for name, value in changes.items():
-            log.info("SIGHUP: {name} is now {value!r}; open connections keep what they had", name=name, value=value)
+            log.info("SIGHUP: {name} is now {value!r}, {when}", name=name, value=value, when=config.RELOADABLE[name])
 
 
 def read_motd(path: Path) -> str:

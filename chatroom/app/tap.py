@@ -17,7 +17,13 @@ from typing import Any, TypeVar
 
 from twisted.application.service import IService, MultiService
 from twisted.internet.endpoints import serverFromString
-from twisted.internet.interfaces import IProtocolFactory, IReactorCore, IReactorFromThreads, IReactorTime
+from twisted.internet.interfaces import (
+    IProtocolFactory,
+    IReactorCore,
+    IReactorFromThreads,
+    IReactorTime,
+    IStreamServerEndpoint,
+)
 from twisted.logger import Logger
 from twisted.python import usage
 
@@ -63,6 +69,23 @@ S = TypeVar("S", ChatService, Workers)
 log = Logger(namespace="chatroom")
 
 
+def _hostname(name: str) -> str:
+    """--hostname: a host name (non-ASCII ones as DNS writes them) or an IP address, as chatroom-certs renew takes;
+    ValueError otherwise. It goes into the certificate and is the IRC server's name in every message."""
+    try:
+        return tls.valid_name(str(name))
+    except tls.CertificateError:
+        raise ValueError(f"must be a host name or an IP address, such as chat.example.org; not {name!r}") from None
+
+
+def _default_hostname() -> str:
+    """This machine's name, or localhost if it is not one a certificate and IRC can carry (my_laptop)."""
+    try:
+        return _hostname(socket.gethostname())
+    except ValueError:
+        return "localhost"
+
+
 class Options(usage.Options):
     synopsis = "[options]"
     longdesc = (
@@ -82,9 +105,16 @@ class Options(usage.Options):
             None,
             None,
             "TOML file of these options, by their long names (flood-rate = 5.0); the command line wins over it."
-            " SIGHUP reads it again and applies the limits and the MOTD.",
+            " SIGHUP reads it again and applies the limits, the MOTD, registration and password-min; the rest takes a"
+            " restart.",
         ],
-        ["hostname", None, socket.gethostname(), "Name written into a generated certificate, besides localhost."],
+        [
+            "hostname",
+            None,
+            _default_hostname(),
+            "Name written into a generated certificate, besides localhost, 127.0.0.1 and ::1; also the IRC server's"
+            " name. A host name or an IP address.",
+        ],
         ["irc-description", None, "chatroom", "What IRC clients are told of this server (LINKS, WHOIS)."],
         [
             "irc-password",
@@ -388,20 +418,11 @@ class Options(usage.Options):
         for name in LISTS:
             if not self[name]:
                 self[name] = list(self.from_file.get(name, []))
-        if not self["listen"]:
-            self["listen"] = [DEFAULT_LISTEN]
-        if self["no-irc"]:
-            if "irc" in self.given or "irc-plaintext" in self.given:
-                raise usage.UsageError("--no-irc serves no IRC: it cannot go with --irc or --irc-plaintext")
-            self["irc"] = self["irc-plaintext"] = []
-        elif not (self["irc"] or self["irc-plaintext"]):
-            self["irc"] = [DEFAULT_IRC]
-        if self["no-web"]:
-            if "web" in self.given or "web-plaintext" in self.given:
-                raise usage.UsageError("--no-web serves no web site: it cannot go with --web or --web-plaintext")
-            self["web"] = self["web-plaintext"] = []
-        elif not (self["web"] or self["web-plaintext"]):
-            self["web"] = [DEFAULT_WEB]
+        if self["no-irc"] and ("irc" in self.given or "irc-plaintext" in self.given):
+            raise usage.UsageError("--no-irc serves no IRC: it cannot go with --irc or --irc-plaintext")
+        if self["no-web"] and ("web" in self.given or "web-plaintext" in self.given):
+            raise usage.UsageError("--no-web serves no web site: it cannot go with --web or --web-plaintext")
+        self.update(config.served(self, self.settings()))  # as a SIGHUP settles them again, to compare
         try:
             self["web-origin"] = [_origin(origin) for origin in self["web-origin"]]
         except ValueError as error:
@@ -483,7 +504,13 @@ def _refuse(why: str) -> str:
     raise ValueError(why)
 
 
-MEANINGS = {"redis": _redis, "history-age": _age, "history-memory": _memory, "registration": _registration}
+MEANINGS = {
+    "redis": _redis,
+    "history-age": _age,
+    "history-memory": _memory,
+    "registration": _registration,
+    "hostname": _hostname,
+}
 
 
 def makeService(options: Options, reactor: IReactorCore | None = None) -> IService:
@@ -523,6 +550,8 @@ def makeService(options: Options, reactor: IReactorCore | None = None) -> IServi
         path=identity.certificate,
         fingerprint=identity.fingerprint,
     )
+    if "hostname" in options.given or "hostname" in options.from_file:
+        _check_hostname(options["hostname"], identity, certs)
     left = identity.expires - datetime.datetime.now(datetime.UTC)
     if left < EXPIRY_WARNING:
         log.warn(
@@ -602,10 +631,7 @@ def makeService(options: Options, reactor: IReactorCore | None = None) -> IServi
     reloader = Reloader(IReactorFromThreads(reactor), certs, context, factory, motd_file, configured)
     metrics_endpoint = None
     if options["metrics"]:
-        try:
-            metrics_endpoint = serverFromString(reactor, options["metrics"])
-        except ValueError as error:
-            raise SystemExit(f"chatroom: bad --metrics endpoint: {error}") from None
+        metrics_endpoint = _endpoint(reactor, "metrics", options["metrics"])
     if options["workers"] > 1 and inherited is None:
         # Everything above checked the options as each worker will; the workers build it again for themselves.
         held = (options["metrics"], metrics_endpoint) if metrics_endpoint is not None else None
@@ -625,6 +651,28 @@ def makeService(options: Options, reactor: IReactorCore | None = None) -> IServi
     both.addService(beneath)  # started first, stopped last: the goodbyes still reach the others, the last lines disk
     both.addService(service)
     return both
+
+
+def _check_hostname(hostname: str, identity: tls.ServerIdentity, certs: Path) -> None:
+    """Warn, in one line, if the certificate in use does not name --hostname: it is written only into one that is
+    generated, and clients connecting by that name would refuse the server."""
+    certificate = identity.chain[0]
+    if tls.covers(certificate, hostname):
+        return
+    names = tls.names_of(certificate)
+    if tls.issued_here(certs):
+        wanted = " ".join(dict.fromkeys([hostname, *names]))  # its names kept, this one first: the common name
+        advice = f"renew it for that name with chatroom-certs --certs {certs} renew {wanted}, then send SIGHUP"
+    else:
+        advice = "get one for that name where this one came from (certbot, your CA), then send SIGHUP"
+    log.warn(
+        "the server certificate {path} does not name --hostname {hostname} (it names {names}), so clients connecting"
+        " by that name refuse it: --hostname is written only into a certificate generated at the first start; {advice}",
+        path=identity.certificate,
+        hostname=hostname,
+        names=", ".join(names) or "no host",
+        advice=advice,
+    )
 
 
 def _history_file(options: Options, history: HistoryLimits, reactor: IReactorCore) -> SqliteHistory | None:
@@ -696,13 +744,51 @@ def _listeners(
 ) -> list[Listener]:
     listeners = []
     for description in options[option]:
-        try:
-            # TCP connections that send at once, without a reactor turn per write (chatroom.server.transport).
-            endpoint = serverFromString(SendingReactor(reactor), description)
-        except ValueError as error:
-            raise SystemExit(f"chatroom: bad --{option} endpoint: {error}") from None
+        # TCP connections that send at once, without a reactor turn per write (chatroom.server.transport).
+        endpoint = _endpoint(SendingReactor(reactor), option, description)
         listeners.append(Listener(description, endpoint, dialect, secure, site))
     return listeners
+
+
+def _endpoint(reactor: Any, option: str, description: str) -> IStreamServerEndpoint:
+    """The endpoint an option describes, or SystemExit with one line naming the option, the value and the fault.
+
+    Twisted's parsers fail in many ways besides ValueError: a TypeError for an unknown or repeated parameter (an
+    IPv6 address's unescaped colons make extra fields), an IndexError for a systemd socket that was not passed,
+    an OSError for a file an ssl: endpoint names.
+    """
+    try:
+        endpoint: IStreamServerEndpoint = serverFromString(reactor, description)
+    except Exception as error:
+        fault = _endpoint_fault(description, error)
+        raise SystemExit(f"chatroom: bad --{option} endpoint '{description}': {fault}") from None
+    return endpoint
+
+
+def _endpoint_fault(description: str, error: Exception) -> str:
+    """What is wrong with an endpoint string, in words, from the exception Twisted's parser raised."""
+    text = str(error)
+    escape = r"a colon inside a value must be escaped with a backslash, as IPv6 addresses' are (interface=\:\:1)"
+    if isinstance(error, TypeError):
+        unknown = re.search(r"unexpected keyword argument '([^']*)'", text)
+        missing = re.search(r"missing \d+ required positional arguments?: '([^']*)'", text)
+        twice = re.search(r"multiple values for argument '([^']*)'", text)
+        if unknown:
+            return f"no such parameter {unknown[1]}="
+        if missing:
+            return f"no {missing[1]} given"
+        if twice:
+            return f"{twice[1]} given twice; {escape}"
+        return f"too many fields; {escape}"
+    if isinstance(error, IndexError) and description.split(":", 1)[0].lower() == "systemd":
+        return "systemd passed no socket at that index (start it from a systemd socket unit, or give tcp:PORT)"
+    if isinstance(error, OSError):
+        where = f" {error.filename}" if error.filename else ""
+        return f"cannot read{where}: {error.strerror or error}"
+    number = re.fullmatch(r"invalid literal for int\(\) with base 10: (.*)", text)
+    if number:
+        return f"{number[1]} is not a number"
+    return text or type(error).__name__
 
 
 def _authenticator(
@@ -721,6 +807,8 @@ def _authenticator(
     store: AccountBook
     if stores is None:
         store = file = AccountStore(Path(options["accounts"]))
+        if mode is not AuthMode.OFF:
+            file.check()  # StoreError: one line, as for --rooms
         writer = FileAccountWriter(file)
         where, adding = str(file.path), f"chatroom-accounts --file {file.path} add NAME"
         held = file.exists()
@@ -743,7 +831,7 @@ def _authenticator(
     return None if mode is AuthMode.OFF else Authenticator(mode, store, clock, book, writer)
 
 
-ENDPOINT_LISTS = ("listen", "irc", "irc-plaintext", "web", "web-plaintext")  # repeatable options of endpoints
+ENDPOINT_LISTS = config.ENDPOINT_LISTS  # repeatable options of endpoints
 LISTS = (*ENDPOINT_LISTS, "web-origin")  # repeatable options: the command line's, else the --config file's
 
 

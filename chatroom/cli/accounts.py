@@ -16,6 +16,7 @@ from typing import Any, Protocol, TypeVar, cast
 from chatroom.cli.refusals import word
 from chatroom.core.errors import ChatError
 from chatroom.core.names import validate_nick
+from chatroom.core.state import StoreError
 from chatroom.stores.accounts import (
     DEFAULT_FILE,
     MIN_PASSWORD,
@@ -132,6 +133,8 @@ def main(argv: list[str] | None = None) -> None:
         raise SystemExit(f"{PROGRAM}: {word(error)}") from None
     except OSError as error:
         raise SystemExit(f"{PROGRAM}: {arguments.file}: {error.strerror}") from None
+    except StoreError as error:
+        raise SystemExit(f"{PROGRAM}: {error}") from None
 
 
 async def _command(arguments: argparse.Namespace, accounts: Keeper) -> str:

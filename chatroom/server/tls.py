@@ -30,6 +30,9 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, rsa
 from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes, PublicKeyTypes
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from service_identity import CertificateError as CertificateError_
+from service_identity import VerificationError
+from service_identity.cryptography import verify_certificate_hostname, verify_certificate_ip_address
 
 T = TypeVar("T")
 
@@ -219,7 +222,7 @@ def issue(directory: Path, names: list[str] | None = None) -> None:
     names = names or names_of(read_chain(directory / SERVER_CERT)[0])
     if not names:
         raise CertificateError("the current certificate names no host: give the names, as renew NAME ...")
-    valid = [_valid_name(name) for name in names]
+    valid = [valid_name(name) for name in names]
     server_key, server = _server_certificate(ca_key, ca, valid[0], valid)
     key_path, cert_path = directory / SERVER_KEY, directory / SERVER_CERT
     written: list[Path] = []
@@ -267,6 +270,23 @@ def names_of(certificate: x509.Certificate) -> list[str]:
     except x509.ExtensionNotFound:
         return []
     return [str(name.value) for name in alternatives if isinstance(name, x509.DNSName | x509.IPAddress)]
+
+
+def covers(certificate: x509.Certificate, name: str) -> bool:
+    """Whether a client connecting by `name` (a host name or an IP address) accepts the certificate: its
+    subjectAltName names it, or a wildcard there does, as service-identity checks it for our client."""
+    try:
+        address = ipaddress.ip_address(name)
+    except ValueError:
+        address = None
+    try:
+        if address is None:
+            verify_certificate_hostname(certificate, name.removesuffix("."))
+        else:
+            verify_certificate_ip_address(certificate, str(address))
+    except (VerificationError, CertificateError_, ValueError):
+        return False
+    return True
 
 
 def _builder(
@@ -340,7 +360,7 @@ def _prepare(path: Path, data: bytes, mode: int) -> Path:
 _LABEL = re.compile(r"(?!-)[A-Za-z0-9-]{1,63}(?<!-)")
 
 
-def _valid_name(name: str) -> str:
+def valid_name(name: str) -> str:
     """An IP address, or a host name as DNS writes it (IDNA for non-ASCII); CertificateError otherwise."""
     try:
         return str(ipaddress.ip_address(name))

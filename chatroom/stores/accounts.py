@@ -26,6 +26,7 @@ from scramp import ScramException, ScramMechanism
 
 from chatroom.core.errors import ChatError
 from chatroom.core.names import nick_key, validate_nick
+from chatroom.core.state import StoreError
 from chatroom.stores.files import locked, replace, stamp
 
 DEFAULT_FILE = "accounts.db"
@@ -129,9 +130,10 @@ class Account:
 
     @classmethod
     def parse(cls, record: str) -> Account | None:
+        """The account a record holds; None for a line that is not one (its second word is no scrypt hash)."""
         fields = record.split()
-        if len(fields) < 2:
-            return None
+        if len(fields) < 2 or not fields[1].startswith("scrypt$"):
+            return None  # not a name to reserve: a stray line of another file, which no password could log in to
         verifiers = [verifier for field in fields[2:] if (verifier := Verifier.parse(field))]
         return cls(fields[0], fields[1], "admin" in fields[2:], verifiers[0] if verifiers else None)
 
@@ -265,6 +267,24 @@ class AccountStore(AccountBook):
     def exists(self) -> bool:
         return self.path.exists()
 
+    def check(self) -> None:
+        """StoreError, in one line, if the file cannot be read or holds a line that is not an account.
+
+        The server asks at start, so that a directory or another file given as --accounts stops it, rather than
+        failing every login, or being read as accounts nobody registered.
+        """
+        try:
+            lines = self.path.read_text().splitlines() if self.path.exists() else []
+        except (OSError, UnicodeDecodeError) as error:
+            why = error.strerror if isinstance(error, OSError) else "not UTF-8 text"
+            raise StoreError(f"cannot read {self.path}: {why}") from None
+        for number, line in enumerate(lines, 1):
+            if line.strip() and Account.parse(line) is None:
+                raise StoreError(
+                    f"{self.path} is not an accounts file: its line {number} is not NAME scrypt$..., as"
+                    " chatroom-accounts writes them"
+                )
+
     def add(self, name: str, password: str) -> None:
         """Register a new account; EXISTS if someone registered the name first."""
         self.change(name, adding(name, hashed_password(name, password)))
@@ -279,8 +299,10 @@ class AccountStore(AccountBook):
         self.change(name, removing(name))
 
     def change(self, name: str, change: Change) -> None:
-        """Change one account in the newest file, under the lock; nothing is written if `change` raises."""
+        """Change one account in the newest file, under the lock; nothing is written if `change` raises, nor if
+        the file is not an accounts file (StoreError)."""
         with locked(self.path):
+            self.check()  # another file, given by mistake, is not replaced by an accounts file
             self._refresh()
             accounts = dict(self._accounts)
             changed = change(accounts.get(nick_key(name)))
