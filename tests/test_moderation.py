@@ -479,6 +479,7 @@ class RegisteredRoomTests(ModerationTestCase):
         # IRC's +b R:owen, the web client's Ban of someone logged in: the owner's account was banned, by a mask
         self.refused("PROTECTED", self.chat.ban, guest, "5", "account:owen")
         self.refused("PROTECTED", self.chat.ban, guest, "5", "m:account:OWEN")
+        self.refused("SELF", self.chat.ban, owen, "5", "account:Owen")
         self.clear()
         self.chat.transfer_room(owen, "5", "OLGA")
         self.assertEqual(self.told("guest"), [OwnerChanged("#5", "owen", "olga")])

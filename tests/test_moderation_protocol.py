@@ -237,9 +237,13 @@ class ModerationCommandTests(SynchronousTestCase):
         self.assertEqual(self.bob.read()[-1], "BYE :disconnected by ada: you said SECRET", "they are told")
         self.bob.lose()
         self.alice.lose()
+        again = self.server.connect()
+        self.assertIn("SECRET too", again.type("/nick teacher")[-1], "coming back, they are told why")
+        again.lose()
         text = "\n".join(formatEvent(event) for event in logged)
         self.assertIn("(student) disconnected: disconnected by ada\n", text + "\n")
         self.assertIn("(teacher) disconnected: banned from the server\n", text + "\n")
+        self.assertIn("(-) disconnected: banned from the server\n", text + "\n")
         self.assertNotIn("SECRET", text)
 
     def test_help_lists_the_moderation_commands(self) -> None:

@@ -582,6 +582,7 @@ class Replica:
                     "name": room.name,
                     "record": room_data(room.record()),
                     "created": room.created,
+                    "topic_time": room.topic_time,  # in the record too: here for processes of an earlier version
                     "metadata": dict(room.metadata),
                     "members": [
                         [member.key, role.value, room.joined.get(member, 0.0)] for member, role in room.members.items()
@@ -683,7 +684,6 @@ class Replica:
             memory = (self.chat.history_memory, room_key(name))
             history = RoomHistory(life, self.chat.history_limits, said, lines, asides, memory)
             room = Room.restore(room_from_data(name, data["record"], registered=False), data["created"], history)
-            room.topic_time = data.get("topic_time", room.topic_time)  # a process of an earlier version's, apart
             room.metadata = dict(data.get("metadata", {}))
             room.stays = dict(data.get("stays", {}))  # none from a process of an earlier version
             room.history.bound_to(rule_limits(self.chat.history_limits, room.settings), self.chat.now())  # as theirs

@@ -172,13 +172,13 @@ class Operators(ChatBase):
                 raise ChatError("PROTECTED", "account_operator", nick=person.nick, room=target_room.name)
         if person is actor:
             raise ChatError("SELF", "ban")
-        for mask in masks:  # a mask of the account of its owner or of one it named: as if of the person
-            if mask.account is None or not self._names(target_room, mask.account):
-                continue
-            if nick_key(mask.account) == nick_key(target_room.owner):
-                authorize(rank, Action.BAN, target_room.name, Rank.OWNER, mask.account)
-            else:
-                raise ChatError("PROTECTED", "account_operator", nick=mask.account, room=target_room.name)
+        for account in (mask.account for mask in masks if mask.account):  # as if of the person: oneself, ...
+            if actor.account and nick_key(account) == nick_key(actor.account):
+                raise ChatError("SELF", "ban")
+            if self._names(target_room, account):  # ...the room's owner, or one it named
+                if nick_key(account) != nick_key(target_room.owner):
+                    raise ChatError("PROTECTED", "account_operator", nick=account, room=target_room.name)
+                authorize(rank, Action.BAN, target_room.name, Rank.OWNER, account)
         self._commit()
         bans = add_bans(target_room.bans, masks, actor.nick, reason, self.now(), duration, LIST_MAX)
         if not bans and person not in target_room.members:

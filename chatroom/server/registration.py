@@ -131,8 +131,8 @@ class Registrar:
         try:
             member = await self.chat.enter(connection, nick, account, address, details, token)
         except ChatError as error:
-            if error.code == "BANNED":  # from the whole server: nothing more to say to them
-                connection.close(connection.dialect.word(error))
+            if error.code == "BANNED":  # from the whole server: nothing more to say to them (the reason: not logged)
+                connection.close(connection.dialect.word(error), "banned from the server")
             raise
         connection.registered(member)
         return member
