@@ -55,6 +55,7 @@ class ClientTests(ServerTestCase):
         await bob.until(r"<-- alice quit \(leaving\)")
         self.assertEqual(await alice.exit_code(), 0)
         self.assertNotIn("Traceback", alice.output)
+        self.assertNotIn("\x1b", alice.output, "a script's output holds no terminal's escape codes")
 
     async def test_asks_again_after_a_refused_nickname_and_room(self) -> None:
         await self.connect("taken")

@@ -241,9 +241,12 @@ class Client:
         self.phase = Phase.LEAVING
         self.console.set_prompt("")
         failure = self._failure
-        if failure is not None and not self.interactive:  # scripts read it apart from the conversation
-            sys.stderr.write(f"chatroom: {failure}\n")
-            self.done.errback(SystemExit(1))
+        if not self.interactive:  # a script: no prompt to erase, and a failure read apart from the conversation
+            if failure is None:
+                self.done.callback(None)
+            else:
+                sys.stderr.write(f"chatroom: {failure}\n")
+                self.done.errback(SystemExit(1))
             return
         if failure is not None:
             self.console.show(self.render.error(f"chatroom: {failure}"))  # after everything shown before it
