@@ -107,6 +107,8 @@ class DownloadTests(Browsing):
         self.start_web("--history", "100")
         ircy = await self.irc("ircy", caps=("echo-message", "message-tags", "batch", "draft/multiline"))
         ircy.sendLine("TOPIC #5 :Fractions, page 42")
+        ircy.sendLine("TOPIC #5 :")
+        ircy.sendLine("TOPIC #5 :Fractions, page 42")
         for line in ("BATCH +m draft/multiline #5", "@batch=m PRIVMSG #5 :first of two",
                      "@batch=m PRIVMSG #5 :second of two", "BATCH -m"):  # fmt: skip
             ircy.sendLine(line)
@@ -118,11 +120,22 @@ class DownloadTests(Browsing):
         lines = json.loads(files["json"])["lines"]
         self.assertEqual(
             [(line["nick"], line["text"], line["topic"]) for line in lines],
-            [("ircy", "Fractions, page 42", True), ("ircy", "first of two\nsecond of two", False)],
+            [
+                ("ircy", "Fractions, page 42", True),
+                ("ircy", "", True),
+                ("ircy", "Fractions, page 42", True),
+                ("ircy", "first of two\nsecond of two", False),
+            ],
         )
         self.assertEqual(
             [line[20:] for line in files["txt"].splitlines()],
-            ["-- ircy set the topic: Fractions, page 42", "<ircy> first of two", "<ircy> second of two"],
+            [
+                "-- ircy set the topic: Fractions, page 42",
+                "-- ircy cleared the topic",
+                "-- ircy set the topic: Fractions, page 42",
+                "<ircy> first of two",
+                "<ircy> second of two",
+            ],
         )
 
     async def test_under_since_join_a_member_downloads_only_what_was_said_since_joining(self) -> None:

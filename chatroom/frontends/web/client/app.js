@@ -214,6 +214,7 @@ $("input").addEventListener("keydown", (event) => {
   } else return;
   event.preventDefault();
   input.value = sent[recalled] ?? "";
+  chat.replying = null; // another line now: not the reply the button began
   fit();
 });
 
@@ -352,8 +353,8 @@ $("export").addEventListener("click", async () => {
     const stem = `${room.name.slice(1)}-${zoned(new Date()).slice(0, 10)}`;
     // A line each, every line of a message of several with its time and nickname, as grep and a reader want them
     const text = lines.flatMap((l) => {
-      const who = l.topic ? `-- ${l.nick} set the topic:` : l.action ? `* ${l.nick}` : `<${l.nick}>`;
-      return l.text.split("\n").map((part) => `${l.time.slice(0, 10)} ${l.time.slice(11, 19)} ${who} ${part}\n`);
+      const who = l.topic ? `-- ${l.nick} ${l.text ? "set the topic:" : "cleared the topic"}` : l.action ? `* ${l.nick}` : `<${l.nick}>`;
+      return l.text.split("\n").map((part) => `${l.time.slice(0, 10)} ${l.time.slice(11, 19)} ${who}${part && " "}${part}\n`);
     });
     const zone = Intl.DateTimeFormat().resolvedOptions().timeZone;
     download(`${stem}.txt`, new Blob(text, { type: "text/plain" }));

@@ -31,7 +31,9 @@ function pieces(line, most) {
   let piece = "";
   let bytes = 0;
   let space = -1; // where the piece could end at a word, in its characters
-  for (const { segment } of graphemes.segment(line)) {
+  // A character too long for a piece on its own (hundreds of combining marks) goes code point by code point
+  const segments = [...graphemes.segment(line)].flatMap(({ segment }) => (encoder.encode(segment).length > most ? [...segment] : [segment]));
+  for (const segment of segments) {
     const size = encoder.encode(segment).length;
     while (bytes + size > most && piece) {
       const end = space > piece.length / 2 ? space : piece.length;

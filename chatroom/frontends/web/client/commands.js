@@ -112,6 +112,9 @@ export function run(chat, text) {
     }
     case "me": {
       const target = here();
+      const bytes = new TextEncoder().encode(rest).length;
+      const most = chat.textBytes(target) - "\x01ACTION \x01".length;
+      if (bytes > most) throw new Error(`Too long for an action: ${bytes} bytes, where one holds ${most}.`);
       send("PRIVMSG", target, `\x01ACTION ${rest}\x01`);
       echo(chat, room, "action", rest);
       return;
@@ -133,7 +136,7 @@ export function run(chat, text) {
       const [target, more] = args(2);
       const usage = "/ban NICK|MASK";
       if (more) throw new Error(`Usage: ${usage}: a ban here lasts until lifted, and /kick NICK REASON says why.`);
-      if (/[!@.:]/.test(needs(target, usage))) send("MODE", channel(), "+b", target);
+      if (/[!@.:*?]/.test(needs(target, usage))) send("MODE", channel(), "+b", target); // a mask, as typed
       else chat.ban(channel(), target);
       return;
     }

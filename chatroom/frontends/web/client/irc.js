@@ -168,7 +168,7 @@ export class Connection extends EventTarget {
       if (this.socket !== socket) return;
       this.socket = null;
       this.registered = false;
-      if (this.wantOpen && this.everRegistered && !this.refusedField) this.retry();
+      if (this.wantOpen && this.everRegistered) this.retry(this.refusal);
       else if (this.wantOpen) {
         this.wantOpen = false;
         const text = this.refusal || "Could not reach the server.";
@@ -178,15 +178,17 @@ export class Connection extends EventTarget {
     });
   }
 
-  retry() {
+  /** Try again after a while; `refusal`: the server refused us coming back, which may pass (a slow-down after
+   * failed logins, the server busy checking passwords), or may not (the password changed): said meanwhile. */
+  retry(refusal = "") {
     const seconds = Math.min(BACKOFF_MAX, 2 ** this.attempt) * (0.8 + 0.4 * Math.random());
     this.attempt += 1;
-    this.status("waiting", { seconds: Math.ceil(seconds) });
+    this.status("waiting", { seconds: Math.ceil(seconds), refusal });
     this.timer = setTimeout(() => this.connect(), seconds * 1000);
   }
 
-  /** The nickname or a password is refused: the person must change something (after a reconnection too: the
-   * password may have been changed meanwhile), so the login form is shown again with the reason. */
+  /** The nickname or a password is refused: before the first registration the person must change something, and
+   * the login form is shown again with the reason; coming back, it is tried again later, the reason shown. */
   refuse(text, field = "nick") {
     this.refusal = text;
     this.refusedField = field; // the login form's field to change: "nick", "password" or "server-password"
@@ -247,9 +249,10 @@ export class Connection extends EventTarget {
         break;
       case "433":
         if (!this.registered) {
-          if (this.everRegistered && !this.password) {
-            // our own ghost may still hold it after a reconnection: take another for now
-            this.nick = this.nick.length < 19 ? this.nick + "_" : this.nick.slice(0, -1);
+          if (this.everRegistered) {
+            // our own ghost may still hold it after a reconnection: an account's own name first, else another
+            const own = this.password && this.nick.toLowerCase() !== this.login.toLowerCase();
+            this.nick = own ? this.login : this.nick.length < 19 ? this.nick + "_" : this.nick.slice(0, -1);
             this.send(format("NICK", this.nick));
           } else
             this.refuse(

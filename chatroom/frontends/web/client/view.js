@@ -254,7 +254,7 @@ export class View {
     if (!$("search-results").open) $("search-results").showModal();
   }
 
-  status({ state, seconds }) {
+  status({ state, seconds, refusal }) {
     const status = $("status");
     const show = (text) => {
       status.textContent = text;
@@ -266,7 +266,8 @@ export class View {
       return;
     }
     let left = seconds;
-    show(`Connection lost. Trying again in ${left} s…`);
-    this.countdown = setInterval(() => show(`Connection lost. Trying again in ${(left = Math.max(1, left - 1))} s…`), 1000);
+    const why = refusal ? `Not connected: ${refusal.replace(/\.?$/, ".")}` : "Connection lost.";
+    show(`${why} Trying again in ${left} s…`);
+    this.countdown = setInterval(() => show(`${why} Trying again in ${(left = Math.max(1, left - 1))} s…`), 1000);
   }
 }
