@@ -24,6 +24,25 @@ class OptionsTests(SynchronousTestCase):
         options.parseOptions(list(arguments))
         return options
 
+    def test_an_option_another_makes_idle_is_said_at_start(self) -> None:
+        """`--history-age 1d` without --history, `--web-hsts` with --no-web, `--max-sessions 3` with
+        --no-multiclient: accepted without a word, as if in force."""
+        logged = observe_log(self)
+        self.parse("--history-age", "1d", "--history-store", "memory", "--no-web", "--web-hsts", "--no-multiclient",
+                   "--max-sessions", "3")  # fmt: skip
+        warned = [formatEvent(event) for event in logged if event["log_level"] == LogLevel.warn]
+        self.assertEqual(
+            warned,
+            [
+                "--history-age has no effect: without --history N nothing is kept",
+                "--history-store has no effect: without --history N nothing is kept",
+                "--web-hsts has no effect: no web listener is served",
+                "--max-sessions has no effect: --no-multiclient allows one",
+            ],
+        )
+        self.parse("--history", "100", "--history-age", "1d", "--max-sessions", "3")
+        self.assertEqual(len([event for event in logged if event["log_level"] == LogLevel.warn]), 4, "in use: quiet")
+
     def test_defaults(self) -> None:
         options = self.parse()
         self.assertEqual(options["listen"], ["tcp:5050:backlog=1024"], "a burst of a thousand connects fits")

@@ -452,6 +452,20 @@ class Options(usage.Options):
         for name, minimum in self.minimums.items():
             if not math.isfinite(self[name]) or self[name] < minimum:
                 raise usage.UsageError(f"--{name} must be at least {minimum}, and a finite number")
+        self._say_unused()
+
+    def _say_unused(self) -> None:
+        """One warning for each option given on the command line that another makes idle, so that nobody believes
+        it in force (not refused: a deployment's scripts may carry it ahead of the option that uses it)."""
+        nothing_kept = "without --history N nothing is kept"
+        idle = [
+            *((name, not self["history"], nothing_kept) for name in ("history-age", "history-memory", "history-store")),
+            ("web-hsts", not self["web"], "no web listener is served"),
+            ("max-sessions", bool(self["no-multiclient"]), "--no-multiclient allows one"),
+        ]
+        for name, unused, why in idle:
+            if unused and name in self.given:
+                log.warn("--{name} has no effect: {why}", name=name, why=why)
 
 
 def _age(text: str) -> float:
