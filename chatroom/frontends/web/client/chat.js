@@ -309,7 +309,7 @@ export class Chat extends EventTarget {
       return lines.flat().every((piece, index) => !piece || this.connection.send((index ? "" : head) + format("PRIVMSG", target, piece)));
     }
     const limits = Object.fromEntries((this.connection.capValue(MULTILINE) ?? "").split(",").map((pair) => pair.split("=")));
-    const [bytes, most] = [new TextEncoder().encode(text).length, Number(limits["max-bytes"] || 4096)];
+    const [bytes, most] = [encoder.encode(text).length, Number(limits["max-bytes"] || 4096)];
     if (bytes > most) throw new Error(`Too long to send: ${bytes} bytes, where one message holds ${most}. Nothing was sent.`);
     const count = lines.flat().length;
     const cap = Number(limits["max-lines"] || 24);
@@ -361,7 +361,7 @@ export class Chat extends EventTarget {
    * `nick!user@host` before it, would pass IRC's 512 (a host is at most 63 bytes until our own JOIN shows it). */
   textBytes(target) {
     const source = this.source || `${this.me}!${this.me}@${"h".repeat(63)}`;
-    return 510 - new TextEncoder().encode(`:${source} PRIVMSG ${target} :`).length;
+    return 510 - encoder.encode(`:${source} PRIVMSG ${target} :`).length;
   }
 
   /** A recent line of `room` as /reply and /react name it: `^` the latest said, `^2` the one before... or, for

@@ -98,7 +98,7 @@ export class Connection extends EventTarget {
     this.timer = 0;
     this.wantOpen = false;
     this.refusal = ""; // why the server refused us, told if the connection ends before registering
-    this.refusedField = ""; // and which field of the login form the person must change: then nothing is retried
+    this.refusedField = ""; // and which field of the login form the person must change
   }
 
   /** Connect and register as `nick`, logging in with `password` when one is given, after the server's own; with
