@@ -73,11 +73,23 @@ class GestureTests(SynchronousTestCase):
             self.weechat.type("@+typing=active TAGMSG #5")
         self.assertEqual(self.dora.read(), ["TYPING #5 wee active"], "a flood of typing notices: one relayed")
         self.weechat.type("@+typing=done TAGMSG #5", "@+typing=done TAGMSG #5", "@+typing=active TAGMSG #5")
-        self.assertEqual(self.dora.read(), ["TYPING #5 wee done"], "ending typing is told at once, once")
+        self.assertEqual(
+            self.dora.read(), ["TYPING #5 wee done", "TYPING #5 wee active"], "a change is told at once, once"
+        )
+        self.weechat.type("@+typing=done TAGMSG #5", "@+typing=active TAGMSG #5")
+        self.assertEqual(self.dora.read(), [], "but no more than three notices in 3 seconds")
         self.server.clock.advance(TYPING_EVERY)
         self.weechat.type("@+typing=active TAGMSG #5")
         self.assertEqual(self.dora.read(), ["TYPING #5 wee active"], "3 seconds later, another")
         self.assertEqual(self.server.chat.messages, said, "typing notices are not counted as messages said")
+
+    def test_typing_the_next_line_is_told_at_once_after_a_message(self) -> None:
+        """Someone who sends a line and goes on typing shows as typing again at once, not 3 seconds later."""
+        self.weechat.type("@+typing=active TAGMSG #5", "PRIVMSG #5 :first", "@+typing=active TAGMSG #5")
+        self.assertEqual(self.dora.read()[1:], ["MSG #5 wee :first", "TYPING #5 wee active"])
+        self.dora.type("/typing wee active", "/msg wee hello", "/typing wee active")
+        typed = [parse(line).command for line in self.weechat.read() if parse(line).params[0] == "wee"]
+        self.assertEqual(typed, ["TAGMSG", "PRIVMSG", "TAGMSG"], "in private too")
 
     def test_typing_from_the_line_protocol_reaches_irc_and_is_limited_per_target(self) -> None:
         self.dora.type("/typing active", "/typing active", "/typing wee active", "/typing wee active")

@@ -7,8 +7,10 @@ message of tags only with `+draft/react` and a reply is a reaction to that line,
 `+typing` is a typing notice, told as `Typing`. Neither a reaction nor a typing notice is ever kept: a client counts
 the reactions it was told of (docs/protocol.md).
 
-Typing notices are rate-limited per sender and target (`typing_due`), whatever the client does: one that floods
-them is relayed at most once every TYPING_EVERY seconds, and a notice that ends typing once after that.
+Typing notices are rate-limited per sender and target (`typing_due`), whatever the client does: the same state
+is relayed at most once every TYPING_EVERY seconds, a change of state at once, and no more than TYPING_BURST
+notices in TYPING_EVERY seconds. A message said to the target starts the count again: someone who sends a line and
+goes on typing is shown typing the next one at once.
 """
 
 from __future__ import annotations
@@ -21,7 +23,8 @@ REPLY_TAGS = (REPLY_TAG, "+reply")
 REACT_TAG = "+draft/react"
 TYPING_TAG = "+typing"
 TYPING_STATES = ("active", "paused", "done")
-TYPING_EVERY = 3.0  # seconds between two typing notices relayed from one person to one target
+TYPING_EVERY = 3.0  # seconds between two typing notices of the same state from one person to one target
+TYPING_BURST = 3  # notices from one person to one target in TYPING_EVERY seconds, at most
 LINE_ID_MAX = 100  # characters of an id a reply names: ids of other servers are taken, not only chatroom's
 EMOJI_MAX = 64  # bytes of a reaction: an emoji, or a short word
 
@@ -65,18 +68,30 @@ def typing_tags(state: str) -> dict[str, str]:
 
 
 def typing_due(member: Member, target: str, state: str, now: float) -> bool:
-    """Whether `member`'s typing notice to `target` (a key) is relayed now: once TYPING_EVERY seconds have passed
-    since the last one relayed there, or, sooner, if it changes an `active` or `paused` to another state that is
-    not `active` (so that the others stop showing them typing at once). At most three in TYPING_EVERY seconds."""
+    """Whether `member`'s typing notice to `target` (a key) is relayed now: the same state as the last one relayed
+    there once TYPING_EVERY seconds have passed, another at once (the others stop or start showing them typing),
+    within TYPING_BURST notices in TYPING_EVERY seconds."""
     last = member.typing.get(target)
-    if last is None or now - last[0] >= TYPING_EVERY:
+    if last is None:
         return True
-    return state != "active" and last[1] not in ("done", state)
+    when, relayed, began, count = last
+    if state == relayed:
+        return now - when >= TYPING_EVERY
+    return now - began >= TYPING_EVERY or count < TYPING_BURST
 
 
 def typing_relayed(member: Member, target: str, state: str, now: float) -> None:
     """Note a notice relayed; forget those old enough to be due again, so that the notes stay a handful."""
-    for key, (when, _) in list(member.typing.items()):
+    for key, (when, *_) in list(member.typing.items()):
         if now - when >= TYPING_EVERY:
             del member.typing[key]
-    member.typing[target] = (now, state)
+    last = member.typing.get(target)
+    if last is None or now - last[2] >= TYPING_EVERY:
+        member.typing[target] = (now, state, now, 1)
+    else:
+        member.typing[target] = (now, state, last[2], last[3] + 1)
+
+
+def typing_ended(member: Member, target: str) -> None:
+    """`member` said a message to `target`: whatever they type next is shown at once."""
+    member.typing.pop(target, None)

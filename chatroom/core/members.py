@@ -152,8 +152,9 @@ class Member:
         # their rooms when they were lost (room key -> message id, "" if none).
         self.seen: dict[str, str] | None = None
         self.expiry: IDelayedCall | None = None  # while lingering: when they quit after all
-        # The last typing notice relayed to each target (key -> time, state): chatroom.core.gestures' rate limit.
-        self.typing: dict[str, tuple[float, str]] = {}
+        # The last typing notice relayed to each target (key -> its time, its state, when the count began, the count):
+        # chatroom.core.gestures' rate limit.
+        self.typing: dict[str, tuple[float, str, float, int]] = {}
 
     @property
     def sessions(self) -> list[Session]:

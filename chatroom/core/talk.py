@@ -26,7 +26,7 @@ from chatroom.core.events import (
     Topic,
     Typing,
 )
-from chatroom.core.gestures import answered, reaction, typing_due, typing_relayed, typing_state
+from chatroom.core.gestures import answered, reaction, typing_due, typing_ended, typing_relayed, typing_state
 from chatroom.core.history import JOIN_LINES, check_point, page, persisted
 from chatroom.core.markers import marker_target, read_time
 from chatroom.core.members import Member, Room
@@ -166,6 +166,7 @@ class Talk(ChatBase):
             target.broadcast(Reaction(target.name, member.nick, reply, emoji, False, msgid, said, carried))
             return
         self.messages += 1  # a reaction or a typing notice is not a message, for the metrics' count
+        typing_ended(member, room_key(target.name))
         event = Message(target.name, member.nick, text, action, notice, to, msgid, said, carried, reply, tuple(breaks))
         if kept:  # a message without its client tags: relayed, not kept (their bytes are not history's to count)
             self._keep(target, replace(event, tags=()) if text and carried else event, now)
@@ -228,6 +229,7 @@ class Talk(ChatBase):
                 member.session.deliver(told)
             return
         self.messages += 1
+        typing_ended(member, _private_key(recipient))
         event = PrivateMessage(
             member.nick, recipient.nick, text, action, notice, tags=carried, reply=reply, breaks=tuple(breaks)
         )
