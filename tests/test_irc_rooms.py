@@ -232,6 +232,13 @@ class RenameTests(SynchronousTestCase):
         rejoined = commands(self.baz.type("JOIN #bar", "MODE #bar +k beer"))  # the old name is free: a new room
         self.assertEqual((rejoined[0], rejoined[-1]), ("JOIN", "MODE"))
 
+    def test_a_rename_carries_the_time_tag_that_everything_else_does(self) -> None:
+        alice = self.server.irc("alice", "#bar", caps="draft/channel-rename server-time account-tag")
+        self.bar.type("RENAME #bar #qux :new name")
+        [renamed] = alice.read()[-1:]
+        self.assertEqual(parse(renamed)[1:], ("RENAME", ["#bar", "#qux", "new name"]))
+        self.assertIn("time", tags_of(renamed))
+
     def test_refusals(self) -> None:
         self.assertEqual(commands(self.baz.type("RENAME #bar #qux")), ["482"])
         self.server.irc("other", "#other")

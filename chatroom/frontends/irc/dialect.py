@@ -275,9 +275,7 @@ class IRCDialect:
                 return self.names(event, end=False) + marker + self.numeric(n.RPL_ENDOFNAMES, room, text=END_NAMES)
             case Names():
                 return self.names(event)
-            case Renamed(old, new, actor, reason) if "draft/channel-rename" in self.caps:
-                return message(f"{actor}!{self.identify(actor)}", "RENAME", old, new, text=reason)
-            case Renamed(old, new, _, reason):
+            case Renamed(old, new, _, reason) if "draft/channel-rename" not in self.caps:
                 return self._rejoined(old, new, reason)
             case ReadMarker():
                 return self.markread(event) if "draft/read-marker" in self.caps else b""

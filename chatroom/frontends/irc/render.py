@@ -37,6 +37,7 @@ from chatroom.core.events import (
     Reaction,
     RealnameChanged,
     Redacted,
+    Renamed,
     ResumeToken,
     RoleChanged,
     RoomChange,
@@ -251,6 +252,8 @@ class Renderer:
                 return message(self.source(nick), "ACCOUNT", account)
             case Parted(room, nick, reason):
                 return message(self.source(nick), "PART", room, text=reason or None)
+            case Renamed(old, new, actor, reason):  # to clients with draft/channel-rename (IRCDialect.render)
+                return message(self.source(actor), "RENAME", old, new, text=reason)
             case Quit(nick, reason):
                 return message(self.source(nick), "QUIT", text=f"Quit: {reason}" if reason else "Quit")
             case NickChanged(old, new):
@@ -364,6 +367,8 @@ def _source_of(event: Event) -> str:
         case Reaction(nick=nick) | Typing(nick=nick):
             return nick
         case Topic(setter=nick) | Kicked(actor=nick) | Invited(actor=nick) | RoleChanged(actor=nick):
+            return nick
+        case Renamed(actor=nick):
             return nick
         case SettingChanged(actor=nick) | BanChanged(actor=nick) | AllowChanged(actor=nick):
             return nick
