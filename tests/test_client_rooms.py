@@ -33,3 +33,14 @@ class RenamedRoomTests(ClientCase):
         self.hear("RENAME #club #chess alice :a better game")
         self.client.switch_to(0)  # Alt+1: the first room joined, by the name it has now
         self.assertEqual(self.sent(), ["/join #chess"])
+
+    def test_lines_unread_in_a_renamed_room_are_counted_under_its_new_name(self) -> None:
+        self.start()
+        self.chatting("bob", ("#club", "#5"))
+        self.hear("MSG #club alice 1-1 2026-01-02T03:04:05.000Z :bob, chess tonight?")
+        self.assertEqual(self.console.prompt, "[#5] (#club 1!) ")
+        self.hear("RENAME #club #chess alice", "MSG #chess alice 1-2 2026-01-02T03:04:06.000Z :at eight")
+        self.assertEqual(self.console.prompt, "[#5] (#chess 2!) ", "one count, under the name the room has now")
+        self.client.switch_to(0)
+        self.hear("JOIN #chess bob", "CURRENT #chess")
+        self.assertEqual(self.console.prompt, "[#chess] ", "read once shown")

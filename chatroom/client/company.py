@@ -1,6 +1,6 @@
 """Who is in each of our rooms, what we have not read yet, and whom we ignore: the client's memory of the chat.
 
-Kept from the server's lines (NAMES, JOIN, PART, KICK, QUIT, NICK, MSG), so that Tab can complete a nickname,
+Kept from the server's lines (NAMES, JOIN, PART, KICK, QUIT, NICK, MSG, RENAME), so that Tab can complete a nickname,
 the prompt can show which other rooms have news, and /ignore can hide someone, all without asking the server;
 and which messages of each room we have seen (MSG, SAID) and its key (ROOM, SET), so that /history pages back
 from the earliest and a reconnection asks for what was said after the latest.
@@ -9,10 +9,13 @@ from the earliest and a reconnection asks for what was said after the latest.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TypeVar
 
 from chatroom.core.names import room_key
 from chatroom.frontends.line.commands import COMMANDS
 from chatroom.frontends.line.wire import Line
+
+V = TypeVar("V")
 
 # Handled by the client, not sent as they are; each as /help shows it, in the server's form for its own.
 CLIENT_COMMANDS = {
@@ -73,6 +76,18 @@ class Company:
                 self._set_key(room, "" if line.text == "off" else line.text or "")
             case "CURRENT", [room]:
                 self._read(room)
+            case "RENAME", [old, new, _]:
+                self._renamed(old, new)
+
+    def _renamed(self, old: str, new: str) -> None:
+        """What we know of a room goes on under its new name: its members, what is unread there, its key."""
+        _move(self.rooms, old, new)
+        _move(self.unread, old, new)
+        _move(self.unread_until, old, new)
+        _move(self.seen, room_key(old), room_key(new))
+        _move(self.keys, room_key(old), room_key(new))
+        if old in self.mentioned:
+            self.mentioned = self.mentioned - {old} | {new}
 
     def _read(self, room: str) -> None:
         self.unread.pop(room, None)
@@ -165,3 +180,8 @@ class Seen:
     first: int
     last: int
     time: str  # when the last was said, ISO 8601 in UTC: a later life's lines are said later
+
+
+def _move(by_name: dict[str, V], old: str, new: str) -> None:
+    if old in by_name:
+        by_name[new] = by_name.pop(old)
