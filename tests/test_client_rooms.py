@@ -1,4 +1,4 @@
-"""The terminal client and the room words of issue 29: exceptions, and a room's new name."""
+"""The terminal client and the room words of issue 29: exceptions, and a room's new name; and being away."""
 
 from __future__ import annotations
 
@@ -24,6 +24,14 @@ class RoomWordsRenderTests(SynchronousTestCase):
         }
         for raw, shown in cases.items():
             self.assertEqual(plain(parse(raw)), shown, raw)
+
+
+class AwayRenderTests(SynchronousTestCase):
+    def test_being_marked_away_and_back_reads_as_a_sentence(self) -> None:
+        plain = Renderer(colour=False, now=lambda: NOON_34, zone=datetime.UTC)
+        marked = "12:34 -- you are marked away: at lunch (/away alone once back)"
+        self.assertEqual(plain(parse("AWAY :at lunch")), marked)
+        self.assertEqual(plain(parse("AWAY")), "12:34 -- you are back")
 
 
 class RenamedRoomTests(ClientCase):

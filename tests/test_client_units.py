@@ -1291,8 +1291,8 @@ class HistoryTests(ClientCase):
         self.client.typed("/history")
         self.assertEqual(server.value().decode().splitlines()[-1], "/history", "no id seen in #6: as typed")
         self.drop_and_come_back()
-        self.hear("HELLO chatroom 4 :hi")
-        self.assertIn("the server speaks version 4 of the protocol, this client knows 1, 2 and 3",
+        self.hear("HELLO chatroom 5 :hi")
+        self.assertIn("the server speaks version 5 of the protocol, this client knows 1, 2, 3 and 4",
                       self.console.shown[-1])  # fmt: skip
 
     def test_numbers_too_long_to_convert_are_harmless(self) -> None:

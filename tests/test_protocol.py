@@ -20,7 +20,7 @@ class ProtocolTests(SynchronousTestCase):
 
     def test_greeting_and_registration(self) -> None:
         connection = MemoryClient(self.factory)
-        self.assertEqual(connection.read(), ["HELLO chatroom 3 :Welcome to chatroom. Choose a nickname: /nick NAME"])
+        self.assertEqual(connection.read(), ["HELLO chatroom 4 :Welcome to chatroom. Choose a nickname: /nick NAME"])
         self.assertEqual(
             connection.type("/nick alice"),
             [

@@ -197,6 +197,35 @@ class SeveralDevicesTests(Sessions):
         self.assertEqual(self.ben.read(), ["MSG #5 alice :from the laptop", "MSG #5 alice :from irc"])
 
 
+    def irc_alice(self, caps: str = "") -> MemoryClient:
+        """Alice on one more device, an IRC client logged in with SASL, its welcome read."""
+        irc = self.server.irc()
+        irc.type(f"CAP REQ :sasl {caps}".rstrip(), "AUTHENTICATE PLAIN")
+        irc.type("AUTHENTICATE " + base64.b64encode(b"\0alice\0correct horse").decode())
+        self.checker.answer(len(self.checker.checks) - 1, right=True)
+        irc.read()
+        self.welcome = irc.type("NICK alice", "USER a 0 * :A", "CAP END")
+        return irc
+
+    def test_away_is_the_persons_every_session_is_told_and_one_that_comes_shows_it(self) -> None:
+        """Set on one device, cleared on another (our own client among them): each shows what the others see."""
+        laptop = self.alice()
+        weechat, irssi = self.irc_alice(), self.irc_alice()
+        carol = self.server.irc("carol", "#5", caps="away-notify")
+        weechat.type("AWAY :at lunch")
+        self.assertEqual(commands(weechat.read()), [], "answered as it ran")
+        self.assertEqual(irssi.read(), [":chatroom 306 alice :You have been marked as being away"])
+        self.assertEqual(laptop.read(), ["AWAY :at lunch"])
+        self.assertEqual(carol.read(), [":alice!alice@chatroom AWAY :at lunch"], "the others, once")
+        phone = self.irc_alice()
+        self.assertIn(":chatroom 306 alice :You have been marked as being away", self.welcome)
+        self.assertEqual(laptop.type("/away"), ["AWAY"], "back, from our own client")
+        for irc in (weechat, irssi, phone):
+            self.assertEqual(irc.read(), [":chatroom 305 alice :You are no longer marked as being away"])
+        self.assertEqual(carol.read(), [":alice!alice@chatroom AWAY"])
+        self.assertEqual(irssi.type("AWAY"), [":chatroom 305 alice :You are no longer marked as being away"])
+        self.assertEqual(carol.read(), [], "nothing changed: the others are not told again")
+
 class ComingBackTests(Sessions):
     def test_an_account_holder_reclaims_a_lost_connection_with_the_lines_missed(self) -> None:
         laptop = self.alice()

@@ -127,6 +127,8 @@ class Renderer:
                 return f"{self._paint('33', '<--')} {self._nick(nick)} quit{_reason(text)}"
             case "NICK", [old, new]:
                 return notice(f"{old} is now known as {new}")
+            case "AWAY", []:
+                return notice(f"you are marked away: {text} (/away alone once back)" if text else "you are back")
             case "TOPIC", [room, setter]:
                 topic = f"topic: {text} (set by {setter})" if text else "no topic"
                 return f"{self._room(room)} {notice(topic)}"

@@ -47,8 +47,8 @@ FINISH_GRACE = 2.0  # seconds the screen has to take the last line before the cl
 HANDSHAKE_TIMEOUT = 30.0  # seconds a server has to complete TLS once it accepted the connection
 LONGEST_LINE = 1024 * 1024  # bytes of one server line: any the server sends (docs/protocol.md says what it sends)
 HELP_END = "chatroom-client-help"  # the token of the /ping after /help: its PONG ends the server's list
-PROTOCOL_VERSIONS = ("1", "2", "3")  # the line protocol's versions this client knows: 2 added message ids and history,
-# 3 watching, metadata, replies, reactions, typing, several lines, registering (docs/protocol.md)
+PROTOCOL_VERSIONS = ("1", "2", "3", "4")  # the line protocol's versions this client knows: 2 added message ids and
+# history, 3 watching, metadata, replies, reactions, typing, several lines, registering, 4 away (docs/protocol.md)
 
 
 class Phase(enum.Enum):

@@ -56,6 +56,7 @@ class RoomLimits:
     linger: float = 90.0
 
 
+AWAY_MAX = 390  # characters kept of an away message (IRC's AWAYLEN)
 LINGERING = "connection lost; may be back soon"  # the away message of a person waiting for a reconnection
 
 

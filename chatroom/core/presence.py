@@ -28,7 +28,7 @@ from chatroom.core.events import (
 )
 from chatroom.core.history import JOIN_LINES
 from chatroom.core.markers import ReadMarkers
-from chatroom.core.members import LINGERING, Details, Member
+from chatroom.core.members import AWAY_MAX, LINGERING, Details, Member
 from chatroom.core.moderation import Lockdown, ban_kick, ban_on, ban_why
 from chatroom.core.names import nick_key, validate_nick
 from chatroom.core.private import party
@@ -127,8 +127,8 @@ class Presence(ChatBase):
         member.session.deliver(ResumeToken(member.nick, token))
 
     def catch_up(self, member: Member, session: Session, seen: Mapping[str, str] | None = None) -> None:
-        """What joining their rooms would show, to a session that has just joined a person already present, then
-        the private messages held for them while they were away.
+        """What joining their rooms would show, to a session that has just joined a person already present (after
+        whether they are away), then the private messages held for them while they were away.
 
         Each room is shown as a join shows it, with the lines said since the person lost their connection if
         they were lingering, otherwise the latest ones; the others in the room are told nothing. `seen` (room
@@ -136,6 +136,8 @@ class Presence(ChatBase):
         came after, which is exact even when the server went on writing to a connection it had not yet found dead.
         """
         self._present(member)
+        if member.details.away:  # marked away from another session: this one shows it too
+            session.deliver(AwayChanged(member.nick, member.details.away))
         lost, member.seen = member.seen, None
         for key, room in member.rooms.items():
             session.deliver(self._joined(room, member))
@@ -269,15 +271,19 @@ class Presence(ChatBase):
 
     @change
     def set_away(self, member: Member, text: str) -> None:
-        """Mark a member away with a message others read when they look them up, or back with ""."""
+        """Mark a member away with a message others read when they look them up, or back with "". Away is the
+        person's: each of their sessions is told (the one that asked is answered so), the others if it changed."""
         self._present(member)
         if text:
             self.may_speak(member)  # an away message is read by others: speech, in a lockdown
         self._commit()
-        if text == member.details.away:
-            return  # nothing changed: nobody is told
+        text = text[:AWAY_MAX]
+        changed = text != member.details.away
         member.details = replace(member.details, away=text)
-        self._tell_company(member, AwayChanged(member.nick, text))
+        told = AwayChanged(member.nick, text)
+        member.session.deliver(told)
+        if changed:
+            self._tell_company(member, told)
 
     @change
     def set_realname(self, member: Member, realname: str) -> None:

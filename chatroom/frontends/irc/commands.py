@@ -30,7 +30,6 @@ from chatroom.frontends.irc.multiline import ANNOUNCED, Gathering
 from chatroom.frontends.irc.refusals import word
 from chatroom.frontends.irc.render import HOST, MULTILINE, SETTING_MODES
 from chatroom.frontends.irc.support import (
-    AWAY_MAX,
     BOT_MODE,
     CHANNEL_FLAGS,
     KICK_MAX,
@@ -1036,12 +1035,7 @@ def _whowas(session: IRCDialect, params: list[str]) -> None:
 
 @command("AWAY", summary="AWAY [:MESSAGE]: mark yourself away, or back without a message")
 def _away_command(session: IRCDialect, params: list[str]) -> None:
-    away = params[0][:AWAY_MAX] if params and params[0] else ""
-    session.chat.set_away(session.member, away)
-    if away:
-        session.reply(n.RPL_NOWAWAY, text="You have been marked as being away")
-    else:
-        session.reply(n.RPL_UNAWAY, text="You are no longer marked as being away")
+    session.chat.set_away(session.member, params[0] if params else "")  # each of their sessions: 306 or 305
 
 
 @command("ISON", params=1, summary="ISON NICK...: which of these nicknames are here")

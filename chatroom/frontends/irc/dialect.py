@@ -312,6 +312,10 @@ class IRCDialect:
                 return self.numeric(n.RPL_MONONLINE, text=f"{nick}!{self.identify(nick)}")
             case Watched(nick):
                 return self.numeric(n.RPL_MONOFFLINE, text=nick)
+            case AwayChanged(nick, away) if nick == self.me:  # this person's, set here or on another session
+                if away:
+                    return self.numeric(n.RPL_NOWAWAY, text="You have been marked as being away")
+                return self.numeric(n.RPL_UNAWAY, text="You are no longer marked as being away")
             case AwayChanged(nick) | RealnameChanged(nick) | AccountChanged(nick) if not self._told(event, nick):
                 return b""
             case History(room, messages, lost):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from chatroom.core.chat import Chat
 from chatroom.core.history import PAGE_MAX
+from chatroom.core.members import AWAY_MAX
 from chatroom.core.metadata import KEYS_MAX, VALUE_MAX
 from chatroom.core.moderation import ACCOUNT_EXTBAN, LIST_MAX, MUTE_PREFIX, Setting
 from chatroom.core.monitor import WATCH_MAX
@@ -15,7 +16,6 @@ TARGETS_MAX = 4  # targets of one PRIVMSG, NOTICE, KICK, NAMES or WHOIS (ISUPPOR
 MODES_MAX = 6  # mode changes with a parameter in one MODE
 TOPIC_MAX = 390
 KICK_MAX = 390
-AWAY_MAX = 390
 METADATA_CAP = "draft/metadata-3"
 SUBS_MAX = 50  # metadata keys one session may subscribe to (METADATA SUB)
 # What CAP LS 302 says of the metadata the server keeps (chatroom.core.metadata's limits)

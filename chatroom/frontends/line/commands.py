@@ -464,6 +464,11 @@ def _sessions(session: LineDialect, arg: str) -> None:
             raise COMMANDS["sessions"].usage_error()
 
 
+@command("away", "[TEXT]", "mark yourself away with TEXT, which others see when they look you up; alone: back")
+def _away(session: LineDialect, arg: str) -> None:
+    session.chat.set_away(session.member, arg)  # each of our sessions is answered with AWAY
+
+
 @command("quit", "[REASON]", "leave the chat; with other sessions (/sessions), end this one only")
 def _quit(session: LineDialect, arg: str) -> None:
     session.quit(arg or "quit")

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import ClassVar
 
 from chatroom.core.errors import ChatError
-from chatroom.core.events import Event, History, Kicked, Parted, Renamed, ResumeToken
+from chatroom.core.events import AwayChanged, Event, History, Kicked, Parted, Renamed, ResumeToken
 from chatroom.core.history import timestamp
 from chatroom.core.members import Member
 from chatroom.frontends.commands import Command, CommandTable
@@ -99,6 +99,8 @@ class LineDialect:
         elif type(event) is Renamed and event.old == self.current:  # plain text goes on to the room, by its new name
             self.current = event.new
             rendered += _current(self.current)
+        elif type(event) is AwayChanged and self._is_me(event.nick):  # set here or on another of our sessions
+            rendered = line("AWAY", text=event.away or None)
         return rendered
 
     @staticmethod

@@ -58,7 +58,8 @@ from chatroom.core.events import (
 from chatroom.core.history import an_event
 from chatroom.server.limits import PAGE_LINES
 
-PROTOCOL_VERSION = "3"  # 2: message ids and times, history; 3: watching, metadata, replies, reactions, typing, lines
+# 2: message ids and times, history; 3: watching, metadata, replies, reactions, typing, lines; 4: away
+PROTOCOL_VERSION = "4"
 # of several, registering, renaming and exceptions (docs/protocol.md)
 LIST_LINE_MAX = 4096  # bytes of a NAMES or ROOMS line: a longer list goes in several lines
 
@@ -176,7 +177,7 @@ def render(event: Event) -> bytes:
         case Watched(nick, online):
             return line("WATCH", nick, "here" if online else "gone")
         case AwayChanged() | RealnameChanged() | AccountChanged():
-            return b""  # /whois tells them to whoever asks
+            return b""  # IRC shows them; our protocol only one's own away (LineDialect.render)
         case ResumeToken(nick, token):
             return line("RESUME", token, text=f"if your connection is lost: /resume {nick} TOKEN")
         case RoomInfo(room, settings, owner, operators):
