@@ -72,6 +72,8 @@ class RenderTests(SynchronousTestCase):
                 "12:34 [#5] -- lee muted ana!*@* until 2026-11-22 10:00:00 UTC (chatting)"
             ),
             "UNBAN #5 lee m:ana!*@* - :": "12:34 [#5] -- lee lifted the mute on ana!*@*",
+            "UNBAN #5 * m:ana!*@* 2026-11-22T10:00:00Z :": "12:34 [#5] -- the mute on ana!*@* ended",
+            "UNBAN #5 * troll!*@* 2026-11-22T10:00:00Z :": "12:34 [#5] -- the ban on troll!*@* ended",
             "BANNED #5 troll!*@* alice - :spam": "12:34 [#5] -- ban troll!*@* by alice (spam)",
             "BANS #5 1": "12:34 [#5] -- 1 ban",
             "SESSION 12* line 2026-11-23T08:55:02.114Z :192.0.2.7:51234": (

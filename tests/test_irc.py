@@ -409,6 +409,13 @@ class ModerationTests(SynchronousTestCase):
         self.assertEqual(parse(self.guest.type("JOIN #5")[0]).command, "474")
         self.assertEqual(parse(self.op.type("MODE #5 +b")[0]).params[:3], ["op", "#5", "guest!*@*"])
 
+    def test_a_timed_ban_that_runs_out_is_taken_off_irc_clients_lists_by_the_server(self) -> None:
+        self.op.type("MODE #5 +o carol")
+        self.line.type("/ban m:guest 10m")  # IRC's MODE has no duration: our protocol gives it
+        self.assertEqual(self.guest.read()[-1], ":carol!guest@chatroom MODE #5 +b m:guest!*@*")
+        self.server.clock.advance(600)
+        self.assertEqual(self.guest.read()[-1], ":chatroom MODE #5 -b m:guest!*@*")
+
     def test_an_account_is_banned_by_an_extended_ban(self) -> None:
         """`MODE +b $a:NAME`, which docs/irc.md offers, was refused as an invalid mask."""
         self.op.type("MODE #5 +b $a:mallory", "MODE #5 +b ~a:Olga")

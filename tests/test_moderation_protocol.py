@@ -89,6 +89,25 @@ class ModerationCommandTests(SynchronousTestCase):
         self.assertEqual(bob.type("may I?"), ["ERR MUTED :you are muted in #5: only its operators can lift that"])
         self.assertEqual(self.bob.type("I still can")[-1], "MSG #5 student :I still can")
 
+    def test_a_timed_mute_or_ban_that_runs_out_is_told_to_the_room(self) -> None:
+        """As an operator lifting it would be, from the server (`*`): IRC clients' ban lists no longer show it."""
+        troll = self.server.connect("troll", "5")
+        self.alice.type("/ban m:troll 1m talk less", "/ban m:student 2m", "/unban m:student!*@*")
+        self.bob.read()
+        self.server.clock.advance(59)
+        self.assertEqual(self.bob.read(), [], "not before its time")
+        self.server.clock.advance(1)
+        self.assertEqual(self.bob.read(), ["UNBAN #5 * m:troll!*@* 1970-01-01T00:01:00Z :"])
+        self.assertEqual(troll.type("free at last")[-1], "MSG #5 troll :free at last")
+        self.bob.read()
+        self.server.clock.advance(60)
+        self.assertEqual(self.bob.read(), [], "one lifted before its time is not told again")
+        room = self.server.chat.rooms["5"]
+        self.alice.type("/ban m:troll 1h", "/part")
+        for client in (self.bob, troll):
+            client.type("/part")
+        self.assertEqual((self.server.chat.rooms, room.lapses), ({}, {}), "a room that ended waits for no ban's end")
+
     def test_ban_with_duration_and_reason_then_list_and_lift(self) -> None:
         self.server.connect("troll", "5", host="203.0.113.5")
         self.alice.type("/ban troll 10m spamming links")

@@ -295,6 +295,8 @@ def _role_change(word: str, actor: str, nick: str) -> str:
 
 def _ban_change(word: str, actor: str, mask: str, until: str, reason: str) -> str:
     muted = mask.removeprefix("m:") if mask.startswith("m:") else None  # a mute: in the room, but silent
+    if word == "UNBAN" and actor == "*":  # its time ran out
+        return f"the mute on {muted} ended" if muted else f"the ban on {mask} ended"
     if word == "UNBAN":
         return f"{actor} lifted the mute on {muted}" if muted else f"{actor} lifted the ban on {mask}"
     return f"{actor} {f'muted {muted}' if muted else f'banned {mask}'}{_until(until)}{_reason(reason)}"

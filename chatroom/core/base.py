@@ -22,6 +22,7 @@ from twisted.logger import Logger
 from chatroom.core.errors import ChatError, Departed
 from chatroom.core.events import (
     CLIENT_TAGS_MAX,
+    BanChanged,
     ClientTags,
     Event,
     History,
@@ -36,7 +37,19 @@ from chatroom.core.events import (
 from chatroom.core.history import HistoryLimits, HistoryMemory, RoomHistory, epoch, seconds, timestamp
 from chatroom.core.markers import ReadMarkers
 from chatroom.core.members import Member, Room, RoomLimits
-from chatroom.core.moderation import ADDRESS_OF, Action, Ban, Lockdown, Mask, Rank, Role, authorize, ban_on, excepted
+from chatroom.core.moderation import (
+    ADDRESS_OF,
+    Action,
+    Ban,
+    Lockdown,
+    Mask,
+    Rank,
+    Role,
+    authorize,
+    ban_on,
+    excepted,
+    until,
+)
 from chatroom.core.monitor import Watchers
 from chatroom.core.names import nick_key, room_key, room_name
 from chatroom.core.private import Conversations, keeps_private, party
@@ -130,7 +143,10 @@ class ChatBase(Queries):
         self.signed_in = {member for member in self.nicks.values() if member.account is not None}
         self.visible = {member for member in self.nicks.values() if not member.details.invisible}
         self.history_memory.reset()
+        self._forget_lapses()
         self.rooms = {room_key(room.name): room for room in rooms()}
+        for room in self.rooms.values():
+            self._lapses(room, room.bans)
         self.history_memory.bound()  # a no-op unless the others were given a larger --history-memory
         self.server_bans = server_bans
         self.lockdown = lockdown
@@ -148,6 +164,7 @@ class ChatBase(Queries):
             key = room_key(record.name)
             self.rooms[key] = Room.restore(record, now, self._history(now, key, kept.pop(key, None)))
             self.apply_rule(self.rooms[key])  # what the store kept beyond the room's own rule goes now
+            self._lapses(self.rooms[key], record.bans)
         for key in kept:  # a room that was not registered, open when the server stopped: its history ended with it
             self.history_store.ended(key)
         for key, stays in self.history_store.load_stays().items():  # accounts' stays go on across the restart
@@ -225,8 +242,30 @@ class ChatBase(Queries):
                 self._stay_ends(room, account)
         if not room.members and not room.owner:
             del self.rooms[key]  # an unregistered room ends with its last member, its settings and bans with it
+            self._forget_lapses(room)
             room.history.end()
             self.history_store.ended(key)
+
+    def _lapses(self, room: Room, bans: Iterable[Ban]) -> None:
+        """Tell the room when each of these timed bans ends, as IRC's `MODE -b` from the server: else it lapses
+        unannounced, and the lists IRC clients keep of a room's bans go on showing it."""
+        now = self.now()
+        for ban in bans:
+            if ban.until is not None and ban.until > now:
+                room.lapses[ban] = self.timers.callLater(ban.until - now, self._lapsed, room, ban)
+
+    def _lapsed(self, room: Room, ban: Ban) -> None:
+        """Not a change: a ban's end is the same time on every process, and each tells its own members."""
+        del room.lapses[ban]
+        if ban in room.bans and self.rooms.get(room_key(room.name)) is room:
+            room.broadcast(BanChanged(room.name, "", str(ban.mask), False, until(ban), ""))
+
+    def _forget_lapses(self, *rooms: Room) -> None:
+        """These rooms' bans (all rooms' if none named) need telling no more: the rooms ended, or the chat."""
+        for room in rooms or tuple(self.rooms.values()):
+            for call in room.lapses.values():
+                call.cancel()
+            room.lapses.clear()
 
     def _remove(self, room: Room, event: Kicked, member: Member) -> None:
         room.broadcast(event)

@@ -174,6 +174,7 @@ class Room:
         "held",
         "history",
         "joined",
+        "lapses",
         "members",
         "metadata",
         "name",
@@ -198,6 +199,7 @@ class Room:
         self.topic_time = 0.0  # when the topic was set, if it is known (kept with a registered room's record)
         self.settings = RoomSettings()
         self.bans: list[Ban] = []
+        self.lapses: dict[Ban, IDelayedCall] = {}  # when each timed ban in force ends (ChatBase._lapses)
         self.allowed: list[Allowed] = []  # masks let in past invite-only (IRC's +I)
         self.metadata: dict[str, str] = {}  # what its operators say of it: description, avatar... (core.metadata)
         self.excepted: list[Allowed] = []  # masks let past the bans and mutes (IRC's +e)

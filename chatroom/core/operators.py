@@ -185,6 +185,7 @@ class Operators(ChatBase):
             raise already_banned(target)
         for ban in bans:
             target_room.broadcast(BanChanged(target_room.name, actor.nick, str(ban.mask), True, until(ban), reason))
+        self._lapses(target_room, bans)
         for member, role in list(target_room.members.items()):
             if person is not None:
                 if member is not person:
@@ -207,6 +208,9 @@ class Operators(ChatBase):
         ban = find_ban(target_room.bans, mask)
         self._commit()
         target_room.bans.remove(ban)
+        lapse = target_room.lapses.pop(ban, None)
+        if lapse is not None:
+            lapse.cancel()
         target_room.broadcast(BanChanged(target_room.name, actor.nick, str(ban.mask), False, until(ban), ""))
         self._save(target_room)
 

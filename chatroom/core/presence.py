@@ -361,6 +361,7 @@ class Presence(ChatBase):
         self.nicks.clear()
         self.signed_in.clear()
         self.visible.clear()
+        self._forget_lapses()
         self.rooms.clear()
         self.watchers.restore({})
         for member in members:

@@ -132,7 +132,7 @@ def render(event: Event) -> bytes:
         case SettingChanged(room, actor, setting, value):
             return line("SET", room, actor, setting, text=value or "off")
         case BanChanged(room, actor, mask, added, until, reason):
-            return line("BAN" if added else "UNBAN", room or "*", actor, mask, until or "-", text=reason)
+            return line("BAN" if added else "UNBAN", room or "*", actor or "*", mask, until or "-", text=reason)
         case AllowChanged(room, actor, mask, added):
             return line("ALLOW" if added else "DISALLOW", room, actor, mask)
         case Renamed(old, new, actor, reason):
