@@ -226,6 +226,14 @@ class SeveralDevicesTests(Sessions):
         self.assertEqual(irssi.type("AWAY"), [":chatroom 305 alice :You are no longer marked as being away"])
         self.assertEqual(carol.read(), [], "nothing changed: the others are not told again")
 
+    def test_her_typing_on_one_device_is_not_shown_on_her_others(self) -> None:
+        laptop = self.alice()
+        weechat = self.irc_alice(caps="message-tags")
+        carol = self.server.irc("carol", "#5", caps="message-tags")
+        laptop.type("/typing active")
+        self.assertEqual(weechat.read(), [], "not herself, typing elsewhere")
+        self.assertEqual(len(carol.read()), 1, "the others see it")
+
 class ComingBackTests(Sessions):
     def test_an_account_holder_reclaims_a_lost_connection_with_the_lines_missed(self) -> None:
         laptop = self.alice()

@@ -252,6 +252,8 @@ class IRCDialect:
         match event:
             case Message(text="") | PrivateMessage(text="") | Reaction() | Typing() if "message-tags" not in self.caps:
                 return b""  # a message of tags only (TAGMSG) goes to clients that asked for tags only
+            case Typing(_, nick) if nick == me and not self._said_here():
+                return b""  # this person typing on another of their devices: nothing for this one to show
             case Message(_, nick) | PrivateMessage(nick) | Reaction(_, nick) | Typing(_, nick) if (
                 nick == me and "echo-message" not in self.caps
             ):
