@@ -54,7 +54,7 @@ class GestureTests(SynchronousTestCase):
         [relayed] = self.weechat.read()
         self.assertEqual(tags_of(relayed)["+draft/reply"], msgid)
         self.assertEqual(parse(relayed).params, ["#5", "yes please"])
-        self.assertEqual(self.plain.read(), [":dora!guest@chatroom PRIVMSG #5 :yes please"])
+        self.assertEqual(self.plain.read(), [":dora!dora@chatroom PRIVMSG #5 :yes please"])
         history = self.dora.type("/history 5")
         self.assertEqual([line.split()[0] for line in history], ["SAID", "REPLY", "SAID", "HISTORY"])
         self.assertEqual(history[1].split()[3], msgid, "what a line answered is kept with it")

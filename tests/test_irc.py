@@ -260,8 +260,8 @@ class ConversationTests(SynchronousTestCase):
         self.line.send(b"one\n")
         self.alice.send(b"PRIVMSG #5 :two\r\n")
         self.line.send(b"three\n")
-        said = [":carol!guest@chatroom PRIVMSG #5 :one", ":alice!alice@chatroom PRIVMSG #5 :two"]
-        said.append(":carol!guest@chatroom PRIVMSG #5 :three")
+        said = [":carol!carol@chatroom PRIVMSG #5 :one", ":alice!alice@chatroom PRIVMSG #5 :two"]
+        said.append(":carol!carol@chatroom PRIVMSG #5 :three")
         self.assertEqual(self.bob.read(), said, "bob asked for echo-message, but these are not his anyway")
         self.assertEqual(self.alice.read(), [said[0], said[2]], "without echo-message, no copy of one's own")
         self.assertEqual(self.line.read(), ["MSG #5 carol :one", "MSG #5 alice :two", "MSG #5 carol :three"])
@@ -273,7 +273,7 @@ class ConversationTests(SynchronousTestCase):
         self.assertEqual(self.line.read(), ["NICK alice [alice]"])
         self.assertEqual(self.bob.read(), [":alice!alice@chatroom NICK :[alice]"])
         self.line.type("/part 5 bye")
-        self.assertEqual(self.bob.read(), [":carol!guest@chatroom PART #5 :bye"])
+        self.assertEqual(self.bob.read(), [":carol!carol@chatroom PART #5 :bye"])
         self.alice.type("QUIT :gone")
         self.assertEqual(self.bob.read(), [":[alice]!alice@chatroom QUIT :Quit: gone"])
         assert_consistent(self, self.server.factory)
@@ -282,7 +282,7 @@ class ConversationTests(SynchronousTestCase):
         self.alice.type("PRIVMSG carol :hi carol")
         self.assertEqual(self.line.read(), ["PRIV alice carol :hi carol"])
         self.line.type("/msg alice hi alice")
-        self.assertEqual(self.alice.read(), [":carol!guest@chatroom PRIVMSG alice :hi alice"])
+        self.assertEqual(self.alice.read(), [":carol!carol@chatroom PRIVMSG alice :hi alice"])
         self.assertEqual(
             self.alice.type("PRIVMSG nobody :hello"), [":chatroom 401 alice nobody :nobody is called nobody"]
         )
@@ -412,7 +412,7 @@ class ModerationTests(SynchronousTestCase):
     def test_a_timed_ban_that_runs_out_is_taken_off_irc_clients_lists_by_the_server(self) -> None:
         self.op.type("MODE #5 +o carol")
         self.line.type("/ban m:guest 10m")  # IRC's MODE has no duration: our protocol gives it
-        self.assertEqual(self.guest.read()[-1], ":carol!guest@chatroom MODE #5 +b m:guest!*@*")
+        self.assertEqual(self.guest.read()[-1], ":carol!carol@chatroom MODE #5 +b m:guest!*@*")
         self.server.clock.advance(600)
         self.assertEqual(self.guest.read()[-1], ":chatroom MODE #5 -b m:guest!*@*")
 
@@ -618,7 +618,7 @@ class HistoryTests(SynchronousTestCase):
         """A chathistory batch of carol's lines, as alice (batch, server-time, message-tags) is sent it."""
         lines = [
             f"@batch={number};msgid={self.ids[index]};time={self.times[index]} "
-            f":carol!guest@chatroom PRIVMSG #5 :line {index}"
+            f":carol!carol@chatroom PRIVMSG #5 :line {index}"
             for index in said
         ]
         return [f":chatroom BATCH +{number} chathistory {target}", *lines, f":chatroom BATCH -{number}"]
@@ -628,7 +628,7 @@ class HistoryTests(SynchronousTestCase):
         timed = self.server.irc("timed", "#5", caps="server-time")
         tagged = self.server.irc("tagged", "#5", caps="server-time message-tags")
         self.say(1)
-        said = ":carol!guest@chatroom PRIVMSG #5 :line 0"
+        said = ":carol!carol@chatroom PRIVMSG #5 :line 0"
         self.assertEqual(plain.read(), [said])
         self.assertEqual(timed.read(), [f"@time={self.times[0]} {said}"], "the line protocol's time: the room's")
         self.assertEqual(tagged.read(), [f"@msgid={self.ids[0]};time={self.times[0]} {said}"])
@@ -643,7 +643,7 @@ class HistoryTests(SynchronousTestCase):
         said = Message("#5", "carol", "hi", id="lq3k9d2a-7", time="2026-11-23T09:30:00.250Z")
         tagged.connection.deliver(said)
         self.assertEqual(
-            tagged.read(), ["@msgid=lq3k9d2a-7;time=2026-11-23T09:30:00.250Z :carol!guest@chatroom PRIVMSG #5 :hi"]
+            tagged.read(), ["@msgid=lq3k9d2a-7;time=2026-11-23T09:30:00.250Z :carol!carol@chatroom PRIVMSG #5 :hi"]
         )
 
     def test_a_message_is_rendered_once_for_each_set_of_capabilities(self) -> None:
@@ -703,7 +703,7 @@ class HistoryTests(SynchronousTestCase):
         self.server.clock.advance(1)
         self.line.type("/topic exams on friday")  # carol, the room's operator
         [said, told] = playing.read()
-        self.assertRegex(told, r"^@msgid=\S+;time=1970-01-01T00:00:02.000Z :carol!guest@chatroom TOPIC #5 :exams on fr")
+        self.assertRegex(told, r"^@msgid=\S+;time=1970-01-01T00:00:02.000Z :carol!carol@chatroom TOPIC #5 :exams on fr")
         self.alice.read()
         playing.type("@+typing=active TAGMSG #5")  # relayed, not kept
         playing.type("@+draft/persist;+example=yes TAGMSG #5")  # kept, as its sender asked
@@ -774,7 +774,7 @@ class HistoryTests(SynchronousTestCase):
         self.assertEqual(bare.read(), [], "no playback for a client that asks")
         self.assertEqual(
             bare.type("CHATHISTORY LATEST #5 * 10"),
-            [":carol!guest@chatroom PRIVMSG #5 :line 0", ":carol!guest@chatroom PRIVMSG #5 :line 1"],
+            [":carol!carol@chatroom PRIVMSG #5 :line 0", ":carol!carol@chatroom PRIVMSG #5 :line 1"],
         )
 
     def test_chathistory_refusals(self) -> None:
@@ -844,7 +844,7 @@ class HistoryTests(SynchronousTestCase):
 
     def test_joining_plays_back_what_the_room_kept_unless_the_client_asks_itself(self) -> None:
         self.say(2)
-        said = [":carol!guest@chatroom PRIVMSG #5 :line 0", ":carol!guest@chatroom PRIVMSG #5 :line 1"]
+        said = [":carol!carol@chatroom PRIVMSG #5 :line 0", ":carol!carol@chatroom PRIVMSG #5 :line 1"]
         plain = self.server.irc("plain")
         self.assertEqual(
             plain.type("JOIN #5"),
@@ -881,7 +881,7 @@ class HistoryTests(SynchronousTestCase):
         asking = self.server.irc("asking", caps="draft/chathistory batch")
         self.assertEqual(commands(asking.type("JOIN #5")), ["JOIN", "353", "366", "NOTICE"], "it asks with CHATHISTORY")
         self.line.type("live")
-        self.assertEqual(plain.read()[-1], ":carol!guest@chatroom PRIVMSG #5 :live", "after the playback")
+        self.assertEqual(plain.read()[-1], ":carol!carol@chatroom PRIVMSG #5 :live", "after the playback")
 
     def test_a_history_event_tells_what_was_lost(self) -> None:
         plain = self.server.irc("plain", "#5")
@@ -892,7 +892,7 @@ class HistoryTests(SynchronousTestCase):
             [
                 ":chatroom NOTICE #5 :3 lines said in #5 before these are no longer kept",
                 ":chatroom NOTICE #5 :The last 1 line said in #5, since 2026-11-23 09:30 UTC:",
-                ":carol!guest@chatroom PRIVMSG #5 :hi",
+                ":carol!carol@chatroom PRIVMSG #5 :hi",
                 ":chatroom NOTICE #5 :End of the lines kept",
             ],
         )

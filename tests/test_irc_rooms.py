@@ -162,13 +162,34 @@ class AccountExtbanTests(SynchronousTestCase):
         self.assertIn("696 chanop #chan b r:bob :invalid ban mask 'r:bob'", refused)
 
     def test_a_refused_mask_is_told_about_its_channel(self) -> None:
-        """irssi's default ban, `*!*user@host`, is refused here (a host is an address); the refusal was a NOTICE that
-        named neither the channel nor the mode: now the mode's own error, 696, as Modern IRC has it."""
-        [refused] = self.op.type("MODE #chan +b *!*guest@chatroom")
+        """The refusal was a NOTICE that named neither the channel nor the mode: now the mode's own error, 696, as
+        Modern IRC has it."""
+        [refused] = self.op.type("MODE #chan +b *!*@example.org")
         self.assertEqual(
             refused,
-            ":chatroom 696 chanop #chan b *!*guest@chatroom :invalid ban mask '*!*guest@chatroom': an address pattern"
+            ":chatroom 696 chanop #chan b *!*@example.org :invalid ban mask '*!*@example.org': an address pattern"
             " has digits, '.', ':', '*' and '?'",
+        )
+
+    def test_irssis_and_weechats_default_ban_bans_the_one_person_it_names(self) -> None:
+        """`/ban carol` in irssi sends `*!*carol@chatroom`, WeeChat `*!carol@chatroom`: the host every client is
+        shown says nothing of an address (it was refused as one), so the mask names whoever here it matches."""
+        carol = self.server.irc("carol", "#chan")
+        dora = self.server.connect("dora", "chan")  # our own protocol: IRC shows her as dora!dora@chatroom
+        self.op.read()
+        banned = self.op.type("MODE #chan +b *!*carol@chatroom")
+        self.assertEqual(banned[0], ":chanop!chanop@chatroom MODE #chan +bb carol!*@* *!*@address-of-carol", "as /ban")
+        self.assertIn(":chanop!chanop@chatroom KICK #chan carol :banned", carol.read())
+        self.assertIn("MODE #chan +bb dora!*@* *!*@address-of-dora", self.op.type("MODE #chan +b *!dora@chatroom")[0])
+        self.assertIn("KICK #chan chanop dora :banned", dora.read())
+        self.server.irc("carl", "#chan", host="192.0.2.7")  # not behind carol's banned address
+        self.server.irc("cara", "#chan", host="192.0.2.8")
+        [refused] = self.op.type("MODE #chan +b *!*ca*@chatroom")
+        self.assertEqual(
+            refused,
+            ":chatroom 696 chanop #chan b *!*ca*@chatroom :*!*ca*@chatroom matches 2 people in #chan: every client is"
+            " shown the host chatroom, so a ban by it names one person here; MODE #chan +b NICK bans a nickname,"
+            " +b R:ACCOUNT an account",
         )
 
 

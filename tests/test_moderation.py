@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from twisted.internet.task import Clock
 from twisted.trial.unittest import SynchronousTestCase
 
 from chatroom.core.chat import Chat
@@ -61,6 +62,7 @@ class RefusingStore(MemoryRoomStore):
 class ModerationTestCase(SynchronousTestCase):
     def setUp(self) -> None:
         self.time = 1_000_000.0
+        self.timers = Clock()  # when a ban ends, told; never the reactor's, which a test in memory leaves as it is
         self.directory = Directory(owen=False, olga=False, ada=True)
         self.store = MemoryRoomStore()
         self.chat = self.new_chat()
@@ -68,7 +70,7 @@ class ModerationTestCase(SynchronousTestCase):
 
     def new_chat(self) -> Chat:
         """A chat on the same accounts and store, as after a restart."""
-        return Chat(accounts=self.directory, store=self.store, now=lambda: self.time)
+        return Chat(accounts=self.directory, store=self.store, now=lambda: self.time, clock=self.timers)
 
     def member(
         self, nick: str, *rooms: str, account: str | None = None, address: str = "192.0.2.1", chat: Chat | None = None

@@ -166,7 +166,7 @@ class SaidOfThemselvesTests(SynchronousTestCase):
         arrive(self.server, "newcomer", "JOIN #c")
         self.assertEqual(joins.read(), [":newcomer!newcomer@chatroom JOIN #c * :newcomer Real"])
         self.server.connect().type("/nick carol", "/join c")
-        self.assertEqual(joins.read(), [":carol!guest@chatroom JOIN #c * :chatroom user"])
+        self.assertEqual(joins.read(), [":carol!carol@chatroom JOIN #c * :chatroom user"])
 
 
 class AccountTests(SynchronousTestCase):

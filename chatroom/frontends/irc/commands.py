@@ -855,12 +855,26 @@ def _ban(session: IRCDialect, room: str, mask: str, adding: bool) -> None:
     chat, member = session.chat, session.member
     try:
         if adding:
-            chat.ban(member, room, _as_mask(mask), everyone=True)
+            chat.ban(member, room, _shown_person(session, room, mask) or _as_mask(mask), everyone=True)
         else:
             chat.unban(member, room, mask)
     except ChatError as error:
         if error.code not in ("ALREADY_BANNED", "NO_SUCH_BAN"):  # as on IRC: nothing changes, nothing said
             raise
+
+
+def _shown_person(session: IRCDialect, room: str, mask: str) -> str | None:
+    """The nickname of whoever in `room` a mask of the host every client is shown names (`*!*carol@chatroom`: what
+    irssi and WeeChat make of `/ban carol`), banned as a nickname is; None for any other mask. The shown host
+    says nothing of an address, so such a mask matching nobody here, or several, is refused."""
+    nick_user, at, host = mask.rpartition("@")
+    if not at or "!" not in nick_user or host.lower() != HOST.lower():
+        return None
+    members = session.chat.members_seen_by(session.member, room)
+    found = [member.nick for member, _ in members if glob(nick_user, f"{member.nick}!{session.ident(member)[0]}")]
+    if len(found) != 1:
+        raise ChatError("BAD_MASK", "shown", text=mask, count=len(found), room=room)
+    return found[0]
 
 
 def _as_mask(text: str) -> str:

@@ -459,7 +459,8 @@ class IRCDialect:
 
     def ident(self, member: Member) -> tuple[str, str]:
         """A member's user name and real name as IRC shows them: an IRC client's own, wherever it is connected,
-        or for a member of our own protocol its account (or "guest") and "chatroom user"."""
+        or for a member of our own protocol its account (a guest's nickname, as history shows them once gone)
+        and "chatroom user"."""
         details = member.details
         if details.user:
             try:
@@ -467,7 +468,7 @@ class IRCDialect:
             except ChatError:
                 return details.user, ""  # a guest's real name is speech too: not heard during a lockdown
             return details.user, details.realname
-        return member.account or "guest", OWN_REALNAME  # our own protocol has no user name
+        return member.account or member.nick, OWN_REALNAME  # our own protocol has no user name
 
     def account_of(self, nick: str) -> str:
         """The account of a present member, "" for a guest or someone gone: what an `account` tag says."""

@@ -23,6 +23,10 @@ WORDINGS = Wordings(
         "OWNER": "{owner} owns {room}: it must be given to another account first",
         # IRC's own
         "BAD_LOGIN:no_accounts": "this server has no accounts",
+        "BAD_MASK:shown": (
+            "{text} matches {count} people in {room}: every client is shown the host chatroom, so a ban by it names"
+            " one person here; MODE {room} +b NICK bans a nickname, +b R:ACCOUNT an account"
+        ),
     }
 )
 
