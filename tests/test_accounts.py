@@ -14,7 +14,7 @@ from twisted.trial.unittest import SynchronousTestCase
 from chatroom.core.errors import ChatError
 from chatroom.core.state import StoreError
 from chatroom.server.auth import AccountsChecker, Backoff
-from chatroom.stores.accounts import SCRYPT_N, AccountStore, decoy_hash
+from chatroom.stores.accounts import SCRYPT_N, AccountStore, check_password, decoy_hash
 from tests.helpers import ServerTestCase, observe_log
 
 ACCOUNTS = [sys.executable, "-m", "chatroom.cli.accounts"]
@@ -91,6 +91,21 @@ class StoreTests(SynchronousTestCase):
         directory.mkdir()
         error = self.assertRaises(StoreError, AccountStore(directory).check)
         self.assertEqual(str(error), f"cannot read {directory}: Is a directory")
+
+    def test_a_damaged_hash_lets_no_password_in_and_stops_the_server_at_start(self) -> None:
+        """An empty or undecodable key made scrypt verify every password: a hand-edited line let anyone in."""
+        for damaged in ("scrypt$32768$8$1$c2FsdA==$", "scrypt$32768$8$1$!!!$!!!", "scrypt$32768$8$1$$" + "A" * 44):
+            self.assertFalse(check_password("totally-wrong", damaged), damaged)
+            self.path.write_text(f"admin {damaged} admin\n")
+            error = self.assertRaises(StoreError, AccountStore(self.path).check)
+            self.assertEqual(
+                str(error),
+                f"{self.path}: the password hash on line 1 (admin) is damaged: set the password again with"
+                " chatroom-accounts passwd admin",
+            )
+        AccountStore(self.path).set_password("admin", "a new password")  # the way out the line names
+        AccountStore(self.path).check()
+        self.assertTrue(check_password("a new password", AccountStore(self.path).get("admin").hash))
 
     def test_the_decoy_is_made_at_start(self) -> None:
         """0.1 made it at the first unknown name, whose answer was then twice as slow: a timing signal."""

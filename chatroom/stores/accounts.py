@@ -44,15 +44,34 @@ def hash_password(password: str) -> str:
     return f"scrypt${SCRYPT_N}${SCRYPT_R}${SCRYPT_P}${_b64(salt)}${_b64(key)}"
 
 
-def check_password(password: str, stored: str) -> bool:
+KEY_LEAST = 16  # bytes of a stored scrypt key, at least (chatroom writes 32): an empty one would match anything
+
+
+def _scrypt(stored: str) -> tuple[Scrypt, bytes] | None:
+    """The scrypt that checks a password against `stored`, and the key it must give; None if `stored` is no
+    sound hash (damaged by hand: a key of nothing would verify every password)."""
     try:
         scheme, n, r, p, salt, key = stored.split("$")
-        if scheme != "scrypt":
-            return False
-        Scrypt(base64.b64decode(salt), len(base64.b64decode(key)), int(n), int(r), int(p)).verify(
-            password.encode(), base64.b64decode(key)
-        )
-    except (ValueError, InvalidKey):
+        salt_bytes, key_bytes = base64.b64decode(salt, validate=True), base64.b64decode(key, validate=True)
+        if scheme != "scrypt" or not salt_bytes or len(key_bytes) < KEY_LEAST:
+            return None
+        return Scrypt(salt_bytes, len(key_bytes), int(n), int(r), int(p)), key_bytes
+    except ValueError:  # binascii.Error is one
+        return None
+
+
+def sound_hash(stored: str) -> bool:
+    return _scrypt(stored) is not None
+
+
+def check_password(password: str, stored: str) -> bool:
+    checking = _scrypt(stored)
+    if checking is None:
+        return False
+    scrypt, key = checking
+    try:
+        scrypt.verify(password.encode(), key)
+    except InvalidKey:
         return False
     return True
 
@@ -267,8 +286,9 @@ class AccountStore(AccountBook):
     def exists(self) -> bool:
         return self.path.exists()
 
-    def check(self) -> None:
-        """StoreError, in one line, if the file cannot be read or holds a line that is not an account.
+    def check(self, hashes: bool = True) -> None:
+        """StoreError, in one line, if the file cannot be read or holds a line that is not an account, or (with
+        `hashes`) an account whose password hash is damaged.
 
         The server asks at start, so that a directory or another file given as --accounts stops it, rather than
         failing every login, or being read as accounts nobody registered.
@@ -279,10 +299,16 @@ class AccountStore(AccountBook):
             why = error.strerror if isinstance(error, OSError) else "not UTF-8 text"
             raise StoreError(f"cannot read {self.path}: {why}") from None
         for number, line in enumerate(lines, 1):
-            if line.strip() and Account.parse(line) is None:
+            account = Account.parse(line) if line.strip() else None
+            if line.strip() and account is None:
                 raise StoreError(
                     f"{self.path} is not an accounts file: its line {number} is not NAME scrypt$..., as"
                     " chatroom-accounts writes them"
+                )
+            if hashes and account is not None and not sound_hash(account.hash):
+                raise StoreError(
+                    f"{self.path}: the password hash on line {number} ({account.name}) is damaged: set the password"
+                    f" again with chatroom-accounts passwd {account.name}"
                 )
 
     def add(self, name: str, password: str) -> None:
@@ -302,7 +328,7 @@ class AccountStore(AccountBook):
         """Change one account in the newest file, under the lock; nothing is written if `change` raises, nor if
         the file is not an accounts file (StoreError)."""
         with locked(self.path):
-            self.check()  # another file, given by mistake, is not replaced by an accounts file
+            self.check(hashes=False)  # another file, given by mistake, is not replaced; a damaged hash may be
             self._refresh()
             accounts = dict(self._accounts)
             changed = change(accounts.get(nick_key(name)))
