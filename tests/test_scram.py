@@ -16,6 +16,7 @@ from twisted.logger import LogLevel, formatEvent
 from twisted.trial.unittest import SynchronousTestCase, TestCase
 
 from chatroom.core.errors import ChatError
+from chatroom.server import tls
 from chatroom.server.auth import Authenticator, AuthMode, FileAccountWriter
 from chatroom.stores.accounts import Account, AccountStore, Change, Secret, adding, check_password, hash_password
 from tests.helpers import MemoryClient, observe_log
@@ -74,6 +75,24 @@ class ScramLoginTests(SynchronousTestCase):
         scram = self.start(client, "nobody", "whatever it is")
         refused = client.type("AUTHENTICATE " + b64(scram.get_client_final()))
         self.assertEqual(refused, [":chatroom 904 * :SASL authentication failed: wrong nickname or password"])
+
+    def test_an_unknown_names_salt_is_as_long_as_an_accounts_and_the_same_in_every_process(self) -> None:
+        """A 16-byte decoy beside a 32-byte salt told which names are accounts; so did a decoy that changed from one
+        process (or restart) to the next, where an account's salt does not."""
+
+        def salt(name: str, auth: Authenticator) -> str:
+            self.server.factory.registrar.auth = auth
+            first = self.start(self.server.irc(), name, "whatever it is")
+            server_first = str(first.server_first)
+            return dict(field.split("=", 1) for field in server_first.split(","))["s"]
+
+        certs = Path(self.mktemp())
+        secret = tls.secret(tls.load_or_create(certs, "localhost"), "chatroom SCRAM decoy salts")
+        self.assertEqual(tls.secret(tls.load(certs), "chatroom SCRAM decoy salts"), secret, "as read after a restart")
+        processes = [Authenticator(AuthMode.OPTIONAL, self.store, self.server.clock, secret=secret) for _ in "ab"]
+        decoys = [salt("nobody", auth) for auth in processes]
+        self.assertEqual(decoys[0], decoys[1])
+        self.assertEqual(len(base64.b64decode(decoys[0])), len(base64.b64decode(salt("alice", processes[0]))))
 
     def test_the_mechanisms_are_advertised_and_an_unknown_one_lists_them(self) -> None:
         client = self.server.irc()

@@ -299,7 +299,7 @@ class SharedStoresTests(RedisStoresTestCase):
         def authenticator(*arguments: str) -> Authenticator | None:
             options = tap.Options()
             options.parseOptions(["--redis", self.redis.url, "--redis-prefix", PREFIX, *arguments])
-            return tap._authenticator(options, Clock(), RedisStores(PREFIX, Clock()))
+            return tap._authenticator(options, Clock(), RedisStores(PREFIX, Clock()), b"secret")
 
         logged = observe_log(self)
         optional = authenticator()

@@ -591,11 +591,12 @@ def makeService(options: Options, reactor: IReactorCore | None = None) -> IServi
             written = RedisHistory(options["redis-prefix"], clock, history) if history.lines else None
             bus = RedisLog(redis, clock, options["redis-prefix"], shared=stores, history=written)
         # With --redis, the slow-downs of logins count every process, as do the caps and server passwords below.
+        secret = tls.secret(identity, "chatroom SCRAM decoy salts")  # every process's, as real salts are
         if bus is None:
-            auth = _authenticator(options, clock, stores)
+            auth = _authenticator(options, clock, stores, secret)
         else:
             writer = RedisAccountWriter(bus, options["redis-prefix"])
-            auth = _authenticator(options, clock, stores, RedisBook(bus), writer)
+            auth = _authenticator(options, clock, stores, secret, RedisBook(bus), writer)
         rooms = FileRoomStore(Path(options["rooms"])) if stores is None else stores.rooms
         if bus is None:
             history_file = _history_file(options, history, reactor)
@@ -809,6 +810,7 @@ def _authenticator(
     options: Options,
     clock: IReactorTime,
     stores: RedisStores | None,
+    secret: bytes,
     book: LoginBook | None = None,
     writer: AccountWriter | None = None,
 ) -> Authenticator | None:
@@ -842,7 +844,7 @@ def _authenticator(
         )
     else:
         log.info("accounts: {mode}, from {where}", mode=mode.value, where=where)
-    return None if mode is AuthMode.OFF else Authenticator(mode, store, clock, book, writer)
+    return None if mode is AuthMode.OFF else Authenticator(mode, store, clock, book, writer, secret)
 
 
 ENDPOINT_LISTS = config.ENDPOINT_LISTS  # repeatable options of endpoints

@@ -34,6 +34,7 @@ from chatroom.core.errors import ChatError, mistake
 from chatroom.core.names import nick_key
 from chatroom.stores.accounts import (
     SCRAM_ITERATIONS,
+    SCRAM_SALT,
     AccountBook,
     AccountStore,
     Change,
@@ -110,14 +111,15 @@ class IScramProof(ICredentials):
 class Scram:
     """SCRAM-SHA-256 exchanges (RFC 5802, 7677) against the accounts' verifiers.
 
-    A name with no account, or an account without a verifier yet, gets a decoy salt that stays the same for
-    that name (derived from a secret of this process), so the first answer does not tell which names exist.
+    A name with no account, or an account without a verifier yet, gets a decoy salt as long as a real one that
+    stays the same for that name (derived from `secret`: the server's, the same in every process and across
+    restarts, as a real account's salt is), so the first answer does not tell which names exist.
     """
 
-    def __init__(self, store: AccountBook) -> None:
+    def __init__(self, store: AccountBook, secret: bytes | None = None) -> None:
         self.store = store
         self.mechanism = ScramMechanism("SCRAM-SHA-256")
-        self._secret = os.urandom(32)
+        self._secret = secret or os.urandom(32)
 
     def exchange(self) -> ScramExchange:
         return ScramExchange(self)
@@ -126,7 +128,7 @@ class Scram:
         account = self.store.get(name)
         if account is not None and account.scram is not None:
             return account.scram.auth_info()
-        salt = hmac.new(self._secret, nick_key(name).encode(), hashlib.sha256).digest()[:16]
+        salt = hmac.new(self._secret, nick_key(name).encode(), hashlib.sha256).digest()[:SCRAM_SALT]
         return salt, os.urandom(32), os.urandom(32), SCRAM_ITERATIONS
 
 
@@ -377,12 +379,13 @@ class Authenticator:
         clock: IReactorTime,
         book: LoginBook | None = None,
         writer: AccountWriter | None = None,
+        secret: bytes | None = None,
     ) -> None:
         self.mode = mode
         self.store = store
         self.clock = clock
         self.portal = Portal(ChatRealm(), [AccountsChecker(store), ScramChecker(store)])
-        self.scram = Scram(store)
+        self.scram = Scram(store, secret)  # `secret`: the server's (chatroom.server.tls.secret), else this process's
         self.book = book or MemoryBook(clock)  # with --redis, chatroom.bus.limits.RedisBook
         self.writer = writer  # None: the server never changes an account itself (no verifier added)
         self._checks = DeferredSemaphore(CHECKS_AT_ONCE)

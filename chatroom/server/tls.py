@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import contextlib
 import datetime
+import hashlib
+import hmac
 import ipaddress
 import os
 import re
@@ -118,6 +120,14 @@ _SIGNING_KEYS = (
 def fingerprint(certificate: x509.Certificate) -> str:
     """SHA-256 in the form `openssl x509 -fingerprint -sha256` prints, for people to compare."""
     return ":".join(f"{byte:02X}" for byte in certificate.fingerprint(hashes.SHA256()))
+
+
+def secret(identity: ServerIdentity, purpose: str) -> bytes:
+    """A secret of this server for `purpose`, the same in every process that shares its key and across restarts:
+    derived from the private key, read again for it and not kept."""
+    key = _read(identity.key, _load_key)
+    der = key.private_bytes(serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    return hmac.new(der, purpose.encode(), hashlib.sha256).digest()
 
 
 def load_or_create(directory: Path, hostname: str) -> ServerIdentity:

@@ -36,6 +36,7 @@ SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**15, 8, 1
 # The client computes PBKDF2 this many times at each SCRAM login: RFC 7677's minimum, which Ergo uses too.
 SCRAM_ITERATIONS = 4096
 SCRAM = "scram-sha-256"
+SCRAM_SALT = 32  # bytes of a verifier's salt, as scramp makes it; a decoy's is as long (chatroom.server.auth)
 
 
 def hash_password(password: str) -> str:
@@ -116,7 +117,7 @@ def scram_verifier(password: str) -> Verifier | None:
     """None for a password SASLprep refuses (RFC 4013): it still logs in with PLAIN."""
     try:
         salt, stored, server, iterations = ScramMechanism("SCRAM-SHA-256").make_auth_info(
-            password, iteration_count=SCRAM_ITERATIONS
+            password, iteration_count=SCRAM_ITERATIONS, salt=os.urandom(SCRAM_SALT)
         )
     except ScramException:
         return None
