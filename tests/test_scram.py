@@ -94,6 +94,18 @@ class ScramLoginTests(SynchronousTestCase):
         self.assertEqual(decoys[0], decoys[1])
         self.assertEqual(len(base64.b64decode(decoys[0])), len(base64.b64decode(salt("alice", processes[0]))))
 
+    def test_a_failed_login_logs_the_name_only_if_it_is_an_accounts(self) -> None:
+        """People type their password where the name goes: a name no account has is not written down."""
+        logged = observe_log(self)
+        for name in ("my secret diary entry", "alice"):
+            client = self.server.irc()
+            scram = self.start(client, name, "wrong password")
+            client.type("AUTHENTICATE " + b64(scram.get_client_final()))
+        lines = [formatEvent(event) for event in logged if "failed login" in formatEvent(event)]
+        self.assertEqual(
+            lines, ["failed login as a name that is no account from 127.0.0.1", "failed login as alice from 127.0.0.1"]
+        )
+
     def test_the_mechanisms_are_advertised_and_an_unknown_one_lists_them(self) -> None:
         client = self.server.irc()
         [listed] = client.type("CAP LS 302")

@@ -516,7 +516,9 @@ class Authenticator:
             if not outcome.check(UnauthorizedLogin):
                 self._abandon(attempt)
                 outcome.raiseException()  # the checker's own error, not a wrong password
-            log.info("failed login as {nick} from {address}", nick=nick, address=attempt.address)
+            # The name only if it is an account's: a name is typed, and people type their password there too
+            named = nick if self.store.get(nick) is not None else "a name that is no account"
+            log.info("failed login as {nick} from {address}", nick=named, address=attempt.address)
             self.failures += 1
             return self.book.failed(attempt).addCallback(self._ended).addCallback(_wrong)
         return self.book.succeeded(attempt).addCallback(self._ended).addCallback(lambda _: outcome)
