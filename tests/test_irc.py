@@ -107,6 +107,20 @@ class RegistrationTests(SynchronousTestCase):
         self.assertIn("422", commands(lines), "no message of the day")
         self.assertIn("There are 0 users and 1 invisible", " ".join(lines), "+i from the start, counted so")
 
+    def test_nobody_takes_a_services_name_which_irc_clients_send_passwords_to(self) -> None:
+        """A client set up to `/msg NickServ IDENTIFY PASSWORD` on connecting would send it to whoever held it."""
+        self.assertEqual(
+            self.server.irc().type("NICK NickServ"),
+            [
+                ":chatroom 432 * NickServ :NickServ is the server's own name, or a service's that IRC clients send"
+                " passwords to: choose another"
+            ],
+        )
+        self.assertEqual(self.server.connect().type("/nick chanserv")[0].split()[:2], ["ERR", "BAD_NICK"])
+        alice = self.server.irc("alice")
+        self.assertEqual(alice.type("NICK OperServ")[0].split()[1], "432")
+        self.assertEqual(commands(alice.type("PRIVMSG NickServ :IDENTIFY secret")), ["401"], "to nobody")
+
     def test_lusers_counts_follow_modes_departures_and_logins(self) -> None:
         """Counted as they change rather than member by member at each registration, and still right."""
         server = IRCServer(GENEROUS)

@@ -146,6 +146,13 @@ class RegistrationTests(SynchronousTestCase):
             "not registered from under the guest (irctest's RegisterNoLandGrabsTestCase)",
         )
 
+    def test_a_services_name_cannot_be_registered(self) -> None:
+        newcomer = self.server.irc()
+        newcomer.type("NICK NickServ")  # 432: reserved
+        [refused] = newcomer.type("REGISTER * * shivarampassphrase")
+        self.assertIn("NickServ is the server's own name, or a service's", refused)
+        self.assertIsNone(self.server.chat.accounts.account("NickServ"))
+
     def test_a_guests_nickname_cannot_be_registered_from_under_them(self) -> None:
         self.server.irc("root")
         line = self.server.connect()

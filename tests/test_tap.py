@@ -11,6 +11,7 @@ from twisted.trial.unittest import SynchronousTestCase
 
 from chatroom.app import tap
 from chatroom.app.service import ChatService
+from chatroom.core.errors import ChatError
 from chatroom.frontends.irc.frontend import IRCFrontEnd
 from chatroom.server import tls
 from chatroom.server.limits import ConnectionLimits
@@ -203,6 +204,12 @@ class OptionsTests(SynchronousTestCase):
         config.write_text('motd = "from the file"\n')
         options = self.parse("--config", str(config), "--motd-file", "motd.txt")
         self.assertEqual((options["motd"], options["motd-file"]), ("", "motd.txt"))
+
+    def test_nobody_may_take_the_servers_own_name_the_source_of_its_notices(self) -> None:
+        service = tap.makeService(self.parse("--certs", self.mktemp(), "--hostname", "vm"), ServiceReactor())
+        assert isinstance(service, ChatService)
+        error = self.assertRaises(ChatError, service.factory.chat.check_nick, "VM")
+        self.assertEqual(error.key, "BAD_NICK:reserved")
 
     def test_sighup_applies_the_config_files_limits(self) -> None:
         config = Path(self.mktemp())

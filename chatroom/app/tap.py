@@ -42,6 +42,7 @@ from chatroom.core.errors import ChatError
 from chatroom.core.history import HistoryLimits
 from chatroom.core.members import RoomLimits
 from chatroom.core.moderation import parse_duration
+from chatroom.core.names import SERVICES, nick_key
 from chatroom.core.state import StoreError
 from chatroom.frontends.irc.frontend import IRCFrontEnd
 from chatroom.frontends.line.frontend import LineFrontEnd
@@ -621,6 +622,7 @@ def makeService(options: Options, reactor: IReactorCore | None = None) -> IServi
             )
             sharing = Sharing(chat.replica, bus)
             log.info("sharing the chat through Redis at {url}", url=bus.address.shown())
+        chat.reserved = SERVICES | {nick_key(options["hostname"])}  # the source of the server's own notices
     except (StoreError, RedisUnreachable) as error:
         raise SystemExit(f"chatroom: {error}") from None
     if stores is None:  # Redis's are counted once read, as this process joins the others

@@ -15,7 +15,7 @@ from typing import Any, Protocol, TypeVar, cast
 
 from chatroom.cli.refusals import word
 from chatroom.core.errors import ChatError
-from chatroom.core.names import validate_nick
+from chatroom.core.names import not_reserved, validate_nick
 from chatroom.core.state import StoreError
 from chatroom.stores.accounts import (
     DEFAULT_FILE,
@@ -152,6 +152,7 @@ async def _command(arguments: argparse.Namespace, accounts: Keeper) -> str:
         return f"removed {name}"
     if arguments.command == "add":
         validate_nick(name)
+        not_reserved(name)
         if await accounts.get(name) is not None:  # say so before asking for a password; checked again
             raise ChatError("EXISTS", name=name)
         password = hashed_password(name, _read_new_password(name), arguments.password_min)

@@ -51,7 +51,7 @@ from chatroom.core.moderation import (
     until,
 )
 from chatroom.core.monitor import Watchers
-from chatroom.core.names import nick_key, room_key, room_name
+from chatroom.core.names import SERVICES, nick_key, room_key, room_name
 from chatroom.core.private import Conversations, keeps_private, party
 from chatroom.core.queries import Queries
 from chatroom.core.rules import keeps, rule_limits, rule_words
@@ -97,6 +97,7 @@ class ChatBase(Queries):
         self.accounts = accounts or NoAccounts()
         self.store = store or MemoryRoomStore()
         self.now = now  # wall-clock seconds: bans end at a date, across restarts
+        self.reserved = SERVICES  # nicknames nobody may take (keys): the services', and the server's own name
         self.nicks: dict[str, Member] = {}  # nick_key -> every present member
         self.signed_in: set[Member] = set()  # the present members logged in to an account: usually a few
         self.visible: set[Member] = set()  # the present members not invisible: kept as they change, for counting

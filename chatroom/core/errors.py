@@ -59,6 +59,7 @@ class ChatError(Exception):
 REFUSALS: dict[str, tuple[str, ...]] = {
     # Names and text
     "BAD_NICK": ("nick", "most"),
+    "BAD_NICK:reserved": ("nick",),
     "BAD_ROOM": ("name", "most"),
     "NICK_TAKEN": ("nick",),
     # Sessions: one person on several connections (chatroom.core.members' Sessions)

@@ -25,6 +25,17 @@ def validate_nick(nick: str) -> None:
         raise ChatError("BAD_NICK", nick=nick, most=NICK_MAX)
 
 
+# The services IRC clients send passwords and commands to by name (NickServ IDENTIFY on connecting, as many are
+# set up for other networks): chatroom has none, so nobody may take their names and be sent those passwords.
+SERVICES = frozenset({"nickserv", "chanserv", "operserv", "memoserv", "hostserv", "botserv", "saslserv"})
+
+
+def not_reserved(nick: str, reserved: frozenset[str] = SERVICES) -> None:
+    """Raise ChatError if `nick` is a service's name or another of `reserved` (keys: the server's own name)."""
+    if nick_key(nick) in reserved:
+        raise ChatError("BAD_NICK", "reserved", nick=nick)
+
+
 def nick_key(nick: str) -> str:
     """Nicknames are unique without regard to case: this is the form compared."""
     return nick.lower()

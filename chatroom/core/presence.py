@@ -30,7 +30,7 @@ from chatroom.core.history import JOIN_LINES
 from chatroom.core.markers import ReadMarkers
 from chatroom.core.members import AWAY_MAX, LINGERING, Details, Member
 from chatroom.core.moderation import Lockdown, ban_kick, ban_on, ban_why
-from chatroom.core.names import nick_key, validate_nick
+from chatroom.core.names import nick_key, not_reserved, validate_nick
 from chatroom.core.private import party
 from chatroom.core.sequencing import change
 
@@ -45,6 +45,7 @@ class Presence(ChatBase):
         them, on another device or back after losing their connection (`register` attaches them).
         """
         validate_nick(nick)
+        not_reserved(nick, self.reserved)
         holder = self.nicks.get(nick_key(nick))
         if holder is None or holder is asking:
             return

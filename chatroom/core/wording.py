@@ -17,6 +17,8 @@ UNSHOWN = "something sent to you could not be shown: the server met a fault"
 
 PLAIN: dict[str, str] = {
     # Names and text
+    "BAD_NICK:reserved": "{nick} is the server's own name, or a service's that IRC clients send passwords to:"
+    " choose another",
     "BAD_NICK": "invalid nickname {nick!r}: 1-{most} letters, digits, '-' or any of []\\`^{{}}|_,"
     " not starting with a digit or '-'",
     "BAD_ROOM": "invalid room name {name!r}: 1-{most} letters, digits, '_', '-' or '.',"

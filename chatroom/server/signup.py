@@ -22,7 +22,7 @@ from twisted.internet.interfaces import IReactorTime
 from twisted.internet.threads import deferToThread
 
 from chatroom.core.errors import ChatError
-from chatroom.core.names import validate_nick
+from chatroom.core.names import not_reserved, validate_nick
 from chatroom.server.auth import Authenticator
 from chatroom.stores.accounts import MIN_PASSWORD, Secret, adding
 
@@ -61,6 +61,7 @@ class Signup:
         if not (entered or self.before_entering):
             raise ChatError("REGISTRATION_OFF", "entered")
         validate_nick(name)
+        not_reserved(name)
         if len(password) < self.shortest:
             raise ChatError("WEAK_PASSWORD", most=self.shortest)
         if len(self._recent(address)) >= REGISTRATIONS_PER_ADDRESS:
