@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 
+from chatroom.core.history import seconds
 from tests.helpers import MemoryClient
 from tests.test_irc import commands
 from tests.test_sessions import Sessions
@@ -16,7 +17,16 @@ NOON = "2026-11-23T12:00:00.000Z"
 LATER = "2026-11-23T12:05:30.250Z"
 
 
-class LineMarkerTests(Sessions):
+class Marking(Sessions):
+    START = seconds("2026-11-24T00:00:00Z")  # the markers' times are past: a marker is never set past now
+
+
+class LineMarkerTests(Marking):
+    def test_a_marker_past_now_stands_at_now(self) -> None:
+        """It never moves back: one in the year 9999 would stand for ever, and nothing read after count."""
+        laptop = self.alice()
+        self.assertEqual(laptop.type("/read #5 9999-12-31T23:59:59Z"), ["READ #5 2026-11-24T00:00:00.000Z"])
+
     def test_reading_on_one_device_tells_every_device(self) -> None:
         laptop, phone = self.alice(), self.alice()
         self.assertEqual(laptop.type(f"/read #5 {NOON}"), [f"READ #5 {NOON}"])
@@ -61,7 +71,7 @@ class LineMarkerTests(Sessions):
         self.assertEqual(laptop.type("/read"), ["ERR USAGE :usage: /read #ROOM|NICK [TIME]"])
 
 
-class IRCMarkerTests(Sessions):
+class IRCMarkerTests(Marking):
     def irc_alice(self) -> MemoryClient:
         """Alice on IRC with draft/read-marker, logged in by SASL, in #5 (her account's room)."""
         irc = self.server.irc()

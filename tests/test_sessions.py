@@ -28,8 +28,11 @@ def unstamped(lines: list[str]) -> list[str]:
 
 
 class Sessions(SynchronousTestCase):
+    START = 0.0  # the fake clock's time when the server starts
+
     def setUp(self) -> None:
         self.server = IRCServer(GENEROUS, RoomLimits(linger=LINGER), history=50)
+        self.server.clock.rightNow = self.START
         self.chat = self.server.chat
         self.checker: PendingChecker = with_accounts(self, self.server, AuthMode.OPTIONAL)
         self.ben = self.server.connect("ben", "5")

@@ -27,7 +27,7 @@ from chatroom.core.events import (
     Typing,
 )
 from chatroom.core.gestures import answered, reaction, typing_due, typing_ended, typing_relayed, typing_state
-from chatroom.core.history import JOIN_LINES, check_point, page, persisted
+from chatroom.core.history import JOIN_LINES, check_point, page, persisted, timestamp
 from chatroom.core.markers import marker_target, read_time
 from chatroom.core.members import Member, Room
 from chatroom.core.moderation import CTCP, Action, Lockdown, Rank, Role, authorize, ban_why
@@ -278,24 +278,24 @@ class Talk(ChatBase):
     # Where a person has read up to (chatroom.core.markers)
 
     @change
-    def mark_read(self, member: Member, target: str, time: str) -> str:
+    def mark_read(self, member: Member, target: str, time: str) -> bool:
         """`member` has read `target` (a room or a nickname) up to `time`: each of their sessions is told.
 
-        A marker never moves back: returns the time it stands at, later than `time` if it was already past it
-        (then nothing changes, and the caller tells the session that asked).
+        A marker never moves back: whether it moved (if not, nothing changes, and the caller tells the session that
+        asked where it stands).
         """
         self._present(member)
         shown, key = marker_target(target)
-        time = read_time(time)
-        kept = self.markers(member).get(key)
-        if kept >= time:
-            return kept
-        self._commit(time)
+        # Not past now: a marker never moves back, so one set in the year 9999 would stand for ever
+        time = min(read_time(time), timestamp(self.now()))
+        if self.markers(member).get(key) >= time:
+            return False
+        self._commit(True)
         self.markers(member).move(key, time)
         if member.account is not None:  # an account's markers are kept with the history; a guest's end with them
             self.history_store.marked(member.account, key, time)
         member.session.deliver(ReadMarker(shown, time))
-        return time
+        return True
 
     def read_marker(self, member: Member, target: str) -> ReadMarker:
         """Where `member` has read `target` up to ("" if never marked)."""

@@ -16,7 +16,6 @@ from twisted.internet.defer import Deferred
 from chatroom.core.errors import ChatError
 from chatroom.core.events import Event, History, Message
 from chatroom.core.history import PAGE_MAX, parse_id, seconds
-from chatroom.core.markers import read_time
 from chatroom.core.members import Member
 from chatroom.core.moderation import MUTE_PREFIX, Role, Setting, bad_limit, glob
 from chatroom.core.multiline import pieces
@@ -610,7 +609,7 @@ def _markread(session: IRCDialect, params: list[str]) -> None:
             time = params[1].removeprefix("timestamp=")
             if time == params[1]:  # `*`, and anything else that is not a time
                 raise ChatError("BAD_TIME", time=params[1])
-            if chat.mark_read(member, target, time) == read_time(time):
+            if chat.mark_read(member, target, time):
                 return  # it moved: each session of the person is told
         session.write(session.markread(chat.read_marker(member, target)))  # where it stands, to this session
     except ChatError as error:

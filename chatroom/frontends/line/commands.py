@@ -13,7 +13,6 @@ from twisted.internet.defer import Deferred
 from chatroom.core.errors import ChatError
 from chatroom.core.gestures import REPLY_TAG, TYPING_STATES, reaction_tags, typing_tags
 from chatroom.core.history import JOIN_LINES, PAGE_MAX, check_point
-from chatroom.core.markers import read_time
 from chatroom.core.moderation import Lockdown, Role, Setting, bad_limit, parse_duration
 from chatroom.core.multiline import MULTILINE_LINES
 from chatroom.core.names import VALID_NICK, room_key
@@ -109,7 +108,7 @@ def _read(session: LineDialect, arg: str) -> None:
     if not 1 <= len(words) <= 2:
         raise COMMANDS["read"].usage_error()
     chat, member = session.chat, session.member
-    if len(words) == 2 and chat.mark_read(member, *words) == read_time(words[1]):
+    if len(words) == 2 and chat.mark_read(member, *words):
         return  # it moved: each session of the person is told
     session.deliver(chat.read_marker(member, words[0]))  # where it stands, to the session that asked only
 
