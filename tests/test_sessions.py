@@ -125,7 +125,11 @@ class SeveralDevicesTests(Sessions):
                 "SESSIONS 3",
             ],
         )
-        self.assertEqual(phone.type(f"/sessions kick {ids[0]}"), [])
+        self.assertEqual(
+            phone.type(f"/sessions kick {ids[0]}"),
+            [*listed[1:3], "SESSIONS 2"],
+            "answered with those left: the client had nothing to show",
+        )
         self.assertEqual(laptop.read(), ["BYE :ended from another of your sessions"])
         self.assertEqual(irc.read(), [], "told nothing: IRC has no /resume, and no use for the token renewed")
         self.assertTrue(laptop.transport.disconnecting)
@@ -147,7 +151,7 @@ class SeveralDevicesTests(Sessions):
         phone = self.server.connect()
         phone.type(f"/resume carol {token}")
         laptop_id = phone.type("/sessions")[0].split()[1]
-        self.assertEqual(phone.type(f"/sessions kick {laptop_id}"), [])
+        self.assertEqual(phone.type(f"/sessions kick {laptop_id}")[-1], "SESSIONS 1")
         renewed = phone.token
         self.assertNotEqual(renewed, token, "the sessions that remain are given a new one")
         self.assertEqual(

@@ -183,9 +183,12 @@ class LineDialect:
     async def _resume(self, nick: str, token: str, seen: dict[str, str]) -> None:
         self.entered(await self.registrar.resume(self.connection, nick, token), seen)
 
-    def sessions(self) -> None:
-        """/sessions: one SESSION line for each of this person's connections, this one's ID marked with *."""
-        listed = [session for session in self.member.sessions if isinstance(session, Connection)]
+    def sessions(self, ended: Connection | None = None) -> None:
+        """/sessions: one SESSION line for each of this person's connections (but one `ended`), this one's ID
+        marked with *."""
+        listed = [
+            session for session in self.member.sessions if isinstance(session, Connection) and session is not ended
+        ]
         for session in listed:
             mark = "*" if session is self.connection else ""
             since = timestamp(session.since)
@@ -200,6 +203,7 @@ class LineDialect:
                     raise ChatError("NO_SUCH_SESSION", "this")
                 session.quit("ended from another of your sessions", "ended from another session")
                 self.chat.renew_token(self.member)  # the token it was told no longer reclaims the person
+                self.sessions(ended=session)  # the answer: those left
                 return
         raise ChatError("NO_SUCH_SESSION", serial=serial)
 
