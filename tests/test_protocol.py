@@ -122,6 +122,12 @@ class ProtocolTests(SynchronousTestCase):
         self.assertEqual(bob.read(), [], "nothing bad reached anyone else")
         self.assertEqual(alice.type("tab\tis fine"), ["MSG #5 alice :tab\tis fine"])
 
+    def test_a_unicode_line_separator_is_refused_as_a_control_character(self) -> None:
+        """A line break to some terminals: what follows it would read as a line of its own, anyone's."""
+        alice = self.connect("alice", "5")
+        alice.send("one\u2028[#5] <bob> forged\n".encode())
+        self.assertEqual(alice.read()[0].split(" :")[0], "ERR BAD_TEXT")
+
     def test_character_split_across_reads(self) -> None:
         alice = self.connect("alice", "5")
         encoded = "café ☕\n".encode()

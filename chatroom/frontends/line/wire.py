@@ -64,9 +64,10 @@ PROTOCOL_VERSION = "4"
 LIST_LINE_MAX = 4096  # bytes of a NAMES or ROOMS line: a longer list goes in several lines
 
 # C0 and C1 control characters, tab excepted, could drive a terminal (escape sequences) or garble the
-# screen; the bidirectional overrides and isolates (U+202A-U+202E, U+2066-U+2069) could make a line read
-# differently from what was sent. Servers refuse them and clients scrub them. Right-to-left text needs none.
-CONTROL_CHARACTERS = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+# screen; Unicode's line and paragraph separators (U+2028, U+2029) are a line break to some terminals; the
+# bidirectional overrides and isolates (U+202A-U+202E, U+2066-U+2069) could make a line read differently from
+# what was sent. Servers refuse them and clients scrub them. Right-to-left text needs none.
+CONTROL_CHARACTERS = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f\u2028-\u202e\u2066-\u2069]")
 
 
 def line(word: str, *args: str, text: str | None = None) -> bytes:
