@@ -843,6 +843,53 @@ class BrowserTests(Browsing):
         await tab.do(page.press("#input", "Escape"))
         await tab.do(expect(page.locator("#input")).to_have_value("not a reply after all\nand more\nand more"))
 
+    async def test_the_log_is_one_tab_stop_and_the_arrows_go_from_line_to_line(self) -> None:
+        """Each line's three reactions and Reply were four Tab stops: some 130 Tabs from Join a room to the message
+        box. The log is one stop now (the current line, the last by default) and its buttons; the arrows move."""
+        self.start_web()
+        tab = await self.open()
+        await tab.log_in("keys", room="5")
+        ircy = await self.irc("ircy")
+        for number in range(1, 13):
+            ircy.say("#5", f"line {number}")
+        await tab.sees("line 12")
+        page = tab.page
+        lines = page.locator("#log li").filter(has=page.locator(".text", has_text=re.compile(r"^line \d+$")))
+        line = {number: lines.nth(number - 1) for number in range(1, 13)}
+        await tab.do(page.get_by_role("button", name="Log out").focus())
+        await tab.do(page.keyboard.press("Tab"))
+        await tab.do(expect(line[12]).to_be_focused())  # the log's one stop: its last line
+        for _ in range(4):  # its 👍 ❤️ 😂 and Reply
+            await tab.do(page.keyboard.press("Tab"))
+            await tab.do(expect(line[12].locator("button:focus")).to_have_count(1))
+        await tab.do(page.keyboard.press("Tab"))
+        await tab.do(expect(page.locator("#input")).to_be_focused())
+        await tab.do(page.keyboard.press("Shift+Tab"))
+        await tab.do(expect(line[12].get_by_role("button", name=re.compile("^Reply"))).to_be_focused())
+        every = page.locator("#log > li[tabindex]")  # "ircy joined" too
+        for key, reached in (("ArrowUp", line[11]), ("ArrowUp", line[10]), ("Home", every.first)):
+            await tab.do(page.keyboard.press(key))
+            await tab.do(expect(reached).to_be_focused())
+        for key, reached in (("PageDown", every.nth(10)), ("End", line[12])):
+            await tab.do(page.keyboard.press(key))
+            await tab.do(expect(reached).to_be_focused())
+        await tab.do(page.keyboard.press("ArrowUp"))
+        await tab.do(expect(line[11]).to_have_attribute("tabindex", "0"))
+        await tab.do(expect(line[12]).to_have_attribute("tabindex", "-1"))
+        await tab.do(expect(line[12].locator("button").first).to_have_attribute("tabindex", "-1"))
+        ircy.say("#5", "line 13")  # the person moved: the current line stays where they left it
+        await tab.sees("line 13")
+        await tab.do(page.locator("#input").focus())
+        await tab.do(page.keyboard.press("Shift+Tab"))
+        await tab.do(expect(line[11].get_by_role("button", name=re.compile("^Reply"))).to_be_focused())
+        await tab.do(line[3].locator(".text").click())  # a click (a tap) on a line makes it the current one
+        await tab.do(expect(line[3]).to_have_attribute("tabindex", "0"))
+        await tab.do(expect(line[11]).to_have_attribute("tabindex", "-1"))
+        await tab.do(page.get_by_label("Join a room").fill("6"))
+        await tab.do(page.get_by_label("Join a room").press("Enter"))
+        await tab.do(expect(page.locator("#room-name")).to_have_text("#6"))
+        await tab.do(expect(page.locator("#input")).to_be_focused())  # as after choosing a room in the list
+
     async def test_a_long_line_arrives_whole_and_one_too_long_to_send_stays_in_the_box(self) -> None:
         """The page sent a line of any length as one PRIVMSG: past IRC's 512 bytes it was refused (417), after the
         box had been emptied, and the text was lost."""

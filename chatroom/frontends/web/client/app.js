@@ -205,6 +205,19 @@ $("log").addEventListener("click", (event) => {
   input.setSelectionRange(input.value.length, input.value.length); // what is typed next is the reply
 });
 
+// The log is one Tab stop: the arrows, Home, End, PageUp and PageDown go from line to line, and a line clicked or
+// tapped becomes the current one (view.rove)
+const STEPS = { ArrowUp: -1, ArrowDown: 1, PageUp: -10, PageDown: 10, Home: -Infinity, End: Infinity };
+$("log").addEventListener("keydown", (event) => {
+  const step = STEPS[event.key];
+  const from = event.target.closest("#log > li[tabindex]");
+  if (!step || !from || event.altKey || event.ctrlKey || event.metaKey || event.shiftKey) return;
+  event.preventDefault();
+  const lines = view.lines();
+  view.rove(lines[Math.max(0, Math.min(lines.length - 1, lines.indexOf(from) + step))], true);
+});
+$("log").addEventListener("focusin", (event) => view.rove(event.target.closest("#log > li[tabindex]")));
+
 $("input").addEventListener("keydown", (event) => {
   const input = event.target;
   if (event.key === "ArrowUp" && recalled > 0 && input.selectionStart === 0) {
@@ -230,6 +243,7 @@ $("join-form").addEventListener("submit", (event) => {
   }
   $("join-room").value = "";
   closePanels();
+  $("input").focus();
 });
 
 $("room-list").addEventListener("click", (event) => {

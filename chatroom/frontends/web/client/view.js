@@ -74,6 +74,7 @@ function reactions(line) {
 
 function lineItem(line, room, actions = true) {
   const item = element("li", `${line.kind}${line.history ? " history" : ""}${line.mine ? " mine" : ""}`);
+  if (actions) item.tabIndex = -1; // a line of the log: reached by the arrows from its one Tab stop (View.rove)
   if (line.mention) item.classList.add("mentioned");
   if (line.id) item.dataset.id = line.id;
   if (line.reply) {
@@ -106,6 +107,7 @@ function lineItem(line, room, actions = true) {
 function button(text, action, label) {
   const node = element("button", "", text);
   node.type = "button";
+  node.tabIndex = -1; // in the Tab order only on the log's current line (View.rove)
   node.dataset.action = action;
   node.setAttribute("aria-label", label);
   return node;
@@ -125,6 +127,9 @@ export class View {
     this.chat = chat;
     this.log = $("log");
     this.countdown = 0; // the timer counting down to the next attempt to connect
+    this.roving = null; // the log's line in the Tab order: the log is one Tab stop, not four a line
+    this.following = true; // that line is the last, and stays the last as lines come
+    this.shown = null; // the room the log shows
     displayName = (nick) => chat.displayName(nick);
   }
 
@@ -171,8 +176,31 @@ export class View {
       history = line.history;
       items.push(lineItem(line, room));
     }
+    const focused = this.log.contains(document.activeElement);
+    const kept = room === this.shown && !this.following && this.roving?.dataset.id;
+    this.shown = room;
     this.log.replaceChildren(...items);
     this.log.scrollTop = this.log.scrollHeight;
+    const lines = this.lines();
+    this.rove((kept && lines.find((item) => item.dataset.id === kept)) || lines.at(-1), focused);
+  }
+
+  /** The log's lines, dividers left out. */
+  lines() {
+    return [...this.log.querySelectorAll(":scope > li[tabindex]")];
+  }
+
+  /** Make `item` the log's line in the Tab order, its buttons with it (a roving tabindex), and focus it if asked. */
+  rove(item, focus = false) {
+    if (!item) return;
+    for (const [node, index] of [[this.roving, -1], [item, 0]]) {
+      if (!node) continue;
+      node.tabIndex = index;
+      for (const button of node.querySelectorAll("button")) button.tabIndex = index;
+    }
+    this.roving = item;
+    this.following = item === this.log.lastElementChild;
+    if (focus) item.focus();
   }
 
   /** The current room's heading and members. */
@@ -223,7 +251,10 @@ export class View {
     const atBottom = this.log.scrollHeight - this.log.scrollTop - this.log.clientHeight < 40;
     const last = room.lines.at(-2);
     if (last?.history && !line.history) this.log.append(element("li", "divider", "live"));
-    this.log.append(lineItem(line, room));
+    const item = lineItem(line, room);
+    this.log.append(item);
+    // The current line stays the last one, unless the person moved it, or is on it (reading, or about to reply)
+    if (!this.roving?.isConnected || (this.following && !this.log.contains(document.activeElement))) this.rove(item);
     if (atBottom || line.mine) this.log.scrollTop = this.log.scrollHeight;
     if (line.kind !== "event" || room.channel) $("announce").textContent = spoken(line);
   }
