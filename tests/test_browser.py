@@ -210,10 +210,17 @@ class Browsing(ServerTestCase):
         return self._browser
 
     async def open(
-        self, width: int = 1100, height: int = 760, clock: bool = False, zone: str = "UTC", scheme: str = "light"
+        self,
+        width: int = 1100,
+        height: int = 760,
+        clock: bool = False,
+        zone: str = "UTC",
+        scheme: str = "light",
+        touch: bool = False,
     ) -> Tab:
         """A new browser profile (its own storage) at the web client, in time zone `zone` and the system's light or
-        dark `scheme`; with `clock`, on Playwright's fake clock. The test fails if the page reports an error."""
+        dark `scheme`; with `clock`, on Playwright's fake clock; with `touch`, a touch screen (a coarse pointer, no
+        hover). The test fails if the page reports an error."""
         browser = await self.browser()
         assert browser.chromium is not None
         context = await browser.run(
@@ -223,6 +230,7 @@ class Browsing(ServerTestCase):
                 locale="en-GB",
                 timezone_id=zone,
                 color_scheme="dark" if scheme == "dark" else "light",
+                has_touch=touch,
             )
         )
         page = await browser.run(context.new_page())
@@ -889,6 +897,39 @@ class BrowserTests(Browsing):
         await tab.do(page.get_by_label("Join a room").press("Enter"))
         await tab.do(expect(page.locator("#room-name")).to_have_text("#6"))
         await tab.do(expect(page.locator("#input")).to_be_focused())  # as after choosing a room in the list
+
+    async def test_on_a_touch_screen_a_lines_buttons_are_fingertip_sized_under_the_line_tapped(self) -> None:
+        """On a phone a line's buttons were 18-45 by 20 px, and shown over the end of the line's text."""
+        self.start_web()
+        tab = await self.open(width=390, height=844, touch=True)
+        await tab.log_in("thumb", room="5")
+        ircy = await self.irc("ircy")
+        ircy.say("#5", "a line long enough to reach the end of a phone's screen, where the buttons were")
+        ircy.say("#5", "another line")
+        await tab.sees("another line")
+        page = tab.page
+        first = page.locator("#log li.message").first
+        buttons = first.locator(".actions button")
+        await tab.do(expect(buttons.first).to_be_hidden())  # until the line is tapped
+        await tab.do(first.locator(".text").tap())
+        await tab.do(expect(first).to_be_focused())
+        for index in range(4):
+            await tab.do(expect(buttons.nth(index)).to_be_visible())
+            box = await tab.do(buttons.nth(index).bounding_box())
+            assert box is not None
+            self.assertGreaterEqual(min(box["width"], box["height"]), 44, "a fingertip's size")
+        text = await tab.do(first.locator(".text").bounding_box())
+        reply = await tab.do(first.get_by_role("button", name=re.compile("^Reply")).bounding_box())
+        assert text is not None and reply is not None
+        self.assertGreaterEqual(reply["y"], text["y"] + text["height"], "under the line's text, not over it")
+        await tab.do(page.locator("#log li.message", has_text="another line").locator(".text").tap())
+        await tab.do(expect(buttons.first).to_be_hidden())
+        await tab.do(
+            page.locator("#log li.message", has_text="another line")
+            .get_by_role("button", name=re.compile("^Reply"))
+            .tap()
+        )
+        await tab.do(expect(page.locator("#input")).to_have_value("/reply ^1 "))
 
     async def test_a_long_line_arrives_whole_and_one_too_long_to_send_stays_in_the_box(self) -> None:
         """The page sent a line of any length as one PRIVMSG: past IRC's 512 bytes it was refused (417), after the
