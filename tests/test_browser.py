@@ -639,6 +639,8 @@ class BrowserTests(Browsing):
         await tab.do(expect(tab.page.locator("#kept")).to_have_text(kept))
         await tab.do(tab.page.locator("#kept").click())  # cut to one line; a phone has no hover for its title
         await tab.do(expect(tab.page.locator("#kept")).to_have_css("white-space", "normal"))
+        await tab.do(tab.page.locator("#kept").press("Enter"))  # the keyboard's way, a button's
+        await tab.do(expect(tab.page.locator("#kept")).to_have_attribute("aria-expanded", "false"))
         told = tab.page.locator("#log li", has_text="this room keeps")
         await tab.do(expect(told).to_have_count(0))  # said in the header: it was in the log as well, each join
         ircy.say("#5", "now that you are here")
@@ -784,6 +786,32 @@ class BrowserTests(Browsing):
         await phone.do(members.get_by_role("button", name=re.compile("^kim")).click())
         await phone.do(phone.page.get_by_role("button", name="Close").click())
         await phone.do(expect(members).to_be_hidden())
+
+    async def test_on_a_narrow_phone_the_heading_has_its_own_row_and_the_topic_opens_whole(self) -> None:
+        """At 360 px the room's name and topic were squeezed to some 90 px beside the Rooms, Settings and Members
+        buttons, the topic cut ("Study g...") with no way to read the rest, its links plain text."""
+        self.start_web()
+        tab = await self.open(width=360, height=640, touch=True)
+        await tab.log_in("lead", room="5")  # its operator: Settings in the header too
+        topic = "Study group: chapter 3, questions 1-4, the notes at https://example.org/notes, Friday 10:00"
+        await tab.type(f"/topic {topic}")
+        page = tab.page
+        shown = page.locator("#topic")
+        await tab.do(expect(shown).to_have_text(topic))
+        await tab.do(expect(page.locator("#settings-button")).to_be_visible())
+        heading = await tab.do(page.locator("#heading").bounding_box())
+        assert heading is not None
+        self.assertGreaterEqual(heading["width"], 360 - 2 * 8, "the screen's width but the header's padding")
+        link = shown.get_by_role("link", name="https://example.org/notes")
+        await tab.do(expect(link).to_have_attribute("href", "https://example.org/notes"))
+        cut = "el => el.scrollWidth > el.clientWidth"
+        self.assertTrue(await tab.do(shown.evaluate(cut)), "cut to one line at first")
+        await tab.do(expect(shown).to_have_attribute("aria-expanded", "false"))
+        await tab.do(shown.tap())
+        await tab.do(expect(shown).to_have_attribute("aria-expanded", "true"))
+        self.assertFalse(await tab.do(shown.evaluate(cut)), "whole")
+        await tab.do(shown.press("Enter"))  # a button for the keyboard too
+        await tab.do(expect(shown).to_have_attribute("aria-expanded", "false"))
 
     async def test_the_search_box_finds_what_was_said_in_the_rooms_one_is_in(self) -> None:
         self.start_web("--history", "100", "--history-store", "memory")

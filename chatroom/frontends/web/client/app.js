@@ -262,7 +262,16 @@ document.addEventListener("keydown", (event) => {
   if (event.key === "Escape") closePanels();
 });
 
-$("kept").addEventListener("click", () => $("kept").classList.toggle("whole"));
+// The topic and what the room keeps are cut to one line: a click, a tap, Enter or Space shows them whole, or cut again
+for (const line of [$("topic"), $("kept")]) {
+  const expand = () => line.setAttribute("aria-expanded", String(line.classList.toggle("whole")));
+  line.addEventListener("click", (event) => event.target.closest("a") || expand()); // a link in it is followed
+  line.addEventListener("keydown", (event) => {
+    if (event.target !== line || (event.key !== "Enter" && event.key !== " ")) return;
+    event.preventDefault();
+    expand();
+  });
+}
 $("rooms-button").addEventListener("click", () => toggle($("sidebar"), "rooms-button"));
 $("members-button").addEventListener("click", () => toggle($("members"), "members-button"));
 $("leave-button").addEventListener("click", () => {

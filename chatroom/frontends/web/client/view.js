@@ -213,10 +213,11 @@ export class View {
       : away
         ? `You are not in ${room.name}: /join ${room.name} to come back`
         : `Message ${room.name}`;
-    $("topic").textContent = room.topic;
-    $("topic").title = room.topic;
+    $("topic").replaceChildren(linked(room.topic));
+    $("topic").title = room.topic; // cut to one line; a tap, Enter or Space shows it whole (a phone has no hover)
+    $("topic").hidden = !room.topic;
     $("kept").textContent = room.kept ? `${room.kept[0].toUpperCase()}${room.kept.slice(1)}.` : "";
-    $("kept").title = $("kept").textContent; // cut to one line; a tap shows it whole (a phone has no hover)
+    $("kept").title = $("kept").textContent;
     $("kept").hidden = !room.kept;
     $("settings-button").hidden = !(room.channel && room.rank(this.chat.me).includes("@"));
     $("export").hidden = !(room.channel && room.kept) || away; // everything it keeps that a member may read
