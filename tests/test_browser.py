@@ -813,6 +813,31 @@ class BrowserTests(Browsing):
         await tab.do(shown.press("Enter"))  # a button for the keyboard too
         await tab.do(expect(shown).to_have_attribute("aria-expanded", "false"))
 
+    async def test_on_a_phone_one_panel_at_a_time_closed_by_a_tap_beside_it_or_escape(self) -> None:
+        """The Rooms and Members panels could both be open, one over the other; only their buttons closed them, and
+        Escape in one left the focus nowhere (the page's body)."""
+        self.start_web()
+        tab = await self.open(width=390, height=844, touch=True)
+        await tab.log_in("thumb", room="5")
+        page = tab.page
+        sidebar, members = page.locator("#sidebar"), page.locator("#members")
+        rooms_button = page.get_by_role("button", name=re.compile("^Rooms"))
+        await tab.do(rooms_button.tap())
+        await tab.do(expect(sidebar).to_be_visible())
+        await tab.do(page.get_by_role("button", name=re.compile("^Members")).tap())
+        await tab.do(expect(members).to_be_visible())
+        await tab.do(expect(sidebar).to_be_hidden())
+        log = await tab.do(page.locator("#log").bounding_box())
+        assert log is not None
+        await tab.do(page.touchscreen.tap(log["x"] + 20, log["y"] + log["height"] / 2))  # left of the members
+        await tab.do(expect(members).to_be_hidden())
+        await tab.do(rooms_button.tap())
+        await tab.do(page.get_by_label("Join a room").focus())
+        await tab.do(page.keyboard.press("Escape"))
+        await tab.do(expect(sidebar).to_be_hidden())
+        await tab.do(expect(rooms_button).to_be_focused())
+        await tab.do(expect(rooms_button).to_have_attribute("aria-expanded", "false"))
+
     async def test_the_search_box_finds_what_was_said_in_the_rooms_one_is_in(self) -> None:
         self.start_web("--history", "100", "--history-store", "memory")
         ircy = await self.irc("ircy")

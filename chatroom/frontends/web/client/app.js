@@ -20,9 +20,17 @@ function title() {
   document.title = mentions ? `(${mentions}) chatroom` : "chatroom";
 }
 
-function toggle(panel, button, open = !panel.classList.contains("open")) {
-  panel.classList.toggle("open", open);
-  $(button).setAttribute("aria-expanded", String(open));
+const PANELS = { sidebar: "rooms-button", members: "members-button" }; // on a phone, each behind its button
+
+/** Open or close a panel; opening one closes the other, which it would overlap. */
+function showPanel(id, open = !$(id).classList.contains("open")) {
+  for (const [panel, button] of Object.entries(PANELS)) {
+    const shown = panel === id && open;
+    const focused = !shown && $(panel).classList.contains("open") && $(panel).contains(document.activeElement);
+    $(panel).classList.toggle("open", shown);
+    $(button).setAttribute("aria-expanded", String(shown));
+    if (focused) $(button).focus(); // not lost to the page's body with the panel
+  }
 }
 
 // On a phone the rooms and members open below the header, whose height its lines decide (style.css)
@@ -30,10 +38,7 @@ new ResizeObserver(() => {
   document.documentElement.style.setProperty("--top-height", `${$("top").getBoundingClientRect().bottom}px`);
 }).observe($("top"));
 
-function closePanels() {
-  toggle($("sidebar"), "rooms-button", false);
-  toggle($("members"), "members-button", false);
-}
+const closePanels = () => showPanel("", false);
 
 function showApp(shown) {
   $("login-screen").hidden = shown;
@@ -272,8 +277,9 @@ for (const line of [$("topic"), $("kept")]) {
     expand();
   });
 }
-$("rooms-button").addEventListener("click", () => toggle($("sidebar"), "rooms-button"));
-$("members-button").addEventListener("click", () => toggle($("members"), "members-button"));
+$("rooms-button").addEventListener("click", () => showPanel("sidebar"));
+$("members-button").addEventListener("click", () => showPanel("members"));
+$("main").addEventListener("pointerdown", closePanels); // a tap beside an open panel, on the messages, closes it
 $("leave-button").addEventListener("click", () => {
   connection.close("leaving");
   localStorage.removeItem("chatroom.rooms");
