@@ -340,6 +340,10 @@ class BrowserTests(Browsing):
         await tab.do(tab.page.clock.pause_at(soon))  # from now on the reconnection waits for the test to move it
         await self.service.stopService()
         await tab.do(expect(tab.page.locator("#status")).to_contain_text("Connection lost"))
+        await tab.do(expect(tab.page.locator("#announce")).to_have_text("Connection lost."))  # said once
+        live = """() => [...document.querySelectorAll('[role=status], [role=alert], [aria-live]:not([aria-live=off])')]
+            .some((region) => region.textContent.includes('Trying again'))"""
+        self.assertFalse(await tab.do(tab.page.evaluate(live)), "a countdown is not read out every second")
         await tab.type("typed while away")
         await tab.sees("Not connected: nothing was sent.", "error")
         await tab.do(expect(tab.page.locator("#input")).to_have_value("typed while away"))  # to send once back
@@ -350,6 +354,7 @@ class BrowserTests(Browsing):
         ircy.say("#5", "said while you were away")
         await self.heard(ircy, 1)
         await tab.do(tab.page.clock.run_for(60_000))  # past the back-off's first attempts
+        await tab.do(expect(tab.page.locator("#announce")).to_have_text("Connected again."))
         await tab.sees("said while you were away", "history")
         await tab.do(expect(tab.page.locator("#status")).to_be_hidden())
         await tab.do(expect(tab.page.locator("#member-list")).to_contain_text("ircy"))
@@ -611,6 +616,20 @@ class BrowserTests(Browsing):
         self.assertEqual((action.source.split("!")[0], action.params[1]), ("webby", "\x01ACTION answers\x01"))
         await tab.do(tab.page.press("#input", "ArrowUp"))  # Up recalls the last line typed
         await tab.do(expect(tab.page.locator("#input")).to_have_value("/me answers"))
+
+    async def test_a_mention_or_a_private_message_in_another_room_is_said_aloud(self) -> None:
+        """Only the current room's lines were said to a screen reader: a mention elsewhere went unheard."""
+        self.start_web()
+        tab = await self.open()
+        await tab.log_in("webby", room="5")
+        ircy = await self.irc("ircy")
+        await tab.type("/join 6")
+        await tab.do(expect(tab.page.locator("#room-name")).to_have_text("#6"))
+        announce = tab.page.locator("#announce")
+        ircy.say("#5", "webby: a question for you")
+        await tab.do(expect(announce).to_have_text("ircy in #5: webby: a question for you"))
+        ircy.msg("webby", "psst")
+        await tab.do(expect(announce).to_have_text("ircy (private): psst"))
 
     async def test_what_is_read_on_one_device_is_no_longer_unread_on_the_other(self) -> None:
         accounts = Path(self.mktemp())

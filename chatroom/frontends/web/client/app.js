@@ -78,6 +78,7 @@ chat.addEventListener("modes", (event) => {
   if (event.detail.room === chat.current && $("settings").open) fillSettings(event.detail.room);
 });
 chat.addEventListener("notify", ({ detail: { room, line } }) => {
+  view.elsewhere(room, line);
   if (!document.hidden || !("Notification" in window) || Notification.permission !== "granted") return;
   const where = room.channel ? ` in ${room.name}` : "";
   const note = new Notification(`${line.nick}${where}`, { body: line.text, tag: room.name });

@@ -127,6 +127,7 @@ export class View {
     this.chat = chat;
     this.log = $("log");
     this.countdown = 0; // the timer counting down to the next attempt to connect
+    this.lost = ""; // why the page is not connected, once said; "" while connected
     this.roving = null; // the log's line in the Tab order: the log is one Tab stop, not four a line
     this.following = true; // that line is the last, and stays the last as lines come
     this.shown = null; // the room the log shows
@@ -257,7 +258,19 @@ export class View {
     // The current line stays the last one, unless the person moved it, or is on it (reading, or about to reply)
     if (!this.roving?.isConnected || (this.following && !this.log.contains(document.activeElement))) this.rove(item);
     if (atBottom || line.mine) this.log.scrollTop = this.log.scrollHeight;
-    if (line.kind !== "event" || room.channel) $("announce").textContent = spoken(line);
+    if (line.kind !== "event" || room.channel) this.say(spoken(line));
+  }
+
+  /** A mention or a private message out of sight, in another room: said aloud, with where it was said. */
+  elsewhere(room, line) {
+    if (room === this.chat.current) return; // said as it came (line)
+    const where = room.channel ? ` in ${room.name}` : " (private)";
+    this.say(`${line.nick}${where}: ${line.kind === "action" ? spoken(line) : line.text}`);
+  }
+
+  /** Said by a screen reader (a polite live region, out of sight). */
+  say(text) {
+    $("announce").textContent = text;
   }
 
   /** A line's reactions changed: its count drawn again. */
@@ -293,12 +306,17 @@ export class View {
       status.hidden = !text;
     };
     clearInterval(this.countdown);
+    if (state === "connected" && this.lost) this.say("Connected again.");
     if (state !== "waiting") {
+      if (state !== "connecting") this.lost = "";
       show(state === "connecting" ? "Connecting…" : "");
       return;
     }
     let left = seconds;
     const why = refusal ? `Not connected: ${refusal.replace(/\.?$/, ".")}` : "Connection lost.";
+    // Said once (the line is no live region): a countdown read out every second drowned everything else
+    if (why !== this.lost) this.say(why);
+    this.lost = why;
     show(`${why} Trying again in ${left} s…`);
     this.countdown = setInterval(() => show(`${why} Trying again in ${(left = Math.max(1, left - 1))} s…`), 1000);
   }
