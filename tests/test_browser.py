@@ -1003,6 +1003,35 @@ class BrowserTests(Browsing):
         )
         await tab.do(expect(page.locator("#input")).to_have_value("/reply ^1 "))
 
+    async def test_a_reply_is_said_above_the_box_and_its_cross_takes_it_back(self) -> None:
+        """Replying showed only `/reply ^1 ` in the box, and a phone has no Escape to take it back."""
+        self.start_web()
+        tab = await self.open(width=390, height=844, touch=True)
+        await tab.log_in("thumb", room="5")
+        ircy = await self.irc("ircy", caps=("echo-message", "message-tags"))
+        long = "lunch at noon? " + "the place on the corner, or the one by the station " * 3
+        ircy.say("#5", long.strip())
+        await ircy.until("PRIVMSG")  # its echo
+        await tab.sees("lunch at noon?")
+        page = tab.page
+        line = page.locator("#log li.message", has_text="lunch at noon?")
+        bar = page.locator("#replying")
+        await tab.do(expect(bar).to_be_hidden())
+        await tab.do(line.locator(".text").tap())
+        await tab.do(line.get_by_role("button", name=re.compile("^Reply")).tap())
+        await tab.do(expect(bar).to_be_visible())
+        await tab.do(expect(bar).to_contain_text(f"Replying to ircy: {long.strip()}"))
+        cut = "el => el.scrollWidth > el.clientWidth"  # one line, cut at its end: not the whole screen's height
+        self.assertTrue(await tab.do(page.locator("#replying-text").evaluate(cut)), "on one line, cut")
+        await tab.do(page.locator("#input").press_sequentially("on second thoughts"))
+        await tab.do(bar.get_by_role("button", name="Cancel the reply").tap())
+        await tab.do(expect(bar).to_be_hidden())
+        await tab.do(expect(page.locator("#input")).to_have_value("on second thoughts"))
+        await tab.do(page.press("#input", "Enter"))
+        [said] = [line for line in await ircy.until("PRIVMSG", "#5") if line.command == "PRIVMSG"]
+        self.assertEqual(said.params[1], "on second thoughts")
+        self.assertNotIn("+draft/reply", said.tags, "the reply was taken back")
+
     async def test_a_long_line_arrives_whole_and_one_too_long_to_send_stays_in_the_box(self) -> None:
         """The page sent a line of any length as one PRIVMSG: past IRC's 512 bytes it was refused (417), after the
         box had been emptied, and the text was lost."""

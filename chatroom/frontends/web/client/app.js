@@ -148,7 +148,7 @@ $("compose").addEventListener("submit", (event) => {
   recalled = sent.length;
   $("input").value = "";
   fit();
-  chat.replying = null;
+  replyTo(null);
   typing.to = ""; // the message says we are done typing (IRCv3 typing)
 });
 
@@ -159,11 +159,26 @@ $("input").addEventListener("keydown", (event) => {
   if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
     event.preventDefault();
     $("compose").requestSubmit();
-  } else if (event.key === "Escape" && chat.replying) {
-    input.value = input.value.slice(`/reply ${chat.replying.pick} `.length);
-    chat.replying = null;
-  }
+  } else if (event.key === "Escape" && chat.replying) cancelReply();
 });
+
+/** The reply a line's Reply button began ({room, pick, id}), or none: said in a bar above the box, with a ✕. */
+function replyTo(replying) {
+  chat.replying = replying;
+  const line = replying?.room.line(replying.id);
+  $("replying").hidden = !line;
+  $("replying-text").textContent = line ? `Replying to ${line.nick}: ${line.text}` : "";
+}
+
+/** Take back the reply, keeping what was typed: Escape, or the bar's ✕ (a phone has no Escape). */
+function cancelReply() {
+  const input = $("input");
+  input.value = input.value.slice(`/reply ${chat.replying.pick} `.length);
+  replyTo(null);
+  fit();
+  input.focus();
+}
+$("cancel-reply").addEventListener("click", cancelReply);
 
 /** The box as high as its lines, up to its CSS max-height: Shift+Enter's lines stay in sight. */
 function fit() {
@@ -179,7 +194,7 @@ const typing = { to: "", at: 0 };
 $("input").addEventListener("input", (event) => {
   const text = event.target.value;
   const room = chat.current;
-  if (chat.replying && !text.startsWith(`/reply ${chat.replying.pick} `)) chat.replying = null; // not that reply now
+  if (chat.replying && !text.startsWith(`/reply ${chat.replying.pick} `)) replyTo(null); // not that reply now
   const tell = (target, state) => chat.connection.send(`@+typing=${state} TAGMSG ${target}`);
   if (text && !text.startsWith("/") && room && !room.server && !room.silenced && (room.joined || !room.channel)) {
     if (typing.to === room.name && Date.now() - typing.at < TYPING_EVERY) return;
@@ -204,7 +219,7 @@ $("log").addEventListener("click", (event) => {
   }
   const said = room.lines.filter((line) => line.id && line.nick);
   const pick = `^${said.length - said.findIndex((line) => line.id === id)}`;
-  chat.replying = { room, pick, id }; // lines said before Enter must not move the reply to another line
+  replyTo({ room, pick, id }); // lines said before Enter must not move the reply to another line
   const input = $("input");
   input.value = `/reply ${pick} `;
   input.focus();
@@ -233,7 +248,7 @@ $("input").addEventListener("keydown", (event) => {
   } else return;
   event.preventDefault();
   input.value = sent[recalled] ?? "";
-  chat.replying = null; // another line now: not the reply the button began
+  replyTo(null); // another line now: not the reply the button began
   fit();
 });
 
