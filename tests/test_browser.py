@@ -352,14 +352,18 @@ class BrowserTests(Browsing):
         )
         ircy = await self.irc("ircy")
         ircy.say("#5", "said while you were away")
-        await self.heard(ircy, 1)
+        ircy.say("#5", "webby, are you there?")
+        await self.heard(ircy, 2)
         await tab.do(tab.page.clock.run_for(60_000))  # past the back-off's first attempts
         await tab.do(expect(tab.page.locator("#announce")).to_have_text("Connected again."))
         await tab.sees("said while you were away", "history")
+        await tab.sees("webby, are you there?", "history.mentioned")  # highlighted, as it would have been live
+        said = "#log li.divider:text-is('missed while you were away') ~ li"
+        await tab.do(expect(tab.page.locator(said, has_text="said while you were away")).to_be_visible())
         await tab.do(expect(tab.page.locator("#status")).to_be_hidden())
         await tab.do(expect(tab.page.locator("#member-list")).to_contain_text("ircy"))
         await tab.type("back again")
-        self.assertEqual((await self.heard(ircy, 2))[-1], "webby back again")
+        self.assertEqual((await self.heard(ircy, 3))[-1], "webby back again")
         await tab.do(expect(tab.page.locator("#log li", has_text="display-name")).to_have_count(0))  # 770, quiet
 
     async def test_an_account_under_another_nickname_logs_in_again_after_a_restart(self) -> None:

@@ -411,7 +411,10 @@ export class Chat extends EventTarget {
     const at = room.historyAt < 0 ? room.lines.length : Math.min(room.historyAt, room.lines.length);
     room.historyAt = -1;
     if (!lines.length) return;
-    for (const line of lines) if (line.id) room.ids.add(line.id);
+    for (const line of lines) {
+      if (line.id) room.ids.add(line.id);
+      line.missed = room.catchingUp; // said while we were away, not before we came
+    }
     room.lines.splice(at, 0, ...lines);
     if (room.catchingUp && room !== this.current) {
       room.unread += lines.filter((line) => line.nick && !line.mine).length;
@@ -505,7 +508,7 @@ export class Chat extends EventTarget {
       reply: replyOf(message.tags),
       history,
       mine,
-      mention: !history && !mine && !ours && (direct || this.mentions(action ? action[1] : text)),
+      mention: !mine && !ours && (direct || this.mentions(action ? action[1] : text)), // history's too: highlighted
     };
   }
 

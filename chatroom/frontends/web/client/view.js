@@ -170,11 +170,10 @@ export class View {
     if (!room) return;
     this.details();
     const items = [];
-    let history = false;
+    let part = "live"; // the log's part so far, said by a divider where the next begins
     for (const line of room.lines) {
-      if (line.history && !history) items.push(element("li", "divider", "earlier, from the room's history"));
-      else if (!line.history && history) items.push(element("li", "divider", "live"));
-      history = line.history;
+      const its = line.missed ? "missed while you were away" : line.history ? "earlier, from the room's history" : "live";
+      if (its !== part) items.push(element("li", "divider", (part = its)));
       items.push(lineItem(line, room));
     }
     const focused = this.log.contains(document.activeElement);
