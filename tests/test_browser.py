@@ -836,6 +836,24 @@ class BrowserTests(Browsing):
         await tab.do(shown.press("Enter"))  # a button for the keyboard too
         await tab.do(expect(shown).to_have_attribute("aria-expanded", "false"))
 
+    async def test_a_phone_on_its_side_gets_one_column(self) -> None:
+        """At 844 by 390 a phone got the desktop's three columns, and some 370 px of them for the messages."""
+        self.start_web()
+        tab = await self.open(width=844, height=390, touch=True)
+        await tab.log_in("thumb", room="5")
+        page = tab.page
+        await tab.do(expect(page.get_by_role("button", name=re.compile("^Rooms"))).to_be_visible())
+        await tab.do(expect(page.locator("#sidebar")).to_be_hidden())
+        await tab.do(expect(page.locator("#members")).to_be_hidden())
+        log = await tab.do(page.locator("#log").bounding_box())
+        assert log is not None
+        self.assertEqual(log["width"], 844, "the messages take the screen's width")
+        await tab.do(page.get_by_role("button", name=re.compile("^Members")).tap())
+        members = await tab.do(page.locator("#members").bounding_box())
+        top = await tab.do(page.locator("#top").bounding_box())
+        assert members is not None and top is not None
+        self.assertGreaterEqual(members["y"], top["y"] + top["height"] - 1, "below the header, however tall")
+
     async def test_on_a_phone_one_panel_at_a_time_closed_by_a_tap_beside_it_or_escape(self) -> None:
         """The Rooms and Members panels could both be open, one over the other; only their buttons closed them, and
         Escape in one left the focus nowhere (the page's body)."""
