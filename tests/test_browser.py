@@ -358,6 +358,8 @@ class BrowserTests(Browsing):
         await tab.do(expect(tab.page.locator("#announce")).to_have_text("Connected again."))
         await tab.sees("said while you were away", "history")
         await tab.sees("webby, are you there?", "history.mentioned")  # highlighted, as it would have been live
+        mentioned = tab.page.locator("#log li.mentioned", has_text="webby, are you there?")
+        await tab.do(expect(mentioned).to_have_css("background-color", "rgb(255, 243, 196)"))  # not history's grey
         said = "#log li.divider:text-is('missed while you were away') ~ li"
         await tab.do(expect(tab.page.locator(said, has_text="said while you were away")).to_be_visible())
         await tab.do(expect(tab.page.locator("#status")).to_be_hidden())
