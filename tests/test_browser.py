@@ -881,6 +881,39 @@ class BrowserTests(Browsing):
         await tab.do(expect(rooms_button).to_be_focused())
         await tab.do(expect(rooms_button).to_have_attribute("aria-expanded", "false"))
 
+    async def test_controls_borders_and_a_mentions_time_have_enough_contrast_in_both_schemes(self) -> None:
+        """Fields' and buttons' borders were 1.41:1 on white (3:1 is wanted), and a mention's time in the dark
+        4.13:1 (4.5:1 is wanted)."""
+        self.start_web()
+        contrast = """([selector, property]) => {
+            const rgb = (text) => text.match(/[\\d.]+/g).map(Number);
+            const luminance = (text) => {
+                const linear = (c) => ((c /= 255) <= 0.03928 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4);
+                const [r, g, b] = rgb(text).slice(0, 3).map(linear);
+                return 0.2126 * r + 0.7152 * g + 0.0722 * b;
+            };
+            const element = document.querySelector(selector);
+            let behind = element.parentElement; // the first with a background of its own
+            while (rgb(getComputedStyle(behind).backgroundColor)[3] === 0) behind = behind.parentElement;
+            const colours = [getComputedStyle(element)[property], getComputedStyle(behind).backgroundColor];
+            const [a, b] = colours.map(luminance);
+            return (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
+        }"""
+        ircy = await self.irc("ircy")
+        for scheme in ("light", "dark"):
+            tab = await self.open(scheme=scheme)
+            await tab.log_in(scheme, room="5")
+            ircy.say("#5", f"{scheme}: a mention")
+            await tab.sees("a mention", "mentioned")
+            for selector, property, least in (
+                ("#join-room", "borderTopColor", 3),  # on the panel
+                ("#leave-button", "borderTopColor", 3),
+                ("#input", "borderTopColor", 3),  # on the page's background
+                ("#log li.mentioned time", "color", 4.5),
+            ):
+                ratio = await tab.do(tab.page.evaluate(contrast, [selector, property]))
+                self.assertGreaterEqual(ratio, least, f"{selector}'s {property} in {scheme}")
+
     async def test_the_search_box_finds_what_was_said_in_the_rooms_one_is_in(self) -> None:
         self.start_web("--history", "100", "--history-store", "memory")
         ircy = await self.irc("ircy")
