@@ -914,6 +914,29 @@ class BrowserTests(Browsing):
                 ratio = await tab.do(tab.page.evaluate(contrast, [selector, property]))
                 self.assertGreaterEqual(ratio, least, f"{selector}'s {property} in {scheme}")
 
+    async def test_on_a_small_phone_the_settings_keep_save_in_sight_and_their_choices_whole(self) -> None:
+        """At 360 by 640 the settings' Save and Cancel were below the fold, and History's choices were cut."""
+        self.start_web()
+        tab = await self.open(width=360, height=640, touch=True)
+        await tab.log_in("lead", room="5")
+        page = tab.page
+        await tab.do(page.get_by_role("button", name="Settings").tap())
+        for name in ("Save", "Cancel"):
+            await tab.do(expect(page.get_by_role("button", name=name)).to_be_in_viewport(ratio=1))
+        whole = """select => [...select.options].every((option) => {
+            const text = document.createElement('span');
+            text.style.font = getComputedStyle(select).font;
+            text.textContent = option.text;
+            document.body.append(text);
+            const width = text.getBoundingClientRect().width;
+            text.remove();
+            return width + 24 <= select.clientWidth; // beside the select's arrow
+        })"""
+        self.assertTrue(await tab.do(page.locator("#set-history").evaluate(whole)), "no choice cut")
+        await tab.do(page.get_by_label("Invitation only").check())  # the fields above scroll; Save stays
+        await tab.do(page.get_by_role("button", name="Save").tap())
+        await tab.sees("lead made the room invitation only", "event")
+
     async def test_the_search_box_finds_what_was_said_in_the_rooms_one_is_in(self) -> None:
         self.start_web("--history", "100", "--history-store", "memory")
         ircy = await self.irc("ircy")
