@@ -1050,6 +1050,20 @@ class BrowserTests(Browsing):
         await tab.do(expect(page.locator("#room-name")).to_have_text("#6"))
         await tab.do(expect(page.locator("#input")).to_be_focused())  # as after choosing a room in the list
 
+    async def test_a_screen_reader_hears_a_lines_parts_apart_and_which_line_a_button_is_for(self) -> None:
+        """A line read "02:49bobhello": its time, nickname and text were apart only by CSS's margins; and each
+        line's buttons were "Reply to this line", alike for every line."""
+        self.start_web()
+        tab = await self.open()
+        await tab.log_in("ears", room="5")
+        ircy = await self.irc("ircy")
+        ircy.say("#5", "a line to hear")
+        await tab.sees("a line to hear")
+        line = tab.page.locator("#log li.message", has_text="a line to hear")
+        await tab.do(expect(line).to_have_text(re.compile(r"^\d\d:\d\d ircy a line to hear")))
+        await tab.do(expect(line.get_by_role("button", name="Reply to ircy's line")).to_have_count(1))
+        await tab.do(expect(line.get_by_role("button", name="React with 👍 to ircy's line")).to_have_count(1))
+
     async def test_on_a_touch_screen_a_lines_buttons_are_fingertip_sized_under_the_line_tapped(self) -> None:
         """On a phone a line's buttons were 18-45 by 20 px, and shown over the end of the line's text."""
         self.start_web()

@@ -58,7 +58,7 @@ function nickWithName(nick, shown = nick) {
   const fragment = document.createDocumentFragment();
   fragment.append(chosen("nick", shown));
   const name = nick && displayName(nick);
-  if (name) fragment.append(chosen("display-name", name.replace(FORMATTING, "")));
+  if (name) fragment.append(" ", chosen("display-name", name.replace(FORMATTING, "")));
   return fragment;
 }
 
@@ -82,23 +82,25 @@ function lineItem(line, room, actions = true) {
     const reply = element("span", "reply", "↳ ");
     if (answered) reply.append(chosen("", answered.nick), ": ", chosen("", answered.text));
     else reply.append("a line not shown here");
-    item.append(reply);
+    item.append(reply, " ");
   }
-  item.append(when(line.time));
+  // Spaces between the parts, not only CSS's margins: a screen reader said "02:49bobhello"
+  item.append(when(line.time), " ");
   if (line.kind === "message" || line.kind === "notice") {
-    item.append(nickWithName(line.nick, line.kind === "notice" ? `-${line.nick}-` : line.nick));
+    item.append(nickWithName(line.nick, line.kind === "notice" ? `-${line.nick}-` : line.nick), " ");
   } else if (line.kind === "action") {
-    item.append(nickWithName(line.nick, `* ${line.nick}`));
+    item.append(nickWithName(line.nick, `* ${line.nick}`), " ");
   }
   const text = chosen("text");
   text.append(linked(line.text));
   item.append(text);
   if (line.id && line.nick) {
-    item.append(reactions(line));
+    item.append(" ", reactions(line));
     if (!actions) return item; // a line found by a search: its room's buttons are in its room
     const buttons = element("span", "actions");
-    for (const emoji of QUICK) buttons.append(button(emoji, "react", `React with ${emoji}`));
-    buttons.append(button("Reply", "reply", "Reply to this line"));
+    const whose = `${line.nick}'s line`; // which line, for a screen reader going from button to button
+    for (const emoji of QUICK) buttons.append(button(emoji, "react", `React with ${emoji} to ${whose}`));
+    buttons.append(button("Reply", "reply", `Reply to ${whose}`));
     item.append(buttons);
   }
   return item;
@@ -291,7 +293,7 @@ export class View {
     $("search-title").textContent = error ? `Search for “${text}”` : `${lines.length || "Nothing"} found for “${text}”`;
     const items = (lines ?? []).map((line) => {
       const item = lineItem(line, undefined, false);
-      item.insertBefore(element("span", "room", line.room), item.children[1]);
+      item.children[1].before(element("span", "room", line.room), " ");
       return item;
     });
     $("found").replaceChildren(...(error ? [element("li", "error", error)] : items));
