@@ -838,6 +838,19 @@ class BrowserTests(Browsing):
         await tab.do(shown.press("Enter"))  # a button for the keyboard too
         await tab.do(expect(shown).to_have_attribute("aria-expanded", "false"))
 
+    async def test_on_a_phone_the_rooms_button_shows_a_mention_as_the_list_does(self) -> None:
+        """The Rooms button counted the unread lines of the other rooms, but not the "@" of a mention there."""
+        self.start_web()
+        tab = await self.open(width=390, height=844, touch=True)
+        await tab.log_in("webby", room="5")
+        ircy = await self.irc("ircy")
+        await tab.type("/join 6")
+        await tab.do(expect(tab.page.locator("#room-name")).to_have_text("#6"))
+        ircy.say("#5", "webby: a question for you")
+        button = tab.page.locator("#rooms-button")
+        await tab.do(expect(button).to_have_text("Rooms@1"))
+        await tab.do(expect(button).to_have_accessible_name("Rooms, mentioned once, 1 unread"))
+
     async def test_a_phone_on_its_side_gets_one_column(self) -> None:
         """At 844 by 390 a phone got the desktop's three columns, and some 370 px of them for the messages."""
         self.start_web()

@@ -122,6 +122,8 @@ function spoken(line) {
   return line.text;
 }
 
+const mentioned = (count) => (count === 1 ? "mentioned once" : `mentioned ${count} times`);
+
 const RANK_NAMES = { "@": "operator", "+": "voice" };
 
 export class View {
@@ -140,7 +142,7 @@ export class View {
   rooms() {
     const list = $("room-list");
     list.replaceChildren();
-    let unread = 0;
+    let [unread, mentions] = [0, 0];
     for (const room of this.chat.rooms.values()) {
       if (room.server && room !== this.chat.current && !room.unread) continue;
       const button = element("button");
@@ -152,7 +154,7 @@ export class View {
       const labels = [room.server ? "server messages" : room.name];
       if (room.mentions) {
         button.append(element("span", "mention", "@"));
-        labels.push(room.mentions === 1 ? "mentioned once" : `mentioned ${room.mentions} times`);
+        labels.push(mentioned(room.mentions));
       }
       button.append(element("span", "badge", room.unread ? String(room.unread) : ""));
       if (room.unread) labels.push(`${room.unread} unread`);
@@ -161,9 +163,15 @@ export class View {
       const item = element("li", room.channel && !room.joined ? "left" : "");
       item.append(button);
       list.append(item);
-      unread += room === this.chat.current ? 0 : room.unread;
+      if (room === this.chat.current) continue;
+      unread += room.unread;
+      mentions += room.mentions;
     }
+    // The Rooms button (on a phone) says what the list does: the "@" too
     $("rooms-badge").textContent = unread ? String(unread) : "";
+    $("rooms-mention").textContent = mentions ? "@" : "";
+    const said = [mentions && mentioned(mentions), unread && `${unread} unread`].filter(Boolean);
+    $("rooms-button").setAttribute("aria-label", ["Rooms", ...said].join(", "));
   }
 
   /** The current room whole: heading, topic, lines, members. */
