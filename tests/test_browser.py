@@ -851,6 +851,27 @@ class BrowserTests(Browsing):
         await tab.do(expect(button).to_have_text("Rooms@1"))
         await tab.do(expect(button).to_have_accessible_name("Rooms, mentioned once, 1 unread"))
 
+    async def test_on_a_touch_screen_choosing_a_room_does_not_raise_the_keyboard(self) -> None:
+        """Logging in and each room chosen focused the message box: on a phone, the on-screen keyboard came up over
+        the room every time."""
+        self.start_web()
+        tab = await self.open(width=390, height=844, touch=True)
+        await tab.log_in("thumb", room="5")
+        page = tab.page
+        box = page.locator("#input")
+        await tab.do(expect(box).not_to_be_focused())
+        await tab.type("/join 6")
+        await tab.do(expect(page.locator("#room-name")).to_have_text("#6"))
+        await tab.do(page.get_by_role("button", name=re.compile("^Rooms")).tap())
+        await tab.do(page.locator("#room-list").get_by_role("button", name="#5").tap())
+        await tab.do(expect(page.locator("#room-name")).to_have_text("#5"))
+        await tab.do(expect(box).not_to_be_focused())
+        await tab.do(page.get_by_role("button", name=re.compile("^Rooms")).tap())
+        await tab.do(page.get_by_label("Join a room").fill("7"))
+        await tab.do(page.get_by_label("Join a room").press("Enter"))
+        await tab.do(expect(page.locator("#room-name")).to_have_text("#7"))
+        await tab.do(expect(box).not_to_be_focused())
+
     async def test_a_phone_on_its_side_gets_one_column(self) -> None:
         """At 844 by 390 a phone got the desktop's three columns, and some 370 px of them for the messages."""
         self.start_web()

@@ -40,6 +40,12 @@ new ResizeObserver(() => {
 
 const closePanels = () => showPanel("", false);
 
+/** The focus to the message box, after logging in or choosing a room; not on a touch screen, where it would raise
+ * the on-screen keyboard over the room each time. */
+function toMessageBox() {
+  if (!matchMedia("(pointer: coarse)").matches) $("input").focus();
+}
+
 function showApp(shown) {
   $("login-screen").hidden = shown;
   $("app").hidden = !shown;
@@ -92,7 +98,7 @@ chat.addEventListener("notify", ({ detail: { room, line } }) => {
 connection.addEventListener("status", (event) => view.status(event.detail));
 connection.addEventListener("registered", () => {
   showApp(true);
-  $("input").focus();
+  toMessageBox();
   if (!chat.saved().length && !chat.current?.channel) {
     const hint = "To talk, join a room: type its name or number in Join a room (under Rooms on a phone), or /join 5.";
     chat.info(hint, "info", chat.serverRoom());
@@ -264,7 +270,7 @@ $("join-form").addEventListener("submit", (event) => {
   }
   $("join-room").value = "";
   closePanels();
-  $("input").focus();
+  toMessageBox();
 });
 
 $("room-list").addEventListener("click", (event) => {
@@ -276,7 +282,7 @@ $("room-list").addEventListener("click", (event) => {
   chat.select(room);
   if (room.channel && !room.joined) chat.join([room.name]);
   closePanels();
-  $("input").focus();
+  toMessageBox();
 });
 
 document.addEventListener("keydown", (event) => {
