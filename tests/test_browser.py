@@ -39,7 +39,15 @@ from tests.test_client import CLIENT
 from tests.test_irc import IRCClient, irc_over_tls
 
 try:
-    from playwright.async_api import Browser, Page, Playwright, WebSocketRoute, async_playwright, expect
+    from playwright.async_api import (
+        Browser,
+        Locator,
+        Page,
+        Playwright,
+        WebSocketRoute,
+        async_playwright,
+        expect,
+    )
 
     PLAYWRIGHT = True
 except ImportError:  # the test extras install it
@@ -970,6 +978,43 @@ class BrowserTests(Browsing):
         await tab.do(page.get_by_label("Invitation only").check())  # the fields above scroll; Save stays
         await tab.do(page.get_by_role("button", name="Save").tap())
         await tab.sees("lead made the room invitation only", "event")
+
+    async def test_scrolled_to_its_top_the_log_fetches_earlier_lines_and_stays_where_it_was(self) -> None:
+        """Scrolling back stopped at the 50 lines fetched on joining, though the room kept more."""
+        self.start_web("--history", "500", "--flood-burst", "200")  # 130 lines sent at once
+        ircy = await self.irc("ircy")
+        for number in range(1, 131):
+            ircy.say("#5", f"line {number:03}")
+        await self.heard(ircy, 130)
+        tab = await self.open()
+        await tab.log_in("reader", room="5")
+        page = tab.page
+        await tab.sees("line 130", "history")
+        shown = page.locator("#log li.message")
+        await tab.do(expect(shown).to_have_count(50))
+
+        def line(number: int) -> Locator:
+            return page.locator("#log li.message", has_text=f"line {number:03}")
+
+        to_top = "log => { log.scrollTop = 0; }"  # as a finger or a wheel does
+        await tab.do(page.locator("#log").evaluate(to_top))
+        await tab.do(expect(shown).to_have_count(100))
+        await tab.do(expect(line(81)).to_be_in_viewport())  # the line on top before stays in sight, not line 31
+        await tab.do(expect(line(31)).not_to_be_in_viewport())
+        await tab.do(page.locator("#log").evaluate(to_top))
+        await tab.do(expect(shown).to_have_count(130))
+        await tab.do(expect(line(31)).to_be_in_viewport())
+        await tab.do(expect(shown.first).to_contain_text("line 001"))
+        more = page.get_by_role("button", name="Load earlier lines")
+        await tab.do(expect(more).to_have_count(0))  # the room's first line is shown: nothing earlier
+        tall = await self.open(height=2000)  # the log too short to scroll: its button, from the keyboard
+        await tall.log_in("tall", room="5")
+        await tall.sees("line 130", "history")
+        more = tall.page.get_by_role("button", name="Load earlier lines")
+        await tall.do(more.focus())
+        await tall.do(tall.page.keyboard.press("Enter"))
+        await tall.do(expect(tall.page.locator("#log li.message")).to_have_count(100))
+        await tall.do(expect(more).to_be_focused())  # where it was, for the next fifty
 
     async def test_the_search_box_finds_what_was_said_in_the_rooms_one_is_in(self) -> None:
         self.start_web("--history", "100", "--history-store", "memory")

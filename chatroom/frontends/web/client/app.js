@@ -64,6 +64,7 @@ chat.addEventListener("details", (event) => {
   if (event.detail.room === chat.current) view.details();
 });
 chat.addEventListener("lines", (event) => view.line(event.detail.room, event.detail.line));
+chat.addEventListener("earlier", (event) => view.earlier(event.detail.room));
 chat.addEventListener("reacted", (event) => view.reacted(event.detail.room, event.detail.line));
 chat.addEventListener("typing", (event) => event.detail.room === chat.current && view.typing());
 chat.addEventListener("found", (event) => view.found(event.detail));
@@ -218,6 +219,7 @@ $("log").addEventListener("click", (event) => {
   const button = event.target.closest("button[data-action]");
   const id = button?.closest("li")?.dataset.id;
   const room = chat.current;
+  if (button?.dataset.action === "earlier") return chat.earlier(room);
   if (!id || !room) return;
   if (button.dataset.action === "react") {
     chat.connection.send(`@+draft/react=${escapeTag(button.textContent)};+draft/reply=${escapeTag(id)} TAGMSG ${room.name}`);
@@ -230,6 +232,11 @@ $("log").addEventListener("click", (event) => {
   input.value = `/reply ${pick} `;
   input.focus();
   input.setSelectionRange(input.value.length, input.value.length); // what is typed next is the reply
+});
+
+// Scrolled to its top, the log fetches the lines before (as its Load earlier lines button does)
+$("log").addEventListener("scroll", (event) => {
+  if (event.target.scrollTop === 0) event.target.querySelector(".earlier button")?.click();
 });
 
 // The log is one Tab stop: the arrows, Home, End, PageUp and PageDown go from line to line, and a line clicked or

@@ -186,13 +186,30 @@ export class View {
       if (its !== part) items.push(element("li", "divider", (part = its)));
       items.push(lineItem(line, room));
     }
-    const focused = this.log.contains(document.activeElement);
+    if (this.chat.hasEarlier(room)) {
+      const more = element("button", "", "Load earlier lines");
+      more.type = "button";
+      more.dataset.action = "earlier";
+      items.unshift(element("li", "earlier"));
+      items[0].append(more);
+    }
+    const focused = Boolean(document.activeElement?.closest("#log > li[tabindex]"));
     const kept = room === this.shown && !this.following && this.roving?.dataset.id;
     this.shown = room;
     this.log.replaceChildren(...items);
     this.log.scrollTop = this.log.scrollHeight;
     const lines = this.lines();
     this.rove((kept && lines.find((item) => item.dataset.id === kept)) || lines.at(-1), focused);
+  }
+
+  /** Lines fetched from before the earliest shown: drawn above it, what the person was looking at left in place. */
+  earlier(room) {
+    if (room !== this.chat.current) return;
+    const below = this.log.scrollHeight - this.log.scrollTop;
+    const asked = document.activeElement?.closest("#log .earlier"); // the button: the focus stays at the top
+    this.room();
+    this.log.scrollTop = this.log.scrollHeight - below;
+    if (asked) (this.log.querySelector(".earlier button") ?? this.lines()[0])?.focus({ preventScroll: true });
   }
 
   /** The log's lines, dividers left out. */
