@@ -342,6 +342,10 @@ class BrowserTests(Browsing):
         web, listen = self.web_port, self.port
         tab = await self.open(clock=True)
         await tab.log_in("webby", room="5")
+        await tab.type("/join 6")
+        await tab.type("in six before the restart")  # where #6 was read up to: caught up from there
+        await tab.sees("in six before the restart")
+        await tab.do(tab.page.locator("#room-list").get_by_role("button", name="#5").click())
         await tab.type("before the restart")
         await tab.sees("before the restart")
         soon = await tab.do(tab.page.evaluate("Date.now() + 1000"))  # ahead of the page's clock: never a jump back
@@ -361,7 +365,9 @@ class BrowserTests(Browsing):
         ircy = await self.irc("ircy")
         ircy.say("#5", "said while you were away")
         ircy.say("#5", "webby, are you there?")
-        await self.heard(ircy, 2)
+        ircy.join("#6")
+        ircy.say("#6", "webby: over here")
+        await self.heard(ircy, 3)
         await tab.do(tab.page.clock.run_for(60_000))  # past the back-off's first attempts
         await tab.do(expect(tab.page.locator("#announce")).to_have_text("Connected again."))
         await tab.sees("said while you were away", "history")
@@ -370,10 +376,12 @@ class BrowserTests(Browsing):
         await tab.do(expect(mentioned).to_have_css("background-color", "rgb(255, 243, 196)"))  # not history's grey
         said = "#log li.divider:text-is('missed while you were away') ~ li"
         await tab.do(expect(tab.page.locator(said, has_text="said while you were away")).to_be_visible())
+        six = tab.page.locator("#room-list").get_by_role("button", name="#6, mentioned once, 1 unread")
+        await tab.do(expect(six).to_be_visible())  # a mention missed in another room is counted as one too
         await tab.do(expect(tab.page.locator("#status")).to_be_hidden())
         await tab.do(expect(tab.page.locator("#member-list")).to_contain_text("ircy"))
         await tab.type("back again")
-        self.assertEqual((await self.heard(ircy, 3))[-1], "webby back again")
+        self.assertEqual((await self.heard(ircy, 4))[-1], "webby back again")
         await tab.do(expect(tab.page.locator("#log li", has_text="display-name")).to_have_count(0))  # 770, quiet
 
     async def test_an_account_under_another_nickname_logs_in_again_after_a_restart(self) -> None:

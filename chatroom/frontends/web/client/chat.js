@@ -421,6 +421,7 @@ export class Chat extends EventTarget {
     room.lines.splice(at, 0, ...lines);
     if (room.catchingUp && room !== this.current) {
       room.unread += lines.filter((line) => line.nick && !line.mine).length;
+      room.mentions += lines.filter((line) => line.mention && (line.kind === "message" || line.kind === "action")).length;
       room.unreadUntil = lines.at(-1).time.toISOString();
       this.emit("rooms");
     }
