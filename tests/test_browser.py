@@ -39,7 +39,15 @@ from tests.test_client import CLIENT
 from tests.test_irc import IRCClient, irc_over_tls
 
 try:
-    from playwright.async_api import Browser, Page, Playwright, WebSocketRoute, async_playwright, expect
+    from playwright.async_api import (
+        Browser,
+        Locator,
+        Page,
+        Playwright,
+        WebSocketRoute,
+        async_playwright,
+        expect,
+    )
 
     PLAYWRIGHT = True
 except ImportError:  # the test extras install it
@@ -210,10 +218,17 @@ class Browsing(ServerTestCase):
         return self._browser
 
     async def open(
-        self, width: int = 1100, height: int = 760, clock: bool = False, zone: str = "UTC", scheme: str = "light"
+        self,
+        width: int = 1100,
+        height: int = 760,
+        clock: bool = False,
+        zone: str = "UTC",
+        scheme: str = "light",
+        touch: bool = False,
     ) -> Tab:
         """A new browser profile (its own storage) at the web client, in time zone `zone` and the system's light or
-        dark `scheme`; with `clock`, on Playwright's fake clock. The test fails if the page reports an error."""
+        dark `scheme`; with `clock`, on Playwright's fake clock; with `touch`, a touch screen (a coarse pointer, no
+        hover). The test fails if the page reports an error."""
         browser = await self.browser()
         assert browser.chromium is not None
         context = await browser.run(
@@ -223,6 +238,7 @@ class Browsing(ServerTestCase):
                 locale="en-GB",
                 timezone_id=zone,
                 color_scheme="dark" if scheme == "dark" else "light",
+                has_touch=touch,
             )
         )
         page = await browser.run(context.new_page())
@@ -326,12 +342,20 @@ class BrowserTests(Browsing):
         web, listen = self.web_port, self.port
         tab = await self.open(clock=True)
         await tab.log_in("webby", room="5")
+        await tab.type("/join 6")
+        await tab.type("in six before the restart")  # where #6 was read up to: caught up from there
+        await tab.sees("in six before the restart")
+        await tab.do(tab.page.locator("#room-list").get_by_role("button", name="#5").click())
         await tab.type("before the restart")
         await tab.sees("before the restart")
         soon = await tab.do(tab.page.evaluate("Date.now() + 1000"))  # ahead of the page's clock: never a jump back
         await tab.do(tab.page.clock.pause_at(soon))  # from now on the reconnection waits for the test to move it
         await self.service.stopService()
         await tab.do(expect(tab.page.locator("#status")).to_contain_text("Connection lost"))
+        await tab.do(expect(tab.page.locator("#announce")).to_have_text("Connection lost."))  # said once
+        live = """() => [...document.querySelectorAll('[role=status], [role=alert], [aria-live]:not([aria-live=off])')]
+            .some((region) => region.textContent.includes('Trying again'))"""
+        self.assertFalse(await tab.do(tab.page.evaluate(live)), "a countdown is not read out every second")
         await tab.type("typed while away")
         await tab.sees("Not connected: nothing was sent.", "error")
         await tab.do(expect(tab.page.locator("#input")).to_have_value("typed while away"))  # to send once back
@@ -340,13 +364,24 @@ class BrowserTests(Browsing):
         )
         ircy = await self.irc("ircy")
         ircy.say("#5", "said while you were away")
-        await self.heard(ircy, 1)
+        ircy.say("#5", "webby, are you there?")
+        ircy.join("#6")
+        ircy.say("#6", "webby: over here")
+        await self.heard(ircy, 3)
         await tab.do(tab.page.clock.run_for(60_000))  # past the back-off's first attempts
+        await tab.do(expect(tab.page.locator("#announce")).to_have_text("Connected again."))
         await tab.sees("said while you were away", "history")
+        await tab.sees("webby, are you there?", "history.mentioned")  # highlighted, as it would have been live
+        mentioned = tab.page.locator("#log li.mentioned", has_text="webby, are you there?")
+        await tab.do(expect(mentioned).to_have_css("background-color", "rgb(255, 243, 196)"))  # not history's grey
+        said = "#log li.divider:text-is('missed while you were away') ~ li"
+        await tab.do(expect(tab.page.locator(said, has_text="said while you were away")).to_be_visible())
+        six = tab.page.locator("#room-list").get_by_role("button", name="#6, mentioned once, 1 unread")
+        await tab.do(expect(six).to_be_visible())  # a mention missed in another room is counted as one too
         await tab.do(expect(tab.page.locator("#status")).to_be_hidden())
         await tab.do(expect(tab.page.locator("#member-list")).to_contain_text("ircy"))
         await tab.type("back again")
-        self.assertEqual((await self.heard(ircy, 2))[-1], "webby back again")
+        self.assertEqual((await self.heard(ircy, 4))[-1], "webby back again")
         await tab.do(expect(tab.page.locator("#log li", has_text="display-name")).to_have_count(0))  # 770, quiet
 
     async def test_an_account_under_another_nickname_logs_in_again_after_a_restart(self) -> None:
@@ -604,6 +639,20 @@ class BrowserTests(Browsing):
         await tab.do(tab.page.press("#input", "ArrowUp"))  # Up recalls the last line typed
         await tab.do(expect(tab.page.locator("#input")).to_have_value("/me answers"))
 
+    async def test_a_mention_or_a_private_message_in_another_room_is_said_aloud(self) -> None:
+        """Only the current room's lines were said to a screen reader: a mention elsewhere went unheard."""
+        self.start_web()
+        tab = await self.open()
+        await tab.log_in("webby", room="5")
+        ircy = await self.irc("ircy")
+        await tab.type("/join 6")
+        await tab.do(expect(tab.page.locator("#room-name")).to_have_text("#6"))
+        announce = tab.page.locator("#announce")
+        ircy.say("#5", "webby: a question for you")
+        await tab.do(expect(announce).to_have_text("ircy in #5: webby: a question for you"))
+        ircy.msg("webby", "psst")
+        await tab.do(expect(announce).to_have_text("ircy (private): psst"))
+
     async def test_what_is_read_on_one_device_is_no_longer_unread_on_the_other(self) -> None:
         accounts = Path(self.mktemp())
         AccountStore(accounts).add("alice", "correct horse battery")
@@ -631,6 +680,8 @@ class BrowserTests(Browsing):
         await tab.do(expect(tab.page.locator("#kept")).to_have_text(kept))
         await tab.do(tab.page.locator("#kept").click())  # cut to one line; a phone has no hover for its title
         await tab.do(expect(tab.page.locator("#kept")).to_have_css("white-space", "normal"))
+        await tab.do(tab.page.locator("#kept").press("Enter"))  # the keyboard's way, a button's
+        await tab.do(expect(tab.page.locator("#kept")).to_have_attribute("aria-expanded", "false"))
         told = tab.page.locator("#log li", has_text="this room keeps")
         await tab.do(expect(told).to_have_count(0))  # said in the header: it was in the log as well, each join
         ircy.say("#5", "now that you are here")
@@ -777,6 +828,202 @@ class BrowserTests(Browsing):
         await phone.do(phone.page.get_by_role("button", name="Close").click())
         await phone.do(expect(members).to_be_hidden())
 
+    async def test_on_a_narrow_phone_the_heading_has_its_own_row_and_the_topic_opens_whole(self) -> None:
+        """At 360 px the room's name and topic were squeezed to some 90 px beside the Rooms, Settings and Members
+        buttons, the topic cut ("Study g...") with no way to read the rest, its links plain text."""
+        self.start_web()
+        tab = await self.open(width=360, height=640, touch=True)
+        await tab.log_in("lead", room="5")  # its operator: Settings in the header too
+        topic = "Study group: chapter 3, questions 1-4, the notes at https://example.org/notes, Friday 10:00"
+        await tab.type(f"/topic {topic}")
+        page = tab.page
+        shown = page.locator("#topic")
+        await tab.do(expect(shown).to_have_text(topic))
+        await tab.do(expect(page.locator("#settings-button")).to_be_visible())
+        heading = await tab.do(page.locator("#heading").bounding_box())
+        assert heading is not None
+        self.assertGreaterEqual(heading["width"], 360 - 2 * 8, "the screen's width but the header's padding")
+        link = shown.get_by_role("link", name="https://example.org/notes")
+        await tab.do(expect(link).to_have_attribute("href", "https://example.org/notes"))
+        cut = "el => el.scrollWidth > el.clientWidth"
+        self.assertTrue(await tab.do(shown.evaluate(cut)), "cut to one line at first")
+        await tab.do(expect(shown).to_have_attribute("aria-expanded", "false"))
+        await tab.do(shown.tap())
+        await tab.do(expect(shown).to_have_attribute("aria-expanded", "true"))
+        self.assertFalse(await tab.do(shown.evaluate(cut)), "whole")
+        await tab.do(shown.press("Enter"))  # a button for the keyboard too
+        await tab.do(expect(shown).to_have_attribute("aria-expanded", "false"))
+
+    async def test_on_a_phone_the_rooms_button_shows_a_mention_as_the_list_does(self) -> None:
+        """The Rooms button counted the unread lines of the other rooms, but not the "@" of a mention there."""
+        self.start_web()
+        tab = await self.open(width=390, height=844, touch=True)
+        await tab.log_in("webby", room="5")
+        ircy = await self.irc("ircy")
+        await tab.type("/join 6")
+        await tab.do(expect(tab.page.locator("#room-name")).to_have_text("#6"))
+        ircy.say("#5", "webby: a question for you")
+        button = tab.page.locator("#rooms-button")
+        await tab.do(expect(button).to_have_text("Rooms@1"))
+        await tab.do(expect(button).to_have_accessible_name("Rooms, mentioned once, 1 unread"))
+
+    async def test_on_a_touch_screen_choosing_a_room_does_not_raise_the_keyboard(self) -> None:
+        """Logging in and each room chosen focused the message box: on a phone, the on-screen keyboard came up over
+        the room every time."""
+        self.start_web()
+        tab = await self.open(width=390, height=844, touch=True)
+        await tab.log_in("thumb", room="5")
+        page = tab.page
+        box = page.locator("#input")
+        await tab.do(expect(box).not_to_be_focused())
+        await tab.type("/join 6")
+        await tab.do(expect(page.locator("#room-name")).to_have_text("#6"))
+        await tab.do(page.get_by_role("button", name=re.compile("^Rooms")).tap())
+        await tab.do(page.locator("#room-list").get_by_role("button", name="#5").tap())
+        await tab.do(expect(page.locator("#room-name")).to_have_text("#5"))
+        await tab.do(expect(box).not_to_be_focused())
+        await tab.do(page.get_by_role("button", name=re.compile("^Rooms")).tap())
+        await tab.do(page.get_by_label("Join a room").fill("7"))
+        await tab.do(page.get_by_label("Join a room").press("Enter"))
+        await tab.do(expect(page.locator("#room-name")).to_have_text("#7"))
+        await tab.do(expect(box).not_to_be_focused())
+
+    async def test_a_phone_on_its_side_gets_one_column(self) -> None:
+        """At 844 by 390 a phone got the desktop's three columns, and some 370 px of them for the messages."""
+        self.start_web()
+        tab = await self.open(width=844, height=390, touch=True)
+        await tab.log_in("thumb", room="5")
+        page = tab.page
+        await tab.do(expect(page.get_by_role("button", name=re.compile("^Rooms"))).to_be_visible())
+        await tab.do(expect(page.locator("#sidebar")).to_be_hidden())
+        await tab.do(expect(page.locator("#members")).to_be_hidden())
+        log = await tab.do(page.locator("#log").bounding_box())
+        assert log is not None
+        self.assertEqual(log["width"], 844, "the messages take the screen's width")
+        await tab.do(page.get_by_role("button", name=re.compile("^Members")).tap())
+        members = await tab.do(page.locator("#members").bounding_box())
+        top = await tab.do(page.locator("#top").bounding_box())
+        assert members is not None and top is not None
+        self.assertGreaterEqual(members["y"], top["y"] + top["height"] - 1, "below the header, however tall")
+
+    async def test_on_a_phone_one_panel_at_a_time_closed_by_a_tap_beside_it_or_escape(self) -> None:
+        """The Rooms and Members panels could both be open, one over the other; only their buttons closed them, and
+        Escape in one left the focus nowhere (the page's body)."""
+        self.start_web()
+        tab = await self.open(width=390, height=844, touch=True)
+        await tab.log_in("thumb", room="5")
+        page = tab.page
+        sidebar, members = page.locator("#sidebar"), page.locator("#members")
+        rooms_button = page.get_by_role("button", name=re.compile("^Rooms"))
+        await tab.do(rooms_button.tap())
+        await tab.do(expect(sidebar).to_be_visible())
+        await tab.do(page.get_by_role("button", name=re.compile("^Members")).tap())
+        await tab.do(expect(members).to_be_visible())
+        await tab.do(expect(sidebar).to_be_hidden())
+        log = await tab.do(page.locator("#log").bounding_box())
+        assert log is not None
+        await tab.do(page.touchscreen.tap(log["x"] + 20, log["y"] + log["height"] / 2))  # left of the members
+        await tab.do(expect(members).to_be_hidden())
+        await tab.do(rooms_button.tap())
+        await tab.do(page.get_by_label("Join a room").focus())
+        await tab.do(page.keyboard.press("Escape"))
+        await tab.do(expect(sidebar).to_be_hidden())
+        await tab.do(expect(rooms_button).to_be_focused())
+        await tab.do(expect(rooms_button).to_have_attribute("aria-expanded", "false"))
+
+    async def test_controls_borders_and_a_mentions_time_have_enough_contrast_in_both_schemes(self) -> None:
+        """Fields' and buttons' borders were 1.41:1 on white (3:1 is wanted), and a mention's time in the dark
+        4.13:1 (4.5:1 is wanted)."""
+        self.start_web()
+        contrast = """([selector, property]) => {
+            const rgb = (text) => text.match(/[\\d.]+/g).map(Number);
+            const luminance = (text) => {
+                const linear = (c) => ((c /= 255) <= 0.03928 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4);
+                const [r, g, b] = rgb(text).slice(0, 3).map(linear);
+                return 0.2126 * r + 0.7152 * g + 0.0722 * b;
+            };
+            const element = document.querySelector(selector);
+            let behind = element.parentElement; // the first with a background of its own
+            while (rgb(getComputedStyle(behind).backgroundColor)[3] === 0) behind = behind.parentElement;
+            const colours = [getComputedStyle(element)[property], getComputedStyle(behind).backgroundColor];
+            const [a, b] = colours.map(luminance);
+            return (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
+        }"""
+        ircy = await self.irc("ircy")
+        for scheme in ("light", "dark"):
+            tab = await self.open(scheme=scheme)
+            await tab.log_in(scheme, room="5")
+            ircy.say("#5", f"{scheme}: a mention")
+            await tab.sees("a mention", "mentioned")
+            for selector, property, least in (
+                ("#join-room", "borderTopColor", 3),  # on the panel
+                ("#leave-button", "borderTopColor", 3),
+                ("#input", "borderTopColor", 3),  # on the page's background
+                ("#log li.mentioned time", "color", 4.5),
+            ):
+                ratio = await tab.do(tab.page.evaluate(contrast, [selector, property]))
+                self.assertGreaterEqual(ratio, least, f"{selector}'s {property} in {scheme}")
+
+    async def test_on_a_small_phone_the_settings_keep_save_in_sight_and_their_choices_whole(self) -> None:
+        """At 360 by 640 the settings' Save and Cancel were below the fold, and History's choices were cut."""
+        self.start_web()
+        tab = await self.open(width=360, height=640, touch=True)
+        await tab.log_in("lead", room="5")
+        page = tab.page
+        await tab.do(page.get_by_role("button", name="Settings").tap())
+        for name in ("Save", "Cancel"):
+            await tab.do(expect(page.get_by_role("button", name=name)).to_be_in_viewport(ratio=1))
+        whole = """select => [...select.options].every((option) => {
+            const text = document.createElement('span');
+            text.style.font = getComputedStyle(select).font;
+            text.textContent = option.text;
+            document.body.append(text);
+            const width = text.getBoundingClientRect().width;
+            text.remove();
+            return width + 24 <= select.clientWidth; // beside the select's arrow
+        })"""
+        self.assertTrue(await tab.do(page.locator("#set-history").evaluate(whole)), "no choice cut")
+        await tab.do(page.get_by_label("Invitation only").check())  # the fields above scroll; Save stays
+        await tab.do(page.get_by_role("button", name="Save").tap())
+        await tab.sees("lead made the room invitation only", "event")
+
+    async def test_scrolled_to_its_top_the_log_fetches_earlier_lines_and_stays_where_it_was(self) -> None:
+        """Scrolling back stopped at the 50 lines fetched on joining, though the room kept more."""
+        self.start_web("--history", "500", "--flood-burst", "200")  # 130 lines sent at once
+        ircy = await self.irc("ircy")
+        for number in range(1, 131):
+            ircy.say("#5", f"line {number:03}")
+        await self.heard(ircy, 130)
+        tab = await self.open()
+        await tab.log_in("reader", room="5")
+        page = tab.page
+        await tab.sees("line 130", "history")
+        shown = page.locator("#log li.message")
+        await tab.do(expect(shown).to_have_count(50))
+
+        def line(number: int) -> Locator:
+            return page.locator("#log li.message", has_text=f"line {number:03}")
+
+        to_top = "log => { log.scrollTop = 0; }"  # as a finger or a wheel does
+        await tab.do(page.locator("#log").evaluate(to_top))
+        await tab.do(expect(shown).to_have_count(100))
+        await tab.do(expect(line(81)).to_be_in_viewport())  # the line on top before stays in sight, not line 31
+        await tab.do(expect(line(31)).not_to_be_in_viewport())
+        await tab.do(page.locator("#log").evaluate(to_top))
+        await tab.do(expect(shown).to_have_count(130))
+        await tab.do(expect(line(31)).to_be_in_viewport())
+        await tab.do(expect(shown.first).to_contain_text("line 001"))
+        more = page.get_by_role("button", name="Load earlier lines")
+        await tab.do(expect(more).to_have_count(0))  # the room's first line is shown: nothing earlier
+        tall = await self.open(height=2000)  # the log too short to scroll: its button, from the keyboard
+        await tall.log_in("tall", room="5")
+        await tall.sees("line 130", "history")
+        more = tall.page.get_by_role("button", name="Load earlier lines")
+        await tall.do(more.focus())
+        await tall.do(tall.page.keyboard.press("Enter"))
+        await tall.do(expect(tall.page.locator("#log li.message")).to_have_count(100))
+        await tall.do(expect(more).to_be_focused())  # where it was, for the next fifty
+
     async def test_the_search_box_finds_what_was_said_in_the_rooms_one_is_in(self) -> None:
         self.start_web("--history", "100", "--history-store", "memory")
         ircy = await self.irc("ircy")
@@ -842,6 +1089,129 @@ class BrowserTests(Browsing):
         await tab.do(page.press("#input", "ArrowUp"))  # a line sent before: no longer the reply
         await tab.do(page.press("#input", "Escape"))
         await tab.do(expect(page.locator("#input")).to_have_value("not a reply after all\nand more\nand more"))
+
+    async def test_the_log_is_one_tab_stop_and_the_arrows_go_from_line_to_line(self) -> None:
+        """Each line's three reactions and Reply were four Tab stops: some 130 Tabs from Join a room to the message
+        box. The log is one stop now (the current line, the last by default) and its buttons; the arrows move."""
+        self.start_web()
+        tab = await self.open()
+        await tab.log_in("keys", room="5")
+        ircy = await self.irc("ircy")
+        for number in range(1, 13):
+            ircy.say("#5", f"line {number}")
+        await tab.sees("line 12")
+        page = tab.page
+        lines = page.locator("#log li").filter(has=page.locator(".text", has_text=re.compile(r"^line \d+$")))
+        line = {number: lines.nth(number - 1) for number in range(1, 13)}
+        await tab.do(page.get_by_role("button", name="Log out").focus())
+        await tab.do(page.keyboard.press("Tab"))
+        await tab.do(expect(line[12]).to_be_focused())  # the log's one stop: its last line
+        for _ in range(4):  # its 👍 ❤️ 😂 and Reply
+            await tab.do(page.keyboard.press("Tab"))
+            await tab.do(expect(line[12].locator("button:focus")).to_have_count(1))
+        await tab.do(page.keyboard.press("Tab"))
+        await tab.do(expect(page.locator("#input")).to_be_focused())
+        await tab.do(page.keyboard.press("Shift+Tab"))
+        await tab.do(expect(line[12].get_by_role("button", name=re.compile("^Reply"))).to_be_focused())
+        every = page.locator("#log > li[tabindex]")  # "ircy joined" too
+        for key, reached in (("ArrowUp", line[11]), ("ArrowUp", line[10]), ("Home", every.first)):
+            await tab.do(page.keyboard.press(key))
+            await tab.do(expect(reached).to_be_focused())
+        for key, reached in (("PageDown", every.nth(10)), ("End", line[12])):
+            await tab.do(page.keyboard.press(key))
+            await tab.do(expect(reached).to_be_focused())
+        await tab.do(page.keyboard.press("ArrowUp"))
+        await tab.do(expect(line[11]).to_have_attribute("tabindex", "0"))
+        await tab.do(expect(line[12]).to_have_attribute("tabindex", "-1"))
+        await tab.do(expect(line[12].locator("button").first).to_have_attribute("tabindex", "-1"))
+        ircy.say("#5", "line 13")  # the person moved: the current line stays where they left it
+        await tab.sees("line 13")
+        await tab.do(page.locator("#input").focus())
+        await tab.do(page.keyboard.press("Shift+Tab"))
+        await tab.do(expect(line[11].get_by_role("button", name=re.compile("^Reply"))).to_be_focused())
+        await tab.do(line[3].locator(".text").click())  # a click (a tap) on a line makes it the current one
+        await tab.do(expect(line[3]).to_have_attribute("tabindex", "0"))
+        await tab.do(expect(line[11]).to_have_attribute("tabindex", "-1"))
+        await tab.do(page.get_by_label("Join a room").fill("6"))
+        await tab.do(page.get_by_label("Join a room").press("Enter"))
+        await tab.do(expect(page.locator("#room-name")).to_have_text("#6"))
+        await tab.do(expect(page.locator("#input")).to_be_focused())  # as after choosing a room in the list
+
+    async def test_a_screen_reader_hears_a_lines_parts_apart_and_which_line_a_button_is_for(self) -> None:
+        """A line read "02:49bobhello": its time, nickname and text were apart only by CSS's margins; and each
+        line's buttons were "Reply to this line", alike for every line."""
+        self.start_web()
+        tab = await self.open()
+        await tab.log_in("ears", room="5")
+        ircy = await self.irc("ircy")
+        ircy.say("#5", "a line to hear")
+        await tab.sees("a line to hear")
+        line = tab.page.locator("#log li.message", has_text="a line to hear")
+        await tab.do(expect(line).to_have_text(re.compile(r"^\d\d:\d\d ircy a line to hear")))
+        await tab.do(expect(line.get_by_role("button", name="Reply to ircy's line")).to_have_count(1))
+        await tab.do(expect(line.get_by_role("button", name="React with 👍 to ircy's line")).to_have_count(1))
+
+    async def test_on_a_touch_screen_a_lines_buttons_are_fingertip_sized_under_the_line_tapped(self) -> None:
+        """On a phone a line's buttons were 18-45 by 20 px, and shown over the end of the line's text."""
+        self.start_web()
+        tab = await self.open(width=390, height=844, touch=True)
+        await tab.log_in("thumb", room="5")
+        ircy = await self.irc("ircy")
+        ircy.say("#5", "a line long enough to reach the end of a phone's screen, where the buttons were")
+        ircy.say("#5", "another line")
+        await tab.sees("another line")
+        page = tab.page
+        first = page.locator("#log li.message").first
+        buttons = first.locator(".actions button")
+        await tab.do(expect(buttons.first).to_be_hidden())  # until the line is tapped
+        await tab.do(first.locator(".text").tap())
+        await tab.do(expect(first).to_be_focused())
+        for index in range(4):
+            await tab.do(expect(buttons.nth(index)).to_be_visible())
+            box = await tab.do(buttons.nth(index).bounding_box())
+            assert box is not None
+            self.assertGreaterEqual(min(box["width"], box["height"]), 44, "a fingertip's size")
+        text = await tab.do(first.locator(".text").bounding_box())
+        reply = await tab.do(first.get_by_role("button", name=re.compile("^Reply")).bounding_box())
+        assert text is not None and reply is not None
+        self.assertGreaterEqual(reply["y"], text["y"] + text["height"], "under the line's text, not over it")
+        await tab.do(page.locator("#log li.message", has_text="another line").locator(".text").tap())
+        await tab.do(expect(buttons.first).to_be_hidden())
+        await tab.do(
+            page.locator("#log li.message", has_text="another line")
+            .get_by_role("button", name=re.compile("^Reply"))
+            .tap()
+        )
+        await tab.do(expect(page.locator("#input")).to_have_value("/reply ^1 "))
+
+    async def test_a_reply_is_said_above_the_box_and_its_cross_takes_it_back(self) -> None:
+        """Replying showed only `/reply ^1 ` in the box, and a phone has no Escape to take it back."""
+        self.start_web()
+        tab = await self.open(width=390, height=844, touch=True)
+        await tab.log_in("thumb", room="5")
+        ircy = await self.irc("ircy", caps=("echo-message", "message-tags"))
+        long = "lunch at noon? " + "the place on the corner, or the one by the station " * 3
+        ircy.say("#5", long.strip())
+        await ircy.until("PRIVMSG")  # its echo
+        await tab.sees("lunch at noon?")
+        page = tab.page
+        line = page.locator("#log li.message", has_text="lunch at noon?")
+        bar = page.locator("#replying")
+        await tab.do(expect(bar).to_be_hidden())
+        await tab.do(line.locator(".text").tap())
+        await tab.do(line.get_by_role("button", name=re.compile("^Reply")).tap())
+        await tab.do(expect(bar).to_be_visible())
+        await tab.do(expect(bar).to_contain_text(f"Replying to ircy: {long.strip()}"))
+        cut = "el => el.scrollWidth > el.clientWidth"  # one line, cut at its end: not the whole screen's height
+        self.assertTrue(await tab.do(page.locator("#replying-text").evaluate(cut)), "on one line, cut")
+        await tab.do(page.locator("#input").press_sequentially("on second thoughts"))
+        await tab.do(bar.get_by_role("button", name="Cancel the reply").tap())
+        await tab.do(expect(bar).to_be_hidden())
+        await tab.do(expect(page.locator("#input")).to_have_value("on second thoughts"))
+        await tab.do(page.press("#input", "Enter"))
+        [said] = [line for line in await ircy.until("PRIVMSG", "#5") if line.command == "PRIVMSG"]
+        self.assertEqual(said.params[1], "on second thoughts")
+        self.assertNotIn("+draft/reply", said.tags, "the reply was taken back")
 
     async def test_a_long_line_arrives_whole_and_one_too_long_to_send_stays_in_the_box(self) -> None:
         """The page sent a line of any length as one PRIVMSG: past IRC's 512 bytes it was refused (417), after the

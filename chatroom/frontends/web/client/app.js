@@ -20,9 +20,17 @@ function title() {
   document.title = mentions ? `(${mentions}) chatroom` : "chatroom";
 }
 
-function toggle(panel, button, open = !panel.classList.contains("open")) {
-  panel.classList.toggle("open", open);
-  $(button).setAttribute("aria-expanded", String(open));
+const PANELS = { sidebar: "rooms-button", members: "members-button" }; // on a phone, each behind its button
+
+/** Open or close a panel; opening one closes the other, which it would overlap. */
+function showPanel(id, open = !$(id).classList.contains("open")) {
+  for (const [panel, button] of Object.entries(PANELS)) {
+    const shown = panel === id && open;
+    const focused = !shown && $(panel).classList.contains("open") && $(panel).contains(document.activeElement);
+    $(panel).classList.toggle("open", shown);
+    $(button).setAttribute("aria-expanded", String(shown));
+    if (focused) $(button).focus(); // not lost to the page's body with the panel
+  }
 }
 
 // On a phone the rooms and members open below the header, whose height its lines decide (style.css)
@@ -30,9 +38,12 @@ new ResizeObserver(() => {
   document.documentElement.style.setProperty("--top-height", `${$("top").getBoundingClientRect().bottom}px`);
 }).observe($("top"));
 
-function closePanels() {
-  toggle($("sidebar"), "rooms-button", false);
-  toggle($("members"), "members-button", false);
+const closePanels = () => showPanel("", false);
+
+/** The focus to the message box, after logging in or choosing a room; not on a touch screen, where it would raise
+ * the on-screen keyboard over the room each time. */
+function toMessageBox() {
+  if (!matchMedia("(pointer: coarse)").matches) $("input").focus();
 }
 
 function showApp(shown) {
@@ -53,6 +64,7 @@ chat.addEventListener("details", (event) => {
   if (event.detail.room === chat.current) view.details();
 });
 chat.addEventListener("lines", (event) => view.line(event.detail.room, event.detail.line));
+chat.addEventListener("earlier", (event) => view.earlier(event.detail.room));
 chat.addEventListener("reacted", (event) => view.reacted(event.detail.room, event.detail.line));
 chat.addEventListener("typing", (event) => event.detail.room === chat.current && view.typing());
 chat.addEventListener("found", (event) => view.found(event.detail));
@@ -73,6 +85,7 @@ chat.addEventListener("modes", (event) => {
   if (event.detail.room === chat.current && $("settings").open) fillSettings(event.detail.room);
 });
 chat.addEventListener("notify", ({ detail: { room, line } }) => {
+  view.elsewhere(room, line);
   if (!document.hidden || !("Notification" in window) || Notification.permission !== "granted") return;
   const where = room.channel ? ` in ${room.name}` : "";
   const note = new Notification(`${line.nick}${where}`, { body: line.text, tag: room.name });
@@ -86,7 +99,7 @@ chat.addEventListener("notify", ({ detail: { room, line } }) => {
 connection.addEventListener("status", (event) => view.status(event.detail));
 connection.addEventListener("registered", () => {
   showApp(true);
-  $("input").focus();
+  toMessageBox();
   if (!chat.saved().length && !chat.current?.channel) {
     const hint = "To talk, join a room: type its name or number in Join a room (under Rooms on a phone), or /join 5.";
     chat.info(hint, "info", chat.serverRoom());
@@ -142,7 +155,7 @@ $("compose").addEventListener("submit", (event) => {
   recalled = sent.length;
   $("input").value = "";
   fit();
-  chat.replying = null;
+  replyTo(null);
   typing.to = ""; // the message says we are done typing (IRCv3 typing)
 });
 
@@ -153,11 +166,26 @@ $("input").addEventListener("keydown", (event) => {
   if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
     event.preventDefault();
     $("compose").requestSubmit();
-  } else if (event.key === "Escape" && chat.replying) {
-    input.value = input.value.slice(`/reply ${chat.replying.pick} `.length);
-    chat.replying = null;
-  }
+  } else if (event.key === "Escape" && chat.replying) cancelReply();
 });
+
+/** The reply a line's Reply button began ({room, pick, id}), or none: said in a bar above the box, with a ✕. */
+function replyTo(replying) {
+  chat.replying = replying;
+  const line = replying?.room.line(replying.id);
+  $("replying").hidden = !line;
+  $("replying-text").textContent = line ? `Replying to ${line.nick}: ${line.text}` : "";
+}
+
+/** Take back the reply, keeping what was typed: Escape, or the bar's ✕ (a phone has no Escape). */
+function cancelReply() {
+  const input = $("input");
+  input.value = input.value.slice(`/reply ${chat.replying.pick} `.length);
+  replyTo(null);
+  fit();
+  input.focus();
+}
+$("cancel-reply").addEventListener("click", cancelReply);
 
 /** The box as high as its lines, up to its CSS max-height: Shift+Enter's lines stay in sight. */
 function fit() {
@@ -173,7 +201,7 @@ const typing = { to: "", at: 0 };
 $("input").addEventListener("input", (event) => {
   const text = event.target.value;
   const room = chat.current;
-  if (chat.replying && !text.startsWith(`/reply ${chat.replying.pick} `)) chat.replying = null; // not that reply now
+  if (chat.replying && !text.startsWith(`/reply ${chat.replying.pick} `)) replyTo(null); // not that reply now
   const tell = (target, state) => chat.connection.send(`@+typing=${state} TAGMSG ${target}`);
   if (text && !text.startsWith("/") && room && !room.server && !room.silenced && (room.joined || !room.channel)) {
     if (typing.to === room.name && Date.now() - typing.at < TYPING_EVERY) return;
@@ -191,6 +219,7 @@ $("log").addEventListener("click", (event) => {
   const button = event.target.closest("button[data-action]");
   const id = button?.closest("li")?.dataset.id;
   const room = chat.current;
+  if (button?.dataset.action === "earlier") return chat.earlier(room);
   if (!id || !room) return;
   if (button.dataset.action === "react") {
     chat.connection.send(`@+draft/react=${escapeTag(button.textContent)};+draft/reply=${escapeTag(id)} TAGMSG ${room.name}`);
@@ -198,12 +227,30 @@ $("log").addEventListener("click", (event) => {
   }
   const said = room.lines.filter((line) => line.id && line.nick);
   const pick = `^${said.length - said.findIndex((line) => line.id === id)}`;
-  chat.replying = { room, pick, id }; // lines said before Enter must not move the reply to another line
+  replyTo({ room, pick, id }); // lines said before Enter must not move the reply to another line
   const input = $("input");
   input.value = `/reply ${pick} `;
   input.focus();
   input.setSelectionRange(input.value.length, input.value.length); // what is typed next is the reply
 });
+
+// Scrolled to its top, the log fetches the lines before (as its Load earlier lines button does)
+$("log").addEventListener("scroll", (event) => {
+  if (event.target.scrollTop === 0) event.target.querySelector(".earlier button")?.click();
+});
+
+// The log is one Tab stop: the arrows, Home, End, PageUp and PageDown go from line to line, and a line clicked or
+// tapped becomes the current one (view.rove)
+const STEPS = { ArrowUp: -1, ArrowDown: 1, PageUp: -10, PageDown: 10, Home: -Infinity, End: Infinity };
+$("log").addEventListener("keydown", (event) => {
+  const step = STEPS[event.key];
+  const from = event.target.closest("#log > li[tabindex]");
+  if (!step || !from || event.altKey || event.ctrlKey || event.metaKey || event.shiftKey) return;
+  event.preventDefault();
+  const lines = view.lines();
+  view.rove(lines[Math.max(0, Math.min(lines.length - 1, lines.indexOf(from) + step))], true);
+});
+$("log").addEventListener("focusin", (event) => view.rove(event.target.closest("#log > li[tabindex]")));
 
 $("input").addEventListener("keydown", (event) => {
   const input = event.target;
@@ -214,7 +261,7 @@ $("input").addEventListener("keydown", (event) => {
   } else return;
   event.preventDefault();
   input.value = sent[recalled] ?? "";
-  chat.replying = null; // another line now: not the reply the button began
+  replyTo(null); // another line now: not the reply the button began
   fit();
 });
 
@@ -230,6 +277,7 @@ $("join-form").addEventListener("submit", (event) => {
   }
   $("join-room").value = "";
   closePanels();
+  toMessageBox();
 });
 
 $("room-list").addEventListener("click", (event) => {
@@ -241,16 +289,26 @@ $("room-list").addEventListener("click", (event) => {
   chat.select(room);
   if (room.channel && !room.joined) chat.join([room.name]);
   closePanels();
-  $("input").focus();
+  toMessageBox();
 });
 
 document.addEventListener("keydown", (event) => {
   if (event.key === "Escape") closePanels();
 });
 
-$("kept").addEventListener("click", () => $("kept").classList.toggle("whole"));
-$("rooms-button").addEventListener("click", () => toggle($("sidebar"), "rooms-button"));
-$("members-button").addEventListener("click", () => toggle($("members"), "members-button"));
+// The topic and what the room keeps are cut to one line: a click, a tap, Enter or Space shows them whole, or cut again
+for (const line of [$("topic"), $("kept")]) {
+  const expand = () => line.setAttribute("aria-expanded", String(line.classList.toggle("whole")));
+  line.addEventListener("click", (event) => event.target.closest("a") || expand()); // a link in it is followed
+  line.addEventListener("keydown", (event) => {
+    if (event.target !== line || (event.key !== "Enter" && event.key !== " ")) return;
+    event.preventDefault();
+    expand();
+  });
+}
+$("rooms-button").addEventListener("click", () => showPanel("sidebar"));
+$("members-button").addEventListener("click", () => showPanel("members"));
+$("main").addEventListener("pointerdown", closePanels); // a tap beside an open panel, on the messages, closes it
 $("leave-button").addEventListener("click", () => {
   connection.close("leaving");
   localStorage.removeItem("chatroom.rooms");

@@ -76,6 +76,8 @@ class Room {
     this.catchingUp = false; // whether that answer is what was missed while away (unread), or the last lines
     this.entering = false; // joined, its NAMES not yet complete
     this.typing = new Map(); // folded nickname -> {nick, timer}: who is typing here, until when
+    this.beginning = false; // the page has the earliest line the server keeps for us: nothing earlier to fetch
+    this.fetchingEarlier = false; // a CHATHISTORY BEFORE is on its way
   }
 
   /** A line of this room by its id. */
@@ -92,7 +94,7 @@ class Room {
  * Events: "rooms" (the list or a count changed), "lines" {room, line} (one line added at the end), "room" {room}
  * (a room must be drawn again whole: chosen, or history inserted), "details" {room} (its members, topic or modes
  * changed), "modes" {room} (the server told its settings), "notify" {room, line} (a mention or a private
- * message), "me" (our nickname changed).
+ * message), "me" (our nickname changed), "earlier" {room} (lines fetched from before the earliest shown, or not).
  */
 export class Chat extends EventTarget {
   constructor(connection) {
@@ -410,17 +412,50 @@ export class Chat extends EventTarget {
     const lines = this.kept(room, messages).filter((line) => !room.ids.has(line.id));
     const at = room.historyAt < 0 ? room.lines.length : Math.min(room.historyAt, room.lines.length);
     room.historyAt = -1;
+    if (!room.catchingUp && messages.length < HISTORY_ON_JOIN) room.beginning = true; // all it keeps for us
     if (!lines.length) return;
-    for (const line of lines) if (line.id) room.ids.add(line.id);
+    for (const line of lines) {
+      if (line.id) room.ids.add(line.id);
+      line.missed = room.catchingUp; // said while we were away, not before we came
+    }
     room.lines.splice(at, 0, ...lines);
     if (room.catchingUp && room !== this.current) {
       room.unread += lines.filter((line) => line.nick && !line.mine).length;
+      room.mentions += lines.filter((line) => line.mention && (line.kind === "message" || line.kind === "action")).length;
       room.unreadUntil = lines.at(-1).time.toISOString();
       this.emit("rooms");
     }
     const last = messages.at(-1).tags.time;
     if (last && last > room.lastStamp) room.lastStamp = last;
     this.emit("room", { room });
+  }
+
+  /** Whether lines said before the earliest one the page shows of `room` may be fetched (earlier). */
+  hasEarlier(room) {
+    return room.channel && !room.beginning && room.lines.some((line) => line.id) && this.connection.has("draft/chathistory");
+  }
+
+  /** Fetch the lines said before the earliest one the page has of `room` (CHATHISTORY BEFORE): put at the top of
+   * its lines, then told by an "earlier" event. */
+  earlier(room) {
+    const oldest = room.lines.find((line) => line.id);
+    if (!oldest || room.fetchingEarlier) return;
+    const asked = {
+      done: (_, messages) => {
+        room.fetchingEarlier = false;
+        const lines = this.kept(room, messages).filter((line) => !room.ids.has(line.id));
+        if (messages.length < HISTORY_ON_JOIN) room.beginning = true;
+        for (const line of lines) if (line.id) room.ids.add(line.id);
+        room.lines.unshift(...lines);
+        this.emit("earlier", { room });
+      },
+      failed: (text) => {
+        room.fetchingEarlier = false;
+        this.info(text, "error", room);
+        this.emit("earlier", { room });
+      },
+    };
+    room.fetchingEarlier = this.askHistory(room, "BEFORE", `msgid=${oldest.id}`, HISTORY_ON_JOIN, asked);
   }
 
   /** A chathistory batch's messages as lines of `room`. A message of several lines comes line by line, only its
@@ -505,7 +540,7 @@ export class Chat extends EventTarget {
       reply: replyOf(message.tags),
       history,
       mine,
-      mention: !history && !mine && !ours && (direct || this.mentions(action ? action[1] : text)),
+      mention: !mine && !ours && (direct || this.mentions(action ? action[1] : text)), // history's too: highlighted
     };
   }
 

@@ -58,7 +58,7 @@ function nickWithName(nick, shown = nick) {
   const fragment = document.createDocumentFragment();
   fragment.append(chosen("nick", shown));
   const name = nick && displayName(nick);
-  if (name) fragment.append(chosen("display-name", name.replace(FORMATTING, "")));
+  if (name) fragment.append(" ", chosen("display-name", name.replace(FORMATTING, "")));
   return fragment;
 }
 
@@ -74,6 +74,7 @@ function reactions(line) {
 
 function lineItem(line, room, actions = true) {
   const item = element("li", `${line.kind}${line.history ? " history" : ""}${line.mine ? " mine" : ""}`);
+  if (actions) item.tabIndex = -1; // a line of the log: reached by the arrows from its one Tab stop (View.rove)
   if (line.mention) item.classList.add("mentioned");
   if (line.id) item.dataset.id = line.id;
   if (line.reply) {
@@ -81,23 +82,25 @@ function lineItem(line, room, actions = true) {
     const reply = element("span", "reply", "↳ ");
     if (answered) reply.append(chosen("", answered.nick), ": ", chosen("", answered.text));
     else reply.append("a line not shown here");
-    item.append(reply);
+    item.append(reply, " ");
   }
-  item.append(when(line.time));
+  // Spaces between the parts, not only CSS's margins: a screen reader said "02:49bobhello"
+  item.append(when(line.time), " ");
   if (line.kind === "message" || line.kind === "notice") {
-    item.append(nickWithName(line.nick, line.kind === "notice" ? `-${line.nick}-` : line.nick));
+    item.append(nickWithName(line.nick, line.kind === "notice" ? `-${line.nick}-` : line.nick), " ");
   } else if (line.kind === "action") {
-    item.append(nickWithName(line.nick, `* ${line.nick}`));
+    item.append(nickWithName(line.nick, `* ${line.nick}`), " ");
   }
   const text = chosen("text");
   text.append(linked(line.text));
   item.append(text);
   if (line.id && line.nick) {
-    item.append(reactions(line));
+    item.append(" ", reactions(line));
     if (!actions) return item; // a line found by a search: its room's buttons are in its room
     const buttons = element("span", "actions");
-    for (const emoji of QUICK) buttons.append(button(emoji, "react", `React with ${emoji}`));
-    buttons.append(button("Reply", "reply", "Reply to this line"));
+    const whose = `${line.nick}'s line`; // which line, for a screen reader going from button to button
+    for (const emoji of QUICK) buttons.append(button(emoji, "react", `React with ${emoji} to ${whose}`));
+    buttons.append(button("Reply", "reply", `Reply to ${whose}`));
     item.append(buttons);
   }
   return item;
@@ -106,6 +109,7 @@ function lineItem(line, room, actions = true) {
 function button(text, action, label) {
   const node = element("button", "", text);
   node.type = "button";
+  node.tabIndex = -1; // in the Tab order only on the log's current line (View.rove)
   node.dataset.action = action;
   node.setAttribute("aria-label", label);
   return node;
@@ -118,6 +122,8 @@ function spoken(line) {
   return line.text;
 }
 
+const mentioned = (count) => (count === 1 ? "mentioned once" : `mentioned ${count} times`);
+
 const RANK_NAMES = { "@": "operator", "+": "voice" };
 
 export class View {
@@ -125,6 +131,10 @@ export class View {
     this.chat = chat;
     this.log = $("log");
     this.countdown = 0; // the timer counting down to the next attempt to connect
+    this.lost = ""; // why the page is not connected, once said; "" while connected
+    this.roving = null; // the log's line in the Tab order: the log is one Tab stop, not four a line
+    this.following = true; // that line is the last, and stays the last as lines come
+    this.shown = null; // the room the log shows
     displayName = (nick) => chat.displayName(nick);
   }
 
@@ -132,7 +142,7 @@ export class View {
   rooms() {
     const list = $("room-list");
     list.replaceChildren();
-    let unread = 0;
+    let [unread, mentions] = [0, 0];
     for (const room of this.chat.rooms.values()) {
       if (room.server && room !== this.chat.current && !room.unread) continue;
       const button = element("button");
@@ -144,7 +154,7 @@ export class View {
       const labels = [room.server ? "server messages" : room.name];
       if (room.mentions) {
         button.append(element("span", "mention", "@"));
-        labels.push(room.mentions === 1 ? "mentioned once" : `mentioned ${room.mentions} times`);
+        labels.push(mentioned(room.mentions));
       }
       button.append(element("span", "badge", room.unread ? String(room.unread) : ""));
       if (room.unread) labels.push(`${room.unread} unread`);
@@ -153,9 +163,15 @@ export class View {
       const item = element("li", room.channel && !room.joined ? "left" : "");
       item.append(button);
       list.append(item);
-      unread += room === this.chat.current ? 0 : room.unread;
+      if (room === this.chat.current) continue;
+      unread += room.unread;
+      mentions += room.mentions;
     }
+    // The Rooms button (on a phone) says what the list does: the "@" too
     $("rooms-badge").textContent = unread ? String(unread) : "";
+    $("rooms-mention").textContent = mentions ? "@" : "";
+    const said = [mentions && mentioned(mentions), unread && `${unread} unread`].filter(Boolean);
+    $("rooms-button").setAttribute("aria-label", ["Rooms", ...said].join(", "));
   }
 
   /** The current room whole: heading, topic, lines, members. */
@@ -164,15 +180,54 @@ export class View {
     if (!room) return;
     this.details();
     const items = [];
-    let history = false;
+    let part = "live"; // the log's part so far, said by a divider where the next begins
     for (const line of room.lines) {
-      if (line.history && !history) items.push(element("li", "divider", "earlier, from the room's history"));
-      else if (!line.history && history) items.push(element("li", "divider", "live"));
-      history = line.history;
+      const its = line.missed ? "missed while you were away" : line.history ? "earlier, from the room's history" : "live";
+      if (its !== part) items.push(element("li", "divider", (part = its)));
       items.push(lineItem(line, room));
     }
+    if (this.chat.hasEarlier(room)) {
+      const more = element("button", "", "Load earlier lines");
+      more.type = "button";
+      more.dataset.action = "earlier";
+      items.unshift(element("li", "earlier"));
+      items[0].append(more);
+    }
+    const focused = Boolean(document.activeElement?.closest("#log > li[tabindex]"));
+    const kept = room === this.shown && !this.following && this.roving?.dataset.id;
+    this.shown = room;
     this.log.replaceChildren(...items);
     this.log.scrollTop = this.log.scrollHeight;
+    const lines = this.lines();
+    this.rove((kept && lines.find((item) => item.dataset.id === kept)) || lines.at(-1), focused);
+  }
+
+  /** Lines fetched from before the earliest shown: drawn above it, what the person was looking at left in place. */
+  earlier(room) {
+    if (room !== this.chat.current) return;
+    const below = this.log.scrollHeight - this.log.scrollTop;
+    const asked = document.activeElement?.closest("#log .earlier"); // the button: the focus stays at the top
+    this.room();
+    this.log.scrollTop = this.log.scrollHeight - below;
+    if (asked) (this.log.querySelector(".earlier button") ?? this.lines()[0])?.focus({ preventScroll: true });
+  }
+
+  /** The log's lines, dividers left out. */
+  lines() {
+    return [...this.log.querySelectorAll(":scope > li[tabindex]")];
+  }
+
+  /** Make `item` the log's line in the Tab order, its buttons with it (a roving tabindex), and focus it if asked. */
+  rove(item, focus = false) {
+    if (!item) return;
+    for (const [node, index] of [[this.roving, -1], [item, 0]]) {
+      if (!node) continue;
+      node.tabIndex = index;
+      for (const button of node.querySelectorAll("button")) button.tabIndex = index;
+    }
+    this.roving = item;
+    this.following = item === this.log.lastElementChild;
+    if (focus) item.focus();
   }
 
   /** The current room's heading and members. */
@@ -185,10 +240,11 @@ export class View {
       : away
         ? `You are not in ${room.name}: /join ${room.name} to come back`
         : `Message ${room.name}`;
-    $("topic").textContent = room.topic;
-    $("topic").title = room.topic;
+    $("topic").replaceChildren(linked(room.topic));
+    $("topic").title = room.topic; // cut to one line; a tap, Enter or Space shows it whole (a phone has no hover)
+    $("topic").hidden = !room.topic;
     $("kept").textContent = room.kept ? `${room.kept[0].toUpperCase()}${room.kept.slice(1)}.` : "";
-    $("kept").title = $("kept").textContent; // cut to one line; a tap shows it whole (a phone has no hover)
+    $("kept").title = $("kept").textContent;
     $("kept").hidden = !room.kept;
     $("settings-button").hidden = !(room.channel && room.rank(this.chat.me).includes("@"));
     $("export").hidden = !(room.channel && room.kept) || away; // everything it keeps that a member may read
@@ -223,9 +279,24 @@ export class View {
     const atBottom = this.log.scrollHeight - this.log.scrollTop - this.log.clientHeight < 40;
     const last = room.lines.at(-2);
     if (last?.history && !line.history) this.log.append(element("li", "divider", "live"));
-    this.log.append(lineItem(line, room));
+    const item = lineItem(line, room);
+    this.log.append(item);
+    // The current line stays the last one, unless the person moved it, or is on it (reading, or about to reply)
+    if (!this.roving?.isConnected || (this.following && !this.log.contains(document.activeElement))) this.rove(item);
     if (atBottom || line.mine) this.log.scrollTop = this.log.scrollHeight;
-    if (line.kind !== "event" || room.channel) $("announce").textContent = spoken(line);
+    if (line.kind !== "event" || room.channel) this.say(spoken(line));
+  }
+
+  /** A mention or a private message out of sight, in another room: said aloud, with where it was said. */
+  elsewhere(room, line) {
+    if (room === this.chat.current) return; // said as it came (line)
+    const where = room.channel ? ` in ${room.name}` : " (private)";
+    this.say(`${line.nick}${where}: ${line.kind === "action" ? spoken(line) : line.text}`);
+  }
+
+  /** Said by a screen reader (a polite live region, out of sight). */
+  say(text) {
+    $("announce").textContent = text;
   }
 
   /** A line's reactions changed: its count drawn again. */
@@ -247,7 +318,7 @@ export class View {
     $("search-title").textContent = error ? `Search for “${text}”` : `${lines.length || "Nothing"} found for “${text}”`;
     const items = (lines ?? []).map((line) => {
       const item = lineItem(line, undefined, false);
-      item.insertBefore(element("span", "room", line.room), item.children[1]);
+      item.children[1].before(element("span", "room", line.room), " ");
       return item;
     });
     $("found").replaceChildren(...(error ? [element("li", "error", error)] : items));
@@ -261,12 +332,17 @@ export class View {
       status.hidden = !text;
     };
     clearInterval(this.countdown);
+    if (state === "connected" && this.lost) this.say("Connected again.");
     if (state !== "waiting") {
+      if (state !== "connecting") this.lost = "";
       show(state === "connecting" ? "Connecting…" : "");
       return;
     }
     let left = seconds;
     const why = refusal ? `Not connected: ${refusal.replace(/\.?$/, ".")}` : "Connection lost.";
+    // Said once (the line is no live region): a countdown read out every second drowned everything else
+    if (why !== this.lost) this.say(why);
+    this.lost = why;
     show(`${why} Trying again in ${left} s…`);
     this.countdown = setInterval(() => show(`${why} Trying again in ${(left = Math.max(1, left - 1))} s…`), 1000);
   }
