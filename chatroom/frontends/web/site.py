@@ -153,9 +153,17 @@ class ClientFiles(File):
         return forbidden()
 
     def render_GET(self, request: Request) -> bytes | int:
+        # No byte ranges: the files are small. twisted.web's answer to several ranges crashes in its producer (the
+        # multipart boundaries make it read a negative length), sends nothing and holds the connection; overlapping
+        # ranges multiplied a small request 500 times; and a malformed Range was logged whole. Dropped before
+        # twisted.web reads it, any Range gets the whole file.
+        request.requestHeaders.removeHeader(b"range")
         request.setHeader(b"cache-control", b"no-cache")
         rendered: bytes | int = File.render_GET(self, request)
+        request.responseHeaders.removeHeader(b"accept-ranges")  # not yet written: the file is sent from the next turn
         return rendered
+
+    render_HEAD = render_GET
 
 
 class Root(Resource):
