@@ -50,3 +50,82 @@ class RangeTests(WebTestCase):
         answer = await self.raw("HEAD /app.js HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n", tls=True)
         self.assertNotIn("accept-ranges", head_and_body(answer)[0])
         self.assertFalse([event for event in logged if SECRET in str(event)])
+
+
+def assert_site_headers(test: WebTestCase, head: str) -> None:
+    test.assertIn("\r\nserver: chatroom\r\n", head)
+    test.assertIn("\r\ncontent-security-policy: default-src 'self';", head)
+    test.assertIn("\r\nx-content-type-options: nosniff\r\n", head)
+    test.assertIn("\r\nx-frame-options: deny\r\n", head)
+    test.assertNotIn("twisted", head)
+
+
+class ErrorTests(WebTestCase):
+    """twisted.web's own answers carry the site's headers, and what it cannot serve is not a traceback."""
+
+    async def test_an_impossible_path_is_not_found_without_a_traceback_or_a_log_line(self) -> None:
+        """A NUL was a 500 from twisted.web (its Server header, none of the site's) and a critical traceback in the
+        log at every request; a segment that is not UTF-8 was logged, with the segment."""
+        logged = observe_log(self)
+        self.start_web()
+        for path in ("/app.js%00.html", f"/{SECRET}%00", f"/{SECRET}%ff", f"/caf%c3/{SECRET}"):
+            answer = await self.raw(f"GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n", tls=True)
+            head, _ = head_and_body(answer)
+            self.assertTrue(head.startswith("http/1.1 404 "), head)
+            assert_site_headers(self, head)
+        self.assertFalse([event for event in logged if event["log_level"] >= LogLevel.warn or SECRET in str(event)])
+
+    async def test_options_and_methods_not_served_are_answered_with_the_headers(self) -> None:
+        """`OPTIONS *` was answered by twisted.web alone: 200 with its Server header and none of the site's."""
+        self.start_web()
+        options = await self.raw("OPTIONS * HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n", tls=True)
+        head, _ = head_and_body(options)
+        self.assertTrue(head.startswith("http/1.1 200 "), head)
+        self.assertIn("\r\nallow: get, head, options\r\n", head)
+        assert_site_headers(self, head)
+        for request, code in [
+            ("OPTIONS /app.js", "200"),
+            ("POST /app.js", "405"),
+            ("GET *", "405"),
+            ("DELETE /", "501"),
+        ]:
+            answer = await self.raw(f"{request} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n", tls=True)
+            head, _ = head_and_body(answer)
+            self.assertTrue(head.startswith(f"http/1.1 {code} "), head)
+            if code in ("200", "405"):
+                self.assertIn("\r\nallow: ", head)
+            assert_site_headers(self, head)
+
+    async def test_refusals_carry_the_headers(self) -> None:
+        """A request twisted.web could not read (400) and one with a body (413) were answered bare."""
+        self.start_web()
+        for request, code in [
+            ("GARBAGE\r\n", "400"),
+            ("GET / HTTP/1.1\r\nHost: localhost\r\nBad\0Header: x\r\n\r\n", "400"),
+            ("POST / HTTP/1.1\r\nHost: localhost\r\nContent-Length: 5\r\n\r\nhello", "413"),
+        ]:
+            for tls in (False, True):
+                head, body = head_and_body(await self.raw(request, tls=tls))
+                self.assertTrue(head.startswith(f"http/1.1 {code} "), head)
+                assert_site_headers(self, head)
+                self.assertTrue(body, "the reason")
+
+    async def test_nothing_a_client_sends_is_logged(self) -> None:
+        """Whatever the request holds, in its path, query, headers or method, none of it reaches the log."""
+        logged = observe_log(self)
+        self.start_web()
+        requests = [
+            f"GET /{SECRET} HTTP/1.1",
+            f"GET /?{SECRET}=%ff%00 HTTP/1.1",
+            f"HEAD /{SECRET}%ff HTTP/1.1",
+            f"{SECRET} / HTTP/1.1",
+            f"GET /irc/{SECRET} HTTP/1.1",
+            f"GET /app.js HTTP/1.1\r\nRange: bytes={SECRET}",
+            f"GET /app.js HTTP/1.1\r\nIf-Modified-Since: {SECRET}\r\nIf-None-Match: {SECRET}",
+            f"GET / HTTP/1.1\r\nCookie: {SECRET}=\0\r\nAuthorization: Basic {SECRET}",
+            f"GET / HTTP/1.1\r\nUpgrade: websocket\r\nOrigin: https://{SECRET}",
+            f"GET /irc HTTP/1.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: {SECRET}",
+        ]
+        for request in requests:
+            await self.raw(f"{request}\r\nHost: localhost\r\nConnection: close\r\n\r\n", tls=True)
+        self.assertFalse([event for event in logged if SECRET in str(event)])

@@ -283,7 +283,7 @@ class WebSocketFraming(WebSocketServerProtocol):
         A text message that is not UTF-8 fails the connection as autobahn's own check would have."""
         if not self.failedByMe:
             payload = b"".join(self.message_data)
-            if self.message_is_binary or _is_utf8(payload):
+            if self.message_is_binary or is_utf8(payload):
                 self.onMessage(payload, self.message_is_binary)
             else:
                 self._fail_connection(CLOSE_INVALID_PAYLOAD, "text message is not UTF-8")
@@ -626,7 +626,7 @@ def _upgrade(head: bytes) -> bool | None:
     return for_the_socket(segment, headers.get(b"upgrade"))
 
 
-def _is_utf8(payload: bytes) -> bool:
+def is_utf8(payload: bytes) -> bool:
     try:
         payload.decode()
     except UnicodeDecodeError:
