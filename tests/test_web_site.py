@@ -7,7 +7,7 @@ from twisted.logger import LogLevel
 
 from chatroom.frontends.web.site import CLIENT
 from tests.helpers import observe_log
-from tests.test_websocket import WebTestCase
+from tests.test_websocket import UPGRADE, WebTestCase
 
 SCRIPT = (CLIENT / "app.js").read_bytes()
 SECRET = "hunter2"  # stands for what someone typed: it must never reach the log
@@ -129,3 +129,27 @@ class ErrorTests(WebTestCase):
         for request in requests:
             await self.raw(f"{request}\r\nHost: localhost\r\nConnection: close\r\n\r\n", tls=True)
         self.assertFalse([event for event in logged if SECRET in str(event)])
+
+
+class OversizeTests(WebTestCase):
+    async def test_an_over_long_request_is_answered_and_closed_at_once(self) -> None:
+        """A 100 KB header, a 20 KB URL or an upgrade with a 100 KB header got no answer, and were closed without a
+        word (over TLS, only once the silence timeout passed); too many headers got a bare 400."""
+        self.start_web("--registration-timeout", "3600")  # an answer must not wait for it
+        pad = "X-Pad: " + "a" * 100_000 + "\r\n"
+        requests = [
+            (f"GET / HTTP/1.1\r\nHost: localhost\r\n{pad}\r\n", "431"),
+            ("GET /" + "a" * 20_000 + " HTTP/1.1\r\nHost: localhost\r\n\r\n", "414"),
+            (UPGRADE.format(path="/irc", host="localhost", extra=pad), "431"),
+            ("GET / HTTP/1.1\r\nHost: localhost\r\n" + "X-A: b\r\n" * 600 + "\r\n", "431"),
+            # on a kept-alive connection, after a page
+            ("GET / HTTP/1.1\r\nHost: localhost\r\n\r\nGET /" + "a" * 20_000 + " HTTP/1.1\r\n\r\n", "414"),
+        ]
+        for request, code in requests:
+            for tls in (False, True):
+                answer = await self.raw(request, tls)  # until the server closes: it answers and closes at once
+                last = answer[answer.rfind("HTTP/1.1 ") :]
+                head, body = head_and_body(last)
+                self.assertTrue(head.startswith(f"http/1.1 {code} "), (tls, code, answer[:300]))
+                assert_site_headers(self, head)
+                self.assertIn("too", body.lower())

@@ -102,7 +102,15 @@ HELD: dict[str, object] = dict.fromkeys(
 ) | {"connected": 0}
 UNMASKED = XorMaskerNull()  # shared: stands for the last frame's masker once its message is read
 UPGRADE_REQUIRED = 426
-PHRASES = {**RESPONSES, UPGRADE_REQUIRED: b"Upgrade Required"}  # twisted.web's lack 426's
+REQUEST_HEADER_FIELDS_TOO_LARGE = 431  # RFC 6585
+# twisted.web's lack 426 and 431, and have 414 and 413 by RFC 2616's names
+PHRASES = {
+    **RESPONSES,
+    413: b"Content Too Large",
+    414: b"URI Too Long",
+    UPGRADE_REQUIRED: b"Upgrade Required",
+    REQUEST_HEADER_FIELDS_TOO_LARGE: b"Request Header Fields Too Large",
+}
 CLOSE_NORMAL = 1000
 CLOSE_INVALID_PAYLOAD = 1007  # RFC 6455: a text message that is not UTF-8
 CLOSE_POLICY = 1008  # RFC 6455: refused by policy (over a connection cap)

@@ -30,7 +30,14 @@ from zope.interface import implementer, provider
 
 from chatroom.server.connection import ConnectionFactory, Dialect
 from chatroom.server.limits import CLOSE_GRACE, Deadlines, StreamTransport, cancel
-from chatroom.server.websocket import Counting, WebSocketFactory, for_the_socket, is_utf8, refusal
+from chatroom.server.websocket import (
+    REQUEST_HEADER_FIELDS_TOO_LARGE,
+    Counting,
+    WebSocketFactory,
+    for_the_socket,
+    is_utf8,
+    refusal,
+)
 
 CLIENT = Path(__file__).with_name("client")  # the web client's files, shipped with the package
 HSTS_PORT = 443
@@ -105,11 +112,17 @@ class Channel(http.HTTPChannel):
 
     Every answer carries the site's headers: those twisted.web writes for a request (a file, a 404, its own 500s and
     its answer to `OPTIONS *`) and those it writes itself, bare, to a bad request (400).
+
+    A request's head over twisted.web's limits (16 KB in all or in one line, 500 headers) is answered `414 URI Too
+    Long` (its first line) or `431 Request Header Fields Too Large`, and the connection closed: twisted.web answered
+    400 to some, and closed a line over 16 KB without a word (over TLS, only once the site's timeout passed).
     """
 
     site: WebSite
     _security: dict[bytes, bytes] | None = None
     _cut: IDelayedCall | None = None  # a refused connection's deadline to answer TLS's close_notify
+    _head_size = 0  # the bytes of the request's head read so far, as twisted.web counts them...
+    _head_count = 0  # ...and its headers
 
     def security_headers(self) -> dict[bytes, bytes]:
         """The site's headers, with HSTS when asked for, or on port 443 with TLS."""
@@ -135,6 +148,32 @@ class Channel(http.HTTPChannel):
         transport.write(refusal(code, reason, self.security_headers()))
         self.loseConnection()  # type: ignore[no-untyped-call]  # stops producing first: then TLS sends close_notify
         self._cut = self.site.deadlines.callLater(CLOSE_GRACE, transport.abortConnection)  # a peer that never answers
+
+    def lineReceived(self, line: bytes) -> None:
+        self._head_size += len(line)
+        if self._head_size > self.totalHeadersSize:
+            self.refuse(REQUEST_HEADER_FIELDS_TOO_LARGE, "request header fields too large")
+            return
+        http.HTTPChannel.lineReceived(self, line)
+
+    def headerReceived(self, line: bytes) -> bool:
+        self._head_count += 1
+        if self._head_count > self.maxHeaders:
+            self.refuse(REQUEST_HEADER_FIELDS_TOO_LARGE, "too many header fields")
+            return False
+        received: bool = http.HTTPChannel.headerReceived(self, line)
+        return received
+
+    def allContentReceived(self) -> None:
+        self._head_size = self._head_count = 0
+        http.HTTPChannel.allContentReceived(self)
+
+    def lineLengthExceeded(self, line: bytes) -> None:
+        """A line over 16 KB: the request's first (no request is read yet), or a header."""
+        if self.requests:
+            self.refuse(REQUEST_HEADER_FIELDS_TOO_LARGE, "request header fields too large")
+        else:
+            self.refuse(http.REQUEST_URI_TOO_LONG, "URI too long")
 
     def _respondToBadRequestAndDisconnect(self) -> None:
         """twisted.web's answer to a request it cannot read, which it writes bare: with the site's headers."""
