@@ -4,6 +4,7 @@ client sends is answered with the site's headers, at once, without a traceback, 
 from __future__ import annotations
 
 from twisted.logger import LogLevel
+from twisted.web import static
 
 from chatroom.frontends.web.site import CLIENT
 from tests.helpers import observe_log
@@ -153,3 +154,16 @@ class OversizeTests(WebTestCase):
                 self.assertTrue(head.startswith(f"http/1.1 {code} "), (tls, code, answer[:300]))
                 assert_site_headers(self, head)
                 self.assertIn("too", body.lower())
+
+
+class StalledAnswerTests(WebTestCase):
+    async def test_an_answer_that_stops_is_cut_off_at_the_silence_timeout(self) -> None:
+        """twisted.web stops the connection's timeout while it answers: a file whose producer stopped (as its
+        multipart producer did, crashed by a Range) held the connection, and its place under the caps, for good."""
+        logged = observe_log(self)
+        self.patch(static.NoRangeStaticProducer, "resumeProducing", lambda producer: None)  # never writes
+        self.start_web("--registration-timeout", "0.5")
+        for tls in (False, True):
+            client = await self.raw_client("GET /app.js HTTP/1.1\r\nHost: localhost\r\n\r\n", tls)
+            self.assertEqual(await client.lost, b"")  # closed by the server, the answer not begun
+        self.assertFalse([event for event in logged if event["log_level"] >= LogLevel.warn])

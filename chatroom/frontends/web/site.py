@@ -138,6 +138,7 @@ class Channel(http.HTTPChannel):
         """After twisted.web's own headers (its Server header among them), before the answer."""
         for name, value in self.security_headers().items():
             headers.setRawHeaders(name, [value])
+        self.resetTimeout()  # type: ignore[no-untyped-call]
         http.HTTPChannel.writeHeaders(self, version, code, reason, headers)
 
     def refuse(self, code: int, reason: str) -> None:
@@ -167,6 +168,19 @@ class Channel(http.HTTPChannel):
     def allContentReceived(self) -> None:
         self._head_size = self._head_count = 0
         http.HTTPChannel.allContentReceived(self)
+        # twisted.web stops the silence timeout while it answers a request: an answer that never ends (a producer that
+        # stalls, a client that reads nothing) held the connection, and its place under the caps, for good. The
+        # timeout runs on, put off by every write. Not once the WebSocket has the connection (no transport).
+        if self.requests and self.transport is not None:
+            self.setTimeout(self.site.timeOut)  # type: ignore[no-untyped-call]
+
+    def write(self, data: bytes) -> None:
+        self.resetTimeout()  # type: ignore[no-untyped-call]
+        http.HTTPChannel.write(self, data)
+
+    def writeSequence(self, iovec: list[bytes]) -> None:
+        self.resetTimeout()  # type: ignore[no-untyped-call]
+        http.HTTPChannel.writeSequence(self, iovec)
 
     def lineLengthExceeded(self, line: bytes) -> None:
         """A line over 16 KB: the request's first (no request is read yet), or a header."""
@@ -181,6 +195,9 @@ class Channel(http.HTTPChannel):
 
     def connectionLost(self, reason: Failure = connectionDone) -> None:
         cancel(self._cut)
+        # The answer's producer too: the transport stops it only if the channel was still registered with it, and
+        # closing (at the timeout) unregisters it: a file's producer went on pulling from a closed request.
+        self.stopProducing()  # type: ignore[no-untyped-call]
         http.HTTPChannel.connectionLost(self, reason)
 
     def pauseProducing(self) -> None:
