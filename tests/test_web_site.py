@@ -7,6 +7,7 @@ from twisted.logger import LogLevel
 from twisted.web import static
 
 from chatroom.frontends.web.site import CLIENT
+from chatroom.server import websocket
 from tests.helpers import observe_log
 from tests.test_websocket import UPGRADE, WebTestCase
 
@@ -166,4 +167,37 @@ class StalledAnswerTests(WebTestCase):
         for tls in (False, True):
             client = await self.raw_client("GET /app.js HTTP/1.1\r\nHost: localhost\r\n\r\n", tls)
             self.assertEqual(await client.lost, b"")  # closed by the server, the answer not begun
+        self.assertFalse([event for event in logged if event["log_level"] >= LogLevel.warn])
+
+
+OPEN = UPGRADE.format(path="/irc", host="localhost", extra="Sec-WebSocket-Protocol: text.ircv3.net\r\n")
+CLOSE_REPLY = b"\x88\x80\0\0\0\0"  # a client's close frame (masked, empty), as it answers the server's
+
+
+def close_code(answer: str) -> int:
+    """The code of the close frame that follows the 101."""
+    head, _, frames = answer.partition("\r\n\r\n")
+    assert head.startswith("HTTP/1.1 101"), head
+    close = frames[frames.index("\x88") :].encode("latin-1")
+    return int.from_bytes(close[2:4], "big")
+
+
+class BadFrameTests(WebTestCase):
+    async def test_a_bad_frame_closes_with_its_code_and_no_log_line(self) -> None:
+        """autobahn logged a warning for every bad frame, and another when the connection dropped: a log line any
+        client could add at will. And a client that did not answer the close kept its connection open."""
+        logged = observe_log(self)
+        self.start_web()
+        frames = [
+            (b"\x83\x03abc", 1002),  # unmasked, and a reserved opcode: a second error while closing
+            (b"\x81\x83\0\0\0\0\xff\xfe\xfd", 1007),  # a text message that is not UTF-8
+            (b"\x81\xff" + b"\x7f" * 8 + b"\0\0\0\0", 1009),  # too big
+            (b"\x09\x80\0\0\0\0", 1002),  # a fragmented ping
+            (b"\xf1\x80\0\0\0\0", 1002),  # reserved bits
+        ]
+        for frame, code in frames:
+            self.assertEqual(close_code(await self.raw(OPEN, then=frame + CLOSE_REPLY)), code, frame)
+        self.patch(websocket, "CLOSE_GRACE", 0.1)
+        unanswered = await self.raw(OPEN, then=b"\xf1\x80\0\0\0\0")  # the close never answered: until cut off
+        self.assertEqual(close_code(unanswered), 1002)
         self.assertFalse([event for event in logged if event["log_level"] >= LogLevel.warn])
