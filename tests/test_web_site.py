@@ -157,7 +157,7 @@ class OversizeTests(WebTestCase):
                 self.assertIn("too", body.lower())
 
 
-class StalledAnswerTests(WebTestCase):
+class TimeoutTests(WebTestCase):
     async def test_an_answer_that_stops_is_cut_off_at_the_silence_timeout(self) -> None:
         """twisted.web stops the connection's timeout while it answers: a file whose producer stopped (as its
         multipart producer did, crashed by a Range) held the connection, and its place under the caps, for good."""
@@ -168,6 +168,15 @@ class StalledAnswerTests(WebTestCase):
             client = await self.raw_client("GET /app.js HTTP/1.1\r\nHost: localhost\r\n\r\n", tls)
             self.assertEqual(await client.lost, b"")  # closed by the server, the answer not begun
         self.assertFalse([event for event in logged if event["log_level"] >= LogLevel.warn])
+
+    async def test_an_idle_connection_is_closed_without_a_log_line(self) -> None:
+        """twisted.web logged `Timing out client` with the address, for every connection a page load left open."""
+        logged = observe_log(self)
+        self.start_web("--registration-timeout", "0.5")
+        for tls in (False, True):
+            answer = await self.raw("GET /icon.svg HTTP/1.1\r\nHost: localhost\r\n\r\n", tls)  # kept alive, then idle
+            self.assertTrue(answer.startswith("HTTP/1.1 200 "), answer)
+        self.assertFalse([event for event in logged if event["log_namespace"].startswith("chatroom.frontends.web")])
 
 
 OPEN = UPGRADE.format(path="/irc", host="localhost", extra="Sec-WebSocket-Protocol: text.ircv3.net\r\n")

@@ -147,8 +147,19 @@ class Channel(http.HTTPChannel):
         if transport is None or self._cut is not None:
             return
         transport.write(refusal(code, reason, self.security_headers()))
+        self._close(transport)
+
+    def _close(self, transport: StreamTransport) -> None:
         self.loseConnection()  # type: ignore[no-untyped-call]  # stops producing first: then TLS sends close_notify
         self._cut = self.site.deadlines.callLater(CLOSE_GRACE, transport.abortConnection)  # a peer that never answers
+
+    def timeoutConnection(self) -> None:
+        """twisted.web's, without its log line for each connection it times out (each page load leaves a few kept
+        alive, and anyone can open more), and cutting off a peer that does not take the close within CLOSE_GRACE."""
+        transport = cast(StreamTransport | None, self.transport)
+        if transport is None or self._cut is not None:  # the WebSocket's now, or closing already
+            return
+        self._close(transport)
 
     def lineReceived(self, line: bytes) -> None:
         self._head_size += len(line)
