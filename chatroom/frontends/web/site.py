@@ -60,6 +60,7 @@ ALLOWED = b"GET, HEAD, OPTIONS"  # the methods the site serves
 
 @provider(ILogObserver)
 def _faults_only(event: LogEvent) -> None:
+    """Passes on an event with a traceback (a fault of the server's), nothing else."""
     if event.get("log_failure") is not None:
         globalLogPublisher(event)
 
