@@ -26,6 +26,7 @@ from urllib.parse import urlsplit
 
 from autobahn.twisted.util import peer2str
 from autobahn.twisted.websocket import WebSocketServerFactory, WebSocketServerProtocol
+from autobahn.util import encode_truncate
 from autobahn.websocket.protocol import TrafficStats
 from autobahn.websocket.types import ConnectionDeny, ConnectionRequest
 from autobahn.websocket.xormasker import XorMaskerNull
@@ -102,8 +103,17 @@ HELD: dict[str, object] = dict.fromkeys(
 ) | {"connected": 0}
 UNMASKED = XorMaskerNull()  # shared: stands for the last frame's masker once its message is read
 UPGRADE_REQUIRED = 426
-PHRASES = {**RESPONSES, UPGRADE_REQUIRED: b"Upgrade Required"}  # twisted.web's lack 426's
+REQUEST_HEADER_FIELDS_TOO_LARGE = 431  # RFC 6585
+# twisted.web's lack 426 and 431, and have 414 and 413 by RFC 2616's names
+PHRASES = {
+    **RESPONSES,
+    413: b"Content Too Large",
+    414: b"URI Too Long",
+    UPGRADE_REQUIRED: b"Upgrade Required",
+    REQUEST_HEADER_FIELDS_TOO_LARGE: b"Request Header Fields Too Large",
+}
 CLOSE_NORMAL = 1000
+CLOSE_GOING_AWAY = 1001
 CLOSE_INVALID_PAYLOAD = 1007  # RFC 6455: a text message that is not UTF-8
 CLOSE_POLICY = 1008  # RFC 6455: refused by policy (over a connection cap)
 HEAD_LIMIT = HTTPChannel.totalHeadersSize  # a first request's head longer than twisted.web's: the site refuses it
@@ -239,6 +249,30 @@ class WebSocketFraming(WebSocketServerProtocol):
         self.wasClean = True  # answered in full, as HTTP: of any other drop, autobahn warns with the peer's address
         self.dropConnection(abort=False)
 
+    def _fail_connection(self, code: int = CLOSE_GOING_AWAY, reason: str = "going away") -> None:
+        """autobahn's answer to a bad frame (a protocol error, bad UTF-8, one too big): a close with the code and the
+        reason, without autobahn's warning, a log line any client could add at will. A client that does not answer
+        the close is cut off after CLOSE_GRACE seconds (autobahn's own deadline is off); a second bad frame while
+        closing, at once."""
+        if self.state == WebSocketServerProtocol.STATE_CLOSED:
+            return
+        self.failedByMe = True
+        if self.state == WebSocketServerProtocol.STATE_CLOSING:
+            self.dropConnection(abort=False)
+            return
+        self.sendCloseFrame(code=code, reasonUtf8=encode_truncate(reason, 123), isReply=False)
+        cancel(self._deadline)
+        self._deadline = self.factory.shared.clock.callLater(CLOSE_GRACE, self.stream.abortConnection)
+
+    def dropConnection(self, abort: bool = False) -> None:
+        """autobahn's, without its warning when the close was not clean (a client's doing: a second bad frame while
+        closing). autobahn also resolved `is_closed` here, which nobody holds: it is made anew at each read."""
+        self.stream.unregisterProducer()
+        if self.state != WebSocketServerProtocol.STATE_CLOSED:
+            self.droppedByMe = True
+            self.state = WebSocketServerProtocol.STATE_CLOSED
+            self._closeConnection(abort)
+
     def onOpen(self) -> None:
         """A client of the chat from now on: its connection's place in the count goes to its Connection."""
         for handshake in HANDSHAKE:  # read and answered: not worth keeping for the life of every connection
@@ -283,7 +317,7 @@ class WebSocketFraming(WebSocketServerProtocol):
         A text message that is not UTF-8 fails the connection as autobahn's own check would have."""
         if not self.failedByMe:
             payload = b"".join(self.message_data)
-            if self.message_is_binary or _is_utf8(payload):
+            if self.message_is_binary or is_utf8(payload):
                 self.onMessage(payload, self.message_is_binary)
             else:
                 self._fail_connection(CLOSE_INVALID_PAYLOAD, "text message is not UTF-8")
@@ -626,7 +660,7 @@ def _upgrade(head: bytes) -> bool | None:
     return for_the_socket(segment, headers.get(b"upgrade"))
 
 
-def _is_utf8(payload: bytes) -> bool:
+def is_utf8(payload: bytes) -> bool:
     try:
         payload.decode()
     except UnicodeDecodeError:
