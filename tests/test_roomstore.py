@@ -56,6 +56,21 @@ class FileRoomStoreTests(SynchronousTestCase):
         self.store.save_server_bans(())
         self.assertEqual(sorted(room.name for room in self.store.load().rooms), ["#Club", "#other"])
 
+    def test_a_device_a_pipe_or_a_huge_file_is_one_line_unread(self) -> None:
+        """Read whole on the reactor with no limit: /dev/zero filled the memory."""
+        self.path.parent.mkdir(parents=True)
+        self.path.symlink_to("/dev/zero")
+        error = self.assertRaises(StoreError, self.store.load)
+        self.assertEqual(str(error), f"cannot read {self.path}: not a regular file (a device, a pipe or a socket)")
+        self.path.unlink()
+        os.mkfifo(self.path)
+        self.assertRaises(StoreError, self.store.load)
+        self.path.unlink()
+        with self.path.open("wb") as huge:
+            huge.truncate(64 * 1024 * 1024 + 1)  # sparse: nothing written
+        error = self.assertRaises(StoreError, self.store.load)
+        self.assertEqual(str(error), f"cannot read {self.path}: larger than 64 MiB, more than such a file can need")
+
     def test_leftovers_of_a_crashed_write_are_removed(self) -> None:
         self.store.save_room(ROOM)
         leftover = self.path.parent / ".rooms.json.tmp-abandoned"

@@ -21,7 +21,7 @@ from chatroom.core.moderation import LIMIT_MAX, Allowed, Ban, Mask, RoomSettings
 from chatroom.core.names import room_key, room_name
 from chatroom.core.rules import RULES
 from chatroom.core.state import RoomRecord, Saved, StoreError
-from chatroom.stores.files import locked, replace
+from chatroom.stores.files import DATA_FILE, locked, read_bounded, replace
 
 DEFAULT_FILE = "rooms.json"
 VERSION = 1
@@ -59,7 +59,7 @@ class FileRoomStore:
 
     def _read(self) -> dict[str, Any]:
         try:
-            document: dict[str, Any] = json.loads(self.path.read_text())
+            document: dict[str, Any] = json.loads(read_bounded(self.path, DATA_FILE))
         except FileNotFoundError:
             return {"version": VERSION, "rooms": {}, "server_bans": []}
         if not isinstance(document, dict) or document.get("version") != VERSION:
