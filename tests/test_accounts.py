@@ -107,6 +107,13 @@ class StoreTests(SynchronousTestCase):
         AccountStore(self.path).check()
         self.assertTrue(check_password("a new password", AccountStore(self.path).get("admin").hash))
 
+    def test_a_device_is_refused_unread(self) -> None:
+        """Read whole, at start and at each login once it changed: a symlink to /dev/zero would fill the memory."""
+        device = Path(self.mktemp())
+        device.symlink_to("/dev/zero")
+        error = self.assertRaises(StoreError, AccountStore(device).check)
+        self.assertEqual(str(error), f"cannot read {device}: not a regular file (a device, a pipe or a socket)")
+
     def test_the_decoy_is_made_at_start(self) -> None:
         """0.1 made it at the first unknown name, whose answer was then twice as slow: a timing signal."""
         self.store.add("alice", "first password")

@@ -143,6 +143,59 @@ class SqliteHistoryTests(TestCase):
         error = self.assertRaises(StoreError, SqliteHistory(self.path, HistoryLimits(5), THREADS, self.clock).load)
         self.assertEqual(str(error), f"cannot read the history file {self.path}: file is not a database")
 
+    async def test_a_row_the_server_cannot_use_stops_the_start_with_one_line_naming_it(self) -> None:
+        """A review, each row made with sqlite3 on a valid file: an empty id, bad JSON in `more`, or a line of a room
+        `rooms` lacks ended the start in a traceback; a time 'garbage' left the room unjoinable (BAD_TIME); a count
+        of 2**63-1 killed the writer thread at the next line, and -5 gave ids like e1--4."""
+        store = self.store()
+        store.said("5", said(1, "one"))
+        await store.stopService()
+        valid = self.path.read_bytes()
+        advice = "; correct or delete that row with sqlite3, or move the file away to start afresh"
+        for change, fault in [
+            ("UPDATE lines SET id = ''", "lines: '5': line 1 has the id '', not one ending in -1"),
+            ("UPDATE lines SET id = 'e1-7'", "lines: '5': line 1 has the id 'e1-7', not one ending in -1"),
+            ("UPDATE lines SET more = '{'", "lines: '5': line 1 has `more` '{', which is not a JSON object"),
+            ("UPDATE lines SET more = '[1]'", "lines: '5': line 1 has `more` '[1]', which is not a JSON object"),
+            ("UPDATE lines SET room = 'zz zz'", "lines: 'zz zz': line 1 is of 'zz zz', which rooms lacks"),
+            ("UPDATE lines SET time = 'garbage'", "lines: '5': line 1 has the time 'garbage', not one as 2026-11-23T"),
+            ("UPDATE lines SET time = '2026-19-01T00:00:00.000Z'", "line 1 has the time '2026-19-01T00:00:00.000Z'"),
+            ("UPDATE rooms SET said = 9223372036854775807", "rooms: '5': has a count of messages (said) of"
+             " 9223372036854775807, not one from 0 to 1099511627775"),
+            ("UPDATE rooms SET said = -5", "rooms: '5': has a count of messages (said) of -5, not one from 0"),
+            ("UPDATE rooms SET said = 'x'", "rooms: '5': has a count of messages (said) of 'x'"),
+            ("""UPDATE lines SET more = '{"tags": 5}'""", "lines: '5': the line of id 'e1-1' is not as chatroom"
+             " writes it (its time or `more`)"),
+            ("UPDATE lines SET time = '2026-02-31T00:00:00.000Z'", "lines: '5': the line of id 'e1-1' is not as"),
+        ]:  # fmt: skip
+            self.path.write_bytes(valid)
+            with contextlib.closing(sqlite3.connect(self.path)) as db:
+                db.execute(change)
+                db.commit()
+            error = self.assertRaises(StoreError, SqliteHistory(self.path, HistoryLimits(5), THREADS, self.clock).load)
+            message = str(error)
+            self.assertTrue(message.startswith(f"cannot read the history file {self.path}: "), message)
+            self.assertIn(fault, message)
+            self.assertTrue(message.endswith(advice), message)
+            self.assertNotIn("\n", message)
+        self.path.write_bytes(valid)
+        self.assertEqual([line.text for line in self.restart()["5"].lines], ["one"], "the valid file still loads")
+
+    async def test_the_writer_never_dies_of_a_change_it_cannot_write(self) -> None:
+        """A count past SQLite's integers raised OverflowError in the writer thread: it died with a traceback on
+        stderr, every later line went unsaved without a word, and the service never stopped."""
+        logged = EventLoggingObserver.createWithCleanup(self, globalLogPublisher)
+        store = self.store()
+        store.said("5", replace(said(1, "past SQLite's integers"), id=f"e1-{2**63}"))
+        store.said("5", said(1, "one"))
+        await store._written()
+        store.said("5", said(2, "two"))
+        await store.stopService()  # fires: the thread still runs
+        failures = [event for event in logged if "cannot write" in event.get("log_format", "")]
+        self.assertEqual(len(failures), 1, "said once")
+        self.assertIn("too large", str(failures[0]["error"]))
+        self.assertEqual([line.text for line in self.restart()["5"].lines], ["two"], "written again after")
+
     def test_a_file_of_another_version_is_refused(self) -> None:
         with sqlite3.connect(self.path) as db:
             db.execute("PRAGMA user_version = 9")
@@ -249,6 +302,26 @@ class RestartTests(ServerTestCase):
         kept = self.kept()
         self.assertEqual(kept, [f"line {number}" for number in range(len(kept))], "the first ones, in order")
         self.assertGreaterEqual(len(kept), 100)
+
+    async def test_twistd_on_a_damaged_row_exits_with_one_line(self) -> None:
+        """A line of a room `rooms` lacks ended the start in a full traceback (KeyError: 'zz zz')."""
+        SqliteHistory(self.history, HistoryLimits(5), THREADS, task.Clock()).load()  # a valid, empty file
+        with contextlib.closing(sqlite3.connect(self.history)) as db:
+            db.execute(
+                "INSERT INTO lines VALUES ('zz zz', 1, 'ann', 'hi', 0, 0, 'e1-1', '2026-11-23T09:30:00.000Z', 0, '')"
+            )
+            db.commit()
+        process = self.spawn(
+            [TWISTD, "-n", "--pidfile=", "chatroom", "--certs", str(Path(self.mktemp()).resolve()),
+             "--listen", "tcp:0:interface=127.0.0.1", "--no-irc", "--no-web", "--history", "20", *self.files]
+        )  # fmt: skip
+        self.assertEqual(await process.exit_code(), 1)
+        self.assertEqual(
+            process.output.splitlines()[-1],
+            f"chatroom: cannot read the history file {self.history}: lines: 'zz zz': line 1 is of 'zz zz', which rooms"
+            " lacks; correct or delete that row with sqlite3, or move the file away to start afresh",
+        )
+        self.assertNotIn("Traceback", process.output)
 
     def kept(self) -> list[str]:
         """The lines the history file holds of room 5, after checking the whole file."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import math
 import os
 from pathlib import Path
 
@@ -55,6 +57,61 @@ class FileRoomStoreTests(SynchronousTestCase):
         self.store.save_room(ROOM)
         self.store.save_server_bans(())
         self.assertEqual(sorted(room.name for room in self.store.load().rooms), ["#Club", "#other"])
+
+    def test_a_value_no_command_would_set_is_one_line_naming_the_room_and_the_field(self) -> None:
+        """A review: a keep_age of NaN or 1e999 loaded and every /join then failed (SERVER_ERROR), a topic with CRLF
+        and ESC was sent raw to every joiner (a forged IRC line), and a key "a b:c,", an owner "not a nick!" and
+        operators [null, 5] broke ROOM's one-word arguments."""
+        self.path.parent.mkdir(parents=True)
+        self.store.save_room(ROOM)
+        valid = json.loads(self.path.read_text())
+        for path, value, error in [
+            (("settings", "keep_age"), math.nan, "settings: keep_age nan must be a number from 0 to 315360000"),
+            (("settings", "keep_age"), math.inf, "keep_age inf must be a number from 0 to 315360000"),
+            (("settings", "keep_lines"), 2.5, "keep_lines 2.5 must be a whole number from 0 to 1000000000"),
+            (("settings", "limit"), True, "limit True must be a whole number from 0 to 100000"),
+            (
+                ("topic", "text"),
+                "evil\r\nQUIT :x\x1b[2J",
+                "topic 'evil\\r\\nQUIT :x\\x1b[2J' must be text without control",
+            ),
+            (("topic", "setter"), "two words", "topic's setter 'two words' must be text without control characters or"),
+            (("topic", "time"), math.nan, "topic's time nan must be a number"),
+            (("settings", "key"), "a b:c,", "key 'a b:c,' must be at most 32 characters, without spaces, ',' or ':'"),
+            (("settings", "key"), "k\x1b", "key 'k\\x1b' must be text without control characters"),
+            (("owner",), "not a nick!", "owner 'not a nick!' is not a nickname an account can have"),
+            (("operators",), [None, 5], "operators None is not a nickname an account can have"),
+            (("bans", 0, "reason"), "x\ny", "ban 'troll*!*@*': reason 'x\\ny' must be text without control"),
+            (("bans", 0, "since"), math.inf, "ban 'troll*!*@*': since inf must be a number"),
+        ]:
+            document = json.loads(json.dumps(valid))
+            place = document["rooms"]["#Club"]
+            for step in path[:-1]:
+                place = place[step]
+            place[path[-1]] = value
+            self.path.write_text(json.dumps(document))
+            message = str(self.assertRaises(StoreError, self.store.load))
+            self.assertTrue(message.startswith(f"{self.path}: room #Club: "), message)
+            self.assertIn(error.removeprefix("settings: "), message)
+            self.assertTrue(message.endswith("; correct it, or move it away to start afresh"), message)
+            self.assertNotIn("\n", message)
+        self.path.write_text(json.dumps(valid))
+        self.assertEqual(self.store.load().rooms, [ROOM], "what the commands set loads")
+
+    def test_a_device_a_pipe_or_a_huge_file_is_one_line_unread(self) -> None:
+        """Read whole on the reactor with no limit: /dev/zero filled the memory."""
+        self.path.parent.mkdir(parents=True)
+        self.path.symlink_to("/dev/zero")
+        error = self.assertRaises(StoreError, self.store.load)
+        self.assertEqual(str(error), f"cannot read {self.path}: not a regular file (a device, a pipe or a socket)")
+        self.path.unlink()
+        os.mkfifo(self.path)
+        self.assertRaises(StoreError, self.store.load)
+        self.path.unlink()
+        with self.path.open("wb") as huge:
+            huge.truncate(64 * 1024 * 1024 + 1)  # sparse: nothing written
+        error = self.assertRaises(StoreError, self.store.load)
+        self.assertEqual(str(error), f"cannot read {self.path}: larger than 64 MiB, more than such a file can need")
 
     def test_leftovers_of_a_crashed_write_are_removed(self) -> None:
         self.store.save_room(ROOM)

@@ -39,6 +39,42 @@ class ReloaderTests(SynchronousTestCase):
             any(message.startswith("SIGHUP: kept the certificate in service") for message in self.messages())
         )
 
+    def test_a_device_or_a_huge_file_is_refused_and_the_old_ones_kept(self) -> None:
+        """A review: server.crt as a symlink to /dev/zero, then SIGHUP: the server froze, grew to 9 GB, and handled
+        no SIGHUP after that. Each is refused in one line; the next reload works."""
+        crt = self.certs / "server.crt"
+        good = crt.read_bytes()
+        crt.unlink()
+        crt.symlink_to("/dev/zero")
+        self.motd.unlink()
+        self.motd.symlink_to("/dev/zero")
+        self.reloader.reload()
+        self.assertIs(self.context.identity, self.identity)
+        self.assertEqual(self.server.factory.motd, [])
+        self.assertIn(
+            f"SIGHUP: kept the certificate in service: cannot read {crt}: not a regular file (a device, a pipe or a"
+            " socket)",
+            self.messages(),
+        )
+        self.assertIn(
+            f"SIGHUP: kept the message of the day: {self.motd}: not a regular file (a device, a pipe or a socket)",
+            self.messages(),
+        )
+        self.motd.unlink()
+        self.motd.write_text("welcome\n" * 101)
+        self.reloader.reload()
+        self.assertIn(
+            f"SIGHUP: kept the message of the day: {self.motd}: must be at most 100 lines, what a login carries"
+            " (not 101)",
+            self.messages(),
+        )
+        crt.unlink()
+        crt.write_bytes(good)
+        self.motd.write_text("after\n")
+        self.reloader.reload()
+        self.assertEqual(self.server.factory.motd, ["after"])
+        self.assertIsNot(self.context.identity, self.identity)
+
     def test_the_motd_is_read_again_or_kept(self) -> None:
         self.motd.write_text("after\n")
         self.reloader.reload()

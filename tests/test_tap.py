@@ -164,6 +164,38 @@ class OptionsTests(SynchronousTestCase):
         assert isinstance(service, ChatService)
         self.assertEqual(service.factory.motd, ["line one", "line two"])
 
+    def test_a_motd_that_a_login_cannot_carry_or_that_holds_control_characters_is_one_line(self) -> None:
+        """A review: --motd-file /dev/zero never finished starting (3 GB in 8 s), a 7.7 MB one dropped every user
+        at login (send queue exceeded), and control characters went out raw (an IRC line forged with \\r\\n)."""
+        motd = Path(self.mktemp())
+        options = self.parse("--certs", self.mktemp(), "--listen", "tcp:0", "--motd-file", str(motd))
+        for content, why in [
+            (None, "not a regular file (a device, a pipe or a socket)"),
+            ("x" * (16 * 1024 + 1), "must be at most 16 KiB, what a login carries"),
+            ("line\n" * 101, "must be at most 100 lines, what a login carries (not 101)"),
+            ("welcome\nevil\x1b[2J\n", "must hold no control character, as the commands refuse in text (line 2 does)"),
+            ("evil\rQUIT :x\x00\n", "must hold no control character, as the commands refuse in text (line 2 does)"),
+        ]:
+            if content is None:
+                motd.symlink_to("/dev/zero")
+            else:
+                motd.unlink()
+                motd.write_text(content)
+            exit = self.assertRaises(SystemExit, tap.makeService, options, ServiceReactor())
+            self.assertEqual(str(exit), f"chatroom: cannot read --motd-file {motd}: {why}")
+        motd.write_text("\x02bold\x02 and\ttabs, as IRC carries them\r\n" * 100)
+        service = tap.makeService(options, ServiceReactor())
+        assert isinstance(service, ChatService)
+        self.assertEqual(len(service.factory.motd), 100)
+        error = self.assertRaises(usage.UsageError, self.parse, "--motd", "hi\x1b[2J")
+        self.assertEqual(
+            str(error), "--motd must hold no control character, as the commands refuse in text (line 1 does)"
+        )
+        config = Path(self.mktemp())
+        config.symlink_to("/dev/zero")
+        error = self.assertRaises(usage.UsageError, self.parse, "--config", str(config))
+        self.assertEqual(str(error), f"cannot read {config}: not a regular file (a device, a pipe or a socket)")
+
     def test_a_config_file_under_the_command_line(self) -> None:
         config = Path(self.mktemp())
         config.write_text('flood-rate = 2.5\nmax-clients = 50\nlisten = ["tcp:6000"]\nlimit-loopback = true\n')
@@ -244,6 +276,14 @@ class OptionsTests(SynchronousTestCase):
         self.assertEqual(factory.limits.max_clients, 3)
         self.assertIn(
             f"SIGHUP: kept every setting: {config}: max-clients must be a whole number, not 'none'",
+            [formatEvent(event) for event in logged],
+        )
+        config.write_text('motd = "evil\\r\\nQUIT :x\\u001b[2J"\n')
+        service.reloader.reload()
+        self.assertEqual(factory.motd, ["hello"], "kept")
+        self.assertIn(
+            f"SIGHUP: kept every setting: {config}: motd: must hold no control character, as the commands refuse in"
+            " text (line 2 does)",
             [formatEvent(event) for event in logged],
         )
         config.write_text("")  # a setting left out goes back to its default

@@ -111,6 +111,21 @@ class IdentityTests(SynchronousTestCase):
         tls_dir.mkdir()  # a directory where a file should be: unreadable
         self.refused("cannot read", "server.crt")
 
+    def test_a_device_a_pipe_or_a_huge_file_is_refused_unread(self) -> None:
+        """A review: server.crt as a symlink to /dev/zero froze the server, which grew to 9 GB in 20 s."""
+        tls.create(self.certs, "a")
+        crt = self.certs / "server.crt"
+        crt.unlink()
+        crt.symlink_to("/dev/zero")
+        self.refused(f"cannot read {crt}: not a regular file (a device, a pipe or a socket)")
+        crt.unlink()
+        os.mkfifo(crt)  # opening one for reading would wait for a writer
+        self.refused(f"cannot read {crt}: not a regular file")
+        crt.unlink()
+        with crt.open("wb") as huge:
+            huge.truncate(1024 * 1024 + 1)
+        self.refused(f"cannot read {crt}: larger than 1 MiB, more than such a file can need")
+
     def test_expired_certificate(self) -> None:
         self_signed_rsa(self.certs, days=-1)
         self.refused("expired on", "renew it")

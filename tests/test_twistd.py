@@ -181,6 +181,38 @@ class TwistdTests(ServerTestCase):
         await bob.until("MSG #5 alice :still fine")
         self.assertNotIn("Traceback", process.output)
 
+    async def test_a_device_as_the_motd_or_the_certificate_is_one_line_never_a_frozen_server(self) -> None:
+        """A review: --motd-file /dev/zero never finished starting (3 GB in 8 s, no output); server.crt as a symlink
+        to /dev/zero, then SIGHUP, froze the server (9 GB in 20 s) and later SIGHUPs were not handled."""
+        workdir = Path(self.mktemp()).resolve()
+        workdir.mkdir()
+        self.certs = workdir / "certs"
+        command = [TWISTD, "-n", f"--pidfile={workdir / 'twistd.pid'}", "chatroom", "--certs", str(self.certs),
+                   "--listen", "tcp:0:interface=127.0.0.1", "--no-irc", "--no-web"]  # fmt: skip
+        refused = self.spawn([*command, "--motd-file", "/dev/zero"])
+        self.assertEqual(await refused.exit_code(), 1)
+        self.assertEqual(
+            refused.output, "chatroom: cannot read --motd-file /dev/zero: not a regular file (a device, a pipe or a"
+            " socket)\n"
+        )  # fmt: skip
+        process = self.spawn(command)
+        self.port = int((await process.until(LISTENING)).group(1))
+        alice = await self.connect("alice", "5")
+        crt = self.certs / "server.crt"
+        good = crt.read_bytes()
+        crt.unlink()
+        crt.symlink_to("/dev/zero")
+        process.transport.signalProcess("HUP")
+        await process.until(r"SIGHUP: kept the certificate in service: cannot read \S+server\.crt: not a regular file")
+        crt.unlink()
+        crt.write_bytes(good)
+        process.transport.signalProcess("HUP")  # handled: the server did not freeze on the last one
+        await process.until(r"SIGHUP: reloaded \S+server\.crt")
+        bob = await self.connect("bob", "5")
+        alice.send("still here")
+        await bob.until("MSG #5 alice :still here")
+        self.assertNotIn("Traceback", process.output)
+
     async def test_sigterm(self) -> None:
         await self.stops_cleanly_on("TERM")
 

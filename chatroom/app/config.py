@@ -17,6 +17,7 @@ from typing import Any
 from chatroom.core.members import RoomLimits
 from chatroom.server.limits import ConnectionLimits
 from chatroom.server.signup import RegistrationMode, Signup
+from chatroom.stores.files import SMALL_FILE, read_bounded
 
 # What a running server can take, and when each change counts; nothing open is cut off.
 _MADE_FROM_NOW = "for connections made from now on; open connections keep what they had"
@@ -76,7 +77,7 @@ class Configured:
 def read(path: Path, settings: Mapping[str, Setting]) -> dict[str, Any]:
     """The file's settings by option name, each converted as the command line would; ConfigError otherwise."""
     try:
-        document = tomllib.loads(path.read_text(encoding="utf-8"))
+        document = tomllib.loads(read_bounded(path, SMALL_FILE).decode("utf-8"))
     except OSError as error:
         raise ConfigError(f"cannot read {path}: {error.strerror}") from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:

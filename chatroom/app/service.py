@@ -21,8 +21,9 @@ from chatroom.app.metrics import Metrics
 from chatroom.server import tls
 from chatroom.server.connection import ConnectionFactory, Dialect, describe
 from chatroom.server.heap import HeapTrim, malloc_trim
-from chatroom.server.limits import allow_open_files
+from chatroom.server.limits import allow_open_files, motd_lines
 from chatroom.server.tls_transport import Flushes, TLSFactory
+from chatroom.stores.files import SMALL_FILE, read_bounded
 
 log = Logger(namespace="chatroom")
 
@@ -71,9 +72,9 @@ class Reloader:
             )
         if self.motd_file is not None:
             try:
-                self.factory.motd = read_motd(self.motd_file).splitlines()
-            except OSError as error:
-                log.error("SIGHUP: kept the message of the day: {path}: {why}", path=self.motd_file, why=error.strerror)
+                self.factory.motd = motd_lines(read_motd(self.motd_file))
+            except (OSError, ValueError) as error:
+                log.error("SIGHUP: kept the message of the day: {why}", why=motd_fault(self.motd_file, error))
             else:
                 log.info("SIGHUP: reloaded the message of the day from {path}", path=self.motd_file)
         if self.configured is not None:
@@ -110,7 +111,7 @@ class Reloader:
         self.factory.limits = self.factory.admission.limits = connection_limits
         self.factory.chat.limits = room_limits
         if "motd" in changes:
-            self.factory.motd = str(changes["motd"]).splitlines()
+            self.factory.motd = motd_lines(str(changes["motd"]))  # checked as the file was read (tap's MEANINGS)
         config.sign_up(self.factory.registrar.signup, configured.current)
         if "max-clients" in changes:
             allow_open_files(connection_limits.max_clients)
@@ -119,7 +120,16 @@ class Reloader:
 
 
 def read_motd(path: Path) -> str:
-    return path.read_text(encoding="utf-8", errors="replace")
+    """--motd-file's text, checked (motd_lines); OSError if it cannot be read or is no small regular file,
+    ValueError if a login cannot carry it."""
+    text = read_bounded(path, SMALL_FILE).decode("utf-8", errors="replace")  # then bounded as a login carries it
+    motd_lines(text)
+    return text
+
+
+def motd_fault(path: Path, error: OSError | ValueError) -> str:
+    """Why --motd-file cannot be used (read_motd's error), in one line naming it."""
+    return f"{path}: {error.strerror if isinstance(error, OSError) else error}"
 
 
 @dataclass(frozen=True)

@@ -29,7 +29,7 @@ from twisted.python import usage
 
 from chatroom.app import config
 from chatroom.app.metrics import metrics
-from chatroom.app.service import ChatService, Listener, Reloader, read_motd
+from chatroom.app.service import ChatService, Listener, Reloader, motd_fault, read_motd
 from chatroom.app.shutdown import stop_once
 from chatroom.app.workers import Inherited, Workers
 from chatroom.bus.history import RedisHistory
@@ -50,7 +50,7 @@ from chatroom.frontends.web.site import web_site
 from chatroom.server import tls
 from chatroom.server.auth import AccountWriter, Authenticator, AuthMode, FileAccountWriter, LoginBook
 from chatroom.server.connection import ConnectionFactory, Dialect
-from chatroom.server.limits import ConnectionLimits, allow_open_files
+from chatroom.server.limits import ConnectionLimits, allow_open_files, motd_lines
 from chatroom.server.signup import RegistrationMode
 from chatroom.server.transport import SendingReactor
 from chatroom.stores.accounts import DEFAULT_FILE, MIN_PASSWORD, AccountBook, AccountStore
@@ -519,12 +519,19 @@ def _refuse(why: str) -> str:
     raise ValueError(why)
 
 
+def _motd(text: str) -> str:
+    """--motd (or a --config file's motd) as given, if a login can carry it; ValueError otherwise."""
+    motd_lines(str(text))
+    return str(text)
+
+
 MEANINGS = {
     "redis": _redis,
     "history-age": _age,
     "history-memory": _memory,
     "registration": _registration,
     "hostname": _hostname,
+    "motd": _motd,
 }
 
 
@@ -633,10 +640,12 @@ def makeService(options: Options, reactor: IReactorCore | None = None) -> IServi
             bans=len(chat.server_bans),
         )
     motd_file = Path(options["motd-file"]) if options["motd-file"] else None
-    try:
-        motd = options["motd"] if motd_file is None else read_motd(motd_file)
-    except OSError as error:
-        raise SystemExit(f"chatroom: cannot read --motd-file {motd_file}: {error.strerror}") from None
+    motd = options["motd"]  # checked as the options were read (MEANINGS)
+    if motd_file is not None:
+        try:
+            motd = read_motd(motd_file)
+        except (OSError, ValueError) as error:
+            raise SystemExit(f"chatroom: cannot read --motd-file {motd_fault(motd_file, error)}") from None
     counts, guesses = (None, None) if bus is None else (RedisCounts(bus), RedisGuesses(bus))
     factory = ConnectionFactory(chat, clock, LineFrontEnd, limits, motd, auth, counts, guesses)
     config.sign_up(factory.registrar.signup, options)

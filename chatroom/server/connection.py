@@ -48,6 +48,7 @@ from chatroom.server.limits import (
     TokenBucket,
     Turns,
     close_politely,
+    motd_lines,
     transport_of,
 )
 from chatroom.server.lines import LineFraming
@@ -638,7 +639,7 @@ class ConnectionFactory(ServerFactory):
         self.dialect = dialect
         self.limits = limits
         self.registrar = Registrar(chat, auth, clock, guesses)
-        self.motd = motd.splitlines()
+        self.motd = motd_lines(motd)  # checked already by whoever read it: ValueError here is a bug
         self.admission = Admission(limits, counts)
         self.turns = Turns(clock)  # every connection's long answers, made in turn
         self.connections: set[Connection] = set()

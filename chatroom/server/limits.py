@@ -5,6 +5,7 @@ Each limit is a `twistd chatroom` option (see chatroom.app.tap); the defaults ar
 
 from __future__ import annotations
 
+import re
 import resource
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator
@@ -19,6 +20,7 @@ from twisted.logger import Logger
 from zope.interface import implementer
 
 from chatroom.core.addresses import address_key, ip
+from chatroom.core.names import UNSAFE_TEXT
 from chatroom.server.messages import MessageTransport
 
 log = Logger(namespace="chatroom")
@@ -26,6 +28,31 @@ log = Logger(namespace="chatroom")
 CLOSE_GRACE = 5.0  # seconds a closing peer has to answer TLS's close_notify
 PAGE_LINES = 50  # lines of a long answer made at a time for a client (SendQueue.write_pages)
 TURN_BYTES = 16 * 1024  # of long answers' pages made at once for one client, and in one turn of the reactor for all
+
+
+# The message of the day is written whole at each login, before the client has read anything: the transport takes
+# 64 KiB before the send queue (--send-queue, 1 KiB at least) counts, so these bounds (with IRC's ~290 bytes a line
+# at most of prefix: a 253-character server name, a nickname) keep every login's MOTD under that, whatever the
+# options. A 7.7 MB one dropped every client at login with "send queue exceeded".
+MOTD_BYTES = 16 * 1024
+MOTD_LINES = 100
+_LINE_BREAK = re.compile("\r\n|\r|\n")
+
+
+def motd_lines(text: str) -> list[str]:
+    """The message of the day's lines; ValueError, in words, if a login cannot carry it or a line holds a control
+    character (sent raw, it could forge IRC lines or drive terminals) the commands refuse."""
+    if len(text.encode()) > MOTD_BYTES:
+        raise ValueError(f"must be at most {MOTD_BYTES // 1024} KiB, what a login carries")
+    lines = _LINE_BREAK.split(text.removesuffix("\r\n").removesuffix("\n"))
+    if lines == [""]:
+        return []
+    if len(lines) > MOTD_LINES:
+        raise ValueError(f"must be at most {MOTD_LINES} lines, what a login carries (not {len(lines)})")
+    for number, line in enumerate(lines, 1):
+        if UNSAFE_TEXT.search(line):
+            raise ValueError(f"must hold no control character, as the commands refuse in text (line {number} does)")
+    return lines
 
 
 class StreamTransport(Protocol):

@@ -36,6 +36,8 @@ from service_identity import CertificateError as CertificateError_
 from service_identity import VerificationError
 from service_identity.cryptography import verify_certificate_hostname, verify_certificate_ip_address
 
+from chatroom.stores.files import SMALL_FILE, read_bounded
+
 T = TypeVar("T")
 
 CA_CERT = "ca.pem"
@@ -409,7 +411,7 @@ def _load_key(data: bytes) -> PrivateKeyTypes:
 def _read(path: Path, load: Callable[[bytes], T]) -> T:
     """Read and parse a PEM file, turning every way it can fail into one line."""
     try:
-        data = path.read_bytes()
+        data = read_bounded(path, SMALL_FILE)
     except OSError as error:
         raise CertificateError(f"cannot read {path}: {error.strerror}") from None
     try:

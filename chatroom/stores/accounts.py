@@ -27,7 +27,7 @@ from scramp import ScramException, ScramMechanism
 from chatroom.core.errors import ChatError
 from chatroom.core.names import nick_key, validate_nick
 from chatroom.core.state import StoreError
-from chatroom.stores.files import locked, replace, stamp
+from chatroom.stores.files import DATA_FILE, locked, read_bounded, replace, stamp
 
 DEFAULT_FILE = "accounts.db"
 MIN_PASSWORD = 8
@@ -295,7 +295,7 @@ class AccountStore(AccountBook):
         failing every login, or being read as accounts nobody registered.
         """
         try:
-            lines = self.path.read_text().splitlines() if self.path.exists() else []
+            lines = self._text().splitlines() if self.path.exists() else []
         except (OSError, UnicodeDecodeError) as error:
             why = error.strerror if isinstance(error, OSError) else "not UTF-8 text"
             raise StoreError(f"cannot read {self.path}: {why}") from None
@@ -340,13 +340,16 @@ class AccountStore(AccountBook):
             replace(self.path, "".join(account.record() + "\n" for account in accounts.values()))
             self._refresh()
 
+    def _text(self) -> str:
+        return read_bounded(self.path, DATA_FILE).decode("utf-8")
+
     def _refresh(self) -> None:
         seen = stamp(self.path)
         if seen == self._seen:
             return
         accounts = {}
         if seen is not None:
-            for line in self.path.read_text().splitlines():
+            for line in self._text().splitlines():
                 if (account := Account.parse(line)) is not None:
                     accounts[nick_key(account.name)] = account
         self._seen, self._accounts = seen, accounts

@@ -9,8 +9,10 @@ readable by their owner only.
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import os
+import stat
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -68,3 +70,44 @@ def stamp(path: Path) -> tuple[int, int, int] | None:
     except FileNotFoundError:
         return None
     return (status.st_ino, status.st_mtime_ns, status.st_size)
+
+
+KIB = 1024
+MIB = 1024 * KIB
+SMALL_FILE = MIB  # a certificate, a key, a --config file: far larger than any real one
+DATA_FILE = 64 * MIB  # a file the server writes itself (accounts, rooms): room for a big server's
+
+
+class UnfitFile(OSError):
+    """A file the server will not read: not a regular file, or too large. `strerror` says which, in words."""
+
+
+def read_bounded(path: Path, most: int) -> bytes:
+    """The bytes of a regular file of at most `most` bytes; UnfitFile otherwise, OSError if it cannot be read.
+
+    Read whole on the reactor: /dev/zero, a FIFO or a huge file would freeze the server and fill its memory, so
+    anything but a regular file is refused before it is read (opened without blocking, checked on the open file in
+    case it was swapped meanwhile), and a file is never read past `most`.
+    """
+    if path.exists():
+        _regular(path, path.stat().st_mode)
+    descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC)
+    with os.fdopen(descriptor, "rb") as file:
+        _regular(path, os.fstat(descriptor).st_mode)
+        data = file.read(most + 1)
+    if len(data) > most:
+        raise UnfitFile(errno.EFBIG, f"larger than {_size(most)}, more than such a file can need", str(path))
+    return data
+
+
+def _regular(path: Path, mode: int) -> None:
+    if stat.S_ISDIR(mode):
+        raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), str(path))
+    if not stat.S_ISREG(mode):
+        raise UnfitFile(errno.EINVAL, "not a regular file (a device, a pipe or a socket)", str(path))
+
+
+def _size(count: int) -> str:
+    if count % MIB == 0:
+        return f"{count // MIB} MiB"
+    return f"{count // KIB} KiB" if count % KIB == 0 else f"{count} bytes"

@@ -14,9 +14,10 @@ never what was committed, and never leaves a file SQLite cannot read (write-ahea
 (dropped once a minute); a redaction, a clearing, and an unregistered room's end delete them. `secure_delete`
 overwrites what is deleted, so a line redacted or cleared is no longer in the file's bytes.
 
-**Failing.** A file that cannot be opened, is not SQLite, or is damaged stops the server at start with one line
-(StoreError). A write that fails later (the disk is full) is logged once, those changes are not written, and the
-chat goes on; the next write that succeeds is logged too.
+**Failing.** A file that cannot be opened, is not SQLite, or is damaged (a row not as the writer writes it: CHECKS)
+stops the server at start with one line (StoreError). A write that fails later (the disk is full) is logged once,
+those changes are not written, and the chat goes on; the next write that succeeds is logged too. The writer thread
+never dies before the service stops (`_write_all`).
 
 **Searched** (chatroom.core.search's SearchIndex): `words`, an FTS5 table without content of its own (the text is in
 `lines`), holds the words of every kept line, written with it, and is told of each line deleted, with its text (FTS5
@@ -71,7 +72,7 @@ from twisted.python.threadpool import ThreadPool
 
 from chatroom.core.errors import ChatError
 from chatroom.core.events import Message
-from chatroom.core.history import HistoryLimits, Reach, line_bytes, timestamp
+from chatroom.core.history import HistoryLimits, Reach, line_bytes, seconds, timestamp
 from chatroom.core.markers import MARKERS_KEPT
 from chatroom.core.names import nick_key
 from chatroom.core.rules import unkept
@@ -153,6 +154,44 @@ UPSERT_MARKER = (  # a marker only moves forward: times in one format compare as
 )
 FORGET_PRIVATE = ("DELETE FROM private_lines", "DELETE FROM conversations")
 
+# What the writer writes, checked at a start in one pass over each table: a row changed by hand that the server would
+# fail on later (a traceback at start, a room nobody could join, a writer thread dead of a number past SQLite's
+# integers) stops the start with one line instead. Each query gives the first bad row and what is wrong with it.
+# Only what the server itself stamps: a read marker's time comes from a client (any year), so is not checked here.
+_TIME = (
+    "(typeof({column}) = 'text' AND {column} GLOB "
+    "'[0-9][0-9][0-9][0-9]-[01][0-9]-[0-3][0-9]T[0-2][0-9]:[0-5][0-9]:[0-5][0-9].[0-9][0-9][0-9]Z' "
+    "AND strftime('%Y-%m-%dT%H:%M:%S', substr({column}, 1, 19)) IS substr({column}, 1, 19))"
+)
+_COUNT = "(typeof({column}) = 'integer' AND {column} >= 0 AND {column} < :span)"
+_LINE = (  # a line of `table`, whose owner (a room, a conversation) is `owner` in `owners`
+    "SELECT {owner}, 'line ' || quote(number) || ' ', CASE "
+    "WHEN {owner} NOT IN (SELECT {owner} FROM {owners}) THEN 'is of ' || quote({owner}) || ', which {owners} lacks' "
+    "WHEN NOT " + _COUNT.format(column="number") + " THEN 'has a bad number' "
+    "WHEN typeof(id) != 'text' OR NOT id GLOB '?*-' || number THEN 'has the id ' || quote(id) || ', not one ending in "
+    "-' || number "
+    "WHEN NOT " + _TIME.format(column="time") + " THEN 'has the time ' || quote(time) || ', not one as "
+    "2026-11-23T09:30:00.000Z' "
+    "WHEN typeof(more) != 'text' OR (more != '' AND (NOT json_valid(more) OR json_type(more) != 'object')) "
+    "THEN 'has `more` ' || quote(substr(more, 1, 40)) || ', which is not a JSON object' "
+    "END FROM {table} WHERE NOT (" + _COUNT.format(column="number") + " AND typeof(id) = 'text' "
+    "AND id GLOB '?*-' || number AND " + _TIME.format(column="time") + " AND typeof(more) = 'text' "
+    "AND (more = '' OR (json_valid(more) AND json_type(more) = 'object')) "
+    "AND {owner} IN (SELECT {owner} FROM {owners})) LIMIT 1"
+)
+_SAID = (  # the row of a room or a conversation, whose key is `owner`
+    "SELECT {owner}, '', CASE WHEN NOT " + _COUNT.format(column="said") + " THEN 'has a count of messages (said) of ' "
+    "|| quote(said) || ', not one from 0 to ' || (:span - 1) ELSE 'has no epoch' END FROM {table} WHERE NOT "
+    + _COUNT.format(column="said")
+    + " OR typeof(epoch) != 'text' OR epoch = '' LIMIT 1"
+)
+CHECKS = (
+    ("rooms", _SAID.format(owner="room", table="rooms")),
+    ("conversations", _SAID.format(owner="conversation", table="conversations")),
+    ("lines", _LINE.format(owner="room", owners="rooms", table="lines")),
+    ("private_lines", _LINE.format(owner="conversation", owners="conversations", table="private_lines")),
+)
+
 # ("said", room, Message) | ("redacted", room, ids) | ("cleared", room) | ("ended", room)
 # | ("private", conversation, Message) | ("marked", account, target, time) | ("unkept", "")
 # | ("written", Deferred): fired once every change before it is committed | ("bounded", room, lines, age)
@@ -190,6 +229,7 @@ class SqliteHistory(Service):
                 checked = db.execute("PRAGMA quick_check").fetchone()[0]
                 if checked != "ok":
                     raise sqlite3.DatabaseError(checked)
+                _check_rows(db)
                 rooms = dict(self._read(db))
                 unkept = 0 if self.limits.private else db.execute("SELECT COUNT(*) FROM conversations").fetchone()[0]
         except sqlite3.Error as error:
@@ -357,41 +397,60 @@ class SqliteHistory(Service):
         return self._stopped
 
     def _write_all(self) -> None:
-        """The writer thread: a transaction for each WRITE_EVERY seconds of changes, until the service stops."""
+        """The writer thread: a transaction for each WRITE_EVERY seconds of changes, until the service stops.
+
+        It never ends before the service stops: a thread that died (an exception past `_commit`) left every later
+        line unsaved without a word, and searches waiting for it. Then nothing more is written, said in one line,
+        and the chat goes on."""
         try:
             db = self._connect()
         except (sqlite3.Error, OSError) as error:
             self.reactor.callFromThread(log.error, "history: cannot open {path}: {error}", path=self.path, error=error)
-            while (change := self._changes.get()) is not _STOP:  # nothing is written; a search still gets its answer
-                if change[0] == "written":
-                    self.reactor.callFromThread(change[1].callback, None)
-            self.reactor.callFromThread(self._stopped.callback, None)
-            return
+        else:
+            try:
+                stopped = self._write_with(db)
+            except Exception as error:
+                stopped = False
+                self.reactor.callFromThread(
+                    log.error,
+                    "history: stopped writing to {path} ({error!r}): what is said is not kept from now on; the chat"
+                    " goes on",
+                    path=self.path,
+                    error=error,
+                )
+            finally:
+                with contextlib.suppress(sqlite3.Error):
+                    db.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # nothing left in the log for the next start to find
+                db.close()
+            if stopped:
+                self.reactor.callFromThread(self._stopped.callback, None)
+                return
+        while (change := self._changes.get()) is not _STOP:  # nothing is written; a search still gets its answer
+            if change[0] == "written":
+                self.reactor.callFromThread(change[1].callback, None)
+        self.reactor.callFromThread(self._stopped.callback, None)
+
+    def _write_with(self, db: sqlite3.Connection) -> bool:
+        """Write each batch of changes until the service stops (True then)."""
         pruned = 0.0
-        try:
-            while True:
-                batch = [self._changes.get()]
-                due = time.monotonic() + WRITE_EVERY
-                while batch[-1] is not _STOP and batch[-1][0] != "written" and (left := due - time.monotonic()) > 0:
-                    try:
-                        batch.append(self._changes.get(timeout=left))
-                    except queue.Empty:
-                        break
-                now = self.clock.seconds()
-                aged = self.limits.age or any(age for _, age in self._bounds.values())
-                prune = bool(aged) and now - pruned >= PRUNE_EVERY
-                pruned = now if prune else pruned
-                self._commit(db, [change for change in batch if change[0] not in ("stop", "written")],
-                             now if prune else None)  # fmt: skip
-                for _, waiting in (change for change in batch if change[0] == "written"):
-                    self.reactor.callFromThread(waiting.callback, None)
-                if batch[-1] is _STOP:
-                    return
-        finally:
-            with contextlib.suppress(sqlite3.Error):
-                db.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # nothing left in the log for the next start to find
-            db.close()
-            self.reactor.callFromThread(self._stopped.callback, None)
+        while True:
+            batch = [self._changes.get()]
+            due = time.monotonic() + WRITE_EVERY
+            while batch[-1] is not _STOP and batch[-1][0] != "written" and (left := due - time.monotonic()) > 0:
+                try:
+                    batch.append(self._changes.get(timeout=left))
+                except queue.Empty:
+                    break
+            now = self.clock.seconds()
+            aged = self.limits.age or any(age for _, age in self._bounds.values())
+            prune = bool(aged) and now - pruned >= PRUNE_EVERY
+            pruned = now if prune else pruned
+            self._commit(db, [change for change in batch if change[0] not in ("stop", "written")],
+                         now if prune else None)  # fmt: skip
+            for _, waiting in (change for change in batch if change[0] == "written"):
+                self.reactor.callFromThread(waiting.callback, None)
+            if batch[-1] is _STOP:
+                return True
 
     def _commit(self, db: sqlite3.Connection, changes: list[Change], now: float | None) -> None:
         try:
@@ -415,7 +474,7 @@ class SqliteHistory(Service):
                     self._prune(db, now)
             if deleted:  # the log still holds the pages as they were before: written back, and emptied
                 db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-        except sqlite3.Error as error:
+        except Exception as error:  # a full disk, or a value SQLite cannot hold: this batch is lost, not the thread
             self._lives.clear()  # rolled back: read again from the file
             if not self._failing:
                 self.reactor.callFromThread(
@@ -632,7 +691,14 @@ class SqliteHistory(Service):
             "ORDER BY time DESC",
             (oldest,),
         ):
-            line = _line(room_of[room], *row)
+            try:  # shapes no query checks: what `more` holds, a date such as February 31st
+                line = _line(room_of[room], *row)
+                seconds(line.time)
+            except (ValueError, TypeError, KeyError, AttributeError, ChatError):
+                raise sqlite3.DatabaseError(
+                    f"lines: {room!r}: the line of id {row[4]!r} is not as chatroom writes it (its time or `more`);"
+                    " correct or delete that row with sqlite3, or move the file away to start afresh"
+                ) from None
             left -= line_bytes(line)
             if left < 0:
                 for kept in rooms.values():
@@ -680,3 +746,15 @@ def _delete(db: sqlite3.Connection, where: str, *arguments: object) -> None:
     """Delete the lines `where` says (a condition on `lines`), their words from the index first."""
     db.execute(FORGET_WORDS + where, (ROOM_SPAN, *arguments))
     db.execute(f"DELETE FROM lines WHERE {where}", arguments)
+
+
+def _check_rows(db: sqlite3.Connection) -> None:
+    """sqlite3.DatabaseError naming the first row the server cannot use (CHECKS), and what is wrong with it."""
+    for table, query in CHECKS:
+        found = db.execute(query, {"span": ROOM_SPAN}).fetchone()
+        if found is not None:
+            owner, what, fault = found
+            raise sqlite3.DatabaseError(
+                f"{table}: {owner!r}: {what}{fault or 'is not as chatroom writes it'}; correct or delete that row with"
+                " sqlite3, or move the file away to start afresh"
+            )

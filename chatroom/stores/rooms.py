@@ -17,11 +17,11 @@ from typing import Any
 
 from chatroom.core.errors import ChatError
 from chatroom.core.events import Topic
-from chatroom.core.moderation import LIMIT_MAX, Allowed, Ban, Mask, RoomSettings
-from chatroom.core.names import room_key, room_name
-from chatroom.core.rules import RULES
+from chatroom.core.moderation import DURATION_MAX, KEY_MAX, LIMIT_MAX, Allowed, Ban, Mask, RoomSettings
+from chatroom.core.names import UNSAFE_TEXT, VALID_NICK, room_key, room_name
+from chatroom.core.rules import KEEP_LINES_MAX, RULES
 from chatroom.core.state import RoomRecord, Saved, StoreError
-from chatroom.stores.files import locked, replace
+from chatroom.stores.files import DATA_FILE, locked, read_bounded, replace
 
 DEFAULT_FILE = "rooms.json"
 VERSION = 1
@@ -59,7 +59,7 @@ class FileRoomStore:
 
     def _read(self) -> dict[str, Any]:
         try:
-            document: dict[str, Any] = json.loads(self.path.read_text())
+            document: dict[str, Any] = json.loads(read_bounded(self.path, DATA_FILE))
         except FileNotFoundError:
             return {"version": VERSION, "rooms": {}, "server_bans": []}
         if not isinstance(document, dict) or document.get("version") != VERSION:
@@ -78,6 +78,8 @@ class FileRoomStore:
             raise self._damaged(error) from None
 
     def _damaged(self, error: Exception) -> StoreError:
+        if isinstance(error, BadField):  # one value: correcting it keeps the rest
+            return StoreError(f"{self.path}: {error}; correct it, or move it away to start afresh")
         return StoreError(f"{self.path} is not a chatroom rooms file ({error!r}); move it away to start afresh")
 
 
@@ -118,44 +120,96 @@ def _masks_data(entries: tuple[Allowed, ...]) -> list[dict[str, str]]:
     return [{"mask": entry.mask.real(), "setter": entry.setter} for entry in entries]
 
 
-def _masks_from_data(data: dict[str, Any], name: str) -> tuple[Allowed, ...]:
+def _masks_from_data(data: dict[str, Any], name: str, where: str) -> tuple[Allowed, ...]:
     """A list of masks with their setters; not in files written before it existed."""
-    return tuple(Allowed(Mask.parse(str(entry["mask"])), str(entry["setter"])) for entry in data.get(name, []))
+    return tuple(
+        Allowed(Mask.parse(str(entry["mask"])), _text(where, f"{name}'s setter", entry["setter"], word=True))
+        for entry in data.get(name, [])
+    )
+
+
+class BadField(ValueError):
+    """One value of a room or a ban that the commands would never have set; the message names where and which."""
 
 
 def room_from_data(name: str, data: dict[str, Any], registered: bool = True) -> RoomRecord:
-    """A room as stored: registered, from the file; any room, in a snapshot for a process joining (chatroom.bus)."""
+    """A room as stored: registered, from the file; any room, in a snapshot for a process joining (chatroom.bus).
+
+    Each value is checked by the rule the command that sets it applies: sent on as it is to every member, one
+    the commands refuse (a topic with CRLF and ESC, a key with spaces, a duration of NaN) forged IRC lines or
+    broke the room."""
+    if room_name(name) != name:
+        raise BadField(f"{name!r} is not a room's name")
+    where = f"room {name}"
     settings = data["settings"]
-    if room_name(name) != name or (registered and not data["owner"]) or not isinstance(data["operators"], list):
-        raise ValueError(f"a room {name!r} without an owner, with operators that are no list, or a bad name")
-    if not 0 <= int(settings["limit"]) <= LIMIT_MAX:
-        raise ValueError(f"a limit of {settings['limit']!r} in {name}")
-    if int(settings.get("keep_lines", 0)) < 0 or float(settings.get("keep_age", 0.0)) < 0:
-        raise ValueError(f"a history rule keeping less than nothing in {name}")
+    owner = data["owner"]
+    if registered or owner:
+        _name(where, "owner", owner)
+    if not isinstance(data["operators"], list):
+        raise _bad(where, "operators", data["operators"], "must be a list of accounts")
+    for operator in data["operators"]:
+        _name(where, "operators", operator)
+    key = _text(where, "key", settings["key"])
+    if len(key) > KEY_MAX or any(char in key for char in " ,:"):
+        raise _bad(where, "key", key, f"must be at most {KEY_MAX} characters, without spaces, ',' or ':'")
+    limit = _number(where, "limit", settings["limit"], int, 0, LIMIT_MAX)
+    keep_lines = _number(where, "keep_lines", settings.get("keep_lines", 0), int, 0, KEEP_LINES_MAX)
+    keep_age = _number(where, "keep_age", settings.get("keep_age", 0.0), float, 0, DURATION_MAX)
+    topic = data["topic"]
+    setter = _text(where, "topic's setter", topic["setter"], word=True)
     return RoomRecord(
         name,
-        str(data["owner"]),
-        tuple(str(account) for account in data["operators"]),
+        str(owner),
+        tuple(data["operators"]),
         RoomSettings(
             bool(settings["invite_only"]),
-            str(settings["key"]),
+            key,
             bool(settings["moderated"]),
             bool(settings["topic_lock"]),
-            int(settings["limit"]),
+            int(limit),
             bool(settings.get("secret", False)),  # these two are not in files written before they existed
             bool(settings.get("external", False)),
             _rule(settings.get("history", "all")),  # the history rule: not in files written before it existed
-            int(settings.get("keep_lines", 0)),
-            float(settings.get("keep_age", 0.0)),
+            int(keep_lines),
+            float(keep_age),
             bool(settings.get("redact_mine", True)),
             bool(settings.get("no_ctcp", False)),
         ),
-        Topic(name, str(data["topic"]["setter"]), str(data["topic"]["text"])),
-        tuple(ban_from_data(ban) for ban in data["bans"]),
-        _masks_from_data(data, "allowed"),
-        _masks_from_data(data, "excepted"),
-        float(data["topic"].get("time", 0.0)),  # not in files written before it was kept
+        Topic(name, setter, _text(where, "topic", topic["text"])),
+        tuple(ban_from_data(ban, where) for ban in data["bans"]),
+        _masks_from_data(data, "allowed", where),
+        _masks_from_data(data, "excepted", where),
+        float(_number(where, "topic's time", topic.get("time", 0.0), float, 0, LAST_DATE)),  # not in older files
     )
+
+
+def _bad(where: str, field: str, value: object, rule: str) -> BadField:
+    shown = repr(value)  # escaped: the line stays one line, whatever the file holds
+    return BadField(f"{where}: {field} {shown[:60] + '...' if len(shown) > 60 else shown} {rule}")
+
+
+def _name(where: str, field: str, value: object) -> str:
+    """An account's or a nickname's name, as registering one checks it."""
+    if not isinstance(value, str) or VALID_NICK.fullmatch(value) is None:
+        raise _bad(where, field, value, "is not a nickname an account can have")
+    return value
+
+
+def _text(where: str, field: str, value: object, word: bool = False) -> str:
+    """Text as the commands take it: no control characters but IRC's formatting codes; a `word` has no spaces."""
+    if not isinstance(value, str) or UNSAFE_TEXT.search(value) or (word and " " in value):
+        rule = "must be text without control characters" + (" or spaces" if word else "")
+        raise _bad(where, field, value, rule)
+    return value
+
+
+def _number(where: str, field: str, value: object, kind: type[float], least: float, most: float) -> float:
+    """A number from `least` to `most`: never NaN nor infinite (a keep_age of 1e999 failed every join)."""
+    whole = isinstance(value, int) or kind is float
+    if isinstance(value, bool) or not isinstance(value, int | float) or not whole or not least <= value <= most:
+        rule = f"must be a{' whole' if kind is int else ''} number from {least} to {most}"
+        raise _bad(where, field, value, rule)
+    return value
 
 
 def _rule(history: object) -> str:
@@ -177,9 +231,10 @@ def ban_data(ban: Ban) -> dict[str, Any]:
     }
 
 
-def ban_from_data(data: dict[str, Any]) -> Ban:
-    until = None if data["until"] is None else float(data["until"])
-    if until is not None and not 0 <= until < LAST_DATE:
-        raise ValueError(f"a ban ending at {until!r}")
+def ban_from_data(data: dict[str, Any], where: str = "server bans") -> Ban:
+    where = f"{where}: ban {str(data['mask'])[:40]!r}"
+    until = None if data["until"] is None else float(_number(where, "until", data["until"], float, 0, LAST_DATE))
+    since = float(_number(where, "since", data.get("since", 0.0), float, 0, LAST_DATE))
     mask = dataclasses.replace(Mask.parse(str(data["mask"])), alias=str(data["alias"]), guests=bool(data["guests"]))
-    return Ban(mask, str(data["setter"]), str(data["reason"]), until, float(data.get("since", 0.0)))
+    setter = _text(where, "setter", data["setter"], word=True)
+    return Ban(mask, setter, _text(where, "reason", data["reason"]), until, since)

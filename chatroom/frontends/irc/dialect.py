@@ -49,7 +49,7 @@ from chatroom.core.events import (
 )
 from chatroom.core.history import an_event
 from chatroom.core.members import Details, Member
-from chatroom.core.names import nick_key, room_key
+from chatroom.core.names import UNSAFE_TEXT, nick_key, room_key
 from chatroom.core.queries import RoomView
 from chatroom.frontends.commands import Command, CommandTable
 from chatroom.frontends.irc import numerics as n
@@ -58,7 +58,7 @@ from chatroom.frontends.irc.refusals import word
 from chatroom.frontends.irc.render import CONCAT, HOST, MULTILINE, OWN_REALNAME, Renderer, Tags, counted
 from chatroom.frontends.irc.support import BOT_MODE, METADATA_CAP, MYINFO_MODES, isupport
 from chatroom.frontends.irc.whowas import Whowas
-from chatroom.frontends.irc.wire import BODY_MAX, TAGS_MAX, UNSAFE_TEXT, client_tags, message, parse
+from chatroom.frontends.irc.wire import BODY_MAX, TAGS_MAX, client_tags, message, parse
 from chatroom.frontends.irc.wire import Message as IRCMessage
 from chatroom.server.auth import ScramExchange
 from chatroom.server.connection import Connection

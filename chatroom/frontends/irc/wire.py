@@ -14,11 +14,6 @@ CLIENT_TAG_NAME = re.compile(r"\+(?:[A-Za-z0-9.-]+/)?[A-Za-z0-9-]+")  # `+typing
 _UNESCAPED = {":": ";", "s": " ", "\\": "\\", "r": "\r", "n": "\n"}
 _ESCAPED = {value: "\\" + key for key, value in _UNESCAPED.items()}
 
-# Text IRC carries besides printable characters: CTCP's \x01 and the formatting codes of mIRC and others
-# (bold, colour, hex colour, reset, monospace, reverse, italics, strikethrough, underline). Anything else that
-# could drive a terminal or reorder a line (the bidirectional overrides) is refused, as the line protocol does.
-UNSAFE_TEXT = re.compile("[\x00\x05-\x08\x0a-\x0e\x10\x12-\x15\x17-\x1c\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
-
 
 class Message(NamedTuple):
     tags: str  # as sent, without the '@'; "" for none
