@@ -616,13 +616,18 @@ class BrowserTests(Browsing):
             {"/app.js", "/irc.js", "/chat.js", "/view.js", "/commands.js", "/style.css", "/icon.svg"},
         )
 
-    async def test_mentions_and_private_messages_are_counted_in_the_room_list_and_the_title(self) -> None:
+    async def webby_in_6_and_ircy(self) -> tuple[Tab, IRCClient]:
+        """webby on the page, in #5 then looking at #6; ircy on IRC: what is said in #5 is said elsewhere."""
         self.start_web()
         tab = await self.open()
         await tab.log_in("webby", room="5")
         ircy = await self.irc("ircy")
         await tab.type("/join 6")
         await tab.do(expect(tab.page.locator("#room-name")).to_have_text("#6"))
+        return tab, ircy
+
+    async def test_mentions_and_private_messages_are_counted_in_the_room_list_and_the_title(self) -> None:
+        tab, ircy = await self.webby_in_6_and_ircy()
         ircy.say("#5", "nothing for anyone")
         ircy.say("#5", "webby: a question for you")
         ircy.msg("webby", "psst")
@@ -641,12 +646,7 @@ class BrowserTests(Browsing):
 
     async def test_a_mention_or_a_private_message_in_another_room_is_said_aloud(self) -> None:
         """Only the current room's lines were said to a screen reader: a mention elsewhere went unheard."""
-        self.start_web()
-        tab = await self.open()
-        await tab.log_in("webby", room="5")
-        ircy = await self.irc("ircy")
-        await tab.type("/join 6")
-        await tab.do(expect(tab.page.locator("#room-name")).to_have_text("#6"))
+        tab, ircy = await self.webby_in_6_and_ircy()
         announce = tab.page.locator("#announce")
         ircy.say("#5", "webby: a question for you")
         await tab.do(expect(announce).to_have_text("ircy in #5: webby: a question for you"))
