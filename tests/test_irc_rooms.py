@@ -184,6 +184,10 @@ class AccountExtbanTests(SynchronousTestCase):
         self.assertIn("KICK #chan chanop dora :banned", dora.read())
         self.server.irc("carl", "#chan", host="192.0.2.7")  # not behind carol's banned address
         self.server.irc("cara", "#chan", host="192.0.2.8")
+        sam = self.server.irc(host="192.0.2.9")
+        sam.type("NICK sam", "USER chanop 0 * :Sam", "JOIN #chan")  # the operator's user name: irssi's is the login
+        self.op.read()
+        self.assertIn("MODE #chan +bb sam!*@* *!*@address-of-sam", self.op.type("MODE #chan +b *!*chanop@chatroom")[0])
         [refused] = self.op.type("MODE #chan +b *!*ca*@chatroom")
         self.assertEqual(
             refused,

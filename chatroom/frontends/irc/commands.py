@@ -865,12 +865,14 @@ def _ban(session: IRCDialect, room: str, mask: str, adding: bool) -> None:
 def _shown_person(session: IRCDialect, room: str, mask: str) -> str | None:
     """The nickname of whoever in `room` a mask of the host every client is shown names (`*!*carol@chatroom`: what
     irssi and WeeChat make of `/ban carol`), banned as a nickname is; None for any other mask. The shown host
-    says nothing of an address, so such a mask matching nobody here, or several, is refused."""
+    says nothing of an address, so such a mask matching nobody here but the one banning, or several, is refused
+    (irssi's user name is often the machine's login, the same for the operator and the one banned)."""
     nick_user, at, host = mask.rpartition("@")
     if not at or "!" not in nick_user or host.lower() != HOST.lower():
         return None
-    members = session.chat.members_seen_by(session.member, room)
-    found = [member.nick for member, _ in members if glob(nick_user, f"{member.nick}!{session.ident(member)[0]}")]
+    members = (member for member, _ in session.chat.members_seen_by(session.member, room))
+    others = [member for member in members if member is not session.member]
+    found = [member.nick for member in others if glob(nick_user, f"{member.nick}!{session.ident(member)[0]}")]
     if len(found) != 1:
         raise ChatError("BAD_MASK", "shown", text=mask, count=len(found), room=room)
     return found[0]
