@@ -138,6 +138,17 @@ class SharedThroughRedisTests(RedisTestCase):
         await heard_by_alice.until(told(Quit("bob", "server lost")))
         self.assertNotIn("bob", a.nicks)
 
+    async def test_processes_named_by_digits_alone_still_see_one_another_go(self) -> None:
+        # A process's name is 12 random hexadecimal digits: about one in 300 has no letter. txredisapi read such a
+        # name back from Redis as a number, and the heartbeat, failing on it, never again let a lost process's
+        # members quit (CI saw it once in about 70 runs of TwoTwistdTests).
+        (a, _), (b, bus_b) = await self.process("672522230147", ttl=1.0), await self.process("0589413", ttl=1.0)
+        _, heard_by_alice = await self.member(a, "alice", "5")
+        await self.member(b, "bob", "5")
+        bus_b.stopped = True  # as kill -9: no goodbye, no more heartbeats
+        await bus_b.disconnect()
+        await heard_by_alice.until(told(Quit("bob", "server lost")))
+
     async def test_a_guest_of_a_process_that_stops_answering_lingers_and_resumes_elsewhere_by_token(self) -> None:
         kept = HistoryLimits(10)
         (a, bus_a), (b, bus_b) = await self.process("a", 1.0, history=kept), await self.process("b", 1.0, history=kept)

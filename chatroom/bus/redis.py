@@ -41,6 +41,7 @@ from twisted.application.service import Service
 from twisted.internet import reactor, task
 from twisted.internet.defer import CancelledError, Deferred, DeferredList, succeed
 from twisted.internet.endpoints import HostnameEndpoint, UNIXClientEndpoint, wrapClientTLS
+from twisted.internet.error import ConnectionClosed
 from twisted.internet.interfaces import IDelayedCall, IReactorTime, IStreamClientEndpoint
 from twisted.internet.ssl import optionsForClientTLS
 from twisted.logger import Logger
@@ -324,11 +325,21 @@ class RedisAddress:
             raise RedisUnreachable(f"cannot reach Redis at {self.shown()}: {_reason(error)}") from None
 
     def connect(self, reconnect: bool = True) -> Deferred[Any]:
-        """A txredisapi connection, which reconnects by itself unless told not to."""
+        """A txredisapi connection, which reconnects by itself unless told not to.
+
+        Its replies are the bytes Redis sent: txredisapi would read any made of digits alone as a number (a
+        process's name, a room called 5, a marker's time), and `.decode()` on it would fail.
+        """
         connecting: Deferred[Any]
         if self.path:
             connecting = txredisapi.UnixConnection(
-                self.path, self.db, reconnect=reconnect, charset=None, password=self.password, connectTimeout=5
+                self.path,
+                self.db,
+                reconnect=reconnect,
+                charset=None,
+                convertNumbers=False,
+                password=self.password,
+                connectTimeout=5,
             )
             return connecting
         context = optionsForClientTLS(self.host) if self.tls else None
@@ -338,6 +349,7 @@ class RedisAddress:
             self.db,
             reconnect=reconnect,
             charset=None,
+            convertNumbers=False,
             password=self.password,
             ssl_context_factory=context,
             connectTimeout=5,
@@ -793,9 +805,16 @@ class RedisLog:
         return DeferredList(checks, consumeErrors=True).addCallback(reap)
 
     @staticmethod
-    def _ignored(failure: Any) -> None:
-        """Redis went away meanwhile: the reading side notices and says so, and the next beat tries again."""
-        log.debug("{why}", why=failure.getErrorMessage())
+    def _ignored(failure: Failure) -> None:
+        """Redis went away meanwhile: the reading side notices and says so, and the next beat tries again.
+
+        Anything else is a bug, told with its traceback: swallowed here, one stopped every beat's search for
+        lost processes, whose members then never left.
+        """
+        if failure.check(txredisapi.RedisError, Unanswered, CancelledError, ConnectionClosed):
+            log.debug("{why}", why=failure.getErrorMessage())
+        else:
+            log.failure("a step of the log's upkeep failed", failure)
 
 
 def _bug_joining(failure: Failure) -> None:
