@@ -404,7 +404,7 @@ class RedisHistory:
         asked.addCallback(self._written).addErrback(lambda failure: log.debug("{why}", why=failure.getErrorMessage()))
 
     def _written(self, place: bytes | None) -> None:
-        if isinstance(place, bytes):  # a place with Redis holds a "-": txredisapi does not take it for a number
+        if place is not None:
             while self._held and self._held[0][0] <= place.decode():
                 self._held.popleft()
 
