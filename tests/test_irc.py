@@ -983,10 +983,19 @@ class HistoryTests(SynchronousTestCase):
                 ":chatroom BATCH -1",
             ],
         )
-        self.assertEqual(labeled.type(f"@label={'x' * 65} PONG :x"), [], "a label too long is no label")
         self.assertEqual(labeled.type("@label=a6 QUIT"), ["ERROR :Closing link"], "nothing after ERROR")
         alone = self.server.irc("alone", caps="labeled-response")
         self.assertEqual(alone.type("@label=b1 PONG :x"), [], "labels need batch")
+
+    def test_a_label_past_64_bytes_is_still_the_answers_label(self) -> None:
+        """labeled-response asks clients for labels of at most 64 bytes; a longer one is repeated as sent (Ergo's
+        way), not dropped: an answer without it is one the client cannot tie to its line."""
+        labeled = self.server.irc("labeled", "#5", caps="labeled-response batch echo-message")
+        long = "x" * 500
+        self.assertEqual(labeled.type(f"@label={long} PONG :x"), [f"@label={long} :chatroom ACK"])
+        self.assertEqual(
+            labeled.type(f"@label={long} PRIVMSG #5 :hi"), [f"@label={long} :labeled!labeled@chatroom PRIVMSG #5 :hi"]
+        )
 
     def test_a_labeled_chathistory_nests_its_batch(self) -> None:
         self.say(1)

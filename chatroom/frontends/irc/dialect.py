@@ -67,7 +67,6 @@ from chatroom.server.limits import PAGE_LINES, ConnectionLimits
 SASL_MECHANISMS = ("PLAIN", "SCRAM-SHA-256")
 SASL_CHUNK = 400  # bytes of base64 in one AUTHENTICATE line (IRCv3 SASL)
 SASL_MAX = 4096  # bytes of base64 a whole SASL exchange may take
-LABEL_MAX = 64  # bytes of a labeled-response label
 
 
 # The events `IRCDialect.render` answers itself, or for which it looks at who receives them.
@@ -367,12 +366,16 @@ class IRCDialect:
         return b""
 
     def _label(self, tags: str) -> str | None:
-        """The label of a line, if the client asked for labeled-response (and batch, which it needs)."""
+        """The label of a line, if the client asked for labeled-response (and batch, which it needs).
+
+        Of any length: labeled-response asks clients for at most 64 bytes, but a longer one is still answered
+        under it, as Ergo does, rather than left unlabeled, which leaves the client unable to tell what the answer
+        is to (the line's 4094 bytes of tags bound it)."""
         if not tags or "labeled-response" not in self.caps or "batch" not in self.caps:
             return None
         for tag in tags.split(";"):
             name, _, value = tag.partition("=")
-            if name == "label" and value and len(value.encode()) <= LABEL_MAX:
+            if name == "label" and value:
                 return value
         return None
 
