@@ -521,6 +521,14 @@ class ClientTagsTests(SynchronousTestCase):
         [said] = self.alice.read()
         self.assertTrue(tags_of(said)["msgid"], "a private message has an id to reply to, kept or not")
 
+    def test_a_tagmsg_without_client_tags_is_nothing_to_relay_as_in_ergo(self) -> None:
+        """Ergo drops it without a word ("nothing to do"), before looking at its target: so does chatroom. A client
+        that wants an answer labels it, and is answered ACK."""
+        dave = self.server.irc("dave", "#5", caps="message-tags batch labeled-response")
+        self.assertEqual(dave.type("TAGMSG #5", "@fizz=buzz TAGMSG #nowhere"), [])
+        self.assertEqual(dave.type("@label=t1 TAGMSG #5"), ["@label=t1 :chatroom ACK"])
+        self.assertEqual((self.alice.read(), self.bob.read(), self.line.read()), ([], [], []))
+
     def test_tags_past_4094_bytes_are_refused_and_not_relayed(self) -> None:
         most = "@+baz=" + "a" * (4094 - len("+baz=")) + " TAGMSG #5"
         [echo] = self.alice.type(most)
