@@ -305,6 +305,15 @@ class LineAndIRCTests(SynchronousTestCase):
              " days of history, each member's since they joined"],
         )  # fmt: skip
 
+    def test_redact_mine_with_nothing_to_remove_says_so(self) -> None:
+        """It was done without a word: the person could not tell that nothing of theirs was kept."""
+        nothing = ["ERR NO_SUCH_MESSAGE :#5 keeps no line of yours: nothing was removed"]
+        self.assertEqual(self.line.type("/redact mine"), nothing)
+        self.say("mine")
+        [removed] = self.line.type("/redact mine")
+        self.assertRegex(removed, r"^REDACT #5 carol \S+$")
+        self.assertEqual(self.line.type("/redact mine"), nothing, "once removed, there is nothing more")
+
     def test_irc_a_member_redacts_their_own_line_and_the_room_is_told(self) -> None:
         alice = self.server.irc("alice", "#5", caps="message-tags echo-message draft/message-redaction")
         self.server.irc("bob", "#5")

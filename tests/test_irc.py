@@ -521,6 +521,14 @@ class ClientTagsTests(SynchronousTestCase):
         [said] = self.alice.read()
         self.assertTrue(tags_of(said)["msgid"], "a private message has an id to reply to, kept or not")
 
+    def test_a_tagmsg_without_client_tags_is_nothing_to_relay_as_in_ergo(self) -> None:
+        """Ergo drops it without a word ("nothing to do"), before looking at its target: so does chatroom. A client
+        that wants an answer labels it, and is answered ACK."""
+        dave = self.server.irc("dave", "#5", caps="message-tags batch labeled-response")
+        self.assertEqual(dave.type("TAGMSG #5", "@fizz=buzz TAGMSG #nowhere"), [])
+        self.assertEqual(dave.type("@label=t1 TAGMSG #5"), ["@label=t1 :chatroom ACK"])
+        self.assertEqual((self.alice.read(), self.bob.read(), self.line.read()), ([], [], []))
+
     def test_tags_past_4094_bytes_are_refused_and_not_relayed(self) -> None:
         most = "@+baz=" + "a" * (4094 - len("+baz=")) + " TAGMSG #5"
         [echo] = self.alice.type(most)
@@ -983,10 +991,19 @@ class HistoryTests(SynchronousTestCase):
                 ":chatroom BATCH -1",
             ],
         )
-        self.assertEqual(labeled.type(f"@label={'x' * 65} PONG :x"), [], "a label too long is no label")
         self.assertEqual(labeled.type("@label=a6 QUIT"), ["ERROR :Closing link"], "nothing after ERROR")
         alone = self.server.irc("alone", caps="labeled-response")
         self.assertEqual(alone.type("@label=b1 PONG :x"), [], "labels need batch")
+
+    def test_a_label_past_64_bytes_is_still_the_answers_label(self) -> None:
+        """labeled-response asks clients for labels of at most 64 bytes; a longer one is repeated as sent (Ergo's
+        way), not dropped: an answer without it is one the client cannot tie to its line."""
+        labeled = self.server.irc("labeled", "#5", caps="labeled-response batch echo-message")
+        long = "x" * 500
+        self.assertEqual(labeled.type(f"@label={long} PONG :x"), [f"@label={long} :chatroom ACK"])
+        self.assertEqual(
+            labeled.type(f"@label={long} PRIVMSG #5 :hi"), [f"@label={long} :labeled!labeled@chatroom PRIVMSG #5 :hi"]
+        )
 
     def test_a_labeled_chathistory_nests_its_batch(self) -> None:
         self.say(1)

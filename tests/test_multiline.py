@@ -76,3 +76,24 @@ class MultilineTests(SynchronousTestCase):
         self.assertEqual([parse(line).params[1] for line in self.carol.read()], ["first", "/not a command"])
         self.assertEqual(self.dora.type("/lines 25"), ["ERR USAGE :usage: /lines [#ROOM|NICK] N"])
         self.assertEqual(self.dora.type("/lines bob 2", "one", "two"), ["PRIV dora bob :one", "PRIV dora bob :two"])
+
+    def test_a_message_tagged_with_a_batch_never_opened_is_refused_not_said(self) -> None:
+        """IRCv3's client batches: a line of a batch comes between its opening and its end. Tagged with one the
+        client never opened, the message is refused as Ergo refuses it (FAIL BATCH, under the line's label), where
+        it was said as if untagged; a NOTICE is refused without a word, as Ergo does."""
+        self.assertEqual(
+            self.alice.type("@label=l1;batch=zzz PRIVMSG #5 :hi"),
+            ["@label=l1 :chatroom FAIL BATCH MULTILINE_INVALID :Message not sent: no batch zzz is open"],
+        )
+        [fail] = self.alice.type("@batch;+typing=active TAGMSG #5")
+        self.assertEqual(parse(fail).params[:2], ["BATCH", "MULTILINE_INVALID"])
+        self.assertEqual(self.alice.type("@batch=zzz NOTICE #5 :hi"), [])
+        self.assertEqual((self.bob.read(), self.carol.read(), self.dora.read()), ([], [], []), "nothing said")
+
+    def test_a_message_of_another_batch_while_one_is_open_fails_both(self) -> None:
+        """As Ergo: the stray message is refused, and the batch open is not said (a client sends nothing else
+        while its batch is open); one FAIL tells it."""
+        fail, end = self.batch(" PRIVMSG #5 :one", "x PRIVMSG #5 :stray", " PRIVMSG #5 :two")
+        self.assertEqual(parse(fail).params[:2], ["BATCH", "MULTILINE_INVALID"])
+        self.assertEqual(end, "@label=xyz :chatroom ACK", "the batch's end, under its opening's label")
+        self.assertEqual((self.bob.read(), self.carol.read(), self.dora.read()), ([], [], []), "nothing said")

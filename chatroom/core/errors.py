@@ -118,6 +118,7 @@ REFUSALS: dict[str, tuple[str, ...]] = {
     "BAD_MSGID": ("msgid",),
     "NO_SUCH_MESSAGE": ("room", "target"),
     "NO_SUCH_MESSAGE:private": ("nick", "target"),
+    "NO_SUCH_MESSAGE:mine": ("room",),
     "NOT_YOURS": ("target",),
     "NO_SEARCH_WORDS": (),
     "TOO_MANY_WORDS": ("most",),

@@ -13,7 +13,7 @@ from chatroom.core.errors import ChatError
 from chatroom.core.events import Exported, KeptNotice, Redacted
 from chatroom.core.members import Member
 from chatroom.core.moderation import Action, Rank, authorize
-from chatroom.core.names import room_key
+from chatroom.core.names import nick_key, room_key
 from chatroom.core.rules import RULES, keeps, parse_keep, rule_limits, rule_words
 from chatroom.core.sequencing import change
 
@@ -66,10 +66,14 @@ class Policy(ChatBase):
     @change
     def redact_mine(self, actor: Member, room: str) -> None:
         """Erase every line the room keeps of the actor's nickname, where the room's rule allows it (its operators
-        always may)."""
+        always may). Refused when there is none, rather than done without a word: the person asked and is told.
+        Lines a store holds beyond memory cannot be counted here: then the store is told to erase theirs."""
         target = self._room_of(actor, room)
         if not target.settings.redact_mine and self.rank(actor, target) < Rank.OPERATOR:
             raise ChatError("NOT_ALLOWED", "redact_mine", room=target.name)
+        mine = nick_key(actor.nick)
+        if not target.history.behind and all(nick_key(line.nick) != mine for line in target.history.kept):
+            raise ChatError("NO_SUCH_MESSAGE", "mine", room=target.name)
         self._commit()
         removed = target.history.redact(set(), actor.nick)
         if removed or target.history.behind:  # and those the store holds beyond memory

@@ -78,6 +78,7 @@ PLAIN: dict[str, str] = {
     "BAD_MSGID": "{msgid} is not a message id: ids look like lq3k9d2a-1041",
     "NO_SUCH_MESSAGE": "{room} keeps no message {target}, nor any line of {target}",
     "NO_SUCH_MESSAGE:private": "your conversation with {nick} keeps no message {target}",
+    "NO_SUCH_MESSAGE:mine": "{room} keeps no line of yours: nothing was removed",
     "NOT_YOURS": "{target} is not a line of yours: in a private conversation, each removes only their own",
     "NO_SEARCH_WORDS": "search for at least one word: letters or digits",
     "TOO_MANY_WORDS": "search for at most {most} words",

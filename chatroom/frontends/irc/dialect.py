@@ -67,7 +67,6 @@ from chatroom.server.limits import PAGE_LINES, ConnectionLimits
 SASL_MECHANISMS = ("PLAIN", "SCRAM-SHA-256")
 SASL_CHUNK = 400  # bytes of base64 in one AUTHENTICATE line (IRCv3 SASL)
 SASL_MAX = 4096  # bytes of base64 a whole SASL exchange may take
-LABEL_MAX = 64  # bytes of a labeled-response label
 
 
 # The events `IRCDialect.render` answers itself, or for which it looks at who receives them.
@@ -79,6 +78,7 @@ LOOKED_AT = frozenset(
 # What a person says of themselves, each shown by the capability a client asked for it with
 TOLD_BY = {AwayChanged: "away-notify", RealnameChanged: "setname", AccountChanged: "account-notify"}
 END_NAMES = "End of /NAMES list"
+MESSAGES = frozenset({"PRIVMSG", "NOTICE", "TAGMSG"})  # what a client may tag as part of a batch it opened
 # A session's capabilities, user modes, room keys being joined and metadata keys subscribed to, while it has none
 # (most, most of the time): one frozen empty set for all, where a set of its own would cost each connection 216 bytes.
 EMPTY: frozenset[str] = frozenset()
@@ -177,20 +177,21 @@ class IRCDialect:
         if not parsed.command:
             return
         self.client_tags = client_tags(parsed.tags) if parsed.tags else {}
-        if self.gathering is not None and parsed.tags and self._gathered(parsed):
+        batch = _batch_of(parsed.tags) if parsed.tags else None
+        if batch is not None and self._gathered(parsed, batch):
             return
         label = self._label(parsed.tags)
         if parsed.command == "BATCH" and parsed.params:  # a multiline batch is answered at its end, under its label
             label = self._batch_label(parsed.params[0], label)
         if label is None:
-            self._run(parsed.command, parsed.params)
+            self._run(parsed.command, parsed.params, batch)
             return
         # Everything the line makes the server send this client now is held, and then sent under its label.
         # Held through an attribute of this instance only, so that the deliveries of others cost nothing more.
         self.held = []
         self.render = self._held  # type: ignore[method-assign]
         try:
-            self._run(parsed.command, parsed.params)
+            self._run(parsed.command, parsed.params, batch)
         except ChatError as error:
             self.held.append(self.refusal(error))
         finally:
@@ -199,13 +200,13 @@ class IRCDialect:
             if not self.connection.closing:  # after QUIT, ERROR was the answer
                 self.connection.write(self.labeled(label, held))
 
-    def _gathered(self, parsed: IRCMessage) -> bool:
-        """Whether a line belongs to the multiline batch being received: then it is taken into it, not run."""
-        assert self.gathering is not None
-        found = dict(tag.partition("=")[::2] for tag in parsed.tags.split(";"))
-        if found.get("batch") != self.gathering.ref:
+    def _gathered(self, parsed: IRCMessage, batch: str) -> bool:
+        """Whether a line tagged with `batch` belongs to the multiline batch being received: then it is taken into
+        it, not run."""
+        if self.gathering is None or batch != self.gathering.ref:
             return False
-        failed = self.gathering.take(parsed.command, parsed.params, CONCAT in found)
+        concat = any(tag.partition("=")[0] == CONCAT for tag in parsed.tags.split(";"))
+        failed = self.gathering.take(parsed.command, parsed.params, concat)
         if failed:
             self.fail_batch(failed)
         return True
@@ -223,7 +224,8 @@ class IRCDialect:
     def fail_batch(self, code: str, text: str = "Invalid multiline batch") -> None:
         self.write(self.line("FAIL", "BATCH", code, *filter(None, [limit_of(code)]), text=text))
 
-    def _run(self, name: str, params: list[str]) -> None:
+    def _run(self, name: str, params: list[str], batch: str | None = None) -> None:
+        """Run a line's command; `batch`: the batch its `batch` tag names, which is not the one being received."""
         entry = self.commands.get(name)
         registered = self.connection.member is not None
         if entry is None:
@@ -238,7 +240,21 @@ class IRCDialect:
         if len(params) < entry.params:
             self.reply(n.ERR_NEEDMOREPARAMS, name, text="Not enough parameters")
             return
+        if batch is not None and name in MESSAGES:
+            self._unopened(name, batch)
+            return
         entry.handler(self, params)
+
+    def _unopened(self, name: str, batch: str) -> None:
+        """A message tagged as part of a batch the client has not opened is not said, where it was said as if
+        untagged: refused as Ergo refuses it, with `FAIL BATCH MULTILINE_INVALID` (nothing to a NOTICE, as Ergo).
+        A batch being received fails with it, as a client may send nothing else while one is open (IRCv3's
+        client-initiated batches; draft/multiline is the only one chatroom takes)."""
+        if self.gathering is not None and not self.gathering.failed:
+            self.gathering.failed = "MULTILINE_INVALID"  # the rest of it is dropped, and its end says nothing
+        if name != "NOTICE":
+            named = f"no batch {batch} is open" if batch else "its batch tag names no batch"
+            self.fail_batch("MULTILINE_INVALID", f"Message not sent: {named}")
 
     def render(self, event: Event) -> bytes:
         if type(event) is Message and event.text:  # most of what a server writes: a line in a room...
@@ -367,12 +383,16 @@ class IRCDialect:
         return b""
 
     def _label(self, tags: str) -> str | None:
-        """The label of a line, if the client asked for labeled-response (and batch, which it needs)."""
+        """The label of a line, if the client asked for labeled-response (and batch, which it needs).
+
+        Of any length: labeled-response asks clients for at most 64 bytes, but a longer one is still answered
+        under it, as Ergo does, rather than left unlabeled, which leaves the client unable to tell what the answer
+        is to (the line's 4094 bytes of tags bound it)."""
         if not tags or "labeled-response" not in self.caps or "batch" not in self.caps:
             return None
         for tag in tags.split(";"):
             name, _, value = tag.partition("=")
-            if name == "label" and value and len(value.encode()) <= LABEL_MAX:
+            if name == "label" and value:
                 return value
         return None
 
@@ -904,6 +924,15 @@ def _command_of(line: bytes) -> str:
     words = line.split(b" ", 2)
     command = words[1] if line.startswith(b"@") and len(words) > 1 else words[0]
     return command.decode().upper() if command.isalnum() and command.isascii() else "*"
+
+
+def _batch_of(tags: str) -> str | None:
+    """The batch a client's line says it is part of (its `batch` tag; "" if the tag has no value), if any."""
+    for tag in tags.split(";"):
+        name, _, value = tag.partition("=")
+        if name == "batch":
+            return value
+    return None
 
 
 def _tag(line: bytes, tag: str) -> bytes:
