@@ -106,6 +106,26 @@ class SeveralDevicesTests(Sessions):
         laptop.type("/nick ally")
         self.assertEqual(phone.read(), ["NICK alice ally"])
 
+    def test_an_irc_client_logged_in_under_another_nickname_joins_the_person_already_here(self) -> None:
+        # irssi set up with `alice_lunch` and SASL as alice made a second person of the same account, whose
+        # `NICK alice` was then refused as taken: by herself.
+        laptop = self.alice()
+        irc = self.server.irc()
+        irc.type("CAP REQ :sasl", "AUTHENTICATE PLAIN")
+        irc.type("AUTHENTICATE " + base64.b64encode(b"\0alice\0correct horse").decode())
+        self.checker.answer(len(self.checker.checks) - 1, right=True)
+        irc.read()
+        lines = irc.type("NICK alice_lunch", "USER a 0 * :A", "CAP END")
+        self.assertTrue(lines[0].startswith(":chatroom 001 alice :"), "her client learns its nickname from 001")
+        told = ":chatroom NOTICE alice :alice is here already: this connection is one more of their sessions"
+        self.assertIn(told, lines)
+        self.assertIn(":alice!alice@chatroom JOIN #5", lines, "in her rooms at once")
+        self.assertEqual(list(self.chat.nicks), ["ben", "alice"])
+        self.assertEqual(len(self.chat.nicks["alice"].sessions), 2)
+        self.assertEqual(self.ben.read(), [], "nobody else sees anyone arrive")
+        irc.type("PRIVMSG #5 :from the lunch room")
+        self.assertEqual(laptop.read(), ["MSG #5 alice :from the lunch room"])
+
     def test_sessions_lists_her_devices_and_ends_one(self) -> None:
         laptop, phone = self.alice(), self.alice()
         self.server.clock.advance(1.5)

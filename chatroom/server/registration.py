@@ -115,10 +115,18 @@ class Registrar:
         `proven` is an account the client logged in to beforehand (IRC's SASL): its own nickname needs no
         password then, and under another free nickname the member still acts as that account. `details` are
         what the client said of itself (IRC's USER). Under the nickname of the account's person, already here,
-        the connection becomes one more of their sessions (Chat.register).
+        the connection becomes one more of their sessions (Chat.register): so it does under another nickname, as
+        IRC clients configured with one of their own ask, rather than make a second person of the same account.
         """
+        if proven is not None and not _owns(proven, nick):
+            nick = self._present_as(proven) or nick
         nick, account = await self._identify(nick, password, connection.address, proven=proven)
         return await self._join(connection, nick, account, details)
+
+    def _present_as(self, account: str) -> str | None:
+        """The nickname of `account`'s own person, if they are here."""
+        holder = self.chat.nicks.get(nick_key(account))
+        return holder.nick if holder is not None and _owns(holder.account, account) else None
 
     async def resume(self, connection: Entrant, nick: str, token: str) -> Member:
         """Make the connection one more session of the person `token` reclaims (Chat.resume_token)."""

@@ -694,7 +694,9 @@ class IRCDialect:
             if not await self._admitted():
                 return
             details = Details(self.user, self.realname)
-            await self.registrar.enter(self.connection, nick, self.given_password, proven=self.account, details=details)
+            member = await self.registrar.enter(
+                self.connection, nick, self.given_password, proven=self.account, details=details
+            )
         except ChatError as error:
             if self.connection.closing:
                 return
@@ -705,6 +707,8 @@ class IRCDialect:
             self.entering = False
         self.given_password = None
         self.welcome()
+        if nick_key(member.nick) != nick_key(nick):  # logged in to an account whose person is here (Registrar.enter)
+            self.write(self.notice(f"{member.nick} is here already: this connection is one more of their sessions"))
         self.catch_up()
         self.set_metadata_before()
 
