@@ -614,6 +614,16 @@ class ResumeTests(ClientCase):
         self.assertNotIn("tok-1", shown, "a secret, on a screen a class may see")
         self.assertEqual(self.console.asked[asked:], [], "nothing asked")
 
+    def test_the_watch_list_is_asked_for_again_once_back(self) -> None:
+        # The server's list is the connection's, and ends with it: the client keeps what /watch asked for.
+        for typed in ("/watch ada Bob carl", "/unwatch carl", "/watch dee", "/unwatch dee"):
+            self.client.typed(typed)
+        self.sent()
+        server = self.drop_and_come_back()
+        self.hear("HELLO chatroom 2 :hi", "WELCOME sam :hello", "RESUME tok-1 :x", "JOIN #5 sam", "HISTORY #5 0 0")
+        self.hear("CURRENT #5")
+        self.assertEqual(server.value().decode().splitlines()[-1], "/watch ada Bob", "after the rooms, once back")
+
     def test_a_token_past_its_grace_period_falls_back_to_the_nickname(self) -> None:
         self.drop_and_come_back()
         self.hear("HELLO chatroom 2 :hi")

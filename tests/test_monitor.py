@@ -195,6 +195,33 @@ class AccountTests(SynchronousTestCase):
         self.checker.answer(0, right=True)
         self.assertIn("@account=bob :bob!bob@chatroom ACCOUNT bob", self.foo.read())
 
+    def test_a_watch_list_is_its_connections_not_the_persons_other_devices(self) -> None:
+        # WeeChat watched zed; the same person's irssi, which never sends MONITOR, was sent 730/731 for him, and
+        # the terminal client printed "zed left" for a watch it never set.
+        weechat = self.server.irc()
+        weechat.type("PASS :pw", "NICK alice", "USER a 0 * :Alice")
+        irssi = self.server.irc()
+        irssi.type("PASS :pw", "NICK alice", "USER a 0 * :Alice")
+        terminal = self.server.connect()
+        terminal.type("/nick alice", "/pass pw")
+        for check in range(3):
+            self.checker.answer(check, right=True)
+        self.assertEqual(len(self.server.chat.nicks["alice"].sessions), 3)
+        for client in (weechat, irssi, terminal):
+            client.read()
+        weechat.type("MONITOR + zed")
+        zed = arrive(self.server, "zed")
+        self.assertEqual(weechat.read(), [":chatroom 730 alice :zed!zed@chatroom"])
+        zed.type("QUIT :bye")
+        self.assertEqual(weechat.read(), [":chatroom 731 alice :zed"])
+        self.assertEqual(irssi.read(), [])
+        self.assertEqual(terminal.read(), [])
+        self.assertEqual(irssi.type("MONITOR L"), [":chatroom 733 alice :End of MONITOR list"])
+        self.assertEqual(terminal.type("/watch"), ["WATCHING"])
+        weechat.type("QUIT :laptop closed")
+        arrive(self.server, "zed")
+        self.assertEqual(irssi.read() + terminal.read(), [], "the list ended with its connection, she stays")
+
     def test_sasl_after_registering_logs_the_person_in_and_is_told_to_watchers(self) -> None:
         watcher = self.server.irc("watcher", caps="extended-monitor account-notify")
         watcher.type("MONITOR + zed")
@@ -238,16 +265,14 @@ class MonitorAcrossProcessesTests(SharedServers):
 
 
 class WatchersReplicatedTests(Replicas):
-    """The watch lists are the chat's: every replica holds them, a late one from the snapshot."""
+    """A watch list is its session's, kept by its process alone: the others have nothing to hold or to tell."""
 
     def test_each_replica_tells_its_own_watchers_of_people_on_another(self) -> None:
         alice, heard_by_alice = self.member(self.a, "alice")
-        self.assertEqual(self.a.watch(alice, ["bob"]), ())
+        self.assertEqual(self.a.watch(alice, heard_by_alice, ["bob"]), ())
         self.settle()
-        self.assertEqual(self.b.watched(self.b.nicks["alice"]), ["bob"])
         self.member(self.b, "bob")  # takes everyone's record afresh: look at what came in the snapshot's wake
         c = self.process("c")
-        self.assertEqual(c.watched(c.nicks["alice"]), ["bob"], "in the snapshot")
         carl = self.member(c, "carl")[0]
         c.quit(c.nicks["bob"], "bye")
         self.settle()

@@ -609,7 +609,6 @@ class Replica:
             "guests_read": {key: dict(member.read.times) for key, member in self.by_key.items() if member.read.times},
             # What people say of themselves (display names, avatars: chatroom.core.metadata), by member key
             "metadata": {key: dict(member.metadata) for key, member in self.by_key.items() if member.metadata},
-            "watching": {member.key: nicks for member, nicks in self.chat.watchers.lists().items()},
             "server_bans": [ban_data(ban) for ban in self.chat.server_bans],
             "lockdown": self.chat.lockdown.value,
             "opened": self.chat.opened,
@@ -654,8 +653,6 @@ class Replica:
         lockdown = Lockdown(state["lockdown"])
         markers = {account: ReadMarkers(times) for account, times in state["read_markers"].items()}
         self.chat.restore(self.by_key.values(), lambda: self._rooms(state), bans, lockdown, state["opened"], markers)
-        watching = state.get("watching", {})  # none from a process of an earlier version
-        self.chat.watchers.restore({self.by_key[key]: nicks for key, nicks in watching.items() if key in self.by_key})
         conversations = self.chat.conversations
         opened, unkept = state.get("conversations_opened", 0), state.get("conversations_unkept", 0)
         conversations.restore(self._conversations(state), opened, unkept)

@@ -153,6 +153,7 @@ class Client:
         self._current: str | None = None
         self._back_in: list[str] = []  # the rooms being joined at once (given, or taken back), the current one last
         self._awaited: list[str] = []  # those of them whose JOIN has not come yet
+        self._watching: dict[str, str] = {}  # what /watch asked for, by lower case: a watch list is the connection's
         self._delay = RETRY_FIRST
         self._retry: IDelayedCall | None = None  # the next try: a reconnection, or a login the server slowed
         self._dropped = False  # the connection dropped while the person answered a question
@@ -344,6 +345,7 @@ class Client:
                 command = text.split(None, 1)[0].lower()
                 self._reads_asked += command == "/read"
                 self._metas_asked += command == "/meta" and text.split()[1:2] != ["set"]
+                self._watch(command, text.split()[1:])
                 self._send(text, wait=(self.phase, command) in ((Phase.NICK, "/nick"), (Phase.ROOM, "/join")))
             elif self.phase is Phase.NICK and len(text.split()) > 1:  # the server would answer /nick's usage
                 self.console.show(self.render.error("a nickname is one word: no spaces"))
@@ -356,6 +358,17 @@ class Client:
                 self._send_block(text)
             else:
                 self._send(text)
+
+    def _watch(self, command: str, nicks: list[str]) -> None:
+        """Note what /watch and /unwatch change: the server's list ends with the connection, so a reconnection
+        asks for it again (`_say_back`)."""
+        if command == "/watch":
+            self._watching.update((nick.lower(), nick) for nick in nicks)
+        elif command == "/unwatch" and nicks:
+            for nick in nicks:
+                self._watching.pop(nick.lower(), None)
+        elif command == "/unwatch":
+            self._watching.clear()
 
     def _send_block(self, text: str) -> None:
         """A pasted block: one message (the line protocol's /lines), or several of MULTILINE_LINES lines at most."""
@@ -928,6 +941,8 @@ class Client:
         self._delay, self._coming_back = RETRY_FIRST, False
         rooms = ", ".join(self._joined) or "no room"
         self.console.show(self.render.note(f"reconnected to {self.server} as {self._me}: back in {rooms}"))
+        if self._watching:
+            self._send("/watch " + " ".join(self._watching.values()))
 
     def _explain(self, reason: Failure) -> str:
         if self._goodbye is not None:

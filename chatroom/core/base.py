@@ -224,11 +224,13 @@ class ChatBase(Queries):
         told: dict[Member, object] = {member: None} if including else {}
         for room in member.rooms.values():
             told.update(room.members)
-        told.update(dict.fromkeys(self.watchers.watching(member.nick)))
         if not including:
             told.pop(member, None)
         for each in told:
             each.session.deliver(event)
+        for session, watcher in self.watchers.watching(member.nick):  # those sharing no room: this session only
+            if watcher not in told and watcher is not member:
+                session.deliver(event)
 
     def _leave(self, member: Member, room: Room, staying: bool = False) -> None:
         """`member` is no longer in `room`; unless `staying` (a disconnection), their account's stay ends too, once
@@ -280,7 +282,8 @@ class ChatBase(Queries):
         for room in list(member.rooms.values()):
             self._leave(member, room, staying=True)  # an account's stays outlive its sessions
         del self.nicks[nick_key(member.nick)]
-        self.watchers.remove(member)  # a watch list is its person's: it leaves with them
+        for session in member.sessions:  # still there when the person is sent away: their lists end with them
+            self.watchers.remove(session)
         self.watchers.tell(member.nick, Watched(member.nick, False))
         self.signed_in.discard(member)
         self.visible.discard(member)

@@ -160,6 +160,7 @@ class Presence(ChatBase):
         Made by the sequencer: at once in one process, in its turn with several (their sessions are counted alike).
         """
         self._present(member)
+        self.watchers.remove(session)  # its watch list ends with it
         return self.sequencer.leave(member, session, reason, lost)
 
     def end_session(self, member: Member, session: Session, reason: str, lost: bool) -> bool:
@@ -295,24 +296,20 @@ class Presence(ChatBase):
         member.details = replace(member.details, realname=realname)
         self._tell_company(member, RealnameChanged(member.nick, realname), including=True)
 
-    @change
-    def watch(self, member: Member, nicks: list[str]) -> tuple[str, ...]:
-        """Be told when a person arrives or leaves under one of `nicks` (chatroom.core.monitor); those beyond the
-        limit of a list are not watched, and returned. A name no person could take is refused, as a whole."""
+    def watch(self, member: Member, session: Session, nicks: list[str]) -> tuple[str, ...]:
+        """`member`'s `session` is told from now when a person arrives or leaves under one of `nicks`
+        (chatroom.core.monitor); those beyond the limit of a list are not watched, and returned. A name no person
+        could take is refused, as a whole. Not a change of the chat: a session's list is its process's alone."""
         self._present(member)
         for nick in nicks:
             validate_nick(nick)
-        refused = self.watchers.beyond(member, nicks)
-        self._commit(refused)
-        self.watchers.add(member, nicks)
+        refused = self.watchers.beyond(session, nicks)
+        self.watchers.add(member, session, nicks)
         return refused
 
-    @change
-    def unwatch(self, member: Member, nicks: list[str] | None = None) -> None:
-        """Stop watching `nicks`, or every nickname."""
-        self._present(member)
-        self._commit()
-        self.watchers.remove(member, nicks)
+    def unwatch(self, session: Session, nicks: list[str] | None = None) -> None:
+        """`session` stops watching `nicks`, or every nickname."""
+        self.watchers.remove(session, nicks)
 
     @change
     def set_invisible(self, member: Member, invisible: bool) -> None:
@@ -364,7 +361,7 @@ class Presence(ChatBase):
         self.visible.clear()
         self._forget_lapses()
         self.rooms.clear()
-        self.watchers.restore({})
+        self.watchers.clear()
         for member in members:
             member.present = False
             member.rooms.clear()

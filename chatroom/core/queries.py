@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, NamedTuple
 
-from chatroom.core.events import Topic
+from chatroom.core.events import Session, Topic
 from chatroom.core.members import Room
 from chatroom.core.moderation import Role
 from chatroom.core.monitor import Watchers
@@ -70,9 +70,9 @@ class Queries:
         """The member present under `nick`, in any case."""
         return self.nicks.get(nick_key(nick))
 
-    def watched(self, member: Member) -> list[str]:
-        """The nicknames `member` watches (chatroom.core.monitor), as they gave them."""
-        return self.watchers.of(member)
+    def watched(self, session: Session) -> list[str]:
+        """The nicknames `session` watches (chatroom.core.monitor), as given."""
+        return self.watchers.of(session)
 
     def share_room(self, member: Member, nick: str) -> bool:
         """Whether the person present under `nick` is in a room with `member` (or is them)."""

@@ -1,5 +1,5 @@
-"""MONITOR (IRCv3 monitor and extended-monitor) and SETNAME (IRCv3 setname): IRC's words for who watches whom and
-for a person's real name, both kept by the core (chatroom.core.monitor, chatroom.core.presence).
+"""MONITOR (IRCv3 monitor and extended-monitor) and SETNAME (IRCv3 setname): IRC's words for what a connection
+watches and for a person's real name, both kept by the core (chatroom.core.monitor, chatroom.core.presence).
 
 The notices themselves (730/731 as a watched person comes and goes; AWAY, ACCOUNT and SETNAME to watchers with
 extended-monitor) are the core's events, rendered by chatroom.frontends.irc.dialect.
@@ -36,20 +36,20 @@ def _monitor(session: IRCDialect, params: list[str]) -> None:
                 session.fail(error, target)
                 continue
             valid.append(target)
-        refused = chat.watch(member, valid) if valid else ()
+        refused = chat.watch(member, session.connection, valid) if valid else ()
         if refused:
             session.reply(n.ERR_MONLISTFULL, str(WATCH_MAX), ",".join(refused), text="Monitor list is full")
         _status(session, [target for target in valid if target not in refused])
     elif sub == "-":
         if targets:
-            chat.unwatch(member, targets)
+            chat.unwatch(session.connection, targets)
     elif sub.upper() == "C":
-        chat.unwatch(member)
+        chat.unwatch(session.connection)
     elif sub.upper() == "L":
-        _listed(session, n.RPL_MONLIST, chat.watched(member))
+        _listed(session, n.RPL_MONLIST, chat.watched(session.connection))
         session.reply(n.RPL_ENDOFMONLIST, text="End of MONITOR list")
     elif sub.upper() == "S":
-        _status(session, chat.watched(member))
+        _status(session, chat.watched(session.connection))
 
 
 def _status(session: IRCDialect, nicks: Iterable[str]) -> None:

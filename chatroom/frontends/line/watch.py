@@ -1,5 +1,5 @@
-"""`/watch` and `/unwatch`: be told when people arrive and leave (WATCH lines), from a watch list the core keeps
-for the person (chatroom.core.monitor), the same one IRC's MONITOR shows."""
+"""`/watch` and `/unwatch`: be told when people arrive and leave (WATCH lines), from the connection's watch list,
+which the core keeps (chatroom.core.monitor) as it keeps an IRC connection's MONITOR list."""
 
 from __future__ import annotations
 
@@ -21,9 +21,9 @@ def _watch(session: LineDialect, arg: str) -> None:
     chat, member = session.chat, session.member
     nicks = arg.split()
     if not nicks:
-        session.write(listed("WATCHING", [], chat.watched(member)))
+        session.write(listed("WATCHING", [], chat.watched(session.connection)))
         return
-    refused = chat.watch(member, nicks)
+    refused = chat.watch(member, session.connection, nicks)
     for nick in nicks:
         if nick not in refused:
             present = chat.person(nick)
@@ -34,4 +34,4 @@ def _watch(session: LineDialect, arg: str) -> None:
 
 @command("unwatch", "[NICK...]", "stop watching these people; alone: stop watching anyone")
 def _unwatch(session: LineDialect, arg: str) -> None:
-    session.chat.unwatch(session.member, arg.split() or None)
+    session.chat.unwatch(session.connection, arg.split() or None)
