@@ -6,10 +6,12 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, cast
 
+import txredisapi
 from twisted.internet import reactor
 from twisted.internet.defer import Deferred, gatherResults, succeed
 from twisted.internet.task import Clock
 from twisted.logger import LogLevel, formatEvent
+from twisted.python.failure import Failure
 from twisted.trial.unittest import SynchronousTestCase, TestCase
 
 from chatroom.bus.log import encode, hello
@@ -23,6 +25,7 @@ from chatroom.bus.redis import (
     RedisLog,
     RedisUnreachable,
     Unanswered,
+    passed_over,
 )
 from chatroom.bus.shared import RESTORED, SharedChat
 from chatroom.core.errors import ChatError
@@ -263,6 +266,18 @@ class JoinFaultTests(SynchronousTestCase):
         [error] = [formatEvent(event) for event in logged if event.get("log_level") == LogLevel.error]
         self.assertIn("could not join the log: ValueError at ", error)
         self.assertNotIn("secret", repr(list(logged)), "nothing anyone types is ever logged")
+
+    def test_redis_going_away_is_passed_over_but_a_bug_in_the_upkeep_is_told(self) -> None:
+        # A bug in a heartbeat's search for lost processes was passed over as if Redis had gone away, every beat.
+        logged = observe_log(self)
+        passed_over(Failure(txredisapi.ConnectionError("Not connected")))
+        self.assertEqual([event for event in logged if event.get("log_level") > LogLevel.debug], [])
+        try:
+            raise AttributeError("'int' object has no attribute 'decode'")
+        except AttributeError:
+            passed_over(Failure())
+        [error] = [formatEvent(event) for event in logged if event.get("log_level") == LogLevel.error]
+        self.assertIn("the upkeep of the log on Redis failed: AttributeError at ", error)
 
 
 class UnheardTests(SynchronousTestCase):

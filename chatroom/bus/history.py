@@ -49,7 +49,7 @@ from twisted.internet.defer import Deferred, succeed
 from twisted.internet.interfaces import IDelayedCall, IReactorTime
 from twisted.logger import Logger
 
-from chatroom.bus.redis import RETENTION, RETRY, HistoryKeys
+from chatroom.bus.redis import RETENTION, RETRY, HistoryKeys, passed_over
 from chatroom.bus.shared import line_data, line_message
 from chatroom.core.events import Message
 from chatroom.core.history import HistoryLimits, Reach, timestamp
@@ -401,7 +401,7 @@ class RedisHistory:
     def _ask(self) -> None:
         """Forget what the writer has written: only what it has not would be sent again if it went."""
         asked = self.commands.get(self.keys.written)
-        asked.addCallback(self._written).addErrback(lambda failure: log.debug("{why}", why=failure.getErrorMessage()))
+        asked.addCallback(self._written).addErrback(passed_over)
 
     def _written(self, place: bytes | None) -> None:
         if place is not None:
@@ -412,7 +412,7 @@ class RedisHistory:
         before = timestamp(self.clock.seconds() - self.limits.age)
         for about, place in PRUNED:
             pruned = self.commands.eval(PRUNE, [getattr(self.keys, about)], [self.keys.lists, before, place])
-            pruned.addErrback(lambda failure: log.debug("{why}", why=failure.getErrorMessage()))
+            pruned.addErrback(passed_over)
 
 
 def _passing(result: object, done: Deferred[None]) -> object:

@@ -586,7 +586,7 @@ class RedisLog:
         unwritten: list[Any] = []
         written = [self._unwritten(entry, unwritten) for entry in entries]
         if unwritten:  # before the XADD, on the same connection: Redis sends it to every reader before the entry
-            self.commands.publish(self.keys["unwritten"], encode(unwritten)).addErrback(self._ignored)
+            self.commands.publish(self.keys["unwritten"], encode(unwritten)).addErrback(passed_over)
         added = self._bounded(
             self.commands.execute_command(
                 "XADD",
@@ -763,7 +763,7 @@ class RedisLog:
         self._forget_unheard()
         if self.clock.seconds() - self._reconnected >= 2 * self.ttl:  # after an outage, time for the others to say it
             said.addCallback(lambda _: commands.smembers(self.keys["processes"])).addCallback(self._reap)
-        return said.addErrback(self._ignored).addCallback(lambda _: None)
+        return said.addErrback(passed_over).addCallback(lambda _: None)
 
     def _rewrite(self, results: list[tuple[bool, Any]]) -> Deferred[None] | None:
         """Our turn (PREFIX:rewrite was free): have Redis rewrite its append-only file, if it keeps one.
@@ -783,7 +783,7 @@ class RedisLog:
             rewriting: Deferred[Any] = self.commands.execute_command("BGREWRITEAOF")  # refused while one runs
             return rewriting
 
-        return asked.addCallback(rewrite).addErrback(self._ignored).addCallback(lambda _: None)
+        return asked.addCallback(rewrite).addErrback(passed_over).addCallback(lambda _: None)
 
     def _forget_unheard(self) -> None:
         """What no entry came for (its XADD failed) is forgotten once the entry would have been trimmed."""
@@ -800,21 +800,24 @@ class RedisLog:
                 if ok and not alive:
                     log.info("process {process} stopped answering: its members leave", process=process)
                     keys = self._process_keys(process)
-                    self.commands.eval(GONE, keys, self._gone(process, "server lost")).addErrback(self._ignored)
+                    self.commands.eval(GONE, keys, self._gone(process, "server lost")).addErrback(passed_over)
 
         return DeferredList(checks, consumeErrors=True).addCallback(reap)
 
-    @staticmethod
-    def _ignored(failure: Failure) -> None:
-        """Redis went away meanwhile: the reading side notices and says so, and the next beat tries again.
 
-        Anything else is a bug, told with its traceback: swallowed here, one stopped every beat's search for
-        lost processes, whose members then never left.
-        """
-        if failure.check(txredisapi.RedisError, Unanswered, CancelledError, ConnectionClosed):
-            log.debug("{why}", why=failure.getErrorMessage())
-        else:
-            log.failure("a step of the log's upkeep failed", failure)
+def passed_over(failure: Failure) -> None:
+    """A command of the upkeep that Redis did not answer, as it went away meanwhile: the reading side notices and
+    says so, and the next beat or try sends it again.
+
+    Anything else is a bug, and is told (as `mistake` tells it): passed over, one stopped every beat's search for
+    lost processes, whose members then never left.
+    """
+    if failure.check(txredisapi.RedisError, Unanswered, CancelledError, ConnectionClosed):
+        log.debug("{why}", why=failure.getErrorMessage())
+    else:
+        log.error(
+            "the upkeep of the log on Redis failed: {mistake}", mistake=mistake(cast(BaseException, failure.value))
+        )
 
 
 def _bug_joining(failure: Failure) -> None:
