@@ -615,9 +615,20 @@ class ResumeTests(ClientCase):
         self.assertEqual(self.console.asked[asked:], [], "nothing asked")
 
     def test_the_watch_list_is_asked_for_again_once_back(self) -> None:
-        # The server's list is the connection's, and ends with it: the client keeps what /watch asked for.
-        for typed in ("/watch ada Bob carl", "/unwatch carl", "/watch dee", "/unwatch dee"):
-            self.client.typed(typed)
+        # The server's list is the connection's, and ends with it: the client keeps those the server took (one it
+        # refused, sent again, had the whole line refused), and says what an answer is: not an arrival or a leaving.
+        self.client.typed("/watch ada Bob carl")
+        self.hear("WATCH ada here", "WATCH Bob gone", "WATCH carl gone")
+        self.client.typed("/watch 1bad")
+        self.hear("ERR BAD_NICK :invalid nickname '1bad'")
+        self.client.typed("/unwatch carl")
+        self.hear("WATCH ada gone")
+        shown = [line.split(" ", 1)[1] for line in self.console.shown[-5:-1]]
+        self.assertEqual(
+            shown,
+            ["-- ada is here", "-- Bob is not here", "-- carl is not here", "!! invalid nickname '1bad' (BAD_NICK)"],
+        )
+        self.assertIn("-- ada left", self.console.shown[-1])
         self.sent()
         server = self.drop_and_come_back()
         self.hear("HELLO chatroom 2 :hi", "WELCOME sam :hello", "RESUME tok-1 :x", "JOIN #5 sam", "HISTORY #5 0 0")
@@ -796,7 +807,6 @@ class LeavingTests(SynchronousTestCase):
         client.lost(Failure(ConnectionDone()))
         self.assertIsNone(self.successResultOf(client.done), "left, exit 0: not reconnecting")
         self.assertIn("disconnected: leaving", console.shown[-1])
-
 
     def test_the_client_ends_once_the_screen_has_what_it_was_shown(self) -> None:
         """After Ctrl+D the shell wrote `[#5] EXIT=0`: the client ended before its erased prompt reached the

@@ -126,6 +126,26 @@ class SeveralDevicesTests(Sessions):
         irc.type("PRIVMSG #5 :from the lunch room")
         self.assertEqual(laptop.read(), ["MSG #5 alice :from the lunch room"])
 
+    def test_a_login_joins_the_accounts_person_under_whatever_nickname_they_took(self) -> None:
+        # Renamed alice_afk, she logged in again as alice (by SASL under alice_lunch, or by password under alice):
+        # each login made another person of her account.
+        laptop = self.alice()
+        laptop.type("/nick alice_afk")
+        irc = self.server.irc()
+        irc.type("CAP REQ :sasl", "AUTHENTICATE PLAIN")
+        irc.type("AUTHENTICATE " + base64.b64encode(b"\0alice\0correct horse").decode())
+        self.checker.answer(len(self.checker.checks) - 1, right=True)
+        irc.read()
+        self.assertTrue(
+            irc.type("NICK alice_lunch", "USER a 0 * :A", "CAP END")[0].startswith(":chatroom 001 alice_afk ")
+        )
+        phone = self.server.connect()
+        phone.type("/nick alice", "/pass correct horse")
+        self.checker.answer(len(self.checker.checks) - 1, right=True)
+        self.assertEqual(phone.read()[0].split()[:2], ["WELCOME", "alice_afk"])
+        self.assertEqual(list(self.chat.nicks), ["ben", "alice_afk"])
+        self.assertEqual(len(self.chat.nicks["alice_afk"].sessions), 3)
+
     def test_sessions_lists_her_devices_and_ends_one(self) -> None:
         laptop, phone = self.alice(), self.alice()
         self.server.clock.advance(1.5)
@@ -223,7 +243,6 @@ class SeveralDevicesTests(Sessions):
         self.assertEqual(laptop.read(), ["MSG #5 alice :from irc"])
         self.assertEqual(self.ben.read(), ["MSG #5 alice :from the laptop", "MSG #5 alice :from irc"])
 
-
     def irc_alice(self, caps: str = "") -> MemoryClient:
         """Alice on one more device, an IRC client logged in with SASL, its welcome read."""
         irc = self.server.irc()
@@ -260,6 +279,7 @@ class SeveralDevicesTests(Sessions):
         laptop.type("/typing active")
         self.assertEqual(weechat.read(), [], "not herself, typing elsewhere")
         self.assertEqual(len(carol.read()), 1, "the others see it")
+
 
 class ComingBackTests(Sessions):
     def test_an_account_holder_reclaims_a_lost_connection_with_the_lines_missed(self) -> None:

@@ -65,6 +65,11 @@ class Renderer:
         who = self._paint("2", f"({nick} {emoji})")
         return f"{stamp} {shown} {self._paint('1', clean(said.tally()))} {who}"
 
+    def watched(self, line: Line) -> str:
+        """WATCH answering /watch: whether someone is here now (the same line later says they came or left)."""
+        nick, here = clean(line.args[0]), line.args[1] == "here"
+        return self.note(f"{nick} is here" if here else f"{nick} is not here")
+
     def highlight(self, line: Line) -> str:
         """A line that mentions you: all bold and yellow when colour is on (no other colour, whose reset would end
         the highlight)."""

@@ -153,7 +153,10 @@ class Client:
         self._current: str | None = None
         self._back_in: list[str] = []  # the rooms being joined at once (given, or taken back), the current one last
         self._awaited: list[str] = []  # those of them whose JOIN has not come yet
-        self._watching: dict[str, str] = {}  # what /watch asked for, by lower case: a watch list is the connection's
+        # The nicknames the server watches for us, by lower case (its answers say which), and those whose first
+        # answer is still to come: a watch list is the connection's, so a reconnection asks for it again.
+        self._watching: dict[str, str] = {}
+        self._asked_watch: set[str] = set()
         self._delay = RETRY_FIRST
         self._retry: IDelayedCall | None = None  # the next try: a reconnection, or a login the server slowed
         self._dropped = False  # the connection dropped while the person answered a question
@@ -360,10 +363,10 @@ class Client:
                 self._send(text)
 
     def _watch(self, command: str, nicks: list[str]) -> None:
-        """Note what /watch and /unwatch change: the server's list ends with the connection, so a reconnection
-        asks for it again (`_say_back`)."""
+        """Note what /watch asks and /unwatch changes: the answers to /watch say whether each is here now, and
+        which the server took (`_follow_self`)."""
         if command == "/watch":
-            self._watching.update((nick.lower(), nick) for nick in nicks)
+            self._asked_watch.update(nick.lower() for nick in nicks)
         elif command == "/unwatch" and nicks:
             for nick in nicks:
                 self._watching.pop(nick.lower(), None)
@@ -567,6 +570,9 @@ class Client:
             room, _, lost = line.args
             new = self._catching_up.pop(room_key(room))  # of the lines it ends, those not shown before
             self.console.show(self.render.missed(line._replace(args=[room, str(new), lost])))
+        elif line.word == "WATCH" and len(line.args) == 2 and line.args[0].lower() in self._asked_watch:
+            self._asked_watch.discard(line.args[0].lower())
+            self.console.show(self.render.watched(line))  # an answer: whether they are here, not that they came
         elif self._shown(line):
             shown = self.render(line)
             if self._mentions(line):  # highlighted, and the terminal's bell rung
@@ -666,6 +672,8 @@ class Client:
                 self._me, self._resumed_as = nick, None
             case "RESUME", [token]:
                 self._token = token
+            case "WATCH", [nick, _]:
+                self._watching.setdefault(nick.lower(), nick)
             case "NICK", [old, new] if old == self._me:
                 self._me = new
             case "JOIN", [room, nick] if nick == self._me and room not in self._joined:
@@ -941,7 +949,8 @@ class Client:
         self._delay, self._coming_back = RETRY_FIRST, False
         rooms = ", ".join(self._joined) or "no room"
         self.console.show(self.render.note(f"reconnected to {self.server} as {self._me}: back in {rooms}"))
-        if self._watching:
+        if self._watching:  # those the server took: one it refused would have the whole line refused
+            self._watch("/watch", list(self._watching.values()))
             self._send("/watch " + " ".join(self._watching.values()))
 
     def _explain(self, reason: Failure) -> str:

@@ -115,18 +115,19 @@ class Registrar:
         `proven` is an account the client logged in to beforehand (IRC's SASL): its own nickname needs no
         password then, and under another free nickname the member still acts as that account. `details` are
         what the client said of itself (IRC's USER). Under the nickname of the account's person, already here,
-        the connection becomes one more of their sessions (Chat.register): so it does under another nickname, as
-        IRC clients configured with one of their own ask, rather than make a second person of the same account.
+        the connection becomes one more of their sessions (Chat.register). So it does after any login while the
+        account's person is here under another nickname, whatever nickname the client asked for (IRC clients set
+        up with one of their own, a person renamed with /nick): one account is one person.
         """
-        if proven is not None and not _owns(proven, nick):
-            nick = self._present_as(proven) or nick
+        if proven is not None and (present := self._person_of(proven)) is not None:
+            return await self._join(connection, present, proven, details)
         nick, account = await self._identify(nick, password, connection.address, proven=proven)
-        return await self._join(connection, nick, account, details)
+        present = self._person_of(account) if account is not None else None
+        return await self._join(connection, present or nick, account, details)
 
-    def _present_as(self, account: str) -> str | None:
-        """The nickname of `account`'s own person, if they are here."""
-        holder = self.chat.nicks.get(nick_key(account))
-        return holder.nick if holder is not None and _owns(holder.account, account) else None
+    def _person_of(self, account: str) -> str | None:
+        """The nickname of `account`'s person if they are here, under their account's name or another."""
+        return next((member.nick for member in self.chat.signed_in if _owns(member.account, account)), None)
 
     async def resume(self, connection: Entrant, nick: str, token: str) -> Member:
         """Make the connection one more session of the person `token` reclaims (Chat.resume_token)."""
