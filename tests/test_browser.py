@@ -33,6 +33,7 @@ from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IReactorFromThreads
 from twisted.trial.unittest import SkipTest
 
+from chatroom.core.names import room_key
 from chatroom.stores.accounts import AccountStore
 from tests.helpers import GENEROUS, LOOPBACK, ServerTestCase, Subprocess, port_of
 from tests.test_client import CLIENT
@@ -591,6 +592,24 @@ class BrowserTests(Browsing):
         await lead.sees("lead banned t*", "event")
         await lead.type("/ban tom 10m stop it")
         await lead.sees("Usage: /ban NICK|MASK: a ban here lasts until lifted", "error")
+
+    async def test_a_timed_mute_that_runs_out_is_said_to_have_ended(self) -> None:
+        """A timed ban's or mute's end, `MODE #5 -b MASK` from the server itself, was shown as "irc.test lifted the
+        mute on tom": as if the server had acted. The terminal client says "the mute on tom ended"."""
+        self.start_web()
+        lead = await self.connect("lead", "#5")  # the line protocol's /ban takes a duration; IRC's MODE +b none
+        tab = await self.open()
+        await tab.log_in("webby", room="5")
+        lead.send("/ban m:tom 10m", "/ban troll")
+        await tab.sees("lead muted tom", "event")
+        await tab.sees("lead banned troll", "event")
+        room = self.service.factory.chat.rooms[room_key("#5")]
+        for lapse in list(room.lapses.values()):
+            lapse.reset(0)  # its ten minutes are up now
+        await tab.sees("the mute on tom ended", "event")
+        lead.send("/unban troll")
+        await tab.sees("lead lifted the ban on troll", "event")  # an operator's own doing: named
+        await tab.do(expect(tab.page.locator("#log li", has_text="irc.test")).to_have_count(0))
 
     async def test_markup_from_others_is_shown_as_text_and_loads_nothing(self) -> None:
         self.start_web()

@@ -725,6 +725,8 @@ export class Chat extends EventTarget {
     let sign = "+";
     let index = 0;
     const said = [];
+    const ended = []; // bans and mutes whose time ran out: the server's MODE -b, which nobody did
+    const server = !message.source.includes("!");
     for (const mode of changes) {
       if (mode === "+" || mode === "-") {
         sign = mode;
@@ -732,7 +734,8 @@ export class Chat extends EventTarget {
       }
       const takesArg = "ovbeIk".includes(mode) || (mode === "l" && sign === "+");
       const arg = takesArg ? args[index++] : undefined;
-      said.push(modeChange(sign, mode, arg));
+      if (server && sign === "-" && mode === "b" && arg) ended.push(banEnded(arg));
+      else said.push(modeChange(sign, mode, arg));
       const member = arg && room.members.get(fold(arg));
       if (member && (mode === "o" || mode === "v")) {
         const symbol = mode === "o" ? "@" : "+";
@@ -750,7 +753,8 @@ export class Chat extends EventTarget {
         else if (mode === "l") room.modes.limit = sign === "+" ? arg : "";
       }
     }
-    this.event(room, message, `${message.nick} ${said.join(", ")}`);
+    const done = said.length ? [`${message.nick} ${said.join(", ")}`] : [];
+    this.event(room, message, [...done, ...ended].join("; "));
     this.emit("details", { room });
   }
 
@@ -836,6 +840,11 @@ export class Chat extends EventTarget {
 function masked(mask) {
   if (/^account:/i.test(mask)) return `the account ${mask.slice("account:".length)}`;
   return mask.endsWith("!*@*") ? mask.slice(0, -4) : mask;
+}
+
+/** A timed ban's or mute's end, as the terminal client says it: "the mute on tom ended". */
+function banEnded(mask) {
+  return mask.startsWith("m:") ? `the mute on ${masked(mask.slice(2))} ended` : `the ban on ${masked(mask)} ended`;
 }
 
 /** A room's mode change as a person says it: "made ana an operator", "made the room moderated". */
