@@ -1088,9 +1088,11 @@ class BrowserTests(Browsing):
         await tab.do(expect(reply).to_be_focused())
         await tab.do(expect(page.locator("#log li.message .actions")).to_have_css("opacity", "1"))
         await tab.do(page.keyboard.press("Enter"))
-        await tab.do(expect(page.locator("#input")).to_have_value("/reply ^1 "))
+        await tab.do(expect(page.locator("#replying")).to_be_visible())
+        await tab.do(expect(page.locator("#input")).to_be_focused())
         await tab.do(page.locator("#input").press_sequentially("not a reply after all"))
         await tab.do(page.press("#input", "Escape"))
+        await tab.do(expect(page.locator("#replying")).to_be_hidden())
         await tab.do(expect(page.locator("#input")).to_have_value("not a reply after all"))
         one_line = await tab.do(page.locator("#input").evaluate("box => box.offsetHeight"))
         for _ in range(2):
@@ -1201,7 +1203,7 @@ class BrowserTests(Browsing):
             .get_by_role("button", name=re.compile("^Reply"))
             .tap()
         )
-        await tab.do(expect(page.locator("#input")).to_have_value("/reply ^1 "))
+        await tab.do(expect(page.locator("#replying")).to_contain_text("Replying to ircy: another line"))
 
     async def test_a_reply_is_said_above_the_box_and_its_cross_takes_it_back(self) -> None:
         """Replying showed only `/reply ^1 ` in the box, and a phone has no Escape to take it back."""
@@ -1231,6 +1233,34 @@ class BrowserTests(Browsing):
         [said] = [line for line in await ircy.until("PRIVMSG", "#5") if line.command == "PRIVMSG"]
         self.assertEqual(said.params[1], "on second thoughts")
         self.assertNotIn("+draft/reply", said.tags, "the reply was taken back")
+
+    async def test_under_the_reply_bar_the_box_holds_the_reply_alone(self) -> None:
+        """Reply showed its bar and also wrote `/reply ^1 ` in the box, over whatever had been typed there."""
+        self.start_web()
+        tab = await self.open()
+        await tab.log_in("webby", room="5")
+        ircy = await self.irc("ircy", caps=("echo-message", "message-tags"))
+        ircy.say("#5", "lunch at noon?")
+        [echo] = [line for line in await ircy.until("PRIVMSG") if line.command == "PRIVMSG"]
+        await tab.sees("lunch at noon?")
+        page = tab.page
+        box = page.locator("#input")
+        await tab.do(box.fill("sounds"))  # begun before choosing to reply: kept, as the reply's beginning
+        line = page.locator("#log li.message", has_text="lunch at noon?")
+        await tab.do(line.hover())
+        await tab.do(line.get_by_role("button", name=re.compile("^Reply")).click())
+        await tab.do(expect(page.locator("#replying")).to_contain_text("Replying to ircy: lunch at noon?"))
+        await tab.do(expect(box).to_have_value("sounds"))
+        await tab.do(expect(box).to_be_focused())
+        await tab.do(box.press_sequentially(" good"))
+        await tab.do(box.press("Enter"))
+        [reply] = [line for line in await ircy.until("PRIVMSG", "#5") if line.command == "PRIVMSG"]
+        self.assertEqual((reply.params[1], reply.tags.get("+draft/reply")), ("sounds good", echo.tags["msgid"]))
+        await tab.do(expect(page.locator("#replying")).to_be_hidden())
+        await tab.sees("↳ ircy: lunch at noon?")
+        await tab.type("/reply ^2 and by hand")  # the command still works: ^ is webby's reply, ^2 ircy's line
+        [typed] = [line for line in await ircy.until("PRIVMSG", "#5") if line.command == "PRIVMSG"]
+        self.assertEqual((typed.params[1], typed.tags.get("+draft/reply")), ("and by hand", echo.tags["msgid"]))
 
     async def test_a_long_line_arrives_whole_and_one_too_long_to_send_stays_in_the_box(self) -> None:
         """The page sent a line of any length as one PRIVMSG: past IRC's 512 bytes it was refused (417), after the
@@ -1280,7 +1310,7 @@ class BrowserTests(Browsing):
         self.assertEqual((react.tags["+draft/reply"], react.params), (msgid, ["#5"]))
         await tab.do(expect(page.locator("#log li.message .reactions")).to_contain_text("😂 1"))
         await tab.do(page.locator("#log li.message button[data-action=reply]").click())
-        await tab.do(expect(page.locator("#input")).to_have_value("/reply ^1 "))
+        await tab.do(expect(page.locator("#replying")).to_be_visible())
         ircy.say("#5", "or at one?")  # said before Enter: the reply stays the clicked line's
         await ircy.until("PRIVMSG")
         await tab.sees("or at one?")

@@ -57,6 +57,7 @@ chat.addEventListener("rooms", () => {
 });
 chat.addEventListener("room", (event) => {
   if (event.detail.room !== chat.current) return;
+  if (chat.replying && chat.replying.room !== chat.current) replyTo(null); // a line of the room left behind
   view.room();
   view.typing();
 });
@@ -136,10 +137,11 @@ connection.addEventListener("account", (event) => {
   chat.info(event.detail.text, event.detail.ok ? "info" : "error");
 });
 
-/** Run a typed line, or a menu's command; false, with the reason shown, if it could not be done. */
-function act(text) {
+/** Run a typed line, or a menu's command (a message as a reply to the line `reply` names); false, with the reason
+ * shown, if it could not be done. */
+function act(text, reply = "") {
   try {
-    run(chat, text);
+    run(chat, text, reply);
     return true;
   } catch (error) {
     chat.info(error.message, "error");
@@ -150,7 +152,7 @@ function act(text) {
 $("compose").addEventListener("submit", (event) => {
   event.preventDefault();
   const text = $("input").value;
-  if (!text.trim() || !act(text)) return; // a line not sent stays in the box
+  if (!text.trim() || !act(text, chat.replying?.id)) return; // a line not sent stays in the box
   sent.push(text);
   recalled = sent.length;
   $("input").value = "";
@@ -169,7 +171,8 @@ $("input").addEventListener("keydown", (event) => {
   } else if (event.key === "Escape" && chat.replying) cancelReply();
 });
 
-/** The reply a line's Reply button began ({room, pick, id}), or none: said in a bar above the box, with a ✕. */
+/** The reply a line's Reply button began ({room, id}), or none: said in a bar above the box, with a ✕; the box
+ * holds only the reply's text, sent as a reply to that line. */
 function replyTo(replying) {
   chat.replying = replying;
   const line = replying?.room.line(replying.id);
@@ -179,11 +182,8 @@ function replyTo(replying) {
 
 /** Take back the reply, keeping what was typed: Escape, or the bar's ✕ (a phone has no Escape). */
 function cancelReply() {
-  const input = $("input");
-  input.value = input.value.slice(`/reply ${chat.replying.pick} `.length);
   replyTo(null);
-  fit();
-  input.focus();
+  $("input").focus();
 }
 $("cancel-reply").addEventListener("click", cancelReply);
 
@@ -201,7 +201,6 @@ const typing = { to: "", at: 0 };
 $("input").addEventListener("input", (event) => {
   const text = event.target.value;
   const room = chat.current;
-  if (chat.replying && !text.startsWith(`/reply ${chat.replying.pick} `)) replyTo(null); // not that reply now
   const tell = (target, state) => chat.connection.send(`@+typing=${state} TAGMSG ${target}`);
   if (text && !text.startsWith("/") && room && !room.server && !room.silenced && (room.joined || !room.channel)) {
     if (typing.to === room.name && Date.now() - typing.at < TYPING_EVERY) return;
@@ -225,13 +224,10 @@ $("log").addEventListener("click", (event) => {
     chat.connection.send(`@+draft/react=${escapeTag(button.textContent)};+draft/reply=${escapeTag(id)} TAGMSG ${room.name}`);
     return;
   }
-  const said = room.lines.filter((line) => line.id && line.nick);
-  const pick = `^${said.length - said.findIndex((line) => line.id === id)}`;
-  replyTo({ room, pick, id }); // lines said before Enter must not move the reply to another line
-  const input = $("input");
-  input.value = `/reply ${pick} `;
+  replyTo({ room, id }); // by its id: lines said before Enter must not move the reply to another line
+  const input = $("input"); // what was typed stays, and is the reply's beginning
   input.focus();
-  input.setSelectionRange(input.value.length, input.value.length); // what is typed next is the reply
+  input.setSelectionRange(input.value.length, input.value.length);
 });
 
 // Scrolled to its top, the log fetches the lines before (as its Load earlier lines button does)

@@ -110,7 +110,7 @@ export class Chat extends EventTarget {
     this.marking = 0; // the timer that tells the server where the watched room is read up to
     this.searching = ""; // what the last search asked for, shown with its answer
     this.profiles = new Map(); // folded nickname -> {key: value}: display names and avatars (draft/metadata-3)
-    this.replying = null; // {room, pick, id}: the line whose Reply button wrote `/reply PICK` in the box
+    this.replying = null; // {room, id}: the line whose Reply button was clicked, until sent or taken back
     this.source = ""; // our nick!user@host, once a JOIN of ours showed it
     this.banning = new Map(); // WHOX token -> {room, nick}: a ban waiting to know whether NICK is logged in
     this.asked = 0; // the last WHOX token used
@@ -366,11 +366,8 @@ export class Chat extends EventTarget {
     return 510 - encoder.encode(`:${source} PRIVMSG ${target} :`).length;
   }
 
-  /** A recent line of `room` as /reply and /react name it: `^` the latest said, `^2` the one before... or, for
-   * the pick a line's Reply button wrote (`replying`), that line, whatever was said since. */
+  /** A recent line of `room` as /reply and /react name it: `^` the latest said, `^2` the one before... */
   pick(room, pick = "^") {
-    const pinned = this.replying?.room === room && this.replying.pick === pick && room.line(this.replying.id);
-    if (pinned) return pinned;
     const count = Number(pick.slice(1) || "1");
     const said = room.lines.filter((line) => line.id && line.nick);
     if (!pick.startsWith("^") || !Number.isInteger(count) || count < 1 || count > said.length) return undefined;
