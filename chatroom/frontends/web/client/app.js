@@ -292,16 +292,23 @@ document.addEventListener("keydown", (event) => {
   if (event.key === "Escape") closePanels();
 });
 
-// The topic and what the room keeps are cut to one line: a click, a tap, Enter or Space shows them whole, or cut again
-for (const line of [$("topic"), $("kept")]) {
-  const expand = () => line.setAttribute("aria-expanded", String(line.classList.toggle("whole")));
-  line.addEventListener("click", (event) => event.target.closest("a") || expand()); // a link in it is followed
-  line.addEventListener("keydown", (event) => {
-    if (event.target !== line || (event.key !== "Enter" && event.key !== " ")) return;
-    event.preventDefault();
-    expand();
-  });
-}
+// The topic is cut to one line: the button beside it shows it whole, or cut again. The topic is no button itself,
+// as it was: its links were controls inside a control. A click or a tap on its text (not a link) does as its button.
+$("topic-button").addEventListener("click", () => {
+  $("topic-button").setAttribute("aria-expanded", String($("topic").classList.toggle("whole")));
+});
+$("topic").addEventListener("click", (event) => event.target.closest("a") || $("topic-button").hidden || $("topic-button").click());
+new ResizeObserver(() => view.topicCut()).observe($("topic")); // cut or not as the header's width changes
+
+// What the room keeps is cut to one line too: a click, a tap, Enter or Space shows it whole, or cut again
+const kept = $("kept");
+const expandKept = () => kept.setAttribute("aria-expanded", String(kept.classList.toggle("whole")));
+kept.addEventListener("click", expandKept);
+kept.addEventListener("keydown", (event) => {
+  if (event.key !== "Enter" && event.key !== " ") return;
+  event.preventDefault();
+  expandKept();
+});
 $("rooms-button").addEventListener("click", () => showPanel("sidebar"));
 $("members-button").addEventListener("click", () => showPanel("members"));
 $("main").addEventListener("pointerdown", closePanels); // a tap beside an open panel, on the messages, closes it
