@@ -33,7 +33,7 @@ from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IReactorFromThreads
 from twisted.trial.unittest import SkipTest
 
-from chatroom.core.names import room_key
+from chatroom.core.names import nick_key, room_key
 from chatroom.stores.accounts import AccountStore
 from tests.helpers import GENEROUS, LOOPBACK, ServerTestCase, Subprocess, port_of
 from tests.test_client import CLIENT
@@ -592,6 +592,34 @@ class BrowserTests(Browsing):
         await lead.sees("lead banned t*", "event")
         await lead.type("/ban tom 10m stop it")
         await lead.sees("Usage: /ban NICK|MASK: a ban here lasts until lifted", "error")
+
+    async def test_a_kick_the_server_refuses_is_said_in_the_members_menu_and_its_ban_not_tried(self) -> None:
+        """Against a registered room's owner, whom IRC shows as any operator (PREFIX has nothing above @), the menu's
+        Kick and Ban closed the menu and were refused in the log behind it, Ban twice: its kick, then its ban."""
+        accounts = Path(self.mktemp())
+        AccountStore(accounts).add("ana", "correct horse battery")
+        rooms = Path(self.mktemp())  # its own: the default, in trial's folder, would keep #5 registered for the next
+        self.start_web("--accounts", str(accounts), "--rooms", str(rooms))
+        ana = await self.open()
+        await ana.log_in("ana", password="correct horse battery", room="5")
+        chat = self.service.factory.chat
+        chat.register_room(chat.nicks[nick_key("ana")], "#5")  # chatroom's own client's /room register: no IRC
+        lead = await self.open()
+        await lead.log_in("lead", room="5")
+        await ana.type("/op lead")
+        page = lead.page
+        await lead.do(expect(page.locator("#member-list li", has_text="lead")).to_contain_text("operator"))
+        await self.member_menu(lead, "ana", "Ban")
+        menu = page.locator("#member-menu")
+        refusal = "ana is the owner of #5: you cannot kick them"
+        await lead.do(expect(menu.get_by_role("alert")).to_have_text(refusal))  # where it was asked, still open
+        await lead.do(menu.get_by_role("button", name="Close").click())
+        await lead.do(expect(menu).to_be_hidden())
+        await lead.type("/names")  # answered after anything the ban would have brought
+        await lead.sees("In #5:", "info")
+        errors = page.locator("#log li.error .text")
+        await lead.do(expect(errors).to_have_text([refusal]))  # in the log too, once: no ban tried after it
+        await lead.do(expect(page.locator("#member-list")).to_contain_text("ana"))
 
     async def test_a_timed_mute_that_runs_out_is_said_to_have_ended(self) -> None:
         """A timed ban's or mute's end, `MODE #5 -b MASK` from the server itself, was shown as "irc.test lifted the

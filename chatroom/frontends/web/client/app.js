@@ -341,6 +341,7 @@ $("member-list").addEventListener("click", (event) => {
   $("member-rank").textContent = rank.includes("@") ? "operator" : rank.includes("+") ? "has voice" : "";
   $("operator-actions").hidden = !room.rank(chat.me).includes("@") || menuNick === chat.me;
   $("kick-reason").value = "";
+  $("member-refusal").textContent = "";
   for (const action of ["op", "deop", "voice", "devoice"]) {
     const has = rank.includes(action.endsWith("op") ? "@" : "+");
     $("member-menu").querySelector(`[data-action="${action}"]`).hidden = action.startsWith("de") ? !has : has;
@@ -351,21 +352,42 @@ $("member-list").addEventListener("click", (event) => {
 $("member-menu").addEventListener("click", (event) => {
   const action = event.target.closest("button")?.dataset.action;
   if (!action) return;
-  const reason = $("kick-reason").value.trim();
+  if (action === "kick" || action === "ban") return kickFromMenu(action === "ban");
   const commands = {
     message: `/query ${menuNick}`,
-    kick: `/kick ${menuNick} ${reason}`,
-    ban: `/ban ${menuNick}`,
     voice: `/voice ${menuNick}`,
     devoice: `/devoice ${menuNick}`,
     op: `/op ${menuNick}`,
     deop: `/deop ${menuNick}`,
   };
-  // Banned before the kick, they would be put out by the ban itself, without the reason: kicked, then banned
-  const sequence = action === "ban" ? [commands.kick, commands.ban] : [commands[action]];
-  sequence.every((command) => act(command.trim()));
+  act(commands[action]);
   $("member-menu").close();
 });
+
+/** Kick, with the reason; for Ban, then ban as /ban does (banned before the kick, they would be put out by the
+ * ban itself, without the reason). The menu stays open until the server answers the kick, and says there why it
+ * refused: the page cannot tell a room's owner or an administrator, whom nobody may kick, from any operator (IRC
+ * shows them all as @). A refused kick's ban is not tried: it would be refused alike. */
+async function kickFromMenu(ban) {
+  const nick = menuNick;
+  const reason = $("kick-reason").value.trim() || nick;
+  const buttons = $("operator-actions").querySelectorAll("button");
+  for (const button of buttons) button.disabled = true;
+  $("member-refusal").textContent = "";
+  try {
+    await chat.kick(chat.current.name, nick, reason);
+  } catch (refusal) {
+    const gone = refusal.code === "441"; // not in the room now: banned all the same
+    if (!(ban && gone)) {
+      if (menuNick === nick) $("member-refusal").textContent = refusal.text;
+      return;
+    }
+  } finally {
+    for (const button of buttons) button.disabled = false;
+  }
+  if (ban) act(`/ban ${nick}`);
+  if (menuNick === nick) $("member-menu").close();
+}
 $("member-menu").addEventListener("close", closePanels); // its Close button too
 
 // The room's settings, for its operators: filled from what is known, then from the server's answer to MODE, and

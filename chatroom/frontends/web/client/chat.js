@@ -113,6 +113,7 @@ export class Chat extends EventTarget {
     this.replying = null; // {room, id}: the line whose Reply button was clicked, until sent or taken back
     this.source = ""; // our nick!user@host, once a JOIN of ours showed it
     this.banning = new Map(); // WHOX token -> {room, nick}: a ban waiting to know whether NICK is logged in
+    this.kicking = null; // {room, nick, done, failed}: a kick from the members' menu, until the server answers it
     this.asked = 0; // the last WHOX token used
     connection.addEventListener("message", (event) => this.receive(event.detail));
     connection.addEventListener("registered", () => this.registered());
@@ -120,6 +121,7 @@ export class Chat extends EventTarget {
       if (event.detail.state === "connected") return;
       for (const room of this.rooms.values()) room.joined = false;
       for (const asked of this.pending.splice(0)) asked.failed?.(LOST);
+      this.kicked(false, { code: "", text: `Not done: ${LOST}.` });
     });
   }
 
@@ -323,6 +325,24 @@ export class Chat extends EventTarget {
     return [head + format("BATCH", "+" + ref, MULTILINE, target), ...inside, format("BATCH", "-" + ref)].every((line) =>
       this.connection.send(line),
     );
+  }
+
+  /** Kick `nick` from `room`: resolves once the server has put them out, rejects with its refusal ({code, text}).
+   * IRC answers a client's lines in order: the next KICK of them, or refusal about them or the room, is the answer. */
+  kick(room, nick, reason) {
+    return new Promise((done, failed) => {
+      this.kicked(false, { code: "", text: "Another kick was asked for." });
+      if (!this.connection.send(format("KICK", room, nick, reason))) failed({ code: "", text: "Not connected: nothing was sent." });
+      else this.kicking = { room: fold(room), nick: fold(nick), done, failed };
+    });
+  }
+
+  /** The kick asked for (kick) is done, or refused. */
+  kicked(done, refusal) {
+    const asked = this.kicking;
+    this.kicking = null;
+    if (done) asked?.done();
+    else asked?.failed(refusal);
   }
 
   /** Ban `nick` from `room` as chatroom's own /ban does: by account if they are logged in (a new nickname would
@@ -609,6 +629,7 @@ export class Chat extends EventTarget {
     const room = this.room(name, false);
     if (!room) return;
     const why = reason && reason !== nick ? `: ${reason}` : "";
+    if (this.kicking?.room === fold(name) && this.kicking.nick === fold(nick)) this.kicked(true);
     if (fold(nick) === fold(this.me)) {
       room.joined = false;
       room.members.clear();
@@ -822,6 +843,11 @@ export class Chat extends EventTarget {
     const room = named || this.current || this.serverRoom();
     if (named && message.command === "404") room.silenced = true; // ERR_CANNOTSENDTOCHAN: a typing notice would be too
     const text = message.params.at(-1);
+    const subjects = message.params.slice(1, -1).map(fold); // whom or which room it is about
+    const kicking = this.kicking;
+    if (kicking && KICK_REFUSALS.has(message.command) && subjects.some((s) => s === kicking.room || s === kicking.nick)) {
+      this.kicked(false, { code: message.command, text });
+    }
     const last = room.lines.at(-1);
     if (last?.kind === "error" && last.text === text) return; // a typing notice's refusal, then its line's: once
     this.info(text, "error", room);
@@ -866,6 +892,10 @@ function modeChange(sign, mode, maskOrNick) {
   };
   return words[mode] ?? `set ${sign}${mode}${arg ? " " + arg : ""}`;
 }
+
+// What the server refuses a KICK with: no such nick or room, not in it (them or us), not allowed (an operator
+// kicking the room's owner or an administrator, whom IRC shows as any operator: PREFIX has nothing above @)
+const KICK_REFUSALS = new Set(["401", "403", "441", "442", "482"]);
 
 // Numerics the page shows in its own way, or that say nothing a person needs
 const QUIET = new Set(["002", "003", "004", "005", "251", "252", "253", "254", "255", "265", "266", "333", "329",
