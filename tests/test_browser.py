@@ -33,6 +33,7 @@ from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IReactorFromThreads
 from twisted.trial.unittest import SkipTest
 
+from chatroom.core.names import nick_key, room_key
 from chatroom.stores.accounts import AccountStore
 from tests.helpers import GENEROUS, LOOPBACK, ServerTestCase, Subprocess, port_of
 from tests.test_client import CLIENT
@@ -592,6 +593,52 @@ class BrowserTests(Browsing):
         await lead.type("/ban tom 10m stop it")
         await lead.sees("Usage: /ban NICK|MASK: a ban here lasts until lifted", "error")
 
+    async def test_a_kick_the_server_refuses_is_said_in_the_members_menu_and_its_ban_not_tried(self) -> None:
+        """Against a registered room's owner, whom IRC shows as any operator (PREFIX has nothing above @), the menu's
+        Kick and Ban closed the menu and were refused in the log behind it, Ban twice: its kick, then its ban."""
+        accounts = Path(self.mktemp())
+        AccountStore(accounts).add("ana", "correct horse battery")
+        rooms = Path(self.mktemp())  # its own: the default, in trial's folder, would keep #5 registered for the next
+        self.start_web("--accounts", str(accounts), "--rooms", str(rooms))
+        ana = await self.open()
+        await ana.log_in("ana", password="correct horse battery", room="5")
+        chat = self.service.factory.chat
+        chat.register_room(chat.nicks[nick_key("ana")], "#5")  # chatroom's own client's /room register: no IRC
+        lead = await self.open()
+        await lead.log_in("lead", room="5")
+        await ana.type("/op lead")
+        page = lead.page
+        await lead.do(expect(page.locator("#member-list li", has_text="lead")).to_contain_text("operator"))
+        await self.member_menu(lead, "ana", "Ban")
+        menu = page.locator("#member-menu")
+        refusal = "ana is the owner of #5: you cannot kick them"
+        await lead.do(expect(menu.get_by_role("alert")).to_have_text(refusal))  # where it was asked, still open
+        await lead.do(menu.get_by_role("button", name="Close").click())
+        await lead.do(expect(menu).to_be_hidden())
+        await lead.type("/names")  # answered after anything the ban would have brought
+        await lead.sees("In #5:", "info")
+        errors = page.locator("#log li.error .text")
+        await lead.do(expect(errors).to_have_text([refusal]))  # in the log too, once: no ban tried after it
+        await lead.do(expect(page.locator("#member-list")).to_contain_text("ana"))
+
+    async def test_a_timed_mute_that_runs_out_is_said_to_have_ended(self) -> None:
+        """A timed ban's or mute's end, `MODE #5 -b MASK` from the server itself, was shown as "irc.test lifted the
+        mute on tom": as if the server had acted. The terminal client says "the mute on tom ended"."""
+        self.start_web()
+        lead = await self.connect("lead", "#5")  # the line protocol's /ban takes a duration; IRC's MODE +b none
+        tab = await self.open()
+        await tab.log_in("webby", room="5")
+        lead.send("/ban m:tom 10m", "/ban troll")
+        await tab.sees("lead muted tom", "event")
+        await tab.sees("lead banned troll", "event")
+        room = self.service.factory.chat.rooms[room_key("#5")]
+        for lapse in list(room.lapses.values()):
+            lapse.reset(0)  # its ten minutes are up now
+        await tab.sees("the mute on tom ended", "event")
+        lead.send("/unban troll")
+        await tab.sees("lead lifted the ban on troll", "event")  # an operator's own doing: named
+        await tab.do(expect(tab.page.locator("#log li", has_text="irc.test")).to_have_count(0))
+
     async def test_markup_from_others_is_shown_as_text_and_loads_nothing(self) -> None:
         self.start_web()
         tab = await self.open()
@@ -828,9 +875,11 @@ class BrowserTests(Browsing):
         await phone.do(phone.page.get_by_role("button", name="Close").click())
         await phone.do(expect(members).to_be_hidden())
 
-    async def test_on_a_narrow_phone_the_heading_has_its_own_row_and_the_topic_opens_whole(self) -> None:
+    async def test_on_a_narrow_phone_the_heading_has_its_own_row_and_the_topics_button_opens_it_whole(self) -> None:
         """At 360 px the room's name and topic were squeezed to some 90 px beside the Rooms, Settings and Members
-        buttons, the topic cut ("Study g...") with no way to read the rest, its links plain text."""
+        buttons, the topic cut ("Study g...") with no way to read the rest, its links plain text. Then the topic was
+        itself a button (role=button) holding its links: controls inside a control, which a screen reader cannot
+        tell apart. Its button is beside it now."""
         self.start_web()
         tab = await self.open(width=360, height=640, touch=True)
         await tab.log_in("lead", room="5")  # its operator: Settings in the header too
@@ -845,14 +894,24 @@ class BrowserTests(Browsing):
         self.assertGreaterEqual(heading["width"], 360 - 2 * 8, "the screen's width but the header's padding")
         link = shown.get_by_role("link", name="https://example.org/notes")
         await tab.do(expect(link).to_have_attribute("href", "https://example.org/notes"))
+        holding = page.get_by_role("button").filter(has=page.get_by_role("link"))
+        await tab.do(expect(holding).to_have_count(0))  # no link inside a button
         cut = "el => el.scrollWidth > el.clientWidth"
         self.assertTrue(await tab.do(shown.evaluate(cut)), "cut to one line at first")
-        await tab.do(expect(shown).to_have_attribute("aria-expanded", "false"))
-        await tab.do(shown.tap())
-        await tab.do(expect(shown).to_have_attribute("aria-expanded", "true"))
+        whole = page.get_by_role("button", name="Show the whole topic")
+        await tab.do(expect(whole).to_have_attribute("aria-expanded", "false"))
+        box = await tab.do(whole.bounding_box())
+        assert box is not None
+        self.assertGreaterEqual(min(box["width"], box["height"]), 44, "a fingertip's size")
+        await tab.do(whole.tap())
+        await tab.do(expect(whole).to_have_attribute("aria-expanded", "true"))
         self.assertFalse(await tab.do(shown.evaluate(cut)), "whole")
-        await tab.do(shown.press("Enter"))  # a button for the keyboard too
-        await tab.do(expect(shown).to_have_attribute("aria-expanded", "false"))
+        await tab.do(whole.press("Enter"))  # a button for the keyboard too
+        await tab.do(expect(whole).to_have_attribute("aria-expanded", "false"))
+        self.assertTrue(await tab.do(shown.evaluate(cut)), "cut again")
+        await tab.type("/topic Quiet please")
+        await tab.do(expect(shown).to_have_text("Quiet please"))
+        await tab.do(expect(whole).to_be_hidden())  # a topic shown whole on one line has nothing more to show
 
     async def test_on_a_phone_the_rooms_button_shows_a_mention_as_the_list_does(self) -> None:
         """The Rooms button counted the unread lines of the other rooms, but not the "@" of a mention there."""
@@ -1069,9 +1128,11 @@ class BrowserTests(Browsing):
         await tab.do(expect(reply).to_be_focused())
         await tab.do(expect(page.locator("#log li.message .actions")).to_have_css("opacity", "1"))
         await tab.do(page.keyboard.press("Enter"))
-        await tab.do(expect(page.locator("#input")).to_have_value("/reply ^1 "))
+        await tab.do(expect(page.locator("#replying")).to_be_visible())
+        await tab.do(expect(page.locator("#input")).to_be_focused())
         await tab.do(page.locator("#input").press_sequentially("not a reply after all"))
         await tab.do(page.press("#input", "Escape"))
+        await tab.do(expect(page.locator("#replying")).to_be_hidden())
         await tab.do(expect(page.locator("#input")).to_have_value("not a reply after all"))
         one_line = await tab.do(page.locator("#input").evaluate("box => box.offsetHeight"))
         for _ in range(2):
@@ -1182,7 +1243,7 @@ class BrowserTests(Browsing):
             .get_by_role("button", name=re.compile("^Reply"))
             .tap()
         )
-        await tab.do(expect(page.locator("#input")).to_have_value("/reply ^1 "))
+        await tab.do(expect(page.locator("#replying")).to_contain_text("Replying to ircy: another line"))
 
     async def test_a_reply_is_said_above_the_box_and_its_cross_takes_it_back(self) -> None:
         """Replying showed only `/reply ^1 ` in the box, and a phone has no Escape to take it back."""
@@ -1212,6 +1273,34 @@ class BrowserTests(Browsing):
         [said] = [line for line in await ircy.until("PRIVMSG", "#5") if line.command == "PRIVMSG"]
         self.assertEqual(said.params[1], "on second thoughts")
         self.assertNotIn("+draft/reply", said.tags, "the reply was taken back")
+
+    async def test_under_the_reply_bar_the_box_holds_the_reply_alone(self) -> None:
+        """Reply showed its bar and also wrote `/reply ^1 ` in the box, over whatever had been typed there."""
+        self.start_web()
+        tab = await self.open()
+        await tab.log_in("webby", room="5")
+        ircy = await self.irc("ircy", caps=("echo-message", "message-tags"))
+        ircy.say("#5", "lunch at noon?")
+        [echo] = [line for line in await ircy.until("PRIVMSG") if line.command == "PRIVMSG"]
+        await tab.sees("lunch at noon?")
+        page = tab.page
+        box = page.locator("#input")
+        await tab.do(box.fill("sounds"))  # begun before choosing to reply: kept, as the reply's beginning
+        line = page.locator("#log li.message", has_text="lunch at noon?")
+        await tab.do(line.hover())
+        await tab.do(line.get_by_role("button", name=re.compile("^Reply")).click())
+        await tab.do(expect(page.locator("#replying")).to_contain_text("Replying to ircy: lunch at noon?"))
+        await tab.do(expect(box).to_have_value("sounds"))
+        await tab.do(expect(box).to_be_focused())
+        await tab.do(box.press_sequentially(" good"))
+        await tab.do(box.press("Enter"))
+        [reply] = [line for line in await ircy.until("PRIVMSG", "#5") if line.command == "PRIVMSG"]
+        self.assertEqual((reply.params[1], reply.tags.get("+draft/reply")), ("sounds good", echo.tags["msgid"]))
+        await tab.do(expect(page.locator("#replying")).to_be_hidden())
+        await tab.sees("↳ ircy: lunch at noon?")
+        await tab.type("/reply ^2 and by hand")  # the command still works: ^ is webby's reply, ^2 ircy's line
+        [typed] = [line for line in await ircy.until("PRIVMSG", "#5") if line.command == "PRIVMSG"]
+        self.assertEqual((typed.params[1], typed.tags.get("+draft/reply")), ("and by hand", echo.tags["msgid"]))
 
     async def test_a_long_line_arrives_whole_and_one_too_long_to_send_stays_in_the_box(self) -> None:
         """The page sent a line of any length as one PRIVMSG: past IRC's 512 bytes it was refused (417), after the
@@ -1261,7 +1350,7 @@ class BrowserTests(Browsing):
         self.assertEqual((react.tags["+draft/reply"], react.params), (msgid, ["#5"]))
         await tab.do(expect(page.locator("#log li.message .reactions")).to_contain_text("😂 1"))
         await tab.do(page.locator("#log li.message button[data-action=reply]").click())
-        await tab.do(expect(page.locator("#input")).to_have_value("/reply ^1 "))
+        await tab.do(expect(page.locator("#replying")).to_be_visible())
         ircy.say("#5", "or at one?")  # said before Enter: the reply stays the clicked line's
         await ircy.until("PRIVMSG")
         await tab.sees("or at one?")

@@ -57,6 +57,7 @@ chat.addEventListener("rooms", () => {
 });
 chat.addEventListener("room", (event) => {
   if (event.detail.room !== chat.current) return;
+  if (chat.replying && chat.replying.room !== chat.current) replyTo(null); // a line of the room left behind
   view.room();
   view.typing();
 });
@@ -136,10 +137,11 @@ connection.addEventListener("account", (event) => {
   chat.info(event.detail.text, event.detail.ok ? "info" : "error");
 });
 
-/** Run a typed line, or a menu's command; false, with the reason shown, if it could not be done. */
-function act(text) {
+/** Run a typed line, or a menu's command (a message as a reply to the line `reply` names); false, with the reason
+ * shown, if it could not be done. */
+function act(text, reply = "") {
   try {
-    run(chat, text);
+    run(chat, text, reply);
     return true;
   } catch (error) {
     chat.info(error.message, "error");
@@ -150,7 +152,7 @@ function act(text) {
 $("compose").addEventListener("submit", (event) => {
   event.preventDefault();
   const text = $("input").value;
-  if (!text.trim() || !act(text)) return; // a line not sent stays in the box
+  if (!text.trim() || !act(text, chat.replying?.id)) return; // a line not sent stays in the box
   sent.push(text);
   recalled = sent.length;
   $("input").value = "";
@@ -169,7 +171,8 @@ $("input").addEventListener("keydown", (event) => {
   } else if (event.key === "Escape" && chat.replying) cancelReply();
 });
 
-/** The reply a line's Reply button began ({room, pick, id}), or none: said in a bar above the box, with a ✕. */
+/** The reply a line's Reply button began ({room, id}), or none: said in a bar above the box, with a ✕; the box
+ * holds only the reply's text, sent as a reply to that line. */
 function replyTo(replying) {
   chat.replying = replying;
   const line = replying?.room.line(replying.id);
@@ -179,11 +182,8 @@ function replyTo(replying) {
 
 /** Take back the reply, keeping what was typed: Escape, or the bar's ✕ (a phone has no Escape). */
 function cancelReply() {
-  const input = $("input");
-  input.value = input.value.slice(`/reply ${chat.replying.pick} `.length);
   replyTo(null);
-  fit();
-  input.focus();
+  $("input").focus();
 }
 $("cancel-reply").addEventListener("click", cancelReply);
 
@@ -201,7 +201,6 @@ const typing = { to: "", at: 0 };
 $("input").addEventListener("input", (event) => {
   const text = event.target.value;
   const room = chat.current;
-  if (chat.replying && !text.startsWith(`/reply ${chat.replying.pick} `)) replyTo(null); // not that reply now
   const tell = (target, state) => chat.connection.send(`@+typing=${state} TAGMSG ${target}`);
   if (text && !text.startsWith("/") && room && !room.server && !room.silenced && (room.joined || !room.channel)) {
     if (typing.to === room.name && Date.now() - typing.at < TYPING_EVERY) return;
@@ -225,13 +224,10 @@ $("log").addEventListener("click", (event) => {
     chat.connection.send(`@+draft/react=${escapeTag(button.textContent)};+draft/reply=${escapeTag(id)} TAGMSG ${room.name}`);
     return;
   }
-  const said = room.lines.filter((line) => line.id && line.nick);
-  const pick = `^${said.length - said.findIndex((line) => line.id === id)}`;
-  replyTo({ room, pick, id }); // lines said before Enter must not move the reply to another line
-  const input = $("input");
-  input.value = `/reply ${pick} `;
+  replyTo({ room, id }); // by its id: lines said before Enter must not move the reply to another line
+  const input = $("input"); // what was typed stays, and is the reply's beginning
   input.focus();
-  input.setSelectionRange(input.value.length, input.value.length); // what is typed next is the reply
+  input.setSelectionRange(input.value.length, input.value.length);
 });
 
 // Scrolled to its top, the log fetches the lines before (as its Load earlier lines button does)
@@ -296,16 +292,23 @@ document.addEventListener("keydown", (event) => {
   if (event.key === "Escape") closePanels();
 });
 
-// The topic and what the room keeps are cut to one line: a click, a tap, Enter or Space shows them whole, or cut again
-for (const line of [$("topic"), $("kept")]) {
-  const expand = () => line.setAttribute("aria-expanded", String(line.classList.toggle("whole")));
-  line.addEventListener("click", (event) => event.target.closest("a") || expand()); // a link in it is followed
-  line.addEventListener("keydown", (event) => {
-    if (event.target !== line || (event.key !== "Enter" && event.key !== " ")) return;
-    event.preventDefault();
-    expand();
-  });
-}
+// The topic is cut to one line: the button beside it shows it whole, or cut again. The topic is no button itself,
+// as it was: its links were controls inside a control. A click or a tap on its text (not a link) does as its button.
+$("topic-button").addEventListener("click", () => {
+  $("topic-button").setAttribute("aria-expanded", String($("topic").classList.toggle("whole")));
+});
+$("topic").addEventListener("click", (event) => event.target.closest("a") || $("topic-button").hidden || $("topic-button").click());
+new ResizeObserver(() => view.topicCut()).observe($("topic")); // cut or not as the header's width changes
+
+// What the room keeps is cut to one line too: a click, a tap, Enter or Space shows it whole, or cut again
+const kept = $("kept");
+const expandKept = () => kept.setAttribute("aria-expanded", String(kept.classList.toggle("whole")));
+kept.addEventListener("click", expandKept);
+kept.addEventListener("keydown", (event) => {
+  if (event.key !== "Enter" && event.key !== " ") return;
+  event.preventDefault();
+  expandKept();
+});
 $("rooms-button").addEventListener("click", () => showPanel("sidebar"));
 $("members-button").addEventListener("click", () => showPanel("members"));
 $("main").addEventListener("pointerdown", closePanels); // a tap beside an open panel, on the messages, closes it
@@ -338,6 +341,7 @@ $("member-list").addEventListener("click", (event) => {
   $("member-rank").textContent = rank.includes("@") ? "operator" : rank.includes("+") ? "has voice" : "";
   $("operator-actions").hidden = !room.rank(chat.me).includes("@") || menuNick === chat.me;
   $("kick-reason").value = "";
+  $("member-refusal").textContent = "";
   for (const action of ["op", "deop", "voice", "devoice"]) {
     const has = rank.includes(action.endsWith("op") ? "@" : "+");
     $("member-menu").querySelector(`[data-action="${action}"]`).hidden = action.startsWith("de") ? !has : has;
@@ -348,21 +352,42 @@ $("member-list").addEventListener("click", (event) => {
 $("member-menu").addEventListener("click", (event) => {
   const action = event.target.closest("button")?.dataset.action;
   if (!action) return;
-  const reason = $("kick-reason").value.trim();
+  if (action === "kick" || action === "ban") return kickFromMenu(action === "ban");
   const commands = {
     message: `/query ${menuNick}`,
-    kick: `/kick ${menuNick} ${reason}`,
-    ban: `/ban ${menuNick}`,
     voice: `/voice ${menuNick}`,
     devoice: `/devoice ${menuNick}`,
     op: `/op ${menuNick}`,
     deop: `/deop ${menuNick}`,
   };
-  // Banned before the kick, they would be put out by the ban itself, without the reason: kicked, then banned
-  const sequence = action === "ban" ? [commands.kick, commands.ban] : [commands[action]];
-  sequence.every((command) => act(command.trim()));
+  act(commands[action]);
   $("member-menu").close();
 });
+
+/** Kick, with the reason; for Ban, then ban as /ban does (banned before the kick, they would be put out by the
+ * ban itself, without the reason). The menu stays open until the server answers the kick, and says there why it
+ * refused: the page cannot tell a room's owner or an administrator, whom nobody may kick, from any operator (IRC
+ * shows them all as @). A refused kick's ban is not tried: it would be refused alike. */
+async function kickFromMenu(ban) {
+  const nick = menuNick;
+  const reason = $("kick-reason").value.trim() || nick;
+  const buttons = $("operator-actions").querySelectorAll("button");
+  for (const button of buttons) button.disabled = true;
+  $("member-refusal").textContent = "";
+  try {
+    await chat.kick(chat.current.name, nick, reason);
+  } catch (refusal) {
+    const gone = refusal.code === "441"; // not in the room now: banned all the same
+    if (!(ban && gone)) {
+      if (menuNick === nick) $("member-refusal").textContent = refusal.text;
+      return;
+    }
+  } finally {
+    for (const button of buttons) button.disabled = false;
+  }
+  if (ban) act(`/ban ${nick}`);
+  if (menuNick === nick) $("member-menu").close();
+}
 $("member-menu").addEventListener("close", closePanels); // its Close button too
 
 // The room's settings, for its operators: filled from what is known, then from the server's answer to MODE, and

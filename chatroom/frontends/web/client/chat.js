@@ -110,9 +110,10 @@ export class Chat extends EventTarget {
     this.marking = 0; // the timer that tells the server where the watched room is read up to
     this.searching = ""; // what the last search asked for, shown with its answer
     this.profiles = new Map(); // folded nickname -> {key: value}: display names and avatars (draft/metadata-3)
-    this.replying = null; // {room, pick, id}: the line whose Reply button wrote `/reply PICK` in the box
+    this.replying = null; // {room, id}: the line whose Reply button was clicked, until sent or taken back
     this.source = ""; // our nick!user@host, once a JOIN of ours showed it
     this.banning = new Map(); // WHOX token -> {room, nick}: a ban waiting to know whether NICK is logged in
+    this.kicking = null; // {room, nick, done, failed}: a kick from the members' menu, until the server answers it
     this.asked = 0; // the last WHOX token used
     connection.addEventListener("message", (event) => this.receive(event.detail));
     connection.addEventListener("registered", () => this.registered());
@@ -120,6 +121,7 @@ export class Chat extends EventTarget {
       if (event.detail.state === "connected") return;
       for (const room of this.rooms.values()) room.joined = false;
       for (const asked of this.pending.splice(0)) asked.failed?.(LOST);
+      this.kicked(false, { code: "", text: `Not done: ${LOST}.` });
     });
   }
 
@@ -325,6 +327,24 @@ export class Chat extends EventTarget {
     );
   }
 
+  /** Kick `nick` from `room`: resolves once the server has put them out, rejects with its refusal ({code, text}).
+   * IRC answers a client's lines in order: the next KICK of them, or refusal about them or the room, is the answer. */
+  kick(room, nick, reason) {
+    return new Promise((done, failed) => {
+      this.kicked(false, { code: "", text: "Another kick was asked for." });
+      if (!this.connection.send(format("KICK", room, nick, reason))) failed({ code: "", text: "Not connected: nothing was sent." });
+      else this.kicking = { room: fold(room), nick: fold(nick), done, failed };
+    });
+  }
+
+  /** The kick asked for (kick) is done, or refused. */
+  kicked(done, refusal) {
+    const asked = this.kicking;
+    this.kicking = null;
+    if (done) asked?.done();
+    else asked?.failed(refusal);
+  }
+
   /** Ban `nick` from `room` as chatroom's own /ban does: by account if they are logged in (a new nickname would
    * not get them past it), else by nickname and address; a WHO asks which (WHOX's account field). */
   ban(room, nick) {
@@ -366,11 +386,8 @@ export class Chat extends EventTarget {
     return 510 - encoder.encode(`:${source} PRIVMSG ${target} :`).length;
   }
 
-  /** A recent line of `room` as /reply and /react name it: `^` the latest said, `^2` the one before... or, for
-   * the pick a line's Reply button wrote (`replying`), that line, whatever was said since. */
+  /** A recent line of `room` as /reply and /react name it: `^` the latest said, `^2` the one before... */
   pick(room, pick = "^") {
-    const pinned = this.replying?.room === room && this.replying.pick === pick && room.line(this.replying.id);
-    if (pinned) return pinned;
     const count = Number(pick.slice(1) || "1");
     const said = room.lines.filter((line) => line.id && line.nick);
     if (!pick.startsWith("^") || !Number.isInteger(count) || count < 1 || count > said.length) return undefined;
@@ -612,6 +629,7 @@ export class Chat extends EventTarget {
     const room = this.room(name, false);
     if (!room) return;
     const why = reason && reason !== nick ? `: ${reason}` : "";
+    if (this.kicking?.room === fold(name) && this.kicking.nick === fold(nick)) this.kicked(true);
     if (fold(nick) === fold(this.me)) {
       room.joined = false;
       room.members.clear();
@@ -725,6 +743,8 @@ export class Chat extends EventTarget {
     let sign = "+";
     let index = 0;
     const said = [];
+    const ended = []; // bans and mutes whose time ran out: the server's MODE -b, which nobody did
+    const server = !message.source.includes("!");
     for (const mode of changes) {
       if (mode === "+" || mode === "-") {
         sign = mode;
@@ -732,7 +752,8 @@ export class Chat extends EventTarget {
       }
       const takesArg = "ovbeIk".includes(mode) || (mode === "l" && sign === "+");
       const arg = takesArg ? args[index++] : undefined;
-      said.push(modeChange(sign, mode, arg));
+      if (server && sign === "-" && mode === "b" && arg) ended.push(banEnded(arg));
+      else said.push(modeChange(sign, mode, arg));
       const member = arg && room.members.get(fold(arg));
       if (member && (mode === "o" || mode === "v")) {
         const symbol = mode === "o" ? "@" : "+";
@@ -750,7 +771,8 @@ export class Chat extends EventTarget {
         else if (mode === "l") room.modes.limit = sign === "+" ? arg : "";
       }
     }
-    this.event(room, message, `${message.nick} ${said.join(", ")}`);
+    const done = said.length ? [`${message.nick} ${said.join(", ")}`] : [];
+    this.event(room, message, [...done, ...ended].join("; "));
     this.emit("details", { room });
   }
 
@@ -821,6 +843,11 @@ export class Chat extends EventTarget {
     const room = named || this.current || this.serverRoom();
     if (named && message.command === "404") room.silenced = true; // ERR_CANNOTSENDTOCHAN: a typing notice would be too
     const text = message.params.at(-1);
+    const subjects = message.params.slice(1, -1).map(fold); // whom or which room it is about
+    const kicking = this.kicking;
+    if (kicking && KICK_REFUSALS.has(message.command) && subjects.some((s) => s === kicking.room || s === kicking.nick)) {
+      this.kicked(false, { code: message.command, text });
+    }
     const last = room.lines.at(-1);
     if (last?.kind === "error" && last.text === text) return; // a typing notice's refusal, then its line's: once
     this.info(text, "error", room);
@@ -836,6 +863,11 @@ export class Chat extends EventTarget {
 function masked(mask) {
   if (/^account:/i.test(mask)) return `the account ${mask.slice("account:".length)}`;
   return mask.endsWith("!*@*") ? mask.slice(0, -4) : mask;
+}
+
+/** A timed ban's or mute's end, as the terminal client says it: "the mute on tom ended". */
+function banEnded(mask) {
+  return mask.startsWith("m:") ? `the mute on ${masked(mask.slice(2))} ended` : `the ban on ${masked(mask)} ended`;
 }
 
 /** A room's mode change as a person says it: "made ana an operator", "made the room moderated". */
@@ -860,6 +892,10 @@ function modeChange(sign, mode, maskOrNick) {
   };
   return words[mode] ?? `set ${sign}${mode}${arg ? " " + arg : ""}`;
 }
+
+// What the server refuses a KICK with: no such nick or room, not in it (them or us), not allowed (an operator
+// kicking the room's owner or an administrator, whom IRC shows as any operator: PREFIX has nothing above @)
+const KICK_REFUSALS = new Set(["401", "403", "441", "442", "482"]);
 
 // Numerics the page shows in its own way, or that say nothing a person needs
 const QUIET = new Set(["002", "003", "004", "005", "251", "252", "253", "254", "255", "265", "266", "333", "329",

@@ -35,8 +35,9 @@ const split = (text, count) => {
   return words;
 };
 
-/** Run one typed line in `chat` (its current room is where it is said). */
-export function run(chat, text) {
+/** Run one typed line in `chat` (its current room is where it is said); a message, not a command, goes as a reply
+ * to the line whose id is `reply`, when given (the reply bar's). */
+export function run(chat, text, reply = "") {
   const room = chat.current;
   const raw = (line) => {
     if (!chat.connection.send(line)) throw new Error("Not connected: nothing was sent.");
@@ -52,8 +53,8 @@ export function run(chat, text) {
   };
   if (!text.startsWith("/") || text.startsWith("//")) {
     const said = text.startsWith("//") ? text.slice(1) : text;
-    if (!chat.say(here(), said)) throw new Error("Not connected: nothing was sent.");
-    echo(chat, room, "message", said);
+    if (!chat.say(here(), said, reply && `+draft/reply=${escapeTag(reply)}`)) throw new Error("Not connected: nothing was sent.");
+    echo(chat, room, "message", said, reply);
     return;
   }
   const [word, rest = ""] = split(text.slice(1), 2);
@@ -204,7 +205,7 @@ export function run(chat, text) {
 }
 
 /** Our own line, shown at once when the server will not echo it back (no echo-message). */
-function echo(chat, room, kind, text) {
+function echo(chat, room, kind, text, reply = "") {
   if (chat.connection.has("echo-message") || !room) return;
-  chat.add(room, { kind, nick: chat.me, text, time: new Date(), mine: true });
+  chat.add(room, { kind, nick: chat.me, text, time: new Date(), mine: true, reply });
 }

@@ -241,8 +241,9 @@ export class View {
         ? `You are not in ${room.name}: /join ${room.name} to come back`
         : `Message ${room.name}`;
     $("topic").replaceChildren(linked(room.topic));
-    $("topic").title = room.topic; // cut to one line; a tap, Enter or Space shows it whole (a phone has no hover)
-    $("topic").hidden = !room.topic;
+    $("topic").title = room.topic; // cut to one line; its button shows it whole (a phone has no hover)
+    $("topic-row").hidden = !room.topic;
+    this.topicCut();
     $("kept").textContent = room.kept ? `${room.kept[0].toUpperCase()}${room.kept.slice(1)}.` : "";
     $("kept").title = $("kept").textContent;
     $("kept").hidden = !room.kept;
@@ -271,6 +272,12 @@ export class View {
       list.append(item);
     }
     $("member-count").textContent = `(${members.length})`;
+  }
+
+  /** The topic's button, shown while the topic is cut to one line (or shown whole by it): none for a short one. */
+  topicCut() {
+    const topic = $("topic");
+    $("topic-button").hidden = !topic.classList.contains("whole") && topic.scrollWidth <= topic.clientWidth;
   }
 
   /** A new line at the end of a room: drawn if it is the current one, and said aloud. */
