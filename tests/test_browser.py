@@ -571,8 +571,8 @@ class BrowserTests(Browsing):
         self.assertEqual(await pupil.do(pupil.page.locator("#log li.error").count()), 1, "said once, not per line")
         self.assertEqual(len([frame for frame in pupil.sent if "TAGMSG" in frame]), 1, "no typing notice after it")
 
-    async def test_a_ban_from_the_page_falls_on_the_account_of_someone_logged_in(self) -> None:
-        """The page's Ban sent `+b NICK`, IRC's `NICK!*@*`: logged in, the person came back under another nickname."""
+    async def lead_and_ana(self) -> tuple[Tab, Tab]:
+        """lead, a guest, and ana, logged in to her account, each on a page, in #5."""
         accounts = Path(self.mktemp())
         AccountStore(accounts).add("ana", "correct horse battery")
         self.start_web("--accounts", str(accounts))
@@ -580,6 +580,11 @@ class BrowserTests(Browsing):
         await lead.log_in("lead", room="5")
         ana = await self.open()
         await ana.log_in("ana", password="correct horse battery", room="5")
+        return lead, ana
+
+    async def test_a_ban_from_the_page_falls_on_the_account_of_someone_logged_in(self) -> None:
+        """The page's Ban sent `+b NICK`, IRC's `NICK!*@*`: logged in, the person came back under another nickname."""
+        lead, ana = await self.lead_and_ana()
         await self.member_menu(lead, "ana", "Ban")
         await lead.sees("lead banned the account ana", "event")
         await ana.sees("lead removed you from #5", "event")
@@ -592,6 +597,17 @@ class BrowserTests(Browsing):
         await lead.sees("lead banned t*", "event")
         await lead.type("/ban tom 10m stop it")
         await lead.sees("Usage: /ban NICK|MASK: a ban here lasts until lifted", "error")
+
+    async def test_a_ban_racing_ones_own_who_of_the_same_nickname_still_falls_on_the_account(self) -> None:
+        """The end of the person's own /who, answered first, ended the ban's WHO too: it banned the nickname alone."""
+        lead, _ = await self.lead_and_ana()
+        both = """() => {
+            const input = document.querySelector("#input");
+            for (const line of ["/who ana", "/ban ana"]) { input.value = line; input.form.requestSubmit(); }
+        }"""  # in one turn of the page: both are sent before either is answered
+        await lead.do(lead.page.evaluate(both))
+        await lead.sees("lead banned the account ana", "event")
+        self.assertEqual(await lead.do(lead.page.locator("#log li", has_text="lead banned ana").count()), 0)
 
     async def test_a_kick_the_server_refuses_is_said_in_the_members_menu_and_its_ban_not_tried(self) -> None:
         """Against a registered room's owner, whom IRC shows as any operator (PREFIX has nothing above @), the menu's

@@ -112,7 +112,7 @@ export class Chat extends EventTarget {
     this.profiles = new Map(); // folded nickname -> {key: value}: display names and avatars (draft/metadata-3)
     this.replying = null; // {room, id}: the line whose Reply button was clicked, until sent or taken back
     this.source = ""; // our nick!user@host, once a JOIN of ours showed it
-    this.banning = new Map(); // WHOX token -> {room, nick}: a ban waiting to know whether NICK is logged in
+    this.banning = new Map(); // WHOX token -> {room, nick, found, ends}: a ban waiting to know who NICK is
     this.kicking = null; // {room, nick, done, failed}: a kick from the members' menu, until the server answers it
     this.asked = 0; // the last WHOX token used
     connection.addEventListener("message", (event) => this.receive(event.detail));
@@ -346,30 +346,41 @@ export class Chat extends EventTarget {
   }
 
   /** Ban `nick` from `room` as chatroom's own /ban does: by account if they are logged in (a new nickname would
-   * not get them past it), else by nickname and address; a WHO asks which (WHOX's account field). */
+   * not get them past it), else by nickname and address; a WHO asks which (WHOX's account field).
+   *
+   * Its end is the PONG of a PING sent after it, never an end of WHO: the person's own /who of the same nickname,
+   * answered first, ended it too soon, and the ban fell on the nickname alone. */
   ban(room, nick) {
     const token = String((this.asked = (this.asked % 999) + 1));
-    this.banning.set(token, { room, nick });
+    this.banning.set(token, { room, nick, found: false, ends: 1 });
     this.connection.send(format("WHO", nick, `%tna,${token}`));
+    this.connection.send(format("PING", `${BANNING}${token}`));
   }
 
   on354(message) {
     const [, token, nick, account] = message.params;
     const asked = this.banning.get(token);
     if (!asked) return this.answered(message);
-    asked.found = true; // its end of WHO is ours to hide
+    asked.found = true;
     const masks = account && account !== "0" ? [`R:${account}`] : [`${nick}!*@*`, `*!*@address-of-${nick}`];
     this.connection.send(format("MODE", asked.room, "+" + "b".repeat(masks.length), ...masks));
   }
 
-  /** The end of a WHO: one that found nobody to ban bans the nickname typed (a guest not here now). */
+  /** An end of WHO: one for each ban's WHO is hidden (any of the same nickname: they read alike). */
   on315(message) {
     const [, mask] = message.params;
-    const entry = [...this.banning].find(([, asked]) => fold(asked.nick) === fold(mask));
-    if (!entry) return this.answered(message);
-    const [token, { room, found }] = entry;
-    this.banning.delete(token);
-    if (!found) this.connection.send(format("MODE", room, "+b", `${mask}!*@*`));
+    const asked = [...this.banning.values()].find((each) => each.ends && fold(each.nick) === fold(mask));
+    if (asked) asked.ends -= 1;
+    else this.answered(message);
+  }
+
+  /** A ban's WHO is over: one that found nobody bans the nickname typed (a guest not here now). */
+  onPONG(message) {
+    const said = message.params.at(-1) ?? "";
+    const asked = said.startsWith(BANNING) && this.banning.get(said.slice(BANNING.length));
+    if (!asked) return;
+    this.banning.delete(said.slice(BANNING.length));
+    if (!asked.found) this.connection.send(format("MODE", asked.room, "+b", `${asked.nick}!*@*`));
   }
 
   /** A room's ban list (MODE #room +b): a line each, in words. */
@@ -892,6 +903,8 @@ function modeChange(sign, mode, maskOrNick) {
   };
   return words[mode] ?? `set ${sign}${mode}${arg ? " " + arg : ""}`;
 }
+
+const BANNING = "chatroom-ban-"; // a ban's PING: its PONG ends the ban's WHO
 
 // What the server refuses a KICK with: no such nick or room, not in it (them or us), not allowed (an operator
 // kicking the room's owner or an administrator, whom IRC shows as any operator: PREFIX has nothing above @)
