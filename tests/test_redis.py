@@ -132,25 +132,24 @@ class SharedThroughRedisTests(RedisTestCase):
         self.assertEqual([error.code for error in refused], ["NICK_TAKEN"])
         self.assertEqual(list(a.nicks), list(b.nicks))
 
-    async def test_the_members_of_a_process_that_stops_answering_quit_everywhere(self) -> None:
-        (a, _), (b, bus_b) = await self.process("a", ttl=1.0), await self.process("b", ttl=1.0)
+    async def lose_a_process(self, survivor: str, lost: str) -> SharedChat:
+        """alice on `survivor` hears bob, on `lost`, quit: "server lost". Returns the survivor."""
+        (a, _), (b, bus_b) = await self.process(survivor, ttl=1.0), await self.process(lost, ttl=1.0)
         _, heard_by_alice = await self.member(a, "alice", "5")
         await self.member(b, "bob", "5")
         bus_b.stopped = True  # as kill -9: no goodbye, no more heartbeats
         await bus_b.disconnect()
         await heard_by_alice.until(told(Quit("bob", "server lost")))
-        self.assertNotIn("bob", a.nicks)
+        return a
+
+    async def test_the_members_of_a_process_that_stops_answering_quit_everywhere(self) -> None:
+        self.assertNotIn("bob", (await self.lose_a_process("a", "b")).nicks)
 
     async def test_processes_named_by_digits_alone_still_see_one_another_go(self) -> None:
         # A process's name is 12 random hexadecimal digits: about one in 300 has no letter. txredisapi read such a
         # name back from Redis as a number, and the heartbeat, failing on it, never again let a lost process's
         # members quit (CI saw it once in about 70 runs of TwoTwistdTests).
-        (a, _), (b, bus_b) = await self.process("672522230147", ttl=1.0), await self.process("0589413", ttl=1.0)
-        _, heard_by_alice = await self.member(a, "alice", "5")
-        await self.member(b, "bob", "5")
-        bus_b.stopped = True  # as kill -9: no goodbye, no more heartbeats
-        await bus_b.disconnect()
-        await heard_by_alice.until(told(Quit("bob", "server lost")))
+        self.assertNotIn("bob", (await self.lose_a_process("672522230147", "0589413")).nicks)
 
     async def test_a_guest_of_a_process_that_stops_answering_lingers_and_resumes_elsewhere_by_token(self) -> None:
         kept = HistoryLimits(10)
