@@ -330,30 +330,15 @@ class RedisAddress:
         Its replies are the bytes Redis sent: txredisapi would read any made of digits alone as a number (a
         process's name, a room called 5, a marker's time), and `.decode()` on it would fail.
         """
+        common = {"charset": None, "convertNumbers": False, "password": self.password, "connectTimeout": 5}
         connecting: Deferred[Any]
         if self.path:
-            connecting = txredisapi.UnixConnection(
-                self.path,
-                self.db,
-                reconnect=reconnect,
-                charset=None,
-                convertNumbers=False,
-                password=self.password,
-                connectTimeout=5,
+            connecting = txredisapi.UnixConnection(self.path, self.db, reconnect=reconnect, **common)
+        else:
+            context = optionsForClientTLS(self.host) if self.tls else None
+            connecting = txredisapi.Connection(
+                self.host, self.port, self.db, reconnect=reconnect, ssl_context_factory=context, **common
             )
-            return connecting
-        context = optionsForClientTLS(self.host) if self.tls else None
-        connecting = txredisapi.Connection(
-            self.host,
-            self.port,
-            self.db,
-            reconnect=reconnect,
-            charset=None,
-            convertNumbers=False,
-            password=self.password,
-            ssl_context_factory=context,
-            connectTimeout=5,
-        )
         return connecting
 
     def listen(self, channel: str, heard: Callable[[str], None]) -> Deferred[Any]:
