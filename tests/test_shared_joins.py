@@ -30,8 +30,8 @@ class IRCLines(LineClient):
 class SharedServers(ServerTestCase):
     """Real services, alone or sharing a fresh redis-server, and clients of them over TLS."""
 
-    async def servers(self, count: int) -> list[ChatService]:
-        """`count` servers: one alone, or several sharing a fresh redis-server."""
+    async def servers(self, count: int, *arguments: str) -> list[ChatService]:
+        """`count` servers (with these options too): one alone, or several sharing a fresh redis-server."""
         directory = Path(self.mktemp()).absolute()
         directory.mkdir()
         self.certs = directory / "certs"
@@ -47,7 +47,7 @@ class SharedServers(ServerTestCase):
             options.parseOptions(
                 ["--certs", str(self.certs), "--listen", LOOPBACK, "--irc", LOOPBACK, "--no-web",
                  "--hostname", "irc.test", "--rooms", str(directory / f"rooms{number}.json"),
-                 "--accounts", str(directory / "accounts.db"), *shared]
+                 "--accounts", str(directory / "accounts.db"), *shared, *arguments]
             )  # fmt: skip
             service = tap.makeService(options, reactor)
             service.startService()
@@ -129,3 +129,25 @@ def _chat_service(service: IService) -> ChatService:
     assert isinstance(service, MultiService)
     (found,) = (child for child in service if isinstance(child, ChatService))
     return found
+
+
+class OnePersonOnTwoProcessesTests(SharedServers):
+    async def test_what_she_says_on_one_process_reaches_her_irc_client_on_another_without_echo_message(self) -> None:
+        # irssi and WeeChat ask for no echo-message: what alice said from her phone, on one process, never reached
+        # her laptop's irssi on another, which took it for its own line.
+        first, second = await self.servers(2, "--registration", "open")
+        phone = await self.client(first)
+        await phone.until("HELLO ")
+        phone.send("/register alice correct horse battery staple", "/join 5")
+        await phone.until("JOIN #5 alice")
+        laptop = await self.client(second, irc=True)
+        laptop.send("PASS :correct horse battery staple", "NICK alice", "USER a 0 * :A")
+        await laptop.until(":alice!alice@chatroom JOIN #5")
+        phone.send("from my phone")
+        await laptop.until(":alice!alice@chatroom PRIVMSG #5 :from my phone")
+        laptop.send("PRIVMSG #5 :from my laptop")
+        await phone.until("MSG #5 alice")
+        phone.send("seen it")  # after the laptop's line in the log: the laptop's process has applied that one
+        await laptop.until(":alice!alice@chatroom PRIVMSG #5 :seen it")
+        self.assertNotIn("from my laptop", "\n".join(laptop.lines), "its own line is not sent back to it")
+

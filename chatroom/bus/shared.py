@@ -470,6 +470,9 @@ class Replica:
 
     def stores(self) -> bool:
         """The process whose member made the change writes it down; the others would write the same again."""
+        return self.asked_here()
+
+    def asked_here(self) -> bool:
         return self._turn is not None and self._turn.get("p") == self.process
 
     # Processes joining and leaving

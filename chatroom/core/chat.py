@@ -97,5 +97,8 @@ class AtOnce:
     def stores(self) -> bool:
         return True
 
+    def asked_here(self) -> bool:
+        return True
+
     def closing(self, reason: str) -> None:
         pass

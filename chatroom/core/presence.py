@@ -370,6 +370,11 @@ class Presence(ChatBase):
         for member in members:
             member.session.close(reason)
 
+    def asked_here(self) -> bool:
+        """Whether the change being told was asked for on this process: with several sharing the chat, what a
+        person's session on another says reaches their sessions here as anyone else's would."""
+        return self.sequencer.asked_here()
+
     def settled(self, member: Member) -> Deferred[None] | None:
         """When the changes `member` asked for have been made, if they have not yet: in one process, at once.
 

@@ -59,6 +59,9 @@ class Points(Protocol):
     def stores(self) -> bool:
         """Whether the change being made is written to the chat's store here (once, by one process)."""
 
+    def asked_here(self) -> bool:
+        """Whether the change being made was asked for on this process (by one of its sessions, if by anyone)."""
+
     def closing(self, reason: str) -> None:
         """The chat is closing (server shutdown): everyone present is let go just after."""
 

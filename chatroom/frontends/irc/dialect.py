@@ -368,12 +368,14 @@ class IRCDialect:
 
     def _said_here(self) -> bool:
         """Whether one's own message was said through this connection, not another of the person's (Ergo's way:
-        those see it as from anyone else). With one session on this process, always: with --redis it arrives after
-        the line ran, so what a session on another process says is taken for this one's (docs/irc.md).
+        those see it as from anyone else). With --redis it arrives after the line ran: a message asked for on
+        another process was not; one asked for on this one was, if the person has no other session here.
         """
         member = self.connection.member
         if member is None or self.connection.executing:
             return True
+        if not self.chat.asked_here():
+            return False
         return sum(isinstance(session, Connection) for session in member.sessions) == 1
 
     def _held(self, event: Event) -> bytes:
