@@ -37,6 +37,15 @@ class Sessions(SynchronousTestCase):
         self.checker: PendingChecker = with_accounts(self, self.server, AuthMode.OPTIONAL)
         self.ben = self.server.connect("ben", "5")
 
+    def sasl(self, caps: str = "") -> MemoryClient:
+        """An IRC client logged in as alice by SASL (with `caps` asked for too), not registered yet."""
+        irc = self.server.irc()
+        irc.type(f"CAP REQ :sasl {caps}".rstrip(), "AUTHENTICATE PLAIN")
+        irc.type("AUTHENTICATE " + base64.b64encode(b"\0alice\0correct horse").decode())
+        self.checker.answer(len(self.checker.checks) - 1, right=True)
+        irc.read()
+        return irc
+
     def alice(self, room: str | None = "5") -> MemoryClient:
         """Alice, logged in to her account on one more device, her output read up to now."""
         client = self.server.connect()
@@ -110,11 +119,7 @@ class SeveralDevicesTests(Sessions):
         # irssi set up with `alice_lunch` and SASL as alice made a second person of the same account, whose
         # `NICK alice` was then refused as taken: by herself.
         laptop = self.alice()
-        irc = self.server.irc()
-        irc.type("CAP REQ :sasl", "AUTHENTICATE PLAIN")
-        irc.type("AUTHENTICATE " + base64.b64encode(b"\0alice\0correct horse").decode())
-        self.checker.answer(len(self.checker.checks) - 1, right=True)
-        irc.read()
+        irc = self.sasl()
         lines = irc.type("NICK alice_lunch", "USER a 0 * :A", "CAP END")
         self.assertTrue(lines[0].startswith(":chatroom 001 alice :"), "her client learns its nickname from 001")
         told = ":chatroom NOTICE alice :alice is here already: this connection is one more of their sessions"
@@ -131,11 +136,7 @@ class SeveralDevicesTests(Sessions):
         # each login made another person of her account.
         laptop = self.alice()
         laptop.type("/nick alice_afk")
-        irc = self.server.irc()
-        irc.type("CAP REQ :sasl", "AUTHENTICATE PLAIN")
-        irc.type("AUTHENTICATE " + base64.b64encode(b"\0alice\0correct horse").decode())
-        self.checker.answer(len(self.checker.checks) - 1, right=True)
-        irc.read()
+        irc = self.sasl()
         self.assertTrue(
             irc.type("NICK alice_lunch", "USER a 0 * :A", "CAP END")[0].startswith(":chatroom 001 alice_afk ")
         )
@@ -149,10 +150,7 @@ class SeveralDevicesTests(Sessions):
     def test_sessions_lists_her_devices_and_ends_one(self) -> None:
         laptop, phone = self.alice(), self.alice()
         self.server.clock.advance(1.5)
-        irc = self.server.irc()
-        irc.type("CAP REQ :sasl", "AUTHENTICATE PLAIN")
-        irc.type("AUTHENTICATE " + base64.b64encode(b"\0alice\0correct horse").decode())
-        self.checker.answer(2, right=True)
+        irc = self.sasl()
         irc.type("NICK alice", "USER a 0 * :A", "CAP END")
         listed = phone.type("/sessions")
         ids = [serial.split()[1].rstrip("*") for serial in listed[:-1]]
@@ -214,6 +212,9 @@ class SeveralDevicesTests(Sessions):
         self.chat.limits = RoomLimits(sessions_per_person=1, linger=LINGER)
         self.alice()
         self.assertEqual(self.server.connect().type("/nick alice"), ["ERR NICK_TAKEN :nickname alice is taken"])
+        irc = self.sasl()
+        lines = irc.type("NICK alice_lunch", "USER a 0 * :A", "CAP END")
+        self.assertTrue(lines[0].startswith(":chatroom 001 alice_lunch "), "under the nickname asked for, as before")
 
     def test_a_guest_cannot_take_a_present_account_holders_nickname_with_the_wrong_password(self) -> None:
         self.alice()
@@ -225,11 +226,7 @@ class SeveralDevicesTests(Sessions):
 
     def test_an_irc_device_sees_what_her_line_device_says(self) -> None:
         laptop = self.alice()
-        irc = self.server.irc()
-        irc.type("CAP REQ :sasl", "AUTHENTICATE PLAIN")
-        irc.type("AUTHENTICATE " + base64.b64encode(b"\0alice\0correct horse").decode())
-        self.checker.answer(1, right=True)
-        irc.read()
+        irc = self.sasl()
         burst = irc.type("NICK alice", "USER a 0 * :A", "CAP END")
         self.assertEqual(commands(burst)[0], "001")
         self.assertIn(":alice!alice@chatroom JOIN #5", burst)
@@ -245,11 +242,7 @@ class SeveralDevicesTests(Sessions):
 
     def irc_alice(self, caps: str = "") -> MemoryClient:
         """Alice on one more device, an IRC client logged in with SASL, its welcome read."""
-        irc = self.server.irc()
-        irc.type(f"CAP REQ :sasl {caps}".rstrip(), "AUTHENTICATE PLAIN")
-        irc.type("AUTHENTICATE " + base64.b64encode(b"\0alice\0correct horse").decode())
-        self.checker.answer(len(self.checker.checks) - 1, right=True)
-        irc.read()
+        irc = self.sasl(caps)
         self.welcome = irc.type("NICK alice", "USER a 0 * :A", "CAP END")
         return irc
 

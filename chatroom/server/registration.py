@@ -126,8 +126,11 @@ class Registrar:
         return await self._join(connection, present or nick, account, details)
 
     def _person_of(self, account: str) -> str | None:
-        """The nickname of `account`'s person if they are here, under their account's name or another."""
-        return next((member.nick for member in self.chat.signed_in if _owns(member.account, account)), None)
+        """The nickname of `account`'s person if they are here, under their account's name or another, and a
+        session may join them: with --no-multiclient only while they wait for one (a lost connection)."""
+        several = self.chat.limits.sessions_per_person > 1
+        here = (member for member in self.chat.signed_in if _owns(member.account, account))
+        return next((member.nick for member in here if several or not member.sessions), None)
 
     async def resume(self, connection: Entrant, nick: str, token: str) -> Member:
         """Make the connection one more session of the person `token` reclaims (Chat.resume_token)."""
