@@ -205,6 +205,7 @@ class LineClient(LineReceiver):
         self.lines: list[str] = []
         self._read = 0
         self._waiting: Deferred[str] | None = None
+        self.awaiting: str | None = None  # the prefix `until` waits for: said if the test ends meanwhile
         self.lost: Deferred[None] = Deferred()
 
     def lineReceived(self, line: bytes) -> None:
@@ -239,9 +240,11 @@ class LineClient(LineReceiver):
     async def until(self, prefix: str) -> tuple[str, list[str]]:
         """Read up to the first line starting with `prefix`: that line, and those skipped to reach it."""
         skipped: list[str] = []
+        self.awaiting = prefix
         while True:
             line = await self.next_line()
             if line.startswith(prefix):
+                self.awaiting = None
                 return line, skipped
             skipped.append(line)
 
@@ -291,6 +294,10 @@ class Subprocess(ProcessProtocol):
             raise AssertionError(f"ended without printing {pattern!r}; it printed:\n{self.output}")
         self._waiting = (compiled, Deferred())
         return self._waiting[1]
+
+    def waiting(self) -> str | None:
+        """The pattern `until` waits for, if any."""
+        return None if self._waiting is None else self._waiting[0].pattern
 
     def type(self, text: str) -> None:
         self.transport.write(text.encode("utf-8"))
@@ -377,16 +384,25 @@ class ServerTestCase(TestCase):
         )
 
         async def stop() -> None:
+            waiting = process.waiting()
             if not process.ended.called:
                 with contextlib.suppress(ProcessExitedAlready):
                     transport.signalProcess("KILL")
             await process.ended
+            if waiting is not None:  # a test that timed out: what it waited for, and what the process printed
+                raise AssertionError(
+                    f"{arguments[0]} never printed {waiting!r}; the end of what it printed:\n{process.output[-3000:]}"
+                )
 
         self.addCleanup(stop)
         return process
 
     @staticmethod
     async def _disconnect(client: LineClient) -> None:
-        if not client.lost.called:
+        open_still = not client.lost.called
+        if open_still:
             client.transport.loseConnection()
         await client.lost
+        if open_still and client.awaiting is not None:  # a test that timed out: what it waited for, what it got
+            last = "\n".join(client.lines[-20:])
+            raise AssertionError(f"no line starting {client.awaiting!r} came; the last lines:\n{last}")

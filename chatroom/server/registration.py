@@ -115,22 +115,23 @@ class Registrar:
         `proven` is an account the client logged in to beforehand (IRC's SASL): its own nickname needs no
         password then, and under another free nickname the member still acts as that account. `details` are
         what the client said of itself (IRC's USER). Under the nickname of the account's person, already here,
-        the connection becomes one more of their sessions (Chat.register). So it does after any login while the
-        account's person is here under another nickname, whatever nickname the client asked for (IRC clients set
-        up with one of their own, a person renamed with /nick): one account is one person.
+        the connection becomes one more of their sessions (Chat.register). So it does after a login under another
+        nickname (IRC clients set up with one of their own) while the account's person is here under its name and
+        may take one more session: one account, one person. A person renamed since is not looked for: a name
+        given up and registered again by someone else must not lead to them.
         """
         if proven is not None and (present := self._person_of(proven)) is not None:
             return await self._join(connection, present, proven, details)
         nick, account = await self._identify(nick, password, connection.address, proven=proven)
-        present = self._person_of(account) if account is not None else None
-        return await self._join(connection, present or nick, account, details)
+        return await self._join(connection, nick, account, details)
 
     def _person_of(self, account: str) -> str | None:
-        """The nickname of `account`'s person if they are here, under their account's name or another, and a
-        session may join them: with --no-multiclient only while they wait for one (a lost connection)."""
-        several = self.chat.limits.sessions_per_person > 1
-        here = (member for member in self.chat.signed_in if _owns(member.account, account))
-        return next((member.nick for member in here if several or not member.sessions), None)
+        """The nickname of `account`'s person if they are here under it and may take one more session (with
+        --no-multiclient, only while they wait for one): else the nickname asked for is taken, as it was."""
+        holder = self.chat.nicks.get(nick_key(account))
+        if holder is None or not _owns(holder.account, account):
+            return None
+        return holder.nick if len(holder.sessions) < self.chat.limits.sessions_per_person else None
 
     async def resume(self, connection: Entrant, nick: str, token: str) -> Member:
         """Make the connection one more session of the person `token` reclaims (Chat.resume_token)."""
