@@ -100,6 +100,16 @@ class MonitorTests(SynchronousTestCase):
         self.server.irc("bar")
         self.assertEqual(again.read(), [])
 
+    def test_a_watch_list_ends_with_its_connection_however_the_connection_ends(self) -> None:
+        # Closed from the chat's side (a replica that resynchronises lets go of those it no longer holds), a
+        # connection never passed through the chat's leave: its list stayed, held for every later arrival.
+        self.foo.type("MONITOR + zed")
+        connection = self.foo.connection
+        connection.close("this server lost its place among the others: reconnect")
+        self.foo.lose()
+        self.assertEqual(self.server.chat.watched(connection), [])
+        self.assertEqual(list(self.server.chat.watchers.watching("zed")), [])
+
     def test_the_line_protocol_watches_the_same_list(self) -> None:
         carol = self.server.connect("carol")
         self.assertEqual(carol.type("/watch foo bar"), ["WATCH foo here", "WATCH bar gone"])

@@ -282,8 +282,6 @@ class ChatBase(Queries):
         for room in list(member.rooms.values()):
             self._leave(member, room, staying=True)  # an account's stays outlive its sessions
         del self.nicks[nick_key(member.nick)]
-        for session in member.sessions:  # still there when the person is sent away: their lists end with them
-            self.watchers.remove(session)
         self.watchers.tell(member.nick, Watched(member.nick, False))
         self.signed_in.discard(member)
         self.visible.discard(member)

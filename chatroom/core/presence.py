@@ -160,7 +160,6 @@ class Presence(ChatBase):
         Made by the sequencer: at once in one process, in its turn with several (their sessions are counted alike).
         """
         self._present(member)
-        self.watchers.remove(session)  # its watch list ends with it
         return self.sequencer.leave(member, session, reason, lost)
 
     def end_session(self, member: Member, session: Session, reason: str, lost: bool) -> bool:
@@ -308,7 +307,7 @@ class Presence(ChatBase):
         return refused
 
     def unwatch(self, session: Session, nicks: list[str] | None = None) -> None:
-        """`session` stops watching `nicks`, or every nickname."""
+        """`session` stops watching `nicks`, or every nickname (as it ends: the connection layer says so)."""
         self.watchers.remove(session, nicks)
 
     @change

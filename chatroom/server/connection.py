@@ -702,6 +702,7 @@ class ConnectionFactory(ServerFactory):
         return True
 
     def forget(self, connection: Connection) -> None:
+        self.chat.unwatch(connection)  # a watch list ends with its connection, however it ended
         self.admission.release(connection.host)
         if connection.claim is not None:
             connection.claim.release()
