@@ -271,6 +271,9 @@ class JoinFaultTests(SynchronousTestCase):
         logged = observe_log(self)
         passed_over(Failure(txredisapi.ConnectionError("Not connected")))
         self.assertEqual([event for event in logged if event.get("log_level") > LogLevel.debug], [])
+        passed_over(Failure(txredisapi.ResponseError("NOPERM this user has no permissions to run the 'eval' command")))
+        [refused] = [formatEvent(event) for event in logged if event.get("log_level") == LogLevel.warn]
+        self.assertIn("Redis refused a command of the log's upkeep: NOPERM", refused)
         try:
             raise AttributeError("'int' object has no attribute 'decode'")
         except AttributeError:

@@ -765,8 +765,8 @@ class RedisLog:
         def rewrite(info: bytes) -> Deferred[Any] | None:
             if b"aof_enabled:1" not in info:
                 return None
-            rewriting: Deferred[Any] = self.commands.execute_command("BGREWRITEAOF")  # refused while one runs
-            return rewriting
+            rewriting: Deferred[Any] = self.commands.execute_command("BGREWRITEAOF")
+            return rewriting.addErrback(lambda failure: failure.trap(txredisapi.ResponseError))  # refused: one runs
 
         return asked.addCallback(rewrite).addErrback(passed_over).addCallback(lambda _: None)
 
@@ -794,10 +794,13 @@ def passed_over(failure: Failure) -> None:
     """A command of the upkeep that Redis did not answer, as it went away meanwhile: the reading side notices and
     says so, and the next beat or try sends it again.
 
-    Anything else is a bug, and is told (as `mistake` tells it): passed over, one stopped every beat's search for
-    lost processes, whose members then never left.
+    Redis refusing one (a script's error, a user without the right to run it, a replica that only reads) is said:
+    passed over too, one left lost processes' members there for ever. Anything else is a bug, and is told (as
+    `mistake` tells it).
     """
-    if failure.check(txredisapi.RedisError, Unanswered, CancelledError, ConnectionClosed):
+    if failure.check(txredisapi.ResponseError):
+        log.warn("Redis refused a command of the log's upkeep: {why}", why=failure.getErrorMessage())
+    elif failure.check(txredisapi.ConnectionError, Unanswered, CancelledError, ConnectionClosed):
         log.debug("{why}", why=failure.getErrorMessage())
     else:
         log.error(
