@@ -364,14 +364,16 @@ class Client:
 
     def _watch(self, command: str, nicks: list[str]) -> None:
         """Note what /watch asks and /unwatch changes: the answers to /watch say whether each is here now, and
-        which the server took (`_follow_self`)."""
+        which the server took (`_handle`); a WATCH line for one unwatched meanwhile brings nothing back."""
         if command == "/watch":
             self._asked_watch.update(nick.lower() for nick in nicks)
         elif command == "/unwatch" and nicks:
             for nick in nicks:
                 self._watching.pop(nick.lower(), None)
+                self._asked_watch.discard(nick.lower())
         elif command == "/unwatch":
             self._watching.clear()
+            self._asked_watch.clear()
 
     def _send_block(self, text: str) -> None:
         """A pasted block: one message (the line protocol's /lines), or several of MULTILINE_LINES lines at most."""
@@ -571,8 +573,9 @@ class Client:
             new = self._catching_up.pop(room_key(room))  # of the lines it ends, those not shown before
             self.console.show(self.render.missed(line._replace(args=[room, str(new), lost])))
         elif line.word == "WATCH" and len(line.args) == 2 and line.args[0].lower() in self._asked_watch:
-            self._asked_watch.discard(line.args[0].lower())
-            self.console.show(self.render.watched(line))  # an answer: whether they are here, not that they came
+            self._asked_watch.discard(line.args[0].lower())  # an answer: the server took it
+            self._watching.setdefault(line.args[0].lower(), line.args[0])
+            self.console.show(self.render.watched(line))  # whether they are here, not that they came
         elif self._shown(line):
             shown = self.render(line)
             if self._mentions(line):  # highlighted, and the terminal's bell rung
@@ -672,8 +675,6 @@ class Client:
                 self._me, self._resumed_as = nick, None
             case "RESUME", [token]:
                 self._token = token
-            case "WATCH", [nick, _]:
-                self._watching.setdefault(nick.lower(), nick)
             case "NICK", [old, new] if old == self._me:
                 self._me = new
             case "JOIN", [room, nick] if nick == self._me and room not in self._joined:
