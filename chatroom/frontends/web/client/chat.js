@@ -114,7 +114,7 @@ export class Chat extends EventTarget {
     this.source = ""; // our nick!user@host, once a JOIN of ours showed it
     this.banning = new Map(); // WHOX token -> {room, nick, found, ends}: a ban waiting to know who NICK is
     this.kicking = null; // {room, nick, done, failed}: a kick from the members' menu, until the server answers it
-    this.asked = 0; // the last WHOX token used
+    this.asked = 0; // the last token used: a ban's WHOX, a ban's or a kick's PING
     connection.addEventListener("message", (event) => this.receive(event.detail));
     connection.addEventListener("registered", () => this.registered());
     connection.addEventListener("status", (event) => {
@@ -328,12 +328,15 @@ export class Chat extends EventTarget {
   }
 
   /** Kick `nick` from `room`: resolves once the server has put them out, rejects with its refusal ({code, text}).
-   * IRC answers a client's lines in order: the next KICK of them, or refusal about them or the room, is the answer. */
+   * IRC answers a client's lines in order: the next KICK of them, or refusal about them or the room, is the answer;
+   * else the PONG of a PING sent after it, when the refusal was a notice (the chat degraded, with --redis). */
   kick(room, nick, reason) {
     return new Promise((done, failed) => {
       this.kicked(false, { code: "", text: "Another kick was asked for." });
-      if (!this.connection.send(format("KICK", room, nick, reason))) failed({ code: "", text: "Not connected: nothing was sent." });
-      else this.kicking = { room: fold(room), nick: fold(nick), done, failed };
+      const token = `${KICKING}${(this.asked = (this.asked % 999) + 1)}`;
+      const sent = this.connection.send(format("KICK", room, nick, reason));
+      if (!sent || !this.connection.send(format("PING", token))) failed({ code: "", text: "Not connected: nothing was sent." });
+      else this.kicking = { room: fold(room), nick: fold(nick), done, failed, token, notice: "" };
     });
   }
 
@@ -374,9 +377,14 @@ export class Chat extends EventTarget {
     else this.answered(message);
   }
 
-  /** A ban's WHO is over: one that found nobody bans the nickname typed (a guest not here now). */
+  /** A ban's WHO is over: one that found nobody bans the nickname typed (a guest not here now). Or a kick was
+   * neither done nor refused by a numeric: the server's notice, if any, says why. */
   onPONG(message) {
     const said = message.params.at(-1) ?? "";
+    if (said === this.kicking?.token) {
+      this.kicked(false, { code: "", text: this.kicking.notice || "The server did not put them out." });
+      return;
+    }
     const asked = said.startsWith(BANNING) && this.banning.get(said.slice(BANNING.length));
     if (!asked) return;
     this.banning.delete(said.slice(BANNING.length));
@@ -588,6 +596,7 @@ export class Chat extends EventTarget {
 
   onNOTICE(message) {
     const [target, text = ""] = message.params;
+    if (this.kicking && !message.source.includes("!")) this.kicking.notice = text;
     const kept = !message.source.includes("!") && target.startsWith("#") && KEPT.exec(text);
     if (kept) {
       const room = this.room(target);
@@ -905,6 +914,7 @@ function modeChange(sign, mode, maskOrNick) {
 }
 
 const BANNING = "chatroom-ban-"; // a ban's PING: its PONG ends the ban's WHO
+const KICKING = "chatroom-kick-"; // a kick's PING: its PONG comes after the kick's answer
 
 // What the server refuses a KICK with: no such nick or room, not in it (them or us), not allowed (an operator
 // kicking the room's owner or an administrator, whom IRC shows as any operator: PREFIX has nothing above @)
