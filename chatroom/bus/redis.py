@@ -791,12 +791,10 @@ class RedisLog:
 
 
 def passed_over(failure: Failure) -> None:
-    """A command of the upkeep that Redis did not answer, as it went away meanwhile: the reading side notices and
-    says so, and the next beat or try sends it again.
-
-    Redis refusing one (a script's error, a user without the right to run it, a replica that only reads) is said:
-    passed over too, one left lost processes' members there for ever. Anything else is a bug, and is told (as
-    `mistake` tells it).
+    """What became of a command of the log's upkeep that failed. Redis going away meanwhile is passed over: the
+    reading side notices and says so, and the next beat or try sends it again. Redis refusing it (a script's error,
+    a user without the right to run it, a replica that only reads) is a warning, and anything else a bug, told as
+    `mistake` tells it: passed over, either left a lost process's members in the chat for ever.
     """
     if failure.check(txredisapi.ResponseError):
         log.warn("Redis refused a command of the log's upkeep: {why}", why=failure.getErrorMessage())
