@@ -7,6 +7,7 @@ The page is rendered in the reactor's thread, where that state lives.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
@@ -14,9 +15,11 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, ProcessCol
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 from twisted.internet.interfaces import IDelayedCall, IReactorTime, IStreamServerEndpoint
+from twisted.logger import ILogObserver, LogEvent, LogLevel, LogPublisher, globalLogPublisher
 from twisted.web import http
 from twisted.web.resource import NoResource, Resource
 from twisted.web.server import Request, Site
+from zope.interface import implementer
 
 from chatroom.core.chat import Chat
 from chatroom.server.auth import Authenticator
@@ -34,12 +37,14 @@ class ChatCollector(Collector):
         front_ends: Iterable[str],
         auth: Authenticator | None,
         lag: ReactorLag,
+        errors: LoggedErrors,
     ) -> None:
         self.chat = chat
         self.factory = factory  # every front end's connections, each speaking its listener's dialect
         self.front_ends = sorted(set(front_ends))  # the dialects listened for: counted even when none is open
         self.auth = auth
         self.lag = lag
+        self.errors = errors
 
     def collect(self) -> Iterator[Metric]:
         connections = GaugeMetricFamily(
@@ -88,6 +93,35 @@ class ChatCollector(Collector):
             "chatroom_reactor_lag_seconds", "How late the reactor last ran a timer: above 0.1, it is overloaded",
             self.lag.seconds,
         )  # fmt: skip
+        logged = CounterMetricFamily(
+            "chatroom_logged_errors",
+            "Errors the log told, by the module that logged them: a bug, or a part gone (Redis, the disk)",
+            labels=["namespace"],
+        )
+        for namespace, count in sorted(self.errors.counts.items()):
+            logged.add_metric([namespace], count)
+        yield logged
+
+
+@implementer(ILogObserver)
+class LoggedErrors:
+    """The errors logged, by namespace: an alert on them finds what only the log told, such as a bug passed over
+    in a heartbeat. Read from the log itself, so that every error counts, Twisted's own too; namespaces are modules'
+    names, never anything a client sent."""
+
+    def __init__(self, publisher: LogPublisher = globalLogPublisher) -> None:
+        self.counts: Counter[str] = Counter()
+        self._publisher = publisher
+
+    def __call__(self, event: LogEvent) -> None:
+        if event.get("log_level") in (LogLevel.error, LogLevel.critical):
+            self.counts[event.get("log_namespace", "unknown")] += 1
+
+    def start(self) -> None:
+        self._publisher.addObserver(self)
+
+    def stop(self) -> None:
+        self._publisher.removeObserver(self)
 
 
 class ReactorLag:
@@ -155,6 +189,15 @@ class Metrics:
     endpoint: IStreamServerEndpoint
     site: Site
     lag: ReactorLag
+    errors: LoggedErrors
+
+    def start(self) -> None:
+        self.lag.start()
+        self.errors.start()
+
+    def stop(self) -> None:
+        self.lag.stop()
+        self.errors.stop()
 
 
 def metrics(
@@ -166,8 +209,8 @@ def metrics(
     auth: Authenticator | None,
     clock: IReactorTime,
 ) -> Metrics:
-    lag = ReactorLag(clock)
+    lag, errors = ReactorLag(clock), LoggedErrors()
     registry = CollectorRegistry()
-    registry.register(ChatCollector(chat, factory, front_ends, auth, lag))
+    registry.register(ChatCollector(chat, factory, front_ends, auth, lag, errors))
     ProcessCollector(registry=registry)  # CPU seconds, memory and open files of this process
-    return Metrics(description, endpoint, QuietSite(MetricsPage(registry)), lag)
+    return Metrics(description, endpoint, QuietSite(MetricsPage(registry)), lag, errors)

@@ -208,7 +208,7 @@ class ChatService(Service):
         if self.reloader is not None:
             self._previous_sighup = signal.signal(signal.SIGHUP, self.reloader.signalled)
         if self.metrics is not None:
-            self.metrics.lag.start()
+            self.metrics.start()
         Service.startService(self)
 
     def _accept(self, result: None, ports: list[IListeningPort]) -> None:
@@ -219,7 +219,7 @@ class ChatService(Service):
 
     def stopService(self) -> Deferred[None]:
         if self.metrics is not None:
-            self.metrics.lag.stop()
+            self.metrics.stop()
         Service.stopService(self)
         self.heap.stop()
         log.info("chatroom shutting down")
