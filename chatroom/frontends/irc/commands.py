@@ -362,7 +362,8 @@ def _send(
     if action:
         text = text[8:-1]
     chat, member = session.chat, session.member
-    longest = max((piece for piece, _ in pieces(text, breaks)), key=len)  # what each target's relay must fit
+    # What each target's relay must fit: the longest line of a multiline message
+    longest = max((piece for piece, _ in pieces(text, breaks)), key=len) if breaks or "\n" in text else text
     for target in _at_most(session, [target for target in targets if target], answer=not notice):
         if not tags_only and _relayed_too_long(session, target, longest, notice):
             continue

@@ -259,9 +259,12 @@ class IRCDialect:
     def render(self, event: Event) -> bytes:
         if type(event) is Message and event.text:  # most of what a server writes: a line in a room...
             member = self.connection.member
-            if member is not None and event.nick != member.nick:  # ...someone else's
-                made = self.renderer.made(event, self.tags)
-                return made if made is not None else self._by_renderer(event)
+            if member is not None:
+                if event.nick != member.nick:  # ...someone else's
+                    made = self.renderer.made(event, self.tags)
+                    return made if made is not None else self._by_renderer(event)
+                if "echo-message" not in self.caps and self._said_here():
+                    return b""  # ...or the sender's own, which an IRC client shows itself
         elif type(event) not in LOOKED_AT:  # a room's JOIN, PART, QUIT...: the same bytes for everyone
             return self._by_renderer(event)
         me = self.me
