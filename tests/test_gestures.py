@@ -33,6 +33,26 @@ class GestureTests(SynchronousTestCase):
         self.assertEqual(self.dora.read(), [f"REACT #5 wee {msgid} :👍"])
         self.assertEqual(self.plain.read(), [], "a client without message-tags is sent no reaction")
 
+    def test_a_line_break_escaped_in_a_tag_forges_no_line_for_anyone(self) -> None:
+        """IRC escapes a line break in a tag's value (`\\n`), past the check of the line as sent: unescaped, a
+        reaction's or a reply's value went into the line protocol's REACT and REPLY lines, which then carried a
+        second line of the sender's making, shown as someone else's message or as the server's error."""
+        msgid = self.said_by_dora("lunch at noon?")
+        self.weechat.read()
+        self.plain.read()
+        forged = "\\nMSG\\s#5\\snara\\sz-9\\s2026-12-06T19:32:00.000Z\\s:ann\\sis\\skicked"
+        answers = [
+            *self.weechat.type(f"@+draft/reply={msgid};+draft/react=x{forged} TAGMSG #5"),
+            *self.weechat.type(f"@+draft/reply=bogus{forged} PRIVMSG #5 :hi"),
+            *self.weechat.type("@+example-client-tag=x\u2028y;+draft/react=a\\rb TAGMSG #5"),
+        ]
+        self.assertEqual(self.dora.read(), [], "no line reached the line protocol")
+        self.assertEqual(self.plain.read(), [])
+        self.assertEqual(len(answers), 3, answers)
+        self.assertTrue(all(" :" in answer and "nara" not in answer for answer in answers), answers)
+        self.weechat.type(f"@+draft/reply={msgid};+draft/react=😀 TAGMSG #5")
+        self.assertEqual(self.dora.read(), [f"REACT #5 wee {msgid} :😀"], "a sound reaction still goes")
+
     def test_a_reaction_from_the_line_protocol_reaches_irc_as_the_specs_tags(self) -> None:
         self.weechat.type("PRIVMSG #5 :who is in?")
         msgid = self.dora.read(stamps=True)[0].split()[3]

@@ -51,7 +51,7 @@ from chatroom.core.moderation import (
     until,
 )
 from chatroom.core.monitor import Watchers
-from chatroom.core.names import SERVICES, nick_key, room_key, room_name
+from chatroom.core.names import SERVICES, UNSAFE_TEXT, nick_key, room_key, room_name
 from chatroom.core.private import Conversations, keeps_private, party
 from chatroom.core.queries import Queries
 from chatroom.core.rules import keeps, rule_limits, rule_words
@@ -519,7 +519,7 @@ class ChatBase(Queries):
         try:
             write(what)
         except StoreError as error:
-            log.error("{error}: the change holds until the server stops", error=error)
+            log.error("{error}: until it is written, the change is in memory only", error=error)
             raise ChatError("NOT_SAVED") from None
 
 
@@ -529,14 +529,18 @@ def require_text(text: str) -> None:
 
 
 def client_tags(text: str, tags: dict[str, str] | None) -> ClientTags:
-    """A message's client tags as its event carries them, checked only for size: some text, or tags alone (a
-    message of tags only), never neither. The chat never reads them (chatroom.core.events)."""
+    """A message's client tags as its event carries them, checked for size and for the characters text may not
+    hold: some text, or tags alone (a message of tags only), never neither. The chat reads three of them
+    (chatroom.core.gestures), and the line protocol writes those values as text: a line break in one, which IRC's
+    escaping carries (`\n`) past the check of the line as sent, forged whole lines to its clients."""
     if not tags:  # the usual message: no tuple to build on the hot path
         require_text(text)
         return ()
     pairs = tuple((str(name), str(value)) for name, value in tags.items())
     if sum(len(name.encode()) + len(value.encode()) + 2 for name, value in pairs) > CLIENT_TAGS_MAX + 1:
         raise ChatError("TOO_LONG", most=CLIENT_TAGS_MAX)
+    if any(UNSAFE_TEXT.search(value) for _, value in pairs):
+        raise ChatError("BAD_TEXT")
     if text:
         require_text(text)
     return pairs

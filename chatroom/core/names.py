@@ -19,9 +19,10 @@ NICK_SPECIALS = r"\[\]\\`^{}|_"
 VALID_NICK = re.compile(rf"[A-Za-z{NICK_SPECIALS}][A-Za-z0-9{NICK_SPECIALS}-]{{0,{NICK_MAX - 1}}}")
 # Text IRC carries besides printable characters: CTCP's \x01 and the formatting codes of mIRC and others
 # (bold, colour, hex colour, reset, monospace, reverse, italics, strikethrough, underline). Anything else that
-# could drive a terminal or reorder a line (the bidirectional overrides) is refused, as the line protocol does;
-# the widest rule any command applies to text, so what a file holds is checked by it too (topics, the MOTD).
-UNSAFE_TEXT = re.compile("[\x00\x05-\x08\x0a-\x0e\x10\x12-\x15\x17-\x1c\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+# could drive a terminal, break a line (Unicode's line and paragraph separators) or reorder one (the bidirectional
+# overrides) is refused, as the line protocol does; the widest rule any command applies to text, so what a file
+# holds is checked by it too (topics, the MOTD).
+UNSAFE_TEXT = re.compile("[\x00\x05-\x08\x0a-\x0e\x10\x12-\x15\x17-\x1c\x7f-\x9f\u2028-\u202e\u2066-\u2069]")
 _ROOM = re.compile(rf"#?([A-Za-z0-9][A-Za-z0-9_.-]{{0,{ROOM_MAX - 1}}})")
 
 
