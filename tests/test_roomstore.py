@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import dataclasses
+import errno
 import json
 import math
 import os
 from pathlib import Path
+from unittest.mock import patch
 
+from twisted.logger import formatEvent
 from twisted.trial.unittest import SynchronousTestCase
 
 from chatroom.core.events import Topic
 from chatroom.core.moderation import Ban, Mask, RoomSettings
 from chatroom.core.state import RoomRecord, StoreError
 from chatroom.stores.rooms import FileRoomStore
+from tests.helpers import observe_log
 
 ROOM = RoomRecord(
     "#Club",
@@ -57,6 +62,28 @@ class FileRoomStoreTests(SynchronousTestCase):
         self.store.save_room(ROOM)
         self.store.save_server_bans(())
         self.assertEqual(sorted(room.name for room in self.store.load().rooms), ["#Club", "#other"])
+
+    def test_a_change_the_disk_refused_is_written_with_the_next_that_can_be(self) -> None:
+        """Each write read the file and changed one room: once space came back, a topic set while the disk was full
+        was lost, though its room's next change would have been saved."""
+        logged = observe_log(self)
+        self.store.save_room(ROOM)
+        full = OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        with patch("chatroom.stores.rooms.replace", side_effect=full):
+            topic = Topic("#Club", "olga", "set while the disk was full")
+            error = self.assertRaises(StoreError, self.store.save_room, dataclasses.replace(ROOM, topic=topic))
+            self.assertIn("No space left on device (the change waits for the next write)", str(error))
+            error = self.assertRaises(StoreError, self.store.save_room, RoomRecord("#other", "olga"))
+            self.assertIn("(2 changes wait for the next write)", str(error))
+        self.assertEqual(FileRoomStore(self.path).load().rooms, [ROOM], "the file as it was")
+        self.store.save_server_bans(())
+        saved = FileRoomStore(self.path).load().rooms
+        self.assertEqual(
+            [(room.name, room.topic) for room in saved], [("#Club", topic), ("#other", Topic("#other", "", ""))]
+        )
+        self.assertIn(f"{self.path} written again, with the changes that had waited", [formatEvent(e) for e in logged])
+        self.store.drop_room("#other")
+        self.assertEqual([room.name for room in FileRoomStore(self.path).load().rooms], ["#Club"], "then one at a time")
 
     def test_a_value_no_command_would_set_is_one_line_naming_the_room_and_the_field(self) -> None:
         """A review: a keep_age of NaN or 1e999 loaded and every /join then failed (SERVER_ERROR), a topic with CRLF

@@ -1,10 +1,12 @@
 """Registered rooms and server bans on disk: a JSON file, changed as chatroom.stores.files says.
 
 Each change reads the newest file under the lock and writes it back with just that change, so two server
-processes sharing the file do not undo each other's changes. What it holds is documented in docs/security.md:
-room names, owner and operator accounts, settings (a room's key included), topics, and ban masks with
-their reasons. Nothing anyone says. `chatroom-rooms --redis URL import` (chatroom.cli.rooms) copies it into Redis,
-for a chat shared by several processes (chatroom.bus.stores).
+processes sharing the file do not undo each other's changes. A change the disk refused (full, read-only) waits in
+memory and is written with the next one that can be: once space comes back, nothing changed meanwhile is lost.
+
+What it holds is documented in docs/security.md: room names, owner and operator accounts, settings (a room's key
+included), topics, and ban masks with their reasons. Nothing anyone says. `chatroom-rooms --redis URL import`
+(chatroom.cli.rooms) copies it into Redis, for a chat shared by several processes (chatroom.bus.stores).
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+from twisted.logger import Logger
 
 from chatroom.core.errors import ChatError
 from chatroom.core.events import Topic
@@ -27,10 +31,17 @@ DEFAULT_FILE = "rooms.json"
 VERSION = 1
 LAST_DATE = 253402300799  # 9999-12-31T23:59:59Z: what a date can show
 
+log = Logger(namespace="chatroom")
+
+
+SERVER_BANS = " server bans"  # the key of their change among the rooms' (no room's key holds a space)
+
 
 class FileRoomStore:
     def __init__(self, path: Path) -> None:
         self.path = path
+        # By room key: the changes not written yet, each the last made to what it changes, in the order first made.
+        self._unsaved: dict[str, Callable[[dict[str, Any]], None]] = {}
 
     def load(self) -> Saved:
         try:
@@ -49,13 +60,13 @@ class FileRoomStore:
             _drop(document, record.name)  # another process may have kept it under another case
             document["rooms"][record.name] = room_data(record)
 
-        self._change(save)
+        self._change(room_key(record.name), save)
 
     def drop_room(self, name: str) -> None:
-        self._change(lambda document: _drop(document, name))
+        self._change(room_key(name), lambda document: _drop(document, name))
 
     def save_server_bans(self, bans: tuple[Ban, ...]) -> None:
-        self._change(lambda document: document.__setitem__("server_bans", [ban_data(ban) for ban in bans]))
+        self._change(SERVER_BANS, lambda document: document.__setitem__("server_bans", [ban_data(ban) for ban in bans]))
 
     def _read(self) -> dict[str, Any]:
         try:
@@ -66,16 +77,24 @@ class FileRoomStore:
             raise ValueError(f"not version {VERSION}")
         return document
 
-    def _change(self, change: Callable[[dict[str, Any]], None]) -> None:
+    def _change(self, key: str, change: Callable[[dict[str, Any]], None]) -> None:
+        """Write `change`, to the room of `key`, with every change still waiting from a write that failed."""
+        self._unsaved[key] = change
         try:
             with locked(self.path):
                 document = self._read()
-                change(document)
+                for unsaved in self._unsaved.values():
+                    unsaved(document)
                 replace(self.path, json.dumps(document, indent=1, sort_keys=True) + "\n")
         except OSError as error:
-            raise StoreError(f"cannot write {self.path}: {error.strerror}") from None
+            count = len(self._unsaved)
+            waiting = f"{count} changes wait" if count > 1 else "the change waits"
+            raise StoreError(f"cannot write {self.path}: {error.strerror} ({waiting} for the next write)") from None
         except (KeyError, TypeError, ValueError, AttributeError, RecursionError) as error:
             raise self._damaged(error) from None
+        if len(self._unsaved) > 1:
+            log.info("{path} written again, with the changes that had waited", path=self.path)
+        self._unsaved.clear()
 
     def _damaged(self, error: Exception) -> StoreError:
         if isinstance(error, BadField):  # one value: correcting it keeps the rest
