@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
-from unittest import mock
+from unittest import SkipTest, mock
 
 from twisted.internet.task import Clock
 from twisted.logger import formatEvent
@@ -55,6 +55,30 @@ class StoreTests(SynchronousTestCase):
             self.assertRaises(OSError, self.store.add, "bob", "second password")
         self.assertEqual(self.path.read_bytes(), before)
         self.assertEqual(sorted(self.path.parent.glob("*.tmp-*")), [], "no temporary file is left behind")
+        self.assertEqual(AccountStore(self.path).names(), ["alice"])
+
+    def test_a_change_made_as_root_leaves_the_file_to_the_servers_user(self) -> None:
+        """`chatroom-accounts passwd` run as root made the file root's, mode 0600: the server, running as its own
+        user, could no longer read it, and every login failed."""
+        if os.geteuid() != 0:
+            raise SkipTest("only root may give a file to another user")
+        self.store.add("alice", "first password")
+        lock = self.path.parent / f".{self.path.name}.lock"
+        for path in [self.path, lock, self.path.parent]:
+            os.chown(path, 65534, 65534)  # the server's user: nobody
+        self.store.set_password("alice", "second password")
+        self.store.add("bob", "third password")
+        self.assertEqual([(path.stat().st_uid, path.stat().st_gid) for path in [self.path, lock]], [(65534, 65534)] * 2)
+        self.assertEqual(self.path.stat().st_mode & 0o777, 0o600)
+        fresh = self.path.parent / "new.db"
+        AccountStore(fresh).add("carol", "fourth password")
+        self.assertEqual(fresh.stat().st_uid, 65534, "a new file is its directory owner's")
+
+    def test_another_users_file_is_refused_not_taken(self) -> None:
+        self.store.add("alice", "first password")
+        with mock.patch("os.geteuid", return_value=os.getuid() + 1000):
+            error = self.assertRaises(PermissionError, self.store.add, "bob", "second password")
+        self.assertIn(f"belongs to user {os.getuid()}: change it as that user (or as root)", str(error))
         self.assertEqual(AccountStore(self.path).names(), ["alice"])
 
     def test_a_leftover_temporary_file_is_removed_by_the_next_change(self) -> None:

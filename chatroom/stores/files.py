@@ -3,7 +3,8 @@
 A change takes an exclusive lock on a lock file beside the file, reads the newest version, and replaces it
 whole (temporary file, fsync, rename, fsync of the directory): a crash leaves the old file or the new one,
 never half of one, and two changes at once (two shells, two server processes) both land. Files are
-readable by their owner only.
+readable by their owner only, and keep their owner: an administrator's `chatroom-accounts` run as root must not
+take the file away from the server's user (every login then failed).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ def locked(path: Path) -> Iterator[None]:
     directory.mkdir(parents=True, exist_ok=True)
     lock_path = directory / f".{path.name}.lock"
     with open(os.open(lock_path, os.O_WRONLY | os.O_CREAT, 0o600), "w") as lock:
+        _keep_owner(path, lock.fileno())
         fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes, even if this process is killed
         _remove_leftovers(path, lock_path.name)
         yield
@@ -35,6 +37,7 @@ def replace(path: Path, text: str) -> None:
     directory = path.parent
     descriptor, temporary = tempfile.mkstemp(dir=directory, prefix=f".{path.name}.tmp-")  # mode 0600
     try:
+        _keep_owner(path, descriptor)
         with os.fdopen(descriptor, "w") as file:
             file.write(text)
             file.flush()
@@ -48,6 +51,24 @@ def replace(path: Path, text: str) -> None:
         os.fsync(directory_descriptor)  # the rename itself survives a power cut
     finally:
         os.close(directory_descriptor)
+
+
+def _keep_owner(path: Path, descriptor: int) -> None:
+    """Give the open file `descriptor` the owner of `path`: what root writes stays the server's user's, and a new
+    file root writes is its directory owner's. Only root may give a file away: anyone else is refused another
+    user's file, which replacing would have taken from them."""
+    try:
+        status = path.stat()
+    except FileNotFoundError:
+        if os.geteuid() != 0:
+            return  # a new file is its writer's
+        status = path.parent.stat()
+    if os.geteuid() != 0:
+        if status.st_uid != os.geteuid():
+            why = f"belongs to user {status.st_uid}: change it as that user (or as root)"
+            raise PermissionError(errno.EPERM, why, str(path))
+        return
+    os.fchown(descriptor, status.st_uid, status.st_gid)
 
 
 def _remove_leftovers(path: Path, lock_name: str) -> None:
