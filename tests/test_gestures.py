@@ -53,6 +53,20 @@ class GestureTests(SynchronousTestCase):
         self.weechat.type(f"@+draft/reply={msgid};+draft/react=😀 TAGMSG #5")
         self.assertEqual(self.dora.read(), [f"REACT #5 wee {msgid} :😀"], "a sound reaction still goes")
 
+    def test_a_reaction_too_long_is_told_as_one(self) -> None:
+        """It was answered `417 :line longer than 64 bytes`, of a line well under IRC's 512."""
+        msgid = self.said_by_dora("lunch at noon?")
+        self.weechat.read()
+        [refused] = self.weechat.type(f"@+draft/reply={msgid};+draft/react={'x' * 65} TAGMSG #5")
+        self.assertEqual(
+            parse(refused)[1:3],
+            ("417", ["wee", "a reaction is at most 64 bytes (an emoji, or a short word); it was ignored"]),
+        )
+        self.assertEqual(
+            self.dora.type(f"/react {msgid} {'y' * 65}"),
+            ["ERR TOO_LONG :a reaction is at most 64 bytes (an emoji, or a short word); it was ignored"],
+        )
+
     def test_a_reaction_from_the_line_protocol_reaches_irc_as_the_specs_tags(self) -> None:
         self.weechat.type("PRIVMSG #5 :who is in?")
         msgid = self.dora.read(stamps=True)[0].split()[3]

@@ -45,6 +45,8 @@ class ProtocolTests(SynchronousTestCase):
         self.assertEqual(connection.type("/nick ALICE"), ["ERR NICK_TAKEN :nickname ALICE is taken"])
         [invalid] = connection.type("/nick 9lives")
         self.assertTrue(invalid.startswith("ERR BAD_NICK :invalid nickname '9lives'"))
+        [accented] = connection.type("/nick zoé")
+        self.assertIn("invalid nickname 'zoé': 1-20 ASCII letters (a-z), digits", accented, "é is a letter too")
         self.assertEqual(connection.type("/nick"), ["ERR USAGE :usage: /nick NAME"])
         self.assertTrue(connection.type("/nick bob")[0].startswith("WELCOME bob "))
 

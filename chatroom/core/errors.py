@@ -69,6 +69,7 @@ REFUSALS: dict[str, tuple[str, ...]] = {
     "WATCH_FULL": ("most",),
     "NO_TEXT": (),
     "TOO_LONG": ("most",),
+    "TOO_LONG:reaction": ("most",),
     "TOO_MANY_LINES": ("most",),
     "BAD_UTF8": (),
     "BAD_TEXT": (),

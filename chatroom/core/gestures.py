@@ -46,7 +46,7 @@ def reaction(tags: dict[str, str] | None) -> str:
     """The reaction a message of tags only carries, "" if it is none."""
     emoji = (tags or {}).get(REACT_TAG, "")
     if len(emoji.encode()) > EMOJI_MAX:
-        raise ChatError("TOO_LONG", most=EMOJI_MAX)
+        raise ChatError("TOO_LONG", "reaction", most=EMOJI_MAX)
     return emoji
 
 

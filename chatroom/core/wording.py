@@ -19,9 +19,9 @@ PLAIN: dict[str, str] = {
     # Names and text
     "BAD_NICK:reserved": "{nick} is the server's own name, or a service's that IRC clients send passwords to:"
     " choose another",
-    "BAD_NICK": "invalid nickname {nick!r}: 1-{most} letters, digits, '-' or any of []\\`^{{}}|_,"
+    "BAD_NICK": "invalid nickname {nick!r}: 1-{most} ASCII letters (a-z), digits, '-' or any of []\\`^{{}}|_,"
     " not starting with a digit or '-'",
-    "BAD_ROOM": "invalid room name {name!r}: 1-{most} letters, digits, '_', '-' or '.',"
+    "BAD_ROOM": "invalid room name {name!r}: 1-{most} ASCII letters (a-z), digits, '_', '-' or '.',"
     " starting with a letter or digit, optionally after '#'",
     "NICK_TAKEN": "nickname {nick} is taken",
     "RESUME_FAILED:gone": "nobody is called {nick} any more: choose a nickname",
@@ -30,6 +30,7 @@ PLAIN: dict[str, str] = {
     "WATCH_FULL": "you watch {most} nicknames, the most allowed: stop watching some first",
     "NO_TEXT": "nothing to send",
     "TOO_LONG": "line longer than {most} bytes; it was ignored",
+    "TOO_LONG:reaction": "a reaction is at most {most} bytes (an emoji, or a short word); it was ignored",
     "TOO_MANY_LINES": "more than {most} lines in one message; it was ignored",
     "BAD_UTF8": "the line is not valid UTF-8; it was ignored",
     "BAD_TEXT": "control characters are not allowed; the line was ignored",
