@@ -12,10 +12,13 @@ from twisted.cred.checkers import ICredentialsChecker
 from twisted.cred.credentials import IUsernamePassword
 from twisted.cred.error import UnauthorizedLogin
 from twisted.cred.portal import Portal
+from twisted.internet import reactor
 from twisted.internet.defer import Deferred
-from twisted.logger import formatEvent
+from twisted.internet.endpoints import TCP4ClientEndpoint, connectProtocol, wrapClientTLS
+from twisted.internet.ssl import KeyPair, optionsForClientTLS
+from twisted.logger import ILogObserver, LogEvent, formatEvent, globalLogPublisher
 from twisted.trial.unittest import SynchronousTestCase
-from zope.interface import implementer
+from zope.interface import implementer, provider
 
 from chatroom.server.auth import (
     ACCOUNT_ALLOWANCE,
@@ -28,7 +31,7 @@ from chatroom.server.auth import (
 )
 from chatroom.server.limits import ConnectionLimits
 from chatroom.stores.accounts import AccountStore
-from tests.helpers import MemoryClient, MemoryServer, ServerTestCase, assert_consistent, observe_log
+from tests.helpers import LineClient, MemoryClient, MemoryServer, ServerTestCase, assert_consistent, observe_log
 
 GENEROUS = ConnectionLimits(flood_burst=10_000, flood_rate=10_000.0, max_per_address=1000)
 
@@ -423,6 +426,36 @@ class FloodAndLogTests(SynchronousTestCase):
 
 
 class GoodbyeOverTLSTests(ServerTestCase):
+    async def test_a_failed_handshake_says_why_in_the_log(self) -> None:
+        """`(-) disconnected: connection lost` was all the log said of a device that distrusted the certificate."""
+        logged = observe_log(self)
+        self.start_server()
+        both: Deferred[None] = Deferred()
+
+        @provider(ILogObserver)
+        def counted(event: LogEvent) -> None:
+            if sum("(-) disconnected: " in formatEvent(each) for each in logged) == 2 and not both.called:
+                both.callback(None)
+
+        globalLogPublisher.addObserver(counted)
+        self.addCleanup(globalLogPublisher.removeObserver, counted)
+        stranger = KeyPair.generate(size=2048).selfSignedCert(1, CN="another CA")
+        endpoint = TCP4ClientEndpoint(reactor, "127.0.0.1", self.port)
+        distrusting = await connectProtocol(
+            wrapClientTLS(optionsForClientTLS("localhost", trustRoot=stranger), endpoint), LineClient()
+        )
+        await distrusting.lost
+        plain = await connectProtocol(endpoint, LineClient())
+        plain.transport.write(b"GET / HTTP/1.0\r\n\r\n")
+        await plain.lost
+        await both
+        text = "\n".join(formatEvent(event) for event in logged)
+        self.assertIn(
+            "(-) disconnected: TLS failed (TLSV1_ALERT_UNKNOWN_CA): the client does not trust the server's certificate",
+            text,
+        )
+        self.assertIn("(-) disconnected: TLS failed (HTTP_REQUEST): the client spoke plain HTTP, not TLS", text)
+
     async def test_lines_sent_during_the_close_grace_are_not_executed(self) -> None:
         self.start_server()
         observer = await self.connect("observer", "lobby")

@@ -64,6 +64,17 @@ WAITING_LINES = 32  # lines kept while a login is checked; past them, reading st
 ANSWER_BYTES = 4096
 ANSWER_FREE = 8192
 FAULTS_TOLERATED = 3  # events a connection failed to render before it is ended: its own path may be what fails
+# What OpenSSL's reason for a failed handshake means to whoever reads the log: "connection lost" alone told them
+# nothing of a class whose devices distrust the certificate they were given.
+TLS_FAILURES = {
+    "TLSV1_ALERT_UNKNOWN_CA": "the client does not trust the server's certificate",
+    "SSLV3_ALERT_BAD_CERTIFICATE": "the client does not trust the server's certificate",
+    "SSLV3_ALERT_CERTIFICATE_UNKNOWN": "the client does not trust the server's certificate",
+    "HTTP_REQUEST": "the client spoke plain HTTP, not TLS",
+    "WRONG_VERSION_NUMBER": "the client does not speak TLS",
+    "UNSUPPORTED_PROTOCOL": "the client offers only TLS versions older than 1.2",
+    "NO_SHARED_CIPHER": "the client offers no cipher the server accepts",
+}
 
 log = Logger(namespace="chatroom")
 
@@ -192,6 +203,8 @@ class Connection(TimeoutMixin):
     def connection_lost(self, reason: Failure) -> None:
         if reason.check(SSLError):
             self.factory.counts.tls_failures += 1
+            code = getattr(reason.value, "reason", None) or type(reason.value).__name__
+            self._ended_by = f"TLS failed ({code})" + (f": {TLS_FAILURES[code]}" if code in TLS_FAILURES else "")
         try:
             self._stop_acting()
             self._leave_chat(self._quit_reason, lost=True)
