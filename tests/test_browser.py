@@ -461,6 +461,23 @@ class BrowserTests(Browsing):
         await guesser.do(guesser.page.get_by_role("button", name="Enter").click())
         await guesser.do(expect(guesser.page.locator("#login-error")).to_contain_text("Wrong password"))
 
+    async def test_a_login_over_the_limit_of_sessions_says_why_in_the_form(self) -> None:
+        """It was "The nickname alice is taken." (from a 433), when alice's own account was the one logging in."""
+        accounts = Path(self.mktemp())
+        AccountStore(accounts).add("alice", "correct horse battery")
+        self.start_web("--accounts", str(accounts), "--no-multiclient")
+        laptop = await self.open()
+        await laptop.log_in("alice", password="correct horse battery", room="5")
+        phone = await self.open(width=390)
+        await phone.do(phone.page.fill("#nick", "alice"))
+        await phone.do(phone.page.fill("#password", "correct horse battery"))
+        await phone.do(phone.page.get_by_role("button", name="Enter").click())
+        await phone.do(
+            expect(phone.page.locator("#login-error")).to_have_text(
+                "alice is connected already, and this server allows one connection per person: end it"
+            )
+        )
+
     async def test_the_form_registers_a_nickname_when_the_server_lets_people(self) -> None:
         accounts = Path(self.mktemp())
         AccountStore(accounts).add("alice", "correct horse battery")

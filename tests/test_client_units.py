@@ -517,6 +517,22 @@ class ClientStaysUsableTests(ClientCase):
         self.assertIn("--password-file was refused", client._failure or "")
         self.assertEqual(len(self.console.shown), 1, "the refusal; neither HELLO's /nick hint (--nick given) nor AUTH")
 
+    def test_a_login_over_the_limit_of_sessions_keeps_its_password_and_says_why(self) -> None:
+        """TOO_MANY_SESSIONS after /pass was taken for a wrong password: the password was forgotten, and one from
+        --password-file ended the client with "refused"."""
+        client = self.start(nick="alice", password="right", interactive=True)
+        self.hear("HELLO chatroom 1 :hi", "AUTH alice :alice needs a password")
+        self.hear("ERR TOO_MANY_SESSIONS :alice has 2 sessions, the most allowed: end one")
+        self.assertIsNone(client._failure)
+        self.assertFalse(self.server.disconnecting, "no retrying either: the person chooses what to do")
+        self.assertEqual(
+            self.console.shown[-1:], ["12:34 !! alice has 2 sessions, the most allowed: end one (TOO_MANY_SESSIONS)"]
+        )
+        self.assertEqual(self.console.asked[-1], ("Nickname:", False))
+        client.typed("alice")  # once a session has ended
+        self.hear("AUTH alice :alice needs a password")
+        self.assertEqual(self.sent(), ["/nick alice", "/pass right", "/nick alice", "/pass right"])
+
     def test_an_empty_password_is_asked_again_not_sent(self) -> None:
         client = self.start()
         self.hear("HELLO chatroom 1 :hi")

@@ -20,6 +20,7 @@ from tests.test_lifecycle import GENEROUS, PendingChecker, with_accounts
 
 KEEPS = "KEEPS #5 * :this room keeps the last 50 lines of history"  # told on joining, on every device
 LINGER = 60.0
+ONE_ONLY = "alice is connected already, and this server allows one connection per person: end it"
 
 
 def unstamped(lines: list[str]) -> list[str]:
@@ -201,13 +202,48 @@ class SeveralDevicesTests(Sessions):
         lines = third.type("/nick alice")
         self.assertEqual(lines, ["ERR TOO_MANY_SESSIONS :alice has 2 sessions, the most allowed: end one"])
 
-    def test_without_multiclient_the_nickname_is_taken(self) -> None:
+    def test_without_multiclient_her_second_connection_is_told_she_is_connected_already(self) -> None:
         self.chat.limits = RoomLimits(sessions_per_person=1, linger=LINGER)
         self.alice()
-        self.assertEqual(self.server.connect().type("/nick alice"), ["ERR NICK_TAKEN :nickname alice is taken"])
+        self.assertEqual(
+            self.server.connect().type("/nick alice"),
+            [f"ERR TOO_MANY_SESSIONS :{ONE_ONLY}"],
+            "the limit, as with --max-sessions: not NICK_TAKEN, which has a client try another nickname",
+        )
         irc = self.sasl()
         lines = irc.type("NICK alice_lunch", "USER a 0 * :A", "CAP END")
         self.assertTrue(lines[0].startswith(":chatroom 001 alice_lunch "), "under the nickname asked for, as before")
+
+    def login_over_the_limit(self, most: int) -> list[str]:
+        """What an IRC client logging in as alice under her nickname is told while she has `most` sessions, the
+        most allowed: NICK before SASL, in the order irssi and WeeChat send them."""
+        self.chat.limits = RoomLimits(sessions_per_person=most, linger=LINGER)
+        for _ in range(most):
+            self.alice()
+        irc = self.server.irc()
+        told = irc.type("CAP LS 302", "NICK alice", "USER a 0 * :A", "CAP REQ :sasl", "AUTHENTICATE PLAIN")
+        told += irc.type("AUTHENTICATE " + base64.b64encode(b"\0alice\0correct horse").decode())
+        self.checker.answer(len(self.checker.checks) - 1, right=True)
+        told += irc.read() + irc.type("CAP END")
+        self.assertTrue(irc.transport.disconnecting, "closed: no nickname gets the client in as alice now")
+        self.assertEqual(len(self.chat.nicks["alice"].sessions), most)
+        self.assertNotIn("433", commands(told))
+        return told[told.index(":chatroom 903 alice :SASL authentication successful") + 1 :]
+
+    def test_a_login_over_the_limit_of_sessions_is_refused_with_fail_and_error_not_433(self) -> None:
+        # 433 "alice has 2 sessions, the most allowed: end one" had irssi and WeeChat send NICK alice_, which came in
+        # as a second person of alice's account: past the limit, and not her.
+        text = "alice has 2 sessions, the most allowed: end one"
+        self.assertEqual(
+            self.login_over_the_limit(2),
+            [f":chatroom FAIL * TOO_MANY_SESSIONS :{text}", f"ERROR :Closing link: {text}"],
+        )
+
+    def test_without_multiclient_a_login_while_she_is_here_is_refused_with_fail_and_error(self) -> None:
+        self.assertEqual(
+            self.login_over_the_limit(1),
+            [f":chatroom FAIL * TOO_MANY_SESSIONS :{ONE_ONLY}", f"ERROR :Closing link: {ONE_ONLY}"],
+        )
 
     def test_a_guest_cannot_take_a_present_account_holders_nickname_with_the_wrong_password(self) -> None:
         self.alice()

@@ -557,7 +557,10 @@ class Client:
                 self._chatting()
             return
         slowed = self._password_sent and line.word == "ERR" and line.args[:1] == ["SLOW_DOWN"]  # not checked
-        if line.word == "ERR" and self._password_sent and not slowed:  # a refused password is never sent again
+        # A wrong password is never sent again. Only BAD_LOGIN says it is wrong: TOO_MANY_SESSIONS (the person has
+        # as many as allowed) or a nickname taken meanwhile leave it right, for when the nickname is tried again.
+        wrong = self._password_sent and line.word == "ERR" and line.args[:1] == ["BAD_LOGIN"]
+        if wrong:
             self._passwords.pop((self._asked_for or "").lower(), None)
         if line.word == "PONG" and line.text == HELP_END:
             self.console.show(self.render.note("this client's own commands:"))
@@ -605,7 +608,7 @@ class Client:
         elif line.word == "ERR" and self._resumed_as is not None and line.args[:1] == ["RESUME_FAILED"]:
             nick, self._resumed_as, self._token = self._resumed_as, None, None  # its grace period is over
             self._send(f"/nick {nick}", wait=True)  # free again, or someone else's: the server answers which
-        elif line.word == "ERR" and self.phase is Phase.PASSWORD and self._file_for == (self._asked_for or "").lower():
+        elif wrong and self._file_for == (self._asked_for or "").lower():
             self.fail(f"the password from --password-file was refused: {line.text}")  # it would be refused again
         elif line.word == "ERR" and self.phase in (Phase.NICK, Phase.PASSWORD):
             self._refused, self._password_sent, self._asked_for = line.text, False, None  # not one to come back as

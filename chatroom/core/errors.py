@@ -66,6 +66,7 @@ REFUSALS: dict[str, tuple[str, ...]] = {
     "RESUME_FAILED:gone": ("nick",),
     "RESUME_FAILED:token": ("nick",),
     "TOO_MANY_SESSIONS": ("nick", "count"),
+    "TOO_MANY_SESSIONS:one": ("nick",),
     "WATCH_FULL": ("most",),
     "NO_TEXT": (),
     "TOO_LONG": ("most",),

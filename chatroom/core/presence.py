@@ -50,9 +50,9 @@ class Presence(ChatBase):
         if holder is None or holder is asking:
             return
         theirs = asking is None and account is not None and nick_key(account) == nick_key(holder.account or "")
-        if theirs and self._reclaimable(holder):
-            return
-        raise ChatError("NICK_TAKEN", nick=nick)
+        if not theirs:
+            raise ChatError("NICK_TAKEN", nick=nick)
+        self._room_for_session(holder)
 
     def register(
         self,
@@ -205,19 +205,22 @@ class Presence(ChatBase):
             raise ChatError("RESUME_FAILED", "gone", nick=nick)
         if not (holder.token and hmac.compare_digest(token.encode(), holder.token.encode())):
             raise ChatError("RESUME_FAILED", "token", nick=holder.nick)
-        if not self._reclaimable(holder):
-            raise ChatError("NICK_TAKEN", nick=holder.nick)
+        self._room_for_session(holder)
         return holder
 
-    def _reclaimable(self, holder: Member) -> bool:
-        """Whether one more session may join `holder`; ChatError if only the limit per person stops it."""
+    def _room_for_session(self, holder: Member) -> None:
+        """ChatError unless one more session may join `holder`.
+
+        TOO_MANY_SESSIONS with --no-multiclient too, not NICK_TAKEN: the one asking has shown (or claims) to be
+        that person, and a client told the nickname is taken tries another one, coming in as a second person of
+        the same account, where what it must do is end a session (docs/irc.md, Several devices).
+        """
         count = len(holder.sessions)
         most = self.limits.sessions_per_person
-        if count < most:
-            return True
-        if most > 1:
+        if most == 1 and count:
+            raise ChatError("TOO_MANY_SESSIONS", "one", nick=holder.nick)
+        if count >= most:
             raise ChatError("TOO_MANY_SESSIONS", nick=holder.nick, count=count)
-        return False
 
     def _attach(self, member: Member, session: Session) -> None:
         if member.sessions:  # another device: shown the latest lines, whatever an earlier reclaim left noted

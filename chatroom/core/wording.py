@@ -27,6 +27,7 @@ PLAIN: dict[str, str] = {
     "RESUME_FAILED:gone": "nobody is called {nick} any more: choose a nickname",
     "RESUME_FAILED:token": "that is not {nick}'s resume token",
     "TOO_MANY_SESSIONS": "{nick} has {count} sessions, the most allowed: end one",
+    "TOO_MANY_SESSIONS:one": "{nick} is connected already, and this server allows one connection per person: end it",
     "WATCH_FULL": "you watch {most} nicknames, the most allowed: stop watching some first",
     "NO_TEXT": "nothing to send",
     "TOO_LONG": "line longer than {most} bytes; it was ignored",

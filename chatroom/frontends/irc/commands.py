@@ -182,7 +182,13 @@ def _nick(session: IRCDialect, params: list[str]) -> None:
     if member is None:
         session.asked = nick  # REGISTER * means it, even refused (draft/account-registration)
         with session.about(nick, numerics=_BANNED_HERE):
-            session.registrar.needs_password(nick)  # invalid or taken: say so now
+            try:
+                session.registrar.needs_password(nick)  # invalid or taken: say so now
+            except ChatError as error:
+                if error.code != "TOO_MANY_SESSIONS":
+                    raise
+                # Its person's own nickname, at their limit: whether this is them is known at registration, once
+                # SASL (which clients begin after NICK) or PASS says; a 433 now would have them try another.
             session.nick = nick
             session.try_registering()
         return

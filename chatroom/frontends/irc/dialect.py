@@ -705,6 +705,9 @@ class IRCDialect:
         except ChatError as error:
             if self.connection.closing:
                 return
+            if error.code == "TOO_MANY_SESSIONS" and (self.account is not None or self.given_password is not None):
+                self._no_more_sessions(error)
+                return
             self.nick = None  # a new NICK tries again
             self.fail(error, nick, numeric=n.ERR_YOUREBANNEDCREEP if error.code == "BANNED" else None)
             return
@@ -716,6 +719,20 @@ class IRCDialect:
             self.write(self.notice(f"{member.nick} is here already: this connection is one more of their sessions"))
         self.catch_up()
         self.set_metadata_before()
+
+    def _no_more_sessions(self, error: ChatError) -> None:
+        """A login to an account whose person has as many sessions as allowed: `FAIL * TOO_MANY_SESSIONS`, then
+        `ERROR`, and the connection is closed.
+
+        Not `433`, which says the nickname is someone else's: irssi and WeeChat answer it with another nickname,
+        which would come in as a second person of the same account, when what must change is a session ended.
+        Ergo has no such limit; where a registration cannot go on whatever the nickname (SASL required), it answers
+        `FAIL * ACCOUNT_REQUIRED` and `ERROR` as here, and it keeps `433` for a nickname that is literally someone
+        else's (#1594). A client shows `ERROR`'s text and reconnects later, by when a session may have ended.
+        """
+        text = word(error)
+        self.write(self.line("FAIL", "*", "TOO_MANY_SESSIONS", text=text))
+        self.connection.close(text, "too many sessions")
 
     async def _admitted(self) -> bool:
         """Whether the server password (--irc-password), if any, is right; if not, the connection is closed.

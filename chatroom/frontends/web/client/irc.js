@@ -246,6 +246,9 @@ export class Connection extends EventTarget {
           this.account(false, `Not registered: ${message.params.at(-1)}`);
           return;
         }
+        // Why the ERROR that follows closes us (FAIL * TOO_MANY_SESSIONS: the person has as many connections as
+        // allowed), in the server's words without ERROR's "Closing link: "
+        if (!this.registered) this.refusal ||= message.params.at(-1);
         break;
       case "433":
         if (!this.registered) {
