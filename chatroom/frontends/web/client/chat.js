@@ -18,6 +18,15 @@ const MARK_EVERY = 3000; // ms: while a room is watched, where it is read up to 
 /** Case as the server ignores it (CASEMAPPING=ascii). */
 const fold = (name) => name.replace(/[A-Z]/g, (c) => c.toLowerCase());
 
+// What a nickname in a line must not touch to be a mention: a character of nicknames (chatroom/core/names.py:
+// ASCII letters, digits, []\`^{}|_-) or any letter, digit or combining mark ("Renée" and "Rennes" do not name
+// ren), but one of a script written without spaces between words ("你好ren今天", "สวัสดีrenครับ" do): its letters, and
+// its vowel signs too, which are combining marks (สวัสดี ends with one). No lookbehind, nor the "v" flag's set
+// difference: Safari took them late, and a page that cannot parse its script is blank.
+const SPACELESS = ["Han", "Hiragana", "Katakana", "Hangul", "Thai", "Lao", "Khmer", "Myanmar"];
+const SPACELESS_CHARACTER = `[${SPACELESS.map((script) => `\\p{Script=${script}}`).join("")}]`;
+const WORD_CHARACTER = `(?:[A-Za-z0-9\\[\\]\\\\\`^{}|_\\-]|(?!${SPACELESS_CHARACTER})[\\p{L}\\p{N}\\p{M}])`;
+
 /** The id of the line a message answers, if it answers one (+draft/reply, or the ratified +reply). */
 const replyOf = (tags) => tags["+draft/reply"] || tags["+reply"] || "";
 
@@ -252,9 +261,11 @@ export class Chat extends EventTarget {
     this.add(room, { kind, text, time: new Date() });
   }
 
+  /** Whether `text` names us: our nickname, in any case, not within a word (WORD_CHARACTER). */
   mentions(text) {
     const me = fold(this.me).replace(/[\\^$.*+?()[\]{}|]/g, "\\$&");
-    return new RegExp(`(^|[^\\w\\[\\]\\\\\`^{}|-])${me}($|[^\\w\\[\\]\\\\\`^{}|-])`, "i").test(text);
+    // No "i" flag: with "u" it would fold more than ASCII (the Kelvin sign is a k); both sides are folded instead
+    return new RegExp(`(?:^|(?!${WORD_CHARACTER})[^])${me}(?!${WORD_CHARACTER})`, "u").test(fold(text));
   }
 
   receive(message) {
