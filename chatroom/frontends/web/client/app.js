@@ -1,9 +1,9 @@
 // The page's wiring: logging in, the forms and buttons, the keyboard, notifications and the title.
 
 import { Connection, escapeTag } from "./irc.js";
-import { Chat, roomName } from "./chat.js";
+import { Chat, roomName, unsafeAt, unsafeWords } from "./chat.js";
 import { View } from "./view.js";
-import { run } from "./commands.js";
+import { run, Unsendable } from "./commands.js";
 
 const $ = (id) => document.getElementById(id);
 const scheme = location.protocol === "https:" ? "wss:" : "ws:";
@@ -138,13 +138,19 @@ connection.addEventListener("account", (event) => {
 });
 
 /** Run a typed line, or a menu's command (a message as a reply to the line `reply` names); false, with the reason
- * shown, if it could not be done. */
-function act(text, reply = "") {
+ * shown, if it could not be done. A line from the message box (`box`) that holds a character the server refuses
+ * has it selected there, where it is invisible: Backspace removes it. */
+function act(text, reply = "", box = false) {
   try {
     run(chat, text, reply);
     return true;
   } catch (error) {
-    chat.info(error.message, "error");
+    const select = box && error instanceof Unsendable;
+    chat.info(select ? error.selected : error.message, "error");
+    if (select) {
+      $("input").focus();
+      $("input").setSelectionRange(error.at, error.at + 1); // UNSAFE_TEXT's characters are one UTF-16 unit each
+    }
     return false;
   }
 }
@@ -152,7 +158,7 @@ function act(text, reply = "") {
 $("compose").addEventListener("submit", (event) => {
   event.preventDefault();
   const text = $("input").value;
-  if (!text.trim() || !act(text, chat.replying?.id)) return; // a line not sent stays in the box
+  if (!text.trim() || !act(text, chat.replying?.id, true)) return; // a line not sent stays in the box
   sent.push(text);
   recalled = sent.length;
   $("input").value = "";
@@ -371,6 +377,12 @@ $("member-menu").addEventListener("click", (event) => {
 async function kickFromMenu(ban) {
   const nick = menuNick;
   const reason = $("kick-reason").value.trim() || nick;
+  const unsafe = unsafeAt(reason);
+  if (unsafe.length) {
+    const them = unsafe.length > 1 ? "them" : "it";
+    $("member-refusal").textContent = `Not done: the reason holds ${unsafeWords(reason, unsafe)}: remove ${them}.`;
+    return;
+  }
   const buttons = $("operator-actions").querySelectorAll("button");
   for (const button of buttons) button.disabled = true;
   $("member-refusal").textContent = "";

@@ -18,6 +18,50 @@ const MARK_EVERY = 3000; // ms: while a room is watched, where it is read up to 
 /** Case as the server ignores it (CASEMAPPING=ascii). */
 const fold = (name) => name.replace(/[A-Z]/g, (c) => c.toLowerCase());
 
+// What a nickname in a line must not touch to be a mention: a character of nicknames (chatroom/core/names.py:
+// ASCII letters, digits, []\`^{}|_-) or any letter, digit or combining mark ("Renée" and "Rennes" do not name
+// ren), but one of a script written without spaces between words ("你好ren今天", "สวัสดีrenครับ" do): its letters, and
+// its vowel signs too, which are combining marks (สวัสดี ends with one). No lookbehind, nor the "v" flag's set
+// difference: Safari took them late, and a page that cannot parse its script is blank.
+const SPACELESS = ["Han", "Hiragana", "Katakana", "Hangul", "Thai", "Lao", "Khmer", "Myanmar"];
+const SPACELESS_CHARACTER = `[${SPACELESS.map((script) => `\\p{Script=${script}}`).join("")}]`;
+const WORD_CHARACTER = `(?:[A-Za-z0-9\\[\\]\\\\\`^{}|_\\-]|(?!${SPACELESS_CHARACTER})[\\p{L}\\p{N}\\p{M}])`;
+
+// The characters the server refuses in a line, as chatroom/core/names.py UNSAFE_TEXT has them (tests/
+// test_browser_intl.py checks that the two match): the control characters but CTCP's and IRC's formatting codes,
+// Unicode's line and paragraph separators, and the bidirectional overrides and isolates. They come pasted, unseen:
+// the page finds them before sending and names them, where the server refused the line whole with a word on
+// "control characters".
+export const UNSAFE_TEXT = /[\x00\x05-\x08\x0a-\x0e\x10\x12-\x15\x17-\x1c\x7f-\x9f\u2028-\u202e\u2066-\u2069]/u;
+const UNSAFE_NAMES = {
+  0x00: "NULL", 0x07: "BELL", 0x08: "BACKSPACE", 0x0b: "LINE TABULATION", 0x0c: "FORM FEED", 0x0d: "CARRIAGE RETURN",
+  0x1b: "ESCAPE", 0x7f: "DELETE", 0x85: "NEXT LINE", 0x2028: "LINE SEPARATOR", 0x2029: "PARAGRAPH SEPARATOR",
+  0x202a: "LEFT-TO-RIGHT EMBEDDING", 0x202b: "RIGHT-TO-LEFT EMBEDDING", 0x202c: "POP DIRECTIONAL FORMATTING",
+  0x202d: "LEFT-TO-RIGHT OVERRIDE", 0x202e: "RIGHT-TO-LEFT OVERRIDE", 0x2066: "LEFT-TO-RIGHT ISOLATE",
+  0x2067: "RIGHT-TO-LEFT ISOLATE", 0x2068: "FIRST STRONG ISOLATE", 0x2069: "POP DIRECTIONAL ISOLATE",
+};
+
+/** Where `text` holds a character the server would refuse (UNSAFE_TEXT), but its line breaks, which make a
+ * message of several lines (a command's are spaces): the indexes, in UTF-16 units as the box counts them. */
+export function unsafeAt(text) {
+  const found = [];
+  for (const match of text.matchAll(new RegExp(UNSAFE_TEXT, "gu"))) if (match[0] !== "\n") found.push(match.index);
+  return found;
+}
+
+/** The first of the characters `found` (unsafeAt's) in words, and how many more there are: "an invisible
+ * character that reorders it (U+202E RIGHT-TO-LEFT OVERRIDE)". */
+export function unsafeWords(text, found) {
+  const code = text.codePointAt(found[0]);
+  const name = UNSAFE_NAMES[code] ? ` ${UNSAFE_NAMES[code]}` : "";
+  let kind = "an invisible control character";
+  if (code >= 0x2028) kind = "a character some programs take for the end of a line";
+  if (code >= 0x202a) kind = "an invisible character that reorders it";
+  const more = found.length - 1;
+  const others = more ? `, and ${more} more the server refuses` : "";
+  return `${kind} (U+${code.toString(16).toUpperCase().padStart(4, "0")}${name})${others}`;
+}
+
 /** The id of the line a message answers, if it answers one (+draft/reply, or the ratified +reply). */
 const replyOf = (tags) => tags["+draft/reply"] || tags["+reply"] || "";
 
@@ -252,9 +296,11 @@ export class Chat extends EventTarget {
     this.add(room, { kind, text, time: new Date() });
   }
 
+  /** Whether `text` names us: our nickname, in any case, not within a word (WORD_CHARACTER). */
   mentions(text) {
     const me = fold(this.me).replace(/[\\^$.*+?()[\]{}|]/g, "\\$&");
-    return new RegExp(`(^|[^\\w\\[\\]\\\\\`^{}|-])${me}($|[^\\w\\[\\]\\\\\`^{}|-])`, "i").test(text);
+    // No "i" flag: with "u" it would fold more than ASCII (the Kelvin sign is a k); both sides are folded instead
+    return new RegExp(`(?:^|(?!${WORD_CHARACTER})[^])${me}(?!${WORD_CHARACTER})`, "u").test(fold(text));
   }
 
   receive(message) {

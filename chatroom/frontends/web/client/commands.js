@@ -3,7 +3,7 @@
 // server as the IRC command WORD, so nothing an IRC client can type is out of reach.
 
 import { escapeTag, format } from "./irc.js";
-import { roomName } from "./chat.js";
+import { roomName, unsafeAt, unsafeWords } from "./chat.js";
 
 const HELP = [
   "/join ROOM - join a room by its name or number",
@@ -35,9 +35,22 @@ const split = (text, count) => {
   return words;
 };
 
+/** A line not sent, as the server would refuse it: it holds a character of chat.js's UNSAFE_TEXT, at `at`. Its
+ * message asks for it removed; `selected` says where, once the box selects it. */
+export class Unsendable extends Error {
+  constructor(text, found) {
+    const what = `Not sent: the text holds ${unsafeWords(text, found)}`;
+    super(`${what}: remove ${found.length > 1 ? "them" : "it"}.`);
+    this.at = found[0];
+    this.selected = `${what}. ${found.length > 1 ? "The first" : "It"} is selected in the box: Backspace removes it.`;
+  }
+}
+
 /** Run one typed line in `chat` (its current room is where it is said); a message, not a command, goes as a reply
  * to the line whose id is `reply`, when given (the reply bar's). */
 export function run(chat, text, reply = "") {
+  const unsafe = unsafeAt(text); // whatever the line is (a message, /me, /topic...), the server would refuse it
+  if (unsafe.length) throw new Unsendable(text, unsafe);
   const room = chat.current;
   const raw = (line) => {
     if (!chat.connection.send(line)) throw new Error("Not connected: nothing was sent.");
