@@ -3,14 +3,18 @@
 Each change reads the newest file under the lock and writes it back with just that change, so two server
 processes sharing the file do not undo each other's changes. What it holds is documented in docs/security.md:
 room names, owner and operator accounts, settings (a room's key included), topics, and ban masks with
-their reasons. Nothing anyone says. `chatroom-rooms --redis URL import` (chatroom.cli.rooms) copies it into Redis,
-for a chat shared by several processes (chatroom.bus.stores).
+their reasons; and under `identities`, account name (lower case) -> identity, which of the accounts ever
+registered under each name the rooms and the history store's markers, conversations and stays are of
+(chatroom.core.base's `identities`; a file written before it has none, and the accounts it names are those
+registered before identities). Nothing anyone says. `chatroom-rooms --redis URL import` (chatroom.cli.rooms)
+copies it into Redis, for a chat shared by several processes (chatroom.bus.stores).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -38,6 +42,7 @@ class FileRoomStore:
             return Saved(
                 [room_from_data(name, data) for name, data in document["rooms"].items()],
                 [ban_from_data(data) for data in document["server_bans"]],
+                identities_from_data(document.get("identities", {})),
             )
         except (KeyError, TypeError, ValueError, AttributeError, OverflowError, RecursionError, ChatError) as error:
             raise self._damaged(error) from None
@@ -56,6 +61,9 @@ class FileRoomStore:
 
     def save_server_bans(self, bans: tuple[Ban, ...]) -> None:
         self._change(lambda document: document.__setitem__("server_bans", [ban_data(ban) for ban in bans]))
+
+    def save_identities(self, identities: dict[str, str]) -> None:
+        self._change(lambda document: document.__setitem__("identities", dict(identities)))
 
     def _read(self) -> dict[str, Any]:
         try:
@@ -81,6 +89,14 @@ class FileRoomStore:
         if isinstance(error, BadField):  # one value: correcting it keeps the rest
             return StoreError(f"{self.path}: {error}; correct it, or move it away to start afresh")
         return StoreError(f"{self.path} is not a chatroom rooms file ({error!r}); move it away to start afresh")
+
+
+def identities_from_data(data: dict[str, Any]) -> dict[str, str]:
+    """The accounts' identities as kept: a name (as compared) and the hexadecimal chatroom-accounts makes."""
+    if not all(VALID_NICK.fullmatch(name) and name == name.lower() and re.fullmatch("[0-9a-f]+", str(identity))
+               for name, identity in data.items()):  # fmt: skip
+        raise BadField("an account's identity is not a name and hexadecimal")
+    return {str(name): str(identity) for name, identity in data.items()}
 
 
 def _drop(document: dict[str, Any], name: str) -> None:
