@@ -45,6 +45,9 @@ class Directory:
     def account(self, name: str) -> str | None:
         return next((account for account in self.accounts if account.lower() == name.lower()), None)
 
+    def identity(self, name: str) -> str | None:
+        return "" if self.account(name) else None
+
     def is_admin(self, name: str) -> bool:
         return self.accounts.get(self.account(name) or "", False)
 

@@ -244,19 +244,20 @@ class RedisStayTests(RedisStoresTestCase):
         ann, heard_by_ann = await self.member(b.chat, "ann", "ann")
         a.chat.say(owen, "5", "while ann was there")
         await heard_by_ann.until(told(Message("#5", "owen", "while ann was there")))
-        started = b.chat.rooms["5"].stays["ann"]
-        self.assertEqual(a.chat.rooms["5"].stays, {"owen": a.chat.rooms["5"].stays["owen"], "ann": started})
-        self.assertEqual((await self.stays(a))[b"5 ann"], timestamp(started).encode())
+        owen_key, ann_key = (b.chat.kept_as(account) for account in ("owen", "ann"))  # with their identities
+        started = b.chat.rooms["5"].stays[ann_key]
+        self.assertEqual(a.chat.rooms["5"].stays, {owen_key: a.chat.rooms["5"].stays[owen_key], ann_key: started})
+        self.assertEqual((await self.stays(a))[f"5 {ann_key}".encode()], timestamp(started).encode())
         c = await self.process("c", KEPT)  # from a snapshot
         self.assertEqual(c.chat.rooms["5"].stays, a.chat.rooms["5"].stays)
         for process in (c, b, a):
             await process.stop()
 
         d = await self.process("d", KEPT)  # alone: it starts from Redis
-        self.assertEqual(timestamp(d.chat.rooms["5"].stays["ann"]), timestamp(started))  # kept to the millisecond
+        self.assertEqual(timestamp(d.chat.rooms["5"].stays[ann_key]), timestamp(started))  # kept to the millisecond
         ann, heard_by_ann = await self.member(d.chat, "ann", "ann")
         self.assertEqual(texts(await d.chat.history(ann, "5")), ["while ann was there"])
         d.chat.part(ann, "5")
         await heard_by_ann.until(lambda events: any(isinstance(event, Parted) for event in events))
-        self.assertNotIn(b"5 ann", await self.stays(d))
+        self.assertNotIn(f"5 {ann_key}".encode(), await self.stays(d))
         await d.stop()

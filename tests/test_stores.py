@@ -356,7 +356,7 @@ class RoomStoreWriteTests(SynchronousTestCase):
         self.clock = Clock()
         self.commands = FailingCommands()
         self.store = RedisRoomStore(Keys(PREFIX), self.clock)
-        self.store.loaded(None, None, self.commands)
+        self.store.loaded(None, None, None, self.commands)
 
     def test_a_failed_write_is_written_again_with_the_newest_record_until_redis_takes_it(self) -> None:
         self.store.save_room(RoomRecord("#5", "owen"))

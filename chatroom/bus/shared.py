@@ -609,6 +609,7 @@ class Replica:
             "conversations_unkept": self.chat.conversations.unkept,
             # Times only, never what was read: accounts' markers, and those of the guests present
             "read_markers": {account: dict(markers.times) for account, markers in self.chat.read_markers.items()},
+            "identities": dict(self.chat.identities),  # which account each name's state is of
             "guests_read": {key: dict(member.read.times) for key, member in self.by_key.items() if member.read.times},
             # What people say of themselves (display names, avatars: chatroom.core.metadata), by member key
             "metadata": {key: dict(member.metadata) for key, member in self.by_key.items() if member.metadata},
@@ -655,7 +656,10 @@ class Replica:
         bans = [ban_from_data(data) for data in state["server_bans"]]
         lockdown = Lockdown(state["lockdown"])
         markers = {account: ReadMarkers(times) for account, times in state["read_markers"].items()}
-        self.chat.restore(self.by_key.values(), lambda: self._rooms(state), bans, lockdown, state["opened"], markers)
+        identities = state.get("identities", {})  # none from a process of an earlier version
+        self.chat.restore(
+            self.by_key.values(), lambda: self._rooms(state), bans, lockdown, state["opened"], markers, identities
+        )
         conversations = self.chat.conversations
         opened, unkept = state.get("conversations_opened", 0), state.get("conversations_unkept", 0)
         conversations.restore(self._conversations(state), opened, unkept)

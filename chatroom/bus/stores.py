@@ -6,8 +6,10 @@ Keys, under the prefix (`--redis-prefix`, default "chatroom"):
 - `PREFIX:rooms`, a hash: a registered room's key (chatroom.core.names.room_key) -> its record as JSON, as the
   rooms file holds it (chatroom.stores.rooms.room_data) with its `name`.
 - `PREFIX:server-bans`, a string: the server bans as a JSON list (chatroom.stores.rooms.ban_data).
+- `PREFIX:identities`, a string: the accounts' identities the rooms and the history are of, as a JSON object, as
+  the rooms file holds them (chatroom.core.base's `identities`).
 
-A process reads all three in the same step as its `hello` (chatroom.bus.redis.HELLO): what it reads is the
+A process reads all four in the same step as its `hello` (chatroom.bus.redis.HELLO): what it reads is the
 state at that point of the log. The first process starts from it; a later one takes the rooms and bans from its
 snapshot, and the accounts from there. Rooms and bans are then written as the rooms file is: by the process whose
 log entry changed them (Replica.stores), on the log's own connection, in order, without waiting. An account
@@ -32,7 +34,7 @@ from chatroom.core.moderation import Ban
 from chatroom.core.names import nick_key, room_key
 from chatroom.core.state import RoomRecord, Saved, StoreError
 from chatroom.stores.accounts import Account, Change, SharedAccounts
-from chatroom.stores.rooms import ban_data, ban_from_data, room_data, room_from_data
+from chatroom.stores.rooms import ban_data, ban_from_data, identities_from_data, room_data, room_from_data
 
 log = Logger(namespace="chatroom")
 
@@ -45,12 +47,18 @@ return 1
 """
 
 
+# Places of RedisRoomStore's writes beside the rooms' keys, which never begin with a space
+SERVER_BANS, IDENTITIES = " server-bans", " identities"
+WRITTEN = {SERVER_BANS: "the server bans", IDENTITIES: "the accounts' identities"}
+
+
 class Keys:
     def __init__(self, prefix: str) -> None:
         self.prefix = prefix
         self.accounts = f"{prefix}:accounts"
         self.rooms = rooms_key(prefix)
         self.server_bans = f"{prefix}:server-bans"
+        self.identities = f"{prefix}:identities"
         self.log = log_key(prefix)
 
 
@@ -67,14 +75,14 @@ class RedisStores:
 
     def __init__(self, prefix: str, clock: IReactorTime) -> None:
         self.names = Keys(prefix)
-        self.keys = [self.names.accounts, self.names.rooms, self.names.server_bans]
+        self.keys = [self.names.accounts, self.names.rooms, self.names.server_bans, self.names.identities]
         self.accounts = SharedAccounts()
         self.rooms = RedisRoomStore(self.names, clock)
 
     def loaded(self, values: list[Any], commands: Any) -> None:
-        accounts, rooms, bans = values
+        accounts, rooms, bans, identities = values
         self.accounts.load({key.decode(): record.decode() for key, record in _pairs(accounts)})
-        self.rooms.loaded(rooms, bans, commands)
+        self.rooms.loaded(rooms, bans, identities, commands)
         log.info(
             "from Redis: {accounts} accounts, {rooms} registered rooms, {bans} server bans",
             accounts=len(self.accounts.all()),
@@ -106,7 +114,7 @@ class RedisRoomStore:
         self._serial = 0
         self._retry: IDelayedCall | None = None
 
-    def loaded(self, rooms: list[bytes] | None, bans: bytes | None, commands: Any) -> None:
+    def loaded(self, rooms: list[bytes] | None, bans: bytes | None, identities: bytes | None, commands: Any) -> None:
         self.commands = commands
         records = []
         for key, data in _pairs(rooms):
@@ -120,12 +128,17 @@ class RedisRoomStore:
         except (KeyError, TypeError, ValueError, AttributeError, ChatError) as error:
             log.error("the server bans in Redis are damaged ({error!r}): left out", error=error)
             server_bans = []
-        self.saved = Saved(records, server_bans)
+        try:
+            known = identities_from_data(json.loads(identities)) if identities else {}
+        except (TypeError, ValueError, AttributeError) as error:
+            log.error("the accounts' identities in Redis are damaged ({error!r}): left out", error=error)
+            known = {}
+        self.saved = Saved(records, server_bans, known)
 
     # chatroom.core.state.RoomStore
 
     def load(self) -> Saved:
-        return Saved(list(self.saved.rooms), list(self.saved.server_bans))
+        return Saved(list(self.saved.rooms), list(self.saved.server_bans), dict(self.saved.identities))
 
     def save_room(self, record: RoomRecord) -> None:
         self._write(room_key(record.name), room_json(record))
@@ -134,7 +147,10 @@ class RedisRoomStore:
         self._write(room_key(name), None)
 
     def save_server_bans(self, bans: tuple[Ban, ...]) -> None:
-        self._write("", bans_json(bans))  # "" is no room's key: the server bans' own place
+        self._write(SERVER_BANS, bans_json(bans))
+
+    def save_identities(self, identities: dict[str, str]) -> None:
+        self._write(IDENTITIES, json.dumps(identities, separators=(",", ":")).encode())
 
     def _write(self, field: str, value: bytes | None) -> None:
         if self.commands is None:
@@ -145,8 +161,8 @@ class RedisRoomStore:
 
     def _send(self, field: str) -> None:
         serial, value = self._unsent[field]
-        if not field:
-            sending = self.commands.set(self.keys.server_bans, value)
+        if field in (SERVER_BANS, IDENTITIES):
+            sending = self.commands.set(self.keys.server_bans if field == SERVER_BANS else self.keys.identities, value)
         elif value is None:
             sending = self.commands.hdel(self.keys.rooms, field)
         else:
@@ -160,7 +176,7 @@ class RedisRoomStore:
     def _failed(self, failure: Any, field: str) -> None:
         log.warn(
             "could not write {what} to Redis ({why}): writing it again until Redis takes it",
-            what=f"room #{field}" if field else "the server bans",
+            what=WRITTEN.get(field, f"room #{field}"),
             why=failure.getErrorMessage(),
         )
         if self._retry is None or not self._retry.active():

@@ -108,9 +108,3 @@ class Administration(ChatBase):
         for member in list(self.nicks.values()):
             if self.is_admin(member):
                 member.session.deliver(event)
-
-    def _expel(self, member: Member, reason: str, logged: str) -> None:
-        """Put someone out of the chat: the rooms hear it as a quit, and their connection is closed; the log has
-        `logged`, without the reason an administrator typed."""
-        self._depart(member, reason)
-        member.session.close(reason, logged)

@@ -14,7 +14,7 @@ from chatroom.core.history import JOIN_LINES, RoomHistory, check_point, page, se
 from chatroom.core.members import Member
 from chatroom.core.moderation import Action, authorize
 from chatroom.core.names import VALID_NICK, nick_key, room_key, room_name, validate_nick
-from chatroom.core.private import conversation, keeps_private, party, stored
+from chatroom.core.private import conversation, keeps_private, stored
 from chatroom.core.sequencing import change
 
 log = Logger(namespace="chatroom")
@@ -50,7 +50,7 @@ class Archive(ChatBase):
         latest = [
             (last, room.name) for last, room in lasts if last and seconds(last) >= self.readable_from(member, room)
         ]
-        latest += [(line.time, self._shown(other)) for other, line in self.conversations.latest(party(member))]
+        latest += [(line.time, self._shown(other)) for other, line in self.conversations.latest(self._party(member))]
         found = sorted((time, name) for time, name in latest if start < seconds(time) < end)
         return [(name, time) for time, name in found[: page(most)]]
 
@@ -69,7 +69,7 @@ class Archive(ChatBase):
         page(lines)
         if not keeps_private(self.history_limits):
             return succeed(History(nick, (), lost=-1))
-        key = conversation(party(member), self._party_named(nick))
+        key = conversation(self._party(member), self._party_named(nick))
         # From memory only: what --history-memory drops of a conversation is not read back (it is of the rooms')
         return succeed(self.conversations.query(key, nick, how, point, lines, self.now()))
 
@@ -78,14 +78,15 @@ class Archive(ChatBase):
         is nobody any more (their conversations ended with them)."""
         present = self.nicks.get(nick_key(nick))
         if present is not None:
-            return party(present)
+            return self._party(present)
         account = self.accounts.account(nick)
-        return "a:" + nick_key(account) if account is not None else "g:" + nick_key(nick)
+        return "a:" + nick_key(self.kept_as(account)) if account is not None else "g:" + nick_key(nick)
 
     def _shown(self, side: str) -> str:
         """The name a conversation's other party is shown by: a guest's nickname, or an account holder's present
         nickname, else the account's name."""
         kind, _, key = side.partition(":")
+        key = key.partition("~")[0]  # an account's identity (`kept_as`)
         if kind == "g":
             return self.nicks[key].nick
         holder = next((member for member in self.signed_in if nick_key(member.account or "") == key), None)
@@ -127,7 +128,7 @@ class Archive(ChatBase):
         said under: one's present nickname, or an account holder's account name."""
         self._present(actor)
         validate_nick(nick)
-        key = conversation(party(actor), self._party_named(nick))
+        key = conversation(self._party(actor), self._party_named(nick))
         history = self.conversations.kept.get(key) if keeps_private(self.history_limits) else None
         found = next((line for line in history.kept if line.id == msgid), None) if history is not None else None
         if history is None or found is None:

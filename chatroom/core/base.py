@@ -30,6 +30,7 @@ from chatroom.core.events import (
     KeptNotice,
     Kicked,
     Message,
+    OwnerChanged,
     Quit,
     Session,
     Watched,
@@ -52,7 +53,7 @@ from chatroom.core.moderation import (
 )
 from chatroom.core.monitor import Watchers
 from chatroom.core.names import SERVICES, UNSAFE_TEXT, nick_key, room_key, room_name
-from chatroom.core.private import Conversations, keeps_private, party
+from chatroom.core.private import Conversations, keeps_private
 from chatroom.core.queries import Queries
 from chatroom.core.rules import keeps, rule_limits, rule_words
 from chatroom.core.sequencing import Points, Sequencer, changes
@@ -105,6 +106,10 @@ class ChatBase(Queries):
         self.server_bans: list[Ban] = []
         self.lockdown = Lockdown.OFF
         self.read_markers: dict[str, ReadMarkers] = {}  # account -> where its person has read up to, kept when gone
+        # Account name (nick_key) -> the identity (chatroom.stores.accounts) of the account that the chat's state under
+        # that name is of: its people present, the rooms it owns or was named in, and, under `kept_as`, its markers,
+        # conversations and stays. A name not here is of an account registered before identities ("").
+        self.identities: dict[str, str] = {}
         self.conversations = Conversations(self.history_memory)  # private ones, if kept (--history-private)
         self.watchers = Watchers()  # who watches which nickname (chatroom.core.monitor)
         self.start_from_store()
@@ -134,6 +139,7 @@ class ChatBase(Queries):
         lockdown: Lockdown,
         opened: int,
         read_markers: dict[str, ReadMarkers],
+        identities: dict[str, str],
     ) -> None:
         """Hold this state instead of the present one (chatroom.bus: a snapshot of the chat other processes hold).
 
@@ -153,6 +159,7 @@ class ChatBase(Queries):
         self.lockdown = lockdown
         self.opened = opened
         self.read_markers = read_markers
+        self.identities = identities
 
     def start_from_store(self) -> None:
         """The rooms and bans a server starts with: the registered rooms and the server bans its store kept."""
@@ -180,16 +187,73 @@ class ChatBase(Queries):
         for account, times in self.history_store.load_markers().items():  # kept with the history: never moved back
             self.read_markers.setdefault(account, ReadMarkers()).merge(ReadMarkers(times))
         self.server_bans = saved.server_bans
+        self.identities = saved.identities
         self.lockdown = Lockdown.OFF
 
     def markers(self, member: Member) -> ReadMarkers:
         """Where `member` has read up to: their account's, which outlive their sessions, or their own as a guest."""
         if member.account is None:
             return member.read
-        found = self.read_markers.get(member.account)
+        account = self.kept_as(member.account)
+        found = self.read_markers.get(account)
         if found is None:
-            found = self.read_markers[member.account] = ReadMarkers()
+            found = self.read_markers[account] = ReadMarkers()
         return found
+
+    def kept_as(self, account: str) -> str:
+        """The account's name as what is kept of it is kept under (read markers; in nick_key's form, stays and
+        conversations): with its identity, so that a removed account's is never that of one registered again under
+        its name; as before identities for an account that has none, so that what was kept then is still its own."""
+        identity = self.identities.get(nick_key(account), "")
+        return f"{account}~{identity}" if identity else account
+
+    def _party(self, member: Member) -> str:
+        """Who `member` is in a private conversation (chatroom.core.private): their account, or a guest's nickname."""
+        if member.account is not None:
+            return "a:" + nick_key(self.kept_as(member.account))
+        return "g:" + nick_key(member.nick)
+
+    def _replaced(self, account: str) -> bool:
+        """Whether the name `account` is now another account's than the one the chat's state under it is of: that
+        one was removed and the name registered again."""
+        identity = self.accounts.identity(account)
+        return identity is not None and identity != self.identities.get(nick_key(account), "")
+
+    def _identify(self, account: str, keeping: Member | None = None) -> None:
+        """Make the chat's state under the name `account` that of the account registered under it now, as someone
+        logs in to it or a room names it. If it was a removed account's: its people still present (but `keeping`,
+        who has just logged in to the new one) are put out, and the rooms forget it as their owner (the room is
+        unregistered) or one they named; its markers, conversations and stays, kept under its identity, are no
+        longer found (`kept_as`)."""
+        if not self._replaced(account):
+            return
+        key = nick_key(account)
+        for member in [member for member in self.signed_in if nick_key(member.account or "") == key]:
+            if member is not keeping:
+                self._expel(member, "your account was removed", "account removed")
+        for room in list(self.rooms.values()):
+            if nick_key(room.owner) == key:
+                self._unregister(room, "")
+            elif room.operators.pop(key, None) is not None:
+                self._save(room)
+        self.identities[key] = self.accounts.identity(account) or ""
+        self._stored(self.store.save_identities, dict(self.identities))
+
+    def _unregister(self, room: Room, actor: str) -> None:
+        """The room goes back to lasting while someone is in it (`actor` dropped it; "": its owner's account went)."""
+        self._stays_kept(room, False)
+        room.owner = ""
+        room.operators.clear()
+        room.broadcast(OwnerChanged(room.name, actor, ""))
+        self._stored(self.store.drop_room, room.name)
+        if not room.members:
+            self._end(room)
+
+    def _expel(self, member: Member, reason: str, logged: str) -> None:
+        """Put someone out of the chat: the rooms hear it as a quit, and their connection is closed; the log has
+        `logged`, without the reason an administrator typed."""
+        self._depart(member, reason)
+        member.session.close(reason, logged)
 
     def _commit(self, result: object = None) -> None:
         """Where a change's checks end and its effects begin: a sequencer may stop it here.
@@ -242,12 +306,17 @@ class ChatBase(Queries):
         if not staying and member.account is not None and room.stays:
             account = nick_key(member.account)
             if not any(nick_key(other.account or "") == account for other in room.members):
-                self._stay_ends(room, account)
+                self._stay_ends(room, nick_key(self.kept_as(member.account)))
         if not room.members and not room.owner:
-            del self.rooms[key]  # an unregistered room ends with its last member, its settings and bans with it
-            self._forget_lapses(room)
-            room.history.end()
-            self.history_store.ended(key)
+            self._end(room)
+
+    def _end(self, room: Room) -> None:
+        """An unregistered room ends with its last member, its settings and bans with it."""
+        key = room_key(room.name)
+        del self.rooms[key]
+        self._forget_lapses(room)
+        room.history.end()
+        self.history_store.ended(key)
 
     def _lapses(self, room: Room, bans: Iterable[Ban]) -> None:
         """Tell the room when each of these timed bans ends, as IRC's `MODE -b` from the server: else it lapses
@@ -286,7 +355,7 @@ class ChatBase(Queries):
         self.signed_in.discard(member)
         self.visible.discard(member)
         if member.account is None:  # a guest's private conversations end with their session (chatroom.core.private)
-            self.conversations.ended(party(member))
+            self.conversations.ended(self._party(member))
         member.present = False
         self.sequencer.departed(member)
 
@@ -294,7 +363,7 @@ class ChatBase(Queries):
         """`member` joined `room` at `now`: their account's stay begins, unless it goes on (chatroom.core.rules)."""
         if member.account is None:
             return
-        account = nick_key(member.account)
+        account = nick_key(self.kept_as(member.account))
         if account not in room.stays:
             room.stays[account] = now
             if room.owner:  # an unregistered room's stays end with it: never written
@@ -392,8 +461,9 @@ class ChatBase(Queries):
             for present, time in room.joined.items()
             if present is member or (account is not None and nick_key(present.account or "") == account)
         ]
-        if account is not None and account in room.stays:
-            joins.append(room.stays[account])
+        stay = room.stays.get(nick_key(self.kept_as(member.account))) if member.account else None
+        if stay is not None:
+            joins.append(stay)
         if not joins:
             return math.inf
         return max(start, seconds(timestamp(min(joins))))  # to the millisecond, as the lines' times are kept
@@ -461,12 +531,12 @@ class ChatBase(Queries):
         return member.account is not None and self._names(room, member.account)
 
     def _names(self, room: Room, account: str) -> bool:
-        """Whether `account` is the room's owner or one it named."""
+        """Whether `account` is the room's owner or one it named; a removed account is nobody, even to a session
+        still logged in to it (nor is it the account registered again under its name: `current`)."""
         if not (room.owner and account):
             return False
         key = nick_key(account)
-        named = key == nick_key(room.owner) or key in room.operators
-        return named and self.accounts.account(account) is not None  # a removed account is nobody
+        return (key == nick_key(room.owner) or key in room.operators) and self.current(account)
 
     def _banned_by(self, target: str) -> tuple[Member | None, list[Mask]]:
         """The person a ban's target names, if any, and the masks it stands for.

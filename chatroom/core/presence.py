@@ -31,7 +31,6 @@ from chatroom.core.markers import ReadMarkers
 from chatroom.core.members import AWAY_MAX, LINGERING, Details, Member
 from chatroom.core.moderation import Lockdown, ban_kick, ban_on, ban_why
 from chatroom.core.names import nick_key, not_reserved, validate_nick
-from chatroom.core.private import party
 from chatroom.core.sequencing import change
 
 
@@ -52,7 +51,8 @@ class Presence(ChatBase):
         theirs = asking is None and account is not None and nick_key(account) == nick_key(holder.account or "")
         if not theirs:
             raise ChatError("NICK_TAKEN", nick=nick)
-        self._room_for_session(holder)
+        if not self._replaced(account or ""):  # a removed account's person is put out by `register`
+            self._room_for_session(holder)
 
     def register(
         self,
@@ -73,6 +73,8 @@ class Presence(ChatBase):
         else:
             self.check_nick(nick, account=account)
             holder = self.nicks.get(nick_key(nick))
+            if account is not None and self._replaced(account):
+                holder = None  # not them: a removed account's person, put out as the new account is identified
         if holder is not None:
             account = holder.account
         self._not_banned(nick, account, address)
@@ -82,6 +84,8 @@ class Presence(ChatBase):
         if holder is not None:
             self._attach(holder, session)
             return holder
+        if account is not None:
+            self._identify(account)
         member = Member(session, nick, account, address, details=details)
         self.nicks[nick_key(nick)] = member
         if account is not None:
@@ -242,8 +246,10 @@ class Presence(ChatBase):
             self.may_speak(member)  # a new name is a new way to be heard
         self._not_banned(nick, account or member.account, member.address)
         self._commit()
+        if account is not None:
+            self._identify(account, keeping=member)
         old, before = member.nick, member.account
-        guest = party(member)
+        guest = self._party(member)
         del self.nicks[nick_key(old)]
         self.nicks[nick_key(nick)] = member
         member.nick = nick
@@ -252,14 +258,14 @@ class Presence(ChatBase):
             self.signed_in.add(member)
             self.markers(member).merge(member.read)  # what they read as a guest, now their account's
             for target, time in member.read.times.items():
-                self.history_store.marked(account, target, time)  # kept only if later than the account's
+                self.history_store.marked(self.kept_as(account), target, time)  # kept only if later
             member.read = ReadMarkers()
             for room in member.rooms.values():  # a guest's present stays become their account's
                 self._stay(member, room, room.joined[member])
             if guest.startswith("g:"):  # a guest's conversations are not the account's
                 self.conversations.ended(guest)
         if account is None and member.account is None and old != nick:
-            self.conversations.renamed(guest, party(member))  # a guest's conversations follow their nickname
+            self.conversations.renamed(guest, self._party(member))  # a guest's conversations follow their nickname
         if old != nick:
             self._tell_peers(member, NickChanged(old, nick), including=True)
         if nick_key(old) != nick_key(nick):  # to its watchers, a change of case is the same nickname

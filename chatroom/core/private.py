@@ -1,6 +1,7 @@
 """Private conversations' history, kept only when the server's administrator opts in (--history-private).
 
-A conversation is between two parties, whoever says what: an account holder is their account (`a:alice`), so that
+A conversation is between two parties, whoever says what (ChatBase._party): an account holder is their account
+(`a:alice`; `a:alice~IDENTITY` for an account registered since identities, chatroom.stores.accounts), so that
 what two accounts said to each other follows them across nicknames, sessions and, with a store, restarts; a guest
 is their nickname for the life of their session (`g:bob`): a guest's conversations are never written to a store,
 follow the guest's nickname changes, and end when the guest leaves or logs in to an account, so that whoever takes
@@ -19,16 +20,7 @@ from dataclasses import replace
 
 from chatroom.core.events import History, Message, PrivateMessage
 from chatroom.core.history import HistoryLimits, HistoryMemory, RoomHistory, epoch, persisted, timestamp
-from chatroom.core.members import Member
-from chatroom.core.names import nick_key
 from chatroom.core.state import KeptHistory
-
-
-def party(member: Member) -> str:
-    """Who `member` is in a conversation: their account, or, for a guest, their nickname (module docstring)."""
-    if member.account is not None:
-        return "a:" + nick_key(member.account)
-    return "g:" + nick_key(member.nick)
 
 
 def conversation(one: str, other: str) -> str:

@@ -59,6 +59,7 @@ class Queries:
     """The questions, under chatroom.core.base.ChatBase, whose state they read."""
 
     accounts: AccountDirectory
+    identities: dict[str, str]
     nicks: dict[str, Member]
     rooms: dict[str, Room]
     signed_in: set[Member]
@@ -123,8 +124,14 @@ class Queries:
         return sum(1 for member in self.signed_in if self.is_admin(member))
 
     def is_admin(self, member: Member) -> bool:
-        """Whether a member is logged in to a server administrator's account."""
-        return member.account is not None and self.accounts.is_admin(member.account)
+        """Whether a member is logged in to a server administrator's account (not one since removed)."""
+        return member.account is not None and self.current(member.account) and self.accounts.is_admin(member.account)
+
+    def current(self, account: str) -> bool:
+        """Whether `account` is registered, and is the account the chat's state under its name is of: not one removed
+        (whose name may have been registered again since) that someone present is still logged in to."""
+        identity = self.accounts.identity(account)
+        return identity is not None and identity == self.identities.get(nick_key(account), "")
 
     def _rooms_listed(self, asker: Member) -> Iterator[Room]:
         for room in sorted(self.rooms.values(), key=lambda room: room_order(room.name)):

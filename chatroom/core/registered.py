@@ -34,17 +34,14 @@ class RegisteredRooms(ChatBase):
         """Unregister: the room goes back to lasting while someone is in it."""
         target_room = self._registered(actor, room)
         self._commit()
-        self._stays_kept(target_room, False)
-        target_room.owner = ""
-        target_room.operators.clear()
-        target_room.broadcast(OwnerChanged(target_room.name, actor.nick, ""))
-        self._stored(self.store.drop_room, target_room.name)
+        self._unregister(target_room, actor.nick)
 
     @change
     def transfer_room(self, actor: Member, room: str, account: str) -> None:
         target_room = self._registered(actor, room)
         owner = self._account(account)
         self._commit()
+        self._identify(owner)
         self._set_owner(actor, target_room, owner)
 
     @change
@@ -59,6 +56,7 @@ class RegisteredRooms(ChatBase):
             raise ChatError("NOT_NAMED", account=account, room=target_room.name)
         self._commit()
         if named:
+            self._identify(name)
             target_room.operators[nick_key(name)] = name
         else:
             del target_room.operators[nick_key(account)]

@@ -27,6 +27,10 @@ class AccountDirectory(Protocol):
     def account(self, name: str) -> str | None:
         """The account's name as registered, or None if there is no such account."""
 
+    def identity(self, name: str) -> str | None:
+        """What tells this account from any other ever registered under its name (chatroom.stores.accounts): "" for
+        one registered before identities; None if there is no such account."""
+
     def is_admin(self, name: str) -> bool: ...
 
 
@@ -34,6 +38,9 @@ class NoAccounts:
     """Accounts are off: nobody is logged in, so nobody owns a room or administers the server."""
 
     def account(self, name: str) -> str | None:
+        return None
+
+    def identity(self, name: str) -> str | None:
         return None
 
     def is_admin(self, name: str) -> bool:
@@ -59,10 +66,12 @@ class RoomRecord:
 class Saved:
     rooms: list[RoomRecord] = field(default_factory=list)
     server_bans: list[Ban] = field(default_factory=list)
+    identities: dict[str, str] = field(default_factory=dict)  # ChatBase.identities
 
 
 class RoomStore(Protocol):
-    """Registered rooms and server bans, read at start and written on every change; failing, StoreError."""
+    """Registered rooms, server bans and the accounts' identities they are of, read at start and written on every
+    change; failing, StoreError."""
 
     def load(self) -> Saved: ...
 
@@ -72,6 +81,10 @@ class RoomStore(Protocol):
 
     def save_server_bans(self, bans: tuple[Ban, ...]) -> None: ...
 
+    def save_identities(self, identities: dict[str, str]) -> None:
+        """ChatBase.identities, whole: which account (of those ever registered under a name) the rooms, and what the
+        history store keeps, name."""
+
 
 class MemoryRoomStore:
     """Kept for the life of the process only."""
@@ -80,7 +93,7 @@ class MemoryRoomStore:
         self.saved = Saved()
 
     def load(self) -> Saved:
-        return Saved(list(self.saved.rooms), list(self.saved.server_bans))
+        return Saved(list(self.saved.rooms), list(self.saved.server_bans), dict(self.saved.identities))
 
     def save_room(self, record: RoomRecord) -> None:
         self.drop_room(record.name)
@@ -91,6 +104,9 @@ class MemoryRoomStore:
 
     def save_server_bans(self, bans: tuple[Ban, ...]) -> None:
         self.saved.server_bans = list(bans)
+
+    def save_identities(self, identities: dict[str, str]) -> None:
+        self.saved.identities = dict(identities)
 
 
 @dataclass

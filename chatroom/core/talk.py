@@ -33,7 +33,7 @@ from chatroom.core.members import Member, Room
 from chatroom.core.moderation import CTCP, Action, Lockdown, Rank, Role, authorize, ban_why
 from chatroom.core.multiline import check_lines
 from chatroom.core.names import nick_key, room_key, room_name
-from chatroom.core.private import conversation, keeps_private, party, stored
+from chatroom.core.private import conversation, keeps_private, stored
 from chatroom.core.sequencing import change
 
 
@@ -234,7 +234,7 @@ class Talk(ChatBase):
             member.nick, recipient.nick, text, action, notice, tags=carried, reply=reply, breaks=tuple(breaks)
         )
         if keeps_private(self.history_limits):  # kept, for these two only to read (chatroom.core.private)
-            key = conversation(party(member), party(recipient))
+            key = conversation(self._party(member), self._party(recipient))
             event, line = self.conversations.say(key, event, self.now(), self.history_limits)
             if (text or persisted(text, carried)) and stored(key):
                 self.history_store.said_private(key, line)
@@ -293,7 +293,7 @@ class Talk(ChatBase):
         self._commit(True)
         self.markers(member).move(key, time)
         if member.account is not None:  # an account's markers are kept with the history; a guest's end with them
-            self.history_store.marked(member.account, key, time)
+            self.history_store.marked(self.kept_as(member.account), key, time)
         member.session.deliver(ReadMarker(shown, time))
         return True
 

@@ -2,10 +2,16 @@
 the accounts a chat shared through Redis keeps: chatroom.bus.stores).
 
 The file holds one line per account, `NAME scrypt$N$r$p$SALT$HASH`, then (since SCRAM-SHA-256)
-`scram-sha-256$ITERATIONS$SALT$STOREDKEY$SERVERKEY`, then ` admin` for a server administrator: a
-salted, deliberately slow hash for PLAIN and SCRAM's verifier (RFC 5802), never the password. An
-account written before SCRAM has no verifier until its password is set again or it logs in once
+`scram-sha-256$ITERATIONS$SALT$STOREDKEY$SERVERKEY`, then (since identities) `id=IDENTITY`, then ` admin` for a
+server administrator: a salted, deliberately slow hash for PLAIN and SCRAM's verifier (RFC 5802), never the
+password. An account written before SCRAM has no verifier until its password is set again or it logs in once
 with its password (PLAIN, `/pass`): SCRAM-SHA-256 fails for it meanwhile, as a wrong password does.
+
+IDENTITY is random, made when the account is added and kept by every other change (a password, `grant`), so that
+an account removed and added again, by someone else, under the same name is another account: the chat keeps what
+belongs to an account (rooms it owns, private conversations, read markers) under its name and identity
+(chatroom.core.base's `identities`), and never gives the old one's to the new one. An account added before
+identities has none (""): what the chat kept under its name stays its own, and its line is written as it was.
 It is changed as chatroom.stores.files says (locked, replaced whole, owner
 only), and the server reads it again whenever it is replaced, so a `grant` or a
 `revoke` counts at the next thing that administrator does.
@@ -16,6 +22,7 @@ from __future__ import annotations
 import base64
 import dataclasses
 import os
+import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,6 +44,7 @@ SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**15, 8, 1
 SCRAM_ITERATIONS = 4096
 SCRAM = "scram-sha-256"
 SCRAM_SALT = 32  # bytes of a verifier's salt, as scramp makes it; a decoy's is as long (chatroom.server.auth)
+IDENTITY = "id="  # before an account's identity on its line
 
 
 def hash_password(password: str) -> str:
@@ -142,11 +150,13 @@ class Account:
     hash: str
     admin: bool = False
     scram: Verifier | None = None  # None for an account written before SCRAM, until its password is next used
+    identity: str = ""  # never another account's (module docstring); "" for one added before identities
 
     def record(self) -> str:
         """As the accounts file holds it on a line, and Redis in its `accounts` hash (chatroom.bus.stores)."""
         verifier = f" {self.scram.text()}" if self.scram else ""
-        return f"{self.name} {self.hash}{verifier}{' admin' if self.admin else ''}"
+        identity = f" {IDENTITY}{self.identity}" if self.identity else ""
+        return f"{self.name} {self.hash}{verifier}{identity}{' admin' if self.admin else ''}"
 
     @classmethod
     def parse(cls, record: str) -> Account | None:
@@ -155,7 +165,8 @@ class Account:
         if len(fields) < 2 or not fields[1].startswith("scrypt$"):
             return None  # not a name to reserve: a stray line of another file, which no password could log in to
         verifiers = [verifier for field in fields[2:] if (verifier := Verifier.parse(field))]
-        return cls(fields[0], fields[1], "admin" in fields[2:], verifiers[0] if verifiers else None)
+        identity = next((field.removeprefix(IDENTITY) for field in fields[2:] if field.startswith(IDENTITY)), "")
+        return cls(fields[0], fields[1], "admin" in fields[2:], verifiers[0] if verifiers else None, identity)
 
 
 Change = Callable[[Account | None], Account | None]  # an account as it is to what it becomes; None: there is none
@@ -165,7 +176,7 @@ def adding(name: str, secret: Secret) -> Change:
     def add(account: Account | None) -> Account:
         if account is not None:
             raise ChatError("EXISTS", name=name)
-        return Account(name, secret.hash, scram=secret.scram)
+        return Account(name, secret.hash, scram=secret.scram, identity=secrets.token_hex(8))
 
     return add
 
@@ -238,6 +249,11 @@ class AccountBook:
         """chatroom.core.state.AccountDirectory: the name as registered."""
         account = self.get(name)
         return account.name if account else None
+
+    def identity(self, name: str) -> str | None:
+        """chatroom.core.state.AccountDirectory: the account's identity ("" if it has none), None if no account."""
+        account = self.get(name)
+        return account.identity if account else None
 
     def is_admin(self, name: str) -> bool:
         account = self.get(name)

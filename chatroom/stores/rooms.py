@@ -5,14 +5,18 @@ processes sharing the file do not undo each other's changes. A change the disk r
 memory and is written with the next one that can be: once space comes back, nothing changed meanwhile is lost.
 
 What it holds is documented in docs/security.md: room names, owner and operator accounts, settings (a room's key
-included), topics, and ban masks with their reasons. Nothing anyone says. `chatroom-rooms --redis URL import`
-(chatroom.cli.rooms) copies it into Redis, for a chat shared by several processes (chatroom.bus.stores).
+included), topics, and ban masks with their reasons; and under `identities`, account name (lower case) ->
+identity, which of the accounts ever registered under each name the rooms and the history store's markers,
+conversations and stays are of (chatroom.core.base's `identities`; a file written before it has none, and the
+accounts it names are those registered before identities). Nothing anyone says. `chatroom-rooms --redis URL
+import` (chatroom.cli.rooms) copies it into Redis, for a chat shared by several processes (chatroom.bus.stores).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -34,7 +38,8 @@ LAST_DATE = 253402300799  # 9999-12-31T23:59:59Z: what a date can show
 log = Logger(namespace="chatroom")
 
 
-SERVER_BANS = " server bans"  # the key of their change among the rooms' (no room's key holds a space)
+SERVER_BANS = " server bans"  # the keys of their changes among the rooms' (no room's key holds a space)
+IDENTITIES = " identities"
 
 
 class FileRoomStore:
@@ -49,6 +54,7 @@ class FileRoomStore:
             return Saved(
                 [room_from_data(name, data) for name, data in document["rooms"].items()],
                 [ban_from_data(data) for data in document["server_bans"]],
+                identities_from_data(document.get("identities", {})),
             )
         except (KeyError, TypeError, ValueError, AttributeError, OverflowError, RecursionError, ChatError) as error:
             raise self._damaged(error) from None
@@ -67,6 +73,9 @@ class FileRoomStore:
 
     def save_server_bans(self, bans: tuple[Ban, ...]) -> None:
         self._change(SERVER_BANS, lambda document: document.__setitem__("server_bans", [ban_data(ban) for ban in bans]))
+
+    def save_identities(self, identities: dict[str, str]) -> None:
+        self._change(IDENTITIES, lambda document: document.__setitem__("identities", dict(identities)))
 
     def _read(self) -> dict[str, Any]:
         try:
@@ -100,6 +109,14 @@ class FileRoomStore:
         if isinstance(error, BadField):  # one value: correcting it keeps the rest
             return StoreError(f"{self.path}: {error}; correct it, or move it away to start afresh")
         return StoreError(f"{self.path} is not a chatroom rooms file ({error!r}); move it away to start afresh")
+
+
+def identities_from_data(data: dict[str, Any]) -> dict[str, str]:
+    """The accounts' identities as kept: a name (as compared) and the hexadecimal chatroom-accounts makes."""
+    if not all(VALID_NICK.fullmatch(name) and name == name.lower() and re.fullmatch("[0-9a-f]+", str(identity))
+               for name, identity in data.items()):  # fmt: skip
+        raise BadField("an account's identity is not a name and hexadecimal")
+    return {str(name): str(identity) for name, identity in data.items()}
 
 
 def _drop(document: dict[str, Any], name: str) -> None:
