@@ -7,6 +7,7 @@ stops it (every change written, the file closed) before looking at what the file
 from __future__ import annotations
 
 import contextlib
+import os
 import sqlite3
 from dataclasses import replace
 from pathlib import Path
@@ -141,7 +142,52 @@ class SqliteHistoryTests(TestCase):
     def test_a_damaged_file_is_one_clear_error(self) -> None:
         self.path.write_bytes(b"not a database, whatever it was" * 100)
         error = self.assertRaises(StoreError, SqliteHistory(self.path, HistoryLimits(5), THREADS, self.clock).load)
-        self.assertEqual(str(error), f"cannot read the history file {self.path}: file is not a database")
+        self.assertEqual(
+            str(error),
+            f"cannot read the history file {self.path}: file is not a database; restore it from a backup, or move"
+            " it away to start afresh (its history is then lost)",
+        )
+
+    async def test_a_file_damaged_inside_says_what_to_do(self) -> None:
+        """A review: `database disk image is malformed` stopped the server with no next step."""
+        store = self.store()
+        for number in range(1, 200):
+            store.said("5", said(number, f"line {number} " * 20))
+        await store.stopService()
+        damaged = bytearray(self.path.read_bytes())
+        damaged[4096 * 2 : 4096 * 3] = b"\xff" * 4096  # its third page
+        self.path.write_bytes(bytes(damaged))
+        error = self.assertRaises(StoreError, SqliteHistory(self.path, HistoryLimits(5), THREADS, self.clock).load)
+        message = str(error)
+        self.assertTrue(
+            message.startswith(f"cannot read the history file {self.path}: database disk image is malformed")
+        )
+        self.assertTrue(
+            message.endswith("; restore it from a backup, or move it away to start afresh (its history is then lost)")
+        )
+        self.assertNotIn("\n", message)
+
+    async def test_a_directory_sqlite_cannot_write_in_is_said_so_not_an_unreadable_file(self) -> None:
+        """A review: on a read-only filesystem the readable file was reported `unable to open database file`; SQLite
+        could not make its -wal and -shm files beside it. Here it really cannot (each is a link into a directory that
+        does not exist), and the directory is not writable as on a read-only filesystem: tests run as root, for whom
+        a directory's mode grants everything, so `os.access` is told so for that directory alone."""
+        store = self.store()
+        store.said("5", said(1, "one"))
+        await store.stopService()
+        for made in ("-wal", "-shm"):
+            self.path.with_name(self.path.name + made).symlink_to(Path(self.mktemp()) / "missing")
+        error = self.assertRaises(StoreError, SqliteHistory(self.path, HistoryLimits(5), THREADS, self.clock).load)
+        self.assertEqual(str(error), f"cannot read the history file {self.path}: unable to open database file")
+        access = os.access
+        self.patch(os, "access", lambda path, mode: access(path, mode) and (path, mode) != (self.path.parent, os.W_OK))
+        error = self.assertRaises(StoreError, SqliteHistory(self.path, HistoryLimits(5), THREADS, self.clock).load)
+        self.assertEqual(
+            str(error),
+            f"cannot open the history file {self.path}: its directory {self.path.parent} is not writable, and SQLite"
+            f" makes {self.path.name}-wal and {self.path.name}-shm beside the file: let the server's user write"
+            " there, or give --history-store a path in a directory it may write",
+        )
 
     async def test_a_row_the_server_cannot_use_stops_the_start_with_one_line_naming_it(self) -> None:
         """A review, each row made with sqlite3 on a valid file: an empty id, bad JSON in `more`, or a line of a room

@@ -173,13 +173,21 @@ class LinkTests(SynchronousTestCase):
 
 class ContribTests(ServerTestCase):
     def test_the_systemd_unit_is_valid_and_stops_the_workers_through_their_parent(self) -> None:
+        """A review: the unit a one-machine teacher is sent to had `--redis ... --workers 2` in its only ExecStart.
+        Now one machine's comes first, and the one with Redis is commented out beside it."""
         unit = (CONTRIB / "chatroom.service").read_text()
         self.assertIn("\nKillMode=mixed\n", unit)
-        start = re.search(r"^ExecStart=((?:.*\\\n)*.*)$", unit, flags=re.M)
-        assert start is not None
-        words = shlex.split(start.group(1).replace("\\\n", " "))
-        options = parse_twistd(words)
-        self.assertEqual(options.subOptions["workers"], 2)
+        self.assertIn("\nWorkingDirectory=/var/lib/chatroom\n", unit)
+        self.assertIn("sudo -u chatroom /opt/chatroom/bin/chatroom-accounts add NAME", unit)
+        starts = [
+            shlex.split(start.replace("\\\n#", " ").replace("\\\n", " "))
+            for start in re.findall(r"^#?ExecStart=((?:.*\\\n)*.*)$", unit, flags=re.M)
+        ]
+        alone, shared = (parse_twistd(words) for words in starts)
+        self.assertEqual((alone.subOptions["workers"], alone.subOptions["redis"]), (1, None))
+        self.assertEqual(shared.subOptions["workers"], 2)
+        self.assertEqual(shared.subOptions["redis"].host, "10.0.0.5")
+        words = starts[0]
         if shutil.which("systemd-analyze") is None:
             raise SkipTest("systemd-analyze is not installed (Debian: apt-get install systemd)")
         copy = Path(self.mktemp())

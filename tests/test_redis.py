@@ -2,23 +2,27 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from pathlib import Path
 from typing import Any, cast
 
 import txredisapi
 from twisted.internet import reactor
 from twisted.internet.defer import Deferred, gatherResults, succeed
+from twisted.internet.interfaces import IProtocol, IProtocolFactory, IStreamClientEndpoint
 from twisted.internet.task import Clock
-from twisted.logger import LogLevel, formatEvent
+from twisted.internet.testing import EventLoggingObserver
+from twisted.logger import ILogObserver, LogEvent, LogLevel, formatEvent, globalLogPublisher
 from twisted.python.failure import Failure
 from twisted.trial.unittest import SynchronousTestCase, TestCase
+from zope.interface import implementer, provider
 
 from chatroom.bus.log import encode, hello
 from chatroom.bus.redis import (
     ANSWER,
     LATE,
     RETENTION,
+    RETRY,
     REWRITE,
     UNHEARD,
     RedisAddress,
@@ -203,6 +207,7 @@ class SharedThroughRedisTests(RedisTestCase):
         alice, heard_by_alice = await self.member(a, "alice", "5")
         _, heard_by_bob = await self.member(b, "bob", "5")
         heard = (heard_by_alice, heard_by_bob)
+        logged = observe_log(self)
         if (began := begin()) is not None:
             await began
         await gatherResults([session.until(told(ServerNotice(DEGRADED))) for session in heard])
@@ -216,6 +221,86 @@ class SharedThroughRedisTests(RedisTestCase):
         await gatherResults([session.until(told(back)) for session in heard])
         for session in heard:
             self.assertEqual(messages(session.events), [back], "nothing lost, nothing twice")
+        assert_outage_logged_once_each(self, logged, processes=2)
+
+
+def assert_outage_logged_once_each(test: TestCase, logged: Iterable[LogEvent], processes: int) -> None:
+    """Each process says once that it lost Redis and once that it is back, and the libraries say nothing of their
+    retries: txredisapi's ClientService logged a line a connection a try, and "Discarding dead connection."."""
+    lines = [formatEvent(event) for event in logged]
+    for said in ("chatroom lost contact with the log", "chatroom is in contact with the log again"):
+        test.assertEqual(len([line for line in lines if line.startswith(said)]), processes, said)
+    test.assertEqual([line for line in lines if "retry" in line or "Discarding" in line], [])
+
+
+@implementer(IStreamClientEndpoint)
+class Attempts:
+    """An endpoint that tells a test when each connection attempt through it has ended, either way."""
+
+    def __init__(self, endpoint: IStreamClientEndpoint) -> None:
+        self.endpoint = endpoint
+        self.made = 0
+        self.pending: list[Deferred[None]] = []
+
+    def connect(self, factory: IProtocolFactory) -> Deferred[IProtocol]:
+        self.made += 1
+        ended: Deferred[None] = Deferred()
+        self.pending.append(ended)
+
+        def end(result: object) -> object:
+            # On the next turn of the reactor: once the ClientService that made it has seen it end.
+            reactor.callLater(0, ended.callback, None)
+            return result
+
+        return self.endpoint.connect(factory).addBoth(end)
+
+    async def ended(self) -> int:
+        """Once the attempts under way have ended: how many were made since the last call."""
+        pending, self.pending = self.pending, []
+        await gatherResults(pending)
+        made, self.made = self.made, 0
+        return made
+
+
+class KeptConnectionTests(RedisTestCase):
+    """The log's connections to a real Redis, made again while it is away; time (the retries') a Clock."""
+
+    async def test_redis_away_half_a_minute_is_tried_each_second_and_found_within_one(self) -> None:
+        clock, logged = Clock(), observe_log(self)
+        attempts = Attempts(RedisAddress.parse(self.redis.url).endpoint())
+        self.patch(RedisAddress, "endpoint", lambda _: attempts)
+        bus = RedisLog(RedisAddress.parse(self.redis.url), clock, "test")
+        await bus.connect()
+        self.addCleanup(bus.disconnect)
+        chat = SharedChat(bus, clock.seconds, process="a")
+        await chat.start()
+        await attempts.ended()
+        lost = logged_once(logged, "chatroom lost contact with the log")
+        await self.redis.stop()
+        await lost
+        for second in range(30):  # each connection (commands, reading, hearing) tries each second, no less often
+            clock.advance(RETRY)
+            self.assertEqual(await attempts.ended(), 3, f"second {second + 1}")
+        back = logged_once(logged, "chatroom is in contact with the log again")
+        await self.redis.start()
+        clock.advance(RETRY)
+        await attempts.ended()
+        await back
+        assert_outage_logged_once_each(self, logged, processes=1)
+
+
+def logged_once(logged: EventLoggingObserver, line: str) -> Deferred[None]:
+    """Fires once a line starting with `line` is logged."""
+    seen: Deferred[None] = Deferred()
+
+    @provider(ILogObserver)
+    def watch(event: LogEvent) -> None:
+        if not seen.called and formatEvent(event).startswith(line):
+            globalLogPublisher.removeObserver(watch)
+            seen.callback(None)
+
+    globalLogPublisher.addObserver(watch)
+    return seen
 
 
 class Silent:

@@ -7,7 +7,7 @@ from pathlib import Path
 from twisted.internet import reactor
 from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IReactorFromThreads
-from twisted.logger import formatEvent
+from twisted.logger import eventAsJSON, eventFromJSON, formatEvent
 from twisted.trial.unittest import SynchronousTestCase
 
 from chatroom.app.service import Reloader
@@ -74,6 +74,37 @@ class ReloaderTests(SynchronousTestCase):
         self.reloader.reload()
         self.assertEqual(self.server.factory.motd, ["after"])
         self.assertIsNot(self.context.identity, self.identity)
+
+    def test_a_certificate_about_to_expire_is_announced_at_a_reload_as_at_start(self) -> None:
+        """A review: certbot's renewals arrive by SIGHUP, and a near expiry was said at start only."""
+        certificate = self_signed_rsa(self.certs, days=10)  # relative to now: no date of the calendar matters
+        self.reloader.reload()
+        self.assertIn(
+            f"SIGHUP: the server certificate expires in 9 days ({certificate.not_valid_after_utc:%Y-%m-%d}): renew it"
+            " where it came from (certbot, your CA) and send the server SIGHUP",
+            self.messages(),
+        )
+
+    def test_a_key_other_users_may_read_is_announced_in_one_line(self) -> None:
+        """A review: a server.key of mode 0644 was taken at start and at a reload without a word. Its group may read
+        it (0640, root:chatroom, is a way to run); others may not."""
+        key = self.certs / "server.key"
+        key.chmod(0o640)
+        self.reloader.reload()
+        self.assertEqual([message for message in self.messages() if "readable" in message], [])
+        key.chmod(0o644)
+        self.reloader.reload()
+        self.assertIn(
+            f"SIGHUP: {key} is readable by every user of this machine (mode 0644): chmod 600 {key}", self.messages()
+        )
+
+    def test_the_reloaded_line_is_the_same_in_a_worker(self) -> None:
+        """A review: `expires 2027-03-06` in one process, `expires 2027-03-06 19:23:10+00:00` under --workers, whose
+        workers' events reach the parent's log as JSON (chatroom.app.workers)."""
+        self.reloader.reload()
+        (reloaded,) = [event for event in self.logged if "server.crt" in formatEvent(event)]
+        self.assertEqual(formatEvent(eventFromJSON(eventAsJSON(reloaded))), formatEvent(reloaded))
+        self.assertRegex(formatEvent(reloaded), r", expires \d{4}-\d\d-\d\d$")
 
     def test_the_motd_is_read_again_or_kept(self) -> None:
         self.motd.write_text("after\n")

@@ -489,3 +489,13 @@ class OptionsTests(SynchronousTestCase):
         warnings = [event for event in logged if event["log_level"] == LogLevel.warn]
         self.assertEqual(len(warnings), 1)
         self.assertIn("expires in 9 days", formatEvent(warnings[0]))
+
+    def test_a_key_other_users_may_read_is_announced_at_start(self) -> None:
+        certs = Path(self.mktemp())
+        self_signed_rsa(certs, days=100)
+        (certs / "server.key").chmod(0o644)
+        logged = observe_log(self)
+        tap.makeService(self.parse("--certs", str(certs)), ServiceReactor())
+        warnings = [formatEvent(event) for event in logged if event["log_level"] == LogLevel.warn]
+        key = certs / "server.key"
+        self.assertEqual(warnings, [f"{key} is readable by every user of this machine (mode 0644): chmod 600 {key}"])

@@ -37,6 +37,7 @@ def self_signed_rsa(directory: Path, days: int = 30, bits: int = 2048) -> x509.C
             serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL, serialization.NoEncryption()
         )
     )
+    (directory / "server.key").chmod(0o600)  # as openssl writes it
     (directory / "server.crt").write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
     return certificate
 

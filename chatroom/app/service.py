@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import signal
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -65,11 +66,15 @@ class Reloader:
         else:
             self.context.replace(identity)
             log.info(
-                "SIGHUP: reloaded {path}: SHA-256 fingerprint {fingerprint}, expires {date:%Y-%m-%d}",
+                "SIGHUP: reloaded {path}: SHA-256 fingerprint {fingerprint}, expires {date}",
                 path=identity.certificate,
                 fingerprint=identity.fingerprint,
-                date=identity.expires,
+                # A string: a worker's events reach the parent's log as JSON, and Twisted's flattening of an event for
+                # JSON keeps str() of a field, its format (%Y-%m-%d) lost: a worker logged "2027-03-06 19:23:10+00:00".
+                date=f"{identity.expires:%Y-%m-%d}",
             )
+            for caution in tls.cautions(identity, self.certs, datetime.datetime.now(datetime.UTC)):
+                log.warn("SIGHUP: {caution}", caution=caution)
         if self.motd_file is not None:
             try:
                 self.factory.motd = motd_lines(read_motd(self.motd_file))

@@ -62,7 +62,6 @@ from chatroom.stores.rooms import FileRoomStore
 DEFAULT_LISTEN = "tcp:5050:backlog=1024"
 DEFAULT_IRC = "tcp:6697:backlog=1024"
 DEFAULT_WEB = "tcp:8443:backlog=1024"
-EXPIRY_WARNING = datetime.timedelta(days=30)
 REDIS_PREFIX = "chatroom"
 
 S = TypeVar("S", ChatService, Workers)
@@ -574,14 +573,8 @@ def makeService(options: Options, reactor: IReactorCore | None = None) -> IServi
     )
     if "hostname" in options.given or "hostname" in options.from_file:
         _check_hostname(options["hostname"], identity, certs)
-    left = identity.expires - datetime.datetime.now(datetime.UTC)
-    if left < EXPIRY_WARNING:
-        log.warn(
-            "the server certificate expires in {days} days ({date:%Y-%m-%d}): {advice}",
-            days=left.days,
-            date=identity.expires,
-            advice=tls.renewal_advice(certs),
-        )
+    for caution in tls.cautions(identity, certs, datetime.datetime.now(datetime.UTC)):
+        log.warn("{caution}", caution=caution)
     limits, room_limits = config.limits(options)
     history = HistoryLimits(
         options["history"], options["history-age"], options["history-memory"], bool(options["history-private"])

@@ -37,6 +37,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol, cast
 
 import txredisapi
+from twisted.application.internet import ClientService
 from twisted.application.service import Service
 from twisted.internet import reactor, task
 from twisted.internet.defer import CancelledError, Deferred, DeferredList, succeed
@@ -44,8 +45,9 @@ from twisted.internet.endpoints import HostnameEndpoint, UNIXClientEndpoint, wra
 from twisted.internet.error import ConnectionClosed
 from twisted.internet.interfaces import IDelayedCall, IReactorTime, IStreamClientEndpoint
 from twisted.internet.ssl import optionsForClientTLS
-from twisted.logger import Logger
+from twisted.logger import ILogObserver, LogEvent, Logger, LogLevel, globalLogPublisher
 from twisted.python.failure import Failure
+from zope.interface import provider
 
 from chatroom.bus.log import PLACE, Reader, encode, hello, place
 from chatroom.bus.shared import OFF_DISK, Replica
@@ -324,36 +326,87 @@ class RedisAddress:
         except (OSError, ValueError) as error:
             raise RedisUnreachable(f"cannot reach Redis at {self.shown()}: {_reason(error)}") from None
 
-    def connect(self, reconnect: bool = True) -> Deferred[Any]:
-        """A txredisapi connection, which reconnects by itself unless told not to.
+    def endpoint(self) -> IStreamClientEndpoint:
+        """Where each connection to Redis is made."""
+        if self.path:
+            return UNIXClientEndpoint(reactor, self.path, timeout=5)
+        endpoint: IStreamClientEndpoint = HostnameEndpoint(reactor, self.host, self.port, timeout=5)
+        return wrapClientTLS(optionsForClientTLS(self.host), endpoint) if self.tls else endpoint
+
+    def connect(self, reconnect: bool = True, clock: IReactorTime | None = None) -> Deferred[Any]:
+        """A txredisapi connection. Lost, it is made again every RETRY seconds on `clock` (_Kept), unless told not
+        to: then txredisapi's own makes one try, and a lost Redis ends it (a command line's).
 
         Its replies are the bytes Redis sent: txredisapi would read any made of digits alone as a number (a
         process's name, a room called 5, a marker's time), and `.decode()` on it would fail.
         """
-        common = {"charset": None, "convertNumbers": False, "password": self.password, "connectTimeout": 5}
+        common = {"charset": None, "convertNumbers": False, "password": self.password}
+        if reconnect:
+            handler = txredisapi.UnixConnectionHandler if self.path else txredisapi.ConnectionHandler
+            factory = _Kept(self.shown(), self.db, 1, handler=handler, **common)
+            return factory.keep(self.endpoint(), clock)
         connecting: Deferred[Any]
         if self.path:
-            connecting = txredisapi.UnixConnection(self.path, self.db, reconnect=reconnect, **common)
+            connecting = txredisapi.UnixConnection(self.path, self.db, reconnect=False, connectTimeout=5, **common)
         else:
             context = optionsForClientTLS(self.host) if self.tls else None
             connecting = txredisapi.Connection(
-                self.host, self.port, self.db, reconnect=reconnect, ssl_context_factory=context, **common
+                self.host, self.port, self.db, reconnect=False, ssl_context_factory=context, connectTimeout=5, **common
             )
         return connecting
 
-    def listen(self, channel: str, heard: Callable[[str], None]) -> Deferred[Any]:
+    def listen(self, channel: str, heard: Callable[[str], None], clock: IReactorTime | None = None) -> Deferred[Any]:
         """A connection that passes what is published on `channel` to `heard`, subscribing again as it reconnects."""
-        endpoint: IStreamClientEndpoint
-        if self.path:
-            endpoint = UNIXClientEndpoint(reactor, self.path, timeout=5)
-        else:
-            endpoint = HostnameEndpoint(reactor, self.host, self.port, timeout=5)
-            if self.tls:
-                endpoint = wrapClientTLS(optionsForClientTLS(self.host), endpoint)
-        factory = _HearingFactory(channel, heard, self.password)
-        factory.startConnecting(endpoint)
-        connecting: Deferred[Any] = factory.deferred
-        return connecting
+        return _HearingFactory(channel, heard, self.password).keep(self.endpoint(), clock)
+
+
+@provider(ILogObserver)
+def _problems_only(event: LogEvent) -> None:
+    """Passes on a warning or worse, nothing else."""
+    if event.get("log_level", LogLevel.info) >= LogLevel.warn:
+        globalLogPublisher(event)
+
+
+class _Keeper(ClientService):
+    """Keeps one connection to Redis, made again RETRY seconds after each loss or failed try, for as long as Redis
+    is away. Its line for each retry is not logged (one a connection a try, three connections a process): the log
+    (RedisLog, SharedChat) says once that Redis is lost, and once that it is back."""
+
+    _log = Logger(observer=_problems_only)
+
+
+class _Kept(txredisapi.RedisFactory):  # type: ignore[misc]  # txredisapi has no annotations
+    """A txredisapi factory whose one connection a _Keeper keeps, on a clock a test can drive.
+
+    In place of txredisapi's own slots, whose delay grows e-fold each try up to 10 seconds, randomised: the chat was
+    whole again 7 to 11 seconds after Redis came back, and each try logged a "Scheduling retry" line a connection.
+    """
+
+    keeper: _Keeper
+
+    def keep(self, endpoint: IStreamClientEndpoint, clock: IReactorTime | None) -> Deferred[Any]:
+        """Connect, and fire with the handler once connected (txredisapi's `deferred`)."""
+        connected: Deferred[Any] = self.deferred
+        self.keeper = _Keeper(endpoint, self, retryPolicy=lambda _: RETRY, clock=clock)
+        self.keeper.startService()
+        return connected
+
+    def stopTrying(self) -> Deferred[None]:
+        """Redis refused the AUTH or the SELECT: try no more (as txredisapi does)."""
+        self.stopped = True
+        stopping: Deferred[None] = self.keeper.stopService()
+        return stopping
+
+    def disconnect(self) -> Deferred[None]:
+        stopping = self.keeper.stopService()
+        return DeferredList([stopping, super().disconnect()]).addCallback(lambda _: None)
+
+    def delConnection(self, conn: Any) -> None:
+        """A lost connection also leaves the queue commands take theirs from: they wait for the next one, where
+        txredisapi would hand them the dead one first, only to log "Discarding dead connection." and wait."""
+        super().delConnection(conn)
+        if conn in self.connectionQueue.pending:
+            self.connectionQueue.remove(conn)
 
 
 class _Hearing(txredisapi.SubscriberProtocol):  # type: ignore[misc]  # txredisapi has no annotations
@@ -373,7 +426,7 @@ def _not_subscribed(failure: Any) -> None:
     log.debug("could not subscribe: {why}", why=failure.getErrorMessage())
 
 
-class _HearingFactory(txredisapi.SubscriberFactory):  # type: ignore[misc]
+class _HearingFactory(_Kept, txredisapi.SubscriberFactory):  # type: ignore[misc]
     protocol = _Hearing
 
     def __init__(self, channel: str, heard: Callable[[str], None], password: str | None) -> None:
@@ -456,7 +509,11 @@ class RedisLog:
 
     def connect(self) -> Deferred[None]:
         connections = DeferredList(
-            [self.address.connect(), self.address.connect(), self.address.listen(self.keys["unwritten"], self._heard)]
+            [
+                self.address.connect(clock=self.clock),
+                self.address.connect(clock=self.clock),
+                self.address.listen(self.keys["unwritten"], self._heard, self.clock),
+            ]
         )
 
         def connected(results: list[tuple[bool, Any]]) -> None:
@@ -549,8 +606,9 @@ class RedisLog:
     # Inside
 
     def _later(self, call: Callable[[], None]) -> None:
-        """Try again in a second; txredisapi reconnects by itself meanwhile. Never once stopped: a command that
-        fails because `disconnect` closed its connection must not schedule another try (seen as a dirty reactor)."""
+        """Try again in a second; the connections are made again meanwhile, as often (_Kept). Never once stopped: a
+        command that fails because `disconnect` closed its connection must not schedule another try (seen as a dirty
+        reactor)."""
         if not self.stopped:
             self._retry = self.clock.callLater(RETRY, call)
 

@@ -49,6 +49,7 @@ SERVER_KEY = "server.key"
 # suites all qualify and are not configured by this string.
 TLS12_CIPHERS = "ECDHE+AESGCM:ECDHE+CHACHA20"
 
+EXPIRY_WARNING = datetime.timedelta(days=30)  # a certificate that expires sooner is warned of at start and at reloads
 _CA_LIFETIME = datetime.timedelta(days=3650)
 _SERVER_LIFETIME = datetime.timedelta(days=825)  # the longest that browsers' and Apple's rules accept
 
@@ -169,6 +170,35 @@ def load(directory: Path, generated: bool = False) -> ServerIdentity:
     except (ssl.SSLError, OSError) as error:
         raise CertificateError(f"{cert_path} cannot be used for TLS: {_openssl_reason(error)}") from None
     return identity
+
+
+def cautions(identity: ServerIdentity, directory: Path, now: datetime.datetime) -> list[str]:
+    """What the administrator should act on about an identity that loaded, a line each: a certificate that expires
+    within EXPIRY_WARNING, a key other users may read. Said at start and at each reload: certbot's renewals (and a
+    key copied by hand) arrive by SIGHUP."""
+    found = []
+    left = identity.expires - now
+    if left < EXPIRY_WARNING:
+        found.append(
+            f"the server certificate expires in {left.days} days ({identity.expires:%Y-%m-%d}):"
+            f" {renewal_advice(directory)}"
+        )
+    exposed = key_exposed(identity.key)
+    if exposed is not None:
+        found.append(exposed)
+    return found
+
+
+def key_exposed(path: Path) -> str | None:
+    """A line if users other than the key's owner and group may read it. Its group may: a key of mode 0640, owned by
+    root and the server's group, is a way to run."""
+    try:
+        mode = stat.S_IMODE(path.stat().st_mode)
+    except OSError:  # gone since it was read: the next reload says so
+        return None
+    if not mode & stat.S_IROTH:
+        return None
+    return f"{path} is readable by every user of this machine (mode {mode:04o}): chmod 600 {path}"
 
 
 def issued_here(directory: Path) -> bool:

@@ -227,13 +227,13 @@ class SqliteHistory(Service):
         try:
             with contextlib.closing(self._connect()) as db:
                 checked = db.execute("PRAGMA quick_check").fetchone()[0]
-                if checked != "ok":
-                    raise sqlite3.DatabaseError(checked)
+                if checked != "ok":  # several lines, page by page: the first says enough
+                    raise _Damaged(f"database disk image is malformed ({checked.splitlines()[0]})")
                 _check_rows(db)
                 rooms = dict(self._read(db))
                 unkept = 0 if self.limits.private else db.execute("SELECT COUNT(*) FROM conversations").fetchone()[0]
         except sqlite3.Error as error:
-            raise StoreError(f"cannot read the history file {self.path}: {error}") from None
+            raise StoreError(self._unreadable(error)) from None
         except OSError as error:
             raise StoreError(f"cannot open the history file {self.path}: {error.strerror}") from None
         if not self.limits.private:  # kept under an earlier --history-private: nobody may read it now, so it goes
@@ -263,8 +263,30 @@ class SqliteHistory(Service):
         try:
             with contextlib.closing(self._connect()) as db:
                 return dict(read(db))
-        except (sqlite3.Error, OSError) as error:
+        except sqlite3.Error as error:
+            raise StoreError(self._unreadable(error)) from None
+        except OSError as error:
             raise StoreError(f"cannot read the history file {self.path}: {error}") from None
+
+    def _unreadable(self, error: sqlite3.Error) -> str:
+        """SQLite's error, in one line with the next step where its words give none.
+
+        SQLite says "unable to open database file" of a readable file in a directory it cannot write: in WAL mode it
+        makes FILE-wal and FILE-shm beside the file, even to read it (a read-only filesystem, a directory the
+        server's user may not write).
+        """
+        if getattr(error, "sqlite_errorname", "") in ("SQLITE_CANTOPEN", "SQLITE_READONLY") and not _writable(
+            self.path.parent
+        ):
+            return (
+                f"cannot open the history file {self.path}: its directory {self.path.parent} is not writable, and"
+                f" SQLite makes {self.path.name}-wal and {self.path.name}-shm beside the file: let the server's user"
+                " write there, or give --history-store a path in a directory it may write"
+            )
+        said = f"cannot read the history file {self.path}: {error}"
+        if isinstance(error, _Damaged) or getattr(error, "sqlite_errorname", "") in ("SQLITE_CORRUPT", "SQLITE_NOTADB"):
+            return f"{said}; restore it from a backup, or move it away to start afresh (its history is then lost)"
+        return said
 
     def said_private(self, conversation: str, message: Message) -> None:
         self._changes.put(("private", conversation, message))
@@ -714,6 +736,15 @@ class SqliteHistory(Service):
                 ).fetchone()
                 kept.last = found[0] if found else ""
         return rooms.items()
+
+
+class _Damaged(sqlite3.DatabaseError):
+    """The file's own check (PRAGMA quick_check) found damage."""
+
+
+def _writable(directory: Path) -> bool:
+    """Whether the server's user may make files in `directory` (root may, except on a read-only filesystem)."""
+    return os.access(directory, os.W_OK)
 
 
 def _line(
