@@ -94,6 +94,29 @@ class StoreTests(SynchronousTestCase):
         self.assertTrue(unrelated.exists())
         self.assertEqual(AccountStore(self.path).names(), ["alice", "bob"])
 
+    def test_a_file_damaged_or_gone_while_the_server_runs_leaves_the_accounts_read_before(self) -> None:
+        """A typo on tom's line dropped his account silently: his name free for any guest, his rights gone."""
+        logged = observe_log(self)
+        self.store.add("tom", "his password")
+        self.store.add("ann", "her password")
+        self.store.set_admin("tom", True)
+        text = self.path.read_text()
+        self.path.write_text(text.replace("tom scrypt", "tom scrypy"))
+        self.assertEqual(self.store.names(), ["ann", "tom (admin)"])
+        self.assertEqual(self.store.verify("tom", "his password", DECOY), "tom")
+        self.path.unlink()
+        self.assertTrue(self.store.is_admin("tom"))
+        errors = [formatEvent(event) for event in logged if event["log_level"].name == "error"]
+        self.assertEqual(len(errors), 2, "once each, not at every lookup")
+        self.assertIn(
+            "its line 1 is not NAME scrypt$..., as chatroom-accounts writes them: the accounts read before"
+            " stay in use until it is corrected",
+            errors[0],
+        )
+        self.assertIn("is gone: the accounts read before stay in use until it is back", errors[1])
+        self.path.write_text(text.replace("ann scrypt", "anne scrypt"))
+        self.assertEqual(self.store.names(), ["anne", "tom (admin)"], "a sound file is read again")
+
     def test_a_line_that_is_no_account_is_refused_never_read_as_one(self) -> None:
         """Another file given as the accounts file (a JSON file, notes) holds no accounts: it is not changed."""
         self.store.add("alice", "first password")
@@ -214,8 +237,19 @@ class CommandLineTests(ServerTestCase):
         revoked = await self.accounts("revoke", "alice", "admin")
         self.assertEqual(revoked, (0, "alice is no longer a server administrator\n"))
         self.assertFalse(AccountStore(self.file).is_admin("alice"))
+        again = await self.accounts("revoke", "alice", "admin")  # said "is no longer" of one who never was
+        self.assertEqual(again, (0, "alice was not a server administrator: nothing changed\n"))
         self.assertEqual(await self.accounts("remove", "alice"), (0, "removed alice\n"))
         self.assertEqual(await self.accounts("remove", "alice"), (1, "chatroom-accounts: there is no account alice\n"))
+
+    async def test_list_of_a_damaged_file_says_so(self) -> None:
+        """It left out the line damaged by hand, and said nothing."""
+        self.file = Path(self.mktemp()).resolve()
+        AccountStore(self.file).add("tom", "his password")
+        self.file.write_text(self.file.read_text().replace("tom scrypt", "tom scrypy"))
+        code, output = await self.accounts("list")
+        self.assertEqual(code, 1)
+        self.assertIn("is not an accounts file: its line 1 is not NAME scrypt$...", output)
 
     async def test_accounts_created_while_the_server_runs_are_enforced(self) -> None:
         """0.1 logged `accounts: off` without the file, and a guest took an account's nickname once it was made."""

@@ -128,7 +128,9 @@ def main(argv: list[str] | None = None) -> None:
     if arguments.command == "import":
         parser.error("import copies --file into Redis: give --redis URL")
     try:
-        print(_at_once(_command(arguments, FileKeeper(AccountStore(arguments.file)))))
+        store = AccountStore(arguments.file)
+        store.check(hashes=False)  # `list` read a damaged file as if its damaged lines were no accounts
+        print(_at_once(_command(arguments, FileKeeper(store))))
     except ChatError as error:
         raise SystemExit(f"{PROGRAM}: {word(error)}") from None
     except OSError as error:
@@ -145,8 +147,12 @@ async def _command(arguments: argparse.Namespace, accounts: Keeper) -> str:
     if arguments.command == "import":
         return await _import(arguments.file, accounts, arguments.replace)
     if arguments.command in ("grant", "revoke"):
-        await accounts.change(name, administrator(name, arguments.command == "grant"))
-        return f"{name} {'is now' if arguments.command == 'grant' else 'is no longer'} a server administrator"
+        grant = arguments.command == "grant"
+        account = await accounts.get(name)
+        if account is not None and account.admin == grant:  # else changed, or NO_ACCOUNT
+            return f"{name} {'is already' if grant else 'was not'} a server administrator: nothing changed"
+        await accounts.change(name, administrator(name, grant))
+        return f"{name} {'is now' if grant else 'is no longer'} a server administrator"
     if arguments.command == "remove":
         await accounts.change(name, removing(name))
         return f"removed {name}"

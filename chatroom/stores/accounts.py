@@ -30,11 +30,14 @@ from pathlib import Path
 from cryptography.exceptions import InvalidKey
 from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 from scramp import ScramException, ScramMechanism
+from twisted.logger import Logger
 
 from chatroom.core.errors import ChatError
 from chatroom.core.names import nick_key, validate_nick
 from chatroom.core.state import StoreError
 from chatroom.stores.files import DATA_FILE, locked, read_bounded, replace, stamp
+
+log = Logger(namespace="chatroom")
 
 DEFAULT_FILE = "accounts.db"
 MIN_PASSWORD = 8
@@ -310,23 +313,32 @@ class AccountStore(AccountBook):
         The server asks at start, so that a directory or another file given as --accounts stops it, rather than
         failing every login, or being read as accounts nobody registered.
         """
+        self._read(hashes)
+
+    def _read(self, hashes: bool) -> dict[str, Account]:
+        """The file's accounts by key, as `check` checks them."""
         try:
             lines = self._text().splitlines() if self.path.exists() else []
         except (OSError, UnicodeDecodeError) as error:
             why = error.strerror if isinstance(error, OSError) else "not UTF-8 text"
             raise StoreError(f"cannot read {self.path}: {why}") from None
+        accounts = {}
         for number, line in enumerate(lines, 1):
-            account = Account.parse(line) if line.strip() else None
-            if line.strip() and account is None:
+            if not line.strip():
+                continue
+            account = Account.parse(line)
+            if account is None:
                 raise StoreError(
                     f"{self.path} is not an accounts file: its line {number} is not NAME scrypt$..., as"
                     " chatroom-accounts writes them"
                 )
-            if hashes and account is not None and not sound_hash(account.hash):
+            if hashes and not sound_hash(account.hash):
                 raise StoreError(
                     f"{self.path}: the password hash on line {number} ({account.name}) is damaged: set the password"
                     f" again with chatroom-accounts passwd {account.name}"
                 )
+            accounts[nick_key(account.name)] = account
+        return accounts
 
     def add(self, name: str, password: str) -> None:
         """Register a new account; EXISTS if someone registered the name first."""
@@ -345,9 +357,7 @@ class AccountStore(AccountBook):
         """Change one account in the newest file, under the lock; nothing is written if `change` raises, nor if
         the file is not an accounts file (StoreError)."""
         with locked(self.path):
-            self.check(hashes=False)  # another file, given by mistake, is not replaced; a damaged hash may be
-            self._refresh()
-            accounts = dict(self._accounts)
+            accounts = self._read(hashes=False)  # another file is not replaced; a damaged hash may be
             changed = change(accounts.get(nick_key(name)))
             if changed is None:
                 accounts.pop(nick_key(name), None)
@@ -360,12 +370,17 @@ class AccountStore(AccountBook):
         return read_bounded(self.path, DATA_FILE).decode("utf-8")
 
     def _refresh(self) -> None:
+        """Read the file again if it was replaced. One that cannot be read, or was damaged by hand, leaves the
+        accounts read before in use, and is logged once: a typo dropped its account silently (its name free for any
+        guest, an administrator's rights gone), and an unreadable file failed every login as a bug."""
         seen = stamp(self.path)
         if seen == self._seen:
             return
-        accounts = {}
-        if seen is not None:
-            for line in self._text().splitlines():
-                if (account := Account.parse(line)) is not None:
-                    accounts[nick_key(account.name)] = account
-        self._seen, self._accounts = seen, accounts
+        self._seen = seen
+        if seen is None and self._accounts:
+            log.error("{path} is gone: the accounts read before stay in use until it is back", path=self.path)
+            return
+        try:
+            self._accounts = self._read(hashes=False)  # a damaged hash matches no password
+        except StoreError as error:
+            log.error("{error}: the accounts read before stay in use until it is corrected", error=error)
