@@ -227,6 +227,23 @@ class LineEditorTests(SynchronousTestCase):
         self.keys(b"\x7f\r")  # one Backspace erases one character, not one byte
         self.assertEqual(self.keyboard.lines, ["café "])
 
+    def test_invisible_formatting_characters_are_kept(self) -> None:
+        """Joiners, direction marks and a flag's tags are part of the text: a Persian word without its ZWNJ, or a
+        family emoji without its joiners, is another text."""
+        scotland = "🏴\U000e0067\U000e0062\U000e0073\U000e0063\U000e0074\U000e007f"  # black flag, tags g b s c t, end
+        text = f"می\u200cخواهم 👩\u200d👩\u200d👧 \u200fRLM \u061cx a\u200eb {scotland}"  # noqa: RUF001
+        self.keys(b"\x1b[200~" + text.encode() + b"\x1b[201~\r")  # pasted
+        for char in "/react 👩\u200d👩\u200d👧 1\u00a0000\u3000了":  # typed, a key at a time
+            self.keys(char.encode())
+        self.keys(b"\r")
+        self.assertEqual(self.keyboard.lines, [text, "/react 👩\u200d👩\u200d👧 1\u00a0000\u3000了"])
+
+    def test_only_what_the_server_refuses_is_left_out(self) -> None:
+        """The line protocol's rule: controls, line separators, bidirectional overrides and isolates."""
+        self.keys("\x1b[200~a\u202eb\u0085c\u2028d\u2066e\x1b[201~\r".encode())
+        self.keys(b"x\ty\x00z\r")  # Tab is a key, not a character
+        self.assertEqual(self.keyboard.lines, ["abcde", "xyz"])
+
     def test_history_and_ignored_sequences(self) -> None:
         self.keys(b"first\rsecond\r")
         self.keys(b"\x1b[A\x1b[A")  # Up twice

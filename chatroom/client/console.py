@@ -24,6 +24,8 @@ from twisted.protocols.basic import LineReceiver
 from twisted.python.failure import Failure
 from zope.interface import implementer
 
+from chatroom.frontends.line.wire import CONTROL_CHARACTERS
+
 
 class Keyboard(TypingProtocol):
     """What a console reports to the client."""
@@ -199,7 +201,7 @@ class LineEditor(Protocol):
             self._complete()
         elif key in (_NEXT_ROOM, _PREVIOUS_ROOM):
             self.keyboard.switch(1 if key == _NEXT_ROOM else -1)
-        elif key.isprintable():
+        elif key != _TAB and not CONTROL_CHARACTERS.match(key):  # what the server takes, invisible ones too
             self._edit(before + key, after)
 
     def _complete(self) -> None:
