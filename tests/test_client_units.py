@@ -283,6 +283,39 @@ class LineEditorTests(SynchronousTestCase):
         self.keys("é".encode() + "👍".encode())
         self.assertEqual(self.drawn(), "[#5] 你好é👍世界\x1b[4D")
 
+    def test_emoji_flags_and_accented_letters_are_edited_whole(self) -> None:
+        """Review: Backspace over 🇫🇷 left 🇫, over 👍🏽 it took the skin tone only, and Left stopped inside a flag."""
+        family, hangul = "👩\u200d👩\u200d👧", "\u1100\u1161\u11a8"  # 각 typed as its three jamo
+        self.keys(f"x🇫🇷👍🏽{family}e\u0301{hangul}".encode())
+        self.keys(b"\x7f")  # Backspace: the whole syllable
+        self.assertEqual(self.editor.buffer, f"x🇫🇷👍🏽{family}e\u0301")
+        self.keys(b"\x1b[D\x7f")  # Left over é (e and its accent), Backspace: the whole family
+        self.assertEqual((self.editor.buffer, self.editor.cursor), ("x🇫🇷👍🏽e\u0301", 5))
+        self.keys(b"\x1b[D\x1b[3~")  # Left, Delete: the thumb with its skin tone
+        self.assertEqual((self.editor.buffer, self.editor.cursor), ("x🇫🇷e\u0301", 3))
+        self.assertEqual(self.drawn(), "[#5] x🇫🇷e\u0301\x1b[1D")
+        self.keys(b"\x1b[D")  # one Left crosses the flag
+        self.assertEqual((self.editor.cursor, self.drawn()), (1, "[#5] x🇫🇷e\u0301\x1b[3D"))
+        self.keys(b"\x1b[C\x1b[C\x04")  # Right over the flag, Right over é, Ctrl+D at the end deletes nothing
+        self.assertEqual((self.editor.buffer, self.editor.cursor), ("x🇫🇷e\u0301", 5))
+        self.keys("\x01\x1b[C\x1b[C🇩🇪\x1b[D🇺".encode())  # a flag's letter typed before a flag makes a flag
+        self.assertEqual((self.editor.buffer, self.editor.cursor), ("x🇫🇷🇺🇩🇪e\u0301", 5), "past 🇺🇩, not in it")
+        self.keys(b"\x7f\x7f\r")
+        self.assertEqual(self.keyboard.lines, ["x🇪e\u0301"])
+
+    def test_the_line_typed_and_the_lines_shown_are_measured_alike(self) -> None:
+        """Review: wrapping counted 👍🏽 as two columns piece by piece and four as a whole, and the input line four."""
+        self.patch(shutil, "get_terminal_size", lambda: os.terminal_size((40, 24)))
+        self.screen.clear()
+        self.editor.show("12:34 [#5] <jo> tones " + "👍🏽" * 14)
+        shown = self.screen.value().decode().replace("\r\x1b[K[#5] ", "").replace("\r\x1b[K", "").split("\n")
+        self.assertEqual(shown, ["12:34 [#5] <jo> tones", "      " + "👍🏽" * 14, ""], "28 columns: one line")
+        self.keys("👍🏽".encode() * 20)
+        self.assertEqual(self.drawn(), "[#5] " + "👍🏽" * 17, "as many as 34 columns hold, as in the lines shown")
+        self.editor.ask("Password:", secret=True)
+        self.keys("\x15🇫🇷e\u0301".encode())
+        self.assertEqual(self.drawn(), "Password: **", "a star for each character a person typed")
+
     def test_nothing_wraps_in_a_narrow_terminal(self) -> None:
         self.patch(shutil, "get_terminal_size", lambda: os.terminal_size((20, 24)))
         self.keys("字".encode() * 50)
