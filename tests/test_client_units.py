@@ -766,29 +766,58 @@ class SettingsTests(SynchronousTestCase):
 
 
 class HighlightTests(SynchronousTestCase):
-    def test_a_mention_or_a_private_message_is_highlighted_and_rings_the_bell(self) -> None:
+    def assertRings(self, nick: str, highlight: list[str], rings: dict[str, bool]) -> None:
+        """Each server line of `rings` is highlighted and rings the bell, or neither, for `nick`."""
         console = Console()
-        client = Client(Clock(), Renderer(colour=True), "localhost:5050", None, interactive=True, highlight=["exam"])
+        client = Client(Clock(), Renderer(colour=True), "localhost:5050", None, interactive=True, highlight=highlight)
         client.console = console
         ServerProtocol(client).makeConnection(StringTransport())
         client.handshake(None)  # type: ignore[arg-type]  # with --ca, OpenSSL has checked it already
-        for raw in ("HELLO chatroom 1 :hi", "WELCOME alice :hello"):
+        for raw in ("HELLO chatroom 1 :hi", f"WELCOME {nick} :hello"):
             client.received(parse(raw))
-        rings = {
-            "MSG #5 bob :hey alice, look": True,
-            "MSG #5 bob :@ALICE?": True,
-            "ACTION #5 bob :waves at alice": True,
-            "MSG #5 bob :the exam is on friday": True,
-            "MSG #5 bob :malice aforethought": False,
-            "MSG #5 alice :I am alice": False,
-            "PRIV bob alice :psst": True,
-            "PRIV alice bob :psst": False,
-        }
         for raw, rung in rings.items():
             console.shown.clear()
             client.received(parse(raw))
             self.assertEqual(console.shown[-1].endswith("\x07"), rung, raw)
             self.assertEqual(console.shown[-1].startswith("\x1b[1;33m"), rung, raw)
+
+    def test_a_mention_or_a_private_message_is_highlighted_and_rings_the_bell(self) -> None:
+        self.assertRings(
+            "alice",
+            ["exam"],
+            {
+                "MSG #5 bob :hey alice, look": True,
+                "MSG #5 bob :@ALICE?": True,
+                "ACTION #5 bob :waves at alice": True,
+                "MSG #5 bob :the exam is on friday": True,
+                "MSG #5 bob :malice aforethought": False,
+                "MSG #5 alice :I am alice": False,
+                "PRIV bob alice :psst": True,
+                "PRIV alice bob :psst": False,
+            },
+        )
+
+    def test_a_name_written_against_text_without_spaces_is_a_mention(self) -> None:
+        """Review: `你好ann今天吃饭了吗` did not name ann, as Python's \\w counts Chinese characters as part of a word;
+        a letter of a script written with spaces still makes a longer word: Renée and Rennes do not name ren."""
+        self.assertRings(
+            "ren",
+            ["考试"],
+            {
+                "MSG #5 bob :你好ren今天吃饭了吗": True,
+                "MSG #5 bob :こんにちは世界、ren さん": True,
+                "MSG #5 bob :renさん、おはよう": True,
+                "MSG #5 bob :ren님 안녕하세요": True,
+                "MSG #5 bob :สวัสดีrenครับ": True,
+                "MSG #5 bob :明天考试了吗": True,
+                "MSG #5 bob :Renée est là": False,
+                "MSG #5 bob :à Rennes": False,
+                "MSG #5 bob :Lorenzo": False,
+                "MSG #5 bob :ren\u0301 is another word": False,
+                "MSG #5 bob :ren2 and ren-bot and [ren]x": False,
+                "MSG #5 bob :@REN, (ren)": True,
+            },
+        )
 
 
 class CompanyTests(ClientCase):
