@@ -215,6 +215,34 @@ class ClientTests(ServerTestCase):
         typist.type("\x04")
         self.assertEqual(await typist.exit_code(), 0)
 
+    async def test_a_pasted_line_keeps_its_invisible_characters(self) -> None:
+        """Review: the editor dropped every character Python does not call printable, so a Persian word lost its
+        zero-width non-joiner, a family emoji its joiners and a line its right-to-left mark."""
+        text = "می\u200cخواهم 👩\u200d👩\u200d👧 \u200fRLM"  # noqa: RUF001  # Persian letters are meant
+        listener = await self.connect("listener", "5")
+        person = self.client("--nick", "parisa", "--room", "5", terminal=True)
+        await person.until(r"\[#5\] $")
+        person.type(f"\x1b[200~{text}\x1b[201~\r")  # as the terminal sends a paste (bracketed paste), then Enter
+        said, _ = await listener.until("MSG #5 parisa :")
+        self.assertEqual(said, f"MSG #5 parisa :{text}")
+        person.type("\x04")
+        self.assertEqual(await person.exit_code(), 0)
+
+    async def test_emoji_are_edited_whole_on_the_terminal(self) -> None:
+        """Review: Backspace over a flag left half of it, and Delete took an emoji's skin tone only."""
+        listener = await self.connect("listener", "5")
+        person = self.client("--nick", "zoe", "--room", "5", terminal=True)
+        await person.until(r"\[#5\] $")
+        person.type("a👍🏽🇫🇷b\x1b[D\x7f")  # Left, Backspace: the flag goes
+        await person.until("\\[#5\\] a👍🏽b\x1b\\[1D")
+        person.type("\x1b[D\x1b[3~")  # Left, Delete: the thumb goes with its skin tone
+        await person.until("\\[#5\\] ab\x1b\\[1D")
+        person.type("\r")
+        said, _ = await listener.until("MSG #5 zoe :")
+        self.assertEqual(said, "MSG #5 zoe :ab")
+        person.type("\x04")
+        self.assertEqual(await person.exit_code(), 0)
+
     async def test_kicks_and_bans_are_readable(self) -> None:
         teacher = await self.connect("teacher", "5")
         student = self.client("--nick", "student", "--room", "5", terminal=True)

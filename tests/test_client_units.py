@@ -227,6 +227,23 @@ class LineEditorTests(SynchronousTestCase):
         self.keys(b"\x7f\r")  # one Backspace erases one character, not one byte
         self.assertEqual(self.keyboard.lines, ["café "])
 
+    def test_invisible_formatting_characters_are_kept(self) -> None:
+        """Joiners, direction marks and a flag's tags are part of the text: a Persian word without its ZWNJ, or a
+        family emoji without its joiners, is another text."""
+        scotland = "🏴\U000e0067\U000e0062\U000e0073\U000e0063\U000e0074\U000e007f"  # black flag, tags g b s c t, end
+        text = f"می\u200cخواهم 👩\u200d👩\u200d👧 \u200fRLM \u061cx a\u200eb {scotland}"  # noqa: RUF001
+        self.keys(b"\x1b[200~" + text.encode() + b"\x1b[201~\r")  # pasted
+        for char in "/react 👩\u200d👩\u200d👧 1\u00a0000\u3000了":  # typed, a key at a time
+            self.keys(char.encode())
+        self.keys(b"\r")
+        self.assertEqual(self.keyboard.lines, [text, "/react 👩\u200d👩\u200d👧 1\u00a0000\u3000了"])
+
+    def test_only_what_the_server_refuses_is_left_out(self) -> None:
+        """The line protocol's rule: controls, line separators, bidirectional overrides and isolates."""
+        self.keys("\x1b[200~a\u202eb\u0085c\u2028d\u2066e\x1b[201~\r".encode())
+        self.keys(b"x\ty\x00z\r")  # Tab is a key, not a character
+        self.assertEqual(self.keyboard.lines, ["abcde", "xyz"])
+
     def test_history_and_ignored_sequences(self) -> None:
         self.keys(b"first\rsecond\r")
         self.keys(b"\x1b[A\x1b[A")  # Up twice
@@ -265,6 +282,39 @@ class LineEditorTests(SynchronousTestCase):
         self.assertEqual(self.drawn(), "[#5] 你好世界\x1b[4D", "two characters back are four columns")
         self.keys("é".encode() + "👍".encode())
         self.assertEqual(self.drawn(), "[#5] 你好é👍世界\x1b[4D")
+
+    def test_emoji_flags_and_accented_letters_are_edited_whole(self) -> None:
+        """Review: Backspace over 🇫🇷 left 🇫, over 👍🏽 it took the skin tone only, and Left stopped inside a flag."""
+        family, hangul = "👩\u200d👩\u200d👧", "\u1100\u1161\u11a8"  # 각 typed as its three jamo
+        self.keys(f"x🇫🇷👍🏽{family}e\u0301{hangul}".encode())
+        self.keys(b"\x7f")  # Backspace: the whole syllable
+        self.assertEqual(self.editor.buffer, f"x🇫🇷👍🏽{family}e\u0301")
+        self.keys(b"\x1b[D\x7f")  # Left over é (e and its accent), Backspace: the whole family
+        self.assertEqual((self.editor.buffer, self.editor.cursor), ("x🇫🇷👍🏽e\u0301", 5))
+        self.keys(b"\x1b[D\x1b[3~")  # Left, Delete: the thumb with its skin tone
+        self.assertEqual((self.editor.buffer, self.editor.cursor), ("x🇫🇷e\u0301", 3))
+        self.assertEqual(self.drawn(), "[#5] x🇫🇷e\u0301\x1b[1D")
+        self.keys(b"\x1b[D")  # one Left crosses the flag
+        self.assertEqual((self.editor.cursor, self.drawn()), (1, "[#5] x🇫🇷e\u0301\x1b[3D"))
+        self.keys(b"\x1b[C\x1b[C\x04")  # Right over the flag, Right over é, Ctrl+D at the end deletes nothing
+        self.assertEqual((self.editor.buffer, self.editor.cursor), ("x🇫🇷e\u0301", 5))
+        self.keys("\x01\x1b[C\x1b[C🇩🇪\x1b[D🇺".encode())  # a flag's letter typed before a flag makes a flag
+        self.assertEqual((self.editor.buffer, self.editor.cursor), ("x🇫🇷🇺🇩🇪e\u0301", 5), "past 🇺🇩, not in it")
+        self.keys(b"\x7f\x7f\r")
+        self.assertEqual(self.keyboard.lines, ["x🇪e\u0301"])
+
+    def test_the_line_typed_and_the_lines_shown_are_measured_alike(self) -> None:
+        """Review: wrapping counted 👍🏽 as two columns piece by piece and four as a whole, and the input line four."""
+        self.patch(shutil, "get_terminal_size", lambda: os.terminal_size((40, 24)))
+        self.screen.clear()
+        self.editor.show("12:34 [#5] <jo> tones " + "👍🏽" * 14)
+        shown = self.screen.value().decode().replace("\r\x1b[K[#5] ", "").replace("\r\x1b[K", "").split("\n")
+        self.assertEqual(shown, ["12:34 [#5] <jo> tones", "      " + "👍🏽" * 14, ""], "28 columns: one line")
+        self.keys("👍🏽".encode() * 20)
+        self.assertEqual(self.drawn(), "[#5] " + "👍🏽" * 17, "as many as 34 columns hold, as in the lines shown")
+        self.editor.ask("Password:", secret=True)
+        self.keys("\x15🇫🇷e\u0301".encode())
+        self.assertEqual(self.drawn(), "Password: **", "a star for each character a person typed")
 
     def test_nothing_wraps_in_a_narrow_terminal(self) -> None:
         self.patch(shutil, "get_terminal_size", lambda: os.terminal_size((20, 24)))
@@ -732,29 +782,58 @@ class SettingsTests(SynchronousTestCase):
 
 
 class HighlightTests(SynchronousTestCase):
-    def test_a_mention_or_a_private_message_is_highlighted_and_rings_the_bell(self) -> None:
+    def assertRings(self, nick: str, highlight: list[str], rings: dict[str, bool]) -> None:
+        """Each server line of `rings` is highlighted and rings the bell, or neither, for `nick`."""
         console = Console()
-        client = Client(Clock(), Renderer(colour=True), "localhost:5050", None, interactive=True, highlight=["exam"])
+        client = Client(Clock(), Renderer(colour=True), "localhost:5050", None, interactive=True, highlight=highlight)
         client.console = console
         ServerProtocol(client).makeConnection(StringTransport())
         client.handshake(None)  # type: ignore[arg-type]  # with --ca, OpenSSL has checked it already
-        for raw in ("HELLO chatroom 1 :hi", "WELCOME alice :hello"):
+        for raw in ("HELLO chatroom 1 :hi", f"WELCOME {nick} :hello"):
             client.received(parse(raw))
-        rings = {
-            "MSG #5 bob :hey alice, look": True,
-            "MSG #5 bob :@ALICE?": True,
-            "ACTION #5 bob :waves at alice": True,
-            "MSG #5 bob :the exam is on friday": True,
-            "MSG #5 bob :malice aforethought": False,
-            "MSG #5 alice :I am alice": False,
-            "PRIV bob alice :psst": True,
-            "PRIV alice bob :psst": False,
-        }
         for raw, rung in rings.items():
             console.shown.clear()
             client.received(parse(raw))
             self.assertEqual(console.shown[-1].endswith("\x07"), rung, raw)
             self.assertEqual(console.shown[-1].startswith("\x1b[1;33m"), rung, raw)
+
+    def test_a_mention_or_a_private_message_is_highlighted_and_rings_the_bell(self) -> None:
+        self.assertRings(
+            "alice",
+            ["exam"],
+            {
+                "MSG #5 bob :hey alice, look": True,
+                "MSG #5 bob :@ALICE?": True,
+                "ACTION #5 bob :waves at alice": True,
+                "MSG #5 bob :the exam is on friday": True,
+                "MSG #5 bob :malice aforethought": False,
+                "MSG #5 alice :I am alice": False,
+                "PRIV bob alice :psst": True,
+                "PRIV alice bob :psst": False,
+            },
+        )
+
+    def test_a_name_written_against_text_without_spaces_is_a_mention(self) -> None:
+        """Review: `你好ann今天吃饭了吗` did not name ann, as Python's \\w counts Chinese characters as part of a word;
+        a letter of a script written with spaces still makes a longer word: Renée and Rennes do not name ren."""
+        self.assertRings(
+            "ren",
+            ["考试"],
+            {
+                "MSG #5 bob :你好ren今天吃饭了吗": True,
+                "MSG #5 bob :こんにちは世界、ren さん": True,
+                "MSG #5 bob :renさん、おはよう": True,
+                "MSG #5 bob :ren님 안녕하세요": True,
+                "MSG #5 bob :สวัสดีrenครับ": True,
+                "MSG #5 bob :明天考试了吗": True,
+                "MSG #5 bob :Renée est là": False,
+                "MSG #5 bob :à Rennes": False,
+                "MSG #5 bob :Lorenzo": False,
+                "MSG #5 bob :ren\u0301 is another word": False,
+                "MSG #5 bob :ren2 and ren-bot and [ren]x": False,
+                "MSG #5 bob :@REN, (ren)": True,
+            },
+        )
 
 
 class CompanyTests(ClientCase):

@@ -24,6 +24,8 @@ from twisted.protocols.basic import LineReceiver
 from twisted.python.failure import Failure
 from zope.interface import implementer
 
+from chatroom.frontends.line.wire import CONTROL_CHARACTERS
+
 
 class Keyboard(TypingProtocol):
     """What a console reports to the client."""
@@ -129,6 +131,11 @@ class LineEditor(Protocol):
     match); Ctrl+N and Ctrl+P, or Alt+1..9, change the current room;
     Ctrl+D on an empty line and Ctrl+C leave. Other escape sequences are
     ignored.
+
+    Left, Right, Backspace and Delete step over what a person sees as one character, a grapheme cluster
+    (Unicode's UAX #29): a flag, an emoji with its skin tone or the ones a joiner joins to it, a letter with its
+    accents, a Hangul syllable typed as jamo; taking a piece of one leaves a different character, or a stray
+    glyph on the terminal. The cursor is always between two clusters.
     """
 
     def __init__(self, keyboard: Keyboard) -> None:
@@ -136,7 +143,7 @@ class LineEditor(Protocol):
         self.finished: Deferred[None] = Deferred()
         self.prompt = ""
         self.buffer = ""
-        self.cursor = 0  # where in the buffer the next character goes
+        self.cursor = 0  # where in the buffer the next character goes: between two grapheme clusters
         self.secret = False  # a password being typed: shown as stars, kept out of history
         self.history: list[str] = []
         self._recalled = 0  # how far back Up has gone
@@ -178,7 +185,7 @@ class LineEditor(Protocol):
         elif key in _ENTER:
             self._enter()
         elif key in _ERASE and before:
-            self._edit(before[:-1], after)
+            self._edit(before[: wcwidth.grapheme_boundary_before(self.buffer, self.cursor)], after)
         elif key == _KILL_BACK:
             self._edit("", after)
         elif key == _KILL_WORD:
@@ -188,7 +195,7 @@ class LineEditor(Protocol):
             self.keyboard.interrupted()
         elif key == _END_OR_DELETE:
             if self.buffer:
-                self._edit(before, after[1:])
+                self._delete()
             else:
                 self.keyboard.end_of_input()
         elif key in (_HOME, _END_OF_LINE):
@@ -199,7 +206,7 @@ class LineEditor(Protocol):
             self._complete()
         elif key in (_NEXT_ROOM, _PREVIOUS_ROOM):
             self.keyboard.switch(1 if key == _NEXT_ROOM else -1)
-        elif key.isprintable():
+        elif key != _TAB and not CONTROL_CHARACTERS.match(key):  # what the server takes, invisible ones too
             self._edit(before + key, after)
 
     def _complete(self) -> None:
@@ -221,7 +228,15 @@ class LineEditor(Protocol):
         self._edit(self.buffer[:start] + match + end, self.buffer[self.cursor :])
 
     def _edit(self, before: str, after: str) -> None:
-        self.buffer, self.cursor = before + after, len(before)
+        """The buffer becomes `before + after`, the cursor between them, or past the cluster it would fall in (a
+        regional indicator typed before another makes a flag with it)."""
+        self.buffer = before + after
+        self.cursor = _cluster_end(self.buffer, len(before) - 1) if before else 0
+
+    def _delete(self) -> None:
+        """Delete or Ctrl+D: the cluster after the cursor goes."""
+        if self.cursor < len(self.buffer):
+            self._edit(self.buffer[: self.cursor], self.buffer[_cluster_end(self.buffer, self.cursor) :])
 
     def _sequence(self, parameters: str, final: str) -> None:
         """Arrows, Home, End and Delete, in the forms terminals send them; modifiers are ignored."""
@@ -231,10 +246,10 @@ class LineEditor(Protocol):
         elif final == "B" and self._recalled > 0:
             self._recalled -= 1
             self._recall()
-        elif final == "C":
-            self.cursor = min(len(self.buffer), self.cursor + 1)
+        elif final == "C" and self.cursor < len(self.buffer):
+            self.cursor = _cluster_end(self.buffer, self.cursor)
         elif final == "D":
-            self.cursor = max(0, self.cursor - 1)
+            self.cursor = wcwidth.grapheme_boundary_before(self.buffer, self.cursor)
         elif final == "H" or (final == "~" and parameters in ("1", "7")):
             self.cursor = 0
         elif final == "F" or (final == "~" and parameters in ("4", "8")):
@@ -242,7 +257,7 @@ class LineEditor(Protocol):
         elif final == "~" and parameters in ("200", "201"):
             self._pasting = parameters == "200"
         elif final == "~" and parameters == "3":
-            self._edit(self.buffer[: self.cursor], self.buffer[self.cursor + 1 :])
+            self._delete()
 
     def _recall(self) -> None:
         self.buffer = self.history[-self._recalled] if self._recalled else ""
@@ -259,25 +274,31 @@ class LineEditor(Protocol):
     def _draw(self) -> None:
         """Rewrite the input line and put the cursor back in it.
 
-        Everything is measured in terminal columns (wcwidth: a CJK character or an emoji takes two, a combining
-        accent none). A line wider than the terminal shows only the stretch around the cursor, and a prompt that
-        would leave less than 20 columns (or half the terminal) for typing is cut, so that nothing wraps: a
-        wrapped line cannot be redrawn in place.
+        Everything is measured in terminal columns, cluster by cluster as `_cells` does for lines shown. A line
+        wider than the terminal shows only the stretch around the cursor, and a prompt that would leave less than
+        20 columns (or half the terminal) for typing is cut, so that nothing wraps: a wrapped line cannot be
+        redrawn in place. A secret shows a star for each cluster.
         """
         columns = shutil.get_terminal_size().columns
         prompt = _fit(self.prompt, max(columns // 2, columns - 20))  # a question shows whole; typing keeps room
         room = max(1, columns - _cells(prompt) - 1)
-        shown = "*" * len(self.buffer) if self.secret else self.buffer.replace("\n", "↵")
-        start, end, used = self.cursor, self.cursor, 0
-        while start > 0 and used + _cells(shown[start - 1]) <= room:  # what leads to the cursor first...
-            start -= 1
-            used += _cells(shown[start])
-        while end < len(shown) and used + _cells(shown[end]) <= room:  # ...then what follows it, if it fits
-            used += _cells(shown[end])
-            end += 1
-        back = _cells(shown[self.cursor : end])
+        # What leads to the cursor first, then what follows it, if it fits.
+        leading, used = self._fitting(wcwidth.iter_graphemes_reverse(self.buffer, end=self.cursor), room)
+        following, back = self._fitting(wcwidth.iter_graphemes(self.buffer, self.cursor), room - used)
         left = f"\x1b[{back}D" if back else ""  # the terminal's cursor back to the editing point
-        _write(self, f"\r\x1b[K{prompt}{shown[start:end]}{left}".encode())
+        _write(self, f"\r\x1b[K{prompt}{''.join(reversed(leading))}{''.join(following)}{left}".encode())
+
+    def _fitting(self, clusters: Iterator[str], room: int) -> tuple[list[str], int]:
+        """The first of `clusters` that fit in `room` columns, as shown (a secret as stars, a pasted line's end as
+        ↵), and the columns they take."""
+        fitting, used = [], 0
+        for cluster in clusters:
+            shown = "*" if self.secret else cluster.replace("\n", "↵")
+            if used + _cells(shown) > room:
+                break
+            fitting.append(shown)
+            used += _cells(shown)
+        return fitting, used
 
     def show(self, text: str) -> None:
         """Print a line above the one being typed, which is then drawn again; a long one is wrapped at spaces."""
@@ -301,8 +322,17 @@ class LineEditor(Protocol):
 
 
 def _cells(text: str) -> int:
-    """Terminal columns `text` takes; a character wcwidth does not know counts as one."""
-    return sum(1 if (width := wcwidth.wcwidth(char)) < 0 else width for char in text)
+    """Terminal columns `text` takes, grapheme cluster by cluster as terminals draw them (wcwidth: a CJK character
+    or an emoji takes two, with its skin tone or what a joiner joins to it, a flag two, a combining accent none);
+    colours and the bell take none. The line being typed and the lines shown are measured by it alike, or the
+    terminal would wrap what the client thought fit."""
+    return wcwidth.width(text, control_codes="ignore")
+
+
+def _cluster_end(text: str, index: int) -> int:
+    """Where the grapheme cluster that holds `text[index]` ends."""
+    start = wcwidth.grapheme_boundary_before(text, index + 1)
+    return start + len(next(wcwidth.iter_graphemes(text, start)))
 
 
 _NO_WIDTH = re.compile(r"\x1b\[[0-9;]*m|\a")  # the renderer's colours and the bell take no column
@@ -317,7 +347,7 @@ def _wrap(text: str, columns: int) -> str:
     parts: list[str] = []  # joined once: a line may be 64 KiB of one word
     width = 0
     for index, word in enumerate(text.split(" ")):
-        cells, gap = _cells(_NO_WIDTH.sub("", word)), " " * (index > 0)
+        cells, gap = _cells(word), " " * (index > 0)
         if width + len(gap) + cells <= columns:
             parts += [gap, word]
             width += len(gap) + cells
@@ -336,46 +366,34 @@ def _wrap(text: str, columns: int) -> str:
 
 
 def _units(word: str) -> list[tuple[str, int]]:
-    """`word` in the pieces a line may end between, with their columns: each wide character, and each run of
-    narrow ones, with what must stay with it (a combining mark, a colour, an emoji's skin tone, what a joiner
-    joins, a flag's second letter)."""
+    """`word` in the pieces a line may end between, with their columns: each wide grapheme cluster (a CJK
+    character, an emoji with its skin tone or what a joiner joins to it, a flag), and each run of narrow ones; a
+    colour, and a cluster of no width, stays with what it follows."""
     units: list[tuple[list[str], int]] = []
-    narrow = False  # whether the last piece is a run of narrow characters, which the next narrow one joins
+    narrow = False  # whether the last piece is a run of narrow clusters, which the next narrow one joins
     for piece in re.split(f"({_NO_WIDTH.pattern})", word):  # a colour or the bell alone, or text without them
-        escape = _NO_WIDTH.fullmatch(piece) is not None
-        for char in [piece] if escape else piece:
-            cells = 0 if escape else _cells(char)
-            if units and (cells == 0 or (cells == 1 and narrow) or _joined(units[-1][0], char)):
-                units[-1][0].append(char)
-                units[-1] = (units[-1][0], units[-1][1] + (cells if cells == 1 and narrow else 0))
+        for cluster in [piece] if _NO_WIDTH.fullmatch(piece) else wcwidth.iter_graphemes(piece):
+            cells = _cells(cluster)
+            if units and (cells == 0 or (cells == 1 and narrow)):
+                units[-1][0].append(cluster)
+                units[-1] = (units[-1][0], units[-1][1] + cells)
             else:
-                units.append(([char], cells))
+                units.append(([cluster], cells))
                 narrow = cells == 1
-    return [("".join(chars), cells) for chars, cells in units]
-
-
-_ZWJ, _SKIN_TONES, _FLAG_LETTERS = "\u200d", range(0x1F3FB, 0x1F400), range(0x1F1E6, 0x1F200)
-
-
-def _joined(before: list[str], char: str) -> bool:
-    """Whether `char` is drawn as one with what is `before` it: a skin tone, what follows a joiner, the second
-    letter of a flag."""
-    if ord(char) in _SKIN_TONES or before[-1].endswith(_ZWJ):
-        return True
-    letters = [each for each in before if ord(each[0]) in _FLAG_LETTERS]
-    return ord(char) in _FLAG_LETTERS and len(letters) == len(before) == 1
+    return [("".join(clusters), cells) for clusters, cells in units]
 
 
 def _fit(text: str, columns: int) -> str:
     """`text` cut to `columns` terminal columns, with an ellipsis if it was cut."""
     if _cells(text) <= columns:
         return text
-    kept = ""
-    for char in text:
-        if _cells(kept + char) > columns - 1:
+    kept, used = [], 0
+    for cluster in wcwidth.iter_graphemes(text):
+        used += _cells(cluster)
+        if used > columns - 1:
             break
-        kept += char
-    return kept + "…"
+        kept.append(cluster)
+    return "".join(kept) + "…"
 
 
 def _finish(protocol: Protocol, finished: Deferred[None]) -> Deferred[None]:

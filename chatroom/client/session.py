@@ -12,6 +12,7 @@ import enum
 import random
 import re
 import sys
+import unicodedata
 from collections.abc import Callable
 from pathlib import Path
 
@@ -33,7 +34,7 @@ from chatroom.client.gestures import Gestures
 from chatroom.client.render import Renderer, clean
 from chatroom.client.trust import TrustOnFirstUse, Verdict
 from chatroom.core.multiline import MULTILINE_LINES
-from chatroom.core.names import room_key
+from chatroom.core.names import NICK_SPECIALS, room_key
 from chatroom.frontends.line.wire import Line, parse
 from chatroom.server.limits import transport_of
 from chatroom.server.tls import fingerprint
@@ -984,7 +985,34 @@ def _same_room(shown: str, given: str) -> bool:
 
 
 def _names(word: str, text: str) -> bool:
-    """Whether `text` has `word` on its own, case ignored: "alice," and "@alice" do, "malice" does not."""
-    return (
-        re.search(rf"(?<![\w\[\]\\`^{{}}|-]){re.escape(word)}(?![\w\[\]\\`^{{}}|-])", text, re.IGNORECASE) is not None
+    """Whether `text` has `word` (a nickname, or a highlight word) on its own, case ignored, as a person reads it:
+    "alice," and "@alice" do, "malice", "alice2" and "alice_" do not; "Renée" and "Rennes" do not name ren; and
+    "你好ann今天", "annさん" and "ann님" name ann, as Chinese, Japanese, Korean and Thai put no space between a name
+    and the words around it. The characters beside it may not be ones that make a longer word (`_in_word`).
+
+    The web client's `mentions` (chatroom/frontends/web/client/chat.js) follows the same rule.
+    """
+    for found in re.finditer(f"(?={re.escape(word)})", text, re.IGNORECASE):  # every place, overlapping ones too
+        start, end = found.start(), found.start() + len(word)
+        if not _in_word(text[start - 1 : start]) and not _in_word(text[end : end + 1]):
+            return True
+    return False
+
+
+_NICK_CHARACTER = re.compile(rf"[A-Za-z0-9{NICK_SPECIALS}-]")
+# Scripts written without spaces between words (or, as Korean, with particles and titles joined to a name): Thai,
+# Lao, Tibetan, Myanmar, Hangul, Khmer, CJK radicals and symbols, kana, Bopomofo, CJK ideographs, Yi, CJK
+# compatibility ideographs, halfwidth kana and Hangul, the kana supplements, CJK ideographs beyond the BMP.
+_SPACELESS = re.compile(
+    "[\u0e00-\u0fff\u1000-\u109f\u1100-\u11ff\u1780-\u17ff\u2e80-\ua4cf\ua960-\ua97f\uac00-\ud7ff"
+    "\uf900-\ufaff\uff66-\uffdc\U0001b000-\U0001b16f\U00020000-\U0003ffff]"
+)
+
+
+def _in_word(char: str) -> bool:
+    """Whether `char` (empty at either end of the text) beside a name makes it part of a longer word: a nickname's
+    character, or any other letter, mark or digit but those of the scripts in `_SPACELESS`."""
+    return bool(char) and (
+        _NICK_CHARACTER.match(char) is not None
+        or (unicodedata.category(char)[0] in "LMN" and _SPACELESS.match(char) is None)
     )
