@@ -24,7 +24,7 @@ from chatroom.core.events import Message
 from chatroom.core.history import HistoryLimits, timestamp
 from chatroom.core.state import KeptHistory, StoreError
 from chatroom.stores.accounts import AccountStore
-from chatroom.stores.history import Change, SqliteHistory
+from chatroom.stores.history import VERSION, Change, SqliteHistory
 from tests.helpers import LineClient, ServerTestCase
 from tests.test_twistd import LISTENING, TWISTD
 
@@ -247,7 +247,7 @@ class SqliteHistoryTests(TestCase):
             db.execute("PRAGMA user_version = 9")
         db.close()
         error = self.assertRaises(StoreError, SqliteHistory(self.path, HistoryLimits(5), THREADS, self.clock).load)
-        self.assertIn("written by another version of chatroom (schema 9, this one reads 3)", str(error))
+        self.assertIn(f"written by another version of chatroom (schema 9, this one reads {VERSION})", str(error))
 
     def test_a_file_that_cannot_be_opened_is_one_clear_error(self) -> None:
         self.path.mkdir()

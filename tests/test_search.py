@@ -6,6 +6,7 @@ The core's tests run twice: over the rooms' kept lines in memory (KeptLines, as 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sqlite3
 import sys
@@ -23,7 +24,7 @@ from chatroom.core.history import HistoryLimits, timestamp
 from chatroom.core.members import Member, Room
 from chatroom.core.search import SearchQuery, SearchRoom, words
 from chatroom.stores.history import SqliteHistory
-from tests.helpers import LineClient, RecordingSession, ServerTestCase
+from tests.helpers import LineClient, RecordingSession, ServerTestCase, observe_log
 from tests.test_irc import irc_over_tls
 from tests.test_moderation import Directory
 
@@ -124,6 +125,48 @@ class KeptLinesSearchTests(TestCase):
         self.assertEqual(await self.found(ann, "star*"), [("#5", "ann", "a * star")])
         self.assertEqual(await self.found(ann, "me OR star"), [], "no query language: OR is a word")
 
+    async def test_scripts_written_without_spaces_a_character_a_word_a_run_as_typed(self) -> None:
+        ann = self.member("ann", "5")
+        lines = ("漢字テスト…", "これは漢字です", "字と漢", "你好ann今天吃饭了吗", "학교에서 만나요", "ภาษาไทยง่ายมาก")
+        self.say(ann, "5", *lines)
+        kanji, kore = ("#5", "ann", "漢字テスト…"), ("#5", "ann", "これは漢字です")
+        chinese = ("#5", "ann", "你好ann今天吃饭了吗")
+        self.assertEqual(await self.found(ann, "漢字"), [kanji, kore], "adjacent, in order: not 字と漢")
+        self.assertEqual(await self.found(ann, "漢字テスト"), [kanji])
+        self.assertEqual(await self.found(ann, "漢"), [kanji, kore, ("#5", "ann", "字と漢")])
+        self.assertEqual(await self.found(ann, "ann"), [chinese], "Latin letters touching Han: a word")
+        self.assertEqual(await self.found(ann, "今天 你好"), [chinese])
+        self.assertEqual(await self.found(ann, "你好ann今天吃饭了吗"), [chinese])
+        self.assertEqual(await self.found(ann, "好今"), [], "a run is found as typed: not across a word between")
+        self.assertEqual(await self.found(ann, "학교"), [("#5", "ann", "학교에서 만나요")], "Hangul: as a run")
+        self.assertEqual(await self.found(ann, "ง่าย"), [("#5", "ann", "ภาษาไทยง่ายมาก")])
+        self.assertEqual(await self.found(ann, "ไทยง่ายภาษา"), [])
+
+    async def test_a_run_longer_than_the_words_allowed_is_one_word(self) -> None:
+        ann = self.member("ann", "5")
+        run = "一二三四五六七八九十百千万亿兆京垓"  # 17 characters
+        self.say(ann, "5", f"数は{run}。", run[::-1])
+        self.assertEqual(await self.found(ann, run), [("#5", "ann", f"数は{run}。")])
+
+    async def test_accents_precomposed_or_combining_are_the_same(self) -> None:
+        ann = self.member("ann", "5")
+        composed, combining = "mon résumé", "mon re\u0301sume\u0301"
+        self.say(ann, "5", composed, combining, "resume")
+        both = [("#5", "ann", composed), ("#5", "ann", combining)]
+        self.assertEqual(await self.found(ann, "résumé"), both)
+        self.assertEqual(await self.found(ann, "re\u0301sume\u0301"), both)
+        self.assertEqual(await self.found(ann, "RÉSUMÉ"), both)
+        self.assertEqual(await self.found(ann, "resume"), [("#5", "ann", "resume")], "accents count")
+        self.assertEqual(await self.found(ann, "re"), [], "a combining accent is part of its word")
+
+    async def test_a_redacted_line_in_a_script_without_spaces_is_not_found(self) -> None:
+        ann = self.member("ann", "5")
+        self.say(ann, "5", "秘密の話です", "秘密じゃない")
+        self.assertEqual(len(await self.found(ann, "秘密")), 2)
+        self.chat.redact(ann, "5", self.chat.rooms["5"].history.kept[0].id)
+        self.assertEqual(await self.found(ann, "秘密"), [("#5", "ann", "秘密じゃない")])
+        self.assertEqual(await self.found(ann, "の話"), [])
+
     async def refused(self, member: Member, text: str, **filters: str | int) -> ChatError:
         await self.written()
         try:
@@ -191,6 +234,41 @@ class SqliteSearchTests(KeptLinesSearchTests):
         self.chat.history_store = self.chat.search_index = self.store
         self.assertEqual(await self.found(ann, "older"), [("#5", "ann", "an older line")])
 
+    async def test_a_file_of_version_3_has_its_index_made_again_once(self) -> None:
+        """Version 3 indexed the words SQLite's unicode61 finds: `漢字テスト` one word, never found by `漢字`."""
+        ann = self.member("ann", "5")
+        self.say(ann, "5", "漢字テスト…", "字と漢", "mon re\u0301sume\u0301")
+        await self.store.stopService()
+        with contextlib.closing(sqlite3.connect(self.path)) as db, db:
+            db.executescript(VERSION_3_WORDS)
+        logged = observe_log(self)
+        self.store = self.open_store()
+        self.chat.history_store = self.chat.search_index = self.store
+        self.assertEqual(await self.found(ann, "漢字"), [("#5", "ann", "漢字テスト…")])  # the file opened again
+        self.assertEqual(await self.found(ann, "résumé"), [("#5", "ann", "mon re\u0301sume\u0301")])
+        said = [event["log_format"] for event in logged if "search index" in event.get("log_format", "")]
+        self.assertEqual(len(said), 1, "made again once, and said so once")
+        self.chat.redact(ann, "5", self.chat.rooms["5"].history.kept[0].id)
+        await self.written()
+        index = self.indexed()
+        self.assertEqual((index.get("テ"), index["漢"]), (None, 1), "its words deleted as the new index holds them")
+
+    async def test_a_redacted_lines_characters_leave_the_index(self) -> None:
+        """FTS5 is told a deleted line's words: they must be those written, or the index keeps them (or breaks)."""
+        ann = self.member("ann", "5")
+        self.say(ann, "5", "秘密の話です", "秘密じゃない", "你好ann今天")
+        await self.written()
+        self.chat.redact(ann, "5", self.chat.rooms["5"].history.kept[0].id)
+        self.chat.redact(ann, "5", self.chat.rooms["5"].history.kept[-1].id)
+        await self.written()
+        self.assertEqual(self.indexed(), {word: 1 for word in "秘密じゃない"})
+
+    def indexed(self) -> dict[str, int]:
+        """The words the file's index holds, and in how many lines each."""
+        with contextlib.closing(sqlite3.connect(self.path)) as db:
+            db.execute("CREATE VIRTUAL TABLE temp.vocabulary USING fts5vocab(main, words, row)")
+            return dict(db.execute("SELECT term, doc FROM vocabulary").fetchall())
+
     async def test_the_words_of_an_ended_room_are_not_those_of_the_next(self) -> None:
         """An ended room's row in `rooms` may be reused by the next room made, and with it its range of the index:
         the ended room's words must have left the index, or the next room's line 1 would answer for them."""
@@ -206,6 +284,16 @@ class SqliteSearchTests(KeptLinesSearchTests):
         store = SqliteHistory(self.path, HistoryLimits(100), THREADS, self.clock)
         failure = self.failureResultOf(store.search(SearchQuery(words("x"), ())), ChatError)
         self.assertEqual(failure.value.code, "SEARCH_FAILED")
+
+
+VERSION_3_WORDS = """
+DROP TABLE words;
+CREATE VIRTUAL TABLE words USING fts5(
+    text, content='', detail=none, columnsize=0, tokenize='unicode61 remove_diacritics 0'
+);
+INSERT INTO words (rowid, text) SELECT rooms.rowid * (1 << 40) + number, text FROM lines JOIN rooms USING (room);
+PRAGMA user_version = 3;
+"""  # what a file of version 3 held: `words` as SQLite's unicode61 splits the text, as it was
 
 
 class FrontEndTests(ServerTestCase):
@@ -262,6 +350,13 @@ class FrontEndTests(ServerTestCase):
         self.assertEqual(await self.found(self.ann), ('SEARCH 0 :NEAR("*', []), "searched as the word near")
         error, _ = await self.ann.until("ERR ")
         self.assertEqual(error, "ERR NO_SEARCH_WORDS :search for at least one word: letters or digits")
+
+    async def test_the_line_protocol_in_a_script_without_spaces(self) -> None:
+        await self.conversation()
+        self.ann.send("/join 5", "漢字テスト…", "字と漢", "/search 漢字", "/search 漢字 in #5 from ann")
+        last, found = await self.found(self.ann)
+        self.assertEqual((last, found), ("SEARCH 1 :漢字", ["FOUND #5 ann said :漢字テスト…"]))
+        self.assertEqual((await self.found(self.ann))[1], ["FOUND #5 ann said :漢字テスト…"])
 
     async def test_irc_search(self) -> None:
         await self.conversation()

@@ -5,11 +5,20 @@ behind do not count: what a room keeps is for its members, and a member who left
 in each only the lines from `readable_from(member, room)` on, the room's history rule for that member. The core
 turns that into a plain SearchQuery; the index answers with Messages and knows nothing of members.
 
-**What is searchable.** Words: runs of letters and digits (Unicode), compared without regard to case; a line
-matches when it holds every word searched for, whole (`cat` does not find `category`). Punctuation, quotes and
-operators people type (`"`, `*`, `NEAR(`) separate words and are never a query language. The same rule holds in
-every index: the rooms' kept lines in memory (a server without a history file, and with --redis, whose every
-process holds every room's kept lines) and SQLite's FTS5 (chatroom.stores.history).
+**What is searchable.** Words, compared in Unicode's NFC (so `é` typed as one character and as `e` with a
+combining accent are the same) and without regard to case. A word is a run of letters, combining marks and digits
+(Unicode's L, M and N), except in the scripts written without spaces between words (Han, Hiragana, Katakana, Thai,
+Lao, Khmer, Myanmar) and Hangul, where each character is a word of its own, and letters of other scripts touching
+them are words of their own (`你好ann今天` holds the word `ann`). A line matches when it holds every word searched
+for: whole (`cat` does not find `category`), and a run of such characters as it was typed, adjacent and in order
+(`漢字` finds `漢字テスト` and `これは漢字です`, not `字と漢`), as a part of a longer run may be: these scripts do not
+mark where a word ends. Hangul too, although Korean puts spaces between words: a Korean word carries its particles
+and endings attached (`학교` "school" is written `학교에`, `학교에서`, `학교가`), so whole words would find a noun
+almost only where it stands bare; as a run, `학교` finds each of them (and `대학교`, as `漢字` finds a longer word).
+A run counts as one of the WORDS_MAX words. Punctuation, quotes and operators people type (`"`, `*`, `NEAR(`)
+separate words and are never a query language. The same rule holds in every index: the rooms' kept lines in memory
+(a server without a history file, and with --redis, whose every process holds every room's kept lines) and SQLite's
+FTS5 (chatroom.stores.history), which indexes `indexed(text)`: the words, as this module finds them, between spaces.
 """
 
 from __future__ import annotations
@@ -17,8 +26,9 @@ from __future__ import annotations
 import heapq
 import itertools
 import re
+import unicodedata
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from twisted.internet.defer import Deferred, succeed
@@ -31,14 +41,64 @@ from chatroom.core.members import Member, Room
 from chatroom.core.names import nick_key, room_key, room_name
 
 SEARCH_LINES = 50  # lines a search answers unless asked for fewer or more (at most PAGE_MAX)
-WORDS_MAX = 16  # words in one search: each is one more index lookup
+WORDS_MAX = 16  # words in one search (a run of characters each a word is one: SearchQuery.lookups), each a lookup
 
-_WORD = re.compile(r"[^\W_]+")  # as SQLite's unicode61 tokenizer splits: letters and digits, "_" separates
+_UNSPACED = (  # the characters each a word of their own (module docstring): their blocks (a word's characters only)
+    "\u0e00-\u0eff"  # Thai, Lao
+    "\u1000-\u109f\ua9e0-\ua9ff\uaa60-\uaa7f"  # Myanmar
+    "\u1780-\u17ff\u19e0-\u19ff"  # Khmer
+    "\u1100-\u11ff\u3130-\u318f\ua960-\ua97f\uac00-\ud7ff"  # Hangul: jamo, syllables
+    "\u3005-\u3007\u3021-\u3029\u3038-\u303c\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U000323af"  # Han
+    "\u3041-\u30ff\u31f0-\u31ff\uff66-\uff9f\U0001b000-\U0001b16f"  # Hiragana, Katakana
+)
+
+
+def _marks() -> tuple[str, str, str]:
+    """The combining marks (Unicode's M), as a regular expression's classes: outside `_UNSPACED` in the Basic
+    Multilingual Plane, outside it beyond, and in it. `re`'s letters and digits (`[^\\W_]`) lack them, which split
+    words such as `हिन्दी` or `q̃`. Those beyond the plane apart, behind a test of it: `re` tests such characters
+    of a class one by one, and in one class with the others they made splitting a line 30 times as slow."""
+    found = [chr(code) for code in itertools.chain(range(0x300, 0x20000), range(0xE0100, 0xE01F0))]
+    marks = [mark for mark in found if unicodedata.category(mark)[0] == "M"]
+    inside = re.compile(f"[{_UNSPACED}]")
+    outside = [mark for mark in marks if not inside.match(mark)]
+    return (
+        "".join(mark for mark in outside if mark <= "\uffff"),
+        "".join(mark for mark in outside if mark > "\uffff"),
+        "".join(filter(inside.match, marks)),
+    )
+
+
+_MARKS, _MARKS_BEYOND, _MARKS_ALONE = _marks()
+_SPACED = (  # a word of a script written with spaces
+    rf"(?:[^\W_{_UNSPACED}]|[{_MARKS}]|(?=[\U00010000-\U0010ffff])[{_MARKS_BEYOND}])+"
+)
+_ALONE = rf"(?=[{_UNSPACED}])[\w{_MARKS_ALONE}]"  # a character that is a word of its own
+_WORD = re.compile(f"{_ALONE}|{_SPACED}")  # the words an index holds
+_ASCII_WORD = re.compile("[a-z0-9]+")  # the same in folded ASCII text (no mark, no such script): 3 times as fast
+_TYPED = re.compile(f"(?:{_ALONE})+|{_SPACED}")  # the words a query holds: a run of such characters is one
+_ALONE_RUN = re.compile(f"(?:{_ALONE})+")
+
+
+def fold(text: str) -> str:
+    """`text` as a search compares it: NFC (precomposed and combining accents alike), lowercase."""
+    return unicodedata.normalize("NFC", text).lower()
 
 
 def words(text: str) -> tuple[str, ...]:
-    """The words of `text` as a search compares them: lowercase, each once, in order."""
-    return tuple(dict.fromkeys(_WORD.findall(text.lower())))
+    """The words of `text` as a search asks for them: folded, each once, in order; a run of characters that are each
+    a word (module docstring) is one, to be found as typed."""
+    return tuple(dict.fromkeys(_TYPED.findall(fold(text))))
+
+
+def indexed(text: str) -> str:
+    """The words of `text` as an index holds them, each once, between spaces: what SQLite's FTS5 table is given."""
+    return " ".join(dict.fromkeys(_words_of(fold(text))))
+
+
+def _words_of(folded: str) -> list[str]:
+    """The words an index holds of `folded` text, in order."""
+    return (_ASCII_WORD if folded.isascii() else _WORD).findall(folded)
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,11 +112,20 @@ class SearchRoom:
 class SearchQuery:
     """What an index is asked: the newest `limit` lines of these rooms holding every word, within the times."""
 
-    words: tuple[str, ...]
+    words: tuple[str, ...]  # as `words` gives them
     rooms: tuple[SearchRoom, ...]
     nick: str = ""  # nick_key of the one who said it, "" for anyone
     before: str = ""  # the latest time a line may have (timestamp, included), "" for now
     limit: int = SEARCH_LINES
+    runs: tuple[str, ...] = field(init=False)  # the words that are runs of characters each a word: found as typed
+    lookups: tuple[str, ...] = field(init=False)  # what to look up in an index: every other word, and of the runs'
+    # characters WORDS_MAX at most (each one more lookup; a run itself is tested in each line the lookups find)
+
+    def __post_init__(self) -> None:
+        runs = tuple(word for word in self.words if _ALONE_RUN.fullmatch(word))
+        characters = itertools.islice(dict.fromkeys(itertools.chain.from_iterable(runs)), WORDS_MAX)
+        object.__setattr__(self, "runs", runs)
+        object.__setattr__(self, "lookups", (*(word for word in self.words if word not in runs), *characters))
 
 
 class SearchIndex(Protocol):
@@ -72,9 +141,9 @@ def matches(message: Message, query: SearchQuery, since: str) -> bool:
         return False
     if query.nick and nick_key(message.nick) != query.nick:
         return False
-    text = message.text.lower()
-    # Each word inside the text first (cheap, and false for most lines), then as a whole word
-    return all(word in text for word in query.words) and set(query.words) <= set(_WORD.findall(text))
+    text = fold(message.text)
+    # Each word inside the text first (cheap, false for most lines, and a run's whole test), then as a whole word
+    return all(word in text for word in query.words) and set(query.lookups) <= set(_words_of(text))
 
 
 def newest(found: Iterable[list[Message]], limit: int) -> list[Message]:

@@ -20,8 +20,12 @@ those changes are not written, and the chat goes on; the next write that succeed
 never dies before the service stops (`_write_all`).
 
 **Searched** (chatroom.core.search's SearchIndex): `words`, an FTS5 table without content of its own (the text is in
-`lines`), holds the words of every kept line, written with it, and is told of each line deleted, with its text (FTS5
-finds a deleted line's words by tokenizing it again), in one statement before the lines go (`_delete`). Not by
+`lines`), holds the words of every kept line, written with it, and is told of each line deleted, with its words (FTS5
+finds a deleted line's words by tokenizing what it is given again), in one statement before the lines go (`_delete`).
+What a word is, chatroom.core.search decides (`indexed`, the SQL function `search_words` on every connection), not
+SQLite's tokenizer, which only splits at the spaces put between them: so the file's index and the rooms' lines in
+memory find the same lines, and a deleted line's words are exactly those written. A search looks up its words and
+then tests the runs of characters each a word (Han, kana, Thai...) in each line found, as typed (`RUN`). Not by
 triggers: FTS5 writes its pending words out at every statement a trigger runs in, which made each line cost 70 µs
 more (docs/performance.md). Its rowid is the room's rowid in `rooms` times ROOM_SPAN plus the line's number, so one
 room's lines are one range of it, newest last; a batch's words are written in rowid order, for the same reason.
@@ -76,7 +80,7 @@ from chatroom.core.history import HistoryLimits, Reach, line_bytes, seconds, tim
 from chatroom.core.markers import MARKERS_KEPT
 from chatroom.core.names import nick_key
 from chatroom.core.rules import unkept
-from chatroom.core.search import SearchQuery, newest
+from chatroom.core.search import SearchQuery, fold, indexed, newest
 from chatroom.core.state import KeptHistory, StoreError
 
 log = Logger(namespace="chatroom")
@@ -86,8 +90,9 @@ Q = TypeVar("Q")
 DEFAULT_FILE = "history.sqlite"
 WRITE_EVERY = 0.1  # seconds the writer gathers changes before one commit: what a kill -9 may lose
 PRUNE_EVERY = 60.0  # seconds between two passes dropping lines older than --history-age
-VERSION = 3  # PRAGMA user_version of the schema below (1: without `words`, which opening such a file fills; 1 and 2:
-# without the lines' `topic` and `more`, which opening such a file adds: NEW_COLUMNS)
+VERSION = 4  # PRAGMA user_version of the schema below (1: without `words`; 2 and 3: `words` as SQLite's unicode61 split
+# the text, not as chatroom.core.search does: opening such a file makes `words` again, once; 1 and 2: without the
+# lines' `topic` and `more`, which opening such a file adds: NEW_COLUMNS)
 ROOM_SPAN = 1 << 40  # a room's range of `words` rowids: more lines than a room will ever number
 
 SCHEMA = """
@@ -115,19 +120,25 @@ CREATE TABLE IF NOT EXISTS markers (
 CREATE TABLE IF NOT EXISTS stays (
     room TEXT NOT NULL, account TEXT NOT NULL, time TEXT NOT NULL, PRIMARY KEY (room, account)
 ) WITHOUT ROWID;
-CREATE VIRTUAL TABLE IF NOT EXISTS words USING fts5(
-    text, content='', detail=none, columnsize=0, tokenize='unicode61 remove_diacritics 0'
-);
 """
+# Given chatroom.core.search's `indexed` text (the words between spaces): only a space separates (every category
+# is part of a word, but the space), so its words are the index's, whatever SQLite's own Unicode tables say.
+WORDS = """CREATE VIRTUAL TABLE IF NOT EXISTS words USING fts5(
+    text, content='', detail=none, columnsize=0,
+    tokenize="unicode61 remove_diacritics 0 categories 'L* M* N* P* S* Z* C*' separators ' '"
+)"""
 NEW_COLUMNS = (  # what version 3 added to tables an earlier version made
     ("lines", "topic", "INTEGER NOT NULL DEFAULT 0"),
     ("lines", "more", "TEXT NOT NULL DEFAULT ''"),
     ("private_lines", "more", "TEXT NOT NULL DEFAULT ''"),
 )
-FILL_WORDS = "INSERT INTO words (rowid, text) SELECT rooms.rowid * ? + number, text FROM lines JOIN rooms USING (room)"
-FORGET_WORDS = (  # followed by the condition of the lines about to be deleted
+FILL_WORDS = (
+    "INSERT INTO words (rowid, text) SELECT rooms.rowid * ? + number, search_words(text) FROM lines "
+    "JOIN rooms USING (room) ORDER BY 1"
+)
+FORGET_WORDS = (  # followed by the condition of the lines about to be deleted: the words written (`search_words`)
     "INSERT INTO words (words, rowid, text) "
-    "SELECT 'delete', rooms.rowid * ? + number, text FROM lines JOIN rooms USING (room) WHERE "
+    "SELECT 'delete', rooms.rowid * ? + number, search_words(text) FROM lines JOIN rooms USING (room) WHERE "
 )
 OLDER = (  # lines memory no longer holds (chatroom.core.history.Reach), followed by the order and the limit
     "SELECT name, nick, text, action, notice, id, time, topic, more, number FROM lines JOIN rooms USING (room) "
@@ -137,8 +148,9 @@ SEARCH = (  # one room's newest matches: its range of `words`, read from its end
     "SELECT l.nick, l.text, l.action, l.notice, l.id, l.time FROM words JOIN lines AS l ON l.room = ? "
     "AND l.number = words.rowid - ? WHERE words MATCH ? AND words.rowid BETWEEN ? AND ? AND NOT l.topic "
     "AND l.time >= ? "
-    "AND l.time <= ? AND (? = '' OR lower(l.nick) = ?) ORDER BY words.rowid DESC LIMIT ?"
+    "AND l.time <= ? AND (? = '' OR lower(l.nick) = ?) {runs}ORDER BY words.rowid DESC LIMIT ?"
 )
+RUN = "AND instr(search_fold(l.text), ?) "  # one of SearchQuery.runs in a line's text, as typed
 
 UPSERT_ROOM = (
     "INSERT INTO rooms VALUES (?, ?, ?, ?) ON CONFLICT (room) DO UPDATE SET "
@@ -360,7 +372,7 @@ class SqliteHistory(Service):
 
     def _reading_with(self, read: Callable[[sqlite3.Connection, Q], T], question: Q) -> T:
         if self._reader is None:
-            self._reader = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+            self._reader = _functions(sqlite3.connect(self.path, isolation_level=None, check_same_thread=False))
             self._reader.execute("PRAGMA query_only = ON")
         return read(self._reader, question)
 
@@ -371,16 +383,17 @@ class SqliteHistory(Service):
         return written
 
     def _search(self, db: sqlite3.Connection, query: SearchQuery) -> list[Message]:
-        match = " ".join(f'"{word}"' for word in query.words)  # letters and digits only: never FTS5's syntax
+        match = " ".join(f'"{word}"' for word in query.lookups)  # letters, marks, digits: never FTS5's syntax
+        search = SEARCH.format(runs=RUN * len(query.runs))
         found = []
         for room in query.rooms:
             row = db.execute("SELECT rowid FROM rooms WHERE room = ?", (room.key,)).fetchone()
             if row is None:
                 continue
             first = row[0] * ROOM_SPAN
-            rows = db.execute(SEARCH, (
+            rows = db.execute(search, (
                 room.key, first, match, first, first + ROOM_SPAN - 1, room.since, query.before or "~", query.nick,
-                query.nick, query.limit,
+                query.nick, *query.runs, query.limit,
             )).fetchall()  # fmt: skip
             found.append([Message(room.name, nick, text, bool(action), bool(notice), "", msgid, said_at)
                           for nick, text, action, notice, msgid, said_at in rows])  # fmt: skip
@@ -539,7 +552,7 @@ class SqliteHistory(Service):
             if lines:  # their words, in rowid order: FTS5 writes its pending words out at a rowid lower than the last
                 marks = ",".join("?" * len(counts))
                 place = dict(db.execute(f"SELECT room, rowid FROM rooms WHERE room IN ({marks})", list(counts)))
-                words = sorted((place[room] * ROOM_SPAN + number, text) for room, number, _, text, *_ in lines)
+                words = sorted((place[room] * ROOM_SPAN + number, indexed(text)) for room, number, _, text, *_ in lines)
                 db.executemany("INSERT INTO words (rowid, text) VALUES (?, ?)", words)
             db.executemany(UPSERT_CONVERSATION, conversations.values())
             db.executemany("INSERT OR REPLACE INTO private_lines VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", private)
@@ -646,17 +659,20 @@ class SqliteHistory(Service):
     def _connect(self) -> sqlite3.Connection:
         """The file, made if missing (readable by its owner only: it holds what people said), and its schema."""
         os.close(os.open(self.path, os.O_RDONLY | os.O_CREAT, 0o600))  # the mode only if it makes the file
-        db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        db = _functions(sqlite3.connect(self.path, isolation_level=None, check_same_thread=False))
         db.execute("PRAGMA journal_mode = WAL")  # a kill -9 leaves the last commit readable
         db.execute("PRAGMA synchronous = NORMAL")
         db.execute("PRAGMA secure_delete = ON")  # what is redacted or cleared is overwritten, not left in free pages
         version = db.execute("PRAGMA user_version").fetchone()[0]
-        if version not in (0, 1, 2, VERSION):
+        if version not in (0, 1, 2, 3, VERSION):
             db.close()
             raise sqlite3.DatabaseError(
                 f"written by another version of chatroom (schema {version}, this one reads {VERSION})"
             )
         db.executescript(SCHEMA)
+        remake = 0 < version < VERSION  # its `words` split otherwise, or none: made again from its lines, below
+        if not remake:
+            db.execute(WORDS)
         # Read before the transaction: in WAL, a transaction that reads and then writes fails at once (no waiting)
         # if another connection wrote meanwhile.
         missing = [
@@ -666,7 +682,11 @@ class SqliteHistory(Service):
         ]
         with db:  # what a file of an earlier version lacks, and its new version, together
             db.execute("BEGIN")
-            if version == 1:
+            if remake:
+                log.info("history: making the search index of {path} again, once: chatroom changed what a word is",
+                         path=self.path)  # fmt: skip
+                db.execute("DROP TABLE IF EXISTS words")
+                db.execute(WORDS)
                 db.execute(FILL_WORDS, (ROOM_SPAN,))
             for table, column, kind in missing:
                 db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
@@ -777,6 +797,14 @@ def _delete(db: sqlite3.Connection, where: str, *arguments: object) -> None:
     """Delete the lines `where` says (a condition on `lines`), their words from the index first."""
     db.execute(FORGET_WORDS + where, (ROOM_SPAN, *arguments))
     db.execute(f"DELETE FROM lines WHERE {where}", arguments)
+
+
+def _functions(db: sqlite3.Connection) -> sqlite3.Connection:
+    """`db` with what its statements call: chatroom.core.search's words and folding, the same in Python and SQL, so
+    that a line's words are deleted from the index as they were written (FTS5 must be told them exactly)."""
+    db.create_function("search_words", 1, indexed, deterministic=True)
+    db.create_function("search_fold", 1, fold, deterministic=True)
+    return db
 
 
 def _check_rows(db: sqlite3.Connection) -> None:
