@@ -74,6 +74,26 @@ class StoreTests(SynchronousTestCase):
         AccountStore(fresh).add("carol", "fourth password")
         self.assertEqual(fresh.stat().st_uid, 65534, "a new file is its directory owner's")
 
+    def test_a_link_planted_as_the_lock_gives_nothing_away(self) -> None:
+        """The server's user, owner of its directory, could link its lock to /etc/shadow for root's change to give
+        the file to it (the lock was opened through links, then given the accounts file's owner)."""
+        if os.geteuid() != 0:
+            raise SkipTest("only root may give a file to another user")
+        self.store.add("alice", "first password")
+        os.chown(self.path.parent, 65534, 65534)
+        os.chown(self.path, 65534, 65534)
+        secret = Path(self.mktemp())
+        secret.write_text("root's")
+        lock = self.path.parent / f".{self.path.name}.lock"
+        lock.unlink()
+        lock.symlink_to(secret)
+        self.assertRaises(OSError, self.store.add, "bob", "second password")
+        self.assertEqual((secret.stat().st_uid, secret.read_text()), (0, "root's"))
+        lock.unlink()
+        os.mkfifo(lock)  # nor waited on, as a FIFO would hold the writer
+        self.assertRaises(OSError, self.store.add, "bob", "second password")
+        self.assertEqual(AccountStore(self.path).names(), ["alice"])
+
     def test_another_users_file_is_refused_not_taken(self) -> None:
         self.store.add("alice", "first password")
         with mock.patch("os.geteuid", return_value=os.getuid() + 1000):

@@ -18,6 +18,8 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
+_LOCK = os.O_WRONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC  # a FIFO is refused, not waited on
+
 
 @contextlib.contextmanager
 def locked(path: Path) -> Iterator[None]:
@@ -25,8 +27,19 @@ def locked(path: Path) -> Iterator[None]:
     directory = path.parent
     directory.mkdir(parents=True, exist_ok=True)
     lock_path = directory / f".{path.name}.lock"
-    with open(os.open(lock_path, os.O_WRONLY | os.O_CREAT, 0o600), "w") as lock:
-        _keep_owner(path, lock.fileno())
+    owner = _owner(path)
+    # Never through a link, nor to anything but a file: a server's user could plant a link to /etc/shadow in its
+    # own directory, for root's `chatroom-accounts` to give it away. Only a lock made here is given to the owner.
+    try:
+        descriptor = os.open(lock_path, _LOCK | os.O_CREAT | os.O_EXCL, 0o600)
+        created = True
+    except FileExistsError:
+        descriptor = os.open(lock_path, _LOCK)
+        created = False
+    with open(descriptor, "w") as lock:
+        _regular(lock_path, os.fstat(descriptor).st_mode)
+        if created and owner is not None:
+            os.fchown(descriptor, *owner)
         fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes, even if this process is killed
         _remove_leftovers(path, lock_path.name)
         yield
@@ -35,9 +48,11 @@ def locked(path: Path) -> Iterator[None]:
 def replace(path: Path, text: str) -> None:
     """Replace the file whole; call it under `locked(path)`."""
     directory = path.parent
+    owner = _owner(path)
     descriptor, temporary = tempfile.mkstemp(dir=directory, prefix=f".{path.name}.tmp-")  # mode 0600
     try:
-        _keep_owner(path, descriptor)
+        if owner is not None:
+            os.fchown(descriptor, *owner)
         with os.fdopen(descriptor, "w") as file:
             file.write(text)
             file.flush()
@@ -53,22 +68,22 @@ def replace(path: Path, text: str) -> None:
         os.close(directory_descriptor)
 
 
-def _keep_owner(path: Path, descriptor: int) -> None:
-    """Give the open file `descriptor` the owner of `path`: what root writes stays the server's user's, and a new
-    file root writes is its directory owner's. Only root may give a file away: anyone else is refused another
-    user's file, which replacing would have taken from them."""
+def _owner(path: Path) -> tuple[int, int] | None:
+    """Whom root gives what it writes for `path`: its owner (of the link itself, if it is one), or its directory's
+    while it has none, so that it stays the server's user's. None for anyone else, whose files are their own; they
+    are refused another user's file, which replacing would take from them."""
     try:
-        status = path.stat()
+        status = os.lstat(path)
     except FileNotFoundError:
         if os.geteuid() != 0:
-            return  # a new file is its writer's
+            return None  # a new file is its writer's
         status = path.parent.stat()
-    if os.geteuid() != 0:
-        if status.st_uid != os.geteuid():
-            why = f"belongs to user {status.st_uid}: change it as that user (or as root)"
-            raise PermissionError(errno.EPERM, why, str(path))
-        return
-    os.fchown(descriptor, status.st_uid, status.st_gid)
+    if os.geteuid() == 0:
+        return status.st_uid, status.st_gid
+    if status.st_uid != os.geteuid():
+        why = f"belongs to user {status.st_uid}: change it as that user (or as root)"
+        raise PermissionError(errno.EPERM, why, str(path))
+    return None
 
 
 def _remove_leftovers(path: Path, lock_name: str) -> None:
