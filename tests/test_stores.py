@@ -215,6 +215,8 @@ class SharedStoresTests(RedisStoresTestCase):
         rooms = FileRoomStore(workdir / "rooms.json")
         rooms.save_room(RoomRecord("#club", "alice"))
         rooms.save_room(RoomRecord("#5", "bob"))
+        identities = {"alice": accounts.identity("alice") or "", "bob": accounts.identity("bob") or ""}
+        rooms.save_identities(identities)  # as alice's and bob's first logins wrote them
         await self.admin.hset(Keys(PREFIX).rooms, room_key("#5"), b'{"name":"#5","owner":"carol"}')
         code, output = await self.cli("--file", str(rooms.path), "import", program=ROOMSTORE)
         self.assertEqual(code, 1)
@@ -230,6 +232,8 @@ class SharedStoresTests(RedisStoresTestCase):
         first = await self.process("a")
         owners = {name: room.owner for name, room in first.chat.rooms.items()}
         self.assertEqual(owners, {"club": "alice", "5": "bob"})
+        # Left behind, they made alice's first login with --redis unregister #club, as if she were another alice
+        self.assertEqual(first.chat.identities, identities)
         self.assertEqual(first.stores.accounts.names(), ["alice", "bob (admin)"])
         await first.stop()
 

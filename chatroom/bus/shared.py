@@ -656,7 +656,8 @@ class Replica:
         bans = [ban_from_data(data) for data in state["server_bans"]]
         lockdown = Lockdown(state["lockdown"])
         markers = {account: ReadMarkers(times) for account, times in state["read_markers"].items()}
-        identities = state.get("identities", {})  # none from a process of an earlier version
+        # None from a process of an earlier version: then those this process read from Redis, which that one keeps
+        identities = state["identities"] if "identities" in state else self.chat.store.load().identities
         self.chat.restore(
             self.by_key.values(), lambda: self._rooms(state), bans, lockdown, state["opened"], markers, identities
         )

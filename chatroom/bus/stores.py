@@ -231,7 +231,9 @@ class RedisAccountWriter:
 
 
 async def import_rooms(commands: Any, prefix: str, saved: Saved, overwrite: bool, source: str) -> str:
-    """Copy a rooms file's rooms and server bans into Redis; what Redis holds already stays unless told."""
+    """Copy a rooms file's rooms, server bans and the accounts' identities they are of into Redis; what Redis holds
+    already stays unless told. Without the identities, every account with one would be taken for another registered
+    again under its name at its first login, and its rooms unregistered."""
     keys = Keys(prefix)
     imported: list[str] = []
     kept: list[str] = []
@@ -245,6 +247,10 @@ async def import_rooms(commands: Any, prefix: str, saved: Saved, overwrite: bool
             bans = f"{len(saved.server_bans)} server bans"
         else:
             kept.append("the server bans")
+    if saved.identities:
+        identities = json.dumps(saved.identities, separators=(",", ":")).encode()
+        if not await commands.set(keys.identities, identities, only_if_not_exists=not overwrite):
+            kept.append("the accounts' identities")
     done = f"imported {len(imported)} of the {len(saved.rooms)} rooms of {source}: {', '.join(imported) or 'none'}"
     done += f", and {bans}"
     if kept:
