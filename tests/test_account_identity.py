@@ -150,6 +150,14 @@ class AccountRecordTests(SynchronousTestCase):
         self.assertEqual(account.identity, "")
         self.assertEqual(account.record(), "alice scrypt$unused admin")
 
+    def test_an_identity_damaged_by_hand_is_no_account(self) -> None:
+        """Kept, `id=ABC` was written into the rooms file, which then refused it at start: the server did not start."""
+        self.assertIsNone(Account.parse("alice scrypt$unused id=ABC admin"))
+        self.assertIsNone(Account.parse("alice scrypt$unused id=0123;rm"))
+        self.assertEqual(
+            Account.parse("alice scrypt$unused id=0a1b admin"), Account("alice", "scrypt$unused", True, None, "0a1b")
+        )
+
 
 class InRedisTests(RedisStoresTestCase):
     """With --redis: the accounts kept in Redis, the name registered again while processes run or while none does."""

@@ -237,6 +237,16 @@ class SharedStoresTests(RedisStoresTestCase):
         self.assertEqual(first.stores.accounts.names(), ["alice", "bob (admin)"])
         await first.stop()
 
+    async def test_the_import_of_a_damaged_accounts_file_imports_nothing(self) -> None:
+        """It imported 0 of 0 accounts and said it had done so: the file's damaged line left every account out."""
+        path = Path(self.mktemp()).resolve()
+        AccountStore(path).add("alice", "alice's secret")
+        path.write_text(path.read_text() + "garbage line\n")
+        code, output = await self.cli("--file", str(path), "import")
+        self.assertEqual(code, 1)
+        self.assertIn(f"{path} is not an accounts file: its line 2 is not NAME scrypt$...", output)
+        self.assertIsNone(await self.accounts.get("alice"))
+
     async def test_files_that_redis_lacks_are_named_at_start_with_their_import_command(self) -> None:
         """With --redis and an accounts.db and a rooms.json, the server started with neither, without a word."""
         workdir = Path(self.mktemp()).resolve()

@@ -174,10 +174,9 @@ async def _command(arguments: argparse.Namespace, accounts: Keeper) -> str:
 async def _import(path: Path, accounts: Keeper, overwrite: bool) -> str:
     """Copy a file's accounts, hashes and administrators as they are; an account kept already stays unless told."""
     source = AccountStore(path)
-    try:
-        found = source.all() if source.exists() else None
-    except OSError as error:
-        raise ChatError("NO_FILE", path=str(path), error=error.strerror or "") from None
+    if source.exists():
+        source.check(hashes=False)  # StoreError: a damaged line would have been left out, and the rest imported
+    found = source.all() if source.exists() else None
     if found is None:
         raise ChatError("NO_FILE", "missing", path=str(path))
     imported: list[str] = []

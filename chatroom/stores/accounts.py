@@ -22,6 +22,7 @@ from __future__ import annotations
 import base64
 import dataclasses
 import os
+import re
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -48,6 +49,7 @@ SCRAM_ITERATIONS = 4096
 SCRAM = "scram-sha-256"
 SCRAM_SALT = 32  # bytes of a verifier's salt, as scramp makes it; a decoy's is as long (chatroom.server.auth)
 IDENTITY = "id="  # before an account's identity on its line
+IDENTITY_VALUE = re.compile("[0-9a-f]{1,64}")  # what chatroom-accounts makes: secrets.token_hex
 
 
 def hash_password(password: str) -> str:
@@ -169,6 +171,8 @@ class Account:
             return None  # not a name to reserve: a stray line of another file, which no password could log in to
         verifiers = [verifier for field in fields[2:] if (verifier := Verifier.parse(field))]
         identity = next((field.removeprefix(IDENTITY) for field in fields[2:] if field.startswith(IDENTITY)), "")
+        if identity and not IDENTITY_VALUE.fullmatch(identity):
+            return None  # damaged by hand: kept, it would be written where the rooms file refuses it at start
         return cls(fields[0], fields[1], "admin" in fields[2:], verifiers[0] if verifiers else None, identity)
 
 
