@@ -14,6 +14,7 @@ from chatroom.bus.stores import Keys
 from chatroom.core.moderation import Rank
 from chatroom.stores.accounts import Account, AccountStore, Secret, adding, removing
 from tests.helpers import LineClient, MemoryClient, ServerTestCase
+from tests.test_moderation import RefusingStore
 from tests.test_sessions import Sessions, unstamped
 from tests.test_stores import PREFIX, Process, RedisStoresTestCase
 
@@ -101,6 +102,25 @@ class ReusedNameTests(ServerTestCase):
         await alice.until("NAMES #club @alice")
 
 
+    async def test_a_room_transferred_to_the_name_registered_again_keeps_all_but_its_owner(self) -> None:
+        """The docs' way out for a removed account's rooms, `/room transfer` to the name registered again, first
+        unregistered the room (the new account identified): its named operators and its members' stays were lost."""
+        self.accounts.set_admin("bob", True)
+        self.start_server(*self.arguments)
+        alice = await self.login("alice", "alice's secret")
+        bob = await self.login("bob", "bob's secret")
+        alice.send("/join club", "/room register", "/room op bob", "/ping done")
+        await alice.until("PONG :done")
+        alice.send("/quit")
+        await alice.until("BYE")
+        self.reregister()
+        bob.send("/join club", "/room transfer alice", "/room info", "/ping moved")
+        _, shown = await bob.until("PONG :moved")
+        self.assertIn("OWNER #club bob alice", unstamped(shown))
+        self.assertNotIn("OWNER #club bob *", unstamped(shown))
+        self.assertEqual(unstamped(shown)[-1], "ROOM #club alice topiclock :bob", "its named operator kept")
+
+
 class PresentTests(Sessions):
     """Someone still logged in to an account as it is removed and its name registered again."""
 
@@ -128,6 +148,16 @@ class PresentTests(Sessions):
         self.assertEqual(new.read(), [], "what was held for the removed account's person")
         self.assertEqual(self.chat.nicks["alice"].rooms, {}, "the removed account's person's rooms")
         self.assertEqual(self.ben.read(), ["QUIT alice :your account was removed"])
+
+    def test_a_disk_that_refuses_does_not_refuse_the_new_accounts_login(self) -> None:
+        """The rooms' store refusing, the login that identified the new account was refused NOT_SAVED half made: the
+        removed account's person put out, and the new one never let in."""
+        old = self.alice()
+        old.type("/join club", "/room register")
+        self.reregister("alice")
+        self.chat.store = RefusingStore()
+        self.login()  # WELCOME alice
+        self.assertNotIn("club", self.chat.rooms, "unregistered, and ended with nobody in it; the disk told in the log")
 
     def test_a_removed_account_has_none_of_the_rights_of_the_one_registered_again(self) -> None:
         old = self.alice()

@@ -61,6 +61,9 @@ class RefusingStore(MemoryRoomStore):
     def drop_room(self, name: str) -> None:
         raise StoreError("cannot write rooms.json: No space left on device")
 
+    def save_identities(self, identities: dict[str, str]) -> None:
+        raise StoreError("cannot write rooms.json: No space left on device")
+
 
 class ModerationTestCase(SynchronousTestCase):
     def setUp(self) -> None:

@@ -219,12 +219,15 @@ class ChatBase(Queries):
         identity = self.accounts.identity(account)
         return identity is not None and identity != self.identities.get(nick_key(account), "")
 
-    def _identify(self, account: str, keeping: Member | None = None) -> None:
+    def _identify(self, account: str, keeping: Member | None = None, given: Room | None = None) -> None:
         """Make the chat's state under the name `account` that of the account registered under it now, as someone
         logs in to it or a room names it. If it was a removed account's: its people still present (but `keeping`,
         who has just logged in to the new one) are put out, and the rooms forget it as their owner (the room is
-        unregistered) or one they named; its markers, conversations and stays, kept under its identity, are no
-        longer found (`kept_as`)."""
+        unregistered, but for `given`, being transferred to the new one) or one they named; its markers,
+        conversations and stays, kept under its identity, are no longer found (`kept_as`).
+
+        A side effect of someone else's change, past its checks: a store that refuses is logged, never told to the
+        one logging in or naming, whose change would stop half made."""
         if not self._replaced(account):
             return
         key = nick_key(account)
@@ -232,22 +235,22 @@ class ChatBase(Queries):
             if member is not keeping:
                 self._expel(member, "your account was removed", "account removed")
         for room in list(self.rooms.values()):
-            if nick_key(room.owner) == key:
-                self._unregister(room, "")
-            elif room.operators.pop(key, None) is not None:
-                self._save(room)
+            if nick_key(room.owner) == key and room is not given:
+                self._unregister(room, "", told=False)
+            elif room.operators.pop(key, None) is not None and room.owner:
+                self._stored(self.store.save_room, room.record(), told=False)
         self.identities[key] = self.accounts.identity(account) or ""
-        self._stored(self.store.save_identities, dict(self.identities))
+        self._stored(self.store.save_identities, dict(self.identities), told=False)
 
-    def _unregister(self, room: Room, actor: str) -> None:
+    def _unregister(self, room: Room, actor: str, told: bool = True) -> None:
         """The room goes back to lasting while someone is in it (`actor` dropped it; "": its owner's account went)."""
         self._stays_kept(room, False)
         room.owner = ""
         room.operators.clear()
         room.broadcast(OwnerChanged(room.name, actor, ""))
-        self._stored(self.store.drop_room, room.name)
         if not room.members:
             self._end(room)
+        self._stored(self.store.drop_room, room.name, told)
 
     def _expel(self, member: Member, reason: str, logged: str) -> None:
         """Put someone out of the chat: the rooms hear it as a quit, and their connection is closed; the log has
@@ -582,15 +585,17 @@ class ChatBase(Queries):
         if room.owner:
             self._stored(self.store.save_room, room.record())
 
-    def _stored(self, write: Callable[[Any], None], what: object) -> None:
-        """Write to the store; if it refuses, the change holds in memory, and the log and the actor are told."""
+    def _stored(self, write: Callable[[Any], None], what: object, told: bool = True) -> None:
+        """Write to the store; if it refuses, the change holds in memory, and the log and (if `told`) the actor
+        are told."""
         if not self.sequencer.stores():
             return
         try:
             write(what)
         except StoreError as error:
             log.error("{error}: until it is written, the change is in memory only", error=error)
-            raise ChatError("NOT_SAVED") from None
+            if told:
+                raise ChatError("NOT_SAVED") from None
 
 
 def require_text(text: str) -> None:

@@ -41,7 +41,7 @@ class RegisteredRooms(ChatBase):
         target_room = self._registered(actor, room)
         owner = self._account(account)
         self._commit()
-        self._identify(owner)
+        self._identify(owner, given=target_room)
         self._set_owner(actor, target_room, owner)
 
     @change
