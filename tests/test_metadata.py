@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from twisted.trial.unittest import SynchronousTestCase
 
+from chatroom.core.errors import ChatError
 from chatroom.core.events import MetadataChanged, MetadataSync
 from chatroom.core.metadata import KEYS_MAX, VALUE_MAX
 from tests import test_client_units, test_shared, test_shared_joins
@@ -81,6 +82,10 @@ class IRCMetadataTests(SynchronousTestCase):
         self.assertTrue(long.startswith(":chatroom FAIL METADATA INVALID_VALUE status :"))
         for number in range(KEYS_MAX):
             self.alice.type(f"METADATA * SET key{number} :{number}")
+        for unsafe in ("\x85", "\u2028", "\u202e"):  # past the line's own check, as IRC's escaped tags came
+            member = self.server.chat.nicks["alice"]
+            refused = self.assertRaises(ChatError, self.server.chat.set_metadata, member, "*", "status", f"a{unsafe}b")
+            self.assertEqual(refused.code, "BAD_METADATA_VALUE")
         [full] = self.alice.type("METADATA * SET one-more :x")
         self.assertTrue(full.startswith(f":chatroom FAIL METADATA LIMIT_REACHED alice {KEYS_MAX} :"))
         self.assertEqual(self.alice.type("METADATA nobody LIST")[0].split()[1:5],

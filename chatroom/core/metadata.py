@@ -25,7 +25,7 @@ from chatroom.core.errors import ChatError
 from chatroom.core.events import MetadataChanged
 from chatroom.core.members import Member, Room
 from chatroom.core.moderation import Rank
-from chatroom.core.names import nick_key, room_key, room_name
+from chatroom.core.names import UNSAFE_TEXT, nick_key, room_key, room_name
 from chatroom.core.sequencing import change
 
 KEYS_MAX = 20  # keys per person or room
@@ -41,9 +41,10 @@ def check_key(key: str) -> None:
 
 
 def check_value(key: str, value: str) -> None:
-    """A value fits (VALUE_MAX bytes, no control character); an avatar is an https address, which clients that show
-    pictures load (never a script's `javascript:`, nor a plain http address others' networks may see and change)."""
-    if len(value.encode()) > VALUE_MAX or any(ord(char) < 32 for char in value):
+    """A value fits (VALUE_MAX bytes, no control character nor any character text may not hold, whatever checked
+    the line it came in); an avatar is an https address, which clients that show pictures load (never a script's
+    `javascript:`, nor a plain http address others' networks may see and change)."""
+    if len(value.encode()) > VALUE_MAX or any(ord(char) < 32 for char in value) or UNSAFE_TEXT.search(value):
         raise ChatError("BAD_METADATA_VALUE", most=VALUE_MAX)
     if key == "avatar" and not AVATAR.fullmatch(value):
         raise ChatError("BAD_METADATA_VALUE", "avatar")
