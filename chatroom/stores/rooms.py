@@ -2,7 +2,7 @@
 
 Each change reads the newest file under the lock and writes it back with just that change, so two server
 processes sharing the file do not undo each other's changes. A change the disk refused (full, read-only) waits in
-memory and is written with the next one that can be: once space comes back, nothing changed meanwhile is lost.
+memory and is written with the next one that can be (what still waits when the server stops is lost).
 
 What it holds is documented in docs/security.md: room names, owner and operator accounts, settings (a room's key
 included), topics, and ban masks with their reasons; and under `identities`, account name (lower case) ->
