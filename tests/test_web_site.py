@@ -3,13 +3,16 @@ client sends is answered with the site's headers, at once, without a traceback, 
 
 from __future__ import annotations
 
-from twisted.logger import LogLevel
+from twisted.internet.defer import Deferred
+from twisted.internet.endpoints import connectProtocol
+from twisted.logger import ILogObserver, LogEvent, LogLevel, formatEvent, globalLogPublisher
 from twisted.web import static
+from zope.interface import provider
 
 from chatroom.frontends.web.site import CLIENT
 from chatroom.server import websocket
 from tests.helpers import observe_log
-from tests.test_websocket import UPGRADE, WebTestCase
+from tests.test_websocket import UPGRADE, RawClient, WebTestCase
 
 SCRIPT = (CLIENT / "app.js").read_bytes()
 SECRET = "hunter2"  # stands for what someone typed: it must never reach the log
@@ -210,3 +213,27 @@ class BadFrameTests(WebTestCase):
         unanswered = await self.raw(OPEN, then=b"\xf1\x80\0\0\0\0")  # the close never answered: until cut off
         self.assertEqual(close_code(unanswered), 1002)
         self.assertFalse([event for event in logged if event["log_level"] >= LogLevel.warn])
+
+
+class TLSFailureTests(WebTestCase):
+    async def test_a_failed_handshake_is_told_and_counted_as_the_chats_listeners_tell_it(self) -> None:
+        """Nothing was logged nor counted of a browser that distrusted the certificate, the likeliest of all."""
+        told: Deferred[None] = Deferred()
+
+        @provider(ILogObserver)
+        def watch(event: LogEvent) -> None:
+            if "(web) disconnected: TLS failed" in formatEvent(event) and not told.called:
+                told.callback(None)
+
+        logged = observe_log(self)
+        globalLogPublisher.addObserver(watch)
+        self.addCleanup(globalLogPublisher.removeObserver, watch)
+        self.start_web()
+        plain = RawClient(b"GET / HTTP/1.0\r\n\r\n", b"")
+        await connectProtocol(self.endpoint(self.web_port, tls=False), plain)  # plain HTTP on the TLS port
+        await plain.lost
+        await told
+        lines = [formatEvent(event) for event in logged if "(web) disconnected" in formatEvent(event)]
+        self.assertEqual(len(lines), 1)
+        self.assertIn("TLS failed (HTTP_REQUEST): the client spoke plain HTTP, not TLS", lines[0])
+        self.assertEqual(self.service.factory.counts.tls_failures, 1)

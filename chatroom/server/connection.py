@@ -79,6 +79,12 @@ TLS_FAILURES = {
 log = Logger(namespace="chatroom")
 
 
+def tls_failed(error: BaseException | None) -> str:
+    """Why TLS failed, for the log: OpenSSL's reason, in words where they help."""
+    code = getattr(error, "reason", None) or type(error).__name__
+    return f"TLS failed ({code})" + (f": {TLS_FAILURES[code]}" if code in TLS_FAILURES else "")
+
+
 @dataclass
 class Counts:
     """Running totals of a front end's connections, for chatroom.app.metrics: plain integers, cheap to add to."""
@@ -203,8 +209,7 @@ class Connection(TimeoutMixin):
     def connection_lost(self, reason: Failure) -> None:
         if reason.check(SSLError):
             self.factory.counts.tls_failures += 1
-            code = getattr(reason.value, "reason", None) or type(reason.value).__name__
-            self._ended_by = f"TLS failed ({code})" + (f": {TLS_FAILURES[code]}" if code in TLS_FAILURES else "")
+            self._ended_by = tls_failed(reason.value)
         try:
             self._stop_acting()
             self._leave_chat(self._quit_reason, lost=True)

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
+from ssl import SSLError
 from types import FunctionType
 from typing import Any, Generic, TypeVar, cast
 from typing import Protocol as Interface
@@ -41,17 +42,19 @@ from twisted.internet.interfaces import (
     ITransport,
 )
 from twisted.internet.protocol import Protocol, connectionDone
+from twisted.logger import Logger
 from twisted.protocols.policies import ProtocolWrapper, WrappingFactory
 from twisted.python.failure import Failure
 from twisted.web.http import RESPONSES, HTTPChannel
 from zope.interface import directlyProvides, implementer, providedBy
 
-from chatroom.server.connection import Connection, ConnectionFactory, Dialect, Refusal
+from chatroom.server.connection import Connection, ConnectionFactory, Dialect, Refusal, describe, tls_failed
 from chatroom.server.limits import CLOSE_GRACE, Deadlines, StreamTransport, cancel, close_politely
 from chatroom.server.messages import MessageReceiver
 from chatroom.server.tls_transport import TLSConnection
 
 T = TypeVar("T")
+log = Logger(namespace="chatroom")
 TEXT = "text.ircv3.net"
 BINARY = "binary.ircv3.net"
 SUBPROTOCOLS = (TEXT, BINARY)
@@ -552,6 +555,10 @@ class Counted(ProtocolWrapper):
         cancel(self._abort)
         if not self.handed_over:
             self.factory.shared.uncount(ProtocolWrapper.getPeer(self))
+        if reason.check(SSLError):  # as the chat's listeners tell it: a browser that distrusts the certificate
+            self.factory.shared.counts.tls_failures += 1
+            log.info("{peer} (web) disconnected: {why}", peer=describe(ProtocolWrapper.getPeer(self)),
+                     why=tls_failed(reason.value))  # fmt: skip
         if self._head is None:
             ProtocolWrapper.connectionLost(self, reason)
         else:  # before its first request: nothing wrapped to tell
