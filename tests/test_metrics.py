@@ -138,6 +138,7 @@ class MetricsTests(ServerTestCase):
         self.start_server("--metrics", "tcp:0:interface=127.0.0.1")
         before = await self.scrape()
         self.assertNotIn('chatroom_logged_errors_total{namespace="chatroom.somewhere"}', before)
+        self.assertEqual(before['chatroom_logged_errors_total{namespace="chatroom"}'], 0, "an alert's first increase")
         somewhere = Logger(namespace="chatroom.somewhere")
         somewhere.error("a bug: {mistake}", mistake="KeyError at x.py:1 in f")
         somewhere.critical("a part gone")
@@ -159,7 +160,7 @@ class LoggedErrorsTests(SynchronousTestCase):
         log.info("not an error")
         errors.stop()
         log.error("after")
-        self.assertEqual(errors.counts, {"chatroom.here": 1})
+        self.assertEqual(errors.counts, {"chatroom": 0, "chatroom.here": 1})
 
 
 class ReactorLagTests(SynchronousTestCase):

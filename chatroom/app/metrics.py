@@ -106,11 +106,12 @@ class ChatCollector(Collector):
 @implementer(ILogObserver)
 class LoggedErrors:
     """The errors logged, by namespace: an alert on them finds what only the log told, such as a bug passed over
-    in a heartbeat. Read from the log itself, so that every error counts, Twisted's own too; namespaces are modules'
-    names, never anything a client sent."""
+    in a heartbeat. Read from the log itself, so that every error counts, Twisted's own too; a namespace is
+    `chatroom` for chatroom's own lines, a module's name for a library's, never anything a client sent."""
 
     def __init__(self, publisher: LogPublisher = globalLogPublisher) -> None:
-        self.counts: Counter[str] = Counter()
+        # chatroom's own, at 0 from the start: a series that first appears at 1 is no increase to an alert
+        self.counts: Counter[str] = Counter({"chatroom": 0})
         self._publisher = publisher
 
     def __call__(self, event: LogEvent) -> None:
