@@ -129,6 +129,8 @@ class RenderTests(SynchronousTestCase):
         self.assertEqual(self.plain(parse("MSG #5 evil :\u202etxt.exe")), "12:34 [#5] <evil> \ufffdtxt.exe")
         irssi = "MSG #5 ira :x \x02bold\x02 and \x034,1red\x03 \x1ditalic\x0f done"  # IRC formatting: the text
         self.assertEqual(self.plain(parse(irssi)), "12:34 [#5] <ira> x bold and red italic done")
+        tabbed = self.plain(parse("MSG #5 ira :\tx\ty"))  # a Tab would move the terminal past the wrapped width
+        self.assertEqual(tabbed, "12:34 [#5] <ira>     x   y", "spaces to the next stop of 4")
 
     def test_history_lines_at_their_own_time_dated_when_not_today(self) -> None:
         """In the local time zone (here UTC+2, where it is 14:34): 23:30 UTC yesterday was today at 01:30 there."""
@@ -365,6 +367,15 @@ class LineEditorTests(SynchronousTestCase):
         self.assertEqual(self.editor.buffer, "albert: hi bob ")
         self.keys(b"\x15zz\t")
         self.assertEqual(self.editor.buffer, "zz", "no match, no change")
+
+    def test_a_pasted_tab_is_text_not_completion(self) -> None:
+        """Pasted code keeps its indentation, and no nickname is completed into it; the line being typed shows the
+        Tab as spaces, so that the terminal's tab stops do not move what follows."""
+        self.keys(b"\x1b[200~if al:\n\tb\x1b[201~")
+        self.assertEqual(self.editor.buffer, "if al:\n\tb")
+        self.assertTrue(self.screen.value().decode().endswith("[#5] if al:↵    b"))
+        self.keys(b"\r")
+        self.assertEqual(self.keyboard.lines, ["if al:\n\tb"])
 
     def test_keys_that_change_the_room(self) -> None:
         self.keys(b"\x0e\x10\x1b3\x1bx")

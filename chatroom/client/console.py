@@ -24,6 +24,7 @@ from twisted.protocols.basic import LineReceiver
 from twisted.python.failure import Failure
 from zope.interface import implementer
 
+from chatroom.client.render import TAB_STOP
 from chatroom.frontends.line.wire import CONTROL_CHARACTERS
 
 
@@ -120,6 +121,7 @@ _ENTER, _ERASE, _KILL_BACK, _KILL_WORD = "\r\n", "\x7f\x08", "\x15", "\x17"
 _INTERRUPT, _END_OR_DELETE, _REDRAW, _ESCAPE = "\x03", "\x04", "\x0c", "\x1b"
 _HOME, _END_OF_LINE = "\x01", "\x05"
 _TAB, _NEXT_ROOM, _PREVIOUS_ROOM = "\t", "\x0e", "\x10"
+_TAB_SHOWN = " " * TAB_STOP
 
 
 class LineEditor(Protocol):
@@ -202,6 +204,8 @@ class LineEditor(Protocol):
             self.cursor = 0 if key == _HOME else len(self.buffer)
         elif key == _REDRAW:
             pass  # every key ends with the line drawn again
+        elif key == _TAB and self._pasting:
+            self._edit(before + key, after)  # pasted code keeps its indentation, and no nickname lands in it
         elif key == _TAB and not self.secret:
             self._complete()
         elif key in (_NEXT_ROOM, _PREVIOUS_ROOM):
@@ -290,10 +294,10 @@ class LineEditor(Protocol):
 
     def _fitting(self, clusters: Iterator[str], room: int) -> tuple[list[str], int]:
         """The first of `clusters` that fit in `room` columns, as shown (a secret as stars, a pasted line's end as
-        ↵), and the columns they take."""
+        ↵, a pasted Tab as spaces), and the columns they take."""
         fitting, used = [], 0
         for cluster in clusters:
-            shown = "*" if self.secret else cluster.replace("\n", "↵")
+            shown = "*" if self.secret else cluster.replace("\n", "↵").replace("\t", _TAB_SHOWN)
             if used + _cells(shown) > room:
                 break
             fitting.append(shown)

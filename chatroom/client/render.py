@@ -20,10 +20,14 @@ _FORMATTING = re.compile(
 )
 
 
+TAB_STOP = 4  # a Tab in a line (pasted code) is spaces to the next multiple of 4, as the line is measured by them
+
+
 def clean(text: str) -> str:
     """Whatever a server sends, it cannot drive this terminal: IRC's formatting codes are left out (the text
-    without them is what was meant), other control characters become U+FFFD."""
-    return CONTROL_CHARACTERS.sub("\ufffd", _FORMATTING.sub("", text))
+    without them is what was meant), other control characters become U+FFFD, and Tabs spaces (the terminal would
+    move to its own tab stops, past the width the line was wrapped to)."""
+    return CONTROL_CHARACTERS.sub("\ufffd", _FORMATTING.sub("", text)).expandtabs(TAB_STOP)
 
 
 class Renderer:
