@@ -57,6 +57,15 @@ class CertsCommandTests(ServerTestCase):
     async def test_print_the_ca(self) -> None:
         self.assertEqual(await self.run_certs("ca"), (0, (self.certs / tls.CA_CERT).read_text()))
 
+    async def test_no_ca_printed_for_a_certificate_it_did_not_issue(self) -> None:
+        """After a switch to one's own certificate, the old ca.pem would make clients refuse the server."""
+        self_signed_rsa(self.certs)
+        code, output = await self.run_certs("ca")
+        self.assertEqual(code, 1)
+        self.assertNotIn("BEGIN CERTIFICATE", output)
+        self.assertEqual(output.count("\n"), 1, output)
+        self.assertIn(f"{self.certs / tls.SERVER_CERT} was not issued by {self.certs / tls.CA_CERT}", output)
+
     async def test_renew_never_replaces_a_certificate_of_another_ca(self) -> None:
         self_signed_rsa(self.certs)  # an administrator's own (or certbot's), beside the generated CA
         before = (self.certs / tls.SERVER_CERT).read_bytes()

@@ -45,6 +45,19 @@ def renew(directory: Path, names: list[str]) -> str:
     )
 
 
+def ca(directory: Path) -> str:
+    """The kept CA, for copying to clients, only while it issued the server's certificate: clients given it would
+    refuse a server whose certificate comes from elsewhere (certbot, the administrator's own CA)."""
+    kept = tls.read_chain(directory / tls.CA_CERT)[0]
+    tls.read_chain(directory / tls.SERVER_CERT)  # a missing or damaged one is said as it is
+    if not tls.issued_here(directory):
+        raise tls.CertificateError(
+            f"{directory / tls.SERVER_CERT} was not issued by {directory / tls.CA_CERT}: clients check it against"
+            " the CA that issued it (a public one needs nothing given), so there is no CA of chatroom's to share"
+        )
+    return kept.public_bytes(Encoding.PEM).decode()
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog=PROGRAM, description="Look at, renew and share the server's TLS certificate.")
     parser.add_argument("--certs", type=Path, default=Path(DEFAULT_DIRECTORY), help=f"default: ./{DEFAULT_DIRECTORY}")
@@ -62,8 +75,7 @@ def main(argv: list[str] | None = None) -> None:
         elif arguments.command == "renew":
             print(renew(arguments.certs, arguments.names))
         else:
-            ca = tls.read_chain(arguments.certs / tls.CA_CERT)[0]
-            print(ca.public_bytes(Encoding.PEM).decode(), end="")
+            print(ca(arguments.certs), end="")
     except tls.CertificateError as error:
         raise SystemExit(f"{PROGRAM}: {error}") from None
     except OSError as error:
