@@ -149,6 +149,14 @@ class PresentTests(Sessions):
         self.assertEqual(self.chat.nicks["alice"].rooms, {}, "the removed account's person's rooms")
         self.assertEqual(self.ben.read(), ["QUIT alice :your account was removed"])
 
+    def test_the_new_accounts_login_does_not_join_the_old_ones_person_renamed(self) -> None:
+        old = self.alice()
+        old.type("/nick ally")
+        self.reregister("alice")
+        self.login()  # WELCOME alice: a person of the new account, not one more session of ally
+        self.assertEqual(old.read(), ["BYE :your account was removed"])
+        self.assertEqual(len(self.chat.nicks["alice"].sessions), 1)
+
     def test_a_disk_that_refuses_does_not_refuse_the_new_accounts_login(self) -> None:
         """The rooms' store refusing, the login that identified the new account was refused NOT_SAVED half made: the
         removed account's person put out, and the new one never let in."""

@@ -132,6 +132,27 @@ class SeveralDevicesTests(Sessions):
         irc.type("PRIVMSG #5 :from the lunch room")
         self.assertEqual(laptop.read(), ["MSG #5 alice :from the lunch room"])
 
+    def test_a_login_joins_the_person_under_the_nickname_they_took_since(self) -> None:
+        # Alice renamed herself ally on her laptop; her phone's login, as alice, made a second person of the same
+        # account, who saw neither her rooms nor her private messages.
+        laptop = self.alice()
+        laptop.type("/nick ally")
+        self.ben.read()
+        phone = self.server.connect()
+        phone.type("/nick alice", "/pass correct horse")
+        self.checker.answer(len(self.checker.checks) - 1, right=True)
+        self.assertEqual(phone.read()[0].split()[:2], ["WELCOME", "ally"], "her client learns its nickname")
+        irc = self.sasl()
+        lines = irc.type("NICK alice", "USER a 0 * :A", "CAP END")
+        self.assertTrue(lines[0].startswith(":chatroom 001 ally :"))
+        self.assertIn(
+            ":chatroom NOTICE ally :ally is here already: this connection is one more of their sessions", lines
+        )
+        self.assertIn(":ally!alice@chatroom JOIN #5", lines, "in her rooms at once")
+        self.assertEqual(list(self.chat.nicks), ["ben", "ally"])
+        self.assertEqual(len(self.chat.nicks["ally"].sessions), 3)
+        self.assertEqual(self.ben.read(), [], "nobody else sees anyone arrive")
+
     def test_a_login_under_another_nickname_joins_only_a_person_who_may_take_one_more_session(self) -> None:
         # With alice at her limit, a SASL login under alice_lunch was refused `433 alice has 2 sessions` at every
         # NICK: no nickname could get it in. It is taken as it was before such logins joined the person.

@@ -71,6 +71,19 @@ class Queries:
         """The member present under `nick`, in any case."""
         return self.nicks.get(nick_key(nick))
 
+    def person_of(self, account: str) -> Member | None:
+        """The person present logged in to `account` as it is registered now, whatever nickname they go by: under
+        the account's own if they are (earlier logins under other nicknames may have made others), else the first
+        by nickname. None for a removed account's people, even if its name was registered again."""
+        if not self.current(account):
+            return None
+        key = nick_key(account)
+        own = self.nicks.get(key)
+        if own is not None and nick_key(own.account or "") == key:
+            return own
+        holders = (member for member in self.signed_in if nick_key(member.account or "") == key)
+        return min(holders, key=lambda member: nick_key(member.nick), default=None)
+
     def watched(self, session: Session) -> list[str]:
         """The nicknames `session` watches (chatroom.core.monitor), as given."""
         return self.watchers.of(session)

@@ -114,22 +114,23 @@ class Registrar:
 
         `proven` is an account the client logged in to beforehand (IRC's SASL): its own nickname needs no
         password then, and under another free nickname the member still acts as that account. `details` are
-        what the client said of itself (IRC's USER). Under the nickname of the account's person, already here,
-        the connection becomes one more of their sessions (Chat.register). So it does after a login under another
-        nickname (IRC clients set up with one of their own) while the account's person is here under its name and
-        may take one more session: one account, one person. A person renamed since is not looked for: a name
-        given up and registered again by someone else must not lead to them.
+        what the client said of itself (IRC's USER). A login to an account whose person is here, under whatever
+        nickname (IRC clients set up with one of their own; a person renamed since), makes the connection one more
+        of their sessions (Chat.register) while they may take one: one account, one person. Not a removed
+        account's person, whose name someone else may have registered since (Chat.person_of).
         """
         if proven is not None and (present := self._person_of(proven)) is not None:
             return await self._join(connection, present, proven, details)
         nick, account = await self._identify(nick, password, connection.address, proven=proven)
+        if account is not None and (present := self._person_of(account)) is not None:
+            nick = present
         return await self._join(connection, nick, account, details)
 
     def _person_of(self, account: str) -> str | None:
-        """The nickname of `account`'s person if they are here under it and may take one more session (with
+        """The nickname of `account`'s person if they are here and may take one more session (with
         --no-multiclient, only while they wait for one): else the nickname asked for is taken, as it was."""
-        holder = self.chat.nicks.get(nick_key(account))
-        if holder is None or not _owns(holder.account, account):
+        holder = self.chat.person_of(account)
+        if holder is None:
             return None
         return holder.nick if len(holder.sessions) < self.chat.limits.sessions_per_person else None
 
