@@ -123,6 +123,7 @@ class SeveralDevicesTests(Sessions):
         irc = self.sasl()
         lines = irc.type("NICK alice_lunch", "USER a 0 * :A", "CAP END")
         self.assertTrue(lines[0].startswith(":chatroom 001 alice :"), "her client learns its nickname from 001")
+        self.assertTrue(lines[0].endswith(" alice!alice@chatroom"), "and its source, as her JOINs show it")
         told = ":chatroom NOTICE alice :alice is here already: this connection is one more of their sessions"
         self.assertIn(told, lines)
         self.assertIn(":alice!alice@chatroom JOIN #5", lines, "in her rooms at once")

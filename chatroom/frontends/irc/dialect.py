@@ -468,7 +468,10 @@ class IRCDialect:
         return self.line("NOTICE", self.me, text=text)
 
     def source(self) -> str:
-        """This client as `nick!user@host`, with `*` for what it has not said yet."""
+        """This client as `nick!user@host`: once registered, its person's, as its own lines are shown to it (a
+        connection that joined a person already here is them); before, with `*` for what it has not said yet."""
+        if self.connection.member is not None:
+            return f"{self.me}!{self.identify(self.me)}"
         return f"{self.me}!{self.user or '*'}@{HOST}"
 
     def identify(self, nick: str) -> str:
