@@ -353,6 +353,24 @@ class ClientNeverStuckTests(ServerTestCase):
         person.type("/quit\r")
         self.assertEqual(await person.exit_code(), 0)
 
+    async def test_a_renamed_account_holder_comes_back_logged_in_after_a_restart(self) -> None:
+        # Found by hand: the client came back under its new nickname, as a guest (or NICK_TAKEN, then Nickname:).
+        person = self.client("--room", "5", "--nick", "alice")
+        await person.until("Password:")
+        person.type("correct horse\r")
+        await person.until(r"\[#5\] -- here: @alice")
+        person.type("/nick ally\r")
+        await person.until("alice is now known as ally")
+        port = self.port
+        await self.service.stopService()
+        await person.until(r"server shutting down: reconnecting in\s+1 s")
+        self.start_server("--accounts", self.accounts, listen=f"tcp:{port}:interface=127.0.0.1")
+        await person.until("alice is now known as ally")  # logged in again as alice, then its nickname taken back
+        await person.until(r"\[#5\] ")
+        self.assertEqual(self.service.factory.chat.nicks["ally"].account, "alice", "not a guest")
+        person.type("/quit\r")
+        self.assertEqual(await person.exit_code(), 0)
+
     async def test_without_reconnecting_a_drop_ends_the_client(self) -> None:
         person = self.client("--nick", "bob", "--room", "5", "--no-reconnect")
         await person.until(r"\[#5\] -- here: @bob")

@@ -726,6 +726,46 @@ class ResumeTests(ClientCase):
         self.assertEqual(self.sent(), ["/resume sam tok-2 #5:lq3k9d2a-6"], "the new token")
 
 
+class RenamedResumeTests(ClientCase):
+    """Found by hand: a person logged in to an account who had renamed themselves came back, once their token no
+    longer worked (the server restarted, or they lingered past the grace period), under the new nickname: taken by
+    their own web session (NICK_TAKEN, then `Nickname:`), or free, as a guest, logged out without being told."""
+
+    def setUp(self) -> None:
+        super().setUp()
+        self.start(nick="cara", password="clubpass1")
+        self.hear("HELLO chatroom 2 :hi", "AUTH cara :cara needs a password")
+        self.hear("WELCOME cara :hello", "RESUME tok-1 :if your connection is lost")
+        self.client.typed("5")
+        self.hear("JOIN #5 cara", "HISTORY #5 0 0", "CURRENT #5")
+        self.client.typed("/nick caraW")
+        self.hear("NICK cara caraW")
+        self.drop_and_come_back()
+        self.hear("HELLO chatroom 2 :hi")
+        self.assertEqual(self.sent()[-1:], ["/resume caraW tok-1"])
+        self.hear("ERR RESUME_FAILED :nobody is called caraW any more: choose a nickname with /nick")
+
+    def test_logged_in_again_as_the_account_then_the_nickname_taken_back(self) -> None:
+        self.assertEqual(self.sent(), ["/nick cara"], "the account's nickname, whose password the client keeps")
+        self.hear("AUTH cara :cara needs a password")
+        self.assertEqual(self.sent(), ["/pass clubpass1"])
+        self.hear("WELCOME cara :hello", "RESUME tok-2 :x")
+        self.assertEqual(self.sent(), ["/join #5"])
+        self.hear("JOIN #5 cara", "HISTORY #5 0 0", "CURRENT #5")
+        self.assertEqual(self.sent(), ["/nick caraW"], "once back in its rooms")
+        self.hear("NICK cara caraW")
+        self.drop_and_come_back()
+        self.hear("HELLO chatroom 2 :hi")
+        self.assertEqual(self.sent(), ["/resume caraW tok-2"])
+
+    def test_joined_to_the_person_already_here_under_the_nickname_they_go_by(self) -> None:
+        self.sent()
+        self.hear("AUTH cara :cara needs a password", "WELCOME caraW :hello", "RESUME tok-2 :x")
+        self.hear("JOIN #5 caraW", "HISTORY #5 0 0", "CURRENT #5")
+        self.assertEqual(self.sent(), ["/pass clubpass1", "/join #5"], "no rename: it is our nickname")
+        self.assertIn("reconnected to localhost:5050 as caraW: back in #5", self.console.shown[-1])
+
+
 class TypedAheadTests(ClientCase):
     """Found by hand: at a terminal, what is typed while the server answers a question is no answer and no message."""
 

@@ -146,6 +146,8 @@ class Client:
         self._me: str | None = None
         self._token: str | None = None  # the server's RESUME token: takes our nickname back without a login
         self._resumed_as: str | None = None  # /resume is on its way, for this nickname: RESUME_FAILED means /nick
+        self._account: str | None = None  # the registered nickname we last logged in to: ours, whatever we go by
+        self._was: str | None = None  # the nickname to take back once logged in again under the account's
         self._password_sent = False  # /pass is on its way: the next ERR or our NICK is its verdict
         self._file_for: str | None = None  # the nickname (lower case) whose password is the --password-file's
         self._later: list[str | None] = []  # typed while the connection was away: acted on once chatting again
@@ -607,13 +609,13 @@ class Client:
         elif slowed:
             self._password_sent = False  # nothing is asked: the login begins again by itself (below)
         elif line.word == "ERR" and self._resumed_as is not None and line.args[:1] == ["RESUME_FAILED"]:
-            nick, self._resumed_as, self._token = self._resumed_as, None, None  # its grace period is over
-            self._send(f"/nick {nick}", wait=True)  # free again, or someone else's: the server answers which
+            nick, self._resumed_as, self._token = self._resumed_as, None, None  # the server restarted, or we lingered
+            self._send(f"/nick {self._logging_in_again(nick)}", wait=True)
         elif wrong and self._file_for == (self._asked_for or "").lower():
             self.fail(f"the password from --password-file was refused: {line.text}")  # it would be refused again
         elif line.word == "ERR" and self.phase in (Phase.NICK, Phase.PASSWORD):
             self._refused, self._password_sent, self._asked_for = line.text, False, None  # not one to come back as
-            self._resumed_as = None
+            self._resumed_as = self._was = None
             self.phase = Phase.NICK
             self._ask("Nickname:")
         elif line.word == "ERR" and self.phase is Phase.ROOM:
@@ -677,9 +679,13 @@ class Client:
                     )
             case "WELCOME", [nick, *_]:
                 self._me, self._resumed_as = nick, None
+                if self._password_sent:
+                    self._account = self._asked_for
             case "RESUME", [token]:
                 self._token = token
             case "NICK", [old, new] if old == self._me:
+                if self._password_sent:  # our /pass's verdict (`_verdict`): logged in to another account
+                    self._account = self._asked_for
                 self._me = new
             case "JOIN", [room, nick] if nick == self._me and room not in self._joined:
                 self._joined.append(room)
@@ -796,6 +802,16 @@ class Client:
                 link.send(f"/nick {nick}")
 
         self._retry = self.clock.callLater(wait, again)
+
+    def _logging_in_again(self, nick: str) -> str:
+        """The nickname to come back under when the token no longer works: the account's we logged in to, whose
+        password we keep (the server joins us to our person whatever nickname they go by, or makes them anew, and
+        `nick` is taken back once back: `_say_back`), else `nick`, free again or someone else's: the server says."""
+        account = self._account
+        if account is None or account.lower() not in self._passwords or account.lower() == nick.lower():
+            return nick
+        self._was = nick
+        return account
 
     def _resume_nick(self) -> bool:
         """Coming back under the nickname we had, with the server's token: the server gives it back, rooms and all,
@@ -954,6 +970,9 @@ class Client:
         self._delay, self._coming_back = RETRY_FIRST, False
         rooms = ", ".join(self._joined) or "no room"
         self.console.show(self.render.note(f"reconnected to {self.server} as {self._me}: back in {rooms}"))
+        was, self._was = self._was, None
+        if was is not None and was != self._me:  # logged in again under the account's nickname: ours again
+            self._send(f"/nick {was}")
         if self._watching:  # those the server took: one it refused would have the whole line refused
             self._watch("/watch", list(self._watching.values()))
             self._send("/watch " + " ".join(self._watching.values()))
