@@ -22,6 +22,7 @@ from zope.interface import implementer, provider
 
 from chatroom.server.auth import (
     ACCOUNT_ALLOWANCE,
+    BACKOFF_MAX,
     CHECKS_AT_ONCE,
     CHECKS_WAITING,
     QUEUED_PER_KEY,
@@ -30,7 +31,7 @@ from chatroom.server.auth import (
     ChatRealm,
 )
 from chatroom.server.limits import ConnectionLimits
-from chatroom.stores.accounts import AccountStore
+from chatroom.stores.accounts import AccountStore, Secret, adding
 from tests.helpers import LineClient, MemoryClient, MemoryServer, ServerTestCase, assert_consistent, observe_log
 
 GENEROUS = ConnectionLimits(flood_burst=10_000, flood_rate=10_000.0, max_per_address=1000)
@@ -366,6 +367,25 @@ class LoginPolicyTests(SynchronousTestCase):
         back = self.attempt("alice", "right", "203.0.113.5")
         self.assertTrue(self.verdict(back, right=True).startswith("WELCOME alice "), "but not for its owner")
         self.assertEqual(len(self.checker.checks), ACCOUNT_ALLOWANCE + 3)
+
+    def test_a_name_registered_again_is_not_trusted_from_the_removed_accounts_addresses(self) -> None:
+        """Trust was kept by name: the removed account's owner, from an address that had logged in to it, guessed at
+        the new account's password past the slow-down that held every stranger."""
+        owner = self.attempt("alice", "right", "203.0.113.5")
+        self.assertTrue(self.verdict(owner, right=True).startswith("WELCOME alice "))
+        owner.type("/quit")
+        store = self.server.chat.accounts
+        assert isinstance(store, AccountStore)
+        store.remove("alice")
+        store.change("alice", adding("alice", Secret("scrypt$unused", None)))  # someone else's
+        for n in range(ACCOUNT_ALLOWANCE + 1):
+            guesser = self.attempt("alice", f"guess {n}", f"198.51.100.{n + 1}")
+            self.assertEqual(self.verdict(guesser, right=False).split(" :")[0], "ERR BAD_LOGIN")
+        self.attempt("alice", "guess", "203.0.113.5")
+        self.assertEqual(self.answer.split(" :")[0], "ERR SLOW_DOWN", "the old owner is a stranger to the new account")
+        self.server.clock.advance(BACKOFF_MAX)
+        self.attempt("alice", "guess", "203.0.113.5")
+        self.assertEqual(self.answer.split(" :")[0], "AUTH alice", "checked once the wait is over")
 
 
 class FloodAndLogTests(SynchronousTestCase):

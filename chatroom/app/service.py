@@ -1,4 +1,5 @@
-"""The running server: TLS listeners in front of a ConnectionFactory, a reload on SIGHUP, a goodbye at shutdown."""
+"""The running server: TLS listeners in front of a ConnectionFactory, a reload on SIGHUP, a watch on the accounts
+file, a goodbye at shutdown."""
 
 from __future__ import annotations
 
@@ -13,7 +14,14 @@ from typing import Any
 from twisted.application.service import Service
 from twisted.internet.defer import Deferred, gatherResults, succeed
 from twisted.internet.error import CannotListenError
-from twisted.internet.interfaces import IListeningPort, IProtocolFactory, IReactorFromThreads, IStreamServerEndpoint
+from twisted.internet.interfaces import (
+    IListeningPort,
+    IProtocolFactory,
+    IReactorFromThreads,
+    IReactorTime,
+    IStreamServerEndpoint,
+)
+from twisted.internet.task import LoopingCall
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
@@ -24,7 +32,7 @@ from chatroom.server.connection import ConnectionFactory, Dialect, describe
 from chatroom.server.heap import HeapTrim, malloc_trim
 from chatroom.server.limits import allow_open_files, motd_lines
 from chatroom.server.tls_transport import Flushes, TLSFactory
-from chatroom.stores.files import SMALL_FILE, read_bounded
+from chatroom.stores.files import SMALL_FILE, read_bounded, stamp
 
 log = Logger(namespace="chatroom")
 
@@ -124,6 +132,42 @@ class Reloader:
             log.info("SIGHUP: {name} is now {value!r}, {when}", name=name, value=value, when=config.RELOADABLE[name])
 
 
+ACCOUNTS_POLL = 1.0  # seconds between looks at the accounts file: at most this long after a removal, its sessions end
+
+
+class AccountsWatch:
+    """Looks at the accounts file every ACCOUNTS_POLL seconds and, when it was replaced, has the chat put out whoever
+    is logged in to an account since removed (Chat.accounts_changed).
+
+    `chatroom-accounts remove` only replaces the file: otherwise the server would see the removal at the next thing
+    that reads the accounts (a login), and its person stayed. A stat a second costs nothing, and needs neither a
+    signal from the administrator nor inotify. With --redis there is no file: each process hears the change in
+    the log (chatroom.bus.shared).
+    """
+
+    def __init__(self, path: Path, clock: IReactorTime, changed: Callable[[], None]) -> None:
+        self.path = path
+        self.changed = changed
+        self._seen = stamp(path)
+        self._looking = LoopingCall(self._look)
+        self._looking.clock = clock
+
+    def start(self) -> None:
+        self._looking.start(ACCOUNTS_POLL, now=False).addErrback(
+            lambda failure: log.failure("stopped watching {path} for removed accounts", failure, path=self.path)
+        )
+
+    def stop(self) -> None:
+        if self._looking.running:
+            self._looking.stop()
+
+    def _look(self) -> None:
+        seen = stamp(self.path)
+        if seen != self._seen:
+            self._seen = seen
+            self.changed()
+
+
 def read_motd(path: Path) -> str:
     """--motd-file's text, checked (motd_lines); OSError if it cannot be read or is no small regular file,
     ValueError if a login cannot carry it."""
@@ -171,6 +215,7 @@ class ChatService(Service):
         reloader: Reloader | None = None,
         metrics: Metrics | None = None,
         ready: Deferred[None] | None = None,
+        accounts: AccountsWatch | None = None,
     ) -> None:
         self.factory = factory
         self.context = context  # one TLS context for every listener
@@ -180,6 +225,7 @@ class ChatService(Service):
         # With --redis, connections are accepted once this process holds the chat's state: until then they wait
         # in the kernel's queue, or another worker of --workers takes them, rather than being refused.
         self.ready = ready
+        self.accounts = accounts  # None with --redis, or without accounts
         self.ports: list[IListeningPort] = []
         self.heap = HeapTrim(factory.clock, malloc_trim())
         self._previous_sighup: Any = None
@@ -214,6 +260,8 @@ class ChatService(Service):
             self._previous_sighup = signal.signal(signal.SIGHUP, self.reloader.signalled)
         if self.metrics is not None:
             self.metrics.start()
+        if self.accounts is not None:
+            self.accounts.start()
         Service.startService(self)
 
     def _accept(self, result: None, ports: list[IListeningPort]) -> None:
@@ -225,6 +273,8 @@ class ChatService(Service):
     def stopService(self) -> Deferred[None]:
         if self.metrics is not None:
             self.metrics.stop()
+        if self.accounts is not None:
+            self.accounts.stop()
         Service.stopService(self)
         self.heap.stop()
         log.info("chatroom shutting down")

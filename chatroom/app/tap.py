@@ -29,7 +29,7 @@ from twisted.python import usage
 
 from chatroom.app import config
 from chatroom.app.metrics import metrics
-from chatroom.app.service import ChatService, Listener, Reloader, motd_fault, read_motd
+from chatroom.app.service import AccountsWatch, ChatService, Listener, Reloader, motd_fault, read_motd
 from chatroom.app.shutdown import stop_once
 from chatroom.app.workers import Inherited, Workers
 from chatroom.bus.history import RedisHistory
@@ -662,7 +662,10 @@ def makeService(options: Options, reactor: IReactorCore | None = None) -> IServi
         front_ends = [listener.dialect.name for listener in listeners]
         served = metrics(options["metrics"], metrics_endpoint, chat, factory, front_ends, auth, clock)
     ready = None if sharing is None else sharing.replica.ready
-    service = _bound(options, ChatService(factory, context, listeners, reloader, served, ready))
+    watch = None  # with --redis, each process hears of a removal in the log; without accounts, nobody logs in
+    if auth is not None and stores is None:
+        watch = AccountsWatch(Path(options["accounts"]), clock, chat.accounts_changed)
+    service = _bound(options, ChatService(factory, context, listeners, reloader, served, ready, watch))
     beneath = sharing or history_file
     if beneath is None:
         return service

@@ -370,6 +370,7 @@ class Replica:
             self._gone(entry["p"], entry["r"])
         elif kind == "account" and isinstance(self.chat.accounts, SharedAccounts):
             self.chat.accounts.apply(entry["n"], entry["r"])  # here, so that every replica judges the next change alike
+            self.chat.accounts_changed()  # a removed account's people put out: each replica closes its own sessions
 
     def _do(self, entry: dict[str, Any]) -> None:
         name = entry["f"]

@@ -70,6 +70,8 @@ from chatroom.core.state import (
 
 log = Logger(namespace="chatroom")
 
+ACCOUNT_REMOVED = "your account was removed"  # why the sessions of a removed account end
+
 
 class ChatBase(Queries):
     """One server's chat state; chatroom.core.chat.Chat adds to it what may be done with it."""
@@ -231,9 +233,7 @@ class ChatBase(Queries):
         if not self._replaced(account):
             return
         key = nick_key(account)
-        for member in [member for member in self.signed_in if nick_key(member.account or "") == key]:
-            if member is not keeping:
-                self._expel(member, "your account was removed", "account removed")
+        self.accounts_changed(keeping)
         for room in list(self.rooms.values()):
             if nick_key(room.owner) == key and room is not given:
                 self._unregister(room, "", told=False)
@@ -241,6 +241,21 @@ class ChatBase(Queries):
                 self._stored(self.store.save_room, room.record(), told=False)
         self.identities[key] = self.accounts.identity(account) or ""
         self._stored(self.store.save_identities, dict(self.identities), told=False)
+
+    def accounts_changed(self, keeping: Member | None = None) -> None:
+        """The accounts changed where they are kept: whoever is still logged in to one since removed, or to one whose
+        name is now another account's (`current`), is put out (but `keeping`), as `/server kill` would put them out,
+        so that removing an account ends its sessions at once, everywhere. A new password or a grant keeps the
+        account (its identity), and its people.
+
+        Not a change of the chat: called where the change is seen, which every replica of a shared chat sees at
+        the same point of its log (chatroom.bus.shared), and the file only one process reads
+        (chatroom.app.service.AccountsWatch)."""
+        removed = [
+            member for member in self.signed_in if member is not keeping and not self.current(member.account or "")
+        ]
+        for member in sorted(removed, key=lambda member: nick_key(member.nick)):  # in the same order on every replica
+            self._expel(member, ACCOUNT_REMOVED, "account removed")
 
     def _unregister(self, room: Room, actor: str, told: bool = True) -> None:
         """The room goes back to lasting while someone is in it (`actor` dropped it; "": its owner's account went)."""

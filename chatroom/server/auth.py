@@ -239,7 +239,7 @@ class Backoff:
 class Attempt:
     """A login attempt as the book found it: allowed (and then marked in flight), or why it must wait."""
 
-    account: str  # "account:" and the nickname's key
+    account: str  # "account:", the nickname's key, and "~" and its account's identity if it has one
     address: str  # the address key the caps count by
     trusted: bool  # the address logged in to the account before
     checking: bool = False  # refused: a check of this address, or of this account from a stranger, is in flight
@@ -450,12 +450,19 @@ class Authenticator:
         """
         while True:
             # If the connection leaves while the book is asked, the marks the answer may bring are taken away.
-            attempt = await shielded(self.book.begin("account:" + nick_key(nick), address), self._orphaned)
+            attempt = await shielded(self.book.begin(self._account_key(nick), address), self._orphaned)
             if not attempt.checking:
                 return attempt
             if any(self._queued.get(key, 0) >= QUEUED_PER_KEY for key in attempt.busy):
                 raise ChatError("SLOW_DOWN", "checking")
             await self._turn(attempt.busy)
+
+    def _account_key(self, nick: str) -> str:
+        """What the book keeps an account's failures, checks and trusted addresses under: its name and, since
+        identities, its identity (chatroom.stores.accounts), so that a name removed and registered again by someone
+        else is another key: the removed account's owner, from an address it trusted, is a stranger to the new one."""
+        identity = self.store.identity(nick)
+        return f"account:{nick_key(nick)}" + (f"~{identity}" if identity else "")
 
     async def _turn(self, keys: set[str]) -> None:
         """Until a check of this process ends, or QUEUE_RETRY passes (the check may be another process's)."""
