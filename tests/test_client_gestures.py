@@ -19,7 +19,7 @@ class ClientGestureTests(ClientCase):
         self.hear(LUNCH, "MSG #5 wee lq3k9d2a-8 2026-11-23T12:31:00.000Z :who is in?")
 
     def test_a_reply_shows_the_line_it_answers_above_it(self) -> None:
-        self.hear("REPLY #5 lq3k9d2a-9 lq3k9d2a-7", "MSG #5 carol lq3k9d2a-9 2026-11-23T12:32:00.000Z :yes!")
+        self.hear("REPLY #5 lq3k9d2a-9 lq3k9d2a-7", "MSG #5 carol lq3k9d2a-9 2026-11-23T12:34:00.000Z :yes!")
         self.assertEqual(self.console.shown[-2:], ["12:34 [#5] ↳ dora: lunch at noon?", "12:34 [#5] <carol> yes!"])
         self.hear("REPLY #5 lq3k9d2a-10 elsewhere-1", "MSG #5 carol lq3k9d2a-10 2026-11-23T12:33:00.000Z :?")
         self.assertEqual(self.console.shown[-2], "12:34 [#5] ↳ a line not seen here")

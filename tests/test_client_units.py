@@ -97,8 +97,9 @@ class RenderTests(SynchronousTestCase):
                 " operators by account: olga, bob"
             ),
             "ROOM #5 *": "12:34 [#5] -- settings: none",
-            # Version 2: room messages carry an id and a time, which a live line needs not show
-            "MSG #5 alice lq3k9d2a-7 2026-11-23T12:33:59.120Z :hi all": "12:34 [#5] <alice> hi all",
+            # Version 2: room messages carry an id and a time: shown at it, as everyone else sees them, even read late
+            "MSG #5 alice lq3k9d2a-7 2026-11-23T12:33:59.120Z :hi all": "12:33 [#5] <alice> hi all",
+            "MSG #5 alice lq3k9d2a-6 2026-11-22T21:41:00.000Z :woken": "2026-11-22 21:41 [#5] <alice> woken",
             "ACTION #5 alice lq3k9d2a-8 2026-11-23T12:34:00.000Z :waves": "12:34 [#5] * alice waves",
             "HISTORY #5 3 0": "12:34 [#5] -- above: 3 lines from history (/history shows earlier ones)",
             "HISTORY #5 0 0": "12:34 [#5] -- no more history",

@@ -45,6 +45,8 @@ class Renderer:
     def __call__(self, line: Line) -> str:
         if line.word in ("SAID", "DID", "FOUND") and len(line.args) >= 4:
             return self._said(line)
+        if line.word in ("MSG", "ACTION") and len(line.args) >= 4:  # at the server's time, as the others see it,
+            return f"{self._paint('2', self._when(line.args[3]))} {self._body(line)}"  # even read late (a laptop woken)
         return f"{self._paint('2', self._stamp())} {self._body(line)}"
 
     def missed(self, line: Line) -> str:
