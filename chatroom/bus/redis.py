@@ -333,9 +333,12 @@ class RedisAddress:
         endpoint: IStreamClientEndpoint = HostnameEndpoint(reactor, self.host, self.port, timeout=5)
         return wrapClientTLS(optionsForClientTLS(self.host), endpoint) if self.tls else endpoint
 
-    def connect(self, reconnect: bool = True, clock: IReactorTime | None = None) -> Deferred[Any]:
+    def connect(
+        self, reconnect: bool = True, clock: IReactorTime | None = None, refused: Callable[[str], None] | None = None
+    ) -> Deferred[Any]:
         """A txredisapi connection. Lost, it is made again every RETRY seconds on `clock` (_Kept), unless told not
-        to: then txredisapi's own makes one try, and a lost Redis ends it (a command line's).
+        to: then txredisapi's own makes one try, and a lost Redis ends it (a command line's). `refused` is told
+        why each time Redis refuses the AUTH or the SELECT of a connection made again (_Kept.stopTrying).
 
         Its replies are the bytes Redis sent: txredisapi would read any made of digits alone as a number (a
         process's name, a room called 5, a marker's time), and `.decode()` on it would fail.
@@ -344,7 +347,7 @@ class RedisAddress:
         if reconnect:
             handler = txredisapi.UnixConnectionHandler if self.path else txredisapi.ConnectionHandler
             factory = _Kept(self.shown(), self.db, 1, handler=handler, **common)
-            return factory.keep(self.endpoint(), clock)
+            return factory.keep(self.endpoint(), clock, refused)
         connecting: Deferred[Any]
         if self.path:
             connecting = txredisapi.UnixConnection(self.path, self.db, reconnect=False, connectTimeout=5, **common)
@@ -355,9 +358,12 @@ class RedisAddress:
             )
         return connecting
 
-    def listen(self, channel: str, heard: Callable[[str], None], clock: IReactorTime | None = None) -> Deferred[Any]:
-        """A connection that passes what is published on `channel` to `heard`, subscribing again as it reconnects."""
-        return _HearingFactory(channel, heard, self.password).keep(self.endpoint(), clock)
+    def listen(
+        self, channel: str, heard: Callable[[str], None], clock: IReactorTime, refused: Callable[[str], None]
+    ) -> Deferred[Any]:
+        """A connection that passes what is published on `channel` to `heard`, subscribing again as it reconnects;
+        `refused` as `connect`'s."""
+        return _HearingFactory(channel, heard, self.password).keep(self.endpoint(), clock, refused)
 
 
 @provider(ILogObserver)
@@ -383,19 +389,38 @@ class _Kept(txredisapi.RedisFactory):  # type: ignore[misc]  # txredisapi has no
     """
 
     keeper: _Keeper
+    refused: Callable[[str], None] | None
 
-    def keep(self, endpoint: IStreamClientEndpoint, clock: IReactorTime | None) -> Deferred[Any]:
+    def keep(
+        self, endpoint: IStreamClientEndpoint, clock: IReactorTime | None, refused: Callable[[str], None] | None
+    ) -> Deferred[Any]:
         """Connect, and fire with the handler once connected (txredisapi's `deferred`)."""
         connected: Deferred[Any] = self.deferred
+        self.refused = refused
         self.keeper = _Keeper(endpoint, self, retryPolicy=lambda _: RETRY, clock=clock)
         self.keeper.startService()
         return connected
 
     def stopTrying(self) -> Deferred[None]:
-        """Redis refused the AUTH or the SELECT: try no more (as txredisapi does)."""
+        """Redis refused the AUTH or the SELECT (txredisapi then closes the connection and calls connectionError).
+
+        At the first connection the URL is wrong, and whoever waits on `keep` is told: try no more, as txredisapi
+        does. Later, Redis took them before: most often its operator changed `requirepass` (or the ACL user, or
+        `databases`) under a running chat. Giving up for good there left a server that silently shared nothing
+        until restarted; trying again at the pace of a lost Redis, with `refused` told each time, lets putting
+        Redis's configuration right heal the chat, as Redis coming back does.
+        """
+        if self.deferred is None and self.refused is not None:
+            return succeed(None)
         self.stopped = True
         stopping: Deferred[None] = self.keeper.stopService()
         return stopping
+
+    def connectionError(self, why: str) -> None:
+        # Not when the connection was lost before Redis answered (txredisapi's words for it): Redis refused nothing.
+        if self.deferred is None and self.refused is not None and not why.endswith("Lost connection"):
+            self.refused(why.removeprefix("Redis error: "))
+        super().connectionError(why)
 
     def disconnect(self) -> Deferred[None]:
         stopping = self.keeper.stopService()
@@ -506,13 +531,14 @@ class RedisLog:
         self._beating.clock = clock
         self._retry: IDelayedCall | None = None
         self._reconnected = -math.inf  # when Redis came back: the others get time to say they are alive again
+        self._refusal: str | None = None  # what Redis refused, as logged, since we last had contact
 
     def connect(self) -> Deferred[None]:
         connections = DeferredList(
             [
-                self.address.connect(clock=self.clock),
-                self.address.connect(clock=self.clock),
-                self.address.listen(self.keys["unwritten"], self._heard, self.clock),
+                self.address.connect(clock=self.clock, refused=self._refused),
+                self.address.connect(clock=self.clock, refused=self._refused),
+                self.address.listen(self.keys["unwritten"], self._heard, self.clock, self._refused),
             ]
         )
 
@@ -559,7 +585,7 @@ class RedisLog:
         def joined(answer: list[Any]) -> None:
             entry_id, alone, state, kept, markers, conversations, stays = answer
             self.last = entry_id.decode()
-            self.up = True
+            self.up, self._refusal = True, None
             if self.shared is not None:
                 self.shared.loaded(state, self.commands)
             if self.history is not None:
@@ -768,7 +794,7 @@ class RedisLog:
             if self.stopped:
                 return
             (_, found), _ = results
-            self.up = True
+            self.up, self._refusal = True, None
             self._reconnected = self.clock.seconds()
             assert self.reader is not None
             if found:
@@ -778,6 +804,22 @@ class RedisLog:
                 self.reader.lost_place()  # it calls join, which starts reading again
 
         checks.addCallbacks(answered, lambda _: self._later(self._try_again))
+
+    def _refused(self, why: str) -> None:
+        """Redis refuses our connections as they are made again (_Kept.stopTrying). An error, unlike losing Redis:
+        it will not pass by itself, someone must change Redis's configuration or --redis. Said once for the three
+        connections, and again only if what Redis refuses changes. The password is not in `why` (txredisapi's
+        words and Redis's answer)."""
+        if why != self._refusal:
+            self._refusal = why
+            log.error(
+                "Redis at {url} refuses chatroom's connections ({why}): this server shares nothing with the others"
+                " until it accepts them, and tries again every {retry:g} seconds. Did Redis's password (requirepass,"
+                " or its ACL user) or number of databases change? The --redis URL must match them.",
+                url=self.address.shown(),
+                why=why,
+                retry=RETRY,
+            )
 
     def _failed_to_join(self, failure: Any) -> None:
         log.warn("could not join the log on Redis: {why}", why=failure.getErrorMessage())
