@@ -365,15 +365,18 @@ class RefusedTests(RedisTestCase):
         assert_outage_logged_once_each(self, logged, processes=1)
 
 
-def logged_once(logged: EventLoggingObserver, line: str) -> Deferred[None]:
-    """Fires once a line starting with `line` is logged."""
+def logged_once(logged: EventLoggingObserver, line: str, times: int = 1) -> Deferred[None]:
+    """Fires once a line starting with `line` is logged (`times` times)."""
     seen: Deferred[None] = Deferred()
+    count = [0]
 
     @provider(ILogObserver)
     def watch(event: LogEvent) -> None:
         if not seen.called and formatEvent(event).startswith(line):
-            globalLogPublisher.removeObserver(watch)
-            seen.callback(None)
+            count[0] += 1
+            if count[0] == times:
+                globalLogPublisher.removeObserver(watch)
+                seen.callback(None)
 
     globalLogPublisher.addObserver(watch)
     return seen
@@ -415,7 +418,7 @@ class JoinFaultTests(SynchronousTestCase):
 
         class Answering:
             def eval(self, *arguments: Any) -> Deferred[Any]:
-                return succeed([b"1-0", 1, [], [], [], [], []])
+                return succeed([b"1-0", 1, [], [], [], [], [], None])
 
         class Reader:
             def received(self, entry: object) -> None:

@@ -16,6 +16,8 @@ Keys, all under the prefix (`--redis-prefix`, default "chatroom"):
   `hello` clears it, its `gone` deletes it, and it expires `ttl` after its last heartbeat.
 - The keys of the state kept beside the log (`Shared`: chatroom.bus.stores), read in the same step as a
   process's `hello`, so that what it reads is the state at that point of the log.
+- `PREFIX:mark`: a random token the first `hello` to a Redis without one sets, read with each `hello`. A Redis
+  that comes back without the token it had lost what chatroom kept in it (chatroom.bus.stores.RedisStores).
 - The keys of rooms' history (`Kept`: chatroom.bus.history). The registered rooms' history is read with the
   `hello` too; a process that says `hello` alone, and the last one's `gone`, delete the history of the rooms
   that are not registered: those rooms ended with the chat.
@@ -90,11 +92,14 @@ end
 """
 
 # ARGV[4..10]: the history keys (HistoryKeys.arguments); ARGV[11]: '1' if this process keeps history, else '0';
-# ARGV[12]: '1' if it keeps private conversations (--history-private), else '0'.
+# ARGV[12]: '1' if it keeps private conversations (--history-private), else '0'; ARGV[13]: PREFIX:mark, ARGV[14] a
+# new token for it, set if it has none.
 HELLO = (
     FORGET
     + """
 local alone = redis.call('SCARD', KEYS[2]) == 0
+local mark = redis.call('GET', ARGV[13])
+if not mark then redis.call('SET', ARGV[13], ARGV[14]) end
 redis.call('SADD', KEYS[2], ARGV[1])
 redis.call('SET', KEYS[3], '1', 'PX', ARGV[3])
 redis.call('DEL', KEYS[4])
@@ -135,7 +140,7 @@ if private then
     conversations[#conversations + 1] = {abouts[i], abouts[i + 1], redis.call('LRANGE', ARGV[5] .. abouts[i], 0, -1)}
   end
 end
-return {id, alone and 1 or 0, state, kept, markers, conversations, stays}
+return {id, alone and 1 or 0, state, kept, markers, conversations, stays, mark}
 """
 )
 
@@ -185,8 +190,9 @@ class Shared(Protocol):
 
     keys: list[str]  # hashes and strings, read in this order
 
-    def loaded(self, values: list[Any], commands: Any) -> None:
-        """What the keys held at the hello (a hash as a flat list, a string as bytes or None); where to write."""
+    def loaded(self, values: list[Any], commands: Any, found: bytes | None, mark: bytes) -> None:
+        """What the keys held at the hello (a hash as a flat list, a string as bytes or None); where to write;
+        PREFIX:mark as the hello found it, and as it is now."""
 
 
 def log_key(prefix: str) -> str:
@@ -509,6 +515,7 @@ class RedisLog:
             "processes": f"{prefix}:processes",
             "unwritten": f"{prefix}:unwritten",
             "rewrite": f"{prefix}:rewrite",
+            "mark": f"{prefix}:mark",
         }
         self.prefix = prefix
         self.beat, self.ttl = beat, ttl
@@ -578,16 +585,16 @@ class RedisLog:
         keys = self._process_keys(process) + self._shared_keys()
         keeps = "0" if self.history is None else "1"
         private = "1" if self.history is not None and self.history.limits.private else "0"
-        said = self.commands.eval(
-            HELLO, keys, [process, MAXLEN, int(self.ttl * 1000), *self.history_keys.arguments(), keeps, private]
-        )
+        mark = os.urandom(12).hex().encode()
+        arguments = [process, MAXLEN, int(self.ttl * 1000), *self.history_keys.arguments(), keeps, private]
+        said = self.commands.eval(HELLO, keys, [*arguments, self.keys["mark"], mark])
 
         def joined(answer: list[Any]) -> None:
-            entry_id, alone, state, kept, markers, conversations, stays = answer
+            entry_id, alone, state, kept, markers, conversations, stays, found = answer
             self.last = entry_id.decode()
             self.up, self._refusal = True, None
             if self.shared is not None:
-                self.shared.loaded(state, self.commands)
+                self.shared.loaded(state, self.commands, found, found or mark)
             if self.history is not None:
                 self.history.loaded(kept, self.commands)
                 self.history.markers_loaded(markers)
