@@ -10,13 +10,14 @@ import txredisapi
 from twisted.internet import reactor
 from twisted.internet.defer import Deferred, gatherResults, succeed
 from twisted.internet.interfaces import IProtocol, IProtocolFactory, IStreamClientEndpoint
-from twisted.internet.task import Clock
+from twisted.internet.task import Clock, deferLater
 from twisted.internet.testing import EventLoggingObserver
 from twisted.logger import ILogObserver, LogEvent, LogLevel, formatEvent, globalLogPublisher
 from twisted.python.failure import Failure
 from twisted.trial.unittest import SynchronousTestCase, TestCase
 from zope.interface import implementer, provider
 
+from chatroom.app.metrics import LoggedErrors
 from chatroom.bus.log import encode, hello
 from chatroom.bus.redis import (
     ANSWER,
@@ -289,15 +290,93 @@ class KeptConnectionTests(RedisTestCase):
         assert_outage_logged_once_each(self, logged, processes=1)
 
 
-def logged_once(logged: EventLoggingObserver, line: str) -> Deferred[None]:
-    """Fires once a line starting with `line` is logged."""
+class Handshakes:
+    """Tells a test when txredisapi has settled each connection's AUTH and SELECT, accepted or refused."""
+
+    def __init__(self, test: TestCase) -> None:
+        self.pending: list[Deferred[Any]] = []
+        self.open: list[txredisapi.RedisProtocol] = []
+        made = txredisapi.RedisProtocol.connectionMade
+
+        def watched(protocol: txredisapi.RedisProtocol) -> Deferred[Any]:
+            handshake: Deferred[Any] = made(protocol)
+            self.pending.append(handshake)
+            self.open.append(protocol)
+            return handshake
+
+        test.patch(txredisapi.RedisProtocol, "connectionMade", watched)
+
+    async def settled(self) -> int:
+        """Once those under way have settled: how many there were since the last call."""
+        pending, self.pending = self.pending, []
+        await gatherResults(pending)
+        return len(pending)
+
+    async def closed(self) -> None:
+        """Once every connection made so far has closed, and its ClientService has seen it (a reactor turn later)."""
+        connections, self.open = self.open, []
+        await gatherResults([connection.whenDisconnected() for connection in connections if connection.connected])
+        await deferLater(reactor, 0)
+
+
+class RefusedTests(RedisTestCase):
+    """A Redis that refuses chatroom's password once the chat runs; time (the retries') a Clock."""
+
+    redis_options = ("--requirepass", "secret")
+
+    async def test_a_password_changed_in_redis_is_one_error_and_putting_it_back_heals_the_chat(self) -> None:
+        clock, logged, errors = Clock(), observe_log(self), LoggedErrors()
+        errors.start()
+        self.addCleanup(errors.stop)
+        url = self.redis.url.replace("redis://", "redis://:secret@")
+        admin = await RedisAddress.parse(url).connect(reconnect=False)
+        self.addCleanup(admin.disconnect)
+        handshakes, attempts = Handshakes(self), Attempts(RedisAddress.parse(url).endpoint())
+        self.patch(RedisAddress, "endpoint", lambda _: attempts)
+        bus = RedisLog(RedisAddress.parse(url), clock, "test")
+        await bus.connect()
+        self.addCleanup(bus.disconnect)
+        chat = SharedChat(bus, clock.seconds, process="a")
+        await chat.start()
+        await attempts.ended()
+        self.assertEqual(await handshakes.settled(), 3)
+        await admin.execute_command("CONFIG", "SET", "requirepass", "other")  # the operator's change
+        for kind in ("normal", "pubsub"):  # as a restart of Redis would, but the test's own (SKIPME)
+            await admin.execute_command("CLIENT", "KILL", "TYPE", kind)
+        await handshakes.closed()
+        # Each connection tries again each second, and is refused; for less than ANSWER seconds, so that the try to
+        # find our place again under way since the first second is answered once Redis accepts us.
+        for second in range(3):
+            clock.advance(RETRY)
+            self.assertEqual(await attempts.ended(), 3, f"second {second + 1}")
+            self.assertEqual(await handshakes.settled(), 3, f"second {second + 1}")
+            await handshakes.closed()
+        refused = [formatEvent(event) for event in logged if event["log_level"] == LogLevel.error]
+        self.assertEqual(len(refused), 1, refused)
+        self.assertIn("refuses chatroom's connections (could not auth: WRONGPASS", refused[0])
+        self.assertIn("tries again every 1 seconds", refused[0])
+        self.assertNotIn("secret", refused[0])
+        self.assertEqual(errors.counts["chatroom"], 1)
+        back = logged_once(logged, "chatroom is in contact with the log again")
+        await admin.execute_command("CONFIG", "SET", "requirepass", "secret")
+        clock.advance(RETRY)
+        await attempts.ended()
+        await back
+        assert_outage_logged_once_each(self, logged, processes=1)
+
+
+def logged_once(logged: EventLoggingObserver, line: str, times: int = 1) -> Deferred[None]:
+    """Fires once a line starting with `line` is logged (`times` times)."""
     seen: Deferred[None] = Deferred()
+    count = [0]
 
     @provider(ILogObserver)
     def watch(event: LogEvent) -> None:
         if not seen.called and formatEvent(event).startswith(line):
-            globalLogPublisher.removeObserver(watch)
-            seen.callback(None)
+            count[0] += 1
+            if count[0] == times:
+                globalLogPublisher.removeObserver(watch)
+                seen.callback(None)
 
     globalLogPublisher.addObserver(watch)
     return seen
@@ -339,7 +418,7 @@ class JoinFaultTests(SynchronousTestCase):
 
         class Answering:
             def eval(self, *arguments: Any) -> Deferred[Any]:
-                return succeed([b"1-0", 1, [], [], [], [], []])
+                return succeed([b"1-0", 1, [], [], [], [], [], None])
 
         class Reader:
             def received(self, entry: object) -> None:

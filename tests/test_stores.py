@@ -9,7 +9,7 @@ from typing import Any
 from scramp import ScramClient
 from twisted.internet import reactor
 from twisted.internet.defer import Deferred, ensureDeferred, gatherResults
-from twisted.internet.task import Clock
+from twisted.internet.task import Clock, deferLater
 from twisted.logger import LogLevel, formatEvent
 from twisted.trial.unittest import SynchronousTestCase
 
@@ -31,7 +31,7 @@ from chatroom.stores.accounts import AccountStore, SharedAccounts, adding, admin
 from chatroom.stores.rooms import FileRoomStore
 from tests.helpers import ServerTestCase, ServiceReactor, observe_log
 from tests.redisserver import RedisServer, free_port
-from tests.test_redis import WaitingSession, told
+from tests.test_redis import WaitingSession, logged_once, told
 
 ACCOUNTS = [sys.executable, "-m", "chatroom.cli.accounts"]
 ROOMSTORE = [sys.executable, "-m", "chatroom.cli.rooms"]
@@ -190,6 +190,57 @@ class SharedStoresTests(RedisStoresTestCase):
         self.assertEqual([a.chat.accounts.account("alice"), b.chat.accounts.account("alice")], [None, None])
         await a.stop()
         await b.stop()
+
+    async def rejoined(self, *processes: Process) -> None:
+        """Once each process has found its place in the log lost and joined anew (Redis lost the log)."""
+        await logged_once(observe_log(self), "chatroom lost its place in the log", times=len(processes))
+        await deferLater(reactor, 0)  # each has a new `ready` once it has logged it
+        await gatherResults([process.chat.ready for process in processes])
+
+    async def lose_places(self, *processes: Process) -> None:
+        """The processes join Redis anew, which kept what is beside the log (as after the log was trimmed)."""
+        rejoined = self.rejoined(*processes)
+        await self.admin.execute_command("DEL", Keys(PREFIX).log, f"{PREFIX}:processes")
+        await self.admin.execute_command("CLIENT", "KILL", "TYPE", "normal")  # the admin's own survives (SKIPME)
+        await rejoined
+
+    async def test_a_redis_restarted_empty_leaves_registered_names_to_their_accounts_and_says_so(self) -> None:
+        await self.accounts.change("ada", adding("ada", hashed_password("ada", "ada's secret")))
+        await self.accounts.change("ada", administrator("ada", True))
+        a, b = await self.process("a"), await self.process("b")
+        logged = observe_log(self)
+        rejoined = self.rejoined(a, b)
+        await self.redis.stop()
+        await self.redis.start()  # without persistence: empty
+        await rejoined
+        for number, process in enumerate((a, b)):
+            self.assertTrue(process.auth.needs_password("ada"), "a guest cannot take ada's name")
+            self.assertTrue(process.chat.accounts.is_admin("ada"))
+            self.assertEqual(await process.auth.login("ada", "ada's secret", f"192.0.2.{number}"), "ada")
+        errors = [formatEvent(event) for event in logged if event["log_level"] == LogLevel.error]
+        self.assertEqual(len(errors), 2, errors)  # one a process
+        self.assertTrue(errors[0].startswith("Redis lost chatroom's accounts"), errors[0])
+        self.assertIn("chatroom-accounts --redis URL import", errors[0])
+        # Put back (restored, or imported), Redis is believed again, as a process started now would.
+        self.admin = await RedisAddress.parse(self.redis.url).connect(reconnect=False)
+        self.addCleanup(self.admin.disconnect)
+        await RedisAccounts(self.admin, PREFIX).change("bob", adding("bob", hashed_password("bob", "bob's secret")))
+        await self.lose_places(a, b)
+        for process in (a, b):
+            self.assertEqual(process.stores.accounts.names(), ["bob"])
+            await process.stop()
+
+    async def test_accounts_all_removed_are_gone_after_a_process_joins_anew(self) -> None:
+        """Removed with the command line, while Redis kept its data: not taken for a Redis that lost it."""
+        await self.accounts.change("ada", adding("ada", hashed_password("ada", "ada's secret")))
+        a = await self.process("a")
+        self.assertEqual(await self.cli("remove", "ada"), (0, "removed ada\n"))
+        logged = observe_log(self)
+        await self.lose_places(a)
+        self.assertEqual(a.stores.accounts.names(), [])
+        self.assertFalse(a.auth.needs_password("ada"))
+        self.assertEqual([event for event in logged if event["log_level"] == LogLevel.error], [])
+        await a.stop()
 
     async def test_the_import_copies_a_files_accounts_and_rooms_and_overwrites_only_when_told(self) -> None:
         workdir = Path(self.mktemp()).resolve()

@@ -16,6 +16,8 @@ Keys, all under the prefix (`--redis-prefix`, default "chatroom"):
   `hello` clears it, its `gone` deletes it, and it expires `ttl` after its last heartbeat.
 - The keys of the state kept beside the log (`Shared`: chatroom.bus.stores), read in the same step as a
   process's `hello`, so that what it reads is the state at that point of the log.
+- `PREFIX:mark`: a random token the first `hello` to a Redis without one sets, read with each `hello`. A Redis
+  that comes back without the token it had lost what chatroom kept in it (chatroom.bus.stores.RedisStores).
 - The keys of rooms' history (`Kept`: chatroom.bus.history). The registered rooms' history is read with the
   `hello` too; a process that says `hello` alone, and the last one's `gone`, delete the history of the rooms
   that are not registered: those rooms ended with the chat.
@@ -90,11 +92,14 @@ end
 """
 
 # ARGV[4..10]: the history keys (HistoryKeys.arguments); ARGV[11]: '1' if this process keeps history, else '0';
-# ARGV[12]: '1' if it keeps private conversations (--history-private), else '0'.
+# ARGV[12]: '1' if it keeps private conversations (--history-private), else '0'; ARGV[13]: PREFIX:mark, ARGV[14] a
+# new token for it, set if it has none.
 HELLO = (
     FORGET
     + """
 local alone = redis.call('SCARD', KEYS[2]) == 0
+local mark = redis.call('GET', ARGV[13])
+if not mark then redis.call('SET', ARGV[13], ARGV[14]) end
 redis.call('SADD', KEYS[2], ARGV[1])
 redis.call('SET', KEYS[3], '1', 'PX', ARGV[3])
 redis.call('DEL', KEYS[4])
@@ -135,7 +140,7 @@ if private then
     conversations[#conversations + 1] = {abouts[i], abouts[i + 1], redis.call('LRANGE', ARGV[5] .. abouts[i], 0, -1)}
   end
 end
-return {id, alone and 1 or 0, state, kept, markers, conversations, stays}
+return {id, alone and 1 or 0, state, kept, markers, conversations, stays, mark}
 """
 )
 
@@ -185,8 +190,9 @@ class Shared(Protocol):
 
     keys: list[str]  # hashes and strings, read in this order
 
-    def loaded(self, values: list[Any], commands: Any) -> None:
-        """What the keys held at the hello (a hash as a flat list, a string as bytes or None); where to write."""
+    def loaded(self, values: list[Any], commands: Any, found: bytes | None, mark: bytes) -> None:
+        """What the keys held at the hello (a hash as a flat list, a string as bytes or None); where to write;
+        PREFIX:mark as the hello found it, and as it is now."""
 
 
 def log_key(prefix: str) -> str:
@@ -333,9 +339,12 @@ class RedisAddress:
         endpoint: IStreamClientEndpoint = HostnameEndpoint(reactor, self.host, self.port, timeout=5)
         return wrapClientTLS(optionsForClientTLS(self.host), endpoint) if self.tls else endpoint
 
-    def connect(self, reconnect: bool = True, clock: IReactorTime | None = None) -> Deferred[Any]:
+    def connect(
+        self, reconnect: bool = True, clock: IReactorTime | None = None, refused: Callable[[str], None] | None = None
+    ) -> Deferred[Any]:
         """A txredisapi connection. Lost, it is made again every RETRY seconds on `clock` (_Kept), unless told not
-        to: then txredisapi's own makes one try, and a lost Redis ends it (a command line's).
+        to: then txredisapi's own makes one try, and a lost Redis ends it (a command line's). `refused` is told
+        why each time Redis refuses the AUTH or the SELECT of a connection made again (_Kept.stopTrying).
 
         Its replies are the bytes Redis sent: txredisapi would read any made of digits alone as a number (a
         process's name, a room called 5, a marker's time), and `.decode()` on it would fail.
@@ -344,7 +353,7 @@ class RedisAddress:
         if reconnect:
             handler = txredisapi.UnixConnectionHandler if self.path else txredisapi.ConnectionHandler
             factory = _Kept(self.shown(), self.db, 1, handler=handler, **common)
-            return factory.keep(self.endpoint(), clock)
+            return factory.keep(self.endpoint(), clock, refused)
         connecting: Deferred[Any]
         if self.path:
             connecting = txredisapi.UnixConnection(self.path, self.db, reconnect=False, connectTimeout=5, **common)
@@ -355,9 +364,12 @@ class RedisAddress:
             )
         return connecting
 
-    def listen(self, channel: str, heard: Callable[[str], None], clock: IReactorTime | None = None) -> Deferred[Any]:
-        """A connection that passes what is published on `channel` to `heard`, subscribing again as it reconnects."""
-        return _HearingFactory(channel, heard, self.password).keep(self.endpoint(), clock)
+    def listen(
+        self, channel: str, heard: Callable[[str], None], clock: IReactorTime, refused: Callable[[str], None]
+    ) -> Deferred[Any]:
+        """A connection that passes what is published on `channel` to `heard`, subscribing again as it reconnects;
+        `refused` as `connect`'s."""
+        return _HearingFactory(channel, heard, self.password).keep(self.endpoint(), clock, refused)
 
 
 @provider(ILogObserver)
@@ -383,19 +395,38 @@ class _Kept(txredisapi.RedisFactory):  # type: ignore[misc]  # txredisapi has no
     """
 
     keeper: _Keeper
+    refused: Callable[[str], None] | None
 
-    def keep(self, endpoint: IStreamClientEndpoint, clock: IReactorTime | None) -> Deferred[Any]:
+    def keep(
+        self, endpoint: IStreamClientEndpoint, clock: IReactorTime | None, refused: Callable[[str], None] | None
+    ) -> Deferred[Any]:
         """Connect, and fire with the handler once connected (txredisapi's `deferred`)."""
         connected: Deferred[Any] = self.deferred
+        self.refused = refused
         self.keeper = _Keeper(endpoint, self, retryPolicy=lambda _: RETRY, clock=clock)
         self.keeper.startService()
         return connected
 
     def stopTrying(self) -> Deferred[None]:
-        """Redis refused the AUTH or the SELECT: try no more (as txredisapi does)."""
+        """Redis refused the AUTH or the SELECT (txredisapi then closes the connection and calls connectionError).
+
+        At the first connection the URL is wrong, and whoever waits on `keep` is told: try no more, as txredisapi
+        does. Later, Redis took them before: most often its operator changed `requirepass` (or the ACL user, or
+        `databases`) under a running chat. Giving up for good there left a server that silently shared nothing
+        until restarted; trying again at the pace of a lost Redis, with `refused` told each time, lets putting
+        Redis's configuration right heal the chat, as Redis coming back does.
+        """
+        if self.deferred is None and self.refused is not None:
+            return succeed(None)
         self.stopped = True
         stopping: Deferred[None] = self.keeper.stopService()
         return stopping
+
+    def connectionError(self, why: str) -> None:
+        # Not when the connection was lost before Redis answered (txredisapi's words for it): Redis refused nothing.
+        if self.deferred is None and self.refused is not None and not why.endswith("Lost connection"):
+            self.refused(why.removeprefix("Redis error: "))
+        super().connectionError(why)
 
     def disconnect(self) -> Deferred[None]:
         stopping = self.keeper.stopService()
@@ -484,6 +515,7 @@ class RedisLog:
             "processes": f"{prefix}:processes",
             "unwritten": f"{prefix}:unwritten",
             "rewrite": f"{prefix}:rewrite",
+            "mark": f"{prefix}:mark",
         }
         self.prefix = prefix
         self.beat, self.ttl = beat, ttl
@@ -506,13 +538,14 @@ class RedisLog:
         self._beating.clock = clock
         self._retry: IDelayedCall | None = None
         self._reconnected = -math.inf  # when Redis came back: the others get time to say they are alive again
+        self._refusal: str | None = None  # what Redis refused, as logged, since we last had contact
 
     def connect(self) -> Deferred[None]:
         connections = DeferredList(
             [
-                self.address.connect(clock=self.clock),
-                self.address.connect(clock=self.clock),
-                self.address.listen(self.keys["unwritten"], self._heard, self.clock),
+                self.address.connect(clock=self.clock, refused=self._refused),
+                self.address.connect(clock=self.clock, refused=self._refused),
+                self.address.listen(self.keys["unwritten"], self._heard, self.clock, self._refused),
             ]
         )
 
@@ -552,16 +585,16 @@ class RedisLog:
         keys = self._process_keys(process) + self._shared_keys()
         keeps = "0" if self.history is None else "1"
         private = "1" if self.history is not None and self.history.limits.private else "0"
-        said = self.commands.eval(
-            HELLO, keys, [process, MAXLEN, int(self.ttl * 1000), *self.history_keys.arguments(), keeps, private]
-        )
+        mark = os.urandom(12).hex().encode()
+        arguments = [process, MAXLEN, int(self.ttl * 1000), *self.history_keys.arguments(), keeps, private]
+        said = self.commands.eval(HELLO, keys, [*arguments, self.keys["mark"], mark])
 
         def joined(answer: list[Any]) -> None:
-            entry_id, alone, state, kept, markers, conversations, stays = answer
+            entry_id, alone, state, kept, markers, conversations, stays, found = answer
             self.last = entry_id.decode()
-            self.up = True
+            self.up, self._refusal = True, None
             if self.shared is not None:
-                self.shared.loaded(state, self.commands)
+                self.shared.loaded(state, self.commands, found, found or mark)
             if self.history is not None:
                 self.history.loaded(kept, self.commands)
                 self.history.markers_loaded(markers)
@@ -768,7 +801,7 @@ class RedisLog:
             if self.stopped:
                 return
             (_, found), _ = results
-            self.up = True
+            self.up, self._refusal = True, None
             self._reconnected = self.clock.seconds()
             assert self.reader is not None
             if found:
@@ -778,6 +811,22 @@ class RedisLog:
                 self.reader.lost_place()  # it calls join, which starts reading again
 
         checks.addCallbacks(answered, lambda _: self._later(self._try_again))
+
+    def _refused(self, why: str) -> None:
+        """Redis refuses our connections as they are made again (_Kept.stopTrying). An error, unlike losing Redis:
+        it will not pass by itself, someone must change Redis's configuration or --redis. Said once for the three
+        connections, and again only if what Redis refuses changes. The password is not in `why` (txredisapi's
+        words and Redis's answer)."""
+        if why != self._refusal:
+            self._refusal = why
+            log.error(
+                "Redis at {url} refuses chatroom's connections ({why}): this server shares nothing with the others"
+                " until it accepts them, and tries again every {retry:g} seconds. Did Redis's password (requirepass,"
+                " or its ACL user) or number of databases change? The --redis URL must match them.",
+                url=self.address.shown(),
+                why=why,
+                retry=RETRY,
+            )
 
     def _failed_to_join(self, failure: Any) -> None:
         log.warn("could not join the log on Redis: {why}", why=failure.getErrorMessage())

@@ -9,13 +9,13 @@ Keys, under the prefix (`--redis-prefix`, default "chatroom"):
 - `PREFIX:identities`, a string: the accounts' identities the rooms and the history are of, as a JSON object, as
   the rooms file holds them (chatroom.core.base's `identities`).
 
-A process reads all four in the same step as its `hello` (chatroom.bus.redis.HELLO): what it reads is the
-state at that point of the log. The first process starts from it; a later one takes the rooms and bans from its
-snapshot, and the accounts from there. Rooms and bans are then written as the rooms file is: by the process whose
-log entry changed them (Replica.stores), on the log's own connection, in order, without waiting. An account
-is changed only by `chatroom-accounts --redis`, or by a server process (a registration, a SCRAM verifier added:
-RedisAccountWriter), in one script that also appends an `account` entry carrying the new record: every replica
-applies it at the same point of the log, as any other change.
+A process reads all four in the same step as its `hello` (chatroom.bus.redis.HELLO): what it reads is the state at
+that point of the log (unless Redis lost them all: RedisStores.loaded). The first process starts from it; a later
+one takes the rooms and bans from its snapshot, and the accounts from there. Rooms and bans are then written as the
+rooms file is: by the process whose log entry changed them (Replica.stores), on the log's own connection, in order,
+without waiting. An account is changed only by `chatroom-accounts --redis`, or by a server process (a registration,
+a SCRAM verifier added: RedisAccountWriter), in one script that also appends an `account` entry carrying the new
+record: every replica applies it at the same point of the log, as any other change.
 """
 
 from __future__ import annotations
@@ -78,11 +78,34 @@ class RedisStores:
         self.keys = [self.names.accounts, self.names.rooms, self.names.server_bans, self.names.identities]
         self.accounts = SharedAccounts()
         self.rooms = RedisRoomStore(self.names, clock)
+        self.mark: bytes | None = None  # PREFIX:mark when this process last took Redis's state
 
-    def loaded(self, values: list[Any], commands: Any) -> None:
+    def loaded(self, values: list[Any], commands: Any, found: bytes | None, mark: bytes) -> None:
+        """Take the state read with the hello; but if Redis lost it, keep the accounts this process held.
+
+        Redis lost it when the hello finds none of the four keys and not the mark this process last took them
+        with: Redis restarted without persistence, or was emptied (or another Redis answers). Taken, the
+        accounts would all be gone at once: guests free to take any registered name, an administrator's
+        included, and every login refused. An administrator removing accounts is none of this: each removal is
+        an entry of the log, under the same mark. The mark is kept until Redis holds some state again (restored,
+        or imported anew), so that each hello meanwhile keeps the accounts. The rooms, bans and identities are
+        taken as found: this process's copy of them is its last hello's, which may be days old; the chat's own
+        are in the replicas, which lose them as they join anew (docs/scaling.md says what to restore).
+        """
         accounts, rooms, bans, identities = values
-        self.accounts.load({key.decode(): record.decode() for key, record in _pairs(accounts)})
         self.rooms.loaded(rooms, bans, identities, commands)
+        if self.mark not in (None, found) and not any(values):
+            log.error(
+                "Redis lost chatroom's accounts, registered rooms and server bans (it restarted without"
+                " persistence, or was emptied): this server keeps the {accounts} accounts it held, so that nobody"
+                " takes a registered name, but a server started now would have none. Restore Redis from a backup,"
+                " or import the accounts and rooms again (chatroom-accounts --redis URL import, chatroom-rooms"
+                " --redis URL import), then give Redis persistence: docs/scaling.md, Keep Redis's data.",
+                accounts=len(self.accounts.all()),
+            )
+            return
+        self.mark = mark
+        self.accounts.load({key.decode(): record.decode() for key, record in _pairs(accounts)})
         log.info(
             "from Redis: {accounts} accounts, {rooms} registered rooms, {bans} server bans",
             accounts=len(self.accounts.all()),
