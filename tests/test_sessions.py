@@ -154,6 +154,16 @@ class SeveralDevicesTests(Sessions):
         self.assertEqual(len(self.chat.nicks["ally"].sessions), 3)
         self.assertEqual(self.ben.read(), [], "nobody else sees anyone arrive")
 
+    def test_a_login_joins_the_person_as_they_are_named_in_its_turn(self) -> None:
+        # With --redis, the login's turn may come after a rename made on another process: decided earlier, against
+        # the nickname as it was, it made a second person of the account under the name given up.
+        laptop = self.alice()
+        laptop.type("/nick ally")
+        phone = self.server.connect()
+        member = self.chat.register(phone.connection, "alice", "alice", "127.0.0.1")
+        self.assertIs(member, self.chat.nicks["ally"])
+        self.assertEqual(list(self.chat.nicks), ["ben", "ally"])
+
     def test_a_login_under_another_nickname_joins_only_a_person_who_may_take_one_more_session(self) -> None:
         # With alice at her limit, a SASL login under alice_lunch was refused `433 alice has 2 sessions` at every
         # NICK: no nickname could get it in. It is taken as it was before such logins joined the person.

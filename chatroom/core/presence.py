@@ -65,11 +65,14 @@ class Presence(ChatBase):
     ) -> Member:
         """Enter the chat under a free nickname, checked again now: a login may have taken a while.
 
-        Under a nickname whose person is already here, if `account` is theirs or `token` their resume token:
-        the session becomes one more of that person's (see `attach`), and that person is returned.
+        If `account`'s person is here, under whatever nickname, and may take one more session, or under `nick` if
+        `token` is their resume token: the session becomes one more of that person's (see `attach`), and that
+        person is returned. Decided here, in the login's turn: a rename on another process may have come first.
         """
         if token:
             holder: Member | None = self._resumed(nick, token)
+        elif account is not None and (present := self.person_of(account)) is not None and self.may_join(present):
+            holder = present
         else:
             self.check_nick(nick, account=account)
             holder = self.nicks.get(nick_key(nick))
@@ -211,6 +214,10 @@ class Presence(ChatBase):
             raise ChatError("RESUME_FAILED", "token", nick=holder.nick)
         self._room_for_session(holder)
         return holder
+
+    def may_join(self, holder: Member) -> bool:
+        """Whether one more session may join `holder` (with --no-multiclient, only while they wait for one)."""
+        return len(holder.sessions) < self.limits.sessions_per_person
 
     def _room_for_session(self, holder: Member) -> None:
         """ChatError unless one more session may join `holder`.

@@ -116,23 +116,19 @@ class Registrar:
         password then, and under another free nickname the member still acts as that account. `details` are
         what the client said of itself (IRC's USER). A login to an account whose person is here, under whatever
         nickname (IRC clients set up with one of their own; a person renamed since), makes the connection one more
-        of their sessions (Chat.register) while they may take one: one account, one person. Not a removed
-        account's person, whose name someone else may have registered since (Chat.person_of).
+        of their sessions while they may take one (Chat.register): one account, one person. After SASL, the
+        nickname the client asked for is not even looked at then: it may be someone else's.
         """
         if proven is not None and (present := self._person_of(proven)) is not None:
             return await self._join(connection, present, proven, details)
         nick, account = await self._identify(nick, password, connection.address, proven=proven)
-        if account is not None and (present := self._person_of(account)) is not None:
-            nick = present
         return await self._join(connection, nick, account, details)
 
     def _person_of(self, account: str) -> str | None:
-        """The nickname of `account`'s person if they are here and may take one more session (with
-        --no-multiclient, only while they wait for one): else the nickname asked for is taken, as it was."""
+        """The nickname of `account`'s person if they are here and may take one more session: else the nickname
+        asked for is taken, as it was."""
         holder = self.chat.person_of(account)
-        if holder is None:
-            return None
-        return holder.nick if len(holder.sessions) < self.chat.limits.sessions_per_person else None
+        return holder.nick if holder is not None and self.chat.may_join(holder) else None
 
     async def resume(self, connection: Entrant, nick: str, token: str) -> Member:
         """Make the connection one more session of the person `token` reclaims (Chat.resume_token)."""
