@@ -11,6 +11,7 @@ from twisted.internet.endpoints import connectProtocol
 from twisted.internet.task import Clock
 from twisted.trial.unittest import SynchronousTestCase
 
+from chatroom.app.service import AccountsWatch
 from chatroom.core.chat import Chat
 from chatroom.core.events import Quit
 from chatroom.stores.accounts import (
@@ -71,6 +72,70 @@ class CoreTests(SynchronousTestCase):
         self.assertIsNone(self.sessions["alice"].closed)
         self.assertEqual(self.sessions["bob"].take(), [])
         self.assertTrue(self.chat.is_admin(self.chat.nicks["alice"]))
+
+
+class WatchTests(SynchronousTestCase):
+    """The accounts file's watch, on a fake clock: what it takes for a removal, and what it must not."""
+
+    def setUp(self) -> None:
+        directory = Path(self.mktemp())
+        directory.mkdir()
+        self.store = AccountStore(directory / "accounts.db")
+        for name in ("alice", "carol"):
+            self.store.change(name, adding(name, UNUSED))
+        self.clock = Clock()
+        self.seen: list[list[str]] = []  # the accounts as each change applied found them
+        self.watch = AccountsWatch(self.store.path, self.clock, lambda: self.seen.append(self.store.names()))
+        self.watch.start()
+        self.addCleanup(self.watch.stop)
+
+    def look(self, times: int = 1) -> None:
+        for _ in range(times):
+            self.clock.advance(1)
+
+    def test_a_removal_is_applied_once_the_file_has_settled(self) -> None:
+        self.store.remove("alice")
+        self.look()
+        self.assertEqual(self.seen, [], "changing still, perhaps")
+        self.look(3)
+        self.assertEqual(self.seen, [["carol"]], "once, at the second look")
+
+    def test_a_file_caught_while_written_in_place_removes_nobody(self) -> None:
+        # Found in review: `cp backup accounts.db` caught after its first bytes put out everyone logged in.
+        whole = self.store.path.read_bytes()
+        self.store.path.write_bytes(whole[: len(whole) // 3])  # cut inside alice's line: no account at all
+        self.look()
+        self.store.path.write_bytes(whole)
+        self.look(3)
+        self.assertNotIn([], self.seen)
+        self.assertTrue(all(names == ["alice", "carol"] for names in self.seen), self.seen)
+
+    def test_a_look_that_fails_does_not_end_the_watch(self) -> None:
+        # Found in review: one stat error other than a missing file ended the watch, and later removals ended no one.
+        directory = self.store.path.parent
+        directory.rename(directory.with_name("away"))
+        directory.write_text("a file where the directory was: stat says ENOTDIR")
+        self.look(2)
+        directory.unlink()
+        directory.with_name("away").rename(directory)
+        self.store.remove("alice")
+        self.look(2)
+        self.assertEqual(self.seen, [["carol"]])
+
+    def test_a_change_that_fails_to_be_applied_does_not_end_the_watch(self) -> None:
+        calls: list[None] = []
+
+        def fails() -> None:
+            calls.append(None)
+            raise RuntimeError("the chat could not apply it")
+
+        self.watch.changed = fails
+        self.store.remove("alice")
+        self.look(2)
+        self.store.remove("carol")
+        self.look(2)
+        self.assertEqual(len(calls), 2)
+        self.assertEqual(len(self.flushLoggedErrors(RuntimeError)), 2)
 
 
 class FileTests(WebTestCase):

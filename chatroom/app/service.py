@@ -136,36 +136,51 @@ ACCOUNTS_POLL = 1.0  # seconds between looks at the accounts file: at most this 
 
 
 class AccountsWatch:
-    """Looks at the accounts file every ACCOUNTS_POLL seconds and, when it was replaced, has the chat put out whoever
-    is logged in to an account since removed (Chat.accounts_changed).
+    """Looks at the accounts file every ACCOUNTS_POLL seconds and, once a change has settled, has the chat put out
+    whoever is logged in to an account since removed (Chat.accounts_changed).
 
     `chatroom-accounts remove` only replaces the file: otherwise the server would see the removal at the next thing
     that reads the accounts (a login), and its person stayed. A stat a second costs nothing, and needs neither a
     signal from the administrator nor inotify. With --redis there is no file: each process hears the change in
     the log (chatroom.bus.shared).
+
+    Settled: the same at two looks in a row. A file written in place (`cp backup accounts.db`, an editor) may be
+    caught empty or cut short, which reads as every account removed. A look that fails, or a change that fails to
+    be applied, is logged and the watch goes on: stopped, it would leave a later removal's people in the chat.
     """
 
     def __init__(self, path: Path, clock: IReactorTime, changed: Callable[[], None]) -> None:
         self.path = path
         self.changed = changed
-        self._seen = stamp(path)
+        self._acted = self._seen = stamp(path)  # what was last applied, and what the last look saw
+        self._failing = False  # the last look failed, and said so
         self._looking = LoopingCall(self._look)
         self._looking.clock = clock
 
     def start(self) -> None:
-        self._looking.start(ACCOUNTS_POLL, now=False).addErrback(
-            lambda failure: log.failure("stopped watching {path} for removed accounts", failure, path=self.path)
-        )
+        self._looking.start(ACCOUNTS_POLL, now=False)
 
     def stop(self) -> None:
         if self._looking.running:
             self._looking.stop()
 
     def _look(self) -> None:
-        seen = stamp(self.path)
-        if seen != self._seen:
+        try:
+            seen = stamp(self.path)
+        except OSError as error:
+            if not self._failing:
+                log.warn("cannot look at {path} for removed accounts: {why}", path=self.path, why=error.strerror)
+            self._failing = True
+            return
+        self._failing = False
+        if seen != self._seen:  # still changing, perhaps: the next look says
             self._seen = seen
-            self.changed()
+        elif seen != self._acted:
+            self._acted = seen
+            try:
+                self.changed()
+            except Exception:
+                log.failure("could not put out the people of accounts removed from {path}", path=self.path)
 
 
 def read_motd(path: Path) -> str:

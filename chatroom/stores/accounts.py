@@ -12,10 +12,9 @@ an account removed and added again, by someone else, under the same name is anot
 belongs to an account (rooms it owns, private conversations, read markers) under its name and identity
 (chatroom.core.base's `identities`), and never gives the old one's to the new one. An account added before
 identities has none (""): what the chat kept under its name stays its own, and its line is written as it was.
-It is changed as chatroom.stores.files says (locked, replaced whole, owner
-only), and the server reads it again whenever it is replaced, so a `grant` or a
-`revoke` counts at the next thing that administrator does; a removal ends the account's sessions within a second
-(chatroom.app.service.AccountsWatch).
+It is changed as chatroom.stores.files says (locked, replaced whole, owner only), and the server reads it again
+whenever it is replaced, so a `grant` or a `revoke` counts at the next thing that administrator does; a removal
+ends the account's sessions within about two seconds (chatroom.app.service.AccountsWatch).
 """
 
 from __future__ import annotations
