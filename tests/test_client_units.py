@@ -759,6 +759,14 @@ class RenamedResumeTests(ClientCase):
         self.hear("HELLO chatroom 2 :hi")
         self.assertEqual(self.sent(), ["/resume caraW tok-2"])
 
+    def test_not_renamed_back_when_another_device_renamed_the_person_meanwhile(self) -> None:
+        # Found in review: joined to the person under the nickname another device gave them, the client renamed
+        # them back, on every device.
+        self.sent()
+        self.hear("AUTH cara :cara needs a password", "WELCOME caraPhone :hello", "RESUME tok-2 :x")
+        self.hear("JOIN #5 caraPhone", "HISTORY #5 0 0", "CURRENT #5")
+        self.assertEqual(self.sent(), ["/pass clubpass1", "/join #5"])
+
     def test_joined_to_the_person_already_here_under_the_nickname_they_go_by(self) -> None:
         self.sent()
         self.hear("AUTH cara :cara needs a password", "WELCOME caraW :hello", "RESUME tok-2 :x")
@@ -794,14 +802,18 @@ class TypedAheadTests(ClientCase):
         self.hear("ERR NICK_TAKEN :nickname gus is taken", "WELCOME gusnew :hello", "JOIN #5 gusnew", "CURRENT #5")
         self.assertEqual(self.sent(), ["/nick gus", "/nick gusnew", "/join 5", "hello"])
 
-    def test_a_session_ended_from_another_device_does_not_come_back(self) -> None:
-        self.start()
-        self.hear("HELLO chatroom 2 :hi", "WELCOME lee :hello", "JOIN #5 lee", "CURRENT #5")
-        self.hear("BYE :ended from another of your sessions")
-        self.client.lost(Failure(ConnectionDone()))
-        self.clock.advance(120)
-        self.assertEqual(self.attempts, [], "no reconnection")
-        self.assertEqual(self.failureResultOf(self.client.done, SystemExit).value.code, 1)
+    def test_a_session_ended_from_another_device_or_by_its_accounts_removal_does_not_come_back(self) -> None:
+        # Found in review: after a removal the client came back as a guest under the removed name, and might have
+        # tried its password on the name registered again by someone else.
+        for goodbye in ("ended from another of your sessions", "your account was removed"):
+            self.attempts = []
+            self.start()
+            self.hear("HELLO chatroom 2 :hi", "WELCOME lee :hello", "JOIN #5 lee", "CURRENT #5")
+            self.hear(f"BYE :{goodbye}")
+            self.client.lost(Failure(ConnectionDone()))
+            self.clock.advance(120)
+            self.assertEqual(self.attempts, [], f"no reconnection after {goodbye}")
+            self.assertEqual(self.failureResultOf(self.client.done, SystemExit).value.code, 1)
 
 
 class SettingsTests(SynchronousTestCase):

@@ -43,7 +43,13 @@ QUIT_GRACE = 3.0  # seconds to wait for the server's goodbye after /quit
 RETRY_FIRST, RETRY_MOST = 1.0, 60.0  # seconds before reconnecting: 1, 2, 4 ... 60, each with some jitter
 SLOW_DOWN_WAIT = 2.0  # seconds before a login the server slowed without naming a wait is tried again
 # The server's words (chatroom.core.chat's, and /sessions kick's): not to be undone by coming back
-FINAL_GOODBYES = ("you are banned", "banned from the server", "disconnected by ", "ended from another of your sessions")
+FINAL_GOODBYES = (
+    "you are banned",
+    "banned from the server",
+    "disconnected by ",
+    "ended from another of your sessions",
+    "your account was removed",  # coming back would be as a guest, or try its password on a name given to another
+)
 FINISH_GRACE = 2.0  # seconds the screen has to take the last line before the client exits anyway
 HANDSHAKE_TIMEOUT = 30.0  # seconds a server has to complete TLS once it accepted the connection
 LONGEST_LINE = 1024 * 1024  # bytes of one server line: any the server sends (docs/protocol.md says what it sends)
@@ -971,7 +977,9 @@ class Client:
         rooms = ", ".join(self._joined) or "no room"
         self.console.show(self.render.note(f"reconnected to {self.server} as {self._me}: back in {rooms}"))
         was, self._was = self._was, None
-        if was is not None and was != self._me:  # logged in again under the account's nickname: ours again
+        # Back as a person made anew under the account's nickname: ours again. Not when joined to our person under
+        # another one: another of our devices renamed us meanwhile.
+        if was is not None and was != self._me and (self._me or "").lower() == (self._account or "").lower():
             self._send(f"/nick {was}")
         if self._watching:  # those the server took: one it refused would have the whole line refused
             self._watch("/watch", list(self._watching.values()))
