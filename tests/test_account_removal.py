@@ -13,7 +13,6 @@ from twisted.trial.unittest import SynchronousTestCase
 
 from chatroom.app.service import AccountsWatch
 from chatroom.core.chat import Chat
-from chatroom.core.errors import ChatError
 from chatroom.core.events import Quit
 from chatroom.stores.accounts import (
     Account,
@@ -55,18 +54,6 @@ class CoreTests(SynchronousTestCase):
     def change(self, name: str, account: Account | None) -> None:
         self.accounts.apply(name, account.record() if account is not None else None)
         self.chat.accounts_changed()
-
-    def test_a_login_checked_before_the_removal_but_made_after_it_is_refused(self) -> None:
-        # Found in review: with --redis, the removal's turn in the log came before the login's, whose person
-        # entered logged in to an account gone (and the removal had already put its people out).
-        self.change("alice", None)
-        for nick in ("alice", "alice_phone"):
-            with self.assertRaises(ChatError) as refused:
-                self.chat.register(RecordingSession(), nick, "alice", "192.0.2.1")
-            self.assertEqual(refused.exception.code, "BAD_LOGIN")
-        with self.assertRaises(ChatError):
-            self.chat.rename(self.chat.nicks["bob"], "bob", "alice")  # /nick alice and /pass, mid-chat
-        self.assertEqual(self.chat.nicks["bob"].account, None)
 
     def test_a_removed_accounts_person_is_put_out(self) -> None:
         self.change("alice", removing("alice")(self.accounts.get("alice")))

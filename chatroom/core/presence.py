@@ -69,7 +69,6 @@ class Presence(ChatBase):
         `token` is their resume token: the session becomes one more of that person's (see `attach`), and that
         person is returned. Decided here, in the login's turn: a rename on another process may have come first.
         """
-        self._still_registered(account)
         if token:
             holder: Member | None = self._resumed(nick, token)
         elif account is not None and (present := self.person_of(account)) is not None and self.may_join(present):
@@ -216,12 +215,6 @@ class Presence(ChatBase):
         self._room_for_session(holder)
         return holder
 
-    def _still_registered(self, account: str | None) -> None:
-        """ChatError if the account a login proved was removed since its password was checked: with --redis, the
-        removal may have its turn in the log before the login's, and nothing would put its person out after."""
-        if account is not None and self.accounts.identity(account) is None:
-            raise ChatError("BAD_LOGIN")
-
     def may_join(self, holder: Member) -> bool:
         """Whether one more session may join `holder` (with --no-multiclient, only while they wait for one)."""
         return len(holder.sessions) < self.limits.sessions_per_person
@@ -255,7 +248,6 @@ class Presence(ChatBase):
     def rename(self, member: Member, nick: str, account: str | None = None) -> None:
         """Change a member's nickname (and account, after a login); everyone sharing a room hears it once."""
         self._present(member)
-        self._still_registered(account)
         self.check_nick(nick, member)
         if account is None:
             self.may_speak(member)  # a new name is a new way to be heard
