@@ -99,9 +99,11 @@ class CoreStayTests(ChatTestCase):
         self.assertEqual(set(self.written.stays["5"]), {"owen"}, "a guest's stay is never written")
 
     def test_a_kick_ends_a_stay_and_a_second_nickname_keeps_it(self) -> None:
+        self.chat.limits = RoomLimits(sessions_per_person=1)  # else the phone's login joins ann: one person
         laptop, _ = self.member("ann", "5", account="ann")
         self.say(self.owen, "seen by ann")
-        phone, _ = self.member("ann_phone", "5", account="ann")
+        phone, _ = self.member("ann_phone", "5", account="ann")  # a second person of the account
+        self.assertIsNot(phone, laptop)
         self.chat.part(laptop, "5")
         self.assertEqual(self.read(phone), ["seen by ann"], "the account is still there, on its phone")
         self.chat.kick(self.owen, "5", "ann_phone")
