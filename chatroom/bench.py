@@ -14,6 +14,8 @@ the same IRC over WebSocket (autobahn's asyncio client, binary.ircv3.net) to its
 it runs the same IRC workload against chatroom and against ngircd (a C IRC
 server, Debian's `ngircd`), alternately, and prints the ratios: absolute
 figures move from run to run on a shared machine, ratios measured together hold.
+With --compare floor, against chatroom.floor instead: chatroom's own TLS transport
+relaying each line and doing nothing else, the cost chatroom's work adds to.
 
 The history workload needs no server: it says messages through the core's
 `Chat.say` in this process, and reports what each line kept (--history) costs.
@@ -697,10 +699,7 @@ def start_ngircd(directory: Path) -> tuple[subprocess.Popen[bytes], int]:
     ngircd = shutil.which("ngircd") or shutil.which("ngircd", path="/usr/sbin")
     if ngircd is None:
         raise SystemExit("chatroom.bench: --compare needs ngircd: apt-get install ngircd")
-    from chatroom.server import tls  # here, not at the top: the load generator's processes need none of it
-
-    certs = directory / "ngircd-certs"
-    tls.create(certs, "localhost")
+    certs = _peer_certificates(directory / "ngircd-certs")
     for path in certs.iterdir():
         path.chmod(0o644)  # ngircd reads them after dropping root for "nobody"
     port, plain_port = _free_port(), _free_port()
@@ -709,6 +708,23 @@ def start_ngircd(directory: Path) -> tuple[subprocess.Popen[bytes], int]:
     process = _start([ngircd, "--nodaemon", "--config", str(config)], directory)
     _port_from_log(process, rb"Server .* ready")
     return process, port
+
+
+def start_floor(directory: Path) -> tuple[subprocess.Popen[bytes], int]:
+    """chatroom.floor, with a certificate of chatroom's kind."""
+    certs = _peer_certificates(directory / "floor-certs")
+    process = _start([sys.executable, "-m", "chatroom.floor", str(certs)], directory)
+    return process, _port_from_log(process, rb"floor listening on 127\.0\.0\.1:(\d+)")
+
+
+PEERS = {"ngircd": start_ngircd, "floor": start_floor}  # what --compare can set beside chatroom over IRC
+
+
+def _peer_certificates(certs: Path) -> Path:
+    from chatroom.server import tls  # here, not at the top: the load generator's processes need none of it
+
+    tls.create(certs, "localhost")
+    return certs
 
 
 def _start(command: list[str], directory: Path) -> subprocess.Popen[bytes]:
@@ -1293,9 +1309,10 @@ def main(argv: list[str] | None = None) -> None:
         "--compare",
         nargs="?",
         const="ngircd",
-        choices=("ngircd", "irc"),
+        choices=("ngircd", "floor", "irc"),
         help="run the workload twice, alternately, and compare: over IRC against chatroom and ngircd (the default),"
-        " or `irc`: over --protocol (websocket, line) and over IRC, both against chatroom",
+        " or against the floor (chatroom.floor: chatroom's TLS transport relaying each line, and nothing else), or"
+        " `irc`: over --protocol (websocket, line) and over IRC, both against chatroom",
     )
     parser.add_argument("--repeat", type=int, default=1, help="with --compare: runs of each (default 1)")
     parser.add_argument(
@@ -1393,15 +1410,15 @@ def main(argv: list[str] | None = None) -> None:
     ours: list[Figures] = []
     peer: list[Figures] = []
     keeping += LIFT_FLOOD_CONTROL
-    against_ngircd = arguments.compare == "ngircd"
-    protocol = "irc" if against_ngircd else arguments.protocol
-    names = ("chatroom", "ngircd") if against_ngircd else (f"chatroom over {protocol}", "chatroom over irc")
+    against_peer = arguments.compare != "irc"  # another server, over IRC
+    protocol = "irc" if against_peer else arguments.protocol
+    names = ("chatroom", arguments.compare) if against_peer else (f"chatroom over {protocol}", "chatroom over irc")
     for _ in range(arguments.repeat):
         ours.append(
             measure("chatroom", protocol, arguments.workload, plan, arguments.redis, arguments.workers, keeping)
         )
-        if against_ngircd:
-            peer.append(measure("ngircd", "irc", arguments.workload, plan))
+        if against_peer:
+            peer.append(measure(arguments.compare, "irc", arguments.workload, plan))
         else:
             peer.append(measure("chatroom", "irc", arguments.workload, plan, arguments.redis, arguments.workers,
                                 keeping))  # fmt: skip
@@ -1442,16 +1459,16 @@ def measure(
     workers: int = 1,
     keeping: list[str] | None = None,
 ) -> Figures:
-    """Start a fresh server (`chatroom` or `ngircd`), run the workload against it, stop it, and print its figures.
+    """Start a fresh server (`chatroom`, or one of PEERS), run the workload against it, stop it, and print its figures.
 
     `keeping`: more of chatroom's options (--history, and the lifting of flood control unless there are askers).
     """
     with tempfile.TemporaryDirectory(prefix="chatroom-bench-") as scratch:
         directory = Path(scratch)
         shared = Redis(redis) if redis and name == "chatroom" else None
-        if name == "ngircd":
-            process, port = start_ngircd(directory)
-            ca = directory / "ngircd-certs" / "ca.pem"
+        if name in PEERS:
+            process, port = PEERS[name](directory)
+            ca = directory / f"{name}-certs" / "ca.pem"
         else:
             # A fresh prefix: nothing another run left in that Redis is shared with this one.
             sharing = ["--redis", redis, "--redis-prefix", f"bench-{os.getpid()}-{time.time_ns()}"] if redis else []

@@ -247,6 +247,22 @@ class BenchSmokeTests(ServerTestCase):
         self.assertIn("ratio", row)  # n/a when a server spent too little CPU to be measured (in 10 ms ticks)
         self.assertIn("chatroom against ngircd", bench.output)
 
+    async def test_comparison_with_the_floor(self) -> None:
+        """--compare floor runs the same workload against chatroom.floor, which relays every line to every other
+        member of its room, as a server must for the figures to compare."""
+        figures_file = Path(self.mktemp())
+        bench = self.spawn(
+            [sys.executable, "-m", "chatroom.bench", "steady", "--clients", "20", "--rooms", "4",
+             "--senders", "10", "--rate", "5", "--duration", "1", "--compare", "floor", "--json", str(figures_file)]
+        )  # fmt: skip
+        self.assertEqual(await bench.exit_code(), 0, bench.output)
+        figures = json.loads(figures_file.read_text())
+        for server in ("chatroom", "floor"):
+            (run,) = figures[server]
+            self.assertEqual((run["server"], run["registered"], run["joined"]), (server, 20, 20))
+            self.assertEqual(run["delivered"], 10 * 5 * 1 * 4, server)  # to the room's 4 others, not the sender
+        self.assertIn("chatroom against floor", bench.output)
+
 
 class HistoryBenchTests(SynchronousTestCase):
     """`python -m chatroom.bench history`, tiny: what a kept line costs, said through the core."""
