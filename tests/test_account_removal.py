@@ -1,19 +1,28 @@
 """Removing an account ends every session logged in to it, in every front end, as soon as the server sees the
 change: the accounts file replaced (`chatroom-accounts remove`), or with --redis the log's `account` entry. So does
-its name registered again (another identity); a new password or a grant ends nothing."""
+its name registered again (another identity); a new password or a grant ends nothing. A login whose password was
+checked against the account as it went is refused."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import cast
 
+from twisted.cred.portal import Portal
 from twisted.internet.defer import Deferred, ensureDeferred, gatherResults
 from twisted.internet.endpoints import connectProtocol
 from twisted.internet.task import Clock
 from twisted.trial.unittest import SynchronousTestCase
 
 from chatroom.app.service import AccountsWatch
+from chatroom.bus.log import MemoryLog, decode
+from chatroom.bus.shared import SharedChat
 from chatroom.core.chat import Chat
 from chatroom.core.events import Quit
+from chatroom.frontends.line.frontend import LineFrontEnd
+from chatroom.server.auth import Authenticator, AuthMode, ChatRealm
+from chatroom.server.connection import ConnectionFactory
 from chatroom.stores.accounts import (
     Account,
     AccountStore,
@@ -23,13 +32,15 @@ from chatroom.stores.accounts import (
     new_password,
     removing,
 )
-from tests.helpers import LineClient, RecordingSession
+from tests.helpers import LineClient, MemoryClient, MemoryServer, RecordingSession
 from tests.test_account_identity import UNUSED
+from tests.test_lifecycle import GENEROUS, PendingChecker, with_accounts
 from tests.test_redis import WaitingSession, told
 from tests.test_stores import RedisStoresTestCase
 from tests.test_websocket import WebTestCase, until
 
 REMOVED = "your account was removed"
+BAD_LOGIN = "ERR BAD_LOGIN :wrong nickname or password"
 
 
 def record(name: str, identity: str) -> str:
@@ -227,3 +238,137 @@ class RedisTests(RedisStoresTestCase):
         await self.accounts.change("alice", removing("alice"))
         await gatherResults([each.until(told(Quit("alice", REMOVED))) for each in (bob_on_a, dan_on_b)])
         self.assertEqual((on_a.closed, on_b.closed), (REMOVED, REMOVED))
+
+
+class LoginRace:
+    """Found in review: a login whose password was checked against alice's account entered logged in to it though
+    the account was removed, or its name registered again by someone else, before the login's turn. The login is
+    refused, as a wrong password is. Mixed into a test case for one process and one with --redis's log."""
+
+    checker: PendingChecker
+
+    def remove(self) -> None:
+        """Remove alice's account where the server keeps it."""
+        raise NotImplementedError
+
+    def register_again(self) -> None:
+        """Remove alice's account and register the name again, for someone else."""
+        raise NotImplementedError
+
+    def client(self) -> MemoryClient:
+        """A client connected to the process where the login is checked."""
+        raise NotImplementedError
+
+    def settle(self) -> None:
+        """Let every change take its turn (in one process, each is made at once)."""
+
+    def chats(self) -> list[Chat]:
+        """The chat as every process holds it."""
+        raise NotImplementedError
+
+    def typed(self, client: MemoryClient, *lines: str) -> None:
+        """`lines` typed and handled, their answers read."""
+        client.type(*lines)
+        self.settle()
+        client.read()
+
+    def logged_in_as_alice(self, client: MemoryClient, changed: Callable[[], None]) -> list[str]:
+        """What `client` is answered to alice's right password, her account `changed` while it is checked."""
+        self.typed(client, "/nick alice", "/pass correct horse")
+        changed()
+        self.checker.answer(len(self.checker.checks) - 1, right=True)
+        self.settle()
+        return client.read()
+
+    def assert_refused(self, answer: list[str]) -> None:
+        """Refused as a wrong password is, and nobody, on any process, logged in to alice's account."""
+        case = cast(SynchronousTestCase, self)
+        case.assertEqual(answer, [BAD_LOGIN])
+        for chat in self.chats():
+            case.assertEqual([member.nick for member in chat.signed_in], [])
+            case.assertNotIn("alice", chat.nicks)
+
+    def test_a_login_to_an_account_removed_while_it_is_checked_is_refused(self) -> None:
+        self.assert_refused(self.logged_in_as_alice(self.client(), self.remove))
+
+    def test_a_login_with_the_old_password_to_the_name_registered_again_is_refused(self) -> None:
+        self.assert_refused(self.logged_in_as_alice(self.client(), self.register_again))
+
+    def test_a_guest_logging_in_to_an_account_removed_while_it_is_checked_stays_a_guest(self) -> None:
+        guest = self.client()
+        self.typed(guest, "/nick guest")
+        self.assert_refused(self.logged_in_as_alice(guest, self.remove))
+        for chat in self.chats():
+            cast(SynchronousTestCase, self).assertIsNone(chat.nicks["guest"].account)
+
+
+class OneProcessLoginRaceTests(LoginRace, SynchronousTestCase):
+    """One process: the account changes in the accounts file while the password is checked (in a thread)."""
+
+    def setUp(self) -> None:
+        self.server = MemoryServer(GENEROUS)
+        self.checker = with_accounts(self, self.server)
+        store = self.server.chat.accounts
+        assert isinstance(store, AccountStore)
+        self.store = store
+
+    def remove(self) -> None:
+        self.store.remove("alice")
+
+    def register_again(self) -> None:
+        self.store.remove("alice")
+        self.store.change("alice", adding("alice", UNUSED))
+
+    def client(self) -> MemoryClient:
+        return self.server.connect()
+
+    def chats(self) -> list[Chat]:
+        return [self.server.chat]
+
+
+class SharedLoginRaceTests(LoginRace, SynchronousTestCase):
+    """With --redis, on the log in memory that every process reads in order: the account's change comes first in
+    the log, before the process where the login is checked has applied it, and then the login's entry."""
+
+    def setUp(self) -> None:
+        self.clock = Clock()
+        self.log = MemoryLog(self.clock)
+        self.checker = PendingChecker()
+        self.a, self.b = self.process("a"), self.process("b")
+
+    def process(self, name: str) -> ConnectionFactory:
+        accounts = SharedAccounts()
+        accounts.load({"alice": record("alice", "1a")})
+        chat = SharedChat(self.log, self.clock.seconds, accounts=accounts, process=name, timers=self.clock)
+        started = chat.start()
+        self.settle()
+        self.successResultOf(started)
+        auth = Authenticator(AuthMode.OPTIONAL, accounts, self.clock)
+        auth.portal = Portal(ChatRealm(), [self.checker])
+        return ConnectionFactory(chat, self.clock, LineFrontEnd, GENEROUS, "", auth)
+
+    def changed(self, account: str | None) -> None:
+        """As `chatroom-accounts --redis` changes an account: an `account` entry in the log."""
+        self.log.append({"k": "account", "n": "alice", "r": account})
+
+    def remove(self) -> None:
+        self.changed(None)
+
+    def register_again(self) -> None:
+        self.remove()
+        self.changed(record("alice", "2b"))
+
+    def client(self) -> MemoryClient:
+        return MemoryClient(self.a)
+
+    def settle(self) -> None:
+        while any(call.getTime() <= self.clock.seconds() for call in self.clock.getDelayedCalls()):
+            self.clock.advance(0)
+
+    def chats(self) -> list[Chat]:
+        return [self.a.chat, self.b.chat]
+
+    def test_the_login_carries_the_identity_checked_into_the_log_after_the_removal(self) -> None:
+        self.logged_in_as_alice(self.client(), self.remove)
+        kinds = [(entry["k"], entry.get("i")) for entry in map(decode, self.log.entries)]
+        self.assertEqual(kinds[-2:], [("account", None), ("enter", "1a")], "refused in its turn, not before")

@@ -59,6 +59,18 @@ class ScramLoginTests(SynchronousTestCase):
         self.assertEqual(commands(client.type("NICK alice", "USER a 0 * :A", "CAP END"))[0], "001")
         self.assertEqual(self.server.chat.nicks["alice"].account, "alice")
 
+    def test_a_proof_for_an_account_removed_and_registered_again_during_the_exchange_logs_in_to_neither(self) -> None:
+        """Found in review: the proof is checked against the verifier the exchange began with, the removed account's,
+        and logged in to the account the name held by then: someone else's, with the old password."""
+        client = self.server.irc()
+        scram = self.start(client, "alice", "correct horse")
+        self.store.remove("alice")
+        self.store.change("alice", adding("alice", Secret.of("another person's secret")))
+        client.type("AUTHENTICATE " + b64(scram.get_client_final()), "AUTHENTICATE +")
+        refused = client.type("NICK alice", "USER a 0 * :A", "CAP END")
+        self.assertEqual(refused, [":chatroom 464 * :wrong nickname or password"])
+        self.assertNotIn("alice", self.server.chat.nicks)
+
     def test_a_wrong_password_fails_and_slows_the_next_guess(self) -> None:
         client = self.server.irc()
         for _ in range(2):  # the first failure costs no wait, the second does
@@ -127,7 +139,6 @@ class ScramLoginTests(SynchronousTestCase):
             [":chatroom 904 * :SASL authentication failed: malformed SCRAM-SHA-256 message"],
         )
 
-
     def test_an_endless_exchange_fails_once_past_its_limit(self) -> None:
         """irctest's testPlainInfiniteMessages: 400-byte lines without end got 905, which is for one long line."""
         client = self.server.irc()
@@ -167,12 +178,12 @@ class VerifierAddedTests(TestCase):
         clock = Clock()
         auth = Authenticator(AuthMode.OPTIONAL, store, clock, writer=FileAccountWriter(store))
         self.assertNotIn("scram-sha-256", path.read_text())
-        self.assertEqual(await auth.login("alice", "correct horse", "192.0.2.1"), "alice")
+        self.assertEqual((await auth.login("alice", "correct horse", "192.0.2.1")).account, "alice")
         self.assertIn(" scram-sha-256$4096$", path.read_text(), "in the file, for every process")
         exchange = auth.scram.exchange()
         client = ScramClient(["SCRAM-SHA-256"], "alice", "correct horse")
         client.set_server_first(exchange.first(client.get_client_first()))
-        self.assertEqual(await auth.login_scram(exchange, client.get_client_final(), "192.0.2.1"), "alice")
+        self.assertEqual((await auth.login_scram(exchange, client.get_client_final(), "192.0.2.1")).account, "alice")
 
     async def test_a_verifier_that_cannot_be_written_still_logs_in_and_the_log_never_quotes_the_password(self) -> None:
         path = Path(self.mktemp())
@@ -186,7 +197,7 @@ class VerifierAddedTests(TestCase):
 
         self.patch(writer, "change", broken)
         auth = Authenticator(AuthMode.OPTIONAL, store, Clock(), writer=writer)
-        self.assertEqual(await auth.login("alice", "correct horse", "192.0.2.1"), "alice")
+        self.assertEqual((await auth.login("alice", "correct horse", "192.0.2.1")).account, "alice")
         [error] = [formatEvent(event) for event in logged if event.get("log_level") == LogLevel.error]
         self.assertIn("could not add alice's SCRAM verifier: OSError at ", error)
         self.assertNotIn("stored_key", repr(list(logged)), "nothing made from a password is ever logged")

@@ -111,7 +111,7 @@ class Process:
     async def login(self, nick: str, password: str, address: str) -> str:
         """The answer to a login: the account, or the refusal's code and text."""
         try:
-            return await self.auth.login(nick, password, address)
+            return (await self.auth.login(nick, password, address)).account
         except ChatError as error:
             return f"{error.code} :{word(error)}"
 
@@ -453,4 +453,4 @@ class LeavingWhileTheBookAnswersTests(SynchronousTestCase):
         book.answer()  # the check it marked in flight will never run
         again = Deferred.fromCoroutine(auth.login("alice", "right", "192.0.2.1"))
         book.answer()
-        self.assertEqual(self.successResultOf(again), "alice", "not 'being checked'")
+        self.assertEqual(self.successResultOf(again).account, "alice", "not 'being checked'")

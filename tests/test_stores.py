@@ -142,7 +142,8 @@ class SharedStoresTests(RedisStoresTestCase):
         exchange = b.auth.scram.exchange()
         client = ScramClient(["SCRAM-SHA-256"], "carol", "carol's passphrase")
         client.set_server_first(exchange.first(client.get_client_first()))
-        self.assertEqual(await b.auth.login_scram(exchange, client.get_client_final(), "192.0.2.10"), "carol")
+        login = await b.auth.login_scram(exchange, client.get_client_final(), "192.0.2.10")
+        self.assertEqual(login.account, "carol")
 
     async def test_a_server_ban_set_on_one_process_holds_on_every_one_and_after_a_restart(self) -> None:
         await self.accounts.change("ada", adding("ada", hashed_password("ada", "ada's secret")))
@@ -174,13 +175,13 @@ class SharedStoresTests(RedisStoresTestCase):
         await self.everyone_read(a.chat, zed, heard_by_zed, heard_by_bob)
         for process in (a, b):
             self.assertTrue(process.auth.needs_password("alice"))
-            self.assertEqual(await process.auth.login("alice", "first secret", "192.0.2.1"), "alice")
+            self.assertEqual((await process.auth.login("alice", "first secret", "192.0.2.1")).account, "alice")
         changed = await self.cli("passwd", "alice", stdin="second secret\nsecond secret\n")
         self.assertEqual(changed, (0, "changed the password of alice\n"))
         self.assertEqual(await self.cli("grant", "alice", "admin"), (0, "alice is now a server administrator\n"))
         await self.everyone_read(a.chat, zed, heard_by_zed, heard_by_bob)
         for process in (a, b):
-            self.assertEqual(await process.auth.login("alice", "second secret", "192.0.2.2"), "alice")
+            self.assertEqual((await process.auth.login("alice", "second secret", "192.0.2.2")).account, "alice")
             with self.assertRaises(ChatError):
                 await process.auth.login("alice", "first secret", "192.0.2.3")
             self.assertTrue(process.chat.accounts.is_admin("alice"))
@@ -216,7 +217,7 @@ class SharedStoresTests(RedisStoresTestCase):
         for number, process in enumerate((a, b)):
             self.assertTrue(process.auth.needs_password("ada"), "a guest cannot take ada's name")
             self.assertTrue(process.chat.accounts.is_admin("ada"))
-            self.assertEqual(await process.auth.login("ada", "ada's secret", f"192.0.2.{number}"), "ada")
+            self.assertEqual((await process.auth.login("ada", "ada's secret", f"192.0.2.{number}")).account, "ada")
         errors = [formatEvent(event) for event in logged if event["log_level"] == LogLevel.error]
         self.assertEqual(len(errors), 2, errors)  # one a process
         self.assertTrue(errors[0].startswith("Redis lost chatroom's accounts"), errors[0])

@@ -201,11 +201,18 @@ class Replica:
             raise _Ordered(result)
 
     def enter(
-        self, session: Session, nick: str, account: str | None, address: str, details: Details, token: str
+        self,
+        session: Session,
+        nick: str,
+        account: str | None,
+        address: str,
+        details: Details,
+        token: str,
+        identity: str | None,
     ) -> Deferred[Member]:
         chat = self.chat
         try:
-            chat.register(session, nick, account, address, details, token)
+            chat.register(session, nick, account, address, details, token, identity)
         except _Ordered:
             pass
         except ChatError:
@@ -218,6 +225,8 @@ class Replica:
         entry = {"k": "enter", "p": self.process, "m": key, "a": [nick, account, address, dataclasses.asdict(details)]}
         if token:  # checked here, the one replica sure to know it: the others are told whom it reclaims
             entry["h"] = chat.nicks[nick_key(nick)].key
+        if identity is not None:  # the account's the password was checked against: its removal may come first
+            entry["i"] = identity
         self._append(entry | {"t": self.clock()})
         return waiting
 
@@ -413,7 +422,7 @@ class Replica:
             holder = self.by_key.get(entry["h"])
             token = holder.token if holder is not None else "gone"
         try:
-            member = self.chat.register(session, nick, account, address, Details(**details), token)
+            member = self.chat.register(session, nick, account, address, Details(**details), token, entry.get("i"))
         except ChatError as error:
             if waiting is not None and not waiting[1].called:
                 self._then.append(functools.partial(waiting[1].errback, error))

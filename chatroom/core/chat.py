@@ -49,9 +49,7 @@ from chatroom.core.sequencing import Points
 from chatroom.core.talk import Talk
 
 
-class Chat(
-    Presence, Talk, Operators, Renaming, Archive, Policy, Search, RegisteredRooms, Administration, Metadata
-):
+class Chat(Presence, Talk, Operators, Renaming, Archive, Policy, Search, RegisteredRooms, Administration, Metadata):
     """Every room and nickname of one server."""
 
     def _alone(self) -> Points:
@@ -69,10 +67,17 @@ class AtOnce:
         self.chat = chat
 
     def enter(
-        self, session: Session, nick: str, account: str | None, address: str, details: Details, token: str
+        self,
+        session: Session,
+        nick: str,
+        account: str | None,
+        address: str,
+        details: Details,
+        token: str,
+        identity: str | None,
     ) -> Deferred[Member]:
         try:
-            return succeed(self.chat.register(session, nick, account, address, details, token))
+            return succeed(self.chat.register(session, nick, account, address, details, token, identity))
         except ChatError:
             return fail()
 

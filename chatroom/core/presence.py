@@ -62,13 +62,16 @@ class Presence(ChatBase):
         address: str,
         details: Details = Details(),
         token: str = "",
+        identity: str | None = None,
     ) -> Member:
         """Enter the chat under a free nickname, checked again now: a login may have taken a while.
 
         If `account`'s person is here, under whatever nickname, and may take one more session, or under `nick` if
         `token` is their resume token: the session becomes one more of that person's (see `attach`), and that
-        person is returned. Decided here, in the login's turn: a rename on another process may have come first.
+        person is returned. Decided here, in the login's turn: a rename on another process may have come first,
+        and so may the account's removal (`identity`: see `_proved`).
         """
+        self._proved(account, identity)
         if token:
             holder: Member | None = self._resumed(nick, token)
         elif account is not None and (present := self.person_of(account)) is not None and self.may_join(present):
@@ -107,9 +110,10 @@ class Presence(ChatBase):
         address: str,
         details: Details = Details(),
         token: str = "",
+        identity: str | None = None,
     ) -> Deferred[Member]:
         """`register`, as a front end asks for it: at once in one process; with several, after its turn in the log."""
-        return self.sequencer.enter(session, nick, account, address, details, token)
+        return self.sequencer.enter(session, nick, account, address, details, token, identity)
 
     def resume_token(self, member: Member) -> str:
         """The secret that reclaims `member` after a lost connection, made when a front end first tells it.
@@ -215,6 +219,14 @@ class Presence(ChatBase):
         self._room_for_session(holder)
         return holder
 
+    def _proved(self, account: str | None, identity: str | None) -> None:
+        """BAD_LOGIN, as a wrong password gets, if `account` is no longer the account of `identity`, which a login
+        checked the password of: it was removed, or its name registered again by someone else, while the password
+        was checked (or, with --redis, in the log before the login's turn). Nothing to compare without `identity`:
+        no password was checked (a chat without accounts, one's own account)."""
+        if account is not None and identity is not None and self.accounts.identity(account) != identity:
+            raise ChatError("BAD_LOGIN")
+
     def may_join(self, holder: Member) -> bool:
         """Whether one more session may join `holder` (with --no-multiclient, only while they wait for one)."""
         return len(holder.sessions) < self.limits.sessions_per_person
@@ -245,9 +257,11 @@ class Presence(ChatBase):
         member.sessions.append(session)
 
     @change
-    def rename(self, member: Member, nick: str, account: str | None = None) -> None:
-        """Change a member's nickname (and account, after a login); everyone sharing a room hears it once."""
+    def rename(self, member: Member, nick: str, account: str | None = None, identity: str | None = None) -> None:
+        """Change a member's nickname (and account, after a login to `identity`: see `_proved`); everyone sharing a
+        room hears it once."""
         self._present(member)
+        self._proved(account, identity)
         self.check_nick(nick, member)
         if account is None:
             self.may_speak(member)  # a new name is a new way to be heard

@@ -33,7 +33,14 @@ class Points(Protocol):
     differ, besides making the changes themselves (Sequencer); the chat's rules stay in the chat."""
 
     def enter(
-        self, session: Session, nick: str, account: str | None, address: str, details: Details, token: str
+        self,
+        session: Session,
+        nick: str,
+        account: str | None,
+        address: str,
+        details: Details,
+        token: str,
+        identity: str | None,
     ) -> Deferred[Member]:
         """`Chat.register`, made in its turn: fires with the member, or fails with the ChatError that refused it."""
 

@@ -16,7 +16,7 @@ import math
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol, TypeVar
+from typing import NoReturn, Protocol, TypeVar
 
 from scramp import ScramException, ScramMechanism
 from twisted.cred.checkers import ICredentialsChecker
@@ -35,6 +35,7 @@ from chatroom.core.names import nick_key
 from chatroom.stores.accounts import (
     SCRAM_ITERATIONS,
     SCRAM_SALT,
+    Account,
     AccountBook,
     AccountStore,
     Change,
@@ -74,6 +75,17 @@ class IChatIdentity(Interface):
 @dataclass(frozen=True)
 class Identity:
     nick: str
+
+
+@dataclass(frozen=True)
+class Login:
+    """An account a login proved: its name as registered, and its identity (chatroom.stores.accounts) as it was
+    when the secret was checked, which the login's turn in the chat compares with the account's then
+    (Chat.register): the name may have been removed, or registered again by someone else, meanwhile. None: there
+    was nothing to check it against (an account the connection has just registered, or is logged in to already)."""
+
+    account: str
+    identity: str | None
 
 
 @implementer(ICredentialsChecker)
@@ -124,8 +136,8 @@ class Scram:
     def exchange(self) -> ScramExchange:
         return ScramExchange(self)
 
-    def verifier(self, name: str) -> tuple[bytes, bytes, bytes, int]:
-        account = self.store.get(name)
+    def verifier(self, name: str, account: Account | None) -> tuple[bytes, bytes, bytes, int]:
+        """`account`'s verifier (the account `name` names, or None), or a decoy's."""
         if account is not None and account.scram is not None:
             return account.scram.auth_info()
         salt = hmac.new(self._secret, nick_key(name).encode(), hashlib.sha256).digest()[:SCRAM_SALT]
@@ -138,13 +150,16 @@ class ScramExchange:
 
     def __init__(self, scram: Scram) -> None:
         self.username = ""
+        self.identity: str | None = None  # the account's whose verifier the proof is checked against, if any
         self.final = ""
         self._server = scram.mechanism.make_server(self._verifier)
         self._scram = scram
 
     def _verifier(self, name: str) -> tuple[bytes, bytes, bytes, int]:
         self.username = name
-        return self._scram.verifier(name)
+        account = self._scram.store.get(name)
+        self.identity = account.identity if account is not None else None
+        return self._scram.verifier(name, account)
 
     def first(self, client_first: str) -> str:
         """The server's first message; ScramException if the client's is malformed."""
@@ -399,29 +414,37 @@ class Authenticator:
             return False
         return self.mode is AuthMode.REQUIRED or self.store.get(nick) is not None
 
-    async def login(self, nick: str, password: str, address: str) -> str:
-        """The registered nickname, or ChatError: one answer for a wrong password and an unknown account.
+    async def login(self, nick: str, password: str, address: str) -> Login:
+        """The registered account, or ChatError: one answer for a wrong password and an unknown account.
 
         `address` is the key the caps count by (chatroom.core.addresses.address_key). An account from before
         SCRAM gets its verifier from the password it logged in with.
         """
-        account = await self._login(nick, UsernamePassword(nick.encode(), password.encode()), address)
-        await self._add_verifier(account, password)
-        return account
+        credentials = UsernamePassword(nick.encode(), password.encode())
+        login = await self._login(nick, credentials, address, lambda: self.store.identity(nick))
+        await self._add_verifier(login.account, password)
+        return login
 
-    async def login_scram(self, exchange: ScramExchange, final: str, address: str) -> str:
+    async def login_scram(self, exchange: ScramExchange, final: str, address: str) -> Login:
         """The account a SCRAM exchange proves with the client's `final` message, under the same slow-downs as a
-        password; ChatError otherwise."""
+        password; ChatError otherwise. Its identity is the one the exchange's first message found: the proof is
+        checked against that account's verifier, whatever the name holds now."""
         exchange.final = final
-        return await self._login(exchange.username, exchange, address)
+        return await self._login(exchange.username, exchange, address, lambda: exchange.identity)
 
-    async def _login(self, nick: str, credentials: ICredentials, address: str) -> str:
-        def check() -> Deferred[str]:
-            return self.portal.login(credentials, None, IChatIdentity).addCallback(_avatar_nick)
+    async def _login(
+        self, nick: str, credentials: ICredentials, address: str, checked: Callable[[], str | None]
+    ) -> Login:
+        """`credentials` checked under the policy; `checked` says, as the check begins, the identity of the account
+        they are checked against (None: no account had the name then)."""
+
+        def check() -> Deferred[Login]:
+            identity = checked()
+            return self.portal.login(credentials, None, IChatIdentity).addCallback(_login_of, identity)
 
         return await self.guarded(nick, address, check)
 
-    async def guarded(self, nick: str, address: str, check: Callable[[], Deferred[str]]) -> str:
+    async def guarded(self, nick: str, address: str, check: Callable[[], Deferred[T]]) -> T:
         """Run `check` (a password's, or a registration's hashing) under the policy above.
 
         Its UnauthorizedLogin is a wrong password (BAD_LOGIN), and a ChatError (a name taken) is a failure too:
@@ -438,7 +461,7 @@ class Authenticator:
         except BaseException:
             self._abandon(attempt)
             raise
-        judged = check().addBoth(self._judged, nick, attempt)
+        judged: Deferred[T] = check().addBoth(self._judged, nick, attempt)
         return await shielded(judged)
 
     async def _begin(self, nick: str, address: str) -> Attempt:
@@ -514,7 +537,7 @@ class Authenticator:
         except Exception as error:  # told without its message, which may quote the verifier
             log.error("could not add {name}'s SCRAM verifier: {mistake}", name=name, mistake=mistake(error))
 
-    def _judged(self, outcome: str | Failure, nick: str, attempt: Attempt) -> Deferred[str]:
+    def _judged(self, outcome: T | Failure, nick: str, attempt: Attempt) -> Deferred[T]:
         """Book the outcome of a check, whether or not anyone still waits for it; answer once it is booked."""
         self._checks.release()
         if isinstance(outcome, Failure):
@@ -536,17 +559,21 @@ def _take(turn: Deferred[None]) -> None:
         turn.callback(None)
 
 
-def _avatar_nick(avatar: tuple[type[Interface], object, Callable[[], None]]) -> str:
-    _, identity, _logout = avatar
-    assert isinstance(identity, Identity)
-    return identity.nick
+def _login_of(avatar: tuple[type[Interface], object, Callable[[], None]], identity: str | None) -> Login:
+    """The account the portal's avatar is, with the identity read as its check began. An account with none then
+    was added since: the check found it, but it is not the account the login began to prove, and refused alike."""
+    _, found, _logout = avatar
+    assert isinstance(found, Identity)
+    if identity is None:
+        raise UnauthorizedLogin()
+    return Login(found.nick, identity)
 
 
-def _refused(_: None, refusal: ChatError) -> str:
+def _refused(_: None, refusal: ChatError) -> NoReturn:
     raise refusal
 
 
-def _wrong(_: None) -> str:
+def _wrong(_: None) -> NoReturn:
     raise ChatError("BAD_LOGIN")
 
 

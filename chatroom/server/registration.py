@@ -18,7 +18,7 @@ from chatroom.core.errors import ChatError
 from chatroom.core.events import Session
 from chatroom.core.members import Details, Member
 from chatroom.core.names import nick_key
-from chatroom.server.auth import Authenticator, GuessBook, MemoryGuesses, shielded
+from chatroom.server.auth import Authenticator, GuessBook, Login, MemoryGuesses, shielded
 from chatroom.server.signup import Signup
 
 
@@ -78,10 +78,11 @@ class Registrar:
         if not right:
             raise ChatError("BAD_LOGIN", "server_password")
 
-    async def register(self, address: str, name: str, password: str, member: Member | None = None) -> str:
+    async def register(self, address: str, name: str, password: str, member: Member | None = None) -> Login:
         """Register the account `name` and log the connection in to it (a member already here at once); ChatError.
 
-        A nickname someone else is using now cannot be registered from under them.
+        A nickname someone else is using now cannot be registered from under them. The login has no identity to
+        compare: no password of an account that may have gone was checked.
         """
         here = self.chat.nicks.get(nick_key(name))
         if here is not None and here is not member:
@@ -89,7 +90,7 @@ class Registrar:
         account = await self.signup.register(name, password, address, entered=member is not None)
         if member is not None and member.present:
             self.chat.rename(member, member.nick, account)
-        return account
+        return Login(account, None)
 
     def needs_password(self, nick: str, asking: Member | None = None) -> bool:
         """Whether `nick` takes a password; ChatError if it is invalid or taken, so nobody types one for nothing.
@@ -107,7 +108,7 @@ class Registrar:
         connection: Entrant,
         nick: str,
         password: str | None = None,
-        proven: str | None = None,
+        proven: Login | None = None,
         details: Details = Details(),
     ) -> Member:
         """Make the connection a member under `nick`; the nickname is claimed only once the login succeeded.
@@ -119,10 +120,10 @@ class Registrar:
         of their sessions while they may take one (Chat.register): one account, one person. After SASL, the
         nickname the client asked for is not even looked at then: it may be someone else's.
         """
-        if proven is not None and (present := self._person_of(proven)) is not None:
+        if proven is not None and (present := self._person_of(proven.account)) is not None:
             return await self._join(connection, present, proven, details)
-        nick, account = await self._identify(nick, password, connection.address, proven=proven)
-        return await self._join(connection, nick, account, details)
+        nick, login = await self._identify(nick, password, connection.address, proven=proven)
+        return await self._join(connection, nick, login, details)
 
     def _person_of(self, account: str) -> str | None:
         """The nickname of `account`'s person if they are here and may take one more session: else the nickname
@@ -135,11 +136,12 @@ class Registrar:
         return await self._join(connection, nick, None, token=token)
 
     async def _join(
-        self, connection: Entrant, nick: str, account: str | None, details: Details = Details(), token: str = ""
+        self, connection: Entrant, nick: str, login: Login | None, details: Details = Details(), token: str = ""
     ) -> Member:
         address = connection.host or connection.peer
+        account, identity = (login.account, login.identity) if login is not None else (None, None)
         try:
-            member = await self.chat.enter(connection, nick, account, address, details, token)
+            member = await self.chat.enter(connection, nick, account, address, details, token, identity)
         except ChatError as error:
             if error.code == "BANNED":  # from the whole server: nothing more to say to them (the reason: not logged)
                 connection.close(connection.dialect.word(error), "banned from the server")
@@ -148,23 +150,27 @@ class Registrar:
         return member
 
     async def rename(self, connection: Entrant, member: Member, nick: str, password: str | None = None) -> None:
-        nick, account = await self._identify(nick, password, connection.address, member)
-        self.chat.rename(member, nick, account)
+        nick, login = await self._identify(nick, password, connection.address, member)
+        if login is None:
+            self.chat.rename(member, nick)
+        else:
+            self.chat.rename(member, nick, login.account, login.identity)
 
     async def _identify(
-        self, nick: str, password: str | None, address: str, asking: Member | None = None, proven: str | None = None
-    ) -> tuple[str, str | None]:
-        """The nickname as it will be shown, and the account it belongs to (None: a guest, or no change)."""
-        own = proven or (asking.account if asking is not None else None)
-        if own is not None and _owns(own, nick):
-            self.chat.check_nick(nick, asking, account=own if asking is None else None)
-            return own, own  # one's own registered nickname, shown as registered: already logged in
+        self, nick: str, password: str | None, address: str, asking: Member | None = None, proven: Login | None = None
+    ) -> tuple[str, Login | None]:
+        """The nickname as it will be shown, and the login to the account it is (None: a guest, or no change)."""
+        logged_in = asking.account if asking is not None else None
+        own = proven or (Login(logged_in, None) if logged_in is not None else None)  # nothing checked now
+        if own is not None and _owns(own.account, nick):
+            self.chat.check_nick(nick, asking, account=own.account if asking is None else None)
+            return own.account, own  # one's own registered nickname, shown as registered: already logged in
         if not self.needs_password(nick, asking):
             return nick, proven
         if password is None or self.auth is None:
             raise ChatError("NO_LOGIN", nick=nick)
-        account = await self.auth.login(nick, password, address)
-        return account, account  # a registered nickname is shown as it was registered
+        login = await self.auth.login(nick, password, address)
+        return login.account, login  # a registered nickname is shown as it was registered
 
 
 def _owns(account: str | None, nick: str) -> bool:

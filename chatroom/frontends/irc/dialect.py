@@ -60,7 +60,7 @@ from chatroom.frontends.irc.support import BOT_MODE, METADATA_CAP, MYINFO_MODES,
 from chatroom.frontends.irc.whowas import Whowas
 from chatroom.frontends.irc.wire import BODY_MAX, TAGS_MAX, client_tags, message, parse
 from chatroom.frontends.irc.wire import Message as IRCMessage
-from chatroom.server.auth import ScramExchange
+from chatroom.server.auth import Login, ScramExchange
 from chatroom.server.connection import Connection
 from chatroom.server.limits import PAGE_LINES, ConnectionLimits
 
@@ -141,12 +141,12 @@ class IRCDialect:
         self.client_tags: dict[str, str] = {}  # the client-only tags of the line being run (PRIVMSG, TAGMSG...)
         self.gathering: Gathering | None = None  # a draft/multiline batch being received
         self.opening_label: str | None = None  # the label of the BATCH line being run, if it opens one
-        self.account: str | None = None  # logged in to with SASL before registering
+        self.account: Login | None = None  # logged in to with SASL before registering
         self.asked: str | None = None  # the last nickname NICK asked for before registering, taken or not
         self.sasl: str | None = None  # the base64 received so far, while an AUTHENTICATE exchange runs
         self.mechanism = ""  # the SASL mechanism of the exchange that runs
         self.scram: ScramExchange | None = None  # a SCRAM-SHA-256 exchange past the client's first message
-        self.proven: str | None = None  # the account SCRAM proved, logged in once the client takes our proof
+        self.proven: Login | None = None  # the account SCRAM proved, logged in once the client takes our proof
         self.entering = False  # registration is being checked (a login)
         # User modes as this client was told them: +i, WHO with a mask finds them only in a shared room (the
         # member's Details.invisible, which the others read); +w WALLOPS.
@@ -885,17 +885,19 @@ class IRCDialect:
 
     async def _log_in(self, name: str, password: str) -> None:
         try:
-            account = await self._check(name, password)
+            login = await self._check(name, password)
             member = self.connection.member
             if member is not None:  # after registering, as IRCv3 SASL 3.2 allows: the person logs in as they are
-                self.chat.rename(member, member.nick, account)  # those who show accounts are told (account-notify)
+                # those who show accounts are told (account-notify)
+                self.chat.rename(member, member.nick, login.account, login.identity)
         except ChatError as error:
             self._sasl_failed(word(error))
             return
-        self._logged_in(account)
+        self._logged_in(login)
 
-    def _logged_in(self, account: str) -> None:
-        self.account, self.scram, self.proven = account, None, None
+    def _logged_in(self, login: Login) -> None:
+        self.account, self.scram, self.proven = login, None, None
+        account = login.account
         self.reply(n.RPL_LOGGEDIN, self.source(), account, text=f"You are now logged in as {account}")
         self.reply(n.RPL_SASLSUCCESS, text="SASL authentication successful")
 
@@ -903,19 +905,19 @@ class IRCDialect:
         """OPER: log in to a server administrator's account; the nickname stays as it is."""
         member = self.member
         try:
-            account = await self._check(name, password)
+            login = await self._check(name, password)
         except ChatError as error:
             self.reply(n.ERR_PASSWDMISMATCH, text=word(error))
             return
-        if not self.chat.accounts.is_admin(account):
-            self.reply(n.ERR_NOOPERHOST, text=f"{account} is not a server administrator")
+        if not self.chat.accounts.is_admin(login.account):
+            self.reply(n.ERR_NOOPERHOST, text=f"{login.account} is not a server administrator")
             return
         with self.about(member.nick):
-            self.chat.rename(member, member.nick, account)
+            self.chat.rename(member, member.nick, login.account, login.identity)
             self.reply(n.RPL_YOUREOPER, text="You are now a server administrator")
             self.write(message(self.source(), "MODE", member.nick, text="+o"))
 
-    async def _check(self, name: str, password: str) -> str:
+    async def _check(self, name: str, password: str) -> Login:
         """The account `name` as registered, if `password` is its own: the slow-downs of every login apply."""
         if self.registrar.auth is None:
             raise ChatError("BAD_LOGIN", "no_accounts")

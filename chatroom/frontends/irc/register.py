@@ -50,7 +50,7 @@ def _register(session: IRCDialect, params: list[str]) -> None:
 async def _registering(session: IRCDialect, account: str, password: str) -> None:
     member = session.connection.member
     try:
-        registered = await session.registrar.register(session.connection.address, account, password, member)
+        login = await session.registrar.register(session.connection.address, account, password, member)
     except ChatError as error:
         if (error.code, error.case) == ("REGISTRATION_OFF", "entered"):
             _fail(session, "COMPLETE_CONNECTION_REQUIRED", account, "register once connected (after CAP END)")
@@ -58,7 +58,8 @@ async def _registering(session: IRCDialect, account: str, password: str) -> None
             _fail(session, CODES.get(error.code, "TEMPORARILY_UNAVAILABLE"), account, word(error))
         return
     if member is None:
-        session.account = registered  # registration then goes on as after SASL
+        session.account = login  # registration then goes on as after SASL
+    registered = login.account
     session.write(session.line("REGISTER", "SUCCESS", registered, text="Account created"))
     session.reply(n.RPL_LOGGEDIN, session.source(), registered, text=f"You are now logged in as {registered}")
 

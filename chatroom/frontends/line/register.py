@@ -33,8 +33,9 @@ def _register(session: LineDialect, arg: str) -> None:
 async def _registering(session: LineDialect, nick: str, password: str) -> None:
     connection = session.connection
     member = connection.member
-    account = await session.registrar.register(connection.address, nick, password, member)
+    login = await session.registrar.register(connection.address, nick, password, member)
+    account = login.account
     session.write(line("REGISTERED", account, text=f"{account} is registered: you are logged in to it"))
     if member is None:
         session.pending_login = None
-        session.entered(await session.registrar.enter(connection, account, proven=account))
+        session.entered(await session.registrar.enter(connection, account, proven=login))
