@@ -169,6 +169,10 @@ class SharedThroughRedisTests(RedisTestCase):
         await bus_b.disconnect()
         await heard_by_alice.until(told(Quit("bob", "server lost")))
         a.say(alice, "5", "carol, still there?")
+        # Said before she resumes: once alice hears it, it has its place in the log, so the enter appended next comes
+        # after it and c applies it first. Appended in the same turn, the two XADDs reach Redis in either order; an
+        # enter first gets a catch-up without the line, which then reaches her live.
+        await heard_by_alice.until(told(Message("#5", "alice", "carol, still there?")))
         back = WaitingSession()
         member = await late.enter(back, "carol", None, "192.0.2.9", token=token)
         late.catch_up(member, back)
