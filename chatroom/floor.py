@@ -1,8 +1,10 @@
 """`python -m chatroom.floor CERTS`: the least a server on Twisted and chatroom's TLS transport does per delivery.
 
 It speaks just enough IRC for chatroom.bench (NICK, USER, JOIN, PRIVMSG) through chatroom's own TLS connections and
-write path (chatroom.server.tls_transport, chatroom.server.transport): a message read is made into one bytes object
-and written to every other member of its room. No core, no dialect, no flood control, no send queue, no log line.
+write path (chatroom.server.tls_transport, chatroom.server.transport), saying what a server must: a newcomer is sent
+the welcome chatroom sends (made once), a join is told to the room and answered with the room's names, and a message
+read is made into one bytes object and written to every other member of its room. No core, no dialect, no checks, no
+flood control, no send queue, no log line.
 `python -m chatroom.bench WORKLOAD --compare floor` sets chatroom beside it: the gap is what chatroom's own work costs
 per delivery, per connection and per join; the floor beside ngircd is what Twisted, the interpreter and OpenSSL cost
 before chatroom does anything (docs/performance.md).
@@ -26,6 +28,33 @@ from chatroom.server.tls_transport import Flushes, TLSFactory
 from chatroom.server.transport import SendingReactor
 
 LOOPBACK = "127.0.0.1"
+# What chatroom's IRC front end says to a newcomer, as many lines and bytes, made once but for the nickname.
+WELCOME = (
+    "".join(
+        f":floor {line}\r\n"
+        for line in (
+            "001 {nick} :Welcome to the floor IRC network, {nick}!floor@localhost",
+            "002 {nick} :Your host is floor, running chatroom.floor",
+            "003 {nick} :This server relays lines and does nothing else",
+            "004 {nick} floor chatroom.floor Biow bCeIiklmnostv Ibeklov",
+            "005 {nick} ACCOUNTEXTBAN=R AWAYLEN=390 BOT=B CASEMAPPING=ascii CHANLIMIT=#:20 CHANMODES=Ibe,k,l,Cimnst"
+            " CHANNELLEN=33 CHANTYPES=# ELIST=CMNTU EXCEPTS=e EXTBAN=,Rm INVEX=I :are supported by this server",
+            "005 {nick} KICKLEN=390 MAXLIST=b:100,e:100,I:100 MODES=6 MONITOR=100 NETWORK=floor NICKLEN=20"
+            " PREFIX=(ov)@+ STATUSMSG=@+ TARGMAX=JOIN:,KICK:4,NAMES:4,NOTICE:4,PART:,PRIVMSG:4,WHOIS:4 TOPICLEN=390"
+            " USERLEN=16 UTF8ONLY :are supported by this server",
+            "005 {nick} WHOX :are supported by this server",
+            "251 {nick} :There are 0 users and 1 invisible on 1 servers",
+            "252 {nick} 0 :operator(s) online",
+            "254 {nick} 1 :channels formed",
+            "255 {nick} :I have 1 clients and 0 servers",
+            "265 {nick} 1 1 :Current local users 1, max 1",
+            "266 {nick} 1 1 :Current global users 1, max 1",
+            "422 {nick} :MOTD File is missing",
+        )
+    )
+    .encode()
+    .split(b"{nick}")
+)  # the pieces between the newcomer's nicknames
 
 
 class FloorClient(LineReceiver):
@@ -53,12 +82,24 @@ class FloorClient(LineReceiver):
         elif command == b"NICK":
             self.nick = rest
         elif command == b"USER":
-            self.transport.write(b":floor 001 " + self.nick + b" :Welcome\r\n")  # type: ignore[union-attr]
+            self.transport.write(self.nick.join(WELCOME))  # type: ignore[union-attr]
         elif command == b"JOIN":
             for room in rest.split(b","):
-                self.rooms.setdefault(room, []).append(self)
-                self.joined.append(room)
-                self.transport.write(b":floor 366 " + self.nick + b" " + room + b" :End\r\n")  # type: ignore[union-attr]
+                self._join(room)
+
+    def _join(self, room: bytes) -> None:
+        """What any IRC server does for a join: the room told, the joiner given its names."""
+        members = self.rooms.setdefault(room, [])
+        members.append(self)
+        self.joined.append(room)
+        joined = b":" + self.nick + b"!floor@localhost JOIN " + room + b"\r\n"
+        for member in members:
+            member.transport.write(joined)  # type: ignore[union-attr]
+        names = b" ".join(member.nick for member in members)
+        self.transport.write(  # type: ignore[union-attr]
+            b":floor 353 " + self.nick + b" = " + room + b" :" + names + b"\r\n"
+            b":floor 366 " + self.nick + b" " + room + b" :End of /NAMES list\r\n"
+        )
 
     def connectionLost(self, reason: Failure = connectionDone) -> None:
         for room in self.joined:
