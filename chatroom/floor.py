@@ -14,7 +14,7 @@ Not a chat server: it checks nothing, listens on loopback only, and is for the b
 
 from __future__ import annotations
 
-import sys
+import argparse
 from pathlib import Path
 
 from twisted.internet import reactor
@@ -116,8 +116,16 @@ class Floor(Factory):
         return FloorClient(self.rooms)
 
 
-def main(certs: Path) -> None:
-    context = tls.load(certs).context()  # chatroom's TLS settings
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(
+        prog="python -m chatroom.floor", description="A bare relay on chatroom's TLS transport, for chatroom.bench."
+    )
+    parser.add_argument("certs", type=Path, help="a directory holding server.crt and server.key")
+    certs = parser.parse_args(argv).certs
+    try:
+        context = tls.load(certs).context()  # chatroom's TLS settings
+    except tls.CertificateError as error:
+        raise SystemExit(f"chatroom.floor: {error}") from None
     front = TLSFactory(lambda protocols: context, Floor(), Flushes(reactor))
     port: IListeningPort = SendingReactor(reactor).listenTCP(0, front, backlog=4096, interface=LOOPBACK)
     print(f"floor listening on {LOOPBACK}:{port.getHost().port}", flush=True)  # type: ignore[attr-defined]
@@ -125,4 +133,4 @@ def main(certs: Path) -> None:
 
 
 if __name__ == "__main__":
-    main(Path(sys.argv[1]))
+    main()

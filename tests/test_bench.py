@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
 import sys
 from collections import Counter
 from pathlib import Path
@@ -262,6 +263,17 @@ class BenchSmokeTests(ServerTestCase):
             self.assertEqual((run["server"], run["registered"], run["joined"]), (server, 20, 20))
             self.assertEqual(run["delivered"], 10 * 5 * 1 * 4, server)  # to the room's 4 others, not the sender
         self.assertIn("chatroom against floor", bench.output)
+
+
+class FloorTests(SynchronousTestCase):
+    def test_certificates_it_cannot_read_are_said_in_one_line(self) -> None:
+        missing = Path(self.mktemp())
+        run = subprocess.run(
+            [sys.executable, "-m", "chatroom.floor", str(missing)], capture_output=True, text=True, timeout=60
+        )
+        self.assertEqual(run.returncode, 1)
+        (line,) = run.stderr.splitlines()
+        self.assertTrue(line.startswith(f"chatroom.floor: {missing / 'server.crt'} is missing"), line)
 
 
 class HistoryBenchTests(SynchronousTestCase):
