@@ -27,6 +27,7 @@ LAYERS = {
     "app": 4,
     "cli": 4,
     "bench": 5,
+    "floor": 5,
     "client": 5,
 }
 
