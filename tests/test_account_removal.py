@@ -5,6 +5,7 @@ checked against the account as it went is refused."""
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Callable
 from pathlib import Path
 from typing import cast
@@ -34,6 +35,7 @@ from chatroom.stores.accounts import (
 )
 from tests.helpers import LineClient, MemoryClient, MemoryServer, RecordingSession
 from tests.test_account_identity import UNUSED
+from tests.test_irc import IRCServer, commands
 from tests.test_lifecycle import GENEROUS, PendingChecker, with_accounts
 from tests.test_redis import WaitingSession, told
 from tests.test_stores import RedisStoresTestCase
@@ -372,3 +374,34 @@ class SharedLoginRaceTests(LoginRace, SynchronousTestCase):
         self.logged_in_as_alice(self.client(), self.remove)
         kinds = [(entry["k"], entry.get("i")) for entry in map(decode, self.log.entries)]
         self.assertEqual(kinds[-2:], [("account", None), ("enter", "1a")], "refused in its turn, not before")
+
+
+def plain(name: str, password: str) -> str:
+    """AUTHENTICATE's SASL PLAIN credentials for `name`."""
+    return base64.b64encode(f"\0{name}\0{password}".encode()).decode()
+
+
+class IrcSaslRaceTests(SynchronousTestCase):
+    """IRC's SASL, its password checked against alice's account as it is removed: what the client is told."""
+
+    def setUp(self) -> None:
+        self.server = IRCServer(GENEROUS)
+        self.checker = with_accounts(self, self.server)
+        store = self.server.chat.accounts
+        assert isinstance(store, AccountStore)
+        self.store = store
+
+    def test_sasl_before_registering_refused_at_registration_lets_the_client_go_on(self) -> None:
+        """Found in review: the refused login stayed the connection's, so even a guest's nickname was refused (the
+        login still sent with it) and AUTHENTICATE answered 907, already authenticated: stuck until it reconnected."""
+        irc = self.server.irc()
+        irc.type("CAP LS 302", "CAP REQ :sasl", "AUTHENTICATE PLAIN", "AUTHENTICATE " + plain("alice", "right"))
+        self.store.remove("alice")
+        self.checker.answer(0, right=True)
+        self.assertEqual(commands(irc.read()), ["900", "903"], "checked against the account as it went")
+        refused = irc.type("NICK alice", "USER a 0 * :A", "CAP END")
+        self.assertEqual(refused, [":chatroom 464 * :wrong nickname or password"])
+        self.assertEqual(irc.type("AUTHENTICATE PLAIN"), ["AUTHENTICATE +"], "it may authenticate again")
+        irc.type("AUTHENTICATE *")
+        self.assertEqual(commands(irc.type("NICK someoneelse"))[0], "001", "or go on as a guest")
+        self.assertIsNone(self.server.chat.nicks["someoneelse"].account)

@@ -219,12 +219,16 @@ class Presence(ChatBase):
         self._room_for_session(holder)
         return holder
 
+    def still_proved(self, account: str | None, identity: str | None) -> bool:
+        """Whether `account` is still the account of `identity`, which a login checked the password of (or
+        registered): not if it was removed, or its name registered again by someone else, meanwhile (or, with
+        --redis, in the log before the login's turn). Nothing to compare without `identity`: no password was
+        checked (a chat without accounts, one's own account). Once not, never again: identities are not reused."""
+        return account is None or identity is None or self.accounts.identity(account) == identity
+
     def _proved(self, account: str | None, identity: str | None) -> None:
-        """BAD_LOGIN, as a wrong password gets, if `account` is no longer the account of `identity`, which a login
-        checked the password of: it was removed, or its name registered again by someone else, while the password
-        was checked (or, with --redis, in the log before the login's turn). Nothing to compare without `identity`:
-        no password was checked (a chat without accounts, one's own account)."""
-        if account is not None and identity is not None and self.accounts.identity(account) != identity:
+        """BAD_LOGIN, as a wrong password gets, unless `still_proved`."""
+        if not self.still_proved(account, identity):
             raise ChatError("BAD_LOGIN")
 
     def may_join(self, holder: Member) -> bool:
