@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import cast
 
 from twisted.cred.portal import Portal
-from twisted.internet.defer import Deferred, ensureDeferred, gatherResults
+from twisted.internet.defer import Deferred, ensureDeferred, gatherResults, succeed
 from twisted.internet.endpoints import connectProtocol
 from twisted.internet.task import Clock
 from twisted.trial.unittest import SynchronousTestCase
@@ -22,11 +22,14 @@ from chatroom.bus.shared import SharedChat
 from chatroom.core.chat import Chat
 from chatroom.core.events import Quit
 from chatroom.frontends.line.frontend import LineFrontEnd
+from chatroom.server import signup
 from chatroom.server.auth import Authenticator, AuthMode, ChatRealm
 from chatroom.server.connection import ConnectionFactory
+from chatroom.server.signup import RegistrationMode
 from chatroom.stores.accounts import (
     Account,
     AccountStore,
+    Change,
     SharedAccounts,
     adding,
     administrator,
@@ -38,6 +41,7 @@ from tests.test_account_identity import UNUSED
 from tests.test_irc import IRCServer, commands
 from tests.test_lifecycle import GENEROUS, PendingChecker, with_accounts
 from tests.test_redis import WaitingSession, told
+from tests.test_signup import inline
 from tests.test_stores import RedisStoresTestCase
 from tests.test_websocket import WebTestCase, until
 
@@ -328,9 +332,8 @@ class OneProcessLoginRaceTests(LoginRace, SynchronousTestCase):
         return [self.server.chat]
 
 
-class SharedLoginRaceTests(LoginRace, SynchronousTestCase):
-    """With --redis, on the log in memory that every process reads in order: the account's change comes first in
-    the log, before the process where the login is checked has applied it, and then the login's entry."""
+class SharedProcesses(SynchronousTestCase):
+    """Processes a and b sharing a chat through the log in memory, alice's account and ada's, an administrator's."""
 
     def setUp(self) -> None:
         self.clock = Clock()
@@ -340,7 +343,9 @@ class SharedLoginRaceTests(LoginRace, SynchronousTestCase):
 
     def process(self, name: str) -> ConnectionFactory:
         accounts = SharedAccounts()
-        accounts.load({"alice": record("alice", "1a")})
+        accounts.load(
+            {"alice": record("alice", "1a"), "ada": Account("ada", "scrypt$unused", True, identity="2b").record()}
+        )
         chat = SharedChat(self.log, self.clock.seconds, accounts=accounts, process=name, timers=self.clock)
         started = chat.start()
         self.settle()
@@ -349,9 +354,52 @@ class SharedLoginRaceTests(LoginRace, SynchronousTestCase):
         auth.portal = Portal(ChatRealm(), [self.checker])
         return ConnectionFactory(chat, self.clock, LineFrontEnd, GENEROUS, "", auth)
 
-    def changed(self, account: str | None) -> None:
+    def changed(self, account: str | None, name: str = "alice") -> None:
         """As `chatroom-accounts --redis` changes an account: an `account` entry in the log."""
-        self.log.append({"k": "account", "n": "alice", "r": account})
+        self.log.append({"k": "account", "n": name, "r": account})
+
+    def settle(self) -> None:
+        while any(call.getTime() <= self.clock.seconds() for call in self.clock.getDelayedCalls()):
+            self.clock.advance(0)
+
+
+class LogWriter:
+    """How the server writes an account with --redis (chatroom.bus.stores.RedisAccountWriter), on the log in memory:
+    an `account` entry, which every process applies in its turn, the writer's own too."""
+
+    def __init__(self, log: MemoryLog, accounts: SharedAccounts) -> None:
+        self.log = log
+        self.accounts = accounts
+
+    def change(self, name: str, change: Change) -> Deferred[None]:
+        account = change(self.accounts.get(name))
+        self.log.append({"k": "account", "n": name, "r": None if account is None else account.record()})
+        return succeed(None)
+
+
+class SharedRegistrationTests(SharedProcesses):
+    def test_a_registration_logs_in_though_its_process_has_not_applied_the_new_account_yet(self) -> None:
+        """The login a registration makes carries the new account's identity: compared before the registration's
+        turn, where the account's entry is not applied yet, it refused every registration with --redis."""
+        self.patch(signup, "deferToThread", inline)
+        auth = self.a.registrar.auth
+        assert auth is not None and isinstance(auth.store, SharedAccounts)
+        auth.writer = LogWriter(self.log, auth.store)
+        self.a.registrar.signup.mode = RegistrationMode.OPEN
+        newcomer, guest = MemoryClient(self.a), MemoryClient(self.a)
+        told = newcomer.type("/register carol correct horse battery")
+        told += guest.type("/nick dave", "/register dave correct horse battery")
+        self.settle()
+        told += newcomer.read() + guest.read()
+        answers = [line.split(" :")[0] for line in told if line.startswith(("REGISTERED", "WELCOME", "ERR"))]
+        self.assertEqual(answers, ["REGISTERED carol", "WELCOME carol", "WELCOME dave", "REGISTERED dave"])
+        for chat in (self.a.chat, self.b.chat):
+            self.assertEqual([chat.nicks[nick].account for nick in ("carol", "dave")], ["carol", "dave"])
+
+
+class SharedLoginRaceTests(SharedProcesses, LoginRace):
+    """With --redis, on the log in memory that every process reads in order: the account's change comes first in
+    the log, before the process where the login is checked has applied it, and then the login's entry."""
 
     def remove(self) -> None:
         self.changed(None)
@@ -362,10 +410,6 @@ class SharedLoginRaceTests(LoginRace, SynchronousTestCase):
 
     def client(self) -> MemoryClient:
         return MemoryClient(self.a)
-
-    def settle(self) -> None:
-        while any(call.getTime() <= self.clock.seconds() for call in self.clock.getDelayedCalls()):
-            self.clock.advance(0)
 
     def chats(self) -> list[Chat]:
         return [self.a.chat, self.b.chat]

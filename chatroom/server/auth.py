@@ -81,8 +81,9 @@ class Identity:
 class Login:
     """An account a login proved: its name as registered, and its identity (chatroom.stores.accounts) as it was
     when the secret was checked, which the login's turn in the chat compares with the account's then
-    (Chat.register): the name may have been removed, or registered again by someone else, meanwhile. None: there
-    was nothing to check it against (an account the connection has just registered, or is logged in to already)."""
+    (Chat.register): the name may have been removed, or registered again by someone else, meanwhile; for an
+    account the connection has just registered, the identity made for it. None: nothing to compare (an account the
+    member is logged in to already)."""
 
     account: str
     identity: str | None

@@ -81,16 +81,16 @@ class Registrar:
     async def register(self, address: str, name: str, password: str, member: Member | None = None) -> Login:
         """Register the account `name` and log the connection in to it (a member already here at once); ChatError.
 
-        A nickname someone else is using now cannot be registered from under them. The login has no identity to
-        compare: no password of an account that may have gone was checked.
+        A nickname someone else is using now cannot be registered from under them. The login carries the new
+        account's identity: it may be removed, and its name registered again, before the login's turn.
         """
         here = self.chat.nicks.get(nick_key(name))
         if here is not None and here is not member:
             raise ChatError("NICK_TAKEN", nick=name)
-        account = await self.signup.register(name, password, address, entered=member is not None)
+        login = await self.signup.register(name, password, address, entered=member is not None)
         if member is not None and member.present:
-            self.chat.rename(member, member.nick, account)
-        return Login(account, None)
+            self.chat.rename(member, member.nick, login.account, login.identity)
+        return login
 
     def needs_password(self, nick: str, asking: Member | None = None) -> bool:
         """Whether `nick` takes a password; ChatError if it is invalid or taken, so nobody types one for nothing.
