@@ -71,6 +71,19 @@ class ScramLoginTests(SynchronousTestCase):
         self.assertEqual(refused, [":chatroom 464 * :wrong nickname or password"])
         self.assertNotIn("alice", self.server.chat.nicks)
 
+    def test_scram_after_registering_logs_the_member_in_as_plain_does(self) -> None:
+        """Found in review: 900 and 903 were told, but the member stayed a guest, and nobody was told."""
+        watcher = self.server.irc("watcher", "#room", caps="account-notify")
+        client = self.server.irc("guest", "#room", caps="sasl")
+        self.assertEqual(client.type("AUTHENTICATE SCRAM-SHA-256"), ["AUTHENTICATE +"])
+        scram = ScramClient(["SCRAM-SHA-256"], "alice", "correct horse")
+        [first] = client.type("AUTHENTICATE " + b64(scram.get_client_first()))
+        scram.set_server_first(unb64(first))
+        client.type("AUTHENTICATE " + b64(scram.get_client_final()))
+        self.assertEqual(commands(client.type("AUTHENTICATE +")), ["900", "903"])
+        self.assertEqual(self.server.chat.nicks["guest"].account, "alice")
+        self.assertEqual(watcher.read(), [":guest!guest@chatroom ACCOUNT alice"])
+
     def test_a_wrong_password_fails_and_slows_the_next_guess(self) -> None:
         client = self.server.irc()
         for _ in range(2):  # the first failure costs no wait, the second does

@@ -852,7 +852,7 @@ class IRCDialect:
         """SCRAM-SHA-256: the client's first message, then its proof, then its word that it took ours (`+`)."""
         if self.proven is not None:
             self.sasl = None
-            self._logged_in(self.proven)
+            self.connection.wait_for(self._sasl_succeeded(self.proven))
         elif self.scram is None:
             if self.registrar.auth is None:
                 self._sasl_failed(word(ChatError("BAD_LOGIN", "no_accounts")))
@@ -888,16 +888,21 @@ class IRCDialect:
     async def _log_in(self, name: str, password: str) -> None:
         try:
             login = await self._check(name, password)
-            member = self.connection.member
-            if member is not None:  # after registering, as IRCv3 SASL 3.2 allows: the person logs in as they are
-                # those who show accounts are told (account-notify)
-                self.chat.rename(member, member.nick, login.account, login.identity)
         except ChatError as error:
             self._sasl_failed(word(error))
             return
-        self._logged_in(login)
+        await self._sasl_succeeded(login)
 
-    def _logged_in(self, login: Login) -> None:
+    async def _sasl_succeeded(self, login: Login) -> None:
+        """The client proved `login` (PLAIN, or SCRAM once it took our proof). A member, after registering as IRCv3
+        SASL 3.2 allows, logs in as they are: those who show accounts are told (account-notify)."""
+        member = self.connection.member
+        if member is not None:
+            try:
+                self.chat.rename(member, member.nick, login.account, login.identity)
+            except ChatError as error:
+                self._sasl_failed(word(error))
+                return
         self.account, self.scram, self.proven = login, None, None
         account = login.account
         self.reply(n.RPL_LOGGEDIN, self.source(), account, text=f"You are now logged in as {account}")
