@@ -21,6 +21,7 @@ from chatroom.bus.log import MemoryLog, decode
 from chatroom.bus.shared import SharedChat
 from chatroom.core.chat import Chat
 from chatroom.core.events import Quit
+from chatroom.frontends.irc.frontend import IRCFrontEnd
 from chatroom.frontends.line.frontend import LineFrontEnd
 from chatroom.server import signup
 from chatroom.server.auth import Authenticator, AuthMode, ChatRealm
@@ -449,3 +450,58 @@ class IrcSaslRaceTests(SynchronousTestCase):
         irc.type("AUTHENTICATE *")
         self.assertEqual(commands(irc.type("NICK someoneelse"))[0], "001", "or go on as a guest")
         self.assertIsNone(self.server.chat.nicks["someoneelse"].account)
+
+
+class SharedIrcLoginTests(SharedProcesses):
+    """IRC's logins mid-chat with --redis (SASL after registering, OPER): a rename in its turn in the log, which the
+    account's removal, earlier in the log, refuses. Found in review: 903, or 381 and +o, were told at once, and the
+    refusal came after; the SASL login stayed the connection's, so every AUTHENTICATE then got 907."""
+
+    def irc(self, nick: str) -> MemoryClient:
+        """An IRC client on process a, registered as `nick`, with sasl and account-notify."""
+        client = MemoryClient(self.a.speaking(IRCFrontEnd.serving("chatroom", None)))
+        client.type("CAP LS 302", "CAP REQ :sasl account-notify", f"NICK {nick}", f"USER {nick} 0 * :x", "CAP END")
+        self.settle()
+        client.read()
+        return client
+
+    def answered(self, client: MemoryClient, removed: str) -> tuple[list[str], list[str]]:
+        """What `client` is told once its password is checked right, the account `removed` (unless empty) earlier in
+        the log: at once, then once every entry has had its turn."""
+        if removed:
+            self.changed(None, removed)
+        self.checker.answer(len(self.checker.checks) - 1, right=True)
+        at_once = client.read()
+        self.settle()
+        return at_once, client.read()
+
+    def test_sasl_after_registering_is_told_once_made(self) -> None:
+        guest = self.irc("guest")
+        guest.type("AUTHENTICATE PLAIN", "AUTHENTICATE " + plain("alice", "right"))
+        self.assertEqual(self.answered(guest, removed=""), ([], [
+            ":chatroom 900 guest guest!guest@chatroom alice :You are now logged in as alice",
+            ":chatroom 903 guest :SASL authentication successful",
+        ]))  # fmt: skip
+        self.assertEqual([chat.nicks["guest"].account for chat in (self.a.chat, self.b.chat)], ["alice", "alice"])
+
+    def test_sasl_after_registering_refused_in_its_turn_fails_and_may_be_tried_again(self) -> None:
+        guest = self.irc("guest")
+        guest.type("AUTHENTICATE PLAIN", "AUTHENTICATE " + plain("alice", "right"))
+        refused = [":chatroom 904 guest :SASL authentication failed: wrong nickname or password"]
+        self.assertEqual(self.answered(guest, removed="alice"), ([], refused))
+        self.assertIsNone(self.a.chat.nicks["guest"].account)
+        self.assertEqual(guest.type("AUTHENTICATE PLAIN"), ["AUTHENTICATE +"], "no stale login: not 907")
+
+    def test_oper_refused_in_its_turn_tells_no_success(self) -> None:
+        guest = self.irc("guest")
+        guest.type("OPER ada right")
+        refused = [":chatroom 464 guest :wrong nickname or password"]
+        self.assertEqual(self.answered(guest, removed="ada"), ([], refused))
+        self.assertIsNone(self.a.chat.nicks["guest"].account)
+
+    def test_oper_is_told_once_made(self) -> None:
+        guest = self.irc("guest")
+        guest.type("OPER ada right")
+        at_once, then = self.answered(guest, removed="")
+        self.assertEqual((at_once, commands(then)), ([], ["381", "MODE"]))
+        self.assertEqual(self.a.chat.nicks["guest"].account, "ada")

@@ -418,3 +418,9 @@ class Presence(ChatBase):
         fires then, so that the member's front end answers, and reads on, only once the change took effect.
         """
         return self.sequencer.settled(member)
+
+    def outcome(self, member: Member) -> Deferred[None] | None:
+        """When the change `member` has just asked for has been made, if it has not yet; it fails with the ChatError
+        that refused it in its turn (with several processes, something earlier in the log may), which the front end
+        words itself: what it would tell at once must wait for this (a login mid-chat's success)."""
+        return self.sequencer.outcome(member)

@@ -89,8 +89,17 @@ class Registrar:
             raise ChatError("NICK_TAKEN", nick=name)
         login = await self.signup.register(name, password, address, entered=member is not None)
         if member is not None and member.present:
-            self.chat.rename(member, member.nick, login.account, login.identity)
+            await self.log_in(member, login)
         return login
+
+    async def log_in(self, member: Member, login: Login) -> None:
+        """Log `member` in to `login`'s account as they are (those who show accounts are told), and return once the
+        chat has made it: with several processes, in its turn in the log, where it is refused (ChatError) if the
+        account's removal came first. Only then may the front end tell the client it is logged in."""
+        self.chat.rename(member, member.nick, login.account, login.identity)
+        made = self.chat.outcome(member)
+        if made is not None:
+            await made
 
     def needs_password(self, nick: str, asking: Member | None = None) -> bool:
         """Whether `nick` takes a password; ChatError if it is invalid or taken, so nobody types one for nothing.

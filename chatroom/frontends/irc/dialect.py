@@ -899,7 +899,7 @@ class IRCDialect:
         member = self.connection.member
         if member is not None:
             try:
-                self.chat.rename(member, member.nick, login.account, login.identity)
+                await self.registrar.log_in(member, login)
             except ChatError as error:
                 self._sasl_failed(word(error))
                 return
@@ -920,7 +920,7 @@ class IRCDialect:
             self.reply(n.ERR_NOOPERHOST, text=f"{login.account} is not a server administrator")
             return
         with self.about(member.nick):
-            self.chat.rename(member, member.nick, login.account, login.identity)
+            await self.registrar.log_in(member, login)  # told once made: with --redis, its turn may refuse it
             self.reply(n.RPL_YOUREOPER, text="You are now a server administrator")
             self.write(message(self.source(), "MODE", member.nick, text="+o"))
 
