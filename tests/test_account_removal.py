@@ -5,12 +5,13 @@ checked against the account as it went is refused."""
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Callable
 from pathlib import Path
 from typing import cast
 
 from twisted.cred.portal import Portal
-from twisted.internet.defer import Deferred, ensureDeferred, gatherResults
+from twisted.internet.defer import Deferred, ensureDeferred, gatherResults, succeed
 from twisted.internet.endpoints import connectProtocol
 from twisted.internet.task import Clock
 from twisted.trial.unittest import SynchronousTestCase
@@ -20,12 +21,16 @@ from chatroom.bus.log import MemoryLog, decode
 from chatroom.bus.shared import SharedChat
 from chatroom.core.chat import Chat
 from chatroom.core.events import Quit
+from chatroom.frontends.irc.frontend import IRCFrontEnd
 from chatroom.frontends.line.frontend import LineFrontEnd
+from chatroom.server import signup
 from chatroom.server.auth import Authenticator, AuthMode, ChatRealm
 from chatroom.server.connection import ConnectionFactory
+from chatroom.server.signup import RegistrationMode
 from chatroom.stores.accounts import (
     Account,
     AccountStore,
+    Change,
     SharedAccounts,
     adding,
     administrator,
@@ -34,8 +39,10 @@ from chatroom.stores.accounts import (
 )
 from tests.helpers import LineClient, MemoryClient, MemoryServer, RecordingSession
 from tests.test_account_identity import UNUSED
+from tests.test_irc import IRCServer, commands
 from tests.test_lifecycle import GENEROUS, PendingChecker, with_accounts
 from tests.test_redis import WaitingSession, told
+from tests.test_signup import inline
 from tests.test_stores import RedisStoresTestCase
 from tests.test_websocket import WebTestCase, until
 
@@ -326,9 +333,8 @@ class OneProcessLoginRaceTests(LoginRace, SynchronousTestCase):
         return [self.server.chat]
 
 
-class SharedLoginRaceTests(LoginRace, SynchronousTestCase):
-    """With --redis, on the log in memory that every process reads in order: the account's change comes first in
-    the log, before the process where the login is checked has applied it, and then the login's entry."""
+class SharedProcesses(SynchronousTestCase):
+    """Processes a and b sharing a chat through the log in memory, alice's account and ada's, an administrator's."""
 
     def setUp(self) -> None:
         self.clock = Clock()
@@ -338,7 +344,9 @@ class SharedLoginRaceTests(LoginRace, SynchronousTestCase):
 
     def process(self, name: str) -> ConnectionFactory:
         accounts = SharedAccounts()
-        accounts.load({"alice": record("alice", "1a")})
+        accounts.load(
+            {"alice": record("alice", "1a"), "ada": Account("ada", "scrypt$unused", True, identity="2b").record()}
+        )
         chat = SharedChat(self.log, self.clock.seconds, accounts=accounts, process=name, timers=self.clock)
         started = chat.start()
         self.settle()
@@ -347,9 +355,52 @@ class SharedLoginRaceTests(LoginRace, SynchronousTestCase):
         auth.portal = Portal(ChatRealm(), [self.checker])
         return ConnectionFactory(chat, self.clock, LineFrontEnd, GENEROUS, "", auth)
 
-    def changed(self, account: str | None) -> None:
+    def changed(self, account: str | None, name: str = "alice") -> None:
         """As `chatroom-accounts --redis` changes an account: an `account` entry in the log."""
-        self.log.append({"k": "account", "n": "alice", "r": account})
+        self.log.append({"k": "account", "n": name, "r": account})
+
+    def settle(self) -> None:
+        while any(call.getTime() <= self.clock.seconds() for call in self.clock.getDelayedCalls()):
+            self.clock.advance(0)
+
+
+class LogWriter:
+    """How the server writes an account with --redis (chatroom.bus.stores.RedisAccountWriter), on the log in memory:
+    an `account` entry, which every process applies in its turn, the writer's own too."""
+
+    def __init__(self, log: MemoryLog, accounts: SharedAccounts) -> None:
+        self.log = log
+        self.accounts = accounts
+
+    def change(self, name: str, change: Change) -> Deferred[None]:
+        account = change(self.accounts.get(name))
+        self.log.append({"k": "account", "n": name, "r": None if account is None else account.record()})
+        return succeed(None)
+
+
+class SharedRegistrationTests(SharedProcesses):
+    def test_a_registration_logs_in_though_its_process_has_not_applied_the_new_account_yet(self) -> None:
+        """The login a registration makes carries the new account's identity: compared before the registration's
+        turn, where the account's entry is not applied yet, it refused every registration with --redis."""
+        self.patch(signup, "deferToThread", inline)
+        auth = self.a.registrar.auth
+        assert auth is not None and isinstance(auth.store, SharedAccounts)
+        auth.writer = LogWriter(self.log, auth.store)
+        self.a.registrar.signup.mode = RegistrationMode.OPEN
+        newcomer, guest = MemoryClient(self.a), MemoryClient(self.a)
+        told = newcomer.type("/register carol correct horse battery")
+        told += guest.type("/nick dave", "/register dave correct horse battery")
+        self.settle()
+        told += newcomer.read() + guest.read()
+        answers = [line.split(" :")[0] for line in told if line.startswith(("REGISTERED", "WELCOME", "ERR"))]
+        self.assertEqual(answers, ["REGISTERED carol", "WELCOME carol", "WELCOME dave", "REGISTERED dave"])
+        for chat in (self.a.chat, self.b.chat):
+            self.assertEqual([chat.nicks[nick].account for nick in ("carol", "dave")], ["carol", "dave"])
+
+
+class SharedLoginRaceTests(SharedProcesses, LoginRace):
+    """With --redis, on the log in memory that every process reads in order: the account's change comes first in
+    the log, before the process where the login is checked has applied it, and then the login's entry."""
 
     def remove(self) -> None:
         self.changed(None)
@@ -361,10 +412,6 @@ class SharedLoginRaceTests(LoginRace, SynchronousTestCase):
     def client(self) -> MemoryClient:
         return MemoryClient(self.a)
 
-    def settle(self) -> None:
-        while any(call.getTime() <= self.clock.seconds() for call in self.clock.getDelayedCalls()):
-            self.clock.advance(0)
-
     def chats(self) -> list[Chat]:
         return [self.a.chat, self.b.chat]
 
@@ -372,3 +419,89 @@ class SharedLoginRaceTests(LoginRace, SynchronousTestCase):
         self.logged_in_as_alice(self.client(), self.remove)
         kinds = [(entry["k"], entry.get("i")) for entry in map(decode, self.log.entries)]
         self.assertEqual(kinds[-2:], [("account", None), ("enter", "1a")], "refused in its turn, not before")
+
+
+def plain(name: str, password: str) -> str:
+    """AUTHENTICATE's SASL PLAIN credentials for `name`."""
+    return base64.b64encode(f"\0{name}\0{password}".encode()).decode()
+
+
+class IrcSaslRaceTests(SynchronousTestCase):
+    """IRC's SASL, its password checked against alice's account as it is removed: what the client is told."""
+
+    def setUp(self) -> None:
+        self.server = IRCServer(GENEROUS)
+        self.checker = with_accounts(self, self.server)
+        store = self.server.chat.accounts
+        assert isinstance(store, AccountStore)
+        self.store = store
+
+    def test_sasl_before_registering_refused_at_registration_lets_the_client_go_on(self) -> None:
+        """Found in review: the refused login stayed the connection's, so even a guest's nickname was refused (the
+        login still sent with it) and AUTHENTICATE answered 907, already authenticated: stuck until it reconnected."""
+        irc = self.server.irc()
+        irc.type("CAP LS 302", "CAP REQ :sasl", "AUTHENTICATE PLAIN", "AUTHENTICATE " + plain("alice", "right"))
+        self.store.remove("alice")
+        self.checker.answer(0, right=True)
+        self.assertEqual(commands(irc.read()), ["900", "903"], "checked against the account as it went")
+        refused = irc.type("NICK alice", "USER a 0 * :A", "CAP END")
+        self.assertEqual(refused, [":chatroom 464 * :wrong nickname or password"])
+        self.assertEqual(irc.type("AUTHENTICATE PLAIN"), ["AUTHENTICATE +"], "it may authenticate again")
+        irc.type("AUTHENTICATE *")
+        self.assertEqual(commands(irc.type("NICK someoneelse"))[0], "001", "or go on as a guest")
+        self.assertIsNone(self.server.chat.nicks["someoneelse"].account)
+
+
+class SharedIrcLoginTests(SharedProcesses):
+    """IRC's logins mid-chat with --redis (SASL after registering, OPER): a rename in its turn in the log, which the
+    account's removal, earlier in the log, refuses. Found in review: 903, or 381 and +o, were told at once, and the
+    refusal came after; the SASL login stayed the connection's, so every AUTHENTICATE then got 907."""
+
+    def irc(self, nick: str) -> MemoryClient:
+        """An IRC client on process a, registered as `nick`, with sasl and account-notify."""
+        client = MemoryClient(self.a.speaking(IRCFrontEnd.serving("chatroom", None)))
+        client.type("CAP LS 302", "CAP REQ :sasl account-notify", f"NICK {nick}", f"USER {nick} 0 * :x", "CAP END")
+        self.settle()
+        client.read()
+        return client
+
+    def answered(self, client: MemoryClient, removed: str) -> tuple[list[str], list[str]]:
+        """What `client` is told once its password is checked right, the account `removed` (unless empty) earlier in
+        the log: at once, then once every entry has had its turn."""
+        if removed:
+            self.changed(None, removed)
+        self.checker.answer(len(self.checker.checks) - 1, right=True)
+        at_once = client.read()
+        self.settle()
+        return at_once, client.read()
+
+    def test_sasl_after_registering_is_told_once_made(self) -> None:
+        guest = self.irc("guest")
+        guest.type("AUTHENTICATE PLAIN", "AUTHENTICATE " + plain("alice", "right"))
+        self.assertEqual(self.answered(guest, removed=""), ([], [
+            ":chatroom 900 guest guest!guest@chatroom alice :You are now logged in as alice",
+            ":chatroom 903 guest :SASL authentication successful",
+        ]))  # fmt: skip
+        self.assertEqual([chat.nicks["guest"].account for chat in (self.a.chat, self.b.chat)], ["alice", "alice"])
+
+    def test_sasl_after_registering_refused_in_its_turn_fails_and_may_be_tried_again(self) -> None:
+        guest = self.irc("guest")
+        guest.type("AUTHENTICATE PLAIN", "AUTHENTICATE " + plain("alice", "right"))
+        refused = [":chatroom 904 guest :SASL authentication failed: wrong nickname or password"]
+        self.assertEqual(self.answered(guest, removed="alice"), ([], refused))
+        self.assertIsNone(self.a.chat.nicks["guest"].account)
+        self.assertEqual(guest.type("AUTHENTICATE PLAIN"), ["AUTHENTICATE +"], "no stale login: not 907")
+
+    def test_oper_refused_in_its_turn_tells_no_success(self) -> None:
+        guest = self.irc("guest")
+        guest.type("OPER ada right")
+        refused = [":chatroom 464 guest :wrong nickname or password"]
+        self.assertEqual(self.answered(guest, removed="ada"), ([], refused))
+        self.assertIsNone(self.a.chat.nicks["guest"].account)
+
+    def test_oper_is_told_once_made(self) -> None:
+        guest = self.irc("guest")
+        guest.type("OPER ada right")
+        at_once, then = self.answered(guest, removed="")
+        self.assertEqual((at_once, commands(then)), ([], ["381", "MODE"]))
+        self.assertEqual(self.a.chat.nicks["guest"].account, "ada")

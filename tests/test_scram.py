@@ -37,9 +37,9 @@ class ScramLoginTests(SynchronousTestCase):
         self.server = IRCServer(GENEROUS)
         self.store = AccountStore(Path(self.mktemp()))
         self.store.change("alice", adding("alice", Secret.of("correct horse")))
-        auth = Authenticator(AuthMode.OPTIONAL, self.store, self.server.clock)
-        self.server.factory.registrar.auth = auth
-        self.server.chat.accounts = auth.store
+        self.auth = Authenticator(AuthMode.OPTIONAL, self.store, self.server.clock)
+        self.server.factory.registrar.auth = self.auth
+        self.server.chat.accounts = self.auth.store
 
     def start(self, client: MemoryClient, name: str, password: str) -> ScramClient:
         """CAP REQ sasl, AUTHENTICATE SCRAM-SHA-256 and the client's first message; the server's is taken."""
@@ -61,15 +61,35 @@ class ScramLoginTests(SynchronousTestCase):
 
     def test_a_proof_for_an_account_removed_and_registered_again_during_the_exchange_logs_in_to_neither(self) -> None:
         """Found in review: the proof is checked against the verifier the exchange began with, the removed account's,
-        and logged in to the account the name held by then: someone else's, with the old password."""
+        and logged in to the account the name held by then: someone else's, with the old password. Then, in a
+        second review: refused only at registration, it was booked as a successful login to the new account, whose
+        slow-downs then trusted the removed account's owner's address. It is a failed login, at once."""
         client = self.server.irc()
         scram = self.start(client, "alice", "correct horse")
         self.store.remove("alice")
         self.store.change("alice", adding("alice", Secret.of("another person's secret")))
-        client.type("AUTHENTICATE " + b64(scram.get_client_final()), "AUTHENTICATE +")
-        refused = client.type("NICK alice", "USER a 0 * :A", "CAP END")
-        self.assertEqual(refused, [":chatroom 464 * :wrong nickname or password"])
+        refused = client.type("AUTHENTICATE " + b64(scram.get_client_final()))
+        self.assertEqual(refused, [":chatroom 904 * :SASL authentication failed: wrong nickname or password"])
+        self.assertEqual(self.auth.failures, 1)
+        new_account = f"account:alice~{self.store.identity('alice')}"  # what the book keeps its logins under
+        new = self.successResultOf(self.auth.book.begin(new_account, "127.0.0.1"))  # the client's address
+        self.assertFalse(new.trusted, "a stranger to the new account")
+        answer = client.type("NICK alice", "USER a 0 * :A", "CAP END")
+        self.assertEqual(answer, [":chatroom 433 * alice :alice needs a password"])
         self.assertNotIn("alice", self.server.chat.nicks)
+
+    def test_scram_after_registering_logs_the_member_in_as_plain_does(self) -> None:
+        """Found in review: 900 and 903 were told, but the member stayed a guest, and nobody was told."""
+        watcher = self.server.irc("watcher", "#room", caps="account-notify")
+        client = self.server.irc("guest", "#room", caps="sasl")
+        self.assertEqual(client.type("AUTHENTICATE SCRAM-SHA-256"), ["AUTHENTICATE +"])
+        scram = ScramClient(["SCRAM-SHA-256"], "alice", "correct horse")
+        [first] = client.type("AUTHENTICATE " + b64(scram.get_client_first()))
+        scram.set_server_first(unb64(first))
+        client.type("AUTHENTICATE " + b64(scram.get_client_final()))
+        self.assertEqual(commands(client.type("AUTHENTICATE +")), ["900", "903"])
+        self.assertEqual(self.server.chat.nicks["guest"].account, "alice")
+        self.assertEqual(watcher.read(), [":guest!guest@chatroom ACCOUNT alice"])
 
     def test_a_wrong_password_fails_and_slows_the_next_guess(self) -> None:
         client = self.server.irc()

@@ -15,7 +15,7 @@ from twisted.trial.unittest import SynchronousTestCase
 from chatroom.server import signup
 from chatroom.server.auth import QUEUED_PER_KEY, Authenticator, AuthMode
 from chatroom.server.signup import REGISTRATIONS_PER_ADDRESS, RegistrationMode
-from chatroom.stores.accounts import AccountStore, Change, check_password
+from chatroom.stores.accounts import AccountStore, Change, Secret, adding, check_password
 from tests.helpers import ServerTestCase, Subprocess
 from tests.test_client import CLIENT
 from tests.test_irc import IRCServer, commands
@@ -104,6 +104,39 @@ class RegistrationTests(SynchronousTestCase):
         self.assertEqual(commands(irc.type("REGISTER * * shivarampassphrase")), ["REGISTER", "900"])
         self.assertEqual(commands(irc.type("USER b 0 * :B", "CAP END"))[0], "001")
         self.assertEqual(self.server.chat.nicks["bar"].account, "bar")
+
+    def registered_again(self, name: str) -> None:
+        """The administrator removes the account `name`, and someone else registers the name (chatroom-accounts)."""
+        self.store.remove(name)
+        self.store.change(name, adding(name, Secret.of("someone else's secret")))
+
+    def test_irc_register_before_connecting_logs_in_to_neither_account_if_the_name_is_registered_again(self) -> None:
+        """Found in review: the login REGISTER made carried no identity, so the connection, held unregistered while
+        the account was removed and the name registered again, logged in to the new account without its password.
+        Refused as a wrong password is; the client goes on as a guest, or authenticates again."""
+        irc = self.server.irc()
+        irc.type("CAP LS 302", "CAP REQ :draft/account-registration sasl", "NICK bar")
+        self.assertEqual(commands(irc.type("REGISTER * * shivarampassphrase")), ["REGISTER", "900"])
+        self.registered_again("bar")
+        self.assertEqual(irc.type("USER b 0 * :B", "CAP END"), [":chatroom 464 * :wrong nickname or password"])
+        self.assertNotIn("bar", self.server.chat.nicks)
+        self.assertEqual(irc.type("AUTHENTICATE PLAIN"), ["AUTHENTICATE +"], "not authenticated any more")
+        irc.type("AUTHENTICATE *")
+        self.assertEqual(commands(irc.type("NICK guest"))[0], "001")
+        self.assertIsNone(self.server.chat.nicks["guest"].account)
+
+    def test_line_register_enters_logged_in_to_neither_account_if_the_name_is_registered_again_first(self) -> None:
+        self.writer.holding = True
+        line = self.server.connect()
+        self.assertEqual(line.type("/register carol correct horse battery"), [])
+        [(name, change, written)] = self.writer.held
+        self.store.change(name, change)
+        self.registered_again("carol")  # before the registration enters under the name
+        written.callback(None)
+        answer = line.read()
+        self.assertEqual(answer[0].split(" :")[0], "REGISTERED carol")
+        self.assertEqual(answer[1:], ["ERR BAD_LOGIN :wrong nickname or password"])
+        self.assertNotIn("carol", self.server.chat.nicks)
 
     def test_connected_mode_registers_only_after_connecting(self) -> None:
         self.signup.mode = RegistrationMode.CONNECTED

@@ -133,7 +133,8 @@ class SharedStoresTests(RedisStoresTestCase):
         a, b = await self.process("a"), await self.process("b")
         signup = Signup(a.auth, reactor)
         signup.mode = RegistrationMode.OPEN
-        self.assertEqual(await signup.register("carol", "carol's passphrase", "192.0.2.9"), "carol")
+        registered = await signup.register("carol", "carol's passphrase", "192.0.2.9")
+        self.assertEqual(registered.account, "carol")
         speaker, heard_by_speaker = await self.member(a.chat, "speaker")
         _, heard_on_b = await self.member(b.chat, "listener")
         await self.everyone_read(a.chat, speaker, heard_by_speaker, heard_on_b)  # b has applied the account too
@@ -143,7 +144,7 @@ class SharedStoresTests(RedisStoresTestCase):
         client = ScramClient(["SCRAM-SHA-256"], "carol", "carol's passphrase")
         client.set_server_first(exchange.first(client.get_client_first()))
         login = await b.auth.login_scram(exchange, client.get_client_final(), "192.0.2.10")
-        self.assertEqual(login.account, "carol")
+        self.assertEqual(login, registered, "the account the registration made, its identity written to Redis")
 
     async def test_a_server_ban_set_on_one_process_holds_on_every_one_and_after_a_restart(self) -> None:
         await self.accounts.change("ada", adding("ada", hashed_password("ada", "ada's secret")))

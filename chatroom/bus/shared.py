@@ -166,6 +166,7 @@ class Replica:
         self._then: list[Callable[[], object]] = []  # what waits for the end of the turn
         self._unsettled: dict[str, set[int]] = {}  # by Member.key: its changes appended here, not yet made
         self._settling: dict[str, list[Deferred[None]]] = {}  # by Member.key: who waits for them (settled)
+        self._outcomes: dict[str, dict[int, Deferred[None]]] = {}  # by Member.key, then change: who waits (outcome)
         self._resync: int | None = None  # while resynchronising after a failure: the serial it was asked at
         self._places: dict[str, Elsewhere] = {}  # by process: the session standing for each of its sessions
         # By Member.key, while lingering: the process that appends their expiry, and the reason it will give.
@@ -315,6 +316,22 @@ class Replica:
         self._settling.setdefault(member.key, []).append(waiting)
         return waiting
 
+    def outcome(self, member: Member) -> Deferred[None] | None:
+        serials = self._unsettled.get(member.key)
+        if not serials:
+            return None
+        waiting: Deferred[None] = Deferred()
+        self._outcomes.setdefault(member.key, {})[max(serials)] = waiting  # the latest: the one just asked for
+        return waiting
+
+    def _refused(self, entry: dict[str, Any], member: Member, error: ChatError) -> None:
+        """One of ours refused in its turn: told to whoever waits for its outcome, else to its member."""
+        waiting = self._outcomes.get(entry["m"], {}).pop(entry[AWAITED], None) if AWAITED in entry else None
+        if waiting is None:
+            member.session.refused(error)
+        elif not waiting.called:  # a closing connection cancelled its wait
+            self._then.append(functools.partial(waiting.errback, error))
+
     def _settle(self, entry: dict[str, Any]) -> None:
         """One of ours has had its turn (or never will): once none of its member's is left, whoever waits goes on."""
         if entry.get("p") != self.process:
@@ -324,8 +341,12 @@ class Replica:
         if serials is None:
             return
         serials.discard(entry[AWAITED])
+        made = self._outcomes.get(key, {}).pop(entry[AWAITED], None)
+        if made is not None and not made.called:
+            made.callback(None)
         if not serials:
             del self._unsettled[key]
+            self._outcomes.pop(key, None)
             for waiting in self._settling.pop(key, []):
                 if not waiting.called:  # a closing connection cancelled its wait
                     waiting.callback(None)
@@ -396,7 +417,7 @@ class Replica:
             REPLICATED[name](self.chat, member, *args, **kwargs)
         except ChatError as error:
             if entry["p"] == self.process:
-                member.session.refused(error)
+                self._refused(entry, member, error)
         except Departed:
             pass
 
@@ -410,7 +431,7 @@ class Replica:
                     self._do(change)  # at the batch's time: it is the turn's entry
         except ChatError as error:
             if entry["p"] == self.process:
-                member.session.refused(error)
+                self._refused(entry, member, error)
 
     def _enter(self, entry: dict[str, Any]) -> None:
         key = entry["m"]
@@ -477,6 +498,7 @@ class Replica:
         self.expiring.pop(member.key, None)
         self._unsettled.pop(member.key, None)  # its connection is closing: nobody waits any more
         self._settling.pop(member.key, None)
+        self._outcomes.pop(member.key, None)
 
     def stores(self) -> bool:
         """The process whose member made the change writes it down; the others would write the same again."""

@@ -96,6 +96,9 @@ class AtOnce:
     def settled(self, member: Member) -> Deferred[None] | None:
         return None
 
+    def outcome(self, member: Member) -> Deferred[None] | None:
+        return None
+
     def departed(self, member: Member) -> None:
         pass
 

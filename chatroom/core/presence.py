@@ -71,7 +71,7 @@ class Presence(ChatBase):
         person is returned. Decided here, in the login's turn: a rename on another process may have come first,
         and so may the account's removal (`identity`: see `_proved`).
         """
-        self._proved(account, identity)
+        proved = account  # the login's, compared in its turn (_proved)
         if token:
             holder: Member | None = self._resumed(nick, token)
         elif account is not None and (present := self.person_of(account)) is not None and self.may_join(present):
@@ -87,6 +87,7 @@ class Presence(ChatBase):
         if account is None and self.lockdown >= Lockdown.CONNECT:
             raise ChatError("LOCKDOWN", "enter")
         self._commit()
+        self._proved(proved, identity)
         if holder is not None:
             self._attach(holder, session)
             return holder
@@ -219,12 +220,18 @@ class Presence(ChatBase):
         self._room_for_session(holder)
         return holder
 
+    def still_proved(self, account: str | None, identity: str | None) -> bool:
+        """Whether `account` is still the account of `identity`, which a login checked the password of (or
+        registered): not if it was removed, or its name registered again by someone else, meanwhile (or, with
+        --redis, in the log before the login's turn). Nothing to compare without `identity`: no password was
+        checked (a chat without accounts, one's own account). Once not, never again: identities are not reused."""
+        return account is None or identity is None or self.accounts.identity(account) == identity
+
     def _proved(self, account: str | None, identity: str | None) -> None:
-        """BAD_LOGIN, as a wrong password gets, if `account` is no longer the account of `identity`, which a login
-        checked the password of: it was removed, or its name registered again by someone else, while the password
-        was checked (or, with --redis, in the log before the login's turn). Nothing to compare without `identity`:
-        no password was checked (a chat without accounts, one's own account)."""
-        if account is not None and identity is not None and self.accounts.identity(account) != identity:
+        """BAD_LOGIN, as a wrong password gets, unless `still_proved`. Asked past `_commit`, before any effect: in
+        the change's turn only, as a process may not have applied an account's change earlier in the log yet (with
+        --redis, the very account its registration just wrote)."""
+        if not self.still_proved(account, identity):
             raise ChatError("BAD_LOGIN")
 
     def may_join(self, holder: Member) -> bool:
@@ -261,12 +268,12 @@ class Presence(ChatBase):
         """Change a member's nickname (and account, after a login to `identity`: see `_proved`); everyone sharing a
         room hears it once."""
         self._present(member)
-        self._proved(account, identity)
         self.check_nick(nick, member)
         if account is None:
             self.may_speak(member)  # a new name is a new way to be heard
         self._not_banned(nick, account or member.account, member.address)
         self._commit()
+        self._proved(account, identity)
         if account is not None:
             self._identify(account, keeping=member)
         old, before = member.nick, member.account
@@ -411,3 +418,9 @@ class Presence(ChatBase):
         fires then, so that the member's front end answers, and reads on, only once the change took effect.
         """
         return self.sequencer.settled(member)
+
+    def outcome(self, member: Member) -> Deferred[None] | None:
+        """When the change `member` has just asked for has been made, if it has not yet; it fails with the ChatError
+        that refused it in its turn (with several processes, something earlier in the log may), which the front end
+        words itself: what it would tell at once must wait for this (a login mid-chat's success)."""
+        return self.sequencer.outcome(member)

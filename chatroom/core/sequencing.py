@@ -60,6 +60,10 @@ class Points(Protocol):
     def settled(self, member: Member) -> Deferred[None] | None:
         """Fires once the changes `member` asked for are made; None if they all are."""
 
+    def outcome(self, member: Member) -> Deferred[None] | None:
+        """Fires once the change `member` has just asked for has had its turn, or fails with the ChatError that
+        refused it then, told to nobody else; None if it was made at once."""
+
     def departed(self, member: Member) -> None:
         """`member` has left the chat (quit, expelled, or its process gone)."""
 

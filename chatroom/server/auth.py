@@ -81,8 +81,9 @@ class Identity:
 class Login:
     """An account a login proved: its name as registered, and its identity (chatroom.stores.accounts) as it was
     when the secret was checked, which the login's turn in the chat compares with the account's then
-    (Chat.register): the name may have been removed, or registered again by someone else, meanwhile. None: there
-    was nothing to check it against (an account the connection has just registered, or is logged in to already)."""
+    (Chat.register): the name may have been removed, or registered again by someone else, meanwhile; for an
+    account the connection has just registered, the identity made for it. None: nothing to compare (an account the
+    member is logged in to already)."""
 
     account: str
     identity: str | None
@@ -115,6 +116,7 @@ class IScramProof(ICredentials):
     """SCRAM's last client message, to be checked by the exchange that answered its first (twisted.cred)."""
 
     username = Attribute("The account name the client gave in its first message.")
+    identity = Attribute("The identity of the account whose verifier the proof is checked against; None if none.")
 
     def check() -> bool:
         """Whether the client's proof is right."""
@@ -190,8 +192,15 @@ class ScramChecker:
         self.store = store
 
     def requestAvatarId(self, credentials: IScramProof) -> Deferred[bytes | tuple[()]]:
+        """The account, if the proof is right and it is still the account the exchange began with: a proof checked
+        against a removed account's verifier is a failure, booked as one, never a login to the name's new account."""
         account = self.store.get(credentials.username)
-        if account is None or account.scram is None or not credentials.check():
+        if (
+            account is None
+            or account.scram is None
+            or account.identity != credentials.identity  # removed, or registered again, since the first message
+            or not credentials.check()
+        ):
             return fail(UnauthorizedLogin())
         return succeed(account.name.encode())
 

@@ -81,16 +81,25 @@ class Registrar:
     async def register(self, address: str, name: str, password: str, member: Member | None = None) -> Login:
         """Register the account `name` and log the connection in to it (a member already here at once); ChatError.
 
-        A nickname someone else is using now cannot be registered from under them. The login has no identity to
-        compare: no password of an account that may have gone was checked.
+        A nickname someone else is using now cannot be registered from under them. The login carries the new
+        account's identity: it may be removed, and its name registered again, before the login's turn.
         """
         here = self.chat.nicks.get(nick_key(name))
         if here is not None and here is not member:
             raise ChatError("NICK_TAKEN", nick=name)
-        account = await self.signup.register(name, password, address, entered=member is not None)
+        login = await self.signup.register(name, password, address, entered=member is not None)
         if member is not None and member.present:
-            self.chat.rename(member, member.nick, account)
-        return Login(account, None)
+            await self.log_in(member, login)
+        return login
+
+    async def log_in(self, member: Member, login: Login) -> None:
+        """Log `member` in to `login`'s account as they are (those who show accounts are told), and return once the
+        chat has made it: with several processes, in its turn in the log, where it is refused (ChatError) if the
+        account's removal came first. Only then may the front end tell the client it is logged in."""
+        self.chat.rename(member, member.nick, login.account, login.identity)
+        made = self.chat.outcome(member)
+        if made is not None:
+            await made
 
     def needs_password(self, nick: str, asking: Member | None = None) -> bool:
         """Whether `nick` takes a password; ChatError if it is invalid or taken, so nobody types one for nothing.

@@ -23,8 +23,8 @@ from twisted.internet.threads import deferToThread
 
 from chatroom.core.errors import ChatError
 from chatroom.core.names import not_reserved, validate_nick
-from chatroom.server.auth import Authenticator
-from chatroom.stores.accounts import MIN_PASSWORD, Secret, adding
+from chatroom.server.auth import Authenticator, Login
+from chatroom.stores.accounts import MIN_PASSWORD, Secret, adding, new_identity
 
 REGISTRATIONS_PER_ADDRESS = 3  # accounts one address may register in REGISTRATION_WINDOW
 REGISTRATION_WINDOW = 24 * 3600.0  # seconds
@@ -67,9 +67,11 @@ class Signup:
         if len(self._recent(address)) >= REGISTRATIONS_PER_ADDRESS:
             raise ChatError("SLOW_DOWN", "registrations", most=REGISTRATIONS_PER_ADDRESS)
 
-    async def register(self, name: str, password: str, address: str, entered: bool = True) -> str:
-        """The new account's name as registered; ChatError if refused (EXISTS: someone registered it first).
+    async def register(self, name: str, password: str, address: str, entered: bool = True) -> Login:
+        """The login to the new account; ChatError if refused (EXISTS: someone registered it first).
 
+        The login carries the identity made for the account, so that entering with it is refused if the account
+        was removed, or its name registered again by someone else, before (chatroom.core.presence's `_proved`).
         `entered`: the person has entered under a nickname already (see RegistrationMode.CONNECTED).
         """
         self.check(name, password, address, entered)
@@ -77,14 +79,15 @@ class Signup:
         assert auth is not None and auth.writer is not None  # self.open
         writer = auth.writer
 
-        async def enrol() -> str:
+        async def enrol() -> Login:
             secret = await deferToThread(Secret.of, password)
-            await writer.change(name, adding(name, secret))
-            return name
+            identity = new_identity()
+            await writer.change(name, adding(name, secret, identity))
+            return Login(name, identity)
 
-        account = await auth.guarded(name, address, lambda: Deferred.fromCoroutine(enrol()))
+        login = await auth.guarded(name, address, lambda: Deferred.fromCoroutine(enrol()))
         self._made.setdefault(address, []).append(self.clock.seconds())
-        return account
+        return login
 
     def _recent(self, address: str) -> list[float]:
         since = self.clock.seconds() - REGISTRATION_WINDOW

@@ -179,11 +179,20 @@ class Account:
 Change = Callable[[Account | None], Account | None]  # an account as it is to what it becomes; None: there is none
 
 
-def adding(name: str, secret: Secret) -> Change:
+def new_identity() -> str:
+    """An identity no other account has had (module docstring)."""
+    return secrets.token_hex(8)
+
+
+def adding(name: str, secret: Secret, identity: str | None = None) -> Change:
+    """Add the account `name`, under `identity` if its caller must know it (a registration logs in to it), else a
+    new one: made once, so that a change tried again (chatroom.bus.stores) adds the same account."""
+    made = identity if identity is not None else new_identity()
+
     def add(account: Account | None) -> Account:
         if account is not None:
             raise ChatError("EXISTS", name=name)
-        return Account(name, secret.hash, scram=secret.scram, identity=secrets.token_hex(8))
+        return Account(name, secret.hash, scram=secret.scram, identity=made)
 
     return add
 

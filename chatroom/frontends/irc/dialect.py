@@ -712,6 +712,8 @@ class IRCDialect:
                 self._no_more_sessions(error)
                 return
             self.nick = None  # a new NICK tries again
+            if self.account is not None and not self.chat.still_proved(self.account.account, self.account.identity):
+                self.account = None  # its account went: the client goes on as a guest, or authenticates again
             self.fail(error, nick, numeric=n.ERR_YOUREBANNEDCREEP if error.code == "BANNED" else None)
             return
         finally:
@@ -850,7 +852,7 @@ class IRCDialect:
         """SCRAM-SHA-256: the client's first message, then its proof, then its word that it took ours (`+`)."""
         if self.proven is not None:
             self.sasl = None
-            self._logged_in(self.proven)
+            self.connection.wait_for(self._sasl_succeeded(self.proven))
         elif self.scram is None:
             if self.registrar.auth is None:
                 self._sasl_failed(word(ChatError("BAD_LOGIN", "no_accounts")))
@@ -886,16 +888,21 @@ class IRCDialect:
     async def _log_in(self, name: str, password: str) -> None:
         try:
             login = await self._check(name, password)
-            member = self.connection.member
-            if member is not None:  # after registering, as IRCv3 SASL 3.2 allows: the person logs in as they are
-                # those who show accounts are told (account-notify)
-                self.chat.rename(member, member.nick, login.account, login.identity)
         except ChatError as error:
             self._sasl_failed(word(error))
             return
-        self._logged_in(login)
+        await self._sasl_succeeded(login)
 
-    def _logged_in(self, login: Login) -> None:
+    async def _sasl_succeeded(self, login: Login) -> None:
+        """The client proved `login` (PLAIN, or SCRAM once it took our proof). A member, after registering as IRCv3
+        SASL 3.2 allows, logs in as they are: those who show accounts are told (account-notify)."""
+        member = self.connection.member
+        if member is not None:
+            try:
+                await self.registrar.log_in(member, login)
+            except ChatError as error:
+                self._sasl_failed(word(error))
+                return
         self.account, self.scram, self.proven = login, None, None
         account = login.account
         self.reply(n.RPL_LOGGEDIN, self.source(), account, text=f"You are now logged in as {account}")
@@ -913,7 +920,7 @@ class IRCDialect:
             self.reply(n.ERR_NOOPERHOST, text=f"{login.account} is not a server administrator")
             return
         with self.about(member.nick):
-            self.chat.rename(member, member.nick, login.account, login.identity)
+            await self.registrar.log_in(member, login)  # told once made: with --redis, its turn may refuse it
             self.reply(n.RPL_YOUREOPER, text="You are now a server administrator")
             self.write(message(self.source(), "MODE", member.nick, text="+o"))
 
