@@ -280,6 +280,10 @@ class ChatBase(Queries):
         here), having checked the change against what it knows, puts the change in the log all processes share, and
         makes it when its turn comes, checked again, in the same order everywhere. Nothing before this call may
         change anything. `result` is what the caller gets back at once in that case.
+
+        One check comes after it, before any effect: whether a login's account is still the one its password proved
+        (Presence._proved). Only the turn can say: before it, this process may not have applied the account's own
+        registration, earlier in the log.
         """
 
     def _present(self, member: Member) -> None:
