@@ -237,6 +237,17 @@ class LoginTests(SynchronousTestCase):
         self.assertEqual(client.type("NICK alice"), [":zed!z@chatroom NICK :alice"], "her own, without a password")
         self.assertEqual(len(self.checker.checks), 1)
 
+    def test_an_abort_is_906_whether_an_exchange_runs_or_not(self) -> None:
+        """IRCv3 SASL: `AUTHENTICATE *` aborts, answered 906 (irssi sends it when its own timer ends, after a 904
+        or a login by other means); it is never read as a mechanism."""
+        aborted = [":chatroom 906 * :SASL authentication aborted"]
+        client = self.server.irc(caps="sasl")
+        client.type("AUTHENTICATE PLAIN")
+        self.assertEqual(client.type("AUTHENTICATE *"), aborted, "during an exchange")
+        self.assertEqual(client.type("AUTHENTICATE *"), aborted, "with none")
+        self.assertEqual(commands(self.sasl(client, "correct horse", right=True)), ["900", "903"])
+        self.assertEqual(client.type("AUTHENTICATE *"), aborted, "once logged in")
+
     def sasl(self, client: MemoryClient, password: str, right: bool) -> list[str]:
         """A SASL PLAIN login as alice; if its password is checked, the check's verdict; the client's answer."""
         checks = len(self.checker.checks)

@@ -234,6 +234,8 @@ def _user(session: IRCDialect, params: list[str]) -> None:
 def _authenticate(session: IRCDialect, params: list[str]) -> None:
     if "sasl" not in session.caps:
         session.reply(n.ERR_SASLFAIL, text="SASL authentication failed: request the sasl capability first")
+    elif params[0] == "*":  # an abort, whether an exchange runs or not (IRCv3 SASL): never a mechanism's name
+        session.sasl_abort()
     elif session.account is not None or (session.connection.member or session).account is not None:
         session.reply(n.ERR_SASLALREADY, text="You have already authenticated using SASL")
     else:

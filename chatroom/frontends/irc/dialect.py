@@ -795,6 +795,10 @@ class IRCDialect:
     def end_joining(self, *keys: str) -> None:
         self.joining = self.joining.difference(keys) or EMPTY
 
+    def sasl_abort(self) -> None:
+        self.sasl = None
+        self.reply(n.ERR_SASLABORTED, text="SASL authentication aborted")
+
     def sasl_step(self, data: str) -> None:
         """One AUTHENTICATE line: the mechanism first, then base64 messages, each whole one to `_sasl_message`."""
         if self.sasl is None:
@@ -804,10 +808,6 @@ class IRCDialect:
                 return
             self.sasl, self.mechanism, self.scram, self.proven = "", data.upper(), None, None
             self.write(b"AUTHENTICATE +\r\n")
-            return
-        if data == "*":
-            self.sasl = None
-            self.reply(n.ERR_SASLABORTED, text="SASL authentication aborted")
             return
         if len(data) > SASL_CHUNK:
             self.sasl = None
