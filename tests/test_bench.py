@@ -8,6 +8,7 @@ import subprocess
 import sys
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 from twisted.trial.unittest import SkipTest, SynchronousTestCase
 
@@ -131,14 +132,19 @@ class ScaleTests(SynchronousTestCase):
 
 
 class BenchSmokeTests(ServerTestCase):
-    async def test_tiny_workload(self) -> None:
+    async def tiny(self, *options: str) -> tuple[str, Any]:
+        """The steady workload made tiny (20 clients in 4 rooms, 10 of them saying 5 lines a second for 1 s), with
+        `options`: what it printed, and its figures."""
         figures_file = Path(self.mktemp())
         bench = self.spawn(
             [sys.executable, "-m", "chatroom.bench", "steady", "--clients", "20", "--rooms", "4",
-             "--senders", "10", "--rate", "5", "--duration", "1", "--processes", "2", "--json", str(figures_file)]
+             "--senders", "10", "--rate", "5", "--duration", "1", *options, "--json", str(figures_file)]
         )  # fmt: skip
         self.assertEqual(await bench.exit_code(), 0, bench.output)
-        figures = json.loads(figures_file.read_text())
+        return bench.output, json.loads(figures_file.read_text())
+
+    async def test_tiny_workload(self) -> None:
+        output, figures = await self.tiny("--processes", "2")
         self.assertEqual(figures["expected"], 10 * 5 * 1 * 5)  # 10 senders, 5 a second, 1 s, 5 per room
         self.assertEqual(figures["delivered"], figures["expected"])
         for name in (
@@ -152,7 +158,7 @@ class BenchSmokeTests(ServerTestCase):
             self.assertIsInstance(figures[name], float, name)
         self.assertEqual(set(figures["latency_ms"]), {"p50", "p99", "max"})
         self.assertTrue(all(isinstance(value, float) for value in figures["latency_ms"].values()))
-        self.assertIn("deliveries: 250 of 250 expected", bench.output)
+        self.assertIn("deliveries: 250 of 250 expected", output)
 
     async def test_figures_are_what_they_claim(self) -> None:
         """A known load on a server the test started: exactly the deliveries it makes, a CPU figure within what the
@@ -210,33 +216,20 @@ class BenchSmokeTests(ServerTestCase):
 
     async def test_websocket_compared_with_irc(self) -> None:
         """--compare irc: the same workload over WebSocket and over IRC, both against chatroom, with the ratios."""
-        figures_file = Path(self.mktemp())
-        bench = self.spawn(
-            [sys.executable, "-m", "chatroom.bench", "steady", "--clients", "20", "--rooms", "4",
-             "--senders", "10", "--rate", "5", "--duration", "1", "--protocol", "websocket", "--compare", "irc",
-             "--json", str(figures_file)]
-        )  # fmt: skip
-        self.assertEqual(await bench.exit_code(), 0, bench.output)
-        figures = json.loads(figures_file.read_text())
+        output, figures = await self.tiny("--protocol", "websocket", "--compare", "irc")
         for name, protocol in (("chatroom over websocket", "websocket"), ("chatroom over irc", "irc")):
             (run,) = figures[name]
             self.assertEqual((run["server"], run["protocol"]), ("chatroom", protocol))
             self.assertEqual(run["delivered"], 10 * 5 * 1 * 4)  # IRC does not echo a message to its sender
         self.assertEqual(set(figures["ratios"]["server CPU per delivery"]),
                          {"chatroom over websocket", "chatroom over irc", "ratio"})  # fmt: skip
-        self.assertIn("chatroom over websocket against chatroom over irc", bench.output)
+        self.assertIn("chatroom over websocket against chatroom over irc", output)
 
     async def test_comparison_with_ngircd(self) -> None:
         """--compare runs the same workload over IRC against chatroom and ngircd, and gives the ratios."""
         if shutil.which("ngircd", path="/usr/sbin:/usr/bin") is None:
             raise SkipTest("ngircd is not installed (apt-get install ngircd)")
-        figures_file = Path(self.mktemp())
-        bench = self.spawn(
-            [sys.executable, "-m", "chatroom.bench", "steady", "--clients", "20", "--rooms", "4",
-             "--senders", "10", "--rate", "5", "--duration", "1", "--compare", "--json", str(figures_file)]
-        )  # fmt: skip
-        self.assertEqual(await bench.exit_code(), 0, bench.output)
-        figures = json.loads(figures_file.read_text())
+        output, figures = await self.tiny("--compare")
         for server in ("chatroom", "ngircd"):
             (run,) = figures[server]
             self.assertEqual((run["server"], run["protocol"]), (server, "irc"))
@@ -246,23 +239,17 @@ class BenchSmokeTests(ServerTestCase):
         self.assertIsInstance(row["chatroom"], float)
         self.assertIsInstance(row["ngircd"], float)
         self.assertIn("ratio", row)  # n/a when a server spent too little CPU to be measured (in 10 ms ticks)
-        self.assertIn("chatroom against ngircd", bench.output)
+        self.assertIn("chatroom against ngircd", output)
 
     async def test_comparison_with_the_floor(self) -> None:
         """--compare floor runs the same workload against chatroom.floor, which relays every line to every other
         member of its room, as a server must for the figures to compare."""
-        figures_file = Path(self.mktemp())
-        bench = self.spawn(
-            [sys.executable, "-m", "chatroom.bench", "steady", "--clients", "20", "--rooms", "4",
-             "--senders", "10", "--rate", "5", "--duration", "1", "--compare", "floor", "--json", str(figures_file)]
-        )  # fmt: skip
-        self.assertEqual(await bench.exit_code(), 0, bench.output)
-        figures = json.loads(figures_file.read_text())
+        output, figures = await self.tiny("--compare", "floor")
         for server in ("chatroom", "floor"):
             (run,) = figures[server]
             self.assertEqual((run["server"], run["registered"], run["joined"]), (server, 20, 20))
             self.assertEqual(run["delivered"], 10 * 5 * 1 * 4, server)  # to the room's 4 others, not the sender
-        self.assertIn("chatroom against floor", bench.output)
+        self.assertIn("chatroom against floor", output)
 
 
 class FloorTests(SynchronousTestCase):
