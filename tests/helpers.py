@@ -16,7 +16,7 @@ from twisted.internet.defer import Deferred, succeed
 from twisted.internet.endpoints import TCP4ClientEndpoint, connectProtocol, wrapClientTLS
 from twisted.internet.error import ConnectionDone, ProcessDone, ProcessExitedAlready, ProcessTerminated
 from twisted.internet.interfaces import IListeningPort, IReactorFromThreads
-from twisted.internet.protocol import ProcessProtocol, connectionDone
+from twisted.internet.protocol import ProcessProtocol, ServerFactory, connectionDone
 from twisted.internet.ssl import Certificate, optionsForClientTLS
 from twisted.internet.task import Clock
 from twisted.internet.testing import EventLoggingObserver, MemoryReactorClock, StringTransport
@@ -88,7 +88,8 @@ class RecordingSession:
 class MemoryClient:
     """One client's side of an in-memory connection: what it typed and what it was sent."""
 
-    def __init__(self, factory: ConnectionFactory, host: str = "127.0.0.1", port: int = 40000) -> None:
+    def __init__(self, factory: ServerFactory, host: str = "127.0.0.1", port: int = 40000) -> None:
+        """A client of `factory`: a listener's (ConnectionFactory.speaking), or the factory itself."""
         peer = IPv6Address("TCP", host, port) if ":" in host else IPv4Address("TCP", host, port)
         self.transport = StringTransport(peerAddress=peer)
         self.protocol = factory.buildProtocol(self.transport.getPeer())

@@ -59,7 +59,7 @@ class IRCServer(MemoryServer):
         self, nick: str | None = None, room: str | None = None, caps: str = "", host: str = "127.0.0.1"
     ) -> MemoryClient:
         """An IRC client from `host`, registered as `nick` (with `caps` requested) and in `room` when asked."""
-        client = MemoryClient(self.factory.speaking(self.dialect), host, 41000 + len(self.connections))  # type: ignore[arg-type]
+        client = MemoryClient(self.factory.speaking(self.dialect), host, 41000 + len(self.connections))
         self.connections.append(client)
         if caps:
             client.type(f"CAP REQ :{caps}")

@@ -24,7 +24,7 @@ from tests.test_shared_joins import SharedServers
 
 def arrive(server: IRCServer, nick: str, *lines: str) -> MemoryClient:
     """An IRC client registered as `nick` that then sends `lines`; unlike IRCServer.irc, nobody's output is read."""
-    client = MemoryClient(server.factory.speaking(server.dialect))  # type: ignore[arg-type]
+    client = MemoryClient(server.factory.speaking(server.dialect))
     server.connections.append(client)
     client.type(f"NICK {nick}", f"USER {nick.lower()} 0 * :{nick} Real", *lines)
     return client
