@@ -8,7 +8,7 @@ from __future__ import annotations
 import base64
 from collections.abc import Callable
 from pathlib import Path
-from typing import cast
+from typing import Any, cast
 
 from twisted.cred.portal import Portal
 from twisted.internet.defer import Deferred, ensureDeferred, gatherResults, succeed
@@ -505,3 +505,79 @@ class SharedIrcLoginTests(SharedProcesses):
         at_once, then = self.answered(guest, removed="")
         self.assertEqual((at_once, commands(then)), ([], ["381", "MODE"]))
         self.assertEqual(self.a.chat.nicks["guest"].account, "ada")
+
+    def lose_renames(self) -> None:
+        """The log loses process a's renames: Redis's XADD failed, and RedisLog tells the replica (not_appended)."""
+        chat = self.a.chat
+        assert isinstance(chat, SharedChat)
+        replica = chat.replica
+        append = self.log.append
+
+        def losing(entry: dict[str, Any]) -> None:
+            if (entry.get("k"), entry.get("f"), entry.get("p")) == ("do", "rename", "a"):
+                self.clock.callLater(0, replica.not_appended, [entry])
+            else:
+                append(entry)
+
+        self.patch(self.log, "append", losing)
+
+    def test_a_login_the_log_lost_is_told_refused_not_made(self) -> None:
+        """Found in the second review: the waiter was settled as made after the refusal was told, so the client
+        read DEGRADED, then 900 and 903 (or 381), and SASL's stale login answered 907 ever after."""
+        guest = self.irc("guest")
+        self.lose_renames()
+        guest.type("AUTHENTICATE PLAIN", "AUTHENTICATE " + plain("alice", "right"))
+        at_once, then = self.answered(guest, removed="")
+        self.assertEqual(commands(at_once + then), ["904"])
+        self.assertIn("the chat is degraded", then[0])
+        self.assertEqual(guest.type("AUTHENTICATE PLAIN"), ["AUTHENTICATE +"], "no stale login: not 907")
+        guest.type("AUTHENTICATE *")
+        guest.type("OPER ada right")
+        at_once, then = self.answered(guest, removed="")
+        self.assertEqual((at_once, commands(then)), ([], ["NOTICE"]), "no 381, no +o")
+        self.assertIn("the chat is degraded", then[0])
+        self.assertEqual([chat.nicks["guest"].account for chat in (self.a.chat, self.b.chat)], [None, None])
+
+    def test_a_registration_refused_at_once_keeps_its_login(self) -> None:
+        """Found in the second review: REGISTER before CAP END, then the enter refused at once (the log out of reach a
+        moment). The refused login was dropped, its account not yet applied here; told 900, the client had then
+        lost it, and its own nickname wanted a password."""
+        self.patch(signup, "deferToThread", inline)
+        auth = self.a.registrar.auth
+        assert auth is not None
+        auth.writer = LogWriter(self.log, auth.store)  # type: ignore[arg-type]
+        self.a.registrar.signup.mode = RegistrationMode.OPEN
+        client = MemoryClient(self.a.speaking(IRCFrontEnd.serving("chatroom", None)))
+        client.type("CAP LS 302", "CAP REQ :sasl", "NICK carol", "USER c 0 * :c", "REGISTER * * correcthorsebattery")
+        chat = self.a.chat
+        assert isinstance(chat, SharedChat)
+        chat.replica.unavailable()
+        self.assertIn("the chat is degraded", client.type("CAP END")[-1])
+        chat.replica.available()
+        self.settle()
+        client.read()
+        client.type("NICK carol")  # a refused registration is tried again with a NICK
+        self.settle()
+        self.assertEqual(commands(client.read()[:1]), ["001"])
+        self.assertEqual(self.b.chat.nicks["carol"].account, "carol")
+
+    def test_a_login_refused_while_its_process_resynchronised_is_not_told_made(self) -> None:
+        """Found in the second review: a fails to apply alice's removal (a bug), and joins again from b's snapshot,
+        in which the login was refused in its turn; every change of a's from before was settled as made."""
+        guest = self.irc("guest")
+        guest.type("AUTHENTICATE PLAIN", "AUTHENTICATE " + plain("alice", "right"))
+        changed = self.a.chat.accounts_changed
+        failed: list[bool] = []
+
+        def failing_once(*args: Any, **kwargs: Any) -> None:
+            if not failed:
+                failed.append(True)
+                raise RuntimeError("a bug applying the removal")
+            changed(*args, **kwargs)
+
+        self.patch(self.a.chat, "accounts_changed", failing_once)
+        _, then = self.answered(guest, removed="alice")
+        self.flushLoggedErrors(RuntimeError)
+        self.assertIn(":chatroom 904 guest :SASL authentication failed: wrong nickname or password", then)
+        self.assertNotIn("903", commands(then))
+        self.assertEqual([chat.nicks["guest"].account for chat in (self.a.chat, self.b.chat)], [None, None])

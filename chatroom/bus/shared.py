@@ -811,7 +811,11 @@ class Replica:
                 if waiting is not None and not waiting.called:
                     waiting.errback(ChatError("DEGRADED"))
             elif entry["k"] in ("do", "batch") and (member := self.by_key.get(entry["m"])) is not None:
-                member.session.refused(ChatError("DEGRADED"))
+                outcome = self._outcomes.get(entry["m"], {}).pop(entry[AWAITED], None) if AWAITED in entry else None
+                if outcome is None:
+                    member.session.refused(ChatError("DEGRADED"))
+                elif not outcome.called:  # a front end waits for this change's outcome: refused, never made
+                    outcome.errback(ChatError("DEGRADED"))
             if AWAITED in entry:
                 self._settle(entry)
 

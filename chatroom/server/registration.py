@@ -100,6 +100,8 @@ class Registrar:
         made = self.chat.outcome(member)
         if made is not None:
             await made
+            if member.account != login.account:  # resynchronised from a snapshot in which the others refused it
+                raise ChatError("BAD_LOGIN")
 
     def needs_password(self, nick: str, asking: Member | None = None) -> bool:
         """Whether `nick` takes a password; ChatError if it is invalid or taken, so nobody types one for nothing.

@@ -712,7 +712,12 @@ class IRCDialect:
                 self._no_more_sessions(error)
                 return
             self.nick = None  # a new NICK tries again
-            if self.account is not None and not self.chat.still_proved(self.account.account, self.account.identity):
+            login = self.account
+            if (
+                error.code == "BAD_LOGIN"
+                and login is not None
+                and not self.chat.still_proved(login.account, login.identity)
+            ):
                 self.account = None  # its account went: the client goes on as a guest, or authenticates again
             self.fail(error, nick, numeric=n.ERR_YOUREBANNEDCREEP if error.code == "BANNED" else None)
             return
