@@ -309,15 +309,20 @@ class LoginRace:
             cast(SynchronousTestCase, self).assertIsNone(chat.nicks["guest"].account)
 
 
+def accounts_of(chat: Chat) -> AccountStore:
+    """The accounts file `with_accounts` gave `chat`, to change as an administrator would."""
+    store = chat.accounts
+    assert isinstance(store, AccountStore)
+    return store
+
+
 class OneProcessLoginRaceTests(LoginRace, SynchronousTestCase):
     """One process: the account changes in the accounts file while the password is checked (in a thread)."""
 
     def setUp(self) -> None:
         self.server = MemoryServer(GENEROUS)
         self.checker = with_accounts(self, self.server)
-        store = self.server.chat.accounts
-        assert isinstance(store, AccountStore)
-        self.store = store
+        self.store = accounts_of(self.server.chat)
 
     def remove(self) -> None:
         self.store.remove("alice")
@@ -432,9 +437,7 @@ class IrcSaslRaceTests(SynchronousTestCase):
     def setUp(self) -> None:
         self.server = IRCServer(GENEROUS)
         self.checker = with_accounts(self, self.server)
-        store = self.server.chat.accounts
-        assert isinstance(store, AccountStore)
-        self.store = store
+        self.store = accounts_of(self.server.chat)
 
     def test_sasl_before_registering_refused_at_registration_lets_the_client_go_on(self) -> None:
         """Found in review: the refused login stayed the connection's, so even a guest's nickname was refused (the
