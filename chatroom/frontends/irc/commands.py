@@ -1100,18 +1100,18 @@ def _oper(session: IRCDialect, params: list[str]) -> None:
 
 @command("MOTD", summary="MOTD: the message of the day")
 def _motd(session: IRCDialect, params: list[str]) -> None:
-    session.motd()
+    session.write(session.motd())
 
 
 @command("LUSERS", summary="LUSERS: how many people and rooms there are")
 def _lusers(session: IRCDialect, params: list[str]) -> None:
-    session.lusers()
+    session.write(session.lusers())
 
 
 @command("VERSION", summary="VERSION: the server's software and its ISUPPORT")
 def _version(session: IRCDialect, params: list[str]) -> None:
     session.reply(n.RPL_VERSION, "chatroom", session.server, text="chatroom's IRC front end")
-    session.isupport()
+    session.write(session.isupport())
 
 
 @command("TIME", summary="TIME: the server's time")

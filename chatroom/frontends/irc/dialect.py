@@ -761,17 +761,21 @@ class IRCDialect:
         return True
 
     def welcome(self) -> None:
-        me = self.me
+        """001 to the MOTD, and the user modes: one write, as the transport would make one record of them anyway."""
         # +i as on most networks (and as Details starts): WHO masks find you only in rooms you share
         self.set_mode("i", True)
-        self.reply(n.RPL_WELCOME, text=f"Welcome to the chatroom IRC network, {self.source()}")
-        self.reply(n.RPL_YOURHOST, text=f"Your host is {self.server}, running chatroom")
-        self.reply(n.RPL_CREATED, text="This server speaks IRC beside chatroom's own protocol")
-        self.reply(n.RPL_MYINFO, self.server, "chatroom", "Biow", MYINFO_MODES, "Ibeklov")
-        self.isupport()
-        self.lusers()
-        self.motd()
-        self.write(message(self.source(), "MODE", me, text="+" + "".join(sorted(self.user_modes()))))
+        self.write(
+            b"".join((
+                self.numeric(n.RPL_WELCOME, text=f"Welcome to the chatroom IRC network, {self.source()}"),
+                self.numeric(n.RPL_YOURHOST, text=f"Your host is {self.server}, running chatroom"),
+                self.numeric(n.RPL_CREATED, text="This server speaks IRC beside chatroom's own protocol"),
+                self.numeric(n.RPL_MYINFO, self.server, "chatroom", "Biow", MYINFO_MODES, "Ibeklov"),
+                self.isupport(),
+                self.lusers(),
+                self.motd(),
+                message(self.source(), "MODE", self.me, text="+" + "".join(sorted(self.user_modes()))),
+            ))
+        )  # fmt: skip
 
     def set_metadata_before(self) -> None:
         """The metadata this client set before registering (draft/metadata-3's before-connect) is its person's now,
@@ -937,29 +941,40 @@ class IRCDialect:
 
     # What the server says of itself at the welcome; VERSION, LUSERS and MOTD say it again
 
-    def isupport(self) -> None:
-        tokens = isupport(self.chat)
-        for start in range(0, len(tokens), 12):
-            self.reply(n.RPL_ISUPPORT, *tokens[start : start + 12], text="are supported by this server")
+    def isupport(self) -> bytes:
+        return self.me.encode().join(_isupport_around(self.server, tuple(isupport(self.chat))))
 
-    def lusers(self) -> None:
+    def lusers(self) -> bytes:
         people, hidden, rooms, admins, peak = self.chat.census()
-        self.reply(n.RPL_LUSERCLIENT, text=f"There are {people - hidden} users and {hidden} invisible on 1 servers")
-        self.reply(n.RPL_LUSEROP, str(admins), text="operator(s) online")
-        self.reply(n.RPL_LUSERCHANNELS, str(rooms), text="channels formed")
-        self.reply(n.RPL_LUSERME, text=f"I have {people} clients and 0 servers")
-        self.reply(n.RPL_LOCALUSERS, str(people), str(peak), text=f"Current local users {people}, max {peak}")
-        self.reply(n.RPL_GLOBALUSERS, str(people), str(peak), text=f"Current global users {people}, max {peak}")
+        seen = people - hidden
+        return b"".join((
+            self.numeric(n.RPL_LUSERCLIENT, text=f"There are {seen} users and {hidden} invisible on 1 servers"),
+            self.numeric(n.RPL_LUSEROP, str(admins), text="operator(s) online"),
+            self.numeric(n.RPL_LUSERCHANNELS, str(rooms), text="channels formed"),
+            self.numeric(n.RPL_LUSERME, text=f"I have {people} clients and 0 servers"),
+            self.numeric(n.RPL_LOCALUSERS, str(people), str(peak), text=f"Current local users {people}, max {peak}"),
+            self.numeric(n.RPL_GLOBALUSERS, str(people), str(peak), text=f"Current global users {people}, max {peak}"),
+        ))  # fmt: skip
 
-    def motd(self) -> None:
+    def motd(self) -> bytes:
         lines = self.connection.factory.motd
         if not lines:
-            self.reply(n.ERR_NOMOTD, text="MOTD File is missing")
-            return
-        self.reply(n.RPL_MOTDSTART, text=f"- {self.server} Message of the day -")
-        for line in lines:
-            self.reply(n.RPL_MOTD, text=f"- {line}")
-        self.reply(n.RPL_ENDOFMOTD, text="End of /MOTD command")
+            return self.numeric(n.ERR_NOMOTD, text="MOTD File is missing")
+        return b"".join((
+            self.numeric(n.RPL_MOTDSTART, text=f"- {self.server} Message of the day -"),
+            *(self.numeric(n.RPL_MOTD, text=f"- {line}") for line in lines),
+            self.numeric(n.RPL_ENDOFMOTD, text="End of /MOTD command"),
+        ))  # fmt: skip
+
+
+@functools.lru_cache(maxsize=4)
+def _isupport_around(server: str, tokens: tuple[str, ...]) -> list[bytes]:
+    """RPL_ISUPPORT's lines (005), twelve tokens to a line, cut where the nickname goes: made once, as every
+    welcome sends them and they change only with the settings (SIGHUP)."""
+    return b"".join(
+        message(server, n.RPL_ISUPPORT, "\0", *tokens[start : start + 12], text="are supported by this server")
+        for start in range(0, len(tokens), 12)
+    ).split(b"\0")
 
 
 def _command_of(line: bytes) -> str:
