@@ -256,9 +256,17 @@ class Room:
 
     def names(self) -> Names:
         """Operators first, then voiced members, then the others, each by name."""
-        # `_value_` (enum's documented attribute) rather than the `value` property: this runs for every joiner.
-        ranked = sorted(self.members.items(), key=lambda item: (-item[1]._value_, item[0].nick.lower()))
-        return Names(self.name, tuple(role.prefix + member.nick for member, role in ranked))
+        # This runs for every joiner over every member: those with no role (most) are sorted by nickname alone, in C.
+        # `is` rather than truth: a Flag's truth is a Python call.
+        none = Role.NONE
+        ranked = sorted((member.nick for member, role in self.members.items() if role is none), key=str.lower)
+        if len(ranked) < len(self.members):
+            held = sorted(
+                ((member, role) for member, role in self.members.items() if role is not none),
+                key=lambda item: (-item[1]._value_, item[0].nick.lower()),  # `_value_`: enum's, not a property
+            )
+            ranked[:0] = [role.prefix + member.nick for member, role in held]
+        return Names(self.name, tuple(ranked))
 
     def info(self) -> RoomInfo:
         settings = self.settings
@@ -279,7 +287,7 @@ class Room:
         """What joining tells the one joining of the room's metadata and of the others in it."""
         entries = [(self.name, key, value) for key, value in self.metadata.items()]
         for other in self.members:
-            if other is not joiner:
+            if other.metadata and other is not joiner:  # most say nothing of themselves: looked at for every join
                 entries += [(other.nick, key, value) for key, value in other.metadata.items()]
         return MetadataSync(self.name, tuple(entries))
 

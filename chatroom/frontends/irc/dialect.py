@@ -550,22 +550,20 @@ class IRCDialect:
         room = names.room
         found = self.chat.room(room)
         symbol = "@" if found is not None and found.secret else "="
-        nicks = names.nicks if "multi-prefix" in self.caps else tuple(_highest(nick) for nick in names.nicks)
+        nicks = names.nicks
+        if "multi-prefix" not in self.caps and nicks and nicks[0].startswith("@+"):  # Names lists roles highest first
+            nicks = tuple(_highest(nick) for nick in nicks)
         if "userhost-in-names" in self.caps:
             nicks = tuple(f"{nick}!{self.identify(nick.lstrip('@+'))}" for nick in nicks)
+        # As many whole nicknames on each 353 as fit: cut at the last space that does (in C: this runs per joiner)
+        fits = BODY_MAX - len(self.numeric(n.RPL_NAMREPLY, symbol, room, text=""))
+        text = " ".join(nicks)
         lines = []
-        head = len(self.numeric(n.RPL_NAMREPLY, symbol, room, text=""))
-        batch: list[str] = []
-        size = 0  # of " ".join(batch)
-        for nick in nicks:
-            grown = size + 1 + len(nick) if batch else len(nick)
-            if batch and head + grown > BODY_MAX:
-                lines.append(self.numeric(n.RPL_NAMREPLY, symbol, room, text=" ".join(batch)))
-                batch, grown = [], len(nick)
-            batch.append(nick)
-            size = grown
-        if batch:
-            lines.append(self.numeric(n.RPL_NAMREPLY, symbol, room, text=" ".join(batch)))
+        while len(text) > fits and (cut := text.rfind(" ", 0, fits + 1)) > 0:
+            lines.append(self.numeric(n.RPL_NAMREPLY, symbol, room, text=text[:cut]))
+            text = text[cut + 1 :]
+        if text:
+            lines.append(self.numeric(n.RPL_NAMREPLY, symbol, room, text=text))
         if end:
             lines.append(self.numeric(n.RPL_ENDOFNAMES, room, text=END_NAMES))
         return b"".join(lines)
