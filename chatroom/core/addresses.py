@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 
 IP = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 
+# Both are asked of every connection, often several times (caps, slow-downs, bans, loopback's exemption), and
+# most connections come from addresses seen before (reconnections, a class behind one NAT): parsed once each.
+@functools.lru_cache(maxsize=4096)
 def address_key(host: str) -> str:
     """The address itself for IPv4, its /64 for IPv6.
 
@@ -19,6 +23,7 @@ def address_key(host: str) -> str:
     return str(address)
 
 
+@functools.lru_cache(maxsize=4096)
 def ip(host: str) -> IP:
     """The address a host string names, an IPv4-mapped IPv6 address as the IPv4 one it maps."""
     address = ipaddress.ip_address(host.split("%")[0])
