@@ -42,7 +42,7 @@ from tests.test_account_identity import UNUSED
 from tests.test_irc import IRCServer, commands
 from tests.test_lifecycle import GENEROUS, PendingChecker, with_accounts
 from tests.test_redis import WaitingSession, told
-from tests.test_signup import inline
+from tests.test_signup import UNAVAILABLE, inline
 from tests.test_stores import RedisStoresTestCase
 from tests.test_websocket import WebTestCase, until
 
@@ -383,6 +383,15 @@ class LogWriter:
         return succeed(None)
 
 
+class RegisteredAgain(LogWriter):
+    """An account written, and its name registered again by someone else just after, before anything else."""
+
+    def change(self, name: str, change: Change) -> Deferred[None]:
+        written = super().change(name, change)
+        self.log.append({"k": "account", "n": name, "r": record(name, "2b")})
+        return written
+
+
 class SharedRegistrationTests(SharedProcesses):
     def test_a_registration_logs_in_though_its_process_has_not_applied_the_new_account_yet(self) -> None:
         """The login a registration makes carries the new account's identity: compared before the registration's
@@ -540,6 +549,20 @@ class SharedIrcLoginTests(SharedProcesses):
         self.assertEqual((at_once, commands(then)), ([], ["NOTICE"]), "no 381, no +o")
         self.assertIn("the chat is degraded", then[0])
         self.assertEqual([chat.nicks["guest"].account for chat in (self.a.chat, self.b.chat)], [None, None])
+
+    def test_register_refused_in_its_turn_says_the_account_is_not_available(self) -> None:
+        """Found in review: `FAIL REGISTER TEMPORARILY_UNAVAILABLE :wrong nickname or password` for a registration whose
+        name was registered again before its login's turn: a try-later code, a wrong password's words."""
+        self.patch(signup, "deferToThread", inline)
+        auth = self.a.registrar.auth
+        assert auth is not None and isinstance(auth.store, SharedAccounts)
+        auth.writer = RegisteredAgain(self.log, auth.store)
+        self.a.registrar.signup.mode = RegistrationMode.OPEN
+        guest = self.irc("carol")
+        guest.type("REGISTER * * correcthorsebattery")
+        self.settle()
+        self.assertEqual(guest.read(), [UNAVAILABLE.format("carol")])
+        self.assertEqual([chat.nicks["carol"].account for chat in (self.a.chat, self.b.chat)], [None, None])
 
     def test_a_registration_refused_at_once_keeps_its_login(self) -> None:
         """Found in the second review: REGISTER before CAP END, then the enter refused at once (the log out of reach a

@@ -40,7 +40,7 @@ from chatroom.core.history import LINE_BYTES, HistoryLimits, seconds
 from chatroom.core.members import LINGERING, Member, RoomLimits
 from chatroom.core.moderation import Role, Setting
 from chatroom.core.names import room_key
-from chatroom.core.sequencing import changes
+from chatroom.core.sequencing import asked_by, changes
 from chatroom.core.wording import DEGRADED
 from chatroom.frontends.irc.frontend import IRCFrontEnd
 from chatroom.frontends.irc.wire import parse
@@ -188,7 +188,8 @@ class SharedChatTests(Replicas):
     def test_a_rename_racing_a_registration_elsewhere_is_refused_to_the_one_who_came_second(self) -> None:
         bob, heard_by_bob = self.member(self.b, "bob", "5")
         entered = self.a.enter(RecordingSession(), "zoe", None, "192.0.2.1")
-        self.b.rename(bob, "Zoe")  # free in b's replica when asked
+        with asked_by(heard_by_bob):  # as his connection asks
+            self.b.rename(bob, "Zoe")  # free in b's replica when asked
         self.settle()
         self.assertEqual(self.successResultOf(entered).nick, "zoe")
         self.assertEqual(heard_by_bob.refusals, ["NICK_TAKEN"])
@@ -744,7 +745,8 @@ class SharedHistoryTests(Replicas):
         bob, heard_by_bob = self.member(self.b, "bob", "5")
         self.talk((self.a, alice, "one"))
         self.a.kick(alice, "5", "bob")
-        self.b.say(bob, "5", "too late")  # still in the room in b's replica: checked, and put in the log
+        with asked_by(heard_by_bob):
+            self.b.say(bob, "5", "too late")  # still in the room in b's replica: checked, and put in the log
         self.settle()
         self.assertEqual(heard_by_bob.refusals, ["NOT_IN_ROOM"])
         for chat in (self.a, self.b, self.process("c")):

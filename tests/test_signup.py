@@ -49,6 +49,12 @@ class Writer:
                 done.callback(None)
 
 
+# A registration whose account was removed, or its name registered again, before it logged the client in to it
+UNAVAILABLE = (
+    ":chatroom FAIL REGISTER ACCOUNT_EXISTS {0} :{0} was removed or registered again before you were logged in to it"
+)
+
+
 def inline(work: Any, *args: Any) -> Deferred[Any]:
     return succeed(work(*args))
 
@@ -124,6 +130,20 @@ class RegistrationTests(SynchronousTestCase):
         irc.type("AUTHENTICATE *")
         self.assertEqual(commands(irc.type("NICK guest"))[0], "001")
         self.assertIsNone(self.server.chat.nicks["guest"].account)
+
+    def test_irc_register_mid_chat_logs_in_to_neither_account_if_the_name_is_registered_again(self) -> None:
+        """Found in review: answered `FAIL REGISTER TEMPORARILY_UNAVAILABLE :wrong nickname or password`, a code that
+        says try later with the words of a wrong password, which nobody typed. The name is not available as the
+        client's account: the spec's ACCOUNT_EXISTS (Ergo's, for a name "registered or otherwise unavailable")."""
+        irc = self.server.irc("bar", caps="draft/account-registration")
+        self.writer.holding = True
+        self.assertEqual(irc.type("REGISTER * * shivarampassphrase"), [])
+        [(name, change, written)] = self.writer.held
+        self.store.change(name, change)
+        self.registered_again("bar")  # before the registration's login
+        written.callback(None)
+        self.assertEqual(irc.read(), [UNAVAILABLE.format("bar")])
+        self.assertIsNone(self.server.chat.nicks["bar"].account)
 
     def test_line_register_enters_logged_in_to_neither_account_if_the_name_is_registered_again_first(self) -> None:
         self.writer.holding = True

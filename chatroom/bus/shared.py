@@ -7,11 +7,11 @@ this replica, so that a refusal is answered as usual; it then stops where its ef
 replica at the same point of the same order. So every replica holds the same members, rooms, roles and
 settings, and every room's events reach its members in one order, whichever process each is connected to;
 a change that met another first (two processes giving away one nickname) is refused by every replica, and
-the process it came from tells the member who asked (Session.refused). Questions (/who, /rooms) are answered
-from the replica at once. Members connected elsewhere have a session that delivers nothing: their own
-process delivers to them. A person may have sessions on several processes: each replica holds one such
-session per session elsewhere, so that every replica counts a person's sessions alike, and the sessions' ends,
-lingering and its expiry are log entries too.
+the process it came from tells the session that asked (Session.refused; chatroom.core.sequencing's asked_by).
+Questions (/who, /rooms) are answered from the replica at once. Members connected elsewhere have a session that
+delivers nothing: their own process delivers to them. A person may have sessions on several processes: each
+replica holds one such session per session elsewhere, so that every replica counts a person's sessions alike, and
+the sessions' ends, lingering and its expiry are log entries too.
 
 A process joining late gets the state from the oldest process, as a snapshot placed in the log at the point
 it describes. docs/scaling.md has the whole argument.
@@ -44,6 +44,7 @@ from chatroom.core.members import Details, Member, Room, RoomLimits, Sessions
 from chatroom.core.moderation import Lockdown, Role, Setting
 from chatroom.core.names import nick_key, room_key
 from chatroom.core.rules import rule_limits
+from chatroom.core.sequencing import asking
 from chatroom.core.sequencing import changes as declared
 from chatroom.core.state import AccountDirectory, HistoryStore, MemoryHistoryStore, RoomStore, StoreError
 from chatroom.core.wording import DEGRADED
@@ -59,7 +60,9 @@ RESYNC = "resync"  # the kind of entry a replica that failed to apply one append
 # Changes a member's next line need not wait for: a message changes nothing the next line may depend on, and
 # the log keeps one member's messages in the order they were sent.
 UNAWAITED = frozenset({"say", "private"})
-AWAITED = "q"  # the key of an awaited change's number in its entry
+# The key, in its entry, of the number of a change appended here: its turn is recognised by it, to tell a refusal to
+# the session that asked, and, unless UNAWAITED, to let its member's front end go on (Replica.settled).
+NUMBERED = "q"
 # Arguments that must never reach the disk of the log's store, by change: a private message's text, a quit's or a
 # kill's reason. An entry names their places under OFF_DISK, and the log carries them beside the entry (Redis:
 # PUBLISH, which is never written to its files); a process that was cut off when they passed gets None instead,
@@ -167,6 +170,7 @@ class Replica:
         self._unsettled: dict[str, set[int]] = {}  # by Member.key: its changes appended here, not yet made
         self._settling: dict[str, list[Deferred[None]]] = {}  # by Member.key: who waits for them (settled)
         self._outcomes: dict[str, dict[int, Deferred[None]]] = {}  # by Member.key, then change: who waits (outcome)
+        self._askers: dict[str, dict[int, Session]] = {}  # by Member.key, then change: the session that asked for it
         self._resync: int | None = None  # while resynchronising after a failure: the serial it was asked at
         self._places: dict[str, Elsewhere] = {}  # by process: the session standing for each of its sessions
         # By Member.key, while lingering: the process that appends their expiry, and the reason it will give.
@@ -279,7 +283,7 @@ class Replica:
             batch, self._batch = self._batch, None
             if batch:
                 entry = {"k": "batch", "p": self.process, "m": member.key, "room": room, "ops": batch}
-                self._append(self._awaited(entry | {"t": self.clock()}))
+                self._append(self._numbered(entry | {"t": self.clock()}))
 
     def closing(self, reason: str) -> None:
         """Leave the log (the other processes see our members quit with `reason`); the chat lets everyone go."""
@@ -301,13 +305,18 @@ class Replica:
         if self.degraded:
             self._held_quits.append(entry)  # they have gone from here: the others must hear it once it is back
             return
-        self._append(entry if name in UNAWAITED else self._awaited(entry))
+        self._append(self._numbered(entry, awaited=name not in UNAWAITED))
 
-    def _awaited(self, entry: dict[str, Any]) -> dict[str, Any]:
-        """A change its member's front end waits for (settled): numbered, so that its turn is recognised."""
+    def _numbered(self, entry: dict[str, Any], awaited: bool = True) -> dict[str, Any]:
+        """A change asked for here, numbered so that its turn is recognised: the session asking now (`asking`) is
+        the one told if it is refused then, and, if `awaited`, its member's front end waits for it (settled)."""
         serial = next(self._serial)
-        self._unsettled.setdefault(entry["m"], set()).add(serial)
-        return entry | {AWAITED: serial}
+        asker = asking()
+        if asker is not None:
+            self._askers.setdefault(entry["m"], {})[serial] = asker
+        if awaited:
+            self._unsettled.setdefault(entry["m"], set()).add(serial)
+        return entry | {NUMBERED: serial}
 
     def settled(self, member: Member) -> Deferred[None] | None:
         if member.key not in self._unsettled:
@@ -325,23 +334,36 @@ class Replica:
         return waiting
 
     def _refused(self, entry: dict[str, Any], member: Member, error: ChatError) -> None:
-        """One of ours refused in its turn: told to whoever waits for its outcome, else to its member."""
-        waiting = self._outcomes.get(entry["m"], {}).pop(entry[AWAITED], None) if AWAITED in entry else None
+        """One of ours refused in its turn: told to whoever waits for its outcome, else to the session that asked."""
+        waiting = self._outcomes.get(entry["m"], {}).pop(entry[NUMBERED], None) if NUMBERED in entry else None
         if waiting is None:
-            member.session.refused(error)
+            self._tell_asker(entry, member, error)
         elif not waiting.called:  # a closing connection cancelled its wait
             self._then.append(functools.partial(waiting.errback, error))
+
+    def _tell_asker(self, entry: dict[str, Any], member: Member, error: ChatError) -> None:
+        """Tell a refusal of `entry`'s change to the session that asked for it, if it is still one of `member`'s:
+        never to the person's other sessions, which did not ask (their devices would show an error for nothing).
+        A change no session asked for (the server's own) has nobody to tell."""
+        asker = self._askers.get(entry["m"], {}).get(entry[NUMBERED]) if NUMBERED in entry else None
+        if asker is not None and asker in member.sessions:
+            asker.refused(error)
 
     def _settle(self, entry: dict[str, Any]) -> None:
         """One of ours has had its turn (or never will): once none of its member's is left, whoever waits goes on."""
         if entry.get("p") != self.process:
             return
         key = entry["m"]
+        askers = self._askers.get(key)
+        if askers is not None:
+            askers.pop(entry[NUMBERED], None)
+            if not askers:
+                del self._askers[key]
         serials = self._unsettled.get(key)
         if serials is None:
             return
-        serials.discard(entry[AWAITED])
-        made = self._outcomes.get(key, {}).pop(entry[AWAITED], None)
+        serials.discard(entry[NUMBERED])
+        made = self._outcomes.get(key, {}).pop(entry[NUMBERED], None)
         if made is not None and not made.called:
             made.callback(None)
         if not serials:
@@ -377,7 +399,7 @@ class Replica:
         then, self._then = self._then, []
         for call in then:
             call()
-        if AWAITED in entry:
+        if NUMBERED in entry:
             self._settle(entry)
 
     def _apply(self, entry: dict[str, Any]) -> None:
@@ -417,7 +439,8 @@ class Replica:
             REPLICATED[name](self.chat, member, *args, **kwargs)
         except ChatError as error:
             if entry["p"] == self.process:
-                self._refused(entry, member, error)
+                assert self._turn is not None
+                self._refused(self._turn, member, error)  # a batch's change: the batch is what was numbered
         except Departed:
             pass
 
@@ -499,6 +522,7 @@ class Replica:
         self._unsettled.pop(member.key, None)  # its connection is closing: nobody waits any more
         self._settling.pop(member.key, None)
         self._outcomes.pop(member.key, None)
+        self._askers.pop(member.key, None)
 
     def stores(self) -> bool:
         """The process whose member made the change writes it down; the others would write the same again."""
@@ -772,9 +796,11 @@ class Replica:
         for key in list(self._entering):
             if int(key.rsplit("/", 1)[1]) < mark:  # appended before the resync, refused: not in the snapshot
                 self._entering.pop(key)[1].errback(ChatError("DEGRADED"))
-        for key, serials in list(self._unsettled.items()):
-            for serial in [serial for serial in serials if serial < mark]:
-                self._settle({"p": self.process, "m": key, AWAITED: serial})
+        numbered = (self._unsettled, self._askers)  # awaited, and messages too: those before it never have a turn
+        lost = {(key, number) for table in numbered for key, numbers in table.items() for number in numbers}
+        for key, number in sorted(lost):
+            if number < mark:
+                self._settle({"p": self.process, "m": key, NUMBERED: number})
         then, self._then = self._then, []
         for call in then:
             call()
@@ -811,12 +837,12 @@ class Replica:
                 if waiting is not None and not waiting.called:
                     waiting.errback(ChatError("DEGRADED"))
             elif entry["k"] in ("do", "batch") and (member := self.by_key.get(entry["m"])) is not None:
-                outcome = self._outcomes.get(entry["m"], {}).pop(entry[AWAITED], None) if AWAITED in entry else None
+                outcome = self._outcomes.get(entry["m"], {}).pop(entry[NUMBERED], None) if NUMBERED in entry else None
                 if outcome is None:
-                    member.session.refused(ChatError("DEGRADED"))
+                    self._tell_asker(entry, member, ChatError("DEGRADED"))
                 elif not outcome.called:  # a front end waits for this change's outcome: refused, never made
                     outcome.errback(ChatError("DEGRADED"))
-            if AWAITED in entry:
+            if NUMBERED in entry:
                 self._settle(entry)
 
     def lost_place(self) -> None:
@@ -830,6 +856,7 @@ class Replica:
         self._held_quits.clear()
         self._unsettled.clear()
         self._settling.clear()
+        self._askers.clear()
         self.chat.start_from_store()
         self.ready = Deferred()
         self.degraded = False

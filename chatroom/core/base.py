@@ -37,7 +37,7 @@ from chatroom.core.events import (
 )
 from chatroom.core.history import HistoryLimits, HistoryMemory, RoomHistory, epoch, seconds, timestamp
 from chatroom.core.markers import ReadMarkers
-from chatroom.core.members import Member, Room, RoomLimits
+from chatroom.core.members import Member, Room, RoomLimits, Sessions
 from chatroom.core.moderation import (
     ADDRESS_OF,
     Action,
@@ -423,9 +423,9 @@ class ChatBase(Queries):
             raise ChatError("NOT_THERE", nick=member.nick, room=room.name)
         return member
 
-    def _show(self, member: Member, session: Session, room: Room, since: str, lines: int) -> None:
-        """What joining `room` shows the one joining: its topic, settings, names, what it keeps, and the lines it
-        kept that they may read."""
+    def _show(self, member: Member, session: Session | Sessions, room: Room, since: str, lines: int) -> None:
+        """What joining `room` shows the one joining (all their sessions, or the one catching up): its topic,
+        settings, names, what it keeps, and the lines it kept that they may read."""
         if room.topic.text:
             session.deliver(room.topic)
         session.deliver(room.info())

@@ -78,6 +78,7 @@ REFUSALS: dict[str, tuple[str, ...]] = {
     "REGISTRATION_OFF": (),  # registering an account from a client (chatroom.server.signup)
     "REGISTRATION_OFF:entered": (),
     "EXISTS": ("name",),
+    "EXISTS:changed": ("name",),  # a registration's account removed, or its name registered again, before its login
     "NOT_YOUR_NICK": ("nick",),
     "WEAK_PASSWORD": ("most",),
     "SLOW_DOWN:registrations": ("most",),

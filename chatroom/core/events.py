@@ -510,7 +510,8 @@ class Session(Protocol):
         """
 
     def refused(self, error: ChatError) -> None:
-        """A change this member asked for was refused when its turn came, after the line that asked was answered.
+        """A change this session asked for (chatroom.core.sequencing's `asked_by`) was refused when its turn came,
+        after the line that asked was answered: the person's other sessions are not told.
 
         Only with several processes (chatroom.bus): a change is checked at once, then made in the order all
         processes share, where it may meet a change that came first (someone took the nickname meanwhile).

@@ -15,7 +15,6 @@ from dataclasses import dataclass
 
 from twisted.internet.interfaces import IDelayedCall
 
-from chatroom.core.errors import ChatError
 from chatroom.core.events import (
     AllowChanged,
     BanChanged,
@@ -101,10 +100,6 @@ class Sessions:
     def close(self, reason: str, logged: str | None = None) -> None:
         for session in list(self.all):
             session.close(reason, logged)
-
-    def refused(self, error: ChatError) -> None:
-        for session in self.all:
-            session.refused(error)
 
 
 class Member:

@@ -14,8 +14,9 @@ two would say each of them twice; the stop point keeps one method per change, re
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from contextlib import AbstractContextManager
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
+from contextvars import ContextVar
 from typing import Any, Protocol, TypeVar
 
 from twisted.internet.defer import Deferred
@@ -26,6 +27,30 @@ from chatroom.core.members import Details, Member
 F = TypeVar("F", bound=Callable[..., Any])
 
 CHANGE = "__chat_change__"  # the attribute `change` sets on the methods it marks
+
+# The session whose line is being executed: what a sequencer that makes changes later tells their refusal to.
+_ASKING: ContextVar[Session | None] = ContextVar("asking", default=None)
+
+
+@contextmanager
+def asked_by(session: Session) -> Iterator[None]:
+    """The changes asked for inside are `session`'s: refused in their turn, later (chatroom.bus.shared), they are
+    told to it alone, not to the person's other sessions, which did not ask.
+
+    A context variable rather than an argument of every change: a change is called with the member acting, and the
+    front end's connection knows which of their sessions asked. Twisted runs a coroutine in a copy of the context it
+    started in, so a login checked in a thread still asks as its session when it resumes.
+    """
+    token = _ASKING.set(session)
+    try:
+        yield
+    finally:
+        _ASKING.reset(token)
+
+
+def asking() -> Session | None:
+    """The session asking for the changes made now (`asked_by`); None for the server's own (a timer's)."""
+    return _ASKING.get()
 
 
 class Points(Protocol):

@@ -39,6 +39,7 @@ PLAIN: dict[str, str] = {
     "REGISTRATION_OFF": "this server does not let clients register accounts: ask its administrator for one",
     "REGISTRATION_OFF:entered": "choose a nickname first: then register it",
     "EXISTS": "{name} is registered already",
+    "EXISTS:changed": "{name} was removed or registered again before you were logged in to it",
     "NOT_YOUR_NICK": "you can register only your own nickname, not {nick}",
     "WEAK_PASSWORD": "a password needs at least {most} characters",
     "SLOW_DOWN:registrations": "your address has registered {most} accounts today, the most allowed: try again later",

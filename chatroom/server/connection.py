@@ -37,6 +37,7 @@ from chatroom.core.chat import Chat
 from chatroom.core.errors import ChatError, mistake
 from chatroom.core.events import ROSTER_CHANGES, Event, History, ServerNotice
 from chatroom.core.members import Member
+from chatroom.core.sequencing import asked_by
 from chatroom.core.wording import UNSHOWN
 from chatroom.server.auth import Authenticator, GuessBook
 from chatroom.server.limits import (
@@ -251,7 +252,8 @@ class Connection(TimeoutMixin):
         try:
             if len(message) > self.max_line:
                 raise ChatError("TOO_LONG", most=self.max_line)
-            self.dialect.line_received(message.decode("utf-8"))
+            with asked_by(self):  # what the line asks for, and the work it starts (a login): refused, told here
+                self.dialect.line_received(message.decode("utf-8"))
         except UnicodeDecodeError:
             self.refuse(ChatError("BAD_UTF8"))
         except ChatError as refusal:

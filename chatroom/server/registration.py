@@ -89,7 +89,14 @@ class Registrar:
             raise ChatError("NICK_TAKEN", nick=name)
         login = await self.signup.register(name, password, address, entered=member is not None)
         if member is not None and member.present:
-            await self.log_in(member, login)
+            try:
+                await self.log_in(member, login)
+            except ChatError as error:
+                if error.code != "BAD_LOGIN":
+                    raise
+                # No password was wrong: the account just made was removed, or its name registered again, before
+                # the login's turn (see log_in). Its name is not the client's account: say so (IRC's ACCOUNT_EXISTS).
+                raise ChatError("EXISTS", "changed", name=name) from None
         return login
 
     async def log_in(self, member: Member, login: Login) -> None:

@@ -1,0 +1,126 @@
+"""A change refused in its turn in the log is told to the connection that asked for it, never to the person's other
+connections (found in review: every device of the person showed the error, and the asker, when it had closed,
+could be told nothing at all). On the log in memory here; under a real Redis in tests/test_redis.py."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from twisted.internet.task import Clock
+
+from chatroom.bus.shared import SharedChat
+from chatroom.frontends.irc.frontend import IRCFrontEnd
+from chatroom.frontends.line.frontend import LineFrontEnd
+from chatroom.server.auth import Login
+from chatroom.server.connection import ConnectionFactory
+from chatroom.stores.accounts import adding
+from tests.helpers import MemoryClient, RecordingSession
+from tests.test_account_identity import UNUSED
+from tests.test_account_removal import SharedProcesses, plain
+from tests.test_irc import commands
+from tests.test_lifecycle import GENEROUS
+from tests.test_stores import RedisStoresTestCase
+
+
+class RefusedInTurnTests(SharedProcesses):
+    """Alice on process a from her laptop and her phone (one person, two sessions); bob, an operator of #5, on b."""
+
+    def setUp(self) -> None:
+        super().setUp()
+        self.laptop, self.phone = self.alice(), self.alice()
+        self.bob = self.irc(self.b, "bob")
+        self.bob.type("JOIN #5")
+        self.settle()
+        for device in (self.laptop, self.phone):
+            device.type("JOIN #5")
+            self.settle()
+        self.read_all()
+
+    def irc(self, process: Any, nick: str, *sasl: str) -> MemoryClient:
+        """An IRC client of `process`, registered as `nick` (after SASL, if given its lines)."""
+        client = MemoryClient(process.speaking(IRCFrontEnd.serving("chatroom", None)))
+        client.type("CAP LS 302", "CAP REQ :sasl", *sasl)
+        if sasl:
+            self.checker.answer(len(self.checker.checks) - 1, right=True)
+        client.type(f"NICK {nick}", f"USER {nick} 0 * :x", "CAP END")
+        self.settle()
+        return client
+
+    def alice(self) -> MemoryClient:
+        return self.irc(self.a, "alice", "AUTHENTICATE PLAIN", "AUTHENTICATE " + plain("alice", "right"))
+
+    def read_all(self) -> None:
+        for client in (self.laptop, self.phone, self.bob):
+            client.read()
+
+    def test_a_nickname_taken_first_in_the_log_is_refused_to_the_device_that_asked_only(self) -> None:
+        self.assertEqual(len(self.a.chat.nicks["alice"].sessions), 2, "one person, two sessions")
+        zoe = MemoryClient(self.b.speaking(IRCFrontEnd.serving("chatroom", None)))
+        zoe.type("NICK zoe", "USER zoe 0 * :x")  # first in the log
+        self.laptop.type("NICK zoe")  # free in a's replica when asked
+        self.settle()
+        self.assertEqual(commands(self.laptop.read()), ["433"])
+        self.assertEqual(self.phone.read(), [], "the phone asked for nothing")
+        self.assertEqual(self.a.chat.nicks["alice"].nick, "alice")
+
+    def test_a_message_refused_in_its_turn_is_told_to_the_device_that_sent_it_only(self) -> None:
+        self.bob.type("KICK #5 alice :enough")
+        self.phone.type("PRIVMSG #5 :too late")  # still in #5 in a's replica when sent
+        self.settle()
+        kicked = ":bob!bob@chatroom KICK #5 alice :enough"
+        self.assertEqual(self.laptop.read(), [kicked])
+        told = self.phone.read()
+        self.assertEqual(told[0], kicked)
+        self.assertEqual(commands(told[1:]), ["442"])
+
+    def test_a_change_the_log_lost_is_told_degraded_to_the_device_that_asked_only(self) -> None:
+        chat = self.a.chat
+        assert isinstance(chat, SharedChat)
+        replica = chat.replica
+        append = self.log.append
+
+        def losing(entry: dict[str, Any]) -> None:
+            if (entry.get("k"), entry.get("f")) == ("do", "set_away"):
+                self.clock.callLater(0, replica.not_appended, [entry])
+            else:
+                append(entry)
+
+        self.patch(self.log, "append", losing)
+        self.laptop.type("AWAY :lost on the way")
+        self.settle()
+        told = self.laptop.read()
+        self.assertEqual(commands(told), ["NOTICE"])
+        self.assertIn("the chat is degraded", told[0])
+        self.assertEqual(self.phone.read(), [])
+
+    def test_a_device_that_closed_before_the_refusal_leaves_nobody_to_tell(self) -> None:
+        zoe = MemoryClient(self.b.speaking(IRCFrontEnd.serving("chatroom", None)))
+        zoe.type("NICK zoe", "USER zoe 0 * :x")
+        self.laptop.type("NICK zoe", "QUIT :bye")
+        self.settle()
+        self.assertEqual(self.phone.read(), [])
+        self.assertEqual(len(self.a.chat.nicks["alice"].sessions), 1, "alice stays, on the phone")
+
+
+class RedisTests(RedisStoresTestCase):
+    """The same under a real Redis: the log's entries go through it, and come back numbered as they went."""
+
+    async def test_a_nickname_taken_first_in_the_log_is_refused_to_the_device_that_asked_only(self) -> None:
+        await self.accounts.change("alice", adding("alice", UNUSED))
+        chat = (await self.process("a")).chat
+        factory = ConnectionFactory(chat, Clock(), LineFrontEnd, GENEROUS)  # the connections' timers never fire
+        laptop, phone = MemoryClient(factory), MemoryClient(factory)
+        for device in (laptop, phone):  # logged in to alice's account: one person, two sessions
+            await factory.registrar.enter(device.connection, "alice", proven=Login("alice", None))
+            device.read()
+        alice = chat.nicks["alice"]
+        self.assertEqual(alice.sessions, [laptop.connection, phone.connection])
+        zoe = chat.enter(RecordingSession(), "zoe", None, "192.0.2.9")  # first in the log
+        laptop.type("/nick zoe")  # free in the replica when asked
+        made = chat.settled(alice)
+        assert made is not None, "the rename waits for its turn"
+        await zoe
+        await made
+        self.assertEqual(laptop.read(), ["ERR NICK_TAKEN :nickname zoe is taken"])
+        self.assertEqual(phone.read(), [], "the phone asked for nothing")
+        self.assertEqual(alice.nick, "alice")
