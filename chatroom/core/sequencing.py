@@ -32,7 +32,7 @@ CHANGE = "__chat_change__"  # the attribute `change` sets on the methods it mark
 _ASKING: ContextVar[Session | None] = ContextVar("asking", default=None)
 
 
-class asked_by(AbstractContextManager[None]):  # lower case: read as a function: `with asked_by(session):`
+class asked_by:  # lower case: read as a function: `with asked_by(session):`
     """The changes asked for inside are `session`'s: refused in their turn, later (chatroom.bus.shared), they are
     told to it alone, not to the person's other sessions, which did not ask.
 
