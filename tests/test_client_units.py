@@ -21,7 +21,7 @@ from chatroom.client import __main__ as client_main
 from chatroom.client import settings
 from chatroom.client.console import LineEditor
 from chatroom.client.render import Renderer
-from chatroom.client.session import RETRY_MOST, Client, ServerProtocol
+from chatroom.client.session import NICK_END, RETRY_MOST, Client, ServerProtocol
 from chatroom.client.trust import KnownHosts, TrustOnFirstUse, Verdict
 from chatroom.frontends.line.wire import parse
 from chatroom.server import tls
@@ -556,7 +556,8 @@ class ClientStaysUsableTests(ClientCase):
             client.typed("secret")
             self.hear(verdict)
             client.typed("still here")
-            self.assertEqual(self.sent(), ["/nick alice", "/pass secret", "still here"], "not /nick still here")
+            sent = ["/nick alice", f"/ping {NICK_END}", "/pass secret", "still here"]
+            self.assertEqual(self.sent(), sent, "not /nick still here")
             self.assertEqual(self.console.prompt, "[#5] ")
         self.assertNotIn("AUTH", " ".join(self.console.shown), "the Password: question says it")
 
@@ -794,6 +795,54 @@ class TypedAheadTests(ClientCase):
         self.client.typed("now it is chat")
         self.assertEqual(self.sent(), ["now it is chat"])
 
+    def test_a_password_typed_ahead_of_a_nick_refused_mid_chat_is_never_a_message(self) -> None:
+        """Found by hand: `/nick alice` refused as taken, and the password typed next went to the room."""
+        self.start(interactive=True)
+        self.chatting("bob")
+        for answer in ("ERR NICK_TAKEN :nickname alice is taken", "ERR BAD_NICK :invalid nickname", "NICK bob alice"):
+            self.client.typed("/nick alice")
+            self.client.typed("correct horse")  # the password, typed ahead of the question expected
+            self.hear(answer)
+            self.assertEqual(self.sent(), ["/nick alice", f"/ping {NICK_END}"], answer)
+            self.hear(f"PONG :{NICK_END}")
+            self.assertEqual(self.sent(), [], answer)
+            self.assertEqual(self.console.shown[-1], "12:34 !! not sent: typed before the server answered /nick alice")
+            self.client.typed("chat again")
+            self.assertEqual(self.sent(), ["chat again"], answer)
+            self.hear("NICK alice bob")
+
+    def test_a_password_typed_ahead_of_the_question_mid_chat_is_not_its_answer_either(self) -> None:
+        self.start(interactive=True)
+        self.chatting("bob")
+        self.client.typed("/nick alice")
+        self.client.typed("correct horse")
+        self.hear("AUTH alice :alice needs a password", f"PONG :{NICK_END}")
+        self.assertEqual(self.console.shown[-1], "12:34 !! not sent: typed before Password: was asked")
+        self.assertEqual(self.console.asked[-1], ("Password:", True))
+        self.client.typed("correct horse")  # at the question, seen
+        self.assertEqual(self.sent(), ["/nick alice", f"/ping {NICK_END}", "/pass correct horse"])
+
+    def test_a_password_typed_ahead_of_a_nick_whose_connection_dropped_is_never_a_message(self) -> None:
+        self.start(interactive=True)
+        self.chatting("bob")
+        self.client.typed("/nick alice")
+        self.client.typed("correct horse")
+        self.client.lost(Failure(ConnectionDone()))  # before the server answered
+        self.client.typed("correct horse again")
+        not_sent = "12:34 !! not sent: typed at /nick alice before you were back in the chat"
+        self.assertEqual(self.console.shown[-1], not_sent)
+        server = self.come_back()
+        self.hear("HELLO chatroom 2 :hi", "WELCOME bob :hi", "JOIN #5 bob", "CURRENT #5")
+        self.assertEqual(server.value().decode().splitlines(), ["/nick bob", "/join #5"], "the /nick given up")
+
+    def test_a_script_s_nick_mid_chat_is_answered_by_its_next_line(self) -> None:
+        self.start()
+        self.chatting("bob")
+        for text in ("/nick alice", "correct horse", "hello"):
+            self.client.typed(text)
+        self.hear("AUTH alice :alice needs a password", f"PONG :{NICK_END}", "NICK bob alice")
+        self.assertEqual(self.sent(), ["/nick alice", f"/ping {NICK_END}", "/pass correct horse", "hello"])
+
     def test_a_script_s_lines_are_its_answers_and_messages_in_order(self) -> None:
         self.start(rooms=["5"])
         self.hear("HELLO chatroom 2 :hi")
@@ -997,7 +1046,8 @@ class ClientReviewTests(ClientCase):
         self.client.typed("/nick alice")
         self.hear("AUTH alice :alice needs a password", "NICK carol caroline")
         self.client.typed("hunter2")
-        self.assertEqual(self.sent(), ["/nick alice", "/pass hunter2"], "the password never goes to the room")
+        sent = ["/nick alice", f"/ping {NICK_END}", "/pass hunter2"]
+        self.assertEqual(self.sent(), sent, "the password never goes to the room")
 
     def test_quit_while_a_reconnection_attempt_is_under_way(self) -> None:
         self.start()
@@ -1043,7 +1093,7 @@ class ClientReviewTests(ClientCase):
         self.sent()
         self.client.typed("/nick admin")
         self.hear("AUTH admin :admin needs a password")
-        self.assertEqual(self.sent(), ["/nick admin"])
+        self.assertEqual(self.sent(), ["/nick admin", f"/ping {NICK_END}"])
         self.assertEqual(self.console.asked[-1], ("Password:", True))
 
     def test_a_drop_during_a_login_mid_chat_keeps_the_rooms(self) -> None:

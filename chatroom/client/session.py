@@ -54,6 +54,7 @@ FINISH_GRACE = 2.0  # seconds the screen has to take the last line before the cl
 HANDSHAKE_TIMEOUT = 30.0  # seconds a server has to complete TLS once it accepted the connection
 LONGEST_LINE = 1024 * 1024  # bytes of one server line: any the server sends (docs/protocol.md says what it sends)
 HELP_END = "chatroom-client-help"  # the token of the /ping after /help: its PONG ends the server's list
+NICK_END = "chatroom-client-nick"  # the token of the /ping after a /nick while chatting: its PONG ends the answer
 PROTOCOL_VERSIONS = ("1", "2", "3", "4")  # the line protocol's versions this client knows: 2 added message ids and
 # history, 3 watching, metadata, replies, reactions, typing, several lines, registering, 4 away (docs/protocol.md)
 
@@ -169,7 +170,7 @@ class Client:
         self._delay = RETRY_FIRST
         self._retry: IDelayedCall | None = None  # the next try: a reconnection, or a login the server slowed
         self._dropped = False  # the connection dropped while the person answered a question
-        self._question: str | None = None  # the last question put to the person since they last chatted
+        self._question: str | None = None  # the last question put to the person (or by them: /nick) since they chatted
         self._unanswered: Phase | None = None  # the question still waiting for its answer when the connection dropped
         self._coming_back = False  # a reconnection of someone who had entered the chat
         self._asked_for: str | None = None  # the registered nickname AUTH asked a password for
@@ -358,7 +359,10 @@ class Client:
                 self._reads_asked += command == "/read"
                 self._metas_asked += command == "/meta" and text.split()[1:2] != ["set"]
                 self._watch(command, text.split()[1:])
-                self._send(text, wait=(self.phase, command) in ((Phase.NICK, "/nick"), (Phase.ROOM, "/join")))
+                if (self.phase, command) == (Phase.CHAT, "/nick"):
+                    self._change_nick(text)
+                else:
+                    self._send(text, wait=(self.phase, command) in ((Phase.NICK, "/nick"), (Phase.ROOM, "/join")))
             elif self.phase is Phase.NICK and len(text.split()) > 1:  # the server would answer /nick's usage
                 self.console.show(self.render.error("a nickname is one word: no spaces"))
                 self._ask("Nickname:")
@@ -370,6 +374,22 @@ class Client:
                 self._send_block(text)
             else:
                 self._send(text)
+
+    def _change_nick(self, text: str) -> None:
+        """/nick while chatting is a question to the server: a registered nickname answers with Password:, so typed
+        lines wait for its answer, and at a terminal those typed meanwhile are never messages: one may be the
+        password, typed ahead of a question that then never comes (the nickname is taken, invalid or free). The
+        /ping after it marks the end of the answer, whatever it is (nothing, for the nickname we have)."""
+        self._question = text
+        self._send(text, wait=True)
+        self._send(f"/ping {NICK_END}")
+
+    def _nick_answered(self) -> None:
+        """The server has answered a /nick typed while chatting: back to the chat, unless it asked for a password."""
+        if self.phase is Phase.CHAT and not self._listening:
+            self._typed_ahead(f"before the server answered {self._question}")
+            self._question = None
+            self._chatting()
 
     def _watch(self, command: str, nicks: list[str]) -> None:
         """Note what /watch asks and /unwatch changes: the answers to /watch say whether each is here now, and
@@ -575,6 +595,8 @@ class Client:
             self.console.show(self.render.note("this client's own commands:"))
             for usage in CLIENT_COMMANDS.values():
                 self.console.show(self.render.note(usage))
+        elif line.word == "PONG" and line.text == NICK_END:
+            self._nick_answered()
         elif line.word == "REPLY" and len(line.args) == 3:
             self.console.show(self.render.replied(line, self.gestures.said(line.args[0], line.args[2])))
         elif line.word == "REACT" and len(line.args) == 3 and not self.company.is_ignored(line.args[1]):
