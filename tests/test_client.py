@@ -306,6 +306,23 @@ class ClientNeverStuckTests(ServerTestCase):
         other.type("/quit\r")
         self.assertEqual(await other.exit_code(), 0)
 
+    async def test_a_password_typed_ahead_of_a_nickname_refused_as_taken_never_reaches_the_room(self) -> None:
+        """Found by hand: `/nick alice` while alice was here was refused at once, and the password typed next, for
+        the question expected, was said in the room. Typed in one go, as a password manager or a quick typist does."""
+        alice = await self.connect()
+        alice.send("/nick alice", "/pass correct horse", "/join 5")
+        person = self.client("--nick", "bob", "--room", "5")
+        await person.until(r"\[#5\] -- here: @alice, bob")
+        person.type("/nick alice\rcorrect horse\r")
+        await person.until("nickname alice is taken")
+        what = await person.until(r"not sent: typed before the server answered /nick alice|<bob> correct horse")
+        self.assertEqual(what[0], "not sent: typed before the server answered /nick alice")
+        person.type("still bob\r")
+        said, _ = await alice.until("MSG #5 bob")
+        self.assertEqual(said, "MSG #5 bob :still bob", "the first line bob said")
+        person.type("/quit\r")
+        self.assertEqual(await person.exit_code(), 0)
+
     async def test_a_line_of_64_kib_reaches_the_client(self) -> None:
         person = self.client("--nick", "reader", "--room", "5")
         await person.until(r"\[#5\] -- here: .*reader")

@@ -147,8 +147,8 @@ async def chat(reactor: IReactorCore, arguments: argparse.Namespace, interactive
     IReactorTime(reactor).callLater(0, leave_on_signals)
     endpoint = wrapClientTLS(tls, HostnameEndpoint(reactor, arguments.host, arguments.port, timeout=arguments.timeout))
     connecting: Deferred[ServerProtocol] = connectProtocol(endpoint, ServerProtocol(client))
-    if not arguments.no_reconnect:
-        client.reconnect = lambda: connectProtocol(endpoint, ServerProtocol(client))
+    client.reconnect = lambda: connectProtocol(endpoint, ServerProtocol(client))
+    client.reconnecting = not arguments.no_reconnect
 
     def stop_connecting(result: object) -> object:
         """Leaving (Ctrl+C) before the connection is made ends the attempt too."""

@@ -54,6 +54,7 @@ FINISH_GRACE = 2.0  # seconds the screen has to take the last line before the cl
 HANDSHAKE_TIMEOUT = 30.0  # seconds a server has to complete TLS once it accepted the connection
 LONGEST_LINE = 1024 * 1024  # bytes of one server line: any the server sends (docs/protocol.md says what it sends)
 HELP_END = "chatroom-client-help"  # the token of the /ping after /help: its PONG ends the server's list
+NICK_END = "chatroom-client-nick"  # the token of the /ping after a /nick while chatting: its PONG ends the answer
 PROTOCOL_VERSIONS = ("1", "2", "3", "4")  # the line protocol's versions this client knows: 2 added message ids and
 # history, 3 watching, metadata, replies, reactions, typing, several lines, registering, 4 away (docs/protocol.md)
 
@@ -148,7 +149,8 @@ class Client:
         self._refused: str | None = None  # the server's last refusal while registering, for a script's exit status
         self._prompt = "> "  # the chat's prompt: the current room
         # What reconnecting takes back, kept in memory only: who we are, the password typed, where we were.
-        self.reconnect: Callable[[], Deferred[object]] | None = None  # None: --no-reconnect
+        self.reconnect: Callable[[], Deferred[object]] | None = None  # None: never (tests that do not need it)
+        self.reconnecting = True  # False: --no-reconnect: a dropped connection ends the client
         self._me: str | None = None
         self._token: str | None = None  # the server's RESUME token: takes our nickname back without a login
         self._resumed_as: str | None = None  # /resume is on its way, for this nickname: RESUME_FAILED means /nick
@@ -168,8 +170,9 @@ class Client:
         self._asked_watch: set[str] = set()
         self._delay = RETRY_FIRST
         self._retry: IDelayedCall | None = None  # the next try: a reconnection, or a login the server slowed
+        self._waiting_out: float | None = None  # seconds a login slowed while registering waits, disconnected
         self._dropped = False  # the connection dropped while the person answered a question
-        self._question: str | None = None  # the last question put to the person since they last chatted
+        self._question: str | None = None  # the last question put to the person (or by them: /nick) since they chatted
         self._unanswered: Phase | None = None  # the question still waiting for its answer when the connection dropped
         self._coming_back = False  # a reconnection of someone who had entered the chat
         self._asked_for: str | None = None  # the registered nickname AUTH asked a password for
@@ -358,7 +361,10 @@ class Client:
                 self._reads_asked += command == "/read"
                 self._metas_asked += command == "/meta" and text.split()[1:2] != ["set"]
                 self._watch(command, text.split()[1:])
-                self._send(text, wait=(self.phase, command) in ((Phase.NICK, "/nick"), (Phase.ROOM, "/join")))
+                if (self.phase, command) == (Phase.CHAT, "/nick"):
+                    self._change_nick(text)
+                else:
+                    self._send(text, wait=(self.phase, command) in ((Phase.NICK, "/nick"), (Phase.ROOM, "/join")))
             elif self.phase is Phase.NICK and len(text.split()) > 1:  # the server would answer /nick's usage
                 self.console.show(self.render.error("a nickname is one word: no spaces"))
                 self._ask("Nickname:")
@@ -370,6 +376,22 @@ class Client:
                 self._send_block(text)
             else:
                 self._send(text)
+
+    def _change_nick(self, text: str) -> None:
+        """/nick while chatting is a question to the server: a registered nickname answers with Password:, so typed
+        lines wait for its answer, and at a terminal those typed meanwhile are never messages: one may be the
+        password, typed ahead of a question that then never comes (the nickname is taken, invalid or free). The
+        /ping after it marks the end of the answer, whatever it is (nothing, for the nickname we have)."""
+        self._question = text
+        self._send(text, wait=True)
+        self._send(f"/ping {NICK_END}")
+
+    def _nick_answered(self) -> None:
+        """The server has answered a /nick typed while chatting: back to the chat, unless it asked for a password."""
+        if self.phase is Phase.CHAT and not self._listening:
+            self._typed_ahead(f"before the server answered {self._question}")
+            self._question = None
+            self._chatting()
 
     def _watch(self, command: str, nicks: list[str]) -> None:
         """Note what /watch asks and /unwatch changes: the answers to /watch say whether each is here now, and
@@ -575,6 +597,8 @@ class Client:
             self.console.show(self.render.note("this client's own commands:"))
             for usage in CLIENT_COMMANDS.values():
                 self.console.show(self.render.note(usage))
+        elif line.word == "PONG" and line.text == NICK_END:
+            self._nick_answered()
         elif line.word == "REPLY" and len(line.args) == 3:
             self.console.show(self.render.replied(line, self.gestures.said(line.args[0], line.args[2])))
         elif line.word == "REACT" and len(line.args) == 3 and not self.company.is_ignored(line.args[1]):
@@ -797,11 +821,19 @@ class Client:
     def _log_in_later(self, why: str) -> None:
         """The server did not check the password (SLOW_DOWN): ask for the nickname again once the wait it names is
         over (a few seconds if it names none), and its AUTH sends the same password. Never sooner than it said,
-        and a little later for some, so that a class behind one address is not all back at the same moment."""
+        and a little later for some, so that a class behind one address is not all back at the same moment.
+
+        While registering, the wait is spent disconnected: the server names the wait of its login policy (up to a
+        minute), not one this connection may spend (its registration timeout, 30 s by default, would end it with
+        "choose a nickname sooner"), and a connection kept idle would count against the address's."""
         named = re.search(r"try again in (\d+) s", why)
         wait = (int(named[1]) if named else SLOW_DOWN_WAIT) * random.uniform(1.0, 1.5)
         nick, link = self._asked_for, self.link
         self.console.show(self.render.note(f"logging in as {nick} again in {wait:.0f} s"))
+        if self.phase is not Phase.CHAT and self.reconnect is not None:
+            self._waiting_out = wait
+            self._abort()  # `lost` connects again once the wait is over
+            return
 
         def again() -> None:
             if self.link is link and link is not None and self.phase is not Phase.LEAVING:  # else: a drop or /quit
@@ -876,7 +908,9 @@ class Client:
         """
         if self.reconnect is None or self.phase is Phase.LEAVING or self._failure is not None:
             return False
-        if self.phase is Phase.CONNECTING and not self._coming_back:
+        if self._waiting_out is not None:
+            return True  # we hung up, to log in again once the server's wait is over
+        if not self.reconnecting or (self.phase is Phase.CONNECTING and not self._coming_back):
             return False
         if self._goodbye is not None and self._goodbye.startswith(FINAL_GOODBYES):
             return False  # banned or put out by an administrator: coming back would not be welcome
@@ -902,6 +936,9 @@ class Client:
         self._unanswered = self.phase if self._listening and self.phase in questions else None
         self.phase, self._listening, self._input = Phase.RECONNECTING, False, []
         self.console.set_prompt("")
+        if self._waiting_out is not None:  # as the person was told (`_log_in_later`)
+            self._retry, self._waiting_out = self.clock.callLater(self._waiting_out, self._connect_again), None
+            return
         self.console.show(
             self.render.error(f"{why}: reconnecting in {self._schedule():.0f} s (/quit or Ctrl+D leaves)")
         )
@@ -938,6 +975,9 @@ class Client:
     def _not_yet(self, failure: Failure) -> None:
         self._attempt = None
         if self.phase is Phase.LEAVING:
+            return
+        if not self.reconnecting:  # connecting again after a slowed login (`_log_in_later`), with --no-reconnect
+            self.fail(f"cannot connect to {self.server}: {failure.getErrorMessage()}")
             return
         self.phase = Phase.RECONNECTING
         self.console.show(
