@@ -357,10 +357,12 @@ class Found:
 
 @dataclass(frozen=True, slots=True)
 class Names:
-    """Who is in a room, each nickname after its role's prefix: "@" operator, "+" voice."""
+    """Who is in a room, each nickname after its role's prefix: "@" operator, "+" voice; and whether the room is
+    secret, which IRC's NAMES shows."""
 
     room: str
     nicks: tuple[str, ...]
+    secret: bool = False
 
 
 @dataclass(frozen=True, slots=True)

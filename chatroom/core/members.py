@@ -261,7 +261,7 @@ class Room:
                 key=lambda item: (-item[1]._value_, item[0].nick.lower()),  # `_value_`: enum's, not a property
             )
             ranked[:0] = [role.prefix + member.nick for member, role in held]
-        return Names(self.name, tuple(ranked))
+        return Names(self.name, tuple(ranked), self.settings.secret)
 
     def info(self) -> RoomInfo:
         settings = self.settings

@@ -548,8 +548,7 @@ class IRCDialect:
     def names(self, names: Names, end: bool = True) -> bytes:
         """353 lines of at most 512 bytes, then 366 unless `end` is False."""
         room = names.room
-        found = self.chat.room(room)
-        symbol = "@" if found is not None and found.secret else "="
+        symbol = "@" if names.secret else "="
         nicks = names.nicks
         if "multi-prefix" not in self.caps and nicks and nicks[0].startswith("@+"):  # Names lists roles highest first
             nicks = tuple(_highest(nick) for nick in nicks)
