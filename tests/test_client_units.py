@@ -835,6 +835,31 @@ class TypedAheadTests(ClientCase):
         self.hear("HELLO chatroom 2 :hi", "WELCOME bob :hi", "JOIN #5 bob", "CURRENT #5")
         self.assertEqual(server.value().decode().splitlines(), ["/nick bob", "/join #5"], "the /nick given up")
 
+    def test_a_message_typed_behind_a_nick_whose_connection_dropped_is_said_not_sent(self) -> None:
+        # Found in review: it went without a word, where a line dropped is always told.
+        self.start(interactive=True)
+        self.chatting("bob")
+        self.client.typed("/nick alice")
+        self.client.typed("see you all tomorrow")  # behind the /nick's answer
+        self.client.lost(Failure(ConnectionDone()))
+        self.assertIn("12:34 !! not sent: typed before the server answered /nick alice", self.console.shown)
+        server = self.come_back()
+        self.hear("HELLO chatroom 2 :hi", "WELCOME bob :hi", "JOIN #5 bob", "CURRENT #5")
+        self.assertEqual(server.value().decode().splitlines(), ["/nick bob", "/join #5"])
+
+    def test_a_script_s_lines_behind_a_nick_whose_connection_dropped_are_said_once_back(self) -> None:
+        # Found in review: a script's lines are its messages, in order, and they were lost.
+        self.start()
+        self.chatting("bob")
+        for text in ("/nick alice", "hello after the rename"):
+            self.client.typed(text)
+        self.client.lost(Failure(ConnectionDone()))
+        self.client.typed("typed while away")
+        server = self.come_back()
+        self.hear("HELLO chatroom 2 :hi", "WELCOME bob :hi", "JOIN #5 bob", "CURRENT #5")
+        sent = server.value().decode().splitlines()
+        self.assertEqual(sent[-2:], ["hello after the rename", "typed while away"])
+
     def test_a_script_s_nick_mid_chat_is_answered_by_its_next_line(self) -> None:
         self.start()
         self.chatting("bob")

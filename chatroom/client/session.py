@@ -930,6 +930,10 @@ class Client:
         else:
             self.rooms = [room for room in self._joined if room != self._current]
             self.rooms += [self._current] if self._current else []
+        if self.phase is Phase.CHAT and self._question is not None:  # behind a /nick whose answer never came
+            self._typed_ahead(f"before the server answered {self._question}")  # at a terminal: dropped, and told
+            if not self.interactive:
+                self._question = None  # a script's lines are its messages, in order
         if self._question is None:  # else they were typed at a question: never messages
             self._later[:0] = [line for line in self._input if line is not None]
         questions = (Phase.NICK, Phase.PASSWORD, Phase.ROOM)
