@@ -421,8 +421,10 @@ class IRCDialect:
     def refusal(self, error: ChatError) -> bytes:
         if error.code == "BAD_UTF8":  # IRCv3's UTF8ONLY: the FAIL names the command of the line refused
             return self.line("FAIL", _command_of(self.connection.received), "INVALID_UTF8", text=word(error))
-        if error.code in n.FOR_CODE:
-            return self.numeric(n.FOR_CODE[error.code], text=word(error))
+        numeric = n.FOR_CODE.get(error.code)
+        if numeric is not None:
+            subject = (str(error.arguments.get(name, "")) for name in n.SUBJECTS.get(numeric, ()))
+            return self.numeric(numeric, *subject, text=word(error))
         return self.notice(word(error))
 
     word = staticmethod(word)

@@ -160,6 +160,25 @@ FOR_CODE = {
     "LIST_FULL": ERR_BANLISTFULL,
 }
 
+# What a numeric names before its text, by the refusal's arguments: a refusal told without its command (one made
+# later, in its turn in the log, or raised past the command) names it still, "*" for what it does not say.
+SUBJECTS = {
+    ERR_NICKNAMEINUSE: ("nick",),
+    ERR_ERRONEUSNICKNAME: ("nick",),
+    ERR_NOSUCHNICK: ("nick",),
+    ERR_NOSUCHCHANNEL: ("room",),
+    ERR_NOTONCHANNEL: ("room",),
+    ERR_USERNOTINCHANNEL: ("nick", "room"),
+    ERR_USERONCHANNEL: ("nick", "room"),
+    ERR_CHANOPRIVSNEEDED: ("room",),
+    ERR_BANNEDFROMCHAN: ("room",),
+    ERR_INVITEONLYCHAN: ("room",),
+    ERR_BADCHANNELKEY: ("room",),
+    ERR_CHANNELISFULL: ("room",),
+    ERR_TOOMANYCHANNELS: ("room",),
+    ERR_CANNOTSENDTOCHAN: ("room",),
+}
+
 # MONITOR (IRCv3): chatroom.frontends.irc.monitor
 RPL_MONONLINE = "730"
 RPL_MONOFFLINE = "731"
