@@ -238,8 +238,11 @@ class Room:
                 self.held.append(event)
                 return
             self.flush()
+        # Each member's connections straight from here: one call a connection rather than two. A room's events
+        # are never held for a person who lingers (Sessions.deliver), only private messages are.
         for member in self.members:
-            member.session.deliver(event)
+            for session in member.session.all:
+                session.deliver(event)
 
     def flush(self) -> None:
         """Tell the changes held so far: one alone as itself, several as one Changes."""
