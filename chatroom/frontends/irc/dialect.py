@@ -766,9 +766,7 @@ class IRCDialect:
         self.write(
             b"".join((
                 self.numeric(n.RPL_WELCOME, text=f"Welcome to the chatroom IRC network, {self.source()}"),
-                self.numeric(n.RPL_YOURHOST, text=f"Your host is {self.server}, running chatroom"),
-                self.numeric(n.RPL_CREATED, text="This server speaks IRC beside chatroom's own protocol"),
-                self.numeric(n.RPL_MYINFO, self.server, "chatroom", "Biow", MYINFO_MODES, "Ibeklov"),
+                self.me.encode().join(_greeting_around(self.server)),
                 self.isupport(),
                 self.lusers(),
                 self.motd(),
@@ -956,24 +954,50 @@ class IRCDialect:
         ))  # fmt: skip
 
     def motd(self) -> bytes:
-        lines = self.connection.factory.motd
-        if not lines:
-            return self.numeric(n.ERR_NOMOTD, text="MOTD File is missing")
-        return b"".join((
-            self.numeric(n.RPL_MOTDSTART, text=f"- {self.server} Message of the day -"),
-            *(self.numeric(n.RPL_MOTD, text=f"- {line}") for line in lines),
-            self.numeric(n.RPL_ENDOFMOTD, text="End of /MOTD command"),
-        ))  # fmt: skip
+        return self.me.encode().join(_motd_around(self.server, tuple(self.connection.factory.motd)))
+
+
+# What every welcome says, the same for every client but for the nickname it is addressed to, and changed only
+# with the settings (SIGHUP): made once, and cut where the nickname goes.
+
+
+def _cut_at_nickname(server: str, lines: Iterable[tuple[str, tuple[str, ...], str | None]]) -> list[bytes]:
+    """Numerics (numeric, parameters, text) to `server`'s clients, as pieces to join with a client's nickname."""
+    return b"".join(message(server, numeric, "\0", *params, text=text) for numeric, params, text in lines).split(b"\0")
+
+
+@functools.lru_cache(maxsize=4)
+def _greeting_around(server: str) -> list[bytes]:
+    """002 to 004."""
+    return _cut_at_nickname(server, (
+        (n.RPL_YOURHOST, (), f"Your host is {server}, running chatroom"),
+        (n.RPL_CREATED, (), "This server speaks IRC beside chatroom's own protocol"),
+        (n.RPL_MYINFO, (server, "chatroom", "Biow", MYINFO_MODES, "Ibeklov"), None),
+    ))  # fmt: skip
 
 
 @functools.lru_cache(maxsize=4)
 def _isupport_around(server: str, tokens: tuple[str, ...]) -> list[bytes]:
-    """RPL_ISUPPORT's lines (005), twelve tokens to a line, cut where the nickname goes: made once, as every
-    welcome sends them and they change only with the settings (SIGHUP)."""
-    return b"".join(
-        message(server, n.RPL_ISUPPORT, "\0", *tokens[start : start + 12], text="are supported by this server")
-        for start in range(0, len(tokens), 12)
-    ).split(b"\0")
+    """RPL_ISUPPORT's lines (005), twelve tokens to a line."""
+    return _cut_at_nickname(
+        server,
+        (
+            (n.RPL_ISUPPORT, tokens[start : start + 12], "are supported by this server")
+            for start in range(0, len(tokens), 12)
+        ),
+    )
+
+
+@functools.lru_cache(maxsize=4)
+def _motd_around(server: str, lines: tuple[str, ...]) -> list[bytes]:
+    """The message of the day (375, 372..., 376), or 422 if there is none."""
+    if not lines:
+        return _cut_at_nickname(server, ((n.ERR_NOMOTD, (), "MOTD File is missing"),))
+    return _cut_at_nickname(server, (
+        (n.RPL_MOTDSTART, (), f"- {server} Message of the day -"),
+        *((n.RPL_MOTD, (), f"- {line}") for line in lines),
+        (n.RPL_ENDOFMOTD, (), "End of /MOTD command"),
+    ))  # fmt: skip
 
 
 def _command_of(line: bytes) -> str:
