@@ -19,7 +19,7 @@ from chatroom.core.history import PAGE_MAX, parse_id, seconds
 from chatroom.core.members import Member
 from chatroom.core.moderation import MUTE_PREFIX, Role, Setting, bad_limit, glob
 from chatroom.core.multiline import pieces
-from chatroom.core.names import nick_key, room_key
+from chatroom.core.names import NICK_MAX, nick_key, room_key
 from chatroom.core.queries import RoomView
 from chatroom.core.search import SEARCH_LINES
 from chatroom.frontends.commands import CommandTable
@@ -398,12 +398,17 @@ def _relayed_too_long(session: IRCDialect, target: str, text: str, notice: bool)
     """Whether the message as relayed, with its sender's `nick!user@host` before it, would pass IRC's 512 bytes: it
     is refused with 417 (not to a NOTICE) rather than cut, as IRC servers cut it, or sent longer than clients read."""
     command = "NOTICE" if notice else "PRIVMSG"
+    if len(text.encode()) + len(target.encode()) + _SOURCE_MAX + len(f":  {command}  :") <= BODY_MAX:
+        return False  # most lines: fits whoever sends it, so the sender's `nick!user@host` need not be made
     if len(f":{session.source()} {command} {target} :{text}".encode()) <= BODY_MAX:
         return False
     if not notice:
         session.reply(n.ERR_INPUTTOOLONG, text="Input line was too long: relayed, it would pass 512 bytes")
     return True
 
+
+# The longest `nick!user@host` a sender is shown as, in bytes (UTF-8 takes at most 4 a character).
+_SOURCE_MAX = 4 * (NICK_MAX + USER_MAX) + len(f"!@{HOST}")
 
 _CANNOT_SEND = {"NOT_IN_ROOM": n.ERR_CANNOTSENDTOCHAN, "LOCKDOWN": n.ERR_CANNOTSENDTOCHAN}
 
