@@ -93,7 +93,7 @@ class AtOnce:
     def together(self, member: Member, room: str) -> AbstractContextManager[None]:
         return self.chat.told_together(member, room)
 
-    def settled(self, member: Member) -> Deferred[None] | None:
+    def settled(self, member: Member, session: Session | None) -> Deferred[None] | None:
         return None
 
     def outcome(self, member: Member) -> Deferred[None] | None:

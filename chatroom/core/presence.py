@@ -411,13 +411,15 @@ class Presence(ChatBase):
         person's session on another says reaches their sessions here as anyone else's would."""
         return self.sequencer.asked_here()
 
-    def settled(self, member: Member) -> Deferred[None] | None:
-        """When the changes `member` asked for have been made, if they have not yet: in one process, at once.
+    def settled(self, member: Member, session: Session | None) -> Deferred[None] | None:
+        """When the changes `session` asked for as `member` have been made, if they have not yet: in one process,
+        at once.
 
         chatroom.bus.shared's Replica makes a change in its turn in the log, later: it returns a Deferred that
-        fires then, so that the member's front end answers, and reads on, only once the change took effect.
+        fires then, so that the session's front end answers, and reads on, only once the change took effect. The
+        person's other sessions do not wait for it: each is a connection of its own.
         """
-        return self.sequencer.settled(member)
+        return self.sequencer.settled(member, session)
 
     def outcome(self, member: Member) -> Deferred[None] | None:
         """When the change `member` has just asked for has been made, if it has not yet; it fails with the ChatError

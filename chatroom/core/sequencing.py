@@ -88,8 +88,10 @@ class Points(Protocol):
     def together(self, member: Member, room: str) -> AbstractContextManager[None]:
         """Changes made inside are made, and told, together (`Chat.told_together` where they are made)."""
 
-    def settled(self, member: Member) -> Deferred[None] | None:
-        """Fires once the changes `member` asked for are made; None if they all are."""
+    def settled(self, member: Member, session: Session | None) -> Deferred[None] | None:
+        """Fires once the changes `session` asked for as `member` are made (None: those no session asked for); None
+        if they all are. Per session, not per person: a person's devices are connections of their own, and one's
+        change waiting for its turn must not hold the others' next lines."""
 
     def outcome(self, member: Member) -> Deferred[None] | None:
         """Fires once the change `member` has just asked for has had its turn, or fails with the ChatError that
