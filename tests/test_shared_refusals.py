@@ -48,8 +48,10 @@ class TwoDevices(SharedProcesses):
         self.settle()
         return client
 
-    def alice(self) -> MemoryClient:
-        return self.irc(self.a, "alice", "AUTHENTICATE PLAIN", "AUTHENTICATE " + plain("alice", "right"))
+    def alice(self, *caps: str) -> MemoryClient:
+        """One more of alice's IRC connections on process a, with these capabilities too."""
+        asked = [f"CAP REQ :{cap}" for cap in caps]
+        return self.irc(self.a, "alice", *asked, "AUTHENTICATE PLAIN", "AUTHENTICATE " + plain("alice", "right"))
 
     def read_all(self) -> None:
         for client in (self.laptop, self.phone, self.bob):
@@ -105,6 +107,32 @@ class RefusedInTurnTests(TwoDevices):
         self.settle()
         self.assertEqual(self.phone.read(), [])
         self.assertEqual(len(self.a.chat.nicks["alice"].sessions), 1, "alice stays, on the phone")
+
+
+class OwnLinesTests(TwoDevices):
+    """What one of alice's IRC connections says reaches her others as from her nickname, as anyone's would; the one
+    that said it gets it back only if it asked for echo-message (found in review: with --redis, a person with two
+    connections on one process got their own line back on the one that said it too)."""
+
+    said = [":alice!alice@chatroom PRIVMSG #5 :from the laptop", ":alice!alice@chatroom PRIVMSG bob :psst"]
+
+    def test_without_echo_message_the_device_that_said_it_is_not_sent_it(self) -> None:
+        self.laptop.type("PRIVMSG #5 :from the laptop", "PRIVMSG bob :psst")
+        self.settle()
+        self.assertEqual(self.laptop.read(), [], "an IRC client without echo-message shows its own lines itself")
+        self.assertEqual(self.phone.read(), self.said)
+        self.assertEqual(self.bob.read(), self.said)
+
+    def test_with_echo_message_the_device_that_said_it_is_sent_it_once(self) -> None:
+        tablet = self.alice("echo-message")
+        self.settle()
+        tablet.read()
+        self.read_all()
+        tablet.type("PRIVMSG #5 :from the laptop", "PRIVMSG bob :psst")
+        self.settle()
+        self.assertEqual(tablet.read(), self.said, "its echo, once")
+        self.assertEqual(self.laptop.read(), self.said)
+        self.assertEqual(self.phone.read(), self.said)
 
 
 class WaitingTests(TwoDevices):

@@ -61,7 +61,8 @@ RESYNC = "resync"  # the kind of entry a replica that failed to apply one append
 # and the log keeps one member's messages in the order they were sent.
 UNAWAITED = frozenset({"say", "private"})
 # The key, in its entry, of the number of a change appended here: its turn is recognised by it, to tell a refusal to
-# the session that asked, and, unless UNAWAITED, to let that session's front end go on (Replica.settled).
+# the session that asked, to tell that session's own line from the person's others (Replica.asker), and, unless
+# UNAWAITED, to let that session's front end go on (Replica.settled).
 NUMBERED = "q"
 # Arguments that must never reach the disk of the log's store, by change: a private message's text, a quit's or a
 # kill's reason. An entry names their places under OFF_DISK, and the log carries them beside the entry (Redis:
@@ -331,6 +332,16 @@ class Replica:
         askers = self._askers.get(key, {})
         return any(askers.get(serial) is session for serial in self._unsettled.get(key, ()))
 
+    def asker(self) -> Session | None:
+        """Outside a turn, the session whose line runs now; in one, the session here that asked for its change."""
+        return asking() if self._turn is None else self._asker_of(self._turn)
+
+    def _asker_of(self, entry: dict[str, Any]) -> Session | None:
+        """The session that asked for `entry`'s change, if it was asked for here and has not had its turn yet."""
+        if entry.get("p") != self.process or NUMBERED not in entry:
+            return None  # another process's numbers are not ours
+        return self._askers.get(entry["m"], {}).get(entry[NUMBERED])
+
     def outcome(self, member: Member) -> Deferred[None] | None:
         serials = self._unsettled.get(member.key)
         if not serials:
@@ -351,7 +362,7 @@ class Replica:
         """Tell a refusal of `entry`'s change to the session that asked for it, if it is still one of `member`'s:
         never to the person's other sessions, which did not ask (their devices would show an error for nothing).
         A change no session asked for (the server's own) has nobody to tell."""
-        asker = self._askers.get(entry["m"], {}).get(entry[NUMBERED]) if NUMBERED in entry else None
+        asker = self._asker_of(entry)
         if asker is not None and asker in member.sessions:
             asker.refused(error)
 
@@ -539,9 +550,6 @@ class Replica:
 
     def stores(self) -> bool:
         """The process whose member made the change writes it down; the others would write the same again."""
-        return self.asked_here()
-
-    def asked_here(self) -> bool:
         return self._turn is not None and self._turn.get("p") == self.process
 
     # Processes joining and leaving

@@ -406,10 +406,11 @@ class Presence(ChatBase):
         for member in members:
             member.session.close(reason)
 
-    def asked_here(self) -> bool:
-        """Whether the change being told was asked for on this process: with several sharing the chat, what a
-        person's session on another says reaches their sessions here as anyone else's would."""
-        return self.sequencer.asked_here()
+    def asker(self) -> Session | None:
+        """The session that asked for the change being told, if it is on this process (chatroom.core.sequencing's
+        asked_by): what a person says reaches their other sessions, here or on another process, as anyone else's
+        would; only the one that said it may show it itself."""
+        return self.sequencer.asker()
 
     def settled(self, member: Member, session: Session | None) -> Deferred[None] | None:
         """When the changes `session` asked for as `member` have been made, if they have not yet: in one process,

@@ -103,8 +103,10 @@ class Points(Protocol):
     def stores(self) -> bool:
         """Whether the change being made is written to the chat's store here (once, by one process)."""
 
-    def asked_here(self) -> bool:
-        """Whether the change being made was asked for on this process (by one of its sessions, if by anyone)."""
+    def asker(self) -> Session | None:
+        """The session that asked for the change being made (`asked_by`), if it is on this process; None if none
+        did (the server's own) or it was asked for on another: what tells an IRC client's own line from the same
+        person's line said on another of their connections."""
 
     def closing(self, reason: str) -> None:
         """The chat is closing (server shutdown): everyone present is let go just after."""
