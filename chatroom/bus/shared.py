@@ -329,8 +329,11 @@ class Replica:
 
     def _awaits(self, key: str, session: Session | None) -> bool:
         """Whether a change `session` asked for as the member `key` is still to have its turn (UNAWAITED aside)."""
+        serials = self._unsettled.get(key)
+        if serials is None:  # most lines: asked after every one
+            return False
         askers = self._askers.get(key, {})
-        return any(askers.get(serial) is session for serial in self._unsettled.get(key, ()))
+        return any(askers.get(serial) is session for serial in serials)
 
     def asker(self) -> Session | None:
         """Outside a turn, the session whose line runs now; in one, the session here that asked for its change."""
