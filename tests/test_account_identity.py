@@ -204,7 +204,7 @@ class InRedisTests(RedisStoresTestCase):
         """owen, on `process`, registers #5."""
         owen, _ = await self.member(process.chat, "owen", "owen")
         process.chat.register_room(owen, "#5")
-        registered = process.chat.settled(owen)
+        registered = process.chat.settled(owen, None)  # asked for by no session
         if registered is not None:
             await registered
 

@@ -18,7 +18,7 @@ from twisted.internet.testing import StringTransport
 from twisted.logger import formatEvent
 from twisted.trial.unittest import SynchronousTestCase, TestCase
 
-from chatroom.core.events import Event, Joined, Message, Topic
+from chatroom.core.events import Event, Joined, Message, Session, Topic
 from chatroom.core.members import Member
 from chatroom.core.wording import UNSHOWN
 from chatroom.frontends.irc.render import Renderer
@@ -266,7 +266,7 @@ class LineFaultTests(SynchronousTestCase):
             await verdict
             return await enter(connection, nick, password)
 
-        def broken(member: Member) -> None:
+        def broken(member: Member, session: Session | None) -> None:
             if not client.connection.executing:  # after its line, where the connection asks by itself
                 raise ValueError("settling after 'the secret plan'")
 

@@ -319,6 +319,21 @@ class SharedSessionsTests(Replicas):
         self.assertEqual(placed[0], placed[1])
         self.assertEqual(state(self.a), state(self.b))
 
+    def test_a_change_waiting_for_its_turn_is_awaited_by_the_session_that_asked_for_it_only(self) -> None:
+        _, phone = self.another(self.a)
+        with asked_by(self.laptop):
+            self.a.join(self.alice, "6")
+        self.assertIsNone(self.a.settled(self.alice, phone), "the phone asked for nothing: its next line goes on")
+        with asked_by(phone):
+            self.a.set_away(self.alice, "at lunch")
+        by_laptop, by_phone = self.a.settled(self.alice, self.laptop), self.a.settled(self.alice, phone)
+        assert by_laptop is not None and by_phone is not None
+        self.assertIsNone(self.a.settled(self.alice, None), "none asked for by no session")
+        away_then = by_laptop.addCallback(lambda _: self.alice.details.away)
+        self.settle()
+        self.assertEqual(self.successResultOf(away_then), "", "the laptop goes on at its join's turn")
+        self.successResultOf(by_phone)
+
     def test_two_sessions_of_one_account_on_two_processes_both_hear_and_one_quits_unseen(self) -> None:
         member, phone = self.another(self.b)
         self.assertIs(member, self.b.nicks["alice"])

@@ -151,3 +151,21 @@ class OnePersonOnTwoProcessesTests(SharedServers):
         await laptop.until(":alice!alice@chatroom PRIVMSG #5 :seen it")
         self.assertNotIn("from my laptop", "\n".join(laptop.lines), "its own line is not sent back to it")
 
+
+    async def test_her_line_on_one_irc_connection_reaches_her_other_on_the_same_process_not_itself(self) -> None:
+        # Without echo-message, two connections of one person on one process: her line came back to the connection
+        # that said it too, through the log, where the two could not be told apart; it showed it twice.
+        first, _ = await self.servers(2, "--registration", "open")
+        owner = await self.client(first)
+        await owner.until("HELLO ")
+        owner.send("/register alice correct horse battery staple", "/join 5")
+        await owner.until("JOIN #5 alice")
+        laptop, phone = await self.client(first, irc=True), await self.client(first, irc=True)
+        for device in (laptop, phone):
+            device.send("PASS :correct horse battery staple", "NICK alice", "USER a 0 * :A")
+            await device.until(":alice!alice@chatroom JOIN #5")
+        laptop.send("PRIVMSG #5 :from my laptop")
+        await phone.until(":alice!alice@chatroom PRIVMSG #5 :from my laptop")
+        phone.send("PRIVMSG #5 :seen it")  # after the laptop's line in the log
+        await laptop.until(":alice!alice@chatroom PRIVMSG #5 :seen it")
+        self.assertNotIn("from my laptop", "\n".join(laptop.lines), "its own line is not sent back to it")

@@ -1,6 +1,8 @@
-"""A change refused in its turn in the log is told to the connection that asked for it, never to the person's other
-connections (found in review: every device of the person showed the error, and the asker, when it had closed,
-could be told nothing at all). On the log in memory here; under a real Redis in tests/test_redis.py."""
+"""A person's devices with --redis are connections of their own, as on one process. A change refused in its turn in
+the log is told to the connection that asked for it, never to the person's other connections (found in review: every
+device of the person showed the error, and the asker, when it had closed, could be told nothing at all). A change
+waiting for its turn holds the next lines of the connection that asked for it only (found in review: it held every
+device's). On the log in memory, and under a real Redis (RedisTests)."""
 
 from __future__ import annotations
 
@@ -22,7 +24,7 @@ from tests.test_lifecycle import GENEROUS
 from tests.test_stores import RedisStoresTestCase
 
 
-class RefusedInTurnTests(SharedProcesses):
+class TwoDevices(SharedProcesses):
     """Alice on process a from her laptop and her phone (one person, two sessions); bob, an operator of #5, on b."""
 
     def setUp(self) -> None:
@@ -46,13 +48,17 @@ class RefusedInTurnTests(SharedProcesses):
         self.settle()
         return client
 
-    def alice(self) -> MemoryClient:
-        return self.irc(self.a, "alice", "AUTHENTICATE PLAIN", "AUTHENTICATE " + plain("alice", "right"))
+    def alice(self, *caps: str) -> MemoryClient:
+        """One more of alice's IRC connections on process a, with these capabilities too."""
+        asked = [f"CAP REQ :{cap}" for cap in caps]
+        return self.irc(self.a, "alice", *asked, "AUTHENTICATE PLAIN", "AUTHENTICATE " + plain("alice", "right"))
 
     def read_all(self) -> None:
         for client in (self.laptop, self.phone, self.bob):
             client.read()
 
+
+class RefusedInTurnTests(TwoDevices):
     def test_a_nickname_taken_first_in_the_log_is_refused_to_the_device_that_asked_only(self) -> None:
         self.assertEqual(len(self.a.chat.nicks["alice"].sessions), 2, "one person, two sessions")
         zoe = MemoryClient(self.b.speaking(IRCFrontEnd.serving("chatroom", None)))
@@ -103,10 +109,49 @@ class RefusedInTurnTests(SharedProcesses):
         self.assertEqual(len(self.a.chat.nicks["alice"].sessions), 1, "alice stays, on the phone")
 
 
+class OwnLinesTests(TwoDevices):
+    """What one of alice's IRC connections says reaches her others as from her nickname, as anyone's would; the one
+    that said it gets it back only if it asked for echo-message (found in review: with --redis, a person with two
+    connections on one process got their own line back on the one that said it too)."""
+
+    said = [":alice!alice@chatroom PRIVMSG #5 :from the laptop", ":alice!alice@chatroom PRIVMSG bob :psst"]
+
+    def test_without_echo_message_the_device_that_said_it_is_not_sent_it(self) -> None:
+        self.laptop.type("PRIVMSG #5 :from the laptop", "PRIVMSG bob :psst")
+        self.settle()
+        self.assertEqual(self.laptop.read(), [], "an IRC client without echo-message shows its own lines itself")
+        self.assertEqual(self.phone.read(), self.said)
+        self.assertEqual(self.bob.read(), self.said)
+
+    def test_with_echo_message_the_device_that_said_it_is_sent_it_once(self) -> None:
+        tablet = self.alice("echo-message")
+        self.settle()
+        tablet.read()
+        self.read_all()
+        tablet.type("PRIVMSG #5 :from the laptop", "PRIVMSG bob :psst")
+        self.settle()
+        self.assertEqual(tablet.read(), self.said, "its echo, once")
+        self.assertEqual(self.laptop.read(), self.said)
+        self.assertEqual(self.phone.read(), self.said)
+
+
+class WaitingTests(TwoDevices):
+    def test_a_change_waiting_for_its_turn_holds_the_next_lines_of_the_device_that_asked_only(self) -> None:
+        self.assertEqual(self.laptop.type("JOIN #6", "PING :after"), [], "the PING waits for the JOIN's turn")
+        pongs = [":chatroom PONG chatroom :now", ":chatroom PONG chatroom :again"]
+        self.assertEqual(self.phone.type("PING :now", "PING :again"), pongs, "the phone asked for nothing")
+        self.settle()
+        joined = [":alice!alice@chatroom JOIN #6", ":chatroom 353 alice = #6 :@alice"]
+        self.assertEqual(self.laptop.read(), [*joined, ":chatroom 366 alice #6 :End of /NAMES list",
+                                              ":chatroom PONG chatroom :after"])  # fmt: skip
+        self.assertEqual(self.phone.read()[:2], joined)
+
+
 class RedisTests(RedisStoresTestCase):
     """The same under a real Redis: the log's entries go through it, and come back numbered as they went."""
 
-    async def test_a_nickname_taken_first_in_the_log_is_refused_to_the_device_that_asked_only(self) -> None:
+    async def alice(self) -> tuple[SharedChat, MemoryClient, MemoryClient]:
+        """Process a's chat, and alice on it from her laptop and her phone (our line protocol)."""
         await self.accounts.change("alice", adding("alice", UNUSED))
         chat = (await self.process("a")).chat
         factory = ConnectionFactory(chat, Clock(), LineFrontEnd, GENEROUS)  # the connections' timers never fire
@@ -114,14 +159,28 @@ class RedisTests(RedisStoresTestCase):
         for device in (laptop, phone):  # logged in to alice's account: one person, two sessions
             await factory.registrar.enter(device.connection, "alice", proven=Login("alice", None))
             device.read()
+        self.assertEqual(chat.nicks["alice"].sessions, [laptop.connection, phone.connection])
+        return chat, laptop, phone
+
+    async def test_a_nickname_taken_first_in_the_log_is_refused_to_the_device_that_asked_only(self) -> None:
+        chat, laptop, phone = await self.alice()
         alice = chat.nicks["alice"]
-        self.assertEqual(alice.sessions, [laptop.connection, phone.connection])
         zoe = chat.enter(RecordingSession(), "zoe", None, "192.0.2.9")  # first in the log
         laptop.type("/nick zoe")  # free in the replica when asked
-        made = chat.settled(alice)
+        made = chat.settled(alice, laptop.connection)
         assert made is not None, "the rename waits for its turn"
         await zoe
         await made
         self.assertEqual(laptop.read(), ["ERR NICK_TAKEN :nickname zoe is taken"])
         self.assertEqual(phone.read(), [], "the phone asked for nothing")
         self.assertEqual(alice.nick, "alice")
+
+    async def test_a_change_waiting_for_its_turn_holds_the_next_lines_of_the_device_that_asked_only(self) -> None:
+        chat, laptop, phone = await self.alice()
+        self.assertEqual(laptop.type("/join 6", "/ping after"), [], "the ping waits for the join's turn")
+        pongs = ["PONG :now", "PONG :again"]
+        self.assertEqual(phone.type("/ping now", "/ping again"), pongs, "the phone asked for nothing")
+        made = chat.settled(chat.nicks["alice"], laptop.connection)
+        assert made is not None, "the join has not had its turn yet: Redis answers only once the reactor runs"
+        await made
+        self.assertEqual(laptop.read()[-2:], ["CURRENT #6", "PONG :after"])

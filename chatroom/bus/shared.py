@@ -57,11 +57,12 @@ log = Logger(namespace="chatroom")
 RESTORED = "the chat is whole again: this server is back in contact with the others"
 LOST_PLACE = "this server lost its place among the others: reconnect"
 RESYNC = "resync"  # the kind of entry a replica that failed to apply one appends: answered with a snapshot
-# Changes a member's next line need not wait for: a message changes nothing the next line may depend on, and
-# the log keeps one member's messages in the order they were sent.
+# Changes the asking session's next line need not wait for: a message changes nothing the next line may depend on,
+# and the log keeps one member's messages in the order they were sent.
 UNAWAITED = frozenset({"say", "private"})
 # The key, in its entry, of the number of a change appended here: its turn is recognised by it, to tell a refusal to
-# the session that asked, and, unless UNAWAITED, to let its member's front end go on (Replica.settled).
+# the session that asked, to tell that session's own line from the person's others (Replica.asker), and, unless
+# UNAWAITED, to let that session's front end go on (Replica.settled).
 NUMBERED = "q"
 # Arguments that must never reach the disk of the log's store, by change: a private message's text, a quit's or a
 # kill's reason. An entry names their places under OFF_DISK, and the log carries them beside the entry (Redis:
@@ -168,7 +169,8 @@ class Replica:
         self._batch: list[dict[str, Any]] | None = None  # changes of a Chat.changes block, sent together
         self._then: list[Callable[[], object]] = []  # what waits for the end of the turn
         self._unsettled: dict[str, set[int]] = {}  # by Member.key: its changes appended here, not yet made
-        self._settling: dict[str, list[Deferred[None]]] = {}  # by Member.key: who waits for them (settled)
+        # By Member.key: who waits for them (settled), each for those of one session (None: those nobody asked for)
+        self._settling: dict[str, list[tuple[Session | None, Deferred[None]]]] = {}
         self._outcomes: dict[str, dict[int, Deferred[None]]] = {}  # by Member.key, then change: who waits (outcome)
         self._askers: dict[str, dict[int, Session]] = {}  # by Member.key, then change: the session that asked for it
         self._resync: int | None = None  # while resynchronising after a failure: the serial it was asked at
@@ -309,7 +311,7 @@ class Replica:
 
     def _numbered(self, entry: dict[str, Any], awaited: bool = True) -> dict[str, Any]:
         """A change asked for here, numbered so that its turn is recognised: the session asking now (`asking`) is
-        the one told if it is refused then, and, if `awaited`, its member's front end waits for it (settled)."""
+        the one told if it is refused then, and, if `awaited`, that session's front end waits for it (settled)."""
         serial = next(self._serial)
         asker = asking()
         if asker is not None:
@@ -318,12 +320,30 @@ class Replica:
             self._unsettled.setdefault(entry["m"], set()).add(serial)
         return entry | {NUMBERED: serial}
 
-    def settled(self, member: Member) -> Deferred[None] | None:
-        if member.key not in self._unsettled:
+    def settled(self, member: Member, session: Session | None) -> Deferred[None] | None:
+        if not self._awaits(member.key, session):
             return None
         waiting: Deferred[None] = Deferred()
-        self._settling.setdefault(member.key, []).append(waiting)
+        self._settling.setdefault(member.key, []).append((session, waiting))
         return waiting
+
+    def _awaits(self, key: str, session: Session | None) -> bool:
+        """Whether a change `session` asked for as the member `key` is still to have its turn (UNAWAITED aside)."""
+        serials = self._unsettled.get(key)
+        if serials is None:  # most lines: asked after every one
+            return False
+        askers = self._askers.get(key, {})
+        return any(askers.get(serial) is session for serial in serials)
+
+    def asker(self) -> Session | None:
+        """Outside a turn, the session whose line runs now; in one, the session here that asked for its change."""
+        return asking() if self._turn is None else self._asker_of(self._turn)
+
+    def _asker_of(self, entry: dict[str, Any]) -> Session | None:
+        """The session that asked for `entry`'s change, if it was asked for here and has not had its turn yet."""
+        if entry.get("p") != self.process or NUMBERED not in entry:
+            return None  # another process's numbers are not ours
+        return self._askers.get(entry["m"], {}).get(entry[NUMBERED])
 
     def outcome(self, member: Member) -> Deferred[None] | None:
         serials = self._unsettled.get(member.key)
@@ -345,12 +365,13 @@ class Replica:
         """Tell a refusal of `entry`'s change to the session that asked for it, if it is still one of `member`'s:
         never to the person's other sessions, which did not ask (their devices would show an error for nothing).
         A change no session asked for (the server's own) has nobody to tell."""
-        asker = self._askers.get(entry["m"], {}).get(entry[NUMBERED]) if NUMBERED in entry else None
+        asker = self._asker_of(entry)
         if asker is not None and asker in member.sessions:
             asker.refused(error)
 
     def _settle(self, entry: dict[str, Any]) -> None:
-        """One of ours has had its turn (or never will): once none of its member's is left, whoever waits goes on."""
+        """One of ours has had its turn (or never will): once none of those its session asked for is left, that
+        session's front end goes on; the person's other sessions never waited for it."""
         if entry.get("p") != self.process:
             return
         key = entry["m"]
@@ -369,9 +390,15 @@ class Replica:
         if not serials:
             del self._unsettled[key]
             self._outcomes.pop(key, None)
-            for waiting in self._settling.pop(key, []):
-                if not waiting.called:  # a closing connection cancelled its wait
-                    waiting.callback(None)
+        done: list[Deferred[None]] = []
+        for session, waiting in self._settling.pop(key, []):
+            if self._awaits(key, session):
+                self._settling.setdefault(key, []).append((session, waiting))
+            else:
+                done.append(waiting)
+        for waiting in done:  # once the tables are right: what goes on may ask for more
+            if not waiting.called:  # a closing connection cancelled its wait
+                waiting.callback(None)
 
     def _append(self, entry: dict[str, Any]) -> None:
         self.log.append(entry)
@@ -526,9 +553,6 @@ class Replica:
 
     def stores(self) -> bool:
         """The process whose member made the change writes it down; the others would write the same again."""
-        return self.asked_here()
-
-    def asked_here(self) -> bool:
         return self._turn is not None and self._turn.get("p") == self.process
 
     # Processes joining and leaving

@@ -406,18 +406,21 @@ class Presence(ChatBase):
         for member in members:
             member.session.close(reason)
 
-    def asked_here(self) -> bool:
-        """Whether the change being told was asked for on this process: with several sharing the chat, what a
-        person's session on another says reaches their sessions here as anyone else's would."""
-        return self.sequencer.asked_here()
+    def asker(self) -> Session | None:
+        """The session that asked for the change being told, if it is on this process (chatroom.core.sequencing's
+        asked_by): what a person says reaches their other sessions, here or on another process, as anyone else's
+        would; only the one that said it may show it itself."""
+        return self.sequencer.asker()
 
-    def settled(self, member: Member) -> Deferred[None] | None:
-        """When the changes `member` asked for have been made, if they have not yet: in one process, at once.
+    def settled(self, member: Member, session: Session | None) -> Deferred[None] | None:
+        """When the changes `session` asked for as `member` have been made, if they have not yet: in one process,
+        at once.
 
         chatroom.bus.shared's Replica makes a change in its turn in the log, later: it returns a Deferred that
-        fires then, so that the member's front end answers, and reads on, only once the change took effect.
+        fires then, so that the session's front end answers, and reads on, only once the change took effect. The
+        person's other sessions do not wait for it: each is a connection of its own.
         """
-        return self.sequencer.settled(member)
+        return self.sequencer.settled(member, session)
 
     def outcome(self, member: Member) -> Deferred[None] | None:
         """When the change `member` has just asked for has been made, if it has not yet; it fails with the ChatError

@@ -88,8 +88,10 @@ class Points(Protocol):
     def together(self, member: Member, room: str) -> AbstractContextManager[None]:
         """Changes made inside are made, and told, together (`Chat.told_together` where they are made)."""
 
-    def settled(self, member: Member) -> Deferred[None] | None:
-        """Fires once the changes `member` asked for are made; None if they all are."""
+    def settled(self, member: Member, session: Session | None) -> Deferred[None] | None:
+        """Fires once the changes `session` asked for as `member` are made (None: those no session asked for); None
+        if they all are. Per session, not per person: a person's devices are connections of their own, and one's
+        change waiting for its turn must not hold the others' next lines."""
 
     def outcome(self, member: Member) -> Deferred[None] | None:
         """Fires once the change `member` has just asked for has had its turn, or fails with the ChatError that
@@ -101,8 +103,10 @@ class Points(Protocol):
     def stores(self) -> bool:
         """Whether the change being made is written to the chat's store here (once, by one process)."""
 
-    def asked_here(self) -> bool:
-        """Whether the change being made was asked for on this process (by one of its sessions, if by anyone)."""
+    def asker(self) -> Session | None:
+        """The session that asked for the change being made (`asked_by`), if it is on this process; None if none
+        did (the server's own) or it was asked for on another: what tells an IRC client's own line from the same
+        person's line said on another of their connections."""
 
     def closing(self, reason: str) -> None:
         """The chat is closing (server shutdown): everyone present is let go just after."""

@@ -265,7 +265,7 @@ class Connection(TimeoutMixin):
         self._charge(self._answered - before - ANSWER_FREE)
         made, self._made = self._made, None
         if made is None and self.member is not None:
-            made = self.factory.chat.settled(self.member)
+            made = self.factory.chat.settled(self.member, self)
         if made is not None and self._work is None:
             # The next lines wait until the changes are made, as on one process: a message sent right after a
             # join must find its sender in the room (chatroom.bus.shared makes a change in its turn, later).
@@ -358,7 +358,7 @@ class Connection(TimeoutMixin):
         such as the line protocol's CURRENT follows what the change shows, as it does on one process.
         """
         if self._made is None and self.member is not None:
-            self._made = self.factory.chat.settled(self.member)
+            self._made = self.factory.chat.settled(self.member, self)
         if self._made is None:
             then()
         else:

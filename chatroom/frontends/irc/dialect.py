@@ -371,15 +371,9 @@ class IRCDialect:
 
     def _said_here(self) -> bool:
         """Whether one's own message was said through this connection, not another of the person's (Ergo's way:
-        those see it as from anyone else). With --redis it arrives after the line ran: a message asked for on
-        another process was not; one asked for on this one was, if the person has no other session here.
-        """
-        member = self.connection.member
-        if member is None or self.connection.executing:
-            return True
-        if not self.chat.asked_here():
-            return False
-        return sum(isinstance(session, Connection) for session in member.sessions) == 1
+        those see it as from anyone else). With --redis it arrives after the line ran, in its turn in the log,
+        whose entry says which session asked for it (none here, if it was asked for on another process)."""
+        return self.connection.member is None or self.connection.executing or self.chat.asker() is self.connection
 
     def _held(self, event: Event) -> bytes:
         """`render` while a labeled line runs: what the core delivers joins the labeled answer."""
