@@ -890,6 +890,42 @@ class TypedAheadTests(ClientCase):
             self.assertEqual(self.failureResultOf(self.client.done, SystemExit).value.code, 1)
 
 
+MODERATED = "ERR MODERATED :#5 is moderated: only voiced members and operators speak"
+
+
+class UnrelatedRefusalTests(ClientCase):
+    """Found by hand: in a moderated room, `/nick alice` and the password begun at once. The typing notice's
+    refusal came while Password: was asked, and the client asked Nickname:, the password typed next showing in clear
+    and becoming bob's nickname, told to the room. A refusal answers a question only once its answer is on its way."""
+
+    def setUp(self) -> None:
+        super().setUp()
+        self.start(interactive=True)
+        self.chatting("bob")
+
+    def answered(self, sent: list[str], answers: dict[str, str]) -> None:
+        """The server answers `sent` in order, as it does: a PONG for each /ping, and `answers` for the others."""
+        for line in sent:
+            if line.startswith("/ping "):
+                self.hear(f"PONG :{line.removeprefix('/ping ')}")
+            elif line in answers:
+                self.hear(answers[line])
+
+    def test_a_refusal_while_the_password_is_asked_mid_chat_leaves_the_question_standing(self) -> None:
+        self.client.typed("/nick alice")
+        self.client.editing("h")  # the password begun at once: the room is told bob is typing, and refuses that
+        self.assertEqual(self.sent(), ["/nick alice", f"/ping {NICK_END}", "/typing #5 active"])
+        self.hear("AUTH alice :alice needs a password", f"PONG :{NICK_END}", MODERATED)
+        self.assertEqual(self.console.asked[-1], ("Password:", True), "the question still stands")
+        self.assertEqual(self.console.shown[-1], f"12:34 !! {MODERATED.split(':', 1)[1]} (MODERATED)")
+        self.client.typed("horsebattery7")
+        sent = self.sent()
+        self.assertEqual(sent[-1], "/pass horsebattery7", "not /nick horsebattery7")
+        self.answered(sent, {"/pass horsebattery7": "NICK bob alice"})
+        self.client.typed("hello as alice")
+        self.assertEqual(self.sent(), ["hello as alice"])
+
+
 class SettingsTests(SynchronousTestCase):
     def write(self, text: str) -> Path:
         path = Path(self.mktemp())

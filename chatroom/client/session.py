@@ -643,12 +643,12 @@ class Client:
             self._send(f"/nick {self._logging_in_again(nick)}", wait=True)
         elif wrong and self._file_for == (self._asked_for or "").lower():
             self.fail(f"the password from --password-file was refused: {line.text}")  # it would be refused again
-        elif line.word == "ERR" and self.phase in (Phase.NICK, Phase.PASSWORD):
+        elif self._refuses_answer(line) and self.phase in (Phase.NICK, Phase.PASSWORD):
             self._refused, self._password_sent, self._asked_for = line.text, False, None  # not one to come back as
             self._resumed_as = self._was = None
             self.phase = Phase.NICK
             self._ask("Nickname:")
-        elif line.word == "ERR" and self.phase is Phase.ROOM:
+        elif self._refuses_answer(line) and self.phase is Phase.ROOM:
             self._refused, self._back_in, self._catching_up = line.text, [], {}
             self._ask("Room:")
         elif line.word == "BYE":
@@ -752,6 +752,16 @@ class Client:
         if line.word == "ERR":
             return True
         return line.word == "NICK" and line.args[1:2] == [self._me] and line.args[0] != self._me
+
+    def _refuses_answer(self, line: Line) -> bool:
+        """Whether `line` refuses the answer to the question asked (/nick, /resume, /pass, /join): an ERR once that
+        answer is on its way. One that comes while the question waits for the person refuses something else (a
+        typing notice in a moderated room, a command typed at the question): it is shown, and the question stands."""
+        if line.word != "ERR":
+            return False
+        if self.phase is Phase.PASSWORD:
+            return self._password_sent
+        return self.phase in (Phase.NICK, Phase.ROOM) and not self._listening
 
     def _mentions(self, line: Line) -> bool:
         """A private message to us, or a line in a room that names us or a highlight word, said by someone else."""
