@@ -21,7 +21,7 @@ from chatroom.client import __main__ as client_main
 from chatroom.client import settings
 from chatroom.client.console import LineEditor
 from chatroom.client.render import Renderer
-from chatroom.client.session import NICK_END, RETRY_MOST, Client, ServerProtocol
+from chatroom.client.session import NICK_END, PASS_END, RETRY_MOST, Client, ServerProtocol
 from chatroom.client.trust import KnownHosts, TrustOnFirstUse, Verdict
 from chatroom.frontends.line.wire import parse
 from chatroom.server import tls
@@ -554,9 +554,9 @@ class ClientStaysUsableTests(ClientCase):
             self.hear("AUTH alice :alice needs a password")
             self.assertEqual(self.console.asked[-1], ("Password:", True))
             client.typed("secret")
-            self.hear(verdict)
+            self.hear(f"PONG :{PASS_END}", verdict)
             client.typed("still here")
-            sent = ["/nick alice", f"/ping {NICK_END}", "/pass secret", "still here"]
+            sent = ["/nick alice", f"/ping {NICK_END}", f"/ping {PASS_END}", "/pass secret", "still here"]
             self.assertEqual(self.sent(), sent, "not /nick still here")
             self.assertEqual(self.console.prompt, "[#5] ")
         self.assertNotIn("AUTH", " ".join(self.console.shown), "the Password: question says it")
@@ -820,7 +820,7 @@ class TypedAheadTests(ClientCase):
         self.assertEqual(self.console.shown[-1], "12:34 !! not sent: typed before Password: was asked")
         self.assertEqual(self.console.asked[-1], ("Password:", True))
         self.client.typed("correct horse")  # at the question, seen
-        self.assertEqual(self.sent(), ["/nick alice", f"/ping {NICK_END}", "/pass correct horse"])
+        self.assertEqual(self.sent(), ["/nick alice", f"/ping {NICK_END}", f"/ping {PASS_END}", "/pass correct horse"])
 
     def test_a_password_typed_ahead_of_a_nick_whose_connection_dropped_is_never_a_message(self) -> None:
         self.start(interactive=True)
@@ -865,8 +865,9 @@ class TypedAheadTests(ClientCase):
         self.chatting("bob")
         for text in ("/nick alice", "correct horse", "hello"):
             self.client.typed(text)
-        self.hear("AUTH alice :alice needs a password", f"PONG :{NICK_END}", "NICK bob alice")
-        self.assertEqual(self.sent(), ["/nick alice", f"/ping {NICK_END}", "/pass correct horse", "hello"])
+        self.hear("AUTH alice :alice needs a password", f"PONG :{NICK_END}", f"PONG :{PASS_END}", "NICK bob alice")
+        sent = ["/nick alice", f"/ping {NICK_END}", f"/ping {PASS_END}", "/pass correct horse", "hello"]
+        self.assertEqual(self.sent(), sent)
 
     def test_a_script_s_lines_are_its_answers_and_messages_in_order(self) -> None:
         self.start(rooms=["5"])
@@ -896,7 +897,8 @@ MODERATED = "ERR MODERATED :#5 is moderated: only voiced members and operators s
 class UnrelatedRefusalTests(ClientCase):
     """Found by hand: in a moderated room, `/nick alice` and the password begun at once. The typing notice's
     refusal came while Password: was asked, and the client asked Nickname:, the password typed next showing in clear
-    and becoming bob's nickname, told to the room. A refusal answers a question only once its answer is on its way."""
+    and becoming bob's nickname, told to the room. A refusal answers a question only once its answer is on its way,
+    and mid-chat only once what was sent before that answer has been answered."""
 
     def setUp(self) -> None:
         super().setUp()
@@ -924,6 +926,33 @@ class UnrelatedRefusalTests(ClientCase):
         self.answered(sent, {"/pass horsebattery7": "NICK bob alice"})
         self.client.typed("hello as alice")
         self.assertEqual(self.sent(), ["hello as alice"])
+
+    def test_a_refusal_of_a_line_sent_before_the_password_is_not_its_verdict(self) -> None:
+        self.client.typed("/nick alice")
+        self.client.editing("w")
+        self.hear("AUTH alice :alice needs a password")
+        self.client.typed("wrong horse")  # quick: before the typing notice's refusal came
+        sent = self.sent()
+        self.answered(sent[1:], {"/typing #5 active": MODERATED, "/pass wrong horse": "ERR BAD_LOGIN :wrong password"})
+        self.assertEqual(self.console.shown[-1], "12:34 !! wrong password (BAD_LOGIN)")
+        self.client.typed("/nick alice")
+        self.hear("AUTH alice :alice needs a password")
+        self.assertEqual(self.sent(), ["/nick alice", f"/ping {NICK_END}"], "a wrong password is never sent again")
+        self.assertEqual(self.console.asked[-1], ("Password:", True))
+
+    def test_a_login_slowed_mid_chat_is_tried_again_whatever_was_refused_meanwhile(self) -> None:
+        self.client.typed("/nick alice")
+        self.hear("AUTH alice :alice needs a password", f"PONG :{NICK_END}")
+        self.client.typed("horsebattery7")
+        slowed = "ERR SLOW_DOWN :too many failed logins: try again in 4 s"
+        self.answered(self.sent()[2:], {"/pass horsebattery7": slowed})
+        self.assertIn("-- logging in as alice again in", self.console.shown[-1])
+        self.clock.advance(6)
+        self.assertEqual(self.sent(), ["/nick alice"])
+        self.client.typed("meanwhile")  # said in the room before the server's AUTH came: refused there
+        self.hear("AUTH alice :alice needs a password")
+        self.answered(self.sent(), {"meanwhile": MODERATED, "/pass horsebattery7": slowed})
+        self.assertIn("-- logging in as alice again in", self.console.shown[-1], "slowed again: tried again")
 
 
 class SettingsTests(SynchronousTestCase):
@@ -1107,7 +1136,7 @@ class ClientReviewTests(ClientCase):
         self.client.typed("/nick alice")
         self.hear("AUTH alice :alice needs a password", "NICK carol caroline")
         self.client.typed("hunter2")
-        sent = ["/nick alice", f"/ping {NICK_END}", "/pass hunter2"]
+        sent = ["/nick alice", f"/ping {NICK_END}", f"/ping {PASS_END}", "/pass hunter2"]
         self.assertEqual(self.sent(), sent, "the password never goes to the room")
 
     def test_quit_while_a_reconnection_attempt_is_under_way(self) -> None:

@@ -55,6 +55,7 @@ HANDSHAKE_TIMEOUT = 30.0  # seconds a server has to complete TLS once it accepte
 LONGEST_LINE = 1024 * 1024  # bytes of one server line: any the server sends (docs/protocol.md says what it sends)
 HELP_END = "chatroom-client-help"  # the token of the /ping after /help: its PONG ends the server's list
 NICK_END = "chatroom-client-nick"  # the token of the /ping after a /nick while chatting: its PONG ends the answer
+PASS_END = "chatroom-client-pass"  # the token of the /ping before a /pass while chatting: what came before is answered
 PROTOCOL_VERSIONS = ("1", "2", "3", "4")  # the line protocol's versions this client knows: 2 added message ids and
 # history, 3 watching, metadata, replies, reactions, typing, several lines, registering, 4 away (docs/protocol.md)
 
@@ -156,7 +157,7 @@ class Client:
         self._resumed_as: str | None = None  # /resume is on its way, for this nickname: RESUME_FAILED means /nick
         self._account: str | None = None  # the registered nickname we last logged in to: ours, whatever we go by
         self._was: str | None = None  # the nickname to take back once logged in again under the account's
-        self._password_sent = False  # /pass is on its way: the next ERR or our NICK is its verdict
+        self._password_sent = False  # /pass sent, all before it answered: the next ERR or our NICK is its verdict
         self._file_for: str | None = None  # the nickname (lower case) whose password is the --password-file's
         self._later: list[str | None] = []  # typed while the connection was away: acted on once chatting again
         self._attempt: Deferred[object] | None = None  # a reconnection under way
@@ -345,8 +346,7 @@ class Client:
                 self._ask("Password:", secret=True)
             elif text is not None and self.phase is Phase.PASSWORD:  # whatever it looks like
                 self._passwords[(self._asked_for or "").lower()] = text
-                self._password_sent = True
-                self._send(f"/pass {text}", wait=True)
+                self._send_password(text)
             elif text is None and self._refused is not None and self.phase is not Phase.CHAT:
                 self.fail(f"the server refused: {self._refused}")  # a script must see that it did not get in
             elif text is None or text.lower().split(None, 1)[:1] == ["/quit"]:
@@ -599,6 +599,8 @@ class Client:
                 self.console.show(self.render.note(usage))
         elif line.word == "PONG" and line.text == NICK_END:
             self._nick_answered()
+        elif line.word == "PONG" and line.text == PASS_END:
+            self._password_sent = True  # the next ERR is the verdict
         elif line.word == "REPLY" and len(line.args) == 3:
             self.console.show(self.render.replied(line, self.gestures.said(line.args[0], line.args[2])))
         elif line.word == "REACT" and len(line.args) == 3 and not self.company.is_ignored(line.args[1]):
@@ -823,10 +825,19 @@ class Client:
             self._passwords[key], self._file_password, self._file_for = self._file_password, None, key
         password = self._passwords.get(key)
         if password is not None:
-            self._password_sent = True
-            self._send(f"/pass {password}", wait=True)
+            self._send_password(password)
         else:
             self._ask("Password:", secret=True)
+
+    def _send_password(self, password: str) -> None:
+        """/pass, whose verdict is the next ERR, or our own NICK or WELCOME. Mid-chat, lines sent before it may be
+        answered after it is sent (a typing notice or a message refused, a /join): the /ping before it marks where
+        their answers end, and only then is an ERR its verdict."""
+        if self._resume is None:
+            self._password_sent = True
+        else:
+            self._send(f"/ping {PASS_END}")
+        self._send(f"/pass {password}", wait=True)
 
     def _log_in_later(self, why: str) -> None:
         """The server did not check the password (SLOW_DOWN): ask for the nickname again once the wait it names is
