@@ -457,6 +457,14 @@ class ClientCase(SynchronousTestCase):
         self.server.clear()
         return lines
 
+    def answered(self, sent: list[str], answers: dict[str, str]) -> None:
+        """The server answers `sent` in order, as it does: a PONG for each /ping, and `answers` for the others."""
+        for line in sent:
+            if line.startswith("/ping "):
+                self.hear(f"PONG :{line.removeprefix('/ping ')}")
+            elif line in answers:
+                self.hear(answers[line])
+
     def chatting(self, nick: str = "bob", rooms: tuple[str, ...] = ("#5",)) -> None:
         self.hear("HELLO chatroom 1 :hi")
         self.client.typed(nick)
@@ -877,6 +885,22 @@ class TypedAheadTests(ClientCase):
         self.hear("ERR NICK_TAKEN :nickname gus is taken", "WELCOME gusnew :hello", "JOIN #5 gusnew", "CURRENT #5")
         self.assertEqual(self.sent(), ["/nick gus", "/nick gusnew", "/join 5", "hello"])
 
+    def test_a_script_s_command_at_a_question_is_answered_before_its_next_line_is_read(self) -> None:
+        """Found in review: the refusal of `/join 5`, sent before a nickname, was taken for that of the nickname
+        sent after it, and the script's next line, the password, went as its nickname."""
+        self.start(rooms=["5"])
+        self.hear("HELLO chatroom 2 :hi")
+        for text in ("/join 5", "alice", "horsebattery7"):
+            self.client.typed(text)
+        answers = {"/join 5": "ERR NO_NICK :choose a nickname first", "/nick alice": "AUTH alice :needs a password"}
+        everything = []
+        while sent := self.sent():
+            everything += sent
+            self.answered(sent, answers)
+        sent = [line for line in everything if not line.startswith("/ping ")]
+        self.assertEqual(sent, ["/join 5", "/nick alice", "/pass horsebattery7"], "the password is no nickname")
+        self.assertIn("!! choose a nickname first (NO_NICK)", self.console.shown[-1])
+
     def test_a_session_ended_from_another_device_or_by_its_accounts_removal_does_not_come_back(self) -> None:
         # Found in review: after a removal the client came back as a guest under the removed name, and might have
         # tried its password on the name registered again by someone else.
@@ -904,14 +928,6 @@ class UnrelatedRefusalTests(ClientCase):
         super().setUp()
         self.start(interactive=True)
         self.chatting("bob")
-
-    def answered(self, sent: list[str], answers: dict[str, str]) -> None:
-        """The server answers `sent` in order, as it does: a PONG for each /ping, and `answers` for the others."""
-        for line in sent:
-            if line.startswith("/ping "):
-                self.hear(f"PONG :{line.removeprefix('/ping ')}")
-            elif line in answers:
-                self.hear(answers[line])
 
     def test_a_refusal_while_the_password_is_asked_mid_chat_leaves_the_question_standing(self) -> None:
         self.client.typed("/nick alice")

@@ -56,6 +56,7 @@ LONGEST_LINE = 1024 * 1024  # bytes of one server line: any the server sends (do
 HELP_END = "chatroom-client-help"  # the token of the /ping after /help: its PONG ends the server's list
 NICK_END = "chatroom-client-nick"  # the token of the /ping after a /nick while chatting: its PONG ends the answer
 PASS_END = "chatroom-client-pass"  # the token of the /ping before a /pass while chatting: what came before is answered
+ASIDE_END = "chatroom-client-aside"  # the token of the /ping after a command at a question: its PONG ends its answer
 PROTOCOL_VERSIONS = ("1", "2", "3", "4")  # the line protocol's versions this client knows: 2 added message ids and
 # history, 3 watching, metadata, replies, reactions, typing, several lines, registering, 4 away (docs/protocol.md)
 
@@ -174,6 +175,7 @@ class Client:
         self._waiting_out: float | None = None  # seconds a login slowed while registering waits, disconnected
         self._dropped = False  # the connection dropped while the person answered a question
         self._question: str | None = None  # the last question put to the person (or by them: /nick) since they chatted
+        self._aside: Phase | None = None  # the question at which a command was typed that is still being answered
         self._unanswered: Phase | None = None  # the question still waiting for its answer when the connection dropped
         self._coming_back = False  # a reconnection of someone who had entered the chat
         self._asked_for: str | None = None  # the registered nickname AUTH asked a password for
@@ -363,8 +365,12 @@ class Client:
                 self._watch(command, text.split()[1:])
                 if (self.phase, command) == (Phase.CHAT, "/nick"):
                     self._change_nick(text)
+                elif (self.phase, command) in ((Phase.NICK, "/nick"), (Phase.ROOM, "/join")):
+                    self._send(text, wait=True)
+                elif self.phase is Phase.CHAT:
+                    self._send(text)
                 else:
-                    self._send(text, wait=(self.phase, command) in ((Phase.NICK, "/nick"), (Phase.ROOM, "/join")))
+                    self._ask_aside(text)
             elif self.phase is Phase.NICK and len(text.split()) > 1:  # the server would answer /nick's usage
                 self.console.show(self.render.error("a nickname is one word: no spaces"))
                 self._ask("Nickname:")
@@ -392,6 +398,21 @@ class Client:
             self._typed_ahead(f"before the server answered {self._question}")
             self._question = None
             self._chatting()
+
+    def _ask_aside(self, text: str) -> None:
+        """A command typed at a question that does not answer it (/help at Nickname:, /who at Room:): its answer,
+        up to the /ping after it, comes before the next line is read, so that its refusal is never taken for the
+        refusal of that line (a script's password sent as a nickname); then the question stands again."""
+        self._aside = self.phase
+        self._send(text)
+        self._send(f"/ping {ASIDE_END}", wait=True)
+
+    def _aside_answered(self) -> None:
+        """The command typed at the question is answered: the question is asked again, unless the command answered
+        a question itself (/nick at Room: asks Password:)."""
+        typed_at, self._aside = self._aside, None
+        if typed_at is self.phase and not self._listening and self._question is not None:
+            self._ask(self._question)
 
     def _watch(self, command: str, nicks: list[str]) -> None:
         """Note what /watch asks and /unwatch changes: the answers to /watch say whether each is here now, and
@@ -601,6 +622,8 @@ class Client:
             self._nick_answered()
         elif line.word == "PONG" and line.text == PASS_END:
             self._password_sent = True  # the next ERR is the verdict
+        elif line.word == "PONG" and line.text == ASIDE_END:
+            self._aside_answered()
         elif line.word == "REPLY" and len(line.args) == 3:
             self.console.show(self.render.replied(line, self.gestures.said(line.args[0], line.args[2])))
         elif line.word == "REACT" and len(line.args) == 3 and not self.company.is_ignored(line.args[1]):
@@ -757,13 +780,14 @@ class Client:
 
     def _refuses_answer(self, line: Line) -> bool:
         """Whether `line` refuses the answer to the question asked (/nick, /resume, /pass, /join): an ERR once that
-        answer is on its way. One that comes while the question waits for the person refuses something else (a
-        typing notice in a moderated room, a command typed at the question): it is shown, and the question stands."""
+        answer is on its way. One that comes while the question waits for the person, or for the answer to a command
+        typed at it, refuses something else (a typing notice in a moderated room, that command): it is shown, and the
+        question stands."""
         if line.word != "ERR":
             return False
         if self.phase is Phase.PASSWORD:
             return self._password_sent
-        return self.phase in (Phase.NICK, Phase.ROOM) and not self._listening
+        return self.phase in (Phase.NICK, Phase.ROOM) and not self._listening and self._aside is None
 
     def _mentions(self, line: Line) -> bool:
         """A private message to us, or a line in a room that names us or a highlight word, said by someone else."""
@@ -988,7 +1012,7 @@ class Client:
     def _connect_again(self) -> None:
         assert self.reconnect is not None
         self._coming_back = self._me is not None
-        self.phase, self._joined, self._held, self._listening = Phase.CONNECTING, [], [], False
+        self.phase, self._joined, self._held, self._listening, self._aside = Phase.CONNECTING, [], [], False, None
         self._unanswered = None  # the question is asked again if it must be
         self.console.set_prompt("")
         # The nickname the person answered with, else ours, else the one being logged in to (a first login the
