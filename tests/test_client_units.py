@@ -465,6 +465,14 @@ class ClientCase(SynchronousTestCase):
             elif line in answers:
                 self.hear(answers[line])
 
+    def converse(self, answers: dict[str, str]) -> list[str]:
+        """The server answers what the client sent, and what it sends then, until it sends nothing more: all it sent."""
+        everything = []
+        while sent := self.sent():
+            everything += sent
+            self.answered(sent, answers)
+        return everything
+
     def chatting(self, nick: str = "bob", rooms: tuple[str, ...] = ("#5",)) -> None:
         self.hear("HELLO chatroom 1 :hi")
         self.client.typed(nick)
@@ -603,6 +611,24 @@ class ClientStaysUsableTests(ClientCase):
         client.typed("alice")  # once a session has ended
         self.hear("AUTH alice :alice needs a password")
         self.assertEqual(self.sent(), ["/nick alice", "/pass right", "/nick alice", "/pass right"])
+
+    def test_a_registered_nickname_at_the_room_question_returns_to_it_whatever_the_verdict(self) -> None:
+        """Found in review: logged in at Room:, the client waited for ever (for a WELCOME that had come already);
+        refused, it asked Nickname: of someone who had one; slowed, it hung up and came back as the guest."""
+        for verdict in ("NICK bob alice", "ERR BAD_LOGIN :wrong password", "ERR SLOW_DOWN :try again in 2 s"):
+            client = self.start(interactive=True)
+            self.hear("HELLO chatroom 2 :hi")
+            client.typed("bob")
+            self.hear("WELCOME bob :hello")
+            client.typed("/nick alice")
+            answers = {"/nick alice": "AUTH alice :alice needs a password", "/pass horsebattery7": verdict}
+            self.converse(answers)
+            client.typed("horsebattery7")
+            self.converse(answers)
+            self.assertEqual(self.console.asked[-1], ("Room:", False), verdict)
+            self.assertFalse(self.server.disconnecting, verdict)
+            client.typed("5")
+            self.assertEqual(self.sent(), ["/join 5"], verdict)
 
     def test_an_empty_password_is_asked_again_not_sent(self) -> None:
         client = self.start()
@@ -893,11 +919,7 @@ class TypedAheadTests(ClientCase):
         for text in ("/join 5", "alice", "horsebattery7"):
             self.client.typed(text)
         answers = {"/join 5": "ERR NO_NICK :choose a nickname first", "/nick alice": "AUTH alice :needs a password"}
-        everything = []
-        while sent := self.sent():
-            everything += sent
-            self.answered(sent, answers)
-        sent = [line for line in everything if not line.startswith("/ping ")]
+        sent = [line for line in self.converse(answers) if not line.startswith("/ping ")]
         self.assertEqual(sent, ["/join 5", "/nick alice", "/pass horsebattery7"], "the password is no nickname")
         self.assertIn("!! choose a nickname first (NO_NICK)", self.console.shown[-1])
 

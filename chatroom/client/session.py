@@ -55,7 +55,7 @@ HANDSHAKE_TIMEOUT = 30.0  # seconds a server has to complete TLS once it accepte
 LONGEST_LINE = 1024 * 1024  # bytes of one server line: any the server sends (docs/protocol.md says what it sends)
 HELP_END = "chatroom-client-help"  # the token of the /ping after /help: its PONG ends the server's list
 NICK_END = "chatroom-client-nick"  # the token of the /ping after a /nick while chatting: its PONG ends the answer
-PASS_END = "chatroom-client-pass"  # the token of the /ping before a /pass while chatting: what came before is answered
+PASS_END = "chatroom-client-pass"  # the token of the /ping before a /pass once entered: what came before is answered
 ASIDE_END = "chatroom-client-aside"  # the token of the /ping after a command at a question: its PONG ends its answer
 PROTOCOL_VERSIONS = ("1", "2", "3", "4")  # the line protocol's versions this client knows: 2 added message ids and
 # history, 3 watching, metadata, replies, reactions, typing, several lines, registering, 4 away (docs/protocol.md)
@@ -147,7 +147,7 @@ class Client:
         self._failure: str | None = None
         self._goodbye: str | None = None
         self._deadline: IDelayedCall | None = None
-        self._resume: Phase | None = None  # where a login started mid-chat returns to, whatever its verdict
+        self._resume: Phase | None = None  # where a login begun once entered returns to, whatever its verdict
         self._refused: str | None = None  # the server's last refusal while registering, for a script's exit status
         self._prompt = "> "  # the chat's prompt: the current room
         # What reconnecting takes back, kept in memory only: who we are, the password typed, where we were.
@@ -655,7 +655,7 @@ class Client:
             self._asked_for = line.args[0] if line.args else self.nick
             self._log_in()
         elif self._resume is not None and self._verdict(line):
-            self._chatting()  # a login started mid-chat is over, either way: back to the conversation
+            self._login_over()
         elif line.word == "WELCOME" and self._coming_back and not self.rooms:
             self._chatting()  # in no room before: none to join again
             self._say_back()
@@ -841,8 +841,8 @@ class Client:
         self._act()
 
     def _log_in(self) -> None:
-        if self.phase is Phase.CHAT:
-            self._resume = Phase.CHAT  # /nick to a registered nickname while chatting
+        if self.phase in (Phase.CHAT, Phase.ROOM):
+            self._resume = self.phase  # /nick to a registered nickname while chatting, or at the Room: question
         self.phase = Phase.PASSWORD
         key = (self._asked_for or "").lower()
         if self._file_password is not None and key not in self._passwords:  # for the first nickname that asks
@@ -853,10 +853,19 @@ class Client:
         else:
             self._ask("Password:", secret=True)
 
+    def _login_over(self) -> None:
+        """A login begun once entered is over, either way: back to the conversation, or to the Room: question it was
+        begun at (the WELCOME it would wait for came before it)."""
+        if self._resume is Phase.CHAT:
+            self._chatting()
+            return
+        self.phase, self._resume, self._password_sent = Phase.ROOM, None, False
+        self._ask("Room:")
+
     def _send_password(self, password: str) -> None:
-        """/pass, whose verdict is the next ERR, or our own NICK or WELCOME. Mid-chat, lines sent before it may be
-        answered after it is sent (a typing notice or a message refused, a /join): the /ping before it marks where
-        their answers end, and only then is an ERR its verdict."""
+        """/pass, whose verdict is the next ERR, or our own NICK or WELCOME. Once entered (chatting, or at Room:),
+        lines sent before it may be answered after it is sent (a typing notice or a message refused, a /join): the
+        /ping before it marks where their answers end, and only then is an ERR its verdict."""
         if self._resume is None:
             self._password_sent = True
         else:
@@ -868,14 +877,14 @@ class Client:
         over (a few seconds if it names none), and its AUTH sends the same password. Never sooner than it said,
         and a little later for some, so that a class behind one address is not all back at the same moment.
 
-        While registering, the wait is spent disconnected: the server names the wait of its login policy (up to a
-        minute), not one this connection may spend (its registration timeout, 30 s by default, would end it with
-        "choose a nickname sooner"), and a connection kept idle would count against the address's."""
+        Before a nickname is taken, the wait is spent disconnected: the server names the wait of its login policy
+        (up to a minute), not one this connection may spend (its registration timeout, 30 s by default, would end it
+        with "choose a nickname sooner"), and a connection kept idle would count against the address's."""
         named = re.search(r"try again in (\d+) s", why)
         wait = (int(named[1]) if named else SLOW_DOWN_WAIT) * random.uniform(1.0, 1.5)
         nick, link = self._asked_for, self.link
         self.console.show(self.render.note(f"logging in as {nick} again in {wait:.0f} s"))
-        if self.phase is not Phase.CHAT and self.reconnect is not None:
+        if self.phase not in (Phase.CHAT, Phase.ROOM) and self.reconnect is not None:
             self._waiting_out = wait
             self._abort()  # `lost` connects again once the wait is over
             return
