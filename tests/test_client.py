@@ -323,6 +323,26 @@ class ClientNeverStuckTests(ServerTestCase):
         person.type("/quit\r")
         self.assertEqual(await person.exit_code(), 0)
 
+    async def test_a_refusal_while_the_password_is_asked_neither_asks_a_nickname_nor_shows_the_password(self) -> None:
+        """Found by hand: in a moderated room, the typing notice of the password begun at once was refused while
+        Password: was asked, and the client asked Nickname:, where the password showed in clear and, sent as a
+        nickname, was told to the room as bob's new name."""
+        AccountStore(Path(self.accounts)).add("dana", "horsebattery7")  # a password that would be a nickname too
+        moderator = await self.connect("moderator", "5")
+        moderator.send("/room set moderated on")
+        await moderator.until("SET #5 moderator moderated")
+        person = self.client("--nick", "bob", "--room", "5")
+        await person.until(r"\[#5\] -- here: @moderator, bob")
+        person.type("/nick dana\rh")
+        await person.until(r"#5 is moderated: only voiced members and operators speak \(MODERATED\)")
+        person.type("orsebattery7\r")
+        renamed, _ = await moderator.until("NICK bob ")
+        self.assertEqual(renamed, "NICK bob dana", "logged in: the password is no one's nickname")
+        person.type("/quit\r")
+        self.assertEqual(await person.exit_code(), 0)
+        self.assertNotIn("Nickname:", person.output)
+        self.assertNotIn("horsebattery7", person.output, "the password typed was never shown")
+
     async def test_a_line_of_64_kib_reaches_the_client(self) -> None:
         person = self.client("--nick", "reader", "--room", "5")
         await person.until(r"\[#5\] -- here: .*reader")

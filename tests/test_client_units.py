@@ -21,7 +21,7 @@ from chatroom.client import __main__ as client_main
 from chatroom.client import settings
 from chatroom.client.console import LineEditor
 from chatroom.client.render import Renderer
-from chatroom.client.session import NICK_END, RETRY_MOST, Client, ServerProtocol
+from chatroom.client.session import NICK_END, PASS_END, RETRY_MOST, Client, ServerProtocol
 from chatroom.client.trust import KnownHosts, TrustOnFirstUse, Verdict
 from chatroom.frontends.line.wire import parse
 from chatroom.server import tls
@@ -457,6 +457,22 @@ class ClientCase(SynchronousTestCase):
         self.server.clear()
         return lines
 
+    def answered(self, sent: list[str], answers: dict[str, str]) -> None:
+        """The server answers `sent` in order, as it does: a PONG for each /ping, and `answers` for the others."""
+        for line in sent:
+            if line.startswith("/ping "):
+                self.hear(f"PONG :{line.removeprefix('/ping ')}")
+            elif line in answers:
+                self.hear(answers[line])
+
+    def converse(self, answers: dict[str, str]) -> list[str]:
+        """The server answers what the client sent, and what it sends then, until it sends nothing more: all it sent."""
+        everything = []
+        while sent := self.sent():
+            everything += sent
+            self.answered(sent, answers)
+        return everything
+
     def chatting(self, nick: str = "bob", rooms: tuple[str, ...] = ("#5",)) -> None:
         self.hear("HELLO chatroom 1 :hi")
         self.client.typed(nick)
@@ -554,9 +570,9 @@ class ClientStaysUsableTests(ClientCase):
             self.hear("AUTH alice :alice needs a password")
             self.assertEqual(self.console.asked[-1], ("Password:", True))
             client.typed("secret")
-            self.hear(verdict)
+            self.hear(f"PONG :{PASS_END}", verdict)
             client.typed("still here")
-            sent = ["/nick alice", f"/ping {NICK_END}", "/pass secret", "still here"]
+            sent = ["/nick alice", f"/ping {NICK_END}", f"/ping {PASS_END}", "/pass secret", "still here"]
             self.assertEqual(self.sent(), sent, "not /nick still here")
             self.assertEqual(self.console.prompt, "[#5] ")
         self.assertNotIn("AUTH", " ".join(self.console.shown), "the Password: question says it")
@@ -595,6 +611,24 @@ class ClientStaysUsableTests(ClientCase):
         client.typed("alice")  # once a session has ended
         self.hear("AUTH alice :alice needs a password")
         self.assertEqual(self.sent(), ["/nick alice", "/pass right", "/nick alice", "/pass right"])
+
+    def test_a_registered_nickname_at_the_room_question_returns_to_it_whatever_the_verdict(self) -> None:
+        """Found in review: logged in at Room:, the client waited for ever (for a WELCOME that had come already);
+        refused, it asked Nickname: of someone who had one; slowed, it hung up and came back as the guest."""
+        for verdict in ("NICK bob alice", "ERR BAD_LOGIN :wrong password", "ERR SLOW_DOWN :try again in 2 s"):
+            client = self.start(interactive=True)
+            self.hear("HELLO chatroom 2 :hi")
+            client.typed("bob")
+            self.hear("WELCOME bob :hello")
+            client.typed("/nick alice")
+            answers = {"/nick alice": "AUTH alice :alice needs a password", "/pass horsebattery7": verdict}
+            self.converse(answers)
+            client.typed("horsebattery7")
+            self.converse(answers)
+            self.assertEqual(self.console.asked[-1], ("Room:", False), verdict)
+            self.assertFalse(self.server.disconnecting, verdict)
+            client.typed("5")
+            self.assertEqual(self.sent(), ["/join 5"], verdict)
 
     def test_an_empty_password_is_asked_again_not_sent(self) -> None:
         client = self.start()
@@ -820,7 +854,7 @@ class TypedAheadTests(ClientCase):
         self.assertEqual(self.console.shown[-1], "12:34 !! not sent: typed before Password: was asked")
         self.assertEqual(self.console.asked[-1], ("Password:", True))
         self.client.typed("correct horse")  # at the question, seen
-        self.assertEqual(self.sent(), ["/nick alice", f"/ping {NICK_END}", "/pass correct horse"])
+        self.assertEqual(self.sent(), ["/nick alice", f"/ping {NICK_END}", f"/ping {PASS_END}", "/pass correct horse"])
 
     def test_a_password_typed_ahead_of_a_nick_whose_connection_dropped_is_never_a_message(self) -> None:
         self.start(interactive=True)
@@ -865,8 +899,9 @@ class TypedAheadTests(ClientCase):
         self.chatting("bob")
         for text in ("/nick alice", "correct horse", "hello"):
             self.client.typed(text)
-        self.hear("AUTH alice :alice needs a password", f"PONG :{NICK_END}", "NICK bob alice")
-        self.assertEqual(self.sent(), ["/nick alice", f"/ping {NICK_END}", "/pass correct horse", "hello"])
+        self.hear("AUTH alice :alice needs a password", f"PONG :{NICK_END}", f"PONG :{PASS_END}", "NICK bob alice")
+        sent = ["/nick alice", f"/ping {NICK_END}", f"/ping {PASS_END}", "/pass correct horse", "hello"]
+        self.assertEqual(self.sent(), sent)
 
     def test_a_script_s_lines_are_its_answers_and_messages_in_order(self) -> None:
         self.start(rooms=["5"])
@@ -875,6 +910,18 @@ class TypedAheadTests(ClientCase):
             self.client.typed(text)
         self.hear("ERR NICK_TAKEN :nickname gus is taken", "WELCOME gusnew :hello", "JOIN #5 gusnew", "CURRENT #5")
         self.assertEqual(self.sent(), ["/nick gus", "/nick gusnew", "/join 5", "hello"])
+
+    def test_a_script_s_command_at_a_question_is_answered_before_its_next_line_is_read(self) -> None:
+        """Found in review: the refusal of `/join 5`, sent before a nickname, was taken for that of the nickname
+        sent after it, and the script's next line, the password, went as its nickname."""
+        self.start(rooms=["5"])
+        self.hear("HELLO chatroom 2 :hi")
+        for text in ("/join 5", "alice", "horsebattery7"):
+            self.client.typed(text)
+        answers = {"/join 5": "ERR NO_NICK :choose a nickname first", "/nick alice": "AUTH alice :needs a password"}
+        sent = [line for line in self.converse(answers) if not line.startswith("/ping ")]
+        self.assertEqual(sent, ["/join 5", "/nick alice", "/pass horsebattery7"], "the password is no nickname")
+        self.assertIn("!! choose a nickname first (NO_NICK)", self.console.shown[-1])
 
     def test_a_session_ended_from_another_device_or_by_its_accounts_removal_does_not_come_back(self) -> None:
         # Found in review: after a removal the client came back as a guest under the removed name, and might have
@@ -888,6 +935,62 @@ class TypedAheadTests(ClientCase):
             self.clock.advance(120)
             self.assertEqual(self.attempts, [], f"no reconnection after {goodbye}")
             self.assertEqual(self.failureResultOf(self.client.done, SystemExit).value.code, 1)
+
+
+MODERATED = "ERR MODERATED :#5 is moderated: only voiced members and operators speak"
+
+
+class UnrelatedRefusalTests(ClientCase):
+    """Found by hand: in a moderated room, `/nick alice` and the password begun at once. The typing notice's
+    refusal came while Password: was asked, and the client asked Nickname:, the password typed next showing in clear
+    and becoming bob's nickname, told to the room. A refusal answers a question only once its answer is on its way,
+    and mid-chat only once what was sent before that answer has been answered."""
+
+    def setUp(self) -> None:
+        super().setUp()
+        self.start(interactive=True)
+        self.chatting("bob")
+
+    def test_a_refusal_while_the_password_is_asked_mid_chat_leaves_the_question_standing(self) -> None:
+        self.client.typed("/nick alice")
+        self.client.editing("h")  # the password begun at once: the room is told bob is typing, and refuses that
+        self.assertEqual(self.sent(), ["/nick alice", f"/ping {NICK_END}", "/typing #5 active"])
+        self.hear("AUTH alice :alice needs a password", f"PONG :{NICK_END}", MODERATED)
+        self.assertEqual(self.console.asked[-1], ("Password:", True), "the question still stands")
+        self.assertEqual(self.console.shown[-1], f"12:34 !! {MODERATED.split(':', 1)[1]} (MODERATED)")
+        self.client.typed("horsebattery7")
+        sent = self.sent()
+        self.assertEqual(sent[-1], "/pass horsebattery7", "not /nick horsebattery7")
+        self.answered(sent, {"/pass horsebattery7": "NICK bob alice"})
+        self.client.typed("hello as alice")
+        self.assertEqual(self.sent(), ["hello as alice"])
+
+    def test_a_refusal_of_a_line_sent_before_the_password_is_not_its_verdict(self) -> None:
+        self.client.typed("/nick alice")
+        self.client.editing("w")
+        self.hear("AUTH alice :alice needs a password")
+        self.client.typed("wrong horse")  # quick: before the typing notice's refusal came
+        sent = self.sent()
+        self.answered(sent[1:], {"/typing #5 active": MODERATED, "/pass wrong horse": "ERR BAD_LOGIN :wrong password"})
+        self.assertEqual(self.console.shown[-1], "12:34 !! wrong password (BAD_LOGIN)")
+        self.client.typed("/nick alice")
+        self.hear("AUTH alice :alice needs a password")
+        self.assertEqual(self.sent(), ["/nick alice", f"/ping {NICK_END}"], "a wrong password is never sent again")
+        self.assertEqual(self.console.asked[-1], ("Password:", True))
+
+    def test_a_login_slowed_mid_chat_is_tried_again_whatever_was_refused_meanwhile(self) -> None:
+        self.client.typed("/nick alice")
+        self.hear("AUTH alice :alice needs a password", f"PONG :{NICK_END}")
+        self.client.typed("horsebattery7")
+        slowed = "ERR SLOW_DOWN :too many failed logins: try again in 4 s"
+        self.answered(self.sent()[2:], {"/pass horsebattery7": slowed})
+        self.assertIn("-- logging in as alice again in", self.console.shown[-1])
+        self.clock.advance(6)
+        self.assertEqual(self.sent(), ["/nick alice"])
+        self.client.typed("meanwhile")  # said in the room before the server's AUTH came: refused there
+        self.hear("AUTH alice :alice needs a password")
+        self.answered(self.sent(), {"meanwhile": MODERATED, "/pass horsebattery7": slowed})
+        self.assertIn("-- logging in as alice again in", self.console.shown[-1], "slowed again: tried again")
 
 
 class SettingsTests(SynchronousTestCase):
@@ -1071,7 +1174,7 @@ class ClientReviewTests(ClientCase):
         self.client.typed("/nick alice")
         self.hear("AUTH alice :alice needs a password", "NICK carol caroline")
         self.client.typed("hunter2")
-        sent = ["/nick alice", f"/ping {NICK_END}", "/pass hunter2"]
+        sent = ["/nick alice", f"/ping {NICK_END}", f"/ping {PASS_END}", "/pass hunter2"]
         self.assertEqual(self.sent(), sent, "the password never goes to the room")
 
     def test_quit_while_a_reconnection_attempt_is_under_way(self) -> None:

@@ -55,6 +55,8 @@ HANDSHAKE_TIMEOUT = 30.0  # seconds a server has to complete TLS once it accepte
 LONGEST_LINE = 1024 * 1024  # bytes of one server line: any the server sends (docs/protocol.md says what it sends)
 HELP_END = "chatroom-client-help"  # the token of the /ping after /help: its PONG ends the server's list
 NICK_END = "chatroom-client-nick"  # the token of the /ping after a /nick while chatting: its PONG ends the answer
+PASS_END = "chatroom-client-pass"  # the token of the /ping before a /pass once entered: what came before is answered
+ASIDE_END = "chatroom-client-aside"  # the token of the /ping after a command at a question: its PONG ends its answer
 PROTOCOL_VERSIONS = ("1", "2", "3", "4")  # the line protocol's versions this client knows: 2 added message ids and
 # history, 3 watching, metadata, replies, reactions, typing, several lines, registering, 4 away (docs/protocol.md)
 
@@ -145,7 +147,7 @@ class Client:
         self._failure: str | None = None
         self._goodbye: str | None = None
         self._deadline: IDelayedCall | None = None
-        self._resume: Phase | None = None  # where a login started mid-chat returns to, whatever its verdict
+        self._resume: Phase | None = None  # where a login begun once entered returns to, whatever its verdict
         self._refused: str | None = None  # the server's last refusal while registering, for a script's exit status
         self._prompt = "> "  # the chat's prompt: the current room
         # What reconnecting takes back, kept in memory only: who we are, the password typed, where we were.
@@ -156,7 +158,7 @@ class Client:
         self._resumed_as: str | None = None  # /resume is on its way, for this nickname: RESUME_FAILED means /nick
         self._account: str | None = None  # the registered nickname we last logged in to: ours, whatever we go by
         self._was: str | None = None  # the nickname to take back once logged in again under the account's
-        self._password_sent = False  # /pass is on its way: the next ERR or our NICK is its verdict
+        self._password_sent = False  # /pass sent, all before it answered: the next ERR or our NICK is its verdict
         self._file_for: str | None = None  # the nickname (lower case) whose password is the --password-file's
         self._later: list[str | None] = []  # typed while the connection was away: acted on once chatting again
         self._attempt: Deferred[object] | None = None  # a reconnection under way
@@ -173,6 +175,7 @@ class Client:
         self._waiting_out: float | None = None  # seconds a login slowed while registering waits, disconnected
         self._dropped = False  # the connection dropped while the person answered a question
         self._question: str | None = None  # the last question put to the person (or by them: /nick) since they chatted
+        self._aside: Phase | None = None  # the question at which a command was typed that is still being answered
         self._unanswered: Phase | None = None  # the question still waiting for its answer when the connection dropped
         self._coming_back = False  # a reconnection of someone who had entered the chat
         self._asked_for: str | None = None  # the registered nickname AUTH asked a password for
@@ -345,8 +348,7 @@ class Client:
                 self._ask("Password:", secret=True)
             elif text is not None and self.phase is Phase.PASSWORD:  # whatever it looks like
                 self._passwords[(self._asked_for or "").lower()] = text
-                self._password_sent = True
-                self._send(f"/pass {text}", wait=True)
+                self._send_password(text)
             elif text is None and self._refused is not None and self.phase is not Phase.CHAT:
                 self.fail(f"the server refused: {self._refused}")  # a script must see that it did not get in
             elif text is None or text.lower().split(None, 1)[:1] == ["/quit"]:
@@ -363,8 +365,12 @@ class Client:
                 self._watch(command, text.split()[1:])
                 if (self.phase, command) == (Phase.CHAT, "/nick"):
                     self._change_nick(text)
+                elif (self.phase, command) in ((Phase.NICK, "/nick"), (Phase.ROOM, "/join")):
+                    self._send(text, wait=True)
+                elif self.phase is Phase.CHAT:
+                    self._send(text)
                 else:
-                    self._send(text, wait=(self.phase, command) in ((Phase.NICK, "/nick"), (Phase.ROOM, "/join")))
+                    self._ask_aside(text)
             elif self.phase is Phase.NICK and len(text.split()) > 1:  # the server would answer /nick's usage
                 self.console.show(self.render.error("a nickname is one word: no spaces"))
                 self._ask("Nickname:")
@@ -392,6 +398,21 @@ class Client:
             self._typed_ahead(f"before the server answered {self._question}")
             self._question = None
             self._chatting()
+
+    def _ask_aside(self, text: str) -> None:
+        """A command typed at a question that does not answer it (/help at Nickname:, /who at Room:): its answer,
+        up to the /ping after it, comes before the next line is read, so that its refusal is never taken for the
+        refusal of that line (a script's password sent as a nickname); then the question stands again."""
+        self._aside = self.phase
+        self._send(text)
+        self._send(f"/ping {ASIDE_END}", wait=True)
+
+    def _aside_answered(self) -> None:
+        """The command typed at the question is answered: the question is asked again, unless the command answered
+        a question itself (/nick at Room: asks Password:)."""
+        typed_at, self._aside = self._aside, None
+        if typed_at is self.phase and not self._listening and self._question is not None:
+            self._ask(self._question)
 
     def _watch(self, command: str, nicks: list[str]) -> None:
         """Note what /watch asks and /unwatch changes: the answers to /watch say whether each is here now, and
@@ -599,6 +620,10 @@ class Client:
                 self.console.show(self.render.note(usage))
         elif line.word == "PONG" and line.text == NICK_END:
             self._nick_answered()
+        elif line.word == "PONG" and line.text == PASS_END:
+            self._password_sent = True  # the next ERR is the verdict
+        elif line.word == "PONG" and line.text == ASIDE_END:
+            self._aside_answered()
         elif line.word == "REPLY" and len(line.args) == 3:
             self.console.show(self.render.replied(line, self.gestures.said(line.args[0], line.args[2])))
         elif line.word == "REACT" and len(line.args) == 3 and not self.company.is_ignored(line.args[1]):
@@ -630,7 +655,7 @@ class Client:
             self._asked_for = line.args[0] if line.args else self.nick
             self._log_in()
         elif self._resume is not None and self._verdict(line):
-            self._chatting()  # a login started mid-chat is over, either way: back to the conversation
+            self._login_over()
         elif line.word == "WELCOME" and self._coming_back and not self.rooms:
             self._chatting()  # in no room before: none to join again
             self._say_back()
@@ -643,12 +668,12 @@ class Client:
             self._send(f"/nick {self._logging_in_again(nick)}", wait=True)
         elif wrong and self._file_for == (self._asked_for or "").lower():
             self.fail(f"the password from --password-file was refused: {line.text}")  # it would be refused again
-        elif line.word == "ERR" and self.phase in (Phase.NICK, Phase.PASSWORD):
+        elif self._refuses_answer(line) and self.phase in (Phase.NICK, Phase.PASSWORD):
             self._refused, self._password_sent, self._asked_for = line.text, False, None  # not one to come back as
             self._resumed_as = self._was = None
             self.phase = Phase.NICK
             self._ask("Nickname:")
-        elif line.word == "ERR" and self.phase is Phase.ROOM:
+        elif self._refuses_answer(line) and self.phase is Phase.ROOM:
             self._refused, self._back_in, self._catching_up = line.text, [], {}
             self._ask("Room:")
         elif line.word == "BYE":
@@ -753,6 +778,17 @@ class Client:
             return True
         return line.word == "NICK" and line.args[1:2] == [self._me] and line.args[0] != self._me
 
+    def _refuses_answer(self, line: Line) -> bool:
+        """Whether `line` refuses the answer to the question asked (/nick, /resume, /pass, /join): an ERR once that
+        answer is on its way. One that comes while the question waits for the person, or for the answer to a command
+        typed at it, refuses something else (a typing notice in a moderated room, that command): it is shown, and the
+        question stands."""
+        if line.word != "ERR":
+            return False
+        if self.phase is Phase.PASSWORD:
+            return self._password_sent
+        return self.phase in (Phase.NICK, Phase.ROOM) and not self._listening and self._aside is None
+
     def _mentions(self, line: Line) -> bool:
         """A private message to us, or a line in a room that names us or a highlight word, said by someone else."""
         match line.word, line.args:
@@ -805,32 +841,50 @@ class Client:
         self._act()
 
     def _log_in(self) -> None:
-        if self.phase is Phase.CHAT:
-            self._resume = Phase.CHAT  # /nick to a registered nickname while chatting
+        if self.phase in (Phase.CHAT, Phase.ROOM):
+            self._resume = self.phase  # /nick to a registered nickname while chatting, or at the Room: question
         self.phase = Phase.PASSWORD
         key = (self._asked_for or "").lower()
         if self._file_password is not None and key not in self._passwords:  # for the first nickname that asks
             self._passwords[key], self._file_password, self._file_for = self._file_password, None, key
         password = self._passwords.get(key)
         if password is not None:
-            self._password_sent = True
-            self._send(f"/pass {password}", wait=True)
+            self._send_password(password)
         else:
             self._ask("Password:", secret=True)
+
+    def _login_over(self) -> None:
+        """A login begun once entered is over, either way: back to the conversation, or to the Room: question it was
+        begun at (the WELCOME it would wait for came before it)."""
+        if self._resume is Phase.CHAT:
+            self._chatting()
+            return
+        self.phase, self._resume, self._password_sent = Phase.ROOM, None, False
+        self._ask("Room:")
+
+    def _send_password(self, password: str) -> None:
+        """/pass, whose verdict is the next ERR, or our own NICK or WELCOME. Once entered (chatting, or at Room:),
+        lines sent before it may be answered after it is sent (a typing notice or a message refused, a /join): the
+        /ping before it marks where their answers end, and only then is an ERR its verdict."""
+        if self._resume is None:
+            self._password_sent = True
+        else:
+            self._send(f"/ping {PASS_END}")
+        self._send(f"/pass {password}", wait=True)
 
     def _log_in_later(self, why: str) -> None:
         """The server did not check the password (SLOW_DOWN): ask for the nickname again once the wait it names is
         over (a few seconds if it names none), and its AUTH sends the same password. Never sooner than it said,
         and a little later for some, so that a class behind one address is not all back at the same moment.
 
-        While registering, the wait is spent disconnected: the server names the wait of its login policy (up to a
-        minute), not one this connection may spend (its registration timeout, 30 s by default, would end it with
-        "choose a nickname sooner"), and a connection kept idle would count against the address's."""
+        Before a nickname is taken, the wait is spent disconnected: the server names the wait of its login policy
+        (up to a minute), not one this connection may spend (its registration timeout, 30 s by default, would end it
+        with "choose a nickname sooner"), and a connection kept idle would count against the address's."""
         named = re.search(r"try again in (\d+) s", why)
         wait = (int(named[1]) if named else SLOW_DOWN_WAIT) * random.uniform(1.0, 1.5)
         nick, link = self._asked_for, self.link
         self.console.show(self.render.note(f"logging in as {nick} again in {wait:.0f} s"))
-        if self.phase is not Phase.CHAT and self.reconnect is not None:
+        if self.phase not in (Phase.CHAT, Phase.ROOM) and self.reconnect is not None:
             self._waiting_out = wait
             self._abort()  # `lost` connects again once the wait is over
             return
@@ -967,7 +1021,7 @@ class Client:
     def _connect_again(self) -> None:
         assert self.reconnect is not None
         self._coming_back = self._me is not None
-        self.phase, self._joined, self._held, self._listening = Phase.CONNECTING, [], [], False
+        self.phase, self._joined, self._held, self._listening, self._aside = Phase.CONNECTING, [], [], False, None
         self._unanswered = None  # the question is asked again if it must be
         self.console.set_prompt("")
         # The nickname the person answered with, else ours, else the one being logged in to (a first login the
