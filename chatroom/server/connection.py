@@ -58,6 +58,9 @@ from chatroom.server.registration import Registrar
 
 REFUSAL_REPORT = 10.0  # seconds between two log lines counting one connection's refused lines
 WAITING_LINES = 32  # lines kept while a login is checked; past them, reading stops until it is done
+# Seconds the lines a client sent before it hung up may wait for what they wait behind (a login, a change's turn
+# with --redis) before its session ends without them: those are seconds, unless Redis has stopped answering.
+LOST_LINES_WAIT = 10.0
 # Fakelag: an answer costs its asker a flood token for every ANSWER_BYTES it sends beyond the first ANSWER_FREE (a join
 # with its 50 lines of history is free), as Ergo and InspIRCd charge theirs: a `WHO *` over thousands of members then
 # waits in proportion before the asker's next line is read, instead of ten of them at once costing everyone else the
@@ -154,8 +157,9 @@ class Connection(TimeoutMixin):
     # One per connection, and more attributes than Python's shared instance dictionaries take (30): in slots, a
     # connection holds 0.3 KB of them instead of a 1.6 KB dictionary of its own.
     __slots__ = (
-        "_answered", "_bucket", "_ended_by", "_executing", "_faults", "_holds", "_left_as", "_made", "_next_report",
-        "_pinged", "_quit_reason", "_refused", "_resume", "_waiting", "_waiting_held", "_work", "address", "claim",
+        "_answered", "_bucket", "_ended_by", "_executing", "_faults", "_gone", "_holds", "_left_as", "_made",
+        "_next_report", "_pinged", "_quit_reason", "_refused", "_resume", "_sent_before", "_waiting",
+        "_waiting_held", "_work", "address", "claim",
         "clock", "closing", "dialect", "factory", "host", "limits", "max_line", "member", "peer", "queue",
         "received", "serial", "since", "speaks", "transport",
     )  # fmt: skip
@@ -171,6 +175,8 @@ class Connection(TimeoutMixin):
         self.max_line = speaks.longest_line(self.limits)  # bytes in a message, without its framing
         self.clock = factory.clock
         self.closing = False
+        self._gone = False  # the transport reported the connection lost: nothing more is read, written or paused
+        self._sent_before: IDelayedCall | None = None  # while lines sent before the loss wait: when they stop
 
     def connection_made(self, transport: MessageTransport) -> None:
         limits = self.limits
@@ -211,6 +217,22 @@ class Connection(TimeoutMixin):
         if reason.check(SSLError):
             self.factory.counts.tls_failures += 1
             self._ended_by = tls_failed(reason.value)
+        self._gone = True
+        if self._waiting and self._work is not None and not self.closing:
+            # What it sent before hanging up waits behind a login or a change's turn (--redis): a bot's JOIN,
+            # PRIVMSG and QUIT are executed as if it had stayed to read the answers, then its session ends
+            # (_work_done); or after LOST_LINES_WAIT seconds without them.
+            self._set_timeout(None)
+            self._sent_before = self.clock.callLater(LOST_LINES_WAIT, self._end)
+            return
+        self._end()
+
+    def _end(self) -> None:
+        """The connection is lost, and nothing it sent waits any more: its session ends."""
+        if self._sent_before is not None:
+            if self._sent_before.active():
+                self._sent_before.cancel()
+            self._sent_before = None
         try:
             self._stop_acting()
             self._leave_chat(self._quit_reason, lost=True)
@@ -297,14 +319,14 @@ class Connection(TimeoutMixin):
     def _hold(self) -> None:
         """Stop reading this client until a matching _release: its lines are handled later, in order."""
         self._holds += 1
-        if self._holds == 1:
+        if self._holds == 1 and not self._gone:
             self.transport.pause_reading()
 
     def _release(self) -> None:
         if self.closing:
             return  # _stop_acting let go of every hold
         self._holds -= 1
-        if self._holds == 0:
+        if self._holds == 0 and not self._gone:
             self.transport.resume_reading()
 
     # TimeoutMixin, called by name: mypy checks calls through a subclass as if they were ours, and it has no
@@ -456,6 +478,8 @@ class Connection(TimeoutMixin):
         if self._waiting_held and not self._waiting:
             self._waiting_held = False
             self._release()
+        if self._sent_before is not None and self._work is None and not self._waiting:
+            self._end()  # lost meanwhile, and what it sent before is done
 
     def _leave_chat(self, reason: str, lost: bool = False) -> None:
         """This session ends; its person leaves with it unless they have another, or linger (Chat.leave)."""
@@ -477,10 +501,15 @@ class Connection(TimeoutMixin):
             self._work.cancel()
         if self._holds:  # read again, so that the peer's half of a TLS close is heard; nothing is executed
             self._holds = 0
-            self.transport.resume_reading()
+            if not self._gone:
+                self.transport.resume_reading()
 
     def _close(self, reason: str, why: str) -> None:
         if self.closing:
+            return
+        if self._gone:  # lost while what it sent before ran (its QUIT, a kill): nobody is left to say goodbye to
+            self._ended_by = why
+            self._end()
             return
         self._stop_acting()
         self._ended_by = why
