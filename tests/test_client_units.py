@@ -630,6 +630,34 @@ class ClientStaysUsableTests(ClientCase):
             client.typed("5")
             self.assertEqual(self.sent(), ["/join 5"], verdict)
 
+    def test_a_drop_during_a_login_begun_at_the_room_question_comes_back_to_it(self) -> None:
+        """Found in review: the client came back in the chat, in no room, where it had been at Room: (the password
+        answered after the drop, or not)."""
+        for password in ("", "horsebattery7"):
+            client = self.start(interactive=True)
+            self.hear("HELLO chatroom 2 :hi")
+            client.typed("bob")
+            self.hear("WELCOME bob :hello")
+            client.typed("/nick alice")
+            self.converse({"/nick alice": "AUTH alice :alice needs a password"})
+            self.assertEqual(self.console.asked[-1], ("Password:", True))
+            client.lost(Failure(ConnectionDone()))
+            if password:
+                client.typed(password)  # the Password: still on the screen: it connects again at once
+                server = self.attempt_succeeds()
+            else:
+                server = self.come_back()
+            nick = "alice" if password else "bob"
+            asked = ["AUTH alice :alice needs a password"] if password else []
+            self.hear("HELLO chatroom 2 :hi", *asked, f"WELCOME {nick} :hello")
+            self.assertEqual(self.console.asked[-1], ("Room:", False), password)
+            self.assertIn(f"reconnected to localhost:5050 as {nick}: back in no room", self.console.shown[-1])
+            client.typed("5")
+            login = ["/nick alice", "/pass horsebattery7"] if password else ["/nick bob"]
+            self.assertEqual(server.value().decode().splitlines(), [*login, "/join 5"], "never <bob> 5")
+            shown = "\n".join(self.console.shown)
+            self.assertNotIn("horsebattery7", shown)
+
     def test_an_empty_password_is_asked_again_not_sent(self) -> None:
         client = self.start()
         self.hear("HELLO chatroom 1 :hi")

@@ -177,6 +177,7 @@ class Client:
         self._question: str | None = None  # the last question put to the person (or by them: /nick) since they chatted
         self._aside: Phase | None = None  # the question at which a command was typed that is still being answered
         self._unanswered: Phase | None = None  # the question still waiting for its answer when the connection dropped
+        self._room_asked = False  # the connection dropped at the Room: question: asked again once back
         self._coming_back = False  # a reconnection of someone who had entered the chat
         self._asked_for: str | None = None  # the registered nickname AUTH asked a password for
         self.company = Company()  # who is in our rooms, what is unread, whom we ignore
@@ -656,7 +657,7 @@ class Client:
             self._log_in()
         elif self._resume is not None and self._verdict(line):
             self._login_over()
-        elif line.word == "WELCOME" and self._coming_back and not self.rooms:
+        elif line.word == "WELCOME" and self._coming_back and not self.rooms and not self._room_asked:
             self._chatting()  # in no room before: none to join again
             self._say_back()
         elif line.word == "WELCOME":
@@ -930,10 +931,11 @@ class Client:
 
     def _enter_rooms(self) -> None:
         """Join the rooms given (or taken back after a reconnection), the last becoming current; else ask."""
-        self.phase = Phase.ROOM
+        self.phase, self._room_asked = Phase.ROOM, False
         self._back_in, self.rooms = self.rooms, []
         self._awaited = list(self._back_in)
         if not self._back_in:
+            self._back_if_joined()  # back at the Room: question the connection dropped at: no room to join again
             self._ask("Room:")
             return
         assert self.link is not None
@@ -973,6 +975,9 @@ class Client:
     def _connection_dropped(self, reason: Failure) -> None:
         self.link = None
         why, self._goodbye = self._explain(reason), None
+        # At the Room: question (or a /join, /nick or password typed there), with no room to take back: Room: is asked
+        # again once back, through as many drops as come first, never the chat in no room
+        self._room_asked = self._room_asked or Phase.ROOM in (self.phase, self._resume)
         registering = self._resume is None and not self._coming_back
         if registering and self._listening and self.phase in (Phase.TRUST, Phase.NICK, Phase.PASSWORD, Phase.ROOM):
             self._dropped = True  # the person is answering a question (the server's registration timeout)
