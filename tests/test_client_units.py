@@ -658,6 +658,44 @@ class ClientStaysUsableTests(ClientCase):
             shown = "\n".join(self.console.shown)
             self.assertNotIn("horsebattery7", shown)
 
+    def test_an_empty_password_once_entered_cancels_the_login(self) -> None:
+        """Found in review: mid-chat, Password: had no way out but a wrong password, or Ctrl+D, which left. The server
+        keeps the login pending, harmless: only a /pass completes it, and the next /nick replaces it."""
+        client = self.start(interactive=True)
+        self.chatting("bob")
+        client.typed("/nick alice")
+        self.hear("AUTH alice :alice needs a password", f"PONG :{NICK_END}")
+        client.typed("")
+        self.assertEqual(self.console.shown[-1], "12:34 -- not logged in to alice: you are still bob")
+        self.assertEqual(self.console.prompt, "[#5] ")
+        client.typed("still bob")
+        self.assertEqual(self.sent(), ["/nick alice", f"/ping {NICK_END}", "still bob"], "nothing to cancel it")
+        client.typed("/nick alice")  # again, and this time the password
+        self.hear("AUTH alice :alice needs a password", f"PONG :{NICK_END}")
+        self.assertEqual(self.console.asked[-1], ("Password:", True))
+        client.typed("horsebattery7")
+        sent = self.converse({"/pass horsebattery7": "NICK bob alice"})
+        client.typed("hello as alice")
+        sent += self.sent()
+        login = ["/nick alice", f"/ping {NICK_END}", f"/ping {PASS_END}", "/pass horsebattery7"]
+        self.assertEqual(sent, [*login, "hello as alice"], "the password only as /pass's")
+        self.assertNotIn("horsebattery7", "\n".join(self.console.shown))
+
+    def test_an_empty_password_at_the_room_question_returns_to_it(self) -> None:
+        client = self.start(interactive=True)
+        self.hear("HELLO chatroom 2 :hi")
+        client.typed("bob")
+        self.hear("WELCOME bob :hello")
+        self.sent()
+        client.typed("/nick alice")
+        sent = self.converse({"/nick alice": "AUTH alice :alice needs a password"})
+        client.typed("")
+        self.assertEqual(self.console.shown[-1], "12:34 -- not logged in to alice: you are still bob")
+        self.assertEqual(self.console.asked[-1], ("Room:", False))
+        client.typed("5")
+        sent += self.sent()
+        self.assertEqual([line for line in sent if not line.startswith("/ping ")], ["/nick alice", "/join 5"])
+
     def test_an_empty_password_is_asked_again_not_sent(self) -> None:
         client = self.start()
         self.hear("HELLO chatroom 1 :hi")

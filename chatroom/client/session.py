@@ -344,7 +344,9 @@ class Client:
         """Act on typed lines in order, but only while not waiting for the server's answer to the last one."""
         while self._listening and self._input:
             text = self._input.pop(0)
-            if text == "" and self.phase is Phase.PASSWORD:
+            if text == "" and self.phase is Phase.PASSWORD and self._resume is not None:
+                self._cancel_login()
+            elif text == "" and self.phase is Phase.PASSWORD:
                 self.console.show(self.render.error("the password cannot be empty: type it, or Ctrl+D to leave"))
                 self._ask("Password:", secret=True)
             elif text is not None and self.phase is Phase.PASSWORD:  # whatever it looks like
@@ -862,6 +864,13 @@ class Client:
             return
         self.phase, self._resume, self._password_sent = Phase.ROOM, None, False
         self._ask("Room:")
+
+    def _cancel_login(self) -> None:
+        """An empty password once entered: no login, and back where it was begun, under the nickname we have. Nothing
+        is sent: the server's pending login is only ever completed by a /pass, and the next /nick replaces it."""
+        self.console.show(self.render.note(f"not logged in to {self._asked_for}: you are still {self._me}"))
+        self._asked_for = None
+        self._login_over()
 
     def _send_password(self, password: str) -> None:
         """/pass, whose verdict is the next ERR, or our own NICK or WELCOME. Once entered (chatting, or at Room:),
