@@ -416,6 +416,12 @@ class Console:
     def ask(self, question: str, secret: bool = False) -> None:
         self.asked.append((question, secret))
 
+    def hide_typing(self) -> None:
+        """Nothing is being typed here: see HiddenTypingTests for a line editor's."""
+
+    def show_typing(self, keep: bool) -> bool:
+        return False
+
     def finish(self) -> Deferred[None]:
         return succeed(None)
 
@@ -1057,6 +1063,64 @@ class UnrelatedRefusalTests(ClientCase):
         self.hear("AUTH alice :alice needs a password")
         self.answered(self.sent(), {"meanwhile": MODERATED, "/pass horsebattery7": slowed})
         self.assertIn("-- logging in as alice again in", self.console.shown[-1], "slowed again: tried again")
+
+
+class HiddenTypingTests(ClientCase):
+    """Found by hand: the password, typed right after `/nick alice` as people do, before Password: appeared, showed in
+    clear at the chat prompt, then became the start of the password. The client and a real line editor: what is typed
+    is hidden from the moment the /nick is sent until its answer is known."""
+
+    def setUp(self) -> None:
+        super().setUp()
+        self.start(interactive=True)
+        self.editor = LineEditor(self.client)
+        self.screen = StringTransport()
+        self.editor.makeConnection(self.screen)
+        self.client.console = self.editor
+        self.chatting("bob")
+        self.screen.clear()
+
+    def keys(self, text: str) -> None:
+        self.editor.dataReceived(text.encode())
+
+    def assertNeverShown(self, *secrets: str) -> None:
+        for secret in secrets:
+            self.assertNotIn(secret.encode(), self.screen.value(), f"{secret} shown: {self.screen.value()[-50:]!r}")
+            self.assertNotIn(secret, " ".join(self.editor.history), "kept in the history")
+
+    def test_the_password_typed_ahead_of_its_question_is_its_hidden_beginning(self) -> None:
+        self.keys("/nick alice\rhorse")
+        sent = self.sent()
+        self.hear("AUTH alice :alice needs a password", f"PONG :{NICK_END}")
+        self.assertEqual(self.editor.prompt, "Password: ")
+        self.keys("battery7\r")
+        sent += self.converse({"/pass horsebattery7": "NICK bob alice"})
+        self.keys("hello as alice\r")
+        sent += self.sent()
+        login = ["/nick alice", f"/ping {NICK_END}", f"/ping {PASS_END}", "/pass horsebattery7"]
+        self.assertNeverShown("horse", "battery7")
+        self.assertEqual(sent, [*login, "hello as alice"], "the password only as /pass's, the room never told")
+
+    def test_with_no_password_asked_what_was_typed_meanwhile_shows_again_as_the_line_being_edited(self) -> None:
+        self.keys("/nick carol\rhel")
+        self.assertNotIn(b"hel", self.screen.value())
+        self.hear("NICK bob carol", f"PONG :{NICK_END}")
+        self.assertTrue(self.screen.value().endswith(b"[#5] hel"), self.screen.value()[-40:])
+        self.keys("lo\r")
+        self.assertEqual(self.sent(), ["/nick carol", f"/ping {NICK_END}", "hello"])
+        self.assertEqual(self.editor.history[-1], "hello")
+
+    def test_what_was_typed_when_the_connection_dropped_stays_hidden_and_goes(self) -> None:
+        self.keys("/nick alice\rhorse")
+        self.client.lost(Failure(ConnectionDone()))
+        self.keys("battery")  # still typing it
+        server = self.come_back()
+        self.keys("7")
+        self.hear("HELLO chatroom 2 :hi", "WELCOME bob :hello", "JOIN #5 bob", "CURRENT #5")
+        self.assertEqual(self.editor.buffer, "", "never sent as a message")
+        self.assertIn(b"!! not sent: typed after /nick alice before you were in the chat", self.screen.value())
+        self.assertEqual(server.value().decode().splitlines(), ["/nick bob", "/join #5"])
+        self.assertNeverShown("horse", "battery7")
 
 
 class SettingsTests(SynchronousTestCase):

@@ -392,12 +392,15 @@ class Client:
         password, typed ahead of a question that then never comes (the nickname is taken, invalid or free). The
         /ping after it marks the end of the answer, whatever it is (nothing, for the nickname we have)."""
         self._question = text
+        self.console.hide_typing()  # from now on: the password, typed ahead of its question, never shows
         self._send(text, wait=True)
         self._send(f"/ping {NICK_END}")
 
     def _nick_answered(self) -> None:
-        """The server has answered a /nick typed while chatting: back to the chat, unless it asked for a password."""
+        """The server has answered a /nick typed while chatting: back to the chat, unless it asked for a password.
+        What is being typed shows again: no password was asked for."""
         if self.phase is Phase.CHAT and not self._listening:
+            self.console.show_typing(keep=True)
             self._typed_ahead(f"before the server answered {self._question}")
             self._question = None
             self._chatting()
@@ -511,20 +514,23 @@ class Client:
         return " ".join(["/history", room, *([count] if count else []), "before", earliest])
 
     def _ask(self, question: str, secret: bool = False) -> None:
-        self._typed_ahead(f"before {question} was asked")  # not its answer: the person had not seen it
+        # Not its answer: the person had not seen it. A secret one's begins with what is hidden (typed after /nick)
+        self._typed_ahead(f"before {question} was asked", keep_hidden=secret)
         self._question = question
         self.console.ask(question, secret)
         self._listening = True
         self._act()
 
-    def _typed_ahead(self, when: str) -> None:
+    def _typed_ahead(self, when: str, keep_hidden: bool = False) -> None:
         """At a terminal, lines typed while the server was answering a question are neither an answer to the next
-        question nor messages (one may be a password): dropped, and the person told. A script's piped lines are
-        its answers and messages, in order, and stay."""
+        question nor messages (one may be a password): dropped, and the person told. So is the line being typed if
+        it is hidden (after /nick, or at a secret question), unless it stays hidden: the beginning of a secret
+        question's answer. A script's piped lines are its answers and messages, in order, and stay."""
         if not self.interactive:
             return
         kept = [text for text in self._input if text is None or text.lower().split(None, 1)[:1] == ["/quit"]]
-        if len(kept) < len(self._input):
+        hidden_gone = not keep_hidden and self.console.show_typing(keep=False)
+        if len(kept) < len(self._input) or hidden_gone:
             self.console.show(self.render.error(f"not sent: typed {when}"))
         self._input = kept
 
@@ -868,9 +874,9 @@ class Client:
     def _cancel_login(self) -> None:
         """An empty password once entered: no login, and back where it was begun, under the nickname we have. Nothing
         is sent: the server's pending login is only ever completed by a /pass, and the next /nick replaces it."""
-        self.console.show(self.render.note(f"not logged in to {self._asked_for}: you are still {self._me}"))
-        self._asked_for = None
-        self._login_over()
+        nick, self._asked_for = self._asked_for, None
+        self._login_over()  # first: the line below is shown above the prompt we are back at, not Password:
+        self.console.show(self.render.note(f"not logged in to {nick}: you are still {self._me}"))
 
     def _send_password(self, password: str) -> None:
         """/pass, whose verdict is the next ERR, or our own NICK or WELCOME. Once entered (chatting, or at Room:),
@@ -999,7 +1005,9 @@ class Client:
             self.rooms = [room for room in self._joined if room != self._current]
             self.rooms += [self._current] if self._current else []
         if self.phase is Phase.CHAT and self._question is not None:  # behind a /nick whose answer never came
-            self._typed_ahead(f"before the server answered {self._question}")  # at a terminal: dropped, and told
+            # At a terminal: dropped, and told. What is being typed stays hidden (the password may be half typed): it
+            # goes once back in the chat, or at the next question
+            self._typed_ahead(f"before the server answered {self._question}", keep_hidden=True)
             if not self.interactive:
                 self._question = None  # a script's lines are its messages, in order
         if self._question is None:  # else they were typed at a question: never messages
