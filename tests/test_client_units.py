@@ -975,6 +975,20 @@ class TypedAheadTests(ClientCase):
         sent = ["/nick alice", f"/ping {NICK_END}", f"/ping {PASS_END}", "/pass correct horse", "hello"]
         self.assertEqual(self.sent(), sent)
 
+    def test_a_script_s_empty_line_at_a_password_mid_chat_is_asked_again_not_a_cancel(self) -> None:
+        """At a terminal an empty line there gives the login up; a script's next line may be the password."""
+        self.start()
+        self.chatting("bob")
+        for text in ("/nick alice", "", "horsebattery7", "hello"):
+            self.client.typed(text)
+        sent = self.sent()
+        self.hear("AUTH alice :alice needs a password", f"PONG :{NICK_END}")
+        sent += self.converse({"/pass horsebattery7": "NICK bob alice"})
+        login = ["/nick alice", f"/ping {NICK_END}", f"/ping {PASS_END}", "/pass horsebattery7"]
+        self.assertEqual(sent, [*login, "hello"], "the password only as /pass's")
+        self.assertIn("the password cannot be empty", "\n".join(self.console.shown))
+        self.assertNotIn("horsebattery7", "\n".join(self.console.shown))
+
     def test_a_script_s_lines_are_its_answers_and_messages_in_order(self) -> None:
         self.start(rooms=["5"])
         self.hear("HELLO chatroom 2 :hi")

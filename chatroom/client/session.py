@@ -344,8 +344,8 @@ class Client:
         """Act on typed lines in order, but only while not waiting for the server's answer to the last one."""
         while self._listening and self._input:
             text = self._input.pop(0)
-            if text == "" and self.phase is Phase.PASSWORD and self._resume is not None:
-                self._cancel_login()
+            if text == "" and self.phase is Phase.PASSWORD and self._resume is not None and self.interactive:
+                self._cancel_login()  # a script's next line may be the password: never a message
             elif text == "" and self.phase is Phase.PASSWORD:
                 self.console.show(self.render.error("the password cannot be empty: type it, or Ctrl+D to leave"))
                 self._ask("Password:", secret=True)
@@ -872,7 +872,8 @@ class Client:
         self._ask("Room:")
 
     def _cancel_login(self) -> None:
-        """An empty password once entered: no login, and back where it was begun, under the nickname we have. Nothing
+        """An empty password once entered, at a terminal: no login, and back where it was begun, under the nickname we
+        have (a script's empty line is asked again, as its first login's: its next line may be the password). Nothing
         is sent: the server's pending login is only ever completed by a /pass, and the next /nick replaces it."""
         nick, self._asked_for = self._asked_for, None
         self._login_over()  # first: the line below is shown above the prompt we are back at, not Password:
