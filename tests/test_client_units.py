@@ -390,6 +390,28 @@ class LineEditorTests(SynchronousTestCase):
         self.keys(b"tence\r")
         self.assertEqual(self.keyboard.lines, ["half a sentence"])
 
+    def test_hidden_typing_stays_hidden_until_shown_or_a_secret_question_takes_it(self) -> None:
+        self.editor.hide_typing()
+        self.keys(b"one\rtwo")
+        self.editor.ask("Nickname:")  # not secret: what is hidden stays hidden
+        self.keys(b"\rthree")
+        self.assertEqual(self.keyboard.lines, ["one", "two"])
+        self.assertEqual(self.keyboard.edits, [], "no typing notice")
+        self.assertTrue(self.editor.show_typing(keep=False), "a line went")
+        self.assertEqual(self.editor.buffer, "")
+        self.editor.hide_typing()
+        self.keys(b"four")
+        self.editor.ask("Password:", secret=True)  # its answer's beginning, still hidden; the next line shows
+        self.keys(b"five\rsix")
+        self.assertEqual(self.keyboard.lines[-1], "fourfive")
+        self.editor.hide_typing()
+        self.assertFalse(self.editor.show_typing(keep=True), "kept")
+        self.keys(b"\r")
+        for word in ("one", "two", "three", "four", "five"):
+            self.assertNotIn(word.encode(), self.screen.value(), f"{word} shown")
+        self.assertIn(b"six", self.screen.value())
+        self.assertEqual(self.editor.history, ["six"])
+
     def test_leaving_keys(self) -> None:
         self.keys(b"draft\x04")
         self.assertFalse(self.keyboard.ended, "Ctrl+D leaves only from an empty line")
