@@ -323,10 +323,11 @@ class ClientNeverStuckTests(ServerTestCase):
         person.type("/quit\r")
         self.assertEqual(await person.exit_code(), 0)
 
-    async def test_a_refusal_while_the_password_is_asked_neither_asks_a_nickname_nor_shows_the_password(self) -> None:
+    async def test_a_password_begun_at_once_in_a_moderated_room_is_neither_refused_nor_a_nickname(self) -> None:
         """Found by hand: in a moderated room, the typing notice of the password begun at once was refused while
         Password: was asked, and the client asked Nickname:, where the password showed in clear and, sent as a
-        nickname, was told to the room as bob's new name."""
+        nickname, was told to the room as bob's new name. What is typed after /nick is hidden now, and a hidden line
+        sends no typing notice (that refusal, coming while Password: is asked: tests/test_client_units.py)."""
         AccountStore(Path(self.accounts)).add("dana", "horsebattery7")  # a password that would be a nickname too
         moderator = await self.connect("moderator", "5")
         moderator.send("/room set moderated on")
@@ -334,14 +335,43 @@ class ClientNeverStuckTests(ServerTestCase):
         person = self.client("--nick", "bob", "--room", "5")
         await person.until(r"\[#5\] -- here: @moderator, bob")
         person.type("/nick dana\rh")
-        await person.until(r"#5 is moderated: only voiced members and operators speak \(MODERATED\)")
+        await person.until(r"Password: \*")
         person.type("orsebattery7\r")
         renamed, _ = await moderator.until("NICK bob ")
         self.assertEqual(renamed, "NICK bob dana", "logged in: the password is no one's nickname")
         person.type("/quit\r")
         self.assertEqual(await person.exit_code(), 0)
         self.assertNotIn("Nickname:", person.output)
+        self.assertNotIn("MODERATED", person.output, "the room was never told bob was typing the password")
         self.assertNotIn("horsebattery7", person.output, "the password typed was never shown")
+
+    async def test_what_is_typed_after_a_nick_mid_chat_is_hidden_until_its_answer_is_known(self) -> None:
+        """Found by hand: the password, typed right after `/nick alice` before Password: appeared (as people do), was
+        shown in clear at the chat prompt, then became the start of the password. Typed here in one go with the /nick,
+        so that it reaches the client before the server's answer."""
+        friend = await self.connect("friend", "5")
+        person = self.client("--nick", "bob", "--room", "5")
+        await person.until(r"\[#5\] -- here: .*bob")
+        person.type("/nick carol\rhel")  # a free nickname: no password asked, and the line being typed shows again
+        await person.until(r"\[#5\] hel")
+        person.type("lo\r")
+        await friend.until("MSG #5 carol :hello")
+        person.type("/nick alice\rcorrect")
+        await person.until(r"Password: \*{7}")
+        person.type("\x15\r")  # thought better of it: an empty line gives the login up
+        await person.until("not logged in to alice: you are still carol")
+        person.type("/nick alice\rcorrect")
+        await person.until(r"Password: \*{7}")
+        person.type(" horse\r")
+        await friend.until("NICK carol alice")
+        person.type("hello as alice\r")
+        said, _ = await friend.until("MSG #5 alice")
+        self.assertEqual(said, "MSG #5 alice :hello as alice")
+        person.type("/quit\r")
+        self.assertEqual(await person.exit_code(), 0)
+        for part in ("correct", "horse"):
+            self.assertNotIn(part, person.output, f"{part!r} shown: nothing of the password ever is")
+            self.assertNotIn(part, "\n".join(friend.lines), "nor said, nor a nickname")
 
     async def test_a_line_of_64_kib_reaches_the_client(self) -> None:
         person = self.client("--nick", "reader", "--room", "5")

@@ -390,6 +390,28 @@ class LineEditorTests(SynchronousTestCase):
         self.keys(b"tence\r")
         self.assertEqual(self.keyboard.lines, ["half a sentence"])
 
+    def test_hidden_typing_stays_hidden_until_shown_or_a_secret_question_takes_it(self) -> None:
+        self.editor.hide_typing()
+        self.keys(b"one\rtwo")
+        self.editor.ask("Nickname:")  # not secret: what is hidden stays hidden
+        self.keys(b"\rthree")
+        self.assertEqual(self.keyboard.lines, ["one", "two"])
+        self.assertEqual(self.keyboard.edits, [], "no typing notice")
+        self.assertTrue(self.editor.show_typing(keep=False), "a line went")
+        self.assertEqual(self.editor.buffer, "")
+        self.editor.hide_typing()
+        self.keys(b"four")
+        self.editor.ask("Password:", secret=True)  # its answer's beginning, still hidden; the next line shows
+        self.keys(b"five\rsix")
+        self.assertEqual(self.keyboard.lines[-1], "fourfive")
+        self.editor.hide_typing()
+        self.assertFalse(self.editor.show_typing(keep=True), "kept")
+        self.keys(b"\r")
+        for word in ("one", "two", "three", "four", "five"):
+            self.assertNotIn(word.encode(), self.screen.value(), f"{word} shown")
+        self.assertIn(b"six", self.screen.value())
+        self.assertEqual(self.editor.history, ["six"])
+
     def test_leaving_keys(self) -> None:
         self.keys(b"draft\x04")
         self.assertFalse(self.keyboard.ended, "Ctrl+D leaves only from an empty line")
@@ -415,6 +437,12 @@ class Console:
 
     def ask(self, question: str, secret: bool = False) -> None:
         self.asked.append((question, secret))
+
+    def hide_typing(self) -> None:
+        """Nothing is being typed here: see HiddenTypingTests for a line editor's."""
+
+    def show_typing(self, keep: bool) -> bool:
+        return False
 
     def finish(self) -> Deferred[None]:
         return succeed(None)
@@ -629,6 +657,72 @@ class ClientStaysUsableTests(ClientCase):
             self.assertFalse(self.server.disconnecting, verdict)
             client.typed("5")
             self.assertEqual(self.sent(), ["/join 5"], verdict)
+
+    def test_a_drop_during_a_login_begun_at_the_room_question_comes_back_to_it(self) -> None:
+        """Found in review: the client came back in the chat, in no room, where it had been at Room: (the password
+        answered after the drop, or not)."""
+        for password in ("", "horsebattery7"):
+            client = self.start(interactive=True)
+            self.hear("HELLO chatroom 2 :hi")
+            client.typed("bob")
+            self.hear("WELCOME bob :hello")
+            client.typed("/nick alice")
+            self.converse({"/nick alice": "AUTH alice :alice needs a password"})
+            self.assertEqual(self.console.asked[-1], ("Password:", True))
+            client.lost(Failure(ConnectionDone()))
+            if password:
+                client.typed(password)  # the Password: still on the screen: it connects again at once
+                server = self.attempt_succeeds()
+            else:
+                server = self.come_back()
+            nick = "alice" if password else "bob"
+            asked = ["AUTH alice :alice needs a password"] if password else []
+            self.hear("HELLO chatroom 2 :hi", *asked, f"WELCOME {nick} :hello")
+            self.assertEqual(self.console.asked[-1], ("Room:", False), password)
+            self.assertIn(f"reconnected to localhost:5050 as {nick}: back in no room", self.console.shown[-1])
+            client.typed("5")
+            login = ["/nick alice", "/pass horsebattery7"] if password else ["/nick bob"]
+            self.assertEqual(server.value().decode().splitlines(), [*login, "/join 5"], "never <bob> 5")
+            shown = "\n".join(self.console.shown)
+            self.assertNotIn("horsebattery7", shown)
+
+    def test_an_empty_password_once_entered_cancels_the_login(self) -> None:
+        """Found in review: mid-chat, Password: had no way out but a wrong password, or Ctrl+D, which left. The server
+        keeps the login pending, harmless: only a /pass completes it, and the next /nick replaces it."""
+        client = self.start(interactive=True)
+        self.chatting("bob")
+        client.typed("/nick alice")
+        self.hear("AUTH alice :alice needs a password", f"PONG :{NICK_END}")
+        client.typed("")
+        self.assertEqual(self.console.shown[-1], "12:34 -- not logged in to alice: you are still bob")
+        self.assertEqual(self.console.prompt, "[#5] ")
+        client.typed("still bob")
+        self.assertEqual(self.sent(), ["/nick alice", f"/ping {NICK_END}", "still bob"], "nothing to cancel it")
+        client.typed("/nick alice")  # again, and this time the password
+        self.hear("AUTH alice :alice needs a password", f"PONG :{NICK_END}")
+        self.assertEqual(self.console.asked[-1], ("Password:", True))
+        client.typed("horsebattery7")
+        sent = self.converse({"/pass horsebattery7": "NICK bob alice"})
+        client.typed("hello as alice")
+        sent += self.sent()
+        login = ["/nick alice", f"/ping {NICK_END}", f"/ping {PASS_END}", "/pass horsebattery7"]
+        self.assertEqual(sent, [*login, "hello as alice"], "the password only as /pass's")
+        self.assertNotIn("horsebattery7", "\n".join(self.console.shown))
+
+    def test_an_empty_password_at_the_room_question_returns_to_it(self) -> None:
+        client = self.start(interactive=True)
+        self.hear("HELLO chatroom 2 :hi")
+        client.typed("bob")
+        self.hear("WELCOME bob :hello")
+        self.sent()
+        client.typed("/nick alice")
+        sent = self.converse({"/nick alice": "AUTH alice :alice needs a password"})
+        client.typed("")
+        self.assertEqual(self.console.shown[-1], "12:34 -- not logged in to alice: you are still bob")
+        self.assertEqual(self.console.asked[-1], ("Room:", False))
+        client.typed("5")
+        sent += self.sent()
+        self.assertEqual([line for line in sent if not line.startswith("/ping ")], ["/nick alice", "/join 5"])
 
     def test_an_empty_password_is_asked_again_not_sent(self) -> None:
         client = self.start()
@@ -903,6 +997,20 @@ class TypedAheadTests(ClientCase):
         sent = ["/nick alice", f"/ping {NICK_END}", f"/ping {PASS_END}", "/pass correct horse", "hello"]
         self.assertEqual(self.sent(), sent)
 
+    def test_a_script_s_empty_line_at_a_password_mid_chat_is_asked_again_not_a_cancel(self) -> None:
+        """At a terminal an empty line there gives the login up; a script's next line may be the password."""
+        self.start()
+        self.chatting("bob")
+        for text in ("/nick alice", "", "horsebattery7", "hello"):
+            self.client.typed(text)
+        sent = self.sent()
+        self.hear("AUTH alice :alice needs a password", f"PONG :{NICK_END}")
+        sent += self.converse({"/pass horsebattery7": "NICK bob alice"})
+        login = ["/nick alice", f"/ping {NICK_END}", f"/ping {PASS_END}", "/pass horsebattery7"]
+        self.assertEqual(sent, [*login, "hello"], "the password only as /pass's")
+        self.assertIn("the password cannot be empty", "\n".join(self.console.shown))
+        self.assertNotIn("horsebattery7", "\n".join(self.console.shown))
+
     def test_a_script_s_lines_are_its_answers_and_messages_in_order(self) -> None:
         self.start(rooms=["5"])
         self.hear("HELLO chatroom 2 :hi")
@@ -991,6 +1099,64 @@ class UnrelatedRefusalTests(ClientCase):
         self.hear("AUTH alice :alice needs a password")
         self.answered(self.sent(), {"meanwhile": MODERATED, "/pass horsebattery7": slowed})
         self.assertIn("-- logging in as alice again in", self.console.shown[-1], "slowed again: tried again")
+
+
+class HiddenTypingTests(ClientCase):
+    """Found by hand: the password, typed right after `/nick alice` as people do, before Password: appeared, showed in
+    clear at the chat prompt, then became the start of the password. The client and a real line editor: what is typed
+    is hidden from the moment the /nick is sent until its answer is known."""
+
+    def setUp(self) -> None:
+        super().setUp()
+        self.start(interactive=True)
+        self.editor = LineEditor(self.client)
+        self.screen = StringTransport()
+        self.editor.makeConnection(self.screen)
+        self.client.console = self.editor
+        self.chatting("bob")
+        self.screen.clear()
+
+    def keys(self, text: str) -> None:
+        self.editor.dataReceived(text.encode())
+
+    def assertNeverShown(self, *secrets: str) -> None:
+        for secret in secrets:
+            self.assertNotIn(secret.encode(), self.screen.value(), f"{secret} shown: {self.screen.value()[-50:]!r}")
+            self.assertNotIn(secret, " ".join(self.editor.history), "kept in the history")
+
+    def test_the_password_typed_ahead_of_its_question_is_its_hidden_beginning(self) -> None:
+        self.keys("/nick alice\rhorse")
+        sent = self.sent()
+        self.hear("AUTH alice :alice needs a password", f"PONG :{NICK_END}")
+        self.assertEqual(self.editor.prompt, "Password: ")
+        self.keys("battery7\r")
+        sent += self.converse({"/pass horsebattery7": "NICK bob alice"})
+        self.keys("hello as alice\r")
+        sent += self.sent()
+        login = ["/nick alice", f"/ping {NICK_END}", f"/ping {PASS_END}", "/pass horsebattery7"]
+        self.assertNeverShown("horse", "battery7")
+        self.assertEqual(sent, [*login, "hello as alice"], "the password only as /pass's, the room never told")
+
+    def test_with_no_password_asked_what_was_typed_meanwhile_shows_again_as_the_line_being_edited(self) -> None:
+        self.keys("/nick carol\rhel")
+        self.assertNotIn(b"hel", self.screen.value())
+        self.hear("NICK bob carol", f"PONG :{NICK_END}")
+        self.assertTrue(self.screen.value().endswith(b"[#5] hel"), self.screen.value()[-40:])
+        self.keys("lo\r")
+        self.assertEqual(self.sent(), ["/nick carol", f"/ping {NICK_END}", "hello"])
+        self.assertEqual(self.editor.history[-1], "hello")
+
+    def test_what_was_typed_when_the_connection_dropped_stays_hidden_and_goes(self) -> None:
+        self.keys("/nick alice\rhorse")
+        self.client.lost(Failure(ConnectionDone()))
+        self.keys("battery")  # still typing it
+        server = self.come_back()
+        self.keys("7")
+        self.hear("HELLO chatroom 2 :hi", "WELCOME bob :hello", "JOIN #5 bob", "CURRENT #5")
+        self.assertEqual(self.editor.buffer, "", "never sent as a message")
+        self.assertIn(b"!! not sent: typed after /nick alice before you were in the chat", self.screen.value())
+        self.assertEqual(server.value().decode().splitlines(), ["/nick bob", "/join #5"])
+        self.assertNeverShown("horse", "battery7")
 
 
 class SettingsTests(SynchronousTestCase):

@@ -60,6 +60,14 @@ class Console(TypingProtocol):
     def ask(self, question: str, secret: bool = False) -> None:
         """Prompt for the next typed line; a secret one is not shown as typed, nor kept in history."""
 
+    def hide_typing(self) -> None:
+        """Show no line typed from now on, as a secret question's answer, until `show_typing` (or a secret question,
+        whose answer it becomes): it may be a password, typed ahead of the question that asks for it."""
+
+    def show_typing(self, keep: bool) -> bool:
+        """End what `hide_typing` or a secret question hides: the line being typed shows as typed if `keep`, else it
+        goes, never shown; whether a line went."""
+
     def finish(self) -> Deferred[None]:
         """Write out everything shown, then close: fires once it is on the screen."""
 
@@ -107,6 +115,12 @@ class PipeConsole(LineReceiver):
     def ask(self, question: str, secret: bool = False) -> None:
         self.show(question)
 
+    def hide_typing(self) -> None:
+        """Nothing typed is shown: stdin is not a terminal."""
+
+    def show_typing(self, keep: bool) -> bool:
+        return False
+
     def finish(self) -> Deferred[None]:
         if self.transport is not None and not self.finished.called:
             _write(self, b"\x1b[?2004l")  # the terminal as it was
@@ -146,7 +160,8 @@ class LineEditor(Protocol):
         self.prompt = ""
         self.buffer = ""
         self.cursor = 0  # where in the buffer the next character goes: between two grapheme clusters
-        self.secret = False  # a password being typed: shown as stars, kept out of history
+        self.secret = False  # a password being typed, or what may be one: shown as stars, kept out of history
+        self._hiding = False  # `hide_typing`: every line typed is secret until `show_typing` (or a secret question)
         self.history: list[str] = []
         self._recalled = 0  # how far back Up has gone
         self._escape = ""  # an escape sequence being read
@@ -271,7 +286,7 @@ class LineEditor(Protocol):
         text, self.buffer, self.cursor, self._recalled = self.buffer, "", 0, 0
         if text and not self.secret and (not self.history or self.history[-1] != text):
             self.history.append(text)
-        self.secret = False
+        self.secret = self._hiding
         self._draw()
         self.keyboard.typed(text)
 
@@ -314,8 +329,24 @@ class LineEditor(Protocol):
         self._draw()
 
     def ask(self, question: str, secret: bool = False) -> None:
-        self.secret = secret
+        """A secret question's answer begins with what `hide_typing` hid; any other leaves it hidden."""
+        self.secret = secret or self._hiding
+        self._hiding = self._hiding and not secret
         self.set_prompt(question + " ")
+
+    def hide_typing(self) -> None:
+        self.secret = self._hiding = True
+        self._draw()
+
+    def show_typing(self, keep: bool) -> bool:
+        if not self.secret:
+            return False
+        self.secret = self._hiding = False
+        gone = not keep and bool(self.buffer)
+        if not keep:
+            self.buffer, self.cursor, self._recalled = "", 0, 0
+        self._draw()
+        return gone
 
     def finish(self) -> Deferred[None]:
         return _finish(self, self.finished)

@@ -177,6 +177,7 @@ class Client:
         self._question: str | None = None  # the last question put to the person (or by them: /nick) since they chatted
         self._aside: Phase | None = None  # the question at which a command was typed that is still being answered
         self._unanswered: Phase | None = None  # the question still waiting for its answer when the connection dropped
+        self._room_asked = False  # the connection dropped at the Room: question: asked again once back
         self._coming_back = False  # a reconnection of someone who had entered the chat
         self._asked_for: str | None = None  # the registered nickname AUTH asked a password for
         self.company = Company()  # who is in our rooms, what is unread, whom we ignore
@@ -343,7 +344,9 @@ class Client:
         """Act on typed lines in order, but only while not waiting for the server's answer to the last one."""
         while self._listening and self._input:
             text = self._input.pop(0)
-            if text == "" and self.phase is Phase.PASSWORD:
+            if text == "" and self.phase is Phase.PASSWORD and self._resume is not None and self.interactive:
+                self._cancel_login()  # a script's next line may be the password: never a message
+            elif text == "" and self.phase is Phase.PASSWORD:
                 self.console.show(self.render.error("the password cannot be empty: type it, or Ctrl+D to leave"))
                 self._ask("Password:", secret=True)
             elif text is not None and self.phase is Phase.PASSWORD:  # whatever it looks like
@@ -389,12 +392,15 @@ class Client:
         password, typed ahead of a question that then never comes (the nickname is taken, invalid or free). The
         /ping after it marks the end of the answer, whatever it is (nothing, for the nickname we have)."""
         self._question = text
+        self.console.hide_typing()  # from now on: the password, typed ahead of its question, never shows
         self._send(text, wait=True)
         self._send(f"/ping {NICK_END}")
 
     def _nick_answered(self) -> None:
-        """The server has answered a /nick typed while chatting: back to the chat, unless it asked for a password."""
+        """The server has answered a /nick typed while chatting: back to the chat, unless it asked for a password.
+        What is being typed shows again: no password was asked for."""
         if self.phase is Phase.CHAT and not self._listening:
+            self.console.show_typing(keep=True)
             self._typed_ahead(f"before the server answered {self._question}")
             self._question = None
             self._chatting()
@@ -508,20 +514,23 @@ class Client:
         return " ".join(["/history", room, *([count] if count else []), "before", earliest])
 
     def _ask(self, question: str, secret: bool = False) -> None:
-        self._typed_ahead(f"before {question} was asked")  # not its answer: the person had not seen it
+        # Not its answer: the person had not seen it. A secret one's begins with what is hidden (typed after /nick)
+        self._typed_ahead(f"before {question} was asked", keep_hidden=secret)
         self._question = question
         self.console.ask(question, secret)
         self._listening = True
         self._act()
 
-    def _typed_ahead(self, when: str) -> None:
+    def _typed_ahead(self, when: str, keep_hidden: bool = False) -> None:
         """At a terminal, lines typed while the server was answering a question are neither an answer to the next
-        question nor messages (one may be a password): dropped, and the person told. A script's piped lines are
-        its answers and messages, in order, and stay."""
+        question nor messages (one may be a password): dropped, and the person told. So is the line being typed if
+        it is hidden (after /nick, or at a secret question), unless it stays hidden: the beginning of a secret
+        question's answer. A script's piped lines are its answers and messages, in order, and stay."""
         if not self.interactive:
             return
         kept = [text for text in self._input if text is None or text.lower().split(None, 1)[:1] == ["/quit"]]
-        if len(kept) < len(self._input):
+        hidden_gone = not keep_hidden and self.console.show_typing(keep=False)
+        if len(kept) < len(self._input) or hidden_gone:
             self.console.show(self.render.error(f"not sent: typed {when}"))
         self._input = kept
 
@@ -656,7 +665,7 @@ class Client:
             self._log_in()
         elif self._resume is not None and self._verdict(line):
             self._login_over()
-        elif line.word == "WELCOME" and self._coming_back and not self.rooms:
+        elif line.word == "WELCOME" and self._coming_back and not self.rooms and not self._room_asked:
             self._chatting()  # in no room before: none to join again
             self._say_back()
         elif line.word == "WELCOME":
@@ -862,6 +871,14 @@ class Client:
         self.phase, self._resume, self._password_sent = Phase.ROOM, None, False
         self._ask("Room:")
 
+    def _cancel_login(self) -> None:
+        """An empty password once entered, at a terminal: no login, and back where it was begun, under the nickname we
+        have (a script's empty line is asked again, as its first login's: its next line may be the password). Nothing
+        is sent: the server's pending login is only ever completed by a /pass, and the next /nick replaces it."""
+        nick, self._asked_for = self._asked_for, None
+        self._login_over()  # first: the line below is shown above the prompt we are back at, not Password:
+        self.console.show(self.render.note(f"not logged in to {nick}: you are still {self._me}"))
+
     def _send_password(self, password: str) -> None:
         """/pass, whose verdict is the next ERR, or our own NICK or WELCOME. Once entered (chatting, or at Room:),
         lines sent before it may be answered after it is sent (a typing notice or a message refused, a /join): the
@@ -930,10 +947,11 @@ class Client:
 
     def _enter_rooms(self) -> None:
         """Join the rooms given (or taken back after a reconnection), the last becoming current; else ask."""
-        self.phase = Phase.ROOM
+        self.phase, self._room_asked = Phase.ROOM, False
         self._back_in, self.rooms = self.rooms, []
         self._awaited = list(self._back_in)
         if not self._back_in:
+            self._back_if_joined()  # back at the Room: question the connection dropped at: no room to join again
             self._ask("Room:")
             return
         assert self.link is not None
@@ -973,6 +991,9 @@ class Client:
     def _connection_dropped(self, reason: Failure) -> None:
         self.link = None
         why, self._goodbye = self._explain(reason), None
+        # At the Room: question (or a /join, /nick or password typed there), with no room to take back: Room: is asked
+        # again once back, through as many drops as come first, never the chat in no room
+        self._room_asked = self._room_asked or Phase.ROOM in (self.phase, self._resume)
         registering = self._resume is None and not self._coming_back
         if registering and self._listening and self.phase in (Phase.TRUST, Phase.NICK, Phase.PASSWORD, Phase.ROOM):
             self._dropped = True  # the person is answering a question (the server's registration timeout)
@@ -985,7 +1006,9 @@ class Client:
             self.rooms = [room for room in self._joined if room != self._current]
             self.rooms += [self._current] if self._current else []
         if self.phase is Phase.CHAT and self._question is not None:  # behind a /nick whose answer never came
-            self._typed_ahead(f"before the server answered {self._question}")  # at a terminal: dropped, and told
+            # At a terminal: dropped, and told. What is being typed stays hidden (the password may be half typed): it
+            # goes once back in the chat, or at the next question
+            self._typed_ahead(f"before the server answered {self._question}", keep_hidden=True)
             if not self.interactive:
                 self._question = None  # a script's lines are its messages, in order
         if self._question is None:  # else they were typed at a question: never messages
