@@ -101,7 +101,6 @@ class ReusedNameTests(ServerTestCase):
         alice.send("/join club")
         await alice.until("NAMES #club @alice")
 
-
     async def test_a_room_transferred_to_the_name_registered_again_keeps_all_but_its_owner(self) -> None:
         """The docs' way out for a removed account's rooms, `/room transfer` to the name registered again, first
         unregistered the room (the new account identified): its named operators and its members' stays were lost."""

@@ -120,7 +120,6 @@ class WindowEdgeTests(TestCase):
         targets = self.chat.history_targets(self.ann, timestamp(START), timestamp(START + 1000), 10)
         self.assertEqual([name for name, _ in targets], ["#6", "#5"], "#6 has lines to catch up on")
 
-
     async def test_a_restart_knows_when_a_quiet_room_last_spoke(self) -> None:
         """The start reads the newest lines of all rooms until memory is full: a quiet room gets none of them, but
         its last line's time, so that CHATHISTORY TARGETS still lists it."""

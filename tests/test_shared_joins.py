@@ -151,7 +151,6 @@ class OnePersonOnTwoProcessesTests(SharedServers):
         await laptop.until(":alice!alice@chatroom PRIVMSG #5 :seen it")
         self.assertNotIn("from my laptop", "\n".join(laptop.lines), "its own line is not sent back to it")
 
-
     async def test_her_line_on_one_irc_connection_reaches_her_other_on_the_same_process_not_itself(self) -> None:
         # Without echo-message, two connections of one person on one process: her line came back to the connection
         # that said it too, through the log, where the two could not be told apart; it showed it twice.
