@@ -474,7 +474,8 @@ class Connection(TimeoutMixin):
             self._log_bug("run its waiting lines", error, "disconnecting it")
             self._stop_acting()
             self._ended_by = "server error"
-            self.transport.abort()
+            if not self._gone:
+                self.transport.abort()
         if self._waiting_held and not self._waiting:
             self._waiting_held = False
             self._release()
