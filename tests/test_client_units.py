@@ -1101,10 +1101,8 @@ class UnrelatedRefusalTests(ClientCase):
         self.assertIn("-- logging in as alice again in", self.console.shown[-1], "slowed again: tried again")
 
 
-class HiddenTypingTests(ClientCase):
-    """Found by hand: the password, typed right after `/nick alice` as people do, before Password: appeared, showed in
-    clear at the chat prompt, then became the start of the password. The client and a real line editor: what is typed
-    is hidden from the moment the /nick is sent until its answer is known."""
+class EditorCase(ClientCase):
+    """The client at a terminal, with a real line editor on a screen."""
 
     def setUp(self) -> None:
         super().setUp()
@@ -1113,8 +1111,6 @@ class HiddenTypingTests(ClientCase):
         self.screen = StringTransport()
         self.editor.makeConnection(self.screen)
         self.client.console = self.editor
-        self.chatting("bob")
-        self.screen.clear()
 
     def keys(self, text: str) -> None:
         self.editor.dataReceived(text.encode())
@@ -1123,6 +1119,17 @@ class HiddenTypingTests(ClientCase):
         for secret in secrets:
             self.assertNotIn(secret.encode(), self.screen.value(), f"{secret} shown: {self.screen.value()[-50:]!r}")
             self.assertNotIn(secret, " ".join(self.editor.history), "kept in the history")
+
+
+class HiddenTypingTests(EditorCase):
+    """Found by hand: the password, typed right after `/nick alice` as people do, before Password: appeared, showed in
+    clear at the chat prompt, then became the start of the password. The client and a real line editor: what is typed
+    is hidden from the moment the /nick is sent until its answer is known."""
+
+    def setUp(self) -> None:
+        super().setUp()
+        self.chatting("bob")
+        self.screen.clear()
 
     def test_the_password_typed_ahead_of_its_question_is_its_hidden_beginning(self) -> None:
         self.keys("/nick alice\rhorse")
