@@ -1166,6 +1166,44 @@ class HiddenTypingTests(EditorCase):
         self.assertNeverShown("horse", "battery7")
 
 
+class HiddenTypingAtLoginTests(EditorCase):
+    """The same leak at the first login: `alice`, Enter at Nickname: (or /nick alice at Room:), and the password typed
+    at once showed in clear until Password: appeared. Hidden from the moment the nickname is sent, as mid-chat."""
+
+    def setUp(self) -> None:
+        super().setUp()
+        self.hear("HELLO chatroom 4 :hi")
+
+    def test_with_no_password_asked_what_was_typed_meanwhile_shows_again_at_the_next_question(self) -> None:
+        self.keys("carol\r/nick")
+        self.assertNeverShown("/nick")
+        self.hear("WELCOME carol :hello")
+        self.assertTrue(self.screen.value().endswith(b"Room: /nick"), self.screen.value()[-40:])
+        self.keys(" dave\rcafe")  # at Room: as well
+        self.assertNeverShown("cafe")
+        self.answered(self.sent(), {"/nick dave": "NICK carol dave"})
+        self.assertTrue(self.screen.value().endswith(b"Room: cafe"), self.screen.value()[-40:])
+        self.keys("\r")
+        self.assertEqual(self.sent(), ["/join cafe"])
+        self.assertEqual(self.editor.history, ["carol", "/nick dave", "cafe"])
+
+    def test_a_refused_nickname_shows_what_was_typed_meanwhile_at_nickname_again(self) -> None:
+        self.keys("alice\rbo")
+        self.assertNeverShown("bo")
+        self.hear("ERR NICK_TAKEN :nickname alice is taken")
+        self.assertTrue(self.screen.value().endswith(b"Nickname: bo"), self.screen.value()[-40:])
+        self.keys("b\r")
+        self.assertEqual(self.sent(), ["/nick alice", "/nick bob"])
+
+    def test_the_password_typed_ahead_of_its_question_is_its_hidden_beginning(self) -> None:
+        self.keys("alice\rhorse")
+        self.hear("AUTH alice :alice needs a password")
+        self.assertEqual(self.editor.prompt, "Password: ")
+        self.keys("battery7\r")
+        self.assertEqual(self.sent(), ["/nick alice", "/pass horsebattery7"])
+        self.assertNeverShown("horse", "battery7")
+
+
 class SettingsTests(SynchronousTestCase):
     def write(self, text: str) -> Path:
         path = Path(self.mktemp())
