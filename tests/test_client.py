@@ -373,6 +373,37 @@ class ClientNeverStuckTests(ServerTestCase):
             self.assertNotIn(part, person.output, f"{part!r} shown: nothing of the password ever is")
             self.assertNotIn(part, "\n".join(friend.lines), "nor said, nor a nickname")
 
+    async def test_a_password_typed_ahead_at_the_first_login_is_hidden_until_its_question(self) -> None:
+        """Found by hand: `alice`, Enter at Nickname: and at once the password (as people do): it was shown in clear
+        until Password: appeared. The same after `/nick alice` at Room:. Typed here in one go with the nickname, so
+        that it reaches the client before the server's answer."""
+        friend = await self.connect("friend", "5")
+        person = self.client()
+        await person.until("Nickname:")
+        person.type("alice\rcorrect")
+        await person.until(r"Password: \*{7}")
+        person.type(" horse\r")
+        await person.until("Room:")
+        person.type("5\r")
+        await friend.until("JOIN #5 alice")
+        person.type("/quit\r")
+        self.assertEqual(await person.exit_code(), 0)
+
+        other = self.client("--nick", "bob")
+        await other.until("Room:")
+        other.type("/nick alice\rcorrect")
+        await other.until(r"Password: \*{7}")
+        other.type(" horse\r")
+        await other.until("Room:")  # asked again, logged in
+        other.type("5\r")
+        joined, _ = await friend.until("JOIN #5 ")
+        self.assertEqual(joined, "JOIN #5 alice", "logged in at Room:")
+        other.type("/quit\r")
+        self.assertEqual(await other.exit_code(), 0)
+        for part in ("correct", "horse"):
+            for output in (other.output, person.output):
+                self.assertNotIn(part, output, f"{part!r} shown: nothing of the password ever is")
+
     async def test_a_line_of_64_kib_reaches_the_client(self) -> None:
         person = self.client("--nick", "reader", "--room", "5")
         await person.until(r"\[#5\] -- here: .*reader")

@@ -1101,10 +1101,8 @@ class UnrelatedRefusalTests(ClientCase):
         self.assertIn("-- logging in as alice again in", self.console.shown[-1], "slowed again: tried again")
 
 
-class HiddenTypingTests(ClientCase):
-    """Found by hand: the password, typed right after `/nick alice` as people do, before Password: appeared, showed in
-    clear at the chat prompt, then became the start of the password. The client and a real line editor: what is typed
-    is hidden from the moment the /nick is sent until its answer is known."""
+class EditorCase(ClientCase):
+    """The client at a terminal, with a real line editor on a screen."""
 
     def setUp(self) -> None:
         super().setUp()
@@ -1113,8 +1111,6 @@ class HiddenTypingTests(ClientCase):
         self.screen = StringTransport()
         self.editor.makeConnection(self.screen)
         self.client.console = self.editor
-        self.chatting("bob")
-        self.screen.clear()
 
     def keys(self, text: str) -> None:
         self.editor.dataReceived(text.encode())
@@ -1123,6 +1119,17 @@ class HiddenTypingTests(ClientCase):
         for secret in secrets:
             self.assertNotIn(secret.encode(), self.screen.value(), f"{secret} shown: {self.screen.value()[-50:]!r}")
             self.assertNotIn(secret, " ".join(self.editor.history), "kept in the history")
+
+
+class HiddenTypingTests(EditorCase):
+    """Found by hand: the password, typed right after `/nick alice` as people do, before Password: appeared, showed in
+    clear at the chat prompt, then became the start of the password. The client and a real line editor: what is typed
+    is hidden from the moment the /nick is sent until its answer is known."""
+
+    def setUp(self) -> None:
+        super().setUp()
+        self.chatting("bob")
+        self.screen.clear()
 
     def test_the_password_typed_ahead_of_its_question_is_its_hidden_beginning(self) -> None:
         self.keys("/nick alice\rhorse")
@@ -1156,6 +1163,44 @@ class HiddenTypingTests(ClientCase):
         self.assertEqual(self.editor.buffer, "", "never sent as a message")
         self.assertIn(b"!! not sent: typed after /nick alice before you were in the chat", self.screen.value())
         self.assertEqual(server.value().decode().splitlines(), ["/nick bob", "/join #5"])
+        self.assertNeverShown("horse", "battery7")
+
+
+class HiddenTypingAtLoginTests(EditorCase):
+    """The same leak at the first login: `alice`, Enter at Nickname: (or /nick alice at Room:), and the password typed
+    at once showed in clear until Password: appeared. Hidden from the moment the nickname is sent, as mid-chat."""
+
+    def setUp(self) -> None:
+        super().setUp()
+        self.hear("HELLO chatroom 4 :hi")
+
+    def test_with_no_password_asked_what_was_typed_meanwhile_shows_again_at_the_next_question(self) -> None:
+        self.keys("carol\r/nick")
+        self.assertNeverShown("/nick")
+        self.hear("WELCOME carol :hello")
+        self.assertTrue(self.screen.value().endswith(b"Room: /nick"), self.screen.value()[-40:])
+        self.keys(" dave\rcafe")  # at Room: as well
+        self.assertNeverShown("cafe")
+        self.answered(self.sent(), {"/nick dave": "NICK carol dave"})
+        self.assertTrue(self.screen.value().endswith(b"Room: cafe"), self.screen.value()[-40:])
+        self.keys("\r")
+        self.assertEqual(self.sent(), ["/join cafe"])
+        self.assertEqual(self.editor.history, ["carol", "/nick dave", "cafe"])
+
+    def test_a_refused_nickname_shows_what_was_typed_meanwhile_at_nickname_again(self) -> None:
+        self.keys("alice\rbo")
+        self.assertNeverShown("bo")
+        self.hear("ERR NICK_TAKEN :nickname alice is taken")
+        self.assertTrue(self.screen.value().endswith(b"Nickname: bo"), self.screen.value()[-40:])
+        self.keys("b\r")
+        self.assertEqual(self.sent(), ["/nick alice", "/nick bob"])
+
+    def test_the_password_typed_ahead_of_its_question_is_its_hidden_beginning(self) -> None:
+        self.keys("alice\rhorse")
+        self.hear("AUTH alice :alice needs a password")
+        self.assertEqual(self.editor.prompt, "Password: ")
+        self.keys("battery7\r")
+        self.assertEqual(self.sent(), ["/nick alice", "/pass horsebattery7"])
         self.assertNeverShown("horse", "battery7")
 
 

@@ -180,6 +180,7 @@ class Client:
         self._room_asked = False  # the connection dropped at the Room: question: asked again once back
         self._coming_back = False  # a reconnection of someone who had entered the chat
         self._asked_for: str | None = None  # the registered nickname AUTH asked a password for
+        self._nick_asked = False  # a nickname sent at Nickname: or Room: is not answered yet: what is typed is hidden
         self.company = Company()  # who is in our rooms, what is unread, whom we ignore
         self.gestures = Gestures(clock, self._typists_changed)  # recent lines, reactions, who is typing
         self._correspondent: str | None = None  # the other side of the last private message, for /reply
@@ -366,9 +367,9 @@ class Client:
                 self._reads_asked += command == "/read"
                 self._metas_asked += command == "/meta" and text.split()[1:2] != ["set"]
                 self._watch(command, text.split()[1:])
-                if (self.phase, command) == (Phase.CHAT, "/nick"):
+                if command == "/nick":
                     self._change_nick(text)
-                elif (self.phase, command) in ((Phase.NICK, "/nick"), (Phase.ROOM, "/join")):
+                elif (self.phase, command) == (Phase.ROOM, "/join"):
                     self._send(text, wait=True)
                 elif self.phase is Phase.CHAT:
                     self._send(text)
@@ -378,7 +379,7 @@ class Client:
                 self.console.show(self.render.error("a nickname is one word: no spaces"))
                 self._ask("Nickname:")
             elif self.phase is Phase.NICK:
-                self._send(f"/nick {text.strip()}", wait=True)
+                self._change_nick(f"/nick {text.strip()}")
             elif self.phase is Phase.ROOM:
                 self._send(f"/join {text.strip()}", wait=True)
             elif "\n" in text and self._current:
@@ -387,12 +388,23 @@ class Client:
                 self._send(text)
 
     def _change_nick(self, text: str) -> None:
-        """/nick while chatting is a question to the server: a registered nickname answers with Password:, so typed
-        lines wait for its answer, and at a terminal those typed meanwhile are never messages: one may be the
-        password, typed ahead of a question that then never comes (the nickname is taken, invalid or free). The
-        /ping after it marks the end of the answer, whatever it is (nothing, for the nickname we have)."""
+        """A nickname, answered to Nickname: or sent with /nick at Room: or while chatting, is a question to the server:
+        a registered one answers with Password:. From the moment it is sent what is typed is hidden, until the answer
+        is known: the password, typed ahead of its question, never shows.
+
+        While chatting, typed lines wait for its answer, and at a terminal those typed meanwhile are never messages:
+        one may be the password, typed ahead of a question that then never comes (the nickname is taken, invalid or
+        free). The /ping after it marks the end of the answer, whatever it is (nothing, for the nickname we have):
+        `_nick_answered`. At a question, `_answered_at_question` says when it is known."""
+        self.console.hide_typing()
+        if self.phase is not Phase.CHAT:
+            self._nick_asked = True
+            if self.phase is Phase.ROOM:
+                self._ask_aside(text)  # its /ping ends the answer
+            else:
+                self._send(text, wait=True)
+            return
         self._question = text
-        self.console.hide_typing()  # from now on: the password, typed ahead of its question, never shows
         self._send(text, wait=True)
         self._send(f"/ping {NICK_END}")
 
@@ -404,6 +416,18 @@ class Client:
             self._typed_ahead(f"before the server answered {self._question}")
             self._question = None
             self._chatting()
+
+    def _answered_at_question(self, line: Line) -> None:
+        """What is typed after a nickname sent at Nickname: or Room: stays hidden until `line` answers it: AUTH asks
+        Password:, whose answer begins with it (or sends the password we have, and it goes at the next question, as
+        after a mid-chat /nick); WELCOME, a refusal, or the end of the answer to /nick at Room: (the /ping after it,
+        which follows its NICK, or nothing) show it again as the line being edited."""
+        answer = line.word in ("AUTH", "WELCOME", "ERR") or (line.word, line.text) == ("PONG", ASIDE_END)
+        if not (self._nick_asked and answer):
+            return
+        self._nick_asked = False
+        if line.word != "AUTH":
+            self.console.show_typing(keep=True)
 
     def _ask_aside(self, text: str) -> None:
         """A command typed at a question that does not answer it (/help at Nickname:, /who at Room:): its answer,
@@ -606,6 +630,7 @@ class Client:
         if self._repeated(line):
             return
         self._follow(line)
+        self._answered_at_question(line)
         if line.word in ("EXPORT", "EXPORTED") and len(line.args) >= 2:
             self._export(line)
             return
@@ -1000,6 +1025,7 @@ class Client:
             self.console.show(self.render.note(f"{why}: your answer will connect again"))
             return
         self._resume, self._password_sent = None, False  # a login started mid-chat is abandoned with the connection
+        self._nick_asked = False  # what it hides stays hidden: it goes at the next question, or once back in the chat
         if self._back_in or self.rooms:  # still entering the rooms given, or taking them back: all of them again
             self.rooms = self._back_in or self.rooms
         else:
