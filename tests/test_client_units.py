@@ -1625,6 +1625,20 @@ class Issue25Tests(ClientCase):
         self.hear("HELLO chatroom 2 :hi", "WELCOME sam :hi", "JOIN #5 sam", "CURRENT #5")
         self.assertEqual(server.value().decode().splitlines(), ["/nick sam", "/join #5"], "never <sam> sam")
 
+    def test_a_command_typed_at_a_stale_question_connects_again_once(self) -> None:
+        # A command that does not answer the question goes with a /ping after it (Client._ask_aside): with the
+        # connection gone, each of the two connected again, two connections for one person (found in review).
+        self.stale_nickname_question()
+        before = len(self.attempts)
+        self.client.typed("/help")
+        self.assertEqual(len(self.attempts), before + 1, "one connection again, not one a line")
+        server = self.attempt_succeeds()
+        self.hear("HELLO chatroom 2 :hi")
+        self.assertEqual(self.console.asked[-1], ("Nickname:", False), "the question stands again")
+        self.client.typed("sam")
+        self.hear("WELCOME sam :hi", "JOIN #5 sam", "CURRENT #5")
+        self.assertEqual(server.value().decode().splitlines(), ["/nick sam", "/join #5"])
+
     def test_a_line_typed_at_a_question_that_no_longer_stands_is_not_sent(self) -> None:
         self.stale_nickname_question()
         self.clock.advance(RETRY_MOST * 1.2)  # trying again already

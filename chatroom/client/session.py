@@ -433,6 +433,9 @@ class Client:
         """A command typed at a question that does not answer it (/help at Nickname:, /who at Room:): its answer,
         up to the /ping after it, comes before the next line is read, so that its refusal is never taken for the
         refusal of that line (a script's password sent as a nickname); then the question stands again."""
+        if self.link is None:  # the connection dropped while the question stood: it connects again, once
+            self._answered_offline(text)
+            return
         self._aside = self.phase
         self._send(text)
         self._send(f"/ping {ASIDE_END}", wait=True)
