@@ -587,6 +587,29 @@ class ClientInputTests(ClientCase):
         self.assertEqual(self.console.asked[-1], ("Nickname:", False), "start again from the nickname")
 
 
+class PasswordNotSaidTests(ClientCase):
+    """Found by hand: back to one's own registered nickname while logged in to its account (`/nick guest5`, then
+    `/nick alice`), the server asks no password, and the password a person typed for the question they expected went
+    to the room as a message."""
+
+    def test_a_line_that_is_a_password_we_logged_in_with_is_not_said(self) -> None:
+        self.start()
+        self.hear("HELLO chatroom 1 :hi")
+        self.client.typed("alice")
+        self.hear("AUTH alice :needs a password")
+        self.client.typed("correct horse")
+        self.hear("WELCOME alice :hello")
+        self.client.typed("#5")
+        self.hear("JOIN #5 alice", "CURRENT #5")
+        self.sent()
+        for typed in ("correct horse", " correct horse "):
+            self.client.typed(typed)
+            self.assertEqual(self.sent(), [], "never said in the room")
+            self.assertIn("not sent: it is the password of alice", self.console.shown[-1])
+        self.client.typed("correct horses are rare")
+        self.assertEqual(self.sent(), ["correct horses are rare"], "a line that holds more is a message")
+
+
 class ClientStaysUsableTests(ClientCase):
     """Issue 10's stuck states: whatever the server answers, the person is back where they were."""
 

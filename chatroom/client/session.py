@@ -382,10 +382,18 @@ class Client:
                 self._change_nick(f"/nick {text.strip()}")
             elif self.phase is Phase.ROOM:
                 self._send(f"/join {text.strip()}", wait=True)
+            elif (account := self._password_of(text)) is not None:
+                self.console.show(self.render.error(f"not sent: it is the password of {account}"))
             elif "\n" in text and self._current:
                 self._send_block(text)
             else:
                 self._send(text)
+
+    def _password_of(self, text: str) -> str | None:
+        """The account whose password a line typed in the chat is, if it is one we logged in with: never said in a
+        room, where a person who expected a Password: question that did not come (their own registered nickname,
+        the account they are logged in to) would type it."""
+        return next((name for name, password in self._passwords.items() if text.strip() == password.strip()), None)
 
     def _change_nick(self, text: str) -> None:
         """A nickname, answered to Nickname: or sent with /nick at Room: or while chatting, is a question to the server:
