@@ -24,7 +24,7 @@ from zope.interface import implementer
 
 from chatroom.frontends.web.site import Channel, WebSite
 from chatroom.server.limits import Deadlines
-from chatroom.server.websocket import WebSocketFraming
+from chatroom.server.websocket import CLOSE_NORMAL, WebSocketFraming
 from tests.helpers import LOOPBACK, LineClient, ServerTestCase, observe_log, port_of
 from tests.test_metrics import MetricsTests
 
@@ -294,6 +294,22 @@ class WebSocketTests(WebTestCase):
         pongs = [payload.rsplit(b":", 1)[1] for payload, _ in client.history if b" PONG " in payload]
         self.assertEqual(pongs, [str(number).encode() for number in range(12)])  # every one read, in order
         self.assertGreater(self.service.factory.counts.flood_slowdowns, 0)
+
+    async def test_lines_held_by_flood_control_when_the_client_closes_are_read(self) -> None:
+        # Found by hand: a browser's last lines, then its tab closed (or Log out, or /quit): those that flood control
+        # held were thrown away with the close, and the room saw "connection lost" for a QUIT with its own words.
+        self.start_web("--flood-burst", "2", "--flood-rate", "50")
+        irc = await self.irc_client("nonweb", "#room")
+        client = await self.web_client(["text.ircv3.net"])
+        await self.register(client, "web", "#room")
+        for number in range(8):
+            client.send(f"PRIVMSG #room :line {number}")
+        client.send("QUIT :my own goodbye")
+        client.sendClose(CLOSE_NORMAL)  # as a browser closing its tab
+        quit, _ = await irc.until(":web!web@chatroom QUIT ")
+        self.assertTrue(quit.rstrip("\r").endswith(":Quit: my own goodbye"), quit)
+        said = [line.rstrip("\r").rsplit(":", 1)[1] for line in irc.lines if " PRIVMSG #room :" in line]
+        self.assertEqual(said, [f"line {number}" for number in range(8)], "every line, in order")
 
     async def test_a_lost_connection_ends_the_session(self) -> None:
         self.start_web()

@@ -119,6 +119,9 @@ CLOSE_NORMAL = 1000
 CLOSE_GOING_AWAY = 1001
 CLOSE_INVALID_PAYLOAD = 1007  # RFC 6455: a text message that is not UTF-8
 CLOSE_POLICY = 1008  # RFC 6455: refused by policy (over a connection cap)
+# Seconds the messages a client sent before its close may wait for flood control (or anything else that holds its
+# reading) before its session ends without them.
+HELD_AFTER_CLOSE = 60.0
 HEAD_LIMIT = HTTPChannel.totalHeadersSize  # a first request's head longer than twisted.web's: the site refuses it
 
 
@@ -185,7 +188,7 @@ class WebSocketFraming(WebSocketServerProtocol):
 
     # HELD and this class's own state are slots, 8 bytes each: in the instance's dictionary, the attributes autobahn
     # sets at every frame grew it back to 64 entries (832 bytes) after `_settle`.
-    __slots__ = (*HELD, "receiver", "binary", "_paused", "_held", "_deadline", "_framed", "counted", "stream")
+    __slots__ = (*HELD, "receiver", "binary", "_paused", "_held", "_ended", "_deadline", "_framed", "counted", "stream")
     handshaking = False  # the HTTP upgrade came through TLS already
     factory: WebSocketFactory
     # SHARED by every connection once open: autobahn's queue for writes sendData never queues (760 bytes a
@@ -208,7 +211,8 @@ class WebSocketFraming(WebSocketServerProtocol):
         self.binary = False  # binary.ircv3.net: the messages sent are binary ones
         self._paused = False
         self._held: deque[bytes] | None = None  # messages autobahn cut out while reading is paused, in order
-        self._deadline: IDelayedCall | None = None  # when a polite close gives up
+        self._ended: Failure | None = None  # closed by the client while messages were held: how, once they are read
+        self._deadline: IDelayedCall | None = None  # when a polite close gives up, or held messages stop waiting
         self._framed: list[bytes] | None = None  # while framing a message: autobahn's frames, kept, not sent
         self.counted: Counted | None = None  # the count's wrapper this came through, until the Connection holds it
 
@@ -329,10 +333,24 @@ class WebSocketFraming(WebSocketServerProtocol):
 
     def onClose(self, wasClean: bool, code: int | None, reason: str | None) -> None:
         cancel(self._deadline)
+        ended = Failure(ConnectionDone() if wasClean else ConnectionLost())
+        if self._held and self.receiver is not None and not self.receiver.closing:
+            # The client sent these before its close (a browser's last lines, then its tab closed), and flood control
+            # held them: they are read as it allows, as a TCP connection's wait in the kernel, and then it ends.
+            self._ended = ended
+            self._deadline = self.factory.shared.clock.callLater(HELD_AFTER_CLOSE, self._end)
+            return
+        self._ended = ended
+        self._end()
+
+    def _end(self) -> None:
+        """The connection is closed and nothing it sent is held any more: the receiver is told."""
+        cancel(self._deadline)
+        self._deadline = None
         receiver, self.receiver = self.receiver, None
         self._held = None
-        if receiver is not None:
-            receiver.connection_lost(Failure(ConnectionDone() if wasClean else ConnectionLost()))
+        if receiver is not None and self._ended is not None:
+            receiver.connection_lost(self._ended)
 
     def _settle(self) -> None:
         """Keep on this connection only what differs from its class, in a dict sized for it.
@@ -400,6 +418,8 @@ class WebSocketFraming(WebSocketServerProtocol):
             self._held = None
         if not self._paused:
             self.stream.resumeProducing()
+        if self._ended is not None and self._held is None and self.receiver is not None and not self.receiver.closing:
+            self._end()  # closed by the client, and what it sent before is read
 
     def register_producer(self, producer: IPushProducer) -> None:
         self.stream.unregisterProducer()  # the HTTP channel's, if twisted.web handed the connection over
@@ -407,6 +427,9 @@ class WebSocketFraming(WebSocketServerProtocol):
 
     def close(self) -> None:
         """A close handshake, then TLS's; a peer that answers neither is cut off after CLOSE_GRACE seconds."""
+        if self._ended is not None:  # the client closed first (onClose): its held lines ran up to this
+            self._end()
+            return
         self.stream.unregisterProducer()  # TLS sends its close_notify only once no producer is registered
         if self.state == WebSocketServerProtocol.STATE_OPEN:
             WebSocketServerProtocol.sendClose(self, CLOSE_NORMAL)
@@ -415,6 +438,9 @@ class WebSocketFraming(WebSocketServerProtocol):
         self._deadline = self.factory.shared.clock.callLater(CLOSE_GRACE, self.stream.abortConnection)
 
     def abort(self) -> None:
+        if self._ended is not None:
+            self._end()
+            return
         self.stream.abortConnection()
 
     def peer_address(self) -> IAddress:
