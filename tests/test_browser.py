@@ -433,6 +433,16 @@ class BrowserTests(Browsing):
         await tab.do(expect(page.locator("#room-name")).to_have_text("#5"))
         await tab.do(expect(page.locator("#member-list")).to_contain_text("newcomer"))
 
+    async def test_after_quit_the_page_says_it_has_left(self) -> None:
+        # Found by hand: after /quit the page still looked connected, with no word of it, until a line typed was
+        # answered "Not connected: nothing was sent."
+        self.start_web()
+        tab = await self.open()
+        await tab.log_in("leaver", room="5")
+        await tab.type("/quit see you")
+        await tab.do(expect(tab.page.locator("#status")).to_contain_text("You have left the chat"))
+        await tab.do(expect(tab.page.locator("#announce")).to_contain_text("You have left the chat"))
+
     async def test_a_registered_nickname_needs_its_password_and_logs_in_with_it(self) -> None:
         accounts = Path(self.mktemp())
         AccountStore(accounts).add("alice", "correct horse battery")

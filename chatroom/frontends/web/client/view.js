@@ -340,6 +340,14 @@ export class View {
     };
     clearInterval(this.countdown);
     if (state === "connected" && this.lost) this.say("Connected again.");
+    if (state === "closed") {
+      // Left by /quit: the page must not go on looking connected
+      const left = "You have left the chat: reload the page to come back.";
+      this.say(left);
+      this.lost = left;
+      show(left);
+      return;
+    }
     if (state !== "waiting") {
       if (state !== "connecting") this.lost = "";
       show(state === "connecting" ? "Connecting…" : "");
