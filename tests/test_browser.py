@@ -433,6 +433,16 @@ class BrowserTests(Browsing):
         await tab.do(expect(page.locator("#room-name")).to_have_text("#5"))
         await tab.do(expect(page.locator("#member-list")).to_contain_text("newcomer"))
 
+    async def test_a_quit_is_shown_in_the_words_its_client_gave(self) -> None:
+        # Found by hand: "ircy quit (Quit: off to lunch)", IRC's "Quit: " before a quit's reason read as its words.
+        self.start_web()
+        tab = await self.open()
+        await tab.log_in("webby", room="5")
+        ircy = await self.irc("ircy")
+        await tab.do(expect(tab.page.locator("#member-list")).to_contain_text("ircy"))
+        ircy.quit("off to lunch")
+        await tab.sees("ircy quit (off to lunch)", "event")
+
     async def test_after_quit_the_page_says_it_has_left(self) -> None:
         # Found by hand: after /quit the page still looked connected, with no word of it, until a line typed was
         # answered "Not connected: nothing was sent."

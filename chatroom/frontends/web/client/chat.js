@@ -710,7 +710,9 @@ export class Chat extends EventTarget {
   }
 
   onQUIT(message) {
-    const reason = message.params[0] ? ` (${message.params[0]})` : "";
+    // chatroom, as most IRC servers, puts "Quit: " before the words a client gave ("Quit" alone: none)
+    const words = (message.params[0] || "").replace(/^Quit(: |$)/, "");
+    const reason = words ? ` (${words})` : "";
     for (const room of this.rooms.values()) {
       if (room.members.has(fold(message.nick))) {
         this.event(room, message, `${message.nick} quit${reason}`);
