@@ -6,6 +6,7 @@ import datetime
 import os
 import shutil
 from pathlib import Path
+from typing import ClassVar
 
 import wcwidth
 from cryptography.hazmat.primitives import serialization
@@ -1127,9 +1128,11 @@ class UnrelatedRefusalTests(ClientCase):
 class EditorCase(ClientCase):
     """The client at a terminal, with a real line editor on a screen."""
 
+    options: ClassVar[dict[str, object]] = {}  # the client's command line
+
     def setUp(self) -> None:
         super().setUp()
-        self.start(interactive=True)
+        self.start(interactive=True, **self.options)
         self.editor = LineEditor(self.client)
         self.screen = StringTransport()
         self.editor.makeConnection(self.screen)
@@ -1225,6 +1228,29 @@ class HiddenTypingAtLoginTests(EditorCase):
         self.keys("battery7\r")
         self.assertEqual(self.sent(), ["/nick alice", "/pass horsebattery7"])
         self.assertNeverShown("horse", "battery7")
+
+
+class HiddenTypingGivenNicknameTests(EditorCase):
+    """The same with `--nick alice`: the password, typed as the client connected, showed in clear until Password:
+    appeared."""
+
+    options: ClassVar[dict[str, object]] = {"nick": "alice"}
+
+    def test_the_password_typed_ahead_of_its_question_is_its_hidden_beginning(self) -> None:
+        self.hear("HELLO chatroom 4 :hi")
+        self.keys("horse")
+        self.hear("AUTH alice :alice needs a password")
+        self.assertEqual(self.editor.prompt, "Password: ")
+        self.keys("battery7\r")
+        self.assertEqual(self.sent(), ["/nick alice", "/pass horsebattery7"])
+        self.assertNeverShown("horse", "battery7")
+
+    def test_with_no_password_asked_what_was_typed_meanwhile_shows_again(self) -> None:
+        self.hear("HELLO chatroom 4 :hi")
+        self.keys("cafe")
+        self.assertNeverShown("cafe")
+        self.hear("WELCOME alice :hello")
+        self.assertTrue(self.screen.value().endswith(b"Room: cafe"), self.screen.value()[-40:])
 
 
 class SettingsTests(SynchronousTestCase):

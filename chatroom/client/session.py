@@ -976,7 +976,9 @@ class Client:
         self.phase = phase
         value = getattr(self, given)
         setattr(self, given, None)  # if the server refuses it, ask
-        if value:
+        if value and not self._coming_back and value.lower() not in self._passwords and not self._file_password:
+            self._change_nick(f"{command} {value}")  # --nick: a password typed as the client connects never shows
+        elif value:
             self._send(f"{command} {value}", wait=True)
         else:
             self._ask(question)
