@@ -453,6 +453,39 @@ class BrowserTests(Browsing):
         await tab.do(expect(tab.page.locator("#status")).to_contain_text("You have left the chat"))
         await tab.do(expect(tab.page.locator("#announce")).to_contain_text("You have left the chat"))
 
+    async def test_the_connection_lost_banner_leaves_the_newest_line_in_sight(self) -> None:
+        """Found by hand: the banner made the log shorter and its newest line went out of sight below it. A log
+        scrolled up stays where it was put."""
+        self.start_web("--flood-burst", "100")  # the lines below, sent at once
+        ircy = await self.irc("ircy")
+        reader, back = await self.open(height=400, clock=True), await self.open(height=400, clock=True)
+        await reader.log_in("reader", room="5")
+        await back.log_in("back", room="5")
+        for number in range(1, 41):  # the log scrolls
+            ircy.say("#5", f"line {number:02}")
+        await self.heard(ircy, 40)
+        for tab in (reader, back):
+            await tab.sees("line 40")
+        newest = reader.page.locator("#log li").last
+        await reader.do(expect(newest).to_contain_text("ircy line 40"))
+        await reader.do(expect(newest).to_be_in_viewport(ratio=1))
+        log = back.page.locator("#log")
+        await back.do(log.evaluate("log => { log.scrollTop = 100; }"))  # reading further up
+        await back.do(expect(back.page.locator("#log li", has_text="line 40")).not_to_be_in_viewport())
+        for tab in (reader, back):  # their reconnections wait: the banner stays
+            soon = await tab.do(tab.page.evaluate("Date.now() + 1000"))
+            await tab.do(tab.page.clock.pause_at(soon))
+        await self.service.stopService()
+        for tab in (reader, back):
+            await tab.do(expect(tab.page.locator("#status")).to_contain_text("Connection lost"))
+        await reader.do(expect(newest).to_be_in_viewport(ratio=1))
+        room = await reader.do(
+            reader.page.locator("#log").evaluate("log => log.scrollHeight - log.scrollTop - log.clientHeight")
+        )
+        self.assertLessEqual(room, 1, "the log is at its end")
+        await back.do(expect(back.page.locator("#log li", has_text="line 40")).not_to_be_in_viewport())  # a frame
+        self.assertEqual(await back.do(log.evaluate("log => log.scrollTop")), 100)
+
     async def test_a_registered_nickname_needs_its_password_and_logs_in_with_it(self) -> None:
         accounts = Path(self.mktemp())
         AccountStore(accounts).add("alice", "correct horse battery")

@@ -135,7 +135,23 @@ export class View {
     this.roving = null; // the log's line in the Tab order: the log is one Tab stop, not four a line
     this.following = true; // that line is the last, and stays the last as lines come
     this.shown = null; // the room the log shows
+    this.pinned = true; // the log shows its end, and keeps showing it as the page around it changes
     displayName = (nick) => chat.displayName(nick);
+    this.log.addEventListener("scroll", () => (this.pinned = this.atBottom()));
+    // The banner (status), the reply bar, a taller message box ... make the log shorter, its scrollTop unchanged: the
+    // newest line went out of sight below it (found by hand: "Connection lost" hid it), unless pinned again
+    new ResizeObserver(() => this.pinned && this.scroll(this.log.scrollHeight)).observe(this.log);
+  }
+
+  /** Whether the log is at (or within a line of) its end: where a new line or a change of height keeps it. */
+  atBottom() {
+    return this.log.scrollHeight - this.log.scrollTop - this.log.clientHeight < 40;
+  }
+
+  /** Scroll the log, and remember whether that left it at its end (no scroll event comes if it did not move). */
+  scroll(top) {
+    this.log.scrollTop = top;
+    this.pinned = this.atBottom();
   }
 
   /** The list of rooms, with unread counts and a mark where we were named. */
@@ -197,7 +213,7 @@ export class View {
     const kept = room === this.shown && !this.following && this.roving?.dataset.id;
     this.shown = room;
     this.log.replaceChildren(...items);
-    this.log.scrollTop = this.log.scrollHeight;
+    this.scroll(this.log.scrollHeight);
     const lines = this.lines();
     this.rove((kept && lines.find((item) => item.dataset.id === kept)) || lines.at(-1), focused);
   }
@@ -208,7 +224,7 @@ export class View {
     const below = this.log.scrollHeight - this.log.scrollTop;
     const asked = document.activeElement?.closest("#log .earlier"); // the button: the focus stays at the top
     this.room();
-    this.log.scrollTop = this.log.scrollHeight - below;
+    this.scroll(this.log.scrollHeight - below);
     if (asked) (this.log.querySelector(".earlier button") ?? this.lines()[0])?.focus({ preventScroll: true });
   }
 
@@ -283,14 +299,14 @@ export class View {
   /** A new line at the end of a room: drawn if it is the current one, and said aloud. */
   line(room, line) {
     if (room !== this.chat.current) return;
-    const atBottom = this.log.scrollHeight - this.log.scrollTop - this.log.clientHeight < 40;
+    const atBottom = this.atBottom();
     const last = room.lines.at(-2);
     if (last?.history && !line.history) this.log.append(element("li", "divider", "live"));
     const item = lineItem(line, room);
     this.log.append(item);
     // The current line stays the last one, unless the person moved it, or is on it (reading, or about to reply)
     if (!this.roving?.isConnected || (this.following && !this.log.contains(document.activeElement))) this.rove(item);
-    if (atBottom || line.mine) this.log.scrollTop = this.log.scrollHeight;
+    if (atBottom || line.mine) this.scroll(this.log.scrollHeight);
     if (line.kind !== "event" || room.channel) this.say(spoken(line));
   }
 
