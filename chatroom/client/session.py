@@ -695,7 +695,7 @@ class Client:
         if line.word == "JOIN":
             self._back_if_joined()
         if line.word == "HELLO" and not self._resume_nick():
-            self._choose("nick", Phase.NICK, "/nick", "Nickname:")
+            self._choose_nick()
         elif line.word == "AUTH":
             self._asked_for = line.args[0] if line.args else self.nick
             self._log_in()
@@ -971,17 +971,18 @@ class Client:
         self._send(" ".join(["/resume", self._me, self._token, *seen]), wait=True)
         return True
 
-    def _choose(self, given: str, phase: Phase, command: str, question: str) -> None:
-        """Send the nickname from the command line, once; otherwise ask for it."""
-        self.phase = phase
-        value = getattr(self, given)
-        setattr(self, given, None)  # if the server refuses it, ask
-        if value and not self._coming_back and value.lower() not in self._passwords and not self._file_password:
-            self._change_nick(f"{command} {value}")  # --nick: a password typed as the client connects never shows
-        elif value:
-            self._send(f"{command} {value}", wait=True)
+    def _choose_nick(self) -> None:
+        """Send the nickname from the command line, once (if the server refuses it, ask); otherwise ask for it.
+        Typing is hidden until it is answered unless we have its password: one typed as the client connects never
+        shows. Not on a reconnection, where what is typed is a message."""
+        self.phase = Phase.NICK
+        nick, self.nick = self.nick, None
+        if nick and not self._coming_back and nick.lower() not in self._passwords and not self._file_password:
+            self._change_nick(f"/nick {nick}")
+        elif nick:
+            self._send(f"/nick {nick}", wait=True)
         else:
-            self._ask(question)
+            self._ask("Nickname:")
 
     def _enter_rooms(self) -> None:
         """Join the rooms given (or taken back after a reconnection), the last becoming current; else ask."""
